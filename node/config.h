@@ -1,0 +1,70 @@
+/* Node configuration: flags, environment variables and a JSON file.
+ *
+ * Precedence is flag > environment > file > default. Parsing and validation
+ * are pure (no sockets, no files but the --config file itself); checks that
+ * touch the machine (key file readable, data dir writable) live in
+ * config_check_files(), and bind errors are reported by the shell. */
+#ifndef CHIMERA_CONFIG_H
+#define CHIMERA_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_ID_MAX 64     /* including the NUL */
+#define CONFIG_URL_MAX 256   /* including the NUL */
+#define CONFIG_PATH_MAX 1024 /* including the NUL */
+#define CONFIG_MAX_MEMBERS 16
+#define CONFIG_KEY_BYTES 32
+
+struct config_member {
+    char id[CONFIG_ID_MAX];
+    char url[CONFIG_URL_MAX]; /* NNG URL of the member's inbox */
+};
+
+struct config {
+    char id[CONFIG_ID_MAX];
+    char listen[CONFIG_URL_MAX]; /* NNG URL this node's inbox listens on */
+    char http[CONFIG_URL_MAX];   /* host:port of the HTTP API */
+    /* Every member of the federation, this node included (it is added
+     * with its --listen URL when --peers does not name it). */
+    struct config_member members[CONFIG_MAX_MEMBERS];
+    size_t nmembers;
+    char data[CONFIG_PATH_MAX];
+    char cluster_key_file[CONFIG_PATH_MAX];
+    char admin_token_file[CONFIG_PATH_MAX]; /* empty: no admin token */
+    char config_file[CONFIG_PATH_MAX];      /* empty: none */
+    uint32_t heartbeat_ms;                  /* default 50 */
+    uint32_t election_timeout_ms;           /* default 150 */
+    uint32_t suspect_after_ms;              /* default 3 heartbeats */
+    uint32_t dead_after_ms;                 /* default 1000 */
+    bool chaos_enabled;                     /* default false */
+    char log_level[16];                     /* debug|info|warn|error */
+};
+
+enum config_result {
+    CONFIG_OK = 0,
+    CONFIG_HELP = 1,  /* --help was given: print config_usage() and exit 0 */
+    CONFIG_ERROR = 2, /* err holds one line naming the field and the fix */
+};
+
+/* Fills *c from argv (argv[0] is the program name), envp (NULL-terminated
+ * "NAME=value" strings; may be NULL) and the --config / CHIMERA_CONFIG file.
+ * Validates everything that can be validated without touching the machine. */
+enum config_result config_load(struct config *c, int argc, char *const argv[], char *const envp[],
+                               char *err, size_t errlen);
+
+/* Reads the cluster key file (64 hex digits, optional trailing newline) into
+ * key, checks the admin token file is readable and non-empty (when set) and
+ * that the data directory exists or can be created and is writable.
+ * Returns 0, or -1 with one line in err. */
+int config_check_files(const struct config *c, uint8_t key[CONFIG_KEY_BYTES], char *token,
+                       size_t tokenlen, char *err, size_t errlen);
+
+/* The --help text. */
+const char *config_usage(void);
+
+/* Index of member id in c->members, or -1. */
+int config_member_index(const struct config *c, const char *id);
+
+#endif
