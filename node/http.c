@@ -1,1 +1,295 @@
-/* placeholder: being written */
+#include "node/http.h"
+
+#include <nng/nng.h>
+#include <nng/supplemental/http/http.h>
+#include <nng/supplemental/util/platform.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct pending {
+    struct http_request req; /* handed to the loop; priv points back here */
+    nng_aio *aio;
+    char method[16];
+    char *uri; /* owned copy, split into path and query */
+    char *auth;
+    struct pending *next;
+};
+
+struct http_server {
+    uv_loop_t *loop;
+    uv_async_t wake;
+    nng_http_server *srv;
+    nng_mtx *mtx;
+    struct pending *head, *tail; /* guarded by mtx */
+    bool stopping;               /* guarded by mtx */
+    http_handler_fn handler;
+    void *ctx;
+};
+
+static void finish(nng_aio *aio, int status, const char *ctype, const char *body, size_t len)
+{
+    nng_http_res *res;
+    if (nng_http_res_alloc(&res) != 0) {
+        nng_aio_finish(aio, NNG_ENOMEM);
+        return;
+    }
+    nng_http_res_set_status(res, (uint16_t)status);
+    nng_http_res_set_header(res, "Content-Type", ctype);
+    nng_http_res_set_header(res, "Cache-Control", "no-store");
+    if (len > 0 && nng_http_res_copy_data(res, body, len) != 0) {
+        nng_http_res_free(res);
+        nng_aio_finish(aio, NNG_ENOMEM);
+        return;
+    }
+    nng_aio_set_output(aio, 0, res);
+    nng_aio_finish(aio, 0);
+}
+
+static void finish_unavailable(nng_aio *aio)
+{
+    static const char body[] = "{\"error\":\"node is shutting down\"}\n";
+    finish(aio, 503, "application/json", body, sizeof(body) - 1);
+}
+
+static void pending_free(struct pending *p)
+{
+    free(p->uri);
+    free(p->auth);
+    free(p);
+}
+
+/* Runs on an NNG thread: copy what the loop needs and queue it. */
+static void on_request(nng_aio *aio)
+{
+    nng_http_req *hreq = nng_aio_get_input(aio, 0);
+    nng_http_handler *h = nng_aio_get_input(aio, 1);
+    struct http_server *s = nng_http_handler_get_data(h);
+    struct pending *p = calloc(1, sizeof(*p));
+    const char *auth = nng_http_req_get_header(hreq, "Authorization");
+    if (!p || !(p->uri = strdup(nng_http_req_get_uri(hreq))) ||
+        !(p->auth = strdup(auth ? auth : ""))) {
+        if (p)
+            pending_free(p);
+        nng_aio_finish(aio, NNG_ENOMEM);
+        return;
+    }
+    p->aio = aio;
+    snprintf(p->method, sizeof(p->method), "%s", nng_http_req_get_method(hreq));
+    char *q = strchr(p->uri, '?');
+    if (q)
+        *q++ = '\0';
+    p->req.method = p->method;
+    p->req.path = p->uri;
+    p->req.query = q ? q : "";
+    p->req.auth = p->auth;
+    void *body;
+    size_t blen;
+    nng_http_req_get_data(hreq, &body, &blen);
+    p->req.body = body; /* valid until the aio finishes */
+    p->req.body_len = blen;
+    p->req.priv = p;
+
+    nng_mtx_lock(s->mtx);
+    if (s->stopping) {
+        nng_mtx_unlock(s->mtx);
+        pending_free(p);
+        finish_unavailable(aio);
+        return;
+    }
+    if (s->tail)
+        s->tail->next = p;
+    else
+        s->head = p;
+    s->tail = p;
+    /* Sent under the lock so it cannot race with uv_close in http_stop. */
+    uv_async_send(&s->wake);
+    nng_mtx_unlock(s->mtx);
+}
+
+static struct pending *take_all(struct http_server *s)
+{
+    nng_mtx_lock(s->mtx);
+    struct pending *list = s->head;
+    s->head = s->tail = NULL;
+    nng_mtx_unlock(s->mtx);
+    return list;
+}
+
+static void on_wake(uv_async_t *a)
+{
+    struct http_server *s = a->data;
+    struct pending *p = take_all(s);
+    while (p) {
+        struct pending *next = p->next;
+        s->handler(s->ctx, &p->req);
+        p = next;
+    }
+}
+
+void http_respond(struct http_request *req, int status, const char *content_type,
+                  const char *body, size_t len)
+{
+    struct pending *p = req->priv;
+    finish(p->aio, status, content_type, body, len);
+    pending_free(p);
+}
+
+void http_respond_json(struct http_request *req, int status, json_t *body)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    json_decref(body);
+    if (!text) {
+        static const char oom[] = "{\"error\":\"out of memory\"}\n";
+        http_respond(req, 500, "application/json", oom, sizeof(oom) - 1);
+        return;
+    }
+    size_t n = strlen(text);
+    char *line = realloc(text, n + 2);
+    if (line) {
+        text = line;
+        text[n++] = '\n';
+        text[n] = '\0';
+    }
+    http_respond(req, status, "application/json", text, n);
+    free(text);
+}
+
+void http_respond_error(struct http_request *req, int status, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    http_respond_json(req, status, json_pack("{s:s}", "error", msg));
+}
+
+int http_query_param(const char *query, const char *name, char *buf, size_t buflen)
+{
+    size_t nlen = strlen(name);
+    for (const char *p = query; p && *p;) {
+        const char *end = strchr(p, '&');
+        size_t plen = end ? (size_t)(end - p) : strlen(p);
+        if (plen >= nlen && strncmp(p, name, nlen) == 0 && (plen == nlen || p[nlen] == '=')) {
+            const char *v = plen == nlen ? p + plen : p + nlen + 1;
+            size_t vlen = plen - (size_t)(v - p);
+            if (vlen >= buflen)
+                vlen = buflen - 1;
+            memcpy(buf, v, vlen);
+            buf[vlen] = '\0';
+            return 1;
+        }
+        p = end ? end + 1 : NULL;
+    }
+    return 0;
+}
+
+/* NNG answers some requests itself (malformed, too large); make those JSON
+ * too, so clients never have to parse HTML. */
+static void set_json_error_pages(nng_http_server *srv)
+{
+    static const struct {
+        uint16_t code;
+        const char *msg;
+    } pages[] = {
+        {400, "bad request"},       {404, "not found"},          {405, "method not allowed"},
+        {413, "request too large"}, {500, "internal error"},     {501, "not implemented"},
+        {503, "unavailable"},       {505, "HTTP version not supported"},
+    };
+    for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
+        char body[96];
+        snprintf(body, sizeof(body), "{\"error\":\"%s\"}\n", pages[i].msg);
+        nng_http_server_set_error_page(srv, pages[i].code, body);
+    }
+}
+
+static int start_server(struct http_server *s, const char *hostport, char *err, size_t errlen)
+{
+    char urlbuf[300];
+    nng_url *url = NULL;
+    nng_http_handler *h = NULL;
+    snprintf(urlbuf, sizeof(urlbuf), "http://%s", hostport);
+    int rv = nng_url_parse(&url, urlbuf);
+    if (rv != 0) {
+        snprintf(err, errlen, "--http: \"%s\" is not a valid host:port", hostport);
+        return rv;
+    }
+    rv = nng_http_server_hold(&s->srv, url);
+    nng_url_free(url);
+    if (rv == 0)
+        rv = nng_http_handler_alloc(&h, "/", on_request);
+    if (rv == 0 && ((rv = nng_http_handler_set_method(h, NULL)) != 0 ||
+                    (rv = nng_http_handler_set_tree(h)) != 0 ||
+                    (rv = nng_http_handler_collect_body(h, true, HTTP_MAX_BODY)) != 0 ||
+                    (rv = nng_http_handler_set_data(h, s, NULL)) != 0 ||
+                    (rv = nng_http_server_add_handler(s->srv, h)) != 0)) {
+        nng_http_handler_free(h);
+    }
+    if (rv == 0) {
+        set_json_error_pages(s->srv);
+        rv = nng_http_server_start(s->srv);
+    }
+    if (rv != 0) {
+        if (rv == NNG_EADDRINUSE)
+            snprintf(err, errlen, "--http: %s is already in use; pick a free port", hostport);
+        else
+            snprintf(err, errlen, "--http: cannot serve on %s: %s", hostport, nng_strerror(rv));
+    }
+    return rv;
+}
+
+int http_start(struct http_server **out, uv_loop_t *loop, const char *hostport,
+               http_handler_fn handler, void *ctx, char *err, size_t errlen)
+{
+    struct http_server *s = calloc(1, sizeof(*s));
+    if (!s || nng_mtx_alloc(&s->mtx) != 0) {
+        free(s);
+        snprintf(err, errlen, "http: out of memory");
+        return NNG_ENOMEM;
+    }
+    s->loop = loop;
+    s->handler = handler;
+    s->ctx = ctx;
+    uv_async_init(loop, &s->wake, on_wake);
+    s->wake.data = s;
+    int rv = start_server(s, hostport, err, errlen);
+    if (rv != 0) {
+        if (s->srv)
+            nng_http_server_release(s->srv);
+        s->srv = NULL;
+        http_stop(s);
+        return rv;
+    }
+    *out = s;
+    return 0;
+}
+
+static void on_wake_closed(uv_handle_t *h)
+{
+    struct http_server *s = h->data;
+    nng_mtx_free(s->mtx);
+    free(s);
+}
+
+void http_stop(struct http_server *s)
+{
+    /* Order matters: stop queueing first, answer what was queued, and only
+     * then stop NNG's server, which waits for every handler aio to finish. */
+    nng_mtx_lock(s->mtx);
+    s->stopping = true;
+    nng_mtx_unlock(s->mtx);
+    for (struct pending *p = take_all(s), *next; p; p = next) {
+        next = p->next;
+        finish_unavailable(p->aio);
+        pending_free(p);
+    }
+    if (s->srv) {
+        nng_http_server_stop(s->srv);
+        nng_http_server_release(s->srv);
+        s->srv = NULL;
+    }
+    uv_close((uv_handle_t *)&s->wake, on_wake_closed);
+}

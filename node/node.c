@@ -1,1 +1,311 @@
-/* placeholder: being written */
+#include "node/node.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <msgpack.h>
+#include <nng/nng.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "node/envelope.h"
+
+#define DROP_EVENT_INTERVAL_MS 5000
+
+int64_t node_wall_ms(void)
+{
+    uv_timeval64_t tv;
+    uv_gettimeofday(&tv);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+const char *node_drop_name(enum node_drop d)
+{
+    static const char *names[DROP_COUNT] = {
+        [DROP_AUTH] = "auth",       [DROP_MALFORMED] = "malformed",
+        [DROP_SHAPE] = "shape",     [DROP_VERSION] = "version",
+        [DROP_REPLAY] = "replay",   [DROP_UNKNOWN_MEMBER] = "unknown_member",
+        [DROP_SEND] = "send",
+    };
+    return d < DROP_COUNT ? names[d] : "unknown";
+}
+
+void node_event(struct node *n, const char *kind, const char *peer, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    const struct event *e = events_add(&n->events, node_wall_ms(), kind, peer, "%s", msg);
+    time_t secs = (time_t)(e->time_ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s %s: %s\n", tm.tm_year + 1900,
+            tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+            (int)(e->time_ms % 1000), n->cfg.id, kind, msg);
+}
+
+/* The boot epoch makes envelope counters grow across restarts: the next one
+ * is past both the last one recorded and the clock, so neither a wiped data
+ * directory nor a clock set back makes a restarted node look like a replay.
+ * Written and fsynced before the first message goes out. */
+static int load_boot_epoch(struct node *n)
+{
+    char path[CONFIG_PATH_MAX + 16], tmp[CONFIG_PATH_MAX + 32];
+    snprintf(path, sizeof(path), "%s/boot", n->cfg.data);
+    snprintf(tmp, sizeof(tmp), "%s/boot.tmp", n->cfg.data);
+    uint64_t last = 0;
+    FILE *f = fopen(path, "r");
+    if (f) {
+        if (fscanf(f, "%" SCNu64, &last) != 1)
+            last = 0;
+        fclose(f);
+    }
+    uint64_t now = (uint64_t)(node_wall_ms() / 1000);
+    n->boot = last + 1 > now ? last + 1 : now;
+    n->counter = n->boot << 32;
+
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0) {
+        fprintf(stderr, "chimerad: --data: cannot write %s: %s\n", tmp, strerror(errno));
+        return -1;
+    }
+    char buf[32];
+    int len = snprintf(buf, sizeof(buf), "%" PRIu64 "\n", n->boot);
+    if (write(fd, buf, (size_t)len) != len || fsync(fd) != 0) {
+        fprintf(stderr, "chimerad: fatal: cannot persist %s: %s\n", tmp, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    close(fd);
+    if (rename(tmp, path) != 0) {
+        fprintf(stderr, "chimerad: fatal: cannot rename %s: %s\n", tmp, strerror(errno));
+        return -1;
+    }
+    int dfd = open(n->cfg.data, O_RDONLY | O_DIRECTORY);
+    if (dfd < 0 || fsync(dfd) != 0) {
+        fprintf(stderr, "chimerad: fatal: cannot fsync %s: %s\n", n->cfg.data, strerror(errno));
+        if (dfd >= 0)
+            close(dfd);
+        return -1;
+    }
+    close(dfd);
+    return 0;
+}
+
+static void drop(struct node *n, enum node_drop why, const char *detail)
+{
+    n->metrics.dropped[why]++;
+    uint64_t held;
+    if (why == DROP_SEND ||
+        !events_limiter_allow(&n->drop_limit[why], node_wall_ms(), DROP_EVENT_INTERVAL_MS, &held))
+        return;
+    const char *kind = why == DROP_AUTH ? "transport.auth_failure" : "transport.malformed";
+    node_event(n, kind, NULL, "dropped a message (%s: %s)%s%" PRIu64 " more since the last report",
+               node_drop_name(why), detail, held ? "; " : "", held);
+}
+
+/* ---- sending ---- */
+
+static void broadcast(struct node *n, uint32_t type, const msgpack_sbuffer *body)
+{
+    for (size_t i = 0; i < n->peers.n; i++) {
+        if (n->out[i] < 0)
+            continue;
+        uint8_t *wire;
+        size_t len;
+        if (env_seal(n->key, type, n->cfg.id, ++n->counter, body->data, body->size, &wire,
+                     &len) != ENV_OK)
+            continue;
+        if (transport_send(n->transport, n->out[i], wire, len) == 0)
+            n->metrics.msgs_sent++;
+        else
+            drop(n, DROP_SEND, n->peers.m[i].id);
+        free(wire);
+    }
+}
+
+/* Heartbeat body: [boot epoch, HTTP address]. */
+static void send_heartbeats(struct node *n)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 2);
+    msgpack_pack_uint64(&pk, n->boot);
+    size_t hlen = strlen(n->cfg.http);
+    msgpack_pack_str(&pk, hlen);
+    msgpack_pack_str_body(&pk, n->cfg.http, hlen);
+    broadcast(n, ENV_HEARTBEAT, &sb);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* ---- receiving ---- */
+
+static void report_change(struct node *n, const struct peer_change *c)
+{
+    const struct peer *p = &n->peers.m[c->idx];
+    char kind[32];
+    snprintf(kind, sizeof(kind), "peer.%s", peer_status_name(c->to));
+    node_event(n, kind, p->id, "%s is %s (was %s)", p->id, peer_status_name(c->to),
+               peer_status_name(c->from));
+}
+
+static void on_heartbeat(struct node *n, size_t idx, const msgpack_object *body)
+{
+    if (body->type != MSGPACK_OBJECT_ARRAY || body->via.array.size < 2 ||
+        body->via.array.ptr[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+        body->via.array.ptr[1].type != MSGPACK_OBJECT_STR ||
+        body->via.array.ptr[1].via.str.size >= CONFIG_URL_MAX) {
+        drop(n, DROP_SHAPE, "heartbeat body is not [boot, http]");
+        return;
+    }
+    struct peer *p = &n->peers.m[idx];
+    uint64_t boot = body->via.array.ptr[0].via.u64;
+    const msgpack_object_str *http = &body->via.array.ptr[1].via.str;
+    if (p->boot != 0 && boot != p->boot)
+        node_event(n, "peer.restarted", p->id, "%s restarted", p->id);
+    p->boot = boot;
+    memcpy(p->http, http->ptr, http->size);
+    p->http[http->size] = '\0';
+}
+
+static void on_message(void *ctx, const void *buf, size_t len)
+{
+    struct node *n = ctx;
+    struct env_msg msg;
+    enum env_error err = env_open(n->key, buf, len, &msg);
+    if (err != ENV_OK) {
+        enum node_drop why = err == ENV_EAUTH || err == ENV_ETOOSHORT ? DROP_AUTH
+                             : err == ENV_ESHAPE                    ? DROP_SHAPE
+                             : err == ENV_EVERSION                  ? DROP_VERSION
+                                                                    : DROP_MALFORMED;
+        drop(n, why, env_strerror(err));
+        return;
+    }
+    int idx = peers_find(&n->peers, msg.from);
+    if (idx < 0 || (size_t)idx == n->peers.self) {
+        drop(n, DROP_UNKNOWN_MEMBER, msg.from);
+    } else if (!env_replay_accept(&n->peers.m[idx].replay, msg.counter)) {
+        drop(n, DROP_REPLAY, msg.from);
+    } else {
+        n->metrics.msgs_received++;
+        if (msg.type == ENV_HEARTBEAT)
+            on_heartbeat(n, (size_t)idx, &msg.body);
+        struct peer_change chg;
+        if (peers_heard(&n->peers, (size_t)idx, uv_now(n->loop), &chg))
+            report_change(n, &chg);
+    }
+    env_msg_free(&msg);
+}
+
+/* ---- timers, signals, lifecycle ---- */
+
+static void on_tick(uv_timer_t *t)
+{
+    struct node *n = t->data;
+    send_heartbeats(n);
+    struct peer_change chg[CONFIG_MAX_MEMBERS];
+    size_t k = peers_tick(&n->peers, uv_now(n->loop), chg, CONFIG_MAX_MEMBERS);
+    for (size_t i = 0; i < k; i++)
+        report_change(n, &chg[i]);
+}
+
+static void shutdown_node(struct node *n, const char *why)
+{
+    if (n->stopping)
+        return;
+    n->stopping = true;
+    node_event(n, "node.stop", NULL, "stopping (%s)", why);
+    uv_timer_stop(&n->tick);
+    uv_close((uv_handle_t *)&n->tick, NULL);
+    uv_close((uv_handle_t *)&n->sigint, NULL);
+    uv_close((uv_handle_t *)&n->sigterm, NULL);
+    if (n->http)
+        http_stop(n->http);
+    if (n->transport)
+        transport_stop(n->transport);
+    n->http = NULL;
+    n->transport = NULL;
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    shutdown_node(s->data, signum == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+static int open_io(struct node *n)
+{
+    char err[512];
+    int rv = transport_start(&n->transport, n->loop, n->cfg.listen, on_message, n, err,
+                             sizeof(err));
+    if (rv == 0)
+        rv = http_start(&n->http, n->loop, n->cfg.http, api_handle, n, err, sizeof(err));
+    for (size_t i = 0; rv == 0 && i < n->peers.n; i++) {
+        n->out[i] = -1;
+        if (i != n->peers.self &&
+            (n->out[i] = transport_add_peer(n->transport, n->peers.m[i].address, err,
+                                            sizeof(err))) < 0)
+            rv = -1;
+    }
+    if (rv != 0)
+        fprintf(stderr, "chimerad: %s\n", err);
+    return rv;
+}
+
+int node_run(const struct config *cfg, const uint8_t key[CONFIG_KEY_BYTES], const char *token)
+{
+    struct node *n = calloc(1, sizeof(*n));
+    if (!n) {
+        fprintf(stderr, "chimerad: out of memory\n");
+        return 1;
+    }
+    n->cfg = *cfg;
+    memcpy(n->key, key, CONFIG_KEY_BYTES);
+    snprintf(n->token, sizeof(n->token), "%s", token ? token : "");
+    n->loop = uv_default_loop();
+    signal(SIGPIPE, SIG_IGN);
+    events_init(&n->events, cfg->id);
+    n->started_ms = uv_now(n->loop);
+    peers_init(&n->peers, cfg, n->started_ms);
+
+    int status = 0;
+    if (load_boot_epoch(n) != 0) {
+        status = 1;
+    } else if (open_io(n) != 0) {
+        status = 2;
+        n->stopping = true;
+        if (n->http)
+            http_stop(n->http);
+        if (n->transport)
+            transport_stop(n->transport);
+    } else {
+        uv_timer_init(n->loop, &n->tick);
+        n->tick.data = n;
+        uv_timer_start(&n->tick, on_tick, 0, cfg->heartbeat_ms);
+        uv_signal_init(n->loop, &n->sigint);
+        uv_signal_init(n->loop, &n->sigterm);
+        n->sigint.data = n->sigterm.data = n;
+        uv_signal_start(&n->sigint, on_signal, SIGINT);
+        uv_signal_start(&n->sigterm, on_signal, SIGTERM);
+        node_event(n, "node.start", NULL,
+                   "started %s: inbox %s, http %s, %zu members, boot epoch %" PRIu64,
+                   CHIMERA_VERSION, cfg->listen, cfg->http, n->peers.n, n->boot);
+    }
+    uv_run(n->loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(n->loop) != 0) {
+        fprintf(stderr, "chimerad: warning: handles left open at exit\n");
+    }
+    sodium_memzero(n->key, sizeof(n->key));
+    sodium_memzero(n->token, sizeof(n->token));
+    free(n);
+    return status;
+}

@@ -1,1 +1,280 @@
-/* placeholder: being written */
+/* chimeractl's HTTP client: one libcurl easy handle per process, reused so
+ * that --follow polls ride one keep-alive connection. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "node/ctl/ctl.h"
+
+/* Far above anything the API returns (1000 events); a bound so a confused
+ * server cannot make the CLI eat all memory. */
+#define CTL_MAX_BODY (16u * 1024u * 1024u)
+
+struct ctl_client {
+    CURL *curl;
+    char base[512]; /* scheme://host:port, no trailing slash */
+    const char *addr;
+    long timeout_ms;
+    volatile int *cancel;
+};
+
+struct body {
+    char *buf;
+    size_t len, cap;
+    bool too_big;
+};
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    struct body *b = userdata;
+    size_t n = size * nmemb;
+    if (b->len + n > CTL_MAX_BODY) {
+        b->too_big = true;
+        return 0; /* makes curl fail the transfer */
+    }
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *nb = realloc(b->buf, cap);
+        if (!nb)
+            return 0;
+        b->buf = nb;
+        b->cap = cap;
+    }
+    memcpy(b->buf + b->len, ptr, n);
+    b->len += n;
+    b->buf[b->len] = '\0';
+    return n;
+}
+
+static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    struct ctl_client *cl = userdata;
+    return cl->cancel && *cl->cancel ? 1 : 0;
+}
+
+struct ctl_client *ctl_client_new(const struct ctl_opts *o)
+{
+    static bool global_done;
+    if (!global_done) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+            return NULL;
+        global_done = true;
+    }
+    struct ctl_client *cl = calloc(1, sizeof *cl);
+    if (!cl)
+        return NULL;
+    cl->curl = curl_easy_init();
+    if (!cl->curl) {
+        free(cl);
+        return NULL;
+    }
+    cl->addr = o->addr;
+    cl->timeout_ms = o->timeout_ms;
+    /* Accept a full base URL too, for nodes behind a TLS proxy. */
+    if (strstr(o->addr, "://"))
+        snprintf(cl->base, sizeof cl->base, "%s", o->addr);
+    else
+        snprintf(cl->base, sizeof cl->base, "http://%s", o->addr);
+    size_t bl = strlen(cl->base);
+    while (bl > 0 && cl->base[bl - 1] == '/')
+        cl->base[--bl] = '\0';
+    return cl;
+}
+
+void ctl_client_free(struct ctl_client *cl)
+{
+    if (!cl)
+        return;
+    curl_easy_cleanup(cl->curl);
+    free(cl);
+}
+
+void ctl_client_set_cancel(struct ctl_client *cl, volatile int *cancel)
+{
+    cl->cancel = cancel;
+}
+
+void ctl_reply_free(struct ctl_reply *r)
+{
+    json_decref(r->json);
+    free(r->text);
+    memset(r, 0, sizeof *r);
+}
+
+/* Says why the node could not be reached in the words an operator expects:
+ * "Connection refused" rather than curl's longer sentence. */
+static void describe_failure(struct ctl_client *cl, CURLcode rc, const char *errbuf,
+                             const struct body *b, struct ctl_reply *r)
+{
+    long os_errno = 0;
+    curl_easy_getinfo(cl->curl, CURLINFO_OS_ERRNO, &os_errno);
+    if (cl->cancel && *cl->cancel)
+        snprintf(r->error, sizeof r->error, "interrupted");
+    else if (b->too_big)
+        snprintf(r->error, sizeof r->error, "answer larger than %u bytes", CTL_MAX_BODY);
+    else if (rc == CURLE_OPERATION_TIMEDOUT)
+        snprintf(r->error, sizeof r->error, "no answer within %ld ms", cl->timeout_ms);
+    else if (rc == CURLE_COULDNT_CONNECT && os_errno != 0)
+        snprintf(r->error, sizeof r->error, "%s", strerror((int)os_errno));
+    else if (errbuf[0])
+        snprintf(r->error, sizeof r->error, "%s", errbuf);
+    else
+        snprintf(r->error, sizeof r->error, "%s", curl_easy_strerror(rc));
+}
+
+static int perform(struct ctl_client *cl, const char *method, const char *path, const char *payload,
+                   const char *token, struct ctl_reply *r)
+{
+    memset(r, 0, sizeof *r);
+    char url[1024];
+    if ((size_t)snprintf(url, sizeof url, "%s%s", cl->base, path) >= sizeof url) {
+        snprintf(r->error, sizeof r->error, "request path too long");
+        return -1;
+    }
+    CURL *c = cl->curl;
+    curl_easy_reset(c);
+    char errbuf[CURL_ERROR_SIZE] = "";
+    struct body b = {0};
+    struct curl_slist *hdrs = NULL;
+    char auth[1024];
+
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L); /* our SIGINT handler must stay ours */
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, cl->timeout_ms);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, cl->timeout_ms);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, cl);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "chimeractl/" CHIMERA_VERSION);
+    hdrs = curl_slist_append(hdrs, "Accept: application/json");
+    if (token) {
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+        hdrs = curl_slist_append(hdrs, auth);
+    }
+    if (strcmp(method, "POST") == 0) {
+        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+        curl_easy_setopt(c, CURLOPT_POST, 1L);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(payload));
+    }
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+
+    CURLcode rc = curl_easy_perform(c);
+    curl_slist_free_all(hdrs);
+    explicit_bzero(auth, sizeof auth);
+    if (rc != CURLE_OK) {
+        describe_failure(cl, rc, errbuf, &b, r);
+        free(b.buf);
+        return -1;
+    }
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    r->text = b.buf ? b.buf : strdup("");
+    r->len = b.len;
+    if (!r->text) {
+        snprintf(r->error, sizeof r->error, "out of memory");
+        r->status = 0;
+        return -1;
+    }
+    if (r->len > 0)
+        r->json = json_loadb(r->text, r->len, JSON_DECODE_ANY, NULL);
+    return 0;
+}
+
+int ctl_get(struct ctl_client *cl, const char *path, struct ctl_reply *r)
+{
+    return perform(cl, "GET", path, NULL, NULL, r);
+}
+
+int ctl_post(struct ctl_client *cl, const char *path, const json_t *body, const char *token,
+             struct ctl_reply *r)
+{
+    char *payload = body ? json_dumps(body, JSON_COMPACT) : strdup("{}");
+    if (!payload) {
+        memset(r, 0, sizeof *r);
+        snprintf(r->error, sizeof r->error, "out of memory");
+        return -1;
+    }
+    int rc = perform(cl, "POST", path, payload, token, r);
+    free(payload);
+    return rc;
+}
+
+char *ctl_read_token(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "re");
+    if (!f) {
+        snprintf(err, errlen, "cannot read admin token file %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    char buf[1024];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *s = buf;
+    while (*s && isspace((unsigned char)*s))
+        s++;
+    size_t len = strlen(s);
+    while (len > 0 && isspace((unsigned char)s[len - 1]))
+        s[--len] = '\0';
+    if (len == 0) {
+        snprintf(err, errlen, "admin token file %s is empty", path);
+        return NULL;
+    }
+    char *tok = strdup(s);
+    explicit_bzero(buf, sizeof buf);
+    if (!tok)
+        snprintf(err, errlen, "out of memory");
+    return tok;
+}
+
+int ctl_check_reply(const struct ctl_opts *o, int rc, const struct ctl_reply *r)
+{
+    if (rc != 0) {
+        fprintf(stderr,
+                "chimeractl: cannot reach node at %s: %s (is chimerad running? set --addr or "
+                "CHIMERA_ADDR)\n",
+                o->addr, r->error);
+        return CTL_UNREACHABLE;
+    }
+    if (r->status < 200 || r->status >= 300) {
+        const char *msg = json_string_value(json_object_get(r->json, "error"));
+        if (msg)
+            fprintf(stderr, "chimeractl: %s (HTTP %ld)\n", msg, r->status);
+        else
+            fprintf(stderr, "chimeractl: node at %s answered HTTP %ld\n", o->addr, r->status);
+        return CTL_SERVER;
+    }
+    if (!r->json) {
+        fprintf(stderr, "chimeractl: node at %s sent an answer that is not JSON\n", o->addr);
+        return CTL_UNREACHABLE;
+    }
+    return CTL_OK;
+}
+
+int ctl_parse_ulong(const char *s, unsigned long long min, unsigned long long max,
+                    unsigned long long *out)
+{
+    if (!s || !*s)
+        return -1;
+    for (const char *p = s; *p; p++)
+        if (!isdigit((unsigned char)*p))
+            return -1;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}

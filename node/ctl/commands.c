@@ -1,1 +1,451 @@
-/* placeholder: being written */
+/* chimeractl commands: status, events, keygen. Each parses its own options
+ * (the global ones were already taken out by main.c) and returns an exit
+ * code from enum ctl_exit. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "node/ctl/ctl.h"
+
+#define FOLLOW_INTERVAL_MS 500
+#define EVENTS_MAX_LIMIT 1000ULL
+
+/* ---- status ---------------------------------------------------------- */
+
+static void human_ms(const json_t *v, char *out, size_t len)
+{
+    if (!json_is_integer(v) && !json_is_real(v)) {
+        snprintf(out, len, "never");
+        return;
+    }
+    double ms = json_number_value(v);
+    if (ms < 0)
+        snprintf(out, len, "never");
+    else if (ms < 1000)
+        snprintf(out, len, "%.0fms", ms);
+    else if (ms < 60000)
+        snprintf(out, len, "%.1fs", ms / 1000);
+    else if (ms < 3600000)
+        snprintf(out, len, "%dm%02ds", (int)(ms / 60000), (int)(ms / 1000) % 60);
+    else
+        snprintf(out, len, "%dh%02dm", (int)(ms / 3600000), (int)(ms / 60000) % 60);
+}
+
+static const char *str_or(const json_t *v, const char *dflt)
+{
+    const char *s = json_string_value(v);
+    return s && *s ? s : dflt;
+}
+
+enum { COL_NODE, COL_ROLE, COL_STATUS, COL_CONTACT, COL_ADDR, COL_HTTP, NCOLS };
+
+/* The API reports roles for this node only; the leader's id tells us one
+ * more, and an alive member of a federation with a leader follows it. */
+static const char *peer_role(const json_t *state, const json_t *peer)
+{
+    const char *role = json_string_value(json_object_get(peer, "role"));
+    if (role)
+        return role;
+    const char *id = str_or(json_object_get(peer, "node"), "?");
+    if (json_is_true(json_object_get(peer, "self")))
+        return str_or(json_object_get(state, "role"), "-");
+    const char *leader = json_string_value(json_object_get(state, "leader"));
+    if (leader && strcmp(leader, id) == 0)
+        return "leader";
+    if (leader && strcmp(str_or(json_object_get(peer, "status"), ""), "alive") == 0)
+        return "follower";
+    return "-";
+}
+
+static void print_row(char cells[NCOLS][256], const size_t *width)
+{
+    for (int c = 0; c < NCOLS; c++) {
+        if (c == NCOLS - 1)
+            printf("%s\n", cells[c]);
+        else
+            printf("%-*s  ", (int)width[c], cells[c]);
+    }
+}
+
+static void print_status(const json_t *st)
+{
+    const char *leader = json_string_value(json_object_get(st, "leader"));
+    json_int_t term = json_integer_value(json_object_get(st, "term"));
+    json_int_t quorum = json_integer_value(json_object_get(st, "quorum"));
+    printf("federation: leader=%s term=%" JSON_INTEGER_FORMAT " quorum=%" JSON_INTEGER_FORMAT
+           " read_only=%s (as seen by %s)\n",
+           leader ? leader : "none", term, quorum,
+           json_is_true(json_object_get(st, "read_only")) ? "true" : "false",
+           str_or(json_object_get(st, "node"), "?"));
+
+    static const char *const heads[NCOLS] = {"NODE",         "ROLE",    "STATUS",
+                                             "LAST-CONTACT", "ADDRESS", "HTTP"};
+    const json_t *peers = json_object_get(st, "peers");
+    size_t n = json_array_size(peers);
+    char(*rows)[NCOLS][256] = calloc(n + 1, sizeof *rows);
+    if (!rows)
+        return;
+    size_t width[NCOLS] = {0};
+    for (int c = 0; c < NCOLS; c++)
+        snprintf(rows[0][c], sizeof rows[0][c], "%s", heads[c]);
+    for (size_t i = 0; i < n; i++) {
+        const json_t *p = json_array_get(peers, i);
+        char(*r)[256] = rows[i + 1];
+        snprintf(r[COL_NODE], 256, "%s%s", str_or(json_object_get(p, "node"), "?"),
+                 json_is_true(json_object_get(p, "self")) ? "*" : "");
+        snprintf(r[COL_ROLE], 256, "%s", peer_role(st, p));
+        snprintf(r[COL_STATUS], 256, "%s", str_or(json_object_get(p, "status"), "-"));
+        human_ms(json_object_get(p, "last_contact_ms"), r[COL_CONTACT], 256);
+        snprintf(r[COL_ADDR], 256, "%s", str_or(json_object_get(p, "address"), "-"));
+        snprintf(r[COL_HTTP], 256, "%s", str_or(json_object_get(p, "http"), "-"));
+    }
+    for (size_t i = 0; i <= n; i++)
+        for (int c = 0; c < NCOLS; c++) {
+            size_t w = strlen(rows[i][c]);
+            if (w > width[c])
+                width[c] = w;
+        }
+    for (size_t i = 0; i <= n; i++)
+        print_row(rows[i], width);
+    free(rows);
+}
+
+static int no_args(const char *cmd, int argc, char **argv)
+{
+    if (argc > 1) {
+        fprintf(stderr, "chimeractl: %s: unexpected argument '%s' (see chimeractl --help)\n", cmd,
+                argv[1]);
+        return CTL_USAGE;
+    }
+    return CTL_OK;
+}
+
+int ctl_cmd_status(const struct ctl_opts *o, int argc, char **argv)
+{
+    int rc = no_args("status", argc, argv);
+    if (rc != CTL_OK)
+        return rc;
+    struct ctl_client *cl = ctl_client_new(o);
+    if (!cl) {
+        fprintf(stderr, "chimeractl: cannot initialise the HTTP client\n");
+        return CTL_UNREACHABLE;
+    }
+    struct ctl_reply r;
+    rc = ctl_check_reply(o, ctl_get(cl, "/federation/state", &r), &r);
+    if (rc == CTL_OK && !json_is_object(r.json)) {
+        fprintf(stderr, "chimeractl: node at %s sent a state that is not an object\n", o->addr);
+        rc = CTL_UNREACHABLE;
+    }
+    if (rc == CTL_OK) {
+        if (o->json)
+            json_dumpf(r.json, stdout, JSON_INDENT(2)), putchar('\n');
+        else
+            print_status(r.json);
+    }
+    ctl_reply_free(&r);
+    ctl_client_free(cl);
+    return rc;
+}
+
+/* ---- events ---------------------------------------------------------- */
+
+static volatile int interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static void sleep_ms(long ms)
+{
+    /* Slices so a signal that lands between the check and the sleep still
+     * ends the wait promptly. */
+    while (ms > 0 && !interrupted) {
+        long slice = ms < 50 ? ms : 50;
+        struct timespec ts = {0, slice * 1000000L};
+        nanosleep(&ts, NULL);
+        ms -= slice;
+    }
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void print_event(const json_t *e, bool as_json)
+{
+    if (as_json) {
+        json_dumpf(e, stdout, JSON_COMPACT);
+        putchar('\n');
+        return;
+    }
+    printf("%-6" JSON_INTEGER_FORMAT "  %-24s  %-8s  %-16s  %s\n",
+           json_integer_value(json_object_get(e, "seq")), str_or(json_object_get(e, "time"), "-"),
+           str_or(json_object_get(e, "node"), "-"), str_or(json_object_get(e, "kind"), "-"),
+           str_or(json_object_get(e, "message"), ""));
+}
+
+/* When the node behind --addr restarted, its sequence numbers start again at
+ * 1; its boot instant (now minus uptime) tells us. Returns the estimate in
+ * monotonic ms, or INT64_MIN when unknown. */
+static int64_t node_boot(struct ctl_client *cl)
+{
+    struct ctl_reply r;
+    int64_t boot = INT64_MIN;
+    if (ctl_get(cl, "/federation/state", &r) == 0 && r.status == 200) {
+        json_t *up = json_object_get(r.json, "uptime_ms");
+        if (json_is_integer(up))
+            boot = mono_ms() - (int64_t)json_integer_value(up);
+    }
+    ctl_reply_free(&r);
+    return boot;
+}
+
+struct follow {
+    bool has_since;
+    unsigned long long since;
+    unsigned long long limit;
+    bool follow;
+    bool header_done;
+};
+
+/* Fetches and prints one batch. Returns CTL_OK, or the failure's exit code
+ * (already reported when report is set). *got is the batch size. */
+static int fetch_batch(const struct ctl_opts *o, struct ctl_client *cl, struct follow *f,
+                       bool report, size_t *got)
+{
+    char path[128];
+    if (f->has_since)
+        snprintf(path, sizeof path, "/events?limit=%llu&since=%llu", f->limit, f->since);
+    else
+        snprintf(path, sizeof path, "/events?limit=%llu", f->limit);
+    struct ctl_reply r;
+    int rc = ctl_get(cl, path, &r);
+    int code;
+    if (report) {
+        code = ctl_check_reply(o, rc, &r);
+    } else {
+        code = rc != 0                             ? CTL_UNREACHABLE
+               : r.status < 200 || r.status >= 300 ? CTL_SERVER
+               : !r.json                           ? CTL_UNREACHABLE
+                                                   : CTL_OK;
+    }
+    if (code == CTL_OK && !json_is_array(r.json)) {
+        if (report)
+            fprintf(stderr, "chimeractl: node at %s sent events that are not an array\n", o->addr);
+        code = CTL_UNREACHABLE;
+    }
+    *got = 0;
+    if (code == CTL_OK) {
+        if (!o->json && !f->header_done) {
+            printf("%-6s  %-24s  %-8s  %-16s  %s\n", "SEQ", "TIME", "NODE", "KIND", "MESSAGE");
+            f->header_done = true;
+        }
+        size_t i;
+        json_t *e;
+        json_array_foreach(r.json, i, e)
+        {
+            json_t *seq = json_object_get(e, "seq");
+            if (json_is_integer(seq) && json_integer_value(seq) > 0) {
+                unsigned long long s = (unsigned long long)json_integer_value(seq);
+                if (f->has_since && s <= f->since)
+                    continue; /* the server already filters; this guards a restart race */
+                f->since = s;
+                f->has_since = true;
+            }
+            print_event(e, o->json);
+        }
+        *got = json_array_size(r.json);
+        fflush(stdout);
+    }
+    if (rc != 0 && interrupted)
+        code = CTL_OK;
+    ctl_reply_free(&r);
+    return code;
+}
+
+static int follow_loop(const struct ctl_opts *o, struct ctl_client *cl, struct follow *f)
+{
+    struct sigaction sa = {0};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    ctl_client_set_cancel(cl, &interrupted);
+
+    int64_t boot = node_boot(cl);
+    bool down = false;
+    while (!interrupted) {
+        size_t got;
+        int rc = fetch_batch(o, cl, f, false, &got);
+        if (interrupted)
+            break;
+        if (rc != CTL_OK) {
+            if (!down) {
+                fprintf(stderr, "chimeractl: lost contact with node at %s; retrying\n", o->addr);
+                down = true;
+            }
+            sleep_ms(FOLLOW_INTERVAL_MS);
+            continue;
+        }
+        if (down) {
+            down = false;
+            fprintf(stderr, "chimeractl: reconnected to node at %s\n", o->addr);
+            int64_t now_boot = node_boot(cl);
+            /* More than a second apart cannot be measurement noise. */
+            if (now_boot != INT64_MIN && boot != INT64_MIN && llabs(now_boot - boot) > 1000) {
+                fprintf(stderr, "chimeractl: node restarted; following its new events\n");
+                f->since = 0;
+            }
+            boot = now_boot;
+        }
+        /* A full batch means more are waiting: fetch them now. */
+        if (got < f->limit)
+            sleep_ms(FOLLOW_INTERVAL_MS);
+    }
+    return CTL_OK;
+}
+
+int ctl_cmd_events(const struct ctl_opts *o, int argc, char **argv)
+{
+    struct follow f = {.limit = 50};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = NULL;
+        bool is_limit = strncmp(a, "--limit", 7) == 0 && (a[7] == '\0' || a[7] == '=');
+        bool is_since = strncmp(a, "--since", 7) == 0 && (a[7] == '\0' || a[7] == '=');
+        if (is_limit || is_since) {
+            if (a[7] == '=')
+                val = a + 8;
+            else if (i + 1 < argc)
+                val = argv[++i];
+            else {
+                fprintf(stderr, "chimeractl: events: %s needs a value\n", a);
+                return CTL_USAGE;
+            }
+            unsigned long long v;
+            if (is_limit && ctl_parse_ulong(val, 1, EVENTS_MAX_LIMIT, &v) != 0) {
+                fprintf(stderr, "chimeractl: events: --limit must be a number from 1 to %llu\n",
+                        EVENTS_MAX_LIMIT);
+                return CTL_USAGE;
+            }
+            if (is_since && ctl_parse_ulong(val, 0, UINT64_MAX, &v) != 0) {
+                fprintf(stderr, "chimeractl: events: --since must be an event sequence number\n");
+                return CTL_USAGE;
+            }
+            if (is_limit)
+                f.limit = v;
+            else
+                f.since = v, f.has_since = true;
+        } else if (strcmp(a, "--follow") == 0 || strcmp(a, "-f") == 0) {
+            f.follow = true;
+        } else {
+            fprintf(stderr, "chimeractl: events: unknown argument '%s' (see chimeractl --help)\n",
+                    a);
+            return CTL_USAGE;
+        }
+    }
+    struct ctl_client *cl = ctl_client_new(o);
+    if (!cl) {
+        fprintf(stderr, "chimeractl: cannot initialise the HTTP client\n");
+        return CTL_UNREACHABLE;
+    }
+    size_t got;
+    int rc = fetch_batch(o, cl, &f, true, &got);
+    if (rc == CTL_OK && f.follow) {
+        /* With no events yet, "everything after 0" is exactly what follows. */
+        f.has_since = true;
+        rc = follow_loop(o, cl, &f);
+    }
+    ctl_client_free(cl);
+    return rc;
+}
+
+/* ---- keygen ---------------------------------------------------------- */
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t w = write(fd, buf, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -1;
+        buf += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+int ctl_cmd_keygen(const struct ctl_opts *o, int argc, char **argv)
+{
+    (void)o;
+    const char *out = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
+            out = argv[++i];
+        else if (strncmp(argv[i], "--out=", 6) == 0 && argv[i][6])
+            out = argv[i] + 6;
+        else {
+            fprintf(stderr, "chimeractl: keygen: %s '%s' (see chimeractl --help)\n",
+                    strcmp(argv[i], "--out") == 0 ? "missing file after" : "unknown argument",
+                    argv[i]);
+            return CTL_USAGE;
+        }
+    }
+    if (sodium_init() < 0) {
+        fprintf(stderr, "chimeractl: keygen: libsodium failed to initialise\n");
+        return CTL_UNREACHABLE;
+    }
+    unsigned char key[32];
+    char hex[2 * sizeof key + 2];
+    randombytes_buf(key, sizeof key);
+    sodium_bin2hex(hex, sizeof hex - 1, key, sizeof key);
+    strcat(hex, "\n");
+    sodium_memzero(key, sizeof key);
+
+    int rc = CTL_OK;
+    if (!out) {
+        fputs(hex, stdout);
+        if (fflush(stdout) != 0) {
+            fprintf(stderr, "chimeractl: keygen: cannot write the key: %s\n", strerror(errno));
+            rc = CTL_UNREACHABLE;
+        }
+    } else {
+        /* O_EXCL: a cluster key is never overwritten by accident, and the
+         * file never exists with looser permissions, even briefly. */
+        int fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            if (errno == EEXIST)
+                fprintf(stderr, "chimeractl: keygen: %s already exists; refusing to overwrite it\n",
+                        out);
+            else
+                fprintf(stderr, "chimeractl: keygen: cannot create %s: %s\n", out, strerror(errno));
+            rc = CTL_UNREACHABLE;
+        } else {
+            int bad = write_all(fd, hex, strlen(hex)) != 0 || fsync(fd) != 0;
+            int saved = errno;
+            if (close(fd) != 0 && !bad)
+                bad = 1, saved = errno;
+            if (bad) {
+                fprintf(stderr, "chimeractl: keygen: cannot write %s: %s\n", out, strerror(saved));
+                unlink(out); /* a half-written key must not be mistaken for one */
+                rc = CTL_UNREACHABLE;
+            }
+        }
+    }
+    sodium_memzero(hex, sizeof hex);
+    return rc;
+}
