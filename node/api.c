@@ -35,7 +35,7 @@ static void get_state(struct node *n, struct http_request *req)
      * is read-only by the design guide's definition. */
     json_t *state = json_pack(
         "{s:s, s:s, s:i, s:n, s:b, s:i, s:o, s:{s:i, s:i, s:n}, s:n, s:s, s:I}", "node",
-        n->cfg.id, "role", "follower", "term", 0, "read_only", 1, "quorum",
+        n->cfg.id, "role", "follower", "term", 0, "leader", "read_only", 1, "quorum",
         (int)quorum_size(n), "peers", peers, "ledger", "index", 0, "committed", 0, "head",
         "release", "version", CHIMERA_VERSION, "uptime_ms", (json_int_t)(now - n->started_ms));
     http_respond_json(req, 200, state);

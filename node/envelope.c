@@ -250,8 +250,8 @@ int env_seal(const uint8_t key[ENV_KEY_BYTES], uint32_t type, const char *from, 
         return ENV_ENOMEM;
     }
     randombytes_buf(wire, crypto_secretbox_NONCEBYTES);
-    crypto_secretbox_easy(wire + crypto_secretbox_NONCEBYTES, (const uint8_t *)sbuf.data,
-                          sbuf.size, wire, key);
+    crypto_secretbox_easy(wire + crypto_secretbox_NONCEBYTES, (const uint8_t *)sbuf.data, sbuf.size,
+                          wire, key);
     msgpack_sbuffer_destroy(&sbuf);
     *out = wire;
     *out_len = n;
@@ -341,8 +341,7 @@ enum env_error env_open(const uint8_t key[ENV_KEY_BYTES], const void *buf, size_
 
     msgpack_object root;
     size_t off = 0;
-    msgpack_unpack_return ur =
-        msgpack_unpack((const char *)plain, plain_len, &off, zone, &root);
+    msgpack_unpack_return ur = msgpack_unpack((const char *)plain, plain_len, &off, zone, &root);
     if (ur == MSGPACK_UNPACK_NOMEM_ERROR) {
         err = ENV_ENOMEM;
         goto fail;

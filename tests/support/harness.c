@@ -1,1 +1,773 @@
-/* placeholder: being written */
+/* Test harness: real chimerad processes on 127.0.0.1. See harness.h. */
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <sodium.h>
+
+extern char **environ;
+
+#define POLL_MS 20
+#define MAX_ARGS 64
+
+/* ---- time and waiting ------------------------------------------------- */
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+int h_timeout_ms(void)
+{
+    const char *s = getenv("CHIMERA_TEST_TIMEOUT_MS");
+    int v = s ? atoi(s) : 0;
+    return v > 0 ? v : 10000;
+}
+
+bool h_wait_until(bool (*pred)(void *arg), void *arg, int timeout_ms)
+{
+    long long deadline = now_ms() + timeout_ms;
+    for (;;) {
+        if (pred(arg))
+            return true;
+        if (now_ms() >= deadline)
+            return false;
+        sleep_ms(POLL_MS);
+    }
+}
+
+/* ---- processes ---------------------------------------------------------- */
+
+/* Clusters still alive, so that an abort in a test (or exit() from cmocka)
+ * does not leave daemons running behind it. */
+static struct h_cluster *live[32];
+
+static void kill_all_at_exit(void)
+{
+    for (size_t k = 0; k < sizeof live / sizeof live[0]; k++) {
+        if (!live[k])
+            continue;
+        for (int i = 0; i < live[k]->n; i++)
+            if (live[k]->nodes[i].pid > 0) {
+                kill(live[k]->nodes[i].pid, SIGKILL);
+                waitpid(live[k]->nodes[i].pid, NULL, 0);
+                live[k]->nodes[i].pid = 0;
+            }
+    }
+}
+
+/* The environment for children minus what could change their behaviour
+ * behind the test's back: CHIMERA_* settings (flags win, but a stray
+ * CHIMERA_CONFIG would add a file) and proxies (chimeractl must talk to
+ * 127.0.0.1 directly). */
+static char **child_env(void)
+{
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **env = calloc(n + 1, sizeof *env);
+    if (!env)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *e = environ[i];
+        if (strncmp(e, "CHIMERA_", 8) == 0 || strncasecmp(e, "http_proxy=", 11) == 0 ||
+            strncasecmp(e, "https_proxy=", 12) == 0 || strncasecmp(e, "all_proxy=", 10) == 0)
+            continue;
+        env[k++] = environ[i];
+    }
+    return env;
+}
+
+/* Spawns argv with stdin from /dev/null, stdout to out_path and stderr to
+ * err_path (both appended; the same path shares one descriptor). */
+static pid_t spawn(const char *const argv[], const char *out_path, const char *err_path)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (strcmp(out_path, err_path) == 0)
+        posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    else
+        posix_spawn_file_actions_addopen(&fa, 2, err_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    /* The test may ignore or block signals; the daemon must see defaults. */
+    posix_spawnattr_t at;
+    posix_spawnattr_init(&at);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &all);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+
+    char **env = child_env();
+    pid_t pid = -1;
+    int rc = env ? posix_spawn(&pid, argv[0], &fa, &at, (char *const *)argv, env) : ENOMEM;
+    free(env);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    if (rc != 0) {
+        fprintf(stderr, "harness: cannot spawn %s: %s\n", argv[0], strerror(rc));
+        return -1;
+    }
+    return pid;
+}
+
+/* Waits for pid with a deadline; true and *status when it exited. */
+static bool wait_pid(pid_t pid, int timeout_ms, int *status)
+{
+    long long deadline = now_ms() + timeout_ms;
+    for (;;) {
+        int st;
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid) {
+            if (status)
+                *status = st;
+            return true;
+        }
+        if (r < 0 && errno != EINTR)
+            return false;
+        if (now_ms() >= deadline)
+            return false;
+        sleep_ms(5);
+    }
+}
+
+/* ---- files -------------------------------------------------------------- */
+
+char *h_read_file(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        size_t got = fread(buf + len, 1, cap - len - 1, f);
+        len += got;
+        if (len + 1 < cap)
+            break;
+        cap *= 2;
+        char *nb = realloc(buf, cap);
+        if (!nb) {
+            free(buf);
+            buf = NULL;
+        } else {
+            buf = nb;
+        }
+    }
+    fclose(f);
+    if (buf)
+        buf[len] = '\0';
+    return buf;
+}
+
+static int write_secret(const char *path, const char *content)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    size_t len = strlen(content);
+    ssize_t w = write(fd, content, len);
+    int rc = (w == (ssize_t)len) ? 0 : -1;
+    if (close(fd) != 0)
+        rc = -1;
+    return rc;
+}
+
+static void random_hex(char *out, size_t bytes)
+{
+    unsigned char buf[64];
+    randombytes_buf(buf, bytes);
+    sodium_bin2hex(out, bytes * 2 + 1, buf, bytes);
+}
+
+int h_write_key_file(const struct h_cluster *c, const char *name, char *out, size_t outlen)
+{
+    char hex[65];
+    random_hex(hex, 32);
+    char content[80];
+    snprintf(content, sizeof content, "%s\n", hex);
+    if ((size_t)snprintf(out, outlen, "%s/%s", c->dir, name) >= outlen)
+        return -1;
+    return write_secret(out, content);
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+size_t h_count_lines(const char *s)
+{
+    size_t n = 0;
+    while (s && *s) {
+        const char *nl = strchr(s, '\n');
+        size_t len = nl ? (size_t)(nl - s) : strlen(s);
+        if (len > 0)
+            n++;
+        s = nl ? nl + 1 : s + len;
+    }
+    return n;
+}
+
+/* ---- ports -------------------------------------------------------------- */
+
+static bool port_bindable(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+int h_free_port(void)
+{
+    /* Ports handed out by this process, so two nodes never get the same
+     * one even before either binds it. */
+    static int given[1024];
+    static size_t ngiven;
+    int lo = 32768;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
+    if (f) {
+        if (fscanf(f, "%d", &lo) != 1)
+            lo = 32768;
+        fclose(f);
+    }
+    /* Below the ephemeral range no outgoing connection (a peer's dialer, a
+     * curl client) can be sitting on the port when a restarted node wants
+     * it back. */
+    int base = 10000, span = lo - base;
+    for (int attempt = 0; span > 1000 && attempt < 2000; attempt++) {
+        int p = base + (int)randombytes_uniform((uint32_t)span);
+        bool used = false;
+        for (size_t k = 0; k < ngiven && k < 1024 && !used; k++)
+            used = given[k] == p;
+        if (used || !port_bindable(p))
+            continue;
+        given[ngiven++ % 1024] = p;
+        return p;
+    }
+    return -1;
+}
+
+/* ---- cluster ------------------------------------------------------------ */
+
+struct h_cluster *h_cluster_create(int n)
+{
+    static bool global_done;
+    if (!global_done) {
+        if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+            fprintf(stderr, "harness: cannot initialise libsodium or libcurl\n");
+            return NULL;
+        }
+        atexit(kill_all_at_exit);
+        global_done = true;
+    }
+    if (n < 1 || n > H_MAX_NODES) {
+        fprintf(stderr, "harness: %d nodes is out of range\n", n);
+        return NULL;
+    }
+    struct h_cluster *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->n = n;
+    snprintf(c->dir, sizeof c->dir, "/tmp/chimera-test-XXXXXX");
+    if (!mkdtemp(c->dir)) {
+        fprintf(stderr, "harness: mkdtemp: %s\n", strerror(errno));
+        free(c);
+        return NULL;
+    }
+    size_t k;
+    for (k = 0; k < sizeof live / sizeof live[0] && live[k]; k++) {
+    }
+    if (k < sizeof live / sizeof live[0])
+        live[k] = c;
+
+    char tok[80];
+    random_hex(c->token, 32);
+    snprintf(tok, sizeof tok, "%s\n", c->token);
+    snprintf(c->token_file, sizeof c->token_file, "%s/admin.token", c->dir);
+    if (h_write_key_file(c, "cluster.key", c->key_file, sizeof c->key_file) != 0 ||
+        write_secret(c->token_file, tok) != 0) {
+        fprintf(stderr, "harness: cannot write the key or token in %s\n", c->dir);
+        h_cluster_destroy(c);
+        return NULL;
+    }
+    for (int i = 0; i < n; i++) {
+        struct h_node *nd = &c->nodes[i];
+        snprintf(nd->id, sizeof nd->id, "n%d", i + 1);
+        snprintf(nd->data, sizeof nd->data, "%s/n%d", c->dir, i + 1);
+        snprintf(nd->log, sizeof nd->log, "%s/n%d.log", c->dir, i + 1);
+        nd->listen_port = h_free_port();
+        nd->http_port = h_free_port();
+        nd->exit_status = -1;
+        if (nd->listen_port < 0 || nd->http_port < 0) {
+            fprintf(stderr, "harness: no free port on 127.0.0.1\n");
+            h_cluster_destroy(c);
+            return NULL;
+        }
+    }
+    return c;
+}
+
+void h_cluster_pass(struct h_cluster *c)
+{
+    c->passed = true;
+}
+
+void h_cluster_destroy(struct h_cluster *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; i < c->n; i++)
+        h_node_kill(c, i);
+    for (size_t k = 0; k < sizeof live / sizeof live[0]; k++)
+        if (live[k] == c)
+            live[k] = NULL;
+    if (!c->passed || getenv("CHIMERA_TEST_KEEP"))
+        fprintf(stderr, "harness: kept %s (node logs: %s/n*.log)\n", c->dir, c->dir);
+    else
+        nftw(c->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(c);
+}
+
+const char *h_peers(const struct h_cluster *c)
+{
+    static char buf[H_MAX_NODES * 48];
+    size_t off = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < c->n; i++)
+        off += (size_t)snprintf(buf + off, sizeof buf - off, "%s%s=tcp://127.0.0.1:%d",
+                                i ? "," : "", c->nodes[i].id, c->nodes[i].listen_port);
+    return buf;
+}
+
+int h_node_start(struct h_cluster *c, int i)
+{
+    return h_node_start_opts(c, i, NULL);
+}
+
+int h_node_start_opts(struct h_cluster *c, int i, const struct h_start *o)
+{
+    static const struct h_start none;
+    if (!o)
+        o = &none;
+    struct h_node *nd = &c->nodes[i];
+    if (nd->pid > 0) {
+        fprintf(stderr, "harness: %s is already running\n", nd->id);
+        return -1;
+    }
+    char listen[64], http[64], hb[16], et[16];
+    snprintf(listen, sizeof listen, "tcp://127.0.0.1:%d", nd->listen_port);
+    snprintf(http, sizeof http, "127.0.0.1:%d", nd->http_port);
+    const char *argv[MAX_ARGS];
+    int a = 0;
+    argv[a++] = CHIMERAD_PATH;
+    argv[a++] = "--id";
+    argv[a++] = nd->id;
+    argv[a++] = "--listen";
+    argv[a++] = listen;
+    argv[a++] = "--http";
+    argv[a++] = http;
+    argv[a++] = "--peers";
+    argv[a++] = o->peers ? o->peers : h_peers(c);
+    argv[a++] = "--data";
+    argv[a++] = nd->data;
+    argv[a++] = "--cluster-key-file";
+    argv[a++] = o->key_file ? o->key_file : c->key_file;
+    argv[a++] = "--admin-token-file";
+    argv[a++] = c->token_file;
+    if (c->heartbeat_ms > 0) {
+        snprintf(hb, sizeof hb, "%d", c->heartbeat_ms);
+        argv[a++] = "--heartbeat-ms";
+        argv[a++] = hb;
+    }
+    if (c->election_timeout_ms > 0) {
+        snprintf(et, sizeof et, "%d", c->election_timeout_ms);
+        argv[a++] = "--election-timeout-ms";
+        argv[a++] = et;
+    }
+    for (size_t k = 0; o->extra && o->extra[k] && a < MAX_ARGS - 1; k++)
+        argv[a++] = o->extra[k];
+    argv[a] = NULL;
+
+    pid_t pid = spawn(argv, nd->log, o->stderr_path ? o->stderr_path : nd->log);
+    if (pid < 0)
+        return -1;
+    nd->pid = pid;
+    return 0;
+}
+
+void h_node_signal(struct h_cluster *c, int i, int sig)
+{
+    if (c->nodes[i].pid > 0)
+        kill(c->nodes[i].pid, sig);
+}
+
+bool h_node_wait_exit(struct h_cluster *c, int i, int timeout_ms, int *status)
+{
+    struct h_node *nd = &c->nodes[i];
+    if (nd->pid <= 0) {
+        if (status)
+            *status = nd->exit_status;
+        return nd->exit_status != -1;
+    }
+    int st;
+    if (!wait_pid(nd->pid, timeout_ms, &st))
+        return false;
+    nd->pid = 0;
+    nd->exit_status = st;
+    if (status)
+        *status = st;
+    return true;
+}
+
+void h_node_kill(struct h_cluster *c, int i)
+{
+    struct h_node *nd = &c->nodes[i];
+    if (nd->pid <= 0)
+        return;
+    kill(nd->pid, SIGKILL);
+    int st;
+    if (waitpid(nd->pid, &st, 0) == nd->pid)
+        nd->exit_status = st;
+    nd->pid = 0;
+}
+
+int h_node_stop(struct h_cluster *c, int i)
+{
+    int st;
+    h_node_signal(c, i, SIGTERM);
+    if (!h_node_wait_exit(c, i, h_timeout_ms(), &st)) {
+        h_node_kill(c, i);
+        st = c->nodes[i].exit_status;
+    }
+    return st;
+}
+
+bool h_node_running(struct h_cluster *c, int i)
+{
+    struct h_node *nd = &c->nodes[i];
+    if (nd->pid <= 0)
+        return false;
+    int st;
+    if (waitpid(nd->pid, &st, WNOHANG) == nd->pid) {
+        nd->pid = 0;
+        nd->exit_status = st;
+        return false;
+    }
+    return true;
+}
+
+/* ---- running programs ------------------------------------------------- */
+
+bool h_run(const struct h_cluster *c, const char *const argv[], int timeout_ms, int *code,
+           char **out, char **err)
+{
+    static unsigned seq;
+    char out_path[H_PATH_MAX + 32], err_path[H_PATH_MAX + 32];
+    const char *dir = c ? c->dir : "/tmp";
+    seq++;
+    snprintf(out_path, sizeof out_path, "%s/run-%d-%u.out", dir, (int)getpid(), seq);
+    snprintf(err_path, sizeof err_path, "%s/run-%d-%u.err", dir, (int)getpid(), seq);
+    unlink(out_path);
+    unlink(err_path);
+    pid_t pid = spawn(argv, out_path, err_path);
+    bool done = false;
+    int st = 0;
+    if (pid > 0) {
+        done = wait_pid(pid, timeout_ms, &st);
+        if (!done) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+        }
+    }
+    if (code)
+        *code = !done ? -1 : WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    if (out)
+        *out = h_read_file(out_path);
+    if (err)
+        *err = h_read_file(err_path);
+    /* Kept with the cluster for post-mortems; loose files in /tmp are not. */
+    if (!c) {
+        unlink(out_path);
+        unlink(err_path);
+    }
+    return done;
+}
+
+bool h_ctl(const struct h_cluster *c, int i, int *code, char **out, char **err, ...)
+{
+    const char *argv[MAX_ARGS];
+    char addr[64];
+    int a = 0;
+    argv[a++] = CHIMERACTL_PATH;
+    if (i >= 0) {
+        snprintf(addr, sizeof addr, "127.0.0.1:%d", c->nodes[i].http_port);
+        argv[a++] = "--addr";
+        argv[a++] = addr;
+    }
+    va_list ap;
+    va_start(ap, err);
+    const char *s;
+    while ((s = va_arg(ap, const char *)) != NULL && a < MAX_ARGS - 1)
+        argv[a++] = s;
+    va_end(ap);
+    argv[a] = NULL;
+    return h_run(c, argv, h_timeout_ms(), code, out, err);
+}
+
+/* ---- HTTP --------------------------------------------------------------- */
+
+struct buf {
+    char *p;
+    size_t len;
+};
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    struct buf *b = userdata;
+    size_t n = size * nmemb;
+    char *np = realloc(b->p, b->len + n + 1);
+    if (!np)
+        return 0;
+    memcpy(np + b->len, ptr, n);
+    b->p = np;
+    b->len += n;
+    b->p[b->len] = '\0';
+    return n;
+}
+
+char *h_http_get_text(const struct h_cluster *c, int i, const char *path, long *status)
+{
+    char url[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", c->nodes[i].http_port, path);
+    *status = 0;
+    CURL *cu = curl_easy_init();
+    if (!cu)
+        return NULL;
+    struct buf b = {0};
+    curl_easy_setopt(cu, CURLOPT_URL, url);
+    curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(cu, CURLOPT_NOPROXY, "*");
+    /* Short: a poll that hangs would eat the caller's whole deadline. */
+    curl_easy_setopt(cu, CURLOPT_CONNECTTIMEOUT_MS, 1000L);
+    curl_easy_setopt(cu, CURLOPT_TIMEOUT_MS, 2000L);
+    curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(cu, CURLOPT_WRITEDATA, &b);
+    if (curl_easy_perform(cu) == CURLE_OK) {
+        curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, status);
+        if (!b.p)
+            b.p = strdup("");
+    } else {
+        free(b.p);
+        b.p = NULL;
+    }
+    curl_easy_cleanup(cu);
+    return b.p;
+}
+
+json_t *h_http_get_json(const struct h_cluster *c, int i, const char *path, long *status)
+{
+    char *text = h_http_get_text(c, i, path, status);
+    if (!text)
+        return NULL;
+    json_t *j = json_loads(text, JSON_DECODE_ANY, NULL);
+    free(text);
+    return j;
+}
+
+bool h_http_up(const struct h_cluster *c, int i)
+{
+    long st;
+    char *t = h_http_get_text(c, i, "/health/live", &st);
+    free(t);
+    return st == 200;
+}
+
+struct up_arg {
+    const struct h_cluster *c;
+    int i;
+};
+
+static bool up_pred(void *arg)
+{
+    struct up_arg *u = arg;
+    return h_http_up(u->c, u->i);
+}
+
+bool h_wait_http_up(const struct h_cluster *c, int i, int timeout_ms)
+{
+    struct up_arg u = {c, i};
+    return h_wait_until(up_pred, &u, timeout_ms);
+}
+
+/* ---- federation state ------------------------------------------------- */
+
+static const json_t *find_peer(const json_t *state, const char *member)
+{
+    size_t k;
+    const json_t *p;
+    json_array_foreach(json_object_get(state, "peers"), k, p)
+    {
+        const char *id = json_string_value(json_object_get(p, "node"));
+        if (id && strcmp(id, member) == 0)
+            return p;
+    }
+    return NULL;
+}
+
+bool h_member_status(const struct h_cluster *c, int i, const char *member, char *out, size_t outlen)
+{
+    long st;
+    json_t *state = h_http_get_json(c, i, "/federation/state", &st);
+    const char *s = json_string_value(json_object_get(find_peer(state, member), "status"));
+    bool ok = st == 200 && s;
+    if (ok)
+        snprintf(out, outlen, "%s", s);
+    json_decref(state);
+    return ok;
+}
+
+bool h_member_is(const struct h_cluster *c, int i, const char *member, const char *status)
+{
+    char s[32];
+    return h_member_status(c, i, member, s, sizeof s) && strcmp(s, status) == 0;
+}
+
+struct member_arg {
+    const struct h_cluster *c;
+    int i;
+    const char *member, *status;
+};
+
+static bool member_pred(void *arg)
+{
+    struct member_arg *m = arg;
+    return h_member_is(m->c, m->i, m->member, m->status);
+}
+
+bool h_wait_member_is(const struct h_cluster *c, int i, const char *member, const char *status,
+                      int timeout_ms)
+{
+    struct member_arg m = {c, i, member, status};
+    return h_wait_until(member_pred, &m, timeout_ms);
+}
+
+static bool all_alive_pred(void *arg)
+{
+    struct h_cluster *c = arg;
+    for (int i = 0; i < c->n; i++) {
+        if (!h_node_running(c, i))
+            continue;
+        long st;
+        json_t *state = h_http_get_json(c, i, "/federation/state", &st);
+        bool ok = st == 200;
+        for (int j = 0; ok && j < c->n; j++) {
+            if (c->nodes[j].pid <= 0)
+                continue;
+            const char *s =
+                json_string_value(json_object_get(find_peer(state, c->nodes[j].id), "status"));
+            ok = s && strcmp(s, "alive") == 0;
+        }
+        json_decref(state);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+bool h_wait_all_alive(struct h_cluster *c, int timeout_ms)
+{
+    return h_wait_until(all_alive_pred, c, timeout_ms);
+}
+
+/* ---- metrics and events ----------------------------------------------- */
+
+bool h_metric(const struct h_cluster *c, int i, const char *sample, double *value)
+{
+    long st;
+    char *text = h_http_get_text(c, i, "/metrics", &st);
+    bool found = false;
+    size_t n = strlen(sample);
+    for (char *line = text; st == 200 && line && *line && !found;) {
+        char *nl = strchr(line, '\n');
+        if (strncmp(line, sample, n) == 0 && (line[n] == ' ' || line[n] == '\t')) {
+            char *end;
+            double v = strtod(line + n + 1, &end);
+            if (end != line + n + 1) {
+                *value = v;
+                found = true;
+            }
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    free(text);
+    return found;
+}
+
+json_t *h_events(const struct h_cluster *c, int i)
+{
+    long st;
+    json_t *ev = h_http_get_json(c, i, "/events?limit=1000", &st);
+    if (st != 200 || !json_is_array(ev)) {
+        json_decref(ev);
+        return NULL;
+    }
+    return ev;
+}
+
+unsigned long long h_event_seq(const struct h_cluster *c, int i, const char *kind, const char *peer,
+                               unsigned long long after)
+{
+    json_t *ev = h_events(c, i);
+    size_t k;
+    json_t *e;
+    unsigned long long found = 0;
+    json_array_foreach(ev, k, e)
+    {
+        const char *ek = json_string_value(json_object_get(e, "kind"));
+        const char *ep = json_string_value(json_object_get(e, "peer"));
+        json_int_t seq = json_integer_value(json_object_get(e, "seq"));
+        if (!ek || strcmp(ek, kind) != 0 || seq <= 0 || (unsigned long long)seq <= after)
+            continue;
+        if (peer && (!ep || strcmp(ep, peer) != 0))
+            continue;
+        found = (unsigned long long)seq;
+        break;
+    }
+    json_decref(ev);
+    return found;
+}

@@ -1,0 +1,176 @@
+/* Test harness: runs real chimerad processes on 127.0.0.1 for integration
+ * tests and benchmarks, and talks to them over HTTP.
+ *
+ * A cluster lives in a fresh directory under /tmp holding the cluster key,
+ * the admin token, each node's data directory and each node's log
+ * (DIR/nI.log, stdout and stderr appended). Node indices are 0-based: index
+ * i is the member with id "n<i+1>". Ports are fixed at creation, so a node
+ * restarts on the same addresses.
+ *
+ * Tests wait on conditions (h_wait_until and the h_wait_* helpers) with
+ * generous deadlines; they never assert on elapsed time.
+ *
+ * Not thread-safe: one thread drives a cluster. */
+#ifndef CHIMERA_TEST_HARNESS_H
+#define CHIMERA_TEST_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#define H_MAX_NODES 9
+#define H_PATH_MAX 512
+
+/* The default deadline for waits, in ms. CHIMERA_TEST_TIMEOUT_MS overrides
+ * it (slow machines, valgrind). */
+int h_timeout_ms(void);
+
+struct h_node {
+    char id[16];
+    int listen_port; /* NNG inbox: tcp://127.0.0.1:listen_port */
+    int http_port;   /* HTTP API: 127.0.0.1:http_port */
+    char data[H_PATH_MAX];
+    char log[H_PATH_MAX];
+    pid_t pid;       /* 0 when not running */
+    int exit_status; /* raw wait status of the last exit, -1 if none yet */
+};
+
+struct h_cluster {
+    char dir[64]; /* /tmp/chimera-test-XXXXXX */
+    char key_file[H_PATH_MAX];
+    char token_file[H_PATH_MAX];
+    char token[65];
+    int n;
+    struct h_node nodes[H_MAX_NODES];
+    /* Passed as --heartbeat-ms / --election-timeout-ms when non-zero. Set
+     * them before starting nodes. */
+    int heartbeat_ms;
+    int election_timeout_ms;
+    /* Set by h_cluster_pass(); without it h_cluster_destroy() keeps the
+     * directory and prints its path, so the logs can be read. */
+    bool passed;
+};
+
+/* Creates the directory, key and token files and picks free ports for n
+ * nodes (1 <= n <= H_MAX_NODES). Starts nothing. Returns NULL (after
+ * printing why) on failure. */
+struct h_cluster *h_cluster_create(int n);
+
+/* Marks the test as passed: its directory may be removed. */
+void h_cluster_pass(struct h_cluster *c);
+
+/* Kills (SIGKILL) and reaps every node still running, then removes the
+ * directory unless the test did not pass or CHIMERA_TEST_KEEP is set; a kept
+ * directory's path is printed. NULL is fine. */
+void h_cluster_destroy(struct h_cluster *c);
+
+/* The --peers value naming every member: "n1=tcp://127.0.0.1:P1,...". */
+const char *h_peers(const struct h_cluster *c);
+
+/* Options for h_node_start_opts; every field may be left zero. */
+struct h_start {
+    const char *key_file;     /* instead of the cluster's key */
+    const char *peers;        /* instead of h_peers(c) */
+    const char *stderr_path;  /* stderr there instead of the node's log */
+    const char *const *extra; /* NULL-terminated extra arguments */
+};
+
+/* Starts node i (which must not be running). Returns 0, or -1 if the
+ * process could not be spawned. Does not wait for it to serve: use
+ * h_wait_http_up(). */
+int h_node_start(struct h_cluster *c, int i);
+int h_node_start_opts(struct h_cluster *c, int i, const struct h_start *o);
+
+/* Sends sig to node i (no-op when not running). */
+void h_node_signal(struct h_cluster *c, int i, int sig);
+
+/* Waits up to timeout_ms for node i to exit and reaps it. Returns true and
+ * stores the raw wait status in *status (may be NULL) when it exited. */
+bool h_node_wait_exit(struct h_cluster *c, int i, int timeout_ms, int *status);
+
+/* kill -9 and reap. */
+void h_node_kill(struct h_cluster *c, int i);
+
+/* SIGTERM, wait up to h_timeout_ms(), then SIGKILL. Returns the raw wait
+ * status. */
+int h_node_stop(struct h_cluster *c, int i);
+
+/* True while node i's process has not exited (reaps it if it has). */
+bool h_node_running(struct h_cluster *c, int i);
+
+/* Writes a fresh random cluster key (64 hex + newline, 0600) to DIR/name
+ * and returns its path in out. Returns 0 or -1. */
+int h_write_key_file(const struct h_cluster *c, const char *name, char *out, size_t outlen);
+
+/* Reads a whole file into a malloc'd NUL-terminated string (NULL on error). */
+char *h_read_file(const char *path);
+
+/* HTTP GET http://127.0.0.1:<node i's http port><path>. Returns the body
+ * (malloc'd, free it) and the status in *status (0 when the node could not
+ * be reached, then NULL is returned). */
+char *h_http_get_text(const struct h_cluster *c, int i, const char *path, long *status);
+
+/* Same, parsed as JSON (NULL when unreachable or not JSON). */
+json_t *h_http_get_json(const struct h_cluster *c, int i, const char *path, long *status);
+
+/* Polls pred(arg) every 20 ms until it returns true (returns true) or
+ * timeout_ms passes (returns false). */
+bool h_wait_until(bool (*pred)(void *arg), void *arg, int timeout_ms);
+
+/* Node i answers GET /health/live with 200. */
+bool h_http_up(const struct h_cluster *c, int i);
+bool h_wait_http_up(const struct h_cluster *c, int i, int timeout_ms);
+
+/* Status ("alive", "suspect", "dead") of member `member` as node i reports
+ * it in /federation/state, copied into out; false when node i does not
+ * answer or does not list the member. */
+bool h_member_status(const struct h_cluster *c, int i, const char *member, char *out,
+                     size_t outlen);
+
+/* Node i reports member `member` with exactly this status. */
+bool h_member_is(const struct h_cluster *c, int i, const char *member, const char *status);
+
+/* Waits until node i reports member `member` with this status. */
+bool h_wait_member_is(const struct h_cluster *c, int i, const char *member, const char *status,
+                      int timeout_ms);
+
+/* Waits until every running node lists every running node (itself
+ * included) as alive. */
+bool h_wait_all_alive(struct h_cluster *c, int timeout_ms);
+
+/* Value of a Prometheus sample from node i's /metrics; `sample` is the
+ * metric name with its labels exactly as printed, e.g.
+ * chimera_messages_dropped_total{reason="auth"}. Returns false when the node
+ * does not answer or has no such sample (then *value is untouched). */
+bool h_metric(const struct h_cluster *c, int i, const char *sample, double *value);
+
+/* Events of node i (GET /events?limit=1000), a JSON array, or NULL. */
+json_t *h_events(const struct h_cluster *c, int i);
+
+/* Sequence number of the first event of node i with this kind (and this
+ * peer, unless peer is NULL) whose seq is greater than after; 0 if none. */
+unsigned long long h_event_seq(const struct h_cluster *c, int i, const char *kind, const char *peer,
+                               unsigned long long after);
+
+/* Runs argv (argv[0] is the program path) with stdout and stderr captured,
+ * waiting up to timeout_ms (then it is killed). Returns true when it exited
+ * in time, with its exit code in *code (128+signal when killed by one) and
+ * its output in *out and *err (malloc'd; either may be NULL to discard). */
+bool h_run(const struct h_cluster *c, const char *const argv[], int timeout_ms, int *code,
+           char **out, char **err);
+
+/* Runs chimeractl with --addr pointing at node i (i < 0: no --addr added),
+ * followed by the NULL-terminated arguments. Same results as h_run. */
+bool h_ctl(const struct h_cluster *c, int i, int *code, char **out, char **err, ...)
+    __attribute__((sentinel));
+
+/* A free TCP port on 127.0.0.1 outside the kernel's ephemeral range (so no
+ * outgoing connection can be holding it when a node binds it), or -1. */
+int h_free_port(void);
+
+/* Counts the non-empty lines of s. */
+size_t h_count_lines(const char *s);
+
+#endif

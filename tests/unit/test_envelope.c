@@ -17,8 +17,7 @@ static const uint8_t key[ENV_KEY_BYTES] = "0123456789abcdef0123456789abcdef";
 static const uint8_t other_key[ENV_KEY_BYTES] = "fedcba9876543210fedcba9876543210";
 
 /* A heartbeat-like body: ["leader-1", 7]. */
-static const uint8_t heartbeat_body[] = {0x92, 0xa8, 'l', 'e', 'a', 'd',
-                                         'e',  'r',  '-', '1', 0x07};
+static const uint8_t heartbeat_body[] = {0x92, 0xa8, 'l', 'e', 'a', 'd', 'e', 'r', '-', '1', 0x07};
 
 static void seal_heartbeat(const uint8_t *k, uint8_t **out, size_t *out_len)
 {
@@ -45,8 +44,8 @@ static void test_round_trip_heartbeat(void **state)
     uint8_t *wire;
     size_t n;
     seal_heartbeat(key, &wire, &n);
-    assert_int_equal(n, crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + 1 + 1 + 1 +
-                            7 + 9 + sizeof(heartbeat_body));
+    assert_int_equal(n, crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + 1 + 1 + 1 + 7 +
+                            9 + sizeof(heartbeat_body));
 
     struct env_msg msg;
     assert_int_equal(env_open(key, wire, n, &msg), ENV_OK);
@@ -171,12 +170,14 @@ static void test_seal_rejects_body_not_one_object(void **state)
         const char *bytes;
         size_t len;
     } bad[] = {
-        {"", 0},             /* nothing */
-        {"\x01\x02", 2},     /* two objects */
-        {"\xa3" "ab", 3},    /* truncated str */
-        {"\x92\x01", 2},     /* truncated array */
-        {"\xc1", 1},         /* never-used byte */
-        {"\x01\xc1", 2},     /* trailing garbage */
+        {"", 0},         /* nothing */
+        {"\x01\x02", 2}, /* two objects */
+        {"\xa3"
+         "ab",
+         3},             /* truncated str */
+        {"\x92\x01", 2}, /* truncated array */
+        {"\xc1", 1},     /* never-used byte */
+        {"\x01\xc1", 2}, /* trailing garbage */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         static uint8_t sentinel;

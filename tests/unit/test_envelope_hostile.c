@@ -43,8 +43,8 @@ static enum env_error open_plain(const void *plain, size_t len, struct env_msg *
     assert_non_null(wire);
     assert_true(sodium_init() >= 0);
     randombytes_buf(wire, crypto_secretbox_NONCEBYTES);
-    assert_int_equal(crypto_secretbox_easy(wire + crypto_secretbox_NONCEBYTES, plain, len, wire, key),
-                     0);
+    assert_int_equal(
+        crypto_secretbox_easy(wire + crypto_secretbox_NONCEBYTES, plain, len, wire, key), 0);
     memset(msg, 0xa5, sizeof(*msg));
     enum env_error err = env_open(key, wire, n, msg);
     free(wire);
@@ -135,7 +135,8 @@ static void test_counter_not_uint_is_eshape(void **state)
 {
     (void)state;
     static const uint8_t str[] = {0x95, 0x01, 0x01, 0xa1, 'a', 0xa1, '5', 0xc0};
-    static const uint8_t neg[] = {0x95, 0x01, 0x01, 0xa1, 'a', 0xd3, 0x80, 0, 0, 0, 0, 0, 0, 0, 0xc0};
+    static const uint8_t neg[] = {0x95, 0x01, 0x01, 0xa1, 'a', 0xd3, 0x80, 0,
+                                  0,    0,    0,    0,    0,   0,    0xc0};
     expect(str, sizeof(str), ENV_ESHAPE);
     expect(neg, sizeof(neg), ENV_ESHAPE);
 }

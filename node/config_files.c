@@ -1,0 +1,147 @@
+/* The configuration's checks that touch the machine: the cluster key and
+ * admin token files, and the data directory. Kept apart from config.c,
+ * whose parsing and validation are pure. */
+#include "node/config.h"
+#include "node/config_err.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Reads at most cap bytes; *len == cap means the file may hold more. */
+static int read_small(const char *path, char *buf, size_t cap, size_t *len)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return errno;
+    *len = fread(buf, 1, cap, f);
+    int e = ferror(f) ? (errno ? errno : EIO) : 0;
+    fclose(f);
+    return e;
+}
+
+static size_t trim_right(const char *s, size_t n)
+{
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
+        n--;
+    return n;
+}
+
+static int check_key(const char *path, uint8_t key[CONFIG_KEY_BYTES], char *err, size_t errlen)
+{
+    char buf[2 * CONFIG_KEY_BYTES + 64];
+    size_t n = 0, bin = 0;
+    const char *end = NULL;
+    int e = read_small(path, buf, sizeof buf, &n), rc = 0;
+    if (e)
+        return config_put(err, errlen, "--cluster-key-file: cannot read %s: %s%s%s", path,
+                          strerror(e), e == ENOENT ? "; " KEYGEN " " : "", e == ENOENT ? path : "");
+    /* A full buffer means more bytes follow than any key plus a newline. */
+    if (n == sizeof buf || (n = trim_right(buf, n)) != 2 * CONFIG_KEY_BYTES ||
+        sodium_hex2bin(key, CONFIG_KEY_BYTES, buf, n, NULL, &bin, &end) != 0 ||
+        bin != CONFIG_KEY_BYTES || end != buf + n)
+        rc = config_put(err, errlen,
+                        "--cluster-key-file: %s is not a cluster key (it must hold exactly %d hex "
+                        "digits); " KEYGEN " %s",
+                        path, 2 * CONFIG_KEY_BYTES, path);
+    sodium_memzero(buf, sizeof buf);
+    if (rc)
+        sodium_memzero(key, CONFIG_KEY_BYTES);
+    return rc;
+}
+
+static int check_token(const char *path, char *token, size_t tokenlen, char *err, size_t errlen)
+{
+    char buf[4096]; /* far beyond any sane token; a full buffer is reported as too long */
+    size_t n = 0, max = token && tokenlen && tokenlen <= sizeof buf ? tokenlen - 1 : sizeof buf - 1;
+    int rc = 0, e;
+    if ((e = read_small(path, buf, sizeof buf, &n)))
+        rc = config_put(err, errlen, "--admin-token-file: cannot read %s: %s", path, strerror(e));
+    else if (n == sizeof buf || (n = trim_right(buf, n)) > max || (token && !tokenlen))
+        rc = config_put(err, errlen,
+                        "--admin-token-file: the token in %s is too long; at most %zu bytes", path,
+                        max);
+    else if (n == 0)
+        rc = config_put(err, errlen,
+                        "--admin-token-file: %s is empty; write the admin token into it", path);
+    else if (memchr(buf, '\0', n))
+        rc = config_put(err, errlen, "--admin-token-file: %s holds a NUL byte; a token is text",
+                        path);
+    else if (token) {
+        memcpy(token, buf, n);
+        token[n] = '\0';
+    }
+    sodium_memzero(buf, sizeof buf);
+    return rc;
+}
+
+/* mkdir -p: every missing component is created 0700, as the data is private. */
+static int mkdir_p(const char *path)
+{
+    char tmp[CONFIG_PATH_MAX];
+    size_t n = strlen(path);
+    if (n >= sizeof tmp)
+        return ENAMETOOLONG;
+    memcpy(tmp, path, n + 1);
+    for (char *p = tmp + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char saved = *p;
+        *p = '\0';
+        if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+            return errno;
+        *p = saved;
+        if (!saved)
+            return 0;
+    }
+}
+
+static int check_data(const char *path, char *err, size_t errlen)
+{
+    char probe[CONFIG_PATH_MAX + 32];
+    struct stat st;
+    int e;
+    if (!path[0])
+        return config_put(err, errlen, "--data: empty; give the directory for this node's state");
+    if ((e = mkdir_p(path)))
+        return config_put(err, errlen, "--data: cannot create %s: %s", path, strerror(e));
+    if (stat(path, &st) != 0)
+        return config_put(err, errlen, "--data: cannot use %s: %s", path, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return config_put(err, errlen,
+                          "--data: %s exists and is not a directory; point --data at one", path);
+    /* A probe file rather than access(W_OK): it also catches read-only mounts and full disks. */
+    snprintf(probe, sizeof probe, "%s/.chimera-probe-XXXXXX", path);
+    int fd = mkstemp(probe);
+    if (fd < 0)
+        return config_put(err, errlen, "--data: %s is not writable: %s", path, strerror(errno));
+    close(fd);
+    unlink(probe);
+    return 0;
+}
+
+int config_check_files(const struct config *c, uint8_t key[CONFIG_KEY_BYTES], char *token,
+                       size_t tokenlen, char *err, size_t errlen)
+{
+    if (err && errlen)
+        err[0] = '\0';
+    if (token && tokenlen)
+        token[0] = '\0';
+    if (check_key(c->cluster_key_file, key, err, errlen) != 0)
+        return -1;
+    if ((c->admin_token_file[0] &&
+         check_token(c->admin_token_file, token, tokenlen, err, errlen)) ||
+        check_data(c->data, err, errlen)) {
+        sodium_memzero(key, CONFIG_KEY_BYTES); /* no secrets left behind on failure */
+        if (token && tokenlen)
+            sodium_memzero(token, tokenlen);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,388 @@
+/* Benchmark: what an idle 3-node federation costs. Samples each node's CPU
+ * time and resident set once a second and prints figures; it never judges
+ * them, so it fails only when the federation cannot be set up or a node dies
+ * during the window.
+ *
+ *   bench_idle [--seconds N]   (default 30) */
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define NODES 3
+/* chimerad's default; the harness passes --heartbeat-ms only when asked. */
+#define DEFAULT_HEARTBEAT_MS 50
+/* Startup (key loading, first connections, the burst of first events) is
+ * not the idle cost being measured. */
+#define SETTLE_MS 1000
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Reads a small /proc file into buf; false when it is gone. */
+static bool read_small(const char *path, char *buf, size_t len)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return false;
+    size_t got = fread(buf, 1, len - 1, f);
+    fclose(f);
+    buf[got] = '\0';
+    return got > 0;
+}
+
+/* utime + stime of pid in clock ticks. */
+static bool proc_cpu_ticks(pid_t pid, unsigned long long *ticks)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    if (!read_small(path, buf, sizeof buf))
+        return false;
+    /* comm (field 2) may hold spaces or parentheses: parse after the last ')'. */
+    const char *p = strrchr(buf, ')');
+    unsigned long long ut, st;
+    char state;
+    if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &state, &ut,
+                     &st) != 3)
+        return false;
+    *ticks = ut + st;
+    return true;
+}
+
+/* A "Name:  value" line of /proc/PID/status, as a number (kB for Vm*). */
+static bool proc_status_field(pid_t pid, const char *name, long *value)
+{
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    if (!read_small(path, buf, sizeof buf))
+        return false;
+    size_t n = strlen(name);
+    for (const char *line = buf; line && *line;) {
+        if (strncmp(line, name, n) == 0 && line[n] == ':')
+            return sscanf(line + n + 1, "%ld", value) == 1;
+        const char *nl = strchr(line, '\n');
+        line = nl ? nl + 1 : NULL;
+    }
+    return false;
+}
+
+/* Busy and total jiffies of the whole machine (first line of /proc/stat), so
+ * the figures can be read against whatever else was running. */
+static bool machine_jiffies(unsigned long long *busy, unsigned long long *total)
+{
+    char buf[512];
+    unsigned long long v[8] = {0};
+    if (!read_small("/proc/stat", buf, sizeof buf) ||
+        sscanf(buf, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+               &v[4], &v[5], &v[6], &v[7]) < 5)
+        return false;
+    *total = 0;
+    for (int k = 0; k < 8; k++)
+        *total += v[k];
+    *busy = *total - v[3] - v[4]; /* minus idle and iowait */
+    return true;
+}
+
+static void cpu_model(char *out, size_t len)
+{
+    char buf[8192];
+    snprintf(out, len, "unknown CPU");
+    if (!read_small("/proc/cpuinfo", buf, sizeof buf))
+        return;
+    const char *m = strstr(buf, "model name");
+    const char *colon = m ? strchr(m, ':') : NULL;
+    if (!colon)
+        return;
+    colon++;
+    while (*colon == ' ' || *colon == '\t')
+        colon++;
+    size_t k = strcspn(colon, "\n");
+    snprintf(out, len, "%.*s", (int)k, colon);
+}
+
+struct series {
+    pid_t pid;
+    unsigned long long ticks0, ticks_prev, ticks_last;
+    long rss_start, rss_end, rss_max;
+    long threads;
+    double max_pct; /* highest one-second sample */
+    double sent0, recv0, sent1, recv1;
+    bool have_metrics;
+};
+
+static void usage(const char *prog)
+{
+    fprintf(stderr, "usage: %s [--seconds N]\n", prog);
+}
+
+static int parse_args(int argc, char **argv, int *seconds)
+{
+    for (int a = 1; a < argc; a++) {
+        if (strcmp(argv[a], "--seconds") == 0 && a + 1 < argc) {
+            char *end;
+            long v = strtol(argv[++a], &end, 10);
+            if (*end != '\0' || v < 1 || v > 86400) {
+                fprintf(stderr, "--seconds: want 1..86400, got %s\n", argv[a]);
+                return -1;
+            }
+            *seconds = (int)v;
+        } else {
+            usage(argv[0]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* h_wait_all_alive in short slices, so that ^C is noticed during setup. */
+static bool wait_all_alive(struct h_cluster *c)
+{
+    double deadline = now_s() + h_timeout_ms() / 1000.0;
+    while (!interrupted && now_s() < deadline)
+        if (h_wait_all_alive(c, 200))
+            return true;
+    return false;
+}
+
+static int start_cluster(struct h_cluster *c)
+{
+    for (int i = 0; i < c->n; i++)
+        if (h_node_start(c, i) != 0)
+            return -1;
+    for (int i = 0; i < c->n; i++)
+        if (!h_wait_http_up(c, i, h_timeout_ms())) {
+            fprintf(stderr, "bench_idle: %s did not serve /health/live (log: %s)\n", c->nodes[i].id,
+                    c->nodes[i].log);
+            return -1;
+        }
+    if (!wait_all_alive(c)) {
+        if (!interrupted)
+            fprintf(stderr, "bench_idle: the nodes never all saw each other alive (logs: %s)\n",
+                    c->dir);
+        return -1;
+    }
+    return 0;
+}
+
+static void read_metrics(const struct h_cluster *c, int i, double *sent, double *recv, bool *ok)
+{
+    *ok = h_metric(c, i, "chimera_messages_sent_total", sent) &&
+          h_metric(c, i, "chimera_messages_received_total", recv);
+}
+
+/* Sleeps until the absolute monotonic time t (seconds); false on ^C. */
+static bool sleep_until(double t)
+{
+    struct timespec ts = {(time_t)t, (long)((t - (double)(time_t)t) * 1e9)};
+    while (!interrupted) {
+        int rc = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+        if (rc == 0)
+            return true;
+        if (rc != EINTR)
+            return false;
+    }
+    return false;
+}
+
+/* Samples every node once a second for `seconds`. Returns the number of
+ * one-second samples taken (fewer on ^C) or -1 when a node went away. */
+static int sample(struct h_cluster *c, struct series *s, int seconds, double *window)
+{
+    long clk = sysconf(_SC_CLK_TCK);
+    double t0 = now_s(), tprev = t0;
+    for (int i = 0; i < c->n; i++) {
+        if (!proc_cpu_ticks(s[i].pid, &s[i].ticks0) ||
+            !proc_status_field(s[i].pid, "VmRSS", &s[i].rss_start))
+            return -1;
+        s[i].ticks_prev = s[i].ticks_last = s[i].ticks0;
+        s[i].rss_end = s[i].rss_max = s[i].rss_start;
+    }
+    int taken = 0;
+    for (int k = 1; k <= seconds; k++) {
+        if (!sleep_until(t0 + k))
+            break;
+        double t = now_s();
+        for (int i = 0; i < c->n; i++) {
+            unsigned long long ticks;
+            long rss;
+            /* A dead node that is not yet reaped still has a /proc entry. */
+            if (!h_node_running(c, i) || !proc_cpu_ticks(s[i].pid, &ticks) ||
+                !proc_status_field(s[i].pid, "VmRSS", &rss)) {
+                fprintf(stderr, "bench_idle: %s (pid %d) went away after %d s (log: %s)\n",
+                        c->nodes[i].id, (int)s[i].pid, k, c->nodes[i].log);
+                return -1;
+            }
+            double pct = (double)(ticks - s[i].ticks_prev) / (double)clk / (t - tprev) * 100.0;
+            if (pct > s[i].max_pct)
+                s[i].max_pct = pct;
+            s[i].ticks_prev = s[i].ticks_last = ticks;
+            s[i].rss_end = rss;
+            if (rss > s[i].rss_max)
+                s[i].rss_max = rss;
+            proc_status_field(s[i].pid, "Threads", &s[i].threads);
+        }
+        tprev = t;
+        taken = k;
+    }
+    *window = tprev - t0;
+    return taken;
+}
+
+static double avg_pct(const struct series *s, double window)
+{
+    long clk = sysconf(_SC_CLK_TCK);
+    return window > 0 ? (double)(s->ticks_last - s->ticks0) / (double)clk / window * 100.0 : 0.0;
+}
+
+static double rate(double a, double b, double secs)
+{
+    return secs > 0 ? (b - a) / secs : 0.0;
+}
+
+int main(int argc, char **argv)
+{
+    int seconds = 30;
+    if (parse_args(argc, argv, &seconds) != 0)
+        return 2;
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint; /* no SA_RESTART: the sampling sleep must wake */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    struct h_cluster *c = h_cluster_create(NODES);
+    if (!c)
+        return 1;
+    if (start_cluster(c) != 0) {
+        if (interrupted)
+            h_cluster_pass(c); /* nothing went wrong: no logs to keep */
+        h_cluster_destroy(c);  /* otherwise kept: the logs say why */
+        return interrupted ? 130 : 1;
+    }
+    struct timespec settle = {SETTLE_MS / 1000, (SETTLE_MS % 1000) * 1000000L};
+    nanosleep(&settle, NULL);
+
+    char model[128];
+    cpu_model(model, sizeof model);
+    struct utsname un;
+    if (uname(&un) != 0)
+        snprintf(un.release, sizeof un.release, "?");
+    char load0[64] = "?";
+    read_small("/proc/loadavg", load0, sizeof load0);
+    load0[strcspn(load0, "\n")] = '\0';
+    long nproc = sysconf(_SC_NPROCESSORS_ONLN);
+    printf("bench_idle: idle cost of a %d-node federation (nothing but heartbeats)\n", NODES);
+    printf("  nodes       %d chimerad on 127.0.0.1, heartbeat interval %d ms (chimerad default)\n",
+           NODES, DEFAULT_HEARTBEAT_MS);
+    printf("  measured    /proc/PID/stat utime+stime (CLK_TCK=%ld, so a 1 s sample resolves "
+           "%.1f%%)\n",
+           sysconf(_SC_CLK_TCK), 100.0 / (double)sysconf(_SC_CLK_TCK));
+    printf("              and /proc/PID/status VmRSS, every 1 s for %d s after a %d ms settle\n",
+           seconds, SETTLE_MS);
+    printf("  machine     nproc=%ld, %s, Linux %s\n", nproc, model, un.release);
+    printf("  loadavg     %s (at start)\n", load0);
+    printf("sampling for %d s...\n", seconds);
+
+    struct series s[NODES];
+    memset(s, 0, sizeof s);
+    for (int i = 0; i < NODES; i++) {
+        s[i].pid = c->nodes[i].pid;
+        read_metrics(c, i, &s[i].sent0, &s[i].recv0, &s[i].have_metrics);
+    }
+    double tm0 = now_s();
+    unsigned long long mb0 = 0, mt0 = 0, mb1 = 0, mt1 = 0;
+    bool have_machine = machine_jiffies(&mb0, &mt0);
+    double window = 0;
+    int taken = sample(c, s, seconds, &window);
+    have_machine = have_machine && machine_jiffies(&mb1, &mt1);
+    double tm1 = now_s();
+    for (int i = 0; i < NODES && taken >= 0; i++) {
+        bool ok;
+        read_metrics(c, i, &s[i].sent1, &s[i].recv1, &ok);
+        s[i].have_metrics = s[i].have_metrics && ok;
+    }
+    if (taken < 0) {
+        h_cluster_destroy(c);
+        return 1;
+    }
+    if (taken == 0) {
+        fprintf(stderr, "bench_idle: interrupted before the first sample\n");
+        h_cluster_pass(c);
+        h_cluster_destroy(c);
+        return 130;
+    }
+    double msecs = tm1 - tm0;
+    double busy_pct =
+        have_machine && mt1 > mt0 ? (double)(mb1 - mb0) / (double)(mt1 - mt0) * 100.0 : -1.0;
+
+    printf("\n%-4s %8s %9s %9s %10s %10s %10s %7s %8s %8s\n", "node", "pid", "cpu_avg%", "cpu_max%",
+           "rss0_KiB", "rss1_KiB", "rssmax_KiB", "threads", "sent/s", "recv/s");
+    for (int i = 0; i < NODES; i++) {
+        char sent[16] = "-", recv[16] = "-";
+        if (s[i].have_metrics) {
+            snprintf(sent, sizeof sent, "%.1f", rate(s[i].sent0, s[i].sent1, msecs));
+            snprintf(recv, sizeof recv, "%.1f", rate(s[i].recv0, s[i].recv1, msecs));
+        }
+        printf("%-4s %8d %9.2f %9.2f %10ld %10ld %10ld %7ld %8s %8s\n", c->nodes[i].id,
+               (int)s[i].pid, avg_pct(&s[i], window), s[i].max_pct, s[i].rss_start, s[i].rss_end,
+               s[i].rss_max, s[i].threads, sent, recv);
+    }
+
+    const struct series *n1 = &s[0];
+    double expect = (double)(NODES - 1) * 1000.0 / DEFAULT_HEARTBEAT_MS;
+    printf("\nn1 over %.1f s (%d samples%s):\n", window, taken,
+           taken < seconds ? ", interrupted" : "");
+    printf("  cpu          %.2f %% of one core on average, %.2f %% in the busiest second\n",
+           avg_pct(n1, window), n1->max_pct);
+    printf("  rss          start %ld KiB, end %ld KiB, max %ld KiB (end - start: %+ld KiB)\n",
+           n1->rss_start, n1->rss_end, n1->rss_max, n1->rss_end - n1->rss_start);
+    if (n1->have_metrics)
+        printf("  messages     %.1f sent/s (expected %d peers x %d/s = %.0f), %.1f received/s\n",
+               rate(n1->sent0, n1->sent1, msecs), NODES - 1, 1000 / DEFAULT_HEARTBEAT_MS, expect,
+               rate(n1->recv0, n1->recv1, msecs));
+    else
+        printf("  messages     (chimera_messages_*_total not readable from /metrics)\n");
+    if (busy_pct >= 0)
+        printf("  machine      %.1f %% of all %ld cores busy during the window (every process)\n",
+               busy_pct, nproc);
+
+    printf("RESULT bench=idle nodes=%d heartbeat_ms=%d seconds=%.1f nproc=%ld cpu_avg_pct=%.2f "
+           "cpu_max_pct=%.2f rss_start_kib=%ld rss_end_kib=%ld rss_max_kib=%ld",
+           NODES, DEFAULT_HEARTBEAT_MS, window, nproc, avg_pct(n1, window), n1->max_pct,
+           n1->rss_start, n1->rss_end, n1->rss_max);
+    if (n1->have_metrics)
+        printf(" msgs_sent_per_s=%.1f", rate(n1->sent0, n1->sent1, msecs));
+    double all = 0;
+    for (int i = 0; i < NODES; i++)
+        all += avg_pct(&s[i], window);
+    printf(" all_nodes_cpu_avg_pct=%.2f", all);
+    if (busy_pct >= 0)
+        printf(" machine_busy_pct=%.1f", busy_pct);
+    printf("\n");
+
+    h_cluster_pass(c);
+    h_cluster_destroy(c);
+    return taken < seconds ? 130 : 0;
+}
