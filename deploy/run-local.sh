@@ -2,7 +2,7 @@
 # Starts a local 3-node federation on 127.0.0.1 and keeps it in the
 # foreground; Ctrl-C stops every node cleanly. Used by `make run`.
 #   CHIMERA_NODES      number of nodes (default 3)
-#   CHIMERA_BASE_PORT  node i listens on BASE+i (NNG) and BASE+100+i (HTTP); default 7100
+#   CHIMERA_BASE_PORT  node i listens on BASE+i (NNG) and BASE+1000+i (HTTP); default 7100
 set -euo pipefail
 
 build=${1:-build}
@@ -28,7 +28,7 @@ port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 peers=""
 for i in $(seq 1 "$nodes"); do
-    for p in $((base + i)) $((base + 100 + i)); do
+    for p in $((base + i)) $((base + 1000 + i)); do
         if port_busy "$p"; then
             echo "run-local: port $p is already in use; is a federation already running? (set CHIMERA_BASE_PORT)" >&2
             exit 1
@@ -51,7 +51,7 @@ trap stop_all INT TERM
 
 for i in $(seq 1 "$nodes"); do
     "$bin/chimerad" --id "n$i" --listen "tcp://127.0.0.1:$((base + i))" \
-        --http "127.0.0.1:$((base + 100 + i))" --peers "$peers" \
+        --http "127.0.0.1:$((base + 1000 + i))" --peers "$peers" \
         --data "$state/data/n$i" --cluster-key-file "$state/cluster.key" \
         --admin-token-file "$state/admin.token" >>"$state/n$i.log" 2>&1 &
     pids+=($!)
@@ -60,7 +60,7 @@ done
 # Wait (with a deadline) until every node answers and sees all members alive.
 deadline=$((SECONDS + 15))
 for i in $(seq 1 "$nodes"); do
-    until curl -fs "http://127.0.0.1:$((base + 100 + i))/health/live" >/dev/null; do
+    until curl -fs "http://127.0.0.1:$((base + 1000 + i))/health/live" >/dev/null; do
         if ! kill -0 "${pids[$((i - 1))]}" 2>/dev/null; then
             echo "run-local: node n$i exited; its log:" >&2
             tail -n 20 "$state/n$i.log" >&2
@@ -70,7 +70,7 @@ for i in $(seq 1 "$nodes"); do
         sleep 0.1
     done
 done
-until [ "$("$bin/chimeractl" --addr "127.0.0.1:$((base + 101))" status --json 2>/dev/null |
+until [ "$("$bin/chimeractl" --addr "127.0.0.1:$((base + 1001))" status --json 2>/dev/null |
             grep -c '"alive"')" -ge "$nodes" ] || [ $SECONDS -ge $deadline ]; do
     sleep 0.1
 done
@@ -78,13 +78,13 @@ done
 echo
 echo "Chimera federation of $nodes nodes is running:"
 for i in $(seq 1 "$nodes"); do
-    echo "  n$i  http://127.0.0.1:$((base + 100 + i))/federation/state   log: $state/n$i.log"
+    echo "  n$i  http://127.0.0.1:$((base + 1000 + i))/federation/state   log: $state/n$i.log"
 done
 echo
-"$bin/chimeractl" --addr "127.0.0.1:$((base + 101))" status || true
+"$bin/chimeractl" --addr "127.0.0.1:$((base + 1001))" status || true
 echo
-echo "Try:  $build/chimeractl --addr 127.0.0.1:$((base + 101)) events --follow"
-echo "      curl -s http://127.0.0.1:$((base + 101))/metrics"
+echo "Try:  $build/chimeractl --addr 127.0.0.1:$((base + 1001)) events --follow"
+echo "      curl -s http://127.0.0.1:$((base + 1001))/metrics"
 echo "Press Ctrl-C to stop every node."
 
 # Stay in the foreground; report a node that dies on its own.
