@@ -6,23 +6,41 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sodium.h>
 #include <time.h>
 
 #include "node/node.h"
 
-static size_t quorum_size(const struct node *n)
+static const char *leader_id(const struct node *n)
 {
-    return n->peers.n / 2 + 1;
+    int32_t l = n->cons.leader;
+    return l >= 0 && (size_t)l < n->peers.n ? n->peers.m[l].id : NULL;
+}
+
+static bool read_only(const struct node *n)
+{
+    return cons_read_only(&n->cons, uv_now(n->loop));
+}
+
+/* A member's role as far as this node can tell: its own from the core, the
+ * leader it follows, and "follower" for the rest it hears from. */
+static const char *member_role(const struct node *n, size_t i)
+{
+    if (i == n->peers.self)
+        return cons_role_name(n->cons.role);
+    if ((int32_t)i == n->cons.leader)
+        return "leader";
+    return n->peers.m[i].status == PEER_DEAD ? "unknown" : "follower";
 }
 
 static json_t *peer_json(const struct node *n, size_t i, uint64_t now)
 {
     const struct peer *p = &n->peers.m[i];
     int64_t age = peers_age_ms(&n->peers, i, now);
-    return json_pack("{s:s, s:s, s:s?, s:s, s:o, s:b}", "node", p->id, "address", p->address,
-                     "http", p->http[0] ? p->http : NULL, "status", peer_status_name(p->status),
-                     "last_contact_ms", age < 0 ? json_null() : json_integer(age), "self",
-                     p->self);
+    return json_pack("{s:s, s:s, s:s?, s:s, s:s, s:o, s:b}", "node", p->id, "address", p->address,
+                     "http", p->http[0] ? p->http : NULL, "role", member_role(n, i), "status",
+                     peer_status_name(p->status), "last_contact_ms",
+                     age < 0 ? json_null() : json_integer(age), "self", p->self);
 }
 
 static void get_state(struct node *n, struct http_request *req)
@@ -31,13 +49,12 @@ static void get_state(struct node *n, struct http_request *req)
     json_t *peers = json_array();
     for (size_t i = 0; i < n->peers.n; i++)
         json_array_append_new(peers, peer_json(n, i, now));
-    /* Until consensus exists there is no quorum-backed leader, so the node
-     * is read-only by the design guide's definition. */
     json_t *state = json_pack(
-        "{s:s, s:s, s:i, s:n, s:b, s:i, s:o, s:{s:i, s:i, s:n}, s:n, s:s, s:I}", "node",
-        n->cfg.id, "role", "follower", "term", 0, "leader", "read_only", 1, "quorum",
-        (int)quorum_size(n), "peers", peers, "ledger", "index", 0, "committed", 0, "head",
-        "release", "version", CHIMERA_VERSION, "uptime_ms", (json_int_t)(now - n->started_ms));
+        "{s:s, s:s, s:I, s:s?, s:b, s:i, s:o, s:{s:i, s:i, s:n}, s:n, s:s, s:I}", "node", n->cfg.id,
+        "role", cons_role_name(n->cons.role), "term", (json_int_t)n->cons.term, "leader",
+        leader_id(n), "read_only", read_only(n), "quorum", (int)cons_quorum(&n->cons), "peers",
+        peers, "ledger", "index", 0, "committed", 0, "head", "release", "version", CHIMERA_VERSION,
+        "uptime_ms", (json_int_t)(now - n->started_ms));
     http_respond_json(req, 200, state);
 }
 
@@ -70,8 +87,7 @@ static void get_events(struct node *n, struct http_request *req)
 {
     uint64_t limit = EVENTS_DEFAULT_LIMIT, since = 0;
     if (query_number(req->query, "limit", 1, EVENTS_CAPACITY, &limit) < 0) {
-        http_respond_error(req, 400, "limit: must be a whole number from 1 to %d",
-                           EVENTS_CAPACITY);
+        http_respond_error(req, 400, "limit: must be a whole number from 1 to %d", EVENTS_CAPACITY);
         return;
     }
     int has_since = query_number(req->query, "since", 0, UINT64_MAX, &since);
@@ -86,9 +102,9 @@ static void get_events(struct node *n, struct http_request *req)
         const struct event *e = found[i];
         char when[40];
         format_time(e->time_ms, when, sizeof(when));
-        json_t *o = json_pack("{s:I, s:s, s:I, s:s, s:s, s:s}", "seq", (json_int_t)e->seq,
-                              "time", when, "time_ms", (json_int_t)e->time_ms, "node", e->node,
-                              "kind", e->kind, "message", e->message);
+        json_t *o = json_pack("{s:I, s:s, s:I, s:s, s:s, s:s}", "seq", (json_int_t)e->seq, "time",
+                              when, "time_ms", (json_int_t)e->time_ms, "node", e->node, "kind",
+                              e->kind, "message", e->message);
         if (e->peer[0])
             json_object_set_new(o, "peer", json_string(e->peer));
         json_array_append_new(arr, o);
@@ -99,16 +115,27 @@ static void get_events(struct node *n, struct http_request *req)
 static void get_live(struct node *n, struct http_request *req)
 {
     http_respond_json(req, 200,
-                      json_pack("{s:s, s:s, s:I}", "status", "ok", "node", n->cfg.id,
-                                "uptime_ms", (json_int_t)(uv_now(n->loop) - n->started_ms)));
+                      json_pack("{s:s, s:s, s:I}", "status", "ok", "node", n->cfg.id, "uptime_ms",
+                                (json_int_t)(uv_now(n->loop) - n->started_ms)));
 }
 
 static void get_ready(struct node *n, struct http_request *req)
 {
+    const char *leader = leader_id(n);
+    bool ro = read_only(n);
+    if (leader && !ro) {
+        http_respond_json(req, 200,
+                          json_pack("{s:s, s:s, s:s, s:I, s:b}", "status", "ok", "node", n->cfg.id,
+                                    "leader", leader, "term", (json_int_t)n->cons.term, "read_only",
+                                    0));
+        return;
+    }
     http_respond_json(req, 503,
-                      json_pack("{s:s, s:s, s:s, s:b}", "status", "unavailable", "node",
-                                n->cfg.id, "reason", "no quorum-backed leader is known",
-                                "read_only", 1));
+                      json_pack("{s:s, s:s, s:s, s:s?, s:b}", "status", "unavailable", "node",
+                                n->cfg.id, "reason",
+                                leader ? "the leader has lost contact with a quorum"
+                                       : "no quorum-backed leader is known",
+                                "leader", leader, "read_only", ro));
 }
 
 static void metric(FILE *f, const char *name, const char *type, const char *help)
@@ -128,8 +155,7 @@ static void get_metrics(struct node *n, struct http_request *req)
     uint64_t now = uv_now(n->loop);
     metric(f, "chimera_uptime_seconds", "gauge", "Seconds since this node started.");
     fprintf(f, "chimera_uptime_seconds %.3f\n", (double)(now - n->started_ms) / 1000.0);
-    metric(f, "chimera_messages_received_total", "counter",
-           "Node-to-node messages accepted.");
+    metric(f, "chimera_messages_received_total", "counter", "Node-to-node messages accepted.");
     fprintf(f, "chimera_messages_received_total %" PRIu64 "\n", n->metrics.msgs_received);
     metric(f, "chimera_messages_sent_total", "counter",
            "Node-to-node messages queued for sending.");
@@ -151,19 +177,19 @@ static void get_metrics(struct node *n, struct http_request *req)
     for (size_t i = 0; i < n->peers.n; i++) {
         int64_t age = peers_age_ms(&n->peers, i, now);
         if (age >= 0)
-            fprintf(f, "chimera_peer_last_contact_seconds{peer=\"%s\"} %.3f\n",
-                    n->peers.m[i].id, (double)age / 1000.0);
+            fprintf(f, "chimera_peer_last_contact_seconds{peer=\"%s\"} %.3f\n", n->peers.m[i].id,
+                    (double)age / 1000.0);
     }
     metric(f, "chimera_events_total", "counter", "Events recorded.");
     fprintf(f, "chimera_events_total %" PRIu64 "\n", n->events.next_seq - 1);
     metric(f, "chimera_http_requests_total", "counter", "HTTP requests served.");
     fprintf(f, "chimera_http_requests_total %" PRIu64 "\n", n->metrics.http_requests);
     metric(f, "chimera_term", "gauge", "Current consensus term.");
-    fprintf(f, "chimera_term 0\n");
+    fprintf(f, "chimera_term %" PRIu64 "\n", n->cons.term);
     metric(f, "chimera_is_leader", "gauge", "1 when this node is the leader.");
-    fprintf(f, "chimera_is_leader 0\n");
+    fprintf(f, "chimera_is_leader %d\n", n->cons.role == CONS_LEADER);
     metric(f, "chimera_read_only", "gauge", "1 when this node refuses mutations.");
-    fprintf(f, "chimera_read_only 1\n");
+    fprintf(f, "chimera_read_only %d\n", read_only(n));
     fclose(f);
     http_respond(req, 200, "text/plain; version=0.0.4", text, len);
     free(text);
@@ -175,9 +201,53 @@ struct route {
 };
 
 static const struct route routes[] = {
-    {"/federation/state", get_state}, {"/events", get_events}, {"/health/live", get_live},
+    {"/federation/state", get_state}, {"/events", get_events},   {"/health/live", get_live},
     {"/health/ready", get_ready},     {"/metrics", get_metrics},
 };
+
+static bool is_mutation(const char *method)
+{
+    return strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0;
+}
+
+/* Every mutation passes the same gate, before any endpoint sees it: the
+ * admin token (401 missing, 403 wrong), then read-only mode (503: a node
+ * without a quorum-backed leader must not accept what it cannot commit). */
+static bool mutation_allowed(struct node *n, struct http_request *req)
+{
+    static const char prefix[] = "Bearer ";
+    if (!n->token[0]) {
+        http_respond_error(req, 403,
+                           "mutations are disabled: this node has no admin token "
+                           "(start it with --admin-token-file)");
+        return false;
+    }
+    if (strncmp(req->auth, prefix, sizeof(prefix) - 1) != 0) {
+        node_event(n, "api.auth_failure", NULL, "%s %s without a bearer token", req->method,
+                   req->path);
+        http_respond_error(req, 401, "missing \"Authorization: Bearer <admin token>\"");
+        return false;
+    }
+    const char *given = req->auth + sizeof(prefix) - 1;
+    size_t glen = strlen(given), tlen = strlen(n->token);
+    if (glen != tlen || sodium_memcmp(given, n->token, tlen) != 0) {
+        node_event(n, "api.auth_failure", NULL, "%s %s with a wrong admin token", req->method,
+                   req->path);
+        http_respond_error(req, 403, "wrong admin token");
+        return false;
+    }
+    if (read_only(n)) {
+        const char *leader = leader_id(n);
+        json_t *body =
+            json_pack("{s:s, s:b, s:s?, s:I}", "error",
+                      "read-only: this node is in the minority and knows no quorum-backed leader; "
+                      "retry against a node on the majority side",
+                      "read_only", 1, "leader", leader, "term", (json_int_t)n->cons.term);
+        http_respond_json(req, 503, body);
+        return false;
+    }
+    return true;
+}
 
 void api_handle(void *ctx, struct http_request *req)
 {
@@ -189,7 +259,7 @@ void api_handle(void *ctx, struct http_request *req)
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         if (strlen(routes[i].path) != plen || strncmp(routes[i].path, req->path, plen) != 0)
             continue;
-        if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
+        if (is_mutation(req->method)) {
             http_respond_error(req, 405, "%s %s: method not allowed; use GET", req->method,
                                routes[i].path);
             return;
@@ -197,5 +267,7 @@ void api_handle(void *ctx, struct http_request *req)
         routes[i].get(n, req);
         return;
     }
-    http_respond_error(req, 404, "%s: no such endpoint", req->path);
+    if (is_mutation(req->method) && !mutation_allowed(n, req))
+        return;
+    http_respond_error(req, 404, "%s %s: no such endpoint", req->method, req->path);
 }

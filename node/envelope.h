@@ -26,7 +26,8 @@
 
 enum env_type {
     ENV_HEARTBEAT = 1,
-    ENV_TYPE_MAX /* first unused type */
+    ENV_CONSENSUS = 2, /* body: see cons_msg_encode */
+    ENV_TYPE_MAX       /* first unused type */
 };
 
 enum env_error {

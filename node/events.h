@@ -12,11 +12,11 @@
 #define EVENTS_DEFAULT_LIMIT 50
 
 struct event {
-    uint64_t seq;     /* 1, 2, 3, ... */
-    int64_t time_ms;  /* wall clock, Unix epoch milliseconds */
-    char node[64];    /* the node that recorded it */
-    char kind[48];    /* dotted topic, e.g. "peer.dead" */
-    char peer[64];    /* the member it is about, or "" */
+    uint64_t seq;    /* 1, 2, 3, ... */
+    int64_t time_ms; /* wall clock, Unix epoch milliseconds */
+    char node[64];   /* the node that recorded it */
+    char kind[48];   /* dotted topic, e.g. "peer.dead" */
+    char peer[64];   /* the member it is about, or "" */
     char message[256];
 };
 

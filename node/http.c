@@ -129,8 +129,8 @@ static void on_wake(uv_async_t *a)
     }
 }
 
-void http_respond(struct http_request *req, int status, const char *content_type,
-                  const char *body, size_t len)
+void http_respond(struct http_request *req, int status, const char *content_type, const char *body,
+                  size_t len)
 {
     struct pending *p = req->priv;
     finish(p->aio, status, content_type, body, len);
@@ -195,9 +195,10 @@ static void set_json_error_pages(nng_http_server *srv)
         uint16_t code;
         const char *msg;
     } pages[] = {
-        {400, "bad request"},       {404, "not found"},          {405, "method not allowed"},
-        {413, "request too large"}, {500, "internal error"},     {501, "not implemented"},
-        {503, "unavailable"},       {505, "HTTP version not supported"},
+        {400, "bad request"},        {404, "not found"},
+        {405, "method not allowed"}, {413, "request too large"},
+        {500, "internal error"},     {501, "not implemented"},
+        {503, "unavailable"},        {505, "HTTP version not supported"},
     };
     for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
         char body[96];

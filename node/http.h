@@ -14,9 +14,9 @@ struct http_server;
 
 struct http_request {
     const char *method;
-    const char *path;   /* without the query */
-    const char *query;  /* after '?', or "" */
-    const char *auth;   /* the Authorization header, or "" */
+    const char *path;  /* without the query */
+    const char *query; /* after '?', or "" */
+    const char *auth;  /* the Authorization header, or "" */
     const void *body;
     size_t body_len;
     void *priv;
@@ -30,8 +30,8 @@ typedef void (*http_handler_fn)(void *ctx, struct http_request *req);
 int http_start(struct http_server **out, uv_loop_t *loop, const char *hostport,
                http_handler_fn handler, void *ctx, char *err, size_t errlen);
 
-void http_respond(struct http_request *req, int status, const char *content_type,
-                  const char *body, size_t len);
+void http_respond(struct http_request *req, int status, const char *content_type, const char *body,
+                  size_t len);
 
 /* Serializes and frees body (it takes the reference). */
 void http_respond_json(struct http_request *req, int status, json_t *body);

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "node/durable.h"
 #include "node/envelope.h"
 
 #define DROP_EVENT_INTERVAL_MS 5000
@@ -28,9 +29,9 @@ int64_t node_wall_ms(void)
 const char *node_drop_name(enum node_drop d)
 {
     static const char *names[DROP_COUNT] = {
-        [DROP_AUTH] = "auth",       [DROP_MALFORMED] = "malformed",
-        [DROP_SHAPE] = "shape",     [DROP_VERSION] = "version",
-        [DROP_REPLAY] = "replay",   [DROP_UNKNOWN_MEMBER] = "unknown_member",
+        [DROP_AUTH] = "auth",     [DROP_MALFORMED] = "malformed",
+        [DROP_SHAPE] = "shape",   [DROP_VERSION] = "version",
+        [DROP_REPLAY] = "replay", [DROP_UNKNOWN_MEMBER] = "unknown_member",
         [DROP_SEND] = "send",
     };
     return d < DROP_COUNT ? names[d] : "unknown";
@@ -48,8 +49,8 @@ void node_event(struct node *n, const char *kind, const char *peer, const char *
     struct tm tm;
     gmtime_r(&secs, &tm);
     fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s %s: %s\n", tm.tm_year + 1900,
-            tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-            (int)(e->time_ms % 1000), n->cfg.id, kind, msg);
+            tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(e->time_ms % 1000),
+            n->cfg.id, kind, msg);
 }
 
 /* The boot epoch makes envelope counters grow across restarts: the next one
@@ -58,49 +59,26 @@ void node_event(struct node *n, const char *kind, const char *peer, const char *
  * Written and fsynced before the first message goes out. */
 static int load_boot_epoch(struct node *n)
 {
-    char path[CONFIG_PATH_MAX + 16], tmp[CONFIG_PATH_MAX + 32];
-    snprintf(path, sizeof(path), "%s/boot", n->cfg.data);
-    snprintf(tmp, sizeof(tmp), "%s/boot.tmp", n->cfg.data);
+    char buf[32], err[512];
     uint64_t last = 0;
-    FILE *f = fopen(path, "r");
-    if (f) {
-        if (fscanf(f, "%" SCNu64, &last) != 1)
+    long len = durable_read(n->cfg.data, "boot", buf, sizeof(buf) - 1, err, sizeof(err));
+    if (len >= 0) {
+        buf[len] = '\0';
+        if (sscanf(buf, "%" SCNu64, &last) != 1)
             last = 0;
-        fclose(f);
     }
     uint64_t now = (uint64_t)(node_wall_ms() / 1000);
     n->boot = last + 1 > now ? last + 1 : now;
     n->counter = n->boot << 32;
-
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0) {
-        fprintf(stderr, "chimerad: --data: cannot write %s: %s\n", tmp, strerror(errno));
+    int k = snprintf(buf, sizeof(buf), "%" PRIu64 "\n", n->boot);
+    if (durable_write(n->cfg.data, "boot", buf, (size_t)k, err, sizeof(err)) != 0) {
+        fprintf(stderr, "chimerad: --data: fatal: %s\n", err);
         return -1;
     }
-    char buf[32];
-    int len = snprintf(buf, sizeof(buf), "%" PRIu64 "\n", n->boot);
-    if (write(fd, buf, (size_t)len) != len || fsync(fd) != 0) {
-        fprintf(stderr, "chimerad: fatal: cannot persist %s: %s\n", tmp, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    close(fd);
-    if (rename(tmp, path) != 0) {
-        fprintf(stderr, "chimerad: fatal: cannot rename %s: %s\n", tmp, strerror(errno));
-        return -1;
-    }
-    int dfd = open(n->cfg.data, O_RDONLY | O_DIRECTORY);
-    if (dfd < 0 || fsync(dfd) != 0) {
-        fprintf(stderr, "chimerad: fatal: cannot fsync %s: %s\n", n->cfg.data, strerror(errno));
-        if (dfd >= 0)
-            close(dfd);
-        return -1;
-    }
-    close(dfd);
     return 0;
 }
 
-static void drop(struct node *n, enum node_drop why, const char *detail)
+void node_drop(struct node *n, enum node_drop why, const char *detail)
 {
     n->metrics.dropped[why]++;
     uint64_t held;
@@ -114,22 +92,24 @@ static void drop(struct node *n, enum node_drop why, const char *detail)
 
 /* ---- sending ---- */
 
+void node_send(struct node *n, size_t idx, uint32_t type, const void *body, size_t len)
+{
+    uint8_t *wire;
+    size_t wlen;
+    if (n->out[idx] < 0 ||
+        env_seal(n->key, type, n->cfg.id, ++n->counter, body, len, &wire, &wlen) != ENV_OK)
+        return;
+    if (transport_send(n->transport, n->out[idx], wire, wlen) == 0)
+        n->metrics.msgs_sent++;
+    else
+        node_drop(n, DROP_SEND, n->peers.m[idx].id);
+    free(wire);
+}
+
 static void broadcast(struct node *n, uint32_t type, const msgpack_sbuffer *body)
 {
-    for (size_t i = 0; i < n->peers.n; i++) {
-        if (n->out[i] < 0)
-            continue;
-        uint8_t *wire;
-        size_t len;
-        if (env_seal(n->key, type, n->cfg.id, ++n->counter, body->data, body->size, &wire,
-                     &len) != ENV_OK)
-            continue;
-        if (transport_send(n->transport, n->out[i], wire, len) == 0)
-            n->metrics.msgs_sent++;
-        else
-            drop(n, DROP_SEND, n->peers.m[i].id);
-        free(wire);
-    }
+    for (size_t i = 0; i < n->peers.n; i++)
+        node_send(n, i, type, body->data, body->size);
 }
 
 /* Heartbeat body: [boot epoch, HTTP address]. */
@@ -165,7 +145,7 @@ static void on_heartbeat(struct node *n, size_t idx, const msgpack_object *body)
         body->via.array.ptr[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
         body->via.array.ptr[1].type != MSGPACK_OBJECT_STR ||
         body->via.array.ptr[1].via.str.size >= CONFIG_URL_MAX) {
-        drop(n, DROP_SHAPE, "heartbeat body is not [boot, http]");
+        node_drop(n, DROP_SHAPE, "heartbeat body is not [boot, http]");
         return;
     }
     struct peer *p = &n->peers.m[idx];
@@ -185,24 +165,26 @@ static void on_message(void *ctx, const void *buf, size_t len)
     enum env_error err = env_open(n->key, buf, len, &msg);
     if (err != ENV_OK) {
         enum node_drop why = err == ENV_EAUTH || err == ENV_ETOOSHORT ? DROP_AUTH
-                             : err == ENV_ESHAPE                    ? DROP_SHAPE
-                             : err == ENV_EVERSION                  ? DROP_VERSION
-                                                                    : DROP_MALFORMED;
-        drop(n, why, env_strerror(err));
+                             : err == ENV_ESHAPE                      ? DROP_SHAPE
+                             : err == ENV_EVERSION                    ? DROP_VERSION
+                                                                      : DROP_MALFORMED;
+        node_drop(n, why, env_strerror(err));
         return;
     }
     int idx = peers_find(&n->peers, msg.from);
     if (idx < 0 || (size_t)idx == n->peers.self) {
-        drop(n, DROP_UNKNOWN_MEMBER, msg.from);
+        node_drop(n, DROP_UNKNOWN_MEMBER, msg.from);
     } else if (!env_replay_accept(&n->peers.m[idx].replay, msg.counter)) {
-        drop(n, DROP_REPLAY, msg.from);
+        node_drop(n, DROP_REPLAY, msg.from);
     } else {
         n->metrics.msgs_received++;
-        if (msg.type == ENV_HEARTBEAT)
-            on_heartbeat(n, (size_t)idx, &msg.body);
         struct peer_change chg;
         if (peers_heard(&n->peers, (size_t)idx, uv_now(n->loop), &chg))
             report_change(n, &chg);
+        if (msg.type == ENV_HEARTBEAT)
+            on_heartbeat(n, (size_t)idx, &msg.body);
+        else if (msg.type == ENV_CONSENSUS)
+            node_cons_recv(n, (size_t)idx, &msg.body);
     }
     env_msg_free(&msg);
 }
@@ -227,6 +209,7 @@ static void shutdown_node(struct node *n, const char *why)
     node_event(n, "node.stop", NULL, "stopping (%s)", why);
     uv_timer_stop(&n->tick);
     uv_close((uv_handle_t *)&n->tick, NULL);
+    node_cons_stop(n);
     uv_close((uv_handle_t *)&n->sigint, NULL);
     uv_close((uv_handle_t *)&n->sigterm, NULL);
     if (n->http)
@@ -245,15 +228,14 @@ static void on_signal(uv_signal_t *s, int signum)
 static int open_io(struct node *n)
 {
     char err[512];
-    int rv = transport_start(&n->transport, n->loop, n->cfg.listen, on_message, n, err,
-                             sizeof(err));
+    int rv =
+        transport_start(&n->transport, n->loop, n->cfg.listen, on_message, n, err, sizeof(err));
     if (rv == 0)
         rv = http_start(&n->http, n->loop, n->cfg.http, api_handle, n, err, sizeof(err));
     for (size_t i = 0; rv == 0 && i < n->peers.n; i++) {
         n->out[i] = -1;
-        if (i != n->peers.self &&
-            (n->out[i] = transport_add_peer(n->transport, n->peers.m[i].address, err,
-                                            sizeof(err))) < 0)
+        if (i != n->peers.self && (n->out[i] = transport_add_peer(
+                                       n->transport, n->peers.m[i].address, err, sizeof(err))) < 0)
             rv = -1;
     }
     if (rv != 0)
@@ -277,12 +259,14 @@ int node_run(const struct config *cfg, const uint8_t key[CONFIG_KEY_BYTES], cons
     n->started_ms = uv_now(n->loop);
     peers_init(&n->peers, cfg, n->started_ms);
 
+    /* A corrupt state file is refused before any port is bound. */
     int status = 0;
-    if (load_boot_epoch(n) != 0) {
+    if (load_boot_epoch(n) != 0 || node_cons_start(n) != 0) {
         status = 1;
     } else if (open_io(n) != 0) {
         status = 2;
         n->stopping = true;
+        node_cons_stop(n);
         if (n->http)
             http_stop(n->http);
         if (n->transport)

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "consensus/consensus.h"
 #include "node/config.h"
 #include "node/events.h"
 #include "node/http.h"
@@ -31,6 +32,14 @@ struct node_metrics {
     uint64_t http_requests;
 };
 
+/* What the consensus shell last reported, to raise events on changes. */
+struct node_cons_seen {
+    enum cons_role role;
+    uint64_t term;
+    int32_t leader;
+    bool read_only;
+};
+
 struct node {
     struct config cfg;
     uint8_t key[CONFIG_KEY_BYTES];
@@ -46,6 +55,9 @@ struct node {
     uint64_t boot;               /* boot epoch: persisted, grows every start */
     uint64_t counter;            /* next envelope counter */
     uint64_t started_ms;         /* loop time at start */
+    struct cons cons;
+    uv_timer_t cons_timer;
+    struct node_cons_seen seen;
     struct node_metrics metrics;
     struct events_limiter drop_limit[DROP_COUNT];
     bool stopping;
@@ -65,6 +77,19 @@ int64_t node_wall_ms(void);
 
 /* Names of the drop reasons, for metrics labels. */
 const char *node_drop_name(enum node_drop d);
+
+/* Seals body (one msgpack object) as an envelope of this type and sends it
+ * to member idx; counts it as sent or dropped. */
+void node_send(struct node *n, size_t idx, uint32_t type, const void *body, size_t len);
+
+/* Counts a dropped message and reports it as a rate-limited event. */
+void node_drop(struct node *n, enum node_drop why, const char *detail);
+
+/* Consensus (node_cons.c): start after the transport is up; stop on shutdown. */
+int node_cons_start(struct node *n);
+void node_cons_stop(struct node *n);
+struct msgpack_object;
+void node_cons_recv(struct node *n, size_t from, const struct msgpack_object *body);
 
 /* The HTTP API (api.c): answers one request on the loop thread. */
 void api_handle(void *ctx, struct http_request *req);

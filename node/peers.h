@@ -18,10 +18,10 @@ struct peer {
     char address[CONFIG_URL_MAX]; /* NNG URL of its inbox */
     char http[CONFIG_URL_MAX];    /* its HTTP address, learnt from heartbeats */
     bool self;
-    bool heard;             /* ever heard from since this node started */
+    bool heard; /* ever heard from since this node started */
     enum peer_status status;
-    uint64_t last_contact;  /* monotonic ms of the last valid message */
-    uint64_t boot;          /* the peer's boot epoch from its last heartbeat */
+    uint64_t last_contact; /* monotonic ms of the last valid message */
+    uint64_t boot;         /* the peer's boot epoch from its last heartbeat */
     struct env_replay replay;
 };
 

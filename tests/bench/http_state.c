@@ -26,16 +26,9 @@
 #define MAX_CONCURRENCY 1024
 #define INITIAL_SAMPLES (1u << 16)
 
-static volatile sig_atomic_t interrupted;
 /* Workers poll this between requests; relaxed is enough, as the join that
  * follows orders everything else. */
 static atomic_bool stop;
-
-static void on_sigint(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
 
 static uint64_t now_ns(void)
 {
@@ -155,25 +148,6 @@ struct level_result {
     bool lost_samples;
 };
 
-/* CPU time of pid (utime + stime) in seconds, or -1. */
-static double proc_cpu_s(pid_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return -1;
-    size_t got = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[got] = '\0';
-    const char *p = strrchr(buf, ')'); /* comm may contain spaces */
-    unsigned long long ut, st;
-    if (!p ||
-        sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-        return -1;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 static double self_cpu_s(void)
 {
     struct timespec ts;
@@ -185,7 +159,7 @@ static double self_cpu_s(void)
 static void sleep_level(int seconds)
 {
     uint64_t end = now_ns() + (uint64_t)seconds * 1000000000u;
-    while (!interrupted) {
+    while (!h_interrupted()) {
         uint64_t now = now_ns();
         if (now >= end)
             return;
@@ -231,14 +205,14 @@ static int run_level(const struct h_cluster *c, int conc, int seconds, struct le
     }
 
     pthread_barrier_wait(&start);
-    double node0 = proc_cpu_s(c->nodes[TARGET].pid), self0 = self_cpu_s();
+    double node0 = h_proc_cpu_seconds(c->nodes[TARGET].pid), self0 = self_cpu_s();
     uint64_t t0 = now_ns();
     sleep_level(seconds);
     atomic_store_explicit(&stop, true, memory_order_relaxed);
     for (int k = 0; k < conc; k++)
         pthread_join(w[k].th, NULL);
     uint64_t t1 = now_ns();
-    double node1 = proc_cpu_s(c->nodes[TARGET].pid), self1 = self_cpu_s();
+    double node1 = h_proc_cpu_seconds(c->nodes[TARGET].pid), self1 = self_cpu_s();
     pthread_barrier_destroy(&start);
 
     memset(r, 0, sizeof *r);
@@ -330,61 +304,19 @@ static int parse_args(int argc, char **argv, int *seconds, int *levels, int *nle
     return 0;
 }
 
-/* h_wait_all_alive in short slices, so that ^C is noticed during setup. */
-static bool wait_all_alive(struct h_cluster *c)
-{
-    uint64_t deadline = now_ns() + (uint64_t)h_timeout_ms() * 1000000u;
-    while (!interrupted && now_ns() < deadline)
-        if (h_wait_all_alive(c, 200))
-            return true;
-    return false;
-}
-
-static int start_cluster(struct h_cluster *c)
-{
-    for (int i = 0; i < c->n; i++)
-        if (h_node_start(c, i) != 0)
-            return -1;
-    for (int i = 0; i < c->n; i++)
-        if (!h_wait_http_up(c, i, h_timeout_ms())) {
-            fprintf(stderr, "bench_http_state: %s did not serve /health/live (log: %s)\n",
-                    c->nodes[i].id, c->nodes[i].log);
-            return -1;
-        }
-    if (!wait_all_alive(c)) {
-        if (!interrupted)
-            fprintf(stderr,
-                    "bench_http_state: the nodes never all saw each other alive (logs: %s)\n",
-                    c->dir);
-        return -1;
-    }
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     int seconds = 10, levels[MAX_LEVELS] = {1, 8, 32}, nlevels = 3;
     if (parse_args(argc, argv, &seconds, levels, &nlevels) != 0)
         return 2;
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-
+    h_on_interrupt(); /* ^C ends the current level; the levels done are printed */
     setvbuf(stdout, NULL, _IOLBF, 0);
     /* Also runs curl_global_init, which must precede the worker threads. */
-    struct h_cluster *c = h_cluster_create(NODES);
+    int rc;
+    struct h_cluster *c = h_bench_cluster(NODES, "bench_http_state", &rc);
     if (!c)
-        return 1;
-    if (start_cluster(c) != 0) {
-        if (interrupted)
-            h_cluster_pass(c); /* nothing went wrong: no logs to keep */
-        h_cluster_destroy(c);  /* otherwise kept: the logs say why */
-        return interrupted ? 130 : 1;
-    }
+        return rc;
 
     printf("bench_http_state: GET /federation/state on n1 of a %d-node federation\n", NODES);
     printf("  clients     C threads, one reused libcurl handle each (keep-alive), back to back\n");
@@ -398,10 +330,10 @@ int main(int argc, char **argv)
 
     struct level_result res[MAX_LEVELS];
     int done = 0;
-    int rc = 0;
+    rc = 0;
     printf("\n%5s %9s %7s %9s %8s %8s %8s %8s %6s %8s %8s\n", "C", "requests", "errors", "req/s",
            "p50_ms", "p90_ms", "p99_ms", "max_ms", "conns", "n1_cpu%", "cli_cpu%");
-    for (int k = 0; k < nlevels && !interrupted; k++) {
+    for (int k = 0; k < nlevels && !h_interrupted(); k++) {
         struct level_result *r = &res[k];
         if (run_level(c, levels[k], seconds, r) != 0) {
             fprintf(stderr, "bench_http_state: cannot set up %d client threads\n", levels[k]);
@@ -414,7 +346,7 @@ int main(int argc, char **argv)
                ns_to_ms(r->p50), ns_to_ms(r->p90), ns_to_ms(r->p99), ns_to_ms(r->max),
                (unsigned long long)r->connects, r->node_cpu_pct, r->client_cpu_pct,
                r->lost_samples ? "  (some latencies lost: out of memory)" : "",
-               interrupted ? "  (interrupted)" : "");
+               h_interrupted() ? "  (interrupted)" : "");
         if (!h_node_running(c, TARGET)) {
             fprintf(stderr, "bench_http_state: n1 died under load (log: %s)\n",
                     c->nodes[TARGET].log);
@@ -446,7 +378,7 @@ int main(int argc, char **argv)
     if (rc == 0)
         h_cluster_pass(c);
     h_cluster_destroy(c);
-    if (rc == 0 && interrupted)
+    if (rc == 0 && h_interrupted())
         rc = 130;
     return rc;
 }

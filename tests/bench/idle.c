@@ -5,7 +5,6 @@
  *
  *   bench_idle [--seconds N]   (default 30) */
 #include <errno.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,14 +21,6 @@
 /* Startup (key loading, first connections, the burst of first events) is
  * not the idle cost being measured. */
 #define SETTLE_MS 1000
-
-static volatile sig_atomic_t interrupted;
-
-static void on_sigint(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
 
 static double now_s(void)
 {
@@ -48,24 +39,6 @@ static bool read_small(const char *path, char *buf, size_t len)
     fclose(f);
     buf[got] = '\0';
     return got > 0;
-}
-
-/* utime + stime of pid in clock ticks. */
-static bool proc_cpu_ticks(pid_t pid, unsigned long long *ticks)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    if (!read_small(path, buf, sizeof buf))
-        return false;
-    /* comm (field 2) may hold spaces or parentheses: parse after the last ')'. */
-    const char *p = strrchr(buf, ')');
-    unsigned long long ut, st;
-    char state;
-    if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &state, &ut,
-                     &st) != 3)
-        return false;
-    *ticks = ut + st;
-    return true;
 }
 
 /* A "Name:  value" line of /proc/PID/status, as a number (kB for Vm*). */
@@ -121,7 +94,7 @@ static void cpu_model(char *out, size_t len)
 
 struct series {
     pid_t pid;
-    unsigned long long ticks0, ticks_prev, ticks_last;
+    double cpu0, cpu_prev, cpu_last; /* h_proc_cpu_seconds */
     long rss_start, rss_end, rss_max;
     long threads;
     double max_pct; /* highest one-second sample */
@@ -153,36 +126,6 @@ static int parse_args(int argc, char **argv, int *seconds)
     return 0;
 }
 
-/* h_wait_all_alive in short slices, so that ^C is noticed during setup. */
-static bool wait_all_alive(struct h_cluster *c)
-{
-    double deadline = now_s() + h_timeout_ms() / 1000.0;
-    while (!interrupted && now_s() < deadline)
-        if (h_wait_all_alive(c, 200))
-            return true;
-    return false;
-}
-
-static int start_cluster(struct h_cluster *c)
-{
-    for (int i = 0; i < c->n; i++)
-        if (h_node_start(c, i) != 0)
-            return -1;
-    for (int i = 0; i < c->n; i++)
-        if (!h_wait_http_up(c, i, h_timeout_ms())) {
-            fprintf(stderr, "bench_idle: %s did not serve /health/live (log: %s)\n", c->nodes[i].id,
-                    c->nodes[i].log);
-            return -1;
-        }
-    if (!wait_all_alive(c)) {
-        if (!interrupted)
-            fprintf(stderr, "bench_idle: the nodes never all saw each other alive (logs: %s)\n",
-                    c->dir);
-        return -1;
-    }
-    return 0;
-}
-
 static void read_metrics(const struct h_cluster *c, int i, double *sent, double *recv, bool *ok)
 {
     *ok = h_metric(c, i, "chimera_messages_sent_total", sent) &&
@@ -193,7 +136,7 @@ static void read_metrics(const struct h_cluster *c, int i, double *sent, double 
 static bool sleep_until(double t)
 {
     struct timespec ts = {(time_t)t, (long)((t - (double)(time_t)t) * 1e9)};
-    while (!interrupted) {
+    while (!h_interrupted()) {
         int rc = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
         if (rc == 0)
             return true;
@@ -207,13 +150,12 @@ static bool sleep_until(double t)
  * one-second samples taken (fewer on ^C) or -1 when a node went away. */
 static int sample(struct h_cluster *c, struct series *s, int seconds, double *window)
 {
-    long clk = sysconf(_SC_CLK_TCK);
     double t0 = now_s(), tprev = t0;
     for (int i = 0; i < c->n; i++) {
-        if (!proc_cpu_ticks(s[i].pid, &s[i].ticks0) ||
-            !proc_status_field(s[i].pid, "VmRSS", &s[i].rss_start))
+        s[i].cpu0 = h_proc_cpu_seconds(s[i].pid);
+        if (s[i].cpu0 < 0 || !proc_status_field(s[i].pid, "VmRSS", &s[i].rss_start))
             return -1;
-        s[i].ticks_prev = s[i].ticks_last = s[i].ticks0;
+        s[i].cpu_prev = s[i].cpu_last = s[i].cpu0;
         s[i].rss_end = s[i].rss_max = s[i].rss_start;
     }
     int taken = 0;
@@ -222,19 +164,18 @@ static int sample(struct h_cluster *c, struct series *s, int seconds, double *wi
             break;
         double t = now_s();
         for (int i = 0; i < c->n; i++) {
-            unsigned long long ticks;
+            double cpu = h_proc_cpu_seconds(s[i].pid);
             long rss;
             /* A dead node that is not yet reaped still has a /proc entry. */
-            if (!h_node_running(c, i) || !proc_cpu_ticks(s[i].pid, &ticks) ||
-                !proc_status_field(s[i].pid, "VmRSS", &rss)) {
+            if (!h_node_running(c, i) || cpu < 0 || !proc_status_field(s[i].pid, "VmRSS", &rss)) {
                 fprintf(stderr, "bench_idle: %s (pid %d) went away after %d s (log: %s)\n",
                         c->nodes[i].id, (int)s[i].pid, k, c->nodes[i].log);
                 return -1;
             }
-            double pct = (double)(ticks - s[i].ticks_prev) / (double)clk / (t - tprev) * 100.0;
+            double pct = (cpu - s[i].cpu_prev) / (t - tprev) * 100.0;
             if (pct > s[i].max_pct)
                 s[i].max_pct = pct;
-            s[i].ticks_prev = s[i].ticks_last = ticks;
+            s[i].cpu_prev = s[i].cpu_last = cpu;
             s[i].rss_end = rss;
             if (rss > s[i].rss_max)
                 s[i].rss_max = rss;
@@ -249,8 +190,7 @@ static int sample(struct h_cluster *c, struct series *s, int seconds, double *wi
 
 static double avg_pct(const struct series *s, double window)
 {
-    long clk = sysconf(_SC_CLK_TCK);
-    return window > 0 ? (double)(s->ticks_last - s->ticks0) / (double)clk / window * 100.0 : 0.0;
+    return window > 0 ? (s->cpu_last - s->cpu0) / window * 100.0 : 0.0;
 }
 
 static double rate(double a, double b, double secs)
@@ -264,23 +204,12 @@ int main(int argc, char **argv)
     if (parse_args(argc, argv, &seconds) != 0)
         return 2;
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint; /* no SA_RESTART: the sampling sleep must wake */
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-
+    h_on_interrupt(); /* ^C ends the sampling early; the figures so far are printed */
     setvbuf(stdout, NULL, _IOLBF, 0);
-    struct h_cluster *c = h_cluster_create(NODES);
+    int rc;
+    struct h_cluster *c = h_bench_cluster(NODES, "bench_idle", &rc);
     if (!c)
-        return 1;
-    if (start_cluster(c) != 0) {
-        if (interrupted)
-            h_cluster_pass(c); /* nothing went wrong: no logs to keep */
-        h_cluster_destroy(c);  /* otherwise kept: the logs say why */
-        return interrupted ? 130 : 1;
-    }
+        return rc;
     struct timespec settle = {SETTLE_MS / 1000, (SETTLE_MS % 1000) * 1000000L};
     nanosleep(&settle, NULL);
 

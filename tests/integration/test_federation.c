@@ -45,10 +45,8 @@ static void start(struct h_cluster *c, int i)
 
 static void start_all(struct h_cluster *c)
 {
-    for (int i = 0; i < c->n; i++)
-        start(c, i);
-    if (!h_wait_all_alive(c, h_timeout_ms()))
-        fail_msg("the nodes never all saw each other alive (logs in %s)", c->dir);
+    if (h_cluster_start_all(c, h_timeout_ms(), "test_federation") != 0)
+        fail_msg("the federation did not come up (the line above says why; logs in %s)", c->dir);
 }
 
 static void expect_status(struct h_cluster *c, int observer, const char *member, const char *status)
@@ -59,19 +57,6 @@ static void expect_status(struct h_cluster *c, int observer, const char *member,
         fail_msg("%s never reported %s %s; last seen %s", c->nodes[observer].id, member, status,
                  now);
     }
-}
-
-static const json_t *peer_entry(const json_t *state, const char *member)
-{
-    size_t k;
-    const json_t *p;
-    json_array_foreach(json_object_get(state, "peers"), k, p)
-    {
-        const char *id = json_string_value(json_object_get(p, "node"));
-        if (id && strcmp(id, member) == 0)
-            return p;
-    }
-    return NULL;
 }
 
 /* A listening socket on 127.0.0.1:port, so a node cannot take the port. */
@@ -86,15 +71,19 @@ static int occupy_port(int port)
     return fd;
 }
 
-/* Runs node 0 with the given options and expects a configuration failure:
- * exit status 2 and exactly one line on stderr that names `field`. */
-static void expect_config_error(struct h_cluster *c, const struct h_start *o, const char *field)
+/* Runs node 0 with the given options (its stderr goes to DIR/n1.err) and
+ * expects a configuration failure: exit status 2 and exactly one line on
+ * stderr that names `field`. */
+static void expect_config_error(struct h_cluster *c, struct h_start o, const char *field)
 {
+    char errpath[H_PATH_MAX];
+    snprintf(errpath, sizeof errpath, "%s/n1.err", c->dir);
+    o.stderr_path = errpath;
     int st;
-    assert_int_equal(h_node_start_opts(c, 0, o), 0);
+    assert_int_equal(h_node_start_opts(c, 0, &o), 0);
     if (!h_node_wait_exit(c, 0, h_timeout_ms(), &st))
         fail_msg("chimerad kept running with a bad configuration");
-    char *err = h_read_file(o->stderr_path);
+    char *err = h_read_file(errpath);
     assert_non_null(err);
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 2 || h_count_lines(err) != 1 || !strstr(err, field))
         fail_msg("want exit 2 and one line naming %s; got %s %d and stderr:\n%s", field,
@@ -116,7 +105,7 @@ static void test_three_nodes_see_each_other_alive(void **state)
         assert_string_equal(json_string_value(json_object_get(fs, "node")), c->nodes[i].id);
         assert_int_equal(json_array_size(json_object_get(fs, "peers")), 3);
         for (int j = 0; j < c->n; j++) {
-            const json_t *p = peer_entry(fs, c->nodes[j].id);
+            const json_t *p = h_find_peer(fs, c->nodes[j].id);
             assert_non_null(p);
             assert_string_equal(json_string_value(json_object_get(p, "status")), "alive");
             assert_int_equal(json_is_true(json_object_get(p, "self")), i == j);
@@ -216,7 +205,7 @@ static void test_node_with_wrong_cluster_key_is_never_a_member(void **state)
     for (int i = 0; i < 2; i++) {
         long st;
         json_t *fs = h_http_get_json(c, i, "/federation/state", &st);
-        const json_t *p = peer_entry(fs, "n3");
+        const json_t *p = h_find_peer(fs, "n3");
         assert_non_null(p);
         assert_string_not_equal(json_string_value(json_object_get(p, "status")), "alive");
         assert_true(json_is_null(json_object_get(p, "last_contact_ms")));
@@ -429,13 +418,11 @@ static void test_chimeractl_keygen_writes_a_private_key_once(void **state)
 static void test_duplicate_member_ids_exit_2_naming_the_field(void **state)
 {
     struct h_cluster *c = *state;
-    char peers[256], errpath[H_PATH_MAX];
+    char peers[256];
     snprintf(peers, sizeof peers,
              "n1=tcp://127.0.0.1:%d,n1=tcp://127.0.0.1:%d,n2=tcp://127.0.0.1:%d",
              c->nodes[0].listen_port, c->nodes[1].listen_port, c->nodes[1].listen_port);
-    snprintf(errpath, sizeof errpath, "%s/n1.err", c->dir);
-    struct h_start o = {.peers = peers, .stderr_path = errpath};
-    expect_config_error(c, &o, "--peers");
+    expect_config_error(c, (struct h_start){.peers = peers}, "--peers");
     h_cluster_pass(c);
 }
 
@@ -443,10 +430,7 @@ static void test_http_port_in_use_exits_2_naming_the_field(void **state)
 {
     struct h_cluster *c = *state;
     int fd = occupy_port(c->nodes[0].http_port);
-    char errpath[H_PATH_MAX];
-    snprintf(errpath, sizeof errpath, "%s/n1.err", c->dir);
-    struct h_start o = {.stderr_path = errpath};
-    expect_config_error(c, &o, "--http");
+    expect_config_error(c, (struct h_start){0}, "--http");
     close(fd);
     h_cluster_pass(c);
 }
@@ -455,10 +439,7 @@ static void test_listen_port_in_use_exits_2_naming_the_field(void **state)
 {
     struct h_cluster *c = *state;
     int fd = occupy_port(c->nodes[0].listen_port);
-    char errpath[H_PATH_MAX];
-    snprintf(errpath, sizeof errpath, "%s/n1.err", c->dir);
-    struct h_start o = {.stderr_path = errpath};
-    expect_config_error(c, &o, "--listen");
+    expect_config_error(c, (struct h_start){0}, "--listen");
     close(fd);
     h_cluster_pass(c);
 }

@@ -1,4 +1,6 @@
-/* Test harness: real chimerad processes on 127.0.0.1. See harness.h. */
+/* Test harness, the process half: chimerad processes on 127.0.0.1, the
+ * cluster's lifecycle and running programs. HTTP, federation state, metrics
+ * and events are in harness_http.c. See harness.h. */
 #include "harness.h"
 
 #include <arpa/inet.h>
@@ -49,13 +51,37 @@ int h_timeout_ms(void)
     return v > 0 ? v : 10000;
 }
 
+/* Set by the handler h_on_interrupt() installs; never set otherwise. */
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+void h_on_interrupt(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_interrupt; /* no SA_RESTART: sleeps must wake */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+bool h_interrupted(void)
+{
+    return interrupted != 0;
+}
+
 bool h_wait_until(bool (*pred)(void *arg), void *arg, int timeout_ms)
 {
     long long deadline = now_ms() + timeout_ms;
     for (;;) {
         if (pred(arg))
             return true;
-        if (now_ms() >= deadline)
+        if (interrupted || now_ms() >= deadline)
             return false;
         sleep_ms(POLL_MS);
     }
@@ -491,6 +517,42 @@ bool h_node_running(struct h_cluster *c, int i)
     return true;
 }
 
+/* ---- for benchmarks --------------------------------------------------- */
+
+struct h_cluster *h_bench_cluster(int n, const char *who, int *exit_code)
+{
+    struct h_cluster *c = h_cluster_create(n);
+    *exit_code = 1;
+    if (c && h_cluster_start_all(c, h_timeout_ms(), who) != 0) {
+        if (interrupted) {
+            h_cluster_pass(c); /* nothing went wrong: no logs to keep */
+            *exit_code = 130;
+        }
+        h_cluster_destroy(c); /* otherwise kept: the logs say why */
+        c = NULL;
+    }
+    return c;
+}
+
+double h_proc_cpu_seconds(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -1;
+    size_t got = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[got] = '\0';
+    /* comm (field 2) may hold spaces or parentheses: parse after the last ')'. */
+    const char *p = strrchr(buf, ')');
+    unsigned long long ut, st;
+    if (!p ||
+        sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 /* ---- running programs ------------------------------------------------- */
 
 bool h_run(const struct h_cluster *c, const char *const argv[], int timeout_ms, int *code,
@@ -547,227 +609,4 @@ bool h_ctl(const struct h_cluster *c, int i, int *code, char **out, char **err, 
     va_end(ap);
     argv[a] = NULL;
     return h_run(c, argv, h_timeout_ms(), code, out, err);
-}
-
-/* ---- HTTP --------------------------------------------------------------- */
-
-struct buf {
-    char *p;
-    size_t len;
-};
-
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-    struct buf *b = userdata;
-    size_t n = size * nmemb;
-    char *np = realloc(b->p, b->len + n + 1);
-    if (!np)
-        return 0;
-    memcpy(np + b->len, ptr, n);
-    b->p = np;
-    b->len += n;
-    b->p[b->len] = '\0';
-    return n;
-}
-
-char *h_http_get_text(const struct h_cluster *c, int i, const char *path, long *status)
-{
-    char url[256];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", c->nodes[i].http_port, path);
-    *status = 0;
-    CURL *cu = curl_easy_init();
-    if (!cu)
-        return NULL;
-    struct buf b = {0};
-    curl_easy_setopt(cu, CURLOPT_URL, url);
-    curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(cu, CURLOPT_NOPROXY, "*");
-    /* Short: a poll that hangs would eat the caller's whole deadline. */
-    curl_easy_setopt(cu, CURLOPT_CONNECTTIMEOUT_MS, 1000L);
-    curl_easy_setopt(cu, CURLOPT_TIMEOUT_MS, 2000L);
-    curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(cu, CURLOPT_WRITEDATA, &b);
-    if (curl_easy_perform(cu) == CURLE_OK) {
-        curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, status);
-        if (!b.p)
-            b.p = strdup("");
-    } else {
-        free(b.p);
-        b.p = NULL;
-    }
-    curl_easy_cleanup(cu);
-    return b.p;
-}
-
-json_t *h_http_get_json(const struct h_cluster *c, int i, const char *path, long *status)
-{
-    char *text = h_http_get_text(c, i, path, status);
-    if (!text)
-        return NULL;
-    json_t *j = json_loads(text, JSON_DECODE_ANY, NULL);
-    free(text);
-    return j;
-}
-
-bool h_http_up(const struct h_cluster *c, int i)
-{
-    long st;
-    char *t = h_http_get_text(c, i, "/health/live", &st);
-    free(t);
-    return st == 200;
-}
-
-struct up_arg {
-    const struct h_cluster *c;
-    int i;
-};
-
-static bool up_pred(void *arg)
-{
-    struct up_arg *u = arg;
-    return h_http_up(u->c, u->i);
-}
-
-bool h_wait_http_up(const struct h_cluster *c, int i, int timeout_ms)
-{
-    struct up_arg u = {c, i};
-    return h_wait_until(up_pred, &u, timeout_ms);
-}
-
-/* ---- federation state ------------------------------------------------- */
-
-static const json_t *find_peer(const json_t *state, const char *member)
-{
-    size_t k;
-    const json_t *p;
-    json_array_foreach(json_object_get(state, "peers"), k, p)
-    {
-        const char *id = json_string_value(json_object_get(p, "node"));
-        if (id && strcmp(id, member) == 0)
-            return p;
-    }
-    return NULL;
-}
-
-bool h_member_status(const struct h_cluster *c, int i, const char *member, char *out, size_t outlen)
-{
-    long st;
-    json_t *state = h_http_get_json(c, i, "/federation/state", &st);
-    const char *s = json_string_value(json_object_get(find_peer(state, member), "status"));
-    bool ok = st == 200 && s;
-    if (ok)
-        snprintf(out, outlen, "%s", s);
-    json_decref(state);
-    return ok;
-}
-
-bool h_member_is(const struct h_cluster *c, int i, const char *member, const char *status)
-{
-    char s[32];
-    return h_member_status(c, i, member, s, sizeof s) && strcmp(s, status) == 0;
-}
-
-struct member_arg {
-    const struct h_cluster *c;
-    int i;
-    const char *member, *status;
-};
-
-static bool member_pred(void *arg)
-{
-    struct member_arg *m = arg;
-    return h_member_is(m->c, m->i, m->member, m->status);
-}
-
-bool h_wait_member_is(const struct h_cluster *c, int i, const char *member, const char *status,
-                      int timeout_ms)
-{
-    struct member_arg m = {c, i, member, status};
-    return h_wait_until(member_pred, &m, timeout_ms);
-}
-
-static bool all_alive_pred(void *arg)
-{
-    struct h_cluster *c = arg;
-    for (int i = 0; i < c->n; i++) {
-        if (!h_node_running(c, i))
-            continue;
-        long st;
-        json_t *state = h_http_get_json(c, i, "/federation/state", &st);
-        bool ok = st == 200;
-        for (int j = 0; ok && j < c->n; j++) {
-            if (c->nodes[j].pid <= 0)
-                continue;
-            const char *s =
-                json_string_value(json_object_get(find_peer(state, c->nodes[j].id), "status"));
-            ok = s && strcmp(s, "alive") == 0;
-        }
-        json_decref(state);
-        if (!ok)
-            return false;
-    }
-    return true;
-}
-
-bool h_wait_all_alive(struct h_cluster *c, int timeout_ms)
-{
-    return h_wait_until(all_alive_pred, c, timeout_ms);
-}
-
-/* ---- metrics and events ----------------------------------------------- */
-
-bool h_metric(const struct h_cluster *c, int i, const char *sample, double *value)
-{
-    long st;
-    char *text = h_http_get_text(c, i, "/metrics", &st);
-    bool found = false;
-    size_t n = strlen(sample);
-    for (char *line = text; st == 200 && line && *line && !found;) {
-        char *nl = strchr(line, '\n');
-        if (strncmp(line, sample, n) == 0 && (line[n] == ' ' || line[n] == '\t')) {
-            char *end;
-            double v = strtod(line + n + 1, &end);
-            if (end != line + n + 1) {
-                *value = v;
-                found = true;
-            }
-        }
-        line = nl ? nl + 1 : NULL;
-    }
-    free(text);
-    return found;
-}
-
-json_t *h_events(const struct h_cluster *c, int i)
-{
-    long st;
-    json_t *ev = h_http_get_json(c, i, "/events?limit=1000", &st);
-    if (st != 200 || !json_is_array(ev)) {
-        json_decref(ev);
-        return NULL;
-    }
-    return ev;
-}
-
-unsigned long long h_event_seq(const struct h_cluster *c, int i, const char *kind, const char *peer,
-                               unsigned long long after)
-{
-    json_t *ev = h_events(c, i);
-    size_t k;
-    json_t *e;
-    unsigned long long found = 0;
-    json_array_foreach(ev, k, e)
-    {
-        const char *ek = json_string_value(json_object_get(e, "kind"));
-        const char *ep = json_string_value(json_object_get(e, "peer"));
-        json_int_t seq = json_integer_value(json_object_get(e, "seq"));
-        if (!ek || strcmp(ek, kind) != 0 || seq <= 0 || (unsigned long long)seq <= after)
-            continue;
-        if (peer && (!ep || strcmp(ep, peer) != 0))
-            continue;
-        found = (unsigned long long)seq;
-        break;
-    }
-    json_decref(ev);
-    return found;
 }

@@ -10,7 +10,11 @@
  * Tests wait on conditions (h_wait_until and the h_wait_* helpers) with
  * generous deadlines; they never assert on elapsed time.
  *
- * Not thread-safe: one thread drives a cluster. */
+ * Not thread-safe: one thread drives a cluster.
+ *
+ * harness.c holds processes and the cluster lifecycle; harness_http.c holds
+ * HTTP, federation state, metrics, events and the waits built on them
+ * (h_cluster_start_all among them). */
 #ifndef CHIMERA_TEST_HARNESS_H
 #define CHIMERA_TEST_HARNESS_H
 
@@ -100,6 +104,23 @@ int h_node_stop(struct h_cluster *c, int i);
 /* True while node i's process has not exited (reaps it if it has). */
 bool h_node_running(struct h_cluster *c, int i);
 
+/* Starts every node (none may be running), then waits up to timeout_ms for
+ * each to serve /health/live and up to timeout_ms more for all of them to
+ * see each other alive. Returns 0, or -1 after printing one line to stderr,
+ * prefixed with `who`, that names the node at fault and its log (nothing is
+ * printed when the wait ended on h_interrupted()). */
+int h_cluster_start_all(struct h_cluster *c, int timeout_ms, const char *who);
+
+/* For benchmarks: h_cluster_create(n) and h_cluster_start_all(). Returns
+ * the running cluster, or NULL with the code to exit with in *exit_code:
+ * 130 when interrupted (the directory is removed), 1 otherwise (it is
+ * kept, with the logs). */
+struct h_cluster *h_bench_cluster(int n, const char *who, int *exit_code);
+
+/* CPU time (utime + stime from /proc/PID/stat) of pid in seconds, or -1
+ * when it cannot be read. */
+double h_proc_cpu_seconds(pid_t pid);
+
 /* Writes a fresh random cluster key (64 hex + newline, 0600) to DIR/name
  * and returns its path in out. Returns 0 or -1. */
 int h_write_key_file(const struct h_cluster *c, const char *name, char *out, size_t outlen);
@@ -116,12 +137,22 @@ char *h_http_get_text(const struct h_cluster *c, int i, const char *path, long *
 json_t *h_http_get_json(const struct h_cluster *c, int i, const char *path, long *status);
 
 /* Polls pred(arg) every 20 ms until it returns true (returns true) or
- * timeout_ms passes (returns false). */
+ * timeout_ms passes or h_interrupted() (returns false). */
 bool h_wait_until(bool (*pred)(void *arg), void *arg, int timeout_ms);
+
+/* Installs a SIGINT and SIGTERM handler (without SA_RESTART, so sleeps
+ * wake) that makes h_interrupted() true; every h_wait_* then gives up
+ * promptly. For benchmarks; tests do not call it. */
+void h_on_interrupt(void);
+bool h_interrupted(void);
 
 /* Node i answers GET /health/live with 200. */
 bool h_http_up(const struct h_cluster *c, int i);
 bool h_wait_http_up(const struct h_cluster *c, int i, int timeout_ms);
+
+/* The entry of member `member` in the "peers" array of a /federation/state
+ * document, or NULL (also when state is NULL). */
+const json_t *h_find_peer(const json_t *state, const char *member);
 
 /* Status ("alive", "suspect", "dead") of member `member` as node i reports
  * it in /federation/state, copied into out; false when node i does not

@@ -1,0 +1,442 @@
+/* Raft leader election: the pure core (see consensus.h for the contract).
+ *
+ * Section numbers refer to Diego Ongaro, "Consensus: Bridging Theory and
+ * Practice", Stanford PhD dissertation, 2014. The core never reads a clock or
+ * draws platform randomness: time arrives as now_ms, and election timeouts
+ * come from a splitmix64 stream seeded by the caller, so the deterministic
+ * simulation can replay any run from its seed. */
+#include "consensus/consensus.h"
+
+#include <assert.h>
+#include <string.h>
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+/* splitmix64 (Steele, Lea, Flood 2014): tiny, full-period, and good enough
+ * to spread election timeouts; all that matters here is that it is
+ * deterministic for a seed. */
+static uint64_t splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+static uint64_t timeout_ms(const struct cons *c)
+{
+    return c->cfg.election_timeout_ms;
+}
+
+/* §3.4: each election timeout is drawn at random from [T, 2T) so that split
+ * votes are rare and resolve quickly. */
+static void reset_election_deadline(struct cons *c, uint64_t now)
+{
+    uint64_t t = timeout_ms(c);
+    uint64_t jitter = t ? splitmix64(&c->rng) % t : 0;
+    c->election_deadline = sat_add(now, t + jitter);
+}
+
+/* The shell must persist term and vote before sending anything in this out
+ * (§3.8); the state is refreshed once more when the call finishes, so it is
+ * always the final one. */
+static void mark_persist(struct cons *c, struct cons_out *out)
+{
+    out->persist = true;
+    out->state.term = c->term;
+    out->state.voted_for = c->voted_for;
+}
+
+static void emit(struct cons_out *out, const struct cons_msg *m)
+{
+    /* Cannot happen (a call sends at most one broadcast plus one reply),
+     * but never write past the array whatever the state. */
+    if (out->nmsgs >= CONS_MAX_OUT)
+        return;
+    out->msgs[out->nmsgs++] = *m;
+}
+
+static void send_to(const struct cons *c, struct cons_out *out, enum cons_msg_type type, int32_t to,
+                    uint64_t term, bool granted)
+{
+    struct cons_msg m = {
+        .type = type,
+        .from = c->cfg.self,
+        .to = to,
+        .term = term,
+        .last_log_index = c->last_log_index,
+        .last_log_term = c->last_log_term,
+        .granted = granted,
+    };
+    emit(out, &m);
+}
+
+static void broadcast(const struct cons *c, struct cons_out *out, enum cons_msg_type type,
+                      uint64_t term)
+{
+    for (int32_t i = 0; i < c->cfg.n; i++)
+        if (i != c->cfg.self)
+            send_to(c, out, type, i, term, false);
+}
+
+static int32_t count_votes(const struct cons *c)
+{
+    int32_t k = 0;
+    for (int32_t i = 0; i < c->cfg.n; i++)
+        k += c->votes[i];
+    return k;
+}
+
+/* §3.6.1: a voter denies its vote if its own log is more up to date than the
+ * candidate's: compare the last terms, then the last indexes. */
+static bool log_ok(const struct cons *c, const struct cons_msg *m)
+{
+    return m->last_log_term > c->last_log_term ||
+           (m->last_log_term == c->last_log_term && m->last_log_index >= c->last_log_index);
+}
+
+/* §4.2.3: a server that believes a current leader exists (it heard from one
+ * within the minimum election timeout) disregards RequestVote, so a
+ * removed or partitioned server cannot depose a working leader. The leader
+ * itself counts as being in a lease; check-quorum (§6.2) ends that lease when
+ * it loses its majority. */
+static bool in_lease(const struct cons *c, uint64_t now)
+{
+    if (c->role == CONS_LEADER)
+        return true;
+    if (c->leader == CONS_NONE || !c->heard_leader)
+        return false;
+    return now < c->last_leader_contact || now - c->last_leader_contact < timeout_ms(c);
+}
+
+/* §6.2 check-quorum: the leader stays a leader only while a majority (itself
+ * included) answered within the last election timeout. That fails when the
+ * (quorum-1)th most recent ack from the others goes stale, so the earliest
+ * failure time is that ack plus T. Keeping it as a single deadline makes
+ * cons_read_only and cons_tick agree exactly. */
+static void update_quorum_check(struct cons *c)
+{
+    int32_t need = cons_quorum(c) - 1; /* acks needed from the others */
+    if (need <= 0) {
+        c->quorum_check_due = UINT64_MAX; /* a single node is its own majority */
+        return;
+    }
+    uint64_t acks[CONS_MAX_MEMBERS];
+    int32_t k = 0;
+    for (int32_t i = 0; i < c->cfg.n; i++)
+        if (i != c->cfg.self)
+            acks[k++] = c->last_ack[i];
+    /* Insertion sort, newest first: n is at most 16. */
+    for (int32_t i = 1; i < k; i++) {
+        uint64_t v = acks[i];
+        int32_t j = i - 1;
+        for (; j >= 0 && acks[j] < v; j--)
+            acks[j + 1] = acks[j];
+        acks[j + 1] = v;
+    }
+    c->quorum_check_due = sat_add(acks[need - 1], timeout_ms(c));
+}
+
+/* ---- role transitions ------------------------------------------------- */
+
+/* Adopts a newer term (§3.3: "if one server's current term is smaller than
+ * the other's, then it updates its current term"): no vote cast in it yet,
+ * no leader known. Persisted before anything is sent (§3.8). */
+static void become_follower(struct cons *c, uint64_t now, uint64_t term, struct cons_out *out)
+{
+    if (term > c->term) {
+        c->term = term;
+        c->voted_for = CONS_NONE;
+        c->leader = CONS_NONE;
+        c->heard_leader = false;
+        mark_persist(c, out);
+    }
+    if (c->role != CONS_FOLLOWER) {
+        c->role = CONS_FOLLOWER;
+        /* A deposed leader or abandoned candidate waits a full timeout
+         * before standing again; a follower keeps its running timer. */
+        reset_election_deadline(c, now);
+    }
+}
+
+static void become_leader(struct cons *c, uint64_t now, struct cons_out *out)
+{
+    c->role = CONS_LEADER;
+    c->leader = c->cfg.self;
+    c->heard_leader = true;
+    c->last_leader_contact = now;
+    /* Every member gets a full election timeout to answer before
+     * check-quorum can fail (§6.2). */
+    for (int32_t i = 0; i < c->cfg.n; i++) {
+        c->last_ack[i] = now;
+        c->acked[i] = false;
+    }
+    c->acked[c->cfg.self] = true;
+    update_quorum_check(c);
+    /* §3.4: a new leader asserts itself at once, so that no other election
+     * times out. */
+    broadcast(c, out, CONS_MSG_HEARTBEAT, c->term);
+    c->heartbeat_due = sat_add(now, c->cfg.heartbeat_ms);
+}
+
+/* §3.4: increment the term, vote for itself, ask everyone else. */
+static void become_candidate(struct cons *c, uint64_t now, struct cons_out *out)
+{
+    c->role = CONS_CANDIDATE;
+    c->term++;
+    c->voted_for = c->cfg.self;
+    c->leader = CONS_NONE;
+    mark_persist(c, out);
+    memset(c->votes, 0, sizeof(c->votes));
+    c->votes[c->cfg.self] = true;
+    reset_election_deadline(c, now);
+    broadcast(c, out, CONS_MSG_VOTE, c->term);
+    if (count_votes(c) >= cons_quorum(c))
+        become_leader(c, now, out);
+}
+
+/* §9.6 pre-vote: before disturbing anyone's term, ask whether a majority
+ * would vote for this node in term+1. A partitioned node keeps failing here
+ * and so never inflates its term; when it rejoins it cannot depose the
+ * leader. Neither the term nor the vote changes. */
+static void become_precandidate(struct cons *c, uint64_t now, struct cons_out *out)
+{
+    reset_election_deadline(c, now);
+    if (c->term == UINT64_MAX)
+        return; /* no term left to stand in; stay put rather than wrap */
+    c->role = CONS_PRECANDIDATE;
+    /* Timing out means the leader is considered gone. */
+    c->leader = CONS_NONE;
+    memset(c->votes, 0, sizeof(c->votes));
+    c->votes[c->cfg.self] = true;
+    broadcast(c, out, CONS_MSG_PREVOTE, c->term + 1);
+    if (count_votes(c) >= cons_quorum(c))
+        become_candidate(c, now, out);
+}
+
+/* ---- message handlers ------------------------------------------------- */
+
+static void on_prevote(struct cons *c, uint64_t now, const struct cons_msg *m, struct cons_out *out)
+{
+    /* §9.6: grant when this node would itself grant a vote in term m->term:
+     * the term is newer, the log is current (§3.6.1), and no live leader is
+     * known (§4.2.3). voted_for is irrelevant: no vote exists yet in a future
+     * term. Nothing is changed or persisted. */
+    bool grant = m->term > c->term && log_ok(c, m) && !in_lease(c, now);
+    send_to(c, out, CONS_MSG_PREVOTE_RESP, m->from, grant ? m->term : c->term, grant);
+}
+
+static void on_prevote_resp(struct cons *c, uint64_t now, const struct cons_msg *m,
+                            struct cons_out *out)
+{
+    if (!m->granted) {
+        /* A refusal carries the voter's term: if it is newer, this node
+         * is behind and catches up as a follower. */
+        if (m->term > c->term)
+            become_follower(c, now, m->term, out);
+        return;
+    }
+    /* A grant carries the term it was asked about; anything else is a
+     * leftover from an earlier round. */
+    if (c->role != CONS_PRECANDIDATE || c->term == UINT64_MAX || m->term != c->term + 1)
+        return;
+    c->votes[m->from] = true;
+    if (count_votes(c) >= cons_quorum(c))
+        become_candidate(c, now, out);
+}
+
+static void on_vote(struct cons *c, uint64_t now, const struct cons_msg *m, struct cons_out *out)
+{
+    /* §4.2.3 leader stickiness: with a live leader, the request is
+     * disregarded entirely: no reply, and the term does not move. */
+    if (in_lease(c, now))
+        return;
+    if (m->term > c->term)
+        become_follower(c, now, m->term, out);
+    bool grant = m->term == c->term && (c->voted_for == CONS_NONE || c->voted_for == m->from) &&
+                 log_ok(c, m);
+    if (grant) {
+        /* §3.8: the vote reaches the disk before the reply leaves (the
+         * shell persists out->state before sending out->msgs). */
+        c->voted_for = m->from;
+        mark_persist(c, out);
+        /* §3.4: granting a vote restarts the election timer; a pre-candidate
+         * that recognises a candidate in its own term stands down rather
+         * than race it into term+1. */
+        if (c->role == CONS_PRECANDIDATE)
+            c->role = CONS_FOLLOWER;
+        reset_election_deadline(c, now);
+    }
+    send_to(c, out, CONS_MSG_VOTE_RESP, m->from, c->term, grant);
+}
+
+static void on_vote_resp(struct cons *c, uint64_t now, const struct cons_msg *m,
+                         struct cons_out *out)
+{
+    if (m->term > c->term) {
+        become_follower(c, now, m->term, out);
+        return;
+    }
+    if (c->role != CONS_CANDIDATE || m->term != c->term || !m->granted)
+        return;
+    c->votes[m->from] = true;
+    if (count_votes(c) >= cons_quorum(c))
+        become_leader(c, now, out);
+}
+
+static void on_heartbeat(struct cons *c, uint64_t now, const struct cons_msg *m,
+                         struct cons_out *out)
+{
+    if (m->term < c->term) {
+        /* §3.3: reject, with the current term, so a stale leader learns it
+         * has been replaced and steps down. */
+        send_to(c, out, CONS_MSG_HEARTBEAT_RESP, m->from, c->term, false);
+        return;
+    }
+    /* Two leaders in one term would break election safety (§3.6.3). It
+     * cannot happen; if it did, yielding would hide it, so ignore it. */
+    if (m->term == c->term && c->role == CONS_LEADER)
+        return;
+    /* §3.4: a (pre-)candidate that hears from a leader of its own term or a
+     * newer one recognises it and returns to follower. */
+    become_follower(c, now, m->term, out);
+    c->leader = m->from;
+    c->heard_leader = true;
+    c->last_leader_contact = now;
+    reset_election_deadline(c, now);
+    send_to(c, out, CONS_MSG_HEARTBEAT_RESP, m->from, c->term, true);
+}
+
+static void on_heartbeat_resp(struct cons *c, uint64_t now, const struct cons_msg *m,
+                              struct cons_out *out)
+{
+    if (m->term > c->term) {
+        become_follower(c, now, m->term, out);
+        return;
+    }
+    if (c->role != CONS_LEADER || m->term != c->term)
+        return;
+    c->last_ack[m->from] = now;
+    c->acked[m->from] = true;
+    update_quorum_check(c);
+}
+
+/* ---- public interface ------------------------------------------------- */
+
+void cons_init(struct cons *c, const struct cons_config *cfg, const struct cons_persist *p,
+               uint64_t now_ms, uint64_t seed)
+{
+    assert(cfg->n >= 1 && cfg->n <= CONS_MAX_MEMBERS);
+    assert(cfg->self >= 0 && cfg->self < cfg->n);
+    memset(c, 0, sizeof(*c));
+    c->cfg = *cfg;
+    c->role = CONS_FOLLOWER;
+    /* §3.8: the term and vote survive restarts, so a node never votes
+     * twice in one term. */
+    c->term = p->term;
+    c->voted_for = p->voted_for;
+    c->leader = CONS_NONE;
+    /* Mix the member number in so nodes handed the same seed still draw
+     * different timeouts (identical timers would split every vote). A
+     * multiplier other than splitmix's own increment keeps the streams from
+     * being shifted copies of each other. */
+    c->rng = seed ^ ((uint64_t)cfg->self * 0xD1B54A32D192ED03ULL);
+    reset_election_deadline(c, now_ms);
+    c->heartbeat_due = UINT64_MAX;
+    c->quorum_check_due = UINT64_MAX;
+}
+
+void cons_tick(struct cons *c, uint64_t now_ms, struct cons_out *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (c->role == CONS_LEADER) {
+        if (now_ms >= c->quorum_check_due) {
+            /* §6.2: step down in the same term; the majority may already be
+             * electing someone else. */
+            c->leader = CONS_NONE;
+            c->heard_leader = false;
+            become_follower(c, now_ms, c->term, out);
+        } else if (now_ms >= c->heartbeat_due) {
+            broadcast(c, out, CONS_MSG_HEARTBEAT, c->term);
+            c->heartbeat_due = sat_add(now_ms, c->cfg.heartbeat_ms);
+        }
+    } else if (now_ms >= c->election_deadline) {
+        /* Followers and candidates alike start with a pre-vote round; a
+         * candidate whose election timed out (split vote) does too, so a
+         * stranded candidate cannot keep raising its term (§9.6). */
+        become_precandidate(c, now_ms, out);
+    }
+    if (out->persist)
+        mark_persist(c, out);
+}
+
+void cons_recv(struct cons *c, uint64_t now_ms, const struct cons_msg *m, struct cons_out *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!m || m->from < 0 || m->from >= c->cfg.n || m->from == c->cfg.self ||
+        m->to != c->cfg.self || m->type < CONS_MSG_PREVOTE || m->type >= CONS_MSG_TYPE_END)
+        return;
+    switch (m->type) {
+    case CONS_MSG_PREVOTE:
+        on_prevote(c, now_ms, m, out);
+        break;
+    case CONS_MSG_PREVOTE_RESP:
+        on_prevote_resp(c, now_ms, m, out);
+        break;
+    case CONS_MSG_VOTE:
+        on_vote(c, now_ms, m, out);
+        break;
+    case CONS_MSG_VOTE_RESP:
+        on_vote_resp(c, now_ms, m, out);
+        break;
+    case CONS_MSG_HEARTBEAT:
+        on_heartbeat(c, now_ms, m, out);
+        break;
+    case CONS_MSG_HEARTBEAT_RESP:
+        on_heartbeat_resp(c, now_ms, m, out);
+        break;
+    case CONS_MSG_TYPE_END:
+        break;
+    }
+    if (out->persist)
+        mark_persist(c, out);
+}
+
+uint64_t cons_next_deadline(const struct cons *c)
+{
+    if (c->role == CONS_LEADER)
+        return c->heartbeat_due < c->quorum_check_due ? c->heartbeat_due : c->quorum_check_due;
+    return c->election_deadline;
+}
+
+bool cons_read_only(const struct cons *c, uint64_t now_ms)
+{
+    if (c->role == CONS_LEADER)
+        return now_ms >= c->quorum_check_due;
+    return !in_lease(c, now_ms);
+}
+
+int32_t cons_quorum(const struct cons *c)
+{
+    return c->cfg.n / 2 + 1;
+}
+
+const char *cons_role_name(enum cons_role r)
+{
+    switch (r) {
+    case CONS_FOLLOWER:
+        return "follower";
+    case CONS_PRECANDIDATE:
+        return "precandidate";
+    case CONS_CANDIDATE:
+        return "candidate";
+    case CONS_LEADER:
+        return "leader";
+    }
+    return "unknown";
+}
