@@ -37,6 +37,25 @@ const char *node_drop_name(enum node_drop d)
     return d < DROP_COUNT ? names[d] : "unknown";
 }
 
+/* Log severity of an event kind: trouble is a warning, the rest news. */
+static int event_level(const char *kind)
+{
+    static const char *const warn[] = {"failure",   "malformed",       "dead",
+                                       "step_down", "read_only.enter", "suspect"};
+    for (size_t i = 0; i < sizeof(warn) / sizeof(warn[0]); i++)
+        if (strstr(kind, warn[i]))
+            return 2;
+    return 1;
+}
+
+static int config_level(const char *name)
+{
+    return strcmp(name, "debug") == 0   ? 0
+           : strcmp(name, "warn") == 0  ? 2
+           : strcmp(name, "error") == 0 ? 3
+                                        : 1;
+}
+
 void node_event(struct node *n, const char *kind, const char *peer, const char *fmt, ...)
 {
     char msg[256];
@@ -45,6 +64,9 @@ void node_event(struct node *n, const char *kind, const char *peer, const char *
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     const struct event *e = events_add(&n->events, node_wall_ms(), kind, peer, "%s", msg);
+    int level = event_level(kind);
+    if (level < config_level(n->cfg.log_level))
+        return;
     time_t secs = (time_t)(e->time_ms / 1000);
     struct tm tm;
     gmtime_r(&secs, &tm);

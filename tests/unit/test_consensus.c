@@ -255,6 +255,54 @@ static void test_quorum_is_a_strict_majority_and_roles_have_names(void **state)
     assert_string_equal(cons_role_name((enum cons_role)9), "unknown");
 }
 
+static uint64_t next_rand(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+static void test_arbitrary_message_sequences_keep_the_output_contract(void **state)
+{
+    (void)state;
+    /* Whatever arrives, in whatever order: no overflow, every message from
+     * self to a member, the persisted state is the one the core runs on, the
+     * term never goes down, and a vote once cast in a term never changes. */
+    uint64_t r = 12345;
+    for (int run = 0; run < 200; run++) {
+        struct cons c;
+        struct cons_out out;
+        int32_t n = (int32_t)(next_rand(&r) % CONS_MAX_MEMBERS) + 1;
+        init_node(&c, (int32_t)(next_rand(&r) % (uint64_t)n), n, 0, CONS_NONE, r);
+        uint64_t now = START;
+        for (int k = 0; k < 500; k++) {
+            uint64_t term = c.term, prev_term = c.term;
+            int32_t prev_vote = c.voted_for;
+            now += next_rand(&r) % (T_MS / 2);
+            if (next_rand(&r) % 4 == 0) {
+                tick(&c, now, &out);
+            } else {
+                struct cons_msg m = {
+                    .type = (enum cons_msg_type)(next_rand(&r) % (CONS_MSG_TYPE_END + 1)),
+                    .from = (int32_t)(next_rand(&r) % (uint64_t)(n + 1)) - (k % 7 == 0),
+                    .to = next_rand(&r) % 8 ? c.cfg.self : (int32_t)(next_rand(&r) % 20),
+                    .term = term + next_rand(&r) % 3 - (term > 0),
+                    .last_log_index = next_rand(&r) % 3,
+                    .last_log_term = next_rand(&r) % 3,
+                    .granted = next_rand(&r) % 2,
+                };
+                recv_one(&c, now, m, &out);
+            }
+            assert_true(c.term >= prev_term);
+            if (c.term == prev_term && prev_vote != CONS_NONE)
+                assert_int_equal(c.voted_for, prev_vote);
+            if (c.term != prev_term || c.voted_for != prev_vote)
+                assert_true(out.persist);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -276,6 +324,7 @@ int main(void)
         cmocka_unit_test(test_a_follower_that_never_heard_a_leader_is_read_only),
         cmocka_unit_test(test_a_follower_is_writable_while_its_leader_is_heard_then_read_only),
         cmocka_unit_test(test_quorum_is_a_strict_majority_and_roles_have_names),
+        cmocka_unit_test(test_arbitrary_message_sequences_keep_the_output_contract),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

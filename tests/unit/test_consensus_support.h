@@ -164,16 +164,24 @@ static inline void cl_tick(struct cluster *cl, int32_t i)
     cl_apply(cl, i, &out);
 }
 
+/* Delivers the oldest message in flight, if any. */
+static inline bool cl_deliver_one(struct cluster *cl)
+{
+    if (cl->qhead == cl->qtail)
+        return false;
+    struct cons_msg m = cl->q[cl->qhead++ % CL_QUEUE];
+    struct cons_out out;
+    cons_recv(&cl->node[m.to], cl->now, &m, &out);
+    cl_apply(cl, m.to, &out);
+    return true;
+}
+
 /* Delivers everything in flight, and whatever that provokes, at the current
  * time (a network with no delay). */
 static inline void cl_deliver(struct cluster *cl)
 {
-    while (cl->qhead != cl->qtail) {
-        struct cons_msg m = cl->q[cl->qhead++ % CL_QUEUE];
-        struct cons_out out;
-        cons_recv(&cl->node[m.to], cl->now, &m, &out);
-        cl_apply(cl, m.to, &out);
-    }
+    while (cl_deliver_one(cl))
+        ;
 }
 
 /* Runs the clock to `until`, jumping from deadline to deadline. */
