@@ -1,7 +1,9 @@
-/* Test harness, the process half: chimerad processes on 127.0.0.1, the
- * cluster's lifecycle and running programs. HTTP, federation state, metrics
- * and events are in harness_http.c. See harness.h. */
+/* Test harness, the process half: chimerad processes, the cluster's
+ * lifecycle, files and ports. Running other programs is in harness_run.c;
+ * HTTP, federation state, metrics and events are in harness_http.c. See
+ * harness.h. */
 #include "harness.h"
+#include "harness_int.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -10,7 +12,6 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,14 +31,14 @@ extern char **environ;
 
 /* ---- time and waiting ------------------------------------------------- */
 
-static long long now_ms(void)
+long long h_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void sleep_ms(int ms)
+void h_sleep_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
@@ -77,13 +78,13 @@ bool h_interrupted(void)
 
 bool h_wait_until(bool (*pred)(void *arg), void *arg, int timeout_ms)
 {
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = h_now_ms() + timeout_ms;
     for (;;) {
         if (pred(arg))
             return true;
-        if (interrupted || now_ms() >= deadline)
+        if (interrupted || h_now_ms() >= deadline)
             return false;
-        sleep_ms(POLL_MS);
+        h_sleep_ms(POLL_MS);
     }
 }
 
@@ -104,6 +105,7 @@ static void kill_all_at_exit(void)
                 waitpid(live[k]->nodes[i].pid, NULL, 0);
                 live[k]->nodes[i].pid = 0;
             }
+        h_netns_teardown(live[k]);
     }
 }
 
@@ -130,9 +132,7 @@ static char **child_env(void)
     return env;
 }
 
-/* Spawns argv with stdin from /dev/null, stdout to out_path and stderr to
- * err_path (both appended; the same path shares one descriptor). */
-static pid_t spawn(const char *const argv[], const char *out_path, const char *err_path)
+pid_t h_spawn(const char *const argv[], const char *out_path, const char *err_path)
 {
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
@@ -165,10 +165,9 @@ static pid_t spawn(const char *const argv[], const char *out_path, const char *e
     return pid;
 }
 
-/* Waits for pid with a deadline; true and *status when it exited. */
-static bool wait_pid(pid_t pid, int timeout_ms, int *status)
+bool h_wait_pid(pid_t pid, int timeout_ms, int *status)
 {
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = h_now_ms() + timeout_ms;
     for (;;) {
         int st;
         pid_t r = waitpid(pid, &st, WNOHANG);
@@ -179,9 +178,9 @@ static bool wait_pid(pid_t pid, int timeout_ms, int *status)
         }
         if (r < 0 && errno != EINTR)
             return false;
-        if (now_ms() >= deadline)
+        if (h_now_ms() >= deadline)
             return false;
-        sleep_ms(5);
+        h_sleep_ms(5);
     }
 }
 
@@ -356,6 +355,8 @@ struct h_cluster *h_cluster_create(int n)
         snprintf(nd->id, sizeof nd->id, "n%d", i + 1);
         snprintf(nd->data, sizeof nd->data, "%s/n%d", c->dir, i + 1);
         snprintf(nd->log, sizeof nd->log, "%s/n%d.log", c->dir, i + 1);
+        snprintf(nd->host, sizeof nd->host, "127.0.0.1");
+        snprintf(nd->http_host, sizeof nd->http_host, "127.0.0.1");
         nd->listen_port = h_free_port();
         nd->http_port = h_free_port();
         nd->exit_status = -1;
@@ -379,6 +380,7 @@ void h_cluster_destroy(struct h_cluster *c)
         return;
     for (int i = 0; i < c->n; i++)
         h_node_kill(c, i);
+    h_netns_teardown(c);
     for (size_t k = 0; k < sizeof live / sizeof live[0]; k++)
         if (live[k] == c)
             live[k] = NULL;
@@ -391,12 +393,12 @@ void h_cluster_destroy(struct h_cluster *c)
 
 const char *h_peers(const struct h_cluster *c)
 {
-    static char buf[H_MAX_NODES * 48];
+    static char buf[H_MAX_NODES * 80];
     size_t off = 0;
     buf[0] = '\0';
     for (int i = 0; i < c->n; i++)
-        off += (size_t)snprintf(buf + off, sizeof buf - off, "%s%s=tcp://127.0.0.1:%d",
-                                i ? "," : "", c->nodes[i].id, c->nodes[i].listen_port);
+        off += (size_t)snprintf(buf + off, sizeof buf - off, "%s%s=tcp://%s:%d", i ? "," : "",
+                                c->nodes[i].id, c->nodes[i].host, c->nodes[i].listen_port);
     return buf;
 }
 
@@ -416,10 +418,23 @@ int h_node_start_opts(struct h_cluster *c, int i, const struct h_start *o)
         return -1;
     }
     char listen[64], http[64], hb[16], et[16];
-    snprintf(listen, sizeof listen, "tcp://127.0.0.1:%d", nd->listen_port);
-    snprintf(http, sizeof http, "127.0.0.1:%d", nd->http_port);
+    snprintf(listen, sizeof listen, "tcp://%s:%d", nd->host, nd->listen_port);
+    snprintf(http, sizeof http, "%s:%d", nd->http_host, nd->http_port);
     const char *argv[MAX_ARGS];
     int a = 0;
+    if (nd->netns[0]) {
+        /* `ip netns exec` enters the namespace and execs chimerad: the pid
+         * stays the daemon's, so signals reach it directly. */
+        if (!h_ip_path()) {
+            fprintf(stderr, "harness: %s runs in namespace %s, but there is no ip program\n",
+                    nd->id, nd->netns);
+            return -1;
+        }
+        argv[a++] = h_ip_path();
+        argv[a++] = "netns";
+        argv[a++] = "exec";
+        argv[a++] = nd->netns;
+    }
     argv[a++] = CHIMERAD_PATH;
     argv[a++] = "--id";
     argv[a++] = nd->id;
@@ -449,10 +464,11 @@ int h_node_start_opts(struct h_cluster *c, int i, const struct h_start *o)
         argv[a++] = o->extra[k];
     argv[a] = NULL;
 
-    pid_t pid = spawn(argv, nd->log, o->stderr_path ? o->stderr_path : nd->log);
+    pid_t pid = h_spawn(argv, nd->log, o->stderr_path ? o->stderr_path : nd->log);
     if (pid < 0)
         return -1;
     nd->pid = pid;
+    nd->paused = false;
     return 0;
 }
 
@@ -460,6 +476,26 @@ void h_node_signal(struct h_cluster *c, int i, int sig)
 {
     if (c->nodes[i].pid > 0)
         kill(c->nodes[i].pid, sig);
+}
+
+void h_node_pause(struct h_cluster *c, int i)
+{
+    if (c->nodes[i].pid <= 0)
+        return;
+    kill(c->nodes[i].pid, SIGSTOP);
+    c->nodes[i].paused = true;
+}
+
+void h_node_resume(struct h_cluster *c, int i)
+{
+    if (c->nodes[i].pid > 0)
+        kill(c->nodes[i].pid, SIGCONT);
+    c->nodes[i].paused = false;
+}
+
+bool h_node_up(struct h_cluster *c, int i)
+{
+    return h_node_running(c, i) && !c->nodes[i].paused;
 }
 
 bool h_node_wait_exit(struct h_cluster *c, int i, int timeout_ms, int *status)
@@ -471,9 +507,10 @@ bool h_node_wait_exit(struct h_cluster *c, int i, int timeout_ms, int *status)
         return nd->exit_status != -1;
     }
     int st;
-    if (!wait_pid(nd->pid, timeout_ms, &st))
+    if (!h_wait_pid(nd->pid, timeout_ms, &st))
         return false;
     nd->pid = 0;
+    nd->paused = false;
     nd->exit_status = st;
     if (status)
         *status = st;
@@ -490,12 +527,15 @@ void h_node_kill(struct h_cluster *c, int i)
     if (waitpid(nd->pid, &st, 0) == nd->pid)
         nd->exit_status = st;
     nd->pid = 0;
+    nd->paused = false;
 }
 
 int h_node_stop(struct h_cluster *c, int i)
 {
     int st;
     h_node_signal(c, i, SIGTERM);
+    if (c->nodes[i].paused)
+        h_node_resume(c, i); /* a stopped process cannot act on SIGTERM */
     if (!h_node_wait_exit(c, i, h_timeout_ms(), &st)) {
         h_node_kill(c, i);
         st = c->nodes[i].exit_status;
@@ -511,102 +551,9 @@ bool h_node_running(struct h_cluster *c, int i)
     int st;
     if (waitpid(nd->pid, &st, WNOHANG) == nd->pid) {
         nd->pid = 0;
+        nd->paused = false;
         nd->exit_status = st;
         return false;
     }
     return true;
-}
-
-/* ---- for benchmarks --------------------------------------------------- */
-
-struct h_cluster *h_bench_cluster(int n, const char *who, int *exit_code)
-{
-    struct h_cluster *c = h_cluster_create(n);
-    *exit_code = 1;
-    if (c && h_cluster_start_all(c, h_timeout_ms(), who) != 0) {
-        if (interrupted) {
-            h_cluster_pass(c); /* nothing went wrong: no logs to keep */
-            *exit_code = 130;
-        }
-        h_cluster_destroy(c); /* otherwise kept: the logs say why */
-        c = NULL;
-    }
-    return c;
-}
-
-double h_proc_cpu_seconds(pid_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return -1;
-    size_t got = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[got] = '\0';
-    /* comm (field 2) may hold spaces or parentheses: parse after the last ')'. */
-    const char *p = strrchr(buf, ')');
-    unsigned long long ut, st;
-    if (!p ||
-        sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-        return -1;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
-/* ---- running programs ------------------------------------------------- */
-
-bool h_run(const struct h_cluster *c, const char *const argv[], int timeout_ms, int *code,
-           char **out, char **err)
-{
-    static unsigned seq;
-    char out_path[H_PATH_MAX + 32], err_path[H_PATH_MAX + 32];
-    const char *dir = c ? c->dir : "/tmp";
-    seq++;
-    snprintf(out_path, sizeof out_path, "%s/run-%d-%u.out", dir, (int)getpid(), seq);
-    snprintf(err_path, sizeof err_path, "%s/run-%d-%u.err", dir, (int)getpid(), seq);
-    unlink(out_path);
-    unlink(err_path);
-    pid_t pid = spawn(argv, out_path, err_path);
-    bool done = false;
-    int st = 0;
-    if (pid > 0) {
-        done = wait_pid(pid, timeout_ms, &st);
-        if (!done) {
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-        }
-    }
-    if (code)
-        *code = !done ? -1 : WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    if (out)
-        *out = h_read_file(out_path);
-    if (err)
-        *err = h_read_file(err_path);
-    /* Kept with the cluster for post-mortems; loose files in /tmp are not. */
-    if (!c) {
-        unlink(out_path);
-        unlink(err_path);
-    }
-    return done;
-}
-
-bool h_ctl(const struct h_cluster *c, int i, int *code, char **out, char **err, ...)
-{
-    const char *argv[MAX_ARGS];
-    char addr[64];
-    int a = 0;
-    argv[a++] = CHIMERACTL_PATH;
-    if (i >= 0) {
-        snprintf(addr, sizeof addr, "127.0.0.1:%d", c->nodes[i].http_port);
-        argv[a++] = "--addr";
-        argv[a++] = addr;
-    }
-    va_list ap;
-    va_start(ap, err);
-    const char *s;
-    while ((s = va_arg(ap, const char *)) != NULL && a < MAX_ARGS - 1)
-        argv[a++] = s;
-    va_end(ap);
-    argv[a] = NULL;
-    return h_run(c, argv, h_timeout_ms(), code, out, err);
 }

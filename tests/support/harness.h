@@ -14,7 +14,15 @@
  *
  * harness.c holds processes and the cluster lifecycle; harness_http.c holds
  * HTTP, federation state, metrics, events and the waits built on them
- * (h_cluster_start_all among them). */
+ * (h_cluster_start_all among them); harness_consensus.c reads roles, terms,
+ * leaders and read-only mode and waits on them; harness_netns.c puts each
+ * node in its own network namespace and cuts the network between them.
+ *
+ * By default every node listens on 127.0.0.1 in the test's own network
+ * namespace. A node may instead run in a namespace (h_node.netns, set by
+ * h_netns_setup()): then chimerad is started with `ip netns exec`, its NNG
+ * inbox listens on h_node.host, and the harness reaches its HTTP API on
+ * h_node.http_host by entering the namespace for each request. */
 #ifndef CHIMERA_TEST_HARNESS_H
 #define CHIMERA_TEST_HARNESS_H
 
@@ -33,12 +41,16 @@ int h_timeout_ms(void);
 
 struct h_node {
     char id[16];
-    int listen_port; /* NNG inbox: tcp://127.0.0.1:listen_port */
-    int http_port;   /* HTTP API: 127.0.0.1:http_port */
+    int listen_port;    /* NNG inbox: tcp://host:listen_port */
+    int http_port;      /* HTTP API: http_host:http_port */
+    char host[40];      /* NNG listen (and --peers) address; "127.0.0.1" */
+    char http_host[40]; /* HTTP API address; "127.0.0.1" */
+    char netns[48];     /* network namespace it runs in; "" for the test's own */
     char data[H_PATH_MAX];
     char log[H_PATH_MAX];
     pid_t pid;       /* 0 when not running */
     int exit_status; /* raw wait status of the last exit, -1 if none yet */
+    bool paused;     /* stopped with SIGSTOP by h_node_pause() */
 };
 
 struct h_cluster {
@@ -55,6 +67,9 @@ struct h_cluster {
     /* Set by h_cluster_pass(); without it h_cluster_destroy() keeps the
      * directory and prints its path, so the logs can be read. */
     bool passed;
+    /* Set by h_netns_setup(): the prefix of every namespace made for this
+     * cluster, removed by h_cluster_destroy() (and at exit). */
+    char netns_tag[24];
 };
 
 /* Creates the directory, key and token files and picks free ports for n
@@ -65,12 +80,13 @@ struct h_cluster *h_cluster_create(int n);
 /* Marks the test as passed: its directory may be removed. */
 void h_cluster_pass(struct h_cluster *c);
 
-/* Kills (SIGKILL) and reaps every node still running, then removes the
- * directory unless the test did not pass or CHIMERA_TEST_KEEP is set; a kept
+/* Kills (SIGKILL) and reaps every node still running, deletes the network
+ * namespaces made for the cluster (if any), then removes the directory
+ * unless the test did not pass or CHIMERA_TEST_KEEP is set; a kept
  * directory's path is printed. NULL is fine. */
 void h_cluster_destroy(struct h_cluster *c);
 
-/* The --peers value naming every member: "n1=tcp://127.0.0.1:P1,...". */
+/* The --peers value naming every member: "n1=tcp://HOST1:P1,...". */
 const char *h_peers(const struct h_cluster *c);
 
 /* Options for h_node_start_opts; every field may be left zero. */
@@ -90,6 +106,15 @@ int h_node_start_opts(struct h_cluster *c, int i, const struct h_start *o);
 /* Sends sig to node i (no-op when not running). */
 void h_node_signal(struct h_cluster *c, int i, int sig);
 
+/* SIGSTOP / SIGCONT node i and record it in h_node.paused. A paused node
+ * still holds its ports (the kernel accepts connections for it) but answers
+ * nothing: to the others it is indistinguishable from a cut-off node. */
+void h_node_pause(struct h_cluster *c, int i);
+void h_node_resume(struct h_cluster *c, int i);
+
+/* Node i is running and not paused: it should answer HTTP. */
+bool h_node_up(struct h_cluster *c, int i);
+
 /* Waits up to timeout_ms for node i to exit and reaps it. Returns true and
  * stores the raw wait status in *status (may be NULL) when it exited. */
 bool h_node_wait_exit(struct h_cluster *c, int i, int timeout_ms, int *status);
@@ -97,8 +122,8 @@ bool h_node_wait_exit(struct h_cluster *c, int i, int timeout_ms, int *status);
 /* kill -9 and reap. */
 void h_node_kill(struct h_cluster *c, int i);
 
-/* SIGTERM, wait up to h_timeout_ms(), then SIGKILL. Returns the raw wait
- * status. */
+/* SIGTERM (and SIGCONT, should it be paused), wait up to h_timeout_ms(),
+ * then SIGKILL. Returns the raw wait status. */
 int h_node_stop(struct h_cluster *c, int i);
 
 /* True while node i's process has not exited (reaps it if it has). */
@@ -128,10 +153,17 @@ int h_write_key_file(const struct h_cluster *c, const char *name, char *out, siz
 /* Reads a whole file into a malloc'd NUL-terminated string (NULL on error). */
 char *h_read_file(const char *path);
 
-/* HTTP GET http://127.0.0.1:<node i's http port><path>. Returns the body
+/* HTTP GET http://<node i's http_host>:<http_port><path>. Returns the body
  * (malloc'd, free it) and the status in *status (0 when the node could not
  * be reached, then NULL is returned). */
 char *h_http_get_text(const struct h_cluster *c, int i, const char *path, long *status);
+
+/* Any request to node i: method ("GET", "POST", ...), path, an optional JSON
+ * body (NULL: none), an optional bearer token (NULL: no Authorization
+ * header), and the whole request's timeout in ms (<= 0: the default 2000;
+ * the connect timeout is half of it). Same results as h_http_get_text. */
+char *h_http_request(const struct h_cluster *c, int i, const char *method, const char *path,
+                     const char *json_body, const char *bearer, int timeout_ms, long *status);
 
 /* Same, parsed as JSON (NULL when unreachable or not JSON). */
 json_t *h_http_get_json(const struct h_cluster *c, int i, const char *path, long *status);
@@ -203,5 +235,107 @@ int h_free_port(void);
 
 /* Counts the non-empty lines of s. */
 size_t h_count_lines(const char *s);
+
+/* ---- consensus (harness_consensus.c) ------------------------------------ */
+
+/* What one node says about consensus in its /federation/state. */
+struct h_view {
+    char role[16]; /* follower | precandidate | candidate | leader */
+    unsigned long long term;
+    char leader[16]; /* "" when the node names none (null) */
+    bool read_only;
+    int quorum;
+};
+
+/* Node i's view; false when it does not answer within timeout_ms (<= 0: the
+ * default of h_http_request) or the document lacks a field. */
+bool h_view(const struct h_cluster *c, int i, int timeout_ms, struct h_view *v);
+
+/* The index of the member with this id, or -1. */
+int h_node_index(const struct h_cluster *c, const char *id);
+
+/* Steady state among the nodes that are up (h_node_up): exactly one of them
+ * is leader, every one of them reports the same term, greater than
+ * after_term, and names that leader; every other is a follower; none is
+ * read-only. Then *leader (an index) and *term are set (either may be
+ * NULL). */
+bool h_agreed(struct h_cluster *c, unsigned long long after_term, int *leader,
+              unsigned long long *term);
+bool h_wait_agreed(struct h_cluster *c, unsigned long long after_term, int timeout_ms, int *leader,
+                   unsigned long long *term);
+
+/* The same among the nodes idx[0..k) only (say, one side of a partition);
+ * *leader is an index into c->nodes, not into idx. */
+bool h_agreed_among(struct h_cluster *c, const int *idx, int k, unsigned long long after_term,
+                    int *leader, unsigned long long *term);
+bool h_wait_agreed_among(struct h_cluster *c, const int *idx, int k, unsigned long long after_term,
+                         int timeout_ms, int *leader, unsigned long long *term);
+
+/* Every node's view on one line ("n1 leader t3 ro=0 | n2 ... | n4 down"),
+ * for failure messages; a static buffer, overwritten by the next call. */
+const char *h_views_line(struct h_cluster *c);
+
+/* Waits until every node idx[0..k) reports read_only == want. */
+bool h_wait_read_only(struct h_cluster *c, const int *idx, int k, bool want, int timeout_ms);
+
+/* The mutation the federation offers so far. No mutation endpoint exists
+ * yet (POST /ledger/notes comes with the ledger), but every POST, PUT and
+ * DELETE passes the same gate first: the admin token (401 missing, 403
+ * wrong), then read-only mode (503 {"error":"read-only: ...",
+ * "read_only":true}); past the gate an unknown endpoint answers 404.
+ *
+ * h_mutation sends POST /ledger/notes {"note":"..."} to node i with the
+ * given bearer token (NULL: no Authorization header) and returns the HTTP
+ * status (0 when unreachable within timeout_ms; <= 0: the default), the
+ * body in *body when body is not NULL (malloc'd, may be NULL).
+ *
+ * "A mutation is accepted" means, until the ledger brings the endpoint:
+ * with the right token the request got past the gate, i.e. it was answered
+ * with anything but 401, 403, 503 or another 5xx (today: 404). */
+long h_mutation(const struct h_cluster *c, int i, const char *bearer, int timeout_ms, char **body);
+bool h_mutation_accepted(long status);
+
+/* ---- network namespaces (harness_netns.c) ------------------------------- */
+
+/* Whether network namespaces can be made here: root, an `ip` program, and a
+ * probe namespace that could be made and deleted. When false, why holds the
+ * reason. */
+bool h_netns_available(char *why, size_t len);
+
+/* Puts every node of c (none may be running; call before starting any) in
+ * a network namespace of its own and wires them through a switch:
+ *   - namespace TAG-sw holds two bridges, br-a and br-b;
+ *   - namespace TAG-nK (node K = index K-1) holds lo (up, 127.0.0.1: the
+ *     HTTP API listens there) and cl0, 10.201.0.K/24, whose veth peer vK
+ *     sits in TAG-sw, enslaved to br-a. NNG listens on 10.201.0.K and
+ *     --peers names those addresses.
+ * TAG is "chpt<pid>-<seq>", so parallel runs never collide; namespaces left
+ * by a run that died (its pid is gone) are swept first: processes inside
+ * them are killed and they are deleted. No address outside these
+ * namespaces is ever used or changed. Returns 0, or -1 after printing why
+ * (whatever was made is deleted again). */
+int h_netns_setup(struct h_cluster *c);
+
+/* Cuts nodes idx[0..k) off from the rest: their switch ports move to br-b,
+ * so they reach each other but none of the others (and the others still
+ * reach each other). Replaces any earlier cut. Returns 0 or -1. */
+int h_netns_partition(struct h_cluster *c, const int *idx, int k);
+
+/* Every switch port back on br-a. Returns 0 or -1. */
+int h_netns_heal(struct h_cluster *c);
+
+/* Kills whatever still runs in c's namespaces and deletes them. Called by
+ * h_cluster_destroy() and at exit; safe to call twice. */
+void h_netns_teardown(struct h_cluster *c);
+
+/* For the harness: makes the calling thread's network namespace ns (""
+ * or NULL: stay) so that sockets opened next belong to it. Returns a token
+ * for h_netns_leave (-1 when nothing changed), or -2 when ns cannot be
+ * entered. */
+int h_netns_enter(const char *ns);
+void h_netns_leave(int token);
+
+/* Path of the `ip` program, or NULL when there is none. */
+const char *h_ip_path(void);
 
 #endif

@@ -30,24 +30,48 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
-char *h_http_get_text(const struct h_cluster *c, int i, const char *path, long *status)
+char *h_http_request(const struct h_cluster *c, int i, const char *method, const char *path,
+                     const char *json_body, const char *bearer, int timeout_ms, long *status)
 {
-    char url[256];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", c->nodes[i].http_port, path);
+    char url[256], auth[512];
+    const struct h_node *nd = &c->nodes[i];
+    snprintf(url, sizeof url, "http://%s:%d%s", nd->http_host, nd->http_port, path);
     *status = 0;
+    if (timeout_ms <= 0)
+        timeout_ms = 2000; /* short: a poll that hangs would eat the caller's deadline */
     CURL *cu = curl_easy_init();
     if (!cu)
         return NULL;
+    struct curl_slist *hdrs = NULL;
+    if (json_body)
+        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+    if (bearer) {
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", bearer);
+        hdrs = curl_slist_append(hdrs, auth);
+    }
     struct buf b = {0};
     curl_easy_setopt(cu, CURLOPT_URL, url);
     curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(cu, CURLOPT_NOPROXY, "*");
-    /* Short: a poll that hangs would eat the caller's whole deadline. */
-    curl_easy_setopt(cu, CURLOPT_CONNECTTIMEOUT_MS, 1000L);
-    curl_easy_setopt(cu, CURLOPT_TIMEOUT_MS, 2000L);
+    curl_easy_setopt(cu, CURLOPT_CONNECTTIMEOUT_MS,
+                     (long)(timeout_ms / 2 > 0 ? timeout_ms / 2 : 1));
+    curl_easy_setopt(cu, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
     curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(cu, CURLOPT_WRITEDATA, &b);
-    if (curl_easy_perform(cu) == CURLE_OK) {
+    if (strcmp(method, "GET") != 0)
+        curl_easy_setopt(cu, CURLOPT_CUSTOMREQUEST, method);
+    if (json_body) {
+        curl_easy_setopt(cu, CURLOPT_POSTFIELDS, json_body);
+        curl_easy_setopt(cu, CURLOPT_POSTFIELDSIZE, (long)strlen(json_body));
+    }
+    if (hdrs)
+        curl_easy_setopt(cu, CURLOPT_HTTPHEADER, hdrs);
+    /* A node in a namespace is reached from inside it: the socket belongs
+     * to the namespace the thread is in when curl opens it. */
+    int ns = h_netns_enter(nd->netns);
+    CURLcode rc = ns == -2 ? CURLE_COULDNT_CONNECT : curl_easy_perform(cu);
+    h_netns_leave(ns);
+    if (rc == CURLE_OK) {
         curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, status);
         if (!b.p)
             b.p = strdup("");
@@ -55,8 +79,14 @@ char *h_http_get_text(const struct h_cluster *c, int i, const char *path, long *
         free(b.p);
         b.p = NULL;
     }
+    curl_slist_free_all(hdrs);
     curl_easy_cleanup(cu);
     return b.p;
+}
+
+char *h_http_get_text(const struct h_cluster *c, int i, const char *path, long *status)
+{
+    return h_http_request(c, i, "GET", path, NULL, NULL, 0, status);
 }
 
 json_t *h_http_get_json(const struct h_cluster *c, int i, const char *path, long *status)
@@ -211,8 +241,10 @@ int h_cluster_start_all(struct h_cluster *c, int timeout_ms, const char *who)
     for (int i = 0; i < c->n; i++)
         if (!h_wait_http_up(c, i, timeout_ms)) {
             if (!h_interrupted())
-                fprintf(stderr, "%s: %s did not serve /health/live on 127.0.0.1:%d (log: %s)\n",
-                        who, c->nodes[i].id, c->nodes[i].http_port, c->nodes[i].log);
+                fprintf(stderr, "%s: %s did not serve /health/live on %s:%d%s%s (log: %s)\n", who,
+                        c->nodes[i].id, c->nodes[i].http_host, c->nodes[i].http_port,
+                        c->nodes[i].netns[0] ? " in namespace " : "", c->nodes[i].netns,
+                        c->nodes[i].log);
             return -1;
         }
     if (!h_wait_all_alive(c, timeout_ms)) {
