@@ -170,12 +170,13 @@ static void become_leader(struct cons *c, uint64_t now, struct cons_out *out)
     c->leader = c->cfg.self;
     c->heard_leader = true;
     c->last_leader_contact = now;
-    /* Every member gets a full election timeout to answer before
-     * check-quorum can fail (§6.2). */
-    for (int32_t i = 0; i < c->cfg.n; i++) {
-        c->last_ack[i] = now;
+    /* A granted vote is the voter's last word to us, so check-quorum
+     * (§6.2) counts from when each vote arrived (become_candidate cleared the
+     * rest). Counting every member as heard at the moment of election would
+     * keep a leader whose voters have since vanished writable for up to a
+     * further election timeout. */
+    for (int32_t i = 0; i < c->cfg.n; i++)
         c->acked[i] = false;
-    }
     c->acked[c->cfg.self] = true;
     update_quorum_check(c);
     /* §3.4: a new leader asserts itself at once, so that no other election
@@ -193,6 +194,7 @@ static void become_candidate(struct cons *c, uint64_t now, struct cons_out *out)
     c->leader = CONS_NONE;
     mark_persist(c, out);
     memset(c->votes, 0, sizeof(c->votes));
+    memset(c->last_ack, 0, sizeof(c->last_ack));
     c->votes[c->cfg.self] = true;
     reset_election_deadline(c, now);
     broadcast(c, out, CONS_MSG_VOTE, c->term);
@@ -285,6 +287,7 @@ static void on_vote_resp(struct cons *c, uint64_t now, const struct cons_msg *m,
     if (c->role != CONS_CANDIDATE || m->term != c->term || !m->granted)
         return;
     c->votes[m->from] = true;
+    c->last_ack[m->from] = now;
     if (count_votes(c) >= cons_quorum(c))
         become_leader(c, now, out);
 }

@@ -217,6 +217,39 @@ static void test_a_leader_hearing_no_acks_is_read_only_after_T_and_steps_down(vo
     assert_in_range(c.election_deadline, won + 2 * T_MS, won + 3 * T_MS - 1);
 }
 
+/* Found by the simulator (seed 247201, 5 nodes): check-quorum counts from
+ * when each vote arrived, not from the election, so a leader whose voters
+ * fell silent while it was still collecting votes is not writable for a
+ * further election timeout. */
+static void test_a_new_leaders_quorum_clock_starts_at_its_votes_not_its_election(void **state)
+{
+    (void)state;
+    struct cons c;
+    struct cons_out out;
+    init_node(&c, 0, 5, 0, CONS_NONE, 1);
+    uint64_t t0 = c.election_deadline;
+    tick(&c, t0, &out);
+    for (int32_t from = 1; from <= 2; from++) {
+        struct cons_msg m = mk(CONS_MSG_PREVOTE_RESP, from, 0, 1);
+        m.granted = true;
+        recv_one(&c, t0, m, &out);
+    }
+    assert_int_equal(c.role, CONS_CANDIDATE);
+    /* n1 votes at t0 + 10 and is never heard again; n2's vote at t0 + 100
+     * completes the election, and n2 goes on answering heartbeats. */
+    struct cons_msg m = mk(CONS_MSG_VOTE_RESP, 1, 0, 1);
+    m.granted = true;
+    recv_one(&c, t0 + 10, m, &out);
+    m = mk(CONS_MSG_VOTE_RESP, 2, 0, 1);
+    m.granted = true;
+    recv_one(&c, t0 + 100, m, &out);
+    assert_int_equal(c.role, CONS_LEADER);
+    recv_one(&c, t0 + 140, mk(CONS_MSG_HEARTBEAT_RESP, 2, 0, 1), &out);
+    /* Only two of five have been heard within T of t0 + 10 + T. */
+    assert_false(cons_read_only(&c, t0 + 10 + T_MS - 1));
+    assert_true(cons_read_only(&c, t0 + 10 + T_MS));
+}
+
 static void test_a_leader_acked_by_a_majority_stays_leader(void **state)
 {
     (void)state;
@@ -305,6 +338,7 @@ int main(void)
         cmocka_unit_test(test_a_stale_heartbeat_is_answered_with_the_receivers_term),
         cmocka_unit_test(test_a_stale_leader_steps_down_on_a_newer_term_in_a_response),
         cmocka_unit_test(test_a_leader_hearing_no_acks_is_read_only_after_T_and_steps_down),
+        cmocka_unit_test(test_a_new_leaders_quorum_clock_starts_at_its_votes_not_its_election),
         cmocka_unit_test(test_a_leader_acked_by_a_majority_stays_leader),
         cmocka_unit_test(test_a_five_node_leader_needs_acks_from_two_others),
         cmocka_unit_test(test_acks_from_an_older_term_do_not_keep_a_leader_in_office),

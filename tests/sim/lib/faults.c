@@ -1,0 +1,207 @@
+/* The fault schedule: random faults for a while, then a full heal (all links
+ * up, every node up, no loss, no duplicates, no spikes) and a liveness
+ * window. Each schedule draws its own mix of faults and their pace, so some
+ * schedules are crash-heavy, some partition-heavy, some lossy. */
+#include "lib/sim.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+
+/* Length of the fault phase (virtual ms). */
+#define FAULT_PHASE_MIN 5000u
+#define FAULT_PHASE_MAX 20000u
+
+static const char *const fault_names[F_COUNT] = {
+    "partition",    "partition-leader", "one-way", "heal-link", "heal-links", "crash",
+    "crash-leader", "restart",          "drop",    "dup",       "latency",    "calm"};
+
+void faults_plan(struct sim *s)
+{
+    s->heal_at = rng_range(&s->rng, FAULT_PHASE_MIN, FAULT_PHASE_MAX);
+    s->end_at = s->heal_at + SIM_LIVE_BOUND + SIM_STABLE_MS;
+    for (int k = 0; k < F_COUNT; k++)
+        s->weight[k] = (uint32_t)rng_below(&s->rng, 6);
+    /* Every schedule partitions and crashes somewhat, and gets healed now
+     * and then, so leaders form, get cut off and get replaced. */
+    s->weight[F_PARTITION] += 2;
+    s->weight[F_PARTITION_LEADER] += 2;
+    s->weight[F_CRASH_LEADER] += 1;
+    s->weight[F_RESTART] += 2;
+    s->weight[F_HEAL_LINKS] += 1;
+    static const uint32_t gaps[] = {300, 1000, 3000};
+    s->gap_max = gaps[rng_below(&s->rng, 3)];
+    s->next_fault_at = rng_range(&s->rng, 10, s->gap_max);
+}
+
+static int pick_up(struct sim *s, bool up)
+{
+    int cand[SIM_MAX_NODES], k = 0;
+    for (int i = 0; i < s->n; i++)
+        if (s->nodes[i].up == up)
+            cand[k++] = i;
+    return k ? cand[rng_below(&s->rng, (uint64_t)k)] : -1;
+}
+
+/* Links up inside each side, cut across. */
+static void split(struct sim *s, uint32_t mask)
+{
+    char a[32] = "", b[32] = "";
+    size_t la = 0, lb = 0;
+    for (int i = 0; i < s->n; i++) {
+        for (int j = 0; j < s->n; j++)
+            s->net.link[i][j] = ((mask >> i) & 1) == ((mask >> j) & 1);
+        if ((mask >> i) & 1)
+            la += (size_t)snprintf(a + la, sizeof a - la, "%s%d", la ? "," : "", i);
+        else
+            lb += (size_t)snprintf(b + lb, sizeof b - lb, "%s%d", lb ? "," : "", i);
+    }
+    s->st.partitions++;
+    sim_tracef(s, "fault partition {%s} | {%s}", a, b);
+}
+
+static void random_split(struct sim *s)
+{
+    uint32_t all = (1u << s->n) - 1;
+    split(s, 1 + (uint32_t)rng_below(&s->rng, all - 1)); /* both sides non-empty */
+}
+
+static void set_latency(struct sim *s, uint32_t lo, uint32_t hi, uint32_t spike_ppm)
+{
+    s->net.lat_min = lo;
+    s->net.lat_max = hi;
+    s->net.spike_ppm = spike_ppm;
+}
+
+static void calm(struct sim *s)
+{
+    net_heal_links(&s->net);
+    s->net.drop_ppm = s->net.dup_ppm = 0;
+    set_latency(s, 1, 20, 0);
+    for (int i = 0; i < s->n; i++)
+        sim_restart(s, i);
+}
+
+static void apply(struct sim *s, enum fault_kind f)
+{
+    int leader = sim_leader(s);
+    switch (f) {
+    case F_PARTITION:
+        random_split(s);
+        break;
+    case F_PARTITION_LEADER: {
+        if (leader < 0) {
+            random_split(s);
+            break;
+        }
+        /* The leader and up to (n-1)/2 - 1 others form the minority. */
+        uint32_t mask = 1u << leader;
+        int size = 1 + (int)rng_below(&s->rng, (uint64_t)((s->n - 1) / 2));
+        while (__builtin_popcount(mask) < size)
+            mask |= 1u << rng_below(&s->rng, (uint64_t)s->n);
+        split(s, mask);
+        break;
+    }
+    case F_ONEWAY: {
+        int cuts = 1 + (int)rng_below(&s->rng, (uint64_t)s->n);
+        for (int k = 0; k < cuts; k++) {
+            int a = (int)rng_below(&s->rng, (uint64_t)s->n);
+            int b = (int)rng_below(&s->rng, (uint64_t)s->n - 1);
+            b += b >= a;
+            s->net.link[a][b] = false;
+            sim_tracef(s, "fault cut %d->%d (one way)", a, b);
+        }
+        break;
+    }
+    case F_HEAL_LINK: {
+        int a = (int)rng_below(&s->rng, (uint64_t)s->n);
+        int b = (int)rng_below(&s->rng, (uint64_t)s->n - 1);
+        b += b >= a;
+        s->net.link[a][b] = s->net.link[b][a] = true;
+        sim_tracef(s, "fault heal link %d<->%d", a, b);
+        break;
+    }
+    case F_HEAL_LINKS:
+        net_heal_links(&s->net);
+        sim_tracef(s, "fault heal all links");
+        break;
+    case F_CRASH_LEADER:
+        if (leader >= 0) {
+            sim_crash(s, leader);
+            break;
+        }
+        /* fall through */
+    case F_CRASH: {
+        int i = pick_up(s, true);
+        if (i >= 0)
+            sim_crash(s, i);
+        break;
+    }
+    case F_RESTART: {
+        int i = pick_up(s, false);
+        if (i >= 0)
+            sim_restart(s, i);
+        break;
+    }
+    case F_DROP: {
+        static const uint32_t ppm[] = {0, 10000, 50000, 200000, 500000};
+        s->net.drop_ppm = ppm[rng_below(&s->rng, 5)];
+        sim_tracef(s, "fault loss %.1f%%", s->net.drop_ppm / 1e4);
+        break;
+    }
+    case F_DUP: {
+        static const uint32_t ppm[] = {0, 10000, 50000, 200000};
+        s->net.dup_ppm = ppm[rng_below(&s->rng, 4)];
+        sim_tracef(s, "fault duplication %.1f%%", s->net.dup_ppm / 1e4);
+        break;
+    }
+    case F_LATENCY: {
+        static const uint32_t lo[] = {1, 1, 5}, hi[] = {5, 20, 50};
+        static const uint32_t spike[] = {0, 10000, 50000};
+        int p = (int)rng_below(&s->rng, 3);
+        set_latency(s, lo[p], hi[p], spike[rng_below(&s->rng, 3)]);
+        sim_tracef(s, "fault latency %" PRIu32 "-%" PRIu32 " ms, spikes to %u ms %.1f%%",
+                   s->net.lat_min, s->net.lat_max, NET_D_MAX, s->net.spike_ppm / 1e4);
+        break;
+    }
+    case F_CALM:
+        sim_tracef(s, "fault calm: all links up, all nodes up, no loss");
+        calm(s);
+        break;
+    case F_COUNT:
+        break;
+    }
+}
+
+void faults_apply(struct sim *s)
+{
+    uint32_t total = 0;
+    for (int k = 0; k < F_COUNT; k++)
+        total += s->weight[k];
+    uint32_t r = (uint32_t)rng_below(&s->rng, total);
+    enum fault_kind f = 0;
+    while (r >= s->weight[f])
+        r -= s->weight[f++];
+    s->st.faults++;
+    sim_tracef(s, "fault draw: %s", fault_names[f]);
+    apply(s, f);
+    sim_refresh(s);
+    s->next_fault_at = s->now + rng_range(&s->rng, 10, s->gap_max);
+}
+
+void faults_heal(struct sim *s)
+{
+    s->healed = true;
+    if (s->brk == BREAK_HEAL) {
+        /* The broken heal restarts nodes and stops loss but forgets the
+         * links. */
+        sim_tracef(s, "break: heal leaves the links as they are");
+        s->net.drop_ppm = s->net.dup_ppm = 0;
+        set_latency(s, 1, 20, 0);
+        for (int i = 0; i < s->n; i++)
+            sim_restart(s, i);
+    } else {
+        sim_tracef(s, "heal: all links up, all nodes up, no loss, no duplicates, no spikes");
+        calm(s);
+    }
+    sim_refresh(s);
+}

@@ -1,0 +1,59 @@
+/* The simulated network: messages in flight ordered by delivery time, a
+ * directed link matrix (link[a][b]: a can send to b), and for every directed
+ * path the time it last became unusable, which the checker uses to decide
+ * who could have heard whom. */
+#ifndef SIM_NET_H
+#define SIM_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "consensus/consensus.h"
+#include "lib/rng.h"
+
+#define NET_MAX_NODES 7
+#define NET_NEVER UINT64_MAX
+/* The largest one-way latency of any message, spikes included (ms). Every
+ * timing bound of the checker is derived from it and T. */
+#define NET_D_MAX 75u
+
+struct net_msg {
+    uint64_t at;  /* delivery time */
+    uint64_t seq; /* send order: breaks ties, so replays are exact */
+    uint32_t inc; /* the receiver's incarnation when sent */
+    struct cons_msg m;
+};
+
+struct net {
+    int n;
+    struct net_msg *q; /* binary min-heap on (at, seq) */
+    size_t len, cap;
+    uint64_t seq;
+    bool link[NET_MAX_NODES][NET_MAX_NODES];
+    /* The directed path a->b is usable when link[a][b] holds and b is up (a
+     * message already sent still arrives after its sender crashes). NET_NEVER
+     * while usable, else the time it stopped being usable. */
+    uint64_t down_since[NET_MAX_NODES][NET_MAX_NODES];
+    /* Fault knobs. */
+    uint32_t drop_ppm, dup_ppm, spike_ppm;
+    uint32_t lat_min, lat_max; /* normal latency in [lat_min, lat_max] */
+};
+
+void net_init(struct net *net, int n);
+void net_free(struct net *net);
+void net_push(struct net *net, uint64_t at, uint32_t inc, const struct cons_msg *m);
+/* The earliest delivery time, or NET_NEVER when nothing is in flight. */
+uint64_t net_next(const struct net *net);
+void net_pop(struct net *net, struct net_msg *out);
+/* Loses every message in flight to node; returns how many. */
+size_t net_purge_to(struct net *net, int node);
+/* Recomputes down_since after a change of links or of which nodes are up. */
+void net_refresh(struct net *net, const bool *up, uint64_t now);
+/* The path a->b has been usable at some moment of (now - window, now]. */
+bool net_fresh(const struct net *net, int a, int b, uint64_t window, uint64_t now);
+/* A latency drawn from the current profile, never above NET_D_MAX. */
+uint32_t net_latency(const struct net *net, struct rng *r);
+void net_heal_links(struct net *net);
+
+#endif

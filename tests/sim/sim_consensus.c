@@ -1,0 +1,223 @@
+/* sim_consensus: the deterministic whole-cluster simulation of the Raft
+ * election core (consensus/consensus.h) under partitions, one-way cuts, loss,
+ * latency spikes, reordering, duplicates, crashes and restarts from the
+ * persisted state; every invariant of lib/check.c after every step.
+ *
+ *   sim_consensus --schedules N [--start S] [--nodes 3|5|7] [--break MODE]
+ *   sim_consensus --seed S [--nodes 3|5|7] [--trace] [--break MODE]
+ *
+ * Schedule k runs seed start + k (start defaults to 1, so CI is
+ * deterministic) with 3, 5 or 7 nodes by seed % 3 unless --nodes. A
+ * schedule is a pure function of (seed, nodes, break mode): a failure prints
+ * the one line that replays it. --break injects a deliberate bug into the
+ * simulated shell (vote: the disk forgets the vote on restart; quorum: the
+ * shell forges heartbeat acks, defeating check-quorum; heal: the final heal
+ * leaves the links cut; persist: the shell never writes the disk) to show that the checker catches
+ * it. --keep-going reports every failing schedule instead of stopping at the first. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lib/sim.h"
+
+struct totals {
+    uint64_t schedules, per_n[SIM_MAX_NODES + 1];
+    struct sim_stats st;
+    uint64_t *ttl; /* time to leader after each heal */
+    size_t nttl, capttl;
+    uint64_t over[11]; /* over[k]: schedules whose time to leader exceeded k*T */
+    uint64_t slowest_seed, slowest_ms;
+    int slowest_n;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: sim_consensus [--schedules N] [--start S] [--seed S] [--nodes 3|5|7]\n"
+            "                     [--trace] [--break vote|quorum|heal|persist] [--keep-going]\n");
+}
+
+static int parse_u64(const char *s, uint64_t *v)
+{
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-')
+        return -1;
+    *v = x;
+    return 0;
+}
+
+static void add_stats(struct sim_stats *a, const struct sim_stats *b)
+{
+    a->virtual_ms += b->virtual_ms;
+    a->steps += b->steps;
+    a->sent += b->sent;
+    a->delivered += b->delivered;
+    a->dropped_cut += b->dropped_cut;
+    a->dropped_loss += b->dropped_loss;
+    a->dropped_crash += b->dropped_crash;
+    a->duplicated += b->duplicated;
+    a->elections += b->elections;
+    a->crashes += b->crashes;
+    a->restarts += b->restarts;
+    a->partitions += b->partitions;
+    a->faults += b->faults;
+    a->dual_writable += b->dual_writable;
+}
+
+static void add_ttl(struct totals *t, uint64_t ms, uint64_t seed, int n)
+{
+    if (ms >= t->slowest_ms) {
+        t->slowest_ms = ms;
+        t->slowest_seed = seed;
+        t->slowest_n = n;
+    }
+    if (t->nttl == t->capttl) {
+        t->capttl = t->capttl ? 2 * t->capttl : 1024;
+        t->ttl = realloc(t->ttl, t->capttl * sizeof *t->ttl);
+        if (!t->ttl) {
+            fprintf(stderr, "sim: out of memory\n");
+            exit(2);
+        }
+    }
+    t->ttl[t->nttl++] = ms;
+    for (int k = 0; k <= 10; k++)
+        t->over[k] += ms > (uint64_t)k * SIM_T;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile of the sorted samples. */
+static uint64_t pct(const uint64_t *v, size_t n, unsigned p)
+{
+    if (!n)
+        return 0;
+    size_t rank = (n * p + 99) / 100;
+    return v[rank ? rank - 1 : 0];
+}
+
+static void summary(struct totals *t, double wall)
+{
+    const struct sim_stats *st = &t->st;
+    qsort(t->ttl, t->nttl, sizeof *t->ttl, cmp_u64);
+    printf("schedules: %" PRIu64 " (3 nodes: %" PRIu64 ", 5 nodes: %" PRIu64 ", 7 nodes: %" PRIu64
+           ")\n",
+           t->schedules, t->per_n[3], t->per_n[5], t->per_n[7]);
+    printf("virtual time simulated: %.1f s in %" PRIu64 " steps; wall time %.1f s\n",
+           st->virtual_ms / 1e3, st->steps, wall);
+    printf("faults: %" PRIu64 " (partitions %" PRIu64 ", crashes %" PRIu64 ", restarts %" PRIu64
+           ")\n",
+           st->faults, st->partitions, st->crashes, st->restarts);
+    printf("elections (distinct term leaders): %" PRIu64
+           "; moments with two writable leaders: %" PRIu64 "\n",
+           st->elections, st->dual_writable);
+    printf("messages: sent %" PRIu64 ", delivered %" PRIu64 ", dropped %" PRIu64 " (cut %" PRIu64
+           ", loss %" PRIu64 ", crash %" PRIu64 "), duplicated %" PRIu64 "\n",
+           st->sent, st->delivered, st->dropped_cut + st->dropped_loss + st->dropped_crash,
+           st->dropped_cut, st->dropped_loss, st->dropped_crash, st->duplicated);
+    printf("time to agreed leader after heal (virtual ms): p50 %" PRIu64 ", p99 %" PRIu64
+           ", max %" PRIu64 " (seed %" PRIu64 ", %d nodes; bound %u = 10T)\n",
+           pct(t->ttl, t->nttl, 50), pct(t->ttl, t->nttl, 99), t->slowest_ms, t->slowest_seed,
+           t->slowest_n, SIM_LIVE_BOUND);
+    printf("schedules over a bound of kT (T=%u ms):", SIM_T);
+    for (int k = 1; k <= 10; k++)
+        printf(" %dT:%" PRIu64, k, t->over[k]);
+    printf("\n");
+}
+
+int main(int argc, char **argv)
+{
+    static const char *const breaks[] = {"none", "vote", "quorum", "heal", "persist"};
+    uint64_t schedules = 1, start = 1, nodes = 0, seed = 0;
+    bool have_seed = false, trace = false, keep_going = false;
+    uint64_t failed = 0;
+    enum sim_break brk = BREAK_NONE;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int bad = 0;
+        if (!strcmp(a, "--trace")) {
+            trace = true;
+            continue;
+        }
+        if (!strcmp(a, "--keep-going")) {
+            keep_going = true;
+            continue;
+        }
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        }
+        if (!v) {
+            usage(stderr);
+            return 2;
+        }
+        i++;
+        if (!strcmp(a, "--schedules"))
+            bad = parse_u64(v, &schedules) || schedules == 0;
+        else if (!strcmp(a, "--start"))
+            bad = parse_u64(v, &start);
+        else if (!strcmp(a, "--seed"))
+            bad = parse_u64(v, &seed), have_seed = true;
+        else if (!strcmp(a, "--nodes"))
+            bad = parse_u64(v, &nodes) || (nodes != 3 && nodes != 5 && nodes != 7);
+        else if (!strcmp(a, "--break")) {
+            bad = 1;
+            for (int k = 1; k < 5; k++)
+                if (!strcmp(v, breaks[k]))
+                    brk = (enum sim_break)k, bad = 0;
+        } else
+            bad = 1;
+        if (bad) {
+            fprintf(stderr, "sim_consensus: bad option %s %s\n", a, v);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (have_seed) {
+        start = seed;
+        schedules = 1;
+    }
+
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct totals tot;
+    memset(&tot, 0, sizeof tot);
+    static struct sim s;
+    for (uint64_t k = 0; k < schedules; k++) {
+        uint64_t sd = start + k;
+        int n = nodes ? (int)nodes : 3 + 2 * (int)(sd % 3);
+        sim_init(&s, sd, n, brk, trace);
+        int rc = sim_run(&s);
+        tot.schedules++;
+        tot.per_n[n]++;
+        add_stats(&tot.st, &s.st);
+        if (rc) {
+            printf("VIOLATION seed=%" PRIu64 " nodes=%d invariant \"%s\" at %" PRIu64 " ms: %s\n",
+                   sd, n, s.inv, s.now, s.why);
+            printf("replay: %s --seed %" PRIu64 " --nodes %d --trace%s%s\n", argv[0], sd, n,
+                   brk ? " --break " : "", brk ? breaks[brk] : "");
+            failed++;
+            sim_free(&s);
+            if (keep_going)
+                continue;
+            printf("%" PRIu64 " passed, 1 failed\n", k);
+            free(tot.ttl);
+            return 1;
+        }
+        add_ttl(&tot, sim_time_to_leader(&s), sd, n);
+        sim_free(&s);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    summary(&tot, (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+    printf("%" PRIu64 " passed, %" PRIu64 " failed\n", tot.schedules - failed, failed);
+    free(tot.ttl);
+    return failed ? 1 : 0;
+}
