@@ -12,8 +12,8 @@
  * minority side of a partition formed at s is isolated(i, W) from s + W on.
  *
  * Bounds, from T (election timeout) and D, with eps = 2 ms for the edges of
- * "within": B_RO = T + D + eps (227 ms), B_SD = 2T + D + eps (377 ms),
- * B_MIN = B_SD + T + D + eps (604 ms).
+ * "within": B_RO = T + D + eps (227 ms), B_SD = T + D + eps (227 ms),
+ * B_MIN = B_SD + T + D + eps (454 ms).
  *
  *  1  election safety: at most one leader per term over the whole history,
  *     restarts included (term -> leader is recorded at every step).
@@ -25,8 +25,8 @@
  *     over i->j at most D earlier, so if j is not in contact(i, B_RO) its last
  *     answer is older than now - B_RO + D = now - T - eps.
  *  2b an up node with isolated(i, B_SD) is not leader: its last answers from a
- *     majority are older than T by now - B_SD + D + T, and check-quorum (run at
- *     least once per T) steps it down within T more.
+ *     majority are older than T, and the core evaluates check-quorum as a
+ *     deadline (the (quorum-1)th newest ack + T), so it has stepped down.
  *  3  an up non-leader that is not read-only could have heard a leader within
  *     T: some L != i was leader at a step within the last T + D + eps and
  *     fresh(L->i, T + eps). (A follower is read-only unless its leader's
@@ -35,8 +35,9 @@
  *     unless some L != i with fresh(L->i, T + eps) is not isolated(L, B_MIN)
  *     (i may legitimately follow a quorum-backed leader over a one-way link).
  *     A node on the minority side of a clean partition formed at s is thus
- *     read-only from s + B_MIN (= s + 3T + 2D + 2eps) while it holds. Not
- *     2T: a follower of the old leader keeps hearing its heartbeats until
+ *     read-only from s + B_MIN (= s + 2T + 2D + 2eps) while it holds. That
+ *     is "within two election timeouts" plus the network's delays: a
+ *     follower of the old leader keeps hearing its heartbeats until
  *     check-quorum steps it down (up to B_SD), then trusts it T more (+D).
  *  4  one vote per term per node, across restarts: every vote a node persists
  *     and every granted VOTE_RESP it sends are recorded as (term, voter) ->
@@ -62,7 +63,7 @@
 #include <stdio.h>
 
 #define B_RO (SIM_T + NET_D_MAX + SIM_SLACK)
-#define B_SD (2 * SIM_T + NET_D_MAX + SIM_SLACK)
+#define B_SD (SIM_T + NET_D_MAX + SIM_SLACK)
 #define B_MIN (B_SD + SIM_T + NET_D_MAX + SIM_SLACK)
 #define B_HEARD (SIM_T + SIM_SLACK)
 #define B_LEADER_RECENT (SIM_T + NET_D_MAX + SIM_SLACK)
