@@ -15,6 +15,9 @@ enum ctl_exit {
     CTL_UNREACHABLE = 1, /* node unreachable, or the request failed */
     CTL_USAGE = 2,       /* unknown command or option, bad number */
     CTL_SERVER = 3,      /* the node answered with an error status */
+    /* `ledger verify` only (its own contract, from the ledger issue): */
+    CTL_LEDGER_TORN = 3,     /* the ledger ends in a torn write */
+    CTL_LEDGER_TAMPERED = 4, /* tampered with, or forked */
 };
 
 #define CTL_DEFAULT_ADDR "127.0.0.1:8100"
@@ -72,6 +75,8 @@ int ctl_check_reply(const struct ctl_opts *o, int rc, const struct ctl_reply *r)
 int ctl_cmd_status(const struct ctl_opts *o, int argc, char **argv);
 int ctl_cmd_events(const struct ctl_opts *o, int argc, char **argv);
 int ctl_cmd_keygen(const struct ctl_opts *o, int argc, char **argv);
+/* ledger.c: offline commands on a ledger's files (ledger verify). */
+int ctl_cmd_ledger(const struct ctl_opts *o, int argc, char **argv);
 
 /* Strict unsigned parse: digits only, within [min, max]. Returns 0 or -1. */
 int ctl_parse_ulong(const char *s, unsigned long long min, unsigned long long max,
