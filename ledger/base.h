@@ -24,7 +24,7 @@
 /* An encoded entry; its payload is a little less. One entry must fit a
  * node-to-node message (4 MiB) with room for a batch around it. */
 #define LEDGER_MAX_ENTRY (1024u * 1024u)
-/* Nesting allowed inside an entry's payload (depth rule of env_prescan). */
+/* Nesting allowed inside an entry's payload (depth rule: wire/prescan.h). */
 #define LEDGER_MAX_DEPTH 8
 /* Signatures on one checkpoint (leader plus cosigners) and members in a
  * federation: the design has 3 to 7 nodes; 16 leaves room. */

@@ -1,5 +1,6 @@
 /* Entries: codec and hash (entry.h). Pure. */
 #include "ledger/internal.h"
+#include "wire/prescan.h"
 
 #include <sodium.h>
 #include <string.h>
@@ -8,7 +9,7 @@
 
 static bool payload_ok(const uint8_t *p, size_t n)
 {
-    return n > 0 && ledger_mp_object_len(p, n, LEDGER_MAX_DEPTH) == n;
+    return wire_prescan(p, n, LEDGER_MAX_DEPTH) == 0;
 }
 
 static void write_entry(struct ledger_mpw *w, const struct ledger_entry *e)

@@ -31,11 +31,6 @@ bool ledger_mpr_id(struct ledger_mpr *r, char out[LEDGER_ID_MAX]); /* str, valid
 bool ledger_mpr_bin_exact(struct ledger_mpr *r, uint8_t *out, size_t n);
 bool ledger_mpr_skip(struct ledger_mpr *r); /* one well-formed object */
 
-/* Length of the one well-formed msgpack object at the start of buf (container
- * counts no larger than the bytes left, nesting at most max_depth, with the
- * depth rule of env_prescan), or 0 if there is none. */
-size_t ledger_mp_object_len(const uint8_t *buf, size_t len, unsigned max_depth);
-
 /* [signer (str), pubkey (bin 32), signature (bin 64)] */
 void ledger_sig_write(struct ledger_mpw *w, const struct ledger_sig *s);
 bool ledger_sig_read(struct ledger_mpr *r, struct ledger_sig *s);

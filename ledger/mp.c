@@ -1,11 +1,12 @@
 /* The ledger's msgpack: a bounded writer that always emits the shortest
- * encoding, a strict reader for fixed shapes, and a pre-scan for the
- * caller-supplied payloads. The ledger decodes fixed shapes by hand rather
- * than through msgpack_unpack: nothing is allocated for hostile input, and
- * every length is compared with the bytes left before it is used. The
- * pre-scan follows node/envelope.c's env_prescan (same depth rule), kept
- * here so that the ledger library does not depend on the node's. */
+ * encoding and a strict reader for fixed shapes. The ledger decodes fixed
+ * shapes by hand rather than through msgpack_unpack: nothing is allocated
+ * for hostile input, and every length is compared with the bytes left
+ * before it is used. Caller-supplied payloads and skipped fields go through
+ * the pre-scan shared with the node's envelope (wire/prescan.h), so both
+ * agree on what is well-formed. */
 #include "ledger/internal.h"
+#include "wire/prescan.h"
 
 #include <string.h>
 
@@ -229,133 +230,11 @@ bool ledger_mpr_skip(struct ledger_mpr *r)
 {
     if (r->off > r->len)
         return false;
-    size_t n = ledger_mp_object_len(r->p + r->off, r->len - r->off, LEDGER_MAX_DEPTH);
+    size_t n = wire_object_len(r->p + r->off, r->len - r->off, LEDGER_MAX_DEPTH);
     if (n == 0)
         return false;
     r->off += n;
     return true;
-}
-
-/* ---- pre-scan --------------------------------------------------------- */
-
-/* msgpack-c's parser keeps a stack of 32 open containers; scanning no
- * deeper means whatever passes here also unpacks with msgpack_unpack. */
-#define SCAN_DEPTH_CAP 32u
-
-/* Bytes of the format byte and its fixed fields (hdr), and where a
- * big-endian length follows it (lenbytes; 0: size is already known). */
-struct item {
-    int kind; /* 0 invalid, 1 scalar, 2 array, 3 map */
-    size_t hdr, lenbytes;
-    uint64_t size; /* scalar: payload bytes after hdr; container: elements */
-};
-
-static struct item classify(uint8_t b)
-{
-    struct item it = {1, 1, 0, 0};
-    if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
-        return it;
-    if (b <= 0x8f)
-        return (struct item){3, 1, 0, b & 0x0fu};
-    if (b <= 0x9f)
-        return (struct item){2, 1, 0, b & 0x0fu};
-    if (b <= 0xbf)
-        return (struct item){1, 1, 0, b & 0x1fu};
-    switch (b) {
-    case 0xc4: /* bin 8/16/32, str 8/16/32 */
-    case 0xd9:
-        return (struct item){1, 2, 1, 0};
-    case 0xc5:
-    case 0xda:
-        return (struct item){1, 3, 2, 0};
-    case 0xc6:
-    case 0xdb:
-        return (struct item){1, 5, 4, 0};
-    case 0xc7: /* ext 8/16/32: length, type byte, data */
-        return (struct item){1, 3, 1, 0};
-    case 0xc8:
-        return (struct item){1, 4, 2, 0};
-    case 0xc9:
-        return (struct item){1, 6, 4, 0};
-    case 0xca: /* float 32, uint 32, int 32 */
-    case 0xce:
-    case 0xd2:
-        return (struct item){1, 5, 0, 0};
-    case 0xcb: /* float 64, uint 64, int 64 */
-    case 0xcf:
-    case 0xd3:
-        return (struct item){1, 9, 0, 0};
-    case 0xcc:
-    case 0xd0:
-        return (struct item){1, 2, 0, 0};
-    case 0xcd:
-    case 0xd1:
-        return (struct item){1, 3, 0, 0};
-    case 0xd4: /* fixext 1..16: type byte, then data */
-    case 0xd5:
-    case 0xd6:
-    case 0xd7:
-    case 0xd8:
-        return (struct item){1, 2, 0, (uint64_t)1 << (b - 0xd4)};
-    case 0xdc:
-        return (struct item){2, 3, 2, 0};
-    case 0xdd:
-        return (struct item){2, 5, 4, 0};
-    case 0xde:
-        return (struct item){3, 3, 2, 0};
-    case 0xdf:
-        return (struct item){3, 5, 4, 0};
-    default: /* 0xc1 is never used */
-        return (struct item){0, 0, 0, 0};
-    }
-}
-
-size_t ledger_mp_object_len(const uint8_t *p, size_t len, unsigned max_depth)
-{
-    size_t off = 0;
-    /* Objects still to read; each takes at least one byte, so pending never
-     * exceeds the bytes left (checked), which bounds everything. */
-    uint64_t pending = 1;
-    uint64_t left[SCAN_DEPTH_CAP]; /* elements left per open container */
-    unsigned sp = 0;
-
-    if (p == NULL || len == 0)
-        return 0;
-    if (max_depth > SCAN_DEPTH_CAP)
-        max_depth = SCAN_DEPTH_CAP;
-    while (pending > 0) {
-        if (off >= len)
-            return 0;
-        struct item it = classify(p[off]);
-        if (it.kind == 0 || it.hdr > len - off)
-            return 0;
-        if (it.lenbytes != 0) {
-            it.size = 0;
-            for (size_t i = 0; i < it.lenbytes; i++)
-                it.size = it.size << 8 | p[off + 1 + i];
-        }
-        off += it.hdr;
-        pending--;
-        if (sp > 0)
-            left[sp - 1]--;
-        if (it.kind == 1) {
-            if (it.size > len - off)
-                return 0;
-            off += (size_t)it.size;
-        } else {
-            if (sp + 1 > max_depth)
-                return 0;
-            uint64_t elems = it.kind == 3 ? 2 * it.size : it.size;
-            pending += elems;
-            if (pending > len - off)
-                return 0;
-            if (elems > 0)
-                left[sp++] = elems;
-        }
-        while (sp > 0 && left[sp - 1] == 0)
-            sp--;
-    }
-    return off;
 }
 
 /* ---- signatures ------------------------------------------------------- */

@@ -49,12 +49,12 @@ static void get_state(struct node *n, struct http_request *req)
     json_t *peers = json_array();
     for (size_t i = 0; i < n->peers.n; i++)
         json_array_append_new(peers, peer_json(n, i, now));
-    json_t *state = json_pack(
-        "{s:s, s:s, s:I, s:s?, s:b, s:i, s:o, s:{s:i, s:i, s:n}, s:n, s:s, s:I}", "node", n->cfg.id,
-        "role", cons_role_name(n->cons.role), "term", (json_int_t)n->cons.term, "leader",
-        leader_id(n), "read_only", read_only(n), "quorum", (int)cons_quorum(&n->cons), "peers",
-        peers, "ledger", "index", 0, "committed", 0, "head", "release", "version", CHIMERA_VERSION,
-        "uptime_ms", (json_int_t)(now - n->started_ms));
+    json_t *state =
+        json_pack("{s:s, s:s, s:I, s:s?, s:b, s:i, s:o, s:o, s:n, s:s, s:I}", "node", n->cfg.id,
+                  "role", cons_role_name(n->cons.role), "term", (json_int_t)n->cons.term, "leader",
+                  leader_id(n), "read_only", read_only(n), "quorum", (int)cons_quorum(&n->cons),
+                  "peers", peers, "ledger", api_ledger_summary(n), "release", "version",
+                  CHIMERA_VERSION, "uptime_ms", (json_int_t)(now - n->started_ms));
     http_respond_json(req, 200, state);
 }
 
@@ -201,8 +201,9 @@ struct route {
 };
 
 static const struct route routes[] = {
-    {"/federation/state", get_state}, {"/events", get_events},   {"/health/live", get_live},
-    {"/health/ready", get_ready},     {"/metrics", get_metrics},
+    {"/federation/state", get_state},      {"/events", get_events},   {"/health/live", get_live},
+    {"/health/ready", get_ready},          {"/metrics", get_metrics}, {"/ledger", api_get_ledger},
+    {"/ledger/head", api_get_ledger_head},
 };
 
 static bool is_mutation(const char *method)

@@ -7,9 +7,10 @@
  * sliding window (env_replay_*).
  *
  * Decoding is defensive: msgpack-c has no limits of its own, so the
- * plaintext is pre-scanned (container counts no larger than the bytes left,
- * nesting no deeper than ENV_MAX_DEPTH, the whole buffer exactly one object)
- * before it is unpacked, and every field's type is checked. */
+ * plaintext is pre-scanned with wire_prescan (container counts no larger
+ * than the bytes left, nesting no deeper than ENV_MAX_DEPTH, the whole
+ * buffer exactly one object) before it is unpacked, and every field's type
+ * is checked. */
 #ifndef CHIMERA_ENVELOPE_H
 #define CHIMERA_ENVELOPE_H
 
@@ -64,10 +65,6 @@ void env_msg_free(struct env_msg *msg);
 
 /* A short lower-case reason for err, for metrics labels and events. */
 const char *env_strerror(enum env_error err);
-
-/* Checks that buf holds exactly one well-formed msgpack object within the
- * limits above. Returns 0 or -1. Exposed for tests and other decoders. */
-int env_prescan(const void *buf, size_t len, unsigned max_depth);
 
 /* Replay protection: a 64-message sliding window over a sender's counters.
  * Counters start at the sender's boot epoch << 32, so a restarted sender

@@ -223,6 +223,20 @@ static void on_tick(uv_timer_t *t)
         report_change(n, &chg[i]);
 }
 
+/* Stops the consensus timer, the HTTP server and the transport; each frees
+ * itself once the loop has run its close callbacks. */
+static void close_io(struct node *n)
+{
+    n->stopping = true;
+    node_cons_stop(n);
+    if (n->http)
+        http_stop(n->http);
+    if (n->transport)
+        transport_stop(n->transport);
+    n->http = NULL;
+    n->transport = NULL;
+}
+
 static void shutdown_node(struct node *n, const char *why)
 {
     if (n->stopping)
@@ -231,15 +245,9 @@ static void shutdown_node(struct node *n, const char *why)
     node_event(n, "node.stop", NULL, "stopping (%s)", why);
     uv_timer_stop(&n->tick);
     uv_close((uv_handle_t *)&n->tick, NULL);
-    node_cons_stop(n);
     uv_close((uv_handle_t *)&n->sigint, NULL);
     uv_close((uv_handle_t *)&n->sigterm, NULL);
-    if (n->http)
-        http_stop(n->http);
-    if (n->transport)
-        transport_stop(n->transport);
-    n->http = NULL;
-    n->transport = NULL;
+    close_io(n);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -281,19 +289,21 @@ int node_run(const struct config *cfg, const uint8_t key[CONFIG_KEY_BYTES], cons
     n->started_ms = uv_now(n->loop);
     peers_init(&n->peers, cfg, n->started_ms);
 
-    /* A corrupt state file is refused before any port is bound. */
+    /* A corrupt state file is refused before any port is bound. The ports
+     * come before the ledger, so a configuration that cannot be served fails
+     * with its one line before the ledger is touched or a key created. */
     int status = 0;
     if (load_boot_epoch(n) != 0 || node_cons_start(n) != 0) {
         status = 1;
-    } else if (open_io(n) != 0) {
-        status = 2;
-        n->stopping = true;
-        node_cons_stop(n);
-        if (n->http)
-            http_stop(n->http);
-        if (n->transport)
-            transport_stop(n->transport);
     } else {
+        if (open_io(n) != 0)
+            status = 2;
+        else if (node_ledger_open(n) != 0)
+            status = 1;
+        if (status != 0)
+            close_io(n);
+    }
+    if (status == 0) {
         uv_timer_init(n->loop, &n->tick);
         n->tick.data = n;
         uv_timer_start(&n->tick, on_tick, 0, cfg->heartbeat_ms);
@@ -310,6 +320,7 @@ int node_run(const struct config *cfg, const uint8_t key[CONFIG_KEY_BYTES], cons
     if (uv_loop_close(n->loop) != 0) {
         fprintf(stderr, "chimerad: warning: handles left open at exit\n");
     }
+    node_ledger_close(n);
     sodium_memzero(n->key, sizeof(n->key));
     sodium_memzero(n->token, sizeof(n->token));
     free(n);

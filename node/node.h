@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "consensus/consensus.h"
+#include "ledger/ledger.h"
 #include "node/config.h"
 #include "node/events.h"
 #include "node/http.h"
@@ -57,6 +58,8 @@ struct node {
     uint64_t started_ms;         /* loop time at start */
     struct cons cons;
     uv_timer_t cons_timer;
+    struct ledger *ledger;
+    struct ledger_key key_pair; /* this node's Ed25519 key (DATA/node.key) */
     struct node_cons_seen seen;
     struct node_metrics metrics;
     struct events_limiter drop_limit[DROP_COUNT];
@@ -90,6 +93,16 @@ int node_cons_start(struct node *n);
 void node_cons_stop(struct node *n);
 struct msgpack_object;
 void node_cons_recv(struct node *n, size_t from, const struct msgpack_object *body);
+
+/* The ledger (node_ledger.c): open with recovery before the node serves;
+ * close on the way out. */
+int node_ledger_open(struct node *n);
+void node_ledger_close(struct node *n);
+
+/* The ledger's HTTP reads (api_ledger.c). */
+void api_get_ledger(struct node *n, struct http_request *req);
+void api_get_ledger_head(struct node *n, struct http_request *req);
+json_t *api_ledger_summary(struct node *n);
 
 /* The HTTP API (api.c): answers one request on the loop thread. */
 void api_handle(void *ctx, struct http_request *req);

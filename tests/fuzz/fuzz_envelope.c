@@ -1,7 +1,7 @@
 /* libFuzzer harness for the envelope decoder (see README.md).
  *
  * The input is taken as a plaintext. It checks:
- *  - the pre-scan's promise: whatever env_prescan accepts, msgpack_unpack
+ *  - the pre-scan's promise: whatever wire_prescan accepts, msgpack_unpack
  *    parses completely, with every byte consumed;
  *  - env_open on the input sealed with a fixed key never crashes, accepts
  *    only what the pre-scan accepts, and yields well-formed fields;
@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "node/envelope.h"
+#include "wire/prescan.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -77,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         ready = 1;
     }
-    int scanned = env_prescan(data, size, ENV_MAX_DEPTH);
+    int scanned = wire_prescan(data, size, ENV_MAX_DEPTH);
     check_prescan_promise(data, size, scanned);
     check_sealed_open(data, size, scanned);
     check_raw_open(data, size);

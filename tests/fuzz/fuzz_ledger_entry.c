@@ -20,6 +20,7 @@
 
 #include "ledger/internal.h"
 #include "ledger/ledger.h"
+#include "wire/prescan.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -81,7 +82,7 @@ static void check_others(const uint8_t *data, size_t size)
         abort();
     ledger_rec_cosig_decode(data, size, &b, &n, sigs);
     ledger_rec_evidence_decode(data, size, &ev);
-    size_t obj = ledger_mp_object_len(data, size, LEDGER_MAX_DEPTH);
+    size_t obj = wire_object_len(data, size, LEDGER_MAX_DEPTH);
     if (obj > size)
         abort();
     if (obj > 0)

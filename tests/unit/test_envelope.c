@@ -1,6 +1,6 @@
 /* env_seal / env_open: round trips, tampering, truncation and sealing
  * rules. Hostile plaintexts are in test_envelope_hostile.c, the pre-scan
- * in test_envelope_prescan.c, the replay window in test_envelope_replay.c. */
+ * in test_wire_prescan.c, the replay window in test_envelope_replay.c. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

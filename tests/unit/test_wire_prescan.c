@@ -1,5 +1,7 @@
-/* env_prescan: every msgpack format family, counts, depth and the
- * one-object rule. Whatever it accepts must unpack fully with msgpack-c. */
+/* wire_prescan and wire_object_len: every msgpack format family, counts,
+ * depth and the one-object rule. Whatever they accept must unpack fully
+ * with msgpack-c. The node's envelope and the ledger both rely on them;
+ * their own tests check only how each uses the result. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -10,9 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/envelope.h"
+#include <msgpack.h>
+
+#include "wire/prescan.h"
 
 #define DEEP 40
+/* The depth both callers use (MAX_DEPTH, LEDGER_MAX_DEPTH). */
+#define MAX_DEPTH 8
 
 static void assert_unpacks_fully(const void *buf, size_t len)
 {
@@ -25,26 +31,31 @@ static void assert_unpacks_fully(const void *buf, size_t len)
     msgpack_zone_free(z);
 }
 
-/* One complete object: accepted, and unpackable; every proper prefix and
- * the object with a byte after it: rejected. Each is copied to an
- * exact-size buffer so ASan catches a read past the end. */
+/* One complete object: accepted, unpackable, and its length found; with a
+ * byte after it: rejected as a whole but its length still found; every
+ * proper prefix: neither. Each is copied to an exact-size buffer so ASan
+ * catches a read past the end. */
 static void assert_object(const void *obj, size_t len)
 {
     uint8_t *b = malloc(len + 1);
     assert_non_null(b);
     memcpy(b, obj, len);
-    assert_int_equal(env_prescan(b, len, ENV_MAX_DEPTH), 0);
+    assert_int_equal(wire_prescan(b, len, MAX_DEPTH), 0);
+    assert_int_equal(wire_object_len(b, len, MAX_DEPTH), len);
     assert_unpacks_fully(b, len);
     b[len] = 0x00;
-    assert_int_equal(env_prescan(b, len + 1, ENV_MAX_DEPTH), -1);
+    assert_int_equal(wire_prescan(b, len + 1, MAX_DEPTH), -1);
+    assert_int_equal(wire_object_len(b, len + 1, MAX_DEPTH), len);
     free(b);
 
     for (size_t n = 0; n < len; n++) {
         uint8_t *cut = malloc(n ? n : 1);
         assert_non_null(cut);
         memcpy(cut, obj, n);
-        if (env_prescan(cut, n, ENV_MAX_DEPTH) != -1)
+        if (wire_prescan(cut, n, MAX_DEPTH) != -1)
             fail_msg("prefix of %zu of %zu bytes accepted", n, len);
+        if (wire_object_len(cut, n, MAX_DEPTH) != 0)
+            fail_msg("prefix of %zu of %zu bytes has a length", n, len);
         free(cut);
     }
 }
@@ -179,34 +190,34 @@ static void test_mixed_containers(void **state)
 static void test_byte_c1_is_rejected(void **state)
 {
     (void)state;
-    assert_int_equal(env_prescan("\xc1", 1, ENV_MAX_DEPTH), -1);
-    assert_int_equal(env_prescan("\x92\x01\xc1", 3, ENV_MAX_DEPTH), -1);
-    assert_int_equal(env_prescan("\x81\xc1\x01", 3, ENV_MAX_DEPTH), -1);
+    assert_int_equal(wire_prescan("\xc1", 1, MAX_DEPTH), -1);
+    assert_int_equal(wire_prescan("\x92\x01\xc1", 3, MAX_DEPTH), -1);
+    assert_int_equal(wire_prescan("\x81\xc1\x01", 3, MAX_DEPTH), -1);
 }
 
 static void test_empty_and_null_are_rejected(void **state)
 {
     (void)state;
-    assert_int_equal(env_prescan("", 0, ENV_MAX_DEPTH), -1);
-    assert_int_equal(env_prescan(NULL, 0, ENV_MAX_DEPTH), -1);
+    assert_int_equal(wire_prescan("", 0, MAX_DEPTH), -1);
+    assert_int_equal(wire_prescan(NULL, 0, MAX_DEPTH), -1);
 }
 
 static void test_two_objects_are_rejected(void **state)
 {
     (void)state;
-    assert_int_equal(env_prescan("\x01\x02", 2, ENV_MAX_DEPTH), -1);
-    assert_int_equal(env_prescan("\x90\x90", 2, ENV_MAX_DEPTH), -1);
+    assert_int_equal(wire_prescan("\x01\x02", 2, MAX_DEPTH), -1);
+    assert_int_equal(wire_prescan("\x90\x90", 2, MAX_DEPTH), -1);
 }
 
 static void test_count_beyond_bytes_left_is_rejected(void **state)
 {
     (void)state;
-    assert_int_equal(env_prescan("\x93\x01\x02", 3, ENV_MAX_DEPTH), -1);
-    assert_int_equal(env_prescan("\x82\x01\x02\x03", 4, ENV_MAX_DEPTH), -1);
-    assert_int_equal(env_prescan("\xdc\xff\xff\x01\x02", 5, ENV_MAX_DEPTH), -1);
-    assert_int_equal(env_prescan("\xdd\xff\xff\xff\xff\x01", 6, ENV_MAX_DEPTH), -1);
+    assert_int_equal(wire_prescan("\x93\x01\x02", 3, MAX_DEPTH), -1);
+    assert_int_equal(wire_prescan("\x82\x01\x02\x03", 4, MAX_DEPTH), -1);
+    assert_int_equal(wire_prescan("\xdc\xff\xff\x01\x02", 5, MAX_DEPTH), -1);
+    assert_int_equal(wire_prescan("\xdd\xff\xff\xff\xff\x01", 6, MAX_DEPTH), -1);
     /* 2 * 0x80000000 must not wrap */
-    assert_int_equal(env_prescan("\xdf\x80\x00\x00\x00\x01", 6, ENV_MAX_DEPTH), -1);
+    assert_int_equal(wire_prescan("\xdf\x80\x00\x00\x00\x01", 6, MAX_DEPTH), -1);
 }
 
 /* Counts are judged against what every open container still needs, not
@@ -215,28 +226,28 @@ static void test_count_beyond_bytes_left_is_rejected(void **state)
 static void test_pending_counts_across_levels(void **state)
 {
     (void)state;
-    assert_int_equal(env_prescan("\x92\x93\xc0\xc0\xc0", 5, ENV_MAX_DEPTH), -1);
-    assert_int_equal(env_prescan("\x92\x93\xc0\xc0\xc0\xc0", 6, ENV_MAX_DEPTH), 0);
+    assert_int_equal(wire_prescan("\x92\x93\xc0\xc0\xc0", 5, MAX_DEPTH), -1);
+    assert_int_equal(wire_prescan("\x92\x93\xc0\xc0\xc0\xc0", 6, MAX_DEPTH), 0);
 }
 
 static void test_length_past_end_is_rejected(void **state)
 {
     (void)state;
-    assert_int_equal(env_prescan("\xdb\xff\xff\xff\xff"
-                                 "a",
-                                 6, ENV_MAX_DEPTH),
+    assert_int_equal(wire_prescan("\xdb\xff\xff\xff\xff"
+                                  "a",
+                                  6, MAX_DEPTH),
                      -1);
-    assert_int_equal(env_prescan("\xc6\xff\xff\xff\xff"
-                                 "a",
-                                 6, ENV_MAX_DEPTH),
+    assert_int_equal(wire_prescan("\xc6\xff\xff\xff\xff"
+                                  "a",
+                                  6, MAX_DEPTH),
                      -1);
-    assert_int_equal(env_prescan("\xc9\xff\xff\xff\xff\x01"
-                                 "a",
-                                 7, ENV_MAX_DEPTH),
+    assert_int_equal(wire_prescan("\xc9\xff\xff\xff\xff\x01"
+                                  "a",
+                                  7, MAX_DEPTH),
                      -1);
-    assert_int_equal(env_prescan("\xa5"
-                                 "abc",
-                                 4, ENV_MAX_DEPTH),
+    assert_int_equal(wire_prescan("\xa5"
+                                  "abc",
+                                  4, MAX_DEPTH),
                      -1);
 }
 
@@ -251,9 +262,9 @@ static size_t nested(uint8_t *b, unsigned n)
 static void test_scalar_is_depth_0(void **state)
 {
     (void)state;
-    assert_int_equal(env_prescan("\x01", 1, 0), 0);
-    assert_int_equal(env_prescan("\x90", 1, 0), -1);
-    assert_int_equal(env_prescan("\x90", 1, 1), 0);
+    assert_int_equal(wire_prescan("\x01", 1, 0), 0);
+    assert_int_equal(wire_prescan("\x90", 1, 0), -1);
+    assert_int_equal(wire_prescan("\x90", 1, 1), 0);
 }
 
 static void test_depth_8_accepted_9_rejected(void **state)
@@ -261,19 +272,19 @@ static void test_depth_8_accepted_9_rejected(void **state)
     (void)state;
     uint8_t b[DEEP];
     size_t n = nested(b, 8);
-    assert_int_equal(env_prescan(b, n, 8), 0);
+    assert_int_equal(wire_prescan(b, n, 8), 0);
     n = nested(b, 9);
-    assert_int_equal(env_prescan(b, n, 8), -1);
-    assert_int_equal(env_prescan(b, n, 9), 0);
+    assert_int_equal(wire_prescan(b, n, 8), -1);
+    assert_int_equal(wire_prescan(b, n, 9), 0);
 }
 
 static void test_empty_containers_count_for_depth(void **state)
 {
     (void)state;
-    assert_int_equal(env_prescan("\x91\x90", 2, 1), -1);
-    assert_int_equal(env_prescan("\x91\x90", 2, 2), 0);
-    assert_int_equal(env_prescan("\x81\x01\x80", 3, 1), -1);
-    assert_int_equal(env_prescan("\x81\x01\x80", 3, 2), 0);
+    assert_int_equal(wire_prescan("\x91\x90", 2, 1), -1);
+    assert_int_equal(wire_prescan("\x91\x90", 2, 2), 0);
+    assert_int_equal(wire_prescan("\x81\x01\x80", 3, 1), -1);
+    assert_int_equal(wire_prescan("\x81\x01\x80", 3, 2), 0);
 }
 
 static void test_map_values_count_for_depth(void **state)
@@ -281,8 +292,8 @@ static void test_map_values_count_for_depth(void **state)
     (void)state;
     /* {1: {1: [1]}} */
     static const uint8_t p[] = {0x81, 0x01, 0x81, 0x01, 0x91, 0x01};
-    assert_int_equal(env_prescan(p, sizeof(p), 2), -1);
-    assert_int_equal(env_prescan(p, sizeof(p), 3), 0);
+    assert_int_equal(wire_prescan(p, sizeof(p), 2), -1);
+    assert_int_equal(wire_prescan(p, sizeof(p), 3), 0);
 }
 
 static void test_siblings_do_not_add_depth(void **state)
@@ -290,12 +301,45 @@ static void test_siblings_do_not_add_depth(void **state)
     (void)state;
     /* [[1], [2], {3: [4]}] is depth 3, however many siblings */
     static const uint8_t p[] = {0x93, 0x91, 0x01, 0x91, 0x02, 0x81, 0x03, 0x91, 0x04};
-    assert_int_equal(env_prescan(p, sizeof(p), 3), 0);
-    assert_int_equal(env_prescan(p, sizeof(p), 2), -1);
+    assert_int_equal(wire_prescan(p, sizeof(p), 3), 0);
+    assert_int_equal(wire_prescan(p, sizeof(p), 2), -1);
     /* a deep branch then a shallow one: [[[[1]]], 2] */
     static const uint8_t q[] = {0x92, 0x91, 0x91, 0x91, 0x01, 0x02};
-    assert_int_equal(env_prescan(q, sizeof(q), 4), 0);
-    assert_int_equal(env_prescan(q, sizeof(q), 3), -1);
+    assert_int_equal(wire_prescan(q, sizeof(q), 4), 0);
+    assert_int_equal(wire_prescan(q, sizeof(q), 3), -1);
+}
+
+/* wire_object_len is for readers that walk a sequence (the ledger skips
+ * fields with it): it stops after the first object and refuses what
+ * wire_prescan refuses in that object. */
+static void test_object_len_stops_after_the_first_object(void **state)
+{
+    (void)state;
+    assert_int_equal(wire_object_len("\x01\x02", 2, MAX_DEPTH), 1);
+    assert_int_equal(wire_object_len("\x90\x90", 2, MAX_DEPTH), 1);
+    assert_int_equal(wire_object_len("\x92\x01\x02\xc1", 4, MAX_DEPTH), 3);
+    assert_int_equal(wire_object_len("\x81\xa1k\x90\x01", 5, MAX_DEPTH), 4);
+}
+
+static void test_object_len_refuses_what_prescan_refuses(void **state)
+{
+    (void)state;
+    assert_int_equal(wire_object_len(NULL, 0, MAX_DEPTH), 0);
+    assert_int_equal(wire_object_len("", 0, MAX_DEPTH), 0);
+    assert_int_equal(wire_object_len("\xc1\x01", 2, MAX_DEPTH), 0);
+    assert_int_equal(wire_object_len("\x93\x01\x02", 3, MAX_DEPTH), 0);
+    assert_int_equal(wire_object_len("\xdd\xff\xff\xff\xff\x01", 6, MAX_DEPTH), 0);
+    assert_int_equal(wire_object_len("\xdb\xff\xff\xff\xff"
+                                     "a",
+                                     6, MAX_DEPTH),
+                     0);
+    assert_int_equal(wire_object_len("\x91\x90\x01", 3, 1), 0);
+    assert_int_equal(wire_object_len("\x91\x90\x01", 3, 2), 2);
+    uint8_t b[DEEP];
+    memset(b, 0x91, 33);
+    b[33] = 0xc0;
+    assert_int_equal(wire_object_len(b, 34, UINT_MAX), 0);
+    assert_int_equal(wire_object_len(b + 1, 33, UINT_MAX), 33);
 }
 
 /* Above msgpack-c's own limit of 32 the pre-scan could not keep its
@@ -305,10 +349,10 @@ static void test_depth_capped_at_msgpack_limit(void **state)
     (void)state;
     uint8_t b[DEEP];
     size_t n = nested(b, 32);
-    assert_int_equal(env_prescan(b, n, UINT_MAX), 0);
+    assert_int_equal(wire_prescan(b, n, UINT_MAX), 0);
     assert_unpacks_fully(b, n);
     n = nested(b, 33);
-    assert_int_equal(env_prescan(b, n, UINT_MAX), -1);
+    assert_int_equal(wire_prescan(b, n, UINT_MAX), -1);
 }
 
 int main(void)
@@ -340,6 +384,8 @@ int main(void)
         cmocka_unit_test(test_map_values_count_for_depth),
         cmocka_unit_test(test_siblings_do_not_add_depth),
         cmocka_unit_test(test_depth_capped_at_msgpack_limit),
+        cmocka_unit_test(test_object_len_stops_after_the_first_object),
+        cmocka_unit_test(test_object_len_refuses_what_prescan_refuses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

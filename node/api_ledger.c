@@ -1,0 +1,144 @@
+/* The ledger's read side of the HTTP API: GET /ledger?from=&limit= and
+ * GET /ledger/head. Hashes, keys and signatures are hex; each entry's
+ * payload is given as hex of its exact msgpack bytes, since those bytes
+ * (not a re-encoding) are what the chain covers. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node/node.h"
+
+#define LEDGER_PAGE_DEFAULT 100
+#define LEDGER_PAGE_MAX 1000
+#define LEDGER_PAGE_BYTES (4u * 1024u * 1024u)
+
+static json_t *hex_json(const uint8_t *b, size_t n)
+{
+    char *hex = malloc(2 * n + 1);
+    if (!hex)
+        return json_null();
+    ledger_hex(b, n, hex);
+    json_t *s = json_string(hex);
+    free(hex);
+    return s;
+}
+
+static json_t *head_hash_json(struct node *n)
+{
+    if (ledger_last_index(n->ledger) == 0)
+        return json_null();
+    uint8_t h[LEDGER_HASH_BYTES];
+    ledger_head_hash(n->ledger, h);
+    return hex_json(h, sizeof(h));
+}
+
+static uint64_t checkpoint_index(struct node *n, struct ledger_signed_checkpoint *cp)
+{
+    return ledger_last_checkpoint(n->ledger, cp) == LEDGER_OK ? cp->cp.index : 0;
+}
+
+json_t *api_ledger_summary(struct node *n)
+{
+    static struct ledger_signed_checkpoint cp; /* large; the loop is single-threaded */
+    /* Nothing is committed by replication yet: the committed index is what
+     * a checkpoint covers. */
+    return json_pack("{s:I, s:I, s:o}", "index", (json_int_t)ledger_last_index(n->ledger),
+                     "committed", (json_int_t)checkpoint_index(n, &cp), "head", head_hash_json(n));
+}
+
+struct page {
+    json_t *entries;
+    const char *error;
+    uint64_t covered; /* entries up to this index are under a checkpoint */
+};
+
+static int add_entry(uint64_t index, uint64_t term, const uint8_t *bytes, size_t len, void *arg)
+{
+    struct page *pg = arg;
+    struct ledger_entry e;
+    const char *why = NULL;
+    if (ledger_entry_decode(bytes, len, &e, &why) != LEDGER_OK) {
+        pg->error = why ? why : "undecodable entry";
+        return 1;
+    }
+    uint8_t hash[LEDGER_HASH_BYTES];
+    ledger_entry_hash(e.prev_hash, bytes, len, hash);
+    json_t *o = json_pack(
+        "{s:I, s:I, s:s, s:i, s:I, s:s, s:o, s:o, s:o, s:o}", "index", (json_int_t)index, "term",
+        (json_int_t)term, "type", ledger_entry_type_name(e.type), "type_code", (int)e.type,
+        "timestamp_ms", (json_int_t)e.timestamp_ms, "author", e.author, "hash",
+        hex_json(hash, sizeof(hash)), "prev_hash", hex_json(e.prev_hash, sizeof(e.prev_hash)),
+        "payload", hex_json(e.payload, e.payload_len), "checkpoint",
+        index <= pg->covered ? json_integer((json_int_t)pg->covered) : json_null());
+    json_array_append_new(pg->entries, o);
+    return 0;
+}
+
+static int parse_u64(const char *query, const char *name, uint64_t def, uint64_t min, uint64_t max,
+                     uint64_t *out)
+{
+    char buf[32];
+    *out = def;
+    if (!http_query_param(query, name, buf, sizeof(buf)))
+        return 0;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(buf, &end, 10);
+    if (buf[0] == '\0' || buf[0] == '-' || *end || errno || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+void api_get_ledger(struct node *n, struct http_request *req)
+{
+    uint64_t from, limit, last = ledger_last_index(n->ledger);
+    if (parse_u64(req->query, "from", 1, 1, UINT64_MAX, &from) != 0) {
+        http_respond_error(req, 400, "from: must be an entry index, 1 or more");
+        return;
+    }
+    if (parse_u64(req->query, "limit", LEDGER_PAGE_DEFAULT, 1, LEDGER_PAGE_MAX, &limit) != 0) {
+        http_respond_error(req, 400, "limit: must be a whole number from 1 to %d", LEDGER_PAGE_MAX);
+        return;
+    }
+    static struct ledger_signed_checkpoint cp;
+    struct page pg = {.entries = json_array(), .covered = checkpoint_index(n, &cp)};
+    if (from <= last) {
+        enum ledger_error rv =
+            ledger_read_range(n->ledger, from, limit, LEDGER_PAGE_BYTES, add_entry, &pg);
+        if (rv != LEDGER_OK || pg.error) {
+            json_decref(pg.entries);
+            http_respond_error(req, 500, "ledger: cannot read from index %" PRIu64 ": %s", from,
+                               pg.error ? pg.error : ledger_strerror(rv));
+            return;
+        }
+    }
+    json_t *body = json_pack("{s:I, s:I, s:o}", "from", (json_int_t)from, "last_index",
+                             (json_int_t)last, "entries", pg.entries);
+    http_respond_json(req, 200, body);
+}
+
+void api_get_ledger_head(struct node *n, struct http_request *req)
+{
+    static struct ledger_signed_checkpoint cp;
+    json_t *checkpoint = json_null();
+    if (ledger_last_checkpoint(n->ledger, &cp) == LEDGER_OK) {
+        json_t *sigs = json_array();
+        for (size_t i = 0; i < cp.nsigs; i++)
+            json_array_append_new(
+                sigs, json_pack("{s:s, s:o, s:o}", "signer", cp.sigs[i].signer, "pubkey",
+                                hex_json(cp.sigs[i].pubkey, LEDGER_PUBKEY_BYTES), "signature",
+                                hex_json(cp.sigs[i].sig, LEDGER_SIG_BYTES)));
+        checkpoint = json_pack("{s:s, s:I, s:o, s:I, s:o}", "origin", cp.cp.origin, "index",
+                               (json_int_t)cp.cp.index, "head_hash",
+                               hex_json(cp.cp.head_hash, LEDGER_HASH_BYTES), "term",
+                               (json_int_t)cp.cp.term, "signatures", sigs);
+    }
+    json_t *body = json_pack("{s:I, s:I, s:o, s:o, s:s, s:o}", "index",
+                             (json_int_t)ledger_last_index(n->ledger), "term",
+                             (json_int_t)ledger_last_term(n->ledger), "hash", head_hash_json(n),
+                             "checkpoint", checkpoint, "node", n->cfg.id, "node_pubkey",
+                             hex_json(n->key_pair.pk, LEDGER_PUBKEY_BYTES));
+    http_respond_json(req, 200, body);
+}
