@@ -70,9 +70,9 @@ void node_event(struct node *n, const char *kind, const char *peer, const char *
     time_t secs = (time_t)(e->time_ms / 1000);
     struct tm tm;
     gmtime_r(&secs, &tm);
-    fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s %s: %s\n", tm.tm_year + 1900,
+    fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s %s %s: %s\n", tm.tm_year + 1900,
             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(e->time_ms % 1000),
-            n->cfg.id, kind, msg);
+            level >= 2 ? "WARN" : "INFO", n->cfg.id, kind, msg);
 }
 
 /* The boot epoch makes envelope counters grow across restarts: the next one
@@ -108,8 +108,10 @@ void node_drop(struct node *n, enum node_drop why, const char *detail)
         !events_limiter_allow(&n->drop_limit[why], node_wall_ms(), DROP_EVENT_INTERVAL_MS, &held))
         return;
     const char *kind = why == DROP_AUTH ? "transport.auth_failure" : "transport.malformed";
-    node_event(n, kind, NULL, "dropped a message (%s: %s)%s%" PRIu64 " more since the last report",
-               node_drop_name(why), detail, held ? "; " : "", held);
+    char more[64] = "";
+    if (held)
+        snprintf(more, sizeof(more), "; %" PRIu64 " more since the last report", held);
+    node_event(n, kind, NULL, "dropped a message (%s: %s)%s", node_drop_name(why), detail, more);
 }
 
 /* ---- sending ---- */
