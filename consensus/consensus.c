@@ -1,4 +1,5 @@
 /* Raft leader election: the pure core (see consensus.h for the contract).
+ * Log replication lives in replicate.c.
  *
  * Section numbers refer to Diego Ongaro, "Consensus: Bridging Theory and
  * Practice", Stanford PhD dissertation, 2014. The core never reads a clock or
@@ -10,12 +11,9 @@
 #include <assert.h>
 #include <string.h>
 
-/* ---- small helpers ---------------------------------------------------- */
+#include "consensus/cons_internal.h"
 
-static uint64_t sat_add(uint64_t a, uint64_t b)
-{
-    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
-}
+/* ---- small helpers ---------------------------------------------------- */
 
 /* splitmix64 (Steele, Lea, Flood 2014): tiny, full-period, and good enough
  * to spread election timeouts; all that matters here is that it is
@@ -28,18 +26,13 @@ static uint64_t splitmix64(uint64_t *state)
     return z ^ (z >> 31);
 }
 
-static uint64_t timeout_ms(const struct cons *c)
-{
-    return c->cfg.election_timeout_ms;
-}
-
 /* §3.4: each election timeout is drawn at random from [T, 2T) so that split
  * votes are rare and resolve quickly. */
 static void reset_election_deadline(struct cons *c, uint64_t now)
 {
-    uint64_t t = timeout_ms(c);
+    uint64_t t = cons_timeout_ms(c);
     uint64_t jitter = t ? splitmix64(&c->rng) % t : 0;
-    c->election_deadline = sat_add(now, t + jitter);
+    c->election_deadline = cons_sat_add(now, t + jitter);
 }
 
 /* The shell must persist term and vote before sending anything in this out
@@ -52,17 +45,18 @@ static void mark_persist(struct cons *c, struct cons_out *out)
     out->state.voted_for = c->voted_for;
 }
 
-static void emit(struct cons_out *out, const struct cons_msg *m)
+void cons__emit(struct cons_out *out, const struct cons_msg *m)
 {
-    /* Cannot happen (a call sends at most one broadcast plus one reply),
-     * but never write past the array whatever the state. */
+    /* Cannot happen (a call sends at most one broadcast plus one reply, and
+     * the leader's APPENDs stop when out is full), but never write past the
+     * array whatever the state. */
     if (out->nmsgs >= CONS_MAX_OUT)
         return;
     out->msgs[out->nmsgs++] = *m;
 }
 
-static void send_to(const struct cons *c, struct cons_out *out, enum cons_msg_type type, int32_t to,
-                    uint64_t term, bool granted)
+struct cons_msg cons__reply(const struct cons *c, enum cons_msg_type type, int32_t to,
+                            uint64_t term, bool granted)
 {
     struct cons_msg m = {
         .type = type,
@@ -73,7 +67,14 @@ static void send_to(const struct cons *c, struct cons_out *out, enum cons_msg_ty
         .last_log_term = c->last_log_term,
         .granted = granted,
     };
-    emit(out, &m);
+    return m;
+}
+
+static void send_to(const struct cons *c, struct cons_out *out, enum cons_msg_type type, int32_t to,
+                    uint64_t term, bool granted)
+{
+    struct cons_msg m = cons__reply(c, type, to, term, granted);
+    cons__emit(out, &m);
 }
 
 static void broadcast(const struct cons *c, struct cons_out *out, enum cons_msg_type type,
@@ -111,7 +112,7 @@ static bool in_lease(const struct cons *c, uint64_t now)
         return true;
     if (c->leader == CONS_NONE || !c->heard_leader)
         return false;
-    return now < c->last_leader_contact || now - c->last_leader_contact < timeout_ms(c);
+    return now < c->last_leader_contact || now - c->last_leader_contact < cons_timeout_ms(c);
 }
 
 /* §6.2 check-quorum: the leader stays a leader only while a majority (itself
@@ -139,7 +140,7 @@ static void update_quorum_check(struct cons *c)
             acks[j + 1] = acks[j];
         acks[j + 1] = v;
     }
-    c->quorum_check_due = sat_add(acks[need - 1], timeout_ms(c));
+    c->quorum_check_due = cons_sat_add(acks[need - 1], cons_timeout_ms(c));
 }
 
 /* ---- role transitions ------------------------------------------------- */
@@ -147,7 +148,7 @@ static void update_quorum_check(struct cons *c)
 /* Adopts a newer term (§3.3: "if one server's current term is smaller than
  * the other's, then it updates its current term"): no vote cast in it yet,
  * no leader known. Persisted before anything is sent (§3.8). */
-static void become_follower(struct cons *c, uint64_t now, uint64_t term, struct cons_out *out)
+void cons__become_follower(struct cons *c, uint64_t now, uint64_t term, struct cons_out *out)
 {
     if (term > c->term) {
         c->term = term;
@@ -179,10 +180,12 @@ static void become_leader(struct cons *c, uint64_t now, struct cons_out *out)
         c->acked[i] = false;
     c->acked[c->cfg.self] = true;
     update_quorum_check(c);
+    /* §3.5: replication state starts optimistic (next = last + 1). */
+    cons__rep_start(c);
     /* §3.4: a new leader asserts itself at once, so that no other election
      * times out. */
-    broadcast(c, out, CONS_MSG_HEARTBEAT, c->term);
-    c->heartbeat_due = sat_add(now, c->cfg.heartbeat_ms);
+    cons__rep_heartbeat(c, out);
+    c->heartbeat_due = cons_sat_add(now, c->cfg.heartbeat_ms);
 }
 
 /* §3.4: increment the term, vote for itself, ask everyone else. */
@@ -240,7 +243,7 @@ static void on_prevote_resp(struct cons *c, uint64_t now, const struct cons_msg 
         /* A refusal carries the voter's term: if it is newer, this node
          * is behind and catches up as a follower. */
         if (m->term > c->term)
-            become_follower(c, now, m->term, out);
+            cons__become_follower(c, now, m->term, out);
         return;
     }
     /* A grant carries the term it was asked about; anything else is a
@@ -259,7 +262,7 @@ static void on_vote(struct cons *c, uint64_t now, const struct cons_msg *m, stru
     if (in_lease(c, now))
         return;
     if (m->term > c->term)
-        become_follower(c, now, m->term, out);
+        cons__become_follower(c, now, m->term, out);
     bool grant = m->term == c->term && (c->voted_for == CONS_NONE || c->voted_for == m->from) &&
                  log_ok(c, m);
     if (grant) {
@@ -281,7 +284,7 @@ static void on_vote_resp(struct cons *c, uint64_t now, const struct cons_msg *m,
                          struct cons_out *out)
 {
     if (m->term > c->term) {
-        become_follower(c, now, m->term, out);
+        cons__become_follower(c, now, m->term, out);
         return;
     }
     if (c->role != CONS_CANDIDATE || m->term != c->term || !m->granted)
@@ -305,27 +308,42 @@ static void on_heartbeat(struct cons *c, uint64_t now, const struct cons_msg *m,
      * cannot happen; if it did, yielding would hide it, so ignore it. */
     if (m->term == c->term && c->role == CONS_LEADER)
         return;
+    cons__follow(c, now, m, out);
+    /* The leader sends min(its commit, what this follower is known to
+     * match), so everything up to it is in this log and matches (§3.5). */
+    cons__commit_to(c, m->commit < c->last_log_index ? m->commit : c->last_log_index, out);
+    send_to(c, out, CONS_MSG_HEARTBEAT_RESP, m->from, c->term, true);
+}
+
+void cons__follow(struct cons *c, uint64_t now, const struct cons_msg *m, struct cons_out *out)
+{
     /* §3.4: a (pre-)candidate that hears from a leader of its own term or a
      * newer one recognises it and returns to follower. */
-    become_follower(c, now, m->term, out);
+    cons__become_follower(c, now, m->term, out);
     c->leader = m->from;
     c->heard_leader = true;
     c->last_leader_contact = now;
     reset_election_deadline(c, now);
-    send_to(c, out, CONS_MSG_HEARTBEAT_RESP, m->from, c->term, true);
 }
 
 static void on_heartbeat_resp(struct cons *c, uint64_t now, const struct cons_msg *m,
                               struct cons_out *out)
 {
     if (m->term > c->term) {
-        become_follower(c, now, m->term, out);
+        cons__become_follower(c, now, m->term, out);
         return;
     }
     if (c->role != CONS_LEADER || m->term != c->term)
         return;
-    c->last_ack[m->from] = now;
-    c->acked[m->from] = true;
+    cons__ack(c, now, m->from);
+}
+
+/* A response of the current term from a follower: it counts for
+ * check-quorum (§6.2), whether a HEARTBEAT_RESP or an APPEND_RESP. */
+void cons__ack(struct cons *c, uint64_t now, int32_t from)
+{
+    c->last_ack[from] = now;
+    c->acked[from] = true;
     update_quorum_check(c);
 }
 
@@ -363,10 +381,10 @@ void cons_tick(struct cons *c, uint64_t now_ms, struct cons_out *out)
              * electing someone else. */
             c->leader = CONS_NONE;
             c->heard_leader = false;
-            become_follower(c, now_ms, c->term, out);
+            cons__become_follower(c, now_ms, c->term, out);
         } else if (now_ms >= c->heartbeat_due) {
-            broadcast(c, out, CONS_MSG_HEARTBEAT, c->term);
-            c->heartbeat_due = sat_add(now_ms, c->cfg.heartbeat_ms);
+            cons__rep_heartbeat(c, out);
+            c->heartbeat_due = cons_sat_add(now_ms, c->cfg.heartbeat_ms);
         }
     } else if (now_ms >= c->election_deadline) {
         /* Followers and candidates alike start with a pre-vote round; a
@@ -402,6 +420,14 @@ void cons_recv(struct cons *c, uint64_t now_ms, const struct cons_msg *m, struct
         break;
     case CONS_MSG_HEARTBEAT_RESP:
         on_heartbeat_resp(c, now_ms, m, out);
+        break;
+    case CONS_MSG_APPEND:
+        /* Malformed entry metadata is ignored like any bad field. */
+        if (cons__append_valid(m))
+            cons__on_append(c, now_ms, m, out);
+        break;
+    case CONS_MSG_APPEND_RESP:
+        cons__on_append_resp(c, now_ms, m, out);
         break;
     case CONS_MSG_TYPE_END:
         break;

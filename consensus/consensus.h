@@ -9,9 +9,17 @@
  * deterministic whole-cluster simulation (tests/sim).
  *
  * Members are numbered 0..n-1 (the order of the configuration); the shell
- * maps ids to numbers. The log is not replicated yet: the core is told the
- * last log index and term so the vote restriction (§3.6.1) is already in
- * place for when the ledger arrives. */
+ * maps ids to numbers.
+ *
+ * Log replication (§3.5): the log is the ledger. The core knows entries
+ * only by their metadata (index, term, hash); the bytes stay in the shell,
+ * which fills APPEND messages from its log and verifies what it receives
+ * before handing the metadata in. The core reads older metadata through a
+ * small read-only view (struct cons_log), and every change to the log is an
+ * action in struct cons_out that the shell performs durably (fsynced)
+ * BEFORE it sends the messages of the same cons_out: persist before
+ * acknowledge. Consistency is checked on (prev index, prev hash): the hash
+ * covers the whole chain, so a match proves the whole prefix matches. */
 #ifndef CHIMERA_CONSENSUS_H
 #define CHIMERA_CONSENSUS_H
 
@@ -23,6 +31,11 @@
 #define CONS_NONE (-1)
 /* Enough for one broadcast plus replies. */
 #define CONS_MAX_OUT (2 * CONS_MAX_MEMBERS)
+#define CONS_HASH_BYTES 32
+/* Most entries one APPEND carries, and most APPENDs in flight to one
+ * follower (pipelining): throughput is not one round trip per entry. */
+#define CONS_MAX_BATCH 256
+#define CONS_MAX_INFLIGHT 4
 
 enum cons_role { CONS_FOLLOWER = 0, CONS_PRECANDIDATE, CONS_CANDIDATE, CONS_LEADER };
 
@@ -33,7 +46,24 @@ enum cons_msg_type {
     CONS_MSG_VOTE_RESP,
     CONS_MSG_HEARTBEAT, /* AppendEntries with no entries */
     CONS_MSG_HEARTBEAT_RESP,
+    CONS_MSG_APPEND, /* AppendEntries carrying entries prev_index+1 .. prev_index+n_entries */
+    CONS_MSG_APPEND_RESP,
     CONS_MSG_TYPE_END
+};
+
+/* An entry as the core knows it. */
+struct cons_entry {
+    uint64_t index, term;
+    uint8_t hash[CONS_HASH_BYTES];
+};
+
+/* Read-only view of this node's log, for entries older than the last one
+ * (the core keeps the last entry's metadata itself). meta returns 0 and
+ * fills term and hash for 1 <= index <= last index, or -1. Index 0 is the
+ * empty prefix: term 0, all-zero hash (answered by the core, not asked). */
+struct cons_log {
+    void *ctx;
+    int (*meta)(void *ctx, uint64_t index, uint64_t *term, uint8_t hash[CONS_HASH_BYTES]);
 };
 
 struct cons_msg {
@@ -42,7 +72,25 @@ struct cons_msg {
     uint64_t term;           /* PREVOTE: the term the sender would stand in */
     uint64_t last_log_index; /* PREVOTE, VOTE */
     uint64_t last_log_term;  /* PREVOTE, VOTE */
-    bool granted;            /* PREVOTE_RESP, VOTE_RESP */
+    bool granted;            /* PREVOTE_RESP, VOTE_RESP; APPEND_RESP: success */
+    /* HEARTBEAT, APPEND: the leader's commit index (a HEARTBEAT carries at
+     * most what the follower is known to match, so it never commits an
+     * unverified entry). */
+    uint64_t commit;
+    /* APPEND: the entry before the carried ones. */
+    uint64_t prev_index;
+    uint8_t prev_hash[CONS_HASH_BYTES];
+    /* APPEND: how many entries; in a message the core emits, the shell reads
+     * entries prev_index+1 .. prev_index+n_entries from its log and sends
+     * their bytes. In a message handed to cons_recv, entries points to their
+     * metadata (the shell computed the hashes from the bytes it verified). */
+    uint32_t n_entries;
+    const struct cons_entry *entries;
+    /* APPEND_RESP: on success the last index now known to match the leader;
+     * on failure a hint, the follower's last index (when it is behind) or an
+     * index before the conflict (see replicate.c), so the leader can back
+     * off in one step instead of one entry per round trip. */
+    uint64_t match_index;
 };
 
 struct cons_config {
@@ -62,6 +110,16 @@ struct cons_persist {
 struct cons_out {
     bool persist; /* term or vote changed: persist before sending */
     struct cons_persist state;
+    /* Follower log changes, to make durable before sending msgs, in this
+     * order: if truncate, drop every entry after truncate_after (never a
+     * committed one); then append append_count entries of the APPEND being
+     * handled, starting at its entries[append_from]. */
+    bool truncate;
+    uint64_t truncate_after;
+    uint32_t append_from, append_count;
+    /* The commit index, when it advanced in this call (else 0): entries up
+     * to it are committed and may be acknowledged to clients. */
+    uint64_t commit;
     struct cons_msg msgs[CONS_MAX_OUT];
     size_t nmsgs;
 };
@@ -81,13 +139,43 @@ struct cons {
     bool acked[CONS_MAX_MEMBERS];
     bool votes[CONS_MAX_MEMBERS]; /* (pre)candidate: who granted */
     uint64_t last_log_index, last_log_term;
-    uint64_t rng; /* seeded by the shell; splitmix64 state */
+    uint8_t last_log_hash[CONS_HASH_BYTES];
+    uint64_t commit; /* highest index known committed */
+    struct cons_log log;
+    uint64_t next_index[CONS_MAX_MEMBERS];  /* leader: next entry to send each member */
+    uint64_t match_index[CONS_MAX_MEMBERS]; /* leader: highest entry known to match */
+    uint32_t inflight[CONS_MAX_MEMBERS];    /* leader: APPENDs awaiting an answer */
+    uint64_t rng;                           /* seeded by the shell; splitmix64 state */
 };
 
 /* Starts as a follower in the persisted term with a randomized election
- * deadline. seed feeds the election-timeout randomization. */
+ * deadline and an empty log. seed feeds the election-timeout randomization. */
 void cons_init(struct cons *c, const struct cons_config *cfg, const struct cons_persist *p,
                uint64_t now_ms, uint64_t seed);
+
+/* Tells the core about the log it starts with (after cons_init, before any
+ * event): the last entry and the commit index known durable (0 if unknown;
+ * Raft does not persist it, §3.8, but a notarized checkpoint proves it). */
+void cons_set_log(struct cons *c, const struct cons_log *log, const struct cons_entry *last,
+                  uint64_t commit);
+
+/* Leader only: the shell has durably appended entries of the current term
+ * (clients' entries; the entry recording its election, which is also the
+ * no-op of §8) up to *last. The core counts them as its own match, sends
+ * APPENDs to followers with room in their pipelines, and may advance the
+ * commit index (a single-node federation commits at once). Clears and
+ * fills *out. Ignored (out empty) unless leader, last->term == term and
+ * last->index is beyond the last entry it was told of. */
+void cons_appended(struct cons *c, uint64_t now_ms, const struct cons_entry *last,
+                   struct cons_out *out);
+
+/* The shell saw member restart (its boot epoch changed). Raft assumes a
+ * log survives restarts (§3.8); a node whose data was wiped, or restored
+ * from an older backup, breaks that, and a leader that kept its old match
+ * index for it would resend from there forever. So a leader starts over
+ * with that member as with a new follower (§3.5) and the next probe finds
+ * where its log really ends. Never uncommits anything: commit only grows. */
+void cons_peer_restarted(struct cons *c, int32_t member);
 
 /* Time has reached now_ms: fire whatever is due (election, heartbeat,
  * check-quorum). Clears and fills *out. */
@@ -112,9 +200,10 @@ int32_t cons_quorum(const struct cons *c);
 
 const char *cons_role_name(enum cons_role r);
 
-/* Wire form of a message, as the body of an envelope: a msgpack array
- * [type, term, last_log_index, last_log_term, granted]. from and to come from
- * the envelope. encode returns the bytes in a malloc'ed buffer. decode checks
+/* Wire form of a message's fixed fields, as the body of an envelope: a
+ * msgpack array [type, term, last_log_index, last_log_term, granted]
+ * (APPEND's log fields and entry bytes are the shell's to carry). from and
+ * to come from the envelope. encode returns the bytes in a malloc'ed buffer. decode checks
  * every type and returns 0, or -1 for a malformed body. */
 int cons_msg_encode(const struct cons_msg *m, uint8_t **out, size_t *len);
 struct msgpack_object;

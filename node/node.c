@@ -175,8 +175,10 @@ static void on_heartbeat(struct node *n, size_t idx, const msgpack_object *body)
     struct peer *p = &n->peers.m[idx];
     uint64_t boot = body->via.array.ptr[0].via.u64;
     const msgpack_object_str *http = &body->via.array.ptr[1].via.str;
-    if (p->boot != 0 && boot != p->boot)
+    if (p->boot != 0 && boot != p->boot) {
         node_event(n, "peer.restarted", p->id, "%s restarted", p->id);
+        cons_peer_restarted(&n->cons, (int32_t)idx);
+    }
     p->boot = boot;
     memcpy(p->http, http->ptr, http->size);
     p->http[http->size] = '\0';

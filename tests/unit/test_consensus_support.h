@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "consensus/consensus.h"
@@ -103,6 +104,76 @@ static inline uint64_t elect_by_hand(struct cons *c)
     return now;
 }
 
+/* ---- in-memory logs ---------------------------------------------------- */
+
+#define CL_LOG 2048
+
+/* A node's log: e[1..len] (e[0] unused). */
+struct cl_log {
+    struct cons_entry e[CL_LOG + 1];
+    uint64_t len;
+};
+
+static inline uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+/* A stand-in for the ledger's chain: the hash of an entry covers the previous
+ * hash, its index, term and a payload tag (two entries with the same index
+ * and term but different tags are different entries). */
+static inline struct cons_entry chain_entry(const uint8_t prev_hash[CONS_HASH_BYTES],
+                                            uint64_t index, uint64_t term, uint64_t tag)
+{
+    struct cons_entry e = {.index = index, .term = term};
+    uint64_t acc = mix64(index * 0x9E3779B97F4A7C15ULL ^ term) ^ mix64(tag + 17);
+    for (size_t w = 0; w < CONS_HASH_BYTES / 8; w++) {
+        uint64_t p;
+        memcpy(&p, prev_hash + 8 * w, 8);
+        acc = mix64(acc ^ p ^ w);
+        memcpy(e.hash + 8 * w, &acc, 8);
+    }
+    return e;
+}
+
+/* Appends one entry to a log, chained to its last one. */
+static inline const struct cons_entry *log_push(struct cl_log *l, uint64_t term, uint64_t tag)
+{
+    static const uint8_t zero[CONS_HASH_BYTES];
+    assert_true(l->len < CL_LOG);
+    const uint8_t *prev = l->len ? l->e[l->len].hash : zero;
+    l->e[l->len + 1] = chain_entry(prev, l->len + 1, term, tag);
+    l->len++;
+    return &l->e[l->len];
+}
+
+static inline int log_meta(void *ctx, uint64_t index, uint64_t *term, uint8_t hash[CONS_HASH_BYTES])
+{
+    const struct cl_log *l = ctx;
+    if (index < 1 || index > l->len)
+        return -1;
+    *term = l->e[index].term;
+    memcpy(hash, l->e[index].hash, CONS_HASH_BYTES);
+    return 0;
+}
+
+/* Hands a core its log (with the view) and commit index. */
+static inline void log_attach(struct cons *c, struct cl_log *l, uint64_t commit)
+{
+    struct cons_log view = {.ctx = l, .meta = log_meta};
+    cons_set_log(c, &view, l->len ? &l->e[l->len] : NULL, commit);
+}
+
+/* Builds a log from terms[0..n) with one tag for all. */
+static inline void log_fill(struct cl_log *l, const uint64_t *terms, size_t n, uint64_t tag)
+{
+    memset(l, 0, sizeof(*l));
+    for (size_t k = 0; k < n; k++)
+        log_push(l, terms[k], tag);
+}
+
 /* ---- the in-test cluster ---------------------------------------------- */
 
 #define CL_MAX 5
@@ -118,6 +189,16 @@ struct cluster {
     size_t qhead, qtail;
     size_t sent[CL_MAX][CONS_MSG_TYPE_END]; /* by sender and type */
     int32_t leader_of[64];                  /* election safety: one leader per term */
+    /* Replication: each node's log, the entries carried by each queued
+     * APPEND (copied from the sender's log when sent), each node's commit
+     * index as reported in out->commit, and every entry ever committed
+     * anywhere (nothing committed may ever change). */
+    struct cl_log log[CL_MAX];
+    struct cons_entry *carried[CL_QUEUE];
+    uint64_t commit[CL_MAX];
+    struct cons_entry committed[CL_LOG + 1];
+    uint64_t ncommitted;
+    size_t truncations; /* log actions that dropped entries */
 };
 
 static inline void cl_init(struct cluster *cl, int32_t n, uint64_t seed)
@@ -128,15 +209,66 @@ static inline void cl_init(struct cluster *cl, int32_t n, uint64_t seed)
     for (int32_t i = 0; i < n; i++) {
         init_node(&cl->node[i], i, n, 0, CONS_NONE, seed + (uint64_t)i);
         cl->disk[i].voted_for = CONS_NONE;
+        log_attach(&cl->node[i], &cl->log[i], 0);
     }
     for (size_t t = 0; t < 64; t++)
         cl->leader_of[t] = CONS_NONE;
 }
 
-static inline void cl_apply(struct cluster *cl, int32_t i, const struct cons_out *out)
+/* Performs a node's log actions, as a shell would, before its messages
+ * leave; in is the message being handled (NULL for ticks and appends). */
+static inline void cl_apply_log(struct cluster *cl, int32_t i, const struct cons_msg *in,
+                                const struct cons_out *out)
+{
+    const struct cons *c = &cl->node[i];
+    struct cl_log *l = &cl->log[i];
+    if (out->truncate) {
+        /* Never a committed entry. */
+        assert_true(out->truncate_after >= cl->commit[i]);
+        assert_true(out->truncate_after <= l->len);
+        cl->truncations += out->truncate_after < l->len;
+        l->len = out->truncate_after;
+    }
+    if (out->append_count) {
+        assert_non_null(in);
+        assert_int_equal(in->type, CONS_MSG_APPEND);
+        assert_true(out->append_from + out->append_count <= in->n_entries);
+        for (uint32_t k = 0; k < out->append_count; k++) {
+            const struct cons_entry *e = &in->entries[out->append_from + k];
+            assert_int_equal(e->index, l->len + 1);
+            assert_true(l->len < CL_LOG);
+            l->e[++l->len] = *e;
+        }
+    }
+    /* The core's idea of the last entry is the log's. */
+    assert_int_equal(c->last_log_index, l->len);
+    if (l->len) {
+        assert_int_equal(c->last_log_term, l->e[l->len].term);
+        assert_memory_equal(c->last_log_hash, l->e[l->len].hash, CONS_HASH_BYTES);
+    }
+    if (out->commit) {
+        assert_true(out->commit > cl->commit[i]);
+        assert_true(out->commit <= l->len);
+        for (uint64_t x = cl->commit[i] + 1; x <= out->commit; x++) {
+            if (x <= cl->ncommitted) {
+                assert_int_equal(cl->committed[x].term, l->e[x].term);
+                assert_memory_equal(cl->committed[x].hash, l->e[x].hash, CONS_HASH_BYTES);
+            } else {
+                assert_int_equal(x, cl->ncommitted + 1);
+                cl->committed[++cl->ncommitted] = l->e[x];
+            }
+        }
+        cl->commit[i] = out->commit;
+    }
+    assert_int_equal(c->commit, cl->commit[i]);
+}
+
+static inline void cl_apply_msg(struct cluster *cl, int32_t i, const struct cons_msg *in,
+                                const struct cons_out *out)
 {
     const struct cons *c = &cl->node[i];
     check_out(c, out);
+    cl_apply_log(cl, i, in, out);
     if (out->persist)
         cl->disk[i] = out->state;
     /* The disk always holds what the node runs on before anything leaves. */
@@ -153,8 +285,47 @@ static inline void cl_apply(struct cluster *cl, int32_t i, const struct cons_out
         if (cl->cut[i][m->to])
             continue;
         assert_true(cl->qtail - cl->qhead < CL_QUEUE);
-        cl->q[cl->qtail++ % CL_QUEUE] = *m;
+        size_t slot = cl->qtail++ % CL_QUEUE;
+        cl->q[slot] = *m;
+        if (m->type == CONS_MSG_APPEND && m->n_entries) {
+            /* The shell reads the carried entries from its log as it sends. */
+            assert_true(m->prev_index + m->n_entries <= cl->log[i].len);
+            size_t bytes = m->n_entries * sizeof(struct cons_entry);
+            cl->carried[slot] = malloc(bytes);
+            assert_non_null(cl->carried[slot]);
+            memcpy(cl->carried[slot], &cl->log[i].e[m->prev_index + 1], bytes);
+            cl->q[slot].entries = cl->carried[slot];
+        }
     }
+}
+
+static inline void cl_apply(struct cluster *cl, int32_t i, const struct cons_out *out)
+{
+    cl_apply_msg(cl, i, NULL, out);
+}
+
+/* Frees what is still in flight. */
+static inline void cl_free(struct cluster *cl)
+{
+    for (size_t k = 0; k < CL_QUEUE; k++) {
+        free(cl->carried[k]);
+        cl->carried[k] = NULL;
+    }
+    cl->qhead = cl->qtail;
+}
+
+/* The leader i appends count entries of its term (tagged tag) and tells
+ * its core, as the shell does for clients' entries. */
+static inline void cl_propose(struct cluster *cl, int32_t i, size_t count, uint64_t tag)
+{
+    struct cons *c = &cl->node[i];
+    assert_int_equal(c->role, CONS_LEADER);
+    const struct cons_entry *last = NULL;
+    for (size_t k = 0; k < count; k++)
+        last = log_push(&cl->log[i], c->term, tag);
+    struct cons_out out;
+    cons_appended(c, cl->now, last, &out);
+    cl_apply(cl, i, &out);
 }
 
 static inline void cl_tick(struct cluster *cl, int32_t i)
@@ -169,10 +340,13 @@ static inline bool cl_deliver_one(struct cluster *cl)
 {
     if (cl->qhead == cl->qtail)
         return false;
-    struct cons_msg m = cl->q[cl->qhead++ % CL_QUEUE];
+    size_t slot = cl->qhead++ % CL_QUEUE;
+    struct cons_msg m = cl->q[slot];
     struct cons_out out;
     cons_recv(&cl->node[m.to], cl->now, &m, &out);
-    cl_apply(cl, m.to, &out);
+    cl_apply_msg(cl, m.to, &m, &out);
+    free(cl->carried[slot]);
+    cl->carried[slot] = NULL;
     return true;
 }
 

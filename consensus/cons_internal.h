@@ -1,0 +1,37 @@
+/* Shared between the election part (consensus.c) and log replication
+ * (replicate.c) of the consensus core; not part of the public interface. */
+#ifndef CHIMERA_CONS_INTERNAL_H
+#define CHIMERA_CONS_INTERNAL_H
+
+#include "consensus/consensus.h"
+
+static inline uint64_t cons_sat_add(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+static inline uint64_t cons_timeout_ms(const struct cons *c)
+{
+    return c->cfg.election_timeout_ms;
+}
+
+/* consensus.c */
+void cons__emit(struct cons_out *out, const struct cons_msg *m);
+struct cons_msg cons__reply(const struct cons *c, enum cons_msg_type type, int32_t to,
+                            uint64_t term, bool granted);
+void cons__become_follower(struct cons *c, uint64_t now, uint64_t term, struct cons_out *out);
+/* m (a HEARTBEAT or an APPEND of term >= ours) comes from the leader: follow
+ * it and renew its lease. */
+void cons__follow(struct cons *c, uint64_t now, const struct cons_msg *m, struct cons_out *out);
+void cons__ack(struct cons *c, uint64_t now, int32_t from);
+
+/* replicate.c */
+void cons__rep_start(struct cons *c);
+void cons__rep_heartbeat(struct cons *c, struct cons_out *out);
+void cons__commit_to(struct cons *c, uint64_t index, struct cons_out *out);
+bool cons__append_valid(const struct cons_msg *m);
+void cons__on_append(struct cons *c, uint64_t now, const struct cons_msg *m, struct cons_out *out);
+void cons__on_append_resp(struct cons *c, uint64_t now, const struct cons_msg *m,
+                          struct cons_out *out);
+
+#endif

@@ -1,0 +1,396 @@
+/* Raft log replication (dissertation §3.5, §3.6): the pure core's half that
+ * moves entries from the leader to the followers and decides what is
+ * committed. See consensus.h for the contract with the shell.
+ *
+ * The core knows entries only by (index, term, hash). The hash covers the
+ * whole chain, so a match on (prev_index, prev_hash) proves the whole prefix
+ * matches: it plays the role of §3.5's (prevLogIndex, prevLogTerm) check,
+ * and the Log Matching Property follows from the chain.
+ *
+ * Leader side, per follower i: next_index[i] is the next entry to send,
+ * match_index[i] the highest known to match, inflight[i] the APPENDs sent
+ * and not yet answered (a flow-control count, not an exact one: a
+ * duplicated answer, or a late one after a restart, lowers it early, which
+ * only lets a few more APPENDs out; nothing waits on it). Sending is optimistic and pipelined:
+ * next_index advances as soon as an APPEND leaves, up to CONS_MAX_INFLIGHT APPENDs of at most
+ * CONS_MAX_BATCH entries each (§10.2.2 "pipelining"). A refusal invalidates the pipeline:
+ * next_index falls back to the follower's hint and sending restarts from there.
+ *
+ * Lost messages: on each heartbeat, a follower not known to hold the whole
+ * log that cannot be sent anything new (its pipeline is full, or everything
+ * was sent) gets a probe instead of a HEARTBEAT: an APPEND with no entries
+ * and prev_index = next_index - 1. If the follower has everything sent so
+ * far it accepts (and the leader learns its match, which also repairs lost
+ * answers); if APPENDs were lost it refuses with a hint and the pipeline
+ * restarts from there. No timer and no exact in-flight count is needed, so
+ * losses, duplicates and reordering cannot leave a follower stuck. */
+#include <string.h>
+
+#include "consensus/cons_internal.h"
+
+/* ---- the log as the core sees it -------------------------------------- */
+
+/* Metadata of entry idx of this node's log: index 0 is the empty prefix
+ * (term 0, zero hash), the last entry is kept by the core, older ones come
+ * from the shell's read-only view. False when the view cannot answer. */
+static bool meta_at(const struct cons *c, uint64_t idx, uint64_t *term,
+                    uint8_t hash[CONS_HASH_BYTES])
+{
+    if (idx == 0) {
+        *term = 0;
+        memset(hash, 0, CONS_HASH_BYTES);
+        return true;
+    }
+    if (idx == c->last_log_index) {
+        *term = c->last_log_term;
+        memcpy(hash, c->last_log_hash, CONS_HASH_BYTES);
+        return true;
+    }
+    if (idx > c->last_log_index || !c->log.meta)
+        return false;
+    return c->log.meta(c->log.ctx, idx, term, hash) == 0;
+}
+
+static void set_last(struct cons *c, const struct cons_entry *e)
+{
+    c->last_log_index = e->index;
+    c->last_log_term = e->term;
+    memcpy(c->last_log_hash, e->hash, CONS_HASH_BYTES);
+}
+
+void cons__commit_to(struct cons *c, uint64_t index, struct cons_out *out)
+{
+    /* The commit index never moves back (§3.5); out->commit reports it only
+     * when it advanced in this call. */
+    if (index > c->commit) {
+        c->commit = index;
+        out->commit = index;
+    }
+}
+
+void cons_set_log(struct cons *c, const struct cons_log *log, const struct cons_entry *last,
+                  uint64_t commit)
+{
+    memset(&c->log, 0, sizeof(c->log));
+    if (log)
+        c->log = *log;
+    struct cons_entry none = {0};
+    set_last(c, last ? last : &none);
+    /* Nothing beyond the log can be known committed here. */
+    c->commit = commit < c->last_log_index ? commit : c->last_log_index;
+}
+
+/* ---- leader: sending -------------------------------------------------- */
+
+void cons__rep_start(struct cons *c)
+{
+    /* §3.5: "When a leader first comes to power, it initializes all
+     * nextIndex values to the index just after the last one in its log";
+     * nothing is known to match yet. */
+    for (int32_t i = 0; i < c->cfg.n; i++) {
+        c->next_index[i] = c->last_log_index + 1;
+        c->match_index[i] = 0;
+        c->inflight[i] = 0;
+    }
+    c->match_index[c->cfg.self] = c->last_log_index;
+}
+
+void cons_peer_restarted(struct cons *c, int32_t member)
+{
+    if (member < 0 || member >= c->cfg.n || member == c->cfg.self)
+        return;
+    c->next_index[member] = c->last_log_index + 1;
+    c->match_index[member] = 0;
+    c->inflight[member] = 0;
+}
+
+static bool has_work(const struct cons *c, int32_t i)
+{
+    return c->next_index[i] <= c->last_log_index && c->inflight[i] < CONS_MAX_INFLIGHT;
+}
+
+/* One APPEND to i, from next_index[i], with up to max entries (0: a
+ * probe). False (nothing sent) when out is full or the entry before
+ * next_index cannot be read from the view. */
+static bool send_append(struct cons *c, int32_t i, uint64_t max, struct cons_out *out)
+{
+    if (out->nmsgs >= CONS_MAX_OUT)
+        return false;
+    struct cons_msg m = cons__reply(c, CONS_MSG_APPEND, i, c->term, false);
+    uint64_t prev_term;
+    m.prev_index = c->next_index[i] - 1;
+    if (!meta_at(c, m.prev_index, &prev_term, m.prev_hash))
+        return false;
+    uint64_t n = c->last_log_index - m.prev_index;
+    m.n_entries = (uint32_t)(n < max ? n : max);
+    /* The entries travel with the message, so the follower can commit up to
+     * the leader's commit as far as they reach (it caps it itself). */
+    m.commit = c->commit;
+    cons__emit(out, &m);
+    if (c->inflight[i] < CONS_MAX_INFLIGHT)
+        c->inflight[i]++;
+    c->next_index[i] += m.n_entries;
+    return true;
+}
+
+static void send_heartbeat(const struct cons *c, int32_t i, struct cons_out *out)
+{
+    struct cons_msg m = cons__reply(c, CONS_MSG_HEARTBEAT, i, c->term, false);
+    /* A heartbeat proves nothing about the follower's log, so it carries at
+     * most what the follower is known to match: it can never make a
+     * follower commit an entry that differs from the leader's. */
+    m.commit = c->commit < c->match_index[i] ? c->commit : c->match_index[i];
+    cons__emit(out, &m);
+}
+
+/* Fills followers' pipelines round-robin, one APPEND per follower per
+ * round, so that when out fills up every follower has had its share. On a
+ * heartbeat, round 0 sends every follower exactly one message: an APPEND
+ * if there is something to send (an APPEND is a heartbeat too), else a
+ * probe if it is not known to hold the whole log, else a HEARTBEAT. Round
+ * 0 is at most one message per follower, which always fits
+ * (n - 1 < CONS_MAX_OUT). */
+static void replicate(struct cons *c, bool heartbeat, struct cons_out *out)
+{
+    for (int round = 0; round < CONS_MAX_INFLIGHT; round++)
+        for (int32_t i = 0; i < c->cfg.n; i++) {
+            if (i == c->cfg.self)
+                continue;
+            bool sent = has_work(c, i) && send_append(c, i, CONS_MAX_BATCH, out);
+            if (sent || !heartbeat || round > 0)
+                continue;
+            if (c->match_index[i] < c->last_log_index && send_append(c, i, 0, out))
+                continue;
+            send_heartbeat(c, i, out);
+        }
+}
+
+void cons__rep_heartbeat(struct cons *c, struct cons_out *out)
+{
+    replicate(c, true, out);
+}
+
+/* §3.6.2: the leader commits the largest N > commit that a majority
+ * (itself included) has stored, but only if entry N is of its own term:
+ * an entry of an earlier term is never committed by counting replicas
+ * (Figure 3.7); it becomes committed indirectly, with the first
+ * current-term entry after it. Terms never decrease along the log, so
+ * checking the quorum-th largest match is enough: if its term is older,
+ * so is every smaller N's. */
+static void advance_commit(struct cons *c, struct cons_out *out)
+{
+    uint64_t m[CONS_MAX_MEMBERS];
+    int32_t n = c->cfg.n;
+    for (int32_t i = 0; i < n; i++)
+        m[i] = i == c->cfg.self ? c->last_log_index : c->match_index[i];
+    /* Insertion sort, largest first: n is at most 16. */
+    for (int32_t i = 1; i < n; i++) {
+        uint64_t v = m[i];
+        int32_t j = i - 1;
+        for (; j >= 0 && m[j] < v; j--)
+            m[j + 1] = m[j];
+        m[j + 1] = v;
+    }
+    uint64_t idx = m[cons_quorum(c) - 1], term;
+    uint8_t hash[CONS_HASH_BYTES];
+    if (idx <= c->commit || !meta_at(c, idx, &term, hash) || term != c->term)
+        return;
+    cons__commit_to(c, idx, out);
+}
+
+void cons_appended(struct cons *c, uint64_t now_ms, const struct cons_entry *last,
+                   struct cons_out *out)
+{
+    memset(out, 0, sizeof(*out));
+    /* The core never invents entries: the shell appends (its election
+     * entry is §8's no-op) and tells the core. Only a leader appends, only
+     * in its own term, and its log only grows (Leader Append-Only, §3.5). */
+    if (!last || c->role != CONS_LEADER || last->term != c->term ||
+        last->index <= c->last_log_index)
+        return;
+    set_last(c, last);
+    c->match_index[c->cfg.self] = last->index;
+    (void)now_ms;
+    replicate(c, false, out);
+    advance_commit(c, out);
+}
+
+/* ---- follower: receiving ---------------------------------------------- */
+
+bool cons__append_valid(const struct cons_msg *m)
+{
+    if (m->n_entries == 0)
+        return true;
+    if (m->n_entries > CONS_MAX_BATCH || !m->entries || m->prev_index > UINT64_MAX - m->n_entries)
+        return false;
+    /* Contiguous from prev_index + 1, terms never decreasing (a log's terms
+     * only grow), none newer than the leader's term, none of term 0 (no
+     * leader exists in term 0). */
+    uint64_t term = 1;
+    for (uint32_t k = 0; k < m->n_entries; k++) {
+        const struct cons_entry *e = &m->entries[k];
+        if (e->index != m->prev_index + 1 + k || e->term < term || e->term > m->term)
+            return false;
+        term = e->term;
+    }
+    return true;
+}
+
+/* Where the leader should retry after a mismatch at prev (our entry there
+ * has term prev_term, or the view could not read it: !found). Any index
+ * below prev is correct (the leader only retries from hint + 1, and the
+ * hint strictly decreases, down to 0 which always matches); a good one
+ * saves round trips. Entries up to our commit index are committed, hence
+ * in every later leader's log (Leader Completeness, §3.6.3): they match,
+ * so commit is a safe lower bound. Above it, we skip our whole conflicting
+ * term at once (the optimisation sketched at the end of §3.5): the first
+ * index of prev_term in our log is found by binary search (terms never
+ * decrease along the log), and the hint is the entry before it. */
+static uint64_t conflict_hint(const struct cons *c, uint64_t prev, uint64_t prev_term, bool found)
+{
+    if (prev == 0)
+        return 0;
+    uint64_t low = c->commit < prev ? c->commit : prev - 1;
+    if (!found)
+        return low;
+    uint64_t lo = low + 1, hi = prev; /* term_at(hi) == prev_term */
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2, t;
+        uint8_t h[CONS_HASH_BYTES];
+        if (!meta_at(c, mid, &t, h))
+            return low;
+        if (t >= prev_term)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return hi - 1;
+}
+
+void cons__on_append(struct cons *c, uint64_t now, const struct cons_msg *m, struct cons_out *out)
+{
+    struct cons_msg r = cons__reply(c, CONS_MSG_APPEND_RESP, m->from, c->term, false);
+    if (m->term < c->term) {
+        /* §3.3: refuse with the current term, so a stale leader steps
+         * down (exactly as for a stale HEARTBEAT). */
+        r.match_index = c->last_log_index;
+        cons__emit(out, &r);
+        return;
+    }
+    /* Two leaders in one term cannot happen (§3.6.3); ignore, as for a
+     * HEARTBEAT. */
+    if (m->term == c->term && c->role == CONS_LEADER)
+        return;
+
+    /* Consistency check (§3.5) on (prev_index, prev_hash). Nothing changes
+     * before it is known whether the message is acceptable at all. */
+    uint64_t prev_term = 0;
+    uint8_t hash[CONS_HASH_BYTES];
+    bool found = false, match = false;
+    if (m->prev_index <= c->last_log_index) {
+        found = meta_at(c, m->prev_index, &prev_term, hash);
+        match = found && memcmp(hash, m->prev_hash, CONS_HASH_BYTES) == 0;
+    }
+    if (!match) {
+        /* It is still the leader speaking: follow it and renew its lease
+         * (an APPEND is a heartbeat), then refuse with a hint so that it
+         * backs off in one step rather than one entry per round trip: our
+         * last index when we are behind, else see conflict_hint. */
+        cons__follow(c, now, m, out);
+        r.term = c->term;
+        r.match_index = m->prev_index > c->last_log_index
+                            ? c->last_log_index
+                            : conflict_hint(c, m->prev_index, prev_term, found);
+        cons__emit(out, &r);
+        return;
+    }
+
+    /* §3.5: "If an existing entry conflicts with a new one (same index but
+     * different terms), delete the existing entry and all that follow it";
+     * entries already present are skipped (the APPEND may be a duplicate or
+     * arrive late), and anything after the carried ones is kept. */
+    uint32_t k = 0;
+    bool truncate = false;
+    for (; k < m->n_entries; k++) {
+        const struct cons_entry *e = &m->entries[k];
+        if (e->index > c->last_log_index)
+            break;
+        uint64_t t;
+        bool have = meta_at(c, e->index, &t, hash);
+        if (have && t == e->term && memcmp(hash, e->hash, CONS_HASH_BYTES) == 0)
+            continue;
+        /* A committed entry is never replaced: a leader asking for it
+         * breaks Leader Completeness (§3.6.3). The message is ignored, no
+         * answer and no lease; an entry our own view cannot read is
+         * treated the same way below commit, and replaced above it. */
+        if (e->index <= c->commit)
+            return;
+        truncate = true;
+        break;
+    }
+
+    cons__follow(c, now, m, out);
+    if (truncate) {
+        out->truncate = true;
+        out->truncate_after = m->entries[k].index - 1;
+    }
+    if (k < m->n_entries) {
+        out->append_from = k;
+        out->append_count = m->n_entries - k;
+        set_last(c, &m->entries[m->n_entries - 1]);
+    }
+    /* The log now matches the leader's up to prev + n (not necessarily
+     * beyond: older entries after it are not known to match), so that is
+     * both the acknowledged match and the most that may be committed. */
+    uint64_t matched = m->prev_index + m->n_entries;
+    cons__commit_to(c, m->commit < matched ? m->commit : matched, out);
+    r.term = c->term;
+    r.granted = true;
+    r.match_index = matched;
+    r.last_log_index = c->last_log_index;
+    r.last_log_term = c->last_log_term;
+    cons__emit(out, &r);
+}
+
+/* ---- leader: answers -------------------------------------------------- */
+
+void cons__on_append_resp(struct cons *c, uint64_t now, const struct cons_msg *m,
+                          struct cons_out *out)
+{
+    if (m->term > c->term) {
+        cons__become_follower(c, now, m->term, out);
+        return;
+    }
+    if (c->role != CONS_LEADER || m->term != c->term)
+        return;
+    int32_t i = m->from;
+    cons__ack(c, now, i); /* an answer in our term: counts for check-quorum */
+    if (c->inflight[i] > 0)
+        c->inflight[i]--;
+    if (m->granted) {
+        /* A follower cannot match beyond our log in our term; such a
+         * claim is ignored rather than counted. */
+        if (m->match_index <= c->last_log_index && m->match_index > c->match_index[i])
+            c->match_index[i] = m->match_index;
+        if (c->next_index[i] <= c->match_index[i])
+            c->next_index[i] = c->match_index[i] + 1;
+    } else {
+        /* The pipeline is invalid: the refused APPEND's entries were not
+         * stored, and those sent after it will be refused too. Fall back
+         * to the hint, but never below what is known to match, and resend
+         * from there right away. A late refusal (its APPEND left before a
+         * success now known) still means entries after the known match
+         * may be missing, so it too restarts from match + 1 at the latest;
+         * at worst entries are sent twice, and the follower skips those
+         * it already has. */
+        uint64_t next = m->match_index < UINT64_MAX ? m->match_index + 1 : UINT64_MAX;
+        if (next < c->next_index[i])
+            c->next_index[i] = next;
+        if (c->next_index[i] <= c->match_index[i])
+            c->next_index[i] = c->match_index[i] + 1;
+        c->inflight[i] = 0;
+    }
+    while (has_work(c, i) && send_append(c, i, CONS_MAX_BATCH, out))
+        ;
+    advance_commit(c, out);
+}
