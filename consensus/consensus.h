@@ -200,13 +200,29 @@ int32_t cons_quorum(const struct cons *c);
 
 const char *cons_role_name(enum cons_role r);
 
-/* Wire form of a message's fixed fields, as the body of an envelope: a
- * msgpack array [type, term, last_log_index, last_log_term, granted]
- * (APPEND's log fields and entry bytes are the shell's to carry). from and
- * to come from the envelope. encode returns the bytes in a malloc'ed buffer. decode checks
- * every type and returns 0, or -1 for a malformed body. */
-int cons_msg_encode(const struct cons_msg *m, uint8_t **out, size_t *len);
+/* Wire form of a message, as the body of an envelope: a msgpack array
+ * [type, term, last_log_index, last_log_term, granted, commit, prev_index,
+ *  prev_hash (bin 32), match_index, entries (array of bin)]; from and to
+ * come from the envelope. The core knows entries only by metadata, so the
+ * shell passes an APPEND's entry bytes (the exact stored bytes of entries
+ * prev_index+1 ..) alongside, and gets them back from decode to verify and
+ * hash before it hands the metadata to cons_recv. */
+struct cons_wire_entry {
+    const uint8_t *bytes;
+    size_t len;
+};
+
+/* entries: m->n_entries byte strings (may be NULL when there are none).
+ * The body is returned in a malloc'ed buffer. Returns 0 or -1. */
+int cons_msg_encode(const struct cons_msg *m, const struct cons_wire_entry *entries, uint8_t **out,
+                    size_t *len);
+
+/* Checks every field's type and range (at most CONS_MAX_BATCH entries) and
+ * returns 0, or -1 for a malformed body. m->entries is left NULL and
+ * m->n_entries is the count; entries[] (room for CONS_MAX_BATCH) points into
+ * body, valid while body is. */
 struct msgpack_object;
-int cons_msg_decode(const struct msgpack_object *body, struct cons_msg *m);
+int cons_msg_decode(const struct msgpack_object *body, struct cons_msg *m,
+                    struct cons_wire_entry entries[CONS_MAX_BATCH]);
 
 #endif
