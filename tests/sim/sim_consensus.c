@@ -1,7 +1,9 @@
 /* sim_consensus: the deterministic whole-cluster simulation of the Raft
- * election core (consensus/consensus.h) under partitions, one-way cuts, loss,
- * latency spikes, reordering, duplicates, crashes and restarts from the
- * persisted state; every invariant of lib/check.c after every step.
+ * core (consensus/consensus.h), election and log replication, under
+ * partitions, one-way cuts, loss, latency spikes, reordering, duplicates,
+ * crashes and restarts from the persisted state, while leaders append
+ * entries; every invariant of lib/check.c and lib/check_log.c after every
+ * step.
  *
  *   sim_consensus --schedules N [--start S] [--nodes 3|5|7] [--break MODE]
  *   sim_consensus --seed S [--nodes 3|5|7] [--trace] [--break MODE]
@@ -12,8 +14,12 @@
  * the one line that replays it. --break injects a deliberate bug into the
  * simulated shell (vote: the disk forgets the vote on restart; quorum: the
  * shell forges heartbeat acks, defeating check-quorum; heal: the final heal
- * leaves the links cut; persist: the shell never writes the disk) to show that the checker catches
- * it. --keep-going reports every failing schedule instead of stopping at the first. */
+ * leaves the links cut; persist: the shell never writes the term and vote;
+ * truncate-committed: the shell's recovery cuts committed entries off its
+ * log on restart; flip-hash: the recovery flips a bit of a committed entry's
+ * hash; ack-early: log changes reach the disk after the out's messages) to
+ * show that the checker catches it. --keep-going reports every failing schedule instead of stopping
+ * at the first. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -31,13 +37,15 @@ struct totals {
     uint64_t over[11]; /* over[k]: schedules whose time to leader exceeded k*T */
     uint64_t slowest_seed, slowest_ms;
     int slowest_n;
+    uint64_t lat[SIM_LAT_BUCKETS]; /* commit latency histogram (ms) */
+    uint64_t conv_max, conv_seed;
 };
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: sim_consensus [--schedules N] [--start S] [--seed S] [--nodes 3|5|7]\n"
-            "                     [--trace] [--break vote|quorum|heal|persist] [--keep-going]\n");
+    fprintf(f, "usage: sim_consensus [--schedules N] [--start S] [--seed S] [--nodes 3|5|7]\n"
+               "                     [--trace] [--keep-going] [--break vote|quorum|heal|persist|\n"
+               "                     truncate-committed|flip-hash|ack-early]\n");
 }
 
 static int parse_u64(const char *s, uint64_t *v)
@@ -67,6 +75,35 @@ static void add_stats(struct sim_stats *a, const struct sim_stats *b)
     a->partitions += b->partitions;
     a->faults += b->faults;
     a->dual_writable += b->dual_writable;
+    a->proposed += b->proposed;
+    a->noops += b->noops;
+    a->committed += b->committed;
+    a->committed_noops += b->committed_noops;
+    a->max_log = a->max_log > b->max_log ? a->max_log : b->max_log;
+    a->truncations += b->truncations;
+    a->truncated += b->truncated;
+    a->stale_appends += b->stale_appends;
+    a->bursts += b->bursts;
+    a->entries_sent += b->entries_sent;
+    a->entries_appended += b->entries_appended;
+    a->max_in_flight = a->max_in_flight > b->max_in_flight ? a->max_in_flight : b->max_in_flight;
+}
+
+/* Nearest-rank percentile of a histogram of 1 ms buckets. */
+static uint64_t hist_pct(const uint64_t *h, size_t nb, unsigned p)
+{
+    uint64_t total = 0, seen = 0;
+    for (size_t k = 0; k < nb; k++)
+        total += h[k];
+    if (!total)
+        return 0;
+    uint64_t rank = (total * p + 99) / 100;
+    for (size_t k = 0; k < nb; k++) {
+        seen += h[k];
+        if (seen >= rank)
+            return k;
+    }
+    return nb - 1;
 }
 
 static void add_ttl(struct totals *t, uint64_t ms, uint64_t seed, int n)
@@ -131,11 +168,30 @@ static void summary(struct totals *t, double wall)
     for (int k = 1; k <= 10; k++)
         printf(" %dT:%" PRIu64, k, t->over[k]);
     printf("\n");
+    printf("entries: proposed %" PRIu64 " (+%" PRIu64 " election entries), committed %" PRIu64
+           " (+%" PRIu64 "), truncated %" PRIu64 " in %" PRIu64 " truncations; max log %" PRIu64
+           "; stale APPENDs dropped %" PRIu64 "\n",
+           st->proposed, st->noops, st->committed, st->committed_noops, st->truncated,
+           st->truncations, st->max_log, st->stale_appends);
+    printf("entries in APPENDs sent: %" PRIu64 ", appended by followers: %" PRIu64 "\n",
+           st->entries_sent, st->entries_appended);
+    printf("bursts over one follower's pipeline (%u entries): %" PRIu64
+           "; most messages in flight: %" PRIu64 " (storm limit %u)\n",
+           CONS_MAX_BATCH * CONS_MAX_INFLIGHT, st->bursts, st->max_in_flight, SIM_MAX_IN_FLIGHT);
+    printf("commit latency (virtual ms, proposal to first commit): p50 %" PRIu64 ", p99 %" PRIu64
+           ", max %" PRIu64 "%s\n",
+           hist_pct(t->lat, SIM_LAT_BUCKETS, 50), hist_pct(t->lat, SIM_LAT_BUCKETS, 99),
+           hist_pct(t->lat, SIM_LAT_BUCKETS, 100), t->lat[SIM_LAT_BUCKETS - 1] ? " (capped)" : "");
+    printf("logs converged after agreement (virtual ms): max %" PRIu64 " (seed %" PRIu64
+           "; bound %u = T + 5H)\n",
+           t->conv_max, t->conv_seed, SIM_CONV_BOUND);
 }
 
 int main(int argc, char **argv)
 {
-    static const char *const breaks[] = {"none", "vote", "quorum", "heal", "persist"};
+    static const char *const breaks[BREAK_COUNT] = {"none",      "vote",     "quorum",
+                                                    "heal",      "persist",  "truncate-committed",
+                                                    "flip-hash", "ack-early"};
     uint64_t schedules = 1, start = 1, nodes = 0, seed = 0;
     bool have_seed = false, trace = false, keep_going = false;
     uint64_t failed = 0;
@@ -170,7 +226,7 @@ int main(int argc, char **argv)
             bad = parse_u64(v, &nodes) || (nodes != 3 && nodes != 5 && nodes != 7);
         else if (!strcmp(a, "--break")) {
             bad = 1;
-            for (int k = 1; k < 5; k++)
+            for (int k = 1; k < BREAK_COUNT; k++)
                 if (!strcmp(v, breaks[k]))
                     brk = (enum sim_break)k, bad = 0;
         } else
@@ -188,13 +244,13 @@ int main(int argc, char **argv)
 
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    struct totals tot;
-    memset(&tot, 0, sizeof tot);
+    static struct totals tot;
     static struct sim s;
     for (uint64_t k = 0; k < schedules; k++) {
         uint64_t sd = start + k;
         int n = nodes ? (int)nodes : 3 + 2 * (int)(sd % 3);
         sim_init(&s, sd, n, brk, trace);
+        s.lat_hist = tot.lat;
         int rc = sim_run(&s);
         tot.schedules++;
         tot.per_n[n]++;
@@ -213,6 +269,10 @@ int main(int argc, char **argv)
             return 1;
         }
         add_ttl(&tot, sim_time_to_leader(&s), sd, n);
+        if (s.st.conv_ms >= tot.conv_max) {
+            tot.conv_max = s.st.conv_ms;
+            tot.conv_seed = sd;
+        }
         sim_free(&s);
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);

@@ -43,20 +43,21 @@
  *     and every granted VOTE_RESP it sends are recorded as (term, voter) ->
  *     candidate; a different candidate for the same (term, voter) fails.
  *  4b persist before send: a granted VOTE_RESP to c in term t is sent only
- *     when the sender's disk holds (t, c); a VOTE, VOTE_RESP, HEARTBEAT or
- *     HEARTBEAT_RESP never carries a term above the sender's disk term.
+ *     when the sender's disk holds (t, c); no message but the pre-votes
+ *     carries a term above the sender's disk term.
  *  5  liveness: after the full heal at h, by h + SIM_LIVE_BOUND there is a
  *     step where exactly one node is leader and not read-only, and every
  *     other node is a follower in its term, names it leader, is not
- *     read-only, has received a heartbeat from it since h, and the leader
- *     has received an answer from it since h ("agreement"; the last two
+ *     read-only, has received a HEARTBEAT or APPEND from it since h, and
+ *     the leader has received an answer from it since h ("agreement"; the last two
  *     conditions keep a state left over from before the heal from counting).
  *  5b stability: from agreement to the end of the schedule the agreement
  *     holds at every step, with the same leader and term.
  *  6  durability: after every step each up core's term and vote equal its
  *     disk; a persist never lowers the term or changes a vote within a term.
  *  contract: messages come from self to another member with a known type,
- *     nmsgs <= CONS_MAX_OUT, and cons_tick leaves the next deadline > now. */
+ *     nmsgs <= CONS_MAX_OUT, and cons_tick leaves the next deadline > now.
+ *  L1-L5: the log invariants, in check_log.c. */
 #include "lib/sim.h"
 
 #include <inttypes.h>
@@ -117,7 +118,7 @@ static void record_vote(struct sim *s, int voter, uint64_t term, int32_t cand, c
 
 void check_persist(struct sim *s, int i, const struct cons_persist *st)
 {
-    const struct cons_persist *old = &s->nodes[i].disk;
+    const struct cons_persist *old = &s->nodes[i].disk_state;
     if (st->voted_for != CONS_NONE && (st->voted_for < 0 || st->voted_for >= s->n)) {
         sim_fail(s, "contract", "n%d persists vote=%d", i, st->voted_for);
         return;
@@ -139,7 +140,7 @@ void check_persist(struct sim *s, int i, const struct cons_persist *st)
 
 void check_send(struct sim *s, int i, const struct cons_msg *m)
 {
-    const struct cons_persist *disk = &s->nodes[i].disk;
+    const struct cons_persist *disk = &s->nodes[i].disk_state;
     if (m->from != i || m->to < 0 || m->to >= s->n || m->to == i || m->type < CONS_MSG_PREVOTE ||
         m->type >= CONS_MSG_TYPE_END) {
         sim_fail(s, "contract", "n%d emits a malformed message: type=%d from=%d to=%d", i,
@@ -312,17 +313,22 @@ static void check_liveness(struct sim *s)
 
 void check_step(struct sim *s)
 {
+    /* The log invariants (check_log.c) first: they see who just became
+     * leader before bookkeeping records it. */
+    check_log_step(s);
+    if (s->failed)
+        return;
     bookkeeping(s);
     int writable_leaders = 0;
     for (int i = 0; i < s->n && !s->failed; i++) {
         const struct sim_node *nd = &s->nodes[i];
         if (!nd->up)
             continue;
-        if (nd->c.term != nd->disk.term || nd->c.voted_for != nd->disk.voted_for) {
+        if (nd->c.term != nd->disk_state.term || nd->c.voted_for != nd->disk_state.voted_for) {
             sim_fail(s, "6 durability",
                      "n%d runs with term %" PRIu64 " vote %d but its disk holds term %" PRIu64
                      " vote %d",
-                     i, nd->c.term, nd->c.voted_for, nd->disk.term, nd->disk.voted_for);
+                     i, nd->c.term, nd->c.voted_for, nd->disk_state.term, nd->disk_state.voted_for);
             break;
         }
         bool ro = cons_read_only(&nd->c, s->now);

@@ -21,6 +21,10 @@ const char *sim_msg_name(enum cons_msg_type t)
         return "HEARTBEAT";
     case CONS_MSG_HEARTBEAT_RESP:
         return "HEARTBEAT_RESP";
+    case CONS_MSG_APPEND:
+        return "APPEND";
+    case CONS_MSG_APPEND_RESP:
+        return "APPEND_RESP";
     default:
         return "?";
     }
@@ -65,8 +69,18 @@ static void trace_msg(const struct sim *s, const char *what, const struct cons_m
         break;
     case CONS_MSG_PREVOTE_RESP:
     case CONS_MSG_VOTE_RESP:
-    case CONS_MSG_HEARTBEAT_RESP:
         snprintf(args, sizeof args, " granted=%d", m->granted);
+        break;
+    case CONS_MSG_HEARTBEAT:
+        snprintf(args, sizeof args, " commit=%" PRIu64, m->commit);
+        break;
+    case CONS_MSG_HEARTBEAT_RESP:
+    case CONS_MSG_APPEND_RESP:
+        snprintf(args, sizeof args, " granted=%d match=%" PRIu64, m->granted, m->match_index);
+        break;
+    case CONS_MSG_APPEND:
+        snprintf(args, sizeof args, " prev=%" PRIu64 "/%02x%02x n=%" PRIu32 " commit=%" PRIu64,
+                 m->prev_index, m->prev_hash[0], m->prev_hash[1], m->n_entries, m->commit);
         break;
     default:
         break;
@@ -81,6 +95,11 @@ void sim_refresh(struct sim *s)
     for (int i = 0; i < s->n; i++)
         up[i] = s->nodes[i].up;
     net_refresh(&s->net, up, s->now);
+}
+
+const struct sim_log *sim_log_of(const struct sim_node *nd)
+{
+    return nd->up ? &nd->mem : &nd->disk;
 }
 
 int sim_leader(const struct sim *s)
@@ -109,6 +128,7 @@ void sim_crash(struct sim *s, int i)
         nd->last_leader_at = s->now;
     nd->up = false;
     nd->inc++;
+    nd->mem.len = 0; /* what was not synced is gone (nothing, unless broken) */
     size_t lost = net_purge_to(&s->net, i);
     s->st.dropped_crash += lost;
     s->st.crashes++;
@@ -117,30 +137,60 @@ void sim_crash(struct sim *s, int i)
     sim_refresh(s);
 }
 
+/* The broken recoveries of --break truncate-committed and flip-hash, applied
+ * to the disk on restart: returns the first index changed, or 0. */
+static uint64_t break_recovery(struct sim *s, int i)
+{
+    struct sim_log *d = &s->nodes[i].disk;
+    uint64_t c = s->committed.len < d->len ? s->committed.len : d->len;
+    if (!c)
+        return 0;
+    if (s->brk == BREAK_TRUNCATE_COMMITTED) {
+        sim_tracef(s,
+                   "break: n%d's recovery cuts its log after %" PRIu64 " of %" PRIu64 " (%" PRIu64
+                   " committed)",
+                   i, c / 2, d->len, s->committed.len);
+        log_cut(d, c / 2);
+        return c / 2 + 1;
+    }
+    if (s->brk == BREAK_FLIP_HASH) {
+        sim_tracef(s, "break: n%d's recovery flips a bit of entry %" PRIu64 "'s hash", i, c);
+        d->v[c - 1].e.hash[0] ^= 1;
+        return c;
+    }
+    return 0;
+}
+
 void sim_restart(struct sim *s, int i)
 {
     struct sim_node *nd = &s->nodes[i];
     if (nd->up)
         return;
-    if (s->brk == BREAK_VOTE && nd->disk.voted_for != CONS_NONE) {
+    if (s->brk == BREAK_VOTE && nd->disk_state.voted_for != CONS_NONE) {
         sim_tracef(s, "break: n%d's disk forgets its vote for n%d in term %" PRIu64, i,
-                   nd->disk.voted_for, nd->disk.term);
-        nd->disk.voted_for = CONS_NONE;
+                   nd->disk_state.voted_for, nd->disk_state.term);
+        nd->disk_state.voted_for = CONS_NONE;
     }
+    uint64_t changed = break_recovery(s, i);
+    log_copy(&nd->mem, &nd->disk, 1);
     struct cons_config cfg = config_of(s, i);
-    cons_init(&nd->c, &cfg, &nd->disk, s->now, rng_next(&s->rng));
+    cons_init(&nd->c, &cfg, &nd->disk_state, s->now, rng_next(&s->rng));
     nd->up = true;
+    log_attach(s, i);
     nd->role = nd->c.role;
     nd->term = nd->c.term;
     s->st.restarts++;
-    sim_tracef(s, "fault restart n%d from disk term=%" PRIu64 " vote=%d", i, nd->disk.term,
-               nd->disk.voted_for);
+    if (changed)
+        check_log_changed(s, i, changed);
+    sim_tracef(s, "fault restart n%d from disk term=%" PRIu64 " vote=%d", i, nd->disk_state.term,
+               nd->disk_state.voted_for);
     sim_refresh(s);
 }
 
 /* Puts one message on the wire: cut links and loss drop it at once,
  * duplication sends a second copy with its own latency. */
-static void send(struct sim *s, const struct cons_msg *m)
+static void send(struct sim *s, const struct cons_msg *m, const struct cons_entry *ents,
+                 const uint64_t *payloads)
 {
     s->st.sent++;
     if (!s->net.link[m->from][m->to] || !s->nodes[m->to].up) {
@@ -156,7 +206,7 @@ static void send(struct sim *s, const struct cons_msg *m)
     int copies = rng_chance(&s->rng, s->net.dup_ppm) ? 2 : 1;
     for (int k = 0; k < copies; k++) {
         uint32_t lat = net_latency(&s->net, &s->rng);
-        net_push(&s->net, s->now + lat, s->nodes[m->to].inc, m);
+        net_push(&s->net, s->now + lat, s->nodes[m->to].inc, m, ents, payloads);
         if (s->trace) {
             char extra[48];
             snprintf(extra, sizeof extra, " (+%" PRIu32 " ms%s)", lat, k ? ", duplicate" : "");
@@ -166,8 +216,111 @@ static void send(struct sim *s, const struct cons_msg *m)
     s->st.duplicated += (uint64_t)(copies - 1);
 }
 
-/* Performs a cons_out of node i: the persist first, then the messages. */
-static void route(struct sim *s, int i, const struct cons_out *out)
+/* The APPEND being handled, whose entries an out may append. */
+struct src {
+    const struct cons_entry *ents;
+    const uint64_t *payloads;
+    uint32_t n;
+};
+
+/* Applies the out's truncate and append to node i's log: returns the first
+ * index changed, or 0 (nothing changed, or a contract violation). */
+static uint64_t apply_log(struct sim *s, int i, const struct cons_out *out, const struct src *src)
+{
+    struct sim_node *nd = &s->nodes[i];
+    uint64_t from = 0;
+    if (out->truncate && out->truncate_after < nd->mem.len) {
+        check_log_truncate(s, i, out->truncate_after);
+        if (s->failed)
+            return 0;
+        sim_tracef(s, "truncate n%d after %" PRIu64 " (drops %" PRIu64 ")", i, out->truncate_after,
+                   nd->mem.len - out->truncate_after);
+        s->st.truncations++;
+        s->st.truncated += nd->mem.len - out->truncate_after;
+        log_cut(&nd->mem, out->truncate_after);
+        from = out->truncate_after + 1;
+    }
+    if (!out->append_count)
+        return from;
+    if (!src || (uint64_t)out->append_from + out->append_count > src->n) {
+        sim_fail(s, "contract",
+                 "n%d appends entries [%" PRIu32 ", +%" PRIu32 ") of an APPEND with %u", i,
+                 out->append_from, out->append_count, src ? src->n : 0);
+        return 0;
+    }
+    if (!from)
+        from = nd->mem.len + 1;
+    for (uint32_t k = out->append_from; k < out->append_from + out->append_count; k++) {
+        if (src->ents[k].index != nd->mem.len + 1) {
+            sim_fail(s, "contract",
+                     "n%d appends entry %" PRIu64 " to a log that ends at %" PRIu64
+                     " (truncate=%d after %" PRIu64 ")",
+                     i, src->ents[k].index, nd->mem.len, out->truncate, out->truncate_after);
+            return 0;
+        }
+        log_push(&nd->mem, &(struct sim_ent){.e = src->ents[k], .payload = src->payloads[k]});
+    }
+    s->st.entries_appended += out->append_count;
+    sim_tracef(s, "append n%d %" PRIu64 "..%" PRIu64, i, src->ents[out->append_from].index,
+               nd->mem.len);
+    if (nd->mem.len > s->st.max_log)
+        s->st.max_log = nd->mem.len;
+    return from;
+}
+
+/* Sends an APPEND the core emitted, filled from node i's log like the shell
+ * would: entries prev_index+1 .. prev_index+n_entries. */
+static void send_append(struct sim *s, int i, const struct cons_msg *m)
+{
+    const struct sim_log *l = &s->nodes[i].mem;
+    if (m->n_entries > CONS_MAX_BATCH) {
+        sim_fail(s, "contract", "n%d sends an APPEND of %" PRIu32 " entries", i, m->n_entries);
+        return;
+    }
+    if (m->prev_index + m->n_entries > l->len) {
+        s->st.stale_appends++;
+        trace_msg(s, "drop(stale: sender's log too short)", m, "");
+        return;
+    }
+    if (memcmp(m->prev_hash, log_hash_at(l, m->prev_index), CONS_HASH_BYTES)) {
+        sim_fail(s, "contract",
+                 "n%d sends an APPEND with prev %" PRIu64 " whose hash is not its own", i,
+                 m->prev_index);
+        return;
+    }
+    struct cons_entry ents[CONS_MAX_BATCH];
+    uint64_t payloads[CONS_MAX_BATCH];
+    for (uint32_t k = 0; k < m->n_entries; k++) {
+        ents[k] = l->v[m->prev_index + k].e;
+        payloads[k] = l->v[m->prev_index + k].payload;
+    }
+    s->st.entries_sent += m->n_entries;
+    send(s, m, ents, payloads);
+}
+
+static void route_src(struct sim *s, int i, const struct cons_out *out, const struct src *src);
+
+/* Right after a node becomes leader, its shell appends the entry recording
+ * the election (the no-op of §8). */
+static void election_entry(struct sim *s, int i)
+{
+    struct sim_node *nd = &s->nodes[i];
+    if (s->failed || nd->c.role != CONS_LEADER || nd->noop_term == nd->c.term)
+        return;
+    nd->noop_term = nd->c.term;
+    struct cons_entry last;
+    log_leader_append(s, i, 1, true, &last);
+    sim_tracef(s, "n%d appends its election entry %" PRIu64 " in term %" PRIu64, i, last.index,
+               last.term);
+    struct cons_out out;
+    memset(&out, 0, sizeof out);
+    cons_appended(&nd->c, s->now, &last, &out);
+    route_src(s, i, &out, NULL);
+}
+
+/* Performs a cons_out of node i in the contract's order: the term and vote,
+ * then the log changes, made durable, then the messages, then the commit. */
+static void route_src(struct sim *s, int i, const struct cons_out *out, const struct src *src)
 {
     struct sim_node *nd = &s->nodes[i];
     if (out->nmsgs > CONS_MAX_OUT) {
@@ -179,15 +332,28 @@ static void route(struct sim *s, int i, const struct cons_out *out)
                    out->state.term, out->state.voted_for);
     } else if (out->persist) {
         check_persist(s, i, &out->state);
-        nd->disk = out->state;
-        sim_tracef(s, "persist n%d term=%" PRIu64 " vote=%d", i, nd->disk.term, nd->disk.voted_for);
+        nd->disk_state = out->state;
+        sim_tracef(s, "persist n%d term=%" PRIu64 " vote=%d", i, nd->disk_state.term,
+                   nd->disk_state.voted_for);
     }
+    uint64_t changed = apply_log(s, i, out, src);
+    if (s->failed)
+        return;
+    if (changed && s->brk != BREAK_ACK_EARLY)
+        log_copy(&nd->disk, &nd->mem, changed);
+    if (changed)
+        check_log_changed(s, i, changed);
     for (size_t k = 0; k < out->nmsgs && !s->failed; k++) {
         const struct cons_msg *m = &out->msgs[k];
         check_send(s, i, m);
+        check_log_send(s, i, m);
         if (s->failed)
             return;
-        send(s, m);
+        if (m->type == CONS_MSG_APPEND) {
+            send_append(s, i, m);
+            continue;
+        }
+        send(s, m, NULL, NULL);
         if (s->brk == BREAK_QUORUM && m->type == CONS_MSG_HEARTBEAT) {
             /* The broken shell acknowledges every heartbeat itself, whatever
              * the network does: the leader always "hears" a majority. */
@@ -196,41 +362,85 @@ static void route(struct sim *s, int i, const struct cons_out *out)
                                    .to = i,
                                    .term = m->term,
                                    .granted = true};
-            net_push(&s->net, s->now + 1, nd->inc, &ack);
+            net_push(&s->net, s->now + 1, nd->inc, &ack, NULL, NULL);
             trace_msg(s, "break: forged", &ack, "");
         }
     }
+    if (changed && s->brk == BREAK_ACK_EARLY) {
+        sim_tracef(s, "break: n%d's log reaches the disk after its messages", i);
+        log_copy(&nd->disk, &nd->mem, changed);
+    }
+    if (out->commit && !s->failed)
+        check_log_commit(s, i, out->commit);
+    election_entry(s, i);
+}
+
+static void route(struct sim *s, int i, const struct cons_out *out)
+{
+    route_src(s, i, out, NULL);
 }
 
 static void deliver(struct sim *s)
 {
     struct net_msg nm;
     net_pop(&s->net, &nm);
-    const struct cons_msg *m = &nm.m;
+    struct cons_msg *m = &nm.m;
     struct sim_node *nd = &s->nodes[m->to];
     if (!nd->up || nm.inc != nd->inc) {
         s->st.dropped_crash++;
         trace_msg(s, "drop(crashed)", m, "");
+        net_msg_free(&nm);
         return;
     }
     bool forged = s->brk == BREAK_QUORUM && m->type == CONS_MSG_HEARTBEAT_RESP;
     if (!s->net.link[m->from][m->to] && !forged) {
         s->st.dropped_cut++;
         trace_msg(s, "drop(cut)", m, "");
+        net_msg_free(&nm);
         return;
     }
     s->st.delivered++;
     trace_msg(s, "deliver", m, "");
-    if (m->type == CONS_MSG_HEARTBEAT) {
+    /* An APPEND is a heartbeat too (the leader sends one or the other). */
+    if (m->type == CONS_MSG_HEARTBEAT || m->type == CONS_MSG_APPEND) {
         nd->hb_from = m->from;
         nd->hb_at = s->now;
-    } else if (m->type == CONS_MSG_HEARTBEAT_RESP) {
+    } else if (m->type == CONS_MSG_HEARTBEAT_RESP || m->type == CONS_MSG_APPEND_RESP) {
         nd->ack_at[m->from] = s->now;
     }
+    m->entries = nm.ents;
+    struct src src = {.ents = nm.ents, .payloads = nm.payloads, .n = nm.ents ? m->n_entries : 0};
     struct cons_out out;
     memset(&out, 0, sizeof out);
     cons_recv(&nd->c, s->now, m, &out);
-    route(s, m->to, &out);
+    route_src(s, m->to, &out, &src);
+    net_msg_free(&nm);
+}
+
+/* The workload: a leader (any node that believes it leads, so stale leaders
+ * in a minority append entries that will be truncated) appends a batch. */
+static void propose(struct sim *s)
+{
+    s->next_propose_at = s->now + rng_range(&s->rng, 1, s->propose_gap_max);
+    int cand[SIM_MAX_NODES], k = 0;
+    for (int i = 0; i < s->n; i++)
+        if (s->nodes[i].up && s->nodes[i].c.role == CONS_LEADER)
+            cand[k++] = i;
+    if (!k)
+        return;
+    int i = cand[rng_below(&s->rng, (uint64_t)k)];
+    uint64_t count = log_next_batch(s);
+    if (!count)
+        return;
+    struct cons_entry last;
+    log_leader_append(s, i, count, false, &last);
+    sim_tracef(s, "n%d proposes %" PRIu64 " entries, up to %" PRIu64, i, count, last.index);
+    if (s->failed)
+        return;
+    struct cons_out out;
+    memset(&out, 0, sizeof out);
+    cons_appended(&s->nodes[i].c, s->now, &last, &out);
+    route(s, i, &out);
 }
 
 static void tick(struct sim *s, int i)
@@ -261,17 +471,23 @@ void sim_init(struct sim *s, uint64_t seed, int n, enum sim_break brk, bool trac
     net_init(&s->net, n);
     check_init(s);
     faults_plan(s);
+    /* The workload's pace: some schedules write often, some rarely. */
+    static const uint64_t gaps[] = {100, 300, 1000};
+    s->propose_gap_max = gaps[rng_below(&s->rng, 3)];
+    s->next_propose_at = rng_range(&s->rng, 1, s->propose_gap_max);
+    s->budget = SIM_PROPOSE_BUDGET;
     for (int i = 0; i < n; i++) {
         struct sim_node *nd = &s->nodes[i];
-        nd->disk = (struct cons_persist){.term = 0, .voted_for = CONS_NONE};
+        nd->disk_state = (struct cons_persist){.term = 0, .voted_for = CONS_NONE};
         nd->last_leader_at = NET_NEVER;
         nd->hb_from = CONS_NONE;
         nd->hb_at = NET_NEVER;
         for (int j = 0; j < n; j++)
             nd->ack_at[j] = NET_NEVER;
         struct cons_config cfg = config_of(s, i);
-        cons_init(&nd->c, &cfg, &nd->disk, 0, rng_next(&s->rng));
+        cons_init(&nd->c, &cfg, &nd->disk_state, 0, rng_next(&s->rng));
         nd->up = true;
+        log_attach(s, i);
         nd->role = nd->c.role;
         nd->term = nd->c.term;
     }
@@ -285,6 +501,7 @@ void sim_free(struct sim *s)
 {
     net_free(&s->net);
     check_free(s);
+    log_free_all(s);
 }
 
 uint64_t sim_time_to_leader(const struct sim *s)
@@ -314,11 +531,16 @@ int sim_run(struct sim *s)
                 who = i;
             }
         }
+        /* The workload stops at the heal, so that L5 can ask for converged
+         * logs. */
+        uint64_t t_prop = s->healed || !s->budget ? NET_NEVER : s->next_propose_at;
         uint64_t t = t_fault;
         if (t_msg < t)
             t = t_msg;
         if (t_tick < t)
             t = t_tick;
+        if (t_prop < t)
+            t = t_prop;
         if (t > s->end_at)
             break;
         if (t < s->now)
@@ -329,6 +551,15 @@ int sim_run(struct sim *s)
                      max_same_instant);
             break;
         }
+        /* Bounds a message storm (a core that answers one message with
+         * several, round after round) before it eats CI's memory. */
+        if (s->net.len > s->st.max_in_flight)
+            s->st.max_in_flight = s->net.len;
+        if (s->net.len > SIM_MAX_IN_FLIGHT) {
+            sim_fail(s, "contract", "message storm: %zu messages in flight (limit %u)", s->net.len,
+                     SIM_MAX_IN_FLIGHT);
+            break;
+        }
         s->now = t;
         if (t_fault <= t) {
             if (t_fault == s->heal_at)
@@ -337,8 +568,10 @@ int sim_run(struct sim *s)
                 faults_apply(s);
         } else if (t_msg <= t) {
             deliver(s);
-        } else {
+        } else if (t_tick <= t) {
             tick(s, who);
+        } else {
+            propose(s);
         }
         s->st.steps++;
         if (!s->failed)

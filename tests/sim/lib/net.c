@@ -23,8 +23,18 @@ void net_init(struct net *net, int n)
     net->lat_max = 20;
 }
 
+void net_msg_free(struct net_msg *nm)
+{
+    free(nm->ents);
+    free(nm->payloads);
+    nm->ents = NULL;
+    nm->payloads = NULL;
+}
+
 void net_free(struct net *net)
 {
+    for (size_t i = 0; i < net->len; i++)
+        net_msg_free(&net->q[i]);
     free(net->q);
     net->q = NULL;
     net->len = net->cap = 0;
@@ -57,7 +67,19 @@ static void sift_down(struct net_msg *q, size_t len, size_t i)
     }
 }
 
-void net_push(struct net *net, uint64_t at, uint32_t inc, const struct cons_msg *m)
+static void *dup_or_die(const void *p, size_t len)
+{
+    void *q = malloc(len ? len : 1);
+    if (!q) {
+        fprintf(stderr, "sim: out of memory\n");
+        abort();
+    }
+    memcpy(q, p, len);
+    return q;
+}
+
+void net_push(struct net *net, uint64_t at, uint32_t inc, const struct cons_msg *m,
+              const struct cons_entry *ents, const uint64_t *payloads)
 {
     if (net->len == net->cap) {
         size_t cap = net->cap ? 2 * net->cap : 256;
@@ -71,6 +93,11 @@ void net_push(struct net *net, uint64_t at, uint32_t inc, const struct cons_msg 
     }
     size_t i = net->len++;
     net->q[i] = (struct net_msg){.at = at, .seq = net->seq++, .inc = inc, .m = *m};
+    net->q[i].m.entries = NULL;
+    if (ents) {
+        net->q[i].ents = dup_or_die(ents, m->n_entries * sizeof *ents);
+        net->q[i].payloads = dup_or_die(payloads, m->n_entries * sizeof *payloads);
+    }
     while (i > 0 && before(&net->q[i], &net->q[(i - 1) / 2])) {
         swap(&net->q[i], &net->q[(i - 1) / 2]);
         i = (i - 1) / 2;
@@ -95,6 +122,8 @@ size_t net_purge_to(struct net *net, int node)
     for (size_t i = 0; i < net->len; i++)
         if (net->q[i].m.to != node)
             net->q[kept++] = net->q[i];
+        else
+            net_msg_free(&net->q[i]);
     lost = net->len - kept;
     net->len = kept;
     for (size_t i = kept / 2; i-- > 0;)

@@ -23,6 +23,10 @@ struct net_msg {
     uint64_t seq; /* send order: breaks ties, so replays are exact */
     uint32_t inc; /* the receiver's incarnation when sent */
     struct cons_msg m;
+    /* APPEND: the carried entries (metadata and payload ids), owned by the
+     * message: m.entries is NULL in flight and set on delivery. */
+    struct cons_entry *ents;
+    uint64_t *payloads;
 };
 
 struct net {
@@ -42,10 +46,15 @@ struct net {
 
 void net_init(struct net *net, int n);
 void net_free(struct net *net);
-void net_push(struct net *net, uint64_t at, uint32_t inc, const struct cons_msg *m);
+/* Queues a copy of m, and of its m->n_entries entries and payload ids when
+ * ents is not NULL. */
+void net_push(struct net *net, uint64_t at, uint32_t inc, const struct cons_msg *m,
+              const struct cons_entry *ents, const uint64_t *payloads);
 /* The earliest delivery time, or NET_NEVER when nothing is in flight. */
 uint64_t net_next(const struct net *net);
+/* Hands the earliest message over: the caller frees it with net_msg_free. */
 void net_pop(struct net *net, struct net_msg *out);
+void net_msg_free(struct net_msg *nm);
 /* Loses every message in flight to node; returns how many. */
 size_t net_purge_to(struct net *net, int node);
 /* Recomputes down_since after a change of links or of which nodes are up. */

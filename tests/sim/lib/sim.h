@@ -6,11 +6,13 @@
  * of (seed, n, break mode) and replays exactly.
  *
  * The event loop takes the earliest of: a scheduled fault, a message delivery
- * (ties in send order), a core's cons_next_deadline (ties by member number).
- * It advances the clock, applies the event, routes the cons_out (persist to
- * the node's disk FIRST, then enqueue the messages) and runs every invariant
- * of check.c. See check.c for the invariants and the derivation of their
- * time bounds. */
+ * (ties in send order), a core's cons_next_deadline (ties by member number),
+ * a leader's proposal (the workload, lib/log.c). It advances the clock,
+ * applies the event, routes the cons_out in the contract's order (term and
+ * vote to the node's disk, then the log's truncate and append, synced to
+ * the disk, then the messages, APPENDs filled from the sender's log, then
+ * the commit) and runs every invariant of check.c and check_log.c. See
+ * those for the invariants and the derivation of their time bounds. */
 #ifndef SIM_SIM_H
 #define SIM_SIM_H
 
@@ -33,6 +35,17 @@
 /* The schedule runs this long past the liveness bound: once agreed, the
  * cluster must stay agreed (same leader, same term) until the end. */
 #define SIM_STABLE_MS 1000u
+/* L5: from the agreement on a leader, every log equals the leader's and
+ * every commit index reaches its last entry within this bound (see
+ * check_log.c for the derivation and the measured figures). */
+#define SIM_CONV_BOUND (SIM_T + 5u * SIM_H)
+/* Client entries proposed per schedule at most, so that logs stay under
+ * ~2000 entries (election no-ops come on top). */
+#define SIM_PROPOSE_BUDGET 1800u
+/* More messages in flight than this is a storm: the schedule fails. */
+#define SIM_MAX_IN_FLIGHT 20000u
+/* Commit latency histogram: 1 ms buckets, the last one catches the rest. */
+#define SIM_LAT_BUCKETS 60001u
 
 enum sim_break {
     BREAK_NONE = 0,
@@ -40,6 +53,11 @@ enum sim_break {
     BREAK_QUORUM,  /* the shell forges heartbeat acks: check-quorum is defeated */
     BREAK_HEAL,    /* the "heal" leaves the links as they were */
     BREAK_PERSIST, /* the shell never writes out.state to the disk */
+    /* The shell's recovery cuts committed entries off the disk on restart. */
+    BREAK_TRUNCATE_COMMITTED,
+    BREAK_FLIP_HASH, /* on restart, one committed entry's hash is flipped */
+    BREAK_ACK_EARLY, /* log changes reach the disk after the out's messages */
+    BREAK_COUNT
 };
 
 enum fault_kind {
@@ -58,17 +76,37 @@ enum fault_kind {
     F_COUNT
 };
 
+/* A log entry as the simulated shell stores it: the core's metadata plus the
+ * payload (an id: the bytes the hash covers). */
+struct sim_ent {
+    struct cons_entry e;
+    uint64_t payload;
+};
+
+struct sim_log {
+    struct sim_ent *v; /* v[k] is the entry with index k + 1 */
+    uint64_t len, cap;
+};
+
 struct sim_node {
     struct cons c;
+    /* The log: mem is what the running node has, disk what survives a
+     * crash; the shell syncs mem to disk before sending (persist before
+     * acknowledge). A down node's mem is empty. */
+    struct sim_log mem, disk;
+    struct cons_log view; /* the core's read-only view of mem */
+    uint64_t commit;      /* highest commit this incarnation reported */
+    uint64_t held;        /* the checker's: the prefix of the committed log it holds */
+    uint64_t noop_term;   /* last term whose election entry was appended */
     bool up;
-    uint32_t inc;             /* incarnation: bumped by every crash */
-    struct cons_persist disk; /* survives crashes */
-    enum cons_role role;      /* role seen after the previous step */
-    uint64_t term;            /* term seen after the previous step */
+    uint32_t inc;                   /* incarnation: bumped by every crash */
+    struct cons_persist disk_state; /* term and vote: survive crashes */
+    enum cons_role role;            /* role seen after the previous step */
+    uint64_t term;                  /* term seen after the previous step */
     /* Last step at which this node was leader (NET_NEVER: never). */
     uint64_t last_leader_at;
-    /* Last HEARTBEAT delivered to this node, and last HEARTBEAT_RESP
-     * delivered to it from each member (NET_NEVER: none). */
+    /* Last HEARTBEAT or APPEND delivered to this node, and last answer to
+     * one delivered to it from each member (NET_NEVER: none). */
     int32_t hb_from;
     uint64_t hb_at, ack_at[SIM_MAX_NODES];
 };
@@ -77,6 +115,12 @@ struct sim_stats {
     uint64_t virtual_ms, steps, sent, delivered, dropped_cut, dropped_loss, dropped_crash;
     uint64_t duplicated, elections, crashes, restarts, partitions, faults;
     uint64_t dual_writable; /* moments two leaders were both not read-only */
+    /* Replication. */
+    uint64_t proposed, noops, committed, committed_noops, max_log, truncations, truncated;
+    uint64_t stale_appends; /* APPENDs dropped: the sender's log lacked the entries */
+    uint64_t max_in_flight, bursts;
+    uint64_t entries_sent, entries_appended; /* in APPENDs; appended by followers */
+    uint64_t conv_ms;                        /* L5: agreement to converged logs */
 };
 
 struct sim {
@@ -104,6 +148,16 @@ struct sim {
     uint64_t agreed_at, agreed_term;
     int32_t agreed_leader;
 
+    /* The workload and the replication checker. */
+    uint64_t next_propose_at, propose_gap_max, budget;
+    bool burst_done;
+    uint64_t *propose_at; /* payload id -> time proposed (NET_NEVER: a no-op) */
+    uint64_t npayload, cappayload;
+    struct sim_log committed; /* every entry ever reported committed */
+    uint64_t *lat_hist;       /* SIM_LAT_BUCKETS, owned by the caller; may be NULL */
+    bool converged;
+    uint64_t converged_at;
+
     /* The outcome. */
     bool failed;
     char inv[80];
@@ -128,6 +182,30 @@ void sim_refresh(struct sim *s);
 /* The up leader with the highest term, or -1. */
 int sim_leader(const struct sim *s);
 const char *sim_msg_name(enum cons_msg_type t);
+const struct sim_log *sim_log_of(const struct sim_node *nd);
+
+/* lib/log.c: the shell's log, the workload and the filling of APPENDs. */
+void log_hash(const uint8_t prev[CONS_HASH_BYTES], uint64_t term, uint64_t payload,
+              uint8_t out[CONS_HASH_BYTES]);
+const uint8_t *log_hash_at(const struct sim_log *l, uint64_t index);
+void log_push(struct sim_log *l, const struct sim_ent *e);
+void log_cut(struct sim_log *l, uint64_t after);
+void log_copy(struct sim_log *dst, const struct sim_log *src, uint64_t from);
+void log_free(struct sim_log *l);
+/* Gives node i's core its log view and its last entry (init and restart). */
+void log_attach(struct sim *s, int i);
+/* The leader i appends count entries (a no-op when noop), durably. */
+void log_leader_append(struct sim *s, int i, uint64_t count, bool noop, struct cons_entry *last);
+/* Draws the next proposal: a batch size, or 0 when the budget is spent. */
+uint64_t log_next_batch(struct sim *s);
+void log_free_all(struct sim *s);
+
+/* lib/check_log.c: L1-L5 (see there). */
+void check_log_changed(struct sim *s, int i, uint64_t from);
+void check_log_truncate(struct sim *s, int i, uint64_t after);
+void check_log_commit(struct sim *s, int i, uint64_t commit);
+void check_log_send(struct sim *s, int i, const struct cons_msg *m);
+void check_log_step(struct sim *s);
 
 void faults_plan(struct sim *s);
 void faults_apply(struct sim *s);
