@@ -270,5 +270,10 @@ void api_handle(void *ctx, struct http_request *req)
     }
     if (is_mutation(req->method) && !mutation_allowed(n, req))
         return;
+    if (plen == strlen("/ledger/notes") && strncmp(req->path, "/ledger/notes", plen) == 0 &&
+        is_mutation(req->method)) {
+        api_post_ledger_notes(n, req);
+        return;
+    }
     http_respond_error(req, 404, "%s %s: no such endpoint", req->method, req->path);
 }

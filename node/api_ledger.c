@@ -40,11 +40,10 @@ static uint64_t checkpoint_index(struct node *n, struct ledger_signed_checkpoint
 
 json_t *api_ledger_summary(struct node *n)
 {
-    static struct ledger_signed_checkpoint cp; /* large; the loop is single-threaded */
-    /* Nothing is committed by replication yet: the committed index is what
-     * a checkpoint covers. */
+    /* committed: the consensus core's commit index (entries up to it are
+     * on a majority and never lost). */
     return json_pack("{s:I, s:I, s:o}", "index", (json_int_t)ledger_last_index(n->ledger),
-                     "committed", (json_int_t)checkpoint_index(n, &cp), "head", head_hash_json(n));
+                     "committed", (json_int_t)n->cons.commit, "head", head_hash_json(n));
 }
 
 struct page {

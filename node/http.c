@@ -29,7 +29,8 @@ struct http_server {
     void *ctx;
 };
 
-static void finish(nng_aio *aio, int status, const char *ctype, const char *body, size_t len)
+static void finish(nng_aio *aio, int status, const char *ctype, const char *body, size_t len,
+                   const char *location)
 {
     nng_http_res *res;
     if (nng_http_res_alloc(&res) != 0) {
@@ -39,6 +40,8 @@ static void finish(nng_aio *aio, int status, const char *ctype, const char *body
     nng_http_res_set_status(res, (uint16_t)status);
     nng_http_res_set_header(res, "Content-Type", ctype);
     nng_http_res_set_header(res, "Cache-Control", "no-store");
+    if (location)
+        nng_http_res_set_header(res, "Location", location);
     if (len > 0 && nng_http_res_copy_data(res, body, len) != 0) {
         nng_http_res_free(res);
         nng_aio_finish(aio, NNG_ENOMEM);
@@ -51,7 +54,7 @@ static void finish(nng_aio *aio, int status, const char *ctype, const char *body
 static void finish_unavailable(nng_aio *aio)
 {
     static const char body[] = "{\"error\":\"node is shutting down\"}\n";
-    finish(aio, 503, "application/json", body, sizeof(body) - 1);
+    finish(aio, 503, "application/json", body, sizeof(body) - 1, NULL);
 }
 
 static void pending_free(struct pending *p)
@@ -133,7 +136,7 @@ void http_respond(struct http_request *req, int status, const char *content_type
                   size_t len)
 {
     struct pending *p = req->priv;
-    finish(p->aio, status, content_type, body, len);
+    finish(p->aio, status, content_type, body, len, p->req.location);
     pending_free(p);
 }
 

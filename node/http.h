@@ -19,6 +19,9 @@ struct http_request {
     const char *auth;  /* the Authorization header, or "" */
     const void *body;
     size_t body_len;
+    /* Set by the handler before it answers (a 307 to the leader): sent as
+     * the Location header. NULL: none. */
+    const char *location;
     void *priv;
 };
 

@@ -75,6 +75,17 @@ void node_event(struct node *n, const char *kind, const char *peer, const char *
             level >= 2 ? "WARN" : "INFO", n->cfg.id, kind, msg);
 }
 
+void node_fatal(struct node *n, const char *fmt, ...)
+{
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "chimerad: %s: fatal: %s\n", n->cfg.id, msg);
+    exit(1);
+}
+
 /* The boot epoch makes envelope counters grow across restarts: the next one
  * is past both the last one recorded and the clock, so neither a wiped data
  * directory nor a clock set back makes a restarted node look like a replay.
@@ -302,7 +313,7 @@ int node_run(const struct config *cfg, const uint8_t key[CONFIG_KEY_BYTES], cons
     } else {
         if (open_io(n) != 0)
             status = 2;
-        else if (node_ledger_open(n) != 0)
+        else if (node_ledger_open(n) != 0 || node_repl_start(n) != 0)
             status = 1;
         if (status != 0)
             close_io(n);

@@ -41,6 +41,13 @@ struct node_cons_seen {
     bool read_only;
 };
 
+/* A POST /ledger/notes waiting for its notes to commit (leader only). */
+#define NODE_NOTES_PENDING_MAX 64
+struct node_note_wait {
+    struct http_request *req;
+    uint64_t first, last, term;
+};
+
 struct node {
     struct config cfg;
     uint8_t key[CONFIG_KEY_BYTES];
@@ -61,6 +68,10 @@ struct node {
     struct ledger *ledger;
     struct ledger_key key_pair; /* this node's Ed25519 key (DATA/node.key) */
     struct node_cons_seen seen;
+    struct ledger_batch *batch; /* reused for every append */
+    bool elected_pending;       /* became leader: append the election entry */
+    struct node_note_wait notes[NODE_NOTES_PENDING_MAX];
+    size_t nnotes;
     struct node_metrics metrics;
     struct events_limiter drop_limit[DROP_COUNT];
     bool stopping;
@@ -74,6 +85,12 @@ int node_run(const struct config *cfg, const uint8_t key[CONFIG_KEY_BYTES], cons
 /* Records an event in the ring and logs it. */
 void node_event(struct node *n, const char *kind, const char *peer, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* Ends the process: state that had to reach the disk did not (an fsync
+ * failed, a log change the core demanded could not be made). Acknowledging
+ * anything after that could lose what was promised durable. */
+void node_fatal(struct node *n, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
 
 /* Wall-clock milliseconds since the Unix epoch. */
 int64_t node_wall_ms(void);
@@ -93,6 +110,38 @@ int node_cons_start(struct node *n);
 void node_cons_stop(struct node *n);
 struct msgpack_object;
 void node_cons_recv(struct node *n, size_t from, const struct msgpack_object *body);
+
+/* Performs a core output (node_cons.c): persist, log changes, sends,
+ * commit, events. */
+void node_cons_apply(struct node *n, const struct cons_out *out);
+
+/* Replication (node_repl.c): the ledger as the core's log. */
+int node_repl_start(struct node *n); /* cons_set_log, after the ledger opens */
+/* Fills the entry bytes of an APPEND the core emitted and sends it; skips it
+ * when the ledger no longer has them. */
+void node_repl_send_append(struct node *n, struct cons_msg *m);
+/* Verifies the carried entries of a received APPEND and fills their
+ * metadata (meta[] room for CONS_MAX_BATCH); -1: drop the message. */
+int node_repl_check(struct node *n, const struct cons_msg *m, const struct cons_wire_entry *carried,
+                    struct cons_entry *meta);
+/* Makes a follower's log changes of out durable (fatal on failure). */
+void node_repl_apply_log(struct node *n, const struct cons_out *out,
+                         const struct cons_wire_entry *carried);
+/* Leader: appends the entry recording its election and tells the core. */
+void node_repl_elected(struct node *n);
+/* Leader: appends entries of type with these payloads as one batch (one
+ * fdatasync) and tells the core. Returns 0 with the index range, or -1
+ * with a message in err. */
+int node_repl_append(struct node *n, uint32_t type, const uint8_t *const *payloads,
+                     const size_t *lens, size_t count, uint64_t *first, uint64_t *last, char *err,
+                     size_t errlen);
+/* Notes waiting for commit: answer those committed up to commit, or fail
+ * every one (leadership lost, shutdown) with 503 and this message. */
+void node_notes_committed(struct node *n, uint64_t commit);
+void node_notes_fail_all(struct node *n, const char *why);
+
+/* POST /ledger/notes (api_notes.c). */
+void api_post_ledger_notes(struct node *n, struct http_request *req);
 
 /* The ledger (node_ledger.c): open with recovery before the node serves;
  * close on the way out. */

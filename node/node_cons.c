@@ -1,6 +1,7 @@
 /* The shell around the consensus core: loads and persists the term and vote,
- * runs the core's timer, carries its messages in sealed envelopes, and turns
- * what changed (role, leader, term, read-only) into events. */
+ * runs the core's timer, carries its messages in sealed envelopes (APPEND
+ * entries through node_repl.c), makes log changes durable before sending,
+ * and turns what changed (role, leader, term, read-only) into events. */
 #include <inttypes.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -12,14 +13,6 @@
 
 static void cons_timer_arm(struct node *n);
 
-static void fatal(struct node *n, const char *what)
-{
-    /* Persist before acknowledging: a vote that did not reach the disk must
-     * not be sent, and a node that cannot write its state cannot go on. */
-    fprintf(stderr, "chimerad: %s: fatal: %s\n", n->cfg.id, what);
-    exit(1);
-}
-
 static void persist(struct node *n, const struct cons_persist *p)
 {
     struct cons_stored s = {.term = p->term};
@@ -27,7 +20,7 @@ static void persist(struct node *n, const struct cons_persist *p)
         snprintf(s.voted_for, sizeof(s.voted_for), "%s", n->peers.m[p->voted_for].id);
     char err[512];
     if (cons_store_save(n->cfg.data, &s, err, sizeof(err)) != 0)
-        fatal(n, err);
+        node_fatal(n, "%s", err);
 }
 
 static const char *member_id(const struct node *n, int32_t idx)
@@ -41,10 +34,15 @@ static void report_changes(struct node *n, uint64_t now)
     const struct cons *c = &n->cons;
     struct node_cons_seen *seen = &n->seen;
     if (c->role != seen->role || c->term != seen->term) {
-        if (c->role == CONS_LEADER)
+        /* Notes waiting on this leadership can no longer be promised. */
+        if (seen->role == CONS_LEADER)
+            node_notes_fail_all(n, "leadership lost before the note was committed; it may or may "
+                                   "not be committed, check GET /ledger");
+        if (c->role == CONS_LEADER) {
+            n->elected_pending = true; /* apply_log appends the election entry */
             node_event(n, "consensus.elected", NULL, "%s elected leader for term %" PRIu64,
                        n->cfg.id, c->term);
-        else if (seen->role == CONS_LEADER)
+        } else if (seen->role == CONS_LEADER)
             node_event(n, "consensus.step_down", NULL,
                        "%s stepped down as leader (term %" PRIu64 ", now %s)", n->cfg.id, c->term,
                        cons_role_name(c->role));
@@ -76,9 +74,13 @@ static void send_msg(struct node *n, const struct cons_msg *m)
 {
     if (m->to < 0 || (size_t)m->to >= n->peers.n || n->out[m->to] < 0)
         return;
+    if (m->n_entries > 0) {
+        struct cons_msg copy = *m;
+        node_repl_send_append(n, &copy);
+        return;
+    }
     uint8_t *body;
     size_t blen;
-    /* chimerad does not replicate yet: its cores emit no APPEND entries. */
     if (cons_msg_encode(m, NULL, &body, &blen) != 0)
         return;
     node_send(n, (size_t)m->to, ENV_CONSENSUS, body, blen);
@@ -86,16 +88,33 @@ static void send_msg(struct node *n, const struct cons_msg *m)
 }
 
 /* Performs the core's output in the order its contract demands: the term
- * and vote reach the disk before any message that depends on them leaves. */
-static void apply(struct node *n, const struct cons_out *out)
+ * and vote, then the log changes (carried: the entry bytes of the APPEND
+ * being handled), reach the disk before any message that depends on them
+ * leaves. */
+static void apply_log(struct node *n, const struct cons_out *out,
+                      const struct cons_wire_entry *carried)
 {
     uint64_t now = uv_now(n->loop);
     if (out->persist)
         persist(n, &out->state);
+    if (out->truncate || out->append_count > 0)
+        node_repl_apply_log(n, out, carried);
     for (size_t i = 0; i < out->nmsgs; i++)
         send_msg(n, &out->msgs[i]);
     report_changes(n, now);
+    if (out->commit > 0)
+        node_notes_committed(n, out->commit);
+    if (n->elected_pending && n->cons.role == CONS_LEADER && !n->stopping && n->ledger) {
+        /* Record the election (also Raft's no-op, §8) in the new term. */
+        n->elected_pending = false;
+        node_repl_elected(n);
+    }
     cons_timer_arm(n);
+}
+
+void node_cons_apply(struct node *n, const struct cons_out *out)
+{
+    apply_log(n, out, NULL);
 }
 
 static void on_cons_timer(uv_timer_t *t)
@@ -103,7 +122,7 @@ static void on_cons_timer(uv_timer_t *t)
     struct node *n = t->data;
     struct cons_out out;
     cons_tick(&n->cons, uv_now(n->loop), &out);
-    apply(n, &out);
+    node_cons_apply(n, &out);
 }
 
 static void cons_timer_arm(struct node *n)
@@ -123,17 +142,20 @@ void node_cons_recv(struct node *n, size_t from, const msgpack_object *body)
 {
     struct cons_msg m;
     static struct cons_wire_entry carried[CONS_MAX_BATCH];
-    /* Entries are refused until chimerad replicates the ledger (issue 4):
-     * their bytes would have to be verified and stored first. */
-    if (cons_msg_decode(body, &m, carried) != 0 || m.n_entries > 0) {
+    static struct cons_entry meta[CONS_MAX_BATCH];
+    /* Carried entries are decoded, hashed and checked to chain before the
+     * core sees their metadata; one bad entry drops the whole message. */
+    if (cons_msg_decode(body, &m, carried) != 0 ||
+        (m.n_entries > 0 && (!n->ledger || node_repl_check(n, &m, carried, meta) != 0))) {
         node_drop(n, DROP_SHAPE, "consensus body");
         return;
     }
+    m.entries = m.n_entries > 0 ? meta : NULL;
     m.from = (int32_t)from;
     m.to = n->cons.cfg.self;
     struct cons_out out;
     cons_recv(&n->cons, uv_now(n->loop), &m, &out);
-    apply(n, &out);
+    apply_log(n, &out, carried);
 }
 
 int node_cons_start(struct node *n)
@@ -176,6 +198,9 @@ int node_cons_start(struct node *n)
 
 void node_cons_stop(struct node *n)
 {
+    /* Before the HTTP server stops: it waits for every request answered. */
+    node_notes_fail_all(n, "node is shutting down before the note was committed; it may or may "
+                           "not be committed, check GET /ledger");
     uv_timer_stop(&n->cons_timer);
     uv_close((uv_handle_t *)&n->cons_timer, NULL);
 }

@@ -46,6 +46,9 @@ int node_ledger_open(struct node *n)
 
 void node_ledger_close(struct node *n)
 {
+    if (n->batch)
+        ledger_batch_free(n->batch);
+    n->batch = NULL;
     if (n->ledger)
         ledger_close(n->ledger);
     n->ledger = NULL;

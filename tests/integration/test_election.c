@@ -5,11 +5,11 @@
  * network namespaces, is test_partition). Every wait is on a condition with
  * a generous deadline, never on elapsed time.
  *
- * A mutation: no mutation endpoint exists yet (POST /ledger/notes comes with
- * the ledger), but every POST passes the node's gate first: the admin token
+ * A mutation: every POST passes the node's gate first: the admin token
  * (401 missing, 403 wrong), then read-only mode (503). So "a mutation is
  * accepted" means a token-bearing POST /ledger/notes gets past the gate:
- * anything but 401, 403 or 503 (today a 404); see h_mutation_accepted(). */
+ * anything but 401, 403 or 503 (POST /ledger/notes now commits the note and answers 201); see
+ * h_mutation_accepted(). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

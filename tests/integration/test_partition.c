@@ -9,11 +9,10 @@
  * with a loud message; CHIMERA_REQUIRE_NETNS=1 turns the skip into a
  * failure.
  *
- * A mutation: no mutation endpoint exists yet (POST /ledger/notes comes with
- * the ledger), but every POST passes the node's gate first: the admin token,
+ * A mutation: every POST passes the node's gate first: the admin token,
  * then read-only mode (503). "A mutation is accepted" means a token-bearing
- * POST /ledger/notes gets past the gate (anything but 401, 403 or 503; today
- * a 404); see h_mutation_accepted(). */
+ * POST /ledger/notes gets past the gate (anything but 401, 403 or 503; a leader
+ * commits the note and answers 201); see h_mutation_accepted(). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>

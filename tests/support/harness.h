@@ -282,7 +282,7 @@ bool h_wait_read_only(struct h_cluster *c, const int *idx, int k, bool want, int
  * yet (POST /ledger/notes comes with the ledger), but every POST, PUT and
  * DELETE passes the same gate first: the admin token (401 missing, 403
  * wrong), then read-only mode (503 {"error":"read-only: ...",
- * "read_only":true}); past the gate an unknown endpoint answers 404.
+ * "read_only":true}); past the gate a leader commits the note (201).
  *
  * h_mutation sends POST /ledger/notes {"note":"..."} to node i with the
  * given bearer token (NULL: no Authorization header) and returns the HTTP
@@ -291,7 +291,7 @@ bool h_wait_read_only(struct h_cluster *c, const int *idx, int k, bool want, int
  *
  * "A mutation is accepted" means, until the ledger brings the endpoint:
  * with the right token the request got past the gate, i.e. it was answered
- * with anything but 401, 403, 503 or another 5xx (today: 404). */
+ * with anything but 401, 403, 503 or another 5xx (a leader: 201). */
 long h_mutation(const struct h_cluster *c, int i, const char *bearer, int timeout_ms, char **body);
 bool h_mutation_accepted(long status);
 

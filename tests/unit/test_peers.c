@@ -118,8 +118,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_self_is_alive_from_the_start, setup),
         cmocka_unit_test_setup(test_members_never_heard_are_dead_with_no_contact_age, setup),
-        cmocka_unit_test_setup(test_a_heartbeat_makes_a_member_alive_and_reports_the_change,
-                               setup),
+        cmocka_unit_test_setup(test_a_heartbeat_makes_a_member_alive_and_reports_the_change, setup),
         cmocka_unit_test_setup(test_missed_heartbeats_make_a_member_suspect_then_dead, setup),
         cmocka_unit_test_setup(test_a_dead_member_heard_again_is_alive, setup),
         cmocka_unit_test_setup(test_a_long_silence_skips_suspect_and_reports_dead_once, setup),

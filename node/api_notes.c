@@ -1,0 +1,172 @@
+/* POST /ledger/notes: an operator's note, or a batch of them, appended to
+ * the ledger by the leader and answered once committed.
+ *
+ * Body: {"note": "text"} or {"notes": ["a", "b", ...]} (1..API_NOTES_MAX
+ * notes of 1..API_NOTE_MAX_BYTES bytes each). Answers:
+ *   201 {"first_index","last_index","term"}  every note is committed;
+ *   307 + Location (the leader's HTTP address) on a follower, with
+ *       {"error","leader","leader_http"}; 503 when no leader is known;
+ *   503 when leadership was lost before the commit (the notes may or may
+ *       not be committed: check GET /ledger), or the node stops;
+ *   400 with the JSON path of the problem for bad input.
+ * The mutation gate (token, read-only) in api.c has already passed. */
+#include <inttypes.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node/node.h"
+
+#define API_NOTES_MAX CONS_MAX_BATCH
+#define API_NOTE_MAX_BYTES 4096
+
+/* Parses the body into notes[]; returns the count, or 0 with the problem
+ * in err. */
+static size_t parse_notes(json_t *body, const char *notes[API_NOTES_MAX],
+                          size_t note_lens[API_NOTES_MAX], char *err, size_t errlen)
+{
+    if (!json_is_object(body)) {
+        snprintf(err, errlen, "body: must be a JSON object with \"note\" or \"notes\"");
+        return 0;
+    }
+    json_t *one = json_object_get(body, "note"), *many = json_object_get(body, "notes");
+    if ((one != NULL) == (many != NULL)) {
+        snprintf(err, errlen,
+                 "body: give exactly one of \"note\" (a string) or \"notes\" (an array)");
+        return 0;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v)
+    {
+        if (strcmp(key, "note") != 0 && strcmp(key, "notes") != 0) {
+            snprintf(err, errlen, "%.64s: unknown field", key);
+            return 0;
+        }
+    }
+    if (one) {
+        size_t len = json_is_string(one) ? json_string_length(one) : 0;
+        if (len == 0 || len > API_NOTE_MAX_BYTES) {
+            snprintf(err, errlen, "note: must be a string of 1..%d bytes", API_NOTE_MAX_BYTES);
+            return 0;
+        }
+        notes[0] = json_string_value(one);
+        note_lens[0] = len;
+        return 1;
+    }
+    size_t count = json_is_array(many) ? json_array_size(many) : 0;
+    if (count == 0 || count > API_NOTES_MAX) {
+        snprintf(err, errlen, "notes: must be an array of 1..%d strings", API_NOTES_MAX);
+        return 0;
+    }
+    for (size_t i = 0; i < count; i++) {
+        json_t *s = json_array_get(many, i);
+        size_t len = json_is_string(s) ? json_string_length(s) : 0;
+        if (len == 0 || len > API_NOTE_MAX_BYTES) {
+            snprintf(err, errlen, "notes[%zu]: must be a string of 1..%d bytes", i,
+                     API_NOTE_MAX_BYTES);
+            return 0;
+        }
+        notes[i] = json_string_value(s);
+        note_lens[i] = len;
+    }
+    return count;
+}
+
+/* Not the leader: point the client at it (307), or 503 if none is known. */
+static void redirect(struct node *n, struct http_request *req)
+{
+    int32_t l = n->cons.leader;
+    if (l < 0 || (size_t)l >= n->peers.n || l == n->cons.cfg.self) {
+        http_respond_error(req, 503, "no leader is known; retry shortly");
+        return;
+    }
+    const struct peer *p = &n->peers.m[l];
+    if (!p->http[0]) {
+        http_respond_json(
+            req, 503,
+            json_pack("{s:s, s:s}", "error",
+                      "not the leader, and the leader's HTTP address is not known yet", "leader",
+                      p->id));
+        return;
+    }
+    char location[512];
+    snprintf(location, sizeof(location), "http://%s/ledger/notes", p->http);
+    req->location = location;
+    http_respond_json(req, 307,
+                      json_pack("{s:s, s:s, s:s}", "error", "not the leader", "leader", p->id,
+                                "leader_http", p->http));
+}
+
+void api_post_ledger_notes(struct node *n, struct http_request *req)
+{
+    if (strcmp(req->method, "POST") != 0) {
+        http_respond_error(req, 405, "%s /ledger/notes: method not allowed; use POST", req->method);
+        return;
+    }
+    json_error_t jerr;
+    json_t *body = json_loadb(req->body, req->body_len, 0, &jerr);
+    if (!body) {
+        http_respond_error(req, 400, "body: not JSON: %s (line %d, column %d)", jerr.text,
+                           jerr.line, jerr.column);
+        return;
+    }
+    static const char *notes[API_NOTES_MAX];
+    static size_t note_lens[API_NOTES_MAX];
+    char err[256];
+    size_t count = parse_notes(body, notes, note_lens, err, sizeof(err));
+    if (count == 0) {
+        json_decref(body);
+        http_respond_error(req, 400, "%s", err);
+        return;
+    }
+    if (n->cons.role != CONS_LEADER) {
+        json_decref(body);
+        redirect(n, req);
+        return;
+    }
+    if (n->nnotes >= NODE_NOTES_PENDING_MAX) {
+        json_decref(body);
+        http_respond_error(req, 503, "too many notes waiting to commit; retry shortly");
+        return;
+    }
+    /* Each payload is the msgpack str of the note. */
+    static msgpack_sbuffer sb[API_NOTES_MAX];
+    static const uint8_t *payloads[API_NOTES_MAX];
+    static size_t lens[API_NOTES_MAX];
+    for (size_t i = 0; i < count; i++) {
+        msgpack_packer pk;
+        msgpack_sbuffer_init(&sb[i]);
+        msgpack_packer_init(&pk, &sb[i], msgpack_sbuffer_write);
+        msgpack_pack_str_with_body(&pk, notes[i], note_lens[i]);
+        payloads[i] = (const uint8_t *)sb[i].data;
+        lens[i] = sb[i].size;
+    }
+    uint64_t term = n->cons.term, first = 0, last = 0;
+    int rv = node_repl_append(n, LEDGER_ENTRY_NOTE, payloads, lens, count, &first, &last, err,
+                              sizeof(err));
+    for (size_t i = 0; i < count; i++)
+        msgpack_sbuffer_destroy(&sb[i]);
+    json_decref(body);
+    if (rv != 0) {
+        http_respond_error(req, 500, "%s", err);
+        return;
+    }
+    /* Appending may have committed at once (a single-node federation), or
+     * cost this node its leadership. */
+    if (n->cons.role == CONS_LEADER && n->cons.term == term && n->cons.commit >= last) {
+        http_respond_json(req, 201,
+                          json_pack("{s:I, s:I, s:I}", "first_index", (json_int_t)first,
+                                    "last_index", (json_int_t)last, "term", (json_int_t)term));
+        return;
+    }
+    if (n->cons.role != CONS_LEADER || n->cons.term != term) {
+        http_respond_error(req, 503,
+                           "leadership lost before the note was committed; it may or may not be "
+                           "committed, check GET /ledger");
+        return;
+    }
+    n->notes[n->nnotes++] =
+        (struct node_note_wait){.req = req, .first = first, .last = last, .term = term};
+}

@@ -1,0 +1,241 @@
+/* Replication: the ledger is the consensus core's log. The core knows
+ * entries by metadata only; this file moves the exact bytes between the
+ * ledger and the wire, verifies what arrives before the core sees it, and
+ * makes the core's log changes durable (one fdatasync per batch) before
+ * anything that depends on them is sent.
+ *
+ * The election entry's payload (LEDGER_ENTRY_ELECTION) is the msgpack map
+ *     {"leader": <node id (str)>, "term": <term (uint)>}
+ * and a note's (LEDGER_ENTRY_NOTE) is the msgpack str of the note. */
+#include <inttypes.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node/node.h"
+
+/* Room left in an envelope for the entries of one APPEND. */
+#define REPL_MAX_APPEND_BYTES (3u * 1024u * 1024u)
+
+static void fatal(struct node *n, const char *what, enum ledger_error rv)
+{
+    node_fatal(n, "ledger: %s: %s", what, ledger_strerror(rv));
+}
+
+static int log_meta(void *ctx, uint64_t index, uint64_t *term, uint8_t hash[CONS_HASH_BYTES])
+{
+    struct node *n = ctx;
+    if (index == 0 || index > ledger_last_index(n->ledger))
+        return -1;
+    if (ledger_term_at(n->ledger, index, term) != LEDGER_OK ||
+        ledger_hash_at(n->ledger, index, hash) != LEDGER_OK)
+        return -1;
+    return 0;
+}
+
+int node_repl_start(struct node *n)
+{
+    n->batch = ledger_batch_new();
+    if (!n->batch) {
+        fprintf(stderr, "chimerad: out of memory\n");
+        return -1;
+    }
+    static struct ledger_signed_checkpoint cp; /* large; the loop is single-threaded */
+    uint64_t commit = ledger_last_checkpoint(n->ledger, &cp) == LEDGER_OK ? cp.cp.index : 0;
+    struct cons_entry last = {.index = ledger_last_index(n->ledger),
+                              .term = ledger_last_term(n->ledger)};
+    ledger_head_hash(n->ledger, last.hash);
+    struct cons_log log = {.ctx = n, .meta = log_meta};
+    cons_set_log(&n->cons, &log, &last, commit);
+    return 0;
+}
+
+struct read_state {
+    struct cons_wire_entry *e;
+    uint8_t **bufs;
+    uint32_t count, want;
+};
+
+static int copy_entry(uint64_t index, uint64_t term, const uint8_t *bytes, size_t len, void *arg)
+{
+    (void)index;
+    (void)term;
+    struct read_state *rs = arg;
+    if (rs->count >= rs->want)
+        return 1;
+    uint8_t *copy = malloc(len);
+    if (!copy)
+        return 1;
+    memcpy(copy, bytes, len);
+    rs->bufs[rs->count] = copy;
+    rs->e[rs->count].bytes = copy;
+    rs->e[rs->count].len = len;
+    rs->count++;
+    return 0;
+}
+
+void node_repl_send_append(struct node *n, struct cons_msg *m)
+{
+    static struct cons_wire_entry e[CONS_MAX_BATCH];
+    static uint8_t *bufs[CONS_MAX_BATCH];
+    struct read_state rs = {.e = e, .bufs = bufs, .want = m->n_entries};
+    if (m->n_entries > CONS_MAX_BATCH || m->prev_index >= ledger_last_index(n->ledger))
+        return;
+    /* An APPEND larger than an envelope carries fewer entries; the
+     * follower's answer then moves the leader back to what it lacks. */
+    if (ledger_read_range(n->ledger, m->prev_index + 1, m->n_entries, REPL_MAX_APPEND_BYTES,
+                          copy_entry, &rs) == LEDGER_OK &&
+        rs.count > 0) {
+        m->n_entries = rs.count;
+        uint8_t *body;
+        size_t blen;
+        if (cons_msg_encode(m, e, &body, &blen) == 0) {
+            node_send(n, (size_t)m->to, ENV_CONSENSUS, body, blen);
+            free(body);
+        }
+    }
+    for (uint32_t i = 0; i < rs.count; i++)
+        free(bufs[i]);
+}
+
+int node_repl_check(struct node *n, const struct cons_msg *m, const struct cons_wire_entry *carried,
+                    struct cons_entry *meta)
+{
+    (void)n;
+    const uint8_t *prev = m->prev_hash;
+    for (uint32_t i = 0; i < m->n_entries; i++) {
+        struct ledger_entry e;
+        if (ledger_entry_decode(carried[i].bytes, carried[i].len, &e, NULL) != LEDGER_OK)
+            return -1;
+        /* Contiguous after prev_index and chained to each other (the first
+         * to the prev hash the core checks against this node's log). */
+        if (e.index != m->prev_index + 1 + i || memcmp(e.prev_hash, prev, CONS_HASH_BYTES) != 0)
+            return -1;
+        if (i > 0 && e.term < meta[i - 1].term)
+            return -1;
+        meta[i].index = e.index;
+        meta[i].term = e.term;
+        ledger_entry_hash(e.prev_hash, carried[i].bytes, carried[i].len, meta[i].hash);
+        prev = meta[i].hash;
+    }
+    return 0;
+}
+
+void node_repl_apply_log(struct node *n, const struct cons_out *out,
+                         const struct cons_wire_entry *carried)
+{
+    enum ledger_error rv;
+    if (out->truncate && out->truncate_after < ledger_last_index(n->ledger)) {
+        uint64_t before = ledger_last_index(n->ledger);
+        rv = ledger_truncate_after(n->ledger, out->truncate_after);
+        if (rv != LEDGER_OK)
+            fatal(n, "truncate", rv);
+        node_event(n, "ledger.truncated", NULL,
+                   "dropped entries %" PRIu64 "..%" PRIu64 " (a conflicting uncommitted suffix)",
+                   out->truncate_after + 1, before);
+    }
+    if (out->append_count == 0)
+        return;
+    ledger_batch_begin(n->batch, n->ledger);
+    for (uint32_t i = 0; i < out->append_count; i++) {
+        const struct cons_wire_entry *w = &carried[out->append_from + i];
+        rv = ledger_batch_add_entry_bytes(n->batch, w->bytes, w->len, NULL);
+        if (rv != LEDGER_OK)
+            fatal(n, "append", rv);
+    }
+    rv = ledger_append_batch(n->ledger, n->batch);
+    if (rv != LEDGER_OK)
+        fatal(n, "append", rv);
+}
+
+/* Tells the core about entries appended up to the ledger's head. */
+static void appended(struct node *n)
+{
+    struct cons_entry last = {.index = ledger_last_index(n->ledger),
+                              .term = ledger_last_term(n->ledger)};
+    ledger_head_hash(n->ledger, last.hash);
+    struct cons_out out;
+    cons_appended(&n->cons, uv_now(n->loop), &last, &out);
+    node_cons_apply(n, &out);
+}
+
+int node_repl_append(struct node *n, uint32_t type, const uint8_t *const *payloads,
+                     const size_t *lens, size_t count, uint64_t *first, uint64_t *last, char *err,
+                     size_t errlen)
+{
+    if (n->cons.role != CONS_LEADER || count == 0) {
+        snprintf(err, errlen, "not the leader");
+        return -1;
+    }
+    ledger_batch_begin(n->batch, n->ledger);
+    uint64_t now = (uint64_t)node_wall_ms();
+    for (size_t i = 0; i < count; i++) {
+        uint64_t index;
+        enum ledger_error rv = ledger_batch_add_entry(n->batch, n->cons.term, type, now, n->cfg.id,
+                                                      payloads[i], lens[i], &index, NULL);
+        if (rv != LEDGER_OK) {
+            snprintf(err, errlen, "entry %zu: %s", i, ledger_strerror(rv));
+            ledger_batch_begin(n->batch, n->ledger); /* abandon it */
+            return -1;
+        }
+        if (i == 0)
+            *first = index;
+        *last = index;
+    }
+    enum ledger_error rv = ledger_append_batch(n->ledger, n->batch);
+    if (rv == LEDGER_EFATAL)
+        fatal(n, "append", rv);
+    if (rv != LEDGER_OK) {
+        snprintf(err, errlen, "ledger append failed: %s", ledger_strerror(rv));
+        return -1;
+    }
+    appended(n);
+    return 0;
+}
+
+void node_repl_elected(struct node *n)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2);
+    msgpack_pack_str_with_body(&pk, "leader", 6);
+    msgpack_pack_str_with_body(&pk, n->cfg.id, strlen(n->cfg.id));
+    msgpack_pack_str_with_body(&pk, "term", 4);
+    msgpack_pack_uint64(&pk, n->cons.term);
+    const uint8_t *p = (const uint8_t *)sb.data;
+    size_t len = sb.size;
+    uint64_t first, last;
+    char err[256];
+    if (node_repl_append(n, LEDGER_ENTRY_ELECTION, &p, &len, 1, &first, &last, err, sizeof(err)) !=
+        0) {
+        node_fatal(n, "cannot record the election: %s", err);
+    }
+    msgpack_sbuffer_destroy(&sb);
+}
+
+void node_notes_committed(struct node *n, uint64_t commit)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n->nnotes; i++) {
+        struct node_note_wait *w = &n->notes[i];
+        if (w->last <= commit) {
+            http_respond_json(w->req, 201,
+                              json_pack("{s:I, s:I, s:I}", "first_index", (json_int_t)w->first,
+                                        "last_index", (json_int_t)w->last, "term",
+                                        (json_int_t)w->term));
+            continue;
+        }
+        n->notes[k++] = *w;
+    }
+    n->nnotes = k;
+}
+
+void node_notes_fail_all(struct node *n, const char *why)
+{
+    for (size_t i = 0; i < n->nnotes; i++)
+        http_respond_error(n->notes[i].req, 503, "%s", why);
+    n->nnotes = 0;
+}
