@@ -80,49 +80,16 @@ static int start_all(struct h_cluster *c, unsigned long long *term)
     return expect_agreed(c, 0, term);
 }
 
-static long ready_status(struct h_cluster *c, int i)
-{
-    long st;
-    free(h_http_get_text(c, i, "/health/ready", &st));
-    return st;
-}
-
-/* The highest event sequence number node i has recorded (0: none). */
-static unsigned long long last_seq(struct h_cluster *c, int i)
-{
-    json_t *ev = h_events(c, i);
-    size_t n = json_array_size(ev);
-    unsigned long long seq = n ? (unsigned long long)json_integer_value(
-                                     json_object_get(json_array_get(ev, n - 1), "seq"))
-                               : 0;
-    json_decref(ev);
-    return seq;
-}
-
-struct event_arg {
-    struct h_cluster *c;
-    int i;
-    const char *kind, *peer;
-    unsigned long long after, seq;
-};
-
-static bool event_after(void *arg)
-{
-    struct event_arg *e = arg;
-    e->seq = h_event_seq(e->c, e->i, e->kind, e->peer, e->after);
-    return e->seq > 0;
-}
-
 /* Node i records an event of this kind (about peer, unless NULL) after seq
  * `after`; returns its seq. */
 static unsigned long long expect_event(struct h_cluster *c, int i, const char *kind,
                                        const char *peer, unsigned long long after)
 {
-    struct event_arg e = {c, i, kind, peer, after, 0};
-    if (!h_wait_until(event_after, &e, h_timeout_ms()))
+    unsigned long long seq = h_wait_event(c, i, kind, peer, after, h_timeout_ms());
+    if (!seq)
         fail_msg("%s recorded no %s event%s%s after seq %llu", c->nodes[i].id, kind,
                  peer ? " about " : "", peer ? peer : "", after);
-    return e.seq;
+    return seq;
 }
 
 /* Node i's view, which must be readable. */
@@ -162,7 +129,7 @@ static void test_five_nodes_elect_one_leader_all_agree_on(void **state)
         assert_string_equal(v.leader, c->nodes[leader].id);
         assert_false(v.read_only);
         assert_int_equal(v.quorum, 3);
-        assert_int_equal(ready_status(c, i), 200);
+        assert_int_equal(h_ready_status(c, i), 200);
 
         /* Every node lists the leader as such among its peers. */
         long st;
@@ -190,7 +157,7 @@ static void test_killed_leader_is_replaced_by_a_new_leader(void **state)
     expect_event(c, l2, "consensus.elected", NULL, 0);
     for (int i = 0; i < c->n; i++)
         if (i != l1)
-            assert_int_equal(ready_status(c, i), 200);
+            assert_int_equal(h_ready_status(c, i), 200);
     h_cluster_pass(c);
 }
 
@@ -257,7 +224,7 @@ static void expect_read_only_refusal(struct h_cluster *c, int i)
                  body ? body : "(no body)");
     json_decref(j);
     free(body);
-    if (ready_status(c, i) != 503)
+    if (h_ready_status(c, i) != 503)
         fail_msg("%s in the minority is still ready", c->nodes[i].id);
 }
 
@@ -271,7 +238,7 @@ static void test_minority_refuses_mutations_with_503(void **state)
     int minority[2] = {leader, (leader + 1) % NODES};
     unsigned long long base[NODES];
     for (int i = 0; i < c->n; i++)
-        base[i] = last_seq(c, i);
+        base[i] = h_last_event_seq(c, i);
     for (int k = 2; k < NODES; k++)
         h_node_pause(c, (leader + k) % NODES);
 
@@ -293,7 +260,7 @@ static void test_minority_refuses_mutations_with_503(void **state)
     assert_true(t2 >= t1);
     for (int i = 0; i < c->n; i++) {
         assert_false(view(c, i).read_only);
-        assert_int_equal(ready_status(c, i), 200);
+        assert_int_equal(h_ready_status(c, i), 200);
     }
     for (int k = 0; k < 2; k++)
         expect_event(c, minority[k], "consensus.read_only.exit", NULL, base[minority[k]]);
@@ -322,7 +289,7 @@ static void test_mutation_without_token_is_refused_with_401(void **state)
 {
     struct h_cluster *c = *state;
     int leader = start_all(c, NULL);
-    unsigned long long base = last_seq(c, leader);
+    unsigned long long base = h_last_event_seq(c, leader);
     expect_refused(c, leader, NULL, 401);
     expect_event(c, leader, "api.auth_failure", NULL, base);
     /* The same request with the token gets past the gate. */

@@ -98,41 +98,9 @@ static int start_all(struct h_cluster *c, unsigned long long *term)
     return leader;
 }
 
-static long ready_status(struct h_cluster *c, int i)
-{
-    long st;
-    free(h_http_get_text(c, i, "/health/ready", &st));
-    return st;
-}
-
-static unsigned long long last_seq(struct h_cluster *c, int i)
-{
-    json_t *ev = h_events(c, i);
-    size_t n = json_array_size(ev);
-    unsigned long long seq = n ? (unsigned long long)json_integer_value(
-                                     json_object_get(json_array_get(ev, n - 1), "seq"))
-                               : 0;
-    json_decref(ev);
-    return seq;
-}
-
-struct event_arg {
-    struct h_cluster *c;
-    int i;
-    const char *kind;
-    unsigned long long after;
-};
-
-static bool event_after(void *arg)
-{
-    struct event_arg *e = arg;
-    return h_event_seq(e->c, e->i, e->kind, NULL, e->after) > 0;
-}
-
 static void expect_event(struct h_cluster *c, int i, const char *kind, unsigned long long after)
 {
-    struct event_arg e = {c, i, kind, after};
-    if (!h_wait_until(event_after, &e, h_timeout_ms()))
+    if (!h_wait_event(c, i, kind, NULL, after, h_timeout_ms()))
         fail_msg("%s recorded no %s event after seq %llu", c->nodes[i].id, kind, after);
 }
 
@@ -189,7 +157,7 @@ static void expect_minority_read_only(struct h_cluster *c, const int minority[2]
                      body ? body : "(no body)");
         json_decref(j);
         free(body);
-        assert_int_equal(ready_status(c, i), 503);
+        assert_int_equal(h_ready_status(c, i), 503);
     }
     /* The operator sees it too (chimeractl runs inside the namespace). */
     int code;
@@ -214,7 +182,7 @@ static int expect_majority_leader(struct h_cluster *c, const int majority[3],
         fail_msg("the majority never agreed on a leader after term %llu; now: %s", after_term,
                  h_views_line(c));
     for (int b = 0; b < 3; b++)
-        assert_int_equal(ready_status(c, majority[b]), 200);
+        assert_int_equal(h_ready_status(c, majority[b]), 200);
     long st = h_mutation(c, leader, c->token, 0, NULL);
     if (!h_mutation_accepted(st))
         fail_msg("majority leader %s refused a mutation with %ld", c->nodes[leader].id, st);
@@ -230,7 +198,7 @@ static int expect_healed(struct h_cluster *c, unsigned long long *term)
     if (!h_wait_agreed(c, 0, deadline(), &leader, term))
         fail_msg("after healing, the five never agreed on one leader; now: %s", h_views_line(c));
     for (int i = 0; i < NODES; i++)
-        assert_int_equal(ready_status(c, i), 200);
+        assert_int_equal(h_ready_status(c, i), 200);
     return leader;
 }
 
@@ -244,7 +212,8 @@ static void test_cut_off_minority_turns_read_only_while_the_majority_keeps_its_l
     int l1 = start_all(c, &t1);
     int minority[2] = {(l1 + 1) % NODES, (l1 + 2) % NODES}, majority[3];
     split(minority, majority);
-    unsigned long long base[2] = {last_seq(c, minority[0]), last_seq(c, minority[1])};
+    unsigned long long base[2] = {h_last_event_seq(c, minority[0]),
+                                  h_last_event_seq(c, minority[1])};
 
     cut(c, minority);
     expect_minority_read_only(c, minority);
@@ -278,7 +247,7 @@ static void test_cut_off_leader_steps_down_and_the_majority_elects_another(void 
     int l1 = start_all(c, &t1);
     int minority[2] = {l1, (l1 + 1) % NODES}, majority[3];
     split(minority, majority);
-    unsigned long long base = last_seq(c, l1);
+    unsigned long long base = h_last_event_seq(c, l1);
 
     cut(c, minority);
     /* Check-quorum: the old leader, hearing no majority, steps down. */

@@ -217,6 +217,17 @@ json_t *h_events(const struct h_cluster *c, int i);
 unsigned long long h_event_seq(const struct h_cluster *c, int i, const char *kind, const char *peer,
                                unsigned long long after);
 
+/* Waits up to timeout_ms for such an event; its seq, or 0 if none came. */
+unsigned long long h_wait_event(struct h_cluster *c, int i, const char *kind, const char *peer,
+                                unsigned long long after, int timeout_ms);
+
+/* The highest event sequence number node i has recorded (0: none or no
+ * answer), to wait for events that come after now. */
+unsigned long long h_last_event_seq(const struct h_cluster *c, int i);
+
+/* The status GET /health/ready answers on node i (0: no answer). */
+long h_ready_status(const struct h_cluster *c, int i);
+
 /* Runs argv (argv[0] is the program path) with stdout and stderr captured,
  * waiting up to timeout_ms (then it is killed). Returns true when it exited
  * in time, with its exit code in *code (128+signal when killed by one) and

@@ -312,3 +312,42 @@ unsigned long long h_event_seq(const struct h_cluster *c, int i, const char *kin
     json_decref(ev);
     return found;
 }
+
+struct event_wait {
+    struct h_cluster *c;
+    int i;
+    const char *kind, *peer;
+    unsigned long long after, seq;
+};
+
+static bool event_came(void *arg)
+{
+    struct event_wait *e = arg;
+    e->seq = h_event_seq(e->c, e->i, e->kind, e->peer, e->after);
+    return e->seq > 0;
+}
+
+unsigned long long h_wait_event(struct h_cluster *c, int i, const char *kind, const char *peer,
+                                unsigned long long after, int timeout_ms)
+{
+    struct event_wait e = {c, i, kind, peer, after, 0};
+    return h_wait_until(event_came, &e, timeout_ms) ? e.seq : 0;
+}
+
+unsigned long long h_last_event_seq(const struct h_cluster *c, int i)
+{
+    json_t *ev = h_events(c, i);
+    size_t n = json_array_size(ev);
+    unsigned long long seq = n ? (unsigned long long)json_integer_value(
+                                     json_object_get(json_array_get(ev, n - 1), "seq"))
+                               : 0;
+    json_decref(ev);
+    return seq;
+}
+
+long h_ready_status(const struct h_cluster *c, int i)
+{
+    long st = 0;
+    free(h_http_get_text(c, i, "/health/ready", &st));
+    return st;
+}

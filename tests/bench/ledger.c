@@ -1,0 +1,449 @@
+/* Benchmark: committed-write throughput and commit latency of the ledger on
+ * a 3-node federation (defaults, fsync on every node). W concurrent writers
+ * POST /ledger/notes on the leader back to back, one note (~100 bytes) per
+ * request; a 201 means the note is committed (on a majority, fsynced). A
+ * last level has one writer posting batches of BATCH notes per request.
+ * Prints figures only; it fails only when the federation cannot be set up.
+ *
+ *   bench_ledger [--seconds N] [--writers a,b,c]   (10; 1,64) */
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "harness.h"
+
+#define NODES 3
+#define MAX_LEVELS 16
+#define MAX_WRITERS 1024
+#define NOTE_BYTES 100
+#define BATCH 100
+#define TARGET_EPS 50000.0
+#define INITIAL_SAMPLES (1u << 14)
+
+static atomic_bool stop; /* polled by writers between requests */
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static double ns_to_ms(uint64_t ns)
+{
+    return (double)ns / 1e6;
+}
+
+struct writer {
+    pthread_t th;
+    int id, batch;
+    const char *url;
+    struct curl_slist *headers;
+    pthread_barrier_t *start;
+    uint64_t *lat; /* ns, one per committed request */
+    size_t n, cap;
+    uint64_t entries, errors, connects;
+    long last_status; /* of the last failed request, for the report */
+    bool lost_samples, setup_failed;
+};
+
+static size_t discard(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    (void)ptr;
+    (void)userdata;
+    return size * nmemb;
+}
+
+static void record(struct writer *w, uint64_t ns)
+{
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : INITIAL_SAMPLES;
+        uint64_t *p = realloc(w->lat, cap * sizeof *p);
+        if (!p) {
+            w->lost_samples = true;
+            return;
+        }
+        w->lat = p;
+        w->cap = cap;
+    }
+    w->lat[w->n++] = ns;
+}
+
+/* {"note":"..."} or {"notes":["...",...]}, each note NOTE_BYTES long. */
+static size_t make_body(char *buf, size_t len, int id, uint64_t seq, int batch)
+{
+    size_t off = (size_t)snprintf(buf, len, batch == 1 ? "{\"note\":" : "{\"notes\":[");
+    for (int k = 0; k < batch; k++) {
+        char note[NOTE_BYTES + 1];
+        int m = snprintf(note, sizeof note, "bench-ledger writer %d request %llu note %d ", id,
+                         (unsigned long long)seq, k);
+        memset(note + m, 'x', NOTE_BYTES - (size_t)m);
+        note[NOTE_BYTES] = '\0';
+        off += (size_t)snprintf(buf + off, len - off, "%s\"%s\"", k ? "," : "", note);
+    }
+    off += (size_t)snprintf(buf + off, len - off, batch == 1 ? "}" : "]}");
+    return off;
+}
+
+/* One POST; true on 201. */
+static bool post(CURL *cu, struct writer *w, char *body, size_t bodylen, uint64_t seq)
+{
+    size_t n = make_body(body, bodylen, w->id, seq, w->batch);
+    curl_easy_setopt(cu, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(cu, CURLOPT_POSTFIELDSIZE, (long)n);
+    CURLcode rc = curl_easy_perform(cu);
+    long code = 0, conns = 0;
+    curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_getinfo(cu, CURLINFO_NUM_CONNECTS, &conns);
+    w->connects += (uint64_t)conns;
+    if (rc == CURLE_OK && code == 201)
+        return true;
+    w->last_status = rc == CURLE_OK ? code : -(long)rc;
+    return false;
+}
+
+static void *run_writer(void *arg)
+{
+    struct writer *w = arg;
+    size_t bodylen = (size_t)w->batch * (NOTE_BYTES + 4) + 32;
+    char *body = malloc(bodylen);
+    CURL *cu = body ? curl_easy_init() : NULL;
+    if (cu) {
+        curl_easy_setopt(cu, CURLOPT_URL, w->url);
+        curl_easy_setopt(cu, CURLOPT_HTTPHEADER, w->headers);
+        curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(cu, CURLOPT_NOPROXY, "*");
+        curl_easy_setopt(cu, CURLOPT_TCP_NODELAY, 1L);
+        curl_easy_setopt(cu, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+        curl_easy_setopt(cu, CURLOPT_TIMEOUT_MS, 10000L);
+        curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, discard);
+        /* Untimed: opens the connection (and commits one request). */
+        post(cu, w, body, bodylen, 0);
+        w->connects = 0;
+        w->last_status = 0;
+    } else {
+        w->setup_failed = true;
+    }
+    pthread_barrier_wait(w->start);
+
+    for (uint64_t seq = 1; cu && !atomic_load_explicit(&stop, memory_order_relaxed); seq++) {
+        uint64_t t0 = now_ns();
+        bool ok = post(cu, w, body, bodylen, seq);
+        uint64_t t1 = now_ns();
+        if (ok) {
+            w->entries += (uint64_t)w->batch;
+            record(w, t1 - t0);
+        } else {
+            w->errors++;
+        }
+    }
+    if (cu)
+        curl_easy_cleanup(cu);
+    free(body);
+    return NULL;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Nearest rank: the smallest sample with at least p of them at or below it. */
+static uint64_t percentile(const uint64_t *sorted, size_t n, double p)
+{
+    if (n == 0)
+        return 0;
+    size_t rank = (size_t)(p * (double)n + 0.999999);
+    if (rank < 1)
+        rank = 1;
+    return sorted[(rank > n ? n : rank) - 1];
+}
+
+struct level_result {
+    int writers, batch;
+    uint64_t requests, entries, errors, connects;
+    long last_status;
+    double secs, eps;
+    uint64_t p50, p90, p99, max; /* ns */
+    bool lost_samples;
+};
+
+/* Sleeps `seconds` in short slices so ^C ends the level promptly. */
+static void sleep_level(int seconds)
+{
+    uint64_t end = now_ns() + (uint64_t)seconds * 1000000000u;
+    while (!h_interrupted()) {
+        uint64_t now = now_ns();
+        if (now >= end)
+            return;
+        uint64_t left = end - now;
+        struct timespec ts = {0, (long)(left > 100000000u ? 100000000u : left)};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Runs one level against node `leader`. Returns 0, or -1 on setup failure. */
+static int run_level(const struct h_cluster *c, int leader, int writers, int batch, int seconds,
+                     struct level_result *r)
+{
+    char url[128], auth[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/ledger/notes", c->nodes[leader].http_port);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", c->token);
+    struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
+    struct curl_slist *h2 = hd ? curl_slist_append(hd, auth) : NULL;
+    /* No "Expect: 100-continue" round trip for the larger batch bodies. */
+    struct curl_slist *h3 = h2 ? curl_slist_append(h2, "Expect:") : NULL;
+    struct writer *w = calloc((size_t)writers, sizeof *w);
+    pthread_barrier_t start;
+    if (!h3 || !w || pthread_barrier_init(&start, NULL, (unsigned)writers + 1) != 0) {
+        curl_slist_free_all(hd);
+        free(w);
+        return -1;
+    }
+    atomic_store(&stop, false);
+
+    /* ^C must reach the main thread, which ends the level. */
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    int started = 0;
+    for (; started < writers; started++) {
+        w[started] = (struct writer){
+            .id = started, .batch = batch, .url = url, .headers = hd, .start = &start};
+        if (pthread_create(&w[started].th, NULL, run_writer, &w[started]) != 0)
+            break;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (started < writers) {
+        fprintf(stderr, "bench_ledger: could only start %d of %d threads\n", started, writers);
+        exit(1); /* the barrier would never open */
+    }
+
+    pthread_barrier_wait(&start);
+    uint64_t t0 = now_ns();
+    sleep_level(seconds);
+    atomic_store_explicit(&stop, true, memory_order_relaxed);
+    for (int k = 0; k < writers; k++)
+        pthread_join(w[k].th, NULL);
+    uint64_t t1 = now_ns();
+    pthread_barrier_destroy(&start);
+    curl_slist_free_all(hd);
+
+    memset(r, 0, sizeof *r);
+    r->writers = writers;
+    r->batch = batch;
+    size_t total = 0;
+    bool setup_failed = false;
+    for (int k = 0; k < writers; k++) {
+        total += w[k].n;
+        r->entries += w[k].entries;
+        r->errors += w[k].errors;
+        r->connects += w[k].connects;
+        r->lost_samples |= w[k].lost_samples;
+        setup_failed |= w[k].setup_failed;
+        if (w[k].last_status)
+            r->last_status = w[k].last_status;
+    }
+    uint64_t *all = malloc((total ? total : 1) * sizeof *all);
+    size_t off = 0;
+    for (int k = 0; k < writers; k++) {
+        if (all && w[k].n)
+            memcpy(all + off, w[k].lat, w[k].n * sizeof *all);
+        off += w[k].n;
+        free(w[k].lat);
+    }
+    free(w);
+    if (!all || setup_failed) {
+        free(all);
+        return -1;
+    }
+    qsort(all, total, sizeof *all, cmp_u64);
+    r->requests = total;
+    r->secs = (double)(t1 - t0) / 1e9;
+    r->eps = r->secs > 0 ? (double)r->entries / r->secs : 0;
+    r->p50 = percentile(all, total, 0.50);
+    r->p90 = percentile(all, total, 0.90);
+    r->p99 = percentile(all, total, 0.99);
+    r->max = total ? all[total - 1] : 0;
+    free(all);
+    return 0;
+}
+
+static int parse_levels(const char *s, int *levels, int *n)
+{
+    *n = 0;
+    while (*s) {
+        char *end;
+        long v = strtol(s, &end, 10);
+        if (end == s || v < 1 || v > MAX_WRITERS || *n == MAX_LEVELS ||
+            (*end != ',' && *end != '\0')) {
+            fprintf(stderr, "--writers: want up to %d comma-separated values in 1..%d\n",
+                    MAX_LEVELS, MAX_WRITERS);
+            return -1;
+        }
+        levels[(*n)++] = (int)v;
+        s = *end ? end + 1 : end;
+    }
+    return *n > 0 ? 0 : -1;
+}
+
+static int parse_args(int argc, char **argv, int *seconds, int *levels, int *nlevels)
+{
+    for (int a = 1; a < argc; a++) {
+        if (strcmp(argv[a], "--seconds") == 0 && a + 1 < argc) {
+            char *end;
+            long v = strtol(argv[++a], &end, 10);
+            if (*end != '\0' || v < 1 || v > 3600) {
+                fprintf(stderr, "--seconds: want 1..3600, got %s\n", argv[a]);
+                return -1;
+            }
+            *seconds = (int)v;
+        } else if (strcmp(argv[a], "--writers") == 0 && a + 1 < argc) {
+            if (parse_levels(argv[++a], levels, nlevels) != 0)
+                return -1;
+        } else {
+            fprintf(stderr, "usage: %s [--seconds N] [--writers a,b,c]\n", argv[0]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+struct first_arg {
+    struct h_cluster *c;
+    int leader;
+};
+
+/* A brand-new leader may still lose its office: posts until it commits. */
+static bool first_commit(void *arg)
+{
+    struct first_arg *a = arg;
+    long st = 0;
+    free(h_http_request(a->c, a->leader, "POST", "/ledger/notes", "{\"note\":\"bench warm-up\"}",
+                        a->c->token, 0, &st));
+    return st == 201;
+}
+
+static void print_level(const struct level_result *r)
+{
+    char name[32];
+    snprintf(name, sizeof name, r->batch == 1 ? "%d" : "%dx%d", r->writers, r->batch);
+    printf("%9s %9llu %9llu %7llu %10.0f %8.3f %8.3f %8.3f %8.3f %6llu%s%s", name,
+           (unsigned long long)r->requests, (unsigned long long)r->entries,
+           (unsigned long long)r->errors, r->eps, ns_to_ms(r->p50), ns_to_ms(r->p90),
+           ns_to_ms(r->p99), ns_to_ms(r->max), (unsigned long long)r->connects,
+           r->lost_samples ? "  (some latencies lost: out of memory)" : "",
+           h_interrupted() ? "  (interrupted)" : "");
+    if (r->errors)
+        printf("  (last error: %s %ld)", r->last_status < 0 ? "curl" : "HTTP",
+               r->last_status < 0 ? -r->last_status : r->last_status);
+    printf("\n");
+}
+
+int main(int argc, char **argv)
+{
+    int seconds = 10, levels[MAX_LEVELS + 1] = {1, 64}, nlevels = 2;
+    if (parse_args(argc, argv, &seconds, levels, &nlevels) != 0)
+        return 2;
+
+    h_on_interrupt(); /* ^C ends the current level; the levels done are printed */
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    int rc;
+    struct h_cluster *c = h_bench_cluster(NODES, "bench_ledger", &rc);
+    if (!c)
+        return rc;
+    int leader = -1;
+    unsigned long long term = 0;
+    struct first_arg fa = {.c = c};
+    if (!h_wait_agreed(c, 0, h_timeout_ms(), &leader, &term) ||
+        (fa.leader = leader, !h_wait_until(first_commit, &fa, h_timeout_ms()))) {
+        rc = h_interrupted() ? 130 : 1;
+        if (rc == 1)
+            fprintf(stderr, "bench_ledger: no leader took a note: %s\n", h_views_line(c));
+        else
+            h_cluster_pass(c);
+        h_cluster_destroy(c);
+        return rc;
+    }
+
+    long nproc = sysconf(_SC_NPROCESSORS_ONLN);
+    printf("bench_ledger: POST /ledger/notes on the leader (%s, term %llu) of a %d-node "
+           "federation\n",
+           c->nodes[leader].id, term, NODES);
+    printf("  setup       %d chimerad on 127.0.0.1, default options, fsync on every node; "
+           "201 = committed on a majority\n",
+           NODES);
+    printf("  writers     W threads, one reused libcurl handle each (keep-alive), back to "
+           "back\n");
+    printf("  levels      W =");
+    for (int k = 0; k < nlevels; k++)
+        printf(" %d", levels[k]);
+    printf(" with 1 note (%d bytes) per request, then 1 writer with %d notes per request; "
+           "%d s each\n",
+           NOTE_BYTES, BATCH, seconds);
+    printf("  latency     curl_easy_perform of each committed request, CLOCK_MONOTONIC\n");
+    printf("  errors      curl failure or status != 201\n");
+    printf("  machine     nproc=%ld; writers and all %d nodes share it\n", nproc, NODES);
+
+    struct level_result res[MAX_LEVELS + 1];
+    int done = 0;
+    rc = 0;
+    levels[nlevels] = 1; /* the batch level */
+    printf("\n%9s %9s %9s %7s %10s %8s %8s %8s %8s %6s\n", "W[xB]", "requests", "entries", "errors",
+           "entries/s", "p50_ms", "p90_ms", "p99_ms", "max_ms", "conns");
+    for (int k = 0; k <= nlevels && !h_interrupted(); k++) {
+        int batch = k == nlevels ? BATCH : 1;
+        if (run_level(c, leader, levels[k], batch, seconds, &res[k]) != 0) {
+            fprintf(stderr, "bench_ledger: cannot set up %d writer threads\n", levels[k]);
+            rc = 1;
+            break;
+        }
+        done++;
+        print_level(&res[k]);
+        for (int i = 0; i < NODES; i++)
+            if (!h_node_running(c, i))
+                printf("  warning: %s died (log: %s)\n", c->nodes[i].id, c->nodes[i].log);
+    }
+    if (done > 0) {
+        printf("\nentries = notes committed (201s x notes per request); conns = new TCP "
+               "connections during the level (0 = all kept alive)\n");
+        bool batch_done = done == nlevels + 1;
+        if (batch_done)
+            printf("target      >%.0f committed entries/s with batching: %s (%.0f/s; "
+                   "information only)\n",
+                   TARGET_EPS, res[nlevels].eps > TARGET_EPS ? "met" : "NOT met", res[nlevels].eps);
+        printf("RESULT bench=ledger nodes=%d fsync=on seconds=%d nproc=%ld", NODES, seconds, nproc);
+        for (int k = 0; k < done; k++) {
+            const struct level_result *r = &res[k];
+            char p[32];
+            snprintf(p, sizeof p, r->batch == 1 ? "w%d" : "batch%d",
+                     r->batch == 1 ? r->writers : r->batch);
+            printf(" %s_req=%llu %s_notes=%llu %s_err=%llu %s_eps=%.0f %s_p50_ms=%.3f "
+                   "%s_p90_ms=%.3f %s_p99_ms=%.3f %s_max_ms=%.3f",
+                   p, (unsigned long long)r->requests, p, (unsigned long long)r->entries, p,
+                   (unsigned long long)r->errors, p, r->eps, p, ns_to_ms(r->p50), p,
+                   ns_to_ms(r->p90), p, ns_to_ms(r->p99), p, ns_to_ms(r->max));
+        }
+        if (batch_done)
+            printf(" target_eps=%.0f target_met=%d", TARGET_EPS, res[nlevels].eps > TARGET_EPS);
+        printf("\n");
+    }
+    if (rc == 0)
+        h_cluster_pass(c);
+    h_cluster_destroy(c);
+    if (rc == 0 && h_interrupted())
+        rc = 130;
+    return rc;
+}
