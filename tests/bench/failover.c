@@ -9,12 +9,11 @@
  * the kill lands anywhere in the heartbeat cycle; SIGKILL the leader and,
  * from just before kill(), poll the four survivors every few ms:
  *   (a) until one of them reports itself leader in a higher term;
- *   (b) until the federation accepts a mutation again: a token-bearing POST
- *       to the node claiming leadership gets past the read-only gate.
- *       No mutation endpoint exists yet (POST /ledger/notes comes with the
- *       ledger); every POST passes the gate first (token, then 503 when
- *       read-only), so "accepted" is anything but 401, 403, 503 or another
- *       5xx (today a 404), see h_mutation_accepted().
+ *   (b) until the federation accepts a mutation again: a token-bearing
+ *       POST /ledger/notes to the node claiming leadership is answered with
+ *       anything but 401, 403, 503 or another 5xx (see h_mutation_accepted);
+ *       a leader answers 201 only once the note is committed, so this is
+ *       the time until a write commits again.
  * Then the killed node is restarted and the next round waits for steady
  * state again.
  *
