@@ -102,30 +102,6 @@ struct series {
     bool have_metrics;
 };
 
-static void usage(const char *prog)
-{
-    fprintf(stderr, "usage: %s [--seconds N]\n", prog);
-}
-
-static int parse_args(int argc, char **argv, int *seconds)
-{
-    for (int a = 1; a < argc; a++) {
-        if (strcmp(argv[a], "--seconds") == 0 && a + 1 < argc) {
-            char *end;
-            long v = strtol(argv[++a], &end, 10);
-            if (*end != '\0' || v < 1 || v > 86400) {
-                fprintf(stderr, "--seconds: want 1..86400, got %s\n", argv[a]);
-                return -1;
-            }
-            *seconds = (int)v;
-        } else {
-            usage(argv[0]);
-            return -1;
-        }
-    }
-    return 0;
-}
-
 static void read_metrics(const struct h_cluster *c, int i, double *sent, double *recv, bool *ok)
 {
     *ok = h_metric(c, i, "chimera_messages_sent_total", sent) &&
@@ -201,7 +177,8 @@ static double rate(double a, double b, double secs)
 int main(int argc, char **argv)
 {
     int seconds = 30;
-    if (parse_args(argc, argv, &seconds) != 0)
+    const struct h_bench_opts opts = {.max_seconds = 86400};
+    if (h_bench_args(argc, argv, &opts, &seconds, NULL, NULL) != 0)
         return 2;
 
     h_on_interrupt(); /* ^C ends the sampling early; the figures so far are printed */

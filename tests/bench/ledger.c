@@ -7,7 +7,6 @@
  *
  *   bench_ledger [--seconds N] [--writers a,b,c]   (10; 1,64) */
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -27,33 +26,18 @@
 #define NOTE_BYTES 100
 #define BATCH 100
 #define TARGET_EPS 50000.0
-#define INITIAL_SAMPLES (1u << 14)
 
 static atomic_bool stop; /* polled by writers between requests */
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static double ns_to_ms(uint64_t ns)
-{
-    return (double)ns / 1e6;
-}
-
 struct writer {
-    pthread_t th;
     int id, batch;
     const char *url;
     struct curl_slist *headers;
     pthread_barrier_t *start;
-    uint64_t *lat; /* ns, one per committed request */
-    size_t n, cap;
+    struct h_samples lat; /* one per committed request */
     uint64_t entries, errors, connects;
     long last_status; /* of the last failed request, for the report */
-    bool lost_samples, setup_failed;
+    bool setup_failed;
 };
 
 static size_t discard(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -61,21 +45,6 @@ static size_t discard(char *ptr, size_t size, size_t nmemb, void *userdata)
     (void)ptr;
     (void)userdata;
     return size * nmemb;
-}
-
-static void record(struct writer *w, uint64_t ns)
-{
-    if (w->n == w->cap) {
-        size_t cap = w->cap ? w->cap * 2 : INITIAL_SAMPLES;
-        uint64_t *p = realloc(w->lat, cap * sizeof *p);
-        if (!p) {
-            w->lost_samples = true;
-            return;
-        }
-        w->lat = p;
-        w->cap = cap;
-    }
-    w->lat[w->n++] = ns;
 }
 
 /* {"note":"..."} or {"notes":["...",...]}, each note NOTE_BYTES long. */
@@ -136,12 +105,12 @@ static void *run_writer(void *arg)
     pthread_barrier_wait(w->start);
 
     for (uint64_t seq = 1; cu && !atomic_load_explicit(&stop, memory_order_relaxed); seq++) {
-        uint64_t t0 = now_ns();
+        uint64_t t0 = h_now_ns();
         bool ok = post(cu, w, body, bodylen, seq);
-        uint64_t t1 = now_ns();
+        uint64_t t1 = h_now_ns();
         if (ok) {
             w->entries += (uint64_t)w->batch;
-            record(w, t1 - t0);
+            h_samples_add(&w->lat, t1 - t0);
         } else {
             w->errors++;
         }
@@ -152,45 +121,13 @@ static void *run_writer(void *arg)
     return NULL;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* Nearest rank: the smallest sample with at least p of them at or below it. */
-static uint64_t percentile(const uint64_t *sorted, size_t n, double p)
-{
-    if (n == 0)
-        return 0;
-    size_t rank = (size_t)(p * (double)n + 0.999999);
-    if (rank < 1)
-        rank = 1;
-    return sorted[(rank > n ? n : rank) - 1];
-}
-
 struct level_result {
     int writers, batch;
-    uint64_t requests, entries, errors, connects;
+    uint64_t entries, errors, connects;
     long last_status;
     double secs, eps;
-    uint64_t p50, p90, p99, max; /* ns */
-    bool lost_samples;
+    struct h_latency lat;
 };
-
-/* Sleeps `seconds` in short slices so ^C ends the level promptly. */
-static void sleep_level(int seconds)
-{
-    uint64_t end = now_ns() + (uint64_t)seconds * 1000000000u;
-    while (!h_interrupted()) {
-        uint64_t now = now_ns();
-        if (now >= end)
-            return;
-        uint64_t left = end - now;
-        struct timespec ts = {0, (long)(left > 100000000u ? 100000000u : left)};
-        nanosleep(&ts, NULL);
-    }
-}
 
 /* Runs one level against node `leader`. Returns 0, or -1 on setup failure. */
 static int run_level(const struct h_cluster *c, int leader, int writers, int batch, int seconds,
@@ -212,112 +149,40 @@ static int run_level(const struct h_cluster *c, int leader, int writers, int bat
     }
     atomic_store(&stop, false);
 
-    /* ^C must reach the main thread, which ends the level. */
-    sigset_t block, old;
-    sigemptyset(&block);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &block, &old);
-    int started = 0;
-    for (; started < writers; started++) {
-        w[started] = (struct writer){
-            .id = started, .batch = batch, .url = url, .headers = hd, .start = &start};
-        if (pthread_create(&w[started].th, NULL, run_writer, &w[started]) != 0)
-            break;
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (started < writers) {
-        fprintf(stderr, "bench_ledger: could only start %d of %d threads\n", started, writers);
-        exit(1); /* the barrier would never open */
-    }
+    for (int k = 0; k < writers; k++)
+        w[k] = (struct writer){.id = k, .batch = batch, .url = url, .headers = hd, .start = &start};
+    pthread_t th[MAX_WRITERS];
+    h_bench_spawn("bench_ledger", th, writers, run_writer, w, sizeof *w);
 
     pthread_barrier_wait(&start);
-    uint64_t t0 = now_ns();
-    sleep_level(seconds);
+    uint64_t t0 = h_now_ns();
+    h_bench_sleep(seconds);
     atomic_store_explicit(&stop, true, memory_order_relaxed);
     for (int k = 0; k < writers; k++)
-        pthread_join(w[k].th, NULL);
-    uint64_t t1 = now_ns();
+        pthread_join(th[k], NULL);
+    uint64_t t1 = h_now_ns();
     pthread_barrier_destroy(&start);
     curl_slist_free_all(hd);
 
     memset(r, 0, sizeof *r);
     r->writers = writers;
     r->batch = batch;
-    size_t total = 0;
-    bool setup_failed = false;
+    struct h_samples all = {0};
+    bool failed = false;
     for (int k = 0; k < writers; k++) {
-        total += w[k].n;
         r->entries += w[k].entries;
         r->errors += w[k].errors;
         r->connects += w[k].connects;
-        r->lost_samples |= w[k].lost_samples;
-        setup_failed |= w[k].setup_failed;
+        failed |= !h_samples_take(&all, &w[k].lat) || w[k].setup_failed;
         if (w[k].last_status)
             r->last_status = w[k].last_status;
     }
-    uint64_t *all = malloc((total ? total : 1) * sizeof *all);
-    size_t off = 0;
-    for (int k = 0; k < writers; k++) {
-        if (all && w[k].n)
-            memcpy(all + off, w[k].lat, w[k].n * sizeof *all);
-        off += w[k].n;
-        free(w[k].lat);
-    }
     free(w);
-    if (!all || setup_failed) {
-        free(all);
+    h_samples_summarise(&all, &r->lat);
+    if (failed)
         return -1;
-    }
-    qsort(all, total, sizeof *all, cmp_u64);
-    r->requests = total;
     r->secs = (double)(t1 - t0) / 1e9;
     r->eps = r->secs > 0 ? (double)r->entries / r->secs : 0;
-    r->p50 = percentile(all, total, 0.50);
-    r->p90 = percentile(all, total, 0.90);
-    r->p99 = percentile(all, total, 0.99);
-    r->max = total ? all[total - 1] : 0;
-    free(all);
-    return 0;
-}
-
-static int parse_levels(const char *s, int *levels, int *n)
-{
-    *n = 0;
-    while (*s) {
-        char *end;
-        long v = strtol(s, &end, 10);
-        if (end == s || v < 1 || v > MAX_WRITERS || *n == MAX_LEVELS ||
-            (*end != ',' && *end != '\0')) {
-            fprintf(stderr, "--writers: want up to %d comma-separated values in 1..%d\n",
-                    MAX_LEVELS, MAX_WRITERS);
-            return -1;
-        }
-        levels[(*n)++] = (int)v;
-        s = *end ? end + 1 : end;
-    }
-    return *n > 0 ? 0 : -1;
-}
-
-static int parse_args(int argc, char **argv, int *seconds, int *levels, int *nlevels)
-{
-    for (int a = 1; a < argc; a++) {
-        if (strcmp(argv[a], "--seconds") == 0 && a + 1 < argc) {
-            char *end;
-            long v = strtol(argv[++a], &end, 10);
-            if (*end != '\0' || v < 1 || v > 3600) {
-                fprintf(stderr, "--seconds: want 1..3600, got %s\n", argv[a]);
-                return -1;
-            }
-            *seconds = (int)v;
-        } else if (strcmp(argv[a], "--writers") == 0 && a + 1 < argc) {
-            if (parse_levels(argv[++a], levels, nlevels) != 0)
-                return -1;
-        } else {
-            fprintf(stderr, "usage: %s [--seconds N] [--writers a,b,c]\n", argv[0]);
-            return -1;
-        }
-    }
     return 0;
 }
 
@@ -341,10 +206,10 @@ static void print_level(const struct level_result *r)
     char name[32];
     snprintf(name, sizeof name, r->batch == 1 ? "%d" : "%dx%d", r->writers, r->batch);
     printf("%9s %9llu %9llu %7llu %10.0f %8.3f %8.3f %8.3f %8.3f %6llu%s%s", name,
-           (unsigned long long)r->requests, (unsigned long long)r->entries,
-           (unsigned long long)r->errors, r->eps, ns_to_ms(r->p50), ns_to_ms(r->p90),
-           ns_to_ms(r->p99), ns_to_ms(r->max), (unsigned long long)r->connects,
-           r->lost_samples ? "  (some latencies lost: out of memory)" : "",
+           (unsigned long long)r->lat.n, (unsigned long long)r->entries,
+           (unsigned long long)r->errors, r->eps, r->lat.p50_ms, r->lat.p90_ms, r->lat.p99_ms,
+           r->lat.max_ms, (unsigned long long)r->connects,
+           r->lat.lost ? "  (some latencies lost: out of memory)" : "",
            h_interrupted() ? "  (interrupted)" : "");
     if (r->errors)
         printf("  (last error: %s %ld)", r->last_status < 0 ? "curl" : "HTTP",
@@ -355,7 +220,8 @@ static void print_level(const struct level_result *r)
 int main(int argc, char **argv)
 {
     int seconds = 10, levels[MAX_LEVELS + 1] = {1, 64}, nlevels = 2;
-    if (parse_args(argc, argv, &seconds, levels, &nlevels) != 0)
+    const struct h_bench_opts opts = {3600, "--writers", MAX_WRITERS, MAX_LEVELS};
+    if (h_bench_args(argc, argv, &opts, &seconds, levels, &nlevels) != 0)
         return 2;
 
     h_on_interrupt(); /* ^C ends the current level; the levels done are printed */
@@ -432,9 +298,9 @@ int main(int argc, char **argv)
                      r->batch == 1 ? r->writers : r->batch);
             printf(" %s_req=%llu %s_notes=%llu %s_err=%llu %s_eps=%.0f %s_p50_ms=%.3f "
                    "%s_p90_ms=%.3f %s_p99_ms=%.3f %s_max_ms=%.3f",
-                   p, (unsigned long long)r->requests, p, (unsigned long long)r->entries, p,
-                   (unsigned long long)r->errors, p, r->eps, p, ns_to_ms(r->p50), p,
-                   ns_to_ms(r->p90), p, ns_to_ms(r->p99), p, ns_to_ms(r->max));
+                   p, (unsigned long long)r->lat.n, p, (unsigned long long)r->entries, p,
+                   (unsigned long long)r->errors, p, r->eps, p, r->lat.p50_ms, p, r->lat.p90_ms, p,
+                   r->lat.p99_ms, p, r->lat.max_ms);
         }
         if (batch_done)
             printf(" target_eps=%.0f target_met=%d", TARGET_EPS, res[nlevels].eps > TARGET_EPS);

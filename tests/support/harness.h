@@ -16,7 +16,9 @@
  * HTTP, federation state, metrics, events and the waits built on them
  * (h_cluster_start_all among them); harness_consensus.c reads roles, terms,
  * leaders and read-only mode and waits on them; harness_netns.c puts each
- * node in its own network namespace and cuts the network between them.
+ * node in its own network namespace and cuts the network between them;
+ * harness_load.c holds what the load benchmarks share (clock, latency
+ * samples, their threads, sleep and command line).
  *
  * By default every node listens on 127.0.0.1 in the test's own network
  * namespace. A node may instead run in a namespace (h_node.netns, set by
@@ -26,8 +28,10 @@
 #ifndef CHIMERA_TEST_HARNESS_H
 #define CHIMERA_TEST_HARNESS_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <jansson.h>
@@ -141,6 +145,67 @@ int h_cluster_start_all(struct h_cluster *c, int timeout_ms, const char *who);
  * 130 when interrupted (the directory is removed), 1 otherwise (it is
  * kept, with the logs). */
 struct h_cluster *h_bench_cluster(int n, const char *who, int *exit_code);
+
+/* ---- for load benchmarks (harness_load.c) ---------------------------- */
+
+/* CLOCK_MONOTONIC in ns. */
+uint64_t h_now_ns(void);
+
+/* Latency samples in ns, e.g. one array per client thread merged at the
+ * end. Zero-initialise; h_samples_free() releases and resets. Adding never
+ * fails: when the array cannot grow the sample is dropped and lost set. */
+struct h_samples {
+    uint64_t *v;
+    size_t n, cap;
+    bool lost;
+};
+void h_samples_add(struct h_samples *s, uint64_t ns);
+/* Appends src's samples (and its lost flag) to dst and frees src; false
+ * when out of memory (dst's samples are then unchanged). */
+bool h_samples_take(struct h_samples *dst, struct h_samples *src);
+void h_samples_sort(struct h_samples *s);
+/* On sorted samples, nearest rank: the smallest sample with at least a
+ * fraction p of them at or below it, in ms (p = 1 gives the maximum; 0
+ * when there are none). */
+double h_samples_pct_ms(const struct h_samples *s, double p);
+void h_samples_free(struct h_samples *s);
+
+/* What a level's figures need of its samples: count, percentiles in ms. */
+struct h_latency {
+    uint64_t n;
+    double p50_ms, p90_ms, p99_ms, max_ms;
+    bool lost; /* some samples were dropped: out of memory */
+};
+/* Sorts s, summarises it into *l and frees it. */
+void h_samples_summarise(struct h_samples *s, struct h_latency *l);
+
+/* Starts n threads, th[k] running fn(items + k * size), with SIGINT and
+ * SIGTERM blocked in them so ^C reaches the caller. Exits with status 1,
+ * after saying so prefixed with `who`, when one cannot be started (a
+ * barrier the threads wait on would never open). */
+void h_bench_spawn(const char *who, pthread_t *th, int n, void *(*fn)(void *), void *items,
+                   size_t size);
+
+/* Sleeps `seconds` in short slices, returning early on h_interrupted(). */
+void h_bench_sleep(int seconds);
+
+/* Parses a comma-separated list ("1,8,32") of 1..max_levels integers in
+ * min..max into levels and *n. Returns 0, or -1 (nothing printed). */
+int h_parse_levels(const char *s, int min, int max, int *levels, int max_levels, int *n);
+/* Parses a whole number of seconds in 1..max. Returns 0, or -1. */
+int h_parse_seconds(const char *s, int max, int *seconds);
+
+/* A benchmark's command line: [--seconds N] and, when levels_opt is set,
+ * [levels_opt a,b,c] with values in 1..max_level. */
+struct h_bench_opts {
+    int max_seconds;
+    const char *levels_opt; /* e.g. "--concurrency", or NULL */
+    int max_level, max_levels;
+};
+/* Parses argv into *seconds and levels and *nlevels (left as they are when the
+ * option is absent). Returns 0, or -1 after printing why to stderr. */
+int h_bench_args(int argc, char **argv, const struct h_bench_opts *o, int *seconds, int *levels,
+                 int *nlevels);
 
 /* CPU time (utime + stime from /proc/PID/stat) of pid in seconds, or -1
  * when it cannot be read. */
