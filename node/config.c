@@ -424,6 +424,14 @@ static enum config_result parse_peers(struct loader *ld, struct config *c)
     return CONFIG_OK;
 }
 
+static bool is_member(const struct config *c, const char *id)
+{
+    for (size_t i = 0; i < c->nmembers; i++)
+        if (strcmp(c->members[i].id, id) == 0)
+            return true;
+    return false;
+}
+
 static enum config_result resolve(struct loader *ld, struct config *c)
 {
     strcpy(c->listen, "tcp://127.0.0.1:7100");
@@ -495,7 +503,7 @@ static enum config_result resolve(struct loader *ld, struct config *c)
                     name_of(ld, O_SUSPECT), name_of(ld, O_DEAD));
     if (parse_peers(ld, c) != CONFIG_OK)
         return CONFIG_ERROR;
-    if (config_member_index(c, c->id) >= 0)
+    if (is_member(c, c->id))
         return CONFIG_OK; /* --peers names us: its URL may be an advertise address */
     for (size_t i = 0; i < c->nmembers; i++)
         if (strcmp(c->members[i].url, c->listen) == 0)
@@ -532,14 +540,6 @@ enum config_result config_load(struct config *c, int argc, char *const argv[], c
     enum config_result r = ld.failed ? CONFIG_ERROR : resolve(&ld, c);
     json_decref(ld.root);
     return r;
-}
-
-int config_member_index(const struct config *c, const char *id)
-{
-    for (size_t i = 0; i < c->nmembers; i++)
-        if (strcmp(c->members[i].id, id) == 0)
-            return (int)i;
-    return -1;
 }
 
 const char *config_usage(void)

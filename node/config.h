@@ -64,7 +64,4 @@ int config_check_files(const struct config *c, uint8_t key[CONFIG_KEY_BYTES], ch
 /* The --help text. */
 const char *config_usage(void);
 
-/* Index of member id in c->members, or -1. */
-int config_member_index(const struct config *c, const char *id);
-
 #endif

@@ -86,14 +86,6 @@ int64_t peers_age_ms(const struct peers *p, size_t idx, uint64_t now_ms)
     return now_ms >= m->last_contact ? (int64_t)(now_ms - m->last_contact) : 0;
 }
 
-size_t peers_alive(const struct peers *p)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < p->n; i++)
-        n += p->m[i].status == PEER_ALIVE;
-    return n;
-}
-
 const char *peer_status_name(enum peer_status s)
 {
     switch (s) {

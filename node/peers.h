@@ -55,9 +55,6 @@ size_t peers_tick(struct peers *p, uint64_t now_ms, struct peer_change *out, siz
 /* Milliseconds since member idx was last heard from, or -1 if never. */
 int64_t peers_age_ms(const struct peers *p, size_t idx, uint64_t now_ms);
 
-/* Number of members whose status is alive (this node included). */
-size_t peers_alive(const struct peers *p);
-
 const char *peer_status_name(enum peer_status s);
 
 #endif

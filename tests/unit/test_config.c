@@ -355,16 +355,15 @@ static void test_help_wins_over_bad_flags(void **state)
                      CONFIG_HELP);
 }
 
-static void test_member_index_finds_members_and_misses_others(void **state)
+static void test_members_are_numbered_peers_first_then_an_unlisted_self(void **state)
 {
     (void)state;
     struct config c;
     char err[256];
     assert_int_equal(LOAD(&c, err, ARGV(REQ, "--peers", "b=tcp://h:2"), NOENV), CONFIG_OK);
-    assert_int_equal(config_member_index(&c, "b"), 0);
-    assert_int_equal(config_member_index(&c, "a"), 1);
-    assert_int_equal(config_member_index(&c, "zz"), -1);
-    assert_int_equal(config_member_index(&c, ""), -1);
+    assert_int_equal(c.nmembers, 2);
+    assert_string_equal(c.members[0].id, "b");
+    assert_string_equal(c.members[1].id, "a");
 }
 
 static void test_usage_lists_every_flag_its_env_variable_and_default(void **state)
@@ -443,7 +442,7 @@ int main(void)
         cmocka_unit_test(test_long_help_flag_returns_help),
         cmocka_unit_test(test_short_help_flag_returns_help),
         cmocka_unit_test(test_help_wins_over_bad_flags),
-        cmocka_unit_test(test_member_index_finds_members_and_misses_others),
+        cmocka_unit_test(test_members_are_numbered_peers_first_then_an_unlisted_self),
         cmocka_unit_test(test_usage_lists_every_flag_its_env_variable_and_default),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

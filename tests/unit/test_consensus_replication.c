@@ -44,12 +44,23 @@ static bool same_logs(const struct cluster *cl, int32_t a, int32_t b)
     return x->len == y->len && memcmp(&x->e[1], &y->e[1], x->len * sizeof(struct cons_entry)) == 0;
 }
 
-/* A leader of term 1 (member 0 of n) by hand, with log l attached. */
+/* A leader of term 1 (member 0 of n) by hand, with log l emptied and
+ * attached. */
 static uint64_t lead_with_log(struct cons *c, int32_t n, struct cl_log *l)
 {
+    memset(l, 0, sizeof(*l));
     init_node(c, 0, n, 0, CONS_NONE, 7);
     log_attach(c, l, 0);
     return elect_by_hand(c);
+}
+
+/* The leader's shell appends count entries of term 1 at once. */
+static void append_entries(struct cons *c, struct cl_log *l, uint64_t now, int count,
+                           struct cons_out *out)
+{
+    for (int k = 0; k < count; k++)
+        log_push(l, 1, 1);
+    cons_appended(c, now, &l->e[l->len], out);
 }
 
 /* ---- the happy path ---------------------------------------------------- */
@@ -123,9 +134,7 @@ static void test_a_follower_behind_refuses_with_its_last_index_and_the_leader_ba
     struct cons c;
     struct cons_out out;
     uint64_t now = lead_with_log(&c, 3, &lead_log);
-    for (int k = 0; k < 10; k++)
-        log_push(&lead_log, 1, 1);
-    cons_appended(&c, now, &lead_log.e[10], &out);
+    append_entries(&c, &lead_log, now, 10, &out);
     const struct cons_msg *a = find(&out, CONS_MSG_APPEND, 1);
     assert_non_null(a);
     assert_int_equal(a->prev_index, 0);
@@ -180,7 +189,6 @@ static void test_a_late_refusal_restarts_from_the_known_match_not_below(void **s
 {
     (void)state;
     static struct cl_log l;
-    memset(&l, 0, sizeof(l));
     struct cons c;
     struct cons_out out;
     uint64_t now = lead_with_log(&c, 3, &l);
@@ -365,7 +373,6 @@ static void test_on_a_heartbeat_a_lagging_follower_gets_a_probe_instead(void **s
 {
     (void)state;
     static struct cl_log l;
-    memset(&l, 0, sizeof(l));
     struct cons c;
     struct cons_out out;
     uint64_t now = lead_with_log(&c, 3, &l);
@@ -409,7 +416,6 @@ static void test_several_appends_are_in_flight_before_any_answer_up_to_max_infli
 {
     (void)state;
     static struct cl_log l;
-    memset(&l, 0, sizeof(l));
     struct cons c;
     struct cons_out out;
     uint64_t now = lead_with_log(&c, 3, &l);
@@ -438,13 +444,10 @@ static void test_batches_are_bounded_by_max_batch(void **state)
 {
     (void)state;
     static struct cl_log l;
-    memset(&l, 0, sizeof(l));
     struct cons c;
     struct cons_out out;
     uint64_t now = lead_with_log(&c, 3, &l);
-    for (int k = 0; k < 1000; k++)
-        log_push(&l, 1, 1);
-    cons_appended(&c, now, &l.e[1000], &out);
+    append_entries(&c, &l, now, 1000, &out);
     check_out(&c, &out);
     assert_int_equal(count_type(&out, CONS_MSG_APPEND), 2 * CONS_MAX_INFLIGHT);
     uint64_t next = 0;
@@ -482,9 +485,7 @@ static void test_a_leader_with_many_followers_never_overflows_out(void **state)
         recv_one(&c, now, m, &out);
     }
     assert_int_equal(c.role, CONS_LEADER);
-    for (int k = 0; k < 2000; k++)
-        log_push(&l, 1, 1);
-    cons_appended(&c, now, &l.e[2000], &out);
+    append_entries(&c, &l, now, 2000, &out);
     check_out(&c, &out);
     assert_int_equal(out.nmsgs, CONS_MAX_OUT);
     /* Round-robin: every follower got its share. */
@@ -545,13 +546,10 @@ static void test_heartbeat_commit_never_exceeds_what_the_follower_matched(void *
 {
     (void)state;
     static struct cl_log l;
-    memset(&l, 0, sizeof(l));
     struct cons c;
     struct cons_out out;
     uint64_t now = lead_with_log(&c, 3, &l);
-    for (int k = 0; k < 5; k++)
-        log_push(&l, 1, 1);
-    cons_appended(&c, now, &l.e[5], &out);
+    append_entries(&c, &l, now, 5, &out);
     recv_one(&c, now, append_resp(1, 1, true, 0, 5), &out);
     assert_int_equal(c.commit, 5);
     /* Member 2 refuses (hint 2), and the log view can no longer read entry
@@ -677,7 +675,6 @@ static void test_an_append_from_a_stale_term_is_refused_with_the_current_term(vo
     assert_int_equal(f.commit, 0);
     /* And the stale leader steps down on it. */
     static struct cl_log ll;
-    memset(&ll, 0, sizeof(ll));
     struct cons c;
     uint64_t now = lead_with_log(&c, 3, &ll);
     struct cons_msg back = *r;
@@ -756,7 +753,6 @@ static void test_append_responses_count_for_check_quorum(void **state)
 {
     (void)state;
     static struct cl_log l;
-    memset(&l, 0, sizeof(l));
     struct cons c;
     struct cons_out out;
     uint64_t now = lead_with_log(&c, 3, &l);

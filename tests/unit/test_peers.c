@@ -43,7 +43,8 @@ static void test_members_never_heard_are_dead_with_no_contact_age(void **state)
     (void)state;
     assert_int_equal(p.m[1].status, PEER_DEAD);
     assert_int_equal(peers_age_ms(&p, 1, 10500), -1);
-    assert_int_equal(peers_alive(&p), 1);
+    assert_int_equal(p.m[1].status, PEER_DEAD);
+    assert_int_equal(p.m[2].status, PEER_DEAD);
 }
 
 static void test_a_heartbeat_makes_a_member_alive_and_reports_the_change(void **state)
