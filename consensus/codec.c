@@ -7,7 +7,8 @@
 
 #include "consensus/consensus.h"
 
-#define FIELDS 10
+#define FIELDS 11
+#define FIELDS_UNSIGNED 10
 
 static void pack_bin(msgpack_packer *pk, const void *p, size_t n)
 {
@@ -40,6 +41,7 @@ int cons_msg_encode(const struct cons_msg *m, const struct cons_wire_entry *entr
     msgpack_pack_array(&pk, m->n_entries);
     for (uint32_t i = 0; i < m->n_entries; i++)
         pack_bin(&pk, entries[i].bytes, entries[i].len);
+    pack_bin(&pk, m->sig, m->has_sig ? CONS_SIG_BYTES : 0);
     if (!sb.data) {
         msgpack_sbuffer_destroy(&sb);
         return -1;
@@ -61,7 +63,8 @@ int cons_msg_decode(const struct msgpack_object *body, struct cons_msg *m,
                     struct cons_wire_entry entries[CONS_MAX_BATCH])
 {
     memset(m, 0, sizeof(*m));
-    if (body->type != MSGPACK_OBJECT_ARRAY || body->via.array.size != FIELDS)
+    if (body->type != MSGPACK_OBJECT_ARRAY ||
+        (body->via.array.size != FIELDS && body->via.array.size != FIELDS_UNSIGNED))
         return -1;
     const msgpack_object *f = body->via.array.ptr;
     uint64_t type;
@@ -83,6 +86,15 @@ int cons_msg_decode(const struct msgpack_object *body, struct cons_msg *m,
     /* Only an APPEND carries entries. */
     if (list->size > 0 && type != CONS_MSG_APPEND)
         return -1;
+    if (body->via.array.size == FIELDS) {
+        const msgpack_object *sig = &f[10];
+        if (sig->type != MSGPACK_OBJECT_BIN ||
+            (sig->via.bin.size != 0 && sig->via.bin.size != CONS_SIG_BYTES))
+            return -1;
+        m->has_sig = sig->via.bin.size == CONS_SIG_BYTES;
+        if (m->has_sig)
+            memcpy(m->sig, sig->via.bin.ptr, CONS_SIG_BYTES);
+    }
     m->type = (enum cons_msg_type)type;
     m->granted = f[4].via.boolean;
     memcpy(m->prev_hash, f[7].via.bin.ptr, CONS_HASH_BYTES);

@@ -32,6 +32,7 @@
 /* Enough for one broadcast plus replies. */
 #define CONS_MAX_OUT (2 * CONS_MAX_MEMBERS)
 #define CONS_HASH_BYTES 32
+#define CONS_SIG_BYTES 64
 /* Most entries one APPEND carries, and most APPENDs in flight to one
  * follower (pipelining): throughput is not one round trip per entry. */
 #define CONS_MAX_BATCH 256
@@ -91,6 +92,13 @@ struct cons_msg {
      * index before the conflict (see replicate.c), so the leader can back
      * off in one step instead of one entry per round trip. */
     uint64_t match_index;
+    /* APPEND: the leader's Ed25519 signature over the statement of the last
+     * carried entry (ledger/sign.h), which through the hash chain covers
+     * every carried entry. The core never reads or writes it: the shell
+     * signs what it sends and verifies what it receives before the core
+     * sees it (a witness acknowledges nothing it has not verified). */
+    bool has_sig;
+    uint8_t sig[CONS_SIG_BYTES];
 };
 
 struct cons_config {
@@ -202,7 +210,8 @@ const char *cons_role_name(enum cons_role r);
 
 /* Wire form of a message, as the body of an envelope: a msgpack array
  * [type, term, last_log_index, last_log_term, granted, commit, prev_index,
- *  prev_hash (bin 32), match_index, entries (array of bin)]; from and to
+ *  prev_hash (bin 32), match_index, entries (array of bin), sig (bin 0|64)];
+ * decode also accepts the 10 fields before sig (no signature); from and to
  * come from the envelope. The core knows entries only by metadata, so the
  * shell passes an APPEND's entry bytes (the exact stored bytes of entries
  * prev_index+1 ..) alongside, and gets them back from decode to verify and

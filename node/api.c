@@ -184,6 +184,15 @@ static void get_metrics(struct node *n, struct http_request *req)
     fprintf(f, "chimera_events_total %" PRIu64 "\n", n->events.next_seq - 1);
     metric(f, "chimera_http_requests_total", "counter", "HTTP requests served.");
     fprintf(f, "chimera_http_requests_total %" PRIu64 "\n", n->metrics.http_requests);
+    metric(f, "chimera_ledger_checkpoints_total", "counter",
+           "Ledger checkpoints stored (signed here as leader, or received and cosigned).");
+    fprintf(f, "chimera_ledger_checkpoints_total %" PRIu64 "\n", n->metrics.checkpoints);
+    metric(f, "chimera_ledger_notarized_total", "counter",
+           "Checkpoints this node led that a quorum of members signed.");
+    fprintf(f, "chimera_ledger_notarized_total %" PRIu64 "\n", n->metrics.notarized);
+    metric(f, "chimera_ledger_equivocations_total", "counter",
+           "Conflicting signed checkpoints detected (evidence kept).");
+    fprintf(f, "chimera_ledger_equivocations_total %" PRIu64 "\n", n->metrics.equivocations);
     metric(f, "chimera_term", "gauge", "Current consensus term.");
     fprintf(f, "chimera_term %" PRIu64 "\n", n->cons.term);
     metric(f, "chimera_is_leader", "gauge", "1 when this node is the leader.");

@@ -1,9 +1,13 @@
 /* The ledger's read side of the HTTP API: GET /ledger?from=&limit= and
  * GET /ledger/head. Hashes, keys and signatures are hex; each entry's
  * payload is given as hex of its exact msgpack bytes, since those bytes
- * (not a re-encoding) are what the chain covers. */
+ * (not a re-encoding) are what the chain covers, and, for people and
+ * scripts, as JSON in "data" (byte strings as hex; a membership change as
+ * {"op","node","pubkey"}). */
 #include <errno.h>
 #include <inttypes.h>
+#include <msgpack.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,6 +50,70 @@ json_t *api_ledger_summary(struct node *n)
                      "committed", (json_int_t)n->cons.commit, "head", head_hash_json(n));
 }
 
+/* msgpack to JSON for display; depth is bounded by the entry decoder. */
+static json_t *mp_json(const msgpack_object *o)
+{
+    switch (o->type) {
+    case MSGPACK_OBJECT_BOOLEAN:
+        return json_boolean(o->via.boolean);
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        return o->via.u64 <= INT64_MAX ? json_integer((json_int_t)o->via.u64)
+                                       : json_real((double)o->via.u64);
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        return json_integer((json_int_t)o->via.i64);
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        return json_real(o->via.f64);
+    case MSGPACK_OBJECT_STR:
+        return json_stringn_nocheck(o->via.str.ptr, o->via.str.size);
+    case MSGPACK_OBJECT_BIN:
+        return hex_json((const uint8_t *)o->via.bin.ptr, o->via.bin.size);
+    case MSGPACK_OBJECT_ARRAY: {
+        json_t *a = json_array();
+        for (uint32_t i = 0; i < o->via.array.size; i++)
+            json_array_append_new(a, mp_json(&o->via.array.ptr[i]));
+        return a;
+    }
+    case MSGPACK_OBJECT_MAP: {
+        json_t *m = json_object();
+        for (uint32_t i = 0; i < o->via.map.size; i++) {
+            const msgpack_object *k = &o->via.map.ptr[i].key;
+            char key[64];
+            if (k->type == MSGPACK_OBJECT_STR)
+                snprintf(key, sizeof(key), "%.*s", (int)k->via.str.size, k->via.str.ptr);
+            else if (k->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+                snprintf(key, sizeof(key), "%" PRIu64, k->via.u64);
+            else
+                snprintf(key, sizeof(key), "key%" PRIu32, i);
+            json_object_set_new(m, key, mp_json(&o->via.map.ptr[i].val));
+        }
+        return m;
+    }
+    default:
+        return json_null();
+    }
+}
+
+static json_t *payload_json(const struct ledger_entry *e)
+{
+    struct ledger_membership m;
+    if (e->type == LEDGER_ENTRY_MEMBERSHIP &&
+        ledger_membership_decode(e->payload, e->payload_len, &m) == LEDGER_OK)
+        return json_pack("{s:s, s:s, s:o}", "op", m.op == LEDGER_MEMBER_ADD ? "add" : "remove",
+                         "node", m.node, "pubkey", hex_json(m.pubkey, LEDGER_PUBKEY_BYTES));
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    json_t *j = json_null();
+    if (msgpack_unpack_next(&u, (const char *)e->payload, e->payload_len, &off) ==
+        MSGPACK_UNPACK_SUCCESS) {
+        json_decref(j);
+        j = mp_json(&u.data);
+    }
+    msgpack_unpacked_destroy(&u);
+    return j;
+}
+
 struct page {
     json_t *entries;
     const char *error;
@@ -64,11 +132,12 @@ static int add_entry(uint64_t index, uint64_t term, const uint8_t *bytes, size_t
     uint8_t hash[LEDGER_HASH_BYTES];
     ledger_entry_hash(e.prev_hash, bytes, len, hash);
     json_t *o = json_pack(
-        "{s:I, s:I, s:s, s:i, s:I, s:s, s:o, s:o, s:o, s:o}", "index", (json_int_t)index, "term",
+        "{s:I, s:I, s:s, s:i, s:I, s:s, s:o, s:o, s:o, s:o, s:o}", "index", (json_int_t)index,
+        "term",
         (json_int_t)term, "type", ledger_entry_type_name(e.type), "type_code", (int)e.type,
         "timestamp_ms", (json_int_t)e.timestamp_ms, "author", e.author, "hash",
         hex_json(hash, sizeof(hash)), "prev_hash", hex_json(e.prev_hash, sizeof(e.prev_hash)),
-        "payload", hex_json(e.payload, e.payload_len), "checkpoint",
+        "payload", hex_json(e.payload, e.payload_len), "data", payload_json(&e), "checkpoint",
         index <= pg->covered ? json_integer((json_int_t)pg->covered) : json_null());
     json_array_append_new(pg->entries, o);
     return 0;
@@ -129,13 +198,17 @@ void api_get_ledger_head(struct node *n, struct http_request *req)
                 sigs, json_pack("{s:s, s:o, s:o}", "signer", cp.sigs[i].signer, "pubkey",
                                 hex_json(cp.sigs[i].pubkey, LEDGER_PUBKEY_BYTES), "signature",
                                 hex_json(cp.sigs[i].sig, LEDGER_SIG_BYTES)));
-        checkpoint = json_pack("{s:s, s:I, s:o, s:I, s:o}", "origin", cp.cp.origin, "index",
-                               (json_int_t)cp.cp.index, "head_hash",
+        size_t members = ledger_members_at(n->ledger, cp.cp.index, NULL, NULL);
+        checkpoint = json_pack("{s:s, s:I, s:o, s:I, s:o, s:b, s:I}", "origin", cp.cp.origin,
+                               "index", (json_int_t)cp.cp.index, "head_hash",
                                hex_json(cp.cp.head_hash, LEDGER_HASH_BYTES), "term",
-                               (json_int_t)cp.cp.term, "signatures", sigs);
+                               (json_int_t)cp.cp.term, "signatures", sigs, "notarized",
+                               node_witness_notarized(n, &cp), "quorum",
+                               (json_int_t)(members / 2 + 1));
     }
-    json_t *body = json_pack("{s:I, s:I, s:o, s:o, s:s, s:o}", "index",
-                             (json_int_t)ledger_last_index(n->ledger), "term",
+    json_t *body = json_pack("{s:I, s:I, s:I, s:o, s:o, s:s, s:o}", "index",
+                             (json_int_t)ledger_last_index(n->ledger), "committed",
+                             (json_int_t)n->cons.commit, "term",
                              (json_int_t)ledger_last_term(n->ledger), "hash", head_hash_json(n),
                              "checkpoint", checkpoint, "node", n->cfg.id, "node_pubkey",
                              hex_json(n->key_pair.pk, LEDGER_PUBKEY_BYTES));

@@ -33,6 +33,7 @@ enum opt {
     O_DEAD,
     O_CHAOS,
     O_LOG,
+    O_FEDERATION,
     O_CONFIG,
     O_COUNT
 };
@@ -67,6 +68,7 @@ static const struct {
                 NUM(dead_after_ms, 20, 3600000)},
     [O_CHAOS] = {"--chaos-enabled", "CHIMERA_CHAOS_ENABLED", "chaos_enabled", K_BOOL, 0, 0, 0, 0},
     [O_LOG] = {"--log-level", "CHIMERA_LOG_LEVEL", "log_level", STR(log_level)},
+    [O_FEDERATION] = {"--federation", "CHIMERA_FEDERATION", "federation", STR(federation)},
     [O_CONFIG] = {"--config", "CHIMERA_CONFIG", NULL, STR(config_file)},
 };
 
@@ -302,7 +304,7 @@ static void load_file(struct loader *ld)
             fail(ld, O_CONFIG,
                  "%s: unknown key \"%.64s\"; known keys are id, listen, http, peers, data, "
                  "cluster_key_file, admin_token_file, heartbeat_ms, election_timeout_ms, "
-                 "suspect_after_ms, dead_after_ms, chaos_enabled, log_level",
+                 "suspect_after_ms, dead_after_ms, chaos_enabled, log_level, federation",
                  ld->file, key);
             return;
         }
@@ -437,6 +439,7 @@ static enum config_result resolve(struct loader *ld, struct config *c)
     strcpy(c->listen, "tcp://127.0.0.1:7100");
     strcpy(c->http, "127.0.0.1:8100");
     strcpy(c->log_level, "info");
+    strcpy(c->federation, "chimera");
     c->heartbeat_ms = 50;
     c->election_timeout_ms = 150;
     for (int o = 0; o < O_COUNT; o++) {
@@ -453,6 +456,8 @@ static enum config_result resolve(struct loader *ld, struct config *c)
         return fail(ld, O_ID, "missing; set --id or CHIMERA_ID to this node's id, e.g. node1");
     if (!valid_id(c->id, strlen(c->id)))
         return fail(ld, O_ID, "\"%s\" is not a valid id; " ID_RULE, c->id);
+    if (!valid_id(c->federation, strlen(c->federation)))
+        return fail(ld, O_FEDERATION, "\"%s\" is not a valid name; " ID_RULE, c->federation);
     if (!c->cluster_key_file[0])
         return fail(ld, O_KEY,
                     "missing; set --cluster-key-file or CHIMERA_CLUSTER_KEY_FILE (" KEYGEN
@@ -578,11 +583,14 @@ const char *config_usage(void)
            "      Allow fault injection; BOOL is true/false, 1/0 or yes/no.\n"
            "  --log-level LEVEL           CHIMERA_LOG_LEVEL (default info)\n"
            "      debug, info, warn or error.\n"
+           "  --federation NAME           CHIMERA_FEDERATION (default chimera)\n"
+           "      The federation's name: the origin its ledger checkpoints are signed for.\n"
+           "      Every member must use the same one.\n"
            "  --config FILE               CHIMERA_CONFIG (default: none)\n"
            "      JSON object with keys id, listen, http, peers (\"id=url,...\" or\n"
            "      {\"id\": \"url\"}), data, cluster_key_file, admin_token_file, heartbeat_ms,\n"
            "      election_timeout_ms, suspect_after_ms, dead_after_ms, chaos_enabled (bool),\n"
-           "      log_level. Unknown keys are errors; null means unset.\n"
+           "      log_level, federation. Unknown keys are errors; null means unset.\n"
            "  -h, --help                  Print this help and exit.\n"
            "\n"
            "Bad configuration exits with status 2 and one line naming the field and the fix.\n";

@@ -40,6 +40,7 @@ struct config {
     uint32_t dead_after_ms;                 /* default 1000 */
     bool chaos_enabled;                     /* default false */
     char log_level[16];                     /* debug|info|warn|error */
+    char federation[CONFIG_ID_MAX];         /* checkpoint origin; default "chimera" */
 };
 
 enum config_result {

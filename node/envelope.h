@@ -28,6 +28,7 @@
 enum env_type {
     ENV_HEARTBEAT = 1,
     ENV_CONSENSUS = 2, /* body: see cons_msg_encode */
+    ENV_LEDGER = 3,    /* body: checkpoints, cosignatures, episodes (node_witness.c) */
     ENV_TYPE_MAX       /* first unused type */
 };
 

@@ -33,6 +33,7 @@ const char *node_drop_name(enum node_drop d)
         [DROP_SHAPE] = "shape",   [DROP_VERSION] = "version",
         [DROP_REPLAY] = "replay", [DROP_UNKNOWN_MEMBER] = "unknown_member",
         [DROP_SEND] = "send",
+        [DROP_SIGNATURE] = "signature",
     };
     return d < DROP_COUNT ? names[d] : "unknown";
 }
@@ -102,6 +103,18 @@ static int load_boot_epoch(struct node *n)
     }
     uint64_t now = (uint64_t)(node_wall_ms() / 1000);
     n->boot = last + 1 > now ? last + 1 : now;
+    if (len == -1) {
+        /* A fresh directory has no record of the epochs an earlier
+         * incarnation used (a node wiped and restarted at once, as a
+         * container with a scratch volume is): that one may have started
+         * in this very second. Take the next second and wait for it, so
+         * that any later fresh start, too, lands past this epoch. At most
+         * one second, once per data directory. */
+        n->boot = now + 1;
+        int64_t wait_ms = (int64_t)(n->boot * 1000) - node_wall_ms();
+        if (wait_ms > 0)
+            uv_sleep((unsigned int)wait_ms);
+    }
     n->counter = n->boot << 32;
     int k = snprintf(buf, sizeof(buf), "%" PRIu64 "\n", n->boot);
     if (durable_write(n->cfg.data, "boot", buf, (size_t)k, err, sizeof(err)) != 0) {
@@ -147,18 +160,20 @@ static void broadcast(struct node *n, uint32_t type, const msgpack_sbuffer *body
         node_send(n, i, type, body->data, body->size);
 }
 
-/* Heartbeat body: [boot epoch, HTTP address]. */
+/* Heartbeat body: [boot epoch, HTTP address, node public key (bin 32)]. */
 static void send_heartbeats(struct node *n)
 {
     msgpack_sbuffer sb;
     msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, 2);
+    msgpack_pack_array(&pk, 3);
     msgpack_pack_uint64(&pk, n->boot);
     size_t hlen = strlen(n->cfg.http);
     msgpack_pack_str(&pk, hlen);
     msgpack_pack_str_body(&pk, n->cfg.http, hlen);
+    msgpack_pack_bin(&pk, LEDGER_PUBKEY_BYTES);
+    msgpack_pack_bin_body(&pk, n->key_pair.pk, LEDGER_PUBKEY_BYTES);
     broadcast(n, ENV_HEARTBEAT, &sb);
     msgpack_sbuffer_destroy(&sb);
 }
@@ -193,6 +208,10 @@ static void on_heartbeat(struct node *n, size_t idx, const msgpack_object *body)
     p->boot = boot;
     memcpy(p->http, http->ptr, http->size);
     p->http[http->size] = '\0';
+    /* The key travels sealed with the cluster key; the ledger pins it. */
+    if (body->via.array.size >= 3 && body->via.array.ptr[2].type == MSGPACK_OBJECT_BIN &&
+        body->via.array.ptr[2].via.bin.size == LEDGER_PUBKEY_BYTES)
+        node_witness_peer_key(n, idx, (const uint8_t *)body->via.array.ptr[2].via.bin.ptr);
 }
 
 static void on_message(void *ctx, const void *buf, size_t len)
@@ -222,6 +241,8 @@ static void on_message(void *ctx, const void *buf, size_t len)
             on_heartbeat(n, (size_t)idx, &msg.body);
         else if (msg.type == ENV_CONSENSUS)
             node_cons_recv(n, (size_t)idx, &msg.body);
+        else if (msg.type == ENV_LEDGER)
+            node_witness_recv(n, (size_t)idx, &msg.body);
     }
     env_msg_free(&msg);
 }
@@ -232,6 +253,7 @@ static void on_tick(uv_timer_t *t)
 {
     struct node *n = t->data;
     send_heartbeats(n);
+    node_episodes_tick(n);
     struct peer_change chg[CONFIG_MAX_MEMBERS];
     size_t k = peers_tick(&n->peers, uv_now(n->loop), chg, CONFIG_MAX_MEMBERS);
     for (size_t i = 0; i < k; i++)

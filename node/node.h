@@ -23,6 +23,7 @@ enum node_drop {
     DROP_REPLAY,
     DROP_UNKNOWN_MEMBER,
     DROP_SEND,
+    DROP_SIGNATURE,
     DROP_COUNT
 };
 
@@ -31,6 +32,9 @@ struct node_metrics {
     uint64_t msgs_sent;
     uint64_t dropped[DROP_COUNT];
     uint64_t http_requests;
+    uint64_t checkpoints; /* stored: signed here (leader) or received (witness) */
+    uint64_t notarized;   /* leader: checkpoints that reached a quorum of signatures */
+    uint64_t equivocations;
 };
 
 /* What the consensus shell last reported, to raise events on changes. */
@@ -46,6 +50,16 @@ struct node_cons_seen {
 struct node_note_wait {
     struct http_request *req;
     uint64_t first, last, term;
+};
+
+/* A read-only episode of this node, waiting to be on the record
+ * (node_episodes.c). */
+#define NODE_EPISODES_MAX 16
+struct node_episode {
+    uint64_t enter_ms, exit_ms; /* wall clock */
+    uint64_t enter_term, exit_term;
+    bool was_leader;
+    uint64_t index; /* the enter entry's index, once a leader appended it */
 };
 
 struct node {
@@ -72,6 +86,15 @@ struct node {
     bool elected_pending;       /* became leader: append the election entry */
     struct node_note_wait notes[NODE_NOTES_PENDING_MAX];
     size_t nnotes;
+    uint8_t peer_pk[CONFIG_MAX_MEMBERS][LEDGER_PUBKEY_BYTES]; /* announced in heartbeats */
+    bool peer_has_pk[CONFIG_MAX_MEMBERS];
+    uint64_t checkpoint_due;    /* leader: loop time of the next checkpoint */
+    uint64_t cosign_resend_due; /* leader: when to ask again for missing cosignatures */
+    bool ro_open;            /* in a read-only episode that began after a quorum */
+    uint64_t ro_enter_ms, ro_enter_term;
+    bool ro_was_leader;
+    struct node_episode episodes[NODE_EPISODES_MAX];
+    size_t nepisodes;
     struct node_metrics metrics;
     struct events_limiter drop_limit[DROP_COUNT];
     bool stopping;
@@ -120,10 +143,12 @@ int node_repl_start(struct node *n); /* cons_set_log, after the ledger opens */
 /* Fills the entry bytes of an APPEND the core emitted and sends it; skips it
  * when the ledger no longer has them. */
 void node_repl_send_append(struct node *n, struct cons_msg *m);
-/* Verifies the carried entries of a received APPEND and fills their
- * metadata (meta[] room for CONS_MAX_BATCH); -1: drop the message. */
-int node_repl_check(struct node *n, const struct cons_msg *m, const struct cons_wire_entry *carried,
-                    struct cons_entry *meta);
+/* Verifies the carried entries of a received APPEND from member `from`
+ * (decoding, chaining, the leader's signature) and fills their metadata
+ * (meta[] room for CONS_MAX_BATCH). 0: hand it to the core; -1: malformed,
+ * drop it; 1: not signed by the leader's key, dropped and counted. */
+int node_repl_check(struct node *n, size_t from, const struct cons_msg *m,
+                    const struct cons_wire_entry *carried, struct cons_entry *meta);
 /* Makes a follower's log changes of out durable (fatal on failure). */
 void node_repl_apply_log(struct node *n, const struct cons_out *out,
                          const struct cons_wire_entry *carried);
@@ -135,10 +160,43 @@ void node_repl_elected(struct node *n);
 int node_repl_append(struct node *n, uint32_t type, const uint8_t *const *payloads,
                      const size_t *lens, size_t count, uint64_t *first, uint64_t *last, char *err,
                      size_t errlen);
+/* The same with a type per entry. */
+int node_repl_append_types(struct node *n, const uint32_t *types, const uint8_t *const *payloads,
+                           const size_t *lens, size_t count, uint64_t *first, uint64_t *last,
+                           char *err, size_t errlen);
 /* Notes waiting for commit: answer those committed up to commit, or fail
  * every one (leadership lost, shutdown) with 503 and this message. */
 void node_notes_committed(struct node *n, uint64_t commit);
 void node_notes_fail_all(struct node *n, const char *why);
+
+/* Witnesses (node_witness.c): signed APPENDs, member keys, checkpoints. */
+/* Leader: signs the APPEND m carrying entries e (sets m->sig). -1: unsigned. */
+int node_witness_sign_append(struct node *n, struct cons_msg *m, const struct cons_wire_entry *e);
+/* Witness: 0 when the APPEND from member `from` is signed by that member's
+ * key (the one the ledger records, else the one it announces), or carries
+ * nothing to verify yet; -1: drop it unacknowledged. */
+int node_witness_verify_append(struct node *n, size_t from, const struct cons_msg *m,
+                               const struct cons_wire_entry *carried,
+                               const struct cons_entry *meta);
+/* A member announced its public key (heartbeat). */
+void node_witness_peer_key(struct node *n, size_t idx, const uint8_t pk[LEDGER_PUBKEY_BYTES]);
+/* Leader: records in the ledger every member key it knows and the ledger
+ * lacks or holds another for. */
+void node_witness_record_members(struct node *n);
+/* Leader: checkpoints the committed head when due. */
+void node_witness_tick(struct node *n);
+/* Whether a quorum of the members recorded at cp's index signed it. */
+bool node_witness_notarized(struct node *n, const struct ledger_signed_checkpoint *cp);
+/* An ENV_LEDGER message arrived. */
+void node_witness_recv(struct node *n, size_t from, const struct msgpack_object *body);
+
+/* Read-only episodes (node_episodes.c). */
+void node_episodes_change(struct node *n, bool read_only, bool was_leader);
+void node_episodes_tick(struct node *n);
+/* An ENV_LEDGER message of an episode kind; false if kind or shape is not
+ * one of them. */
+bool node_episodes_recv(struct node *n, size_t from, uint64_t kind,
+                        const struct msgpack_object *body);
 
 /* POST /ledger/notes (api_notes.c). */
 void api_post_ledger_notes(struct node *n, struct http_request *req);

@@ -56,6 +56,7 @@ static void report_changes(struct node *n, uint64_t now)
                    c->term);
     bool ro = cons_read_only(c, now);
     if (ro != seen->read_only) {
+        node_episodes_change(n, ro, seen->role == CONS_LEADER || c->role == CONS_LEADER);
         if (ro)
             node_event(n, "consensus.read_only.enter", NULL,
                        "%s is read-only: no quorum-backed leader is reachable", n->cfg.id);
@@ -109,6 +110,7 @@ static void apply_log(struct node *n, const struct cons_out *out,
         n->elected_pending = false;
         node_repl_elected(n);
     }
+    node_witness_tick(n);
     cons_timer_arm(n);
 }
 
@@ -145,9 +147,12 @@ void node_cons_recv(struct node *n, size_t from, const msgpack_object *body)
     static struct cons_entry meta[CONS_MAX_BATCH];
     /* Carried entries are decoded, hashed and checked to chain before the
      * core sees their metadata; one bad entry drops the whole message. */
+    int checked = 0;
     if (cons_msg_decode(body, &m, carried) != 0 ||
-        (m.n_entries > 0 && (!n->ledger || node_repl_check(n, &m, carried, meta) != 0))) {
-        node_drop(n, DROP_SHAPE, "consensus body");
+        (m.n_entries > 0 &&
+         (!n->ledger || (checked = node_repl_check(n, from, &m, carried, meta)) != 0))) {
+        if (checked != 1)
+            node_drop(n, DROP_SHAPE, "consensus body");
         return;
     }
     m.entries = m.n_entries > 0 ? meta : NULL;

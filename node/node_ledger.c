@@ -8,9 +8,9 @@
 
 #include "node/node.h"
 
-/* Until replication records the members' keys in the ledger, a checkpoint
- * signature is checked for validity but not against membership. */
-#define NODE_LEDGER_KEYS LEDGER_KEYS_ANY
+/* A checkpoint, cosignature or evidence signature counts only from the key
+ * the ledger records for its signer (node_witness.c records them). */
+#define NODE_LEDGER_KEYS LEDGER_KEYS_MEMBERSHIP
 
 int node_ledger_open(struct node *n)
 {

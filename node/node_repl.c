@@ -90,7 +90,7 @@ void node_repl_send_append(struct node *n, struct cons_msg *m)
         m->n_entries = rs.count;
         uint8_t *body;
         size_t blen;
-        if (cons_msg_encode(m, e, &body, &blen) == 0) {
+        if (node_witness_sign_append(n, m, e) == 0 && cons_msg_encode(m, e, &body, &blen) == 0) {
             node_send(n, (size_t)m->to, ENV_CONSENSUS, body, blen);
             free(body);
         }
@@ -99,10 +99,9 @@ void node_repl_send_append(struct node *n, struct cons_msg *m)
         free(bufs[i]);
 }
 
-int node_repl_check(struct node *n, const struct cons_msg *m, const struct cons_wire_entry *carried,
-                    struct cons_entry *meta)
+int node_repl_check(struct node *n, size_t from, const struct cons_msg *m,
+                    const struct cons_wire_entry *carried, struct cons_entry *meta)
 {
-    (void)n;
     const uint8_t *prev = m->prev_hash;
     for (uint32_t i = 0; i < m->n_entries; i++) {
         struct ledger_entry e;
@@ -118,6 +117,10 @@ int node_repl_check(struct node *n, const struct cons_msg *m, const struct cons_
         meta[i].term = e.term;
         ledger_entry_hash(e.prev_hash, carried[i].bytes, carried[i].len, meta[i].hash);
         prev = meta[i].hash;
+    }
+    if (m->n_entries > 0 && node_witness_verify_append(n, from, m, carried, meta) != 0) {
+        node_drop(n, DROP_SIGNATURE, n->peers.m[from].id);
+        return 1;
     }
     return 0;
 }
@@ -164,6 +167,22 @@ int node_repl_append(struct node *n, uint32_t type, const uint8_t *const *payloa
                      const size_t *lens, size_t count, uint64_t *first, uint64_t *last, char *err,
                      size_t errlen)
 {
+    uint32_t *types = malloc(count * sizeof(*types));
+    if (!types) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < count; i++)
+        types[i] = type;
+    int rv = node_repl_append_types(n, types, payloads, lens, count, first, last, err, errlen);
+    free(types);
+    return rv;
+}
+
+int node_repl_append_types(struct node *n, const uint32_t *types, const uint8_t *const *payloads,
+                           const size_t *lens, size_t count, uint64_t *first, uint64_t *last,
+                           char *err, size_t errlen)
+{
     if (n->cons.role != CONS_LEADER || count == 0) {
         snprintf(err, errlen, "not the leader");
         return -1;
@@ -172,7 +191,7 @@ int node_repl_append(struct node *n, uint32_t type, const uint8_t *const *payloa
     uint64_t now = (uint64_t)node_wall_ms();
     for (size_t i = 0; i < count; i++) {
         uint64_t index;
-        enum ledger_error rv = ledger_batch_add_entry(n->batch, n->cons.term, type, now, n->cfg.id,
+        enum ledger_error rv = ledger_batch_add_entry(n->batch, n->cons.term, types[i], now, n->cfg.id,
                                                       payloads[i], lens[i], &index, NULL);
         if (rv != LEDGER_OK) {
             snprintf(err, errlen, "entry %zu: %s", i, ledger_strerror(rv));
@@ -214,6 +233,7 @@ void node_repl_elected(struct node *n)
         node_fatal(n, "cannot record the election: %s", err);
     }
     msgpack_sbuffer_destroy(&sb);
+    node_witness_record_members(n);
 }
 
 void node_notes_committed(struct node *n, uint64_t commit)

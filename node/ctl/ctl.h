@@ -18,6 +18,8 @@ enum ctl_exit {
     /* `ledger verify` only (its own contract, from the ledger issue): */
     CTL_LEDGER_TORN = 3,     /* the ledger ends in a torn write */
     CTL_LEDGER_TAMPERED = 4, /* tampered with, or forked */
+    /* `ledger show` only: */
+    CTL_LEDGER_NO_ENTRY = 4, /* no entry at that index (beyond the head) */
 };
 
 #define CTL_DEFAULT_ADDR "127.0.0.1:8100"
@@ -77,6 +79,9 @@ int ctl_cmd_events(const struct ctl_opts *o, int argc, char **argv);
 int ctl_cmd_keygen(const struct ctl_opts *o, int argc, char **argv);
 /* ledger.c: offline commands on a ledger's files (ledger verify). */
 int ctl_cmd_ledger(const struct ctl_opts *o, int argc, char **argv);
+/* ledger_view.c: the `ledger` command: show, tail and head ask a running
+ * node; verify is passed on to ctl_cmd_ledger. */
+int ctl_cmd_ledger_any(const struct ctl_opts *o, int argc, char **argv);
 
 /* Strict unsigned parse: digits only, within [min, max]. Returns 0 or -1. */
 int ctl_parse_ulong(const char *s, unsigned long long min, unsigned long long max,

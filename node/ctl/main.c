@@ -19,6 +19,16 @@ static const char usage[] =
     "                              polling until Ctrl-C and rides out node restarts\n"
     "  keygen [--out FILE]         a new cluster key (64 hex digits); FILE is created with\n"
     "                              mode 0600 and never overwritten\n"
+    "  ledger show INDEX           one ledger entry: index, term, type, time (UTC), author,\n"
+    "                              hash, prev_hash, checkpoint coverage and the payload\n"
+    "                              decoded from msgpack (--json: the node's entry object\n"
+    "                              plus \"payload_decoded\")\n"
+    "  ledger tail [-n N] [--follow]\n"
+    "                              the last N entries (default 10), one line each (--json:\n"
+    "                              one object per line); --follow prints new entries as\n"
+    "                              they appear until Ctrl-C\n"
+    "  ledger head                 the node's ledger head, committed index and last\n"
+    "                              checkpoint with its signers\n"
     "  ledger verify --data DIR [--pubkey HEX ...]\n"
     "                              check a ledger offline (a stopped node's data directory,\n"
     "                              or a copy): framing, CRCs, hash chain, checkpoint\n"
@@ -40,6 +50,7 @@ static const char usage[] =
     "  1  the node is unreachable or the request failed\n"
     "  2  usage error (unknown command or option, bad number)\n"
     "  3  the node answered with an error status (its message is printed)\n"
+    "  ledger show: 4 no entry at INDEX (beyond the node's head)\n"
     "  ledger verify: 0 ok, 3 torn tail (a crash cut the last write; the node\n"
     "  repairs it at start), 4 tampered or forked, 1 unreadable, 2 usage\n";
 
@@ -52,7 +63,7 @@ static const struct command commands[] = {
     {"status", ctl_cmd_status},
     {"events", ctl_cmd_events},
     {"keygen", ctl_cmd_keygen},
-    {"ledger", ctl_cmd_ledger},
+    {"ledger", ctl_cmd_ledger_any},
 };
 
 static int usage_error(const char *what, const char *arg)

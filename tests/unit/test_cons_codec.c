@@ -187,6 +187,50 @@ static int free_wire(void **state)
     return 0;
 }
 
+static void test_a_signature_round_trips_and_its_absence_too(void **state)
+{
+    (void)state;
+    static const uint8_t a[] = {1, 2, 3};
+    struct cons_wire_entry entries[] = {{a, sizeof(a)}};
+    struct cons_msg m = {.type = CONS_MSG_APPEND, .term = 2, .n_entries = 1, .has_sig = true},
+                    back;
+    for (int i = 0; i < CONS_SIG_BYTES; i++)
+        m.sig[i] = (uint8_t)i;
+    round_trip(&m, entries, &back);
+    assert_true(back.has_sig);
+    assert_memory_equal(back.sig, m.sig, CONS_SIG_BYTES);
+    m.has_sig = false;
+    round_trip(&m, entries, &back);
+    assert_false(back.has_sig);
+}
+
+/* The ten-field form from before signatures decodes, unsigned. */
+static void test_a_body_without_the_signature_field_decodes_unsigned(void **state)
+{
+    (void)state;
+    uint8_t b[64];
+    struct cons_msg m;
+    assert_int_equal(decode_bytes(b, heartbeat_body(b), &m), 0);
+    assert_false(m.has_sig);
+}
+
+static void test_a_signature_of_the_wrong_size_or_type_is_refused(void **state)
+{
+    (void)state;
+    uint8_t b[128];
+    struct cons_msg m;
+    size_t n = heartbeat_body(b);
+    b[0] = 0x9b; /* 11 fields */
+    b[n] = 0xc4;
+    b[n + 1] = 63;
+    memset(b + n + 2, 0, 63);
+    assert_int_equal(decode_bytes(b, n + 2 + 63, &m), -1);
+    b[n + 1] = 0;
+    assert_int_equal(decode_bytes(b, n + 2, &m), 0);
+    b[n] = 0xc0; /* nil */
+    assert_int_equal(decode_bytes(b, n + 1, &m), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -197,6 +241,9 @@ int main(void)
         cmocka_unit_test(test_unknown_types_are_refused),
         cmocka_unit_test(test_wrong_shapes_are_refused),
         cmocka_unit_test(test_entries_on_anything_but_an_append_are_refused),
+        cmocka_unit_test(test_a_signature_round_trips_and_its_absence_too),
+        cmocka_unit_test(test_a_body_without_the_signature_field_decodes_unsigned),
+        cmocka_unit_test(test_a_signature_of_the_wrong_size_or_type_is_refused),
     };
     return cmocka_run_group_tests_name("cons_codec", tests, NULL, free_wire);
 }

@@ -1,0 +1,560 @@
+/* Witnesses: what makes the replicated ledger signed rather than merely
+ * replicated.
+ *
+ *   - The leader signs every APPEND it sends: an entry signature over the
+ *     last carried entry (ledger/sign.h), which through the hash chain
+ *     covers every carried entry. A witness verifies it against the
+ *     leader's key before the consensus core may acknowledge anything.
+ *   - Keys: each node announces its public key in its heartbeats (sealed
+ *     with the cluster key). The leader records every member's key in the
+ *     ledger (membership entries), and from then on the recorded key is the
+ *     only one accepted for that node: it is pinned. A node whose key
+ *     changed (its data directory was wiped) is rotated by the leader in
+ *     the ledger, REMOVE then ADD, with an event, so the change is on the
+ *     record rather than silent.
+ *   - Checkpoints: the leader signs a checkpoint over the committed head at
+ *     most once per heartbeat interval while the commit index moves, stores
+ *     it and sends it to the witnesses; each witness that holds the same
+ *     entry at that index stores it, cosigns and answers with its
+ *     cosignature; a checkpoint signed by a quorum of members is notarized,
+ *     and the leader sends it once more with every signature so that every
+ *     node holds the notarized form.
+ *   - Equivocation: a checkpoint for an index that already has one with
+ *     another head hash is never accepted; the two signed statements are
+ *     stored as evidence and an event is raised.
+ *
+ * Ledger messages (envelope type ENV_LEDGER) are the msgpack array
+ *     [kind (uint), ...]
+ *   WITNESS_CHECKPOINT  [1, checkpoint (bin: exact bytes), [sig, ...]]  leader's first
+ *   WITNESS_COSIGN      [2, checkpoint (bin: exact bytes), sig]
+ * with sig = [signer (str), pubkey (bin 32), signature (bin 64)]; read-only
+ * reports (node_episodes.c) use kinds 3 and 4. */
+#include <inttypes.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node/node.h"
+
+/* ---- keys ------------------------------------------------------------- */
+
+/* The key recorded for member id among ids/keys (n of them), or NULL. */
+static const uint8_t *recorded_key(const char (*ids)[LEDGER_ID_MAX],
+                                   const uint8_t (*keys)[LEDGER_PUBKEY_BYTES], size_t n,
+                                   const char *id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(ids[i], id) == 0)
+            return keys[i];
+    return NULL;
+}
+
+/* Whether this node's key is the one recorded for it at index: only then
+ * may it sign checkpoints the store (LEDGER_KEYS_MEMBERSHIP) will accept. */
+static bool self_recorded_at(struct node *n, uint64_t index)
+{
+    static uint8_t keys[LEDGER_MAX_MEMBERS][LEDGER_PUBKEY_BYTES];
+    static char ids[LEDGER_MAX_MEMBERS][LEDGER_ID_MAX];
+    size_t k = ledger_members_at(n->ledger, index, keys, ids);
+    const uint8_t *pk = recorded_key((const char(*)[LEDGER_ID_MAX])ids,
+                                     (const uint8_t(*)[LEDGER_PUBKEY_BYTES])keys, k, n->cfg.id);
+    return pk != NULL && memcmp(pk, n->key_pair.pk, LEDGER_PUBKEY_BYTES) == 0;
+}
+
+void node_witness_peer_key(struct node *n, size_t idx, const uint8_t pk[LEDGER_PUBKEY_BYTES])
+{
+    bool changed = n->peer_has_pk[idx] && memcmp(n->peer_pk[idx], pk, LEDGER_PUBKEY_BYTES) != 0;
+    bool fresh = !n->peer_has_pk[idx];
+    if (!changed && !fresh)
+        return;
+    memcpy(n->peer_pk[idx], pk, LEDGER_PUBKEY_BYTES);
+    n->peer_has_pk[idx] = true;
+    if (changed) {
+        char hex[2 * LEDGER_PUBKEY_BYTES + 1];
+        ledger_hex(pk, LEDGER_PUBKEY_BYTES, hex);
+        node_event(n, "peer.key_changed", n->peers.m[idx].id,
+                   "%s announces a new node key %s (its data directory was replaced?)",
+                   n->peers.m[idx].id, hex);
+        /* A new key means a new data directory, and so a log that may have
+         * lost what the leader counted as matched, even when the restart
+         * went unseen (a wiped node restarted within the same second
+         * reuses its boot epoch). */
+        cons_peer_restarted(&n->cons, (int32_t)idx);
+    }
+    if (n->cons.role == CONS_LEADER)
+        node_witness_record_members(n);
+}
+
+/* Appends one membership entry payload to the list. */
+static void push_change(uint8_t (*buf)[LEDGER_MEMBERSHIP_MAX], size_t *lens, size_t *k, uint32_t op,
+                        const char *id, const uint8_t pk[LEDGER_PUBKEY_BYTES])
+{
+    struct ledger_membership m = {.op = op};
+    snprintf(m.node, sizeof(m.node), "%s", id);
+    memcpy(m.pubkey, pk, LEDGER_PUBKEY_BYTES);
+    if (ledger_membership_encode(&m, buf[*k], &lens[*k]) == LEDGER_OK)
+        (*k)++;
+}
+
+void node_witness_record_members(struct node *n)
+{
+    if (n->cons.role != CONS_LEADER || n->stopping || !n->ledger || n->elected_pending)
+        return;
+    static uint8_t keys[LEDGER_MAX_MEMBERS][LEDGER_PUBKEY_BYTES];
+    static char ids[LEDGER_MAX_MEMBERS][LEDGER_ID_MAX];
+    size_t nrec = ledger_members_at(n->ledger, ledger_last_index(n->ledger), keys, ids);
+    /* Two changes per member at most (a rotation). */
+    static uint8_t buf[2 * CONFIG_MAX_MEMBERS][LEDGER_MEMBERSHIP_MAX];
+    size_t lens[2 * CONFIG_MAX_MEMBERS], k = 0;
+    const uint8_t *payloads[2 * CONFIG_MAX_MEMBERS];
+    for (size_t i = 0; i < n->peers.n; i++) {
+        const char *id = n->peers.m[i].id;
+        const uint8_t *want = i == n->peers.self ? n->key_pair.pk : n->peer_pk[i];
+        if (i != n->peers.self && !n->peer_has_pk[i])
+            continue; /* not heard yet: recorded once it announces its key */
+        const uint8_t *have = recorded_key((const char(*)[LEDGER_ID_MAX])ids,
+                                           (const uint8_t(*)[LEDGER_PUBKEY_BYTES])keys, nrec, id);
+        if (have && memcmp(have, want, LEDGER_PUBKEY_BYTES) == 0)
+            continue;
+        if (have)
+            push_change(buf, lens, &k, LEDGER_MEMBER_REMOVE, id, have);
+        push_change(buf, lens, &k, LEDGER_MEMBER_ADD, id, want);
+    }
+    if (k == 0)
+        return;
+    for (size_t i = 0; i < k; i++)
+        payloads[i] = buf[i];
+    uint64_t first, last;
+    char err[256];
+    if (node_repl_append(n, LEDGER_ENTRY_MEMBERSHIP, payloads, lens, k, &first, &last, err,
+                         sizeof(err)) != 0) {
+        node_event(n, "ledger.membership_failed", NULL, "cannot record member keys: %s", err);
+        return;
+    }
+    for (uint64_t idx = first; idx <= last; idx++) {
+        struct ledger_membership m;
+        ledger_membership_decode(buf[idx - first], lens[idx - first], &m);
+        char hex[2 * LEDGER_PUBKEY_BYTES + 1];
+        ledger_hex(m.pubkey, LEDGER_PUBKEY_BYTES, hex);
+        node_event(n, m.op == LEDGER_MEMBER_ADD ? "ledger.member_key_recorded"
+                                                : "ledger.member_key_retired",
+                   m.node, "entry %" PRIu64 ": %s key of %s: %s", idx,
+                   m.op == LEDGER_MEMBER_ADD ? "recorded the" : "retired the old", m.node, hex);
+    }
+}
+
+/* ---- signed APPENDs ---------------------------------------------------- */
+
+/* The last entry signed, so that one APPEND sent to every follower costs
+ * one signature. */
+static struct {
+    bool valid;
+    uint64_t index, term;
+    uint8_t hash[LEDGER_HASH_BYTES];
+    uint8_t sig[LEDGER_SIG_BYTES];
+} last_signed;
+
+int node_witness_sign_append(struct node *n, struct cons_msg *m, const struct cons_wire_entry *e)
+{
+    struct ledger_entry last;
+    const struct cons_wire_entry *w = &e[m->n_entries - 1];
+    if (ledger_entry_decode(w->bytes, w->len, &last, NULL) != LEDGER_OK)
+        return -1;
+    uint8_t hash[LEDGER_HASH_BYTES];
+    ledger_entry_hash(last.prev_hash, w->bytes, w->len, hash);
+    if (!last_signed.valid || last_signed.index != last.index || last_signed.term != last.term ||
+        memcmp(last_signed.hash, hash, LEDGER_HASH_BYTES) != 0) {
+        struct ledger_sig s;
+        ledger_entry_sign(&n->key_pair, n->cfg.id, last.index, last.term, hash, &s);
+        last_signed.valid = true;
+        last_signed.index = last.index;
+        last_signed.term = last.term;
+        memcpy(last_signed.hash, hash, LEDGER_HASH_BYTES);
+        memcpy(last_signed.sig, s.sig, LEDGER_SIG_BYTES);
+    }
+    m->has_sig = true;
+    memcpy(m->sig, last_signed.sig, LEDGER_SIG_BYTES);
+    return 0;
+}
+
+int node_witness_verify_append(struct node *n, size_t from, const struct cons_msg *m,
+                               const struct cons_wire_entry *carried,
+                               const struct cons_entry *meta)
+{
+    /* A witness that lacks prev_index refuses the APPEND without storing
+     * anything: there is nothing to verify yet, and the refusal's hint is
+     * what brings the leader back to where this log ends. */
+    if (m->prev_index > ledger_last_index(n->ledger))
+        return 0;
+    if (!m->has_sig)
+        return -1;
+    const char *leader = n->peers.m[from].id;
+    static uint8_t keys[LEDGER_MAX_MEMBERS][LEDGER_PUBKEY_BYTES];
+    static char ids[LEDGER_MAX_MEMBERS][LEDGER_ID_MAX];
+    size_t k = ledger_members_at(n->ledger, m->prev_index, keys, ids);
+    const uint8_t *pk = recorded_key((const char(*)[LEDGER_ID_MAX])ids,
+                                     (const uint8_t(*)[LEDGER_PUBKEY_BYTES])keys, k, leader);
+    bool recorded = pk != NULL;
+    /* The carried entries may record or rotate the leader's own key (its
+     * first APPENDs after it took office): the chain then says which key
+     * signs from there on. */
+    static struct ledger_membership change;
+    static uint8_t carried_pk[LEDGER_PUBKEY_BYTES];
+    for (uint32_t i = 0; i < m->n_entries; i++) {
+        struct ledger_entry e;
+        if (ledger_entry_decode(carried[i].bytes, carried[i].len, &e, NULL) != LEDGER_OK ||
+            e.type != LEDGER_ENTRY_MEMBERSHIP ||
+            ledger_membership_decode(e.payload, e.payload_len, &change) != LEDGER_OK ||
+            strcmp(change.node, leader) != 0)
+            continue;
+        recorded = change.op == LEDGER_MEMBER_ADD;
+        memcpy(carried_pk, change.pubkey, LEDGER_PUBKEY_BYTES);
+        pk = recorded ? carried_pk : NULL;
+    }
+    /* Not recorded yet (a new federation's first entries): the key the
+     * leader announces under the cluster key, until the ledger pins one. */
+    if (!recorded && n->peer_has_pk[from])
+        pk = n->peer_pk[from];
+    if (pk == NULL)
+        return -1;
+    const struct cons_entry *last = &meta[m->n_entries - 1];
+    struct ledger_sig s;
+    snprintf(s.signer, sizeof(s.signer), "%s", leader);
+    memcpy(s.pubkey, pk, LEDGER_PUBKEY_BYTES);
+    memcpy(s.sig, m->sig, LEDGER_SIG_BYTES);
+    return ledger_entry_sig_valid(last->index, last->term, last->hash, &s) ? 0 : -1;
+}
+
+/* ---- checkpoints and cosignatures -------------------------------------- */
+
+enum { WITNESS_CHECKPOINT = 1, WITNESS_COSIGN = 2 };
+
+static void pack_bin(msgpack_packer *pk, const void *p, size_t len)
+{
+    msgpack_pack_bin(pk, len);
+    msgpack_pack_bin_body(pk, p, len);
+}
+
+static void pack_sig(msgpack_packer *pk, const struct ledger_sig *s)
+{
+    msgpack_pack_array(pk, 3);
+    size_t len = strnlen(s->signer, LEDGER_ID_MAX - 1);
+    msgpack_pack_str_with_body(pk, s->signer, len);
+    pack_bin(pk, s->pubkey, LEDGER_PUBKEY_BYTES);
+    pack_bin(pk, s->sig, LEDGER_SIG_BYTES);
+}
+
+static int unpack_sig(const msgpack_object *o, struct ledger_sig *s)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 3)
+        return -1;
+    const msgpack_object *f = o->via.array.ptr;
+    if (f[0].type != MSGPACK_OBJECT_STR || f[0].via.str.size == 0 ||
+        f[0].via.str.size >= LEDGER_ID_MAX || f[1].type != MSGPACK_OBJECT_BIN ||
+        f[1].via.bin.size != LEDGER_PUBKEY_BYTES || f[2].type != MSGPACK_OBJECT_BIN ||
+        f[2].via.bin.size != LEDGER_SIG_BYTES)
+        return -1;
+    memcpy(s->signer, f[0].via.str.ptr, f[0].via.str.size);
+    s->signer[f[0].via.str.size] = '\0';
+    memcpy(s->pubkey, f[1].via.bin.ptr, LEDGER_PUBKEY_BYTES);
+    memcpy(s->sig, f[2].via.bin.ptr, LEDGER_SIG_BYTES);
+    return 0;
+}
+
+static bool has_signer(const struct ledger_signed_checkpoint *cp, const char *id)
+{
+    for (size_t i = 0; i < cp->nsigs; i++)
+        if (strcmp(cp->sigs[i].signer, id) == 0)
+            return true;
+    return false;
+}
+
+static void send_checkpoint(struct node *n, size_t to, const struct ledger_signed_checkpoint *cp)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 3);
+    msgpack_pack_uint32(&pk, WITNESS_CHECKPOINT);
+    pack_bin(&pk, cp->bytes, cp->len);
+    msgpack_pack_array(&pk, (uint32_t)cp->nsigs);
+    for (size_t i = 0; i < cp->nsigs; i++)
+        pack_sig(&pk, &cp->sigs[i]);
+    node_send(n, to, ENV_LEDGER, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void broadcast_checkpoint(struct node *n, const struct ledger_signed_checkpoint *cp)
+{
+    for (size_t i = 0; i < n->peers.n; i++)
+        if (i != n->peers.self)
+            send_checkpoint(n, i, cp);
+}
+
+static void send_cosign(struct node *n, size_t to, const uint8_t *bytes, size_t len,
+                        const struct ledger_sig *sig)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 3);
+    msgpack_pack_uint32(&pk, WITNESS_COSIGN);
+    pack_bin(&pk, bytes, len);
+    pack_sig(&pk, sig);
+    node_send(n, to, ENV_LEDGER, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* Appends what the batch holds; a failed sync ends the process. */
+static bool commit_batch(struct node *n, const char *what)
+{
+    if (ledger_batch_records(n->batch) == 0)
+        return true;
+    enum ledger_error rv = ledger_append_batch(n->ledger, n->batch);
+    if (rv == LEDGER_EFATAL)
+        node_fatal(n, "ledger: %s: %s", what, ledger_strerror(rv));
+    if (rv != LEDGER_OK) {
+        node_event(n, "ledger.write_failed", NULL, "%s: %s", what, ledger_strerror(rv));
+        return false;
+    }
+    return true;
+}
+
+bool node_witness_notarized(struct node *n, const struct ledger_signed_checkpoint *cp)
+{
+    static uint8_t keys[LEDGER_MAX_MEMBERS][LEDGER_PUBKEY_BYTES];
+    size_t k = ledger_members_at(n->ledger, cp->cp.index, keys, NULL);
+    return ledger_checkpoint_notarized(cp->bytes, cp->len, cp->sigs, cp->nsigs,
+                                       (const uint8_t(*)[LEDGER_PUBKEY_BYTES])keys, k);
+}
+
+/* Messages get lost (a member restarting, a partition): the latest
+ * checkpoint goes again, now and then, to each member whose cosignature
+ * the leader lacks; one that holds it already answers with its
+ * cosignature again. */
+static void resend_for_cosigns(struct node *n, const struct ledger_signed_checkpoint *cp,
+                               uint64_t now)
+{
+    if (now < n->cosign_resend_due)
+        return;
+    n->cosign_resend_due = now + 4u * n->cfg.heartbeat_ms;
+    for (size_t i = 0; i < n->peers.n; i++)
+        if (i != n->peers.self && !has_signer(cp, n->peers.m[i].id))
+            send_checkpoint(n, i, cp);
+}
+
+void node_witness_tick(struct node *n)
+{
+    uint64_t now = uv_now(n->loop);
+    uint64_t commit = n->cons.commit;
+    if (n->cons.role != CONS_LEADER || n->stopping || !n->ledger || now < n->checkpoint_due ||
+        commit == 0 || commit > ledger_last_index(n->ledger))
+        return;
+    static struct ledger_signed_checkpoint last;
+    if (ledger_last_checkpoint(n->ledger, &last) == LEDGER_OK && last.cp.index >= commit) {
+        resend_for_cosigns(n, &last, now);
+        return;
+    }
+    /* The store accepts a signature only from a key the ledger records for
+     * its signer at or below the checkpoint's index. */
+    if (!self_recorded_at(n, commit))
+        return;
+    struct ledger_checkpoint cp = {.index = commit, .term = n->cons.term};
+    snprintf(cp.origin, sizeof(cp.origin), "%s", n->cfg.federation);
+    if (ledger_hash_at(n->ledger, commit, cp.head_hash) != LEDGER_OK)
+        return;
+    static struct ledger_signed_checkpoint out;
+    memset(&out, 0, sizeof(out));
+    if (ledger_checkpoint_encode(&cp, out.bytes, &out.len) != LEDGER_OK)
+        return;
+    out.cp = cp;
+    ledger_checkpoint_sign(&n->key_pair, n->cfg.id, out.bytes, out.len, &out.sigs[0]);
+    out.nsigs = 1;
+    ledger_batch_begin(n->batch, n->ledger);
+    enum ledger_error rv = ledger_batch_add_checkpoint(n->batch, out.bytes, out.len, out.sigs, 1);
+    if (rv != LEDGER_OK) {
+        node_event(n, "ledger.checkpoint_failed", NULL,
+                   "cannot checkpoint index %" PRIu64 ": %s", commit, ledger_strerror(rv));
+        ledger_batch_begin(n->batch, n->ledger);
+        n->checkpoint_due = now + 10u * n->cfg.heartbeat_ms;
+        return;
+    }
+    if (!commit_batch(n, "checkpoint"))
+        return;
+    n->checkpoint_due = now + n->cfg.heartbeat_ms;
+    n->metrics.checkpoints++;
+    broadcast_checkpoint(n, &out);
+}
+
+/* Evidence from the stored checkpoint and a conflicting one for the same
+ * index; kept and reported, the conflicting one never stored. */
+static void record_equivocation(struct node *n, const char *from,
+                                const struct ledger_signed_checkpoint *mine, const uint8_t *bytes,
+                                size_t len, const struct ledger_sig *sig)
+{
+    static struct ledger_statement a, b;
+    static struct ledger_evidence ev;
+    if (ledger_statement_checkpoint(mine->bytes, mine->len, &mine->sigs[0], &a) != LEDGER_OK ||
+        ledger_statement_checkpoint(bytes, len, sig, &b) != LEDGER_OK ||
+        !ledger_equivocation(&a, &b, &ev))
+        return;
+    ledger_batch_begin(n->batch, n->ledger);
+    enum ledger_error rv = ledger_batch_add_evidence(n->batch, &ev);
+    if (rv == LEDGER_OK)
+        commit_batch(n, "evidence");
+    else
+        ledger_batch_begin(n->batch, n->ledger);
+    n->metrics.equivocations++;
+    node_event(n, "ledger.equivocation", from,
+               "two different checkpoints for index %" PRIu64 " signed by %s and %s; evidence %s, "
+               "the second refused",
+               ev.index, mine->sigs[0].signer, sig->signer,
+               rv == LEDGER_OK ? "stored in the ledger" : ledger_strerror(rv));
+}
+
+/* A witness receives a checkpoint: store it if it holds the same entry at
+ * that index, cosign, and answer with the cosignature. One it already
+ * holds only brings cosignatures it lacks. */
+static void on_checkpoint(struct node *n, size_t from, const uint8_t *bytes, size_t len,
+                          const struct ledger_sig *sigs, size_t nsigs)
+{
+    static struct ledger_signed_checkpoint mine;
+    struct ledger_checkpoint cp;
+    if (nsigs == 0 || ledger_checkpoint_decode(bytes, len, &cp) != LEDGER_OK ||
+        strcmp(sigs[0].signer, n->peers.m[from].id) != 0) {
+        node_drop(n, DROP_SHAPE, "checkpoint");
+        return;
+    }
+    if (strcmp(cp.origin, n->cfg.federation) != 0) {
+        node_drop(n, DROP_SHAPE, "checkpoint for another federation (check --federation)");
+        return;
+    }
+    bool have = ledger_last_checkpoint(n->ledger, &mine) == LEDGER_OK;
+    ledger_batch_begin(n->batch, n->ledger);
+    if (have && mine.len == len && memcmp(mine.bytes, bytes, len) == 0) {
+        bool mine_missing = true;
+        for (size_t i = 0; i < nsigs; i++) {
+            if (strcmp(sigs[i].signer, n->cfg.id) == 0)
+                mine_missing = false;
+            if (!has_signer(&mine, sigs[i].signer))
+                ledger_batch_add_cosignature(n->batch, bytes, len, &sigs[i]);
+        }
+        commit_batch(n, "cosignatures");
+        /* The sender lacks this node's cosignature: it was lost; again. */
+        for (size_t i = 0; mine_missing && i < mine.nsigs; i++)
+            if (strcmp(mine.sigs[i].signer, n->cfg.id) == 0)
+                send_cosign(n, from, bytes, len, &mine.sigs[i]);
+        return;
+    }
+    uint8_t hash[LEDGER_HASH_BYTES];
+    /* Not yet replicated here, or this log still holds an uncommitted
+     * entry of another term there: nothing to vouch for (yet). */
+    if (cp.index > ledger_last_index(n->ledger) ||
+        ledger_hash_at(n->ledger, cp.index, hash) != LEDGER_OK ||
+        memcmp(hash, cp.head_hash, LEDGER_HASH_BYTES) != 0) {
+        if (!(have && mine.cp.index == cp.index))
+            return;
+    }
+    enum ledger_error rv = ledger_batch_add_checkpoint(n->batch, bytes, len, sigs, nsigs);
+    if (rv == LEDGER_EEQUIVOCATION) {
+        record_equivocation(n, n->peers.m[from].id, &mine, bytes, len, &sigs[0]);
+        return;
+    }
+    if (rv != LEDGER_OK) {
+        ledger_batch_begin(n->batch, n->ledger);
+        if (rv != LEDGER_EEXIST)
+            node_drop(n, DROP_SIGNATURE, "checkpoint refused");
+        return;
+    }
+    struct ledger_sig own;
+    bool cosign = self_recorded_at(n, cp.index);
+    for (size_t i = 0; i < nsigs && cosign; i++)
+        cosign = strcmp(sigs[i].signer, n->cfg.id) != 0;
+    if (cosign) {
+        ledger_checkpoint_sign(&n->key_pair, n->cfg.id, bytes, len, &own);
+        cosign = ledger_batch_add_cosignature(n->batch, bytes, len, &own) == LEDGER_OK;
+    }
+    if (!commit_batch(n, "checkpoint"))
+        return;
+    n->metrics.checkpoints++;
+    if (cosign)
+        send_cosign(n, from, bytes, len, &own);
+}
+
+/* The leader receives a cosignature of its latest checkpoint; once a
+ * quorum signed it, every witness gets the notarized form. */
+static void on_cosign(struct node *n, size_t from, const uint8_t *bytes, size_t len,
+                      const struct ledger_sig *sig)
+{
+    static struct ledger_signed_checkpoint mine;
+    if (strcmp(sig->signer, n->peers.m[from].id) != 0) {
+        node_drop(n, DROP_SHAPE, "cosignature");
+        return;
+    }
+    if (ledger_last_checkpoint(n->ledger, &mine) != LEDGER_OK || mine.len != len ||
+        memcmp(mine.bytes, bytes, len) != 0 || has_signer(&mine, sig->signer))
+        return; /* superseded by a newer checkpoint, or a repeat */
+    bool was = node_witness_notarized(n, &mine);
+    ledger_batch_begin(n->batch, n->ledger);
+    enum ledger_error rv = ledger_batch_add_cosignature(n->batch, bytes, len, sig);
+    if (rv != LEDGER_OK) {
+        ledger_batch_begin(n->batch, n->ledger);
+        node_drop(n, DROP_SIGNATURE, "cosignature refused");
+        return;
+    }
+    if (!commit_batch(n, "cosignature"))
+        return;
+    if (ledger_last_checkpoint(n->ledger, &mine) != LEDGER_OK)
+        return;
+    if (!was && node_witness_notarized(n, &mine)) {
+        n->metrics.notarized++;
+        if (n->cons.role == CONS_LEADER)
+            broadcast_checkpoint(n, &mine);
+    }
+}
+
+void node_witness_recv(struct node *n, size_t from, const msgpack_object *body)
+{
+    if (!n->ledger || body->type != MSGPACK_OBJECT_ARRAY || body->via.array.size == 0 ||
+        body->via.array.ptr[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        node_drop(n, DROP_SHAPE, "ledger message");
+        return;
+    }
+    const msgpack_object *f = body->via.array.ptr;
+    uint32_t size = body->via.array.size;
+    uint64_t kind = f[0].via.u64;
+    if ((kind == WITNESS_CHECKPOINT || kind == WITNESS_COSIGN) &&
+        (size != 3 || f[1].type != MSGPACK_OBJECT_BIN || f[1].via.bin.size > LEDGER_CHECKPOINT_MAX)) {
+        node_drop(n, DROP_SHAPE, "ledger message");
+        return;
+    }
+    const uint8_t *bytes = (const uint8_t *)f[1].via.bin.ptr;
+    size_t len = f[1].via.bin.size;
+    if (kind == WITNESS_CHECKPOINT) {
+        static struct ledger_sig sigs[LEDGER_MAX_SIGS];
+        const msgpack_object *list = &f[2];
+        if (list->type != MSGPACK_OBJECT_ARRAY || list->via.array.size == 0 ||
+            list->via.array.size > LEDGER_MAX_SIGS) {
+            node_drop(n, DROP_SHAPE, "checkpoint signatures");
+            return;
+        }
+        for (uint32_t i = 0; i < list->via.array.size; i++)
+            if (unpack_sig(&list->via.array.ptr[i], &sigs[i]) != 0) {
+                node_drop(n, DROP_SHAPE, "checkpoint signature");
+                return;
+            }
+        on_checkpoint(n, from, bytes, len, sigs, list->via.array.size);
+    } else if (kind == WITNESS_COSIGN) {
+        struct ledger_sig sig;
+        if (unpack_sig(&f[2], &sig) != 0) {
+            node_drop(n, DROP_SHAPE, "cosignature");
+            return;
+        }
+        on_cosign(n, from, bytes, len, &sig);
+    } else if (!node_episodes_recv(n, from, kind, body)) {
+        node_drop(n, DROP_SHAPE, "ledger message kind");
+    }
+}

@@ -1,0 +1,386 @@
+/* Integration: witnesses on three real chimerad processes. Every member's
+ * key is recorded in the ledger; checkpoints over the committed head are
+ * cosigned and notarized on every node; a node that comes back with a new
+ * key is rotated on the record and cosigns with it; read-only episodes of
+ * followers and of a deposed leader are recorded by the next leader. Every
+ * wait is on a condition, never on time. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+#define NODES 3
+
+static int setup(void **state)
+{
+    struct h_cluster *c = h_cluster_create(NODES);
+    *state = c;
+    return c ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    h_cluster_destroy(*state);
+    return 0;
+}
+
+static int start_all(struct h_cluster *c, unsigned long long *term)
+{
+    for (int i = 0; i < c->n; i++)
+        assert_int_equal(h_node_start(c, i), 0);
+    for (int i = 0; i < c->n; i++)
+        if (!h_wait_http_up(c, i, h_timeout_ms()))
+            fail_msg("%s did not serve HTTP (log: %s)", c->nodes[i].id, c->nodes[i].log);
+    int leader;
+    if (!h_wait_agreed(c, 0, h_timeout_ms(), &leader, term))
+        fail_msg("no leader agreed: %s", h_views_line(c));
+    return leader;
+}
+
+static json_t *head(struct h_cluster *c, int i)
+{
+    long st = 0;
+    json_t *h = h_http_get_json(c, i, "/ledger/head", &st);
+    if (st != 200) {
+        json_decref(h);
+        return NULL;
+    }
+    return h;
+}
+
+/* Node i's own public key, as it reports it. */
+static char *node_pubkey(struct h_cluster *c, int i)
+{
+    json_t *h = head(c, i);
+    assert_non_null(h);
+    char *pk = strdup(json_string_value(json_object_get(h, "node_pubkey")));
+    json_decref(h);
+    return pk;
+}
+
+/* Every entry node i holds (the test ledgers stay small). */
+static json_t *entries(struct h_cluster *c, int i)
+{
+    long st = 0;
+    json_t *page = h_http_get_json(c, i, "/ledger?from=1&limit=1000", &st);
+    json_t *e = page ? json_incref(json_object_get(page, "entries")) : NULL;
+    json_decref(page);
+    return e ? e : json_array();
+}
+
+/* The key node i's ledger records for member id after its last membership
+ * change ("" when none, or removed). */
+static void recorded_key(struct h_cluster *c, int i, const char *id, char out[80])
+{
+    out[0] = '\0';
+    json_t *all = entries(c, i);
+    size_t k;
+    json_t *e;
+    json_array_foreach(all, k, e)
+    {
+        if (strcmp(json_string_value(json_object_get(e, "type")), "membership") != 0)
+            continue;
+        json_t *d = json_object_get(e, "data");
+        if (strcmp(json_string_value(json_object_get(d, "node")), id) != 0)
+            continue;
+        if (strcmp(json_string_value(json_object_get(d, "op")), "add") == 0)
+            snprintf(out, 80, "%s", json_string_value(json_object_get(d, "pubkey")));
+        else
+            out[0] = '\0';
+    }
+    json_decref(all);
+}
+
+struct keys_arg {
+    struct h_cluster *c;
+    char *pk[NODES];
+};
+
+/* Every node's ledger records every member's current key. */
+static bool keys_recorded(void *arg)
+{
+    struct keys_arg *a = arg;
+    for (int i = 0; i < a->c->n; i++)
+        for (int m = 0; m < a->c->n; m++) {
+            char got[80];
+            recorded_key(a->c, i, a->c->nodes[m].id, got);
+            if (strcmp(got, a->pk[m]) != 0)
+                return false;
+        }
+    return true;
+}
+
+static void expect_keys_recorded(struct h_cluster *c)
+{
+    struct keys_arg a = {.c = c};
+    for (int i = 0; i < c->n; i++)
+        a.pk[i] = node_pubkey(c, i);
+    bool ok = h_wait_until(keys_recorded, &a, h_timeout_ms());
+    for (int i = 0; i < c->n; i++)
+        free(a.pk[i]);
+    if (!ok)
+        fail_msg("the members' keys never all reached every ledger");
+}
+
+static json_int_t post_note(struct h_cluster *c, int leader, const char *text)
+{
+    char body[256];
+    snprintf(body, sizeof(body), "{\"note\":\"%s\"}", text);
+    long st = 0;
+    char *out = h_http_request(c, leader, "POST", "/ledger/notes", body, c->token, 0, &st);
+    json_t *j = out ? json_loads(out, 0, NULL) : NULL;
+    free(out);
+    if (st != 201)
+        fail_msg("%s answered %ld to a note", c->nodes[leader].id, st);
+    json_int_t last = json_integer_value(json_object_get(j, "last_index"));
+    json_decref(j);
+    return last;
+}
+
+struct notarized_arg {
+    struct h_cluster *c;
+    json_int_t at_least;
+    const char *must_sign; /* a member that must be among the signers, or NULL */
+    const char *with_key;  /* ... with this key */
+    int on;                /* ... of the checkpoint this node holds (the leader: witnesses may
+                            * hold the notarized form without a late cosignature) */
+};
+
+static bool signed_by(const json_t *cp, const char *id, const char *key)
+{
+    size_t k;
+    json_t *s;
+    json_array_foreach(json_object_get(cp, "signatures"), k, s)
+    {
+        if (strcmp(json_string_value(json_object_get(s, "signer")), id) == 0 &&
+            (!key || strcmp(json_string_value(json_object_get(s, "pubkey")), key) == 0))
+            return true;
+    }
+    return false;
+}
+
+/* Every node holds the same notarized checkpoint at or beyond at_least. */
+static bool notarized_everywhere(void *arg)
+{
+    struct notarized_arg *a = arg;
+    char first[80] = "";
+    bool ok = true;
+    for (int i = 0; ok && i < a->c->n; i++) {
+        json_t *h = head(a->c, i);
+        json_t *cp = h ? json_object_get(h, "checkpoint") : NULL;
+        const char *hh = cp ? json_string_value(json_object_get(cp, "head_hash")) : NULL;
+        ok = cp && json_is_object(cp) && hh &&
+             json_integer_value(json_object_get(cp, "index")) >= a->at_least &&
+             json_is_true(json_object_get(cp, "notarized")) &&
+             (!a->must_sign || i != a->on || signed_by(cp, a->must_sign, a->with_key)) &&
+             (i == 0 || strcmp(first, hh) == 0);
+        if (ok && i == 0)
+            snprintf(first, sizeof(first), "%s", hh);
+        json_decref(h);
+    }
+    return ok;
+}
+
+static void expect_notarized(struct h_cluster *c, json_int_t at_least, const char *signer,
+                             const char *key, int on)
+{
+    struct notarized_arg a = {
+        .c = c, .at_least = at_least, .must_sign = signer, .with_key = key, .on = on};
+    if (!h_wait_until(notarized_everywhere, &a, h_timeout_ms())) {
+        for (int i = 0; i < c->n; i++) {
+            json_t *h = head(c, i);
+            char *text = h ? json_dumps(h, JSON_COMPACT) : NULL;
+            fprintf(stderr, "%s: %s\n", c->nodes[i].id, text ? text : "(no head)");
+            free(text);
+            json_decref(h);
+        }
+        fail_msg("no notarized checkpoint at index >= %lld on every node%s%s",
+                 (long long)at_least, signer ? " signed by " : "", signer ? signer : "");
+    }
+}
+
+static void stop_and_verify_all(struct h_cluster *c)
+{
+    for (int i = 0; i < c->n; i++)
+        assert_int_equal(h_node_stop(c, i), 0);
+    for (int i = 0; i < c->n; i++) {
+        int code = -1;
+        char *out = NULL, *err = NULL;
+        assert_true(h_ctl(c, -1, &code, &out, &err, "ledger", "verify", "--data",
+                          c->nodes[i].data, "--json", NULL));
+        json_t *r = out ? json_loads(out, 0, NULL) : NULL;
+        if (code != 0 || !r)
+            fail_msg("%s: ledger verify exited %d: %s %s", c->nodes[i].id, code, out ? out : "",
+                     err ? err : "");
+        /* The keys come from the ledger's own membership entries. */
+        assert_string_equal(json_string_value(json_object_get(r, "keys_from")), "membership");
+        assert_int_equal(json_integer_value(json_object_get(r, "keys")), NODES);
+        assert_true(json_integer_value(json_object_get(r, "last_notarized")) > 0);
+        json_decref(r);
+        free(out);
+        free(err);
+    }
+}
+
+static void test_every_members_key_is_recorded_in_every_ledger(void **state)
+{
+    struct h_cluster *c = *state;
+    unsigned long long term;
+    start_all(c, &term);
+    expect_keys_recorded(c);
+    stop_and_verify_all(c);
+    h_cluster_pass(c);
+}
+
+static void test_checkpoints_are_cosigned_and_notarized_on_every_node(void **state)
+{
+    struct h_cluster *c = *state;
+    unsigned long long term;
+    int leader = start_all(c, &term);
+    json_int_t last = 0;
+    for (int k = 0; k < 5; k++)
+        last = post_note(c, leader, "witnessed");
+    expect_notarized(c, last, NULL, NULL, -1);
+    /* The leader signs first; the others cosign. */
+    json_t *h = head(c, leader);
+    json_t *sigs = json_object_get(json_object_get(h, "checkpoint"), "signatures");
+    assert_true(json_array_size(sigs) >= 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(sigs, 0), "signer")),
+                        c->nodes[leader].id);
+    json_decref(h);
+    double stored = 0;
+    assert_true(h_metric(c, leader, "chimera_ledger_checkpoints_total", &stored));
+    assert_true(stored >= 1);
+    stop_and_verify_all(c);
+    h_cluster_pass(c);
+}
+
+static void test_a_wiped_node_is_rotated_to_its_new_key_and_cosigns_with_it(void **state)
+{
+    struct h_cluster *c = *state;
+    unsigned long long term;
+    int leader = start_all(c, &term);
+    expect_keys_recorded(c);
+    int wiped = (leader + 1) % c->n;
+    char *old = node_pubkey(c, wiped);
+    assert_int_equal(h_node_stop(c, wiped), 0);
+    char cmd[H_PATH_MAX + 16];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", c->nodes[wiped].data);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(h_node_start(c, wiped), 0);
+    if (!h_wait_http_up(c, wiped, h_timeout_ms()))
+        fail_msg("%s did not come back (log: %s)", c->nodes[wiped].id, c->nodes[wiped].log);
+    char *fresh = node_pubkey(c, wiped);
+    assert_string_not_equal(old, fresh);
+
+    expect_keys_recorded(c); /* the new key replaced the old one everywhere */
+    int now_leader;
+    unsigned long long t2;
+    if (!h_wait_agreed(c, 0, h_timeout_ms(), &now_leader, &t2))
+        fail_msg("no leader agreed: %s", h_views_line(c));
+    json_int_t last = post_note(c, now_leader, "after the wipe");
+    if (now_leader != wiped)
+        expect_notarized(c, last, c->nodes[wiped].id, fresh, now_leader);
+    free(old);
+    free(fresh);
+    stop_and_verify_all(c);
+    h_cluster_pass(c);
+}
+
+struct episode_arg {
+    struct h_cluster *c;
+    int reader;
+    const char *node;
+    int was_leader; /* -1: either */
+};
+
+/* The reader's ledger holds an enter entry for node (with was_leader as
+ * asked) followed by that node's exit entry. */
+static bool episode_recorded(void *arg)
+{
+    struct episode_arg *a = arg;
+    json_t *all = entries(a->c, a->reader);
+    bool entered = false, done = false;
+    size_t k;
+    json_t *e;
+    json_array_foreach(all, k, e)
+    {
+        const char *type = json_string_value(json_object_get(e, "type"));
+        json_t *d = json_object_get(e, "data");
+        const char *node = json_string_value(json_object_get(d, "node"));
+        if (!node || strcmp(node, a->node) != 0)
+            continue;
+        if (strcmp(type, "read_only_enter") == 0 &&
+            (a->was_leader < 0 ||
+             json_is_true(json_object_get(d, "was_leader")) == (a->was_leader == 1)))
+            entered = true;
+        else if (entered && strcmp(type, "read_only_exit") == 0)
+            done = json_integer_value(json_object_get(d, "at_ms")) > 0;
+    }
+    json_decref(all);
+    return done;
+}
+
+static void expect_episode(struct h_cluster *c, int reader, const char *node, int was_leader)
+{
+    struct episode_arg a = {.c = c, .reader = reader, .node = node, .was_leader = was_leader};
+    if (!h_wait_until(episode_recorded, &a, h_timeout_ms()))
+        fail_msg("%s's ledger never recorded a read-only episode of %s (was_leader %d)",
+                 c->nodes[reader].id, node, was_leader);
+}
+
+static void test_followers_of_a_killed_leader_have_their_read_only_episode_recorded(void **state)
+{
+    struct h_cluster *c = *state;
+    unsigned long long t1, t2;
+    int l1 = start_all(c, &t1);
+    h_node_kill(c, l1);
+    int l2;
+    if (!h_wait_agreed(c, t1, h_timeout_ms(), &l2, &t2))
+        fail_msg("no new leader: %s", h_views_line(c));
+    for (int i = 0; i < c->n; i++)
+        if (i != l1)
+            expect_episode(c, l2, c->nodes[i].id, 0);
+    h_cluster_pass(c);
+}
+
+static void test_a_deposed_leader_has_its_step_down_recorded(void **state)
+{
+    struct h_cluster *c = *state;
+    unsigned long long t1, t2;
+    int l1 = start_all(c, &t1);
+    /* Frozen, the leader is cut off; the others elect a new one. */
+    h_node_pause(c, l1);
+    int l2;
+    int others[NODES - 1], k = 0;
+    for (int i = 0; i < c->n; i++)
+        if (i != l1)
+            others[k++] = i;
+    if (!h_wait_agreed_among(c, others, k, t1, h_timeout_ms(), &l2, &t2))
+        fail_msg("no new leader among the others: %s", h_views_line(c));
+    h_node_resume(c, l1);
+    /* Thawed, it finds its quorum gone, steps down, follows, and reports. */
+    expect_episode(c, l2, c->nodes[l1].id, 1);
+    h_cluster_pass(c);
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_every_members_key_is_recorded_in_every_ledger),
+        T(test_checkpoints_are_cosigned_and_notarized_on_every_node),
+        T(test_a_wiped_node_is_rotated_to_its_new_key_and_cosigns_with_it),
+        T(test_followers_of_a_killed_leader_have_their_read_only_episode_recorded),
+        T(test_a_deposed_leader_has_its_step_down_recorded),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
