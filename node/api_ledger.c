@@ -133,8 +133,7 @@ static int add_entry(uint64_t index, uint64_t term, const uint8_t *bytes, size_t
     ledger_entry_hash(e.prev_hash, bytes, len, hash);
     json_t *o = json_pack(
         "{s:I, s:I, s:s, s:i, s:I, s:s, s:o, s:o, s:o, s:o, s:o}", "index", (json_int_t)index,
-        "term",
-        (json_int_t)term, "type", ledger_entry_type_name(e.type), "type_code", (int)e.type,
+        "term", (json_int_t)term, "type", ledger_entry_type_name(e.type), "type_code", (int)e.type,
         "timestamp_ms", (json_int_t)e.timestamp_ms, "author", e.author, "hash",
         hex_json(hash, sizeof(hash)), "prev_hash", hex_json(e.prev_hash, sizeof(e.prev_hash)),
         "payload", hex_json(e.payload, e.payload_len), "data", payload_json(&e), "checkpoint",
@@ -199,18 +198,16 @@ void api_get_ledger_head(struct node *n, struct http_request *req)
                                 hex_json(cp.sigs[i].pubkey, LEDGER_PUBKEY_BYTES), "signature",
                                 hex_json(cp.sigs[i].sig, LEDGER_SIG_BYTES)));
         size_t members = ledger_members_at(n->ledger, cp.cp.index, NULL, NULL);
-        checkpoint = json_pack("{s:s, s:I, s:o, s:I, s:o, s:b, s:I}", "origin", cp.cp.origin,
-                               "index", (json_int_t)cp.cp.index, "head_hash",
-                               hex_json(cp.cp.head_hash, LEDGER_HASH_BYTES), "term",
-                               (json_int_t)cp.cp.term, "signatures", sigs, "notarized",
-                               node_witness_notarized(n, &cp), "quorum",
-                               (json_int_t)(members / 2 + 1));
+        checkpoint = json_pack(
+            "{s:s, s:I, s:o, s:I, s:o, s:b, s:I}", "origin", cp.cp.origin, "index",
+            (json_int_t)cp.cp.index, "head_hash", hex_json(cp.cp.head_hash, LEDGER_HASH_BYTES),
+            "term", (json_int_t)cp.cp.term, "signatures", sigs, "notarized",
+            node_witness_notarized(n, &cp), "quorum", (json_int_t)(members / 2 + 1));
     }
-    json_t *body = json_pack("{s:I, s:I, s:I, s:o, s:o, s:s, s:o}", "index",
-                             (json_int_t)ledger_last_index(n->ledger), "committed",
-                             (json_int_t)n->cons.commit, "term",
-                             (json_int_t)ledger_last_term(n->ledger), "hash", head_hash_json(n),
-                             "checkpoint", checkpoint, "node", n->cfg.id, "node_pubkey",
-                             hex_json(n->key_pair.pk, LEDGER_PUBKEY_BYTES));
+    json_t *body = json_pack(
+        "{s:I, s:I, s:I, s:o, s:o, s:s, s:o}", "index", (json_int_t)ledger_last_index(n->ledger),
+        "committed", (json_int_t)n->cons.commit, "term", (json_int_t)ledger_last_term(n->ledger),
+        "hash", head_hash_json(n), "checkpoint", checkpoint, "node", n->cfg.id, "node_pubkey",
+        hex_json(n->key_pair.pk, LEDGER_PUBKEY_BYTES));
     http_respond_json(req, 200, body);
 }

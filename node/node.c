@@ -32,8 +32,7 @@ const char *node_drop_name(enum node_drop d)
         [DROP_AUTH] = "auth",     [DROP_MALFORMED] = "malformed",
         [DROP_SHAPE] = "shape",   [DROP_VERSION] = "version",
         [DROP_REPLAY] = "replay", [DROP_UNKNOWN_MEMBER] = "unknown_member",
-        [DROP_SEND] = "send",
-        [DROP_SIGNATURE] = "signature",
+        [DROP_SEND] = "send",     [DROP_SIGNATURE] = "signature",
     };
     return d < DROP_COUNT ? names[d] : "unknown";
 }
@@ -41,8 +40,9 @@ const char *node_drop_name(enum node_drop d)
 /* Log severity of an event kind: trouble is a warning, the rest news. */
 static int event_level(const char *kind)
 {
-    static const char *const warn[] = {"failure",   "malformed",       "dead",
-                                       "step_down", "read_only.enter", "suspect"};
+    static const char *const warn[] = {"failure",         "malformed", "dead",       "step_down",
+                                       "read_only.enter", "suspect",   "unverified", "_failed",
+                                       "equivocation",    "dropped",   "key_changed"};
     for (size_t i = 0; i < sizeof(warn) / sizeof(warn[0]); i++)
         if (strstr(kind, warn[i]))
             return 2;
@@ -131,7 +131,9 @@ void node_drop(struct node *n, enum node_drop why, const char *detail)
     if (why == DROP_SEND ||
         !events_limiter_allow(&n->drop_limit[why], node_wall_ms(), DROP_EVENT_INTERVAL_MS, &held))
         return;
-    const char *kind = why == DROP_AUTH ? "transport.auth_failure" : "transport.malformed";
+    const char *kind = why == DROP_AUTH        ? "transport.auth_failure"
+                       : why == DROP_SIGNATURE ? "transport.unverified"
+                                               : "transport.malformed";
     char more[64] = "";
     if (held)
         snprintf(more, sizeof(more), "; %" PRIu64 " more since the last report", held);
@@ -152,6 +154,23 @@ void node_send(struct node *n, size_t idx, uint32_t type, const void *body, size
     else
         node_drop(n, DROP_SEND, n->peers.m[idx].id);
     free(wire);
+}
+
+void node_pack_init(struct node_pack *p)
+{
+    msgpack_sbuffer_init(&p->sb);
+    msgpack_packer_init(&p->pk, &p->sb, msgpack_sbuffer_write);
+}
+
+void node_pack_free(struct node_pack *p)
+{
+    msgpack_sbuffer_destroy(&p->sb);
+}
+
+void node_pack_send(struct node *n, size_t idx, uint32_t type, struct node_pack *p)
+{
+    node_send(n, idx, type, p->sb.data, p->sb.size);
+    node_pack_free(p);
 }
 
 static void broadcast(struct node *n, uint32_t type, const msgpack_sbuffer *body)

@@ -3,6 +3,7 @@
 #ifndef CHIMERA_NODE_H
 #define CHIMERA_NODE_H
 
+#include <msgpack.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
@@ -90,7 +91,7 @@ struct node {
     bool peer_has_pk[CONFIG_MAX_MEMBERS];
     uint64_t checkpoint_due;    /* leader: loop time of the next checkpoint */
     uint64_t cosign_resend_due; /* leader: when to ask again for missing cosignatures */
-    bool ro_open;            /* in a read-only episode that began after a quorum */
+    bool ro_open;               /* in a read-only episode that began after a quorum */
     uint64_t ro_enter_ms, ro_enter_term;
     bool ro_was_leader;
     struct node_episode episodes[NODE_EPISODES_MAX];
@@ -124,6 +125,16 @@ const char *node_drop_name(enum node_drop d);
 /* Seals body (one msgpack object) as an envelope of this type and sends it
  * to member idx; counts it as sent or dropped. */
 void node_send(struct node *n, size_t idx, uint32_t type, const void *body, size_t len);
+
+/* A msgpack body being packed: node_pack_init, pack into .pk, then
+ * node_pack_send (which frees it) or node_pack_free. */
+struct node_pack {
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+};
+void node_pack_init(struct node_pack *p);
+void node_pack_free(struct node_pack *p);
+void node_pack_send(struct node *n, size_t idx, uint32_t type, struct node_pack *p);
 
 /* Counts a dropped message and reports it as a rate-limited event. */
 void node_drop(struct node *n, enum node_drop why, const char *detail);

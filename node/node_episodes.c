@@ -107,7 +107,8 @@ static int find_enter(uint64_t index, uint64_t term, const uint8_t *bytes, size_
     struct find *f = arg;
     struct ledger_entry e;
     if (ledger_entry_decode(bytes, len, &e, NULL) == LEDGER_OK &&
-        e.type == LEDGER_ENTRY_READ_ONLY_ENTER && enter_is(e.payload, e.payload_len, f->node, f->at_ms))
+        e.type == LEDGER_ENTRY_READ_ONLY_ENTER &&
+        enter_is(e.payload, e.payload_len, f->node, f->at_ms))
         f->found = index;
     return 0;
 }
@@ -132,36 +133,33 @@ static uint64_t record(struct node *n, const char *node, const struct node_episo
     uint64_t have = recorded_at(n, node, e->enter_ms);
     if (have != 0)
         return have;
-    msgpack_sbuffer a, b;
-    msgpack_packer pa, pb;
-    msgpack_sbuffer_init(&a);
-    msgpack_sbuffer_init(&b);
-    msgpack_packer_init(&pa, &a, msgpack_sbuffer_write);
-    msgpack_packer_init(&pb, &b, msgpack_sbuffer_write);
-    msgpack_pack_map(&pa, 4);
-    pack_kv_str(&pa, "node", node);
-    pack_kv_u64(&pa, "at_ms", e->enter_ms);
-    pack_kv_u64(&pa, "term", e->enter_term);
-    msgpack_pack_str_with_body(&pa, "was_leader", 10);
+    struct node_pack a, b;
+    node_pack_init(&a);
+    node_pack_init(&b);
+    msgpack_pack_map(&a.pk, 4);
+    pack_kv_str(&a.pk, "node", node);
+    pack_kv_u64(&a.pk, "at_ms", e->enter_ms);
+    pack_kv_u64(&a.pk, "term", e->enter_term);
+    msgpack_pack_str_with_body(&a.pk, "was_leader", 10);
     if (e->was_leader)
-        msgpack_pack_true(&pa);
+        msgpack_pack_true(&a.pk);
     else
-        msgpack_pack_false(&pa);
-    msgpack_pack_map(&pb, 5);
-    pack_kv_str(&pb, "node", node);
-    pack_kv_u64(&pb, "at_ms", e->exit_ms);
-    pack_kv_u64(&pb, "term", e->exit_term);
-    pack_kv_str(&pb, "leader", n->cfg.id);
-    pack_kv_u64(&pb, "duration_ms", e->exit_ms > e->enter_ms ? e->exit_ms - e->enter_ms : 0);
+        msgpack_pack_false(&a.pk);
+    msgpack_pack_map(&b.pk, 5);
+    pack_kv_str(&b.pk, "node", node);
+    pack_kv_u64(&b.pk, "at_ms", e->exit_ms);
+    pack_kv_u64(&b.pk, "term", e->exit_term);
+    pack_kv_str(&b.pk, "leader", n->cfg.id);
+    pack_kv_u64(&b.pk, "duration_ms", e->exit_ms > e->enter_ms ? e->exit_ms - e->enter_ms : 0);
     const uint32_t types[2] = {LEDGER_ENTRY_READ_ONLY_ENTER, LEDGER_ENTRY_READ_ONLY_EXIT};
-    const uint8_t *payloads[2] = {(const uint8_t *)a.data, (const uint8_t *)b.data};
-    size_t lens[2] = {a.size, b.size};
+    const uint8_t *payloads[2] = {(const uint8_t *)a.sb.data, (const uint8_t *)b.sb.data};
+    size_t lens[2] = {a.sb.size, b.sb.size};
     uint64_t first = 0, last;
     char err[256];
     if (node_repl_append_types(n, types, payloads, lens, 2, &first, &last, err, sizeof(err)) != 0)
         first = 0;
-    msgpack_sbuffer_destroy(&a);
-    msgpack_sbuffer_destroy(&b);
+    node_pack_free(&a);
+    node_pack_free(&b);
     return first;
 }
 
@@ -201,22 +199,19 @@ void node_episodes_tick(struct node *n)
             if (e->index == 0)
                 e->index = record(n, n->cfg.id, e);
         } else if (e->index == 0) {
-            msgpack_sbuffer sb;
-            msgpack_packer pk;
-            msgpack_sbuffer_init(&sb);
-            msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-            msgpack_pack_array(&pk, 6);
-            msgpack_pack_uint32(&pk, EPISODE_REPORT);
-            msgpack_pack_uint64(&pk, e->enter_ms);
-            msgpack_pack_uint64(&pk, e->exit_ms);
-            msgpack_pack_uint64(&pk, e->enter_term);
-            msgpack_pack_uint64(&pk, e->exit_term);
+            struct node_pack p;
+            node_pack_init(&p);
+            msgpack_pack_array(&p.pk, 6);
+            msgpack_pack_uint32(&p.pk, EPISODE_REPORT);
+            msgpack_pack_uint64(&p.pk, e->enter_ms);
+            msgpack_pack_uint64(&p.pk, e->exit_ms);
+            msgpack_pack_uint64(&p.pk, e->enter_term);
+            msgpack_pack_uint64(&p.pk, e->exit_term);
             if (e->was_leader)
-                msgpack_pack_true(&pk);
+                msgpack_pack_true(&p.pk);
             else
-                msgpack_pack_false(&pk);
-            node_send(n, (size_t)leader, ENV_LEDGER, sb.data, sb.size);
-            msgpack_sbuffer_destroy(&sb);
+                msgpack_pack_false(&p.pk);
+            node_pack_send(n, (size_t)leader, ENV_LEDGER, &p);
         }
         n->episodes[k++] = *e;
     }
@@ -243,16 +238,13 @@ bool node_episodes_recv(struct node *n, size_t from, uint64_t kind, const msgpac
         uint64_t index = record(n, n->peers.m[from].id, &e);
         if (index == 0)
             return true;
-        msgpack_sbuffer sb;
-        msgpack_packer pk;
-        msgpack_sbuffer_init(&sb);
-        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-        msgpack_pack_array(&pk, 3);
-        msgpack_pack_uint32(&pk, EPISODE_ACK);
-        msgpack_pack_uint64(&pk, e.enter_ms);
-        msgpack_pack_uint64(&pk, index);
-        node_send(n, from, ENV_LEDGER, sb.data, sb.size);
-        msgpack_sbuffer_destroy(&sb);
+        struct node_pack p;
+        node_pack_init(&p);
+        msgpack_pack_array(&p.pk, 3);
+        msgpack_pack_uint32(&p.pk, EPISODE_ACK);
+        msgpack_pack_uint64(&p.pk, e.enter_ms);
+        msgpack_pack_uint64(&p.pk, index);
+        node_pack_send(n, from, ENV_LEDGER, &p);
         return true;
     }
     if (kind == EPISODE_ACK) {

@@ -191,8 +191,8 @@ int node_repl_append_types(struct node *n, const uint32_t *types, const uint8_t 
     uint64_t now = (uint64_t)node_wall_ms();
     for (size_t i = 0; i < count; i++) {
         uint64_t index;
-        enum ledger_error rv = ledger_batch_add_entry(n->batch, n->cons.term, types[i], now, n->cfg.id,
-                                                      payloads[i], lens[i], &index, NULL);
+        enum ledger_error rv = ledger_batch_add_entry(
+            n->batch, n->cons.term, types[i], now, n->cfg.id, payloads[i], lens[i], &index, NULL);
         if (rv != LEDGER_OK) {
             snprintf(err, errlen, "entry %zu: %s", i, ledger_strerror(rv));
             ledger_batch_begin(n->batch, n->ledger); /* abandon it */

@@ -137,8 +137,9 @@ void node_witness_record_members(struct node *n)
         ledger_membership_decode(buf[idx - first], lens[idx - first], &m);
         char hex[2 * LEDGER_PUBKEY_BYTES + 1];
         ledger_hex(m.pubkey, LEDGER_PUBKEY_BYTES, hex);
-        node_event(n, m.op == LEDGER_MEMBER_ADD ? "ledger.member_key_recorded"
-                                                : "ledger.member_key_retired",
+        node_event(n,
+                   m.op == LEDGER_MEMBER_ADD ? "ledger.member_key_recorded"
+                                             : "ledger.member_key_retired",
                    m.node, "entry %" PRIu64 ": %s key of %s: %s", idx,
                    m.op == LEDGER_MEMBER_ADD ? "recorded the" : "retired the old", m.node, hex);
     }
@@ -179,8 +180,7 @@ int node_witness_sign_append(struct node *n, struct cons_msg *m, const struct co
 }
 
 int node_witness_verify_append(struct node *n, size_t from, const struct cons_msg *m,
-                               const struct cons_wire_entry *carried,
-                               const struct cons_entry *meta)
+                               const struct cons_wire_entry *carried, const struct cons_entry *meta)
 {
     /* A witness that lacks prev_index refuses the APPEND without storing
      * anything: there is nothing to verify yet, and the refusal's hint is
@@ -272,18 +272,15 @@ static bool has_signer(const struct ledger_signed_checkpoint *cp, const char *id
 
 static void send_checkpoint(struct node *n, size_t to, const struct ledger_signed_checkpoint *cp)
 {
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, 3);
-    msgpack_pack_uint32(&pk, WITNESS_CHECKPOINT);
-    pack_bin(&pk, cp->bytes, cp->len);
-    msgpack_pack_array(&pk, (uint32_t)cp->nsigs);
+    struct node_pack p;
+    node_pack_init(&p);
+    msgpack_pack_array(&p.pk, 3);
+    msgpack_pack_uint32(&p.pk, WITNESS_CHECKPOINT);
+    pack_bin(&p.pk, cp->bytes, cp->len);
+    msgpack_pack_array(&p.pk, (uint32_t)cp->nsigs);
     for (size_t i = 0; i < cp->nsigs; i++)
-        pack_sig(&pk, &cp->sigs[i]);
-    node_send(n, to, ENV_LEDGER, sb.data, sb.size);
-    msgpack_sbuffer_destroy(&sb);
+        pack_sig(&p.pk, &cp->sigs[i]);
+    node_pack_send(n, to, ENV_LEDGER, &p);
 }
 
 static void broadcast_checkpoint(struct node *n, const struct ledger_signed_checkpoint *cp)
@@ -296,16 +293,13 @@ static void broadcast_checkpoint(struct node *n, const struct ledger_signed_chec
 static void send_cosign(struct node *n, size_t to, const uint8_t *bytes, size_t len,
                         const struct ledger_sig *sig)
 {
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, 3);
-    msgpack_pack_uint32(&pk, WITNESS_COSIGN);
-    pack_bin(&pk, bytes, len);
-    pack_sig(&pk, sig);
-    node_send(n, to, ENV_LEDGER, sb.data, sb.size);
-    msgpack_sbuffer_destroy(&sb);
+    struct node_pack p;
+    node_pack_init(&p);
+    msgpack_pack_array(&p.pk, 3);
+    msgpack_pack_uint32(&p.pk, WITNESS_COSIGN);
+    pack_bin(&p.pk, bytes, len);
+    pack_sig(&p.pk, sig);
+    node_pack_send(n, to, ENV_LEDGER, &p);
 }
 
 /* Appends what the batch holds; a failed sync ends the process. */
@@ -376,8 +370,8 @@ void node_witness_tick(struct node *n)
     ledger_batch_begin(n->batch, n->ledger);
     enum ledger_error rv = ledger_batch_add_checkpoint(n->batch, out.bytes, out.len, out.sigs, 1);
     if (rv != LEDGER_OK) {
-        node_event(n, "ledger.checkpoint_failed", NULL,
-                   "cannot checkpoint index %" PRIu64 ": %s", commit, ledger_strerror(rv));
+        node_event(n, "ledger.checkpoint_failed", NULL, "cannot checkpoint index %" PRIu64 ": %s",
+                   commit, ledger_strerror(rv));
         ledger_batch_begin(n->batch, n->ledger);
         n->checkpoint_due = now + 10u * n->cfg.heartbeat_ms;
         return;
@@ -527,7 +521,8 @@ void node_witness_recv(struct node *n, size_t from, const msgpack_object *body)
     uint32_t size = body->via.array.size;
     uint64_t kind = f[0].via.u64;
     if ((kind == WITNESS_CHECKPOINT || kind == WITNESS_COSIGN) &&
-        (size != 3 || f[1].type != MSGPACK_OBJECT_BIN || f[1].via.bin.size > LEDGER_CHECKPOINT_MAX)) {
+        (size != 3 || f[1].type != MSGPACK_OBJECT_BIN ||
+         f[1].via.bin.size > LEDGER_CHECKPOINT_MAX)) {
         node_drop(n, DROP_SHAPE, "ledger message");
         return;
     }

@@ -82,6 +82,10 @@ int ctl_cmd_ledger(const struct ctl_opts *o, int argc, char **argv);
 /* ledger_view.c: the `ledger` command: show, tail and head ask a running
  * node; verify is passed on to ctl_cmd_ledger. */
 int ctl_cmd_ledger_any(const struct ctl_opts *o, int argc, char **argv);
+/* ledger_payload.c: decodes an entry object's "payload" (hex of msgpack)
+ * into JSON (a new reference), or returns NULL with the reason in *why
+ * ("empty" for a payload of no bytes). */
+json_t *ctl_decode_payload(const json_t *entry, const char **why);
 
 /* Strict unsigned parse: digits only, within [min, max]. Returns 0 or -1. */
 int ctl_parse_ulong(const char *s, unsigned long long min, unsigned long long max,

@@ -120,11 +120,18 @@ static void print_human(const char *dir, const struct ledger_verify_report *r, d
                r->torn_bytes, r->at.file, r->at.offset, r->at.index, r->at.reason);
         break;
     case LEDGER_VERIFY_TAMPERED:
-    case LEDGER_VERIFY_FORKED:
         printf("  first bad index %" PRIu64 ": %s, byte offset %" PRIu64 ": %s\n", r->at.index,
                r->at.file, r->at.offset, r->at.reason);
         printf("  the node refuses to start on this ledger; restore its data from a peer or a "
                "backup\n");
+        break;
+    case LEDGER_VERIFY_FORKED:
+        /* Evidence the node stored itself: the files are sound (the node
+         * starts on them); the federation is what went wrong. */
+        printf("  equivocation evidence at index %" PRIu64 ": %s, byte offset %" PRIu64 ": %s\n",
+               r->at.index, r->at.file, r->at.offset, r->at.reason);
+        printf("  a signer made two conflicting statements for one index; the node kept the "
+               "first and stored the proof: find out whose key signed both\n");
         break;
     case LEDGER_VERIFY_UNREADABLE:
         printf("  %s: %s\n", r->at.file, r->at.reason);

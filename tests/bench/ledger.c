@@ -1,11 +1,11 @@
 /* Benchmark: committed-write throughput and commit latency of the ledger on
- * a 3-node federation (defaults, fsync on every node). W concurrent writers
+ * a federation of 3 nodes (or --nodes N) (defaults, fsync on every node). W concurrent writers
  * POST /ledger/notes on the leader back to back, one note (~100 bytes) per
  * request; a 201 means the note is committed (on a majority, fsynced). A
  * last level has one writer posting batches of BATCH notes per request.
  * Prints figures only; it fails only when the federation cannot be set up.
  *
- *   bench_ledger [--seconds N] [--writers a,b,c]   (10; 1,64) */
+ *   bench_ledger [--nodes N] [--seconds N] [--writers a,b,c]   (3; 10; 1,64) */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -20,7 +20,7 @@
 
 #include "harness.h"
 
-#define NODES 3
+#define NODES_DEFAULT 3
 #define MAX_LEVELS 16
 #define MAX_WRITERS 1024
 #define NOTE_BYTES 100
@@ -217,17 +217,34 @@ static void print_level(const struct level_result *r)
     printf("\n");
 }
 
+static int nodes = NODES_DEFAULT;
+
 int main(int argc, char **argv)
 {
     int seconds = 10, levels[MAX_LEVELS + 1] = {1, 64}, nlevels = 2;
     const struct h_bench_opts opts = {3600, "--writers", MAX_WRITERS, MAX_LEVELS};
+    /* --nodes N (3 by default) is taken out before the common options. */
+    int kept = 1;
+    for (int a = 1; a < argc; a++) {
+        if (strcmp(argv[a], "--nodes") == 0 && a + 1 < argc) {
+            char *end;
+            long v = strtol(argv[++a], &end, 10);
+            if (*end || v < 1 || v > H_MAX_NODES) {
+                fprintf(stderr, "--nodes: want 1..%d, got %s\n", H_MAX_NODES, argv[a]);
+                return 2;
+            }
+            nodes = (int)v;
+        } else
+            argv[kept++] = argv[a];
+    }
+    argc = kept;
     if (h_bench_args(argc, argv, &opts, &seconds, levels, &nlevels) != 0)
         return 2;
 
     h_on_interrupt(); /* ^C ends the current level; the levels done are printed */
     setvbuf(stdout, NULL, _IOLBF, 0);
     int rc;
-    struct h_cluster *c = h_bench_cluster(NODES, "bench_ledger", &rc);
+    struct h_cluster *c = h_bench_cluster(nodes, "bench_ledger", &rc);
     if (!c)
         return rc;
     int leader = -1;
@@ -247,10 +264,10 @@ int main(int argc, char **argv)
     long nproc = sysconf(_SC_NPROCESSORS_ONLN);
     printf("bench_ledger: POST /ledger/notes on the leader (%s, term %llu) of a %d-node "
            "federation\n",
-           c->nodes[leader].id, term, NODES);
+           c->nodes[leader].id, term, nodes);
     printf("  setup       %d chimerad on 127.0.0.1, default options, fsync on every node; "
            "201 = committed on a majority\n",
-           NODES);
+           nodes);
     printf("  writers     W threads, one reused libcurl handle each (keep-alive), back to "
            "back\n");
     printf("  levels      W =");
@@ -261,7 +278,7 @@ int main(int argc, char **argv)
            NOTE_BYTES, BATCH, seconds);
     printf("  latency     curl_easy_perform of each committed request, CLOCK_MONOTONIC\n");
     printf("  errors      curl failure or status != 201\n");
-    printf("  machine     nproc=%ld; writers and all %d nodes share it\n", nproc, NODES);
+    printf("  machine     nproc=%ld; writers and all %d nodes share it\n", nproc, nodes);
 
     struct level_result res[MAX_LEVELS + 1];
     int done = 0;
@@ -278,7 +295,7 @@ int main(int argc, char **argv)
         }
         done++;
         print_level(&res[k]);
-        for (int i = 0; i < NODES; i++)
+        for (int i = 0; i < nodes; i++)
             if (!h_node_running(c, i))
                 printf("  warning: %s died (log: %s)\n", c->nodes[i].id, c->nodes[i].log);
     }
@@ -290,7 +307,7 @@ int main(int argc, char **argv)
             printf("target      >%.0f committed entries/s with batching: %s (%.0f/s; "
                    "information only)\n",
                    TARGET_EPS, res[nlevels].eps > TARGET_EPS ? "met" : "NOT met", res[nlevels].eps);
-        printf("RESULT bench=ledger nodes=%d fsync=on seconds=%d nproc=%ld", NODES, seconds, nproc);
+        printf("RESULT bench=ledger nodes=%d fsync=on seconds=%d nproc=%ld", nodes, seconds, nproc);
         for (int k = 0; k < done; k++) {
             const struct level_result *r = &res[k];
             char p[32];

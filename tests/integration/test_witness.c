@@ -202,8 +202,8 @@ static void expect_notarized(struct h_cluster *c, json_int_t at_least, const cha
             free(text);
             json_decref(h);
         }
-        fail_msg("no notarized checkpoint at index >= %lld on every node%s%s",
-                 (long long)at_least, signer ? " signed by " : "", signer ? signer : "");
+        fail_msg("no notarized checkpoint at index >= %lld on every node%s%s", (long long)at_least,
+                 signer ? " signed by " : "", signer ? signer : "");
     }
 }
 
@@ -214,8 +214,8 @@ static void stop_and_verify_all(struct h_cluster *c)
     for (int i = 0; i < c->n; i++) {
         int code = -1;
         char *out = NULL, *err = NULL;
-        assert_true(h_ctl(c, -1, &code, &out, &err, "ledger", "verify", "--data",
-                          c->nodes[i].data, "--json", NULL));
+        assert_true(h_ctl(c, -1, &code, &out, &err, "ledger", "verify", "--data", c->nodes[i].data,
+                          "--json", NULL));
         json_t *r = out ? json_loads(out, 0, NULL) : NULL;
         if (code != 0 || !r)
             fail_msg("%s: ledger verify exited %d: %s %s", c->nodes[i].id, code, out ? out : "",

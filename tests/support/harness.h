@@ -414,4 +414,51 @@ void h_netns_leave(int token);
 /* Path of the `ip` program, or NULL when there is none. */
 const char *h_ip_path(void);
 
+/* ---- forged node-to-node messages (harness_forge.c) --------------------- */
+
+/* The harness holds the cluster key, so a test can do what any member can:
+ * seal envelopes as any member id and push them into a node's inbox the way
+ * a peer does (NNG push0 to the node's pull0 inbox), or take a stopped
+ * member's inbox address and read what the others send it. Forge as a
+ * member whose process is stopped (its own counters would clash).
+ * Envelope counters start at H_FORGE_COUNTER_BASE, above any counter a real
+ * node uses (boot epoch << 32 with the epoch in seconds), so they are fresh;
+ * the member's real messages are replays to the target from then on. */
+#define H_FORGE_COUNTER_BASE (((uint64_t)UINT32_MAX - 1) << 32)
+
+struct h_forge;
+struct env_msg;    /* node/envelope.h */
+struct ledger_key; /* ledger/sign.h */
+
+/* Reads the cluster key from c->key_file. NULL (after printing why) on
+ * failure. */
+struct h_forge *h_forge_open(const struct h_cluster *c);
+/* Closes every socket (NULL is fine). */
+void h_forge_close(struct h_forge *f);
+
+/* Seals body (exactly one encoded msgpack object) as the envelope
+ * [version, type, from, counter, body] with the next counter and pushes it
+ * to node i's inbox. The push socket to node i is dialed on first use and
+ * kept open until h_forge_close (closing it could drop what it has not
+ * written yet). Returns 0 once NNG took the message, or -1 after printing
+ * why. */
+int h_forge_send(struct h_forge *f, int i, uint32_t type, const char *from, const void *body,
+                 size_t len);
+/* The same with the caller's counter (say, a replay). */
+int h_forge_send_counter(struct h_forge *f, int i, uint32_t type, const char *from,
+                         uint64_t counter, const void *body, size_t len);
+
+/* Listens on node i's inbox address with a pull0 socket (node i must be
+ * stopped), so that what the others send to node i arrives here; retries
+ * until the port is free, up to h_timeout_ms(). Returns 0 or -1. */
+int h_forge_listen(struct h_forge *f, int i);
+/* The next message that arrives at the listener within timeout_ms, opened
+ * with the cluster key (ones that do not open are skipped). Returns 0 with
+ * *msg filled (release it with env_msg_free), or -1 on timeout. */
+int h_forge_recv(struct h_forge *f, int timeout_ms, struct env_msg *msg);
+
+/* Node i's Ed25519 key pair from DATA/node.key (the hex of its seed), as
+ * ledger_key_from_seed makes it. Returns 0 or -1. */
+int h_node_key(const struct h_cluster *c, int i, struct ledger_key *key);
+
 #endif

@@ -192,8 +192,7 @@ static void test_a_signature_round_trips_and_its_absence_too(void **state)
     (void)state;
     static const uint8_t a[] = {1, 2, 3};
     struct cons_wire_entry entries[] = {{a, sizeof(a)}};
-    struct cons_msg m = {.type = CONS_MSG_APPEND, .term = 2, .n_entries = 1, .has_sig = true},
-                    back;
+    struct cons_msg m = {.type = CONS_MSG_APPEND, .term = 2, .n_entries = 1, .has_sig = true}, back;
     for (int i = 0; i < CONS_SIG_BYTES; i++)
         m.sig[i] = (uint8_t)i;
     round_trip(&m, entries, &back);
