@@ -78,7 +78,9 @@ struct cons_msg {
      * most what the follower is known to match, so it never commits an
      * unverified entry). */
     uint64_t commit;
-    /* APPEND: the entry before the carried ones. */
+    /* APPEND: the entry before the carried ones. APPEND_RESP: the
+     * prev_index of the APPEND it answers (echoed, so that the leader can
+     * tell an answer to its current pipeline from a late one). */
     uint64_t prev_index;
     uint8_t prev_hash[CONS_HASH_BYTES];
     /* APPEND: how many entries; in a message the core emits, the shell reads
@@ -153,7 +155,18 @@ struct cons {
     uint64_t next_index[CONS_MAX_MEMBERS];  /* leader: next entry to send each member */
     uint64_t match_index[CONS_MAX_MEMBERS]; /* leader: highest entry known to match */
     uint32_t inflight[CONS_MAX_MEMBERS];    /* leader: APPENDs awaiting an answer */
-    uint64_t rng;                           /* seeded by the shell; splitmix64 state */
+    /* leader: prev_index of the first APPEND (the head) of the current
+     * pipeline to each member, i.e. where next_index was last set back to
+     * (minus one); see replicate.c for which refusals move it. */
+    uint64_t pipe_base[CONS_MAX_MEMBERS];
+    /* leader: since the last heartbeat, an APPEND_RESP came from the member
+     * or entries were sent to it (its pipeline is not stuck). */
+    bool rep_live[CONS_MAX_MEMBERS];
+    bool probing[CONS_MAX_MEMBERS]; /* leader: paused until the probe is answered */
+    /* leader: the lowest prev_index of a refused APPEND after the head of
+     * the current pipeline (UINT64_MAX: none). */
+    uint64_t refused_lo[CONS_MAX_MEMBERS];
+    uint64_t rng; /* seeded by the shell; splitmix64 state */
 };
 
 /* Starts as a follower in the persisted term with a randomized election

@@ -9,21 +9,81 @@
  *
  * Leader side, per follower i: next_index[i] is the next entry to send,
  * match_index[i] the highest known to match, inflight[i] the APPENDs sent
- * and not yet answered (a flow-control count, not an exact one: a
- * duplicated answer, or a late one after a restart, lowers it early, which
- * only lets a few more APPENDs out; nothing waits on it). Sending is optimistic and pipelined:
- * next_index advances as soon as an APPEND leaves, up to CONS_MAX_INFLIGHT APPENDs of at most
- * CONS_MAX_BATCH entries each (§10.2.2 "pipelining"). A refusal invalidates the pipeline:
- * next_index falls back to the follower's hint and sending restarts from there.
+ * and not yet answered (a flow-control count, not an exact one: a lost
+ * message keeps it high until a probe is answered, a duplicated answer
+ * lowers it early, which only lets a few more APPENDs out). Sending is
+ * optimistic and pipelined: next_index advances as soon as an APPEND leaves,
+ * up to CONS_MAX_INFLIGHT APPENDs of at most CONS_MAX_BATCH entries each
+ * (§10.2.2 "pipelining"). The APPENDs sent since next_index was last set
+ * back form the current pipeline; its first one, the head, has prev_index
+ * pipe_base[i], and each later one starts where the previous one ended.
+ *
+ * Refusals. §3.5 says "decrement nextIndex and retry"; applied to every
+ * refusal of a pipeline, that rule is what amplifies: each late refusal
+ * rewinds next_index and resends a whole window, whose own late refusals
+ * rewind it again. An APPEND_RESP echoes the prev_index p of the APPEND it
+ * answers. A refusal means that when the follower handled that APPEND its
+ * log did not match at p: that APPEND's entries were not stored. It says
+ * nothing about the APPENDs sent after it, which may still be on their way
+ * and will succeed if what they follow arrives first. So a refusal moves
+ * next_index back only when it must:
+ *   - the head's (p == pipe_base) above the known match: the pipeline
+ *     starts at a point the follower does not have, so every APPEND of it
+ *     will be refused: restart after the hint (which a correct follower
+ *     puts below p), never below match_index;
+ *   - one after the head (pipe_base < p < next_index, p >= match_index) is
+ *     remembered (the lowest, refused_lo); once the follower is known to
+ *     match exactly up to it, everything before it has arrived and its
+ *     entries are missing: restart after the match, at once, rather than
+ *     when the answers still in flight come back. If the match passes it
+ *     instead, a copy of those entries got through and it is forgotten;
+ *   - and, failing both, when the pipeline drains (inflight reaches 0 on
+ *     an answer that may be the current pipeline's) with the match still
+ *     short of what was sent: restart after the match.
+ * A restart does not reset inflight: the APPENDs still in flight keep
+ * their place in the count, so the new pipeline only fills as their
+ * answers come back, and a rewind never puts more than CONS_MAX_INFLIGHT
+ * APPENDs on the wire. Every other refusal is ignored: one of an APPEND
+ * sent before the last restart (an older pipeline, p < pipe_base), and one
+ * below match_index (the head's at match_index too: the APPEND it answers
+ * is an older one with the same p, since the follower holds p). And no
+ * hint below match_index is ever followed. That relies on the follower's
+ * matching prefix never shrinking while we lead this term: its log is
+ * durable before it answers (§3.8), only this term's leader changes it,
+ * and it never cuts an entry that matches ours (§3.5), so a refusal at
+ * p < match_index, or one whose hint (the follower's last index when it is
+ * behind) is below it, was produced before the success that taught us
+ * match_index. That is, we trust match_index over such a hint, and do not
+ * refill the window for it (the old rule restarted from match + 1 with an
+ * empty count on every such refusal: up to a window per answer). A
+ * follower whose storage was wiped or restored from a backup breaks the
+ * assumption: the shell reports it with cons_peer_restarted, which starts
+ * over (match 0). Were that report missing, the follower would stay
+ * behind (its refusals ignored; the old rule clamped them to match + 1
+ * and resent from there forever), but nothing unsafe happens: next_index
+ * never affects safety, the follower's consistency check does. Stale
+ * answers whose p happens to fall in the current pipeline cannot be told
+ * apart from current ones without a generation on the wire; at worst each
+ * causes one extra restart, bounded by the count above.
  *
  * Lost messages: on each heartbeat, a follower not known to hold the whole
  * log that cannot be sent anything new (its pipeline is full, or everything
- * was sent) gets a probe instead of a HEARTBEAT: an APPEND with no entries
- * and prev_index = next_index - 1. If the follower has everything sent so
+ * was sent) gets a probe instead of a HEARTBEAT when its pipeline looks
+ * stuck: nothing is in flight, or during the whole last heartbeat interval
+ * no APPEND_RESP came from it and no entries were sent to it. The probe,
+ * an APPEND with no entries and prev_index = next_index - 1, becomes the
+ * head of a new (empty) pipeline. If the follower has everything sent so
  * far it accepts (and the leader learns its match, which also repairs lost
  * answers); if APPENDs were lost it refuses with a hint and the pipeline
- * restarts from there. No timer and no exact in-flight count is needed, so
- * losses, duplicates and reordering cannot leave a follower stuck. */
+ * restarts from there. When APPENDs were in flight, nothing more is sent
+ * until the probe is answered (probing), and those still unanswered then
+ * are presumed lost (inflight restarts at 0); so a follower that is cut off
+ * costs one empty APPEND per heartbeat, not a window of entries into the
+ * void. A pipeline that is still being answered,
+ * or was just sent, gets a plain HEARTBEAT instead: a probe would overtake
+ * its APPENDs, be refused and resend the whole window for nothing. No timer
+ * and no exact in-flight count is needed, so losses, duplicates and
+ * reordering cannot leave a follower stuck. */
 #include <string.h>
 
 #include "consensus/cons_internal.h"
@@ -89,8 +149,12 @@ void cons__rep_start(struct cons *c)
      * nothing is known to match yet. */
     for (int32_t i = 0; i < c->cfg.n; i++) {
         c->next_index[i] = c->last_log_index + 1;
+        c->pipe_base[i] = c->last_log_index;
         c->match_index[i] = 0;
         c->inflight[i] = 0;
+        c->rep_live[i] = false;
+        c->probing[i] = false;
+        c->refused_lo[i] = UINT64_MAX;
     }
     c->match_index[c->cfg.self] = c->last_log_index;
 }
@@ -100,13 +164,27 @@ void cons_peer_restarted(struct cons *c, int32_t member)
     if (member < 0 || member >= c->cfg.n || member == c->cfg.self)
         return;
     c->next_index[member] = c->last_log_index + 1;
+    c->pipe_base[member] = c->last_log_index;
     c->match_index[member] = 0;
     c->inflight[member] = 0;
+    c->rep_live[member] = false;
+    c->probing[member] = false;
+    c->refused_lo[member] = UINT64_MAX;
+}
+
+/* Starts a new pipeline to i after entry after: the next APPEND is its
+ * head. */
+static void restart_pipeline(struct cons *c, int32_t i, uint64_t after)
+{
+    c->next_index[i] = after + 1;
+    c->pipe_base[i] = after;
+    c->refused_lo[i] = UINT64_MAX;
 }
 
 static bool has_work(const struct cons *c, int32_t i)
 {
-    return c->next_index[i] <= c->last_log_index && c->inflight[i] < CONS_MAX_INFLIGHT;
+    return c->next_index[i] <= c->last_log_index && c->inflight[i] < CONS_MAX_INFLIGHT &&
+           !c->probing[i];
 }
 
 /* One APPEND to i, from next_index[i], with up to max entries (0: a
@@ -130,6 +208,27 @@ static bool send_append(struct cons *c, int32_t i, uint64_t max, struct cons_out
     if (c->inflight[i] < CONS_MAX_INFLIGHT)
         c->inflight[i]++;
     c->next_index[i] += m.n_entries;
+    /* Entries just sent cannot have been answered yet: the pipeline gets a
+     * whole interval before it counts as stuck. */
+    if (m.n_entries)
+        c->rep_live[i] = true;
+    return true;
+}
+
+/* The heartbeat's probe to i (see the top of the file): the head of a new,
+ * empty pipeline. When APPENDs were in flight (and so went unanswered for
+ * a whole interval), nothing more is sent until the probe is answered;
+ * those still unanswered then are presumed lost (the count restarts at 0).
+ * Not before: with latency spikes above the heartbeat interval they may
+ * only be late, and their answers must not lower the next pipeline's
+ * count. */
+static bool send_probe(struct cons *c, int32_t i, struct cons_out *out)
+{
+    bool pause = c->inflight[i] > 0;
+    if (!send_append(c, i, 0, out))
+        return false;
+    restart_pipeline(c, i, c->next_index[i] - 1);
+    c->probing[i] = pause;
     return true;
 }
 
@@ -147,19 +246,26 @@ static void send_heartbeat(const struct cons *c, int32_t i, struct cons_out *out
  * round, so that when out fills up every follower has had its share. On a
  * heartbeat, round 0 sends every follower exactly one message: an APPEND
  * if there is something to send (an APPEND is a heartbeat too), else a
- * probe if it is not known to hold the whole log, else a HEARTBEAT. Round
- * 0 is at most one message per follower, which always fits
- * (n - 1 < CONS_MAX_OUT). */
+ * probe if it is not known to hold the whole log and its pipeline looks
+ * stuck, else a HEARTBEAT. Round 0 is at most one message per follower,
+ * which always fits (n - 1 < CONS_MAX_OUT). */
 static void replicate(struct cons *c, bool heartbeat, struct cons_out *out)
 {
     for (int round = 0; round < CONS_MAX_INFLIGHT; round++)
         for (int32_t i = 0; i < c->cfg.n; i++) {
             if (i == c->cfg.self)
                 continue;
+            /* Whether the pipeline showed life during the heartbeat
+             * interval that ends here (what is sent now counts for the
+             * next one). */
+            bool live = c->rep_live[i];
+            if (heartbeat && round == 0)
+                c->rep_live[i] = false;
             bool sent = has_work(c, i) && send_append(c, i, CONS_MAX_BATCH, out);
             if (sent || !heartbeat || round > 0)
                 continue;
-            if (c->match_index[i] < c->last_log_index && send_append(c, i, 0, out))
+            bool stuck = c->inflight[i] == 0 || !live;
+            if (c->match_index[i] < c->last_log_index && stuck && send_probe(c, i, out))
                 continue;
             send_heartbeat(c, i, out);
         }
@@ -270,6 +376,8 @@ static uint64_t conflict_hint(const struct cons *c, uint64_t prev, uint64_t prev
 void cons__on_append(struct cons *c, uint64_t now, const struct cons_msg *m, struct cons_out *out)
 {
     struct cons_msg r = cons__reply(c, CONS_MSG_APPEND_RESP, m->from, c->term, false);
+    /* Which APPEND this answers (see the leader's side, below). */
+    r.prev_index = m->prev_index;
     if (m->term < c->term) {
         /* §3.3: refuse with the current term, so a stale leader steps
          * down (exactly as for a stale HEARTBEAT). */
@@ -365,8 +473,15 @@ void cons__on_append_resp(struct cons *c, uint64_t now, const struct cons_msg *m
         return;
     int32_t i = m->from;
     cons__ack(c, now, i); /* an answer in our term: counts for check-quorum */
+    c->rep_live[i] = true;
     if (c->inflight[i] > 0)
         c->inflight[i]--;
+    /* The probe's answer opens the pipeline again, empty: what was sent
+     * before the probe and is still unanswered is presumed lost. */
+    if (c->probing[i] && m->prev_index == c->pipe_base[i]) {
+        c->probing[i] = false;
+        c->inflight[i] = 0;
+    }
     if (m->granted) {
         /* A follower cannot match beyond our log in our term; such a
          * claim is ignored rather than counted. */
@@ -374,22 +489,38 @@ void cons__on_append_resp(struct cons *c, uint64_t now, const struct cons_msg *m
             c->match_index[i] = m->match_index;
         if (c->next_index[i] <= c->match_index[i])
             c->next_index[i] = c->match_index[i] + 1;
-    } else {
-        /* The pipeline is invalid: the refused APPEND's entries were not
-         * stored, and those sent after it will be refused too. Fall back
-         * to the hint, but never below what is known to match, and resend
-         * from there right away. A late refusal (its APPEND left before a
-         * success now known) still means entries after the known match
-         * may be missing, so it too restarts from match + 1 at the latest;
-         * at worst entries are sent twice, and the follower skips those
-         * it already has. */
-        uint64_t next = m->match_index < UINT64_MAX ? m->match_index + 1 : UINT64_MAX;
-        if (next < c->next_index[i])
-            c->next_index[i] = next;
-        if (c->next_index[i] <= c->match_index[i])
-            c->next_index[i] = c->match_index[i] + 1;
-        c->inflight[i] = 0;
+    } else if (m->prev_index == c->pipe_base[i] && m->prev_index > c->match_index[i]) {
+        /* The head of the current pipeline was refused (see the top of the
+         * file): restart after the hint, which a correct follower puts
+         * below p, but never below what is known to match (a hint below it
+         * is stale or, after a conflict, merely conservative). */
+        uint64_t after = m->match_index < m->prev_index ? m->match_index : c->match_index[i];
+        restart_pipeline(c, i, after > c->match_index[i] ? after : c->match_index[i]);
+    } else if (m->prev_index >= c->match_index[i] && m->prev_index > c->pipe_base[i] &&
+               m->prev_index < c->next_index[i] && m->prev_index < c->refused_lo[i]) {
+        /* One after the head: the ones before it may still be coming. */
+        c->refused_lo[i] = m->prev_index;
     }
+    /* A refused APPEND of the pipeline starts exactly where the follower is
+     * now known to match: everything before it arrived, its own entries
+     * were not stored; resend from there without waiting for the answers
+     * still in flight. */
+    if (c->refused_lo[i] <= c->match_index[i]) {
+        if (c->refused_lo[i] == c->match_index[i])
+            restart_pipeline(c, i, c->match_index[i]);
+        c->refused_lo[i] = UINT64_MAX;
+    }
+    /* Every APPEND sent has been answered (as far as the count knows), the
+     * current pipeline carried entries, and the follower is still not known
+     * to hold them all: they were refused out of order; restart after the
+     * match. Only an answer that may belong to the current pipeline counts
+     * here (p >= its head's): one of an APPEND sent before the last rewind
+     * may have been presumed lost already (see send_probe), and the count
+     * it lowers is the new pipeline's. */
+    uint64_t sent_to = c->next_index[i] - 1;
+    if (c->inflight[i] == 0 && m->prev_index >= c->pipe_base[i] && c->match_index[i] < sent_to &&
+        c->pipe_base[i] < sent_to)
+        restart_pipeline(c, i, c->match_index[i]);
     while (has_work(c, i) && send_append(c, i, CONS_MAX_BATCH, out))
         ;
     advance_commit(c, out);

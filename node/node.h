@@ -196,6 +196,18 @@ void node_witness_peer_key(struct node *n, size_t idx, const uint8_t pk[LEDGER_P
 void node_witness_record_members(struct node *n);
 /* Leader: checkpoints the committed head when due. */
 void node_witness_tick(struct node *n);
+/* Equivocation (node_evidence.c). Two signed statements about one index
+ * that disagree: stored as evidence (when the ledger accepts it), counted
+ * and raised as a ledger.equivocation event naming `from`. */
+void node_evidence_record(struct node *n, const char *from, const struct ledger_statement *a,
+                          const struct ledger_statement *b);
+/* A verified APPEND (sig: its leader's signature over the last carried
+ * entry) that rewrites an entry of this log in the same term is the
+ * leader's equivocation: reported (with evidence when an earlier signed
+ * statement for that index is at hand) and refused, -2. Otherwise the
+ * statement is remembered and 0 returned. */
+int node_evidence_check_append(struct node *n, const char *leader, const struct cons_msg *m,
+                               const struct cons_entry *meta, const struct ledger_sig *sig);
 /* Whether a quorum of the members recorded at cp's index signed it. */
 bool node_witness_notarized(struct node *n, const struct ledger_signed_checkpoint *cp);
 /* An ENV_LEDGER message arrived. */
@@ -216,6 +228,9 @@ void api_post_ledger_notes(struct node *n, struct http_request *req);
  * close on the way out. */
 int node_ledger_open(struct node *n);
 void node_ledger_close(struct node *n);
+/* Appends what n->batch holds (nothing to do when empty). A failed sync
+ * ends the process; another failure is an event and false. */
+bool node_ledger_write(struct node *n, const char *what);
 
 /* The ledger's HTTP reads (api_ledger.c). */
 void api_get_ledger(struct node *n, struct http_request *req);

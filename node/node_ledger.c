@@ -54,3 +54,18 @@ void node_ledger_close(struct node *n)
     n->ledger = NULL;
     ledger_key_wipe(&n->key_pair);
 }
+
+/* Appends what the batch holds; a failed sync ends the process. */
+bool node_ledger_write(struct node *n, const char *what)
+{
+    if (ledger_batch_records(n->batch) == 0)
+        return true;
+    enum ledger_error rv = ledger_append_batch(n->ledger, n->batch);
+    if (rv == LEDGER_EFATAL)
+        node_fatal(n, "ledger: %s: %s", what, ledger_strerror(rv));
+    if (rv != LEDGER_OK) {
+        node_event(n, "ledger.write_failed", NULL, "%s: %s", what, ledger_strerror(rv));
+        return false;
+    }
+    return true;
+}

@@ -118,8 +118,9 @@ int node_repl_check(struct node *n, size_t from, const struct cons_msg *m,
         ledger_entry_hash(e.prev_hash, carried[i].bytes, carried[i].len, meta[i].hash);
         prev = meta[i].hash;
     }
-    if (m->n_entries > 0 && node_witness_verify_append(n, from, m, carried, meta) != 0) {
-        node_drop(n, DROP_SIGNATURE, n->peers.m[from].id);
+    int verified = m->n_entries > 0 ? node_witness_verify_append(n, from, m, carried, meta) : 0;
+    if (verified != 0) {
+        node_drop(n, DROP_SIGNATURE, verified == -2 ? "equivocation" : n->peers.m[from].id);
         return 1;
     }
     return 0;

@@ -223,7 +223,9 @@ int node_witness_verify_append(struct node *n, size_t from, const struct cons_ms
     snprintf(s.signer, sizeof(s.signer), "%s", leader);
     memcpy(s.pubkey, pk, LEDGER_PUBKEY_BYTES);
     memcpy(s.sig, m->sig, LEDGER_SIG_BYTES);
-    return ledger_entry_sig_valid(last->index, last->term, last->hash, &s) ? 0 : -1;
+    if (!ledger_entry_sig_valid(last->index, last->term, last->hash, &s))
+        return -1;
+    return node_evidence_check_append(n, leader, m, meta, &s);
 }
 
 /* ---- checkpoints and cosignatures -------------------------------------- */
@@ -302,21 +304,6 @@ static void send_cosign(struct node *n, size_t to, const uint8_t *bytes, size_t 
     node_pack_send(n, to, ENV_LEDGER, &p);
 }
 
-/* Appends what the batch holds; a failed sync ends the process. */
-static bool commit_batch(struct node *n, const char *what)
-{
-    if (ledger_batch_records(n->batch) == 0)
-        return true;
-    enum ledger_error rv = ledger_append_batch(n->ledger, n->batch);
-    if (rv == LEDGER_EFATAL)
-        node_fatal(n, "ledger: %s: %s", what, ledger_strerror(rv));
-    if (rv != LEDGER_OK) {
-        node_event(n, "ledger.write_failed", NULL, "%s: %s", what, ledger_strerror(rv));
-        return false;
-    }
-    return true;
-}
-
 bool node_witness_notarized(struct node *n, const struct ledger_signed_checkpoint *cp)
 {
     static uint8_t keys[LEDGER_MAX_MEMBERS][LEDGER_PUBKEY_BYTES];
@@ -376,37 +363,11 @@ void node_witness_tick(struct node *n)
         n->checkpoint_due = now + 10u * n->cfg.heartbeat_ms;
         return;
     }
-    if (!commit_batch(n, "checkpoint"))
+    if (!node_ledger_write(n, "checkpoint"))
         return;
     n->checkpoint_due = now + n->cfg.heartbeat_ms;
     n->metrics.checkpoints++;
     broadcast_checkpoint(n, &out);
-}
-
-/* Evidence from the stored checkpoint and a conflicting one for the same
- * index; kept and reported, the conflicting one never stored. */
-static void record_equivocation(struct node *n, const char *from,
-                                const struct ledger_signed_checkpoint *mine, const uint8_t *bytes,
-                                size_t len, const struct ledger_sig *sig)
-{
-    static struct ledger_statement a, b;
-    static struct ledger_evidence ev;
-    if (ledger_statement_checkpoint(mine->bytes, mine->len, &mine->sigs[0], &a) != LEDGER_OK ||
-        ledger_statement_checkpoint(bytes, len, sig, &b) != LEDGER_OK ||
-        !ledger_equivocation(&a, &b, &ev))
-        return;
-    ledger_batch_begin(n->batch, n->ledger);
-    enum ledger_error rv = ledger_batch_add_evidence(n->batch, &ev);
-    if (rv == LEDGER_OK)
-        commit_batch(n, "evidence");
-    else
-        ledger_batch_begin(n->batch, n->ledger);
-    n->metrics.equivocations++;
-    node_event(n, "ledger.equivocation", from,
-               "two different checkpoints for index %" PRIu64 " signed by %s and %s; evidence %s, "
-               "the second refused",
-               ev.index, mine->sigs[0].signer, sig->signer,
-               rv == LEDGER_OK ? "stored in the ledger" : ledger_strerror(rv));
 }
 
 /* A witness receives a checkpoint: store it if it holds the same entry at
@@ -436,7 +397,7 @@ static void on_checkpoint(struct node *n, size_t from, const uint8_t *bytes, siz
             if (!has_signer(&mine, sigs[i].signer))
                 ledger_batch_add_cosignature(n->batch, bytes, len, &sigs[i]);
         }
-        commit_batch(n, "cosignatures");
+        node_ledger_write(n, "cosignatures");
         /* The sender lacks this node's cosignature: it was lost; again. */
         for (size_t i = 0; mine_missing && i < mine.nsigs; i++)
             if (strcmp(mine.sigs[i].signer, n->cfg.id) == 0)
@@ -454,7 +415,10 @@ static void on_checkpoint(struct node *n, size_t from, const uint8_t *bytes, siz
     }
     enum ledger_error rv = ledger_batch_add_checkpoint(n->batch, bytes, len, sigs, nsigs);
     if (rv == LEDGER_EEQUIVOCATION) {
-        record_equivocation(n, n->peers.m[from].id, &mine, bytes, len, &sigs[0]);
+        static struct ledger_statement a, b;
+        if (ledger_statement_checkpoint(mine.bytes, mine.len, &mine.sigs[0], &a) == LEDGER_OK &&
+            ledger_statement_checkpoint(bytes, len, &sigs[0], &b) == LEDGER_OK)
+            node_evidence_record(n, n->peers.m[from].id, &a, &b);
         return;
     }
     if (rv != LEDGER_OK) {
@@ -471,7 +435,7 @@ static void on_checkpoint(struct node *n, size_t from, const uint8_t *bytes, siz
         ledger_checkpoint_sign(&n->key_pair, n->cfg.id, bytes, len, &own);
         cosign = ledger_batch_add_cosignature(n->batch, bytes, len, &own) == LEDGER_OK;
     }
-    if (!commit_batch(n, "checkpoint"))
+    if (!node_ledger_write(n, "checkpoint"))
         return;
     n->metrics.checkpoints++;
     if (cosign)
@@ -499,7 +463,7 @@ static void on_cosign(struct node *n, size_t from, const uint8_t *bytes, size_t 
         node_drop(n, DROP_SIGNATURE, "cosignature refused");
         return;
     }
-    if (!commit_batch(n, "cosignature"))
+    if (!node_ledger_write(n, "cosignature"))
         return;
     if (ledger_last_checkpoint(n->ledger, &mine) != LEDGER_OK)
         return;

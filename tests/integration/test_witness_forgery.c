@@ -499,6 +499,26 @@ static void test_append_signed_by_unrecorded_key_is_neither_acknowledged_nor_sto
 
 /* ---- 2. equivocating checkpoint by a recorded key ------------------------ */
 
+/* Stops node i and checks that offline verify counts exactly one piece of
+ * evidence in its ledger. */
+static void expect_evidence_offline(struct h_cluster *c, int i)
+{
+    assert_int_equal(h_node_stop(c, i), 0);
+    int code = -1;
+    char *out = NULL, *err = NULL;
+    assert_true(h_ctl(c, -1, &code, &out, &err, "ledger", "verify", "--data", c->nodes[i].data,
+                      "--json", NULL));
+    json_t *rep = out ? json_loads(out, 0, NULL) : NULL;
+    const json_t *evidence = json_object_get(rep, "evidence");
+    if (!json_is_integer(evidence) || json_integer_value(evidence) != 1)
+        fail_msg("chimeractl ledger verify --data %s --json (exit %d) reports evidence %s: %s %s",
+                 c->nodes[i].data, code, json_is_integer(evidence) ? "other than 1" : "nowhere",
+                 out ? out : "", err ? err : "");
+    json_decref(rep);
+    free(out);
+    free(err);
+}
+
 static void
 test_conflicting_checkpoint_by_recorded_key_is_refused_and_kept_as_evidence(void **state)
 {
@@ -531,21 +551,7 @@ test_conflicting_checkpoint_by_recorded_key_is_refused_and_kept_as_evidence(void
     expect_checkpoint_unchanged(c, &s);
 
     /* The evidence is in the ledger: offline verify counts it. */
-    assert_int_equal(h_node_stop(c, s.target), 0);
-    int code = -1;
-    char *out = NULL, *err = NULL;
-    assert_true(h_ctl(c, -1, &code, &out, &err, "ledger", "verify", "--data",
-                      c->nodes[s.target].data, "--json", NULL));
-    json_t *rep = out ? json_loads(out, 0, NULL) : NULL;
-    const json_t *evidence = json_object_get(rep, "evidence");
-    if (!json_is_integer(evidence) || json_integer_value(evidence) != 1)
-        fail_msg("chimeractl ledger verify --data %s --json (exit %d) reports evidence %s: %s %s",
-                 c->nodes[s.target].data, code,
-                 json_is_integer(evidence) ? "other than 1" : "nowhere", out ? out : "",
-                 err ? err : "");
-    json_decref(rep);
-    free(out);
-    free(err);
+    expect_evidence_offline(c, s.target);
 
     /* Evidence it recorded itself does not keep the node from starting,
      * and the checkpoint it serves is still the original one. */
@@ -554,6 +560,65 @@ test_conflicting_checkpoint_by_recorded_key_is_refused_and_kept_as_evidence(void
         fail_msg("%s did not start again on a ledger holding evidence (log: %s)", target_id,
                  c->nodes[s.target].log);
     expect_checkpoint_unchanged(c, &s);
+    h_cluster_pass(c);
+}
+
+/* ---- 2b. two different entries for one index in one term ---------------- */
+
+struct head_arg {
+    struct h_cluster *c;
+    int i;
+    uint64_t index;
+    const uint8_t *hash;
+};
+
+static bool head_is(void *arg)
+{
+    struct head_arg *a = arg;
+    struct head h;
+    return get_head(a->c, a->i, &h) && h.index == a->index &&
+           memcmp(h.hash, a->hash, LEDGER_HASH_BYTES) == 0;
+}
+
+static void
+test_a_second_entry_signed_for_one_index_in_one_term_is_refused_as_evidence(void **state)
+{
+    struct fixture *fx = *state;
+    struct h_cluster *c = fx->c;
+    struct scene s;
+    prepare(c, &s);
+    const char *target_id = c->nodes[s.target].id;
+    assert_true(metric(c, s.target, EQUIVOCATIONS) == 0);
+
+    /* As the leader of the next term, one note after the head, properly
+     * signed: stored. */
+    uint64_t term = s.term + 1;
+    static uint8_t buf[2][512];
+    uint8_t hashes[2][LEDGER_HASH_BYTES];
+    struct cons_wire_entry first = {buf[0], 0}, second = {buf[1], 0};
+    first.len = note_entry(s.head.index + 1, term, s.forged_id, "said first", s.head.hash, buf[0],
+                           sizeof(buf[0]), hashes[0]);
+    second.len = note_entry(s.head.index + 1, term, s.forged_id, "said instead", s.head.hash,
+                            buf[1], sizeof(buf[1]), hashes[1]);
+    send_append(fx->f, &s, term, &first, 1, hashes[0], &s.forged_key);
+    struct head_arg ha = {.c = c, .i = s.target, .index = s.head.index + 1, .hash = hashes[0]};
+    if (!h_wait_until(head_is, &ha, h_timeout_ms()))
+        fail_msg("%s never stored the first, properly signed note (log: %s)", target_id,
+                 c->nodes[s.target].log);
+
+    /* The same index in the same term, another entry, signed by the same
+     * key: the leader of that term equivocated. */
+    unsigned long long after = h_last_event_seq(c, s.target);
+    send_append(fx->f, &s, term, &second, 1, hashes[1], &s.forged_key);
+    if (!h_wait_event(c, s.target, "ledger.equivocation", s.forged_id, after, h_timeout_ms()))
+        fail_msg("%s raised no ledger.equivocation event for a second entry at index %llu of "
+                 "term %llu (log: %s)",
+                 target_id, (unsigned long long)(s.head.index + 1), (unsigned long long)term,
+                 c->nodes[s.target].log);
+    wait_metric(c, s.target, EQUIVOCATIONS, 1, "a second entry for one index in one term");
+    /* The second was never accepted: the first is still there. */
+    expect_entries(c, s.target, s.head.index + 1, (const uint8_t(*)[LEDGER_HASH_BYTES])hashes, 1);
+    expect_evidence_offline(c, s.target);
     h_cluster_pass(c);
 }
 
@@ -975,6 +1040,9 @@ int main(void)
             teardown),
         cmocka_unit_test_setup_teardown(
             test_conflicting_checkpoint_by_recorded_key_is_refused_and_kept_as_evidence, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_second_entry_signed_for_one_index_in_one_term_is_refused_as_evidence, setup,
             teardown),
         cmocka_unit_test_setup_teardown(
             test_checkpoint_signed_by_key_not_recorded_for_signer_is_refused, setup, teardown),

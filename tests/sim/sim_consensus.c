@@ -86,6 +86,10 @@ static void add_stats(struct sim_stats *a, const struct sim_stats *b)
     a->bursts += b->bursts;
     a->entries_sent += b->entries_sent;
     a->entries_appended += b->entries_appended;
+    a->entries_refused += b->entries_refused;
+    a->entries_held += b->entries_held;
+    a->entries_ignored += b->entries_ignored;
+    a->entries_dup += b->entries_dup;
     a->max_in_flight = a->max_in_flight > b->max_in_flight ? a->max_in_flight : b->max_in_flight;
 }
 
@@ -173,8 +177,20 @@ static void summary(struct totals *t, double wall)
            "; stale APPENDs dropped %" PRIu64 "\n",
            st->proposed, st->noops, st->committed, st->committed_noops, st->truncated,
            st->truncations, st->max_log, st->stale_appends);
-    printf("entries in APPENDs sent: %" PRIu64 ", appended by followers: %" PRIu64 "\n",
-           st->entries_sent, st->entries_appended);
+    /* The resend amplification: entries sent per entry a follower appended
+     * (1.0 would be every entry sent once to every follower that lacked it;
+     * losses to cuts and crashes and truncated suffixes add to it). */
+    uint64_t delivered =
+        st->entries_appended + st->entries_held + st->entries_refused + st->entries_ignored;
+    uint64_t lost = st->entries_sent + st->entries_dup > delivered
+                        ? st->entries_sent + st->entries_dup - delivered
+                        : 0;
+    printf("entries in APPENDs sent: %" PRIu64 ", appended by followers: %" PRIu64
+           " (amplification %.2fx); of those sent: lost %" PRIu64 ", refused %" PRIu64
+           ", already held %" PRIu64 ", ignored %" PRIu64 " (+%" PRIu64 " duplicated copies)\n",
+           st->entries_sent, st->entries_appended,
+           st->entries_appended ? (double)st->entries_sent / (double)st->entries_appended : 0.0,
+           lost, st->entries_refused, st->entries_held, st->entries_ignored, st->entries_dup);
     printf("bursts over one follower's pipeline (%u entries): %" PRIu64
            "; most messages in flight: %" PRIu64 " (storm limit %u)\n",
            CONS_MAX_BATCH * CONS_MAX_INFLIGHT, st->bursts, st->max_in_flight, SIM_MAX_IN_FLIGHT);

@@ -63,6 +63,18 @@ static void append_entries(struct cons *c, struct cl_log *l, uint64_t now, int c
     cons_appended(c, now, &l->e[l->len], out);
 }
 
+/* Ends the heartbeat interval in which entries were last sent, with no
+ * answer: nothing is probed yet (the entries may still be on their way),
+ * only HEARTBEATs go out. The next heartbeat probes followers still
+ * silent. Returns the time. */
+static uint64_t heartbeat_after_sending(struct cons *c, struct cons_out *out)
+{
+    uint64_t now = c->heartbeat_due;
+    tick(c, now, out);
+    assert_int_equal(count_type(out, CONS_MSG_APPEND), 0);
+    return now;
+}
+
 /* ---- the happy path ---------------------------------------------------- */
 
 static void test_a_leader_replicates_entries_and_commits_by_majority(void **state)
@@ -138,19 +150,28 @@ static void test_a_follower_behind_refuses_with_its_last_index_and_the_leader_ba
     const struct cons_msg *a = find(&out, CONS_MSG_APPEND, 1);
     assert_non_null(a);
     assert_int_equal(a->prev_index, 0);
-    /* A follower with the first 3 entries refuses an APPEND after 9. */
+    /* That APPEND is lost; after a whole heartbeat interval with no answer,
+     * the leader probes after 10. */
+    heartbeat_after_sending(&c, &out);
+    now = c.heartbeat_due;
+    tick(&c, now, &out);
+    a = find(&out, CONS_MSG_APPEND, 1);
+    assert_non_null(a);
+    assert_int_equal(a->prev_index, 10);
+    assert_int_equal(a->n_entries, 0);
+    /* A follower with the first 3 entries refuses it. */
     memcpy(&fol_log, &lead_log, sizeof(fol_log));
     fol_log.len = 3;
     struct cons f;
     init_node(&f, 1, 3, 1, 0, 9);
     log_attach(&f, &fol_log, 0);
-    recv_one(&f, now, append_msg(0, 1, 1, &lead_log, 9, 1, 0), &out);
+    recv_one(&f, now, append_msg(0, 1, 1, &lead_log, 10, 0, 0), &out);
     const struct cons_msg *r = find(&out, CONS_MSG_APPEND_RESP, 0);
     assert_false(r->granted);
     assert_int_equal(r->match_index, 3);
-    /* The leader (whose APPEND of entries 1..10 was lost) backs off to 4 at
-     * once and resends from there. */
-    recv_one(&c, now, append_resp(1, 1, false, 9, 3), &out);
+    assert_int_equal(r->prev_index, 10);
+    /* The leader backs off to 4 at once and resends from there. */
+    recv_one(&c, now, append_resp(1, 1, false, 10, 3), &out);
     a = find(&out, CONS_MSG_APPEND, 1);
     assert_non_null(a);
     assert_int_equal(a->prev_index, 3);
@@ -381,9 +402,12 @@ static void test_on_a_heartbeat_a_lagging_follower_gets_a_probe_instead(void **s
         cons_appended(&c, now, &l.e[k], &out);
     }
     assert_int_equal(c.inflight[2], CONS_MAX_INFLIGHT);
-    /* Every answer was lost: both followers get an empty APPEND after the
-     * last entry sent, not a HEARTBEAT. */
-    tick(&c, c.heartbeat_due, &out);
+    /* Every answer was lost: after a whole heartbeat interval without one,
+     * both followers get an empty APPEND after the last entry sent, not a
+     * HEARTBEAT. */
+    heartbeat_after_sending(&c, &out);
+    now = c.heartbeat_due;
+    tick(&c, now, &out);
     for (int32_t i = 1; i <= 2; i++) {
         const struct cons_msg *p = find(&out, CONS_MSG_APPEND, i);
         assert_non_null(p);
@@ -408,6 +432,271 @@ static void test_on_a_heartbeat_a_lagging_follower_gets_a_probe_instead(void **s
     tick(&c, c.heartbeat_due, &out);
     assert_non_null(find(&out, CONS_MSG_HEARTBEAT, 1));
     assert_null(find(&out, CONS_MSG_APPEND, 1));
+}
+
+/* ---- late and out-of-order answers (§3.5 with §10.2.2 pipelining) ------ */
+
+/* The leader's shell appends one entry of term 1 at a time, count times:
+ * one single-entry APPEND to each follower per call while there is room. */
+static void append_singles(struct cons *c, struct cl_log *l, uint64_t now, int count,
+                           struct cons_out *out)
+{
+    for (int k = 0; k < count; k++) {
+        log_push(l, 1, 1);
+        cons_appended(c, now, &l->e[l->len], out);
+    }
+}
+
+static void test_an_append_resp_echoes_the_prev_index_of_the_append_it_answers(void **state)
+{
+    (void)state;
+    static struct cl_log lead_log, fol_log;
+    uint64_t t[] = {1, 1, 1, 1, 1, 1};
+    log_fill(&lead_log, t, 6, 0);
+    memcpy(&fol_log, &lead_log, sizeof(fol_log));
+    fol_log.len = 2;
+    struct cons f;
+    struct cons_out out;
+    init_node(&f, 1, 3, 1, 0, 9);
+    log_attach(&f, &fol_log, 0);
+    /* Accepted: entries 3..4 after 2. */
+    recv_one(&f, START, append_msg(0, 1, 1, &lead_log, 2, 2, 0), &out);
+    const struct cons_msg *r = find(&out, CONS_MSG_APPEND_RESP, 0);
+    assert_true(r->granted);
+    assert_int_equal(r->prev_index, 2);
+    fol_log.len = 4; /* the shell appended them */
+    /* Refused: after 5, which it does not have. */
+    recv_one(&f, START, append_msg(0, 1, 1, &lead_log, 5, 1, 0), &out);
+    r = find(&out, CONS_MSG_APPEND_RESP, 0);
+    assert_false(r->granted);
+    assert_int_equal(r->prev_index, 5);
+    assert_int_equal(r->match_index, 4);
+}
+
+static void test_a_refusal_of_an_append_after_the_pipeline_head_does_not_rewind(void **state)
+{
+    (void)state;
+    static struct cl_log l;
+    struct cons c;
+    struct cons_out out;
+    uint64_t now = lead_with_log(&c, 3, &l);
+    append_singles(&c, &l, now, CONS_MAX_INFLIGHT, &out);
+    assert_int_equal(c.next_index[1], CONS_MAX_INFLIGHT + 1);
+    /* The APPEND after 2 overtook those after 0 and 1 and was refused:
+     * they are still on their way, so nothing is resent yet. */
+    recv_one(&c, now, append_resp(1, 1, false, 2, 0), &out);
+    assert_int_equal(count_type(&out, CONS_MSG_APPEND), 0);
+    assert_int_equal(c.next_index[1], CONS_MAX_INFLIGHT + 1);
+}
+
+static void test_a_refusal_from_before_the_last_rewind_is_ignored(void **state)
+{
+    (void)state;
+    static struct cl_log l;
+    struct cons c;
+    struct cons_out out;
+    uint64_t now = lead_with_log(&c, 3, &l);
+    append_singles(&c, &l, now, CONS_MAX_INFLIGHT, &out);
+    /* No answer for a heartbeat interval: a probe after 4, refused with a
+     * hint of 3; the new pipeline starts after 3. */
+    heartbeat_after_sending(&c, &out);
+    now = c.heartbeat_due;
+    tick(&c, now, &out);
+    assert_int_equal(find(&out, CONS_MSG_APPEND, 1)->prev_index, CONS_MAX_INFLIGHT);
+    recv_one(&c, now, append_resp(1, 1, false, CONS_MAX_INFLIGHT, 3), &out);
+    const struct cons_msg *a = find(&out, CONS_MSG_APPEND, 1);
+    assert_non_null(a);
+    assert_int_equal(a->prev_index, 3);
+    assert_int_equal(c.next_index[1], CONS_MAX_INFLIGHT + 1);
+    /* A refusal of the first pipeline's APPEND after 2 comes late: it says
+     * nothing about the new pipeline. */
+    recv_one(&c, now, append_resp(1, 1, false, 2, 0), &out);
+    assert_int_equal(count_type(&out, CONS_MSG_APPEND), 0);
+    assert_int_equal(c.next_index[1], CONS_MAX_INFLIGHT + 1);
+}
+
+static void test_a_refusal_hint_below_the_known_match_does_not_refill_the_pipeline(void **state)
+{
+    (void)state;
+    static struct cl_log l;
+    struct cons c;
+    struct cons_out out;
+    uint64_t now = lead_with_log(&c, 3, &l);
+    append_singles(&c, &l, now, 4, &out);
+    for (uint64_t k = 0; k < 4; k++)
+        recv_one(&c, now, append_resp(1, 1, true, k, k + 1), &out);
+    assert_int_equal(c.match_index[1], 4);
+    append_singles(&c, &l, now, 4, &out);
+    assert_int_equal(c.next_index[1], 9);
+    /* A refusal hinting 0 (< the match, 4) answers an APPEND the follower
+     * saw before it acknowledged 4: its log only grows while we lead, so it
+     * is stale. The pipeline in flight (5..8) is left alone. */
+    recv_one(&c, now, append_resp(1, 1, false, 1, 0), &out);
+    assert_int_equal(count_type(&out, CONS_MSG_APPEND), 0);
+    assert_int_equal(c.next_index[1], 9);
+    assert_int_equal(c.match_index[1], 4);
+}
+
+static void test_a_rewind_sends_no_more_than_the_room_left_by_appends_in_flight(void **state)
+{
+    (void)state;
+    static struct cl_log l;
+    uint64_t t[] = {1, 1, 1, 1, 1, 1, 1, 1};
+    log_fill(&l, t, 8, 0);
+    struct cons c;
+    struct cons_out out;
+    init_node(&c, 0, 3, 1, CONS_NONE, 7);
+    log_attach(&c, &l, 0);
+    uint64_t now = elect_by_hand(&c); /* term 2; probes after 8 */
+    /* Three single entries and then a backlog of three batches. */
+    for (int k = 0; k < 3; k++) {
+        log_push(&l, 2, 1);
+        cons_appended(&c, now, &l.e[l.len], &out);
+    }
+    assert_int_equal(c.inflight[1], CONS_MAX_INFLIGHT);
+    for (int k = 0; k < 3 * CONS_MAX_BATCH; k++)
+        log_push(&l, 2, 2);
+    cons_appended(&c, now, &l.e[l.len], &out);
+    assert_int_equal(count_type(&out, CONS_MSG_APPEND), 0);
+    /* The probe (the head) is refused with a hint of 5: three APPENDs are
+     * still in flight, so the new pipeline gets one APPEND now, not a
+     * whole window on top of them. */
+    recv_one(&c, now, append_resp(1, 2, false, 8, 5), &out);
+    assert_int_equal(count_type(&out, CONS_MSG_APPEND), 1);
+    assert_int_equal(find(&out, CONS_MSG_APPEND, 1)->prev_index, 5);
+    assert_int_equal(c.inflight[1], CONS_MAX_INFLIGHT);
+}
+
+static void test_a_refused_append_is_resent_once_the_follower_reaches_its_start(void **state)
+{
+    (void)state;
+    static struct cl_log l;
+    struct cons c;
+    struct cons_out out;
+    uint64_t now = lead_with_log(&c, 3, &l);
+    append_singles(&c, &l, now, CONS_MAX_INFLIGHT, &out);
+    /* After 2 arrived first and was refused; then after 0 and 1 succeed. */
+    recv_one(&c, now, append_resp(1, 1, false, 2, 0), &out);
+    recv_one(&c, now, append_resp(1, 1, true, 0, 1), &out);
+    assert_int_equal(count_type(&out, CONS_MSG_APPEND), 0);
+    recv_one(&c, now, append_resp(1, 1, true, 1, 2), &out);
+    /* The follower is at 2 and the APPEND after 2 was not stored: resend
+     * from 3 at once, without waiting for the answer after 3. */
+    const struct cons_msg *a = find(&out, CONS_MSG_APPEND, 1);
+    assert_non_null(a);
+    assert_int_equal(a->prev_index, 2);
+    assert_int_equal(a->n_entries, 2);
+}
+
+static void test_a_pipeline_answered_short_of_its_end_is_resent_from_the_match(void **state)
+{
+    (void)state;
+    static struct cl_log l;
+    struct cons c;
+    struct cons_out out;
+    uint64_t now = lead_with_log(&c, 3, &l);
+    append_singles(&c, &l, now, 3, &out);
+    /* After 2 refused; after 0 accepted, and its answer duplicated; the
+     * answer after 1 is lost. Every APPEND is answered as far as the
+     * count knows, and the follower holds only 1: resend from 2. */
+    recv_one(&c, now, append_resp(1, 1, false, 2, 0), &out);
+    recv_one(&c, now, append_resp(1, 1, true, 0, 1), &out);
+    assert_int_equal(count_type(&out, CONS_MSG_APPEND), 0);
+    recv_one(&c, now, append_resp(1, 1, true, 0, 1), &out);
+    const struct cons_msg *a = find(&out, CONS_MSG_APPEND, 1);
+    assert_non_null(a);
+    assert_int_equal(a->prev_index, 1);
+    assert_int_equal(a->n_entries, 2);
+}
+
+static void test_a_heartbeat_does_not_probe_a_follower_whose_pipeline_is_answering(void **state)
+{
+    (void)state;
+    static struct cl_log l;
+    struct cons c;
+    struct cons_out out;
+    uint64_t now = lead_with_log(&c, 3, &l);
+    append_singles(&c, &l, now, CONS_MAX_INFLIGHT, &out);
+    now = heartbeat_after_sending(&c, &out);
+    recv_one(&c, now, append_resp(1, 1, true, 0, 1), &out);
+    /* Member 1 answered during the interval: the rest of its pipeline is
+     * presumably on its way, and a probe would overtake it and be refused.
+     * Member 2 did not: it is probed. */
+    tick(&c, c.heartbeat_due, &out);
+    assert_non_null(find(&out, CONS_MSG_HEARTBEAT, 1));
+    assert_null(find(&out, CONS_MSG_APPEND, 1));
+    assert_non_null(find(&out, CONS_MSG_APPEND, 2));
+    /* Silent for a whole interval since: probed. */
+    tick(&c, c.heartbeat_due, &out);
+    const struct cons_msg *p = find(&out, CONS_MSG_APPEND, 1);
+    assert_non_null(p);
+    assert_int_equal(p->prev_index, CONS_MAX_INFLIGHT);
+    assert_int_equal(p->n_entries, 0);
+}
+
+static void test_a_heartbeat_right_after_entries_were_sent_does_not_probe(void **state)
+{
+    (void)state;
+    static struct cl_log l;
+    struct cons c;
+    struct cons_out out;
+    uint64_t now = lead_with_log(&c, 3, &l);
+    append_singles(&c, &l, now, CONS_MAX_INFLIGHT, &out);
+    /* The heartbeat comes 1 ms later: no answer could have come yet, and a
+     * probe would only overtake the APPENDs. */
+    tick(&c, c.heartbeat_due, &out);
+    assert_null(find(&out, CONS_MSG_APPEND, 1));
+    assert_null(find(&out, CONS_MSG_APPEND, 2));
+    assert_non_null(find(&out, CONS_MSG_HEARTBEAT, 1));
+    assert_non_null(find(&out, CONS_MSG_HEARTBEAT, 2));
+}
+
+static void test_a_silent_follower_gets_only_probes_until_it_answers(void **state)
+{
+    (void)state;
+    static struct cl_log l;
+    struct cons c;
+    struct cons_out out;
+    uint64_t now = lead_with_log(&c, 3, &l);
+    append_singles(&c, &l, now, 2, &out); /* the pipelines have room left */
+    now = heartbeat_after_sending(&c, &out);
+    /* The followers answer HEARTBEATs (so the leader keeps its quorum), but
+     * no APPEND_RESP comes. */
+    for (int32_t i = 1; i <= 2; i++) {
+        struct cons_msg hr = mk(CONS_MSG_HEARTBEAT_RESP, i, 0, 1);
+        hr.granted = true;
+        recv_one(&c, now, hr, &out);
+    }
+    now = c.heartbeat_due;
+    tick(&c, now, &out); /* probes: the pipelines are presumed lost */
+    assert_int_equal(count_type(&out, CONS_MSG_APPEND), 2);
+    /* New entries go nowhere until a probe is answered. */
+    append_entries(&c, &l, now, 10, &out);
+    assert_int_equal(count_type(&out, CONS_MSG_APPEND), 0);
+    tick(&c, c.heartbeat_due, &out);
+    assert_int_equal(count_type(&out, CONS_MSG_APPEND), 2);
+    for (size_t k = 0; k < out.nmsgs; k++)
+        assert_int_equal(out.msgs[k].n_entries, 0);
+}
+
+static void test_the_answer_to_a_probe_reopens_the_whole_window(void **state)
+{
+    (void)state;
+    static struct cl_log l;
+    struct cons c;
+    struct cons_out out;
+    uint64_t now = lead_with_log(&c, 3, &l);
+    append_singles(&c, &l, now, CONS_MAX_INFLIGHT, &out);
+    heartbeat_after_sending(&c, &out);
+    now = c.heartbeat_due;
+    tick(&c, now, &out); /* every answer was lost: probes after 4 */
+    append_entries(&c, &l, now, CONS_MAX_INFLIGHT * CONS_MAX_BATCH, &out);
+    /* Member 1 had everything: its answer to the probe repairs the lost
+     * count, and a full window goes out. */
+    recv_one(&c, now, append_resp(1, 1, true, CONS_MAX_INFLIGHT, CONS_MAX_INFLIGHT), &out);
+    assert_int_equal(c.match_index[1], CONS_MAX_INFLIGHT);
+    assert_int_equal(count_type(&out, CONS_MSG_APPEND), CONS_MAX_INFLIGHT);
+    assert_int_equal(find(&out, CONS_MSG_APPEND, 1)->prev_index, CONS_MAX_INFLIGHT);
 }
 
 /* ---- pipelining and batching ------------------------------------------- */
@@ -552,11 +841,16 @@ static void test_heartbeat_commit_never_exceeds_what_the_follower_matched(void *
     append_entries(&c, &l, now, 5, &out);
     recv_one(&c, now, append_resp(1, 1, true, 0, 5), &out);
     assert_int_equal(c.commit, 5);
-    /* Member 2 refuses (hint 2), and the log view can no longer read entry
-     * 2, so nothing can be sent to it: it gets a HEARTBEAT, with a commit
-     * of 0 since nothing of its log is known to match. */
+    /* Member 2 did not answer: it is probed after 5 and refuses (hint 2),
+     * and the log view can no longer read entry 2, so nothing can be sent
+     * to it: it gets a HEARTBEAT, with a commit of 0 since nothing of its
+     * log is known to match. */
+    heartbeat_after_sending(&c, &out);
+    now = c.heartbeat_due;
+    tick(&c, now, &out);
+    assert_int_equal(find(&out, CONS_MSG_APPEND, 2)->prev_index, 5);
     c.log.meta = NULL;
-    recv_one(&c, now, append_resp(2, 1, false, 0, 2), &out);
+    recv_one(&c, now, append_resp(2, 1, false, 5, 2), &out);
     assert_int_equal(count_type(&out, CONS_MSG_APPEND), 0);
     tick(&c, c.heartbeat_due, &out);
     assert_int_equal(find(&out, CONS_MSG_HEARTBEAT, 1)->commit, 5);
@@ -846,6 +1140,17 @@ int main(void)
         cmocka_unit_test(test_a_follower_that_was_down_catches_up_through_heartbeats),
         cmocka_unit_test(test_a_wiped_follower_catches_up_once_the_leader_learns_it_restarted),
         cmocka_unit_test(test_on_a_heartbeat_a_lagging_follower_gets_a_probe_instead),
+        cmocka_unit_test(test_an_append_resp_echoes_the_prev_index_of_the_append_it_answers),
+        cmocka_unit_test(test_a_refusal_of_an_append_after_the_pipeline_head_does_not_rewind),
+        cmocka_unit_test(test_a_refusal_from_before_the_last_rewind_is_ignored),
+        cmocka_unit_test(test_a_refusal_hint_below_the_known_match_does_not_refill_the_pipeline),
+        cmocka_unit_test(test_a_rewind_sends_no_more_than_the_room_left_by_appends_in_flight),
+        cmocka_unit_test(test_a_refused_append_is_resent_once_the_follower_reaches_its_start),
+        cmocka_unit_test(test_a_pipeline_answered_short_of_its_end_is_resent_from_the_match),
+        cmocka_unit_test(test_a_heartbeat_does_not_probe_a_follower_whose_pipeline_is_answering),
+        cmocka_unit_test(test_a_heartbeat_right_after_entries_were_sent_does_not_probe),
+        cmocka_unit_test(test_a_silent_follower_gets_only_probes_until_it_answers),
+        cmocka_unit_test(test_the_answer_to_a_probe_reopens_the_whole_window),
         cmocka_unit_test(test_several_appends_are_in_flight_before_any_answer_up_to_max_inflight),
         cmocka_unit_test(test_batches_are_bounded_by_max_batch),
         cmocka_unit_test(test_a_leader_with_many_followers_never_overflows_out),

@@ -33,13 +33,16 @@
  *      it, and the leader's last entry is of its term; it stays so to the
  *      end. The bound, T + 5H = 400 ms: after the heal nothing is lost and
  *      latency is at most 20 ms (RTT 40). A pipeline whose APPENDs were lost
- *      before the heal is restarted from the follower's match at the first
- *      heartbeat an election timeout after its last answer: by A + T + H.
- *      Then one refused APPEND backs off in one step (40), the largest
- *      backlog (~2000 entries, two windows of CONS_MAX_INFLIGHT x
- *      CONS_MAX_BATCH = 1024) takes two round trips (80), and the commit
- *      reaches the followers with the next heartbeat (H + 20):
- *      150 + 50 + 40 + 80 + 70 = 390 <= 400. Measured: see the summary.
+ *      before the heal is probed at the first heartbeat that ends a whole
+ *      interval without an answer from the follower: by A + 2H (an answer
+ *      to an older APPEND may arrive in the first interval). Then the
+ *      refused probe backs off in one step (40), the largest backlog
+ *      (~2000 entries, two windows of CONS_MAX_INFLIGHT x CONS_MAX_BATCH =
+ *      1024) takes two round trips (80), and the commit reaches the
+ *      followers with the next heartbeat (H + 20): 100 + 40 + 80 + 70 =
+ *      290, leaving 110 ms (almost three round trips) for resending
+ *      APPENDs that overtook their predecessors and were refused (the
+ *      network reorders freely). Measured: see the summary.
  *  contract: the core's last index, term and hash equal the shell's log
  *      after every step; appends extend the log exactly at its end; APPENDs
  *      carry at most CONS_MAX_BATCH entries and a prev_hash that is the

@@ -75,8 +75,11 @@ static void trace_msg(const struct sim *s, const char *what, const struct cons_m
         snprintf(args, sizeof args, " commit=%" PRIu64, m->commit);
         break;
     case CONS_MSG_HEARTBEAT_RESP:
+        snprintf(args, sizeof args, " granted=%d", m->granted);
+        break;
     case CONS_MSG_APPEND_RESP:
-        snprintf(args, sizeof args, " granted=%d match=%" PRIu64, m->granted, m->match_index);
+        snprintf(args, sizeof args, " granted=%d match=%" PRIu64 " (prev=%" PRIu64 ")", m->granted,
+                 m->match_index, m->prev_index);
         break;
     case CONS_MSG_APPEND:
         snprintf(args, sizeof args, " prev=%" PRIu64 "/%02x%02x n=%" PRIu32 " commit=%" PRIu64,
@@ -214,6 +217,8 @@ static void send(struct sim *s, const struct cons_msg *m, const struct cons_entr
         }
     }
     s->st.duplicated += (uint64_t)(copies - 1);
+    if (m->type == CONS_MSG_APPEND)
+        s->st.entries_dup += (uint64_t)(copies - 1) * m->n_entries;
 }
 
 /* The APPEND being handled, whose entries an out may append. */
@@ -413,6 +418,18 @@ static void deliver(struct sim *s)
     struct cons_out out;
     memset(&out, 0, sizeof out);
     cons_recv(&nd->c, s->now, m, &out);
+    if (m->type == CONS_MSG_APPEND && m->n_entries) {
+        const struct cons_msg *r = NULL;
+        for (size_t k = 0; k < out.nmsgs && !r; k++)
+            if (out.msgs[k].type == CONS_MSG_APPEND_RESP)
+                r = &out.msgs[k];
+        if (!r)
+            s->st.entries_ignored += m->n_entries;
+        else if (!r->granted)
+            s->st.entries_refused += m->n_entries;
+        else
+            s->st.entries_held += m->n_entries - out.append_count;
+    }
     route_src(s, m->to, &out, &src);
     net_msg_free(&nm);
 }

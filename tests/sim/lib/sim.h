@@ -120,7 +120,13 @@ struct sim_stats {
     uint64_t stale_appends; /* APPENDs dropped: the sender's log lacked the entries */
     uint64_t max_in_flight, bursts;
     uint64_t entries_sent, entries_appended; /* in APPENDs; appended by followers */
-    uint64_t conv_ms;                        /* L5: agreement to converged logs */
+    /* Where the entries sent went (the resend amplification is sent over
+     * appended): lost (cut, loss, crash, or still in flight at the end;
+     * computed in the summary, counting a duplicated APPEND's second copy),
+     * or delivered in an APPEND the follower refused, or accepted but
+     * already held (a resend), or ignored. */
+    uint64_t entries_refused, entries_held, entries_ignored, entries_dup;
+    uint64_t conv_ms; /* L5: agreement to converged logs */
 };
 
 struct sim {
