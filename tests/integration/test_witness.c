@@ -34,14 +34,9 @@ static int teardown(void **state)
 
 static int start_all(struct h_cluster *c, unsigned long long *term)
 {
-    for (int i = 0; i < c->n; i++)
-        assert_int_equal(h_node_start(c, i), 0);
-    for (int i = 0; i < c->n; i++)
-        if (!h_wait_http_up(c, i, h_timeout_ms()))
-            fail_msg("%s did not serve HTTP (log: %s)", c->nodes[i].id, c->nodes[i].log);
-    int leader;
-    if (!h_wait_agreed(c, 0, h_timeout_ms(), &leader, term))
-        fail_msg("no leader agreed: %s", h_views_line(c));
+    int leader = h_start_agreed(c, "test_witness", term);
+    if (leader < 0)
+        fail_msg("the federation did not come up with a leader (the line above says why)");
     return leader;
 }
 

@@ -347,6 +347,11 @@ bool h_agreed_among(struct h_cluster *c, const int *idx, int k, unsigned long lo
 bool h_wait_agreed_among(struct h_cluster *c, const int *idx, int k, unsigned long long after_term,
                          int timeout_ms, int *leader, unsigned long long *term);
 
+/* Starts every node (h_cluster_start_all) and waits for one leader all
+ * agree on. Returns its index (and its term in *term, may be NULL), or -1
+ * after printing one line prefixed with who. */
+int h_start_agreed(struct h_cluster *c, const char *who, unsigned long long *term);
+
 /* Every node's view on one line ("n1 leader t3 ro=0 | n2 ... | n4 down"),
  * for failure messages; a static buffer, overwritten by the next call. */
 const char *h_views_line(struct h_cluster *c);
