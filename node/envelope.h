@@ -68,8 +68,8 @@ void env_msg_free(struct env_msg *msg);
 const char *env_strerror(enum env_error err);
 
 /* Replay protection: a 64-message sliding window over a sender's counters.
- * Counters start at the sender's boot epoch << 32, so a restarted sender
- * moves past its old counters. */
+ * Senders draw counters from the wall clock (seconds << 32 plus the
+ * fraction), so a restarted sender moves past its old counters. */
 struct env_replay {
     uint64_t top;    /* highest counter accepted; 0 = none yet */
     uint64_t window; /* bit i set: counter top - i was accepted */

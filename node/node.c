@@ -87,10 +87,10 @@ void node_fatal(struct node *n, const char *fmt, ...)
     exit(1);
 }
 
-/* The boot epoch makes envelope counters grow across restarts: the next one
- * is past both the last one recorded and the clock, so neither a wiped data
- * directory nor a clock set back makes a restarted node look like a replay.
- * Written and fsynced before the first message goes out. */
+/* The boot epoch tells peers that this node restarted (it differs from
+ * the last start's: past both the last one recorded and the clock).
+ * Written and fsynced before the first message goes out. Envelope counters
+ * do not depend on it: see next_counter. */
 static int load_boot_epoch(struct node *n)
 {
     char buf[32], err[512];
@@ -103,19 +103,7 @@ static int load_boot_epoch(struct node *n)
     }
     uint64_t now = (uint64_t)(node_wall_ms() / 1000);
     n->boot = last + 1 > now ? last + 1 : now;
-    if (len == -1) {
-        /* A fresh directory has no record of the epochs an earlier
-         * incarnation used (a node wiped and restarted at once, as a
-         * container with a scratch volume is): that one may have started
-         * in this very second. Take the next second and wait for it, so
-         * that any later fresh start, too, lands past this epoch. At most
-         * one second, once per data directory. */
-        n->boot = now + 1;
-        int64_t wait_ms = (int64_t)(n->boot * 1000) - node_wall_ms();
-        if (wait_ms > 0)
-            uv_sleep((unsigned int)wait_ms);
-    }
-    n->counter = n->boot << 32;
+    n->counter = 0;
     int k = snprintf(buf, sizeof(buf), "%" PRIu64 "\n", n->boot);
     if (durable_write(n->cfg.data, "boot", buf, (size_t)k, err, sizeof(err)) != 0) {
         fprintf(stderr, "chimerad: --data: fatal: %s\n", err);
@@ -142,12 +130,28 @@ void node_drop(struct node *n, enum node_drop why, const char *detail)
 
 /* ---- sending ---- */
 
+/* Envelope counters follow the wall clock in 2^-32 s ticks (seconds in the
+ * high word, as boot epochs were), never going back within a process:
+ * whatever an earlier incarnation of this node sent carries counters below
+ * the clock of any later start, with or without its data directory (a
+ * wiped node, one restarted many times within a second), so peers never
+ * mistake a restarted node for a replay. Only a clock set back can: its
+ * messages are dropped until the clock passes what peers saw. */
+static uint64_t next_counter(struct node *n)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t ticks = ((uint64_t)ts.tv_sec << 32) | (((uint64_t)ts.tv_nsec << 32) / 1000000000u);
+    n->counter = n->counter + 1 > ticks ? n->counter + 1 : ticks;
+    return n->counter;
+}
+
 void node_send(struct node *n, size_t idx, uint32_t type, const void *body, size_t len)
 {
     uint8_t *wire;
     size_t wlen;
     if (n->out[idx] < 0 ||
-        env_seal(n->key, type, n->cfg.id, ++n->counter, body, len, &wire, &wlen) != ENV_OK)
+        env_seal(n->key, type, n->cfg.id, next_counter(n), body, len, &wire, &wlen) != ENV_OK)
         return;
     if (transport_send(n->transport, n->out[idx], wire, wlen) == 0)
         n->metrics.msgs_sent++;

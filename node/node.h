@@ -76,7 +76,7 @@ struct node {
     struct peers peers;
     int out[CONFIG_MAX_MEMBERS]; /* transport index of each member, -1 for self */
     uint64_t boot;               /* boot epoch: persisted, grows every start */
-    uint64_t counter;            /* next envelope counter */
+    uint64_t counter;            /* last envelope counter used (node.c: next_counter) */
     uint64_t started_ms;         /* loop time at start */
     struct cons cons;
     uv_timer_t cons_timer;

@@ -213,6 +213,14 @@ char *h_read_file(const char *path)
     return buf;
 }
 
+bool h_file_contains(const char *path, const char *needle)
+{
+    char *text = h_read_file(path);
+    bool found = text && strstr(text, needle) != NULL;
+    free(text);
+    return found;
+}
+
 static int write_secret(const char *path, const char *content)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);

@@ -217,6 +217,8 @@ int h_write_key_file(const struct h_cluster *c, const char *name, char *out, siz
 
 /* Reads a whole file into a malloc'd NUL-terminated string (NULL on error). */
 char *h_read_file(const char *path);
+/* Whether the file exists and its text contains needle. */
+bool h_file_contains(const char *path, const char *needle);
 
 /* HTTP GET http://<node i's http_host>:<http_port><path>. Returns the body
  * (malloc'd, free it) and the status in *status (0 when the node could not
@@ -427,7 +429,7 @@ const char *h_ip_path(void);
  * member's inbox address and read what the others send it. Forge as a
  * member whose process is stopped (its own counters would clash).
  * Envelope counters start at H_FORGE_COUNTER_BASE, above any counter a real
- * node uses (boot epoch << 32 with the epoch in seconds), so they are fresh;
+ * node uses (the wall clock in seconds << 32), so they are fresh;
  * the member's real messages are replays to the target from then on. */
 #define H_FORGE_COUNTER_BASE (((uint64_t)UINT32_MAX - 1) << 32)
 
@@ -465,5 +467,15 @@ int h_forge_recv(struct h_forge *f, int timeout_ms, struct env_msg *msg);
 /* Node i's Ed25519 key pair from DATA/node.key (the hex of its seed), as
  * ledger_key_from_seed makes it. Returns 0 or -1. */
 int h_node_key(const struct h_cluster *c, int i, struct ledger_key *key);
+
+/* ---- libuv loops (harness_loop.c) ------------------------------------- */
+
+typedef struct uv_loop_s uv_loop_t;
+/* Runs loop until pred(arg) holds (checked at least every 10 ms) or
+ * timeout_ms pass; returns whether it holds. */
+bool h_loop_until(uv_loop_t *loop, bool (*pred)(void *), void *arg, int timeout_ms);
+/* Runs loop until nothing is left on it (handles closed, processes
+ * reaped), for at most timeout_ms. */
+void h_loop_drain(uv_loop_t *loop, int timeout_ms);
 
 #endif

@@ -1,0 +1,70 @@
+/* The `process` driver: runs one service instance as a child process on a
+ * libuv loop. Shell code (it performs I/O); the rollout core decides when to
+ * start and stop, this only does it. Everything runs on the loop's thread.
+ *
+ * Process group. The child is spawned with UV_PROCESS_DETACHED, so it calls
+ * setsid() and leads a new session and process group whose id is its pid.
+ * drv_stop signals the whole group (kill(-pid, ...)), so the children of a
+ * shell wrapper (`sh -c 'server & ...'`) are stopped with it. When the
+ * group's leader exits (on its own or stopped), whatever is left of its group
+ * is SIGKILLed: the instance is over, and orphaned workers must not keep its
+ * port or its files. The price of DETACHED: the child does not die with the
+ * node (no controlling terminal, no SIGHUP); the node stops its instances
+ * explicitly, and a restarted node must find and stop stale ones itself.
+ *
+ * Logs. stdout and stderr are appended to spec->log_path (created 0640);
+ * before the child's output the driver appends a line
+ *   === started 2026-11-25T05:40:00Z pid 1234 ===
+ * padded with trailing spaces to a fixed width: the line is appended before
+ * uv_spawn (so it precedes the child's output, which otherwise races it)
+ * with "?" for the pid, and the pid is written over it once known. When the
+ * spawn fails, "=== cannot start CMD: REASON ===" follows it.
+ *
+ * Lifetime. drv_start allocates a struct drv_proc; drv_free releases it. The
+ * memory goes back when libuv has run the close callbacks of its handles, so
+ * the loop must run after drv_free (as for any libuv handle). drv_free on a
+ * running process SIGKILLs its group and waits (on the loop) to reap it; the
+ * exit callback is never called after drv_free. drv_free may be called from
+ * the exit callback. */
+#ifndef CHIMERA_PIPELINE_DRIVER_H
+#define CHIMERA_PIPELINE_DRIVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#include <uv.h>
+
+struct drv_spec {
+    const char *const *argv; /* NULL-terminated; argv[0] a path or looked up in PATH */
+    const char *const *env;  /* NULL-terminated "NAME=value"s added to / overriding the
+                                node's environment; NULL for none */
+    const char *cwd;         /* working directory, or NULL for the node's */
+    const char *log_path;    /* stdout and stderr appended here; NULL: /dev/null */
+};
+
+struct drv_proc;
+
+/* Called once when the process exits, for whatever reason: exit_status is
+ * its exit code (0 when killed by a signal), term_signal the signal that
+ * killed it or 0. */
+typedef void (*drv_exit_fn)(struct drv_proc *proc, int64_t exit_status, int term_signal, void *arg);
+
+/* Spawns the process. Returns 0 and *out, or a negative libuv error code
+ * with *out NULL and err holding one line that names the command (or the
+ * log file), e.g. "cannot start nosuch-cmd: no such file or directory". */
+int drv_start(uv_loop_t *loop, const struct drv_spec *spec, drv_exit_fn on_exit, void *arg,
+              struct drv_proc **out, char *err, size_t errlen);
+
+/* SIGTERM to the process group, then SIGKILL if the process is still
+ * running grace_ms later. Idempotent (a second call changes nothing); does
+ * nothing once the process has exited. The exit callback fires once. */
+void drv_stop(struct drv_proc *proc, uint32_t grace_ms);
+
+int drv_pid(const struct drv_proc *proc);      /* its pid (also its process group id) */
+bool drv_running(const struct drv_proc *proc); /* spawned and not yet exited */
+
+/* Releases the process (see Lifetime above). NULL is accepted. */
+void drv_free(struct drv_proc *proc);
+
+#endif

@@ -1,0 +1,419 @@
+/* The rollout core: see rollout.h. Pure. */
+#include "pipeline/rollout.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Ids are at most PL_ID_MAX - 1 bytes; copies may be between fields of
+ * one state, so no snprintf (restrict). */
+static void copy_id(char *dst, const char *src)
+{
+    size_t n = strnlen(src, PL_ID_MAX - 1);
+    memmove(dst, src, n);
+    dst[n] = '\0';
+}
+
+void pl_init(struct pl_state *s, const char (*nodes)[PL_ID_MAX], size_t n)
+{
+    memset(s, 0, sizeof(*s));
+    s->nnodes = n > PL_MAX_NODES ? PL_MAX_NODES : n;
+    for (size_t i = 0; i < s->nnodes; i++)
+        copy_id(s->nodes[i], nodes[i]);
+    s->stable = -1;
+    s->active = -1;
+    s->revert_pending = -1;
+}
+
+static int node_index(const struct pl_state *s, const char *node)
+{
+    for (size_t i = 0; i < s->nnodes; i++)
+        if (strcmp(s->nodes[i], node) == 0)
+            return (int)i;
+    return -1;
+}
+
+static int dep_index(const struct pl_state *s, const char *id)
+{
+    for (size_t i = s->ndeps; i-- > 0;)
+        if (strcmp(s->deps[i].id, id) == 0)
+            return (int)i;
+    return -1;
+}
+
+const struct pl_deployment *pl_find(const struct pl_state *s, const char *id)
+{
+    int i = dep_index(s, id);
+    return i < 0 ? NULL : &s->deps[i];
+}
+
+/* Room for one more deployment: the oldest that is neither the stable one,
+ * the active one, nor the target of either, is forgotten (the ledger keeps
+ * it). Indices held in the state move down with it. */
+static bool make_room(struct pl_state *s)
+{
+    if (s->ndeps < PL_MAX_DEPLOYMENTS)
+        return true;
+    const char *keep_target = s->active >= 0 ? s->deps[s->active].target : "";
+    for (size_t i = 0; i < s->ndeps; i++) {
+        if ((int)i == s->stable || (int)i == s->active || (int)i == s->revert_pending ||
+            strcmp(s->deps[i].id, keep_target) == 0)
+            continue;
+        memmove(&s->deps[i], &s->deps[i + 1], sizeof(s->deps[0]) * (s->ndeps - i - 1));
+        s->ndeps--;
+        if (s->stable > (int)i)
+            s->stable--;
+        if (s->active > (int)i)
+            s->active--;
+        if (s->revert_pending > (int)i)
+            s->revert_pending--;
+        return true;
+    }
+    return false;
+}
+
+static struct pl_deployment *add_dep(struct pl_state *s, const char *id, uint64_t at_ms)
+{
+    if (dep_index(s, id) >= 0 || !make_room(s))
+        return NULL;
+    struct pl_deployment *d = &s->deps[s->ndeps++];
+    memset(d, 0, sizeof(*d));
+    copy_id(d->id, id);
+    d->started_ms = at_ms;
+    return d;
+}
+
+/* An unfinished deployment that another takes over from ends as failed. */
+static void end_active(struct pl_state *s, const char *why, uint64_t at_ms)
+{
+    if (s->active < 0)
+        return;
+    struct pl_deployment *d = &s->deps[s->active];
+    d->stage = PL_STAGE_FAILED;
+    d->finished_ms = at_ms;
+    snprintf(d->reason, PL_REASON_MAX, "%s", why);
+    s->active = -1;
+}
+
+static void make_stable(struct pl_state *s, int idx)
+{
+    if (s->stable >= 0 && s->stable != idx)
+        s->deps[s->stable].stage = PL_STAGE_SUPERSEDED;
+    s->stable = idx;
+    s->deps[idx].stage = PL_STAGE_STABLE;
+}
+
+int pl_apply(struct pl_state *s, const struct pl_record *r)
+{
+    int idx = dep_index(s, r->deployment);
+    struct pl_deployment *d = idx >= 0 ? &s->deps[idx] : NULL;
+    switch (r->kind) {
+    case PL_REC_RELEASE: {
+        if (d)
+            return -1;
+        char why[PL_REASON_MAX];
+        snprintf(why, sizeof(why), "superseded by deployment %.*s", PL_ID_MAX - 1, r->deployment);
+        end_active(s, why, r->at_ms);
+        d = add_dep(s, r->deployment, r->at_ms);
+        if (!d)
+            return -1;
+        d->release = r->release;
+        d->stage = PL_STAGE_DEPLOYING;
+        s->active = (int)(d - s->deps);
+        return 0;
+    }
+    case PL_REC_WAVE:
+        if (!d || (int)(d - s->deps) != s->active || d->rollback)
+            return -1;
+        d->waves = r->wave;
+        d->wave_started_ms = r->at_ms;
+        for (size_t k = 0; k < r->nnodes; k++) {
+            int ni = node_index(s, r->nodes[k]);
+            if (ni < 0)
+                continue;
+            d->assigned[ni] = true;
+            copy_id(s->desired[ni], d->id);
+        }
+        return 0;
+    case PL_REC_STABLE:
+        if (!d || (int)(d - s->deps) != s->active || d->rollback)
+            return -1;
+        d->finished_ms = r->at_ms;
+        make_stable(s, idx);
+        s->active = -1;
+        return 0;
+    case PL_REC_FAILED:
+        if (!d || (int)(d - s->deps) != s->active)
+            return -1;
+        d->stage = PL_STAGE_FAILED;
+        d->finished_ms = r->at_ms;
+        snprintf(d->reason, PL_REASON_MAX, "%s", r->reason);
+        s->active = -1;
+        /* A failed release goes back to the last good one when its policy
+         * says so; a failed rollback does not (that would loop). */
+        if (!d->rollback && d->release.policy.auto_revert && s->stable >= 0)
+            s->revert_pending = idx;
+        return 0;
+    case PL_REC_ROLLBACK: {
+        int target = dep_index(s, r->target);
+        if (d || target < 0)
+            return -1;
+        char why[PL_REASON_MAX];
+        snprintf(why, sizeof(why), "rolled back by %.*s", PL_ID_MAX - 1, r->deployment);
+        end_active(s, why, r->at_ms);
+        d = add_dep(s, r->deployment, r->at_ms);
+        if (!d)
+            return -1;
+        target = dep_index(s, r->target); /* add_dep may have moved it */
+        d->rollback = true;
+        copy_id(d->target, r->target);
+        snprintf(d->reason, PL_REASON_MAX, "%s", r->reason);
+        d->release = s->deps[target].release;
+        d->stage = PL_STAGE_ROLLING_BACK;
+        d->wave_started_ms = r->at_ms;
+        d->waves = 1;
+        /* Coordinated: every node at once. */
+        for (size_t i = 0; i < s->nnodes; i++) {
+            d->assigned[i] = true;
+            copy_id(s->desired[i], d->target);
+        }
+        s->active = (int)(d - s->deps);
+        s->revert_pending = -1;
+        return 0;
+    }
+    case PL_REC_REVERTED:
+        if (!d || (int)(d - s->deps) != s->active || !d->rollback)
+            return -1;
+        d->stage = PL_STAGE_REVERTED;
+        d->finished_ms = r->at_ms;
+        make_stable(s, dep_index(s, d->target));
+        s->active = -1;
+        return 0;
+    }
+    return -1;
+}
+
+void pl_report(struct pl_state *s, const char *node, const struct pl_report *r)
+{
+    int i = node_index(s, node);
+    if (i < 0)
+        return;
+    s->reports[i] = *r;
+    s->reported[i] = true;
+}
+
+const char *pl_desired(const struct pl_state *s, const char *node)
+{
+    int i = node_index(s, node);
+    return i < 0 ? "" : s->desired[i];
+}
+
+static void record(struct pl_record *out, enum pl_record_kind kind, const char *dep, uint64_t now)
+{
+    memset(out, 0, sizeof(*out));
+    out->kind = kind;
+    out->at_ms = now;
+    copy_id(out->deployment, dep);
+}
+
+/* A FAILED record for d: what happened, and the detail a node gave. */
+static bool fail(const struct pl_deployment *d, uint64_t now, struct pl_record *out,
+                 const char *what, const char *detail)
+{
+    record(out, PL_REC_FAILED, d->id, now);
+    if (detail && detail[0])
+        snprintf(out->reason, PL_REASON_MAX, "%.*s: %.*s", PL_REASON_MAX / 2, what,
+                 PL_REASON_MAX / 2 - 3, detail);
+    else
+        snprintf(out->reason, PL_REASON_MAX, "%s", what);
+    return true;
+}
+
+/* Judges the nodes assigned to d. Returns true with a FAILED record when
+ * one of them failed; otherwise *all_ready says whether every assigned
+ * node has been healthy for min_healthy_time. A rollback's nodes run the
+ * release of its target, so that is what their reports must name. */
+static bool judge(const struct pl_state *s, const struct pl_deployment *d, uint64_t now,
+                  bool *all_ready, struct pl_record *out)
+{
+    const struct pl_policy *p = &d->release.policy;
+    const char *runs = d->rollback ? d->target : d->id;
+    uint64_t waited = now > d->wave_started_ms ? now - d->wave_started_ms : 0;
+    bool late = waited > p->healthy_deadline_ms;
+    *all_ready = true;
+    for (size_t i = 0; i < s->nnodes; i++) {
+        if (!d->assigned[i])
+            continue;
+        const struct pl_report *r = &s->reports[i];
+        bool current = s->reported[i] && strcmp(r->deployment, runs) == 0;
+        char what[PL_REASON_MAX];
+        if (current && (r->health == PL_H_CRASHED || r->health == PL_H_START_FAILED)) {
+            snprintf(what, sizeof(what), "%s: a service %s", s->nodes[i],
+                     r->health == PL_H_CRASHED ? "crashed" : "could not start");
+            return fail(d, now, out, what, r->detail);
+        }
+        bool ready = current && r->health == PL_H_HEALTHY && now >= r->healthy_since_ms &&
+                     now - r->healthy_since_ms >= p->min_healthy_time_ms;
+        if (ready)
+            continue;
+        *all_ready = false;
+        if (late && !(current && r->health == PL_H_HEALTHY)) {
+            snprintf(what, sizeof(what), "%s: %s within the healthy deadline (%.1f s)", s->nodes[i],
+                     current ? "not healthy" : "did not apply the release",
+                     (double)p->healthy_deadline_ms / 1000.0);
+            return fail(d, now, out, what, current ? r->detail : "");
+        }
+    }
+    return false;
+}
+
+bool pl_tick(const struct pl_state *s, uint64_t now, struct pl_record *out)
+{
+    if (s->revert_pending >= 0 && s->stable >= 0) {
+        const struct pl_deployment *f = &s->deps[s->revert_pending];
+        char id[PL_ID_MAX];
+        snprintf(id, sizeof(id), "%.*s-revert", PL_ID_MAX - 8, f->id);
+        record(out, PL_REC_ROLLBACK, id, now);
+        copy_id(out->target, s->deps[s->stable].id);
+        copy_id(out->from_deployment, f->id);
+        snprintf(out->reason, PL_REASON_MAX, "%s", f->reason);
+        out->automatic = true;
+        return true;
+    }
+    if (s->active < 0)
+        return false;
+    const struct pl_deployment *d = &s->deps[s->active];
+    const struct pl_policy *p = &d->release.policy;
+    if (now > d->started_ms && now - d->started_ms > p->progress_deadline_ms) {
+        char what[PL_REASON_MAX];
+        snprintf(what, sizeof(what), "the progress deadline (%.1f s) passed",
+                 (double)p->progress_deadline_ms / 1000.0);
+        return fail(d, now, out, what, NULL);
+    }
+    if (!d->rollback && d->waves == 0)
+        goto next_wave;
+    bool ready;
+    if (judge(s, d, now, &ready, out))
+        return true;
+    if (!ready)
+        return false;
+    if (d->rollback) {
+        record(out, PL_REC_REVERTED, d->id, now);
+        return true;
+    }
+next_wave:;
+    size_t want = p->max_parallel ? p->max_parallel : 1, k = 0;
+    record(out, PL_REC_WAVE, d->id, now);
+    for (size_t i = 0; i < s->nnodes && k < want; i++)
+        if (!d->assigned[i])
+            copy_id(out->nodes[k++], s->nodes[i]);
+    if (k == 0) {
+        record(out, PL_REC_STABLE, d->id, now);
+        return true;
+    }
+    out->nnodes = k;
+    out->wave = d->waves + 1;
+    return true;
+}
+
+int pl_begin(const struct pl_state *s, const char *id, const struct pl_release *rel,
+             uint64_t now_ms, struct pl_record *out, char *why, size_t whylen)
+{
+    if (s->active >= 0) {
+        const struct pl_deployment *d = &s->deps[s->active];
+        snprintf(why, whylen, "deployment %s (%s %s) is %s; wait for it or roll back", d->id,
+                 d->release.name, d->release.version, pl_stage_name(d->stage));
+        return 409;
+    }
+    if (s->revert_pending >= 0) {
+        snprintf(why, whylen, "deployment %s failed and is being reverted",
+                 s->deps[s->revert_pending].id);
+        return 409;
+    }
+    if (dep_index(s, id) >= 0) {
+        snprintf(why, whylen, "deployment id %s is taken", id);
+        return 409;
+    }
+    if (s->stable >= 0 && memcmp(s->deps[s->stable].release.digest, rel->digest, 32) == 0) {
+        snprintf(why, whylen, "%s %s is already the stable release (deployment %s)", rel->name,
+                 rel->version, s->deps[s->stable].id);
+        return 409;
+    }
+    record(out, PL_REC_RELEASE, id, now_ms);
+    out->release = *rel;
+    return 0;
+}
+
+int pl_rollback(const struct pl_state *s, const char *id, const char *to_version, uint64_t now_ms,
+                struct pl_record *out, char *why, size_t whylen)
+{
+    int target = -1;
+    if (!to_version) {
+        target = s->stable;
+        if (target < 0) {
+            snprintf(why, whylen, "there is no stable release to roll back to");
+            return 409;
+        }
+    } else {
+        for (size_t i = s->ndeps; i-- > 0 && target < 0;) {
+            const struct pl_deployment *d = &s->deps[i];
+            if (!d->rollback && strcmp(d->release.version, to_version) == 0 &&
+                (d->stage == PL_STAGE_STABLE || d->stage == PL_STAGE_SUPERSEDED))
+                target = (int)i;
+        }
+        if (target < 0) {
+            snprintf(why, whylen, "no stable release has version %s", to_version);
+            return 404;
+        }
+    }
+    const struct pl_deployment *t = &s->deps[target];
+    if (s->active < 0 && target == s->stable) {
+        snprintf(why, whylen, "%s %s (deployment %s) is already the release running",
+                 t->release.name, t->release.version, t->id);
+        return 409;
+    }
+    if (dep_index(s, id) >= 0) {
+        snprintf(why, whylen, "deployment id %s is taken", id);
+        return 409;
+    }
+    record(out, PL_REC_ROLLBACK, id, now_ms);
+    copy_id(out->target, t->id);
+    if (s->active >= 0)
+        copy_id(out->from_deployment, s->deps[s->active].id);
+    snprintf(out->reason, PL_REASON_MAX, "rollback to %s %s requested by an operator",
+             t->release.name, t->release.version);
+    return 0;
+}
+
+const char *pl_stage_name(enum pl_stage st)
+{
+    switch (st) {
+    case PL_STAGE_DEPLOYING:
+        return "deploying";
+    case PL_STAGE_STABLE:
+        return "stable";
+    case PL_STAGE_FAILED:
+        return "failed";
+    case PL_STAGE_ROLLING_BACK:
+        return "rolling_back";
+    case PL_STAGE_REVERTED:
+        return "reverted";
+    case PL_STAGE_SUPERSEDED:
+        return "superseded";
+    }
+    return "unknown";
+}
+
+const char *pl_health_name(enum pl_health h)
+{
+    static const char *const names[] = {"none",      "starting", "healthy",
+                                        "unhealthy", "crashed",  "start_failed"};
+    return (size_t)h < sizeof(names) / sizeof(names[0]) ? names[h] : "unknown";
+}
+
+const char *pl_record_name(enum pl_record_kind k)
+{
+    static const char *const names[] = {"",       "release",  "wave",    "stable",
+                                        "failed", "rollback", "reverted"};
+    return (size_t)k < sizeof(names) / sizeof(names[0]) && k > 0 ? names[k] : "unknown";
+}

@@ -1,0 +1,180 @@
+/* Rollout: the pure core that takes a certified release across the
+ * federation and back. It decides; the node shell does (commits entries to
+ * the ledger, starts and stops processes, runs health checks, answers
+ * HTTP). No clock, no I/O: time comes in as an argument (wall-clock
+ * milliseconds, since deadlines are measured against the timestamps of
+ * ledger entries written by whichever node led then).
+ *
+ * The ledger is the single source of truth. Every decision the leader
+ * takes is a record it commits (struct pl_record); every node, leader
+ * included, feeds every committed record to pl_apply in ledger order, and
+ * so every node knows the same deployments, their stages, the stable
+ * release (the last good one) and which release each node must run. A new
+ * leader therefore knows where a rollout stood; it resumes it (or, when
+ * its progress deadline has passed, fails and reverts it): nothing is ever
+ * left in progress without a leader working on it.
+ *
+ * Stages of a deployment, as recorded:
+ *   RELEASE  the certified release is committed; the rollout begins
+ *   WAVE     these nodes apply it (max_parallel at a time)
+ *   STABLE   every node ran it healthy for min_healthy_time: the new last good
+ *   FAILED   a crash, a health check failing past healthy_deadline, or the
+ *            progress deadline exceeded; with auto_revert, followed by
+ *   ROLLBACK every node applies the last stable release at once (coordinated)
+ *   REVERTED every node runs it healthy again
+ * A manual rollback (to the last good release, or a named earlier stable
+ * version) is a ROLLBACK record too.
+ *
+ * Nodes report what they run (pl_report): which deployment's release,
+ * whether it is starting, healthy (and since when), unhealthy, crashed or
+ * failed to start. Reports are facts about the present, not records: the
+ * leader judges them at each pl_tick. */
+#ifndef CHIMERA_PIPELINE_ROLLOUT_H
+#define CHIMERA_PIPELINE_ROLLOUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PL_MAX_NODES 16
+#define PL_ID_MAX 64          /* ids: nodes, deployments, release names (with the NUL) */
+#define PL_VERSION_MAX 65     /* release version (with the NUL) */
+#define PL_REASON_MAX 256     /* why a deployment failed or a rollback was made */
+#define PL_MAX_DEPLOYMENTS 64 /* kept in memory; older ones are only in the ledger */
+
+/* The rollout policy of a release (Nomad's names; milliseconds). */
+struct pl_policy {
+    uint32_t max_parallel;
+    uint64_t min_healthy_time_ms;
+    uint64_t healthy_deadline_ms;
+    uint64_t progress_deadline_ms;
+    bool auto_revert;
+};
+
+/* A release as the rollout knows it; the manifest bytes stay in the ledger
+ * (the RELEASE record's entry) and the shell. */
+struct pl_release {
+    char name[PL_ID_MAX];
+    char version[PL_VERSION_MAX];
+    uint8_t digest[32];
+    struct pl_policy policy;
+};
+
+enum pl_record_kind {
+    PL_REC_RELEASE = 1,
+    PL_REC_WAVE,
+    PL_REC_STABLE,
+    PL_REC_FAILED,
+    PL_REC_ROLLBACK,
+    PL_REC_REVERTED,
+};
+
+/* A committed record (or one the leader asks to commit). at_ms is the
+ * timestamp of the ledger entry holding it. */
+struct pl_record {
+    enum pl_record_kind kind;
+    char deployment[PL_ID_MAX]; /* the deployment it is about (for ROLLBACK and
+                                 * REVERTED: the rollback's own id) */
+    uint64_t at_ms;
+    struct pl_release release;           /* RELEASE */
+    uint32_t wave;                       /* WAVE: 1, 2, ... */
+    char nodes[PL_MAX_NODES][PL_ID_MAX]; /* WAVE: the nodes that apply it now */
+    size_t nnodes;
+    char reason[PL_REASON_MAX];      /* FAILED, ROLLBACK */
+    char target[PL_ID_MAX];          /* ROLLBACK: the deployment whose release to run */
+    char from_deployment[PL_ID_MAX]; /* ROLLBACK: the deployment it replaces ("" manual) */
+    bool automatic;                  /* ROLLBACK: auto_revert rather than an operator */
+};
+
+enum pl_stage {
+    PL_STAGE_DEPLOYING = 1, /* RELEASE committed, waves under way */
+    PL_STAGE_STABLE,
+    PL_STAGE_FAILED,
+    PL_STAGE_ROLLING_BACK, /* a rollback deployment being applied */
+    PL_STAGE_REVERTED,     /* a rollback that completed */
+    PL_STAGE_SUPERSEDED,   /* a stable release that a later one replaced */
+};
+
+struct pl_deployment {
+    char id[PL_ID_MAX];
+    bool rollback;          /* a rollback: runs target's release */
+    char target[PL_ID_MAX]; /* rollback: the deployment whose release it runs */
+    struct pl_release release;
+    enum pl_stage stage;
+    uint64_t started_ms; /* RELEASE / ROLLBACK record time */
+    uint64_t wave_started_ms;
+    uint32_t waves;              /* waves committed so far */
+    bool assigned[PL_MAX_NODES]; /* node i was told to apply it */
+    char reason[PL_REASON_MAX];
+    uint64_t finished_ms;
+};
+
+/* What one node says it runs. */
+enum pl_health {
+    PL_H_NONE = 0, /* runs nothing, or nothing for that deployment yet */
+    PL_H_STARTING, /* started, not yet healthy */
+    PL_H_HEALTHY,
+    PL_H_UNHEALTHY,    /* running, health checks failing */
+    PL_H_CRASHED,      /* a service exited */
+    PL_H_START_FAILED, /* a service could not be started */
+};
+
+struct pl_report {
+    char deployment[PL_ID_MAX]; /* whose release it runs ("" none) */
+    enum pl_health health;
+    uint64_t healthy_since_ms; /* PL_H_HEALTHY: wall clock since when */
+    uint64_t at_ms;            /* when the report was made */
+    char detail[PL_REASON_MAX];
+};
+
+struct pl_state {
+    size_t nnodes;
+    char nodes[PL_MAX_NODES][PL_ID_MAX];           /* member order */
+    struct pl_deployment deps[PL_MAX_DEPLOYMENTS]; /* oldest first */
+    size_t ndeps;
+    int stable; /* index in deps of the release that is the last good one, -1 none */
+    int active; /* index in deps of the deployment or rollback in progress, -1 none */
+    struct pl_report reports[PL_MAX_NODES];
+    bool reported[PL_MAX_NODES];
+    char desired[PL_MAX_NODES][PL_ID_MAX]; /* what each node must run ("" nothing) */
+    int revert_pending; /* a failed deployment awaiting its automatic rollback, -1 none */
+};
+
+/* Members in configuration order. */
+void pl_init(struct pl_state *s, const char (*nodes)[PL_ID_MAX], size_t n);
+
+/* A committed record, in ledger order (every node). Records that do not
+ * fit the state (a WAVE for an unknown deployment, ...) are ignored and
+ * -1 returned, so a damaged or foreign record cannot wedge the rollout. */
+int pl_apply(struct pl_state *s, const struct pl_record *r);
+
+/* A node's report (leader). Unknown nodes are ignored. */
+void pl_report(struct pl_state *s, const char *node, const struct pl_report *r);
+
+/* The leader's decisions at now_ms: at most one record to commit (the
+ * shell commits it, feeds it back through pl_apply once committed, and
+ * asks again). Returns true with *out filled when there is one. Calling
+ * it again before the record is applied returns the same decision. */
+bool pl_tick(const struct pl_state *s, uint64_t now_ms, struct pl_record *out);
+
+/* Which deployment's release node must run now ("" none): the release of
+ * the latest wave that included it, or of a rollback. */
+const char *pl_desired(const struct pl_state *s, const char *node);
+
+/* Requests from operators (leader), checked against the state. They
+ * return 0 with the record to commit, or an HTTP-like status with a reason:
+ * 409 when a deployment is in progress or the rollback would change
+ * nothing, 404 for an unknown version. */
+int pl_begin(const struct pl_state *s, const char *id, const struct pl_release *rel,
+             uint64_t now_ms, struct pl_record *out, char *why, size_t whylen);
+/* to_version NULL: the last good release. */
+int pl_rollback(const struct pl_state *s, const char *id, const char *to_version, uint64_t now_ms,
+                struct pl_record *out, char *why, size_t whylen);
+
+/* Lookups for the HTTP API. */
+const struct pl_deployment *pl_find(const struct pl_state *s, const char *id);
+const char *pl_stage_name(enum pl_stage st);
+const char *pl_health_name(enum pl_health h);
+const char *pl_record_name(enum pl_record_kind k);
+
+#endif

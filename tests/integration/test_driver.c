@@ -1,0 +1,400 @@
+/* Integration: the `process` driver (pipeline/driver.h) runs real processes
+ * on a libuv loop, and the chimera-demo service exits as documented. Every
+ * wait is on a condition with a deadline, never on time. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "pipeline/driver.h"
+
+#define DEADLINE_MS 20000
+
+struct fixture {
+    uv_loop_t loop;
+    char dir[64];
+    char log[128];
+};
+
+struct exited {
+    int calls;
+    int64_t status;
+    int signal;
+};
+
+static void on_exit_record(struct drv_proc *p, int64_t status, int sig, void *arg)
+{
+    (void)p;
+    struct exited *e = arg;
+    e->calls++;
+    e->status = status;
+    e->signal = sig;
+}
+
+static bool run_until(uv_loop_t *loop, bool (*pred)(void *), void *arg)
+{
+    return h_loop_until(loop, pred, arg, DEADLINE_MS);
+}
+
+static void drain(uv_loop_t *loop)
+{
+    h_loop_drain(loop, DEADLINE_MS);
+}
+
+static bool has_exited(void *arg)
+{
+    return ((struct exited *)arg)->calls > 0;
+}
+
+static void wait_exit(struct fixture *f, struct exited *e)
+{
+    if (!run_until(&f->loop, has_exited, e))
+        fail_msg("the process did not exit within %d ms", DEADLINE_MS);
+}
+
+/* The file's text ("" when it cannot be read); free it. */
+static char *slurp(const char *path)
+{
+    char *s = h_read_file(path);
+    return s ? s : strdup("");
+}
+
+struct log_wait {
+    const char *path;
+    const char *needle;
+};
+
+static bool log_contains(void *arg)
+{
+    struct log_wait *w = arg;
+    return h_file_contains(w->path, w->needle);
+}
+
+static void wait_log(struct fixture *f, const char *needle)
+{
+    struct log_wait w = {f->log, needle};
+    if (!run_until(&f->loop, log_contains, &w))
+        fail_msg("%s never showed \"%s\"", f->log, needle);
+}
+
+static struct drv_proc *start(struct fixture *f, const char *const *argv, const char *const *env,
+                              const char *cwd, struct exited *e)
+{
+    struct drv_spec spec = {.argv = argv, .env = env, .cwd = cwd, .log_path = f->log};
+    struct drv_proc *p = NULL;
+    char err[256];
+    int rc = drv_start(&f->loop, &spec, on_exit_record, e, &p, err, sizeof err);
+    if (rc != 0)
+        fail_msg("drv_start: %s", err);
+    assert_non_null(p);
+    return p;
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    if (!f || uv_loop_init(&f->loop) != 0)
+        return -1;
+    snprintf(f->dir, sizeof f->dir, "/tmp/chimera-drv-XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    snprintf(f->log, sizeof f->log, "%s/service.log", f->dir);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    drain(&f->loop);
+    int rc = uv_loop_close(&f->loop);
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", f->dir);
+    free(f);
+    if (rc != 0)
+        fprintf(stderr, "uv_loop_close: %s (a handle was left open)\n", uv_strerror(rc));
+    return rc == 0 ? 0 : -1;
+}
+
+static void test_exit_status_is_reported(void **state)
+{
+    struct fixture *f = *state;
+    struct exited e = {0};
+    const char *argv[] = {"/bin/sh", "-c", "exit 7", NULL};
+    struct drv_proc *p = start(f, argv, NULL, NULL, &e);
+    assert_true(drv_pid(p) > 0);
+    wait_exit(f, &e);
+    assert_int_equal(e.calls, 1);
+    assert_int_equal(e.status, 7);
+    assert_int_equal(e.signal, 0);
+    assert_false(drv_running(p));
+    drv_free(p);
+}
+
+static void test_env_and_cwd_reach_the_process(void **state)
+{
+    struct fixture *f = *state;
+    struct exited e = {0};
+    const char *argv[] = {"/bin/sh", "-c", "echo \"X=$X\"; pwd", NULL};
+    const char *env[] = {"X=hello-chimera", NULL};
+    struct drv_proc *p = start(f, argv, env, f->dir, &e);
+    wait_exit(f, &e);
+    assert_int_equal(e.status, 0);
+    drv_free(p);
+    char real[PATH_MAX], want[PATH_MAX + 2];
+    assert_non_null(realpath(f->dir, real));
+    snprintf(want, sizeof want, "\n%s\n", real);
+    char *log = slurp(f->log);
+    assert_non_null(strstr(log, "X=hello-chimera\n"));
+    assert_non_null(strstr(log, want));
+    free(log);
+}
+
+static void test_env_overrides_the_node_environment(void **state)
+{
+    struct fixture *f = *state;
+    struct exited e = {0};
+    setenv("CHIMERA_TEST_VAR", "from-node", 1);
+    const char *argv[] = {"/bin/sh", "-c", "echo \"V=$CHIMERA_TEST_VAR\"; echo \"P=$PATH\"", NULL};
+    const char *env[] = {"CHIMERA_TEST_VAR=from-spec", NULL};
+    struct drv_proc *p = start(f, argv, env, NULL, &e);
+    wait_exit(f, &e);
+    drv_free(p);
+    unsetenv("CHIMERA_TEST_VAR");
+    char *log = slurp(f->log);
+    assert_non_null(strstr(log, "V=from-spec\n"));
+    assert_null(strstr(log, "from-node"));
+    assert_non_null(strstr(log, "P=/")); /* the node's PATH is kept */
+    free(log);
+}
+
+static void test_missing_command_fails_naming_it(void **state)
+{
+    struct fixture *f = *state;
+    const char *argv[] = {"chimera-no-such-command", "--flag", NULL};
+    struct drv_spec spec = {.argv = argv, .log_path = f->log};
+    struct drv_proc *p = (struct drv_proc *)1;
+    char err[256];
+    struct exited e = {0};
+    int rc = drv_start(&f->loop, &spec, on_exit_record, &e, &p, err, sizeof err);
+    assert_int_equal(rc, UV_ENOENT);
+    assert_null(p);
+    assert_non_null(strstr(err, "chimera-no-such-command"));
+    assert_null(strchr(err, '\n'));
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+    assert_int_equal(e.calls, 0);
+}
+
+static void test_stop_sends_sigterm(void **state)
+{
+    struct fixture *f = *state;
+    struct exited e = {0};
+    const char *argv[] = {"sleep", "1000", NULL}; /* found in PATH */
+    struct drv_proc *p = start(f, argv, NULL, NULL, &e);
+    assert_true(drv_running(p));
+    drv_stop(p, 10000);
+    wait_exit(f, &e);
+    assert_int_equal(e.calls, 1);
+    assert_int_equal(e.signal, SIGTERM);
+    drv_free(p);
+}
+
+static void test_term_ignored_is_killed_after_grace(void **state)
+{
+    struct fixture *f = *state;
+    struct exited e = {0};
+    const char *argv[] = {"/bin/sh", "-c", "trap '' TERM; echo ready; while :; do sleep 1; done",
+                          NULL};
+    struct drv_proc *p = start(f, argv, NULL, NULL, &e);
+    wait_log(f, "ready\n");
+    drv_stop(p, 200);
+    drv_stop(p, 200); /* idempotent */
+    wait_exit(f, &e);
+    assert_int_equal(e.signal, SIGKILL);
+    drv_stop(p, 200); /* after the exit: nothing */
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+    assert_int_equal(e.calls, 1);
+    drv_free(p);
+}
+
+static bool pid_gone(void *arg)
+{
+    int pid = *(int *)arg;
+    if (kill(pid, 0) != 0 && errno == ESRCH)
+        return true;
+    char path[64], stat[256];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return true;
+    size_t n = fread(stat, 1, sizeof stat - 1, fp);
+    fclose(fp);
+    stat[n] = '\0';
+    const char *close = strrchr(stat, ')');
+    return close && close[1] == ' ' && (close[2] == 'Z' || close[2] == 'X'); /* a zombie */
+}
+
+static void test_shell_child_is_killed_with_the_group(void **state)
+{
+    struct fixture *f = *state;
+    struct exited e = {0};
+    const char *argv[] = {"/bin/sh", "-c", "sleep 1000 & echo \"child=$!\"; wait", NULL};
+    struct drv_proc *p = start(f, argv, NULL, NULL, &e);
+    wait_log(f, "child=");
+    char *log = slurp(f->log);
+    int child = atoi(strstr(log, "child=") + 6);
+    free(log);
+    assert_true(child > 0);
+    assert_false(pid_gone(&child));
+    drv_stop(p, 10000);
+    wait_exit(f, &e);
+    assert_int_equal(e.calls, 1);
+    if (!run_until(&f->loop, pid_gone, &child))
+        fail_msg("the shell's child %d survived the stop", child);
+    drv_free(p);
+}
+
+static void test_free_while_running_kills_without_callback(void **state)
+{
+    struct fixture *f = *state;
+    struct exited e = {0};
+    const char *argv[] = {"sleep", "1000", NULL};
+    struct drv_proc *p = start(f, argv, NULL, NULL, &e);
+    int pid = drv_pid(p);
+    drv_free(p);
+    if (!run_until(&f->loop, pid_gone, &pid))
+        fail_msg("drv_free left %d running", pid);
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+    assert_int_equal(e.calls, 0);
+}
+
+static void test_log_gets_header_and_output_across_starts(void **state)
+{
+    struct fixture *f = *state;
+    mode_t old = umask(027);
+    int pids[2];
+    for (int i = 0; i < 2; i++) {
+        struct exited e = {0};
+        const char *argv[] = {"/bin/sh", "-c", i == 0 ? "echo first; echo oops >&2" : "echo second",
+                              NULL};
+        struct drv_proc *p = start(f, argv, NULL, NULL, &e);
+        pids[i] = drv_pid(p);
+        wait_exit(f, &e);
+        drv_free(p);
+    }
+    umask(old);
+    struct stat st;
+    assert_int_equal(stat(f->log, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0640);
+    char *log = slurp(f->log);
+    /* header 1, its output, header 2, its output; headers end in spaces */
+    const char *at = log;
+    for (int i = 0; i < 2; i++) {
+        char pid[32];
+        snprintf(pid, sizeof pid, " pid %d ===", pids[i]);
+        const char *eol = strchr(at, '\n');
+        if (strncmp(at, "=== started 20", 14) != 0 || !eol || !strstr(at, pid) ||
+            strstr(at, pid) > eol)
+            fail_msg("no header for pid %d where expected in:\n%s", pids[i], log);
+        at = eol + 1;
+        const char *out = i == 0 ? "first\noops\n" : "second\n";
+        if (strncmp(at, out, strlen(out)) != 0)
+            fail_msg("output %d not after its header in:\n%s", i, log);
+        at += strlen(out);
+    }
+    assert_string_equal(at, "");
+    free(log);
+}
+
+/* chimera-demo sits next to the test programs in the build directory. */
+static const char *demo_path(void)
+{
+    static char path[PATH_MAX];
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    assert_true(n > 0);
+    self[n] = '\0';
+    snprintf(path, sizeof path, "%s/chimera-demo", dirname(self));
+    return path;
+}
+
+static void test_demo_crash_after_exits_3(void **state)
+{
+    struct fixture *f = *state;
+    struct exited e = {0};
+    const char *argv[] = {demo_path(), "--port", "0", "--crash-after", "100ms", NULL};
+    struct drv_proc *p = start(f, argv, NULL, NULL, &e);
+    wait_exit(f, &e);
+    assert_int_equal(e.status, 3);
+    assert_int_equal(e.signal, 0);
+    drv_free(p);
+}
+
+static void test_demo_sigterm_exits_0(void **state)
+{
+    struct fixture *f = *state;
+    struct exited e = {0};
+    const char *argv[] = {demo_path(), "--port", "0", "--version", "9.9", NULL};
+    struct drv_proc *p = start(f, argv, NULL, NULL, &e);
+    wait_log(f, "version 9.9 listening");
+    drv_stop(p, 10000);
+    wait_exit(f, &e);
+    assert_int_equal(e.status, 0);
+    assert_int_equal(e.signal, 0);
+    wait_log(f, "SIGTERM received");
+    drv_free(p);
+}
+
+static void test_demo_bad_option_exits_2(void **state)
+{
+    struct fixture *f = *state;
+    const char *bad[][3] = {
+        {"--bogus", NULL, NULL},
+        {"--crash-after", "soon", NULL},
+        {"--port", "70000", NULL},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct exited e = {0};
+        const char *argv[] = {demo_path(), bad[i][0], bad[i][1], NULL};
+        struct drv_proc *p = start(f, argv, NULL, NULL, &e);
+        wait_exit(f, &e);
+        assert_int_equal(e.status, 2);
+        drv_free(p);
+    }
+    wait_log(f, "chimera-demo: unknown option --bogus (see --help)\n");
+    wait_log(f, "chimera-demo: bad duration for --crash-after: soon (see --help)\n");
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_exit_status_is_reported),
+        T(test_env_and_cwd_reach_the_process),
+        T(test_env_overrides_the_node_environment),
+        T(test_missing_command_fails_naming_it),
+        T(test_stop_sends_sigterm),
+        T(test_term_ignored_is_killed_after_grace),
+        T(test_shell_child_is_killed_with_the_group),
+        T(test_free_while_running_kills_without_callback),
+        T(test_log_gets_header_and_output_across_starts),
+        T(test_demo_crash_after_exits_3),
+        T(test_demo_sigterm_exits_0),
+        T(test_demo_bad_option_exits_2),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

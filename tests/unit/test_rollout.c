@@ -1,0 +1,465 @@
+/* The rollout core: waves of max_parallel nodes, stable after
+ * min_healthy_time everywhere, failure on a crash, on a health deadline or
+ * on the progress deadline, automatic and manual coordinated rollbacks,
+ * and a new leader that resumes from the records alone. The tests play the
+ * shell: every record pl_tick asks for is "committed" by feeding it back
+ * through pl_apply. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "pipeline/rollout.h"
+
+#define SEC 1000u
+
+static const char nodes3[3][PL_ID_MAX] = {"n1", "n2", "n3"};
+
+static struct pl_release release(const char *version, uint32_t max_parallel, bool auto_revert)
+{
+    struct pl_release r = {.policy = {.max_parallel = max_parallel,
+                                      .min_healthy_time_ms = 2 * SEC,
+                                      .healthy_deadline_ms = 10 * SEC,
+                                      .progress_deadline_ms = 60 * SEC,
+                                      .auto_revert = auto_revert}};
+    snprintf(r.name, sizeof(r.name), "demo");
+    snprintf(r.version, sizeof(r.version), "%s", version);
+    memset(r.digest, version[0], sizeof(r.digest));
+    return r;
+}
+
+/* Commits what pl_tick decides at now; returns its kind (0: nothing). */
+static enum pl_record_kind step(struct pl_state *s, uint64_t now, struct pl_record *got)
+{
+    struct pl_record r;
+    if (!pl_tick(s, now, &r))
+        return 0;
+    assert_int_equal(pl_apply(s, &r), 0);
+    if (got)
+        *got = r;
+    return r.kind;
+}
+
+static void begin(struct pl_state *s, const char *id, const struct pl_release *rel, uint64_t now)
+{
+    struct pl_record r;
+    char why[256];
+    assert_int_equal(pl_begin(s, id, rel, now, &r, why, sizeof(why)), 0);
+    assert_int_equal(pl_apply(s, &r), 0);
+}
+
+static void healthy(struct pl_state *s, const char *node, const char *dep, uint64_t since)
+{
+    struct pl_report r = {.health = PL_H_HEALTHY, .healthy_since_ms = since, .at_ms = since};
+    snprintf(r.deployment, sizeof(r.deployment), "%s", dep);
+    pl_report(s, node, &r);
+}
+
+static void reports(struct pl_state *s, const char *node, const char *dep, enum pl_health h,
+                    const char *detail)
+{
+    struct pl_report r = {.health = h};
+    snprintf(r.deployment, sizeof(r.deployment), "%s", dep);
+    snprintf(r.detail, sizeof(r.detail), "%s", detail);
+    pl_report(s, node, &r);
+}
+
+/* Takes dep from RELEASE to STABLE with every node healthy at once;
+ * returns the time it became stable. */
+static uint64_t roll_to_stable(struct pl_state *s, const char *dep, const struct pl_release *rel,
+                               uint64_t t)
+{
+    begin(s, dep, rel, t);
+    for (int guard = 0; guard < 10; guard++) {
+        struct pl_record r;
+        enum pl_record_kind k = step(s, t, &r);
+        if (k == PL_REC_STABLE)
+            return t;
+        if (k == PL_REC_WAVE)
+            for (size_t i = 0; i < r.nnodes; i++)
+                healthy(s, r.nodes[i], dep, t);
+        t += rel->policy.min_healthy_time_ms;
+    }
+    fail_msg("%s never became stable", dep);
+    return 0;
+}
+
+/* d1 (version 1) stable on every node, then d2 (version 2) in its first
+ * wave with n1 reporting h for it; returns the time. */
+static uint64_t stable_then_d2_reports(struct pl_state *s, bool auto_revert, enum pl_health h,
+                                       const char *detail)
+{
+    pl_init(s, nodes3, 3);
+    struct pl_release v1 = release("1", 1, true), v2 = release("2", 1, auto_revert);
+    uint64_t t = roll_to_stable(s, "d1", &v1, 0);
+    begin(s, "d2", &v2, t);
+    assert_int_equal(step(s, t, NULL), PL_REC_WAVE);
+    reports(s, "n1", "d2", h, detail);
+    return t;
+}
+
+static void test_a_release_rolls_out_in_waves_of_max_parallel_nodes(void **state)
+{
+    (void)state;
+    static struct pl_state s;
+    pl_init(&s, nodes3, 3);
+    struct pl_release v1 = release("1", 2, true);
+    begin(&s, "d1", &v1, 0);
+    struct pl_record r;
+    assert_int_equal(step(&s, 0, &r), PL_REC_WAVE);
+    assert_int_equal(r.wave, 1);
+    assert_int_equal(r.nnodes, 2);
+    assert_string_equal(r.nodes[0], "n1");
+    assert_string_equal(r.nodes[1], "n2");
+    assert_string_equal(pl_desired(&s, "n1"), "d1");
+    assert_string_equal(pl_desired(&s, "n3"), "");
+    healthy(&s, "n1", "d1", 100);
+    healthy(&s, "n2", "d1", 100);
+    assert_int_equal(step(&s, 100 + 2 * SEC, &r), PL_REC_WAVE);
+    assert_int_equal(r.wave, 2);
+    assert_int_equal(r.nnodes, 1);
+    assert_string_equal(r.nodes[0], "n3");
+}
+
+static void test_a_wave_waits_until_its_nodes_were_healthy_for_min_healthy_time(void **state)
+{
+    (void)state;
+    static struct pl_state s;
+    pl_init(&s, nodes3, 3);
+    struct pl_release v1 = release("1", 3, true);
+    begin(&s, "d1", &v1, 0);
+    assert_int_equal(step(&s, 0, NULL), PL_REC_WAVE);
+    for (int i = 0; i < 3; i++)
+        healthy(&s, nodes3[i], "d1", 500);
+    assert_int_equal(step(&s, 500 + 2 * SEC - 1, NULL), 0);
+    assert_int_equal(step(&s, 500 + 2 * SEC, NULL), PL_REC_STABLE);
+    assert_int_equal(s.stable, 0);
+    assert_int_equal(s.active, -1);
+    assert_int_equal(pl_find(&s, "d1")->stage, PL_STAGE_STABLE);
+}
+
+static void test_a_crash_fails_the_release_and_reverts_every_node_to_the_last_good(void **state)
+{
+    (void)state;
+    static struct pl_state s;
+    uint64_t t = stable_then_d2_reports(&s, true, PL_H_CRASHED, "web exited with status 3");
+    struct pl_record r;
+    assert_int_equal(step(&s, t + 10, &r), PL_REC_FAILED);
+    assert_non_null(strstr(r.reason, "n1"));
+    assert_non_null(strstr(r.reason, "crashed"));
+    assert_non_null(strstr(r.reason, "web exited with status 3"));
+    assert_int_equal(step(&s, t + 20, &r), PL_REC_ROLLBACK);
+    assert_true(r.automatic);
+    assert_string_equal(r.target, "d1");
+    assert_string_equal(r.from_deployment, "d2");
+    assert_non_null(strstr(r.reason, "crashed"));
+    for (int i = 0; i < 3; i++)
+        assert_string_equal(pl_desired(&s, nodes3[i]), "d1");
+    assert_int_equal(pl_find(&s, "d2")->stage, PL_STAGE_FAILED);
+}
+
+static void test_a_rollback_completes_when_every_node_runs_the_last_good_healthy(void **state)
+{
+    (void)state;
+    static struct pl_state s;
+    uint64_t t = stable_then_d2_reports(&s, true, PL_H_CRASHED, "");
+    assert_int_equal(step(&s, t, NULL), PL_REC_FAILED);
+    struct pl_record rb;
+    assert_int_equal(step(&s, t, &rb), PL_REC_ROLLBACK);
+    /* n2 and n3 never left d1: healthy since long ago, they count at once. */
+    healthy(&s, "n1", "d1", t + SEC);
+    assert_int_equal(step(&s, t + 2 * SEC, NULL), 0);
+    assert_int_equal(step(&s, t + 3 * SEC, NULL), PL_REC_REVERTED);
+    assert_int_equal(pl_find(&s, rb.deployment)->stage, PL_STAGE_REVERTED);
+    assert_int_equal(s.deps[s.stable].stage, PL_STAGE_STABLE);
+    assert_string_equal(s.deps[s.stable].id, "d1");
+    assert_int_equal(s.active, -1);
+}
+
+static void test_unhealthy_nodes_fail_the_release_only_past_the_healthy_deadline(void **state)
+{
+    (void)state;
+    static struct pl_state s;
+    pl_init(&s, nodes3, 3);
+    struct pl_release v1 = release("1", 3, false);
+    begin(&s, "d1", &v1, 0);
+    assert_int_equal(step(&s, 0, NULL), PL_REC_WAVE);
+    for (int i = 0; i < 3; i++)
+        reports(&s, nodes3[i], "d1", PL_H_UNHEALTHY, "HTTP 503");
+    assert_int_equal(step(&s, 10 * SEC, NULL), 0);
+    struct pl_record r;
+    assert_int_equal(step(&s, 10 * SEC + 1, &r), PL_REC_FAILED);
+    assert_non_null(strstr(r.reason, "healthy deadline"));
+    assert_non_null(strstr(r.reason, "HTTP 503"));
+}
+
+static void test_a_node_that_never_applies_the_release_fails_it_past_the_deadline(void **state)
+{
+    (void)state;
+    static struct pl_state s;
+    pl_init(&s, nodes3, 3);
+    struct pl_release v1 = release("1", 3, false);
+    begin(&s, "d1", &v1, 0);
+    assert_int_equal(step(&s, 0, NULL), PL_REC_WAVE);
+    healthy(&s, "n1", "d1", 0);
+    healthy(&s, "n2", "d1", 0);
+    struct pl_record r;
+    assert_int_equal(step(&s, 10 * SEC + 1, &r), PL_REC_FAILED);
+    assert_non_null(strstr(r.reason, "n3: did not apply"));
+}
+
+static void test_the_progress_deadline_fails_a_release_that_keeps_waiting(void **state)
+{
+    (void)state;
+    static struct pl_state s;
+    pl_init(&s, nodes3, 3);
+    struct pl_release v1 = release("1", 1, false);
+    v1.policy.healthy_deadline_ms = 100 * SEC; /* never the one that fires */
+    v1.policy.progress_deadline_ms = 30 * SEC;
+    begin(&s, "d1", &v1, 0);
+    assert_int_equal(step(&s, 0, NULL), PL_REC_WAVE);
+    struct pl_record r;
+    assert_int_equal(step(&s, 30 * SEC + 1, &r), PL_REC_FAILED);
+    assert_non_null(strstr(r.reason, "progress deadline"));
+}
+
+static void test_without_auto_revert_a_failed_release_stays_failed(void **state)
+{
+    (void)state;
+    static struct pl_state s;
+    uint64_t t = stable_then_d2_reports(&s, false, PL_H_START_FAILED, "no such file");
+    assert_int_equal(step(&s, t, NULL), PL_REC_FAILED);
+    assert_int_equal(step(&s, t + SEC, NULL), 0);
+    assert_string_equal(pl_desired(&s, "n1"), "d2");
+}
+
+static void test_a_first_release_that_fails_has_nothing_to_revert_to(void **state)
+{
+    (void)state;
+    static struct pl_state s;
+    pl_init(&s, nodes3, 3);
+    struct pl_release v1 = release("1", 1, true);
+    begin(&s, "d1", &v1, 0);
+    assert_int_equal(step(&s, 0, NULL), PL_REC_WAVE);
+    reports(&s, "n1", "d1", PL_H_CRASHED, "");
+    assert_int_equal(step(&s, 0, NULL), PL_REC_FAILED);
+    assert_int_equal(step(&s, SEC, NULL), 0);
+}
+
+static void test_a_failed_rollback_is_not_rolled_back_again(void **state)
+{
+    (void)state;
+    static struct pl_state s;
+    uint64_t t = stable_then_d2_reports(&s, true, PL_H_CRASHED, "");
+    assert_int_equal(step(&s, t, NULL), PL_REC_FAILED);
+    assert_int_equal(step(&s, t, NULL), PL_REC_ROLLBACK);
+    reports(&s, "n2", "d1", PL_H_CRASHED, "the good release crashed too");
+    struct pl_record r;
+    assert_int_equal(step(&s, t + 1, &r), PL_REC_FAILED);
+    assert_int_equal(step(&s, t + 2, NULL), 0);
+}
+
+/* Replays the records a leader committed into a fresh state, as a new
+ * leader does from the ledger. */
+static void test_a_new_leader_resumes_a_rollout_from_the_records_alone(void **state)
+{
+    (void)state;
+    static struct pl_state old, fresh;
+    pl_init(&old, nodes3, 3);
+    pl_init(&fresh, nodes3, 3);
+    struct pl_release v1 = release("1", 1, true);
+    struct pl_record log[8];
+    size_t n = 0;
+    char why[256];
+    assert_int_equal(pl_begin(&old, "d1", &v1, 0, &log[n], why, sizeof(why)), 0);
+    pl_apply(&old, &log[n++]);
+    assert_true(pl_tick(&old, 0, &log[n]));
+    pl_apply(&old, &log[n++]);
+    healthy(&old, "n1", "d1", 0);
+    assert_true(pl_tick(&old, 2 * SEC, &log[n]));
+    assert_int_equal(log[n].kind, PL_REC_WAVE);
+    pl_apply(&old, &log[n++]);
+    /* The leader dies here. The next one replays the ledger... */
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(pl_apply(&fresh, &log[i]), 0);
+    /* ... hears the nodes report again, and carries on. */
+    healthy(&fresh, "n1", "d1", 0);
+    healthy(&fresh, "n2", "d1", 2 * SEC);
+    struct pl_record r;
+    assert_int_equal(step(&fresh, 4 * SEC, &r), PL_REC_WAVE);
+    assert_string_equal(r.nodes[0], "n3");
+    assert_int_equal(r.wave, 3);
+    /* And one past its deadlines fails and reverts instead of waiting. */
+    assert_int_equal(step(&fresh, 100 * SEC, &r), PL_REC_FAILED);
+}
+
+static void test_a_deployment_is_refused_while_another_is_in_progress(void **state)
+{
+    (void)state;
+    static struct pl_state s;
+    pl_init(&s, nodes3, 3);
+    struct pl_release v1 = release("1", 1, true), v2 = release("2", 1, true);
+    begin(&s, "d1", &v1, 0);
+    struct pl_record r;
+    char why[256];
+    assert_int_equal(pl_begin(&s, "d2", &v2, 0, &r, why, sizeof(why)), 409);
+    assert_non_null(strstr(why, "d1"));
+}
+
+static void test_deploying_the_stable_release_again_is_refused(void **state)
+{
+    (void)state;
+    static struct pl_state s;
+    pl_init(&s, nodes3, 3);
+    struct pl_release v1 = release("1", 3, true);
+    roll_to_stable(&s, "d1", &v1, 0);
+    struct pl_record r;
+    char why[256];
+    assert_int_equal(pl_begin(&s, "d2", &v1, 0, &r, why, sizeof(why)), 409);
+    assert_non_null(strstr(why, "already the stable release"));
+}
+
+static void test_a_manual_rollback_goes_to_a_named_earlier_stable_version(void **state)
+{
+    (void)state;
+    static struct pl_state s;
+    pl_init(&s, nodes3, 3);
+    struct pl_release v1 = release("1", 3, true), v2 = release("2", 3, true);
+    uint64_t t = roll_to_stable(&s, "d1", &v1, 0);
+    t = roll_to_stable(&s, "d2", &v2, t);
+    assert_int_equal(pl_find(&s, "d1")->stage, PL_STAGE_SUPERSEDED);
+    struct pl_record r;
+    char why[256];
+    assert_int_equal(pl_rollback(&s, "r1", "1", t, &r, why, sizeof(why)), 0);
+    assert_string_equal(r.target, "d1");
+    assert_false(r.automatic);
+    assert_int_equal(pl_apply(&s, &r), 0);
+    for (int i = 0; i < 3; i++) {
+        assert_string_equal(pl_desired(&s, nodes3[i]), "d1");
+        healthy(&s, nodes3[i], "d1", t);
+    }
+    assert_int_equal(step(&s, t + 2 * SEC, NULL), PL_REC_REVERTED);
+    assert_string_equal(s.deps[s.stable].id, "d1");
+    assert_int_equal(pl_find(&s, "d2")->stage, PL_STAGE_SUPERSEDED);
+}
+
+static void test_a_rollback_to_the_release_already_running_is_refused(void **state)
+{
+    (void)state;
+    static struct pl_state s;
+    pl_init(&s, nodes3, 3);
+    struct pl_release v1 = release("1", 3, true);
+    uint64_t t = roll_to_stable(&s, "d1", &v1, 0);
+    struct pl_record r;
+    char why[256];
+    assert_int_equal(pl_rollback(&s, "r1", NULL, t, &r, why, sizeof(why)), 409);
+    assert_non_null(strstr(why, "already the release running"));
+    assert_int_equal(pl_rollback(&s, "r1", "1", t, &r, why, sizeof(why)), 409);
+    assert_int_equal(pl_rollback(&s, "r1", "9", t, &r, why, sizeof(why)), 404);
+    assert_non_null(strstr(why, "no stable release has version 9"));
+}
+
+static void test_a_rollback_with_no_stable_release_is_refused(void **state)
+{
+    (void)state;
+    static struct pl_state s;
+    pl_init(&s, nodes3, 3);
+    struct pl_record r;
+    char why[256];
+    assert_int_equal(pl_rollback(&s, "r1", NULL, 0, &r, why, sizeof(why)), 409);
+    assert_non_null(strstr(why, "no stable release"));
+}
+
+static void test_a_manual_rollback_during_a_rollout_ends_it_as_failed(void **state)
+{
+    (void)state;
+    static struct pl_state s;
+    pl_init(&s, nodes3, 3);
+    struct pl_release v1 = release("1", 3, true), v2 = release("2", 1, true);
+    uint64_t t = roll_to_stable(&s, "d1", &v1, 0);
+    begin(&s, "d2", &v2, t);
+    assert_int_equal(step(&s, t, NULL), PL_REC_WAVE);
+    struct pl_record r;
+    char why[256];
+    assert_int_equal(pl_rollback(&s, "r1", NULL, t, &r, why, sizeof(why)), 0);
+    assert_string_equal(r.from_deployment, "d2");
+    assert_int_equal(pl_apply(&s, &r), 0);
+    assert_int_equal(pl_find(&s, "d2")->stage, PL_STAGE_FAILED);
+    assert_non_null(strstr(pl_find(&s, "d2")->reason, "rolled back by r1"));
+    assert_int_equal(s.revert_pending, -1);
+}
+
+static void test_records_that_do_not_fit_the_state_are_ignored(void **state)
+{
+    (void)state;
+    static struct pl_state s;
+    pl_init(&s, nodes3, 3);
+    struct pl_record r = {.kind = PL_REC_WAVE, .wave = 1, .nnodes = 1};
+    snprintf(r.deployment, sizeof(r.deployment), "nope");
+    snprintf(r.nodes[0], sizeof(r.nodes[0]), "n1");
+    assert_int_equal(pl_apply(&s, &r), -1);
+    r.kind = PL_REC_STABLE;
+    assert_int_equal(pl_apply(&s, &r), -1);
+    r.kind = PL_REC_ROLLBACK;
+    snprintf(r.target, sizeof(r.target), "unknown");
+    assert_int_equal(pl_apply(&s, &r), -1);
+    r.kind = (enum pl_record_kind)99;
+    assert_int_equal(pl_apply(&s, &r), -1);
+    assert_string_equal(pl_desired(&s, "n1"), "");
+    struct pl_release v1 = release("1", 1, true);
+    begin(&s, "d1", &v1, 0);
+    struct pl_record again = {.kind = PL_REC_RELEASE, .release = v1};
+    snprintf(again.deployment, sizeof(again.deployment), "d1");
+    assert_int_equal(pl_apply(&s, &again), -1);
+}
+
+static void test_old_deployments_are_forgotten_but_the_stable_one_is_kept(void **state)
+{
+    (void)state;
+    static struct pl_state s;
+    pl_init(&s, nodes3, 3);
+    struct pl_release v1 = release("1", 3, true);
+    uint64_t t = roll_to_stable(&s, "d-stable", &v1, 0);
+    for (int k = 0; k < PL_MAX_DEPLOYMENTS + 5; k++) {
+        char id[PL_ID_MAX];
+        snprintf(id, sizeof(id), "d%d", k);
+        struct pl_release v = release("2", 3, false);
+        v.digest[1] = (uint8_t)k;
+        begin(&s, id, &v, t);
+        assert_int_equal(step(&s, t, NULL), PL_REC_WAVE);
+        reports(&s, "n1", id, PL_H_CRASHED, "");
+        assert_int_equal(step(&s, t, NULL), PL_REC_FAILED);
+    }
+    assert_true(s.ndeps <= PL_MAX_DEPLOYMENTS);
+    assert_non_null(pl_find(&s, "d-stable"));
+    assert_string_equal(s.deps[s.stable].id, "d-stable");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_a_release_rolls_out_in_waves_of_max_parallel_nodes),
+        cmocka_unit_test(test_a_wave_waits_until_its_nodes_were_healthy_for_min_healthy_time),
+        cmocka_unit_test(test_a_crash_fails_the_release_and_reverts_every_node_to_the_last_good),
+        cmocka_unit_test(test_a_rollback_completes_when_every_node_runs_the_last_good_healthy),
+        cmocka_unit_test(test_unhealthy_nodes_fail_the_release_only_past_the_healthy_deadline),
+        cmocka_unit_test(test_a_node_that_never_applies_the_release_fails_it_past_the_deadline),
+        cmocka_unit_test(test_the_progress_deadline_fails_a_release_that_keeps_waiting),
+        cmocka_unit_test(test_without_auto_revert_a_failed_release_stays_failed),
+        cmocka_unit_test(test_a_first_release_that_fails_has_nothing_to_revert_to),
+        cmocka_unit_test(test_a_failed_rollback_is_not_rolled_back_again),
+        cmocka_unit_test(test_a_new_leader_resumes_a_rollout_from_the_records_alone),
+        cmocka_unit_test(test_a_deployment_is_refused_while_another_is_in_progress),
+        cmocka_unit_test(test_deploying_the_stable_release_again_is_refused),
+        cmocka_unit_test(test_a_manual_rollback_goes_to_a_named_earlier_stable_version),
+        cmocka_unit_test(test_a_rollback_to_the_release_already_running_is_refused),
+        cmocka_unit_test(test_a_rollback_with_no_stable_release_is_refused),
+        cmocka_unit_test(test_a_manual_rollback_during_a_rollout_ends_it_as_failed),
+        cmocka_unit_test(test_records_that_do_not_fit_the_state_are_ignored),
+        cmocka_unit_test(test_old_deployments_are_forgotten_but_the_stable_one_is_kept),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
