@@ -50,11 +50,11 @@ static void get_state(struct node *n, struct http_request *req)
     for (size_t i = 0; i < n->peers.n; i++)
         json_array_append_new(peers, peer_json(n, i, now));
     json_t *state =
-        json_pack("{s:s, s:s, s:I, s:s?, s:b, s:i, s:o, s:o, s:n, s:s, s:I}", "node", n->cfg.id,
+        json_pack("{s:s, s:s, s:I, s:s?, s:b, s:i, s:o, s:o, s:o, s:s, s:I}", "node", n->cfg.id,
                   "role", cons_role_name(n->cons.role), "term", (json_int_t)n->cons.term, "leader",
                   leader_id(n), "read_only", read_only(n), "quorum", (int)cons_quorum(&n->cons),
-                  "peers", peers, "ledger", api_ledger_summary(n), "release", "version",
-                  CHIMERA_VERSION, "uptime_ms", (json_int_t)(now - n->started_ms));
+                  "peers", peers, "ledger", api_ledger_summary(n), "release", api_deploy_summary(n),
+                  "version", CHIMERA_VERSION, "uptime_ms", (json_int_t)(now - n->started_ms));
     http_respond_json(req, 200, state);
 }
 
@@ -278,6 +278,8 @@ void api_handle(void *ctx, struct http_request *req)
         return;
     }
     if (is_mutation(req->method) && !mutation_allowed(n, req))
+        return;
+    if (api_deploy_route(n, req))
         return;
     if (plen == strlen("/ledger/notes") && strncmp(req->path, "/ledger/notes", plen) == 0 &&
         is_mutation(req->method)) {

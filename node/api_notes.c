@@ -74,8 +74,7 @@ static size_t parse_notes(json_t *body, const char *notes[API_NOTES_MAX],
     return count;
 }
 
-/* Not the leader: point the client at it (307), or 503 if none is known. */
-static void redirect(struct node *n, struct http_request *req)
+void api_redirect_to_leader(struct node *n, struct http_request *req, const char *path)
 {
     int32_t l = n->cons.leader;
     if (l < 0 || (size_t)l >= n->peers.n || l == n->cons.cfg.self) {
@@ -91,8 +90,9 @@ static void redirect(struct node *n, struct http_request *req)
                       p->id));
         return;
     }
-    char location[512];
-    snprintf(location, sizeof(location), "http://%s/ledger/notes", p->http);
+    char location[1024];
+    snprintf(location, sizeof(location), "http://%s%s%s%s", p->http, path, req->query[0] ? "?" : "",
+             req->query);
     req->location = location;
     http_respond_json(req, 307,
                       json_pack("{s:s, s:s, s:s}", "error", "not the leader", "leader", p->id,
@@ -123,7 +123,7 @@ void api_post_ledger_notes(struct node *n, struct http_request *req)
     }
     if (n->cons.role != CONS_LEADER) {
         json_decref(body);
-        redirect(n, req);
+        api_redirect_to_leader(n, req, "/ledger/notes");
         return;
     }
     if (n->nnotes >= NODE_NOTES_PENDING_MAX) {
@@ -169,4 +169,23 @@ void api_post_ledger_notes(struct node *n, struct http_request *req)
     }
     n->notes[n->nnotes++] =
         (struct node_note_wait){.req = req, .first = first, .last = last, .term = term};
+}
+
+void api_answer_at_commit(struct node *n, struct http_request *req, uint64_t index, int status,
+                          json_t *reply)
+{
+    uint64_t term = n->cons.term;
+    if (n->cons.role == CONS_LEADER && n->cons.commit >= index) {
+        http_respond_json(req, status, reply);
+        return;
+    }
+    if (n->cons.role != CONS_LEADER || n->nnotes >= NODE_NOTES_PENDING_MAX) {
+        json_decref(reply);
+        http_respond_error(req, 503,
+                           "leadership lost before the change was committed; it may or may not "
+                           "be committed, check GET /deployments");
+        return;
+    }
+    n->notes[n->nnotes++] = (struct node_note_wait){
+        .req = req, .first = index, .last = index, .term = term, .status = status, .reply = reply};
 }

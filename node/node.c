@@ -277,6 +277,9 @@ static void on_tick(uv_timer_t *t)
     struct node *n = t->data;
     send_heartbeats(n);
     node_episodes_tick(n);
+    node_deploy_tick(n);
+    node_run_tick(n);
+    node_plan_tick(n);
     struct peer_change chg[CONFIG_MAX_MEMBERS];
     size_t k = peers_tick(&n->peers, uv_now(n->loop), chg, CONFIG_MAX_MEMBERS);
     for (size_t i = 0; i < k; i++)
@@ -289,6 +292,8 @@ static void close_io(struct node *n)
 {
     n->stopping = true;
     node_cons_stop(n);
+    node_plan_tick(n); /* a plan under way is answered 503 */
+    node_deploy_stop(n);
     if (n->http)
         http_stop(n->http);
     if (n->transport)
@@ -358,7 +363,7 @@ int node_run(const struct config *cfg, const uint8_t key[CONFIG_KEY_BYTES], cons
     } else {
         if (open_io(n) != 0)
             status = 2;
-        else if (node_ledger_open(n) != 0 || node_repl_start(n) != 0)
+        else if (node_ledger_open(n) != 0 || node_repl_start(n) != 0 || node_deploy_start(n) != 0)
             status = 1;
         if (status != 0)
             close_io(n);

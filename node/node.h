@@ -15,6 +15,10 @@
 #include "node/http.h"
 #include "node/peers.h"
 #include "node/transport.h"
+#include "pipeline/driver.h"
+#include "pipeline/health.h"
+#include "pipeline/manifest.h"
+#include "pipeline/rollout.h"
 
 enum node_drop {
     DROP_AUTH,
@@ -51,6 +55,10 @@ struct node_cons_seen {
 struct node_note_wait {
     struct http_request *req;
     uint64_t first, last, term;
+    /* Set for other mutations answered at commit (deployments): this status
+     * and body (owned) instead of the notes' answer. */
+    int status;
+    json_t *reply;
 };
 
 /* A read-only episode of this node, waiting to be on the record
@@ -61,6 +69,55 @@ struct node_episode {
     uint64_t enter_term, exit_term;
     bool was_leader;
     uint64_t index; /* the enter entry's index, once a leader appended it */
+};
+
+/* A release the ledger holds (its RELEASE record): what a node needs to
+ * run it. */
+struct node_release {
+    char id[PL_ID_MAX];
+    char *manifest; /* the exact submitted JSON */
+    size_t mlen;
+    char *cert; /* the certificate as JSON text */
+};
+
+struct node_deploy {
+    struct pl_state pl;
+    uint64_t applied; /* ledger index fed to the core so far */
+    struct node_release rels[PL_MAX_DEPLOYMENTS];
+    size_t nrels;
+    uint64_t pending_index; /* leader: a record appended and not yet committed */
+};
+
+/* One service of the release running here (deploy_run.c). */
+struct node_service_run {
+    struct node *node;
+    char name[MANIFEST_ID_MAX];
+    struct drv_proc *proc; /* NULL once exited */
+    bool exited;
+    int64_t status;
+    int sig;
+    uint16_t port;
+    char url[1024];
+    uint64_t started_ms, next_probe;
+    bool probing, healthy, unhealthy;
+    uint32_t passes, fails;
+    uint64_t healthy_since; /* wall clock */
+    char last_error[128];
+};
+
+struct node_run {
+    char running[PL_ID_MAX]; /* the deployment whose release runs here ("" none) */
+    uint32_t gen;            /* pl_desired_gen when it was started */
+    struct manifest m;
+    bool have_manifest;
+    struct node_service_run svc[MANIFEST_MAX_SERVICES];
+    size_t nsvc;
+    bool stopping;
+    uint64_t min_healthy_ms;
+    enum pl_health health;
+    uint64_t healthy_since;
+    char detail[PL_REASON_MAX];
+    uint64_t report_due;
 };
 
 struct node {
@@ -96,6 +153,9 @@ struct node {
     bool ro_was_leader;
     struct node_episode episodes[NODE_EPISODES_MAX];
     size_t nepisodes;
+    struct node_deploy deploy;
+    struct node_run run;
+    struct health_checker *hc;
     struct node_metrics metrics;
     struct events_limiter drop_limit[DROP_COUNT];
     bool stopping;
@@ -221,8 +281,52 @@ void node_episodes_tick(struct node *n);
 bool node_episodes_recv(struct node *n, size_t from, uint64_t kind,
                         const struct msgpack_object *body);
 
+/* Deployment records (deploy_records.c): encode returns the entry type. */
+uint32_t deploy_record_encode(const struct pl_record *r, const char *manifest, size_t mlen,
+                              const char *cert, struct node_pack *p);
+int deploy_record_decode(const uint8_t *payload, size_t len, uint64_t at_ms, struct pl_record *r,
+                         const char **manifest, size_t *mlen, const char **cert, size_t *clen);
+
+/* Deployments (node_deploy.c): start after the ledger and consensus; feed
+ * committed entries; the leader's decisions on each tick. */
+int node_deploy_start(struct node *n);
+void node_deploy_stop(struct node *n);
+void node_deploy_committed(struct node *n, uint64_t commit);
+void node_deploy_tick(struct node *n);
+/* Leader: appends a record (one fdatasync); *index is its entry. */
+int node_deploy_append(struct node *n, const struct pl_record *r, const char *manifest, size_t mlen,
+                       const char *cert, uint64_t *index, char *err, size_t errlen);
+const struct node_release *node_deploy_release(const struct node *n, const char *id);
+
+/* The release running here (deploy_run.c). */
+void node_run_cleanup_strays(struct node *n);
+void node_run_tick(struct node *n);
+void node_run_stop(struct node *n);
+bool node_run_recv(struct node *n, size_t from, uint64_t kind, const struct msgpack_object *body);
+
 /* POST /ledger/notes (api_notes.c). */
 void api_post_ledger_notes(struct node *n, struct http_request *req);
+/* Not the leader: 307 to the leader's path (or 503 when none is known). */
+void api_redirect_to_leader(struct node *n, struct http_request *req, const char *path);
+/* Answers req with status and reply (owned) once entry index of this
+ * term is committed, or 503 if leadership is lost first. */
+void api_answer_at_commit(struct node *n, struct http_request *req, uint64_t index, int status,
+                          json_t *reply);
+
+/* Deployments over HTTP (api_deploy.c). Returns false when the path is not
+ * one of them. */
+bool api_deploy_route(struct node *n, struct http_request *req);
+json_t *api_deploy_summary(struct node *n);
+/* The plan of a submitted release is ready (deploy_plan.c calls it): answer
+ * the dry run, refuse the uncertified, or commit the release. Takes plan. */
+void api_deploy_planned(struct node *n, struct http_request *req, const char *manifest, size_t mlen,
+                        const struct manifest *m, json_t *plan, bool certified, bool dry_run);
+/* Simulate on every node, heal, certify (deploy_plan.c); ends in
+ * api_deploy_planned, or answers req itself on error. */
+void deploy_plan_start(struct node *n, struct http_request *req, const char *manifest, size_t mlen,
+                       const struct manifest *m, bool dry_run);
+void node_plan_tick(struct node *n);
+bool node_plan_recv(struct node *n, size_t from, uint64_t kind, const struct msgpack_object *body);
 
 /* The ledger (node_ledger.c): open with recovery before the node serves;
  * close on the way out. */

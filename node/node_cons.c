@@ -103,8 +103,10 @@ static void apply_log(struct node *n, const struct cons_out *out,
     for (size_t i = 0; i < out->nmsgs; i++)
         send_msg(n, &out->msgs[i]);
     report_changes(n, now);
-    if (out->commit > 0)
+    if (out->commit > 0) {
+        node_deploy_committed(n, out->commit);
         node_notes_committed(n, out->commit);
+    }
     if (n->elected_pending && n->cons.role == CONS_LEADER && !n->stopping && n->ledger) {
         /* Record the election (also Raft's no-op, §8) in the new term. */
         n->elected_pending = false;

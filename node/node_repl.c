@@ -242,6 +242,10 @@ void node_notes_committed(struct node *n, uint64_t commit)
     size_t k = 0;
     for (size_t i = 0; i < n->nnotes; i++) {
         struct node_note_wait *w = &n->notes[i];
+        if (w->last <= commit && w->reply) {
+            http_respond_json(w->req, w->status, w->reply);
+            continue;
+        }
         if (w->last <= commit) {
             http_respond_json(w->req, 201,
                               json_pack("{s:I, s:I, s:I}", "first_index", (json_int_t)w->first,
@@ -256,7 +260,9 @@ void node_notes_committed(struct node *n, uint64_t commit)
 
 void node_notes_fail_all(struct node *n, const char *why)
 {
-    for (size_t i = 0; i < n->nnotes; i++)
+    for (size_t i = 0; i < n->nnotes; i++) {
+        json_decref(n->notes[i].reply);
         http_respond_error(n->notes[i].req, 503, "%s", why);
+    }
     n->nnotes = 0;
 }

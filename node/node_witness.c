@@ -513,7 +513,8 @@ void node_witness_recv(struct node *n, size_t from, const msgpack_object *body)
             return;
         }
         on_cosign(n, from, bytes, len, &sig);
-    } else if (!node_episodes_recv(n, from, kind, body)) {
+    } else if (!node_episodes_recv(n, from, kind, body) && !node_run_recv(n, from, kind, body) &&
+               !node_plan_recv(n, from, kind, body)) {
         node_drop(n, DROP_SHAPE, "ledger message kind");
     }
 }

@@ -133,6 +133,7 @@ int pl_apply(struct pl_state *s, const struct pl_record *r)
                 continue;
             d->assigned[ni] = true;
             copy_id(s->desired[ni], d->id);
+            s->desired_gen[ni]++;
         }
         return 0;
     case PL_REC_STABLE:
@@ -176,6 +177,7 @@ int pl_apply(struct pl_state *s, const struct pl_record *r)
         for (size_t i = 0; i < s->nnodes; i++) {
             d->assigned[i] = true;
             copy_id(s->desired[i], d->target);
+            s->desired_gen[i]++;
         }
         s->active = (int)(d - s->deps);
         s->revert_pending = -1;
@@ -206,6 +208,12 @@ const char *pl_desired(const struct pl_state *s, const char *node)
 {
     int i = node_index(s, node);
     return i < 0 ? "" : s->desired[i];
+}
+
+uint32_t pl_desired_gen(const struct pl_state *s, const char *node)
+{
+    int i = node_index(s, node);
+    return i < 0 ? 0 : s->desired_gen[i];
 }
 
 static void record(struct pl_record *out, enum pl_record_kind kind, const char *dep, uint64_t now)

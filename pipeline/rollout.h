@@ -137,6 +137,10 @@ struct pl_state {
     struct pl_report reports[PL_MAX_NODES];
     bool reported[PL_MAX_NODES];
     char desired[PL_MAX_NODES][PL_ID_MAX]; /* what each node must run ("" nothing) */
+    /* Bumped each time a record (a wave, a rollback) tells the node what to
+     * run, even the same release again: a node whose services crashed
+     * starts them afresh for a rollback to the release it was running. */
+    uint32_t desired_gen[PL_MAX_NODES];
     int revert_pending; /* a failed deployment awaiting its automatic rollback, -1 none */
 };
 
@@ -160,6 +164,8 @@ bool pl_tick(const struct pl_state *s, uint64_t now_ms, struct pl_record *out);
 /* Which deployment's release node must run now ("" none): the release of
  * the latest wave that included it, or of a rollback. */
 const char *pl_desired(const struct pl_state *s, const char *node);
+/* The generation of that decision (see desired_gen); 0 for an unknown node. */
+uint32_t pl_desired_gen(const struct pl_state *s, const char *node);
 
 /* Requests from operators (leader), checked against the state. They
  * return 0 with the record to commit, or an HTTP-like status with a reason:

@@ -164,6 +164,9 @@ static int perform(struct ctl_client *cl, const char *method, const char *path, 
     }
     if (strcmp(method, "POST") == 0) {
         hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+        /* No "Expect: 100-continue" for bodies over 1 KiB (a manifest): it
+         * costs a round trip, or a second when the server ignores it. */
+        hdrs = curl_slist_append(hdrs, "Expect:");
         curl_easy_setopt(c, CURLOPT_POST, 1L);
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(payload));
@@ -179,6 +182,10 @@ static int perform(struct ctl_client *cl, const char *method, const char *path, 
         return -1;
     }
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    char *location = NULL;
+    if (r->status >= 300 && r->status < 400 &&
+        curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &location) == CURLE_OK && location)
+        snprintf(r->location, sizeof r->location, "%s", location);
     r->text = b.buf ? b.buf : strdup("");
     r->len = b.len;
     if (!r->text) {
@@ -208,6 +215,12 @@ int ctl_post(struct ctl_client *cl, const char *path, const json_t *body, const 
     int rc = perform(cl, "POST", path, payload, token, r);
     free(payload);
     return rc;
+}
+
+int ctl_post_raw(struct ctl_client *cl, const char *path, const char *payload, const char *token,
+                 struct ctl_reply *r)
+{
+    return perform(cl, "POST", path, payload, token, r);
 }
 
 char *ctl_read_token(const char *path, char *err, size_t errlen)

@@ -85,6 +85,27 @@ static void print_status(const json_t *st)
            leader ? leader : "none", term, quorum,
            json_is_true(json_object_get(st, "read_only")) ? "true" : "false",
            str_or(json_object_get(st, "node"), "?"));
+    const json_t *ledger = json_object_get(st, "ledger");
+    if (json_is_object(ledger))
+        printf("ledger: index=%" JSON_INTEGER_FORMAT " committed=%" JSON_INTEGER_FORMAT
+               " head=%.16s\n",
+               json_integer_value(json_object_get(ledger, "index")),
+               json_integer_value(json_object_get(ledger, "committed")),
+               str_or(json_object_get(ledger, "head"), "-"));
+    const json_t *rel = json_object_get(st, "release");
+    if (json_is_object(rel)) {
+        const json_t *cur = json_object_get(rel, "current"),
+                     *stable = json_object_get(rel, "stable");
+        printf("release: stable=%s%s%s",
+               json_is_object(stable) ? str_or(json_object_get(stable, "version"), "?") : "none",
+               json_is_object(stable) ? " " : "",
+               json_is_object(stable) ? str_or(json_object_get(stable, "id"), "") : "");
+        if (json_is_object(cur))
+            printf(" in progress=%s %s (%s)", str_or(json_object_get(cur, "version"), "?"),
+                   str_or(json_object_get(cur, "id"), "?"),
+                   str_or(json_object_get(cur, "stage"), "?"));
+        printf("\n");
+    }
 
     static const char *const heads[NCOLS] = {"NODE",         "ROLE",    "STATUS",
                                              "LAST-CONTACT", "ADDRESS", "HTTP"};

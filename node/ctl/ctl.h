@@ -41,6 +41,7 @@ struct ctl_reply {
     char *text;
     size_t len;
     char error[256];
+    char location[1024]; /* a 3xx's Location, made absolute; "" otherwise */
 };
 
 struct ctl_client;
@@ -56,6 +57,11 @@ int ctl_get(struct ctl_client *cl, const char *path, struct ctl_reply *r);
 /* token may be NULL; body may be NULL (an empty JSON object is sent). */
 int ctl_post(struct ctl_client *cl, const char *path, const json_t *body, const char *token,
              struct ctl_reply *r);
+/* POSTs payload (a NUL-terminated document) exactly as given, byte for
+ * byte: a manifest is signed over the bytes submitted, never a
+ * re-encoding. */
+int ctl_post_raw(struct ctl_client *cl, const char *path, const char *payload, const char *token,
+                 struct ctl_reply *r);
 void ctl_reply_free(struct ctl_reply *r);
 
 /* Lets long-running commands abort a request in flight (set from a signal
@@ -86,6 +92,43 @@ int ctl_cmd_ledger_any(const struct ctl_opts *o, int argc, char **argv);
  * into JSON (a new reference), or returns NULL with the reason in *why
  * ("empty" for a payload of no bytes). */
 json_t *ctl_decode_payload(const json_t *entry, const char **why);
+
+/* deploy.c: deploy, deployments, deployment and rollback (POST
+ * /deployments, GET /deployments[/ID], POST /rollback). deploy has its own
+ * exit codes (CTL_DEPLOY_*); the others use the common ones, except that
+ * rollback answers 2 when the node refuses it (409, 404). */
+enum ctl_deploy_exit {
+    CTL_DEPLOY_STABLE = 0,   /* stable (or submitted, without --wait) */
+    CTL_DEPLOY_ERROR = 1,    /* unreachable, refused otherwise, failed, timed out */
+    CTL_DEPLOY_REJECTED = 2, /* rejected before deploying: bad manifest, 409, 422, usage */
+    CTL_DEPLOY_REVERTED = 3, /* failed and reverted to the last stable release */
+};
+int ctl_cmd_deploy(const struct ctl_opts *o, int argc, char **argv);
+int ctl_cmd_deployments(const struct ctl_opts *o, int argc, char **argv);
+int ctl_cmd_deployment(const struct ctl_opts *o, int argc, char **argv);
+int ctl_cmd_rollback(const struct ctl_opts *o, int argc, char **argv);
+
+/* deploy_view.c: how deployments are printed for people. */
+/* The plan of a POST /deployments answer (202, 200 dry run, 422):
+ * simulation issues, healing changes, certification links. */
+void ctl_print_plan(const json_t *answer);
+/* GET /deployments as a table, current and stable marked. */
+void ctl_print_deployments(const json_t *list);
+/* GET /deployments/ID: fields, per-node table, events. */
+void ctl_print_deployment(const json_t *d);
+/* Progress of a deployment being watched: compares d with *last (NULL the
+ * first time) and prints one line per change (the stage, then each node
+ * whose desired or running release or health changed), or with as_json one
+ * compact object per change. *last becomes a copy of d. Nodes report the
+ * deployment id they run; list (GET /deployments, may be NULL) names its
+ * version. */
+void ctl_print_progress(json_t **last, const json_t *d, const json_t *list, bool as_json);
+/* Whether every deployment id the nodes of d name is d's own or in list. */
+bool ctl_progress_names_known(const json_t *d, const json_t *list);
+/* Local wall-clock time as "HH:MM:SS" (UTC). */
+void ctl_clock(char *buf, size_t len);
+/* A JSON integer of Unix ms as "2026-11-25T05:50:01Z" ("-" otherwise). */
+void ctl_iso_ms(const json_t *ms, char *buf, size_t len);
 
 /* Strict unsigned parse: digits only, within [min, max]. Returns 0 or -1. */
 int ctl_parse_ulong(const char *s, unsigned long long min, unsigned long long max,

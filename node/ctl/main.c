@@ -35,13 +35,29 @@ static const char usage[] =
     "                              signatures (by the pinned --pubkey keys, else by the keys\n"
     "                              its membership entries record); reports the first bad\n"
     "                              index and byte offset, and entries verified per second\n"
+    "  deploy FILE [--dry-run] [--wait] [--timeout DURATION]\n"
+    "                              submit a release manifest (FILE, or - for stdin) to the\n"
+    "                              leader: prints the plan (simulation issues, healing,\n"
+    "                              certification) and the deployment id; --dry-run only\n"
+    "                              prints the plan; --wait follows the rollout per stage\n"
+    "                              and node until it is stable or reverted (--timeout,\n"
+    "                              default 10m); --json with --wait: one object per change,\n"
+    "                              then the final deployment\n"
+    "  deployments                 every deployment, newest first; current and stable marked\n"
+    "  deployment ID [--watch] [--timeout DURATION]\n"
+    "                              one deployment: stage, nodes, events; --watch prints\n"
+    "                              changes until it ends (0 stable or reverted, 1 otherwise)\n"
+    "  rollback [--to VERSION] [--wait] [--timeout DURATION]\n"
+    "                              roll every node back to the last stable release (or to an\n"
+    "                              earlier stable VERSION); --wait until it is done\n"
     "\n"
     "Global options (before or after the command):\n"
     "  --addr HOST:PORT            node HTTP address (env CHIMERA_ADDR; default " CTL_DEFAULT_ADDR
     ")\n"
     "  --json                      machine-readable output (events: one object per line)\n"
     "  --timeout-ms N              per-request timeout (default 3000)\n"
-    "  --token-file FILE           admin token for mutations (env CHIMERA_ADMIN_TOKEN_FILE)\n"
+    "  --token-file FILE           admin token for mutations (deploy, rollback; env\n"
+    "                              CHIMERA_ADMIN_TOKEN_FILE)\n"
     "  -h, --help                  this text\n"
     "  --version                   print the version\n"
     "\n"
@@ -51,6 +67,12 @@ static const char usage[] =
     "  2  usage error (unknown command or option, bad number)\n"
     "  3  the node answered with an error status (its message is printed)\n"
     "  ledger show: 4 no entry at INDEX (beyond the node's head)\n"
+    "  deploy: 0 stable (or submitted, without --wait), 1 error (unreachable,\n"
+    "  read-only, failed without a rollback, --timeout), 2 rejected before deploying\n"
+    "  (invalid manifest, not certified, another deployment in progress; a dry run\n"
+    "  that would be rejected), 3 failed and reverted to the last stable release\n"
+    "  rollback: 2 refused (nothing to roll back to, already running it, no such\n"
+    "  stable version); with --wait 1 when the rollback fails\n"
     "  ledger verify: 0 ok, 3 torn tail (a crash cut the last write; the node\n"
     "  repairs it at start), 4 tampered or forked, 1 unreadable, 2 usage\n";
 
@@ -60,10 +82,16 @@ struct command {
 };
 
 static const struct command commands[] = {
+    /* clang-format off */
     {"status", ctl_cmd_status},
     {"events", ctl_cmd_events},
     {"keygen", ctl_cmd_keygen},
     {"ledger", ctl_cmd_ledger_any},
+    {"deploy", ctl_cmd_deploy},
+    {"deployments", ctl_cmd_deployments},
+    {"deployment", ctl_cmd_deployment},
+    {"rollback", ctl_cmd_rollback},
+    /* clang-format on */
 };
 
 static int usage_error(const char *what, const char *arg)

@@ -6,6 +6,7 @@
 #include "harness_int.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -382,12 +383,36 @@ void h_cluster_pass(struct h_cluster *c)
     c->passed = true;
 }
 
+void h_node_kill_services(const struct h_cluster *c, int i)
+{
+    char dir[H_PATH_MAX + 16];
+    snprintf(dir, sizeof(dir), "%s/services", c->nodes[i].data);
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL) {
+        size_t len = strlen(de->d_name);
+        if (len < 5 || strcmp(de->d_name + len - 4, ".pid") != 0)
+            continue;
+        char path[H_PATH_MAX + 300];
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        char *text = h_read_file(path);
+        long pid = text ? strtol(text, NULL, 10) : 0;
+        free(text);
+        if (pid > 1)
+            kill((pid_t)-pid, SIGKILL);
+    }
+    if (d)
+        closedir(d);
+}
+
 void h_cluster_destroy(struct h_cluster *c)
 {
     if (!c)
         return;
-    for (int i = 0; i < c->n; i++)
+    for (int i = 0; i < c->n; i++) {
         h_node_kill(c, i);
+        h_node_kill_services(c, i);
+    }
     h_netns_teardown(c);
     for (size_t k = 0; k < sizeof live / sizeof live[0]; k++)
         if (live[k] == c)
@@ -564,4 +589,14 @@ bool h_node_running(struct h_cluster *c, int i)
         return false;
     }
     return true;
+}
+
+const char *h_bin_dir(void)
+{
+    static char dir[H_PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", CHIMERAD_PATH);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    return dir;
 }

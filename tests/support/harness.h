@@ -126,6 +126,10 @@ bool h_node_wait_exit(struct h_cluster *c, int i, int timeout_ms, int *status);
 /* kill -9 and reap. */
 void h_node_kill(struct h_cluster *c, int i);
 
+/* SIGKILLs the process groups of the services node i runs (its
+ * pid files in DATA/services): what a killed node leaves behind. */
+void h_node_kill_services(const struct h_cluster *c, int i);
+
 /* SIGTERM (and SIGCONT, should it be paused), wait up to h_timeout_ms(),
  * then SIGKILL. Returns the raw wait status. */
 int h_node_stop(struct h_cluster *c, int i);
@@ -217,6 +221,9 @@ int h_write_key_file(const struct h_cluster *c, const char *name, char *out, siz
 
 /* Reads a whole file into a malloc'd NUL-terminated string (NULL on error). */
 char *h_read_file(const char *path);
+/* The directory chimerad (and chimeractl, chimera-demo) were built in. */
+const char *h_bin_dir(void);
+
 /* Whether the file exists and its text contains needle. */
 bool h_file_contains(const char *path, const char *needle);
 

@@ -438,6 +438,22 @@ static void test_old_deployments_are_forgotten_but_the_stable_one_is_kept(void *
     assert_string_equal(s.deps[s.stable].id, "d-stable");
 }
 
+static void
+test_each_decision_for_a_node_bumps_its_generation_even_for_the_same_release(void **state)
+{
+    (void)state;
+    static struct pl_state s;
+    uint64_t t = stable_then_d2_reports(&s, true, PL_H_CRASHED, "");
+    uint32_t n2 = pl_desired_gen(&s, "n2");
+    assert_string_equal(pl_desired(&s, "n2"), "d1");
+    assert_int_equal(step(&s, t, NULL), PL_REC_FAILED);
+    assert_int_equal(step(&s, t, NULL), PL_REC_ROLLBACK);
+    /* n2 never left d1, yet the rollback is a new decision for it. */
+    assert_string_equal(pl_desired(&s, "n2"), "d1");
+    assert_int_equal(pl_desired_gen(&s, "n2"), n2 + 1);
+    assert_int_equal(pl_desired_gen(&s, "nobody"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -460,6 +476,8 @@ int main(void)
         cmocka_unit_test(test_a_manual_rollback_during_a_rollout_ends_it_as_failed),
         cmocka_unit_test(test_records_that_do_not_fit_the_state_are_ignored),
         cmocka_unit_test(test_old_deployments_are_forgotten_but_the_stable_one_is_kept),
+        cmocka_unit_test(
+            test_each_decision_for_a_node_bumps_its_generation_even_for_the_same_release),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,409 @@
+/* What runs on this node: the release the ledger says this node must run
+ * (pl_desired), started through the process driver, watched by health
+ * checks, and reported to the leader. Every node does this, the leader
+ * included; the leader's decisions live in deploy_lead.c.
+ *
+ * A change of release stops every service of the old one (SIGTERM to its
+ * process group, SIGKILL after its stop_grace), waits for all to exit, and
+ * only then starts the new one, so a fixed port is free again. Each
+ * service's output is appended to DATA/services/<service>.log and its
+ * process group id kept in DATA/services/<service>.pid, so that a node
+ * killed with its services still running stops them at its next start.
+ *
+ * Report messages (ENV_LEDGER): [5, deployment, health, healthy_since_ms,
+ * detail]: what runs here, sent to the leader on every change and every
+ * REPORT_EVERY_MS. */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include "node/node.h"
+
+#define REPORT_EVERY_MS 250
+#define SERVICES_DIR "services"
+
+enum { DEPLOY_REPORT = 5 };
+
+static void svc_path(const struct node *n, const char *svc, const char *ext, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/" SERVICES_DIR "/%s.%s", n->cfg.data, svc, ext);
+}
+
+void node_run_cleanup_strays(struct node *n)
+{
+    char dir[CONFIG_PATH_MAX + 16];
+    snprintf(dir, sizeof(dir), "%s/" SERVICES_DIR, n->cfg.data);
+    mkdir(dir, 0750);
+    for (size_t i = 0; i < MANIFEST_MAX_SERVICES; i++)
+        n->run.svc[i].proc = NULL;
+    /* Pid files of services a killed node left behind. */
+    FILE *ls = NULL;
+    char cmd[CONFIG_PATH_MAX + 64];
+    snprintf(cmd, sizeof(cmd), "ls '%s' 2>/dev/null", dir);
+    ls = popen(cmd, "r");
+    char name[512];
+    while (ls && fgets(name, sizeof(name), ls)) {
+        size_t len = strcspn(name, "\n");
+        name[len] = '\0';
+        if (len < 5 || strcmp(name + len - 4, ".pid") != 0)
+            continue;
+        char path[CONFIG_PATH_MAX + 600];
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        FILE *f = fopen(path, "r");
+        long pid = 0;
+        if (f && fscanf(f, "%ld", &pid) == 1 && pid > 1 && kill((pid_t)-pid, 0) == 0) {
+            kill((pid_t)-pid, SIGKILL);
+            node_event(n, "deploy.stray_stopped", NULL,
+                       "stopped process group %ld left running by an earlier start (%s)", pid,
+                       name);
+        }
+        if (f)
+            fclose(f);
+        unlink(path);
+    }
+    if (ls)
+        pclose(ls);
+}
+
+static const struct node_release *release_of(const struct node *n, const char *id)
+{
+    for (size_t i = 0; i < n->deploy.nrels; i++)
+        if (strcmp(n->deploy.rels[i].id, id) == 0)
+            return &n->deploy.rels[i];
+    return NULL;
+}
+
+static void set_health(struct node *n, enum pl_health h, uint64_t since, const char *detail)
+{
+    struct node_run *r = &n->run;
+    if (r->health != h || strcmp(r->detail, detail) != 0)
+        r->report_due = 0; /* news: tell the leader now */
+    r->health = h;
+    r->healthy_since = since;
+    snprintf(r->detail, sizeof(r->detail), "%.*s", (int)sizeof(r->detail) - 1, detail);
+}
+
+static void on_exit_cb(struct drv_proc *proc, int64_t status, int sig, void *arg)
+{
+    struct node_service_run *s = arg;
+    struct node *n = s->node;
+    s->exited = true;
+    s->status = status;
+    s->sig = sig;
+    char pidfile[CONFIG_PATH_MAX + 128];
+    svc_path(n, s->name, "pid", pidfile, sizeof(pidfile));
+    unlink(pidfile);
+    drv_free(proc);
+    s->proc = NULL;
+    if (!n->run.stopping)
+        node_event(n, "deploy.service_exited", NULL, "service %s of %s exited (%s %d)", s->name,
+                   n->run.running, sig ? "signal" : "status", sig ? sig : (int)status);
+}
+
+/* A free port on 127.0.0.1 for "port": "auto". */
+static uint16_t free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    uint16_t port = 0;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+static int start_service(struct node *n, size_t i, const struct manifest *m, char *err,
+                         size_t errlen)
+{
+    struct node_run *r = &n->run;
+    const struct manifest_service *ms = &m->services[i];
+    struct node_service_run *s = &r->svc[i];
+    memset(s, 0, sizeof(*s));
+    s->node = n;
+    snprintf(s->name, sizeof(s->name), "%s", ms->name);
+    s->port = ms->port_kind == MANIFEST_PORT_FIXED  ? ms->port
+              : ms->port_kind == MANIFEST_PORT_AUTO ? free_port()
+                                                    : 0;
+    struct manifest_vars vars = {
+        .node = n->cfg.id, .name = m->name, .version = m->version, .port = s->port};
+    struct manifest_error me;
+    static char argbuf[MANIFEST_MAX_ARGS + 1][4096];
+    static char envbuf[MANIFEST_MAX_ENV + 1][4096 + 256];
+    const char *argv[MANIFEST_MAX_ARGS + 2], *envp[MANIFEST_MAX_ENV + 2];
+    argv[0] = ms->command;
+    for (size_t a = 0; a < ms->nargs; a++) {
+        if (manifest_expand(ms->args[a], &vars, argbuf[a], sizeof(argbuf[a]), &me) != 0) {
+            snprintf(err, errlen, "%s: args[%zu]: %s", ms->name, a, me.message);
+            return -1;
+        }
+        argv[a + 1] = argbuf[a];
+    }
+    argv[ms->nargs + 1] = NULL;
+    size_t k = 0;
+    if (s->port) {
+        snprintf(envbuf[k], sizeof(envbuf[k]), "PORT=%u", s->port);
+        envp[k] = envbuf[k];
+        k++;
+    }
+    for (size_t e = 0; e < ms->nenv; e++) {
+        char value[4096];
+        if (manifest_expand(ms->env[e].value, &vars, value, sizeof(value), &me) != 0) {
+            snprintf(err, errlen, "%s: env.%s: %s", ms->name, ms->env[e].name, me.message);
+            return -1;
+        }
+        snprintf(envbuf[k], sizeof(envbuf[k]), "%s=%s", ms->env[e].name, value);
+        envp[k] = envbuf[k];
+        k++;
+    }
+    envp[k] = NULL;
+    if (ms->health.enabled &&
+        manifest_expand(ms->health.url, &vars, s->url, sizeof(s->url), &me) != 0) {
+        snprintf(err, errlen, "%s: health.url: %s", ms->name, me.message);
+        return -1;
+    }
+    char log[CONFIG_PATH_MAX + 128];
+    svc_path(n, ms->name, "log", log, sizeof(log));
+    struct drv_spec spec = {.argv = argv, .env = envp, .cwd = ms->working_dir, .log_path = log};
+    char why[256];
+    if (drv_start(n->loop, &spec, on_exit_cb, s, &s->proc, why, sizeof(why)) != 0) {
+        snprintf(err, errlen, "%s", why);
+        s->proc = NULL;
+        return -1;
+    }
+    char pidfile[CONFIG_PATH_MAX + 128];
+    svc_path(n, ms->name, "pid", pidfile, sizeof(pidfile));
+    FILE *f = fopen(pidfile, "w");
+    if (f) {
+        fprintf(f, "%d\n", drv_pid(s->proc));
+        fclose(f);
+    }
+    s->started_ms = uv_now(n->loop);
+    return 0;
+}
+
+static void start_release(struct node *n, const char *id)
+{
+    struct node_run *r = &n->run;
+    const struct node_release *rel = release_of(n, id);
+    snprintf(r->running, sizeof(r->running), "%s", id);
+    r->nsvc = 0;
+    if (r->have_manifest)
+        manifest_free(&r->m);
+    r->have_manifest = false;
+    struct manifest_error me;
+    if (!rel || manifest_parse(rel->manifest, rel->mlen, &r->m, &me) != 0) {
+        set_health(n, PL_H_START_FAILED, 0,
+                   rel ? me.message : "the release is not in this node's ledger");
+        return;
+    }
+    r->have_manifest = true;
+    r->min_healthy_ms = r->m.rollout.min_healthy_time_ms;
+    set_health(n, PL_H_STARTING, 0, "");
+    for (size_t i = 0; i < r->m.nservices; i++) {
+        char err[512];
+        r->nsvc = i + 1;
+        if (start_service(n, i, &r->m, err, sizeof(err)) != 0) {
+            set_health(n, PL_H_START_FAILED, 0, err);
+            node_event(n, "deploy.start_failed", NULL, "%s: %s", id, err);
+            return;
+        }
+    }
+    node_event(n, "deploy.applied", NULL, "%s runs %s %s (deployment %s)", n->cfg.id, r->m.name,
+               r->m.version, id);
+}
+
+static void on_probe(const struct health_result *res, void *arg)
+{
+    struct node_service_run *s = arg;
+    struct node *n = s->node;
+    s->probing = false;
+    const struct manifest_health *h = &n->run.m.services[s - n->run.svc].health;
+    if (res->healthy) {
+        s->fails = 0;
+        if (++s->passes >= h->healthy_threshold && !s->healthy) {
+            s->healthy = true;
+            s->healthy_since = (uint64_t)node_wall_ms();
+        }
+    } else {
+        s->passes = 0;
+        snprintf(s->last_error, sizeof(s->last_error), "%s", res->error);
+        if (++s->fails >= h->unhealthy_threshold) {
+            s->healthy = false;
+            s->unhealthy = true;
+        }
+    }
+}
+
+static bool all_stopped(const struct node_run *r)
+{
+    for (size_t i = 0; i < r->nsvc; i++)
+        if (r->svc[i].proc)
+            return false;
+    return true;
+}
+
+/* Derives this node's health from its services. */
+static void judge(struct node *n)
+{
+    struct node_run *r = &n->run;
+    if (r->health == PL_H_START_FAILED || !r->have_manifest)
+        return;
+    uint64_t since = 0;
+    bool all_healthy = true;
+    char detail[PL_REASON_MAX] = "";
+    for (size_t i = 0; i < r->nsvc; i++) {
+        struct node_service_run *s = &r->svc[i];
+        const struct manifest_service *ms = &r->m.services[i];
+        if (s->exited) {
+            snprintf(detail, sizeof(detail), "%s exited (%s %d)", s->name,
+                     s->sig ? "signal" : "status", s->sig ? s->sig : (int)s->status);
+            set_health(n, PL_H_CRASHED, 0, detail);
+            return;
+        }
+        if (!ms->health.enabled && !s->healthy) {
+            s->healthy = true; /* running is all it promises */
+            s->healthy_since = (uint64_t)node_wall_ms();
+        }
+        if (s->unhealthy && !s->healthy)
+            snprintf(detail, sizeof(detail), "%s: %s", s->name, s->last_error);
+        all_healthy = all_healthy && s->healthy;
+        if (s->healthy && s->healthy_since > since)
+            since = s->healthy_since;
+    }
+    if (all_healthy)
+        set_health(n, PL_H_HEALTHY, since, "");
+    else
+        set_health(n, detail[0] ? PL_H_UNHEALTHY : PL_H_STARTING, 0, detail);
+}
+
+static void probe_due(struct node *n)
+{
+    struct node_run *r = &n->run;
+    uint64_t now = uv_now(n->loop);
+    for (size_t i = 0; i < r->nsvc && r->have_manifest; i++) {
+        struct node_service_run *s = &r->svc[i];
+        const struct manifest_health *h = &r->m.services[i].health;
+        if (!h->enabled || !s->proc || s->probing || now < s->next_probe)
+            continue;
+        s->next_probe = now + h->interval_ms;
+        if (health_probe(n->hc, s->url, h->timeout_ms, on_probe, s) == 0)
+            s->probing = true;
+    }
+}
+
+static void send_report(struct node *n)
+{
+    struct node_run *r = &n->run;
+    uint64_t now = uv_now(n->loop);
+    if (now < r->report_due)
+        return;
+    r->report_due = now + REPORT_EVERY_MS;
+    struct pl_report rep = {.health = r->running[0] ? r->health : PL_H_NONE,
+                            .healthy_since_ms = r->healthy_since,
+                            .at_ms = (uint64_t)node_wall_ms()};
+    snprintf(rep.deployment, sizeof(rep.deployment), "%s", r->running);
+    snprintf(rep.detail, sizeof(rep.detail), "%s", r->detail);
+    int32_t leader = n->cons.leader;
+    if (leader == n->cons.cfg.self) {
+        pl_report(&n->deploy.pl, n->cfg.id, &rep);
+        return;
+    }
+    if (leader == CONS_NONE)
+        return;
+    struct node_pack p;
+    node_pack_init(&p);
+    msgpack_pack_array(&p.pk, 5);
+    msgpack_pack_uint32(&p.pk, DEPLOY_REPORT);
+    msgpack_pack_str_with_body(&p.pk, rep.deployment, strlen(rep.deployment));
+    msgpack_pack_uint32(&p.pk, (uint32_t)rep.health);
+    msgpack_pack_uint64(&p.pk, rep.healthy_since_ms);
+    msgpack_pack_str_with_body(&p.pk, rep.detail, strlen(rep.detail));
+    node_pack_send(n, (size_t)leader, ENV_LEDGER, &p);
+}
+
+bool node_run_recv(struct node *n, size_t from, uint64_t kind, const msgpack_object *body)
+{
+    if (kind != DEPLOY_REPORT)
+        return false;
+    const msgpack_object *f = body->via.array.ptr;
+    if (body->via.array.size != 5 || f[1].type != MSGPACK_OBJECT_STR ||
+        f[1].via.str.size >= PL_ID_MAX || f[2].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+        f[2].via.u64 > PL_H_START_FAILED || f[3].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+        f[4].type != MSGPACK_OBJECT_STR)
+        return false;
+    struct pl_report rep = {.health = (enum pl_health)f[2].via.u64,
+                            .healthy_since_ms = f[3].via.u64,
+                            .at_ms = (uint64_t)node_wall_ms()};
+    memcpy(rep.deployment, f[1].via.str.ptr, f[1].via.str.size);
+    snprintf(rep.detail, sizeof(rep.detail), "%.*s", (int)f[4].via.str.size, f[4].via.str.ptr);
+    if (n->cons.role == CONS_LEADER)
+        pl_report(&n->deploy.pl, n->peers.m[from].id, &rep);
+    return true;
+}
+
+void node_run_tick(struct node *n)
+{
+    struct node_run *r = &n->run;
+    if (!n->hc)
+        return;
+    const char *desired = pl_desired(&n->deploy.pl, n->cfg.id);
+    uint32_t gen = pl_desired_gen(&n->deploy.pl, n->cfg.id);
+    bool broken = r->health == PL_H_CRASHED || r->health == PL_H_START_FAILED;
+    /* A new decision for the release it runs restarts only what is broken. */
+    if (!broken && strcmp(desired, r->running) == 0)
+        r->gen = gen;
+    if ((strcmp(desired, r->running) != 0 || r->gen != gen) && !n->stopping) {
+        if (!r->stopping && r->running[0]) {
+            r->stopping = true;
+            for (size_t i = 0; i < r->nsvc; i++)
+                if (r->svc[i].proc)
+                    drv_stop(r->svc[i].proc,
+                             r->have_manifest ? r->m.services[i].stop_grace_ms : 5000);
+        }
+        if (!r->running[0] || all_stopped(r)) {
+            r->stopping = false;
+            r->running[0] = '\0';
+            r->nsvc = 0;
+            set_health(n, PL_H_NONE, 0, "");
+            if (desired[0])
+                start_release(n, desired);
+            r->gen = gen;
+        }
+    }
+    if (!r->stopping) {
+        probe_due(n);
+        judge(n);
+    }
+    send_report(n);
+}
+
+void node_run_stop(struct node *n)
+{
+    struct node_run *r = &n->run;
+    r->stopping = true;
+    /* The services go with the node: killed with their process groups. */
+    for (size_t i = 0; i < r->nsvc; i++)
+        if (r->svc[i].proc) {
+            char pidfile[CONFIG_PATH_MAX + 128];
+            svc_path(n, r->svc[i].name, "pid", pidfile, sizeof(pidfile));
+            unlink(pidfile);
+            drv_free(r->svc[i].proc);
+            r->svc[i].proc = NULL;
+        }
+    if (r->have_manifest)
+        manifest_free(&r->m);
+    r->have_manifest = false;
+    if (n->hc)
+        health_free(n->hc);
+    n->hc = NULL;
+}

@@ -1,0 +1,640 @@
+/* Probe: the facts of a release on this machine, and the heal actions (see
+ * probe.h). Shell code; everything is quick and local. */
+#include "pipeline/probe.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "pipeline/certify.h"
+
+#define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
+
+/* ---- command ------------------------------------------------------------ */
+
+static bool is_exec(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+static void set_path(struct probe_service *ps, const char *path)
+{
+    if (strlen(path) < sizeof(ps->command_path))
+        memcpy(ps->command_path, path, strlen(path) + 1);
+    else
+        ps->command_path[0] = '\0';
+}
+
+/* Like execvp: the first executable candidate wins; when there is none, the
+ * first file found is reported (found, not executable). */
+static void probe_command(const char *cmd, struct probe_service *ps)
+{
+    struct stat st;
+    if (strchr(cmd, '/')) {
+        ps->command_found = stat(cmd, &st) == 0;
+        ps->command_executable = ps->command_found && is_exec(cmd);
+        if (ps->command_found)
+            set_path(ps, cmd);
+        return;
+    }
+    const char *path = getenv("PATH");
+    if (!path || !*path)
+        path = DEFAULT_PATH;
+    char cand[PROBE_PATH_MAX];
+    const char *p = path;
+    for (;;) {
+        const char *end = strchr(p, ':');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        int w = len ? snprintf(cand, sizeof(cand), "%.*s/%s", (int)len, p, cmd)
+                    : snprintf(cand, sizeof(cand), "./%s", cmd);
+        if (w > 0 && (size_t)w < sizeof(cand) && stat(cand, &st) == 0) {
+            if (is_exec(cand)) {
+                ps->command_found = ps->command_executable = true;
+                set_path(ps, cand);
+                return;
+            }
+            if (!ps->command_found) {
+                ps->command_found = true;
+                set_path(ps, cand);
+            }
+        }
+        if (!end)
+            break;
+        p = end + 1;
+    }
+}
+
+/* ---- working_dir -------------------------------------------------------- */
+
+static void probe_dir(const char *dir, struct probe_service *ps)
+{
+    struct stat st;
+    ps->working_dir_set = true;
+    if (stat(dir, &st) == 0) {
+        ps->working_dir_exists = true;
+        ps->working_dir_is_dir = S_ISDIR(st.st_mode);
+        return;
+    }
+    /* Missing: mkdir -p works when the nearest existing ancestor is a
+     * directory we may write into. */
+    char buf[MANIFEST_STRING_MAX + 1];
+    if (strlen(dir) >= sizeof(buf))
+        return;
+    memcpy(buf, dir, strlen(dir) + 1);
+    for (;;) {
+        size_t len = strlen(buf);
+        while (len > 1 && buf[len - 1] == '/')
+            buf[--len] = '\0';
+        char *slash = strrchr(buf, '/');
+        if (!slash)
+            return;
+        if (slash == buf)
+            slash[1] = '\0';
+        else
+            *slash = '\0';
+        if (stat(buf, &st) == 0) {
+            ps->working_dir_creatable = S_ISDIR(st.st_mode) && access(buf, W_OK | X_OK) == 0;
+            return;
+        }
+        if (strcmp(buf, "/") == 0)
+            return;
+    }
+}
+
+/* ---- ports -------------------------------------------------------------- */
+
+/* Binds 127.0.0.1:port (0: any), SO_REUSEADDR off. Returns the socket and
+ * the bound port, or -1. */
+static int bind_port(uint16_t port, uint16_t *bound)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(sa);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {
+        close(fd);
+        return -1;
+    }
+    *bound = ntohs(sa.sin_port);
+    return fd;
+}
+
+/* ---- variables ---------------------------------------------------------- */
+
+/* "http(s)://host[:port]" then nothing, or "/", "?", "#" and the rest. */
+static bool url_valid(const char *u, char *why, size_t whylen)
+{
+    for (const char *c = u; *c; c++)
+        if ((unsigned char)*c <= ' ' || *c == 0x7f) {
+            snprintf(why, whylen, "%s", "it contains a space or a control character");
+            return false;
+        }
+    const char *p;
+    if (strncmp(u, "http://", 7) == 0)
+        p = u + 7;
+    else if (strncmp(u, "https://", 8) == 0)
+        p = u + 8;
+    else {
+        snprintf(why, whylen, "%s", "it does not start with http:// or https://");
+        return false;
+    }
+    const char *h = p;
+    if (*p == '[') {
+        p = strchr(p, ']');
+        if (!p) {
+            snprintf(why, whylen, "%s", "unterminated [ in the host");
+            return false;
+        }
+        p++;
+    } else {
+        while (*p && !strchr(":/?#", *p))
+            p++;
+    }
+    if (p == h || (*h == '[' && p - h <= 2)) {
+        snprintf(why, whylen, "%s", "no host");
+        return false;
+    }
+    if (*p == ':') {
+        p++;
+        unsigned long port = 0;
+        const char *d = p;
+        while (*p >= '0' && *p <= '9' && port <= 65535)
+            port = port * 10 + (unsigned long)(*p++ - '0');
+        if (p == d || port == 0 || port > 65535 || (*p && !strchr("/?#", *p))) {
+            snprintf(why, whylen, "%s", "the port is not 1..65535");
+            return false;
+        }
+    }
+    if (*p && !strchr("/?#", *p)) {
+        snprintf(why, whylen, "%s", "unexpected character after the host");
+        return false;
+    }
+    return true;
+}
+
+static void probe_vars(const struct manifest_service *s, const struct manifest_vars *v,
+                       struct probe_service *ps)
+{
+    char buf[MANIFEST_STRING_MAX + 1];
+    struct manifest_error e;
+
+    ps->args_ok = true;
+    for (size_t i = 0; i < s->nargs; i++)
+        if (manifest_expand(s->args[i], v, buf, sizeof(buf), &e) != 0) {
+            ps->args_ok = false;
+            snprintf(ps->args_error, sizeof(ps->args_error), "args[%zu]: %.150s", i, e.message);
+            break;
+        }
+    ps->env_ok = true;
+    for (size_t i = 0; i < s->nenv; i++)
+        if (manifest_expand(s->env[i].value, v, buf, sizeof(buf), &e) != 0) {
+            ps->env_ok = false;
+            snprintf(ps->env_error, sizeof(ps->env_error), "%.40s: %.140s", s->env[i].name,
+                     e.message);
+            break;
+        }
+    if (!s->health.enabled || !s->health.url)
+        return;
+    ps->health_set = true;
+    if (manifest_expand(s->health.url, v, ps->health_url, sizeof(ps->health_url), &e) != 0) {
+        snprintf(ps->health_error, sizeof(ps->health_error), "%.180s", e.message);
+        return;
+    }
+    char why[96];
+    if (!url_valid(ps->health_url, why, sizeof(why))) {
+        snprintf(ps->health_error, sizeof(ps->health_error), "%.80s: %.100s", ps->health_url, why);
+        return;
+    }
+    ps->health_ok = true;
+}
+
+/* ---- probe_release ------------------------------------------------------ */
+
+int probe_release(const struct manifest *m, const char *node_id, struct probe_facts *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (node_id)
+        snprintf(out->node, sizeof(out->node), "%s", node_id);
+    if (!m || !node_id || !*node_id || m->nservices > MANIFEST_MAX_SERVICES) {
+        snprintf(out->error, sizeof(out->error), "%s",
+                 !m                                     ? "no manifest"
+                 : m->nservices > MANIFEST_MAX_SERVICES ? "too many services"
+                                                        : "no node id");
+        return -1;
+    }
+    out->answered = true;
+    out->nservices = m->nservices;
+    int held[MANIFEST_MAX_SERVICES];
+    for (size_t i = 0; i < m->nservices; i++) {
+        const struct manifest_service *s = &m->services[i];
+        struct probe_service *ps = &out->services[i];
+        held[i] = -1;
+        snprintf(ps->name, sizeof(ps->name), "%s", s->name);
+        probe_command(s->command ? s->command : "", ps);
+        if (s->working_dir)
+            probe_dir(s->working_dir, ps);
+
+        ps->port_kind = s->port_kind;
+        uint16_t bound = 0;
+        if (s->port_kind == MANIFEST_PORT_FIXED) {
+            ps->port = s->port;
+            held[i] = bind_port(s->port, &bound);
+            ps->port_free = held[i] >= 0;
+        } else if (s->port_kind == MANIFEST_PORT_AUTO) {
+            held[i] = bind_port(0, &bound);
+            ps->port_free = held[i] >= 0 && bound != 0;
+            ps->port = ps->port_free ? bound : 0;
+        }
+
+        /* Without an assigned port, the templates are checked with a
+         * stand-in; auto_port_unavailable says what is wrong. */
+        uint32_t vport = s->port_kind == MANIFEST_PORT_NONE ? 0u : ps->port ? ps->port : 1u;
+        const struct manifest_vars v = {node_id, m->name, m->version, vport};
+        probe_vars(s, &v, ps);
+    }
+    for (size_t i = 0; i < m->nservices; i++)
+        if (held[i] >= 0)
+            close(held[i]);
+    return 0;
+}
+
+void probe_mark_own_ports(struct probe_facts *f, const uint16_t *ports, size_t n)
+{
+    for (size_t i = 0; i < f->nservices && i < MANIFEST_MAX_SERVICES; i++) {
+        struct probe_service *ps = &f->services[i];
+        if (ps->port_kind != MANIFEST_PORT_FIXED || ps->port_free)
+            continue;
+        for (size_t j = 0; j < n; j++)
+            if (ports[j] == ps->port)
+                ps->port_own = true;
+    }
+}
+
+/* ---- heal --------------------------------------------------------------- */
+
+static int mkdir_p(const char *dir, char *err, size_t errlen)
+{
+    char buf[MANIFEST_STRING_MAX + 1];
+    size_t len = strlen(dir);
+    if (len == 0 || len >= sizeof(buf) || dir[0] != '/') {
+        snprintf(err, errlen, "%s", "not an absolute path");
+        return -1;
+    }
+    memcpy(buf, dir, len + 1);
+    for (char *p = buf + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char c = *p;
+        *p = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
+            snprintf(err, errlen, "mkdir %.120s: %.60s", buf, strerror(errno));
+            return -1;
+        }
+        *p = c;
+        if (c == '\0')
+            break;
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "%.120s is not a directory", dir);
+        return -1;
+    }
+    return 0;
+}
+
+int probe_heal(const struct manifest *m, const struct cert_heal_action *actions, size_t n,
+               struct cert_heal_result *results)
+{
+    int failed = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct cert_heal_result *r = &results[i];
+        memset(r, 0, sizeof(*r));
+        const struct manifest_service *s = NULL;
+        for (size_t j = 0; m && j < m->nservices; j++)
+            if (strcmp(m->services[j].name, actions[i].service) == 0)
+                s = &m->services[j];
+        if (!s) {
+            snprintf(r->detail, sizeof(r->detail), "no service \"%.64s\" in the release",
+                     actions[i].service);
+        } else if (actions[i].kind == CERT_HEAL_CREATE_DIR) {
+            char err[PROBE_DETAIL_MAX];
+            if (!s->working_dir)
+                snprintf(r->detail, sizeof(r->detail), "%s", "the service has no working_dir");
+            else if (mkdir_p(s->working_dir, err, sizeof(err)) != 0)
+                snprintf(r->detail, sizeof(r->detail), "%s", err);
+            else {
+                r->ok = true;
+                snprintf(r->detail, sizeof(r->detail), "created %.170s", s->working_dir);
+            }
+        } else if (actions[i].kind == CERT_HEAL_REPROBE) {
+            r->ok = true;
+            snprintf(r->detail, sizeof(r->detail), "%s", "a new port is picked by the re-probe");
+        } else {
+            snprintf(r->detail, sizeof(r->detail), "%s", "unknown action");
+        }
+        failed += !r->ok;
+    }
+    return failed;
+}
+
+/* ---- JSON --------------------------------------------------------------- */
+
+static const char *kind_name(enum manifest_port k)
+{
+    return k == MANIFEST_PORT_AUTO ? "auto" : k == MANIFEST_PORT_FIXED ? "fixed" : "none";
+}
+
+static void put(json_t *o, const char *k, json_t *v, bool *ok)
+{
+    if (!v || json_object_set_new(o, k, v) != 0)
+        *ok = false;
+}
+
+static json_t *obj(bool *ok)
+{
+    json_t *o = json_object();
+    if (!o)
+        *ok = false;
+    return o;
+}
+
+static json_t *service_json(const struct probe_service *s, bool *ok)
+{
+    json_t *o = obj(ok), *c = obj(ok), *w = obj(ok), *p = obj(ok), *h = obj(ok), *e = obj(ok),
+           *a = obj(ok);
+    if (!*ok) {
+        json_t *all[] = {o, c, w, p, h, e, a};
+        for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+            json_decref(all[i]);
+        return NULL;
+    }
+    put(o, "name", json_string(s->name), ok);
+    put(c, "found", json_boolean(s->command_found), ok);
+    put(c, "executable", json_boolean(s->command_executable), ok);
+    put(c, "path", json_string(s->command_path), ok);
+    put(o, "command", c, ok);
+    put(w, "set", json_boolean(s->working_dir_set), ok);
+    put(w, "exists", json_boolean(s->working_dir_exists), ok);
+    put(w, "is_dir", json_boolean(s->working_dir_is_dir), ok);
+    put(w, "creatable", json_boolean(s->working_dir_creatable), ok);
+    put(o, "working_dir", w, ok);
+    put(p, "kind", json_string(kind_name(s->port_kind)), ok);
+    put(p, "port", json_integer(s->port), ok);
+    put(p, "free", json_boolean(s->port_free), ok);
+    put(p, "own", json_boolean(s->port_own), ok);
+    put(o, "port", p, ok);
+    put(h, "set", json_boolean(s->health_set), ok);
+    put(h, "ok", json_boolean(s->health_ok), ok);
+    put(h, "url", json_string(s->health_url), ok);
+    put(h, "error", json_string(s->health_error), ok);
+    put(o, "health", h, ok);
+    put(e, "ok", json_boolean(s->env_ok), ok);
+    put(e, "error", json_string(s->env_error), ok);
+    put(o, "env", e, ok);
+    put(a, "ok", json_boolean(s->args_ok), ok);
+    put(a, "error", json_string(s->args_error), ok);
+    put(o, "args", a, ok);
+    return o;
+}
+
+json_t *probe_facts_to_json(const struct probe_facts *f)
+{
+    bool ok = true;
+    json_t *root = json_object(), *svcs = json_array();
+    if (!root || !svcs) {
+        json_decref(root);
+        json_decref(svcs);
+        return NULL;
+    }
+    put(root, "node", json_string(f->node), &ok);
+    put(root, "answered", json_boolean(f->answered), &ok);
+    put(root, "error", json_string(f->error), &ok);
+    put(root, "services", svcs, &ok);
+    for (size_t i = 0; ok && i < f->nservices && i < MANIFEST_MAX_SERVICES; i++) {
+        json_t *s = service_json(&f->services[i], &ok);
+        if (!s || json_array_append_new(svcs, s) != 0)
+            ok = false;
+    }
+    if (!ok) {
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
+/* Strict decoding: a field's path and what is wrong with it. */
+struct dec {
+    char *err;
+    size_t errlen;
+};
+
+__attribute__((format(printf, 3, 4))) static int bad(struct dec *d, const char *path,
+                                                     const char *fmt, ...)
+{
+    char msg[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (d->errlen)
+        snprintf(d->err, d->errlen, "%s: %s", path[0] ? path : "facts", msg);
+    return -1;
+}
+
+/* o must be an object with exactly these keys. */
+static int keys(struct dec *d, const json_t *o, const char *path, const char *const *want)
+{
+    if (!json_is_object(o))
+        return bad(d, path, "%s", "must be an object");
+    for (size_t i = 0; want[i]; i++)
+        if (!json_object_get(o, want[i])) {
+            char p[160];
+            snprintf(p, sizeof(p), "%s%s%s", path, path[0] ? "." : "", want[i]);
+            return bad(d, p, "%s", "missing");
+        }
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)o, k, v)
+    {
+        bool known = false;
+        for (size_t i = 0; want[i] && !known; i++)
+            known = strcmp(k, want[i]) == 0;
+        if (!known) {
+            char p[160];
+            snprintf(p, sizeof(p), "%s%s%.64s", path, path[0] ? "." : "", k);
+            return bad(d, p, "%s", "unknown field");
+        }
+        (void)v;
+    }
+    return 0;
+}
+
+static void sub(char *out, size_t cap, const char *path, const char *key)
+{
+    /* A path cut short only shortens an error message. */
+    int k = snprintf(out, cap, "%s%s", path, path[0] ? "." : "");
+    if (k >= 0 && (size_t)k < cap)
+        strncat(out, key, cap - (size_t)k - 1);
+}
+
+static int get_bool(struct dec *d, const json_t *o, const char *path, const char *key, bool *out)
+{
+    const json_t *v = json_object_get(o, key);
+    if (!json_is_boolean(v)) {
+        char p[160];
+        sub(p, sizeof(p), path, key);
+        return bad(d, p, "%s", "must be true or false");
+    }
+    *out = json_is_true(v);
+    return 0;
+}
+
+static int get_str(struct dec *d, const json_t *o, const char *path, const char *key, char *out,
+                   size_t cap)
+{
+    const json_t *v = json_object_get(o, key);
+    char p[160];
+    sub(p, sizeof(p), path, key);
+    if (!json_is_string(v))
+        return bad(d, p, "%s", "must be a string");
+    size_t len = json_string_length(v);
+    const char *s = json_string_value(v);
+    if (len >= cap)
+        return bad(d, p, "longer than %zu bytes", cap - 1);
+    if (memchr(s, '\0', len))
+        return bad(d, p, "%s", "contains a NUL");
+    memcpy(out, s, len + 1);
+    return 0;
+}
+
+static int get_obj(struct dec *d, const json_t *o, const char *path, const char *key,
+                   const char *const *want, const json_t **out, char *subpath, size_t cap)
+{
+    sub(subpath, cap, path, key);
+    *out = json_object_get(o, key);
+    return keys(d, *out, subpath, want);
+}
+
+static int service_from_json(struct dec *d, const json_t *o, const char *path,
+                             struct probe_service *s)
+{
+    static const char *const top[] = {"name",   "command", "working_dir", "port",
+                                      "health", "env",     "args",        NULL};
+    static const char *const cmd[] = {"found", "executable", "path", NULL};
+    static const char *const wd[] = {"set", "exists", "is_dir", "creatable", NULL};
+    static const char *const port[] = {"kind", "port", "free", "own", NULL};
+    static const char *const health[] = {"set", "ok", "url", "error", NULL};
+    static const char *const okerr[] = {"ok", "error", NULL};
+    const json_t *x;
+    char p[160];
+
+    if (keys(d, o, path, top) || get_str(d, o, path, "name", s->name, sizeof(s->name)))
+        return -1;
+    if (!s->name[0]) {
+        sub(p, sizeof(p), path, "name");
+        return bad(d, p, "%s", "must not be empty");
+    }
+    if (get_obj(d, o, path, "command", cmd, &x, p, sizeof(p)) ||
+        get_bool(d, x, p, "found", &s->command_found) ||
+        get_bool(d, x, p, "executable", &s->command_executable) ||
+        get_str(d, x, p, "path", s->command_path, sizeof(s->command_path)))
+        return -1;
+    if (get_obj(d, o, path, "working_dir", wd, &x, p, sizeof(p)) ||
+        get_bool(d, x, p, "set", &s->working_dir_set) ||
+        get_bool(d, x, p, "exists", &s->working_dir_exists) ||
+        get_bool(d, x, p, "is_dir", &s->working_dir_is_dir) ||
+        get_bool(d, x, p, "creatable", &s->working_dir_creatable))
+        return -1;
+    if (get_obj(d, o, path, "port", port, &x, p, sizeof(p)))
+        return -1;
+    char kp[160];
+    sub(kp, sizeof(kp), p, "kind");
+    const char *kind = json_string_value(json_object_get(x, "kind"));
+    if (kind && strcmp(kind, "none") == 0)
+        s->port_kind = MANIFEST_PORT_NONE;
+    else if (kind && strcmp(kind, "auto") == 0)
+        s->port_kind = MANIFEST_PORT_AUTO;
+    else if (kind && strcmp(kind, "fixed") == 0)
+        s->port_kind = MANIFEST_PORT_FIXED;
+    else
+        return bad(d, kp, "%s", "must be \"none\", \"auto\" or \"fixed\"");
+    const json_t *pv = json_object_get(x, "port");
+    if (!json_is_integer(pv) || json_integer_value(pv) < 0 || json_integer_value(pv) > 65535) {
+        sub(kp, sizeof(kp), p, "port");
+        return bad(d, kp, "%s", "must be an integer 0..65535");
+    }
+    s->port = (uint16_t)json_integer_value(pv);
+    if (get_bool(d, x, p, "free", &s->port_free) || get_bool(d, x, p, "own", &s->port_own))
+        return -1;
+    if (get_obj(d, o, path, "health", health, &x, p, sizeof(p)) ||
+        get_bool(d, x, p, "set", &s->health_set) || get_bool(d, x, p, "ok", &s->health_ok) ||
+        get_str(d, x, p, "url", s->health_url, sizeof(s->health_url)) ||
+        get_str(d, x, p, "error", s->health_error, sizeof(s->health_error)))
+        return -1;
+    if (get_obj(d, o, path, "env", okerr, &x, p, sizeof(p)) ||
+        get_bool(d, x, p, "ok", &s->env_ok) ||
+        get_str(d, x, p, "error", s->env_error, sizeof(s->env_error)))
+        return -1;
+    if (get_obj(d, o, path, "args", okerr, &x, p, sizeof(p)) ||
+        get_bool(d, x, p, "ok", &s->args_ok) ||
+        get_str(d, x, p, "error", s->args_error, sizeof(s->args_error)))
+        return -1;
+    return 0;
+}
+
+int probe_facts_from_json(const json_t *js, struct probe_facts *out, char *err, size_t errlen)
+{
+    static const char *const top[] = {"node", "answered", "error", "services", NULL};
+    struct dec d = {err, errlen};
+    memset(out, 0, sizeof(*out));
+    if (errlen)
+        err[0] = '\0';
+    int rc = -1;
+    if (keys(&d, js, "", top) || get_str(&d, js, "", "node", out->node, sizeof(out->node)) ||
+        get_bool(&d, js, "", "answered", &out->answered) ||
+        get_str(&d, js, "", "error", out->error, sizeof(out->error)))
+        goto done;
+    if (!out->node[0]) {
+        bad(&d, "node", "%s", "must not be empty");
+        goto done;
+    }
+    const json_t *svcs = json_object_get(js, "services");
+    if (!json_is_array(svcs)) {
+        bad(&d, "services", "%s", "must be an array");
+        goto done;
+    }
+    if (json_array_size(svcs) > MANIFEST_MAX_SERVICES) {
+        bad(&d, "services", "more than %d services", MANIFEST_MAX_SERVICES);
+        goto done;
+    }
+    for (size_t i = 0; i < json_array_size(svcs); i++) {
+        char p[32];
+        snprintf(p, sizeof(p), "services[%zu]", i);
+        if (service_from_json(&d, json_array_get(svcs, i), p, &out->services[i]))
+            goto done;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(out->services[j].name, out->services[i].name) == 0) {
+                char np[48];
+                snprintf(np, sizeof(np), "%s.name", p);
+                bad(&d, np, "duplicate service \"%s\"", out->services[i].name);
+                goto done;
+            }
+    }
+    out->nservices = json_array_size(svcs);
+    rc = 0;
+done:
+    if (rc)
+        memset(out, 0, sizeof(*out));
+    return rc;
+}

@@ -1,0 +1,792 @@
+/* Integration: chimeractl deploy, deployments and rollback against a stub
+ * of the node's HTTP API: a thread with a listening socket that answers
+ * canned JSON per request and records every request (method, path, token,
+ * body). Scripted sequences advance per request, never per unit of time,
+ * so nothing here sleeps and hopes; the only clock is chimeractl's own
+ * --timeout, and no test asserts on how long anything took. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define MAX_REQS 256
+#define TOKEN "stub-admin-token-0123456789"
+
+/* ---- the stub --------------------------------------------------------- */
+
+struct req {
+    char method[8];
+    char path[256];
+    char auth[256];
+    char *body;
+};
+
+struct answer {
+    int status;
+    char location[256];
+    char body[8192];
+};
+
+struct stub;
+/* Fills a from the request; n is how many requests for this method and
+ * path came before this one. */
+typedef void (*stub_fn)(struct stub *s, const struct req *rq, int n, struct answer *a);
+
+struct stub {
+    int fd, port;
+    pthread_t thread;
+    atomic_bool stop;
+    stub_fn fn;
+    pthread_mutex_t mu;
+    struct req reqs[MAX_REQS];
+    int nreqs;
+    struct answer ans; /* the stub thread's own */
+    char buf[512 * 1024];
+};
+
+static void answer_json(struct answer *a, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void answer_json(struct answer *a, int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    a->status = status;
+    vsnprintf(a->body, sizeof a->body, fmt, ap);
+    va_end(ap);
+}
+
+static void write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return;
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Reads one request (headers, then Content-Length bytes of body). */
+static bool read_request(struct stub *s, int fd, struct req *rq)
+{
+    char *buf = s->buf;
+    const size_t cap = sizeof s->buf;
+    size_t len = 0;
+    char *end = NULL;
+    while (!end && len < cap - 1) {
+        ssize_t got = read(fd, buf + len, cap - 1 - len);
+        if (got <= 0)
+            return false;
+        len += (size_t)got;
+        buf[len] = '\0';
+        end = strstr(buf, "\r\n\r\n");
+    }
+    if (!end)
+        return false;
+    size_t head = (size_t)(end + 4 - buf), clen = 0;
+    if (sscanf(buf, "%7s %255s", rq->method, rq->path) != 2)
+        return false;
+    for (char *line = strstr(buf, "\r\n"); line && line < end; line = strstr(line + 2, "\r\n")) {
+        if (strncasecmp(line + 2, "Content-Length:", 15) == 0)
+            clen = strtoul(line + 17, NULL, 10);
+        if (strncasecmp(line + 2, "Authorization:", 14) == 0)
+            sscanf(line + 16, " %255[^\r]", rq->auth);
+    }
+    while (len - head < clen && len < cap - 1) {
+        ssize_t got = read(fd, buf + len, cap - 1 - len);
+        if (got <= 0)
+            return false;
+        len += (size_t)got;
+    }
+    rq->body = strndup(buf + head, clen);
+    return rq->body != NULL;
+}
+
+static void *stub_main(void *arg)
+{
+    struct stub *s = arg;
+    while (!atomic_load(&s->stop)) {
+        struct pollfd p = {.fd = s->fd, .events = POLLIN};
+        if (poll(&p, 1, 50) <= 0)
+            continue;
+        int fd = accept(s->fd, NULL, NULL);
+        if (fd < 0)
+            continue;
+        struct req rq = {0};
+        if (!read_request(s, fd, &rq)) {
+            close(fd);
+            free(rq.body);
+            continue;
+        }
+        pthread_mutex_lock(&s->mu);
+        int n = 0;
+        for (int i = 0; i < s->nreqs; i++)
+            n += strcmp(s->reqs[i].method, rq.method) == 0 && strcmp(s->reqs[i].path, rq.path) == 0;
+        struct answer *ap = &s->ans;
+        memset(ap, 0, sizeof *ap);
+        ap->status = 404;
+        snprintf(ap->body, sizeof ap->body, "{\"error\":\"no such path in the stub\"}");
+        if (s->fn)
+            s->fn(s, &rq, n, ap);
+        if (s->nreqs < MAX_REQS)
+            s->reqs[s->nreqs++] = rq;
+        else
+            free(rq.body);
+        pthread_mutex_unlock(&s->mu);
+        char head[1024];
+        int hl = snprintf(head, sizeof head,
+                          "HTTP/1.1 %d Stub\r\nContent-Type: application/json\r\n"
+                          "Content-Length: %zu\r\nConnection: close\r\n%s%s%s\r\n",
+                          ap->status, strlen(ap->body), ap->location[0] ? "Location: " : "",
+                          ap->location, ap->location[0] ? "\r\n" : "");
+        write_all(fd, head, (size_t)hl);
+        write_all(fd, ap->body, strlen(ap->body));
+        close(fd);
+    }
+    return NULL;
+}
+
+static struct stub *stub_start(stub_fn fn)
+{
+    struct stub *s = calloc(1, sizeof *s);
+    assert_non_null(s);
+    s->fn = fn;
+    pthread_mutex_init(&s->mu, NULL);
+    s->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(s->fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof sa;
+    assert_int_equal(bind(s->fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(s->fd, 16), 0);
+    assert_int_equal(getsockname(s->fd, (struct sockaddr *)&sa, &sl), 0);
+    s->port = ntohs(sa.sin_port);
+    assert_int_equal(pthread_create(&s->thread, NULL, stub_main, s), 0);
+    return s;
+}
+
+static void stub_stop(struct stub *s)
+{
+    atomic_store(&s->stop, true);
+    pthread_join(s->thread, NULL);
+    close(s->fd);
+    for (int i = 0; i < s->nreqs; i++)
+        free(s->reqs[i].body);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+/* How many requests with this method and path (path NULL: any) came. */
+static int stub_count(struct stub *s, const char *method, const char *path)
+{
+    pthread_mutex_lock(&s->mu);
+    int n = 0;
+    for (int i = 0; i < s->nreqs; i++)
+        n +=
+            strcmp(s->reqs[i].method, method) == 0 && (!path || strcmp(s->reqs[i].path, path) == 0);
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+/* The first request with this method and path; NULL if none. Valid until
+ * stub_stop (the stub only appends). */
+static const struct req *stub_find(struct stub *s, const char *method, const char *path)
+{
+    const struct req *found = NULL;
+    pthread_mutex_lock(&s->mu);
+    for (int i = 0; i < s->nreqs && !found; i++)
+        if (strcmp(s->reqs[i].method, method) == 0 && strcmp(s->reqs[i].path, path) == 0)
+            found = &s->reqs[i];
+    pthread_mutex_unlock(&s->mu);
+    return found;
+}
+
+/* ---- fixtures --------------------------------------------------------- */
+
+static char dir[64], token_file[128], manifest_file[128], bad_file[128], no_revert_file[128];
+
+static const char manifest[] =
+    "{\n  \"name\": \"demo\",\n  \"version\": \"1.1.0\",\n"
+    "  \"services\": [{\"name\": \"web\", \"command\": \"chimera-demo\",\n"
+    "    \"args\": [\"--port\", \"${PORT}\"], \"port\": \"auto\",\n"
+    "    \"health\": {\"url\": \"http://127.0.0.1:${PORT}/health\"}}]\n}\n";
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/chimera-ctl-deploy-XXXXXX");
+    if (!mkdtemp(dir))
+        return -1;
+    snprintf(token_file, sizeof token_file, "%s/token", dir);
+    snprintf(manifest_file, sizeof manifest_file, "%s/demo.json", dir);
+    snprintf(bad_file, sizeof bad_file, "%s/bad.json", dir);
+    snprintf(no_revert_file, sizeof no_revert_file, "%s/no-revert.json", dir);
+    FILE *f = fopen(token_file, "w");
+    if (!f)
+        return -1;
+    fputs(TOKEN "\n", f);
+    fclose(f);
+    f = fopen(manifest_file, "w");
+    if (!f)
+        return -1;
+    fputs(manifest, f);
+    fclose(f);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    unlink(token_file);
+    unlink(manifest_file);
+    unlink(bad_file);
+    unlink(no_revert_file);
+    rmdir(dir);
+    return 0;
+}
+
+struct run {
+    int code;
+    char *out, *err;
+};
+
+/* Runs chimeractl against stub s with the token, and the NULL-terminated
+ * arguments. */
+static struct run ctl(struct stub *s, ...)
+{
+    const char *argv[32] = {0};
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", s->port);
+    int a = 0;
+    argv[a++] = "--addr";
+    argv[a++] = addr;
+    argv[a++] = "--token-file";
+    argv[a++] = token_file;
+    va_list ap;
+    va_start(ap, s);
+    const char *arg;
+    while ((arg = va_arg(ap, const char *)) != NULL && a < 30)
+        argv[a++] = arg;
+    va_end(ap);
+    argv[a] = NULL;
+    struct run r = {0};
+    /* h_ctl takes varargs too: pass the collected ones through a fixed
+     * list (unused slots are the NULL terminator). */
+    bool done = h_ctl(NULL, -1, &r.code, &r.out, &r.err, argv[0], argv[1], argv[2], argv[3],
+                      argv[4], argv[5], argv[6], argv[7], argv[8], argv[9], argv[10], argv[11],
+                      argv[12], argv[13], NULL);
+    assert_true(a <= 14);
+    if (!done)
+        fail_msg("chimeractl did not finish; stdout:\n%s\nstderr:\n%s", r.out, r.err);
+    return r;
+}
+
+static void run_free(struct run *r)
+{
+    free(r->out);
+    free(r->err);
+}
+
+/* Some line of text holds a, b and c. */
+static bool has_line(const char *text, const char *a, const char *b, const char *c)
+{
+    for (const char *line = text; line && *line;) {
+        const char *nl = strchr(line, '\n');
+        size_t n = nl ? (size_t)(nl - line) : strlen(line);
+        char *copy = strndup(line, n);
+        bool all = copy && strstr(copy, a) && strstr(copy, b) && strstr(copy, c);
+        free(copy);
+        if (all)
+            return true;
+        line = nl ? nl + 1 : NULL;
+    }
+    return false;
+}
+
+#define EXPECT(cond, r)                                                                            \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            fail_msg("expected %s; exit %d\nstdout:\n%s\nstderr:\n%s", #cond, (r).code,            \
+                     (r).out ? (r).out : "", (r).err ? (r).err : "");                              \
+    } while (0)
+
+/* ---- canned answers --------------------------------------------------- */
+
+#define RELEASE "\"release\":{\"name\":\"demo\",\"version\":\"1.1.0\",\"digest\":\"ab12cd34\"}"
+#define PLAN_OK                                                                                    \
+    "\"simulation\":{\"issues\":[{\"node\":\"n2\",\"service\":\"web\",\"code\":\"port_in_use\","   \
+    "\"severity\":\"warning\",\"message\":\"port 8080 is taken\",\"healable\":true}]},"            \
+    "\"healing\":{\"attempts\":1,\"changes\":[{\"node\":\"n2\",\"action\":\"reassign_port\","      \
+    "\"detail\":\"8080 -> 8081\",\"ok\":true}]},"                                                  \
+    "\"certification\":{\"certified\":true,\"links\":[{\"name\":\"simulation_passed\","            \
+    "\"ok\":true,\"detail\":\"3 nodes\"},{\"name\":\"no_critical_issue\",\"ok\":true,"             \
+    "\"detail\":\"none\"}],\"signer\":\"n1\",\"signature\":\"5151\",\"digest\":\"ab12cd34\"}"
+#define PLAN_BAD                                                                                   \
+    "\"simulation\":{\"issues\":[{\"node\":\"n3\",\"service\":\"web\",\"code\":\"command\","       \
+    "\"severity\":\"critical\",\"message\":\"chimera-demo is not on the PATH\","                   \
+    "\"healable\":false}]},\"healing\":{\"attempts\":3,\"changes\":[]},"                           \
+    "\"certification\":{\"certified\":false,\"links\":[{\"name\":\"simulation_passed\","           \
+    "\"ok\":true,\"detail\":\"\"},{\"name\":\"no_critical_issue\",\"ok\":false,"                   \
+    "\"detail\":\"1 critical issue on n3\"}],\"signer\":null,\"signature\":null,"                  \
+    "\"digest\":\"ab12cd34\"}"
+
+static void accept_deploy(struct answer *a)
+{
+    answer_json(a, 202, "{\"id\":\"d-7\"," RELEASE "," PLAN_OK "}");
+}
+
+/* A deployment object at some stage, with nodes n1 and n2. */
+static void deployment(struct answer *a, const char *id, bool rollback, const char *version,
+                       const char *stage, const char *h1, const char *h2, const char *reason)
+{
+    answer_json(a, 200,
+                "{\"id\":\"%s\",\"rollback\":%s,\"target\":%s,\"release\":{\"name\":\"demo\","
+                "\"version\":\"%s\",\"digest\":\"ab\"},\"stage\":\"%s\",\"started_ms\":"
+                "1795600000000,\"finished_ms\":null,\"reason\":%s%s%s,\"waves\":2,\"nodes\":["
+                "{\"node\":\"n1\",\"desired\":\"%s\",\"running\":\"%s\",\"health\":\"%s\","
+                "\"healthy_since_ms\":null,\"detail\":\"\"},"
+                "{\"node\":\"n2\",\"desired\":\"%s\",\"running\":\"%s\",\"health\":\"%s\","
+                "\"healthy_since_ms\":null,\"detail\":\"\"}],\"events\":[]}",
+                id, rollback ? "true" : "false", rollback ? "\"d-1\"" : "null", version, stage,
+                reason ? "\"" : "", reason ? reason : "null", reason ? "\"" : "", version, version,
+                h1, version, version, h2);
+}
+
+/* ---- deploy ----------------------------------------------------------- */
+
+static void fn_accept(struct stub *s, const struct req *rq, int n, struct answer *a)
+{
+    (void)s, (void)n;
+    if (strcmp(rq->method, "POST") == 0 && strcmp(rq->path, "/deployments") == 0)
+        accept_deploy(a);
+}
+
+static void test_deploy_prints_the_plan_and_the_id(void **state)
+{
+    (void)state;
+    struct stub *s = stub_start(fn_accept);
+    struct run r = ctl(s, "deploy", manifest_file, NULL);
+    EXPECT(r.code == 0, r);
+    EXPECT(strstr(r.out, "d-7"), r);
+    EXPECT(strstr(r.out, "port 8080 is taken"), r);
+    EXPECT(strstr(r.out, "reassign_port"), r);
+    EXPECT(strstr(r.out, "8080 -> 8081"), r);
+    EXPECT(strstr(r.out, "simulation_passed"), r);
+    EXPECT(strstr(r.out, "certified"), r);
+    const struct req *rq = stub_find(s, "POST", "/deployments");
+    assert_non_null(rq);
+    assert_string_equal(rq->body, manifest); /* byte for byte: it is what gets signed */
+    assert_string_equal(rq->auth, "Bearer " TOKEN);
+    run_free(&r);
+    stub_stop(s);
+}
+
+static void fn_dry_run(struct stub *s, const struct req *rq, int n, struct answer *a)
+{
+    (void)s, (void)n;
+    if (strcmp(rq->path, "/deployments?dry_run=1") == 0)
+        answer_json(a, 200, "{\"dry_run\":true," RELEASE "," PLAN_OK "}");
+}
+
+static void test_dry_run_of_a_certified_release_exits_0_and_deploys_nothing(void **state)
+{
+    (void)state;
+    struct stub *s = stub_start(fn_dry_run);
+    struct run r = ctl(s, "deploy", manifest_file, "--dry-run", NULL);
+    EXPECT(r.code == 0, r);
+    EXPECT(strstr(r.out, "port 8080 is taken") && strstr(r.out, "nothing deployed"), r);
+    assert_int_equal(stub_count(s, "POST", "/deployments?dry_run=1"), 1);
+    assert_int_equal(stub_count(s, "POST", "/deployments"), 0);
+    run_free(&r);
+    stub_stop(s);
+}
+
+static void fn_dry_run_uncertified(struct stub *s, const struct req *rq, int n, struct answer *a)
+{
+    (void)s, (void)n;
+    if (strcmp(rq->path, "/deployments?dry_run=1") == 0)
+        answer_json(a, 200, "{\"dry_run\":true," RELEASE "," PLAN_BAD "}");
+}
+
+static void test_dry_run_of_an_uncertified_release_exits_2(void **state)
+{
+    (void)state;
+    struct stub *s = stub_start(fn_dry_run_uncertified);
+    struct run r = ctl(s, "deploy", manifest_file, "--dry-run", NULL);
+    EXPECT(r.code == 2, r);
+    EXPECT(strstr(r.out, "not on the PATH") && strstr(r.out, "FAILED"), r);
+    run_free(&r);
+    stub_stop(s);
+}
+
+static void fn_400(struct stub *s, const struct req *rq, int n, struct answer *a)
+{
+    (void)s, (void)n, (void)rq;
+    answer_json(a, 400,
+                "{\"error\":\"unknown key \\\"colour\\\"\",\"path\":\"services[0].colour\"}");
+}
+
+static void test_a_manifest_the_node_refuses_prints_the_path_and_exits_2(void **state)
+{
+    (void)state;
+    struct stub *s = stub_start(fn_400);
+    struct run r = ctl(s, "deploy", manifest_file, NULL);
+    EXPECT(r.code == 2, r);
+    EXPECT(strstr(r.err, "services[0].colour") && strstr(r.err, "unknown key"), r);
+    run_free(&r);
+    stub_stop(s);
+}
+
+static void test_a_local_parse_error_exits_2_without_contacting_the_node(void **state)
+{
+    (void)state;
+    struct stub *s = stub_start(fn_accept);
+    write_file(bad_file, "{\"name\":\"demo\",\"version\":\"2\",\"services\":[{\"name\":\"web\","
+                         "\"command\":\"x\",\"colour\":\"red\"}]}");
+    struct run r = ctl(s, "deploy", bad_file, NULL);
+    EXPECT(r.code == 2, r);
+    EXPECT(strstr(r.err, "services[0].colour"), r);
+    assert_int_equal(stub_count(s, "POST", NULL) + stub_count(s, "GET", NULL), 0);
+    run_free(&r);
+    stub_stop(s);
+}
+
+static void fn_422(struct stub *s, const struct req *rq, int n, struct answer *a)
+{
+    (void)s, (void)n, (void)rq;
+    answer_json(a, 422, "{\"error\":\"release not certified\"," PLAN_BAD "}");
+}
+
+static void test_an_uncertified_release_prints_the_failed_links_and_exits_2(void **state)
+{
+    (void)state;
+    struct stub *s = stub_start(fn_422);
+    struct run r = ctl(s, "deploy", manifest_file, NULL);
+    EXPECT(r.code == 2, r);
+    EXPECT(strstr(r.out, "FAILED") && strstr(r.out, "no_critical_issue") &&
+               strstr(r.out, "1 critical issue on n3"),
+           r);
+    EXPECT(strstr(r.err, "not certified"), r);
+    run_free(&r);
+    stub_stop(s);
+}
+
+static void fn_409(struct stub *s, const struct req *rq, int n, struct answer *a)
+{
+    (void)s, (void)n, (void)rq;
+    answer_json(a, 409, "{\"error\":\"deployment d-6 is in progress\"}");
+}
+
+static void test_a_deployment_in_progress_409_exits_2_with_the_reason(void **state)
+{
+    (void)state;
+    struct stub *s = stub_start(fn_409);
+    struct run r = ctl(s, "deploy", manifest_file, NULL);
+    EXPECT(r.code == 2, r);
+    EXPECT(strstr(r.err, "deployment d-6 is in progress"), r);
+    run_free(&r);
+    stub_stop(s);
+}
+
+static struct stub *leader_stub; /* for fn_follower */
+
+static void fn_follower(struct stub *s, const struct req *rq, int n, struct answer *a)
+{
+    (void)s, (void)n, (void)rq;
+    answer_json(a, 307,
+                "{\"error\":\"not the leader\",\"leader\":\"n1\","
+                "\"leader_http\":\"127.0.0.1:%d\"}",
+                leader_stub->port);
+    snprintf(a->location, sizeof a->location, "http://127.0.0.1:%d/deployments", leader_stub->port);
+}
+
+static void test_a_redirect_from_a_follower_is_followed_with_the_token_and_body(void **state)
+{
+    (void)state;
+    leader_stub = stub_start(fn_accept);
+    struct stub *follower = stub_start(fn_follower);
+    struct run r = ctl(follower, "deploy", manifest_file, NULL);
+    EXPECT(r.code == 0, r);
+    EXPECT(strstr(r.out, "d-7"), r);
+    assert_int_equal(stub_count(follower, "POST", "/deployments"), 1);
+    const struct req *rq = stub_find(leader_stub, "POST", "/deployments");
+    assert_non_null(rq);
+    assert_string_equal(rq->auth, "Bearer " TOKEN);
+    assert_string_equal(rq->body, manifest);
+    run_free(&r);
+    stub_stop(follower);
+    stub_stop(leader_stub);
+}
+
+/* The node's Location names the path without the query: a dry run must
+ * reach the leader as a dry run all the same. */
+static void test_a_redirected_dry_run_stays_a_dry_run(void **state)
+{
+    (void)state;
+    leader_stub = stub_start(fn_dry_run);
+    struct stub *follower = stub_start(fn_follower);
+    struct run r = ctl(follower, "deploy", manifest_file, "--dry-run", NULL);
+    EXPECT(r.code == 0, r);
+    assert_int_equal(stub_count(follower, "POST", "/deployments?dry_run=1"), 1);
+    assert_int_equal(stub_count(leader_stub, "POST", "/deployments?dry_run=1"), 1);
+    assert_int_equal(stub_count(leader_stub, "POST", "/deployments"), 0);
+    run_free(&r);
+    stub_stop(follower);
+    stub_stop(leader_stub);
+}
+
+/* --wait: d-7 deploying (n1 starting), deploying (n1 healthy), then stable. */
+static void fn_goes_stable(struct stub *s, const struct req *rq, int n, struct answer *a)
+{
+    (void)s;
+    if (strcmp(rq->path, "/deployments") == 0 && strcmp(rq->method, "POST") == 0)
+        accept_deploy(a);
+    else if (strcmp(rq->path, "/deployments/d-7") == 0)
+        deployment(a, "d-7", false, "1.1.0",
+                   n == 0   ? "deploying"
+                   : n == 1 ? "deploying"
+                            : "stable",
+                   n == 0 ? "starting" : "healthy", n < 2 ? "none" : "healthy", NULL);
+}
+
+static void test_wait_exits_0_when_the_deployment_becomes_stable(void **state)
+{
+    (void)state;
+    struct stub *s = stub_start(fn_goes_stable);
+    struct run r = ctl(s, "deploy", manifest_file, "--wait", NULL);
+    EXPECT(r.code == 0, r);
+    EXPECT(strstr(r.out, "stage deploying") && strstr(r.out, "stage stable"), r);
+    EXPECT(has_line(r.out, "n1", "running 1.1.0", "health starting"), r);
+    EXPECT(has_line(r.out, "n1", "running 1.1.0", "health healthy"), r);
+    EXPECT(has_line(r.out, "n2", "running 1.1.0", "health healthy"), r);
+    EXPECT(strstr(r.out, "is stable"), r);
+    assert_int_equal(stub_count(s, "GET", "/deployments/d-7"), 3);
+    run_free(&r);
+    stub_stop(s);
+}
+
+/* d-7 fails on its second poll; the leader's rollback d-8 (rollback of it
+ * to 1.0.0, which d-1 made stable) rolls back, then is reverted. */
+static void fn_reverted(struct stub *s, const struct req *rq, int n, struct answer *a)
+{
+    (void)s;
+    if (strcmp(rq->path, "/deployments") == 0 && strcmp(rq->method, "POST") == 0)
+        accept_deploy(a);
+    else if (strcmp(rq->path, "/deployments/d-7") == 0)
+        deployment(a, "d-7", false, "1.1.0", n == 0 ? "deploying" : "failed", "starting",
+                   n == 0 ? "none" : "unhealthy",
+                   n == 0 ? NULL : "n2: health check failed past healthy_deadline");
+    else if (strcmp(rq->path, "/deployments/d-8") == 0)
+        deployment(a, "d-8", true, "1.0.0", n == 0 ? "rolling_back" : "reverted", "healthy",
+                   n == 0 ? "starting" : "healthy", "rollback of d-7");
+    else if (strcmp(rq->path, "/deployments") == 0)
+        answer_json(a, 200,
+                    "{\"current\":\"d-8\",\"stable\":\"d-1\",\"deployments\":["
+                    "{\"id\":\"d-8\",\"rollback\":true,\"target\":\"d-1\",\"release\":{\"name\":"
+                    "\"demo\",\"version\":\"1.0.0\",\"digest\":\"aa\"},\"stage\":\"rolling_back\","
+                    "\"started_ms\":1795600005000,\"finished_ms\":null,\"reason\":\"rollback of "
+                    "d-7\"},"
+                    "{\"id\":\"d-7\",\"rollback\":false,\"target\":null,\"release\":{\"name\":"
+                    "\"demo\",\"version\":\"1.1.0\",\"digest\":\"ab\"},\"stage\":\"failed\","
+                    "\"started_ms\":1795600000000,\"finished_ms\":1795600004000,\"reason\":\"n2: "
+                    "health\"},"
+                    "{\"id\":\"d-1\",\"rollback\":false,\"target\":null,\"release\":{\"name\":"
+                    "\"demo\",\"version\":\"1.0.0\",\"digest\":\"aa\"},\"stage\":\"stable\","
+                    "\"started_ms\":1795500000000,\"finished_ms\":1795500009000,\"reason\":null}"
+                    "]}");
+}
+
+static void test_wait_exits_3_when_the_deployment_fails_and_is_reverted(void **state)
+{
+    (void)state;
+    struct stub *s = stub_start(fn_reverted);
+    struct run r = ctl(s, "deploy", manifest_file, "--wait", NULL);
+    EXPECT(r.code == 3, r);
+    EXPECT(strstr(r.err, "n2: health check failed past healthy_deadline"), r);
+    EXPECT(strstr(r.err, "d-8"), r);
+    EXPECT(strstr(r.out, "stage reverted"), r);
+    EXPECT(strstr(r.out, "reverted to demo 1.0.0 by deployment d-8"), r);
+    assert_int_equal(stub_count(s, "GET", "/deployments/d-8"), 2);
+    run_free(&r);
+    stub_stop(s);
+}
+
+static void test_wait_json_prints_one_line_per_change_then_the_final_object(void **state)
+{
+    (void)state;
+    struct stub *s = stub_start(fn_goes_stable);
+    struct run r = ctl(s, "deploy", manifest_file, "--wait", "--json", NULL);
+    EXPECT(r.code == 0, r);
+    /* The 202, then changes, then the final deployment: every line an object. */
+    size_t lines = 0;
+    json_t *last = NULL;
+    for (char *line = strtok(r.out, "\n"); line; line = strtok(NULL, "\n")) {
+        json_decref(last);
+        last = json_loads(line, 0, NULL);
+        EXPECT(json_is_object(last), r);
+        lines++;
+    }
+    EXPECT(lines >= 5, r);
+    assert_string_equal(json_string_value(json_object_get(last, "stage")), "stable");
+    assert_string_equal(json_string_value(json_object_get(last, "id")), "d-7");
+    json_decref(last);
+    run_free(&r);
+    stub_stop(s);
+}
+
+static void fn_never_ends(struct stub *s, const struct req *rq, int n, struct answer *a)
+{
+    (void)s, (void)n;
+    if (strcmp(rq->path, "/deployments") == 0 && strcmp(rq->method, "POST") == 0)
+        accept_deploy(a);
+    else if (strcmp(rq->path, "/deployments/d-7") == 0)
+        deployment(a, "d-7", false, "1.1.0", "deploying", "starting", "none", NULL);
+}
+
+static void test_wait_exits_1_when_the_timeout_passes(void **state)
+{
+    (void)state;
+    struct stub *s = stub_start(fn_never_ends);
+    struct run r = ctl(s, "deploy", manifest_file, "--wait", "--timeout", "1s", NULL);
+    EXPECT(r.code == 1, r);
+    EXPECT(strstr(r.err, "timed out") && strstr(r.err, "d-7"), r);
+    run_free(&r);
+    stub_stop(s);
+}
+
+/* d-7 fails; no rollback ever appears (its manifest has auto_revert off). */
+static void fn_fails(struct stub *s, const struct req *rq, int n, struct answer *a)
+{
+    (void)s;
+    if (strcmp(rq->path, "/deployments") == 0 && strcmp(rq->method, "POST") == 0)
+        accept_deploy(a);
+    else if (strcmp(rq->path, "/deployments/d-7") == 0)
+        deployment(a, "d-7", false, "1.1.0", n == 0 ? "deploying" : "failed", "starting", "crashed",
+                   n == 0 ? NULL : "n2: web crashed");
+    else if (strcmp(rq->path, "/deployments") == 0)
+        answer_json(a, 200, "{\"current\":null,\"stable\":\"d-1\",\"deployments\":[]}");
+}
+
+static void test_wait_exits_1_when_the_deployment_fails_without_a_rollback(void **state)
+{
+    (void)state;
+    struct stub *s = stub_start(fn_fails);
+    char *no_revert = strdup(manifest);
+    assert_non_null(no_revert);
+    no_revert[strlen(no_revert) - 2] = '\0'; /* cut the final "}\n" */
+    char doc[2048];
+    snprintf(doc, sizeof doc, "%s,\n  \"rollout\": {\"auto_revert\": false}\n}\n", no_revert);
+    free(no_revert);
+    write_file(no_revert_file, doc);
+    struct run r = ctl(s, "deploy", no_revert_file, "--wait", NULL);
+    EXPECT(r.code == 1, r);
+    EXPECT(strstr(r.err, "n2: web crashed") && strstr(r.err, "auto_revert"), r);
+    run_free(&r);
+    stub_stop(s);
+}
+
+static void test_deployment_watch_exits_0_when_it_becomes_stable(void **state)
+{
+    (void)state;
+    struct stub *s = stub_start(fn_goes_stable);
+    struct run r = ctl(s, "deployment", "d-7", "--watch", NULL);
+    EXPECT(r.code == 0, r);
+    EXPECT(strstr(r.out, "NODE") && strstr(r.out, "stage stable"), r);
+    assert_int_equal(stub_count(s, "POST", NULL), 0);
+    run_free(&r);
+    stub_stop(s);
+}
+
+/* ---- deployments, rollback -------------------------------------------- */
+
+static void test_deployments_prints_a_table_marking_current_and_stable(void **state)
+{
+    (void)state;
+    struct stub *s = stub_start(fn_reverted);
+    struct run r = ctl(s, "deployments", NULL);
+    EXPECT(r.code == 0, r);
+    EXPECT(strstr(r.out, "ID") && strstr(r.out, "VERSION") && strstr(r.out, "STAGE"), r);
+    EXPECT(strstr(r.out, "d-8 (current)") && strstr(r.out, "d-1 (stable)"), r);
+    EXPECT(strstr(r.out, "1.0.0 (rollback)") && strstr(r.out, "rolling_back"), r);
+    EXPECT(strstr(r.out, "2026-11-25T") && strstr(r.out, "n2: health"), r);
+    assert_int_equal(h_count_lines(r.out), 4);
+    run_free(&r);
+    stub_stop(s);
+}
+
+static void fn_rollback_409(struct stub *s, const struct req *rq, int n, struct answer *a)
+{
+    (void)s, (void)n;
+    if (strcmp(rq->path, "/rollback") == 0)
+        answer_json(a, 409, "{\"error\":\"every node already runs demo 1.0.0\"}");
+}
+
+static void test_rollback_refused_409_exits_2_with_the_reason(void **state)
+{
+    (void)state;
+    struct stub *s = stub_start(fn_rollback_409);
+    struct run r = ctl(s, "rollback", "--to", "1.0.0", NULL);
+    EXPECT(r.code == 2, r);
+    EXPECT(strstr(r.err, "every node already runs demo 1.0.0"), r);
+    const struct req *rq = stub_find(s, "POST", "/rollback");
+    assert_non_null(rq);
+    assert_string_equal(rq->body, "{\"to\":\"1.0.0\"}");
+    assert_string_equal(rq->auth, "Bearer " TOKEN);
+    run_free(&r);
+    stub_stop(s);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_deploy_prints_the_plan_and_the_id),
+        cmocka_unit_test(test_dry_run_of_a_certified_release_exits_0_and_deploys_nothing),
+        cmocka_unit_test(test_dry_run_of_an_uncertified_release_exits_2),
+        cmocka_unit_test(test_a_manifest_the_node_refuses_prints_the_path_and_exits_2),
+        cmocka_unit_test(test_a_local_parse_error_exits_2_without_contacting_the_node),
+        cmocka_unit_test(test_an_uncertified_release_prints_the_failed_links_and_exits_2),
+        cmocka_unit_test(test_a_deployment_in_progress_409_exits_2_with_the_reason),
+        cmocka_unit_test(test_a_redirect_from_a_follower_is_followed_with_the_token_and_body),
+        cmocka_unit_test(test_a_redirected_dry_run_stays_a_dry_run),
+        cmocka_unit_test(test_wait_exits_0_when_the_deployment_becomes_stable),
+        cmocka_unit_test(test_wait_exits_3_when_the_deployment_fails_and_is_reverted),
+        cmocka_unit_test(test_wait_json_prints_one_line_per_change_then_the_final_object),
+        cmocka_unit_test(test_wait_exits_1_when_the_timeout_passes),
+        cmocka_unit_test(test_wait_exits_1_when_the_deployment_fails_without_a_rollback),
+        cmocka_unit_test(test_deployment_watch_exits_0_when_it_becomes_stable),
+        cmocka_unit_test(test_deployments_prints_a_table_marking_current_and_stable),
+        cmocka_unit_test(test_rollback_refused_409_exits_2_with_the_reason),
+    };
+    int failed = cmocka_run_group_tests_name("ctl_deploy", tests, group_setup, group_teardown);
+    if (failed) {
+        fflush(NULL);
+        _exit(1);
+    }
+    return 0;
+}

@@ -1,0 +1,349 @@
+/* Integration: deployments on three real chimerad processes running the
+ * chimera-demo service from deploy/examples. A healthy release becomes
+ * stable on every node; a release whose health check fails, or that
+ * crashes, is reverted to the last good one on every node, with the reason
+ * in the ledger; a leader killed during a rollout leaves the deployment to
+ * the next leader, which finishes it; a node without a quorum refuses
+ * deployments. Every wait is on a condition with a deadline. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+#define NODES 3
+
+static int setup(void **state)
+{
+    /* chimera-demo is built beside chimerad; the nodes find it on PATH. */
+    static char path[8192];
+    snprintf(path, sizeof(path), "%s:%s", h_bin_dir(), getenv("PATH") ? getenv("PATH") : "");
+    setenv("PATH", path, 1);
+    struct h_cluster *c = h_cluster_create(NODES);
+    *state = c;
+    return c ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    h_cluster_destroy(*state);
+    return 0;
+}
+
+/* deploy/examples/NAME, read whole. */
+static char *example(const char *name)
+{
+    char dir[PATH_MAX], path[PATH_MAX + 64];
+    snprintf(dir, sizeof(dir), "%s", __FILE__);
+    snprintf(path, sizeof(path), "%s/../../deploy/examples/%s", dirname(dir), name);
+    char *text = h_read_file(path);
+    if (!text)
+        fail_msg("cannot read %s", path);
+    return text;
+}
+
+/* POSTs a manifest to node i; returns the answer's JSON and status. */
+static json_t *post(struct h_cluster *c, int i, const char *path, const char *body, long *st)
+{
+    char *out = h_http_request(c, i, "POST", path, body, c->token, 0, st);
+    json_t *j = out ? json_loads(out, 0, NULL) : NULL;
+    free(out);
+    return j;
+}
+
+/* Deploys an example through the leader; returns the deployment id. */
+static char *deploy(struct h_cluster *c, int leader, const char *file)
+{
+    char *manifest = example(file);
+    long st = 0;
+    json_t *j = post(c, leader, "/deployments", manifest, &st);
+    free(manifest);
+    const char *id = json_string_value(json_object_get(j, "id"));
+    if (st != 202 || !id) {
+        char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        fail_msg("POST /deployments %s answered %ld: %s", file, st, text ? text : "");
+    }
+    char *copy = strdup(id);
+    json_decref(j);
+    return copy;
+}
+
+struct stage_arg {
+    struct h_cluster *c;
+    const char *id;
+    const char *const *stages; /* any of these, NULL-terminated */
+    char got[32];
+};
+
+/* Some running node reports the deployment in one of the stages. */
+static bool in_stage(void *arg)
+{
+    struct stage_arg *a = arg;
+    for (int i = 0; i < a->c->n; i++) {
+        if (!h_node_up(a->c, i))
+            continue;
+        char path[128];
+        snprintf(path, sizeof(path), "/deployments/%s", a->id);
+        long st = 0;
+        json_t *j = h_http_get_json(a->c, i, path, &st);
+        const char *stage = json_string_value(json_object_get(j, "stage"));
+        bool ok = false;
+        if (st == 200 && stage) {
+            snprintf(a->got, sizeof(a->got), "%s", stage);
+            for (const char *const *s = a->stages; *s && !ok; s++)
+                ok = strcmp(stage, *s) == 0;
+        }
+        json_decref(j);
+        if (ok)
+            return true;
+    }
+    return false;
+}
+
+static void expect_stage(struct h_cluster *c, const char *id, const char *const *stages,
+                         int timeout_ms)
+{
+    struct stage_arg a = {.c = c, .id = id, .stages = stages};
+    if (!h_wait_until(in_stage, &a, timeout_ms))
+        fail_msg("deployment %s never reached %s (last seen: %s): %s", id, stages[0],
+                 a.got[0] ? a.got : "nothing", h_views_line(c));
+}
+
+struct running_arg {
+    struct h_cluster *c;
+    const char *id;
+};
+
+/* Every node runs the release of deployment id, healthy. */
+static bool all_run(void *arg)
+{
+    struct running_arg *a = arg;
+    for (int i = 0; i < a->c->n; i++) {
+        long st = 0;
+        json_t *j = h_http_get_json(a->c, i, "/federation/state", &st);
+        const char *running =
+            json_string_value(json_object_get(json_object_get(j, "release"), "running"));
+        bool ok = st == 200 && running && strcmp(running, a->id) == 0;
+        json_decref(j);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+static void expect_all_run(struct h_cluster *c, const char *id)
+{
+    struct running_arg a = {c, id};
+    if (!h_wait_until(all_run, &a, 60000))
+        fail_msg("not every node runs deployment %s: %s", id, h_views_line(c));
+}
+
+struct rollback_arg {
+    struct h_cluster *c;
+    int node;
+    const char *failed;
+    char id[128], reason[512];
+};
+
+/* The newest rollback listed after deployment `failed`. */
+static bool rollback_listed(void *arg)
+{
+    struct rollback_arg *a = arg;
+    long st = 0;
+    json_t *j = h_http_get_json(a->c, a->node, "/deployments", &st);
+    size_t k;
+    json_t *d;
+    a->id[0] = '\0';
+    json_array_foreach(json_object_get(j, "deployments"), k, d)
+    {
+        const char *id = json_string_value(json_object_get(d, "id"));
+        if (!id || strcmp(id, a->failed) == 0)
+            break;
+        if (json_is_true(json_object_get(d, "rollback")) && !a->id[0]) {
+            snprintf(a->id, sizeof(a->id), "%s", id);
+            snprintf(a->reason, sizeof(a->reason), "%s",
+                     json_string_value(json_object_get(d, "reason")));
+        }
+    }
+    json_decref(j);
+    return a->id[0] != '\0';
+}
+
+static char *rollback_of(struct h_cluster *c, int i, const char *failed, char *reason, size_t rlen)
+{
+    struct rollback_arg a = {.c = c, .node = i, .failed = failed};
+    if (!h_wait_until(rollback_listed, &a, h_timeout_ms()))
+        fail_msg("no rollback listed after %s", failed);
+    snprintf(reason, rlen, "%s", a.reason);
+    return strdup(a.id);
+}
+
+/* How many running processes' command lines contain needle. */
+static int processes_with(const char *needle)
+{
+    char cmd[256];
+    /* [c] keeps the pattern from matching the shell that runs pgrep. */
+    snprintf(cmd, sizeof(cmd), "pgrep -f -c -- '[%c]%s'", needle[0], needle + 1);
+    FILE *p = popen(cmd, "r");
+    int count = 0;
+    if (p && fscanf(p, "%d", &count) != 1)
+        count = 0;
+    if (p)
+        pclose(p);
+    return count;
+}
+
+static bool no_v2(void *arg)
+{
+    return processes_with((const char *)arg) == 0;
+}
+
+static const char *const STABLE[] = {"stable", NULL};
+static const char *const FAILED[] = {"failed", NULL};
+static const char *const REVERTED[] = {"reverted", NULL};
+
+static int start(struct h_cluster *c)
+{
+    int leader = h_start_agreed(c, "test_deploy", NULL);
+    if (leader < 0)
+        fail_msg("the federation did not come up with a leader");
+    return leader;
+}
+
+static void test_a_healthy_release_becomes_stable_on_every_node(void **state)
+{
+    struct h_cluster *c = *state;
+    int leader = start(c);
+    char *id = deploy(c, leader, "demo-good.json");
+    expect_stage(c, id, STABLE, 60000);
+    expect_all_run(c, id);
+    long st = 0;
+    json_t *s = h_http_get_json(c, leader, "/federation/state", &st);
+    const char *stable = json_string_value(
+        json_object_get(json_object_get(json_object_get(s, "release"), "stable"), "id"));
+    assert_non_null(stable);
+    assert_string_equal(stable, id);
+    json_decref(s);
+    /* Deploying the stable release again is refused. */
+    char *manifest = example("demo-good.json");
+    json_t *j = post(c, leader, "/deployments", manifest, &st);
+    assert_int_equal(st, 409);
+    json_decref(j);
+    free(manifest);
+    free(id);
+    h_cluster_pass(c);
+}
+
+/* v1 stable, then `bad`: it fails and every node goes back to v1. */
+static void expect_reverted(struct h_cluster *c, const char *bad, const char *why,
+                            const char *bad_version)
+{
+    int leader = start(c);
+    char *v1 = deploy(c, leader, "demo-good.json");
+    expect_stage(c, v1, STABLE, 60000);
+    char *v2 = deploy(c, leader, bad);
+    expect_stage(c, v2, FAILED, 60000);
+    char reason[512];
+    char *rb = rollback_of(c, leader, v2, reason, sizeof(reason));
+    if (!strstr(reason, why))
+        fail_msg("the rollback's reason \"%s\" does not say \"%s\"", reason, why);
+    expect_stage(c, rb, REVERTED, 60000);
+    expect_all_run(c, v1);
+    /* The failed release's processes are gone. */
+    char needle[64];
+    snprintf(needle, sizeof(needle), "chimera-demo.*--version %s", bad_version);
+    if (!h_wait_until(no_v2, needle, h_timeout_ms()))
+        fail_msg("processes of %s still run", bad_version);
+    /* The ledger on every node records the rollback and why. */
+    for (int i = 0; i < c->n; i++) {
+        long st = 0;
+        json_t *page = h_http_get_json(c, i, "/ledger?from=1&limit=1000", &st);
+        size_t k;
+        json_t *e;
+        bool found = false;
+        json_array_foreach(json_object_get(page, "entries"), k, e)
+        {
+            json_t *d = json_object_get(e, "data");
+            found |= strcmp(json_string_value(json_object_get(e, "type")), "rollback") == 0 &&
+                     strstr(json_string_value(json_object_get(d, "reason")), why) != NULL;
+        }
+        json_decref(page);
+        if (!found)
+            fail_msg("%s's ledger holds no rollback entry saying \"%s\"", c->nodes[i].id, why);
+    }
+    free(v1);
+    free(v2);
+    free(rb);
+    h_cluster_pass(c);
+}
+
+static void test_a_release_whose_health_fails_is_reverted_on_every_node(void **state)
+{
+    expect_reverted(*state, "demo-bad-health.json", "not healthy", "2.0.0");
+}
+
+static void test_a_release_that_crashes_is_reverted_on_every_node(void **state)
+{
+    expect_reverted(*state, "demo-crash.json", "crashed", "3.0.0");
+}
+
+static void test_a_leader_killed_during_a_rollout_leaves_it_to_the_next(void **state)
+{
+    struct h_cluster *c = *state;
+    int leader = start(c);
+    char *id = deploy(c, leader, "demo-good.json");
+    h_node_kill(c, leader);
+    int l2;
+    if (!h_wait_agreed(c, 0, h_timeout_ms(), &l2, NULL))
+        fail_msg("no new leader: %s", h_views_line(c));
+    assert_int_equal(h_node_start(c, leader), 0);
+    /* The next leader finishes the rollout (the killed node comes back and
+     * applies the release too). */
+    expect_stage(c, id, STABLE, 90000);
+    expect_all_run(c, id);
+    free(id);
+    h_cluster_pass(c);
+}
+
+static void test_a_node_without_a_quorum_refuses_deployments(void **state)
+{
+    struct h_cluster *c = *state;
+    int leader = start(c);
+    for (int i = 0; i < c->n; i++)
+        if (i != leader)
+            h_node_kill(c, i);
+    int alone[1] = {leader};
+    if (!h_wait_read_only(c, alone, 1, true, h_timeout_ms()))
+        fail_msg("%s never turned read-only", c->nodes[leader].id);
+    char *manifest = example("demo-good.json");
+    long st = 0;
+    json_t *j = post(c, leader, "/deployments", manifest, &st);
+    assert_int_equal(st, 503);
+    json_decref(j);
+    j = post(c, leader, "/rollback", "{}", &st);
+    assert_int_equal(st, 503);
+    json_decref(j);
+    free(manifest);
+    h_cluster_pass(c);
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_a_healthy_release_becomes_stable_on_every_node),
+        T(test_a_release_whose_health_fails_is_reverted_on_every_node),
+        T(test_a_release_that_crashes_is_reverted_on_every_node),
+        T(test_a_leader_killed_during_a_rollout_leaves_it_to_the_next),
+        T(test_a_node_without_a_quorum_refuses_deployments),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,554 @@
+/* Probe: the simulate stage's facts on this machine (commands, working
+ * directories, ports on 127.0.0.1, health URLs), the heal action that
+ * creates a working directory, and the facts' JSON form with its strict
+ * decoding. Local only (a temporary directory and loopback ports): no
+ * cluster needed. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "pipeline/certify.h"
+#include "pipeline/probe.h"
+
+struct fixture {
+    char dir[64]; /* a fresh temporary directory */
+    char *saved_path;
+    struct manifest m;
+    struct probe_facts f;
+};
+
+static int setup(void **state)
+{
+    struct fixture *fx = calloc(1, sizeof(*fx));
+    assert_non_null(fx);
+    snprintf(fx->dir, sizeof(fx->dir), "/tmp/chimera-probe-XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    const char *p = getenv("PATH");
+    fx->saved_path = p ? strdup(p) : NULL;
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *fx = *state;
+    manifest_free(&fx->m);
+    if (fx->saved_path)
+        setenv("PATH", fx->saved_path, 1);
+    free(fx->saved_path);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
+    assert_int_equal(system(cmd), 0);
+    free(fx);
+    return 0;
+}
+
+/* One service "svc" with the given command, port ("auto", a number or
+ * NULL) and working_dir (or NULL). */
+static void manifest_of(struct fixture *fx, const char *command, const char *port,
+                        const char *working_dir)
+{
+    char doc[2048];
+    char portpart[64] = "", wdpart[512] = "";
+    if (port)
+        snprintf(portpart, sizeof(portpart), ", \"port\": %s", port);
+    if (working_dir)
+        snprintf(wdpart, sizeof(wdpart), ", \"working_dir\": \"%s\"", working_dir);
+    snprintf(doc, sizeof(doc),
+             "{\"name\": \"demo\", \"version\": \"1.0\", \"services\": [{\"name\": \"svc\","
+             " \"command\": \"%s\"%s%s%s, \"env\": {\"ADDR\": \"127.0.0.1:%s\"}}]}",
+             command, portpart, wdpart,
+             port ? ", \"health\": {\"url\": \"http://127.0.0.1:${PORT}/health\"}" : "",
+             port ? "${PORT}" : "0");
+    struct manifest_error e;
+    int rc = manifest_parse(doc, strlen(doc), &fx->m, &e);
+    if (rc)
+        fprintf(stderr, "%s: %s: %s\n", doc, e.path, e.message);
+    assert_int_equal(rc, 0);
+}
+
+static void write_file(const char *path, mode_t mode)
+{
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("#!/bin/sh\nexit 0\n", fp);
+    assert_int_equal(fclose(fp), 0);
+    assert_int_equal(chmod(path, mode), 0);
+}
+
+static const struct probe_service *probe(struct fixture *fx)
+{
+    assert_int_equal(probe_release(&fx->m, "n1", &fx->f), 0);
+    assert_true(fx->f.answered);
+    assert_string_equal(fx->f.node, "n1");
+    assert_int_equal(fx->f.nservices, 1);
+    assert_string_equal(fx->f.services[0].name, "svc");
+    return &fx->f.services[0];
+}
+
+/* A listening socket on 127.0.0.1, any port. */
+static int listen_any(uint16_t *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(sa);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(fd, 1), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+/* ---- commands ----------------------------------------------------------- */
+
+static void test_missing_command_is_not_found(void **state)
+{
+    struct fixture *fx = *state;
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "%s/nosuch", fx->dir);
+    manifest_of(fx, cmd, NULL, NULL);
+    const struct probe_service *ps = probe(fx);
+    assert_false(ps->command_found);
+    assert_false(ps->command_executable);
+    assert_string_equal(ps->command_path, "");
+}
+
+static void test_missing_command_name_is_not_found_in_path(void **state)
+{
+    struct fixture *fx = *state;
+    setenv("PATH", fx->dir, 1);
+    manifest_of(fx, "chimera-no-such-command", NULL, NULL);
+    assert_false(probe(fx)->command_found);
+}
+
+static void test_non_executable_file_is_found_but_not_executable(void **state)
+{
+    struct fixture *fx = *state;
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "%s/plain", fx->dir);
+    write_file(cmd, 0644);
+    manifest_of(fx, cmd, NULL, NULL);
+    const struct probe_service *ps = probe(fx);
+    assert_true(ps->command_found);
+    assert_false(ps->command_executable); /* even root needs an x bit */
+    assert_string_equal(ps->command_path, cmd);
+}
+
+static void test_directory_as_command_is_not_executable(void **state)
+{
+    struct fixture *fx = *state;
+    manifest_of(fx, fx->dir, NULL, NULL);
+    const struct probe_service *ps = probe(fx);
+    assert_true(ps->command_found);
+    assert_false(ps->command_executable);
+}
+
+static void test_command_is_found_in_path(void **state)
+{
+    struct fixture *fx = *state;
+    char bin[128], cmd[160], path[400];
+    snprintf(bin, sizeof(bin), "%s/bin", fx->dir);
+    assert_int_equal(mkdir(bin, 0755), 0);
+    snprintf(cmd, sizeof(cmd), "%s/my-service", bin);
+    write_file(cmd, 0755);
+    snprintf(path, sizeof(path), "%s/empty:%s:/usr/bin", fx->dir, bin);
+    setenv("PATH", path, 1);
+    manifest_of(fx, "my-service", NULL, NULL);
+    const struct probe_service *ps = probe(fx);
+    assert_true(ps->command_found);
+    assert_true(ps->command_executable);
+    assert_string_equal(ps->command_path, cmd);
+}
+
+static void test_path_search_skips_non_executable_candidate(void **state)
+{
+    struct fixture *fx = *state;
+    char a[128], b[128], ca[160], cb[160], path[300];
+    snprintf(a, sizeof(a), "%s/a", fx->dir);
+    snprintf(b, sizeof(b), "%s/b", fx->dir);
+    assert_int_equal(mkdir(a, 0755), 0);
+    assert_int_equal(mkdir(b, 0755), 0);
+    snprintf(ca, sizeof(ca), "%s/tool", a);
+    snprintf(cb, sizeof(cb), "%s/tool", b);
+    write_file(ca, 0644);
+    write_file(cb, 0755);
+    snprintf(path, sizeof(path), "%s:%s", a, b);
+    setenv("PATH", path, 1);
+    manifest_of(fx, "tool", NULL, NULL);
+    const struct probe_service *ps = probe(fx);
+    assert_true(ps->command_executable);
+    assert_string_equal(ps->command_path, cb);
+}
+
+/* ---- ports -------------------------------------------------------------- */
+
+static void test_fixed_port_in_use_is_not_free(void **state)
+{
+    struct fixture *fx = *state;
+    uint16_t port;
+    int fd = listen_any(&port);
+    char p[16];
+    snprintf(p, sizeof(p), "%u", (unsigned)port);
+    manifest_of(fx, "/bin/sh", p, NULL);
+    const struct probe_service *ps = probe(fx);
+    close(fd);
+    assert_int_equal(ps->port_kind, MANIFEST_PORT_FIXED);
+    assert_int_equal(ps->port, port);
+    assert_false(ps->port_free);
+}
+
+static void test_fixed_port_free_is_free(void **state)
+{
+    struct fixture *fx = *state;
+    uint16_t port;
+    close(listen_any(&port)); /* a port that was just free */
+    char p[16];
+    snprintf(p, sizeof(p), "%u", (unsigned)port);
+    manifest_of(fx, "/bin/sh", p, NULL);
+    const struct probe_service *ps = probe(fx);
+    assert_int_equal(ps->port, port);
+    assert_true(ps->port_free);
+    /* the probe released it */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    close(fd);
+}
+
+static void test_port_in_use_by_running_release_is_marked_own(void **state)
+{
+    struct fixture *fx = *state;
+    uint16_t port;
+    int fd = listen_any(&port);
+    char p[16];
+    snprintf(p, sizeof(p), "%u", (unsigned)port);
+    manifest_of(fx, "/bin/sh", p, NULL);
+    probe(fx);
+    close(fd);
+    const uint16_t other = (uint16_t)(port + 1);
+    probe_mark_own_ports(&fx->f, &other, 1);
+    assert_false(fx->f.services[0].port_own);
+    probe_mark_own_ports(&fx->f, &port, 1);
+    assert_true(fx->f.services[0].port_own);
+}
+
+static void test_auto_port_is_assigned_and_expanded(void **state)
+{
+    struct fixture *fx = *state;
+    manifest_of(fx, "/bin/sh", "\"auto\"", NULL);
+    const struct probe_service *ps = probe(fx);
+    assert_int_equal(ps->port_kind, MANIFEST_PORT_AUTO);
+    assert_true(ps->port_free);
+    assert_true(ps->port != 0);
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/health", (unsigned)ps->port);
+    assert_true(ps->health_set);
+    assert_true(ps->health_ok);
+    assert_string_equal(ps->health_url, url);
+    assert_true(ps->env_ok);
+    assert_true(ps->args_ok);
+}
+
+static void test_two_auto_services_get_different_ports(void **state)
+{
+    struct fixture *fx = *state;
+    const char *doc = "{\"name\": \"d\", \"version\": \"1\", \"services\": ["
+                      "{\"name\": \"a\", \"command\": \"/bin/sh\", \"port\": \"auto\"},"
+                      "{\"name\": \"b\", \"command\": \"/bin/sh\", \"port\": \"auto\"}]}";
+    struct manifest_error e;
+    assert_int_equal(manifest_parse(doc, strlen(doc), &fx->m, &e), 0);
+    assert_int_equal(probe_release(&fx->m, "n1", &fx->f), 0);
+    assert_int_equal(fx->f.nservices, 2);
+    assert_true(fx->f.services[0].port != 0);
+    assert_true(fx->f.services[0].port != fx->f.services[1].port);
+}
+
+/* ---- health URL --------------------------------------------------------- */
+
+static void test_health_url_without_host_is_invalid(void **state)
+{
+    struct fixture *fx = *state;
+    const char *doc = "{\"name\": \"d\", \"version\": \"1\", \"services\": ["
+                      "{\"name\": \"svc\", \"command\": \"/bin/sh\", \"port\": 8080,"
+                      " \"health\": {\"url\": \"http://:${PORT}/health\"}}]}";
+    struct manifest_error e;
+    int rc = manifest_parse(doc, strlen(doc), &fx->m, &e);
+    if (rc != 0) /* the manifest itself refuses it: nothing left for the probe */
+        skip();
+    const struct probe_service *ps = probe(fx);
+    assert_false(ps->health_ok);
+    assert_non_null(strstr(ps->health_error, "no host"));
+}
+
+/* ---- working_dir and healing -------------------------------------------- */
+
+static void test_existing_working_dir_is_a_directory(void **state)
+{
+    struct fixture *fx = *state;
+    manifest_of(fx, "/bin/sh", NULL, fx->dir);
+    const struct probe_service *ps = probe(fx);
+    assert_true(ps->working_dir_set);
+    assert_true(ps->working_dir_exists);
+    assert_true(ps->working_dir_is_dir);
+}
+
+static void test_missing_working_dir_is_creatable(void **state)
+{
+    struct fixture *fx = *state;
+    char wd[128];
+    snprintf(wd, sizeof(wd), "%s/a/b/c", fx->dir);
+    manifest_of(fx, "/bin/sh", NULL, wd);
+    const struct probe_service *ps = probe(fx);
+    assert_false(ps->working_dir_exists);
+    assert_true(ps->working_dir_creatable);
+}
+
+static void test_working_dir_under_a_file_is_not_creatable(void **state)
+{
+    struct fixture *fx = *state;
+    char file[128], wd[160];
+    snprintf(file, sizeof(file), "%s/file", fx->dir);
+    write_file(file, 0644);
+    snprintf(wd, sizeof(wd), "%s/sub", file);
+    manifest_of(fx, "/bin/sh", NULL, wd);
+    const struct probe_service *ps = probe(fx);
+    assert_false(ps->working_dir_exists);
+    assert_false(ps->working_dir_creatable);
+}
+
+static void test_heal_creates_missing_working_dir(void **state)
+{
+    struct fixture *fx = *state;
+    char wd[128];
+    snprintf(wd, sizeof(wd), "%s/a/b/c/", fx->dir);
+    manifest_of(fx, "/bin/sh", NULL, wd);
+    assert_false(probe(fx)->working_dir_exists);
+
+    struct cert_heal_action a = {.node = "n1", .service = "svc", .kind = CERT_HEAL_CREATE_DIR};
+    struct cert_heal_result r;
+    assert_int_equal(probe_heal(&fx->m, &a, 1, &r), 0);
+    assert_true(r.ok);
+    assert_non_null(strstr(r.detail, "created"));
+
+    const struct probe_service *ps = probe(fx);
+    assert_true(ps->working_dir_exists);
+    assert_true(ps->working_dir_is_dir);
+    struct stat st;
+    assert_int_equal(stat(wd, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+}
+
+static void test_heal_reports_failure_under_a_file(void **state)
+{
+    struct fixture *fx = *state;
+    char file[128], wd[160];
+    snprintf(file, sizeof(file), "%s/file", fx->dir);
+    write_file(file, 0644);
+    snprintf(wd, sizeof(wd), "%s/sub", file);
+    manifest_of(fx, "/bin/sh", NULL, wd);
+    struct cert_heal_action a = {.node = "n1", .service = "svc", .kind = CERT_HEAL_CREATE_DIR};
+    struct cert_heal_result r;
+    assert_int_equal(probe_heal(&fx->m, &a, 1, &r), 1);
+    assert_false(r.ok);
+    assert_non_null(strstr(r.detail, "mkdir"));
+}
+
+/* The whole loop on this machine: the core plans, the probe heals. */
+static void test_session_heals_working_dir_then_certifies(void **state)
+{
+    struct fixture *fx = *state;
+    char wd[128];
+    snprintf(wd, sizeof(wd), "%s/work", fx->dir);
+    manifest_of(fx, "/bin/sh", "\"auto\"", wd);
+    struct cert_session *s = malloc(sizeof(*s));
+    assert_non_null(s);
+    cert_session_init(s);
+    struct cert_heal_action a[4];
+    struct cert_heal_result r[4];
+    size_t na;
+    enum cert_next next;
+    while (probe(fx),
+           (next = cert_session_next(s, &fx->m, &fx->f, 1, a, 4, &na)) == CERT_NEXT_HEAL) {
+        probe_heal(&fx->m, a, na, r);
+        cert_session_record(s, a, r, na);
+    }
+    assert_int_equal(next, CERT_NEXT_CERTIFY);
+    assert_int_equal(s->attempts, 1);
+    assert_int_equal(s->nchanges, 1);
+    assert_true(s->changes[0].ok);
+    free(s);
+}
+
+/* ---- JSON --------------------------------------------------------------- */
+
+static void test_facts_json_round_trip(void **state)
+{
+    struct fixture *fx = *state;
+    char wd[128];
+    snprintf(wd, sizeof(wd), "%s/missing", fx->dir);
+    manifest_of(fx, "/bin/sh", "\"auto\"", wd);
+    probe(fx);
+    json_t *js = probe_facts_to_json(&fx->f);
+    assert_non_null(js);
+    struct probe_facts *back = malloc(sizeof(*back));
+    assert_non_null(back);
+    char err[200];
+    assert_int_equal(probe_facts_from_json(js, back, err, sizeof(err)), 0);
+    assert_string_equal(back->node, "n1");
+    assert_int_equal(back->nservices, 1);
+    assert_int_equal(back->services[0].port, fx->f.services[0].port);
+    assert_int_equal(back->services[0].port_kind, MANIFEST_PORT_AUTO);
+    assert_true(back->services[0].working_dir_creatable);
+    assert_string_equal(back->services[0].health_url, fx->f.services[0].health_url);
+    json_t *again = probe_facts_to_json(back);
+    assert_true(json_equal(js, again));
+    json_decref(again);
+    json_decref(js);
+    free(back);
+}
+
+/* Decodes the facts of a probe after edit() changed their JSON; expects
+ * the error to start with want. */
+static void decode_fails(struct fixture *fx, void (*edit)(json_t *), const char *want)
+{
+    manifest_of(fx, "/bin/sh", "\"auto\"", NULL);
+    probe(fx);
+    json_t *js = probe_facts_to_json(&fx->f);
+    edit(js);
+    struct probe_facts *back = malloc(sizeof(*back));
+    assert_non_null(back);
+    char err[200];
+    assert_int_equal(probe_facts_from_json(js, back, err, sizeof(err)), -1);
+    if (strncmp(err, want, strlen(want)) != 0)
+        fprintf(stderr, "got \"%s\", want \"%s...\"\n", err, want);
+    assert_int_equal(strncmp(err, want, strlen(want)), 0);
+    assert_int_equal(back->nservices, 0);
+    json_decref(js);
+    free(back);
+}
+
+static json_t *svc0(json_t *js)
+{
+    return json_array_get(json_object_get(js, "services"), 0);
+}
+
+static void drop_port_free(json_t *js)
+{
+    json_object_del(json_object_get(svc0(js), "port"), "free");
+}
+
+static void add_unknown(json_t *js)
+{
+    json_object_set_new(json_object_get(svc0(js), "health"), "extra", json_true());
+}
+
+static void answered_string(json_t *js)
+{
+    json_object_set_new(js, "answered", json_string("yes"));
+}
+
+static void port_too_big(json_t *js)
+{
+    json_object_set_new(json_object_get(svc0(js), "port"), "port", json_integer(70000));
+}
+
+static void bad_kind(json_t *js)
+{
+    json_object_set_new(json_object_get(svc0(js), "port"), "kind", json_string("random"));
+}
+
+static void long_node(json_t *js)
+{
+    char big[200];
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    json_object_set_new(js, "node", json_string(big));
+}
+
+static void services_not_array(json_t *js)
+{
+    json_object_set_new(js, "services", json_object());
+}
+
+static void test_decode_names_missing_field(void **state)
+{
+    decode_fails(*state, drop_port_free, "services[0].port.free: missing");
+}
+
+static void test_decode_refuses_unknown_field(void **state)
+{
+    decode_fails(*state, add_unknown, "services[0].health.extra: unknown field");
+}
+
+static void test_decode_refuses_wrong_type(void **state)
+{
+    decode_fails(*state, answered_string, "answered: must be true or false");
+}
+
+static void test_decode_refuses_port_out_of_range(void **state)
+{
+    decode_fails(*state, port_too_big, "services[0].port.port: must be an integer 0..65535");
+}
+
+static void test_decode_refuses_unknown_port_kind(void **state)
+{
+    decode_fails(*state, bad_kind, "services[0].port.kind: must be");
+}
+
+static void test_decode_refuses_overlong_string(void **state)
+{
+    decode_fails(*state, long_node, "node: longer than");
+}
+
+static void test_decode_refuses_services_not_array(void **state)
+{
+    decode_fails(*state, services_not_array, "services: must be an array");
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_missing_command_is_not_found),
+        T(test_missing_command_name_is_not_found_in_path),
+        T(test_non_executable_file_is_found_but_not_executable),
+        T(test_directory_as_command_is_not_executable),
+        T(test_command_is_found_in_path),
+        T(test_path_search_skips_non_executable_candidate),
+        T(test_fixed_port_in_use_is_not_free),
+        T(test_fixed_port_free_is_free),
+        T(test_port_in_use_by_running_release_is_marked_own),
+        T(test_auto_port_is_assigned_and_expanded),
+        T(test_two_auto_services_get_different_ports),
+        T(test_health_url_without_host_is_invalid),
+        T(test_existing_working_dir_is_a_directory),
+        T(test_missing_working_dir_is_creatable),
+        T(test_working_dir_under_a_file_is_not_creatable),
+        T(test_heal_creates_missing_working_dir),
+        T(test_heal_reports_failure_under_a_file),
+        T(test_session_heals_working_dir_then_certifies),
+        T(test_facts_json_round_trip),
+        T(test_decode_names_missing_field),
+        T(test_decode_refuses_unknown_field),
+        T(test_decode_refuses_wrong_type),
+        T(test_decode_refuses_port_out_of_range),
+        T(test_decode_refuses_unknown_port_kind),
+        T(test_decode_refuses_overlong_string),
+        T(test_decode_refuses_services_not_array),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
