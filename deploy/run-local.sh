@@ -37,6 +37,9 @@ for i in $(seq 1 "$nodes"); do
     peers="${peers:+$peers,}n$i=tcp://127.0.0.1:$((base + i))"
 done
 
+# The nodes find chimera-demo (built beside them) for the demo releases.
+export PATH="$bin:$PATH"
+
 pids=()
 stop_all() {
     trap - INT TERM
@@ -80,10 +83,25 @@ echo "Chimera federation of $nodes nodes is running:"
 for i in $(seq 1 "$nodes"); do
     echo "  n$i  http://127.0.0.1:$((base + 1000 + i))/federation/state   log: $state/n$i.log"
 done
+# And until a leader with a quorum is known (ready).
+until curl -fs "http://127.0.0.1:$((base + 1001))/health/ready" >/dev/null || [ $SECONDS -ge $deadline ]; do
+    sleep 0.1
+done
+
+ctl=("$bin/chimeractl" --addr "127.0.0.1:$((base + 1001))" --token-file "$state/admin.token")
+# A first release of the demo service, unless one is already stable (a restart).
+if "${ctl[@]}" status 2>/dev/null | grep -q "^release: stable=none"; then
+    echo
+    echo "deploying a first release: deploy/examples/demo-good.json (chimera-demo 1.0.0)"
+    "${ctl[@]}" deploy "$root/deploy/examples/demo-good.json" --wait --timeout 60s ||
+        echo "run-local: the first release did not become stable; see chimeractl deployments" >&2
+fi
 echo
-"$bin/chimeractl" --addr "127.0.0.1:$((base + 1001))" status || true
+"${ctl[@]}" status || true
 echo
 echo "Try:  $build/chimeractl --addr 127.0.0.1:$((base + 1001)) events --follow"
+echo "      $build/chimeractl --addr 127.0.0.1:$((base + 1001)) --token-file .chimera/admin.token \\"
+echo "          deploy deploy/examples/demo-bad-health.json --wait    # fails, rolls back to 1.0.0"
 echo "      curl -s http://127.0.0.1:$((base + 1001))/metrics"
 echo "Press Ctrl-C to stop every node."
 

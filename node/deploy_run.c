@@ -85,6 +85,10 @@ static void set_health(struct node *n, enum pl_health h, uint64_t since, const c
     struct node_run *r = &n->run;
     if (r->health != h || strcmp(r->detail, detail) != 0)
         r->report_due = 0; /* news: tell the leader now */
+    if (r->health != h && (h == PL_H_HEALTHY || h == PL_H_UNHEALTHY || h == PL_H_CRASHED))
+        node_event(n, h == PL_H_HEALTHY ? "deploy.healthy" : "deploy.unhealthy", NULL,
+                   "%s: release of %s %s%s%s", n->cfg.id, r->running, pl_health_name(h),
+                   detail[0] ? ": " : "", detail);
     r->health = h;
     r->healthy_since = since;
     snprintf(r->detail, sizeof(r->detail), "%.*s", (int)sizeof(r->detail) - 1, detail);
@@ -102,9 +106,12 @@ static void on_exit_cb(struct drv_proc *proc, int64_t status, int sig, void *arg
     unlink(pidfile);
     drv_free(proc);
     s->proc = NULL;
-    if (!n->run.stopping)
-        node_event(n, "deploy.service_exited", NULL, "service %s of %s exited (%s %d)", s->name,
-                   n->run.running, sig ? "signal" : "status", sig ? sig : (int)status);
+    if (n->run.stopping) {
+        node_run_tick(n); /* the last one out starts the next release */
+        return;
+    }
+    node_event(n, "deploy.service_exited", NULL, "service %s of %s exited (%s %d)", s->name,
+               n->run.running, sig ? "signal" : "status", sig ? sig : (int)status);
 }
 
 /* A free port on 127.0.0.1 for "port": "auto". */
@@ -351,34 +358,42 @@ bool node_run_recv(struct node *n, size_t from, uint64_t kind, const msgpack_obj
     return true;
 }
 
+/* A stop under way that has finished: nothing runs here any more. */
+static void settle_stop(struct node *n)
+{
+    struct node_run *r = &n->run;
+    if (!r->stopping || !all_stopped(r))
+        return;
+    r->stopping = false;
+    r->running[0] = '\0';
+    r->nsvc = 0;
+    set_health(n, PL_H_NONE, 0, "");
+}
+
 void node_run_tick(struct node *n)
 {
     struct node_run *r = &n->run;
-    if (!n->hc)
+    if (!n->hc || n->stopping)
         return;
+    settle_stop(n);
     const char *desired = pl_desired(&n->deploy.pl, n->cfg.id);
     uint32_t gen = pl_desired_gen(&n->deploy.pl, n->cfg.id);
     bool broken = r->health == PL_H_CRASHED || r->health == PL_H_START_FAILED;
     /* A new decision for the release it runs restarts only what is broken. */
-    if (!broken && strcmp(desired, r->running) == 0)
+    if (!r->stopping && !broken && strcmp(desired, r->running) == 0)
         r->gen = gen;
-    if ((strcmp(desired, r->running) != 0 || r->gen != gen) && !n->stopping) {
-        if (!r->stopping && r->running[0]) {
-            r->stopping = true;
-            for (size_t i = 0; i < r->nsvc; i++)
-                if (r->svc[i].proc)
-                    drv_stop(r->svc[i].proc,
-                             r->have_manifest ? r->m.services[i].stop_grace_ms : 5000);
-        }
-        if (!r->running[0] || all_stopped(r)) {
-            r->stopping = false;
-            r->running[0] = '\0';
-            r->nsvc = 0;
-            set_health(n, PL_H_NONE, 0, "");
-            if (desired[0])
-                start_release(n, desired);
-            r->gen = gen;
-        }
+    bool change = strcmp(desired, r->running) != 0 || r->gen != gen;
+    if (change && !r->stopping && r->running[0]) {
+        r->stopping = true;
+        for (size_t i = 0; i < r->nsvc; i++)
+            if (r->svc[i].proc)
+                drv_stop(r->svc[i].proc, r->have_manifest ? r->m.services[i].stop_grace_ms : 5000);
+        settle_stop(n); /* nothing was left running (it had crashed) */
+    }
+    if (change && !r->stopping && !r->running[0]) {
+        if (desired[0])
+            start_release(n, desired);
+        r->gen = gen;
     }
     if (!r->stopping) {
         probe_due(n);

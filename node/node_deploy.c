@@ -133,6 +133,11 @@ void node_deploy_committed(struct node *n, uint64_t commit)
     }
     if (d->pending_index && d->applied >= d->pending_index)
         d->pending_index = 0;
+    /* Act on the new state now rather than at the next tick: the leader's
+     * next decision (a rollback right after a failure), and this node's
+     * release (a rollback applied at once). */
+    node_deploy_tick(n);
+    node_run_tick(n);
 }
 
 int node_deploy_start(struct node *n)
