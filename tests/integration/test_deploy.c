@@ -335,6 +335,87 @@ static void test_a_node_without_a_quorum_refuses_deployments(void **state)
     h_cluster_pass(c);
 }
 
+/* example() with its version replaced (a second good release). */
+static char *example_as(const char *name, const char *version)
+{
+    char *text = example(name);
+    char *at = strstr(text, "\"1.0.0\"");
+    if (!at)
+        fail_msg("%s has no version 1.0.0", name);
+    size_t len = strlen(text) + strlen(version) + 8;
+    char *out = malloc(len);
+    snprintf(out, len, "%.*s\"%s\"%s", (int)(at - text), text, version, at + 7);
+    free(text);
+    return out;
+}
+
+static void test_a_manual_rollback_goes_back_to_a_named_stable_version(void **state)
+{
+    struct h_cluster *c = *state;
+    int leader = start(c);
+    char *v1 = deploy(c, leader, "demo-good.json");
+    expect_stage(c, v1, STABLE, 60000);
+    char *body = example_as("demo-good.json", "1.1.0");
+    long st = 0;
+    json_t *j = post(c, leader, "/deployments", body, &st);
+    free(body);
+    const char *v11 = json_string_value(json_object_get(j, "id"));
+    if (st != 202 || !v11)
+        fail_msg("deploying 1.1.0 answered %ld", st);
+    char *v11id = strdup(v11);
+    json_decref(j);
+    expect_stage(c, v11id, STABLE, 60000);
+    /* The last good release is the one running: nothing to roll back to. */
+    j = post(c, leader, "/rollback", "{}", &st);
+    assert_int_equal(st, 409);
+    assert_non_null(strstr(json_string_value(json_object_get(j, "error")), "already"));
+    json_decref(j);
+    j = post(c, leader, "/rollback", "{\"to\":\"9.9.9\"}", &st);
+    assert_int_equal(st, 404);
+    json_decref(j);
+    /* To the earlier stable version: every node goes back to it. */
+    j = post(c, leader, "/rollback", "{\"to\":\"1.0.0\"}", &st);
+    const char *rb = json_string_value(json_object_get(j, "id"));
+    if (st != 202 || !rb)
+        fail_msg("POST /rollback to 1.0.0 answered %ld", st);
+    assert_string_equal(json_string_value(json_object_get(j, "target")), v1);
+    char *rbid = strdup(rb);
+    json_decref(j);
+    expect_stage(c, rbid, REVERTED, 60000);
+    expect_all_run(c, v1);
+    free(rbid);
+    h_cluster_pass(c);
+    free(v1);
+    free(v11id);
+}
+
+static void test_chimeractl_deploy_wait_exits_0_when_stable_and_3_when_reverted(void **state)
+{
+    struct h_cluster *c = *state;
+    int leader = start(c);
+    char good[PATH_MAX + 64], bad[PATH_MAX + 64], dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", __FILE__);
+    snprintf(good, sizeof(good), "%s/../../deploy/examples/demo-good.json", dirname(dir));
+    snprintf(dir, sizeof(dir), "%s", __FILE__);
+    snprintf(bad, sizeof(bad), "%s/../../deploy/examples/demo-crash.json", dirname(dir));
+    int code = -1;
+    char *out = NULL, *err = NULL;
+    assert_true(h_ctl(c, leader, &code, &out, &err, "--token-file", c->token_file, "deploy", good,
+                      "--wait", "--timeout", "60s", NULL));
+    if (code != 0)
+        fail_msg("chimeractl deploy --wait of a good release exited %d: %s %s", code, out, err);
+    free(out);
+    free(err);
+    assert_true(h_ctl(c, leader, &code, &out, &err, "--token-file", c->token_file, "deploy", bad,
+                      "--wait", "--timeout", "60s", NULL));
+    if (code != 3)
+        fail_msg("chimeractl deploy --wait of a crashing release exited %d, want 3: %s %s", code,
+                 out, err);
+    free(out);
+    free(err);
+    h_cluster_pass(c);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -344,6 +425,8 @@ int main(void)
         T(test_a_release_that_crashes_is_reverted_on_every_node),
         T(test_a_leader_killed_during_a_rollout_leaves_it_to_the_next),
         T(test_a_node_without_a_quorum_refuses_deployments),
+        T(test_a_manual_rollback_goes_back_to_a_named_stable_version),
+        T(test_chimeractl_deploy_wait_exits_0_when_stable_and_3_when_reverted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
