@@ -5,60 +5,25 @@
  * Mutations carry the admin token. A follower answers them with 307 and the
  * leader's address; curl would not re-send the Authorization header to
  * another host or port, so the redirect is followed here, with the token and
- * the exact same body, at most MAX_REDIRECTS times. After a redirect the
+ * the exact same body, at most MAX_REDIRECTS times (deploy_conn.c). After a redirect the
  * leader is polled; the node behind --addr is the fallback when the leader
  * stops answering (a leader change during a rollout).
  *
  * deploy's exit codes (enum ctl_deploy_exit): 0 stable (or submitted when
  * not waiting), 1 error, 2 rejected before deploying, 3 failed and
- * reverted. */
+ * reverted.
+ *
+ * The commands are here; the connection (and the redirect) is
+ * deploy_conn.c's, the waiting deploy_watch.c's. */
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "node/ctl/ctl.h"
+#include "node/ctl/deploy_int.h"
 #include "pipeline/manifest.h"
 
-#define POLL_MS 250
-#define NAMES_EVERY 8 /* polls at least between fetches of the list naming versions */
-#define MAX_REDIRECTS 3
 #define DEFAULT_WAIT_MS (10u * 60u * 1000u)
-/* A failed deployment with auto_revert: how long to wait for the leader to
- * start the rollback before concluding there is none. */
-#define ROLLBACK_APPEAR_MS 10000
-
-static volatile int interrupted;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-    while (ms > 0 && !interrupted) {
-        long slice = ms < 50 ? ms : 50;
-        nanosleep(&(struct timespec){0, slice * 1000000L}, NULL);
-        ms -= slice;
-    }
-}
-
-static const char *get_str(const json_t *obj, const char *key, const char *dflt)
-{
-    const char *s = json_string_value(json_object_get(obj, key));
-    return s && *s ? s : dflt;
-}
 
 static int usage(const char *cmd, const char *what, const char *arg)
 {
@@ -76,161 +41,6 @@ static int option_value(int argc, char **argv, int *i, const char *name, const c
         return 0;
     *val = a[n] == '=' ? a + n + 1 : *i + 1 < argc ? argv[++*i] : NULL;
     return 1;
-}
-
-/* ---- the node, and the leader it points to ---------------------------- */
-
-struct conn {
-    const struct ctl_opts *o;  /* the user's options (--addr) */
-    struct ctl_client *first;  /* the node behind --addr */
-    struct ctl_opts lead_opts; /* the leader, after a redirect */
-    char lead_addr[512];
-    struct ctl_client *lead;  /* NULL until redirected */
-    struct ctl_client *using; /* the one polled: lead, or first */
-    bool down;                /* contact lost, said so */
-};
-
-static int conn_open(struct conn *c, const struct ctl_opts *o)
-{
-    memset(c, 0, sizeof *c);
-    c->o = o;
-    c->first = c->using = ctl_client_new(o);
-    if (!c->first) {
-        fprintf(stderr, "chimeractl: cannot initialise the HTTP client\n");
-        return -1;
-    }
-    ctl_client_set_cancel(c->first, &interrupted);
-    return 0;
-}
-
-static void conn_close(struct conn *c)
-{
-    ctl_client_free(c->lead);
-    ctl_client_free(c->first);
-}
-
-static const char *conn_addr(const struct conn *c)
-{
-    return c->using == c->lead ? c->lead_addr : c->o->addr;
-}
-
-/* Points c->lead at base (scheme://host:port). */
-static int conn_redirect(struct conn *c, const char *base)
-{
-    ctl_client_free(c->lead);
-    c->using = c->first;
-    snprintf(c->lead_addr, sizeof c->lead_addr, "%s", base);
-    c->lead_opts = *c->o;
-    c->lead_opts.addr = c->lead_addr;
-    c->lead = ctl_client_new(&c->lead_opts);
-    if (!c->lead)
-        return -1;
-    ctl_client_set_cancel(c->lead, &interrupted);
-    c->using = c->lead;
-    return 0;
-}
-
-/* Reads go to the leader when the node behind --addr names one: only the
- * leader hears every node's reports (another node knows its own). Keeps
- * the node behind --addr when anything is amiss. */
-static void conn_prefer_leader(struct conn *c)
-{
-    struct ctl_reply r;
-    if (ctl_get(c->first, "/federation/state", &r) == 0 && r.status == 200) {
-        const char *leader = get_str(r.json, "leader", NULL);
-        const json_t *peers = json_object_get(r.json, "peers"), *p;
-        size_t i;
-        json_array_foreach(peers, i, p)
-        {
-            const char *http = get_str(p, "http", NULL);
-            if (leader && http && strcmp(get_str(p, "node", ""), leader) == 0 &&
-                !json_is_true(json_object_get(p, "self"))) {
-                char base[512];
-                snprintf(base, sizeof base, "%s%s", strstr(http, "://") ? "" : "http://", http);
-                if (conn_redirect(c, base) != 0)
-                    c->using = c->first;
-                break;
-            }
-        }
-    }
-    ctl_reply_free(&r);
-}
-
-/* From a 307: the leader's base URL (scheme://host:port) into base, from
- * Location or else "leader_http". The request goes to the same path and
- * query as the first one: the leader serves the same API, and a Location
- * that dropped "?dry_run=1" must never turn a dry run into a deployment. */
-static int redirect_target(const struct ctl_reply *r, char *base, size_t blen)
-{
-    const char *loc = r->location;
-    const char *lh = get_str(r->json, "leader_http", NULL);
-    const char *scheme = strstr(loc, "://");
-    if (scheme && scheme > loc) {
-        const char *slash = strchr(scheme + 3, '/');
-        size_t n = slash ? (size_t)(slash - loc) : strlen(loc);
-        snprintf(base, blen, "%.*s", (int)n, loc);
-        return 0;
-    }
-    if (lh) {
-        snprintf(base, blen, "%s%s", strstr(lh, "://") ? "" : "http://", lh);
-        return 0;
-    }
-    return -1;
-}
-
-/* POSTs payload with the token, following a follower's 307 to the leader.
- * Returns ctl_post_raw's result; r holds the final answer. */
-static int conn_post(struct conn *c, const char *path, const char *payload, const char *token,
-                     struct ctl_reply *r)
-{
-    int rc = ctl_post_raw(c->using, path, payload, token, r);
-    for (int hop = 0; rc == 0 && (r->status == 307 || r->status == 308); hop++) {
-        char base[512];
-        if (hop == MAX_REDIRECTS || redirect_target(r, base, sizeof base) != 0)
-            return rc; /* reported by the caller as an unexpected answer */
-        if (!c->o->json)
-            fprintf(stderr, "chimeractl: %s is not the leader; sending to the leader at %s\n",
-                    conn_addr(c), base);
-        if (conn_redirect(c, base) != 0) {
-            ctl_reply_free(r);
-            snprintf(r->error, sizeof r->error, "out of memory");
-            return -1;
-        }
-        ctl_reply_free(r);
-        rc = ctl_post_raw(c->using, path, payload, token, r);
-    }
-    return rc;
-}
-
-/* GET path as a JSON object, for polling: failures are tolerated (said once
- * on stderr, then the other node is tried next time). Returns the object (a
- * new reference) or NULL. *status is the HTTP status (0: no answer). */
-static json_t *conn_poll(struct conn *c, const char *path, long *status)
-{
-    struct ctl_reply r;
-    int rc = ctl_get(c->using, path, &r);
-    json_t *j = NULL;
-    *status = rc == 0 ? r.status : 0;
-    if (rc == 0 && r.status == 200 && json_is_object(r.json)) {
-        j = json_incref(r.json);
-        if (c->down)
-            fprintf(stderr, "chimeractl: in contact with the node at %s again\n", conn_addr(c));
-        c->down = false;
-    } else if (!interrupted) {
-        if (!c->down)
-            fprintf(stderr, "chimeractl: no answer for %s from the node at %s (%s); retrying\n",
-                    path, conn_addr(c),
-                    rc != 0           ? r.error
-                    : r.status == 200 ? "not a JSON object"
-                    : r.status == 404 ? "not found"
-                    : r.status == 503 ? "read-only"
-                                      : "error status");
-        c->down = true;
-        if (c->lead) /* the leader may have changed: ask the other node */
-            c->using = c->using == c->lead ? c->first : c->lead;
-    }
-    ctl_reply_free(&r);
-    return j;
 }
 
 static char *read_token(const struct ctl_opts *o, const char *cmd)
@@ -255,250 +65,6 @@ static void free_token(char *tok)
         explicit_bzero(tok, strlen(tok));
         free(tok);
     }
-}
-
-static void catch_signals(void)
-{
-    struct sigaction sa = {0};
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-}
-
-/* The id of a deployment object as text (ids are strings; integers too). */
-static void id_of(const json_t *d, char *buf, size_t len)
-{
-    const json_t *id = json_object_get(d, "id");
-    if (json_is_integer(id))
-        snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(id));
-    else
-        snprintf(buf, len, "%s", json_string_value(id) ? json_string_value(id) : "");
-}
-
-/* ---- watching a deployment -------------------------------------------- */
-
-enum watch_end {
-    W_STABLE,     /* stable */
-    W_REVERTED,   /* reverted (a rollback's success) */
-    W_FAILED,     /* failed, or rolling back when that ends the watch */
-    W_SUPERSEDED, /* it was stable, then a later release replaced it */
-    W_TIMEOUT,
-    W_INTERRUPTED,
-};
-
-static bool stage_is(const json_t *d, const char *stage)
-{
-    return strcmp(get_str(d, "stage", ""), stage) == 0;
-}
-
-/* Polls GET /deployments/ID every POLL_MS, printing each change, until a
- * terminal stage; "rolling_back" is one when rolling_back_ends. deadline is
- * monotonic ms (0: none). *final is the last object seen (the caller frees
- * it; NULL if none). */
-static enum watch_end watch(struct conn *c, const char *id, int64_t deadline,
-                            bool rolling_back_ends, json_t **final)
-{
-    char path[256];
-    snprintf(path, sizeof path, "/deployments/%s", id);
-    json_t *last = NULL, *names = NULL;
-    unsigned since_names = NAMES_EVERY - 1; /* the first poll asks */
-    enum watch_end end = W_TIMEOUT;
-    for (;;) {
-        long status;
-        json_t *d = conn_poll(c, path, &status);
-        if (interrupted) {
-            json_decref(d);
-            end = W_INTERRUPTED;
-            break;
-        }
-        if (d) {
-            /* Nodes name the deployment they run: the list gives its
-             * version. Asked for again only when a node names one it
-             * lacks. */
-            if (!c->o->json && ++since_names >= NAMES_EVERY &&
-                (!names || !ctl_progress_names_known(d, names))) {
-                since_names = 0;
-                struct ctl_reply r;
-                if (ctl_get(c->using, "/deployments", &r) == 0 && r.status == 200 &&
-                    json_is_object(r.json)) {
-                    json_decref(names);
-                    names = json_incref(r.json);
-                }
-                ctl_reply_free(&r);
-            }
-            ctl_print_progress(&last, d, names, c->o->json);
-            json_decref(d);
-            const char *s = get_str(last, "stage", "");
-            if (strcmp(s, "stable") == 0)
-                end = W_STABLE;
-            else if (strcmp(s, "reverted") == 0)
-                end = W_REVERTED;
-            else if (strcmp(s, "failed") == 0 ||
-                     (rolling_back_ends && strcmp(s, "rolling_back") == 0))
-                end = W_FAILED;
-            else if (strcmp(s, "superseded") == 0)
-                end = W_SUPERSEDED;
-            if (end != W_TIMEOUT)
-                break;
-        }
-        if (deadline && mono_ms() >= deadline)
-            break;
-        sleep_ms(deadline && deadline - mono_ms() < POLL_MS ? (long)(deadline - mono_ms())
-                                                            : POLL_MS);
-        if (interrupted) {
-            end = W_INTERRUPTED;
-            break;
-        }
-    }
-    json_decref(names);
-    *final = last;
-    return end;
-}
-
-/* The rollback that reverts `ours`: the newest deployment with rollback
- * true, another id, started no earlier than ours. Returns a new reference
- * or NULL; *no_stable is set when the node names no stable release (so no
- * rollback can come). */
-static json_t *find_rollback(struct conn *c, const json_t *ours, bool *no_stable)
-{
-    long status;
-    json_t *list = conn_poll(c, "/deployments", &status);
-    *no_stable = false;
-    if (!list)
-        return NULL;
-    char mine[128], other[128];
-    id_of(ours, mine, sizeof mine);
-    json_int_t started = json_integer_value(json_object_get(ours, "started_ms"));
-    const json_t *deps = json_object_get(list, "deployments"), *d;
-    json_t *found = NULL;
-    size_t i;
-    json_array_foreach(deps, i, d)
-    {
-        id_of(d, other, sizeof other);
-        if (json_is_true(json_object_get(d, "rollback")) && strcmp(other, mine) != 0 &&
-            json_integer_value(json_object_get(d, "started_ms")) >= started) {
-            found = json_incref((json_t *)d);
-            break;
-        }
-    }
-    *no_stable = json_is_null(json_object_get(list, "stable"));
-    json_decref(list);
-    return found;
-}
-
-/* Prints the final deployment object (--json), the last line of the JSON
- * stream. */
-static void print_final(const struct ctl_opts *o, const json_t *d)
-{
-    if (o->json && d) {
-        json_dumpf(d, stdout, JSON_COMPACT);
-        putchar('\n');
-        fflush(stdout);
-    }
-}
-
-static void say_interrupted(const char *id)
-{
-    fprintf(stderr,
-            "chimeractl: stopped waiting; deployment %s goes on (chimeractl deployment %s "
-            "--watch)\n",
-            id, id);
-}
-
-/* deploy --wait after the 202: until stable (0), failed and reverted (3),
- * or anything else (1). */
-static int wait_deploy(struct conn *c, const char *id, int64_t deadline, bool auto_revert)
-{
-    json_t *ours = NULL, *rb = NULL, *rb_final = NULL;
-    int rc = CTL_DEPLOY_ERROR;
-    enum watch_end end = watch(c, id, deadline, true, &ours);
-    if (end == W_STABLE || end == W_SUPERSEDED) {
-        /* Superseded: it was stable, and a later release replaced it. */
-        if (!c->o->json)
-            printf("deployment %s is stable%s: %s %s\n", id,
-                   end == W_SUPERSEDED ? " (and already superseded by a later one)" : "",
-                   get_str(json_object_get(ours, "release"), "name", "-"),
-                   get_str(json_object_get(ours, "release"), "version", "-"));
-        rc = CTL_DEPLOY_STABLE;
-        goto out;
-    }
-    if (end == W_TIMEOUT || end == W_INTERRUPTED) {
-        if (end == W_TIMEOUT)
-            fprintf(stderr, "chimeractl: deploy: timed out waiting for deployment %s (stage %s)\n",
-                    id, get_str(ours, "stage", "unknown"));
-        else
-            say_interrupted(id);
-        goto out;
-    }
-    /* Failed (or already rolling back): find the rollback the leader
-     * started. A failed deployment without auto_revert, or with no stable
-     * release to go back to, has none. */
-    fprintf(stderr, "chimeractl: deploy: deployment %s failed: %s\n", id,
-            get_str(ours, "reason", "no reason given"));
-    bool certain = !stage_is(ours, "failed"); /* rolling_back, reverted */
-    int64_t appear_by = mono_ms() + ROLLBACK_APPEAR_MS;
-    for (;;) {
-        bool no_stable;
-        rb = find_rollback(c, ours, &no_stable);
-        if (rb || interrupted)
-            break;
-        if (!certain && (!auto_revert || no_stable || mono_ms() >= appear_by)) {
-            fprintf(stderr, "chimeractl: deploy: no rollback: %s\n",
-                    !auto_revert ? "the release has auto_revert off"
-                    : no_stable  ? "there is no stable release to go back to"
-                                 : "the leader started none");
-            goto out;
-        }
-        if (deadline && mono_ms() >= deadline) {
-            fprintf(stderr, "chimeractl: deploy: timed out waiting for the rollback of %s\n", id);
-            goto out;
-        }
-        sleep_ms(POLL_MS);
-    }
-    if (!rb) {
-        say_interrupted(id);
-        goto out;
-    }
-    char rbid[128];
-    id_of(rb, rbid, sizeof rbid);
-    const json_t *to = json_object_get(rb, "release");
-    fprintf(stderr, "chimeractl: deploy: rolling back to %s %s (deployment %s)\n",
-            get_str(to, "name", "-"), get_str(to, "version", "-"), rbid);
-    end = watch(c, rbid, deadline, false, &rb_final);
-    if (end == W_REVERTED || end == W_STABLE || end == W_SUPERSEDED) {
-        if (!c->o->json)
-            printf("deployment %s failed and was reverted to %s %s by deployment %s\n", id,
-                   get_str(to, "name", "-"), get_str(to, "version", "-"), rbid);
-        rc = CTL_DEPLOY_REVERTED;
-    } else if (end == W_TIMEOUT) {
-        fprintf(stderr, "chimeractl: deploy: timed out waiting for rollback %s (stage %s)\n", rbid,
-                get_str(rb_final, "stage", "unknown"));
-    } else if (end == W_INTERRUPTED) {
-        say_interrupted(rbid);
-    } else {
-        fprintf(stderr, "chimeractl: deploy: rollback %s %s: %s\n", rbid,
-                get_str(rb_final, "stage", "failed"),
-                get_str(rb_final, "reason", "no reason given"));
-    }
-    if (end != W_INTERRUPTED) {
-        /* Ours, as it ends up. */
-        long status;
-        char path[256];
-        snprintf(path, sizeof path, "/deployments/%s", id);
-        json_t *now = conn_poll(c, path, &status);
-        if (now) {
-            json_decref(ours);
-            ours = now;
-        }
-    }
-out:
-    if (!interrupted)
-        print_final(c->o, ours);
-    json_decref(ours);
-    json_decref(rb);
-    json_decref(rb_final);
-    return rc;
 }
 
 /* ---- deploy ----------------------------------------------------------- */
@@ -533,11 +99,11 @@ static char *read_all(const char *file, size_t *len)
 }
 
 /* The answer to POST /deployments: its exit code, after printing. */
-static int deploy_answer(const struct conn *c, const char *file, bool dry_run, bool wait,
+static int deploy_answer(const struct ctl_conn *c, const char *file, bool dry_run, bool wait,
                          const struct ctl_reply *r)
 {
     const struct ctl_opts *o = c->o;
-    const char *err = get_str(r->json, "error", NULL);
+    const char *err = ctl_json_str(r->json, "error", NULL);
     bool certified =
         json_is_true(json_object_get(json_object_get(r->json, "certification"), "certified"));
     switch (r->status) {
@@ -559,12 +125,13 @@ static int deploy_answer(const struct conn *c, const char *file, bool dry_run, b
                                                               : "the release would be REJECTED");
             return certified ? CTL_DEPLOY_STABLE : CTL_DEPLOY_REJECTED;
         }
-        if (!get_str(r->json, "id", NULL) && !json_is_integer(json_object_get(r->json, "id")))
+        if (!ctl_json_str(r->json, "id", NULL) && !json_is_integer(json_object_get(r->json, "id")))
             break;
         return CTL_OK;
     case 400:
         fprintf(stderr, "chimeractl: deploy: %s: manifest refused by the node at %s: %s: %s\n",
-                file, conn_addr(c), get_str(r->json, "path", "(document)"), err ? err : "invalid");
+                file, ctl_conn_addr(c), ctl_json_str(r->json, "path", "(document)"),
+                err ? err : "invalid");
         if (o->json && r->json)
             json_dumpf(r->json, stdout, JSON_INDENT(2)), putchar('\n');
         return CTL_DEPLOY_REJECTED;
@@ -588,7 +155,7 @@ static int deploy_answer(const struct conn *c, const char *file, bool dry_run, b
         fprintf(stderr, "chimeractl: deploy: %s (HTTP %ld)\n", err, r->status);
     else
         fprintf(stderr, "chimeractl: deploy: unexpected answer from the node at %s (HTTP %ld)\n",
-                conn_addr(c), r->status);
+                ctl_conn_addr(c), r->status);
     return CTL_DEPLOY_ERROR;
 }
 
@@ -654,20 +221,20 @@ int ctl_cmd_deploy(const struct ctl_opts *o, int argc, char **argv)
     free(m);
 
     char *token = read_token(o, "deploy");
-    struct conn c;
-    if (!token || conn_open(&c, o) != 0) {
+    struct ctl_conn c;
+    if (!token || ctl_conn_open(&c, o) != 0) {
         free_token(token);
         free(doc);
         return token ? CTL_DEPLOY_ERROR : CTL_DEPLOY_REJECTED;
     }
-    catch_signals();
-    int64_t deadline = mono_ms() + timeout_ms;
+    ctl_catch_signals();
+    int64_t deadline = ctl_mono_ms() + timeout_ms;
     struct ctl_reply r;
-    int rc = conn_post(&c, dry_run ? "/deployments?dry_run=1" : "/deployments", doc, token, &r);
+    int rc = ctl_conn_post(&c, dry_run ? "/deployments?dry_run=1" : "/deployments", doc, token, &r);
     free_token(token);
     free(doc);
     if (rc != 0) {
-        fprintf(stderr, "chimeractl: deploy: cannot reach node at %s: %s\n", conn_addr(&c),
+        fprintf(stderr, "chimeractl: deploy: cannot reach node at %s: %s\n", ctl_conn_addr(&c),
                 r.error);
         rc = CTL_DEPLOY_ERROR;
     } else {
@@ -675,19 +242,19 @@ int ctl_cmd_deploy(const struct ctl_opts *o, int argc, char **argv)
     }
     char id[128] = "";
     if (rc == CTL_OK && !dry_run) {
-        id_of(r.json, id, sizeof id);
+        ctl_deploy_id(r.json, id, sizeof id);
         if (!o->json)
             printf("deployment %s submitted: %s %s\n", id,
-                   get_str(json_object_get(r.json, "release"), "name", "-"),
-                   get_str(json_object_get(r.json, "release"), "version", "-"));
+                   ctl_json_str(json_object_get(r.json, "release"), "name", "-"),
+                   ctl_json_str(json_object_get(r.json, "release"), "version", "-"));
     }
     ctl_reply_free(&r);
     fflush(stdout);
     if (rc == CTL_OK && !dry_run && wait)
-        rc = wait_deploy(&c, id, deadline, auto_revert);
+        rc = ctl_wait_deploy(&c, id, deadline, auto_revert);
     else if (rc == CTL_OK && !dry_run && !o->json)
         printf("follow it with: chimeractl deployment %s --watch\n", id);
-    conn_close(&c);
+    ctl_conn_close(&c);
     return rc;
 }
 
@@ -697,21 +264,16 @@ int ctl_cmd_deployments(const struct ctl_opts *o, int argc, char **argv)
 {
     if (argc > 1)
         return usage("deployments", "unexpected argument", argv[1]);
-    struct conn c;
-    if (conn_open(&c, o) != 0)
+    struct ctl_conn c;
+    if (ctl_conn_open(&c, o) != 0)
         return CTL_UNREACHABLE;
-    conn_prefer_leader(&c);
+    ctl_conn_prefer_leader(&c);
     struct ctl_reply r;
-    int rc = ctl_get(c.using, "/deployments", &r);
-    if (rc != 0 && c.using != c.first) { /* the leader went away: ask --addr */
-        ctl_reply_free(&r);
-        c.using = c.first;
-        rc = ctl_get(c.using, "/deployments", &r);
-    }
+    int rc = ctl_conn_get(&c, "/deployments", &r);
     rc = ctl_check_reply(o, rc, &r);
     if (rc == CTL_OK && !json_is_array(json_object_get(r.json, "deployments"))) {
         fprintf(stderr, "chimeractl: node at %s sent an answer without \"deployments\"\n",
-                conn_addr(&c));
+                ctl_conn_addr(&c));
         rc = CTL_UNREACHABLE;
     }
     if (rc == CTL_OK && o->json)
@@ -719,7 +281,7 @@ int ctl_cmd_deployments(const struct ctl_opts *o, int argc, char **argv)
     else if (rc == CTL_OK)
         ctl_print_deployments(r.json);
     ctl_reply_free(&r);
-    conn_close(&c);
+    ctl_conn_close(&c);
     return rc;
 }
 
@@ -733,28 +295,6 @@ static bool valid_id(const char *id)
               *p == '.' || *p == '_' || *p == '-'))
             return false;
     return true;
-}
-
-static int exit_of_watch(enum watch_end end, const char *id, const json_t *d)
-{
-    switch (end) {
-    case W_STABLE:
-    case W_REVERTED:
-    case W_SUPERSEDED: /* it was stable until a later release replaced it */
-        return CTL_OK;
-    case W_INTERRUPTED:
-        say_interrupted(id);
-        return CTL_UNREACHABLE;
-    case W_TIMEOUT:
-        fprintf(stderr, "chimeractl: timed out waiting for deployment %s (stage %s)\n", id,
-                get_str(d, "stage", "unknown"));
-        return CTL_UNREACHABLE;
-    case W_FAILED:
-        break;
-    }
-    fprintf(stderr, "chimeractl: deployment %s %s: %s\n", id, get_str(d, "stage", "failed"),
-            get_str(d, "reason", "no reason given"));
-    return CTL_UNREACHABLE;
 }
 
 int ctl_cmd_deployment(const struct ctl_opts *o, int argc, char **argv)
@@ -778,22 +318,17 @@ int ctl_cmd_deployment(const struct ctl_opts *o, int argc, char **argv)
         return usage("deployment", "needs a deployment ID (see chimeractl deployments)", NULL);
     if (!valid_id(id))
         return usage("deployment", "not a deployment id", id);
-    struct conn c;
-    if (conn_open(&c, o) != 0)
+    struct ctl_conn c;
+    if (ctl_conn_open(&c, o) != 0)
         return CTL_UNREACHABLE;
-    conn_prefer_leader(&c);
+    ctl_conn_prefer_leader(&c);
     char path[256];
     snprintf(path, sizeof path, "/deployments/%s", id);
     struct ctl_reply r;
-    int rc = ctl_get(c.using, path, &r);
-    if (rc != 0 && c.using != c.first) { /* the leader went away: ask --addr */
-        ctl_reply_free(&r);
-        c.using = c.first;
-        rc = ctl_get(c.using, path, &r);
-    }
+    int rc = ctl_conn_get(&c, path, &r);
     if (rc == 0 && r.status == 404) {
         fprintf(stderr, "chimeractl: deployment: no deployment %s on the node at %s\n", id,
-                conn_addr(&c));
+                ctl_conn_addr(&c));
         rc = CTL_SERVER;
     } else {
         rc = ctl_check_reply(o, rc, &r);
@@ -814,16 +349,11 @@ int ctl_cmd_deployment(const struct ctl_opts *o, int argc, char **argv)
             printf("\nwatching until it ends (Ctrl-C stops watching, not the deployment):\n");
         }
         fflush(stdout);
-        catch_signals();
-        json_t *final = NULL;
-        enum watch_end end = watch(&c, id, timeout_ms ? mono_ms() + timeout_ms : 0, false, &final);
-        if (end != W_INTERRUPTED)
-            print_final(o, final);
-        rc = exit_of_watch(end, id, final);
-        json_decref(final);
+        ctl_catch_signals();
+        rc = ctl_watch_until_end(&c, id, timeout_ms ? ctl_mono_ms() + timeout_ms : 0, false);
     }
     ctl_reply_free(&r);
-    conn_close(&c);
+    ctl_conn_close(&c);
     return rc;
 }
 
@@ -851,25 +381,25 @@ int ctl_cmd_rollback(const struct ctl_opts *o, int argc, char **argv)
     char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     char *token = payload ? read_token(o, "rollback") : NULL;
-    struct conn c;
-    if (!token || conn_open(&c, o) != 0) {
+    struct ctl_conn c;
+    if (!token || ctl_conn_open(&c, o) != 0) {
         if (!payload)
             fprintf(stderr, "chimeractl: rollback: out of memory\n");
         free(payload);
         free_token(token);
         return payload && !token ? CTL_USAGE : CTL_UNREACHABLE;
     }
-    catch_signals();
-    int64_t deadline = mono_ms() + timeout_ms;
+    ctl_catch_signals();
+    int64_t deadline = ctl_mono_ms() + timeout_ms;
     struct ctl_reply r;
-    int rc = conn_post(&c, "/rollback", payload, token, &r);
+    int rc = ctl_conn_post(&c, "/rollback", payload, token, &r);
     free(payload);
     free_token(token);
-    const char *err = get_str(r.json, "error", NULL);
+    const char *err = ctl_json_str(r.json, "error", NULL);
     char id[128] = "";
-    id_of(r.json, id, sizeof id);
+    ctl_deploy_id(r.json, id, sizeof id);
     if (rc != 0) {
-        fprintf(stderr, "chimeractl: rollback: cannot reach node at %s: %s\n", conn_addr(&c),
+        fprintf(stderr, "chimeractl: rollback: cannot reach node at %s: %s\n", ctl_conn_addr(&c),
                 r.error);
         rc = CTL_UNREACHABLE;
     } else if (r.status == 409 || r.status == 404) {
@@ -884,7 +414,7 @@ int ctl_cmd_rollback(const struct ctl_opts *o, int argc, char **argv)
         else
             fprintf(stderr,
                     "chimeractl: rollback: unexpected answer from the node at %s (HTTP %ld)\n",
-                    conn_addr(&c), r.status);
+                    ctl_conn_addr(&c), r.status);
         rc = CTL_UNREACHABLE;
     } else {
         const json_t *rel = json_object_get(r.json, "release");
@@ -899,25 +429,17 @@ int ctl_cmd_rollback(const struct ctl_opts *o, int argc, char **argv)
             else if (json_is_integer(t))
                 snprintf(target, sizeof target, " (deployment %" JSON_INTEGER_FORMAT ")",
                          json_integer_value(t));
-            printf("rollback %s started: back to %s %s%s\n", id, get_str(rel, "name", "-"),
-                   get_str(rel, "version", "-"), target);
-            if (get_str(r.json, "reason", NULL))
-                printf("reason: %s\n", get_str(r.json, "reason", ""));
+            printf("rollback %s started: back to %s %s%s\n", id, ctl_json_str(rel, "name", "-"),
+                   ctl_json_str(rel, "version", "-"), target);
+            if (ctl_json_str(r.json, "reason", NULL))
+                printf("reason: %s\n", ctl_json_str(r.json, "reason", ""));
         }
         rc = CTL_OK;
     }
     ctl_reply_free(&r);
     fflush(stdout);
-    if (rc == CTL_OK && wait) {
-        json_t *final = NULL;
-        enum watch_end end = watch(&c, id, deadline, false, &final);
-        if (end != W_INTERRUPTED)
-            print_final(o, final);
-        if ((end == W_REVERTED || end == W_STABLE || end == W_SUPERSEDED) && !o->json)
-            printf("rollback %s done: every node runs the release it went back to\n", id);
-        rc = exit_of_watch(end, id, final);
-        json_decref(final);
-    }
-    conn_close(&c);
+    if (rc == CTL_OK && wait)
+        rc = ctl_watch_until_end(&c, id, deadline, true);
+    ctl_conn_close(&c);
     return rc;
 }

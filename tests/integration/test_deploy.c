@@ -416,6 +416,110 @@ static void test_chimeractl_deploy_wait_exits_0_when_stable_and_3_when_reverted(
     h_cluster_pass(c);
 }
 
+/* example() with `key: value,` inserted after the service's "name". */
+static char *example_with(const char *name, const char *field)
+{
+    char *text = example(name);
+    char *at = strstr(text, "\"command\"");
+    if (!at)
+        fail_msg("%s has no command", name);
+    size_t len = strlen(text) + strlen(field) + 8;
+    char *out = malloc(len);
+    snprintf(out, len, "%.*s%s, %s", (int)(at - text), text, field, at);
+    free(text);
+    return out;
+}
+
+static void test_a_missing_working_dir_is_healed_on_every_node_before_certification(void **state)
+{
+    struct h_cluster *c = *state;
+    int leader = start(c);
+    char dir[H_PATH_MAX + 32], field[H_PATH_MAX + 64];
+    snprintf(dir, sizeof(dir), "%s/heal/web", c->dir);
+    snprintf(field, sizeof(field), "\"working_dir\": \"%s\"", dir);
+    char *body = example_with("demo-good.json", field);
+    long st = 0;
+    /* A dry run says what healing would do, and changes nothing. */
+    char *out = h_http_request(c, leader, "POST", "/deployments?dry_run=1", body, c->token, 0, &st);
+    json_t *j = out ? json_loads(out, 0, NULL) : NULL;
+    free(out);
+    assert_int_equal(st, 200);
+    assert_true(json_array_size(json_object_get(json_object_get(j, "healing"), "would_run")) > 0);
+    json_decref(j);
+    assert_false(h_file_contains(dir, ""));
+    /* The real one heals, re-simulates, certifies and deploys. */
+    j = post(c, leader, "/deployments", body, &st);
+    free(body);
+    if (st != 202) {
+        char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        fail_msg("deploying with a missing working_dir answered %ld: %s", st, text ? text : "");
+    }
+    json_t *healing = json_object_get(j, "healing");
+    assert_true(json_integer_value(json_object_get(healing, "attempts")) >= 1);
+    assert_true(json_array_size(json_object_get(healing, "changes")) >= 1);
+    assert_true(json_is_true(json_object_get(json_object_get(j, "certification"), "certified")));
+    char *id = strdup(json_string_value(json_object_get(j, "id")));
+    json_decref(j);
+    expect_stage(c, id, STABLE, 60000);
+    free(id);
+    h_cluster_pass(c);
+}
+
+static void test_a_release_whose_command_is_missing_is_refused_uncertified(void **state)
+{
+    struct h_cluster *c = *state;
+    int leader = start(c);
+    char *text = example("demo-good.json");
+    char *at = strstr(text, "chimera-demo\"");
+    assert_non_null(at);
+    memcpy(at, "chimera-nope", 12); /* same length */
+    long st = 0;
+    json_t *j = post(c, leader, "/deployments", text, &st);
+    free(text);
+    assert_int_equal(st, 422);
+    json_t *links = json_object_get(json_object_get(j, "certification"), "links");
+    size_t k;
+    json_t *l;
+    bool named = false;
+    json_array_foreach(links, k, l)
+    {
+        named |= strcmp(json_string_value(json_object_get(l, "name")), "no_critical_issue") == 0 &&
+                 json_is_false(json_object_get(l, "ok"));
+    }
+    assert_true(named);
+    json_decref(j);
+    /* Nothing was deployed. */
+    j = h_http_get_json(c, leader, "/deployments", &st);
+    assert_int_equal(json_array_size(json_object_get(j, "deployments")), 0);
+    json_decref(j);
+    h_cluster_pass(c);
+}
+
+static const char *const ROLLING_BACK[] = {"rolling_back", NULL};
+
+static void test_a_leader_killed_during_a_rollback_leaves_it_to_the_next(void **state)
+{
+    struct h_cluster *c = *state;
+    int leader = start(c);
+    char *v1 = deploy(c, leader, "demo-good.json");
+    expect_stage(c, v1, STABLE, 60000);
+    char *v3 = deploy(c, leader, "demo-crash.json");
+    expect_stage(c, v3, FAILED, 60000);
+    char reason[512];
+    char *rb = rollback_of(c, leader, v3, reason, sizeof(reason));
+    /* The rollback waits min_healthy_time (2 s) on every node: kill the
+     * leader while it does. */
+    expect_stage(c, rb, ROLLING_BACK, h_timeout_ms());
+    h_node_kill(c, leader);
+    assert_int_equal(h_node_start(c, leader), 0);
+    expect_stage(c, rb, REVERTED, 90000);
+    expect_all_run(c, v1);
+    free(v1);
+    free(v3);
+    free(rb);
+    h_cluster_pass(c);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -427,6 +531,9 @@ int main(void)
         T(test_a_node_without_a_quorum_refuses_deployments),
         T(test_a_manual_rollback_goes_back_to_a_named_stable_version),
         T(test_chimeractl_deploy_wait_exits_0_when_stable_and_3_when_reverted),
+        T(test_a_missing_working_dir_is_healed_on_every_node_before_certification),
+        T(test_a_release_whose_command_is_missing_is_refused_uncertified),
+        T(test_a_leader_killed_during_a_rollback_leaves_it_to_the_next),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -81,6 +81,14 @@ static int teardown(void **state)
     return 0;
 }
 
+/* The working_dir of "web" on nodes[node] is missing, and creatable. */
+static void make_missing_dir(struct fixture *fx, size_t node)
+{
+    struct probe_service *ps = &fx->nodes[node].services[0];
+    ps->working_dir_exists = ps->working_dir_is_dir = false;
+    ps->working_dir_creatable = true;
+}
+
 /* Judges the fixture and expects exactly one issue; returns it. */
 static const struct cert_issue *only_issue(struct fixture *fx)
 {
@@ -102,6 +110,16 @@ static void expect(const struct cert_issue *is, const char *node, const char *se
     assert_int_equal(is->healable, healable);
     assert_true(is->message[0] != '\0');
     assert_null(strchr(is->message, '\n'));
+}
+
+/* Parses json into *m and judges it with good facts from one node "n1";
+ * returns the number of issues (at most 8 in is). */
+static size_t judge_alone(const char *json, struct manifest *m, struct cert_issue is[8])
+{
+    struct probe_facts f;
+    parse_into(json, m);
+    good_facts(m, "n1", &f);
+    return cert_judge(m, &f, 1, is, 8);
 }
 
 /* ---- judge rules -------------------------------------------------------- */
@@ -133,9 +151,7 @@ static void test_judge_command_not_executable_is_critical(void **state)
 static void test_judge_working_dir_missing_is_critical_and_healable(void **state)
 {
     struct fixture *fx = *state;
-    struct probe_service *ps = &fx->nodes[2].services[0];
-    ps->working_dir_exists = ps->working_dir_is_dir = false;
-    ps->working_dir_creatable = true;
+    make_missing_dir(fx, 2);
     expect(only_issue(fx), "n3", "web", "working_dir_missing", CERT_CRITICAL, true);
 }
 
@@ -234,16 +250,14 @@ static void test_judge_two_services_on_one_fixed_port_collide(void **state)
 {
     (void)state;
     struct manifest m;
-    parse_into("{\"name\": \"x\", \"version\": \"1\", \"services\": ["
-               " {\"name\": \"a\", \"command\": \"/bin/a\", \"port\": 9000,"
-               "  \"health\": {\"url\": \"http://127.0.0.1:${PORT}/\"}},"
-               " {\"name\": \"b\", \"command\": \"/bin/b\", \"port\": 9000,"
-               "  \"health\": {\"url\": \"http://127.0.0.1:${PORT}/\"}}]}",
-               &m);
-    struct probe_facts f;
-    good_facts(&m, "n1", &f);
     struct cert_issue is[8];
-    assert_int_equal(cert_judge(&m, &f, 1, is, 8), 1);
+    assert_int_equal(judge_alone("{\"name\": \"x\", \"version\": \"1\", \"services\": ["
+                                 " {\"name\": \"a\", \"command\": \"/bin/a\", \"port\": 9000,"
+                                 "  \"health\": {\"url\": \"http://127.0.0.1:${PORT}/\"}},"
+                                 " {\"name\": \"b\", \"command\": \"/bin/b\", \"port\": 9000,"
+                                 "  \"health\": {\"url\": \"http://127.0.0.1:${PORT}/\"}}]}",
+                                 &m, is),
+                     1);
     expect(&is[0], "", "b", "port_collision", CERT_CRITICAL, false);
     assert_non_null(strstr(is[0].message, "\"a\""));
     manifest_free(&m);
@@ -253,13 +267,11 @@ static void test_judge_service_without_health_check_is_info(void **state)
 {
     (void)state;
     struct manifest m;
-    parse_into("{\"name\": \"x\", \"version\": \"1\", \"services\": ["
-               " {\"name\": \"worker\", \"command\": \"/bin/w\"}]}",
-               &m);
-    struct probe_facts f;
-    good_facts(&m, "n1", &f);
     struct cert_issue is[8];
-    assert_int_equal(cert_judge(&m, &f, 1, is, 8), 1);
+    assert_int_equal(judge_alone("{\"name\": \"x\", \"version\": \"1\", \"services\": ["
+                                 " {\"name\": \"worker\", \"command\": \"/bin/w\"}]}",
+                                 &m, is),
+                     1);
     expect(&is[0], "", "worker", "no_health_check", CERT_INFO, false);
     manifest_free(&m);
 }
@@ -279,9 +291,7 @@ static void test_judge_counts_issues_beyond_max(void **state)
 static void test_heal_plan_has_one_action_per_healable_issue(void **state)
 {
     struct fixture *fx = *state;
-    fx->nodes[0].services[0].working_dir_exists = false;
-    fx->nodes[0].services[0].working_dir_is_dir = false;
-    fx->nodes[0].services[0].working_dir_creatable = true;
+    make_missing_dir(fx, 0);
     fx->nodes[1].services[0].port_free = false;     /* auto: re-probe */
     fx->nodes[1].services[1].command_found = false; /* not healable */
     size_t n = cert_judge(&fx->m, fx->nodes, 3, fx->issues, 64);
@@ -298,9 +308,7 @@ static void test_heal_plan_has_one_action_per_healable_issue(void **state)
 static void test_heal_plan_merges_repeated_issues(void **state)
 {
     struct fixture *fx = *state;
-    fx->nodes[0].services[0].working_dir_exists = false;
-    fx->nodes[0].services[0].working_dir_is_dir = false;
-    fx->nodes[0].services[0].working_dir_creatable = true;
+    make_missing_dir(fx, 0);
     size_t n = cert_judge(&fx->m, fx->nodes, 3, fx->issues, 32);
     assert_int_equal(n, 1);
     fx->issues[1] = fx->issues[0];
@@ -309,13 +317,6 @@ static void test_heal_plan_merges_repeated_issues(void **state)
 }
 
 /* ---- session: the heal limit -------------------------------------------- */
-
-static void make_missing_dir(struct fixture *fx, size_t node)
-{
-    struct probe_service *ps = &fx->nodes[node].services[0];
-    ps->working_dir_exists = ps->working_dir_is_dir = false;
-    ps->working_dir_creatable = true;
-}
 
 static struct cert_session *new_session(void)
 {
@@ -407,6 +408,7 @@ static struct cert_session *judged(struct fixture *fx)
     return s;
 }
 
+/* Certifies doc as n1 (key seed 7), expecting cert_certify to return want. */
 static void certify(struct fixture *fx, const struct cert_session *s, bool valid,
                     struct cert_certificate *c, int want)
 {
@@ -415,6 +417,16 @@ static void certify(struct fixture *fx, const struct cert_session *s, bool valid
     struct ledger_key k;
     key_of(7, &k);
     assert_int_equal(cert_certify(s, &fx->m, valid, digest, &k, "n1", c), want);
+}
+
+/* Judges the fixture, then certifies a valid config: *c, and the session
+ * (the caller frees it). */
+static struct cert_session *judged_certified(struct fixture *fx, struct cert_certificate *c,
+                                             int want)
+{
+    struct cert_session *s = judged(fx);
+    certify(fx, s, true, c, want);
+    return s;
 }
 
 static void expect_failed(const struct cert_certificate *c, const char *links)
@@ -431,9 +443,8 @@ static void expect_failed(const struct cert_certificate *c, const char *links)
 static void test_certify_signs_when_every_link_holds(void **state)
 {
     struct fixture *fx = *state;
-    struct cert_session *s = judged(fx);
     struct cert_certificate c;
-    certify(fx, s, true, &c, 0);
+    struct cert_session *s = judged_certified(fx, &c, 0);
     assert_true(c.certified);
     assert_string_equal(c.signer, "n1");
     static const char *const names[] = {"config_valid", "simulation_passed", "no_critical_issue",
@@ -445,48 +456,36 @@ static void test_certify_signs_when_every_link_holds(void **state)
     free(s);
 }
 
+/* Certifies the fixture, then checks the certificate against the digest of
+ * json (also swapped into the certificate when swapped) and the key of
+ * seed. */
+static bool verifies_with(struct fixture *fx, const char *json, uint8_t seed, bool swapped)
+{
+    struct cert_certificate c;
+    free(judged_certified(fx, &c, 0));
+    uint8_t digest[32];
+    manifest_digest(json, strlen(json), digest);
+    if (swapped)
+        memcpy(c.digest, digest, sizeof(digest));
+    struct ledger_key k;
+    key_of(seed, &k);
+    return cert_verify(&c, digest, k.pk);
+}
+
 static void test_certificate_verifies_with_digest_and_key(void **state)
 {
-    struct fixture *fx = *state;
-    struct cert_session *s = judged(fx);
-    struct cert_certificate c;
-    certify(fx, s, true, &c, 0);
-    uint8_t digest[32];
-    manifest_digest(doc, strlen(doc), digest);
-    struct ledger_key k;
-    key_of(7, &k);
-    assert_true(cert_verify(&c, digest, k.pk));
-    free(s);
+    assert_true(verifies_with(*state, doc, 7, false));
 }
 
 static void test_certificate_fails_with_another_digest(void **state)
 {
-    struct fixture *fx = *state;
-    struct cert_session *s = judged(fx);
-    struct cert_certificate c;
-    certify(fx, s, true, &c, 0);
-    uint8_t other[32];
-    manifest_digest("{}", 2, other);
-    struct ledger_key k;
-    key_of(7, &k);
-    assert_false(cert_verify(&c, other, k.pk));
-    memcpy(c.digest, other, sizeof(other)); /* a digest swapped in the certificate */
-    assert_false(cert_verify(&c, other, k.pk));
-    free(s);
+    assert_false(verifies_with(*state, "{}", 7, false));
+    assert_false(verifies_with(*state, "{}", 7, true)); /* a digest swapped in the certificate */
 }
 
 static void test_certificate_fails_with_another_key(void **state)
 {
-    struct fixture *fx = *state;
-    struct cert_session *s = judged(fx);
-    struct cert_certificate c;
-    certify(fx, s, true, &c, 0);
-    uint8_t digest[32];
-    manifest_digest(doc, strlen(doc), digest);
-    struct ledger_key other;
-    key_of(8, &other);
-    assert_false(cert_verify(&c, digest, other.pk));
-    free(s);
+    assert_false(verifies_with(*state, doc, 8, false));
 }
 
 static void test_certify_rejects_invalid_config(void **state)
@@ -512,9 +511,8 @@ static void test_certify_rejects_when_no_quorum_answered(void **state)
     struct fixture *fx = *state;
     fx->nodes[0].answered = false;
     fx->nodes[1].answered = false;
-    struct cert_session *s = judged(fx);
     struct cert_certificate c;
-    certify(fx, s, true, &c, -1);
+    struct cert_session *s = judged_certified(fx, &c, -1);
     expect_failed(&c, "simulation_passed,no_critical_issue");
     assert_non_null(strstr(c.links[1].detail, "1 of 3"));
     free(s);
@@ -524,9 +522,8 @@ static void test_certify_accepts_one_unreachable_node_of_three(void **state)
 {
     struct fixture *fx = *state;
     fx->nodes[2].answered = false;
-    struct cert_session *s = judged(fx);
     struct cert_certificate c;
-    certify(fx, s, true, &c, 0);
+    struct cert_session *s = judged_certified(fx, &c, 0);
     assert_true(c.certified);
     free(s);
 }
@@ -535,9 +532,8 @@ static void test_certify_rejects_a_critical_issue(void **state)
 {
     struct fixture *fx = *state;
     fx->nodes[1].services[1].port_free = false;
-    struct cert_session *s = judged(fx);
     struct cert_certificate c;
-    certify(fx, s, true, &c, -1);
+    struct cert_session *s = judged_certified(fx, &c, -1);
     expect_failed(&c, "no_critical_issue");
     assert_non_null(strstr(c.links[2].detail, "n2/api port_in_use"));
     free(s);
@@ -603,9 +599,8 @@ static void test_json_of_uncertified_release_has_no_signature(void **state)
 {
     struct fixture *fx = *state;
     fx->nodes[0].services[0].command_found = false;
-    struct cert_session *s = judged(fx);
     struct cert_certificate c;
-    certify(fx, s, true, &c, -1);
+    struct cert_session *s = judged_certified(fx, &c, -1);
     json_t *js = cert_to_json(s, &c);
     json_t *ce = json_object_get(js, "certification");
     assert_true(json_is_false(json_object_get(ce, "certified")));

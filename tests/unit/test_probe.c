@@ -86,6 +86,26 @@ static void write_file(const char *path, mode_t mode)
     assert_int_equal(chmod(path, mode), 0);
 }
 
+/* manifest_of with a fixed port. */
+static void manifest_on_port(struct fixture *fx, uint16_t port)
+{
+    char p[16];
+    snprintf(p, sizeof(p), "%u", (unsigned)port);
+    manifest_of(fx, "/bin/sh", p, NULL);
+}
+
+/* manifest_of with working_dir sub below the temporary directory (under a
+ * plain file when under_file). */
+static void manifest_in_dir(struct fixture *fx, const char *port, const char *sub, bool under_file)
+{
+    char file[128], wd[192];
+    snprintf(file, sizeof(file), "%s/file", fx->dir);
+    if (under_file)
+        write_file(file, 0644);
+    snprintf(wd, sizeof(wd), "%s/%s", under_file ? file : fx->dir, sub);
+    manifest_of(fx, "/bin/sh", port, wd);
+}
+
 static const struct probe_service *probe(struct fixture *fx)
 {
     assert_int_equal(probe_release(&fx->m, "n1", &fx->f), 0);
@@ -199,9 +219,7 @@ static void test_fixed_port_in_use_is_not_free(void **state)
     struct fixture *fx = *state;
     uint16_t port;
     int fd = listen_any(&port);
-    char p[16];
-    snprintf(p, sizeof(p), "%u", (unsigned)port);
-    manifest_of(fx, "/bin/sh", p, NULL);
+    manifest_on_port(fx, port);
     const struct probe_service *ps = probe(fx);
     close(fd);
     assert_int_equal(ps->port_kind, MANIFEST_PORT_FIXED);
@@ -214,9 +232,7 @@ static void test_fixed_port_free_is_free(void **state)
     struct fixture *fx = *state;
     uint16_t port;
     close(listen_any(&port)); /* a port that was just free */
-    char p[16];
-    snprintf(p, sizeof(p), "%u", (unsigned)port);
-    manifest_of(fx, "/bin/sh", p, NULL);
+    manifest_on_port(fx, port);
     const struct probe_service *ps = probe(fx);
     assert_int_equal(ps->port, port);
     assert_true(ps->port_free);
@@ -233,9 +249,7 @@ static void test_port_in_use_by_running_release_is_marked_own(void **state)
     struct fixture *fx = *state;
     uint16_t port;
     int fd = listen_any(&port);
-    char p[16];
-    snprintf(p, sizeof(p), "%u", (unsigned)port);
-    manifest_of(fx, "/bin/sh", p, NULL);
+    manifest_on_port(fx, port);
     probe(fx);
     close(fd);
     const uint16_t other = (uint16_t)(port + 1);
@@ -308,9 +322,7 @@ static void test_existing_working_dir_is_a_directory(void **state)
 static void test_missing_working_dir_is_creatable(void **state)
 {
     struct fixture *fx = *state;
-    char wd[128];
-    snprintf(wd, sizeof(wd), "%s/a/b/c", fx->dir);
-    manifest_of(fx, "/bin/sh", NULL, wd);
+    manifest_in_dir(fx, NULL, "a/b/c", false);
     const struct probe_service *ps = probe(fx);
     assert_false(ps->working_dir_exists);
     assert_true(ps->working_dir_creatable);
@@ -319,11 +331,7 @@ static void test_missing_working_dir_is_creatable(void **state)
 static void test_working_dir_under_a_file_is_not_creatable(void **state)
 {
     struct fixture *fx = *state;
-    char file[128], wd[160];
-    snprintf(file, sizeof(file), "%s/file", fx->dir);
-    write_file(file, 0644);
-    snprintf(wd, sizeof(wd), "%s/sub", file);
-    manifest_of(fx, "/bin/sh", NULL, wd);
+    manifest_in_dir(fx, NULL, "sub", true);
     const struct probe_service *ps = probe(fx);
     assert_false(ps->working_dir_exists);
     assert_false(ps->working_dir_creatable);
@@ -354,11 +362,7 @@ static void test_heal_creates_missing_working_dir(void **state)
 static void test_heal_reports_failure_under_a_file(void **state)
 {
     struct fixture *fx = *state;
-    char file[128], wd[160];
-    snprintf(file, sizeof(file), "%s/file", fx->dir);
-    write_file(file, 0644);
-    snprintf(wd, sizeof(wd), "%s/sub", file);
-    manifest_of(fx, "/bin/sh", NULL, wd);
+    manifest_in_dir(fx, NULL, "sub", true);
     struct cert_heal_action a = {.node = "n1", .service = "svc", .kind = CERT_HEAL_CREATE_DIR};
     struct cert_heal_result r;
     assert_int_equal(probe_heal(&fx->m, &a, 1, &r), 1);
@@ -370,9 +374,7 @@ static void test_heal_reports_failure_under_a_file(void **state)
 static void test_session_heals_working_dir_then_certifies(void **state)
 {
     struct fixture *fx = *state;
-    char wd[128];
-    snprintf(wd, sizeof(wd), "%s/work", fx->dir);
-    manifest_of(fx, "/bin/sh", "\"auto\"", wd);
+    manifest_in_dir(fx, "\"auto\"", "work", false);
     struct cert_session *s = malloc(sizeof(*s));
     assert_non_null(s);
     cert_session_init(s);
@@ -397,9 +399,7 @@ static void test_session_heals_working_dir_then_certifies(void **state)
 static void test_facts_json_round_trip(void **state)
 {
     struct fixture *fx = *state;
-    char wd[128];
-    snprintf(wd, sizeof(wd), "%s/missing", fx->dir);
-    manifest_of(fx, "/bin/sh", "\"auto\"", wd);
+    manifest_in_dir(fx, "\"auto\"", "missing", false);
     probe(fx);
     json_t *js = probe_facts_to_json(&fx->f);
     assert_non_null(js);
@@ -420,14 +420,22 @@ static void test_facts_json_round_trip(void **state)
     free(back);
 }
 
-/* Decodes the facts of a probe after edit() changed their JSON; expects
- * the error to start with want. */
-static void decode_fails(struct fixture *fx, void (*edit)(json_t *), const char *want)
+/* Decodes the facts of a probe after their JSON was changed: key of the
+ * object in (the root when NULL, else that object of the first service) set
+ * to value (a new reference), or deleted when value is NULL. Expects the
+ * error to start with want. */
+static void decode_fails(struct fixture *fx, const char *in, const char *key, json_t *value,
+                         const char *want)
 {
     manifest_of(fx, "/bin/sh", "\"auto\"", NULL);
     probe(fx);
     json_t *js = probe_facts_to_json(&fx->f);
-    edit(js);
+    json_t *o = in ? json_object_get(json_array_get(json_object_get(js, "services"), 0), in) : js;
+    assert_non_null(o);
+    if (value)
+        json_object_set_new(o, key, value);
+    else
+        json_object_del(o, key);
     struct probe_facts *back = malloc(sizeof(*back));
     assert_non_null(back);
     char err[200];
@@ -440,82 +448,31 @@ static void decode_fails(struct fixture *fx, void (*edit)(json_t *), const char 
     free(back);
 }
 
-static json_t *svc0(json_t *js)
-{
-    return json_array_get(json_object_get(js, "services"), 0);
-}
+#define DECODE_FAILS(test, in, key, value, want)                                                   \
+    static void test(void **state)                                                                 \
+    {                                                                                              \
+        decode_fails(*state, in, key, value, want);                                                \
+    }
 
-static void drop_port_free(json_t *js)
-{
-    json_object_del(json_object_get(svc0(js), "port"), "free");
-}
+DECODE_FAILS(test_decode_names_missing_field, "port", "free", NULL,
+             "services[0].port.free: missing")
+DECODE_FAILS(test_decode_refuses_unknown_field, "health", "extra", json_true(),
+             "services[0].health.extra: unknown field")
+DECODE_FAILS(test_decode_refuses_wrong_type, NULL, "answered", json_string("yes"),
+             "answered: must be true or false")
+DECODE_FAILS(test_decode_refuses_port_out_of_range, "port", "port", json_integer(70000),
+             "services[0].port.port: must be an integer 0..65535")
+DECODE_FAILS(test_decode_refuses_unknown_port_kind, "port", "kind", json_string("random"),
+             "services[0].port.kind: must be")
+DECODE_FAILS(test_decode_refuses_services_not_array, NULL, "services", json_object(),
+             "services: must be an array")
 
-static void add_unknown(json_t *js)
-{
-    json_object_set_new(json_object_get(svc0(js), "health"), "extra", json_true());
-}
-
-static void answered_string(json_t *js)
-{
-    json_object_set_new(js, "answered", json_string("yes"));
-}
-
-static void port_too_big(json_t *js)
-{
-    json_object_set_new(json_object_get(svc0(js), "port"), "port", json_integer(70000));
-}
-
-static void bad_kind(json_t *js)
-{
-    json_object_set_new(json_object_get(svc0(js), "port"), "kind", json_string("random"));
-}
-
-static void long_node(json_t *js)
+static void test_decode_refuses_overlong_string(void **state)
 {
     char big[200];
     memset(big, 'x', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
-    json_object_set_new(js, "node", json_string(big));
-}
-
-static void services_not_array(json_t *js)
-{
-    json_object_set_new(js, "services", json_object());
-}
-
-static void test_decode_names_missing_field(void **state)
-{
-    decode_fails(*state, drop_port_free, "services[0].port.free: missing");
-}
-
-static void test_decode_refuses_unknown_field(void **state)
-{
-    decode_fails(*state, add_unknown, "services[0].health.extra: unknown field");
-}
-
-static void test_decode_refuses_wrong_type(void **state)
-{
-    decode_fails(*state, answered_string, "answered: must be true or false");
-}
-
-static void test_decode_refuses_port_out_of_range(void **state)
-{
-    decode_fails(*state, port_too_big, "services[0].port.port: must be an integer 0..65535");
-}
-
-static void test_decode_refuses_unknown_port_kind(void **state)
-{
-    decode_fails(*state, bad_kind, "services[0].port.kind: must be");
-}
-
-static void test_decode_refuses_overlong_string(void **state)
-{
-    decode_fails(*state, long_node, "node: longer than");
-}
-
-static void test_decode_refuses_services_not_array(void **state)
-{
-    decode_fails(*state, services_not_array, "services: must be an array");
+    decode_fails(*state, NULL, "node", json_string(big), "node: longer than");
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
