@@ -520,6 +520,27 @@ static void test_a_leader_killed_during_a_rollback_leaves_it_to_the_next(void **
     h_cluster_pass(c);
 }
 
+static void test_a_malformed_manifest_is_refused_with_its_json_path(void **state)
+{
+    struct h_cluster *c = *state;
+    int leader = start(c);
+    char *text = example("demo-good.json");
+    char *at = strstr(text, "\"max_parallel\": 1");
+    if (!at)
+        fail_msg("demo-good.json has no \"max_parallel\": 1");
+    at[strlen("\"max_parallel\": ")] = '0';
+    long st = 0;
+    json_t *j = post(c, leader, "/deployments", text, &st);
+    free(text);
+    assert_int_equal(st, 400);
+    assert_string_equal(json_string_value(json_object_get(j, "path")), "rollout.max_parallel");
+    json_decref(j);
+    j = h_http_get_json(c, leader, "/deployments", &st);
+    assert_int_equal(json_array_size(json_object_get(j, "deployments")), 0);
+    json_decref(j);
+    h_cluster_pass(c);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -534,6 +555,7 @@ int main(void)
         T(test_a_missing_working_dir_is_healed_on_every_node_before_certification),
         T(test_a_release_whose_command_is_missing_is_refused_uncertified),
         T(test_a_leader_killed_during_a_rollback_leaves_it_to_the_next),
+        T(test_a_malformed_manifest_is_refused_with_its_json_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
