@@ -251,7 +251,9 @@ static void on_probe(struct node *n, size_t from, const msgpack_object *f)
         snprintf(facts.error, sizeof(facts.error), "manifest refused here: %.40s: %.100s", me.path,
                  me.message);
     } else {
-        for (uint32_t i = 0; i < list->size && k < MANIFEST_MAX_SERVICES; i++) {
+        /* Probing changes nothing; healing does, so only the leader may ask. */
+        uint32_t nlist = (int32_t)from == n->cons.leader ? list->size : 0;
+        for (uint32_t i = 0; i < nlist && k < MANIFEST_MAX_SERVICES; i++) {
             const msgpack_object *a = &list->ptr[i];
             if (a->type != MSGPACK_OBJECT_ARRAY || a->via.array.size != 2 ||
                 a->via.array.ptr[0].type != MSGPACK_OBJECT_STR ||
