@@ -7,13 +7,17 @@
  * process group, SIGKILL after its stop_grace), waits for all to exit, and
  * only then starts the new one, so a fixed port is free again. Each
  * service's output is appended to DATA/services/<service>.log and its
- * process group id kept in DATA/services/<service>.pid, so that a node
- * killed with its services still running stops them at its next start.
+ * process group id shown in DATA/services/<service>.pid (for operators).
+ * Every service carries CHIMERA_SERVICE_OWNER=<this data directory> in
+ * its environment, so that a node killed with its services still running
+ * finds and stops them at its next start (drv_kill_marked).
  *
  * Report messages (ENV_LEDGER): [5, deployment, health, healthy_since_ms,
  * detail]: what runs here, sent to the leader on every change and every
  * REPORT_EVERY_MS. */
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -36,6 +40,16 @@ static void svc_path(const struct node *n, const char *svc, const char *ext, cha
     snprintf(out, cap, "%s/" SERVICES_DIR "/%s.%s", n->cfg.data, svc, ext);
 }
 
+/* The environment entry that marks this node's services. */
+static const char *owner_mark(const struct node *n)
+{
+    static char mark[PATH_MAX + 64];
+    char abs[PATH_MAX];
+    snprintf(mark, sizeof(mark), "CHIMERA_SERVICE_OWNER=%s",
+             realpath(n->cfg.data, abs) ? abs : n->cfg.data);
+    return mark;
+}
+
 void node_run_cleanup_strays(struct node *n)
 {
     char dir[CONFIG_PATH_MAX + 16];
@@ -43,33 +57,23 @@ void node_run_cleanup_strays(struct node *n)
     mkdir(dir, 0750);
     for (size_t i = 0; i < MANIFEST_MAX_SERVICES; i++)
         n->run.svc[i].proc = NULL;
-    /* Pid files of services a killed node left behind. */
-    FILE *ls = NULL;
-    char cmd[CONFIG_PATH_MAX + 64];
-    snprintf(cmd, sizeof(cmd), "ls '%s' 2>/dev/null", dir);
-    ls = popen(cmd, "r");
-    char name[512];
-    while (ls && fgets(name, sizeof(name), ls)) {
-        size_t len = strcspn(name, "\n");
-        name[len] = '\0';
-        if (len < 5 || strcmp(name + len - 4, ".pid") != 0)
-            continue;
-        char path[CONFIG_PATH_MAX + 600];
-        snprintf(path, sizeof(path), "%s/%s", dir, name);
-        FILE *f = fopen(path, "r");
-        long pid = 0;
-        if (f && fscanf(f, "%ld", &pid) == 1 && pid > 1 && kill((pid_t)-pid, 0) == 0) {
-            kill((pid_t)-pid, SIGKILL);
-            node_event(n, "deploy.stray_stopped", NULL,
-                       "stopped process group %ld left running by an earlier start (%s)", pid,
-                       name);
-        }
-        if (f)
-            fclose(f);
-        unlink(path);
+    /* Services an earlier run of this node left running (it was killed):
+     * found by their mark, so a kill between a spawn and its pid file
+     * leaves nothing behind either. */
+    int k = drv_kill_marked(owner_mark(n));
+    if (k > 0)
+        node_event(n, "deploy.stray_stopped", NULL,
+                   "stopped %d service process%s left running by an earlier start", k,
+                   k == 1 ? "" : "es");
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL) {
+        size_t len = strlen(de->d_name);
+        if (len > 4 && strcmp(de->d_name + len - 4, ".pid") == 0)
+            unlinkat(dirfd(d), de->d_name, 0);
     }
-    if (ls)
-        pclose(ls);
+    if (d)
+        closedir(d);
 }
 
 static const struct node_release *release_of(const struct node *n, const char *id)
@@ -145,8 +149,8 @@ static int start_service(struct node *n, size_t i, const struct manifest *m, cha
         .node = n->cfg.id, .name = m->name, .version = m->version, .port = s->port};
     struct manifest_error me;
     static char argbuf[MANIFEST_MAX_ARGS + 1][4096];
-    static char envbuf[MANIFEST_MAX_ENV + 1][4096 + 256];
-    const char *argv[MANIFEST_MAX_ARGS + 2], *envp[MANIFEST_MAX_ENV + 2];
+    static char envbuf[MANIFEST_MAX_ENV + 2][4096 + 256];
+    const char *argv[MANIFEST_MAX_ARGS + 2], *envp[MANIFEST_MAX_ENV + 3];
     argv[0] = ms->command;
     for (size_t a = 0; a < ms->nargs; a++) {
         if (manifest_expand(ms->args[a], &vars, argbuf[a], sizeof(argbuf[a]), &me) != 0) {
@@ -172,6 +176,9 @@ static int start_service(struct node *n, size_t i, const struct manifest *m, cha
         envp[k] = envbuf[k];
         k++;
     }
+    snprintf(envbuf[k], sizeof(envbuf[k]), "%s", owner_mark(n));
+    envp[k] = envbuf[k];
+    k++;
     envp[k] = NULL;
     if (ms->health.enabled &&
         manifest_expand(ms->health.url, &vars, s->url, sizeof(s->url), &me) != 0) {

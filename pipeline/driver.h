@@ -67,4 +67,12 @@ bool drv_running(const struct drv_proc *proc); /* spawned and not yet exited */
 /* Releases the process (see Lifetime above). NULL is accepted. */
 void drv_free(struct drv_proc *proc);
 
+/* Kills (SIGKILL) every process whose environment holds exactly the entry
+ * mark ("NAME=value"), with its process group, and returns how many it
+ * found. A node marks the services it starts with its data directory, so
+ * that whatever an earlier run left behind (it was killed, or killed just
+ * after a spawn and before it could note the pid) is found at the next
+ * start, pid files or not. Linux: it reads /proc/PID/environ. */
+int drv_kill_marked(const char *mark);
+
 #endif

@@ -1,6 +1,7 @@
 /* The `process` driver (see driver.h). */
 #include "pipeline/driver.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -249,4 +250,47 @@ void drv_free(struct drv_proc *p)
         return;
     }
     close_all(p);
+}
+
+/* Whether /proc/PID/environ holds the entry mark. */
+static bool has_mark(long pid, const char *mark, size_t mlen)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%ld/environ", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    static char env[256 * 1024];
+    ssize_t n = read(fd, env, sizeof(env) - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    env[n] = '\0';
+    for (ssize_t at = 0; at < n; at += (ssize_t)strlen(env + at) + 1)
+        if (strlen(env + at) == mlen && memcmp(env + at, mark, mlen) == 0)
+            return true;
+    return false;
+}
+
+int drv_kill_marked(const char *mark)
+{
+    DIR *d = opendir("/proc");
+    if (!d)
+        return 0;
+    size_t mlen = strlen(mark);
+    int found = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        char *end;
+        long pid = strtol(de->d_name, &end, 10);
+        if (*end || pid <= 1 || pid == (long)getpid() || !has_mark(pid, mark, mlen))
+            continue;
+        pid_t group = getpgid((pid_t)pid);
+        if (group > 1 && group != getpgrp())
+            kill(-group, SIGKILL);
+        kill((pid_t)pid, SIGKILL);
+        found++;
+    }
+    closedir(d);
+    return found;
 }

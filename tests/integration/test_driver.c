@@ -268,6 +268,30 @@ static void test_shell_child_is_killed_with_the_group(void **state)
     drv_free(p);
 }
 
+static void test_processes_left_with_a_mark_are_found_and_killed(void **state)
+{
+    struct fixture *f = *state;
+    struct exited e = {0};
+    char mark[160];
+    snprintf(mark, sizeof(mark), "CHIMERA_SERVICE_OWNER=%s/owner", f->dir);
+    const char *env[] = {mark, NULL};
+    const char *argv[] = {"/bin/sh", "-c", "sleep 1000 & echo \"child=$!\"; wait", NULL};
+    struct drv_proc *p = start(f, argv, env, NULL, &e);
+    wait_log(f, "child=");
+    char *log = slurp(f->log);
+    int child = atoi(strstr(log, "child=") + 6), shell = drv_pid(p);
+    free(log);
+    /* As after a node's death: nobody holds a handle, only the mark is left. */
+    char other[200];
+    snprintf(other, sizeof(other), "%s-not", mark);
+    assert_int_equal(drv_kill_marked(other), 0);
+    assert_true(drv_kill_marked(mark) >= 1);
+    if (!run_until(&f->loop, pid_gone, &shell) || !run_until(&f->loop, pid_gone, &child))
+        fail_msg("a marked process survived drv_kill_marked");
+    wait_exit(f, &e);
+    drv_free(p);
+}
+
 static void test_free_while_running_kills_without_callback(void **state)
 {
     struct fixture *f = *state;
@@ -390,6 +414,7 @@ int main(void)
         T(test_stop_sends_sigterm),
         T(test_term_ignored_is_killed_after_grace),
         T(test_shell_child_is_killed_with_the_group),
+        T(test_processes_left_with_a_mark_are_found_and_killed),
         T(test_free_while_running_kills_without_callback),
         T(test_log_gets_header_and_output_across_starts),
         T(test_demo_crash_after_exits_3),

@@ -4,12 +4,14 @@
  * harness.h. */
 #include "harness.h"
 #include "harness_int.h"
+#include "pipeline/driver.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
@@ -385,24 +387,10 @@ void h_cluster_pass(struct h_cluster *c)
 
 void h_node_kill_services(const struct h_cluster *c, int i)
 {
-    char dir[H_PATH_MAX + 16];
-    snprintf(dir, sizeof(dir), "%s/services", c->nodes[i].data);
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    while (d && (de = readdir(d)) != NULL) {
-        size_t len = strlen(de->d_name);
-        if (len < 5 || strcmp(de->d_name + len - 4, ".pid") != 0)
-            continue;
-        char path[H_PATH_MAX + 300];
-        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-        char *text = h_read_file(path);
-        long pid = text ? strtol(text, NULL, 10) : 0;
-        free(text);
-        if (pid > 1)
-            kill((pid_t)-pid, SIGKILL);
-    }
-    if (d)
-        closedir(d);
+    char mark[PATH_MAX + 64], abs[PATH_MAX];
+    snprintf(mark, sizeof(mark), "CHIMERA_SERVICE_OWNER=%s",
+             realpath(c->nodes[i].data, abs) ? abs : c->nodes[i].data);
+    drv_kill_marked(mark);
 }
 
 void h_cluster_destroy(struct h_cluster *c)

@@ -126,8 +126,8 @@ bool h_node_wait_exit(struct h_cluster *c, int i, int timeout_ms, int *status);
 /* kill -9 and reap. */
 void h_node_kill(struct h_cluster *c, int i);
 
-/* SIGKILLs the process groups of the services node i runs (its
- * pid files in DATA/services): what a killed node leaves behind. */
+/* SIGKILLs every service process node i started (they carry its data
+ * directory as a mark; drv_kill_marked): what a killed node leaves behind. */
 void h_node_kill_services(const struct h_cluster *c, int i);
 
 /* SIGTERM (and SIGCONT, should it be paused), wait up to h_timeout_ms(),
