@@ -177,6 +177,11 @@ void api_deploy_planned(struct node *n, struct http_request *req, const char *ma
         http_respond_json(req, st, plan);
         return;
     }
+    if (n->nnotes >= NODE_NOTES_PENDING_MAX) {
+        json_decref(plan);
+        http_respond_error(req, 503, "too many changes waiting to commit; retry shortly");
+        return;
+    }
     char *cert = json_dumps(json_object_get(plan, "certification"), JSON_COMPACT);
     uint64_t index;
     char err[256];
@@ -237,6 +242,10 @@ static void post_rollback(struct node *n, struct http_request *req)
     }
     uint64_t index;
     char err[256];
+    if (n->nnotes >= NODE_NOTES_PENDING_MAX) {
+        http_respond_error(req, 503, "too many changes waiting to commit; retry shortly");
+        return;
+    }
     if (node_deploy_append(n, &r, NULL, 0, NULL, &index, err, sizeof(err)) != 0) {
         http_respond_error(req, 503, "cannot record the rollback: %s", err);
         return;

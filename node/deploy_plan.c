@@ -155,6 +155,9 @@ static void judge_round(struct node *n)
         plan.active = false;
         manifest_free(&plan.m);
         free(plan.manifest);
+        plan.manifest = NULL;
+        json_decref(plan.planned);
+        plan.planned = NULL;
         http_respond_error(req, 500, "out of memory");
         return;
     }
@@ -227,6 +230,8 @@ void node_plan_tick(struct node *n)
         manifest_free(&plan.m);
         free(plan.manifest);
         plan.manifest = NULL;
+        json_decref(plan.planned);
+        plan.planned = NULL;
         http_respond_error(req, 503, "the node is stopping; nothing was deployed");
         return;
     }

@@ -12,8 +12,9 @@
  * its environment, so that a node killed with its services still running
  * finds and stops them at its next start (drv_kill_marked).
  *
- * Report messages (ENV_LEDGER): [5, deployment, health, healthy_since_ms,
- * detail]: what runs here, sent to the leader on every change and every
+ * Report messages (ENV_LEDGER): [5, deployment, health, healthy_for_ms,
+ * detail, gen]: what runs here (gen: the decision it answers, see
+ * pl_desired_gen), sent to the leader on every change and every
  * REPORT_EVERY_MS. */
 #include <dirent.h>
 #include <errno.h>
@@ -209,6 +210,7 @@ static void start_release(struct node *n, const char *id)
 {
     struct node_run *r = &n->run;
     const struct node_release *rel = release_of(n, id);
+    r->epoch++; /* answers to probes of what ran before are dropped */
     snprintf(r->running, sizeof(r->running), "%s", id);
     r->nsvc = 0;
     if (r->have_manifest)
@@ -236,10 +238,22 @@ static void start_release(struct node *n, const char *id)
                r->m.version, id);
 }
 
+/* A probe in flight names the start it belongs to: the slot may hold the
+ * next release's service by the time it answers. */
+struct probe_ctx {
+    struct node_service_run *s;
+    uint64_t epoch;
+};
+
 static void on_probe(const struct health_result *res, void *arg)
 {
-    struct node_service_run *s = arg;
+    struct probe_ctx *ctx = arg;
+    struct node_service_run *s = ctx->s;
     struct node *n = s->node;
+    bool stale = ctx->epoch != n->run.epoch;
+    free(ctx);
+    if (stale)
+        return;
     s->probing = false;
     const struct manifest_health *h = &n->run.m.services[s - n->run.svc].health;
     if (res->healthy) {
@@ -310,11 +324,20 @@ static void probe_due(struct node *n)
         if (!h->enabled || !s->proc || s->probing || now < s->next_probe)
             continue;
         s->next_probe = now + h->interval_ms;
-        if (health_probe(n->hc, s->url, h->timeout_ms, on_probe, s) == 0)
+        struct probe_ctx *ctx = malloc(sizeof(*ctx));
+        if (!ctx)
+            continue;
+        *ctx = (struct probe_ctx){s, r->epoch};
+        if (health_probe(n->hc, s->url, h->timeout_ms, on_probe, ctx) == 0)
             s->probing = true;
+        else
+            free(ctx);
     }
 }
 
+/* Report messages carry how long the node has been healthy, not since
+ * when: the leader turns it into a time on its own clock, so clocks that
+ * disagree between nodes do not shorten or stretch min_healthy_time. */
 static void send_report(struct node *n)
 {
     struct node_run *r = &n->run;
@@ -322,13 +345,16 @@ static void send_report(struct node *n)
     if (now < r->report_due)
         return;
     r->report_due = now + REPORT_EVERY_MS;
-    struct pl_report rep = {.health = r->running[0] ? r->health : PL_H_NONE,
-                            .healthy_since_ms = r->healthy_since,
-                            .at_ms = (uint64_t)node_wall_ms()};
-    snprintf(rep.deployment, sizeof(rep.deployment), "%s", r->running);
-    snprintf(rep.detail, sizeof(rep.detail), "%s", r->detail);
+    uint64_t wall = (uint64_t)node_wall_ms();
+    enum pl_health h = r->running[0] ? r->health : PL_H_NONE;
+    uint64_t healthy_for =
+        h == PL_H_HEALTHY && wall > r->healthy_since ? wall - r->healthy_since : 0;
     int32_t leader = n->cons.leader;
     if (leader == n->cons.cfg.self) {
+        struct pl_report rep = {
+            .health = h, .healthy_since_ms = wall - healthy_for, .at_ms = wall, .gen = r->gen};
+        snprintf(rep.deployment, sizeof(rep.deployment), "%s", r->running);
+        snprintf(rep.detail, sizeof(rep.detail), "%s", r->detail);
         pl_report(&n->deploy.pl, n->cfg.id, &rep);
         return;
     }
@@ -336,12 +362,13 @@ static void send_report(struct node *n)
         return;
     struct node_pack p;
     node_pack_init(&p);
-    msgpack_pack_array(&p.pk, 5);
+    msgpack_pack_array(&p.pk, 6);
     msgpack_pack_uint32(&p.pk, DEPLOY_REPORT);
-    msgpack_pack_str_with_body(&p.pk, rep.deployment, strlen(rep.deployment));
-    msgpack_pack_uint32(&p.pk, (uint32_t)rep.health);
-    msgpack_pack_uint64(&p.pk, rep.healthy_since_ms);
-    msgpack_pack_str_with_body(&p.pk, rep.detail, strlen(rep.detail));
+    msgpack_pack_str_with_body(&p.pk, r->running, strlen(r->running));
+    msgpack_pack_uint32(&p.pk, (uint32_t)h);
+    msgpack_pack_uint64(&p.pk, healthy_for);
+    msgpack_pack_str_with_body(&p.pk, r->detail, strlen(r->detail));
+    msgpack_pack_uint32(&p.pk, r->gen);
     node_pack_send(n, (size_t)leader, ENV_LEDGER, &p);
 }
 
@@ -350,14 +377,18 @@ bool node_run_recv(struct node *n, size_t from, uint64_t kind, const msgpack_obj
     if (kind != DEPLOY_REPORT)
         return false;
     const msgpack_object *f = body->via.array.ptr;
-    if (body->via.array.size != 5 || f[1].type != MSGPACK_OBJECT_STR ||
+    if (body->via.array.size != 6 || f[1].type != MSGPACK_OBJECT_STR ||
         f[1].via.str.size >= PL_ID_MAX || f[2].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
         f[2].via.u64 > PL_H_START_FAILED || f[3].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-        f[4].type != MSGPACK_OBJECT_STR)
+        f[4].type != MSGPACK_OBJECT_STR || f[5].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
+        f[5].via.u64 > UINT32_MAX)
         return false;
+    uint64_t wall = (uint64_t)node_wall_ms();
+    uint64_t healthy_for = f[3].via.u64 < wall ? f[3].via.u64 : wall;
     struct pl_report rep = {.health = (enum pl_health)f[2].via.u64,
-                            .healthy_since_ms = f[3].via.u64,
-                            .at_ms = (uint64_t)node_wall_ms()};
+                            .healthy_since_ms = wall - healthy_for,
+                            .at_ms = wall,
+                            .gen = (uint32_t)f[5].via.u64};
     memcpy(rep.deployment, f[1].via.str.ptr, f[1].via.str.size);
     snprintf(rep.detail, sizeof(rep.detail), "%.*s", (int)f[4].via.str.size, f[4].via.str.ptr);
     if (n->cons.role == CONS_LEADER)

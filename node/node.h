@@ -108,6 +108,7 @@ struct node_service_run {
 struct node_run {
     char running[PL_ID_MAX]; /* the deployment whose release runs here ("" none) */
     uint32_t gen;            /* pl_desired_gen when it was started */
+    uint64_t epoch;          /* counts starts; a probe answer of an older one is dropped */
     struct manifest m;
     bool have_manifest;
     struct node_service_run svc[MANIFEST_MAX_SERVICES];

@@ -39,7 +39,8 @@ static void report_changes(struct node *n, uint64_t now)
             node_notes_fail_all(n, "leadership lost before the note was committed; it may or may "
                                    "not be committed, check GET /ledger");
         if (c->role == CONS_LEADER) {
-            n->elected_pending = true; /* apply_log appends the election entry */
+            n->elected_pending = true;        /* apply_log appends the election entry */
+            pl_forget_reports(&n->deploy.pl); /* heard in an earlier term: maybe stale */
             node_event(n, "consensus.elected", NULL, "%s elected leader for term %" PRIu64,
                        n->cfg.id, c->term);
         } else if (seen->role == CONS_LEADER)

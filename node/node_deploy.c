@@ -20,8 +20,24 @@ static void keep_release(struct node *n, const char *id, const char *manifest, s
         while (drop < d->nrels &&
                (pl_find(&d->pl, d->rels[drop].id) || strcmp(d->rels[drop].id, n->run.running) == 0))
             drop++;
+        /* Every one is known to the core: forget the oldest that nothing
+         * may need again (never the stable one, the one in progress or its
+         * target, or what any node must run); if all are needed, keep them
+         * and not this one (it stays in the ledger). */
+        for (size_t k = 0; drop == d->nrels && k < d->nrels; k++) {
+            const char *rid = d->rels[k].id;
+            const struct pl_state *ps = &d->pl;
+            bool needed = strcmp(rid, n->run.running) == 0 ||
+                          (ps->stable >= 0 && strcmp(rid, ps->deps[ps->stable].id) == 0) ||
+                          (ps->active >= 0 && (strcmp(rid, ps->deps[ps->active].id) == 0 ||
+                                               strcmp(rid, ps->deps[ps->active].target) == 0));
+            for (size_t i = 0; i < ps->nnodes && !needed; i++)
+                needed = strcmp(rid, ps->desired[i]) == 0;
+            if (!needed)
+                drop = k;
+        }
         if (drop == d->nrels)
-            drop = 0;
+            return;
         free(d->rels[drop].manifest);
         free(d->rels[drop].cert);
         memmove(&d->rels[drop], &d->rels[drop + 1], sizeof(d->rels[0]) * (d->nrels - drop - 1));

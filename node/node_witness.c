@@ -490,8 +490,11 @@ void node_witness_recv(struct node *n, size_t from, const msgpack_object *body)
         node_drop(n, DROP_SHAPE, "ledger message");
         return;
     }
-    const uint8_t *bytes = (const uint8_t *)f[1].via.bin.ptr;
-    size_t len = f[1].via.bin.size;
+    /* Read only for these two kinds, whose shape was checked above. */
+    const uint8_t *bytes = kind == WITNESS_CHECKPOINT || kind == WITNESS_COSIGN
+                               ? (const uint8_t *)f[1].via.bin.ptr
+                               : NULL;
+    size_t len = bytes ? f[1].via.bin.size : 0;
     if (kind == WITNESS_CHECKPOINT) {
         static struct ledger_sig sigs[LEDGER_MAX_SIGS];
         const msgpack_object *list = &f[2];

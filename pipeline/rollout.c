@@ -50,14 +50,14 @@ const struct pl_deployment *pl_find(const struct pl_state *s, const char *id)
 /* Room for one more deployment: the oldest that is neither the stable one,
  * the active one, nor the target of either, is forgotten (the ledger keeps
  * it). Indices held in the state move down with it. */
-static bool make_room(struct pl_state *s)
+static bool make_room(struct pl_state *s, const char *keep)
 {
     if (s->ndeps < PL_MAX_DEPLOYMENTS)
         return true;
     const char *keep_target = s->active >= 0 ? s->deps[s->active].target : "";
     for (size_t i = 0; i < s->ndeps; i++) {
         if ((int)i == s->stable || (int)i == s->active || (int)i == s->revert_pending ||
-            strcmp(s->deps[i].id, keep_target) == 0)
+            strcmp(s->deps[i].id, keep_target) == 0 || strcmp(s->deps[i].id, keep) == 0)
             continue;
         memmove(&s->deps[i], &s->deps[i + 1], sizeof(s->deps[0]) * (s->ndeps - i - 1));
         s->ndeps--;
@@ -72,9 +72,12 @@ static bool make_room(struct pl_state *s)
     return false;
 }
 
-static struct pl_deployment *add_dep(struct pl_state *s, const char *id, uint64_t at_ms)
+/* keep: a deployment that must not be forgotten to make room (a
+ * rollback's target). */
+static struct pl_deployment *add_dep(struct pl_state *s, const char *id, const char *keep,
+                                     uint64_t at_ms)
 {
-    if (dep_index(s, id) >= 0 || !make_room(s))
+    if (dep_index(s, id) >= 0 || !make_room(s, keep))
         return NULL;
     struct pl_deployment *d = &s->deps[s->ndeps++];
     memset(d, 0, sizeof(*d));
@@ -114,7 +117,7 @@ int pl_apply(struct pl_state *s, const struct pl_record *r)
         char why[PL_REASON_MAX];
         snprintf(why, sizeof(why), "superseded by deployment %.*s", PL_ID_MAX - 1, r->deployment);
         end_active(s, why, r->at_ms);
-        d = add_dep(s, r->deployment, r->at_ms);
+        d = add_dep(s, r->deployment, "", r->at_ms);
         if (!d)
             return -1;
         d->release = r->release;
@@ -157,15 +160,15 @@ int pl_apply(struct pl_state *s, const struct pl_record *r)
         return 0;
     case PL_REC_ROLLBACK: {
         int target = dep_index(s, r->target);
-        if (d || target < 0)
+        if (d || target < 0 || !make_room(s, r->target))
             return -1;
         char why[PL_REASON_MAX];
         snprintf(why, sizeof(why), "rolled back by %.*s", PL_ID_MAX - 1, r->deployment);
         end_active(s, why, r->at_ms);
-        d = add_dep(s, r->deployment, r->at_ms);
-        if (!d)
-            return -1;
+        d = add_dep(s, r->deployment, r->target, r->at_ms);
         target = dep_index(s, r->target); /* add_dep may have moved it */
+        if (!d || target < 0)
+            return -1;
         d->rollback = true;
         copy_id(d->target, r->target);
         snprintf(d->reason, PL_REASON_MAX, "%s", r->reason);
@@ -188,7 +191,8 @@ int pl_apply(struct pl_state *s, const struct pl_record *r)
             return -1;
         d->stage = PL_STAGE_REVERTED;
         d->finished_ms = r->at_ms;
-        make_stable(s, dep_index(s, d->target));
+        if (dep_index(s, d->target) >= 0)
+            make_stable(s, dep_index(s, d->target));
         s->active = -1;
         return 0;
     }
@@ -202,6 +206,11 @@ void pl_report(struct pl_state *s, const char *node, const struct pl_report *r)
         return;
     s->reports[i] = *r;
     s->reported[i] = true;
+}
+
+void pl_forget_reports(struct pl_state *s)
+{
+    memset(s->reported, 0, sizeof(s->reported));
 }
 
 const char *pl_desired(const struct pl_state *s, const char *node)
@@ -253,7 +262,8 @@ static bool judge(const struct pl_state *s, const struct pl_deployment *d, uint6
         if (!d->assigned[i])
             continue;
         const struct pl_report *r = &s->reports[i];
-        bool current = s->reported[i] && strcmp(r->deployment, runs) == 0;
+        bool current =
+            s->reported[i] && strcmp(r->deployment, runs) == 0 && r->gen == s->desired_gen[i];
         char what[PL_REASON_MAX];
         if (current && (r->health == PL_H_CRASHED || r->health == PL_H_START_FAILED)) {
             snprintf(what, sizeof(what), "%s: a service %s", s->nodes[i],
@@ -292,7 +302,9 @@ bool pl_tick(const struct pl_state *s, uint64_t now, struct pl_record *out)
         return false;
     const struct pl_deployment *d = &s->deps[s->active];
     const struct pl_policy *p = &d->release.policy;
-    if (now > d->started_ms && now - d->started_ms > p->progress_deadline_ms) {
+    /* As Nomad's: the deadline to make progress restarts with each wave. */
+    uint64_t progress = d->wave_started_ms > d->started_ms ? d->wave_started_ms : d->started_ms;
+    if (now > progress && now - progress > p->progress_deadline_ms) {
         char what[PL_REASON_MAX];
         snprintf(what, sizeof(what), "the progress deadline (%.1f s) passed",
                  (double)p->progress_deadline_ms / 1000.0);

@@ -124,6 +124,10 @@ struct pl_report {
     enum pl_health health;
     uint64_t healthy_since_ms; /* PL_H_HEALTHY: wall clock since when */
     uint64_t at_ms;            /* when the report was made */
+    /* The generation (pl_desired_gen) of the decision the node's running
+     * release answers: a report from before the latest decision for that
+     * node describes the past and is not judged. */
+    uint32_t gen;
     char detail[PL_REASON_MAX];
 };
 
@@ -154,6 +158,9 @@ int pl_apply(struct pl_state *s, const struct pl_record *r);
 
 /* A node's report (leader). Unknown nodes are ignored. */
 void pl_report(struct pl_state *s, const char *node, const struct pl_report *r);
+/* A new leader starts without reports: those it heard in an earlier term
+ * may be stale. */
+void pl_forget_reports(struct pl_state *s);
 
 /* The leader's decisions at now_ms: at most one record to commit (the
  * shell commits it, feeds it back through pl_apply once committed, and

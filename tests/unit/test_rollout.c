@@ -53,7 +53,10 @@ static void begin(struct pl_state *s, const char *id, const struct pl_release *r
 
 static void healthy(struct pl_state *s, const char *node, const char *dep, uint64_t since)
 {
-    struct pl_report r = {.health = PL_H_HEALTHY, .healthy_since_ms = since, .at_ms = since};
+    struct pl_report r = {.health = PL_H_HEALTHY,
+                          .healthy_since_ms = since,
+                          .at_ms = since,
+                          .gen = pl_desired_gen(s, node)};
     snprintf(r.deployment, sizeof(r.deployment), "%s", dep);
     pl_report(s, node, &r);
 }
@@ -61,7 +64,7 @@ static void healthy(struct pl_state *s, const char *node, const char *dep, uint6
 static void reports(struct pl_state *s, const char *node, const char *dep, enum pl_health h,
                     const char *detail)
 {
-    struct pl_report r = {.health = h};
+    struct pl_report r = {.health = h, .gen = pl_desired_gen(s, node)};
     snprintf(r.deployment, sizeof(r.deployment), "%s", dep);
     snprintf(r.detail, sizeof(r.detail), "%s", detail);
     pl_report(s, node, &r);
@@ -169,7 +172,10 @@ static void test_a_rollback_completes_when_every_node_runs_the_last_good_healthy
     assert_int_equal(step(&s, t, NULL), PL_REC_FAILED);
     struct pl_record rb;
     assert_int_equal(step(&s, t, &rb), PL_REC_ROLLBACK);
-    /* n2 and n3 never left d1: healthy since long ago, they count at once. */
+    /* n2 and n3 never left d1: they report under the rollback's decision,
+     * healthy since long ago, and count at once. */
+    healthy(&s, "n2", "d1", 0);
+    healthy(&s, "n3", "d1", 0);
     healthy(&s, "n1", "d1", t + SEC);
     assert_int_equal(step(&s, t + 2 * SEC, NULL), 0);
     assert_int_equal(step(&s, t + 3 * SEC, NULL), PL_REC_REVERTED);
@@ -454,6 +460,84 @@ test_each_decision_for_a_node_bumps_its_generation_even_for_the_same_release(voi
     assert_int_equal(pl_desired_gen(&s, "nobody"), 0);
 }
 
+static void test_a_report_from_before_the_latest_decision_is_not_judged(void **state)
+{
+    (void)state;
+    static struct pl_state s;
+    uint64_t t = stable_then_d2_reports(&s, true, PL_H_CRASHED, "v2 crashed");
+    /* n2 never got d2; its d1 crashed meanwhile (reported under the old
+     * decision). */
+    reports(&s, "n2", "d1", PL_H_CRASHED, "v1 crashed earlier");
+    assert_int_equal(step(&s, t, NULL), PL_REC_FAILED);
+    assert_int_equal(step(&s, t, NULL), PL_REC_ROLLBACK);
+    /* The rollback is a new decision for n2: its old report does not fail
+     * it; the rollback waits for n2 to apply it. */
+    assert_int_equal(step(&s, t + 1, NULL), 0);
+    for (int i = 0; i < 3; i++)
+        healthy(&s, nodes3[i], "d1", t + 1);
+    assert_int_equal(step(&s, t + 1 + 2 * SEC, NULL), PL_REC_REVERTED);
+}
+
+static void test_a_new_leader_forgets_the_reports_it_heard_before(void **state)
+{
+    (void)state;
+    static struct pl_state s;
+    pl_init(&s, nodes3, 3);
+    healthy(&s, "n1", "", 0);
+    pl_forget_reports(&s);
+    assert_false(s.reported[0]);
+}
+
+static void test_the_progress_deadline_restarts_with_each_wave(void **state)
+{
+    (void)state;
+    static struct pl_state s;
+    pl_init(&s, nodes3, 3);
+    struct pl_release v1 = release("1", 1, false);
+    v1.policy.min_healthy_time_ms = 20 * SEC;
+    v1.policy.healthy_deadline_ms = 30 * SEC;
+    v1.policy.progress_deadline_ms = 30 * SEC;
+    begin(&s, "d1", &v1, 0);
+    uint64_t t = 0;
+    for (int w = 0; w < 3; w++) {
+        struct pl_record r;
+        assert_int_equal(step(&s, t, &r), PL_REC_WAVE);
+        healthy(&s, r.nodes[0], "d1", t);
+        t += 20 * SEC; /* 60 s in all: past one progress deadline, never past a wave's */
+    }
+    assert_int_equal(step(&s, t, NULL), PL_REC_STABLE);
+}
+
+static void test_a_rollback_to_the_oldest_kept_release_keeps_it_in_memory(void **state)
+{
+    (void)state;
+    static struct pl_state s;
+    pl_init(&s, nodes3, 3);
+    struct pl_release v1 = release("1", 3, true), v2 = release("2", 3, true);
+    uint64_t t = roll_to_stable(&s, "d1", &v1, 0);
+    t = roll_to_stable(&s, "d2", &v2, t);
+    for (int k = 0; s.ndeps < PL_MAX_DEPLOYMENTS; k++) {
+        char id[PL_ID_MAX];
+        snprintf(id, sizeof(id), "f%d", k);
+        struct pl_release v = release("3", 3, false);
+        v.digest[1] = (uint8_t)k;
+        begin(&s, id, &v, t);
+        assert_int_equal(step(&s, t, NULL), PL_REC_WAVE);
+        reports(&s, "n1", id, PL_H_CRASHED, "");
+        assert_int_equal(step(&s, t, NULL), PL_REC_FAILED);
+    }
+    assert_string_equal(s.deps[0].id, "d1"); /* the oldest still kept */
+    struct pl_record r;
+    char why[256];
+    assert_int_equal(pl_rollback(&s, "rb", "1", t, &r, why, sizeof(why)), 0);
+    assert_int_equal(pl_apply(&s, &r), 0);
+    assert_non_null(pl_find(&s, "d1"));
+    for (int i = 0; i < 3; i++)
+        healthy(&s, nodes3[i], "d1", t);
+    assert_int_equal(step(&s, t + 2 * SEC, NULL), PL_REC_REVERTED);
+    assert_string_equal(s.deps[s.stable].id, "d1");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -478,6 +562,10 @@ int main(void)
         cmocka_unit_test(test_old_deployments_are_forgotten_but_the_stable_one_is_kept),
         cmocka_unit_test(
             test_each_decision_for_a_node_bumps_its_generation_even_for_the_same_release),
+        cmocka_unit_test(test_a_report_from_before_the_latest_decision_is_not_judged),
+        cmocka_unit_test(test_a_new_leader_forgets_the_reports_it_heard_before),
+        cmocka_unit_test(test_the_progress_deadline_restarts_with_each_wave),
+        cmocka_unit_test(test_a_rollback_to_the_oldest_kept_release_keeps_it_in_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
