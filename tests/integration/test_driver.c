@@ -48,11 +48,6 @@ static bool run_until(uv_loop_t *loop, bool (*pred)(void *), void *arg)
     return h_loop_until(loop, pred, arg, DEADLINE_MS);
 }
 
-static void drain(uv_loop_t *loop)
-{
-    h_loop_drain(loop, DEADLINE_MS);
-}
-
 static bool has_exited(void *arg)
 {
     return ((struct exited *)arg)->calls > 0;
@@ -118,16 +113,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    drain(&f->loop);
-    int rc = uv_loop_close(&f->loop);
-    char cmd[160];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", f->dir);
+    int rc = h_loop_close(&f->loop, DEADLINE_MS);
+    h_remove_tree(f->dir);
     free(f);
-    if (rc != 0)
-        fprintf(stderr, "uv_loop_close: %s (a handle was left open)\n", uv_strerror(rc));
-    return rc == 0 ? 0 : -1;
+    return rc;
 }
 
 static void test_exit_status_is_reported(void **state)

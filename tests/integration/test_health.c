@@ -200,16 +200,10 @@ static int teardown(void **state)
     stop_demo(f);
     if (f->silent_fd >= 0)
         close(f->silent_fd);
-    drain(&f->loop);
-    int rc = uv_loop_close(&f->loop);
-    char cmd[160];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", f->dir);
+    int rc = h_loop_close(&f->loop, DEADLINE_MS);
+    h_remove_tree(f->dir);
     free(f);
-    if (rc != 0)
-        fprintf(stderr, "uv_loop_close: %s (a handle was left open)\n", uv_strerror(rc));
-    return rc == 0 ? 0 : -1;
+    return rc;
 }
 
 static void test_probe_of_running_demo_is_healthy(void **state)

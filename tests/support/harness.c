@@ -579,6 +579,11 @@ bool h_node_running(struct h_cluster *c, int i)
     return true;
 }
 
+void h_remove_tree(const char *dir)
+{
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 const char *h_bin_dir(void)
 {
     static char dir[H_PATH_MAX];

@@ -484,5 +484,10 @@ bool h_loop_until(uv_loop_t *loop, bool (*pred)(void *), void *arg, int timeout_
 /* Runs loop until nothing is left on it (handles closed, processes
  * reaped), for at most timeout_ms. */
 void h_loop_drain(uv_loop_t *loop, int timeout_ms);
+/* Drains loop and closes it: 0, or -1 (said on stderr) when a handle was
+ * left open. */
+int h_loop_close(uv_loop_t *loop, int timeout_ms);
+/* Removes a directory tree (a test's scratch directory); quiet. */
+void h_remove_tree(const char *dir);
 
 #endif

@@ -1,5 +1,6 @@
 /* Waiting on a libuv loop in tests of the node's shell pieces (drivers,
  * health checks): run it until a condition holds, or until it is empty. */
+#include <stdio.h>
 #include <uv.h>
 
 #include "harness.h"
@@ -37,4 +38,13 @@ void h_loop_drain(uv_loop_t *loop, int timeout_ms)
     uv_run(loop, UV_RUN_DEFAULT);
     uv_close((uv_handle_t *)&dog, NULL);
     uv_run(loop, UV_RUN_NOWAIT);
+}
+
+int h_loop_close(uv_loop_t *loop, int timeout_ms)
+{
+    h_loop_drain(loop, timeout_ms);
+    int rc = uv_loop_close(loop);
+    if (rc != 0)
+        fprintf(stderr, "uv_loop_close: %s (a handle was left open)\n", uv_strerror(rc));
+    return rc == 0 ? 0 : -1;
 }
