@@ -22,27 +22,6 @@
 
 #include "node/node.h"
 
-static void kv_str(msgpack_packer *pk, const char *k, const char *v, size_t n)
-{
-    msgpack_pack_str_with_body(pk, k, strlen(k));
-    msgpack_pack_str_with_body(pk, v, n);
-}
-
-static void kv_u64(msgpack_packer *pk, const char *k, uint64_t v)
-{
-    msgpack_pack_str_with_body(pk, k, strlen(k));
-    msgpack_pack_uint64(pk, v);
-}
-
-static void kv_bool(msgpack_packer *pk, const char *k, bool v)
-{
-    msgpack_pack_str_with_body(pk, k, strlen(k));
-    if (v)
-        msgpack_pack_true(pk);
-    else
-        msgpack_pack_false(pk);
-}
-
 uint32_t deploy_record_encode(const struct pl_record *r, const char *manifest, size_t mlen,
                               const char *cert, struct node_pack *p)
 {
@@ -66,41 +45,41 @@ uint32_t deploy_record_encode(const struct pl_record *r, const char *manifest, s
         break;
     }
     msgpack_pack_map(pk, fields);
-    kv_str(pk, "record", kind, strlen(kind));
-    kv_str(pk, "id", r->deployment, strlen(r->deployment));
+    node_mp_kv_str(pk, "record", kind, strlen(kind));
+    node_mp_kv_str(pk, "id", r->deployment, strlen(r->deployment));
     switch (r->kind) {
     case PL_REC_RELEASE: {
         const struct pl_release *rel = &r->release;
-        kv_str(pk, "name", rel->name, strlen(rel->name));
-        kv_str(pk, "version", rel->version, strlen(rel->version));
+        node_mp_kv_str(pk, "name", rel->name, strlen(rel->name));
+        node_mp_kv_str(pk, "version", rel->version, strlen(rel->version));
         msgpack_pack_str_with_body(pk, "digest", 6);
         msgpack_pack_bin_with_body(pk, rel->digest, sizeof(rel->digest));
-        kv_str(pk, "manifest", manifest ? manifest : "", manifest ? mlen : 0);
+        node_mp_kv_str(pk, "manifest", manifest ? manifest : "", manifest ? mlen : 0);
         msgpack_pack_str_with_body(pk, "policy", 6);
         msgpack_pack_map(pk, 5);
-        kv_u64(pk, "max_parallel", rel->policy.max_parallel);
-        kv_u64(pk, "min_healthy_time_ms", rel->policy.min_healthy_time_ms);
-        kv_u64(pk, "healthy_deadline_ms", rel->policy.healthy_deadline_ms);
-        kv_u64(pk, "progress_deadline_ms", rel->policy.progress_deadline_ms);
-        kv_bool(pk, "auto_revert", rel->policy.auto_revert);
-        kv_str(pk, "certificate", cert ? cert : "null", cert ? strlen(cert) : 4);
+        node_mp_kv_u64(pk, "max_parallel", rel->policy.max_parallel);
+        node_mp_kv_u64(pk, "min_healthy_time_ms", rel->policy.min_healthy_time_ms);
+        node_mp_kv_u64(pk, "healthy_deadline_ms", rel->policy.healthy_deadline_ms);
+        node_mp_kv_u64(pk, "progress_deadline_ms", rel->policy.progress_deadline_ms);
+        node_mp_kv_bool(pk, "auto_revert", rel->policy.auto_revert);
+        node_mp_kv_str(pk, "certificate", cert ? cert : "null", cert ? strlen(cert) : 4);
         break;
     }
     case PL_REC_WAVE:
-        kv_u64(pk, "wave", r->wave);
+        node_mp_kv_u64(pk, "wave", r->wave);
         msgpack_pack_str_with_body(pk, "nodes", 5);
         msgpack_pack_array(pk, (uint32_t)r->nnodes);
         for (size_t i = 0; i < r->nnodes; i++)
             msgpack_pack_str_with_body(pk, r->nodes[i], strlen(r->nodes[i]));
         break;
     case PL_REC_FAILED:
-        kv_str(pk, "reason", r->reason, strlen(r->reason));
+        node_mp_kv_str(pk, "reason", r->reason, strlen(r->reason));
         break;
     case PL_REC_ROLLBACK:
-        kv_str(pk, "target", r->target, strlen(r->target));
-        kv_str(pk, "from", r->from_deployment, strlen(r->from_deployment));
-        kv_str(pk, "reason", r->reason, strlen(r->reason));
-        kv_bool(pk, "automatic", r->automatic);
+        node_mp_kv_str(pk, "target", r->target, strlen(r->target));
+        node_mp_kv_str(pk, "from", r->from_deployment, strlen(r->from_deployment));
+        node_mp_kv_str(pk, "reason", r->reason, strlen(r->reason));
+        node_mp_kv_bool(pk, "automatic", r->automatic);
         break;
     default:
         break;
@@ -108,61 +87,19 @@ uint32_t deploy_record_encode(const struct pl_record *r, const char *manifest, s
     return r->kind == PL_REC_ROLLBACK ? LEDGER_ENTRY_ROLLBACK : LEDGER_ENTRY_DEPLOYMENT;
 }
 
-static const msgpack_object *get(const msgpack_object *map, const char *key)
-{
-    if (map->type != MSGPACK_OBJECT_MAP)
-        return NULL;
-    size_t kl = strlen(key);
-    for (uint32_t i = 0; i < map->via.map.size; i++) {
-        const msgpack_object *k = &map->via.map.ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == kl &&
-            memcmp(k->via.str.ptr, key, kl) == 0)
-            return &map->via.map.ptr[i].val;
-    }
-    return NULL;
-}
-
-static bool get_str(const msgpack_object *map, const char *key, char *out, size_t cap)
-{
-    const msgpack_object *v = get(map, key);
-    if (!v || v->type != MSGPACK_OBJECT_STR || v->via.str.size >= cap)
-        return false;
-    memcpy(out, v->via.str.ptr, v->via.str.size);
-    out[v->via.str.size] = '\0';
-    return true;
-}
-
-static bool get_u64(const msgpack_object *map, const char *key, uint64_t *out)
-{
-    const msgpack_object *v = get(map, key);
-    if (!v || v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-        return false;
-    *out = v->via.u64;
-    return true;
-}
-
-static bool get_bool(const msgpack_object *map, const char *key, bool *out)
-{
-    const msgpack_object *v = get(map, key);
-    if (!v || v->type != MSGPACK_OBJECT_BOOLEAN)
-        return false;
-    *out = v->via.boolean;
-    return true;
-}
-
 static bool decode_release(const msgpack_object *o, struct pl_record *r)
 {
     struct pl_release *rel = &r->release;
-    const msgpack_object *digest = get(o, "digest"), *policy = get(o, "policy");
+    const msgpack_object *digest = node_mp_get(o, "digest"), *policy = node_mp_get(o, "policy");
     uint64_t mp = 0, mh = 0, hd = 0, pd = 0;
-    if (!get_str(o, "name", rel->name, sizeof(rel->name)) ||
-        !get_str(o, "version", rel->version, sizeof(rel->version)) || !digest ||
+    if (!node_mp_get_str(o, "name", rel->name, sizeof(rel->name)) ||
+        !node_mp_get_str(o, "version", rel->version, sizeof(rel->version)) || !digest ||
         digest->type != MSGPACK_OBJECT_BIN || digest->via.bin.size != sizeof(rel->digest) ||
-        !policy || !get_u64(policy, "max_parallel", &mp) ||
-        !get_u64(policy, "min_healthy_time_ms", &mh) ||
-        !get_u64(policy, "healthy_deadline_ms", &hd) ||
-        !get_u64(policy, "progress_deadline_ms", &pd) ||
-        !get_bool(policy, "auto_revert", &rel->policy.auto_revert) || mp > PL_MAX_NODES)
+        !policy || !node_mp_get_u64(policy, "max_parallel", &mp) ||
+        !node_mp_get_u64(policy, "min_healthy_time_ms", &mh) ||
+        !node_mp_get_u64(policy, "healthy_deadline_ms", &hd) ||
+        !node_mp_get_u64(policy, "progress_deadline_ms", &pd) ||
+        !node_mp_get_bool(policy, "auto_revert", &rel->policy.auto_revert) || mp > PL_MAX_NODES)
         return false;
     memcpy(rel->digest, digest->via.bin.ptr, sizeof(rel->digest));
     rel->policy.max_parallel = (uint32_t)mp;
@@ -186,8 +123,8 @@ int deploy_record_decode(const uint8_t *payload, size_t len, uint64_t at_ms, str
         goto out;
     const msgpack_object *o = &u.data;
     char kind[16];
-    if (!get_str(o, "record", kind, sizeof(kind)) ||
-        !get_str(o, "id", r->deployment, sizeof(r->deployment)))
+    if (!node_mp_get_str(o, "record", kind, sizeof(kind)) ||
+        !node_mp_get_str(o, "id", r->deployment, sizeof(r->deployment)))
         goto out;
     r->at_ms = at_ms;
     for (int k = PL_REC_RELEASE; k <= PL_REC_REVERTED; k++)
@@ -195,7 +132,7 @@ int deploy_record_decode(const uint8_t *payload, size_t len, uint64_t at_ms, str
             r->kind = (enum pl_record_kind)k;
     switch (r->kind) {
     case PL_REC_RELEASE: {
-        const msgpack_object *m = get(o, "manifest"), *c = get(o, "certificate");
+        const msgpack_object *m = node_mp_get(o, "manifest"), *c = node_mp_get(o, "certificate");
         if (!decode_release(o, r) || !m || m->type != MSGPACK_OBJECT_STR)
             goto out;
         /* msgpack-c unpacks strings in place: these point into payload. */
@@ -209,8 +146,8 @@ int deploy_record_decode(const uint8_t *payload, size_t len, uint64_t at_ms, str
     }
     case PL_REC_WAVE: {
         uint64_t wave;
-        const msgpack_object *nodes = get(o, "nodes");
-        if (!get_u64(o, "wave", &wave) || !nodes || nodes->type != MSGPACK_OBJECT_ARRAY ||
+        const msgpack_object *nodes = node_mp_get(o, "nodes");
+        if (!node_mp_get_u64(o, "wave", &wave) || !nodes || nodes->type != MSGPACK_OBJECT_ARRAY ||
             nodes->via.array.size > PL_MAX_NODES)
             goto out;
         r->wave = (uint32_t)wave;
@@ -224,14 +161,14 @@ int deploy_record_decode(const uint8_t *payload, size_t len, uint64_t at_ms, str
         break;
     }
     case PL_REC_FAILED:
-        if (!get_str(o, "reason", r->reason, sizeof(r->reason)))
+        if (!node_mp_get_str(o, "reason", r->reason, sizeof(r->reason)))
             goto out;
         break;
     case PL_REC_ROLLBACK:
-        if (!get_str(o, "target", r->target, sizeof(r->target)) ||
-            !get_str(o, "from", r->from_deployment, sizeof(r->from_deployment)) ||
-            !get_str(o, "reason", r->reason, sizeof(r->reason)) ||
-            !get_bool(o, "automatic", &r->automatic))
+        if (!node_mp_get_str(o, "target", r->target, sizeof(r->target)) ||
+            !node_mp_get_str(o, "from", r->from_deployment, sizeof(r->from_deployment)) ||
+            !node_mp_get_str(o, "reason", r->reason, sizeof(r->reason)) ||
+            !node_mp_get_bool(o, "automatic", &r->automatic))
             goto out;
         break;
     case PL_REC_STABLE:

@@ -6,9 +6,8 @@
  * A change of release stops every service of the old one (SIGTERM to its
  * process group, SIGKILL after its stop_grace), waits for all to exit, and
  * only then starts the new one, so a fixed port is free again. Each
- * service's output is appended to DATA/services/<service>.log and its
- * process group id shown in DATA/services/<service>.pid (for operators).
- * Every service carries CHIMERA_SERVICE_OWNER=<this data directory> in
+ * service's output is appended to DATA/services/<service>.log. Every
+ * service carries CHIMERA_SERVICE_OWNER=<this data directory> in
  * its environment, so that a node killed with its services still running
  * finds and stops them at its next start (drv_kill_marked).
  *
@@ -16,20 +15,15 @@
  * detail, gen]: what runs here (gen: the decision it answers, see
  * pl_desired_gen), sent to the leader on every change and every
  * REPORT_EVERY_MS. */
-#include <dirent.h>
-#include <errno.h>
 #include <limits.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <netinet/in.h>
-#include <unistd.h>
 
 #include "node/node.h"
+#include "pipeline/probe.h"
 
 #define REPORT_EVERY_MS 250
 #define SERVICES_DIR "services"
@@ -59,22 +53,12 @@ void node_run_cleanup_strays(struct node *n)
     for (size_t i = 0; i < MANIFEST_MAX_SERVICES; i++)
         n->run.svc[i].proc = NULL;
     /* Services an earlier run of this node left running (it was killed):
-     * found by their mark, so a kill between a spawn and its pid file
-     * leaves nothing behind either. */
+     * found by their mark, even one spawned just before the node died. */
     int k = drv_kill_marked(owner_mark(n));
     if (k > 0)
         node_event(n, "deploy.stray_stopped", NULL,
                    "stopped %d service process%s left running by an earlier start", k,
                    k == 1 ? "" : "es");
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    while (d && (de = readdir(d)) != NULL) {
-        size_t len = strlen(de->d_name);
-        if (len > 4 && strcmp(de->d_name + len - 4, ".pid") == 0)
-            unlinkat(dirfd(d), de->d_name, 0);
-    }
-    if (d)
-        closedir(d);
 }
 
 static const struct node_release *release_of(const struct node *n, const char *id)
@@ -106,9 +90,6 @@ static void on_exit_cb(struct drv_proc *proc, int64_t status, int sig, void *arg
     s->exited = true;
     s->status = status;
     s->sig = sig;
-    char pidfile[CONFIG_PATH_MAX + 128];
-    svc_path(n, s->name, "pid", pidfile, sizeof(pidfile));
-    unlink(pidfile);
     drv_free(proc);
     s->proc = NULL;
     if (n->run.stopping) {
@@ -117,21 +98,6 @@ static void on_exit_cb(struct drv_proc *proc, int64_t status, int sig, void *arg
     }
     node_event(n, "deploy.service_exited", NULL, "service %s of %s exited (%s %d)", s->name,
                n->run.running, sig ? "signal" : "status", sig ? sig : (int)status);
-}
-
-/* A free port on 127.0.0.1 for "port": "auto". */
-static uint16_t free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    uint16_t port = 0;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
 }
 
 static int start_service(struct node *n, size_t i, const struct manifest *m, char *err,
@@ -144,7 +110,7 @@ static int start_service(struct node *n, size_t i, const struct manifest *m, cha
     s->node = n;
     snprintf(s->name, sizeof(s->name), "%s", ms->name);
     s->port = ms->port_kind == MANIFEST_PORT_FIXED  ? ms->port
-              : ms->port_kind == MANIFEST_PORT_AUTO ? free_port()
+              : ms->port_kind == MANIFEST_PORT_AUTO ? probe_free_port()
                                                     : 0;
     struct manifest_vars vars = {
         .node = n->cfg.id, .name = m->name, .version = m->version, .port = s->port};
@@ -194,13 +160,6 @@ static int start_service(struct node *n, size_t i, const struct manifest *m, cha
         snprintf(err, errlen, "%s", why);
         s->proc = NULL;
         return -1;
-    }
-    char pidfile[CONFIG_PATH_MAX + 128];
-    svc_path(n, ms->name, "pid", pidfile, sizeof(pidfile));
-    FILE *f = fopen(pidfile, "w");
-    if (f) {
-        fprintf(f, "%d\n", drv_pid(s->proc));
-        fclose(f);
     }
     s->started_ms = uv_now(n->loop);
     return 0;
@@ -447,9 +406,6 @@ void node_run_stop(struct node *n)
     /* The services go with the node: killed with their process groups. */
     for (size_t i = 0; i < r->nsvc; i++)
         if (r->svc[i].proc) {
-            char pidfile[CONFIG_PATH_MAX + 128];
-            svc_path(n, r->svc[i].name, "pid", pidfile, sizeof(pidfile));
-            unlink(pidfile);
             drv_free(r->svc[i].proc);
             r->svc[i].proc = NULL;
         }

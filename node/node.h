@@ -197,6 +197,15 @@ void node_pack_init(struct node_pack *p);
 void node_pack_free(struct node_pack *p);
 void node_pack_send(struct node *n, size_t idx, uint32_t type, struct node_pack *p);
 
+/* msgpack maps with string keys (mp_map.c). */
+void node_mp_kv_str(msgpack_packer *pk, const char *k, const char *v, size_t n);
+void node_mp_kv_u64(msgpack_packer *pk, const char *k, uint64_t v);
+void node_mp_kv_bool(msgpack_packer *pk, const char *k, bool v);
+const msgpack_object *node_mp_get(const msgpack_object *map, const char *key);
+bool node_mp_get_str(const msgpack_object *map, const char *key, char *out, size_t cap);
+bool node_mp_get_u64(const msgpack_object *map, const char *key, uint64_t *out);
+bool node_mp_get_bool(const msgpack_object *map, const char *key, bool *out);
+
 /* Counts a dropped message and reports it as a rate-limited event. */
 void node_drop(struct node *n, enum node_drop why, const char *detail);
 

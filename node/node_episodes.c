@@ -58,42 +58,19 @@ void node_episodes_change(struct node *n, bool read_only, bool was_leader)
     e->was_leader = n->ro_was_leader;
 }
 
-static void pack_kv_str(msgpack_packer *pk, const char *k, const char *v)
-{
-    msgpack_pack_str_with_body(pk, k, strlen(k));
-    msgpack_pack_str_with_body(pk, v, strlen(v));
-}
-
-static void pack_kv_u64(msgpack_packer *pk, const char *k, uint64_t v)
-{
-    msgpack_pack_str_with_body(pk, k, strlen(k));
-    msgpack_pack_uint64(pk, v);
-}
-
 /* Reads "node" and "at_ms" from an enter entry's payload. */
 static bool enter_is(const uint8_t *payload, size_t len, const char *node, uint64_t at_ms)
 {
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
     size_t off = 0;
-    bool node_ok = false, at_ok = false;
-    if (msgpack_unpack_next(&u, (const char *)payload, len, &off) == MSGPACK_UNPACK_SUCCESS &&
-        u.data.type == MSGPACK_OBJECT_MAP) {
-        const msgpack_object_map *m = &u.data.via.map;
-        for (uint32_t i = 0; i < m->size; i++) {
-            const msgpack_object *k = &m->ptr[i].key, *v = &m->ptr[i].val;
-            if (k->type != MSGPACK_OBJECT_STR)
-                continue;
-            if (k->via.str.size == 4 && memcmp(k->via.str.ptr, "node", 4) == 0 &&
-                v->type == MSGPACK_OBJECT_STR && v->via.str.size == strlen(node))
-                node_ok = memcmp(v->via.str.ptr, node, v->via.str.size) == 0;
-            if (k->via.str.size == 5 && memcmp(k->via.str.ptr, "at_ms", 5) == 0 &&
-                v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-                at_ok = v->via.u64 == at_ms;
-        }
-    }
+    char who[PL_ID_MAX];
+    uint64_t at = 0;
+    bool ok = msgpack_unpack_next(&u, (const char *)payload, len, &off) == MSGPACK_UNPACK_SUCCESS &&
+              node_mp_get_str(&u.data, "node", who, sizeof(who)) &&
+              node_mp_get_u64(&u.data, "at_ms", &at) && strcmp(who, node) == 0 && at == at_ms;
     msgpack_unpacked_destroy(&u);
-    return node_ok && at_ok;
+    return ok;
 }
 
 struct find {
@@ -137,20 +114,16 @@ static uint64_t record(struct node *n, const char *node, const struct node_episo
     node_pack_init(&a);
     node_pack_init(&b);
     msgpack_pack_map(&a.pk, 4);
-    pack_kv_str(&a.pk, "node", node);
-    pack_kv_u64(&a.pk, "at_ms", e->enter_ms);
-    pack_kv_u64(&a.pk, "term", e->enter_term);
-    msgpack_pack_str_with_body(&a.pk, "was_leader", 10);
-    if (e->was_leader)
-        msgpack_pack_true(&a.pk);
-    else
-        msgpack_pack_false(&a.pk);
+    node_mp_kv_str(&a.pk, "node", node, strlen(node));
+    node_mp_kv_u64(&a.pk, "at_ms", e->enter_ms);
+    node_mp_kv_u64(&a.pk, "term", e->enter_term);
+    node_mp_kv_bool(&a.pk, "was_leader", e->was_leader);
     msgpack_pack_map(&b.pk, 5);
-    pack_kv_str(&b.pk, "node", node);
-    pack_kv_u64(&b.pk, "at_ms", e->exit_ms);
-    pack_kv_u64(&b.pk, "term", e->exit_term);
-    pack_kv_str(&b.pk, "leader", n->cfg.id);
-    pack_kv_u64(&b.pk, "duration_ms", e->exit_ms > e->enter_ms ? e->exit_ms - e->enter_ms : 0);
+    node_mp_kv_str(&b.pk, "node", node, strlen(node));
+    node_mp_kv_u64(&b.pk, "at_ms", e->exit_ms);
+    node_mp_kv_u64(&b.pk, "term", e->exit_term);
+    node_mp_kv_str(&b.pk, "leader", n->cfg.id, strlen(n->cfg.id));
+    node_mp_kv_u64(&b.pk, "duration_ms", e->exit_ms > e->enter_ms ? e->exit_ms - e->enter_ms : 0);
     const uint32_t types[2] = {LEDGER_ENTRY_READ_ONLY_ENTER, LEDGER_ENTRY_READ_ONLY_EXIT};
     const uint8_t *payloads[2] = {(const uint8_t *)a.sb.data, (const uint8_t *)b.sb.data};
     size_t lens[2] = {a.sb.size, b.sb.size};

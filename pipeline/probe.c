@@ -130,6 +130,16 @@ static int bind_port(uint16_t port, uint16_t *bound)
     return fd;
 }
 
+uint16_t probe_free_port(void)
+{
+    uint16_t port = 0;
+    int fd = bind_port(0, &port);
+    if (fd < 0)
+        return 0;
+    close(fd);
+    return port;
+}
+
 /* ---- variables ---------------------------------------------------------- */
 
 /* "http(s)://host[:port]" then nothing, or "/", "?", "#" and the rest. */

@@ -77,6 +77,10 @@ struct probe_facts {
  * node_id is unusable (then answered is false). */
 int probe_release(const struct manifest *m, const char *node_id, struct probe_facts *out);
 
+/* A port free on 127.0.0.1 now, for "port": "auto" (0 when none could be
+ * had). The node assigns it when it starts the service. */
+uint16_t probe_free_port(void);
+
 /* A fixed port found in use is marked port_own when it is one of the ports
  * (n of them) the release this node runs now listens on: the rollout stops
  * that release before starting the new one. The probe cannot tell by itself. */

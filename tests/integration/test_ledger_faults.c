@@ -441,11 +441,9 @@ static int deadline(void)
 
 static int start_all(struct h_cluster *c, unsigned long long *term)
 {
-    if (h_cluster_start_all(c, h_timeout_ms(), "test_ledger_faults") != 0)
-        fail_msg("the federation did not come up (the line above says why; logs in %s)", c->dir);
-    int leader;
-    if (!h_wait_agreed(c, 0, deadline(), &leader, term))
-        fail_msg("no leader agreed: %s", h_views_line(c));
+    int leader = h_start_agreed_within(c, "test_ledger_faults", deadline(), term);
+    if (leader < 0)
+        fail_msg("the federation did not come up with a leader (the line above says why)");
     return leader;
 }
 

@@ -360,6 +360,9 @@ bool h_wait_agreed_among(struct h_cluster *c, const int *idx, int k, unsigned lo
  * agree on. Returns its index (and its term in *term, may be NULL), or -1
  * after printing one line prefixed with who. */
 int h_start_agreed(struct h_cluster *c, const char *who, unsigned long long *term);
+/* The same, waiting up to agree_ms for the leader (netns tests: slower). */
+int h_start_agreed_within(struct h_cluster *c, const char *who, int agree_ms,
+                          unsigned long long *term);
 
 /* Every node's view on one line ("n1 leader t3 ro=0 | n2 ... | n4 down"),
  * for failure messages; a static buffer, overwritten by the next call. */

@@ -127,10 +127,16 @@ bool h_wait_agreed_among(struct h_cluster *c, const int *idx, int k, unsigned lo
 
 int h_start_agreed(struct h_cluster *c, const char *who, unsigned long long *term)
 {
+    return h_start_agreed_within(c, who, h_timeout_ms(), term);
+}
+
+int h_start_agreed_within(struct h_cluster *c, const char *who, int agree_ms,
+                          unsigned long long *term)
+{
     if (h_cluster_start_all(c, h_timeout_ms(), who) != 0)
         return -1; /* h_cluster_start_all said why */
     int leader;
-    if (!h_wait_agreed(c, 0, h_timeout_ms(), &leader, term)) {
+    if (!h_wait_agreed(c, 0, agree_ms, &leader, term)) {
         fprintf(stderr, "%s: no leader agreed: %s (logs in %s)\n", who, h_views_line(c), c->dir);
         return -1;
     }
