@@ -558,6 +558,17 @@ int h_node_stop(struct h_cluster *c, int i)
     if (c->nodes[i].paused)
         h_node_resume(c, i); /* a stopped process cannot act on SIGTERM */
     if (!h_node_wait_exit(c, i, h_timeout_ms(), &st)) {
+        /* A node that does not stop is a bug to find: its threads' stacks
+         * go into its log (when gdb is there) before it is killed. */
+        char cmd[H_PATH_MAX + 160];
+        snprintf(cmd, sizeof(cmd),
+                 "command -v gdb >/dev/null && { echo '=== harness: %s did not stop, its "
+                 "stacks:'; gdb -batch -p %d -ex 'thread apply all bt'; } >> '%s' 2>&1",
+                 c->nodes[i].id, (int)c->nodes[i].pid, c->nodes[i].log);
+        if (system(cmd) != 0)
+            fprintf(stderr, "harness: no stacks of %s (gdb missing?)\n", c->nodes[i].id);
+        fprintf(stderr, "harness: %s did not stop within %d ms after SIGTERM (log: %s)\n",
+                c->nodes[i].id, h_timeout_ms(), c->nodes[i].log);
         h_node_kill(c, i);
         st = c->nodes[i].exit_status;
     }
