@@ -155,8 +155,8 @@ static int start_service(struct node *n, size_t i, const struct manifest *m, cha
     char why[256];
     /* Secrets: read here, at each start, never kept; the manifest's env and
      * the node's own variables win over the file's. */
-    struct envfile ef = {0};
-    if (ms->env_file && probe_env_file_read(ms->env_file, &ef, why, sizeof(why)) != 0) {
+    struct envfile ef;
+    if (probe_env_file_read(ms, &vars, &ef, why, sizeof(why)) != 0) {
         snprintf(err, errlen, "%s: %s", ms->name, why);
         return -1;
     }

@@ -277,6 +277,10 @@ int manifest_parse_service(json_t *js, size_t i, struct manifest *m, struct mani
     if (parse_path(js, base, "env_file", &s->env_file, err) ||
         parse_path(js, base, "working_dir", &s->working_dir, err))
         return -1;
+    manifest_key_path(p, base, "env_file");
+    if (s->env_file &&
+        manifest_check_template(s->env_file, p, s->port_kind != MANIFEST_PORT_NONE, err))
+        return -1;
 
     json_t *h = manifest_field(js, "health");
     manifest_key_path(p, base, "health");

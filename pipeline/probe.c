@@ -234,9 +234,8 @@ static void probe_vars(const struct manifest_service *s, const struct manifest_v
 
 /* ---- env_file ----------------------------------------------------------- */
 
-int probe_env_file_read(const char *path, struct envfile *out, char *err, size_t errlen)
+static int read_env_file(const char *path, struct envfile *out, char *err, size_t errlen)
 {
-    memset(out, 0, sizeof(*out));
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
@@ -273,6 +272,21 @@ int probe_env_file_read(const char *path, struct envfile *out, char *err, size_t
         free(buf);
     }
     return rc;
+}
+
+int probe_env_file_read(const struct manifest_service *s, const struct manifest_vars *v,
+                        struct envfile *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    if (!s->env_file)
+        return 0;
+    char path[MANIFEST_STRING_MAX + 1];
+    struct manifest_error e;
+    if (manifest_expand(s->env_file, v, path, sizeof(path), &e) != 0) {
+        snprintf(err, errlen, "env_file %.100s: %.80s", s->env_file, e.message);
+        return -1;
+    }
+    return read_env_file(path, out, err, errlen);
 }
 
 /* ---- probe_release ------------------------------------------------------ */
@@ -321,7 +335,7 @@ int probe_release(const struct manifest *m, const char *node_id, struct probe_fa
         if (s->env_file) {
             struct envfile ef;
             ps->env_file_set = true;
-            ps->env_file_ok = probe_env_file_read(s->env_file, &ef, ps->env_file_error,
+            ps->env_file_ok = probe_env_file_read(s, &v, &ef, ps->env_file_error,
                                                   sizeof(ps->env_file_error)) == 0;
             envfile_free(&ef);
         }

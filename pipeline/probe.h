@@ -84,13 +84,15 @@ struct probe_facts {
  * node_id is unusable (then answered is false). */
 int probe_release(const struct manifest *m, const char *node_id, struct probe_facts *out);
 
-/* Reads and parses a service's env file (pipeline/env_file.h) the way the
- * node does when it starts the service: a regular file this process may
- * read, at most ENVFILE_MAX_BYTES. Returns 0 and *out (envfile_free it), or
+/* Reads and parses the env file of service s (pipeline/env_file.h), its
+ * path expanded with v, the way the node does when it starts the service: a
+ * regular file this process may read, at most ENVFILE_MAX_BYTES. A service
+ * without one gets an empty *out. Returns 0 and *out (envfile_free it), or
  * -1 with one line in err naming the file and, for a parse error, the line,
  * e.g. "env_file /etc/web.env: line 3: unterminated double quote"; never a
  * value. */
-int probe_env_file_read(const char *path, struct envfile *out, char *err, size_t errlen);
+int probe_env_file_read(const struct manifest_service *s, const struct manifest_vars *v,
+                        struct envfile *out, char *err, size_t errlen);
 
 /* A port free on 127.0.0.1 now, for "port": "auto" (0 when none could be
  * had). The node assigns it when it starts the service. */

@@ -510,6 +510,20 @@ static void test_facts_without_the_env_file_check_are_critical(void **state)
     assert_non_null(find_issue(is, n, "env_file_invalid"));
 }
 
+static void test_node_in_the_env_file_path_picks_each_node_its_file(void **state)
+{
+    struct fixture *fx = *state;
+    char p[128], tmpl[128];
+    path_in(fx, "n1.env", p, sizeof(p));
+    write_text(p, "A=1\n", 0600);
+    path_in(fx, "${NODE}.env", tmpl, sizeof(tmpl));
+    probe_with(fx, tmpl); /* probed as n1 */
+    assert_true(fx->f.services[0].env_file_ok);
+    assert_int_equal(probe_release(&fx->m, "n2", &fx->f), 0);
+    assert_false(fx->f.services[0].env_file_ok);
+    assert_non_null(strstr(fx->f.services[0].env_file_error, "/n2.env: cannot read"));
+}
+
 static void test_env_file_facts_survive_json(void **state)
 {
     struct fixture *fx = *state;
@@ -574,6 +588,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_facts_without_the_env_file_check_are_critical, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_node_in_the_env_file_path_picks_each_node_its_file,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_env_file_facts_survive_json, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -110,6 +110,8 @@ static const struct row rows[] = {
      "\"secrets.env\" must be an absolute path"},
     {"env_file_that_is_an_object_is_refused", DOC(SVC("'env_file':{'A':'b'}")),
      "services[0].env_file", "must be an absolute path, not an object"},
+    {"env_file_with_an_unknown_variable_is_refused", DOC(SVC("'env_file':'/etc/${HOST}.env'")),
+     "services[0].env_file", "unknown variable ${HOST}"},
     {"relative_working_dir_is_refused", DOC(SVC("'working_dir':'srv'")), "services[0].working_dir",
      "\"srv\" must be an absolute path"},
     {"port_0_is_out_of_range", DOC(SVC("'port':0")), "services[0].port",
