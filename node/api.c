@@ -220,32 +220,45 @@ static bool is_mutation(const char *method)
     return strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0;
 }
 
+/* Whether req carries "Bearer <one of tokens>" (empty ones never match).
+ * Answers 401 (no bearer token) or 403 (a wrong one), with an
+ * api.auth_failure event naming whose token it had to be, and returns false. */
+static bool bearer_ok(struct node *n, struct http_request *req, const char *whose,
+                      const char *const tokens[], size_t ntokens)
+{
+    static const char prefix[] = "Bearer ";
+    if (strncmp(req->auth, prefix, sizeof(prefix) - 1) != 0) {
+        node_event(n, "api.auth_failure", NULL, "%s %s without a bearer token", req->method,
+                   req->path);
+        http_respond_error(req, 401, "missing \"Authorization: Bearer <%s>\"", whose);
+        return false;
+    }
+    const char *given = req->auth + sizeof(prefix) - 1;
+    size_t glen = strlen(given);
+    for (size_t i = 0; i < ntokens; i++) {
+        size_t tlen = strlen(tokens[i]);
+        if (tlen && glen == tlen && sodium_memcmp(given, tokens[i], tlen) == 0)
+            return true;
+    }
+    node_event(n, "api.auth_failure", NULL, "%s %s with a wrong %s", req->method, req->path, whose);
+    http_respond_error(req, 403, "wrong %s", whose);
+    return false;
+}
+
 /* Every mutation passes the same gate, before any endpoint sees it: the
  * admin token (401 missing, 403 wrong), then read-only mode (503: a node
  * without a quorum-backed leader must not accept what it cannot commit). */
 static bool mutation_allowed(struct node *n, struct http_request *req)
 {
-    static const char prefix[] = "Bearer ";
     if (!n->token[0]) {
         http_respond_error(req, 403,
                            "mutations are disabled: this node has no admin token "
                            "(start it with --admin-token-file)");
         return false;
     }
-    if (strncmp(req->auth, prefix, sizeof(prefix) - 1) != 0) {
-        node_event(n, "api.auth_failure", NULL, "%s %s without a bearer token", req->method,
-                   req->path);
-        http_respond_error(req, 401, "missing \"Authorization: Bearer <admin token>\"");
+    const char *const admin[] = {n->token};
+    if (!bearer_ok(n, req, "admin token", admin, 1))
         return false;
-    }
-    const char *given = req->auth + sizeof(prefix) - 1;
-    size_t glen = strlen(given), tlen = strlen(n->token);
-    if (glen != tlen || sodium_memcmp(given, n->token, tlen) != 0) {
-        node_event(n, "api.auth_failure", NULL, "%s %s with a wrong admin token", req->method,
-                   req->path);
-        http_respond_error(req, 403, "wrong admin token");
-        return false;
-    }
     if (read_only(n)) {
         const char *leader = leader_id(n);
         json_t *body =
@@ -259,6 +272,23 @@ static bool mutation_allowed(struct node *n, struct http_request *req)
     return true;
 }
 
+/* Reads that reveal manifests (and so a service's env values): the ledger's
+ * entries and one deployment. With a read token configured they need it or
+ * the admin token; everything else stays open to monitoring. */
+static bool reveals_manifests(const char *path, size_t plen)
+{
+    return (plen == strlen("/ledger") && strncmp(path, "/ledger", plen) == 0) ||
+           (strncmp(path, "/deployments/", 13) == 0 && plen > 13);
+}
+
+static bool read_allowed(struct node *n, struct http_request *req, size_t plen)
+{
+    if (!n->cfg.read_token[0] || !reveals_manifests(req->path, plen))
+        return true;
+    const char *const tokens[] = {n->cfg.read_token, n->token};
+    return bearer_ok(n, req, "read token", tokens, 2);
+}
+
 void api_handle(void *ctx, struct http_request *req)
 {
     struct node *n = ctx;
@@ -266,6 +296,8 @@ void api_handle(void *ctx, struct http_request *req)
     size_t plen = strlen(req->path);
     while (plen > 1 && req->path[plen - 1] == '/')
         plen--; /* "/events/" is "/events" */
+    if (!is_mutation(req->method) && !read_allowed(n, req, plen))
+        return;
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         if (strlen(routes[i].path) != plen || strncmp(routes[i].path, req->path, plen) != 0)
             continue;

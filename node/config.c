@@ -27,6 +27,7 @@ enum opt {
     O_DATA,
     O_KEY,
     O_TOKEN,
+    O_READ_TOKEN,
     O_HEARTBEAT,
     O_ELECTION,
     O_SUSPECT,
@@ -58,6 +59,8 @@ static const struct {
                STR(cluster_key_file)},
     [O_TOKEN] = {"--admin-token-file", "CHIMERA_ADMIN_TOKEN_FILE", "admin_token_file",
                  STR(admin_token_file)},
+    [O_READ_TOKEN] = {"--read-token-file", "CHIMERA_HTTP_READ_TOKEN_FILE", "read_token_file",
+                      STR(read_token_file)},
     [O_HEARTBEAT] = {"--heartbeat-ms", "CHIMERA_HEARTBEAT_MS", "heartbeat_ms",
                      NUM(heartbeat_ms, 5, 10000)},
     [O_ELECTION] = {"--election-timeout-ms", "CHIMERA_ELECTION_TIMEOUT_MS", "election_timeout_ms",
@@ -262,14 +265,35 @@ static void parse_args(struct loader *ld, int argc, char *const argv[], bool *he
     }
 }
 
+/* The issue that asked for a viewer token called it CHIMERA_HTTP_READ_TOKEN;
+ * it is accepted as another name of CHIMERA_HTTP_READ_TOKEN_FILE. It names
+ * the file and never holds the token: the node's environment is inherited by
+ * every service it starts. */
+#define READ_TOKEN_ALIAS "CHIMERA_HTTP_READ_TOKEN"
+
 static void parse_env(struct loader *ld, char *const envp[])
 {
+    const size_t an = strlen(READ_TOKEN_ALIAS);
+    for (size_t i = 0; envp && envp[i]; i++) {
+        const char *alias = envp[i] + an + 1;
+        if (strncmp(envp[i], READ_TOKEN_ALIAS, an) != 0 || envp[i][an] != '=' || !*alias)
+            continue;
+        if (ld->from[O_READ_TOKEN] == FROM_ENV && strcmp(ld->val[O_READ_TOKEN], alias) != 0)
+            fail(ld, O_READ_TOKEN,
+                 "and " READ_TOKEN_ALIAS " name different files; set only one of them");
+        else if (ld->from[O_READ_TOKEN] == FROM_DEFAULT)
+            ld->val[O_READ_TOKEN] = alias, ld->from[O_READ_TOKEN] = FROM_ENV;
+    }
     for (size_t i = 0; envp && envp[i]; i++) {
         for (int o = 0; o < O_COUNT; o++) {
             size_t n = strlen(opts[o].env);
             /* An empty variable counts as unset: compose files write FOO= to mean "no FOO". */
             if (strncmp(envp[i], opts[o].env, n) != 0 || envp[i][n] != '=' || !envp[i][n + 1])
                 continue;
+            if (o == O_READ_TOKEN && ld->from[o] == FROM_ENV &&
+                strcmp(ld->val[o], envp[i] + n + 1) != 0)
+                fail(ld, O_READ_TOKEN,
+                     "and " READ_TOKEN_ALIAS " name different files; set only one of them");
             if (ld->from[o] != FROM_FLAG)
                 ld->val[o] = envp[i] + n + 1, ld->from[o] = FROM_ENV;
         }
@@ -303,7 +327,8 @@ static void load_file(struct loader *ld)
         if (o == O_COUNT) {
             fail(ld, O_CONFIG,
                  "%s: unknown key \"%.64s\"; known keys are id, listen, http, peers, data, "
-                 "cluster_key_file, admin_token_file, heartbeat_ms, election_timeout_ms, "
+                 "cluster_key_file, admin_token_file, read_token_file, heartbeat_ms, "
+                 "election_timeout_ms, "
                  "suspect_after_ms, dead_after_ms, chaos_enabled, log_level, federation",
                  ld->file, key);
             return;
@@ -572,6 +597,10 @@ const char *config_usage(void)
            "      64 hex digits shared by all members; make one with: chimeractl keygen > FILE\n"
            "  --admin-token-file FILE     CHIMERA_ADMIN_TOKEN_FILE (default: none)\n"
            "      File holding the token admin HTTP calls must present.\n"
+           "  --read-token-file FILE      CHIMERA_HTTP_READ_TOKEN_FILE (default: none)\n"
+           "      File holding a viewer token (mode 0600, at least 16 bytes): reads that\n"
+           "      reveal manifests (GET /ledger, GET /deployments/ID) then need it or the\n"
+           "      admin token. CHIMERA_HTTP_READ_TOKEN is another name for the variable.\n"
            "  --heartbeat-ms N            CHIMERA_HEARTBEAT_MS (default 50; 5 to 10000)\n"
            "      Leader heartbeat interval; must be less than half the election timeout.\n"
            "  --election-timeout-ms N     CHIMERA_ELECTION_TIMEOUT_MS (default 150; 20 to 60000)\n"
@@ -588,9 +617,10 @@ const char *config_usage(void)
            "      Every member must use the same one.\n"
            "  --config FILE               CHIMERA_CONFIG (default: none)\n"
            "      JSON object with keys id, listen, http, peers (\"id=url,...\" or\n"
-           "      {\"id\": \"url\"}), data, cluster_key_file, admin_token_file, heartbeat_ms,\n"
-           "      election_timeout_ms, suspect_after_ms, dead_after_ms, chaos_enabled (bool),\n"
-           "      log_level, federation. Unknown keys are errors; null means unset.\n"
+           "      {\"id\": \"url\"}), data, cluster_key_file, admin_token_file, read_token_file,\n"
+           "      heartbeat_ms, election_timeout_ms, suspect_after_ms, dead_after_ms,\n"
+           "      chaos_enabled (bool), log_level, federation. Unknown keys are errors; null\n"
+           "      means unset.\n"
            "  -h, --help                  Print this help and exit.\n"
            "\n"
            "Bad configuration exits with status 2 and one line naming the field and the fix.\n";

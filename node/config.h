@@ -16,6 +16,8 @@
 #define CONFIG_PATH_MAX 1024 /* including the NUL */
 #define CONFIG_MAX_MEMBERS 16
 #define CONFIG_KEY_BYTES 32
+#define CONFIG_TOKEN_MAX 256     /* a bearer token, including the NUL */
+#define CONFIG_READ_TOKEN_MIN 16 /* bytes: a viewer token must not be guessable */
 
 struct config_member {
     char id[CONFIG_ID_MAX];
@@ -33,14 +35,21 @@ struct config {
     char data[CONFIG_PATH_MAX];
     char cluster_key_file[CONFIG_PATH_MAX];
     char admin_token_file[CONFIG_PATH_MAX]; /* empty: no admin token */
-    char config_file[CONFIG_PATH_MAX];      /* empty: none */
-    uint32_t heartbeat_ms;                  /* default 50 */
-    uint32_t election_timeout_ms;           /* default 150 */
-    uint32_t suspect_after_ms;              /* default 3 heartbeats */
-    uint32_t dead_after_ms;                 /* default 1000 */
-    bool chaos_enabled;                     /* default false */
-    char log_level[16];                     /* debug|info|warn|error */
-    char federation[CONFIG_ID_MAX];         /* checkpoint origin; default "chimera" */
+    /* Reads that reveal manifests (GET /ledger, GET /deployments/ID) need this
+     * token or the admin token; empty: they are open. The file must be mode
+     * 0600 (no access for group or others), owned by the node's user, and
+     * hold at least CONFIG_READ_TOKEN_MIN bytes. read_token is filled by
+     * config_check_files, never from the environment: services inherit it. */
+    char read_token_file[CONFIG_PATH_MAX];
+    char read_token[CONFIG_TOKEN_MAX];
+    char config_file[CONFIG_PATH_MAX]; /* empty: none */
+    uint32_t heartbeat_ms;             /* default 50 */
+    uint32_t election_timeout_ms;      /* default 150 */
+    uint32_t suspect_after_ms;         /* default 3 heartbeats */
+    uint32_t dead_after_ms;            /* default 1000 */
+    bool chaos_enabled;                /* default false */
+    char log_level[16];                /* debug|info|warn|error */
+    char federation[CONFIG_ID_MAX];    /* checkpoint origin; default "chimera" */
 };
 
 enum config_result {
@@ -56,10 +65,11 @@ enum config_result config_load(struct config *c, int argc, char *const argv[], c
                                char *err, size_t errlen);
 
 /* Reads the cluster key file (64 hex digits, optional trailing newline) into
- * key, checks the admin token file is readable and non-empty (when set) and
- * that the data directory exists or can be created and is writable.
- * Returns 0, or -1 with one line in err. */
-int config_check_files(const struct config *c, uint8_t key[CONFIG_KEY_BYTES], char *token,
+ * key, checks the admin token file is readable and non-empty (when set),
+ * reads the read token file into c->read_token (when set; see above) and
+ * checks that the data directory exists or can be created and is writable.
+ * Returns 0, or -1 with one line in err (and no token left in c). */
+int config_check_files(struct config *c, uint8_t key[CONFIG_KEY_BYTES], char *token,
                        size_t tokenlen, char *err, size_t errlen);
 
 /* The --help text. */

@@ -56,29 +56,65 @@ static int check_key(const char *path, uint8_t key[CONFIG_KEY_BYTES], char *err,
     return rc;
 }
 
-static int check_token(const char *path, char *token, size_t tokenlen, char *err, size_t errlen)
+/* A bearer token file (flag names it in messages, what says whose token):
+ * readable, not empty, no NUL, at most tokenlen - 1 bytes once trailing
+ * white space is trimmed. */
+static int check_token(const char *flag, const char *what, const char *path, char *token,
+                       size_t tokenlen, char *err, size_t errlen)
 {
     char buf[4096]; /* far beyond any sane token; a full buffer is reported as too long */
     size_t n = 0, max = token && tokenlen && tokenlen <= sizeof buf ? tokenlen - 1 : sizeof buf - 1;
     int rc = 0, e;
     if ((e = read_small(path, buf, sizeof buf, &n)))
-        rc = config_put(err, errlen, "--admin-token-file: cannot read %s: %s", path, strerror(e));
+        rc = config_put(err, errlen, "%s: cannot read %s: %s", flag, path, strerror(e));
     else if (n == sizeof buf || (n = trim_right(buf, n)) > max || (token && !tokenlen))
-        rc = config_put(err, errlen,
-                        "--admin-token-file: the token in %s is too long; at most %zu bytes", path,
-                        max);
+        rc = config_put(err, errlen, "%s: the token in %s is too long; at most %zu bytes", flag,
+                        path, max);
     else if (n == 0)
-        rc = config_put(err, errlen,
-                        "--admin-token-file: %s is empty; write the admin token into it", path);
+        rc = config_put(err, errlen, "%s: %s is empty; write the %s into it", flag, path, what);
     else if (memchr(buf, '\0', n))
-        rc = config_put(err, errlen, "--admin-token-file: %s holds a NUL byte; a token is text",
-                        path);
+        rc = config_put(err, errlen, "%s: %s holds a NUL byte; a token is text", flag, path);
     else if (token) {
         memcpy(token, buf, n);
         token[n] = '\0';
     }
     sodium_memzero(buf, sizeof buf);
     return rc;
+}
+
+/* The viewer token guards what the ledger reveals: its file must be the
+ * node user's alone (a token others can read is no secret) and the token
+ * long enough not to be guessed. */
+static int check_read_token(const char *path, char *token, size_t tokenlen, char *err,
+                            size_t errlen)
+{
+    static const char flag[] = "--read-token-file";
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return config_put(err, errlen, "%s: cannot read %s: %s", flag, path, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return config_put(err, errlen, "%s: %s is not a regular file", flag, path);
+    if (st.st_uid != geteuid())
+        return config_put(err, errlen,
+                          "%s: %s belongs to uid %u, not to the user chimerad runs as (uid %u); "
+                          "chown it",
+                          flag, path, (unsigned)st.st_uid, (unsigned)geteuid());
+    if (st.st_mode & 077)
+        return config_put(err, errlen,
+                          "%s: %s has mode %04o; a token others can read is no secret: chmod 600 "
+                          "%s",
+                          flag, path, (unsigned)(st.st_mode & 07777), path);
+    if (check_token(flag, "read token", path, token, tokenlen, err, errlen))
+        return -1;
+    if (strlen(token) < CONFIG_READ_TOKEN_MIN) {
+        size_t n = strlen(token);
+        sodium_memzero(token, tokenlen);
+        return config_put(err, errlen,
+                          "%s: the token in %s is %zu bytes; at least %d (e.g. openssl rand -hex "
+                          "16 > %s)",
+                          flag, path, n, CONFIG_READ_TOKEN_MIN, path);
+    }
+    return 0;
 }
 
 /* mkdir -p: every missing component is created 0700, as the data is private. */
@@ -126,7 +162,7 @@ static int check_data(const char *path, char *err, size_t errlen)
     return 0;
 }
 
-int config_check_files(const struct config *c, uint8_t key[CONFIG_KEY_BYTES], char *token,
+int config_check_files(struct config *c, uint8_t key[CONFIG_KEY_BYTES], char *token,
                        size_t tokenlen, char *err, size_t errlen)
 {
     if (err && errlen)
@@ -135,10 +171,15 @@ int config_check_files(const struct config *c, uint8_t key[CONFIG_KEY_BYTES], ch
         token[0] = '\0';
     if (check_key(c->cluster_key_file, key, err, errlen) != 0)
         return -1;
+    sodium_memzero(c->read_token, sizeof c->read_token);
     if ((c->admin_token_file[0] &&
-         check_token(c->admin_token_file, token, tokenlen, err, errlen)) ||
+         check_token("--admin-token-file", "admin token", c->admin_token_file, token, tokenlen, err,
+                     errlen)) ||
+        (c->read_token_file[0] &&
+         check_read_token(c->read_token_file, c->read_token, sizeof c->read_token, err, errlen)) ||
         check_data(c->data, err, errlen)) {
         sodium_memzero(key, CONFIG_KEY_BYTES); /* no secrets left behind on failure */
+        sodium_memzero(c->read_token, sizeof c->read_token);
         if (token && tokenlen)
             sodium_memzero(token, tokenlen);
         return -1;

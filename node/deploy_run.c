@@ -117,7 +117,7 @@ static int start_service(struct node *n, size_t i, const struct manifest *m, cha
     struct manifest_error me;
     static char argbuf[MANIFEST_MAX_ARGS + 1][4096];
     static char envbuf[MANIFEST_MAX_ENV + 2][4096 + 256];
-    const char *argv[MANIFEST_MAX_ARGS + 2], *envp[MANIFEST_MAX_ENV + 3];
+    const char *argv[MANIFEST_MAX_ARGS + 2], *envp[MANIFEST_MAX_ENV + ENVFILE_MAX_ENTRIES + 3];
     argv[0] = ms->command;
     for (size_t a = 0; a < ms->nargs; a++) {
         if (manifest_expand(ms->args[a], &vars, argbuf[a], sizeof(argbuf[a]), &me) != 0) {
@@ -152,11 +152,22 @@ static int start_service(struct node *n, size_t i, const struct manifest *m, cha
         snprintf(err, errlen, "%s: health.url: %s", ms->name, me.message);
         return -1;
     }
+    char why[256];
+    /* Secrets: read here, at each start, never kept; the manifest's env and
+     * the node's own variables win over the file's. */
+    struct envfile ef;
+    if (probe_env_file_read(ms, &vars, &ef, why, sizeof(why)) != 0) {
+        snprintf(err, errlen, "%s: %s", ms->name, why);
+        return -1;
+    }
+    k = envfile_merge(&ef, envp, k, MANIFEST_MAX_ENV + ENVFILE_MAX_ENTRIES + 2);
+    envp[k] = NULL;
     char log[CONFIG_PATH_MAX + 128];
     svc_path(n, ms->name, "log", log, sizeof(log));
     struct drv_spec spec = {.argv = argv, .env = envp, .cwd = ms->working_dir, .log_path = log};
-    char why[256];
-    if (drv_start(n->loop, &spec, on_exit_cb, s, &s->proc, why, sizeof(why)) != 0) {
+    int rc = drv_start(n->loop, &spec, on_exit_cb, s, &s->proc, why, sizeof(why));
+    envfile_free(&ef);
+    if (rc != 0) {
         snprintf(err, errlen, "%s", why);
         s->proc = NULL;
         return -1;

@@ -115,6 +115,9 @@ static void judge_service(struct sink *k, const char *node, const struct manifes
     if (!ps->args_ok)
         add(k, node, sv, "args_invalid", CERT_CRITICAL, false, "args: %.200s",
             ps->args_error[0] ? ps->args_error : "an argument does not expand");
+    if (ms->env_file && !(ps->env_file_set && ps->env_file_ok))
+        add(k, node, sv, "env_file_invalid", CERT_CRITICAL, false, "%.200s",
+            ps->env_file_error[0] ? ps->env_file_error : "env_file: not checked by this node");
 }
 
 size_t cert_judge(const struct manifest *m, const struct probe_facts *per_node, size_t nnodes,

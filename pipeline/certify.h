@@ -33,6 +33,8 @@
  *     auto_port_unavailable     critical * no port could be assigned (re-probe)
  *     health_url_invalid        critical   does not expand or is not http(s)://host[:port]/..
  *     env_invalid, args_invalid critical   a value does not expand
+ *     env_file_invalid          critical   the env_file is missing, unreadable or malformed
+ *                                          on the node (the message names file and line)
  *     service_not_probed        critical   the node's facts lack a service of the manifest
  *   per node
  *     node_unreachable          warning when a quorum (more than half) of the nodes

@@ -13,7 +13,7 @@
  * What is checked here is the document alone. Whether a command exists on a
  * node, whether a fixed port is free there, etc. is the simulate stage's.
  *
- * Variables. In args, env values and the health URL, "${PORT}" expands to
+ * Variables. In args, env values, env_file and the health URL, "${PORT}" expands to
  * the service's port (with "port": "auto", the one the node assigned),
  * "${NODE}" to the node's id, "${NAME}" and "${VERSION}" to the release's.
  * "$$" is a literal "$"; a "$" followed by anything else is kept as it is.
@@ -22,7 +22,7 @@
  * expands with manifest_expand when it starts the service.
  *
  * Memory. manifest_parse allocates the variable-size parts (command, args,
- * env, working_dir, health URL); manifest_free releases them. On failure
+ * env, env_file, working_dir, health URL); manifest_free releases them. On failure
  * manifest_parse leaves nothing allocated (*m is zeroed), so manifest_free is
  * needed only after success (calling it on a zeroed struct is harmless). */
 #ifndef CHIMERA_PIPELINE_MANIFEST_H
@@ -95,6 +95,9 @@ struct manifest_service {
     size_t nargs;
     struct manifest_env *env; /* nenv pairs, in the document's order */
     size_t nenv;
+    char *env_file;    /* an absolute path on each node (env_file.h), or NULL: only the
+                        * path is in the manifest; the node reads the values at start.
+                        * May hold variables (${NODE}: one file per node on one host) */
     char *working_dir; /* an absolute path, or NULL for the node's */
     enum manifest_port port_kind;
     uint16_t port; /* MANIFEST_PORT_FIXED: the port; otherwise 0 */

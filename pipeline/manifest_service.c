@@ -204,10 +204,25 @@ static int parse_env(const json_t *js, const char *base, struct manifest_service
     return 0;
 }
 
+/* An optional absolute path (key's value) into *out. */
+static int parse_path(const json_t *js, const char *base, const char *key, char **out,
+                      struct manifest_error *err)
+{
+    const char *str = NULL;
+    char p[MANIFEST_PATH_CAP], b[48];
+    manifest_key_path(p, base, key);
+    if (manifest_get_str(js, base, key, MANIFEST_STRING_MAX, "an absolute path", &str, err) < 0)
+        return -1;
+    if (str && *str != '/')
+        return manifest_fail(err, p, "\"%s\" must be an absolute path", manifest_show(str, b));
+    return str ? manifest_dup(str, out, p, err) : 0;
+}
+
 int manifest_parse_service(json_t *js, size_t i, struct manifest *m, struct manifest_error *err)
 {
-    static const char *const keys[] = {"name",        "driver", "command", "args",       "env",
-                                       "working_dir", "port",   "health",  "stop_grace", NULL};
+    static const char *const keys[] = {"name",   "driver",     "command",     "args",
+                                       "env",    "env_file",   "working_dir", "port",
+                                       "health", "stop_grace", NULL};
     struct manifest_service *s = &m->services[i];
     char base[MANIFEST_PATH_CAP], p[MANIFEST_PATH_CAP], b[48];
     manifest_index_path(base, "services", i);
@@ -259,14 +274,12 @@ int manifest_parse_service(json_t *js, size_t i, struct manifest *m, struct mani
     if (parse_port(js, base, s, err) || parse_args(js, base, s, err) || parse_env(js, base, s, err))
         return -1;
 
-    str = NULL;
-    manifest_key_path(p, base, "working_dir");
-    if (manifest_get_str(js, base, "working_dir", MANIFEST_STRING_MAX, "an absolute path", &str,
-                         err) < 0)
+    if (parse_path(js, base, "env_file", &s->env_file, err) ||
+        parse_path(js, base, "working_dir", &s->working_dir, err))
         return -1;
-    if (str && *str != '/')
-        return manifest_fail(err, p, "\"%s\" must be an absolute path", manifest_show(str, b));
-    if (str && manifest_dup(str, &s->working_dir, p, err))
+    manifest_key_path(p, base, "env_file");
+    if (s->env_file &&
+        manifest_check_template(s->env_file, p, s->port_kind != MANIFEST_PORT_NONE, err))
         return -1;
 
     json_t *h = manifest_field(js, "health");

@@ -217,6 +217,7 @@ void manifest_free(struct manifest *m)
             free(s->env[k].value);
         }
         free(s->env);
+        free(s->env_file);
         free(s->working_dir);
         free(s->health.url);
     }
@@ -275,6 +276,7 @@ static json_t *service_json(const struct manifest_service *s)
     bad |= put(o, "command", json_string(s->command));
     bad |= put(o, "args", args);
     bad |= put(o, "env", env);
+    bad |= put(o, "env_file", s->env_file ? json_string(s->env_file) : json_null());
     bad |= put(o, "working_dir", s->working_dir ? json_string(s->working_dir) : json_null());
     bad |= put(o, "port", port);
     bad |= put(o, "health", health);

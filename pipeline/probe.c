@@ -4,6 +4,7 @@
 #include "pipeline/probe.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+
+#include <sodium.h>
 
 #include "pipeline/certify.h"
 
@@ -229,6 +232,63 @@ static void probe_vars(const struct manifest_service *s, const struct manifest_v
     ps->health_ok = true;
 }
 
+/* ---- env_file ----------------------------------------------------------- */
+
+static int read_env_file(const char *path, struct envfile *out, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        snprintf(err, errlen, "env_file %.120s: cannot read: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) { /* a FIFO or a device would block or never end */
+        close(fd);
+        snprintf(err, errlen, "env_file %.120s: not a regular file", path);
+        return -1;
+    }
+    /* One byte more than allowed tells "too big" from "exactly the cap". */
+    size_t cap = ENVFILE_MAX_BYTES + 1, len = 0;
+    char *buf = malloc(cap);
+    ssize_t r = 1;
+    while (buf && len < cap && (r = read(fd, buf + len, cap - len)) > 0)
+        len += (size_t)r;
+    int e = errno;
+    close(fd);
+    struct envfile_error pe;
+    int rc = -1;
+    if (!buf)
+        snprintf(err, errlen, "env_file %.120s: out of memory", path);
+    else if (r < 0)
+        snprintf(err, errlen, "env_file %.120s: cannot read: %s", path, strerror(e));
+    else if (envfile_parse(buf, len, out, &pe) != 0)
+        snprintf(err, errlen, "env_file %.120s: %s", path, pe.message);
+    else
+        rc = 0;
+    if (buf) {
+        sodium_memzero(buf, len);
+        free(buf);
+    }
+    return rc;
+}
+
+int probe_env_file_read(const struct manifest_service *s, const struct manifest_vars *v,
+                        struct envfile *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    if (!s->env_file)
+        return 0;
+    char path[MANIFEST_STRING_MAX + 1];
+    struct manifest_error e;
+    if (manifest_expand(s->env_file, v, path, sizeof(path), &e) != 0) {
+        snprintf(err, errlen, "env_file %.100s: %.80s", s->env_file, e.message);
+        return -1;
+    }
+    return read_env_file(path, out, err, errlen);
+}
+
 /* ---- probe_release ------------------------------------------------------ */
 
 int probe_release(const struct manifest *m, const char *node_id, struct probe_facts *out)
@@ -272,6 +332,13 @@ int probe_release(const struct manifest *m, const char *node_id, struct probe_fa
         uint32_t vport = s->port_kind == MANIFEST_PORT_NONE ? 0u : ps->port ? ps->port : 1u;
         const struct manifest_vars v = {node_id, m->name, m->version, vport};
         probe_vars(s, &v, ps);
+        if (s->env_file) {
+            struct envfile ef;
+            ps->env_file_set = true;
+            ps->env_file_ok = probe_env_file_read(s, &v, &ef, ps->env_file_error,
+                                                  sizeof(ps->env_file_error)) == 0;
+            envfile_free(&ef);
+        }
     }
     for (size_t i = 0; i < m->nservices; i++)
         if (held[i] >= 0)

@@ -13,7 +13,9 @@
  *                                  "creatable": true},
  *                  "port": {"kind": "auto", "port": 41234, "free": true, "own": false},
  *                  "health": {"set": true, "ok": true, "url": "http://...", "error": ""},
- *                  "env": {"ok": true, "error": ""}, "args": {"ok": true, "error": ""}}]}
+ *                  "env": {"ok": true, "error": ""}, "args": {"ok": true, "error": ""},
+ *                  "env_file": {"set": true, "ok": false,
+ *                               "error": "env_file /etc/web.env: line 3: ..."}}]}
  * Decoding is strict: every key required, no unknown key, right types,
  * strings that fit; the error names the field ("services[0].port.port"). */
 #ifndef CHIMERA_PIPELINE_PROBE_H
@@ -25,6 +27,7 @@
 
 #include <jansson.h>
 
+#include "pipeline/env_file.h"
 #include "pipeline/manifest.h"
 
 #define PROBE_PATH_MAX 1024  /* a resolved command path (+NUL); longer ones are left "" */
@@ -59,6 +62,10 @@ struct probe_service {
     char env_error[PROBE_DETAIL_MAX];
     bool args_ok; /* every arg expands */
     char args_error[PROBE_DETAIL_MAX];
+    /* env_file: what probe_env_file_read says (never a value) */
+    bool env_file_set; /* the manifest names one */
+    bool env_file_ok;  /* it can be read by this node and parses */
+    char env_file_error[PROBE_DETAIL_MAX];
 };
 
 struct probe_facts {
@@ -76,6 +83,16 @@ struct probe_facts {
  * ports, then released. Returns 0, or -1 with out->error set when m or
  * node_id is unusable (then answered is false). */
 int probe_release(const struct manifest *m, const char *node_id, struct probe_facts *out);
+
+/* Reads and parses the env file of service s (pipeline/env_file.h), its
+ * path expanded with v, the way the node does when it starts the service: a
+ * regular file this process may read, at most ENVFILE_MAX_BYTES. A service
+ * without one gets an empty *out. Returns 0 and *out (envfile_free it), or
+ * -1 with one line in err naming the file and, for a parse error, the line,
+ * e.g. "env_file /etc/web.env: line 3: unterminated double quote"; never a
+ * value. */
+int probe_env_file_read(const struct manifest_service *s, const struct manifest_vars *v,
+                        struct envfile *out, char *err, size_t errlen);
 
 /* A port free on 127.0.0.1 now, for "port": "auto" (0 when none could be
  * had). The node assigns it when it starts the service. */

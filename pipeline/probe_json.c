@@ -28,9 +28,9 @@ static json_t *obj(bool *ok)
 static json_t *service_json(const struct probe_service *s, bool *ok)
 {
     json_t *o = obj(ok), *c = obj(ok), *w = obj(ok), *p = obj(ok), *h = obj(ok), *e = obj(ok),
-           *a = obj(ok);
+           *a = obj(ok), *f = obj(ok);
     if (!*ok) {
-        json_t *all[] = {o, c, w, p, h, e, a};
+        json_t *all[] = {o, c, w, p, h, e, a, f};
         for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
             json_decref(all[i]);
         return NULL;
@@ -61,6 +61,10 @@ static json_t *service_json(const struct probe_service *s, bool *ok)
     put(a, "ok", json_boolean(s->args_ok), ok);
     put(a, "error", json_string(s->args_error), ok);
     put(o, "args", a, ok);
+    put(f, "set", json_boolean(s->env_file_set), ok);
+    put(f, "ok", json_boolean(s->env_file_ok), ok);
+    put(f, "error", json_string(s->env_file_error), ok);
+    put(o, "env_file", f, ok);
     return o;
 }
 
@@ -185,13 +189,14 @@ static int get_obj(struct dec *d, const json_t *o, const char *path, const char 
 static int service_from_json(struct dec *d, const json_t *o, const char *path,
                              struct probe_service *s)
 {
-    static const char *const top[] = {"name",   "command", "working_dir", "port",
-                                      "health", "env",     "args",        NULL};
+    static const char *const top[] = {"name", "command", "working_dir", "port", "health",
+                                      "env",  "args",    "env_file",    NULL};
     static const char *const cmd[] = {"found", "executable", "path", NULL};
     static const char *const wd[] = {"set", "exists", "is_dir", "creatable", NULL};
     static const char *const port[] = {"kind", "port", "free", "own", NULL};
     static const char *const health[] = {"set", "ok", "url", "error", NULL};
     static const char *const okerr[] = {"ok", "error", NULL};
+    static const char *const setokerr[] = {"set", "ok", "error", NULL};
     const json_t *x;
     char p[160];
 
@@ -245,6 +250,10 @@ static int service_from_json(struct dec *d, const json_t *o, const char *path,
     if (get_obj(d, o, path, "args", okerr, &x, p, sizeof(p)) ||
         get_bool(d, x, p, "ok", &s->args_ok) ||
         get_str(d, x, p, "error", s->args_error, sizeof(s->args_error)))
+        return -1;
+    if (get_obj(d, o, path, "env_file", setokerr, &x, p, sizeof(p)) ||
+        get_bool(d, x, p, "set", &s->env_file_set) || get_bool(d, x, p, "ok", &s->env_file_ok) ||
+        get_str(d, x, p, "error", s->env_file_error, sizeof(s->env_file_error)))
         return -1;
     return 0;
 }

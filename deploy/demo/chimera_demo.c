@@ -2,6 +2,9 @@
  *   GET /health  200 {"status":"ok","version":V}, or 503 {"status":"failing",...}
  *                once --fail-health-after has passed
  *   GET /        200 {"service":"chimera-demo","version":V,"pid":N}
+ *   GET /env/NAME 200 {"name":NAME,"value":V}: only for the one variable named
+ *                by --echo-env NAME (to show where a release's env came from,
+ *                e.g. an env_file); 404 for any other name or when it is unset
  *   anything else 404
  * --crash-after makes it exit 3; SIGTERM (or SIGINT) makes it exit 0. One
  * request per connection (the answer says Connection: close). */
@@ -20,6 +23,7 @@
 #define REQ_MAX 8192
 
 static const char *version = "0.0.0";
+static const char *echo_env; /* the one variable GET /env/NAME may show */
 static bool health_failing;
 
 struct conn {
@@ -40,6 +44,7 @@ static void usage(FILE *f)
                "  --version V                the version shown in answers (default 0.0.0)\n"
                "  --fail-health-after D      GET /health answers 503 after D (e.g. 500ms, 2s)\n"
                "  --crash-after D            exit with status 3 after D\n"
+               "  --echo-env NAME            GET /env/NAME answers that variable's value\n"
                "durations: a number with ms, s, m or h (a bare number is milliseconds)\n");
 }
 
@@ -100,7 +105,10 @@ static void on_written(uv_write_t *w, int status)
 
 static void answer(struct conn *c, int code, const char *body)
 {
-    const char *reason = code == 200 ? "OK" : code == 503 ? "Service Unavailable" : "Not Found";
+    const char *reason = code == 200   ? "OK"
+                         : code == 503 ? "Service Unavailable"
+                         : code == 500 ? "Internal Server Error"
+                                       : "Not Found";
     int n = snprintf(c->resp, sizeof c->resp,
                      "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
                      "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
@@ -111,6 +119,27 @@ static void answer(struct conn *c, int code, const char *body)
     uv_read_stop((uv_stream_t *)&c->tcp);
     if (uv_write(&c->wr, (uv_stream_t *)&c->tcp, &buf, 1, on_written) != 0)
         uv_close((uv_handle_t *)&c->tcp, on_closed);
+}
+
+/* {"name":N,"value":V} with V escaped for JSON; 500 when it does not fit. */
+static void answer_env(struct conn *c, const char *name, const char *value)
+{
+    char body[320];
+    size_t k = (size_t)snprintf(body, sizeof body, "{\"name\":\"%s\",\"value\":\"", name);
+    for (const unsigned char *v = (const unsigned char *)value; *v; v++) {
+        if (k + 8 >= sizeof body) {
+            answer(c, 500, "{\"error\":\"value too long to show\"}");
+            return;
+        }
+        if (*v == '"' || *v == '\\')
+            k += (size_t)snprintf(body + k, sizeof body - k, "\\%c", *v);
+        else if (*v < 0x20)
+            k += (size_t)snprintf(body + k, sizeof body - k, "\\u%04x", *v);
+        else
+            body[k++] = (char)*v;
+    }
+    memcpy(body + k, "\"}", 3);
+    answer(c, 200, body);
 }
 
 static void route(struct conn *c)
@@ -128,6 +157,9 @@ static void route(struct conn *c)
         snprintf(body, sizeof body, "{\"status\":\"%s\",\"version\":\"%s\"}",
                  health_failing ? "failing" : "ok", version);
         answer(c, health_failing ? 503 : 200, body);
+    } else if (get && echo_env && strncmp(path, "/env/", 5) == 0 &&
+               strcmp(path + 5, echo_env) == 0 && getenv(echo_env)) {
+        answer_env(c, echo_env, getenv(echo_env));
     } else if (get && strcmp(path, "/") == 0) {
         snprintf(body, sizeof body, "{\"service\":\"chimera-demo\",\"version\":\"%s\",\"pid\":%d}",
                  version, (int)getpid());
@@ -210,7 +242,7 @@ int main(int argc, char **argv)
         }
         bool takes = strcmp(a, "--port") == 0 || strcmp(a, "--host") == 0 ||
                      strcmp(a, "--version") == 0 || strcmp(a, "--fail-health-after") == 0 ||
-                     strcmp(a, "--crash-after") == 0;
+                     strcmp(a, "--crash-after") == 0 || strcmp(a, "--echo-env") == 0;
         if (!takes)
             die_usage("unknown option %s", a);
         if (i + 1 >= argc)
@@ -222,11 +254,15 @@ int main(int argc, char **argv)
             host = v;
         else if (strcmp(a, "--version") == 0)
             version = v;
+        else if (strcmp(a, "--echo-env") == 0)
+            echo_env = v;
         else if (strcmp(a, "--fail-health-after") == 0 && (fail_after = parse_duration(v)) < 0)
             die_usage("bad duration for --fail-health-after: %s", v);
         else if (strcmp(a, "--crash-after") == 0 && (crash_after = parse_duration(v)) < 0)
             die_usage("bad duration for --crash-after: %s", v);
     }
+    if (echo_env && (strlen(echo_env) > 64 || strpbrk(echo_env, "\"\\/")))
+        die_usage("bad --echo-env %s (a variable name)", echo_env);
     if (strlen(version) > 64 || strpbrk(version, "\"\\"))
         die_usage("bad --version %s (at most 64 characters, no quotes)", version);
     long port = 8080;

@@ -4,7 +4,9 @@
  *  - manifest_parse never crashes, and fails with a one-line message;
  *  - what it accepts normalises (manifest_to_json) to a document that
  *    parses again (the normal form is itself a valid manifest);
- *  - probe_facts_from_json never crashes on any JSON the input holds.
+ *  - probe_facts_from_json never crashes on any JSON the input holds;
+ *  - envfile_parse (env files on the nodes) never crashes, every entry it
+ *    accepts is NAME=value with a valid name, and its errors are one line.
  * Build and run like fuzz_envelope (README.md), with --target
  * fuzz_manifest; seed the corpus with the files in deploy/examples. */
 #include <jansson.h>
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pipeline/env_file.h"
 #include "pipeline/manifest.h"
 #include "pipeline/probe.h"
 
@@ -42,6 +45,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char why[256];
         probe_facts_from_json(j, &f, why, sizeof(why));
         json_decref(j);
+    }
+    struct envfile ef;
+    struct envfile_error eerr;
+    if (envfile_parse((const char *)data, size, &ef, &eerr) == 0) {
+        for (size_t i = 0; i < ef.n; i++)
+            if (ef.e[i].name_len == 0 || ef.e[i].kv[ef.e[i].name_len] != '=' ||
+                strspn(ef.e[i].kv,
+                       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") !=
+                    ef.e[i].name_len)
+                abort();
+        envfile_free(&ef);
+    } else if (strchr(eerr.message, '\n')) {
+        abort();
     }
     return 0;
 }

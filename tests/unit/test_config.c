@@ -412,6 +412,80 @@ static void test_usage_lists_every_flag_its_env_variable_and_default(void **stat
         assert_err_has(u, want[i]);
 }
 
+/* ---- the read token (viewer) ------------------------------------------- */
+
+static void test_read_token_is_off_by_default(void **state)
+{
+    (void)state;
+    struct config c;
+    char err[512];
+    assert_int_equal(LOAD(&c, err, ARGV(REQ), NOENV), CONFIG_OK);
+    assert_string_equal(c.read_token_file, "");
+    assert_string_equal(c.read_token, "");
+}
+
+static void test_read_token_file_flag_sets_the_path(void **state)
+{
+    (void)state;
+    struct config c;
+    char err[512];
+    assert_int_equal(LOAD(&c, err, ARGV(REQ, "--read-token-file", "/r"), NOENV), CONFIG_OK);
+    assert_string_equal(c.read_token_file, "/r");
+}
+
+static void test_read_token_file_env_sets_the_path(void **state)
+{
+    (void)state;
+    struct config c;
+    char err[512];
+    assert_int_equal(LOAD(&c, err, ARGV(REQ), ENV("CHIMERA_HTTP_READ_TOKEN_FILE=/r")), CONFIG_OK);
+    assert_string_equal(c.read_token_file, "/r");
+}
+
+static void test_chimera_http_read_token_names_the_file_too(void **state)
+{
+    (void)state;
+    struct config c;
+    char err[512];
+    assert_int_equal(LOAD(&c, err, ARGV(REQ), ENV("CHIMERA_HTTP_READ_TOKEN=/r")), CONFIG_OK);
+    assert_string_equal(c.read_token_file, "/r");
+    assert_string_equal(c.read_token, ""); /* a path, never the token */
+}
+
+static void test_both_read_token_variables_naming_one_file_are_accepted(void **state)
+{
+    (void)state;
+    struct config c;
+    char err[512];
+    assert_int_equal(LOAD(&c, err, ARGV(REQ),
+                          ENV("CHIMERA_HTTP_READ_TOKEN=/r", "CHIMERA_HTTP_READ_TOKEN_FILE=/r")),
+                     CONFIG_OK);
+    assert_string_equal(c.read_token_file, "/r");
+}
+
+static void test_read_token_variables_naming_two_files_are_an_error(void **state)
+{
+    (void)state;
+    assert_config_error(ARGV(REQ),
+                        ENV("CHIMERA_HTTP_READ_TOKEN_FILE=/a", "CHIMERA_HTTP_READ_TOKEN=/b"),
+                        "CHIMERA_HTTP_READ_TOKEN_FILE: and CHIMERA_HTTP_READ_TOKEN name different "
+                        "files; set only one of them");
+    assert_config_error(ARGV(REQ),
+                        ENV("CHIMERA_HTTP_READ_TOKEN=/b", "CHIMERA_HTTP_READ_TOKEN_FILE=/a"),
+                        "name different files");
+}
+
+static void test_read_token_file_flag_wins_over_the_environment(void **state)
+{
+    (void)state;
+    struct config c;
+    char err[512];
+    assert_int_equal(
+        LOAD(&c, err, ARGV(REQ, "--read-token-file=/f"), ENV("CHIMERA_HTTP_READ_TOKEN=/e")),
+        CONFIG_OK);
+    assert_string_equal(c.read_token_file, "/f");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -444,6 +518,13 @@ int main(void)
         cmocka_unit_test(test_help_wins_over_bad_flags),
         cmocka_unit_test(test_members_are_numbered_peers_first_then_an_unlisted_self),
         cmocka_unit_test(test_usage_lists_every_flag_its_env_variable_and_default),
+        cmocka_unit_test(test_read_token_is_off_by_default),
+        cmocka_unit_test(test_read_token_file_flag_sets_the_path),
+        cmocka_unit_test(test_read_token_file_env_sets_the_path),
+        cmocka_unit_test(test_chimera_http_read_token_names_the_file_too),
+        cmocka_unit_test(test_both_read_token_variables_naming_one_file_are_accepted),
+        cmocka_unit_test(test_read_token_variables_naming_two_files_are_an_error),
+        cmocka_unit_test(test_read_token_file_flag_wins_over_the_environment),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -325,6 +325,99 @@ static void test_read_only_data_dir_is_an_error(void **state)
     assert_err_has(f->err, "is not writable");
 }
 
+/* ---- the read token ----------------------------------------------------- */
+
+#define READ_TOKEN "0123456789abcdef0123"
+
+static void set_read_token(struct fixture *f, const char *content, mode_t mode)
+{
+    write_file(f->dir, "read.token", content, f->c.read_token_file, sizeof f->c.read_token_file);
+    assert_int_equal(chmod(f->c.read_token_file, mode), 0);
+}
+
+static void test_no_read_token_file_leaves_reads_open(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(check(f), 0);
+    assert_string_equal(f->c.read_token, "");
+}
+
+static void test_read_token_file_mode_0600_is_read_without_trailing_newline(void **state)
+{
+    struct fixture *f = *state;
+    set_read_token(f, READ_TOKEN "\n", 0600);
+    assert_int_equal(check(f), 0);
+    assert_string_equal(f->c.read_token, READ_TOKEN);
+}
+
+static void test_read_token_file_readable_by_others_is_refused(void **state)
+{
+    struct fixture *f = *state;
+    set_read_token(f, READ_TOKEN, 0644);
+    assert_int_equal(check(f), -1);
+    assert_err_has(f->err, "--read-token-file: ");
+    assert_err_has(f->err, "has mode 0644");
+    assert_err_has(f->err, "chmod 600");
+    assert_null(strstr(f->err, READ_TOKEN));
+    assert_string_equal(f->c.read_token, "");
+}
+
+static void test_read_token_file_readable_by_the_group_is_refused(void **state)
+{
+    struct fixture *f = *state;
+    set_read_token(f, READ_TOKEN, 0640);
+    assert_int_equal(check(f), -1);
+    assert_err_has(f->err, "has mode 0640");
+}
+
+static void test_read_token_file_of_another_user_is_refused(void **state)
+{
+    struct fixture *f = *state;
+    if (geteuid() != 0)
+        skip(); /* only root can give a file away */
+    set_read_token(f, READ_TOKEN, 0600);
+    assert_int_equal(chown(f->c.read_token_file, 12345, 12345), 0);
+    assert_int_equal(check(f), -1);
+    assert_err_has(f->err, "belongs to uid 12345");
+}
+
+static void test_read_token_shorter_than_16_bytes_is_refused(void **state)
+{
+    struct fixture *f = *state;
+    set_read_token(f, "short-token\n", 0600);
+    assert_int_equal(check(f), -1);
+    assert_err_has(f->err, "--read-token-file: the token in ");
+    assert_err_has(f->err, "is 11 bytes; at least 16");
+    assert_null(strstr(f->err, "short-token"));
+    assert_string_equal(f->c.read_token, "");
+}
+
+static void test_empty_read_token_file_is_refused(void **state)
+{
+    struct fixture *f = *state;
+    set_read_token(f, "\n", 0600);
+    assert_int_equal(check(f), -1);
+    assert_err_has(f->err, "is empty; write the read token into it");
+}
+
+static void test_missing_read_token_file_is_an_error(void **state)
+{
+    struct fixture *f = *state;
+    snprintf(f->c.read_token_file, sizeof f->c.read_token_file, "%s/nope", f->dir);
+    assert_int_equal(check(f), -1);
+    assert_err_has(f->err, "--read-token-file: cannot read ");
+    assert_err_has(f->err, strerror(ENOENT));
+}
+
+static void test_read_token_is_wiped_when_a_later_check_fails(void **state)
+{
+    struct fixture *f = *state;
+    set_read_token(f, READ_TOKEN, 0600);
+    snprintf(f->c.data, sizeof f->c.data, "%s/read.token/data", f->dir); /* under a file */
+    assert_int_equal(check(f), -1);
+    assert_string_equal(f->c.read_token, "");
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -357,6 +450,15 @@ int main(void)
         T(test_data_path_that_is_a_file_is_an_error),
         T(test_data_dir_in_a_read_only_parent_is_an_error),
         T(test_read_only_data_dir_is_an_error),
+        T(test_no_read_token_file_leaves_reads_open),
+        T(test_read_token_file_mode_0600_is_read_without_trailing_newline),
+        T(test_read_token_file_readable_by_others_is_refused),
+        T(test_read_token_file_readable_by_the_group_is_refused),
+        T(test_read_token_file_of_another_user_is_refused),
+        T(test_read_token_shorter_than_16_bytes_is_refused),
+        T(test_empty_read_token_file_is_refused),
+        T(test_missing_read_token_file_is_an_error),
+        T(test_read_token_is_wiped_when_a_later_check_fails),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

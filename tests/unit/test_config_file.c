@@ -57,6 +57,16 @@ static void test_file_sets_every_key(void **state)
     assert_string_equal(c.log_level, "error");
 }
 
+static void test_file_sets_the_read_token_file(void **state)
+{
+    const char *p = conf(state, "{\"id\": \"f1\", \"cluster_key_file\": \"/k\","
+                                " \"read_token_file\": \"/run/secrets/read.token\"}");
+    struct config c;
+    char err[512];
+    assert_int_equal(LOAD(&c, err, ARGV("--config", p), NOENV), CONFIG_OK);
+    assert_string_equal(c.read_token_file, "/run/secrets/read.token");
+}
+
 static void test_file_with_string_peers(void **state)
 {
     const char *p = conf(state, "{\"peers\": \"a=tcp://n1:7100,b=tcp://n2:7100\"}");
@@ -311,6 +321,7 @@ int main(void)
         T(test_json_top_level_array_is_an_error),
         T(test_missing_config_file_is_an_error),
         T(test_config_key_inside_the_file_is_unknown),
+        T(test_file_sets_the_read_token_file),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

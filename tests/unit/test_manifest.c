@@ -162,7 +162,7 @@ static void test_null_reads_as_an_absent_optional_key(void **state)
     struct manifest m;
     parse_ok("{\"name\":\"w\",\"version\":\"1\",\"description\":null,\"services\":[{\"name\":"
              "\"a\",\"command\":\"a\",\"port\":null,\"health\":null,\"working_dir\":null,"
-             "\"args\":null,\"env\":null,\"stop_grace\":null}],\"rollout\":null}",
+             "\"env_file\":null,\"args\":null,\"env\":null,\"stop_grace\":null}],\"rollout\":null}",
              &m);
     assert_int_equal(m.services[0].port_kind, MANIFEST_PORT_NONE);
     assert_false(m.services[0].health.enabled);
@@ -236,6 +236,7 @@ static void test_to_json_fills_defaults_with_durations_in_milliseconds(void **st
     assert_true(json_is_null(json_object_get(svc, "port")));
     assert_true(json_is_null(json_object_get(svc, "health")));
     assert_true(json_is_null(json_object_get(svc, "working_dir")));
+    assert_true(json_is_null(json_object_get(svc, "env_file")));
     assert_int_equal(json_integer_value(json_object_get(svc, "stop_grace")), 5000);
     json_t *r = json_object_get(j, "rollout");
     assert_int_equal(json_integer_value(json_object_get(r, "max_parallel")), 1);
@@ -400,6 +401,32 @@ static void test_readme_example_parses(void **state)
     free(readme);
 }
 
+static void test_env_file_path_is_kept_and_shown_but_never_read(void **state)
+{
+    (void)state;
+    struct manifest m;
+    /* The file does not exist here: whether it does is the simulate stage's. */
+    parse_ok("{\"name\":\"w\",\"version\":\"1\",\"services\":[{\"name\":\"a\",\"command\":\"a\","
+             "\"env\":{\"MODE\":\"fast\"},\"env_file\":\"/nonexistent/secrets.env\"}]}",
+             &m);
+    assert_string_equal(m.services[0].env_file, "/nonexistent/secrets.env");
+    json_t *j = manifest_to_json(&m);
+    json_t *svc = json_array_get(json_object_get(j, "services"), 0);
+    assert_string_equal(json_string_value(json_object_get(svc, "env_file")),
+                        "/nonexistent/secrets.env");
+    json_decref(j);
+    manifest_free(&m);
+}
+
+static void test_absent_env_file_is_null(void **state)
+{
+    (void)state;
+    struct manifest m;
+    parse_ok(minimal, &m);
+    assert_null(m.services[0].env_file);
+    manifest_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -420,6 +447,8 @@ int main(void)
         cmocka_unit_test(test_example_demo_bad_health_fails_its_health_after_1s),
         cmocka_unit_test(test_example_demo_crash_crashes_after_1s),
         cmocka_unit_test(test_readme_example_parses),
+        cmocka_unit_test(test_env_file_path_is_kept_and_shown_but_never_read),
+        cmocka_unit_test(test_absent_env_file_is_null),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

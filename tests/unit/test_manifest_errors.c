@@ -76,8 +76,8 @@ static const struct row rows[] = {
     {"service_name_that_is_not_an_id_is_refused", DOC("{'name':'a/b','command':'x'}"),
      "services[0].name", "not a valid id"},
     {"unknown_service_key_is_named", DOC(SVC("'cmd':'x'")), "services[0].cmd",
-     "unknown key \"cmd\"; known keys here are name, driver, command, args, env, working_dir, "
-     "port, health, stop_grace"},
+     "unknown key \"cmd\"; known keys here are name, driver, command, args, env, env_file, "
+     "working_dir, port, health, stop_grace"},
     {"unknown_key_in_a_later_service_has_its_index", DOC(S ",{'name':'b','command':'x','x':1}"),
      "services[1].x", "unknown key \"x\""},
     {"docker_driver_is_unsupported", DOC(SVC("'driver':'docker'")), "services[0].driver",
@@ -106,6 +106,12 @@ static const struct row rows[] = {
      "not a valid variable name"},
     {"env_value_that_is_a_number_is_refused", DOC(SVC("'env':{'N':8080}")), "services[0].env.N",
      "must be a string (quote numbers: \"8080\"), not an integer"},
+    {"relative_env_file_is_refused", DOC(SVC("'env_file':'secrets.env'")), "services[0].env_file",
+     "\"secrets.env\" must be an absolute path"},
+    {"env_file_that_is_an_object_is_refused", DOC(SVC("'env_file':{'A':'b'}")),
+     "services[0].env_file", "must be an absolute path, not an object"},
+    {"env_file_with_an_unknown_variable_is_refused", DOC(SVC("'env_file':'/etc/${HOST}.env'")),
+     "services[0].env_file", "unknown variable ${HOST}"},
     {"relative_working_dir_is_refused", DOC(SVC("'working_dir':'srv'")), "services[0].working_dir",
      "\"srv\" must be an absolute path"},
     {"port_0_is_out_of_range", DOC(SVC("'port':0")), "services[0].port",
@@ -344,6 +350,20 @@ static void test_document_over_256_kib_is_refused_before_parsing(void **state)
     free(doc);
 }
 
+static void test_env_file_path_over_4096_bytes_is_refused(void **state)
+{
+    (void)state;
+    char path[4098], doc[4300];
+    path[0] = '/';
+    memset(path + 1, 'p', 4096);
+    path[4097] = '\0';
+    snprintf(doc, sizeof doc,
+             "{\"name\":\"w\",\"version\":\"1\",\"services\":[{\"name\":\"a\",\"command\":"
+             "\"x\",\"env_file\":\"%s\"}]}",
+             path);
+    expect_error(doc, strlen(doc), "services[0].env_file", "4097 bytes is too long; at most 4096");
+}
+
 static void test_control_characters_in_a_key_keep_the_error_on_one_line(void **state)
 {
     (void)state;
@@ -373,6 +393,7 @@ int main(void)
         cmocka_unit_test(test_description_over_1024_bytes_is_refused),
         cmocka_unit_test(test_document_over_256_kib_is_refused_before_parsing),
         cmocka_unit_test(test_control_characters_in_a_key_keep_the_error_on_one_line),
+        cmocka_unit_test(test_env_file_path_over_4096_bytes_is_refused),
         cmocka_unit_test(test_nul_byte_in_the_document_is_invalid_json),
     };
     enum { NROWS = sizeof rows / sizeof rows[0], NFIXED = sizeof fixed / sizeof fixed[0] };
