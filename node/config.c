@@ -592,6 +592,7 @@ const char *config_usage(void)
            "      election_timeout_ms, suspect_after_ms, dead_after_ms, chaos_enabled (bool),\n"
            "      log_level, federation. Unknown keys are errors; null means unset.\n"
            "  -h, --help                  Print this help and exit.\n"
+           "  --version                   Print \"chimerad VERSION\" and exit.\n"
            "\n"
            "Bad configuration exits with status 2 and one line naming the field and the fix.\n";
 }
