@@ -668,12 +668,13 @@ static void fn_never_ends(struct stub *s, const struct req *rq, int n, struct an
         deployment(a, "d-7", false, "1.1.0", "deploying", "starting", "none", NULL);
 }
 
-static void test_wait_exits_1_when_the_timeout_passes(void **state)
+/* 9, the common timeout code (it was 1 before the one exit-code scheme). */
+static void test_wait_exits_9_when_the_timeout_passes(void **state)
 {
     (void)state;
     struct stub *s = stub_start(fn_never_ends);
     struct run r = ctl(s, "deploy", manifest_file, "--wait", "--timeout", "1s", NULL);
-    EXPECT(r.code == 1, r);
+    EXPECT(r.code == 9, r);
     EXPECT(strstr(r.err, "timed out") && strstr(r.err, "d-7"), r);
     run_free(&r);
     stub_stop(s);
@@ -777,7 +778,7 @@ int main(void)
         cmocka_unit_test(test_wait_exits_0_when_the_deployment_becomes_stable),
         cmocka_unit_test(test_wait_exits_3_when_the_deployment_fails_and_is_reverted),
         cmocka_unit_test(test_wait_json_prints_one_line_per_change_then_the_final_object),
-        cmocka_unit_test(test_wait_exits_1_when_the_timeout_passes),
+        cmocka_unit_test(test_wait_exits_9_when_the_timeout_passes),
         cmocka_unit_test(test_wait_exits_1_when_the_deployment_fails_without_a_rollback),
         cmocka_unit_test(test_deployment_watch_exits_0_when_it_becomes_stable),
         cmocka_unit_test(test_deployments_prints_a_table_marking_current_and_stable),
