@@ -181,6 +181,26 @@ static const char *peer_role(const json_t *state, const json_t *peer, const json
     return "-";
 }
 
+/* "demo 1.0.0" for deployment id, named from the current or stable one of
+ * a release summary; the id itself when neither is it. */
+static void deployment_text(const json_t *rel, const char *id, char *out, size_t len)
+{
+    if (!id) {
+        snprintf(out, len, "-");
+        return;
+    }
+    const char *keys[] = {"stable", "current"};
+    for (size_t k = 0; k < 2; k++) {
+        const json_t *d = json_object_get(rel, keys[k]);
+        if (json_is_object(d) && strcmp(str_or(json_object_get(d, "id"), ""), id) == 0) {
+            snprintf(out, len, "%s %s", str_or(json_object_get(d, "name"), "?"),
+                     str_or(json_object_get(d, "version"), "?"));
+            return;
+        }
+    }
+    snprintf(out, len, "%s", id);
+}
+
 /* "demo 1.0.0" for a node's own release object: name and version when it
  * gives them, else the deployment it runs, named from its current/stable. */
 static void release_text(const json_t *rel, char *out, size_t len)
@@ -191,21 +211,7 @@ static void release_text(const json_t *rel, char *out, size_t len)
         snprintf(out, len, "%s%s%s", name ? name : "", name ? " " : "", version);
         return;
     }
-    const char *running = str_or(json_object_get(rel, "running"), NULL);
-    if (!running) {
-        snprintf(out, len, "-");
-        return;
-    }
-    const char *keys[] = {"stable", "current"};
-    for (size_t k = 0; k < 2; k++) {
-        const json_t *d = json_object_get(rel, keys[k]);
-        if (json_is_object(d) && strcmp(str_or(json_object_get(d, "id"), ""), running) == 0) {
-            snprintf(out, len, "%s %s", str_or(json_object_get(d, "name"), "?"),
-                     str_or(json_object_get(d, "version"), "?"));
-            return;
-        }
-    }
-    snprintf(out, len, "%s", running);
+    deployment_text(rel, str_or(json_object_get(rel, "running"), NULL), out, len);
 }
 
 /* "web=40123,db=5432" from a node's own release.services. */
@@ -262,7 +268,74 @@ static void summary_line(const char *label, const json_t *d, bool with_stage)
     }
 }
 
-static void print_status(const json_t *st, const struct member *ms, size_t n)
+/* The leader's view of every member: what the leader's state says of each
+ * peer, else (a node without peers[].release) the nodes of the deployment
+ * it names, from GET /deployments/ID. */
+struct lead_view {
+    const json_t *state; /* the leader's /federation/state, or NULL */
+    json_t *nodes;       /* GET /deployments/ID's "nodes", or NULL */
+};
+
+static bool peers_carry_release(const json_t *state)
+{
+    const json_t *p;
+    size_t i;
+    json_array_foreach(json_object_get(state, "peers"), i, p)
+    {
+        if (json_object_get(p, "release"))
+            return true;
+    }
+    return false;
+}
+
+static void lead_view_fill(const struct ctl_opts *o, struct lead_view *lv, const struct member *ms,
+                           size_t n, const char *leader)
+{
+    for (size_t i = 0; leader && i < n; i++)
+        if (strcmp(str_or(json_object_get(ms[i].peer, "node"), ""), leader) == 0) {
+            lv->state = ms[i].state;
+            const char *http = str_or(json_object_get(ms[i].peer, "http"), NULL);
+            const json_t *rel = json_object_get(lv->state, "release");
+            const json_t *dep = json_object_get(rel, "current");
+            if (!json_is_object(dep))
+                dep = json_object_get(rel, "stable");
+            const char *id = str_or(json_object_get(dep, "id"), NULL);
+            if (!lv->state || peers_carry_release(lv->state) || !http || !id)
+                return;
+            char addr[600], path[256];
+            snprintf(addr, sizeof addr, "%s%s", strstr(http, "://") ? "" : "http://", http);
+            snprintf(path, sizeof path, "/deployments/%s", id);
+            struct ctl_opts lo = *o;
+            lo.addr = addr;
+            lo.timeout_ms = o->timeout_ms < FANOUT_MAX_MS ? o->timeout_ms : FANOUT_MAX_MS;
+            struct ctl_client *cl = ctl_client_new(&lo);
+            struct ctl_reply r = {0};
+            if (cl && ctl_get(cl, path, &r) == 0 && r.status == 200 &&
+                json_is_array(json_object_get(r.json, "nodes")))
+                lv->nodes = json_incref(json_object_get(r.json, "nodes"));
+            ctl_reply_free(&r);
+            ctl_client_free(cl);
+            return;
+        }
+}
+
+static const json_t *lead_view_node(const struct lead_view *lv, const char *id)
+{
+    const json_t *seen = json_object_get(peer_in(lv->state, id), "release");
+    if (json_is_object(seen))
+        return seen;
+    const json_t *d;
+    size_t i;
+    json_array_foreach(lv->nodes, i, d)
+    {
+        if (strcmp(str_or(json_object_get(d, "node"), ""), id) == 0)
+            return d;
+    }
+    return NULL;
+}
+
+static void print_status(const json_t *st, const struct member *ms, size_t n,
+                         const struct lead_view *lv)
 {
     const char *leader = json_string_value(json_object_get(st, "leader"));
     json_int_t term = json_integer_value(json_object_get(st, "term"));
@@ -290,12 +363,6 @@ static void print_status(const json_t *st, const struct member *ms, size_t n)
         printf("\n");
     }
 
-    /* The leader's answer names every member's release and health. */
-    const json_t *leader_state = NULL;
-    for (size_t i = 0; leader && i < n; i++)
-        if (strcmp(str_or(json_object_get(ms[i].peer, "node"), ""), leader) == 0)
-            leader_state = ms[i].state;
-
     static const char *const heads[NCOLS] = {"NODE", "ROLE",    "STATUS", "LAST-CONTACT",
                                              "HTTP", "RELEASE", "HEALTH", "PORTS"};
     char(*rows)[NCOLS][256] = calloc(n + 1, sizeof *rows);
@@ -308,7 +375,7 @@ static void print_status(const json_t *st, const struct member *ms, size_t n)
         const json_t *p = ms[i].peer;
         const char *id = str_or(json_object_get(p, "node"), "?");
         const json_t *own = ms[i].state ? json_object_get(ms[i].state, "release") : NULL;
-        const json_t *seen = json_object_get(peer_in(leader_state, id), "release");
+        const json_t *seen = lead_view_node(lv, id);
         char(*r)[256] = rows[i + 1];
         snprintf(r[COL_NODE], 256, "%s%s", id, json_is_true(json_object_get(p, "self")) ? "*" : "");
         snprintf(r[COL_ROLE], 256, "%s", peer_role(st, p, ms[i].state));
@@ -317,10 +384,11 @@ static void print_status(const json_t *st, const struct member *ms, size_t n)
         snprintf(r[COL_HTTP], 256, "%s", str_or(json_object_get(p, "http"), "-"));
         if (own)
             release_text(own, r[COL_RELEASE], 256);
-        else if (json_is_object(seen))
-            snprintf(r[COL_RELEASE], 256, "%s",
-                     str_or(json_object_get(seen, "version"),
-                            str_or(json_object_get(seen, "running"), "-")));
+        else if (str_or(json_object_get(seen, "version"), NULL))
+            snprintf(r[COL_RELEASE], 256, "%s", str_or(json_object_get(seen, "version"), "-"));
+        else if (seen)
+            deployment_text(json_object_get(lv->state, "release"),
+                            str_or(json_object_get(seen, "running"), NULL), r[COL_RELEASE], 256);
         else
             snprintf(r[COL_RELEASE], 256, "-");
         const char *health = str_or(json_object_get(own, "health"), NULL);
@@ -412,7 +480,10 @@ int ctl_cmd_status(const struct ctl_opts *o, int argc, char **argv)
         json_dumpf(r.json, stdout, JSON_INDENT(2));
         putchar('\n');
     } else {
-        print_status(r.json, ms, n);
+        struct lead_view lv = {0};
+        lead_view_fill(o, &lv, ms, n, json_string_value(json_object_get(r.json, "leader")));
+        print_status(r.json, ms, n, &lv);
+        json_decref(lv.nodes);
     }
     /* A health check: the node asked must be able to take mutations. */
     bool read_only = json_is_true(json_object_get(r.json, "read_only"));
