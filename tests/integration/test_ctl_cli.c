@@ -18,38 +18,12 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "ctl_support.h"
 
 static struct h_cluster *fed;
 static int leader;
 static int tests_total, tests_done;
 static char ctl_path[H_PATH_MAX];
-
-struct run {
-    int code;
-    char *out, *err;
-};
-
-/* chimeractl with --addr at node i of c (i < 0: none) and the arguments. */
-#define CTL(c, i, ...)                                                                             \
-    ({                                                                                             \
-        struct run r_ = {0};                                                                       \
-        if (!h_ctl((c), (i), &r_.code, &r_.out, &r_.err, __VA_ARGS__, NULL))                       \
-            fail_msg("chimeractl did not finish");                                                 \
-        r_;                                                                                        \
-    })
-
-#define EXPECT(cond, r)                                                                            \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            fail_msg("expected %s; exit %d\nstdout:\n%s\nstderr:\n%s", #cond, (r).code,            \
-                     (r).out ? (r).out : "", (r).err ? (r).err : "");                              \
-    } while (0)
-
-static void run_free(struct run *r)
-{
-    free(r->out);
-    free(r->err);
-}
 
 /* Runs argv (argv[0] a program path) like h_ctl. */
 static struct run run(const char *const *argv)

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "ctl_support.h"
 
 #define MAX_REQS 256
 #define TOKEN "stub-admin-token-0123456789"
@@ -228,14 +229,6 @@ static const char manifest[] =
     "    \"args\": [\"--port\", \"${PORT}\"], \"port\": \"auto\",\n"
     "    \"health\": {\"url\": \"http://127.0.0.1:${PORT}/health\"}}]\n}\n";
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 static int group_setup(void **state)
 {
     (void)state;
@@ -270,11 +263,6 @@ static int group_teardown(void **state)
     return 0;
 }
 
-struct run {
-    int code;
-    char *out, *err;
-};
-
 /* Runs chimeractl against stub s with the token, and the NULL-terminated
  * arguments. */
 static struct run ctl(struct stub *s, ...)
@@ -306,12 +294,6 @@ static struct run ctl(struct stub *s, ...)
     return r;
 }
 
-static void run_free(struct run *r)
-{
-    free(r->out);
-    free(r->err);
-}
-
 /* Some line of text holds a, b and c. */
 static bool has_line(const char *text, const char *a, const char *b, const char *c)
 {
@@ -327,13 +309,6 @@ static bool has_line(const char *text, const char *a, const char *b, const char 
     }
     return false;
 }
-
-#define EXPECT(cond, r)                                                                            \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            fail_msg("expected %s; exit %d\nstdout:\n%s\nstderr:\n%s", #cond, (r).code,            \
-                     (r).out ? (r).out : "", (r).err ? (r).err : "");                              \
-    } while (0)
 
 /* ---- canned answers --------------------------------------------------- */
 

@@ -17,47 +17,13 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "ctl_support.h"
 
 static struct h_cluster *fed;  /* three nodes with a leader */
 static struct h_cluster *lone; /* n1 of three, alone: read-only */
 static int leader;
 static int tests_total, tests_done;
 static char wrong_token[H_PATH_MAX], never_healthy[H_PATH_MAX];
-
-struct run {
-    int code;
-    char *out, *err;
-};
-
-/* chimeractl with --addr at node i of c (i < 0: none) and the arguments. */
-#define CTL(c, i, ...)                                                                             \
-    ({                                                                                             \
-        struct run r_ = {0};                                                                       \
-        if (!h_ctl((c), (i), &r_.code, &r_.out, &r_.err, __VA_ARGS__, NULL))                       \
-            fail_msg("chimeractl did not finish");                                                 \
-        r_;                                                                                        \
-    })
-
-#define EXPECT(cond, r)                                                                            \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            fail_msg("expected %s; exit %d\nstdout:\n%s\nstderr:\n%s", #cond, (r).code,            \
-                     (r).out ? (r).out : "", (r).err ? (r).err : "");                              \
-    } while (0)
-
-static void run_free(struct run *r)
-{
-    free(r->out);
-    free(r->err);
-}
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
 
 static int group_setup(void **state)
 {
