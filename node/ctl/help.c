@@ -272,7 +272,7 @@ void ctl_help_global(FILE *f)
           "  --timeout-ms N  per-request timeout (default 3000)\n"
           "  --token-file F  admin token for mutations (deploy, rollback, ledger note;\n"
           "                  env CHIMERA_ADMIN_TOKEN_FILE)\n"
-          "  -h, --help      this text; COMMAND --help for a command's\n"
+          "  -h, --help      this text (COMMAND --help: that command's)\n"
           "  --version       print the client's version\n"
           "\n"
           "`chimeractl help COMMAND` (or COMMAND --help) for a command's options,\n"
