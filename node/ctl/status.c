@@ -352,7 +352,8 @@ static void print_status(const json_t *st, const struct member *ms, size_t n,
                json_integer_value(json_object_get(ledger, "index")),
                json_integer_value(json_object_get(ledger, "committed")),
                str_or(json_object_get(ledger, "head"), "-"));
-    const json_t *rel = json_object_get(st, "release");
+    /* The leader's summary: only it knows which members are unhealthy. */
+    const json_t *rel = json_object_get(lv->state ? lv->state : st, "release");
     if (json_is_object(rel)) {
         const json_t *stable = json_object_get(rel, "stable");
         printf("release:");
