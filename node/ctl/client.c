@@ -99,11 +99,6 @@ const char *ctl_client_addr(const struct ctl_client *cl)
     return cl->ep[cl->cur].shown;
 }
 
-const char *ctl_client_base(const struct ctl_client *cl)
-{
-    return cl->ep[cl->cur].base;
-}
-
 void ctl_client_free(struct ctl_client *cl)
 {
     if (!cl)

@@ -114,8 +114,6 @@ void ctl_client_free(struct ctl_client *cl);
 /* The endpoint that answered (the first one until then), as the user gave
  * it: for messages. */
 const char *ctl_client_addr(const struct ctl_client *cl);
-/* The base URL of that endpoint. */
-const char *ctl_client_base(const struct ctl_client *cl);
 
 /* Returns 0 when the node answered (any status), -1 on transport failure.
  * Aborts early (returns -1, error "interrupted") once *cancel is non-zero,
