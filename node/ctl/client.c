@@ -309,6 +309,30 @@ char *ctl_read_token(const char *path, char *err, size_t errlen)
     return tok;
 }
 
+char *ctl_token_for(const struct ctl_opts *o, const char *cmd)
+{
+    if (!o->token_file || !*o->token_file) {
+        fprintf(stderr,
+                "chimeractl: %s needs the admin token: --token-file FILE or "
+                "CHIMERA_ADMIN_TOKEN_FILE\n",
+                cmd);
+        return NULL;
+    }
+    char err[512];
+    char *tok = ctl_read_token(o->token_file, err, sizeof err);
+    if (!tok)
+        fprintf(stderr, "chimeractl: %s: %s\n", cmd, err);
+    return tok;
+}
+
+void ctl_free_token(char *tok)
+{
+    if (tok) {
+        explicit_bzero(tok, strlen(tok));
+        free(tok);
+    }
+}
+
 enum ctl_outcome ctl_outcome_of_reply(int rc, const struct ctl_reply *r)
 {
     if (rc != 0)

@@ -43,30 +43,6 @@ static int option_value(int argc, char **argv, int *i, const char *name, const c
     return 1;
 }
 
-char *ctl_token_for(const struct ctl_opts *o, const char *cmd)
-{
-    if (!o->token_file || !*o->token_file) {
-        fprintf(stderr,
-                "chimeractl: %s needs the admin token: --token-file FILE or "
-                "CHIMERA_ADMIN_TOKEN_FILE\n",
-                cmd);
-        return NULL;
-    }
-    char err[512];
-    char *tok = ctl_read_token(o->token_file, err, sizeof err);
-    if (!tok)
-        fprintf(stderr, "chimeractl: %s: %s\n", cmd, err);
-    return tok;
-}
-
-void ctl_free_token(char *tok)
-{
-    if (tok) {
-        explicit_bzero(tok, strlen(tok));
-        free(tok);
-    }
-}
-
 /* ---- deploy ----------------------------------------------------------- */
 
 static char *read_all(const char *file, size_t *len)
