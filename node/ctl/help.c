@@ -151,7 +151,8 @@ static const struct page pages[] = {
      "Example:\n"
      "  chimeractl ledger verify --data .chimera/data/n1\n",
      "  0 ok; 3 torn tail (a crash cut the last write; the node repairs it at\n"
-     "  start); 4 tampered or forked; 1 unreadable; 2 usage error\n"},
+     "  start); 4 tampered or forked; 8 the directory belongs to a running\n"
+     "  chimerad; 1 unreadable; 2 usage error\n"},
     {"deploy", "submit a release manifest to the leader",
      "deploy FILE|- [--dry-run] [--wait] [--timeout DURATION]",
      "Submits a release manifest (FILE, or - for stdin) to the leader with the\n"
@@ -241,7 +242,8 @@ static const char exit_table[] =
     "  6  auth refused (401, 403): the admin token is missing or wrong\n"
     "  7  unavailable (503): the node is read-only or has no leader; status: the\n"
     "     node asked is read-only or knows no leader\n"
-    "  8  conflict (409), for commands other than deploy and rollback\n"
+    "  8  conflict (409; deploy and rollback keep 2); ledger verify: the directory\n"
+    "     belongs to a running chimerad\n"
     "  9  timeout: the --timeout of --wait or --watch passed\n";
 
 static const struct page *find(const char *name)

@@ -334,6 +334,17 @@ static const json_t *lead_view_node(const struct lead_view *lv, const char *id)
     return NULL;
 }
 
+/* What the leader says a member runs: "demo 1.0.0" when its deployment is
+ * the current or stable one, else the version it names, else the id. */
+static void seen_release_text(const struct lead_view *lv, const json_t *seen, char *out, size_t len)
+{
+    const char *running = str_or(json_object_get(seen, "running"), NULL);
+    const char *version = str_or(json_object_get(seen, "version"), NULL);
+    deployment_text(json_object_get(lv->state, "release"), running, out, len);
+    if (version && (!running || strcmp(out, running) == 0))
+        snprintf(out, len, "%s", version);
+}
+
 static void print_status(const json_t *st, const struct member *ms, size_t n,
                          const struct lead_view *lv)
 {
@@ -385,11 +396,8 @@ static void print_status(const json_t *st, const struct member *ms, size_t n,
         snprintf(r[COL_HTTP], 256, "%s", str_or(json_object_get(p, "http"), "-"));
         if (own)
             release_text(own, r[COL_RELEASE], 256);
-        else if (str_or(json_object_get(seen, "version"), NULL))
-            snprintf(r[COL_RELEASE], 256, "%s", str_or(json_object_get(seen, "version"), "-"));
         else if (seen)
-            deployment_text(json_object_get(lv->state, "release"),
-                            str_or(json_object_get(seen, "running"), NULL), r[COL_RELEASE], 256);
+            seen_release_text(lv, seen, r[COL_RELEASE], 256);
         else
             snprintf(r[COL_RELEASE], 256, "-");
         const char *health = str_or(json_object_get(own, "health"), NULL);
