@@ -622,6 +622,7 @@ const char *config_usage(void)
            "      chaos_enabled (bool), log_level, federation. Unknown keys are errors; null\n"
            "      means unset.\n"
            "  -h, --help                  Print this help and exit.\n"
+           "  --version                   Print \"chimerad VERSION\" and exit.\n"
            "\n"
            "Bad configuration exits with status 2 and one line naming the field and the fix.\n";
 }

@@ -10,6 +10,13 @@ extern char **environ;
 
 int main(int argc, char **argv)
 {
+    /* Before the configuration: a version query must not need a key,
+     * a token or free ports. */
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--version") == 0) {
+            printf("chimerad %s\n", CHIMERA_VERSION);
+            return 0;
+        }
     struct config cfg;
     char err[512];
     switch (config_load(&cfg, argc, argv, environ, err, sizeof(err))) {

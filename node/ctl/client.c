@@ -16,8 +16,10 @@
 
 struct ctl_client {
     CURL *curl;
-    char base[512]; /* scheme://host:port, no trailing slash */
-    const char *addr;
+    struct ctl_endpoint ep[CTL_MAX_ENDPOINTS];
+    size_t nep;
+    size_t cur;  /* the endpoint in use */
+    bool pinned; /* it answered once: no more trying others */
     long timeout_ms;
     volatile int *cancel;
 };
@@ -76,17 +78,25 @@ struct ctl_client *ctl_client_new(const struct ctl_opts *o)
         free(cl);
         return NULL;
     }
-    cl->addr = o->addr;
     cl->timeout_ms = o->timeout_ms;
-    /* Accept a full base URL too, for nodes behind a TLS proxy. */
-    if (strstr(o->addr, "://"))
-        snprintf(cl->base, sizeof cl->base, "%s", o->addr);
-    else
-        snprintf(cl->base, sizeof cl->base, "http://%s", o->addr);
-    size_t bl = strlen(cl->base);
-    while (bl > 0 && cl->base[bl - 1] == '/')
-        cl->base[--bl] = '\0';
+    /* main.c validated --addr; a leader's address from a redirect is one
+     * endpoint. */
+    char err[256];
+    int n = ctl_parse_endpoints(o->addr, cl->ep, CTL_MAX_ENDPOINTS, err, sizeof err);
+    if (n <= 0) {
+        fprintf(stderr, "chimeractl: invalid address %s\n", err);
+        curl_easy_cleanup(cl->curl);
+        free(cl);
+        return NULL;
+    }
+    cl->nep = (size_t)n;
+    cl->pinned = cl->nep == 1;
     return cl;
+}
+
+const char *ctl_client_addr(const struct ctl_client *cl)
+{
+    return cl->ep[cl->cur].shown;
 }
 
 void ctl_client_free(struct ctl_client *cl)
@@ -130,12 +140,17 @@ static void describe_failure(struct ctl_client *cl, CURLcode rc, const char *err
         snprintf(r->error, sizeof r->error, "%s", curl_easy_strerror(rc));
 }
 
-static int perform(struct ctl_client *cl, const char *method, const char *path, const char *payload,
-                   const char *token, struct ctl_reply *r)
+/* One exchange with endpoint cl->cur. *retry is set when the request
+ * cannot have reached a node (nothing connected), so another endpoint may
+ * be tried even for a mutation. */
+static int perform_one(struct ctl_client *cl, const char *method, const char *path,
+                       const char *payload, const char *token, struct ctl_reply *r, bool *retry)
 {
     memset(r, 0, sizeof *r);
+    *retry = false;
+    snprintf(r->endpoint, sizeof r->endpoint, "%s", cl->ep[cl->cur].shown);
     char url[1024];
-    if ((size_t)snprintf(url, sizeof url, "%s%s", cl->base, path) >= sizeof url) {
+    if ((size_t)snprintf(url, sizeof url, "%s%s", cl->ep[cl->cur].base, path) >= sizeof url) {
         snprintf(r->error, sizeof r->error, "request path too long");
         return -1;
     }
@@ -178,6 +193,14 @@ static int perform(struct ctl_client *cl, const char *method, const char *path, 
     explicit_bzero(auth, sizeof auth);
     if (rc != CURLE_OK) {
         describe_failure(cl, rc, errbuf, &b, r);
+        curl_off_t connected = 0;
+        curl_easy_getinfo(c, CURLINFO_CONNECT_TIME_T, &connected);
+        bool cancelled = cl->cancel && *cl->cancel;
+        r->no_answer = !b.too_big && !cancelled;
+        /* A GET may go elsewhere after any failure; a mutation only when
+         * it never left (it may have been applied otherwise). */
+        *retry = r->no_answer && (strcmp(method, "GET") == 0 || connected == 0 ||
+                                  rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST);
         free(b.buf);
         return -1;
     }
@@ -196,6 +219,41 @@ static int perform(struct ctl_client *cl, const char *method, const char *path, 
     if (r->len > 0)
         r->json = json_loadb(r->text, r->len, JSON_DECODE_ANY, NULL);
     return 0;
+}
+
+/* Tries the endpoints in order until one answers; after that, only that
+ * one (a follow loop must stay with the node whose cursor it holds). */
+static int perform(struct ctl_client *cl, const char *method, const char *path, const char *payload,
+                   const char *token, struct ctl_reply *r)
+{
+    bool retry;
+    int rc = perform_one(cl, method, path, payload, token, r, &retry);
+    if (rc == 0 || cl->pinned) {
+        cl->pinned = cl->pinned || rc == 0;
+        return rc;
+    }
+    /* Why each endpoint failed, for the one line that says none answered. */
+    char why[sizeof r->error];
+    snprintf(why, sizeof why, "%.200s: %.200s", cl->ep[cl->cur].shown, r->error);
+    while (rc != 0 && retry && cl->cur + 1 < cl->nep) {
+        cl->cur++;
+        rc = perform_one(cl, method, path, payload, token, r, &retry);
+        if (rc != 0) {
+            size_t wl = strlen(why);
+            snprintf(why + wl, sizeof why - wl, "; %.200s: %.200s", cl->ep[cl->cur].shown,
+                     r->error);
+        }
+    }
+    if (rc == 0) {
+        cl->pinned = true;
+        return 0;
+    }
+    if (cl->nep > 1 && r->no_answer) {
+        snprintf(r->error, sizeof r->error, "%s", why);
+        r->endpoint[0] = '\0'; /* the error names each */
+    }
+    cl->cur = 0; /* next time, from the first again */
+    return rc;
 }
 
 int ctl_get(struct ctl_client *cl, const char *path, struct ctl_reply *r)
@@ -251,28 +309,79 @@ char *ctl_read_token(const char *path, char *err, size_t errlen)
     return tok;
 }
 
+char *ctl_token_for(const struct ctl_opts *o, const char *cmd)
+{
+    if (!o->token_file || !*o->token_file) {
+        fprintf(stderr,
+                "chimeractl: %s needs the admin token: --token-file FILE or "
+                "CHIMERA_ADMIN_TOKEN_FILE\n",
+                cmd);
+        return NULL;
+    }
+    char err[512];
+    char *tok = ctl_read_token(o->token_file, err, sizeof err);
+    if (!tok)
+        fprintf(stderr, "chimeractl: %s: %s\n", cmd, err);
+    return tok;
+}
+
+void ctl_free_token(char *tok)
+{
+    if (tok) {
+        explicit_bzero(tok, strlen(tok));
+        free(tok);
+    }
+}
+
+enum ctl_outcome ctl_outcome_of_reply(int rc, const struct ctl_reply *r)
+{
+    if (rc != 0)
+        return r->no_answer ? CTL_O_NO_ANSWER : CTL_O_FAILED;
+    enum ctl_outcome oc = ctl_outcome_of_status(r->status);
+    return oc == CTL_O_OK && !r->json ? CTL_O_FAILED : oc;
+}
+
+void ctl_say_failure(const char *cmd, int rc, const struct ctl_reply *r)
+{
+    const char *sep = cmd ? ": " : "";
+    cmd = cmd ? cmd : "";
+    if (rc != 0 && r->no_answer && !r->endpoint[0]) {
+        fprintf(stderr,
+                "chimeractl: %s%scannot reach any node: %s (is chimerad running? set --addr or "
+                "CHIMERA_ADDR)\n",
+                cmd, sep, r->error);
+        return;
+    }
+    if (rc != 0 && r->no_answer) {
+        fprintf(stderr,
+                "chimeractl: %s%scannot reach node at %s: %s (is chimerad running? set --addr or "
+                "CHIMERA_ADDR)\n",
+                cmd, sep, r->endpoint, r->error);
+        return;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "chimeractl: %s%s%s\n", cmd, sep, r->error);
+        return;
+    }
+    const char *msg = json_string_value(json_object_get(r->json, "error"));
+    if (r->status >= 200 && r->status < 300)
+        fprintf(stderr, "chimeractl: %s%snode at %s sent an answer that is not JSON\n", cmd, sep,
+                r->endpoint);
+    else if (msg)
+        fprintf(stderr, "chimeractl: %s%s%s (HTTP %ld from %s)\n", cmd, sep, msg, r->status,
+                r->endpoint);
+    else
+        fprintf(stderr, "chimeractl: %s%snode at %s answered HTTP %ld\n", cmd, sep, r->endpoint,
+                r->status);
+}
+
 int ctl_check_reply(const struct ctl_opts *o, int rc, const struct ctl_reply *r)
 {
-    if (rc != 0) {
-        fprintf(stderr,
-                "chimeractl: cannot reach node at %s: %s (is chimerad running? set --addr or "
-                "CHIMERA_ADDR)\n",
-                o->addr, r->error);
-        return CTL_UNREACHABLE;
-    }
-    if (r->status < 200 || r->status >= 300) {
-        const char *msg = json_string_value(json_object_get(r->json, "error"));
-        if (msg)
-            fprintf(stderr, "chimeractl: %s (HTTP %ld)\n", msg, r->status);
-        else
-            fprintf(stderr, "chimeractl: node at %s answered HTTP %ld\n", o->addr, r->status);
-        return CTL_SERVER;
-    }
-    if (!r->json) {
-        fprintf(stderr, "chimeractl: node at %s sent an answer that is not JSON\n", o->addr);
-        return CTL_UNREACHABLE;
-    }
-    return CTL_OK;
+    (void)o;
+    enum ctl_outcome oc = ctl_outcome_of_reply(rc, r);
+    if (oc != CTL_O_OK)
+        ctl_say_failure(NULL, rc, r);
+    return ctl_exit_code(CTL_FAM_COMMON, oc);
 }
 
 int ctl_parse_ulong(const char *s, unsigned long long min, unsigned long long max,

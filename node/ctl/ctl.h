@@ -6,15 +6,27 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
-/* Exit codes: part of the CLI contract, documented in --help. */
+/* Exit codes: part of the CLI contract, the table in README "Exit codes"
+ * and in `chimeractl help exit-codes`. 0-3 keep the meanings they had; the
+ * cases that used to hide under 1 and 3 got codes of their own. Commands
+ * never pick a number themselves: they name an outcome and ctl_exit_code
+ * maps it (exit.c). */
 enum ctl_exit {
     CTL_OK = 0,
-    CTL_UNREACHABLE = 1, /* node unreachable, or the request failed */
-    CTL_USAGE = 2,       /* unknown command or option, bad number */
-    CTL_SERVER = 3,      /* the node answered with an error status */
+    CTL_FAILED = 1,         /* failed otherwise (an answer we cannot use, I/O) */
+    CTL_UNREACHABLE = 1,    /* the old name of CTL_FAILED (ledger verify uses it) */
+    CTL_USAGE = 2,          /* unknown command or option, bad value, bad --addr */
+    CTL_SERVER = 3,         /* the node answered with another error status */
+    CTL_NOT_FOUND = 4,      /* 404: no such deployment, no entry at that index */
+    CTL_CANNOT_CONNECT = 5, /* no endpoint answered */
+    CTL_AUTH = 6,           /* 401/403: token missing, wrong, or mutations off */
+    CTL_UNAVAILABLE = 7,    /* 503 (read-only, no leader); status: not healthy */
+    CTL_CONFLICT = 8,       /* 409 (deploy and rollback keep their 2) */
+    CTL_TIMEOUT = 9,        /* a --timeout of --wait/--watch passed */
     /* `ledger verify` only (its own contract, from the ledger issue): */
     CTL_LEDGER_TORN = 3,     /* the ledger ends in a torn write */
     CTL_LEDGER_TAMPERED = 4, /* tampered with, or forked */
@@ -22,11 +34,57 @@ enum ctl_exit {
     CTL_LEDGER_NO_ENTRY = 4, /* no entry at that index (beyond the head) */
 };
 
-#define CTL_DEFAULT_ADDR "127.0.0.1:8100"
+/* What happened, before it becomes an exit code. */
+enum ctl_outcome {
+    CTL_O_OK,
+    CTL_O_FAILED,
+    CTL_O_USAGE,
+    CTL_O_NO_ANSWER,   /* no endpoint answered (refused, timed out, no such host) */
+    CTL_O_AUTH,        /* 401, 403 */
+    CTL_O_NOT_FOUND,   /* 404 */
+    CTL_O_CONFLICT,    /* 409 */
+    CTL_O_INVALID,     /* 400, 422: the request itself was refused */
+    CTL_O_UNAVAILABLE, /* 503 */
+    CTL_O_SERVER,      /* any other error status */
+    CTL_O_REVERTED,    /* deploy --wait: failed, and the rollback restored the last stable */
+    CTL_O_TIMEOUT,     /* the command's own --timeout passed */
+};
+
+/* Commands whose codes predate the common scheme and were kept. */
+enum ctl_family {
+    CTL_FAM_COMMON,
+    CTL_FAM_DEPLOY,   /* 400, 422, 409 and a rejected dry run: 2 */
+    CTL_FAM_ROLLBACK, /* refused (409, 404): 2 */
+};
+
+/* The one mapping from an outcome to an exit code (exit.c). */
+int ctl_exit_code(enum ctl_family fam, enum ctl_outcome oc);
+/* An HTTP status as an outcome: 2xx OK, 401/403 AUTH, 404 NOT_FOUND, ... */
+enum ctl_outcome ctl_outcome_of_status(long status);
+
+/* Used when neither --addr nor CHIMERA_ADDR is given: a single chimerad on
+ * its default HTTP port, then `make run`'s three nodes. */
+#define CTL_DEFAULT_ADDR "127.0.0.1:8100,127.0.0.1:8101,127.0.0.1:8102,127.0.0.1:8103"
 #define CTL_DEFAULT_TIMEOUT_MS 3000L
+#define CTL_MAX_ENDPOINTS 16
+
+/* One endpoint of --addr: base is scheme://host:port[/prefix] with no
+ * trailing slash; shown is the text the user gave. */
+struct ctl_endpoint {
+    char base[512];
+    char shown[256];
+};
+
+/* Parses a comma-separated --addr list ("HOST:PORT", "[v6]:PORT",
+ * "http(s)://HOST[:PORT][/prefix]"). Returns the number of endpoints, or -1
+ * with one line in err saying which item is wrong and why. out may be NULL
+ * (validation only). */
+int ctl_parse_endpoints(const char *list, struct ctl_endpoint *out, size_t max, char *err,
+                        size_t errlen);
 
 struct ctl_opts {
-    const char *addr;       /* host:port, or a full http:// base URL */
+    const char *addr;       /* endpoints: "host:port,..." or base URLs (validated) */
+    const char *addr_from;  /* where addr came from: "--addr", "CHIMERA_ADDR", "default" */
     bool json;              /* machine-readable output */
     long timeout_ms;        /* per request */
     const char *token_file; /* admin token, read only by mutations */
@@ -40,15 +98,22 @@ struct ctl_reply {
     json_t *json;
     char *text;
     size_t len;
-    char error[256];
+    char error[1024];
     char location[1024]; /* a 3xx's Location, made absolute; "" otherwise */
+    bool no_answer;      /* the failure is that no endpoint answered */
+    char endpoint[256];  /* the endpoint that answered, or the list tried */
 };
 
 struct ctl_client;
 
-/* NULL only when out of memory or when curl cannot be initialised. */
+/* NULL only when out of memory or when curl cannot be initialised. The
+ * endpoints of o->addr are tried in order until one answers (any HTTP
+ * status); that one serves every later request of this client. */
 struct ctl_client *ctl_client_new(const struct ctl_opts *o);
 void ctl_client_free(struct ctl_client *cl);
+/* The endpoint that answered (the first one until then), as the user gave
+ * it: for messages. */
+const char *ctl_client_addr(const struct ctl_client *cl);
 
 /* Returns 0 when the node answered (any status), -1 on transport failure.
  * Aborts early (returns -1, error "interrupted") once *cancel is non-zero,
@@ -72,17 +137,48 @@ void ctl_client_set_cancel(struct ctl_client *cl, volatile int *cancel);
  * string. Returns NULL with one line in err on failure. */
 char *ctl_read_token(const char *path, char *err, size_t errlen);
 
-/* Maps a failed or error reply to an exit code after printing one line to
- * stderr: CTL_UNREACHABLE for transport failures and replies that are not
- * the JSON we expect, CTL_SERVER for error statuses. rc is ctl_get's
- * result. Returns CTL_OK when the reply is a 2xx JSON answer. */
+/* The outcome of an exchange: NO_ANSWER (or FAILED: interrupted, too big)
+ * when rc != 0, else that of the status; a 2xx that is not JSON FAILED. */
+enum ctl_outcome ctl_outcome_of_reply(int rc, const struct ctl_reply *r);
+
+/* Maps a failed or error reply to an exit code (common family) after
+ * printing one line to stderr. rc is ctl_get's result. Returns CTL_OK when
+ * the reply is a 2xx JSON answer. */
 int ctl_check_reply(const struct ctl_opts *o, int rc, const struct ctl_reply *r);
+/* The line ctl_check_reply prints for a failure, for callers that print
+ * their own: "cannot reach ... " or the node's error with its status. */
+void ctl_say_failure(const char *cmd, int rc, const struct ctl_reply *r);
 
 /* Commands: argv[0] is the command name; argv holds only the arguments the
  * global parser did not consume. Each returns an enum ctl_exit. */
 int ctl_cmd_status(const struct ctl_opts *o, int argc, char **argv);
 int ctl_cmd_events(const struct ctl_opts *o, int argc, char **argv);
 int ctl_cmd_keygen(const struct ctl_opts *o, int argc, char **argv);
+/* status.c: status (with every member's release, health and service
+ * ports) and version. */
+int ctl_cmd_version(const struct ctl_opts *o, int argc, char **argv);
+/* ledger_note.c: ledger note TEXT... (POST /ledger/notes). */
+int ctl_cmd_ledger_note(const struct ctl_opts *o, int argc, char **argv);
+/* The admin token of o (--token-file, CHIMERA_ADMIN_TOKEN_FILE), or NULL
+ * after one line on stderr naming cmd. Free it with ctl_free_token. */
+char *ctl_token_for(const struct ctl_opts *o, const char *cmd);
+void ctl_free_token(char *tok);
+
+/* help.c: per-command help and "did you mean". */
+/* The global help. */
+void ctl_help_global(FILE *f);
+/* Help for words[0..n) ("deploy", "ledger verify", "exit-codes"): printed
+ * to stdout, CTL_OK; an unknown one gets a suggestion and CTL_USAGE. */
+int ctl_help(int n, char **words);
+/* The known name nearest to word (edit distance, at most 2 edits, or 1 for
+ * a short word), or NULL. */
+const char *ctl_nearest(const char *word, const char *const *names, size_t n);
+/* Says "unknown command 'x'" (with "did you mean 'y'?" when one is near)
+ * for `what` ("command", "ledger command") among names; CTL_USAGE. */
+int ctl_unknown(const char *what, const char *word, const char *const *names, size_t n);
+/* The same for a top-level command and a ledger subcommand. */
+int ctl_unknown_command(const char *word);
+int ctl_unknown_ledger_command(const char *word);
 /* ledger.c: offline commands on a ledger's files (ledger verify). */
 int ctl_cmd_ledger(const struct ctl_opts *o, int argc, char **argv);
 /* ledger_view.c: the `ledger` command: show, tail and head ask a running
@@ -99,9 +195,10 @@ json_t *ctl_decode_payload(const json_t *entry, const char **why);
  * rollback answers 2 when the node refuses it (409, 404). */
 enum ctl_deploy_exit {
     CTL_DEPLOY_STABLE = 0,   /* stable (or submitted, without --wait) */
-    CTL_DEPLOY_ERROR = 1,    /* unreachable, refused otherwise, failed, timed out */
+    CTL_DEPLOY_ERROR = 1,    /* failed without a rollback, or an answer not understood */
     CTL_DEPLOY_REJECTED = 2, /* rejected before deploying: bad manifest, 409, 422, usage */
     CTL_DEPLOY_REVERTED = 3, /* failed and reverted to the last stable release */
+    /* and the common 5 cannot connect, 6 auth, 7 unavailable, 9 timeout */
 };
 int ctl_cmd_deploy(const struct ctl_opts *o, int argc, char **argv);
 int ctl_cmd_deployments(const struct ctl_opts *o, int argc, char **argv);

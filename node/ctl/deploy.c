@@ -27,8 +27,8 @@
 
 static int usage(const char *cmd, const char *what, const char *arg)
 {
-    fprintf(stderr, "chimeractl: %s: %s%s%s%s (see chimeractl --help)\n", cmd, what,
-            arg ? " '" : "", arg ? arg : "", arg ? "'" : "");
+    fprintf(stderr, "chimeractl: %s: %s%s%s%s (see chimeractl %s --help)\n", cmd, what,
+            arg ? " '" : "", arg ? arg : "", arg ? "'" : "", cmd);
     return CTL_USAGE;
 }
 
@@ -41,30 +41,6 @@ static int option_value(int argc, char **argv, int *i, const char *name, const c
         return 0;
     *val = a[n] == '=' ? a + n + 1 : *i + 1 < argc ? argv[++*i] : NULL;
     return 1;
-}
-
-static char *read_token(const struct ctl_opts *o, const char *cmd)
-{
-    if (!o->token_file || !*o->token_file) {
-        fprintf(stderr,
-                "chimeractl: %s needs the admin token: --token-file FILE or "
-                "CHIMERA_ADMIN_TOKEN_FILE\n",
-                cmd);
-        return NULL;
-    }
-    char err[512];
-    char *tok = ctl_read_token(o->token_file, err, sizeof err);
-    if (!tok)
-        fprintf(stderr, "chimeractl: %s: %s\n", cmd, err);
-    return tok;
-}
-
-static void free_token(char *tok)
-{
-    if (tok) {
-        explicit_bzero(tok, strlen(tok));
-        free(tok);
-    }
 }
 
 /* ---- deploy ----------------------------------------------------------- */
@@ -152,11 +128,13 @@ static int deploy_answer(const struct ctl_conn *c, const char *file, bool dry_ru
         break;
     }
     if (err)
-        fprintf(stderr, "chimeractl: deploy: %s (HTTP %ld)\n", err, r->status);
+        fprintf(stderr, "chimeractl: deploy: %s (HTTP %ld from %s)\n", err, r->status,
+                ctl_conn_addr(c));
     else
         fprintf(stderr, "chimeractl: deploy: unexpected answer from the node at %s (HTTP %ld)\n",
                 ctl_conn_addr(c), r->status);
-    return CTL_DEPLOY_ERROR;
+    enum ctl_outcome oc = ctl_outcome_of_status(r->status);
+    return ctl_exit_code(CTL_FAM_DEPLOY, oc == CTL_O_OK ? CTL_O_FAILED : oc);
 }
 
 static int parse_timeout(const char *cmd, const char *val, uint32_t *ms)
@@ -220,10 +198,10 @@ int ctl_cmd_deploy(const struct ctl_opts *o, int argc, char **argv)
     manifest_free(m);
     free(m);
 
-    char *token = read_token(o, "deploy");
+    char *token = ctl_token_for(o, "deploy");
     struct ctl_conn c;
     if (!token || ctl_conn_open(&c, o) != 0) {
-        free_token(token);
+        ctl_free_token(token);
         free(doc);
         return token ? CTL_DEPLOY_ERROR : CTL_DEPLOY_REJECTED;
     }
@@ -231,12 +209,11 @@ int ctl_cmd_deploy(const struct ctl_opts *o, int argc, char **argv)
     int64_t deadline = ctl_mono_ms() + timeout_ms;
     struct ctl_reply r;
     int rc = ctl_conn_post(&c, dry_run ? "/deployments?dry_run=1" : "/deployments", doc, token, &r);
-    free_token(token);
+    ctl_free_token(token);
     free(doc);
     if (rc != 0) {
-        fprintf(stderr, "chimeractl: deploy: cannot reach node at %s: %s\n", ctl_conn_addr(&c),
-                r.error);
-        rc = CTL_DEPLOY_ERROR;
+        ctl_say_failure("deploy", rc, &r);
+        rc = ctl_exit_code(CTL_FAM_DEPLOY, ctl_outcome_of_reply(rc, &r));
     } else {
         rc = deploy_answer(&c, file, dry_run, wait, &r);
     }
@@ -266,7 +243,7 @@ int ctl_cmd_deployments(const struct ctl_opts *o, int argc, char **argv)
         return usage("deployments", "unexpected argument", argv[1]);
     struct ctl_conn c;
     if (ctl_conn_open(&c, o) != 0)
-        return CTL_UNREACHABLE;
+        return CTL_FAILED;
     ctl_conn_prefer_leader(&c);
     struct ctl_reply r;
     int rc = ctl_conn_get(&c, "/deployments", &r);
@@ -274,7 +251,7 @@ int ctl_cmd_deployments(const struct ctl_opts *o, int argc, char **argv)
     if (rc == CTL_OK && !json_is_array(json_object_get(r.json, "deployments"))) {
         fprintf(stderr, "chimeractl: node at %s sent an answer without \"deployments\"\n",
                 ctl_conn_addr(&c));
-        rc = CTL_UNREACHABLE;
+        rc = CTL_FAILED;
     }
     if (rc == CTL_OK && o->json)
         json_dumpf(r.json, stdout, JSON_INDENT(2)), putchar('\n');
@@ -320,7 +297,7 @@ int ctl_cmd_deployment(const struct ctl_opts *o, int argc, char **argv)
         return usage("deployment", "not a deployment id", id);
     struct ctl_conn c;
     if (ctl_conn_open(&c, o) != 0)
-        return CTL_UNREACHABLE;
+        return CTL_FAILED;
     ctl_conn_prefer_leader(&c);
     char path[256];
     snprintf(path, sizeof path, "/deployments/%s", id);
@@ -329,14 +306,14 @@ int ctl_cmd_deployment(const struct ctl_opts *o, int argc, char **argv)
     if (rc == 0 && r.status == 404) {
         fprintf(stderr, "chimeractl: deployment: no deployment %s on the node at %s\n", id,
                 ctl_conn_addr(&c));
-        rc = CTL_SERVER;
+        rc = ctl_exit_code(CTL_FAM_COMMON, CTL_O_NOT_FOUND);
     } else {
         rc = ctl_check_reply(o, rc, &r);
     }
     if (rc == CTL_OK && !json_is_object(r.json)) {
         fprintf(stderr, "chimeractl: node at %s sent a deployment that is not an object\n",
-                o->addr);
-        rc = CTL_UNREACHABLE;
+                ctl_conn_addr(&c));
+        rc = CTL_FAILED;
     }
     if (rc == CTL_OK && !watching) {
         if (o->json)
@@ -380,42 +357,43 @@ int ctl_cmd_rollback(const struct ctl_opts *o, int argc, char **argv)
     json_t *body = to ? json_pack("{s:s}", "to", to) : json_object();
     char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
-    char *token = payload ? read_token(o, "rollback") : NULL;
+    char *token = payload ? ctl_token_for(o, "rollback") : NULL;
     struct ctl_conn c;
     if (!token || ctl_conn_open(&c, o) != 0) {
         if (!payload)
             fprintf(stderr, "chimeractl: rollback: out of memory\n");
         free(payload);
-        free_token(token);
-        return payload && !token ? CTL_USAGE : CTL_UNREACHABLE;
+        ctl_free_token(token);
+        return payload && !token ? CTL_USAGE : CTL_FAILED;
     }
     ctl_catch_signals();
     int64_t deadline = ctl_mono_ms() + timeout_ms;
     struct ctl_reply r;
     int rc = ctl_conn_post(&c, "/rollback", payload, token, &r);
     free(payload);
-    free_token(token);
+    ctl_free_token(token);
     const char *err = ctl_json_str(r.json, "error", NULL);
     char id[128] = "";
     ctl_deploy_id(r.json, id, sizeof id);
     if (rc != 0) {
-        fprintf(stderr, "chimeractl: rollback: cannot reach node at %s: %s\n", ctl_conn_addr(&c),
-                r.error);
-        rc = CTL_UNREACHABLE;
+        ctl_say_failure("rollback", rc, &r);
+        rc = ctl_exit_code(CTL_FAM_ROLLBACK, ctl_outcome_of_reply(rc, &r));
     } else if (r.status == 409 || r.status == 404) {
         fprintf(stderr, "chimeractl: rollback: refused: %s\n",
                 err               ? err
                 : r.status == 404 ? "no such stable release"
                                   : "conflict");
-        rc = CTL_USAGE;
+        rc = ctl_exit_code(CTL_FAM_ROLLBACK, ctl_outcome_of_status(r.status));
     } else if (r.status != 202 || !*id) {
         if (err)
-            fprintf(stderr, "chimeractl: rollback: %s (HTTP %ld)\n", err, r.status);
+            fprintf(stderr, "chimeractl: rollback: %s (HTTP %ld from %s)\n", err, r.status,
+                    ctl_conn_addr(&c));
         else
             fprintf(stderr,
                     "chimeractl: rollback: unexpected answer from the node at %s (HTTP %ld)\n",
                     ctl_conn_addr(&c), r.status);
-        rc = CTL_UNREACHABLE;
+        enum ctl_outcome oc = ctl_outcome_of_status(r.status);
+        rc = ctl_exit_code(CTL_FAM_ROLLBACK, oc == CTL_O_OK ? CTL_O_FAILED : oc);
     } else {
         const json_t *rel = json_object_get(r.json, "release");
         if (o->json) {

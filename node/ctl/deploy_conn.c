@@ -65,7 +65,7 @@ void ctl_conn_close(struct ctl_conn *c)
 
 const char *ctl_conn_addr(const struct ctl_conn *c)
 {
-    return c->using == c->lead ? c->lead_addr : c->o->addr;
+    return c->using == c->lead ? c->lead_addr : ctl_client_addr(c->first);
 }
 
 /* Points c->lead at base (scheme://host:port). */

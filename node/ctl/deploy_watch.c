@@ -142,7 +142,7 @@ static void say_interrupted(const char *id)
 }
 
 /* deploy --wait after the 202: until stable (0), failed and reverted (3),
- * or anything else (1). */
+ * the deadline (9), or anything else (1). */
 int ctl_wait_deploy(struct ctl_conn *c, const char *id, int64_t deadline, bool auto_revert)
 {
     json_t *ours = NULL, *rb = NULL, *rb_final = NULL;
@@ -159,11 +159,13 @@ int ctl_wait_deploy(struct ctl_conn *c, const char *id, int64_t deadline, bool a
         goto out;
     }
     if (end == W_TIMEOUT || end == W_INTERRUPTED) {
-        if (end == W_TIMEOUT)
+        if (end == W_TIMEOUT) {
             fprintf(stderr, "chimeractl: deploy: timed out waiting for deployment %s (stage %s)\n",
                     id, ctl_json_str(ours, "stage", "unknown"));
-        else
+            rc = ctl_exit_code(CTL_FAM_DEPLOY, CTL_O_TIMEOUT);
+        } else {
             say_interrupted(id);
+        }
         goto out;
     }
     /* Failed (or already rolling back): find the rollback the leader
@@ -187,6 +189,7 @@ int ctl_wait_deploy(struct ctl_conn *c, const char *id, int64_t deadline, bool a
         }
         if (deadline && ctl_mono_ms() >= deadline) {
             fprintf(stderr, "chimeractl: deploy: timed out waiting for the rollback of %s\n", id);
+            rc = ctl_exit_code(CTL_FAM_DEPLOY, CTL_O_TIMEOUT);
             goto out;
         }
         ctl_sleep_ms(POLL_MS);
@@ -205,10 +208,11 @@ int ctl_wait_deploy(struct ctl_conn *c, const char *id, int64_t deadline, bool a
         if (!c->o->json)
             printf("deployment %s failed and was reverted to %s %s by deployment %s\n", id,
                    ctl_json_str(to, "name", "-"), ctl_json_str(to, "version", "-"), rbid);
-        rc = CTL_DEPLOY_REVERTED;
+        rc = ctl_exit_code(CTL_FAM_DEPLOY, CTL_O_REVERTED);
     } else if (end == W_TIMEOUT) {
         fprintf(stderr, "chimeractl: deploy: timed out waiting for rollback %s (stage %s)\n", rbid,
                 ctl_json_str(rb_final, "stage", "unknown"));
+        rc = ctl_exit_code(CTL_FAM_DEPLOY, CTL_O_TIMEOUT);
     } else if (end == W_INTERRUPTED) {
         say_interrupted(rbid);
     } else {
@@ -245,17 +249,17 @@ static int exit_of_watch(enum watch_end end, const char *id, const json_t *d)
         return CTL_OK;
     case W_INTERRUPTED:
         say_interrupted(id);
-        return CTL_UNREACHABLE;
+        return ctl_exit_code(CTL_FAM_COMMON, CTL_O_FAILED);
     case W_TIMEOUT:
         fprintf(stderr, "chimeractl: timed out waiting for deployment %s (stage %s)\n", id,
                 ctl_json_str(d, "stage", "unknown"));
-        return CTL_UNREACHABLE;
+        return ctl_exit_code(CTL_FAM_COMMON, CTL_O_TIMEOUT);
     case W_FAILED:
         break;
     }
     fprintf(stderr, "chimeractl: deployment %s %s: %s\n", id, ctl_json_str(d, "stage", "failed"),
             ctl_json_str(d, "reason", "no reason given"));
-    return CTL_UNREACHABLE;
+    return ctl_exit_code(CTL_FAM_COMMON, CTL_O_FAILED);
 }
 
 int ctl_watch_until_end(struct ctl_conn *c, const char *id, int64_t deadline, bool rollback)

@@ -24,8 +24,8 @@
 
 static int usage(const char *cmd, const char *what, const char *arg)
 {
-    fprintf(stderr, "chimeractl: ledger %s: %s%s%s%s (see chimeractl --help)\n", cmd, what,
-            arg ? " '" : "", arg ? arg : "", arg ? "'" : "");
+    fprintf(stderr, "chimeractl: ledger %s: %s%s%s%s (see chimeractl ledger %s --help)\n", cmd,
+            what, arg ? " '" : "", arg ? arg : "", arg ? "'" : "", cmd);
     return CTL_USAGE;
 }
 
@@ -157,14 +157,14 @@ static int get_object(const struct ctl_opts *o, struct ctl_client *cl, const cha
 {
     int rc = ctl_get(cl, path, r);
     int code = report                                ? ctl_check_reply(o, rc, r)
-               : rc != 0 || !r->json                 ? CTL_UNREACHABLE
+               : rc != 0 || !r->json                 ? CTL_FAILED
                : r->status < 200 || r->status >= 300 ? CTL_SERVER
                                                      : CTL_OK;
     if (code == CTL_OK && !json_object_get(r->json, need)) {
         if (report)
-            fprintf(stderr, "chimeractl: node at %s sent an answer without \"%s\"\n", o->addr,
-                    need);
-        code = CTL_UNREACHABLE;
+            fprintf(stderr, "chimeractl: node at %s sent an answer without \"%s\"\n",
+                    ctl_client_addr(cl), need);
+        code = CTL_FAILED;
     }
     return code;
 }
@@ -219,7 +219,7 @@ static int show(const struct ctl_opts *o, int argc, char **argv)
         return usage("show", "INDEX must be an entry index, 1 or more, got", arg);
     struct ctl_client *cl = new_client(o);
     if (!cl)
-        return CTL_UNREACHABLE;
+        return CTL_FAILED;
     struct ctl_reply r;
     json_t *entries;
     int rc = get_page(o, cl, index, 1, true, &r, &entries);
@@ -228,13 +228,14 @@ static int show(const struct ctl_opts *o, int argc, char **argv)
         fprintf(stderr,
                 "chimeractl: ledger show: no entry at index %llu: the ledger of the node at %s "
                 "ends at index %" JSON_INTEGER_FORMAT "\n",
-                index, o->addr, json_integer_value(json_object_get(r.json, "last_index")));
+                index, ctl_client_addr(cl),
+                json_integer_value(json_object_get(r.json, "last_index")));
         rc = CTL_LEDGER_NO_ENTRY;
     } else if (rc == CTL_OK &&
                json_integer_value(json_object_get(e, "index")) != (json_int_t)index) {
-        fprintf(stderr, "chimeractl: node at %s sent the wrong entry for index %llu\n", o->addr,
-                index);
-        rc = CTL_UNREACHABLE;
+        fprintf(stderr, "chimeractl: node at %s sent the wrong entry for index %llu\n",
+                ctl_client_addr(cl), index);
+        rc = CTL_FAILED;
     } else if (rc == CTL_OK && o->json) {
         print_entry_json(e, JSON_INDENT(2));
     } else if (rc == CTL_OK) {
@@ -306,8 +307,8 @@ static int print_range(const struct ctl_opts *o, struct ctl_client *cl, struct p
                     fprintf(stderr,
                             "chimeractl: node at %s sent entry %" JSON_INTEGER_FORMAT
                             " where %" PRIu64 " was expected\n",
-                            o->addr, ix, p->last + 1);
-                rc = CTL_UNREACHABLE;
+                            ctl_client_addr(cl), ix, p->last + 1);
+                rc = CTL_FAILED;
                 break;
             }
             print_tail_line(e, o->json);
@@ -354,7 +355,7 @@ static int rewind_to_fork(const struct ctl_opts *o, struct ctl_client *cl, struc
             "chimeractl: the node at %s no longer holds entries %" PRIu64 "..%" PRIu64
             " as printed (an uncommitted suffix was replaced); printing its entries after %" PRIu64
             "\n",
-            o->addr, fork + 1, p->last, fork);
+            ctl_client_addr(cl), fork + 1, p->last, fork);
     for (uint64_t ix = fork + 1; ix <= p->last; ix++)
         p->ring[ix % RING].index = 0;
     p->last = fork;
@@ -382,9 +383,10 @@ static int follow_loop(const struct ctl_opts *o, struct ctl_client *cl, struct p
         if (interrupted)
             break;
         if (rc != CTL_OK && !down)
-            fprintf(stderr, "chimeractl: lost contact with node at %s; retrying\n", o->addr);
+            fprintf(stderr, "chimeractl: lost contact with node at %s; retrying\n",
+                    ctl_client_addr(cl));
         else if (rc == CTL_OK && down)
-            fprintf(stderr, "chimeractl: reconnected to node at %s\n", o->addr);
+            fprintf(stderr, "chimeractl: reconnected to node at %s\n", ctl_client_addr(cl));
         down = rc != CTL_OK;
     }
     return CTL_OK;
@@ -409,7 +411,7 @@ static int tail(const struct ctl_opts *o, int argc, char **argv)
     }
     struct ctl_client *cl = new_client(o);
     if (!cl)
-        return CTL_UNREACHABLE;
+        return CTL_FAILED;
     if (follow) {
         /* Before the first request, so that Ctrl-C always ends cleanly. */
         struct sigaction sa = {0};
@@ -493,7 +495,7 @@ static int head(const struct ctl_opts *o, int argc, char **argv)
         return usage("head", "unexpected argument", argv[2]);
     struct ctl_client *cl = new_client(o);
     if (!cl)
-        return CTL_UNREACHABLE;
+        return CTL_FAILED;
     struct ctl_reply r;
     int rc = get_object(o, cl, "/ledger/head", "index", true, &r);
     if (rc == CTL_OK && o->json)
@@ -509,7 +511,7 @@ static int head(const struct ctl_opts *o, int argc, char **argv)
 
 int ctl_cmd_ledger_any(const struct ctl_opts *o, int argc, char **argv)
 {
-    static const char known[] = "known: show, tail, head, verify";
+    static const char known[] = "known: show, tail, head, note, verify";
     if (argc < 2) {
         fprintf(stderr, "chimeractl: ledger: which ledger command? (%s; see chimeractl --help)\n",
                 known);
@@ -521,9 +523,9 @@ int ctl_cmd_ledger_any(const struct ctl_opts *o, int argc, char **argv)
         return tail(o, argc, argv);
     if (strcmp(argv[1], "head") == 0)
         return head(o, argc, argv);
+    if (strcmp(argv[1], "note") == 0)
+        return ctl_cmd_ledger_note(o, argc, argv);
     if (strcmp(argv[1], "verify") == 0)
         return ctl_cmd_ledger(o, argc, argv);
-    fprintf(stderr, "chimeractl: ledger: unknown ledger command '%s' (%s; see chimeractl --help)\n",
-            argv[1], known);
-    return CTL_USAGE;
+    return ctl_unknown_ledger_command(argv[1]);
 }

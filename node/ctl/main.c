@@ -7,75 +7,6 @@
 
 #include "node/ctl/ctl.h"
 
-static const char usage[] =
-    "Usage: chimeractl [global options] <command> [command options]\n"
-    "\n"
-    "Commands:\n"
-    "  status                      federation state as seen by the node: leader, term,\n"
-    "                              quorum and every member's liveness\n"
-    "  events [--limit N] [--since SEQ] [--follow]\n"
-    "                              recent events, oldest first (default limit 50, at most\n"
-    "                              1000); --since shows those after SEQ; --follow keeps\n"
-    "                              polling until Ctrl-C and rides out node restarts\n"
-    "  keygen [--out FILE]         a new cluster key (64 hex digits); FILE is created with\n"
-    "                              mode 0600 and never overwritten\n"
-    "  ledger show INDEX           one ledger entry: index, term, type, time (UTC), author,\n"
-    "                              hash, prev_hash, checkpoint coverage and the payload\n"
-    "                              decoded from msgpack (--json: the node's entry object\n"
-    "                              plus \"payload_decoded\")\n"
-    "  ledger tail [-n N] [--follow]\n"
-    "                              the last N entries (default 10), one line each (--json:\n"
-    "                              one object per line); --follow prints new entries as\n"
-    "                              they appear until Ctrl-C\n"
-    "  ledger head                 the node's ledger head, committed index and last\n"
-    "                              checkpoint with its signers\n"
-    "  ledger verify --data DIR [--pubkey HEX ...]\n"
-    "                              check a ledger offline (a stopped node's data directory,\n"
-    "                              or a copy): framing, CRCs, hash chain, checkpoint\n"
-    "                              signatures (by the pinned --pubkey keys, else by the keys\n"
-    "                              its membership entries record); reports the first bad\n"
-    "                              index and byte offset, and entries verified per second\n"
-    "  deploy FILE [--dry-run] [--wait] [--timeout DURATION]\n"
-    "                              submit a release manifest (FILE, or - for stdin) to the\n"
-    "                              leader: prints the plan (simulation issues, healing,\n"
-    "                              certification) and the deployment id; --dry-run only\n"
-    "                              prints the plan; --wait follows the rollout per stage\n"
-    "                              and node until it is stable or reverted (--timeout,\n"
-    "                              default 10m); --json with --wait: one object per change,\n"
-    "                              then the final deployment\n"
-    "  deployments                 every deployment, newest first; current and stable marked\n"
-    "  deployment ID [--watch] [--timeout DURATION]\n"
-    "                              one deployment: stage, nodes, events; --watch prints\n"
-    "                              changes until it ends (0 stable or reverted, 1 otherwise)\n"
-    "  rollback [--to VERSION] [--wait] [--timeout DURATION]\n"
-    "                              roll every node back to the last stable release (or to an\n"
-    "                              earlier stable VERSION); --wait until it is done\n"
-    "\n"
-    "Global options (before or after the command):\n"
-    "  --addr HOST:PORT            node HTTP address (env CHIMERA_ADDR; default " CTL_DEFAULT_ADDR
-    ")\n"
-    "  --json                      machine-readable output (events: one object per line)\n"
-    "  --timeout-ms N              per-request timeout (default 3000)\n"
-    "  --token-file FILE           admin token for mutations (deploy, rollback; env\n"
-    "                              CHIMERA_ADMIN_TOKEN_FILE)\n"
-    "  -h, --help                  this text\n"
-    "  --version                   print the version\n"
-    "\n"
-    "Exit status:\n"
-    "  0  success\n"
-    "  1  the node is unreachable or the request failed\n"
-    "  2  usage error (unknown command or option, bad number)\n"
-    "  3  the node answered with an error status (its message is printed)\n"
-    "  ledger show: 4 no entry at INDEX (beyond the node's head)\n"
-    "  deploy: 0 stable (or submitted, without --wait), 1 error (unreachable,\n"
-    "  read-only, failed without a rollback, --timeout), 2 rejected before deploying\n"
-    "  (invalid manifest, not certified, another deployment in progress; a dry run\n"
-    "  that would be rejected), 3 failed and reverted to the last stable release\n"
-    "  rollback: 2 refused (nothing to roll back to, already running it, no such\n"
-    "  stable version); with --wait 1 when the rollback fails\n"
-    "  ledger verify: 0 ok, 3 torn tail (a crash cut the last write; the node\n"
-    "  repairs it at start), 4 tampered or forked, 1 unreadable, 2 usage\n";
-
 struct command {
     const char *name;
     int (*run)(const struct ctl_opts *o, int argc, char **argv);
@@ -91,8 +22,20 @@ static const struct command commands[] = {
     {"deployments", ctl_cmd_deployments},
     {"deployment", ctl_cmd_deployment},
     {"rollback", ctl_cmd_rollback},
+    {"version", ctl_cmd_version},
     /* clang-format on */
 };
+
+/* The value of a global option, refused with exit 2 and where it came
+ * from when it is not a valid --addr list. */
+static int check_addr(const struct ctl_opts *o)
+{
+    char err[512];
+    if (ctl_parse_endpoints(o->addr, NULL, CTL_MAX_ENDPOINTS, err, sizeof err) >= 0)
+        return CTL_OK;
+    fprintf(stderr, "chimeractl: invalid %s: %s\n", o->addr_from, err);
+    return CTL_USAGE;
+}
 
 static int usage_error(const char *what, const char *arg)
 {
@@ -125,20 +68,23 @@ int main(int argc, char **argv)
 {
     struct ctl_opts o = {
         .addr = getenv("CHIMERA_ADDR"),
+        .addr_from = "CHIMERA_ADDR",
         .timeout_ms = CTL_DEFAULT_TIMEOUT_MS,
         .token_file = getenv("CHIMERA_ADMIN_TOKEN_FILE"),
     };
-    if (!o.addr || !*o.addr)
+    if (!o.addr || !*o.addr) {
         o.addr = CTL_DEFAULT_ADDR;
+        o.addr_from = "default address";
+    }
 
     /* The command's own argv: its name first, then whatever is not global. */
     char **rest = calloc((size_t)argc + 1, sizeof *rest);
     if (!rest) {
         fprintf(stderr, "chimeractl: out of memory\n");
-        return CTL_UNREACHABLE;
+        return CTL_FAILED;
     }
     int nrest = 0;
-    bool only_args = false;
+    bool only_args = false, help = false;
     int rc = -1;
     for (int i = 1; i < argc && rc < 0; i++) {
         const char *a = argv[i];
@@ -147,9 +93,9 @@ int main(int argc, char **argv)
             rest[nrest++] = argv[i];
         } else if (strcmp(a, "--") == 0) {
             only_args = true;
+            rest[nrest++] = argv[i]; /* the command sees it too (ledger note -- -x) */
         } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            fputs(usage, stdout);
-            rc = CTL_OK;
+            help = true;
         } else if (strcmp(a, "--version") == 0) {
             printf("chimeractl %s\n", CHIMERA_VERSION);
             rc = CTL_OK;
@@ -157,8 +103,9 @@ int main(int argc, char **argv)
             o.json = true;
         } else if (take_value(argc, argv, &i, "--addr", &val)) {
             if (!val || !*val)
-                rc = usage_error("--addr needs HOST:PORT, got", val ? val : "");
+                rc = usage_error("--addr needs HOST:PORT[,HOST:PORT...], got", val ? val : "");
             o.addr = val;
+            o.addr_from = "--addr";
         } else if (take_value(argc, argv, &i, "--token-file", &val)) {
             if (!val || !*val)
                 rc = usage_error("--token-file needs a file, got", val ? val : "");
@@ -175,27 +122,36 @@ int main(int argc, char **argv)
             rc = usage_error("unknown option", a);
         }
     }
-    if (rc >= 0) {
-        free(rest);
-        return rc;
+    /* "--" was only a separator for the global parser, except for the
+     * commands that take free text. */
+    if (rc < 0 && nrest > 0 && strcmp(rest[0], "ledger") != 0) {
+        int k = 0;
+        for (int i = 0; i < nrest; i++)
+            if (strcmp(rest[i], "--") != 0)
+                rest[k++] = rest[i];
+        nrest = k;
     }
-    if (nrest == 0) {
-        fputs(usage, stderr);
-        free(rest);
-        return CTL_USAGE;
+    if (rc < 0 && help) /* COMMAND --help, help COMMAND: the same page */
+        rc = nrest > 0 && strcmp(rest[0], "help") == 0 ? ctl_help(nrest - 1, rest + 1)
+                                                       : ctl_help(nrest, rest);
+    if (rc < 0 && nrest == 0) {
+        ctl_help_global(stderr);
+        rc = CTL_USAGE;
     }
-    if (strcmp(rest[0], "help") == 0) {
-        fputs(usage, stdout);
-        free(rest);
-        return CTL_OK;
-    }
-    for (size_t c = 0; c < sizeof commands / sizeof commands[0]; c++)
+    if (rc < 0 && strcmp(rest[0], "help") == 0)
+        rc = ctl_help(nrest - 1, rest + 1);
+    for (size_t c = 0; rc < 0 && c < sizeof commands / sizeof commands[0]; c++)
         if (strcmp(rest[0], commands[c].name) == 0) {
-            rc = commands[c].run(&o, nrest, rest);
-            free(rest);
-            return rc;
+            bool offline =
+                strcmp(rest[0], "keygen") == 0 ||
+                (strcmp(rest[0], "ledger") == 0 && nrest > 1 && strcmp(rest[1], "verify") == 0) ||
+                (strcmp(rest[0], "version") == 0 && nrest > 1 && strcmp(rest[1], "--client") == 0);
+            rc = offline ? CTL_OK : check_addr(&o);
+            if (rc == CTL_OK)
+                rc = commands[c].run(&o, nrest, rest);
         }
-    rc = usage_error("unknown command", rest[0]);
+    if (rc < 0)
+        rc = ctl_unknown_command(rest[0]);
     free(rest);
     return rc;
 }
