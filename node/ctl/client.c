@@ -22,6 +22,10 @@ struct ctl_client {
     bool pinned; /* it answered once: no more trying others */
     long timeout_ms;
     volatile int *cancel;
+    /* --token-file's token, sent with reads too: a node with a read token
+     * (--read-token-file) gates the reads that reveal manifests, and takes
+     * the read token or the admin token there. */
+    char *token;
 };
 
 struct body {
@@ -91,6 +95,10 @@ struct ctl_client *ctl_client_new(const struct ctl_opts *o)
     }
     cl->nep = (size_t)n;
     cl->pinned = cl->nep == 1;
+    /* A token file that cannot be read is reported by the commands that
+     * need it (ctl_token_for); a read goes without. */
+    if (o->token_file && *o->token_file)
+        cl->token = ctl_read_token(o->token_file, err, sizeof err);
     return cl;
 }
 
@@ -104,6 +112,7 @@ void ctl_client_free(struct ctl_client *cl)
     if (!cl)
         return;
     curl_easy_cleanup(cl->curl);
+    ctl_free_token(cl->token);
     free(cl);
 }
 
@@ -258,7 +267,7 @@ static int perform(struct ctl_client *cl, const char *method, const char *path, 
 
 int ctl_get(struct ctl_client *cl, const char *path, struct ctl_reply *r)
 {
-    return perform(cl, "GET", path, NULL, NULL, r);
+    return perform(cl, "GET", path, NULL, cl->token, r);
 }
 
 int ctl_post(struct ctl_client *cl, const char *path, const json_t *body, const char *token,

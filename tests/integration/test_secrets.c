@@ -454,6 +454,23 @@ static void test_read_token_guards_reads_that_reveal_manifests(void **state)
                 fail_msg("GET %s on %s answered %ld without a token", open[r], c->nodes[i].id, st);
         }
     }
+    /* chimeractl's reads send --token-file's token: the viewer's token
+     * works there, and without one the node's 401 is exit 6 (auth). */
+    int code = -1;
+    char *out = NULL, *err = NULL;
+    assert_true(
+        h_ctl(c, 0, &code, &out, &err, "--token-file", tfile, "ledger", "tail", "-n", "2", NULL));
+    if (code != 0)
+        fail_msg("ledger tail with the read token: exit %d\n%s%s", code, out, err);
+    free(out), free(err);
+    assert_true(h_ctl(c, 0, &code, &out, &err, "deployment", id, "--token-file", tfile, NULL));
+    if (code != 0)
+        fail_msg("deployment ID with the read token: exit %d\n%s%s", code, out, err);
+    free(out), free(err);
+    assert_true(h_ctl(c, 0, &code, &out, &err, "ledger", "tail", NULL));
+    if (code != 6)
+        fail_msg("ledger tail without a token: exit %d (want 6)\n%s%s", code, out, err);
+    free(out), free(err);
     free(id);
     h_cluster_pass(c);
 }
