@@ -20,20 +20,6 @@
 #include "harness.h"
 #include "harness_release.h"
 
-static int setup1(void **state)
-{
-    h_path_add_bin_dir();
-    struct h_cluster *c = h_cluster_create(1);
-    *state = c;
-    return c ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    h_cluster_destroy(*state);
-    return 0;
-}
-
 static void start(struct h_cluster *c)
 {
     if (h_start_agreed(c, "test_datadir_lock", NULL) < 0)
@@ -160,12 +146,14 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
-            test_a_second_chimerad_on_a_data_directory_in_use_exits_2_naming_its_pid, setup1,
-            teardown),
+            test_a_second_chimerad_on_a_data_directory_in_use_exits_2_naming_its_pid,
+            h_setup_one_node, h_teardown_cluster),
         cmocka_unit_test_setup_teardown(
-            test_a_lock_file_left_by_a_killed_node_does_not_block_its_restart, setup1, teardown),
+            test_a_lock_file_left_by_a_killed_node_does_not_block_its_restart, h_setup_one_node,
+            h_teardown_cluster),
         cmocka_unit_test_setup_teardown(
-            test_ledger_verify_on_a_running_node_says_it_runs_and_refuses, setup1, teardown),
+            test_ledger_verify_on_a_running_node_says_it_runs_and_refuses, h_setup_one_node,
+            h_teardown_cluster),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,20 +19,6 @@
 #include "harness.h"
 #include "harness_release.h"
 
-static int setup1(void **state)
-{
-    h_path_add_bin_dir();
-    struct h_cluster *c = h_cluster_create(1);
-    *state = c;
-    return c ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    h_cluster_destroy(*state);
-    return 0;
-}
-
 /* n1 up, leader, running demo-good; its service's pid. */
 static pid_t start_with_service(struct h_cluster *c)
 {
@@ -96,13 +82,13 @@ test_services_left_by_a_node_killed_with_sigkill_are_stopped_at_its_next_start(v
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_sighup_stops_the_node_and_its_services_cleanly, setup1,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_sighup_stops_the_node_and_its_services_cleanly,
+                                        h_setup_one_node, h_teardown_cluster),
         cmocka_unit_test_setup_teardown(test_sigquit_stops_the_node_and_its_services_cleanly,
-                                        setup1, teardown),
+                                        h_setup_one_node, h_teardown_cluster),
         cmocka_unit_test_setup_teardown(
-            test_services_left_by_a_node_killed_with_sigkill_are_stopped_at_its_next_start, setup1,
-            teardown),
+            test_services_left_by_a_node_killed_with_sigkill_are_stopped_at_its_next_start,
+            h_setup_one_node, h_teardown_cluster),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,6 +19,20 @@ void h_path_add_bin_dir(void)
     setenv("PATH", path, 1);
 }
 
+int h_setup_one_node(void **state)
+{
+    h_path_add_bin_dir();
+    struct h_cluster *c = h_cluster_create(1);
+    *state = c;
+    return c ? 0 : -1;
+}
+
+int h_teardown_cluster(void **state)
+{
+    h_cluster_destroy(*state);
+    return 0;
+}
+
 struct stage_arg {
     const struct h_cluster *c;
     int node;

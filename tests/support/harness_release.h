@@ -14,6 +14,11 @@
  * which the nodes it starts inherit. */
 void h_path_add_bin_dir(void);
 
+/* cmocka set-up and tear-down: a one-node cluster whose node finds
+ * chimera-demo (in *state), and its destruction. */
+int h_setup_one_node(void **state);
+int h_teardown_cluster(void **state);
+
 /* POSTs deploy/examples/<file> to node i (the leader) and waits up to
  * timeout_ms for the deployment to be stable there. Returns its id
  * (malloc'd), or NULL after printing why. */
