@@ -2,7 +2,8 @@
  * SIGHUP and SIGQUIT stop the node as SIGTERM does: its services stopped,
  * node.stop logged with the signal's name, exit status 0. A node killed
  * with SIGKILL (it cannot catch that) leaves its services running; its
- * next start finds them by their mark and stops them. */
+ * next start finds them by their mark and stops them (and is not refused:
+ * the services do not hold the node's data directory lock). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
