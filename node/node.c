@@ -368,9 +368,12 @@ int node_run(const struct config *cfg, const uint8_t key[CONFIG_KEY_BYTES], cons
     n->started_ms = uv_now(n->loop);
     peers_init(&n->peers, cfg, n->started_ms);
 
-    /* A corrupt state file is refused before any port is bound. The ports
-     * come before the ledger, so a configuration that cannot be served fails
-     * with its one line before the ledger is touched or a key created. */
+    /* The data directory's lock comes first: a second chimerad on it must
+     * touch nothing there (boot epoch, state, ledger, the services found
+     * as strays). A corrupt state file is refused before any port is bound.
+     * The ports come before the ledger, so a configuration that cannot be
+     * served fails with its one line before the ledger is touched or a key
+     * created. */
     char err[512];
     pid_t holder;
     int lock = datadir_lock(cfg->data, &holder, err, sizeof(err));
