@@ -1,24 +1,44 @@
 # Thin wrapper: CMake does the building, ctest the testing.
-#   make run    install what is missing, build, start a local 3-node federation
-#   make test   install what is missing, build, run every test (ASan + UBSan)
-#   make bench  run the benchmark programs and print their figures
+#   make run       install what is missing, build, start a local 3-node federation
+#   make run-node NODE=n2   start one node of the running local federation again
+#   make test      install what is missing, build, run every test (ASan + UBSan)
+#   make install   chimerad, chimeractl, chimera-demo into $(PREFIX)/bin (DESTDIR honoured)
+#   make bench     run the benchmark programs and print their figures
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build
 TEST_BUILD ?= build-test
+PREFIX ?= /usr/local
+# What a federation needs; `make run` and `make install` build only these.
+PROGRAMS = chimerad chimeractl chimera-demo
 
-.PHONY: all deps build run test unit bench fuzz format clean
+.PHONY: all deps configure build programs run run-node install test unit bench fuzz format clean
 
 all: build
 
 deps:
 	@deploy/install-deps.sh
 
-build: deps
+configure: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+
+build: configure
 	@env -u MAKEFLAGS -u MAKELEVEL cmake --build $(BUILD) -j $(JOBS)
 
-run: build
+# Quiet: the compiler's output only when the build fails.
+programs: configure
+	@echo "building $(PROGRAMS) in $(BUILD)/"
+	@out=$$(env -u MAKEFLAGS -u MAKELEVEL cmake --build $(BUILD) -j $(JOBS) \
+	  --target $(PROGRAMS) 2>&1) || { printf '%s\n' "$$out" >&2; exit 1; }
+
+run: programs
 	@deploy/run-local.sh $(BUILD)
+
+run-node:
+	@test -n "$(NODE)" || { echo "make run-node: say which node: make run-node NODE=n2" >&2; exit 2; }
+	@deploy/run-local.sh restart $(NODE)
+
+install: programs
+	@DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
 
 # The release build must be warning-free; the tests run on the sanitized build.
 test: build

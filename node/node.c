@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "node/datadir.h"
 #include "node/durable.h"
 #include "node/envelope.h"
 
@@ -310,14 +311,27 @@ static void shutdown_node(struct node *n, const char *why)
     node_event(n, "node.stop", NULL, "stopping (%s)", why);
     uv_timer_stop(&n->tick);
     uv_close((uv_handle_t *)&n->tick, NULL);
-    uv_close((uv_handle_t *)&n->sigint, NULL);
-    uv_close((uv_handle_t *)&n->sigterm, NULL);
+    for (size_t i = 0; i < NODE_STOP_SIGNALS; i++)
+        uv_close((uv_handle_t *)&n->signals[i], NULL);
     close_io(n);
 }
 
+/* Every signal that ends the node by default is a clean stop: services
+ * stopped, node.stop logged. Nothing is reloadable yet, so SIGHUP is a stop
+ * too (README "Signals"). */
+static const struct {
+    int signum;
+    const char *name;
+} stop_signals[NODE_STOP_SIGNALS] = {
+    {SIGINT, "SIGINT"}, {SIGTERM, "SIGTERM"}, {SIGHUP, "SIGHUP"}, {SIGQUIT, "SIGQUIT"}};
+
 static void on_signal(uv_signal_t *s, int signum)
 {
-    shutdown_node(s->data, signum == SIGINT ? "SIGINT" : "SIGTERM");
+    const char *name = "signal";
+    for (size_t i = 0; i < NODE_STOP_SIGNALS; i++)
+        if (stop_signals[i].signum == signum)
+            name = stop_signals[i].name;
+    shutdown_node(s->data, name);
 }
 
 static int open_io(struct node *n)
@@ -354,11 +368,20 @@ int node_run(const struct config *cfg, const uint8_t key[CONFIG_KEY_BYTES], cons
     n->started_ms = uv_now(n->loop);
     peers_init(&n->peers, cfg, n->started_ms);
 
-    /* A corrupt state file is refused before any port is bound. The ports
-     * come before the ledger, so a configuration that cannot be served fails
-     * with its one line before the ledger is touched or a key created. */
+    /* The data directory's lock comes first: a second chimerad on it must
+     * touch nothing there (boot epoch, state, ledger, the services found
+     * as strays). A corrupt state file is refused before any port is bound.
+     * The ports come before the ledger, so a configuration that cannot be
+     * served fails with its one line before the ledger is touched or a key
+     * created. */
+    char err[512];
+    pid_t holder;
+    int lock = datadir_lock(cfg->data, &holder, err, sizeof(err));
     int status = 0;
-    if (load_boot_epoch(n) != 0 || node_cons_start(n) != 0) {
+    if (lock < 0) {
+        fprintf(stderr, "chimerad: %s\n", err);
+        status = 2;
+    } else if (load_boot_epoch(n) != 0 || node_cons_start(n) != 0) {
         status = 1;
     } else {
         if (open_io(n) != 0)
@@ -372,11 +395,11 @@ int node_run(const struct config *cfg, const uint8_t key[CONFIG_KEY_BYTES], cons
         uv_timer_init(n->loop, &n->tick);
         n->tick.data = n;
         uv_timer_start(&n->tick, on_tick, 0, cfg->heartbeat_ms);
-        uv_signal_init(n->loop, &n->sigint);
-        uv_signal_init(n->loop, &n->sigterm);
-        n->sigint.data = n->sigterm.data = n;
-        uv_signal_start(&n->sigint, on_signal, SIGINT);
-        uv_signal_start(&n->sigterm, on_signal, SIGTERM);
+        for (size_t i = 0; i < NODE_STOP_SIGNALS; i++) {
+            uv_signal_init(n->loop, &n->signals[i]);
+            n->signals[i].data = n;
+            uv_signal_start(&n->signals[i], on_signal, stop_signals[i].signum);
+        }
         node_event(n, "node.start", NULL,
                    "started %s: inbox %s, http %s, %zu members, boot epoch %" PRIu64,
                    CHIMERA_VERSION, cfg->listen, cfg->http, n->peers.n, n->boot);
@@ -389,5 +412,7 @@ int node_run(const struct config *cfg, const uint8_t key[CONFIG_KEY_BYTES], cons
     sodium_memzero(n->key, sizeof(n->key));
     sodium_memzero(n->token, sizeof(n->token));
     free(n);
+    if (lock >= 0)
+        close(lock); /* last: nothing of this node touches the directory now */
     return status;
 }

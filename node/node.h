@@ -121,13 +121,15 @@ struct node_run {
     uint64_t report_due;
 };
 
+#define NODE_STOP_SIGNALS 4
+
 struct node {
     struct config cfg;
     uint8_t key[CONFIG_KEY_BYTES];
     char token[256]; /* "" when no admin token is configured */
     uv_loop_t *loop;
     uv_timer_t tick;
-    uv_signal_t sigint, sigterm;
+    uv_signal_t signals[NODE_STOP_SIGNALS]; /* SIGINT, SIGTERM, SIGHUP, SIGQUIT (node.c) */
     struct transport *transport;
     struct http_server *http;
     struct events events;

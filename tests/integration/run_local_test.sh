@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# Integration: deploy/run-local.sh as `make run` uses it, on real chimerad
+# processes, in a state directory of its own (CHIMERA_STATE_DIR) on free
+# ports. Every wait has a deadline; whatever the test started is stopped on
+# exit, however it exits.
+#
+#   run_local_test.sh BUILD_DIR
+#
+# - the default federation keeps .chimera/data/nI; another base port gets
+#   .chimera/<port>/ (paths);
+# - `cmake --install` puts chimerad, chimeractl and chimera-demo in PREFIX/bin;
+# - a node that fails to start makes run-local exit 1, naming it and why;
+# - two federations with different base ports run side by side, each on its
+#   own data directories, and each one's env file points chimeractl at it;
+# - a node killed with -9 comes back with `run-local.sh restart nI` and
+#   runs its service again;
+# - run-local stops every node on SIGTERM, the restarted one included.
+set -uo pipefail
+# Functions run through wait_for and trap; `ok` never fails.
+# shellcheck disable=SC2317,SC2015
+
+build=$(cd "${1:?usage: run_local_test.sh BUILD_DIR}" && pwd)
+src=$(cd "$(dirname "$0")/../.." && pwd)
+run_local=$src/deploy/run-local.sh
+tmp=$(mktemp -d /tmp/chimera-runlocal-XXXXXX)
+export CHIMERA_STATE_DIR=$tmp/state
+unset CHIMERA_NODES CHIMERA_BASE_PORT CHIMERA_ADDR CHIMERA_ADMIN_TOKEN_FILE
+failures=0
+bg=() # run-local processes started in the background
+
+cleanup() {
+    local pid
+    for pid in "${bg[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+    local deadline=$((SECONDS + 30))
+    for pid in "${bg[@]}"; do
+        while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
+    done
+    # Anything of ours still running: nodes (their command line names tmp)
+    # and services (their environment does).
+    grep -lsF -- "$tmp" /proc/[0-9]*/cmdline /proc/[0-9]*/environ | cut -d/ -f3 | sort -u |
+        while read -r pid; do
+            [ "$pid" = $$ ] || kill -KILL "$pid" 2>/dev/null
+        done
+    if [ "$failures" = 0 ]; then rm -rf "$tmp"; else echo "kept $tmp" >&2; fi
+}
+trap cleanup EXIT
+
+fail() {
+    echo "FAIL: $*" >&2
+    failures=$((failures + 1))
+}
+ok() { echo "ok: $*"; }
+
+# wait_for SECONDS COMMAND...: until COMMAND succeeds; false after SECONDS.
+wait_for() {
+    local deadline=$((SECONDS + $1))
+    shift
+    until "$@"; do
+        [ $SECONDS -lt $deadline ] || return 1
+        sleep 0.2
+    done
+}
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# A base port whose NNG and HTTP ports for 3 nodes are free.
+pick_base() {
+    local b p busy
+    while :; do
+        b=$((20000 + (RANDOM % 900) * 10))
+        busy=0
+        for p in $((b + 1)) $((b + 2)) $((b + 3)) $((b + 1001)) $((b + 1002)) $((b + 1003)); do
+            port_busy "$p" && busy=1
+        done
+        [ $busy = 1 ] || { echo "$b"; return; }
+    done
+}
+
+# The pid of the chimerad holding DATA's lock, if one runs.
+holder() {
+    local pid
+    pid=$(cat "$1/LOCK" 2>/dev/null) && [ -n "$pid" ] &&
+        grep -qaF -- "$1" "/proc/$pid/cmdline" 2>/dev/null && echo "$pid"
+}
+# The pids of the services a node on DATA started (they carry its mark).
+services_of() {
+    # grep fails on environ files it may not read, or of processes gone.
+    { grep -lsxzF -- "CHIMERA_SERVICE_OWNER=$1" /proc/[0-9]*/environ || true; } | cut -d/ -f3
+}
+has_new_service() { local s; s=$(services_of "$1") && [ -n "$s" ] && ! grep -qx -- "$2" <<<"$s"; }
+ready() { grep -q "Press Ctrl-C" "$1" || ! kill -0 "$2" 2>/dev/null; }
+is_gone() { ! kill -0 "$1" 2>/dev/null; }
+
+# start_federation BASE NODES OUT: run-local in the background until it
+# says it is ready; its pid in $started.
+start_federation() {
+    CHIMERA_BASE_PORT=$1 CHIMERA_NODES=$2 "$run_local" "$build" >"$3" 2>&1 &
+    started=$!
+    bg+=("$started")
+    wait_for 120 ready "$3" "$started" && grep -q "Press Ctrl-C" "$3"
+}
+
+# ---- paths: the default federation keeps today's, another has its own ---
+paths=$(CHIMERA_BASE_PORT=7100 "$run_local" paths)
+grep -qx "data: $CHIMERA_STATE_DIR/data/nI" <<<"$paths" &&
+    grep -qx "logs: $CHIMERA_STATE_DIR/nI.log" <<<"$paths" &&
+    ok "base 7100 keeps STATE/data/nI and STATE/nI.log" ||
+    fail "base 7100 paths: $paths"
+paths=$(CHIMERA_BASE_PORT=7200 "$run_local" paths)
+grep -qx "data: $CHIMERA_STATE_DIR/7200/data/nI" <<<"$paths" &&
+    ok "base 7200 gets STATE/7200/data/nI" || fail "base 7200 paths: $paths"
+
+# ---- make install: the three programs in PREFIX/bin ---------------------
+if cmake --install "$build" --prefix "$tmp/prefix" >/dev/null &&
+    [ -x "$tmp/prefix/bin/chimerad" ] && [ -x "$tmp/prefix/bin/chimeractl" ] &&
+    [ -x "$tmp/prefix/bin/chimera-demo" ]; then
+    ok "cmake --install puts chimerad, chimeractl, chimera-demo in PREFIX/bin"
+else
+    fail "cmake --install: $(ls "$tmp/prefix/bin" 2>&1)"
+fi
+
+# ---- a node that fails to start: exit 1, its name and why ---------------
+base0=$(pick_base)
+mkdir -p "$CHIMERA_STATE_DIR/$base0/data"
+: >"$CHIMERA_STATE_DIR/$base0/data/n2" # a file where n2's data directory goes
+CHIMERA_BASE_PORT=$base0 CHIMERA_NODES=2 timeout 60 "$run_local" "$build" >"$tmp/fail.out" 2>&1
+rc=$?
+if [ $rc = 1 ] && grep -q "n2 failed to start (exit status 2)" "$tmp/fail.out" &&
+    grep -q "data/n2 exists and is not a directory" "$tmp/fail.out"; then
+    ok "a node that fails to start: exit 1, named, with the end of its log"
+else
+    fail "run-local with a broken n2 exited $rc: $(cat "$tmp/fail.out")"
+fi
+[ -z "$(holder "$CHIMERA_STATE_DIR/$base0/data/n1")" ] && ok "n1 was stopped" ||
+    fail "n1 still runs after run-local failed"
+
+# ---- two federations side by side ----------------------------------------
+base_a=$(pick_base)
+start_federation "$base_a" 2 "$tmp/a.out" || fail "federation A did not start: $(cat "$tmp/a.out")"
+pid_a=$started
+base_b=$(pick_base)
+start_federation "$base_b" 1 "$tmp/b.out" || fail "federation B did not start: $(cat "$tmp/b.out")"
+data_a=$CHIMERA_STATE_DIR/$base_a/data
+data_b=$CHIMERA_STATE_DIR/$base_b/data
+n1_a=$(holder "$data_a/n1")
+n1_b=$(holder "$data_b/n1")
+if [ -n "$n1_a" ] && [ -n "$n1_b" ] && [ "$n1_a" != "$n1_b" ]; then
+    ok "A's n1 (pid $n1_a) and B's n1 (pid $n1_b) run on data directories of their own"
+else
+    fail "data directories: A n1 '$n1_a', B n1 '$n1_b'"
+fi
+# Each env file points chimeractl at its own federation.
+for fed in "$base_a" "$base_b"; do
+    # shellcheck source=/dev/null
+    if out=$(. "$CHIMERA_STATE_DIR/$fed/env" && cd "$tmp" && chimeractl status 2>&1) &&
+        grep -q "127.0.0.1:$((fed + 1001))" <<<"$out"; then
+        ok "federation on $fed: . env; chimeractl status reaches it"
+    else
+        fail "federation on $fed: chimeractl status with its env: $out"
+    fi
+done
+
+# ---- restart one node by hand ---------------------------------------------
+n2=$(holder "$data_a/n2")
+svc=$(services_of "$data_a/n2")
+if [ -z "$n2" ] || [ -z "$svc" ]; then
+    fail "A's n2 (pid '$n2') runs no service ('$svc')"
+else
+    kill -KILL "$n2"
+    wait_for 30 is_gone "$n2" || fail "n2 (pid $n2) did not die"
+    if out=$(CHIMERA_BASE_PORT=$base_a timeout 60 "$run_local" restart n2 2>&1); then
+        ok "restart n2: $out"
+    else
+        fail "restart n2 failed: $out"
+    fi
+    if wait_for 60 has_new_service "$data_a/n2" "$svc"; then
+        ok "the restarted n2 runs its service again ($(services_of "$data_a/n2" | tr '\n' ' '))"
+    else
+        fail "the restarted n2 runs no new service (before: $svc; now: $(services_of "$data_a/n2" | tr '\n' ' ')): $(tail -n 20 "$CHIMERA_STATE_DIR/$base_a/n2.log")"
+    fi
+    is_gone "$svc" || wait_for 30 is_gone "$svc" || fail "the killed n2's service $svc still runs"
+fi
+
+# ---- SIGTERM stops every node, the restarted one included -----------------
+n2=$(holder "$data_a/n2")
+kill -TERM "$pid_a"
+wait_for 60 is_gone "$pid_a" || fail "run-local A did not exit after SIGTERM"
+wait "$pid_a"
+rc=$?
+if [ $rc = 0 ] && [ -z "$(holder "$data_a/n1")" ] && [ -z "$(holder "$data_a/n2")" ]; then
+    ok "SIGTERM: run-local A exited 0 and stopped n1 and the restarted n2 (pid ${n2:-?})"
+else
+    fail "after SIGTERM: exit $rc, n1 '$(holder "$data_a/n1")', n2 '$(holder "$data_a/n2")'"
+fi
+
+[ "$failures" = 0 ] && echo "run_local_test: all passed" || echo "run_local_test: $failures failed" >&2
+exit $((failures > 0))
