@@ -244,8 +244,14 @@ echo
 
 # What makes `chimeractl` (as the README writes it) reach this federation.
 # shellcheck disable=SC2016 # $PATH expands when the file is sourced
-printf 'export PATH="%s:$PATH"\nexport CHIMERA_ADDR=127.0.0.1:%d CHIMERA_ADMIN_TOKEN_FILE=%s\n' \
-    "$bin" "$((base + 1001))" "$state/admin.token" >"$fed/env"
+# Every node's address: chimeractl tries them in order, so it still works
+# with n1 down.
+addrs=""
+for i in $(seq 1 "$nodes"); do
+    addrs="${addrs:+$addrs,}127.0.0.1:$((base + 1000 + i))"
+done
+printf 'export PATH="%s:$PATH"\nexport CHIMERA_ADDR=%s CHIMERA_ADMIN_TOKEN_FILE=%s\n' \
+    "$bin" "$addrs" "$state/admin.token" >"$fed/env"
 echo
 echo "For chimeractl in another terminal, paste (or: . $(shown "$fed/env")):"
 sed 's/^/  /' "$fed/env"

@@ -42,5 +42,6 @@ int main(int argc, char **argv)
     int status = node_run(&cfg, key, token);
     sodium_memzero(key, sizeof(key));
     sodium_memzero(token, sizeof(token));
+    sodium_memzero(cfg.read_token, sizeof(cfg.read_token));
     return status;
 }

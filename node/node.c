@@ -411,6 +411,7 @@ int node_run(const struct config *cfg, const uint8_t key[CONFIG_KEY_BYTES], cons
     node_ledger_close(n);
     sodium_memzero(n->key, sizeof(n->key));
     sodium_memzero(n->token, sizeof(n->token));
+    sodium_memzero(n->cfg.read_token, sizeof(n->cfg.read_token));
     free(n);
     if (lock >= 0)
         close(lock); /* last: nothing of this node touches the directory now */
