@@ -103,10 +103,10 @@ static json_t *nodes_json(struct node *n, const struct pl_deployment *d)
         const char *detail = self ? n->run.detail : r->detail;
         json_array_append_new(
             nodes, json_pack("{s:s, s:s, s:s?, s:s, s:o, s:s, s:s?}", "node", s->nodes[i],
-                             "desired", s->desired[i], "running", known ? running : NULL,
-                             "health", known ? pl_health_name(h) : "unknown", "healthy_since_ms",
-                             nullable((json_int_t)since), "detail", known ? detail : "",
-                             "skipped", d->down[i] ? "down" : NULL));
+                             "desired", s->desired[i], "running", known ? running : NULL, "health",
+                             known ? pl_health_name(h) : "unknown", "healthy_since_ms",
+                             nullable((json_int_t)since), "detail", known ? detail : "", "skipped",
+                             d->down[i] ? "down" : NULL));
     }
     return nodes;
 }
@@ -166,9 +166,9 @@ void api_deploy_planned(struct node *n, struct http_request *req, const char *ma
     static struct pl_record r;
     /* Asked of a dry run too, so that it predicts the real one's refusal
      * (after certification, as the real one). */
-    int st = certified ? pl_begin(&n->deploy.pl, id, &rel, (uint64_t)node_wall_ms(), &r, why,
-                                  sizeof(why))
-                       : 0;
+    int st = certified
+                 ? pl_begin(&n->deploy.pl, id, &rel, (uint64_t)node_wall_ms(), &r, why, sizeof(why))
+                 : 0;
     if (dry_run) {
         json_object_set_new(plan, "dry_run", json_true());
         json_object_set_new(plan, "release", release_json(&rel));
@@ -268,9 +268,9 @@ static void post_rollback(struct node *n, struct http_request *req)
     }
     const struct pl_deployment *t = pl_find(&n->deploy.pl, r.target);
     api_answer_at_commit(n, req, index, 202,
-                         json_pack("{s:s, s:s, s:o, s:s}", "id", id, "target", r.target, "release",
-                                   t ? release_json(&t->release) : json_null(), "reason",
-                                   r.reason));
+                         json_pack("{s:s, s:s, s:o, s:s, s:b}", "id", id, "target", r.target,
+                                   "release", t ? release_json(&t->release) : json_null(), "reason",
+                                   r.reason, "in_waves", r.in_waves));
 }
 
 bool api_deploy_route(struct node *n, struct http_request *req)

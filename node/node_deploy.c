@@ -27,8 +27,7 @@ static void keep_release(struct node *n, const char *id, const char *manifest, s
         for (size_t k = 0; drop == d->nrels && k < d->nrels; k++) {
             const char *rid = d->rels[k].id;
             const struct pl_state *ps = &d->pl;
-            bool needed = strcmp(rid, n->run.running) == 0 ||
-                          strcmp(rid, ps->prev_stable) == 0 ||
+            bool needed = strcmp(rid, n->run.running) == 0 || strcmp(rid, ps->prev_stable) == 0 ||
                           (ps->stable >= 0 && strcmp(rid, ps->deps[ps->stable].id) == 0) ||
                           (ps->active >= 0 && (strcmp(rid, ps->deps[ps->active].id) == 0 ||
                                                strcmp(rid, ps->deps[ps->active].target) == 0));

@@ -63,9 +63,9 @@ static void kill_member(struct h_cluster *c, int i, int leader)
 }
 
 /* The index of a member other than `not`. */
-static int other(int not)
+static int other(int not )
 {
-    return (not + 1) % NODES;
+    return (not +1) % NODES;
 }
 
 /* POSTs a body to node i; the answer's JSON and status. The plan waits
@@ -104,8 +104,8 @@ static int ctl_deploy_wait(struct h_cluster *c, int i, const char *name)
     example_path(name, path, sizeof(path));
     snprintf(ctl, sizeof(ctl), "%s/chimeractl", h_bin_dir());
     snprintf(addr, sizeof(addr), "%s:%d", c->nodes[i].http_host, c->nodes[i].http_port);
-    const char *argv[] = {ctl,      "--addr", addr,     "--token-file", c->token_file, "deploy",
-                          path,     "--wait", "--timeout", "90s",       NULL};
+    const char *argv[] = {ctl,  "--addr", addr,        "--token-file", c->token_file, "deploy",
+                          path, "--wait", "--timeout", "90s",          NULL};
     int code = -1;
     char *out = NULL, *err = NULL;
     if (!h_run(c, argv, 120000, &code, &out, &err))
@@ -224,8 +224,8 @@ static char *newest(struct h_cluster *c, int i)
 {
     long st = 0;
     json_t *j = h_http_get_json(c, i, "/deployments", &st);
-    const char *id =
-        json_string_value(json_object_get(json_array_get(json_object_get(j, "deployments"), 0), "id"));
+    const char *id = json_string_value(
+        json_object_get(json_array_get(json_object_get(j, "deployments"), 0), "id"));
     char *copy = id ? strdup(id) : NULL;
     json_decref(j);
     if (!copy)

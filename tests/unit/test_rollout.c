@@ -41,10 +41,7 @@ static void test_a_wave_waits_until_its_nodes_were_healthy_for_min_healthy_time(
 {
     (void)state;
     static struct pl_state s;
-    pl_init(&s, nodes3, 3);
-    struct pl_release v1 = release("1", 3, true);
-    begin(&s, "d1", &v1, 0);
-    assert_int_equal(step(&s, 0, NULL), PL_REC_WAVE);
+    d1_first_wave(&s, 3, true);
     for (int i = 0; i < 3; i++)
         healthy(&s, nodes3[i], "d1", 500);
     assert_int_equal(step(&s, 500 + 2 * SEC - 1, NULL), 0);
@@ -99,10 +96,7 @@ static void test_unhealthy_nodes_fail_the_release_only_past_the_healthy_deadline
 {
     (void)state;
     static struct pl_state s;
-    pl_init(&s, nodes3, 3);
-    struct pl_release v1 = release("1", 3, false);
-    begin(&s, "d1", &v1, 0);
-    assert_int_equal(step(&s, 0, NULL), PL_REC_WAVE);
+    d1_first_wave(&s, 3, false);
     for (int i = 0; i < 3; i++)
         reports(&s, nodes3[i], "d1", PL_H_UNHEALTHY, "HTTP 503");
     assert_int_equal(step(&s, 10 * SEC, NULL), 0);
@@ -116,10 +110,7 @@ static void test_a_node_that_never_applies_the_release_fails_it_past_the_deadlin
 {
     (void)state;
     static struct pl_state s;
-    pl_init(&s, nodes3, 3);
-    struct pl_release v1 = release("1", 3, false);
-    begin(&s, "d1", &v1, 0);
-    assert_int_equal(step(&s, 0, NULL), PL_REC_WAVE);
+    d1_first_wave(&s, 3, false);
     healthy(&s, "n1", "d1", 0);
     healthy(&s, "n2", "d1", 0);
     struct pl_record r;
@@ -156,10 +147,7 @@ static void test_a_first_release_that_fails_has_nothing_to_revert_to(void **stat
 {
     (void)state;
     static struct pl_state s;
-    pl_init(&s, nodes3, 3);
-    struct pl_release v1 = release("1", 1, true);
-    begin(&s, "d1", &v1, 0);
-    assert_int_equal(step(&s, 0, NULL), PL_REC_WAVE);
+    d1_first_wave(&s, 1, true);
     reports(&s, "n1", "d1", PL_H_CRASHED, "");
     assert_int_equal(step(&s, 0, NULL), PL_REC_FAILED);
     assert_int_equal(step(&s, SEC, NULL), 0);
@@ -265,9 +253,7 @@ static void test_a_rollback_to_the_release_already_running_is_refused(void **sta
 {
     (void)state;
     static struct pl_state s;
-    pl_init(&s, nodes3, 3);
-    struct pl_release v1 = release("1", 3, true);
-    uint64_t t = roll_to_stable(&s, "d1", &v1, 0);
+    uint64_t t = d1_stable(&s);
     struct pl_record r;
     char why[256];
     assert_int_equal(pl_rollback(&s, "r1", "1", t, &r, why, sizeof(why)), 409);

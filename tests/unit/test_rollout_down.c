@@ -57,10 +57,7 @@ static void test_a_member_down_during_its_wave_is_not_waited_for(void **state)
 {
     (void)state;
     static struct pl_state s;
-    pl_init(&s, nodes3, 3);
-    struct pl_release v1 = release("1", 3, true);
-    begin(&s, "d1", &v1, 0);
-    assert_int_equal(step(&s, 0, NULL), PL_REC_WAVE);
+    d1_first_wave(&s, 3, true);
     /* n3 was told and is killed before it is healthy (say, the leader). */
     pl_member(&s, "n3", false, SEC);
     healthy(&s, "n1", "d1", 0);
@@ -75,10 +72,7 @@ static void test_a_member_down_never_fails_the_release_past_the_healthy_deadline
 {
     (void)state;
     static struct pl_state s;
-    pl_init(&s, nodes3, 3);
-    struct pl_release v1 = release("1", 3, true);
-    begin(&s, "d1", &v1, 0);
-    assert_int_equal(step(&s, 0, NULL), PL_REC_WAVE);
+    d1_first_wave(&s, 3, true);
     pl_member(&s, "n2", false, 0);
     reports(&s, "n1", "d1", PL_H_STARTING, "");
     reports(&s, "n3", "d1", PL_H_STARTING, "");
@@ -204,10 +198,7 @@ static void test_a_member_up_again_is_judged_again(void **state)
 {
     (void)state;
     static struct pl_state s;
-    pl_init(&s, nodes3, 3);
-    struct pl_release v1 = release("1", 3, false);
-    begin(&s, "d1", &v1, 0);
-    assert_int_equal(step(&s, 0, NULL), PL_REC_WAVE);
+    d1_first_wave(&s, 3, false);
     pl_member(&s, "n3", false, SEC);
     pl_member(&s, "n3", true, 2 * SEC);
     reports(&s, "n3", "d1", PL_H_CRASHED, "web exited with status 1");

@@ -39,8 +39,7 @@ static void rollback(struct pl_state *s, const char *id, const char *to, uint64_
     assert_int_equal(pl_apply(s, r), 0);
 }
 
-static void
-test_a_manual_rollback_changes_at_most_max_parallel_members_at_a_time(void **state)
+static void test_a_manual_rollback_changes_at_most_max_parallel_members_at_a_time(void **state)
 {
     (void)state;
     static struct pl_state s;
@@ -140,9 +139,7 @@ static void test_a_bare_rollback_with_a_single_stable_release_is_refused(void **
 {
     (void)state;
     static struct pl_state s;
-    pl_init(&s, nodes3, 3);
-    struct pl_release v1 = release("1", 3, true);
-    uint64_t t = roll_to_stable(&s, "d1", &v1, 0);
+    uint64_t t = d1_stable(&s);
     struct pl_record r;
     char why[256];
     assert_int_equal(pl_rollback(&s, "r1", NULL, t, &r, why, sizeof(why)), 409);

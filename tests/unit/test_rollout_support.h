@@ -18,7 +18,8 @@
 
 static const char nodes3[3][PL_ID_MAX] = {"n1", "n2", "n3"};
 
-static inline struct pl_release release(const char *version, uint32_t max_parallel, bool auto_revert)
+static inline struct pl_release release(const char *version, uint32_t max_parallel,
+                                        bool auto_revert)
 {
     struct pl_release r = {.policy = {.max_parallel = max_parallel,
                                       .min_healthy_time_ms = 2 * SEC,
@@ -43,7 +44,8 @@ static inline enum pl_record_kind step(struct pl_state *s, uint64_t now, struct 
     return r.kind;
 }
 
-static inline void begin(struct pl_state *s, const char *id, const struct pl_release *rel, uint64_t now)
+static inline void begin(struct pl_state *s, const char *id, const struct pl_release *rel,
+                         uint64_t now)
 {
     struct pl_record r;
     char why[256];
@@ -62,7 +64,7 @@ static inline void healthy(struct pl_state *s, const char *node, const char *dep
 }
 
 static inline void reports(struct pl_state *s, const char *node, const char *dep, enum pl_health h,
-                    const char *detail)
+                           const char *detail)
 {
     struct pl_report r = {.health = h, .gen = pl_desired_gen(s, node)};
     snprintf(r.deployment, sizeof(r.deployment), "%s", dep);
@@ -72,8 +74,8 @@ static inline void reports(struct pl_state *s, const char *node, const char *dep
 
 /* Takes dep from RELEASE to STABLE with every node healthy at once;
  * returns the time it became stable. */
-static inline uint64_t roll_to_stable(struct pl_state *s, const char *dep, const struct pl_release *rel,
-                               uint64_t t)
+static inline uint64_t roll_to_stable(struct pl_state *s, const char *dep,
+                                      const struct pl_release *rel, uint64_t t)
 {
     begin(s, dep, rel, t);
     for (int guard = 0; guard < 10; guard++) {
@@ -105,10 +107,28 @@ static inline uint64_t settle(struct pl_state *s, const char *runs, uint64_t t)
     return t;
 }
 
+/* d1 (version 1, max_parallel) begun on the three members, its first
+ * wave committed at 0. */
+static inline void d1_first_wave(struct pl_state *s, uint32_t max_parallel, bool auto_revert)
+{
+    pl_init(s, nodes3, 3);
+    struct pl_release v1 = release("1", max_parallel, auto_revert);
+    begin(s, "d1", &v1, 0);
+    assert_int_equal(step(s, 0, NULL), PL_REC_WAVE);
+}
+
+/* d1 (version 1) stable on the three members, all at once; the time. */
+static inline uint64_t d1_stable(struct pl_state *s)
+{
+    pl_init(s, nodes3, 3);
+    struct pl_release v1 = release("1", 3, true);
+    return roll_to_stable(s, "d1", &v1, 0);
+}
+
 /* d1 (version 1) stable on every node, then d2 (version 2) in its first
  * wave with n1 reporting h for it; returns the time. */
-static inline uint64_t stable_then_d2_reports(struct pl_state *s, bool auto_revert, enum pl_health h,
-                                       const char *detail)
+static inline uint64_t stable_then_d2_reports(struct pl_state *s, bool auto_revert,
+                                              enum pl_health h, const char *detail)
 {
     pl_init(s, nodes3, 3);
     struct pl_release v1 = release("1", 1, true), v2 = release("2", 1, auto_revert);
