@@ -207,6 +207,24 @@ static void test_a_member_up_again_is_judged_again(void **state)
     assert_non_null(strstr(r.reason, "n3"));
 }
 
+/* The others ran it healthy for min_healthy_time: a member that comes
+ * back and cannot run it is that member's fault, shown in its report, and
+ * the release stays stable (the operator may roll back). */
+static void test_a_member_that_comes_back_and_crashes_leaves_the_release_stable(void **state)
+{
+    (void)state;
+    static struct pl_state s;
+    pl_init(&s, nodes3, 3);
+    struct pl_release v1 = release("1", 3, true);
+    pl_member(&s, "n3", false, 0);
+    uint64_t t = roll_to_stable(&s, "d1", &v1, 0);
+    pl_member(&s, "n3", true, t);
+    reports(&s, "n3", "d1", PL_H_CRASHED, "web exited with status 1");
+    assert_int_equal(step(&s, t + 100 * SEC, NULL), 0);
+    assert_int_equal(pl_find(&s, "d1")->stage, PL_STAGE_STABLE);
+    assert_int_equal(s.reports[2].health, PL_H_CRASHED);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -220,6 +238,7 @@ int main(void)
         cmocka_unit_test(test_an_automatic_rollback_completes_with_a_member_down),
         cmocka_unit_test(test_a_rollback_with_every_other_member_down_completes_on_the_leader),
         cmocka_unit_test(test_a_member_up_again_is_judged_again),
+        cmocka_unit_test(test_a_member_that_comes_back_and_crashes_leaves_the_release_stable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
