@@ -4,11 +4,14 @@
  *        node, healed, certified (deploy_plan.c), then committed to the
  *        ledger: 202 {"id","release","simulation","healing","certification"}
  *        once committed; 200 with "dry_run": true and nothing deployed; 422
- *        when not certified; 409 when another deployment is in progress.
+ *        when not certified; 409 when another deployment is in progress or
+ *        the release is the stable one (a dry run answers the same 409, with
+ *        its plan: it predicts the refusal).
  *   GET  /deployments              {"current","stable","deployments":[...]}
  *   GET  /deployments/ID           one, with its nodes and events
- *   POST /rollback                 (admin) {} or {"to": VERSION}: 202 once the
- *        rollback is committed; 409 / 404 with the reason.
+ *   POST /rollback                 (admin) {} (the previous stable release)
+ *        or {"to": VERSION}: 202 once the rollback is committed; 409 / 404
+ *        with the reason.
  * Mutations reach only the leader: a follower answers 307 (api_notes.c). */
 #include <inttypes.h>
 #include <sodium.h>
@@ -36,13 +39,23 @@ static json_t *nullable(json_int_t v)
     return v ? json_integer(v) : json_null();
 }
 
-static json_t *summary(const struct pl_deployment *d)
+/* The members d passed over because they were down. */
+static json_t *skipped(const struct pl_state *s, const struct pl_deployment *d)
 {
-    return json_pack("{s:s, s:b, s:s?, s:o, s:s, s:I, s:o, s:s?}", "id", d->id, "rollback",
+    json_t *a = json_array();
+    for (size_t i = 0; i < s->nnodes; i++)
+        if (d->down[i])
+            json_array_append_new(a, json_string(s->nodes[i]));
+    return a;
+}
+
+static json_t *summary(const struct pl_state *s, const struct pl_deployment *d)
+{
+    return json_pack("{s:s, s:b, s:s?, s:o, s:s, s:I, s:o, s:s?, s:o}", "id", d->id, "rollback",
                      d->rollback, "target", d->rollback ? d->target : NULL, "release",
                      release_json(&d->release), "stage", pl_stage_name(d->stage), "started_ms",
                      (json_int_t)d->started_ms, "finished_ms", nullable((json_int_t)d->finished_ms),
-                     "reason", d->reason[0] ? d->reason : NULL);
+                     "reason", d->reason[0] ? d->reason : NULL, "skipped", skipped(s, d));
 }
 
 json_t *api_deploy_summary(struct node *n)
@@ -68,7 +81,7 @@ static void get_list(struct node *n, struct http_request *req)
     const struct pl_state *s = &n->deploy.pl;
     json_t *list = json_array();
     for (size_t i = s->ndeps; i-- > 0;)
-        json_array_append_new(list, summary(&s->deps[i]));
+        json_array_append_new(list, summary(s, &s->deps[i]));
     http_respond_json(
         req, 200,
         json_pack("{s:s?, s:s?, s:o}", "current", s->active >= 0 ? s->deps[s->active].id : NULL,
@@ -76,8 +89,8 @@ static void get_list(struct node *n, struct http_request *req)
 }
 
 /* What each node runs: the leader hears every node's reports; another node
- * knows only its own. */
-static json_t *nodes_json(struct node *n)
+ * knows only its own. "skipped": "down" names a member d passed over. */
+static json_t *nodes_json(struct node *n, const struct pl_deployment *d)
 {
     const struct pl_state *s = &n->deploy.pl;
     json_t *nodes = json_array();
@@ -89,10 +102,11 @@ static json_t *nodes_json(struct node *n)
         uint64_t since = self ? n->run.healthy_since : r->healthy_since_ms;
         const char *detail = self ? n->run.detail : r->detail;
         json_array_append_new(
-            nodes, json_pack("{s:s, s:s, s:s?, s:s, s:o, s:s}", "node", s->nodes[i], "desired",
-                             s->desired[i], "running", known ? running : NULL, "health",
+            nodes, json_pack("{s:s, s:s, s:s?, s:s, s:o, s:s, s:s?}", "node", s->nodes[i],
+                             "desired", s->desired[i], "running", known ? running : NULL, "health",
                              known ? pl_health_name(h) : "unknown", "healthy_since_ms",
-                             nullable((json_int_t)since), "detail", known ? detail : ""));
+                             nullable((json_int_t)since), "detail", known ? detail : "", "skipped",
+                             d->down[i] ? "down" : NULL));
     }
     return nodes;
 }
@@ -117,9 +131,9 @@ static void get_one(struct node *n, struct http_request *req, const char *id)
         http_respond_error(req, 404, "no deployment %s (GET /deployments lists them)", id);
         return;
     }
-    json_t *o = summary(d);
+    json_t *o = summary(&n->deploy.pl, d);
     json_object_set_new(o, "waves", json_integer(d->waves));
-    json_object_set_new(o, "nodes", nodes_json(n));
+    json_object_set_new(o, "nodes", nodes_json(n, d));
     json_object_set_new(o, "events", events_about(n, id));
     const struct node_release *rel = node_deploy_release(n, d->rollback ? d->target : d->id);
     if (rel) {
@@ -139,14 +153,28 @@ static void new_id(const char *prefix, char out[PL_ID_MAX])
 void api_deploy_planned(struct node *n, struct http_request *req, const char *manifest, size_t mlen,
                         const struct manifest *m, json_t *plan, bool certified, bool dry_run)
 {
-    struct pl_release shown = {0};
-    snprintf(shown.name, sizeof(shown.name), "%s", m->name);
-    snprintf(shown.version, sizeof(shown.version), "%s", m->version);
-    manifest_digest(manifest, mlen, shown.digest);
+    struct pl_release rel = {.policy = {.max_parallel = m->rollout.max_parallel,
+                                        .min_healthy_time_ms = m->rollout.min_healthy_time_ms,
+                                        .healthy_deadline_ms = m->rollout.healthy_deadline_ms,
+                                        .progress_deadline_ms = m->rollout.progress_deadline_ms,
+                                        .auto_revert = m->rollout.auto_revert}};
+    snprintf(rel.name, sizeof(rel.name), "%s", m->name);
+    snprintf(rel.version, sizeof(rel.version), "%s", m->version);
+    manifest_digest(manifest, mlen, rel.digest);
+    char id[PL_ID_MAX], why[512];
+    new_id("d-", id);
+    static struct pl_record r;
+    /* Asked of a dry run too, so that it predicts the real one's refusal
+     * (after certification, as the real one). */
+    int st = certified
+                 ? pl_begin(&n->deploy.pl, id, &rel, (uint64_t)node_wall_ms(), &r, why, sizeof(why))
+                 : 0;
     if (dry_run) {
         json_object_set_new(plan, "dry_run", json_true());
-        json_object_set_new(plan, "release", release_json(&shown));
-        http_respond_json(req, 200, plan);
+        json_object_set_new(plan, "release", release_json(&rel));
+        if (st != 0)
+            json_object_set_new(plan, "error", json_string(why));
+        http_respond_json(req, st != 0 ? st : 200, plan);
         return;
     }
     if (!certified) {
@@ -160,18 +188,6 @@ void api_deploy_planned(struct node *n, struct http_request *req, const char *ma
         api_redirect_to_leader(n, req, "/deployments");
         return;
     }
-    struct pl_release rel = {.policy = {.max_parallel = m->rollout.max_parallel,
-                                        .min_healthy_time_ms = m->rollout.min_healthy_time_ms,
-                                        .healthy_deadline_ms = m->rollout.healthy_deadline_ms,
-                                        .progress_deadline_ms = m->rollout.progress_deadline_ms,
-                                        .auto_revert = m->rollout.auto_revert}};
-    snprintf(rel.name, sizeof(rel.name), "%s", m->name);
-    snprintf(rel.version, sizeof(rel.version), "%s", m->version);
-    manifest_digest(manifest, mlen, rel.digest);
-    char id[PL_ID_MAX], why[512];
-    new_id("d-", id);
-    static struct pl_record r;
-    int st = pl_begin(&n->deploy.pl, id, &rel, (uint64_t)node_wall_ms(), &r, why, sizeof(why));
     if (st != 0) {
         json_object_set_new(plan, "error", json_string(why));
         http_respond_json(req, st, plan);
@@ -252,9 +268,9 @@ static void post_rollback(struct node *n, struct http_request *req)
     }
     const struct pl_deployment *t = pl_find(&n->deploy.pl, r.target);
     api_answer_at_commit(n, req, index, 202,
-                         json_pack("{s:s, s:s, s:o, s:s}", "id", id, "target", r.target, "release",
-                                   t ? release_json(&t->release) : json_null(), "reason",
-                                   r.reason));
+                         json_pack("{s:s, s:s, s:o, s:s, s:b}", "id", id, "target", r.target,
+                                   "release", t ? release_json(&t->release) : json_null(), "reason",
+                                   r.reason, "in_waves", r.in_waves));
 }
 
 bool api_deploy_route(struct node *n, struct http_request *req)

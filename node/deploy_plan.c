@@ -4,8 +4,10 @@
  * Each round the leader sends every other member the manifest (and the
  * heal actions addressed to it, if any) and probes itself; each member
  * heals what it was asked to, probes this machine (pipeline/probe.h) and
- * answers with its facts. A round ends when every member answered or
- * PLAN_ROUND_MS passed (a member that did not answer is judged as such).
+ * answers with its facts. A round ends when every member answered or is
+ * down (dead: not heard from for dead_after_ms), or PLAN_ROUND_MS passed
+ * (a member that did not answer is judged as such: a warning, as it
+ * applies the release when it comes back).
  * The certify core (pipeline/certify.h) then says heal again (at most
  * CERT_MAX_HEAL_ATTEMPTS rounds of healing), or certify. A dry run heals
  * nothing: it reports what healing would do.
@@ -222,8 +224,13 @@ void node_plan_tick(struct node *n)
     if (!plan.active)
         return;
     bool all = true;
-    for (size_t i = 0; i < n->peers.n; i++)
-        all = all && plan.got[i];
+    for (size_t i = 0; i < n->peers.n; i++) {
+        /* Nobody waits for a member that is down. */
+        bool down = !plan.got[i] && n->peers.m[i].heard && n->peers.m[i].status == PEER_DEAD;
+        if (down)
+            snprintf(plan.facts[i].error, sizeof(plan.facts[i].error), "it is down");
+        all = all && (plan.got[i] || down);
+    }
     if (n->stopping) {
         struct http_request *req = plan.req;
         plan.active = false;

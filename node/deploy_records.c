@@ -12,8 +12,13 @@
  *             "certificate" (str: JSON, as GET /deployments/ID shows it)
  *   wave:     "wave" (uint), "nodes" [str, ...]
  *   failed:   "reason" (str)
- *   rollback: "target", "from" (str), "reason" (str), "automatic" (bool)
- * The record's time is the entry's timestamp. */
+ *   rollback: "target", "from" (str), "reason" (str), "automatic" (bool),
+ *             "in_waves" (bool: in waves under the policy; absent: every
+ *             node at once, as every rollback before it existed)
+ *   wave, stable, reverted: "down" [str, ...] the members passed over as
+ *             down (absent: none, as in records made before it existed)
+ * The record's time is the entry's timestamp. Keys are only ever added:
+ * records in existing ledgers must keep decoding. */
 #include <inttypes.h>
 #include <msgpack.h>
 #include <stdio.h>
@@ -22,12 +27,41 @@
 
 #include "node/node.h"
 
+static void pack_ids(msgpack_packer *pk, const char *key, const char (*ids)[PL_ID_MAX], size_t n)
+{
+    msgpack_pack_str_with_body(pk, key, strlen(key));
+    msgpack_pack_array(pk, (uint32_t)n);
+    for (size_t i = 0; i < n; i++)
+        msgpack_pack_str_with_body(pk, ids[i], strlen(ids[i]));
+}
+
+/* An array of member ids under key; absent is an empty list when optional. */
+static bool decode_ids(const msgpack_object *o, const char *key, bool optional,
+                       char (*ids)[PL_ID_MAX], size_t *n)
+{
+    const msgpack_object *a = node_mp_get(o, key);
+    *n = 0;
+    if (!a)
+        return optional;
+    if (a->type != MSGPACK_OBJECT_ARRAY || a->via.array.size > PL_MAX_NODES)
+        return false;
+    for (uint32_t i = 0; i < a->via.array.size; i++) {
+        const msgpack_object *s = &a->via.array.ptr[i];
+        if (s->type != MSGPACK_OBJECT_STR || s->via.str.size >= PL_ID_MAX)
+            return false;
+        memcpy(ids[i], s->via.str.ptr, s->via.str.size);
+        ids[i][s->via.str.size] = '\0';
+    }
+    *n = a->via.array.size;
+    return true;
+}
+
 uint32_t deploy_record_encode(const struct pl_record *r, const char *manifest, size_t mlen,
                               const char *cert, struct node_pack *p)
 {
     msgpack_packer *pk = &p->pk;
     const char *kind = pl_record_name(r->kind);
-    uint32_t fields = 2;
+    uint32_t fields = 2 + (r->ndown > 0);
     switch (r->kind) {
     case PL_REC_RELEASE:
         fields += 6;
@@ -39,7 +73,7 @@ uint32_t deploy_record_encode(const struct pl_record *r, const char *manifest, s
         fields += 1;
         break;
     case PL_REC_ROLLBACK:
-        fields += 4;
+        fields += 4 + r->in_waves;
         break;
     default:
         break;
@@ -67,10 +101,7 @@ uint32_t deploy_record_encode(const struct pl_record *r, const char *manifest, s
     }
     case PL_REC_WAVE:
         node_mp_kv_u64(pk, "wave", r->wave);
-        msgpack_pack_str_with_body(pk, "nodes", 5);
-        msgpack_pack_array(pk, (uint32_t)r->nnodes);
-        for (size_t i = 0; i < r->nnodes; i++)
-            msgpack_pack_str_with_body(pk, r->nodes[i], strlen(r->nodes[i]));
+        pack_ids(pk, "nodes", r->nodes, r->nnodes);
         break;
     case PL_REC_FAILED:
         node_mp_kv_str(pk, "reason", r->reason, strlen(r->reason));
@@ -80,10 +111,14 @@ uint32_t deploy_record_encode(const struct pl_record *r, const char *manifest, s
         node_mp_kv_str(pk, "from", r->from_deployment, strlen(r->from_deployment));
         node_mp_kv_str(pk, "reason", r->reason, strlen(r->reason));
         node_mp_kv_bool(pk, "automatic", r->automatic);
+        if (r->in_waves)
+            node_mp_kv_bool(pk, "in_waves", true);
         break;
     default:
         break;
     }
+    if (r->ndown > 0)
+        pack_ids(pk, "down", r->down, r->ndown);
     return r->kind == PL_REC_ROLLBACK ? LEDGER_ENTRY_ROLLBACK : LEDGER_ENTRY_DEPLOYMENT;
 }
 
@@ -146,18 +181,11 @@ int deploy_record_decode(const uint8_t *payload, size_t len, uint64_t at_ms, str
     }
     case PL_REC_WAVE: {
         uint64_t wave;
-        const msgpack_object *nodes = node_mp_get(o, "nodes");
-        if (!node_mp_get_u64(o, "wave", &wave) || !nodes || nodes->type != MSGPACK_OBJECT_ARRAY ||
-            nodes->via.array.size > PL_MAX_NODES)
+        if (!node_mp_get_u64(o, "wave", &wave) ||
+            !decode_ids(o, "nodes", false, r->nodes, &r->nnodes) ||
+            !decode_ids(o, "down", true, r->down, &r->ndown))
             goto out;
         r->wave = (uint32_t)wave;
-        for (uint32_t i = 0; i < nodes->via.array.size; i++) {
-            const msgpack_object *s = &nodes->via.array.ptr[i];
-            if (s->type != MSGPACK_OBJECT_STR || s->via.str.size >= PL_ID_MAX)
-                goto out;
-            memcpy(r->nodes[i], s->via.str.ptr, s->via.str.size);
-        }
-        r->nnodes = nodes->via.array.size;
         break;
     }
     case PL_REC_FAILED:
@@ -168,11 +196,14 @@ int deploy_record_decode(const uint8_t *payload, size_t len, uint64_t at_ms, str
         if (!node_mp_get_str(o, "target", r->target, sizeof(r->target)) ||
             !node_mp_get_str(o, "from", r->from_deployment, sizeof(r->from_deployment)) ||
             !node_mp_get_str(o, "reason", r->reason, sizeof(r->reason)) ||
-            !node_mp_get_bool(o, "automatic", &r->automatic))
+            !node_mp_get_bool(o, "automatic", &r->automatic) ||
+            (node_mp_get(o, "in_waves") && !node_mp_get_bool(o, "in_waves", &r->in_waves)))
             goto out;
         break;
     case PL_REC_STABLE:
     case PL_REC_REVERTED:
+        if (!decode_ids(o, "down", true, r->down, &r->ndown))
+            goto out;
         break;
     default:
         goto out;

@@ -27,7 +27,7 @@ static void keep_release(struct node *n, const char *id, const char *manifest, s
         for (size_t k = 0; drop == d->nrels && k < d->nrels; k++) {
             const char *rid = d->rels[k].id;
             const struct pl_state *ps = &d->pl;
-            bool needed = strcmp(rid, n->run.running) == 0 ||
+            bool needed = strcmp(rid, n->run.running) == 0 || strcmp(rid, ps->prev_stable) == 0 ||
                           (ps->stable >= 0 && strcmp(rid, ps->deps[ps->stable].id) == 0) ||
                           (ps->active >= 0 && (strcmp(rid, ps->deps[ps->active].id) == 0 ||
                                                strcmp(rid, ps->deps[ps->active].target) == 0));
@@ -199,9 +199,26 @@ int node_deploy_append(struct node *n, const struct pl_record *r, const char *ma
     return rv;
 }
 
+/* Which members are up, for the rollout core: down is the peers' dead
+ * status (nothing heard for dead_after_ms), never merely suspect, so a slow
+ * member is waited for. A member never heard from since this node started
+ * counts as down only once dead_after_ms have passed since the start: a
+ * fresh leader has not heard everyone yet. */
+static void feed_members(struct node *n, uint64_t wall)
+{
+    uint64_t now = uv_now(n->loop);
+    bool settled = now - n->started_ms >= n->peers.dead_after_ms;
+    for (size_t i = 0; i < n->peers.n && i < PL_MAX_NODES; i++) {
+        const struct peer *m = &n->peers.m[i];
+        bool down = m->status == PEER_DEAD && (m->heard || settled);
+        pl_member(&n->deploy.pl, m->id, !down, wall);
+    }
+}
+
 void node_deploy_tick(struct node *n)
 {
     struct node_deploy *d = &n->deploy;
+    feed_members(n, (uint64_t)node_wall_ms());
     if (n->cons.role != CONS_LEADER)
         d->pending_index = 0; /* whoever leads next decides afresh */
     if (n->cons.role != CONS_LEADER || n->stopping || !n->ledger ||

@@ -23,6 +23,8 @@ void pl_init(struct pl_state *s, const char (*nodes)[PL_ID_MAX], size_t n)
     s->stable = -1;
     s->active = -1;
     s->revert_pending = -1;
+    for (size_t i = 0; i < s->nnodes; i++)
+        s->up[i] = true;
 }
 
 static int node_index(const struct pl_state *s, const char *node)
@@ -48,8 +50,9 @@ const struct pl_deployment *pl_find(const struct pl_state *s, const char *id)
 }
 
 /* Room for one more deployment: the oldest that is neither the stable one,
- * the active one, nor the target of either, is forgotten (the ledger keeps
- * it). Indices held in the state move down with it. */
+ * the one before it, the active one, nor the target of either, is
+ * forgotten (the ledger keeps it). Indices held in the state move down
+ * with it. */
 static bool make_room(struct pl_state *s, const char *keep)
 {
     if (s->ndeps < PL_MAX_DEPLOYMENTS)
@@ -57,7 +60,8 @@ static bool make_room(struct pl_state *s, const char *keep)
     const char *keep_target = s->active >= 0 ? s->deps[s->active].target : "";
     for (size_t i = 0; i < s->ndeps; i++) {
         if ((int)i == s->stable || (int)i == s->active || (int)i == s->revert_pending ||
-            strcmp(s->deps[i].id, keep_target) == 0 || strcmp(s->deps[i].id, keep) == 0)
+            strcmp(s->deps[i].id, keep_target) == 0 || strcmp(s->deps[i].id, keep) == 0 ||
+            strcmp(s->deps[i].id, s->prev_stable) == 0)
             continue;
         memmove(&s->deps[i], &s->deps[i + 1], sizeof(s->deps[0]) * (s->ndeps - i - 1));
         s->ndeps--;
@@ -100,10 +104,46 @@ static void end_active(struct pl_state *s, const char *why, uint64_t at_ms)
 
 static void make_stable(struct pl_state *s, int idx)
 {
-    if (s->stable >= 0 && s->stable != idx)
+    if (s->stable >= 0 && s->stable != idx) {
         s->deps[s->stable].stage = PL_STAGE_SUPERSEDED;
+        copy_id(s->prev_stable, s->deps[s->stable].id);
+    }
     s->stable = idx;
     s->deps[idx].stage = PL_STAGE_STABLE;
+}
+
+/* The deployment whose release d's nodes run: a rollback runs its target's. */
+static const char *runs(const struct pl_deployment *d)
+{
+    return d->rollback ? d->target : d->id;
+}
+
+static void tell(struct pl_state *s, size_t i, const char *dep)
+{
+    copy_id(s->desired[i], dep);
+    s->desired_gen[i]++;
+}
+
+static bool listed(const char (*ids)[PL_ID_MAX], size_t n, const char *id)
+{
+    for (size_t k = 0; k < n; k++)
+        if (strcmp(ids[k], id) == 0)
+            return true;
+    return false;
+}
+
+/* d is done (STABLE, REVERTED): the record names who was passed over as
+ * down, and every member no wave reached is told to run the release, so
+ * that one coming back applies what the ledger says. */
+static void complete(struct pl_state *s, struct pl_deployment *d, const struct pl_record *r)
+{
+    for (size_t i = 0; i < s->nnodes; i++) {
+        d->down[i] = listed(r->down, r->ndown, s->nodes[i]);
+        if (!d->assigned[i])
+            tell(s, i, runs(d));
+    }
+    d->finished_ms = r->at_ms;
+    s->active = -1;
 }
 
 int pl_apply(struct pl_state *s, const struct pl_record *r)
@@ -126,25 +166,27 @@ int pl_apply(struct pl_state *s, const struct pl_record *r)
         return 0;
     }
     case PL_REC_WAVE:
-        if (!d || (int)(d - s->deps) != s->active || d->rollback)
+        if (!d || (int)(d - s->deps) != s->active || (d->rollback && !d->in_waves))
             return -1;
         d->waves = r->wave;
         d->wave_started_ms = r->at_ms;
+        for (size_t i = 0; i < s->nnodes; i++)
+            if (!d->assigned[i])
+                d->down[i] = listed(r->down, r->ndown, s->nodes[i]);
         for (size_t k = 0; k < r->nnodes; k++) {
             int ni = node_index(s, r->nodes[k]);
             if (ni < 0)
                 continue;
             d->assigned[ni] = true;
-            copy_id(s->desired[ni], d->id);
-            s->desired_gen[ni]++;
+            d->down[ni] = false;
+            tell(s, (size_t)ni, runs(d));
         }
         return 0;
     case PL_REC_STABLE:
         if (!d || (int)(d - s->deps) != s->active || d->rollback)
             return -1;
-        d->finished_ms = r->at_ms;
+        complete(s, d, r);
         make_stable(s, idx);
-        s->active = -1;
         return 0;
     case PL_REC_FAILED:
         if (!d || (int)(d - s->deps) != s->active)
@@ -175,13 +217,13 @@ int pl_apply(struct pl_state *s, const struct pl_record *r)
         d->release = s->deps[target].release;
         d->stage = PL_STAGE_ROLLING_BACK;
         d->wave_started_ms = r->at_ms;
-        d->waves = 1;
-        /* Coordinated: every node at once. */
-        for (size_t i = 0; i < s->nnodes; i++) {
+        d->in_waves = r->in_waves;
+        /* Coordinated, unless in waves: every node at once. */
+        for (size_t i = 0; i < s->nnodes && !d->in_waves; i++) {
             d->assigned[i] = true;
-            copy_id(s->desired[i], d->target);
-            s->desired_gen[i]++;
+            tell(s, i, d->target);
         }
+        d->waves = d->in_waves ? 0 : 1;
         s->active = (int)(d - s->deps);
         s->revert_pending = -1;
         return 0;
@@ -190,10 +232,9 @@ int pl_apply(struct pl_state *s, const struct pl_record *r)
         if (!d || (int)(d - s->deps) != s->active || !d->rollback)
             return -1;
         d->stage = PL_STAGE_REVERTED;
-        d->finished_ms = r->at_ms;
+        complete(s, d, r);
         if (dep_index(s, d->target) >= 0)
             make_stable(s, dep_index(s, d->target));
-        s->active = -1;
         return 0;
     }
     return -1;
@@ -211,6 +252,16 @@ void pl_report(struct pl_state *s, const char *node, const struct pl_report *r)
 void pl_forget_reports(struct pl_state *s)
 {
     memset(s->reported, 0, sizeof(s->reported));
+}
+
+void pl_member(struct pl_state *s, const char *node, bool up, uint64_t now_ms)
+{
+    int i = node_index(s, node);
+    if (i < 0)
+        return;
+    if (up && !s->up[i])
+        s->up_since_ms[i] = now_ms;
+    s->up[i] = up;
 }
 
 const char *pl_desired(const struct pl_state *s, const char *node)
@@ -254,16 +305,18 @@ static bool judge(const struct pl_state *s, const struct pl_deployment *d, uint6
                   bool *all_ready, struct pl_record *out)
 {
     const struct pl_policy *p = &d->release.policy;
-    const char *runs = d->rollback ? d->target : d->id;
-    uint64_t waited = now > d->wave_started_ms ? now - d->wave_started_ms : 0;
-    bool late = waited > p->healthy_deadline_ms;
     *all_ready = true;
     for (size_t i = 0; i < s->nnodes; i++) {
-        if (!d->assigned[i])
+        /* A member down is not waited for (nor judged): it applies the
+         * release when it comes back, and is judged again from then. */
+        if (!d->assigned[i] || !s->up[i])
             continue;
+        uint64_t from =
+            s->up_since_ms[i] > d->wave_started_ms ? s->up_since_ms[i] : d->wave_started_ms;
+        bool late = now > from && now - from > p->healthy_deadline_ms;
         const struct pl_report *r = &s->reports[i];
         bool current =
-            s->reported[i] && strcmp(r->deployment, runs) == 0 && r->gen == s->desired_gen[i];
+            s->reported[i] && strcmp(r->deployment, runs(d)) == 0 && r->gen == s->desired_gen[i];
         char what[PL_REASON_MAX];
         if (current && (r->health == PL_H_CRASHED || r->health == PL_H_START_FAILED)) {
             snprintf(what, sizeof(what), "%s: a service %s", s->nodes[i],
@@ -285,6 +338,44 @@ static bool judge(const struct pl_state *s, const struct pl_deployment *d, uint6
     return false;
 }
 
+/* The next wave of d: up to max_parallel members that are up and must
+ * change (those already told to run its release come along at no cost),
+ * the members down passed over; or, when no member that is up is left, d
+ * is done over the members reached. */
+static bool next_wave(const struct pl_state *s, const struct pl_deployment *d, uint64_t now,
+                      struct pl_record *out)
+{
+    size_t want = d->release.policy.max_parallel ? d->release.policy.max_parallel : 1;
+    size_t k = 0, changing = 0, reached = 0;
+    record(out, PL_REC_WAVE, d->id, now);
+    for (size_t i = 0; i < s->nnodes; i++) {
+        if (d->assigned[i])
+            reached += s->up[i];
+        else if (strcmp(s->desired[i], runs(d)) == 0)
+            copy_id(out->nodes[k++], s->nodes[i]);
+        else if (!s->up[i])
+            copy_id(out->down[out->ndown++], s->nodes[i]);
+        else if (changing < want) {
+            copy_id(out->nodes[k++], s->nodes[i]);
+            changing++;
+        }
+    }
+    if (k > 0) {
+        out->nnodes = k;
+        out->wave = d->waves + 1;
+        return true;
+    }
+    /* Done only over someone who ran it: never over nobody (a leader is
+     * always up, so this waits only on a state no shell feeds). */
+    if (reached == 0)
+        return false;
+    record(out, d->rollback ? PL_REC_REVERTED : PL_REC_STABLE, d->id, now);
+    for (size_t i = 0; i < s->nnodes; i++)
+        if (!s->up[i])
+            copy_id(out->down[out->ndown++], s->nodes[i]);
+    return true;
+}
+
 bool pl_tick(const struct pl_state *s, uint64_t now, struct pl_record *out)
 {
     if (s->revert_pending >= 0 && s->stable >= 0) {
@@ -302,6 +393,12 @@ bool pl_tick(const struct pl_state *s, uint64_t now, struct pl_record *out)
         return false;
     const struct pl_deployment *d = &s->deps[s->active];
     const struct pl_policy *p = &d->release.policy;
+    bool ready = true;
+    if (d->waves > 0 && judge(s, d, now, &ready, out))
+        return true;
+    /* A wave that is ready made progress, however late the tick. */
+    if (ready && next_wave(s, d, now, out))
+        return true;
     /* As Nomad's: the deadline to make progress restarts with each wave. */
     uint64_t progress = d->wave_started_ms > d->started_ms ? d->wave_started_ms : d->started_ms;
     if (now > progress && now - progress > p->progress_deadline_ms) {
@@ -310,30 +407,7 @@ bool pl_tick(const struct pl_state *s, uint64_t now, struct pl_record *out)
                  (double)p->progress_deadline_ms / 1000.0);
         return fail(d, now, out, what, NULL);
     }
-    if (!d->rollback && d->waves == 0)
-        goto next_wave;
-    bool ready;
-    if (judge(s, d, now, &ready, out))
-        return true;
-    if (!ready)
-        return false;
-    if (d->rollback) {
-        record(out, PL_REC_REVERTED, d->id, now);
-        return true;
-    }
-next_wave:;
-    size_t want = p->max_parallel ? p->max_parallel : 1, k = 0;
-    record(out, PL_REC_WAVE, d->id, now);
-    for (size_t i = 0; i < s->nnodes && k < want; i++)
-        if (!d->assigned[i])
-            copy_id(out->nodes[k++], s->nodes[i]);
-    if (k == 0) {
-        record(out, PL_REC_STABLE, d->id, now);
-        return true;
-    }
-    out->nnodes = k;
-    out->wave = d->waves + 1;
-    return true;
+    return false;
 }
 
 int pl_begin(const struct pl_state *s, const char *id, const struct pl_release *rel,
@@ -364,15 +438,39 @@ int pl_begin(const struct pl_state *s, const char *id, const struct pl_release *
     return 0;
 }
 
+/* Nothing is under way and every member is told to run deployment idx. */
+static bool settled_on(const struct pl_state *s, int idx)
+{
+    if (s->active >= 0 || s->revert_pending >= 0)
+        return false;
+    for (size_t i = 0; i < s->nnodes; i++)
+        if (strcmp(s->desired[i], s->deps[idx].id) != 0)
+            return false;
+    return true;
+}
+
 int pl_rollback(const struct pl_state *s, const char *id, const char *to_version, uint64_t now_ms,
                 struct pl_record *out, char *why, size_t whylen)
 {
     int target = -1;
     if (!to_version) {
+        /* As `kubectl rollout undo`: the one before the current, unless
+         * the current is not settled everywhere (back to it, then). */
         target = s->stable;
         if (target < 0) {
             snprintf(why, whylen, "there is no stable release to roll back to");
             return 409;
+        }
+        if (settled_on(s, target)) {
+            const struct pl_deployment *cur = &s->deps[target];
+            target = s->prev_stable[0] ? dep_index(s, s->prev_stable) : -1;
+            if (target < 0) {
+                snprintf(why, whylen,
+                         "%s %s (deployment %s) runs on every node and there is no earlier stable "
+                         "release to roll back to",
+                         cur->release.name, cur->release.version, cur->id);
+                return 409;
+            }
         }
     } else {
         for (size_t i = s->ndeps; i-- > 0 && target < 0;) {
@@ -387,7 +485,7 @@ int pl_rollback(const struct pl_state *s, const char *id, const char *to_version
         }
     }
     const struct pl_deployment *t = &s->deps[target];
-    if (s->active < 0 && target == s->stable) {
+    if (target == s->stable && settled_on(s, target)) {
         snprintf(why, whylen, "%s %s (deployment %s) is already the release running",
                  t->release.name, t->release.version, t->id);
         return 409;
@@ -402,6 +500,7 @@ int pl_rollback(const struct pl_state *s, const char *id, const char *to_version
         copy_id(out->from_deployment, s->deps[s->active].id);
     snprintf(out->reason, PL_REASON_MAX, "rollback to %s %s requested by an operator",
              t->release.name, t->release.version);
+    out->in_waves = true; /* nobody is rushed: no outage for it */
     return 0;
 }
 

@@ -17,13 +17,24 @@
  * Stages of a deployment, as recorded:
  *   RELEASE  the certified release is committed; the rollout begins
  *   WAVE     these nodes apply it (max_parallel at a time)
- *   STABLE   every node ran it healthy for min_healthy_time: the new last good
+ *   STABLE   every member that is up ran it healthy for min_healthy_time:
+ *            the new last good
  *   FAILED   a crash, a health check failing past healthy_deadline, or the
  *            progress deadline exceeded; with auto_revert, followed by
  *   ROLLBACK every node applies the last stable release at once (coordinated)
- *   REVERTED every node runs it healthy again
- * A manual rollback (to the last good release, or a named earlier stable
- * version) is a ROLLBACK record too.
+ *   REVERTED every member that is up runs it healthy again
+ * A manual rollback (to the previous stable release, or a named earlier
+ * one) is a ROLLBACK record too, rolled out in WAVEs under the policy of
+ * the release it goes back to: no outage for a rollback nobody is rushed
+ * into. An automatic one is all at once: the release is failing now.
+ *
+ * Members that are down (the shell's liveness, fed through pl_member) are
+ * passed over, as Nomad treats allocations on a down node as lost: a wave
+ * takes the members that are up, a member down when its wave is judged is
+ * not waited for, and the deployment or rollback completes over the others.
+ * The WAVE, STABLE and REVERTED records name the members passed over as
+ * down; STABLE and REVERTED tell every member never reached to run the
+ * release, so one that comes back applies what the ledger says.
  *
  * Nodes report what they run (pl_report): which deployment's release,
  * whether it is starting, healthy (and since when), unhealthy, crashed or
@@ -84,6 +95,11 @@ struct pl_record {
     char target[PL_ID_MAX];          /* ROLLBACK: the deployment whose release to run */
     char from_deployment[PL_ID_MAX]; /* ROLLBACK: the deployment it replaces ("" manual) */
     bool automatic;                  /* ROLLBACK: auto_revert rather than an operator */
+    bool in_waves; /* ROLLBACK: in WAVEs under the policy (else every node at once) */
+    /* WAVE, STABLE, REVERTED: the members down at this decision, passed
+     * over (not yet reached, or not waited for). */
+    char down[PL_MAX_NODES][PL_ID_MAX];
+    size_t ndown;
 };
 
 enum pl_stage {
@@ -105,6 +121,8 @@ struct pl_deployment {
     uint64_t wave_started_ms;
     uint32_t waves;              /* waves committed so far */
     bool assigned[PL_MAX_NODES]; /* node i was told to apply it */
+    bool down[PL_MAX_NODES];     /* node i was passed over as down (the latest record) */
+    bool in_waves;               /* rollback: in waves, not every node at once */
     char reason[PL_REASON_MAX];
     uint64_t finished_ms;
 };
@@ -146,6 +164,13 @@ struct pl_state {
      * starts them afresh for a rollback to the release it was running. */
     uint32_t desired_gen[PL_MAX_NODES];
     int revert_pending; /* a failed deployment awaiting its automatic rollback, -1 none */
+    /* The stable release before the current one ("" none): where a bare
+     * rollback goes once the current one runs everywhere. */
+    char prev_stable[PL_ID_MAX];
+    /* Which members are up, as this node's shell sees them (pl_member);
+     * like reports, a fact about the present and not a record. */
+    bool up[PL_MAX_NODES];
+    uint64_t up_since_ms[PL_MAX_NODES]; /* when it was last seen coming back up */
 };
 
 /* Members in configuration order. */
@@ -162,6 +187,12 @@ void pl_report(struct pl_state *s, const char *node, const struct pl_report *r);
  * may be stale. */
 void pl_forget_reports(struct pl_state *s);
 
+/* Whether member node is up at now_ms (every member is up after pl_init).
+ * Down means the shell stopped hearing from it (its dead status), never
+ * merely slow: a member down is passed over by waves and not waited for.
+ * A member that comes back gets a fresh healthy_deadline from then. */
+void pl_member(struct pl_state *s, const char *node, bool up, uint64_t now_ms);
+
 /* The leader's decisions at now_ms: at most one record to commit (the
  * shell commits it, feeds it back through pl_apply once committed, and
  * asks again). Returns true with *out filled when there is one. Calling
@@ -177,10 +208,12 @@ uint32_t pl_desired_gen(const struct pl_state *s, const char *node);
 /* Requests from operators (leader), checked against the state. They
  * return 0 with the record to commit, or an HTTP-like status with a reason:
  * 409 when a deployment is in progress or the rollback would change
- * nothing, 404 for an unknown version. */
+ * nothing (or has nowhere to go), 404 for an unknown version. */
 int pl_begin(const struct pl_state *s, const char *id, const struct pl_release *rel,
              uint64_t now_ms, struct pl_record *out, char *why, size_t whylen);
-/* to_version NULL: the last good release. */
+/* to_version NULL: the previous stable release, the one before the
+ * current; or, while a deployment is in progress or a failed one left
+ * members on another release, the current stable one (the last good). */
 int pl_rollback(const struct pl_state *s, const char *id, const char *to_version, uint64_t now_ms,
                 struct pl_record *out, char *why, size_t whylen);
 

@@ -365,8 +365,8 @@ static void test_a_manual_rollback_goes_back_to_a_named_stable_version(void **st
     char *v11id = strdup(v11);
     json_decref(j);
     expect_stage(c, v11id, STABLE, 60000);
-    /* The last good release is the one running: nothing to roll back to. */
-    j = post(c, leader, "/rollback", "{}", &st);
+    /* The release running everywhere: nothing to roll back to. */
+    j = post(c, leader, "/rollback", "{\"to\":\"1.1.0\"}", &st);
     assert_int_equal(st, 409);
     assert_non_null(strstr(json_string_value(json_object_get(j, "error")), "already"));
     json_decref(j);
@@ -541,6 +541,187 @@ static void test_a_malformed_manifest_is_refused_with_its_json_path(void **state
     h_cluster_pass(c);
 }
 
+/* ---- manual rollbacks in waves, the bare rollback, dry runs that predict
+ * a refusal --------------------------------------------------------------- */
+
+/* text with its first `from` replaced by `to` (malloc'd; text is freed). */
+static char *swap(char *text, const char *from, const char *to)
+{
+    char *at = strstr(text, from);
+    if (!at)
+        fail_msg("no \"%s\" in the manifest", from);
+    size_t len = strlen(text) + strlen(to) + 1;
+    char *out = malloc(len);
+    snprintf(out, len, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+    free(text);
+    return out;
+}
+
+/* The leader now: a loaded machine (sanitizers, parallel runs) may have
+ * seen an election since the start. */
+static int leader_now(struct h_cluster *c)
+{
+    int leader = -1;
+    if (!h_wait_agreed(c, 0, h_timeout_ms(), &leader, NULL))
+        fail_msg("no leader: %s", h_views_line(c));
+    return leader;
+}
+
+/* Posts body to the leader and expects 202; the id (malloc'd). */
+static char *accepted(struct h_cluster *c, const char *path, const char *body)
+{
+    long st = 0;
+    json_t *j = post(c, leader_now(c), path, body, &st);
+    const char *id = json_string_value(json_object_get(j, "id"));
+    if (st != 202 || !id)
+        fail_msg("POST %s answered %ld", path, st);
+    char *copy = strdup(id);
+    json_decref(j);
+    return copy;
+}
+
+/* demo-good 1.0.0 then 1.1.0, both stable; returns 1.0.0's id. */
+static char *two_stable(struct h_cluster *c, int leader)
+{
+    char *v1 = deploy(c, leader, "demo-good.json");
+    expect_stage(c, v1, STABLE, 60000);
+    char *body = example_as("demo-good.json", "1.1.0");
+    char *v11 = accepted(c, "/deployments", body);
+    free(body);
+    expect_stage(c, v11, STABLE, 60000);
+    free(v11);
+    return v1;
+}
+
+static void test_a_manual_rollback_changes_at_most_max_parallel_nodes_at_once(void **state)
+{
+    struct h_cluster *c = *state;
+    int leader = start(c);
+    char *v1 = two_stable(c, leader);
+    char *rb = accepted(c, "/rollback", "{\"to\":\"1.0.0\"}");
+    expect_stage(c, rb, REVERTED, 90000);
+    expect_all_run(c, v1);
+    /* Its waves in the ledger: each tells at most max_parallel (1) node. */
+    long st = 0;
+    json_t *page = h_http_get_json(c, leader, "/ledger?from=1&limit=1000", &st);
+    size_t k, waves = 0;
+    json_t *e;
+    bool in_waves = false;
+    json_array_foreach(json_object_get(page, "entries"), k, e)
+    {
+        json_t *d = json_object_get(e, "data");
+        const char *id = json_string_value(json_object_get(d, "id"));
+        const char *rec = json_string_value(json_object_get(d, "record"));
+        if (!id || !rec || strcmp(id, rb) != 0)
+            continue;
+        if (strcmp(rec, "rollback") == 0)
+            in_waves = json_is_true(json_object_get(d, "in_waves"));
+        if (strcmp(rec, "wave") == 0) {
+            waves++;
+            assert_true(json_array_size(json_object_get(d, "nodes")) <= 1);
+        }
+    }
+    json_decref(page);
+    assert_true(in_waves);
+    assert_int_equal(waves, NODES);
+    free(v1);
+    free(rb);
+    h_cluster_pass(c);
+}
+
+static void test_a_bare_rollback_goes_to_the_previous_stable_release(void **state)
+{
+    struct h_cluster *c = *state;
+    int leader = start(c);
+    char *v1 = deploy(c, leader, "demo-good.json");
+    expect_stage(c, v1, STABLE, 60000);
+    long st = 0;
+    json_t *j = post(c, leader_now(c), "/rollback", "{}", &st);
+    assert_int_equal(st, 409);
+    assert_non_null(strstr(json_string_value(json_object_get(j, "error")), "no earlier stable"));
+    json_decref(j);
+    char *body = example_as("demo-good.json", "1.1.0");
+    char *v11 = accepted(c, "/deployments", body);
+    free(body);
+    expect_stage(c, v11, STABLE, 60000);
+    j = post(c, leader_now(c), "/rollback", "{}", &st);
+    const char *rb = json_string_value(json_object_get(j, "id"));
+    if (st != 202 || !rb)
+        fail_msg("a bare POST /rollback after 1.1.0 answered %ld", st);
+    assert_string_equal(json_string_value(json_object_get(j, "target")), v1);
+    char *rbid = strdup(rb);
+    json_decref(j);
+    expect_stage(c, rbid, REVERTED, 90000);
+    expect_all_run(c, v1);
+    free(rbid);
+    free(v11);
+    free(v1);
+    h_cluster_pass(c);
+}
+
+/* A dry run of body answers 409 with its plan and the refusal, and
+ * chimeractl deploy --dry-run of it exits 2, as the real deploy would. */
+static void expect_dry_run_refused(struct h_cluster *c, const char *body, const char *why)
+{
+    int leader = leader_now(c);
+    long st = 0;
+    char *out = h_http_request(c, leader, "POST", "/deployments?dry_run=1", body, c->token, 0, &st);
+    json_t *j = out ? json_loads(out, 0, NULL) : NULL;
+    if (st != 409 || !strstr(json_string_value(json_object_get(j, "error")), why))
+        fail_msg("the dry run answered %ld, want 409 saying \"%s\": %s", st, why, out);
+    free(out);
+    assert_true(json_is_true(json_object_get(j, "dry_run")));
+    assert_non_null(json_object_get(j, "certification"));
+    json_decref(j);
+    char file[H_PATH_MAX + 32];
+    snprintf(file, sizeof(file), "%s/dry-run.json", c->dir);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fputs(body, f);
+    fclose(f);
+    int code = -1;
+    char *err = NULL;
+    assert_true(h_ctl(c, leader, &code, &out, &err, "--token-file", c->token_file, "deploy", file,
+                      "--dry-run", NULL));
+    if (code != 2)
+        fail_msg("chimeractl deploy --dry-run exited %d, want 2: %s %s", code, out, err);
+    free(out);
+    free(err);
+}
+
+static void test_a_dry_run_of_the_stable_release_predicts_the_409(void **state)
+{
+    struct h_cluster *c = *state;
+    int leader = start(c);
+    char *v1 = deploy(c, leader, "demo-good.json");
+    expect_stage(c, v1, STABLE, 60000);
+    char *body = example("demo-good.json");
+    expect_dry_run_refused(c, body, "already the stable release");
+    free(body);
+    free(v1);
+    h_cluster_pass(c);
+}
+
+static void test_a_dry_run_during_a_deployment_in_progress_predicts_the_409(void **state)
+{
+    struct h_cluster *c = *state;
+    start(c);
+    /* Slow to become stable: in progress for the whole test. */
+    char *slow = swap(example("demo-good.json"), "\"min_healthy_time\": \"2s\"",
+                      "\"min_healthy_time\": \"5m\"");
+    slow = swap(slow, "\"healthy_deadline\": \"10s\"", "\"healthy_deadline\": \"10m\"");
+    slow = swap(slow, "\"progress_deadline\": \"30s\"", "\"progress_deadline\": \"20m\"");
+    char *id = accepted(c, "/deployments", slow);
+    free(slow);
+    const char *const deploying[] = {"deploying", NULL};
+    expect_stage(c, id, deploying, h_timeout_ms());
+    char *body = example_as("demo-good.json", "1.1.0");
+    expect_dry_run_refused(c, body, id);
+    free(body);
+    free(id);
+    h_cluster_pass(c);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -556,6 +737,10 @@ int main(void)
         T(test_a_release_whose_command_is_missing_is_refused_uncertified),
         T(test_a_leader_killed_during_a_rollback_leaves_it_to_the_next),
         T(test_a_malformed_manifest_is_refused_with_its_json_path),
+        T(test_a_manual_rollback_changes_at_most_max_parallel_nodes_at_once),
+        T(test_a_bare_rollback_goes_to_the_previous_stable_release),
+        T(test_a_dry_run_of_the_stable_release_predicts_the_409),
+        T(test_a_dry_run_during_a_deployment_in_progress_predicts_the_409),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

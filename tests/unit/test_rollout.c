@@ -12,97 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "pipeline/rollout.h"
-
-#define SEC 1000u
-
-static const char nodes3[3][PL_ID_MAX] = {"n1", "n2", "n3"};
-
-static struct pl_release release(const char *version, uint32_t max_parallel, bool auto_revert)
-{
-    struct pl_release r = {.policy = {.max_parallel = max_parallel,
-                                      .min_healthy_time_ms = 2 * SEC,
-                                      .healthy_deadline_ms = 10 * SEC,
-                                      .progress_deadline_ms = 60 * SEC,
-                                      .auto_revert = auto_revert}};
-    snprintf(r.name, sizeof(r.name), "demo");
-    snprintf(r.version, sizeof(r.version), "%s", version);
-    memset(r.digest, version[0], sizeof(r.digest));
-    return r;
-}
-
-/* Commits what pl_tick decides at now; returns its kind (0: nothing). */
-static enum pl_record_kind step(struct pl_state *s, uint64_t now, struct pl_record *got)
-{
-    struct pl_record r;
-    if (!pl_tick(s, now, &r))
-        return 0;
-    assert_int_equal(pl_apply(s, &r), 0);
-    if (got)
-        *got = r;
-    return r.kind;
-}
-
-static void begin(struct pl_state *s, const char *id, const struct pl_release *rel, uint64_t now)
-{
-    struct pl_record r;
-    char why[256];
-    assert_int_equal(pl_begin(s, id, rel, now, &r, why, sizeof(why)), 0);
-    assert_int_equal(pl_apply(s, &r), 0);
-}
-
-static void healthy(struct pl_state *s, const char *node, const char *dep, uint64_t since)
-{
-    struct pl_report r = {.health = PL_H_HEALTHY,
-                          .healthy_since_ms = since,
-                          .at_ms = since,
-                          .gen = pl_desired_gen(s, node)};
-    snprintf(r.deployment, sizeof(r.deployment), "%s", dep);
-    pl_report(s, node, &r);
-}
-
-static void reports(struct pl_state *s, const char *node, const char *dep, enum pl_health h,
-                    const char *detail)
-{
-    struct pl_report r = {.health = h, .gen = pl_desired_gen(s, node)};
-    snprintf(r.deployment, sizeof(r.deployment), "%s", dep);
-    snprintf(r.detail, sizeof(r.detail), "%s", detail);
-    pl_report(s, node, &r);
-}
-
-/* Takes dep from RELEASE to STABLE with every node healthy at once;
- * returns the time it became stable. */
-static uint64_t roll_to_stable(struct pl_state *s, const char *dep, const struct pl_release *rel,
-                               uint64_t t)
-{
-    begin(s, dep, rel, t);
-    for (int guard = 0; guard < 10; guard++) {
-        struct pl_record r;
-        enum pl_record_kind k = step(s, t, &r);
-        if (k == PL_REC_STABLE)
-            return t;
-        if (k == PL_REC_WAVE)
-            for (size_t i = 0; i < r.nnodes; i++)
-                healthy(s, r.nodes[i], dep, t);
-        t += rel->policy.min_healthy_time_ms;
-    }
-    fail_msg("%s never became stable", dep);
-    return 0;
-}
-
-/* d1 (version 1) stable on every node, then d2 (version 2) in its first
- * wave with n1 reporting h for it; returns the time. */
-static uint64_t stable_then_d2_reports(struct pl_state *s, bool auto_revert, enum pl_health h,
-                                       const char *detail)
-{
-    pl_init(s, nodes3, 3);
-    struct pl_release v1 = release("1", 1, true), v2 = release("2", 1, auto_revert);
-    uint64_t t = roll_to_stable(s, "d1", &v1, 0);
-    begin(s, "d2", &v2, t);
-    assert_int_equal(step(s, t, NULL), PL_REC_WAVE);
-    reports(s, "n1", "d2", h, detail);
-    return t;
-}
+#include "test_rollout_support.h"
 
 static void test_a_release_rolls_out_in_waves_of_max_parallel_nodes(void **state)
 {
@@ -131,10 +41,7 @@ static void test_a_wave_waits_until_its_nodes_were_healthy_for_min_healthy_time(
 {
     (void)state;
     static struct pl_state s;
-    pl_init(&s, nodes3, 3);
-    struct pl_release v1 = release("1", 3, true);
-    begin(&s, "d1", &v1, 0);
-    assert_int_equal(step(&s, 0, NULL), PL_REC_WAVE);
+    d1_first_wave(&s, 3, true);
     for (int i = 0; i < 3; i++)
         healthy(&s, nodes3[i], "d1", 500);
     assert_int_equal(step(&s, 500 + 2 * SEC - 1, NULL), 0);
@@ -189,10 +96,7 @@ static void test_unhealthy_nodes_fail_the_release_only_past_the_healthy_deadline
 {
     (void)state;
     static struct pl_state s;
-    pl_init(&s, nodes3, 3);
-    struct pl_release v1 = release("1", 3, false);
-    begin(&s, "d1", &v1, 0);
-    assert_int_equal(step(&s, 0, NULL), PL_REC_WAVE);
+    d1_first_wave(&s, 3, false);
     for (int i = 0; i < 3; i++)
         reports(&s, nodes3[i], "d1", PL_H_UNHEALTHY, "HTTP 503");
     assert_int_equal(step(&s, 10 * SEC, NULL), 0);
@@ -206,10 +110,7 @@ static void test_a_node_that_never_applies_the_release_fails_it_past_the_deadlin
 {
     (void)state;
     static struct pl_state s;
-    pl_init(&s, nodes3, 3);
-    struct pl_release v1 = release("1", 3, false);
-    begin(&s, "d1", &v1, 0);
-    assert_int_equal(step(&s, 0, NULL), PL_REC_WAVE);
+    d1_first_wave(&s, 3, false);
     healthy(&s, "n1", "d1", 0);
     healthy(&s, "n2", "d1", 0);
     struct pl_record r;
@@ -246,10 +147,7 @@ static void test_a_first_release_that_fails_has_nothing_to_revert_to(void **stat
 {
     (void)state;
     static struct pl_state s;
-    pl_init(&s, nodes3, 3);
-    struct pl_release v1 = release("1", 1, true);
-    begin(&s, "d1", &v1, 0);
-    assert_int_equal(step(&s, 0, NULL), PL_REC_WAVE);
+    d1_first_wave(&s, 1, true);
     reports(&s, "n1", "d1", PL_H_CRASHED, "");
     assert_int_equal(step(&s, 0, NULL), PL_REC_FAILED);
     assert_int_equal(step(&s, SEC, NULL), 0);
@@ -343,11 +241,10 @@ static void test_a_manual_rollback_goes_to_a_named_earlier_stable_version(void *
     assert_string_equal(r.target, "d1");
     assert_false(r.automatic);
     assert_int_equal(pl_apply(&s, &r), 0);
-    for (int i = 0; i < 3; i++) {
+    settle(&s, "d1", t);
+    for (int i = 0; i < 3; i++)
         assert_string_equal(pl_desired(&s, nodes3[i]), "d1");
-        healthy(&s, nodes3[i], "d1", t);
-    }
-    assert_int_equal(step(&s, t + 2 * SEC, NULL), PL_REC_REVERTED);
+    assert_int_equal(pl_find(&s, "r1")->stage, PL_STAGE_REVERTED);
     assert_string_equal(s.deps[s.stable].id, "d1");
     assert_int_equal(pl_find(&s, "d2")->stage, PL_STAGE_SUPERSEDED);
 }
@@ -356,14 +253,11 @@ static void test_a_rollback_to_the_release_already_running_is_refused(void **sta
 {
     (void)state;
     static struct pl_state s;
-    pl_init(&s, nodes3, 3);
-    struct pl_release v1 = release("1", 3, true);
-    uint64_t t = roll_to_stable(&s, "d1", &v1, 0);
+    uint64_t t = d1_stable(&s);
     struct pl_record r;
     char why[256];
-    assert_int_equal(pl_rollback(&s, "r1", NULL, t, &r, why, sizeof(why)), 409);
-    assert_non_null(strstr(why, "already the release running"));
     assert_int_equal(pl_rollback(&s, "r1", "1", t, &r, why, sizeof(why)), 409);
+    assert_non_null(strstr(why, "already the release running"));
     assert_int_equal(pl_rollback(&s, "r1", "9", t, &r, why, sizeof(why)), 404);
     assert_non_null(strstr(why, "no stable release has version 9"));
 }
@@ -532,9 +426,7 @@ static void test_a_rollback_to_the_oldest_kept_release_keeps_it_in_memory(void *
     assert_int_equal(pl_rollback(&s, "rb", "1", t, &r, why, sizeof(why)), 0);
     assert_int_equal(pl_apply(&s, &r), 0);
     assert_non_null(pl_find(&s, "d1"));
-    for (int i = 0; i < 3; i++)
-        healthy(&s, nodes3[i], "d1", t);
-    assert_int_equal(step(&s, t + 2 * SEC, NULL), PL_REC_REVERTED);
+    settle(&s, "d1", t);
     assert_string_equal(s.deps[s.stable].id, "d1");
 }
 

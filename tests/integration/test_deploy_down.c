@@ -1,0 +1,323 @@
+/* Integration: deployments and rollbacks on three real chimerad processes
+ * while one member is down (killed with its services, as a machine that
+ * died). With the quorum intact the federation still deploys and rolls
+ * back: over the two members that are up, the one down named as skipped;
+ * a member that comes back runs what the ledger says. Every wait is on a
+ * condition with a deadline. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+#define NODES 3
+
+static int setup(void **state)
+{
+    /* chimera-demo is built beside chimerad; the nodes find it on PATH. */
+    static char path[8192];
+    snprintf(path, sizeof(path), "%s:%s", h_bin_dir(), getenv("PATH") ? getenv("PATH") : "");
+    setenv("PATH", path, 1);
+    struct h_cluster *c = h_cluster_create(NODES);
+    *state = c;
+    return c ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    h_cluster_destroy(*state);
+    return 0;
+}
+
+static void example_path(const char *name, char *out, size_t len)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", __FILE__);
+    snprintf(out, len, "%s/../../deploy/examples/%s", dirname(dir), name);
+}
+
+static int start(struct h_cluster *c)
+{
+    int leader = h_start_agreed(c, "test_deploy_down", NULL);
+    if (leader < 0)
+        fail_msg("the federation did not come up with a leader");
+    return leader;
+}
+
+/* Kills member i and its services (a machine that died) and waits until
+ * the leader counts it dead. */
+static void kill_member(struct h_cluster *c, int i, int leader)
+{
+    h_node_kill(c, i);
+    h_node_kill_services(c, i);
+    if (!h_wait_member_is(c, leader, c->nodes[i].id, "dead", h_timeout_ms()))
+        fail_msg("%s never saw %s dead", c->nodes[leader].id, c->nodes[i].id);
+}
+
+/* The index of a member other than `not`. */
+static int other(int not )
+{
+    return (not +1) % NODES;
+}
+
+/* POSTs a body to node i; the answer's JSON and status. The plan waits
+ * for the member that is down as long as a round lasts: no short timeout. */
+static json_t *post(struct h_cluster *c, int i, const char *path, const char *body, long *st)
+{
+    char *out = h_http_request(c, i, "POST", path, body, c->token, 30000, st);
+    json_t *j = out ? json_loads(out, 0, NULL) : NULL;
+    free(out);
+    return j;
+}
+
+/* Submits deploy/examples/NAME through node i; its deployment id. */
+static char *submit(struct h_cluster *c, int i, const char *name)
+{
+    char path[PATH_MAX + 64];
+    example_path(name, path, sizeof(path));
+    char *manifest = h_read_file(path);
+    if (!manifest)
+        fail_msg("cannot read %s", path);
+    long st = 0;
+    json_t *j = post(c, i, "/deployments", manifest, &st);
+    free(manifest);
+    const char *id = json_string_value(json_object_get(j, "id"));
+    if (st != 202 || !id)
+        fail_msg("POST /deployments %s answered %ld", name, st);
+    char *copy = strdup(id);
+    json_decref(j);
+    return copy;
+}
+
+/* chimeractl deploy NAME --wait through node i; its exit code. */
+static int ctl_deploy_wait(struct h_cluster *c, int i, const char *name)
+{
+    char path[PATH_MAX + 64], ctl[PATH_MAX + 16], addr[64];
+    example_path(name, path, sizeof(path));
+    snprintf(ctl, sizeof(ctl), "%s/chimeractl", h_bin_dir());
+    snprintf(addr, sizeof(addr), "%s:%d", c->nodes[i].http_host, c->nodes[i].http_port);
+    const char *argv[] = {ctl,  "--addr", addr,        "--token-file", c->token_file, "deploy",
+                          path, "--wait", "--timeout", "90s",          NULL};
+    int code = -1;
+    char *out = NULL, *err = NULL;
+    if (!h_run(c, argv, 120000, &code, &out, &err))
+        fail_msg("chimeractl deploy %s --wait did not end", name);
+    if (code != 0 && code != 3)
+        fprintf(stderr, "chimeractl deploy %s exited %d:\n%s\n%s\n", name, code, out, err);
+    free(out);
+    free(err);
+    return code;
+}
+
+struct dep_arg {
+    struct h_cluster *c;
+    int node; /* asked of this node; -1: of any that is up */
+    const char *id;
+    const char *stage;
+    json_t *got; /* the deployment object that matched (owned) */
+    char seen[32];
+};
+
+static bool dep_in_stage(void *arg)
+{
+    struct dep_arg *a = arg;
+    for (int i = 0; i < a->c->n; i++) {
+        if ((a->node >= 0 && i != a->node) || !h_node_up(a->c, i))
+            continue;
+        char path[160];
+        snprintf(path, sizeof(path), "/deployments/%s", a->id);
+        long st = 0;
+        json_t *j = h_http_get_json(a->c, i, path, &st);
+        const char *stage = json_string_value(json_object_get(j, "stage"));
+        if (st == 200 && stage)
+            snprintf(a->seen, sizeof(a->seen), "%s", stage);
+        if (st == 200 && stage && strcmp(stage, a->stage) == 0) {
+            a->got = j;
+            return true;
+        }
+        json_decref(j);
+    }
+    return false;
+}
+
+/* Waits until deployment id is in stage (as node i reports it, i < 0: any
+ * node up); returns the deployment object (json_decref it). */
+static json_t *expect_stage(struct h_cluster *c, int i, const char *id, const char *stage)
+{
+    struct dep_arg a = {.c = c, .node = i, .id = id, .stage = stage};
+    if (!h_wait_until(dep_in_stage, &a, 90000))
+        fail_msg("deployment %s never reached %s (last seen: %s): %s", id, stage,
+                 a.seen[0] ? a.seen : "nothing", h_views_line(c));
+    return a.got;
+}
+
+/* The deployment names member `id` as skipped because it was down, in its
+ * "skipped" list and in its nodes. */
+static void expect_skipped(const json_t *dep, const char *id)
+{
+    bool listed = false, marked = false;
+    size_t k;
+    json_t *v;
+    json_array_foreach(json_object_get(dep, "skipped"), k, v) listed |=
+        strcmp(json_string_value(v), id) == 0;
+    json_array_foreach(json_object_get(dep, "nodes"), k, v)
+    {
+        const char *skipped = json_string_value(json_object_get(v, "skipped"));
+        marked |= strcmp(json_string_value(json_object_get(v, "node")), id) == 0 && skipped &&
+                  strcmp(skipped, "down") == 0;
+    }
+    char *text = json_dumps(dep, JSON_COMPACT);
+    if (!listed || !marked)
+        fail_msg("deployment does not name %s as skipped (down): %s", id, text);
+    free(text);
+}
+
+struct run_arg {
+    struct h_cluster *c;
+    int node;
+    const char *id;
+};
+
+/* Node a->node runs deployment a->id's release, healthy. */
+static bool runs_healthy(void *arg)
+{
+    struct run_arg *a = arg;
+    long st = 0;
+    json_t *s = h_http_get_json(a->c, a->node, "/federation/state", &st);
+    const char *running =
+        json_string_value(json_object_get(json_object_get(s, "release"), "running"));
+    bool ok = st == 200 && running && strcmp(running, a->id) == 0;
+    json_decref(s);
+    if (!ok)
+        return false;
+    char path[160];
+    snprintf(path, sizeof(path), "/deployments/%s", a->id);
+    json_t *d = h_http_get_json(a->c, a->node, path, &st);
+    size_t k;
+    json_t *v;
+    json_array_foreach(json_object_get(d, "nodes"), k, v)
+    {
+        if (strcmp(json_string_value(json_object_get(v, "node")), a->c->nodes[a->node].id) == 0)
+            ok = strcmp(json_string_value(json_object_get(v, "health")), "healthy") == 0;
+    }
+    json_decref(d);
+    return ok;
+}
+
+static void expect_runs(struct h_cluster *c, int i, const char *id)
+{
+    struct run_arg a = {c, i, id};
+    if (!h_wait_until(runs_healthy, &a, 60000))
+        fail_msg("%s does not run deployment %s healthy: %s", c->nodes[i].id, id, h_views_line(c));
+}
+
+/* The newest deployment listed by node i. */
+static char *newest(struct h_cluster *c, int i)
+{
+    long st = 0;
+    json_t *j = h_http_get_json(c, i, "/deployments", &st);
+    const char *id = json_string_value(
+        json_object_get(json_array_get(json_object_get(j, "deployments"), 0), "id"));
+    char *copy = id ? strdup(id) : NULL;
+    json_decref(j);
+    if (!copy)
+        fail_msg("%s lists no deployment", c->nodes[i].id);
+    return copy;
+}
+
+static void test_a_release_becomes_stable_over_the_members_that_are_up(void **state)
+{
+    struct h_cluster *c = *state;
+    int leader = start(c);
+    int down = other(leader);
+    kill_member(c, down, leader);
+    assert_int_equal(ctl_deploy_wait(c, leader, "demo-good.json"), 0);
+    char *id = newest(c, leader);
+    json_t *d = expect_stage(c, leader, id, "stable");
+    expect_skipped(d, c->nodes[down].id);
+    json_decref(d);
+    for (int i = 0; i < NODES; i++)
+        if (i != down)
+            expect_runs(c, i, id);
+    free(id);
+    h_cluster_pass(c);
+}
+
+static void test_a_member_that_comes_back_runs_the_stable_release(void **state)
+{
+    struct h_cluster *c = *state;
+    int leader = start(c);
+    int down = other(leader);
+    kill_member(c, down, leader);
+    char *id = submit(c, leader, "demo-good.json");
+    json_decref(expect_stage(c, leader, id, "stable"));
+    assert_int_equal(h_node_start(c, down), 0);
+    expect_runs(c, down, id);
+    free(id);
+    h_cluster_pass(c);
+}
+
+static void test_a_failing_release_with_a_member_down_is_reverted_over_the_others(void **state)
+{
+    struct h_cluster *c = *state;
+    int leader = start(c);
+    char *v1 = submit(c, leader, "demo-good.json");
+    json_decref(expect_stage(c, leader, v1, "stable"));
+    int down = other(leader);
+    kill_member(c, down, leader);
+    /* 3: failed and reverted to the last stable release. */
+    assert_int_equal(ctl_deploy_wait(c, leader, "demo-crash.json"), 3);
+    char *rb = newest(c, leader);
+    json_t *d = expect_stage(c, leader, rb, "reverted");
+    assert_true(json_is_true(json_object_get(d, "rollback")));
+    expect_skipped(d, c->nodes[down].id);
+    json_decref(d);
+    for (int i = 0; i < NODES; i++)
+        if (i != down)
+            expect_runs(c, i, v1);
+    /* Back, it runs the release the rollback went back to. */
+    assert_int_equal(h_node_start(c, down), 0);
+    expect_runs(c, down, v1);
+    free(v1);
+    free(rb);
+    h_cluster_pass(c);
+}
+
+static void test_a_leader_killed_during_a_rollout_is_passed_over_by_the_next(void **state)
+{
+    struct h_cluster *c = *state;
+    int leader = start(c);
+    char *id = submit(c, leader, "demo-good.json");
+    kill_member(c, leader, other(leader));
+    int next;
+    if (!h_wait_agreed(c, 0, h_timeout_ms(), &next, NULL))
+        fail_msg("no new leader: %s", h_views_line(c));
+    json_t *d = expect_stage(c, next, id, "stable");
+    expect_skipped(d, c->nodes[leader].id);
+    json_decref(d);
+    for (int i = 0; i < NODES; i++)
+        if (i != leader)
+            expect_runs(c, i, id);
+    free(id);
+    h_cluster_pass(c);
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_a_release_becomes_stable_over_the_members_that_are_up),
+        T(test_a_member_that_comes_back_runs_the_stable_release),
+        T(test_a_failing_release_with_a_member_down_is_reverted_over_the_others),
+        T(test_a_leader_killed_during_a_rollout_is_passed_over_by_the_next),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
