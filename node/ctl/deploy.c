@@ -122,6 +122,19 @@ static int deploy_answer(const struct ctl_conn *c, const char *file, bool dry_ru
                 err ? err : "certification failed");
         return CTL_DEPLOY_REJECTED;
     case 409:
+        /* A dry run's 409 carries the plan: show it, then the refusal the
+         * real deploy would meet. */
+        if (json_is_true(json_object_get(r->json, "dry_run"))) {
+            if (o->json) {
+                json_dumpf(r->json, stdout, JSON_INDENT(2));
+                putchar('\n');
+            } else {
+                ctl_print_plan(r->json);
+                printf("dry run: the release would be REFUSED: %s; nothing deployed\n",
+                       err ? err : "conflict (HTTP 409)");
+            }
+            return CTL_DEPLOY_REJECTED;
+        }
         fprintf(stderr, "chimeractl: deploy: refused: %s\n", err ? err : "conflict (HTTP 409)");
         return CTL_DEPLOY_REJECTED;
     default:

@@ -279,7 +279,13 @@ static void print_nodes(const json_t *nodes)
         snprintf(row[0], CELL, "%s", get_str(n, "node", "-"));
         snprintf(row[1], CELL, "%s", get_str(n, "desired", "-"));
         snprintf(row[2], CELL, "%s", get_str(n, "running", "-"));
-        snprintf(row[3], CELL, "%s", get_str(n, "health", "-"));
+        /* A member passed over as down is not judged: say so rather than
+         * show a stale health. */
+        const char *skipped = get_str(n, "skipped", NULL);
+        if (skipped)
+            snprintf(row[3], CELL, "skipped (%s)", skipped);
+        else
+            snprintf(row[3], CELL, "%s", get_str(n, "health", "-"));
         ctl_iso_ms(json_object_get(n, "healthy_since_ms"), row[4], CELL);
         snprintf(row[5], CELL, "%s", get_str(n, "detail", ""));
     }
@@ -422,7 +428,7 @@ void ctl_print_progress(json_t **last, const json_t *d, const json_t *list, bool
         const char *name = get_str(n, "node", "-");
         const json_t *was = prev ? find_node(prev, name) : NULL;
         if (was && !differs(was, n, "desired") && !differs(was, n, "running") &&
-            !differs(was, n, "health"))
+            !differs(was, n, "health") && !differs(was, n, "skipped"))
             continue;
         if (as_json) {
             json_t *line = json_deep_copy(n);
@@ -434,9 +440,10 @@ void ctl_print_progress(json_t **last, const json_t *d, const json_t *list, bool
         const char *detail = get_str(n, "detail", NULL);
         const char *running = get_str(n, "running", "-");
         const char *version = version_of(running, d, list);
-        printf("%s  %s  %-8s running %-12s health %s%s%s\n", when, idbuf, name,
-               version ? version : running, get_str(n, "health", "-"), detail ? "  " : "",
-               detail ? detail : "");
+        const char *skipped = get_str(n, "skipped", NULL);
+        printf("%s  %s  %-8s running %-12s health %s%s%s%s%s\n", when, idbuf, name,
+               version ? version : running, get_str(n, "health", "-"), skipped ? "  skipped: " : "",
+               skipped ? skipped : "", detail ? "  " : "", detail ? detail : "");
     }
     fflush(stdout);
     json_decref(*last);

@@ -202,11 +202,15 @@ static const struct page pages[] = {
      "  5 cannot connect; 2 usage error\n"},
     {"rollback", "roll every node back to the previous stable release",
      "rollback [--to VERSION] [--wait] [--timeout DURATION]",
-     "Rolls every node back to the last good release (or to an earlier stable\n"
-     "VERSION), through the leader, with the admin token.\n"
+     "Rolls every node back, through the leader, with the admin token: to the\n"
+     "stable release before the current one (like `kubectl rollout undo`; while a\n"
+     "deployment is unfinished or failed, to the last stable one), or to an\n"
+     "earlier stable VERSION. A manual rollback rolls out in waves, under the\n"
+     "max_parallel of the release it goes back to; members that are down are\n"
+     "passed over and apply it when they come back.\n"
      "\n"
      "Options:\n"
-     "  --to VERSION         an earlier stable version (default: the last one)\n"
+     "  --to VERSION         an earlier stable version (default: the previous one)\n"
      "  --wait               wait until every node runs it\n"
      "  --timeout DURATION   how long --wait waits (default 10m)\n"
      "  --json               the node's answer\n"

@@ -685,6 +685,9 @@ static void expect_dry_run_refused(struct h_cluster *c, const char *body, const 
                       "--dry-run", NULL));
     if (code != 2)
         fail_msg("chimeractl deploy --dry-run exited %d, want 2: %s %s", code, out, err);
+    /* It shows the plan and says the real deploy would be refused, and why. */
+    if (!strstr(out, "certification:") || !strstr(out, "would be REFUSED") || !strstr(out, why))
+        fail_msg("chimeractl deploy --dry-run printed no plan and refusal: %s %s", out, err);
     free(out);
     free(err);
 }

@@ -247,6 +247,15 @@ static void test_a_release_becomes_stable_over_the_members_that_are_up(void **st
     for (int i = 0; i < NODES; i++)
         if (i != down)
             expect_runs(c, i, id);
+    /* chimeractl shows the member passed over, not a stale health. */
+    int code = -1;
+    char *out = NULL, *err = NULL;
+    assert_true(h_ctl(c, leader, &code, &out, &err, "deployment", id, NULL));
+    if (code != 0 || !strstr(out, "skipped (down)"))
+        fail_msg("chimeractl deployment %s (exit %d) does not show %s skipped: %s%s", id, code,
+                 c->nodes[down].id, out, err);
+    free(out);
+    free(err);
     free(id);
     h_cluster_pass(c);
 }
