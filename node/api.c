@@ -102,9 +102,9 @@ static void get_events(struct node *n, struct http_request *req)
         const struct event *e = found[i];
         char when[40];
         format_time(e->time_ms, when, sizeof(when));
-        json_t *o = json_pack("{s:I, s:s, s:I, s:s, s:s, s:s}", "seq", (json_int_t)e->seq, "time",
-                              when, "time_ms", (json_int_t)e->time_ms, "node", e->node, "kind",
-                              e->kind, "message", e->message);
+        json_t *o = json_pack("{s:I, s:s, s:I, s:s, s:s, s:s, s:I}", "seq", (json_int_t)e->seq,
+                              "time", when, "time_ms", (json_int_t)e->time_ms, "node", e->node,
+                              "kind", e->kind, "message", e->message, "boot", (json_int_t)e->boot);
         if (e->peer[0])
             json_object_set_new(o, "peer", json_string(e->peer));
         json_array_append_new(arr, o);
@@ -181,7 +181,7 @@ static void get_metrics(struct node *n, struct http_request *req)
                     (double)age / 1000.0);
     }
     metric(f, "chimera_events_total", "counter", "Events recorded.");
-    fprintf(f, "chimera_events_total %" PRIu64 "\n", n->events.next_seq - 1);
+    fprintf(f, "chimera_events_total %" PRIu64 "\n", events_recorded(&n->events));
     metric(f, "chimera_http_requests_total", "counter", "HTTP requests served.");
     fprintf(f, "chimera_http_requests_total %" PRIu64 "\n", n->metrics.http_requests);
     metric(f, "chimera_ledger_checkpoints_total", "counter",

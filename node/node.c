@@ -103,6 +103,7 @@ static int load_boot_epoch(struct node *n)
     }
     uint64_t now = (uint64_t)(node_wall_ms() / 1000);
     n->boot = last + 1 > now ? last + 1 : now;
+    events_set_boot(&n->events, n->boot); /* event numbers continue across restarts */
     n->counter = 0;
     int k = snprintf(buf, sizeof(buf), "%" PRIu64 "\n", n->boot);
     if (durable_write(n->cfg.data, "boot", buf, (size_t)k, err, sizeof(err)) != 0) {

@@ -86,6 +86,7 @@ struct node_deploy {
     struct node_release rels[PL_MAX_DEPLOYMENTS];
     size_t nrels;
     uint64_t pending_index; /* leader: a record appended and not yet committed */
+    uint64_t history_before_ms; /* wall clock at start: older records are history (node_deploy.c) */
 };
 
 /* One service of the release running here (deploy_run.c). */
