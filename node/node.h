@@ -14,6 +14,7 @@
 #include "node/events.h"
 #include "node/http.h"
 #include "node/peers.h"
+#include "node/release_watch.h"
 #include "node/transport.h"
 #include "pipeline/driver.h"
 #include "pipeline/health.h"
@@ -120,6 +121,7 @@ struct node_run {
     uint64_t healthy_since;
     char detail[PL_REASON_MAX];
     uint64_t report_due;
+    struct release_watch watch; /* leader: the members' release health, as events */
 };
 
 struct node {
