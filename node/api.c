@@ -293,10 +293,12 @@ static void release_problem(const struct node *n, char *out, size_t cap, const c
             *service = r->m.services[i].name;
     }
     const struct pl_release *rel = release_of(n, r->running);
-    snprintf(out, cap, "release %s%s%s(deployment %s) is %s%s%s%s: %s", rel ? rel->name : "",
-             rel ? " " : "", rel ? rel->version : "", r->running, pl_health_name(h),
-             *service ? " (service " : "", *service ? *service : "", *service ? ")" : "",
-             r->detail[0] ? r->detail : "no detail");
+    char what[PL_ID_MAX + PL_VERSION_MAX + 1] = "";
+    if (rel)
+        snprintf(what, sizeof(what), "%s %s ", rel->name, rel->version);
+    snprintf(out, cap, "release %s(deployment %s) is %s%s%s%s: %s", what, r->running,
+             pl_health_name(h), *service ? " (service " : "", *service ? *service : "",
+             *service ? ")" : "", r->detail[0] ? r->detail : "no detail");
 }
 
 static void get_ready(struct node *n, struct http_request *req)
