@@ -43,18 +43,171 @@ static json_t *peer_json(const struct node *n, size_t i, uint64_t now)
                      age < 0 ? json_null() : json_integer(age), "self", p->self);
 }
 
+/* ---- the health of the release each member runs ---------------------- */
+
+static enum pl_health own_health(const struct node *n)
+{
+    return n->run.running[0] ? n->run.health : PL_H_NONE;
+}
+
+/* What member i runs as far as this node knows: itself from its own state,
+ * the others from their reports when it leads (only the leader hears
+ * them). False when unknown. */
+static bool member_release(const struct node *n, size_t i, const char **deployment,
+                           enum pl_health *h, const char **detail)
+{
+    const struct pl_state *s = &n->deploy.pl;
+    if (i == n->peers.self) {
+        *deployment = n->run.running;
+        *h = own_health(n);
+        *detail = n->run.detail;
+        return true;
+    }
+    if (n->cons.role != CONS_LEADER || i >= s->nnodes || !s->reported[i])
+        return false;
+    *deployment = s->reports[i].deployment;
+    *h = s->reports[i].health;
+    *detail = s->reports[i].detail;
+    return true;
+}
+
+static const struct pl_release *release_of(const struct node *n, const char *deployment)
+{
+    const struct pl_deployment *d = deployment[0] ? pl_find(&n->deploy.pl, deployment) : NULL;
+    return d ? &d->release : NULL;
+}
+
+static json_t *str_or_null(const char *s)
+{
+    return s && s[0] ? json_string(s) : json_null();
+}
+
+static json_t *member_release_json(const struct node *n, size_t i)
+{
+    const char *dep, *detail;
+    enum pl_health h;
+    if (!member_release(n, i, &dep, &h, &detail))
+        return json_null();
+    const struct pl_release *rel = release_of(n, dep);
+    return json_pack("{s:o, s:o, s:s, s:o}", "running", str_or_null(dep), "version",
+                     str_or_null(rel ? rel->version : NULL), "health", pl_health_name(h), "detail",
+                     str_or_null(detail));
+}
+
+/* "degraded" and "unhealthy_nodes" of a summary object (stable, current):
+ * the members known to run its release unhealthy, crashed or not started. */
+static void add_degraded(const struct node *n, json_t *summary)
+{
+    if (!json_is_object(summary))
+        return;
+    const char *name = json_string_value(json_object_get(summary, "name"));
+    const char *version = json_string_value(json_object_get(summary, "version"));
+    json_t *bad = json_array();
+    for (size_t i = 0; i < n->peers.n && name && version; i++) {
+        const char *dep, *detail;
+        enum pl_health h;
+        if (!member_release(n, i, &dep, &h, &detail) || !release_watch_bad(h))
+            continue;
+        const struct pl_release *rel = release_of(n, dep);
+        if (rel && strcmp(rel->name, name) == 0 && strcmp(rel->version, version) == 0)
+            json_array_append_new(bad, json_string(n->peers.m[i].id));
+    }
+    json_object_set_new(summary, "degraded", json_boolean(json_array_size(bad) > 0));
+    json_object_set_new(summary, "unhealthy_nodes", bad);
+}
+
+/* A service's state: spawned and not yet healthy is "starting"; one an
+ * earlier service's failure kept from starting is "stopped". */
+static const char *service_state(const struct node_run *r, size_t i)
+{
+    const struct node_service_run *s = &r->svc[i];
+    if (i >= r->nsvc)
+        return "stopped";
+    if (s->exited)
+        return "exited";
+    if (s->proc)
+        return s->healthy || s->unhealthy ? "running" : "starting";
+    return r->health == PL_H_START_FAILED && i + 1 == r->nsvc ? "start_failed" : "stopped";
+}
+
+static const char *service_health(const struct node_service_run *s)
+{
+    return !s->proc ? "none" : s->healthy ? "healthy" : s->unhealthy ? "unhealthy" : "starting";
+}
+
+/* Why service i is not well ("" when it is). */
+static void service_detail(const struct node_run *r, size_t i, char *out, size_t cap)
+{
+    const struct node_service_run *s = &r->svc[i];
+    const char *state = service_state(r, i);
+    out[0] = '\0';
+    if (strcmp(state, "exited") == 0)
+        snprintf(out, cap, "exited (%s %d)", s->sig ? "signal" : "status",
+                 s->sig ? s->sig : (int)s->status);
+    else if (strcmp(state, "start_failed") == 0)
+        snprintf(out, cap, "%s", r->detail);
+    else if (s->proc && s->unhealthy && !s->healthy)
+        snprintf(out, cap, "%s", s->last_error);
+}
+
+static json_t *services_json(const struct node *n)
+{
+    const struct node_run *r = &n->run;
+    json_t *out = json_array();
+    for (size_t i = 0; r->running[0] && r->have_manifest && i < r->m.nservices; i++) {
+        const struct node_service_run *s = &r->svc[i];
+        bool started = i < r->nsvc;
+        char detail[PL_REASON_MAX];
+        service_detail(r, i, detail, sizeof(detail));
+        json_array_append_new(
+            out,
+            json_pack("{s:s, s:s, s:o, s:o, s:s, s:o}", "name", r->m.services[i].name, "state",
+                      service_state(r, i), "pid",
+                      started && s->proc ? json_integer(drv_pid(s->proc)) : json_null(), "port",
+                      started && s->port ? json_integer(s->port) : json_null(), "health",
+                      started ? service_health(s) : "none", "detail", str_or_null(detail)));
+    }
+    return out;
+}
+
+/* The release summary (api_deploy.c) with this node's release, its health
+ * and its services, and what the federation knows of the stable and the
+ * current release's health. */
+static json_t *release_json(struct node *n)
+{
+    json_t *o = api_deploy_summary(n);
+    const struct node_run *r = &n->run;
+    const struct pl_release *rel = release_of(n, r->running);
+    enum pl_health h = own_health(n);
+    json_object_set_new(o, "name", str_or_null(rel ? rel->name : NULL));
+    json_object_set_new(o, "version", str_or_null(rel ? rel->version : NULL));
+    json_object_set_new(o, "health", json_string(pl_health_name(h)));
+    json_object_set_new(o, "healthy_since_ms",
+                        h == PL_H_HEALTHY && r->healthy_since
+                            ? json_integer((json_int_t)r->healthy_since)
+                            : json_null());
+    json_object_set_new(o, "detail", str_or_null(h == PL_H_NONE ? NULL : r->detail));
+    json_object_set_new(o, "services", services_json(n));
+    add_degraded(n, json_object_get(o, "stable"));
+    add_degraded(n, json_object_get(o, "current"));
+    return o;
+}
+
 static void get_state(struct node *n, struct http_request *req)
 {
     uint64_t now = uv_now(n->loop);
     json_t *peers = json_array();
-    for (size_t i = 0; i < n->peers.n; i++)
-        json_array_append_new(peers, peer_json(n, i, now));
-    json_t *state =
-        json_pack("{s:s, s:s, s:I, s:s?, s:b, s:i, s:o, s:o, s:o, s:s, s:I}", "node", n->cfg.id,
-                  "role", cons_role_name(n->cons.role), "term", (json_int_t)n->cons.term, "leader",
-                  leader_id(n), "read_only", read_only(n), "quorum", (int)cons_quorum(&n->cons),
-                  "peers", peers, "ledger", api_ledger_summary(n), "release", api_deploy_summary(n),
-                  "version", CHIMERA_VERSION, "uptime_ms", (json_int_t)(now - n->started_ms));
+    for (size_t i = 0; i < n->peers.n; i++) {
+        json_t *p = peer_json(n, i, now);
+        json_object_set_new(p, "release", member_release_json(n, i));
+        json_array_append_new(peers, p);
+    }
+    json_t *state = json_pack(
+        "{s:s, s:s, s:I, s:s?, s:b, s:i, s:o, s:o, s:o, s:s, s:I, s:I}", "node", n->cfg.id, "role",
+        cons_role_name(n->cons.role), "term", (json_int_t)n->cons.term, "leader", leader_id(n),
+        "read_only", read_only(n), "quorum", (int)cons_quorum(&n->cons), "peers", peers, "ledger",
+        api_ledger_summary(n), "release", release_json(n), "version", CHIMERA_VERSION, "uptime_ms",
+        (json_int_t)(now - n->started_ms), "boot", (json_int_t)n->boot);
     http_respond_json(req, 200, state);
 }
 
@@ -102,9 +255,9 @@ static void get_events(struct node *n, struct http_request *req)
         const struct event *e = found[i];
         char when[40];
         format_time(e->time_ms, when, sizeof(when));
-        json_t *o = json_pack("{s:I, s:s, s:I, s:s, s:s, s:s}", "seq", (json_int_t)e->seq, "time",
-                              when, "time_ms", (json_int_t)e->time_ms, "node", e->node, "kind",
-                              e->kind, "message", e->message);
+        json_t *o = json_pack("{s:I, s:s, s:I, s:s, s:s, s:s, s:I}", "seq", (json_int_t)e->seq,
+                              "time", when, "time_ms", (json_int_t)e->time_ms, "node", e->node,
+                              "kind", e->kind, "message", e->message, "boot", (json_int_t)e->boot);
         if (e->peer[0])
             json_object_set_new(o, "peer", json_string(e->peer));
         json_array_append_new(arr, o);
@@ -119,23 +272,60 @@ static void get_live(struct node *n, struct http_request *req)
                                 (json_int_t)(uv_now(n->loop) - n->started_ms)));
 }
 
+/* Why this node's release makes it unready ("" when it does not): it
+ * crashed, could not start, or its health checks failed past their
+ * unhealthy_threshold (that is when a release is unhealthy at all, so a
+ * probe that fails once does not flap readiness). A release still starting
+ * keeps the node ready: every node starts one in each rollout. A node that
+ * runs nothing is ready. *service names the service at fault. */
+static void release_problem(const struct node *n, char *out, size_t cap, const char **service)
+{
+    const struct node_run *r = &n->run;
+    enum pl_health h = own_health(n);
+    out[0] = '\0';
+    *service = NULL;
+    if (!release_watch_bad(h))
+        return;
+    for (size_t i = 0; i < r->nsvc && r->have_manifest && !*service; i++) {
+        const char *st = service_state(r, i);
+        if (strcmp(st, "exited") == 0 || strcmp(st, "start_failed") == 0 ||
+            strcmp(service_health(&r->svc[i]), "unhealthy") == 0)
+            *service = r->m.services[i].name;
+    }
+    const struct pl_release *rel = release_of(n, r->running);
+    char what[PL_ID_MAX + PL_VERSION_MAX + 1] = "";
+    if (rel)
+        snprintf(what, sizeof(what), "%s %s ", rel->name, rel->version);
+    snprintf(out, cap, "release %s(deployment %s) is %s%s%s%s: %s", what, r->running,
+             pl_health_name(h), *service ? " (service " : "", *service ? *service : "",
+             *service ? ")" : "", r->detail[0] ? r->detail : "no detail");
+}
+
 static void get_ready(struct node *n, struct http_request *req)
 {
     const char *leader = leader_id(n);
     bool ro = read_only(n);
-    if (leader && !ro) {
+    char problem[PL_REASON_MAX + 256];
+    const char *service;
+    release_problem(n, problem, sizeof(problem), &service);
+    const char *health = pl_health_name(own_health(n));
+    if (leader && !ro && !problem[0]) {
         http_respond_json(req, 200,
-                          json_pack("{s:s, s:s, s:s, s:I, s:b}", "status", "ok", "node", n->cfg.id,
-                                    "leader", leader, "term", (json_int_t)n->cons.term, "read_only",
-                                    0));
+                          json_pack("{s:s, s:s, s:s, s:I, s:b, s:s}", "status", "ok", "node",
+                                    n->cfg.id, "leader", leader, "term", (json_int_t)n->cons.term,
+                                    "read_only", 0, "release_health", health));
         return;
     }
+    const char *quorum = leader && !ro ? NULL
+                         : leader      ? "the leader has lost contact with a quorum"
+                                       : "no quorum-backed leader is known";
+    char reason[sizeof(problem) + 64];
+    snprintf(reason, sizeof(reason), "%s%s%s", quorum ? quorum : "",
+             quorum && problem[0] ? "; " : "", problem);
     http_respond_json(req, 503,
-                      json_pack("{s:s, s:s, s:s, s:s?, s:b}", "status", "unavailable", "node",
-                                n->cfg.id, "reason",
-                                leader ? "the leader has lost contact with a quorum"
-                                       : "no quorum-backed leader is known",
-                                "leader", leader, "read_only", ro));
+                      json_pack("{s:s, s:s, s:s, s:s?, s:b, s:s, s:s?}", "status", "unavailable",
+                                "node", n->cfg.id, "reason", reason, "leader", leader, "read_only",
+                                ro, "release_health", health, "service", service));
 }
 
 static void metric(FILE *f, const char *name, const char *type, const char *help)
@@ -181,7 +371,7 @@ static void get_metrics(struct node *n, struct http_request *req)
                     (double)age / 1000.0);
     }
     metric(f, "chimera_events_total", "counter", "Events recorded.");
-    fprintf(f, "chimera_events_total %" PRIu64 "\n", n->events.next_seq - 1);
+    fprintf(f, "chimera_events_total %" PRIu64 "\n", events_recorded(&n->events));
     metric(f, "chimera_http_requests_total", "counter", "HTTP requests served.");
     fprintf(f, "chimera_http_requests_total %" PRIu64 "\n", n->metrics.http_requests);
     metric(f, "chimera_ledger_checkpoints_total", "counter",
@@ -193,6 +383,25 @@ static void get_metrics(struct node *n, struct http_request *req)
     metric(f, "chimera_ledger_equivocations_total", "counter",
            "Conflicting signed checkpoints detected (evidence kept).");
     fprintf(f, "chimera_ledger_equivocations_total %" PRIu64 "\n", n->metrics.equivocations);
+    const struct node_run *r = &n->run;
+    enum pl_health own = own_health(n);
+    metric(f, "chimera_release_healthy", "gauge",
+           "1 when the release running here is healthy (or nothing runs), 0 otherwise.");
+    fprintf(f, "chimera_release_healthy %d\n", own == PL_H_HEALTHY || own == PL_H_NONE);
+    metric(f, "chimera_release_health", "gauge",
+           "1 for the health of the release running here, 0 for the others.");
+    for (int h = PL_H_NONE; h <= PL_H_START_FAILED; h++)
+        fprintf(f, "chimera_release_health{health=\"%s\"} %d\n", pl_health_name((enum pl_health)h),
+                own == (enum pl_health)h);
+    static const char *const states[] = {"starting", "running", "exited", "start_failed",
+                                         "stopped"};
+    metric(f, "chimera_services", "gauge", "Services of the release running here, by state.");
+    for (size_t k = 0; k < sizeof(states) / sizeof(states[0]); k++) {
+        size_t in_state = 0;
+        for (size_t i = 0; r->running[0] && r->have_manifest && i < r->m.nservices; i++)
+            in_state += strcmp(service_state(r, i), states[k]) == 0;
+        fprintf(f, "chimera_services{state=\"%s\"} %zu\n", states[k], in_state);
+    }
     metric(f, "chimera_term", "gauge", "Current consensus term.");
     fprintf(f, "chimera_term %" PRIu64 "\n", n->cons.term);
     metric(f, "chimera_is_leader", "gauge", "1 when this node is the leader.");

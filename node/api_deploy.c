@@ -99,7 +99,8 @@ static json_t *nodes_json(struct node *n, const struct pl_deployment *d)
         bool self = i == n->peers.self, known = s->reported[i] || self;
         const char *running = self ? n->run.running : r->deployment;
         enum pl_health h = self ? (n->run.running[0] ? n->run.health : PL_H_NONE) : r->health;
-        uint64_t since = self ? n->run.healthy_since : r->healthy_since_ms;
+        /* Only a healthy node has a time since when it is healthy. */
+        uint64_t since = h != PL_H_HEALTHY ? 0 : self ? n->run.healthy_since : r->healthy_since_ms;
         const char *detail = self ? n->run.detail : r->detail;
         json_array_append_new(
             nodes, json_pack("{s:s, s:s, s:s?, s:s, s:o, s:s, s:s?}", "node", s->nodes[i],

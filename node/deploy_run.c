@@ -168,7 +168,7 @@ static int start_service(struct node *n, size_t i, const struct manifest *m, cha
     int rc = drv_start(n->loop, &spec, on_exit_cb, s, &s->proc, why, sizeof(why));
     envfile_free(&ef);
     if (rc != 0) {
-        snprintf(err, errlen, "%s", why);
+        snprintf(err, errlen, "%s: %s", ms->name, why);
         s->proc = NULL;
         return -1;
     }
@@ -305,6 +305,35 @@ static void probe_due(struct node *n)
     }
 }
 
+/* Leader: a member's report, judged for news (release_watch.h): a release
+ * that turns bad on a member, in a deployment or long after one, is an
+ * event here, where operators watch, not only in that member's log. */
+static void watch_report(struct node *n, size_t idx, const struct pl_report *rep)
+{
+    uint64_t held = 0;
+    enum release_watch_news news =
+        release_watch_report(&n->run.watch, n->cons.term, idx, rep->health, rep->deployment,
+                             node_wall_ms(), RELEASE_WATCH_INTERVAL_MS, &held);
+    if (news == RELEASE_WATCH_NOTHING || idx >= n->peers.n)
+        return;
+    const char *who = n->peers.m[idx].id;
+    const struct pl_deployment *d = pl_find(&n->deploy.pl, rep->deployment);
+    char rel[PL_ID_MAX + PL_VERSION_MAX + 1] = "";
+    if (d)
+        snprintf(rel, sizeof(rel), "%s %s ", d->release.name, d->release.version);
+    if (news == RELEASE_WATCH_HEALTHY) {
+        node_event(n, "release.healthy", who, "%s: release %s(deployment %s) is healthy again", who,
+                   rel, rep->deployment);
+        return;
+    }
+    char more[64] = "";
+    if (held)
+        snprintf(more, sizeof(more), " (%" PRIu64 " more held back)", held);
+    node_event(n, "release.unhealthy", who, "%s: release %s(deployment %s) %s: %s%s", who, rel,
+               rep->deployment, pl_health_name(rep->health),
+               rep->detail[0] ? rep->detail : "no detail", more);
+}
+
 /* Report messages carry how long the node has been healthy, not since
  * when: the leader turns it into a time on its own clock, so clocks that
  * disagree between nodes do not shorten or stretch min_healthy_time. */
@@ -321,11 +350,14 @@ static void send_report(struct node *n)
         h == PL_H_HEALTHY && wall > r->healthy_since ? wall - r->healthy_since : 0;
     int32_t leader = n->cons.leader;
     if (leader == n->cons.cfg.self) {
-        struct pl_report rep = {
-            .health = h, .healthy_since_ms = wall - healthy_for, .at_ms = wall, .gen = r->gen};
+        struct pl_report rep = {.health = h,
+                                .healthy_since_ms = h == PL_H_HEALTHY ? wall - healthy_for : 0,
+                                .at_ms = wall,
+                                .gen = r->gen};
         snprintf(rep.deployment, sizeof(rep.deployment), "%s", r->running);
         snprintf(rep.detail, sizeof(rep.detail), "%s", r->detail);
         pl_report(&n->deploy.pl, n->cfg.id, &rep);
+        watch_report(n, n->peers.self, &rep);
         return;
     }
     if (leader == CONS_NONE)
@@ -355,14 +387,18 @@ bool node_run_recv(struct node *n, size_t from, uint64_t kind, const msgpack_obj
         return false;
     uint64_t wall = (uint64_t)node_wall_ms();
     uint64_t healthy_for = f[3].via.u64 < wall ? f[3].via.u64 : wall;
-    struct pl_report rep = {.health = (enum pl_health)f[2].via.u64,
-                            .healthy_since_ms = wall - healthy_for,
+    enum pl_health h = (enum pl_health)f[2].via.u64;
+    /* Only a healthy node has been healthy since some time. */
+    struct pl_report rep = {.health = h,
+                            .healthy_since_ms = h == PL_H_HEALTHY ? wall - healthy_for : 0,
                             .at_ms = wall,
                             .gen = (uint32_t)f[5].via.u64};
     memcpy(rep.deployment, f[1].via.str.ptr, f[1].via.str.size);
     snprintf(rep.detail, sizeof(rep.detail), "%.*s", (int)f[4].via.str.size, f[4].via.str.ptr);
-    if (n->cons.role == CONS_LEADER)
+    if (n->cons.role == CONS_LEADER) {
         pl_report(&n->deploy.pl, n->peers.m[from].id, &rep);
+        watch_report(n, from, &rep);
+    }
     return true;
 }
 

@@ -1,6 +1,6 @@
 /* The event ring: the last EVENTS_CAPACITY things that happened on this
- * node, each with a sequence number that never repeats while it runs. Pure:
- * callers pass the time. */
+ * node, each with a sequence number that never repeats, across restarts
+ * too (events_set_boot). Pure: callers pass the time and the boot epoch. */
 #ifndef CHIMERA_EVENTS_H
 #define CHIMERA_EVENTS_H
 
@@ -11,8 +11,16 @@
 #define EVENTS_CAPACITY 1000
 #define EVENTS_DEFAULT_LIMIT 50
 
+/* A run's first sequence number is its boot epoch shifted left by this:
+ * boot epochs grow by at least one per start (and follow the clock in
+ * seconds), so a run's numbers lie above every number an earlier run
+ * handed out unless that run recorded more than 2^20 events per second it
+ * lived. Below 2^53 (exact in a JSON double) until the year 2242. */
+#define EVENTS_BOOT_SHIFT 20
+
 struct event {
-    uint64_t seq;    /* 1, 2, 3, ... */
+    uint64_t seq;    /* grows by one per event; see EVENTS_BOOT_SHIFT */
+    uint64_t boot;   /* the boot epoch of the run that recorded it (0: not set) */
     int64_t time_ms; /* wall clock, Unix epoch milliseconds */
     char node[64];   /* the node that recorded it */
     char kind[48];   /* dotted topic, e.g. "peer.dead" */
@@ -22,11 +30,23 @@ struct event {
 
 struct events {
     struct event ring[EVENTS_CAPACITY];
-    uint64_t next_seq; /* seq the next event gets */
+    uint64_t first_seq; /* seq of this run's first event */
+    uint64_t next_seq;  /* seq the next event gets */
+    uint64_t boot;
     char node[64];
 };
 
+/* Sequence numbers start at 1 until events_set_boot. */
 void events_init(struct events *ev, const char *node);
+
+/* This run's boot epoch (it grows with every start of the node): numbers
+ * continue from boot << EVENTS_BOOT_SHIFT, so a reader's `since` cursor
+ * from an earlier run lies below every event of this one and loses none of
+ * them. Events already held are renumbered (call it before anyone reads). */
+void events_set_boot(struct events *ev, uint64_t boot);
+
+/* Events recorded by this run (held or already overwritten). */
+uint64_t events_recorded(const struct events *ev);
 
 /* Records an event; message is printf-formatted and cut to fit. Returns it. */
 const struct event *events_add(struct events *ev, int64_t time_ms, const char *kind,
@@ -34,7 +54,8 @@ const struct event *events_add(struct events *ev, int64_t time_ms, const char *k
     __attribute__((format(printf, 5, 6)));
 
 /* Events in order, oldest first: with has_since, the first `limit` whose seq
- * is greater than since; without, the newest `limit`. Fills out[] with
+ * is greater than since (a since below this run's numbers, an earlier
+ * run's, starts at the oldest held); without, the newest `limit`. Fills out[] with
  * pointers into the ring (valid until the next events_add) and returns how
  * many. limit is clamped to EVENTS_CAPACITY. */
 size_t events_query(const struct events *ev, bool has_since, uint64_t since, size_t limit,

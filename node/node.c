@@ -41,9 +41,10 @@ const char *node_drop_name(enum node_drop d)
 /* Log severity of an event kind: trouble is a warning, the rest news. */
 static int event_level(const char *kind)
 {
-    static const char *const warn[] = {"failure",         "malformed", "dead",       "step_down",
-                                       "read_only.enter", "suspect",   "unverified", "_failed",
-                                       "equivocation",    "dropped",   "key_changed"};
+    static const char *const warn[] = {"failure",         "malformed", "dead",        "step_down",
+                                       "read_only.enter", "suspect",   "unverified",  "_failed",
+                                       "equivocation",    "dropped",   "key_changed", "unhealthy",
+                                       ".failed"};
     for (size_t i = 0; i < sizeof(warn) / sizeof(warn[0]); i++)
         if (strstr(kind, warn[i]))
             return 2;
@@ -104,6 +105,7 @@ static int load_boot_epoch(struct node *n)
     }
     uint64_t now = (uint64_t)(node_wall_ms() / 1000);
     n->boot = last + 1 > now ? last + 1 : now;
+    events_set_boot(&n->events, n->boot); /* event numbers continue across restarts */
     n->counter = 0;
     int k = snprintf(buf, sizeof(buf), "%" PRIu64 "\n", n->boot);
     if (durable_write(n->cfg.data, "boot", buf, (size_t)k, err, sizeof(err)) != 0) {

@@ -14,6 +14,7 @@
 #include "node/events.h"
 #include "node/http.h"
 #include "node/peers.h"
+#include "node/release_watch.h"
 #include "node/transport.h"
 #include "pipeline/driver.h"
 #include "pipeline/health.h"
@@ -86,6 +87,7 @@ struct node_deploy {
     struct node_release rels[PL_MAX_DEPLOYMENTS];
     size_t nrels;
     uint64_t pending_index; /* leader: a record appended and not yet committed */
+    uint64_t history_before_ms; /* wall clock at start: older records are history (node_deploy.c) */
 };
 
 /* One service of the release running here (deploy_run.c). */
@@ -119,6 +121,7 @@ struct node_run {
     uint64_t healthy_since;
     char detail[PL_REASON_MAX];
     uint64_t report_due;
+    struct release_watch watch; /* leader: the members' release health, as events */
 };
 
 #define NODE_STOP_SIGNALS 4

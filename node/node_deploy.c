@@ -70,8 +70,25 @@ const struct node_release *node_deploy_release(const struct node *n, const char 
 }
 
 /* The event a committed record raises (the design guide's topic names). */
+/* "every node", or the members that were up and those passed over as down
+ * (they apply the release when they come back). */
+static void who_runs(const struct pl_record *r, char *out, size_t len)
+{
+    if (r->ndown == 0) {
+        snprintf(out, len, "every node");
+        return;
+    }
+    size_t k = (size_t)snprintf(out, len, "every member that is up (passed over as down:");
+    for (size_t i = 0; i < r->ndown && k < len; i++)
+        k += (size_t)snprintf(out + k, len - k, " %s", r->down[i]);
+    if (k < len)
+        snprintf(out + k, len - k, "; they apply it when they come back)");
+}
+
 static void record_event(struct node *n, const struct pl_record *r)
 {
+    char who[PL_MAX_NODES * PL_ID_MAX + 96];
+    who_runs(r, who, sizeof(who));
     switch (r->kind) {
     case PL_REC_RELEASE:
         node_event(n, "deploy.initiated", NULL, "deployment %s: %s %s committed; rollout begins",
@@ -82,8 +99,8 @@ static void record_event(struct node *n, const struct pl_record *r)
                    r->deployment, r->wave, r->nnodes, r->nnodes == 1 ? "" : "s");
         break;
     case PL_REC_STABLE:
-        node_event(n, "chimera.deploy.complete", NULL, "deployment %s is stable on every node",
-                   r->deployment);
+        node_event(n, "chimera.deploy.complete", NULL, "deployment %s is stable on %s",
+                   r->deployment, who);
         break;
     case PL_REC_FAILED:
         node_event(n, "chimera.deploy.failed", NULL, "deployment %s failed: %s", r->deployment,
@@ -95,10 +112,27 @@ static void record_event(struct node *n, const struct pl_record *r)
         break;
     case PL_REC_REVERTED:
         node_event(n, "chimera.rollback.complete", NULL,
-                   "rollback %s complete: every node runs the last good release again",
-                   r->deployment);
+                   "rollback %s complete: %s runs the last good release again", r->deployment, who);
         break;
     }
+}
+
+/* Whether a committed entry is news, which raises its event, or history
+ * being replayed into the state, which must not: an alert on
+ * chimera.deploy.failed would fire again on every restart. The rule is the
+ * entry's ledger timestamp against this process's start, not its index
+ * against the log's end at start: a restarted follower learns the commit
+ * index from the leader only after it starts, so entries already in its
+ * log are "committed" again then; a node with a wiped data directory
+ * receives the whole history from the leader after it starts; and a
+ * follower's uncommitted tail that the leader replaces is replaced by
+ * entries written after the start. The timestamp is the author's clock:
+ * a leader whose clock lags this node's by more than the time since this
+ * start would have its first records taken as history (their state still
+ * applies; only the events are lost). */
+static bool is_news(const struct node *n, const struct ledger_entry *e)
+{
+    return e->timestamp_ms >= n->deploy.history_before_ms;
 }
 
 static int apply_entry(uint64_t index, uint64_t term, const uint8_t *bytes, size_t len, void *arg)
@@ -115,20 +149,23 @@ static int apply_entry(uint64_t index, uint64_t term, const uint8_t *bytes, size
     size_t mlen, clen;
     if (deploy_record_decode(e.payload, e.payload_len, e.timestamp_ms, &r, &manifest, &mlen, &cert,
                              &clen) != 0) {
-        node_event(n, "deploy.record_ignored", NULL,
-                   "ledger entry %" PRIu64 " is not a deployment record this node understands",
-                   index);
+        if (is_news(n, &e))
+            node_event(n, "deploy.record_ignored", NULL,
+                       "ledger entry %" PRIu64 " is not a deployment record this node understands",
+                       index);
         return 0;
     }
     if (r.kind == PL_REC_RELEASE)
         keep_release(n, r.deployment, manifest, mlen, cert, clen);
     if (pl_apply(&n->deploy.pl, &r) != 0) {
-        node_event(n, "deploy.record_ignored", NULL,
-                   "ledger entry %" PRIu64 " (%s %s) does not fit the deployments known here",
-                   index, pl_record_name(r.kind), r.deployment);
+        if (is_news(n, &e))
+            node_event(n, "deploy.record_ignored", NULL,
+                       "ledger entry %" PRIu64 " (%s %s) does not fit the deployments known here",
+                       index, pl_record_name(r.kind), r.deployment);
         return 0;
     }
-    record_event(n, &r);
+    if (is_news(n, &e))
+        record_event(n, &r);
     return 0;
 }
 
@@ -159,6 +196,7 @@ void node_deploy_committed(struct node *n, uint64_t commit)
 int node_deploy_start(struct node *n)
 {
     struct node_deploy *d = &n->deploy;
+    d->history_before_ms = (uint64_t)node_wall_ms();
     static char ids[PL_MAX_NODES][PL_ID_MAX];
     for (size_t i = 0; i < n->peers.n && i < PL_MAX_NODES; i++)
         snprintf(ids[i], PL_ID_MAX, "%s", n->peers.m[i].id);

@@ -88,6 +88,7 @@ struct follow {
     unsigned long long limit;
     bool follow;
     bool header_done;
+    json_int_t boot; /* the node's boot epoch its events name (0: none yet) */
 };
 
 /* Fetches and prints one batch. Returns CTL_OK, or the failure's exit code
@@ -134,6 +135,14 @@ static int fetch_batch(const struct ctl_opts *o, struct ctl_client *cl, struct f
                 f->since = s;
                 f->has_since = true;
             }
+            /* Events name the run of the node that raised them; numbers
+             * continue across runs, so the cursor stays valid. */
+            json_t *b = json_object_get(e, "boot");
+            if (f->follow && json_is_integer(b)) {
+                if (f->boot && json_integer_value(b) != f->boot)
+                    fprintf(stderr, "chimeractl: node restarted; following its new events\n");
+                f->boot = json_integer_value(b);
+            }
             print_event(e, o->json);
         }
         *got = json_array_size(r.json);
@@ -176,7 +185,8 @@ static int follow_loop(const struct ctl_opts *o, struct ctl_client *cl, struct f
             /* More than a second apart cannot be measurement noise. */
             if (now_boot != INT64_MIN && boot != INT64_MIN && llabs(now_boot - boot) > 1000) {
                 fprintf(stderr, "chimeractl: node restarted; following its new events\n");
-                f->since = 0;
+                f->since = 0; /* a node whose numbers restarted at 1 */
+                f->boot = 0;  /* said once */
             }
             boot = now_boot;
         }

@@ -33,7 +33,92 @@ int h_teardown_cluster(void **state)
     return 0;
 }
 
-struct stage_arg {
+char *h_release_example(const char *name, const char *version)
+{
+    char dir[PATH_MAX], path[PATH_MAX + 64];
+    snprintf(dir, sizeof(dir), "%s", __FILE__);
+    snprintf(path, sizeof(path), "%s/../../deploy/examples/%s", dirname(dir), name);
+    char *text = h_read_file(path);
+    char *at = text && version ? strstr(text, "\"1.0.0\"") : NULL;
+    if (!at)
+        return text;
+    size_t len = strlen(text) + strlen(version) + 8;
+    char *out = malloc(len);
+    if (out)
+        snprintf(out, len, "%.*s\"%s\"%s", (int)(at - text), text, version, at + 7);
+    free(text);
+    return out;
+}
+
+char *h_release_deploy(struct h_cluster *c, int i, const char *manifest, char *why, size_t whylen)
+{
+    long st = 0;
+    char *out = h_http_request(c, i, "POST", "/deployments", manifest, c->token, 0, &st);
+    json_t *j = out ? json_loads(out, 0, NULL) : NULL;
+    const char *id = json_string_value(json_object_get(j, "id"));
+    char *copy = st == 202 && id ? strdup(id) : NULL;
+    if (!copy)
+        snprintf(why, whylen, "POST /deployments answered %ld: %s", st, out ? out : "");
+    json_decref(j);
+    free(out);
+    return copy;
+}
+
+struct release_arg {
+    struct h_cluster *c;
+    const char *id, *stage;
+};
+
+static bool in_stage(void *arg)
+{
+    struct release_arg *a = arg;
+    for (int i = 0; i < a->c->n; i++) {
+        if (!h_node_up(a->c, i))
+            continue;
+        char path[128];
+        snprintf(path, sizeof(path), "/deployments/%s", a->id);
+        long st = 0;
+        json_t *j = h_http_get_json(a->c, i, path, &st);
+        const char *stage = json_string_value(json_object_get(j, "stage"));
+        bool ok = st == 200 && stage && strcmp(stage, a->stage) == 0;
+        json_decref(j);
+        if (ok)
+            return true;
+    }
+    return false;
+}
+
+bool h_release_wait_stage(struct h_cluster *c, const char *id, const char *stage, int timeout_ms)
+{
+    struct release_arg a = {c, id, stage};
+    return h_wait_until(in_stage, &a, timeout_ms);
+}
+
+static bool all_run(void *arg)
+{
+    struct release_arg *a = arg;
+    for (int i = 0; i < a->c->n; i++) {
+        if (!h_node_up(a->c, i))
+            continue;
+        long st = 0;
+        json_t *j = h_http_get_json(a->c, i, "/federation/state", &st);
+        const char *running =
+            json_string_value(json_object_get(json_object_get(j, "release"), "running"));
+        bool ok = st == 200 && running && strcmp(running, a->id) == 0;
+        json_decref(j);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+bool h_release_wait_running(struct h_cluster *c, const char *id, int timeout_ms)
+{
+    struct release_arg a = {c, id, NULL};
+    return h_wait_until(all_run, &a, timeout_ms);
+}
+
+struct stable_arg {
     const struct h_cluster *c;
     int node;
     char path[128];
@@ -42,7 +127,7 @@ struct stage_arg {
 
 static bool is_stable(void *arg)
 {
-    struct stage_arg *a = arg;
+    struct stable_arg *a = arg;
     long st = 0;
     json_t *j = h_http_get_json(a->c, a->node, a->path, &st);
     const char *stage = json_string_value(json_object_get(j, "stage"));
@@ -53,36 +138,27 @@ static bool is_stable(void *arg)
 
 char *h_deploy_stable(struct h_cluster *c, int i, const char *file, int timeout_ms)
 {
-    char dir[PATH_MAX], path[PATH_MAX + 64];
-    snprintf(dir, sizeof(dir), "%s", __FILE__);
-    snprintf(path, sizeof(path), "%s/../../deploy/examples/%s", dirname(dir), file);
-    char *manifest = h_read_file(path);
+    char *manifest = h_release_example(file, NULL);
     if (!manifest) {
-        fprintf(stderr, "harness: cannot read %s\n", path);
+        fprintf(stderr, "harness: cannot read deploy/examples/%s\n", file);
         return NULL;
     }
-    long st = 0;
-    char *out = h_http_request(c, i, "POST", "/deployments", manifest, c->token, 0, &st);
+    char why[512];
+    char *id = h_release_deploy(c, i, manifest, why, sizeof(why));
     free(manifest);
-    json_t *j = out ? json_loads(out, 0, NULL) : NULL;
-    const char *id = json_string_value(json_object_get(j, "id"));
-    char *copy = st == 202 && id ? strdup(id) : NULL;
-    if (!copy)
-        fprintf(stderr, "harness: POST /deployments %s answered %ld: %s\n", file, st,
-                out ? out : "");
-    free(out);
-    json_decref(j);
-    if (!copy)
-        return NULL;
-    struct stage_arg a = {.c = c, .node = i};
-    snprintf(a.path, sizeof(a.path), "/deployments/%s", copy);
-    if (!h_wait_until(is_stable, &a, timeout_ms)) {
-        fprintf(stderr, "harness: deployment %s of %s is %s, not stable\n", copy, file,
-                a.stage[0] ? a.stage : "unknown");
-        free(copy);
+    if (!id) {
+        fprintf(stderr, "harness: %s: %s\n", file, why);
         return NULL;
     }
-    return copy;
+    struct stable_arg a = {.c = c, .node = i};
+    snprintf(a.path, sizeof(a.path), "/deployments/%s", id);
+    if (!h_wait_until(is_stable, &a, timeout_ms)) {
+        fprintf(stderr, "harness: deployment %s of %s is %s, not stable\n", id, file,
+                a.stage[0] ? a.stage : "unknown");
+        free(id);
+        return NULL;
+    }
+    return id;
 }
 
 /* Whether /proc/PID/environ holds exactly the entry mark. */

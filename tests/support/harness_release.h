@@ -1,6 +1,7 @@
-/* Test support for tests that need a release running: deploy one of
- * deploy/examples and find the service processes a node started (they
- * carry its data directory as a mark, CHIMERA_SERVICE_OWNER). */
+/* Releases for integration tests: the manifests of deploy/examples,
+ * deployed through a node's HTTP API, waits on what the federation says
+ * about them, and the service processes a node started (they carry its
+ * data directory as a mark, CHIMERA_SERVICE_OWNER). Built on harness.h. */
 #ifndef CHIMERA_TEST_HARNESS_RELEASE_H
 #define CHIMERA_TEST_HARNESS_RELEASE_H
 
@@ -10,14 +11,28 @@
 
 #include "harness.h"
 
-/* Puts the build directory (chimera-demo) first on this process's PATH,
- * which the nodes it starts inherit. */
+/* Puts the build directory (where chimera-demo is) first on this process's
+ * PATH, which the nodes a test starts inherit. */
 void h_path_add_bin_dir(void);
 
 /* cmocka set-up and tear-down: a one-node cluster whose node finds
  * chimera-demo (in *state), and its destruction. */
 int h_setup_one_node(void **state);
 int h_teardown_cluster(void **state);
+
+/* deploy/examples/NAME, read whole (malloc'd), with its "1.0.0" version
+ * replaced by version unless version is NULL. NULL when it cannot be read. */
+char *h_release_example(const char *name, const char *version);
+
+/* POSTs the manifest to node i (the leader); returns the deployment id
+ * (malloc'd), or NULL with the answer in why. */
+char *h_release_deploy(struct h_cluster *c, int i, const char *manifest, char *why, size_t whylen);
+
+/* Waits until some running node reports deployment id in stage. */
+bool h_release_wait_stage(struct h_cluster *c, const char *id, const char *stage, int timeout_ms);
+
+/* Waits until every running node runs the release of deployment id. */
+bool h_release_wait_running(struct h_cluster *c, const char *id, int timeout_ms);
 
 /* POSTs deploy/examples/<file> to node i (the leader) and waits up to
  * timeout_ms for the deployment to be stable there. Returns its id
