@@ -123,7 +123,9 @@ static void get_ready(struct node *n, struct http_request *req)
 {
     const char *leader = leader_id(n);
     bool ro = read_only(n);
-    if (leader && !ro) {
+    char unwritable[256];
+    bool writable = node_ledger_writable(n, unwritable, sizeof(unwritable));
+    if (leader && !ro && writable) {
         http_respond_json(req, 200,
                           json_pack("{s:s, s:s, s:s, s:I, s:b}", "status", "ok", "node", n->cfg.id,
                                     "leader", leader, "term", (json_int_t)n->cons.term, "read_only",
@@ -133,8 +135,9 @@ static void get_ready(struct node *n, struct http_request *req)
     http_respond_json(req, 503,
                       json_pack("{s:s, s:s, s:s, s:s?, s:b}", "status", "unavailable", "node",
                                 n->cfg.id, "reason",
-                                leader ? "the leader has lost contact with a quorum"
-                                       : "no quorum-backed leader is known",
+                                !writable ? unwritable
+                                : leader  ? "the leader has lost contact with a quorum"
+                                          : "no quorum-backed leader is known",
                                 "leader", leader, "read_only", ro));
 }
 
