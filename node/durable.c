@@ -35,15 +35,13 @@ static int drop_tmp(int fd, const char *tmp, char *err, size_t errlen, const cha
     return fail(err, errlen, what, tmp);
 }
 
-int durable_write(const char *dir, const char *name, const void *buf, size_t len, char *err,
-                  size_t errlen)
+/* Creates path with len bytes of buf and syncs it: 0, or -1 with one line
+ * in err and no file left behind. */
+static int write_synced(const char *path, const void *buf, size_t len, char *err, size_t errlen)
 {
-    char path[4096], tmp[4112];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
-        return drop_tmp(-1, tmp, err, errlen, "create");
+        return drop_tmp(-1, path, err, errlen, "create");
     const char *p = buf;
     for (size_t done = 0; done < len;) {
         ssize_t k = write(fd, p + done, len - done);
@@ -52,15 +50,26 @@ int durable_write(const char *dir, const char *name, const void *buf, size_t len
         if (k <= 0) {
             if (k == 0)
                 errno = ENOSPC;
-            return drop_tmp(fd, tmp, err, errlen, "write");
+            return drop_tmp(fd, path, err, errlen, "write");
         }
         done += (size_t)k;
     }
+    if (fsync(fd) != 0)
+        return drop_tmp(fd, path, err, errlen, "fsync");
+    close(fd);
+    return 0;
+}
+
+int durable_write(const char *dir, const char *name, const void *buf, size_t len, char *err,
+                  size_t errlen)
+{
+    char path[4096], tmp[4112];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     /* A failed sync of the temporary file is retryable, unlike one of the
      * ledger's: the file is thrown away, and the old one was not touched. */
-    if (fsync(fd) != 0)
-        return drop_tmp(fd, tmp, err, errlen, "fsync");
-    close(fd);
+    if (write_synced(tmp, buf, len, err, errlen) != 0)
+        return -1;
     if (rename(tmp, path) != 0)
         return drop_tmp(-1, tmp, err, errlen, "rename");
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -82,32 +91,9 @@ int durable_probe(const char *dir, size_t bytes, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        free(buf);
-        return fail(err, errlen, "create", path);
-    }
-    int rv = 0;
-    for (size_t done = 0; rv == 0 && done < bytes;) {
-        ssize_t k = write(fd, buf + done, bytes - done);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0) {
-            if (k == 0)
-                errno = ENOSPC;
-            rv = drop_tmp(fd, path, err, errlen, "write");
-            fd = -1;
-        } else
-            done += (size_t)k;
-    }
-    if (rv == 0 && fsync(fd) != 0) {
-        rv = drop_tmp(fd, path, err, errlen, "fsync");
-        fd = -1;
-    }
-    if (fd >= 0) {
-        close(fd);
+    int rv = write_synced(path, buf, bytes, err, errlen);
+    if (rv == 0)
         unlink(path);
-    }
     free(buf);
     return rv;
 }

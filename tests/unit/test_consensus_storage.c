@@ -16,16 +16,29 @@ static void fail_storage(struct cons *c, uint64_t now, const struct cl_log *l)
     cons_storage_failed(c, now, &p, l->len ? &l->e[l->len] : NULL);
 }
 
+/* Node 0 of 3 with an empty log, in term `term`. */
+static void start(struct cons *c, struct cl_log *l, uint64_t term)
+{
+    memset(l, 0, sizeof(*l));
+    init_node(c, 0, 3, term, CONS_NONE, 1);
+    log_attach(c, l, 0);
+}
+
+/* Node 0, elected in term 5, whose disk then fails; returns the time. */
+static uint64_t failed_leader(struct cons *c, struct cl_log *l)
+{
+    start(c, l, 4);
+    uint64_t now = elect_by_hand(c);
+    fail_storage(c, now, l);
+    return now;
+}
+
 static void test_a_leader_whose_disk_fails_steps_down_in_its_term(void **state)
 {
     (void)state;
     struct cons c;
     static struct cl_log l;
-    memset(&l, 0, sizeof(l));
-    init_node(&c, 0, 3, 4, CONS_NONE, 1);
-    log_attach(&c, &l, 0);
-    uint64_t now = elect_by_hand(&c);
-    fail_storage(&c, now, &l);
+    uint64_t now = failed_leader(&c, &l);
     assert_int_equal(c.role, CONS_FOLLOWER);
     assert_int_equal(c.term, 5);
     assert_int_equal(c.voted_for, 0);
@@ -39,11 +52,7 @@ static void test_a_node_whose_disk_failed_stands_for_no_election(void **state)
     (void)state;
     struct cons c;
     static struct cl_log l;
-    memset(&l, 0, sizeof(l));
-    init_node(&c, 0, 3, 4, CONS_NONE, 1);
-    log_attach(&c, &l, 0);
-    uint64_t now = elect_by_hand(&c);
-    fail_storage(&c, now, &l);
+    uint64_t now = failed_leader(&c, &l);
     struct cons_out out;
     /* Many election timeouts: never a pre-vote, never a new term. */
     for (int k = 0; k < 50; k++) {
@@ -62,11 +71,7 @@ static void test_once_a_write_succeeds_the_node_stands_again(void **state)
     (void)state;
     struct cons c;
     static struct cl_log l;
-    memset(&l, 0, sizeof(l));
-    init_node(&c, 0, 3, 4, CONS_NONE, 1);
-    log_attach(&c, &l, 0);
-    uint64_t now = elect_by_hand(&c);
-    fail_storage(&c, now, &l);
+    uint64_t now = failed_leader(&c, &l);
     cons_storage_ok(&c);
     struct cons_out out;
     now = c.election_deadline;
@@ -80,9 +85,7 @@ static void test_the_disk_is_probed_after_t_then_2t_then_every_4t(void **state)
     (void)state;
     struct cons c;
     static struct cl_log l;
-    memset(&l, 0, sizeof(l));
-    init_node(&c, 0, 3, 0, CONS_NONE, 1);
-    log_attach(&c, &l, 0);
+    start(&c, &l, 0);
     uint64_t failed_at = START + 10;
     fail_storage(&c, failed_at, &l);
     uint64_t want[] = {failed_at + T_MS, failed_at + 3 * T_MS, failed_at + 7 * T_MS,
@@ -112,9 +115,7 @@ static void test_a_second_failure_does_not_postpone_the_probe(void **state)
     (void)state;
     struct cons c;
     static struct cl_log l;
-    memset(&l, 0, sizeof(l));
-    init_node(&c, 0, 3, 0, CONS_NONE, 1);
-    log_attach(&c, &l, 0);
+    start(&c, &l, 0);
     fail_storage(&c, START, &l);
     uint64_t due = c.storage_probe_at;
     fail_storage(&c, START + T_MS / 2, &l);

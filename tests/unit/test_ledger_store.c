@@ -129,6 +129,18 @@ static void test_failed_sync_is_fatal_and_sticks(void **state)
     fx_free(f);
 }
 
+/* Writes past bytes fail with EFBIG from now on; returns the old limit. */
+static struct rlimit limit_file_size(rlim_t bytes)
+{
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, SIG_IGN);
+    lim = old;
+    lim.rlim_cur = bytes;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    return old;
+}
+
 static void test_a_failed_sync_says_which_call_failed_and_why(void **state)
 {
     (void)state;
@@ -158,12 +170,7 @@ static void test_a_failed_write_says_why(void **state)
     fx_begin(f);
     fx_note(f, 1, 1);
     fx_commit(f);
-    struct rlimit old, lim;
-    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
-    signal(SIGXFSZ, SIG_IGN);
-    lim = old;
-    lim.rlim_cur = 200;
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    struct rlimit old = limit_file_size(200);
     fx_begin(f);
     for (int k = 0; k < 10; k++)
         fx_note(f, 1, 100 + k);
@@ -191,12 +198,8 @@ static void test_failed_write_is_undone_and_retryable(void **state)
     fx_begin(f);
     fx_note(f, 1, 1);
     fx_commit(f);
-    struct rlimit old, lim;
-    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
-    signal(SIGXFSZ, SIG_IGN);
-    lim = old;
-    lim.rlim_cur = 300;
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    struct rlimit old = limit_file_size(300), lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &lim), 0);
     for (int round = 0; round < 2; round++) {
         /* Round 0 appends to the segment, round 1 starts a new one. */
         fx_begin(f);
