@@ -314,8 +314,13 @@ static void storage_failed(struct sim *s, int i)
     struct sim_node *nd = &s->nodes[i];
     nd->refused = true;
     s->st.disk_refusals++;
-    if (nd->c.role == CONS_LEADER)
+    if (nd->c.role == CONS_LEADER) {
+        /* It may have led only within this step (elected, then its election
+         * entry refused), and its heartbeats are out: like a crashed
+         * leader's, they count for the checker. */
+        nd->last_leader_at = s->now;
         s->st.disk_stepdowns++;
+    }
     struct cons_entry last = {0};
     if (nd->disk.len)
         last = nd->disk.v[nd->disk.len - 1].e;
