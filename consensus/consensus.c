@@ -453,11 +453,19 @@ void cons_recv(struct cons *c, uint64_t now_ms, const struct cons_msg *m, struct
 void cons_storage_failed(struct cons *c, uint64_t now_ms, const struct cons_persist *p,
                          const struct cons_entry *last)
 {
+    /* A follower that stays in its term keeps the leader it heard (there is
+     * one per term, and it did hear it): its disk failing is no news about
+     * the leader, and forgetting it would flap read-only at every APPEND the
+     * disk refuses. */
+    bool keep = c->role == CONS_FOLLOWER && p->term == c->term;
     c->term = p->term;
     c->voted_for = p->voted_for;
     c->role = CONS_FOLLOWER;
-    c->leader = CONS_NONE;
-    c->heard_leader = false;
+    if (!keep) {
+        c->leader = CONS_NONE;
+        c->heard_leader = false;
+        reset_election_deadline(c, now_ms);
+    }
     c->heartbeat_due = UINT64_MAX;
     c->quorum_check_due = UINT64_MAX;
     /* The commit index stays what it was as far as the log reaches: every
@@ -466,7 +474,6 @@ void cons_storage_failed(struct cons *c, uint64_t now_ms, const struct cons_pers
      * failed out would have reported. */
     struct cons_log view = c->log;
     cons_set_log(c, &view, last, c->commit);
-    reset_election_deadline(c, now_ms);
     if (!c->storage_failed) {
         c->storage_failed = true;
         c->storage_backoff_ms = cons_timeout_ms(c);

@@ -212,7 +212,8 @@ void cons_peer_restarted(struct cons *c, int32_t member);
  * messages), or a leader's own append (it told the core nothing). The write
  * failed and was undone (the disk is full, say): the files still hold p and
  * a log ending at last. The core returns to exactly that state, as after a
- * crash and restart (what is on disk is all a node may rely on, §3.8), and:
+ * crash and restart (what is on disk is all a node may rely on, §3.8),
+ * except that a follower whose term did not change keeps its leader, and:
  *   - a leader or candidate steps down, as for check-quorum (§6.2): a
  *     leader that cannot append can commit nothing, and its heartbeats
  *     would keep a working majority from electing one that can;

@@ -156,12 +156,38 @@ static void test_a_failed_out_is_rolled_back_to_the_disk(void **state)
     assert_int_equal(c.last_log_index, 1);
     assert_memory_equal(c.last_log_hash, l.e[1].hash, CONS_HASH_BYTES);
     assert_int_equal(c.commit, 1);
-    assert_int_equal(c.leader, CONS_NONE);
+    assert_int_equal(c.leader, CONS_NONE); /* heard in term 2, which it does not hold */
     /* The same APPEND again, once the disk takes it, is accepted as new. */
     cons_storage_ok(&c);
     recv_one(&c, START + 1, m, &out);
     assert_int_equal(out.append_count, 2);
     assert_int_equal(out.commit, 3);
+}
+
+static void test_a_follower_whose_append_fails_keeps_its_leader_of_the_same_term(void **state)
+{
+    (void)state;
+    struct cons c;
+    static struct cl_log l, leader;
+    memset(&l, 0, sizeof(l));
+    memset(&leader, 0, sizeof(leader));
+    log_push(&leader, 2, 8);
+    init_node(&c, 1, 3, 2, CONS_NONE, 1);
+    log_attach(&c, &l, 0);
+    struct cons_msg m = mk(CONS_MSG_APPEND, 0, 1, 2);
+    m.n_entries = 1;
+    m.entries = &leader.e[1];
+    struct cons_out out;
+    recv_one(&c, START, m, &out);
+    assert_false(out.persist);
+    assert_int_equal(out.append_count, 1);
+    struct cons_persist disk = {.term = 2, .voted_for = CONS_NONE};
+    cons_storage_failed(&c, START, &disk, NULL);
+    /* Still following: no read-only episode for every refused APPEND. */
+    assert_int_equal(c.leader, 0);
+    assert_false(cons_read_only(&c, START + 1));
+    assert_int_equal(c.last_log_index, 0);
+    assert_true(c.storage_failed);
 }
 
 static void test_the_others_elect_a_leader_when_the_leaders_disk_fails(void **state)
@@ -194,6 +220,7 @@ int main(void)
         cmocka_unit_test(test_the_disk_is_probed_after_t_then_2t_then_every_4t),
         cmocka_unit_test(test_a_second_failure_does_not_postpone_the_probe),
         cmocka_unit_test(test_a_failed_out_is_rolled_back_to_the_disk),
+        cmocka_unit_test(test_a_follower_whose_append_fails_keeps_its_leader_of_the_same_term),
         cmocka_unit_test(test_the_others_elect_a_leader_when_the_leaders_disk_fails),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
