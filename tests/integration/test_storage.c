@@ -5,7 +5,9 @@
  * must answer the next note 503 naming the cause, step down with a
  * consensus.step_down event that says why, fail /health/ready, and leave the
  * others to elect a leader that commits notes; once space is freed it
- * rejoins as a follower and catches up. Mounting needs root (CI is root):
+ * rejoins as a follower and catches up. A follower whose disk fills keeps
+ * running (it used to exit), acknowledges nothing it could not store, fails
+ * readiness, and catches up once space is back. Mounting needs root (CI is root):
  * elsewhere the test is skipped with a loud message, and
  * CHIMERA_REQUIRE_NETNS=1 (CI's switch for the root-only tests) turns the
  * skip into a failure. (RLIMIT_FSIZE is no substitute: it gives EFBIG, not
@@ -123,6 +125,23 @@ static long post_note(struct h_cluster *c, int i, const char *text, char **body)
     return status;
 }
 
+/* Posts 16 KB of notes, more than the slack a full disk leaves in the
+ * last page of a segment file. Returns the body; the status in *status. */
+static char *post_big(struct h_cluster *c, int i, long *status)
+{
+    static char big[8 * 2100 + 64];
+    size_t at = (size_t)snprintf(big, sizeof(big), "{\"notes\":[");
+    for (int k = 0; k < 8; k++) {
+        big[at++] = k ? ',' : ' ';
+        big[at++] = '"';
+        memset(big + at, 'a' + k, 2000);
+        at += 2000;
+        big[at++] = '"';
+    }
+    snprintf(big + at, sizeof(big) - at, "]}");
+    return h_http_request(c, i, "POST", "/ledger/notes", big, c->token, 5000, status);
+}
+
 /* The message of node i's first event of this kind after seq `after`. */
 static char *event_message(struct h_cluster *c, int i, const char *kind, unsigned long long after)
 {
@@ -188,19 +207,8 @@ static void test_a_leader_whose_disk_fills_steps_down_and_rejoins_when_space_ret
 
     char filler[H_PATH_MAX + 16];
     fill(c->nodes[old].data, filler, sizeof(filler));
-    /* More than the slack left in the last page of the segment file. */
-    static char big[8 * 2100 + 64];
-    size_t at = (size_t)snprintf(big, sizeof(big), "{\"notes\":[");
-    for (int k = 0; k < 8; k++) {
-        big[at++] = k ? ',' : ' ';
-        big[at++] = '"';
-        memset(big + at, 'a' + k, 2000);
-        at += 2000;
-        big[at++] = '"';
-    }
-    snprintf(big + at, sizeof(big) - at, "]}");
     long st = 0;
-    char *body = h_http_request(c, old, "POST", "/ledger/notes", big, c->token, 5000, &st);
+    char *body = post_big(c, old, &st);
     if (st != 503 || !body || !strstr(body, "no space left on device"))
         fail_msg("a note to the leader with a full disk: %ld %s (want 503 naming \"no space "
                  "left on device\")",
@@ -246,6 +254,58 @@ static void test_a_leader_whose_disk_fills_steps_down_and_rejoins_when_space_ret
     if (!h_wait_until(ready_is, &rw, h_timeout_ms()))
         fail_msg("%s is not ready again: %ld", c->nodes[old].id, h_ready_status(c, old));
     assert_true(h_node_running(c, old));
+    h_cluster_pass(c);
+}
+
+static size_t count_events(struct h_cluster *c, int i, const char *kind, unsigned long long after)
+{
+    size_t k = 0;
+    for (unsigned long long seq = after; (seq = h_event_seq(c, i, kind, NULL, seq)) > 0;)
+        k++;
+    return k;
+}
+
+static void test_a_follower_whose_disk_fills_keeps_running_and_catches_up(void **state)
+{
+    struct h_cluster *c = *state;
+    mount_tmpfs_or_skip(c);
+    unsigned long long term;
+    int leader = h_start_agreed(c, "test_storage", &term);
+    if (leader < 0)
+        fail_msg("the federation did not come up with a leader (the line above says why)");
+    int f = (leader + 1) % c->n;
+    unsigned long long seq = h_last_event_seq(c, f);
+    char filler[H_PATH_MAX + 16];
+    fill(c->nodes[f].data, filler, sizeof(filler));
+    /* The leader and the other follower still commit; the full one cannot
+     * store what it is sent, and must neither die nor acknowledge it. */
+    for (int k = 0; k < 4; k++) {
+        long st = 0;
+        free(post_big(c, leader, &st));
+        assert_int_equal(st, 201);
+    }
+    if (!h_wait_event(c, f, "ledger.write_failed", NULL, seq, h_timeout_ms()))
+        fail_msg("%s raised no ledger.write_failed (log: %s)", c->nodes[f].id, c->nodes[f].log);
+    char *msg = event_message(c, f, "ledger.write_failed", seq);
+    if (!msg || !strstr(msg, "no space left on device"))
+        fail_msg("the failure does not name the cause: %s", msg ? msg : "(none)");
+    free(msg);
+    struct ready_wait rw = {c, f, 503};
+    if (!h_wait_until(ready_is, &rw, h_timeout_ms()))
+        fail_msg("%s answers /health/ready %ld with a full disk", c->nodes[f].id,
+                 h_ready_status(c, f));
+    assert_true(h_node_running(c, f));
+    /* It keeps following its leader: no read-only episode per refusal. */
+    assert_true(count_events(c, f, "consensus.read_only.enter", seq) <= 1);
+    assert_int_equal(count_events(c, f, "ledger.write_failed", seq), 1);
+
+    assert_int_equal(unlink(filler), 0);
+    struct head_wait hw = {c, leader, f};
+    if (!h_wait_until(same_head, &hw, 3 * h_timeout_ms()))
+        fail_msg("%s did not catch up once space was freed: %s", c->nodes[f].id, h_views_line(c));
+    rw.want = 200;
+    if (!h_wait_until(ready_is, &rw, h_timeout_ms()))
+        fail_msg("%s is not ready again: %ld", c->nodes[f].id, h_ready_status(c, f));
     h_cluster_pass(c);
 }
 
@@ -303,6 +363,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_a_leader_whose_disk_fills_steps_down_and_rejoins_when_space_returns, setup,
             teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_follower_whose_disk_fills_keeps_running_and_catches_up, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_a_lost_consensus_state_next_to_a_ledger_refuses_to_start, setup, teardown),
     };
