@@ -69,7 +69,7 @@ static int teardown(void **state)
  * root) unless CHIMERA_REQUIRE_NETNS=1. */
 static void mount_tmpfs_or_skip(struct h_cluster *c)
 {
-    char why[256] = "";
+    char why[H_PATH_MAX + 256] = "";
     if (geteuid() != 0)
         snprintf(why, sizeof(why), "mounting a tmpfs needs root");
     for (int i = 0; i < c->n && !why[0]; i++) {
