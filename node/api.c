@@ -121,11 +121,11 @@ static void get_live(struct node *n, struct http_request *req)
 
 static void get_ready(struct node *n, struct http_request *req)
 {
+    if (node_ledger_unready(n, req))
+        return; /* the disk refuses writes: 503 naming why */
     const char *leader = leader_id(n);
     bool ro = read_only(n);
-    char unwritable[256];
-    bool writable = node_ledger_writable(n, unwritable, sizeof(unwritable));
-    if (leader && !ro && writable) {
+    if (leader && !ro) {
         http_respond_json(req, 200,
                           json_pack("{s:s, s:s, s:s, s:I, s:b}", "status", "ok", "node", n->cfg.id,
                                     "leader", leader, "term", (json_int_t)n->cons.term, "read_only",
@@ -135,9 +135,8 @@ static void get_ready(struct node *n, struct http_request *req)
     http_respond_json(req, 503,
                       json_pack("{s:s, s:s, s:s, s:s?, s:b}", "status", "unavailable", "node",
                                 n->cfg.id, "reason",
-                                !writable ? unwritable
-                                : leader  ? "the leader has lost contact with a quorum"
-                                          : "no quorum-backed leader is known",
+                                leader ? "the leader has lost contact with a quorum"
+                                       : "no quorum-backed leader is known",
                                 "leader", leader, "read_only", ro));
 }
 

@@ -368,6 +368,10 @@ bool node_ledger_failed(struct node *n, enum ledger_error rv, const char *what, 
                         size_t len);
 /* Whether this node can write its ledger; if not, why (for /health/ready). */
 bool node_ledger_writable(const struct node *n, char *why, size_t len);
+/* /health/ready: when the ledger cannot be written, answers req 503
+ * {"status":"unavailable","node","reason","leader","read_only"} with the
+ * cause as reason, and returns true. */
+bool node_ledger_unready(struct node *n, struct http_request *req);
 
 /* The ledger's HTTP reads (api_ledger.c). */
 void api_get_ledger(struct node *n, struct http_request *req);

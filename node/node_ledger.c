@@ -87,6 +87,21 @@ bool node_ledger_writable(const struct node *n, char *why, size_t len)
     return false;
 }
 
+bool node_ledger_unready(struct node *n, struct http_request *req)
+{
+    char why[256];
+    if (node_ledger_writable(n, why, sizeof(why)))
+        return false;
+    const struct cons *c = &n->cons;
+    const char *leader =
+        c->leader >= 0 && (size_t)c->leader < n->peers.n ? n->peers.m[c->leader].id : NULL;
+    http_respond_json(req, 503,
+                      json_pack("{s:s, s:s, s:s, s:s?, s:b}", "status", "unavailable", "node",
+                                n->cfg.id, "reason", why, "leader", leader, "read_only",
+                                cons_read_only(c, uv_now(n->loop))));
+    return true;
+}
+
 /* Appends what the batch holds; a failed sync ends the process. */
 bool node_ledger_write(struct node *n, const char *what)
 {

@@ -226,6 +226,13 @@ static void test_a_leader_whose_disk_fills_steps_down_and_rejoins_when_space_ret
     if (!h_wait_until(ready_is, &rw, h_timeout_ms()))
         fail_msg("%s still answers /health/ready %ld with a full disk", c->nodes[old].id,
                  h_ready_status(c, old));
+    long rs = 0;
+    json_t *ready = h_http_get_json(c, old, "/health/ready", &rs);
+    const char *reason = json_string_value(json_object_get(ready, "reason"));
+    if (rs != 503 || !reason || !strstr(reason, "no space left on device"))
+        fail_msg("/health/ready on %s: %ld, reason %s (want the cause)", c->nodes[old].id, rs,
+                 reason ? reason : "(none)");
+    json_decref(ready);
 
     /* The others elect a leader that commits; the full node cannot be it. */
     int others[2], k = 0;
