@@ -386,11 +386,25 @@ void cons_tick(struct cons *c, uint64_t now_ms, struct cons_out *out)
             cons__rep_heartbeat(c, out);
             c->heartbeat_due = cons_sat_add(now_ms, c->cfg.heartbeat_ms);
         }
-    } else if (now_ms >= c->election_deadline) {
-        /* Followers and candidates alike start with a pre-vote round; a
-         * candidate whose election timed out (split vote) does too, so a
-         * stranded candidate cannot keep raising its term (§9.6). */
-        become_precandidate(c, now_ms, out);
+    } else {
+        if (c->storage_failed && now_ms >= c->storage_probe_at) {
+            out->probe_storage = true;
+            uint64_t most = 4 * (uint64_t)cons_timeout_ms(c);
+            c->storage_backoff_ms =
+                2 * c->storage_backoff_ms < most ? 2 * c->storage_backoff_ms : most;
+            c->storage_probe_at = cons_sat_add(now_ms, c->storage_backoff_ms);
+        }
+        if (now_ms >= c->election_deadline && c->storage_failed) {
+            /* A node that cannot append would only be elected to step down
+             * at its first entry (its election entry, §8): it waits. */
+            c->leader = CONS_NONE;
+            reset_election_deadline(c, now_ms);
+        } else if (now_ms >= c->election_deadline) {
+            /* Followers and candidates alike start with a pre-vote round; a
+             * candidate whose election timed out (split vote) does too, so a
+             * stranded candidate cannot keep raising its term (§9.6). */
+            become_precandidate(c, now_ms, out);
+        }
     }
     if (out->persist)
         mark_persist(c, out);
@@ -436,10 +450,48 @@ void cons_recv(struct cons *c, uint64_t now_ms, const struct cons_msg *m, struct
         mark_persist(c, out);
 }
 
+void cons_storage_failed(struct cons *c, uint64_t now_ms, const struct cons_persist *p,
+                         const struct cons_entry *last)
+{
+    /* A follower that stays in its term keeps the leader it heard (there is
+     * one per term, and it did hear it): its disk failing is no news about
+     * the leader, and forgetting it would flap read-only at every APPEND the
+     * disk refuses. */
+    bool keep = c->role == CONS_FOLLOWER && p->term == c->term;
+    c->term = p->term;
+    c->voted_for = p->voted_for;
+    c->role = CONS_FOLLOWER;
+    if (!keep) {
+        c->leader = CONS_NONE;
+        c->heard_leader = false;
+        reset_election_deadline(c, now_ms);
+    }
+    c->heartbeat_due = UINT64_MAX;
+    c->quorum_check_due = UINT64_MAX;
+    /* The commit index stays what it was as far as the log reaches: every
+     * commit reported so far was of entries then durable, and a log never
+     * loses a committed entry (§3.5), so the clamp only drops what the
+     * failed out would have reported. */
+    struct cons_log view = c->log;
+    cons_set_log(c, &view, last, c->commit);
+    if (!c->storage_failed) {
+        c->storage_failed = true;
+        c->storage_backoff_ms = cons_timeout_ms(c);
+        c->storage_probe_at = cons_sat_add(now_ms, c->storage_backoff_ms);
+    }
+}
+
+void cons_storage_ok(struct cons *c)
+{
+    c->storage_failed = false;
+}
+
 uint64_t cons_next_deadline(const struct cons *c)
 {
     if (c->role == CONS_LEADER)
         return c->heartbeat_due < c->quorum_check_due ? c->heartbeat_due : c->quorum_check_due;
+    if (c->storage_failed && c->storage_probe_at < c->election_deadline)
+        return c->storage_probe_at;
     return c->election_deadline;
 }
 

@@ -130,6 +130,10 @@ struct cons_out {
     /* The commit index, when it advanced in this call (else 0): entries up
      * to it are committed and may be acknowledged to clients. */
     uint64_t commit;
+    /* The disk refused a write earlier (cons_storage_failed): test whether
+     * it takes one again (a small write and sync) and, if it does, say so
+     * with cons_storage_ok. A failed probe needs no call. */
+    bool probe_storage;
     struct cons_msg msgs[CONS_MAX_OUT];
     size_t nmsgs;
 };
@@ -167,6 +171,11 @@ struct cons {
      * the current pipeline (UINT64_MAX: none). */
     uint64_t refused_lo[CONS_MAX_MEMBERS];
     uint64_t rng; /* seeded by the shell; splitmix64 state */
+    /* The disk refused a write (cons_storage_failed) and none has succeeded
+     * since: the node stands for no election. */
+    bool storage_failed;
+    uint64_t storage_probe_at;   /* when cons_tick next asks for a probe */
+    uint64_t storage_backoff_ms; /* the wait after that probe */
 };
 
 /* Starts as a follower in the persisted term with a randomized election
@@ -197,6 +206,31 @@ void cons_appended(struct cons *c, uint64_t now_ms, const struct cons_entry *las
  * with that member as with a new follower (§3.5) and the next probe finds
  * where its log really ends. Never uncommits anything: commit only grows. */
 void cons_peer_restarted(struct cons *c, int32_t member);
+
+/* The shell could not make durable what it was asked to: the term and
+ * vote or a log change of a cons_out (it then sent none of that out's
+ * messages), or a leader's own append (it told the core nothing). The write
+ * failed and was undone (the disk is full, say): the files still hold p and
+ * a log ending at last. The core returns to exactly that state, as after a
+ * crash and restart (what is on disk is all a node may rely on, §3.8),
+ * except that a follower whose term did not change keeps its leader, and:
+ *   - a leader or candidate steps down, as for check-quorum (§6.2): a
+ *     leader that cannot append can commit nothing, and its heartbeats
+ *     would keep a working majority from electing one that can;
+ *   - until cons_storage_ok, the node stands for no election (no pre-vote
+ *     of its own); it still answers pre-votes and votes, since granting a
+ *     vote takes a write that must succeed first;
+ *   - cons_tick asks the shell to probe the disk (out->probe_storage) after
+ *     T, then 2T, then every 4T, so a node that nobody writes to notices
+ *     that space came back.
+ * A failure that leaves the disk in an unknown state (a failed fsync of
+ * data that may have reached it) is not this: the shell ends the process. */
+void cons_storage_failed(struct cons *c, uint64_t now_ms, const struct cons_persist *p,
+                         const struct cons_entry *last);
+
+/* A log write succeeded (an append, or the shell's probe): the node may
+ * stand for election again. */
+void cons_storage_ok(struct cons *c);
 
 /* Time has reached now_ms: fire whatever is due (election, heartbeat,
  * check-quorum). Clears and fills *out. */

@@ -275,10 +275,17 @@ static int pwrite_all(int fd, const uint8_t *p, size_t len, uint64_t off)
     return 0;
 }
 
-enum ledger_error ledger_poison(struct ledger *l)
+enum ledger_error ledger_io_fail(struct ledger *l, const char *what, enum ledger_error err)
+{
+    l->io_what = what;
+    l->io_errno = errno;
+    return err;
+}
+
+enum ledger_error ledger_poison(struct ledger *l, const char *what)
 {
     l->poisoned = true;
-    return LEDGER_EFATAL;
+    return ledger_io_fail(l, what, LEDGER_EFATAL);
 }
 
 enum ledger_error ledger_write_frames(struct ledger *l, const uint8_t *p, size_t len, bool may_roll,
@@ -301,26 +308,37 @@ enum ledger_error ledger_write_frames(struct ledger *l, const uint8_t *p, size_t
         ledger_seg_path(l, l->nsegs, path, sizeof(path));
         fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd < 0)
-            return LEDGER_EIO;
+            return ledger_io_fail(l, "create a segment", LEDGER_EIO);
     }
+    /* Which failures are retryable. A write that fails (ENOSPC, EDQUOT,
+     * EFBIG, EIO) before any sync is undone here: the file is cut back to
+     * its synced length (or the new segment removed), so the store is
+     * exactly as it was and the caller may retry once there is room; a
+     * leader steps down meanwhile (consensus.h, cons_storage_failed). If
+     * the undo fails, what is on disk is unknown: fatal. */
     if (pwrite_all(fd, p, len, at) != 0) {
-        /* Undo, so that the store is as it was and the caller may retry
-         * (ENOSPC, say). If the undo fails, what is on disk is unknown. */
         int saved = errno;
         bool undone = roll ? unlink(path) == 0 : ftruncate(fd, (off_t)at) == 0;
         if (roll)
             close(fd);
         errno = saved;
-        return undone ? LEDGER_EIO : ledger_poison(l);
+        return undone ? ledger_io_fail(l, "write", LEDGER_EIO) : ledger_poison(l, "write");
     }
     /* Persist before acknowledge: one fdatasync for the whole batch. A
-     * failed sync may have dropped the dirty pages while marking them
-     * clean, so retrying proves nothing: fatal. */
-    if (ledger_sync(l, fd, LEDGER_SYNC_DATA) != 0 ||
-        (roll && ledger_sync(l, l->dirfd, LEDGER_SYNC_DIR) != 0)) {
+     * failed sync, ENOSPC included (filesystems that allocate at writeback
+     * report it only here), may have dropped the dirty pages while marking
+     * them clean, so what reached the disk is unknown and retrying proves
+     * nothing: fatal, and start-up recovery judges the files (the rule of
+     * PostgreSQL's "fsyncgate", 2018; Raft's persist before respond, §3.8,
+     * cannot be kept otherwise). */
+    if (ledger_sync(l, fd, LEDGER_SYNC_DATA) != 0) {
         if (roll)
             close(fd);
-        return ledger_poison(l);
+        return ledger_poison(l, "fdatasync");
+    }
+    if (roll && ledger_sync(l, l->dirfd, LEDGER_SYNC_DIR) != 0) {
+        close(fd);
+        return ledger_poison(l, "fsync the directory");
     }
     if (roll) {
         if (l->wfd >= 0)

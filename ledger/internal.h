@@ -157,6 +157,8 @@ struct ledger {
     size_t rseg;            /* ... of this segment */
     uint64_t gen;           /* bumped by every change: stale batches */
     bool poisoned;          /* a sync failed: LEDGER_EFATAL from now on */
+    const char *io_what;    /* the last failed system call ("write", "fdatasync"), or NULL */
+    int io_errno;           /* and its errno */
     struct ledger_buf rbuf; /* read scratch */
 };
 
@@ -184,8 +186,10 @@ enum ledger_error ledger_lookup(void *arg, uint64_t index, uint64_t *term,
  * segment). On LEDGER_OK, *seg and *off say where the bytes went. */
 enum ledger_error ledger_write_frames(struct ledger *l, const uint8_t *p, size_t len, bool may_roll,
                                       size_t *seg, uint64_t *off);
-/* Marks l unusable after a failed sync: LEDGER_EFATAL. */
-enum ledger_error ledger_poison(struct ledger *l);
+/* Records errno as the reason of a failed call what, and returns err. */
+enum ledger_error ledger_io_fail(struct ledger *l, const char *what, enum ledger_error err);
+/* Marks l unusable after a failed sync (what failed, with errno): LEDGER_EFATAL. */
+enum ledger_error ledger_poison(struct ledger *l, const char *what);
 
 /* Scanning every segment at open and in verify. */
 enum ledger_load_result { LEDGER_LOAD_OK, LEDGER_LOAD_TORN, LEDGER_LOAD_BAD, LEDGER_LOAD_IO };

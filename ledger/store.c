@@ -416,6 +416,32 @@ size_t ledger_members_at(const struct ledger *l, uint64_t index,
     return n;
 }
 
+int ledger_io_errno(const struct ledger *l)
+{
+    return l->io_what ? l->io_errno : 0;
+}
+
+const char *ledger_describe(const struct ledger *l, enum ledger_error err, char *buf, size_t len)
+{
+    if ((err != LEDGER_EIO && err != LEDGER_EFATAL) || !l || !l->io_what || !l->io_errno) {
+        snprintf(buf, len, "%s", ledger_strerror(err));
+        return buf;
+    }
+    char why[128];
+    snprintf(why, sizeof(why), "%s", strerror(l->io_errno));
+    /* strerror capitalises ("No space left on device"); messages here are
+     * lower case, and operators grep for the system's words. */
+    if (why[0] >= 'A' && why[0] <= 'Z' && !(why[1] >= 'A' && why[1] <= 'Z'))
+        why[0] = (char)(why[0] - 'A' + 'a');
+    if (err == LEDGER_EFATAL)
+        snprintf(buf, len,
+                 "fatal: %s: %s (what reached the disk is unknown: the process must abort)",
+                 l->io_what, why);
+    else
+        snprintf(buf, len, "%s: %s: %s", ledger_strerror(err), l->io_what, why);
+    return buf;
+}
+
 /* ---- reads ------------------------------------------------------------ */
 
 enum ledger_error ledger_read_entry(struct ledger *l, uint64_t index, uint8_t **bytes, size_t *len)

@@ -215,4 +215,16 @@ enum ledger_error ledger_append_batch(struct ledger *l, struct ledger_batch *b);
  * LEDGER_EFATAL as for append. */
 enum ledger_error ledger_truncate_after(struct ledger *l, uint64_t index);
 
+/* ---- why an I/O error happened -----------------------------------------
+ * LEDGER_EIO and LEDGER_EFATAL say what kind of failure it was; these say
+ * why: the errno of l's last failed system call (ENOSPC: the disk is full),
+ * 0 when none failed. */
+int ledger_io_errno(const struct ledger *l);
+
+/* One line for err as l returned it: ledger_strerror(err), and for
+ * LEDGER_EIO and LEDGER_EFATAL the failed call and the system's reason in
+ * lower case, e.g. "i/o error: write: no space left on device" or
+ * "fatal: fdatasync: input/output error (...)". Returns buf. */
+const char *ledger_describe(const struct ledger *l, enum ledger_error err, char *buf, size_t len);
+
 #endif

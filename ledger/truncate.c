@@ -122,5 +122,5 @@ enum ledger_error ledger_truncate_after(struct ledger *l, uint64_t index)
     return LEDGER_OK;
 fatal:
     ledger_buf_free(&keep);
-    return ledger_poison(l);
+    return ledger_poison(l, "truncate");
 }

@@ -303,6 +303,8 @@ static void release_problem(const struct node *n, char *out, size_t cap, const c
 
 static void get_ready(struct node *n, struct http_request *req)
 {
+    if (node_ledger_unready(n, req))
+        return; /* the disk refuses writes: 503 naming why */
     const char *leader = leader_id(n);
     bool ro = read_only(n);
     char problem[PL_REASON_MAX + 256];

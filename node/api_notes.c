@@ -150,7 +150,8 @@ void api_post_ledger_notes(struct node *n, struct http_request *req)
         msgpack_sbuffer_destroy(&sb[i]);
     json_decref(body);
     if (rv != 0) {
-        http_respond_error(req, 500, "%s", err);
+        /* -2: the disk refused it and this node stepped down: 503, retry. */
+        http_respond_error(req, rv == -2 ? 503 : 500, "%s", err);
         return;
     }
     /* Appending may have committed at once (a single-node federation), or

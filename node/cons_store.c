@@ -58,6 +58,7 @@ int cons_store_load(const char *data_dir, struct cons_stored *s, char *err, size
     char why[256];
     long len = durable_read(data_dir, CONS_STORE_FILE, buf, sizeof(buf), why, sizeof(why));
     memset(s, 0, sizeof(*s));
+    s->missing = len == -1;
     if (len == -1)
         return 0;
     if (len == -2 || cons_store_decode(buf, (size_t)len, s, why, sizeof(why)) != 0) {

@@ -8,6 +8,7 @@
 #ifndef CHIMERA_CONS_STORE_H
 #define CHIMERA_CONS_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,7 @@
 struct cons_stored {
     uint64_t term;
     char voted_for[CONFIG_ID_MAX]; /* "" for none */
+    bool missing;                  /* load: there was no file (term 0, no vote) */
 };
 
 void cons_store_encode(const struct cons_stored *s, uint8_t out[CONS_STORE_BYTES]);
@@ -28,10 +30,14 @@ int cons_store_decode(const uint8_t *buf, size_t len, struct cons_stored *s, cha
                       size_t errlen);
 
 /* Loads data_dir/consensus.state; a missing file is a fresh node (term 0, no
- * vote). Returns 0, or -1 with one line in err naming the file. */
+ * vote, s->missing), which the caller must check against its ledger: a node
+ * whose ledger has entries has voted before. Returns 0, or -1 with one line
+ * in err naming the file. */
 int cons_store_load(const char *data_dir, struct cons_stored *s, char *err, size_t errlen);
 
-/* Writes and fsyncs it. Returns 0, or -1 with one line in err. */
+/* Writes and fsyncs it. Returns 0, or with one line in err -1 (the old file
+ * is untouched: retryable) or -2 (which file survives a crash is unknown);
+ * see durable_write. */
 int cons_store_save(const char *data_dir, const struct cons_stored *s, char *err, size_t errlen);
 
 #endif

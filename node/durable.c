@@ -3,13 +3,61 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+const char *durable_strerror(int errnum, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", strerror(errnum));
+    if (buf[0] >= 'A' && buf[0] <= 'Z' && !(buf[1] >= 'A' && buf[1] <= 'Z'))
+        buf[0] = (char)(buf[0] - 'A' + 'a');
+    return buf;
+}
+
 static int fail(char *err, size_t errlen, const char *what, const char *path)
 {
-    snprintf(err, errlen, "cannot %s %s: %s", what, path, strerror(errno));
+    char why[128];
+    snprintf(err, errlen, "cannot %s %s: %s", what, path,
+             durable_strerror(errno, why, sizeof(why)));
     return -1;
+}
+
+/* Gives up on the temporary file (it must not hold on to the space a full
+ * disk lacks); errno stays the failure's. */
+static int drop_tmp(int fd, const char *tmp, char *err, size_t errlen, const char *what)
+{
+    int saved = errno;
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    errno = saved;
+    return fail(err, errlen, what, tmp);
+}
+
+/* Creates path with len bytes of buf and syncs it: 0, or -1 with one line
+ * in err and no file left behind. */
+static int write_synced(const char *path, const void *buf, size_t len, char *err, size_t errlen)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return drop_tmp(-1, path, err, errlen, "create");
+    const char *p = buf;
+    for (size_t done = 0; done < len;) {
+        ssize_t k = write(fd, p + done, len - done);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            if (k == 0)
+                errno = ENOSPC;
+            return drop_tmp(fd, path, err, errlen, "write");
+        }
+        done += (size_t)k;
+    }
+    if (fsync(fd) != 0)
+        return drop_tmp(fd, path, err, errlen, "fsync");
+    close(fd);
+    return 0;
 }
 
 int durable_write(const char *dir, const char *name, const void *buf, size_t len, char *err,
@@ -18,33 +66,36 @@ int durable_write(const char *dir, const char *name, const void *buf, size_t len
     char path[4096], tmp[4112];
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return fail(err, errlen, "create", tmp);
-    const char *p = buf;
-    for (size_t done = 0; done < len;) {
-        ssize_t k = write(fd, p + done, len - done);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0) {
-            close(fd);
-            return fail(err, errlen, "write", tmp);
-        }
-        done += (size_t)k;
-    }
-    if (fsync(fd) != 0) {
-        close(fd);
-        return fail(err, errlen, "fsync", tmp);
-    }
-    close(fd);
+    /* A failed sync of the temporary file is retryable, unlike one of the
+     * ledger's: the file is thrown away, and the old one was not touched. */
+    if (write_synced(tmp, buf, len, err, errlen) != 0)
+        return -1;
     if (rename(tmp, path) != 0)
-        return fail(err, errlen, "rename", tmp);
+        return drop_tmp(-1, tmp, err, errlen, "rename");
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
-        return fail(err, errlen, "open", dir);
-    int rv = fsync(dfd);
-    close(dfd);
-    return rv == 0 ? 0 : fail(err, errlen, "fsync", dir);
+    int rv = dfd >= 0 ? fsync(dfd) : -1;
+    if (dfd >= 0)
+        close(dfd);
+    if (rv == 0)
+        return 0;
+    fail(err, errlen, "fsync", dir);
+    return -2;
+}
+
+int durable_probe(const char *dir, size_t bytes, char *err, size_t errlen)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/.write-probe", dir);
+    char *buf = calloc(1, bytes ? bytes : 1);
+    if (!buf) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    int rv = write_synced(path, buf, bytes, err, errlen);
+    if (rv == 0)
+        unlink(path);
+    free(buf);
+    return rv;
 }
 
 long durable_read(const char *dir, const char *name, void *buf, size_t cap, char *err,

@@ -6,9 +6,13 @@
 
 #include <stddef.h>
 
-/* Replaces dir/name with len bytes of buf. Returns 0, or -1 with one line in
- * err. A failure here is fatal to the caller: persisted state that did not
- * reach the disk must never be acted upon. */
+/* Replaces dir/name with len bytes of buf. Returns 0, or with one line in
+ * err: -1 when the old file is untouched (creating, writing or syncing the
+ * temporary file failed, or the rename did: the disk is full, say), so the
+ * caller may go on without the new contents and retry later; -2 when the
+ * rename happened but the directory sync failed, so which contents survive
+ * a crash is unknown. Persisted state that did not reach the disk must
+ * never be acted upon. */
 int durable_write(const char *dir, const char *name, const void *buf, size_t len, char *err,
                   size_t errlen);
 
@@ -17,5 +21,14 @@ int durable_write(const char *dir, const char *name, const void *buf, size_t len
  * (including a file larger than cap). */
 long durable_read(const char *dir, const char *name, void *buf, size_t cap, char *err,
                   size_t errlen);
+
+/* Whether dir takes writes: writes bytes to a scratch file there, syncs and
+ * removes it. Returns 0, or -1 with one line in err ("no space left on
+ * device"). */
+int durable_probe(const char *dir, size_t bytes, char *err, size_t errlen);
+
+/* strerror(errnum) in lower case ("no space left on device"), as the
+ * messages here are written. Returns buf. */
+const char *durable_strerror(int errnum, char *buf, size_t len);
 
 #endif

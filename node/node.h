@@ -143,6 +143,8 @@ struct node {
     uint64_t started_ms;         /* loop time at start */
     struct cons cons;
     uv_timer_t cons_timer;
+    struct cons_persist cons_disk; /* the term and vote consensus.state holds */
+    char storage_error[256];       /* why the last write failed (cons.storage_failed) */
     struct ledger *ledger;
     struct ledger_key key_pair; /* this node's Ed25519 key (DATA/node.key) */
     struct node_cons_seen seen;
@@ -223,6 +225,15 @@ void node_cons_recv(struct node *n, size_t from, const struct msgpack_object *bo
 /* Performs a core output (node_cons.c): persist, log changes, sends,
  * commit, events. */
 void node_cons_apply(struct node *n, const struct cons_out *out);
+/* A write that was undone failed (why: one line, e.g. "cannot write the
+ * ledger: no space left on device"): the core returns to what the disk
+ * holds and, if leader, steps down (cons_storage_failed); an event on the
+ * first failure. node_cons_storage_ok: a write succeeded again. */
+void node_cons_storage_failed(struct node *n, const char *why);
+void node_cons_storage_ok(struct node *n);
+/* After the ledger opened: refuses (-1, one line printed) a missing
+ * consensus.state next to a ledger that has entries (node_cons.c). */
+int node_cons_check_state(struct node *n);
 
 /* Replication (node_repl.c): the ledger as the core's log. */
 int node_repl_start(struct node *n); /* cons_set_log, after the ledger opens */
@@ -235,14 +246,17 @@ void node_repl_send_append(struct node *n, struct cons_msg *m);
  * drop it; 1: not signed by the leader's key, dropped and counted. */
 int node_repl_check(struct node *n, size_t from, const struct cons_msg *m,
                     const struct cons_wire_entry *carried, struct cons_entry *meta);
-/* Makes a follower's log changes of out durable (fatal on failure). */
-void node_repl_apply_log(struct node *n, const struct cons_out *out,
+/* Makes a follower's log changes of out durable: true, or false after a
+ * write that was undone (reported with node_cons_storage_failed); fatal
+ * on any other failure. */
+bool node_repl_apply_log(struct node *n, const struct cons_out *out,
                          const struct cons_wire_entry *carried);
 /* Leader: appends the entry recording its election and tells the core. */
 void node_repl_elected(struct node *n);
 /* Leader: appends entries of type with these payloads as one batch (one
  * fdatasync) and tells the core. Returns 0 with the index range, or -1
- * with a message in err. */
+ * with a message in err, or -2 when the disk refused the write and this
+ * node stepped down (answer 503: another node can take it). */
 int node_repl_append(struct node *n, uint32_t type, const uint8_t *const *payloads,
                      const size_t *lens, size_t count, uint64_t *first, uint64_t *last, char *err,
                      size_t errlen);
@@ -348,8 +362,21 @@ bool node_plan_recv(struct node *n, size_t from, uint64_t kind, const struct msg
 int node_ledger_open(struct node *n);
 void node_ledger_close(struct node *n);
 /* Appends what n->batch holds (nothing to do when empty). A failed sync
- * ends the process; another failure is an event and false. */
+ * ends the process; a failed write makes the node step down
+ * (node_cons_storage_failed); another failure is an event; false. */
 bool node_ledger_write(struct node *n, const char *what);
+/* After a failed append (rv): the storage failure's one line in why
+ * ("cannot write the ledger: no space left on device"), reported to the
+ * core when it was an undone write (true), or the process ends (a failed
+ * sync). False: not an I/O error. */
+bool node_ledger_failed(struct node *n, enum ledger_error rv, const char *what, char *why,
+                        size_t len);
+/* Whether this node can write its ledger; if not, why (for /health/ready). */
+bool node_ledger_writable(const struct node *n, char *why, size_t len);
+/* /health/ready: when the ledger cannot be written, answers req 503
+ * {"status":"unavailable","node","reason","leader","read_only"} with the
+ * cause as reason, and returns true. */
+bool node_ledger_unready(struct node *n, struct http_request *req);
 
 /* The ledger's HTTP reads (api_ledger.c). */
 void api_get_ledger(struct node *n, struct http_request *req);

@@ -9,18 +9,34 @@
 #include <string.h>
 
 #include "node/cons_store.h"
+#include "node/durable.h"
 #include "node/node.h"
 
 static void cons_timer_arm(struct node *n);
+static void probe_storage(struct node *n);
 
-static void persist(struct node *n, const struct cons_persist *p)
+/* Bytes the disk must take for a probe to pass: about what one large
+ * batch of notes needs. */
+#define STORAGE_PROBE_BYTES (256u * 1024u)
+
+/* Writes the term and vote: true, or false when the write failed and the
+ * old file is untouched (the disk is full, say): the core goes back to it
+ * and nothing that depends on the new state is sent. */
+static bool persist(struct node *n, const struct cons_persist *p)
 {
     struct cons_stored s = {.term = p->term};
     if (p->voted_for != CONS_NONE)
         snprintf(s.voted_for, sizeof(s.voted_for), "%s", n->peers.m[p->voted_for].id);
     char err[512];
-    if (cons_store_save(n->cfg.data, &s, err, sizeof(err)) != 0)
+    int rv = cons_store_save(n->cfg.data, &s, err, sizeof(err));
+    if (rv == -2)
         node_fatal(n, "%s", err);
+    if (rv != 0) {
+        node_cons_storage_failed(n, err);
+        return false;
+    }
+    n->cons_disk = *p;
+    return true;
 }
 
 static const char *member_id(const struct node *n, int32_t idx)
@@ -43,7 +59,11 @@ static void report_changes(struct node *n, uint64_t now)
             pl_forget_reports(&n->deploy.pl); /* heard in an earlier term: maybe stale */
             node_event(n, "consensus.elected", NULL, "%s elected leader for term %" PRIu64,
                        n->cfg.id, c->term);
-        } else if (seen->role == CONS_LEADER)
+        } else if (seen->role == CONS_LEADER && c->storage_failed)
+            node_event(n, "consensus.step_down", NULL,
+                       "%s stepped down as leader (term %" PRIu64 ", now %s): %s", n->cfg.id,
+                       c->term, cons_role_name(c->role), n->storage_error);
+        else if (seen->role == CONS_LEADER)
             node_event(n, "consensus.step_down", NULL,
                        "%s stepped down as leader (term %" PRIu64 ", now %s)", n->cfg.id, c->term,
                        cons_role_name(c->role));
@@ -97,10 +117,15 @@ static void apply_log(struct node *n, const struct cons_out *out,
                       const struct cons_wire_entry *carried)
 {
     uint64_t now = uv_now(n->loop);
-    if (out->persist)
-        persist(n, &out->state);
-    if (out->truncate || out->append_count > 0)
-        node_repl_apply_log(n, out, carried);
+    /* A write that failed was reported (node_cons_storage_failed): the
+     * core is back at what the disk holds, and none of these messages may
+     * leave. */
+    if (out->persist && !persist(n, &out->state))
+        return;
+    if ((out->truncate || out->append_count > 0) && !node_repl_apply_log(n, out, carried))
+        return;
+    if (out->probe_storage)
+        probe_storage(n);
     for (size_t i = 0; i < out->nmsgs; i++)
         send_msg(n, &out->msgs[i]);
     report_changes(n, now);
@@ -115,6 +140,46 @@ static void apply_log(struct node *n, const struct cons_out *out,
     }
     node_witness_tick(n);
     cons_timer_arm(n);
+}
+
+static void probe_storage(struct node *n)
+{
+    /* In the data directory itself, not among the ledger's segments: a
+     * probe file a crash left there would stop the ledger from opening. */
+    char err[512];
+    if (durable_probe(n->cfg.data, STORAGE_PROBE_BYTES, err, sizeof(err)) == 0)
+        node_cons_storage_ok(n);
+}
+
+void node_cons_storage_failed(struct node *n, const char *why)
+{
+    bool first = !n->cons.storage_failed;
+    snprintf(n->storage_error, sizeof(n->storage_error), "%s", why);
+    struct cons_entry last = {0};
+    if (n->ledger) {
+        last.index = ledger_last_index(n->ledger);
+        last.term = ledger_last_term(n->ledger);
+        ledger_head_hash(n->ledger, last.hash);
+    }
+    uint64_t now = uv_now(n->loop);
+    cons_storage_failed(&n->cons, now, &n->cons_disk, &last);
+    if (first)
+        node_event(n, "ledger.write_failed", NULL,
+                   "%s; %s stands for no election until the disk takes writes again", why,
+                   n->cfg.id);
+    report_changes(n, now);
+    cons_timer_arm(n);
+}
+
+void node_cons_storage_ok(struct node *n)
+{
+    if (!n->cons.storage_failed)
+        return;
+    cons_storage_ok(&n->cons);
+    node_event(n, "ledger.write_recovered", NULL,
+               "the disk takes writes again (it failed with: %s); %s may stand for election",
+               n->storage_error, n->cfg.id);
+    n->storage_error[0] = '\0';
 }
 
 void node_cons_apply(struct node *n, const struct cons_out *out)
@@ -194,6 +259,7 @@ int node_cons_start(struct node *n)
     uint64_t seed;
     randombytes_buf(&seed, sizeof(seed));
     cons_init(&n->cons, &cc, &p, uv_now(n->loop), seed);
+    n->cons_disk = p;
     n->seen.role = n->cons.role;
     n->seen.term = n->cons.term;
     n->seen.leader = CONS_NONE;
@@ -211,4 +277,27 @@ void node_cons_stop(struct node *n)
                            "not be committed, check GET /ledger");
     uv_timer_stop(&n->cons_timer);
     uv_close((uv_handle_t *)&n->cons_timer, NULL);
+}
+
+int node_cons_check_state(struct node *n)
+{
+    struct cons_stored s;
+    char err[1024];
+    if (cons_store_load(n->cfg.data, &s, err, sizeof(err)) != 0 || !s.missing ||
+        ledger_last_index(n->ledger) == 0)
+        return 0;
+    /* Raft's safety rests on a vote surviving restarts (§3.8). A ledger with
+     * entries means this node took part in elections up to at least the
+     * last entry's term, and maybe voted in that term or a later one:
+     * starting again from term 0 with no vote could give a second vote in
+     * one of them, and elect two leaders in one term. */
+    fprintf(stderr,
+            "chimerad: %s/%s is missing, but the ledger holds entries up to term %" PRIu64
+            " (index %" PRIu64 "): this node may have voted, and could vote twice in a term "
+            "without it; refusing to start. Restore the file from a backup of this data "
+            "directory, or wipe the data directory to rejoin as a new node (it copies the "
+            "ledger from the leader)\n",
+            n->cfg.data, CONS_STORE_FILE, ledger_last_term(n->ledger),
+            ledger_last_index(n->ledger));
+    return -1;
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "node/durable.h"
 #include "node/node.h"
 
 /* A checkpoint, cosignature or evidence signature counts only from the key
@@ -55,17 +56,64 @@ void node_ledger_close(struct node *n)
     ledger_key_wipe(&n->key_pair);
 }
 
+bool node_ledger_failed(struct node *n, enum ledger_error rv, const char *what, char *why,
+                        size_t len)
+{
+    char desc[256];
+    ledger_describe(n->ledger, rv, desc, sizeof(desc));
+    /* A failed sync (or an undo that failed) leaves the files unknown:
+     * nothing may be acknowledged any more (store.h, LEDGER_EFATAL). */
+    if (rv == LEDGER_EFATAL)
+        node_fatal(n, "ledger: %s: %s", what, desc);
+    if (rv != LEDGER_EIO)
+        return false;
+    /* An undone write (the disk is full, say): the ledger is as it was, so
+     * the node lives on, but it must not lead until it can write again. */
+    int e = ledger_io_errno(n->ledger);
+    char sys[128];
+    if (e)
+        snprintf(why, len, "cannot write the ledger: %s", durable_strerror(e, sys, sizeof(sys)));
+    else
+        snprintf(why, len, "cannot write the ledger: %s", desc);
+    node_cons_storage_failed(n, why);
+    return true;
+}
+
+bool node_ledger_writable(const struct node *n, char *why, size_t len)
+{
+    if (!n->cons.storage_failed)
+        return true;
+    snprintf(why, len, "%s", n->storage_error[0] ? n->storage_error : "cannot write the ledger");
+    return false;
+}
+
+bool node_ledger_unready(struct node *n, struct http_request *req)
+{
+    char why[256];
+    if (node_ledger_writable(n, why, sizeof(why)))
+        return false;
+    const struct cons *c = &n->cons;
+    const char *leader =
+        c->leader >= 0 && (size_t)c->leader < n->peers.n ? n->peers.m[c->leader].id : NULL;
+    http_respond_json(req, 503,
+                      json_pack("{s:s, s:s, s:s, s:s?, s:b}", "status", "unavailable", "node",
+                                n->cfg.id, "reason", why, "leader", leader, "read_only",
+                                cons_read_only(c, uv_now(n->loop))));
+    return true;
+}
+
 /* Appends what the batch holds; a failed sync ends the process. */
 bool node_ledger_write(struct node *n, const char *what)
 {
     if (ledger_batch_records(n->batch) == 0)
         return true;
     enum ledger_error rv = ledger_append_batch(n->ledger, n->batch);
-    if (rv == LEDGER_EFATAL)
-        node_fatal(n, "ledger: %s: %s", what, ledger_strerror(rv));
-    if (rv != LEDGER_OK) {
-        node_event(n, "ledger.write_failed", NULL, "%s: %s", what, ledger_strerror(rv));
-        return false;
+    if (rv == LEDGER_OK) {
+        node_cons_storage_ok(n);
+        return true;
     }
-    return true;
+    char why[256];
+    if (!node_ledger_failed(n, rv, what, why, sizeof(why)))
+        node_event(n, "ledger.write_failed", NULL, "%s: %s", what, ledger_strerror(rv));
+    return false;
 }

@@ -20,7 +20,8 @@
 
 static void fatal(struct node *n, const char *what, enum ledger_error rv)
 {
-    node_fatal(n, "ledger: %s: %s", what, ledger_strerror(rv));
+    char desc[256];
+    node_fatal(n, "ledger: %s: %s", what, ledger_describe(n->ledger, rv, desc, sizeof(desc)));
 }
 
 static int log_meta(void *ctx, uint64_t index, uint64_t *term, uint8_t hash[CONS_HASH_BYTES])
@@ -126,7 +127,7 @@ int node_repl_check(struct node *n, size_t from, const struct cons_msg *m,
     return 0;
 }
 
-void node_repl_apply_log(struct node *n, const struct cons_out *out,
+bool node_repl_apply_log(struct node *n, const struct cons_out *out,
                          const struct cons_wire_entry *carried)
 {
     enum ledger_error rv;
@@ -140,7 +141,7 @@ void node_repl_apply_log(struct node *n, const struct cons_out *out,
                    out->truncate_after + 1, before);
     }
     if (out->append_count == 0)
-        return;
+        return true;
     ledger_batch_begin(n->batch, n->ledger);
     for (uint32_t i = 0; i < out->append_count; i++) {
         const struct cons_wire_entry *w = &carried[out->append_from + i];
@@ -149,8 +150,13 @@ void node_repl_apply_log(struct node *n, const struct cons_out *out,
             fatal(n, "append", rv);
     }
     rv = ledger_append_batch(n->ledger, n->batch);
+    char why[256];
+    if (rv != LEDGER_OK && node_ledger_failed(n, rv, "append", why, sizeof(why)))
+        return false; /* nothing is acknowledged; the leader will resend */
     if (rv != LEDGER_OK)
         fatal(n, "append", rv);
+    node_cons_storage_ok(n);
+    return true;
 }
 
 /* Tells the core about entries appended up to the ledger's head. */
@@ -204,12 +210,16 @@ int node_repl_append_types(struct node *n, const uint32_t *types, const uint8_t 
         *last = index;
     }
     enum ledger_error rv = ledger_append_batch(n->ledger, n->batch);
-    if (rv == LEDGER_EFATAL)
-        fatal(n, "append", rv);
+    char why[256];
+    if (rv != LEDGER_OK && node_ledger_failed(n, rv, "append", why, sizeof(why))) {
+        snprintf(err, errlen, "%s; this node stepped down as leader, retry with the next one", why);
+        return -2;
+    }
     if (rv != LEDGER_OK) {
         snprintf(err, errlen, "ledger append failed: %s", ledger_strerror(rv));
         return -1;
     }
+    node_cons_storage_ok(n);
     appended(n);
     return 0;
 }
@@ -229,11 +239,13 @@ void node_repl_elected(struct node *n)
     size_t len = sb.size;
     uint64_t first, last;
     char err[256];
-    if (node_repl_append(n, LEDGER_ENTRY_ELECTION, &p, &len, 1, &first, &last, err, sizeof(err)) !=
-        0) {
-        node_fatal(n, "cannot record the election: %s", err);
-    }
+    int rv =
+        node_repl_append(n, LEDGER_ENTRY_ELECTION, &p, &len, 1, &first, &last, err, sizeof(err));
     msgpack_sbuffer_destroy(&sb);
+    if (rv == -2)
+        return; /* the disk refused it: stepped down already */
+    if (rv != 0)
+        node_fatal(n, "cannot record the election: %s", err);
     node_witness_record_members(n);
 }
 

@@ -1,7 +1,8 @@
 /* sim_consensus: the deterministic whole-cluster simulation of the Raft
  * core (consensus/consensus.h), election and log replication, under
  * partitions, one-way cuts, loss, latency spikes, reordering, duplicates,
- * crashes and restarts from the persisted state, while leaders append
+ * crashes and restarts from the persisted state, disks that refuse writes
+ * for a while, while leaders append
  * entries; every invariant of lib/check.c and lib/check_log.c after every
  * step.
  *
@@ -17,9 +18,10 @@
  * leaves the links cut; persist: the shell never writes the term and vote;
  * truncate-committed: the shell's recovery cuts committed entries off its
  * log on restart; flip-hash: the recovery flips a bit of a committed entry's
- * hash; ack-early: log changes reach the disk after the out's messages) to
- * show that the checker catches it. --keep-going reports every failing schedule instead of stopping
- * at the first. */
+ * hash; ack-early: log changes reach the disk after the out's messages;
+ * disk: a leader's shell drops the entries its failed disk refuses without
+ * telling the core) to show that the checker catches it. --keep-going reports every failing
+ * schedule instead of stopping at the first. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -45,7 +47,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: sim_consensus [--schedules N] [--start S] [--seed S] [--nodes 3|5|7]\n"
                "                     [--trace] [--keep-going] [--break vote|quorum|heal|persist|\n"
-               "                     truncate-committed|flip-hash|ack-early]\n");
+               "                     truncate-committed|flip-hash|ack-early|disk]\n");
 }
 
 static int parse_u64(const char *s, uint64_t *v)
@@ -91,6 +93,9 @@ static void add_stats(struct sim_stats *a, const struct sim_stats *b)
     a->entries_ignored += b->entries_ignored;
     a->entries_dup += b->entries_dup;
     a->max_in_flight = a->max_in_flight > b->max_in_flight ? a->max_in_flight : b->max_in_flight;
+    a->disk_faults += b->disk_faults;
+    a->disk_refusals += b->disk_refusals;
+    a->disk_stepdowns += b->disk_stepdowns;
 }
 
 /* Nearest-rank percentile of a histogram of 1 ms buckets. */
@@ -157,6 +162,9 @@ static void summary(struct totals *t, double wall)
     printf("faults: %" PRIu64 " (partitions %" PRIu64 ", crashes %" PRIu64 ", restarts %" PRIu64
            ")\n",
            st->faults, st->partitions, st->crashes, st->restarts);
+    printf("disk faults: %" PRIu64 " (writes refused %" PRIu64
+           ", leaders stepped down for one %" PRIu64 ")\n",
+           st->disk_faults, st->disk_refusals, st->disk_stepdowns);
     printf("elections (distinct term leaders): %" PRIu64
            "; moments with two writable leaders: %" PRIu64 "\n",
            st->elections, st->dual_writable);
@@ -205,9 +213,9 @@ static void summary(struct totals *t, double wall)
 
 int main(int argc, char **argv)
 {
-    static const char *const breaks[BREAK_COUNT] = {"none",      "vote",     "quorum",
-                                                    "heal",      "persist",  "truncate-committed",
-                                                    "flip-hash", "ack-early"};
+    static const char *const breaks[BREAK_COUNT] = {"none",      "vote",      "quorum",
+                                                    "heal",      "persist",   "truncate-committed",
+                                                    "flip-hash", "ack-early", "disk"};
     uint64_t schedules = 1, start = 1, nodes = 0, seed = 0;
     bool have_seed = false, trace = false, keep_going = false;
     uint64_t failed = 0;

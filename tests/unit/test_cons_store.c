@@ -97,6 +97,7 @@ static void test_missing_file_is_a_fresh_node(void **state)
     assert_int_equal(cons_store_load(dir, &s, err, sizeof(err)), 0);
     assert_int_equal(s.term, 0);
     assert_string_equal(s.voted_for, "");
+    assert_true(s.missing); /* the caller checks it against its ledger */
 }
 
 static void test_saved_state_loads_back(void **state)
@@ -109,6 +110,7 @@ static void test_saved_state_loads_back(void **state)
     assert_int_equal(cons_store_load(dir, &back, err, sizeof(err)), 0);
     assert_int_equal(back.term, 42);
     assert_string_equal(back.voted_for, "n3");
+    assert_false(back.missing);
 }
 
 static void test_torn_file_on_disk_refuses_with_its_path(void **state)

@@ -8,6 +8,7 @@
 struct syncs {
     int data, dir;
     int fail_data_at; /* fail the n-th data sync (1-based); 0: never */
+    int fail_errno;   /* with this errno (0: EIO) */
 };
 
 static int count_sync(int fd, enum ledger_sync_what what, void *arg)
@@ -18,7 +19,7 @@ static int count_sync(int fd, enum ledger_sync_what what, void *arg)
         return fsync(fd);
     }
     if (++s->data == s->fail_data_at) {
-        errno = EIO;
+        errno = s->fail_errno ? s->fail_errno : EIO;
         return -1;
     }
     return fdatasync(fd);
@@ -128,6 +129,64 @@ static void test_failed_sync_is_fatal_and_sticks(void **state)
     fx_free(f);
 }
 
+/* Writes past bytes fail with EFBIG from now on; returns the old limit. */
+static struct rlimit limit_file_size(rlim_t bytes)
+{
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, SIG_IGN);
+    lim = old;
+    lim.rlim_cur = bytes;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    return old;
+}
+
+static void test_a_failed_sync_says_which_call_failed_and_why(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new();
+    struct syncs s = {.fail_data_at = 1, .fail_errno = ENOSPC};
+    struct ledger_options opt = {.sync = count_sync, .sync_arg = &s};
+    fx_open(f, &opt);
+    assert_int_equal(ledger_io_errno(f->l), 0);
+    fx_begin(f);
+    fx_note(f, 1, 1);
+    enum ledger_error rc = ledger_append_batch(f->l, f->b);
+    assert_int_equal(rc, LEDGER_EFATAL);
+    assert_int_equal(ledger_io_errno(f->l), ENOSPC);
+    char buf[256];
+    ledger_describe(f->l, rc, buf, sizeof(buf));
+    assert_non_null(strstr(buf, "fatal: fdatasync: no space left on device"));
+    fx_free(f);
+}
+
+/* The errno of a failed write reaches the caller's message (the one
+ * description that used to read "i/o error" whatever the cause). */
+static void test_a_failed_write_says_why(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new();
+    fx_open(f, NULL);
+    fx_begin(f);
+    fx_note(f, 1, 1);
+    fx_commit(f);
+    struct rlimit old = limit_file_size(200);
+    fx_begin(f);
+    for (int k = 0; k < 10; k++)
+        fx_note(f, 1, 100 + k);
+    enum ledger_error rc = ledger_append_batch(f->l, f->b);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    assert_int_equal(rc, LEDGER_EIO);
+    assert_int_equal(ledger_io_errno(f->l), EFBIG);
+    char buf[256];
+    assert_string_equal(ledger_describe(f->l, rc, buf, sizeof(buf)),
+                        "i/o error: write: file too large");
+    /* Errors that are not I/O read as before. */
+    assert_string_equal(ledger_describe(f->l, LEDGER_ECHAIN, buf, sizeof(buf)),
+                        ledger_strerror(LEDGER_ECHAIN));
+    fx_free(f);
+}
+
 /* A write that fails (here: EFBIG past RLIMIT_FSIZE, as ENOSPC would) is
  * undone, reported as LEDGER_EIO, and the ledger stays usable. */
 static void test_failed_write_is_undone_and_retryable(void **state)
@@ -139,12 +198,8 @@ static void test_failed_write_is_undone_and_retryable(void **state)
     fx_begin(f);
     fx_note(f, 1, 1);
     fx_commit(f);
-    struct rlimit old, lim;
-    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
-    signal(SIGXFSZ, SIG_IGN);
-    lim = old;
-    lim.rlim_cur = 300;
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    struct rlimit old = limit_file_size(300), lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &lim), 0);
     for (int round = 0; round < 2; round++) {
         /* Round 0 appends to the segment, round 1 starts a new one. */
         fx_begin(f);
@@ -402,6 +457,8 @@ int main(void)
         cmocka_unit_test(test_group_commit_syncs_once_per_batch),
         cmocka_unit_test(test_failed_sync_is_fatal_and_sticks),
         cmocka_unit_test(test_failed_write_is_undone_and_retryable),
+        cmocka_unit_test(test_a_failed_sync_says_which_call_failed_and_why),
+        cmocka_unit_test(test_a_failed_write_says_why),
         cmocka_unit_test(test_batch_built_on_an_old_head_is_stale),
         cmocka_unit_test(test_follower_appending_leader_bytes_gets_the_same_head),
         cmocka_unit_test(test_entry_bytes_that_do_not_extend_the_chain_are_refused),

@@ -55,6 +55,9 @@
  *     holds at every step, with the same leader and term.
  *  6  durability: after every step each up core's term and vote equal its
  *     disk; a persist never lowers the term or changes a vote within a term.
+ *  S  storage: a node whose disk refused a write (and has taken none since,
+ *     probe included) is not leader after the step, and sends no PREVOTE or
+ *     VOTE (it stands for no election).
  *  contract: messages come from self to another member with a known type,
  *     nmsgs <= CONS_MAX_OUT, and cons_tick leaves the next deadline > now.
  *  L1-L5: the log invariants, in check_log.c. */
@@ -145,6 +148,13 @@ void check_send(struct sim *s, int i, const struct cons_msg *m)
         m->type >= CONS_MSG_TYPE_END) {
         sim_fail(s, "contract", "n%d emits a malformed message: type=%d from=%d to=%d", i,
                  (int)m->type, m->from, m->to);
+        return;
+    }
+    if (s->nodes[i].refused && (m->type == CONS_MSG_PREVOTE || m->type == CONS_MSG_VOTE)) {
+        sim_fail(s, "S storage",
+                 "n%d stands for election in term %" PRIu64 " (%s) although its "
+                 "disk refused a write and has taken none since",
+                 i, m->term, sim_msg_name(m->type));
         return;
     }
     if (m->type != CONS_MSG_PREVOTE && m->type != CONS_MSG_PREVOTE_RESP && m->term > disk->term) {
@@ -332,6 +342,12 @@ void check_step(struct sim *s)
             break;
         }
         bool ro = cons_read_only(&nd->c, s->now);
+        if (nd->refused && nd->c.role == CONS_LEADER) {
+            sim_fail(s, "S storage",
+                     "n%d still leads term %" PRIu64 " although its disk refused a write", i,
+                     nd->c.term);
+            break;
+        }
         if (nd->c.role == CONS_LEADER) {
             writable_leaders += !ro;
             check_leader(s, i, ro);

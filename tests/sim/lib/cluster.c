@@ -179,6 +179,7 @@ void sim_restart(struct sim *s, int i)
     struct cons_config cfg = config_of(s, i);
     cons_init(&nd->c, &cfg, &nd->disk_state, s->now, rng_next(&s->rng));
     nd->up = true;
+    nd->refused = false; /* a new process: nothing refused it yet */
     log_attach(s, i);
     nd->role = nd->c.role;
     nd->term = nd->c.term;
@@ -305,6 +306,57 @@ static void send_append(struct sim *s, int i, const struct cons_msg *m)
 
 static void route_src(struct sim *s, int i, const struct cons_out *out, const struct src *src);
 
+/* Node i's disk refused a write: nothing of it was written (mem is still
+ * the disk) and nothing that depends on it is sent; the core goes back to
+ * what the disk holds and, if leader, steps down. */
+static void storage_failed(struct sim *s, int i)
+{
+    struct sim_node *nd = &s->nodes[i];
+    nd->refused = true;
+    s->st.disk_refusals++;
+    if (nd->c.role == CONS_LEADER) {
+        /* It may have led only within this step (elected, then its election
+         * entry refused), and its heartbeats are out: like a crashed
+         * leader's, they count for the checker. */
+        nd->last_leader_at = s->now;
+        s->st.disk_stepdowns++;
+    }
+    struct cons_entry last = {0};
+    if (nd->disk.len)
+        last = nd->disk.v[nd->disk.len - 1].e;
+    sim_tracef(s,
+               "n%d's disk refuses a write (%s term=%" PRIu64 "): back to term=%" PRIu64
+               " vote=%d last=%" PRIu64,
+               i, cons_role_name(nd->c.role), nd->c.term, nd->disk_state.term,
+               nd->disk_state.voted_for, last.index);
+    cons_storage_failed(&nd->c, s->now, &nd->disk_state, &last);
+}
+
+/* A write (or the core's probe) of node i succeeded. */
+static void storage_ok(struct sim *s, int i)
+{
+    struct sim_node *nd = &s->nodes[i];
+    if (!nd->refused)
+        return;
+    nd->refused = false;
+    cons_storage_ok(&nd->c);
+    sim_tracef(s, "n%d's disk takes writes again", i);
+}
+
+/* The leader i cannot append (its disk refuses): true when it may not. */
+static bool leader_append_refused(struct sim *s, int i)
+{
+    if (!s->nodes[i].disk_bad)
+        return false;
+    if (s->brk == BREAK_DISK) {
+        s->nodes[i].refused = true;
+        sim_tracef(s, "break: n%d's disk refuses its entries and the core is not told", i);
+        return true;
+    }
+    storage_failed(s, i);
+    return true;
+}
+
 /* Right after a node becomes leader, its shell appends the entry recording
  * the election (the no-op of §8). */
 static void election_entry(struct sim *s, int i)
@@ -313,6 +365,8 @@ static void election_entry(struct sim *s, int i)
     if (s->failed || nd->c.role != CONS_LEADER || nd->noop_term == nd->c.term)
         return;
     nd->noop_term = nd->c.term;
+    if (leader_append_refused(s, i))
+        return;
     struct cons_entry last;
     log_leader_append(s, i, 1, true, &last);
     sim_tracef(s, "n%d appends its election entry %" PRIu64 " in term %" PRIu64, i, last.index,
@@ -330,6 +384,10 @@ static void route_src(struct sim *s, int i, const struct cons_out *out, const st
     struct sim_node *nd = &s->nodes[i];
     if (out->nmsgs > CONS_MAX_OUT) {
         sim_fail(s, "contract", "n%d returned nmsgs=%zu > CONS_MAX_OUT", i, out->nmsgs);
+        return;
+    }
+    if (nd->disk_bad && (out->persist || out->truncate || out->append_count)) {
+        storage_failed(s, i);
         return;
     }
     if (out->persist && s->brk == BREAK_PERSIST) {
@@ -375,6 +433,8 @@ static void route_src(struct sim *s, int i, const struct cons_out *out, const st
         sim_tracef(s, "break: n%d's log reaches the disk after its messages", i);
         log_copy(&nd->disk, &nd->mem, changed);
     }
+    if (out->append_count || (out->probe_storage && !nd->disk_bad))
+        storage_ok(s, i);
     if (out->commit && !s->failed)
         check_log_commit(s, i, out->commit);
     election_entry(s, i);
@@ -446,6 +506,8 @@ static void propose(struct sim *s)
     if (!k)
         return;
     int i = cand[rng_below(&s->rng, (uint64_t)k)];
+    if (leader_append_refused(s, i))
+        return;
     uint64_t count = log_next_batch(s);
     if (!count)
         return;
@@ -454,6 +516,7 @@ static void propose(struct sim *s)
     sim_tracef(s, "n%d proposes %" PRIu64 " entries, up to %" PRIu64, i, count, last.index);
     if (s->failed)
         return;
+    storage_ok(s, i);
     struct cons_out out;
     memset(&out, 0, sizeof out);
     cons_appended(&s->nodes[i].c, s->now, &last, &out);

@@ -13,7 +13,8 @@
 
 static const char *const fault_names[F_COUNT] = {
     "partition",    "partition-leader", "one-way", "heal-link", "heal-links", "crash",
-    "crash-leader", "restart",          "drop",    "dup",       "latency",    "calm"};
+    "crash-leader", "restart",          "drop",    "dup",       "latency",    "calm",
+    "disk"};
 
 void faults_plan(struct sim *s)
 {
@@ -74,6 +75,8 @@ static void set_latency(struct sim *s, uint32_t lo, uint32_t hi, uint32_t spike_
 
 static void calm(struct sim *s)
 {
+    for (int i = 0; i < s->n; i++)
+        s->nodes[i].disk_bad = false;
     net_heal_links(&s->net);
     s->net.drop_ppm = s->net.dup_ppm = 0;
     set_latency(s, 1, 20, 0);
@@ -164,9 +167,28 @@ static void apply(struct sim *s, enum fault_kind f)
         break;
     }
     case F_CALM:
-        sim_tracef(s, "fault calm: all links up, all nodes up, no loss");
+        sim_tracef(s, "fault calm: all links up, all nodes up, no loss, every disk writable");
         calm(s);
         break;
+    case F_DISK: {
+        int bad[SIM_MAX_NODES], k = 0;
+        for (int i = 0; i < s->n; i++)
+            if (s->nodes[i].disk_bad)
+                bad[k++] = i;
+        if (k && rng_chance(&s->rng, 500000)) {
+            int i = bad[rng_below(&s->rng, (uint64_t)k)];
+            s->nodes[i].disk_bad = false;
+            sim_tracef(s, "fault disk of n%d takes writes again", i);
+            break;
+        }
+        int i = leader >= 0 && rng_chance(&s->rng, 500000) ? leader : pick_up(s, true);
+        if (i < 0)
+            break;
+        s->nodes[i].disk_bad = true;
+        s->st.disk_faults++;
+        sim_tracef(s, "fault disk of n%d refuses every write", i);
+        break;
+    }
     case F_COUNT:
         break;
     }

@@ -57,6 +57,9 @@ enum sim_break {
     BREAK_TRUNCATE_COMMITTED,
     BREAK_FLIP_HASH, /* on restart, one committed entry's hash is flipped */
     BREAK_ACK_EARLY, /* log changes reach the disk after the out's messages */
+    /* A leader's shell drops what its disk refuses and tells the core
+     * nothing (no cons_storage_failed): the leader stays leader. */
+    BREAK_DISK,
     BREAK_COUNT
 };
 
@@ -73,6 +76,7 @@ enum fault_kind {
     F_DUP,     /* change the duplication probability */
     F_LATENCY, /* change the latency profile (spikes up to NET_D_MAX) */
     F_CALM,    /* everything healed, all up: lets leaders form mid-schedule */
+    F_DISK,    /* a node's disk refuses every write (often the leader's), or one takes them again */
     F_COUNT
 };
 
@@ -109,6 +113,10 @@ struct sim_node {
      * one delivered to it from each member (NET_NEVER: none). */
     int32_t hb_from;
     uint64_t hb_at, ack_at[SIM_MAX_NODES];
+    /* The disk refuses every write (F_DISK; the heal ends it). refused: the
+     * shell saw a refusal and no write or probe has succeeded since (what
+     * it told the core: cons_storage_failed, then cons_storage_ok). */
+    bool disk_bad, refused;
 };
 
 struct sim_stats {
@@ -127,6 +135,8 @@ struct sim_stats {
      * already held (a resend), or ignored. */
     uint64_t entries_refused, entries_held, entries_ignored, entries_dup;
     uint64_t conv_ms; /* L5: agreement to converged logs */
+    /* Disk faults, writes refused, leaders that stepped down for one. */
+    uint64_t disk_faults, disk_refusals, disk_stepdowns;
 };
 
 struct sim {
