@@ -320,13 +320,21 @@ static void on_signal(uv_signal_t *s, int signum)
     shutdown_node(s->data, signum == SIGINT ? "SIGINT" : "SIGTERM");
 }
 
+/* A listener hit one of its limits (transport.h, http.h). */
+static void on_net_notice(void *ctx, const char *kind, const char *msg)
+{
+    node_event(ctx, kind, NULL, "%s", msg);
+}
+
 static int open_io(struct node *n)
 {
     char err[512];
     int rv =
         transport_start(&n->transport, n->loop, n->cfg.listen, on_message, n, err, sizeof(err));
-    if (rv == 0)
+    if (rv == 0) {
+        transport_set_notice(n->transport, on_net_notice, n);
         rv = http_start(&n->http, n->loop, n->cfg.http, api_handle, n, err, sizeof(err));
+    }
     for (size_t i = 0; rv == 0 && i < n->peers.n; i++) {
         n->out[i] = -1;
         if (i != n->peers.self && (n->out[i] = transport_add_peer(

@@ -1,0 +1,154 @@
+/* Integration: the attacks of issue 10 item 3 on a real chimerad's two
+ * listeners, bounded in time on 127.0.0.1. The node's inbox caps inbound
+ * connections and closes those that go quiet, saying so in events; its HTTP
+ * API refuses what it will not read before reading it. Every wait is on a
+ * condition with a deadline, never on time. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "node/transport.h"
+
+/* A lone node holds no peer connection: its inbox takes this many. */
+#define INBOX_CAP (TRANSPORT_MAX_PIPES_PER_PEER + TRANSPORT_SPARE_PIPES)
+#define INBOX_CONNS (INBOX_CAP + 6)
+
+static int setup(void **state)
+{
+    struct h_cluster *c = h_cluster_create(1);
+    *state = c;
+    if (!c)
+        return -1;
+    if (h_node_start(c, 0) != 0 || !h_wait_http_up(c, 0, h_timeout_ms()))
+        return -1;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    h_cluster_destroy(*state);
+    return 0;
+}
+
+static int tcp_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0)
+        fail_msg("connect to port %d: %s", port, strerror(errno));
+    return fd;
+}
+
+static void send_all(int fd, const void *buf, size_t len)
+{
+    assert_int_equal(send(fd, buf, len, MSG_NOSIGNAL), (ssize_t)len);
+}
+
+/* An inbox connection as a push0 peer makes it, announcing a frame just
+ * under the limit and sending none of it: what NNG would hold a buffer for. */
+static int inbox_hog(const struct h_cluster *c)
+{
+    int fd = tcp_connect(c->nodes[0].listen_port);
+    static const uint8_t sp_push0[8] = {0, 'S', 'P', 0, 0x00, 0x50, 0, 0};
+    uint64_t announce = TRANSPORT_MAX_MSG - 16;
+    uint8_t len[8];
+    for (int i = 0; i < 8; i++)
+        len[i] = (uint8_t)(announce >> (56 - 8 * i));
+    send_all(fd, sp_push0, sizeof(sp_push0));
+    send_all(fd, len, sizeof(len));
+    return fd;
+}
+
+/* Reads whatever the node sent; true once it closed its end. */
+static bool closed_by_peer(int fd)
+{
+    char buf[256];
+    ssize_t r;
+    while ((r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+    }
+    return r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+struct conns {
+    int *fd;
+    int n, want_closed;
+};
+
+static bool enough_closed(void *arg)
+{
+    struct conns *cs = arg;
+    int closed = 0;
+    for (int i = 0; i < cs->n; i++)
+        closed += closed_by_peer(cs->fd[i]);
+    return closed >= cs->want_closed;
+}
+
+static void close_all(int *fd, int n)
+{
+    for (int i = 0; i < n; i++)
+        close(fd[i]);
+}
+
+static void assert_live(struct h_cluster *c)
+{
+    long status = 0;
+    free(h_http_get_text(c, 0, "/health/live", &status));
+    assert_int_equal(status, 200);
+}
+
+static void test_inbox_refuses_connections_beyond_its_cap_and_says_so(void **state)
+{
+    struct h_cluster *c = *state;
+    unsigned long long after = h_last_event_seq(c, 0);
+    int fd[INBOX_CONNS];
+    for (int i = 0; i < INBOX_CONNS; i++)
+        fd[i] = inbox_hog(c);
+    if (!h_wait_event(c, 0, "transport.connection_limit", NULL, after, h_timeout_ms()))
+        fail_msg("no transport.connection_limit event (log: %s)", c->nodes[0].log);
+    struct conns cs = {fd, INBOX_CONNS, INBOX_CONNS - INBOX_CAP};
+    if (!h_wait_until(enough_closed, &cs, h_timeout_ms()))
+        fail_msg("the inbox kept more than %d connections open", INBOX_CAP);
+    assert_live(c);
+    close_all(fd, INBOX_CONNS);
+    h_cluster_pass(c);
+}
+
+static void test_inbox_closes_a_connection_that_sends_no_whole_message(void **state)
+{
+    struct h_cluster *c = *state;
+    unsigned long long after = h_last_event_seq(c, 0);
+    int fd[2] = {inbox_hog(c), inbox_hog(c)};
+    if (!h_wait_event(c, 0, "transport.connection_idle", NULL, after,
+                      TRANSPORT_IDLE_MS + h_timeout_ms()))
+        fail_msg("no transport.connection_idle event (log: %s)", c->nodes[0].log);
+    struct conns cs = {fd, 2, 2};
+    if (!h_wait_until(enough_closed, &cs, h_timeout_ms()))
+        fail_msg("the inbox kept a connection that sent half a frame");
+    assert_live(c);
+    close_all(fd, 2);
+    h_cluster_pass(c);
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_inbox_refuses_connections_beyond_its_cap_and_says_so),
+        T(test_inbox_closes_a_connection_that_sends_no_whole_message),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
