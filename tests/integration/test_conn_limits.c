@@ -16,9 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "harness.h"
+#include "node/http.h"
 #include "node/transport.h"
 
 /* A lone node holds no peer connection: its inbox takes this many. */
@@ -143,12 +145,126 @@ static void test_inbox_closes_a_connection_that_sends_no_whole_message(void **st
     h_cluster_pass(c);
 }
 
+/* Sends a request's head (and no more) on a fresh connection and reads the
+ * answer until the node closes the connection or the deadline passes. The
+ * status (0: none within the deadline) and the answer's text (free it). */
+static char *raw_http(const struct h_cluster *c, const char *head, int *status)
+{
+    int fd = tcp_connect(c->nodes[0].http_port);
+    struct timeval tv = {h_timeout_ms() / 1000, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    send_all(fd, head, strlen(head));
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    assert_non_null(buf);
+    ssize_t r;
+    while (n < cap - 1 && (r = recv(fd, buf + n, cap - 1 - n, 0)) > 0)
+        n += (size_t)r;
+    buf[n] = '\0';
+    close(fd);
+    *status = 0;
+    sscanf(buf, "HTTP/1.1 %d", status);
+    return buf;
+}
+
+static void expect_refusal(struct h_cluster *c, const char *head, int want, const char *says)
+{
+    int status;
+    char *answer = raw_http(c, head, &status);
+    if (status != want || !strstr(answer, says))
+        fail_msg("wanted %d saying \"%s\", got:\n%s", want, says, answer);
+    free(answer);
+    assert_live(c);
+    h_cluster_pass(c);
+}
+
+static void test_http_body_over_the_limit_gets_413_before_it_is_sent(void **state)
+{
+    expect_refusal(*state,
+                   "POST /ledger/notes HTTP/1.1\r\nHost: n1\r\nContent-Type: application/json\r\n"
+                   "Content-Length: 2097152\r\n\r\n",
+                   413, "at most 1048576");
+}
+
+static void test_http_unauthenticated_large_body_gets_413_before_it_is_sent(void **state)
+{
+    expect_refusal(*state,
+                   "POST /ledger/notes HTTP/1.1\r\nHost: n1\r\nContent-Type: application/json\r\n"
+                   "Authorization: Bearer not-the-token\r\nContent-Length: 524288\r\n\r\n",
+                   413, "without the admin token");
+}
+
+static void test_http_chunked_body_gets_411(void **state)
+{
+    struct h_cluster *c = *state;
+    char head[512];
+    snprintf(head, sizeof(head),
+             "POST /ledger/notes HTTP/1.1\r\nHost: n1\r\nContent-Type: application/json\r\n"
+             "Authorization: Bearer %s\r\nTransfer-Encoding: chunked\r\n\r\n"
+             "e\r\n{\"note\":\"hi\"}\r\n0\r\n\r\n",
+             c->token);
+    expect_refusal(c, head, 411, "Content-Length");
+}
+
+static void test_http_long_url_gets_414(void **state)
+{
+    char head[HTTP_MAX_URI + 200];
+    int n = snprintf(head, sizeof(head), "GET /health/live?pad=");
+    memset(head + n, 'a', HTTP_MAX_URI);
+    snprintf(head + n + HTTP_MAX_URI, sizeof(head) - (size_t)n - HTTP_MAX_URI,
+             " HTTP/1.1\r\nHost: n1\r\n\r\n");
+    expect_refusal(*state, head, 414, "at most 4096");
+}
+
+static void test_http_body_not_sent_in_time_closes_the_connection(void **state)
+{
+    struct h_cluster *c = *state;
+    char head[512];
+    snprintf(head, sizeof(head),
+             "POST /ledger/notes HTTP/1.1\r\nHost: n1\r\nContent-Type: application/json\r\n"
+             "Authorization: Bearer %s\r\nContent-Length: 100\r\n\r\n{",
+             c->token);
+    int fd = tcp_connect(c->nodes[0].http_port);
+    send_all(fd, head, strlen(head));
+    struct conns cs = {&fd, 1, 1};
+    if (!h_wait_until(enough_closed, &cs, HTTP_BODY_TIMEOUT_MS + h_timeout_ms()))
+        fail_msg("the node kept waiting for a body that never came");
+    close(fd);
+    assert_live(c);
+    h_cluster_pass(c);
+}
+
+/* The admin token lets a large body through to the API. */
+static void test_http_authenticated_large_body_is_read(void **state)
+{
+    struct h_cluster *c = *state;
+    size_t len = 512 * 1024;
+    char *body = malloc(len + 1);
+    assert_non_null(body);
+    memset(body, ' ', len);
+    memcpy(body, "{\"note\":\"x\"}", 12);
+    body[len] = '\0';
+    long status = 0;
+    char *answer = h_http_request(c, 0, "POST", "/ledger/notes", body, c->token, 0, &status);
+    free(body);
+    if (status == 0 || status == 413)
+        fail_msg("an authenticated 512 KiB body got %ld: %s", status, answer ? answer : "");
+    free(answer);
+    h_cluster_pass(c);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_inbox_refuses_connections_beyond_its_cap_and_says_so),
         T(test_inbox_closes_a_connection_that_sends_no_whole_message),
+        T(test_http_body_over_the_limit_gets_413_before_it_is_sent),
+        T(test_http_unauthenticated_large_body_gets_413_before_it_is_sent),
+        T(test_http_chunked_body_gets_411),
+        T(test_http_long_url_gets_414),
+        T(test_http_authenticated_large_body_is_read),
+        T(test_http_body_not_sent_in_time_closes_the_connection),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
