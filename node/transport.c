@@ -297,14 +297,6 @@ void transport_set_notice(struct transport *t, transport_notice_fn fn, void *ctx
     t->notice_ctx = ctx;
 }
 
-void transport_get_stats(struct transport *t, struct transport_stats *st)
-{
-    nng_mtx_lock(t->mtx);
-    st->refused = t->refused.count;
-    st->idle_closed = t->idle.count;
-    nng_mtx_unlock(t->mtx);
-}
-
 static void on_handle_closed(uv_handle_t *h)
 {
     struct transport *t = h->data;

@@ -22,7 +22,6 @@
 #define CHIMERA_TRANSPORT_H
 
 #include <stddef.h>
-#include <stdint.h>
 #include <uv.h>
 
 #define TRANSPORT_MAX_MSG (4u * 1024u * 1024u) /* the envelope's ENV_MAX_MSG */
@@ -56,14 +55,6 @@ int transport_send(struct transport *t, int idx, const void *buf, size_t len);
 
 /* Sets the callback for limit notices (none by default). */
 void transport_set_notice(struct transport *t, transport_notice_fn fn, void *ctx);
-
-/* Inbound connections refused by the cap and closed for idleness since the
- * start (for metrics). */
-struct transport_stats {
-    uint64_t refused;
-    uint64_t idle_closed;
-};
-void transport_get_stats(struct transport *t, struct transport_stats *st);
 
 /* Stops polling and closes every socket; the struct is freed once libuv has
  * closed the poll handle (run the loop after calling this). */
