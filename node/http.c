@@ -81,12 +81,14 @@ static void finish_early(nng_aio *aio, int status, const char *fmt, ...)
     json_t *j = json_pack("{s:s}", "error", msg);
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
-    if (!text) {
+    char line[600];
+    int n = text ? snprintf(line, sizeof(line), "%s\n", text) : -1;
+    free(text);
+    if (n < 0 || (size_t)n >= sizeof(line)) {
         nng_aio_finish(aio, NNG_ENOMEM);
         return;
     }
-    finish(aio, status, "application/json", text, strlen(text), NULL, true);
-    free(text);
+    finish(aio, status, "application/json", line, (size_t)n, NULL, true);
 }
 
 static void pending_free(struct pending *p)
