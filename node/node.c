@@ -256,6 +256,7 @@ static void on_message(void *ctx, const void *buf, size_t len)
     } else if (!env_replay_accept(&n->peers.m[idx].replay, msg.counter)) {
         node_drop(n, DROP_REPLAY, msg.from);
     } else {
+        transport_heard(n->transport);
         n->metrics.msgs_received++;
         struct peer_change chg;
         if (peers_heard(&n->peers, (size_t)idx, uv_now(n->loop), &chg))

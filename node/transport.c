@@ -18,7 +18,9 @@
 
 struct inbound {
     nng_pipe pipe;
-    nng_time last; /* when it was added or last delivered a message */
+    nng_time added;
+    nng_time last; /* when it was added or last delivered an authentic message */
+    bool vouched;  /* it delivered an authentic message (transport_heard) */
 };
 
 /* What the cap and the idle scan did, and what was already reported. */
@@ -38,7 +40,8 @@ struct transport {
     struct inbound in[MAX_PIPES];
     int nin;
     bool stopping;
-    struct limit_report refused, idle;
+    struct limit_report limited, idle;
+    nng_pipe delivering; /* the pipe of the message on_recv is handling (loop thread) */
     transport_notice_fn notice;
     void *notice_ctx;
     nng_socket inbox;
@@ -56,13 +59,26 @@ static int find_inbound(const struct transport *t, nng_pipe p)
     return -1;
 }
 
-static void touch(struct transport *t, nng_pipe p)
+void transport_heard(struct transport *t)
 {
     nng_mtx_lock(t->mtx);
-    int i = find_inbound(t, p);
-    if (i >= 0)
+    int i = find_inbound(t, t->delivering);
+    if (i >= 0) {
         t->in[i].last = nng_clock();
+        t->in[i].vouched = true;
+    }
     nng_mtx_unlock(t->mtx);
+}
+
+/* The connection to give up at the cap: the oldest that never delivered an
+ * authentic message, or -1 when every one did. */
+static int evictable(const struct transport *t)
+{
+    int oldest = -1;
+    for (int i = 0; i < t->nin; i++)
+        if (!t->in[i].vouched && (oldest < 0 || t->in[i].added < t->in[oldest].added))
+            oldest = i;
+    return oldest;
 }
 
 /* Peers hold one connection each (two while one reconnects); the spares
@@ -74,24 +90,35 @@ static int pipe_cap(const struct transport *t)
 }
 
 /* Runs on an NNG thread once a connection finished its SP handshake and
- * before it can receive: a connection closed here never allocates a frame. */
+ * before it can receive: a connection closed here never allocates a frame.
+ * At the cap the newcomer takes the place of the oldest connection that has
+ * sent nothing authentic (a peer that reconnects gets in while strangers
+ * hold the spares, and proves itself with its next heartbeat); when every
+ * connection has, the newcomer is refused. */
 static void on_pipe_added(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
     (void)ev;
     struct transport *t = arg;
-    bool refuse = false;
+    nng_pipe close = NNG_PIPE_INITIALIZER;
+    struct inbound fresh = {p, nng_clock(), nng_clock(), false};
     nng_mtx_lock(t->mtx);
-    if (t->nin >= pipe_cap(t)) {
-        refuse = true;
-        t->refused.count++;
+    if (t->nin < pipe_cap(t)) {
+        t->in[t->nin++] = fresh;
+    } else {
+        int i = evictable(t);
+        if (i >= 0) {
+            close = t->in[i].pipe;
+            t->in[i] = fresh;
+        } else {
+            close = p;
+        }
+        t->limited.count++;
         if (!t->stopping)
             uv_async_send(&t->wake); /* under the lock: cannot race uv_close */
-    } else {
-        t->in[t->nin++] = (struct inbound){p, nng_clock()};
     }
     nng_mtx_unlock(t->mtx);
-    if (refuse)
-        nng_pipe_close(p);
+    if (nng_pipe_id(close) > 0)
+        nng_pipe_close(close); /* an evicted one's removal finds it gone */
 }
 
 static void on_pipe_removed(nng_pipe p, nng_pipe_ev ev, void *arg)
@@ -116,8 +143,9 @@ static bool take_report(struct limit_report *r, const char *what, int open, int 
     if (r->count == r->reported || (r->used && now - r->last_ms < TRANSPORT_NOTICE_INTERVAL_MS))
         return false;
     snprintf(msg, len,
-             "%s %llu inbound peer connection(s) (%d open, at most %d; %llu since the start)", what,
-             (unsigned long long)(r->count - r->reported), open, cap, (unsigned long long)r->count);
+             "%llu inbound peer connection(s) %s (%d open, at most %d; %llu since the start)",
+             (unsigned long long)(r->count - r->reported), what, open, cap,
+             (unsigned long long)r->count);
     r->reported = r->count;
     r->last_ms = now;
     r->used = true;
@@ -126,15 +154,19 @@ static bool take_report(struct limit_report *r, const char *what, int open, int 
 
 static void report_all(struct transport *t)
 {
-    char refused[200], idle[200], why[64];
-    snprintf(why, sizeof(why), "closed idle (no whole message for %d s)", TRANSPORT_IDLE_MS / 1000);
+    char limited[256], idle[256], why[64];
+    snprintf(why, sizeof(why), "closed idle (no authentic message for %d s)",
+             TRANSPORT_IDLE_MS / 1000);
     nng_mtx_lock(t->mtx);
     int open = t->nin, cap = pipe_cap(t);
-    bool say_refused = take_report(&t->refused, "refused", open, cap, refused, sizeof(refused));
+    bool say_limited = take_report(&t->limited,
+                                   "turned away at the cap (the oldest that sent nothing authentic "
+                                   "closed, or the newcomer refused)",
+                                   open, cap, limited, sizeof(limited));
     bool say_idle = take_report(&t->idle, why, open, cap, idle, sizeof(idle));
     nng_mtx_unlock(t->mtx);
-    if (say_refused && t->notice)
-        t->notice(t->notice_ctx, "transport.connection_limit", refused);
+    if (say_limited && t->notice)
+        t->notice(t->notice_ctx, "transport.connection_limit", limited);
     if (say_idle && t->notice)
         t->notice(t->notice_ctx, "transport.connection_idle", idle);
 }
@@ -152,8 +184,10 @@ static void on_idle_scan(uv_timer_t *h)
     nng_time now = nng_clock();
     nng_mtx_lock(t->mtx);
     for (int i = 0; i < t->nin; i++)
-        if (now - t->in[i].last >= TRANSPORT_IDLE_MS)
+        if (now - t->in[i].last >= TRANSPORT_IDLE_MS) {
             quiet[n++] = t->in[i].pipe;
+            t->in[i].last = now; /* not counted again before its removal */
+        }
     t->idle.count += (uint64_t)n;
     nng_mtx_unlock(t->mtx);
     for (int i = 0; i < n; i++)
@@ -174,8 +208,9 @@ static void on_readable(uv_poll_t *h, int status, int events)
         int rv = nng_recvmsg(t->inbox, &msg, NNG_FLAG_NONBLOCK);
         if (rv != 0)
             break;
-        touch(t, nng_msg_get_pipe(msg));
+        t->delivering = nng_msg_get_pipe(msg);
         t->on_recv(t->ctx, nng_msg_body(msg), nng_msg_len(msg));
+        t->delivering = (nng_pipe)NNG_PIPE_INITIALIZER;
         nng_msg_free(msg);
     }
 }

@@ -9,11 +9,13 @@
  * TRANSPORT_MAX_MSG) before the envelope is checked:
  * - at most TRANSPORT_MAX_PIPES_PER_PEER per peer plus TRANSPORT_SPARE_PIPES
  *   connections are open at once (each peer legitimately holds one); NNG
- *   hands us a connection after its SP handshake and we close any beyond
- *   the cap before it can receive;
- * - a connection that delivers no whole message for TRANSPORT_IDLE_MS is
- *   closed (peers heartbeat at least every 10 s, the largest
- *   --heartbeat-ms), which also ends a frame announced and never sent;
+ *   hands us a connection after its SP handshake, before it can receive,
+ *   and one beyond the cap takes the place of the oldest connection that
+ *   never delivered an authentic message, or is closed when all did;
+ * - a connection that delivers no authentic message (transport_heard) for
+ *   TRANSPORT_IDLE_MS is closed (peers heartbeat at least every 10 s, the
+ *   largest --heartbeat-ms), which also ends a frame announced and never
+ *   sent and a stream of garbage;
  * - NNG itself closes a connection that does not finish the SP handshake
  *   within 10 s and backs off 10 ms when accept() runs out of descriptors.
  * Hitting the cap is reported through the notice callback, at most once
@@ -52,6 +54,10 @@ int transport_add_peer(struct transport *t, const char *url, char *err, size_t e
 /* Queues a copy of buf to peer idx. Returns 0, or -1 when the message was
  * dropped (peer unconnected or its queue full). */
 int transport_send(struct transport *t, int idx, const void *buf, size_t len);
+
+/* Called from on_recv when the message it is handling proved authentic:
+ * its connection is a peer's (kept at the cap, not idle). */
+void transport_heard(struct transport *t);
 
 /* Sets the callback for limit notices (none by default). */
 void transport_set_notice(struct transport *t, transport_notice_fn fn, void *ctx);

@@ -112,7 +112,7 @@ static void assert_live(struct h_cluster *c)
     assert_int_equal(status, 200);
 }
 
-static void test_inbox_refuses_connections_beyond_its_cap_and_says_so(void **state)
+static void test_inbox_keeps_at_most_its_cap_of_connections_and_says_so(void **state)
 {
     struct h_cluster *c = *state;
     unsigned long long after = h_last_event_seq(c, 0);
@@ -129,7 +129,7 @@ static void test_inbox_refuses_connections_beyond_its_cap_and_says_so(void **sta
     h_cluster_pass(c);
 }
 
-static void test_inbox_closes_a_connection_that_sends_no_whole_message(void **state)
+static void test_inbox_closes_a_connection_that_sends_nothing_authentic(void **state)
 {
     struct h_cluster *c = *state;
     unsigned long long after = h_last_event_seq(c, 0);
@@ -142,6 +142,36 @@ static void test_inbox_closes_a_connection_that_sends_no_whole_message(void **st
         fail_msg("the inbox kept a connection that sent half a frame");
     assert_live(c);
     close_all(fd, 2);
+    h_cluster_pass(c);
+}
+
+static int setup3(void **state)
+{
+    struct h_cluster *c = h_cluster_create(3);
+    *state = c;
+    return c && h_start_agreed(c, "test_conn_limits", NULL) >= 0 ? 0 : -1;
+}
+
+/* Strangers hold every spare place in n1's inbox, and take the one n2 held
+ * while it restarts: n2 still gets back in (it takes a stranger's place) and
+ * n1 hears it well before the strangers would go idle. */
+static void test_peer_reconnecting_while_strangers_fill_the_inbox_gets_in(void **state)
+{
+    struct h_cluster *c = *state;
+    unsigned long long after = h_last_event_seq(c, 0);
+    int fd[INBOX_CONNS + 4], n = 0;
+    for (; n < INBOX_CONNS; n++)
+        fd[n] = inbox_hog(c);
+    if (!h_wait_event(c, 0, "transport.connection_limit", NULL, after, h_timeout_ms()))
+        fail_msg("no transport.connection_limit event (log: %s)", c->nodes[0].log);
+    h_node_stop(c, 1);
+    for (; n < INBOX_CONNS + 4; n++)
+        fd[n] = inbox_hog(c);
+    after = h_last_event_seq(c, 0);
+    assert_int_equal(h_node_start(c, 1), 0);
+    if (!h_wait_event(c, 0, "peer.restarted", "n2", after, h_timeout_ms()))
+        fail_msg("n1 did not hear n2 after its restart (log: %s)", c->nodes[0].log);
+    close_all(fd, n);
     h_cluster_pass(c);
 }
 
@@ -257,8 +287,10 @@ int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_inbox_refuses_connections_beyond_its_cap_and_says_so),
-        T(test_inbox_closes_a_connection_that_sends_no_whole_message),
+        T(test_inbox_keeps_at_most_its_cap_of_connections_and_says_so),
+        T(test_inbox_closes_a_connection_that_sends_nothing_authentic),
+        cmocka_unit_test_setup_teardown(
+            test_peer_reconnecting_while_strangers_fill_the_inbox_gets_in, setup3, teardown),
         T(test_http_body_over_the_limit_gets_413_before_it_is_sent),
         T(test_http_unauthenticated_large_body_gets_413_before_it_is_sent),
         T(test_http_chunked_body_gets_411),
