@@ -3,18 +3,24 @@
 #include <nng/nng.h>
 #include <nng/supplemental/http/http.h>
 #include <nng/supplemental/util/platform.h>
+#include <sodium.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct pending {
     struct http_request req; /* handed to the loop; priv points back here */
-    nng_aio *aio;
+    struct http_server *s;
+    nng_aio *aio;  /* NNG's handler aio, finished by the answer */
+    nng_aio *read; /* reads the body, once its length passed the checks */
     char method[16];
     char *uri; /* owned copy, split into path and query */
     char *auth;
+    void *body;
     struct pending *next;
 };
 
@@ -27,10 +33,13 @@ struct http_server {
     bool stopping;               /* guarded by mtx */
     http_handler_fn handler;
     void *ctx;
+    char token[256]; /* the admin token ("" none); guarded by mtx */
 };
 
+/* close: the request's body was left unread, so the connection cannot
+ * carry another request (NNG closes it once the answer is written). */
 static void finish(nng_aio *aio, int status, const char *ctype, const char *body, size_t len,
-                   const char *location)
+                   const char *location, bool close)
 {
     nng_http_res *res;
     if (nng_http_res_alloc(&res) != 0) {
@@ -42,6 +51,8 @@ static void finish(nng_aio *aio, int status, const char *ctype, const char *body
     nng_http_res_set_header(res, "Cache-Control", "no-store");
     if (location)
         nng_http_res_set_header(res, "Location", location);
+    if (close)
+        nng_http_res_set_header(res, "Connection", "close");
     if (len > 0 && nng_http_res_copy_data(res, body, len) != 0) {
         nng_http_res_free(res);
         nng_aio_finish(aio, NNG_ENOMEM);
@@ -54,50 +65,49 @@ static void finish(nng_aio *aio, int status, const char *ctype, const char *body
 static void finish_unavailable(nng_aio *aio)
 {
     static const char body[] = "{\"error\":\"node is shutting down\"}\n";
-    finish(aio, 503, "application/json", body, sizeof(body) - 1, NULL);
+    finish(aio, 503, "application/json", body, sizeof(body) - 1, NULL, false);
+}
+
+/* An answer given on NNG's thread before the body is read. */
+static void finish_early(nng_aio *aio, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void finish_early(nng_aio *aio, int status, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    json_t *j = json_pack("{s:s}", "error", msg);
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    char line[600];
+    int n = text ? snprintf(line, sizeof(line), "%s\n", text) : -1;
+    free(text);
+    if (n < 0 || (size_t)n >= sizeof(line)) {
+        nng_aio_finish(aio, NNG_ENOMEM);
+        return;
+    }
+    finish(aio, status, "application/json", line, (size_t)n, NULL, true);
 }
 
 static void pending_free(struct pending *p)
 {
+    if (p->read)
+        nng_aio_reap(p->read); /* may run in its own callback */
+    free(p->body);
     free(p->uri);
     free(p->auth);
     free(p);
 }
 
-/* Runs on an NNG thread: copy what the loop needs and queue it. */
-static void on_request(nng_aio *aio)
+/* Hands p to the loop, or answers 503 when the server is stopping. */
+static void enqueue(struct http_server *s, struct pending *p)
 {
-    nng_http_req *hreq = nng_aio_get_input(aio, 0);
-    nng_http_handler *h = nng_aio_get_input(aio, 1);
-    struct http_server *s = nng_http_handler_get_data(h);
-    struct pending *p = calloc(1, sizeof(*p));
-    const char *auth = nng_http_req_get_header(hreq, "Authorization");
-    if (!p || !(p->uri = strdup(nng_http_req_get_uri(hreq))) ||
-        !(p->auth = strdup(auth ? auth : ""))) {
-        if (p)
-            pending_free(p);
-        nng_aio_finish(aio, NNG_ENOMEM);
-        return;
-    }
-    p->aio = aio;
-    snprintf(p->method, sizeof(p->method), "%s", nng_http_req_get_method(hreq));
-    char *q = strchr(p->uri, '?');
-    if (q)
-        *q++ = '\0';
-    p->req.method = p->method;
-    p->req.path = p->uri;
-    p->req.query = q ? q : "";
-    p->req.auth = p->auth;
-    void *body;
-    size_t blen;
-    nng_http_req_get_data(hreq, &body, &blen);
-    p->req.body = body; /* valid until the aio finishes */
-    p->req.body_len = blen;
-    p->req.priv = p;
-
     nng_mtx_lock(s->mtx);
     if (s->stopping) {
         nng_mtx_unlock(s->mtx);
+        nng_aio *aio = p->aio;
         pending_free(p);
         finish_unavailable(aio);
         return;
@@ -110,6 +120,130 @@ static void on_request(nng_aio *aio)
     /* Sent under the lock so it cannot race with uv_close in http_stop. */
     uv_async_send(&s->wake);
     nng_mtx_unlock(s->mtx);
+}
+
+/* The admin token, as api.c checks it later; here only to decide whether a
+ * large body is worth reading. */
+static bool authorized(struct http_server *s, const char *auth)
+{
+    static const char scheme[] = "Bearer ";
+    if (strncasecmp(auth, scheme, sizeof(scheme) - 1) != 0)
+        return false;
+    const char *given = auth + sizeof(scheme) - 1;
+    nng_mtx_lock(s->mtx);
+    size_t tlen = strlen(s->token);
+    bool ok = tlen && strlen(given) == tlen && sodium_memcmp(given, s->token, tlen) == 0;
+    nng_mtx_unlock(s->mtx);
+    return ok;
+}
+
+/* Checks what the headers say of the body before any of it is read;
+ * answers and returns false when it will not be read. *len: its length. */
+static bool body_acceptable(struct http_server *s, nng_http_req *hreq, const struct pending *p,
+                            size_t *len)
+{
+    *len = 0;
+    const char *uri = nng_http_req_get_uri(hreq);
+    if (strlen(uri) > HTTP_MAX_URI) {
+        finish_early(p->aio, 414, "the URL is %zu bytes long; at most %u are accepted", strlen(uri),
+                     HTTP_MAX_URI);
+        return false;
+    }
+    if (nng_http_req_get_header(hreq, "Transfer-Encoding")) {
+        finish_early(p->aio, 411,
+                     "a chunked request body (Transfer-Encoding) is not accepted: send the body "
+                     "with a Content-Length header");
+        return false;
+    }
+    const char *cl = nng_http_req_get_header(hreq, "Content-Length");
+    if (!cl)
+        return true;
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(cl, &end, 10);
+    if (end == cl || *end || errno || cl[0] == '-') {
+        finish_early(p->aio, 400, "Content-Length \"%.40s\" is not a number of bytes", cl);
+        return false;
+    }
+    if (n > HTTP_MAX_BODY) {
+        finish_early(p->aio, 413, "the request body is %llu bytes; at most %u are accepted", n,
+                     HTTP_MAX_BODY);
+        return false;
+    }
+    if (n > HTTP_MAX_UNAUTH_BODY && !authorized(s, p->auth)) {
+        finish_early(p->aio, 413,
+                     "the request body is %llu bytes; without the admin token "
+                     "(\"Authorization: Bearer <admin token>\") at most %u are read",
+                     n, HTTP_MAX_UNAUTH_BODY);
+        return false;
+    }
+    *len = (size_t)n;
+    return true;
+}
+
+/* Runs on an NNG thread when the body has been read, or not in time. */
+static void on_body(void *arg)
+{
+    struct pending *p = arg;
+    int rv = nng_aio_result(p->read);
+    if (rv != 0) {
+        nng_aio *aio = p->aio;
+        pending_free(p);
+        nng_aio_finish(aio, rv); /* NNG closes the connection */
+        return;
+    }
+    enqueue(p->s, p);
+}
+
+/* Runs on an NNG thread once the headers are in (NNG does not collect the
+ * body, so that it is read only after the checks above): copy what the loop
+ * needs, read the body, queue it. */
+static void on_request(nng_aio *aio)
+{
+    nng_http_req *hreq = nng_aio_get_input(aio, 0);
+    nng_http_handler *h = nng_aio_get_input(aio, 1);
+    nng_http_conn *conn = nng_aio_get_input(aio, 2);
+    struct http_server *s = nng_http_handler_get_data(h);
+    struct pending *p = calloc(1, sizeof(*p));
+    const char *auth = nng_http_req_get_header(hreq, "Authorization");
+    if (!p || !(p->uri = strdup(nng_http_req_get_uri(hreq))) ||
+        !(p->auth = strdup(auth ? auth : ""))) {
+        if (p)
+            pending_free(p);
+        nng_aio_finish(aio, NNG_ENOMEM);
+        return;
+    }
+    p->s = s;
+    p->aio = aio;
+    size_t blen;
+    if (!body_acceptable(s, hreq, p, &blen)) {
+        pending_free(p);
+        return;
+    }
+    snprintf(p->method, sizeof(p->method), "%s", nng_http_req_get_method(hreq));
+    char *q = strchr(p->uri, '?');
+    if (q)
+        *q++ = '\0';
+    p->req.method = p->method;
+    p->req.path = p->uri;
+    p->req.query = q ? q : "";
+    p->req.auth = p->auth;
+    p->req.priv = p;
+    if (blen == 0) {
+        enqueue(s, p);
+        return;
+    }
+    nng_iov iov = {.iov_buf = p->body = malloc(blen), .iov_len = blen};
+    if (!p->body || nng_aio_alloc(&p->read, on_body, p) != 0) {
+        pending_free(p);
+        nng_aio_finish(aio, NNG_ENOMEM);
+        return;
+    }
+    p->req.body = p->body;
+    p->req.body_len = blen;
+    nng_aio_set_iov(p->read, 1, &iov);
+    nng_aio_set_timeout(p->read, HTTP_BODY_TIMEOUT_MS);
+    nng_http_conn_read_all(conn, p->read);
 }
 
 static struct pending *take_all(struct http_server *s)
@@ -136,7 +270,7 @@ void http_respond(struct http_request *req, int status, const char *content_type
                   size_t len)
 {
     struct pending *p = req->priv;
-    finish(p->aio, status, content_type, body, len, p->req.location);
+    finish(p->aio, status, content_type, body, len, p->req.location, false);
     pending_free(p);
 }
 
@@ -199,7 +333,8 @@ static void set_json_error_pages(nng_http_server *srv)
         const char *msg;
     } pages[] = {
         {400, "bad request"},        {404, "not found"},
-        {405, "method not allowed"}, {413, "request too large"},
+        {405, "method not allowed"}, {411, "length required"},
+        {413, "request too large"},  {414, "URL too long"},
         {500, "internal error"},     {501, "not implemented"},
         {503, "unavailable"},        {505, "HTTP version not supported"},
     };
@@ -227,7 +362,7 @@ static int start_server(struct http_server *s, const char *hostport, char *err, 
         rv = nng_http_handler_alloc(&h, "/", on_request);
     if (rv == 0 && ((rv = nng_http_handler_set_method(h, NULL)) != 0 ||
                     (rv = nng_http_handler_set_tree(h)) != 0 ||
-                    (rv = nng_http_handler_collect_body(h, true, HTTP_MAX_BODY)) != 0 ||
+                    (rv = nng_http_handler_collect_body(h, false, 0)) != 0 ||
                     (rv = nng_http_handler_set_data(h, s, NULL)) != 0 ||
                     (rv = nng_http_server_add_handler(s->srv, h)) != 0)) {
         nng_http_handler_free(h);
@@ -269,6 +404,13 @@ int http_start(struct http_server **out, uv_loop_t *loop, const char *hostport,
     }
     *out = s;
     return 0;
+}
+
+void http_set_admin_token(struct http_server *s, const char *token)
+{
+    nng_mtx_lock(s->mtx);
+    snprintf(s->token, sizeof(s->token), "%s", token ? token : "");
+    nng_mtx_unlock(s->mtx);
 }
 
 static void on_wake_closed(uv_handle_t *h)

@@ -1,6 +1,19 @@
 /* The HTTP server: NNG's HTTP server accepts and parses on its own threads,
  * then every request is handed to the libuv loop (uv_async), which owns all
- * state, and answered from there. */
+ * state, and answered from there.
+ *
+ * What a request may make the node read or hold is checked from its headers
+ * before the body is read, and refused with the connection closed:
+ * - a URL over HTTP_MAX_URI bytes: 414;
+ * - a chunked body (Transfer-Encoding): 411, send a Content-Length;
+ * - a body over HTTP_MAX_BODY bytes: 413, and over HTTP_MAX_UNAUTH_BODY
+ *   without the admin token (every mutation needs it): 413 too;
+ * - a body not read within HTTP_BODY_TIMEOUT_MS: the connection is closed.
+ * Known limits of NNG 1.5.2's server, which offers no hook for them: no
+ * timeout for the request line and headers nor between requests, no cap on
+ * connections, a request line or header line over 8 KiB closes the
+ * connection without an answer, and its accept loop retries at once when
+ * accept() fails (out of descriptors). */
 #ifndef CHIMERA_HTTP_H
 #define CHIMERA_HTTP_H
 
@@ -9,6 +22,9 @@
 #include <uv.h>
 
 #define HTTP_MAX_BODY (1024u * 1024u)
+#define HTTP_MAX_UNAUTH_BODY 4096u
+#define HTTP_MAX_URI 4096u
+#define HTTP_BODY_TIMEOUT_MS 10000
 
 struct http_server;
 
@@ -32,6 +48,11 @@ typedef void (*http_handler_fn)(void *ctx, struct http_request *req);
  * with one line in err; NNG_EADDRINUSE means the port is taken. */
 int http_start(struct http_server **out, uv_loop_t *loop, const char *hostport,
                http_handler_fn handler, void *ctx, char *err, size_t errlen);
+
+/* The admin token, checked before reading a body over HTTP_MAX_UNAUTH_BODY
+ * bytes (NULL or "": none, then no such body is read). Until it is set, no
+ * such body is read. */
+void http_set_admin_token(struct http_server *s, const char *token);
 
 void http_respond(struct http_request *req, int status, const char *content_type, const char *body,
                   size_t len);

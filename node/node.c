@@ -41,10 +41,10 @@ const char *node_drop_name(enum node_drop d)
 /* Log severity of an event kind: trouble is a warning, the rest news. */
 static int event_level(const char *kind)
 {
-    static const char *const warn[] = {"failure",         "malformed", "dead",        "step_down",
-                                       "read_only.enter", "suspect",   "unverified",  "_failed",
-                                       "equivocation",    "dropped",   "key_changed", "unhealthy",
-                                       ".failed"};
+    static const char *const warn[] = {"failure",         "malformed",  "dead",        "step_down",
+                                       "read_only.enter", "suspect",    "unverified",  "_failed",
+                                       "equivocation",    "dropped",    "key_changed", "unhealthy",
+                                       ".failed",         "connection_"};
     for (size_t i = 0; i < sizeof(warn) / sizeof(warn[0]); i++)
         if (strstr(kind, warn[i]))
             return 2;
@@ -259,6 +259,7 @@ static void on_message(void *ctx, const void *buf, size_t len)
     } else if (!env_replay_accept(&n->peers.m[idx].replay, msg.counter)) {
         node_drop(n, DROP_REPLAY, msg.from);
     } else {
+        transport_heard(n->transport);
         n->metrics.msgs_received++;
         struct peer_change chg;
         if (peers_heard(&n->peers, (size_t)idx, uv_now(n->loop), &chg))
@@ -336,13 +337,23 @@ static void on_signal(uv_signal_t *s, int signum)
     shutdown_node(s->data, name);
 }
 
+/* A listener hit one of its limits (transport.h, http.h). */
+static void on_net_notice(void *ctx, const char *kind, const char *msg)
+{
+    node_event(ctx, kind, NULL, "%s", msg);
+}
+
 static int open_io(struct node *n)
 {
     char err[512];
     int rv =
         transport_start(&n->transport, n->loop, n->cfg.listen, on_message, n, err, sizeof(err));
-    if (rv == 0)
+    if (rv == 0) {
+        transport_set_notice(n->transport, on_net_notice, n);
         rv = http_start(&n->http, n->loop, n->cfg.http, api_handle, n, err, sizeof(err));
+        if (rv == 0)
+            http_set_admin_token(n->http, n->token);
+    }
     for (size_t i = 0; rv == 0 && i < n->peers.n; i++) {
         n->out[i] = -1;
         if (i != n->peers.self && (n->out[i] = transport_add_peer(

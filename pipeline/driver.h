@@ -20,6 +20,11 @@
  * with "?" for the pid, and the pid is written over it once known. When the
  * spawn fails, "=== cannot start CMD: REASON ===" follows it.
  *
+ * Descriptors. The child gets stdin (/dev/null), stdout and stderr (the log)
+ * and no other descriptor: drv_start marks every descriptor above 2 of this
+ * process close-on-exec before it spawns, so nothing chimerad inherited from
+ * whoever started it (a lock file, a socket) reaches a service.
+ *
  * Lifetime. drv_start allocates a struct drv_proc; drv_free releases it. The
  * memory goes back when libuv has run the close callbacks of its handles, so
  * the loop must run after drv_free (as for any libuv handle). drv_free on a

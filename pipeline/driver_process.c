@@ -97,6 +97,36 @@ static char **merge_env(const char *const *extra)
  * the pid (pids are at most 7 digits on Linux: pid_max <= 2^22). */
 #define HEADER_PID_WIDTH 7
 
+/* A service gets stdin, stdout and stderr and nothing else: whatever this
+ * process inherited from whoever started it (a lock file's descriptor, a
+ * socket) or opened without O_CLOEXEC must not outlive it in a service.
+ * Marking them close-on-exec in the parent is enough, and harmless to it:
+ * the flag only acts at exec, so libuv's and NNG's descriptors keep working
+ * here, and the log descriptor reaches the child through dup2 onto 1 and 2,
+ * which clears the flag on the copies. */
+static void cloexec_all_but_stdio(void)
+{
+#ifdef CLOSE_RANGE_CLOEXEC
+    if (close_range(3, ~0u, CLOSE_RANGE_CLOEXEC) == 0)
+        return;
+#endif
+    /* Kernels before 5.11: walk the descriptors this process has. */
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return;
+    int self = dirfd(d);
+    for (struct dirent *e; (e = readdir(d));) {
+        char *end;
+        long fd = strtol(e->d_name, &end, 10);
+        if (*end || end == e->d_name || fd <= 2 || fd == self)
+            continue;
+        int flags = fcntl((int)fd, F_GETFD);
+        if (flags >= 0 && !(flags & FD_CLOEXEC))
+            fcntl((int)fd, F_SETFD, flags | FD_CLOEXEC);
+    }
+    closedir(d);
+}
+
 static int format_header(char *line, size_t size, const char *stamp, int pid)
 {
     char pid_s[16] = "?";
@@ -199,6 +229,7 @@ int drv_start(uv_loop_t *loop, const struct drv_spec *spec, drv_exit_fn on_exit,
         .stdio_count = 3,
         .stdio = stdio,
     };
+    cloexec_all_but_stdio();
     int rc = uv_spawn(loop, &p->proc, &opts);
     free(env);
     if (rc != 0) {

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <libgen.h>
 #include <signal.h>
@@ -257,6 +258,33 @@ static void test_shell_child_is_killed_with_the_group(void **state)
     drv_free(p);
 }
 
+/* The descriptors the shell has, as "0 1 2": ls runs as the shell's child
+ * (`; echo end` keeps the shell from exec'ing it), so the listing is the
+ * shell's own, without a descriptor of ls's reading the directory. */
+static void test_service_gets_only_stdin_stdout_stderr(void **state)
+{
+    struct fixture *f = *state;
+    int leak = open("/dev/null", O_RDONLY); /* no O_CLOEXEC, as an inherited lock file */
+    assert_true(leak > 2);
+    struct exited e = {0};
+    const char *argv[] = {"/bin/sh", "-c", "ls /proc/$$/fd; echo end", NULL};
+    struct drv_proc *p = start(f, argv, NULL, NULL, &e);
+    wait_exit(f, &e);
+    close(leak);
+    char *log = slurp(f->log), fds[64] = "";
+    char *line = strchr(log, '\n'); /* past the "=== started" header */
+    for (char *next; line && (line = line + 1, next = strchr(line, '\n'));) {
+        *next = '\0';
+        if (strcmp(line, "end") == 0)
+            break;
+        snprintf(fds + strlen(fds), sizeof fds - strlen(fds), "%s%s", fds[0] ? " " : "", line);
+        line = next;
+    }
+    free(log);
+    assert_string_equal(fds, "0 1 2");
+    drv_free(p);
+}
+
 static void test_processes_left_with_a_mark_are_found_and_killed(void **state)
 {
     struct fixture *f = *state;
@@ -403,6 +431,7 @@ int main(void)
         T(test_stop_sends_sigterm),
         T(test_term_ignored_is_killed_after_grace),
         T(test_shell_child_is_killed_with_the_group),
+        T(test_service_gets_only_stdin_stdout_stderr),
         T(test_processes_left_with_a_mark_are_found_and_killed),
         T(test_free_while_running_kills_without_callback),
         T(test_log_gets_header_and_output_across_starts),
