@@ -401,9 +401,16 @@ static void print_status(const json_t *st, const struct member *ms, size_t n,
         else
             snprintf(r[COL_RELEASE], 256, "-");
         const char *health = str_or(json_object_get(own, "health"), NULL);
-        if (!health)
+        /* The leader's view of a member it no longer hears is its last
+         * report: stale, so not shown as the member's health. */
+        const char *liveness = str_or(json_object_get(p, "status"), "");
+        if (!health && strcmp(liveness, "dead") != 0)
             health = str_or(json_object_get(seen, "health"), NULL);
-        snprintf(r[COL_HEALTH], 256, "%s", health ? health : ms[i].state ? "-" : "unreachable");
+        snprintf(r[COL_HEALTH], 256, "%s",
+                 health                          ? health
+                 : ms[i].state                   ? "-"
+                 : strcmp(liveness, "dead") == 0 ? "unknown"
+                                                 : "unreachable");
         if (ms[i].state)
             ports_text(own, r[COL_PORTS], 256);
         else
