@@ -268,8 +268,19 @@ int ctl_watch_until_end(struct ctl_conn *c, const char *id, int64_t deadline, bo
     enum watch_end end = watch(c, id, deadline, false, &final);
     if (end != W_INTERRUPTED)
         print_final(c->o, final);
-    if (rollback && (end == W_REVERTED || end == W_STABLE || end == W_SUPERSEDED) && !c->o->json)
-        printf("rollback %s done: every node runs the release it went back to\n", id);
+    if (rollback && (end == W_REVERTED || end == W_STABLE || end == W_SUPERSEDED) && !c->o->json) {
+        const json_t *skipped = json_object_get(final, "skipped"), *s;
+        size_t i;
+        if (json_array_size(skipped) == 0) {
+            printf("rollback %s done: every node runs the release it went back to\n", id);
+        } else {
+            printf("rollback %s done: every member that is up runs the release it went back to "
+                   "(passed over as down:",
+                   id);
+            json_array_foreach(skipped, i, s) printf(" %s", json_string_value(s));
+            printf("; they apply it when they come back)\n");
+        }
+    }
     int rc = exit_of_watch(end, id, final);
     json_decref(final);
     return rc;
