@@ -319,7 +319,13 @@ bool node_witness_notarized(struct node *n, const struct ledger_signed_checkpoin
 static void resend_for_cosigns(struct node *n, const struct ledger_signed_checkpoint *cp,
                                uint64_t now)
 {
-    if (now < n->cosign_resend_due)
+    /* Only a checkpoint this node signed first: witnesses take a checkpoint
+     * from the node that signed it first and nobody else (on_checkpoint), so
+     * a new leader relaying its predecessor's would be dropped as malformed
+     * after every election. The predecessor's checkpoint needs no relay: the
+     * new leader checkpoints its own commit index as soon as its election
+     * entry commits, and that one is notarized in its turn. */
+    if (now < n->cosign_resend_due || cp->nsigs == 0 || strcmp(cp->sigs[0].signer, n->cfg.id) != 0)
         return;
     n->cosign_resend_due = now + 4u * n->cfg.heartbeat_ms;
     for (size_t i = 0; i < n->peers.n; i++)
