@@ -30,6 +30,7 @@ enum node_drop {
     DROP_UNKNOWN_MEMBER,
     DROP_SEND,
     DROP_SIGNATURE,
+    DROP_STALE, /* sealed before this node started (node.c: on_message) */
     DROP_COUNT
 };
 
@@ -86,7 +87,7 @@ struct node_deploy {
     uint64_t applied; /* ledger index fed to the core so far */
     struct node_release rels[PL_MAX_DEPLOYMENTS];
     size_t nrels;
-    uint64_t pending_index; /* leader: a record appended and not yet committed */
+    uint64_t pending_index;     /* leader: a record appended and not yet committed */
     uint64_t history_before_ms; /* wall clock at start: older records are history (node_deploy.c) */
 };
 
