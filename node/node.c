@@ -461,6 +461,8 @@ int node_run(const struct config *cfg, const uint8_t key[CONFIG_KEY_BYTES], cons
             status = 2;
         else if (node_ledger_open(n) != 0)
             status = 1;
+        else if (node_witness_check_own_key(n) != 0)
+            status = 2; /* node.key is not the key the ledger pins for this node */
         else if (node_cons_check_state(n) != 0)
             status = 2; /* consensus.state is missing next to a ledger */
         else if (node_repl_start(n) != 0 || node_deploy_start(n) != 0)
