@@ -69,8 +69,9 @@ static int load(const char *path, struct ledger_key *key, char *err, size_t errl
     if (len != 2 * LEDGER_SEED_BYTES || ledger_unhex(text, seed, sizeof(seed)) != 0) {
         sodium_memzero(text, sizeof(text));
         snprintf(err, errlen,
-                 "%s: not a node key (expected 64 hex digits); move it away to generate a new "
-                 "one, which changes this node's identity in the ledger",
+                 "%s: not a node key (expected 64 hex digits); put back this node's key, or "
+                 "move it away to generate a new one (a new identity: where the ledger pins "
+                 "the old key, start with --replace-node-key)",
                  path);
         return -1;
     }

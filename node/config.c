@@ -35,6 +35,7 @@ enum opt {
     O_CHAOS,
     O_LOG,
     O_FEDERATION,
+    O_REPLACE_KEY,
     O_CONFIG,
     O_COUNT
 };
@@ -72,6 +73,8 @@ static const struct {
     [O_CHAOS] = {"--chaos-enabled", "CHIMERA_CHAOS_ENABLED", "chaos_enabled", K_BOOL, 0, 0, 0, 0},
     [O_LOG] = {"--log-level", "CHIMERA_LOG_LEVEL", "log_level", STR(log_level)},
     [O_FEDERATION] = {"--federation", "CHIMERA_FEDERATION", "federation", STR(federation)},
+    /* Not in the file: a replaced key is said once, not kept as a setting. */
+    [O_REPLACE_KEY] = {"--replace-node-key", "CHIMERA_REPLACE_NODE_KEY", NULL, K_BOOL, 0, 0, 0, 0},
     [O_CONFIG] = {"--config", "CHIMERA_CONFIG", NULL, STR(config_file)},
 };
 
@@ -510,6 +513,9 @@ static enum config_result resolve(struct loader *ld, struct config *c)
     if (ld->val[O_CHAOS] && !parse_bool(ld->val[O_CHAOS], &c->chaos_enabled))
         return fail(ld, O_CHAOS, "must be true or false (or 1/0, yes/no), not \"%.32s\"",
                     ld->val[O_CHAOS]);
+    if (ld->val[O_REPLACE_KEY] && !parse_bool(ld->val[O_REPLACE_KEY], &c->replace_node_key))
+        return fail(ld, O_REPLACE_KEY, "must be true or false (or 1/0, yes/no), not \"%.32s\"",
+                    ld->val[O_REPLACE_KEY]);
     if (strcmp(c->log_level, "debug") && strcmp(c->log_level, "info") &&
         strcmp(c->log_level, "warn") && strcmp(c->log_level, "error"))
         return fail(ld, O_LOG, "\"%s\" is not a log level; use debug, info, warn or error",
@@ -615,6 +621,10 @@ const char *config_usage(void)
            "  --federation NAME           CHIMERA_FEDERATION (default chimera)\n"
            "      The federation's name: the origin its ledger checkpoints are signed for.\n"
            "      Every member must use the same one.\n"
+           "  --replace-node-key[=BOOL]   CHIMERA_REPLACE_NODE_KEY (default false)\n"
+           "      DATA/node.key was replaced on purpose: start although the ledger pins another\n"
+           "      key for this node (the leader then rotates it on the record). Not read from\n"
+           "      the --config file.\n"
            "  --config FILE               CHIMERA_CONFIG (default: none)\n"
            "      JSON object with keys id, listen, http, peers (\"id=url,...\" or\n"
            "      {\"id\": \"url\"}), data, cluster_key_file, admin_token_file, read_token_file,\n"

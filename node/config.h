@@ -50,6 +50,10 @@ struct config {
     bool chaos_enabled;                /* default false */
     char log_level[16];                /* debug|info|warn|error */
     char federation[CONFIG_ID_MAX];    /* checkpoint origin; default "chimera" */
+
+    /* --replace-node-key: start although the ledger pins another key for
+     * this node (DATA/node.key was replaced on purpose). */
+    bool replace_node_key;
 };
 
 enum config_result {

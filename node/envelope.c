@@ -224,23 +224,47 @@ const char *env_strerror(enum env_error err)
 
 /* ---- replay window ----------------------------------------------------- */
 
-bool env_replay_accept(struct env_replay *r, uint64_t counter)
+uint64_t env_counter_at(uint64_t sec, uint32_t nsec)
+{
+    return (sec << 32) | (((uint64_t)nsec << 32) / 1000000000u);
+}
+
+uint64_t env_counter_ms(uint64_t counter)
+{
+    return (counter >> 32) * 1000u + (((counter & UINT32_MAX) * 1000u) >> 32);
+}
+
+void env_replay_start(struct env_replay *r, uint64_t floor)
+{
+    r->floor = floor;
+    r->top = 0;
+    r->window = 0;
+}
+
+enum env_verdict env_replay_check(struct env_replay *r, uint64_t counter)
 {
     if (counter == 0)
-        return false;
+        return ENV_REPLAY;
+    if (counter <= r->floor)
+        return ENV_STALE;
     if (counter > r->top) {
         uint64_t shift = counter - r->top;
         /* Shifting a 64-bit value by 64 or more is undefined. */
         r->window = shift >= 64 ? 1 : (r->window << shift) | 1;
         r->top = counter;
-        return true;
+        return ENV_FRESH;
     }
     uint64_t age = r->top - counter;
     if (age >= 64)
-        return false;
+        return ENV_REPLAY;
     uint64_t bit = UINT64_C(1) << age;
     if (r->window & bit)
-        return false;
+        return ENV_REPLAY;
     r->window |= bit;
-    return true;
+    return ENV_FRESH;
+}
+
+bool env_replay_accept(struct env_replay *r, uint64_t counter)
+{
+    return env_replay_check(r, counter) == ENV_FRESH;
 }

@@ -67,16 +67,45 @@ void env_msg_free(struct env_msg *msg);
 /* A short lower-case reason for err, for metrics labels and events. */
 const char *env_strerror(enum env_error err);
 
-/* Replay protection: a 64-message sliding window over a sender's counters.
- * Senders draw counters from the wall clock (seconds << 32 plus the
- * fraction), so a restarted sender moves past its old counters. */
+/* Replay protection. Senders draw counters from the wall clock (seconds
+ * << 32 plus the fraction: env_counter_at), so a restarted sender moves
+ * past its old counters. A receiver keeps, per sender, a 64-message
+ * sliding window over the counters it accepted, in memory only; what it
+ * accepted before a restart is forgotten, so a restarted receiver also
+ * refuses every counter sealed before it started (the floor: its own clock
+ * at start). Frames captured before the restart are then refused, at no
+ * cost in fsyncs and with no handshake. The price is clock skew: a sender
+ * whose clock is d behind the receiver's is heard only d after the
+ * receiver started (node.c reports a lag beyond the dead-after time as
+ * transport.clock_skew), and one whose clock is ahead could have frames it
+ * sealed up to that much before the restart replayed once. Keep the
+ * members' clocks synchronized (NTP). */
 struct env_replay {
+    uint64_t floor;  /* counters at or below it are stale; 0: none */
     uint64_t top;    /* highest counter accepted; 0 = none yet */
     uint64_t window; /* bit i set: counter top - i was accepted */
 };
 
-/* Returns true and records counter if it is fresh, false if it is a replay
- * or too old to tell. */
+enum env_verdict {
+    ENV_FRESH,  /* accepted, and recorded */
+    ENV_REPLAY, /* accepted before, or older than the window */
+    ENV_STALE,  /* sealed at or before the floor: before this receiver started */
+};
+
+/* The counter of wall-clock time sec.nsec (nsec < 1e9). */
+uint64_t env_counter_at(uint64_t sec, uint32_t nsec);
+
+/* Milliseconds of the wall-clock time a counter stands for. */
+uint64_t env_counter_ms(uint64_t counter);
+
+/* A receiver starting at wall-clock counter floor: nothing accepted yet,
+ * and every counter at or below floor stale. */
+void env_replay_start(struct env_replay *r, uint64_t floor);
+
+/* Judges counter and records it when fresh. */
+enum env_verdict env_replay_check(struct env_replay *r, uint64_t counter);
+
+/* Whether env_replay_check finds counter fresh (and records it). */
 bool env_replay_accept(struct env_replay *r, uint64_t counter);
 
 #endif

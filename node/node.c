@@ -34,6 +34,7 @@ const char *node_drop_name(enum node_drop d)
         [DROP_SHAPE] = "shape",   [DROP_VERSION] = "version",
         [DROP_REPLAY] = "replay", [DROP_UNKNOWN_MEMBER] = "unknown_member",
         [DROP_SEND] = "send",     [DROP_SIGNATURE] = "signature",
+        [DROP_STALE] = "stale",
     };
     return d < DROP_COUNT ? names[d] : "unknown";
 }
@@ -41,10 +42,10 @@ const char *node_drop_name(enum node_drop d)
 /* Log severity of an event kind: trouble is a warning, the rest news. */
 static int event_level(const char *kind)
 {
-    static const char *const warn[] = {"failure",         "malformed",  "dead",        "step_down",
-                                       "read_only.enter", "suspect",    "unverified",  "_failed",
-                                       "equivocation",    "dropped",    "key_changed", "unhealthy",
-                                       ".failed",         "connection_"};
+    static const char *const warn[] = {"failure",         "malformed",   "dead",        "step_down",
+                                       "read_only.enter", "suspect",     "unverified",  "_failed",
+                                       "equivocation",    "dropped",     "key_changed", "unhealthy",
+                                       ".failed",         "connection_", "clock_skew"};
     for (size_t i = 0; i < sizeof(warn) / sizeof(warn[0]); i++)
         if (strstr(kind, warn[i]))
             return 2;
@@ -140,11 +141,16 @@ void node_drop(struct node *n, enum node_drop why, const char *detail)
  * wiped node, one restarted many times within a second), so peers never
  * mistake a restarted node for a replay. Only a clock set back can: its
  * messages are dropped until the clock passes what peers saw. */
-static uint64_t next_counter(struct node *n)
+static uint64_t wall_counter(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    uint64_t ticks = ((uint64_t)ts.tv_sec << 32) | (((uint64_t)ts.tv_nsec << 32) / 1000000000u);
+    return env_counter_at((uint64_t)ts.tv_sec, (uint32_t)ts.tv_nsec);
+}
+
+static uint64_t next_counter(struct node *n)
+{
+    uint64_t ticks = wall_counter();
     n->counter = n->counter + 1 > ticks ? n->counter + 1 : ticks;
     return n->counter;
 }
@@ -240,6 +246,52 @@ static void on_heartbeat(struct node *n, size_t idx, const msgpack_object *body)
         node_witness_peer_key(n, idx, (const uint8_t *)body->via.array.ptr[2].via.bin.ptr);
 }
 
+/* How long after the start messages sealed before it are taken for what
+ * the peers queued while this node was down (their dialers retry at least
+ * every second): twice the dead-after time, at least 5 s. */
+static uint64_t stale_grace_ms(const struct node *n)
+{
+    uint64_t g = 2u * (uint64_t)n->cfg.dead_after_ms;
+    return g > 5000 ? g : 5000;
+}
+
+/* A message member idx sealed before this node started (env_replay_start:
+ * what this node accepted before a restart is forgotten, so everything
+ * sealed earlier is refused). Right after the start these are what the
+ * peers queued while this node was down, or a replay: news, counted. Once
+ * this node has been up for longer than stale_grace_ms, a member still
+ * sealing before its start has a clock that lags (or is being replayed):
+ * a warning that names the skew, since the member stays unheard until its
+ * clock passes this node's start. Both at most once every
+ * DROP_EVENT_INTERVAL_MS. */
+static void drop_stale(struct node *n, size_t idx, uint64_t counter)
+{
+    n->metrics.dropped[DROP_STALE]++;
+    uint64_t held;
+    if (!events_limiter_allow(&n->drop_limit[DROP_STALE], node_wall_ms(), DROP_EVENT_INTERVAL_MS,
+                              &held))
+        return;
+    const struct peer *p = &n->peers.m[idx];
+    uint64_t sealed = env_counter_ms(counter), start = env_counter_ms(p->replay.floor);
+    uint64_t now = env_counter_ms(wall_counter());
+    uint64_t before = start - sealed, behind = now > sealed ? now - sealed : 0;
+    char more[64] = "";
+    if (held)
+        snprintf(more, sizeof(more), "; %" PRIu64 " more since the last report", held);
+    uint64_t grace = stale_grace_ms(n);
+    if (uv_now(n->loop) - n->started_ms > grace)
+        node_event(n, "transport.clock_skew", p->id,
+                   "dropped a message from %s sealed %" PRIu64 ".%03u s ago, before this node "
+                   "started: its clock lags by about that (over %" PRIu64
+                   " ms), or it is a replay; unheard until its clock passes this node's start%s",
+                   p->id, behind / 1000, (unsigned)(behind % 1000), grace, more);
+    else
+        node_event(n, "transport.stale", p->id,
+                   "dropped a message from %s sealed %" PRIu64 ".%03u s before this node started "
+                   "(queued while it was down, or replayed)%s",
+                   p->id, before / 1000, (unsigned)(before % 1000), more);
+}
+
 static void on_message(void *ctx, const void *buf, size_t len)
 {
     struct node *n = ctx;
@@ -254,9 +306,12 @@ static void on_message(void *ctx, const void *buf, size_t len)
         return;
     }
     int idx = peers_find(&n->peers, msg.from);
+    enum env_verdict verdict;
     if (idx < 0 || (size_t)idx == n->peers.self) {
         node_drop(n, DROP_UNKNOWN_MEMBER, msg.from);
-    } else if (!env_replay_accept(&n->peers.m[idx].replay, msg.counter)) {
+    } else if ((verdict = env_replay_check(&n->peers.m[idx].replay, msg.counter)) == ENV_STALE) {
+        drop_stale(n, (size_t)idx, msg.counter);
+    } else if (verdict == ENV_REPLAY) {
         node_drop(n, DROP_REPLAY, msg.from);
     } else {
         transport_heard(n->transport);
@@ -380,6 +435,11 @@ int node_run(const struct config *cfg, const uint8_t key[CONFIG_KEY_BYTES], cons
     events_init(&n->events, cfg->id);
     n->started_ms = uv_now(n->loop);
     peers_init(&n->peers, cfg, n->started_ms);
+    /* Replay windows live in memory: a restarted node refuses whatever was
+     * sealed before it started (envelope.h, README "The wire"). */
+    uint64_t floor = wall_counter();
+    for (size_t i = 0; i < n->peers.n; i++)
+        env_replay_start(&n->peers.m[i].replay, floor);
 
     /* The data directory's lock comes first: a second chimerad on it must
      * touch nothing there (boot epoch, state, ledger, the services found
@@ -401,6 +461,8 @@ int node_run(const struct config *cfg, const uint8_t key[CONFIG_KEY_BYTES], cons
             status = 2;
         else if (node_ledger_open(n) != 0)
             status = 1;
+        else if (node_witness_check_own_key(n) != 0)
+            status = 2; /* node.key is not the key the ledger pins for this node */
         else if (node_cons_check_state(n) != 0)
             status = 2; /* consensus.state is missing next to a ledger */
         else if (node_repl_start(n) != 0 || node_deploy_start(n) != 0)

@@ -30,6 +30,7 @@ enum node_drop {
     DROP_UNKNOWN_MEMBER,
     DROP_SEND,
     DROP_SIGNATURE,
+    DROP_STALE, /* sealed before this node started (node.c: on_message) */
     DROP_COUNT
 };
 
@@ -86,7 +87,7 @@ struct node_deploy {
     uint64_t applied; /* ledger index fed to the core so far */
     struct node_release rels[PL_MAX_DEPLOYMENTS];
     size_t nrels;
-    uint64_t pending_index; /* leader: a record appended and not yet committed */
+    uint64_t pending_index;     /* leader: a record appended and not yet committed */
     uint64_t history_before_ms; /* wall clock at start: older records are history (node_deploy.c) */
 };
 
@@ -278,6 +279,10 @@ int node_witness_sign_append(struct node *n, struct cons_msg *m, const struct co
 int node_witness_verify_append(struct node *n, size_t from, const struct cons_msg *m,
                                const struct cons_wire_entry *carried,
                                const struct cons_entry *meta);
+/* After the ledger opened: 0 when this node's key is the one its ledger
+ * pins for it (or none is pinned, or --replace-node-key was given), else
+ * -1 with one line printed (node_witness.c). */
+int node_witness_check_own_key(struct node *n);
 /* A member announced its public key (heartbeat). */
 void node_witness_peer_key(struct node *n, size_t idx, const uint8_t pk[LEDGER_PUBKEY_BYTES]);
 /* Leader: records in the ledger every member key it knows and the ledger

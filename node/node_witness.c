@@ -11,7 +11,11 @@
  *     only one accepted for that node: it is pinned. A node whose key
  *     changed (its data directory was wiped) is rotated by the leader in
  *     the ledger, REMOVE then ADD, with an event, so the change is on the
- *     record rather than silent.
+ *     record rather than silent. A node whose own ledger pins another key
+ *     for it than DATA/node.key holds refuses to start (a key file edited
+ *     or swapped by mistake must not become a new identity) unless told
+ *     with --replace-node-key; one without a ledger (wiped) takes a new
+ *     key as before.
  *   - Checkpoints: the leader signs a checkpoint over the committed head at
  *     most once per heartbeat interval while the commit index moves, stores
  *     it and sends it to the witnesses; each witness that holds the same
@@ -60,6 +64,36 @@ static bool self_recorded_at(struct node *n, uint64_t index)
     const uint8_t *pk = recorded_key((const char(*)[LEDGER_ID_MAX])ids,
                                      (const uint8_t(*)[LEDGER_PUBKEY_BYTES])keys, k, n->cfg.id);
     return pk != NULL && memcmp(pk, n->key_pair.pk, LEDGER_PUBKEY_BYTES) == 0;
+}
+
+int node_witness_check_own_key(struct node *n)
+{
+    static uint8_t keys[LEDGER_MAX_MEMBERS][LEDGER_PUBKEY_BYTES];
+    static char ids[LEDGER_MAX_MEMBERS][LEDGER_ID_MAX];
+    size_t k = ledger_members_at(n->ledger, ledger_last_index(n->ledger), keys, ids);
+    const uint8_t *pinned = recorded_key((const char(*)[LEDGER_ID_MAX])ids,
+                                         (const uint8_t(*)[LEDGER_PUBKEY_BYTES])keys, k, n->cfg.id);
+    /* Nothing pinned (a new federation, a wiped data directory): the key
+     * is recorded, or rotated, on the record by the leader. */
+    if (pinned == NULL || memcmp(pinned, n->key_pair.pk, LEDGER_PUBKEY_BYTES) == 0)
+        return 0;
+    char have[2 * LEDGER_PUBKEY_BYTES + 1], want[2 * LEDGER_PUBKEY_BYTES + 1];
+    ledger_hex(n->key_pair.pk, LEDGER_PUBKEY_BYTES, have);
+    ledger_hex(pinned, LEDGER_PUBKEY_BYTES, want);
+    if (n->cfg.replace_node_key) {
+        node_event(n, "ledger.key_replaced", NULL,
+                   "%s/node.key holds public key %.16s..., the ledger pins %.16s... for %s: "
+                   "replaced on purpose (--replace-node-key), the leader rotates it",
+                   n->cfg.data, have, want, n->cfg.id);
+        return 0;
+    }
+    fprintf(stderr,
+            "chimerad: %s/node.key: public key %.16s... is not the key the ledger pins for %s "
+            "(%.16s...); put back the node.key this node had, or start once with "
+            "--replace-node-key if it was replaced on purpose (the leader then rotates it on the "
+            "record)\n",
+            n->cfg.data, have, n->cfg.id, want);
+    return -1;
 }
 
 void node_witness_peer_key(struct node *n, size_t idx, const uint8_t pk[LEDGER_PUBKEY_BYTES])
@@ -319,7 +353,13 @@ bool node_witness_notarized(struct node *n, const struct ledger_signed_checkpoin
 static void resend_for_cosigns(struct node *n, const struct ledger_signed_checkpoint *cp,
                                uint64_t now)
 {
-    if (now < n->cosign_resend_due)
+    /* Only a checkpoint this node signed first: witnesses take a checkpoint
+     * from the node that signed it first and nobody else (on_checkpoint), so
+     * a new leader relaying its predecessor's would be dropped as malformed
+     * after every election. The predecessor's checkpoint needs no relay: the
+     * new leader checkpoints its own commit index as soon as its election
+     * entry commits, and that one is notarized in its turn. */
+    if (now < n->cosign_resend_due || cp->nsigs == 0 || strcmp(cp->sigs[0].signer, n->cfg.id) != 0)
         return;
     n->cosign_resend_due = now + 4u * n->cfg.heartbeat_ms;
     for (size_t i = 0; i < n->peers.n; i++)
