@@ -35,7 +35,7 @@ static int setup(void **state)
 /* Tests of the shared node that ran to their end: when all did, its
  * directory may go; otherwise it stays, with the log. */
 static int finished;
-#define SHARED_TESTS 11
+#define SHARED_TESTS 12
 
 static int teardown(void **state)
 {
@@ -302,6 +302,19 @@ static void test_a_body_that_is_not_json_says_where(void **state)
     finished++;
 }
 
+static void test_a_body_with_bytes_that_are_not_utf8_is_refused_in_json(void **state)
+{
+    json_t *answer; /* request() fails the test when the answer is not JSON */
+    assert_int_equal(admin(*state, "POST", "/ledger/notes", "{\"no\xff\xfe\": 1}", &answer), 400);
+    assert_contains(error_of(answer), "body: not JSON: ");
+    json_decref(answer);
+    assert_int_equal(admin(*state, "POST", "/ledger/notes", "[\"\xc3\xa9\", tru\xc3\xa9]", &answer),
+                     400);
+    assert_contains(error_of(answer), "body: not JSON: ");
+    json_decref(answer);
+    finished++;
+}
+
 /* ---- item 10: POST /rollback reads what it is given, or refuses it ----- */
 
 static void test_rollback_refuses_an_unknown_key_naming_it(void **state)
@@ -401,6 +414,7 @@ int main(void)
         cmocka_unit_test(test_a_large_body_with_a_lower_case_scheme_is_read),
         cmocka_unit_test(test_a_post_without_a_body_says_the_body_is_empty),
         cmocka_unit_test(test_a_body_that_is_not_json_says_where),
+        cmocka_unit_test(test_a_body_with_bytes_that_are_not_utf8_is_refused_in_json),
         cmocka_unit_test(test_rollback_refuses_an_unknown_key_naming_it),
         cmocka_unit_test(test_rollback_refuses_a_version_that_is_not_a_string),
         cmocka_unit_test(test_rollback_without_a_body_still_means_the_previous_release),
