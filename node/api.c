@@ -11,6 +11,12 @@
 
 #include "node/node.h"
 
+/* As transport drops (node.c): one api.auth_failure event per interval. */
+#define AUTH_EVENT_INTERVAL_MS 5000
+
+/* Why a request failed the token check: the index of its counter. */
+enum auth_failure { AUTH_MISSING, AUTH_WRONG };
+
 static const char *leader_id(const struct node *n)
 {
     int32_t l = n->cons.leader;
@@ -376,6 +382,12 @@ static void get_metrics(struct node *n, struct http_request *req)
     fprintf(f, "chimera_events_total %" PRIu64 "\n", events_recorded(&n->events));
     metric(f, "chimera_http_requests_total", "counter", "HTTP requests served.");
     fprintf(f, "chimera_http_requests_total %" PRIu64 "\n", n->metrics.http_requests);
+    metric(f, "chimera_http_auth_failures_total", "counter",
+           "HTTP requests refused for want of a token (missing: 401) or with a wrong one (403).");
+    fprintf(f, "chimera_http_auth_failures_total{reason=\"missing\"} %" PRIu64 "\n",
+            n->metrics.http_auth_failures[AUTH_MISSING]);
+    fprintf(f, "chimera_http_auth_failures_total{reason=\"wrong\"} %" PRIu64 "\n",
+            n->metrics.http_auth_failures[AUTH_WRONG]);
     metric(f, "chimera_ledger_checkpoints_total", "counter",
            "Ledger checkpoints stored (signed here as leader, or received and cosigned).");
     fprintf(f, "chimera_ledger_checkpoints_total %" PRIu64 "\n", n->metrics.checkpoints);
@@ -431,27 +443,43 @@ static bool is_mutation(const char *method)
     return strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0;
 }
 
-/* Whether req carries "Bearer <one of tokens>" (empty ones never match).
- * Answers 401 (no bearer token) or 403 (a wrong one), with an
- * api.auth_failure event naming whose token it had to be, and returns false. */
+/* Counts a refused request and raises api.auth_failure, at most one per
+ * interval (saying how many were held back): anyone who reaches the port
+ * can fail, and must not flush the event ring or flood the log with it. */
+static void auth_failed(struct node *n, const struct http_request *req, enum auth_failure why,
+                        const char *whose)
+{
+    n->metrics.http_auth_failures[why]++;
+    uint64_t held;
+    if (!events_limiter_allow(&n->auth_limit, node_wall_ms(), AUTH_EVENT_INTERVAL_MS, &held))
+        return;
+    char more[64] = "";
+    if (held)
+        snprintf(more, sizeof(more), "; %" PRIu64 " more since the last report", held);
+    node_event(n, "api.auth_failure", NULL, "%s %.100s %s%s%s", req->method, req->path,
+               why == AUTH_MISSING ? "without a bearer token" : "with a wrong ",
+               why == AUTH_MISSING ? "" : whose, more);
+}
+
+/* Whether req carries "Bearer <one of tokens>" (empty ones never match;
+ * the scheme in any case). Answers 401 (no bearer token) or 403 (a wrong
+ * one), naming whose token it had to be, and returns false. */
 static bool bearer_ok(struct node *n, struct http_request *req, const char *whose,
                       const char *const tokens[], size_t ntokens)
 {
-    static const char prefix[] = "Bearer ";
-    if (strncmp(req->auth, prefix, sizeof(prefix) - 1) != 0) {
-        node_event(n, "api.auth_failure", NULL, "%s %s without a bearer token", req->method,
-                   req->path);
+    const char *given = http_bearer_token(req->auth);
+    if (!given) {
+        auth_failed(n, req, AUTH_MISSING, whose);
         http_respond_error(req, 401, "missing \"Authorization: Bearer <%s>\"", whose);
         return false;
     }
-    const char *given = req->auth + sizeof(prefix) - 1;
     size_t glen = strlen(given);
     for (size_t i = 0; i < ntokens; i++) {
         size_t tlen = strlen(tokens[i]);
         if (tlen && glen == tlen && sodium_memcmp(given, tokens[i], tlen) == 0)
             return true;
     }
-    node_event(n, "api.auth_failure", NULL, "%s %s with a wrong %s", req->method, req->path, whose);
+    auth_failed(n, req, AUTH_WRONG, whose);
     http_respond_error(req, 403, "wrong %s", whose);
     return false;
 }

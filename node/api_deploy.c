@@ -221,6 +221,13 @@ static void post_deployment(struct node *n, struct http_request *req)
         return;
     }
     bool dry_run = strstr(req->query, "dry_run=1") || strstr(req->query, "dry_run=true");
+    if (req->body_len == 0) {
+        http_respond_json(req, 400,
+                          json_pack("{s:s, s:s}", "error",
+                                    "empty body: expected a release manifest (a JSON object)",
+                                    "path", ""));
+        return;
+    }
     static struct manifest m;
     struct manifest_error me;
     if (manifest_parse(req->body, req->body_len, &m, &me) != 0) {
@@ -231,20 +238,31 @@ static void post_deployment(struct node *n, struct http_request *req)
     manifest_free(&m);
 }
 
+#define ROLLBACK_BODY "{} or {\"to\": \"VERSION\"}"
+
 static void post_rollback(struct node *n, struct http_request *req)
 {
     if (n->cons.role != CONS_LEADER) {
         api_redirect_to_leader(n, req, "/rollback");
         return;
     }
-    json_error_t jerr;
-    json_t *body = req->body_len ? json_loadb(req->body, req->body_len, 0, &jerr) : json_object();
-    json_t *to = body ? json_object_get(body, "to") : NULL;
-    if (!json_is_object(body) || (to && !json_is_string(to) && !json_is_null(to))) {
-        json_decref(body);
+    /* No body at all is {}: the previous stable release. */
+    static const char *const known[] = {"to", NULL};
+    json_t *body = req->body_len ? http_body_object(req, known, ROLLBACK_BODY) : json_object();
+    if (!body)
+        return;
+    json_t *to = json_object_get(body, "to");
+    if (to && !json_is_string(to) && !json_is_null(to)) {
         http_respond_json(req, 400,
-                          json_pack("{s:s, s:s}", "error", "body: want {} or {\"to\": \"VERSION\"}",
-                                    "path", to ? "to" : ""));
+                          json_pack("{s:s++, s:s}", "error",
+                                    "to: must be a string, the version of an earlier stable "
+                                    "release, not ",
+                                    json_is_number(to)    ? "a number"
+                                    : json_is_boolean(to) ? "true or false"
+                                    : json_is_array(to)   ? "an array"
+                                                          : "an object",
+                                    " (expected " ROLLBACK_BODY ")", "path", "to"));
+        json_decref(body);
         return;
     }
     char id[PL_ID_MAX], why[512];

@@ -161,8 +161,9 @@ static int parse_u64(const char *query, const char *name, uint64_t def, uint64_t
 void api_get_ledger(struct node *n, struct http_request *req)
 {
     uint64_t from, limit, last = ledger_last_index(n->ledger);
-    if (parse_u64(req->query, "from", 1, 1, UINT64_MAX, &from) != 0) {
-        http_respond_error(req, 400, "from: must be an entry index, 1 or more");
+    /* Echoed as a JSON integer: at most INT64_MAX. */
+    if (parse_u64(req->query, "from", 1, 1, INT64_MAX, &from) != 0) {
+        http_respond_error(req, 400, "from: must be an entry index from 1 to %" PRId64, INT64_MAX);
         return;
     }
     if (parse_u64(req->query, "limit", LEDGER_PAGE_DEFAULT, 1, LEDGER_PAGE_MAX, &limit) != 0) {

@@ -122,14 +122,22 @@ static void enqueue(struct http_server *s, struct pending *p)
     nng_mtx_unlock(s->mtx);
 }
 
+const char *http_bearer_token(const char *auth)
+{
+    static const char scheme[] = "Bearer";
+    size_t n = sizeof(scheme) - 1;
+    if (strncasecmp(auth, scheme, n) != 0 || auth[n] != ' ')
+        return NULL;
+    return auth + n + strspn(auth + n, " ");
+}
+
 /* The admin token, as api.c checks it later; here only to decide whether a
  * large body is worth reading. */
 static bool authorized(struct http_server *s, const char *auth)
 {
-    static const char scheme[] = "Bearer ";
-    if (strncasecmp(auth, scheme, sizeof(scheme) - 1) != 0)
+    const char *given = http_bearer_token(auth);
+    if (!given)
         return false;
-    const char *given = auth + sizeof(scheme) - 1;
     nng_mtx_lock(s->mtx);
     size_t tlen = strlen(s->token);
     bool ok = tlen && strlen(given) == tlen && sodium_memcmp(given, s->token, tlen) == 0;
@@ -302,6 +310,70 @@ void http_respond_error(struct http_request *req, int status, const char *fmt, .
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     http_respond_json(req, status, json_pack("{s:s}", "error", msg));
+}
+
+/* A key as a message may show it: printable ASCII, at most 64 bytes (the
+ * answer must stay valid UTF-8 and one line). */
+static void show_key(const char *key, char *out, size_t cap)
+{
+    size_t k = 0;
+    for (const char *c = key; *c && k + 4 < cap; c++)
+        out[k++] = *c >= ' ' && *c < 0x7f ? *c : '?';
+    if (key[k] != '\0') {
+        memcpy(out + k, "...", 3);
+        k += 3;
+    }
+    out[k] = '\0';
+}
+
+static json_t *refuse_body(struct http_request *req, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static json_t *refuse_body(struct http_request *req, const char *path, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    http_respond_json(req, 400, json_pack("{s:s, s:s}", "error", msg, "path", path));
+    return NULL;
+}
+
+json_t *http_body_object(struct http_request *req, const char *const known[], const char *expect)
+{
+    if (req->body_len == 0)
+        return refuse_body(req, "", "empty body: expected %s", expect);
+    json_error_t je;
+    json_t *body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &je);
+    if (!body && je.line > 0)
+        return refuse_body(req, "", "body: not JSON: %s (line %d, column %d); expected %s", je.text,
+                           je.line, je.column, expect);
+    if (!body)
+        return refuse_body(req, "", "body: not JSON: %s; expected %s", je.text, expect);
+    if (!json_is_object(body)) {
+        json_decref(body);
+        return refuse_body(req, "", "body: not a JSON object; expected %s", expect);
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v)
+    {
+        size_t k = 0;
+        while (known[k] && strcmp(known[k], key) != 0)
+            k++;
+        if (known[k])
+            continue;
+        char list[256] = "", shown[68];
+        for (k = 0; known[k]; k++) {
+            size_t n = strlen(list);
+            snprintf(list + n, sizeof(list) - n, "%s\"%s\"", k ? ", " : "", known[k]);
+        }
+        show_key(key, shown, sizeof(shown));
+        json_decref(body);
+        return refuse_body(req, shown, "unknown key \"%s\"; known keys here are %s (expected %s)",
+                           shown, list, expect);
+    }
+    return body;
 }
 
 int http_query_param(const char *query, const char *name, char *buf, size_t buflen)

@@ -64,6 +64,18 @@ void http_respond_json(struct http_request *req, int status, json_t *body);
 void http_respond_error(struct http_request *req, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The credentials of an Authorization header of the Bearer scheme, its
+ * name in any case (RFC 9110 section 11.1) and one or more spaces after it;
+ * NULL when the header names another scheme or none. */
+const char *http_bearer_token(const char *auth);
+
+/* The request's body as a JSON object whose keys are all in known[]
+ * (NULL-terminated). Otherwise answers 400 {"error","path"} and returns
+ * NULL: an empty body ("empty body: expected <expect>"), one that is not
+ * JSON (jansson's message, with the line and column where it has them),
+ * not an object, or one with a key not in known[] (naming it and them). */
+json_t *http_body_object(struct http_request *req, const char *const known[], const char *expect);
+
 /* Value of name in the query string (percent-decoding not needed for the
  * numbers and ids we accept), copied into buf; returns 1 found, 0 absent. */
 int http_query_param(const char *query, const char *name, char *buf, size_t buflen);

@@ -1,15 +1,36 @@
 /* chimerad: one node of a Chimera federation. */
+#include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "node/config.h"
 #include "node/node.h"
 
 extern char **environ;
 
+/* Every peer, HTTP client, ledger file and service log holds a descriptor,
+ * and running out is costly: NNG's HTTP server retries accept() at once
+ * (spinning a core) and a failed open of a state file is fatal. The soft
+ * limit (often 1024) is raised to the hard one, which the administrator
+ * sets (LimitNOFILE=); node.start says what it is. */
+static void raise_nofile_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+        return;
+    rlim_t soft = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        fprintf(stderr,
+                "chimerad: warning: cannot raise the open files limit from %llu to %llu: %s\n",
+                (unsigned long long)soft, (unsigned long long)rl.rlim_max, strerror(errno));
+}
+
 int main(int argc, char **argv)
 {
+    raise_nofile_limit(); /* before anything opens a file */
     /* Before the configuration: a version query must not need a key,
      * a token or free ports. */
     for (int i = 1; i < argc; i++)

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -479,9 +480,13 @@ int node_run(const struct config *cfg, const uint8_t key[CONFIG_KEY_BYTES], cons
             n->signals[i].data = n;
             uv_signal_start(&n->signals[i], on_signal, stop_signals[i].signum);
         }
+        struct rlimit nofile = {0};
+        getrlimit(RLIMIT_NOFILE, &nofile); /* raised in main.c */
         node_event(n, "node.start", NULL,
-                   "started %s: inbox %s, http %s, %zu members, boot epoch %" PRIu64,
-                   CHIMERA_VERSION, cfg->listen, cfg->http, n->peers.n, n->boot);
+                   "started %s: inbox %s, http %s, %zu members, boot epoch %" PRIu64
+                   ", open files limit %llu",
+                   CHIMERA_VERSION, cfg->listen, cfg->http, n->peers.n, n->boot,
+                   (unsigned long long)nofile.rlim_cur);
     }
     uv_run(n->loop, UV_RUN_DEFAULT);
     if (uv_loop_close(n->loop) != 0) {

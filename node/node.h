@@ -42,6 +42,7 @@ struct node_metrics {
     uint64_t checkpoints; /* stored: signed here (leader) or received (witness) */
     uint64_t notarized;   /* leader: checkpoints that reached a quorum of signatures */
     uint64_t equivocations;
+    uint64_t http_auth_failures[2]; /* api.c: without a bearer token, with a wrong one */
 };
 
 /* What the consensus shell last reported, to raise events on changes. */
@@ -167,6 +168,7 @@ struct node {
     struct health_checker *hc;
     struct node_metrics metrics;
     struct events_limiter drop_limit[DROP_COUNT];
+    struct events_limiter auth_limit; /* api.auth_failure events (api.c) */
     bool stopping;
 };
 

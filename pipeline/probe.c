@@ -162,6 +162,11 @@ static bool url_valid(const char *u, char *why, size_t whylen)
         snprintf(why, whylen, "%s", "it does not start with http:// or https://");
         return false;
     }
+    if (memchr(p, '@', strcspn(p, "/?#"))) {
+        snprintf(why, whylen, "%s",
+                 "userinfo (user:password@ before the host) is not supported in a health URL");
+        return false;
+    }
     const char *h = p;
     if (*p == '[') {
         p = strchr(p, ']');

@@ -307,6 +307,42 @@ static void test_health_url_without_host_is_invalid(void **state)
     assert_non_null(strstr(ps->health_error, "no host"));
 }
 
+static const struct probe_service *probe_health_url(struct fixture *fx, const char *url)
+{
+    char doc[512];
+    snprintf(doc, sizeof(doc),
+             "{\"name\": \"d\", \"version\": \"1\", \"services\": ["
+             "{\"name\": \"svc\", \"command\": \"/bin/sh\", \"port\": \"auto\","
+             " \"health\": {\"url\": \"%s\"}}]}",
+             url);
+    struct manifest_error e;
+    assert_int_equal(manifest_parse(doc, strlen(doc), &fx->m, &e), 0);
+    return probe(fx);
+}
+
+static void test_health_url_with_userinfo_says_userinfo_is_not_supported(void **state)
+{
+    const struct probe_service *ps =
+        probe_health_url(*state, "http://user:pw@127.0.0.1:${PORT}/health");
+    assert_false(ps->health_ok);
+    assert_non_null(strstr(ps->health_error, "userinfo"));
+    assert_null(strstr(ps->health_error, "1..65535"));
+}
+
+static void test_health_url_with_user_only_says_userinfo_is_not_supported(void **state)
+{
+    const struct probe_service *ps = probe_health_url(*state, "http://user@127.0.0.1:${PORT}/");
+    assert_false(ps->health_ok);
+    assert_non_null(strstr(ps->health_error, "userinfo"));
+}
+
+static void test_health_url_with_at_in_the_path_is_valid(void **state)
+{
+    const struct probe_service *ps =
+        probe_health_url(*state, "http://127.0.0.1:${PORT}/health?who=a@b");
+    assert_true(ps->health_ok);
+}
+
 /* ---- working_dir and healing -------------------------------------------- */
 
 static void test_existing_working_dir_is_a_directory(void **state)
@@ -492,6 +528,9 @@ int main(void)
         T(test_auto_port_is_assigned_and_expanded),
         T(test_two_auto_services_get_different_ports),
         T(test_health_url_without_host_is_invalid),
+        T(test_health_url_with_userinfo_says_userinfo_is_not_supported),
+        T(test_health_url_with_user_only_says_userinfo_is_not_supported),
+        T(test_health_url_with_at_in_the_path_is_valid),
         T(test_existing_working_dir_is_a_directory),
         T(test_missing_working_dir_is_creatable),
         T(test_working_dir_under_a_file_is_not_creatable),
