@@ -161,10 +161,10 @@ static void test_a_short_ledger_fits_one_page_whose_next_from_is_null(void **sta
 
 /* ---- readers and a writer on a 3-node federation ------------------------ */
 
-#define READERS 3
-#define READS_EACH 40
-#define WRITES 12
-#define NOTES_PER_WRITE 16
+#define READERS 2
+#define READS_EACH 15
+#define WRITES 6
+#define NOTES_PER_WRITE 4
 
 struct reader {
     const struct h_cluster *c;
@@ -217,8 +217,8 @@ static void test_readers_hammering_the_ledger_while_notes_commit_cause_no_electi
     int leader = h_start_agreed(c, "test_ledger_pages", &term);
     assert_true(leader >= 0);
     /* A ledger whose first 1,000 entries are about 12 MB of JSON. */
-    char *body = notes_body(64);
-    for (int k = 0; k < 16; k++) {
+    char *body = notes_body(32);
+    for (int k = 0; k < 32; k++) {
         long st = 0;
         free(h_http_request(c, leader, "POST", "/ledger/notes", body, c->token, 20000, &st));
         if (st != 201)
