@@ -422,6 +422,7 @@ static void get_metrics(struct node *n, struct http_request *req)
     fprintf(f, "chimera_is_leader %d\n", n->cons.role == CONS_LEADER);
     metric(f, "chimera_read_only", "gauge", "1 when this node refuses mutations.");
     fprintf(f, "chimera_read_only %d\n", read_only(n));
+    loop_lag_metrics(f, &n->lag);
     fclose(f);
     http_respond(req, 200, "text/plain; version=0.0.4", text, len);
     free(text);

@@ -15,15 +15,20 @@
 
 #define LEDGER_PAGE_DEFAULT 100
 #define LEDGER_PAGE_MAX 1000
-#define LEDGER_PAGE_BYTES (4u * 1024u * 1024u)
-
+/* An answer stops before the entry that would take its JSON past this
+ * (it always holds at least one entry). It is built on the loop that also
+ * sends heartbeats: 1,000 entries of 4 KB notes made 12 MB of JSON and held
+ * the loop for about half a second, long enough to depose a leader. Since
+ * an entry's JSON is larger than its bytes (the payload is in hex), the
+ * ledger is read up to the same number of bytes. */
+#define LEDGER_PAGE_JSON_BYTES (256u * 1024u)
 static json_t *hex_json(const uint8_t *b, size_t n)
 {
     char *hex = malloc(2 * n + 1);
     if (!hex)
         return json_null();
     ledger_hex(b, n, hex);
-    json_t *s = json_string(hex);
+    json_t *s = json_stringn_nocheck(hex, 2 * n); /* ASCII: no need to check UTF-8 */
     free(hex);
     return s;
 }
@@ -114,11 +119,35 @@ static json_t *payload_json(const struct ledger_entry *e)
     return j;
 }
 
+/* The answer is built as text, entry by entry, so its size is known
+ * before an entry is added. */
 struct page {
-    json_t *entries;
+    char *text;
+    size_t len, cap;
+    uint64_t given;
+    uint64_t next; /* the first index not given */
     const char *error;
     uint64_t covered; /* entries up to this index are under a checkpoint */
 };
+
+static int page_put(const char *buf, size_t size, void *arg)
+{
+    struct page *pg = arg;
+    if (pg->len + size + 1 > pg->cap) {
+        size_t cap = pg->cap ? pg->cap : 4096;
+        while (cap < pg->len + size + 1)
+            cap *= 2;
+        char *t = realloc(pg->text, cap);
+        if (!t)
+            return -1;
+        pg->text = t;
+        pg->cap = cap;
+    }
+    memcpy(pg->text + pg->len, buf, size);
+    pg->len += size;
+    pg->text[pg->len] = '\0';
+    return 0;
+}
 
 static int add_entry(uint64_t index, uint64_t term, const uint8_t *bytes, size_t len, void *arg)
 {
@@ -138,7 +167,25 @@ static int add_entry(uint64_t index, uint64_t term, const uint8_t *bytes, size_t
         hex_json(hash, sizeof(hash)), "prev_hash", hex_json(e.prev_hash, sizeof(e.prev_hash)),
         "payload", hex_json(e.payload, e.payload_len), "data", payload_json(&e), "checkpoint",
         index <= pg->covered ? json_integer((json_int_t)pg->covered) : json_null());
-    json_array_append_new(pg->entries, o);
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!text) {
+        pg->error = "cannot encode the entry as JSON";
+        return 1;
+    }
+    size_t n = strlen(text);
+    if (pg->given > 0 && pg->len + n + 1 > LEDGER_PAGE_JSON_BYTES) {
+        free(text);
+        return 1; /* the page is full: the answer says where to go on */
+    }
+    int rv = (pg->given > 0 ? page_put(",", 1, pg) : 0) || page_put(text, n, pg);
+    free(text);
+    if (rv != 0) {
+        pg->error = "out of memory";
+        return 1;
+    }
+    pg->given++;
+    pg->next = index + 1;
     return 0;
 }
 
@@ -171,20 +218,39 @@ void api_get_ledger(struct node *n, struct http_request *req)
         return;
     }
     static struct ledger_signed_checkpoint cp;
-    struct page pg = {.entries = json_array(), .covered = checkpoint_index(n, &cp)};
+    struct page pg = {.covered = checkpoint_index(n, &cp), .next = from};
     if (from <= last) {
         enum ledger_error rv =
-            ledger_read_range(n->ledger, from, limit, LEDGER_PAGE_BYTES, add_entry, &pg);
+            ledger_read_range(n->ledger, from, limit, LEDGER_PAGE_JSON_BYTES, add_entry, &pg);
         if (rv != LEDGER_OK || pg.error) {
-            json_decref(pg.entries);
+            free(pg.text);
             http_respond_error(req, 500, "ledger: cannot read from index %" PRIu64 ": %s", from,
                                pg.error ? pg.error : ledger_strerror(rv));
             return;
         }
     }
-    json_t *body = json_pack("{s:I, s:I, s:o}", "from", (json_int_t)from, "last_index",
-                             (json_int_t)last, "entries", pg.entries);
-    http_respond_json(req, 200, body);
+    /* next_from: where the next page starts when this one stopped short of
+     * last_index (by limit or by size); null when it reached it. */
+    char head[160], next[24] = "null";
+    if (pg.given > 0 && pg.next <= last)
+        snprintf(next, sizeof(next), "%" PRIu64, pg.next);
+    int hlen =
+        snprintf(head, sizeof(head),
+                 "{\"from\":%" PRIu64 ",\"last_index\":%" PRIu64 ",\"next_from\":%s,\"entries\":[",
+                 from, last, next);
+    char *body = malloc((size_t)hlen + pg.len + 4);
+    if (!body) {
+        free(pg.text);
+        http_respond_error(req, 500, "out of memory");
+        return;
+    }
+    memcpy(body, head, (size_t)hlen);
+    if (pg.len)
+        memcpy(body + hlen, pg.text, pg.len);
+    memcpy(body + (size_t)hlen + pg.len, "]}\n", 3);
+    free(pg.text);
+    http_respond(req, 200, "application/json", body, (size_t)hlen + pg.len + 3);
+    free(body);
 }
 
 void api_get_ledger_head(struct node *n, struct http_request *req)

@@ -335,6 +335,7 @@ static void on_message(void *ctx, const void *buf, size_t len)
 static void on_tick(uv_timer_t *t)
 {
     struct node *n = t->data;
+    loop_lag_tick(&n->lag, uv_hrtime(), n->cfg.heartbeat_ms);
     send_heartbeats(n);
     node_episodes_tick(n);
     node_deploy_tick(n);

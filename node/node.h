@@ -13,6 +13,7 @@
 #include "node/config.h"
 #include "node/events.h"
 #include "node/http.h"
+#include "node/loop_lag.h"
 #include "node/peers.h"
 #include "node/release_watch.h"
 #include "node/transport.h"
@@ -167,6 +168,7 @@ struct node {
     struct node_run run;
     struct health_checker *hc;
     struct node_metrics metrics;
+    struct loop_lag lag; /* how late on_tick runs (loop_lag.h) */
     struct events_limiter drop_limit[DROP_COUNT];
     struct events_limiter auth_limit; /* api.auth_failure events (api.c) */
     bool stopping;
