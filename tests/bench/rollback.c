@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "harness_release.h"
 
 #define NODES 5
 #define RUN_LIMIT_MS 30000
@@ -41,38 +42,22 @@ static const char *manifest(const char *version, const char *extra_args)
     return buf;
 }
 
-/* POST /deployments on node i; the new id, or NULL. */
+/* POST /deployments on node i; the new id, or NULL after printing why. */
 static char *deploy(struct h_cluster *c, int i, const char *body)
 {
-    long st = 0;
-    char *out = h_http_request(c, i, "POST", "/deployments", body, c->token, 5000, &st);
-    json_t *j = out ? json_loads(out, 0, NULL) : NULL;
-    const char *id = json_string_value(json_object_get(j, "id"));
-    char *copy = st == 202 && id ? strdup(id) : NULL;
-    if (!copy)
-        fprintf(stderr, "bench_rollback: POST /deployments answered %ld: %s\n", st, out ? out : "");
-    json_decref(j);
-    free(out);
-    return copy;
+    char why[1024];
+    char *id = h_release_deploy(c, i, body, 5000, why, sizeof(why));
+    if (!id)
+        fprintf(stderr, "bench_rollback: %s\n", why);
+    return id;
 }
 
-struct stage_arg {
-    struct h_cluster *c;
-    int node;
-    const char *id, *stage;
-};
-
-static bool in_stage(void *arg)
+/* Waits until node i reports deployment id (NULL: none) in stage. */
+static bool reaches(struct h_cluster *c, int i, const char *id, const char *stage)
 {
-    struct stage_arg *a = arg;
-    char path[128];
-    snprintf(path, sizeof(path), "/deployments/%s", a->id);
-    long st = 0;
-    json_t *j = h_http_get_json(a->c, a->node, path, &st);
-    const char *s = json_string_value(json_object_get(j, "stage"));
-    bool ok = st == 200 && s && strcmp(s, a->stage) == 0;
-    json_decref(j);
-    return ok;
+    json_t *d = id ? h_release_stage_at(c, i, id, stage, RUN_LIMIT_MS) : NULL;
+    json_decref(d);
+    return d != NULL;
 }
 
 /* The newest rollback listed on node i, or NULL. */
@@ -130,9 +115,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    static char path[8192];
-    snprintf(path, sizeof(path), "%s:%s", h_bin_dir(), getenv("PATH") ? getenv("PATH") : "");
-    setenv("PATH", path, 1);
+    h_path_add_bin_dir();
     h_on_interrupt();
     setvbuf(stdout, NULL, _IOLBF, 0);
     int rc;
@@ -151,8 +134,7 @@ int main(int argc, char **argv)
            "  release that crashes 200 ms after it starts to all %d nodes at once\n",
            NODES);
     char *good = deploy(c, leader, manifest("1.0.0", ""));
-    struct stage_arg sa = {c, leader, good, "stable"};
-    if (!good || !h_wait_until(in_stage, &sa, RUN_LIMIT_MS)) {
+    if (!reaches(c, leader, good, "stable")) {
         fprintf(stderr, "bench_rollback: release 1 never became stable (logs in %s)\n", c->dir);
         h_cluster_destroy(c);
         return 1;
@@ -163,14 +145,12 @@ int main(int argc, char **argv)
         char version[32];
         snprintf(version, sizeof(version), "2.0.%d", r);
         char *bad = deploy(c, leader, manifest(version, ",\"--crash-after\",\"200ms\""));
-        struct stage_arg fa = {c, leader, bad, "failed"};
-        if (!bad || !h_wait_until(in_stage, &fa, RUN_LIMIT_MS)) {
+        if (!reaches(c, leader, bad, "failed")) {
             fprintf(stderr, "bench_rollback: run %d never failed\n", r + 1);
             free(bad);
             break;
         }
         char *rb = NULL;
-        struct stage_arg ra = {c, leader, NULL, "reverted"};
         for (int tries = 0; tries < 200 && !rb; tries++) {
             rb = newest_rollback(c, leader);
             if (rb && !strstr(rb, bad)) { /* not this run's yet */
@@ -179,8 +159,7 @@ int main(int argc, char **argv)
                 usleep(10000);
             }
         }
-        ra.id = rb;
-        if (!rb || !h_wait_until(in_stage, &ra, RUN_LIMIT_MS)) {
+        if (!reaches(c, leader, rb, "reverted")) {
             fprintf(stderr, "bench_rollback: run %d never reverted\n", r + 1);
             free(bad);
             free(rb);

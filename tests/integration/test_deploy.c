@@ -11,139 +11,32 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
+#include "harness_release.h"
 
 #define NODES 3
 
-static int setup(void **state)
+/* deploy/examples/NAME, read whole, with its version 1.0.0 replaced by
+ * version unless version is NULL. */
+static char *example(const char *name, const char *version)
 {
-    /* chimera-demo is built beside chimerad; the nodes find it on PATH. */
-    static char path[8192];
-    snprintf(path, sizeof(path), "%s:%s", h_bin_dir(), getenv("PATH") ? getenv("PATH") : "");
-    setenv("PATH", path, 1);
-    struct h_cluster *c = h_cluster_create(NODES);
-    *state = c;
-    return c ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    h_cluster_destroy(*state);
-    return 0;
-}
-
-/* deploy/examples/NAME, read whole. */
-static char *example(const char *name)
-{
-    char dir[PATH_MAX], path[PATH_MAX + 64];
-    snprintf(dir, sizeof(dir), "%s", __FILE__);
-    snprintf(path, sizeof(path), "%s/../../deploy/examples/%s", dirname(dir), name);
-    char *text = h_read_file(path);
-    if (!text)
-        fail_msg("cannot read %s", path);
+    char *text = h_release_example(name, version);
+    if (!text || (version && !strstr(text, version)))
+        fail_msg("cannot read deploy/examples/%s as version %s", name, version ? version : "1.0.0");
     return text;
-}
-
-/* POSTs a manifest to node i; returns the answer's JSON and status. */
-static json_t *post(struct h_cluster *c, int i, const char *path, const char *body, long *st)
-{
-    char *out = h_http_request(c, i, "POST", path, body, c->token, 0, st);
-    json_t *j = out ? json_loads(out, 0, NULL) : NULL;
-    free(out);
-    return j;
 }
 
 /* Deploys an example through the leader; returns the deployment id. */
 static char *deploy(struct h_cluster *c, int leader, const char *file)
 {
-    char *manifest = example(file);
-    long st = 0;
-    json_t *j = post(c, leader, "/deployments", manifest, &st);
-    free(manifest);
-    const char *id = json_string_value(json_object_get(j, "id"));
-    if (st != 202 || !id) {
-        char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-        fail_msg("POST /deployments %s answered %ld: %s", file, st, text ? text : "");
-    }
-    char *copy = strdup(id);
-    json_decref(j);
-    return copy;
-}
-
-struct stage_arg {
-    struct h_cluster *c;
-    const char *id;
-    const char *const *stages; /* any of these, NULL-terminated */
-    char got[32];
-};
-
-/* Some running node reports the deployment in one of the stages. */
-static bool in_stage(void *arg)
-{
-    struct stage_arg *a = arg;
-    for (int i = 0; i < a->c->n; i++) {
-        if (!h_node_up(a->c, i))
-            continue;
-        char path[128];
-        snprintf(path, sizeof(path), "/deployments/%s", a->id);
-        long st = 0;
-        json_t *j = h_http_get_json(a->c, i, path, &st);
-        const char *stage = json_string_value(json_object_get(j, "stage"));
-        bool ok = false;
-        if (st == 200 && stage) {
-            snprintf(a->got, sizeof(a->got), "%s", stage);
-            for (const char *const *s = a->stages; *s && !ok; s++)
-                ok = strcmp(stage, *s) == 0;
-        }
-        json_decref(j);
-        if (ok)
-            return true;
-    }
-    return false;
-}
-
-static void expect_stage(struct h_cluster *c, const char *id, const char *const *stages,
-                         int timeout_ms)
-{
-    struct stage_arg a = {.c = c, .id = id, .stages = stages};
-    if (!h_wait_until(in_stage, &a, timeout_ms))
-        fail_msg("deployment %s never reached %s (last seen: %s): %s", id, stages[0],
-                 a.got[0] ? a.got : "nothing", h_views_line(c));
-}
-
-struct running_arg {
-    struct h_cluster *c;
-    const char *id;
-};
-
-/* Every node runs the release of deployment id, healthy. */
-static bool all_run(void *arg)
-{
-    struct running_arg *a = arg;
-    for (int i = 0; i < a->c->n; i++) {
-        long st = 0;
-        json_t *j = h_http_get_json(a->c, i, "/federation/state", &st);
-        const char *running =
-            json_string_value(json_object_get(json_object_get(j, "release"), "running"));
-        bool ok = st == 200 && running && strcmp(running, a->id) == 0;
-        json_decref(j);
-        if (!ok)
-            return false;
-    }
-    return true;
-}
-
-static void expect_all_run(struct h_cluster *c, const char *id)
-{
-    struct running_arg a = {c, id};
-    if (!h_wait_until(all_run, &a, 60000))
-        fail_msg("not every node runs deployment %s: %s", id, h_views_line(c));
+    char *id = h_release_submit(c, leader, file, NULL, 0);
+    assert_non_null(id);
+    return id;
 }
 
 struct rollback_arg {
@@ -206,10 +99,6 @@ static bool no_v2(void *arg)
     return processes_with((const char *)arg) == 0;
 }
 
-static const char *const STABLE[] = {"stable", NULL};
-static const char *const FAILED[] = {"failed", NULL};
-static const char *const REVERTED[] = {"reverted", NULL};
-
 static int start(struct h_cluster *c)
 {
     int leader = h_start_agreed(c, "test_deploy", NULL);
@@ -223,8 +112,8 @@ static void test_a_healthy_release_becomes_stable_on_every_node(void **state)
     struct h_cluster *c = *state;
     int leader = start(c);
     char *id = deploy(c, leader, "demo-good.json");
-    expect_stage(c, id, STABLE, 60000);
-    expect_all_run(c, id);
+    assert_true(h_release_wait_stage(c, id, "stable", 60000));
+    assert_true(h_release_wait_running(c, id, 60000));
     long st = 0;
     json_t *s = h_http_get_json(c, leader, "/federation/state", &st);
     const char *stable = json_string_value(
@@ -233,8 +122,8 @@ static void test_a_healthy_release_becomes_stable_on_every_node(void **state)
     assert_string_equal(stable, id);
     json_decref(s);
     /* Deploying the stable release again is refused. */
-    char *manifest = example("demo-good.json");
-    json_t *j = post(c, leader, "/deployments", manifest, &st);
+    char *manifest = example("demo-good.json", NULL);
+    json_t *j = h_release_post(c, leader, "/deployments", manifest, 0, &st);
     assert_int_equal(st, 409);
     json_decref(j);
     free(manifest);
@@ -248,15 +137,15 @@ static void expect_reverted(struct h_cluster *c, const char *bad, const char *wh
 {
     int leader = start(c);
     char *v1 = deploy(c, leader, "demo-good.json");
-    expect_stage(c, v1, STABLE, 60000);
+    assert_true(h_release_wait_stage(c, v1, "stable", 60000));
     char *v2 = deploy(c, leader, bad);
-    expect_stage(c, v2, FAILED, 60000);
+    assert_true(h_release_wait_stage(c, v2, "failed", 60000));
     char reason[512];
     char *rb = rollback_of(c, leader, v2, reason, sizeof(reason));
     if (!strstr(reason, why))
         fail_msg("the rollback's reason \"%s\" does not say \"%s\"", reason, why);
-    expect_stage(c, rb, REVERTED, 60000);
-    expect_all_run(c, v1);
+    assert_true(h_release_wait_stage(c, rb, "reverted", 60000));
+    assert_true(h_release_wait_running(c, v1, 60000));
     /* The failed release's processes are gone. */
     char needle[64];
     snprintf(needle, sizeof(needle), "chimera-demo.*--version %s", bad_version);
@@ -307,8 +196,8 @@ static void test_a_leader_killed_during_a_rollout_leaves_it_to_the_next(void **s
     assert_int_equal(h_node_start(c, leader), 0);
     /* The next leader finishes the rollout (the killed node comes back and
      * applies the release too). */
-    expect_stage(c, id, STABLE, 90000);
-    expect_all_run(c, id);
+    assert_true(h_release_wait_stage(c, id, "stable", 90000));
+    assert_true(h_release_wait_running(c, id, 60000));
     free(id);
     h_cluster_pass(c);
 }
@@ -323,30 +212,16 @@ static void test_a_node_without_a_quorum_refuses_deployments(void **state)
     int alone[1] = {leader};
     if (!h_wait_read_only(c, alone, 1, true, h_timeout_ms()))
         fail_msg("%s never turned read-only", c->nodes[leader].id);
-    char *manifest = example("demo-good.json");
+    char *manifest = example("demo-good.json", NULL);
     long st = 0;
-    json_t *j = post(c, leader, "/deployments", manifest, &st);
+    json_t *j = h_release_post(c, leader, "/deployments", manifest, 0, &st);
     assert_int_equal(st, 503);
     json_decref(j);
-    j = post(c, leader, "/rollback", "{}", &st);
+    j = h_release_post(c, leader, "/rollback", "{}", 0, &st);
     assert_int_equal(st, 503);
     json_decref(j);
     free(manifest);
     h_cluster_pass(c);
-}
-
-/* example() with its version replaced (a second good release). */
-static char *example_as(const char *name, const char *version)
-{
-    char *text = example(name);
-    char *at = strstr(text, "\"1.0.0\"");
-    if (!at)
-        fail_msg("%s has no version 1.0.0", name);
-    size_t len = strlen(text) + strlen(version) + 8;
-    char *out = malloc(len);
-    snprintf(out, len, "%.*s\"%s\"%s", (int)(at - text), text, version, at + 7);
-    free(text);
-    return out;
 }
 
 static void test_a_manual_rollback_goes_back_to_a_named_stable_version(void **state)
@@ -354,35 +229,35 @@ static void test_a_manual_rollback_goes_back_to_a_named_stable_version(void **st
     struct h_cluster *c = *state;
     int leader = start(c);
     char *v1 = deploy(c, leader, "demo-good.json");
-    expect_stage(c, v1, STABLE, 60000);
-    char *body = example_as("demo-good.json", "1.1.0");
+    assert_true(h_release_wait_stage(c, v1, "stable", 60000));
+    char *body = example("demo-good.json", "1.1.0");
     long st = 0;
-    json_t *j = post(c, leader, "/deployments", body, &st);
+    json_t *j = h_release_post(c, leader, "/deployments", body, 0, &st);
     free(body);
     const char *v11 = json_string_value(json_object_get(j, "id"));
     if (st != 202 || !v11)
         fail_msg("deploying 1.1.0 answered %ld", st);
     char *v11id = strdup(v11);
     json_decref(j);
-    expect_stage(c, v11id, STABLE, 60000);
+    assert_true(h_release_wait_stage(c, v11id, "stable", 60000));
     /* The release running everywhere: nothing to roll back to. */
-    j = post(c, leader, "/rollback", "{\"to\":\"1.1.0\"}", &st);
+    j = h_release_post(c, leader, "/rollback", "{\"to\":\"1.1.0\"}", 0, &st);
     assert_int_equal(st, 409);
     assert_non_null(strstr(json_string_value(json_object_get(j, "error")), "already"));
     json_decref(j);
-    j = post(c, leader, "/rollback", "{\"to\":\"9.9.9\"}", &st);
+    j = h_release_post(c, leader, "/rollback", "{\"to\":\"9.9.9\"}", 0, &st);
     assert_int_equal(st, 404);
     json_decref(j);
     /* To the earlier stable version: every node goes back to it. */
-    j = post(c, leader, "/rollback", "{\"to\":\"1.0.0\"}", &st);
+    j = h_release_post(c, leader, "/rollback", "{\"to\":\"1.0.0\"}", 0, &st);
     const char *rb = json_string_value(json_object_get(j, "id"));
     if (st != 202 || !rb)
         fail_msg("POST /rollback to 1.0.0 answered %ld", st);
     assert_string_equal(json_string_value(json_object_get(j, "target")), v1);
     char *rbid = strdup(rb);
     json_decref(j);
-    expect_stage(c, rbid, REVERTED, 60000);
-    expect_all_run(c, v1);
+    assert_true(h_release_wait_stage(c, rbid, "reverted", 60000));
+    assert_true(h_release_wait_running(c, v1, 60000));
     free(rbid);
     h_cluster_pass(c);
     free(v1);
@@ -393,11 +268,9 @@ static void test_chimeractl_deploy_wait_exits_0_when_stable_and_3_when_reverted(
 {
     struct h_cluster *c = *state;
     int leader = start(c);
-    char good[PATH_MAX + 64], bad[PATH_MAX + 64], dir[PATH_MAX];
-    snprintf(dir, sizeof(dir), "%s", __FILE__);
-    snprintf(good, sizeof(good), "%s/../../deploy/examples/demo-good.json", dirname(dir));
-    snprintf(dir, sizeof(dir), "%s", __FILE__);
-    snprintf(bad, sizeof(bad), "%s/../../deploy/examples/demo-crash.json", dirname(dir));
+    char good[PATH_MAX + 64], bad[PATH_MAX + 64];
+    h_release_example_path("demo-good.json", good, sizeof(good));
+    h_release_example_path("demo-crash.json", bad, sizeof(bad));
     int code = -1;
     char *out = NULL, *err = NULL;
     assert_true(h_ctl(c, leader, &code, &out, &err, "--token-file", c->token_file, "deploy", good,
@@ -419,7 +292,7 @@ static void test_chimeractl_deploy_wait_exits_0_when_stable_and_3_when_reverted(
 /* example() with `key: value,` inserted after the service's "name". */
 static char *example_with(const char *name, const char *field)
 {
-    char *text = example(name);
+    char *text = example(name, NULL);
     char *at = strstr(text, "\"command\"");
     if (!at)
         fail_msg("%s has no command", name);
@@ -448,7 +321,7 @@ static void test_a_missing_working_dir_is_healed_on_every_node_before_certificat
     json_decref(j);
     assert_false(h_file_contains(dir, ""));
     /* The real one heals, re-simulates, certifies and deploys. */
-    j = post(c, leader, "/deployments", body, &st);
+    j = h_release_post(c, leader, "/deployments", body, 0, &st);
     free(body);
     if (st != 202) {
         char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -460,7 +333,7 @@ static void test_a_missing_working_dir_is_healed_on_every_node_before_certificat
     assert_true(json_is_true(json_object_get(json_object_get(j, "certification"), "certified")));
     char *id = strdup(json_string_value(json_object_get(j, "id")));
     json_decref(j);
-    expect_stage(c, id, STABLE, 60000);
+    assert_true(h_release_wait_stage(c, id, "stable", 60000));
     free(id);
     h_cluster_pass(c);
 }
@@ -469,12 +342,12 @@ static void test_a_release_whose_command_is_missing_is_refused_uncertified(void 
 {
     struct h_cluster *c = *state;
     int leader = start(c);
-    char *text = example("demo-good.json");
+    char *text = example("demo-good.json", NULL);
     char *at = strstr(text, "chimera-demo\"");
     assert_non_null(at);
     memcpy(at, "chimera-nope", 12); /* same length */
     long st = 0;
-    json_t *j = post(c, leader, "/deployments", text, &st);
+    json_t *j = h_release_post(c, leader, "/deployments", text, 0, &st);
     free(text);
     assert_int_equal(st, 422);
     json_t *links = json_object_get(json_object_get(j, "certification"), "links");
@@ -495,25 +368,23 @@ static void test_a_release_whose_command_is_missing_is_refused_uncertified(void 
     h_cluster_pass(c);
 }
 
-static const char *const ROLLING_BACK[] = {"rolling_back", NULL};
-
 static void test_a_leader_killed_during_a_rollback_leaves_it_to_the_next(void **state)
 {
     struct h_cluster *c = *state;
     int leader = start(c);
     char *v1 = deploy(c, leader, "demo-good.json");
-    expect_stage(c, v1, STABLE, 60000);
+    assert_true(h_release_wait_stage(c, v1, "stable", 60000));
     char *v3 = deploy(c, leader, "demo-crash.json");
-    expect_stage(c, v3, FAILED, 60000);
+    assert_true(h_release_wait_stage(c, v3, "failed", 60000));
     char reason[512];
     char *rb = rollback_of(c, leader, v3, reason, sizeof(reason));
     /* The rollback waits min_healthy_time (2 s) on every node: kill the
      * leader while it does. */
-    expect_stage(c, rb, ROLLING_BACK, h_timeout_ms());
+    assert_true(h_release_wait_stage(c, rb, "rolling_back", h_timeout_ms()));
     h_node_kill(c, leader);
     assert_int_equal(h_node_start(c, leader), 0);
-    expect_stage(c, rb, REVERTED, 90000);
-    expect_all_run(c, v1);
+    assert_true(h_release_wait_stage(c, rb, "reverted", 90000));
+    assert_true(h_release_wait_running(c, v1, 60000));
     free(v1);
     free(v3);
     free(rb);
@@ -524,13 +395,13 @@ static void test_a_malformed_manifest_is_refused_with_its_json_path(void **state
 {
     struct h_cluster *c = *state;
     int leader = start(c);
-    char *text = example("demo-good.json");
+    char *text = example("demo-good.json", NULL);
     char *at = strstr(text, "\"max_parallel\": 1");
     if (!at)
         fail_msg("demo-good.json has no \"max_parallel\": 1");
     at[strlen("\"max_parallel\": ")] = '0';
     long st = 0;
-    json_t *j = post(c, leader, "/deployments", text, &st);
+    json_t *j = h_release_post(c, leader, "/deployments", text, 0, &st);
     free(text);
     assert_int_equal(st, 400);
     assert_string_equal(json_string_value(json_object_get(j, "path")), "rollout.max_parallel");
@@ -571,7 +442,7 @@ static int leader_now(struct h_cluster *c)
 static char *accepted(struct h_cluster *c, const char *path, const char *body)
 {
     long st = 0;
-    json_t *j = post(c, leader_now(c), path, body, &st);
+    json_t *j = h_release_post(c, leader_now(c), path, body, 0, &st);
     const char *id = json_string_value(json_object_get(j, "id"));
     if (st != 202 || !id)
         fail_msg("POST %s answered %ld", path, st);
@@ -584,11 +455,11 @@ static char *accepted(struct h_cluster *c, const char *path, const char *body)
 static char *two_stable(struct h_cluster *c, int leader)
 {
     char *v1 = deploy(c, leader, "demo-good.json");
-    expect_stage(c, v1, STABLE, 60000);
-    char *body = example_as("demo-good.json", "1.1.0");
+    assert_true(h_release_wait_stage(c, v1, "stable", 60000));
+    char *body = example("demo-good.json", "1.1.0");
     char *v11 = accepted(c, "/deployments", body);
     free(body);
-    expect_stage(c, v11, STABLE, 60000);
+    assert_true(h_release_wait_stage(c, v11, "stable", 60000));
     free(v11);
     return v1;
 }
@@ -599,8 +470,8 @@ static void test_a_manual_rollback_changes_at_most_max_parallel_nodes_at_once(vo
     int leader = start(c);
     char *v1 = two_stable(c, leader);
     char *rb = accepted(c, "/rollback", "{\"to\":\"1.0.0\"}");
-    expect_stage(c, rb, REVERTED, 90000);
-    expect_all_run(c, v1);
+    assert_true(h_release_wait_stage(c, rb, "reverted", 90000));
+    assert_true(h_release_wait_running(c, v1, 60000));
     /* Its waves in the ledger: each tells at most max_parallel (1) node. */
     long st = 0;
     json_t *page = h_http_get_json(c, leader, "/ledger?from=1&limit=1000", &st);
@@ -634,25 +505,25 @@ static void test_a_bare_rollback_goes_to_the_previous_stable_release(void **stat
     struct h_cluster *c = *state;
     int leader = start(c);
     char *v1 = deploy(c, leader, "demo-good.json");
-    expect_stage(c, v1, STABLE, 60000);
+    assert_true(h_release_wait_stage(c, v1, "stable", 60000));
     long st = 0;
-    json_t *j = post(c, leader_now(c), "/rollback", "{}", &st);
+    json_t *j = h_release_post(c, leader_now(c), "/rollback", "{}", 0, &st);
     assert_int_equal(st, 409);
     assert_non_null(strstr(json_string_value(json_object_get(j, "error")), "no earlier stable"));
     json_decref(j);
-    char *body = example_as("demo-good.json", "1.1.0");
+    char *body = example("demo-good.json", "1.1.0");
     char *v11 = accepted(c, "/deployments", body);
     free(body);
-    expect_stage(c, v11, STABLE, 60000);
-    j = post(c, leader_now(c), "/rollback", "{}", &st);
+    assert_true(h_release_wait_stage(c, v11, "stable", 60000));
+    j = h_release_post(c, leader_now(c), "/rollback", "{}", 0, &st);
     const char *rb = json_string_value(json_object_get(j, "id"));
     if (st != 202 || !rb)
         fail_msg("a bare POST /rollback after 1.1.0 answered %ld", st);
     assert_string_equal(json_string_value(json_object_get(j, "target")), v1);
     char *rbid = strdup(rb);
     json_decref(j);
-    expect_stage(c, rbid, REVERTED, 90000);
-    expect_all_run(c, v1);
+    assert_true(h_release_wait_stage(c, rbid, "reverted", 90000));
+    assert_true(h_release_wait_running(c, v1, 60000));
     free(rbid);
     free(v11);
     free(v1);
@@ -697,8 +568,8 @@ static void test_a_dry_run_of_the_stable_release_predicts_the_409(void **state)
     struct h_cluster *c = *state;
     int leader = start(c);
     char *v1 = deploy(c, leader, "demo-good.json");
-    expect_stage(c, v1, STABLE, 60000);
-    char *body = example("demo-good.json");
+    assert_true(h_release_wait_stage(c, v1, "stable", 60000));
+    char *body = example("demo-good.json", NULL);
     expect_dry_run_refused(c, body, "already the stable release");
     free(body);
     free(v1);
@@ -710,15 +581,14 @@ static void test_a_dry_run_during_a_deployment_in_progress_predicts_the_409(void
     struct h_cluster *c = *state;
     start(c);
     /* Slow to become stable: in progress for the whole test. */
-    char *slow = swap(example("demo-good.json"), "\"min_healthy_time\": \"2s\"",
+    char *slow = swap(example("demo-good.json", NULL), "\"min_healthy_time\": \"2s\"",
                       "\"min_healthy_time\": \"5m\"");
     slow = swap(slow, "\"healthy_deadline\": \"10s\"", "\"healthy_deadline\": \"10m\"");
     slow = swap(slow, "\"progress_deadline\": \"30s\"", "\"progress_deadline\": \"20m\"");
     char *id = accepted(c, "/deployments", slow);
     free(slow);
-    const char *const deploying[] = {"deploying", NULL};
-    expect_stage(c, id, deploying, h_timeout_ms());
-    char *body = example_as("demo-good.json", "1.1.0");
+    assert_true(h_release_wait_stage(c, id, "deploying", h_timeout_ms()));
+    char *body = example("demo-good.json", "1.1.0");
     expect_dry_run_refused(c, body, id);
     free(body);
     free(id);
@@ -727,7 +597,7 @@ static void test_a_dry_run_during_a_deployment_in_progress_predicts_the_409(void
 
 int main(void)
 {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, h_setup_three_nodes, h_teardown_cluster)
     const struct CMUnitTest tests[] = {
         T(test_a_healthy_release_becomes_stable_on_every_node),
         T(test_a_release_whose_health_fails_is_reverted_on_every_node),

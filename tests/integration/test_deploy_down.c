@@ -10,39 +10,15 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
+#include "harness_release.h"
 
 #define NODES 3
-
-static int setup(void **state)
-{
-    /* chimera-demo is built beside chimerad; the nodes find it on PATH. */
-    static char path[8192];
-    snprintf(path, sizeof(path), "%s:%s", h_bin_dir(), getenv("PATH") ? getenv("PATH") : "");
-    setenv("PATH", path, 1);
-    struct h_cluster *c = h_cluster_create(NODES);
-    *state = c;
-    return c ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    h_cluster_destroy(*state);
-    return 0;
-}
-
-static void example_path(const char *name, char *out, size_t len)
-{
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof(dir), "%s", __FILE__);
-    snprintf(out, len, "%s/../../deploy/examples/%s", dirname(dir), name);
-}
 
 static int start(struct h_cluster *c)
 {
@@ -68,40 +44,21 @@ static int other(int not )
     return (not +1) % NODES;
 }
 
-/* POSTs a body to node i; the answer's JSON and status. The plan waits
- * for the member that is down as long as a round lasts: no short timeout. */
-static json_t *post(struct h_cluster *c, int i, const char *path, const char *body, long *st)
-{
-    char *out = h_http_request(c, i, "POST", path, body, c->token, 30000, st);
-    json_t *j = out ? json_loads(out, 0, NULL) : NULL;
-    free(out);
-    return j;
-}
-
-/* Submits deploy/examples/NAME through node i; its deployment id. */
+/* Submits deploy/examples/NAME through node i; its deployment id. The
+ * plan waits for the member that is down as long as a round lasts: no
+ * short timeout. */
 static char *submit(struct h_cluster *c, int i, const char *name)
 {
-    char path[PATH_MAX + 64];
-    example_path(name, path, sizeof(path));
-    char *manifest = h_read_file(path);
-    if (!manifest)
-        fail_msg("cannot read %s", path);
-    long st = 0;
-    json_t *j = post(c, i, "/deployments", manifest, &st);
-    free(manifest);
-    const char *id = json_string_value(json_object_get(j, "id"));
-    if (st != 202 || !id)
-        fail_msg("POST /deployments %s answered %ld", name, st);
-    char *copy = strdup(id);
-    json_decref(j);
-    return copy;
+    char *id = h_release_submit(c, i, name, NULL, 30000);
+    assert_non_null(id);
+    return id;
 }
 
 /* chimeractl deploy NAME --wait through node i; its exit code. */
 static int ctl_deploy_wait(struct h_cluster *c, int i, const char *name)
 {
     char path[PATH_MAX + 64], ctl[PATH_MAX + 16], addr[64];
-    example_path(name, path, sizeof(path));
+    h_release_example_path(name, path, sizeof(path));
     snprintf(ctl, sizeof(ctl), "%s/chimeractl", h_bin_dir());
     snprintf(addr, sizeof(addr), "%s:%d", c->nodes[i].http_host, c->nodes[i].http_port);
     const char *argv[] = {ctl,  "--addr", addr,        "--token-file", c->token_file, "deploy",
@@ -117,46 +74,13 @@ static int ctl_deploy_wait(struct h_cluster *c, int i, const char *name)
     return code;
 }
 
-struct dep_arg {
-    struct h_cluster *c;
-    int node; /* asked of this node; -1: of any that is up */
-    const char *id;
-    const char *stage;
-    json_t *got; /* the deployment object that matched (owned) */
-    char seen[32];
-};
-
-static bool dep_in_stage(void *arg)
-{
-    struct dep_arg *a = arg;
-    for (int i = 0; i < a->c->n; i++) {
-        if ((a->node >= 0 && i != a->node) || !h_node_up(a->c, i))
-            continue;
-        char path[160];
-        snprintf(path, sizeof(path), "/deployments/%s", a->id);
-        long st = 0;
-        json_t *j = h_http_get_json(a->c, i, path, &st);
-        const char *stage = json_string_value(json_object_get(j, "stage"));
-        if (st == 200 && stage)
-            snprintf(a->seen, sizeof(a->seen), "%s", stage);
-        if (st == 200 && stage && strcmp(stage, a->stage) == 0) {
-            a->got = j;
-            return true;
-        }
-        json_decref(j);
-    }
-    return false;
-}
-
 /* Waits until deployment id is in stage (as node i reports it, i < 0: any
  * node up); returns the deployment object (json_decref it). */
 static json_t *expect_stage(struct h_cluster *c, int i, const char *id, const char *stage)
 {
-    struct dep_arg a = {.c = c, .node = i, .id = id, .stage = stage};
-    if (!h_wait_until(dep_in_stage, &a, 90000))
-        fail_msg("deployment %s never reached %s (last seen: %s): %s", id, stage,
-                 a.seen[0] ? a.seen : "nothing", h_views_line(c));
-    return a.got;
+    json_t *d = h_release_stage_at(c, i, id, stage, 90000);
+    assert_non_null(d);
+    return d;
 }
 
 /* The deployment names member `id` as skipped because it was down, in its
@@ -219,20 +143,6 @@ static void expect_runs(struct h_cluster *c, int i, const char *id)
         fail_msg("%s does not run deployment %s healthy: %s", c->nodes[i].id, id, h_views_line(c));
 }
 
-/* The newest deployment listed by node i. */
-static char *newest(struct h_cluster *c, int i)
-{
-    long st = 0;
-    json_t *j = h_http_get_json(c, i, "/deployments", &st);
-    const char *id = json_string_value(
-        json_object_get(json_array_get(json_object_get(j, "deployments"), 0), "id"));
-    char *copy = id ? strdup(id) : NULL;
-    json_decref(j);
-    if (!copy)
-        fail_msg("%s lists no deployment", c->nodes[i].id);
-    return copy;
-}
-
 static void test_a_release_becomes_stable_over_the_members_that_are_up(void **state)
 {
     struct h_cluster *c = *state;
@@ -240,7 +150,8 @@ static void test_a_release_becomes_stable_over_the_members_that_are_up(void **st
     int down = other(leader);
     kill_member(c, down, leader);
     assert_int_equal(ctl_deploy_wait(c, leader, "demo-good.json"), 0);
-    char *id = newest(c, leader);
+    char *id = h_release_newest(c, leader);
+    assert_non_null(id);
     json_t *d = expect_stage(c, leader, id, "stable");
     expect_skipped(d, c->nodes[down].id);
     json_decref(d);
@@ -284,7 +195,8 @@ static void test_a_failing_release_with_a_member_down_is_reverted_over_the_other
     kill_member(c, down, leader);
     /* 3: failed and reverted to the last stable release. */
     assert_int_equal(ctl_deploy_wait(c, leader, "demo-crash.json"), 3);
-    char *rb = newest(c, leader);
+    char *rb = h_release_newest(c, leader);
+    assert_non_null(rb);
     json_t *d = expect_stage(c, leader, rb, "reverted");
     assert_true(json_is_true(json_object_get(d, "rollback")));
     expect_skipped(d, c->nodes[down].id);
@@ -321,7 +233,7 @@ static void test_a_leader_killed_during_a_rollout_is_passed_over_by_the_next(voi
 
 int main(void)
 {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, h_setup_three_nodes, h_teardown_cluster)
     const struct CMUnitTest tests[] = {
         T(test_a_release_becomes_stable_over_the_members_that_are_up),
         T(test_a_member_that_comes_back_runs_the_stable_release),

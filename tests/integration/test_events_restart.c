@@ -25,20 +25,6 @@
 #define NODES 3
 #define DEPLOY_MS 60000
 
-static int setup(void **state)
-{
-    h_path_add_bin_dir();
-    struct h_cluster *c = h_cluster_create(NODES);
-    *state = c;
-    return c ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    h_cluster_destroy(*state);
-    return 0;
-}
-
 static int start(struct h_cluster *c)
 {
     int leader = h_start_agreed(c, "test_events_restart", NULL);
@@ -49,55 +35,9 @@ static int start(struct h_cluster *c)
 
 static char *deploy(struct h_cluster *c, int leader, const char *file, const char *version)
 {
-    char *manifest = h_release_example(file, version);
-    if (!manifest)
-        fail_msg("cannot read deploy/examples/%s", file);
-    char why[1024];
-    char *id = h_release_deploy(c, leader, manifest, why, sizeof(why));
-    free(manifest);
-    if (!id)
-        fail_msg("%s", why);
+    char *id = h_release_submit(c, leader, file, version, 0);
+    assert_non_null(id);
     return id;
-}
-
-static void expect_stage(struct h_cluster *c, const char *id, const char *stage)
-{
-    if (!h_release_wait_stage(c, id, stage, DEPLOY_MS))
-        fail_msg("deployment %s never reached %s: %s", id, stage, h_views_line(c));
-}
-
-/* The newest deployment node i lists (a rollback after a failure). */
-static char *newest_deployment(struct h_cluster *c, int i)
-{
-    long st = 0;
-    json_t *j = h_http_get_json(c, i, "/deployments", &st);
-    const char *id = json_string_value(
-        json_object_get(json_array_get(json_object_get(j, "deployments"), 0), "id"));
-    char *copy = id ? strdup(id) : NULL;
-    json_decref(j);
-    if (!copy)
-        fail_msg("%s lists no deployment", c->nodes[i].id);
-    return copy;
-}
-
-struct node_stage {
-    struct h_cluster *c;
-    int i;
-    const char *id, *stage;
-};
-
-/* Node i itself reports the deployment in the stage: its state is rebuilt. */
-static bool node_in_stage(void *arg)
-{
-    struct node_stage *a = arg;
-    char path[128];
-    snprintf(path, sizeof(path), "/deployments/%s", a->id);
-    long st = 0;
-    json_t *j = h_http_get_json(a->c, a->i, path, &st);
-    const char *stage = json_string_value(json_object_get(j, "stage"));
-    bool ok = st == 200 && stage && strcmp(stage, a->stage) == 0;
-    json_decref(j);
-    return ok;
 }
 
 static void restart(struct h_cluster *c, int i)
@@ -133,33 +73,9 @@ static void expect_no_history_events(struct h_cluster *c, int i)
 }
 
 /* Node i holds an event of kind whose message names id. */
-struct named_event {
-    struct h_cluster *c;
-    int i;
-    const char *kind, *id;
-};
-
-static bool has_named_event(void *arg)
-{
-    struct named_event *a = arg;
-    json_t *ev = h_events(a->c, a->i);
-    size_t k;
-    json_t *e;
-    bool found = false;
-    json_array_foreach(ev, k, e)
-    {
-        const char *kind = json_string_value(json_object_get(e, "kind"));
-        const char *msg = json_string_value(json_object_get(e, "message"));
-        found |= kind && msg && strcmp(kind, a->kind) == 0 && strstr(msg, a->id);
-    }
-    json_decref(ev);
-    return found;
-}
-
 static void expect_named_event(struct h_cluster *c, int i, const char *kind, const char *id)
 {
-    struct named_event a = {c, i, kind, id};
-    if (!h_wait_until(has_named_event, &a, DEPLOY_MS))
+    if (!h_release_wait_event(c, i, kind, id, DEPLOY_MS, NULL, 0))
         fail_msg("%s raised no %s for %s", c->nodes[i].id, kind, id);
 }
 
@@ -168,11 +84,12 @@ static void test_a_restarted_node_raises_no_events_for_the_deployment_history(vo
     struct h_cluster *c = *state;
     int leader = start(c);
     char *v1 = deploy(c, leader, "demo-good.json", NULL);
-    expect_stage(c, v1, "stable");
+    assert_true(h_release_wait_stage(c, v1, "stable", DEPLOY_MS));
     char *v3 = deploy(c, leader, "demo-crash.json", NULL);
-    expect_stage(c, v3, "failed");
-    char *rb = newest_deployment(c, leader);
-    expect_stage(c, rb, "reverted");
+    assert_true(h_release_wait_stage(c, v3, "failed", DEPLOY_MS));
+    char *rb = h_release_newest(c, leader);
+    assert_non_null(rb);
+    assert_true(h_release_wait_stage(c, rb, "reverted", DEPLOY_MS));
 
     int follower = (leader + 1) % NODES;
     int restarted[2] = {follower, leader};
@@ -182,9 +99,10 @@ static void test_a_restarted_node_raises_no_events_for_the_deployment_history(vo
         if (!h_wait_agreed(c, 0, h_timeout_ms(), &leader, NULL))
             fail_msg("no leader after restarting %s: %s", c->nodes[i].id, h_views_line(c));
         /* Its state is rebuilt from the ledger: the last record applied. */
-        struct node_stage a = {c, i, rb, "reverted"};
-        if (!h_wait_until(node_in_stage, &a, h_timeout_ms()))
+        json_t *d = h_release_stage_at(c, i, rb, "reverted", h_timeout_ms());
+        if (!d)
             fail_msg("%s did not rebuild the deployments from its ledger", c->nodes[i].id);
+        json_decref(d);
         if (!h_event_seq(c, i, "node.start", NULL, 0))
             fail_msg("%s raised no node.start", c->nodes[i].id);
         expect_no_history_events(c, i);
@@ -192,7 +110,7 @@ static void test_a_restarted_node_raises_no_events_for_the_deployment_history(vo
 
     /* What happens after the restart is news again. */
     char *v11 = deploy(c, leader, "demo-good.json", "1.1.0");
-    expect_stage(c, v11, "stable");
+    assert_true(h_release_wait_stage(c, v11, "stable", DEPLOY_MS));
     for (int k = 0; k < 2; k++) {
         expect_named_event(c, restarted[k], "deploy.initiated", v11);
         expect_named_event(c, restarted[k], "chimera.deploy.complete", v11);
@@ -319,7 +237,7 @@ static void test_chimeractl_events_follow_carries_on_across_a_restart(void **sta
 
 int main(void)
 {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, h_setup_three_nodes, h_teardown_cluster)
     const struct CMUnitTest tests[] = {
         T(test_a_restarted_node_raises_no_events_for_the_deployment_history),
         T(test_event_numbers_continue_across_a_restart_and_name_the_new_boot),

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "harness_release.h"
 
 #define NODES 3
 
@@ -34,10 +35,7 @@ struct fixture {
 
 static int setup(void **state)
 {
-    /* chimera-demo is built beside chimerad; the nodes find it on PATH. */
-    static char path[8192];
-    snprintf(path, sizeof(path), "%s:%s", h_bin_dir(), getenv("PATH") ? getenv("PATH") : "");
-    setenv("PATH", path, 1);
+    h_path_add_bin_dir();
     struct fixture *f = calloc(1, sizeof(*f));
     if (!f || !(f->c = h_cluster_create(NODES))) {
         free(f);
@@ -97,14 +95,6 @@ static char *manifest(const struct fixture *f, const char *version)
     return m;
 }
 
-static json_t *post(struct h_cluster *c, int i, const char *path, const char *body, long *st)
-{
-    char *out = h_http_request(c, i, "POST", path, body, c->token, 0, st);
-    json_t *j = out ? json_loads(out, 0, NULL) : NULL;
-    free(out);
-    return j;
-}
-
 static int start(struct h_cluster *c)
 {
     int leader = h_start_agreed(c, "test_secrets", NULL);
@@ -141,16 +131,11 @@ static bool is_stable(void *arg)
 static char *deploy_stable(struct fixture *f, int leader, const char *bearer)
 {
     char *m = manifest(f, "1.0.0");
-    long st = 0;
-    json_t *j = post(f->c, leader, "/deployments", m, &st);
+    char why[1024];
+    char *copy = h_release_deploy(f->c, leader, m, 0, why, sizeof(why));
     free(m);
-    const char *id = json_string_value(json_object_get(j, "id"));
-    if (st != 202 || !id) {
-        char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-        fail_msg("POST /deployments answered %ld: %s", st, text ? text : "");
-    }
-    char *copy = strdup(id);
-    json_decref(j);
+    if (!copy)
+        fail_msg("%s", why);
     struct stable_arg a = {.c = f->c, .node = leader, .id = copy, .bearer = bearer};
     if (!h_wait_until(is_stable, &a, 60000))
         fail_msg("deployment %s never became stable (last seen: %s): %s", copy, a.got,
@@ -306,7 +291,7 @@ static void test_env_file_missing_on_one_node_fails_certification_naming_it(void
     int leader = start(c);
     char *m = manifest(f, "1.0.0");
     long st = 0;
-    json_t *dry = post(c, leader, "/deployments?dry_run=1", m, &st);
+    json_t *dry = h_release_post(c, leader, "/deployments?dry_run=1", m, 0, &st);
     assert_non_null(dry);
     json_t *issue = NULL, *is;
     size_t k;
@@ -332,7 +317,7 @@ static void test_env_file_missing_on_one_node_fails_certification_naming_it(void
     assert_true(json_is_false(json_object_get(json_object_get(dry, "certification"), "certified")));
     json_decref(dry);
 
-    json_t *real = post(c, leader, "/deployments", m, &st);
+    json_t *real = h_release_post(c, leader, "/deployments", m, 0, &st);
     assert_int_equal(st, 422);
     json_decref(real);
     st = 0;
@@ -341,32 +326,6 @@ static void test_env_file_missing_on_one_node_fails_certification_naming_it(void
     json_decref(list);
     free(m);
     h_cluster_pass(c);
-}
-
-struct start_failed_arg {
-    struct h_cluster *c;
-    int node;
-    char message[512];
-};
-
-static bool start_failed(void *arg)
-{
-    struct start_failed_arg *a = arg;
-    json_t *ev = h_events(a->c, a->node);
-    size_t k;
-    json_t *e;
-    bool found = false;
-    json_array_foreach(ev, k, e)
-    {
-        const char *kind = json_string_value(json_object_get(e, "kind"));
-        if (kind && strcmp(kind, "deploy.start_failed") == 0) {
-            snprintf(a->message, sizeof(a->message), "%s",
-                     json_string_value(json_object_get(e, "message")));
-            found = true;
-        }
-    }
-    json_decref(ev);
-    return found;
 }
 
 static void test_malformed_env_file_fails_the_start_with_file_and_line_only(void **state)
@@ -383,14 +342,15 @@ static void test_malformed_env_file_fails_the_start_with_file_and_line_only(void
     write_env_file(f, i, bad);
     assert_int_equal(h_node_start(c, i), 0);
     assert_true(h_wait_http_up(c, i, h_timeout_ms()));
-    struct start_failed_arg a = {.c = c, .node = i};
-    if (!h_wait_until(start_failed, &a, h_timeout_ms()))
+    char message[512];
+    if (!h_release_wait_event(c, i, "deploy.start_failed", NULL, h_timeout_ms(), message,
+                              sizeof(message)))
         fail_msg("%s raised no deploy.start_failed: %s", c->nodes[i].id, h_views_line(c));
     char file[H_PATH_MAX + 16];
     snprintf(file, sizeof(file), "%s/%s.env", c->dir, c->nodes[i].id);
-    if (!strstr(a.message, file) || !strstr(a.message, "line 2: unterminated double quote"))
-        fail_msg("the start failure does not name the file and line: %s", a.message);
-    assert_null(strstr(a.message, f->secret));
+    if (!strstr(message, file) || !strstr(message, "line 2: unterminated double quote"))
+        fail_msg("the start failure does not name the file and line: %s", message);
+    assert_null(strstr(message, f->secret));
     assert_false(file_holds(c->nodes[i].log, f->secret));
     free(id);
     h_cluster_pass(c);

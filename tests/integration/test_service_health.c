@@ -23,20 +23,6 @@
 #define NODES 3
 #define DEPLOY_MS 60000
 
-static int setup(void **state)
-{
-    h_path_add_bin_dir();
-    struct h_cluster *c = h_cluster_create(NODES);
-    *state = c;
-    return c ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    h_cluster_destroy(*state);
-    return 0;
-}
-
 /* A federation running demo 1.0.0, stable on every node; the leader's
  * index, and the deployment id in *id (malloc'd). */
 static int start_stable(struct h_cluster *c, char **id)
@@ -44,12 +30,8 @@ static int start_stable(struct h_cluster *c, char **id)
     int leader = h_start_agreed(c, "test_service_health", NULL);
     if (leader < 0)
         fail_msg("the federation did not come up with a leader");
-    char *manifest = h_release_example("demo-good.json", NULL);
-    char why[1024];
-    *id = manifest ? h_release_deploy(c, leader, manifest, why, sizeof(why)) : NULL;
-    free(manifest);
-    if (!*id)
-        fail_msg("cannot deploy demo-good.json: %s", why);
+    *id = h_release_submit(c, leader, "demo-good.json", NULL, 0);
+    assert_non_null(*id);
     if (!h_release_wait_stage(c, *id, "stable", DEPLOY_MS) ||
         !h_release_wait_running(c, *id, DEPLOY_MS))
         fail_msg("demo 1.0.0 did not become stable on every node: %s", h_views_line(c));
@@ -263,7 +245,7 @@ static void test_a_node_that_cannot_start_its_service_shows_start_failed(void **
 
 int main(void)
 {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, h_setup_three_nodes, h_teardown_cluster)
     const struct CMUnitTest tests[] = {
         T(test_a_service_killed_on_two_nodes_shows_crashed_degraded_and_unready),
         T(test_a_node_that_cannot_start_its_service_shows_start_failed),

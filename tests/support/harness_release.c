@@ -19,12 +19,22 @@ void h_path_add_bin_dir(void)
     setenv("PATH", path, 1);
 }
 
-int h_setup_one_node(void **state)
+static int setup_nodes(void **state, int n)
 {
     h_path_add_bin_dir();
-    struct h_cluster *c = h_cluster_create(1);
+    struct h_cluster *c = h_cluster_create(n);
     *state = c;
     return c ? 0 : -1;
+}
+
+int h_setup_one_node(void **state)
+{
+    return setup_nodes(state, 1);
+}
+
+int h_setup_three_nodes(void **state)
+{
+    return setup_nodes(state, 3);
 }
 
 int h_teardown_cluster(void **state)
@@ -33,11 +43,17 @@ int h_teardown_cluster(void **state)
     return 0;
 }
 
+void h_release_example_path(const char *name, char *out, size_t len)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", __FILE__);
+    snprintf(out, len, "%s/../../deploy/examples/%s", dirname(dir), name);
+}
+
 char *h_release_example(const char *name, const char *version)
 {
-    char dir[PATH_MAX], path[PATH_MAX + 64];
-    snprintf(dir, sizeof(dir), "%s", __FILE__);
-    snprintf(path, sizeof(path), "%s/../../deploy/examples/%s", dirname(dir), name);
+    char path[PATH_MAX + 64];
+    h_release_example_path(name, path, sizeof(path));
     char *text = h_read_file(path);
     char *at = text && version ? strstr(text, "\"1.0.0\"") : NULL;
     if (!at)
@@ -50,10 +66,20 @@ char *h_release_example(const char *name, const char *version)
     return out;
 }
 
-char *h_release_deploy(struct h_cluster *c, int i, const char *manifest, char *why, size_t whylen)
+json_t *h_release_post(const struct h_cluster *c, int i, const char *path, const char *body,
+                       int timeout_ms, long *status)
+{
+    char *out = h_http_request(c, i, "POST", path, body, c->token, timeout_ms, status);
+    json_t *j = out ? json_loads(out, 0, NULL) : NULL;
+    free(out);
+    return j;
+}
+
+char *h_release_deploy(struct h_cluster *c, int i, const char *manifest, int timeout_ms, char *why,
+                       size_t whylen)
 {
     long st = 0;
-    char *out = h_http_request(c, i, "POST", "/deployments", manifest, c->token, 0, &st);
+    char *out = h_http_request(c, i, "POST", "/deployments", manifest, c->token, timeout_ms, &st);
     json_t *j = out ? json_loads(out, 0, NULL) : NULL;
     const char *id = json_string_value(json_object_get(j, "id"));
     char *copy = st == 202 && id ? strdup(id) : NULL;
@@ -64,34 +90,69 @@ char *h_release_deploy(struct h_cluster *c, int i, const char *manifest, char *w
     return copy;
 }
 
+char *h_release_submit(struct h_cluster *c, int i, const char *file, const char *version,
+                       int timeout_ms)
+{
+    char *manifest = h_release_example(file, version);
+    if (!manifest) {
+        fprintf(stderr, "harness: cannot read deploy/examples/%s\n", file);
+        return NULL;
+    }
+    char why[1024];
+    char *id = h_release_deploy(c, i, manifest, timeout_ms, why, sizeof(why));
+    free(manifest);
+    if (!id)
+        fprintf(stderr, "harness: %s: %s\n", file, why);
+    return id;
+}
+
 struct release_arg {
     struct h_cluster *c;
+    int node; /* asked of this node; -1: of any that is up */
     const char *id, *stage;
+    json_t *got; /* the deployment object that matched (owned) */
+    char seen[32];
 };
 
 static bool in_stage(void *arg)
 {
     struct release_arg *a = arg;
     for (int i = 0; i < a->c->n; i++) {
-        if (!h_node_up(a->c, i))
+        if ((a->node >= 0 && i != a->node) || !h_node_up(a->c, i))
             continue;
-        char path[128];
+        char path[160];
         snprintf(path, sizeof(path), "/deployments/%s", a->id);
         long st = 0;
         json_t *j = h_http_get_json(a->c, i, path, &st);
         const char *stage = json_string_value(json_object_get(j, "stage"));
-        bool ok = st == 200 && stage && strcmp(stage, a->stage) == 0;
-        json_decref(j);
-        if (ok)
+        if (st == 200 && stage)
+            snprintf(a->seen, sizeof(a->seen), "%s", stage);
+        if (st == 200 && stage && strcmp(stage, a->stage) == 0) {
+            a->got = j;
             return true;
+        }
+        json_decref(j);
     }
     return false;
 }
 
+json_t *h_release_stage_at(struct h_cluster *c, int i, const char *id, const char *stage,
+                           int timeout_ms)
+{
+    struct release_arg a = {.c = c, .node = i, .id = id, .stage = stage};
+    if (!h_wait_until(in_stage, &a, timeout_ms)) {
+        fprintf(stderr, "harness: deployment %s never reached %s (last seen: %s): %s\n", id, stage,
+                a.seen[0] ? a.seen : "nothing", h_views_line(c));
+        return NULL;
+    }
+    return a.got;
+}
+
 bool h_release_wait_stage(struct h_cluster *c, const char *id, const char *stage, int timeout_ms)
 {
-    struct release_arg a = {c, id, stage};
-    return h_wait_until(in_stage, &a, timeout_ms);
+    json_t *d = h_release_stage_at(c, -1, id, stage, timeout_ms);
+    json_decref(d);
+    return d != NULL;
 }
 
 static bool all_run(void *arg)
@@ -114,51 +175,72 @@ static bool all_run(void *arg)
 
 bool h_release_wait_running(struct h_cluster *c, const char *id, int timeout_ms)
 {
-    struct release_arg a = {c, id, NULL};
-    return h_wait_until(all_run, &a, timeout_ms);
+    struct release_arg a = {.c = c, .node = -1, .id = id};
+    if (h_wait_until(all_run, &a, timeout_ms))
+        return true;
+    fprintf(stderr, "harness: not every node runs deployment %s: %s\n", id, h_views_line(c));
+    return false;
 }
 
-struct stable_arg {
-    const struct h_cluster *c;
-    int node;
-    char path[128];
-    char stage[32];
-};
-
-static bool is_stable(void *arg)
+char *h_release_newest(struct h_cluster *c, int i)
 {
-    struct stable_arg *a = arg;
     long st = 0;
-    json_t *j = h_http_get_json(a->c, a->node, a->path, &st);
-    const char *stage = json_string_value(json_object_get(j, "stage"));
-    snprintf(a->stage, sizeof(a->stage), "%s", stage ? stage : "");
+    json_t *j = h_http_get_json(c, i, "/deployments", &st);
+    const char *id = json_string_value(
+        json_object_get(json_array_get(json_object_get(j, "deployments"), 0), "id"));
+    char *copy = id ? strdup(id) : NULL;
     json_decref(j);
-    return strcmp(a->stage, "stable") == 0;
+    if (!copy)
+        fprintf(stderr, "harness: %s lists no deployment\n", c->nodes[i].id);
+    return copy;
 }
 
 char *h_deploy_stable(struct h_cluster *c, int i, const char *file, int timeout_ms)
 {
-    char *manifest = h_release_example(file, NULL);
-    if (!manifest) {
-        fprintf(stderr, "harness: cannot read deploy/examples/%s\n", file);
-        return NULL;
-    }
-    char why[512];
-    char *id = h_release_deploy(c, i, manifest, why, sizeof(why));
-    free(manifest);
-    if (!id) {
-        fprintf(stderr, "harness: %s: %s\n", file, why);
-        return NULL;
-    }
-    struct stable_arg a = {.c = c, .node = i};
-    snprintf(a.path, sizeof(a.path), "/deployments/%s", id);
-    if (!h_wait_until(is_stable, &a, timeout_ms)) {
-        fprintf(stderr, "harness: deployment %s of %s is %s, not stable\n", id, file,
-                a.stage[0] ? a.stage : "unknown");
+    char *id = h_release_submit(c, i, file, NULL, 0);
+    json_t *d = id ? h_release_stage_at(c, i, id, "stable", timeout_ms) : NULL;
+    if (!d) {
         free(id);
         return NULL;
     }
+    json_decref(d);
     return id;
+}
+
+struct event_arg {
+    const struct h_cluster *c;
+    int node;
+    const char *kind, *about;
+    char *message;
+    size_t len;
+};
+
+static bool has_event(void *arg)
+{
+    struct event_arg *a = arg;
+    json_t *ev = h_events(a->c, a->node);
+    size_t k;
+    json_t *e;
+    bool found = false;
+    json_array_foreach(ev, k, e)
+    {
+        const char *kind = json_string_value(json_object_get(e, "kind"));
+        const char *msg = json_string_value(json_object_get(e, "message"));
+        if (!kind || strcmp(kind, a->kind) != 0 || (a->about && (!msg || !strstr(msg, a->about))))
+            continue;
+        if (a->len)
+            snprintf(a->message, a->len, "%s", msg ? msg : "");
+        found = true;
+    }
+    json_decref(ev);
+    return found;
+}
+
+bool h_release_wait_event(const struct h_cluster *c, int i, const char *kind, const char *about,
+                          int timeout_ms, char *message, size_t len)
+{
+    struct event_arg a = {c, i, kind, about, message, message ? len : 0};
+    return h_wait_until(has_event, &a, timeout_ms);
 }
 
 /* Whether /proc/PID/environ holds exactly the entry mark. */

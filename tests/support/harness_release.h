@@ -15,29 +15,64 @@
  * PATH, which the nodes a test starts inherit. */
 void h_path_add_bin_dir(void);
 
-/* cmocka set-up and tear-down: a one-node cluster whose node finds
- * chimera-demo (in *state), and its destruction. */
+/* cmocka set-up and tear-down: a one-node (three-node) cluster whose nodes
+ * find chimera-demo (in *state), and its destruction. */
 int h_setup_one_node(void **state);
+int h_setup_three_nodes(void **state);
 int h_teardown_cluster(void **state);
+
+/* The path of deploy/examples/NAME in the source tree. */
+void h_release_example_path(const char *name, char *out, size_t len);
 
 /* deploy/examples/NAME, read whole (malloc'd), with its "1.0.0" version
  * replaced by version unless version is NULL. NULL when it cannot be read. */
 char *h_release_example(const char *name, const char *version);
 
-/* POSTs the manifest to node i (the leader); returns the deployment id
- * (malloc'd), or NULL with the answer in why. */
-char *h_release_deploy(struct h_cluster *c, int i, const char *manifest, char *why, size_t whylen);
+/* POSTs body to path on node i with the admin token, waiting up to
+ * timeout_ms (<= 0: the default); the answer's JSON (NULL: none) and
+ * status. */
+json_t *h_release_post(const struct h_cluster *c, int i, const char *path, const char *body,
+                       int timeout_ms, long *status);
 
-/* Waits until some running node reports deployment id in stage. */
+/* POSTs the manifest to node i (the leader), waiting up to timeout_ms
+ * (<= 0: the default); returns the deployment id (malloc'd), or NULL with
+ * the answer in why. */
+char *h_release_deploy(struct h_cluster *c, int i, const char *manifest, int timeout_ms, char *why,
+                       size_t whylen);
+
+/* h_release_deploy of deploy/examples/FILE (its version replaced unless
+ * version is NULL); NULL after printing why. */
+char *h_release_submit(struct h_cluster *c, int i, const char *file, const char *version,
+                       int timeout_ms);
+
+/* Waits until node i (i < 0: some running node) reports deployment id in
+ * stage; returns the deployment object it reported (json_decref it), or
+ * NULL after printing the stage last seen and the nodes' views. */
+json_t *h_release_stage_at(struct h_cluster *c, int i, const char *id, const char *stage,
+                           int timeout_ms);
+
+/* Waits until some running node reports deployment id in stage; false
+ * after printing why. */
 bool h_release_wait_stage(struct h_cluster *c, const char *id, const char *stage, int timeout_ms);
 
-/* Waits until every running node runs the release of deployment id. */
+/* Waits until every running node runs the release of deployment id; false
+ * after printing why. */
 bool h_release_wait_running(struct h_cluster *c, const char *id, int timeout_ms);
+
+/* The id of the newest deployment node i lists (malloc'd), or NULL after
+ * printing why. */
+char *h_release_newest(struct h_cluster *c, int i);
 
 /* POSTs deploy/examples/<file> to node i (the leader) and waits up to
  * timeout_ms for the deployment to be stable there. Returns its id
  * (malloc'd), or NULL after printing why. */
 char *h_deploy_stable(struct h_cluster *c, int i, const char *file, int timeout_ms);
+
+/* Waits until node i holds an event of kind whose message contains about
+ * (NULL: any message); the message of the last such event goes to message
+ * (NULL: nowhere). */
+bool h_release_wait_event(const struct h_cluster *c, int i, const char *kind, const char *about,
+                          int timeout_ms, char *message, size_t len);
 
 /* The pids of the running processes that carry node i's mark, up to max;
  * returns how many there are. */

@@ -75,10 +75,8 @@ static void test_a_rollback_completes_when_every_node_runs_the_last_good_healthy
 {
     (void)state;
     static struct pl_state s;
-    uint64_t t = stable_then_d2_reports(&s, true, PL_H_CRASHED, "");
-    assert_int_equal(step(&s, t, NULL), PL_REC_FAILED);
     struct pl_record rb;
-    assert_int_equal(step(&s, t, &rb), PL_REC_ROLLBACK);
+    uint64_t t = d2_crashed_and_rolled_back(&s, &rb);
     /* n2 and n3 never left d1: they report under the rollback's decision,
      * healthy since long ago, and count at once. */
     healthy(&s, "n2", "d1", 0);
@@ -157,9 +155,7 @@ static void test_a_failed_rollback_is_not_rolled_back_again(void **state)
 {
     (void)state;
     static struct pl_state s;
-    uint64_t t = stable_then_d2_reports(&s, true, PL_H_CRASHED, "");
-    assert_int_equal(step(&s, t, NULL), PL_REC_FAILED);
-    assert_int_equal(step(&s, t, NULL), PL_REC_ROLLBACK);
+    uint64_t t = d2_crashed_and_rolled_back(&s, NULL);
     reports(&s, "n2", "d1", PL_H_CRASHED, "the good release crashed too");
     struct pl_record r;
     assert_int_equal(step(&s, t + 1, &r), PL_REC_FAILED);
@@ -230,10 +226,7 @@ static void test_a_manual_rollback_goes_to_a_named_earlier_stable_version(void *
 {
     (void)state;
     static struct pl_state s;
-    pl_init(&s, nodes3, 3);
-    struct pl_release v1 = release("1", 3, true), v2 = release("2", 3, true);
-    uint64_t t = roll_to_stable(&s, "d1", &v1, 0);
-    t = roll_to_stable(&s, "d2", &v2, t);
+    uint64_t t = two_stable(&s, 3);
     assert_int_equal(pl_find(&s, "d1")->stage, PL_STAGE_SUPERSEDED);
     struct pl_record r;
     char why[256];
@@ -328,10 +321,7 @@ static void test_old_deployments_are_forgotten_but_the_stable_one_is_kept(void *
         snprintf(id, sizeof(id), "d%d", k);
         struct pl_release v = release("2", 3, false);
         v.digest[1] = (uint8_t)k;
-        begin(&s, id, &v, t);
-        assert_int_equal(step(&s, t, NULL), PL_REC_WAVE);
-        reports(&s, "n1", id, PL_H_CRASHED, "");
-        assert_int_equal(step(&s, t, NULL), PL_REC_FAILED);
+        begin_and_fail(&s, id, &v, t);
     }
     assert_true(s.ndeps <= PL_MAX_DEPLOYMENTS);
     assert_non_null(pl_find(&s, "d-stable"));
@@ -406,25 +396,17 @@ static void test_a_rollback_to_the_oldest_kept_release_keeps_it_in_memory(void *
 {
     (void)state;
     static struct pl_state s;
-    pl_init(&s, nodes3, 3);
-    struct pl_release v1 = release("1", 3, true), v2 = release("2", 3, true);
-    uint64_t t = roll_to_stable(&s, "d1", &v1, 0);
-    t = roll_to_stable(&s, "d2", &v2, t);
+    uint64_t t = two_stable(&s, 3);
     for (int k = 0; s.ndeps < PL_MAX_DEPLOYMENTS; k++) {
         char id[PL_ID_MAX];
         snprintf(id, sizeof(id), "f%d", k);
         struct pl_release v = release("3", 3, false);
         v.digest[1] = (uint8_t)k;
-        begin(&s, id, &v, t);
-        assert_int_equal(step(&s, t, NULL), PL_REC_WAVE);
-        reports(&s, "n1", id, PL_H_CRASHED, "");
-        assert_int_equal(step(&s, t, NULL), PL_REC_FAILED);
+        begin_and_fail(&s, id, &v, t);
     }
     assert_string_equal(s.deps[0].id, "d1"); /* the oldest still kept */
     struct pl_record r;
-    char why[256];
-    assert_int_equal(pl_rollback(&s, "rb", "1", t, &r, why, sizeof(why)), 0);
-    assert_int_equal(pl_apply(&s, &r), 0);
+    rollback(&s, "rb", "1", t, &r);
     assert_non_null(pl_find(&s, "d1"));
     settle(&s, "d1", t);
     assert_string_equal(s.deps[s.stable].id, "d1");

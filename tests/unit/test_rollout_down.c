@@ -173,16 +173,11 @@ static void test_a_rollback_with_every_other_member_down_completes_on_the_leader
 {
     (void)state;
     static struct pl_state s;
-    pl_init(&s, nodes3, 3);
-    struct pl_release v1 = release("1", 3, true), v2 = release("2", 3, true);
-    uint64_t t = roll_to_stable(&s, "d1", &v1, 0);
-    t = roll_to_stable(&s, "d2", &v2, t);
+    uint64_t t = two_stable(&s, 3);
     pl_member(&s, "n2", false, t);
     pl_member(&s, "n3", false, t);
     struct pl_record r;
-    char why[256];
-    assert_int_equal(pl_rollback(&s, "r1", "1", t, &r, why, sizeof(why)), 0);
-    assert_int_equal(pl_apply(&s, &r), 0);
+    rollback(&s, "r1", "1", t, &r);
     assert_int_equal(step(&s, t, &r), PL_REC_WAVE);
     assert_int_equal(r.nnodes, 1);
     assert_int_equal(r.ndown, 2);

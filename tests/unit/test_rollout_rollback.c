@@ -21,24 +21,6 @@ static void snapshot(const struct pl_state *s, char out[][PL_ID_MAX])
         snprintf(out[i], PL_ID_MAX, "%s", s->desired[i]);
 }
 
-/* d1 (version 1, policy max_parallel mp1) then d2 (version 2, every node
- * at once) stable; returns the time. */
-static uint64_t two_stable(struct pl_state *s, uint32_t mp1)
-{
-    pl_init(s, nodes3, 3);
-    struct pl_release v1 = release("1", mp1, true), v2 = release("2", 3, true);
-    uint64_t t = roll_to_stable(s, "d1", &v1, 0);
-    return roll_to_stable(s, "d2", &v2, t);
-}
-
-static void rollback(struct pl_state *s, const char *id, const char *to, uint64_t t,
-                     struct pl_record *r)
-{
-    char why[256];
-    assert_int_equal(pl_rollback(s, id, to, t, r, why, sizeof(why)), 0);
-    assert_int_equal(pl_apply(s, r), 0);
-}
-
 static void test_a_manual_rollback_changes_at_most_max_parallel_members_at_a_time(void **state)
 {
     (void)state;
@@ -70,10 +52,8 @@ static void test_an_automatic_rollback_tells_every_member_at_once(void **state)
 {
     (void)state;
     static struct pl_state s;
-    uint64_t t = stable_then_d2_reports(&s, true, PL_H_CRASHED, "");
-    assert_int_equal(step(&s, t, NULL), PL_REC_FAILED);
     struct pl_record r;
-    assert_int_equal(step(&s, t, &r), PL_REC_ROLLBACK);
+    d2_crashed_and_rolled_back(&s, &r);
     assert_false(r.in_waves);
     for (int i = 0; i < 3; i++)
         assert_true(pl_find(&s, r.deployment)->assigned[i]);
@@ -183,10 +163,7 @@ static void test_the_previous_stable_release_is_kept_in_memory(void **state)
         snprintf(id, sizeof(id), "f%d", k);
         struct pl_release v = release("3", 3, true);
         v.digest[1] = (uint8_t)k;
-        begin(&s, id, &v, t);
-        assert_int_equal(step(&s, t, NULL), PL_REC_WAVE);
-        reports(&s, "n1", id, PL_H_CRASHED, "");
-        assert_int_equal(step(&s, t, NULL), PL_REC_FAILED);
+        begin_and_fail(&s, id, &v, t);
         assert_int_equal(step(&s, t, NULL), PL_REC_ROLLBACK);
         for (int i = 0; i < 3; i++)
             healthy(&s, nodes3[i], "d2", t);

@@ -139,4 +139,46 @@ static inline uint64_t stable_then_d2_reports(struct pl_state *s, bool auto_reve
     return t;
 }
 
+/* stable_then_d2_reports with n1's d2 crashed, then the failure and the
+ * automatic rollback committed at the returned time; the rollback's
+ * record in *rb unless rb is NULL. */
+static inline uint64_t d2_crashed_and_rolled_back(struct pl_state *s, struct pl_record *rb)
+{
+    uint64_t t = stable_then_d2_reports(s, true, PL_H_CRASHED, "");
+    assert_int_equal(step(s, t, NULL), PL_REC_FAILED);
+    assert_int_equal(step(s, t, rb), PL_REC_ROLLBACK);
+    return t;
+}
+
+/* d1 (version 1, policy max_parallel mp1) then d2 (version 2, every node
+ * at once) stable; returns the time. */
+static inline uint64_t two_stable(struct pl_state *s, uint32_t mp1)
+{
+    pl_init(s, nodes3, 3);
+    struct pl_release v1 = release("1", mp1, true), v2 = release("2", 3, true);
+    uint64_t t = roll_to_stable(s, "d1", &v1, 0);
+    return roll_to_stable(s, "d2", &v2, t);
+}
+
+/* A manual rollback (to version `to`, NULL: the previous stable release)
+ * accepted at t and committed; its record in *r. */
+static inline void rollback(struct pl_state *s, const char *id, const char *to, uint64_t t,
+                            struct pl_record *r)
+{
+    char why[256];
+    assert_int_equal(pl_rollback(s, id, to, t, r, why, sizeof(why)), 0);
+    assert_int_equal(pl_apply(s, r), 0);
+}
+
+/* Begins id (release v) at t on every member at once; n1 reports it
+ * crashed and it fails. */
+static inline void begin_and_fail(struct pl_state *s, const char *id, const struct pl_release *v,
+                                  uint64_t t)
+{
+    begin(s, id, v, t);
+    assert_int_equal(step(s, t, NULL), PL_REC_WAVE);
+    reports(s, "n1", id, PL_H_CRASHED, "");
+    assert_int_equal(step(s, t, NULL), PL_REC_FAILED);
+}
+
 #endif
