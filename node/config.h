@@ -41,7 +41,7 @@ struct config {
     char admin_token_file[CONFIG_PATH_MAX]; /* empty: no admin token */
     /* Reads that reveal manifests (GET /ledger, GET /deployments/ID) need this
      * token or the admin token; empty: they are open. read_token is filled by
-     * config_check_files, never from the environment: services inherit it. */
+     * config_check_files, never from the environment. */
     char read_token_file[CONFIG_PATH_MAX];
     char read_token[CONFIG_TOKEN_MAX];
     char config_file[CONFIG_PATH_MAX]; /* empty: none */

@@ -1,10 +1,10 @@
 /* Integration: the trust boundary between chimerad and the services it
- * runs. A service gets none of chimerad's CHIMERA_* variables, so not the
- * paths of its cluster key and admin token, even when chimerad was
- * configured through its environment; a service with "user" runs as that
- * user (chimerad runs as root: CI). The user test is skipped when the test
- * does not run as root, unless CHIMERA_REQUIRE_NETNS=1 (CI's switch for the
- * root-only tests), which makes it fail instead. */
+ * runs, and chimerad's own secrets: a cluster key or admin token file that
+ * others may read stops chimerad (status 2, one line with the fix). A service gets none of
+ * chimerad's CHIMERA_* variables, so not the paths of its cluster key and admin token, even when
+ * chimerad was configured through its environment; a service with "user" runs as that user
+ * (chimerad runs as root: CI). The user test is skipped when the test does not run as root, unless
+ * CHIMERA_REQUIRE_NETNS=1 (CI's switch for the root-only tests), which makes it fail instead. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -237,12 +238,64 @@ static void test_a_service_with_a_user_runs_as_that_user(void **state)
     h_cluster_pass(c);
 }
 
+/* Runs chimerad as n1 with the cluster's files; returns its exit code and
+ * its stderr in *err. */
+static int chimerad_with(struct h_cluster *c, char **err)
+{
+    struct h_node *nd = &c->nodes[0];
+    char listen[64], http[64], bin[H_PATH_MAX + 16];
+    snprintf(listen, sizeof(listen), "tcp://%s:%d", nd->host, nd->listen_port);
+    snprintf(http, sizeof(http), "%s:%d", nd->http_host, nd->http_port);
+    snprintf(bin, sizeof(bin), "%s/chimerad", h_bin_dir());
+    const char *argv[] = {
+        bin,           "--id",   nd->id,   "--listen",           listen,      "--http",
+        http,          "--data", nd->data, "--cluster-key-file", c->key_file, "--admin-token-file",
+        c->token_file, NULL};
+    int code = -1;
+    if (!h_run(c, argv, DEADLINE_MS, &code, NULL, err))
+        fail_msg("chimerad did not exit");
+    return code;
+}
+
+static void test_a_token_file_others_can_read_stops_chimerad_with_status_2(void **state)
+{
+    struct h_cluster *c = *state;
+    assert_int_equal(chmod(c->token_file, 0644), 0);
+    char *err = NULL;
+    int code = chimerad_with(c, &err);
+    char want[2 * H_PATH_MAX + 128];
+    snprintf(want, sizeof(want),
+             "chimerad: --admin-token-file: %s has mode 0644; a token others can read is no "
+             "secret: chmod 600 %s\n",
+             c->token_file, c->token_file);
+    if (code != 2 || !err || strcmp(err, want) != 0)
+        fail_msg("chimerad exited %d saying \"%s\"; wanted 2 and \"%s\"", code, err ? err : "",
+                 want);
+    free(err);
+    h_cluster_pass(c);
+}
+
+static void test_a_cluster_key_others_can_read_stops_chimerad_with_status_2(void **state)
+{
+    struct h_cluster *c = *state;
+    assert_int_equal(chmod(c->key_file, 0640), 0);
+    char *err = NULL;
+    int code = chimerad_with(c, &err);
+    if (code != 2 || !err || !strstr(err, "--cluster-key-file: ") ||
+        !strstr(err, "has mode 0640") || !strstr(err, "chmod 600 "))
+        fail_msg("chimerad exited %d saying \"%s\"; wanted 2 and chmod 600", code, err ? err : "");
+    free(err);
+    h_cluster_pass(c);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, h_setup_one_node, h_teardown_cluster)
     const struct CMUnitTest tests[] = {
         T(test_a_service_gets_none_of_chimerads_secret_paths),
         T(test_a_service_with_a_user_runs_as_that_user),
+        T(test_a_token_file_others_can_read_stops_chimerad_with_status_2),
+        T(test_a_cluster_key_others_can_read_stops_chimerad_with_status_2),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
