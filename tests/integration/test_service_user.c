@@ -211,7 +211,7 @@ static void test_a_service_with_a_user_runs_as_that_user(void **state)
     assert_non_null(pw);
     uid_t uid = pw->pw_uid;
     gid_t gid = pw->pw_gid;
-    assert_int_equal(h_cluster_start_all(c, DEADLINE_MS, "test_service_user"), 0);
+    assert_true(h_start_agreed(c, "test_service_user", NULL) >= 0);
     char manifest[1024];
     sleeper(manifest, sizeof(manifest), "nobody");
     pid_t pid = deploy_one(c, manifest);
@@ -235,6 +235,23 @@ static void test_a_service_with_a_user_runs_as_that_user(void **state)
     for (size_t at = 0; at < len; at += strlen(env + at) + 1)
         found = found || strcmp(env + at, user) == 0;
     assert_true(found);
+    h_cluster_pass(c);
+}
+
+static void test_a_user_missing_on_a_node_is_a_critical_issue_naming_it(void **state)
+{
+    struct h_cluster *c = *state;
+    assert_true(h_start_agreed(c, "test_service_user", NULL) >= 0);
+    char manifest[1024];
+    sleeper(manifest, sizeof(manifest), "no-such-user-x9");
+    long st = 0;
+    char *out = h_http_request(c, 0, "POST", "/deployments", manifest, c->token, 0, &st);
+    const char *code = geteuid() == 0 ? "\"user_unknown\"" : "\"user_not_root\"";
+    if (st != 422 || !out || !strstr(out, code) || !strstr(out, "node n1"))
+        fail_msg("POST /deployments answered %ld, want 422 with %s naming n1: %s", st, code,
+                 out ? out : "");
+    free(out);
+    assert_int_equal(h_service_pids(c, 0, NULL, 0), 0);
     h_cluster_pass(c);
 }
 
@@ -294,6 +311,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_a_service_gets_none_of_chimerads_secret_paths),
         T(test_a_service_with_a_user_runs_as_that_user),
+        T(test_a_user_missing_on_a_node_is_a_critical_issue_naming_it),
         T(test_a_token_file_others_can_read_stops_chimerad_with_status_2),
         T(test_a_cluster_key_others_can_read_stops_chimerad_with_status_2),
     };
