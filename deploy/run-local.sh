@@ -144,6 +144,9 @@ if [ ! -s "$state/admin.token" ]; then
     (umask 077 && "$bin/chimeractl" keygen >"$state/admin.token")
     echo "generated an admin token in $state/admin.token"
 fi
+# chimerad refuses key and token files others may read (a state made by an
+# older version may have them 0644).
+chmod 600 "$state/cluster.key" "$state/admin.token"
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 

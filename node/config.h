@@ -16,8 +16,8 @@
 #define CONFIG_PATH_MAX 1024 /* including the NUL */
 #define CONFIG_MAX_MEMBERS 16
 #define CONFIG_KEY_BYTES 32
-#define CONFIG_TOKEN_MAX 256     /* a bearer token, including the NUL */
-#define CONFIG_READ_TOKEN_MIN 16 /* bytes: a viewer token must not be guessable */
+#define CONFIG_TOKEN_MAX 256 /* a bearer token, including the NUL */
+#define CONFIG_TOKEN_MIN 16  /* bytes: a bearer token must not be guessable */
 
 struct config_member {
     char id[CONFIG_ID_MAX];
@@ -34,12 +34,14 @@ struct config {
     size_t nmembers;
     char data[CONFIG_PATH_MAX];
     char cluster_key_file[CONFIG_PATH_MAX];
+    /* The cluster key, admin token and read token files must each be mode
+     * 0600 or stricter (no access for group or others) and owned by the
+     * node's user, as node.key is; tokens hold at least CONFIG_TOKEN_MIN
+     * bytes. */
     char admin_token_file[CONFIG_PATH_MAX]; /* empty: no admin token */
     /* Reads that reveal manifests (GET /ledger, GET /deployments/ID) need this
-     * token or the admin token; empty: they are open. The file must be mode
-     * 0600 (no access for group or others), owned by the node's user, and
-     * hold at least CONFIG_READ_TOKEN_MIN bytes. read_token is filled by
-     * config_check_files, never from the environment: services inherit it. */
+     * token or the admin token; empty: they are open. read_token is filled by
+     * config_check_files, never from the environment. */
     char read_token_file[CONFIG_PATH_MAX];
     char read_token[CONFIG_TOKEN_MAX];
     char config_file[CONFIG_PATH_MAX]; /* empty: none */
@@ -68,9 +70,12 @@ enum config_result {
 enum config_result config_load(struct config *c, int argc, char *const argv[], char *const envp[],
                                char *err, size_t errlen);
 
-/* Reads the cluster key file (64 hex digits, optional trailing newline) into
- * key, checks the admin token file is readable and non-empty (when set),
- * reads the read token file into c->read_token (when set; see above) and
+/* Checks that the cluster key file and the token files (when set) are the
+ * node user's alone (regular files, owned by the effective uid, no group or
+ * other bits), reads the cluster key (64 hex digits, optional trailing
+ * newline) into key, the admin token into token (CONFIG_TOKEN_MIN to
+ * tokenlen - 1 bytes; token may be NULL to check only) and the read token
+ * into c->read_token (same bounds), and
  * checks that the data directory exists or can be created and is writable.
  * Returns 0, or -1 with one line in err (and no token left in c). */
 int config_check_files(struct config *c, uint8_t key[CONFIG_KEY_BYTES], char *token,

@@ -6,7 +6,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 
-#define KEYGEN "generate one with: chimeractl keygen >"
+/* keygen --out creates the file 0600, as config_check_files wants it;
+ * `chimeractl keygen > FILE` would follow the umask. */
+#define KEYGEN_CMD "chimeractl keygen --out"
+#define KEYGEN "generate one with: " KEYGEN_CMD
 
 /* Writes prefix and the formatted message into err, replacing control
  * characters so an echoed value cannot break the one-line promise. */

@@ -1,5 +1,5 @@
-/* The configuration's checks that touch the machine: the cluster key and
- * admin token files, and the data directory. Kept apart from config.c,
+/* The configuration's checks that touch the machine: the cluster key, the
+ * admin and read token files, and the data directory. Kept apart from config.c,
  * whose parsing and validation are pure. */
 #include "node/config.h"
 #include "node/config_err.h"
@@ -33,23 +33,56 @@ static size_t trim_right(const char *s, size_t n)
     return n;
 }
 
+/* A secret file must be this user's alone, as node.key is (ledger/key.c): a
+ * key or token that others can read is no secret. missing is a hint added
+ * when the file does not exist. */
+static int check_private(const char *flag, const char *what, const char *path, const char *missing,
+                         char *err, size_t errlen)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        int e = errno;
+        return config_put(err, errlen, "%s: cannot read %s: %s%s%s", flag, path, strerror(e),
+                          e == ENOENT && missing ? "; " : "",
+                          e == ENOENT && missing ? missing : "");
+    }
+    if (S_ISDIR(st.st_mode))
+        return config_put(err, errlen, "%s: cannot read %s: %s", flag, path, strerror(EISDIR));
+    if (!S_ISREG(st.st_mode))
+        return config_put(err, errlen, "%s: %s is not a regular file", flag, path);
+    if (st.st_uid != geteuid())
+        return config_put(err, errlen,
+                          "%s: %s belongs to uid %u, not to the user chimerad runs as (uid %u); "
+                          "chown %u %s",
+                          flag, path, (unsigned)st.st_uid, (unsigned)geteuid(), (unsigned)geteuid(),
+                          path);
+    if (st.st_mode & 077)
+        return config_put(err, errlen,
+                          "%s: %s has mode %04o; a %s others can read is no secret: chmod 600 %s",
+                          flag, path, (unsigned)(st.st_mode & 07777), what, path);
+    return 0;
+}
+
 static int check_key(const char *path, uint8_t key[CONFIG_KEY_BYTES], char *err, size_t errlen)
 {
-    char buf[2 * CONFIG_KEY_BYTES + 64];
+    static const char flag[] = "--cluster-key-file";
+    char buf[2 * CONFIG_KEY_BYTES + 64], hint[CONFIG_PATH_MAX + 64];
     size_t n = 0, bin = 0;
     const char *end = NULL;
+    snprintf(hint, sizeof hint, KEYGEN " %s", path);
+    if (check_private(flag, "key", path, hint, err, errlen))
+        return -1;
     int e = read_small(path, buf, sizeof buf, &n), rc = 0;
     if (e)
-        return config_put(err, errlen, "--cluster-key-file: cannot read %s: %s%s%s", path,
-                          strerror(e), e == ENOENT ? "; " KEYGEN " " : "", e == ENOENT ? path : "");
+        return config_put(err, errlen, "%s: cannot read %s: %s", flag, path, strerror(e));
     /* A full buffer means more bytes follow than any key plus a newline. */
     if (n == sizeof buf || (n = trim_right(buf, n)) != 2 * CONFIG_KEY_BYTES ||
         sodium_hex2bin(key, CONFIG_KEY_BYTES, buf, n, NULL, &bin, &end) != 0 ||
         bin != CONFIG_KEY_BYTES || end != buf + n)
         rc = config_put(err, errlen,
-                        "--cluster-key-file: %s is not a cluster key (it must hold exactly %d hex "
-                        "digits); " KEYGEN " %s",
-                        path, 2 * CONFIG_KEY_BYTES, path);
+                        "%s: %s is not a cluster key (it must hold exactly %d hex digits); "
+                        "replace it: rm %s && " KEYGEN_CMD " %s",
+                        flag, path, 2 * CONFIG_KEY_BYTES, path, path);
     sodium_memzero(buf, sizeof buf);
     if (rc)
         sodium_memzero(key, CONFIG_KEY_BYTES);
@@ -57,14 +90,18 @@ static int check_key(const char *path, uint8_t key[CONFIG_KEY_BYTES], char *err,
 }
 
 /* A bearer token file (flag names it in messages, what says whose token):
- * readable, not empty, no NUL, at most tokenlen - 1 bytes once trailing
- * white space is trimmed. */
+ * the user's alone (check_private), not empty, no NUL, at least
+ * CONFIG_TOKEN_MIN bytes (a token must not be guessable) and at most
+ * tokenlen - 1 once trailing white space is trimmed. The token is left in
+ * token only when every check passes. */
 static int check_token(const char *flag, const char *what, const char *path, char *token,
                        size_t tokenlen, char *err, size_t errlen)
 {
     char buf[4096]; /* far beyond any sane token; a full buffer is reported as too long */
     size_t n = 0, max = token && tokenlen && tokenlen <= sizeof buf ? tokenlen - 1 : sizeof buf - 1;
     int rc = 0, e;
+    if (check_private(flag, "token", path, NULL, err, errlen))
+        return -1;
     if ((e = read_small(path, buf, sizeof buf, &n)))
         rc = config_put(err, errlen, "%s: cannot read %s: %s", flag, path, strerror(e));
     else if (n == sizeof buf || (n = trim_right(buf, n)) > max || (token && !tokenlen))
@@ -74,47 +111,17 @@ static int check_token(const char *flag, const char *what, const char *path, cha
         rc = config_put(err, errlen, "%s: %s is empty; write the %s into it", flag, path, what);
     else if (memchr(buf, '\0', n))
         rc = config_put(err, errlen, "%s: %s holds a NUL byte; a token is text", flag, path);
+    else if (n < CONFIG_TOKEN_MIN)
+        rc = config_put(err, errlen,
+                        "%s: the token in %s is %zu bytes; at least %d: write a longer one, e.g. "
+                        "rm %s && " KEYGEN_CMD " %s",
+                        flag, path, n, CONFIG_TOKEN_MIN, path, path);
     else if (token) {
         memcpy(token, buf, n);
         token[n] = '\0';
     }
     sodium_memzero(buf, sizeof buf);
     return rc;
-}
-
-/* The viewer token guards what the ledger reveals: its file must be the
- * node user's alone (a token others can read is no secret) and the token
- * long enough not to be guessed. */
-static int check_read_token(const char *path, char *token, size_t tokenlen, char *err,
-                            size_t errlen)
-{
-    static const char flag[] = "--read-token-file";
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return config_put(err, errlen, "%s: cannot read %s: %s", flag, path, strerror(errno));
-    if (!S_ISREG(st.st_mode))
-        return config_put(err, errlen, "%s: %s is not a regular file", flag, path);
-    if (st.st_uid != geteuid())
-        return config_put(err, errlen,
-                          "%s: %s belongs to uid %u, not to the user chimerad runs as (uid %u); "
-                          "chown it",
-                          flag, path, (unsigned)st.st_uid, (unsigned)geteuid());
-    if (st.st_mode & 077)
-        return config_put(err, errlen,
-                          "%s: %s has mode %04o; a token others can read is no secret: chmod 600 "
-                          "%s",
-                          flag, path, (unsigned)(st.st_mode & 07777), path);
-    if (check_token(flag, "read token", path, token, tokenlen, err, errlen))
-        return -1;
-    if (strlen(token) < CONFIG_READ_TOKEN_MIN) {
-        size_t n = strlen(token);
-        sodium_memzero(token, tokenlen);
-        return config_put(err, errlen,
-                          "%s: the token in %s is %zu bytes; at least %d (e.g. openssl rand -hex "
-                          "16 > %s)",
-                          flag, path, n, CONFIG_READ_TOKEN_MIN, path);
-    }
-    return 0;
 }
 
 /* mkdir -p: every missing component is created 0700, as the data is private. */
@@ -175,8 +182,8 @@ int config_check_files(struct config *c, uint8_t key[CONFIG_KEY_BYTES], char *to
     if ((c->admin_token_file[0] &&
          check_token("--admin-token-file", "admin token", c->admin_token_file, token, tokenlen, err,
                      errlen)) ||
-        (c->read_token_file[0] &&
-         check_read_token(c->read_token_file, c->read_token, sizeof c->read_token, err, errlen)) ||
+        (c->read_token_file[0] && check_token("--read-token-file", "read token", c->read_token_file,
+                                              c->read_token, sizeof c->read_token, err, errlen)) ||
         check_data(c->data, err, errlen)) {
         sodium_memzero(key, CONFIG_KEY_BYTES); /* no secrets left behind on failure */
         sodium_memzero(c->read_token, sizeof c->read_token);

@@ -11,6 +11,10 @@
  * its environment, so that a node killed with its services still running
  * finds and stops them at its next start (drv_kill_marked).
  *
+ * A service with a "user" runs as that user (chimerad must be root; the
+ * simulate stage says so before a deployment): HOME, USER and LOGNAME are
+ * then the user's (unless the manifest's env sets them), not chimerad's.
+ *
  * Report messages (ENV_LEDGER): [5, deployment, health, healthy_for_ms,
  * detail, gen]: what runs here (gen: the decision it answers, see
  * pl_desired_gen), sent to the leader on every change and every
@@ -21,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "node/node.h"
 #include "pipeline/probe.h"
@@ -100,6 +105,49 @@ static void on_exit_cb(struct drv_proc *proc, int64_t status, int sig, void *arg
                n->run.running, sig ? "signal" : "status", sig ? sig : (int)status);
 }
 
+static bool env_sets(const struct manifest_service *ms, const char *name)
+{
+    for (size_t e = 0; e < ms->nenv; e++)
+        if (strcmp(ms->env[e].name, name) == 0)
+            return true;
+    return false;
+}
+
+/* Resolves the service's user into spec and adds its HOME, USER and
+ * LOGNAME to envp at *k (3 slots of envbuf). */
+static int service_user(const struct manifest_service *ms, struct drv_spec *spec,
+                        char envbuf[][4096 + 256], const char **envp, size_t *k, char *err,
+                        size_t errlen)
+{
+    if (!ms->user)
+        return 0;
+    struct probe_user u;
+    char why[256];
+    if (geteuid() != 0) {
+        snprintf(err, errlen, "%s: user set but chimerad is not root", ms->name);
+        return -1;
+    }
+    if (probe_user_resolve(ms->user, &u, why, sizeof(why)) != 0) {
+        snprintf(err, errlen, "%s: %s", ms->name, why);
+        return -1;
+    }
+    spec->set_user = true;
+    spec->uid = u.uid;
+    spec->gid = u.gid;
+    const char *vars[][2] = {{"HOME", u.named && u.home[0] ? u.home : "/"},
+                             {"USER", u.named ? u.name : NULL},
+                             {"LOGNAME", u.named ? u.name : NULL}};
+    for (size_t v = 0; v < 3; v++) {
+        if (env_sets(ms, vars[v][0]))
+            continue;
+        /* A user without a name must not pass for chimerad's. */
+        snprintf(envbuf[*k], sizeof(envbuf[*k]), "%s=%s", vars[v][0], vars[v][1] ? vars[v][1] : "");
+        envp[*k] = envbuf[*k];
+        (*k)++;
+    }
+    return 0;
+}
+
 static int start_service(struct node *n, size_t i, const struct manifest *m, char *err,
                          size_t errlen)
 {
@@ -116,8 +164,8 @@ static int start_service(struct node *n, size_t i, const struct manifest *m, cha
         .node = n->cfg.id, .name = m->name, .version = m->version, .port = s->port};
     struct manifest_error me;
     static char argbuf[MANIFEST_MAX_ARGS + 1][4096];
-    static char envbuf[MANIFEST_MAX_ENV + 2][4096 + 256];
-    const char *argv[MANIFEST_MAX_ARGS + 2], *envp[MANIFEST_MAX_ENV + ENVFILE_MAX_ENTRIES + 3];
+    static char envbuf[MANIFEST_MAX_ENV + 5][4096 + 256];
+    const char *argv[MANIFEST_MAX_ARGS + 2], *envp[MANIFEST_MAX_ENV + ENVFILE_MAX_ENTRIES + 6];
     argv[0] = ms->command;
     for (size_t a = 0; a < ms->nargs; a++) {
         if (manifest_expand(ms->args[a], &vars, argbuf[a], sizeof(argbuf[a]), &me) != 0) {
@@ -146,6 +194,9 @@ static int start_service(struct node *n, size_t i, const struct manifest *m, cha
     snprintf(envbuf[k], sizeof(envbuf[k]), "%s", owner_mark(n));
     envp[k] = envbuf[k];
     k++;
+    struct drv_spec spec = {.argv = argv, .env = envp, .cwd = ms->working_dir};
+    if (service_user(ms, &spec, envbuf, envp, &k, err, errlen) != 0)
+        return -1;
     envp[k] = NULL;
     if (ms->health.enabled &&
         manifest_expand(ms->health.url, &vars, s->url, sizeof(s->url), &me) != 0) {
@@ -160,11 +211,11 @@ static int start_service(struct node *n, size_t i, const struct manifest *m, cha
         snprintf(err, errlen, "%s: %s", ms->name, why);
         return -1;
     }
-    k = envfile_merge(&ef, envp, k, MANIFEST_MAX_ENV + ENVFILE_MAX_ENTRIES + 2);
+    k = envfile_merge(&ef, envp, k, MANIFEST_MAX_ENV + ENVFILE_MAX_ENTRIES + 5);
     envp[k] = NULL;
     char log[CONFIG_PATH_MAX + 128];
     svc_path(n, ms->name, "log", log, sizeof(log));
-    struct drv_spec spec = {.argv = argv, .env = envp, .cwd = ms->working_dir, .log_path = log};
+    spec.log_path = log;
     int rc = drv_start(n->loop, &spec, on_exit_cb, s, &s->proc, why, sizeof(why));
     envfile_free(&ef);
     if (rc != 0) {

@@ -115,6 +115,14 @@ static void judge_service(struct sink *k, const char *node, const struct manifes
     if (!ps->args_ok)
         add(k, node, sv, "args_invalid", CERT_CRITICAL, false, "args: %.200s",
             ps->args_error[0] ? ps->args_error : "an argument does not expand");
+    if (ms->user && (!ps->user_set || !ps->user_root))
+        add(k, node, sv, "user_not_root", CERT_CRITICAL, false,
+            "user \"%.64s\" set but chimerad is not root on node %s: it can run services only "
+            "as its own user",
+            ms->user, node);
+    else if (ms->user && !ps->user_ok)
+        add(k, node, sv, "user_unknown", CERT_CRITICAL, false, "node %s: %.160s", node,
+            ps->user_error[0] ? ps->user_error : "the user does not exist");
     if (ms->env_file && !(ps->env_file_set && ps->env_file_ok))
         add(k, node, sv, "env_file_invalid", CERT_CRITICAL, false, "%.200s",
             ps->env_file_error[0] ? ps->env_file_error : "env_file: not checked by this node");

@@ -35,6 +35,9 @@
  *     env_invalid, args_invalid critical   a value does not expand
  *     env_file_invalid          critical   the env_file is missing, unreadable or malformed
  *                                          on the node (the message names file and line)
+ *     user_not_root             critical   "user" is set but chimerad does not run as root
+ *                                          there (or the node did not check it)
+ *     user_unknown              critical   "user" does not exist on the node
  *     service_not_probed        critical   the node's facts lack a service of the manifest
  *   per node
  *     node_unreachable          warning when a quorum (more than half) of the nodes

@@ -25,6 +25,19 @@
  * process close-on-exec before it spawns, so nothing chimerad inherited from
  * whoever started it (a lock file, a socket) reaches a service.
  *
+ * Environment. A service does not inherit chimerad's environment, which
+ * names chimerad's secrets (CHIMERA_CLUSTER_KEY_FILE, CHIMERA_ADMIN_TOKEN_FILE,
+ * ...) and whatever else its starter set: it gets only the variables of
+ * this process named in DRV_ENV_KEPT (or starting with LC_), then spec->env
+ * on top. Never a CHIMERA_* variable of this process.
+ *
+ * User. With spec->set_user, the child switches to spec->uid and spec->gid
+ * before exec (libuv's UV_PROCESS_SETUID/SETGID, which also drops every
+ * supplementary group: libuv cannot set others); only root may do this. The
+ * working directory is entered before the switch, and the log is opened
+ * here, by this process, and passed as descriptors 1 and 2: the service needs
+ * no access to the log file, only to what it reads and writes itself.
+ *
  * Lifetime. drv_start allocates a struct drv_proc; drv_free releases it. The
  * memory goes back when libuv has run the close callbacks of its handles, so
  * the loop must run after drv_free (as for any libuv handle). drv_free on a
@@ -43,10 +56,16 @@
 struct drv_spec {
     const char *const *argv; /* NULL-terminated; argv[0] a path or looked up in PATH */
     const char *const *env;  /* NULL-terminated "NAME=value"s added to / overriding the
-                                node's environment; NULL for none */
+                                kept part of the node's environment; NULL for none */
     const char *cwd;         /* working directory, or NULL for the node's */
     const char *log_path;    /* stdout and stderr appended here; NULL: /dev/null */
+    bool set_user;           /* run as uid:gid (see User above); false: as this process */
+    uint32_t uid, gid;
 };
+
+/* The variables of the node's environment a service gets ("LC_*" too):
+ * what a program needs to find programs, its locale and its time zone. */
+#define DRV_ENV_KEPT "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR"
 
 struct drv_proc;
 

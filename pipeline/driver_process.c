@@ -66,7 +66,22 @@ static void on_grace_over(uv_timer_t *t)
         kill_group(p->pid, SIGKILL);
 }
 
-/* The node's environment with spec's entries added or overriding. */
+/* Whether a variable of the node's environment reaches services. */
+static bool kept(const char *entry)
+{
+    static const char *const names[] = {DRV_ENV_KEPT};
+    const char *eq = strchr(entry, '=');
+    size_t len = eq ? (size_t)(eq - entry) : strlen(entry);
+    if (len > 3 && strncmp(entry, "LC_", 3) == 0)
+        return true;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strlen(names[i]) == len && strncmp(entry, names[i], len) == 0)
+            return true;
+    return false;
+}
+
+/* The kept part of the node's environment with spec's entries added or
+ * overriding. */
 static char **merge_env(const char *const *extra)
 {
     size_t n = 0, m = 0;
@@ -81,10 +96,10 @@ static char **merge_env(const char *const *extra)
     for (size_t i = 0; i < n; i++) {
         const char *eq = strchr(environ[i], '=');
         size_t len = eq ? (size_t)(eq - environ[i]) : strlen(environ[i]);
-        bool overridden = false;
-        for (size_t j = 0; j < m && !overridden; j++)
-            overridden = strncmp(extra[j], environ[i], len) == 0 && extra[j][len] == '=';
-        if (!overridden)
+        bool dropped = !kept(environ[i]);
+        for (size_t j = 0; j < m && !dropped; j++)
+            dropped = strncmp(extra[j], environ[i], len) == 0 && extra[j][len] == '=';
+        if (!dropped)
             env[k++] = environ[i];
     }
     for (size_t j = 0; j < m; j++)
@@ -225,7 +240,9 @@ int drv_start(uv_loop_t *loop, const struct drv_spec *spec, drv_exit_fn on_exit,
         .args = (char **)spec->argv,
         .env = env,
         .cwd = spec->cwd,
-        .flags = UV_PROCESS_DETACHED,
+        .flags = UV_PROCESS_DETACHED | (spec->set_user ? UV_PROCESS_SETUID | UV_PROCESS_SETGID : 0),
+        .uid = (uv_uid_t)spec->uid,
+        .gid = (uv_gid_t)spec->gid,
         .stdio_count = 3,
         .stdio = stdio,
     };

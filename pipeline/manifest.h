@@ -22,7 +22,7 @@
  * expands with manifest_expand when it starts the service.
  *
  * Memory. manifest_parse allocates the variable-size parts (command, args,
- * env, env_file, working_dir, health URL); manifest_free releases them. On failure
+ * env, env_file, working_dir, user, health URL); manifest_free releases them. On failure
  * manifest_parse leaves nothing allocated (*m is zeroed), so manifest_free is
  * needed only after success (calling it on a zeroed struct is harmless). */
 #ifndef CHIMERA_PIPELINE_MANIFEST_H
@@ -46,6 +46,7 @@
 #define MANIFEST_MAX_DURATION_MS (24u * 3600u * 1000u) /* any duration: at most 24h */
 #define MANIFEST_MAX_PARALLEL 16
 #define MANIFEST_MAX_THRESHOLD 100
+#define MANIFEST_USER_NAME_MAX 32 /* bytes of a user name in "user" */
 
 /* Defaults (milliseconds where it is a duration). */
 #define MANIFEST_DEFAULT_INTERVAL_MS 1000u
@@ -99,6 +100,12 @@ struct manifest_service {
                         * path is in the manifest; the node reads the values at start.
                         * May hold variables (${NODE}: one file per node on one host) */
     char *working_dir; /* an absolute path, or NULL for the node's */
+    /* The user the service runs as, or NULL for chimerad's own: a user name
+     * (1-32 of [A-Za-z0-9_.-], not starting with '-', an optional final '$')
+     * or "UID" or "UID:GID" (decimal, below 4294967295). Whether it exists,
+     * and whether chimerad may switch to it (it runs as root), is the
+     * simulate stage's (probe.h). */
+    char *user;
     enum manifest_port port_kind;
     uint16_t port; /* MANIFEST_PORT_FIXED: the port; otherwise 0 */
     struct manifest_health health;

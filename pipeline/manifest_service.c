@@ -218,11 +218,65 @@ static int parse_path(const json_t *js, const char *base, const char *key, char 
     return str ? manifest_dup(str, out, p, err) : 0;
 }
 
+/* "UID" or "UID:GID", each below (uid_t)-1, which means "unchanged" to
+ * setuid and chown. */
+static bool numeric_user(const char *s)
+{
+    for (int part = 0; part < 2; part++) {
+        unsigned long long v = 0;
+        const char *d = s;
+        while (*s >= '0' && *s <= '9' && v < 4294967295ull)
+            v = v * 10 + (unsigned long long)(*s++ - '0');
+        if (s == d || v >= 4294967295ull || (*s >= '0' && *s <= '9'))
+            return false;
+        if (*s == '\0')
+            return true;
+        if (*s++ != ':' || part == 1)
+            return false;
+    }
+    return false;
+}
+
+/* A portable user name (useradd's rules, less strict on case). */
+static bool user_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > MANIFEST_USER_NAME_MAX || *s == '-')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '.' || c == '-' || (c == '$' && i == n - 1 && n > 1);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+static int parse_user(const json_t *js, const char *base, struct manifest_service *s,
+                      struct manifest_error *err)
+{
+    const char *str = NULL;
+    char p[MANIFEST_PATH_CAP], b[48];
+    manifest_key_path(p, base, "user");
+    int r = manifest_get_str(js, base, "user", MANIFEST_STRING_MAX, "a user name or \"UID[:GID]\"",
+                             &str, err);
+    if (r <= 0)
+        return r;
+    bool digits = strspn(str, "0123456789:") == strlen(str);
+    if (digits ? !numeric_user(str) : !user_name(str))
+        return manifest_fail(err, p,
+                             "\"%s\" is not a user: give a user name (letters, digits, '_', '.', "
+                             "'-', at most %d bytes) or \"UID\" or \"UID:GID\", e.g. \"1000:1000\"",
+                             manifest_show(str, b), MANIFEST_USER_NAME_MAX);
+    return manifest_dup(str, &s->user, p, err);
+}
+
 int manifest_parse_service(json_t *js, size_t i, struct manifest *m, struct manifest_error *err)
 {
     static const char *const keys[] = {"name",   "driver",     "command",     "args",
                                        "env",    "env_file",   "working_dir", "port",
-                                       "health", "stop_grace", NULL};
+                                       "health", "stop_grace", "user",        NULL};
     struct manifest_service *s = &m->services[i];
     char base[MANIFEST_PATH_CAP], p[MANIFEST_PATH_CAP], b[48];
     manifest_index_path(base, "services", i);
@@ -275,7 +329,7 @@ int manifest_parse_service(json_t *js, size_t i, struct manifest *m, struct mani
         return -1;
 
     if (parse_path(js, base, "env_file", &s->env_file, err) ||
-        parse_path(js, base, "working_dir", &s->working_dir, err))
+        parse_path(js, base, "working_dir", &s->working_dir, err) || parse_user(js, base, s, err))
         return -1;
     manifest_key_path(p, base, "env_file");
     if (s->env_file &&

@@ -219,6 +219,7 @@ void manifest_free(struct manifest *m)
         free(s->env);
         free(s->env_file);
         free(s->working_dir);
+        free(s->user);
         free(s->health.url);
     }
     memset(m, 0, sizeof *m);
@@ -278,6 +279,7 @@ static json_t *service_json(const struct manifest_service *s)
     bad |= put(o, "env", env);
     bad |= put(o, "env_file", s->env_file ? json_string(s->env_file) : json_null());
     bad |= put(o, "working_dir", s->working_dir ? json_string(s->working_dir) : json_null());
+    bad |= put(o, "user", s->user ? json_string(s->user) : json_null());
     bad |= put(o, "port", port);
     bad |= put(o, "health", health);
     bad |= put(o, "stop_grace", json_integer(s->stop_grace_ms));

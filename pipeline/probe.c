@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -294,6 +295,65 @@ int probe_env_file_read(const struct manifest_service *s, const struct manifest_
     return read_env_file(path, out, err, errlen);
 }
 
+/* ---- user --------------------------------------------------------------- */
+
+static void fill_named(struct probe_user *out, const struct passwd *pw)
+{
+    out->named = true;
+    snprintf(out->name, sizeof(out->name), "%s", pw->pw_name);
+    snprintf(out->home, sizeof(out->home), "%s", pw->pw_dir ? pw->pw_dir : "");
+}
+
+int probe_user_resolve(const char *spec, struct probe_user *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    char buf[MANIFEST_STRING_MAX + 1];
+    snprintf(buf, sizeof(buf), "%s", spec);
+    bool numeric = buf[0] && strspn(buf, "0123456789:") == strlen(buf);
+    if (!numeric) {
+        errno = 0;
+        struct passwd *pw = getpwnam(buf);
+        if (!pw) {
+            snprintf(err, errlen, "user \"%.64s\" does not exist on this node%s%s", buf,
+                     errno ? ": " : "", errno ? strerror(errno) : "");
+            return -1;
+        }
+        out->uid = (uint32_t)pw->pw_uid;
+        out->gid = (uint32_t)pw->pw_gid;
+        fill_named(out, pw);
+        return 0;
+    }
+    char *colon = strchr(buf, ':');
+    out->uid = (uint32_t)strtoul(buf, NULL, 10);
+    struct passwd *pw = getpwuid((uid_t)out->uid);
+    if (colon)
+        out->gid = (uint32_t)strtoul(colon + 1, NULL, 10);
+    else if (pw)
+        out->gid = (uint32_t)pw->pw_gid;
+    else {
+        snprintf(err, errlen,
+                 "uid %u has no entry in the user database on this node; give its group too, "
+                 "e.g. \"%u:%u\"",
+                 (unsigned)out->uid, (unsigned)out->uid, (unsigned)out->uid);
+        return -1;
+    }
+    if (pw)
+        fill_named(out, pw);
+    return 0;
+}
+
+static void probe_user(const char *spec, struct probe_service *ps)
+{
+    struct probe_user u;
+    ps->user_set = true;
+    ps->user_root = geteuid() == 0;
+    if (!ps->user_root)
+        snprintf(ps->user_error, sizeof(ps->user_error),
+                 "user set but chimerad is not root (it runs as uid %u)", (unsigned)geteuid());
+    else
+        ps->user_ok = probe_user_resolve(spec, &u, ps->user_error, sizeof(ps->user_error)) == 0;
+}
+
 /* ---- probe_release ------------------------------------------------------ */
 
 int probe_release(const struct manifest *m, const char *node_id, struct probe_facts *out)
@@ -319,6 +379,8 @@ int probe_release(const struct manifest *m, const char *node_id, struct probe_fa
         probe_command(s->command ? s->command : "", ps);
         if (s->working_dir)
             probe_dir(s->working_dir, ps);
+        if (s->user)
+            probe_user(s->user, ps);
 
         ps->port_kind = s->port_kind;
         uint16_t bound = 0;

@@ -15,7 +15,8 @@
  *                  "health": {"set": true, "ok": true, "url": "http://...", "error": ""},
  *                  "env": {"ok": true, "error": ""}, "args": {"ok": true, "error": ""},
  *                  "env_file": {"set": true, "ok": false,
- *                               "error": "env_file /etc/web.env: line 3: ..."}}]}
+ *                               "error": "env_file /etc/web.env: line 3: ..."},
+ *                  "user": {"set": true, "root": true, "ok": true, "error": ""}}]}
  * Decoding is strict: every key required, no unknown key, right types,
  * strings that fit; the error names the field ("services[0].port.port"). */
 #ifndef CHIMERA_PIPELINE_PROBE_H
@@ -66,6 +67,11 @@ struct probe_service {
     bool env_file_set; /* the manifest names one */
     bool env_file_ok;  /* it can be read by this node and parses */
     char env_file_error[PROBE_DETAIL_MAX];
+    /* user: whether the node could run the service as the manifest's user */
+    bool user_set;  /* the manifest names one */
+    bool user_root; /* chimerad runs as root here (euid 0), so it may switch users */
+    bool user_ok;   /* ... and the user exists here (probe_user_resolve) */
+    char user_error[PROBE_DETAIL_MAX];
 };
 
 struct probe_facts {
@@ -93,6 +99,21 @@ int probe_release(const struct manifest *m, const char *node_id, struct probe_fa
  * value. */
 int probe_env_file_read(const struct manifest_service *s, const struct manifest_vars *v,
                         struct envfile *out, char *err, size_t errlen);
+
+/* A manifest's "user" resolved on this machine. */
+struct probe_user {
+    uint32_t uid, gid;
+    bool named;                /* found in the user database: name and home are its */
+    char name[64];             /* "" when not named */
+    char home[PROBE_PATH_MAX]; /* "" when not named */
+};
+
+/* Resolves spec (a user name, "UID" or "UID:GID"; manifest.h) with the
+ * user database: a name gives its uid, primary gid and home; "UID" must have
+ * an entry (for its group); "UID:GID" is taken as given (an entry, when there
+ * is one, adds name and home). Returns 0, or -1 with one line in err, e.g.
+ * "user \"web\" does not exist on this node". */
+int probe_user_resolve(const char *spec, struct probe_user *out, char *err, size_t errlen);
 
 /* A port free on 127.0.0.1 now, for "port": "auto" (0 when none could be
  * had). The node assigns it when it starts the service. */

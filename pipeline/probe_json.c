@@ -28,9 +28,9 @@ static json_t *obj(bool *ok)
 static json_t *service_json(const struct probe_service *s, bool *ok)
 {
     json_t *o = obj(ok), *c = obj(ok), *w = obj(ok), *p = obj(ok), *h = obj(ok), *e = obj(ok),
-           *a = obj(ok), *f = obj(ok);
+           *a = obj(ok), *f = obj(ok), *u = obj(ok);
     if (!*ok) {
-        json_t *all[] = {o, c, w, p, h, e, a, f};
+        json_t *all[] = {o, c, w, p, h, e, a, f, u};
         for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
             json_decref(all[i]);
         return NULL;
@@ -65,6 +65,11 @@ static json_t *service_json(const struct probe_service *s, bool *ok)
     put(f, "ok", json_boolean(s->env_file_ok), ok);
     put(f, "error", json_string(s->env_file_error), ok);
     put(o, "env_file", f, ok);
+    put(u, "set", json_boolean(s->user_set), ok);
+    put(u, "root", json_boolean(s->user_root), ok);
+    put(u, "ok", json_boolean(s->user_ok), ok);
+    put(u, "error", json_string(s->user_error), ok);
+    put(o, "user", u, ok);
     return o;
 }
 
@@ -190,7 +195,8 @@ static int service_from_json(struct dec *d, const json_t *o, const char *path,
                              struct probe_service *s)
 {
     static const char *const top[] = {"name", "command", "working_dir", "port", "health",
-                                      "env",  "args",    "env_file",    NULL};
+                                      "env",  "args",    "env_file",    "user", NULL};
+    static const char *const user[] = {"set", "root", "ok", "error", NULL};
     static const char *const cmd[] = {"found", "executable", "path", NULL};
     static const char *const wd[] = {"set", "exists", "is_dir", "creatable", NULL};
     static const char *const port[] = {"kind", "port", "free", "own", NULL};
@@ -254,6 +260,11 @@ static int service_from_json(struct dec *d, const json_t *o, const char *path,
     if (get_obj(d, o, path, "env_file", setokerr, &x, p, sizeof(p)) ||
         get_bool(d, x, p, "set", &s->env_file_set) || get_bool(d, x, p, "ok", &s->env_file_ok) ||
         get_str(d, x, p, "error", s->env_file_error, sizeof(s->env_file_error)))
+        return -1;
+    if (get_obj(d, o, path, "user", user, &x, p, sizeof(p)) ||
+        get_bool(d, x, p, "set", &s->user_set) || get_bool(d, x, p, "root", &s->user_root) ||
+        get_bool(d, x, p, "ok", &s->user_ok) ||
+        get_str(d, x, p, "error", s->user_error, sizeof(s->user_error)))
         return -1;
     return 0;
 }

@@ -420,6 +420,66 @@ static void test_demo_bad_option_exits_2(void **state)
     wait_log(f, "chimera-demo: bad duration for --crash-after: soon (see --help)\n");
 }
 
+static void test_service_gets_only_the_kept_part_of_the_node_environment(void **state)
+{
+    struct fixture *f = *state;
+    struct exited e = {0};
+    setenv("CHIMERA_ADMIN_TOKEN_FILE", "/etc/chimera/admin.token", 1);
+    setenv("CHIMERA_CLUSTER_KEY_FILE", "/etc/chimera/cluster.key", 1);
+    setenv("CHIMERA_HTTP_READ_TOKEN", "/etc/chimera/read.token", 1);
+    setenv("NODE_ONLY_SETTING", "node", 1);
+    setenv("LC_TIME", "C", 1);
+    setenv("TZ", "UTC", 1);
+    const char *argv[] = {"/bin/sh", "-c", "env; echo END", NULL};
+    const char *env[] = {"FROM_SPEC=yes", NULL};
+    struct drv_proc *p = start(f, argv, env, NULL, &e);
+    wait_exit(f, &e);
+    drv_free(p);
+    unsetenv("CHIMERA_ADMIN_TOKEN_FILE");
+    unsetenv("CHIMERA_CLUSTER_KEY_FILE");
+    unsetenv("CHIMERA_HTTP_READ_TOKEN");
+    unsetenv("NODE_ONLY_SETTING");
+    unsetenv("LC_TIME");
+    unsetenv("TZ");
+    char *log = slurp(f->log);
+    assert_non_null(strstr(log, "\nEND\n"));
+    if (strstr(log, "CHIMERA_") || strstr(log, "NODE_ONLY_SETTING"))
+        fail_msg("the service got more than the kept variables:\n%s", log);
+    assert_non_null(strstr(log, "\nFROM_SPEC=yes\n"));
+    assert_non_null(strstr(log, "\nPATH=/"));
+    assert_non_null(strstr(log, "\nLC_TIME=C\n"));
+    assert_non_null(strstr(log, "\nTZ=UTC\n"));
+    free(log);
+}
+
+static void test_service_runs_as_the_given_uid_and_gid(void **state)
+{
+    struct fixture *f = *state;
+    if (geteuid() != 0) {
+        const char *req = getenv("CHIMERA_REQUIRE_NETNS");
+        if (req && strcmp(req, "1") == 0)
+            fail_msg("CHIMERA_REQUIRE_NETNS=1 but the test does not run as root");
+        fprintf(stderr, "*** test_driver: set_user SKIPPED (not root)\n");
+        skip();
+    }
+    /* The log is opened here, as root, in a directory the user cannot
+     * enter: the service writes it through descriptors 1 and 2. */
+    assert_int_equal(chmod(f->dir, 0700), 0);
+    struct exited e = {0};
+    const char *argv[] = {"/bin/sh", "-c", "echo \"ids $(id -u) $(id -g) [$(id -G)]\"", NULL};
+    struct drv_spec spec = {
+        .argv = argv, .log_path = f->log, .set_user = true, .uid = 4000111, .gid = 4000222};
+    struct drv_proc *p = NULL;
+    char err[256];
+    if (drv_start(&f->loop, &spec, on_exit_record, &e, &p, err, sizeof err) != 0)
+        fail_msg("drv_start: %s", err);
+    wait_exit(f, &e);
+    drv_free(p);
+    assert_int_equal(e.status, 0);
+    /* No supplementary group of this process (root's) is left. */
+    wait_log(f, "ids 4000111 4000222 [4000222]\n");
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -438,6 +498,8 @@ int main(void)
         T(test_demo_crash_after_exits_3),
         T(test_demo_sigterm_exits_0),
         T(test_demo_bad_option_exits_2),
+        T(test_service_gets_only_the_kept_part_of_the_node_environment),
+        T(test_service_runs_as_the_given_uid_and_gid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

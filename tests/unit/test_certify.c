@@ -122,6 +122,27 @@ static size_t judge_alone(const char *json, struct manifest *m, struct cert_issu
     return cert_judge(m, &f, 1, is, 8);
 }
 
+static const char *const user_doc =
+    "{\"name\": \"demo\", \"version\": \"1\", \"services\": ["
+    " {\"name\": \"web\", \"command\": \"/bin/web\", \"user\": \"web\"}]}";
+
+/* user_doc judged with n1 and n2 good (root, the user exists) but for what
+ * change does to n2's facts; returns the number of issues. */
+static size_t judge_user(struct manifest *m, void (*change)(struct probe_service *),
+                         struct cert_issue is[8])
+{
+    struct probe_facts f[2];
+    parse_into(user_doc, m);
+    good_facts(m, "n1", &f[0]);
+    good_facts(m, "n2", &f[1]);
+    for (size_t i = 0; i < 2; i++) {
+        struct probe_service *ps = &f[i].services[0];
+        ps->user_set = ps->user_root = ps->user_ok = true;
+    }
+    change(&f[1].services[0]);
+    return cert_judge(m, f, 2, is, 8);
+}
+
 /* ---- judge rules -------------------------------------------------------- */
 
 static void test_judge_good_facts_give_no_issue(void **state)
@@ -217,6 +238,70 @@ static void test_judge_args_that_do_not_expand_are_critical(void **state)
     struct fixture *fx = *state;
     fx->nodes[0].services[0].args_ok = false;
     expect(only_issue(fx), "n1", "web", "args_invalid", CERT_CRITICAL, false);
+}
+
+/* The issue of code among n; fails when there is none. */
+static const struct cert_issue *issue_of(const struct cert_issue *is, size_t n, const char *code)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(is[i].code, code) == 0)
+            return &is[i];
+    fail_msg("no %s issue among %zu", code, n);
+    return NULL;
+}
+
+static void user_fine(struct probe_service *ps)
+{
+    (void)ps;
+}
+
+static void not_root(struct probe_service *ps)
+{
+    ps->user_root = ps->user_ok = false;
+    snprintf(ps->user_error, sizeof(ps->user_error), "user set but chimerad is not root");
+}
+
+static void no_such_user(struct probe_service *ps)
+{
+    ps->user_ok = false;
+    snprintf(ps->user_error, sizeof(ps->user_error), "user \"web\" does not exist on this node");
+}
+
+static void test_judge_user_that_exists_on_a_root_node_gives_no_issue(void **state)
+{
+    (void)state;
+    struct manifest m;
+    struct cert_issue is[8];
+    assert_int_equal(judge_user(&m, user_fine, is), 1);
+    expect(&is[0], "", "web", "no_health_check", CERT_INFO, false);
+    manifest_free(&m);
+}
+
+static void test_judge_user_where_chimerad_is_not_root_is_critical(void **state)
+{
+    (void)state;
+    struct manifest m;
+    struct cert_issue is[8];
+    size_t n = judge_user(&m, not_root, is);
+    assert_int_equal(n, 2); /* and no_health_check */
+    const struct cert_issue *it = issue_of(is, n, "user_not_root");
+    expect(it, "n2", "web", "user_not_root", CERT_CRITICAL, false);
+    assert_non_null(strstr(it->message, "set but chimerad is not root on node n2"));
+    manifest_free(&m);
+}
+
+static void test_judge_user_missing_on_a_node_is_critical_and_names_it(void **state)
+{
+    (void)state;
+    struct manifest m;
+    struct cert_issue is[8];
+    size_t n = judge_user(&m, no_such_user, is);
+    assert_int_equal(n, 2); /* and no_health_check */
+    const struct cert_issue *it = issue_of(is, n, "user_unknown");
+    expect(it, "n2", "web", "user_unknown", CERT_CRITICAL, false);
+    assert_non_null(strstr(it->message, "node n2"));
+    assert_non_null(strstr(it->message, "does not exist"));
+    manifest_free(&m);
 }
 
 static void test_judge_service_missing_from_facts_is_critical(void **state)
@@ -621,6 +706,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_judge_good_facts_give_no_issue),
+        T(test_judge_user_that_exists_on_a_root_node_gives_no_issue),
+        T(test_judge_user_where_chimerad_is_not_root_is_critical),
+        T(test_judge_user_missing_on_a_node_is_critical_and_names_it),
         T(test_judge_command_not_found_is_critical),
         T(test_judge_command_not_executable_is_critical),
         T(test_judge_working_dir_missing_is_critical_and_healable),

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define ADMIN_TOKEN "s3cr3t-admin-token"
 #define HEX "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 
 struct fixture {
@@ -88,7 +89,8 @@ static void test_short_key_is_an_error(void **state)
     assert_int_equal(check(f), -1);
     assert_err_has(f->err, "--cluster-key-file: ");
     assert_err_has(f->err, f->c.cluster_key_file);
-    assert_err_has(f->err, "generate one with: chimeractl keygen > ");
+    assert_err_has(f->err, "replace it: rm ");
+    assert_err_has(f->err, " && chimeractl keygen --out ");
 }
 
 static void test_long_key_is_an_error(void **state)
@@ -116,7 +118,8 @@ static void test_non_hex_key_is_an_error(void **state)
     set_key(f, "zz0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n");
     assert_int_equal(check(f), -1);
     assert_err_has(f->err, "--cluster-key-file: ");
-    assert_err_has(f->err, "generate one with: chimeractl keygen > ");
+    assert_err_has(f->err, "replace it: rm ");
+    assert_err_has(f->err, " && chimeractl keygen --out ");
 }
 
 static void test_key_with_leading_space_is_an_error(void **state)
@@ -159,9 +162,9 @@ static void test_key_file_that_is_a_directory_is_an_error(void **state)
 static void test_token_file_is_read_without_trailing_newline(void **state)
 {
     struct fixture *f = *state;
-    set_token(f, "s3cr3t-token\n");
+    set_token(f, ADMIN_TOKEN "\n");
     assert_int_equal(check(f), 0);
-    assert_string_equal(f->token, "s3cr3t-token");
+    assert_string_equal(f->token, ADMIN_TOKEN);
 }
 
 static void test_no_token_file_gives_an_empty_token(void **state)
@@ -175,7 +178,7 @@ static void test_no_token_file_gives_an_empty_token(void **state)
 static void test_token_file_checked_without_a_token_buffer(void **state)
 {
     struct fixture *f = *state;
-    set_token(f, "tok\n");
+    set_token(f, ADMIN_TOKEN "\n");
     assert_int_equal(config_check_files(&f->c, f->key, NULL, 0, f->err, sizeof f->err), 0);
 }
 
@@ -325,6 +328,126 @@ static void test_read_only_data_dir_is_an_error(void **state)
     assert_err_has(f->err, "is not writable");
 }
 
+/* ---- who may read the key and the tokens ------------------------------- */
+
+static void test_key_file_readable_by_others_is_refused(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(chmod(f->c.cluster_key_file, 0644), 0);
+    assert_int_equal(check(f), -1);
+    assert_null(strchr(f->err, '\n'));
+    assert_err_has(f->err, "--cluster-key-file: ");
+    assert_err_has(f->err, "has mode 0644");
+    char fix[CONFIG_PATH_MAX + 16];
+    snprintf(fix, sizeof fix, "chmod 600 %s", f->c.cluster_key_file);
+    assert_err_has(f->err, fix);
+    for (int i = 0; i < CONFIG_KEY_BYTES; i++)
+        assert_int_equal(f->key[i], 0);
+}
+
+static void test_key_file_readable_by_the_group_is_refused(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(chmod(f->c.cluster_key_file, 0640), 0);
+    assert_int_equal(check(f), -1);
+    assert_err_has(f->err, "--cluster-key-file: ");
+    assert_err_has(f->err, "has mode 0640");
+}
+
+static void test_key_file_mode_0400_is_accepted(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(chmod(f->c.cluster_key_file, 0400), 0);
+    assert_int_equal(check(f), 0);
+}
+
+static void test_key_file_of_another_user_is_refused(void **state)
+{
+    struct fixture *f = *state;
+    if (geteuid() != 0)
+        skip(); /* only root can give a file away */
+    assert_int_equal(chown(f->c.cluster_key_file, 12345, 12345), 0);
+    assert_int_equal(check(f), -1);
+    assert_err_has(f->err, "--cluster-key-file: ");
+    assert_err_has(f->err, "belongs to uid 12345");
+    assert_err_has(f->err, "chown ");
+}
+
+static void test_key_file_that_is_not_a_regular_file_is_refused(void **state)
+{
+    struct fixture *f = *state;
+    snprintf(f->c.cluster_key_file, sizeof f->c.cluster_key_file, "%s/fifo", f->dir);
+    assert_int_equal(mkfifo(f->c.cluster_key_file, 0600), 0);
+    assert_int_equal(check(f), -1); /* and does not block on the FIFO */
+    assert_err_has(f->err, "is not a regular file");
+}
+
+static void test_admin_token_file_readable_by_others_is_refused(void **state)
+{
+    struct fixture *f = *state;
+    set_token(f, ADMIN_TOKEN "\n");
+    assert_int_equal(chmod(f->c.admin_token_file, 0644), 0);
+    assert_int_equal(check(f), -1);
+    assert_null(strchr(f->err, '\n'));
+    assert_err_has(f->err, "--admin-token-file: ");
+    assert_err_has(f->err, "has mode 0644");
+    char fix[CONFIG_PATH_MAX + 16];
+    snprintf(fix, sizeof fix, "chmod 600 %s", f->c.admin_token_file);
+    assert_err_has(f->err, fix);
+    assert_null(strstr(f->err, ADMIN_TOKEN));
+    assert_string_equal(f->token, "");
+}
+
+static void test_admin_token_file_readable_by_the_group_is_refused(void **state)
+{
+    struct fixture *f = *state;
+    set_token(f, ADMIN_TOKEN "\n");
+    assert_int_equal(chmod(f->c.admin_token_file, 0660), 0);
+    assert_int_equal(check(f), -1);
+    assert_err_has(f->err, "has mode 0660");
+}
+
+static void test_admin_token_file_of_another_user_is_refused(void **state)
+{
+    struct fixture *f = *state;
+    if (geteuid() != 0)
+        skip();
+    set_token(f, ADMIN_TOKEN "\n");
+    assert_int_equal(chown(f->c.admin_token_file, 12345, 12345), 0);
+    assert_int_equal(check(f), -1);
+    assert_err_has(f->err, "--admin-token-file: ");
+    assert_err_has(f->err, "belongs to uid 12345");
+}
+
+static void test_admin_token_shorter_than_16_bytes_is_refused(void **state)
+{
+    struct fixture *f = *state;
+    set_token(f, "fifteen-bytes-x\n");
+    assert_int_equal(check(f), -1);
+    assert_null(strchr(f->err, '\n'));
+    assert_err_has(f->err, "--admin-token-file: the token in ");
+    assert_err_has(f->err, "is 15 bytes; at least 16");
+    assert_err_has(f->err, "chimeractl keygen --out");
+    assert_null(strstr(f->err, "fifteen-bytes-x"));
+    assert_string_equal(f->token, "");
+}
+
+static void test_admin_token_of_16_bytes_is_accepted(void **state)
+{
+    struct fixture *f = *state;
+    set_token(f, "sixteen-bytes-xx\n");
+    assert_int_equal(check(f), 0);
+    assert_string_equal(f->token, "sixteen-bytes-xx");
+}
+
+static void test_short_admin_token_is_refused_without_a_token_buffer(void **state)
+{
+    struct fixture *f = *state;
+    set_token(f, "tok\n");
+    assert_int_equal(config_check_files(&f->c, f->key, NULL, 0, f->err, sizeof f->err), -1);
+    assert_err_has(f->err, "is 3 bytes; at least 16");
+}
+
 /* ---- the read token ----------------------------------------------------- */
 
 #define READ_TOKEN "0123456789abcdef0123"
@@ -450,6 +573,17 @@ int main(void)
         T(test_data_path_that_is_a_file_is_an_error),
         T(test_data_dir_in_a_read_only_parent_is_an_error),
         T(test_read_only_data_dir_is_an_error),
+        T(test_key_file_readable_by_others_is_refused),
+        T(test_key_file_readable_by_the_group_is_refused),
+        T(test_key_file_mode_0400_is_accepted),
+        T(test_key_file_of_another_user_is_refused),
+        T(test_key_file_that_is_not_a_regular_file_is_refused),
+        T(test_admin_token_file_readable_by_others_is_refused),
+        T(test_admin_token_file_readable_by_the_group_is_refused),
+        T(test_admin_token_file_of_another_user_is_refused),
+        T(test_admin_token_shorter_than_16_bytes_is_refused),
+        T(test_admin_token_of_16_bytes_is_accepted),
+        T(test_short_admin_token_is_refused_without_a_token_buffer),
         T(test_no_read_token_file_leaves_reads_open),
         T(test_read_token_file_mode_0600_is_read_without_trailing_newline),
         T(test_read_token_file_readable_by_others_is_refused),

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "node/config.h"
 
@@ -61,7 +62,8 @@ static inline void make_tmpdir(char dir[64])
     assert_non_null(mkdtemp(dir));
 }
 
-/* Writes content to dir/name and returns the path in out. */
+/* Writes content to dir/name, mode 0600 (chimerad refuses key and token
+ * files others can read), and returns the path in out. */
 static inline const char *write_file(const char *dir, const char *name, const char *content,
                                      char *out, size_t outlen)
 {
@@ -70,6 +72,7 @@ static inline const char *write_file(const char *dir, const char *name, const ch
     assert_non_null(f);
     assert_int_equal(fputs(content, f) >= 0, 1);
     assert_int_equal(fclose(f), 0);
+    assert_int_equal(chmod(out, 0600), 0);
     return out;
 }
 

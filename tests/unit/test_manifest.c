@@ -224,6 +224,64 @@ static void test_document_of_exactly_256_kib_is_accepted(void **state)
     free(doc);
 }
 
+static const char *user_of(const char *user, struct manifest *m)
+{
+    char doc[256];
+    snprintf(doc, sizeof doc,
+             "{\"name\":\"w\",\"version\":\"1\",\"services\":[{\"name\":\"a\","
+             "\"command\":\"a\",\"user\":\"%s\"}]}",
+             user);
+    parse_ok(doc, m);
+    return m->services[0].user;
+}
+
+static void test_user_name_is_kept_as_given(void **state)
+{
+    (void)state;
+    struct manifest m;
+    assert_string_equal(user_of("nobody", &m), "nobody");
+    manifest_free(&m);
+    assert_string_equal(user_of("svc-web.1_x$", &m), "svc-web.1_x$");
+    manifest_free(&m);
+}
+
+static void test_user_as_uid_or_uid_and_gid_is_accepted(void **state)
+{
+    (void)state;
+    struct manifest m;
+    assert_string_equal(user_of("65534", &m), "65534");
+    manifest_free(&m);
+    assert_string_equal(user_of("1000:1000", &m), "1000:1000");
+    manifest_free(&m);
+    assert_string_equal(user_of("0", &m), "0");
+    manifest_free(&m);
+}
+
+static void test_no_user_runs_as_chimerad_and_shows_null(void **state)
+{
+    (void)state;
+    struct manifest m;
+    parse_ok(minimal, &m);
+    assert_null(m.services[0].user);
+    json_t *j = manifest_to_json(&m);
+    json_t *svc = json_array_get(json_object_get(j, "services"), 0);
+    assert_true(json_is_null(json_object_get(svc, "user")));
+    json_decref(j);
+    manifest_free(&m);
+}
+
+static void test_user_is_in_the_normalised_json(void **state)
+{
+    (void)state;
+    struct manifest m;
+    user_of("nobody", &m);
+    json_t *j = manifest_to_json(&m);
+    json_t *svc = json_array_get(json_object_get(j, "services"), 0);
+    assert_string_equal(json_string_value(json_object_get(svc, "user")), "nobody");
+    json_decref(j);
+    manifest_free(&m);
+}
+
 static void test_to_json_fills_defaults_with_durations_in_milliseconds(void **state)
 {
     (void)state;
@@ -432,6 +490,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full_manifest_parses_every_field),
         cmocka_unit_test(test_minimal_manifest_gets_every_default),
+        cmocka_unit_test(test_user_name_is_kept_as_given),
+        cmocka_unit_test(test_user_as_uid_or_uid_and_gid_is_accepted),
+        cmocka_unit_test(test_no_user_runs_as_chimerad_and_shows_null),
+        cmocka_unit_test(test_user_is_in_the_normalised_json),
         cmocka_unit_test(test_health_with_only_a_url_gets_default_timing_and_thresholds),
         cmocka_unit_test(test_default_timeout_shrinks_to_a_short_interval),
         cmocka_unit_test(test_durations_accept_integers_of_milliseconds),

@@ -430,6 +430,103 @@ static void test_session_heals_working_dir_then_certifies(void **state)
     free(s);
 }
 
+/* ---- user --------------------------------------------------------------- */
+
+/* A manifest whose one service runs as user. */
+static void manifest_as(struct fixture *fx, const char *user)
+{
+    char doc[512];
+    snprintf(doc, sizeof(doc),
+             "{\"name\": \"demo\", \"version\": \"1\", \"services\": [{\"name\": \"svc\","
+             " \"command\": \"/bin/sh\", \"user\": \"%s\"}]}",
+             user);
+    struct manifest_error e;
+    assert_int_equal(manifest_parse(doc, strlen(doc), &fx->m, &e), 0);
+}
+
+static void test_user_name_resolves_to_its_uid_gid_and_home(void **state)
+{
+    (void)state;
+    struct probe_user u;
+    char err[200];
+    assert_int_equal(probe_user_resolve("root", &u, err, sizeof(err)), 0);
+    assert_int_equal(u.uid, 0);
+    assert_int_equal(u.gid, 0);
+    assert_true(u.named);
+    assert_string_equal(u.name, "root");
+    assert_true(u.home[0] == '/');
+}
+
+static void test_unknown_user_name_does_not_resolve(void **state)
+{
+    (void)state;
+    struct probe_user u;
+    char err[200];
+    assert_int_equal(probe_user_resolve("no-such-user-x9", &u, err, sizeof(err)), -1);
+    assert_string_equal(err, "user \"no-such-user-x9\" does not exist on this node");
+}
+
+static void test_uid_and_gid_are_taken_as_given(void **state)
+{
+    (void)state;
+    struct probe_user u;
+    char err[200];
+    assert_int_equal(probe_user_resolve("4000111:4000222", &u, err, sizeof(err)), 0);
+    assert_int_equal(u.uid, 4000111);
+    assert_int_equal(u.gid, 4000222);
+    assert_false(u.named);
+}
+
+static void test_uid_alone_needs_an_entry_for_its_group(void **state)
+{
+    (void)state;
+    struct probe_user u;
+    char err[200];
+    assert_int_equal(probe_user_resolve("4000111", &u, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "uid 4000111 has no entry"));
+    assert_non_null(strstr(err, "\"4000111:4000111\""));
+    assert_int_equal(probe_user_resolve("0", &u, err, sizeof(err)), 0);
+    assert_true(u.named);
+    assert_int_equal(u.gid, 0);
+}
+
+static void test_probe_of_a_user_says_whether_chimerad_may_switch(void **state)
+{
+    struct fixture *fx = *state;
+    manifest_as(fx, "root");
+    const struct probe_service *ps = probe(fx);
+    assert_true(ps->user_set);
+    assert_int_equal(ps->user_root, geteuid() == 0);
+    assert_int_equal(ps->user_ok, geteuid() == 0);
+    if (geteuid() != 0)
+        assert_non_null(strstr(ps->user_error, "user set but chimerad is not root"));
+}
+
+static void test_probe_of_an_unknown_user_is_not_ok(void **state)
+{
+    struct fixture *fx = *state;
+    manifest_as(fx, "no-such-user-x9");
+    const struct probe_service *ps = probe(fx);
+    assert_true(ps->user_set);
+    assert_false(ps->user_ok);
+    assert_true(ps->user_error[0] != '\0');
+}
+
+static void test_user_facts_survive_json(void **state)
+{
+    struct fixture *fx = *state;
+    manifest_as(fx, "no-such-user-x9");
+    probe(fx);
+    json_t *js = probe_facts_to_json(&fx->f);
+    struct probe_facts *back = malloc(sizeof(*back));
+    char err[200];
+    assert_int_equal(probe_facts_from_json(js, back, err, sizeof(err)), 0);
+    assert_true(back->services[0].user_set);
+    assert_string_equal(back->services[0].user_error, fx->f.services[0].user_error);
+    json_decref(js);
+    free(back);
+}
+
 /* ---- JSON --------------------------------------------------------------- */
 
 static void test_facts_json_round_trip(void **state)
@@ -500,6 +597,8 @@ DECODE_FAILS(test_decode_refuses_port_out_of_range, "port", "port", json_integer
              "services[0].port.port: must be an integer 0..65535")
 DECODE_FAILS(test_decode_refuses_unknown_port_kind, "port", "kind", json_string("random"),
              "services[0].port.kind: must be")
+DECODE_FAILS(test_decode_names_missing_user_field, "user", "root", NULL,
+             "services[0].user.root: missing")
 DECODE_FAILS(test_decode_refuses_services_not_array, NULL, "services", json_object(),
              "services: must be an array")
 
@@ -537,6 +636,14 @@ int main(void)
         T(test_heal_creates_missing_working_dir),
         T(test_heal_reports_failure_under_a_file),
         T(test_session_heals_working_dir_then_certifies),
+        T(test_user_name_resolves_to_its_uid_gid_and_home),
+        T(test_unknown_user_name_does_not_resolve),
+        T(test_uid_and_gid_are_taken_as_given),
+        T(test_uid_alone_needs_an_entry_for_its_group),
+        T(test_probe_of_a_user_says_whether_chimerad_may_switch),
+        T(test_probe_of_an_unknown_user_is_not_ok),
+        T(test_user_facts_survive_json),
+        T(test_decode_names_missing_user_field),
         T(test_facts_json_round_trip),
         T(test_decode_names_missing_field),
         T(test_decode_refuses_unknown_field),
