@@ -53,9 +53,11 @@ static const struct page pages[] = {
      "Example:\n"
      "  chimeractl events --limit 20\n",
      COMMON_EXITS},
-    {"keygen", "a new cluster key (64 hex digits)", "keygen [--out FILE]",
+    {"keygen", "a new cluster key or admin token (64 hex digits)", "keygen [--out FILE]",
      "A new random cluster key, printed or written to FILE (created with mode\n"
-     "0600, never overwritten). Offline: no node is asked.\n"
+     "0600, never overwritten). Also a good admin or read token. Offline: no\n"
+     "node is asked. Use --out: chimerad refuses key and token files that others\n"
+     "may read, which a shell redirection (keygen > FILE) makes under most umasks.\n"
      "\n"
      "Options:\n"
      "  --out FILE   write the key there instead of stdout (default: stdout)\n"
