@@ -97,7 +97,7 @@ struct deploy_arg {
 static bool deployed(void *arg)
 {
     struct deploy_arg *a = arg;
-    a->id = h_release_deploy(a->c, 0, a->manifest, a->why, sizeof(a->why));
+    a->id = h_release_deploy(a->c, 0, a->manifest, 0, a->why, sizeof(a->why));
     return a->id != NULL;
 }
 
