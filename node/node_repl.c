@@ -279,6 +279,8 @@ void node_notes_committed(struct node *n, uint64_t commit)
 
 void node_notes_fail_all(struct node *n, const char *why)
 {
+    if (n->stopping)
+        api_notes_stop(n); /* not yet appended: "node is shutting down" */
     for (size_t i = 0; i < n->nnotes; i++) {
         json_decref(n->notes[i].reply);
         http_respond_error(n->notes[i].req, 503, "%s", why);
