@@ -243,8 +243,10 @@ int node_cons_check_state(struct node *n);
 
 /* Replication (node_repl.c): the ledger as the core's log. */
 int node_repl_start(struct node *n); /* cons_set_log, after the ledger opens */
-/* Fills the entry bytes of an APPEND the core emitted and sends it; skips it
- * when the ledger no longer has them. */
+void node_repl_stop(struct node *n); /* drops the APPENDs waiting for a turn */
+/* Fills the entry bytes of an APPEND the core emitted and sends it, in this
+ * loop turn or a later one (one APPEND with entries per turn); skips it when
+ * the ledger no longer has them. */
 void node_repl_send_append(struct node *n, struct cons_msg *m);
 /* Verifies the carried entries of a received APPEND from member `from`
  * (decoding, chaining, the leader's signature) and fills their metadata
