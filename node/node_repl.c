@@ -120,9 +120,10 @@ static void next_turn(uv_idle_t *h)
 }
 
 /* An APPEND with entries is leaving: the next one waits for the next turn. */
-static void start_turn(struct node *n)
+static void start_turn(void)
 {
-    (void)n;
+    if (!defer.open)
+        return; /* stopped: no turn to wait for */
     defer.spent = true;
     uv_idle_start(&defer.idle, next_turn);
 }
@@ -156,7 +157,7 @@ static void send_now(struct node *n, struct cons_msg *m)
     struct read_state rs = {.e = e, .bufs = bufs, .want = m->n_entries};
     if (m->n_entries > CONS_MAX_BATCH || m->prev_index >= ledger_last_index(n->ledger))
         return;
-    start_turn(n);
+    start_turn();
     /* An APPEND larger than an envelope carries fewer entries; the
      * follower's answer then moves the leader back to what it lacks. */
     if (ledger_read_range(n->ledger, m->prev_index + 1, m->n_entries, REPL_MAX_APPEND_BYTES,
