@@ -497,18 +497,20 @@ static bool mutation_allowed(struct node *n, struct http_request *req)
         return false;
     }
     const char *const admin[] = {n->token};
-    if (!bearer_ok(n, req, "admin token", admin, 1))
+    return bearer_ok(n, req, "admin token", admin, 1) && !api_refuse_read_only(n, req);
+}
+
+bool api_refuse_read_only(struct node *n, struct http_request *req)
+{
+    if (!read_only(n))
         return false;
-    if (read_only(n)) {
-        const char *leader = leader_id(n);
-        json_t *body =
-            json_pack("{s:s, s:b, s:s?, s:I}", "error",
-                      "read-only: this node is in the minority and knows no quorum-backed leader; "
-                      "retry against a node on the majority side",
-                      "read_only", 1, "leader", leader, "term", (json_int_t)n->cons.term);
-        http_respond_json(req, 503, body);
-        return false;
-    }
+    const char *leader = leader_id(n);
+    json_t *body =
+        json_pack("{s:s, s:b, s:s?, s:I}", "error",
+                  "read-only: this node is in the minority and knows no quorum-backed leader; "
+                  "retry against a node on the majority side",
+                  "read_only", 1, "leader", leader, "term", (json_int_t)n->cons.term);
+    http_respond_json(req, 503, body);
     return true;
 }
 

@@ -326,33 +326,33 @@ static void show_key(const char *key, char *out, size_t cap)
     out[k] = '\0';
 }
 
-static json_t *refuse_body(struct http_request *req, const char *path, const char *fmt, ...)
+static json_t *refuse_body(struct http_body_error *e, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static json_t *refuse_body(struct http_request *req, const char *path, const char *fmt, ...)
+static json_t *refuse_body(struct http_body_error *e, const char *path, const char *fmt, ...)
 {
-    char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
     va_end(ap);
-    http_respond_json(req, 400, json_pack("{s:s, s:s}", "error", msg, "path", path));
+    snprintf(e->path, sizeof(e->path), "%s", path);
     return NULL;
 }
 
-json_t *http_body_object(struct http_request *req, const char *const known[], const char *expect)
+json_t *http_body_parse(const void *data, size_t len, const char *const known[], const char *expect,
+                        struct http_body_error *e)
 {
-    if (req->body_len == 0)
-        return refuse_body(req, "", "empty body: expected %s", expect);
+    if (len == 0)
+        return refuse_body(e, "", "empty body: expected %s", expect);
     json_error_t je;
-    json_t *body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &je);
+    json_t *body = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
     if (!body && je.line > 0)
-        return refuse_body(req, "", "body: not JSON: %s (line %d, column %d); expected %s", je.text,
+        return refuse_body(e, "", "body: not JSON: %s (line %d, column %d); expected %s", je.text,
                            je.line, je.column, expect);
     if (!body)
-        return refuse_body(req, "", "body: not JSON: %s; expected %s", je.text, expect);
+        return refuse_body(e, "", "body: not JSON: %s; expected %s", je.text, expect);
     if (!json_is_object(body)) {
         json_decref(body);
-        return refuse_body(req, "", "body: not a JSON object; expected %s", expect);
+        return refuse_body(e, "", "body: not a JSON object; expected %s", expect);
     }
     const char *key;
     json_t *v;
@@ -370,9 +370,23 @@ json_t *http_body_object(struct http_request *req, const char *const known[], co
         }
         show_key(key, shown, sizeof(shown));
         json_decref(body);
-        return refuse_body(req, shown, "unknown key \"%s\"; known keys here are %s (expected %s)",
+        return refuse_body(e, shown, "unknown key \"%s\"; known keys here are %s (expected %s)",
                            shown, list, expect);
     }
+    return body;
+}
+
+void http_body_refuse(struct http_request *req, const struct http_body_error *e)
+{
+    http_respond_json(req, 400, json_pack("{s:s, s:s}", "error", e->msg, "path", e->path));
+}
+
+json_t *http_body_object(struct http_request *req, const char *const known[], const char *expect)
+{
+    struct http_body_error e;
+    json_t *body = http_body_parse(req->body, req->body_len, known, expect, &e);
+    if (!body)
+        http_body_refuse(req, &e);
     return body;
 }
 

@@ -76,6 +76,19 @@ const char *http_bearer_token(const char *auth);
  * not an object, or one with a key not in known[] (naming it and them). */
 json_t *http_body_object(struct http_request *req, const char *const known[], const char *expect);
 
+/* Why a body was refused: the message and the JSON path of the problem. */
+struct http_body_error {
+    char msg[512];
+    char path[68];
+};
+/* http_body_object in two halves, so that a large body can be parsed off
+ * the loop: the parse touches no request and no shared state (jansson
+ * only), so it may run on any thread; NULL with the problem in *e, which
+ * http_body_refuse answers (on the loop) exactly as http_body_object does. */
+json_t *http_body_parse(const void *data, size_t len, const char *const known[], const char *expect,
+                        struct http_body_error *e);
+void http_body_refuse(struct http_request *req, const struct http_body_error *e);
+
 /* Value of name in the query string (percent-decoding not needed for the
  * numbers and ids we accept), copied into buf; returns 1 found, 0 absent. */
 int http_query_param(const char *query, const char *name, char *buf, size_t buflen);

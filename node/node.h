@@ -155,6 +155,7 @@ struct node {
     bool elected_pending;       /* became leader: append the election entry */
     struct node_note_wait notes[NODE_NOTES_PENDING_MAX];
     size_t nnotes;
+    struct node_notes_job *notes_jobs; /* bodies of POST /ledger/notes on the pool (api_notes.c) */
     uint8_t peer_pk[CONFIG_MAX_MEMBERS][LEDGER_PUBKEY_BYTES]; /* announced in heartbeats */
     bool peer_has_pk[CONFIG_MAX_MEMBERS];
     uint64_t checkpoint_due;    /* leader: loop time of the next checkpoint */
@@ -242,8 +243,10 @@ int node_cons_check_state(struct node *n);
 
 /* Replication (node_repl.c): the ledger as the core's log. */
 int node_repl_start(struct node *n); /* cons_set_log, after the ledger opens */
-/* Fills the entry bytes of an APPEND the core emitted and sends it; skips it
- * when the ledger no longer has them. */
+void node_repl_stop(struct node *n); /* drops the APPENDs waiting for a turn */
+/* Fills the entry bytes of an APPEND the core emitted and sends it, in this
+ * loop turn or a later one (one APPEND with entries per turn); skips it when
+ * the ledger no longer has them. */
 void node_repl_send_append(struct node *n, struct cons_msg *m);
 /* Verifies the carried entries of a received APPEND from member `from`
  * (decoding, chaining, the leader's signature) and fills their metadata
@@ -342,8 +345,14 @@ void node_run_tick(struct node *n);
 void node_run_stop(struct node *n);
 bool node_run_recv(struct node *n, size_t from, uint64_t kind, const struct msgpack_object *body);
 
-/* POST /ledger/notes (api_notes.c). */
+/* POST /ledger/notes (api_notes.c): the body is parsed on libuv's thread
+ * pool, the rest on the loop. api_notes_stop: on shutdown, before the HTTP
+ * server stops, answers 503 the requests whose body is still on the pool. */
 void api_post_ledger_notes(struct node *n, struct http_request *req);
+void api_notes_stop(struct node *n);
+/* The mutation gate's read-only check (api.c): answers 503 and returns true
+ * when this node is read-only. */
+bool api_refuse_read_only(struct node *n, struct http_request *req);
 /* Not the leader: 307 to the leader's path (or 503 when none is known). */
 void api_redirect_to_leader(struct node *n, struct http_request *req, const char *path);
 /* Answers req with status and reply (owned) once entry index of this

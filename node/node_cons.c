@@ -277,6 +277,7 @@ void node_cons_stop(struct node *n)
                            "not be committed, check GET /ledger");
     uv_timer_stop(&n->cons_timer);
     uv_close((uv_handle_t *)&n->cons_timer, NULL);
+    node_repl_stop(n);
 }
 
 int node_cons_check_state(struct node *n)
