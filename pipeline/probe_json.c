@@ -118,7 +118,9 @@ __attribute__((format(printf, 3, 4))) static int bad(struct dec *d, const char *
 }
 
 /* o must be an object with exactly these keys. */
-static int keys(struct dec *d, const json_t *o, const char *path, const char *const *want)
+/* Every key of want must be there; those of may (NULL: none) may be. */
+static int keys(struct dec *d, const json_t *o, const char *path, const char *const *want,
+                const char *const *may)
 {
     if (!json_is_object(o))
         return bad(d, path, "%s", "must be an object");
@@ -135,6 +137,8 @@ static int keys(struct dec *d, const json_t *o, const char *path, const char *co
         bool known = false;
         for (size_t i = 0; want[i] && !known; i++)
             known = strcmp(k, want[i]) == 0;
+        for (size_t i = 0; may && may[i] && !known; i++)
+            known = strcmp(k, may[i]) == 0;
         if (!known) {
             char p[160];
             snprintf(p, sizeof(p), "%s%s%.64s", path, path[0] ? "." : "", k);
@@ -188,14 +192,15 @@ static int get_obj(struct dec *d, const json_t *o, const char *path, const char 
 {
     sub(subpath, cap, path, key);
     *out = json_object_get(o, key);
-    return keys(d, *out, subpath, want);
+    return keys(d, *out, subpath, want, NULL);
 }
 
 static int service_from_json(struct dec *d, const json_t *o, const char *path,
                              struct probe_service *s)
 {
-    static const char *const top[] = {"name", "command", "working_dir", "port", "health",
-                                      "env",  "args",    "env_file",    "user", NULL};
+    static const char *const top[] = {"name",   "command", "working_dir", "port",
+                                      "health", "env",     "args",        NULL};
+    static const char *const later[] = {"env_file", "user", NULL};
     static const char *const user[] = {"set", "root", "ok", "error", NULL};
     static const char *const cmd[] = {"found", "executable", "path", NULL};
     static const char *const wd[] = {"set", "exists", "is_dir", "creatable", NULL};
@@ -206,7 +211,7 @@ static int service_from_json(struct dec *d, const json_t *o, const char *path,
     const json_t *x;
     char p[160];
 
-    if (keys(d, o, path, top) || get_str(d, o, path, "name", s->name, sizeof(s->name)))
+    if (keys(d, o, path, top, later) || get_str(d, o, path, "name", s->name, sizeof(s->name)))
         return -1;
     if (!s->name[0]) {
         sub(p, sizeof(p), path, "name");
@@ -257,14 +262,21 @@ static int service_from_json(struct dec *d, const json_t *o, const char *path,
         get_bool(d, x, p, "ok", &s->args_ok) ||
         get_str(d, x, p, "error", s->args_error, sizeof(s->args_error)))
         return -1;
-    if (get_obj(d, o, path, "env_file", setokerr, &x, p, sizeof(p)) ||
-        get_bool(d, x, p, "set", &s->env_file_set) || get_bool(d, x, p, "ok", &s->env_file_ok) ||
-        get_str(d, x, p, "error", s->env_file_error, sizeof(s->env_file_error)))
+    /* env_file and user came later: a node of an earlier version leaves them
+     * out, and can run no manifest that sets them (its parser refuses the
+     * keys, so it answers with an error instead). Absent reads as "not set",
+     * so a federation in the middle of an upgrade can still deploy. */
+    s->env_file_ok = s->user_ok = true;
+    if (json_object_get(o, "env_file") &&
+        (get_obj(d, o, path, "env_file", setokerr, &x, p, sizeof(p)) ||
+         get_bool(d, x, p, "set", &s->env_file_set) || get_bool(d, x, p, "ok", &s->env_file_ok) ||
+         get_str(d, x, p, "error", s->env_file_error, sizeof(s->env_file_error))))
         return -1;
-    if (get_obj(d, o, path, "user", user, &x, p, sizeof(p)) ||
-        get_bool(d, x, p, "set", &s->user_set) || get_bool(d, x, p, "root", &s->user_root) ||
-        get_bool(d, x, p, "ok", &s->user_ok) ||
-        get_str(d, x, p, "error", s->user_error, sizeof(s->user_error)))
+    if (json_object_get(o, "user") &&
+        (get_obj(d, o, path, "user", user, &x, p, sizeof(p)) ||
+         get_bool(d, x, p, "set", &s->user_set) || get_bool(d, x, p, "root", &s->user_root) ||
+         get_bool(d, x, p, "ok", &s->user_ok) ||
+         get_str(d, x, p, "error", s->user_error, sizeof(s->user_error))))
         return -1;
     return 0;
 }
@@ -277,7 +289,7 @@ int probe_facts_from_json(const json_t *js, struct probe_facts *out, char *err, 
     if (errlen)
         err[0] = '\0';
     int rc = -1;
-    if (keys(&d, js, "", top) || get_str(&d, js, "", "node", out->node, sizeof(out->node)) ||
+    if (keys(&d, js, "", top, NULL) || get_str(&d, js, "", "node", out->node, sizeof(out->node)) ||
         get_bool(&d, js, "", "answered", &out->answered) ||
         get_str(&d, js, "", "error", out->error, sizeof(out->error)))
         goto done;

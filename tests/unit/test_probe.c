@@ -553,6 +553,30 @@ static void test_facts_json_round_trip(void **state)
     free(back);
 }
 
+/* A node of an earlier version sends no env_file and no user facts: they
+ * read as not set (and fine), so a federation being upgraded can deploy. */
+static void test_facts_of_an_earlier_version_without_env_file_and_user_decode(void **state)
+{
+    struct fixture *fx = *state;
+    manifest_of(fx, "/bin/sh", "\"auto\"", NULL);
+    probe(fx);
+    json_t *js = probe_facts_to_json(&fx->f);
+    json_t *svc = json_array_get(json_object_get(js, "services"), 0);
+    json_object_del(svc, "env_file");
+    json_object_del(svc, "user");
+    struct probe_facts *back = malloc(sizeof(*back));
+    assert_non_null(back);
+    char err[200] = "";
+    if (probe_facts_from_json(js, back, err, sizeof(err)) != 0)
+        fail_msg("facts without env_file and user refused: %s", err);
+    assert_false(back->services[0].env_file_set);
+    assert_true(back->services[0].env_file_ok);
+    assert_false(back->services[0].user_set);
+    assert_true(back->services[0].user_ok);
+    json_decref(js);
+    free(back);
+}
+
 /* Decodes the facts of a probe after their JSON was changed: key of the
  * object in (the root when NULL, else that object of the first service) set
  * to value (a new reference), or deleted when value is NULL. Expects the
@@ -645,6 +669,7 @@ int main(void)
         T(test_user_facts_survive_json),
         T(test_decode_names_missing_user_field),
         T(test_facts_json_round_trip),
+        T(test_facts_of_an_earlier_version_without_env_file_and_user_decode),
         T(test_decode_names_missing_field),
         T(test_decode_refuses_unknown_field),
         T(test_decode_refuses_wrong_type),
