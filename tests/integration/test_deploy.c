@@ -31,10 +31,22 @@ static char *example(const char *name, const char *version)
     return text;
 }
 
-/* Deploys an example through the leader; returns the deployment id. */
+/* The leader now: a loaded machine (sanitizers, parallel runs) may have
+ * seen an election since the start. */
+static int leader_now(struct h_cluster *c)
+{
+    int leader = -1;
+    if (!h_wait_agreed(c, 0, h_timeout_ms(), &leader, NULL))
+        fail_msg("no leader: %s", h_views_line(c));
+    return leader;
+}
+
+/* Deploys an example through the leader of the moment (the one the test
+ * started with, unless an election moved it); returns the deployment id. */
 static char *deploy(struct h_cluster *c, int leader, const char *file)
 {
-    char *id = h_release_submit(c, leader, file, NULL, 0);
+    (void)leader;
+    char *id = h_release_submit(c, leader_now(c), file, NULL, 0);
     assert_non_null(id);
     return id;
 }
@@ -123,7 +135,7 @@ static void test_a_healthy_release_becomes_stable_on_every_node(void **state)
     json_decref(s);
     /* Deploying the stable release again is refused. */
     char *manifest = example("demo-good.json", NULL);
-    json_t *j = h_release_post(c, leader, "/deployments", manifest, 0, &st);
+    json_t *j = h_release_post(c, leader_now(c), "/deployments", manifest, 0, &st);
     assert_int_equal(st, 409);
     json_decref(j);
     free(manifest);
@@ -232,7 +244,7 @@ static void test_a_manual_rollback_goes_back_to_a_named_stable_version(void **st
     assert_true(h_release_wait_stage(c, v1, "stable", 60000));
     char *body = example("demo-good.json", "1.1.0");
     long st = 0;
-    json_t *j = h_release_post(c, leader, "/deployments", body, 0, &st);
+    json_t *j = h_release_post(c, leader_now(c), "/deployments", body, 0, &st);
     free(body);
     const char *v11 = json_string_value(json_object_get(j, "id"));
     if (st != 202 || !v11)
@@ -241,15 +253,15 @@ static void test_a_manual_rollback_goes_back_to_a_named_stable_version(void **st
     json_decref(j);
     assert_true(h_release_wait_stage(c, v11id, "stable", 60000));
     /* The release running everywhere: nothing to roll back to. */
-    j = h_release_post(c, leader, "/rollback", "{\"to\":\"1.1.0\"}", 0, &st);
+    j = h_release_post(c, leader_now(c), "/rollback", "{\"to\":\"1.1.0\"}", 0, &st);
     assert_int_equal(st, 409);
     assert_non_null(strstr(json_string_value(json_object_get(j, "error")), "already"));
     json_decref(j);
-    j = h_release_post(c, leader, "/rollback", "{\"to\":\"9.9.9\"}", 0, &st);
+    j = h_release_post(c, leader_now(c), "/rollback", "{\"to\":\"9.9.9\"}", 0, &st);
     assert_int_equal(st, 404);
     json_decref(j);
     /* To the earlier stable version: every node goes back to it. */
-    j = h_release_post(c, leader, "/rollback", "{\"to\":\"1.0.0\"}", 0, &st);
+    j = h_release_post(c, leader_now(c), "/rollback", "{\"to\":\"1.0.0\"}", 0, &st);
     const char *rb = json_string_value(json_object_get(j, "id"));
     if (st != 202 || !rb)
         fail_msg("POST /rollback to 1.0.0 answered %ld", st);
@@ -306,14 +318,15 @@ static char *example_with(const char *name, const char *field)
 static void test_a_missing_working_dir_is_healed_on_every_node_before_certification(void **state)
 {
     struct h_cluster *c = *state;
-    int leader = start(c);
+    start(c);
     char dir[H_PATH_MAX + 32], field[H_PATH_MAX + 64];
     snprintf(dir, sizeof(dir), "%s/heal/web", c->dir);
     snprintf(field, sizeof(field), "\"working_dir\": \"%s\"", dir);
     char *body = example_with("demo-good.json", field);
     long st = 0;
     /* A dry run says what healing would do, and changes nothing. */
-    char *out = h_http_request(c, leader, "POST", "/deployments?dry_run=1", body, c->token, 0, &st);
+    char *out =
+        h_http_request(c, leader_now(c), "POST", "/deployments?dry_run=1", body, c->token, 0, &st);
     json_t *j = out ? json_loads(out, 0, NULL) : NULL;
     free(out);
     assert_int_equal(st, 200);
@@ -321,7 +334,7 @@ static void test_a_missing_working_dir_is_healed_on_every_node_before_certificat
     json_decref(j);
     assert_false(h_file_contains(dir, ""));
     /* The real one heals, re-simulates, certifies and deploys. */
-    j = h_release_post(c, leader, "/deployments", body, 0, &st);
+    j = h_release_post(c, leader_now(c), "/deployments", body, 0, &st);
     free(body);
     if (st != 202) {
         char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -347,7 +360,7 @@ static void test_a_release_whose_command_is_missing_is_refused_uncertified(void 
     assert_non_null(at);
     memcpy(at, "chimera-nope", 12); /* same length */
     long st = 0;
-    json_t *j = h_release_post(c, leader, "/deployments", text, 0, &st);
+    json_t *j = h_release_post(c, leader_now(c), "/deployments", text, 0, &st);
     free(text);
     assert_int_equal(st, 422);
     json_t *links = json_object_get(json_object_get(j, "certification"), "links");
@@ -401,7 +414,7 @@ static void test_a_malformed_manifest_is_refused_with_its_json_path(void **state
         fail_msg("demo-good.json has no \"max_parallel\": 1");
     at[strlen("\"max_parallel\": ")] = '0';
     long st = 0;
-    json_t *j = h_release_post(c, leader, "/deployments", text, 0, &st);
+    json_t *j = h_release_post(c, leader_now(c), "/deployments", text, 0, &st);
     free(text);
     assert_int_equal(st, 400);
     assert_string_equal(json_string_value(json_object_get(j, "path")), "rollout.max_parallel");
@@ -426,16 +439,6 @@ static char *swap(char *text, const char *from, const char *to)
     snprintf(out, len, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
     free(text);
     return out;
-}
-
-/* The leader now: a loaded machine (sanitizers, parallel runs) may have
- * seen an election since the start. */
-static int leader_now(struct h_cluster *c)
-{
-    int leader = -1;
-    if (!h_wait_agreed(c, 0, h_timeout_ms(), &leader, NULL))
-        fail_msg("no leader: %s", h_views_line(c));
-    return leader;
 }
 
 /* Posts body to the leader and expects 202; the id (malloc'd). */
@@ -536,7 +539,8 @@ static void expect_dry_run_refused(struct h_cluster *c, const char *body, const 
 {
     int leader = leader_now(c);
     long st = 0;
-    char *out = h_http_request(c, leader, "POST", "/deployments?dry_run=1", body, c->token, 0, &st);
+    char *out =
+        h_http_request(c, leader_now(c), "POST", "/deployments?dry_run=1", body, c->token, 0, &st);
     json_t *j = out ? json_loads(out, 0, NULL) : NULL;
     if (st != 409 || !strstr(json_string_value(json_object_get(j, "error")), why))
         fail_msg("the dry run answered %ld, want 409 saying \"%s\": %s", st, why, out);
