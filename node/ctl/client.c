@@ -28,17 +28,11 @@ struct ctl_client {
     char *token;
 };
 
-struct body {
-    char *buf;
-    size_t len, cap;
-    bool too_big;
-};
-
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
+size_t ctl_body_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
-    struct body *b = userdata;
+    struct ctl_body *b = userdata;
     size_t n = size * nmemb;
-    if (b->len + n > CTL_MAX_BODY) {
+    if (b->len + n > b->max) {
         b->too_big = true;
         return 0; /* makes curl fail the transfer */
     }
@@ -131,7 +125,7 @@ void ctl_reply_free(struct ctl_reply *r)
 /* Says why the node could not be reached in the words an operator expects:
  * "Connection refused" rather than curl's longer sentence. */
 static void describe_failure(struct ctl_client *cl, CURLcode rc, const char *errbuf,
-                             const struct body *b, struct ctl_reply *r)
+                             const struct ctl_body *b, struct ctl_reply *r)
 {
     long os_errno = 0;
     curl_easy_getinfo(cl->curl, CURLINFO_OS_ERRNO, &os_errno);
@@ -166,7 +160,7 @@ static int perform_one(struct ctl_client *cl, const char *method, const char *pa
     CURL *c = cl->curl;
     curl_easy_reset(c);
     char errbuf[CURL_ERROR_SIZE] = "";
-    struct body b = {0};
+    struct ctl_body b = {.max = CTL_MAX_BODY};
     struct curl_slist *hdrs = NULL;
     char auth[1024];
 
@@ -175,7 +169,7 @@ static int perform_one(struct ctl_client *cl, const char *method, const char *pa
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L); /* our SIGINT handler must stay ours */
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, cl->timeout_ms);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, cl->timeout_ms);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, ctl_body_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);

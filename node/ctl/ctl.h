@@ -137,6 +137,16 @@ void ctl_client_set_cancel(struct ctl_client *cl, volatile int *cancel);
  * string. Returns NULL with one line in err on failure. */
 char *ctl_read_token(const char *path, char *err, size_t errlen);
 
+/* An answer's body as curl delivers it, NUL-terminated; past max bytes the
+ * transfer fails with too_big set. */
+struct ctl_body {
+    char *buf;
+    size_t len, cap, max;
+    bool too_big;
+};
+/* The CURLOPT_WRITEFUNCTION for a struct ctl_body. */
+size_t ctl_body_write(char *ptr, size_t size, size_t nmemb, void *userdata);
+
 /* The outcome of an exchange: NO_ANSWER (or FAILED: interrupted, too big)
  * when rc != 0, else that of the status; a 2xx that is not JSON FAILED. */
 enum ctl_outcome ctl_outcome_of_reply(int rc, const struct ctl_reply *r);

@@ -50,26 +50,9 @@ struct member {
     const json_t *peer; /* borrowed from the state asked */
     json_t *state;      /* its own /federation/state, NULL if none */
     char error[256];    /* why not */
-    char *buf;
-    size_t len;
+    struct ctl_body body;
     CURL *easy;
 };
-
-static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-    struct member *m = userdata;
-    size_t n = size * nmemb;
-    if (m->len + n > FANOUT_MAX_BODY)
-        return 0;
-    char *nb = realloc(m->buf, m->len + n + 1);
-    if (!nb)
-        return 0;
-    m->buf = nb;
-    memcpy(m->buf + m->len, ptr, n);
-    m->len += n;
-    m->buf[m->len] = '\0';
-    return n;
-}
 
 /* Asks every member but the one asked (self) for its state, concurrently. */
 static void fan_out(struct member *ms, size_t n, long timeout_ms)
@@ -101,8 +84,9 @@ static void fan_out(struct member *ms, size_t n, long timeout_ms)
         curl_easy_setopt(m->easy, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(m->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
         curl_easy_setopt(m->easy, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-        curl_easy_setopt(m->easy, CURLOPT_WRITEFUNCTION, on_data);
-        curl_easy_setopt(m->easy, CURLOPT_WRITEDATA, m);
+        m->body.max = FANOUT_MAX_BODY;
+        curl_easy_setopt(m->easy, CURLOPT_WRITEFUNCTION, ctl_body_write);
+        curl_easy_setopt(m->easy, CURLOPT_WRITEDATA, &m->body);
         curl_easy_setopt(m->easy, CURLOPT_PRIVATE, m);
         curl_easy_setopt(m->easy, CURLOPT_USERAGENT, "chimeractl/" CHIMERA_VERSION);
         curl_multi_add_handle(multi, m->easy);
@@ -127,7 +111,7 @@ static void fan_out(struct member *ms, size_t n, long timeout_ms)
             snprintf(m->error, sizeof m->error, "%s", curl_easy_strerror(msg->data.result));
         else if (status != 200)
             snprintf(m->error, sizeof m->error, "HTTP %ld", status);
-        else if (!m->buf || !(m->state = json_loads(m->buf, 0, NULL)) ||
+        else if (!m->body.buf || !(m->state = json_loads(m->body.buf, 0, NULL)) ||
                  !json_is_object(m->state)) {
             json_decref(m->state);
             m->state = NULL;
@@ -142,8 +126,8 @@ static void fan_out(struct member *ms, size_t n, long timeout_ms)
             curl_easy_cleanup(ms[i].easy);
             ms[i].easy = NULL;
         }
-        free(ms[i].buf);
-        ms[i].buf = NULL;
+        free(ms[i].body.buf);
+        ms[i].body = (struct ctl_body){0};
     }
     curl_multi_cleanup(multi);
 }
