@@ -378,9 +378,8 @@ void ctl_say_failure(const char *cmd, int rc, const struct ctl_reply *r)
                 r->status);
 }
 
-int ctl_check_reply(const struct ctl_opts *o, int rc, const struct ctl_reply *r)
+int ctl_check_reply(int rc, const struct ctl_reply *r)
 {
-    (void)o;
     enum ctl_outcome oc = ctl_outcome_of_reply(rc, r);
     if (oc != CTL_O_OK)
         ctl_say_failure(NULL, rc, r);

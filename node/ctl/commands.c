@@ -105,7 +105,7 @@ static int fetch_batch(const struct ctl_opts *o, struct ctl_client *cl, struct f
     int rc = ctl_get(cl, path, &r);
     int code;
     if (report) {
-        code = ctl_check_reply(o, rc, &r);
+        code = ctl_check_reply(rc, &r);
     } else {
         code = rc != 0                             ? CTL_UNREACHABLE
                : r.status < 200 || r.status >= 300 ? CTL_SERVER

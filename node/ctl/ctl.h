@@ -154,7 +154,7 @@ enum ctl_outcome ctl_outcome_of_reply(int rc, const struct ctl_reply *r);
 /* Maps a failed or error reply to an exit code (common family) after
  * printing one line to stderr. rc is ctl_get's result. Returns CTL_OK when
  * the reply is a 2xx JSON answer. */
-int ctl_check_reply(const struct ctl_opts *o, int rc, const struct ctl_reply *r);
+int ctl_check_reply(int rc, const struct ctl_reply *r);
 /* The line ctl_check_reply prints for a failure, for callers that print
  * their own: "cannot reach ... " or the node's error with its status. */
 void ctl_say_failure(const char *cmd, int rc, const struct ctl_reply *r);

@@ -260,7 +260,7 @@ int ctl_cmd_deployments(const struct ctl_opts *o, int argc, char **argv)
     ctl_conn_prefer_leader(&c);
     struct ctl_reply r;
     int rc = ctl_conn_get(&c, "/deployments", &r);
-    rc = ctl_check_reply(o, rc, &r);
+    rc = ctl_check_reply(rc, &r);
     if (rc == CTL_OK && !json_is_array(json_object_get(r.json, "deployments"))) {
         fprintf(stderr, "chimeractl: node at %s sent an answer without \"deployments\"\n",
                 ctl_conn_addr(&c));
@@ -321,7 +321,7 @@ int ctl_cmd_deployment(const struct ctl_opts *o, int argc, char **argv)
                 ctl_conn_addr(&c));
         rc = ctl_exit_code(CTL_FAM_COMMON, CTL_O_NOT_FOUND);
     } else {
-        rc = ctl_check_reply(o, rc, &r);
+        rc = ctl_check_reply(rc, &r);
     }
     if (rc == CTL_OK && !json_is_object(r.json)) {
         fprintf(stderr, "chimeractl: node at %s sent a deployment that is not an object\n",

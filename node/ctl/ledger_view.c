@@ -152,11 +152,11 @@ static void print_show(const json_t *e)
 /* GET path, expecting a JSON object with the member `need`. With report,
  * failures are explained on stderr. Returns an exit code; r is filled
  * either way (free it). */
-static int get_object(const struct ctl_opts *o, struct ctl_client *cl, const char *path,
-                      const char *need, bool report, struct ctl_reply *r)
+static int get_object(struct ctl_client *cl, const char *path, const char *need, bool report,
+                      struct ctl_reply *r)
 {
     int rc = ctl_get(cl, path, r);
-    int code = report                                ? ctl_check_reply(o, rc, r)
+    int code = report                                ? ctl_check_reply(rc, r)
                : rc != 0 || !r->json                 ? CTL_FAILED
                : r->status < 200 || r->status >= 300 ? CTL_SERVER
                                                      : CTL_OK;
@@ -170,23 +170,23 @@ static int get_object(const struct ctl_opts *o, struct ctl_client *cl, const cha
 }
 
 /* GET /ledger?from=&limit=; *entries borrows from r. */
-static int get_page(const struct ctl_opts *o, struct ctl_client *cl, uint64_t from, uint64_t limit,
-                    bool report, struct ctl_reply *r, json_t **entries)
+static int get_page(struct ctl_client *cl, uint64_t from, uint64_t limit, bool report,
+                    struct ctl_reply *r, json_t **entries)
 {
     char path[96];
     snprintf(path, sizeof path, "/ledger?from=%" PRIu64 "&limit=%" PRIu64, from,
              limit < PAGE_MAX ? limit : (uint64_t)PAGE_MAX);
-    int code = get_object(o, cl, path, "entries", report, r);
+    int code = get_object(cl, path, "entries", report, r);
     *entries = json_object_get(r->json, "entries");
     return code;
 }
 
 /* GET /ledger/head: its index, and its hash ("" for an empty ledger). */
-static int get_head(const struct ctl_opts *o, struct ctl_client *cl, bool report, uint64_t *index,
+static int get_head(struct ctl_client *cl, bool report, uint64_t *index,
                     char hash[2 * LEDGER_HASH_BYTES + 1])
 {
     struct ctl_reply r;
-    int code = get_object(o, cl, "/ledger/head", "index", report, &r);
+    int code = get_object(cl, "/ledger/head", "index", report, &r);
     json_int_t ix = json_integer_value(json_object_get(r.json, "index"));
     *index = ix > 0 ? (uint64_t)ix : 0;
     snprintf(hash, 2 * LEDGER_HASH_BYTES + 1, "%s", str_or(json_object_get(r.json, "hash"), ""));
@@ -222,7 +222,7 @@ static int show(const struct ctl_opts *o, int argc, char **argv)
         return CTL_FAILED;
     struct ctl_reply r;
     json_t *entries;
-    int rc = get_page(o, cl, index, 1, true, &r, &entries);
+    int rc = get_page(cl, index, 1, true, &r, &entries);
     json_t *e = json_array_get(entries, 0);
     if (rc == CTL_OK && !e) {
         fprintf(stderr,
@@ -289,7 +289,7 @@ static int print_range(const struct ctl_opts *o, struct ctl_client *cl, struct p
             return CTL_OK;
         struct ctl_reply r;
         json_t *entries, *e;
-        int rc = get_page(o, cl, from, to - from + 1, report, &r, &entries);
+        int rc = get_page(cl, from, to - from + 1, report, &r, &entries);
         size_t i, got = 0;
         json_array_foreach(entries, i, e)
         {
@@ -329,12 +329,12 @@ static int print_range(const struct ctl_opts *o, struct ctl_client *cl, struct p
 /* The node's ledger no longer matches what was printed: finds the last
  * printed index it still holds (among the remembered ones), says so, and
  * makes printing resume after it. */
-static int rewind_to_fork(const struct ctl_opts *o, struct ctl_client *cl, struct printed *p)
+static int rewind_to_fork(struct ctl_client *cl, struct printed *p)
 {
     uint64_t start = p->last > RING ? p->last - RING + 1 : 1;
     struct ctl_reply r;
     json_t *entries, *e;
-    int rc = get_page(o, cl, start, p->last - start + 1, false, &r, &entries);
+    int rc = get_page(cl, start, p->last - start + 1, false, &r, &entries);
     if (rc != CTL_OK) {
         ctl_reply_free(&r);
         return rc;
@@ -375,11 +375,11 @@ static int follow_loop(const struct ctl_opts *o, struct ctl_client *cl, struct p
         uint64_t head;
         char hash[2 * LEDGER_HASH_BYTES + 1];
         bool diverged = false;
-        int rc = get_head(o, cl, false, &head, hash);
+        int rc = get_head(cl, false, &head, hash);
         if (rc == CTL_OK && (head != p->last || strcmp(hash, printed_hash(p, head)) != 0))
             rc = print_range(o, cl, p, UINT64_MAX, false, &diverged);
         if (rc == CTL_OK && diverged)
-            rc = rewind_to_fork(o, cl, p);
+            rc = rewind_to_fork(cl, p);
         if (interrupted)
             break;
         if (rc != CTL_OK && !down)
@@ -425,7 +425,7 @@ static int tail(const struct ctl_opts *o, int argc, char **argv)
     struct printed *p = &printed;
     uint64_t head = 0;
     char hash[2 * LEDGER_HASH_BYTES + 1];
-    int rc = get_head(o, cl, true, &head, hash);
+    int rc = get_head(cl, true, &head, hash);
     bool diverged;
     if (rc == CTL_OK) {
         if (!o->json)
@@ -444,7 +444,7 @@ static int tail(const struct ctl_opts *o, int argc, char **argv)
 
 /* ---- head ------------------------------------------------------------- */
 
-static void print_head(const struct ctl_opts *o, struct ctl_client *cl, const json_t *h)
+static void print_head(struct ctl_client *cl, const json_t *h)
 {
     field("node:", h, "node");
     field("node key:", h, "node_pubkey");
@@ -457,7 +457,7 @@ static void print_head(const struct ctl_opts *o, struct ctl_client *cl, const js
     /* A node whose head lacks them reports them in its state. */
     struct ctl_reply r = {0};
     if ((!committed || (json_is_object(cp) && !quorum)) &&
-        get_object(o, cl, "/federation/state", "ledger", false, &r) == CTL_OK) {
+        get_object(cl, "/federation/state", "ledger", false, &r) == CTL_OK) {
         committed =
             committed ? committed : json_object_get(json_object_get(r.json, "ledger"), "committed");
         quorum = quorum ? quorum : json_object_get(r.json, "quorum");
@@ -497,11 +497,11 @@ static int head(const struct ctl_opts *o, int argc, char **argv)
     if (!cl)
         return CTL_FAILED;
     struct ctl_reply r;
-    int rc = get_object(o, cl, "/ledger/head", "index", true, &r);
+    int rc = get_object(cl, "/ledger/head", "index", true, &r);
     if (rc == CTL_OK && o->json)
         json_dumpf(r.json, stdout, JSON_INDENT(2)), putchar('\n');
     else if (rc == CTL_OK)
-        print_head(o, cl, r.json);
+        print_head(cl, r.json);
     ctl_reply_free(&r);
     ctl_client_free(cl);
     return rc;

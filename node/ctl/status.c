@@ -449,7 +449,7 @@ int ctl_cmd_status(const struct ctl_opts *o, int argc, char **argv)
         return CTL_FAILED;
     }
     struct ctl_reply r;
-    int rc = ctl_check_reply(o, ctl_get(cl, "/federation/state", &r), &r);
+    int rc = ctl_check_reply(ctl_get(cl, "/federation/state", &r), &r);
     if (rc == CTL_OK && !json_is_object(r.json)) {
         fprintf(stderr, "chimeractl: node at %s sent a state that is not an object\n",
                 ctl_client_addr(cl));
@@ -527,7 +527,7 @@ int ctl_cmd_version(const struct ctl_opts *o, int argc, char **argv)
         struct ctl_client *cl = ctl_client_new(o);
         struct ctl_reply r = {0};
         int got = cl ? ctl_get(cl, "/federation/state", &r) : -1;
-        rc = cl ? ctl_check_reply(o, got, &r) : CTL_FAILED;
+        rc = cl ? ctl_check_reply(got, &r) : CTL_FAILED;
         const char *version = str_or(json_object_get(r.json, "version"), NULL);
         if (rc == CTL_OK && !version) {
             fprintf(stderr, "chimeractl: version: node at %s does not report a version\n",
