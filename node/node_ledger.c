@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/durable.h"
 #include "node/node.h"
 
 /* A checkpoint, cosignature or evidence signature counts only from the key
