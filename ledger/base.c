@@ -2,6 +2,7 @@
 #include "ledger/base.h"
 
 #include <sodium.h>
+#include <stdio.h>
 #include <string.h>
 
 const char *ledger_strerror(enum ledger_error err)
@@ -41,6 +42,14 @@ const char *ledger_strerror(enum ledger_error err)
         return "fatal: sync failed, the process must abort";
     }
     return "unknown error";
+}
+
+const char *ledger_syserror(int errnum, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", strerror(errnum));
+    if (buf[0] >= 'A' && buf[0] <= 'Z' && !(buf[1] >= 'A' && buf[1] <= 'Z'))
+        buf[0] = (char)(buf[0] - 'A' + 'a');
+    return buf;
 }
 
 void ledger_hex(const uint8_t *bytes, size_t n, char *out)

@@ -59,6 +59,11 @@ enum ledger_error {
 /* A short lower-case description of err. */
 const char *ledger_strerror(enum ledger_error err);
 
+/* strerror(errnum) in lower case ("no space left on device"), as the
+ * messages of the ledger and the node are written (operators grep for the
+ * system's words). Returns buf. */
+const char *ledger_syserror(int errnum, char *buf, size_t len);
+
 /* CRC32C (Castagnoli, reflected 0x82F63B78). Pass 0 to start; pass a
  * previous result to continue over more bytes.
  * ledger_crc32c(0, "123456789", 9) == 0xE3069283. */

@@ -428,11 +428,7 @@ const char *ledger_describe(const struct ledger *l, enum ledger_error err, char 
         return buf;
     }
     char why[128];
-    snprintf(why, sizeof(why), "%s", strerror(l->io_errno));
-    /* strerror capitalises ("No space left on device"); messages here are
-     * lower case, and operators grep for the system's words. */
-    if (why[0] >= 'A' && why[0] <= 'Z' && !(why[1] >= 'A' && why[1] <= 'Z'))
-        why[0] = (char)(why[0] - 'A' + 'a');
+    ledger_syserror(l->io_errno, why, sizeof(why));
     if (err == LEDGER_EFATAL)
         snprintf(buf, len,
                  "fatal: %s: %s (what reached the disk is unknown: the process must abort)",

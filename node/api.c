@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sodium.h>
 #include <time.h>
 
 #include "node/node.h"
@@ -474,12 +473,9 @@ static bool bearer_ok(struct node *n, struct http_request *req, const char *whos
         http_respond_error(req, 401, "missing \"Authorization: Bearer <%s>\"", whose);
         return false;
     }
-    size_t glen = strlen(given);
-    for (size_t i = 0; i < ntokens; i++) {
-        size_t tlen = strlen(tokens[i]);
-        if (tlen && glen == tlen && sodium_memcmp(given, tokens[i], tlen) == 0)
+    for (size_t i = 0; i < ntokens; i++)
+        if (http_token_equal(given, tokens[i]))
             return true;
-    }
     auth_failed(n, req, AUTH_WRONG, whose);
     http_respond_error(req, 403, "wrong %s", whose);
     return false;

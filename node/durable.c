@@ -1,5 +1,7 @@
 #include "node/durable.h"
 
+#include "ledger/base.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -7,19 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
-const char *durable_strerror(int errnum, char *buf, size_t len)
-{
-    snprintf(buf, len, "%s", strerror(errnum));
-    if (buf[0] >= 'A' && buf[0] <= 'Z' && !(buf[1] >= 'A' && buf[1] <= 'Z'))
-        buf[0] = (char)(buf[0] - 'A' + 'a');
-    return buf;
-}
-
 static int fail(char *err, size_t errlen, const char *what, const char *path)
 {
     char why[128];
-    snprintf(err, errlen, "cannot %s %s: %s", what, path,
-             durable_strerror(errno, why, sizeof(why)));
+    snprintf(err, errlen, "cannot %s %s: %s", what, path, ledger_syserror(errno, why, sizeof(why)));
     return -1;
 }
 

@@ -27,8 +27,4 @@ long durable_read(const char *dir, const char *name, void *buf, size_t cap, char
  * device"). */
 int durable_probe(const char *dir, size_t bytes, char *err, size_t errlen);
 
-/* strerror(errnum) in lower case ("no space left on device"), as the
- * messages here are written. Returns buf. */
-const char *durable_strerror(int errnum, char *buf, size_t len);
-
 #endif

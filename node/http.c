@@ -131,6 +131,12 @@ const char *http_bearer_token(const char *auth)
     return auth + n + strspn(auth + n, " ");
 }
 
+bool http_token_equal(const char *given, const char *token)
+{
+    size_t tlen = strlen(token);
+    return tlen && strlen(given) == tlen && sodium_memcmp(given, token, tlen) == 0;
+}
+
 /* The admin token, as api.c checks it later; here only to decide whether a
  * large body is worth reading. */
 static bool authorized(struct http_server *s, const char *auth)
@@ -139,8 +145,7 @@ static bool authorized(struct http_server *s, const char *auth)
     if (!given)
         return false;
     nng_mtx_lock(s->mtx);
-    size_t tlen = strlen(s->token);
-    bool ok = tlen && strlen(given) == tlen && sodium_memcmp(given, s->token, tlen) == 0;
+    bool ok = http_token_equal(given, s->token);
     nng_mtx_unlock(s->mtx);
     return ok;
 }

@@ -18,6 +18,7 @@
 #define CHIMERA_HTTP_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <uv.h>
 
@@ -68,6 +69,9 @@ void http_respond_error(struct http_request *req, int status, const char *fmt, .
  * name in any case (RFC 9110 section 11.1) and one or more spaces after it;
  * NULL when the header names another scheme or none. */
 const char *http_bearer_token(const char *auth);
+
+/* Whether given is token, in constant time; an empty token matches nothing. */
+bool http_token_equal(const char *given, const char *token);
 
 /* The request's body as a JSON object whose keys are all in known[]
  * (NULL-terminated). Otherwise answers 400 {"error","path"} and returns

@@ -59,14 +59,11 @@ static void report_changes(struct node *n, uint64_t now)
             pl_forget_reports(&n->deploy.pl); /* heard in an earlier term: maybe stale */
             node_event(n, "consensus.elected", NULL, "%s elected leader for term %" PRIu64,
                        n->cfg.id, c->term);
-        } else if (seen->role == CONS_LEADER && c->storage_failed)
+        } else if (seen->role == CONS_LEADER)
             node_event(n, "consensus.step_down", NULL,
-                       "%s stepped down as leader (term %" PRIu64 ", now %s): %s", n->cfg.id,
-                       c->term, cons_role_name(c->role), n->storage_error);
-        else if (seen->role == CONS_LEADER)
-            node_event(n, "consensus.step_down", NULL,
-                       "%s stepped down as leader (term %" PRIu64 ", now %s)", n->cfg.id, c->term,
-                       cons_role_name(c->role));
+                       "%s stepped down as leader (term %" PRIu64 ", now %s)%s%s", n->cfg.id,
+                       c->term, cons_role_name(c->role), c->storage_failed ? ": " : "",
+                       c->storage_failed ? n->storage_error : "");
         else if (c->role == CONS_CANDIDATE && seen->role != CONS_CANDIDATE)
             node_event(n, "consensus.candidate", NULL, "%s stands for election in term %" PRIu64,
                        n->cfg.id, c->term);

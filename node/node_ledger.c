@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/durable.h"
 #include "node/node.h"
 
 /* A checkpoint, cosignature or evidence signature counts only from the key
@@ -72,7 +71,7 @@ bool node_ledger_failed(struct node *n, enum ledger_error rv, const char *what, 
     int e = ledger_io_errno(n->ledger);
     char sys[128];
     if (e)
-        snprintf(why, len, "cannot write the ledger: %s", durable_strerror(e, sys, sizeof(sys)));
+        snprintf(why, len, "cannot write the ledger: %s", ledger_syserror(e, sys, sizeof(sys)));
     else
         snprintf(why, len, "cannot write the ledger: %s", desc);
     node_cons_storage_failed(n, why);

@@ -235,16 +235,14 @@ int transport_start(struct transport **out, uv_loop_t *loop, const char *listen_
     t->on_recv = on_recv;
     t->ctx = ctx;
     int rv, fd = -1;
-    if ((rv = nng_pull0_open(&t->inbox)) != 0) {
-        snprintf(err, errlen, "transport: cannot open inbox socket: %s", nng_strerror(rv));
+    if ((rv = nng_mtx_alloc(&t->mtx)) != 0) {
+        snprintf(err, errlen, "transport: out of memory");
         free(t);
         return rv;
     }
-    if ((rv = nng_mtx_alloc(&t->mtx)) != 0) {
-        snprintf(err, errlen, "transport: out of memory");
-        nng_close(t->inbox);
-        free(t);
-        return rv;
+    if ((rv = nng_pull0_open(&t->inbox)) != 0) {
+        snprintf(err, errlen, "transport: cannot open inbox socket: %s", nng_strerror(rv));
+        goto no_inbox;
     }
     if ((rv = nng_socket_set_size(t->inbox, NNG_OPT_RECVMAXSZ, TRANSPORT_MAX_MSG)) != 0 ||
         (rv = nng_pipe_notify(t->inbox, NNG_PIPE_EV_ADD_PRE, on_pipe_added, t)) != 0 ||
@@ -255,19 +253,13 @@ int transport_start(struct transport **out, uv_loop_t *loop, const char *listen_
         else
             snprintf(err, errlen, "--listen: cannot listen on %s: %s", listen_url,
                      nng_strerror(rv));
-        nng_close(t->inbox);
-        nng_mtx_free(t->mtx);
-        free(t);
-        return rv;
+        goto fail;
     }
     if ((rv = nng_socket_get_int(t->inbox, NNG_OPT_RECVFD, &fd)) != 0 ||
         (rv = uv_poll_init(loop, &t->poll, fd)) != 0) {
         snprintf(err, errlen, "transport: cannot poll the inbox: %s",
                  rv > 0 ? nng_strerror(rv) : uv_strerror(rv));
-        nng_close(t->inbox);
-        nng_mtx_free(t->mtx);
-        free(t);
-        return rv;
+        goto fail;
     }
     t->poll.data = t->wake.data = t->idle_scan.data = t;
     uv_async_init(loop, &t->wake, on_wake);
@@ -277,6 +269,13 @@ int transport_start(struct transport **out, uv_loop_t *loop, const char *listen_
     uv_timer_start(&t->idle_scan, on_idle_scan, IDLE_SCAN_MS, IDLE_SCAN_MS);
     *out = t;
     return 0;
+
+fail:
+    nng_close(t->inbox); /* before the lock its pipe callbacks take */
+no_inbox:
+    nng_mtx_free(t->mtx);
+    free(t);
+    return rv;
 }
 
 int transport_add_peer(struct transport *t, const char *url, char *err, size_t errlen)
