@@ -388,6 +388,25 @@ static void watch_report(struct node *n, size_t idx, const struct pl_report *rep
 /* Report messages carry how long the node has been healthy, not since
  * when: the leader turns it into a time on its own clock, so clocks that
  * disagree between nodes do not shorten or stretch min_healthy_time. */
+/* The leader takes member idx's report (its own included): what it runs,
+ * how healthy and for how long (a duration, so that clocks need not agree;
+ * only a healthy node has been healthy since some time). */
+static void lead_report(struct node *n, size_t idx, const char *dep, size_t dlen, enum pl_health h,
+                        uint64_t healthy_for, const char *detail, size_t len, uint32_t gen)
+{
+    uint64_t wall = (uint64_t)node_wall_ms();
+    if (healthy_for > wall)
+        healthy_for = wall;
+    struct pl_report rep = {.health = h,
+                            .healthy_since_ms = h == PL_H_HEALTHY ? wall - healthy_for : 0,
+                            .at_ms = wall,
+                            .gen = gen};
+    snprintf(rep.deployment, sizeof(rep.deployment), "%.*s", (int)dlen, dep);
+    snprintf(rep.detail, sizeof(rep.detail), "%.*s", (int)len, detail);
+    pl_report(&n->deploy.pl, n->peers.m[idx].id, &rep);
+    watch_report(n, idx, &rep);
+}
+
 static void send_report(struct node *n)
 {
     struct node_run *r = &n->run;
@@ -401,14 +420,8 @@ static void send_report(struct node *n)
         h == PL_H_HEALTHY && wall > r->healthy_since ? wall - r->healthy_since : 0;
     int32_t leader = n->cons.leader;
     if (leader == n->cons.cfg.self) {
-        struct pl_report rep = {.health = h,
-                                .healthy_since_ms = h == PL_H_HEALTHY ? wall - healthy_for : 0,
-                                .at_ms = wall,
-                                .gen = r->gen};
-        snprintf(rep.deployment, sizeof(rep.deployment), "%s", r->running);
-        snprintf(rep.detail, sizeof(rep.detail), "%s", r->detail);
-        pl_report(&n->deploy.pl, n->cfg.id, &rep);
-        watch_report(n, n->peers.self, &rep);
+        lead_report(n, n->peers.self, r->running, strlen(r->running), h, healthy_for, r->detail,
+                    strlen(r->detail), r->gen);
         return;
     }
     if (leader == CONS_NONE)
@@ -436,20 +449,9 @@ bool node_run_recv(struct node *n, size_t from, uint64_t kind, const msgpack_obj
         f[4].type != MSGPACK_OBJECT_STR || f[5].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
         f[5].via.u64 > UINT32_MAX)
         return false;
-    uint64_t wall = (uint64_t)node_wall_ms();
-    uint64_t healthy_for = f[3].via.u64 < wall ? f[3].via.u64 : wall;
-    enum pl_health h = (enum pl_health)f[2].via.u64;
-    /* Only a healthy node has been healthy since some time. */
-    struct pl_report rep = {.health = h,
-                            .healthy_since_ms = h == PL_H_HEALTHY ? wall - healthy_for : 0,
-                            .at_ms = wall,
-                            .gen = (uint32_t)f[5].via.u64};
-    memcpy(rep.deployment, f[1].via.str.ptr, f[1].via.str.size);
-    snprintf(rep.detail, sizeof(rep.detail), "%.*s", (int)f[4].via.str.size, f[4].via.str.ptr);
-    if (n->cons.role == CONS_LEADER) {
-        pl_report(&n->deploy.pl, n->peers.m[from].id, &rep);
-        watch_report(n, from, &rep);
-    }
+    if (n->cons.role == CONS_LEADER)
+        lead_report(n, from, f[1].via.str.ptr, f[1].via.str.size, (enum pl_health)f[2].via.u64,
+                    f[3].via.u64, f[4].via.str.ptr, f[4].via.str.size, (uint32_t)f[5].via.u64);
     return true;
 }
 
