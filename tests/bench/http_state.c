@@ -229,10 +229,5 @@ int main(int argc, char **argv)
         }
         printf("\n");
     }
-    if (rc == 0)
-        h_cluster_pass(c);
-    h_cluster_destroy(c);
-    if (rc == 0 && h_interrupted())
-        rc = 130;
-    return rc;
+    return h_bench_finish(c, rc);
 }

@@ -323,10 +323,5 @@ int main(int argc, char **argv)
             printf(" target_eps=%.0f target_met=%d", TARGET_EPS, res[nlevels].eps > TARGET_EPS);
         printf("\n");
     }
-    if (rc == 0)
-        h_cluster_pass(c);
-    h_cluster_destroy(c);
-    if (rc == 0 && h_interrupted())
-        rc = 130;
-    return rc;
+    return h_bench_finish(c, rc);
 }

@@ -479,10 +479,5 @@ int main(int argc, char **argv)
         follower = (leader + 1) % NODES;
     }
     free(body);
-    if (rc == 0)
-        h_cluster_pass(c);
-    h_cluster_destroy(c);
-    if (rc == 0 && h_interrupted())
-        rc = 130;
-    return rc;
+    return h_bench_finish(c, rc);
 }

@@ -19,21 +19,9 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "harness_release.h"
 
 /* ---- fixtures ----------------------------------------------------------- */
-
-static int setup3(void **state)
-{
-    struct h_cluster *c = h_cluster_create(3);
-    *state = c;
-    return c ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    h_cluster_destroy(*state);
-    return 0;
-}
 
 static void start(struct h_cluster *c, int i)
 {
@@ -447,7 +435,7 @@ static void test_listen_port_in_use_exits_2_naming_the_field(void **state)
     h_cluster_pass(c);
 }
 
-#define T(name) cmocka_unit_test_setup_teardown(name, setup3, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, h_setup_three_nodes, h_teardown_cluster)
 
 int main(void)
 {

@@ -19,21 +19,9 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "harness_release.h"
 #include "ledger/ledger.h"
 #include "node/cons_store.h"
-
-static int setup1(void **state)
-{
-    struct h_cluster *c = h_cluster_create(1);
-    *state = c;
-    return c ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    h_cluster_destroy(*state);
-    return 0;
-}
 
 static void start(struct h_cluster *c)
 {
@@ -194,15 +182,15 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_first_start_creates_a_node_key_only_its_owner_can_read,
-                                        setup1, teardown),
-        cmocka_unit_test_setup_teardown(test_the_ledgers_entries_and_head_are_served, setup1,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_bad_ledger_queries_are_refused_with_400, setup1,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_a_torn_tail_is_truncated_at_start_and_reported, setup1,
-                                        teardown),
+                                        h_setup_one_node, h_teardown_cluster),
+        cmocka_unit_test_setup_teardown(test_the_ledgers_entries_and_head_are_served,
+                                        h_setup_one_node, h_teardown_cluster),
+        cmocka_unit_test_setup_teardown(test_bad_ledger_queries_are_refused_with_400,
+                                        h_setup_one_node, h_teardown_cluster),
+        cmocka_unit_test_setup_teardown(test_a_torn_tail_is_truncated_at_start_and_reported,
+                                        h_setup_one_node, h_teardown_cluster),
         cmocka_unit_test_setup_teardown(test_corruption_followed_by_valid_records_refuses_to_start,
-                                        setup1, teardown),
+                                        h_setup_one_node, h_teardown_cluster),
     };
     return cmocka_run_group_tests_name("ledger_node", tests, NULL, NULL);
 }

@@ -18,31 +18,12 @@
 #include <sys/stat.h>
 
 #include "harness.h"
+#include "harness_release.h"
 #include "ledger/ledger.h"
 #include "node/cons_store.h"
 
 #define NOTE_BYTES 4000
 #define PAGE_JSON_BYTES (256 * 1024) /* what the node promises per answer */
-
-static int setup1(void **state)
-{
-    struct h_cluster *c = h_cluster_create(1);
-    *state = c;
-    return c ? 0 : -1;
-}
-
-static int setup3(void **state)
-{
-    struct h_cluster *c = h_cluster_create(3);
-    *state = c;
-    return c ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    h_cluster_destroy(*state);
-    return 0;
-}
 
 /* Writes `count` notes of NOTE_BYTES into node 0's ledger with the ledger
  * library, as a leader of term 1 would have, before the node starts. */
@@ -271,15 +252,16 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
-            test_a_page_of_large_entries_stops_near_256_kib_and_says_where_to_go_on, setup1,
-            teardown),
+            test_a_page_of_large_entries_stops_near_256_kib_and_says_where_to_go_on,
+            h_setup_one_node, h_teardown_cluster),
         cmocka_unit_test_setup_teardown(
-            test_following_next_from_reads_every_entry_once_and_ends_with_null, setup1, teardown),
+            test_following_next_from_reads_every_entry_once_and_ends_with_null, h_setup_one_node,
+            h_teardown_cluster),
         cmocka_unit_test_setup_teardown(test_a_short_ledger_fits_one_page_whose_next_from_is_null,
-                                        setup1, teardown),
+                                        h_setup_one_node, h_teardown_cluster),
         cmocka_unit_test_setup_teardown(
-            test_readers_hammering_the_ledger_while_notes_commit_cause_no_election, setup3,
-            teardown),
+            test_readers_hammering_the_ledger_while_notes_commit_cause_no_election,
+            h_setup_three_nodes, h_teardown_cluster),
     };
     return cmocka_run_group_tests_name("ledger_pages", tests, NULL, NULL);
 }

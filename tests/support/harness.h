@@ -150,6 +150,11 @@ int h_cluster_start_all(struct h_cluster *c, int timeout_ms, const char *who);
  * kept, with the logs). */
 struct h_cluster *h_bench_cluster(int n, const char *who, int *exit_code);
 
+/* A benchmark's end: passes the cluster when rc is 0 (its directory is then
+ * removed), destroys it, and returns the code to exit with: rc, or 130 when
+ * it was 0 but the run was cut short by h_interrupted(). */
+int h_bench_finish(struct h_cluster *c, int rc);
+
 /* ---- for load benchmarks (harness_load.c) ---------------------------- */
 
 /* CLOCK_MONOTONIC in ns. */

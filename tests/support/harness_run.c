@@ -113,3 +113,13 @@ bool h_ctl(const struct h_cluster *c, int i, int *code, char **out, char **err, 
     argv[a] = NULL;
     return h_run(c, argv, h_timeout_ms(), code, out, err);
 }
+
+int h_bench_finish(struct h_cluster *c, int rc)
+{
+    if (rc == 0)
+        h_cluster_pass(c);
+    h_cluster_destroy(c);
+    if (rc == 0 && h_interrupted())
+        rc = 130;
+    return rc;
+}
