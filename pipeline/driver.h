@@ -98,5 +98,8 @@ void drv_free(struct drv_proc *proc);
  * after a spawn and before it could note the pid) is found at the next
  * start, pid files or not. Linux: it reads /proc/PID/environ. */
 int drv_kill_marked(const char *mark);
+/* Whether process pid's environment holds exactly the entry mark (mlen
+ * bytes, "NAME=VALUE"): how drv_kill_marked recognises a service. */
+bool drv_pid_has_mark(long pid, const char *mark, size_t mlen);
 
 #endif

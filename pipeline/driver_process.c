@@ -300,8 +300,7 @@ void drv_free(struct drv_proc *p)
     close_all(p);
 }
 
-/* Whether /proc/PID/environ holds the entry mark. */
-static bool has_mark(long pid, const char *mark, size_t mlen)
+bool drv_pid_has_mark(long pid, const char *mark, size_t mlen)
 {
     char path[64];
     snprintf(path, sizeof(path), "/proc/%ld/environ", pid);
@@ -331,7 +330,7 @@ int drv_kill_marked(const char *mark)
     while ((de = readdir(d)) != NULL) {
         char *end;
         long pid = strtol(de->d_name, &end, 10);
-        if (*end || pid <= 1 || pid == (long)getpid() || !has_mark(pid, mark, mlen))
+        if (*end || pid <= 1 || pid == (long)getpid() || !drv_pid_has_mark(pid, mark, mlen))
             continue;
         pid_t group = getpgid((pid_t)pid);
         if (group > 1 && group != getpgrp())

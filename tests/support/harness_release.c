@@ -1,6 +1,8 @@
 /* Releases and service processes for integration tests (harness_release.h). */
 #include "harness_release.h"
 
+#include "pipeline/driver.h"
+
 #include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -243,26 +245,6 @@ bool h_release_wait_event(const struct h_cluster *c, int i, const char *kind, co
     return h_wait_until(has_event, &a, timeout_ms);
 }
 
-/* Whether /proc/PID/environ holds exactly the entry mark. */
-static bool has_mark(const char *pid, const char *mark)
-{
-    char path[300];
-    snprintf(path, sizeof(path), "/proc/%s/environ", pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    static char env[256 * 1024];
-    ssize_t n = read(fd, env, sizeof(env) - 1);
-    close(fd);
-    if (n <= 0)
-        return false;
-    env[n] = '\0';
-    for (ssize_t at = 0; at < n; at += (ssize_t)strlen(env + at) + 1)
-        if (strcmp(env + at, mark) == 0)
-            return true;
-    return false;
-}
-
 size_t h_service_pids(const struct h_cluster *c, int i, pid_t *pids, size_t max)
 {
     char mark[PATH_MAX + 64], abs[PATH_MAX];
@@ -272,7 +254,8 @@ size_t h_service_pids(const struct h_cluster *c, int i, pid_t *pids, size_t max)
     size_t k = 0;
     struct dirent *de;
     while (d && (de = readdir(d)) != NULL) {
-        if (!isdigit((unsigned char)de->d_name[0]) || !has_mark(de->d_name, mark))
+        if (!isdigit((unsigned char)de->d_name[0]) ||
+            !drv_pid_has_mark(atol(de->d_name), mark, strlen(mark)))
             continue;
         if (k < max)
             pids[k] = (pid_t)atol(de->d_name);
