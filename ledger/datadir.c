@@ -1,5 +1,5 @@
 /* The data directory's lock (see datadir.h). */
-#include "node/datadir.h"
+#include "ledger/datadir.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "ledger/ledger.h"
-#include "node/ctl/ctl.h"
+#include "ctl/ctl.h"
 
 #define PAGE_MAX 1000ULL /* the server's limit per GET /ledger */
 #define TAIL_DEFAULT 10ULL

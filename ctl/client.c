@@ -8,7 +8,7 @@
 
 #include <curl/curl.h>
 
-#include "node/ctl/ctl.h"
+#include "ctl/ctl.h"
 
 /* Far above anything the API returns (1000 events); a bound so a confused
  * server cannot make the CLI eat all memory. */

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/ctl/ctl.h"
+#include "ctl/ctl.h"
 
 int ctl_exit_code(enum ctl_family fam, enum ctl_outcome oc)
 {

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "node/ctl/ctl.h"
+#include "ctl/ctl.h"
 
 #define CELL 256
 #define MAX_COLS 8

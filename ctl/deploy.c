@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/ctl/deploy_int.h"
+#include "ctl/deploy_int.h"
 #include "pipeline/manifest.h"
 
 #define DEFAULT_WAIT_MS (10u * 60u * 1000u)

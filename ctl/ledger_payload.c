@@ -10,7 +10,7 @@
 #include <msgpack.h>
 
 #include "ledger/ledger.h"
-#include "node/ctl/ctl.h"
+#include "ctl/ctl.h"
 #include "wire/prescan.h"
 
 #define PAYLOAD_MAX_DEPTH 32 /* msgpack-c's own nesting limit */

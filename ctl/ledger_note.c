@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/ctl/deploy_int.h"
+#include "ctl/deploy_int.h"
 
 static int usage(const char *what, const char *arg)
 {

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "node/ctl/deploy_int.h"
+#include "ctl/deploy_int.h"
 
 #define MAX_REDIRECTS 3
 

@@ -18,8 +18,8 @@
 #include <time.h>
 
 #include "ledger/ledger.h"
-#include "node/ctl/ctl.h"
-#include "node/datadir.h"
+#include "ctl/ctl.h"
+#include "ledger/datadir.h"
 
 #define MAX_PUBKEYS 64
 

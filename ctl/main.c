@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/ctl/ctl.h"
+#include "ctl/ctl.h"
 
 struct command {
     const char *name;

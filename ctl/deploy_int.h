@@ -9,7 +9,7 @@
 
 #include <jansson.h>
 
-#include "node/ctl/ctl.h"
+#include "ctl/ctl.h"
 
 /* Set by SIGINT/SIGTERM once ctl_catch_signals ran; cancels HTTP calls. */
 extern volatile int ctl_deploy_interrupted;

@@ -7,8 +7,8 @@
  * rather than O_EXCL). The holder's pid is written in the file, for the
  * messages of whoever finds the lock taken. Readers (chimeractl ledger
  * verify) probe it with a shared lock they release at once. */
-#ifndef CHIMERA_NODE_DATADIR_H
-#define CHIMERA_NODE_DATADIR_H
+#ifndef CHIMERA_LEDGER_DATADIR_H
+#define CHIMERA_LEDGER_DATADIR_H
 
 #include <stddef.h>
 #include <sys/types.h>

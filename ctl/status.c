@@ -14,7 +14,7 @@
 
 #include <curl/curl.h>
 
-#include "node/ctl/ctl.h"
+#include "ctl/ctl.h"
 
 #define FANOUT_MAX_MS 1000L /* a member that takes longer is "unreachable" */
 #define FANOUT_MAX_BODY (4u * 1024u * 1024u)

@@ -13,7 +13,7 @@
 
 #include <sodium.h>
 
-#include "node/ctl/ctl.h"
+#include "ctl/ctl.h"
 
 #define FOLLOW_INTERVAL_MS 500
 #define EVENTS_MAX_LIMIT 1000ULL

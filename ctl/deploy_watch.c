@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "node/ctl/deploy_int.h"
+#include "ctl/deploy_int.h"
 
 #define POLL_MS 250
 #define NAMES_EVERY 8 /* polls at least between fetches of the list naming versions */
