@@ -25,7 +25,7 @@ struct ctl_client {
     /* --token-file's token, sent with reads too: a node with a read token
      * (--read-token-file) gates the reads that reveal manifests, and takes
      * the read token or the admin token there. */
-    char *token;
+    const char *token;
 };
 
 size_t ctl_body_write(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -91,8 +91,7 @@ struct ctl_client *ctl_client_new(const struct ctl_opts *o)
     cl->pinned = cl->nep == 1;
     /* A token file that cannot be read is reported by the commands that
      * need it (ctl_token_for); a read goes without. */
-    if (o->token_file && *o->token_file)
-        cl->token = ctl_read_token(o->token_file, err, sizeof err);
+    cl->token = o->token;
     return cl;
 }
 
@@ -106,7 +105,6 @@ void ctl_client_free(struct ctl_client *cl)
     if (!cl)
         return;
     curl_easy_cleanup(cl->curl);
-    ctl_free_token(cl->token);
     free(cl);
 }
 
@@ -312,7 +310,7 @@ char *ctl_read_token(const char *path, char *err, size_t errlen)
     return tok;
 }
 
-char *ctl_token_for(const struct ctl_opts *o, const char *cmd)
+const char *ctl_token_for(const struct ctl_opts *o, const char *cmd)
 {
     if (!o->token_file || !*o->token_file) {
         fprintf(stderr,
@@ -321,11 +319,10 @@ char *ctl_token_for(const struct ctl_opts *o, const char *cmd)
                 cmd);
         return NULL;
     }
-    char err[512];
-    char *tok = ctl_read_token(o->token_file, err, sizeof err);
-    if (!tok)
-        fprintf(stderr, "chimeractl: %s: %s\n", cmd, err);
-    return tok;
+    if (!o->token)
+        fprintf(stderr, "chimeractl: %s: %s\n", cmd,
+                o->token_err ? o->token_err : "the admin token was not read");
+    return o->token;
 }
 
 void ctl_free_token(char *tok)

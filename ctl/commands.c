@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,33 +24,6 @@ static const char *str_or(const json_t *v, const char *dflt)
 }
 
 /* ---- events ---------------------------------------------------------- */
-
-static volatile int interrupted;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
-
-static void sleep_ms(long ms)
-{
-    /* Slices so a signal that lands between the check and the sleep still
-     * ends the wait promptly. */
-    while (ms > 0 && !interrupted) {
-        long slice = ms < 50 ? ms : 50;
-        struct timespec ts = {0, slice * 1000000L};
-        nanosleep(&ts, NULL);
-        ms -= slice;
-    }
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void print_event(const json_t *e, bool as_json)
 {
@@ -76,7 +48,7 @@ static int64_t node_boot(struct ctl_client *cl)
     if (ctl_get(cl, "/federation/state", &r) == 0 && r.status == 200) {
         json_t *up = json_object_get(r.json, "uptime_ms");
         if (json_is_integer(up))
-            boot = mono_ms() - (int64_t)json_integer_value(up);
+            boot = ctl_mono_ms() - (int64_t)json_integer_value(up);
     }
     ctl_reply_free(&r);
     return boot;
@@ -148,7 +120,7 @@ static int fetch_batch(const struct ctl_opts *o, struct ctl_client *cl, struct f
         *got = json_array_size(r.json);
         fflush(stdout);
     }
-    if (rc != 0 && interrupted)
+    if (rc != 0 && ctl_interrupted)
         code = CTL_OK;
     ctl_reply_free(&r);
     return code;
@@ -156,26 +128,22 @@ static int fetch_batch(const struct ctl_opts *o, struct ctl_client *cl, struct f
 
 static int follow_loop(const struct ctl_opts *o, struct ctl_client *cl, struct follow *f)
 {
-    struct sigaction sa = {0};
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    ctl_client_set_cancel(cl, &interrupted);
+    ctl_catch_signals();
+    ctl_client_set_cancel(cl, &ctl_interrupted);
 
     int64_t boot = node_boot(cl);
     bool down = false;
-    while (!interrupted) {
+    while (!ctl_interrupted) {
         size_t got;
         int rc = fetch_batch(o, cl, f, false, &got);
-        if (interrupted)
+        if (ctl_interrupted)
             break;
         if (rc != CTL_OK) {
             if (!down) {
                 fprintf(stderr, "chimeractl: lost contact with node at %s; retrying\n", o->addr);
                 down = true;
             }
-            sleep_ms(FOLLOW_INTERVAL_MS);
+            ctl_sleep_ms(FOLLOW_INTERVAL_MS);
             continue;
         }
         if (down) {
@@ -192,7 +160,7 @@ static int follow_loop(const struct ctl_opts *o, struct ctl_client *cl, struct f
         }
         /* A full batch means more are waiting: fetch them now. */
         if (got < f->limit)
-            sleep_ms(FOLLOW_INTERVAL_MS);
+            ctl_sleep_ms(FOLLOW_INTERVAL_MS);
     }
     return CTL_OK;
 }

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <jansson.h>
@@ -87,7 +88,12 @@ struct ctl_opts {
     const char *addr_from;  /* where addr came from: "--addr", "CHIMERA_ADDR", "default" */
     bool json;              /* machine-readable output */
     long timeout_ms;        /* per request */
-    const char *token_file; /* admin token, read only by mutations */
+    const char *token_file; /* the admin token's file */
+    /* The token in it, read once by main.c before the command runs (NULL
+     * when there is no file, or with token_err saying why it cannot be
+     * read): sent with every request, required by mutations. */
+    const char *token;
+    const char *token_err;
 };
 
 /* One HTTP exchange. A transport failure leaves status 0 and fills error;
@@ -170,8 +176,9 @@ int ctl_cmd_version(const struct ctl_opts *o, int argc, char **argv);
 /* ledger_note.c: ledger note TEXT... (POST /ledger/notes). */
 int ctl_cmd_ledger_note(const struct ctl_opts *o, int argc, char **argv);
 /* The admin token of o (--token-file, CHIMERA_ADMIN_TOKEN_FILE), or NULL
- * after one line on stderr naming cmd. Free it with ctl_free_token. */
-char *ctl_token_for(const struct ctl_opts *o, const char *cmd);
+ * after one line on stderr naming cmd. It belongs to o. */
+const char *ctl_token_for(const struct ctl_opts *o, const char *cmd);
+/* Wipes and frees what ctl_read_token returned. */
 void ctl_free_token(char *tok);
 
 /* help.c: per-command help and "did you mean". */
@@ -234,8 +241,19 @@ void ctl_print_progress(json_t **last, const json_t *d, const json_t *list, bool
 bool ctl_progress_names_known(const json_t *d, const json_t *list);
 /* Local wall-clock time as "HH:MM:SS" (UTC). */
 void ctl_clock(char *buf, size_t len);
-/* A JSON integer of Unix ms as "2026-11-25T05:50:01Z" ("-" otherwise). */
-void ctl_iso_ms(const json_t *ms, char *buf, size_t len);
+/* A JSON integer of Unix ms as "2026-11-25T05:50:01Z", or with millis
+ * "2026-11-25T05:50:01.042Z"; "-" when it is not a positive integer (0
+ * means "not yet" in a deployment's fields). */
+void ctl_iso_ms(const json_t *ms, bool millis, char *buf, size_t len);
+
+/* interrupt.c: Ctrl-C for the commands that follow or wait. */
+/* Set by SIGINT/SIGTERM once ctl_catch_signals ran; hand it to
+ * ctl_client_set_cancel to cut a request in flight short too. */
+extern volatile int ctl_interrupted;
+void ctl_catch_signals(void);
+/* Sleeps ms, or less when interrupted. */
+void ctl_sleep_ms(long ms);
+int64_t ctl_mono_ms(void);
 
 /* Strict unsigned parse: digits only, within [min, max]. Returns 0 or -1. */
 int ctl_parse_ulong(const char *s, unsigned long long min, unsigned long long max,

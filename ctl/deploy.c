@@ -211,10 +211,9 @@ int ctl_cmd_deploy(const struct ctl_opts *o, int argc, char **argv)
     manifest_free(m);
     free(m);
 
-    char *token = ctl_token_for(o, "deploy");
+    const char *token = ctl_token_for(o, "deploy");
     struct ctl_conn c;
     if (!token || ctl_conn_open(&c, o) != 0) {
-        ctl_free_token(token);
         free(doc);
         return token ? CTL_DEPLOY_ERROR : CTL_DEPLOY_REJECTED;
     }
@@ -222,7 +221,6 @@ int ctl_cmd_deploy(const struct ctl_opts *o, int argc, char **argv)
     int64_t deadline = ctl_mono_ms() + timeout_ms;
     struct ctl_reply r;
     int rc = ctl_conn_post(&c, dry_run ? "/deployments?dry_run=1" : "/deployments", doc, token, &r);
-    ctl_free_token(token);
     free(doc);
     if (rc != 0) {
         ctl_say_failure("deploy", rc, &r);
@@ -370,13 +368,12 @@ int ctl_cmd_rollback(const struct ctl_opts *o, int argc, char **argv)
     json_t *body = to ? json_pack("{s:s}", "to", to) : json_object();
     char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
-    char *token = payload ? ctl_token_for(o, "rollback") : NULL;
+    const char *token = payload ? ctl_token_for(o, "rollback") : NULL;
     struct ctl_conn c;
     if (!token || ctl_conn_open(&c, o) != 0) {
         if (!payload)
             fprintf(stderr, "chimeractl: rollback: out of memory\n");
         free(payload);
-        ctl_free_token(token);
         return payload && !token ? CTL_USAGE : CTL_FAILED;
     }
     ctl_catch_signals();
@@ -384,7 +381,6 @@ int ctl_cmd_rollback(const struct ctl_opts *o, int argc, char **argv)
     struct ctl_reply r;
     int rc = ctl_conn_post(&c, "/rollback", payload, token, &r);
     free(payload);
-    ctl_free_token(token);
     const char *err = ctl_json_str(r.json, "error", NULL);
     char id[128] = "";
     ctl_deploy_id(r.json, id, sizeof id);

@@ -1,10 +1,9 @@
 /* chimeractl's deployment commands: the node behind --addr and the leader it
  * points to. Mutations are POSTed with the token, following a follower's 307
  * to the leader (at most MAX_REDIRECTS times); reads poll whichever node
- * answers. Also the shared bits of deploy.c and deploy_watch.c: the Ctrl-C
- * flag, a monotonic clock, and JSON field helpers. */
+ * answers. Also the shared bits of deploy.c and deploy_watch.c: JSON field
+ * helpers. */
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,30 +12,6 @@
 #include "ctl/deploy_int.h"
 
 #define MAX_REDIRECTS 3
-
-volatile int ctl_deploy_interrupted;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    ctl_deploy_interrupted = 1;
-}
-
-int64_t ctl_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void ctl_sleep_ms(long ms)
-{
-    while (ms > 0 && !ctl_deploy_interrupted) {
-        long slice = ms < 50 ? ms : 50;
-        nanosleep(&(struct timespec){0, slice * 1000000L}, NULL);
-        ms -= slice;
-    }
-}
 
 const char *ctl_json_str(const json_t *obj, const char *key, const char *dflt)
 {
@@ -53,7 +28,7 @@ int ctl_conn_open(struct ctl_conn *c, const struct ctl_opts *o)
         fprintf(stderr, "chimeractl: cannot initialise the HTTP client\n");
         return -1;
     }
-    ctl_client_set_cancel(c->first, &ctl_deploy_interrupted);
+    ctl_client_set_cancel(c->first, &ctl_interrupted);
     return 0;
 }
 
@@ -79,7 +54,7 @@ static int conn_redirect(struct ctl_conn *c, const char *base)
     c->lead = ctl_client_new(&c->lead_opts);
     if (!c->lead)
         return -1;
-    ctl_client_set_cancel(c->lead, &ctl_deploy_interrupted);
+    ctl_client_set_cancel(c->lead, &ctl_interrupted);
     c->using = c->lead;
     return 0;
 }
@@ -183,7 +158,7 @@ json_t *ctl_conn_poll(struct ctl_conn *c, const char *path, long *status)
         if (c->down)
             fprintf(stderr, "chimeractl: in contact with the node at %s again\n", ctl_conn_addr(c));
         c->down = false;
-    } else if (!ctl_deploy_interrupted) {
+    } else if (!ctl_interrupted) {
         if (!c->down)
             fprintf(stderr, "chimeractl: no answer for %s from the node at %s (%s); retrying\n",
                     path, ctl_conn_addr(c),
@@ -198,15 +173,6 @@ json_t *ctl_conn_poll(struct ctl_conn *c, const char *path, long *status)
     }
     ctl_reply_free(&r);
     return j;
-}
-
-void ctl_catch_signals(void)
-{
-    struct sigaction sa = {0};
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
 }
 
 /* The id of a deployment object as text (ids are strings; integers too). */

@@ -11,14 +11,6 @@
 
 #include "ctl/ctl.h"
 
-/* Set by SIGINT/SIGTERM once ctl_catch_signals ran; cancels HTTP calls. */
-extern volatile int ctl_deploy_interrupted;
-void ctl_catch_signals(void);
-
-int64_t ctl_mono_ms(void);
-/* Sleeps ms, or less when interrupted. */
-void ctl_sleep_ms(long ms);
-
 /* obj[key] when a non-empty string, else dflt. */
 const char *ctl_json_str(const json_t *obj, const char *key, const char *dflt);
 /* The id of a deployment object as text (ids are strings; integers too). */

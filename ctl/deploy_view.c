@@ -34,14 +34,21 @@ void ctl_clock(char *buf, size_t len)
         snprintf(buf, len, "-");
 }
 
-void ctl_iso_ms(const json_t *ms, char *buf, size_t len)
+void ctl_iso_ms(const json_t *ms, bool millis, char *buf, size_t len)
 {
     json_int_t v = json_integer_value(ms);
     time_t secs = (time_t)(v / 1000);
     struct tm tm;
+    size_t k;
     if (!json_is_integer(ms) || v <= 0 || !gmtime_r(&secs, &tm) ||
-        strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        (k = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm)) == 0) {
         snprintf(buf, len, "-");
+        return;
+    }
+    if (millis)
+        snprintf(buf + k, len - k, ".%03dZ", (int)(v % 1000));
+    else
+        snprintf(buf + k, len - k, "Z");
 }
 
 /* ---- tables ----------------------------------------------------------- */
@@ -250,8 +257,8 @@ void ctl_print_deployments(const json_t *list)
         snprintf(row[2], CELL, "%s%s", get_str(rel, "version", "-"),
                  json_is_true(json_object_get(d, "rollback")) ? " (rollback)" : "");
         snprintf(row[3], CELL, "%s", get_str(d, "stage", "-"));
-        ctl_iso_ms(json_object_get(d, "started_ms"), row[4], CELL);
-        ctl_iso_ms(json_object_get(d, "finished_ms"), fin, sizeof fin);
+        ctl_iso_ms(json_object_get(d, "started_ms"), false, row[4], CELL);
+        ctl_iso_ms(json_object_get(d, "finished_ms"), false, fin, sizeof fin);
         const char *reason = get_str(d, "reason", NULL);
         snprintf(row[5], CELL, "%s%s%s", fin, reason ? "  " : "", reason ? reason : "");
     }
@@ -286,7 +293,7 @@ static void print_nodes(const json_t *nodes)
             snprintf(row[3], CELL, "skipped (%s)", skipped);
         else
             snprintf(row[3], CELL, "%s", get_str(n, "health", "-"));
-        ctl_iso_ms(json_object_get(n, "healthy_since_ms"), row[4], CELL);
+        ctl_iso_ms(json_object_get(n, "healthy_since_ms"), false, row[4], CELL);
         snprintf(row[5], CELL, "%s", get_str(n, "detail", ""));
     }
     table_print(&t, "  ");
@@ -302,7 +309,7 @@ static void print_events(const json_t *events)
     {
         if (!(row = table_row(&t)))
             break;
-        ctl_iso_ms(json_object_get(e, "time_ms"), row[0], CELL);
+        ctl_iso_ms(json_object_get(e, "time_ms"), false, row[0], CELL);
         snprintf(row[1], CELL, "%s", get_str(e, "kind", "-"));
         snprintf(row[2], CELL, "%s", get_str(e, "message", ""));
     }
@@ -323,9 +330,9 @@ void ctl_print_deployment(const json_t *d)
         id_text(target, buf, sizeof buf);
         printf("target:         %s\n", buf);
     }
-    ctl_iso_ms(json_object_get(d, "started_ms"), buf, sizeof buf);
+    ctl_iso_ms(json_object_get(d, "started_ms"), false, buf, sizeof buf);
     printf("started:        %s\n", buf);
-    ctl_iso_ms(json_object_get(d, "finished_ms"), buf, sizeof buf);
+    ctl_iso_ms(json_object_get(d, "finished_ms"), false, buf, sizeof buf);
     printf("finished:       %s\n", buf);
     printf("reason:         %s\n", get_str(d, "reason", "-"));
     if (json_is_integer(json_object_get(d, "waves")))

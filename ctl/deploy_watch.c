@@ -41,7 +41,7 @@ static enum watch_end watch(struct ctl_conn *c, const char *id, int64_t deadline
     for (;;) {
         long status;
         json_t *d = ctl_conn_poll(c, path, &status);
-        if (ctl_deploy_interrupted) {
+        if (ctl_interrupted) {
             json_decref(d);
             end = W_INTERRUPTED;
             break;
@@ -81,7 +81,7 @@ static enum watch_end watch(struct ctl_conn *c, const char *id, int64_t deadline
         ctl_sleep_ms(deadline && deadline - ctl_mono_ms() < POLL_MS
                          ? (long)(deadline - ctl_mono_ms())
                          : POLL_MS);
-        if (ctl_deploy_interrupted) {
+        if (ctl_interrupted) {
             end = W_INTERRUPTED;
             break;
         }
@@ -178,7 +178,7 @@ int ctl_wait_deploy(struct ctl_conn *c, const char *id, int64_t deadline, bool a
     for (;;) {
         bool no_stable;
         rb = find_rollback(c, ours, &no_stable);
-        if (rb || ctl_deploy_interrupted)
+        if (rb || ctl_interrupted)
             break;
         if (!certain && (!auto_revert || no_stable || ctl_mono_ms() >= appear_by)) {
             fprintf(stderr, "chimeractl: deploy: no rollback: %s\n",
@@ -232,7 +232,7 @@ int ctl_wait_deploy(struct ctl_conn *c, const char *id, int64_t deadline, bool a
         }
     }
 out:
-    if (!ctl_deploy_interrupted)
+    if (!ctl_interrupted)
         print_final(c->o, ours);
     json_decref(ours);
     json_decref(rb);

@@ -89,7 +89,8 @@ int ctl_cmd_ledger_note(const struct ctl_opts *o, int argc, char **argv)
         rc = usage(from_stdin ? "stdin held no note (no non-empty line)"
                               : "needs the TEXT of a note (or - to read lines from stdin)",
                    NULL);
-    char *payload = NULL, *token = NULL;
+    char *payload = NULL;
+    const char *token = NULL;
     if (rc == CTL_OK) {
         json_t *body = json_pack("{s:O}", "notes", notes);
         payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
@@ -103,14 +104,12 @@ int ctl_cmd_ledger_note(const struct ctl_opts *o, int argc, char **argv)
         rc = CTL_FAILED;
     if (rc != CTL_OK) {
         free(payload);
-        ctl_free_token(token);
         json_decref(notes);
         return rc;
     }
     struct ctl_reply r;
     int got = ctl_conn_post(&c, "/ledger/notes", payload, token, &r);
     free(payload);
-    ctl_free_token(token);
     enum ctl_outcome oc = ctl_outcome_of_reply(got, &r);
     if (oc == CTL_O_OK && !json_is_integer(json_object_get(r.json, "first_index")))
         oc = CTL_O_FAILED;

@@ -5,7 +5,6 @@
  * Payloads come as the hex of their exact msgpack bytes; ledger_payload.c
  * decodes them for display as JSON: a note is a string, an election a map. */
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,19 +59,6 @@ static void field(const char *label, const json_t *obj, const char *key)
         printf("%-12s%s\n", label, str_or(v, "-"));
 }
 
-static void iso_time(const json_t *ms_json, char *buf, size_t len)
-{
-    json_int_t ms = json_integer_value(ms_json);
-    struct tm tm;
-    time_t secs = (time_t)(ms / 1000);
-    if (!json_is_integer(ms_json) || ms < 0 || !gmtime_r(&secs, &tm)) {
-        snprintf(buf, len, "-");
-        return;
-    }
-    size_t k = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + k, len - k, ".%03dZ", (int)(ms % 1000));
-}
-
 /* The payload on one line, cut to SUMMARY_MAX bytes. */
 static void payload_summary(const json_t *e, char *out, size_t len)
 {
@@ -97,7 +83,7 @@ static void print_tail_line(json_t *e, bool as_json)
         return;
     }
     char when[64], summary[SUMMARY_MAX + 16];
-    iso_time(json_object_get(e, "timestamp_ms"), when, sizeof when);
+    ctl_iso_ms(json_object_get(e, "timestamp_ms"), true, when, sizeof when);
     payload_summary(e, summary, sizeof summary);
     printf("%-7" JSON_INTEGER_FORMAT "  %-5" JSON_INTEGER_FORMAT
            "  %-24s  %-15s  %-8s  %-*.*s  %s\n",
@@ -110,7 +96,7 @@ static void print_tail_line(json_t *e, bool as_json)
 static void print_show(const json_t *e)
 {
     char when[64];
-    iso_time(json_object_get(e, "timestamp_ms"), when, sizeof when);
+    ctl_iso_ms(json_object_get(e, "timestamp_ms"), true, when, sizeof when);
     field("index:", e, "index");
     field("term:", e, "term");
     printf("type:       %s (%" JSON_INTEGER_FORMAT ")\n", str_or(json_object_get(e, "type"), "-"),
@@ -248,14 +234,6 @@ static int show(const struct ctl_opts *o, int argc, char **argv)
 
 /* ---- tail ------------------------------------------------------------- */
 
-static volatile int interrupted;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
-
 /* What tail has printed: the last index and, for the last RING indices,
  * their hashes (slot index % RING), to notice when the node replaced
  * entries already printed (an uncommitted suffix, dropped after a leader
@@ -365,12 +343,9 @@ static int rewind_to_fork(struct ctl_client *cl, struct printed *p)
 static int follow_loop(const struct ctl_opts *o, struct ctl_client *cl, struct printed *p)
 {
     bool down = false;
-    while (!interrupted) {
-        /* In slices, so that a signal between the check and the sleep
-         * still ends the wait promptly. */
-        for (int slept = 0; slept < FOLLOW_INTERVAL_MS && !interrupted; slept += 50)
-            nanosleep(&(struct timespec){0, 50 * 1000000L}, NULL);
-        if (interrupted)
+    while (!ctl_interrupted) {
+        ctl_sleep_ms(FOLLOW_INTERVAL_MS);
+        if (ctl_interrupted)
             break;
         uint64_t head;
         char hash[2 * LEDGER_HASH_BYTES + 1];
@@ -380,7 +355,7 @@ static int follow_loop(const struct ctl_opts *o, struct ctl_client *cl, struct p
             rc = print_range(o, cl, p, UINT64_MAX, false, &diverged);
         if (rc == CTL_OK && diverged)
             rc = rewind_to_fork(cl, p);
-        if (interrupted)
+        if (ctl_interrupted)
             break;
         if (rc != CTL_OK && !down)
             fprintf(stderr, "chimeractl: lost contact with node at %s; retrying\n",
@@ -414,12 +389,8 @@ static int tail(const struct ctl_opts *o, int argc, char **argv)
         return CTL_FAILED;
     if (follow) {
         /* Before the first request, so that Ctrl-C always ends cleanly. */
-        struct sigaction sa = {0};
-        sa.sa_handler = on_signal;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-        ctl_client_set_cancel(cl, &interrupted);
+        ctl_catch_signals();
+        ctl_client_set_cancel(cl, &ctl_interrupted);
     }
     static struct printed printed;
     struct printed *p = &printed;
@@ -436,7 +407,7 @@ static int tail(const struct ctl_opts *o, int argc, char **argv)
     }
     if (rc == CTL_OK && follow)
         rc = follow_loop(o, cl, p);
-    if (rc != CTL_OK && follow && interrupted)
+    if (rc != CTL_OK && follow && ctl_interrupted)
         rc = CTL_OK; /* Ctrl-C during the first requests */
     ctl_client_free(cl);
     return rc;

@@ -72,6 +72,9 @@ int main(int argc, char **argv)
         .timeout_ms = CTL_DEFAULT_TIMEOUT_MS,
         .token_file = getenv("CHIMERA_ADMIN_TOKEN_FILE"),
     };
+    /* The token file is read once, here: every request sends the token. */
+    char token_err[512] = "", *token = NULL;
+    o.token_err = token_err;
     if (!o.addr || !*o.addr) {
         o.addr = CTL_DEFAULT_ADDR;
         o.addr_from = "default address";
@@ -147,11 +150,14 @@ int main(int argc, char **argv)
                 (strcmp(rest[0], "ledger") == 0 && nrest > 1 && strcmp(rest[1], "verify") == 0) ||
                 (strcmp(rest[0], "version") == 0 && nrest > 1 && strcmp(rest[1], "--client") == 0);
             rc = offline ? CTL_OK : check_addr(&o);
+            if (rc == CTL_OK && !offline && o.token_file && *o.token_file)
+                o.token = token = ctl_read_token(o.token_file, token_err, sizeof token_err);
             if (rc == CTL_OK)
                 rc = commands[c].run(&o, nrest, rest);
         }
     if (rc < 0)
         rc = ctl_unknown_command(rest[0]);
+    ctl_free_token(token);
     free(rest);
     return rc;
 }
