@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "ctl/deploy_int.h"
-#include "pipeline/manifest.h"
+#include "pipeline/core/manifest.h"
 
 #define DEFAULT_WAIT_MS (10u * 60u * 1000u)
 

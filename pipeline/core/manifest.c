@@ -3,7 +3,7 @@
  * manifest_service.c's, the field readers manifest_field.c's. The first
  * problem found wins; checks run in document order within an object, after
  * its keys have been checked. */
-#include "pipeline/manifest_int.h"
+#include "pipeline/core/manifest_int.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* Probe: the facts of a release on this machine, and the heal actions (see
  * probe.h). Shell code; everything is quick and local. The facts' JSON form
  * is probe_json.c's. */
-#include "pipeline/probe.h"
+#include "pipeline/exec/probe.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,7 +17,7 @@
 
 #include <sodium.h>
 
-#include "pipeline/certify.h"
+#include "pipeline/core/certify.h"
 
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
 

@@ -1,7 +1,7 @@
 /* Release manifests: parsing and validation of one service (the schema is
  * in manifest.h and the README), with its health check, port, args and
  * env. */
-#include "pipeline/manifest_int.h"
+#include "pipeline/core/manifest_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -19,7 +19,7 @@
  * a value is a secret, and so may be a mistyped line.
  *
  * envfile_parse is pure; the file is read by probe_env_file_read
- * (pipeline/probe.h), the shell. */
+ * (pipeline/exec/probe.h), the shell. */
 #ifndef CHIMERA_PIPELINE_ENV_FILE_H
 #define CHIMERA_PIPELINE_ENV_FILE_H
 

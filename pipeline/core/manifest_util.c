@@ -1,7 +1,7 @@
 /* Release manifests: durations, variable expansion, the digest, the
  * normalised JSON form and manifest_free. Parsing and validation are in
  * manifest.c. */
-#include "pipeline/manifest.h"
+#include "pipeline/core/manifest.h"
 
 #include <inttypes.h>
 #include <stdarg.h>

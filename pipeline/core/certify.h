@@ -1,5 +1,5 @@
 /* Simulate -> heal -> certify: the pure core. It judges the facts the nodes
- * gathered (pipeline/probe.h), plans what can be healed, counts heal
+ * gathered (pipeline/exec/probe.h), plans what can be healed, counts heal
  * attempts, and certifies (signs) a release whose verification chain holds.
  * No I/O, no clock: the shell probes, heals and re-probes on the nodes and
  * feeds the facts back.
@@ -67,8 +67,8 @@
 #include <jansson.h>
 
 #include "ledger/sign.h"
-#include "pipeline/manifest.h"
-#include "pipeline/probe.h"
+#include "pipeline/core/manifest.h"
+#include "pipeline/core/probe_facts.h"
 
 #define CERT_MAX_HEAL_ATTEMPTS 3
 #define CERT_SIG_TAG "chimera/release-cert/v1"

@@ -1,6 +1,6 @@
-/* Probe facts in JSON (see probe.h): encoding, and strict decoding that
+/* Probe facts in JSON (see probe_facts.h): encoding, and strict decoding that
  * names the field at fault. Pure: no I/O. */
-#include "pipeline/probe.h"
+#include "pipeline/core/probe_facts.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* Simulate -> heal -> certify: the pure core (see certify.h). */
-#include "pipeline/certify.h"
+#include "pipeline/core/certify.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -11,7 +11,7 @@
 
 #include <jansson.h>
 
-#include "pipeline/manifest.h"
+#include "pipeline/core/manifest.h"
 
 #define MANIFEST_PATH_CAP sizeof(((struct manifest_error *)0)->path)
 

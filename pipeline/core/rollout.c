@@ -1,5 +1,5 @@
 /* The rollout core: see rollout.h. Pure. */
-#include "pipeline/rollout.h"
+#include "pipeline/core/rollout.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /* Release manifests: reading the fields of a parsed JSON document, with
  * the path of the field at fault in every error (manifest_int.h). */
-#include "pipeline/manifest_int.h"
+#include "pipeline/core/manifest_int.h"
 
 #include <stdarg.h>
 #include <stdio.h>

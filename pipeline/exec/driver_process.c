@@ -1,5 +1,5 @@
 /* The `process` driver (see driver.h). */
-#include "pipeline/driver.h"
+#include "pipeline/exec/driver.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,11 +1,7 @@
-/* Probe: the simulate stage's facts about one node, and the heal stage's
- * actions on it. Shell code: probe_release and probe_heal look at (and
- * probe_heal changes) this machine; they block, briefly (stat, access, a
- * bind on 127.0.0.1 and close, mkdir), so they may run on the loop.
- *
- * Facts are plain data and judge nothing: the pure core (pipeline/certify.h)
- * turns them into issues. They travel between nodes (a follower probes, the
- * leader judges), so they have a JSON form:
+/* Probe facts: what the simulate stage found about one node, as plain data
+ * that judges nothing. A follower gathers them (pipeline/exec/probe.h, the
+ * shell), the leader judges them (pipeline/core/certify.h); between the two
+ * they travel in this JSON form:
  *   {"node": "n1", "answered": true, "error": "",
  *    "services": [{"name": "web",
  *                  "command": {"found": true, "executable": true, "path": "/usr/bin/x"},
@@ -19,8 +15,8 @@
  *                  "user": {"set": true, "root": true, "ok": true, "error": ""}}]}
  * Decoding is strict: every key required, no unknown key, right types,
  * strings that fit; the error names the field ("services[0].port.port"). */
-#ifndef CHIMERA_PIPELINE_PROBE_H
-#define CHIMERA_PIPELINE_PROBE_H
+#ifndef CHIMERA_PIPELINE_PROBE_FACTS_H
+#define CHIMERA_PIPELINE_PROBE_FACTS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -28,8 +24,7 @@
 
 #include <jansson.h>
 
-#include "pipeline/env_file.h"
-#include "pipeline/manifest.h"
+#include "pipeline/core/manifest.h"
 
 #define PROBE_PATH_MAX 1024  /* a resolved command path (+NUL); longer ones are left "" */
 #define PROBE_URL_MAX 1024   /* an expanded health URL (+NUL) */
@@ -83,63 +78,10 @@ struct probe_facts {
     size_t nservices;
 };
 
-/* Gathers the facts of every service of m on this machine into *out (zeroed
- * first; answered = true). node_id is ${NODE}. Fixed and assigned ports are
- * held until every service is probed, so two auto services get different
- * ports, then released. Returns 0, or -1 with out->error set when m or
- * node_id is unusable (then answered is false). */
-int probe_release(const struct manifest *m, const char *node_id, struct probe_facts *out);
-
-/* Reads and parses the env file of service s (pipeline/env_file.h), its
- * path expanded with v, the way the node does when it starts the service: a
- * regular file this process may read, at most ENVFILE_MAX_BYTES. A service
- * without one gets an empty *out. Returns 0 and *out (envfile_free it), or
- * -1 with one line in err naming the file and, for a parse error, the line,
- * e.g. "env_file /etc/web.env: line 3: unterminated double quote"; never a
- * value. */
-int probe_env_file_read(const struct manifest_service *s, const struct manifest_vars *v,
-                        struct envfile *out, char *err, size_t errlen);
-
-/* A manifest's "user" resolved on this machine. */
-struct probe_user {
-    uint32_t uid, gid;
-    bool named;                /* found in the user database: name and home are its */
-    char name[64];             /* "" when not named */
-    char home[PROBE_PATH_MAX]; /* "" when not named */
-};
-
-/* Resolves spec (a user name, "UID" or "UID:GID"; manifest.h) with the
- * user database: a name gives its uid, primary gid and home; "UID" must have
- * an entry (for its group); "UID:GID" is taken as given (an entry, when there
- * is one, adds name and home). Returns 0, or -1 with one line in err, e.g.
- * "user \"web\" does not exist on this node". */
-int probe_user_resolve(const char *spec, struct probe_user *out, char *err, size_t errlen);
-
-/* A port free on 127.0.0.1 now, for "port": "auto" (0 when none could be
- * had). The node assigns it when it starts the service. */
-uint16_t probe_free_port(void);
-
-/* A fixed port found in use is marked port_own when it is one of the ports
- * (n of them) the release this node runs now listens on: the rollout stops
- * that release before starting the new one. The probe cannot tell by itself. */
-void probe_mark_own_ports(struct probe_facts *f, const uint16_t *ports, size_t n);
-
 /* JSON form (see above). to_json returns a new reference or NULL on
  * allocation failure. from_json returns 0, or -1 with one line in err
  * naming the field; *out is then zeroed. */
 json_t *probe_facts_to_json(const struct probe_facts *f);
 int probe_facts_from_json(const json_t *js, struct probe_facts *out, char *err, size_t errlen);
-
-/* Heal actions and their results are the core's (pipeline/certify.h). */
-struct cert_heal_action;
-struct cert_heal_result;
-
-/* Performs the actions addressed to this machine (the caller passes only
- * this node's) and fills results[i] for actions[i]:
- *   CERT_HEAL_CREATE_DIR  mkdir -p the service's working_dir, mode 0755
- *   CERT_HEAL_REPROBE     nothing to do here: the re-probe picks a new port
- * Returns the number of actions that failed (0: all done). */
-int probe_heal(const struct manifest *m, const struct cert_heal_action *actions, size_t n,
-               struct cert_heal_result *results);
 
 #endif

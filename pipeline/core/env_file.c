@@ -1,5 +1,5 @@
 /* Env files: parsing (see env_file.h). Pure: bytes in, entries out. */
-#include "pipeline/env_file.h"
+#include "pipeline/core/env_file.h"
 
 #include <stdarg.h>
 #include <stdbool.h>

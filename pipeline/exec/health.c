@@ -4,7 +4,7 @@
  * uv_poll per socket; through CURLMOPT_TIMERFUNCTION, when to call it back,
  * and we keep one uv_timer. Either firing calls curl_multi_socket_action,
  * after which finished transfers are collected with curl_multi_info_read. */
-#include "pipeline/health.h"
+#include "pipeline/exec/health.h"
 
 #include <stdio.h>
 #include <stdlib.h>
