@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "node/datadir.h"
+#include "ledger/datadir.h"
 #include "node/durable.h"
 #include "node/envelope.h"
 
