@@ -852,7 +852,7 @@ static uint64_t conn_cap(void)
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur / 2 < cap)
         cap = rl.rlim_cur / 2 > 0 ? rl.rlim_cur / 2 : 1;
-    return tunable("CHIMERA_TEST_HTTP_MAX_CONNS", cap);
+    return tunable("CHIMERAD_TEST_HTTP_MAX_CONNS", cap);
 }
 
 int http_start(struct http_server **out, uv_loop_t *loop, const char *hostport,
@@ -871,8 +871,8 @@ int http_start(struct http_server **out, uv_loop_t *loop, const char *hostport,
     s->loop = loop;
     s->handler = handler;
     s->ctx = ctx;
-    s->header_ms = tunable("CHIMERA_TEST_HTTP_HEADER_TIMEOUT_MS", HTTP_HEADER_TIMEOUT_MS);
-    s->idle_ms = tunable("CHIMERA_TEST_HTTP_IDLE_TIMEOUT_MS", HTTP_IDLE_TIMEOUT_MS);
+    s->header_ms = tunable("CHIMERAD_TEST_HTTP_HEADER_TIMEOUT_MS", HTTP_HEADER_TIMEOUT_MS);
+    s->idle_ms = tunable("CHIMERAD_TEST_HTTP_IDLE_TIMEOUT_MS", HTTP_IDLE_TIMEOUT_MS);
     s->stats.max_open = conn_cap();
     uv_poll_init(loop, &s->poll, s->fd);
     uv_timer_init(loop, &s->backoff);
