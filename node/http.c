@@ -488,6 +488,9 @@ static int on_headers(http_parser *hp)
                             "a chunked request body (Transfer-Encoding) is not accepted: send the "
                             "body with a Content-Length header");
     bool cont = c->expect_len && strcasecmp(c->expect, "100-continue") == 0;
+    for (size_t i = 0; i < c->expect_len; i++) /* shown in a JSON answer */
+        if (c->expect[i] < ' ' || c->expect[i] > '~')
+            c->expect[i] = '?';
     if (c->expect_len && !cont)
         return stop_parsing(c, 417, "Expect: \"%.40s\" is not supported (only 100-continue is)",
                             c->expect);
@@ -522,6 +525,8 @@ static int on_body(http_parser *hp, const char *at, size_t len)
 {
     struct conn *c = hp->data;
     struct pending *p = c->p;
+    if (c->state == C_CLOSED) /* a write failed in on_headers */
+        return -1;
     memcpy(p->body + p->req.body_len, at, len); /* the parser stops at Content-Length */
     p->req.body_len += len;
     return 0;
@@ -530,6 +535,8 @@ static int on_body(http_parser *hp, const char *at, size_t len)
 static int on_complete(http_parser *hp)
 {
     struct conn *c = hp->data;
+    if (c->state == C_CLOSED)
+        return -1;
     c->state = C_HANDLER;
     http_parser_pause(hp, 1); /* one request in flight: feed hands it over */
     return 0;
@@ -609,6 +616,8 @@ static void feed(struct conn *c, const char *data, size_t len)
     }
     size_t n = http_parser_execute(&c->parser, &parse_settings, data, len);
     enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+    if (c->state == C_CLOSED)
+        return;
     if (e == HPE_PAUSED) {
         http_parser_pause(&c->parser, 0);
         uv_read_stop((uv_stream_t *)&c->tcp);
