@@ -468,12 +468,41 @@ static int on_value(http_parser *hp, const char *at, size_t len)
     return 0;
 }
 
-/* The admin token, as api.c checks it later; here only to decide whether a
- * large body is worth reading. */
-static bool authorized(const struct http_server *s, const char *auth)
+int http_head_verdict(const struct http_head *h, const char *token, bool *send_continue, char *msg,
+                      size_t msglen)
 {
-    const char *given = http_bearer_token(auth);
-    return given && http_token_equal(given, s->token);
+    *send_continue = false;
+    if (h->transfer_encoding) {
+        snprintf(msg, msglen,
+                 "a chunked request body (Transfer-Encoding) is not accepted: send the body with "
+                 "a Content-Length header");
+        return 411;
+    }
+    bool cont = *h->expect && strcasecmp(h->expect, "100-continue") == 0;
+    if (*h->expect && !cont) {
+        char shown[41];
+        size_t k = 0;
+        for (; h->expect[k] && k < sizeof(shown) - 1; k++) /* JSON-safe */
+            shown[k] = h->expect[k] >= ' ' && h->expect[k] <= '~' ? h->expect[k] : '?';
+        shown[k] = '\0';
+        snprintf(msg, msglen, "Expect: \"%s\" is not supported (only 100-continue is)", shown);
+        return 417;
+    }
+    if (h->length > HTTP_MAX_BODY) {
+        snprintf(msg, msglen, "the request body is %llu bytes; at most %u are accepted",
+                 (unsigned long long)h->length, HTTP_MAX_BODY);
+        return 413;
+    }
+    const char *given = http_bearer_token(h->auth);
+    if (h->length > HTTP_MAX_UNAUTH_BODY && !(given && http_token_equal(given, token))) {
+        snprintf(msg, msglen,
+                 "the request body is %llu bytes; without the admin token "
+                 "(\"Authorization: Bearer <admin token>\") at most %u are read",
+                 (unsigned long long)h->length, HTTP_MAX_UNAUTH_BODY);
+        return 413;
+    }
+    *send_continue = cont && h->length > 0 && h->http11;
+    return 0;
 }
 
 /* Decides from the headers, before any body byte is read, whether the
@@ -483,38 +512,31 @@ static int on_headers(http_parser *hp)
     struct conn *c = hp->data;
     struct pending *p = c->p;
     c->keep_alive = http_should_keep_alive(hp) && !hp->upgrade;
-    if ((hp->flags & F_CHUNKED) || hp->uses_transfer_encoding)
-        return stop_parsing(c, 411,
-                            "a chunked request body (Transfer-Encoding) is not accepted: send the "
-                            "body with a Content-Length header");
-    bool cont = c->expect_len && strcasecmp(c->expect, "100-continue") == 0;
-    for (size_t i = 0; i < c->expect_len; i++) /* shown in a JSON answer */
-        if (c->expect[i] < ' ' || c->expect[i] > '~')
-            c->expect[i] = '?';
-    if (c->expect_len && !cont)
-        return stop_parsing(c, 417, "Expect: \"%.40s\" is not supported (only 100-continue is)",
-                            c->expect);
-    uint64_t n = (hp->flags & F_CONTENTLENGTH) ? hp->content_length : 0;
-    if (n > HTTP_MAX_BODY)
-        return stop_parsing(c, 413, "the request body is %llu bytes; at most %u are accepted",
-                            (unsigned long long)n, HTTP_MAX_BODY);
-    if (n > HTTP_MAX_UNAUTH_BODY && !authorized(c->s, p->auth))
-        return stop_parsing(c, 413,
-                            "the request body is %llu bytes; without the admin token "
-                            "(\"Authorization: Bearer <admin token>\") at most %u are read",
-                            (unsigned long long)n, HTTP_MAX_UNAUTH_BODY);
+    struct http_head h = {
+        .auth = p->auth,
+        .expect = c->expect,
+        .length = (hp->flags & F_CONTENTLENGTH) ? hp->content_length : 0,
+        .transfer_encoding = (hp->flags & F_CHUNKED) || hp->uses_transfer_encoding,
+        .http11 = hp->http_major > 1 || hp->http_minor >= 1,
+    };
+    bool cont;
+    int status = http_head_verdict(&h, c->s->token, &cont, c->refuse_msg, sizeof(c->refuse_msg));
+    if (status) {
+        c->refuse_status = status;
+        return -1;
+    }
     if (!p->uri)
         return stop_parsing(c, 400, "malformed request: no URL");
     snprintf(p->method, sizeof(p->method), "%s", http_method_str((enum http_method)hp->method));
     p->head = hp->method == HTTP_HEAD;
-    if (n == 0)
+    if (h.length == 0)
         return 0;
-    if (!(p->body = malloc(n)))
+    if (!(p->body = malloc(h.length)))
         return stop_parsing(c, 503, "out of memory");
     p->req.body = p->body;
     c->state = C_BODY;
     arm(c, HTTP_BODY_TIMEOUT_MS);
-    if (cont && hp->http_minor >= 1) {
+    if (cont) {
         static const char go[] = "HTTP/1.1 100 Continue\r\n\r\n";
         write_out(c, go, sizeof(go) - 1);
     }

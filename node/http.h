@@ -129,6 +129,23 @@ void http_body_refuse(struct http_request *req, const struct http_body_error *e)
  * numbers and ids we accept), copied into buf; returns 1 found, 0 absent. */
 int http_query_param(const char *query, const char *name, char *buf, size_t buflen);
 
+/* What a request's headers say of its body, as the listener judges them
+ * before reading any of it. */
+struct http_head {
+    const char *auth;   /* the Authorization header, "" none */
+    const char *expect; /* the Expect header, "" none */
+    uint64_t length;    /* Content-Length (0: none) */
+    bool transfer_encoding;
+    bool http11; /* HTTP/1.1 or later: 100 Continue may be sent */
+};
+
+/* The decision on a request's headers (pure): 0 to read its body, with
+ * *send_continue when "100 Continue" is to be sent first; else the status
+ * to refuse it with (411, 417, 413), with the message in msg. token: the
+ * admin token ("" none). */
+int http_head_verdict(const struct http_head *h, const char *token, bool *send_continue, char *msg,
+                      size_t msglen);
+
 /* Called on the loop thread to report a limit that was hit, with an event
  * kind ("http.connection_limit", "http.accept_failed") and one line. */
 typedef void (*http_notice_fn)(void *ctx, const char *kind, const char *msg);
