@@ -202,6 +202,19 @@ struct out {
 
 static void on_written(uv_write_t *w, int status);
 
+/* Sends len bytes of o (from out_alloc) to c, which frees it once written. */
+static void out_send(struct conn *c, struct out *o, size_t len)
+{
+    o->c = c;
+    uv_buf_t b = uv_buf_init(o->data, (unsigned)len);
+    if (uv_write(&o->w, (uv_stream_t *)&c->tcp, &b, 1, on_written) != 0) {
+        free(o);
+        close_conn(c);
+        return;
+    }
+    c->writes++;
+}
+
 /* Queues len bytes (copied) to c. */
 static void write_out(struct conn *c, const char *data, size_t len)
 {
@@ -211,14 +224,7 @@ static void write_out(struct conn *c, const char *data, size_t len)
         return;
     }
     memcpy(o->data, data, len);
-    o->c = c;
-    uv_buf_t b = uv_buf_init(o->data, (unsigned)len);
-    if (uv_write(&o->w, (uv_stream_t *)&c->tcp, &b, 1, on_written) != 0) {
-        free(o);
-        close_conn(c);
-        return;
-    }
-    c->writes++;
+    out_send(c, o, len);
 }
 
 static void start_reading(struct conn *c);
@@ -278,7 +284,12 @@ static void on_written(uv_write_t *w, int status)
         answered(c);
 }
 
-/* Writes an answer with today's headers; close: the connection ends after it. */
+#define ANSWER_HEAD                                                                                \
+    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n"     \
+    "%s%s%s%s\r\n"
+
+/* Writes an answer with today's headers, in one write and one copy of the
+ * body; close: the connection ends after it. */
 static void send_answer(struct conn *c, int status, const char *ctype, const char *body, size_t len,
                         const char *location, bool head, bool close)
 {
@@ -287,32 +298,30 @@ static void send_answer(struct conn *c, int status, const char *ctype, const cha
                                ? "Connection: keep-alive\r\n"
                                : "";
     const char *reason = http_status_str((enum http_status)status);
-    char *text = NULL;
-    size_t n = 0;
-    FILE *f = open_memstream(&text, &n);
-    if (!f) {
+    if (strcmp(reason, "<unknown>") == 0)
+        reason = "Status";
+    const char *loc[3] = {"", "", ""};
+    if (location) {
+        loc[0] = "Location: ";
+        loc[1] = location;
+        loc[2] = "\r\n";
+    }
+    int hl = snprintf(NULL, 0, ANSWER_HEAD, status, reason, ctype, len, loc[0], loc[1], loc[2],
+                      conn_hdr);
+    size_t blen = head ? 0 : len;
+    struct out *o = hl < 0 ? NULL : malloc(sizeof(*o) + (size_t)hl + 1 + blen);
+    if (!o) {
         close_conn(c);
         return;
     }
-    fprintf(f,
-            "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-            "Cache-Control: no-store\r\n",
-            status, strcmp(reason, "<unknown>") ? reason : "Status", ctype, len);
-    if (location)
-        fprintf(f, "Location: %s\r\n", location);
-    fprintf(f, "%s\r\n", conn_hdr);
-    if (!head && len)
-        fwrite(body, 1, len, f);
-    if (fclose(f) != 0 || !text) {
-        free(text);
-        close_conn(c);
-        return;
-    }
+    snprintf(o->data, (size_t)hl + 1, ANSWER_HEAD, status, reason, ctype, len, loc[0], loc[1],
+             loc[2], conn_hdr);
+    if (blen)
+        memcpy(o->data + hl, body, blen);
     c->close_after = close;
     c->state = C_WRITING;
     arm(c, c->s->idle_ms); /* a client that never reads its answer */
-    write_out(c, text, n);
-    free(text);
+    out_send(c, o, (size_t)hl + blen);
 }
 
 /* An answer decided before the handler saw the request: JSON, and the
