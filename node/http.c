@@ -653,6 +653,8 @@ static void feed(struct conn *c, const char *data, size_t len)
         http_parser_pause(&c->parser, 0);
         uv_read_stop((uv_stream_t *)&c->tcp);
         if (n < len && !(c->rest = malloc(len - n))) {
+            pending_free(c->p); /* never handed over */
+            c->p = NULL;
             close_conn(c);
             return;
         }
