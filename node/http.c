@@ -103,7 +103,7 @@ struct http_server {
     struct http_stats stats;
     struct limit_report limited, accept_failed;
     int accept_errno;
-    uint64_t header_ms, idle_ms;
+    uint64_t header_ms, body_ms, idle_ms;
     char rbuf[READ_BUF]; /* every read lands here and is parsed at once */
 };
 
@@ -544,7 +544,7 @@ static int on_headers(http_parser *hp)
         return stop_parsing(c, 503, "out of memory");
     p->req.body = p->body;
     c->state = C_BODY;
-    arm(c, HTTP_BODY_TIMEOUT_MS);
+    arm(c, c->s->body_ms);
     if (cont) {
         static const char go[] = "HTTP/1.1 100 Continue\r\n\r\n";
         write_out(c, go, sizeof(go) - 1);
@@ -914,6 +914,7 @@ int http_start(struct http_server **out, uv_loop_t *loop, const char *hostport,
     s->handler = handler;
     s->ctx = ctx;
     s->header_ms = tunable("CHIMERAD_TEST_HTTP_HEADER_TIMEOUT_MS", HTTP_HEADER_TIMEOUT_MS);
+    s->body_ms = tunable("CHIMERAD_TEST_HTTP_BODY_TIMEOUT_MS", HTTP_BODY_TIMEOUT_MS);
     s->idle_ms = tunable("CHIMERAD_TEST_HTTP_IDLE_TIMEOUT_MS", HTTP_IDLE_TIMEOUT_MS);
     s->stats.max_open = conn_cap();
     uv_poll_init(loop, &s->poll, s->fd);

@@ -51,8 +51,9 @@
 #define HTTP_NOTICE_INTERVAL_MS 10000
 #define HTTP_ACCEPT_BACKOFF_MIN_MS 5
 #define HTTP_ACCEPT_BACKOFF_MAX_MS 1000
-/* Tests only: CHIMERAD_TEST_HTTP_HEADER_TIMEOUT_MS, CHIMERAD_TEST_HTTP_IDLE_TIMEOUT_MS
- * and CHIMERAD_TEST_HTTP_MAX_CONNS in chimerad's environment replace the
+/* Tests only: CHIMERAD_TEST_HTTP_HEADER_TIMEOUT_MS, CHIMERAD_TEST_HTTP_BODY_TIMEOUT_MS,
+ * CHIMERAD_TEST_HTTP_IDLE_TIMEOUT_MS and CHIMERAD_TEST_HTTP_MAX_CONNS in
+ * chimerad's environment replace the
  * defaults above, so that tests need not wait out the real ones (named
  * CHIMERAD_ so that the test harness, which keeps CHIMERA_* settings from
  * the nodes it starts, lets them through). */
