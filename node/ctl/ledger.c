@@ -19,7 +19,7 @@
 
 #include "ledger/ledger.h"
 #include "node/ctl/ctl.h"
-#include "node/datadir.h"
+#include "node/base/datadir.h"
 
 #define MAX_PUBKEYS 64
 

@@ -26,7 +26,7 @@
 #include "consensus/consensus.h"
 #include "ledger/entry.h"
 #include "ledger/sign.h"
-#include "node/envelope.h"
+#include "node/base/envelope.h"
 
 #define NODES 3
 #define HEX_HASH (2 * LEDGER_HASH_BYTES + 1)

@@ -16,7 +16,7 @@
 #include <nng/protocol/pipeline0/push.h>
 
 #include "ledger/sign.h"
-#include "node/envelope.h"
+#include "node/base/envelope.h"
 
 #define FORGE_RECV_MAX (4 * 1024 * 1024)
 #define FORGE_SEND_TIMEOUT_MS 5000

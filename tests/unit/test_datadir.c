@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "node/datadir.h"
+#include "node/base/datadir.h"
 
 static int make_dir(void **state)
 {
