@@ -18,6 +18,7 @@
 #include "node/base/datadir.h"
 #include "node/base/durable.h"
 #include "node/base/envelope.h"
+#include "node/msg.h"
 #include "node/net/transport.h"
 
 /* The boot epoch tells peers that this node restarted (it differs from
@@ -46,30 +47,6 @@ static int load_boot_epoch(struct node *n)
     return 0;
 }
 
-static void broadcast(struct node *n, uint32_t type, const msgpack_sbuffer *body)
-{
-    for (size_t i = 0; i < n->base.peers.n; i++)
-        node_send(&n->base, i, type, body->data, body->size);
-}
-
-/* Heartbeat body: [boot epoch, HTTP address, node public key (bin 32)]. */
-static void send_heartbeats(struct node *n)
-{
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_array(&pk, 3);
-    msgpack_pack_uint64(&pk, n->base.boot);
-    size_t hlen = strlen(n->base.cfg.http);
-    msgpack_pack_str(&pk, hlen);
-    msgpack_pack_str_body(&pk, n->base.cfg.http, hlen);
-    msgpack_pack_bin(&pk, LEDGER_PUBKEY_BYTES);
-    msgpack_pack_bin_body(&pk, n->raft.key_pair.pk, LEDGER_PUBKEY_BYTES);
-    broadcast(n, ENV_HEARTBEAT, &sb);
-    msgpack_sbuffer_destroy(&sb);
-}
-
 /* ---- receiving ---- */
 
 static void report_change(struct node *n, const struct peer_change *c)
@@ -79,31 +56,6 @@ static void report_change(struct node *n, const struct peer_change *c)
     snprintf(kind, sizeof(kind), "peer.%s", peer_status_name(c->to));
     node_event(&n->base, kind, p->id, "%s is %s (was %s)", p->id, peer_status_name(c->to),
                peer_status_name(c->from));
-}
-
-static void on_heartbeat(struct node *n, size_t idx, const msgpack_object *body)
-{
-    if (body->type != MSGPACK_OBJECT_ARRAY || body->via.array.size < 2 ||
-        body->via.array.ptr[0].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-        body->via.array.ptr[1].type != MSGPACK_OBJECT_STR ||
-        body->via.array.ptr[1].via.str.size >= CONFIG_URL_MAX) {
-        node_drop(&n->base, DROP_SHAPE, "heartbeat body is not [boot, http]");
-        return;
-    }
-    struct peer *p = &n->base.peers.m[idx];
-    uint64_t boot = body->via.array.ptr[0].via.u64;
-    const msgpack_object_str *http = &body->via.array.ptr[1].via.str;
-    if (p->boot != 0 && boot != p->boot) {
-        node_event(&n->base, "peer.restarted", p->id, "%s restarted", p->id);
-        cons_peer_restarted(&n->raft.cons, (int32_t)idx);
-    }
-    p->boot = boot;
-    memcpy(p->http, http->ptr, http->size);
-    p->http[http->size] = '\0';
-    /* The key travels sealed with the cluster key; the ledger pins it. */
-    if (body->via.array.size >= 3 && body->via.array.ptr[2].type == MSGPACK_OBJECT_BIN &&
-        body->via.array.ptr[2].via.bin.size == LEDGER_PUBKEY_BYTES)
-        node_witness_peer_key(n, idx, (const uint8_t *)body->via.array.ptr[2].via.bin.ptr);
 }
 
 /* How long after the start messages sealed before it are taken for what
@@ -128,8 +80,8 @@ static void drop_stale(struct node *n, size_t idx, uint64_t counter)
 {
     n->base.metrics.dropped[DROP_STALE]++;
     uint64_t held;
-    if (!events_limiter_allow(&n->base.drop_limit[DROP_STALE], node_wall_ms(), NODE_DROP_EVENT_INTERVAL_MS,
-                              &held))
+    if (!events_limiter_allow(&n->base.drop_limit[DROP_STALE], node_wall_ms(),
+                              NODE_DROP_EVENT_INTERVAL_MS, &held))
         return;
     const struct peer *p = &n->base.peers.m[idx];
     uint64_t sealed = env_counter_ms(counter), start = env_counter_ms(p->replay.floor);
@@ -169,7 +121,8 @@ static void on_message(void *ctx, const void *buf, size_t len)
     enum env_verdict verdict;
     if (idx < 0 || (size_t)idx == n->base.peers.self) {
         node_drop(&n->base, DROP_UNKNOWN_MEMBER, msg.from);
-    } else if ((verdict = env_replay_check(&n->base.peers.m[idx].replay, msg.counter)) == ENV_STALE) {
+    } else if ((verdict = env_replay_check(&n->base.peers.m[idx].replay, msg.counter)) ==
+               ENV_STALE) {
         drop_stale(n, (size_t)idx, msg.counter);
     } else if (verdict == ENV_REPLAY) {
         node_drop(&n->base, DROP_REPLAY, msg.from);
@@ -179,14 +132,92 @@ static void on_message(void *ctx, const void *buf, size_t len)
         struct peer_change chg;
         if (peers_heard(&n->base.peers, (size_t)idx, uv_now(n->base.loop), &chg))
             report_change(n, &chg);
-        if (msg.type == ENV_HEARTBEAT)
-            on_heartbeat(n, (size_t)idx, &msg.body);
-        else if (msg.type == ENV_CONSENSUS)
-            node_cons_recv(n, (size_t)idx, &msg.body);
-        else if (msg.type == ENV_LEDGER)
-            node_witness_recv(n, (size_t)idx, &msg.body);
+        node_msg_dispatch(&n->msg, (size_t)idx, msg.type, &msg.body);
     }
     env_msg_free(&msg);
+}
+
+/* ---- the layers' hooks: how a lower layer reaches up ---- */
+
+static void raft_on_commit(void *ctx, uint64_t commit)
+{
+    struct node *n = ctx;
+    node_deploy_committed(&n->deploy, commit);
+    api_commit_wait_committed(&n->api.waits, commit);
+}
+
+/* Requests waiting on this node's leadership can no longer be promised. */
+static void fail_waits(struct node *n, const char *cause)
+{
+    if (n->base.stopping)
+        api_notes_stop(&n->api); /* not yet appended: "node is shutting down" */
+    api_commit_wait_fail_all(&n->api.waits, cause);
+}
+
+static void raft_on_leadership(void *ctx, bool gained)
+{
+    struct node *n = ctx;
+    if (gained)
+        node_deploy_elected(&n->deploy);
+    else
+        fail_waits(n, "leadership lost");
+}
+
+static void raft_on_read_only(void *ctx, bool ro, bool was_leader)
+{
+    node_episodes_change(&((struct node *)ctx)->wit, ro, was_leader);
+}
+
+static void raft_after_output(void *ctx)
+{
+    node_witness_tick(&((struct node *)ctx)->wit);
+}
+
+static void raft_on_elected(void *ctx)
+{
+    node_witness_record_members(&((struct node *)ctx)->wit);
+}
+
+static void raft_on_stop(void *ctx)
+{
+    fail_waits(ctx, "node is shutting down");
+}
+
+static int raft_sign_append(void *ctx, struct cons_msg *m, const struct cons_wire_entry *e)
+{
+    return node_witness_sign_append(&((struct node *)ctx)->wit, m, e);
+}
+
+static int raft_verify_append(void *ctx, size_t from, const struct cons_msg *m,
+                              const struct cons_wire_entry *carried, const struct cons_entry *meta)
+{
+    return node_witness_verify_append(&((struct node *)ctx)->wit, from, m, carried, meta);
+}
+
+/* Ties the layers together: each gets the base, the Raft layer its hooks. */
+static void compose(struct node *n)
+{
+    n->raft.base = &n->base;
+    n->wit.base = &n->base;
+    n->wit.raft = &n->raft;
+    n->deploy.base = &n->base;
+    n->deploy.raft = &n->raft;
+    n->api.base = &n->base;
+    n->api.raft = &n->raft;
+    n->api.wit = &n->wit;
+    n->api.deploy = &n->deploy;
+    n->api.lag = &n->lag;
+    n->msg =
+        (struct node_msg){.base = &n->base, .raft = &n->raft, .wit = &n->wit, .deploy = &n->deploy};
+    n->raft.hooks = (struct node_raft_hooks){.ctx = n,
+                                             .on_commit = raft_on_commit,
+                                             .on_leadership = raft_on_leadership,
+                                             .on_read_only = raft_on_read_only,
+                                             .after_output = raft_after_output,
+                                             .on_elected = raft_on_elected,
+                                             .on_stop = raft_on_stop,
+                                             .sign_append = raft_sign_append,
+                                             .verify_append = raft_verify_append};
 }
 
 /* ---- timers, signals, lifecycle ---- */
@@ -195,11 +226,11 @@ static void on_tick(uv_timer_t *t)
 {
     struct node *n = t->data;
     loop_lag_tick(&n->lag, uv_hrtime(), n->base.cfg.heartbeat_ms);
-    send_heartbeats(n);
-    node_episodes_tick(n);
-    node_deploy_tick(n);
-    node_run_tick(n);
-    node_plan_tick(n);
+    node_msg_send_hello(&n->msg); /* liveness (ENV_HELLO); Raft's heartbeats: raft/node_cons.c */
+    node_episodes_tick(&n->wit);
+    node_deploy_tick(&n->deploy);
+    deploy_run_tick(&n->deploy);
+    deploy_plan_tick(&n->deploy);
     struct peer_change chg[CONFIG_MAX_MEMBERS];
     size_t k = peers_tick(&n->base.peers, uv_now(n->base.loop), chg, CONFIG_MAX_MEMBERS);
     for (size_t i = 0; i < k; i++)
@@ -211,9 +242,9 @@ static void on_tick(uv_timer_t *t)
 static void close_io(struct node *n)
 {
     n->base.stopping = true;
-    node_cons_stop(n);
-    node_plan_tick(n); /* a plan under way is answered 503 */
-    node_deploy_stop(n);
+    node_cons_stop(&n->raft);
+    deploy_plan_tick(&n->deploy); /* a plan under way is answered 503 */
+    node_deploy_stop(&n->deploy);
     if (n->http)
         http_stop(n->http);
     if (n->base.transport)
@@ -262,18 +293,20 @@ static void on_net_notice(void *ctx, const char *kind, const char *msg)
 static int open_io(struct node *n)
 {
     char err[512];
-    int rv =
-        transport_start(&n->base.transport, n->base.loop, n->base.cfg.listen, on_message, n, err, sizeof(err));
+    int rv = transport_start(&n->base.transport, n->base.loop, n->base.cfg.listen, on_message, n,
+                             err, sizeof(err));
     if (rv == 0) {
         transport_set_notice(n->base.transport, on_net_notice, n);
-        rv = http_start(&n->http, n->base.loop, n->base.cfg.http, api_handle, n, err, sizeof(err));
+        rv = http_start(&n->http, n->base.loop, n->base.cfg.http, api_handle, &n->api, err,
+                        sizeof(err));
         if (rv == 0)
             http_set_admin_token(n->http, n->api.token);
     }
     for (size_t i = 0; rv == 0 && i < n->base.peers.n; i++) {
         n->base.out[i] = -1;
-        if (i != n->base.peers.self && (n->base.out[i] = transport_add_peer(
-                                       n->base.transport, n->base.peers.m[i].address, err, sizeof(err))) < 0)
+        if (i != n->base.peers.self &&
+            (n->base.out[i] = transport_add_peer(n->base.transport, n->base.peers.m[i].address, err,
+                                                 sizeof(err))) < 0)
             rv = -1;
     }
     if (rv != 0)
@@ -292,6 +325,7 @@ int node_run(const struct config *cfg, const uint8_t key[CONFIG_KEY_BYTES], cons
     memcpy(n->base.key, key, CONFIG_KEY_BYTES);
     snprintf(n->api.token, sizeof(n->api.token), "%s", token ? token : "");
     n->base.loop = uv_default_loop();
+    compose(n);
     signal(SIGPIPE, SIG_IGN);
     events_init(&n->base.events, cfg->id);
     n->base.started_ms = uv_now(n->base.loop);
@@ -315,18 +349,18 @@ int node_run(const struct config *cfg, const uint8_t key[CONFIG_KEY_BYTES], cons
     if (lock < 0) {
         fprintf(stderr, "chimerad: %s\n", err);
         status = 2;
-    } else if (load_boot_epoch(n) != 0 || node_cons_start(n) != 0) {
+    } else if (load_boot_epoch(n) != 0 || node_cons_start(&n->raft) != 0) {
         status = 1;
     } else {
         if (open_io(n) != 0)
             status = 2;
-        else if (node_ledger_open(n) != 0)
+        else if (node_ledger_open(&n->raft) != 0)
             status = 1;
-        else if (node_witness_check_own_key(n) != 0)
+        else if (node_witness_check_own_key(&n->wit) != 0)
             status = 2; /* node.key is not the key the ledger pins for this node */
-        else if (node_cons_check_state(n) != 0)
+        else if (node_cons_check_state(&n->raft) != 0)
             status = 2; /* consensus.state is missing next to a ledger */
-        else if (node_repl_start(n) != 0 || node_deploy_start(n) != 0)
+        else if (node_repl_start(&n->raft) != 0 || node_deploy_start(&n->deploy) != 0)
             status = 1;
         if (status != 0)
             close_io(n);
@@ -334,6 +368,8 @@ int node_run(const struct config *cfg, const uint8_t key[CONFIG_KEY_BYTES], cons
     if (status == 0) {
         uv_timer_init(n->base.loop, &n->tick);
         n->tick.data = n;
+        /* The node's tick: liveness hellos (ENV_HELLO), peers' status, the
+         * layers' timers. Raft's heartbeats run on raft/'s own timer. */
         uv_timer_start(&n->tick, on_tick, 0, cfg->heartbeat_ms);
         for (size_t i = 0; i < NODE_STOP_SIGNALS; i++) {
             uv_signal_init(n->base.loop, &n->signals[i]);
@@ -352,7 +388,7 @@ int node_run(const struct config *cfg, const uint8_t key[CONFIG_KEY_BYTES], cons
     if (uv_loop_close(n->base.loop) != 0) {
         fprintf(stderr, "chimerad: warning: handles left open at exit\n");
     }
-    node_ledger_close(n);
+    node_ledger_close(&n->raft);
     sodium_memzero(n->base.key, sizeof(n->base.key));
     sodium_memzero(n->api.token, sizeof(n->api.token));
     sodium_memzero(n->base.cfg.read_token, sizeof(n->base.cfg.read_token));

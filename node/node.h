@@ -13,6 +13,7 @@
 #include "node/base/loop_lag.h"
 #include "node/deploy/deploy.h"
 #include "node/http.h"
+#include "node/msg.h"
 #include "node/raft/raft.h"
 #include "node/witness/witness.h"
 
@@ -24,8 +25,8 @@ struct node {
     struct node_raft raft;
     struct node_witness wit;
     struct node_deploy deploy;
-    struct node_run run;
     struct node_api api;
+    struct node_msg msg; /* the message registry's view of the layers */
     uv_timer_t tick;
     uv_signal_t signals[NODE_STOP_SIGNALS]; /* SIGINT, SIGTERM, SIGHUP, SIGQUIT (node.c) */
     struct http_server *http;

@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/node.h"
+#include "node/api/api.h"
 
 static json_t *hex32(const uint8_t *b)
 {
@@ -58,9 +58,9 @@ static json_t *summary(const struct pl_state *s, const struct pl_deployment *d)
                      "reason", d->reason[0] ? d->reason : NULL, "skipped", skipped(s, d));
 }
 
-json_t *api_deploy_summary(struct node *n)
+json_t *api_deploy_summary(struct node_api *api)
 {
-    const struct pl_state *s = &n->deploy.pl;
+    const struct pl_state *s = &api->deploy->pl;
     json_t *current = json_null(), *stable = json_null();
     if (s->active >= 0) {
         const struct pl_deployment *d = &s->deps[s->active];
@@ -73,12 +73,12 @@ json_t *api_deploy_summary(struct node *n)
                            d->release.version);
     }
     return json_pack("{s:o, s:o, s:s}", "current", current, "stable", stable, "running",
-                     n->run.running);
+                     api->deploy->run.running);
 }
 
-static void get_list(struct node *n, struct http_request *req)
+void api_deploy_list(struct node_api *api, struct http_request *req)
 {
-    const struct pl_state *s = &n->deploy.pl;
+    const struct pl_state *s = &api->deploy->pl;
     json_t *list = json_array();
     for (size_t i = s->ndeps; i-- > 0;)
         json_array_append_new(list, summary(s, &s->deps[i]));
@@ -90,18 +90,21 @@ static void get_list(struct node *n, struct http_request *req)
 
 /* What each node runs: the leader hears every node's reports; another node
  * knows only its own. "skipped": "down" names a member d passed over. */
-static json_t *nodes_json(struct node *n, const struct pl_deployment *d)
+static json_t *nodes_json(struct node_api *api, const struct pl_deployment *d)
 {
-    const struct pl_state *s = &n->deploy.pl;
+    const struct pl_state *s = &api->deploy->pl;
     json_t *nodes = json_array();
     for (size_t i = 0; i < s->nnodes; i++) {
         const struct pl_report *r = &s->reports[i];
-        bool self = i == n->base.peers.self, known = s->reported[i] || self;
-        const char *running = self ? n->run.running : r->deployment;
-        enum pl_health h = self ? (n->run.running[0] ? n->run.health : PL_H_NONE) : r->health;
+        bool self = i == api->base->peers.self, known = s->reported[i] || self;
+        const char *running = self ? api->deploy->run.running : r->deployment;
+        enum pl_health h =
+            self ? (api->deploy->run.running[0] ? api->deploy->run.health : PL_H_NONE) : r->health;
         /* Only a healthy node has a time since when it is healthy. */
-        uint64_t since = h != PL_H_HEALTHY ? 0 : self ? n->run.healthy_since : r->healthy_since_ms;
-        const char *detail = self ? n->run.detail : r->detail;
+        uint64_t since = h != PL_H_HEALTHY ? 0
+                         : self            ? api->deploy->run.healthy_since
+                                           : r->healthy_since_ms;
+        const char *detail = self ? api->deploy->run.detail : r->detail;
         json_array_append_new(
             nodes, json_pack("{s:s, s:s, s:s?, s:s, s:o, s:s, s:s?}", "node", s->nodes[i],
                              "desired", s->desired[i], "running", known ? running : NULL, "health",
@@ -112,11 +115,11 @@ static json_t *nodes_json(struct node *n, const struct pl_deployment *d)
     return nodes;
 }
 
-static json_t *events_about(struct node *n, const char *id)
+static json_t *events_about(struct node_api *api, const char *id)
 {
     json_t *out = json_array();
     static const struct event *all[EVENTS_CAPACITY];
-    size_t k = events_query(&n->base.events, true, 0, EVENTS_CAPACITY, all);
+    size_t k = events_query(&api->base->events, true, 0, EVENTS_CAPACITY, all);
     for (size_t i = 0; i < k; i++)
         if (strstr(all[i]->message, id))
             json_array_append_new(out, json_pack("{s:I, s:s, s:s}", "time_ms",
@@ -125,18 +128,20 @@ static json_t *events_about(struct node *n, const char *id)
     return out;
 }
 
-static void get_one(struct node *n, struct http_request *req, const char *id)
+void api_deploy_get(struct node_api *api, struct http_request *req)
 {
-    const struct pl_deployment *d = pl_find(&n->deploy.pl, id);
+    const char *id = req->path + strlen("/deployments/");
+    const struct pl_deployment *d = pl_find(&api->deploy->pl, id);
     if (!d) {
         http_respond_error(req, 404, "no deployment %s (GET /deployments lists them)", id);
         return;
     }
-    json_t *o = summary(&n->deploy.pl, d);
+    json_t *o = summary(&api->deploy->pl, d);
     json_object_set_new(o, "waves", json_integer(d->waves));
-    json_object_set_new(o, "nodes", nodes_json(n, d));
-    json_object_set_new(o, "events", events_about(n, id));
-    const struct node_release *rel = node_deploy_release(n, d->rollback ? d->target : d->id);
+    json_object_set_new(o, "nodes", nodes_json(api, d));
+    json_object_set_new(o, "events", events_about(api, id));
+    const struct node_release *rel =
+        node_deploy_release(api->deploy, d->rollback ? d->target : d->id);
     if (rel) {
         json_t *cert = json_loads(rel->cert, 0, NULL);
         json_object_set_new(o, "certification", cert ? cert : json_null());
@@ -151,9 +156,26 @@ static void new_id(const char *prefix, char out[PL_ID_MAX])
     snprintf(out, PL_ID_MAX, "%s%02x%02x%02x%02x", prefix, r[0], r[1], r[2], r[3]);
 }
 
-void api_deploy_planned(struct node *n, struct http_request *req, const char *manifest, size_t mlen,
-                        const struct manifest *m, json_t *plan, bool certified, bool dry_run)
+/* The plan of a submitted release is ready (deploy_plan.c's completion):
+ * answer the dry run, refuse the uncertified, or commit the release. Takes
+ * the plan. */
+static void planned(void *ctx, void *arg, const struct deploy_plan_outcome *o)
 {
+    struct node_api *api = ctx;
+    struct http_request *req = arg;
+    if (o->end == DEPLOY_PLAN_NO_MEMORY) {
+        http_respond_error(req, 500, "out of memory");
+        return;
+    }
+    if (o->end == DEPLOY_PLAN_STOPPING) {
+        http_respond_error(req, 503, "the node is stopping; nothing was deployed");
+        return;
+    }
+    const char *manifest = o->manifest;
+    size_t mlen = o->mlen;
+    const struct manifest *m = o->m;
+    json_t *plan = o->plan;
+    bool certified = o->certified, dry_run = o->dry_run;
     struct pl_release rel = {.policy = {.max_parallel = m->rollout.max_parallel,
                                         .min_healthy_time_ms = m->rollout.min_healthy_time_ms,
                                         .healthy_deadline_ms = m->rollout.healthy_deadline_ms,
@@ -167,9 +189,9 @@ void api_deploy_planned(struct node *n, struct http_request *req, const char *ma
     static struct pl_record r;
     /* Asked of a dry run too, so that it predicts the real one's refusal
      * (after certification, as the real one). */
-    int st = certified
-                 ? pl_begin(&n->deploy.pl, id, &rel, (uint64_t)node_wall_ms(), &r, why, sizeof(why))
-                 : 0;
+    int st = certified ? pl_begin(&api->deploy->pl, id, &rel, (uint64_t)node_wall_ms(), &r, why,
+                                  sizeof(why))
+                       : 0;
     if (dry_run) {
         json_object_set_new(plan, "dry_run", json_true());
         json_object_set_new(plan, "release", release_json(&rel));
@@ -184,9 +206,9 @@ void api_deploy_planned(struct node *n, struct http_request *req, const char *ma
         http_respond_json(req, 422, plan);
         return;
     }
-    if (n->raft.cons.role != CONS_LEADER) {
+    if (api->raft->cons.role != CONS_LEADER) {
         json_decref(plan);
-        api_redirect_to_leader(n, req, "/deployments");
+        api_gate_redirect_to_leader(api, req, "/deployments");
         return;
     }
     if (st != 0) {
@@ -194,7 +216,7 @@ void api_deploy_planned(struct node *n, struct http_request *req, const char *ma
         http_respond_json(req, st, plan);
         return;
     }
-    if (n->api.nnotes >= NODE_NOTES_PENDING_MAX) {
+    if (api_commit_wait_full(&api->waits)) {
         json_decref(plan);
         http_respond_error(req, 503, "too many changes waiting to commit; retry shortly");
         return;
@@ -202,7 +224,7 @@ void api_deploy_planned(struct node *n, struct http_request *req, const char *ma
     char *cert = json_dumps(json_object_get(plan, "certification"), JSON_COMPACT);
     uint64_t index;
     char err[256];
-    int rv = node_deploy_append(n, &r, manifest, mlen, cert, &index, err, sizeof(err));
+    int rv = node_deploy_append(api->deploy, &r, manifest, mlen, cert, &index, err, sizeof(err));
     free(cert);
     if (rv != 0) {
         json_decref(plan);
@@ -211,13 +233,13 @@ void api_deploy_planned(struct node *n, struct http_request *req, const char *ma
     }
     json_object_set_new(plan, "id", json_string(id));
     json_object_set_new(plan, "release", release_json(&rel));
-    api_answer_at_commit(n, req, index, 202, plan);
+    api_commit_wait_answer(&api->waits, &api->raft->cons, req, index, 202, plan);
 }
 
-static void post_deployment(struct node *n, struct http_request *req)
+void api_deploy_submit(struct node_api *api, struct http_request *req)
 {
-    if (n->raft.cons.role != CONS_LEADER) {
-        api_redirect_to_leader(n, req, "/deployments");
+    if (api->raft->cons.role != CONS_LEADER) {
+        api_gate_redirect_to_leader(api, req, "/deployments");
         return;
     }
     bool dry_run = strstr(req->query, "dry_run=1") || strstr(req->query, "dry_run=true");
@@ -234,16 +256,21 @@ static void post_deployment(struct node *n, struct http_request *req)
         http_respond_json(req, 400, json_pack("{s:s, s:s}", "error", me.message, "path", me.path));
         return;
     }
-    deploy_plan_start(n, req, req->body, req->body_len, &m, dry_run);
     manifest_free(&m);
+    enum deploy_plan_start rv =
+        deploy_plan_start(api->deploy, req->body, req->body_len, dry_run, planned, api, req);
+    if (rv == DEPLOY_PLAN_BUSY)
+        http_respond_error(req, 409, "another release is being simulated; retry in a moment");
+    else if (rv == DEPLOY_PLAN_CANNOT_HOLD)
+        http_respond_error(req, 500, "cannot hold the manifest");
 }
 
 #define ROLLBACK_BODY "{} or {\"to\": \"VERSION\"}"
 
-static void post_rollback(struct node *n, struct http_request *req)
+void api_deploy_rollback(struct node_api *api, struct http_request *req)
 {
-    if (n->raft.cons.role != CONS_LEADER) {
-        api_redirect_to_leader(n, req, "/rollback");
+    if (api->raft->cons.role != CONS_LEADER) {
+        api_gate_redirect_to_leader(api, req, "/rollback");
         return;
     }
     /* No body at all is {}: the previous stable release. */
@@ -268,7 +295,7 @@ static void post_rollback(struct node *n, struct http_request *req)
     char id[PL_ID_MAX], why[512];
     new_id("r-", id);
     static struct pl_record r;
-    int st = pl_rollback(&n->deploy.pl, id, json_is_string(to) ? json_string_value(to) : NULL,
+    int st = pl_rollback(&api->deploy->pl, id, json_is_string(to) ? json_string_value(to) : NULL,
                          (uint64_t)node_wall_ms(), &r, why, sizeof(why));
     json_decref(body);
     if (st != 0) {
@@ -277,47 +304,17 @@ static void post_rollback(struct node *n, struct http_request *req)
     }
     uint64_t index;
     char err[256];
-    if (n->api.nnotes >= NODE_NOTES_PENDING_MAX) {
+    if (api_commit_wait_full(&api->waits)) {
         http_respond_error(req, 503, "too many changes waiting to commit; retry shortly");
         return;
     }
-    if (node_deploy_append(n, &r, NULL, 0, NULL, &index, err, sizeof(err)) != 0) {
+    if (node_deploy_append(api->deploy, &r, NULL, 0, NULL, &index, err, sizeof(err)) != 0) {
         http_respond_error(req, 503, "cannot record the rollback: %s", err);
         return;
     }
-    const struct pl_deployment *t = pl_find(&n->deploy.pl, r.target);
-    api_answer_at_commit(n, req, index, 202,
-                         json_pack("{s:s, s:s, s:o, s:s, s:b}", "id", id, "target", r.target,
-                                   "release", t ? release_json(&t->release) : json_null(), "reason",
-                                   r.reason, "in_waves", r.in_waves));
-}
-
-bool api_deploy_route(struct node *n, struct http_request *req)
-{
-    const char *p = req->path;
-    bool get = strcmp(req->method, "GET") == 0, post = strcmp(req->method, "POST") == 0;
-    if (strcmp(p, "/deployments") == 0 || strcmp(p, "/deployments/") == 0) {
-        if (get)
-            get_list(n, req);
-        else if (post)
-            post_deployment(n, req);
-        else
-            http_respond_error(req, 405, "%s /deployments: use GET or POST", req->method);
-        return true;
-    }
-    if (strncmp(p, "/deployments/", 13) == 0) {
-        if (get)
-            get_one(n, req, p + 13);
-        else
-            http_respond_error(req, 405, "%s %s: use GET", req->method, p);
-        return true;
-    }
-    if (strcmp(p, "/rollback") == 0) {
-        if (post)
-            post_rollback(n, req);
-        else
-            http_respond_error(req, 405, "%s /rollback: use POST", req->method);
-        return true;
-    }
-    return false;
+    const struct pl_deployment *t = pl_find(&api->deploy->pl, r.target);
+    api_commit_wait_answer(&api->waits, &api->raft->cons, req, index, 202,
+                           json_pack("{s:s, s:s, s:o, s:s, s:b}", "id", id, "target", r.target,
+                                     "release", t ? release_json(&t->release) : json_null(),
+                                     "reason", r.reason, "in_waves", r.in_waves));
 }

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/node.h"
+#include "node/api/api.h"
 
 #define LEDGER_PAGE_DEFAULT 100
 #define LEDGER_PAGE_MAX 1000
@@ -33,26 +33,26 @@ static json_t *hex_json(const uint8_t *b, size_t n)
     return s;
 }
 
-static json_t *head_hash_json(struct node *n)
+static json_t *head_hash_json(struct node_api *api)
 {
-    if (ledger_last_index(n->raft.ledger) == 0)
+    if (ledger_last_index(api->raft->ledger) == 0)
         return json_null();
     uint8_t h[LEDGER_HASH_BYTES];
-    ledger_head_hash(n->raft.ledger, h);
+    ledger_head_hash(api->raft->ledger, h);
     return hex_json(h, sizeof(h));
 }
 
-static uint64_t checkpoint_index(struct node *n, struct ledger_signed_checkpoint *cp)
+static uint64_t checkpoint_index(struct node_api *api, struct ledger_signed_checkpoint *cp)
 {
-    return ledger_last_checkpoint(n->raft.ledger, cp) == LEDGER_OK ? cp->cp.index : 0;
+    return ledger_last_checkpoint(api->raft->ledger, cp) == LEDGER_OK ? cp->cp.index : 0;
 }
 
-json_t *api_ledger_summary(struct node *n)
+json_t *api_ledger_summary(struct node_api *api)
 {
     /* committed: the consensus core's commit index (entries up to it are
      * on a majority and never lost). */
-    return json_pack("{s:I, s:I, s:o}", "index", (json_int_t)ledger_last_index(n->raft.ledger),
-                     "committed", (json_int_t)n->raft.cons.commit, "head", head_hash_json(n));
+    return json_pack("{s:I, s:I, s:o}", "index", (json_int_t)ledger_last_index(api->raft->ledger),
+                     "committed", (json_int_t)api->raft->cons.commit, "head", head_hash_json(api));
 }
 
 /* msgpack to JSON for display; depth is bounded by the entry decoder. */
@@ -189,39 +189,23 @@ static int add_entry(uint64_t index, uint64_t term, const uint8_t *bytes, size_t
     return 0;
 }
 
-static int parse_u64(const char *query, const char *name, uint64_t def, uint64_t min, uint64_t max,
-                     uint64_t *out)
+void api_ledger_get(struct node_api *api, struct http_request *req)
 {
-    char buf[32];
-    *out = def;
-    if (!http_query_param(query, name, buf, sizeof(buf)))
-        return 0;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(buf, &end, 10);
-    if (buf[0] == '\0' || buf[0] == '-' || *end || errno || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-void api_get_ledger(struct node *n, struct http_request *req)
-{
-    uint64_t from, limit, last = ledger_last_index(n->raft.ledger);
+    uint64_t from = 1, limit = LEDGER_PAGE_DEFAULT, last = ledger_last_index(api->raft->ledger);
     /* Echoed as a JSON integer: at most INT64_MAX. */
-    if (parse_u64(req->query, "from", 1, 1, INT64_MAX, &from) != 0) {
+    if (api_query_u64(req->query, "from", 1, INT64_MAX, &from) < 0) {
         http_respond_error(req, 400, "from: must be an entry index from 1 to %" PRId64, INT64_MAX);
         return;
     }
-    if (parse_u64(req->query, "limit", LEDGER_PAGE_DEFAULT, 1, LEDGER_PAGE_MAX, &limit) != 0) {
+    if (api_query_u64(req->query, "limit", 1, LEDGER_PAGE_MAX, &limit) < 0) {
         http_respond_error(req, 400, "limit: must be a whole number from 1 to %d", LEDGER_PAGE_MAX);
         return;
     }
     static struct ledger_signed_checkpoint cp;
-    struct page pg = {.covered = checkpoint_index(n, &cp), .next = from};
+    struct page pg = {.covered = checkpoint_index(api, &cp), .next = from};
     if (from <= last) {
-        enum ledger_error rv =
-            ledger_read_range(n->raft.ledger, from, limit, LEDGER_PAGE_JSON_BYTES, add_entry, &pg);
+        enum ledger_error rv = ledger_read_range(api->raft->ledger, from, limit,
+                                                 LEDGER_PAGE_JSON_BYTES, add_entry, &pg);
         if (rv != LEDGER_OK || pg.error) {
             free(pg.text);
             http_respond_error(req, 500, "ledger: cannot read from index %" PRIu64 ": %s", from,
@@ -253,28 +237,29 @@ void api_get_ledger(struct node *n, struct http_request *req)
     free(body);
 }
 
-void api_get_ledger_head(struct node *n, struct http_request *req)
+void api_ledger_get_head(struct node_api *api, struct http_request *req)
 {
     static struct ledger_signed_checkpoint cp;
     json_t *checkpoint = json_null();
-    if (ledger_last_checkpoint(n->raft.ledger, &cp) == LEDGER_OK) {
+    if (ledger_last_checkpoint(api->raft->ledger, &cp) == LEDGER_OK) {
         json_t *sigs = json_array();
         for (size_t i = 0; i < cp.nsigs; i++)
             json_array_append_new(
                 sigs, json_pack("{s:s, s:o, s:o}", "signer", cp.sigs[i].signer, "pubkey",
                                 hex_json(cp.sigs[i].pubkey, LEDGER_PUBKEY_BYTES), "signature",
                                 hex_json(cp.sigs[i].sig, LEDGER_SIG_BYTES)));
-        size_t members = ledger_members_at(n->raft.ledger, cp.cp.index, NULL, NULL);
+        size_t members = ledger_members_at(api->raft->ledger, cp.cp.index, NULL, NULL);
         checkpoint = json_pack(
             "{s:s, s:I, s:o, s:I, s:o, s:b, s:I}", "origin", cp.cp.origin, "index",
             (json_int_t)cp.cp.index, "head_hash", hex_json(cp.cp.head_hash, LEDGER_HASH_BYTES),
             "term", (json_int_t)cp.cp.term, "signatures", sigs, "notarized",
-            node_witness_notarized(n, &cp), "quorum", (json_int_t)(members / 2 + 1));
+            node_witness_notarized(api->wit, &cp), "quorum", (json_int_t)(members / 2 + 1));
     }
     json_t *body = json_pack(
-        "{s:I, s:I, s:I, s:o, s:o, s:s, s:o}", "index", (json_int_t)ledger_last_index(n->raft.ledger),
-        "committed", (json_int_t)n->raft.cons.commit, "term", (json_int_t)ledger_last_term(n->raft.ledger),
-        "hash", head_hash_json(n), "checkpoint", checkpoint, "node", n->base.cfg.id, "node_pubkey",
-        hex_json(n->raft.key_pair.pk, LEDGER_PUBKEY_BYTES));
+        "{s:I, s:I, s:I, s:o, s:o, s:s, s:o}", "index",
+        (json_int_t)ledger_last_index(api->raft->ledger), "committed",
+        (json_int_t)api->raft->cons.commit, "term", (json_int_t)ledger_last_term(api->raft->ledger),
+        "hash", head_hash_json(api), "checkpoint", checkpoint, "node", api->base->cfg.id,
+        "node_pubkey", hex_json(api->raft->key_pair.pk, LEDGER_PUBKEY_BYTES));
     http_respond_json(req, 200, body);
 }

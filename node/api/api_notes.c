@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/node.h"
+#include "node/api/api.h"
 
 #define API_NOTES_MAX CONS_MAX_BATCH
 #define API_NOTE_MAX_BYTES 4096
@@ -68,37 +68,12 @@ static size_t parse_notes(json_t *body, const char *notes[API_NOTES_MAX],
     return count;
 }
 
-void api_redirect_to_leader(struct node *n, struct http_request *req, const char *path)
-{
-    int32_t l = n->raft.cons.leader;
-    if (l < 0 || (size_t)l >= n->base.peers.n || l == n->raft.cons.cfg.self) {
-        http_respond_error(req, 503, "no leader is known; retry shortly");
-        return;
-    }
-    const struct peer *p = &n->base.peers.m[l];
-    if (!p->http[0]) {
-        http_respond_json(
-            req, 503,
-            json_pack("{s:s, s:s}", "error",
-                      "not the leader, and the leader's HTTP address is not known yet", "leader",
-                      p->id));
-        return;
-    }
-    char location[1024];
-    snprintf(location, sizeof(location), "http://%s%s%s%s", p->http, path, req->query[0] ? "?" : "",
-             req->query);
-    req->location = location;
-    http_respond_json(req, 307,
-                      json_pack("{s:s, s:s, s:s}", "error", "not the leader", "leader", p->id,
-                                "leader_http", p->http));
-}
-
 /* One request's body on its way through the thread pool. The worker reads
  * only body and writes only the results; the loop reads the results after
  * the pool hands the job back (uv_queue_work orders the two). */
 struct node_notes_job {
     uv_work_t work;
-    struct node *n;
+    struct node_api *api;
     struct http_request *req; /* NULL once answered (the node stopped) */
     struct node_notes_job *next;
     /* The body, copied: answering req frees the request's own copy, and a
@@ -142,9 +117,9 @@ static void parse_and_pack(uv_work_t *w)
 
 /* Back on the loop: the checks that need the node's state, as if the
  * request arrived now, then the append. */
-static void append_notes(struct node *n, struct http_request *req, struct node_notes_job *j)
+static void append_notes(struct node_api *api, struct http_request *req, struct node_notes_job *j)
 {
-    if (api_refuse_read_only(n, req))
+    if (api_gate_refuse_read_only(api, req))
         return;
     if (j->bad_body) {
         http_body_refuse(req, &j->body_err);
@@ -154,11 +129,11 @@ static void append_notes(struct node *n, struct http_request *req, struct node_n
         http_respond_error(req, 400, "%s", j->err);
         return;
     }
-    if (n->raft.cons.role != CONS_LEADER) {
-        api_redirect_to_leader(n, req, "/ledger/notes");
+    if (api->raft->cons.role != CONS_LEADER) {
+        api_gate_redirect_to_leader(api, req, "/ledger/notes");
         return;
     }
-    if (n->api.nnotes >= NODE_NOTES_PENDING_MAX) {
+    if (api_commit_wait_full(&api->waits)) {
         http_respond_error(req, 503, "too many notes waiting to commit; retry shortly");
         return;
     }
@@ -168,10 +143,10 @@ static void append_notes(struct node *n, struct http_request *req, struct node_n
         payloads[i] = (const uint8_t *)j->sb.data + at;
         lens[i] = j->ends[i] - at;
     }
-    uint64_t term = n->raft.cons.term, first = 0, last = 0;
+    uint64_t term = api->raft->cons.term, first = 0, last = 0;
     char err[256];
-    int rv = node_repl_append(n, LEDGER_ENTRY_NOTE, payloads, lens, j->count, &first, &last, err,
-                              sizeof(err));
+    int rv = node_repl_append(api->raft, LEDGER_ENTRY_NOTE, payloads, lens, j->count, &first, &last,
+                              err, sizeof(err));
     if (rv != 0) {
         /* -2: the disk refused it and this node stepped down: 503, retry. */
         http_respond_error(req, rv == -2 ? 503 : 500, "%s", err);
@@ -179,20 +154,16 @@ static void append_notes(struct node *n, struct http_request *req, struct node_n
     }
     /* Appending may have committed at once (a single-node federation), or
      * cost this node its leadership. */
-    if (n->raft.cons.role == CONS_LEADER && n->raft.cons.term == term && n->raft.cons.commit >= last) {
-        http_respond_json(req, 201,
-                          json_pack("{s:I, s:I, s:I}", "first_index", (json_int_t)first,
-                                    "last_index", (json_int_t)last, "term", (json_int_t)term));
+    if (api->raft->cons.role == CONS_LEADER && api->raft->cons.term == term &&
+        api->raft->cons.commit >= last) {
+        api_commit_wait_created(req, first, last, term);
         return;
     }
-    if (n->raft.cons.role != CONS_LEADER || n->raft.cons.term != term) {
-        http_respond_error(req, 503,
-                           "leadership lost before the note was committed; it may or may not be "
-                           "committed, check GET /ledger");
+    if (api->raft->cons.role != CONS_LEADER || api->raft->cons.term != term) {
+        api_commit_wait_unknown(req, "leadership lost", "note", "/ledger");
         return;
     }
-    n->api.notes[n->api.nnotes++] =
-        (struct node_note_wait){.req = req, .first = first, .last = last, .term = term};
+    api_commit_wait_notes(&api->waits, req, first, last, term);
 }
 
 static void job_free(struct node_notes_job *j)
@@ -208,19 +179,19 @@ static void parsed(uv_work_t *w, int status)
 {
     (void)status;
     struct node_notes_job *j = w->data;
-    struct node *n = j->n;
-    for (struct node_notes_job **p = &n->api.notes_jobs; *p; p = &(*p)->next) {
+    struct node_api *api = j->api;
+    for (struct node_notes_job **p = &api->notes_jobs; *p; p = &(*p)->next) {
         if (*p == j) {
             *p = j->next;
             break;
         }
     }
     if (j->req)
-        append_notes(n, j->req, j);
+        append_notes(api, j->req, j);
     job_free(j);
 }
 
-void api_post_ledger_notes(struct node *n, struct http_request *req)
+void api_notes_post(struct node_api *api, struct http_request *req)
 {
     if (strcmp(req->method, "POST") != 0) {
         http_respond_error(req, 405, "%s /ledger/notes: method not allowed; use POST", req->method);
@@ -238,43 +209,24 @@ void api_post_ledger_notes(struct node *n, struct http_request *req)
     if (req->body_len > 0)
         memcpy(j->body, req->body, req->body_len);
     j->body_len = req->body_len;
-    j->n = n;
+    j->api = api;
     j->req = req;
     j->work.data = j;
     msgpack_sbuffer_init(&j->sb);
-    j->next = n->api.notes_jobs;
-    n->api.notes_jobs = j;
+    j->next = api->notes_jobs;
+    api->notes_jobs = j;
     /* Fails only for a NULL callback. */
-    uv_queue_work(n->base.loop, &j->work, parse_and_pack, parsed);
+    uv_queue_work(api->base->loop, &j->work, parse_and_pack, parsed);
 }
 
-void api_notes_stop(struct node *n)
+void api_notes_stop(struct node_api *api)
 {
     /* The HTTP server waits for every request to be answered before it
      * stops; the jobs themselves are freed when the pool hands them back
      * (uv_run does not return before). */
-    for (struct node_notes_job *j = n->api.notes_jobs; j; j = j->next) {
+    for (struct node_notes_job *j = api->notes_jobs; j; j = j->next) {
         if (j->req)
             http_respond_error(j->req, 503, "node is shutting down");
         j->req = NULL;
     }
-}
-
-void api_answer_at_commit(struct node *n, struct http_request *req, uint64_t index, int status,
-                          json_t *reply)
-{
-    uint64_t term = n->raft.cons.term;
-    if (n->raft.cons.role == CONS_LEADER && n->raft.cons.commit >= index) {
-        http_respond_json(req, status, reply);
-        return;
-    }
-    if (n->raft.cons.role != CONS_LEADER || n->api.nnotes >= NODE_NOTES_PENDING_MAX) {
-        json_decref(reply);
-        http_respond_error(req, 503,
-                           "leadership lost before the change was committed; it may or may not "
-                           "be committed, check GET /deployments");
-        return;
-    }
-    n->api.notes[n->api.nnotes++] = (struct node_note_wait){
-        .req = req, .first = index, .last = index, .term = term, .status = status, .reply = reply};
 }

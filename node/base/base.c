@@ -13,6 +13,17 @@
 #include "node/base/envelope.h"
 #include "node/net/transport.h"
 
+_Static_assert(TRANSPORT_MAX_PEERS >= CONFIG_MAX_MEMBERS, "a transport outbox for every member");
+
+void node_iso_time(int64_t ms, char *buf, size_t len)
+{
+    time_t secs = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    size_t k = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + k, len - k, ".%03dZ", (int)(ms % 1000));
+}
+
 int64_t node_wall_ms(void)
 {
     uv_timeval64_t tv;
@@ -64,12 +75,9 @@ void node_event(struct node_base *b, const char *kind, const char *peer, const c
     int level = event_level(kind);
     if (level < config_level(b->cfg.log_level))
         return;
-    time_t secs = (time_t)(e->time_ms / 1000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s %s %s: %s\n", tm.tm_year + 1900,
-            tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(e->time_ms % 1000),
-            level >= 2 ? "WARN" : "INFO", b->cfg.id, kind, msg);
+    char when[40];
+    node_iso_time((int64_t)e->time_ms, when, sizeof(when));
+    fprintf(stderr, "%s %s %s %s: %s\n", when, level >= 2 ? "WARN" : "INFO", b->cfg.id, kind, msg);
 }
 
 void node_fatal(struct node_base *b, const char *fmt, ...)

@@ -70,6 +70,9 @@ void node_event(struct node_base *b, const char *kind, const char *peer, const c
 void node_fatal(struct node_base *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3), noreturn));
 
+/* ms since the Unix epoch as "2026-01-02T03:04:05.678Z" (UTC). */
+void node_iso_time(int64_t ms, char *buf, size_t len);
+
 /* Wall-clock milliseconds since the Unix epoch. */
 int64_t node_wall_ms(void);
 /* The wall clock as an envelope counter (2^-32 s ticks). */

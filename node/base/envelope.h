@@ -25,11 +25,30 @@
 #define ENV_FROM_MAX 64 /* including the NUL */
 #define ENV_MAX_MSG (4u * 1024u * 1024u)
 
+/* The envelope types and the kinds of ENV_LEDGER messages: numbers on the
+ * wire, never renumbered (a mixed-version cluster must still talk). Who
+ * handles each, and the shape it must have: node/msg.c, the one registry. */
 enum env_type {
-    ENV_HEARTBEAT = 1,
+    /* Liveness, boot epoch, HTTP address and public key, sent to every member
+     * on the node's tick (node/msg.c: node_msg_send_hello). Not Raft's
+     * heartbeat: that is CONS_MSG_HEARTBEAT inside ENV_CONSENSUS, sent
+     * on the consensus timer (raft/node_cons.c: cons_timer). */
+    ENV_HELLO = 1,
     ENV_CONSENSUS = 2, /* body: see cons_msg_encode */
-    ENV_LEDGER = 3,    /* body: checkpoints, cosignatures, episodes (node_witness.c) */
+    ENV_LEDGER = 3,    /* body: [kind (enum msg_kind), ...] */
     ENV_TYPE_MAX       /* first unused type */
+};
+
+/* ENV_LEDGER kinds. */
+enum msg_kind {
+    MSG_CHECKPOINT = 1,     /* a leader's signed checkpoint (witness/node_witness.c) */
+    MSG_COSIGN = 2,         /* a member's cosignature of one (witness/node_witness.c) */
+    MSG_EPISODE_REPORT = 3, /* a read-only episode to record (witness/node_episodes.c) */
+    MSG_EPISODE_ACK = 4,    /* its entry's index (witness/node_episodes.c) */
+    MSG_DEPLOY_REPORT = 5,  /* the health of the release running there (deploy/deploy_run.c) */
+    MSG_PLAN_PROBE = 6,     /* the leader asks to heal and probe (deploy/deploy_plan.c) */
+    MSG_PLAN_FACTS = 7,     /* a member's answer (deploy/deploy_plan.c) */
+    MSG_KIND_MAX            /* first unused kind */
 };
 
 enum env_error {

@@ -10,10 +10,13 @@
 #include <stdint.h>
 
 #include "node/base/base.h"
+#include "node/raft/raft.h"
 #include "node/base/release_watch.h"
+#include "pipeline/certify.h"
 #include "pipeline/driver.h"
 #include "pipeline/health.h"
 #include "pipeline/manifest.h"
+#include "pipeline/probe.h"
 #include "pipeline/rollout.h"
 
 struct node;
@@ -28,18 +31,53 @@ struct node_release {
     char *cert; /* the certificate as JSON text */
 };
 
-struct node_deploy {
-    struct pl_state pl;
-    uint64_t applied; /* ledger index fed to the core so far */
-    struct node_release rels[PL_MAX_DEPLOYMENTS];
-    size_t nrels;
-    uint64_t pending_index;     /* leader: a record appended and not yet committed */
-    uint64_t history_before_ms; /* wall clock at start: older records are history (node_deploy.c) */
+/* Simulate on every node, heal, certify (deploy_plan.c): the leader's plan
+ * of a submitted release, one at a time. It ends in the completion callback
+ * its starter gave (the HTTP API answers from there). */
+enum deploy_plan_start {
+    DEPLOY_PLAN_STARTED,
+    DEPLOY_PLAN_BUSY,        /* another plan is under way */
+    DEPLOY_PLAN_CANNOT_HOLD, /* no memory for the manifest */
+};
+enum deploy_plan_end {
+    DEPLOY_PLAN_JUDGED,    /* plan holds the verdict */
+    DEPLOY_PLAN_NO_MEMORY, /* the verdict could not be built */
+    DEPLOY_PLAN_STOPPING,  /* the node is stopping: nothing was judged */
+};
+struct deploy_plan_outcome {
+    enum deploy_plan_end end;
+    const char *manifest; /* the submitted text and its parse */
+    size_t mlen;
+    const struct manifest *m;
+    json_t *plan; /* DEPLOY_PLAN_JUDGED: the verdict, the callback's to keep */
+    bool certified;
+    bool dry_run;
+};
+typedef void (*deploy_plan_done_cb)(void *ctx, void *arg, const struct deploy_plan_outcome *o);
+
+/* The plan under way (deploy_plan.c). */
+struct deploy_plan {
+    bool active;
+    uint64_t id, last_id;
+    deploy_plan_done_cb done;
+    void *ctx, *arg;
+    char *manifest;
+    size_t mlen;
+    struct manifest m;
+    bool dry_run;
+    uint64_t deadline; /* loop time */
+    struct cert_session sess;
+    struct probe_facts facts[CONFIG_MAX_MEMBERS];
+    bool got[CONFIG_MAX_MEMBERS];
+    struct cert_heal_action actions[CERT_MAX_ACTIONS];
+    struct cert_heal_result results[CERT_MAX_ACTIONS];
+    size_t nactions;
+    json_t *planned; /* dry run: the heal actions that would run */
 };
 
 /* One service of the release running here (deploy_run.c). */
-struct node_service_run {
-    struct node *node;
+struct deploy_service_run {
+    struct node_deploy *owner; /* the layer that started it */
     char name[MANIFEST_ID_MAX];
     struct drv_proc *proc; /* NULL once exited */
     bool exited;
@@ -54,13 +92,13 @@ struct node_service_run {
     char last_error[128];
 };
 
-struct node_run {
+struct deploy_run {
     char running[PL_ID_MAX]; /* the deployment whose release runs here ("" none) */
     uint32_t gen;            /* pl_desired_gen when it was started */
     uint64_t epoch;          /* counts starts; a probe answer of an older one is dropped */
     struct manifest m;
     bool have_manifest;
-    struct node_service_run svc[MANIFEST_MAX_SERVICES];
+    struct deploy_service_run svc[MANIFEST_MAX_SERVICES];
     size_t nsvc;
     bool stopping;
     uint64_t min_healthy_ms;
@@ -72,6 +110,20 @@ struct node_run {
     struct health_checker *hc;  /* the HTTP health checks of the services here */
 };
 
+/* The deployment layer's state, embedded in struct node. */
+struct node_deploy {
+    struct node_base *base; /* set by node.c */
+    struct node_raft *raft;
+    struct pl_state pl;
+    uint64_t applied; /* ledger index fed to the core so far */
+    struct node_release rels[PL_MAX_DEPLOYMENTS];
+    size_t nrels;
+    uint64_t pending_index;     /* leader: a record appended and not yet committed */
+    uint64_t history_before_ms; /* wall clock at start: older records are history (node_deploy.c) */
+    struct deploy_plan plan;
+    struct deploy_run run; /* the release running here (deploy_run.c) */
+};
+
 /* Deployment records (deploy_records.c): encode returns the entry type. */
 uint32_t deploy_record_encode(const struct pl_record *r, const char *manifest, size_t mlen,
                               const char *cert, struct node_pack *p);
@@ -80,26 +132,33 @@ int deploy_record_decode(const uint8_t *payload, size_t len, uint64_t at_ms, str
 
 /* Deployments (node_deploy.c): start after the ledger and consensus; feed
  * committed entries; the leader's decisions on each tick. */
-int node_deploy_start(struct node *n);
-void node_deploy_stop(struct node *n);
-void node_deploy_committed(struct node *n, uint64_t commit);
-void node_deploy_tick(struct node *n);
+int node_deploy_start(struct node_deploy *dp);
+void node_deploy_stop(struct node_deploy *dp);
+void node_deploy_committed(struct node_deploy *dp, uint64_t commit);
+void node_deploy_tick(struct node_deploy *dp);
+/* This node became the leader: the members' reports heard in an earlier
+ * term may be stale. */
+void node_deploy_elected(struct node_deploy *dp);
 /* Leader: appends a record (one fdatasync); *index is its entry. */
-int node_deploy_append(struct node *n, const struct pl_record *r, const char *manifest, size_t mlen,
-                       const char *cert, uint64_t *index, char *err, size_t errlen);
-const struct node_release *node_deploy_release(const struct node *n, const char *id);
+int node_deploy_append(struct node_deploy *dp, const struct pl_record *r, const char *manifest,
+                       size_t mlen, const char *cert, uint64_t *index, char *err, size_t errlen);
+const struct node_release *node_deploy_release(const struct node_deploy *dp, const char *id);
 
 /* The release running here (deploy_run.c). */
-void node_run_cleanup_strays(struct node *n);
-void node_run_tick(struct node *n);
-void node_run_stop(struct node *n);
-bool node_run_recv(struct node *n, size_t from, uint64_t kind, const struct msgpack_object *body);
+void deploy_run_cleanup_strays(struct node_deploy *dp);
+void deploy_run_tick(struct node_deploy *dp);
+void deploy_run_stop(struct node_deploy *dp);
+/* MSG_DEPLOY_REPORT arrived (shape checked by node/msg.c). */
+void deploy_run_on_report(struct node_deploy *dp, size_t from, const msgpack_object *f);
 
-/* Simulate on every node, heal, certify (deploy_plan.c); ends in
- * api_deploy_planned, or answers req itself on error. */
-void deploy_plan_start(struct node *n, struct http_request *req, const char *manifest, size_t mlen,
-                       const struct manifest *m, bool dry_run);
-void node_plan_tick(struct node *n);
-bool node_plan_recv(struct node *n, size_t from, uint64_t kind, const struct msgpack_object *body);
+enum deploy_plan_start deploy_plan_start(struct node_deploy *dp, const char *manifest, size_t mlen,
+                                         bool dry_run, deploy_plan_done_cb done, void *ctx,
+                                         void *arg);
+void deploy_plan_tick(struct node_deploy *dp);
+/* MSG_PLAN_PROBE (a member heals and probes for the leader) and
+ * MSG_PLAN_FACTS (the leader takes its answer) arrived (shape checked by
+ * node/msg.c). */
+void deploy_plan_on_probe(struct node_deploy *dp, size_t from, const msgpack_object *f);
+void deploy_plan_on_facts(struct node_deploy *dp, size_t from, const msgpack_object *f);
 
 #endif

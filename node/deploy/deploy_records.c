@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/node.h"
+#include "node/deploy/deploy.h"
 
 static void pack_ids(msgpack_packer *pk, const char *key, const char (*ids)[PL_ID_MAX], size_t n)
 {

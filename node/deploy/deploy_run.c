@@ -1,7 +1,8 @@
 /* What runs on this node: the release the ledger says this node must run
  * (pl_desired), started through the process driver, watched by health
  * checks, and reported to the leader. Every node does this, the leader
- * included; the leader's decisions live in deploy_lead.c.
+ * included; the leader's decisions live in the rollout core
+ * (pipeline/rollout.c), which node_deploy.c drives.
  *
  * A change of release stops every service of the old one (SIGTERM to its
  * process group, SIGKILL after its stop_grace), waits for all to exit, and
@@ -27,61 +28,52 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "node/node.h"
+#include "node/deploy/deploy.h"
 #include "pipeline/probe.h"
 
 #define REPORT_EVERY_MS 250
 #define SERVICES_DIR "services"
 
-enum { DEPLOY_REPORT = 5 };
-
-static void svc_path(const struct node *n, const char *svc, const char *ext, char *out, size_t cap)
+static void svc_path(const struct node_deploy *dp, const char *svc, const char *ext, char *out,
+                     size_t cap)
 {
-    snprintf(out, cap, "%s/" SERVICES_DIR "/%s.%s", n->base.cfg.data, svc, ext);
+    snprintf(out, cap, "%s/" SERVICES_DIR "/%s.%s", dp->base->cfg.data, svc, ext);
 }
 
 /* The environment entry that marks this node's services. */
-static const char *owner_mark(const struct node *n)
+static const char *owner_mark(const struct node_deploy *dp)
 {
     static char mark[PATH_MAX + 64];
     char abs[PATH_MAX];
     snprintf(mark, sizeof(mark), "CHIMERA_SERVICE_OWNER=%s",
-             realpath(n->base.cfg.data, abs) ? abs : n->base.cfg.data);
+             realpath(dp->base->cfg.data, abs) ? abs : dp->base->cfg.data);
     return mark;
 }
 
-void node_run_cleanup_strays(struct node *n)
+void deploy_run_cleanup_strays(struct node_deploy *dp)
 {
     char dir[CONFIG_PATH_MAX + 16];
-    snprintf(dir, sizeof(dir), "%s/" SERVICES_DIR, n->base.cfg.data);
+    snprintf(dir, sizeof(dir), "%s/" SERVICES_DIR, dp->base->cfg.data);
     mkdir(dir, 0750);
     for (size_t i = 0; i < MANIFEST_MAX_SERVICES; i++)
-        n->run.svc[i].proc = NULL;
+        dp->run.svc[i].proc = NULL;
     /* Services an earlier run of this node left running (it was killed):
      * found by their mark, even one spawned just before the node died. */
-    int k = drv_kill_marked(owner_mark(n));
+    int k = drv_kill_marked(owner_mark(dp));
     if (k > 0)
-        node_event(&n->base, "deploy.stray_stopped", NULL,
+        node_event(dp->base, "deploy.stray_stopped", NULL,
                    "stopped %d service process%s left running by an earlier start", k,
                    k == 1 ? "" : "es");
 }
 
-static const struct node_release *release_of(const struct node *n, const char *id)
+static void set_health(struct node_deploy *dp, enum pl_health h, uint64_t since, const char *detail)
 {
-    for (size_t i = 0; i < n->deploy.nrels; i++)
-        if (strcmp(n->deploy.rels[i].id, id) == 0)
-            return &n->deploy.rels[i];
-    return NULL;
-}
-
-static void set_health(struct node *n, enum pl_health h, uint64_t since, const char *detail)
-{
-    struct node_run *r = &n->run;
+    struct deploy_run *r = &dp->run;
     if (r->health != h || strcmp(r->detail, detail) != 0)
         r->report_due = 0; /* news: tell the leader now */
     if (r->health != h && (h == PL_H_HEALTHY || h == PL_H_UNHEALTHY || h == PL_H_CRASHED))
-        node_event(&n->base, h == PL_H_HEALTHY ? "deploy.healthy" : "deploy.unhealthy", NULL,
-                   "%s: release of %s %s%s%s", n->base.cfg.id, r->running, pl_health_name(h),
+        node_event(dp->base, h == PL_H_HEALTHY ? "deploy.healthy" : "deploy.unhealthy", NULL,
+                   "%s: release of %s %s%s%s", dp->base->cfg.id, r->running, pl_health_name(h),
                    detail[0] ? ": " : "", detail);
     r->health = h;
     r->healthy_since = since;
@@ -90,19 +82,19 @@ static void set_health(struct node *n, enum pl_health h, uint64_t since, const c
 
 static void on_exit_cb(struct drv_proc *proc, int64_t status, int sig, void *arg)
 {
-    struct node_service_run *s = arg;
-    struct node *n = s->node;
+    struct deploy_service_run *s = arg;
+    struct node_deploy *dp = s->owner;
     s->exited = true;
     s->status = status;
     s->sig = sig;
     drv_free(proc);
     s->proc = NULL;
-    if (n->run.stopping) {
-        node_run_tick(n); /* the last one out starts the next release */
+    if (dp->run.stopping) {
+        deploy_run_tick(dp); /* the last one out starts the next release */
         return;
     }
-    node_event(&n->base, "deploy.service_exited", NULL, "service %s of %s exited (%s %d)", s->name,
-               n->run.running, sig ? "signal" : "status", sig ? sig : (int)status);
+    node_event(dp->base, "deploy.service_exited", NULL, "service %s of %s exited (%s %d)", s->name,
+               dp->run.running, sig ? "signal" : "status", sig ? sig : (int)status);
 }
 
 static bool env_sets(const struct manifest_service *ms, const char *name)
@@ -148,20 +140,20 @@ static int service_user(const struct manifest_service *ms, struct drv_spec *spec
     return 0;
 }
 
-static int start_service(struct node *n, size_t i, const struct manifest *m, char *err,
+static int start_service(struct node_deploy *dp, size_t i, const struct manifest *m, char *err,
                          size_t errlen)
 {
-    struct node_run *r = &n->run;
+    struct deploy_run *r = &dp->run;
     const struct manifest_service *ms = &m->services[i];
-    struct node_service_run *s = &r->svc[i];
+    struct deploy_service_run *s = &r->svc[i];
     memset(s, 0, sizeof(*s));
-    s->node = n;
+    s->owner = dp;
     snprintf(s->name, sizeof(s->name), "%s", ms->name);
     s->port = ms->port_kind == MANIFEST_PORT_FIXED  ? ms->port
               : ms->port_kind == MANIFEST_PORT_AUTO ? probe_free_port()
                                                     : 0;
     struct manifest_vars vars = {
-        .node = n->base.cfg.id, .name = m->name, .version = m->version, .port = s->port};
+        .node = dp->base->cfg.id, .name = m->name, .version = m->version, .port = s->port};
     struct manifest_error me;
     static char argbuf[MANIFEST_MAX_ARGS + 1][4096];
     static char envbuf[MANIFEST_MAX_ENV + 5][4096 + 256];
@@ -191,7 +183,7 @@ static int start_service(struct node *n, size_t i, const struct manifest *m, cha
         envp[k] = envbuf[k];
         k++;
     }
-    snprintf(envbuf[k], sizeof(envbuf[k]), "%s", owner_mark(n));
+    snprintf(envbuf[k], sizeof(envbuf[k]), "%s", owner_mark(dp));
     envp[k] = envbuf[k];
     k++;
     struct drv_spec spec = {.argv = argv, .env = envp, .cwd = ms->working_dir};
@@ -214,23 +206,23 @@ static int start_service(struct node *n, size_t i, const struct manifest *m, cha
     k = envfile_merge(&ef, envp, k, MANIFEST_MAX_ENV + ENVFILE_MAX_ENTRIES + 5);
     envp[k] = NULL;
     char log[CONFIG_PATH_MAX + 128];
-    svc_path(n, ms->name, "log", log, sizeof(log));
+    svc_path(dp, ms->name, "log", log, sizeof(log));
     spec.log_path = log;
-    int rc = drv_start(n->base.loop, &spec, on_exit_cb, s, &s->proc, why, sizeof(why));
+    int rc = drv_start(dp->base->loop, &spec, on_exit_cb, s, &s->proc, why, sizeof(why));
     envfile_free(&ef);
     if (rc != 0) {
         snprintf(err, errlen, "%s: %s", ms->name, why);
         s->proc = NULL;
         return -1;
     }
-    s->started_ms = uv_now(n->base.loop);
+    s->started_ms = uv_now(dp->base->loop);
     return 0;
 }
 
-static void start_release(struct node *n, const char *id)
+static void start_release(struct node_deploy *dp, const char *id)
 {
-    struct node_run *r = &n->run;
-    const struct node_release *rel = release_of(n, id);
+    struct deploy_run *r = &dp->run;
+    const struct node_release *rel = node_deploy_release(dp, id);
     r->epoch++; /* answers to probes of what ran before are dropped */
     snprintf(r->running, sizeof(r->running), "%s", id);
     r->nsvc = 0;
@@ -239,44 +231,44 @@ static void start_release(struct node *n, const char *id)
     r->have_manifest = false;
     struct manifest_error me;
     if (!rel || manifest_parse(rel->manifest, rel->mlen, &r->m, &me) != 0) {
-        set_health(n, PL_H_START_FAILED, 0,
+        set_health(dp, PL_H_START_FAILED, 0,
                    rel ? me.message : "the release is not in this node's ledger");
         return;
     }
     r->have_manifest = true;
     r->min_healthy_ms = r->m.rollout.min_healthy_time_ms;
-    set_health(n, PL_H_STARTING, 0, "");
+    set_health(dp, PL_H_STARTING, 0, "");
     for (size_t i = 0; i < r->m.nservices; i++) {
         char err[512];
         r->nsvc = i + 1;
-        if (start_service(n, i, &r->m, err, sizeof(err)) != 0) {
-            set_health(n, PL_H_START_FAILED, 0, err);
-            node_event(&n->base, "deploy.start_failed", NULL, "%s: %s", id, err);
+        if (start_service(dp, i, &r->m, err, sizeof(err)) != 0) {
+            set_health(dp, PL_H_START_FAILED, 0, err);
+            node_event(dp->base, "deploy.start_failed", NULL, "%s: %s", id, err);
             return;
         }
     }
-    node_event(&n->base, "deploy.applied", NULL, "%s runs %s %s (deployment %s)", n->base.cfg.id, r->m.name,
-               r->m.version, id);
+    node_event(dp->base, "deploy.applied", NULL, "%s runs %s %s (deployment %s)", dp->base->cfg.id,
+               r->m.name, r->m.version, id);
 }
 
 /* A probe in flight names the start it belongs to: the slot may hold the
  * next release's service by the time it answers. */
 struct probe_ctx {
-    struct node_service_run *s;
+    struct deploy_service_run *s;
     uint64_t epoch;
 };
 
 static void on_probe(const struct health_result *res, void *arg)
 {
     struct probe_ctx *ctx = arg;
-    struct node_service_run *s = ctx->s;
-    struct node *n = s->node;
-    bool stale = ctx->epoch != n->run.epoch;
+    struct deploy_service_run *s = ctx->s;
+    struct node_deploy *dp = s->owner;
+    bool stale = ctx->epoch != dp->run.epoch;
     free(ctx);
     if (stale)
         return;
     s->probing = false;
-    const struct manifest_health *h = &n->run.m.services[s - n->run.svc].health;
+    const struct manifest_health *h = &dp->run.m.services[s - dp->run.svc].health;
     if (res->healthy) {
         s->fails = 0;
         if (++s->passes >= h->healthy_threshold && !s->healthy) {
@@ -293,7 +285,7 @@ static void on_probe(const struct health_result *res, void *arg)
     }
 }
 
-static bool all_stopped(const struct node_run *r)
+static bool all_stopped(const struct deploy_run *r)
 {
     for (size_t i = 0; i < r->nsvc; i++)
         if (r->svc[i].proc)
@@ -302,21 +294,21 @@ static bool all_stopped(const struct node_run *r)
 }
 
 /* Derives this node's health from its services. */
-static void judge(struct node *n)
+static void judge_health(struct node_deploy *dp)
 {
-    struct node_run *r = &n->run;
+    struct deploy_run *r = &dp->run;
     if (r->health == PL_H_START_FAILED || !r->have_manifest)
         return;
     uint64_t since = 0;
     bool all_healthy = true;
     char detail[PL_REASON_MAX] = "";
     for (size_t i = 0; i < r->nsvc; i++) {
-        struct node_service_run *s = &r->svc[i];
+        struct deploy_service_run *s = &r->svc[i];
         const struct manifest_service *ms = &r->m.services[i];
         if (s->exited) {
             snprintf(detail, sizeof(detail), "%s exited (%s %d)", s->name,
                      s->sig ? "signal" : "status", s->sig ? s->sig : (int)s->status);
-            set_health(n, PL_H_CRASHED, 0, detail);
+            set_health(dp, PL_H_CRASHED, 0, detail);
             return;
         }
         if (!ms->health.enabled && !s->healthy) {
@@ -330,17 +322,17 @@ static void judge(struct node *n)
             since = s->healthy_since;
     }
     if (all_healthy)
-        set_health(n, PL_H_HEALTHY, since, "");
+        set_health(dp, PL_H_HEALTHY, since, "");
     else
-        set_health(n, detail[0] ? PL_H_UNHEALTHY : PL_H_STARTING, 0, detail);
+        set_health(dp, detail[0] ? PL_H_UNHEALTHY : PL_H_STARTING, 0, detail);
 }
 
-static void probe_due(struct node *n)
+static void probe_due(struct node_deploy *dp)
 {
-    struct node_run *r = &n->run;
-    uint64_t now = uv_now(n->base.loop);
+    struct deploy_run *r = &dp->run;
+    uint64_t now = uv_now(dp->base->loop);
     for (size_t i = 0; i < r->nsvc && r->have_manifest; i++) {
-        struct node_service_run *s = &r->svc[i];
+        struct deploy_service_run *s = &r->svc[i];
         const struct manifest_health *h = &r->m.services[i].health;
         if (!h->enabled || !s->proc || s->probing || now < s->next_probe)
             continue;
@@ -349,7 +341,7 @@ static void probe_due(struct node *n)
         if (!ctx)
             continue;
         *ctx = (struct probe_ctx){s, r->epoch};
-        if (health_probe(n->run.hc, s->url, h->timeout_ms, on_probe, ctx) == 0)
+        if (health_probe(dp->run.hc, s->url, h->timeout_ms, on_probe, ctx) == 0)
             s->probing = true;
         else
             free(ctx);
@@ -359,29 +351,29 @@ static void probe_due(struct node *n)
 /* Leader: a member's report, judged for news (release_watch.h): a release
  * that turns bad on a member, in a deployment or long after one, is an
  * event here, where operators watch, not only in that member's log. */
-static void watch_report(struct node *n, size_t idx, const struct pl_report *rep)
+static void watch_report(struct node_deploy *dp, size_t idx, const struct pl_report *rep)
 {
     uint64_t held = 0;
     enum release_watch_news news =
-        release_watch_report(&n->run.watch, n->raft.cons.term, idx, rep->health, rep->deployment,
+        release_watch_report(&dp->run.watch, dp->raft->cons.term, idx, rep->health, rep->deployment,
                              node_wall_ms(), RELEASE_WATCH_INTERVAL_MS, &held);
-    if (news == RELEASE_WATCH_NOTHING || idx >= n->base.peers.n)
+    if (news == RELEASE_WATCH_NOTHING || idx >= dp->base->peers.n)
         return;
-    const char *who = n->base.peers.m[idx].id;
-    const struct pl_deployment *d = pl_find(&n->deploy.pl, rep->deployment);
+    const char *who = dp->base->peers.m[idx].id;
+    const struct pl_deployment *d = pl_find(&dp->pl, rep->deployment);
     char rel[PL_ID_MAX + PL_VERSION_MAX + 1] = "";
     if (d)
         snprintf(rel, sizeof(rel), "%s %s ", d->release.name, d->release.version);
     if (news == RELEASE_WATCH_HEALTHY) {
-        node_event(&n->base, "release.healthy", who, "%s: release %s(deployment %s) is healthy again", who,
-                   rel, rep->deployment);
+        node_event(dp->base, "release.healthy", who,
+                   "%s: release %s(deployment %s) is healthy again", who, rel, rep->deployment);
         return;
     }
     char more[64] = "";
     if (held)
         snprintf(more, sizeof(more), " (%" PRIu64 " more held back)", held);
-    node_event(&n->base, "release.unhealthy", who, "%s: release %s(deployment %s) %s: %s%s", who, rel,
-               rep->deployment, pl_health_name(rep->health),
+    node_event(dp->base, "release.unhealthy", who, "%s: release %s(deployment %s) %s: %s%s", who,
+               rel, rep->deployment, pl_health_name(rep->health),
                rep->detail[0] ? rep->detail : "no detail", more);
 }
 
@@ -391,8 +383,9 @@ static void watch_report(struct node *n, size_t idx, const struct pl_report *rep
 /* The leader takes member idx's report (its own included): what it runs,
  * how healthy and for how long (a duration, so that clocks need not agree;
  * only a healthy node has been healthy since some time). */
-static void lead_report(struct node *n, size_t idx, const char *dep, size_t dlen, enum pl_health h,
-                        uint64_t healthy_for, const char *detail, size_t len, uint32_t gen)
+static void lead_report(struct node_deploy *dp, size_t idx, const char *dep, size_t dlen,
+                        enum pl_health h, uint64_t healthy_for, const char *detail, size_t len,
+                        uint32_t gen)
 {
     uint64_t wall = (uint64_t)node_wall_ms();
     if (healthy_for > wall)
@@ -403,14 +396,14 @@ static void lead_report(struct node *n, size_t idx, const char *dep, size_t dlen
                             .gen = gen};
     snprintf(rep.deployment, sizeof(rep.deployment), "%.*s", (int)dlen, dep);
     snprintf(rep.detail, sizeof(rep.detail), "%.*s", (int)len, detail);
-    pl_report(&n->deploy.pl, n->base.peers.m[idx].id, &rep);
-    watch_report(n, idx, &rep);
+    pl_report(&dp->pl, dp->base->peers.m[idx].id, &rep);
+    watch_report(dp, idx, &rep);
 }
 
-static void send_report(struct node *n)
+static void send_report(struct node_deploy *dp)
 {
-    struct node_run *r = &n->run;
-    uint64_t now = uv_now(n->base.loop);
+    struct deploy_run *r = &dp->run;
+    uint64_t now = uv_now(dp->base->loop);
     if (now < r->report_due)
         return;
     r->report_due = now + REPORT_EVERY_MS;
@@ -418,10 +411,10 @@ static void send_report(struct node *n)
     enum pl_health h = r->running[0] ? r->health : PL_H_NONE;
     uint64_t healthy_for =
         h == PL_H_HEALTHY && wall > r->healthy_since ? wall - r->healthy_since : 0;
-    int32_t leader = n->raft.cons.leader;
-    if (leader == n->raft.cons.cfg.self) {
-        lead_report(n, n->base.peers.self, r->running, strlen(r->running), h, healthy_for, r->detail,
-                    strlen(r->detail), r->gen);
+    int32_t leader = dp->raft->cons.leader;
+    if (leader == dp->raft->cons.cfg.self) {
+        lead_report(dp, dp->base->peers.self, r->running, strlen(r->running), h, healthy_for,
+                    r->detail, strlen(r->detail), r->gen);
         return;
     }
     if (leader == CONS_NONE)
@@ -429,52 +422,42 @@ static void send_report(struct node *n)
     struct node_pack p;
     node_pack_init(&p);
     msgpack_pack_array(&p.pk, 6);
-    msgpack_pack_uint32(&p.pk, DEPLOY_REPORT);
+    msgpack_pack_uint32(&p.pk, MSG_DEPLOY_REPORT);
     msgpack_pack_str_with_body(&p.pk, r->running, strlen(r->running));
     msgpack_pack_uint32(&p.pk, (uint32_t)h);
     msgpack_pack_uint64(&p.pk, healthy_for);
     msgpack_pack_str_with_body(&p.pk, r->detail, strlen(r->detail));
     msgpack_pack_uint32(&p.pk, r->gen);
-    node_pack_send(&n->base, (size_t)leader, ENV_LEDGER, &p);
+    node_pack_send(dp->base, (size_t)leader, ENV_LEDGER, &p);
 }
 
-bool node_run_recv(struct node *n, size_t from, uint64_t kind, const msgpack_object *body)
+void deploy_run_on_report(struct node_deploy *dp, size_t from, const msgpack_object *f)
 {
-    if (kind != DEPLOY_REPORT)
-        return false;
-    const msgpack_object *f = body->via.array.ptr;
-    if (body->via.array.size != 6 || f[1].type != MSGPACK_OBJECT_STR ||
-        f[1].via.str.size >= PL_ID_MAX || f[2].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-        f[2].via.u64 > PL_H_START_FAILED || f[3].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-        f[4].type != MSGPACK_OBJECT_STR || f[5].type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-        f[5].via.u64 > UINT32_MAX)
-        return false;
-    if (n->raft.cons.role == CONS_LEADER)
-        lead_report(n, from, f[1].via.str.ptr, f[1].via.str.size, (enum pl_health)f[2].via.u64,
+    if (dp->raft->cons.role == CONS_LEADER)
+        lead_report(dp, from, f[1].via.str.ptr, f[1].via.str.size, (enum pl_health)f[2].via.u64,
                     f[3].via.u64, f[4].via.str.ptr, f[4].via.str.size, (uint32_t)f[5].via.u64);
-    return true;
 }
 
 /* A stop under way that has finished: nothing runs here any more. */
-static void settle_stop(struct node *n)
+static void settle_stop(struct node_deploy *dp)
 {
-    struct node_run *r = &n->run;
+    struct deploy_run *r = &dp->run;
     if (!r->stopping || !all_stopped(r))
         return;
     r->stopping = false;
     r->running[0] = '\0';
     r->nsvc = 0;
-    set_health(n, PL_H_NONE, 0, "");
+    set_health(dp, PL_H_NONE, 0, "");
 }
 
-void node_run_tick(struct node *n)
+void deploy_run_tick(struct node_deploy *dp)
 {
-    struct node_run *r = &n->run;
-    if (!n->run.hc || n->base.stopping)
+    struct deploy_run *r = &dp->run;
+    if (!dp->run.hc || dp->base->stopping)
         return;
-    settle_stop(n);
-    const char *desired = pl_desired(&n->deploy.pl, n->base.cfg.id);
-    uint32_t gen = pl_desired_gen(&n->deploy.pl, n->base.cfg.id);
+    settle_stop(dp);
+    const char *desired = pl_desired(&dp->pl, dp->base->cfg.id);
+    uint32_t gen = pl_desired_gen(&dp->pl, dp->base->cfg.id);
     bool broken = r->health == PL_H_CRASHED || r->health == PL_H_START_FAILED;
     /* A new decision for the release it runs restarts only what is broken. */
     if (!r->stopping && !broken && strcmp(desired, r->running) == 0)
@@ -485,23 +468,23 @@ void node_run_tick(struct node *n)
         for (size_t i = 0; i < r->nsvc; i++)
             if (r->svc[i].proc)
                 drv_stop(r->svc[i].proc, r->have_manifest ? r->m.services[i].stop_grace_ms : 5000);
-        settle_stop(n); /* nothing was left running (it had crashed) */
+        settle_stop(dp); /* nothing was left running (it had crashed) */
     }
     if (change && !r->stopping && !r->running[0]) {
         if (desired[0])
-            start_release(n, desired);
+            start_release(dp, desired);
         r->gen = gen;
     }
     if (!r->stopping) {
-        probe_due(n);
-        judge(n);
+        probe_due(dp);
+        judge_health(dp);
     }
-    send_report(n);
+    send_report(dp);
 }
 
-void node_run_stop(struct node *n)
+void deploy_run_stop(struct node_deploy *dp)
 {
-    struct node_run *r = &n->run;
+    struct deploy_run *r = &dp->run;
     r->stopping = true;
     /* The services go with the node: killed with their process groups. */
     for (size_t i = 0; i < r->nsvc; i++)
@@ -512,7 +495,7 @@ void node_run_stop(struct node *n)
     if (r->have_manifest)
         manifest_free(&r->m);
     r->have_manifest = false;
-    if (n->run.hc)
-        health_free(n->run.hc);
-    n->run.hc = NULL;
+    if (dp->run.hc)
+        health_free(dp->run.hc);
+    dp->run.hc = NULL;
 }

@@ -8,17 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/node.h"
+#include "node/deploy/deploy.h"
 
-static void keep_release(struct node *n, const char *id, const char *manifest, size_t mlen,
+static void keep_release(struct node_deploy *dp, const char *id, const char *manifest, size_t mlen,
                          const char *cert, size_t clen)
 {
-    struct node_deploy *d = &n->deploy;
+    struct node_deploy *d = dp;
     if (d->nrels == PL_MAX_DEPLOYMENTS) {
         /* Forget the oldest release not in use (the core kept its state). */
         size_t drop = 0;
-        while (drop < d->nrels &&
-               (pl_find(&d->pl, d->rels[drop].id) || strcmp(d->rels[drop].id, n->run.running) == 0))
+        while (drop < d->nrels && (pl_find(&d->pl, d->rels[drop].id) ||
+                                   strcmp(d->rels[drop].id, dp->run.running) == 0))
             drop++;
         /* Every one is known to the core: forget the oldest that nothing
          * may need again (never the stable one, the one in progress or its
@@ -27,7 +27,7 @@ static void keep_release(struct node *n, const char *id, const char *manifest, s
         for (size_t k = 0; drop == d->nrels && k < d->nrels; k++) {
             const char *rid = d->rels[k].id;
             const struct pl_state *ps = &d->pl;
-            bool needed = strcmp(rid, n->run.running) == 0 || strcmp(rid, ps->prev_stable) == 0 ||
+            bool needed = strcmp(rid, dp->run.running) == 0 || strcmp(rid, ps->prev_stable) == 0 ||
                           (ps->stable >= 0 && strcmp(rid, ps->deps[ps->stable].id) == 0) ||
                           (ps->active >= 0 && (strcmp(rid, ps->deps[ps->active].id) == 0 ||
                                                strcmp(rid, ps->deps[ps->active].target) == 0));
@@ -61,11 +61,11 @@ static void keep_release(struct node *n, const char *id, const char *manifest, s
     d->nrels++;
 }
 
-const struct node_release *node_deploy_release(const struct node *n, const char *id)
+const struct node_release *node_deploy_release(const struct node_deploy *dp, const char *id)
 {
-    for (size_t i = 0; i < n->deploy.nrels; i++)
-        if (strcmp(n->deploy.rels[i].id, id) == 0)
-            return &n->deploy.rels[i];
+    for (size_t i = 0; i < dp->nrels; i++)
+        if (strcmp(dp->rels[i].id, id) == 0)
+            return &dp->rels[i];
     return NULL;
 }
 
@@ -85,33 +85,35 @@ static void who_runs(const struct pl_record *r, char *out, size_t len)
         snprintf(out + k, len - k, "; they apply it when they come back)");
 }
 
-static void record_event(struct node *n, const struct pl_record *r)
+static void record_event(struct node_deploy *dp, const struct pl_record *r)
 {
     char who[PL_MAX_NODES * PL_ID_MAX + 96];
     who_runs(r, who, sizeof(who));
     switch (r->kind) {
     case PL_REC_RELEASE:
-        node_event(&n->base, "deploy.initiated", NULL, "deployment %s: %s %s committed; rollout begins",
-                   r->deployment, r->release.name, r->release.version);
+        node_event(dp->base, "deploy.initiated", NULL,
+                   "deployment %s: %s %s committed; rollout begins", r->deployment, r->release.name,
+                   r->release.version);
         break;
     case PL_REC_WAVE:
-        node_event(&n->base, "chimera.deploy.wave", NULL, "deployment %s: wave %" PRIu32 " (%zu node%s)",
-                   r->deployment, r->wave, r->nnodes, r->nnodes == 1 ? "" : "s");
+        node_event(dp->base, "chimera.deploy.wave", NULL,
+                   "deployment %s: wave %" PRIu32 " (%zu node%s)", r->deployment, r->wave,
+                   r->nnodes, r->nnodes == 1 ? "" : "s");
         break;
     case PL_REC_STABLE:
-        node_event(&n->base, "chimera.deploy.complete", NULL, "deployment %s is stable on %s",
+        node_event(dp->base, "chimera.deploy.complete", NULL, "deployment %s is stable on %s",
                    r->deployment, who);
         break;
     case PL_REC_FAILED:
-        node_event(&n->base, "chimera.deploy.failed", NULL, "deployment %s failed: %s", r->deployment,
-                   r->reason);
+        node_event(dp->base, "chimera.deploy.failed", NULL, "deployment %s failed: %s",
+                   r->deployment, r->reason);
         break;
     case PL_REC_ROLLBACK:
-        node_event(&n->base, "chimera.rollback.triggered", NULL, "%s rollback %s to %s: %s",
+        node_event(dp->base, "chimera.rollback.triggered", NULL, "%s rollback %s to %s: %s",
                    r->automatic ? "automatic" : "manual", r->deployment, r->target, r->reason);
         break;
     case PL_REC_REVERTED:
-        node_event(&n->base, "chimera.rollback.complete", NULL,
+        node_event(dp->base, "chimera.rollback.complete", NULL,
                    "rollback %s complete: %s runs the last good release again", r->deployment, who);
         break;
     }
@@ -130,17 +132,17 @@ static void record_event(struct node *n, const struct pl_record *r)
  * a leader whose clock lags this node's by more than the time since this
  * start would have its first records taken as history (their state still
  * applies; only the events are lost). */
-static bool is_news(const struct node *n, const struct ledger_entry *e)
+static bool is_news(const struct node_deploy *dp, const struct ledger_entry *e)
 {
-    return e->timestamp_ms >= n->deploy.history_before_ms;
+    return e->timestamp_ms >= dp->history_before_ms;
 }
 
 static int apply_entry(uint64_t index, uint64_t term, const uint8_t *bytes, size_t len, void *arg)
 {
     (void)term;
-    struct node *n = arg;
+    struct node_deploy *dp = arg;
     struct ledger_entry e;
-    n->deploy.applied = index;
+    dp->applied = index;
     if (ledger_entry_decode(bytes, len, &e, NULL) != LEDGER_OK ||
         (e.type != LEDGER_ENTRY_DEPLOYMENT && e.type != LEDGER_ENTRY_ROLLBACK))
         return 0;
@@ -149,38 +151,38 @@ static int apply_entry(uint64_t index, uint64_t term, const uint8_t *bytes, size
     size_t mlen, clen;
     if (deploy_record_decode(e.payload, e.payload_len, e.timestamp_ms, &r, &manifest, &mlen, &cert,
                              &clen) != 0) {
-        if (is_news(n, &e))
-            node_event(&n->base, "deploy.record_ignored", NULL,
+        if (is_news(dp, &e))
+            node_event(dp->base, "deploy.record_ignored", NULL,
                        "ledger entry %" PRIu64 " is not a deployment record this node understands",
                        index);
         return 0;
     }
     if (r.kind == PL_REC_RELEASE)
-        keep_release(n, r.deployment, manifest, mlen, cert, clen);
-    if (pl_apply(&n->deploy.pl, &r) != 0) {
-        if (is_news(n, &e))
-            node_event(&n->base, "deploy.record_ignored", NULL,
+        keep_release(dp, r.deployment, manifest, mlen, cert, clen);
+    if (pl_apply(&dp->pl, &r) != 0) {
+        if (is_news(dp, &e))
+            node_event(dp->base, "deploy.record_ignored", NULL,
                        "ledger entry %" PRIu64 " (%s %s) does not fit the deployments known here",
                        index, pl_record_name(r.kind), r.deployment);
         return 0;
     }
-    if (is_news(n, &e))
-        record_event(n, &r);
+    if (is_news(dp, &e))
+        record_event(dp, &r);
     return 0;
 }
 
-void node_deploy_committed(struct node *n, uint64_t commit)
+void node_deploy_committed(struct node_deploy *dp, uint64_t commit)
 {
-    struct node_deploy *d = &n->deploy;
-    if (!n->raft.ledger || commit <= d->applied)
+    struct node_deploy *d = dp;
+    if (!dp->raft->ledger || commit <= d->applied)
         return;
-    uint64_t last = ledger_last_index(n->raft.ledger);
+    uint64_t last = ledger_last_index(dp->raft->ledger);
     if (commit > last)
         commit = last;
     while (d->applied < commit) {
         uint64_t from = d->applied + 1;
-        if (ledger_read_range(n->raft.ledger, from, commit - d->applied, 4u * 1024u * 1024u, apply_entry,
-                              n) != LEDGER_OK ||
+        if (ledger_read_range(dp->raft->ledger, from, commit - d->applied, 4u * 1024u * 1024u,
+                              apply_entry, dp) != LEDGER_OK ||
             d->applied < from)
             break;
     }
@@ -189,40 +191,40 @@ void node_deploy_committed(struct node *n, uint64_t commit)
     /* Act on the new state now rather than at the next tick: the leader's
      * next decision (a rollback right after a failure), and this node's
      * release (a rollback applied at once). */
-    node_deploy_tick(n);
-    node_run_tick(n);
+    node_deploy_tick(dp);
+    deploy_run_tick(dp);
 }
 
-int node_deploy_start(struct node *n)
+int node_deploy_start(struct node_deploy *dp)
 {
-    struct node_deploy *d = &n->deploy;
+    struct node_deploy *d = dp;
     d->history_before_ms = (uint64_t)node_wall_ms();
     static char ids[PL_MAX_NODES][PL_ID_MAX];
-    for (size_t i = 0; i < n->base.peers.n && i < PL_MAX_NODES; i++)
-        snprintf(ids[i], PL_ID_MAX, "%s", n->base.peers.m[i].id);
-    pl_init(&d->pl, (const char(*)[PL_ID_MAX])ids, n->base.peers.n);
-    n->run.hc = health_new(n->base.loop);
-    if (!n->run.hc) {
+    for (size_t i = 0; i < dp->base->peers.n && i < PL_MAX_NODES; i++)
+        snprintf(ids[i], PL_ID_MAX, "%s", dp->base->peers.m[i].id);
+    pl_init(&d->pl, (const char(*)[PL_ID_MAX])ids, dp->base->peers.n);
+    dp->run.hc = health_new(dp->base->loop);
+    if (!dp->run.hc) {
         fprintf(stderr, "chimerad: cannot set up health checks (libcurl)\n");
         return -1;
     }
-    node_run_cleanup_strays(n);
-    node_deploy_committed(n, n->raft.cons.commit);
+    deploy_run_cleanup_strays(dp);
+    node_deploy_committed(dp, dp->raft->cons.commit);
     return 0;
 }
 
-void node_deploy_stop(struct node *n)
+void node_deploy_stop(struct node_deploy *dp)
 {
-    node_run_stop(n);
-    for (size_t i = 0; i < n->deploy.nrels; i++) {
-        free(n->deploy.rels[i].manifest);
-        free(n->deploy.rels[i].cert);
+    deploy_run_stop(dp);
+    for (size_t i = 0; i < dp->nrels; i++) {
+        free(dp->rels[i].manifest);
+        free(dp->rels[i].cert);
     }
-    n->deploy.nrels = 0;
+    dp->nrels = 0;
 }
 
-int node_deploy_append(struct node *n, const struct pl_record *r, const char *manifest, size_t mlen,
-                       const char *cert, uint64_t *index, char *err, size_t errlen)
+int node_deploy_append(struct node_deploy *dp, const struct pl_record *r, const char *manifest,
+                       size_t mlen, const char *cert, uint64_t *index, char *err, size_t errlen)
 {
     struct node_pack p;
     node_pack_init(&p);
@@ -230,10 +232,10 @@ int node_deploy_append(struct node *n, const struct pl_record *r, const char *ma
     const uint8_t *payload = (const uint8_t *)p.sb.data;
     size_t len = p.sb.size;
     uint64_t first;
-    int rv = node_repl_append(n, type, &payload, &len, 1, &first, index, err, errlen);
+    int rv = node_repl_append(dp->raft, type, &payload, &len, 1, &first, index, err, errlen);
     node_pack_free(&p);
     if (rv == 0)
-        n->deploy.pending_index = *index;
+        dp->pending_index = *index;
     return rv;
 }
 
@@ -242,38 +244,43 @@ int node_deploy_append(struct node *n, const struct pl_record *r, const char *ma
  * member is waited for. A member never heard from since this node started
  * counts as down only once dead_after_ms have passed since the start: a
  * fresh leader has not heard everyone yet. */
-static void feed_members(struct node *n, uint64_t wall)
+static void feed_members(struct node_deploy *dp, uint64_t wall)
 {
-    uint64_t now = uv_now(n->base.loop);
-    bool settled = now - n->base.started_ms >= n->base.peers.dead_after_ms;
-    for (size_t i = 0; i < n->base.peers.n && i < PL_MAX_NODES; i++) {
-        const struct peer *m = &n->base.peers.m[i];
+    uint64_t now = uv_now(dp->base->loop);
+    bool settled = now - dp->base->started_ms >= dp->base->peers.dead_after_ms;
+    for (size_t i = 0; i < dp->base->peers.n && i < PL_MAX_NODES; i++) {
+        const struct peer *m = &dp->base->peers.m[i];
         bool down = m->status == PEER_DEAD && (m->heard || settled);
-        pl_member(&n->deploy.pl, m->id, !down, wall);
+        pl_member(&dp->pl, m->id, !down, wall);
     }
 }
 
-void node_deploy_tick(struct node *n)
+void node_deploy_tick(struct node_deploy *dp)
 {
-    struct node_deploy *d = &n->deploy;
-    feed_members(n, (uint64_t)node_wall_ms());
-    if (n->raft.cons.role != CONS_LEADER)
+    struct node_deploy *d = dp;
+    feed_members(dp, (uint64_t)node_wall_ms());
+    if (dp->raft->cons.role != CONS_LEADER)
         d->pending_index = 0; /* whoever leads next decides afresh */
-    if (n->raft.cons.role != CONS_LEADER || n->base.stopping || !n->raft.ledger ||
-        cons_read_only(&n->raft.cons, uv_now(n->base.loop)))
+    if (dp->raft->cons.role != CONS_LEADER || dp->base->stopping || !dp->raft->ledger ||
+        cons_read_only(&dp->raft->cons, uv_now(dp->base->loop)))
         return;
     /* One record at a time: the next decision is taken on the state that
      * includes the last one. */
-    if (d->pending_index && d->pending_index > n->raft.cons.commit)
+    if (d->pending_index && d->pending_index > dp->raft->cons.commit)
         return;
-    if (d->applied < n->raft.cons.commit)
+    if (d->applied < dp->raft->cons.commit)
         return;
     static struct pl_record r;
     if (!pl_tick(&d->pl, (uint64_t)node_wall_ms(), &r))
         return;
     char err[256];
     uint64_t index;
-    if (node_deploy_append(n, &r, NULL, 0, NULL, &index, err, sizeof(err)) != 0)
-        node_event(&n->base, "deploy.record_failed", NULL, "cannot record %s of %s: %s",
+    if (node_deploy_append(dp, &r, NULL, 0, NULL, &index, err, sizeof(err)) != 0)
+        node_event(dp->base, "deploy.record_failed", NULL, "cannot record %s of %s: %s",
                    pl_record_name(r.kind), r.deployment, err);
+}
+
+void node_deploy_elected(struct node_deploy *dp)
+{
+    pl_forget_reports(&dp->pl); /* heard in an earlier term: maybe stale */
 }

@@ -8,9 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "node/base/config.h"
-
-#define MAX_PIPES (TRANSPORT_MAX_PIPES_PER_PEER * CONFIG_MAX_MEMBERS + TRANSPORT_SPARE_PIPES)
+#define MAX_PIPES (TRANSPORT_MAX_PIPES_PER_PEER * TRANSPORT_MAX_PEERS + TRANSPORT_SPARE_PIPES)
 #define IDLE_SCAN_MS 1000
 #define RECONNECT_MIN_MS 50
 #define RECONNECT_MAX_MS 1000
@@ -45,7 +43,7 @@ struct transport {
     transport_notice_fn notice;
     void *notice_ctx;
     nng_socket inbox;
-    nng_socket out[CONFIG_MAX_MEMBERS];
+    nng_socket out[TRANSPORT_MAX_PEERS];
     int nout;
     transport_recv_fn on_recv;
     void *ctx;
@@ -280,7 +278,7 @@ no_inbox:
 
 int transport_add_peer(struct transport *t, const char *url, char *err, size_t errlen)
 {
-    if (t->nout >= CONFIG_MAX_MEMBERS) {
+    if (t->nout >= TRANSPORT_MAX_PEERS) {
         snprintf(err, errlen, "transport: too many peers");
         return -1;
     }

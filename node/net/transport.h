@@ -27,6 +27,7 @@
 #include <uv.h>
 
 #define TRANSPORT_MAX_MSG (4u * 1024u * 1024u) /* the envelope's ENV_MAX_MSG */
+#define TRANSPORT_MAX_PEERS 16 /* outboxes: at least the configuration's CONFIG_MAX_MEMBERS */
 #define TRANSPORT_MAX_PIPES_PER_PEER 2
 #define TRANSPORT_SPARE_PIPES 4
 #define TRANSPORT_IDLE_MS 30000

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/node.h"
+#include "node/raft/raft.h"
 
 /* The entry bytes one APPEND carries (always at least one entry; an
  * envelope has room for 3 MiB). Everything about an APPEND costs the loop
@@ -32,49 +32,41 @@
  * order, for the next turns (an idle handle runs once per turn). One still
  * waiting when this node is no longer the leader of its term is dropped:
  * the core sends again what a follower lacks. Heartbeats never wait. */
-#define REPL_DEFER_MAX (2 * CONFIG_MAX_MEMBERS)
-static struct {
-    uv_idle_t idle;
-    bool open;
-    bool spent; /* an APPEND with entries left in this turn */
-    struct cons_msg q[REPL_DEFER_MAX];
-    size_t head, count;
-} defer; /* one node per process; the loop is single-threaded */
 
-static void fatal(struct node *n, const char *what, enum ledger_error rv)
+static void fatal(struct node_raft *r, const char *what, enum ledger_error rv)
 {
     char desc[256];
-    node_fatal(&n->base, "ledger: %s: %s", what, ledger_describe(n->raft.ledger, rv, desc, sizeof(desc)));
+    node_fatal(r->base, "ledger: %s: %s", what, ledger_describe(r->ledger, rv, desc, sizeof(desc)));
 }
 
 static int log_meta(void *ctx, uint64_t index, uint64_t *term, uint8_t hash[CONS_HASH_BYTES])
 {
-    struct node *n = ctx;
-    if (index == 0 || index > ledger_last_index(n->raft.ledger))
+    struct node_raft *r = ctx;
+    if (index == 0 || index > ledger_last_index(r->ledger))
         return -1;
-    if (ledger_term_at(n->raft.ledger, index, term) != LEDGER_OK ||
-        ledger_hash_at(n->raft.ledger, index, hash) != LEDGER_OK)
+    if (ledger_term_at(r->ledger, index, term) != LEDGER_OK ||
+        ledger_hash_at(r->ledger, index, hash) != LEDGER_OK)
         return -1;
     return 0;
 }
 
-int node_repl_start(struct node *n)
+int node_repl_start(struct node_raft *r)
 {
-    n->raft.batch = ledger_batch_new();
-    if (!n->raft.batch) {
+    r->batch = ledger_batch_new();
+    if (!r->batch) {
         fprintf(stderr, "chimerad: out of memory\n");
         return -1;
     }
     static struct ledger_signed_checkpoint cp; /* large; the loop is single-threaded */
-    uint64_t commit = ledger_last_checkpoint(n->raft.ledger, &cp) == LEDGER_OK ? cp.cp.index : 0;
-    struct cons_entry last = {.index = ledger_last_index(n->raft.ledger),
-                              .term = ledger_last_term(n->raft.ledger)};
-    ledger_head_hash(n->raft.ledger, last.hash);
-    struct cons_log log = {.ctx = n, .meta = log_meta};
-    cons_set_log(&n->raft.cons, &log, &last, commit);
-    uv_idle_init(n->base.loop, &defer.idle);
-    defer.idle.data = n;
-    defer.open = true;
+    uint64_t commit = ledger_last_checkpoint(r->ledger, &cp) == LEDGER_OK ? cp.cp.index : 0;
+    struct cons_entry last = {.index = ledger_last_index(r->ledger),
+                              .term = ledger_last_term(r->ledger)};
+    ledger_head_hash(r->ledger, last.hash);
+    struct cons_log log = {.ctx = r, .meta = log_meta};
+    cons_set_log(&r->cons, &log, &last, commit);
+    uv_idle_init(r->base->loop, &r->defer.idle);
+    r->defer.idle.data = r;
+    r->defer.open = true;
     return 0;
 }
 
@@ -102,72 +94,73 @@ static int copy_entry(uint64_t index, uint64_t term, const uint8_t *bytes, size_
     return 0;
 }
 
-static void send_now(struct node *n, struct cons_msg *m);
+static void send_now(struct node_raft *r, struct cons_msg *m);
 
 static void next_turn(uv_idle_t *h)
 {
-    struct node *n = h->data;
-    defer.spent = false;
-    while (defer.count > 0 && !defer.spent) {
-        struct cons_msg m = defer.q[defer.head];
-        defer.head = (defer.head + 1) % REPL_DEFER_MAX;
-        defer.count--;
-        if (!n->base.stopping && n->raft.cons.role == CONS_LEADER && n->raft.cons.term == m.term)
-            send_now(n, &m);
+    struct node_raft *r = h->data;
+    r->defer.spent = false;
+    while (r->defer.count > 0 && !r->defer.spent) {
+        struct cons_msg m = r->defer.q[r->defer.head];
+        r->defer.head = (r->defer.head + 1) % NODE_REPL_DEFER_MAX;
+        r->defer.count--;
+        if (!r->base->stopping && r->cons.role == CONS_LEADER && r->cons.term == m.term)
+            send_now(r, &m);
     }
-    if (!defer.spent)
-        uv_idle_stop(&defer.idle);
+    if (!r->defer.spent)
+        uv_idle_stop(&r->defer.idle);
 }
 
 /* An APPEND with entries is leaving: the next one waits for the next turn. */
-static void start_turn(void)
+static void start_turn(struct node_raft *r)
 {
-    if (!defer.open)
+    if (!r->defer.open)
         return; /* stopped: no turn to wait for */
-    defer.spent = true;
-    uv_idle_start(&defer.idle, next_turn);
+    r->defer.spent = true;
+    uv_idle_start(&r->defer.idle, next_turn);
 }
 
-void node_repl_send_append(struct node *n, struct cons_msg *m)
+void node_repl_send_append(struct node_raft *r, struct cons_msg *m)
 {
-    if (!defer.open || (!defer.spent && defer.count == 0)) {
-        send_now(n, m);
+    if (!r->defer.open || (!r->defer.spent && r->defer.count == 0)) {
+        send_now(r, m);
         return;
     }
-    if (defer.count == REPL_DEFER_MAX) { /* more members than it holds: never */
-        send_now(n, m);
+    if (r->defer.count == NODE_REPL_DEFER_MAX) { /* more members than it holds: never */
+        send_now(r, m);
         return;
     }
-    defer.q[(defer.head + defer.count++) % REPL_DEFER_MAX] = *m;
+    r->defer.q[(r->defer.head + r->defer.count++) % NODE_REPL_DEFER_MAX] = *m;
 }
 
-void node_repl_stop(struct node *n)
+void node_repl_stop(struct node_raft *r)
 {
-    (void)n;
-    defer.count = 0;
-    if (defer.open)
-        uv_close((uv_handle_t *)&defer.idle, NULL);
-    defer.open = false;
+    (void)r;
+    r->defer.count = 0;
+    if (r->defer.open)
+        uv_close((uv_handle_t *)&r->defer.idle, NULL);
+    r->defer.open = false;
 }
 
-static void send_now(struct node *n, struct cons_msg *m)
+static void send_now(struct node_raft *r, struct cons_msg *m)
 {
     static struct cons_wire_entry e[CONS_MAX_BATCH];
     static uint8_t *bufs[CONS_MAX_BATCH];
     struct read_state rs = {.e = e, .bufs = bufs, .want = m->n_entries};
-    if (m->n_entries > CONS_MAX_BATCH || m->prev_index >= ledger_last_index(n->raft.ledger))
+    if (m->n_entries > CONS_MAX_BATCH || m->prev_index >= ledger_last_index(r->ledger))
         return;
-    start_turn();
+    start_turn(r);
     /* An APPEND larger than an envelope carries fewer entries; the
      * follower's answer then moves the leader back to what it lacks. */
-    if (ledger_read_range(n->raft.ledger, m->prev_index + 1, m->n_entries, REPL_MAX_APPEND_BYTES,
+    if (ledger_read_range(r->ledger, m->prev_index + 1, m->n_entries, REPL_MAX_APPEND_BYTES,
                           copy_entry, &rs) == LEDGER_OK &&
         rs.count > 0) {
         m->n_entries = rs.count;
         uint8_t *body;
         size_t blen;
-        if (node_witness_sign_append(n, m, e) == 0 && cons_msg_encode(m, e, &body, &blen) == 0) {
-            node_send(&n->base, (size_t)m->to, ENV_CONSENSUS, body, blen);
+        if (r->hooks.sign_append(r->hooks.ctx, m, e) == 0 &&
+            cons_msg_encode(m, e, &body, &blen) == 0) {
+            node_send(r->base, (size_t)m->to, ENV_CONSENSUS, body, blen);
             free(body);
         }
     }
@@ -175,7 +168,7 @@ static void send_now(struct node *n, struct cons_msg *m)
         free(bufs[i]);
 }
 
-int node_repl_check(struct node *n, size_t from, const struct cons_msg *m,
+int node_repl_check(struct node_raft *r, size_t from, const struct cons_msg *m,
                     const struct cons_wire_entry *carried, struct cons_entry *meta)
 {
     const uint8_t *prev = m->prev_hash;
@@ -194,58 +187,60 @@ int node_repl_check(struct node *n, size_t from, const struct cons_msg *m,
         ledger_entry_hash(e.prev_hash, carried[i].bytes, carried[i].len, meta[i].hash);
         prev = meta[i].hash;
     }
-    int verified = m->n_entries > 0 ? node_witness_verify_append(n, from, m, carried, meta) : 0;
+    int verified =
+        m->n_entries > 0 ? r->hooks.verify_append(r->hooks.ctx, from, m, carried, meta) : 0;
     if (verified != 0) {
-        node_drop(&n->base, DROP_SIGNATURE, verified == -2 ? "equivocation" : n->base.peers.m[from].id);
+        node_drop(r->base, DROP_SIGNATURE,
+                  verified == -2 ? "equivocation" : r->base->peers.m[from].id);
         return 1;
     }
     return 0;
 }
 
-bool node_repl_apply_log(struct node *n, const struct cons_out *out,
+bool node_repl_apply_log(struct node_raft *r, const struct cons_out *out,
                          const struct cons_wire_entry *carried)
 {
     enum ledger_error rv;
-    if (out->truncate && out->truncate_after < ledger_last_index(n->raft.ledger)) {
-        uint64_t before = ledger_last_index(n->raft.ledger);
-        rv = ledger_truncate_after(n->raft.ledger, out->truncate_after);
+    if (out->truncate && out->truncate_after < ledger_last_index(r->ledger)) {
+        uint64_t before = ledger_last_index(r->ledger);
+        rv = ledger_truncate_after(r->ledger, out->truncate_after);
         if (rv != LEDGER_OK)
-            fatal(n, "truncate", rv);
-        node_event(&n->base, "ledger.truncated", NULL,
+            fatal(r, "truncate", rv);
+        node_event(r->base, "ledger.truncated", NULL,
                    "dropped entries %" PRIu64 "..%" PRIu64 " (a conflicting uncommitted suffix)",
                    out->truncate_after + 1, before);
     }
     if (out->append_count == 0)
         return true;
-    ledger_batch_begin(n->raft.batch, n->raft.ledger);
+    ledger_batch_begin(r->batch, r->ledger);
     for (uint32_t i = 0; i < out->append_count; i++) {
         const struct cons_wire_entry *w = &carried[out->append_from + i];
-        rv = ledger_batch_add_entry_bytes(n->raft.batch, w->bytes, w->len, NULL);
+        rv = ledger_batch_add_entry_bytes(r->batch, w->bytes, w->len, NULL);
         if (rv != LEDGER_OK)
-            fatal(n, "append", rv);
+            fatal(r, "append", rv);
     }
-    rv = ledger_append_batch(n->raft.ledger, n->raft.batch);
+    rv = ledger_append_batch(r->ledger, r->batch);
     char why[256];
-    if (rv != LEDGER_OK && node_ledger_failed(n, rv, "append", why, sizeof(why)))
+    if (rv != LEDGER_OK && node_ledger_failed(r, rv, "append", why, sizeof(why)))
         return false; /* nothing is acknowledged; the leader will resend */
     if (rv != LEDGER_OK)
-        fatal(n, "append", rv);
-    node_cons_storage_ok(n);
+        fatal(r, "append", rv);
+    node_cons_storage_ok(r);
     return true;
 }
 
 /* Tells the core about entries appended up to the ledger's head. */
-static void appended(struct node *n)
+static void appended(struct node_raft *r)
 {
-    struct cons_entry last = {.index = ledger_last_index(n->raft.ledger),
-                              .term = ledger_last_term(n->raft.ledger)};
-    ledger_head_hash(n->raft.ledger, last.hash);
+    struct cons_entry last = {.index = ledger_last_index(r->ledger),
+                              .term = ledger_last_term(r->ledger)};
+    ledger_head_hash(r->ledger, last.hash);
     struct cons_out out;
-    cons_appended(&n->raft.cons, uv_now(n->base.loop), &last, &out);
-    node_cons_apply(n, &out);
+    cons_appended(&r->cons, uv_now(r->base->loop), &last, &out);
+    node_cons_apply(r, &out);
 }
 
-int node_repl_append(struct node *n, uint32_t type, const uint8_t *const *payloads,
+int node_repl_append(struct node_raft *r, uint32_t type, const uint8_t *const *payloads,
                      const size_t *lens, size_t count, uint64_t *first, uint64_t *last, char *err,
                      size_t errlen)
 {
@@ -256,37 +251,38 @@ int node_repl_append(struct node *n, uint32_t type, const uint8_t *const *payloa
     }
     for (size_t i = 0; i < count; i++)
         types[i] = type;
-    int rv = node_repl_append_types(n, types, payloads, lens, count, first, last, err, errlen);
+    int rv = node_repl_append_types(r, types, payloads, lens, count, first, last, err, errlen);
     free(types);
     return rv;
 }
 
-int node_repl_append_types(struct node *n, const uint32_t *types, const uint8_t *const *payloads,
-                           const size_t *lens, size_t count, uint64_t *first, uint64_t *last,
-                           char *err, size_t errlen)
+int node_repl_append_types(struct node_raft *r, const uint32_t *types,
+                           const uint8_t *const *payloads, const size_t *lens, size_t count,
+                           uint64_t *first, uint64_t *last, char *err, size_t errlen)
 {
-    if (n->raft.cons.role != CONS_LEADER || count == 0) {
+    if (r->cons.role != CONS_LEADER || count == 0) {
         snprintf(err, errlen, "not the leader");
         return -1;
     }
-    ledger_batch_begin(n->raft.batch, n->raft.ledger);
+    ledger_batch_begin(r->batch, r->ledger);
     uint64_t now = (uint64_t)node_wall_ms();
     for (size_t i = 0; i < count; i++) {
         uint64_t index;
-        enum ledger_error rv = ledger_batch_add_entry(
-            n->raft.batch, n->raft.cons.term, types[i], now, n->base.cfg.id, payloads[i], lens[i], &index, NULL);
+        enum ledger_error rv =
+            ledger_batch_add_entry(r->batch, r->cons.term, types[i], now, r->base->cfg.id,
+                                   payloads[i], lens[i], &index, NULL);
         if (rv != LEDGER_OK) {
             snprintf(err, errlen, "entry %zu: %s", i, ledger_strerror(rv));
-            ledger_batch_begin(n->raft.batch, n->raft.ledger); /* abandon it */
+            ledger_batch_begin(r->batch, r->ledger); /* abandon it */
             return -1;
         }
         if (i == 0)
             *first = index;
         *last = index;
     }
-    enum ledger_error rv = ledger_append_batch(n->raft.ledger, n->raft.batch);
+    enum ledger_error rv = ledger_append_batch(r->ledger, r->batch);
     char why[256];
-    if (rv != LEDGER_OK && node_ledger_failed(n, rv, "append", why, sizeof(why))) {
+    if (rv != LEDGER_OK && node_ledger_failed(r, rv, "append", why, sizeof(why))) {
         snprintf(err, errlen, "%s; this node stepped down as leader, retry with the next one", why);
         return -2;
     }
@@ -294,12 +290,12 @@ int node_repl_append_types(struct node *n, const uint32_t *types, const uint8_t 
         snprintf(err, errlen, "ledger append failed: %s", ledger_strerror(rv));
         return -1;
     }
-    node_cons_storage_ok(n);
-    appended(n);
+    node_cons_storage_ok(r);
+    appended(r);
     return 0;
 }
 
-void node_repl_elected(struct node *n)
+void node_repl_elected(struct node_raft *r)
 {
     msgpack_sbuffer sb;
     msgpack_packer pk;
@@ -307,51 +303,20 @@ void node_repl_elected(struct node *n)
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     msgpack_pack_map(&pk, 2);
     msgpack_pack_str_with_body(&pk, "leader", 6);
-    msgpack_pack_str_with_body(&pk, n->base.cfg.id, strlen(n->base.cfg.id));
+    msgpack_pack_str_with_body(&pk, r->base->cfg.id, strlen(r->base->cfg.id));
     msgpack_pack_str_with_body(&pk, "term", 4);
-    msgpack_pack_uint64(&pk, n->raft.cons.term);
+    msgpack_pack_uint64(&pk, r->cons.term);
     const uint8_t *p = (const uint8_t *)sb.data;
     size_t len = sb.size;
     uint64_t first, last;
     char err[256];
     int rv =
-        node_repl_append(n, LEDGER_ENTRY_ELECTION, &p, &len, 1, &first, &last, err, sizeof(err));
+        node_repl_append(r, LEDGER_ENTRY_ELECTION, &p, &len, 1, &first, &last, err, sizeof(err));
     msgpack_sbuffer_destroy(&sb);
     if (rv == -2)
         return; /* the disk refused it: stepped down already */
     if (rv != 0)
-        node_fatal(&n->base, "cannot record the election: %s", err);
-    node_witness_record_members(n);
-}
-
-void node_notes_committed(struct node *n, uint64_t commit)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < n->api.nnotes; i++) {
-        struct node_note_wait *w = &n->api.notes[i];
-        if (w->last <= commit && w->reply) {
-            http_respond_json(w->req, w->status, w->reply);
-            continue;
-        }
-        if (w->last <= commit) {
-            http_respond_json(w->req, 201,
-                              json_pack("{s:I, s:I, s:I}", "first_index", (json_int_t)w->first,
-                                        "last_index", (json_int_t)w->last, "term",
-                                        (json_int_t)w->term));
-            continue;
-        }
-        n->api.notes[k++] = *w;
-    }
-    n->api.nnotes = k;
-}
-
-void node_notes_fail_all(struct node *n, const char *why)
-{
-    if (n->base.stopping)
-        api_notes_stop(n); /* not yet appended: "node is shutting down" */
-    for (size_t i = 0; i < n->api.nnotes; i++) {
-        json_decref(n->api.notes[i].reply);
-        http_respond_error(n->api.notes[i].req, 503, "%s", why);
-    }
-    n->api.nnotes = 0;
+        node_fatal(r->base, "cannot record the election: %s", err);
+    if (r->hooks.on_elected)
+        r->hooks.on_elected(r->hooks.ctx);
 }

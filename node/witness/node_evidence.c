@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "node/node.h"
+#include "node/witness/witness.h"
 
 /* Statements remembered: enough to cover the APPENDs in flight plus a
  * margin; an equivocation older than that is still refused, only not
@@ -27,19 +27,19 @@ static struct {
 } recent[STATEMENTS];
 static size_t next_slot;
 
-void node_evidence_record(struct node *n, const char *from, const struct ledger_statement *a,
-                          const struct ledger_statement *b)
+void node_evidence_record(struct node_witness *wit, const char *from,
+                          const struct ledger_statement *a, const struct ledger_statement *b)
 {
     static struct ledger_evidence ev;
     if (!ledger_equivocation(a, b, &ev))
         return;
-    ledger_batch_begin(n->raft.batch, n->raft.ledger);
-    enum ledger_error rv = ledger_batch_add_evidence(n->raft.batch, &ev);
-    bool stored = rv == LEDGER_OK && node_ledger_write(n, "evidence");
+    ledger_batch_begin(wit->raft->batch, wit->raft->ledger);
+    enum ledger_error rv = ledger_batch_add_evidence(wit->raft->batch, &ev);
+    bool stored = rv == LEDGER_OK && node_ledger_write(wit->raft, "evidence");
     if (rv != LEDGER_OK)
-        ledger_batch_begin(n->raft.batch, n->raft.ledger);
-    n->base.metrics.equivocations++;
-    node_event(&n->base, "ledger.equivocation", from,
+        ledger_batch_begin(wit->raft->batch, wit->raft->ledger);
+    wit->base->metrics.equivocations++;
+    node_event(wit->base, "ledger.equivocation", from,
                "two different signed %s for index %" PRIu64 " (signed by %s and %s); the second "
                "is refused; evidence %s",
                ev.kind == LEDGER_STMT_ENTRY ? "entries" : "checkpoints", ev.index, a->sig.signer,
@@ -75,11 +75,12 @@ static const struct ledger_statement *recalled(uint64_t index, uint64_t term,
     return NULL;
 }
 
-int node_evidence_check_append(struct node *n, const char *leader, const struct cons_msg *m,
-                               const struct cons_entry *meta, const struct ledger_sig *sig)
+int node_evidence_check_append(struct node_witness *wit, const char *leader,
+                               const struct cons_msg *m, const struct cons_entry *meta,
+                               const struct ledger_sig *sig)
 {
     const struct cons_entry *last = &meta[m->n_entries - 1];
-    uint64_t mine = ledger_last_index(n->raft.ledger);
+    uint64_t mine = ledger_last_index(wit->raft->ledger);
     /* The carried entries chain from prev_index, so they all agree with
      * this log up to the last one they share with it exactly when that one
      * does: one comparison covers them. */
@@ -88,8 +89,8 @@ int node_evidence_check_append(struct node *n, const char *leader, const struct 
         const struct cons_entry *theirs = &meta[shared - m->prev_index - 1];
         uint64_t term;
         uint8_t hash[LEDGER_HASH_BYTES];
-        if (ledger_term_at(n->raft.ledger, shared, &term) == LEDGER_OK && term == theirs->term &&
-            ledger_hash_at(n->raft.ledger, shared, hash) == LEDGER_OK &&
+        if (ledger_term_at(wit->raft->ledger, shared, &term) == LEDGER_OK && term == theirs->term &&
+            ledger_hash_at(wit->raft->ledger, shared, hash) == LEDGER_OK &&
             memcmp(hash, theirs->hash, LEDGER_HASH_BYTES) != 0) {
             /* Refused every time; reported once (the leader will retry). */
             static uint64_t reported_term, reported_index;
@@ -101,10 +102,10 @@ int node_evidence_check_append(struct node *n, const char *leader, const struct 
             static struct ledger_statement now;
             ledger_statement_entry(last->index, last->term, last->hash, sig, &now);
             if (before != NULL && memcmp(before->bytes, now.bytes, now.len) != 0)
-                node_evidence_record(n, leader, before, &now);
+                node_evidence_record(wit, leader, before, &now);
             else {
-                n->base.metrics.equivocations++;
-                node_event(&n->base, "ledger.equivocation", leader,
+                wit->base->metrics.equivocations++;
+                node_event(wit->base, "ledger.equivocation", leader,
                            "%s sent entry %" PRIu64 " of term %" PRIu64
                            " differing from the one it sent before in that term; refused (no "
                            "signed statement for that index at hand to keep as evidence)",
