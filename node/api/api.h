@@ -27,10 +27,10 @@ struct node_api {
     struct node_witness *wit;
     struct node_deploy *deploy;
     const struct loop_lag *lag;
-    char token[256];                   /* "" when no admin token is configured */
-    struct api_commit_waits waits;     /* requests answered at commit (commit_wait.c) */
-    struct node_notes_job *notes_jobs; /* bodies of POST /ledger/notes on the pool (api_notes.c) */
-    struct events_limiter auth_limit;  /* api.auth_failure events (api.c) */
+    char token[256];                  /* "" when no admin token is configured */
+    struct api_commit_waits waits;    /* requests answered at commit (commit_wait.c) */
+    struct api_notes_job *notes_jobs; /* bodies of POST /ledger/notes on the pool (api_notes.c) */
+    struct events_limiter auth_limit; /* api.auth_failure events (api.c) */
 };
 
 /* POST /ledger/notes (api_notes.c): the body is parsed on libuv's thread

@@ -71,11 +71,11 @@ static size_t parse_notes(json_t *body, const char *notes[API_NOTES_MAX],
 /* One request's body on its way through the thread pool. The worker reads
  * only body and writes only the results; the loop reads the results after
  * the pool hands the job back (uv_queue_work orders the two). */
-struct node_notes_job {
+struct api_notes_job {
     uv_work_t work;
     struct node_api *api;
     struct http_request *req; /* NULL once answered (the node stopped) */
-    struct node_notes_job *next;
+    struct api_notes_job *next;
     /* The body, copied: answering req frees the request's own copy, and a
      * stopping node answers before the worker is done with it. */
     char *body;
@@ -94,7 +94,7 @@ struct node_notes_job {
  * msgpack str (the entry payload). Touches nothing but the job. */
 static void parse_and_pack(uv_work_t *w)
 {
-    struct node_notes_job *j = w->data;
+    struct api_notes_job *j = w->data;
     static const char *const known[] = {"note", "notes", NULL};
     json_t *body =
         http_body_parse(j->body, j->body_len, known,
@@ -117,7 +117,7 @@ static void parse_and_pack(uv_work_t *w)
 
 /* Back on the loop: the checks that need the node's state, as if the
  * request arrived now, then the append. */
-static void append_notes(struct node_api *api, struct http_request *req, struct node_notes_job *j)
+static void append_notes(struct node_api *api, struct http_request *req, struct api_notes_job *j)
 {
     if (api_gate_refuse_read_only(api, req))
         return;
@@ -166,7 +166,7 @@ static void append_notes(struct node_api *api, struct http_request *req, struct 
     api_commit_wait_notes(&api->waits, req, first, last, term);
 }
 
-static void job_free(struct node_notes_job *j)
+static void job_free(struct api_notes_job *j)
 {
     msgpack_sbuffer_destroy(&j->sb);
     free(j->body);
@@ -178,9 +178,9 @@ static void job_free(struct node_notes_job *j)
 static void parsed(uv_work_t *w, int status)
 {
     (void)status;
-    struct node_notes_job *j = w->data;
+    struct api_notes_job *j = w->data;
     struct node_api *api = j->api;
-    for (struct node_notes_job **p = &api->notes_jobs; *p; p = &(*p)->next) {
+    for (struct api_notes_job **p = &api->notes_jobs; *p; p = &(*p)->next) {
         if (*p == j) {
             *p = j->next;
             break;
@@ -197,7 +197,7 @@ void api_notes_post(struct node_api *api, struct http_request *req)
         http_respond_error(req, 405, "%s /ledger/notes: method not allowed; use POST", req->method);
         return;
     }
-    struct node_notes_job *j = calloc(1, sizeof(*j));
+    struct api_notes_job *j = calloc(1, sizeof(*j));
     if (j && req->body_len > 0 && !(j->body = malloc(req->body_len))) {
         free(j);
         j = NULL;
@@ -224,7 +224,7 @@ void api_notes_stop(struct node_api *api)
     /* The HTTP server waits for every request to be answered before it
      * stops; the jobs themselves are freed when the pool hands them back
      * (uv_run does not return before). */
-    for (struct node_notes_job *j = api->notes_jobs; j; j = j->next) {
+    for (struct api_notes_job *j = api->notes_jobs; j; j = j->next) {
         if (j->req)
             http_respond_error(j->req, 503, "node is shutting down");
         j->req = NULL;

@@ -11,7 +11,7 @@
 
 #include "node/api/api.h"
 
-/* As transport drops (node.c): one api.auth_failure event per interval. */
+/* As transport drops (base.c: node_drop): one api.auth_failure event per interval. */
 #define AUTH_EVENT_INTERVAL_MS 5000
 
 const char *api_gate_leader_id(const struct node_api *api)

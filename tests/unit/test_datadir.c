@@ -1,4 +1,4 @@
-/* The data directory's lock (node/datadir.c). flock locks belong to an
+/* The data directory's lock (node/base/datadir.c). flock locks belong to an
  * open file, so one process can play both nodes: a second open of LOCK is
  * refused while the first holds it, as a second chimerad would be. */
 #include <stdarg.h>
