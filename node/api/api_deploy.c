@@ -141,7 +141,7 @@ void api_deploy_get(struct node_api *api, struct http_request *req)
     json_object_set_new(o, "nodes", nodes_json(api, d));
     json_object_set_new(o, "events", events_about(api, id));
     const struct node_release *rel =
-        node_deploy_release(api->deploy, d->rollback ? d->target : d->id);
+        deploy_releases_find(api->deploy, d->rollback ? d->target : d->id);
     if (rel) {
         json_t *cert = json_loads(rel->cert, 0, NULL);
         json_object_set_new(o, "certification", cert ? cert : json_null());

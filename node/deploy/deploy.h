@@ -142,7 +142,13 @@ void node_deploy_elected(struct node_deploy *dp);
 /* Leader: appends a record (one fdatasync); *index is its entry. */
 int node_deploy_append(struct node_deploy *dp, const struct pl_record *r, const char *manifest,
                        size_t mlen, const char *cert, uint64_t *index, char *err, size_t errlen);
-const struct node_release *node_deploy_release(const struct node_deploy *dp, const char *id);
+/* The release table (deploy_releases.c): the release with this id, or
+ * NULL; keep: holds a committed release, evicting the oldest one the
+ * rollout core no longer needs when the table is full (or not holding
+ * this one when every one is needed: it stays in the ledger). */
+const struct node_release *deploy_releases_find(const struct node_deploy *dp, const char *id);
+void deploy_releases_keep(struct node_deploy *dp, const char *id, const char *manifest, size_t mlen,
+                          const char *cert, size_t clen);
 
 /* The release running here (deploy_run.c). */
 void deploy_run_cleanup_strays(struct node_deploy *dp);

@@ -222,7 +222,7 @@ static int start_service(struct node_deploy *dp, size_t i, const struct manifest
 static void start_release(struct node_deploy *dp, const char *id)
 {
     struct deploy_run *r = &dp->run;
-    const struct node_release *rel = node_deploy_release(dp, id);
+    const struct node_release *rel = deploy_releases_find(dp, id);
     r->epoch++; /* answers to probes of what ran before are dropped */
     snprintf(r->running, sizeof(r->running), "%s", id);
     r->nsvc = 0;

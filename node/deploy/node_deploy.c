@@ -10,65 +10,6 @@
 
 #include "node/deploy/deploy.h"
 
-static void keep_release(struct node_deploy *dp, const char *id, const char *manifest, size_t mlen,
-                         const char *cert, size_t clen)
-{
-    struct node_deploy *d = dp;
-    if (d->nrels == PL_MAX_DEPLOYMENTS) {
-        /* Forget the oldest release not in use (the core kept its state). */
-        size_t drop = 0;
-        while (drop < d->nrels && (pl_find(&d->pl, d->rels[drop].id) ||
-                                   strcmp(d->rels[drop].id, dp->run.running) == 0))
-            drop++;
-        /* Every one is known to the core: forget the oldest that nothing
-         * may need again (never the stable one, the one in progress or its
-         * target, or what any node must run); if all are needed, keep them
-         * and not this one (it stays in the ledger). */
-        for (size_t k = 0; drop == d->nrels && k < d->nrels; k++) {
-            const char *rid = d->rels[k].id;
-            const struct pl_state *ps = &d->pl;
-            bool needed = strcmp(rid, dp->run.running) == 0 || strcmp(rid, ps->prev_stable) == 0 ||
-                          (ps->stable >= 0 && strcmp(rid, ps->deps[ps->stable].id) == 0) ||
-                          (ps->active >= 0 && (strcmp(rid, ps->deps[ps->active].id) == 0 ||
-                                               strcmp(rid, ps->deps[ps->active].target) == 0));
-            for (size_t i = 0; i < ps->nnodes && !needed; i++)
-                needed = strcmp(rid, ps->desired[i]) == 0;
-            if (!needed)
-                drop = k;
-        }
-        if (drop == d->nrels)
-            return;
-        free(d->rels[drop].manifest);
-        free(d->rels[drop].cert);
-        memmove(&d->rels[drop], &d->rels[drop + 1], sizeof(d->rels[0]) * (d->nrels - drop - 1));
-        d->nrels--;
-    }
-    struct node_release *r = &d->rels[d->nrels];
-    memset(r, 0, sizeof(*r));
-    snprintf(r->id, sizeof(r->id), "%s", id);
-    r->manifest = malloc(mlen + 1);
-    r->cert = malloc(clen + 1);
-    if (!r->manifest || !r->cert) {
-        free(r->manifest);
-        free(r->cert);
-        return;
-    }
-    memcpy(r->manifest, manifest, mlen);
-    r->manifest[mlen] = '\0';
-    r->mlen = mlen;
-    memcpy(r->cert, cert ? cert : "", clen);
-    r->cert[clen] = '\0';
-    d->nrels++;
-}
-
-const struct node_release *node_deploy_release(const struct node_deploy *dp, const char *id)
-{
-    for (size_t i = 0; i < dp->nrels; i++)
-        if (strcmp(dp->rels[i].id, id) == 0)
-            return &dp->rels[i];
-    return NULL;
-}
-
 /* The event a committed record raises (the design guide's topic names). */
 /* "every node", or the members that were up and those passed over as down
  * (they apply the release when they come back). */
@@ -158,7 +99,7 @@ static int apply_entry(uint64_t index, uint64_t term, const uint8_t *bytes, size
         return 0;
     }
     if (r.kind == PL_REC_RELEASE)
-        keep_release(dp, r.deployment, manifest, mlen, cert, clen);
+        deploy_releases_keep(dp, r.deployment, manifest, mlen, cert, clen);
     if (pl_apply(&dp->pl, &r) != 0) {
         if (is_news(dp, &e))
             node_event(dp->base, "deploy.record_ignored", NULL,

@@ -234,6 +234,9 @@ void node_cons_recv(struct node_raft *r, size_t from, const msgpack_object *body
 
 int node_cons_start(struct node_raft *r)
 {
+    r->shell.apply = node_cons_apply;
+    r->shell.storage_failed = node_cons_storage_failed;
+    r->shell.storage_ok = node_cons_storage_ok;
     struct cons_stored s;
     char err[1024];
     if (cons_store_load(r->base->cfg.data, &s, err, sizeof(err)) != 0) {

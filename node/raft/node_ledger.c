@@ -75,7 +75,7 @@ bool node_ledger_failed(struct node_raft *r, enum ledger_error rv, const char *w
         snprintf(why, len, "cannot write the ledger: %s", ledger_syserror(e, sys, sizeof(sys)));
     else
         snprintf(why, len, "cannot write the ledger: %s", desc);
-    node_cons_storage_failed(r, why);
+    r->shell.storage_failed(r, why);
     return true;
 }
 
@@ -94,7 +94,7 @@ bool node_ledger_write(struct node_raft *r, const char *what)
         return true;
     enum ledger_error rv = ledger_append_batch(r->ledger, r->batch);
     if (rv == LEDGER_OK) {
-        node_cons_storage_ok(r);
+        r->shell.storage_ok(r);
         return true;
     }
     char why[256];

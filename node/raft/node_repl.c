@@ -225,7 +225,7 @@ bool node_repl_apply_log(struct node_raft *r, const struct cons_out *out,
         return false; /* nothing is acknowledged; the leader will resend */
     if (rv != LEDGER_OK)
         fatal(r, "append", rv);
-    node_cons_storage_ok(r);
+    r->shell.storage_ok(r);
     return true;
 }
 
@@ -237,7 +237,7 @@ static void appended(struct node_raft *r)
     ledger_head_hash(r->ledger, last.hash);
     struct cons_out out;
     cons_appended(&r->cons, uv_now(r->base->loop), &last, &out);
-    node_cons_apply(r, &out);
+    r->shell.apply(r, &out);
 }
 
 int node_repl_append(struct node_raft *r, uint32_t type, const uint8_t *const *payloads,
@@ -290,7 +290,7 @@ int node_repl_append_types(struct node_raft *r, const uint32_t *types,
         snprintf(err, errlen, "ledger append failed: %s", ledger_strerror(rv));
         return -1;
     }
-    node_cons_storage_ok(r);
+    r->shell.storage_ok(r);
     appended(r);
     return 0;
 }

@@ -73,6 +73,15 @@ struct node_raft {
     struct ledger_batch *batch; /* reused for every append */
     bool elected_pending;       /* became leader: append the election entry */
     struct node_repl_defer defer;
+    /* The consensus shell's answers to what the files below it report
+     * (node_repl.c, node_ledger.c): node_cons_apply, node_cons_storage_failed
+     * and node_cons_storage_ok, installed by node_cons_start, so that
+     * replication and the ledger shell never call up into node_cons.c. */
+    struct {
+        void (*apply)(struct node_raft *r, const struct cons_out *out);
+        void (*storage_failed)(struct node_raft *r, const char *why);
+        void (*storage_ok)(struct node_raft *r);
+    } shell;
 };
 
 /* Consensus (node_cons.c): start after the transport is up; stop on shutdown. */
