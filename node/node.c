@@ -1,3 +1,7 @@
+/* The loop and the composition (node.h): start and stop, the tick, signals,
+ * opening and authenticating arriving envelopes before node/msg.c hands
+ * them to a layer, and the hooks through which the lower layers reach up
+ * (compose). Every decision lives in a layer or a pure core. */
 #include "node/node.h"
 
 #include <errno.h>

@@ -40,7 +40,7 @@ struct node_metrics {
     uint64_t checkpoints; /* stored: signed here (leader) or received (witness) */
     uint64_t notarized;   /* leader: checkpoints that reached a quorum of signatures */
     uint64_t equivocations;
-    uint64_t http_auth_failures[2]; /* api.c: without a bearer token, with a wrong one */
+    uint64_t http_auth_failures[2]; /* api/gate.c: without a bearer token, with a wrong one */
 };
 
 /* What every layer shares; node.c fills it at start. */

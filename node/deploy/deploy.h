@@ -19,9 +19,6 @@
 #include "pipeline/probe.h"
 #include "pipeline/rollout.h"
 
-struct node;
-struct http_request;
-
 /* A release the ledger holds (its RELEASE record): what a node needs to
  * run it. */
 struct node_release {
