@@ -513,9 +513,18 @@ static void run_deploy(struct runner *x, const struct drill_action *a, struct dr
     progress(x, "  deployment %s submitted", id);
     /* The rollout's own deadlines bound it; this only guards the runner. */
     int64_t give_up = t + 15 * 60 * 1000;
+    struct drill_probe_result res[DRILL_MAX_PROBES];
     while (!deployment_end(x, id, stage, sizeof stage) && !ctl_interrupted &&
-           ctl_mono_ms() < give_up)
+           ctl_mono_ms() < give_up) {
+        /* The SLO's probes are watched during the rollout too: the time to
+         * detect is the federation's, not the rollout's end. */
+        if (a->slo.set && !s->detected && !sweep(x, a->slo.probes, res)) {
+            s->detected = true;
+            s->detect_ms = (uint32_t)(ctl_mono_ms() - t);
+            progress(x, "  detected after %" PRIu32 " ms", s->detect_ms);
+        }
         ctl_sleep_ms(SWEEP_MS);
+    }
     bool reverted = strcmp(stage, "failed") == 0 || strcmp(stage, "rolling_back") == 0 ||
                     strcmp(stage, "reverted") == 0;
     bool as_expected = a->expect_reverted ? reverted : strcmp(stage, "stable") == 0;
