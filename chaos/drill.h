@@ -221,4 +221,25 @@ int drill_journal_digest(const json_t *journal, uint8_t out[DRILL_DIGEST_BYTES])
 /* The report an operator reads: a malloc'd string, NULL when out of memory. */
 char *drill_report(const struct drill *d, const struct drill_run *r);
 
+/* ---- the result in the ledger ----------------------------------------- */
+
+/* A run's result as one ledger note, what a quorum of witnesses then
+ * notarizes: `drill "TITLE": VERDICT; journal blake2b HEX` followed by
+ * `; NAME: recovered in N ms (SLO M ms)` (or `not recovered`) for each
+ * action with an SLO that ran, cut to fit cap (at most the node's 4096
+ * bytes for a note). Returns the length written. */
+#define DRILL_NOTE_MAX 4096
+size_t drill_note(const struct drill *d, const struct drill_run *r,
+                  const uint8_t digest[DRILL_DIGEST_BYTES], char *out, size_t cap);
+
+/* What drill_note wrote, read back from a note's text. */
+struct drill_note {
+    char title[DRILL_TITLE_MAX];
+    char verdict[16];                        /* "held", "deviated", "could_not_run" */
+    char digest[2 * DRILL_DIGEST_BYTES + 1]; /* hex */
+    const char *results; /* the per-action part in the text given ("" when none) */
+};
+/* True when text is a drill's result note (a probe's note is not). */
+bool drill_note_parse(const char *text, struct drill_note *out);
+
 #endif

@@ -370,3 +370,69 @@ char *drill_report(const struct drill *d, const struct drill_run *r)
     }
     return t.buf;
 }
+
+/* ---- the result in the ledger ---- */
+
+#define NOTE_DIGEST "; journal blake2b "
+
+size_t drill_note(const struct drill *d, const struct drill_run *r,
+                  const uint8_t digest[DRILL_DIGEST_BYTES], char *out, size_t cap)
+{
+    char hex[2 * DRILL_DIGEST_BYTES + 1];
+    if (cap == 0)
+        return 0;
+    for (size_t i = 0; i < DRILL_DIGEST_BYTES; i++)
+        snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+    size_t n = 0;
+    int w = snprintf(out, cap, "drill \"%s\": %s" NOTE_DIGEST "%s", d->title,
+                     drill_verdict_name(drill_verdict(d, r, NULL, 0)), hex);
+    n = w < 0 ? 0 : (size_t)w < cap ? (size_t)w : cap - 1;
+    for (size_t i = 0; i < d->nmethod && n + 1 < cap; i++) {
+        const struct drill_action *a = &d->method[i];
+        const struct drill_step_result *s = &r->method[i];
+        if (!a->slo.set || s->status != DRILL_STEP_DONE)
+            continue;
+        char one[DRILL_NAME_MAX + 96];
+        if (s->recovered)
+            snprintf(one, sizeof one, "; %s: recovered in %" PRIu32 " ms (SLO %" PRIu32 " ms)",
+                     a->name, s->recover_ms, a->slo.recover_within_ms);
+        else
+            snprintf(one, sizeof one, "; %s: not recovered (SLO %" PRIu32 " ms)", a->name,
+                     a->slo.recover_within_ms);
+        if (n + strlen(one) >= cap)
+            break; /* whole results only */
+        memcpy(out + n, one, strlen(one) + 1);
+        n += strlen(one);
+    }
+    return n;
+}
+
+bool drill_note_parse(const char *text, struct drill_note *out)
+{
+    static const char head[] = "drill \"";
+    memset(out, 0, sizeof *out);
+    if (strncmp(text, head, sizeof head - 1) != 0)
+        return false;
+    const char *dg = strstr(text, NOTE_DIGEST);
+    if (!dg)
+        return false;
+    /* The verdict follows the last "\": " before the digest: a title may
+     * hold quotes. */
+    const char *sep = NULL;
+    for (const char *p = text + sizeof head - 1; p + 3 <= dg; p++)
+        if (memcmp(p, "\": ", 3) == 0)
+            sep = p;
+    if (!sep)
+        return false;
+    size_t tl = (size_t)(sep - (text + sizeof head - 1)), vl = (size_t)(dg - (sep + 3));
+    const char *hex = dg + strlen(NOTE_DIGEST);
+    size_t hl = strspn(hex, "0123456789abcdef");
+    if (tl == 0 || tl >= sizeof out->title || vl == 0 || vl >= sizeof out->verdict ||
+        hl != 2 * DRILL_DIGEST_BYTES || (hex[hl] != '\0' && hex[hl] != ';'))
+        return false;
+    memcpy(out->title, text + sizeof head - 1, tl);
+    memcpy(out->verdict, sep + 3, vl);
+    memcpy(out->digest, hex, hl);
+    out->results = hex[hl] == ';' ? hex + hl + 2 : "";
+    return true;
+}

@@ -231,6 +231,7 @@ enum ctl_drill_exit {
 };
 int ctl_cmd_drill(const struct ctl_opts *o, int argc, char **argv);
 int ctl_cmd_drill_run(const struct ctl_opts *o, int argc, char **argv);
+int ctl_cmd_drill_history(const struct ctl_opts *o, int argc, char **argv);
 
 /* deploy_view.c: how deployments are printed for people. */
 /* The plan of a POST /deployments answer (202, 200 dry run, 422):

@@ -1,5 +1,6 @@
 /* chimeractl drill validate | list: drill files, offline (chaos/drill
- * validates them). `drill run` is drill_run.c's.
+ * validates them). `drill run` is drill_run.c's, `drill history`
+ * drill_history.c's.
  *
  * FILE|NAME: an argument with a '/' or ending in ".json", or naming a file
  * that exists, is a file; otherwise it names a built-in drill, looked up in
@@ -367,18 +368,20 @@ static int cmd_list(const struct ctl_opts *o, int argc, char **argv)
     return n ? CTL_OK : CTL_FAILED;
 }
 
-static const char *const drill_names[] = {"validate", "list", "run"};
+static const char *const drill_names[] = {"validate", "list", "run", "history"};
 
 int ctl_cmd_drill(const struct ctl_opts *o, int argc, char **argv)
 {
     if (argc < 2)
-        return usage("drill", "needs a subcommand: validate, list or run", NULL);
+        return usage("drill", "needs a subcommand: validate, list, run or history", NULL);
     if (strcmp(argv[1], "validate") == 0)
         return cmd_validate(o, argc, argv);
     if (strcmp(argv[1], "list") == 0)
         return cmd_list(o, argc, argv);
     if (strcmp(argv[1], "run") == 0)
         return ctl_cmd_drill_run(o, argc, argv);
+    if (strcmp(argv[1], "history") == 0)
+        return ctl_cmd_drill_history(o, argc, argv);
     return ctl_unknown("drill command", argv[1], drill_names,
                        sizeof drill_names / sizeof drill_names[0]);
 }

@@ -451,15 +451,16 @@ static void measure(struct runner *x, const struct drill_action *a, struct drill
     }
     char got[32];
     manifest_format_duration(s->recover_ms, got, sizeof got);
-    if (!s->recovered)
-        snprintf(s->detail + strlen(s->detail), sizeof s->detail - strlen(s->detail),
-                 "; not recovered");
-    else if (!s->detected)
-        snprintf(s->detail + strlen(s->detail), sizeof s->detail - strlen(s->detail),
-                 "; not detected: the probes held throughout");
-    progress(x, "  %s", s->recovered ? (s->detected ? "recovered" : "masked") : "NOT recovered");
-    if (s->recovered && s->detected)
+    size_t n = strlen(s->detail);
+    if (!s->recovered) {
+        snprintf(s->detail + n, sizeof s->detail - n, "; not recovered");
+        progress(x, "  NOT recovered");
+    } else if (!s->detected) {
+        snprintf(s->detail + n, sizeof s->detail - n, "; not detected: the probes held throughout");
+        progress(x, "  masked: the probes held throughout");
+    } else {
         progress(x, "  recovered after %s", got);
+    }
 }
 
 static void run_fault(struct runner *x, const struct drill_action *a, struct drill_step_result *s)
@@ -657,33 +658,25 @@ static void print_hypothesis(const struct runner *x, const char *when,
     progress(x, "steady state %s: %zu of %zu probes hold", when, held, x->f.d.nprobes);
 }
 
-/* The ledger note that records the result; its index in *index. */
-static int record(struct runner *x, const char *verdict, const char *hex, json_int_t *index)
+/* The ledger note that records the result (drill_note); its index in
+ * *index. */
+static int record(struct runner *x, const uint8_t digest[DRILL_DIGEST_BYTES], json_int_t *index)
 {
-    char text[1024];
-    int n = snprintf(text, sizeof text, "drill \"%s\": %s; journal blake2b %s", x->f.d.title,
-                     verdict, hex);
-    for (size_t i = 0; i < x->f.d.nmethod && n > 0 && (size_t)n < sizeof text; i++) {
-        const struct drill_action *a = &x->f.d.method[i];
-        const struct drill_step_result *s = &x->r.method[i];
-        if (!a->slo.set || s->status != DRILL_STEP_DONE)
-            continue;
-        n += snprintf(text + n, sizeof text - (size_t)n,
-                      "; %s: recovered %s in %" PRIu32 " ms (SLO %" PRIu32 " ms)", a->name,
-                      s->recovered ? "" : "NOT", s->recover_ms, a->slo.recover_within_ms);
-    }
+    char text[DRILL_NOTE_MAX];
+    drill_note(&x->f.d, &x->r, digest, text, sizeof text);
     json_t *body = json_pack("{s:[s]}", "notes", text);
     char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
+    if (!payload)
+        return -1;
     struct ctl_reply r;
-    int rc = payload ? ctl_conn_post(&x->conn, "/ledger/notes", payload, x->token, &r) : -1;
+    int rc = ctl_conn_post(&x->conn, "/ledger/notes", payload, x->token, &r);
     free(payload);
     bool ok = rc == 0 && r.status >= 200 && r.status < 300 &&
               json_is_integer(json_object_get(r.json, "first_index"));
     if (ok)
         *index = json_integer_value(json_object_get(r.json, "first_index"));
-    if (payload)
-        ctl_reply_free(&r);
+    ctl_reply_free(&r);
     return ok ? 0 : -1;
 }
 
@@ -693,14 +686,14 @@ static int finish(struct runner *x, const char *journal_file)
     char why[320], hex[2 * DRILL_DIGEST_BYTES + 1] = "";
     enum drill_verdict v = drill_verdict(&x->f.d, &x->r, why, sizeof why);
     json_t *journal = drill_journal(&x->f.d, &x->r);
-    uint8_t digest[DRILL_DIGEST_BYTES];
+    uint8_t digest[DRILL_DIGEST_BYTES] = {0};
     if (journal && drill_journal_digest(journal, digest) == 0)
         for (size_t i = 0; i < sizeof digest; i++)
             snprintf(hex + 2 * i, 3, "%02x", digest[i]);
     if (journal && json_dump_file(journal, journal_file, JSON_INDENT(2)) != 0)
         fprintf(stderr, "chimeractl: drill run: cannot write the journal to %s\n", journal_file);
     json_int_t index = 0;
-    bool recorded = record(x, drill_verdict_name(v), hex, &index) == 0;
+    bool recorded = record(x, digest, &index) == 0;
     if (x->o->json) {
         json_dumpf(journal, stdout, JSON_INDENT(2));
         putchar('\n');

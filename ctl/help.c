@@ -230,7 +230,8 @@ static const struct page pages[] = {
      "Subcommands (chimeractl help drill SUBCOMMAND for each):\n"
      "  drill validate FILE|NAME     check a drill file offline\n"
      "  drill list                   the built-in drills (deploy/drills)\n"
-     "  drill run FILE|NAME          run a drill against the federation\n",
+     "  drill run FILE|NAME          run a drill against the federation\n"
+     "  drill history                past drills from the ledger, notarized\n",
      "  see each subcommand\n"},
     {"drill validate", "check a drill file offline", "drill validate FILE|NAME [--json]",
      "Validates a drill file, or a built-in drill by NAME, without asking any\n"
@@ -289,6 +290,20 @@ static const struct page pages[] = {
      "  11 could not run: the steady state did not hold at the start, a step\n"
      "  was refused (no chaos endpoints), or the run was interrupted;\n"
      "  2 invalid drill or usage error; 5 cannot connect; 6 auth refused\n"},
+    {"drill history", "past drills from the ledger", "drill history [--json]",
+     "Every drill result recorded in the node's ledger (the notes `drill run`\n"
+     "commits), oldest first: index, time, verdict, the checkpoint that covers\n"
+     "it (its quorum of witness cosignatures notarizes the result; chimeractl\n"
+     "ledger show INDEX), the journal's BLAKE2b digest, the title and each\n"
+     "fault's time to recover against its SLO.\n"
+     "\n"
+     "Options:\n"
+     "  --json   [{\"index\", \"time_ms\", \"title\", \"verdict\", \"digest\",\n"
+     "           \"results\", \"checkpoint\"}] (checkpoint null until one covers it)\n"
+     "\n"
+     "Example:\n"
+     "  chimeractl drill history\n",
+     COMMON_EXITS},
     {"help", "help for a command", "help [COMMAND [SUBCOMMAND]] | help exit-codes",
      "The help of a command (the same as COMMAND --help), or the exit-code\n"
      "table with `help exit-codes`.\n"
@@ -370,7 +385,7 @@ static const char *const top_names[] = {"status",   "events", "keygen",      "ve
                                         "ledger",   "deploy", "deployments", "deployment",
                                         "rollback", "drill",  "help"};
 static const char *const ledger_names[] = {"show", "tail", "head", "note", "verify"};
-static const char *const drill_names[] = {"validate", "list", "run"};
+static const char *const drill_names[] = {"validate", "list", "run", "history"};
 
 int ctl_help(int n, char **words)
 {

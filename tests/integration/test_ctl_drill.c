@@ -145,6 +145,21 @@ static void test_a_drill_without_faults_holds_and_is_recorded(void **state)
     assert_true(json_is_true(json_object_get(before, "held")));
     assert_int_equal(json_array_size(json_object_get(before, "probes")), 4);
     json_decref(j);
+    /* drill history finds it, with the digest the report printed. */
+    const char *hex = strstr(r.out, "(BLAKE2b ");
+    EXPECT(hex, r);
+    char digest[65];
+    snprintf(digest, sizeof digest, "%s", hex + strlen("(BLAKE2b "));
+    struct run h = CTL(cluster, 1, "drill", "history", "--json");
+    EXPECT(h.code == 0, h);
+    json_t *list = json_loads(h.out, 0, NULL),
+           *last = json_array_get(list, json_array_size(list) - 1);
+    EXPECT(last && strcmp(json_string_value(json_object_get(last, "title")), "Steady") == 0 &&
+               strcmp(json_string_value(json_object_get(last, "verdict")), "held") == 0 &&
+               strcmp(json_string_value(json_object_get(last, "digest")), digest) == 0,
+           h);
+    json_decref(list);
+    run_free(&h);
     run_free(&r);
 }
 

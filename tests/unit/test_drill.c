@@ -489,6 +489,80 @@ static void test_report_names_times_slo_and_verdict(void **state)
     drill_free(&d);
 }
 
+/* ---- the ledger note ---- */
+
+static size_t note_of(void (*change)(struct drill_run *), char *out, size_t cap)
+{
+    struct drill d;
+    struct drill_run r;
+    uint8_t digest[DRILL_DIGEST_BYTES];
+    parse_ok(one_fault, &d);
+    good_run(&r);
+    if (change)
+        change(&r);
+    for (size_t i = 0; i < sizeof digest; i++)
+        digest[i] = (uint8_t)i;
+    size_t n = drill_note(&d, &r, digest, out, cap);
+    drill_free(&d);
+    return n;
+}
+
+static void test_note_names_title_verdict_digest_and_recoveries(void **state)
+{
+    (void)state;
+    char text[DRILL_NOTE_MAX];
+    size_t n = note_of(slow, text, sizeof text);
+    assert_int_equal(n, strlen(text));
+    assert_string_equal(text, "drill \"t\": deviated; journal blake2b "
+                              "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f; "
+                              "kill: recovered in 5001 ms (SLO 5000 ms)");
+}
+
+static void test_note_reads_back(void **state)
+{
+    (void)state;
+    char text[DRILL_NOTE_MAX];
+    struct drill_note nt;
+    note_of(never, text, sizeof text);
+    assert_true(drill_note_parse(text, &nt));
+    assert_string_equal(nt.title, "t");
+    assert_string_equal(nt.verdict, "deviated");
+    assert_string_equal(nt.digest,
+                        "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
+    assert_string_equal(nt.results, "kill: not recovered (SLO 5000 ms)");
+}
+
+static void test_note_cut_short_keeps_whole_results(void **state)
+{
+    (void)state;
+    char text[120];
+    note_of(NULL, text, sizeof text);
+    assert_null(strstr(text, "kill"));
+    struct drill_note nt;
+    assert_true(drill_note_parse(text, &nt));
+    assert_string_equal(nt.results, "");
+}
+
+static void test_a_title_with_quotes_reads_back(void **state)
+{
+    (void)state;
+    struct drill_note nt;
+    assert_true(drill_note_parse("drill \"the \"big\": one\": held; journal blake2b "
+                                 "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+                                 &nt));
+    assert_string_equal(nt.title, "the \"big\": one");
+    assert_string_equal(nt.verdict, "held");
+}
+
+static void test_a_probe_note_is_not_a_result(void **state)
+{
+    (void)state;
+    struct drill_note nt;
+    assert_false(drill_note_parse("drill \"t\": probe \"a note commits\"", &nt));
+    assert_false(drill_note_parse("restarted n3 after a kernel panic", &nt));
+    assert_false(drill_note_parse("drill \"t\": held; journal blake2b 00ff", &nt));
+}
+
 int main(void)
 {
     static const struct CMUnitTest tests[] = {
@@ -515,6 +589,11 @@ int main(void)
         cmocka_unit_test(test_journal_digest_is_pinned),
         cmocka_unit_test(test_journal_digest_changes_with_a_measured_time),
         cmocka_unit_test(test_report_names_times_slo_and_verdict),
+        cmocka_unit_test(test_note_names_title_verdict_digest_and_recoveries),
+        cmocka_unit_test(test_note_reads_back),
+        cmocka_unit_test(test_note_cut_short_keeps_whole_results),
+        cmocka_unit_test(test_a_title_with_quotes_reads_back),
+        cmocka_unit_test(test_a_probe_note_is_not_a_result),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
