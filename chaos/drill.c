@@ -363,7 +363,7 @@ static int refuse_key(const json_t *prov, const char *pp, const char *key, const
 static int parse_fault(json_t *prov, const char *pp, struct drill_action *a, merr *err)
 {
     static const char *const keys[] = {"type",     "kind",  "target", "node",
-                                       "duration", "delay", "peers",  NULL};
+                                       "duration", "delay", "peer",   NULL};
     char p[PATH_CAP], list[160], b[48];
     const char *s = NULL;
     if (manifest_check_keys(prov, pp, keys, err))
@@ -416,29 +416,17 @@ static int parse_fault(json_t *prov, const char *pp, struct drill_action *a, mer
             return -1;
     } else if (refuse_key(prov, pp, "delay", "delay_messages", kind, err))
         return -1;
-    json_t *peers = manifest_field(prov, "peers");
     if (a->fault != DRILL_FAULT_ISOLATE_NODE)
-        return refuse_key(prov, pp, "peers", "isolate_node", kind, err);
-    if (!peers)
+        return refuse_key(prov, pp, "peer", "isolate_node", kind, err);
+    manifest_key_path(p, pp, "peer");
+    if (manifest_get_str(prov, pp, "peer", DRILL_ID_MAX - 1, "a node id such as \"n3\"", &s, err) <
+        0)
+        return -1;
+    if (!manifest_field(prov, "peer"))
         return 0; /* from every peer */
-    manifest_key_path(p, pp, "peers");
-    if (!json_is_array(peers) || json_array_size(peers) == 0 ||
-        json_array_size(peers) > DRILL_MAX_PEERS)
-        return fail(err, p,
-                    "must be an array of 1 to %d node ids (leave it out to isolate from every "
-                    "peer)",
-                    DRILL_MAX_PEERS);
-    for (size_t i = 0; i < json_array_size(peers); i++) {
-        json_t *v = json_array_get(peers, i);
-        char ip[PATH_CAP];
-        manifest_index_path(ip, p, i);
-        if (!json_is_string(v))
-            return fail(err, ip, "must be a node id such as \"n3\", not %s", manifest_type_name(v));
-        if (check_id(json_string_value(v), ip, "node id", err))
-            return -1;
-        snprintf(a->peers[i], DRILL_ID_MAX, "%s", json_string_value(v));
-        a->npeers = i + 1;
-    }
+    if (check_id(s, p, "node id", err))
+        return -1;
+    snprintf(a->peer, sizeof a->peer, "%s", s);
     return 0;
 }
 

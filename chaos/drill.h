@@ -36,7 +36,6 @@
 #define DRILL_MAX_PROBES 16
 #define DRILL_MAX_ACTIONS 32
 #define DRILL_MAX_ROLLBACKS 8
-#define DRILL_MAX_PEERS 16                    /* isolate_node: the peers named */
 #define DRILL_MAX_STATUSES 8                  /* an HTTP probe's accepted statuses */
 #define DRILL_MAX_DURATION_MS (3600u * 1000u) /* a fault, a pause, an SLO: at most 1h */
 
@@ -112,8 +111,7 @@ struct drill_action {
     char node[DRILL_ID_MAX]; /* service faults: the node (id or selector; "any") */
     uint32_t duration_ms;    /* fault, pause */
     uint32_t delay_ms;       /* delay_messages */
-    char peers[DRILL_MAX_PEERS][DRILL_ID_MAX]; /* isolate_node; none: from every peer */
-    size_t npeers;
+    char peer[DRILL_ID_MAX]; /* isolate_node: from this peer only; "": from every peer */
     /* deploy: a path (relative to the drill file's folder) or the manifest
      * itself as compact JSON (manifest_inline); expect_reverted: the
      * release must fail and be reverted automatically. */

@@ -59,12 +59,8 @@ static json_t *action_json(const struct drill *d, const struct drill_action *a)
             json_object_set_new(prov, "duration", duration(a->duration_ms));
         if (a->fault == DRILL_FAULT_DELAY_MESSAGES)
             json_object_set_new(prov, "delay", duration(a->delay_ms));
-        if (a->npeers) {
-            json_t *peers = json_array();
-            for (size_t i = 0; i < a->npeers; i++)
-                json_array_append_new(peers, json_string(a->peers[i]));
-            json_object_set_new(prov, "peers", peers);
-        }
+        if (a->peer[0])
+            json_object_set_new(prov, "peer", json_string(a->peer));
         break;
     case DRILL_ACTION_DEPLOY:
         json_object_set_new(prov, "manifest",

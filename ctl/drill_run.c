@@ -9,8 +9,8 @@
  *  2. Steady state before: every probe once. Not holding: exit 11, nothing
  *     done.
  *  3. The method, in order, each action between its pauses. A fault is
- *     POST /chaos/inject {"kind","target","node","duration","delay","peers"}
- *     (selectors such as "leader" resolved from GET /federation/state
+ *     POST /chaos/inject {"kind","target","service","peer","duration_ms",
+ *     "delay_ms"} (selectors such as "leader" resolved from GET /federation/state
  *     first); from then on the SLO's probes are swept every 500 ms: the
  *     first sweep that fails is the time to detect (from the injection),
  *     the first that holds after it the time to recover (from the SLO's
@@ -383,25 +383,18 @@ static int inject(struct runner *x, const struct drill_action *a, struct drill_s
         fail_step(s, "%s", why);
         return -1;
     }
-    json_t *body = json_pack("{s:s,s:s}", "kind", drill_fault_name(a->fault), "target",
-                             svc ? a->target : node);
-    char d[32];
+    /* The node's request (chaos/fault.h, chaos_request_from_json): the
+     * target is always a node; a kill's duration is the time the
+     * federation is given to recover, the SLO's. */
+    json_t *body = json_pack(
+        "{s:s,s:s,s:I}", "kind", drill_fault_name(a->fault), "target", node, "duration_ms",
+        (json_int_t)(a->duration_ms ? a->duration_ms : a->slo.recover_within_ms));
     if (svc)
-        json_object_set_new(body, "node", json_string(node));
-    if (a->duration_ms) {
-        manifest_format_duration(a->duration_ms, d, sizeof d);
-        json_object_set_new(body, "duration", json_string(d));
-    }
-    if (a->delay_ms) {
-        manifest_format_duration(a->delay_ms, d, sizeof d);
-        json_object_set_new(body, "delay", json_string(d));
-    }
-    if (a->npeers) {
-        json_t *peers = json_array();
-        for (size_t i = 0; i < a->npeers; i++)
-            json_array_append_new(peers, json_string(a->peers[i]));
-        json_object_set_new(body, "peers", peers);
-    }
+        json_object_set_new(body, "service", json_string(a->target));
+    if (a->delay_ms)
+        json_object_set_new(body, "delay_ms", json_integer(a->delay_ms));
+    if (a->peer[0])
+        json_object_set_new(body, "peer", json_string(a->peer));
     char *payload = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     struct ctl_reply r;

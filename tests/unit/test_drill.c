@@ -43,7 +43,7 @@ static const char full[] =
     "\"from\": \"heal\"}},\n"
     "  {\"name\": \"cut n3 off\", \"provider\": {\"type\": \"fault\", \"kind\": "
     "\"isolate_node\",\n"
-    "   \"target\": \"n3\", \"duration\": \"10s\", \"peers\": [\"n1\", \"n2\"]}, \"slo\": "
+    "   \"target\": \"n3\", \"duration\": \"10s\", \"peer\": \"n1\"}, \"slo\": "
     "{\"recover_within\": \"5s\"}},\n"
     "  {\"name\": \"slow leader\", \"provider\": {\"type\": \"fault\", \"kind\": "
     "\"delay_messages\",\n"
@@ -99,8 +99,8 @@ static void test_faults_are_read_with_their_targets_and_slos(void **state)
     assert_string_equal(a[1].node, "any");
     assert_int_equal(a[1].slo.from, DRILL_SLO_FROM_HEAL);
     assert_int_equal(a[1].slo.probes, 0x3f);
-    assert_int_equal(a[2].npeers, 2);
-    assert_string_equal(a[2].peers[1], "n2");
+    assert_string_equal(a[2].peer, "n1");
+    assert_string_equal(a[3].peer, "");
     assert_int_equal(a[3].delay_ms, 200);
     assert_string_equal(a[3].target, "leader");
     assert_int_equal(a[4].pause_before_ms, 1000);
