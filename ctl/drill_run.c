@@ -31,8 +31,9 @@
  *     note (POST /ledger/notes) that the next checkpoint's witness quorum
  *     notarizes. A ledger entry of its own (and `drill history`) waits for
  *     the node's drill endpoint.
- * Exit: 0 held, 10 deviated, 11 could not run; 5 and 6 as for every
- * command when the federation cannot be reached or refuses the token. */
+ * Exit: 0 held, 10 deviated, 11 could not run (a mutation refused for its
+ * token fails its step: 11); before the run starts, 5 and 6 as for every
+ * command when no node answers GET /federation/state or refuses the read. */
 #include <curl/curl.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -758,6 +759,13 @@ int ctl_cmd_drill_run(const struct ctl_opts *o, int argc, char **argv)
     x->wall0 = (int64_t)time(NULL) * 1000;
     x->r.started_ms = x->wall0;
     const struct drill *d = &x->f.d;
+    /* A federation that cannot be reached, or refuses our reads, gets the
+     * common codes (5, 6) before anything is measured. */
+    struct ctl_reply st;
+    rc = ctl_check_reply(ctl_get(x->conn.first, "/federation/state", &st), &st);
+    ctl_reply_free(&st);
+    if (rc != CTL_OK)
+        goto out;
     progress(x, "drill \"%s\" against %s", d->title, ctl_conn_addr(&x->conn));
     if (drill_has_faults(d) && chaos_missing(x)) {
         fprintf(stderr, "chimeractl: drill run: %s: the method injects faults, but %s\n", x->f.path,

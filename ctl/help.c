@@ -289,7 +289,9 @@ static const struct page pages[] = {
      "  10 deviated: a recovery missed its SLO, or the steady state was lost;\n"
      "  11 could not run: the steady state did not hold at the start, a step\n"
      "  was refused (no chaos endpoints), or the run was interrupted;\n"
-     "  2 invalid drill or usage error; 5 cannot connect; 6 auth refused\n"},
+     "  2 invalid drill or usage error; 5 no node answered at the start; 6 the\n"
+     "  node refused to be read (a token that a mutation needs and that is\n"
+     "  refused fails its step: 11)\n"},
     {"drill history", "past drills from the ledger", "drill history [--json]",
      "Every drill result recorded in the node's ledger (the notes `drill run`\n"
      "commits), oldest first: index, time, verdict, the checkpoint that covers\n"

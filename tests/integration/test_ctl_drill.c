@@ -201,6 +201,17 @@ static void test_a_drill_with_faults_is_refused_without_chaos_endpoints(void **s
     run_free(&r);
 }
 
+static void test_a_drill_against_no_node_exits_5(void **state)
+{
+    (void)state;
+    char addr[32];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", h_free_port());
+    struct run r = CTL(cluster, -1, "--addr", addr, "drill", "run", "service-crash", "--token-file",
+                       cluster->token_file);
+    EXPECT(r.code == 5 && strstr(r.err, "cannot reach"), r);
+    run_free(&r);
+}
+
 /* A release whose health fails is reverted automatically: the built-in
  * drill holds against a federation running a stable demo release. */
 static void test_the_bad_release_drill_holds(void **state)
@@ -248,6 +259,7 @@ int main(void)
             test_a_drill_refuses_to_start_when_the_steady_state_does_not_hold, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_drill_with_faults_is_refused_without_chaos_endpoints,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_drill_against_no_node_exits_5, setup, teardown),
         cmocka_unit_test_setup_teardown(test_the_bad_release_drill_holds, setup, teardown),
     };
     tests_total = (int)(sizeof tests / sizeof tests[0]);
