@@ -18,8 +18,9 @@
  *     that never fail within the SLO mean the federation masked the fault
  *     (recovered, not detected). The runner gives up at twice the SLO plus
  *     5 s, so a miss is still measured. A deploy is POST /deployments, then
- *     GET /deployments/ID until it ends as expected (stable, or failed and
- *     reverted) and its SLO's probes hold.
+ *     GET /deployments/ID until it ends as expected (stable; or failed, and
+ *     the leader's rollback listed by GET /deployments ended reverted) and
+ *     its SLO's probes hold.
  *  4. Steady state after: swept until it holds, for as long as the longest
  *     SLO (at least 5 s).
  *  5. The rollbacks, always, also after a failure or Ctrl-C: "heal" is POST
@@ -423,7 +424,10 @@ static void measure(struct runner *x, const struct drill_action *a, struct drill
 {
     struct drill_probe_result res[DRILL_MAX_PROBES];
     int64_t t0 = t_start + slo_delay;
-    int64_t give_up = t0 + 2 * (int64_t)a->slo.recover_within_ms + 5000;
+    /* Past the SLO, so that a miss is measured too; from now when the
+     * action itself took longer (a rollout). */
+    int64_t from = t0 > ctl_mono_ms() ? t0 : ctl_mono_ms();
+    int64_t give_up = from + 2 * (int64_t)a->slo.recover_within_ms + 5000;
     memset(res, 0, sizeof res);
     for (;;) {
         int64_t now = ctl_mono_ms();
@@ -474,20 +478,78 @@ static void run_fault(struct runner *x, const struct drill_action *a, struct dri
 }
 
 /* The stage a deployment ended in, or NULL while it goes on. */
-static const char *deployment_end(struct runner *x, const char *id, char *stage, size_t cap)
+/* The stage of deployment id ("unknown" when not heard); its start in
+ * *started. */
+static void deployment_stage(struct runner *x, const char *id, char *stage, size_t cap,
+                             json_int_t *started)
 {
     char path[160];
     long st;
     snprintf(path, sizeof path, "/deployments/%.128s", id);
     json_t *d = get_json(x->o, NULL, path, &st);
     snprintf(stage, cap, "%s", d ? ctl_json_str(d, "stage", "unknown") : "unknown");
+    *started = json_integer_value(json_object_get(d, "started_ms"));
     json_decref(d);
-    return strcmp(stage, "deploying") == 0 || strcmp(stage, "unknown") == 0 ? NULL : stage;
+}
+
+/* The stage of the rollback the leader started for deployment ours (which
+ * started at started): "" while none is listed. */
+static void rollback_stage(struct runner *x, const char *ours, json_int_t started, char *stage,
+                           size_t cap)
+{
+    long st;
+    json_t *list = get_json(x->o, NULL, "/deployments", &st), *d;
+    size_t i;
+    char other[128];
+    stage[0] = '\0';
+    json_array_foreach(json_object_get(list, "deployments"), i, d)
+    {
+        ctl_deploy_id(d, other, sizeof other);
+        if (json_is_true(json_object_get(d, "rollback")) && strcmp(other, ours) != 0 &&
+            json_integer_value(json_object_get(d, "started_ms")) >= started) {
+            snprintf(stage, cap, "%s", ctl_json_str(d, "stage", "unknown"));
+            break;
+        }
+    }
+    json_decref(list);
+}
+
+static bool unfinished(const char *stage, bool rollback)
+{
+    return (rollback && !*stage) || strcmp(stage, "deploying") == 0 ||
+           strcmp(stage, "rolling_back") == 0 || strcmp(stage, "unknown") == 0;
+}
+
+/* Waits until the deployment (or its rollback) ends, watching the SLO's
+ * probes meanwhile: the time to detect is the federation's, not the
+ * rollout's end. */
+static void wait_deployment(struct runner *x, const struct drill_action *a,
+                            struct drill_step_result *s, const char *id, bool rollback,
+                            json_int_t started, int64_t t, char *stage, size_t cap)
+{
+    /* The rollout's own deadlines bound it; this only guards the runner. */
+    int64_t give_up = t + 15 * 60 * 1000;
+    struct drill_probe_result res[DRILL_MAX_PROBES];
+    for (;;) {
+        json_int_t ignored;
+        if (rollback)
+            rollback_stage(x, id, started, stage, cap);
+        else
+            deployment_stage(x, id, stage, cap, &ignored);
+        if (!unfinished(stage, rollback) || ctl_interrupted || ctl_mono_ms() >= give_up)
+            return;
+        if (a->slo.set && !s->detected && !sweep(x, a->slo.probes, res)) {
+            s->detected = true;
+            s->detect_ms = (uint32_t)(ctl_mono_ms() - t);
+            progress(x, "  detected after %" PRIu32 " ms", s->detect_ms);
+        }
+        ctl_sleep_ms(SWEEP_MS);
+    }
 }
 
 static void run_deploy(struct runner *x, const struct drill_action *a, struct drill_step_result *s)
 {
-    char why[512], id[128], stage[32];
+    char why[512], id[128], stage[32], rb[32] = "";
     char *doc = ctl_drill_manifest(&x->f, a, why, sizeof why);
     if (!doc) {
         fail_step(s, "%s", why);
@@ -506,24 +568,19 @@ static void run_deploy(struct runner *x, const struct drill_action *a, struct dr
     ctl_deploy_id(r.json, id, sizeof id);
     ctl_reply_free(&r);
     progress(x, "  deployment %s submitted", id);
-    /* The rollout's own deadlines bound it; this only guards the runner. */
-    int64_t give_up = t + 15 * 60 * 1000;
-    struct drill_probe_result res[DRILL_MAX_PROBES];
-    while (!deployment_end(x, id, stage, sizeof stage) && !ctl_interrupted &&
-           ctl_mono_ms() < give_up) {
-        /* The SLO's probes are watched during the rollout too: the time to
-         * detect is the federation's, not the rollout's end. */
-        if (a->slo.set && !s->detected && !sweep(x, a->slo.probes, res)) {
-            s->detected = true;
-            s->detect_ms = (uint32_t)(ctl_mono_ms() - t);
-            progress(x, "  detected after %" PRIu32 " ms", s->detect_ms);
-        }
-        ctl_sleep_ms(SWEEP_MS);
+    json_int_t started;
+    wait_deployment(x, a, s, id, false, 0, t, stage, sizeof stage);
+    deployment_stage(x, id, stage, sizeof stage, &started);
+    bool as_expected = strcmp(stage, "stable") == 0;
+    if (a->expect_reverted && strcmp(stage, "failed") == 0) {
+        /* Reverted means the leader's rollback is over, not just begun. */
+        wait_deployment(x, a, s, id, true, started, t, rb, sizeof rb);
+        as_expected = strcmp(rb, "reverted") == 0;
+    } else if (a->expect_reverted) {
+        as_expected = strcmp(stage, "reverted") == 0;
     }
-    bool reverted = strcmp(stage, "failed") == 0 || strcmp(stage, "rolling_back") == 0 ||
-                    strcmp(stage, "reverted") == 0;
-    bool as_expected = a->expect_reverted ? reverted : strcmp(stage, "stable") == 0;
-    snprintf(s->detail, sizeof s->detail, "deployment %s ended %s (expected %s)", id, stage,
+    snprintf(s->detail, sizeof s->detail, "deployment %s ended %s%s%s (expected %s)", id, stage,
+             *rb ? ", its rollback " : "", rb,
              a->expect_reverted ? "failed and reverted" : "stable");
     progress(x, "  %s", s->detail);
     if (!as_expected) {

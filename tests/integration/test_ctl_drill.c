@@ -212,6 +212,8 @@ static void test_a_drill_against_no_node_exits_5(void **state)
     run_free(&r);
 }
 
+static struct run run_long(const char *file, const char *journal);
+
 /* A release whose health fails is reverted automatically: the built-in
  * drill holds against a federation running a stable demo release. */
 static void test_the_bad_release_drill_holds(void **state)
@@ -224,23 +226,57 @@ static void test_the_bad_release_drill_holds(void **state)
         fail_msg("demo-good.json did not become stable");
     free(id);
     /* A rollout, its failure and the revert take longer than one wait. */
-    char ctl[H_PATH_MAX + 16], addr[64];
-    snprintf(ctl, sizeof ctl, "%s/chimeractl", h_bin_dir());
-    snprintf(addr, sizeof addr, "%s:%d", cluster->nodes[leader].http_host,
-             cluster->nodes[leader].http_port);
-    const char *const argv[] = {
-        ctl,           "--addr",    addr,    "drill",        "run",
-        "bad-release", "--journal", journal, "--token-file", cluster->token_file,
-        NULL};
-    struct run r = {0};
-    if (!h_run(cluster, argv, 6 * h_timeout_ms(), &r.code, &r.out, &r.err))
-        fail_msg("chimeractl drill run bad-release did not finish");
+    struct run r = run_long("bad-release", journal);
     EXPECT(r.code == 0 && strstr(r.out, "Verdict: held"), r);
     json_t *j = load_journal(journal);
     json_t *step = json_array_get(json_object_get(j, "run"), 0);
     assert_true(json_is_true(json_object_get(step, "slo_met")));
     assert_true(json_is_integer(json_object_get(step, "recover_ms")));
     json_decref(j);
+    run_free(&r);
+}
+
+/* chimeractl drill run FILE with a timeout long enough for a rollout. */
+static struct run run_long(const char *file, const char *journal)
+{
+    char ctl[H_PATH_MAX + 16], addr[64];
+    snprintf(ctl, sizeof ctl, "%s/chimeractl", h_bin_dir());
+    snprintf(addr, sizeof addr, "%s:%d", cluster->nodes[leader].http_host,
+             cluster->nodes[leader].http_port);
+    const char *const argv[] = {ctl,  "--addr",    addr,    "drill",        "run",
+                                file, "--journal", journal, "--token-file", cluster->token_file,
+                                NULL};
+    struct run r = {0};
+    if (!h_run(cluster, argv, 6 * h_timeout_ms(), &r.code, &r.out, &r.err))
+        fail_msg("chimeractl drill run %s did not finish", file);
+    return r;
+}
+
+/* No rollout fails and reverts within a millisecond: the same drill with
+ * that SLO deviates (exit 10), and says by how much. Runs after the
+ * bad-release drill, against the stable release it left. */
+static void test_an_impossible_slo_deviates(void **state)
+{
+    (void)state;
+    char src[H_PATH_MAX + 32], file[H_PATH_MAX], journal[H_PATH_MAX];
+    h_release_example_path("../drills/bad-release.json", src, sizeof src);
+    path_in(file, sizeof file, "impossible.json");
+    path_in(journal, sizeof journal, "impossible-journal.json");
+    char *doc = h_read_file(src);
+    if (!doc)
+        fail_msg("cannot read %s", src);
+    char *slo = strstr(doc, "\"recover_within\": \"30s\""),
+         *version = strstr(doc, "drill-bad-release");
+    assert_non_null(slo);
+    assert_non_null(version);
+    memcpy(slo + strlen("\"recover_within\": "), "\"1ms\"", 5);
+    memcpy(version, "drill-bad-releas2", 17); /* a version of its own */
+    write_file(file, doc);
+    free(doc);
+    struct run r = run_long(file, journal);
+    EXPECT(r.code == 10 && strstr(r.out, "Verdict: deviated") &&
+               strstr(r.out, "over its SLO of 1ms"),
+           r);
     run_free(&r);
 }
 
@@ -261,6 +297,7 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_drill_against_no_node_exits_5, setup, teardown),
         cmocka_unit_test_setup_teardown(test_the_bad_release_drill_holds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_an_impossible_slo_deviates, setup, teardown),
     };
     tests_total = (int)(sizeof tests / sizeof tests[0]);
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
