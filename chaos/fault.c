@@ -172,7 +172,7 @@ void chaos_record_pack(const struct chaos_record *r, msgpack_packer *pk)
         n += 2 + !!f->service[0] + !!f->peer[0];
     switch (r->kind) {
     case CHAOS_REC_FAULT:
-        n += 6 + !!f->delay_ms + f->forced;
+        n += 5 + !!f->delay_ms + f->forced; /* id, start, duration, expires, origin */
         break;
     case CHAOS_REC_HEALED:
         n += 2;
