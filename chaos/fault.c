@@ -67,25 +67,36 @@ bool chaos_kind_is_kill(enum chaos_kind k)
     return k == CHAOS_KILL_SERVICE || k == CHAOS_KILL_NODE;
 }
 
-int chaos_kinds_parse(const char *list, uint32_t *mask, char *err, size_t errlen)
+bool chaos_list_next(const char **p, const char **item, size_t *n)
 {
-    *mask = 0;
-    for (const char *p = list ? list : ""; *p;) {
-        size_t n = strcspn(p, ",");
-        const char *s = p, *e = p + n;
-        p = *e ? e + 1 : e;
+    while (**p) {
+        const char *s = *p, *e = s + strcspn(s, ",");
+        *p = *e ? e + 1 : e;
         while (s < e && isspace((unsigned char)*s))
             s++;
         while (e > s && isspace((unsigned char)e[-1]))
             e--;
-        if (s == e)
-            continue;
-        int k = chaos_kind_parse(s, (size_t)(e - s));
+        if (s < e) {
+            *item = s;
+            *n = (size_t)(e - s);
+            return true;
+        }
+    }
+    return false;
+}
+
+int chaos_kinds_parse(const char *list, uint32_t *mask, char *err, size_t errlen)
+{
+    const char *p = list ? list : "", *s;
+    size_t n;
+    *mask = 0;
+    while (chaos_list_next(&p, &s, &n)) {
+        int k = chaos_kind_parse(s, n);
         if (k < 0)
             return chaos_put(err, errlen,
                              "\"%.*s\" is not a fault kind; use kill_service, pause_service, "
                              "isolate_node, delay_messages or kill_node",
-                             (int)(e - s < 64 ? e - s : 64), s);
+                             (int)(n < 64 ? n : 64), s);
         *mask |= CHAOS_KIND_BIT(k);
     }
     if (!*mask)

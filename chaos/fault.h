@@ -78,6 +78,11 @@ bool chaos_kind_on_service(enum chaos_kind k);
 /* Whether the kind is a kill (nothing to heal; applied once). */
 bool chaos_kind_is_kill(enum chaos_kind k);
 
+/* The comma lists of the settings (kinds, names, peers): the next item
+ * after *p, with white space trimmed, in *item and *n; empty items ("a,,b",
+ * a trailing ',') are skipped. False at the end of the list. */
+bool chaos_list_next(const char **p, const char **item, size_t *n);
+
 /* Parses a comma list of kinds ("kill_service, pause_service") into a
  * CHAOS_KIND_BIT mask. Returns 0, or -1 with one line in err. */
 int chaos_kinds_parse(const char *list, uint32_t *mask, char *err, size_t errlen);
