@@ -120,6 +120,34 @@ void chaos_kinds_format(uint32_t mask, char *out, size_t cap)
     }
 }
 
+void chaos_fault_describe(const struct chaos_fault *f, char *out, size_t cap)
+{
+    char dur[48] = "";
+    if (!chaos_kind_is_kill(f->kind))
+        snprintf(
+            dur, sizeof dur, " for %llu %s",
+            (unsigned long long)(f->duration_ms % 1000 ? f->duration_ms : f->duration_ms / 1000),
+            f->duration_ms % 1000 ? "ms" : "s");
+    switch (f->kind) {
+    case CHAOS_KILL_SERVICE:
+    case CHAOS_PAUSE_SERVICE:
+        snprintf(out, cap, "%s service %s on %s%s",
+                 f->kind == CHAOS_KILL_SERVICE ? "kill" : "pause", f->service, f->node, dur);
+        break;
+    case CHAOS_ISOLATE_NODE:
+        snprintf(out, cap, "isolate %s from %s%s", f->node, f->peer[0] ? f->peer : "all peers",
+                 dur);
+        break;
+    case CHAOS_DELAY_MESSAGES:
+        snprintf(out, cap, "delay %s's messages by %llu ms%s", f->node,
+                 (unsigned long long)f->delay_ms, dur);
+        break;
+    default:
+        snprintf(out, cap, "kill node %s", f->node);
+        break;
+    }
+}
+
 bool chaos_valid_name(const char *s)
 {
     size_t n = strlen(s);

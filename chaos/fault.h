@@ -89,6 +89,13 @@ int chaos_kinds_parse(const char *list, uint32_t *mask, char *err, size_t errlen
 /* Writes the mask as a comma list into out (e.g. for GET /chaos). */
 void chaos_kinds_format(uint32_t mask, char *out, size_t cap);
 
+/* What the fault does, for events and reports: "kill service web on n3",
+ * "pause service web on n3 for 60 s", "isolate n2 from all peers for 60 s",
+ * "isolate n2 from n1 for 60 s", "delay n2's messages by 200 ms for 60 s",
+ * "kill node n2". The shell's events are "chaos.injected: " + this,
+ * "chaos.healed: " + this, "chaos.refused: " + the decision's reason. */
+void chaos_fault_describe(const struct chaos_fault *f, char *out, size_t cap);
+
 /* Checks that the fault is whole: a kind, names that are ids, a service for
  * the service kinds, a delay for delay_messages, a duration, and expires_ms
  * = start_ms + duration_ms. Returns 0, or -1 with one line in err. */

@@ -295,6 +295,27 @@ static void test_the_api_json_of_a_healed_record_has_its_reason(void **state)
     json_decref(j);
 }
 
+static void test_a_fault_is_described_for_events(void **state)
+{
+    (void)state;
+    char out[128];
+    struct chaos_fault f = fault(CHAOS_KILL_SERVICE, "n3", T0, 60000);
+    chaos_fault_describe(&f, out, sizeof out);
+    assert_string_equal(out, "kill service web on n3");
+    f = fault(CHAOS_ISOLATE_NODE, "n2", T0, 60000);
+    chaos_fault_describe(&f, out, sizeof out);
+    assert_string_equal(out, "isolate n2 from all peers for 60 s");
+    strcpy(f.peer, "n1");
+    chaos_fault_describe(&f, out, sizeof out);
+    assert_string_equal(out, "isolate n2 from n1 for 60 s");
+    f = fault(CHAOS_DELAY_MESSAGES, "n2", T0, 1500);
+    chaos_fault_describe(&f, out, sizeof out);
+    assert_string_equal(out, "delay n2's messages by 200 ms for 1500 ms");
+    f = fault(CHAOS_KILL_NODE, "n4", T0, 1500);
+    chaos_fault_describe(&f, out, sizeof out);
+    assert_string_equal(out, "kill node n4");
+}
+
 static int request(const char *text, struct chaos_fault *f, char *err, size_t errlen)
 {
     json_error_t je;
@@ -534,6 +555,7 @@ int main(void)
         cmocka_unit_test(test_a_fault_with_a_wrong_expiry_is_rejected_by_the_check),
         cmocka_unit_test(test_the_api_json_of_a_fault_names_its_target),
         cmocka_unit_test(test_the_api_json_of_a_healed_record_has_its_reason),
+        cmocka_unit_test(test_a_fault_is_described_for_events),
         cmocka_unit_test(test_an_operator_request_is_read_from_json),
         cmocka_unit_test(test_an_operator_request_with_an_unknown_kind_is_an_error),
         cmocka_unit_test(test_an_operator_request_without_a_target_is_an_error),
