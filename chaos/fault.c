@@ -570,7 +570,7 @@ enum chaos_apply chaos_local_apply(struct chaos_local *l, const struct chaos_fau
     struct chaos_applied *a = &l->a[l->n++];
     a->fault = *f;
     /* The local clock's own measure of the duration caps it, so a leader's
-     * clock running behind never stretches a fault here. */
+     * clock running ahead of this node's never stretches a fault here. */
     a->heal_at_ms =
         now_ms + f->duration_ms < f->expires_ms ? now_ms + f->duration_ms : f->expires_ms;
     return CHAOS_APPLY;
