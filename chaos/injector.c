@@ -27,6 +27,25 @@ bool chaos_settings_excludes(const struct chaos_settings *s, const char *name)
     return false;
 }
 
+json_t *chaos_settings_json(const struct chaos_settings *s, const char *window_text)
+{
+    json_t *o = json_object(), *kinds = json_array(), *ex = json_array();
+    for (int k = 0; k < CHAOS_KIND_COUNT; k++)
+        if (s->kinds & CHAOS_KIND_BIT(k))
+            json_array_append_new(kinds, json_string(chaos_kind_name((enum chaos_kind)k)));
+    for (size_t i = 0; i < s->nexclude; i++)
+        json_array_append_new(ex, json_string(s->exclude[i]));
+    json_object_set_new(o, "enabled", json_boolean(s->enabled));
+    json_object_set_new(o, "interval_ms", json_integer((json_int_t)s->interval_ms));
+    json_object_set_new(o, "probability", json_real(s->probability));
+    json_object_set_new(o, "dry_run", json_boolean(s->dry_run));
+    json_object_set_new(o, "faults", kinds);
+    json_object_set_new(o, "exclude", ex);
+    json_object_set_new(o, "max_duration_ms", json_integer((json_int_t)s->max_duration_ms));
+    json_object_set_new(o, "window", json_string(window_text ? window_text : "always"));
+    return o;
+}
+
 /* ---- the ledger's chaos state ---------------------------------------------- */
 
 void chaos_state_init(struct chaos_state *s)

@@ -136,6 +136,11 @@ void chaos_injector_check(const struct chaos_settings *s, const struct chaos_vie
 /* Whether name is excluded by the settings. */
 bool chaos_settings_excludes(const struct chaos_settings *s, const char *name);
 
+/* The settings as GET /chaos shows them: {"enabled", "interval_ms",
+ * "probability", "dry_run", "faults": [kind, ...], "exclude": [name, ...],
+ * "max_duration_ms", "window": window_text}. New reference. */
+json_t *chaos_settings_json(const struct chaos_settings *s, const char *window_text);
+
 /* The defaults: disabled, 600 s, 0.15, every kind but kill_node, 60 s, always. */
 void chaos_settings_default(struct chaos_settings *s);
 

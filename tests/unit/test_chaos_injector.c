@@ -508,6 +508,22 @@ static void test_an_operator_fault_without_a_duration_gets_the_maximum(void **st
     assert_int_equal(d.fault.duration_ms, set.max_duration_ms);
 }
 
+static void test_the_settings_json_lists_kinds_and_exclusions(void **state)
+{
+    (void)state;
+    strcpy(set.exclude[0], "db");
+    set.nexclude = 1;
+    json_t *j = chaos_settings_json(&set, "Mon-Fri 09:00-17:00");
+    json_t *faults = json_object_get(j, "faults");
+    assert_true(json_is_true(json_object_get(j, "enabled")));
+    assert_int_equal(json_integer_value(json_object_get(j, "interval_ms")), IVL);
+    assert_int_equal(json_array_size(faults), 4);
+    assert_string_equal(json_string_value(json_array_get(faults, 0)), "kill_service");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(j, "exclude"), 0)), "db");
+    assert_string_equal(json_string_value(json_object_get(j, "window")), "Mon-Fri 09:00-17:00");
+    json_decref(j);
+}
+
 #define T(f) cmocka_unit_test_setup(f, setup)
 
 int main(void)
@@ -554,6 +570,7 @@ int main(void)
         T(test_force_does_not_make_an_unknown_target_valid),
         T(test_an_operator_duration_over_the_maximum_is_refused),
         T(test_an_operator_fault_without_a_duration_gets_the_maximum),
+        T(test_the_settings_json_lists_kinds_and_exclusions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
