@@ -364,6 +364,15 @@ void wt_cause_text(const struct wt_cause *c, char *out, size_t cap)
     }
 }
 
+void wt_recovery_text(const struct wt_recovery *r, char *out, size_t cap)
+{
+    char cause[48];
+    wt_cause_text(&r->cause, cause, sizeof cause);
+    snprintf(out, cap,
+             "service %s on %s after %s, attempt %" PRIu32 ", healthy again in %" PRIu64 " ms",
+             r->service, r->node, cause, r->attempts, r->ttr_ms);
+}
+
 const char *wt_action_name(enum wt_action_kind k)
 {
     switch (k) {

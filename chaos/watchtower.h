@@ -240,6 +240,23 @@ struct wt {
 /* A restart block with every default. */
 struct wt_restart wt_restart_default(void);
 
+/* The node's recovery settings that a manifest does not carry. */
+struct wt_tuning {
+    uint64_t max_delay_ms;   /* the backoff's cap (WT_DEFAULT_MAX_DELAY_MS) */
+    uint64_t start_grace_ms; /* WT_DEFAULT_START_GRACE_MS */
+    uint64_t liveness_ms;    /* 0: from the health check, unhealthy_threshold x interval */
+};
+
+struct wt_tuning wt_tuning_default(void);
+
+struct manifest_service;
+/* The spec of a manifest's service: its restart block, its health check
+ * (a service without one is healthy once started; with one, liveness is
+ * the time unhealthy_threshold checks take, Kubernetes' failureThreshold x
+ * periodSeconds, unless the node sets liveness_ms), and the node's t. */
+struct wt_service_spec wt_spec_from_manifest(const struct manifest_service *s,
+                                             const struct wt_tuning *t);
+
 /* An empty watchtower (no release yet). */
 void wt_init(struct wt *w, const struct wt_config *cfg);
 
@@ -281,6 +298,10 @@ enum wt_verdict wt_leader_decide(const struct wt_release_age *rel, uint64_t wind
 
 /* "exit 137", "signal 9", "liveness failing 3000 ms", "start failed". */
 void wt_cause_text(const struct wt_cause *c, char *out, size_t cap);
+
+/* The recovery event's message (kind "recovery.restarted"): "service web
+ * on n2 after exit 137, attempt 2, healthy again in 412 ms". */
+void wt_recovery_text(const struct wt_recovery *r, char *out, size_t cap);
 
 const char *wt_action_name(enum wt_action_kind k);
 const char *wt_verdict_name(enum wt_verdict v);

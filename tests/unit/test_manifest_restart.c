@@ -104,6 +104,36 @@ static void test_the_normalised_manifest_shows_the_restart_block_and_parses_back
     manifest_free(&m);
 }
 
+static void test_a_manifest_service_becomes_the_watchtowers_spec(void **state)
+{
+    (void)state;
+    struct manifest m;
+    struct manifest_error err;
+    assert_int_equal(
+        parse(DOC(",\"port\":\"auto\",\"health\":{\"url\":\"http://127.0.0.1:${PORT}/\","
+                  "\"interval\":\"2s\",\"unhealthy_threshold\":4},"
+                  "\"restart\":{\"attempts\":5,\"mode\":\"fail\"}"),
+              &m, &err),
+        0);
+    struct wt_tuning t = wt_tuning_default();
+    struct wt_service_spec api = wt_spec_from_manifest(&m.services[1], &t);
+    assert_string_equal(api.name, "api");
+    assert_int_equal(api.restart.attempts, 5);
+    assert_int_equal(api.restart.interval_ms, WT_DEFAULT_INTERVAL_MS);
+    assert_int_equal(api.restart.delay_ms, WT_DEFAULT_DELAY_MS);
+    assert_int_equal(api.restart.max_delay_ms, WT_DEFAULT_MAX_DELAY_MS);
+    assert_int_equal(api.restart.mode, WT_MODE_FAIL);
+    assert_true(api.has_check);
+    assert_int_equal(api.liveness_ms, 8000); /* 4 failures x 2s */
+    assert_int_equal(api.start_grace_ms, WT_DEFAULT_START_GRACE_MS);
+    struct wt_service_spec db = wt_spec_from_manifest(&m.services[0], &t);
+    assert_false(db.has_check);
+    assert_int_equal(db.restart.mode, WT_MODE_DELAY);
+    t.liveness_ms = 1500; /* the node's setting wins */
+    assert_int_equal(wt_spec_from_manifest(&m.services[1], &t).liveness_ms, 1500);
+    manifest_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -112,6 +142,7 @@ int main(void)
         cmocka_unit_test(test_a_partial_restart_block_defaults_the_other_fields),
         cmocka_unit_test(test_a_null_restart_block_reads_as_absent),
         cmocka_unit_test(test_the_normalised_manifest_shows_the_restart_block_and_parses_back),
+        cmocka_unit_test(test_a_manifest_service_becomes_the_watchtowers_spec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

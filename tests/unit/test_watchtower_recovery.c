@@ -264,6 +264,19 @@ static void test_causes_read_as_the_events_say_them(void **state)
     assert_string_equal(b, "liveness failing 3000 ms");
 }
 
+static void test_a_recovery_reads_as_the_issue_words_it(void **state)
+{
+    (void)state;
+    struct wt_recovery r = {.node = "n2",
+                            .service = "web",
+                            .cause = {WT_CAUSE_EXIT, 137},
+                            .attempts = 2,
+                            .ttr_ms = 412};
+    char b[160];
+    wt_recovery_text(&r, b, sizeof b);
+    assert_string_equal(b, "service web on n2 after exit 137, attempt 2, healthy again in 412 ms");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -288,6 +301,7 @@ int main(void)
         cmocka_unit_test(test_the_leader_marks_failed_when_the_release_is_stable_for_the_window),
         cmocka_unit_test(test_the_leader_never_reverts_a_rollback_or_without_a_previous_release),
         cmocka_unit_test(test_causes_read_as_the_events_say_them),
+        cmocka_unit_test(test_a_recovery_reads_as_the_issue_words_it),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
