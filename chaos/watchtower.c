@@ -191,7 +191,8 @@ static void tick(struct wt *w, struct wt_service *s, uint64_t now, struct wt_act
         }
         return;
     }
-    if (s->pid && s->failing && now - s->failing_since_ms >= liveness_of(s)) {
+    if (s->pid && s->failing && now >= s->failing_since_ms &&
+        now - s->failing_since_ms >= liveness_of(s)) {
         struct wt_cause cause = {WT_CAUSE_LIVENESS, (int64_t)(now - s->failing_since_ms)};
         struct wt_action *a = add(out, WT_ACT_STOP, s->spec.name, now);
         if (a) {
@@ -282,8 +283,7 @@ void wt_step(struct wt *w, const struct wt_event *ev, struct wt_actions *out)
         s->pid = ev->pid;
         s->started_ms = now;
         s->failing = false;
-        if (s->state != WT_S_HEALTHY)
-            s->state = WT_S_STARTING;
+        s->state = WT_S_STARTING; /* a new process: healthy at its first passing check */
         if (!s->spec.has_check)
             healthy(w, s, now, out);
         break;
