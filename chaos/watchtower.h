@@ -31,9 +31,9 @@
  * delay, max_delay 30s. Nomad's service defaults (2 attempts in 30m, 15s
  * delay, fail) suit a scheduler that can place the job elsewhere; Chimera
  * runs every service on every node and must heal in seconds: a crash is
- * restarted at once, a service that crashes on start is declared a crash
- * loop within about 1.5 s (0, 0.5 s, 1 s), so the leader can revert a bad
- * release long before the seeds' 1.2 s rollback budget matters, and mode
+ * restarted at once, and a service that crashes as soon as it starts is a
+ * crash loop within about 1.5 s (restarts after 0, 0.5 s and 1 s), so the
+ * leader hears of a bad release in seconds and can revert it; mode
  * "delay" keeps a node trying (every 30 s at most) rather than giving up
  * on a service nobody can move. A release overrides them per service with
  * a "restart" block in its manifest (README, "Releases (manifests)").
@@ -59,7 +59,24 @@
  * Processes are told apart by pid: an exit whose pid is not the one the
  * watchtower tracks for that service (an old release's process the deploy
  * shell stopped, or a process the watchtower itself had stopped) is not a
- * failure. */
+ * failure.
+ *
+ * The shell (node/chaos/) feeds: WT_EV_RELEASE when the node's release
+ * changes (before it stops the old services, so their exits are not
+ * failures), WT_EV_STARTED/EXITED/START_FAILED from the process driver,
+ * every health check's answer, WT_EV_MARKED for each marked process that
+ * is not one of its own children (a periodic scan), the leader's verdict,
+ * and a tick at wt_next_due. It performs the actions in order: RESTART
+ * starts the service as the deploy shell does (after the stop of a STOP
+ * just before it in the same batch has finished: a fixed port must be
+ * free); RESTART_AT is a promise (an event "restart in 2 s", a timer);
+ * STOP stops the pid's process group (SIGTERM, SIGKILL after stop_grace);
+ * REPORT_CRASH_LOOP sends [node, service, attempts, cause] to the leader,
+ * who answers with wt_leader_decide (and reverts through the rollout core
+ * on WT_VERDICT_REVERT); MARK_FAILED sets the service's state, an event
+ * and a metric; RECORD emits the event "recovery.restarted"
+ * (wt_recovery_text), asks the leader to commit it to the ledger, and
+ * feeds the MTTR histogram. */
 #ifndef CHIMERA_CHAOS_WATCHTOWER_H
 #define CHIMERA_CHAOS_WATCHTOWER_H
 
