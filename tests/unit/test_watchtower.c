@@ -80,6 +80,32 @@ static void test_jitter_shortens_a_backoff_by_at_most_a_quarter(void **state)
     assert_int_equal(a->at_ms - t, 2 * SEC - 2 * SEC / 8); /* half of the quarter */
 }
 
+/* Every generator value, for every attempt: 3/4 of the backoff < wait <= the backoff. */
+static void test_every_jittered_wait_is_within_a_quarter_below_its_backoff(void **state)
+{
+    (void)state;
+    uint32_t x = 12345;
+    for (int i = 0; i < 1000; i++) {
+        x = x * 1103515245u + 12345u; /* any values will do: the bound holds for all */
+        setup_spec(&w, web_spec(WT_MODE_DELAY, true));
+        jitter_value = i == 0 ? UINT32_MAX : x; /* the largest first */
+        uint64_t t = 0;
+        for (uint32_t n = 1; n <= 3; n++) {
+            struct wt_actions *out = exited(&w, 100 + n - 1, 9, t);
+            uint64_t base = wt_backoff_ms(&w.svc[0].spec.restart, n);
+            const struct wt_action *a =
+                find_action(out, n == 1 ? WT_ACT_RESTART : WT_ACT_RESTART_AT);
+            assert_non_null(a);
+            assert_true(a->at_ms - t <= base);
+            assert_true(4 * (a->at_ms - t) >= 3 * base);
+            if (n > 1)
+                tick(&w, a->at_ms);
+            t = a->at_ms;
+            started(&w, 100 + n, t);
+        }
+    }
+}
+
 static void test_no_jitter_without_a_generator(void **state)
 {
     (void)state;
@@ -180,6 +206,18 @@ static void test_the_leaders_mark_failed_verdict_marks_a_delay_mode_service_fail
     assert_int_equal(wt_find(&w, "web")->state, WT_S_DOWN); /* still retried */
 }
 
+static void test_a_revert_verdict_leaves_the_service_to_the_release_change(void **state)
+{
+    (void)state;
+    setup_spec(&w, web_spec(WT_MODE_DELAY, true));
+    uint64_t t = use_every_attempt(&w);
+    exited(&w, 103, 9, t);
+    struct wt_actions *out = feed(
+        &w, (struct wt_event){.kind = WT_EV_VERDICT, .at_ms = t + 5, .verdict = WT_VERDICT_REVERT});
+    assert_int_equal(out->n, 0);
+    assert_false(wt_find(&w, "web")->marked_failed);
+}
+
 static void test_attempts_zero_makes_the_first_exit_a_crash_loop(void **state)
 {
     (void)state;
@@ -247,6 +285,7 @@ int main(void)
         cmocka_unit_test(test_later_exits_back_off_exponentially_from_delay),
         cmocka_unit_test(test_a_restart_waits_for_its_due_time_then_happens_on_a_tick),
         cmocka_unit_test(test_jitter_shortens_a_backoff_by_at_most_a_quarter),
+        cmocka_unit_test(test_every_jittered_wait_is_within_a_quarter_below_its_backoff),
         cmocka_unit_test(test_no_jitter_without_a_generator),
         cmocka_unit_test(test_the_backoff_is_capped_at_max_delay),
         cmocka_unit_test(test_attempts_are_counted_afresh_once_the_interval_has_passed),
@@ -255,6 +294,7 @@ int main(void)
             test_mode_delay_keeps_restarting_at_the_longest_backoff_after_a_crash_loop),
         cmocka_unit_test(test_mode_fail_marks_the_service_failed_and_stops_restarting_it),
         cmocka_unit_test(test_the_leaders_mark_failed_verdict_marks_a_delay_mode_service_failed),
+        cmocka_unit_test(test_a_revert_verdict_leaves_the_service_to_the_release_change),
         cmocka_unit_test(test_attempts_zero_makes_the_first_exit_a_crash_loop),
         cmocka_unit_test(test_an_exit_of_a_process_it_does_not_track_is_not_a_failure),
         cmocka_unit_test(test_a_service_that_cannot_start_is_retried_under_the_policy),
