@@ -91,6 +91,26 @@ static void test_failing_checks_during_the_start_grace_are_not_held_against_a_st
     assert_int_equal(check(&w, false, 13 * SEC)->a[0].kind, WT_ACT_STOP);
 }
 
+static void test_a_new_process_of_a_healthy_service_gets_the_start_grace(void **state)
+{
+    (void)state;
+    struct wt_service_spec s = web_spec(WT_MODE_DELAY, true);
+    s.start_grace_ms = 10 * SEC;
+    setup_spec(&w, s);
+    check(&w, true, 1 * SEC);
+    started(&w, 101, 20 * SEC); /* started anew by the shell itself, while healthy */
+    check(&w, false, 21 * SEC);
+    assert_int_equal(check(&w, false, 25 * SEC)->n, 0);
+}
+
+static void test_a_tick_from_before_a_failing_streak_began_does_not_restart(void **state)
+{
+    (void)state;
+    healthy_web();
+    check(&w, false, 10 * SEC);
+    assert_int_equal(tick(&w, 10 * SEC - 1)->n, 0);
+}
+
 static void test_the_exit_of_a_process_stopped_for_liveness_is_not_another_failure(void **state)
 {
     (void)state;
@@ -286,6 +306,8 @@ int main(void)
         cmocka_unit_test(test_the_liveness_deadline_is_also_judged_on_a_tick),
         cmocka_unit_test(test_a_passing_check_resets_the_liveness_streak),
         cmocka_unit_test(test_failing_checks_during_the_start_grace_are_not_held_against_a_start),
+        cmocka_unit_test(test_a_new_process_of_a_healthy_service_gets_the_start_grace),
+        cmocka_unit_test(test_a_tick_from_before_a_failing_streak_began_does_not_restart),
         cmocka_unit_test(test_the_exit_of_a_process_stopped_for_liveness_is_not_another_failure),
         cmocka_unit_test(test_a_marked_process_no_release_wants_is_stopped),
         cmocka_unit_test(test_the_process_of_a_wanted_service_is_not_a_stray),
