@@ -6,6 +6,7 @@
  * names the place the operator has to edit. */
 #include "node/base/config.h"
 #include "node/base/config_err.h"
+#include "chaos/watchtower.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -666,7 +667,7 @@ static enum config_result resolve(struct loader *ld, struct config *c)
     chaos_settings_default(&c->chaos);
     strcpy(c->chaos_window, "always");
     c->recovery_enabled = true;
-    c->recovery_revert_window_ms = 600000;
+    c->recovery_revert_window_ms = WT_DEFAULT_REVERT_WINDOW_MS;
     for (int o = 0; o < O_COUNT; o++) {
         const char *v = ld->val[o];
         if (!v || opts[o].kind != K_STR)
@@ -825,7 +826,7 @@ const char *config_usage(void)
            "      (ranges separated by ','; 22:00-02:00 crosses midnight).\n"
            "  --recovery-enabled[=BOOL]   CHIMERA_RECOVERY_ENABLED (default true)\n"
            "      The recovery watchtower: restart services that exit or stay unhealthy.\n"
-           "  --recovery-revert-window DURATION  CHIMERA_RECOVERY_REVERT_WINDOW (default 600)\n"
+           "  --recovery-revert-window DURATION  CHIMERA_RECOVERY_REVERT_WINDOW (default 300)\n"
            "      A crash loop reverts a release that became stable less than this ago\n"
            "      (or is still rolling out); 0 to 7 days, 0: only while rolling out.\n"
            "  --log-level LEVEL           CHIMERA_LOG_LEVEL (default info)\n"

@@ -58,7 +58,7 @@ struct config {
     char chaos_window[CHAOS_WINDOW_TEXT_MAX]; /* chaos.window as written */
     bool recovery_enabled;                    /* the watchtower; default true */
     /* A crash loop reverts a release that became stable less than this ago
-     * (or is still rolling out); default 600000 (10 min). */
+     * (or is still rolling out); default WT_DEFAULT_REVERT_WINDOW_MS (5 min). */
     uint64_t recovery_revert_window_ms;
     char log_level[16];             /* debug|info|warn|error */
     char federation[CONFIG_ID_MAX]; /* checkpoint origin; default "chimera" */

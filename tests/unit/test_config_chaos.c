@@ -54,7 +54,7 @@ static void test_defaults_keep_chaos_off_and_recovery_on(void **state)
     assert_true(c.chaos.window.always);
     assert_string_equal(c.chaos_window, "always");
     assert_true(c.recovery_enabled);
-    assert_int_equal(c.recovery_revert_window_ms, 600000);
+    assert_int_equal(c.recovery_revert_window_ms, 300000); /* WT_DEFAULT_REVERT_WINDOW_MS */
 }
 
 /* ---- CHIMERA_CHAOS_INTERVAL ---- */
