@@ -33,9 +33,9 @@ void verdict_exited(struct verdict_service *s, int64_t status, int sig)
     s->sig = sig;
 }
 
-bool verdict_judge(const struct verdict *cur, bool have_manifest, struct verdict_service *svc,
-                   const struct manifest_service *ms, size_t nsvc, uint64_t now_ms,
-                   struct verdict *out)
+bool verdict_judge(const struct verdict *cur, bool have_manifest,
+                   struct verdict_service *const *svc, const struct manifest_service *ms,
+                   size_t nsvc, uint64_t now_ms, struct verdict *out)
 {
     /* A start that failed stays failed until the next decision restarts it. */
     if (cur->health == PL_H_START_FAILED || !have_manifest)
@@ -44,7 +44,7 @@ bool verdict_judge(const struct verdict *cur, bool have_manifest, struct verdict
     bool all_healthy = true;
     char detail[PL_REASON_MAX] = "";
     for (size_t i = 0; i < nsvc; i++) {
-        struct verdict_service *s = &svc[i];
+        struct verdict_service *s = svc[i];
         if (s->exited) {
             *out = (struct verdict){.health = PL_H_CRASHED};
             snprintf(out->detail, sizeof(out->detail), "%s exited (%s %d)", ms[i].name,

@@ -56,13 +56,14 @@ void verdict_probe(struct verdict_service *s, const struct manifest_health *h, b
 /* The process of s ended with status, or by signal sig (0 if none). */
 void verdict_exited(struct verdict_service *s, int64_t status, int sig);
 
-/* Judges the node from its nsvc services (ms: their manifest entries) at
- * wall time now_ms into out. A service without a health check becomes
- * healthy here, since now_ms. Returns false, leaving out alone, when there
- * is nothing to judge: the release failed to start, or has no manifest. */
-bool verdict_judge(const struct verdict *cur, bool have_manifest, struct verdict_service *svc,
-                   const struct manifest_service *ms, size_t nsvc, uint64_t now_ms,
-                   struct verdict *out);
+/* Judges the node from its nsvc services (svc[i]: service i's state,
+ * wherever the shell keeps it; ms: their manifest entries) at wall time
+ * now_ms into out. A service without a health check becomes healthy here,
+ * since now_ms. Returns false, leaving out alone, when there is nothing to
+ * judge: the release failed to start, or has no manifest. */
+bool verdict_judge(const struct verdict *cur, bool have_manifest,
+                   struct verdict_service *const *svc, const struct manifest_service *ms,
+                   size_t nsvc, uint64_t now_ms, struct verdict *out);
 
 /* Sets v to health h (since, detail) and says what the change calls for. */
 struct verdict_news verdict_set(struct verdict *v, enum pl_health h, uint64_t since,

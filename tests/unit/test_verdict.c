@@ -37,8 +37,9 @@ static void two_services(struct manifest_service ms[2], bool worker_checked)
 static struct verdict judged(struct verdict_service *svc, const struct manifest_service *ms,
                              size_t n, uint64_t now)
 {
+    struct verdict_service *each[2] = {&svc[0], &svc[1]};
     struct verdict cur = {.health = PL_H_STARTING}, out;
-    assert_true(verdict_judge(&cur, true, svc, ms, n, now, &out));
+    assert_true(verdict_judge(&cur, true, each, ms, n, now, &out));
     return out;
 }
 
@@ -177,9 +178,10 @@ static void test_a_release_that_failed_to_start_or_has_no_manifest_is_not_judged
     struct manifest_service ms[2];
     two_services(ms, false);
     struct verdict_service svc[2] = {0};
+    struct verdict_service *each[2] = {&svc[0], &svc[1]};
     struct verdict failed = {.health = PL_H_START_FAILED}, ok = {.health = PL_H_STARTING}, out;
-    assert_false(verdict_judge(&failed, true, svc, ms, 2, 100, &out));
-    assert_false(verdict_judge(&ok, false, svc, ms, 2, 100, &out));
+    assert_false(verdict_judge(&failed, true, each, ms, 2, 100, &out));
+    assert_false(verdict_judge(&ok, false, each, ms, 2, 100, &out));
     assert_false(svc[1].healthy);
 }
 
