@@ -47,10 +47,10 @@
 #define W_STEP 5u          /* the clock advances this much between steps */
 #define W_HEAL 6000u       /* the final heal, and the end of writes */
 #define W_END 9000u        /* the end of a schedule */
-#define W_LIVE_BOUND 1500u /* W4: from the final heal (see below) */
+#define W_LIVE_BOUND 1500u /* W4: from the final heal */
 #define W_MSGS 4096
 
-/* W4's bound: after the heal a follower holds the commit index within one
+/* W_LIVE_BOUND: after the heal a follower holds the commit index within one
  * heartbeat plus a latency (20 ms), a due checkpoint goes out within ten
  * heartbeats (the longest wait, after a refusal), and a lost answer is
  * asked for again within four heartbeats: 10H + 4H + 2(H + 20) + slack. */
@@ -98,6 +98,8 @@ struct sim {
 };
 
 static void fail(struct sim *s, const char *inv, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void fail(struct sim *s, const char *inv, const char *fmt, ...)
 {
     if (s->failed)
         return;
@@ -110,6 +112,7 @@ static void fail(struct sim *s, const char *inv, const char *fmt, ...)
     snprintf(s->why, sizeof(s->why), "%s at %" PRIu64 " ms: %s", inv, s->now, more);
 }
 
+static void trace(const struct sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void trace(const struct sim *s, const char *fmt, ...)
 {
     if (!s->trace)
@@ -133,7 +136,7 @@ static void head_of(uint64_t index, bool alt, uint8_t out[LEDGER_HASH_BYTES])
     }
 }
 
-/* The hash node i's log holds at index, false if it holds none. */
+/* The hash w's log holds at index, false if it holds none. */
 static bool hash_at(const struct wnode *w, uint64_t index, uint8_t out[LEDGER_HASH_BYTES])
 {
     if (index != 0 && index == w->div_at) {
