@@ -92,6 +92,15 @@ static void test_a_leader_records_its_own_episode(void **state)
     assert_int_equal(episodes_step(&e, false, 10, true), EPISODES_RECORD);
 }
 
+static void test_a_leader_records_again_an_episode_whose_append_failed(void **state)
+{
+    (void)state;
+    struct episode e = {.enter_ms = 1000};
+    assert_int_equal(episodes_step(&e, false, 10, true), EPISODES_RECORD);
+    e.index = 0; /* the append failed */
+    assert_int_equal(episodes_step(&e, false, 10, true), EPISODES_RECORD);
+}
+
 static void test_an_appended_episode_waits_for_its_entry_to_commit(void **state)
 {
     (void)state;
@@ -168,6 +177,7 @@ int main(void)
         cmocka_unit_test(test_episodes_are_told_only_to_a_known_leader_by_a_node_not_read_only),
         cmocka_unit_test(test_a_follower_reports_an_episode_no_leader_appended_yet),
         cmocka_unit_test(test_a_leader_records_its_own_episode),
+        cmocka_unit_test(test_a_leader_records_again_an_episode_whose_append_failed),
         cmocka_unit_test(test_an_appended_episode_waits_for_its_entry_to_commit),
         cmocka_unit_test(test_an_episode_on_the_record_is_forgotten),
         cmocka_unit_test(test_an_episode_whose_committed_index_holds_another_entry_is_told_again),

@@ -79,6 +79,17 @@ static void test_the_new_release_starts_once_the_last_old_service_exited(void **
     assert_false(p.stopping);
 }
 
+static void test_a_new_decision_during_a_stop_waits_for_the_stop_to_end(void **state)
+{
+    (void)state;
+    struct run_plan p = running_d1();
+    run_plan_tick(&p, PL_H_HEALTHY, true, "d2", 2);
+    assert_int_equal(run_plan_tick(&p, PL_H_HEALTHY, true, "d3", 3), 0);
+    assert_int_equal(run_plan_tick(&p, PL_H_HEALTHY, false, "d3", 3), SETTLE | START | WATCH);
+    assert_string_equal(p.running, "d3");
+    assert_int_equal(p.gen, 3);
+}
+
 static void test_a_crashed_release_with_nothing_left_running_is_replaced_at_once(void **state)
 {
     (void)state;
@@ -162,6 +173,7 @@ int main(void)
         cmocka_unit_test(test_a_change_of_release_stops_the_old_one_before_anything_starts),
         cmocka_unit_test(test_nothing_happens_while_services_of_the_old_release_still_run),
         cmocka_unit_test(test_the_new_release_starts_once_the_last_old_service_exited),
+        cmocka_unit_test(test_a_new_decision_during_a_stop_waits_for_the_stop_to_end),
         cmocka_unit_test(test_a_crashed_release_with_nothing_left_running_is_replaced_at_once),
         cmocka_unit_test(test_a_new_decision_for_a_healthy_release_is_answered_without_a_restart),
         cmocka_unit_test(test_a_new_decision_for_a_crashed_release_restarts_it_stop_then_start),

@@ -172,6 +172,30 @@ static void test_a_node_is_unhealthy_naming_the_service_that_fails_its_checks(vo
     assert_string_equal(v.detail, "worker: connection refused");
 }
 
+static void test_a_crash_outweighs_a_failing_health_check(void **state)
+{
+    (void)state;
+    struct manifest_service ms[2];
+    two_services(ms, true);
+    struct verdict_service svc[2] = {0};
+    probes(&svc[0], false, 3, 300);
+    verdict_exited(&svc[1], 1, 0);
+    struct verdict v = judged(svc, ms, 2, 600);
+    assert_int_equal(v.health, PL_H_CRASHED);
+    assert_string_equal(v.detail, "worker exited (status 1)");
+}
+
+static void test_with_two_services_failing_the_detail_names_the_later_one(void **state)
+{
+    (void)state;
+    struct manifest_service ms[2];
+    two_services(ms, true);
+    struct verdict_service svc[2] = {0};
+    probes(&svc[0], false, 3, 300);
+    probes(&svc[1], false, 3, 300);
+    assert_string_equal(judged(svc, ms, 2, 600).detail, "worker: connection refused");
+}
+
 static void test_a_release_that_failed_to_start_or_has_no_manifest_is_not_judged(void **state)
 {
     (void)state;
@@ -239,6 +263,8 @@ int main(void)
         cmocka_unit_test(test_a_node_is_healthy_since_its_last_service_became_healthy),
         cmocka_unit_test(test_a_node_is_starting_while_a_service_has_not_passed_yet),
         cmocka_unit_test(test_a_node_is_unhealthy_naming_the_service_that_fails_its_checks),
+        cmocka_unit_test(test_a_crash_outweighs_a_failing_health_check),
+        cmocka_unit_test(test_with_two_services_failing_the_detail_names_the_later_one),
         cmocka_unit_test(test_a_release_that_failed_to_start_or_has_no_manifest_is_not_judged),
         cmocka_unit_test(test_a_change_of_health_or_detail_is_news_for_the_leader),
         cmocka_unit_test(test_only_turning_healthy_unhealthy_or_crashed_is_an_event),
