@@ -5,7 +5,7 @@ set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config
       libuv1-dev libnng-dev libmsgpack-dev libsodium-dev
-      libcurl4-openssl-dev libjansson-dev libcmocka-dev
+      libcurl4-openssl-dev libjansson-dev libcmocka-dev libhttp-parser-dev
       curl iproute2 procps)
 
 missing=()

@@ -340,6 +340,29 @@ static void metric(FILE *f, const char *name, const char *type, const char *help
     fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* The HTTP listener's counters (http.h). */
+static void http_metrics(FILE *f, const struct http_stats *hs)
+{
+    const struct {
+        const char *name, *type, *help;
+        uint64_t value;
+    } m[] = {
+        {"chimera_http_connections", "gauge", "HTTP connections open.", hs->open},
+        {"chimera_http_connections_max", "gauge", "HTTP connections allowed at once.",
+         hs->max_open},
+        {"chimera_http_connections_refused_total", "counter",
+         "HTTP connections turned away at the cap (503).", hs->refused},
+        {"chimera_http_connections_timed_out_total", "counter",
+         "HTTP connections closed by the header, body or write timeout.", hs->timed_out},
+        {"chimera_http_accept_errors_total", "counter",
+         "accept() failures on the HTTP listener (out of descriptors).", hs->accept_errors},
+    };
+    for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+        metric(f, m[i].name, m[i].type, m[i].help);
+        fprintf(f, "%s %" PRIu64 "\n", m[i].name, m[i].value);
+    }
+}
+
 static void get_metrics(struct node *n, struct http_request *req)
 {
     char *text = NULL;
@@ -387,6 +410,8 @@ static void get_metrics(struct node *n, struct http_request *req)
             n->metrics.http_auth_failures[AUTH_MISSING]);
     fprintf(f, "chimera_http_auth_failures_total{reason=\"wrong\"} %" PRIu64 "\n",
             n->metrics.http_auth_failures[AUTH_WRONG]);
+    if (n->http)
+        http_metrics(f, http_stats(n->http));
     metric(f, "chimera_ledger_checkpoints_total", "counter",
            "Ledger checkpoints stored (signed here as leader, or received and cosigned).");
     fprintf(f, "chimera_ledger_checkpoints_total %" PRIu64 "\n", n->metrics.checkpoints);

@@ -3,12 +3,12 @@
  *
  * Each round the leader sends every other member the manifest (and the
  * heal actions addressed to it, if any) and probes itself; each member
- * heals what it was asked to, probes this machine (pipeline/probe.h) and
+ * heals what it was asked to, probes this machine (pipeline/exec/probe.h) and
  * answers with its facts. A round ends when every member answered or is
  * down (dead: not heard from for dead_after_ms), or PLAN_ROUND_MS passed
  * (a member that did not answer is judged as such: a warning, as it
  * applies the release when it comes back).
- * The certify core (pipeline/certify.h) then says heal again (at most
+ * The certify core (pipeline/core/certify.h) then says heal again (at most
  * CERT_MAX_HEAL_ATTEMPTS rounds of healing), or certify. A dry run heals
  * nothing: it reports what healing would do.
  *
@@ -21,8 +21,8 @@
 #include <string.h>
 
 #include "node/node.h"
-#include "pipeline/certify.h"
-#include "pipeline/probe.h"
+#include "pipeline/core/certify.h"
+#include "pipeline/exec/probe.h"
 
 #define PLAN_ROUND_MS 2000
 

@@ -28,7 +28,7 @@
 #include <unistd.h>
 
 #include "node/node.h"
-#include "pipeline/probe.h"
+#include "pipeline/exec/probe.h"
 
 #define REPORT_EVERY_MS 250
 #define SERVICES_DIR "services"

@@ -1,31 +1,62 @@
-/* The HTTP server: NNG's HTTP server accepts and parses on its own threads,
- * then every request is handed to the libuv loop (uv_async), which owns all
- * state, and answered from there.
+/* The HTTP server: chimerad's own HTTP/1.1 listener on the node's libuv
+ * loop. Requests are parsed by libhttp-parser (no hand-written parser) and
+ * handed to the handler on the loop, one at a time per connection:
+ * keep-alive, HTTP/1.0, "Connection: close" and pipelined requests (answered
+ * in order; parsing pauses until the request in flight is answered).
  *
- * What a request may make the node read or hold is checked from its headers
- * before the body is read, and refused with the connection closed:
+ * What a request may make the node read or hold is checked from its request
+ * line and headers, before any body byte is read, and refused with a JSON
+ * answer ({"error": ...}) and the connection closed:
  * - a URL over HTTP_MAX_URI bytes: 414;
+ * - a request line and headers over HTTP_MAX_HEADER_BYTES: 431;
+ * - a malformed request: 400; an Expect other than 100-continue: 417;
  * - a chunked body (Transfer-Encoding): 411, send a Content-Length;
  * - a body over HTTP_MAX_BODY bytes: 413, and over HTTP_MAX_UNAUTH_BODY
- *   without the admin token (every mutation needs it): 413 too;
- * - a body not read within HTTP_BODY_TIMEOUT_MS: the connection is closed.
- * Known limits of NNG 1.5.2's server, which offers no hook for them: no
- * timeout for the request line and headers nor between requests, no cap on
- * connections, a request line or header line over 8 KiB closes the
- * connection without an answer, and its accept loop retries at once when
- * accept() fails (out of descriptors). */
+ *   without the admin token (every mutation needs it): 413 too.
+ * "Expect: 100-continue" gets "100 Continue" only when the body will be read.
+ *
+ * Time and connection limits (defaults like nginx's and Go's servers'):
+ * - the request line and headers must arrive within HTTP_HEADER_TIMEOUT_MS of
+ *   the connection, or of the first byte of a later request; a body within
+ *   HTTP_BODY_TIMEOUT_MS of its headers; an answer must be taken by the
+ *   client within HTTP_IDLE_TIMEOUT_MS; a keep-alive connection idle
+ *   between requests for HTTP_IDLE_TIMEOUT_MS is closed;
+ * - at most HTTP_MAX_CONNS connections are open at once, or half the open
+ *   files limit at start when that is lower (peers, ledger and service logs
+ *   need descriptors too); one more gets a 503 and is closed;
+ * - when accept() runs out of descriptors (EMFILE, ENFILE), the listener
+ *   stops polling and tries again after a backoff (HTTP_ACCEPT_BACKOFF_*_MS,
+ *   doubling), so it never spins; what waits stays in the kernel's backlog.
+ * Hitting the cap ("http.connection_limit") or an accept failure
+ * ("http.accept_failed") is reported through the notice callback at most once
+ * every HTTP_NOTICE_INTERVAL_MS per kind, with a count of what it held back;
+ * http_stats counts everything. */
 #ifndef CHIMERA_HTTP_H
 #define CHIMERA_HTTP_H
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #define HTTP_MAX_BODY (1024u * 1024u)
 #define HTTP_MAX_UNAUTH_BODY 4096u
 #define HTTP_MAX_URI 4096u
+#define HTTP_MAX_HEADER_BYTES (16u * 1024u)
+#define HTTP_HEADER_TIMEOUT_MS 10000
 #define HTTP_BODY_TIMEOUT_MS 10000
+#define HTTP_IDLE_TIMEOUT_MS 60000
+#define HTTP_MAX_CONNS 512
+#define HTTP_NOTICE_INTERVAL_MS 10000
+#define HTTP_ACCEPT_BACKOFF_MIN_MS 5
+#define HTTP_ACCEPT_BACKOFF_MAX_MS 1000
+/* Tests only: CHIMERAD_TEST_HTTP_HEADER_TIMEOUT_MS, CHIMERAD_TEST_HTTP_BODY_TIMEOUT_MS,
+ * CHIMERAD_TEST_HTTP_IDLE_TIMEOUT_MS and CHIMERAD_TEST_HTTP_MAX_CONNS in
+ * chimerad's environment replace the
+ * defaults above, so that tests need not wait out the real ones (named
+ * CHIMERAD_ so that the test harness, which keeps CHIMERA_* settings from
+ * the nodes it starts, lets them through). */
 
 struct http_server;
 
@@ -42,11 +73,13 @@ struct http_request {
     void *priv;
 };
 
-/* Runs on the loop thread; must answer with exactly one http_respond*. */
+/* Runs on the loop thread; must answer with exactly one http_respond*, at
+ * once or later (the connection reads no further request until then). */
 typedef void (*http_handler_fn)(void *ctx, struct http_request *req);
 
-/* Serves on hostport ("host:port"). On failure returns an NNG error code
- * with one line in err; NNG_EADDRINUSE means the port is taken. */
+/* Serves on hostport ("host:port", "[v6]:port"). On failure returns a libuv
+ * error code (negative) with one line in err; UV_EADDRINUSE means the port
+ * is taken. */
 int http_start(struct http_server **out, uv_loop_t *loop, const char *hostport,
                http_handler_fn handler, void *ctx, char *err, size_t errlen);
 
@@ -97,8 +130,44 @@ void http_body_refuse(struct http_request *req, const struct http_body_error *e)
  * numbers and ids we accept), copied into buf; returns 1 found, 0 absent. */
 int http_query_param(const char *query, const char *name, char *buf, size_t buflen);
 
-/* Stops accepting, answers what is still queued with 503 and frees the server
- * once libuv has closed its async handle (run the loop after calling this). */
+/* What a request's headers say of its body, as the listener judges them
+ * before reading any of it. */
+struct http_head {
+    const char *auth;   /* the Authorization header, "" none */
+    const char *expect; /* the Expect header, "" none */
+    uint64_t length;    /* Content-Length (0: none) */
+    bool transfer_encoding;
+    bool http11; /* HTTP/1.1 or later: 100 Continue may be sent */
+};
+
+/* The decision on a request's headers (pure): 0 to read its body, with
+ * *send_continue when "100 Continue" is to be sent first; else the status
+ * to refuse it with (411, 417, 413), with the message in msg. token: the
+ * admin token ("" none). */
+int http_head_verdict(const struct http_head *h, const char *token, bool *send_continue, char *msg,
+                      size_t msglen);
+
+/* Called on the loop thread to report a limit that was hit, with an event
+ * kind ("http.connection_limit", "http.accept_failed") and one line. */
+typedef void (*http_notice_fn)(void *ctx, const char *kind, const char *msg);
+
+/* Sets the callback for limit notices (none by default). */
+void http_set_notice(struct http_server *s, http_notice_fn fn, void *ctx);
+
+/* What the listener did since it started, for /metrics. */
+struct http_stats {
+    uint64_t open;          /* connections open now */
+    uint64_t max_open;      /* the cap */
+    uint64_t refused;       /* turned away at the cap (503) */
+    uint64_t timed_out;     /* closed by a header, body, write or idle timeout */
+    uint64_t accept_errors; /* accept() failures (out of descriptors) */
+};
+const struct http_stats *http_stats(const struct http_server *s);
+
+/* Stops accepting and closes every connection; the server frees itself once
+ * libuv has closed its handles (run the loop after calling this). A request
+ * still held by a handler (a commit wait) stays valid: its answer is dropped
+ * and its memory freed when it is given. */
 void http_stop(struct http_server *s);
 
 #endif

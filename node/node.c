@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "node/datadir.h"
+#include "ledger/datadir.h"
 #include "node/durable.h"
 #include "node/envelope.h"
 
@@ -408,8 +408,10 @@ static int open_io(struct node *n)
     if (rv == 0) {
         transport_set_notice(n->transport, on_net_notice, n);
         rv = http_start(&n->http, n->loop, n->cfg.http, api_handle, n, err, sizeof(err));
-        if (rv == 0)
+        if (rv == 0) {
             http_set_admin_token(n->http, n->token);
+            http_set_notice(n->http, on_net_notice, n);
+        }
     }
     for (size_t i = 0; rv == 0 && i < n->peers.n; i++) {
         n->out[i] = -1;

@@ -17,10 +17,10 @@
 #include "node/peers.h"
 #include "node/release_watch.h"
 #include "node/transport.h"
-#include "pipeline/driver.h"
-#include "pipeline/health.h"
-#include "pipeline/manifest.h"
-#include "pipeline/rollout.h"
+#include "pipeline/exec/driver.h"
+#include "pipeline/exec/health.h"
+#include "pipeline/core/manifest.h"
+#include "pipeline/core/rollout.h"
 
 enum node_drop {
     DROP_AUTH,

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "pipeline/rollout.h"
+#include "pipeline/core/rollout.h"
 
 /* How often one member may be raised unhealthy. */
 #define RELEASE_WATCH_INTERVAL_MS 30000

@@ -14,7 +14,7 @@
 
 #include <stddef.h>
 
-#include "pipeline/rollout.h"
+#include "pipeline/core/rollout.h"
 
 enum release_table_room {
     RELEASE_TABLE_ROOM,  /* there is room: keep the new one */

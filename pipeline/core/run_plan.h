@@ -17,8 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "pipeline/manifest.h"
-#include "pipeline/rollout.h"
+#include "pipeline/core/manifest.h"
+#include "pipeline/core/rollout.h"
 
 /* How often a node tells the leader what it runs, news or not. */
 #define RUN_PLAN_REPORT_EVERY_MS 250

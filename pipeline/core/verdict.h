@@ -19,8 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "pipeline/manifest.h"
-#include "pipeline/rollout.h"
+#include "pipeline/core/manifest.h"
+#include "pipeline/core/rollout.h"
 
 #define VERDICT_ERROR_MAX 128
 

@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pipeline/env_file.h"
-#include "pipeline/manifest.h"
-#include "pipeline/probe.h"
+#include "pipeline/core/env_file.h"
+#include "pipeline/core/manifest.h"
+#include "pipeline/exec/probe.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

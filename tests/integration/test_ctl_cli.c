@@ -245,6 +245,26 @@ static void test_ledger_note_dash_reads_one_note_per_line_of_stdin(void **state)
     done();
 }
 
+/* A token that can be read once (a FIFO, or bash's --token-file <(pass show
+ * ...)): chimeractl reads the file once, so the note goes through. It used
+ * to read it again for the client and wait there for a writer forever. */
+static void test_ledger_note_reads_a_token_file_that_can_be_read_once(void **state)
+{
+    (void)state;
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "f='%s/token.fifo' && rm -f \"$f\" && mkfifo -m 600 \"$f\" && "
+             "{ cat '%s' > \"$f\" & } && "
+             "exec '%s' --addr %s:%d --token-file \"$f\" ledger note 'from a fifo'",
+             fed->dir, fed->token_file, ctl_path, fed->nodes[leader].http_host,
+             fed->nodes[leader].http_port);
+    const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+    struct run r = run(argv);
+    EXPECT(r.code == 0 && strstr(r.out, "committed the note at index"), r);
+    run_free(&r);
+    done();
+}
+
 static void test_ledger_note_without_a_token_is_a_usage_error(void **state)
 {
     (void)state;
@@ -415,6 +435,7 @@ int main(void)
         cmocka_unit_test(test_chimerad_version_needs_no_configuration),
         cmocka_unit_test(test_ledger_note_commits_each_text_through_the_leader),
         cmocka_unit_test(test_ledger_note_dash_reads_one_note_per_line_of_stdin),
+        cmocka_unit_test(test_ledger_note_reads_a_token_file_that_can_be_read_once),
         cmocka_unit_test(test_ledger_note_without_a_token_is_a_usage_error),
         cmocka_unit_test(test_chimera_addr_lists_endpoints_tried_in_order),
         cmocka_unit_test(test_status_shows_each_members_release_health_and_ports),

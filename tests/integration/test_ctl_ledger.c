@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "harness_fixture.h"
 
 #define NODES 3
 
@@ -99,17 +100,6 @@ static json_int_t post_notes(struct h_cluster *c, const char *body)
     return a.last;
 }
 
-static json_int_t head_index(struct h_cluster *c, int node)
-{
-    long st = 0;
-    json_t *h = h_http_get_json(c, node, "/ledger/head", &st);
-    if (st != 200 || !json_is_integer(json_object_get(h, "index")))
-        fail_msg("%s: GET /ledger/head answered %ld", c->nodes[node].id, st);
-    json_int_t index = json_integer_value(json_object_get(h, "index"));
-    json_decref(h);
-    return index;
-}
-
 /* The hash of entry `index` as node `node` serves it (malloc'd). */
 static char *entry_hash(struct h_cluster *c, int node, unsigned long long index)
 {
@@ -182,7 +172,7 @@ static void test_show_beyond_the_head_fails_with_exit_4(void **state)
     (void)state;
     struct h_cluster *c = cluster;
     int leader = leader_of(c);
-    unsigned long long beyond = (unsigned long long)head_index(c, leader) + 1000;
+    unsigned long long beyond = (unsigned long long)h_ledger_head_index(c, leader) + 1000;
     char arg[32], want[96];
     snprintf(arg, sizeof arg, "%llu", beyond);
     snprintf(want, sizeof want, "ledger show: no entry at index %llu", beyond);
@@ -205,11 +195,11 @@ static void test_tail_n_3_prints_exactly_the_last_3_entries(void **state)
     struct h_cluster *c = cluster;
     post_notes(c, "{\"notes\":[\"tail one\",\"tail two\",\"tail three\",\"tail four\"]}");
     int leader = leader_of(c);
-    json_int_t before = head_index(c, leader);
+    json_int_t before = h_ledger_head_index(c, leader);
     int code;
     char *out, *err;
     assert_true(h_ctl(c, leader, &code, &out, &err, "ledger", "tail", "-n", "3", NULL));
-    json_int_t after = head_index(c, leader);
+    json_int_t after = h_ledger_head_index(c, leader);
     if (code != 0 || h_count_lines(out) != 4 || strncmp(out, "INDEX", 5) != 0)
         fail_msg("want a header and 3 lines, exit 0; got %d:\n%s\nstderr:\n%s", code, out, err);
     bool has_four = strstr(out, "\"tail four\"") != NULL; /* before strtok cuts out */

@@ -1,4 +1,4 @@
-/* Integration: the `process` driver (pipeline/driver.h) runs real processes
+/* Integration: the `process` driver (pipeline/exec/driver.h) runs real processes
  * on a libuv loop, and the chimera-demo service exits as documented. Every
  * wait is on a condition with a deadline, never on time. */
 #include <stdarg.h>
@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "pipeline/driver.h"
+#include "pipeline/exec/driver.h"
 
 #define DEADLINE_MS 20000
 

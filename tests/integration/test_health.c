@@ -1,4 +1,4 @@
-/* Integration: HTTP health checks (pipeline/health.h) on a libuv loop,
+/* Integration: HTTP health checks (pipeline/exec/health.h) on a libuv loop,
  * against chimera-demo started through the process driver, a closed port
  * and a server that never answers. Every wait is on a condition with a
  * deadline, never on time. */
@@ -19,8 +19,8 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "pipeline/driver.h"
-#include "pipeline/health.h"
+#include "pipeline/exec/driver.h"
+#include "pipeline/exec/health.h"
 
 #define DEADLINE_MS 20000
 #define MANY 50

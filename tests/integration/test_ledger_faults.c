@@ -54,6 +54,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "harness_fixture.h"
 
 #define MAX_WRITERS 4
 #define KILLS 3
@@ -364,19 +365,10 @@ static void expect_progress(struct pool *p, int from, int to, long more, int tim
 
 /* ---- fixtures ------------------------------------------------------------ */
 
-static bool netns_ok;
-static char netns_why[256];
-
 static int group_setup(void **state)
 {
     (void)state;
-    netns_ok = h_netns_available(netns_why, sizeof netns_why);
-    if (!netns_ok)
-        fprintf(stderr,
-                "\n*** test_ledger_faults: the partition test will be SKIPPED: %s.\n"
-                "*** Real network partitions need root and iproute2 (`ip netns`).\n\n",
-                netns_why);
-    return 0;
+    return h_netns_check("test_ledger_faults", "the partition test");
 }
 
 static int setup_n(void **state, int n)
@@ -398,18 +390,7 @@ static int setup5(void **state)
 
 static int setup5_netns(void **state)
 {
-    if (setup_n(state, 5) != 0)
-        return -1;
-    struct h_cluster *c = *state;
-    if (netns_ok && h_netns_setup(c) != 0) {
-        fprintf(stderr,
-                "test_ledger_faults: cannot set up the namespaces (the lines above say why)\n");
-        h_cluster_pass(c); /* no node ran: nothing to keep */
-        h_cluster_destroy(c);
-        *state = NULL;
-        return -1;
-    }
-    return 0;
+    return h_netns_cluster_setup(state, 5, "test_ledger_faults");
 }
 
 static int teardown(void **state)
@@ -420,31 +401,11 @@ static int teardown(void **state)
     return 0;
 }
 
-static void require_netns(struct h_cluster *c)
-{
-    if (netns_ok)
-        return;
-    const char *req = getenv("CHIMERA_REQUIRE_NETNS");
-    if (req && strcmp(req, "1") == 0)
-        fail_msg("CHIMERA_REQUIRE_NETNS=1 but network namespaces are unavailable: %s", netns_why);
-    fprintf(stderr, "*** test_ledger_faults: SKIPPED (%s)\n", netns_why);
-    h_cluster_pass(c);
-    skip();
-}
-
 /* Elections after a kill may take a few rounds; healing a cut waits on TCP
  * retransmission. */
 static int deadline(void)
 {
     return 3 * h_timeout_ms();
-}
-
-static int start_all(struct h_cluster *c, unsigned long long *term)
-{
-    int leader = h_start_agreed_within(c, "test_ledger_faults", deadline(), term);
-    if (leader < 0)
-        fail_msg("the federation did not come up with a leader (the line above says why)");
-    return leader;
 }
 
 static void start_node(struct h_cluster *c, int i)
@@ -813,7 +774,7 @@ static void print_figures(const char *test, const struct figures *f, const char 
 static void leader_kills(struct h_cluster *c, const char *tag, int nwriters, const char *name)
 {
     unsigned long long term;
-    int leader = start_all(c, &term);
+    int leader = h_start_leader(c, "test_ledger_faults", deadline(), &term);
     (void)leader;
     int all[H_MAX_NODES];
     for (int i = 0; i < c->n; i++)
@@ -878,9 +839,9 @@ static void
 test_cut_off_leader_acknowledges_nothing_it_cannot_commit_and_majority_notes_survive(void **state)
 {
     struct h_cluster *c = *state;
-    require_netns(c);
+    h_require_netns(c, "test_ledger_faults");
     unsigned long long t1, t2;
-    int l1 = start_all(c, &t1);
+    int l1 = h_start_leader(c, "test_ledger_faults", deadline(), &t1);
     int minority[2] = {l1, (l1 + 1) % c->n}, majority[3];
     for (int i = 0, k = 0; i < c->n; i++)
         if (i != minority[0] && i != minority[1])
@@ -992,19 +953,6 @@ static char *node_pubkey(struct h_cluster *c, int i)
     return copy;
 }
 
-static void expect_verifies(struct h_cluster *c, int i, const char *who)
-{
-    int code = -1;
-    char *out = NULL, *err = NULL;
-    assert_true(
-        h_ctl(c, -1, &code, &out, &err, "ledger", "verify", "--data", c->nodes[i].data, NULL));
-    if (code != 0)
-        fail_msg("%s %s: chimeractl ledger verify --data %s exited %d: %s %s", who, c->nodes[i].id,
-                 c->nodes[i].data, code, out ? out : "", err ? err : "");
-    free(out);
-    free(err);
-}
-
 /* The boot epoch node i's log reports for its latest start, or 0. */
 static unsigned long long boot_epoch(struct h_cluster *c, int i)
 {
@@ -1077,7 +1025,7 @@ static void test_a_follower_wiped_of_its_data_catches_up_and_verifies_offline(vo
 {
     struct h_cluster *c = *state;
     unsigned long long term;
-    int leader = start_all(c, &term);
+    int leader = h_start_leader(c, "test_ledger_faults", deadline(), &term);
     wipe_seq = 0;
     json_int_t last = post_batches(c, &leader, "wp", 6, 50, &wipe_seq); /* 300 notes */
     int l;
@@ -1108,12 +1056,12 @@ static void test_a_follower_wiped_of_its_data_catches_up_and_verifies_offline(vo
     if (!h_wait_agreed(c, 0, deadline(), &leader, NULL))
         fail_msg("no leader: %s", h_views_line(c));
     assert_int_equal(h_node_stop(c, wiped), 0);
-    expect_verifies(c, wiped, "wiped and rejoined");
+    json_decref(h_ledger_verify(c, wiped));
     assert_int_equal(h_node_stop(c, leader), 0);
-    expect_verifies(c, leader, "leader");
+    json_decref(h_ledger_verify(c, leader));
     int third = 3 - leader - wiped;
     assert_int_equal(h_node_stop(c, third), 0);
-    expect_verifies(c, third, "follower");
+    json_decref(h_ledger_verify(c, third));
 
     printf("[ figures  ] wiped follower: %u notes (300 before the wipe, 50 while away, 50 after "
            "its return); %s wiped and restarted with %s node key (boot epoch %llu -> %llu), "
@@ -1146,7 +1094,7 @@ static bool clock_reached(void *arg)
 static void wiped_after_recent_start_rejoins(struct h_cluster *c, bool quick)
 {
     unsigned long long term;
-    int leader = start_all(c, &term);
+    int leader = h_start_leader(c, "test_ledger_faults", deadline(), &term);
     wipe_seq = 0;
     post_batches(c, &leader, "wp", 2, 50, &wipe_seq);
     int l;
@@ -1210,7 +1158,7 @@ static void wiped_after_recent_start_rejoins(struct h_cluster *c, bool quick)
     json_int_t head = expect_converged_hint(c, &l, h_timeout_ms(), hint[0] ? hint : NULL);
     expect_all_notes(c, head, "wp", wipe_seq);
     assert_int_equal(h_node_stop(c, wiped), 0);
-    expect_verifies(c, wiped, "wiped and rejoined");
+    json_decref(h_ledger_verify(c, wiped));
     h_cluster_pass(c);
 }
 

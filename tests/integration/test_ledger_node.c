@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "harness_fixture.h"
 #include "harness_release.h"
 #include "ledger/ledger.h"
 #include "node/cons_store.h"
@@ -62,16 +63,6 @@ static void segment_path(struct h_cluster *c, char *out, size_t len)
     snprintf(out, len, "%s/ledger/seg-%020d.log", c->nodes[0].data, 1);
 }
 
-static json_int_t head_index(struct h_cluster *c)
-{
-    long status = 0;
-    json_t *head = h_http_get_json(c, 0, "/ledger/head", &status);
-    assert_int_equal(status, 200);
-    json_int_t index = json_integer_value(json_object_get(head, "index"));
-    json_decref(head);
-    return index;
-}
-
 static void test_first_start_creates_a_node_key_only_its_owner_can_read(void **state)
 {
     struct h_cluster *c = *state;
@@ -100,7 +91,7 @@ static void test_the_ledgers_entries_and_head_are_served(void **state)
     write_notes(c, 3);
     start(c);
     /* 3, and one more once the single member records its election. */
-    assert_true(head_index(c) >= 3);
+    assert_true(h_ledger_head_index(c, 0) >= 3);
     long status = 0;
     json_t *page = h_http_get_json(c, 0, "/ledger?from=2&limit=2", &status);
     assert_int_equal(status, 200);
@@ -146,7 +137,7 @@ static void test_a_torn_tail_is_truncated_at_start_and_reported(void **state)
     fwrite("\x40\x00\x00\x00\x12\x34", 1, 6, f);
     fclose(f);
     start(c);
-    assert_true(head_index(c) >= 3);
+    assert_true(h_ledger_head_index(c, 0) >= 3);
     assert_true(h_event_seq(c, 0, "ledger.recovered", NULL, 0) > 0);
     h_cluster_pass(c);
 }

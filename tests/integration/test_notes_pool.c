@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 
 #include "harness.h"
+#include "harness_fixture.h"
 #include "harness_release.h"
 
 #define BATCH 256
@@ -93,22 +94,12 @@ static void test_a_batch_of_256_large_notes_is_committed_in_order(void **state)
     h_cluster_pass(c);
 }
 
-static json_int_t last_index(struct h_cluster *c)
-{
-    long st = 0;
-    json_t *head = h_http_get_json(c, 0, "/ledger/head", &st);
-    assert_int_equal(st, 200);
-    json_int_t last = json_integer_value(json_object_get(head, "index"));
-    json_decref(head);
-    return last;
-}
-
 static void
 test_a_bad_note_in_a_large_batch_is_refused_naming_it_and_nothing_is_appended(void **state)
 {
     struct h_cluster *c = *state;
     start_leader(c);
-    json_int_t before = last_index(c);
+    json_int_t before = h_ledger_head_index(c, 0);
     char *body = batch_body(200);
     long st = 0;
     json_t *a = post_notes(c, body, &st);
@@ -118,7 +109,7 @@ test_a_bad_note_in_a_large_batch_is_refused_naming_it_and_nothing_is_appended(vo
                         "notes[200]: must be a string of 1..4096 bytes");
     assert_null(json_object_get(a, "path")); /* as before: only body errors carry one */
     json_decref(a);
-    assert_int_equal(last_index(c), before);
+    assert_int_equal(h_ledger_head_index(c, 0), before);
     h_cluster_pass(c);
 }
 
@@ -261,7 +252,7 @@ test_a_node_stopped_while_large_batches_are_in_flight_answers_them_and_exits_0(v
     /* Persist before acknowledge: what was answered 201 is there after a
      * restart. */
     start_leader(c);
-    assert_true(last_index(c) >= acknowledged);
+    assert_true(h_ledger_head_index(c, 0) >= acknowledged);
     h_cluster_pass(c);
 }
 

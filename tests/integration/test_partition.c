@@ -26,41 +26,21 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "harness_fixture.h"
 
 #define NODES 5
-
-static bool netns_ok;
-static char netns_why[256];
 
 /* ---- fixtures and helpers ---------------------------------------------- */
 
 static int group_setup(void **state)
 {
     (void)state;
-    netns_ok = h_netns_available(netns_why, sizeof netns_why);
-    if (!netns_ok)
-        fprintf(stderr,
-                "\n*** test_partition: SKIPPING every test: %s.\n"
-                "*** Real network partitions need root and iproute2 (`ip netns`); CI runs as "
-                "root, where these tests must run.\n\n",
-                netns_why);
-    return 0;
+    return h_netns_check("test_partition", "every test");
 }
 
 static int setup5(void **state)
 {
-    struct h_cluster *c = h_cluster_create(NODES);
-    *state = c;
-    if (!c)
-        return -1;
-    if (netns_ok && h_netns_setup(c) != 0) {
-        fprintf(stderr, "test_partition: cannot set up the namespaces (the lines above say why)\n");
-        h_cluster_pass(c); /* no node ran: nothing to keep */
-        h_cluster_destroy(c);
-        *state = NULL;
-        return -1;
-    }
-    return 0;
+    return h_netns_cluster_setup(state, NODES, "test_partition");
 }
 
 static int teardown(void **state)
@@ -69,31 +49,11 @@ static int teardown(void **state)
     return 0;
 }
 
-static void require_netns(struct h_cluster *c)
-{
-    if (netns_ok)
-        return;
-    const char *req = getenv("CHIMERA_REQUIRE_NETNS");
-    if (req && strcmp(req, "1") == 0)
-        fail_msg("CHIMERA_REQUIRE_NETNS=1 but network namespaces are unavailable: %s", netns_why);
-    fprintf(stderr, "*** test_partition: SKIPPED (%s)\n", netns_why);
-    h_cluster_pass(c); /* nothing ran: no logs worth keeping */
-    skip();
-}
-
 /* Healing waits for TCP to retransmit into the restored path, which after a
  * long cut can take seconds: be generous. */
 static int deadline(void)
 {
     return 3 * h_timeout_ms();
-}
-
-static int start_all(struct h_cluster *c, unsigned long long *term)
-{
-    int leader = h_start_agreed_within(c, "test_partition", deadline(), term);
-    if (leader < 0)
-        fail_msg("the federation did not come up with a leader (the line above says why)");
-    return leader;
 }
 
 static void expect_event(struct h_cluster *c, int i, const char *kind, unsigned long long after)
@@ -205,9 +165,9 @@ static int expect_healed(struct h_cluster *c, unsigned long long *term)
 static void test_cut_off_minority_turns_read_only_while_the_majority_keeps_its_leader(void **state)
 {
     struct h_cluster *c = *state;
-    require_netns(c);
+    h_require_netns(c, "test_partition");
     unsigned long long t1, t2, t3;
-    int l1 = start_all(c, &t1);
+    int l1 = h_start_leader(c, "test_partition", deadline(), &t1);
     int minority[2] = {(l1 + 1) % NODES, (l1 + 2) % NODES}, majority[3];
     split(minority, majority);
     unsigned long long base[2] = {h_last_event_seq(c, minority[0]),
@@ -240,9 +200,9 @@ static void test_cut_off_minority_turns_read_only_while_the_majority_keeps_its_l
 static void test_cut_off_leader_steps_down_and_the_majority_elects_another(void **state)
 {
     struct h_cluster *c = *state;
-    require_netns(c);
+    h_require_netns(c, "test_partition");
     unsigned long long t1, t2, t3;
-    int l1 = start_all(c, &t1);
+    int l1 = h_start_leader(c, "test_partition", deadline(), &t1);
     int minority[2] = {l1, (l1 + 1) % NODES}, majority[3];
     split(minority, majority);
     unsigned long long base = h_last_event_seq(c, l1);

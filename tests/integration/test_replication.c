@@ -15,29 +15,10 @@
 #include <string.h>
 
 #include "harness.h"
+#include "harness_fixture.h"
+#include "harness_release.h"
 
 #define NODES 3
-
-static int setup(void **state)
-{
-    struct h_cluster *c = h_cluster_create(NODES);
-    *state = c;
-    return c ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    h_cluster_destroy(*state);
-    return 0;
-}
-
-static int start_all(struct h_cluster *c, unsigned long long *term)
-{
-    int leader = h_start_agreed(c, "test_replication", term);
-    if (leader < 0)
-        fail_msg("the federation did not come up with a leader (the line above says why)");
-    return leader;
-}
 
 /* POSTs body to /ledger/notes on node i with the token. */
 static json_t *post_notes(struct h_cluster *c, int i, const char *body, long *status)
@@ -118,24 +99,15 @@ static void stop_and_verify_all(struct h_cluster *c)
 {
     for (int i = 0; i < c->n; i++)
         assert_int_equal(h_node_stop(c, i), 0);
-    for (int i = 0; i < c->n; i++) {
-        int code = -1;
-        char *out = NULL, *err = NULL;
-        assert_true(
-            h_ctl(c, -1, &code, &out, &err, "ledger", "verify", "--data", c->nodes[i].data, NULL));
-        if (code != 0)
-            fail_msg("%s: ledger verify exited %d: %s %s", c->nodes[i].id, code, out ? out : "",
-                     err ? err : "");
-        free(out);
-        free(err);
-    }
+    for (int i = 0; i < c->n; i++)
+        json_decref(h_ledger_verify(c, i));
 }
 
 static void test_notes_commit_on_every_node_and_followers_redirect(void **state)
 {
     struct h_cluster *c = *state;
     unsigned long long term;
-    int leader = start_all(c, &term);
+    int leader = h_start_leader(c, "test_replication", 0, &term);
 
     long st = 0;
     json_t *j = post_notes(c, leader, "{\"notes\":[\"one\",\"two\",\"three\"]}", &st);
@@ -180,7 +152,7 @@ static void test_a_killed_leader_restarts_and_catches_up(void **state)
 {
     struct h_cluster *c = *state;
     unsigned long long t1, t2;
-    int l1 = start_all(c, &t1);
+    int l1 = h_start_leader(c, "test_replication", 0, &t1);
     json_int_t last = post_committed(c, l1, "{\"note\":\"before the kill\"}");
     expect_same_heads(c, last);
 
@@ -205,9 +177,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_notes_commit_on_every_node_and_followers_redirect,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_a_killed_leader_restarts_and_catches_up, setup,
-                                        teardown),
+                                        h_setup_three_nodes, h_teardown_cluster),
+        cmocka_unit_test_setup_teardown(test_a_killed_leader_restarts_and_catches_up,
+                                        h_setup_three_nodes, h_teardown_cluster),
     };
     return cmocka_run_group_tests_name("replication", tests, NULL, NULL);
 }

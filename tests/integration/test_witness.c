@@ -18,30 +18,11 @@
 #include <sys/wait.h>
 
 #include "harness.h"
+#include "harness_fixture.h"
+#include "harness_release.h"
 
 #define NODES 3
 #define ROUNDS 3 /* elections in test_elections_raise_no_malformed_checkpoint_drops */
-
-static int setup(void **state)
-{
-    struct h_cluster *c = h_cluster_create(NODES);
-    *state = c;
-    return c ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    h_cluster_destroy(*state);
-    return 0;
-}
-
-static int start_all(struct h_cluster *c, unsigned long long *term)
-{
-    int leader = h_start_agreed(c, "test_witness", term);
-    if (leader < 0)
-        fail_msg("the federation did not come up with a leader (the line above says why)");
-    return leader;
-}
 
 static json_t *head(struct h_cluster *c, int i)
 {
@@ -255,7 +236,7 @@ static void test_elections_raise_no_malformed_checkpoint_drops(void **state)
 {
     struct h_cluster *c = *state;
     unsigned long long term;
-    int leader = start_all(c, &term);
+    int leader = h_start_leader(c, "test_witness", 0, &term);
     for (int round = 0; round < ROUNDS; round++) {
         int a = (leader + 1) % NODES, b = (leader + 2) % NODES;
         assert_int_equal(h_node_stop(c, b), 0);
@@ -294,21 +275,12 @@ static void stop_and_verify_all(struct h_cluster *c)
     for (int i = 0; i < c->n; i++)
         assert_int_equal(h_node_stop(c, i), 0);
     for (int i = 0; i < c->n; i++) {
-        int code = -1;
-        char *out = NULL, *err = NULL;
-        assert_true(h_ctl(c, -1, &code, &out, &err, "ledger", "verify", "--data", c->nodes[i].data,
-                          "--json", NULL));
-        json_t *r = out ? json_loads(out, 0, NULL) : NULL;
-        if (code != 0 || !r)
-            fail_msg("%s: ledger verify exited %d: %s %s", c->nodes[i].id, code, out ? out : "",
-                     err ? err : "");
+        json_t *r = h_ledger_verify(c, i);
         /* The keys come from the ledger's own membership entries. */
         assert_string_equal(json_string_value(json_object_get(r, "keys_from")), "membership");
         assert_int_equal(json_integer_value(json_object_get(r, "keys")), NODES);
         assert_true(json_integer_value(json_object_get(r, "last_notarized")) > 0);
         json_decref(r);
-        free(out);
-        free(err);
     }
 }
 
@@ -316,7 +288,7 @@ static void test_every_members_key_is_recorded_in_every_ledger(void **state)
 {
     struct h_cluster *c = *state;
     unsigned long long term;
-    start_all(c, &term);
+    h_start_leader(c, "test_witness", 0, &term);
     expect_keys_recorded(c);
     stop_and_verify_all(c);
     h_cluster_pass(c);
@@ -326,7 +298,7 @@ static void test_checkpoints_are_cosigned_and_notarized_on_every_node(void **sta
 {
     struct h_cluster *c = *state;
     unsigned long long term;
-    int leader = start_all(c, &term);
+    int leader = h_start_leader(c, "test_witness", 0, &term);
     json_int_t last = 0;
     for (int k = 0; k < 5; k++)
         last = post_note(c, leader, "witnessed");
@@ -350,7 +322,7 @@ static void test_checkpoints_are_cosigned_and_notarized_on_every_node(void **sta
 static int stop_recorded_follower(struct h_cluster *c, char **old)
 {
     unsigned long long term;
-    int leader = start_all(c, &term);
+    int leader = h_start_leader(c, "test_witness", 0, &term);
     expect_keys_recorded(c);
     int i = (leader + 1) % c->n;
     *old = node_pubkey(c, i);
@@ -529,7 +501,7 @@ static void test_followers_of_a_killed_leader_have_their_read_only_episode_recor
 {
     struct h_cluster *c = *state;
     unsigned long long t1, t2;
-    int l1 = start_all(c, &t1);
+    int l1 = h_start_leader(c, "test_witness", 0, &t1);
     h_node_kill(c, l1);
     int l2;
     if (!h_wait_agreed(c, t1, h_timeout_ms(), &l2, &t2))
@@ -544,7 +516,7 @@ static void test_a_deposed_leader_has_its_step_down_recorded(void **state)
 {
     struct h_cluster *c = *state;
     unsigned long long t1, t2;
-    int l1 = start_all(c, &t1);
+    int l1 = h_start_leader(c, "test_witness", 0, &t1);
     /* Frozen, the leader is cut off; the others elect a new one. */
     h_node_pause(c, l1);
     int l2;
@@ -562,7 +534,7 @@ static void test_a_deposed_leader_has_its_step_down_recorded(void **state)
 
 int main(void)
 {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, h_setup_three_nodes, h_teardown_cluster)
     const struct CMUnitTest tests[] = {
         T(test_every_members_key_is_recorded_in_every_ledger),
         T(test_checkpoints_are_cosigned_and_notarized_on_every_node),

@@ -4,7 +4,7 @@
  * harness.h. */
 #include "harness.h"
 #include "harness_int.h"
-#include "pipeline/driver.h"
+#include "pipeline/exec/driver.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>

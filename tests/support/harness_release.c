@@ -1,7 +1,7 @@
 /* Releases and service processes for integration tests (harness_release.h). */
 #include "harness_release.h"
 
-#include "pipeline/driver.h"
+#include "pipeline/exec/driver.h"
 
 #include <ctype.h>
 #include <dirent.h>

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pipeline/certify.h"
+#include "pipeline/core/certify.h"
 
 static const char *const doc =
     "{\"name\": \"demo\", \"version\": \"1.0.0\", \"services\": ["

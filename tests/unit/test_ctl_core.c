@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-#include "node/ctl/ctl.h"
+#include "ctl/ctl.h"
 
 static void test_each_outcome_has_its_own_common_code(void **state)
 {

@@ -1,4 +1,4 @@
-/* The data directory's lock (node/datadir.c). flock locks belong to an
+/* The data directory's lock (ledger/datadir.c). flock locks belong to an
  * open file, so one process can play both nodes: a second open of LOCK is
  * refused while the first holds it, as a second chimerad would be. */
 #include <stdarg.h>
@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "node/datadir.h"
+#include "ledger/datadir.h"
 
 static int make_dir(void **state)
 {

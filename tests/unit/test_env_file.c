@@ -1,4 +1,4 @@
-/* Env files: the parser (pipeline/env_file.c) with ordinary and hostile
+/* Env files: the parser (pipeline/core/env_file.c) with ordinary and hostile
  * input, the merge with the manifest's env, the probe that reads the file on
  * a node, and the simulate stage's judgement of what the probe found. No
  * error message ever holds a value from the file. */
@@ -13,9 +13,9 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
-#include "pipeline/certify.h"
-#include "pipeline/env_file.h"
-#include "pipeline/probe.h"
+#include "pipeline/core/certify.h"
+#include "pipeline/core/env_file.h"
+#include "pipeline/exec/probe.h"
 
 #define SECRET "s3cr3t-value"
 

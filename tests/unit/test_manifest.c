@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pipeline/manifest.h"
+#include "pipeline/core/manifest.h"
 
 static const char full[] =
     "{\n"

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pipeline/manifest.h"
+#include "pipeline/core/manifest.h"
 
 #define S "{'name':'api','command':'/bin/true'}"
 #define SP "{'name':'api','command':'/bin/true','port':'auto'"

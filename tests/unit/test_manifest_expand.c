@@ -12,7 +12,7 @@
 
 #include <sodium.h>
 
-#include "pipeline/manifest.h"
+#include "pipeline/core/manifest.h"
 
 static const struct manifest_vars vars = {"node2", "web", "1.4.2", 31337};
 

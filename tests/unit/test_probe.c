@@ -17,8 +17,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
-#include "pipeline/certify.h"
-#include "pipeline/probe.h"
+#include "pipeline/core/certify.h"
+#include "pipeline/exec/probe.h"
 
 struct fixture {
     char dir[64]; /* a fresh temporary directory */

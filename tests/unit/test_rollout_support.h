@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "pipeline/rollout.h"
+#include "pipeline/core/rollout.h"
 
 #define SEC 1000u
 

@@ -1,0 +1,186 @@
+/* chimeractl's deployment commands: the node behind --addr and the leader it
+ * points to. Mutations are POSTed with the token, following a follower's 307
+ * to the leader (at most MAX_REDIRECTS times); reads poll whichever node
+ * answers. Also the shared bits of deploy.c and deploy_watch.c: JSON field
+ * helpers. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctl/deploy_int.h"
+
+#define MAX_REDIRECTS 3
+
+const char *ctl_json_str(const json_t *obj, const char *key, const char *dflt)
+{
+    const char *s = json_string_value(json_object_get(obj, key));
+    return s && *s ? s : dflt;
+}
+
+int ctl_conn_open(struct ctl_conn *c, const struct ctl_opts *o)
+{
+    memset(c, 0, sizeof *c);
+    c->o = o;
+    c->first = c->using = ctl_client_new(o);
+    if (!c->first) {
+        fprintf(stderr, "chimeractl: cannot initialise the HTTP client\n");
+        return -1;
+    }
+    ctl_client_set_cancel(c->first, &ctl_interrupted);
+    return 0;
+}
+
+void ctl_conn_close(struct ctl_conn *c)
+{
+    ctl_client_free(c->lead);
+    ctl_client_free(c->first);
+}
+
+const char *ctl_conn_addr(const struct ctl_conn *c)
+{
+    return c->using == c->lead ? c->lead_addr : ctl_client_addr(c->first);
+}
+
+/* Points c->lead at base (scheme://host:port). */
+static int conn_redirect(struct ctl_conn *c, const char *base)
+{
+    ctl_client_free(c->lead);
+    c->using = c->first;
+    snprintf(c->lead_addr, sizeof c->lead_addr, "%s", base);
+    c->lead_opts = *c->o;
+    c->lead_opts.addr = c->lead_addr;
+    c->lead = ctl_client_new(&c->lead_opts);
+    if (!c->lead)
+        return -1;
+    ctl_client_set_cancel(c->lead, &ctl_interrupted);
+    c->using = c->lead;
+    return 0;
+}
+
+/* Reads go to the leader when the node behind --addr names one: only the
+ * leader hears every node's reports (another node knows its own). Keeps
+ * the node behind --addr when anything is amiss. */
+void ctl_conn_prefer_leader(struct ctl_conn *c)
+{
+    struct ctl_reply r;
+    if (ctl_get(c->first, "/federation/state", &r) == 0 && r.status == 200) {
+        const char *leader = ctl_json_str(r.json, "leader", NULL);
+        const json_t *peers = json_object_get(r.json, "peers"), *p;
+        size_t i;
+        json_array_foreach(peers, i, p)
+        {
+            const char *http = ctl_json_str(p, "http", NULL);
+            if (leader && http && strcmp(ctl_json_str(p, "node", ""), leader) == 0 &&
+                !json_is_true(json_object_get(p, "self"))) {
+                char base[512];
+                snprintf(base, sizeof base, "%s%s", strstr(http, "://") ? "" : "http://", http);
+                if (conn_redirect(c, base) != 0)
+                    c->using = c->first;
+                break;
+            }
+        }
+    }
+    ctl_reply_free(&r);
+}
+
+/* GET path from the node polled; when that is the leader and it does not
+ * answer, from the node behind --addr. Returns ctl_get's result. */
+int ctl_conn_get(struct ctl_conn *c, const char *path, struct ctl_reply *r)
+{
+    int rc = ctl_get(c->using, path, r);
+    if (rc != 0 && c->using != c->first) { /* the leader went away: ask --addr */
+        ctl_reply_free(r);
+        c->using = c->first;
+        rc = ctl_get(c->using, path, r);
+    }
+    return rc;
+}
+
+/* From a 307: the leader's base URL (scheme://host:port) into base, from
+ * Location or else "leader_http". The request goes to the same path and
+ * query as the first one: the leader serves the same API, and a Location
+ * that dropped "?dry_run=1" must never turn a dry run into a deployment. */
+static int redirect_target(const struct ctl_reply *r, char *base, size_t blen)
+{
+    const char *loc = r->location;
+    const char *lh = ctl_json_str(r->json, "leader_http", NULL);
+    const char *scheme = strstr(loc, "://");
+    if (scheme && scheme > loc) {
+        const char *slash = strchr(scheme + 3, '/');
+        size_t n = slash ? (size_t)(slash - loc) : strlen(loc);
+        snprintf(base, blen, "%.*s", (int)n, loc);
+        return 0;
+    }
+    if (lh) {
+        snprintf(base, blen, "%s%s", strstr(lh, "://") ? "" : "http://", lh);
+        return 0;
+    }
+    return -1;
+}
+
+/* POSTs payload with the token, following a follower's 307 to the leader.
+ * Returns ctl_post_raw's result; r holds the final answer. */
+int ctl_conn_post(struct ctl_conn *c, const char *path, const char *payload, const char *token,
+                  struct ctl_reply *r)
+{
+    int rc = ctl_post_raw(c->using, path, payload, token, r);
+    for (int hop = 0; rc == 0 && (r->status == 307 || r->status == 308); hop++) {
+        char base[512];
+        if (hop == MAX_REDIRECTS || redirect_target(r, base, sizeof base) != 0)
+            return rc; /* reported by the caller as an unexpected answer */
+        if (!c->o->json)
+            fprintf(stderr, "chimeractl: %s is not the leader; sending to the leader at %s\n",
+                    ctl_conn_addr(c), base);
+        if (conn_redirect(c, base) != 0) {
+            ctl_reply_free(r);
+            snprintf(r->error, sizeof r->error, "out of memory");
+            return -1;
+        }
+        ctl_reply_free(r);
+        rc = ctl_post_raw(c->using, path, payload, token, r);
+    }
+    return rc;
+}
+
+/* GET path as a JSON object, for polling: failures are tolerated (said once
+ * on stderr, then the other node is tried next time). Returns the object (a
+ * new reference) or NULL. *status is the HTTP status (0: no answer). */
+json_t *ctl_conn_poll(struct ctl_conn *c, const char *path, long *status)
+{
+    struct ctl_reply r;
+    int rc = ctl_get(c->using, path, &r);
+    json_t *j = NULL;
+    *status = rc == 0 ? r.status : 0;
+    if (rc == 0 && r.status == 200 && json_is_object(r.json)) {
+        j = json_incref(r.json);
+        if (c->down)
+            fprintf(stderr, "chimeractl: in contact with the node at %s again\n", ctl_conn_addr(c));
+        c->down = false;
+    } else if (!ctl_interrupted) {
+        if (!c->down)
+            fprintf(stderr, "chimeractl: no answer for %s from the node at %s (%s); retrying\n",
+                    path, ctl_conn_addr(c),
+                    rc != 0           ? r.error
+                    : r.status == 200 ? "not a JSON object"
+                    : r.status == 404 ? "not found"
+                    : r.status == 503 ? "read-only"
+                                      : "error status");
+        c->down = true;
+        if (c->lead) /* the leader may have changed: ask the other node */
+            c->using = c->using == c->lead ? c->first : c->lead;
+    }
+    ctl_reply_free(&r);
+    return j;
+}
+
+/* The id of a deployment object as text (ids are strings; integers too). */
+void ctl_deploy_id(const json_t *d, char *buf, size_t len)
+{
+    const json_t *id = json_object_get(d, "id");
+    if (json_is_integer(id))
+        snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(id));
+    else
+        snprintf(buf, len, "%s", json_string_value(id) ? json_string_value(id) : "");
+}

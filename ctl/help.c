@@ -1,0 +1,392 @@
+/* chimeractl's help: the global text, one page per command (`chimeractl
+ * help deploy`, `chimeractl deploy --help`), the exit-code table, and "did
+ * you mean" for a mistyped command. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl/ctl.h"
+
+struct page {
+    const char *name;     /* "deploy", "ledger verify" */
+    const char *summary;  /* one line, for the global help */
+    const char *synopsis; /* after "Usage: chimeractl " */
+    const char *body;     /* what it does, its options with defaults, an example */
+    const char *exits;    /* its exit codes */
+};
+
+#define COMMON_EXITS                                                                               \
+    "  0 ok; 5 cannot connect (no endpoint answered); 6 auth refused (401/403);\n"                 \
+    "  7 unavailable (503: read-only, no leader); 3 another error status;\n"                       \
+    "  1 an answer that could not be used; 2 usage error\n"
+
+static const struct page pages[] = {
+    {"status", "federation state, every member's release, health and ports", "status",
+     "The federation as the node behind --addr sees it (leader, term, quorum,\n"
+     "read-only, ledger, release), then one row per member: role, liveness,\n"
+     "last contact, HTTP address, the release it runs, its health and its\n"
+     "services' ports. Each member's own HTTP address is asked too, at once and\n"
+     "briefly (at most 1 s); a member that does not answer shows \"unreachable\".\n"
+     "A scriptable health check: exits 7 when the node asked is read-only or\n"
+     "knows no leader.\n"
+     "\n"
+     "Options:\n"
+     "  --json   the node's /federation/state, plus \"members\": what each member\n"
+     "           answered ({\"node\",\"http\",\"reachable\",\"release\",\"error\"})\n"
+     "\n"
+     "Example:\n"
+     "  chimeractl status && echo healthy\n",
+     "  0 the node has a quorum-backed leader and is not read-only;\n"
+     "  7 it is read-only or knows no leader (the table is printed all the same);\n"
+     "  5 cannot connect; 1 an answer that could not be used; 2 usage error\n"},
+    {"events", "recent events, oldest first; --follow streams them",
+     "events [--limit N] [--since SEQ] [--follow]",
+     "Recent events of the node behind --addr, oldest first (each node keeps its\n"
+     "own last 1000; see README \"Events\" for every kind).\n"
+     "\n"
+     "Options:\n"
+     "  --limit N     how many (default 50, at most 1000)\n"
+     "  --since SEQ   only those after sequence number SEQ\n"
+     "  -f, --follow  keep polling until Ctrl-C; rides out node restarts\n"
+     "  --json        one object per line\n"
+     "\n"
+     "Example:\n"
+     "  chimeractl events --limit 20\n",
+     COMMON_EXITS},
+    {"keygen", "a new cluster key or admin token (64 hex digits)", "keygen [--out FILE]",
+     "A new random cluster key, printed or written to FILE (created with mode\n"
+     "0600, never overwritten). Also a good admin or read token. Offline: no\n"
+     "node is asked. Use --out: chimerad refuses key and token files that others\n"
+     "may read, which a shell redirection (keygen > FILE) makes under most umasks.\n"
+     "\n"
+     "Options:\n"
+     "  --out FILE   write the key there instead of stdout (default: stdout)\n"
+     "\n"
+     "Example:\n"
+     "  chimeractl keygen --out .chimera/cluster.key\n",
+     "  0 written; 1 the file exists or cannot be written; 2 usage error\n"},
+    {"version", "client version, and the server's", "version [--client] [--json]",
+     "The version of this chimeractl and, unless --client, the version and id\n"
+     "of the node behind --addr (from GET /federation/state).\n"
+     "\n"
+     "Options:\n"
+     "  --client   only the client's version; no node is asked\n"
+     "  --json     {\"client\":{\"version\"},\"server\":{\"version\",\"node\",\"addr\"}}\n"
+     "\n"
+     "Example:\n"
+     "  chimeractl version\n",
+     "  0 ok (the client's version is printed even when the node is not\n"
+     "  reached); 5 cannot connect; 6, 7, 3, 1 as for every command; 2 usage\n"},
+    {"ledger", "the ledger: show, tail, head, note, verify",
+     "ledger show|tail|head|note|verify ...",
+     "Subcommands (chimeractl help ledger SUBCOMMAND for each):\n"
+     "  ledger show INDEX                 one entry, its payload decoded\n"
+     "  ledger tail [-n N] [--follow]     the last N entries, one line each\n"
+     "  ledger head                       head, committed index, last checkpoint\n"
+     "  ledger note TEXT... | -           commit operator notes (admin token)\n"
+     "  ledger verify --data DIR          check a ledger's files offline\n",
+     "  see each subcommand\n"},
+    {"ledger show", "one ledger entry", "ledger show INDEX",
+     "One entry of the node's ledger: index, term, type, time (UTC), author,\n"
+     "hash, prev_hash, the checkpoint covering it, and the payload decoded from\n"
+     "msgpack.\n"
+     "\n"
+     "Options:\n"
+     "  --json   the node's entry object plus \"payload_decoded\"\n"
+     "\n"
+     "Example:\n"
+     "  chimeractl ledger show 42\n",
+     "  0 ok; 4 no entry at INDEX (beyond the node's head); 5 cannot connect;\n"
+     "  1 an answer that could not be used; 2 usage error\n"},
+    {"ledger tail", "the last entries, one line each", "ledger tail [-n N] [--follow]",
+     "The last N entries of the node's ledger, one line each.\n"
+     "\n"
+     "Options:\n"
+     "  -n N          how many (default 10, at most 1000000)\n"
+     "  -f, --follow  print new entries as they appear, until Ctrl-C (polls\n"
+     "                every 300 ms; says so when the node replaced entries)\n"
+     "  --json        one entry object per line, with \"payload_decoded\"\n"
+     "\n"
+     "Example:\n"
+     "  chimeractl ledger tail -n 20 --follow\n",
+     COMMON_EXITS},
+    {"ledger head", "the ledger head and last checkpoint", "ledger head",
+     "The node's ledger head (index, term, hash), its committed index and its\n"
+     "last checkpoint with the signers.\n"
+     "\n"
+     "Options:\n"
+     "  --json   the head object as the node sent it\n"
+     "\n"
+     "Example:\n"
+     "  chimeractl ledger head\n",
+     COMMON_EXITS},
+    {"ledger note", "commit operator notes to the ledger", "ledger note TEXT... | ledger note -",
+     "Commits operator notes (ledger entries of type note) through the leader,\n"
+     "with the admin token (--token-file or CHIMERA_ADMIN_TOKEN_FILE). Each TEXT\n"
+     "argument is one note; with -, each non-empty line of stdin is one. All of\n"
+     "them go in one batch (at most 256 notes, each 1 to 4096 bytes) and are\n"
+     "committed together. A follower's redirect to the leader is followed.\n"
+     "Prints the indexes the notes were committed at.\n"
+     "\n"
+     "Options:\n"
+     "  --json   the node's answer {\"first_index\",\"last_index\",\"term\"}\n"
+     "\n"
+     "Examples:\n"
+     "  chimeractl ledger note \"restarted n3 after a kernel panic\"\n"
+     "  printf 'drill start\\ndrill end\\n' | chimeractl ledger note -\n",
+     "  0 committed; 6 auth refused (no or wrong token); 7 unavailable (read-only,\n"
+     "  or leadership lost before the commit: the notes may or may not be\n"
+     "  committed); 3 refused otherwise (400); 5 cannot connect; 2 usage error\n"},
+    {"ledger verify", "check a ledger's files offline",
+     "ledger verify --data DIR [--pubkey HEX ...] [--json]",
+     "Checks a ledger offline (a stopped node's data directory, or a copy):\n"
+     "framing, CRCs, the hash chain and checkpoint signatures (by the pinned\n"
+     "--pubkey keys, else by the keys its membership entries record). Reports\n"
+     "the first bad index and byte offset, and entries verified per second.\n"
+     "\n"
+     "Options:\n"
+     "  --data DIR     a data directory (its ledger/) or a ledger directory\n"
+     "  --pubkey HEX   pin a signer's Ed25519 public key (repeatable; default:\n"
+     "                 the keys recorded in the ledger)\n"
+     "  --json         the report as an object\n"
+     "\n"
+     "Example:\n"
+     "  chimeractl ledger verify --data .chimera/data/n1\n",
+     "  0 ok; 3 torn tail (a crash cut the last write; the node repairs it at\n"
+     "  start); 4 tampered or forked; 8 the directory belongs to a running\n"
+     "  chimerad; 1 unreadable; 2 usage error\n"},
+    {"deploy", "submit a release manifest to the leader",
+     "deploy FILE|- [--dry-run] [--wait] [--timeout DURATION]",
+     "Submits a release manifest (FILE, or - for stdin) to the leader with the\n"
+     "admin token. The manifest is checked locally first, then sent byte for\n"
+     "byte. Prints the plan (simulation issues, healing, certification) and\n"
+     "the deployment id.\n"
+     "\n"
+     "Options:\n"
+     "  --dry-run            only the plan; nothing is deployed\n"
+     "  --wait               follow the rollout per stage and node until it is\n"
+     "                       stable or reverted\n"
+     "  --timeout DURATION   how long --wait waits (default 10m; 90s, 5m, 1h)\n"
+     "  --json               the node's answer; with --wait, one object per\n"
+     "                       change, then the final deployment\n"
+     "\n"
+     "Example:\n"
+     "  chimeractl deploy deploy/examples/demo-good.json --wait --timeout 5m\n",
+     "  0 stable (or submitted, without --wait); 1 failed with no rollback, or an\n"
+     "  answer not understood; 2 rejected before deploying (invalid manifest,\n"
+     "  not certified (422), another deployment in progress or already stable\n"
+     "  (409), a dry run that would be rejected, usage error); 3 failed and\n"
+     "  reverted to the last stable release; 5 cannot connect; 6 auth refused;\n"
+     "  7 unavailable (read-only); 9 --timeout passed\n"},
+    {"deployments", "every deployment, newest first", "deployments",
+     "Every deployment the leader knows, newest first; the current one and the\n"
+     "stable one are marked.\n"
+     "\n"
+     "Options:\n"
+     "  --json   the node's answer\n"
+     "\n"
+     "Example:\n"
+     "  chimeractl deployments\n",
+     COMMON_EXITS},
+    {"deployment", "one deployment; --watch follows it",
+     "deployment ID [--watch] [--timeout DURATION]",
+     "One deployment: stage, every node's release and health, events.\n"
+     "\n"
+     "Options:\n"
+     "  -w, --watch          print changes until it ends\n"
+     "  --timeout DURATION   how long --watch watches (default: no limit)\n"
+     "  --json               the node's answer (with --watch: the final object)\n"
+     "\n"
+     "Example:\n"
+     "  chimeractl deployment d-93ba58e3 --watch\n",
+     "  0 ok (--watch: it ended stable, superseded, or reverted for a rollback);\n"
+     "  1 --watch: it failed; 4 no such deployment; 9 --timeout passed;\n"
+     "  5 cannot connect; 2 usage error\n"},
+    {"rollback", "roll every node back to the previous stable release",
+     "rollback [--to VERSION] [--wait] [--timeout DURATION]",
+     "Rolls every node back, through the leader, with the admin token: to the\n"
+     "stable release before the current one (like `kubectl rollout undo`; while a\n"
+     "deployment is unfinished or failed, to the last stable one), or to an\n"
+     "earlier stable VERSION. A manual rollback rolls out in waves, under the\n"
+     "max_parallel of the release it goes back to; members that are down are\n"
+     "passed over and apply it when they come back.\n"
+     "\n"
+     "Options:\n"
+     "  --to VERSION         an earlier stable version (default: the previous one)\n"
+     "  --wait               wait until every node runs it\n"
+     "  --timeout DURATION   how long --wait waits (default 10m)\n"
+     "  --json               the node's answer\n"
+     "\n"
+     "Example:\n"
+     "  chimeractl rollback --to 1.0.0 --wait\n",
+     "  0 started (with --wait: done); 2 refused (nothing to roll back to, already\n"
+     "  running it, no stable release with that version; usage error); 1 --wait:\n"
+     "  the rollback failed; 5 cannot connect; 6 auth refused; 7 unavailable;\n"
+     "  9 --timeout passed\n"},
+    {"help", "help for a command", "help [COMMAND [SUBCOMMAND]] | help exit-codes",
+     "The help of a command (the same as COMMAND --help), or the exit-code\n"
+     "table with `help exit-codes`.\n"
+     "\n"
+     "Example:\n"
+     "  chimeractl help ledger verify\n",
+     "  0 ok; 2 no such command\n"},
+};
+
+static const char exit_table[] =
+    "Exit codes (every command):\n"
+    "  0  ok\n"
+    "  1  failed: an answer that could not be used, an I/O error; deploy --wait: failed\n"
+    "     with no rollback; deployment --watch, rollback --wait: it failed\n"
+    "  2  usage error (unknown command or option, bad value, invalid --addr);\n"
+    "     deploy: rejected before deploying (400, 422, 409, a rejected dry run);\n"
+    "     rollback: refused (409, 404)\n"
+    "  3  the node answered with another error status (400, 422, 5xx but 503);\n"
+    "     deploy --wait: failed and reverted; ledger verify: torn tail\n"
+    "  4  not found (404; ledger show: no entry at INDEX); ledger verify: tampered\n"
+    "     or forked\n"
+    "  5  cannot connect: no endpoint of --addr answered\n"
+    "  6  auth refused (401, 403): the admin token is missing or wrong\n"
+    "  7  unavailable (503): the node is read-only or has no leader; status: the\n"
+    "     node asked is read-only or knows no leader\n"
+    "  8  conflict (409; deploy and rollback keep 2); ledger verify: the directory\n"
+    "     belongs to a running chimerad\n"
+    "  9  timeout: the --timeout of --wait or --watch passed\n";
+
+static const struct page *find(const char *name)
+{
+    for (size_t i = 0; i < sizeof pages / sizeof pages[0]; i++)
+        if (strcmp(pages[i].name, name) == 0)
+            return &pages[i];
+    return NULL;
+}
+
+void ctl_help_global(FILE *f)
+{
+    fputs("Usage: chimeractl [global options] <command> [command options]\n"
+          "\n"
+          "Commands:\n",
+          f);
+    for (size_t i = 0; i < sizeof pages / sizeof pages[0]; i++)
+        if (!strchr(pages[i].name, ' '))
+            fprintf(f, "  %-13s %s\n", pages[i].name, pages[i].summary);
+    fputs("\n"
+          "Global options (before or after the command):\n"
+          "  --addr HOST:PORT[,HOST:PORT...]\n"
+          "                  node HTTP endpoints, tried in order until one answers\n"
+          "                  (env CHIMERA_ADDR; default 127.0.0.1:8100 then :8101..:8103,\n"
+          "                  a single chimerad and `make run`'s nodes); http(s)://\n"
+          "                  URLs work too\n"
+          "  --json          machine-readable output\n"
+          "  --timeout-ms N  per-request timeout (default 3000)\n"
+          "  --token-file F  admin token for mutations (deploy, rollback, ledger note;\n"
+          "                  env CHIMERA_ADMIN_TOKEN_FILE)\n"
+          "  -h, --help      this text (COMMAND --help: that command's)\n"
+          "  --version       print the client's version\n"
+          "\n"
+          "`chimeractl help COMMAND` (or COMMAND --help) for a command's options,\n"
+          "examples and exit codes; `chimeractl help exit-codes` for the table:\n"
+          "0 ok, 1 failed, 2 usage, 3 error status, 4 not found, 5 cannot connect,\n"
+          "6 auth refused, 7 unavailable, 8 conflict, 9 timeout.\n",
+          f);
+}
+
+static void print_page(const struct page *p)
+{
+    printf("Usage: chimeractl %s\n\n%s\n\n%s\nExit codes:\n%s", p->synopsis, p->summary, p->body,
+           p->exits);
+    printf("\nGlobal options (--addr, --json, --timeout-ms, --token-file): chimeractl --help\n");
+}
+
+static const char *const top_names[] = {"status", "events",      "keygen",     "version",  "ledger",
+                                        "deploy", "deployments", "deployment", "rollback", "help"};
+static const char *const ledger_names[] = {"show", "tail", "head", "note", "verify"};
+
+int ctl_help(int n, char **words)
+{
+    if (n == 0) {
+        ctl_help_global(stdout);
+        return CTL_OK;
+    }
+    if (strcmp(words[0], "exit-codes") == 0) {
+        fputs(exit_table, stdout);
+        return CTL_OK;
+    }
+    if (!find(words[0]))
+        return ctl_unknown_command(words[0]);
+    if (strcmp(words[0], "ledger") == 0 && n > 1) {
+        char name[64];
+        snprintf(name, sizeof name, "ledger %s", words[1]);
+        if (!find(name))
+            return ctl_unknown_ledger_command(words[1]);
+        print_page(find(name));
+        return CTL_OK;
+    }
+    print_page(find(words[0]));
+    return CTL_OK;
+}
+
+/* Edit distance counting a swap of two neighbours as one edit ("shwo"),
+ * like git's suggestions (optimal string alignment). */
+static size_t distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 64 || lb > 64)
+        return (size_t)-1;
+    size_t d[65][65];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < best)
+                best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best)
+                best = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    return d[la][lb];
+}
+
+const char *ctl_nearest(const char *word, const char *const *names, size_t n)
+{
+    size_t limit = strlen(word) <= 4 ? 1 : 2, best = limit + 1;
+    const char *found = NULL;
+    for (size_t i = 0; i < n; i++) {
+        size_t d = distance(word, names[i]);
+        /* A prefix ("deploym") is a near miss whatever its length. */
+        if (strlen(word) >= 3 && strncmp(word, names[i], strlen(word)) == 0 && d > 0)
+            d = d < limit ? d : limit;
+        if (d < best) {
+            best = d;
+            found = names[i];
+        }
+    }
+    return found;
+}
+
+int ctl_unknown_command(const char *word)
+{
+    return ctl_unknown("command", word, top_names, sizeof top_names / sizeof top_names[0]);
+}
+
+int ctl_unknown_ledger_command(const char *word)
+{
+    return ctl_unknown("ledger command", word, ledger_names,
+                       sizeof ledger_names / sizeof ledger_names[0]);
+}
+
+int ctl_unknown(const char *what, const char *word, const char *const *names, size_t n)
+{
+    const char *near = ctl_nearest(word, names, n);
+    if (near)
+        fprintf(stderr, "chimeractl: unknown %s '%s'; did you mean '%s'? (see chimeractl --help)\n",
+                what, word, near);
+    else
+        fprintf(stderr, "chimeractl: unknown %s '%s' (see chimeractl --help)\n", what, word);
+    return CTL_USAGE;
+}

@@ -1,0 +1,343 @@
+/* The `process` driver (see driver.h). */
+#include "pipeline/exec/driver.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+struct drv_proc {
+    uv_process_t proc;
+    uv_timer_t kill_timer;
+    drv_exit_fn on_exit;
+    void *arg;
+    int pid;
+    int open_handles; /* handles not yet closed; the memory goes with the last */
+    bool running;
+    bool stopping;
+    bool freed;
+};
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    struct drv_proc *p = h->data;
+    if (--p->open_handles == 0)
+        free(p);
+}
+
+static void close_all(struct drv_proc *p)
+{
+    uv_close((uv_handle_t *)&p->kill_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&p->proc, on_handle_closed);
+}
+
+static void kill_group(int pid, int sig)
+{
+    if (pid > 0)
+        (void)kill(-pid, sig);
+}
+
+static void on_exit_cb(uv_process_t *h, int64_t exit_status, int term_signal)
+{
+    struct drv_proc *p = h->data;
+    p->running = false;
+    uv_timer_stop(&p->kill_timer);
+    /* What is left of the instance's group goes with its leader. */
+    kill_group(p->pid, SIGKILL);
+    if (p->freed) {
+        close_all(p);
+        return;
+    }
+    if (p->on_exit)
+        p->on_exit(p, exit_status, term_signal, p->arg);
+}
+
+static void on_grace_over(uv_timer_t *t)
+{
+    struct drv_proc *p = t->data;
+    if (p->running)
+        kill_group(p->pid, SIGKILL);
+}
+
+/* Whether a variable of the node's environment reaches services. */
+static bool kept(const char *entry)
+{
+    static const char *const names[] = {DRV_ENV_KEPT};
+    const char *eq = strchr(entry, '=');
+    size_t len = eq ? (size_t)(eq - entry) : strlen(entry);
+    if (len > 3 && strncmp(entry, "LC_", 3) == 0)
+        return true;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strlen(names[i]) == len && strncmp(entry, names[i], len) == 0)
+            return true;
+    return false;
+}
+
+/* The kept part of the node's environment with spec's entries added or
+ * overriding. */
+static char **merge_env(const char *const *extra)
+{
+    size_t n = 0, m = 0;
+    while (environ && environ[n])
+        n++;
+    while (extra && extra[m])
+        m++;
+    char **env = calloc(n + m + 1, sizeof *env);
+    if (!env)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *eq = strchr(environ[i], '=');
+        size_t len = eq ? (size_t)(eq - environ[i]) : strlen(environ[i]);
+        bool dropped = !kept(environ[i]);
+        for (size_t j = 0; j < m && !dropped; j++)
+            dropped = strncmp(extra[j], environ[i], len) == 0 && extra[j][len] == '=';
+        if (!dropped)
+            env[k++] = environ[i];
+    }
+    for (size_t j = 0; j < m; j++)
+        env[k++] = (char *)extra[j];
+    env[k] = NULL;
+    return env;
+}
+
+/* The header line, padded with spaces to a width that does not depend on
+ * the pid (pids are at most 7 digits on Linux: pid_max <= 2^22). */
+#define HEADER_PID_WIDTH 7
+
+/* A service gets stdin, stdout and stderr and nothing else: whatever this
+ * process inherited from whoever started it (a lock file's descriptor, a
+ * socket) or opened without O_CLOEXEC must not outlive it in a service.
+ * Marking them close-on-exec in the parent is enough, and harmless to it:
+ * the flag only acts at exec, so libuv's and NNG's descriptors keep working
+ * here, and the log descriptor reaches the child through dup2 onto 1 and 2,
+ * which clears the flag on the copies. */
+static void cloexec_all_but_stdio(void)
+{
+#ifdef CLOSE_RANGE_CLOEXEC
+    if (close_range(3, ~0u, CLOSE_RANGE_CLOEXEC) == 0)
+        return;
+#endif
+    /* Kernels before 5.11: walk the descriptors this process has. */
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return;
+    int self = dirfd(d);
+    for (struct dirent *e; (e = readdir(d));) {
+        char *end;
+        long fd = strtol(e->d_name, &end, 10);
+        if (*end || end == e->d_name || fd <= 2 || fd == self)
+            continue;
+        int flags = fcntl((int)fd, F_GETFD);
+        if (flags >= 0 && !(flags & FD_CLOEXEC))
+            fcntl((int)fd, F_SETFD, flags | FD_CLOEXEC);
+    }
+    closedir(d);
+}
+
+static int format_header(char *line, size_t size, const char *stamp, int pid)
+{
+    char pid_s[16] = "?";
+    if (pid > 0)
+        snprintf(pid_s, sizeof pid_s, "%d", pid);
+    int len = snprintf(line, size, "=== started %s pid %s ===", stamp, pid_s);
+    int pad = HEADER_PID_WIDTH - (int)strlen(pid_s);
+    while (pad-- > 0 && len > 0 && (size_t)len + 2 < size)
+        line[len++] = ' ';
+    if (len > 0 && (size_t)len + 1 < size) {
+        line[len++] = '\n';
+        line[len] = '\0';
+    }
+    return len;
+}
+
+/* Appends the header before the child exists (so that it precedes the
+ * child's output whatever the scheduling) with "?" for the pid; returns its
+ * offset in the file, or -1. */
+static off_t write_header(int fd, char stamp[32])
+{
+    char line[128];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(stamp, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    int len = format_header(line, sizeof line, stamp, 0);
+    if (len <= 0 || write(fd, line, (size_t)len) != len)
+        return -1;
+    /* With O_APPEND the offset of this open file is the end of our write,
+     * whatever others append to the file meanwhile. */
+    off_t end = lseek(fd, 0, SEEK_CUR);
+    return end < len ? -1 : end - len;
+}
+
+/* Writes the pid over the placeholder, through a descriptor of its own:
+ * on Linux, pwrite on an O_APPEND descriptor appends. */
+static void fill_header_pid(const char *log, off_t at, const char *stamp, int pid)
+{
+    char line[128];
+    int len = format_header(line, sizeof line, stamp, pid);
+    int fd = open(log, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || at < 0 || len <= 0) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    (void)!pwrite(fd, line, (size_t)len, at);
+    close(fd);
+}
+
+int drv_start(uv_loop_t *loop, const struct drv_spec *spec, drv_exit_fn on_exit, void *arg,
+              struct drv_proc **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (errlen)
+        err[0] = '\0';
+    if (!spec || !spec->argv || !spec->argv[0]) {
+        snprintf(err, errlen, "cannot start: no command");
+        return UV_EINVAL;
+    }
+    const char *cmd = spec->argv[0];
+    const char *log = spec->log_path ? spec->log_path : "/dev/null";
+    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        int rc = uv_translate_sys_error(errno);
+        snprintf(err, errlen, "cannot start %s: cannot open log %s: %s", cmd, log, uv_strerror(rc));
+        return rc;
+    }
+    char stamp[32];
+    off_t header_at = write_header(fd, stamp);
+    char **env = merge_env(spec->env);
+    struct drv_proc *p = calloc(1, sizeof *p);
+    if (!env || !p) {
+        free(env);
+        free(p);
+        close(fd);
+        snprintf(err, errlen, "cannot start %s: out of memory", cmd);
+        return UV_ENOMEM;
+    }
+    p->on_exit = on_exit;
+    p->arg = arg;
+    p->proc.data = p;
+    p->kill_timer.data = p;
+    uv_timer_init(loop, &p->kill_timer);
+    p->open_handles = 2;
+
+    uv_stdio_container_t stdio[3] = {
+        {.flags = UV_IGNORE},
+        {.flags = UV_INHERIT_FD, .data.fd = fd},
+        {.flags = UV_INHERIT_FD, .data.fd = fd},
+    };
+    uv_process_options_t opts = {
+        .exit_cb = on_exit_cb,
+        .file = cmd,
+        .args = (char **)spec->argv,
+        .env = env,
+        .cwd = spec->cwd,
+        .flags = UV_PROCESS_DETACHED | (spec->set_user ? UV_PROCESS_SETUID | UV_PROCESS_SETGID : 0),
+        .uid = (uv_uid_t)spec->uid,
+        .gid = (uv_gid_t)spec->gid,
+        .stdio_count = 3,
+        .stdio = stdio,
+    };
+    cloexec_all_but_stdio();
+    int rc = uv_spawn(loop, &p->proc, &opts);
+    free(env);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot start %s: %s", cmd, uv_strerror(rc));
+        char line[320];
+        int len = snprintf(line, sizeof line, "=== %s ===\n", err);
+        if (len > 0)
+            (void)!write(fd, line, strnlen(line, sizeof line));
+        close(fd);
+        close_all(p); /* uv_spawn initialized the handle even when it failed */
+        return rc;
+    }
+    p->pid = p->proc.pid;
+    p->running = true;
+    close(fd);
+    fill_header_pid(log, header_at, stamp, p->pid);
+    *out = p;
+    return 0;
+}
+
+void drv_stop(struct drv_proc *p, uint32_t grace_ms)
+{
+    if (!p || !p->running || p->stopping)
+        return;
+    p->stopping = true;
+    kill_group(p->pid, SIGTERM);
+    uv_timer_start(&p->kill_timer, on_grace_over, grace_ms, 0);
+}
+
+int drv_pid(const struct drv_proc *p)
+{
+    return p ? p->pid : 0;
+}
+
+bool drv_running(const struct drv_proc *p)
+{
+    return p && p->running;
+}
+
+void drv_free(struct drv_proc *p)
+{
+    if (!p || p->freed)
+        return;
+    p->freed = true;
+    if (p->running) {
+        /* Reaped by on_exit_cb, which then closes the handles. */
+        uv_timer_stop(&p->kill_timer);
+        kill_group(p->pid, SIGKILL);
+        return;
+    }
+    close_all(p);
+}
+
+bool drv_pid_has_mark(long pid, const char *mark, size_t mlen)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%ld/environ", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    static char env[256 * 1024];
+    ssize_t n = read(fd, env, sizeof(env) - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    env[n] = '\0';
+    for (ssize_t at = 0; at < n; at += (ssize_t)strlen(env + at) + 1)
+        if (strlen(env + at) == mlen && memcmp(env + at, mark, mlen) == 0)
+            return true;
+    return false;
+}
+
+int drv_kill_marked(const char *mark)
+{
+    DIR *d = opendir("/proc");
+    if (!d)
+        return 0;
+    size_t mlen = strlen(mark);
+    int found = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        char *end;
+        long pid = strtol(de->d_name, &end, 10);
+        if (*end || pid <= 1 || pid == (long)getpid() || !drv_pid_has_mark(pid, mark, mlen))
+            continue;
+        pid_t group = getpgid((pid_t)pid);
+        if (group > 1 && group != getpgrp())
+            kill(-group, SIGKILL);
+        kill((pid_t)pid, SIGKILL);
+        found++;
+    }
+    closedir(d);
+    return found;
+}

@@ -1,0 +1,91 @@
+/* Start-up helpers that fail the cmocka test (harness_fixture.h). A file of
+ * its own: programs without cmocka (the benchmarks) link the harness too. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness_fixture.h"
+
+int h_start_leader(struct h_cluster *c, const char *who, int agree_ms, unsigned long long *term)
+{
+    int leader = h_start_agreed_within(c, who, agree_ms > 0 ? agree_ms : h_timeout_ms(), term);
+    if (leader < 0)
+        fail_msg("the federation did not come up with a leader (the line above says why)");
+    return leader;
+}
+
+json_int_t h_ledger_head_index(struct h_cluster *c, int i)
+{
+    long st = 0;
+    json_t *h = h_http_get_json(c, i, "/ledger/head", &st);
+    if (st != 200 || !json_is_integer(json_object_get(h, "index")))
+        fail_msg("%s: GET /ledger/head answered %ld", c->nodes[i].id, st);
+    json_int_t index = json_integer_value(json_object_get(h, "index"));
+    json_decref(h);
+    return index;
+}
+
+json_t *h_ledger_verify(struct h_cluster *c, int i)
+{
+    int code = -1;
+    char *out = NULL, *err = NULL;
+    if (!h_ctl(c, -1, &code, &out, &err, "ledger", "verify", "--data", c->nodes[i].data, "--json",
+               NULL))
+        fail_msg("%s: chimeractl ledger verify did not finish", c->nodes[i].id);
+    json_t *r = out ? json_loads(out, 0, NULL) : NULL;
+    if (code != 0 || !json_is_object(r))
+        fail_msg("%s: chimeractl ledger verify --data %s exited %d: %s %s", c->nodes[i].id,
+                 c->nodes[i].data, code, out ? out : "", err ? err : "");
+    free(out);
+    free(err);
+    return r;
+}
+
+static bool netns_ok;
+static char netns_why[256];
+
+int h_netns_check(const char *who, const char *skipped)
+{
+    netns_ok = h_netns_available(netns_why, sizeof netns_why);
+    if (!netns_ok)
+        fprintf(stderr,
+                "\n*** %s: SKIPPING %s: %s.\n"
+                "*** Real network partitions need root and iproute2 (`ip netns`); CI runs as "
+                "root, where these tests must run.\n\n",
+                who, skipped, netns_why);
+    return 0;
+}
+
+int h_netns_cluster_setup(void **state, int n, const char *who)
+{
+    struct h_cluster *c = h_cluster_create(n);
+    *state = c;
+    if (!c)
+        return -1;
+    if (netns_ok && h_netns_setup(c) != 0) {
+        fprintf(stderr, "%s: cannot set up the namespaces (the lines above say why)\n", who);
+        h_cluster_pass(c); /* no node ran: nothing to keep */
+        h_cluster_destroy(c);
+        *state = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+void h_require_netns(struct h_cluster *c, const char *who)
+{
+    if (netns_ok)
+        return;
+    const char *req = getenv("CHIMERA_REQUIRE_NETNS");
+    if (req && strcmp(req, "1") == 0)
+        fail_msg("CHIMERA_REQUIRE_NETNS=1 but network namespaces are unavailable: %s", netns_why);
+    fprintf(stderr, "*** %s: SKIPPED (%s)\n", who, netns_why);
+    h_cluster_pass(c); /* nothing ran: no logs worth keeping */
+    skip();
+}

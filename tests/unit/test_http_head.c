@@ -1,0 +1,131 @@
+/* Unit: what the HTTP listener decides from a request's headers before it
+ * reads any of its body (http_head_verdict). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "node/http.h"
+
+#define TOKEN "an-admin-token-of-32-bytes-long!"
+
+struct verdict {
+    int status;
+    bool cont;
+    char msg[300];
+};
+
+static struct verdict judge(struct http_head h, const char *token)
+{
+    struct verdict v;
+    if (!h.auth)
+        h.auth = "";
+    if (!h.expect)
+        h.expect = "";
+    v.status = http_head_verdict(&h, token, &v.cont, v.msg, sizeof(v.msg));
+    return v;
+}
+
+static void test_a_chunked_body_is_refused_with_411(void **state)
+{
+    (void)state;
+    struct verdict v = judge((struct http_head){.transfer_encoding = true, .http11 = true}, TOKEN);
+    assert_int_equal(v.status, 411);
+    assert_non_null(strstr(v.msg, "Content-Length"));
+}
+
+static void test_an_expectation_other_than_100_continue_is_refused_with_417(void **state)
+{
+    (void)state;
+    struct verdict v = judge((struct http_head){.expect = "teapot\x01", .http11 = true}, TOKEN);
+    assert_int_equal(v.status, 417);
+    assert_non_null(strstr(v.msg, "\"teapot?\""));
+}
+
+static void test_a_body_over_the_limit_is_refused_with_413_even_with_the_token(void **state)
+{
+    (void)state;
+    struct verdict v = judge(
+        (struct http_head){.auth = "Bearer " TOKEN, .length = HTTP_MAX_BODY + 1, .http11 = true},
+        TOKEN);
+    assert_int_equal(v.status, 413);
+    assert_non_null(strstr(v.msg, "at most 1048576"));
+}
+
+static void test_a_large_body_without_the_admin_token_is_refused_with_413(void **state)
+{
+    (void)state;
+    struct verdict v = judge(
+        (struct http_head){.length = HTTP_MAX_UNAUTH_BODY + 1, .expect = "100-continue"}, TOKEN);
+    assert_int_equal(v.status, 413);
+    assert_false(v.cont);
+    assert_non_null(strstr(v.msg, "without the admin token"));
+}
+
+static void test_a_large_body_with_a_wrong_token_is_refused_with_413(void **state)
+{
+    (void)state;
+    struct verdict v = judge(
+        (struct http_head){.auth = "Bearer not-the-token", .length = 8192, .http11 = true}, TOKEN);
+    assert_int_equal(v.status, 413);
+}
+
+static void test_no_large_body_is_read_while_no_admin_token_is_set(void **state)
+{
+    (void)state;
+    struct verdict v =
+        judge((struct http_head){.auth = "Bearer ", .length = 8192, .http11 = true}, "");
+    assert_int_equal(v.status, 413);
+}
+
+static void test_a_large_body_with_the_admin_token_is_read_after_100_continue(void **state)
+{
+    (void)state;
+    struct verdict v = judge((struct http_head){.auth = "bearer  " TOKEN,
+                                                .expect = "100-Continue",
+                                                .length = HTTP_MAX_BODY,
+                                                .http11 = true},
+                             TOKEN);
+    assert_int_equal(v.status, 0);
+    assert_true(v.cont);
+}
+
+static void test_a_small_body_is_read_without_a_token(void **state)
+{
+    (void)state;
+    struct verdict v =
+        judge((struct http_head){.length = HTTP_MAX_UNAUTH_BODY, .http11 = true}, TOKEN);
+    assert_int_equal(v.status, 0);
+    assert_false(v.cont);
+}
+
+static void test_100_continue_is_not_sent_for_no_body_nor_to_http_1_0(void **state)
+{
+    (void)state;
+    struct verdict none =
+        judge((struct http_head){.expect = "100-continue", .http11 = true}, TOKEN);
+    assert_int_equal(none.status, 0);
+    assert_false(none.cont);
+    struct verdict old = judge((struct http_head){.expect = "100-continue", .length = 10}, TOKEN);
+    assert_int_equal(old.status, 0);
+    assert_false(old.cont);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_a_chunked_body_is_refused_with_411),
+        cmocka_unit_test(test_an_expectation_other_than_100_continue_is_refused_with_417),
+        cmocka_unit_test(test_a_body_over_the_limit_is_refused_with_413_even_with_the_token),
+        cmocka_unit_test(test_a_large_body_without_the_admin_token_is_refused_with_413),
+        cmocka_unit_test(test_a_large_body_with_a_wrong_token_is_refused_with_413),
+        cmocka_unit_test(test_no_large_body_is_read_while_no_admin_token_is_set),
+        cmocka_unit_test(test_a_large_body_with_the_admin_token_is_read_after_100_continue),
+        cmocka_unit_test(test_a_small_body_is_read_without_a_token),
+        cmocka_unit_test(test_100_continue_is_not_sent_for_no_body_nor_to_http_1_0),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
