@@ -5,7 +5,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "node/config.h"
+#include "node/base/config.h"
 #include "node/node.h"
 
 extern char **environ;

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/envelope.h"
+#include "node/base/envelope.h"
 #include "wire/prescan.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -20,8 +20,8 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "node/http.h"
-#include "node/transport.h"
+#include "node/net/http.h"
+#include "node/net/transport.h"
 
 /* A lone node holds no peer connection: its inbox takes this many. */
 #define INBOX_CAP (TRANSPORT_MAX_PIPES_PER_PEER + TRANSPORT_SPARE_PIPES)

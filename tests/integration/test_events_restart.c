@@ -87,7 +87,7 @@ static void test_a_restarted_node_raises_no_events_for_the_deployment_history(vo
     assert_true(h_release_wait_stage(c, v1, "stable", DEPLOY_MS));
     char *v3 = deploy(c, leader, "demo-crash.json", NULL);
     assert_true(h_release_wait_stage(c, v3, "failed", DEPLOY_MS));
-    char *rb = h_release_newest(c, leader);
+    char *rb = h_release_newest_after(c, leader, v3, DEPLOY_MS);
     assert_non_null(rb);
     assert_true(h_release_wait_stage(c, rb, "reverted", DEPLOY_MS));
 

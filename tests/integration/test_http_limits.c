@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "node/http.h"
+#include "node/net/http.h"
 
 #define SHORT_MS 1000 /* the header or idle timeout a test lowers the node's to */
 #define CAP 4         /* the connection cap of the cap test */

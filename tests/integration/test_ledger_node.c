@@ -22,7 +22,7 @@
 #include "harness_fixture.h"
 #include "harness_release.h"
 #include "ledger/ledger.h"
-#include "node/cons_store.h"
+#include "node/raft/cons_store.h"
 
 static void start(struct h_cluster *c)
 {

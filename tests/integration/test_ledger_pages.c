@@ -20,7 +20,7 @@
 #include "harness.h"
 #include "harness_release.h"
 #include "ledger/ledger.h"
-#include "node/cons_store.h"
+#include "node/raft/cons_store.h"
 
 #define NOTE_BYTES 4000
 #define PAGE_JSON_BYTES (256 * 1024) /* what the node promises per answer */

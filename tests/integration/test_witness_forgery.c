@@ -2,7 +2,7 @@
  * processes. The cluster key lets a process seal envelopes as any member
  * (design.md, "Node-to-node transport"), but it must not let it write the
  * ledger: APPENDs are signed by the leader and checkpoints by pinned member
- * keys (node/node_witness.c). Each test starts three nodes, waits until
+ * keys (node/witness/node_witness.c). Each test starts three nodes, waits until
  * the ledger records every member's key and is checkpointed at its head,
  * stops one follower for good (the "forged" member: its id is the one the
  * test impersonates, with envelope counters above any it used) and sends
@@ -26,13 +26,13 @@
 #include "consensus/consensus.h"
 #include "ledger/entry.h"
 #include "ledger/sign.h"
-#include "node/envelope.h"
+#include "node/base/envelope.h"
 
 #define NODES 3
 #define HEX_HASH (2 * LEDGER_HASH_BYTES + 1)
 #define HEX_PK (2 * LEDGER_PUBKEY_BYTES + 1)
 
-/* ENV_LEDGER kinds (node/node_witness.c). */
+/* ENV_LEDGER kinds (node/witness/node_witness.c). */
 enum { WITNESS_CHECKPOINT = 1, WITNESS_COSIGN = 2 };
 
 #define DROPPED_SIGNATURE "chimera_messages_dropped_total{reason=\"signature\"}"

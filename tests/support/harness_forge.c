@@ -2,7 +2,7 @@
  * secret the transport asks for (design.md, "Node-to-node transport"), and
  * the harness holds it, so a test can seal envelopes as any member and push
  * them into a node's inbox exactly as a peer does: NNG push0 to the pull0
- * socket the node listens on (node/transport.c). It can also take a stopped
+ * socket the node listens on (node/net/transport.c). It can also take a stopped
  * member's place on its inbox address and read what the others send it.
  * See harness.h. */
 #include "harness.h"
@@ -16,7 +16,7 @@
 #include <nng/protocol/pipeline0/push.h>
 
 #include "ledger/sign.h"
-#include "node/envelope.h"
+#include "node/base/envelope.h"
 
 #define FORGE_RECV_MAX (4 * 1024 * 1024)
 #define FORGE_SEND_TIMEOUT_MS 5000

@@ -197,6 +197,34 @@ char *h_release_newest(struct h_cluster *c, int i)
     return copy;
 }
 
+struct newest_arg {
+    struct h_cluster *c;
+    int i;
+    const char *than;
+    char *id;
+};
+
+static bool newest_differs(void *arg)
+{
+    struct newest_arg *a = arg;
+    long st = 0;
+    json_t *j = h_http_get_json(a->c, a->i, "/deployments", &st);
+    const char *id = json_string_value(
+        json_object_get(json_array_get(json_object_get(j, "deployments"), 0), "id"));
+    if (id && strcmp(id, a->than) != 0)
+        a->id = strdup(id);
+    json_decref(j);
+    return a->id != NULL;
+}
+
+char *h_release_newest_after(struct h_cluster *c, int i, const char *than, int timeout_ms)
+{
+    struct newest_arg a = {.c = c, .i = i, .than = than};
+    if (!h_wait_until(newest_differs, &a, timeout_ms))
+        fprintf(stderr, "harness: %s lists nothing newer than %s\n", c->nodes[i].id, than);
+    return a.id;
+}
+
 char *h_deploy_stable(struct h_cluster *c, int i, const char *file, int timeout_ms)
 {
     char *id = h_release_submit(c, i, file, NULL, 0);

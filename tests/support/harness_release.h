@@ -62,6 +62,10 @@ bool h_release_wait_running(struct h_cluster *c, const char *id, int timeout_ms)
 /* The id of the newest deployment node i lists (malloc'd), or NULL after
  * printing why. */
 char *h_release_newest(struct h_cluster *c, int i);
+/* The newest deployment on node i once it is another than `than` (a rollback
+ * recorded after the deployment it reverts: "failed" is visible a moment
+ * before the rollback's record is); NULL if none within timeout_ms. */
+char *h_release_newest_after(struct h_cluster *c, int i, const char *than, int timeout_ms);
 
 /* POSTs deploy/examples/<file> to node i (the leader) and waits up to
  * timeout_ms for the deployment to be stable there. Returns its id

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "node/config.h"
+#include "node/base/config.h"
 
 /* NULL-terminated lists, so a test reads like the command line it checks. */
 #define ARGV(...) ((const char *const[]){"chimerad", __VA_ARGS__, NULL})

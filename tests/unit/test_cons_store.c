@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "node/cons_store.h"
+#include "node/raft/cons_store.h"
 
 static void encode_sample(uint8_t buf[CONS_STORE_BYTES])
 {

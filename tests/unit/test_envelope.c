@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/envelope.h"
+#include "node/base/envelope.h"
 
 static const uint8_t key[ENV_KEY_BYTES] = "0123456789abcdef0123456789abcdef";
 static const uint8_t other_key[ENV_KEY_BYTES] = "fedcba9876543210fedcba9876543210";
@@ -21,7 +21,7 @@ static const uint8_t heartbeat_body[] = {0x92, 0xa8, 'l', 'e', 'a', 'd', 'e', 'r
 
 static void seal_heartbeat(const uint8_t *k, uint8_t **out, size_t *out_len)
 {
-    int rc = env_seal(k, ENV_HEARTBEAT, "node-a", UINT64_C(5) << 32 | 1, heartbeat_body,
+    int rc = env_seal(k, ENV_HELLO, "node-a", UINT64_C(5) << 32 | 1, heartbeat_body,
                       sizeof(heartbeat_body), out, out_len);
     assert_int_equal(rc, ENV_OK);
     assert_non_null(*out);
@@ -51,7 +51,7 @@ static void test_round_trip_heartbeat(void **state)
     assert_int_equal(env_open(key, wire, n, &msg), ENV_OK);
     free(wire); /* the decoded body must not depend on the wire buffer */
     assert_int_equal(msg.version, ENV_VERSION);
-    assert_int_equal(msg.type, ENV_HEARTBEAT);
+    assert_int_equal(msg.type, ENV_HELLO);
     assert_string_equal(msg.from, "node-a");
     assert_true(msg.counter == (UINT64_C(5) << 32 | 1));
     assert_int_equal(msg.body.type, MSGPACK_OBJECT_ARRAY);
@@ -74,7 +74,7 @@ static void test_round_trip_longest_from(void **state)
     from[sizeof(from) - 1] = '\0';
     uint8_t *wire;
     size_t n;
-    assert_int_equal(env_seal(key, ENV_HEARTBEAT, from, 1, "\xc0", 1, &wire, &n), ENV_OK);
+    assert_int_equal(env_seal(key, ENV_HELLO, from, 1, "\xc0", 1, &wire, &n), ENV_OK);
     struct env_msg msg;
     assert_int_equal(env_open(key, wire, n, &msg), ENV_OK);
     assert_string_equal(msg.from, from);
@@ -183,14 +183,14 @@ static void test_seal_rejects_body_not_one_object(void **state)
         static uint8_t sentinel;
         uint8_t *wire = &sentinel;
         size_t n = 99;
-        assert_int_equal(env_seal(key, ENV_HEARTBEAT, "a", 1, bad[i].bytes, bad[i].len, &wire, &n),
+        assert_int_equal(env_seal(key, ENV_HELLO, "a", 1, bad[i].bytes, bad[i].len, &wire, &n),
                          ENV_EMALFORMED);
         assert_null(wire);
         assert_int_equal(n, 0);
     }
     uint8_t *wire;
     size_t n;
-    assert_int_equal(env_seal(key, ENV_HEARTBEAT, "a", 1, NULL, 0, &wire, &n), ENV_EMALFORMED);
+    assert_int_equal(env_seal(key, ENV_HELLO, "a", 1, NULL, 0, &wire, &n), ENV_EMALFORMED);
 }
 
 /* The envelope array is one level, so the body may nest ENV_MAX_DEPTH - 1. */
@@ -203,7 +203,7 @@ static void test_seal_rejects_body_receivers_would_drop(void **state)
 
     memset(body, 0x91, ENV_MAX_DEPTH - 1);
     body[ENV_MAX_DEPTH - 1] = 0xc0;
-    assert_int_equal(env_seal(key, ENV_HEARTBEAT, "a", 1, body, ENV_MAX_DEPTH, &wire, &n), ENV_OK);
+    assert_int_equal(env_seal(key, ENV_HELLO, "a", 1, body, ENV_MAX_DEPTH, &wire, &n), ENV_OK);
     struct env_msg msg;
     assert_int_equal(env_open(key, wire, n, &msg), ENV_OK);
     env_msg_free(&msg);
@@ -211,7 +211,7 @@ static void test_seal_rejects_body_receivers_would_drop(void **state)
 
     memset(body, 0x91, ENV_MAX_DEPTH);
     body[ENV_MAX_DEPTH] = 0xc0;
-    assert_int_equal(env_seal(key, ENV_HEARTBEAT, "a", 1, body, sizeof(body), &wire, &n),
+    assert_int_equal(env_seal(key, ENV_HELLO, "a", 1, body, sizeof(body), &wire, &n),
                      ENV_EMALFORMED);
 }
 
@@ -226,10 +226,10 @@ static void test_seal_rejects_bad_header_fields(void **state)
 
     assert_int_equal(env_seal(key, 0, "a", 1, "\xc0", 1, &wire, &n), ENV_ESHAPE);
     assert_int_equal(env_seal(key, ENV_TYPE_MAX, "a", 1, "\xc0", 1, &wire, &n), ENV_ESHAPE);
-    assert_int_equal(env_seal(key, ENV_HEARTBEAT, "", 1, "\xc0", 1, &wire, &n), ENV_ESHAPE);
-    assert_int_equal(env_seal(key, ENV_HEARTBEAT, long_from, 1, "\xc0", 1, &wire, &n), ENV_ESHAPE);
-    assert_int_equal(env_seal(key, ENV_HEARTBEAT, NULL, 1, "\xc0", 1, &wire, &n), ENV_ESHAPE);
-    assert_int_equal(env_seal(key, ENV_HEARTBEAT, "a", 0, "\xc0", 1, &wire, &n), ENV_ESHAPE);
+    assert_int_equal(env_seal(key, ENV_HELLO, "", 1, "\xc0", 1, &wire, &n), ENV_ESHAPE);
+    assert_int_equal(env_seal(key, ENV_HELLO, long_from, 1, "\xc0", 1, &wire, &n), ENV_ESHAPE);
+    assert_int_equal(env_seal(key, ENV_HELLO, NULL, 1, "\xc0", 1, &wire, &n), ENV_ESHAPE);
+    assert_int_equal(env_seal(key, ENV_HELLO, "a", 0, "\xc0", 1, &wire, &n), ENV_ESHAPE);
     assert_null(wire);
 }
 
@@ -248,7 +248,7 @@ static void test_seal_rejects_message_over_max(void **state)
     body[4] = (uint8_t)data;
     uint8_t *wire;
     size_t n;
-    assert_int_equal(env_seal(key, ENV_HEARTBEAT, "a", 1, body, len, &wire, &n), ENV_ETOOLONG);
+    assert_int_equal(env_seal(key, ENV_HELLO, "a", 1, body, len, &wire, &n), ENV_ETOOLONG);
     assert_null(wire);
     free(body);
 }

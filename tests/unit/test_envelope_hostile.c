@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/envelope.h"
+#include "node/base/envelope.h"
 
 static const uint8_t key[ENV_KEY_BYTES] = "0123456789abcdef0123456789abcdef";
 

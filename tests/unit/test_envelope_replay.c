@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "node/envelope.h"
+#include "node/base/envelope.h"
 
 /* Counters as a sender numbers them: boot epoch << 32, then 1, 2, ... */
 #define C(n) ((UINT64_C(3) << 32) + (n))

@@ -6,7 +6,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "node/events.h"
+#include "node/base/events.h"
 
 static struct events ev; /* large: keep it off the stack */
 

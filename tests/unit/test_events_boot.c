@@ -8,7 +8,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "node/events.h"
+#include "node/base/events.h"
 
 static struct events run1, run2; /* large: keep them off the stack */
 

@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-#include "node/http.h"
+#include "node/net/http.h"
 
 #define TOKEN "an-admin-token-of-32-bytes-long!"
 

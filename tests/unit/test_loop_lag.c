@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/loop_lag.h"
+#include "node/base/loop_lag.h"
 
 #define MS 1000000ull
 

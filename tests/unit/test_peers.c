@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "node/peers.h"
+#include "node/base/peers.h"
 
 static struct config cfg;
 static struct peers p;

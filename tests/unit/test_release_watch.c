@@ -8,7 +8,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "node/release_watch.h"
+#include "node/base/release_watch.h"
 
 #define TERM 3
 #define IVL 30000

@@ -1,0 +1,555 @@
+/* The HTTP API's read side: every answer is built from the loop's state on
+ * the loop thread. Field names are a stable contract (design guide, HTTP
+ * API): extend, never rename. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "node/api/api.h"
+
+/* A member's role as far as this node can tell: its own from the core, the
+ * leader it follows, and "follower" for the rest it hears from. */
+static const char *member_role(const struct node_api *api, size_t i)
+{
+    if (i == api->base->peers.self)
+        return cons_role_name(api->raft->cons.role);
+    if ((int32_t)i == api->raft->cons.leader)
+        return "leader";
+    return api->base->peers.m[i].status == PEER_DEAD ? "unknown" : "follower";
+}
+
+static json_t *peer_json(const struct node_api *api, size_t i, uint64_t now)
+{
+    const struct peer *p = &api->base->peers.m[i];
+    int64_t age = peers_age_ms(&api->base->peers, i, now);
+    return json_pack("{s:s, s:s, s:s?, s:s, s:s, s:o, s:b}", "node", p->id, "address", p->address,
+                     "http", p->http[0] ? p->http : NULL, "role", member_role(api, i), "status",
+                     peer_status_name(p->status), "last_contact_ms",
+                     age < 0 ? json_null() : json_integer(age), "self", p->self);
+}
+
+/* ---- the health of the release each member runs ---------------------- */
+
+static enum pl_health own_health(const struct node_api *api)
+{
+    return api->deploy->run.running[0] ? api->deploy->run.health : PL_H_NONE;
+}
+
+/* What member i runs as far as this node knows: itself from its own state,
+ * the others from their reports when it leads (only the leader hears
+ * them). False when unknown. */
+static bool member_release(const struct node_api *api, size_t i, const char **deployment,
+                           enum pl_health *h, const char **detail)
+{
+    const struct pl_state *s = &api->deploy->pl;
+    if (i == api->base->peers.self) {
+        *deployment = api->deploy->run.running;
+        *h = own_health(api);
+        *detail = api->deploy->run.detail;
+        return true;
+    }
+    if (api->raft->cons.role != CONS_LEADER || i >= s->nnodes || !s->reported[i])
+        return false;
+    *deployment = s->reports[i].deployment;
+    *h = s->reports[i].health;
+    *detail = s->reports[i].detail;
+    return true;
+}
+
+static const struct pl_release *release_of(const struct node_api *api, const char *deployment)
+{
+    const struct pl_deployment *d = deployment[0] ? pl_find(&api->deploy->pl, deployment) : NULL;
+    return d ? &d->release : NULL;
+}
+
+static json_t *str_or_null(const char *s)
+{
+    return s && s[0] ? json_string(s) : json_null();
+}
+
+static json_t *member_release_json(const struct node_api *api, size_t i)
+{
+    const char *dep, *detail;
+    enum pl_health h;
+    if (!member_release(api, i, &dep, &h, &detail))
+        return json_null();
+    const struct pl_release *rel = release_of(api, dep);
+    return json_pack("{s:o, s:o, s:s, s:o}", "running", str_or_null(dep), "version",
+                     str_or_null(rel ? rel->version : NULL), "health", pl_health_name(h), "detail",
+                     str_or_null(detail));
+}
+
+/* "degraded" and "unhealthy_nodes" of a summary object (stable, current):
+ * the members known to run its release unhealthy, crashed or not started. */
+static void add_degraded(const struct node_api *api, json_t *summary)
+{
+    if (!json_is_object(summary))
+        return;
+    const char *name = json_string_value(json_object_get(summary, "name"));
+    const char *version = json_string_value(json_object_get(summary, "version"));
+    json_t *bad = json_array();
+    for (size_t i = 0; i < api->base->peers.n && name && version; i++) {
+        const char *dep, *detail;
+        enum pl_health h;
+        if (!member_release(api, i, &dep, &h, &detail) || !release_watch_bad(h))
+            continue;
+        const struct pl_release *rel = release_of(api, dep);
+        if (rel && strcmp(rel->name, name) == 0 && strcmp(rel->version, version) == 0)
+            json_array_append_new(bad, json_string(api->base->peers.m[i].id));
+    }
+    json_object_set_new(summary, "degraded", json_boolean(json_array_size(bad) > 0));
+    json_object_set_new(summary, "unhealthy_nodes", bad);
+}
+
+/* A service's state: spawned and not yet healthy is "starting"; one an
+ * earlier service's failure kept from starting is "stopped". */
+static const char *service_state(const struct deploy_run *r, size_t i)
+{
+    const struct deploy_service_run *s = &r->svc[i];
+    if (i >= r->nsvc)
+        return "stopped";
+    if (s->exited)
+        return "exited";
+    if (s->proc)
+        return s->healthy || s->unhealthy ? "running" : "starting";
+    return r->health == PL_H_START_FAILED && i + 1 == r->nsvc ? "start_failed" : "stopped";
+}
+
+static const char *service_health(const struct deploy_service_run *s)
+{
+    return !s->proc ? "none" : s->healthy ? "healthy" : s->unhealthy ? "unhealthy" : "starting";
+}
+
+/* Why service i is not well ("" when it is). */
+static void service_detail(const struct deploy_run *r, size_t i, char *out, size_t cap)
+{
+    const struct deploy_service_run *s = &r->svc[i];
+    const char *state = service_state(r, i);
+    out[0] = '\0';
+    if (strcmp(state, "exited") == 0)
+        snprintf(out, cap, "exited (%s %d)", s->sig ? "signal" : "status",
+                 s->sig ? s->sig : (int)s->status);
+    else if (strcmp(state, "start_failed") == 0)
+        snprintf(out, cap, "%s", r->detail);
+    else if (s->proc && s->unhealthy && !s->healthy)
+        snprintf(out, cap, "%s", s->last_error);
+}
+
+static json_t *services_json(const struct node_api *api)
+{
+    const struct deploy_run *r = &api->deploy->run;
+    json_t *out = json_array();
+    for (size_t i = 0; r->running[0] && r->have_manifest && i < r->m.nservices; i++) {
+        const struct deploy_service_run *s = &r->svc[i];
+        bool started = i < r->nsvc;
+        char detail[PL_REASON_MAX];
+        service_detail(r, i, detail, sizeof(detail));
+        json_array_append_new(
+            out,
+            json_pack("{s:s, s:s, s:o, s:o, s:s, s:o}", "name", r->m.services[i].name, "state",
+                      service_state(r, i), "pid",
+                      started && s->proc ? json_integer(drv_pid(s->proc)) : json_null(), "port",
+                      started && s->port ? json_integer(s->port) : json_null(), "health",
+                      started ? service_health(s) : "none", "detail", str_or_null(detail)));
+    }
+    return out;
+}
+
+/* The release summary (api_deploy.c) with this node's release, its health
+ * and its services, and what the federation knows of the stable and the
+ * current release's health. */
+static json_t *release_json(struct node_api *api)
+{
+    json_t *o = api_deploy_summary(api);
+    const struct deploy_run *r = &api->deploy->run;
+    const struct pl_release *rel = release_of(api, r->running);
+    enum pl_health h = own_health(api);
+    json_object_set_new(o, "name", str_or_null(rel ? rel->name : NULL));
+    json_object_set_new(o, "version", str_or_null(rel ? rel->version : NULL));
+    json_object_set_new(o, "health", json_string(pl_health_name(h)));
+    json_object_set_new(o, "healthy_since_ms",
+                        h == PL_H_HEALTHY && r->healthy_since
+                            ? json_integer((json_int_t)r->healthy_since)
+                            : json_null());
+    json_object_set_new(o, "detail", str_or_null(h == PL_H_NONE ? NULL : r->detail));
+    json_object_set_new(o, "services", services_json(api));
+    add_degraded(api, json_object_get(o, "stable"));
+    add_degraded(api, json_object_get(o, "current"));
+    return o;
+}
+
+static void get_state(struct node_api *api, struct http_request *req)
+{
+    uint64_t now = uv_now(api->base->loop);
+    json_t *peers = json_array();
+    for (size_t i = 0; i < api->base->peers.n; i++) {
+        json_t *p = peer_json(api, i, now);
+        json_object_set_new(p, "release", member_release_json(api, i));
+        json_array_append_new(peers, p);
+    }
+    json_t *state = json_pack(
+        "{s:s, s:s, s:I, s:s?, s:b, s:i, s:o, s:o, s:o, s:s, s:I, s:I}", "node", api->base->cfg.id,
+        "role", cons_role_name(api->raft->cons.role), "term", (json_int_t)api->raft->cons.term,
+        "leader", api_gate_leader_id(api), "read_only", api_gate_read_only(api), "quorum",
+        (int)cons_quorum(&api->raft->cons), "peers", peers, "ledger", api_ledger_summary(api),
+        "release", release_json(api), "version", CHIMERA_VERSION, "uptime_ms",
+        (json_int_t)(now - api->base->started_ms), "boot", (json_int_t)api->base->boot);
+    http_respond_json(req, 200, state);
+}
+
+static void get_events(struct node_api *api, struct http_request *req)
+{
+    uint64_t limit = EVENTS_DEFAULT_LIMIT, since = 0;
+    if (api_query_u64(req->query, "limit", 1, EVENTS_CAPACITY, &limit) < 0) {
+        http_respond_error(req, 400, "limit: must be a whole number from 1 to %d", EVENTS_CAPACITY);
+        return;
+    }
+    int has_since = api_query_u64(req->query, "since", 0, UINT64_MAX, &since);
+    if (has_since < 0) {
+        http_respond_error(req, 400, "since: must be a sequence number (0 or more)");
+        return;
+    }
+    const struct event *found[EVENTS_CAPACITY];
+    size_t k = events_query(&api->base->events, has_since == 1, since, (size_t)limit, found);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < k; i++) {
+        const struct event *e = found[i];
+        char when[40];
+        node_iso_time(e->time_ms, when, sizeof(when));
+        json_t *o = json_pack("{s:I, s:s, s:I, s:s, s:s, s:s, s:I}", "seq", (json_int_t)e->seq,
+                              "time", when, "time_ms", (json_int_t)e->time_ms, "node", e->node,
+                              "kind", e->kind, "message", e->message, "boot", (json_int_t)e->boot);
+        if (e->peer[0])
+            json_object_set_new(o, "peer", json_string(e->peer));
+        json_array_append_new(arr, o);
+    }
+    http_respond_json(req, 200, arr);
+}
+
+static void get_live(struct node_api *api, struct http_request *req)
+{
+    http_respond_json(req, 200,
+                      json_pack("{s:s, s:s, s:I}", "status", "ok", "node", api->base->cfg.id,
+                                "uptime_ms",
+                                (json_int_t)(uv_now(api->base->loop) - api->base->started_ms)));
+}
+
+/* Why this node's release makes it unready ("" when it does not): it
+ * crashed, could not start, or its health checks failed past their
+ * unhealthy_threshold (that is when a release is unhealthy at all, so a
+ * probe that fails once does not flap readiness). A release still starting
+ * keeps the node ready: every node starts one in each rollout. A node that
+ * runs nothing is ready. *service names the service at fault. */
+static void release_problem(const struct node_api *api, char *out, size_t cap, const char **service)
+{
+    const struct deploy_run *r = &api->deploy->run;
+    enum pl_health h = own_health(api);
+    out[0] = '\0';
+    *service = NULL;
+    if (!release_watch_bad(h))
+        return;
+    for (size_t i = 0; i < r->nsvc && r->have_manifest && !*service; i++) {
+        const char *st = service_state(r, i);
+        if (strcmp(st, "exited") == 0 || strcmp(st, "start_failed") == 0 ||
+            strcmp(service_health(&r->svc[i]), "unhealthy") == 0)
+            *service = r->m.services[i].name;
+    }
+    const struct pl_release *rel = release_of(api, r->running);
+    char what[PL_ID_MAX + PL_VERSION_MAX + 1] = "";
+    if (rel)
+        snprintf(what, sizeof(what), "%s %s ", rel->name, rel->version);
+    snprintf(out, cap, "release %s(deployment %s) is %s%s%s%s: %s", what, r->running,
+             pl_health_name(h), *service ? " (service " : "", *service ? *service : "",
+             *service ? ")" : "", r->detail[0] ? r->detail : "no detail");
+}
+
+/* /health/ready: when the ledger cannot be written, answers req 503
+ * {"status":"unavailable","node","reason","leader","read_only"} with the
+ * cause as reason, and returns true. */
+static bool ledger_unready(struct node_api *api, struct http_request *req)
+{
+    char why[256];
+    if (node_ledger_writable(api->raft, why, sizeof(why)))
+        return false;
+    const struct cons *c = &api->raft->cons;
+    const char *leader = c->leader >= 0 && (size_t)c->leader < api->base->peers.n
+                             ? api->base->peers.m[c->leader].id
+                             : NULL;
+    http_respond_json(req, 503,
+                      json_pack("{s:s, s:s, s:s, s:s?, s:b}", "status", "unavailable", "node",
+                                api->base->cfg.id, "reason", why, "leader", leader, "read_only",
+                                cons_read_only(c, uv_now(api->base->loop))));
+    return true;
+}
+
+static void get_ready(struct node_api *api, struct http_request *req)
+{
+    if (ledger_unready(api, req))
+        return; /* the disk refuses writes: 503 naming why */
+    const char *leader = api_gate_leader_id(api);
+    bool ro = api_gate_read_only(api);
+    char problem[PL_REASON_MAX + 256];
+    const char *service;
+    release_problem(api, problem, sizeof(problem), &service);
+    const char *health = pl_health_name(own_health(api));
+    if (leader && !ro && !problem[0]) {
+        http_respond_json(req, 200,
+                          json_pack("{s:s, s:s, s:s, s:I, s:b, s:s}", "status", "ok", "node",
+                                    api->base->cfg.id, "leader", leader, "term",
+                                    (json_int_t)api->raft->cons.term, "read_only", 0,
+                                    "release_health", health));
+        return;
+    }
+    const char *quorum = leader && !ro ? NULL
+                         : leader      ? "the leader has lost contact with a quorum"
+                                       : "no quorum-backed leader is known";
+    char reason[sizeof(problem) + 64];
+    snprintf(reason, sizeof(reason), "%s%s%s", quorum ? quorum : "",
+             quorum && problem[0] ? "; " : "", problem);
+    http_respond_json(req, 503,
+                      json_pack("{s:s, s:s, s:s, s:s?, s:b, s:s, s:s?}", "status", "unavailable",
+                                "node", api->base->cfg.id, "reason", reason, "leader", leader,
+                                "read_only", ro, "release_health", health, "service", service));
+}
+
+static void metric(FILE *f, const char *name, const char *type, const char *help)
+{
+    fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* The HTTP listener's counters (http.h). */
+static void http_metrics(FILE *f, const struct http_stats *hs)
+{
+    const struct {
+        const char *name, *type, *help;
+        uint64_t value;
+    } m[] = {
+        {"chimera_http_connections", "gauge", "HTTP connections open.", hs->open},
+        {"chimera_http_connections_max", "gauge", "HTTP connections allowed at once.",
+         hs->max_open},
+        {"chimera_http_connections_refused_total", "counter",
+         "HTTP connections turned away at the cap (503).", hs->refused},
+        {"chimera_http_connections_timed_out_total", "counter",
+         "HTTP connections closed by the header, body or write timeout.", hs->timed_out},
+        {"chimera_http_accept_errors_total", "counter",
+         "accept() failures on the HTTP listener (out of descriptors).", hs->accept_errors},
+    };
+    for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+        metric(f, m[i].name, m[i].type, m[i].help);
+        fprintf(f, "%s %" PRIu64 "\n", m[i].name, m[i].value);
+    }
+}
+
+static void get_metrics(struct node_api *api, struct http_request *req)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) {
+        http_respond_error(req, 500, "out of memory");
+        return;
+    }
+    uint64_t now = uv_now(api->base->loop);
+    metric(f, "chimera_uptime_seconds", "gauge", "Seconds since this node started.");
+    fprintf(f, "chimera_uptime_seconds %.3f\n", (double)(now - api->base->started_ms) / 1000.0);
+    metric(f, "chimera_messages_received_total", "counter", "Node-to-node messages accepted.");
+    fprintf(f, "chimera_messages_received_total %" PRIu64 "\n", api->base->metrics.msgs_received);
+    metric(f, "chimera_messages_sent_total", "counter",
+           "Node-to-node messages queued for sending.");
+    fprintf(f, "chimera_messages_sent_total %" PRIu64 "\n", api->base->metrics.msgs_sent);
+    metric(f, "chimera_messages_dropped_total", "counter",
+           "Node-to-node messages dropped, by reason.");
+    for (int d = 0; d < DROP_COUNT; d++)
+        fprintf(f, "chimera_messages_dropped_total{reason=\"%s\"} %" PRIu64 "\n",
+                node_drop_name((enum node_drop)d), api->base->metrics.dropped[d]);
+    metric(f, "chimera_members", "gauge", "Members by liveness status.");
+    size_t count[3] = {0};
+    for (size_t i = 0; i < api->base->peers.n; i++)
+        count[api->base->peers.m[i].status]++;
+    for (int s = PEER_DEAD; s <= PEER_ALIVE; s++)
+        fprintf(f, "chimera_members{status=\"%s\"} %zu\n", peer_status_name((enum peer_status)s),
+                count[s]);
+    metric(f, "chimera_peer_last_contact_seconds", "gauge",
+           "Seconds since each member was last heard from (absent: never).");
+    for (size_t i = 0; i < api->base->peers.n; i++) {
+        int64_t age = peers_age_ms(&api->base->peers, i, now);
+        if (age >= 0)
+            fprintf(f, "chimera_peer_last_contact_seconds{peer=\"%s\"} %.3f\n",
+                    api->base->peers.m[i].id, (double)age / 1000.0);
+    }
+    metric(f, "chimera_events_total", "counter", "Events recorded.");
+    fprintf(f, "chimera_events_total %" PRIu64 "\n", events_recorded(&api->base->events));
+    metric(f, "chimera_http_requests_total", "counter", "HTTP requests served.");
+    fprintf(f, "chimera_http_requests_total %" PRIu64 "\n", api->base->metrics.http_requests);
+    metric(f, "chimera_http_auth_failures_total", "counter",
+           "HTTP requests refused for want of a token (missing: 401) or with a wrong one (403).");
+    fprintf(f, "chimera_http_auth_failures_total{reason=\"missing\"} %" PRIu64 "\n",
+            api->base->metrics.http_auth_failures[API_AUTH_MISSING]);
+    fprintf(f, "chimera_http_auth_failures_total{reason=\"wrong\"} %" PRIu64 "\n",
+            api->base->metrics.http_auth_failures[API_AUTH_WRONG]);
+    if (api->http)
+        http_metrics(f, http_stats(api->http));
+    metric(f, "chimera_ledger_checkpoints_total", "counter",
+           "Ledger checkpoints stored (signed here as leader, or received and cosigned).");
+    fprintf(f, "chimera_ledger_checkpoints_total %" PRIu64 "\n", api->base->metrics.checkpoints);
+    metric(f, "chimera_ledger_notarized_total", "counter",
+           "Checkpoints this node led that a quorum of members signed.");
+    fprintf(f, "chimera_ledger_notarized_total %" PRIu64 "\n", api->base->metrics.notarized);
+    metric(f, "chimera_ledger_equivocations_total", "counter",
+           "Conflicting signed checkpoints detected (evidence kept).");
+    fprintf(f, "chimera_ledger_equivocations_total %" PRIu64 "\n",
+            api->base->metrics.equivocations);
+    const struct deploy_run *r = &api->deploy->run;
+    enum pl_health own = own_health(api);
+    metric(f, "chimera_release_healthy", "gauge",
+           "1 when the release running here is healthy (or nothing runs), 0 otherwise.");
+    fprintf(f, "chimera_release_healthy %d\n", own == PL_H_HEALTHY || own == PL_H_NONE);
+    metric(f, "chimera_release_health", "gauge",
+           "1 for the health of the release running here, 0 for the others.");
+    for (int h = PL_H_NONE; h <= PL_H_START_FAILED; h++)
+        fprintf(f, "chimera_release_health{health=\"%s\"} %d\n", pl_health_name((enum pl_health)h),
+                own == (enum pl_health)h);
+    static const char *const states[] = {"starting", "running", "exited", "start_failed",
+                                         "stopped"};
+    metric(f, "chimera_services", "gauge", "Services of the release running here, by state.");
+    for (size_t k = 0; k < sizeof(states) / sizeof(states[0]); k++) {
+        size_t in_state = 0;
+        for (size_t i = 0; r->running[0] && r->have_manifest && i < r->m.nservices; i++)
+            in_state += strcmp(service_state(r, i), states[k]) == 0;
+        fprintf(f, "chimera_services{state=\"%s\"} %zu\n", states[k], in_state);
+    }
+    metric(f, "chimera_term", "gauge", "Current consensus term.");
+    fprintf(f, "chimera_term %" PRIu64 "\n", api->raft->cons.term);
+    metric(f, "chimera_is_leader", "gauge", "1 when this node is the leader.");
+    fprintf(f, "chimera_is_leader %d\n", api->raft->cons.role == CONS_LEADER);
+    metric(f, "chimera_read_only", "gauge", "1 when this node refuses mutations.");
+    fprintf(f, "chimera_read_only %d\n", api_gate_read_only(api));
+    loop_lag_metrics(f, api->lag);
+    fclose(f);
+    http_respond(req, 200, "text/plain; version=0.0.4", text, len);
+    free(text);
+}
+
+/* ---- the route table: every endpoint, in one place ---- */
+
+/* Which methods a row takes. */
+enum route_method {
+    ROUTE_READ,     /* GET or HEAD */
+    ROUTE_GET,      /* GET only */
+    ROUTE_POST,     /* POST only */
+    ROUTE_MUTATION, /* anything but GET and HEAD: the handler says which it takes */
+};
+
+/* How a row's path is matched. */
+enum route_match {
+    PATH_TRIMMED, /* equal, once trailing slashes are dropped ("/events/" is "/events") */
+    PATH_EXACT,   /* equal to the letter */
+    PATH_PREFIX,  /* starts with it (the rest is an id) */
+};
+
+/* Rows are tried in order. Open rows answer before the mutation gate (a
+ * mutation sent to one is refused 405 at once); every mutation that reaches
+ * the gated rows, or no row, passes the gate first (admin token, then
+ * read-only mode). A row whose path matches and whose method does not
+ * answers 405 "<method> <path>: <refuse>", unless refuse is NULL (then
+ * the search goes on, and ends in 404). */
+static const struct api_route {
+    bool gated;
+    enum route_method method;
+    const char *path;
+    enum route_match match;
+    void (*handle)(struct node_api *api, struct http_request *req);
+    bool admin; /* needs the admin token: a mutation */
+    const char *refuse;
+} routes[] = {
+    {false, ROUTE_READ, "/federation/state", PATH_TRIMMED, get_state, false,
+     "method not allowed; use GET"},
+    {false, ROUTE_READ, "/events", PATH_TRIMMED, get_events, false, "method not allowed; use GET"},
+    {false, ROUTE_READ, "/health/live", PATH_TRIMMED, get_live, false,
+     "method not allowed; use GET"},
+    {false, ROUTE_READ, "/health/ready", PATH_TRIMMED, get_ready, false,
+     "method not allowed; use GET"},
+    {false, ROUTE_READ, "/metrics", PATH_TRIMMED, get_metrics, false,
+     "method not allowed; use GET"},
+    {false, ROUTE_READ, "/ledger", PATH_TRIMMED, api_ledger_get, false,
+     "method not allowed; use GET"},
+    {false, ROUTE_READ, "/ledger/head", PATH_TRIMMED, api_ledger_get_head, false,
+     "method not allowed; use GET"},
+    {true, ROUTE_GET, "/deployments", PATH_TRIMMED, api_deploy_list, false, "use GET or POST"},
+    {true, ROUTE_POST, "/deployments", PATH_TRIMMED, api_deploy_submit, true, "use GET or POST"},
+    {true, ROUTE_GET, "/deployments/", PATH_PREFIX, api_deploy_get, false, "use GET"},
+    {true, ROUTE_POST, "/rollback", PATH_EXACT, api_deploy_rollback, true, "use POST"},
+    {true, ROUTE_MUTATION, "/ledger/notes", PATH_TRIMMED, api_notes_post, true, NULL},
+};
+
+static bool method_fits(enum route_method m, const char *method)
+{
+    switch (m) {
+    case ROUTE_READ:
+        return !api_gate_is_mutation(method);
+    case ROUTE_GET:
+        return strcmp(method, "GET") == 0;
+    case ROUTE_POST:
+        return strcmp(method, "POST") == 0;
+    case ROUTE_MUTATION:
+        return api_gate_is_mutation(method);
+    }
+    return false;
+}
+
+static bool path_fits(const struct api_route *r, const char *path, size_t plen)
+{
+    size_t rlen = strlen(r->path);
+    switch (r->match) {
+    case PATH_TRIMMED:
+        return rlen == plen && strncmp(r->path, path, plen) == 0;
+    case PATH_EXACT:
+        return strcmp(r->path, path) == 0;
+    case PATH_PREFIX:
+        return strncmp(r->path, path, rlen) == 0;
+    }
+    return false;
+}
+
+/* Serves req from the open or the gated rows: true when answered. */
+static bool route(struct node_api *api, struct http_request *req, size_t plen, bool gated)
+{
+    const struct api_route *matched = NULL;
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        const struct api_route *r = &routes[i];
+        if (r->gated != gated || !path_fits(r, req->path, plen))
+            continue;
+        if (method_fits(r->method, req->method)) {
+            r->handle(api, req);
+            return true;
+        }
+        if (!matched)
+            matched = r;
+    }
+    if (!matched || !matched->refuse)
+        return false;
+    http_respond_error(req, 405, "%s %s: %s", req->method,
+                       matched->match == PATH_PREFIX ? req->path : matched->path, matched->refuse);
+    return true;
+}
+
+void api_handle(void *ctx, struct http_request *req)
+{
+    struct node_api *api = ctx;
+    api->base->metrics.http_requests++;
+    size_t plen = strlen(req->path);
+    while (plen > 1 && req->path[plen - 1] == '/')
+        plen--; /* "/events/" is "/events" */
+    if (!api_gate_is_mutation(req->method) && !api_gate_read(api, req, plen))
+        return;
+    if (route(api, req, plen, false))
+        return;
+    if (api_gate_is_mutation(req->method) && !api_gate_mutation(api, req))
+        return;
+    if (route(api, req, plen, true))
+        return;
+    http_respond_error(req, 404, "%s %s: no such endpoint", req->method, req->path);
+}

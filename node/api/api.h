@@ -1,0 +1,77 @@
+/* The HTTP API of the node (api.c): the ledger's reads (api_ledger.c),
+ * notes (api_notes.c), deployments (api_deploy.c). */
+#ifndef CHIMERA_NODE_API_H
+#define CHIMERA_NODE_API_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "node/base/base.h"
+#include "node/base/loop_lag.h"
+#include "node/deploy/deploy.h"
+#include "node/raft/raft.h"
+#include "node/witness/witness.h"
+#include "node/api/commit_wait.h"
+#include "node/net/http.h"
+#include "pipeline/core/manifest.h"
+
+/* Why a request failed the token check: the index of its counter
+ * (node_metrics.http_auth_failures). */
+enum api_auth_failure { API_AUTH_MISSING, API_AUTH_WRONG };
+
+/* The API layer's state, embedded in struct node. */
+struct node_api {
+    struct node_base *base; /* set by node.c, as the rest below */
+    struct node_raft *raft;
+    struct node_witness *wit;
+    struct node_deploy *deploy;
+    const struct loop_lag *lag;
+    struct http_server *http;         /* its counters feed /metrics; set once serving */
+    char token[256];                  /* "" when no admin token is configured */
+    struct api_commit_waits waits;    /* requests answered at commit (commit_wait.c) */
+    struct api_notes_job *notes_jobs; /* bodies of POST /ledger/notes on the pool (api_notes.c) */
+    struct events_limiter auth_limit; /* api.auth_failure events (api.c) */
+};
+
+/* POST /ledger/notes (api_notes.c): the body is parsed on libuv's thread
+ * pool, the rest on the loop. api_notes_stop: on shutdown, before the HTTP
+ * server stops, answers 503 the requests whose body is still on the pool. */
+void api_notes_post(struct node_api *api, struct http_request *req);
+void api_notes_stop(struct node_api *api);
+/* The gate (gate.c). */
+bool api_gate_is_mutation(const char *method); /* anything but GET and HEAD */
+/* The read token, for reads that reveal manifests (plen: the path's length
+ * without trailing slashes): true, or answered 401/403. */
+bool api_gate_read(struct node_api *api, struct http_request *req, size_t plen);
+/* The admin token (401 missing, 403 wrong), then read-only mode (503):
+ * true, or answered. */
+bool api_gate_mutation(struct node_api *api, struct http_request *req);
+/* Read-only mode: answers 503 and returns true when this node is read-only. */
+bool api_gate_refuse_read_only(struct node_api *api, struct http_request *req);
+/* Not the leader: 307 to the leader's path (or 503 when none is known). */
+void api_gate_redirect_to_leader(struct node_api *api, struct http_request *req, const char *path);
+/* The leader's id (NULL when none is known); whether this node is read-only. */
+const char *api_gate_leader_id(const struct node_api *api);
+bool api_gate_read_only(const struct node_api *api);
+/* A decimal query parameter in [min, max]: -1 bad, 0 absent (out
+ * untouched), 1 ok. */
+int api_query_u64(const char *query, const char *name, uint64_t min, uint64_t max, uint64_t *out);
+
+/* Deployments over HTTP (api_deploy.c): GET /deployments, POST
+ * /deployments, GET /deployments/ID, POST /rollback (routes: api.c). */
+void api_deploy_list(struct node_api *api, struct http_request *req);
+void api_deploy_submit(struct node_api *api, struct http_request *req);
+void api_deploy_get(struct node_api *api, struct http_request *req);
+void api_deploy_rollback(struct node_api *api, struct http_request *req);
+json_t *api_deploy_summary(struct node_api *api);
+/* The ledger's HTTP reads (api_ledger.c). */
+void api_ledger_get(struct node_api *api, struct http_request *req);
+void api_ledger_get_head(struct node_api *api, struct http_request *req);
+json_t *api_ledger_summary(struct node_api *api);
+
+/* The HTTP API (api.c): answers one request on the loop thread, through
+ * the route table. */
+void api_handle(void *ctx, struct http_request *req);
+
+#endif

@@ -1,0 +1,640 @@
+/* Node configuration (see config.h).
+ *
+ * Every setting is first resolved to the string from the strongest source
+ * that has it (flag, environment, file), and only then parsed and checked,
+ * so a value is validated the same way wherever it came from and its error
+ * names the place the operator has to edit. */
+#include "node/base/config.h"
+#include "node/base/config_err.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum opt {
+    O_ID,
+    O_LISTEN,
+    O_HTTP,
+    O_PEERS,
+    O_DATA,
+    O_KEY,
+    O_TOKEN,
+    O_READ_TOKEN,
+    O_HEARTBEAT,
+    O_ELECTION,
+    O_SUSPECT,
+    O_DEAD,
+    O_CHAOS,
+    O_LOG,
+    O_FEDERATION,
+    O_REPLACE_KEY,
+    O_CONFIG,
+    O_COUNT
+};
+
+enum kind { K_STR, K_NUM, K_BOOL, K_PEERS };
+
+#define STR(f) K_STR, offsetof(struct config, f), sizeof(((struct config *)0)->f), 0, 0
+#define NUM(f, lo, hi) K_NUM, offsetof(struct config, f), 0, lo, hi
+
+static const struct {
+    const char *flag, *env, *key; /* key NULL: not allowed in the file */
+    enum kind kind;
+    size_t off, cap;   /* where the value lands in struct config */
+    uint32_t min, max; /* K_NUM only */
+} opts[O_COUNT] = {
+    [O_ID] = {"--id", "CHIMERA_ID", "id", STR(id)},
+    [O_LISTEN] = {"--listen", "CHIMERA_LISTEN", "listen", STR(listen)},
+    [O_HTTP] = {"--http", "CHIMERA_HTTP", "http", STR(http)},
+    [O_PEERS] = {"--peers", "CHIMERA_PEERS", "peers", K_PEERS, 0, 0, 0, 0},
+    [O_DATA] = {"--data", "CHIMERA_DATA", "data", STR(data)},
+    [O_KEY] = {"--cluster-key-file", "CHIMERA_CLUSTER_KEY_FILE", "cluster_key_file",
+               STR(cluster_key_file)},
+    [O_TOKEN] = {"--admin-token-file", "CHIMERA_ADMIN_TOKEN_FILE", "admin_token_file",
+                 STR(admin_token_file)},
+    [O_READ_TOKEN] = {"--read-token-file", "CHIMERA_HTTP_READ_TOKEN_FILE", "read_token_file",
+                      STR(read_token_file)},
+    [O_HEARTBEAT] = {"--heartbeat-ms", "CHIMERA_HEARTBEAT_MS", "heartbeat_ms",
+                     NUM(heartbeat_ms, 5, 10000)},
+    [O_ELECTION] = {"--election-timeout-ms", "CHIMERA_ELECTION_TIMEOUT_MS", "election_timeout_ms",
+                    NUM(election_timeout_ms, 20, 60000)},
+    [O_SUSPECT] = {"--suspect-after-ms", "CHIMERA_SUSPECT_AFTER_MS", "suspect_after_ms",
+                   NUM(suspect_after_ms, 10, 600000)},
+    [O_DEAD] = {"--dead-after-ms", "CHIMERA_DEAD_AFTER_MS", "dead_after_ms",
+                NUM(dead_after_ms, 20, 3600000)},
+    [O_CHAOS] = {"--chaos-enabled", "CHIMERA_CHAOS_ENABLED", "chaos_enabled", K_BOOL, 0, 0, 0, 0},
+    [O_LOG] = {"--log-level", "CHIMERA_LOG_LEVEL", "log_level", STR(log_level)},
+    [O_FEDERATION] = {"--federation", "CHIMERA_FEDERATION", "federation", STR(federation)},
+    /* Not in the file: a replaced key is said once, not kept as a setting. */
+    [O_REPLACE_KEY] = {"--replace-node-key", "CHIMERA_REPLACE_NODE_KEY", NULL, K_BOOL, 0, 0, 0, 0},
+    [O_CONFIG] = {"--config", "CHIMERA_CONFIG", NULL, STR(config_file)},
+};
+
+#define ID_RULE "use 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit"
+#define URL_FIX "use tcp://HOST:PORT or ipc:///PATH"
+
+enum origin { FROM_DEFAULT, FROM_FILE, FROM_ENV, FROM_FLAG };
+
+struct loader {
+    const char *val[O_COUNT];
+    enum origin from[O_COUNT];
+    json_t *root;
+    json_t *peers_obj;     /* the file's peers, when given as an object */
+    char num[O_COUNT][32]; /* file integers, printed so they parse like flags */
+    const char *file;
+    char *err;
+    size_t errlen;
+    bool failed; /* only the first error is reported */
+};
+
+void config_vput(char *err, size_t len, const char *prefix, const char *fmt, va_list ap)
+{
+    if (!err || len == 0)
+        return;
+    int k = snprintf(err, len, "%s", prefix);
+    if (k >= 0 && (size_t)k < len)
+        vsnprintf(err + k, len - (size_t)k, fmt, ap);
+    /* Values are echoed back; a newline or escape in one must not break the one-line promise. */
+    for (char *p = err; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+}
+
+int config_put(char *err, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    config_vput(err, len, "", fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* The name the operator used for the setting, so the fix points at it. */
+static const char *name_of(const struct loader *ld, enum opt o)
+{
+    if (ld->from[o] == FROM_ENV)
+        return opts[o].env;
+    if (ld->from[o] == FROM_FILE)
+        return opts[o].key;
+    return opts[o].flag;
+}
+
+/* o == O_COUNT: the line is not about one setting, so it gets no prefix. */
+__attribute__((format(printf, 3, 4))) static enum config_result fail(struct loader *ld, enum opt o,
+                                                                     const char *fmt, ...)
+{
+    if (ld->failed)
+        return CONFIG_ERROR;
+    ld->failed = true;
+    char prefix[CONFIG_PATH_MAX + 64] = "";
+    if (o != O_COUNT && ld->from[o] == FROM_FILE)
+        snprintf(prefix, sizeof prefix, "%s: %s: ", ld->file, opts[o].key);
+    else if (o != O_COUNT)
+        snprintf(prefix, sizeof prefix, "%s: ", name_of(ld, o));
+    va_list ap;
+    va_start(ap, fmt);
+    config_vput(ld->err, ld->errlen, prefix, fmt, ap);
+    va_end(ap);
+    return CONFIG_ERROR;
+}
+
+static bool valid_id(const char *s, size_t n)
+{
+    if (n == 0 || n >= CONFIG_ID_MAX || !isalnum((unsigned char)s[0]))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && !strchr("._-", s[i]))
+            return false;
+    return true;
+}
+
+static bool parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
+{
+    uint64_t v = 0;
+    for (const char *p = s; *p; p++) {
+        if (!isdigit((unsigned char)*p) || (v = v * 10 + (uint64_t)(*p - '0')) > max)
+            return false;
+    }
+    if (!*s || v < min)
+        return false;
+    *out = (uint32_t)v;
+    return true;
+}
+
+/* Returns NULL when s is HOST:PORT (or [IPV6]:PORT), else what is wrong with it. */
+static const char *check_hostport(const char *s)
+{
+    const char *colon = strrchr(s, ':');
+    uint32_t port;
+    if (s[0] == '[') {
+        const char *rb = strchr(s, ']');
+        if (!rb || rb == s + 1 || rb[1] != ':')
+            return rb ? "missing host or :PORT" : "missing ']' after the IPv6 address";
+    } else {
+        if (!colon)
+            return "missing :PORT";
+        if (colon == s)
+            return "missing host";
+        if (memchr(s, ':', (size_t)(colon - s)))
+            return "IPv6 addresses need brackets, e.g. [::1]:7100";
+        for (const char *p = s; p < colon; p++)
+            if (!isalnum((unsigned char)*p) && !strchr(".-_", *p))
+                return "bad character in host";
+    }
+    return parse_u32(colon + 1, 1, 65535, &port) ? NULL : "port must be 1 to 65535";
+}
+
+/* NNG URLs this runtime can use: tcp needs a host and a port to dial. */
+static const char *check_url(const char *u)
+{
+    static const char *const tcp[] = {"tcp://", "tcp4://", "tcp6://"};
+    if (strncmp(u, "ipc://", 6) == 0)
+        return u[6] ? NULL : "ipc:// needs a path";
+    for (size_t i = 0; i < sizeof tcp / sizeof tcp[0]; i++) {
+        size_t n = strlen(tcp[i]);
+        if (strncmp(u, tcp[i], n) == 0)
+            return strchr(u + n, '/') ? "no path allowed after the port" : check_hostport(u + n);
+    }
+    return "scheme must be tcp://, tcp4://, tcp6:// or ipc://";
+}
+
+static bool parse_bool(const char *s, bool *out)
+{
+    static const char *const words[] = {"false", "true", "0", "1", "no", "yes"};
+    for (size_t i = 0; i < 6; i++)
+        if (strcasecmp(s, words[i]) == 0)
+            return *out = i % 2, true;
+    return false;
+}
+
+/* The likely typo is a dropped or extra suffix: --heartbeat for --heartbeat-ms. */
+static void unknown_flag(struct loader *ld, const char *a, size_t n)
+{
+    for (int o = 0; o < O_COUNT; o++) {
+        size_t fn = strlen(opts[o].flag), m = n < fn ? n : fn;
+        if (m > 3 && strncmp(a, opts[o].flag, m) == 0) {
+            fail(ld, O_COUNT, "%.*s: unknown flag (did you mean %s?); see --help", (int)n, a,
+                 opts[o].flag);
+            return;
+        }
+    }
+    fail(ld, O_COUNT, "%.*s: unknown flag; see --help", (int)n, a);
+}
+
+/* Keeps scanning after an error so that --help anywhere still wins. */
+static void parse_args(struct loader *ld, int argc, char *const argv[], bool *help)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            *help = true;
+            continue;
+        }
+        if (a[0] != '-') {
+            if (i > 1 && strcmp(argv[i - 1], opts[O_CHAOS].flag) == 0)
+                fail(ld, O_CHAOS, "takes no separate value; use %s=%.16s", opts[O_CHAOS].flag, a);
+            else
+                fail(ld, O_COUNT, "unexpected argument \"%.64s\"; use --flag VALUE (see --help)",
+                     a);
+            continue;
+        }
+        const char *eq = strchr(a, '=');
+        size_t n = eq ? (size_t)(eq - a) : strlen(a);
+        int o = 0;
+        while (o < O_COUNT && !(strlen(opts[o].flag) == n && strncmp(a, opts[o].flag, n) == 0))
+            o++;
+        if (o == O_COUNT) {
+            unknown_flag(ld, a, n);
+            continue;
+        }
+        ld->from[o] = FROM_FLAG;
+        if (eq)
+            ld->val[o] = eq + 1;
+        else if (opts[o].kind == K_BOOL)
+            ld->val[o] = "true";
+        else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0)
+            ld->val[o] = argv[++i];
+        else
+            fail(ld, (enum opt)o, "missing value; use %s VALUE or %s=VALUE", opts[o].flag,
+                 opts[o].flag);
+    }
+}
+
+/* The issue that asked for a viewer token called it CHIMERA_HTTP_READ_TOKEN;
+ * it is accepted as another name of CHIMERA_HTTP_READ_TOKEN_FILE. It names
+ * the file and never holds the token: the node's environment is inherited by
+ * every service it starts. */
+#define READ_TOKEN_ALIAS "CHIMERA_HTTP_READ_TOKEN"
+
+static void parse_env(struct loader *ld, char *const envp[])
+{
+    const size_t an = strlen(READ_TOKEN_ALIAS);
+    for (size_t i = 0; envp && envp[i]; i++) {
+        const char *alias = envp[i] + an + 1;
+        if (strncmp(envp[i], READ_TOKEN_ALIAS, an) != 0 || envp[i][an] != '=' || !*alias)
+            continue;
+        if (ld->from[O_READ_TOKEN] == FROM_ENV && strcmp(ld->val[O_READ_TOKEN], alias) != 0)
+            fail(ld, O_READ_TOKEN,
+                 "and " READ_TOKEN_ALIAS " name different files; set only one of them");
+        else if (ld->from[O_READ_TOKEN] == FROM_DEFAULT)
+            ld->val[O_READ_TOKEN] = alias, ld->from[O_READ_TOKEN] = FROM_ENV;
+    }
+    for (size_t i = 0; envp && envp[i]; i++) {
+        for (int o = 0; o < O_COUNT; o++) {
+            size_t n = strlen(opts[o].env);
+            /* An empty variable counts as unset: compose files write FOO= to mean "no FOO". */
+            if (strncmp(envp[i], opts[o].env, n) != 0 || envp[i][n] != '=' || !envp[i][n + 1])
+                continue;
+            if (o == O_READ_TOKEN && ld->from[o] == FROM_ENV &&
+                strcmp(ld->val[o], envp[i] + n + 1) != 0)
+                fail(ld, O_READ_TOKEN,
+                     "and " READ_TOKEN_ALIAS " name different files; set only one of them");
+            if (ld->from[o] != FROM_FLAG)
+                ld->val[o] = envp[i] + n + 1, ld->from[o] = FROM_ENV;
+        }
+    }
+}
+
+static void load_file(struct loader *ld)
+{
+    json_error_t je;
+    ld->file = ld->val[O_CONFIG];
+    ld->root = json_load_file(ld->file, JSON_REJECT_DUPLICATES, &je);
+    if (!ld->root) {
+        if (je.line > 0)
+            fail(ld, O_CONFIG, "%s: line %d, column %d: %s; fix the JSON", ld->file, je.line,
+                 je.column, je.text);
+        else
+            fail(ld, O_CONFIG, "%s", je.text); /* jansson's text names the file and errno */
+        return;
+    }
+    if (!json_is_object(ld->root)) {
+        fail(ld, O_CONFIG, "%s: must hold a JSON object, e.g. {\"id\": \"node1\"}", ld->file);
+        return;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(ld->root, key, v)
+    {
+        int o = 0;
+        while (o < O_COUNT && !(opts[o].key && strcmp(opts[o].key, key) == 0))
+            o++;
+        if (o == O_COUNT) {
+            fail(ld, O_CONFIG,
+                 "%s: unknown key \"%.64s\"; known keys are id, listen, http, peers, data, "
+                 "cluster_key_file, admin_token_file, read_token_file, heartbeat_ms, "
+                 "election_timeout_ms, "
+                 "suspect_after_ms, dead_after_ms, chaos_enabled, log_level, federation",
+                 ld->file, key);
+            return;
+        }
+        const char *s = NULL;
+        json_t *obj = NULL;
+        bool overridden = ld->from[o] != FROM_DEFAULT;
+        if (json_is_null(v))
+            continue; /* null reads as "not set", like an absent key */
+        if (json_is_string(v) && (opts[o].kind == K_STR || opts[o].kind == K_PEERS)) {
+            s = json_string_value(v);
+        } else if (json_is_integer(v) && opts[o].kind == K_NUM) {
+            snprintf(ld->num[o], sizeof ld->num[o], "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+            s = ld->num[o];
+        } else if (json_is_boolean(v) && opts[o].kind == K_BOOL) {
+            s = json_is_true(v) ? "true" : "false";
+        } else if (json_is_object(v) && opts[o].kind == K_PEERS) {
+            const char *mid;
+            json_t *url;
+            json_object_foreach(v, mid, url)
+            {
+                if (!json_is_string(url)) {
+                    ld->from[o] = FROM_FILE; /* name the file, not an overriding flag */
+                    fail(ld, (enum opt)o, "member \"%.64s\" must map to a URL string", mid);
+                    return;
+                }
+            }
+            obj = v;
+        } else {
+            static const char *const want[] = {
+                [K_STR] = "a string",
+                [K_NUM] = "a whole number of milliseconds",
+                [K_BOOL] = "true or false",
+                [K_PEERS] = "a string \"id=url,...\" or an object {\"id\": \"url\", ...}",
+            };
+            ld->from[o] = FROM_FILE;
+            fail(ld, (enum opt)o, "must be %s", want[opts[o].kind]);
+            return;
+        }
+        if (overridden)
+            continue; /* type-checked all the same: the file is wrong even if overridden */
+        ld->val[o] = s;
+        ld->from[o] = FROM_FILE;
+        if (o == O_PEERS)
+            ld->peers_obj = obj;
+    }
+}
+
+static enum config_result add_member(struct loader *ld, struct config *c, const char *id,
+                                     size_t idn, const char *url, size_t urln)
+{
+    int ei = (int)(idn < 200 ? idn : 200), eu = (int)(urln < 300 ? urln : 300);
+    if (c->nmembers == CONFIG_MAX_MEMBERS)
+        return fail(ld, O_PEERS, "more than %d members; a federation has at most %d",
+                    CONFIG_MAX_MEMBERS, CONFIG_MAX_MEMBERS);
+    if (!valid_id(id, idn))
+        return fail(ld, O_PEERS, "\"%.*s=%.*s\": bad member id \"%.*s\"; " ID_RULE, ei, id, eu, url,
+                    ei, id);
+    struct config_member *m = &c->members[c->nmembers];
+    memcpy(m->id, id, idn);
+    m->id[idn] = '\0';
+    if (urln >= CONFIG_URL_MAX)
+        return fail(ld, O_PEERS, "URL of member %s is %zu bytes; at most %d allowed", m->id, urln,
+                    CONFIG_URL_MAX - 1);
+    memcpy(m->url, url, urln);
+    m->url[urln] = '\0';
+    const char *why = check_url(m->url);
+    if (why)
+        return fail(ld, O_PEERS, "\"%s=%s\": bad URL for member %s (%s); " URL_FIX, m->id, m->url,
+                    m->id, why);
+    for (size_t i = 0; i < c->nmembers; i++) {
+        if (strcmp(c->members[i].id, m->id) == 0)
+            return fail(ld, O_PEERS, "member id %s appears twice; give each member its own id",
+                        m->id);
+        if (strcmp(c->members[i].url, m->url) == 0)
+            return fail(ld, O_PEERS,
+                        "members %s and %s have the same URL %s; give each member its own address",
+                        c->members[i].id, m->id, m->url);
+    }
+    c->nmembers++;
+    return CONFIG_OK;
+}
+
+static enum config_result parse_peers(struct loader *ld, struct config *c)
+{
+    if (ld->from[O_PEERS] == FROM_FILE && ld->peers_obj) {
+        const char *id;
+        json_t *url;
+        json_object_foreach(ld->peers_obj, id, url)
+        {
+            const char *u = json_string_value(url);
+            if (add_member(ld, c, id, strlen(id), u, strlen(u)) != CONFIG_OK)
+                return CONFIG_ERROR;
+        }
+        return CONFIG_OK;
+    }
+    for (const char *p = ld->val[O_PEERS] ? ld->val[O_PEERS] : ""; *p;) {
+        size_t n = strcspn(p, ",");
+        const char *s = p, *e = p + n;
+        p = *e ? e + 1 : e;
+        while (s < e && isspace((unsigned char)*s))
+            s++;
+        while (e > s && isspace((unsigned char)e[-1]))
+            e--;
+        if (s == e)
+            continue; /* tolerate "a=..,b=..," and ", " */
+        const char *eq = memchr(s, '=', (size_t)(e - s));
+        if (!eq)
+            return fail(ld, O_PEERS,
+                        "\"%.*s\": missing '='; use ID=URL, e.g. node1=tcp://HOST:7100",
+                        (int)(e - s < 300 ? e - s : 300), s);
+        const char *ide = eq, *url = eq + 1;
+        while (ide > s && isspace((unsigned char)ide[-1]))
+            ide--;
+        while (url < e && isspace((unsigned char)*url))
+            url++;
+        if (add_member(ld, c, s, (size_t)(ide - s), url, (size_t)(e - url)) != CONFIG_OK)
+            return CONFIG_ERROR;
+    }
+    return CONFIG_OK;
+}
+
+static bool is_member(const struct config *c, const char *id)
+{
+    for (size_t i = 0; i < c->nmembers; i++)
+        if (strcmp(c->members[i].id, id) == 0)
+            return true;
+    return false;
+}
+
+static enum config_result resolve(struct loader *ld, struct config *c)
+{
+    strcpy(c->listen, "tcp://127.0.0.1:7100");
+    strcpy(c->http, "127.0.0.1:8100");
+    strcpy(c->log_level, "info");
+    strcpy(c->federation, "chimera");
+    c->heartbeat_ms = 50;
+    c->election_timeout_ms = 150;
+    for (int o = 0; o < O_COUNT; o++) {
+        const char *v = ld->val[o];
+        if (!v || opts[o].kind != K_STR)
+            continue;
+        size_t n = strlen(v);
+        if (n >= opts[o].cap)
+            return fail(ld, (enum opt)o, "%zu bytes is too long; at most %zu allowed", n,
+                        opts[o].cap - 1);
+        memcpy((char *)c + opts[o].off, v, n + 1);
+    }
+    if (!c->id[0])
+        return fail(ld, O_ID, "missing; set --id or CHIMERA_ID to this node's id, e.g. node1");
+    if (!valid_id(c->id, strlen(c->id)))
+        return fail(ld, O_ID, "\"%s\" is not a valid id; " ID_RULE, c->id);
+    if (!valid_id(c->federation, strlen(c->federation)))
+        return fail(ld, O_FEDERATION, "\"%s\" is not a valid name; " ID_RULE, c->federation);
+    if (!c->cluster_key_file[0])
+        return fail(ld, O_KEY,
+                    "missing; set --cluster-key-file or CHIMERA_CLUSTER_KEY_FILE (" KEYGEN
+                    " FILE)");
+    if (!ld->val[O_DATA])
+        snprintf(c->data, sizeof c->data, "./data/%s", c->id);
+    else if (!c->data[0])
+        return fail(ld, O_DATA, "empty; give the directory for this node's state, e.g. ./data/%s",
+                    c->id);
+    const char *why = check_url(c->listen);
+    if (why)
+        return fail(ld, O_LISTEN, "\"%s\": bad URL (%s); " URL_FIX, c->listen, why);
+    if (strstr(c->http, "://"))
+        return fail(ld, O_HTTP, "\"%s\": no scheme here; use HOST:PORT, e.g. 127.0.0.1:8100",
+                    c->http);
+    if ((why = check_hostport(c->http)))
+        return fail(ld, O_HTTP, "\"%s\": %s; use HOST:PORT, e.g. 127.0.0.1:8100", c->http, why);
+    for (int o = 0; o < O_COUNT; o++) {
+        if (opts[o].kind == K_NUM && ld->val[o] &&
+            !parse_u32(ld->val[o], opts[o].min, opts[o].max, (uint32_t *)((char *)c + opts[o].off)))
+            return fail(ld, (enum opt)o,
+                        "must be a whole number of milliseconds between %u and %u, not \"%.32s\"",
+                        (unsigned)opts[o].min, (unsigned)opts[o].max, ld->val[o]);
+    }
+    if (ld->val[O_CHAOS] && !parse_bool(ld->val[O_CHAOS], &c->chaos_enabled))
+        return fail(ld, O_CHAOS, "must be true or false (or 1/0, yes/no), not \"%.32s\"",
+                    ld->val[O_CHAOS]);
+    if (ld->val[O_REPLACE_KEY] && !parse_bool(ld->val[O_REPLACE_KEY], &c->replace_node_key))
+        return fail(ld, O_REPLACE_KEY, "must be true or false (or 1/0, yes/no), not \"%.32s\"",
+                    ld->val[O_REPLACE_KEY]);
+    if (strcmp(c->log_level, "debug") && strcmp(c->log_level, "info") &&
+        strcmp(c->log_level, "warn") && strcmp(c->log_level, "error"))
+        return fail(ld, O_LOG, "\"%s\" is not a log level; use debug, info, warn or error",
+                    c->log_level);
+    uint32_t hb = c->heartbeat_ms, el = c->election_timeout_ms;
+    /* Followers must hear at least two heartbeats per election timeout, or a
+     * single late one starts an election against a healthy leader. */
+    if ((uint64_t)hb * 2 >= el)
+        return fail(ld, O_HEARTBEAT,
+                    "%u ms must be less than half of %s (%u ms) for a sane ratio; lower %s or "
+                    "raise %s above %u",
+                    (unsigned)hb, name_of(ld, O_ELECTION), (unsigned)el, name_of(ld, O_HEARTBEAT),
+                    name_of(ld, O_ELECTION), (unsigned)hb * 2);
+    if (!ld->val[O_SUSPECT])
+        c->suspect_after_ms = 3 * hb;
+    if (!ld->val[O_DEAD])
+        c->dead_after_ms = 2 * el > 1000 ? 2 * el : 1000;
+    if (c->suspect_after_ms >= c->dead_after_ms)
+        return fail(ld, O_SUSPECT, "%u ms must be less than %s (%u ms); lower %s or raise %s",
+                    (unsigned)c->suspect_after_ms, name_of(ld, O_DEAD), (unsigned)c->dead_after_ms,
+                    name_of(ld, O_SUSPECT), name_of(ld, O_DEAD));
+    if (parse_peers(ld, c) != CONFIG_OK)
+        return CONFIG_ERROR;
+    if (is_member(c, c->id))
+        return CONFIG_OK; /* --peers names us: its URL may be an advertise address */
+    for (size_t i = 0; i < c->nmembers; i++)
+        if (strcmp(c->members[i].url, c->listen) == 0)
+            return fail(ld, O_LISTEN,
+                        "\"%s\" is also the URL of member %s; give this node its own address or "
+                        "name %s in %s",
+                        c->listen, c->members[i].id, c->id, name_of(ld, O_PEERS));
+    if (c->nmembers == CONFIG_MAX_MEMBERS)
+        return fail(ld, O_PEERS,
+                    "names %d members but not this node (%s); a federation has at most %d",
+                    CONFIG_MAX_MEMBERS, c->id, CONFIG_MAX_MEMBERS);
+    struct config_member *self = &c->members[c->nmembers++];
+    memcpy(self->id, c->id, sizeof self->id);
+    memcpy(self->url, c->listen, sizeof self->url);
+    return CONFIG_OK;
+}
+
+enum config_result config_load(struct config *c, int argc, char *const argv[], char *const envp[],
+                               char *err, size_t errlen)
+{
+    struct loader ld = {.err = err, .errlen = errlen};
+    bool help = false;
+    memset(c, 0, sizeof *c);
+    if (err && errlen)
+        err[0] = '\0';
+    parse_args(&ld, argc, argv, &help);
+    if (help)
+        return CONFIG_HELP;
+    if (ld.failed)
+        return CONFIG_ERROR;
+    parse_env(&ld, envp);
+    if (ld.val[O_CONFIG] && ld.val[O_CONFIG][0])
+        load_file(&ld);
+    enum config_result r = ld.failed ? CONFIG_ERROR : resolve(&ld, c);
+    json_decref(ld.root);
+    return r;
+}
+
+const char *config_usage(void)
+{
+    return "Usage: chimerad --id ID --cluster-key-file FILE [flags]\n"
+           "\n"
+           "Each flag can also be set by its environment variable or in the --config file.\n"
+           "A flag wins over the environment, the environment over the file, the file over\n"
+           "the default. Values are given as --flag VALUE or --flag=VALUE; an empty\n"
+           "environment variable counts as unset.\n"
+           "\n"
+           "  --id ID                     CHIMERA_ID (required)\n"
+           "      This node's id: 1-63 of [A-Za-z0-9._-], starting with a letter or digit.\n"
+           "  --listen URL                CHIMERA_LISTEN (default tcp://127.0.0.1:7100)\n"
+           "      NNG URL this node's inbox listens on: tcp://HOST:PORT (also tcp4://,\n"
+           "      tcp6://, with [IPv6] in brackets) or ipc:///PATH.\n"
+           "  --http HOST:PORT            CHIMERA_HTTP (default 127.0.0.1:8100)\n"
+           "      Address of the HTTP API.\n"
+           "  --peers ID=URL,...          CHIMERA_PEERS (default: none, a federation of one)\n"
+           "      Every member of the federation. This node is added with its --listen URL\n"
+           "      if not named; if named, its URL here is the address others dial.\n"
+           "  --data DIR                  CHIMERA_DATA (default ./data/ID)\n"
+           "      State directory; created with mode 0700 if missing.\n"
+           "  --cluster-key-file FILE     CHIMERA_CLUSTER_KEY_FILE (required)\n"
+           "      64 hex digits shared by all members, in a file of mode 0600 owned by\n"
+           "      chimerad's user; make one with: chimeractl keygen --out FILE\n"
+           "  --admin-token-file FILE     CHIMERA_ADMIN_TOKEN_FILE (default: none)\n"
+           "      File holding the token admin HTTP calls must present (mode 0600, owned\n"
+           "      by chimerad's user, at least 16 bytes).\n"
+           "  --read-token-file FILE      CHIMERA_HTTP_READ_TOKEN_FILE (default: none)\n"
+           "      File holding a viewer token (mode 0600, at least 16 bytes): reads that\n"
+           "      reveal manifests (GET /ledger, GET /deployments/ID) then need it or the\n"
+           "      admin token. CHIMERA_HTTP_READ_TOKEN is another name for the variable.\n"
+           "  --heartbeat-ms N            CHIMERA_HEARTBEAT_MS (default 50; 5 to 10000)\n"
+           "      Leader heartbeat interval; must be less than half the election timeout.\n"
+           "  --election-timeout-ms N     CHIMERA_ELECTION_TIMEOUT_MS (default 150; 20 to 60000)\n"
+           "  --suspect-after-ms N        CHIMERA_SUSPECT_AFTER_MS (default 3 heartbeats)\n"
+           "      Silence after which a member is suspect; 10 to 600000.\n"
+           "  --dead-after-ms N           CHIMERA_DEAD_AFTER_MS (default 1000, at least twice\n"
+           "      the election timeout); silence after which a member is dead; 20 to 3600000.\n"
+           "  --chaos-enabled[=BOOL]      CHIMERA_CHAOS_ENABLED (default false)\n"
+           "      Allow fault injection; BOOL is true/false, 1/0 or yes/no.\n"
+           "  --log-level LEVEL           CHIMERA_LOG_LEVEL (default info)\n"
+           "      debug, info, warn or error.\n"
+           "  --federation NAME           CHIMERA_FEDERATION (default chimera)\n"
+           "      The federation's name: the origin its ledger checkpoints are signed for.\n"
+           "      Every member must use the same one.\n"
+           "  --replace-node-key[=BOOL]   CHIMERA_REPLACE_NODE_KEY (default false)\n"
+           "      DATA/node.key was replaced on purpose: start although the ledger pins another\n"
+           "      key for this node (the leader then rotates it on the record). Not read from\n"
+           "      the --config file.\n"
+           "  --config FILE               CHIMERA_CONFIG (default: none)\n"
+           "      JSON object with keys id, listen, http, peers (\"id=url,...\" or\n"
+           "      {\"id\": \"url\"}), data, cluster_key_file, admin_token_file, read_token_file,\n"
+           "      heartbeat_ms, election_timeout_ms, suspect_after_ms, dead_after_ms,\n"
+           "      chaos_enabled (bool), log_level, federation. Unknown keys are errors; null\n"
+           "      means unset.\n"
+           "  -h, --help                  Print this help and exit.\n"
+           "  --version                   Print \"chimerad VERSION\" and exit.\n"
+           "\n"
+           "Bad configuration exits with status 2 and one line naming the field and the fix.\n";
+}

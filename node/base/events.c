@@ -1,0 +1,107 @@
+#include "node/base/events.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+    snprintf(dst, cap, "%s", src ? src : "");
+}
+
+void events_init(struct events *ev, const char *node)
+{
+    memset(ev, 0, sizeof(*ev));
+    ev->first_seq = ev->next_seq = 1;
+    copy_str(ev->node, sizeof(ev->node), node);
+}
+
+uint64_t events_recorded(const struct events *ev)
+{
+    return ev->next_seq - ev->first_seq;
+}
+
+/* The ring slot of seq: slots follow the run's own count, so any base works. */
+static size_t slot(const struct events *ev, uint64_t seq)
+{
+    return (size_t)((seq - ev->first_seq) % EVENTS_CAPACITY);
+}
+
+void events_set_boot(struct events *ev, uint64_t boot)
+{
+    uint64_t recorded = events_recorded(ev);
+    uint64_t first = boot << EVENTS_BOOT_SHIFT;
+    if (first == 0)
+        first = 1;
+    for (uint64_t seq = ev->first_seq; seq < ev->next_seq; seq++) {
+        struct event *e = &ev->ring[slot(ev, seq)];
+        if (e->seq == seq) {
+            e->seq = first + (seq - ev->first_seq);
+            e->boot = boot;
+        }
+    }
+    ev->boot = boot;
+    ev->first_seq = first;
+    ev->next_seq = first + recorded;
+}
+
+const struct event *events_add(struct events *ev, int64_t time_ms, const char *kind,
+                               const char *peer, const char *fmt, ...)
+{
+    struct event *e = &ev->ring[slot(ev, ev->next_seq)];
+    e->seq = ev->next_seq++;
+    e->boot = ev->boot;
+    e->time_ms = time_ms;
+    copy_str(e->node, sizeof(e->node), ev->node);
+    copy_str(e->kind, sizeof(e->kind), kind);
+    copy_str(e->peer, sizeof(e->peer), peer);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->message, sizeof(e->message), fmt, ap);
+    va_end(ap);
+    return e;
+}
+
+size_t events_count(const struct events *ev)
+{
+    uint64_t recorded = events_recorded(ev);
+    return recorded < EVENTS_CAPACITY ? (size_t)recorded : EVENTS_CAPACITY;
+}
+
+size_t events_query(const struct events *ev, bool has_since, uint64_t since, size_t limit,
+                    const struct event **out)
+{
+    size_t held = events_count(ev);
+    if (limit > EVENTS_CAPACITY)
+        limit = EVENTS_CAPACITY;
+    if (held == 0 || limit == 0)
+        return 0;
+    uint64_t oldest = ev->next_seq - held; /* seq of the oldest event held */
+    uint64_t newest = ev->next_seq - 1;
+    uint64_t first;
+    if (has_since) {
+        if (since >= newest)
+            return 0;
+        first = since + 1 > oldest ? since + 1 : oldest;
+    } else {
+        first = held > limit ? newest - limit + 1 : oldest;
+    }
+    size_t n = 0;
+    for (uint64_t seq = first; seq <= newest && n < limit; seq++)
+        out[n++] = &ev->ring[slot(ev, seq)];
+    return n;
+}
+
+bool events_limiter_allow(struct events_limiter *l, int64_t now_ms, int64_t interval_ms,
+                          uint64_t *held_back)
+{
+    if (l->used && now_ms - l->last_ms < interval_ms) {
+        l->held_back++;
+        return false;
+    }
+    *held_back = l->held_back;
+    l->held_back = 0;
+    l->last_ms = now_ms;
+    l->used = true;
+    return true;
+}

@@ -1,0 +1,100 @@
+#include "node/base/peers.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void peers_init(struct peers *p, const struct config *c, uint64_t now_ms)
+{
+    memset(p, 0, sizeof(*p));
+    p->suspect_after_ms = c->suspect_after_ms;
+    p->dead_after_ms = c->dead_after_ms;
+    for (size_t i = 0; i < c->nmembers && i < CONFIG_MAX_MEMBERS; i++) {
+        struct peer *m = &p->m[p->n++];
+        snprintf(m->id, sizeof(m->id), "%s", c->members[i].id);
+        snprintf(m->address, sizeof(m->address), "%s", c->members[i].url);
+        if (strcmp(m->id, c->id) == 0) {
+            m->self = true;
+            m->heard = true;
+            m->status = PEER_ALIVE;
+            m->last_contact = now_ms;
+            snprintf(m->http, sizeof(m->http), "%s", c->http);
+            p->self = i;
+        }
+    }
+}
+
+int peers_find(const struct peers *p, const char *id)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (strcmp(p->m[i].id, id) == 0)
+            return (int)i;
+    return -1;
+}
+
+static enum peer_status status_at(const struct peers *p, const struct peer *m, uint64_t now_ms)
+{
+    if (m->self)
+        return PEER_ALIVE;
+    if (!m->heard)
+        return PEER_DEAD;
+    uint64_t age = now_ms >= m->last_contact ? now_ms - m->last_contact : 0;
+    if (age <= p->suspect_after_ms)
+        return PEER_ALIVE;
+    if (age <= p->dead_after_ms)
+        return PEER_SUSPECT;
+    return PEER_DEAD;
+}
+
+static bool update(struct peers *p, size_t idx, uint64_t now_ms, struct peer_change *chg)
+{
+    struct peer *m = &p->m[idx];
+    enum peer_status next = status_at(p, m, now_ms);
+    if (next == m->status)
+        return false;
+    chg->idx = idx;
+    chg->from = m->status;
+    chg->to = next;
+    m->status = next;
+    return true;
+}
+
+bool peers_heard(struct peers *p, size_t idx, uint64_t now_ms, struct peer_change *chg)
+{
+    struct peer *m = &p->m[idx];
+    m->heard = true;
+    if (now_ms > m->last_contact)
+        m->last_contact = now_ms;
+    return update(p, idx, now_ms, chg);
+}
+
+size_t peers_tick(struct peers *p, uint64_t now_ms, struct peer_change *out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->n && n < max; i++)
+        if (update(p, i, now_ms, &out[n]))
+            n++;
+    return n;
+}
+
+int64_t peers_age_ms(const struct peers *p, size_t idx, uint64_t now_ms)
+{
+    const struct peer *m = &p->m[idx];
+    if (m->self)
+        return 0;
+    if (!m->heard)
+        return -1;
+    return now_ms >= m->last_contact ? (int64_t)(now_ms - m->last_contact) : 0;
+}
+
+const char *peer_status_name(enum peer_status s)
+{
+    switch (s) {
+    case PEER_ALIVE:
+        return "alive";
+    case PEER_SUSPECT:
+        return "suspect";
+    case PEER_DEAD:
+        return "dead";
+    }
+    return "dead";
+}

@@ -1,0 +1,167 @@
+/* The deployment layer of the node: the ledger's deployment records
+ * (deploy_records.c, node_deploy.c), the plan of a submitted release
+ * (deploy_plan.c) and the release running here (deploy_run.c). */
+#ifndef CHIMERA_NODE_DEPLOY_H
+#define CHIMERA_NODE_DEPLOY_H
+
+#include <jansson.h>
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "node/base/base.h"
+#include "node/raft/raft.h"
+#include "node/base/release_watch.h"
+#include "pipeline/core/certify.h"
+#include "pipeline/exec/driver.h"
+#include "pipeline/exec/health.h"
+#include "pipeline/core/manifest.h"
+#include "pipeline/exec/probe.h"
+#include "pipeline/core/rollout.h"
+
+/* A release the ledger holds (its RELEASE record): what a node needs to
+ * run it. */
+struct node_release {
+    char id[PL_ID_MAX];
+    char *manifest; /* the exact submitted JSON */
+    size_t mlen;
+    char *cert; /* the certificate as JSON text */
+};
+
+/* Simulate on every node, heal, certify (deploy_plan.c): the leader's plan
+ * of a submitted release, one at a time. It ends in the completion callback
+ * its starter gave (the HTTP API answers from there). */
+enum deploy_plan_start {
+    DEPLOY_PLAN_STARTED,
+    DEPLOY_PLAN_BUSY,        /* another plan is under way */
+    DEPLOY_PLAN_CANNOT_HOLD, /* no memory for the manifest */
+};
+enum deploy_plan_end {
+    DEPLOY_PLAN_JUDGED,    /* plan holds the verdict */
+    DEPLOY_PLAN_NO_MEMORY, /* the verdict could not be built */
+    DEPLOY_PLAN_STOPPING,  /* the node is stopping: nothing was judged */
+};
+struct deploy_plan_outcome {
+    enum deploy_plan_end end;
+    const char *manifest; /* the submitted text and its parse */
+    size_t mlen;
+    const struct manifest *m;
+    json_t *plan; /* DEPLOY_PLAN_JUDGED: the verdict, the callback's to keep */
+    bool certified;
+    bool dry_run;
+};
+typedef void (*deploy_plan_done_cb)(void *ctx, void *arg, const struct deploy_plan_outcome *o);
+
+/* The plan under way (deploy_plan.c). */
+struct deploy_plan {
+    bool active;
+    uint64_t id, last_id;
+    deploy_plan_done_cb done;
+    void *ctx, *arg;
+    char *manifest;
+    size_t mlen;
+    struct manifest m;
+    bool dry_run;
+    uint64_t deadline; /* loop time */
+    struct cert_session sess;
+    struct probe_facts facts[CONFIG_MAX_MEMBERS];
+    bool got[CONFIG_MAX_MEMBERS];
+    struct cert_heal_action actions[CERT_MAX_ACTIONS];
+    struct cert_heal_result results[CERT_MAX_ACTIONS];
+    size_t nactions;
+    json_t *planned; /* dry run: the heal actions that would run */
+};
+
+/* One service of the release running here (deploy_run.c). */
+struct deploy_service_run {
+    struct node_deploy *owner; /* the layer that started it */
+    char name[MANIFEST_ID_MAX];
+    struct drv_proc *proc; /* NULL once exited */
+    bool exited;
+    int64_t status;
+    int sig;
+    uint16_t port;
+    char url[1024];
+    uint64_t started_ms, next_probe;
+    bool probing, healthy, unhealthy;
+    uint32_t passes, fails;
+    uint64_t healthy_since; /* wall clock */
+    char last_error[128];
+};
+
+struct deploy_run {
+    char running[PL_ID_MAX]; /* the deployment whose release runs here ("" none) */
+    uint32_t gen;            /* pl_desired_gen when it was started */
+    uint64_t epoch;          /* counts starts; a probe answer of an older one is dropped */
+    struct manifest m;
+    bool have_manifest;
+    struct deploy_service_run svc[MANIFEST_MAX_SERVICES];
+    size_t nsvc;
+    bool stopping;
+    uint64_t min_healthy_ms;
+    enum pl_health health;
+    uint64_t healthy_since;
+    char detail[PL_REASON_MAX];
+    uint64_t report_due;
+    struct release_watch watch; /* leader: the members' release health, as events */
+    struct health_checker *hc;  /* the HTTP health checks of the services here */
+};
+
+/* The deployment layer's state, embedded in struct node. */
+struct node_deploy {
+    struct node_base *base; /* set by node.c */
+    struct node_raft *raft;
+    struct pl_state pl;
+    uint64_t applied; /* ledger index fed to the core so far */
+    struct node_release rels[PL_MAX_DEPLOYMENTS];
+    size_t nrels;
+    uint64_t pending_index;     /* leader: a record appended and not yet committed */
+    uint64_t history_before_ms; /* wall clock at start: older records are history (node_deploy.c) */
+    struct deploy_plan plan;
+    struct deploy_run run; /* the release running here (deploy_run.c) */
+};
+
+/* Deployment records (deploy_records.c): encode returns the entry type. */
+uint32_t deploy_record_encode(const struct pl_record *r, const char *manifest, size_t mlen,
+                              const char *cert, struct node_pack *p);
+int deploy_record_decode(const uint8_t *payload, size_t len, uint64_t at_ms, struct pl_record *r,
+                         const char **manifest, size_t *mlen, const char **cert, size_t *clen);
+
+/* Deployments (node_deploy.c): start after the ledger and consensus; feed
+ * committed entries; the leader's decisions on each tick. */
+int node_deploy_start(struct node_deploy *dp);
+void node_deploy_stop(struct node_deploy *dp);
+void node_deploy_committed(struct node_deploy *dp, uint64_t commit);
+void node_deploy_tick(struct node_deploy *dp);
+/* This node became the leader: the members' reports heard in an earlier
+ * term may be stale. */
+void node_deploy_elected(struct node_deploy *dp);
+/* Leader: appends a record (one fdatasync); *index is its entry. */
+int node_deploy_append(struct node_deploy *dp, const struct pl_record *r, const char *manifest,
+                       size_t mlen, const char *cert, uint64_t *index, char *err, size_t errlen);
+/* The release table (deploy_releases.c): the release with this id, or
+ * NULL; keep: holds a committed release, evicting the oldest one the
+ * rollout core no longer needs when the table is full (or not holding
+ * this one when every one is needed: it stays in the ledger). */
+const struct node_release *deploy_releases_find(const struct node_deploy *dp, const char *id);
+void deploy_releases_keep(struct node_deploy *dp, const char *id, const char *manifest, size_t mlen,
+                          const char *cert, size_t clen);
+
+/* The release running here (deploy_run.c). */
+void deploy_run_cleanup_strays(struct node_deploy *dp);
+void deploy_run_tick(struct node_deploy *dp);
+void deploy_run_stop(struct node_deploy *dp);
+/* MSG_DEPLOY_REPORT arrived (shape checked by node/msg.c). */
+void deploy_run_on_report(struct node_deploy *dp, size_t from, const msgpack_object *f);
+
+enum deploy_plan_start deploy_plan_start(struct node_deploy *dp, const char *manifest, size_t mlen,
+                                         bool dry_run, deploy_plan_done_cb done, void *ctx,
+                                         void *arg);
+void deploy_plan_tick(struct node_deploy *dp);
+/* MSG_PLAN_PROBE (a member heals and probes for the leader) and
+ * MSG_PLAN_FACTS (the leader takes its answer) arrived (shape checked by
+ * node/msg.c). */
+void deploy_plan_on_probe(struct node_deploy *dp, size_t from, const msgpack_object *f);
+void deploy_plan_on_facts(struct node_deploy *dp, size_t from, const msgpack_object *f);
+
+#endif

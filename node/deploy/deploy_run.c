@@ -1,0 +1,501 @@
+/* What runs on this node: the release the ledger says this node must run
+ * (pl_desired), started through the process driver, watched by health
+ * checks, and reported to the leader. Every node does this, the leader
+ * included; the leader's decisions live in the rollout core
+ * (pipeline/rollout.c), which node_deploy.c drives.
+ *
+ * A change of release stops every service of the old one (SIGTERM to its
+ * process group, SIGKILL after its stop_grace), waits for all to exit, and
+ * only then starts the new one, so a fixed port is free again. Each
+ * service's output is appended to DATA/services/<service>.log. Every
+ * service carries CHIMERA_SERVICE_OWNER=<this data directory> in
+ * its environment, so that a node killed with its services still running
+ * finds and stops them at its next start (drv_kill_marked).
+ *
+ * A service with a "user" runs as that user (chimerad must be root; the
+ * simulate stage says so before a deployment): HOME, USER and LOGNAME are
+ * then the user's (unless the manifest's env sets them), not chimerad's.
+ *
+ * Report messages (ENV_LEDGER): [5, deployment, health, healthy_for_ms,
+ * detail, gen]: what runs here (gen: the decision it answers, see
+ * pl_desired_gen), sent to the leader on every change and every
+ * REPORT_EVERY_MS. */
+#include <limits.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "node/deploy/deploy.h"
+#include "pipeline/exec/probe.h"
+
+#define REPORT_EVERY_MS 250
+#define SERVICES_DIR "services"
+
+static void svc_path(const struct node_deploy *dp, const char *svc, const char *ext, char *out,
+                     size_t cap)
+{
+    snprintf(out, cap, "%s/" SERVICES_DIR "/%s.%s", dp->base->cfg.data, svc, ext);
+}
+
+/* The environment entry that marks this node's services. */
+static const char *owner_mark(const struct node_deploy *dp)
+{
+    static char mark[PATH_MAX + 64];
+    char abs[PATH_MAX];
+    snprintf(mark, sizeof(mark), "CHIMERA_SERVICE_OWNER=%s",
+             realpath(dp->base->cfg.data, abs) ? abs : dp->base->cfg.data);
+    return mark;
+}
+
+void deploy_run_cleanup_strays(struct node_deploy *dp)
+{
+    char dir[CONFIG_PATH_MAX + 16];
+    snprintf(dir, sizeof(dir), "%s/" SERVICES_DIR, dp->base->cfg.data);
+    mkdir(dir, 0750);
+    for (size_t i = 0; i < MANIFEST_MAX_SERVICES; i++)
+        dp->run.svc[i].proc = NULL;
+    /* Services an earlier run of this node left running (it was killed):
+     * found by their mark, even one spawned just before the node died. */
+    int k = drv_kill_marked(owner_mark(dp));
+    if (k > 0)
+        node_event(dp->base, "deploy.stray_stopped", NULL,
+                   "stopped %d service process%s left running by an earlier start", k,
+                   k == 1 ? "" : "es");
+}
+
+static void set_health(struct node_deploy *dp, enum pl_health h, uint64_t since, const char *detail)
+{
+    struct deploy_run *r = &dp->run;
+    if (r->health != h || strcmp(r->detail, detail) != 0)
+        r->report_due = 0; /* news: tell the leader now */
+    if (r->health != h && (h == PL_H_HEALTHY || h == PL_H_UNHEALTHY || h == PL_H_CRASHED))
+        node_event(dp->base, h == PL_H_HEALTHY ? "deploy.healthy" : "deploy.unhealthy", NULL,
+                   "%s: release of %s %s%s%s", dp->base->cfg.id, r->running, pl_health_name(h),
+                   detail[0] ? ": " : "", detail);
+    r->health = h;
+    r->healthy_since = since;
+    snprintf(r->detail, sizeof(r->detail), "%.*s", (int)sizeof(r->detail) - 1, detail);
+}
+
+static void on_exit_cb(struct drv_proc *proc, int64_t status, int sig, void *arg)
+{
+    struct deploy_service_run *s = arg;
+    struct node_deploy *dp = s->owner;
+    s->exited = true;
+    s->status = status;
+    s->sig = sig;
+    drv_free(proc);
+    s->proc = NULL;
+    if (dp->run.stopping) {
+        deploy_run_tick(dp); /* the last one out starts the next release */
+        return;
+    }
+    node_event(dp->base, "deploy.service_exited", NULL, "service %s of %s exited (%s %d)", s->name,
+               dp->run.running, sig ? "signal" : "status", sig ? sig : (int)status);
+}
+
+static bool env_sets(const struct manifest_service *ms, const char *name)
+{
+    for (size_t e = 0; e < ms->nenv; e++)
+        if (strcmp(ms->env[e].name, name) == 0)
+            return true;
+    return false;
+}
+
+/* Resolves the service's user into spec and adds its HOME, USER and
+ * LOGNAME to envp at *k (3 slots of envbuf). */
+static int service_user(const struct manifest_service *ms, struct drv_spec *spec,
+                        char envbuf[][4096 + 256], const char **envp, size_t *k, char *err,
+                        size_t errlen)
+{
+    if (!ms->user)
+        return 0;
+    struct probe_user u;
+    char why[256];
+    if (geteuid() != 0) {
+        snprintf(err, errlen, "%s: user set but chimerad is not root", ms->name);
+        return -1;
+    }
+    if (probe_user_resolve(ms->user, &u, why, sizeof(why)) != 0) {
+        snprintf(err, errlen, "%s: %s", ms->name, why);
+        return -1;
+    }
+    spec->set_user = true;
+    spec->uid = u.uid;
+    spec->gid = u.gid;
+    const char *vars[][2] = {{"HOME", u.named && u.home[0] ? u.home : "/"},
+                             {"USER", u.named ? u.name : NULL},
+                             {"LOGNAME", u.named ? u.name : NULL}};
+    for (size_t v = 0; v < 3; v++) {
+        if (env_sets(ms, vars[v][0]))
+            continue;
+        /* A user without a name must not pass for chimerad's. */
+        snprintf(envbuf[*k], sizeof(envbuf[*k]), "%s=%s", vars[v][0], vars[v][1] ? vars[v][1] : "");
+        envp[*k] = envbuf[*k];
+        (*k)++;
+    }
+    return 0;
+}
+
+static int start_service(struct node_deploy *dp, size_t i, const struct manifest *m, char *err,
+                         size_t errlen)
+{
+    struct deploy_run *r = &dp->run;
+    const struct manifest_service *ms = &m->services[i];
+    struct deploy_service_run *s = &r->svc[i];
+    memset(s, 0, sizeof(*s));
+    s->owner = dp;
+    snprintf(s->name, sizeof(s->name), "%s", ms->name);
+    s->port = ms->port_kind == MANIFEST_PORT_FIXED  ? ms->port
+              : ms->port_kind == MANIFEST_PORT_AUTO ? probe_free_port()
+                                                    : 0;
+    struct manifest_vars vars = {
+        .node = dp->base->cfg.id, .name = m->name, .version = m->version, .port = s->port};
+    struct manifest_error me;
+    static char argbuf[MANIFEST_MAX_ARGS + 1][4096];
+    static char envbuf[MANIFEST_MAX_ENV + 5][4096 + 256];
+    const char *argv[MANIFEST_MAX_ARGS + 2], *envp[MANIFEST_MAX_ENV + ENVFILE_MAX_ENTRIES + 6];
+    argv[0] = ms->command;
+    for (size_t a = 0; a < ms->nargs; a++) {
+        if (manifest_expand(ms->args[a], &vars, argbuf[a], sizeof(argbuf[a]), &me) != 0) {
+            snprintf(err, errlen, "%s: args[%zu]: %s", ms->name, a, me.message);
+            return -1;
+        }
+        argv[a + 1] = argbuf[a];
+    }
+    argv[ms->nargs + 1] = NULL;
+    size_t k = 0;
+    if (s->port) {
+        snprintf(envbuf[k], sizeof(envbuf[k]), "PORT=%u", s->port);
+        envp[k] = envbuf[k];
+        k++;
+    }
+    for (size_t e = 0; e < ms->nenv; e++) {
+        char value[4096];
+        if (manifest_expand(ms->env[e].value, &vars, value, sizeof(value), &me) != 0) {
+            snprintf(err, errlen, "%s: env.%s: %s", ms->name, ms->env[e].name, me.message);
+            return -1;
+        }
+        snprintf(envbuf[k], sizeof(envbuf[k]), "%s=%s", ms->env[e].name, value);
+        envp[k] = envbuf[k];
+        k++;
+    }
+    snprintf(envbuf[k], sizeof(envbuf[k]), "%s", owner_mark(dp));
+    envp[k] = envbuf[k];
+    k++;
+    struct drv_spec spec = {.argv = argv, .env = envp, .cwd = ms->working_dir};
+    if (service_user(ms, &spec, envbuf, envp, &k, err, errlen) != 0)
+        return -1;
+    envp[k] = NULL;
+    if (ms->health.enabled &&
+        manifest_expand(ms->health.url, &vars, s->url, sizeof(s->url), &me) != 0) {
+        snprintf(err, errlen, "%s: health.url: %s", ms->name, me.message);
+        return -1;
+    }
+    char why[256];
+    /* Secrets: read here, at each start, never kept; the manifest's env and
+     * the node's own variables win over the file's. */
+    struct envfile ef;
+    if (probe_env_file_read(ms, &vars, &ef, why, sizeof(why)) != 0) {
+        snprintf(err, errlen, "%s: %s", ms->name, why);
+        return -1;
+    }
+    k = envfile_merge(&ef, envp, k, MANIFEST_MAX_ENV + ENVFILE_MAX_ENTRIES + 5);
+    envp[k] = NULL;
+    char log[CONFIG_PATH_MAX + 128];
+    svc_path(dp, ms->name, "log", log, sizeof(log));
+    spec.log_path = log;
+    int rc = drv_start(dp->base->loop, &spec, on_exit_cb, s, &s->proc, why, sizeof(why));
+    envfile_free(&ef);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: %s", ms->name, why);
+        s->proc = NULL;
+        return -1;
+    }
+    s->started_ms = uv_now(dp->base->loop);
+    return 0;
+}
+
+static void start_release(struct node_deploy *dp, const char *id)
+{
+    struct deploy_run *r = &dp->run;
+    const struct node_release *rel = deploy_releases_find(dp, id);
+    r->epoch++; /* answers to probes of what ran before are dropped */
+    snprintf(r->running, sizeof(r->running), "%s", id);
+    r->nsvc = 0;
+    if (r->have_manifest)
+        manifest_free(&r->m);
+    r->have_manifest = false;
+    struct manifest_error me;
+    if (!rel || manifest_parse(rel->manifest, rel->mlen, &r->m, &me) != 0) {
+        set_health(dp, PL_H_START_FAILED, 0,
+                   rel ? me.message : "the release is not in this node's ledger");
+        return;
+    }
+    r->have_manifest = true;
+    r->min_healthy_ms = r->m.rollout.min_healthy_time_ms;
+    set_health(dp, PL_H_STARTING, 0, "");
+    for (size_t i = 0; i < r->m.nservices; i++) {
+        char err[512];
+        r->nsvc = i + 1;
+        if (start_service(dp, i, &r->m, err, sizeof(err)) != 0) {
+            set_health(dp, PL_H_START_FAILED, 0, err);
+            node_event(dp->base, "deploy.start_failed", NULL, "%s: %s", id, err);
+            return;
+        }
+    }
+    node_event(dp->base, "deploy.applied", NULL, "%s runs %s %s (deployment %s)", dp->base->cfg.id,
+               r->m.name, r->m.version, id);
+}
+
+/* A probe in flight names the start it belongs to: the slot may hold the
+ * next release's service by the time it answers. */
+struct probe_ctx {
+    struct deploy_service_run *s;
+    uint64_t epoch;
+};
+
+static void on_probe(const struct health_result *res, void *arg)
+{
+    struct probe_ctx *ctx = arg;
+    struct deploy_service_run *s = ctx->s;
+    struct node_deploy *dp = s->owner;
+    bool stale = ctx->epoch != dp->run.epoch;
+    free(ctx);
+    if (stale)
+        return;
+    s->probing = false;
+    const struct manifest_health *h = &dp->run.m.services[s - dp->run.svc].health;
+    if (res->healthy) {
+        s->fails = 0;
+        if (++s->passes >= h->healthy_threshold && !s->healthy) {
+            s->healthy = true;
+            s->healthy_since = (uint64_t)node_wall_ms();
+        }
+    } else {
+        s->passes = 0;
+        snprintf(s->last_error, sizeof(s->last_error), "%s", res->error);
+        if (++s->fails >= h->unhealthy_threshold) {
+            s->healthy = false;
+            s->unhealthy = true;
+        }
+    }
+}
+
+static bool all_stopped(const struct deploy_run *r)
+{
+    for (size_t i = 0; i < r->nsvc; i++)
+        if (r->svc[i].proc)
+            return false;
+    return true;
+}
+
+/* Derives this node's health from its services. */
+static void judge_health(struct node_deploy *dp)
+{
+    struct deploy_run *r = &dp->run;
+    if (r->health == PL_H_START_FAILED || !r->have_manifest)
+        return;
+    uint64_t since = 0;
+    bool all_healthy = true;
+    char detail[PL_REASON_MAX] = "";
+    for (size_t i = 0; i < r->nsvc; i++) {
+        struct deploy_service_run *s = &r->svc[i];
+        const struct manifest_service *ms = &r->m.services[i];
+        if (s->exited) {
+            snprintf(detail, sizeof(detail), "%s exited (%s %d)", s->name,
+                     s->sig ? "signal" : "status", s->sig ? s->sig : (int)s->status);
+            set_health(dp, PL_H_CRASHED, 0, detail);
+            return;
+        }
+        if (!ms->health.enabled && !s->healthy) {
+            s->healthy = true; /* running is all it promises */
+            s->healthy_since = (uint64_t)node_wall_ms();
+        }
+        if (s->unhealthy && !s->healthy)
+            snprintf(detail, sizeof(detail), "%s: %s", s->name, s->last_error);
+        all_healthy = all_healthy && s->healthy;
+        if (s->healthy && s->healthy_since > since)
+            since = s->healthy_since;
+    }
+    if (all_healthy)
+        set_health(dp, PL_H_HEALTHY, since, "");
+    else
+        set_health(dp, detail[0] ? PL_H_UNHEALTHY : PL_H_STARTING, 0, detail);
+}
+
+static void probe_due(struct node_deploy *dp)
+{
+    struct deploy_run *r = &dp->run;
+    uint64_t now = uv_now(dp->base->loop);
+    for (size_t i = 0; i < r->nsvc && r->have_manifest; i++) {
+        struct deploy_service_run *s = &r->svc[i];
+        const struct manifest_health *h = &r->m.services[i].health;
+        if (!h->enabled || !s->proc || s->probing || now < s->next_probe)
+            continue;
+        s->next_probe = now + h->interval_ms;
+        struct probe_ctx *ctx = malloc(sizeof(*ctx));
+        if (!ctx)
+            continue;
+        *ctx = (struct probe_ctx){s, r->epoch};
+        if (health_probe(dp->run.hc, s->url, h->timeout_ms, on_probe, ctx) == 0)
+            s->probing = true;
+        else
+            free(ctx);
+    }
+}
+
+/* Leader: a member's report, judged for news (release_watch.h): a release
+ * that turns bad on a member, in a deployment or long after one, is an
+ * event here, where operators watch, not only in that member's log. */
+static void watch_report(struct node_deploy *dp, size_t idx, const struct pl_report *rep)
+{
+    uint64_t held = 0;
+    enum release_watch_news news =
+        release_watch_report(&dp->run.watch, dp->raft->cons.term, idx, rep->health, rep->deployment,
+                             node_wall_ms(), RELEASE_WATCH_INTERVAL_MS, &held);
+    if (news == RELEASE_WATCH_NOTHING || idx >= dp->base->peers.n)
+        return;
+    const char *who = dp->base->peers.m[idx].id;
+    const struct pl_deployment *d = pl_find(&dp->pl, rep->deployment);
+    char rel[PL_ID_MAX + PL_VERSION_MAX + 1] = "";
+    if (d)
+        snprintf(rel, sizeof(rel), "%s %s ", d->release.name, d->release.version);
+    if (news == RELEASE_WATCH_HEALTHY) {
+        node_event(dp->base, "release.healthy", who,
+                   "%s: release %s(deployment %s) is healthy again", who, rel, rep->deployment);
+        return;
+    }
+    char more[64] = "";
+    if (held)
+        snprintf(more, sizeof(more), " (%" PRIu64 " more held back)", held);
+    node_event(dp->base, "release.unhealthy", who, "%s: release %s(deployment %s) %s: %s%s", who,
+               rel, rep->deployment, pl_health_name(rep->health),
+               rep->detail[0] ? rep->detail : "no detail", more);
+}
+
+/* Report messages carry how long the node has been healthy, not since
+ * when: the leader turns it into a time on its own clock, so clocks that
+ * disagree between nodes do not shorten or stretch min_healthy_time. */
+/* The leader takes member idx's report (its own included): what it runs,
+ * how healthy and for how long (a duration, so that clocks need not agree;
+ * only a healthy node has been healthy since some time). */
+static void lead_report(struct node_deploy *dp, size_t idx, const char *dep, size_t dlen,
+                        enum pl_health h, uint64_t healthy_for, const char *detail, size_t len,
+                        uint32_t gen)
+{
+    uint64_t wall = (uint64_t)node_wall_ms();
+    if (healthy_for > wall)
+        healthy_for = wall;
+    struct pl_report rep = {.health = h,
+                            .healthy_since_ms = h == PL_H_HEALTHY ? wall - healthy_for : 0,
+                            .at_ms = wall,
+                            .gen = gen};
+    snprintf(rep.deployment, sizeof(rep.deployment), "%.*s", (int)dlen, dep);
+    snprintf(rep.detail, sizeof(rep.detail), "%.*s", (int)len, detail);
+    pl_report(&dp->pl, dp->base->peers.m[idx].id, &rep);
+    watch_report(dp, idx, &rep);
+}
+
+static void send_report(struct node_deploy *dp)
+{
+    struct deploy_run *r = &dp->run;
+    uint64_t now = uv_now(dp->base->loop);
+    if (now < r->report_due)
+        return;
+    r->report_due = now + REPORT_EVERY_MS;
+    uint64_t wall = (uint64_t)node_wall_ms();
+    enum pl_health h = r->running[0] ? r->health : PL_H_NONE;
+    uint64_t healthy_for =
+        h == PL_H_HEALTHY && wall > r->healthy_since ? wall - r->healthy_since : 0;
+    int32_t leader = dp->raft->cons.leader;
+    if (leader == dp->raft->cons.cfg.self) {
+        lead_report(dp, dp->base->peers.self, r->running, strlen(r->running), h, healthy_for,
+                    r->detail, strlen(r->detail), r->gen);
+        return;
+    }
+    if (leader == CONS_NONE)
+        return;
+    struct node_pack p;
+    node_pack_init(&p);
+    msgpack_pack_array(&p.pk, 6);
+    msgpack_pack_uint32(&p.pk, MSG_DEPLOY_REPORT);
+    msgpack_pack_str_with_body(&p.pk, r->running, strlen(r->running));
+    msgpack_pack_uint32(&p.pk, (uint32_t)h);
+    msgpack_pack_uint64(&p.pk, healthy_for);
+    msgpack_pack_str_with_body(&p.pk, r->detail, strlen(r->detail));
+    msgpack_pack_uint32(&p.pk, r->gen);
+    node_pack_send(dp->base, (size_t)leader, ENV_LEDGER, &p);
+}
+
+void deploy_run_on_report(struct node_deploy *dp, size_t from, const msgpack_object *f)
+{
+    if (dp->raft->cons.role == CONS_LEADER)
+        lead_report(dp, from, f[1].via.str.ptr, f[1].via.str.size, (enum pl_health)f[2].via.u64,
+                    f[3].via.u64, f[4].via.str.ptr, f[4].via.str.size, (uint32_t)f[5].via.u64);
+}
+
+/* A stop under way that has finished: nothing runs here any more. */
+static void settle_stop(struct node_deploy *dp)
+{
+    struct deploy_run *r = &dp->run;
+    if (!r->stopping || !all_stopped(r))
+        return;
+    r->stopping = false;
+    r->running[0] = '\0';
+    r->nsvc = 0;
+    set_health(dp, PL_H_NONE, 0, "");
+}
+
+void deploy_run_tick(struct node_deploy *dp)
+{
+    struct deploy_run *r = &dp->run;
+    if (!dp->run.hc || dp->base->stopping)
+        return;
+    settle_stop(dp);
+    const char *desired = pl_desired(&dp->pl, dp->base->cfg.id);
+    uint32_t gen = pl_desired_gen(&dp->pl, dp->base->cfg.id);
+    bool broken = r->health == PL_H_CRASHED || r->health == PL_H_START_FAILED;
+    /* A new decision for the release it runs restarts only what is broken. */
+    if (!r->stopping && !broken && strcmp(desired, r->running) == 0)
+        r->gen = gen;
+    bool change = strcmp(desired, r->running) != 0 || r->gen != gen;
+    if (change && !r->stopping && r->running[0]) {
+        r->stopping = true;
+        for (size_t i = 0; i < r->nsvc; i++)
+            if (r->svc[i].proc)
+                drv_stop(r->svc[i].proc, r->have_manifest ? r->m.services[i].stop_grace_ms : 5000);
+        settle_stop(dp); /* nothing was left running (it had crashed) */
+    }
+    if (change && !r->stopping && !r->running[0]) {
+        if (desired[0])
+            start_release(dp, desired);
+        r->gen = gen;
+    }
+    if (!r->stopping) {
+        probe_due(dp);
+        judge_health(dp);
+    }
+    send_report(dp);
+}
+
+void deploy_run_stop(struct node_deploy *dp)
+{
+    struct deploy_run *r = &dp->run;
+    r->stopping = true;
+    /* The services go with the node: killed with their process groups. */
+    for (size_t i = 0; i < r->nsvc; i++)
+        if (r->svc[i].proc) {
+            drv_free(r->svc[i].proc);
+            r->svc[i].proc = NULL;
+        }
+    if (r->have_manifest)
+        manifest_free(&r->m);
+    r->have_manifest = false;
+    if (dp->run.hc)
+        health_free(dp->run.hc);
+    dp->run.hc = NULL;
+}

@@ -1,0 +1,70 @@
+/* Node-to-node transport: one NNG pull0 inbox, one push0 socket dialed to
+ * each peer's inbox, all driven from the libuv loop through NNG_OPT_RECVFD
+ * and uv_poll. Sends never block: a full or unconnected peer drops the
+ * message and the protocol above retransmits. Bytes only; sealing and
+ * decoding are the caller's.
+ *
+ * Inbound connections are bounded, since anyone who can reach the inbox
+ * port can connect and NNG allocates the whole announced frame (up to
+ * TRANSPORT_MAX_MSG) before the envelope is checked:
+ * - at most TRANSPORT_MAX_PIPES_PER_PEER per peer plus TRANSPORT_SPARE_PIPES
+ *   connections are open at once (each peer legitimately holds one); NNG
+ *   hands us a connection after its SP handshake, before it can receive,
+ *   and one beyond the cap takes the place of the oldest connection that
+ *   never delivered an authentic message, or is closed when all did;
+ * - a connection that delivers no authentic message (transport_heard) for
+ *   TRANSPORT_IDLE_MS is closed (peers heartbeat at least every 10 s, the
+ *   largest --heartbeat-ms), which also ends a frame announced and never
+ *   sent and a stream of garbage;
+ * - NNG itself closes a connection that does not finish the SP handshake
+ *   within 10 s and backs off 10 ms when accept() runs out of descriptors.
+ * Hitting the cap is reported through the notice callback, at most once
+ * every TRANSPORT_NOTICE_INTERVAL_MS, with a count of what it held back. */
+#ifndef CHIMERA_TRANSPORT_H
+#define CHIMERA_TRANSPORT_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#define TRANSPORT_MAX_MSG (4u * 1024u * 1024u) /* the envelope's ENV_MAX_MSG */
+#define TRANSPORT_MAX_PEERS 16 /* outboxes: at least the configuration's CONFIG_MAX_MEMBERS */
+#define TRANSPORT_MAX_PIPES_PER_PEER 2
+#define TRANSPORT_SPARE_PIPES 4
+#define TRANSPORT_IDLE_MS 30000
+#define TRANSPORT_NOTICE_INTERVAL_MS 10000
+
+struct transport;
+
+/* Called on the loop thread to report a limit that was hit, with an event
+ * kind ("transport.connection_limit") and one line. */
+typedef void (*transport_notice_fn)(void *ctx, const char *kind, const char *msg);
+
+/* Called on the loop thread for every message received. buf is valid only
+ * during the call. */
+typedef void (*transport_recv_fn)(void *ctx, const void *buf, size_t len);
+
+/* Listens on listen_url. On failure returns an NNG error code and writes one
+ * line to err; NNG_EADDRINUSE means the port is taken. */
+int transport_start(struct transport **out, uv_loop_t *loop, const char *listen_url,
+                    transport_recv_fn on_recv, void *ctx, char *err, size_t errlen);
+
+/* Dials url (non-blocking; NNG reconnects by itself). Returns the peer's
+ * index for transport_send, or -1 with err filled. */
+int transport_add_peer(struct transport *t, const char *url, char *err, size_t errlen);
+
+/* Queues a copy of buf to peer idx. Returns 0, or -1 when the message was
+ * dropped (peer unconnected or its queue full). */
+int transport_send(struct transport *t, int idx, const void *buf, size_t len);
+
+/* Called from on_recv when the message it is handling proved authentic:
+ * its connection is a peer's (kept at the cap, not idle). */
+void transport_heard(struct transport *t);
+
+/* Sets the callback for limit notices (none by default). */
+void transport_set_notice(struct transport *t, transport_notice_fn fn, void *ctx);
+
+/* Stops polling and closes every socket; the struct is freed once libuv has
+ * closed the poll handle (run the loop after calling this). */
+void transport_stop(struct transport *t);
+
+#endif

@@ -1,0 +1,308 @@
+/* The shell around the consensus core: loads and persists the term and vote,
+ * runs the core's timer, carries its messages in sealed envelopes (APPEND
+ * entries through node_repl.c), makes log changes durable before sending,
+ * and turns what changed (role, leader, term, read-only) into events. */
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node/raft/cons_store.h"
+#include "node/base/durable.h"
+#include "node/raft/raft.h"
+
+static void cons_timer_arm(struct node_raft *r);
+static void probe_storage(struct node_raft *r);
+
+/* Bytes the disk must take for a probe to pass: about what one large
+ * batch of notes needs. */
+#define STORAGE_PROBE_BYTES (256u * 1024u)
+
+/* Writes the term and vote: true, or false when the write failed and the
+ * old file is untouched (the disk is full, say): the core goes back to it
+ * and nothing that depends on the new state is sent. */
+static bool persist(struct node_raft *r, const struct cons_persist *p)
+{
+    struct cons_stored s = {.term = p->term};
+    if (p->voted_for != CONS_NONE)
+        snprintf(s.voted_for, sizeof(s.voted_for), "%s", r->base->peers.m[p->voted_for].id);
+    char err[512];
+    int rv = cons_store_save(r->base->cfg.data, &s, err, sizeof(err));
+    if (rv == -2)
+        node_fatal(r->base, "%s", err);
+    if (rv != 0) {
+        node_cons_storage_failed(r, err);
+        return false;
+    }
+    r->cons_disk = *p;
+    return true;
+}
+
+static const char *member_id(const struct node_raft *r, int32_t idx)
+{
+    return idx >= 0 && (size_t)idx < r->base->peers.n ? r->base->peers.m[idx].id : NULL;
+}
+
+/* Compares the core's state with what was last reported and raises events. */
+static void report_changes(struct node_raft *r, uint64_t now)
+{
+    const struct cons *c = &r->cons;
+    struct node_cons_seen *seen = &r->seen;
+    if (c->role != seen->role || c->term != seen->term) {
+        /* What waits on this leadership can no longer be promised. */
+        if (seen->role == CONS_LEADER && r->hooks.on_leadership)
+            r->hooks.on_leadership(r->hooks.ctx, false);
+        if (c->role == CONS_LEADER) {
+            r->elected_pending = true; /* apply_log appends the election entry */
+            if (r->hooks.on_leadership)
+                r->hooks.on_leadership(r->hooks.ctx, true);
+            node_event(r->base, "consensus.elected", NULL, "%s elected leader for term %" PRIu64,
+                       r->base->cfg.id, c->term);
+        } else if (seen->role == CONS_LEADER)
+            node_event(r->base, "consensus.step_down", NULL,
+                       "%s stepped down as leader (term %" PRIu64 ", now %s)%s%s", r->base->cfg.id,
+                       c->term, cons_role_name(c->role), c->storage_failed ? ": " : "",
+                       c->storage_failed ? r->storage_error : "");
+        else if (c->role == CONS_CANDIDATE && seen->role != CONS_CANDIDATE)
+            node_event(r->base, "consensus.candidate", NULL,
+                       "%s stands for election in term %" PRIu64, r->base->cfg.id, c->term);
+    }
+    if (c->leader != seen->leader && c->leader != CONS_NONE && c->leader != c->cfg.self)
+        node_event(r->base, "consensus.leader", member_id(r, c->leader),
+                   "%s follows leader %s in term %" PRIu64, r->base->cfg.id,
+                   member_id(r, c->leader), c->term);
+    bool ro = cons_read_only(c, now);
+    if (ro != seen->read_only) {
+        if (r->hooks.on_read_only)
+            r->hooks.on_read_only(r->hooks.ctx, ro,
+                                  seen->role == CONS_LEADER || c->role == CONS_LEADER);
+        if (ro)
+            node_event(r->base, "consensus.read_only.enter", NULL,
+                       "%s is read-only: no quorum-backed leader is reachable", r->base->cfg.id);
+        else
+            node_event(r->base, "consensus.read_only.exit", member_id(r, c->leader),
+                       "%s left read-only mode: leader %s has a quorum (term %" PRIu64 ")",
+                       r->base->cfg.id, member_id(r, c->leader), c->term);
+    }
+    seen->role = c->role;
+    seen->term = c->term;
+    seen->leader = c->leader;
+    seen->read_only = ro;
+}
+
+static void send_msg(struct node_raft *r, const struct cons_msg *m)
+{
+    if (m->to < 0 || (size_t)m->to >= r->base->peers.n || r->base->out[m->to] < 0)
+        return;
+    if (m->n_entries > 0) {
+        struct cons_msg copy = *m;
+        node_repl_send_append(r, &copy);
+        return;
+    }
+    uint8_t *body;
+    size_t blen;
+    if (cons_msg_encode(m, NULL, &body, &blen) != 0)
+        return;
+    node_send(r->base, (size_t)m->to, ENV_CONSENSUS, body, blen);
+    free(body);
+}
+
+/* Performs the core's output in the order its contract demands: the term
+ * and vote, then the log changes (carried: the entry bytes of the APPEND
+ * being handled), reach the disk before any message that depends on them
+ * leaves. */
+static void apply_log(struct node_raft *r, const struct cons_out *out,
+                      const struct cons_wire_entry *carried)
+{
+    uint64_t now = uv_now(r->base->loop);
+    /* A write that failed was reported (node_cons_storage_failed): the
+     * core is back at what the disk holds, and none of these messages may
+     * leave. */
+    if (out->persist && !persist(r, &out->state))
+        return;
+    if ((out->truncate || out->append_count > 0) && !node_repl_apply_log(r, out, carried))
+        return;
+    if (out->probe_storage)
+        probe_storage(r);
+    for (size_t i = 0; i < out->nmsgs; i++)
+        send_msg(r, &out->msgs[i]);
+    report_changes(r, now);
+    if (out->commit > 0 && r->hooks.on_commit)
+        r->hooks.on_commit(r->hooks.ctx, out->commit);
+    if (r->elected_pending && r->cons.role == CONS_LEADER && !r->base->stopping && r->ledger) {
+        /* Record the election (also Raft's no-op, §8) in the new term. */
+        r->elected_pending = false;
+        node_repl_elected(r);
+    }
+    if (r->hooks.after_output)
+        r->hooks.after_output(r->hooks.ctx);
+    cons_timer_arm(r);
+}
+
+static void probe_storage(struct node_raft *r)
+{
+    /* In the data directory itself, not among the ledger's segments: a
+     * probe file a crash left there would stop the ledger from opening. */
+    char err[512];
+    if (durable_probe(r->base->cfg.data, STORAGE_PROBE_BYTES, err, sizeof(err)) == 0)
+        node_cons_storage_ok(r);
+}
+
+void node_cons_storage_failed(struct node_raft *r, const char *why)
+{
+    bool first = !r->cons.storage_failed;
+    snprintf(r->storage_error, sizeof(r->storage_error), "%s", why);
+    struct cons_entry last = {0};
+    if (r->ledger) {
+        last.index = ledger_last_index(r->ledger);
+        last.term = ledger_last_term(r->ledger);
+        ledger_head_hash(r->ledger, last.hash);
+    }
+    uint64_t now = uv_now(r->base->loop);
+    cons_storage_failed(&r->cons, now, &r->cons_disk, &last);
+    if (first)
+        node_event(r->base, "ledger.write_failed", NULL,
+                   "%s; %s stands for no election until the disk takes writes again", why,
+                   r->base->cfg.id);
+    report_changes(r, now);
+    cons_timer_arm(r);
+}
+
+void node_cons_storage_ok(struct node_raft *r)
+{
+    if (!r->cons.storage_failed)
+        return;
+    cons_storage_ok(&r->cons);
+    node_event(r->base, "ledger.write_recovered", NULL,
+               "the disk takes writes again (it failed with: %s); %s may stand for election",
+               r->storage_error, r->base->cfg.id);
+    r->storage_error[0] = '\0';
+}
+
+void node_cons_apply(struct node_raft *r, const struct cons_out *out)
+{
+    apply_log(r, out, NULL);
+}
+
+/* Raft's timer: the core's election timeouts and Raft's heartbeats
+ * (CONS_MSG_HEARTBEAT, inside ENV_CONSENSUS). Not the liveness hello, which
+ * node.c's tick sends (ENV_HELLO). */
+static void on_cons_timer(uv_timer_t *t)
+{
+    struct node_raft *r = t->data;
+    struct cons_out out;
+    cons_tick(&r->cons, uv_now(r->base->loop), &out);
+    node_cons_apply(r, &out);
+}
+
+static void cons_timer_arm(struct node_raft *r)
+{
+    if (r->base->stopping)
+        return;
+    uint64_t now = uv_now(r->base->loop), at = cons_next_deadline(&r->cons);
+    /* Wake at least every heartbeat so read-only changes are seen promptly
+     * even when the core has nothing due. */
+    uint64_t wait = at > now ? at - now : 0;
+    if (wait > r->base->cfg.heartbeat_ms)
+        wait = r->base->cfg.heartbeat_ms;
+    uv_timer_start(&r->cons_timer, on_cons_timer, wait, 0);
+}
+
+void node_cons_recv(struct node_raft *r, size_t from, const msgpack_object *body)
+{
+    struct cons_msg m;
+    static struct cons_wire_entry carried[CONS_MAX_BATCH];
+    static struct cons_entry meta[CONS_MAX_BATCH];
+    /* Carried entries are decoded, hashed and checked to chain before the
+     * core sees their metadata; one bad entry drops the whole message. */
+    int checked = 0;
+    if (cons_msg_decode(body, &m, carried) != 0 ||
+        (m.n_entries > 0 &&
+         (!r->ledger || (checked = node_repl_check(r, from, &m, carried, meta)) != 0))) {
+        if (checked != 1)
+            node_drop(r->base, DROP_SHAPE, "consensus body");
+        return;
+    }
+    m.entries = m.n_entries > 0 ? meta : NULL;
+    m.from = (int32_t)from;
+    m.to = r->cons.cfg.self;
+    struct cons_out out;
+    cons_recv(&r->cons, uv_now(r->base->loop), &m, &out);
+    apply_log(r, &out, carried);
+}
+
+int node_cons_start(struct node_raft *r)
+{
+    r->shell.apply = node_cons_apply;
+    r->shell.storage_failed = node_cons_storage_failed;
+    r->shell.storage_ok = node_cons_storage_ok;
+    struct cons_stored s;
+    char err[1024];
+    if (cons_store_load(r->base->cfg.data, &s, err, sizeof(err)) != 0) {
+        fprintf(stderr, "chimerad: %s\n", err);
+        return -1;
+    }
+    struct cons_persist p = {.term = s.term, .voted_for = CONS_NONE};
+    if (s.voted_for[0]) {
+        p.voted_for = peers_find(&r->base->peers, s.voted_for);
+        if (p.voted_for < 0) {
+            fprintf(stderr,
+                    "chimerad: %s/%s: voted for \"%s\", who is not a member; fix --peers or "
+                    "wipe the data directory to rejoin as a new node\n",
+                    r->base->cfg.data, CONS_STORE_FILE, s.voted_for);
+            return -1;
+        }
+    }
+    struct cons_config cc = {
+        .self = (int32_t)r->base->peers.self,
+        .n = (int32_t)r->base->peers.n,
+        .heartbeat_ms = r->base->cfg.heartbeat_ms,
+        .election_timeout_ms = r->base->cfg.election_timeout_ms,
+    };
+    uint64_t seed;
+    randombytes_buf(&seed, sizeof(seed));
+    cons_init(&r->cons, &cc, &p, uv_now(r->base->loop), seed);
+    r->cons_disk = p;
+    r->seen.role = r->cons.role;
+    r->seen.term = r->cons.term;
+    r->seen.leader = CONS_NONE;
+    r->seen.read_only = true; /* a node starts read-only; leaving it is news */
+    uv_timer_init(r->base->loop, &r->cons_timer);
+    r->cons_timer.data = r;
+    cons_timer_arm(r);
+    return 0;
+}
+
+void node_cons_stop(struct node_raft *r)
+{
+    /* Before the HTTP server stops: it waits for every request answered. */
+    if (r->hooks.on_stop)
+        r->hooks.on_stop(r->hooks.ctx);
+    uv_timer_stop(&r->cons_timer);
+    uv_close((uv_handle_t *)&r->cons_timer, NULL);
+    node_repl_stop(r);
+}
+
+int node_cons_check_state(struct node_raft *r)
+{
+    struct cons_stored s;
+    char err[1024];
+    if (cons_store_load(r->base->cfg.data, &s, err, sizeof(err)) != 0 || !s.missing ||
+        ledger_last_index(r->ledger) == 0)
+        return 0;
+    /* Raft's safety rests on a vote surviving restarts (§3.8). A ledger with
+     * entries means this node took part in elections up to at least the
+     * last entry's term, and maybe voted in that term or a later one:
+     * starting again from term 0 with no vote could give a second vote in
+     * one of them, and elect two leaders in one term. */
+    fprintf(stderr,
+            "chimerad: %s/%s is missing, but the ledger holds entries up to term %" PRIu64
+            " (index %" PRIu64 "): this node may have voted, and could vote twice in a term "
+            "without it; refusing to start. Restore the file from a backup of this data "
+            "directory, or wipe the data directory to rejoin as a new node (it copies the "
+            "ledger from the leader)\n",
+            r->base->cfg.data, CONS_STORE_FILE, ledger_last_term(r->ledger),
+            ledger_last_index(r->ledger));
+    return -1;
+}

@@ -1,0 +1,154 @@
+/* The Raft layer of the node: the consensus shell (node_cons.c), the
+ * ledger as the core's log (node_repl.c), the ledger shell (node_ledger.c)
+ * and the consensus state file (cons_store.c). */
+#ifndef CHIMERA_NODE_RAFT_H
+#define CHIMERA_NODE_RAFT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "consensus/consensus.h"
+#include "ledger/ledger.h"
+#include "node/base/base.h"
+
+/* What the Raft layer tells the layers above it: node.c installs these
+ * (the layer reaches up only through them). ctx is node.c's. */
+struct node_raft_hooks {
+    void *ctx;
+    /* Entries up to commit are committed. */
+    void (*on_commit)(void *ctx, uint64_t commit);
+    /* This node became the leader (gained), or stopped being the leader of
+     * its term (lost: what waits on that leadership can no longer be
+     * promised). */
+    void (*on_leadership)(void *ctx, bool gained);
+    /* Read-only mode entered (ro) or left; was_leader: this node led before
+     * or after the change. */
+    void (*on_read_only)(void *ctx, bool ro, bool was_leader);
+    /* After every core output was performed (the leader's checkpoints). */
+    void (*after_output)(void *ctx);
+    /* Leader: the entry recording its election was appended. */
+    void (*on_elected)(void *ctx);
+    /* Stopping, before the timer closes and the HTTP server stops. */
+    void (*on_stop)(void *ctx);
+    /* Leader: signs the APPEND m carrying entries e (sets m->sig). -1:
+     * unsigned. Required. */
+    int (*sign_append)(void *ctx, struct cons_msg *m, const struct cons_wire_entry *e);
+    /* Follower: 0 when the APPEND from member `from` carries a valid
+     * signature of its leader (or nothing to verify yet); -1: drop it
+     * unacknowledged. Required. */
+    int (*verify_append)(void *ctx, size_t from, const struct cons_msg *m,
+                         const struct cons_wire_entry *carried, const struct cons_entry *meta);
+};
+
+/* APPENDs with entries waiting for a later loop turn (node_repl.c). */
+#define NODE_REPL_DEFER_MAX (2 * CONFIG_MAX_MEMBERS)
+struct node_repl_defer {
+    uv_idle_t idle;
+    bool open;
+    bool spent; /* an APPEND with entries left in this turn */
+    struct cons_msg q[NODE_REPL_DEFER_MAX];
+    size_t head, count;
+};
+
+/* What the consensus shell last reported, to raise events on changes. */
+struct node_cons_seen {
+    enum cons_role role;
+    uint64_t term;
+    int32_t leader;
+    bool read_only;
+};
+
+/* The Raft layer's state, embedded in struct node. */
+struct node_raft {
+    struct node_base *base; /* set by node.c */
+    struct node_raft_hooks hooks;
+    struct cons cons;
+    uv_timer_t cons_timer;
+    struct cons_persist cons_disk; /* the term and vote consensus.state holds */
+    char storage_error[256];       /* why the last write failed (cons.storage_failed) */
+    struct ledger *ledger;
+    struct ledger_key key_pair; /* this node's Ed25519 key (DATA/node.key) */
+    struct node_cons_seen seen;
+    struct ledger_batch *batch; /* reused for every append */
+    bool elected_pending;       /* became leader: append the election entry */
+    struct node_repl_defer defer;
+    /* The consensus shell's answers to what the files below it report
+     * (node_repl.c, node_ledger.c): node_cons_apply, node_cons_storage_failed
+     * and node_cons_storage_ok, installed by node_cons_start, so that
+     * replication and the ledger shell never call up into node_cons.c. */
+    struct {
+        void (*apply)(struct node_raft *r, const struct cons_out *out);
+        void (*storage_failed)(struct node_raft *r, const char *why);
+        void (*storage_ok)(struct node_raft *r);
+    } shell;
+};
+
+/* Consensus (node_cons.c): start after the transport is up; stop on shutdown. */
+int node_cons_start(struct node_raft *r);
+void node_cons_stop(struct node_raft *r);
+void node_cons_recv(struct node_raft *r, size_t from, const struct msgpack_object *body);
+
+/* Performs a core output (node_cons.c): persist, log changes, sends,
+ * commit, events. */
+void node_cons_apply(struct node_raft *r, const struct cons_out *out);
+/* A write that was undone failed (why: one line, e.g. "cannot write the
+ * ledger: no space left on device"): the core returns to what the disk
+ * holds and, if leader, steps down (cons_storage_failed); an event on the
+ * first failure. node_cons_storage_ok: a write succeeded again. */
+void node_cons_storage_failed(struct node_raft *r, const char *why);
+void node_cons_storage_ok(struct node_raft *r);
+/* After the ledger opened: refuses (-1, one line printed) a missing
+ * consensus.state next to a ledger that has entries (node_cons.c). */
+int node_cons_check_state(struct node_raft *r);
+
+/* Replication (node_repl.c): the ledger as the core's log. */
+int node_repl_start(struct node_raft *r); /* cons_set_log, after the ledger opens */
+void node_repl_stop(struct node_raft *r); /* drops the APPENDs waiting for a turn */
+/* Fills the entry bytes of an APPEND the core emitted and sends it, in this
+ * loop turn or a later one (one APPEND with entries per turn); skips it when
+ * the ledger no longer has them. */
+void node_repl_send_append(struct node_raft *r, struct cons_msg *m);
+/* Verifies the carried entries of a received APPEND from member `from`
+ * (decoding, chaining, the leader's signature) and fills their metadata
+ * (meta[] room for CONS_MAX_BATCH). 0: hand it to the core; -1: malformed,
+ * drop it; 1: not signed by the leader's key, dropped and counted. */
+int node_repl_check(struct node_raft *r, size_t from, const struct cons_msg *m,
+                    const struct cons_wire_entry *carried, struct cons_entry *meta);
+/* Makes a follower's log changes of out durable: true, or false after a
+ * write that was undone (reported with node_cons_storage_failed); fatal
+ * on any other failure. */
+bool node_repl_apply_log(struct node_raft *r, const struct cons_out *out,
+                         const struct cons_wire_entry *carried);
+/* Leader: appends the entry recording its election and tells the core. */
+void node_repl_elected(struct node_raft *r);
+/* Leader: appends entries of type with these payloads as one batch (one
+ * fdatasync) and tells the core. Returns 0 with the index range, or -1
+ * with a message in err, or -2 when the disk refused the write and this
+ * node stepped down (answer 503: another node can take it). */
+int node_repl_append(struct node_raft *r, uint32_t type, const uint8_t *const *payloads,
+                     const size_t *lens, size_t count, uint64_t *first, uint64_t *last, char *err,
+                     size_t errlen);
+/* The same with a type per entry. */
+int node_repl_append_types(struct node_raft *r, const uint32_t *types,
+                           const uint8_t *const *payloads, const size_t *lens, size_t count,
+                           uint64_t *first, uint64_t *last, char *err, size_t errlen);
+
+/* The ledger (node_ledger.c): open with recovery before the node serves;
+ * close on the way out. */
+int node_ledger_open(struct node_raft *r);
+void node_ledger_close(struct node_raft *r);
+/* Appends what n->batch holds (nothing to do when empty). A failed sync
+ * ends the process; a failed write makes the node step down
+ * (node_cons_storage_failed); another failure is an event; false. */
+bool node_ledger_write(struct node_raft *r, const char *what);
+/* After a failed append (rv): the storage failure's one line in why
+ * ("cannot write the ledger: no space left on device"), reported to the
+ * core when it was an undone write (true), or the process ends (a failed
+ * sync). False: not an I/O error. */
+bool node_ledger_failed(struct node_raft *r, enum ledger_error rv, const char *what, char *why,
+                        size_t len);
+/* Whether this node can write its ledger; if not, why (for /health/ready). */
+bool node_ledger_writable(const struct node_raft *r, char *why, size_t len);
+
+#endif

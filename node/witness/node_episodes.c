@@ -1,0 +1,221 @@
+/* Read-only episodes in the ledger. A node that loses its quorum-backed
+ * leader cannot append anything itself (that is what read-only means), so
+ * it remembers when the episode began and, once it hears a leader with a
+ * quorum again, reports the episode to that leader, which records it as a
+ * LEDGER_ENTRY_READ_ONLY_ENTER and a LEDGER_ENTRY_READ_ONLY_EXIT entry on
+ * its behalf. A leader that lost its quorum stepped down: the enter entry
+ * says so (was_leader). The reporter keeps an episode until it sees the
+ * entries committed in its own ledger, so a leader that dies in between
+ * loses nothing: the next one is told again.
+ *
+ * Payloads (msgpack maps):
+ *   enter: {"node": id, "at_ms": wall ms, "term": term, "was_leader": bool}
+ *   exit:  {"node": id, "at_ms": wall ms, "term": term, "leader": id, "duration_ms": ms}
+ * Messages (ENV_LEDGER, see node_witness.c):
+ *   MSG_EPISODE_REPORT  [3, enter_ms, exit_ms, enter_term, exit_term, was_leader]
+ *   MSG_EPISODE_ACK    [4, enter_ms, index of the enter entry] */
+#include <inttypes.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node/witness/witness.h"
+
+/* How far back a leader looks for an episode it already recorded (a report
+ * repeated after a lost acknowledgement or a change of leader). */
+#define EPISODE_LOOKBACK 512
+
+void node_episodes_change(struct node_witness *wit, bool read_only, bool was_leader)
+{
+    uint64_t now = (uint64_t)node_wall_ms();
+    if (read_only) {
+        /* A node starts read-only; only a fall from a quorum is an episode. */
+        wit->ro_open = true;
+        wit->ro_enter_ms = now;
+        wit->ro_enter_term = wit->raft->cons.term;
+        wit->ro_was_leader = was_leader;
+        return;
+    }
+    if (!wit->ro_open)
+        return;
+    wit->ro_open = false;
+    if (wit->nepisodes == NODE_EPISODES_MAX) {
+        /* Keep the newest; say that one was dropped rather than grow. */
+        memmove(&wit->episodes[0], &wit->episodes[1],
+                sizeof(wit->episodes[0]) * (NODE_EPISODES_MAX - 1));
+        wit->nepisodes--;
+        node_event(wit->base, "ledger.episode_dropped", NULL,
+                   "too many read-only episodes waiting to be recorded; the oldest was dropped");
+    }
+    struct node_episode *e = &wit->episodes[wit->nepisodes++];
+    memset(e, 0, sizeof(*e));
+    e->enter_ms = wit->ro_enter_ms;
+    e->exit_ms = now;
+    e->enter_term = wit->ro_enter_term;
+    e->exit_term = wit->raft->cons.term;
+    e->was_leader = wit->ro_was_leader;
+}
+
+/* Reads "node" and "at_ms" from an enter entry's payload. */
+static bool enter_is(const uint8_t *payload, size_t len, const char *node, uint64_t at_ms)
+{
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    char who[CONFIG_ID_MAX];
+    uint64_t at = 0;
+    bool ok = msgpack_unpack_next(&u, (const char *)payload, len, &off) == MSGPACK_UNPACK_SUCCESS &&
+              node_mp_get_str(&u.data, "node", who, sizeof(who)) &&
+              node_mp_get_u64(&u.data, "at_ms", &at) && strcmp(who, node) == 0 && at == at_ms;
+    msgpack_unpacked_destroy(&u);
+    return ok;
+}
+
+struct find {
+    const char *node;
+    uint64_t at_ms, found;
+};
+
+static int find_enter(uint64_t index, uint64_t term, const uint8_t *bytes, size_t len, void *arg)
+{
+    (void)term;
+    struct find *f = arg;
+    struct ledger_entry e;
+    if (ledger_entry_decode(bytes, len, &e, NULL) == LEDGER_OK &&
+        e.type == LEDGER_ENTRY_READ_ONLY_ENTER &&
+        enter_is(e.payload, e.payload_len, f->node, f->at_ms))
+        f->found = index;
+    return 0;
+}
+
+/* The index of the enter entry recorded for (node, at_ms) among the last
+ * entries, or 0. */
+static uint64_t recorded_at(struct node_witness *wit, const char *node, uint64_t at_ms)
+{
+    uint64_t last = ledger_last_index(wit->raft->ledger);
+    if (last == 0)
+        return 0;
+    struct find f = {.node = node, .at_ms = at_ms};
+    uint64_t from = last > EPISODE_LOOKBACK ? last - EPISODE_LOOKBACK + 1 : 1;
+    ledger_read_range(wit->raft->ledger, from, EPISODE_LOOKBACK, SIZE_MAX, find_enter, &f);
+    return f.found;
+}
+
+/* Leader: records one episode of node (two entries, one fdatasync) unless
+ * it is already in the ledger. Returns the enter entry's index, or 0. */
+static uint64_t record(struct node_witness *wit, const char *node, const struct node_episode *e)
+{
+    uint64_t have = recorded_at(wit, node, e->enter_ms);
+    if (have != 0)
+        return have;
+    struct node_pack a, b;
+    node_pack_init(&a);
+    node_pack_init(&b);
+    msgpack_pack_map(&a.pk, 4);
+    node_mp_kv_str(&a.pk, "node", node, strlen(node));
+    node_mp_kv_u64(&a.pk, "at_ms", e->enter_ms);
+    node_mp_kv_u64(&a.pk, "term", e->enter_term);
+    node_mp_kv_bool(&a.pk, "was_leader", e->was_leader);
+    msgpack_pack_map(&b.pk, 5);
+    node_mp_kv_str(&b.pk, "node", node, strlen(node));
+    node_mp_kv_u64(&b.pk, "at_ms", e->exit_ms);
+    node_mp_kv_u64(&b.pk, "term", e->exit_term);
+    node_mp_kv_str(&b.pk, "leader", wit->base->cfg.id, strlen(wit->base->cfg.id));
+    node_mp_kv_u64(&b.pk, "duration_ms", e->exit_ms > e->enter_ms ? e->exit_ms - e->enter_ms : 0);
+    const uint32_t types[2] = {LEDGER_ENTRY_READ_ONLY_ENTER, LEDGER_ENTRY_READ_ONLY_EXIT};
+    const uint8_t *payloads[2] = {(const uint8_t *)a.sb.data, (const uint8_t *)b.sb.data};
+    size_t lens[2] = {a.sb.size, b.sb.size};
+    uint64_t first = 0, last;
+    char err[256];
+    if (node_repl_append_types(wit->raft, types, payloads, lens, 2, &first, &last, err,
+                               sizeof(err)) != 0)
+        first = 0;
+    node_pack_free(&a);
+    node_pack_free(&b);
+    return first;
+}
+
+/* Whether the enter entry at index is this node's episode and committed. */
+static bool committed_here(struct node_witness *wit, const struct node_episode *e)
+{
+    if (e->index == 0 || e->index > wit->raft->cons.commit ||
+        e->index > ledger_last_index(wit->raft->ledger))
+        return false;
+    uint8_t *bytes;
+    size_t len;
+    struct ledger_entry le;
+    bool ok = false;
+    if (ledger_read_entry(wit->raft->ledger, e->index, &bytes, &len) != LEDGER_OK)
+        return false;
+    if (ledger_entry_decode(bytes, len, &le, NULL) == LEDGER_OK)
+        ok = le.type == LEDGER_ENTRY_READ_ONLY_ENTER &&
+             enter_is(le.payload, le.payload_len, wit->base->cfg.id, e->enter_ms);
+    free(bytes);
+    return ok;
+}
+
+void node_episodes_tick(struct node_witness *wit)
+{
+    if (!wit->raft->ledger || wit->base->stopping || wit->nepisodes == 0)
+        return;
+    int32_t leader = wit->raft->cons.leader;
+    if (leader == CONS_NONE || cons_read_only(&wit->raft->cons, uv_now(wit->base->loop)))
+        return;
+    size_t k = 0;
+    for (size_t i = 0; i < wit->nepisodes; i++) {
+        struct node_episode *e = &wit->episodes[i];
+        if (committed_here(wit, e))
+            continue; /* on the record: done */
+        if (e->index != 0 && e->index <= wit->raft->cons.commit)
+            e->index = 0; /* the entry there is another: that leader's log was cut */
+        if (leader == wit->raft->cons.cfg.self) {
+            if (e->index == 0)
+                e->index = record(wit, wit->base->cfg.id, e);
+        } else if (e->index == 0) {
+            struct node_pack p;
+            node_pack_init(&p);
+            msgpack_pack_array(&p.pk, 6);
+            msgpack_pack_uint32(&p.pk, MSG_EPISODE_REPORT);
+            msgpack_pack_uint64(&p.pk, e->enter_ms);
+            msgpack_pack_uint64(&p.pk, e->exit_ms);
+            msgpack_pack_uint64(&p.pk, e->enter_term);
+            msgpack_pack_uint64(&p.pk, e->exit_term);
+            if (e->was_leader)
+                msgpack_pack_true(&p.pk);
+            else
+                msgpack_pack_false(&p.pk);
+            node_pack_send(wit->base, (size_t)leader, ENV_LEDGER, &p);
+        }
+        wit->episodes[k++] = *e;
+    }
+    wit->nepisodes = k;
+}
+
+void node_episodes_on_report(struct node_witness *wit, size_t from, const msgpack_object *f)
+{
+    if (wit->raft->cons.role != CONS_LEADER || wit->base->stopping)
+        return; /* it will report again to whoever leads */
+    struct node_episode e = {.enter_ms = f[1].via.u64,
+                             .exit_ms = f[2].via.u64,
+                             .enter_term = f[3].via.u64,
+                             .exit_term = f[4].via.u64,
+                             .was_leader = f[5].via.boolean};
+    uint64_t index = record(wit, wit->base->peers.m[from].id, &e);
+    if (index == 0)
+        return;
+    struct node_pack p;
+    node_pack_init(&p);
+    msgpack_pack_array(&p.pk, 3);
+    msgpack_pack_uint32(&p.pk, MSG_EPISODE_ACK);
+    msgpack_pack_uint64(&p.pk, e.enter_ms);
+    msgpack_pack_uint64(&p.pk, index);
+    node_pack_send(wit->base, from, ENV_LEDGER, &p);
+}
+
+void node_episodes_on_ack(struct node_witness *wit, size_t from, const msgpack_object *f)
+{
+    for (size_t i = 0; i < wit->nepisodes; i++)
+        if (wit->episodes[i].enter_ms == f[1].via.u64 && (int32_t)from == wit->raft->cons.leader)
+            wit->episodes[i].index = f[2].via.u64;
+}
