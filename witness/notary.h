@@ -6,7 +6,8 @@
  * cosignature received is to be refused, merged, stored or ignored,
  * whether to cosign, and when a checkpoint became notarized.
  *
- * The rules (node_witness.c's opening comment tells the protocol):
+ * The rules (node/witness/node_witness.c's opening comment tells the
+ * protocol):
  *   - the leader checkpoints its commit index at most once per heartbeat
  *     while the commit index moves, and waits ten heartbeats after the
  *     store refused one;
