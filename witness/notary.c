@@ -66,7 +66,8 @@ static bool same_bytes(const struct ledger_signed_checkpoint *mine, const uint8_
 }
 
 enum notary_take notary_take(const struct ledger_signed_checkpoint *mine, const uint8_t *bytes,
-                             size_t len, const struct ledger_checkpoint *cp, bool holds_entry)
+                             size_t len, const struct ledger_checkpoint *cp, notary_holds_fn holds,
+                             void *ctx)
 {
     if (same_bytes(mine, bytes, len))
         return NOTARY_TAKE_MERGE;
@@ -74,7 +75,7 @@ enum notary_take notary_take(const struct ledger_signed_checkpoint *mine, const 
      * of another term there: nothing to vouch for (yet). Another checkpoint
      * at the index of this node's own goes to the store, which tells
      * equivocation. */
-    if (!holds_entry && !(mine && mine->cp.index == cp->index))
+    if (!holds(ctx, cp) && !(mine && mine->cp.index == cp->index))
         return NOTARY_TAKE_IGNORE;
     return NOTARY_TAKE_STORE;
 }

@@ -89,10 +89,14 @@ enum notary_take {
     NOTARY_TAKE_STORE,  /* store it (the store may refuse it, or find equivocation) */
 };
 
-/* mine: the latest checkpoint this node holds (NULL none); holds_entry:
- * its log holds the entry cp names, with cp's head hash. */
+/* Whether this node's log holds the entry cp names, with cp's head hash: a
+ * read of the ledger, asked only when the answer matters. */
+typedef bool (*notary_holds_fn)(void *ctx, const struct ledger_checkpoint *cp);
+
+/* mine: the latest checkpoint this node holds (NULL none). */
 enum notary_take notary_take(const struct ledger_signed_checkpoint *mine, const uint8_t *bytes,
-                             size_t len, const struct ledger_checkpoint *cp, bool holds_entry);
+                             size_t len, const struct ledger_checkpoint *cp, notary_holds_fn holds,
+                             void *ctx);
 
 /* After a merge: this node's cosignature in mine, to send again because
  * the sender's sigs lack it (lost on the way), or NULL. */

@@ -407,6 +407,18 @@ void node_witness_tick(struct node_witness *wit)
     broadcast_checkpoint(wit, &out);
 }
 
+/* Whether this log holds the entry cp names (notary_holds_fn): not if it
+ * is not replicated here yet, or this log still holds an uncommitted entry
+ * of another term there. */
+static bool holds_entry(void *ctx, const struct ledger_checkpoint *cp)
+{
+    struct node_witness *wit = ctx;
+    uint8_t hash[LEDGER_HASH_BYTES];
+    return cp->index <= ledger_last_index(wit->raft->ledger) &&
+           ledger_hash_at(wit->raft->ledger, cp->index, hash) == LEDGER_OK &&
+           memcmp(hash, cp->head_hash, LEDGER_HASH_BYTES) == 0;
+}
+
 /* A witness receives a checkpoint: store it if it holds the same entry at
  * that index, cosign, and answer with the cosignature. One it already
  * holds only brings cosignatures it lacks. */
@@ -426,11 +438,7 @@ static void on_checkpoint(struct node_witness *wit, size_t from, const uint8_t *
     }
     bool have = ledger_last_checkpoint(wit->raft->ledger, &mine) == LEDGER_OK;
     ledger_batch_begin(wit->raft->batch, wit->raft->ledger);
-    uint8_t hash[LEDGER_HASH_BYTES];
-    bool holds = cp.index <= ledger_last_index(wit->raft->ledger) &&
-                 ledger_hash_at(wit->raft->ledger, cp.index, hash) == LEDGER_OK &&
-                 memcmp(hash, cp.head_hash, LEDGER_HASH_BYTES) == 0;
-    enum notary_take take = notary_take(have ? &mine : NULL, bytes, len, &cp, holds);
+    enum notary_take take = notary_take(have ? &mine : NULL, bytes, len, &cp, holds_entry, wit);
     if (take == NOTARY_TAKE_MERGE) {
         for (size_t i = 0; i < nsigs; i++)
             if (notary_lacks(&mine, sigs[i].signer))
@@ -499,8 +507,9 @@ static void on_cosign(struct node_witness *wit, size_t from, const uint8_t *byte
         return;
     if (ledger_last_checkpoint(wit->raft->ledger, &mine) != LEDGER_OK)
         return;
-    unsigned tally =
-        notary_tally(was, node_witness_notarized(wit, &mine), wit->raft->cons.role == CONS_LEADER);
+    /* Verifying the signatures again is only worth it when it was not. */
+    bool is = !was && node_witness_notarized(wit, &mine);
+    unsigned tally = notary_tally(was, is, wit->raft->cons.role == CONS_LEADER);
     if (tally & NOTARY_TALLY_COUNT)
         wit->base->metrics.notarized++;
     if (tally & NOTARY_TALLY_BROADCAST)

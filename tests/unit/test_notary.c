@@ -115,6 +115,21 @@ static void test_the_members_asked_again_are_those_whose_cosignature_is_missing(
 
 /* ---- a witness receives a checkpoint ----------------------------------- */
 
+/* This witness's log holds the entry a checkpoint names, or not. */
+static bool holds_it(void *ctx, const struct ledger_checkpoint *cp)
+{
+    (void)ctx;
+    (void)cp;
+    return true;
+}
+
+static bool holds_not(void *ctx, const struct ledger_checkpoint *cp)
+{
+    (void)ctx;
+    (void)cp;
+    return false;
+}
+
 static void test_a_checkpoint_its_sender_did_not_sign_first_is_malformed(void **state)
 {
     (void)state;
@@ -153,7 +168,8 @@ static void test_the_checkpoint_a_witness_holds_already_is_merged(void **state)
     (void)state;
     struct ledger_signed_checkpoint mine = checkpoint("fed", 5, 1, "n1", "n2", NULL);
     struct ledger_signed_checkpoint in = checkpoint("fed", 5, 1, "n1", "n3", NULL);
-    assert_int_equal(notary_take(&mine, in.bytes, in.len, &in.cp, false), NOTARY_TAKE_MERGE);
+    assert_int_equal(notary_take(&mine, in.bytes, in.len, &in.cp, holds_not, NULL),
+                     NOTARY_TAKE_MERGE);
 }
 
 static void test_a_witness_ignores_a_checkpoint_of_an_entry_it_does_not_hold(void **state)
@@ -161,8 +177,10 @@ static void test_a_witness_ignores_a_checkpoint_of_an_entry_it_does_not_hold(voi
     (void)state;
     struct ledger_signed_checkpoint mine = checkpoint("fed", 3, 1, "n1", "n2", NULL);
     struct ledger_signed_checkpoint in = checkpoint("fed", 5, 2, "n1", NULL, NULL);
-    assert_int_equal(notary_take(&mine, in.bytes, in.len, &in.cp, false), NOTARY_TAKE_IGNORE);
-    assert_int_equal(notary_take(NULL, in.bytes, in.len, &in.cp, false), NOTARY_TAKE_IGNORE);
+    assert_int_equal(notary_take(&mine, in.bytes, in.len, &in.cp, holds_not, NULL),
+                     NOTARY_TAKE_IGNORE);
+    assert_int_equal(notary_take(NULL, in.bytes, in.len, &in.cp, holds_not, NULL),
+                     NOTARY_TAKE_IGNORE);
 }
 
 static void test_a_witness_stores_a_checkpoint_of_an_entry_it_holds(void **state)
@@ -170,8 +188,10 @@ static void test_a_witness_stores_a_checkpoint_of_an_entry_it_holds(void **state
     (void)state;
     struct ledger_signed_checkpoint mine = checkpoint("fed", 3, 1, "n1", "n2", NULL);
     struct ledger_signed_checkpoint in = checkpoint("fed", 5, 2, "n1", NULL, NULL);
-    assert_int_equal(notary_take(&mine, in.bytes, in.len, &in.cp, true), NOTARY_TAKE_STORE);
-    assert_int_equal(notary_take(NULL, in.bytes, in.len, &in.cp, true), NOTARY_TAKE_STORE);
+    assert_int_equal(notary_take(&mine, in.bytes, in.len, &in.cp, holds_it, NULL),
+                     NOTARY_TAKE_STORE);
+    assert_int_equal(notary_take(NULL, in.bytes, in.len, &in.cp, holds_it, NULL),
+                     NOTARY_TAKE_STORE);
 }
 
 static void test_another_checkpoint_at_the_index_of_its_own_goes_to_the_store(void **state)
@@ -180,7 +200,28 @@ static void test_another_checkpoint_at_the_index_of_its_own_goes_to_the_store(vo
     /* The store tells equivocation: another head hash at that index. */
     struct ledger_signed_checkpoint mine = checkpoint("fed", 5, 1, "n1", "n2", NULL);
     struct ledger_signed_checkpoint in = checkpoint("fed", 5, 9, "n3", NULL, NULL);
-    assert_int_equal(notary_take(&mine, in.bytes, in.len, &in.cp, false), NOTARY_TAKE_STORE);
+    assert_int_equal(notary_take(&mine, in.bytes, in.len, &in.cp, holds_not, NULL),
+                     NOTARY_TAKE_STORE);
+}
+
+static bool holds_counted(void *ctx, const struct ledger_checkpoint *cp)
+{
+    (void)cp;
+    ++*(int *)ctx;
+    return true;
+}
+
+static void test_the_witness_reads_its_log_only_for_a_checkpoint_it_does_not_hold(void **state)
+{
+    (void)state;
+    struct ledger_signed_checkpoint mine = checkpoint("fed", 5, 1, "n1", "n2", NULL);
+    struct ledger_signed_checkpoint same = checkpoint("fed", 5, 1, "n1", "n3", NULL);
+    struct ledger_signed_checkpoint next = checkpoint("fed", 6, 1, "n1", NULL, NULL);
+    int reads = 0;
+    notary_take(&mine, same.bytes, same.len, &same.cp, holds_counted, &reads);
+    assert_int_equal(reads, 0);
+    notary_take(&mine, next.bytes, next.len, &next.cp, holds_counted, &reads);
+    assert_int_equal(reads, 1);
 }
 
 static void test_a_witness_sends_its_cosignature_again_when_the_sender_lacks_it(void **state)
@@ -269,6 +310,7 @@ int main(void)
         cmocka_unit_test(test_a_witness_ignores_a_checkpoint_of_an_entry_it_does_not_hold),
         cmocka_unit_test(test_a_witness_stores_a_checkpoint_of_an_entry_it_holds),
         cmocka_unit_test(test_another_checkpoint_at_the_index_of_its_own_goes_to_the_store),
+        cmocka_unit_test(test_the_witness_reads_its_log_only_for_a_checkpoint_it_does_not_hold),
         cmocka_unit_test(test_a_witness_sends_its_cosignature_again_when_the_sender_lacks_it),
         cmocka_unit_test(test_what_the_store_answers_says_what_a_witness_does_next),
         cmocka_unit_test(test_a_witness_cosigns_when_its_key_is_recorded_and_it_did_not_sign_yet),
