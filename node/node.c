@@ -204,6 +204,7 @@ static void compose(struct node *n)
     n->raft.base = &n->base;
     n->wit.base = &n->base;
     n->wit.raft = &n->raft;
+    notary_init(&n->wit.notary, n->base.cfg.heartbeat_ms);
     n->deploy.base = &n->base;
     n->deploy.raft = &n->raft;
     n->api.base = &n->base;

@@ -35,7 +35,7 @@ static json_t *peer_json(const struct node_api *api, size_t i, uint64_t now)
 
 static enum pl_health own_health(const struct node_api *api)
 {
-    return api->deploy->run.running[0] ? api->deploy->run.health : PL_H_NONE;
+    return api->deploy->run.plan.running[0] ? api->deploy->run.verdict.health : PL_H_NONE;
 }
 
 /* What member i runs as far as this node knows: itself from its own state,
@@ -46,9 +46,9 @@ static bool member_release(const struct node_api *api, size_t i, const char **de
 {
     const struct pl_state *s = &api->deploy->pl;
     if (i == api->base->peers.self) {
-        *deployment = api->deploy->run.running;
+        *deployment = api->deploy->run.plan.running;
         *h = own_health(api);
-        *detail = api->deploy->run.detail;
+        *detail = api->deploy->run.verdict.detail;
         return true;
     }
     if (api->raft->cons.role != CONS_LEADER || i >= s->nnodes || !s->reported[i])
@@ -111,16 +111,16 @@ static const char *service_state(const struct deploy_run *r, size_t i)
     const struct deploy_service_run *s = &r->svc[i];
     if (i >= r->nsvc)
         return "stopped";
-    if (s->exited)
+    if (s->v.exited)
         return "exited";
     if (s->proc)
-        return s->healthy || s->unhealthy ? "running" : "starting";
-    return r->health == PL_H_START_FAILED && i + 1 == r->nsvc ? "start_failed" : "stopped";
+        return s->v.healthy || s->v.unhealthy ? "running" : "starting";
+    return r->verdict.health == PL_H_START_FAILED && i + 1 == r->nsvc ? "start_failed" : "stopped";
 }
 
 static const char *service_health(const struct deploy_service_run *s)
 {
-    return !s->proc ? "none" : s->healthy ? "healthy" : s->unhealthy ? "unhealthy" : "starting";
+    return !s->proc ? "none" : s->v.healthy ? "healthy" : s->v.unhealthy ? "unhealthy" : "starting";
 }
 
 /* Why service i is not well ("" when it is). */
@@ -130,19 +130,19 @@ static void service_detail(const struct deploy_run *r, size_t i, char *out, size
     const char *state = service_state(r, i);
     out[0] = '\0';
     if (strcmp(state, "exited") == 0)
-        snprintf(out, cap, "exited (%s %d)", s->sig ? "signal" : "status",
-                 s->sig ? s->sig : (int)s->status);
+        snprintf(out, cap, "exited (%s %d)", s->v.sig ? "signal" : "status",
+                 s->v.sig ? s->v.sig : (int)s->v.status);
     else if (strcmp(state, "start_failed") == 0)
-        snprintf(out, cap, "%s", r->detail);
-    else if (s->proc && s->unhealthy && !s->healthy)
-        snprintf(out, cap, "%s", s->last_error);
+        snprintf(out, cap, "%s", r->verdict.detail);
+    else if (s->proc && s->v.unhealthy && !s->v.healthy)
+        snprintf(out, cap, "%s", s->v.last_error);
 }
 
 static json_t *services_json(const struct node_api *api)
 {
     const struct deploy_run *r = &api->deploy->run;
     json_t *out = json_array();
-    for (size_t i = 0; r->running[0] && r->have_manifest && i < r->m.nservices; i++) {
+    for (size_t i = 0; r->plan.running[0] && r->have_manifest && i < r->m.nservices; i++) {
         const struct deploy_service_run *s = &r->svc[i];
         bool started = i < r->nsvc;
         char detail[PL_REASON_MAX];
@@ -165,16 +165,16 @@ static json_t *release_json(struct node_api *api)
 {
     json_t *o = api_deploy_summary(api);
     const struct deploy_run *r = &api->deploy->run;
-    const struct pl_release *rel = release_of(api, r->running);
+    const struct pl_release *rel = release_of(api, r->plan.running);
     enum pl_health h = own_health(api);
     json_object_set_new(o, "name", str_or_null(rel ? rel->name : NULL));
     json_object_set_new(o, "version", str_or_null(rel ? rel->version : NULL));
     json_object_set_new(o, "health", json_string(pl_health_name(h)));
     json_object_set_new(o, "healthy_since_ms",
-                        h == PL_H_HEALTHY && r->healthy_since
-                            ? json_integer((json_int_t)r->healthy_since)
+                        h == PL_H_HEALTHY && r->verdict.healthy_since
+                            ? json_integer((json_int_t)r->verdict.healthy_since)
                             : json_null());
-    json_object_set_new(o, "detail", str_or_null(h == PL_H_NONE ? NULL : r->detail));
+    json_object_set_new(o, "detail", str_or_null(h == PL_H_NONE ? NULL : r->verdict.detail));
     json_object_set_new(o, "services", services_json(api));
     add_degraded(api, json_object_get(o, "stable"));
     add_degraded(api, json_object_get(o, "current"));
@@ -257,13 +257,13 @@ static void release_problem(const struct node_api *api, char *out, size_t cap, c
             strcmp(service_health(&r->svc[i]), "unhealthy") == 0)
             *service = r->m.services[i].name;
     }
-    const struct pl_release *rel = release_of(api, r->running);
+    const struct pl_release *rel = release_of(api, r->plan.running);
     char what[PL_ID_MAX + PL_VERSION_MAX + 1] = "";
     if (rel)
         snprintf(what, sizeof(what), "%s %s ", rel->name, rel->version);
-    snprintf(out, cap, "release %s(deployment %s) is %s%s%s%s: %s", what, r->running,
+    snprintf(out, cap, "release %s(deployment %s) is %s%s%s%s: %s", what, r->plan.running,
              pl_health_name(h), *service ? " (service " : "", *service ? *service : "",
-             *service ? ")" : "", r->detail[0] ? r->detail : "no detail");
+             *service ? ")" : "", r->verdict.detail[0] ? r->verdict.detail : "no detail");
 }
 
 /* /health/ready: when the ledger cannot be written, answers req 503
@@ -417,7 +417,7 @@ static void get_metrics(struct node_api *api, struct http_request *req)
     metric(f, "chimera_services", "gauge", "Services of the release running here, by state.");
     for (size_t k = 0; k < sizeof(states) / sizeof(states[0]); k++) {
         size_t in_state = 0;
-        for (size_t i = 0; r->running[0] && r->have_manifest && i < r->m.nservices; i++)
+        for (size_t i = 0; r->plan.running[0] && r->have_manifest && i < r->m.nservices; i++)
             in_state += strcmp(service_state(r, i), states[k]) == 0;
         fprintf(f, "chimera_services{state=\"%s\"} %zu\n", states[k], in_state);
     }

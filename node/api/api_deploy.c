@@ -73,7 +73,7 @@ json_t *api_deploy_summary(struct node_api *api)
                            d->release.version);
     }
     return json_pack("{s:o, s:o, s:s}", "current", current, "stable", stable, "running",
-                     api->deploy->run.running);
+                     api->deploy->run.plan.running);
 }
 
 void api_deploy_list(struct node_api *api, struct http_request *req)
@@ -97,14 +97,15 @@ static json_t *nodes_json(struct node_api *api, const struct pl_deployment *d)
     for (size_t i = 0; i < s->nnodes; i++) {
         const struct pl_report *r = &s->reports[i];
         bool self = i == api->base->peers.self, known = s->reported[i] || self;
-        const char *running = self ? api->deploy->run.running : r->deployment;
+        const char *running = self ? api->deploy->run.plan.running : r->deployment;
         enum pl_health h =
-            self ? (api->deploy->run.running[0] ? api->deploy->run.health : PL_H_NONE) : r->health;
+            self ? (api->deploy->run.plan.running[0] ? api->deploy->run.verdict.health : PL_H_NONE)
+                 : r->health;
         /* Only a healthy node has a time since when it is healthy. */
         uint64_t since = h != PL_H_HEALTHY ? 0
-                         : self            ? api->deploy->run.healthy_since
+                         : self            ? api->deploy->run.verdict.healthy_since
                                            : r->healthy_since_ms;
-        const char *detail = self ? api->deploy->run.detail : r->detail;
+        const char *detail = self ? api->deploy->run.verdict.detail : r->detail;
         json_array_append_new(
             nodes, json_pack("{s:s, s:s, s:s?, s:s, s:o, s:s, s:s?}", "node", s->nodes[i],
                              "desired", s->desired[i], "running", known ? running : NULL, "health",

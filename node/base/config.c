@@ -6,6 +6,7 @@
  * names the place the operator has to edit. */
 #include "node/base/config.h"
 #include "node/base/config_err.h"
+#include "chaos/watchtower.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -33,6 +34,15 @@ enum opt {
     O_SUSPECT,
     O_DEAD,
     O_CHAOS,
+    O_CHAOS_INTERVAL,
+    O_CHAOS_PROBABILITY,
+    O_CHAOS_DRY_RUN,
+    O_CHAOS_FAULTS,
+    O_CHAOS_EXCLUDE,
+    O_CHAOS_MAX_DURATION,
+    O_CHAOS_WINDOW,
+    O_RECOVERY,
+    O_RECOVERY_REVERT_WINDOW,
     O_LOG,
     O_FEDERATION,
     O_REPLACE_KEY,
@@ -40,10 +50,17 @@ enum opt {
     O_COUNT
 };
 
-enum kind { K_STR, K_NUM, K_BOOL, K_PEERS };
+/* K_SECS: a duration (seconds, or with a unit: 1500ms, 90s, 10m, 1h) into a
+ * uint64_t of milliseconds, min and max in seconds. K_PROB: a number from 0
+ * to 1 into a double. K_LIST: a comma list (in the file also an array of
+ * strings), parsed by its own rule in resolve(). */
+enum kind { K_STR, K_NUM, K_BOOL, K_PEERS, K_SECS, K_PROB, K_LIST };
 
 #define STR(f) K_STR, offsetof(struct config, f), sizeof(((struct config *)0)->f), 0, 0
 #define NUM(f, lo, hi) K_NUM, offsetof(struct config, f), 0, lo, hi
+#define BOOL(f) K_BOOL, offsetof(struct config, f), 0, 0, 0
+#define SECS(f, lo, hi) K_SECS, offsetof(struct config, f), 0, lo, hi
+#define DAYS(n) ((n)*86400u) /* in seconds */
 
 static const struct {
     const char *flag, *env, *key; /* key NULL: not allowed in the file */
@@ -70,11 +87,32 @@ static const struct {
                    NUM(suspect_after_ms, 10, 600000)},
     [O_DEAD] = {"--dead-after-ms", "CHIMERA_DEAD_AFTER_MS", "dead_after_ms",
                 NUM(dead_after_ms, 20, 3600000)},
-    [O_CHAOS] = {"--chaos-enabled", "CHIMERA_CHAOS_ENABLED", "chaos_enabled", K_BOOL, 0, 0, 0, 0},
+    [O_CHAOS] = {"--chaos-enabled", "CHIMERA_CHAOS_ENABLED", "chaos_enabled", BOOL(chaos.enabled)},
+    [O_CHAOS_INTERVAL] = {"--chaos-interval", "CHIMERA_CHAOS_INTERVAL", "chaos_interval",
+                          SECS(chaos.interval_ms, 1, DAYS(7))},
+    [O_CHAOS_PROBABILITY] = {"--chaos-probability", "CHIMERA_CHAOS_PROBABILITY",
+                             "chaos_probability", K_PROB,
+                             offsetof(struct config, chaos.probability), 0, 0, 0},
+    [O_CHAOS_DRY_RUN] = {"--chaos-dry-run", "CHIMERA_CHAOS_DRY_RUN", "chaos_dry_run",
+                         BOOL(chaos.dry_run)},
+    [O_CHAOS_FAULTS] = {"--chaos-faults", "CHIMERA_CHAOS_FAULTS", "chaos_faults", K_LIST, 0, 0, 0,
+                        0},
+    [O_CHAOS_EXCLUDE] = {"--chaos-exclude", "CHIMERA_CHAOS_EXCLUDE", "chaos_exclude", K_LIST, 0, 0,
+                         0, 0},
+    [O_CHAOS_MAX_DURATION] = {"--chaos-max-duration", "CHIMERA_CHAOS_MAX_DURATION",
+                              "chaos_max_duration", SECS(chaos.max_duration_ms, 1, DAYS(1))},
+    [O_CHAOS_WINDOW] = {"--chaos-window", "CHIMERA_CHAOS_WINDOW", "chaos_window",
+                        STR(chaos_window)},
+    [O_RECOVERY] = {"--recovery-enabled", "CHIMERA_RECOVERY_ENABLED", "recovery_enabled",
+                    BOOL(recovery_enabled)},
+    [O_RECOVERY_REVERT_WINDOW] = {"--recovery-revert-window", "CHIMERA_RECOVERY_REVERT_WINDOW",
+                                  "recovery_revert_window",
+                                  SECS(recovery_revert_window_ms, 0, DAYS(7))},
     [O_LOG] = {"--log-level", "CHIMERA_LOG_LEVEL", "log_level", STR(log_level)},
     [O_FEDERATION] = {"--federation", "CHIMERA_FEDERATION", "federation", STR(federation)},
     /* Not in the file: a replaced key is said once, not kept as a setting. */
-    [O_REPLACE_KEY] = {"--replace-node-key", "CHIMERA_REPLACE_NODE_KEY", NULL, K_BOOL, 0, 0, 0, 0},
+    [O_REPLACE_KEY] = {"--replace-node-key", "CHIMERA_REPLACE_NODE_KEY", NULL,
+                       BOOL(replace_node_key)},
     [O_CONFIG] = {"--config", "CHIMERA_CONFIG", NULL, STR(config_file)},
 };
 
@@ -87,8 +125,9 @@ struct loader {
     const char *val[O_COUNT];
     enum origin from[O_COUNT];
     json_t *root;
-    json_t *peers_obj;     /* the file's peers, when given as an object */
-    char num[O_COUNT][32]; /* file integers, printed so they parse like flags */
+    json_t *peers_obj;       /* the file's peers, when given as an object */
+    char num[O_COUNT][32];   /* file numbers, printed so they parse like flags */
+    json_t *joined[O_COUNT]; /* file arrays of K_LIST, joined into "a,b" */
     const char *file;
     char *err;
     size_t errlen;
@@ -229,6 +268,16 @@ static void unknown_flag(struct loader *ld, const char *a, size_t n)
     fail(ld, O_COUNT, "%.*s: unknown flag; see --help", (int)n, a);
 }
 
+/* The K_BOOL option whose flag (without a value) a is, or -1: a switch
+ * takes its value after '=' only. */
+static int bool_flag(const char *a)
+{
+    for (int o = 0; o < O_COUNT; o++)
+        if (opts[o].kind == K_BOOL && strcmp(a, opts[o].flag) == 0)
+            return o;
+    return -1;
+}
+
 /* Keeps scanning after an error so that --help anywhere still wins. */
 static void parse_args(struct loader *ld, int argc, char *const argv[], bool *help)
 {
@@ -239,8 +288,9 @@ static void parse_args(struct loader *ld, int argc, char *const argv[], bool *he
             continue;
         }
         if (a[0] != '-') {
-            if (i > 1 && strcmp(argv[i - 1], opts[O_CHAOS].flag) == 0)
-                fail(ld, O_CHAOS, "takes no separate value; use %s=%.16s", opts[O_CHAOS].flag, a);
+            int b = bool_flag(i > 1 ? argv[i - 1] : "");
+            if (b >= 0)
+                fail(ld, (enum opt)b, "takes no separate value; use %s=%.16s", opts[b].flag, a);
             else
                 fail(ld, O_COUNT, "unexpected argument \"%.64s\"; use --flag VALUE (see --help)",
                      a);
@@ -303,6 +353,126 @@ static void parse_env(struct loader *ld, char *const envp[])
     }
 }
 
+/* Edit distance (insertions, deletions, substitutions), for "did you mean". */
+static size_t distance(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b), row[CONFIG_ID_MAX + 1];
+    if (na > CONFIG_ID_MAX || nb > CONFIG_ID_MAX)
+        return SIZE_MAX;
+    for (size_t j = 0; j <= nb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= na; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= nb; j++) {
+            size_t up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < best)
+                best = up + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            diag = up;
+            row[j] = best;
+        }
+    }
+    return row[nb];
+}
+
+/* A misspelt key gets its likely spelling; anything else the list of keys. */
+static void unknown_key(struct loader *ld, const char *key)
+{
+    char known[1024] = "";
+    size_t n = 0;
+    for (int o = 0; o < O_COUNT; o++)
+        if (opts[o].key && distance(key, opts[o].key) <= 2) {
+            fail(ld, O_CONFIG, "%s: unknown key \"%.64s\" (did you mean %s?)", ld->file, key,
+                 opts[o].key);
+            return;
+        }
+    for (int o = 0; o < O_COUNT && n < sizeof known; o++)
+        if (opts[o].key)
+            n += (size_t)snprintf(known + n, sizeof known - n, "%s%s", n ? ", " : "", opts[o].key);
+    fail(ld, O_CONFIG, "%s: unknown key \"%.64s\"; known keys are %s", ld->file, key, known);
+}
+
+/* A K_LIST given as an array of strings: joined into "a,b" so that it
+ * parses like the flag. */
+static bool join_list(struct loader *ld, enum opt o, const json_t *v, const char **out)
+{
+    char buf[CHAOS_EXCLUDE_MAX * CHAOS_NAME_MAX + 64];
+    size_t n = 0, i;
+    const json_t *e;
+    json_array_foreach(v, i, e)
+    {
+        const char *t = json_string_value(e);
+        if (!t) {
+            ld->from[o] = FROM_FILE;
+            fail(ld, o, "element %zu must be a string", i);
+            return false;
+        }
+        int w = snprintf(buf + n, sizeof buf - n, "%s%s", i ? "," : "", t);
+        if (w < 0 || (size_t)w >= sizeof buf - n) {
+            ld->from[o] = FROM_FILE;
+            fail(ld, o, "too long; at most %zu bytes in all", sizeof buf - 1);
+            return false;
+        }
+        n += (size_t)w;
+    }
+    ld->joined[o] = json_string(buf);
+    *out = json_string_value(ld->joined[o]);
+    return *out != NULL;
+}
+
+/* The file's value of setting o, as text that parses like its flag; false
+ * (and the error) when its JSON type is not one the setting takes. */
+static bool file_value(struct loader *ld, enum opt o, json_t *v, const char **s)
+{
+    enum kind k = opts[o].kind;
+    if (json_is_string(v) && k != K_NUM && k != K_BOOL && k != K_PROB) {
+        *s = json_string_value(v);
+        return true;
+    }
+    if ((json_is_integer(v) && (k == K_NUM || k == K_SECS || k == K_PROB)) ||
+        (json_is_real(v) && k == K_PROB)) {
+        if (json_is_integer(v))
+            snprintf(ld->num[o], sizeof ld->num[o], "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        else
+            snprintf(ld->num[o], sizeof ld->num[o], "%.17g", json_real_value(v));
+        *s = ld->num[o];
+        return true;
+    }
+    if (json_is_boolean(v) && k == K_BOOL) {
+        *s = json_is_true(v) ? "true" : "false";
+        return true;
+    }
+    if (json_is_array(v) && k == K_LIST)
+        return join_list(ld, o, v, s);
+    if (json_is_object(v) && k == K_PEERS) {
+        const char *mid;
+        json_t *url;
+        json_object_foreach(v, mid, url)
+        {
+            if (!json_is_string(url)) {
+                ld->from[o] = FROM_FILE; /* name the file, not an overriding flag */
+                fail(ld, o, "member \"%.64s\" must map to a URL string", mid);
+                return false;
+            }
+        }
+        return true;
+    }
+    static const char *const want[] = {
+        [K_STR] = "a string",
+        [K_NUM] = "a whole number of milliseconds",
+        [K_BOOL] = "true or false",
+        [K_PEERS] = "a string \"id=url,...\" or an object {\"id\": \"url\", ...}",
+        [K_SECS] = "a whole number of seconds or a duration string like \"10m\"",
+        [K_PROB] = "a number from 0 to 1",
+        [K_LIST] = "a string \"a,b\" or an array of strings",
+    };
+    ld->from[o] = FROM_FILE;
+    fail(ld, o, "must be %s", want[k]);
+    return false;
+}
+
 static void load_file(struct loader *ld)
 {
     json_error_t je;
@@ -328,55 +498,21 @@ static void load_file(struct loader *ld)
         while (o < O_COUNT && !(opts[o].key && strcmp(opts[o].key, key) == 0))
             o++;
         if (o == O_COUNT) {
-            fail(ld, O_CONFIG,
-                 "%s: unknown key \"%.64s\"; known keys are id, listen, http, peers, data, "
-                 "cluster_key_file, admin_token_file, read_token_file, heartbeat_ms, "
-                 "election_timeout_ms, "
-                 "suspect_after_ms, dead_after_ms, chaos_enabled, log_level, federation",
-                 ld->file, key);
+            unknown_key(ld, key);
             return;
         }
         const char *s = NULL;
-        json_t *obj = NULL;
         bool overridden = ld->from[o] != FROM_DEFAULT;
         if (json_is_null(v))
             continue; /* null reads as "not set", like an absent key */
-        if (json_is_string(v) && (opts[o].kind == K_STR || opts[o].kind == K_PEERS)) {
-            s = json_string_value(v);
-        } else if (json_is_integer(v) && opts[o].kind == K_NUM) {
-            snprintf(ld->num[o], sizeof ld->num[o], "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-            s = ld->num[o];
-        } else if (json_is_boolean(v) && opts[o].kind == K_BOOL) {
-            s = json_is_true(v) ? "true" : "false";
-        } else if (json_is_object(v) && opts[o].kind == K_PEERS) {
-            const char *mid;
-            json_t *url;
-            json_object_foreach(v, mid, url)
-            {
-                if (!json_is_string(url)) {
-                    ld->from[o] = FROM_FILE; /* name the file, not an overriding flag */
-                    fail(ld, (enum opt)o, "member \"%.64s\" must map to a URL string", mid);
-                    return;
-                }
-            }
-            obj = v;
-        } else {
-            static const char *const want[] = {
-                [K_STR] = "a string",
-                [K_NUM] = "a whole number of milliseconds",
-                [K_BOOL] = "true or false",
-                [K_PEERS] = "a string \"id=url,...\" or an object {\"id\": \"url\", ...}",
-            };
-            ld->from[o] = FROM_FILE;
-            fail(ld, (enum opt)o, "must be %s", want[opts[o].kind]);
+        if (!file_value(ld, (enum opt)o, v, &s))
             return;
-        }
         if (overridden)
             continue; /* type-checked all the same: the file is wrong even if overridden */
         ld->val[o] = s;
         ld->from[o] = FROM_FILE;
         if (o == O_PEERS)
-            ld->peers_obj = obj;
+            ld->peers_obj = json_is_object(v) ? v : NULL;
     }
 }
 
@@ -428,21 +564,14 @@ static enum config_result parse_peers(struct loader *ld, struct config *c)
         }
         return CONFIG_OK;
     }
-    for (const char *p = ld->val[O_PEERS] ? ld->val[O_PEERS] : ""; *p;) {
-        size_t n = strcspn(p, ",");
-        const char *s = p, *e = p + n;
-        p = *e ? e + 1 : e;
-        while (s < e && isspace((unsigned char)*s))
-            s++;
-        while (e > s && isspace((unsigned char)e[-1]))
-            e--;
-        if (s == e)
-            continue; /* tolerate "a=..,b=..," and ", " */
-        const char *eq = memchr(s, '=', (size_t)(e - s));
+    const char *p = ld->val[O_PEERS] ? ld->val[O_PEERS] : "", *s;
+    size_t n;
+    while (chaos_list_next(&p, &s, &n)) {
+        const char *e = s + n, *eq = memchr(s, '=', n);
         if (!eq)
             return fail(ld, O_PEERS,
                         "\"%.*s\": missing '='; use ID=URL, e.g. node1=tcp://HOST:7100",
-                        (int)(e - s < 300 ? e - s : 300), s);
+                        (int)(n < 300 ? n : 300), s);
         const char *ide = eq, *url = eq + 1;
         while (ide > s && isspace((unsigned char)ide[-1]))
             ide--;
@@ -462,6 +591,71 @@ static bool is_member(const struct config *c, const char *id)
     return false;
 }
 
+/* K_NUM, K_BOOL, K_SECS and K_PROB settings, each where its offset says. */
+static enum config_result resolve_typed(struct loader *ld, struct config *c)
+{
+    for (int o = 0; o < O_COUNT; o++) {
+        const char *v = ld->val[o];
+        void *at = (char *)c + opts[o].off;
+        uint64_t ms;
+        char *end;
+        if (!v)
+            continue;
+        if (opts[o].kind == K_NUM && !parse_u32(v, opts[o].min, opts[o].max, at))
+            return fail(ld, (enum opt)o,
+                        "must be a whole number of milliseconds between %u and %u, not \"%.32s\"",
+                        (unsigned)opts[o].min, (unsigned)opts[o].max, v);
+        if (opts[o].kind == K_BOOL && !parse_bool(v, at))
+            return fail(ld, (enum opt)o, "must be true or false (or 1/0, yes/no), not \"%.32s\"",
+                        v);
+        if (opts[o].kind == K_SECS) {
+            if (chaos_duration_parse(v, &ms) != 0 || ms < (uint64_t)opts[o].min * 1000 ||
+                ms > (uint64_t)opts[o].max * 1000)
+                return fail(ld, (enum opt)o,
+                            "must be a duration from %u to %u seconds (e.g. 90, 90s, 10m, 1h), "
+                            "not \"%.32s\"",
+                            (unsigned)opts[o].min, (unsigned)opts[o].max, v);
+            memcpy(at, &ms, sizeof ms);
+        }
+        if (opts[o].kind == K_PROB) {
+            errno = 0;
+            double p = strtod(v, &end);
+            /* !(p >= 0 && p <= 1) also turns NaN away. */
+            if (errno || end == v || *end || !(p >= 0 && p <= 1))
+                return fail(ld, (enum opt)o,
+                            "must be a number from 0 to 1 (e.g. 0.15 for 15%%), not \"%.32s\"", v);
+            memcpy(at, &p, sizeof p);
+        }
+    }
+    return CONFIG_OK;
+}
+
+/* The chaos settings parsed by chaos/: the fault kinds, the excluded names
+ * and the window. */
+static enum config_result resolve_chaos(struct loader *ld, struct config *c)
+{
+    char why[CHAOS_REASON_MAX];
+    if (ld->val[O_CHAOS_FAULTS] &&
+        chaos_kinds_parse(ld->val[O_CHAOS_FAULTS], &c->chaos.kinds, why, sizeof why) != 0)
+        return fail(ld, O_CHAOS_FAULTS, "%s", why);
+    if (chaos_window_parse(c->chaos_window, &c->chaos.window, why, sizeof why) != 0)
+        return fail(ld, O_CHAOS_WINDOW, "%s", why);
+    const char *p = ld->val[O_CHAOS_EXCLUDE] ? ld->val[O_CHAOS_EXCLUDE] : "", *s;
+    size_t n;
+    while (chaos_list_next(&p, &s, &n)) {
+        if (!valid_id(s, n))
+            return fail(ld, O_CHAOS_EXCLUDE,
+                        "\"%.*s\" is not a node or service name; " ID_RULE ", comma-separated",
+                        (int)(n < 64 ? n : 64), s);
+        if (c->chaos.nexclude == CHAOS_EXCLUDE_MAX)
+            return fail(ld, O_CHAOS_EXCLUDE, "more than %d names; at most %d", CHAOS_EXCLUDE_MAX,
+                        CHAOS_EXCLUDE_MAX);
+        memcpy(c->chaos.exclude[c->chaos.nexclude], s, n);
+        c->chaos.exclude[c->chaos.nexclude++][n] = '\0';
+    }
+    return CONFIG_OK;
+}
+
 static enum config_result resolve(struct loader *ld, struct config *c)
 {
     strcpy(c->listen, "tcp://127.0.0.1:7100");
@@ -470,6 +664,10 @@ static enum config_result resolve(struct loader *ld, struct config *c)
     strcpy(c->federation, "chimera");
     c->heartbeat_ms = 50;
     c->election_timeout_ms = 150;
+    chaos_settings_default(&c->chaos);
+    strcpy(c->chaos_window, "always");
+    c->recovery_enabled = true;
+    c->recovery_revert_window_ms = WT_DEFAULT_REVERT_WINDOW_MS;
     for (int o = 0; o < O_COUNT; o++) {
         const char *v = ld->val[o];
         if (!v || opts[o].kind != K_STR)
@@ -503,19 +701,8 @@ static enum config_result resolve(struct loader *ld, struct config *c)
                     c->http);
     if ((why = check_hostport(c->http)))
         return fail(ld, O_HTTP, "\"%s\": %s; use HOST:PORT, e.g. 127.0.0.1:8100", c->http, why);
-    for (int o = 0; o < O_COUNT; o++) {
-        if (opts[o].kind == K_NUM && ld->val[o] &&
-            !parse_u32(ld->val[o], opts[o].min, opts[o].max, (uint32_t *)((char *)c + opts[o].off)))
-            return fail(ld, (enum opt)o,
-                        "must be a whole number of milliseconds between %u and %u, not \"%.32s\"",
-                        (unsigned)opts[o].min, (unsigned)opts[o].max, ld->val[o]);
-    }
-    if (ld->val[O_CHAOS] && !parse_bool(ld->val[O_CHAOS], &c->chaos_enabled))
-        return fail(ld, O_CHAOS, "must be true or false (or 1/0, yes/no), not \"%.32s\"",
-                    ld->val[O_CHAOS]);
-    if (ld->val[O_REPLACE_KEY] && !parse_bool(ld->val[O_REPLACE_KEY], &c->replace_node_key))
-        return fail(ld, O_REPLACE_KEY, "must be true or false (or 1/0, yes/no), not \"%.32s\"",
-                    ld->val[O_REPLACE_KEY]);
+    if (resolve_typed(ld, c) != CONFIG_OK || resolve_chaos(ld, c) != CONFIG_OK)
+        return CONFIG_ERROR;
     if (strcmp(c->log_level, "debug") && strcmp(c->log_level, "info") &&
         strcmp(c->log_level, "warn") && strcmp(c->log_level, "error"))
         return fail(ld, O_LOG, "\"%s\" is not a log level; use debug, info, warn or error",
@@ -575,6 +762,8 @@ enum config_result config_load(struct config *c, int argc, char *const argv[], c
         load_file(&ld);
     enum config_result r = ld.failed ? CONFIG_ERROR : resolve(&ld, c);
     json_decref(ld.root);
+    for (int o = 0; o < O_COUNT; o++)
+        json_decref(ld.joined[o]);
     return r;
 }
 
@@ -617,7 +806,29 @@ const char *config_usage(void)
            "  --dead-after-ms N           CHIMERA_DEAD_AFTER_MS (default 1000, at least twice\n"
            "      the election timeout); silence after which a member is dead; 20 to 3600000.\n"
            "  --chaos-enabled[=BOOL]      CHIMERA_CHAOS_ENABLED (default false)\n"
-           "      Allow fault injection; BOOL is true/false, 1/0 or yes/no.\n"
+           "      Run the chaos injector (on the leader); BOOL is true/false, 1/0 or yes/no.\n"
+           "  --chaos-interval DURATION   CHIMERA_CHAOS_INTERVAL (default 600)\n"
+           "      How often the injector considers a fault: seconds, or 90s, 10m, 1h;\n"
+           "      1 s to 7 days.\n"
+           "  --chaos-probability P       CHIMERA_CHAOS_PROBABILITY (default 0.15)\n"
+           "      Chance of a fault at each interval, 0 to 1.\n"
+           "  --chaos-dry-run[=BOOL]      CHIMERA_CHAOS_DRY_RUN (default false)\n"
+           "      Decide and report \"would inject\", inject nothing.\n"
+           "  --chaos-faults KINDS        CHIMERA_CHAOS_FAULTS (default every kind but kill_node)\n"
+           "      Comma list of kill_service, pause_service, isolate_node, delay_messages,\n"
+           "      kill_node (kill_node only when listed).\n"
+           "  --chaos-exclude NAMES       CHIMERA_CHAOS_EXCLUDE (default: none)\n"
+           "      Comma list of nodes and services chaos never touches.\n"
+           "  --chaos-max-duration DURATION  CHIMERA_CHAOS_MAX_DURATION (default 60)\n"
+           "      How long a fault lasts (an operator's at most): 1 s to 1 day.\n"
+           "  --chaos-window WINDOW       CHIMERA_CHAOS_WINDOW (default always)\n"
+           "      When chaos may run, in UTC: always, or e.g. \"Mon-Fri 09:00-17:00\"\n"
+           "      (ranges separated by ','; 22:00-02:00 crosses midnight).\n"
+           "  --recovery-enabled[=BOOL]   CHIMERA_RECOVERY_ENABLED (default true)\n"
+           "      The recovery watchtower: restart services that exit or stay unhealthy.\n"
+           "  --recovery-revert-window DURATION  CHIMERA_RECOVERY_REVERT_WINDOW (default 300)\n"
+           "      A crash loop reverts a release that became stable less than this ago\n"
+           "      (or is still rolling out); 0 to 7 days, 0: only while rolling out.\n"
            "  --log-level LEVEL           CHIMERA_LOG_LEVEL (default info)\n"
            "      debug, info, warn or error.\n"
            "  --federation NAME           CHIMERA_FEDERATION (default chimera)\n"
@@ -631,7 +842,10 @@ const char *config_usage(void)
            "      JSON object with keys id, listen, http, peers (\"id=url,...\" or\n"
            "      {\"id\": \"url\"}), data, cluster_key_file, admin_token_file, read_token_file,\n"
            "      heartbeat_ms, election_timeout_ms, suspect_after_ms, dead_after_ms,\n"
-           "      chaos_enabled (bool), log_level, federation. Unknown keys are errors; null\n"
+           "      chaos_enabled (bool), chaos_interval (seconds or \"10m\"), chaos_probability\n"
+           "      (number), chaos_dry_run (bool), chaos_faults and chaos_exclude (\"a,b\" or\n"
+           "      [\"a\", \"b\"]), chaos_max_duration, chaos_window, recovery_enabled (bool),\n"
+           "      recovery_revert_window, log_level, federation. Unknown keys are errors; null\n"
            "      means unset.\n"
            "  -h, --help                  Print this help and exit.\n"
            "  --version                   Print \"chimerad VERSION\" and exit.\n"

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "chaos/injector.h"
+
 #define CONFIG_ID_MAX 64     /* including the NUL */
 #define CONFIG_URL_MAX 256   /* including the NUL */
 #define CONFIG_PATH_MAX 1024 /* including the NUL */
@@ -49,9 +51,17 @@ struct config {
     uint32_t election_timeout_ms;      /* default 150 */
     uint32_t suspect_after_ms;         /* default 3 heartbeats */
     uint32_t dead_after_ms;            /* default 1000 */
-    bool chaos_enabled;                /* default false */
-    char log_level[16];                /* debug|info|warn|error */
-    char federation[CONFIG_ID_MAX];    /* checkpoint origin; default "chimera" */
+    /* The chaos injector's settings, parsed (chaos/injector.h); defaults:
+     * off, every 600 s, probability 0.15, not dry-run, every kind but
+     * kill_node, nothing excluded, 60 s, always. */
+    struct chaos_settings chaos;
+    char chaos_window[CHAOS_WINDOW_TEXT_MAX]; /* chaos.window as written */
+    bool recovery_enabled;                    /* the watchtower; default true */
+    /* A crash loop reverts a release that became stable less than this ago
+     * (or is still rolling out); default WT_DEFAULT_REVERT_WINDOW_MS (5 min). */
+    uint64_t recovery_revert_window_ms;
+    char log_level[16];             /* debug|info|warn|error */
+    char federation[CONFIG_ID_MAX]; /* checkpoint origin; default "chimera" */
 
     /* --replace-node-key: start although the ledger pins another key for
      * this node (DATA/node.key was replaced on purpose). */

@@ -18,6 +18,8 @@
 #include "pipeline/core/manifest.h"
 #include "pipeline/exec/probe.h"
 #include "pipeline/core/rollout.h"
+#include "pipeline/core/run_plan.h"
+#include "pipeline/core/verdict.h"
 
 /* A release the ledger holds (its RELEASE record): what a node needs to
  * run it. */
@@ -76,32 +78,23 @@ struct deploy_plan {
 struct deploy_service_run {
     struct node_deploy *owner; /* the layer that started it */
     char name[MANIFEST_ID_MAX];
-    struct drv_proc *proc; /* NULL once exited */
-    bool exited;
-    int64_t status;
-    int sig;
+    struct drv_proc *proc;    /* NULL once exited */
+    struct verdict_service v; /* its health, as the verdict core counts it */
     uint16_t port;
     char url[1024];
     uint64_t started_ms, next_probe;
-    bool probing, healthy, unhealthy;
-    uint32_t passes, fails;
-    uint64_t healthy_since; /* wall clock */
-    char last_error[128];
+    bool probing;
 };
 
 struct deploy_run {
-    char running[PL_ID_MAX]; /* the deployment whose release runs here ("" none) */
-    uint32_t gen;            /* pl_desired_gen when it was started */
-    uint64_t epoch;          /* counts starts; a probe answer of an older one is dropped */
+    struct run_plan plan; /* what runs here, and whether it is stopping (run_plan.h) */
+    uint64_t epoch;       /* counts starts; a probe answer of an older one is dropped */
     struct manifest m;
     bool have_manifest;
     struct deploy_service_run svc[MANIFEST_MAX_SERVICES];
     size_t nsvc;
-    bool stopping;
     uint64_t min_healthy_ms;
-    enum pl_health health;
-    uint64_t healthy_since;
-    char detail[PL_REASON_MAX];
+    struct verdict verdict; /* the node's health, as last judged (verdict.h) */
     uint64_t report_due;
     struct release_watch watch; /* leader: the members' release health, as events */
     struct health_checker *hc;  /* the HTTP health checks of the services here */

@@ -2,7 +2,10 @@
  * (pl_desired), started through the process driver, watched by health
  * checks, and reported to the leader. Every node does this, the leader
  * included; the leader's decisions live in the rollout core
- * (pipeline/rollout.c), which node_deploy.c drives.
+ * (pipeline/core/rollout.c), which node_deploy.c drives. This file does the
+ * I/O; what to stop, start or restart is the run plan's decision
+ * (pipeline/core/run_plan.h), how healthy the node is the verdict's
+ * (pipeline/core/verdict.h).
  *
  * A change of release stops every service of the old one (SIGTERM to its
  * process group, SIGKILL after its stop_grace), waits for all to exit, and
@@ -19,7 +22,7 @@
  * Report messages (ENV_LEDGER): [5, deployment, health, healthy_for_ms,
  * detail, gen]: what runs here (gen: the decision it answers, see
  * pl_desired_gen), sent to the leader on every change and every
- * REPORT_EVERY_MS. */
+ * RUN_PLAN_REPORT_EVERY_MS. */
 #include <limits.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -31,7 +34,6 @@
 #include "node/deploy/deploy.h"
 #include "pipeline/exec/probe.h"
 
-#define REPORT_EVERY_MS 250
 #define SERVICES_DIR "services"
 
 static void svc_path(const struct node_deploy *dp, const char *svc, const char *ext, char *out,
@@ -69,32 +71,27 @@ void deploy_run_cleanup_strays(struct node_deploy *dp)
 static void set_health(struct node_deploy *dp, enum pl_health h, uint64_t since, const char *detail)
 {
     struct deploy_run *r = &dp->run;
-    if (r->health != h || strcmp(r->detail, detail) != 0)
-        r->report_due = 0; /* news: tell the leader now */
-    if (r->health != h && (h == PL_H_HEALTHY || h == PL_H_UNHEALTHY || h == PL_H_CRASHED))
-        node_event(dp->base, h == PL_H_HEALTHY ? "deploy.healthy" : "deploy.unhealthy", NULL,
-                   "%s: release of %s %s%s%s", dp->base->cfg.id, r->running, pl_health_name(h),
-                   detail[0] ? ": " : "", detail);
-    r->health = h;
-    r->healthy_since = since;
-    snprintf(r->detail, sizeof(r->detail), "%.*s", (int)sizeof(r->detail) - 1, detail);
+    struct verdict_news news = verdict_set(&r->verdict, h, since, detail);
+    if (news.report)
+        r->report_due = 0; /* tell the leader now */
+    if (news.event)
+        node_event(dp->base, news.event, NULL, "%s: release of %s %s%s%s", dp->base->cfg.id,
+                   r->plan.running, pl_health_name(h), detail[0] ? ": " : "", detail);
 }
 
 static void on_exit_cb(struct drv_proc *proc, int64_t status, int sig, void *arg)
 {
     struct deploy_service_run *s = arg;
     struct node_deploy *dp = s->owner;
-    s->exited = true;
-    s->status = status;
-    s->sig = sig;
+    verdict_exited(&s->v, status, sig);
     drv_free(proc);
     s->proc = NULL;
-    if (dp->run.stopping) {
+    if (dp->run.plan.stopping) {
         deploy_run_tick(dp); /* the last one out starts the next release */
         return;
     }
     node_event(dp->base, "deploy.service_exited", NULL, "service %s of %s exited (%s %d)", s->name,
-               dp->run.running, sig ? "signal" : "status", sig ? sig : (int)status);
+               dp->run.plan.running, sig ? "signal" : "status", sig ? sig : (int)status);
 }
 
 static bool env_sets(const struct manifest_service *ms, const char *name)
@@ -224,7 +221,6 @@ static void start_release(struct node_deploy *dp, const char *id)
     struct deploy_run *r = &dp->run;
     const struct node_release *rel = deploy_releases_find(dp, id);
     r->epoch++; /* answers to probes of what ran before are dropped */
-    snprintf(r->running, sizeof(r->running), "%s", id);
     r->nsvc = 0;
     if (r->have_manifest)
         manifest_free(&r->m);
@@ -268,21 +264,8 @@ static void on_probe(const struct health_result *res, void *arg)
     if (stale)
         return;
     s->probing = false;
-    const struct manifest_health *h = &dp->run.m.services[s - dp->run.svc].health;
-    if (res->healthy) {
-        s->fails = 0;
-        if (++s->passes >= h->healthy_threshold && !s->healthy) {
-            s->healthy = true;
-            s->healthy_since = (uint64_t)node_wall_ms();
-        }
-    } else {
-        s->passes = 0;
-        snprintf(s->last_error, sizeof(s->last_error), "%s", res->error);
-        if (++s->fails >= h->unhealthy_threshold) {
-            s->healthy = false;
-            s->unhealthy = true;
-        }
-    }
+    verdict_probe(&s->v, &dp->run.m.services[s - dp->run.svc].health, res->healthy, res->error,
+                  (uint64_t)node_wall_ms());
 }
 
 static bool all_stopped(const struct deploy_run *r)
@@ -293,38 +276,17 @@ static bool all_stopped(const struct deploy_run *r)
     return true;
 }
 
-/* Derives this node's health from its services. */
+/* Derives this node's health from its services (verdict.h). */
 static void judge_health(struct node_deploy *dp)
 {
     struct deploy_run *r = &dp->run;
-    if (r->health == PL_H_START_FAILED || !r->have_manifest)
-        return;
-    uint64_t since = 0;
-    bool all_healthy = true;
-    char detail[PL_REASON_MAX] = "";
-    for (size_t i = 0; i < r->nsvc; i++) {
-        struct deploy_service_run *s = &r->svc[i];
-        const struct manifest_service *ms = &r->m.services[i];
-        if (s->exited) {
-            snprintf(detail, sizeof(detail), "%s exited (%s %d)", s->name,
-                     s->sig ? "signal" : "status", s->sig ? s->sig : (int)s->status);
-            set_health(dp, PL_H_CRASHED, 0, detail);
-            return;
-        }
-        if (!ms->health.enabled && !s->healthy) {
-            s->healthy = true; /* running is all it promises */
-            s->healthy_since = (uint64_t)node_wall_ms();
-        }
-        if (s->unhealthy && !s->healthy)
-            snprintf(detail, sizeof(detail), "%s: %s", s->name, s->last_error);
-        all_healthy = all_healthy && s->healthy;
-        if (s->healthy && s->healthy_since > since)
-            since = s->healthy_since;
-    }
-    if (all_healthy)
-        set_health(dp, PL_H_HEALTHY, since, "");
-    else
-        set_health(dp, detail[0] ? PL_H_UNHEALTHY : PL_H_STARTING, 0, detail);
+    struct verdict_service *svc[MANIFEST_MAX_SERVICES];
+    for (size_t i = 0; i < r->nsvc; i++)
+        svc[i] = &r->svc[i].v;
+    struct verdict out;
+    if (verdict_judge(&r->verdict, r->have_manifest, svc, r->m.services, r->nsvc,
+                      (uint64_t)node_wall_ms(), &out))
+        set_health(dp, out.health, out.healthy_since, out.detail);
 }
 
 static void probe_due(struct node_deploy *dp)
@@ -388,10 +350,8 @@ static void lead_report(struct node_deploy *dp, size_t idx, const char *dep, siz
                         uint32_t gen)
 {
     uint64_t wall = (uint64_t)node_wall_ms();
-    if (healthy_for > wall)
-        healthy_for = wall;
     struct pl_report rep = {.health = h,
-                            .healthy_since_ms = h == PL_H_HEALTHY ? wall - healthy_for : 0,
+                            .healthy_since_ms = verdict_healthy_since(h, healthy_for, wall),
                             .at_ms = wall,
                             .gen = gen};
     snprintf(rep.deployment, sizeof(rep.deployment), "%.*s", (int)dlen, dep);
@@ -403,18 +363,16 @@ static void lead_report(struct node_deploy *dp, size_t idx, const char *dep, siz
 static void send_report(struct node_deploy *dp)
 {
     struct deploy_run *r = &dp->run;
-    uint64_t now = uv_now(dp->base->loop);
-    if (now < r->report_due)
+    if (!run_plan_report_due(&r->report_due, uv_now(dp->base->loop)))
         return;
-    r->report_due = now + REPORT_EVERY_MS;
-    uint64_t wall = (uint64_t)node_wall_ms();
-    enum pl_health h = r->running[0] ? r->health : PL_H_NONE;
+    const char *running = r->plan.running, *detail = r->verdict.detail;
+    enum pl_health h = running[0] ? r->verdict.health : PL_H_NONE;
     uint64_t healthy_for =
-        h == PL_H_HEALTHY && wall > r->healthy_since ? wall - r->healthy_since : 0;
+        verdict_healthy_for(h, r->verdict.healthy_since, (uint64_t)node_wall_ms());
     int32_t leader = dp->raft->cons.leader;
     if (leader == dp->raft->cons.cfg.self) {
-        lead_report(dp, dp->base->peers.self, r->running, strlen(r->running), h, healthy_for,
-                    r->detail, strlen(r->detail), r->gen);
+        lead_report(dp, dp->base->peers.self, running, strlen(running), h, healthy_for, detail,
+                    strlen(detail), r->plan.gen);
         return;
     }
     if (leader == CONS_NONE)
@@ -423,11 +381,11 @@ static void send_report(struct node_deploy *dp)
     node_pack_init(&p);
     msgpack_pack_array(&p.pk, 6);
     msgpack_pack_uint32(&p.pk, MSG_DEPLOY_REPORT);
-    msgpack_pack_str_with_body(&p.pk, r->running, strlen(r->running));
+    msgpack_pack_str_with_body(&p.pk, running, strlen(running));
     msgpack_pack_uint32(&p.pk, (uint32_t)h);
     msgpack_pack_uint64(&p.pk, healthy_for);
-    msgpack_pack_str_with_body(&p.pk, r->detail, strlen(r->detail));
-    msgpack_pack_uint32(&p.pk, r->gen);
+    msgpack_pack_str_with_body(&p.pk, detail, strlen(detail));
+    msgpack_pack_uint32(&p.pk, r->plan.gen);
     node_pack_send(dp->base, (size_t)leader, ENV_LEDGER, &p);
 }
 
@@ -438,44 +396,25 @@ void deploy_run_on_report(struct node_deploy *dp, size_t from, const msgpack_obj
                     f[3].via.u64, f[4].via.str.ptr, f[4].via.str.size, (uint32_t)f[5].via.u64);
 }
 
-/* A stop under way that has finished: nothing runs here any more. */
-static void settle_stop(struct node_deploy *dp)
-{
-    struct deploy_run *r = &dp->run;
-    if (!r->stopping || !all_stopped(r))
-        return;
-    r->stopping = false;
-    r->running[0] = '\0';
-    r->nsvc = 0;
-    set_health(dp, PL_H_NONE, 0, "");
-}
-
+/* Asks the run plan what to do (run_plan.h) and does it. */
 void deploy_run_tick(struct node_deploy *dp)
 {
     struct deploy_run *r = &dp->run;
     if (!dp->run.hc || dp->base->stopping)
         return;
-    settle_stop(dp);
-    const char *desired = pl_desired(&dp->pl, dp->base->cfg.id);
-    uint32_t gen = pl_desired_gen(&dp->pl, dp->base->cfg.id);
-    bool broken = r->health == PL_H_CRASHED || r->health == PL_H_START_FAILED;
-    /* A new decision for the release it runs restarts only what is broken. */
-    if (!r->stopping && !broken && strcmp(desired, r->running) == 0)
-        r->gen = gen;
-    bool change = strcmp(desired, r->running) != 0 || r->gen != gen;
-    if (change && !r->stopping && r->running[0]) {
-        r->stopping = true;
-        for (size_t i = 0; i < r->nsvc; i++)
-            if (r->svc[i].proc)
-                drv_stop(r->svc[i].proc, r->have_manifest ? r->m.services[i].stop_grace_ms : 5000);
-        settle_stop(dp); /* nothing was left running (it had crashed) */
+    unsigned act = run_plan_tick(&r->plan, r->verdict.health, !all_stopped(r),
+                                 pl_desired(&dp->pl, dp->base->cfg.id),
+                                 pl_desired_gen(&dp->pl, dp->base->cfg.id));
+    if (act & RUN_PLAN_SETTLE) {
+        r->nsvc = 0;
+        set_health(dp, PL_H_NONE, 0, "");
     }
-    if (change && !r->stopping && !r->running[0]) {
-        if (desired[0])
-            start_release(dp, desired);
-        r->gen = gen;
-    }
-    if (!r->stopping) {
+    for (size_t i = 0; (act & RUN_PLAN_STOP) && i < r->nsvc; i++)
+        if (r->svc[i].proc)
+            drv_stop(r->svc[i].proc, run_plan_stop_grace(r->have_manifest ? &r->m : NULL, i));
+    if (act & RUN_PLAN_START)
+        start_release(dp, r->plan.running);
+    if (act & RUN_PLAN_WATCH) {
         probe_due(dp);
         judge_health(dp);
     }
@@ -485,7 +424,7 @@ void deploy_run_tick(struct node_deploy *dp)
 void deploy_run_stop(struct node_deploy *dp)
 {
     struct deploy_run *r = &dp->run;
-    r->stopping = true;
+    r->plan.stopping = true;
     /* The services go with the node: killed with their process groups. */
     for (size_t i = 0; i < r->nsvc; i++)
         if (r->svc[i].proc) {

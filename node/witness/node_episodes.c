@@ -6,7 +6,9 @@
  * its behalf. A leader that lost its quorum stepped down: the enter entry
  * says so (was_leader). The reporter keeps an episode until it sees the
  * entries committed in its own ledger, so a leader that dies in between
- * loses nothing: the next one is told again.
+ * loses nothing: the next one is told again. When to report, record,
+ * wait for and forget an episode is the pure core's decision
+ * (witness/episodes.h); this file reads the ledger, appends and sends.
  *
  * Payloads (msgpack maps):
  *   enter: {"node": id, "at_ms": wall ms, "term": term, "was_leader": bool}
@@ -28,33 +30,10 @@
 
 void node_episodes_change(struct node_witness *wit, bool read_only, bool was_leader)
 {
-    uint64_t now = (uint64_t)node_wall_ms();
-    if (read_only) {
-        /* A node starts read-only; only a fall from a quorum is an episode. */
-        wit->ro_open = true;
-        wit->ro_enter_ms = now;
-        wit->ro_enter_term = wit->raft->cons.term;
-        wit->ro_was_leader = was_leader;
-        return;
-    }
-    if (!wit->ro_open)
-        return;
-    wit->ro_open = false;
-    if (wit->nepisodes == NODE_EPISODES_MAX) {
-        /* Keep the newest; say that one was dropped rather than grow. */
-        memmove(&wit->episodes[0], &wit->episodes[1],
-                sizeof(wit->episodes[0]) * (NODE_EPISODES_MAX - 1));
-        wit->nepisodes--;
+    if (episodes_change(&wit->episodes, read_only, was_leader, wit->raft->cons.term,
+                        (uint64_t)node_wall_ms()))
         node_event(wit->base, "ledger.episode_dropped", NULL,
                    "too many read-only episodes waiting to be recorded; the oldest was dropped");
-    }
-    struct node_episode *e = &wit->episodes[wit->nepisodes++];
-    memset(e, 0, sizeof(*e));
-    e->enter_ms = wit->ro_enter_ms;
-    e->exit_ms = now;
-    e->enter_term = wit->ro_enter_term;
-    e->exit_term = wit->raft->cons.term;
-    e->was_leader = wit->ro_was_leader;
 }
 
 /* Reads "node" and "at_ms" from an enter entry's payload. */
@@ -104,7 +83,7 @@ static uint64_t recorded_at(struct node_witness *wit, const char *node, uint64_t
 
 /* Leader: records one episode of node (two entries, one fdatasync) unless
  * it is already in the ledger. Returns the enter entry's index, or 0. */
-static uint64_t record(struct node_witness *wit, const char *node, const struct node_episode *e)
+static uint64_t record(struct node_witness *wit, const char *node, const struct episode *e)
 {
     uint64_t have = recorded_at(wit, node, e->enter_ms);
     if (have != 0)
@@ -122,7 +101,7 @@ static uint64_t record(struct node_witness *wit, const char *node, const struct 
     node_mp_kv_u64(&b.pk, "at_ms", e->exit_ms);
     node_mp_kv_u64(&b.pk, "term", e->exit_term);
     node_mp_kv_str(&b.pk, "leader", wit->base->cfg.id, strlen(wit->base->cfg.id));
-    node_mp_kv_u64(&b.pk, "duration_ms", e->exit_ms > e->enter_ms ? e->exit_ms - e->enter_ms : 0);
+    node_mp_kv_u64(&b.pk, "duration_ms", episodes_duration(e));
     const uint32_t types[2] = {LEDGER_ENTRY_READ_ONLY_ENTER, LEDGER_ENTRY_READ_ONLY_EXIT};
     const uint8_t *payloads[2] = {(const uint8_t *)a.sb.data, (const uint8_t *)b.sb.data};
     size_t lens[2] = {a.sb.size, b.sb.size};
@@ -137,10 +116,9 @@ static uint64_t record(struct node_witness *wit, const char *node, const struct 
 }
 
 /* Whether the enter entry at index is this node's episode and committed. */
-static bool committed_here(struct node_witness *wit, const struct node_episode *e)
+static bool committed_here(struct node_witness *wit, const struct episode *e)
 {
-    if (e->index == 0 || e->index > wit->raft->cons.commit ||
-        e->index > ledger_last_index(wit->raft->ledger))
+    if (!episodes_may_be_recorded(e, wit->raft->cons.commit, ledger_last_index(wit->raft->ledger)))
         return false;
     uint8_t *bytes;
     size_t len;
@@ -155,24 +133,23 @@ static bool committed_here(struct node_witness *wit, const struct node_episode *
     return ok;
 }
 
+/* Reports, records and forgets episodes as the core says (episodes.h). */
 void node_episodes_tick(struct node_witness *wit)
 {
-    if (!wit->raft->ledger || wit->base->stopping || wit->nepisodes == 0)
-        return;
+    struct episodes *eps = &wit->episodes;
     int32_t leader = wit->raft->cons.leader;
-    if (leader == CONS_NONE || cons_read_only(&wit->raft->cons, uv_now(wit->base->loop)))
+    if (!wit->raft->ledger || wit->base->stopping ||
+        !episodes_due(eps, leader != CONS_NONE,
+                      cons_read_only(&wit->raft->cons, uv_now(wit->base->loop))))
         return;
-    size_t k = 0;
-    for (size_t i = 0; i < wit->nepisodes; i++) {
-        struct node_episode *e = &wit->episodes[i];
-        if (committed_here(wit, e))
-            continue; /* on the record: done */
-        if (e->index != 0 && e->index <= wit->raft->cons.commit)
-            e->index = 0; /* the entry there is another: that leader's log was cut */
-        if (leader == wit->raft->cons.cfg.self) {
-            if (e->index == 0)
-                e->index = record(wit, wit->base->cfg.id, e);
-        } else if (e->index == 0) {
+    enum episodes_do what[EPISODES_MAX];
+    for (size_t i = 0; i < eps->n; i++) {
+        struct episode *e = &eps->list[i];
+        what[i] = episodes_step(e, committed_here(wit, e), wit->raft->cons.commit,
+                                leader == wit->raft->cons.cfg.self);
+        if (what[i] == EPISODES_RECORD) {
+            e->index = record(wit, wit->base->cfg.id, e);
+        } else if (what[i] == EPISODES_REPORT) {
             struct node_pack p;
             node_pack_init(&p);
             msgpack_pack_array(&p.pk, 6);
@@ -187,20 +164,19 @@ void node_episodes_tick(struct node_witness *wit)
                 msgpack_pack_false(&p.pk);
             node_pack_send(wit->base, (size_t)leader, ENV_LEDGER, &p);
         }
-        wit->episodes[k++] = *e;
     }
-    wit->nepisodes = k;
+    episodes_sweep(eps, what);
 }
 
 void node_episodes_on_report(struct node_witness *wit, size_t from, const msgpack_object *f)
 {
     if (wit->raft->cons.role != CONS_LEADER || wit->base->stopping)
         return; /* it will report again to whoever leads */
-    struct node_episode e = {.enter_ms = f[1].via.u64,
-                             .exit_ms = f[2].via.u64,
-                             .enter_term = f[3].via.u64,
-                             .exit_term = f[4].via.u64,
-                             .was_leader = f[5].via.boolean};
+    struct episode e = {.enter_ms = f[1].via.u64,
+                        .exit_ms = f[2].via.u64,
+                        .enter_term = f[3].via.u64,
+                        .exit_term = f[4].via.u64,
+                        .was_leader = f[5].via.boolean};
     uint64_t index = record(wit, wit->base->peers.m[from].id, &e);
     if (index == 0)
         return;
@@ -215,7 +191,6 @@ void node_episodes_on_report(struct node_witness *wit, size_t from, const msgpac
 
 void node_episodes_on_ack(struct node_witness *wit, size_t from, const msgpack_object *f)
 {
-    for (size_t i = 0; i < wit->nepisodes; i++)
-        if (wit->episodes[i].enter_ms == f[1].via.u64 && (int32_t)from == wit->raft->cons.leader)
-            wit->episodes[i].index = f[2].via.u64;
+    episodes_ack(&wit->episodes, f[1].via.u64, f[2].via.u64,
+                 (int32_t)from == wit->raft->cons.leader);
 }

@@ -304,14 +304,6 @@ static int unpack_sig(const msgpack_object *o, struct ledger_sig *s)
     return 0;
 }
 
-static bool has_signer(const struct ledger_signed_checkpoint *cp, const char *id)
-{
-    for (size_t i = 0; i < cp->nsigs; i++)
-        if (strcmp(cp->sigs[i].signer, id) == 0)
-            return true;
-    return false;
-}
-
 static void send_checkpoint(struct node_witness *wit, size_t to,
                             const struct ledger_signed_checkpoint *cp)
 {
@@ -356,38 +348,32 @@ bool node_witness_notarized(struct node_witness *wit, const struct ledger_signed
 
 /* Messages get lost (a member restarting, a partition): the latest
  * checkpoint goes again, now and then, to each member whose cosignature
- * the leader lacks; one that holds it already answers with its
- * cosignature again. */
-static void resend_for_cosigns(struct node_witness *wit, const struct ledger_signed_checkpoint *cp,
-                               uint64_t now)
+ * the leader lacks (when: notary_tick); one that holds it already answers
+ * with its cosignature again. */
+static void resend_for_cosigns(struct node_witness *wit, const struct ledger_signed_checkpoint *cp)
 {
-    /* Only a checkpoint this node signed first: witnesses take a checkpoint
-     * from the node that signed it first and nobody else (on_checkpoint), so
-     * a new leader relaying its predecessor's would be dropped as malformed
-     * after every election. The predecessor's checkpoint needs no relay: the
-     * new leader checkpoints its own commit index as soon as its election
-     * entry commits, and that one is notarized in its turn. */
-    if (now < wit->cosign_resend_due || cp->nsigs == 0 ||
-        strcmp(cp->sigs[0].signer, wit->base->cfg.id) != 0)
-        return;
-    wit->cosign_resend_due = now + 4u * wit->base->cfg.heartbeat_ms;
     for (size_t i = 0; i < wit->base->peers.n; i++)
-        if (i != wit->base->peers.self && !has_signer(cp, wit->base->peers.m[i].id))
+        if (i != wit->base->peers.self && notary_lacks(cp, wit->base->peers.m[i].id))
             send_checkpoint(wit, i, cp);
 }
 
+/* The leader checkpoints its commit index, or asks again for missing
+ * cosignatures, when the notary says so (witness/notary.h). */
 void node_witness_tick(struct node_witness *wit)
 {
     uint64_t now = uv_now(wit->base->loop);
     uint64_t commit = wit->raft->cons.commit;
     if (wit->raft->cons.role != CONS_LEADER || wit->base->stopping || !wit->raft->ledger ||
-        now < wit->checkpoint_due || commit == 0 || commit > ledger_last_index(wit->raft->ledger))
+        !notary_due(&wit->notary, now, commit, ledger_last_index(wit->raft->ledger)))
         return;
     static struct ledger_signed_checkpoint last;
-    if (ledger_last_checkpoint(wit->raft->ledger, &last) == LEDGER_OK && last.cp.index >= commit) {
-        resend_for_cosigns(wit, &last, now);
+    bool have = ledger_last_checkpoint(wit->raft->ledger, &last) == LEDGER_OK;
+    enum notary_tick next =
+        notary_tick(&wit->notary, now, commit, have ? &last : NULL, wit->base->cfg.id);
+    if (next == NOTARY_RESEND)
+        resend_for_cosigns(wit, &last);
+    if (next != NOTARY_CHECKPOINT)
         return;
-    }
     /* The store accepts a signature only from a key the ledger records for
      * its signer at or below the checkpoint's index. */
     if (!self_recorded_at(wit, commit))
@@ -411,14 +397,26 @@ void node_witness_tick(struct node_witness *wit)
         node_event(wit->base, "ledger.checkpoint_failed", NULL,
                    "cannot checkpoint index %" PRIu64 ": %s", commit, ledger_strerror(rv));
         ledger_batch_begin(wit->raft->batch, wit->raft->ledger);
-        wit->checkpoint_due = now + 10u * wit->base->cfg.heartbeat_ms;
+        notary_checkpoint_refused(&wit->notary, now);
         return;
     }
     if (!node_ledger_write(wit->raft, "checkpoint"))
         return;
-    wit->checkpoint_due = now + wit->base->cfg.heartbeat_ms;
+    notary_checkpointed(&wit->notary, now);
     wit->base->metrics.checkpoints++;
     broadcast_checkpoint(wit, &out);
+}
+
+/* Whether this log holds the entry cp names (notary_holds_fn): not if it
+ * is not replicated here yet, or this log still holds an uncommitted entry
+ * of another term there. */
+static bool holds_entry(void *ctx, const struct ledger_checkpoint *cp)
+{
+    struct node_witness *wit = ctx;
+    uint8_t hash[LEDGER_HASH_BYTES];
+    return cp->index <= ledger_last_index(wit->raft->ledger) &&
+           ledger_hash_at(wit->raft->ledger, cp->index, hash) == LEDGER_OK &&
+           memcmp(hash, cp->head_hash, LEDGER_HASH_BYTES) == 0;
 }
 
 /* A witness receives a checkpoint: store it if it holds the same entry at
@@ -429,59 +427,48 @@ static void on_checkpoint(struct node_witness *wit, size_t from, const uint8_t *
 {
     static struct ledger_signed_checkpoint mine;
     struct ledger_checkpoint cp;
-    if (nsigs == 0 || ledger_checkpoint_decode(bytes, len, &cp) != LEDGER_OK ||
-        strcmp(sigs[0].signer, wit->base->peers.m[from].id) != 0) {
-        node_drop(wit->base, DROP_SHAPE, "checkpoint");
-        return;
-    }
-    if (strcmp(cp.origin, wit->base->cfg.federation) != 0) {
-        node_drop(wit->base, DROP_SHAPE, "checkpoint for another federation (check --federation)");
+    enum notary_offer offer = notary_offer(wit->base->peers.m[from].id, wit->base->cfg.federation,
+                                           bytes, len, sigs, nsigs, &cp);
+    if (offer != NOTARY_OFFER_VALID) {
+        node_drop(wit->base, DROP_SHAPE,
+                  offer == NOTARY_OFFER_FOREIGN
+                      ? "checkpoint for another federation (check --federation)"
+                      : "checkpoint");
         return;
     }
     bool have = ledger_last_checkpoint(wit->raft->ledger, &mine) == LEDGER_OK;
     ledger_batch_begin(wit->raft->batch, wit->raft->ledger);
-    if (have && mine.len == len && memcmp(mine.bytes, bytes, len) == 0) {
-        bool mine_missing = true;
-        for (size_t i = 0; i < nsigs; i++) {
-            if (strcmp(sigs[i].signer, wit->base->cfg.id) == 0)
-                mine_missing = false;
-            if (!has_signer(&mine, sigs[i].signer))
+    enum notary_take take = notary_take(have ? &mine : NULL, bytes, len, &cp, holds_entry, wit);
+    if (take == NOTARY_TAKE_MERGE) {
+        for (size_t i = 0; i < nsigs; i++)
+            if (notary_lacks(&mine, sigs[i].signer))
                 ledger_batch_add_cosignature(wit->raft->batch, bytes, len, &sigs[i]);
-        }
         node_ledger_write(wit->raft, "cosignatures");
         /* The sender lacks this node's cosignature: it was lost; again. */
-        for (size_t i = 0; mine_missing && i < mine.nsigs; i++)
-            if (strcmp(mine.sigs[i].signer, wit->base->cfg.id) == 0)
-                send_cosign(wit, from, bytes, len, &mine.sigs[i]);
+        const struct ledger_sig *again = notary_own_again(&mine, sigs, nsigs, wit->base->cfg.id);
+        if (again)
+            send_cosign(wit, from, bytes, len, again);
         return;
     }
-    uint8_t hash[LEDGER_HASH_BYTES];
-    /* Not yet replicated here, or this log still holds an uncommitted
-     * entry of another term there: nothing to vouch for (yet). */
-    if (cp.index > ledger_last_index(wit->raft->ledger) ||
-        ledger_hash_at(wit->raft->ledger, cp.index, hash) != LEDGER_OK ||
-        memcmp(hash, cp.head_hash, LEDGER_HASH_BYTES) != 0) {
-        if (!(have && mine.cp.index == cp.index))
-            return;
-    }
-    enum ledger_error rv = ledger_batch_add_checkpoint(wit->raft->batch, bytes, len, sigs, nsigs);
-    if (rv == LEDGER_EEQUIVOCATION) {
+    if (take == NOTARY_TAKE_IGNORE)
+        return;
+    enum notary_stored stored =
+        notary_stored(ledger_batch_add_checkpoint(wit->raft->batch, bytes, len, sigs, nsigs));
+    if (stored == NOTARY_STORED_EQUIVOCATION) {
         static struct ledger_statement a, b;
         if (ledger_statement_checkpoint(mine.bytes, mine.len, &mine.sigs[0], &a) == LEDGER_OK &&
             ledger_statement_checkpoint(bytes, len, &sigs[0], &b) == LEDGER_OK)
             node_evidence_record(wit, wit->base->peers.m[from].id, &a, &b);
         return;
     }
-    if (rv != LEDGER_OK) {
+    if (stored != NOTARY_STORED_KEPT) {
         ledger_batch_begin(wit->raft->batch, wit->raft->ledger);
-        if (rv != LEDGER_EEXIST)
+        if (stored == NOTARY_STORED_REFUSED)
             node_drop(wit->base, DROP_SIGNATURE, "checkpoint refused");
         return;
     }
     struct ledger_sig own;
-    bool cosign = self_recorded_at(wit, cp.index);
-    for (size_t i = 0; i < nsigs && cosign; i++)
-        cosign = strcmp(sigs[i].signer, wit->base->cfg.id) != 0;
+    bool cosign = notary_cosigns(self_recorded_at(wit, cp.index), sigs, nsigs, wit->base->cfg.id);
     if (cosign) {
         ledger_checkpoint_sign(&wit->raft->key_pair, wit->base->cfg.id, bytes, len, &own);
         cosign = ledger_batch_add_cosignature(wit->raft->batch, bytes, len, &own) == LEDGER_OK;
@@ -499,12 +486,14 @@ static void on_cosign(struct node_witness *wit, size_t from, const uint8_t *byte
                       const struct ledger_sig *sig)
 {
     static struct ledger_signed_checkpoint mine;
-    if (strcmp(sig->signer, wit->base->peers.m[from].id) != 0) {
+    bool have = ledger_last_checkpoint(wit->raft->ledger, &mine) == LEDGER_OK;
+    enum notary_cosign take =
+        notary_cosign(wit->base->peers.m[from].id, sig, have ? &mine : NULL, bytes, len);
+    if (take == NOTARY_COSIGN_MALFORMED) {
         node_drop(wit->base, DROP_SHAPE, "cosignature");
         return;
     }
-    if (ledger_last_checkpoint(wit->raft->ledger, &mine) != LEDGER_OK || mine.len != len ||
-        memcmp(mine.bytes, bytes, len) != 0 || has_signer(&mine, sig->signer))
+    if (take == NOTARY_COSIGN_STALE)
         return; /* superseded by a newer checkpoint, or a repeat */
     bool was = node_witness_notarized(wit, &mine);
     ledger_batch_begin(wit->raft->batch, wit->raft->ledger);
@@ -518,11 +507,13 @@ static void on_cosign(struct node_witness *wit, size_t from, const uint8_t *byte
         return;
     if (ledger_last_checkpoint(wit->raft->ledger, &mine) != LEDGER_OK)
         return;
-    if (!was && node_witness_notarized(wit, &mine)) {
+    /* Verifying the signatures again is only worth it when it was not. */
+    bool is = !was && node_witness_notarized(wit, &mine);
+    unsigned tally = notary_tally(was, is, wit->raft->cons.role == CONS_LEADER);
+    if (tally & NOTARY_TALLY_COUNT)
         wit->base->metrics.notarized++;
-        if (wit->raft->cons.role == CONS_LEADER)
-            broadcast_checkpoint(wit, &mine);
-    }
+    if (tally & NOTARY_TALLY_BROADCAST)
+        broadcast_checkpoint(wit, &mine);
 }
 
 void node_witness_on_checkpoint(struct node_witness *wit, size_t from, const msgpack_object *f)

@@ -12,16 +12,8 @@
 #include "ledger/ledger.h"
 #include "node/base/base.h"
 #include "node/raft/raft.h"
-
-/* A read-only episode of this node, waiting to be on the record
- * (node_episodes.c). */
-#define NODE_EPISODES_MAX 16
-struct node_episode {
-    uint64_t enter_ms, exit_ms; /* wall clock */
-    uint64_t enter_term, exit_term;
-    bool was_leader;
-    uint64_t index; /* the enter entry's index, once a leader appended it */
-};
+#include "witness/episodes.h"
+#include "witness/notary.h"
 
 /* The witness layer's state, embedded in struct node. */
 struct node_witness {
@@ -29,13 +21,8 @@ struct node_witness {
     struct node_raft *raft;
     uint8_t peer_pk[CONFIG_MAX_MEMBERS][LEDGER_PUBKEY_BYTES]; /* announced in heartbeats */
     bool peer_has_pk[CONFIG_MAX_MEMBERS];
-    uint64_t checkpoint_due;    /* leader: loop time of the next checkpoint */
-    uint64_t cosign_resend_due; /* leader: when to ask again for missing cosignatures */
-    bool ro_open;               /* in a read-only episode that began after a quorum */
-    uint64_t ro_enter_ms, ro_enter_term;
-    bool ro_was_leader;
-    struct node_episode episodes[NODE_EPISODES_MAX];
-    size_t nepisodes;
+    struct notary notary;     /* leader: when to checkpoint and ask again (witness/notary.h) */
+    struct episodes episodes; /* read-only episodes owed to the ledger (witness/episodes.h) */
 };
 
 /* Witnesses (node_witness.c): signed APPENDs, member keys, checkpoints. */

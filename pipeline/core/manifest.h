@@ -58,6 +58,12 @@
 #define MANIFEST_DEFAULT_MIN_HEALTHY_TIME_MS 10000u
 #define MANIFEST_DEFAULT_HEALTHY_DEADLINE_MS 300000u
 #define MANIFEST_DEFAULT_PROGRESS_DEADLINE_MS 600000u
+/* A service's restart block (the recovery watchtower's policy, Nomad's
+ * names): the watchtower's defaults (chaos/watchtower.h, WT_DEFAULT_*). */
+#define MANIFEST_DEFAULT_RESTART_ATTEMPTS 3u
+#define MANIFEST_DEFAULT_RESTART_INTERVAL_MS 60000u
+#define MANIFEST_DEFAULT_RESTART_DELAY_MS 500u
+#define MANIFEST_MAX_RESTART_ATTEMPTS 100
 
 /* The domain tag manifest_digest prepends. */
 #define MANIFEST_DIGEST_TAG "chimera/release/v1"
@@ -88,6 +94,22 @@ struct manifest_health {
     uint32_t unhealthy_threshold; /* consecutive failures to be unhealthy, 1..100 */
 };
 
+/* After a crash loop: "delay" keeps restarting at the longest backoff,
+ * "fail" marks the service failed (Nomad's modes). */
+enum manifest_restart_mode {
+    MANIFEST_RESTART_DELAY = 1,
+    MANIFEST_RESTART_FAIL,
+};
+
+/* "restart": restarts of a service that exits or fails its liveness
+ * (chaos/watchtower.h); every field defaulted when absent. */
+struct manifest_restart {
+    uint32_t attempts;    /* restarts within interval before a crash loop, 0..100 */
+    uint32_t interval_ms; /* longer than delay */
+    uint32_t delay_ms;    /* the backoff's base (the second restart's wait); may be 0 */
+    enum manifest_restart_mode mode;
+};
+
 struct manifest_service {
     char name[MANIFEST_ID_MAX];
     enum manifest_driver driver;
@@ -110,6 +132,7 @@ struct manifest_service {
     uint16_t port; /* MANIFEST_PORT_FIXED: the port; otherwise 0 */
     struct manifest_health health;
     uint32_t stop_grace_ms; /* SIGTERM, then SIGKILL after this */
+    struct manifest_restart restart;
 };
 
 /* The rollout policy, with Nomad's names. */

@@ -272,11 +272,65 @@ static int parse_user(const json_t *js, const char *base, struct manifest_servic
     return manifest_dup(str, &s->user, p, err);
 }
 
+/* "restart" (Nomad's restart block); r gets the defaults when absent. */
+static int parse_restart(const json_t *js, const char *base, struct manifest_restart *r,
+                         struct manifest_error *err)
+{
+    static const char *const keys[] = {"attempts", "interval", "delay", "mode", NULL};
+    json_t *o = manifest_field(js, "restart");
+    char p[MANIFEST_PATH_CAP], b[48], d1[32], d2[32];
+    manifest_key_path(p, base, "restart");
+    *r = (struct manifest_restart){.attempts = MANIFEST_DEFAULT_RESTART_ATTEMPTS,
+                                   .interval_ms = MANIFEST_DEFAULT_RESTART_INTERVAL_MS,
+                                   .delay_ms = MANIFEST_DEFAULT_RESTART_DELAY_MS,
+                                   .mode = MANIFEST_RESTART_DELAY};
+    if (!o)
+        return 0;
+    if (!json_is_object(o))
+        return manifest_fail(err, p,
+                             "must be an object such as {\"attempts\": 3, \"interval\": \"1m\", "
+                             "\"delay\": \"500ms\", \"mode\": \"delay\"}, not %s",
+                             manifest_type_name(o));
+    bool interval_given, delay_given;
+    if (manifest_check_keys(o, p, keys, err) ||
+        manifest_get_uint(o, p, "attempts", 0, MANIFEST_MAX_RESTART_ATTEMPTS,
+                          MANIFEST_DEFAULT_RESTART_ATTEMPTS, &r->attempts, err) ||
+        manifest_get_duration(o, p, "interval", MANIFEST_DEFAULT_RESTART_INTERVAL_MS,
+                              &r->interval_ms, &interval_given, err) ||
+        manifest_get_duration(o, p, "delay", MANIFEST_DEFAULT_RESTART_DELAY_MS, &r->delay_ms,
+                              &delay_given, err))
+        return -1;
+    char fp[MANIFEST_PATH_CAP];
+    manifest_key_path(fp, p, interval_given ? "interval" : "delay");
+    if (r->interval_ms <= r->delay_ms) {
+        manifest_format_duration(r->interval_ms, d1, sizeof d1);
+        manifest_format_duration(r->delay_ms, d2, sizeof d2);
+        return manifest_fail(err, fp,
+                             "interval (%s%s) must be longer than delay (%s%s): attempts are "
+                             "counted within the interval",
+                             d1, manifest_given_note(interval_given), d2,
+                             manifest_given_note(delay_given));
+    }
+    const char *mode = NULL;
+    manifest_key_path(fp, p, "mode");
+    if (manifest_get_str(o, p, "mode", MANIFEST_STRING_MAX, "\"delay\" or \"fail\"", &mode, err) <
+        0)
+        return -1;
+    if (mode && strcmp(mode, "delay") != 0 && strcmp(mode, "fail") != 0)
+        return manifest_fail(err, fp,
+                             "\"%s\" is not a mode; use \"delay\" (keep restarting at the longest "
+                             "backoff) or \"fail\" (mark the service failed)",
+                             manifest_show(mode, b));
+    if (mode && strcmp(mode, "fail") == 0)
+        r->mode = MANIFEST_RESTART_FAIL;
+    return 0;
+}
+
 int manifest_parse_service(json_t *js, size_t i, struct manifest *m, struct manifest_error *err)
 {
-    static const char *const keys[] = {"name",   "driver",     "command",     "args",
-                                       "env",    "env_file",   "working_dir", "port",
-                                       "health", "stop_grace", "user",        NULL};
+    static const char *const keys[] = {"name",     "driver",      "command", "args",   "env",
+                                       "env_file", "working_dir", "port",    "health", "stop_grace",
+                                       "user",     "restart",     NULL};
     struct manifest_service *s = &m->services[i];
     char base[MANIFEST_PATH_CAP], p[MANIFEST_PATH_CAP], b[48];
     manifest_index_path(base, "services", i);
@@ -341,6 +395,8 @@ int manifest_parse_service(json_t *js, size_t i, struct manifest *m, struct mani
     if (h && parse_health(h, p, s->port_kind != MANIFEST_PORT_NONE, &s->health, err))
         return -1;
     bool given;
-    return manifest_get_duration(js, base, "stop_grace", MANIFEST_DEFAULT_STOP_GRACE_MS,
-                                 &s->stop_grace_ms, &given, err);
+    if (manifest_get_duration(js, base, "stop_grace", MANIFEST_DEFAULT_STOP_GRACE_MS,
+                              &s->stop_grace_ms, &given, err))
+        return -1;
+    return parse_restart(js, base, &s->restart, err);
 }

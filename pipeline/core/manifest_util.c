@@ -283,6 +283,11 @@ static json_t *service_json(const struct manifest_service *s)
     bad |= put(o, "port", port);
     bad |= put(o, "health", health);
     bad |= put(o, "stop_grace", json_integer(s->stop_grace_ms));
+    bad |= put(o, "restart",
+               json_pack("{s:I, s:I, s:I, s:s}", "attempts", (json_int_t)s->restart.attempts,
+                         "interval", (json_int_t)s->restart.interval_ms, "delay",
+                         (json_int_t)s->restart.delay_ms, "mode",
+                         s->restart.mode == MANIFEST_RESTART_FAIL ? "fail" : "delay"));
     if (bad) {
         json_decref(o);
         return NULL;

@@ -22,13 +22,13 @@
  * disk: a leader's shell drops the entries its failed disk refuses without
  * telling the core) to show that the checker catches it. --keep-going reports every failing
  * schedule instead of stopping at the first. */
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "lib/opts.h"
 #include "lib/sim.h"
 
 struct totals {
@@ -48,17 +48,6 @@ static void usage(FILE *f)
     fprintf(f, "usage: sim_consensus [--schedules N] [--start S] [--seed S] [--nodes 3|5|7]\n"
                "                     [--trace] [--keep-going] [--break vote|quorum|heal|persist|\n"
                "                     truncate-committed|flip-hash|ack-early|disk]\n");
-}
-
-static int parse_u64(const char *s, uint64_t *v)
-{
-    char *end;
-    errno = 0;
-    unsigned long long x = strtoull(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-')
-        return -1;
-    *v = x;
-    return 0;
 }
 
 static void add_stats(struct sim_stats *a, const struct sim_stats *b)
@@ -216,64 +205,21 @@ int main(int argc, char **argv)
     static const char *const breaks[BREAK_COUNT] = {"none",      "vote",      "quorum",
                                                     "heal",      "persist",   "truncate-committed",
                                                     "flip-hash", "ack-early", "disk"};
-    uint64_t schedules = 1, start = 1, nodes = 0, seed = 0;
-    bool have_seed = false, trace = false, keep_going = false;
+    struct sim_opts o;
+    int status = sim_opts_parse(&o, argc, argv, "sim_consensus", breaks, BREAK_COUNT, usage);
+    if (status >= 0)
+        return status;
+    enum sim_break brk = (enum sim_break)o.brk;
     uint64_t failed = 0;
-    enum sim_break brk = BREAK_NONE;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int bad = 0;
-        if (!strcmp(a, "--trace")) {
-            trace = true;
-            continue;
-        }
-        if (!strcmp(a, "--keep-going")) {
-            keep_going = true;
-            continue;
-        }
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        }
-        if (!v) {
-            usage(stderr);
-            return 2;
-        }
-        i++;
-        if (!strcmp(a, "--schedules"))
-            bad = parse_u64(v, &schedules) || schedules == 0;
-        else if (!strcmp(a, "--start"))
-            bad = parse_u64(v, &start);
-        else if (!strcmp(a, "--seed"))
-            bad = parse_u64(v, &seed), have_seed = true;
-        else if (!strcmp(a, "--nodes"))
-            bad = parse_u64(v, &nodes) || (nodes != 3 && nodes != 5 && nodes != 7);
-        else if (!strcmp(a, "--break")) {
-            bad = 1;
-            for (int k = 1; k < BREAK_COUNT; k++)
-                if (!strcmp(v, breaks[k]))
-                    brk = (enum sim_break)k, bad = 0;
-        } else
-            bad = 1;
-        if (bad) {
-            fprintf(stderr, "sim_consensus: bad option %s %s\n", a, v);
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (have_seed) {
-        start = seed;
-        schedules = 1;
-    }
 
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     static struct totals tot;
     static struct sim s;
-    for (uint64_t k = 0; k < schedules; k++) {
-        uint64_t sd = start + k;
-        int n = nodes ? (int)nodes : 3 + 2 * (int)(sd % 3);
-        sim_init(&s, sd, n, brk, trace);
+    for (uint64_t k = 0; k < o.schedules; k++) {
+        uint64_t sd = o.start + k;
+        int n = sim_opts_nodes(&o, sd);
+        sim_init(&s, sd, n, brk, o.trace);
         s.lat_hist = tot.lat;
         int rc = sim_run(&s);
         tot.schedules++;
@@ -286,7 +232,7 @@ int main(int argc, char **argv)
                    brk ? " --break " : "", brk ? breaks[brk] : "");
             failed++;
             sim_free(&s);
-            if (keep_going)
+            if (o.keep_going)
                 continue;
             printf("%" PRIu64 " passed, 1 failed\n", k);
             free(tot.ttl);

@@ -20,7 +20,7 @@ static void test_required_flags_alone_give_the_defaults(void **state)
     assert_int_equal(c.election_timeout_ms, 150);
     assert_int_equal(c.suspect_after_ms, 150);
     assert_int_equal(c.dead_after_ms, 1000);
-    assert_false(c.chaos_enabled);
+    assert_false(c.chaos.enabled);
     assert_string_equal(c.log_level, "info");
 }
 
@@ -46,7 +46,7 @@ static void test_every_flag_is_applied(void **state)
     assert_int_equal(c.election_timeout_ms, 300);
     assert_int_equal(c.suspect_after_ms, 100);
     assert_int_equal(c.dead_after_ms, 2000);
-    assert_true(c.chaos_enabled);
+    assert_true(c.chaos.enabled);
     assert_string_equal(c.log_level, "debug");
 }
 
@@ -74,7 +74,7 @@ static void test_every_env_variable_is_applied(void **state)
     assert_int_equal(c.election_timeout_ms, 100);
     assert_int_equal(c.suspect_after_ms, 40);
     assert_int_equal(c.dead_after_ms, 500);
-    assert_true(c.chaos_enabled);
+    assert_true(c.chaos.enabled);
     assert_string_equal(c.log_level, "warn");
     assert_int_equal(c.nmembers, 2);
 }
@@ -164,7 +164,7 @@ static void test_chaos_flag_alone_enables_chaos(void **state)
     struct config c;
     char err[256];
     assert_int_equal(LOAD(&c, err, ARGV(REQ, "--chaos-enabled"), NOENV), CONFIG_OK);
-    assert_true(c.chaos_enabled);
+    assert_true(c.chaos.enabled);
 }
 
 static void test_chaos_flag_with_false_disables_chaos_set_by_env(void **state)
@@ -175,7 +175,7 @@ static void test_chaos_flag_with_false_disables_chaos_set_by_env(void **state)
     assert_int_equal(
         LOAD(&c, err, ARGV(REQ, "--chaos-enabled=false"), ENV("CHIMERA_CHAOS_ENABLED=1")),
         CONFIG_OK);
-    assert_false(c.chaos_enabled);
+    assert_false(c.chaos.enabled);
 }
 
 static void test_chaos_env_accepts_true_false_1_0_yes_no(void **state)
@@ -194,7 +194,7 @@ static void test_chaos_env_accepts_true_false_1_0_yes_no(void **state)
         struct config c;
         char err[256];
         assert_int_equal(LOAD(&c, err, ARGV(REQ), ENV(cases[i].env)), CONFIG_OK);
-        assert_int_equal(c.chaos_enabled, cases[i].want);
+        assert_int_equal(c.chaos.enabled, cases[i].want);
     }
 }
 

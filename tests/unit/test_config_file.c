@@ -2,34 +2,6 @@
  * and the environment, and errors that name both the key and the file. */
 #include "test_config_support.h"
 
-struct fixture {
-    char dir[64];
-    char path[256];
-};
-
-static int setup(void **state)
-{
-    struct fixture *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    make_tmpdir(f->dir);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-    rm_tree(f->dir);
-    free(f);
-    return 0;
-}
-
-static const char *conf(void **state, const char *json)
-{
-    struct fixture *f = *state;
-    return write_file(f->dir, "chimera.json", json, f->path, sizeof f->path);
-}
-
 static void test_file_sets_every_key(void **state)
 {
     const char *p = conf(state, "{\"id\": \"f1\", \"listen\": \"tcp://0.0.0.0:7300\","
@@ -53,7 +25,7 @@ static void test_file_sets_every_key(void **state)
     assert_int_equal(c.election_timeout_ms, 200);
     assert_int_equal(c.suspect_after_ms, 90);
     assert_int_equal(c.dead_after_ms, 900);
-    assert_true(c.chaos_enabled);
+    assert_true(c.chaos.enabled);
     assert_string_equal(c.log_level, "error");
 }
 
@@ -274,7 +246,7 @@ static void test_json_top_level_array_is_an_error(void **state)
 
 static void test_missing_config_file_is_an_error(void **state)
 {
-    struct fixture *f = *state;
+    struct file_fixture *f = *state;
     char p[256];
     snprintf(p, sizeof p, "%s/nope.json", f->dir);
     struct config c;
@@ -296,7 +268,7 @@ static void test_config_key_inside_the_file_is_unknown(void **state)
 
 int main(void)
 {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, file_fixture_setup, file_fixture_teardown)
     const struct CMUnitTest tests[] = {
         T(test_file_sets_every_key),
         T(test_file_with_string_peers),

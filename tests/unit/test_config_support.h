@@ -87,4 +87,35 @@ static inline void rm_tree(const char *dir)
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* The fixture of the tests that write a --config file: a scratch folder
+ * (setup/teardown) and the file's path. */
+struct file_fixture {
+    char dir[64];
+    char path[256];
+};
+
+static inline int file_fixture_setup(void **state)
+{
+    struct file_fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    make_tmpdir(f->dir);
+    *state = f;
+    return 0;
+}
+
+static inline int file_fixture_teardown(void **state)
+{
+    struct file_fixture *f = *state;
+    rm_tree(f->dir);
+    free(f);
+    return 0;
+}
+
+/* Writes json as the fixture's config file; returns its path. */
+static inline const char *conf(void **state, const char *json)
+{
+    struct file_fixture *f = *state;
+    return write_file(f->dir, "chimera.json", json, f->path, sizeof f->path);
+}
+
 #endif

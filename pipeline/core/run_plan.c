@@ -1,0 +1,61 @@
+/* Run plan: stop-then-start and restart decisions of the release running
+ * on this node (run_plan.h). Pure: the shell does the processes. */
+#include "pipeline/core/run_plan.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* The stop under way is over: nothing runs here any more. */
+static bool settle(struct run_plan *p, bool any_running)
+{
+    if (!p->stopping || any_running)
+        return false;
+    p->stopping = false;
+    p->running[0] = '\0';
+    return true;
+}
+
+unsigned run_plan_tick(struct run_plan *p, enum pl_health health, bool any_running,
+                       const char *desired, uint32_t desired_gen)
+{
+    unsigned act = 0;
+    if (settle(p, any_running)) {
+        act |= RUN_PLAN_SETTLE;
+        health = PL_H_NONE;
+    }
+    bool broken = health == PL_H_CRASHED || health == PL_H_START_FAILED;
+    /* A new decision for the release it runs restarts only what is broken. */
+    if (!p->stopping && !broken && strcmp(desired, p->running) == 0)
+        p->gen = desired_gen;
+    bool change = strcmp(desired, p->running) != 0 || p->gen != desired_gen;
+    if (change && !p->stopping && p->running[0]) {
+        p->stopping = true;
+        if (any_running)
+            act |= RUN_PLAN_STOP;
+        else if (settle(p, false)) /* nothing was left running (it had crashed) */
+            act |= RUN_PLAN_SETTLE;
+    }
+    if (change && !p->stopping && !p->running[0]) {
+        if (desired[0]) {
+            snprintf(p->running, sizeof(p->running), "%s", desired);
+            act |= RUN_PLAN_START;
+        }
+        p->gen = desired_gen;
+    }
+    if (!p->stopping)
+        act |= RUN_PLAN_WATCH;
+    return act;
+}
+
+bool run_plan_report_due(uint64_t *due, uint64_t now_ms)
+{
+    if (now_ms < *due)
+        return false;
+    *due = now_ms + RUN_PLAN_REPORT_EVERY_MS;
+    return true;
+}
+
+uint32_t run_plan_stop_grace(const struct manifest *m, size_t i)
+{
+    return m ? m->services[i].stop_grace_ms : RUN_PLAN_STOP_GRACE_MS;
+}

@@ -1,0 +1,187 @@
+/* The run plan (pipeline/core/run_plan.h): stop-then-start on a change of
+ * release, a restart only of what is broken on a new decision for the
+ * release running, and the report cadence. The tests play the shell: they
+ * say whether services still run and what the ledger desires. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "pipeline/core/run_plan.h"
+
+enum {
+    SETTLE = RUN_PLAN_SETTLE,
+    STOP = RUN_PLAN_STOP,
+    START = RUN_PLAN_START,
+    WATCH = RUN_PLAN_WATCH
+};
+
+/* A node that runs d1 (decision gen 1), its services up. */
+static struct run_plan running_d1(void)
+{
+    struct run_plan p = {0};
+    assert_int_equal(run_plan_tick(&p, PL_H_NONE, false, "d1", 1), START | WATCH);
+    return p;
+}
+
+static void test_a_node_that_runs_nothing_starts_what_it_must_run(void **state)
+{
+    (void)state;
+    struct run_plan p = running_d1();
+    assert_string_equal(p.running, "d1");
+    assert_int_equal(p.gen, 1);
+    assert_false(p.stopping);
+}
+
+static void test_a_node_told_to_run_nothing_starts_nothing_and_watches(void **state)
+{
+    (void)state;
+    struct run_plan p = {0};
+    assert_int_equal(run_plan_tick(&p, PL_H_NONE, false, "", 0), WATCH);
+    assert_string_equal(p.running, "");
+}
+
+static void test_a_release_that_runs_as_desired_is_only_watched(void **state)
+{
+    (void)state;
+    struct run_plan p = running_d1();
+    assert_int_equal(run_plan_tick(&p, PL_H_HEALTHY, true, "d1", 1), WATCH);
+}
+
+static void test_a_change_of_release_stops_the_old_one_before_anything_starts(void **state)
+{
+    (void)state;
+    struct run_plan p = running_d1();
+    assert_int_equal(run_plan_tick(&p, PL_H_HEALTHY, true, "d2", 2), STOP);
+    assert_true(p.stopping);
+    assert_string_equal(p.running, "d1");
+}
+
+static void test_nothing_happens_while_services_of_the_old_release_still_run(void **state)
+{
+    (void)state;
+    struct run_plan p = running_d1();
+    run_plan_tick(&p, PL_H_HEALTHY, true, "d2", 2);
+    assert_int_equal(run_plan_tick(&p, PL_H_HEALTHY, true, "d2", 2), 0);
+    assert_true(p.stopping);
+}
+
+static void test_the_new_release_starts_once_the_last_old_service_exited(void **state)
+{
+    (void)state;
+    struct run_plan p = running_d1();
+    run_plan_tick(&p, PL_H_HEALTHY, true, "d2", 2);
+    assert_int_equal(run_plan_tick(&p, PL_H_HEALTHY, false, "d2", 2), SETTLE | START | WATCH);
+    assert_string_equal(p.running, "d2");
+    assert_int_equal(p.gen, 2);
+    assert_false(p.stopping);
+}
+
+static void test_a_new_decision_during_a_stop_waits_for_the_stop_to_end(void **state)
+{
+    (void)state;
+    struct run_plan p = running_d1();
+    run_plan_tick(&p, PL_H_HEALTHY, true, "d2", 2);
+    assert_int_equal(run_plan_tick(&p, PL_H_HEALTHY, true, "d3", 3), 0);
+    assert_int_equal(run_plan_tick(&p, PL_H_HEALTHY, false, "d3", 3), SETTLE | START | WATCH);
+    assert_string_equal(p.running, "d3");
+    assert_int_equal(p.gen, 3);
+}
+
+static void test_a_crashed_release_with_nothing_left_running_is_replaced_at_once(void **state)
+{
+    (void)state;
+    struct run_plan p = running_d1();
+    assert_int_equal(run_plan_tick(&p, PL_H_CRASHED, false, "d2", 2), SETTLE | START | WATCH);
+    assert_string_equal(p.running, "d2");
+}
+
+static void test_a_new_decision_for_a_healthy_release_is_answered_without_a_restart(void **state)
+{
+    (void)state;
+    struct run_plan p = running_d1();
+    assert_int_equal(run_plan_tick(&p, PL_H_HEALTHY, true, "d1", 5), WATCH);
+    assert_int_equal(p.gen, 5);
+}
+
+static void test_a_new_decision_for_a_crashed_release_restarts_it_stop_then_start(void **state)
+{
+    (void)state;
+    struct run_plan p = running_d1();
+    assert_int_equal(run_plan_tick(&p, PL_H_CRASHED, true, "d1", 2), STOP);
+    assert_int_equal(p.gen, 1);
+    assert_int_equal(run_plan_tick(&p, PL_H_CRASHED, false, "d1", 2), SETTLE | START | WATCH);
+    assert_string_equal(p.running, "d1");
+    assert_int_equal(p.gen, 2);
+}
+
+static void test_a_new_decision_for_a_release_that_failed_to_start_starts_it_again(void **state)
+{
+    (void)state;
+    struct run_plan p = running_d1();
+    assert_int_equal(run_plan_tick(&p, PL_H_START_FAILED, false, "d1", 2), SETTLE | START | WATCH);
+    assert_int_equal(p.gen, 2);
+}
+
+static void test_a_broken_release_is_not_restarted_without_a_new_decision(void **state)
+{
+    (void)state;
+    struct run_plan p = running_d1();
+    assert_int_equal(run_plan_tick(&p, PL_H_CRASHED, true, "d1", 1), WATCH);
+    assert_int_equal(run_plan_tick(&p, PL_H_START_FAILED, false, "d1", 1), WATCH);
+    assert_string_equal(p.running, "d1");
+}
+
+static void test_told_to_run_nothing_a_node_stops_its_release_then_runs_nothing(void **state)
+{
+    (void)state;
+    struct run_plan p = running_d1();
+    assert_int_equal(run_plan_tick(&p, PL_H_HEALTHY, true, "", 3), STOP);
+    assert_int_equal(run_plan_tick(&p, PL_H_HEALTHY, false, "", 3), SETTLE | WATCH);
+    assert_string_equal(p.running, "");
+    assert_int_equal(p.gen, 3);
+}
+
+static void test_a_report_is_due_at_once_then_every_report_interval(void **state)
+{
+    (void)state;
+    uint64_t due = 0;
+    assert_true(run_plan_report_due(&due, 1000));
+    assert_false(run_plan_report_due(&due, 1000 + RUN_PLAN_REPORT_EVERY_MS - 1));
+    assert_true(run_plan_report_due(&due, 1000 + RUN_PLAN_REPORT_EVERY_MS));
+    due = 0; /* news */
+    assert_true(run_plan_report_due(&due, 1300));
+}
+
+static void test_a_service_whose_manifest_is_gone_gets_the_default_stop_grace(void **state)
+{
+    (void)state;
+    static struct manifest m;
+    m.services[1].stop_grace_ms = 1234;
+    assert_int_equal(run_plan_stop_grace(&m, 1), 1234);
+    assert_int_equal(run_plan_stop_grace(NULL, 1), 5000);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_a_node_that_runs_nothing_starts_what_it_must_run),
+        cmocka_unit_test(test_a_node_told_to_run_nothing_starts_nothing_and_watches),
+        cmocka_unit_test(test_a_release_that_runs_as_desired_is_only_watched),
+        cmocka_unit_test(test_a_change_of_release_stops_the_old_one_before_anything_starts),
+        cmocka_unit_test(test_nothing_happens_while_services_of_the_old_release_still_run),
+        cmocka_unit_test(test_the_new_release_starts_once_the_last_old_service_exited),
+        cmocka_unit_test(test_a_new_decision_during_a_stop_waits_for_the_stop_to_end),
+        cmocka_unit_test(test_a_crashed_release_with_nothing_left_running_is_replaced_at_once),
+        cmocka_unit_test(test_a_new_decision_for_a_healthy_release_is_answered_without_a_restart),
+        cmocka_unit_test(test_a_new_decision_for_a_crashed_release_restarts_it_stop_then_start),
+        cmocka_unit_test(test_a_new_decision_for_a_release_that_failed_to_start_starts_it_again),
+        cmocka_unit_test(test_a_broken_release_is_not_restarted_without_a_new_decision),
+        cmocka_unit_test(test_told_to_run_nothing_a_node_stops_its_release_then_runs_nothing),
+        cmocka_unit_test(test_a_report_is_due_at_once_then_every_report_interval),
+        cmocka_unit_test(test_a_service_whose_manifest_is_gone_gets_the_default_stop_grace),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,329 @@
+/* The recovery watchtower beyond exits: liveness restarts (Kubernetes'
+ * livenessProbe), strays, the recovery record with its time to recover,
+ * the MTTR histogram, and the leader's revert-or-mark-failed decision. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "test_watchtower_support.h"
+
+static struct wt w;
+
+/* "web" healthy since 1 s. */
+static void healthy_web(void)
+{
+    setup_spec(&w, web_spec(WT_MODE_DELAY, true));
+    check(&w, true, 1 * SEC);
+}
+
+/* "web" (pid 100) fails its checks from 10 s, is stopped and restarted
+ * for it at 13 s, and runs again as pid 101 from 13.05 s. */
+static void restarted_for_liveness(void)
+{
+    healthy_web();
+    check(&w, false, 10 * SEC);
+    check(&w, false, 13 * SEC);
+    started(&w, 101, 13 * SEC + 50);
+}
+
+static void test_a_health_check_failing_past_the_liveness_time_restarts_the_service(void **state)
+{
+    (void)state;
+    healthy_web();
+    check(&w, false, 10 * SEC);
+    check(&w, false, 11 * SEC);
+    struct wt_actions *out = check(&w, false, 13 * SEC);
+    assert_int_equal(out->n, 2);
+    assert_int_equal(out->a[0].kind, WT_ACT_STOP);
+    assert_int_equal(out->a[0].pid, 100);
+    assert_false(out->a[0].stray);
+    assert_int_equal(out->a[0].cause.kind, WT_CAUSE_LIVENESS);
+    assert_int_equal(out->a[0].cause.code, 3 * SEC);
+    assert_int_equal(out->a[1].kind, WT_ACT_RESTART);
+    assert_int_equal(out->a[1].attempt, 1);
+}
+
+static void
+test_a_health_check_failing_for_less_than_the_liveness_time_is_not_restarted(void **state)
+{
+    (void)state;
+    healthy_web();
+    check(&w, false, 10 * SEC);
+    assert_int_equal(check(&w, false, 12 * SEC)->n, 0);
+    assert_int_equal(tick(&w, 13 * SEC - 1)->n, 0);
+    assert_int_equal(wt_find(&w, "web")->state, WT_S_UNHEALTHY);
+}
+
+static void test_the_liveness_deadline_is_also_judged_on_a_tick(void **state)
+{
+    (void)state;
+    healthy_web();
+    check(&w, false, 10 * SEC);
+    assert_int_equal(wt_next_due(&w), 13 * SEC);
+    struct wt_actions *out = tick(&w, 13 * SEC);
+    assert_int_equal(out->a[0].kind, WT_ACT_STOP);
+}
+
+static void test_a_passing_check_resets_the_liveness_streak(void **state)
+{
+    (void)state;
+    healthy_web();
+    check(&w, false, 10 * SEC);
+    check(&w, false, 12 * SEC);
+    check(&w, true, 12 * SEC + 500);
+    check(&w, false, 13 * SEC);
+    assert_int_equal(check(&w, false, 15 * SEC)->n, 0); /* 2 s of a new streak */
+    assert_int_equal(check(&w, false, 16 * SEC)->a[0].kind, WT_ACT_STOP);
+}
+
+static void test_failing_checks_during_the_start_grace_are_not_held_against_a_start(void **state)
+{
+    (void)state;
+    struct wt_service_spec s = web_spec(WT_MODE_DELAY, true);
+    s.start_grace_ms = 10 * SEC;
+    setup_spec(&w, s);
+    for (uint64_t t = 0; t < 10 * SEC; t += SEC)
+        assert_int_equal(check(&w, false, t)->n, 0);
+    check(&w, false, 10 * SEC);
+    assert_int_equal(check(&w, false, 12 * SEC)->n, 0);
+    assert_int_equal(check(&w, false, 13 * SEC)->a[0].kind, WT_ACT_STOP);
+}
+
+static void test_a_new_process_of_a_healthy_service_gets_the_start_grace(void **state)
+{
+    (void)state;
+    struct wt_service_spec s = web_spec(WT_MODE_DELAY, true);
+    s.start_grace_ms = 10 * SEC;
+    setup_spec(&w, s);
+    check(&w, true, 1 * SEC);
+    started(&w, 101, 20 * SEC); /* started anew by the shell itself, while healthy */
+    check(&w, false, 21 * SEC);
+    assert_int_equal(check(&w, false, 25 * SEC)->n, 0);
+}
+
+static void test_a_tick_from_before_a_failing_streak_began_does_not_restart(void **state)
+{
+    (void)state;
+    healthy_web();
+    check(&w, false, 10 * SEC);
+    assert_int_equal(tick(&w, 10 * SEC - 1)->n, 0);
+}
+
+static void test_the_exit_of_a_process_stopped_for_liveness_is_not_another_failure(void **state)
+{
+    (void)state;
+    restarted_for_liveness();
+    assert_int_equal(exited(&w, 100, 15, 13 * SEC + 60)->n, 0);
+}
+
+static void test_a_marked_process_no_release_wants_is_stopped(void **state)
+{
+    (void)state;
+    healthy_web();
+    struct wt_actions *out =
+        feed(&w, (struct wt_event){.kind = WT_EV_MARKED, .at_ms = 5, .pid = 4242});
+    assert_int_equal(out->n, 1);
+    assert_int_equal(out->a[0].kind, WT_ACT_STOP);
+    assert_int_equal(out->a[0].pid, 4242);
+    assert_true(out->a[0].stray);
+    assert_string_equal(out->a[0].service, "");
+}
+
+static void test_the_process_of_a_wanted_service_is_not_a_stray(void **state)
+{
+    (void)state;
+    healthy_web();
+    assert_int_equal(feed(&w, (struct wt_event){.kind = WT_EV_MARKED, .at_ms = 5, .pid = 100})->n,
+                     0);
+}
+
+static void test_a_recovery_records_cause_attempts_and_time_to_recover(void **state)
+{
+    (void)state;
+    healthy_web();
+    uint64_t t = crash_and_restart(&w, 100, 5 * SEC); /* exit at 5 s, restarted at once */
+    t = crash_and_restart(&w, 101, t + 100);          /* again: after 1 s */
+    struct wt_actions *out = check(&w, true, t + 412);
+    const struct wt_action *a = find_action(out, WT_ACT_RECORD);
+    assert_non_null(a);
+    const struct wt_recovery *r = &a->recovery;
+    assert_string_equal(r->node, "n2");
+    assert_string_equal(r->service, "web");
+    assert_int_equal(r->cause.kind, WT_CAUSE_SIGNAL);
+    assert_int_equal(r->cause.code, 9);
+    assert_int_equal(r->attempts, 2);
+    assert_int_equal(r->failed_at_ms, 5 * SEC);
+    assert_int_equal(r->healthy_at_ms, t + 412);
+    assert_int_equal(r->ttr_ms, t + 412 - 5 * SEC);
+    assert_false(r->was_failed);
+    assert_int_equal(check(&w, true, t + 1000)->n, 0); /* recorded once */
+}
+
+static void test_a_liveness_recovery_is_timed_from_the_first_failing_check(void **state)
+{
+    (void)state;
+    restarted_for_liveness();
+    const struct wt_action *a = find_action(check(&w, true, 14 * SEC), WT_ACT_RECORD);
+    assert_non_null(a);
+    assert_int_equal(a->recovery.cause.kind, WT_CAUSE_LIVENESS);
+    assert_int_equal(a->recovery.ttr_ms, 4 * SEC);
+    assert_int_equal(a->recovery.attempts, 1);
+}
+
+static void test_checks_that_fail_and_pass_again_without_a_restart_are_no_recovery(void **state)
+{
+    (void)state;
+    healthy_web();
+    check(&w, false, 10 * SEC);
+    assert_int_equal(check(&w, true, 11 * SEC)->n, 0);
+    assert_int_equal(wt_find(&w, "web")->mttr.count, 0);
+}
+
+static void test_a_service_without_a_check_has_recovered_when_it_starts_again(void **state)
+{
+    (void)state;
+    setup_spec(&w, web_spec(WT_MODE_DELAY, false));
+    exited(&w, 100, 0, 1 * SEC);
+    const struct wt_action *a = find_action(started(&w, 101, 1 * SEC + 30), WT_ACT_RECORD);
+    assert_non_null(a);
+    assert_int_equal(a->recovery.cause.kind, WT_CAUSE_EXIT);
+    assert_int_equal(a->recovery.ttr_ms, 30);
+}
+
+static void test_a_recovery_after_a_mark_failed_clears_it(void **state)
+{
+    (void)state;
+    setup_spec(&w, web_spec(WT_MODE_DELAY, true));
+    uint64_t t = use_every_attempt(&w);
+    t = crash_and_restart(&w, 103, t); /* the crash loop, restarted at max_delay */
+    feed(&w,
+         (struct wt_event){.kind = WT_EV_VERDICT, .at_ms = t, .verdict = WT_VERDICT_MARK_FAILED});
+    const struct wt_action *a = find_action(check(&w, true, t + 10), WT_ACT_RECORD);
+    assert_non_null(a);
+    assert_true(a->recovery.was_failed);
+    assert_int_equal(a->recovery.attempts, 4);
+    assert_false(wt_find(&w, "web")->marked_failed);
+}
+
+static void test_mttr_is_a_histogram_of_times_to_recover_in_seconds(void **state)
+{
+    (void)state;
+    setup_spec(&w, web_spec(WT_MODE_DELAY, false));
+    /* recoveries of 30 ms, 400 ms and 2 s, each in its own interval */
+    exited(&w, 100, 9, 0);
+    started(&w, 101, 30);
+    exited(&w, 101, 9, 100 * SEC);
+    started(&w, 102, 100 * SEC + 400);
+    exited(&w, 102, 9, 200 * SEC);
+    started(&w, 103, 200 * SEC + 2 * SEC); /* as if the shell took 2 s to start it */
+    const struct wt_mttr *m = &wt_find(&w, "web")->mttr;
+    assert_int_equal(m->count, 3);
+    assert_int_equal(m->sum_ms, 30 + 400 + 2000);
+    assert_true(wt_mttr_bounds_s[0] == 0.05);
+    assert_true(wt_mttr_bounds_s[WT_MTTR_NBUCKETS - 1] >= 60);
+    uint64_t want[WT_MTTR_NBUCKETS] = {1, 1, 1, 2, 2, 3, 3, 3, 3, 3, 3};
+    for (int i = 0; i < WT_MTTR_NBUCKETS; i++)
+        assert_int_equal(m->buckets[i], want[i]);
+}
+
+static void test_mttr_is_kept_across_a_release_change(void **state)
+{
+    (void)state;
+    setup_spec(&w, web_spec(WT_MODE_DELAY, false));
+    exited(&w, 100, 9, 0);
+    started(&w, 101, 30);
+    struct wt_service_spec s = web_spec(WT_MODE_DELAY, false);
+    set_release(&w, &s, 1, 1 * SEC);
+    assert_int_equal(wt_find(&w, "web")->mttr.count, 1);
+}
+
+static void test_the_leader_reverts_a_crash_loop_of_a_release_still_rolling_out(void **state)
+{
+    (void)state;
+    struct wt_release_age rel = {.stage = WT_REL_ROLLING_OUT, .has_previous = true};
+    assert_int_equal(wt_leader_decide(&rel, 300 * SEC, 1000 * SEC), WT_VERDICT_REVERT);
+}
+
+static void test_the_leader_reverts_a_release_stable_for_less_than_the_window(void **state)
+{
+    (void)state;
+    struct wt_release_age rel = {
+        .stage = WT_REL_STABLE, .stable_since_ms = 800 * SEC, .has_previous = true};
+    assert_int_equal(wt_leader_decide(&rel, 300 * SEC, 1000 * SEC), WT_VERDICT_REVERT);
+    assert_int_equal(wt_leader_decide(&rel, 300 * SEC, 1100 * SEC - 1), WT_VERDICT_REVERT);
+}
+
+static void test_the_leader_marks_failed_when_the_release_is_stable_for_the_window(void **state)
+{
+    (void)state;
+    struct wt_release_age rel = {
+        .stage = WT_REL_STABLE, .stable_since_ms = 800 * SEC, .has_previous = true};
+    assert_int_equal(wt_leader_decide(&rel, 300 * SEC, 1100 * SEC), WT_VERDICT_MARK_FAILED);
+}
+
+static void test_the_leader_never_reverts_a_rollback_or_without_a_previous_release(void **state)
+{
+    (void)state;
+    struct wt_release_age rel = {.stage = WT_REL_ROLLING_BACK, .has_previous = true};
+    assert_int_equal(wt_leader_decide(&rel, 300 * SEC, 0), WT_VERDICT_MARK_FAILED);
+    rel = (struct wt_release_age){.stage = WT_REL_ROLLING_OUT, .has_previous = false};
+    assert_int_equal(wt_leader_decide(&rel, 300 * SEC, 0), WT_VERDICT_MARK_FAILED);
+}
+
+static void test_causes_read_as_the_events_say_them(void **state)
+{
+    (void)state;
+    char b[64];
+    wt_cause_text(&(struct wt_cause){WT_CAUSE_EXIT, 137}, b, sizeof b);
+    assert_string_equal(b, "exit 137");
+    wt_cause_text(&(struct wt_cause){WT_CAUSE_SIGNAL, 9}, b, sizeof b);
+    assert_string_equal(b, "signal 9");
+    wt_cause_text(&(struct wt_cause){WT_CAUSE_LIVENESS, 3000}, b, sizeof b);
+    assert_string_equal(b, "liveness failing 3000 ms");
+}
+
+static void test_a_recovery_reads_as_the_issue_words_it(void **state)
+{
+    (void)state;
+    struct wt_recovery r = {.node = "n2",
+                            .service = "web",
+                            .cause = {WT_CAUSE_EXIT, 137},
+                            .attempts = 2,
+                            .ttr_ms = 412};
+    char b[160];
+    wt_recovery_text(&r, b, sizeof b);
+    assert_string_equal(b, "service web on n2 after exit 137, attempt 2, healthy again in 412 ms");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_a_health_check_failing_past_the_liveness_time_restarts_the_service),
+        cmocka_unit_test(
+            test_a_health_check_failing_for_less_than_the_liveness_time_is_not_restarted),
+        cmocka_unit_test(test_the_liveness_deadline_is_also_judged_on_a_tick),
+        cmocka_unit_test(test_a_passing_check_resets_the_liveness_streak),
+        cmocka_unit_test(test_failing_checks_during_the_start_grace_are_not_held_against_a_start),
+        cmocka_unit_test(test_a_new_process_of_a_healthy_service_gets_the_start_grace),
+        cmocka_unit_test(test_a_tick_from_before_a_failing_streak_began_does_not_restart),
+        cmocka_unit_test(test_the_exit_of_a_process_stopped_for_liveness_is_not_another_failure),
+        cmocka_unit_test(test_a_marked_process_no_release_wants_is_stopped),
+        cmocka_unit_test(test_the_process_of_a_wanted_service_is_not_a_stray),
+        cmocka_unit_test(test_a_recovery_records_cause_attempts_and_time_to_recover),
+        cmocka_unit_test(test_a_liveness_recovery_is_timed_from_the_first_failing_check),
+        cmocka_unit_test(test_checks_that_fail_and_pass_again_without_a_restart_are_no_recovery),
+        cmocka_unit_test(test_a_service_without_a_check_has_recovered_when_it_starts_again),
+        cmocka_unit_test(test_a_recovery_after_a_mark_failed_clears_it),
+        cmocka_unit_test(test_mttr_is_a_histogram_of_times_to_recover_in_seconds),
+        cmocka_unit_test(test_mttr_is_kept_across_a_release_change),
+        cmocka_unit_test(test_the_leader_reverts_a_crash_loop_of_a_release_still_rolling_out),
+        cmocka_unit_test(test_the_leader_reverts_a_release_stable_for_less_than_the_window),
+        cmocka_unit_test(test_the_leader_marks_failed_when_the_release_is_stable_for_the_window),
+        cmocka_unit_test(test_the_leader_never_reverts_a_rollback_or_without_a_previous_release),
+        cmocka_unit_test(test_causes_read_as_the_events_say_them),
+        cmocka_unit_test(test_a_recovery_reads_as_the_issue_words_it),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
