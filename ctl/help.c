@@ -223,7 +223,7 @@ static const struct page pages[] = {
      "  running it, no stable release with that version; usage error); 1 --wait:\n"
      "  the rollback failed; 5 cannot connect; 6 auth refused; 7 unavailable;\n"
      "  9 --timeout passed\n"},
-    {"drill", "chaos drills: validate, list, run, history", "drill validate|list|run ...",
+    {"drill", "chaos drills: validate, list, run, history", "drill validate|list|run|history ...",
      "Chaos drills: JSON files shaped like a Chaos Toolkit experiment (a\n"
      "steady-state hypothesis, a method of faults, deploys and pauses with an\n"
      "SLO per fault, rollbacks that always run); README \"Drills\" has the format.\n"
