@@ -222,6 +222,17 @@ int ctl_cmd_deployments(const struct ctl_opts *o, int argc, char **argv);
 int ctl_cmd_deployment(const struct ctl_opts *o, int argc, char **argv);
 int ctl_cmd_rollback(const struct ctl_opts *o, int argc, char **argv);
 
+/* drill.c, drill_run.c: drill validate|list|run (chaos/drill.h). An
+ * invalid drill file is a usage error (2), as an invalid manifest is for
+ * deploy; a run has two codes of its own. */
+enum ctl_drill_exit {
+    CTL_DRILL_DEVIATED = 10, /* a fault's recovery missed its SLO, or the steady state was lost */
+    CTL_DRILL_COULD_NOT_RUN = 11, /* the steady state did not hold at the start, or a step failed */
+};
+int ctl_cmd_drill(const struct ctl_opts *o, int argc, char **argv);
+int ctl_cmd_drill_run(const struct ctl_opts *o, int argc, char **argv);
+int ctl_cmd_drill_history(const struct ctl_opts *o, int argc, char **argv);
+
 /* deploy_view.c: how deployments are printed for people. */
 /* The plan of a POST /deployments answer (202, 200 dry run, 422):
  * simulation issues, healing changes, certification links. */

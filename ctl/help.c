@@ -223,6 +223,89 @@ static const struct page pages[] = {
      "  running it, no stable release with that version; usage error); 1 --wait:\n"
      "  the rollback failed; 5 cannot connect; 6 auth refused; 7 unavailable;\n"
      "  9 --timeout passed\n"},
+    {"drill", "chaos drills: validate, list, run, history", "drill validate|list|run|history ...",
+     "Chaos drills: JSON files shaped like a Chaos Toolkit experiment (a\n"
+     "steady-state hypothesis, a method of faults, deploys and pauses with an\n"
+     "SLO per fault, rollbacks that always run); README \"Drills\" has the format.\n"
+     "Subcommands (chimeractl help drill SUBCOMMAND for each):\n"
+     "  drill validate FILE|NAME     check a drill file offline\n"
+     "  drill list                   the built-in drills (deploy/drills)\n"
+     "  drill run FILE|NAME          run a drill against the federation\n"
+     "  drill history                past drills from the ledger, notarized\n",
+     "  see each subcommand\n"},
+    {"drill validate", "check a drill file offline", "drill validate FILE|NAME [--json]",
+     "Validates a drill file, or a built-in drill by NAME, without asking any\n"
+     "node: every error names its JSON path (\"method[0].provider.kind\") and\n"
+     "what is expected. A deploy action's manifest file is checked too.\n"
+     "Prints the drill's probes, method and rollbacks.\n"
+     "\n"
+     "FILE|NAME: a path (with a '/' or ending in .json, or an existing file),\n"
+     "else a built-in drill from $CHIMERA_DRILLS_DIR, the installed\n"
+     "share/chimera/drills, or the source tree chimeractl was built from.\n"
+     "\n"
+     "Options:\n"
+     "  --json   {\"valid\": true, \"file\", \"drill\"} with every default filled in,\n"
+     "           or {\"valid\": false, \"file\", \"path\", \"error\"} (exit 2)\n"
+     "\n"
+     "Examples:\n"
+     "  chimeractl drill validate leader-loss\n"
+     "  chimeractl drill validate ./my-drill.json --json\n",
+     "  0 valid; 2 invalid drill (its JSON path and the reason are printed), no\n"
+     "  such built-in drill, or usage error; 1 the file cannot be read\n"},
+    {"drill list", "the built-in drills", "drill list [--json]",
+     "The built-in drills (leader-loss, minority-partition, service-crash,\n"
+     "bad-release, node-restart): name, title and method. Offline.\n"
+     "\n"
+     "Options:\n"
+     "  --json   [{\"name\", \"file\", \"title\", \"valid\", \"method\"}]\n"
+     "\n"
+     "Example:\n"
+     "  chimeractl drill list\n",
+     "  0 ok; 1 no built-in drills found (set CHIMERA_DRILLS_DIR); 2 usage error\n"},
+    {"drill run", "run a drill against the federation",
+     "drill run FILE|NAME [--journal FILE] [--restart-cmd CMD] [--json]",
+     "Runs a drill against the federation behind --addr, with the admin token:\n"
+     "checks the steady-state hypothesis and refuses to start unless it holds;\n"
+     "runs the method, showing progress; for each fault measures the time to\n"
+     "detect (the SLO's probes fail) and to recover (they hold again); checks\n"
+     "the hypothesis after; always runs the rollbacks; prints the report and\n"
+     "writes the JSON journal with its BLAKE2b digest, and records the result\n"
+     "in the ledger as a note (which a checkpoint's quorum of witness\n"
+     "signatures then covers). Faults need the node's chaos endpoints (POST\n"
+     "/chaos/inject); a federation without them refuses such a drill before it\n"
+     "starts.\n"
+     "\n"
+     "Options:\n"
+     "  --journal FILE      where the journal goes (default journal.json, as\n"
+     "                      Chaos Toolkit's)\n"
+     "  --restart-cmd CMD   how the restart_nodes rollback restarts a killed\n"
+     "                      node: a shell command, {node} replaced by its id\n"
+     "                      (default: none; a supervisor restarts nodes)\n"
+     "  --json              the journal on stdout instead of the report\n"
+     "\n"
+     "Example:\n"
+     "  chimeractl drill run service-crash --journal /tmp/service-crash.json\n",
+     "  0 held: every SLO met, the steady state held before and after;\n"
+     "  10 deviated: a recovery missed its SLO, or the steady state was lost;\n"
+     "  11 could not run: the steady state did not hold at the start, a step\n"
+     "  was refused (no chaos endpoints), or the run was interrupted;\n"
+     "  2 invalid drill or usage error; 5 no node answered at the start; 6 the\n"
+     "  node refused to be read (a token that a mutation needs and that is\n"
+     "  refused fails its step: 11)\n"},
+    {"drill history", "past drills from the ledger", "drill history [--json]",
+     "Every drill result recorded in the node's ledger (the notes `drill run`\n"
+     "commits), oldest first: index, time, verdict, the checkpoint that covers\n"
+     "it (its quorum of witness cosignatures notarizes the result; chimeractl\n"
+     "ledger show INDEX), the journal's BLAKE2b digest, the title and each\n"
+     "fault's time to recover against its SLO.\n"
+     "\n"
+     "Options:\n"
+     "  --json   [{\"index\", \"time_ms\", \"title\", \"verdict\", \"digest\",\n"
+     "           \"results\", \"checkpoint\"}] (checkpoint null until one covers it)\n"
+     "\n"
+     "Example:\n"
+     "  chimeractl drill history\n",
+     COMMON_EXITS},
     {"help", "help for a command", "help [COMMAND [SUBCOMMAND]] | help exit-codes",
      "The help of a command (the same as COMMAND --help), or the exit-code\n"
      "table with `help exit-codes`.\n"
@@ -250,7 +333,9 @@ static const char exit_table[] =
     "     node asked is read-only or knows no leader\n"
     "  8  conflict (409; deploy and rollback keep 2); ledger verify: the directory\n"
     "     belongs to a running chimerad\n"
-    "  9  timeout: the --timeout of --wait or --watch passed\n";
+    "  9  timeout: the --timeout of --wait or --watch passed\n"
+    "  10 drill run: deviated (a recovery missed its SLO, the steady state was lost)\n"
+    "  11 drill run: could not run (no steady state at the start, a step refused)\n";
 
 static const struct page *find(const char *name)
 {
@@ -286,7 +371,8 @@ void ctl_help_global(FILE *f)
           "`chimeractl help COMMAND` (or COMMAND --help) for a command's options,\n"
           "examples and exit codes; `chimeractl help exit-codes` for the table:\n"
           "0 ok, 1 failed, 2 usage, 3 error status, 4 not found, 5 cannot connect,\n"
-          "6 auth refused, 7 unavailable, 8 conflict, 9 timeout.\n",
+          "6 auth refused, 7 unavailable, 8 conflict, 9 timeout, 10 drill deviated,\n"
+          "11 drill could not run.\n",
           f);
 }
 
@@ -297,9 +383,11 @@ static void print_page(const struct page *p)
     printf("\nGlobal options (--addr, --json, --timeout-ms, --token-file): chimeractl --help\n");
 }
 
-static const char *const top_names[] = {"status", "events",      "keygen",     "version",  "ledger",
-                                        "deploy", "deployments", "deployment", "rollback", "help"};
+static const char *const top_names[] = {"status",   "events", "keygen",      "version",
+                                        "ledger",   "deploy", "deployments", "deployment",
+                                        "rollback", "drill",  "help"};
 static const char *const ledger_names[] = {"show", "tail", "head", "note", "verify"};
+static const char *const drill_names[] = {"validate", "list", "run", "history"};
 
 int ctl_help(int n, char **words)
 {
@@ -313,11 +401,14 @@ int ctl_help(int n, char **words)
     }
     if (!find(words[0]))
         return ctl_unknown_command(words[0]);
-    if (strcmp(words[0], "ledger") == 0 && n > 1) {
+    bool drill = strcmp(words[0], "drill") == 0;
+    if ((strcmp(words[0], "ledger") == 0 || drill) && n > 1) {
         char name[64];
-        snprintf(name, sizeof name, "ledger %s", words[1]);
+        snprintf(name, sizeof name, "%s %s", words[0], words[1]);
         if (!find(name))
-            return ctl_unknown_ledger_command(words[1]);
+            return drill ? ctl_unknown("drill command", words[1], drill_names,
+                                       sizeof drill_names / sizeof drill_names[0])
+                         : ctl_unknown_ledger_command(words[1]);
         print_page(find(name));
         return CTL_OK;
     }

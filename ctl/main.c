@@ -23,6 +23,7 @@ static const struct command commands[] = {
     {"deployment", ctl_cmd_deployment},
     {"rollback", ctl_cmd_rollback},
     {"version", ctl_cmd_version},
+    {"drill", ctl_cmd_drill},
     /* clang-format on */
 };
 
@@ -148,7 +149,10 @@ int main(int argc, char **argv)
             bool offline =
                 strcmp(rest[0], "keygen") == 0 ||
                 (strcmp(rest[0], "ledger") == 0 && nrest > 1 && strcmp(rest[1], "verify") == 0) ||
-                (strcmp(rest[0], "version") == 0 && nrest > 1 && strcmp(rest[1], "--client") == 0);
+                (strcmp(rest[0], "version") == 0 && nrest > 1 &&
+                 strcmp(rest[1], "--client") == 0) ||
+                (strcmp(rest[0], "drill") == 0 && nrest > 1 && strcmp(rest[1], "run") != 0 &&
+                 strcmp(rest[1], "history") != 0);
             rc = offline ? CTL_OK : check_addr(&o);
             if (rc == CTL_OK && !offline && o.token_file && *o.token_file)
                 o.token = token = ctl_read_token(o.token_file, token_err, sizeof token_err);

@@ -1,0 +1,861 @@
+/* chimeractl drill run FILE|NAME: a drill against a live federation. The
+ * decisions (the verdict, the journal, its digest, the report) are
+ * chaos/drill's; this file only asks the nodes and keeps the clock.
+ *
+ * The flow, as Chaos Toolkit's users know it:
+ *  1. Load and validate the drill (exit 2 when invalid). A method with
+ *     faults needs the node's chaos endpoints: GET /chaos answering 404
+ *     refuses the drill before anything is touched (exit 11).
+ *  2. Steady state before: every probe once. Not holding: exit 11, nothing
+ *     done.
+ *  3. The method, in order, each action between its pauses. A fault is
+ *     POST /chaos/inject {"kind","target","service","peer","duration_ms",
+ *     "delay_ms"} (selectors such as "leader" resolved from GET /federation/state
+ *     first); from then on the SLO's probes are swept every 500 ms: the
+ *     first sweep that fails is the time to detect (from the injection),
+ *     the first that holds after it the time to recover (from the SLO's
+ *     start: the injection, or the fault's end with "from": "heal"). Probes
+ *     that never fail within the SLO mean the federation masked the fault
+ *     (recovered, not detected). The runner gives up at twice the SLO plus
+ *     5 s, so a miss is still measured. A deploy is POST /deployments, then
+ *     GET /deployments/ID until it ends as expected (stable; or failed, and
+ *     the leader's rollback listed by GET /deployments ended reverted) and
+ *     its SLO's probes hold.
+ *  4. Steady state after: swept until it holds, for as long as the longest
+ *     SLO (at least 5 s).
+ *  5. The rollbacks, always, also after a failure or Ctrl-C: "heal" is POST
+ *     /chaos/stop (the kill switch) when this run injected a fault;
+ *     "restart_nodes" runs --restart-cmd for each node a kill_node fault
+ *     took down (without it, the node's supervisor is trusted).
+ *  6. The verdict, the report, the journal (--journal, default
+ *     journal.json) and its BLAKE2b digest, recorded in the ledger as a
+ *     note (POST /ledger/notes) that the next checkpoint's witness quorum
+ *     notarizes. A ledger entry of its own (and `drill history`) waits for
+ *     the node's drill endpoint.
+ * Exit: 0 held, 10 deviated, 11 could not run (a mutation refused for its
+ * token fails its step: 11); before the run starts, 5 and 6 as for every
+ * command when no node answers GET /federation/state or refuses the read. */
+#include <curl/curl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctl/deploy_int.h"
+#include "ctl/drill_int.h"
+#include "pipeline/core/manifest.h"
+
+#define SWEEP_MS 500
+#define SETTLE_MIN_MS 5000u
+#define NO_CHAOS "chaos injection is not available on this federation yet (POST /chaos/inject)"
+
+struct runner {
+    const struct ctl_opts *o;
+    const char *token;
+    struct ctl_conn conn; /* mutations: follows a follower's 307 to the leader */
+    struct ctl_drill_file f;
+    struct drill_run r;
+    char killed[DRILL_MAX_ACTIONS][DRILL_ID_MAX]; /* nodes a kill_node took down */
+    size_t nkilled;
+    bool injected;
+    const char *restart_cmd;
+    int64_t mono0, wall0; /* the run's clocks: Unix ms = wall0 + (mono - mono0) */
+};
+
+static int64_t now_ms(const struct runner *x)
+{
+    return x->wall0 + (ctl_mono_ms() - x->mono0);
+}
+
+static void progress(const struct runner *x, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void progress(const struct runner *x, const char *fmt, ...)
+{
+    if (x->o->json)
+        return;
+    char clock[16];
+    va_list ap;
+    ctl_clock(clock, sizeof clock);
+    printf("[%s] ", clock);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    putchar('\n');
+    fflush(stdout);
+}
+
+/* ---- asking the federation -------------------------------------------- */
+
+/* GET path from the first endpoint of addr that answers; a new client each
+ * time, so a killed node is passed over. NULL when none answers. */
+static json_t *get_json(const struct ctl_opts *o, const char *addr, const char *path, long *status)
+{
+    struct ctl_opts oo = *o;
+    if (addr)
+        oo.addr = addr;
+    struct ctl_client *cl = ctl_client_new(&oo);
+    struct ctl_reply r;
+    json_t *j = NULL;
+    *status = 0;
+    if (!cl)
+        return NULL;
+    if (ctl_get(cl, path, &r) == 0) {
+        *status = r.status;
+        if (json_is_object(r.json))
+            j = json_incref(r.json);
+    }
+    ctl_reply_free(&r);
+    ctl_client_free(cl);
+    return j;
+}
+
+/* The federation as its leader sees it (only the leader hears every
+ * member's release); the state of whichever node answered when there is no
+ * leader or it cannot be asked. NULL when no node answers. */
+static json_t *leader_state(const struct runner *x)
+{
+    long st;
+    json_t *s = get_json(x->o, NULL, "/federation/state", &st);
+    const char *leader = s ? json_string_value(json_object_get(s, "leader")) : NULL;
+    const char *self = s ? json_string_value(json_object_get(s, "node")) : NULL;
+    if (!leader || (self && strcmp(leader, self) == 0))
+        return s;
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(s, "peers"), i, p)
+    {
+        const char *id = json_string_value(json_object_get(p, "node"));
+        const char *http = json_string_value(json_object_get(p, "http"));
+        if (!id || !http || strcmp(id, leader) != 0)
+            continue;
+        json_t *ls = get_json(x->o, http, "/federation/state", &st);
+        if (ls) {
+            json_decref(s);
+            return ls;
+        }
+    }
+    return s;
+}
+
+static void append(char *out, size_t cap, const char *s)
+{
+    size_t n = strlen(out);
+    snprintf(out + n, cap - n, "%s%s", n ? ", " : "", s);
+}
+
+static bool probe_state(const struct runner *x, const struct drill_probe *p, json_t *state,
+                        char *detail, size_t cap)
+{
+    detail[0] = '\0';
+    if (!state) {
+        snprintf(detail, cap, "no node answered");
+        return false;
+    }
+    json_t *peers = json_object_get(state, "peers"), *m;
+    size_t i;
+    switch (p->kind) {
+    case DRILL_PROBE_LEADER: {
+        const char *l = json_string_value(json_object_get(state, "leader"));
+        snprintf(detail, cap, l ? "leader %s" : "no leader", l);
+        return l != NULL;
+    }
+    case DRILL_PROBE_ALL_ALIVE:
+        json_array_foreach(peers, i, m)
+        {
+            const char *st = json_string_value(json_object_get(m, "status"));
+            if (!st || strcmp(st, "alive") != 0) {
+                char one[96];
+                snprintf(one, sizeof one, "%s %s", ctl_json_str(m, "node", "?"), st ? st : "?");
+                append(detail, cap, one);
+            }
+        }
+        if (!*detail)
+            snprintf(detail, cap, "%zu members alive", json_array_size(peers));
+        return strstr(detail, "members alive") != NULL;
+    case DRILL_PROBE_NONE_READ_ONLY: {
+        /* Each member says for itself; one that does not answer is
+         * all_alive's business. */
+        bool any = false;
+        json_array_foreach(peers, i, m)
+        {
+            const char *http = json_string_value(json_object_get(m, "http"));
+            long st;
+            json_t *s = http ? get_json(x->o, http, "/federation/state", &st) : NULL;
+            if (s && json_is_true(json_object_get(s, "read_only"))) {
+                append(detail, cap, ctl_json_str(m, "node", "?"));
+                any = true;
+            }
+            json_decref(s);
+        }
+        if (any) {
+            char tmp[160];
+            snprintf(tmp, sizeof tmp, "read-only: %s", detail);
+            snprintf(detail, cap, "%s", tmp);
+        } else
+            snprintf(detail, cap, "no member read-only");
+        return !any;
+    }
+    case DRILL_PROBE_RELEASE_HEALTHY: {
+        bool any_release = false;
+        json_array_foreach(peers, i, m)
+        {
+            json_t *rel = json_object_get(m, "release");
+            const char *h = json_string_value(json_object_get(rel, "health"));
+            if (json_is_string(json_object_get(rel, "running")))
+                any_release = true;
+            if (!h || strcmp(h, "healthy") != 0) {
+                char one[96];
+                snprintf(one, sizeof one, "%s %s", ctl_json_str(m, "node", "?"), h ? h : "?");
+                append(detail, cap, one);
+            }
+        }
+        if (!any_release) {
+            snprintf(detail, cap, "no release deployed");
+            return false;
+        }
+        if (*detail)
+            return false;
+        snprintf(detail, cap, "healthy on %zu members", json_array_size(peers));
+        return true;
+    }
+    default:
+        return false;
+    }
+}
+
+static bool probe_note(struct runner *x, const struct drill_probe *p, char *detail, size_t cap)
+{
+    char text[DRILL_TITLE_MAX + DRILL_NAME_MAX + 32];
+    snprintf(text, sizeof text, "drill \"%s\": probe \"%s\"", x->f.d.title, p->name);
+    json_t *body = json_pack("{s:[s]}", "notes", text);
+    char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!payload) {
+        snprintf(detail, cap, "out of memory");
+        return false;
+    }
+    int64_t t = ctl_mono_ms();
+    struct ctl_reply r;
+    int rc = ctl_conn_post(&x->conn, "/ledger/notes", payload, x->token, &r);
+    int64_t took = ctl_mono_ms() - t;
+    free(payload);
+    bool ok = rc == 0 && r.status >= 200 && r.status < 300;
+    char want[32];
+    manifest_format_duration(p->within_ms, want, sizeof want);
+    if (!ok)
+        snprintf(detail, cap, "not committed: %.120s",
+                 rc != 0 ? r.error : ctl_json_str(r.json, "error", "error status"));
+    else
+        snprintf(detail, cap, "committed in %" PRId64 " ms (tolerance %s)", took, want);
+    ctl_reply_free(&r);
+    return ok && took <= (int64_t)p->within_ms;
+}
+
+static bool probe_http(const struct drill_probe *p, char *detail, size_t cap)
+{
+    CURL *c = curl_easy_init();
+    if (!c) {
+        snprintf(detail, cap, "curl cannot start");
+        return false;
+    }
+    struct ctl_body body = {.max = 64 * 1024};
+    curl_easy_setopt(c, CURLOPT_URL, p->url);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)p->timeout_ms);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, ctl_body_write);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+    CURLcode rc = curl_easy_perform(c);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    free(body.buf);
+    if (rc != CURLE_OK && !body.too_big) {
+        snprintf(detail, cap, "%s", curl_easy_strerror(rc));
+        return false;
+    }
+    snprintf(detail, cap, "answered %ld", status);
+    for (size_t i = 0; i < p->nstatuses; i++)
+        if (p->statuses[i] == status)
+            return true;
+    return false;
+}
+
+/* One sweep of the probes in mask; res gets each one's result. True when
+ * every one held. */
+static bool sweep(struct runner *x, uint32_t mask, struct drill_probe_result *res)
+{
+    const struct drill *d = &x->f.d;
+    json_t *state = NULL;
+    bool have_state = false, all = true;
+    for (size_t i = 0; i < d->nprobes; i++) {
+        if (!(mask & (1u << i)))
+            continue;
+        const struct drill_probe *p = &d->probes[i];
+        bool got;
+        if (p->kind == DRILL_PROBE_NOTE_COMMITS)
+            got = probe_note(x, p, res[i].detail, sizeof res[i].detail);
+        else if (p->kind == DRILL_PROBE_HTTP)
+            got = probe_http(p, res[i].detail, sizeof res[i].detail);
+        else {
+            if (!have_state)
+                state = leader_state(x), have_state = true;
+            got = probe_state(x, p, state, res[i].detail, sizeof res[i].detail) == p->expect;
+        }
+        res[i].held = got;
+        all = all && res[i].held;
+    }
+    json_decref(state);
+    return all;
+}
+
+static uint32_t all_probes(const struct drill *d)
+{
+    return d->nprobes >= 32 ? 0xffffffffu : (1u << d->nprobes) - 1;
+}
+
+/* ---- the actions ------------------------------------------------------ */
+
+/* A node selector as an id, from the leader's view; NULL after filling
+ * why when there is none to pick. */
+static const char *resolve_node(const struct runner *x, const char *sel, char *out, size_t cap,
+                                char *why, size_t whylen)
+{
+    bool leader = strcmp(sel, "leader") == 0, follower = strcmp(sel, "follower") == 0;
+    if (!leader && !follower && strcmp(sel, "any") != 0) {
+        snprintf(out, cap, "%s", sel);
+        return out;
+    }
+    json_t *s = leader_state(x);
+    const char *l = s ? json_string_value(json_object_get(s, "leader")) : NULL;
+    out[0] = '\0';
+    if (leader && l)
+        snprintf(out, cap, "%s", l);
+    size_t i;
+    json_t *m;
+    json_array_foreach(s ? json_object_get(s, "peers") : NULL, i, m)
+    {
+        const char *id = json_string_value(json_object_get(m, "node"));
+        const char *st = json_string_value(json_object_get(m, "status"));
+        if (out[0] || leader || !id || !st || strcmp(st, "alive") != 0)
+            continue;
+        /* A follower is any member but the leader; "any" prefers one too,
+         * so a service fault does not also cost an election. */
+        if (!l || strcmp(id, l) != 0)
+            snprintf(out, cap, "%s", id);
+    }
+    if (!out[0] && !leader && l)
+        snprintf(out, cap, "%s", l); /* "any" in a federation of one */
+    json_decref(s);
+    if (!out[0] || (follower && l && strcmp(out, l) == 0)) {
+        snprintf(why, whylen, "no %s to pick: %s", sel, s ? "none is alive" : "no node answered");
+        return NULL;
+    }
+    return out;
+}
+
+static void fail_step(struct drill_step_result *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void fail_step(struct drill_step_result *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->detail, sizeof s->detail, fmt, ap);
+    va_end(ap);
+    s->status = DRILL_STEP_FAILED;
+}
+
+/* The error of a refused mutation, for a step's detail. */
+static void refusal(const struct ctl_reply *r, int rc, char *out, size_t cap)
+{
+    if (rc != 0)
+        snprintf(out, cap, "%.200s", r->error);
+    else
+        snprintf(out, cap, "%ld: %.200s", r->status,
+                 ctl_json_str(r->json, "error", "error status"));
+}
+
+static int inject(struct runner *x, const struct drill_action *a, struct drill_step_result *s,
+                  char *node, size_t cap)
+{
+    char why[256];
+    bool svc = a->fault == DRILL_FAULT_KILL_SERVICE || a->fault == DRILL_FAULT_PAUSE_SERVICE;
+    if (!resolve_node(x, svc ? a->node : a->target, node, cap, why, sizeof why)) {
+        fail_step(s, "%s", why);
+        return -1;
+    }
+    /* The node's request (chaos/fault.h, chaos_request_from_json): the
+     * target is always a node; a kill's duration is the time the
+     * federation is given to recover, the SLO's. */
+    json_t *body = json_pack(
+        "{s:s,s:s,s:I}", "kind", drill_fault_name(a->fault), "target", node, "duration_ms",
+        (json_int_t)(a->duration_ms ? a->duration_ms : a->slo.recover_within_ms));
+    if (svc)
+        json_object_set_new(body, "service", json_string(a->target));
+    if (a->delay_ms)
+        json_object_set_new(body, "delay_ms", json_integer(a->delay_ms));
+    if (a->peer[0])
+        json_object_set_new(body, "peer", json_string(a->peer));
+    char *payload = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    struct ctl_reply r;
+    int rc = payload ? ctl_conn_post(&x->conn, "/chaos/inject", payload, x->token, &r) : -1;
+    free(payload);
+    if (!payload) {
+        fail_step(s, "out of memory");
+        return -1;
+    }
+    bool ok = rc == 0 && r.status >= 200 && r.status < 300;
+    if (!ok && rc == 0 && r.status == 404)
+        fail_step(s, NO_CHAOS);
+    else if (!ok) {
+        refusal(&r, rc, why, sizeof why);
+        fail_step(s, "the fault was refused: %s", why);
+    }
+    ctl_reply_free(&r);
+    return ok ? 0 : -1;
+}
+
+/* Sweeps the SLO's probes of action a, started (injected, submitted) at
+ * t_start (monotonic ms); the SLO's clock starts slo_delay ms later. */
+static void measure(struct runner *x, const struct drill_action *a, struct drill_step_result *s,
+                    int64_t t_start, uint32_t slo_delay)
+{
+    struct drill_probe_result res[DRILL_MAX_PROBES];
+    int64_t t0 = t_start + slo_delay;
+    /* Past the SLO, so that a miss is measured too; from now when the
+     * action itself took longer (a rollout). */
+    int64_t from = t0 > ctl_mono_ms() ? t0 : ctl_mono_ms();
+    int64_t give_up = from + 2 * (int64_t)a->slo.recover_within_ms + 5000;
+    memset(res, 0, sizeof res);
+    for (;;) {
+        int64_t now = ctl_mono_ms();
+        if (ctl_interrupted || now > give_up)
+            break;
+        bool held = sweep(x, a->slo.probes, res);
+        now = ctl_mono_ms();
+        if (!held && !s->detected) {
+            s->detected = true;
+            s->detect_ms = (uint32_t)(now - t_start);
+            progress(x, "  detected after %" PRIu32 " ms", s->detect_ms);
+        }
+        if (held && now >= t0 && (s->detected || now - t0 > (int64_t)a->slo.recover_within_ms)) {
+            s->recovered = true;
+            s->recover_ms = s->detected ? (uint32_t)(now > t0 ? now - t0 : 0) : 0;
+            break;
+        }
+        ctl_sleep_ms(SWEEP_MS);
+    }
+    char got[32];
+    manifest_format_duration(s->recover_ms, got, sizeof got);
+    size_t n = strlen(s->detail);
+    if (!s->recovered) {
+        snprintf(s->detail + n, sizeof s->detail - n, "; not recovered");
+        progress(x, "  NOT recovered");
+    } else if (!s->detected) {
+        snprintf(s->detail + n, sizeof s->detail - n, "; not detected: the probes held throughout");
+        progress(x, "  masked: the probes held throughout");
+    } else {
+        progress(x, "  recovered after %s", got);
+    }
+}
+
+static void run_fault(struct runner *x, const struct drill_action *a, struct drill_step_result *s)
+{
+    char node[DRILL_ID_MAX];
+    if (inject(x, a, s, node, sizeof node) != 0)
+        return;
+    int64_t t = ctl_mono_ms();
+    x->injected = true;
+    if (a->fault == DRILL_FAULT_KILL_NODE && x->nkilled < DRILL_MAX_ACTIONS)
+        snprintf(x->killed[x->nkilled++], DRILL_ID_MAX, "%s", node);
+    snprintf(s->detail, sizeof s->detail, "%s %s%s%s", drill_fault_name(a->fault), a->target,
+             strcmp(a->target, node) ? " on " : "", strcmp(a->target, node) ? node : "");
+    progress(x, "  injected %s", s->detail);
+    s->status = DRILL_STEP_DONE;
+    measure(x, a, s, t, a->slo.from == DRILL_SLO_FROM_HEAL ? a->duration_ms : 0);
+}
+
+/* The stage a deployment ended in, or NULL while it goes on. */
+/* The stage of deployment id ("unknown" when not heard); its start in
+ * *started. */
+static void deployment_stage(struct runner *x, const char *id, char *stage, size_t cap,
+                             json_int_t *started)
+{
+    char path[160];
+    long st;
+    snprintf(path, sizeof path, "/deployments/%.128s", id);
+    json_t *d = get_json(x->o, NULL, path, &st);
+    snprintf(stage, cap, "%s", d ? ctl_json_str(d, "stage", "unknown") : "unknown");
+    *started = json_integer_value(json_object_get(d, "started_ms"));
+    json_decref(d);
+}
+
+/* The stage of the rollback the leader started for deployment ours (which
+ * started at started): "" while none is listed. */
+static void rollback_stage(struct runner *x, const char *ours, json_int_t started, char *stage,
+                           size_t cap)
+{
+    long st;
+    json_t *list = get_json(x->o, NULL, "/deployments", &st), *d;
+    size_t i;
+    char other[128];
+    stage[0] = '\0';
+    json_array_foreach(json_object_get(list, "deployments"), i, d)
+    {
+        ctl_deploy_id(d, other, sizeof other);
+        if (json_is_true(json_object_get(d, "rollback")) && strcmp(other, ours) != 0 &&
+            json_integer_value(json_object_get(d, "started_ms")) >= started) {
+            snprintf(stage, cap, "%s", ctl_json_str(d, "stage", "unknown"));
+            break;
+        }
+    }
+    json_decref(list);
+}
+
+static bool unfinished(const char *stage, bool rollback)
+{
+    return (rollback && !*stage) || strcmp(stage, "deploying") == 0 ||
+           strcmp(stage, "rolling_back") == 0 || strcmp(stage, "unknown") == 0;
+}
+
+/* Waits until the deployment (or its rollback) ends, watching the SLO's
+ * probes meanwhile: the time to detect is the federation's, not the
+ * rollout's end. */
+static void wait_deployment(struct runner *x, const struct drill_action *a,
+                            struct drill_step_result *s, const char *id, bool rollback,
+                            json_int_t started, int64_t t, char *stage, size_t cap)
+{
+    /* The rollout's own deadlines bound it; this only guards the runner. */
+    int64_t give_up = t + 15 * 60 * 1000;
+    struct drill_probe_result res[DRILL_MAX_PROBES];
+    for (;;) {
+        json_int_t ignored;
+        if (rollback)
+            rollback_stage(x, id, started, stage, cap);
+        else
+            deployment_stage(x, id, stage, cap, &ignored);
+        if (!unfinished(stage, rollback) || ctl_interrupted || ctl_mono_ms() >= give_up)
+            return;
+        if (a->slo.set && !s->detected && !sweep(x, a->slo.probes, res)) {
+            s->detected = true;
+            s->detect_ms = (uint32_t)(ctl_mono_ms() - t);
+            progress(x, "  detected after %" PRIu32 " ms", s->detect_ms);
+        }
+        ctl_sleep_ms(SWEEP_MS);
+    }
+}
+
+static void run_deploy(struct runner *x, const struct drill_action *a, struct drill_step_result *s)
+{
+    char why[512], id[128], stage[32], rb[32] = "";
+    char *doc = ctl_drill_manifest(&x->f, a, why, sizeof why);
+    if (!doc) {
+        fail_step(s, "%s", why);
+        return;
+    }
+    struct ctl_reply r;
+    int rc = ctl_conn_post(&x->conn, "/deployments", doc, x->token, &r);
+    free(doc);
+    int64_t t = ctl_mono_ms();
+    if (rc != 0 || r.status != 202) {
+        refusal(&r, rc, why, sizeof why);
+        fail_step(s, "the deployment was refused: %s", why);
+        ctl_reply_free(&r);
+        return;
+    }
+    ctl_deploy_id(r.json, id, sizeof id);
+    ctl_reply_free(&r);
+    progress(x, "  deployment %s submitted", id);
+    json_int_t started;
+    wait_deployment(x, a, s, id, false, 0, t, stage, sizeof stage);
+    deployment_stage(x, id, stage, sizeof stage, &started);
+    bool as_expected = strcmp(stage, "stable") == 0;
+    if (a->expect_reverted && strcmp(stage, "failed") == 0) {
+        /* Reverted means the leader's rollback is over, not just begun. */
+        wait_deployment(x, a, s, id, true, started, t, rb, sizeof rb);
+        as_expected = strcmp(rb, "reverted") == 0;
+    } else if (a->expect_reverted) {
+        as_expected = strcmp(stage, "reverted") == 0;
+    }
+    snprintf(s->detail, sizeof s->detail, "deployment %s ended %s%s%s (expected %s)", id, stage,
+             *rb ? ", its rollback " : "", rb,
+             a->expect_reverted ? "failed and reverted" : "stable");
+    progress(x, "  %s", s->detail);
+    if (!as_expected) {
+        s->status = DRILL_STEP_FAILED;
+        return;
+    }
+    s->status = DRILL_STEP_DONE;
+    if (a->slo.set)
+        measure(x, a, s, t, 0);
+}
+
+static void run_heal(struct runner *x, struct drill_step_result *s)
+{
+    if (!x->injected) {
+        snprintf(s->detail, sizeof s->detail, "nothing to heal: this run injected no fault");
+        s->status = DRILL_STEP_DONE;
+        return;
+    }
+    struct ctl_reply r;
+    int rc = ctl_conn_post(&x->conn, "/chaos/stop", "{}", x->token, &r);
+    if (rc == 0 && r.status >= 200 && r.status < 300) {
+        snprintf(s->detail, sizeof s->detail, "every fault healed (POST /chaos/stop)");
+        s->status = DRILL_STEP_DONE;
+    } else {
+        char why[256];
+        refusal(&r, rc, why, sizeof why);
+        fail_step(s, "POST /chaos/stop: %s", why);
+    }
+    ctl_reply_free(&r);
+}
+
+static void run_restart(struct runner *x, struct drill_step_result *s)
+{
+    s->status = DRILL_STEP_DONE;
+    if (x->nkilled == 0) {
+        snprintf(s->detail, sizeof s->detail, "no node was killed");
+        return;
+    }
+    if (!x->restart_cmd) {
+        snprintf(s->detail, sizeof s->detail,
+                 "left to the nodes' supervisor (no --restart-cmd given)");
+        return;
+    }
+    for (size_t i = 0; i < x->nkilled; i++) {
+        char cmd[2048] = "";
+        for (const char *p = x->restart_cmd; *p; p++) {
+            size_t n = strlen(cmd);
+            if (strncmp(p, "{node}", 6) == 0) {
+                snprintf(cmd + n, sizeof cmd - n, "%s", x->killed[i]);
+                p += 5;
+            } else if (n + 1 < sizeof cmd) {
+                cmd[n] = *p;
+                cmd[n + 1] = '\0';
+            }
+        }
+        int st = system(cmd);
+        if (st != 0) {
+            fail_step(s, "restarting %s: `%s` exited %d", x->killed[i], cmd, st);
+            return;
+        }
+    }
+    snprintf(s->detail, sizeof s->detail, "restarted %zu node(s) with --restart-cmd", x->nkilled);
+}
+
+static void run_action(struct runner *x, const struct drill_action *a, struct drill_step_result *s)
+{
+    progress(x, "%s (%s)", a->name, drill_action_name(a->kind));
+    s->started_ms = now_ms(x);
+    ctl_sleep_ms(a->pause_before_ms);
+    switch (a->kind) {
+    case DRILL_ACTION_FAULT:
+        run_fault(x, a, s);
+        break;
+    case DRILL_ACTION_DEPLOY:
+        run_deploy(x, a, s);
+        break;
+    case DRILL_ACTION_PAUSE:
+        ctl_sleep_ms(a->duration_ms);
+        s->status = DRILL_STEP_DONE;
+        break;
+    case DRILL_ACTION_HEAL:
+        run_heal(x, s);
+        break;
+    case DRILL_ACTION_RESTART_NODES:
+        run_restart(x, s);
+        break;
+    }
+    if (s->status == DRILL_STEP_FAILED)
+        progress(x, "  FAILED: %s", s->detail);
+    else
+        ctl_sleep_ms(a->pause_after_ms);
+    s->ended_ms = now_ms(x);
+}
+
+/* ---- the run ---------------------------------------------------------- */
+
+/* Refuses a drill with faults up front when the node has no chaos
+ * endpoints: nothing is touched. */
+static bool chaos_missing(struct runner *x)
+{
+    long st;
+    json_t *j = get_json(x->o, NULL, "/chaos", &st);
+    json_decref(j);
+    return st == 404;
+}
+
+static void steady_after(struct runner *x)
+{
+    const struct drill *d = &x->f.d;
+    uint32_t wait = SETTLE_MIN_MS;
+    for (size_t i = 0; i < d->nmethod; i++)
+        if (d->method[i].slo.set && d->method[i].slo.recover_within_ms > wait)
+            wait = d->method[i].slo.recover_within_ms;
+    int64_t until = ctl_mono_ms() + wait;
+    x->r.after_checked = true;
+    while (!sweep(x, all_probes(d), x->r.after) && !ctl_interrupted && ctl_mono_ms() < until)
+        ctl_sleep_ms(SWEEP_MS);
+}
+
+static void print_hypothesis(const struct runner *x, const char *when,
+                             const struct drill_probe_result *res)
+{
+    size_t held = 0;
+    for (size_t i = 0; i < x->f.d.nprobes; i++)
+        held += res[i].held;
+    progress(x, "steady state %s: %zu of %zu probes hold", when, held, x->f.d.nprobes);
+}
+
+/* The ledger note that records the result (drill_note); its index in
+ * *index. */
+static int record(struct runner *x, const uint8_t digest[DRILL_DIGEST_BYTES], json_int_t *index)
+{
+    char text[DRILL_NOTE_MAX];
+    drill_note(&x->f.d, &x->r, digest, text, sizeof text);
+    json_t *body = json_pack("{s:[s]}", "notes", text);
+    char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!payload)
+        return -1;
+    struct ctl_reply r;
+    int rc = ctl_conn_post(&x->conn, "/ledger/notes", payload, x->token, &r);
+    free(payload);
+    bool ok = rc == 0 && r.status >= 200 && r.status < 300 &&
+              json_is_integer(json_object_get(r.json, "first_index"));
+    if (ok)
+        *index = json_integer_value(json_object_get(r.json, "first_index"));
+    ctl_reply_free(&r);
+    return ok ? 0 : -1;
+}
+
+static int finish(struct runner *x, const char *journal_file)
+{
+    x->r.ended_ms = now_ms(x);
+    char why[320], hex[2 * DRILL_DIGEST_BYTES + 1] = "";
+    enum drill_verdict v = drill_verdict(&x->f.d, &x->r, why, sizeof why);
+    json_t *journal = drill_journal(&x->f.d, &x->r);
+    uint8_t digest[DRILL_DIGEST_BYTES] = {0};
+    if (journal && drill_journal_digest(journal, digest) == 0)
+        for (size_t i = 0; i < sizeof digest; i++)
+            snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+    if (journal && json_dump_file(journal, journal_file, JSON_INDENT(2)) != 0)
+        fprintf(stderr, "chimeractl: drill run: cannot write the journal to %s\n", journal_file);
+    json_int_t index = 0;
+    bool recorded = record(x, digest, &index) == 0;
+    if (x->o->json) {
+        json_dumpf(journal, stdout, JSON_INDENT(2));
+        putchar('\n');
+    } else {
+        char *report = drill_report(&x->f.d, &x->r);
+        printf("\n%s", report ? report : "(out of memory)\n");
+        free(report);
+        printf("Journal: %s (BLAKE2b %s)\n", journal_file, hex);
+        if (recorded)
+            printf("Recorded in the ledger at index %" JSON_INTEGER_FORMAT
+                   "; the first checkpoint at or after it notarizes it (chimeractl ledger show "
+                   "%" JSON_INTEGER_FORMAT ")\n",
+                   index, index);
+        else
+            printf("Not recorded in the ledger (the note was refused)\n");
+    }
+    json_decref(journal);
+    return v == DRILL_HELD       ? CTL_OK
+           : v == DRILL_DEVIATED ? CTL_DRILL_DEVIATED
+                                 : CTL_DRILL_COULD_NOT_RUN;
+}
+
+static int usage(const char *what, const char *arg)
+{
+    fprintf(stderr, "chimeractl: drill run: %s%s%s%s (see chimeractl drill run --help)\n", what,
+            arg ? " '" : "", arg ? arg : "", arg ? "'" : "");
+    return CTL_USAGE;
+}
+
+int ctl_cmd_drill_run(const struct ctl_opts *o, int argc, char **argv)
+{
+    const char *arg = NULL, *journal = "journal.json", *restart = NULL;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        const char **val = strcmp(a, "--journal") == 0       ? &journal
+                           : strcmp(a, "--restart-cmd") == 0 ? &restart
+                                                             : NULL;
+        if (val) {
+            if (i + 1 >= argc || !*argv[i + 1])
+                return usage("needs a value after", a);
+            *val = argv[++i];
+        } else if (a[0] == '-' && a[1])
+            return usage("unknown option", a);
+        else if (arg)
+            return usage("one drill at a time; unexpected argument", a);
+        else
+            arg = a;
+    }
+    if (!arg)
+        return usage("needs a drill FILE or the NAME of a built-in drill", NULL);
+    struct runner *x = calloc(1, sizeof *x);
+    if (!x)
+        return CTL_FAILED;
+    x->o = o;
+    x->restart_cmd = restart;
+    int rc = ctl_drill_load("drill run", arg, false, &x->f);
+    if (rc == CTL_OK && !(x->token = ctl_token_for(o, "drill run")))
+        rc = CTL_USAGE;
+    if (rc == CTL_OK && ctl_conn_open(&x->conn, o) != 0)
+        rc = ctl_exit_code(CTL_FAM_COMMON, CTL_O_NO_ANSWER);
+    if (rc != CTL_OK) {
+        ctl_drill_unload(&x->f);
+        free(x);
+        return rc;
+    }
+    ctl_catch_signals();
+    ctl_client_set_cancel(x->conn.first, &ctl_interrupted);
+    x->mono0 = ctl_mono_ms();
+    x->wall0 = (int64_t)time(NULL) * 1000;
+    x->r.started_ms = x->wall0;
+    const struct drill *d = &x->f.d;
+    /* A federation that cannot be reached, or refuses our reads, gets the
+     * common codes (5, 6) before anything is measured. */
+    struct ctl_reply st;
+    rc = ctl_check_reply(ctl_get(x->conn.first, "/federation/state", &st), &st);
+    ctl_reply_free(&st);
+    if (rc != CTL_OK)
+        goto out;
+    progress(x, "drill \"%s\" against %s", d->title, ctl_conn_addr(&x->conn));
+    if (drill_has_faults(d) && chaos_missing(x)) {
+        fprintf(stderr, "chimeractl: drill run: %s: the method injects faults, but %s\n", x->f.path,
+                NO_CHAOS);
+        snprintf(x->r.stopped, sizeof x->r.stopped, "%s", NO_CHAOS);
+        rc = CTL_DRILL_COULD_NOT_RUN;
+        goto out;
+    }
+    x->r.before_checked = true;
+    bool steady = sweep(x, all_probes(d), x->r.before);
+    print_hypothesis(x, "before", x->r.before);
+    for (size_t i = 0; steady && i < d->nmethod && !ctl_interrupted; i++) {
+        run_action(x, &d->method[i], &x->r.method[i]);
+        if (x->r.method[i].status == DRILL_STEP_FAILED)
+            break;
+    }
+    if (ctl_interrupted)
+        snprintf(x->r.stopped, sizeof x->r.stopped, "interrupted");
+    bool failed = false;
+    for (size_t i = 0; i < d->nmethod; i++)
+        failed = failed || x->r.method[i].status == DRILL_STEP_FAILED;
+    if (steady && !failed && !ctl_interrupted) {
+        steady_after(x);
+        print_hypothesis(x, "after", x->r.after);
+    }
+    /* The rollbacks always run: a Ctrl-C stops the method, not them. */
+    ctl_interrupted = 0;
+    for (size_t i = 0; steady && i < d->nrollbacks; i++)
+        run_action(x, &d->rollbacks[i], &x->r.rollbacks[i]);
+    rc = finish(x, journal);
+out:
+    ctl_conn_close(&x->conn);
+    ctl_drill_unload(&x->f);
+    free(x);
+    return rc;
+}

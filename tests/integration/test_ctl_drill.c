@@ -1,0 +1,304 @@
+/* Integration: chimeractl drill validate, list and run against a real
+ * federation. Faults need the node's chaos endpoints (issue 12); until a
+ * node has them, a drill that injects one is refused before it starts. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "harness.h"
+#include "harness_fixture.h"
+#include "ctl_support.h"
+#include "harness_release.h"
+
+#define NODES 3
+
+static struct h_cluster *cluster;
+static int tests_total, tests_done, leader;
+
+static int group_setup(void **state)
+{
+    (void)state;
+    h_path_add_bin_dir(); /* chimera-demo, for the bad-release drill */
+    cluster = h_cluster_create(NODES);
+    return cluster ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    if (cluster && tests_done == tests_total)
+        h_cluster_pass(cluster);
+    h_cluster_destroy(cluster);
+    return 0;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (!cluster->nodes[0].pid)
+        leader = h_start_leader(cluster, "test_ctl_drill", 0, NULL);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tests_done++;
+    return 0;
+}
+
+static void path_in(char *out, size_t cap, const char *name)
+{
+    snprintf(out, cap, "%s/%s", cluster->dir, name);
+}
+
+static json_t *load_journal(const char *path)
+{
+    json_error_t e;
+    json_t *j = json_load_file(path, 0, &e);
+    if (!j)
+        fail_msg("journal %s: %s", path, e.text);
+    return j;
+}
+
+static void test_every_builtin_drill_validates(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"leader-loss", "minority-partition", "service-crash",
+                                        "bad-release", "node-restart"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        struct run r = CTL(cluster, -1, "drill", "validate", names[i]);
+        EXPECT(r.code == 0 && strstr(r.out, "valid drill"), r);
+        run_free(&r);
+    }
+}
+
+static void test_list_names_the_builtin_drills(void **state)
+{
+    (void)state;
+    struct run r = CTL(cluster, -1, "drill", "list", "--json");
+    EXPECT(r.code == 0, r);
+    json_t *list = json_loads(r.out, 0, NULL);
+    EXPECT(json_array_size(list) >= 5, r);
+    EXPECT(strstr(r.out, "\"minority-partition\"") && strstr(r.out, "\"bad-release\""), r);
+    json_decref(list);
+    run_free(&r);
+}
+
+static void test_an_invalid_drill_exits_2_naming_its_json_path(void **state)
+{
+    (void)state;
+    char file[H_PATH_MAX];
+    path_in(file, sizeof file, "bad-drill.json");
+    write_file(file, "{\"title\": \"t\", \"steady-state-hypothesis\": {\"probes\": [{\"name\": "
+                     "\"l\", \"provider\": {\"type\": \"leader_exists\"}}]}, \"method\": "
+                     "[{\"name\": \"p\", \"provider\": {\"type\": \"pause\", \"duration\": 5}}]}");
+    struct run r = CTL(cluster, -1, "drill", "validate", file);
+    EXPECT(r.code == 2 && strstr(r.err, "invalid drill at method[0].provider.duration"), r);
+    run_free(&r);
+    r = CTL(cluster, 0, "drill", "run", file, "--token-file", cluster->token_file);
+    EXPECT(r.code == 2 && strstr(r.err, "method[0].provider.duration"), r);
+    run_free(&r);
+}
+
+static void test_an_unknown_drill_name_suggests_the_nearest(void **state)
+{
+    (void)state;
+    struct run r = CTL(cluster, -1, "drill", "validate", "leader-los");
+    EXPECT(r.code == 2 && strstr(r.err, "did you mean 'leader-loss'?"), r);
+    run_free(&r);
+}
+
+static const char steady_drill[] =
+    "{\"title\": \"Steady\", \"steady-state-hypothesis\": {\"probes\": [\n"
+    " {\"name\": \"a leader exists\", \"provider\": {\"type\": \"leader_exists\"}},\n"
+    " {\"name\": \"every node is alive\", \"provider\": {\"type\": \"all_alive\"}},\n"
+    " {\"name\": \"no node is read-only\", \"provider\": {\"type\": \"none_read_only\"}},\n"
+    " {\"name\": \"a note commits\", \"provider\": {\"type\": \"note_commits\"}, "
+    "\"tolerance\": \"1h\"}]},\n"
+    " \"method\": [{\"name\": \"wait a little\", \"provider\": {\"type\": \"pause\", "
+    "\"duration\": \"100ms\"}}]}\n";
+
+static void test_a_drill_without_faults_holds_and_is_recorded(void **state)
+{
+    (void)state;
+    char file[H_PATH_MAX], journal[H_PATH_MAX];
+    path_in(file, sizeof file, "steady.json");
+    path_in(journal, sizeof journal, "steady-journal.json");
+    write_file(file, steady_drill);
+    struct run r = CTL(cluster, 0, "drill", "run", file, "--journal", journal, "--token-file",
+                       cluster->token_file);
+    EXPECT(r.code == 0 && strstr(r.out, "Verdict: held") &&
+               strstr(r.out, "Recorded in the ledger at index"),
+           r);
+    json_t *j = load_journal(journal);
+    assert_string_equal(json_string_value(json_object_get(j, "verdict")), "held");
+    json_t *before = json_object_get(json_object_get(j, "steady_states"), "before");
+    assert_true(json_is_true(json_object_get(before, "held")));
+    assert_int_equal(json_array_size(json_object_get(before, "probes")), 4);
+    json_decref(j);
+    /* drill history finds it, with the digest the report printed. */
+    const char *hex = strstr(r.out, "(BLAKE2b ");
+    EXPECT(hex, r);
+    char digest[65];
+    snprintf(digest, sizeof digest, "%s", hex + strlen("(BLAKE2b "));
+    struct run h = CTL(cluster, 1, "drill", "history", "--json");
+    EXPECT(h.code == 0, h);
+    json_t *list = json_loads(h.out, 0, NULL),
+           *last = json_array_get(list, json_array_size(list) - 1);
+    EXPECT(last && strcmp(json_string_value(json_object_get(last, "title")), "Steady") == 0 &&
+               strcmp(json_string_value(json_object_get(last, "verdict")), "held") == 0 &&
+               strcmp(json_string_value(json_object_get(last, "digest")), digest) == 0,
+           h);
+    json_decref(list);
+    run_free(&h);
+    run_free(&r);
+}
+
+static void test_a_drill_refuses_to_start_when_the_steady_state_does_not_hold(void **state)
+{
+    (void)state;
+    char file[H_PATH_MAX], journal[H_PATH_MAX], doc[1024];
+    path_in(file, sizeof file, "unsteady.json");
+    path_in(journal, sizeof journal, "unsteady-journal.json");
+    /* Nothing listens on a free port: the probe cannot hold. */
+    snprintf(doc, sizeof doc,
+             "{\"title\": \"Unsteady\", \"steady-state-hypothesis\": {\"probes\": [{\"name\": "
+             "\"web answers\", \"provider\": {\"type\": \"http\", \"url\": "
+             "\"http://127.0.0.1:%d/\"}}]}, \"method\": [{\"name\": \"wait\", \"provider\": "
+             "{\"type\": \"pause\", \"duration\": \"1s\"}}]}",
+             h_free_port());
+    write_file(file, doc);
+    struct run r = CTL(cluster, 0, "drill", "run", file, "--journal", journal, "--token-file",
+                       cluster->token_file);
+    EXPECT(r.code == 11 && strstr(r.out, "the steady state did not hold before the method"), r);
+    json_t *j = load_journal(journal);
+    assert_string_equal(json_string_value(json_object_get(j, "verdict")), "could_not_run");
+    json_t *step = json_array_get(json_object_get(j, "run"), 0);
+    assert_string_equal(json_string_value(json_object_get(step, "status")), "skipped");
+    json_decref(j);
+    run_free(&r);
+}
+
+/* Until the node has POST /chaos/inject, a drill with a fault is refused
+ * before anything is touched. */
+static void test_a_drill_with_faults_is_refused_without_chaos_endpoints(void **state)
+{
+    (void)state;
+    struct run r =
+        CTL(cluster, 0, "drill", "run", "service-crash", "--token-file", cluster->token_file);
+    EXPECT(r.code == 11 && strstr(r.err, "chaos injection is not available on this federation "
+                                         "yet (POST /chaos/inject)"),
+           r);
+    run_free(&r);
+}
+
+static void test_a_drill_against_no_node_exits_5(void **state)
+{
+    (void)state;
+    char addr[32];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", h_free_port());
+    struct run r = CTL(cluster, -1, "--addr", addr, "drill", "run", "service-crash", "--token-file",
+                       cluster->token_file);
+    EXPECT(r.code == 5 && strstr(r.err, "cannot reach"), r);
+    run_free(&r);
+}
+
+static struct run run_long(const char *file, const char *journal);
+
+/* A release whose health fails is reverted automatically: the built-in
+ * drill holds against a federation running a stable demo release. */
+static void test_the_bad_release_drill_holds(void **state)
+{
+    (void)state;
+    char journal[H_PATH_MAX];
+    path_in(journal, sizeof journal, "bad-release-journal.json");
+    char *id = h_deploy_stable(cluster, leader, "demo-good.json", h_timeout_ms());
+    if (!id)
+        fail_msg("demo-good.json did not become stable");
+    free(id);
+    /* A rollout, its failure and the revert take longer than one wait. */
+    struct run r = run_long("bad-release", journal);
+    EXPECT(r.code == 0 && strstr(r.out, "Verdict: held"), r);
+    json_t *j = load_journal(journal);
+    json_t *step = json_array_get(json_object_get(j, "run"), 0);
+    assert_true(json_is_true(json_object_get(step, "slo_met")));
+    assert_true(json_is_integer(json_object_get(step, "recover_ms")));
+    json_decref(j);
+    run_free(&r);
+}
+
+/* chimeractl drill run FILE with a timeout long enough for a rollout. */
+static struct run run_long(const char *file, const char *journal)
+{
+    char ctl[H_PATH_MAX + 16], addr[64];
+    snprintf(ctl, sizeof ctl, "%s/chimeractl", h_bin_dir());
+    snprintf(addr, sizeof addr, "%s:%d", cluster->nodes[leader].http_host,
+             cluster->nodes[leader].http_port);
+    const char *const argv[] = {ctl,  "--addr",    addr,    "drill",        "run",
+                                file, "--journal", journal, "--token-file", cluster->token_file,
+                                NULL};
+    struct run r = {0};
+    if (!h_run(cluster, argv, 6 * h_timeout_ms(), &r.code, &r.out, &r.err))
+        fail_msg("chimeractl drill run %s did not finish", file);
+    return r;
+}
+
+/* No rollout fails and reverts within a millisecond: the same drill with
+ * that SLO deviates (exit 10), and says by how much. Runs after the
+ * bad-release drill, against the stable release it left. */
+static void test_an_impossible_slo_deviates(void **state)
+{
+    (void)state;
+    char src[H_PATH_MAX + 32], file[H_PATH_MAX], journal[H_PATH_MAX];
+    h_release_example_path("../drills/bad-release.json", src, sizeof src);
+    path_in(file, sizeof file, "impossible.json");
+    path_in(journal, sizeof journal, "impossible-journal.json");
+    char *doc = h_read_file(src);
+    if (!doc)
+        fail_msg("cannot read %s", src);
+    char *slo = strstr(doc, "\"recover_within\": \"30s\""),
+         *version = strstr(doc, "drill-bad-release");
+    assert_non_null(slo);
+    assert_non_null(version);
+    memcpy(slo + strlen("\"recover_within\": "), "\"1ms\"", 5);
+    memcpy(version, "drill-bad-releas2", 17); /* a version of its own */
+    write_file(file, doc);
+    free(doc);
+    struct run r = run_long(file, journal);
+    EXPECT(r.code == 10 && strstr(r.out, "Verdict: deviated") &&
+               strstr(r.out, "over its SLO of 1ms"),
+           r);
+    run_free(&r);
+}
+
+int main(void)
+{
+    static const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_every_builtin_drill_validates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_names_the_builtin_drills, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_an_invalid_drill_exits_2_naming_its_json_path, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_an_unknown_drill_name_suggests_the_nearest, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_a_drill_without_faults_holds_and_is_recorded, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_drill_refuses_to_start_when_the_steady_state_does_not_hold, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_drill_with_faults_is_refused_without_chaos_endpoints,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_drill_against_no_node_exits_5, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_the_bad_release_drill_holds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_an_impossible_slo_deviates, setup, teardown),
+    };
+    tests_total = (int)(sizeof tests / sizeof tests[0]);
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
