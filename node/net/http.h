@@ -23,7 +23,11 @@
  *   between requests for HTTP_IDLE_TIMEOUT_MS is closed;
  * - at most HTTP_MAX_CONNS connections are open at once, or half the open
  *   files limit at start when that is lower (peers, ledger and service logs
- *   need descriptors too); one more gets a 503 and is closed;
+ *   need descriptors too); one more gets a 503 and is closed; at most
+ *   HTTP_MAX_REFUSING such refusals linger (their client is given time to
+ *   read the 503) at once, uncounted by the cap: past that, one more is
+ *   sent the 503 if its socket takes it at once and is closed at once, so
+ *   that a flood cannot take the descriptors the cap leaves to the rest;
  * - when accept() runs out of descriptors (EMFILE, ENFILE), the listener
  *   stops polling and tries again after a backoff (HTTP_ACCEPT_BACKOFF_*_MS,
  *   doubling), so it never spins; what waits stays in the kernel's backlog.
@@ -48,6 +52,7 @@
 #define HTTP_BODY_TIMEOUT_MS 10000
 #define HTTP_IDLE_TIMEOUT_MS 60000
 #define HTTP_MAX_CONNS 512
+#define HTTP_MAX_REFUSING 32
 #define HTTP_NOTICE_INTERVAL_MS 10000
 #define HTTP_ACCEPT_BACKOFF_MIN_MS 5
 #define HTTP_ACCEPT_BACKOFF_MAX_MS 1000

@@ -284,6 +284,48 @@ test_connection_over_the_cap_gets_503_and_an_event_while_open_ones_keep_working(
     h_cluster_pass(c);
 }
 
+static int open_fds(pid_t pid);
+
+/* A flood over the cap: every refused connection is held by its client
+ * (never closed, never read past the answer). The 503s the node lingers on
+ * are bounded (HTTP_MAX_REFUSING), so a flood cannot take the descriptors
+ * that the cap leaves to peers, the ledger and service logs. */
+static void test_a_flood_over_the_cap_holds_at_most_a_bounded_number_of_descriptors(void **state)
+{
+    struct h_cluster *c = *state;
+    pid_t pid = c->nodes[0].pid;
+    int fd[CAP];
+    for (int i = 0; i < CAP; i++) {
+        struct served s = {c, -1};
+        if (!h_wait_until(got_served, &s, h_timeout_ms()))
+            fail_msg("connection %d of %d was not served", i + 1, CAP);
+        fd[i] = s.fd;
+    }
+    int before = open_fds(pid);
+    enum { FLOOD = 4 * HTTP_MAX_REFUSING };
+    int flood[FLOOD];
+    for (int i = 0; i < FLOOD; i++) {
+        flood[i] = tcp_connect(c);
+        send(flood[i], live, strlen(live), MSG_NOSIGNAL); /* may be reset: refused at once */
+        struct reader *r = reader_new(flood[i]);
+        char body[512];
+        int status = next_answer(r, body, sizeof(body)); /* 503, or closed at once */
+        free(r);
+        if (status != 0 && status != 503)
+            fail_msg("connection %d over the cap got %d: %s", i + 1, status, body);
+    }
+    int during = open_fds(pid);
+    if (during > before + HTTP_MAX_REFUSING + CAP) /* slack: the node's own files */
+        fail_msg("%d refused connections held %d descriptors (at most %d may linger)", FLOOD,
+                 during - before, HTTP_MAX_REFUSING);
+    for (int i = 0; i < FLOOD; i++)
+        close(flood[i]);
+    for (int i = 0; i < CAP; i++)
+        close(fd[i]);
+    assert_true(h_wait_http_up(c, 0, h_timeout_ms()));
+    h_cluster_pass(c);
+}
+
 /* before, pad bytes of padding, then after: a request too long somewhere. */
 static char *padded(const char *before, size_t pad, const char *after)
 {
@@ -436,6 +478,7 @@ int main(void)
         T(test_idle_keep_alive_connection_is_closed_after_the_idle_timeout, setup_short_idle),
         T(test_connection_over_the_cap_gets_503_and_an_event_while_open_ones_keep_working,
           setup_cap),
+        T(test_a_flood_over_the_cap_holds_at_most_a_bounded_number_of_descriptors, setup_cap),
         T(test_long_header_line_gets_431, setup_defaults),
         T(test_url_over_8_KiB_gets_414, setup_defaults),
         T(test_expect_100_continue_gets_100_when_the_body_will_be_read, setup_defaults),
