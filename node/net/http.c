@@ -110,7 +110,7 @@ static void accept_failed(struct http_server *s, int err)
  * so that closing sends no reset over the answer), and closed at once. */
 static void refuse_at_once(struct http_server *s, int fd, const char *msg)
 {
-    while (recv(fd, s->rbuf, sizeof(s->rbuf), MSG_DONTWAIT) > 0) {
+    for (int i = 0; i < 4 && recv(fd, s->rbuf, sizeof(s->rbuf), MSG_DONTWAIT) > 0; i++) {
     }
     char body[400], head[256];
     int bl = http_error_body(body, sizeof(body), msg);

@@ -101,7 +101,6 @@ static void answered(struct conn *c)
         linger(c);
         return;
     }
-    c->served = true;
     c->state = C_IDLE;
     arm(c, c->s->idle_ms);
     if (c->rest) {

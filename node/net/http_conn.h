@@ -60,7 +60,6 @@ struct conn {
     int writes;        /* writes not yet completed */
     bool counted;      /* holds a place under the cap (a refused one does not) */
     bool refusing;     /* a refusal at the cap, lingering: one of HTTP_MAX_REFUSING */
-    bool served;       /* answered a request: a later one's header time starts at its first byte */
     bool keep_alive;   /* the request in flight allows another after it */
     bool close_after;  /* close once the answer is written */
     struct pending *p; /* the request being read or in flight */

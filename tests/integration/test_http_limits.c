@@ -254,18 +254,24 @@ static bool got_served(void *arg)
     return status == 200;
 }
 
-static void
-test_connection_over_the_cap_gets_503_and_an_event_while_open_ones_keep_working(void **state)
+/* CAP connections the node serves, held open in fd[]. */
+static void fill_the_cap(struct h_cluster *c, int fd[CAP])
 {
-    struct h_cluster *c = *state;
-    unsigned long long after = h_last_event_seq(c, 0);
-    int fd[CAP];
     for (int i = 0; i < CAP; i++) {
         struct served s = {c, -1};
         if (!h_wait_until(got_served, &s, h_timeout_ms()))
             fail_msg("connection %d of %d was not served", i + 1, CAP);
         fd[i] = s.fd;
     }
+}
+
+static void
+test_connection_over_the_cap_gets_503_and_an_event_while_open_ones_keep_working(void **state)
+{
+    struct h_cluster *c = *state;
+    unsigned long long after = h_last_event_seq(c, 0);
+    int fd[CAP];
+    fill_the_cap(c, fd);
     char body[512];
     int status = ask(c, live, body, sizeof(body));
     if (status != 503 || !strstr(body, "too many HTTP connections"))
@@ -295,12 +301,7 @@ static void test_a_flood_over_the_cap_holds_at_most_a_bounded_number_of_descript
     struct h_cluster *c = *state;
     pid_t pid = c->nodes[0].pid;
     int fd[CAP];
-    for (int i = 0; i < CAP; i++) {
-        struct served s = {c, -1};
-        if (!h_wait_until(got_served, &s, h_timeout_ms()))
-            fail_msg("connection %d of %d was not served", i + 1, CAP);
-        fd[i] = s.fd;
-    }
+    fill_the_cap(c, fd);
     int before = open_fds(pid);
     enum { FLOOD = 4 * HTTP_MAX_REFUSING };
     int flood[FLOOD];
