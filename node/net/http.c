@@ -105,7 +105,7 @@ static void accept_failed(struct http_server *s, int err)
     report_all(s);
 }
 
-/* One over the cap with HTTP_MAX_REFUSING refusals already lingering: the
+/* One over the cap with max_refusing refusals already lingering: the
  * 503 if the socket takes it now (what the client sent is dropped first,
  * so that closing sends no reset over the answer), and closed at once. */
 static void refuse_at_once(struct http_server *s, int fd, const char *msg)
@@ -132,12 +132,12 @@ static void adopt(struct http_server *s, int fd)
         char msg[160];
         snprintf(msg, sizeof(msg), "too many HTTP connections (at most %llu); try again later",
                  (unsigned long long)s->stats.max_open);
-        struct conn *c = s->refusing < HTTP_MAX_REFUSING ? http_conn_new(s, fd) : NULL;
+        struct conn *c = s->refusing < s->max_refusing ? http_conn_new(s, fd) : NULL;
         if (c) {
             c->refusing = true;
             s->refusing++;
             http_conn_refuse(c, 503, msg);
-        } else if (s->refusing >= HTTP_MAX_REFUSING) {
+        } else if (s->refusing >= s->max_refusing) {
             refuse_at_once(s, fd, msg);
         }
         report_all(s);
@@ -267,6 +267,11 @@ int http_start(struct http_server **out, uv_loop_t *loop, const char *hostport,
     s->body_ms = tunable("CHIMERAD_TEST_HTTP_BODY_TIMEOUT_MS", HTTP_BODY_TIMEOUT_MS);
     s->idle_ms = tunable("CHIMERAD_TEST_HTTP_IDLE_TIMEOUT_MS", HTTP_IDLE_TIMEOUT_MS);
     s->stats.max_open = conn_cap();
+    /* a quarter of the cap at most: the cap leaves half the descriptors to
+     * the rest of the node, and refusals must not take them */
+    s->max_refusing = s->stats.max_open / 4 < HTTP_MAX_REFUSING
+                          ? (unsigned)(s->stats.max_open / 4 > 0 ? s->stats.max_open / 4 : 1)
+                          : HTTP_MAX_REFUSING;
     uv_poll_init(loop, &s->poll, s->fd);
     uv_timer_init(loop, &s->backoff);
     uv_timer_init(loop, &s->reporter);

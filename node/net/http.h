@@ -23,11 +23,12 @@
  *   between requests for HTTP_IDLE_TIMEOUT_MS is closed;
  * - at most HTTP_MAX_CONNS connections are open at once, or half the open
  *   files limit at start when that is lower (peers, ledger and service logs
- *   need descriptors too); one more gets a 503 and is closed; at most
- *   HTTP_MAX_REFUSING such refusals linger (their client is given time to
- *   read the 503) at once, uncounted by the cap: past that, one more is
- *   sent the 503 if its socket takes it at once and is closed at once, so
- *   that a flood cannot take the descriptors the cap leaves to the rest;
+ *   need descriptors too); one more gets a 503 and is closed. At most
+ *   HTTP_MAX_REFUSING such refusals (or a quarter of the cap when that is
+ *   lower), uncounted by the cap, wait at once for their client to read
+ *   the 503; past that, one more is sent the 503 if its socket takes it at
+ *   once and is closed at once, so that a flood cannot take the descriptors
+ *   the cap leaves to the rest of the node;
  * - when accept() runs out of descriptors (EMFILE, ENFILE), the listener
  *   stops polling and tries again after a backoff (HTTP_ACCEPT_BACKOFF_*_MS,
  *   doubling), so it never spins; what waits stays in the kernel's backlog.

@@ -82,8 +82,9 @@ struct http_server {
     uv_timer_t backoff;  /* polling again after accept() failed */
     uv_timer_t reporter; /* a notice held back by the interval */
     int fd;
-    int handles;       /* libuv handles and connections not yet closed */
-    unsigned refusing; /* refusals at the cap still open (HTTP_MAX_REFUSING) */
+    int handles;           /* libuv handles and connections not yet closed */
+    unsigned refusing;     /* refusals at the cap still open */
+    unsigned max_refusing; /* HTTP_MAX_REFUSING, or a quarter of the cap when lower */
     bool stopping;
     unsigned backoff_ms;
     struct conn *conns;
