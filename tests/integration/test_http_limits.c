@@ -351,6 +351,22 @@ static void expect_answer(struct h_cluster *c, const char *head, int want, const
     h_cluster_pass(c);
 }
 
+static void test_content_length_past_2_to_the_64_gets_400(void **state)
+{
+    expect_answer(*state,
+                  "POST /deploy HTTP/1.1\r\nHost: n1\r\n"
+                  "Content-Length: 18446744073709551617\r\n\r\n",
+                  400, "Content-Length is not one number of bytes");
+}
+
+static void test_content_length_of_2_to_the_63_gets_413_unread(void **state)
+{
+    expect_answer(*state,
+                  "POST /deploy HTTP/1.1\r\nHost: n1\r\n"
+                  "Content-Length: 9223372036854775808\r\n\r\n",
+                  413, "9223372036854775808 bytes; at most 1048576");
+}
+
 static void test_long_header_line_gets_431(void **state)
 {
     char *head = padded(
@@ -482,6 +498,8 @@ int main(void)
         T(test_connection_over_the_cap_gets_503_and_an_event_while_open_ones_keep_working,
           setup_cap),
         T(test_a_flood_over_the_cap_holds_at_most_a_bounded_number_of_descriptors, setup_cap),
+        T(test_content_length_past_2_to_the_64_gets_400, setup_defaults),
+        T(test_content_length_of_2_to_the_63_gets_413_unread, setup_defaults),
         T(test_long_header_line_gets_431, setup_defaults),
         T(test_url_over_8_KiB_gets_414, setup_defaults),
         T(test_expect_100_continue_gets_100_when_the_body_will_be_read, setup_defaults),
