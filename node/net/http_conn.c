@@ -158,11 +158,12 @@ void http_conn_refuse(struct conn *c, int status, const char *msg)
 {
     char line[400];
     int n = http_error_body(line, sizeof(line), msg);
+    bool head = c->p && c->p->head;
     if (c->p) {
         pending_free(c->p);
         c->p = NULL;
     }
-    send_answer(c, status, "application/json", line, (size_t)n, NULL, false, true);
+    send_answer(c, status, "application/json", line, (size_t)n, NULL, head, true);
 }
 
 /* ---- reading and parsing ---- */
@@ -239,6 +240,9 @@ static int on_url(http_parser *hp, const char *at, size_t len)
 {
     struct conn *c = hp->data;
     struct pending *p = c->p;
+    /* the method is whole once the URL begins (before, "HEAX" may have left
+     * HTTP_HEAD in the parser); a refusal from here on knows it */
+    p->head = hp->method == HTTP_HEAD;
     if (p->uri_len + len > HTTP_MAX_URI)
         return stop_parsing(c, 414, "the URL is over %u bytes long; at most %u are accepted",
                             HTTP_MAX_URI, HTTP_MAX_URI);
@@ -324,7 +328,6 @@ static int on_headers(http_parser *hp)
     if (!p->uri)
         return stop_parsing(c, 400, "malformed request: no URL");
     snprintf(p->method, sizeof(p->method), "%s", http_method_str((enum http_method)hp->method));
-    p->head = hp->method == HTTP_HEAD;
     if (h.length == 0)
         return 0;
     if (!(p->body = malloc(h.length)))

@@ -367,6 +367,28 @@ static void test_content_length_of_2_to_the_63_gets_413_unread(void **state)
                   413, "9223372036854775808 bytes; at most 1048576");
 }
 
+/* A HEAD refused from its headers: the status and headers, and nothing
+ * after them (an answer to HEAD has no body, RFC 9110 section 9.3.2). */
+static void test_head_refused_before_its_body_gets_no_answer_body(void **state)
+{
+    struct h_cluster *c = *state;
+    int fd = tcp_connect(c);
+    send_text(fd, "HEAD /health/live HTTP/1.1\r\nHost: n1\r\nContent-Length: 99999999\r\n\r\n");
+    char buf[2048];
+    size_t len = 0;
+    ssize_t n;
+    while (len < sizeof(buf) - 1 && (n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0)) > 0)
+        len += (size_t)n;
+    buf[len] = '\0';
+    close(fd);
+    const char *end = strstr(buf, "\r\n\r\n");
+    if (strncmp(buf, "HTTP/1.1 413 ", 13) != 0 || !end || end[4] != '\0')
+        fail_msg("a refused HEAD got: %s", buf);
+    assert_non_null(strcasestr(buf, "\r\nContent-Length: "));
+    assert_live(c);
+    h_cluster_pass(c);
+}
+
 static void test_long_header_line_gets_431(void **state)
 {
     char *head = padded(
@@ -500,6 +522,7 @@ int main(void)
         T(test_a_flood_over_the_cap_holds_at_most_a_bounded_number_of_descriptors, setup_cap),
         T(test_content_length_past_2_to_the_64_gets_400, setup_defaults),
         T(test_content_length_of_2_to_the_63_gets_413_unread, setup_defaults),
+        T(test_head_refused_before_its_body_gets_no_answer_body, setup_defaults),
         T(test_long_header_line_gets_431, setup_defaults),
         T(test_url_over_8_KiB_gets_414, setup_defaults),
         T(test_expect_100_continue_gets_100_when_the_body_will_be_read, setup_defaults),
