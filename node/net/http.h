@@ -10,6 +10,7 @@
  * - a URL over HTTP_MAX_URI bytes: 414;
  * - a request line and headers over HTTP_MAX_HEADER_BYTES: 431;
  * - a malformed request: 400; an Expect other than 100-continue: 417;
+ * - an HTTP version other than 1.x: 505 (the answers are HTTP/1.1);
  * - a chunked body (Transfer-Encoding): 411, send a Content-Length;
  * - a body over HTTP_MAX_BODY bytes: 413, and over HTTP_MAX_UNAUTH_BODY
  *   without the admin token (every mutation needs it): 413 too.

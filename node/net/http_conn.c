@@ -319,6 +319,9 @@ static int on_headers(http_parser *hp)
         .transfer_encoding = (hp->flags & F_CHUNKED) || hp->uses_transfer_encoding,
         .http11 = hp->http_major > 1 || hp->http_minor >= 1,
     };
+    if (hp->http_major != 1) /* our answers are HTTP/1.1: its client could not read them */
+        return stop_parsing(c, 505, "HTTP/%u.%u is not supported: send HTTP/1.1 or HTTP/1.0",
+                            hp->http_major, hp->http_minor);
     bool cont;
     int status = http_head_verdict(&h, c->s->token, &cont, c->refuse_msg, sizeof(c->refuse_msg));
     if (status) {

@@ -389,6 +389,12 @@ static void test_head_refused_before_its_body_gets_no_answer_body(void **state)
     h_cluster_pass(c);
 }
 
+static void test_request_of_another_major_http_version_gets_505(void **state)
+{
+    expect_answer(*state, "GET /health/live HTTP/2.0\r\nHost: n1\r\n\r\n", 505,
+                  "HTTP/2.0 is not supported");
+}
+
 static void test_long_header_line_gets_431(void **state)
 {
     char *head = padded(
@@ -523,6 +529,7 @@ int main(void)
         T(test_content_length_past_2_to_the_64_gets_400, setup_defaults),
         T(test_content_length_of_2_to_the_63_gets_413_unread, setup_defaults),
         T(test_head_refused_before_its_body_gets_no_answer_body, setup_defaults),
+        T(test_request_of_another_major_http_version_gets_505, setup_defaults),
         T(test_long_header_line_gets_431, setup_defaults),
         T(test_url_over_8_KiB_gets_414, setup_defaults),
         T(test_expect_100_continue_gets_100_when_the_body_will_be_read, setup_defaults),
