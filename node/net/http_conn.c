@@ -429,7 +429,10 @@ static void dispatch(struct conn *c)
 static void feed(struct conn *c, const char *data, size_t len)
 {
     if (c->state == C_HANDLER || c->state == C_WRITING) {
-        char *r = realloc(c->rest, c->rest_len + len); /* read before reading stopped */
+        /* read before reading stopped (libuv reads no more after
+         * uv_read_stop, so this holds one read at most): never more than
+         * one read buffer is kept for a connection */
+        char *r = c->rest_len + len <= READ_BUF ? realloc(c->rest, c->rest_len + len) : NULL;
         if (!r) {
             http_conn_close(c);
             return;
