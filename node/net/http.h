@@ -10,6 +10,7 @@
  * - a URL over HTTP_MAX_URI bytes: 414;
  * - a request line and headers over HTTP_MAX_HEADER_BYTES: 431;
  * - a malformed request: 400; an Expect other than 100-continue: 417;
+ * - an HTTP version other than 1.x: 505 (the answers are HTTP/1.1);
  * - a chunked body (Transfer-Encoding): 411, send a Content-Length;
  * - a body over HTTP_MAX_BODY bytes: 413, and over HTTP_MAX_UNAUTH_BODY
  *   without the admin token (every mutation needs it): 413 too.
@@ -23,7 +24,12 @@
  *   between requests for HTTP_IDLE_TIMEOUT_MS is closed;
  * - at most HTTP_MAX_CONNS connections are open at once, or half the open
  *   files limit at start when that is lower (peers, ledger and service logs
- *   need descriptors too); one more gets a 503 and is closed;
+ *   need descriptors too); one more gets a 503 and is closed. At most
+ *   HTTP_MAX_REFUSING such refusals (or a quarter of the cap when that is
+ *   lower), uncounted by the cap, wait at once for their client to read
+ *   the 503; past that, one more is sent the 503 if its socket takes it at
+ *   once and is closed at once, so that a flood cannot take the descriptors
+ *   the cap leaves to the rest of the node;
  * - when accept() runs out of descriptors (EMFILE, ENFILE), the listener
  *   stops polling and tries again after a backoff (HTTP_ACCEPT_BACKOFF_*_MS,
  *   doubling), so it never spins; what waits stays in the kernel's backlog.
@@ -48,6 +54,7 @@
 #define HTTP_BODY_TIMEOUT_MS 10000
 #define HTTP_IDLE_TIMEOUT_MS 60000
 #define HTTP_MAX_CONNS 512
+#define HTTP_MAX_REFUSING 32
 #define HTTP_NOTICE_INTERVAL_MS 10000
 #define HTTP_ACCEPT_BACKOFF_MIN_MS 5
 #define HTTP_ACCEPT_BACKOFF_MAX_MS 1000

@@ -1,4 +1,4 @@
-/* libFuzzer harness for chimerad's HTTP listener (node/net/http.c): the input is
+/* libFuzzer harness for chimerad's HTTP listener (node/net/http*.c): the input is
  * what one client sends on one connection, then it half-closes. A real
  * listener on 127.0.0.1 runs on a libuv loop in this process, with a
  * handler that reads the query and the body as the API does. It checks:

@@ -84,7 +84,9 @@ static int teardown(void **state)
 
 static int tcp_connect(const struct h_cluster *c)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    /* close-on-exec: a test that fails with sockets open leaks none of them
+     * into the next test's node */
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     assert_true(fd >= 0);
     struct sockaddr_in a = {.sin_family = AF_INET,
                             .sin_port = htons((uint16_t)c->nodes[0].http_port)};
@@ -254,18 +256,24 @@ static bool got_served(void *arg)
     return status == 200;
 }
 
-static void
-test_connection_over_the_cap_gets_503_and_an_event_while_open_ones_keep_working(void **state)
+/* CAP connections the node serves, held open in fd[]. */
+static void fill_the_cap(struct h_cluster *c, int fd[CAP])
 {
-    struct h_cluster *c = *state;
-    unsigned long long after = h_last_event_seq(c, 0);
-    int fd[CAP];
     for (int i = 0; i < CAP; i++) {
         struct served s = {c, -1};
         if (!h_wait_until(got_served, &s, h_timeout_ms()))
             fail_msg("connection %d of %d was not served", i + 1, CAP);
         fd[i] = s.fd;
     }
+}
+
+static void
+test_connection_over_the_cap_gets_503_and_an_event_while_open_ones_keep_working(void **state)
+{
+    struct h_cluster *c = *state;
+    unsigned long long after = h_last_event_seq(c, 0);
+    int fd[CAP];
+    fill_the_cap(c, fd);
     char body[512];
     int status = ask(c, live, body, sizeof(body));
     if (status != 503 || !strstr(body, "too many HTTP connections"))
@@ -281,6 +289,43 @@ test_connection_over_the_cap_gets_503_and_an_event_while_open_ones_keep_working(
     double refused = 0;
     assert_true(h_metric(c, 0, "chimera_http_connections_refused_total", &refused));
     assert_true(refused >= 1);
+    h_cluster_pass(c);
+}
+
+static int open_fds(pid_t pid);
+
+/* A flood over the cap: every refused connection is held by its client
+ * (never closed, never read past the answer). The 503s the node lingers on
+ * are bounded (HTTP_MAX_REFUSING), so a flood cannot take the descriptors
+ * that the cap leaves to peers, the ledger and service logs. */
+static void test_a_flood_over_the_cap_holds_at_most_a_bounded_number_of_descriptors(void **state)
+{
+    struct h_cluster *c = *state;
+    pid_t pid = c->nodes[0].pid;
+    int fd[CAP];
+    fill_the_cap(c, fd);
+    int before = open_fds(pid);
+    enum { FLOOD = 4 * HTTP_MAX_REFUSING };
+    int flood[FLOOD];
+    for (int i = 0; i < FLOOD; i++) {
+        flood[i] = tcp_connect(c);
+        send(flood[i], live, strlen(live), MSG_NOSIGNAL); /* may be reset: refused at once */
+        struct reader *r = reader_new(flood[i]);
+        char body[512];
+        int status = next_answer(r, body, sizeof(body)); /* 503, or closed at once */
+        free(r);
+        if (status != 0 && status != 503)
+            fail_msg("connection %d over the cap got %d: %s", i + 1, status, body);
+    }
+    int during = open_fds(pid);
+    if (during > before + HTTP_MAX_REFUSING + CAP) /* slack: the node's own files */
+        fail_msg("%d refused connections held %d descriptors (at most %d may linger)", FLOOD,
+                 during - before, HTTP_MAX_REFUSING);
+    for (int i = 0; i < FLOOD; i++)
+        close(flood[i]);
+    for (int i = 0; i < CAP; i++)
+        close(fd[i]);
+    assert_true(h_wait_http_up(c, 0, h_timeout_ms()));
     h_cluster_pass(c);
 }
 
@@ -304,6 +349,50 @@ static void expect_answer(struct h_cluster *c, const char *head, int want, const
         fail_msg("wanted %d saying \"%s\", got %d: %s", want, says, status, body);
     assert_live(c);
     h_cluster_pass(c);
+}
+
+static void test_content_length_past_2_to_the_64_gets_400(void **state)
+{
+    expect_answer(*state,
+                  "POST /deploy HTTP/1.1\r\nHost: n1\r\n"
+                  "Content-Length: 18446744073709551617\r\n\r\n",
+                  400, "Content-Length is not one number of bytes");
+}
+
+static void test_content_length_of_2_to_the_63_gets_413_unread(void **state)
+{
+    expect_answer(*state,
+                  "POST /deploy HTTP/1.1\r\nHost: n1\r\n"
+                  "Content-Length: 9223372036854775808\r\n\r\n",
+                  413, "9223372036854775808 bytes; at most 1048576");
+}
+
+/* A HEAD refused from its headers: the status and headers, and nothing
+ * after them (an answer to HEAD has no body, RFC 9110 section 9.3.2). */
+static void test_head_refused_before_its_body_gets_no_answer_body(void **state)
+{
+    struct h_cluster *c = *state;
+    int fd = tcp_connect(c);
+    send_text(fd, "HEAD /health/live HTTP/1.1\r\nHost: n1\r\nContent-Length: 99999999\r\n\r\n");
+    char buf[2048];
+    size_t len = 0;
+    ssize_t n;
+    while (len < sizeof(buf) - 1 && (n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0)) > 0)
+        len += (size_t)n;
+    buf[len] = '\0';
+    close(fd);
+    const char *end = strstr(buf, "\r\n\r\n");
+    if (strncmp(buf, "HTTP/1.1 413 ", 13) != 0 || !end || end[4] != '\0')
+        fail_msg("a refused HEAD got: %s", buf);
+    assert_non_null(strcasestr(buf, "\r\nContent-Length: "));
+    assert_live(c);
+    h_cluster_pass(c);
+}
+
+static void test_request_of_another_major_http_version_gets_505(void **state)
+{
+    expect_answer(*state, "GET /health/live HTTP/2.0\r\nHost: n1\r\n\r\n", 505,
+                  "HTTP/2.0 is not supported");
 }
 
 static void test_long_header_line_gets_431(void **state)
@@ -436,6 +525,11 @@ int main(void)
         T(test_idle_keep_alive_connection_is_closed_after_the_idle_timeout, setup_short_idle),
         T(test_connection_over_the_cap_gets_503_and_an_event_while_open_ones_keep_working,
           setup_cap),
+        T(test_a_flood_over_the_cap_holds_at_most_a_bounded_number_of_descriptors, setup_cap),
+        T(test_content_length_past_2_to_the_64_gets_400, setup_defaults),
+        T(test_content_length_of_2_to_the_63_gets_413_unread, setup_defaults),
+        T(test_head_refused_before_its_body_gets_no_answer_body, setup_defaults),
+        T(test_request_of_another_major_http_version_gets_505, setup_defaults),
         T(test_long_header_line_gets_431, setup_defaults),
         T(test_url_over_8_KiB_gets_414, setup_defaults),
         T(test_expect_100_continue_gets_100_when_the_body_will_be_read, setup_defaults),

@@ -1,0 +1,85 @@
+/* Building answers: the status line and headers of an answer and the
+ * {"error": ...} body of a refusal (pure, shared by a connection and the
+ * listener's refusals at once), and the JSON answers of the public API,
+ * which end in http_respond (http_conn.c). */
+#include "node/net/http_conn.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ANSWER_HEAD                                                                                \
+    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n"     \
+    "%s%s%s%s\r\n"
+
+/* Today's headers: every answer is of a known length and never cached. */
+int http_answer_head(char *buf, size_t cap, int status, const char *ctype, size_t len,
+                     const char *location, const char *conn_hdr)
+{
+    const char *reason = http_status_str((enum http_status)status);
+    if (strcmp(reason, "<unknown>") == 0)
+        reason = "Status";
+    const char *loc[3] = {"", "", ""};
+    if (location) {
+        loc[0] = "Location: ";
+        loc[1] = location;
+        loc[2] = "\r\n";
+    }
+    return snprintf(buf, cap, ANSWER_HEAD, status, reason, ctype, len, loc[0], loc[1], loc[2],
+                    conn_hdr);
+}
+
+int http_error_body(char *buf, size_t cap, const char *msg)
+{
+    json_t *j = json_pack("{s:s}", "error", msg);
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    int n = snprintf(buf, cap, "%s\n", text ? text : "{\"error\":\"out of memory\"}");
+    free(text);
+    return n < 0 ? 0 : (size_t)n < cap ? n : (int)cap - 1;
+}
+
+void http_respond_json(struct http_request *req, int status, json_t *body)
+{
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    json_decref(body);
+    if (!text) {
+        static const char oom[] = "{\"error\":\"out of memory\"}\n";
+        http_respond(req, 500, "application/json", oom, sizeof(oom) - 1);
+        return;
+    }
+    size_t n = strlen(text);
+    char *line = realloc(text, n + 2);
+    if (line) {
+        text = line;
+        text[n++] = '\n';
+        text[n] = '\0';
+    }
+    http_respond(req, status, "application/json", text, n);
+    free(text);
+}
+
+void http_respond_error(struct http_request *req, int status, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    http_respond_json(req, status, json_pack("{s:s}", "error", msg));
+}
+
+void http_body_refuse(struct http_request *req, const struct http_body_error *e)
+{
+    http_respond_json(req, 400, json_pack("{s:s, s:s}", "error", e->msg, "path", e->path));
+}
+
+json_t *http_body_object(struct http_request *req, const char *const known[], const char *expect)
+{
+    struct http_body_error e;
+    json_t *body = http_body_parse(req->body, req->body_len, known, expect, &e);
+    if (!body)
+        http_body_refuse(req, &e);
+    return body;
+}

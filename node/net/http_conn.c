@@ -1,0 +1,566 @@
+/* One HTTP connection's state machine: reading and parsing a request
+ * (libhttp-parser, paused while one is in flight), the header, body and
+ * write deadlines, handing the request to the handler, writing its answer,
+ * keep-alive and pipelining, lingering after the last answer, and closing
+ * (every close path ends in http_conn_close, which gives back the place
+ * under the cap). */
+#include "node/net/http_conn.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+/* After a refusal the client may still be sending (a body it was told not
+ * to send): read and drop it for this long, or closing with unread bytes
+ * would reset the connection before the client read the answer. */
+#define LINGER_MS 2000
+
+static void feed(struct conn *c, const char *data, size_t len);
+
+static void pending_free(struct pending *p)
+{
+    free(p->uri);
+    free(p->body);
+    free(p);
+}
+
+static void on_timeout(uv_timer_t *t);
+
+/* The deadline of c's current state; 0: none. */
+static void arm(struct conn *c, uint64_t ms)
+{
+    if (ms)
+        uv_timer_start(&c->timer, on_timeout, ms, 0);
+    else
+        uv_timer_stop(&c->timer);
+}
+
+/* ---- writing ---- */
+
+struct out {
+    uv_write_t w;
+    struct conn *c;
+    char data[];
+};
+
+static void on_written(uv_write_t *w, int status);
+
+/* Sends len bytes of o (from out_alloc) to c, which frees it once written. */
+static void out_send(struct conn *c, struct out *o, size_t len)
+{
+    o->c = c;
+    uv_buf_t b = uv_buf_init(o->data, (unsigned)len);
+    if (uv_write(&o->w, (uv_stream_t *)&c->tcp, &b, 1, on_written) != 0) {
+        free(o);
+        http_conn_close(c);
+        return;
+    }
+    c->writes++;
+}
+
+/* Queues len bytes (copied) to c. */
+static void write_out(struct conn *c, const char *data, size_t len)
+{
+    struct out *o = malloc(sizeof(*o) + len);
+    if (!o) {
+        http_conn_close(c);
+        return;
+    }
+    memcpy(o->data, data, len);
+    out_send(c, o, len);
+}
+
+static void start_reading(struct conn *c);
+
+static void on_shutdown(uv_shutdown_t *r, int status)
+{
+    (void)r;
+    (void)status; /* a failed one ends in a read error, or the linger deadline */
+}
+
+/* The last answer is out: half-close, then drop what the client still sends
+ * until it closes or LINGER_MS pass. */
+static void linger(struct conn *c)
+{
+    c->state = C_LINGER;
+    arm(c, LINGER_MS);
+    if (uv_shutdown(&c->shut, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+        http_conn_close(c);
+        return;
+    }
+    start_reading(c);
+}
+
+/* An answer was written: the next request (already read, or to come). */
+static void answered(struct conn *c)
+{
+    if (c->close_after || c->s->stopping) {
+        linger(c);
+        return;
+    }
+    c->state = C_IDLE;
+    arm(c, c->s->idle_ms);
+    if (c->rest) {
+        char *buf = c->rest;
+        size_t len = c->rest_len;
+        c->rest = NULL;
+        c->rest_len = 0;
+        feed(c, buf, len);
+        free(buf);
+    }
+    if (c->state == C_IDLE || c->state == C_HEAD || c->state == C_BODY)
+        start_reading(c);
+}
+
+static void on_written(uv_write_t *w, int status)
+{
+    struct out *o = (struct out *)w;
+    struct conn *c = o->c;
+    free(o);
+    c->writes--;
+    if (c->state == C_CLOSED)
+        return;
+    if (status < 0)
+        http_conn_close(c);
+    else if (c->state == C_WRITING && c->writes == 0)
+        answered(c);
+}
+
+/* Writes an answer with today's headers, in one write and one copy of the
+ * body; close: the connection ends after it. */
+static void send_answer(struct conn *c, int status, const char *ctype, const char *body, size_t len,
+                        const char *location, bool head, bool close)
+{
+    const char *conn_hdr = close ? "Connection: close\r\n"
+                           : c->parser.http_major == 1 && c->parser.http_minor == 0
+                               ? "Connection: keep-alive\r\n"
+                               : "";
+    int hl = http_answer_head(NULL, 0, status, ctype, len, location, conn_hdr);
+    size_t blen = head ? 0 : len;
+    struct out *o = hl < 0 ? NULL : malloc(sizeof(*o) + (size_t)hl + 1 + blen);
+    if (!o) {
+        http_conn_close(c);
+        return;
+    }
+    http_answer_head(o->data, (size_t)hl + 1, status, ctype, len, location, conn_hdr);
+    if (blen)
+        memcpy(o->data + hl, body, blen);
+    c->close_after = close;
+    c->state = C_WRITING;
+    arm(c, c->refusing ? LINGER_MS : c->s->idle_ms); /* a client that never reads its answer */
+    out_send(c, o, (size_t)hl + blen);
+}
+
+void http_conn_refuse(struct conn *c, int status, const char *msg)
+{
+    char line[400];
+    int n = http_error_body(line, sizeof(line), msg);
+    bool head = c->p && c->p->head;
+    if (c->p) {
+        pending_free(c->p);
+        c->p = NULL;
+    }
+    send_answer(c, status, "application/json", line, (size_t)n, NULL, head, true);
+}
+
+/* ---- reading and parsing ---- */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    struct conn *c = h->data;
+    *buf = uv_buf_init(c->s->rbuf, sizeof(c->s->rbuf));
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+    struct conn *c = st->data;
+    if (nread < 0) {
+        http_conn_close(c); /* the client closed (or reset) its end */
+        return;
+    }
+    if (nread == 0 || c->state == C_LINGER)
+        return;
+    feed(c, buf->base, (size_t)nread);
+}
+
+static void start_reading(struct conn *c)
+{
+    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
+        http_conn_close(c);
+}
+
+/* Records why the request is refused and stops the parser (a callback
+ * returning non-zero); feed answers it. */
+static int stop_parsing(struct conn *c, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int stop_parsing(struct conn *c, int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->refuse_msg, sizeof(c->refuse_msg), fmt, ap);
+    va_end(ap);
+    c->refuse_status = status;
+    return -1;
+}
+
+/* Counts bytes of the request line and headers against their cap. */
+static int count_head(struct conn *c, size_t len)
+{
+    c->head_bytes += len;
+    if (c->head_bytes <= HTTP_MAX_HEADER_BYTES)
+        return 0;
+    return stop_parsing(c, 431,
+                        "the request line and headers are over %u bytes; at most %u are accepted",
+                        HTTP_MAX_HEADER_BYTES, HTTP_MAX_HEADER_BYTES);
+}
+
+static int on_begin(http_parser *hp)
+{
+    struct conn *c = hp->data;
+    c->p = calloc(1, sizeof(*c->p));
+    if (!c->p)
+        return stop_parsing(c, 503, "out of memory");
+    c->p->c = c;
+    c->head_bytes = 0;
+    c->field_len = 0;
+    c->in_value = false;
+    c->which = H_OTHER;
+    c->expect_len = 0;
+    if (c->state == C_IDLE)
+        arm(c, c->s->header_ms); /* from the first byte of this request */
+    c->state = C_HEAD;
+    return 0;
+}
+
+static int on_url(http_parser *hp, const char *at, size_t len)
+{
+    struct conn *c = hp->data;
+    struct pending *p = c->p;
+    /* the method is whole once the URL begins (before, "HEAX" may have left
+     * HTTP_HEAD in the parser); a refusal from here on knows it */
+    p->head = hp->method == HTTP_HEAD;
+    if (p->uri_len + len > HTTP_MAX_URI)
+        return stop_parsing(c, 414, "the URL is over %u bytes long; at most %u are accepted",
+                            HTTP_MAX_URI, HTTP_MAX_URI);
+    if (count_head(c, len))
+        return -1;
+    char *u = realloc(p->uri, p->uri_len + len + 1);
+    if (!u)
+        return stop_parsing(c, 503, "out of memory");
+    memcpy(u + p->uri_len, at, len);
+    p->uri = u;
+    p->uri_len += len;
+    u[p->uri_len] = '\0';
+    return 0;
+}
+
+static int on_field(http_parser *hp, const char *at, size_t len)
+{
+    struct conn *c = hp->data;
+    if (c->in_value || c->field_len == 0) {
+        c->in_value = false;
+        c->field_len = 0;
+        if (count_head(c, 4)) /* ": " and CRLF */
+            return -1;
+    }
+    if (count_head(c, len))
+        return -1;
+    for (size_t i = 0; i < len; i++, c->field_len++)
+        if (c->field_len < FIELD_MAX - 1)
+            c->field[c->field_len] = at[i];
+    c->field[c->field_len < FIELD_MAX ? c->field_len : FIELD_MAX - 1] = '\0';
+    return 0;
+}
+
+static void append(char *dst, size_t *dlen, size_t cap, const char *at, size_t len)
+{
+    size_t n = *dlen + len < cap ? len : cap - *dlen;
+    memcpy(dst + *dlen, at, n);
+    *dlen += n;
+    dst[*dlen] = '\0';
+}
+
+static int on_value(http_parser *hp, const char *at, size_t len)
+{
+    struct conn *c = hp->data;
+    if (count_head(c, len))
+        return -1;
+    if (!c->in_value) {
+        c->in_value = true;
+        c->which = H_OTHER;
+        if (c->field_len < FIELD_MAX && strcasecmp(c->field, "Authorization") == 0 &&
+            c->p->auth_len == 0)
+            c->which = H_AUTH;
+        else if (c->field_len < FIELD_MAX && strcasecmp(c->field, "Expect") == 0)
+            c->which = H_EXPECT;
+    }
+    if (c->which == H_AUTH)
+        append(c->p->auth, &c->p->auth_len, AUTH_MAX, at, len);
+    else if (c->which == H_EXPECT)
+        append(c->expect, &c->expect_len, EXPECT_MAX - 1, at, len);
+    return 0;
+}
+
+/* Decides from the headers, before any body byte is read, whether the
+ * request goes on; a refusal stops the parser. */
+static int on_headers(http_parser *hp)
+{
+    struct conn *c = hp->data;
+    struct pending *p = c->p;
+    c->keep_alive = http_should_keep_alive(hp) && !hp->upgrade;
+    struct http_head h = {
+        .auth = p->auth,
+        .expect = c->expect,
+        .length = (hp->flags & F_CONTENTLENGTH) ? hp->content_length : 0,
+        .transfer_encoding = (hp->flags & F_CHUNKED) || hp->uses_transfer_encoding,
+        .http11 = hp->http_major > 1 || hp->http_minor >= 1,
+    };
+    if (hp->http_major != 1) /* our answers are HTTP/1.1: its client could not read them */
+        return stop_parsing(c, 505, "HTTP/%u.%u is not supported: send HTTP/1.1 or HTTP/1.0",
+                            hp->http_major, hp->http_minor);
+    bool cont;
+    int status = http_head_verdict(&h, c->s->token, &cont, c->refuse_msg, sizeof(c->refuse_msg));
+    if (status) {
+        c->refuse_status = status;
+        return -1;
+    }
+    if (!p->uri)
+        return stop_parsing(c, 400, "malformed request: no URL");
+    snprintf(p->method, sizeof(p->method), "%s", http_method_str((enum http_method)hp->method));
+    if (h.length == 0)
+        return 0;
+    if (!(p->body = malloc(h.length)))
+        return stop_parsing(c, 503, "out of memory");
+    p->req.body = p->body;
+    c->state = C_BODY;
+    arm(c, c->s->body_ms);
+    if (cont) {
+        static const char go[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        write_out(c, go, sizeof(go) - 1);
+    }
+    return 0;
+}
+
+static int on_body(http_parser *hp, const char *at, size_t len)
+{
+    struct conn *c = hp->data;
+    struct pending *p = c->p;
+    if (c->state == C_CLOSED) /* a write failed in on_headers */
+        return -1;
+    memcpy(p->body + p->req.body_len, at, len); /* the parser stops at Content-Length */
+    p->req.body_len += len;
+    return 0;
+}
+
+static int on_complete(http_parser *hp)
+{
+    struct conn *c = hp->data;
+    if (c->state == C_CLOSED)
+        return -1;
+    c->state = C_HANDLER;
+    http_parser_pause(hp, 1); /* one request in flight: feed hands it over */
+    return 0;
+}
+
+static const http_parser_settings parse_settings = {
+    .on_message_begin = on_begin,
+    .on_url = on_url,
+    .on_header_field = on_field,
+    .on_header_value = on_value,
+    .on_headers_complete = on_headers,
+    .on_body = on_body,
+    .on_message_complete = on_complete,
+};
+
+/* What the parser refused, as an answer. */
+static void refuse_parse_error(struct conn *c)
+{
+    enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+    char msg[200];
+    if (c->refuse_status) {
+        http_conn_refuse(c, c->refuse_status, c->refuse_msg);
+        return;
+    }
+    switch (e) {
+    case HPE_HEADER_OVERFLOW:
+        snprintf(msg, sizeof(msg),
+                 "the request line and headers are over %u bytes; at most %u are accepted",
+                 HTTP_MAX_HEADER_BYTES, HTTP_MAX_HEADER_BYTES);
+        http_conn_refuse(c, 431, msg);
+        return;
+    case HPE_INVALID_TRANSFER_ENCODING:
+        http_conn_refuse(
+            c, 411,
+            "a chunked request body (Transfer-Encoding) is not accepted: send the body with a "
+            "Content-Length header");
+        return;
+    case HPE_INVALID_CONTENT_LENGTH:
+    case HPE_UNEXPECTED_CONTENT_LENGTH:
+        http_conn_refuse(c, 400, "malformed request: Content-Length is not one number of bytes");
+        return;
+    default:
+        snprintf(msg, sizeof(msg), "malformed request: %s", http_errno_description(e));
+        http_conn_refuse(c, 400, msg);
+    }
+}
+
+/* Hands the complete request to the handler. */
+static void dispatch(struct conn *c)
+{
+    struct pending *p = c->p;
+    arm(c, 0); /* the handler's time is the node's to bound */
+    char *q = strchr(p->uri, '?');
+    if (q)
+        *q++ = '\0';
+    p->req.method = p->method;
+    p->req.path = p->uri;
+    p->req.query = q ? q : "";
+    p->req.auth = p->auth;
+    p->req.priv = p;
+    c->s->handler(c->s->ctx, &p->req);
+}
+
+/* Parses what was read; a complete request pauses the parser, keeps what
+ * follows it for later and goes to the handler. */
+static void feed(struct conn *c, const char *data, size_t len)
+{
+    if (c->state == C_HANDLER || c->state == C_WRITING) {
+        /* read before reading stopped (libuv reads no more after
+         * uv_read_stop, so this holds one read at most): never more than
+         * one read buffer is kept for a connection */
+        char *r = c->rest_len + len <= READ_BUF ? realloc(c->rest, c->rest_len + len) : NULL;
+        if (!r) {
+            http_conn_close(c);
+            return;
+        }
+        memcpy(r + c->rest_len, data, len);
+        c->rest = r;
+        c->rest_len += len;
+        return;
+    }
+    size_t n = http_parser_execute(&c->parser, &parse_settings, data, len);
+    enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+    if (c->state == C_CLOSED)
+        return;
+    if (e == HPE_PAUSED) {
+        http_parser_pause(&c->parser, 0);
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        if (n < len && !(c->rest = malloc(len - n))) {
+            pending_free(c->p); /* never handed over */
+            c->p = NULL;
+            http_conn_close(c);
+            return;
+        }
+        if (n < len)
+            memcpy(c->rest, data + n, c->rest_len = len - n);
+        dispatch(c);
+        return;
+    }
+    if (e != HPE_OK) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        refuse_parse_error(c);
+    }
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+    struct conn *c = t->data;
+    if (c->state == C_HEAD || c->state == C_BODY || c->state == C_WRITING)
+        c->s->stats.timed_out++;
+    http_conn_close(c);
+}
+
+static void on_conn_handle_closed(uv_handle_t *h)
+{
+    struct conn *c = h->data;
+    if (--c->handles > 0)
+        return;
+    struct http_server *s = c->s;
+    free(c);
+    http_server_release(s);
+}
+
+void http_conn_close(struct conn *c)
+{
+    if (c->state == C_CLOSED)
+        return;
+    struct http_server *s = c->s;
+    if (c->p) {
+        if (c->state == C_HANDLER)
+            c->p->c = NULL; /* the handler still holds it: its answer is dropped */
+        else
+            pending_free(c->p);
+        c->p = NULL;
+    }
+    c->state = C_CLOSED;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    if (c->counted)
+        s->stats.open--;
+    if (c->refusing)
+        s->refusing--;
+    free(c->rest);
+    c->rest = NULL;
+    uv_close((uv_handle_t *)&c->timer, on_conn_handle_closed);
+    uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
+}
+
+struct conn *http_conn_new(struct http_server *s, int fd)
+{
+    struct conn *c = calloc(1, sizeof(*c));
+    if (!c) {
+        close(fd);
+        return NULL;
+    }
+    c->s = s;
+    if (uv_tcp_init(s->loop, &c->tcp) != 0) {
+        free(c);
+        close(fd);
+        return NULL;
+    }
+    uv_timer_init(s->loop, &c->timer);
+    c->tcp.data = c->timer.data = c;
+    c->handles = 2;
+    s->handles++;
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    c->state = C_HEAD;
+    if (uv_tcp_open(&c->tcp, fd) != 0) {
+        close(fd);
+        http_conn_close(c);
+        return NULL;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    return c;
+}
+
+void http_conn_serve(struct conn *c)
+{
+    arm(c, c->s->header_ms);
+    start_reading(c);
+}
+
+void http_respond(struct http_request *req, int status, const char *content_type, const char *body,
+                  size_t len)
+{
+    struct pending *p = req->priv;
+    struct conn *c = p->c;
+    if (c && c->state == C_HANDLER) {
+        c->p = NULL;
+        send_answer(c, status, content_type, body, len, p->req.location, p->head,
+                    !c->keep_alive || c->s->stopping);
+    }
+    pending_free(p);
+}

@@ -1,0 +1,123 @@
+/* Internal to the HTTP listener (node/net/http*.c), not for its callers:
+ * the state of the server and of one connection, shared by the listener
+ * (http.c), the connection's state machine (http_conn.c) and the answers
+ * (http_answer.c). */
+#ifndef CHIMERA_HTTP_CONN_H
+#define CHIMERA_HTTP_CONN_H
+
+#include <http_parser.h>
+
+#include "node/net/http.h"
+
+#define READ_BUF (64u * 1024u)
+#define AUTH_MAX 512
+#define FIELD_MAX 32
+#define EXPECT_MAX 32
+
+enum conn_state {
+    C_HEAD,    /* waiting for or reading a request line and headers */
+    C_BODY,    /* reading a body */
+    C_HANDLER, /* the handler holds the request */
+    C_WRITING, /* the answer is being written */
+    C_IDLE,    /* keep-alive, between requests */
+    C_LINGER,  /* the last answer is out; dropping input until the client closes */
+    C_CLOSED,
+};
+
+enum header { H_OTHER, H_AUTH, H_EXPECT };
+
+/* What a limit did, and what was already reported. */
+struct limit_report {
+    uint64_t count, reported, last_ms;
+    bool used;
+};
+
+struct conn;
+
+struct pending {
+    struct http_request req; /* handed to the handler; priv points back here */
+    struct conn *c;          /* NULL once the connection closed: the answer is dropped */
+    char method[16];
+    char *uri; /* owned, split into path and query */
+    size_t uri_len;
+    char auth[AUTH_MAX + 1];
+    size_t auth_len;
+    char *body;
+    bool head; /* HEAD: the answer goes without its body */
+};
+
+/* One client connection. A later issue's Server-Sent Events can keep one in
+ * C_WRITING and write to it (write_out) instead of finishing the answer. */
+struct conn {
+    uv_tcp_t tcp;
+    uv_timer_t timer; /* the deadline of the current state */
+    uv_shutdown_t shut;
+    struct http_server *s;
+    struct conn *prev, *next;
+    http_parser parser;
+    enum conn_state state;
+    int handles;       /* libuv handles not yet closed */
+    int writes;        /* writes not yet completed */
+    bool counted;      /* holds a place under the cap (a refused one does not) */
+    bool refusing;     /* a refusal at the cap, lingering: one of HTTP_MAX_REFUSING */
+    bool keep_alive;   /* the request in flight allows another after it */
+    bool close_after;  /* close once the answer is written */
+    struct pending *p; /* the request being read or in flight */
+    int refuse_status;
+    char refuse_msg[240];
+    size_t head_bytes;
+    char field[FIELD_MAX];
+    size_t field_len;
+    bool in_value;
+    enum header which;
+    char expect[EXPECT_MAX];
+    size_t expect_len;
+    char *rest; /* bytes read past the request in flight (pipelined) */
+    size_t rest_len;
+};
+
+struct http_server {
+    uv_loop_t *loop;
+    uv_poll_t poll;      /* the listening socket, accepted by hand to back off */
+    uv_timer_t backoff;  /* polling again after accept() failed */
+    uv_timer_t reporter; /* a notice held back by the interval */
+    int fd;
+    int handles;           /* libuv handles and connections not yet closed */
+    unsigned refusing;     /* refusals at the cap still open */
+    unsigned max_refusing; /* HTTP_MAX_REFUSING, or a quarter of the cap when lower */
+    bool stopping;
+    unsigned backoff_ms;
+    struct conn *conns;
+    http_handler_fn handler;
+    void *ctx;
+    http_notice_fn notice;
+    void *notice_ctx;
+    char token[256]; /* the admin token ("" none) */
+    struct http_stats stats;
+    struct limit_report limited, accept_failed;
+    int accept_errno;
+    uint64_t header_ms, body_ms, idle_ms;
+    char rbuf[READ_BUF]; /* every read lands here and is parsed at once */
+};
+
+/* Connections (http_conn.c). A new one for fd, listed in s's connections
+ * and holding a reference on s; NULL (fd closed) when it cannot be had. */
+struct conn *http_conn_new(struct http_server *s, int fd);
+/* Reads requests on c, the header deadline running. */
+void http_conn_serve(struct conn *c);
+/* Answers {"error": msg} with status, then lingers and closes. */
+void http_conn_refuse(struct conn *c, int status, const char *msg);
+void http_conn_close(struct conn *c);
+
+/* Drops a reference on s, freeing it with the last (http.c). */
+void http_server_release(struct http_server *s);
+
+/* Answers (http_answer.c, pure). The status line and headers of an answer
+ * with a body of len bytes, snprintf-style into buf (NULL, 0: measure);
+ * conn_hdr: a Connection header line, or "". */
+int http_answer_head(char *buf, size_t cap, int status, const char *ctype, size_t len,
+                     const char *location, const char *conn_hdr);
+/* {"error": msg} and a newline, snprintf-style into buf. */
+int http_error_body(char *buf, size_t cap, const char *msg);
+
+#endif

@@ -1,0 +1,61 @@
+/* The listener's pure decisions on a request's headers: whether its body
+ * is read (http_head_verdict) and the admin token's check. No libuv, no
+ * parser: unit tests link this file alone. */
+#include "node/net/http.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+int http_head_verdict(const struct http_head *h, const char *token, bool *send_continue, char *msg,
+                      size_t msglen)
+{
+    *send_continue = false;
+    if (h->transfer_encoding) {
+        snprintf(msg, msglen,
+                 "a chunked request body (Transfer-Encoding) is not accepted: send the body with "
+                 "a Content-Length header");
+        return 411;
+    }
+    bool cont = *h->expect && strcasecmp(h->expect, "100-continue") == 0;
+    if (*h->expect && !cont) {
+        char shown[41];
+        size_t k = 0;
+        for (; h->expect[k] && k < sizeof(shown) - 1; k++) /* JSON-safe */
+            shown[k] = h->expect[k] >= ' ' && h->expect[k] <= '~' ? h->expect[k] : '?';
+        shown[k] = '\0';
+        snprintf(msg, msglen, "Expect: \"%s\" is not supported (only 100-continue is)", shown);
+        return 417;
+    }
+    if (h->length > HTTP_MAX_BODY) {
+        snprintf(msg, msglen, "the request body is %llu bytes; at most %u are accepted",
+                 (unsigned long long)h->length, HTTP_MAX_BODY);
+        return 413;
+    }
+    const char *given = http_bearer_token(h->auth);
+    if (h->length > HTTP_MAX_UNAUTH_BODY && !(given && http_token_equal(given, token))) {
+        snprintf(msg, msglen,
+                 "the request body is %llu bytes; without the admin token "
+                 "(\"Authorization: Bearer <admin token>\") at most %u are read",
+                 (unsigned long long)h->length, HTTP_MAX_UNAUTH_BODY);
+        return 413;
+    }
+    *send_continue = cont && h->length > 0 && h->http11;
+    return 0;
+}
+
+const char *http_bearer_token(const char *auth)
+{
+    static const char scheme[] = "Bearer";
+    size_t n = sizeof(scheme) - 1;
+    if (strncasecmp(auth, scheme, n) != 0 || auth[n] != ' ')
+        return NULL;
+    return auth + n + strspn(auth + n, " ");
+}
+
+bool http_token_equal(const char *given, const char *token)
+{
+    size_t tlen = strlen(token);
+    return tlen && strlen(given) == tlen && sodium_memcmp(given, token, tlen) == 0;
+}
