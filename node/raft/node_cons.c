@@ -73,6 +73,15 @@ static void report_changes(struct node_raft *r, uint64_t now)
                    "%s follows leader %s in term %" PRIu64, r->base->cfg.id,
                    member_id(r, c->leader), c->term);
     bool ro = cons_read_only(c, now);
+    if (seen->role == CONS_LEADER && c->role != CONS_LEADER && !seen->read_only && !ro &&
+        r->hooks.on_read_only) {
+        /* Deposed by a higher term before its own check-quorum saw the
+         * quorum gone (a leader thawed after a pause hears its successor
+         * first): it lost its quorum-backed leadership all the same, so the
+         * episode is recorded, lasting no read-only time on this side. */
+        r->hooks.on_read_only(r->hooks.ctx, true, true);
+        r->hooks.on_read_only(r->hooks.ctx, false, true);
+    }
     if (ro != seen->read_only) {
         if (r->hooks.on_read_only)
             r->hooks.on_read_only(r->hooks.ctx, ro,
@@ -227,8 +236,14 @@ void node_cons_recv(struct node_raft *r, size_t from, const msgpack_object *body
     m.entries = m.n_entries > 0 ? meta : NULL;
     m.from = (int32_t)from;
     m.to = r->cons.cfg.self;
+    uint64_t now = uv_now(r->base->loop);
+    /* What time alone has changed is seen before the message changes it: a
+     * leader thawed after a pause longer than an election timeout has lost
+     * its quorum (read-only, an episode to record) even when the first thing
+     * it hears is its successor's higher term rather than its own timer. */
+    report_changes(r, now);
     struct cons_out out;
-    cons_recv(&r->cons, uv_now(r->base->loop), &m, &out);
+    cons_recv(&r->cons, now, &m, &out);
     apply_log(r, &out, carried);
 }
 
