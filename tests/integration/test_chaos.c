@@ -155,7 +155,7 @@ static void kill_switch_heals_an_isolated_read_only_node_at_once(void **state)
     h_cluster_pass(c);
 }
 
-static void a_second_fault_while_one_is_active_is_refused_409(void **state)
+static void a_second_fault_while_one_is_active_is_refused_409_and_chimeractl_exits_8(void **state)
 {
     struct h_cluster *c = *state;
     int leader = h_start_leader(c, "test_chaos", 0, NULL);
@@ -172,6 +172,22 @@ static void a_second_fault_while_one_is_active_is_refused_409(void **state)
     assert_non_null(why);
     assert_non_null(strstr(why, "active"));
     json_decref(j);
+    int code;
+    char *out = NULL, *err = NULL;
+    assert_true(h_ctl(c, leader, &code, &out, &err, "--token-file", c->token_file, "chaos",
+                      "inject", "isolate_node", "--target", c->nodes[3 - leader - t].id,
+                      "--duration", "1s", NULL));
+    if (code != 8)
+        fail_msg("chimeractl chaos inject exited %d, not 8 (refused): %s", code, err);
+    free(out);
+    free(err);
+    assert_true(h_ctl(c, leader, &code, &out, &err, "chaos", "status", "--json", NULL));
+    json_t *status = json_loads(out ? out : "", 0, NULL);
+    if (code != 0 || !json_is_object(json_object_get(status, "active")))
+        fail_msg("chimeractl chaos status exited %d without the active fault: %s", code, out);
+    json_decref(status);
+    free(out);
+    free(err);
     h_cluster_pass(c);
 }
 
@@ -272,8 +288,9 @@ int main(void)
             h_setup_three_nodes, h_teardown_cluster),
         cmocka_unit_test_setup_teardown(kill_switch_heals_an_isolated_read_only_node_at_once,
                                         h_setup_three_nodes, h_teardown_cluster),
-        cmocka_unit_test_setup_teardown(a_second_fault_while_one_is_active_is_refused_409,
-                                        h_setup_three_nodes, h_teardown_cluster),
+        cmocka_unit_test_setup_teardown(
+            a_second_fault_while_one_is_active_is_refused_409_and_chimeractl_exits_8,
+            h_setup_three_nodes, h_teardown_cluster),
         cmocka_unit_test_setup_teardown(injector_at_probability_1_never_has_two_active_faults,
                                         h_setup_three_nodes, h_teardown_cluster),
     };
