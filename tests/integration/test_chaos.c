@@ -94,6 +94,32 @@ static bool read_only_is(void *arg)
     return h_view(r->c, r->i, 0, &v) && v.read_only == r->want;
 }
 
+/* The state letter of /proc/PID/stat ('T': stopped), or 0. */
+static char proc_state(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *close = strrchr(buf, ')');
+    return close && close[1] == ' ' ? close[2] : 0;
+}
+
+struct stopped {
+    pid_t pid;
+    bool want;
+};
+
+static bool stopped_is(void *arg)
+{
+    struct stopped *s = arg;
+    return (proc_state(s->pid) == 'T') == s->want;
+}
+
 /* ---- tests ------------------------------------------------------------- */
 
 static void
@@ -128,6 +154,33 @@ operator_kill_service_kills_its_process_group_and_the_fault_heals_on_record(void
     if (!h_wait_until(has_record, &s, h_timeout_ms()))
         fail_msg("no healed record of %s in %s's GET /chaos", id, c->nodes[t].id);
     json_decref(j);
+    h_cluster_pass(c);
+}
+
+static void pause_service_stops_the_service_until_its_expiry(void **state)
+{
+    struct h_cluster *c = *state;
+    int leader = h_start_leader(c, "test_chaos", 0, NULL);
+    char *dep = h_deploy_stable(c, leader, "demo-good.json", 4 * h_timeout_ms());
+    assert_non_null(dep);
+    free(dep);
+    int t = follower_of(leader);
+    pid_t pids[8];
+    if (h_service_pids(c, t, pids, 8) == 0)
+        fail_msg("%s runs no service", c->nodes[t].id);
+    long st;
+    json_t *j = inject(c, leader, "pause_service", t, "web", 2000, &st);
+    if (st != 201)
+        fail_msg("POST /chaos/inject answered %ld", st);
+    json_decref(j);
+    struct stopped s = {pids[0], true};
+    if (!h_wait_until(stopped_is, &s, h_timeout_ms()))
+        fail_msg("service pid %d on %s was never stopped", (int)pids[0], c->nodes[t].id);
+    s.want = false;
+    if (!h_wait_until(stopped_is, &s, 2 * h_timeout_ms()))
+        fail_msg("service pid %d on %s was not resumed at expiry", (int)pids[0], c->nodes[t].id);
+    if (!h_release_wait_event(c, t, "chaos.healed", "expired", h_timeout_ms(), NULL, 0))
+        fail_msg("%s raised no chaos.healed event", c->nodes[t].id);
     h_cluster_pass(c);
 }
 
@@ -286,6 +339,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             operator_kill_service_kills_its_process_group_and_the_fault_heals_on_record,
             h_setup_three_nodes, h_teardown_cluster),
+        cmocka_unit_test_setup_teardown(pause_service_stops_the_service_until_its_expiry,
+                                        h_setup_three_nodes, h_teardown_cluster),
         cmocka_unit_test_setup_teardown(kill_switch_heals_an_isolated_read_only_node_at_once,
                                         h_setup_three_nodes, h_teardown_cluster),
         cmocka_unit_test_setup_teardown(
