@@ -214,18 +214,9 @@ static int fold_entry(uint64_t index, uint64_t term, const uint8_t *bytes, size_
 
 void node_chaos_committed(struct node_chaos *c, uint64_t commit)
 {
-    if (!c->started || !c->raft->ledger || commit <= c->applied)
+    if (!c->started)
         return;
-    uint64_t last = ledger_last_index(c->raft->ledger);
-    if (commit > last)
-        commit = last;
-    while (c->applied < commit) {
-        uint64_t from = c->applied + 1;
-        if (ledger_read_range(c->raft->ledger, from, commit - c->applied, 4u * 1024u * 1024u,
-                              fold_entry, c) != LEDGER_OK ||
-            c->applied < from)
-            break;
-    }
+    node_ledger_feed(c->raft, &c->applied, commit, fold_entry, c);
     if (c->pending_index && c->applied >= c->pending_index)
         c->pending_index = 0;
 }
