@@ -230,6 +230,8 @@ enum ctl_drill_exit {
     CTL_DRILL_COULD_NOT_RUN = 11, /* the steady state did not hold at the start, or a step failed */
 };
 int ctl_cmd_drill(const struct ctl_opts *o, int argc, char **argv);
+/* chaos.c: chaos status|enable|disable|stop|inject (the node's /chaos). */
+int ctl_cmd_chaos(const struct ctl_opts *o, int argc, char **argv);
 int ctl_cmd_drill_run(const struct ctl_opts *o, int argc, char **argv);
 int ctl_cmd_drill_history(const struct ctl_opts *o, int argc, char **argv);
 

@@ -306,6 +306,79 @@ static const struct page pages[] = {
      "Example:\n"
      "  chimeractl drill history\n",
      COMMON_EXITS},
+    {"chaos", "the chaos injector: status, enable, disable, stop, inject",
+     "chaos status|enable|disable|stop|inject ...",
+     "The chaos injector (README \"Chaos\"): off unless chimerad runs with\n"
+     "--chaos-enabled; the leader decides, every fault is a ledger entry, its\n"
+     "target heals it at expiry on its own.\n"
+     "\n"
+     "Subcommands (chimeractl help chaos SUBCOMMAND for each):\n"
+     "  chaos status                 settings, the active fault, the history\n"
+     "  chaos stop                   the kill switch: heal every fault now\n"
+     "  chaos disable                the same as stop (the injector stays off)\n"
+     "  chaos enable                 lift the kill switch\n"
+     "  chaos inject KIND --target NODE ...   an operator's fault\n",
+     COMMON_EXITS},
+    {"chaos status", "settings, the active fault, the history", "chaos status [--json]",
+     "GET /chaos of the node behind --addr: the injector's settings, whether the\n"
+     "kill switch is on, the active fault, the faults applied on that node and\n"
+     "the last chaos records of the ledger.\n"
+     "\n"
+     "Options:\n"
+     "  --json   {\"settings\", \"stopped\", \"active\", \"applied_here\", \"history\"}\n"
+     "\n"
+     "Example:\n"
+     "  chimeractl chaos status\n",
+     COMMON_EXITS},
+    {"chaos stop", "the kill switch: heal every fault now", "chaos stop [--json]",
+     "POST /chaos/stop with the admin token: the node asked heals every fault\n"
+     "applied on it at once, even when it is read-only (the one mutation a\n"
+     "read-only node accepts); then the stop is committed through the leader,\n"
+     "so that every node heals and the injector stays off until `chaos enable`.\n"
+     "A node cut off from the leader heals itself and says the stop was not\n"
+     "recorded: send it to a node on the majority side too.\n"
+     "\n"
+     "Options:\n"
+     "  --json   {\"healed_here\", \"stopped\", \"index\" | \"warning\"}\n"
+     "\n"
+     "Example:\n"
+     "  chimeractl --addr 127.0.0.1:8102 chaos stop\n",
+     COMMON_EXITS},
+    {"chaos disable", "the same as chaos stop", "chaos disable [--json]",
+     "The kill switch (see chimeractl help chaos stop): heals every fault and\n"
+     "keeps the injector off until `chaos enable`.\n",
+     COMMON_EXITS},
+    {"chaos enable", "lift the kill switch", "chaos enable [--json]",
+     "POST /chaos/enable with the admin token: commits an enable record, after\n"
+     "which the injector (when chimerad runs with --chaos-enabled) and operators'\n"
+     "faults may inject again.\n"
+     "\n"
+     "Options:\n"
+     "  --json   {\"stopped\": false, \"index\"}\n",
+     COMMON_EXITS},
+    {"chaos inject", "an operator's fault",
+     "chaos inject KIND --target NODE [--service S] [--peer P] [--delay D]\n"
+     "       [--duration D] [--force] [--json]",
+     "POST /chaos/inject with the admin token, through the leader: a fault of\n"
+     "KIND (kill_service, pause_service, isolate_node, delay_messages,\n"
+     "kill_node) on NODE, under the injector's safety rules (one active fault,\n"
+     "no rollout running, every member healthy, a spare vote, not excluded)\n"
+     "unless --force. A refusal says the rule and exits 8.\n"
+     "\n"
+     "Options:\n"
+     "  --target NODE   the node that applies it (always a node)\n"
+     "  --service S     kill_service, pause_service: the service\n"
+     "  --peer P        isolate_node: from this peer only (default: from all)\n"
+     "  --delay D       delay_messages: by how much (200ms, 1s)\n"
+     "  --duration D    how long (90s, 1500ms, 2m; default and maximum: the\n"
+     "                  node's --chaos-max-duration)\n"
+     "  --force         past the safety rules\n"
+     "  --json          {\"fault\": {...}, \"index\"}\n"
+     "\n"
+     "Example:\n"
+     "  chimeractl chaos inject kill_service --target n2 --service web --duration 30s\n",
+     "  0 injected (committed); 8 refused by a safety rule (409); 3 a malformed\n"
+     "  request (400); 5, 6, 7, 1, 2 as for every command\n"},
     {"help", "help for a command", "help [COMMAND [SUBCOMMAND]] | help exit-codes",
      "The help of a command (the same as COMMAND --help), or the exit-code\n"
      "table with `help exit-codes`.\n"
@@ -389,6 +462,8 @@ static const char *const top_names[] = {"status",   "events", "keygen",      "ve
 static const char *const ledger_names[] = {"show", "tail", "head", "note", "verify"};
 static const char *const drill_names[] = {"validate", "list", "run", "history"};
 
+static const char *const chaos_names[] = {"status", "enable", "disable", "stop", "inject"};
+
 int ctl_help(int n, char **words)
 {
     if (n == 0) {
@@ -401,14 +476,16 @@ int ctl_help(int n, char **words)
     }
     if (!find(words[0]))
         return ctl_unknown_command(words[0]);
-    bool drill = strcmp(words[0], "drill") == 0;
-    if ((strcmp(words[0], "ledger") == 0 || drill) && n > 1) {
+    bool drill = strcmp(words[0], "drill") == 0, chaos = strcmp(words[0], "chaos") == 0;
+    if ((strcmp(words[0], "ledger") == 0 || drill || chaos) && n > 1) {
         char name[64];
         snprintf(name, sizeof name, "%s %s", words[0], words[1]);
         if (!find(name))
-            return drill ? ctl_unknown("drill command", words[1], drill_names,
-                                       sizeof drill_names / sizeof drill_names[0])
-                         : ctl_unknown_ledger_command(words[1]);
+            return drill   ? ctl_unknown("drill command", words[1], drill_names,
+                                         sizeof drill_names / sizeof drill_names[0])
+                   : chaos ? ctl_unknown("chaos command", words[1], chaos_names,
+                                         sizeof chaos_names / sizeof chaos_names[0])
+                           : ctl_unknown_ledger_command(words[1]);
         print_page(find(name));
         return CTL_OK;
     }

@@ -24,6 +24,7 @@ static const struct command commands[] = {
     {"rollback", ctl_cmd_rollback},
     {"version", ctl_cmd_version},
     {"drill", ctl_cmd_drill},
+    {"chaos", ctl_cmd_chaos},
     /* clang-format on */
 };
 

@@ -125,6 +125,8 @@ static void on_message(void *ctx, const void *buf, size_t len)
     enum env_verdict verdict;
     if (idx < 0 || (size_t)idx == n->base.peers.self) {
         node_drop(&n->base, DROP_UNKNOWN_MEMBER, msg.from);
+    } else if (!node_chaos_admits(&n->chaos, (size_t)idx)) {
+        /* isolated from this peer by a chaos fault: as if never sent */
     } else if ((verdict = env_replay_check(&n->base.peers.m[idx].replay, msg.counter)) ==
                ENV_STALE) {
         drop_stale(n, (size_t)idx, msg.counter);
@@ -147,6 +149,7 @@ static void raft_on_commit(void *ctx, uint64_t commit)
 {
     struct node *n = ctx;
     node_deploy_committed(&n->deploy, commit);
+    node_chaos_committed(&n->chaos, commit);
     api_commit_wait_committed(&n->api.waits, commit);
 }
 
@@ -165,6 +168,7 @@ static void raft_on_leadership(void *ctx, bool gained)
         node_deploy_elected(&n->deploy);
     else
         fail_waits(n, "leadership lost");
+    node_chaos_leadership(&n->chaos, gained);
 }
 
 static void raft_on_read_only(void *ctx, bool ro, bool was_leader)
@@ -207,6 +211,10 @@ static void compose(struct node *n)
     notary_init(&n->wit.notary, n->base.cfg.heartbeat_ms);
     n->deploy.base = &n->base;
     n->deploy.raft = &n->raft;
+    n->chaos.base = &n->base;
+    n->chaos.raft = &n->raft;
+    n->chaos.deploy = &n->deploy;
+    n->api.chaos = &n->chaos;
     n->api.base = &n->base;
     n->api.raft = &n->raft;
     n->api.wit = &n->wit;
@@ -236,6 +244,7 @@ static void on_tick(uv_timer_t *t)
     node_deploy_tick(&n->deploy);
     deploy_run_tick(&n->deploy);
     deploy_plan_tick(&n->deploy);
+    node_chaos_tick(&n->chaos);
     struct peer_change chg[CONFIG_MAX_MEMBERS];
     size_t k = peers_tick(&n->base.peers, uv_now(n->base.loop), chg, CONFIG_MAX_MEMBERS);
     for (size_t i = 0; i < k; i++)
@@ -249,6 +258,7 @@ static void close_io(struct node *n)
     n->base.stopping = true;
     node_cons_stop(&n->raft);
     deploy_plan_tick(&n->deploy); /* a plan under way is answered 503 */
+    node_chaos_stop(&n->chaos);   /* resumes paused services before they are stopped */
     node_deploy_stop(&n->deploy);
     if (n->http)
         http_stop(n->http);
@@ -368,7 +378,8 @@ int node_run(const struct config *cfg, const uint8_t key[CONFIG_KEY_BYTES], cons
             status = 2; /* node.key is not the key the ledger pins for this node */
         else if (node_cons_check_state(&n->raft) != 0)
             status = 2; /* consensus.state is missing next to a ledger */
-        else if (node_repl_start(&n->raft) != 0 || node_deploy_start(&n->deploy) != 0)
+        else if (node_repl_start(&n->raft) != 0 || node_deploy_start(&n->deploy) != 0 ||
+                 node_chaos_start(&n->chaos) != 0)
             status = 1;
         if (status != 0)
             close_io(n);

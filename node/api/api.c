@@ -483,6 +483,11 @@ static const struct api_route {
     {true, ROUTE_GET, "/deployments/", PATH_PREFIX, api_deploy_get, false, "use GET"},
     {true, ROUTE_POST, "/rollback", PATH_EXACT, api_deploy_rollback, true, "use POST"},
     {true, ROUTE_MUTATION, "/ledger/notes", PATH_TRIMMED, api_notes_post, true, NULL},
+    {false, ROUTE_READ, "/chaos", PATH_TRIMMED, api_chaos_get, false,
+     "method not allowed; use GET"},
+    {true, ROUTE_POST, "/chaos/inject", PATH_TRIMMED, api_chaos_inject, true, "use POST"},
+    {true, ROUTE_POST, "/chaos/stop", PATH_TRIMMED, api_chaos_stop, true, "use POST"},
+    {true, ROUTE_POST, "/chaos/enable", PATH_TRIMMED, api_chaos_enable, true, "use POST"},
 };
 
 static bool method_fits(enum route_method m, const char *method)

@@ -9,6 +9,7 @@
 
 #include "node/base/base.h"
 #include "node/base/loop_lag.h"
+#include "node/chaos/chaos.h"
 #include "node/deploy/deploy.h"
 #include "node/raft/raft.h"
 #include "node/witness/witness.h"
@@ -26,6 +27,7 @@ struct node_api {
     struct node_raft *raft;
     struct node_witness *wit;
     struct node_deploy *deploy;
+    struct node_chaos *chaos;
     const struct loop_lag *lag;
     struct http_server *http;         /* its counters feed /metrics; set once serving */
     char token[256];                  /* "" when no admin token is configured */
@@ -73,5 +75,11 @@ json_t *api_ledger_summary(struct node_api *api);
 /* The HTTP API (api.c): answers one request on the loop thread, through
  * the route table. */
 void api_handle(void *ctx, struct http_request *req);
+
+/* The chaos endpoints (api_chaos.c). */
+void api_chaos_get(struct node_api *api, struct http_request *req);
+void api_chaos_inject(struct node_api *api, struct http_request *req);
+void api_chaos_stop(struct node_api *api, struct http_request *req);
+void api_chaos_enable(struct node_api *api, struct http_request *req);
 
 #endif

@@ -68,9 +68,21 @@ static bool bearer_ok(struct node_api *api, struct http_request *req, const char
     return false;
 }
 
+/* The one mutation a read-only node accepts: the chaos kill switch, which
+ * heals what is applied here before anything is committed. */
+static bool is_kill_switch(const struct http_request *req)
+{
+    size_t n = strlen(req->path);
+    while (n > 1 && req->path[n - 1] == '/')
+        n--;
+    return strcmp(req->method, "POST") == 0 && n == strlen("/chaos/stop") &&
+           strncmp(req->path, "/chaos/stop", n) == 0;
+}
+
 /* Every mutation passes the same gate, before any endpoint sees it: the
  * admin token (401 missing, 403 wrong), then read-only mode (503: a node
- * without a quorum-backed leader must not accept what it cannot commit). */
+ * without a quorum-backed leader must not accept what it cannot commit),
+ * but for the kill switch. */
 bool api_gate_mutation(struct node_api *api, struct http_request *req)
 {
     if (!api->token[0]) {
@@ -80,7 +92,8 @@ bool api_gate_mutation(struct node_api *api, struct http_request *req)
         return false;
     }
     const char *const admin[] = {api->token};
-    return bearer_ok(api, req, "admin token", admin, 1) && !api_gate_refuse_read_only(api, req);
+    return bearer_ok(api, req, "admin token", admin, 1) &&
+           (is_kill_switch(req) || !api_gate_refuse_read_only(api, req));
 }
 
 bool api_gate_refuse_read_only(struct node_api *api, struct http_request *req)

@@ -144,6 +144,9 @@ void deploy_releases_keep(struct node_deploy *dp, const char *id, const char *ma
 void deploy_run_cleanup_strays(struct node_deploy *dp);
 void deploy_run_tick(struct node_deploy *dp);
 void deploy_run_stop(struct node_deploy *dp);
+/* The pid (also its process group id) of the running service here with
+ * this name, or -1 (the chaos layer's kill_service and pause_service). */
+int deploy_run_service_pid(const struct node_deploy *dp, const char *service);
 /* MSG_DEPLOY_REPORT arrived (shape checked by node/msg.c). */
 void deploy_run_on_report(struct node_deploy *dp, size_t from, const msgpack_object *f);
 

@@ -438,3 +438,12 @@ void deploy_run_stop(struct node_deploy *dp)
         health_free(dp->run.hc);
     dp->run.hc = NULL;
 }
+
+int deploy_run_service_pid(const struct node_deploy *dp, const char *service)
+{
+    const struct deploy_run *r = &dp->run;
+    for (size_t i = 0; i < r->nsvc; i++)
+        if (r->svc[i].proc && strcmp(r->svc[i].name, service) == 0)
+            return drv_pid(r->svc[i].proc);
+    return -1;
+}

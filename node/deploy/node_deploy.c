@@ -117,16 +117,7 @@ void node_deploy_committed(struct node_deploy *dp, uint64_t commit)
     struct node_deploy *d = dp;
     if (!dp->raft->ledger || commit <= d->applied)
         return;
-    uint64_t last = ledger_last_index(dp->raft->ledger);
-    if (commit > last)
-        commit = last;
-    while (d->applied < commit) {
-        uint64_t from = d->applied + 1;
-        if (ledger_read_range(dp->raft->ledger, from, commit - d->applied, 4u * 1024u * 1024u,
-                              apply_entry, dp) != LEDGER_OK ||
-            d->applied < from)
-            break;
-    }
+    node_ledger_feed(dp->raft, &d->applied, commit, apply_entry, dp);
     if (d->pending_index && d->applied >= d->pending_index)
         d->pending_index = 0;
     /* Act on the new state now rather than at the next tick: the leader's

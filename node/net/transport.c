@@ -47,6 +47,21 @@ struct transport {
     int nout;
     transport_recv_fn on_recv;
     void *ctx;
+    transport_filter_fn filter;
+    void *filter_ctx;
+    uv_timer_t held_timer;              /* sends the held messages that are due */
+    struct held *held_head, *held_tail; /* in the order they are due */
+    size_t nheld;
+};
+
+/* An outgoing message the filter holds back (a delay). Every message is
+ * held for the same delay while a fault lasts, so the queue is in due
+ * order but for a change of delay, which only sends some late. */
+struct held {
+    struct held *next;
+    uint64_t due; /* loop time */
+    int idx;
+    nng_msg *msg;
 };
 
 static int find_inbound(const struct transport *t, nng_pipe p)
@@ -206,6 +221,10 @@ static void on_readable(uv_poll_t *h, int status, int events)
         int rv = nng_recvmsg(t->inbox, &msg, NNG_FLAG_NONBLOCK);
         if (rv != 0)
             break;
+        if (t->filter && t->filter(t->filter_ctx, TRANSPORT_IN, -1) == TRANSPORT_DROP) {
+            nng_msg_free(msg);
+            continue;
+        }
         t->delivering = nng_msg_get_pipe(msg);
         t->on_recv(t->ctx, nng_msg_body(msg), nng_msg_len(msg));
         t->delivering = (nng_pipe)NNG_PIPE_INITIALIZER;
@@ -259,10 +278,11 @@ int transport_start(struct transport **out, uv_loop_t *loop, const char *listen_
                  rv > 0 ? nng_strerror(rv) : uv_strerror(rv));
         goto fail;
     }
-    t->poll.data = t->wake.data = t->idle_scan.data = t;
+    t->poll.data = t->wake.data = t->idle_scan.data = t->held_timer.data = t;
     uv_async_init(loop, &t->wake, on_wake);
     uv_timer_init(loop, &t->idle_scan);
-    t->open_handles = 3;
+    uv_timer_init(loop, &t->held_timer);
+    t->open_handles = 4;
     uv_poll_start(&t->poll, UV_READABLE, on_readable);
     uv_timer_start(&t->idle_scan, on_idle_scan, IDLE_SCAN_MS, IDLE_SCAN_MS);
     *out = t;
@@ -308,19 +328,76 @@ int transport_add_peer(struct transport *t, const char *url, char *err, size_t e
     return idx;
 }
 
+static void on_held_due(uv_timer_t *h)
+{
+    struct transport *t = h->data;
+    uint64_t now = uv_now(t->loop);
+    while (t->held_head && t->held_head->due <= now) {
+        struct held *m = t->held_head;
+        t->held_head = m->next;
+        if (!t->held_head)
+            t->held_tail = NULL;
+        t->nheld--;
+        if (m->idx >= t->nout || nng_sendmsg(t->out[m->idx], m->msg, NNG_FLAG_NONBLOCK) != 0)
+            nng_msg_free(m->msg);
+        free(m);
+    }
+    if (t->held_head)
+        uv_timer_start(&t->held_timer, on_held_due, t->held_head->due - now, 0);
+}
+
+static int hold(struct transport *t, int idx, nng_msg *msg, long ms)
+{
+    struct held *m = t->nheld < TRANSPORT_HELD_MAX ? malloc(sizeof(*m)) : NULL;
+    if (!m)
+        return -1;
+    *m = (struct held){.due = uv_now(t->loop) + (uint64_t)ms, .idx = idx, .msg = msg};
+    if (t->held_tail)
+        t->held_tail->next = m;
+    else
+        t->held_head = m;
+    t->held_tail = m;
+    t->nheld++;
+    if (!uv_is_active((uv_handle_t *)&t->held_timer))
+        uv_timer_start(&t->held_timer, on_held_due, (uint64_t)ms, 0);
+    return 0;
+}
+
+static void free_held(struct transport *t)
+{
+    while (t->held_head) {
+        struct held *m = t->held_head;
+        t->held_head = m->next;
+        nng_msg_free(m->msg);
+        free(m);
+    }
+    t->held_tail = NULL;
+    t->nheld = 0;
+}
+
 int transport_send(struct transport *t, int idx, const void *buf, size_t len)
 {
     if (idx < 0 || idx >= t->nout)
+        return -1;
+    long verdict = t->filter ? t->filter(t->filter_ctx, TRANSPORT_OUT, idx) : TRANSPORT_PASS;
+    if (verdict == TRANSPORT_DROP)
         return -1;
     nng_msg *msg;
     if (nng_msg_alloc(&msg, 0) != 0)
         return -1;
     if (nng_msg_append(msg, buf, len) != 0 ||
-        nng_sendmsg(t->out[idx], msg, NNG_FLAG_NONBLOCK) != 0) {
+        (verdict > 0 ? hold(t, idx, msg, verdict)
+                     : nng_sendmsg(t->out[idx], msg, NNG_FLAG_NONBLOCK)) != 0) {
         nng_msg_free(msg);
         return -1;
     }
     return 0;
+}
+
+void transport_set_filter(struct transport *t, transport_filter_fn fn, void *ctx)
+{
+    t->filter = fn;
+    t->filter_ctx = ctx;
 }
 
 void transport_set_notice(struct transport *t, transport_notice_fn fn, void *ctx)
@@ -348,10 +425,12 @@ void transport_stop(struct transport *t)
     int nout = t->nout;
     t->nout = 0;
     nng_mtx_unlock(t->mtx);
+    free_held(t); /* before the sockets they would go out on close */
     for (int i = 0; i < nout; i++)
         nng_close(t->out[i]);
     uv_poll_stop(&t->poll);
     uv_close((uv_handle_t *)&t->poll, on_handle_closed);
     uv_close((uv_handle_t *)&t->wake, on_handle_closed);
     uv_close((uv_handle_t *)&t->idle_scan, on_handle_closed);
+    uv_close((uv_handle_t *)&t->held_timer, on_handle_closed);
 }

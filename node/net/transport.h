@@ -60,6 +60,21 @@ int transport_send(struct transport *t, int idx, const void *buf, size_t len);
  * its connection is a peer's (kept at the cap, not idle). */
 void transport_heard(struct transport *t);
 
+/* A filter on every message, both directions, for fault injection without
+ * root (the transport knows nothing of why): dir says which way; peer is
+ * transport_send's index for outgoing messages and -1 for incoming ones
+ * (their sender is known only once the envelope is opened). Returns
+ * TRANSPORT_PASS, TRANSPORT_DROP, or a number of ms > 0 to hold an outgoing
+ * message that long before it is sent (an incoming one passes). */
+enum transport_dir { TRANSPORT_OUT, TRANSPORT_IN };
+#define TRANSPORT_PASS 0
+#define TRANSPORT_DROP (-1)
+#define TRANSPORT_HELD_MAX 4096 /* outgoing messages held at once; more are dropped */
+typedef long (*transport_filter_fn)(void *ctx, enum transport_dir dir, int peer);
+
+/* Sets the filter (NULL: none, the default). */
+void transport_set_filter(struct transport *t, transport_filter_fn fn, void *ctx);
+
 /* Sets the callback for limit notices (none by default). */
 void transport_set_notice(struct transport *t, transport_notice_fn fn, void *ctx);
 

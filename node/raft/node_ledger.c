@@ -56,6 +56,23 @@ void node_ledger_close(struct node_raft *r)
     ledger_key_wipe(&r->key_pair);
 }
 
+void node_ledger_feed(struct node_raft *r, uint64_t *applied, uint64_t commit, ledger_entry_fn fn,
+                      void *arg)
+{
+    if (!r->ledger || commit <= *applied)
+        return;
+    uint64_t last = ledger_last_index(r->ledger);
+    if (commit > last)
+        commit = last;
+    while (*applied < commit) {
+        uint64_t from = *applied + 1;
+        if (ledger_read_range(r->ledger, from, commit - *applied, 4u * 1024u * 1024u, fn, arg) !=
+                LEDGER_OK ||
+            *applied < from)
+            break;
+    }
+}
+
 bool node_ledger_failed(struct node_raft *r, enum ledger_error rv, const char *what, char *why,
                         size_t len)
 {

@@ -134,6 +134,11 @@ int node_repl_append_types(struct node_raft *r, const uint32_t *types,
                            const uint8_t *const *payloads, const size_t *lens, size_t count,
                            uint64_t *first, uint64_t *last, char *err, size_t errlen);
 
+/* Feeds the entries after *applied up to commit (at most the ledger's
+ * last) to fn in order, for a layer that folds committed entries; fn sets
+ * *applied as it goes (node_ledger.c). */
+void node_ledger_feed(struct node_raft *r, uint64_t *applied, uint64_t commit, ledger_entry_fn fn,
+                      void *arg);
 /* The ledger (node_ledger.c): open with recovery before the node serves;
  * close on the way out. */
 int node_ledger_open(struct node_raft *r);

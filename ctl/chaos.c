@@ -1,0 +1,223 @@
+/* chimeractl chaos status|enable|disable|stop|inject: the node's chaos
+ * endpoints (README "Chaos"). Mutations carry the admin token and follow a
+ * follower's 307 to the leader (deploy_conn.c); `stop` is answered by the
+ * node asked even when it is read-only (the kill switch). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chaos/fault.h"
+#include "ctl/deploy_int.h"
+
+static int usage(const char *cmd, const char *what, const char *arg)
+{
+    fprintf(stderr, "chimeractl: %s: %s%s%s%s (see chimeractl %s --help)\n", cmd, what,
+            arg ? " '" : "", arg ? arg : "", arg ? "'" : "", cmd);
+    return CTL_USAGE;
+}
+
+/* One exchange: GET when payload is NULL, else POST with the token. The
+ * answer's JSON in *out (the caller's), or NULL after one line said. */
+static int exchange(const struct ctl_opts *o, const char *cmd, const char *path,
+                    const char *payload, json_t **out)
+{
+    const char *token = NULL;
+    *out = NULL;
+    if (payload && !(token = ctl_token_for(o, cmd)))
+        return CTL_USAGE;
+    struct ctl_conn c;
+    if (ctl_conn_open(&c, o) != 0)
+        return CTL_FAILED;
+    struct ctl_reply r;
+    int got = payload ? ctl_conn_post(&c, path, payload, token, &r) : ctl_conn_get(&c, path, &r);
+    enum ctl_outcome oc = ctl_outcome_of_reply(got, &r);
+    if (oc == CTL_O_OK)
+        *out = json_incref(r.json);
+    else if (got == 0 && r.status == 404)
+        fprintf(stderr, "chimeractl: %s: this node has no chaos endpoints (%s)\n", cmd, path);
+    else
+        ctl_say_failure(cmd, got, &r);
+    ctl_reply_free(&r);
+    ctl_conn_close(&c);
+    return ctl_exit_code(CTL_FAM_COMMON, oc);
+}
+
+static void print_json(const json_t *j)
+{
+    json_dumpf(j, stdout, JSON_INDENT(2));
+    putchar('\n');
+}
+
+static void print_fault(const char *label, const json_t *f)
+{
+    printf("%-10s %s %s on %s", label, ctl_json_str(f, "id", "?"), ctl_json_str(f, "kind", "?"),
+           ctl_json_str(f, "node", "?"));
+    if (json_object_get(f, "service"))
+        printf(" service %s", ctl_json_str(f, "service", "?"));
+    printf(", %" JSON_INTEGER_FORMAT " ms, %s\n",
+           json_integer_value(json_object_get(f, "duration_ms")), ctl_json_str(f, "origin", "?"));
+}
+
+static int cmd_status(const struct ctl_opts *o)
+{
+    json_t *j;
+    int rc = exchange(o, "chaos status", "/chaos", NULL, &j);
+    if (rc != CTL_OK)
+        return rc;
+    if (o->json) {
+        print_json(j);
+        json_decref(j);
+        return CTL_OK;
+    }
+    const json_t *s = json_object_get(j, "settings");
+    char *faults = json_dumps(json_object_get(s, "faults"), JSON_COMPACT);
+    printf("injector   %s%s, every %" JSON_INTEGER_FORMAT " ms, probability %.2f, window %s\n",
+           json_is_true(json_object_get(s, "enabled")) ? "enabled" : "disabled",
+           json_is_true(json_object_get(s, "dry_run")) ? " (dry run)" : "",
+           json_integer_value(json_object_get(s, "interval_ms")),
+           json_number_value(json_object_get(s, "probability")), ctl_json_str(s, "window", "?"));
+    printf("faults     %s, at most %" JSON_INTEGER_FORMAT " ms\n", faults ? faults : "?",
+           json_integer_value(json_object_get(s, "max_duration_ms")));
+    free(faults);
+    printf("stopped    %s\n", json_is_true(json_object_get(j, "stopped"))
+                                  ? "yes (kill switch; chimeractl chaos enable lifts it)"
+                                  : "no");
+    const json_t *active = json_object_get(j, "active");
+    if (json_is_object(active))
+        print_fault("active", active);
+    else
+        printf("active     none\n");
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(j, "applied_here"), i, f) print_fault("here", f);
+    const json_t *h = json_object_get(j, "history");
+    size_t n = json_array_size(h), from = n > 10 ? n - 10 : 0;
+    if (n)
+        printf("history (last %zu of %zu):\n", n - from, n);
+    for (i = from; i < n; i++) {
+        const json_t *r = json_array_get(h, i);
+        printf("  %6" JSON_INTEGER_FORMAT "  %-8s %s %s %s\n",
+               json_integer_value(json_object_get(r, "index")), ctl_json_str(r, "record", "?"),
+               ctl_json_str(r, "id", ""), ctl_json_str(r, "kind", ""),
+               ctl_json_str(r, "reason", ctl_json_str(r, "node", "")));
+    }
+    json_decref(j);
+    return CTL_OK;
+}
+
+static int cmd_post(const struct ctl_opts *o, const char *cmd, const char *path)
+{
+    json_t *j;
+    int rc = exchange(o, cmd, path, "{}", &j);
+    if (rc != CTL_OK)
+        return rc;
+    if (o->json)
+        print_json(j);
+    else if (strcmp(path, "/chaos/enable") == 0)
+        printf("chaos enabled again (committed at index %" JSON_INTEGER_FORMAT ")\n",
+               json_integer_value(json_object_get(j, "index")));
+    else {
+        printf("healed %" JSON_INTEGER_FORMAT " fault(s) on the node asked",
+               json_integer_value(json_object_get(j, "healed_here")));
+        if (json_is_true(json_object_get(j, "stopped")))
+            printf("; stop committed at index %" JSON_INTEGER_FORMAT
+                   ": every node heals, the injector stays off until chimeractl chaos enable\n",
+                   json_integer_value(json_object_get(j, "index")));
+        else
+            printf("\nwarning: %s\n", ctl_json_str(j, "warning", "the stop was not recorded"));
+    }
+    json_decref(j);
+    return CTL_OK;
+}
+
+/* inject KIND --target NODE [--service S] [--peer P] [--delay D]
+ * [--duration D] [--force] */
+static int cmd_inject(const struct ctl_opts *o, int argc, char **argv)
+{
+    const char *cmd = "chaos inject";
+    if (argc < 3 || argv[2][0] == '-')
+        return usage(cmd,
+                     "needs a KIND (kill_service, pause_service, isolate_node, "
+                     "delay_messages, kill_node)",
+                     NULL);
+    if (chaos_kind_parse(argv[2], strlen(argv[2])) < 0)
+        return usage(cmd, "unknown fault kind", argv[2]);
+    json_t *body = json_pack("{s:s}", "kind", argv[2]);
+    int rc = CTL_OK;
+    for (int i = 3; i < argc && rc == CTL_OK; i++) {
+        const char *a = argv[i], *key = NULL;
+        if (strcmp(a, "--force") == 0) {
+            json_object_set_new(body, "force", json_true());
+            continue;
+        }
+        if (strcmp(a, "--target") == 0)
+            key = "target";
+        else if (strcmp(a, "--service") == 0)
+            key = "service";
+        else if (strcmp(a, "--peer") == 0)
+            key = "peer";
+        else if (strcmp(a, "--duration") == 0 || strcmp(a, "--delay") == 0)
+            key = a + 2;
+        else {
+            rc = usage(cmd, "unknown option", a);
+            break;
+        }
+        if (i + 1 >= argc) {
+            rc = usage(cmd, "needs a value after", a);
+            break;
+        }
+        const char *v = argv[++i];
+        uint64_t ms;
+        if (strcmp(key, "delay") == 0) {
+            if (chaos_duration_parse(v, &ms) != 0)
+                rc = usage(cmd, "--delay needs a duration (200ms, 1s), got", v);
+            else
+                json_object_set_new(body, "delay_ms", json_integer((json_int_t)ms));
+        } else {
+            json_object_set_new(body, key, json_string(v));
+        }
+    }
+    if (rc == CTL_OK && !json_object_get(body, "target"))
+        rc = usage(cmd, "needs --target NODE", NULL);
+    char *payload = rc == CTL_OK ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (rc != CTL_OK)
+        return rc;
+    json_t *j;
+    rc = exchange(o, cmd, "/chaos/inject", payload, &j);
+    free(payload);
+    if (rc != CTL_OK)
+        return rc;
+    if (o->json)
+        print_json(j);
+    else
+        print_fault("injected", json_object_get(j, "fault"));
+    json_decref(j);
+    return CTL_OK;
+}
+
+static const char *const chaos_names[] = {"status", "enable", "disable", "stop", "inject"};
+
+int ctl_cmd_chaos(const struct ctl_opts *o, int argc, char **argv)
+{
+    if (argc < 2)
+        return usage("chaos", "needs a subcommand: status, enable, disable, stop or inject", NULL);
+    const char *sub = argv[1];
+    if (strcmp(sub, "inject") == 0)
+        return cmd_inject(o, argc, argv);
+    bool known = false;
+    for (size_t i = 0; i < sizeof chaos_names / sizeof chaos_names[0]; i++)
+        known = known || strcmp(sub, chaos_names[i]) == 0;
+    if (!known)
+        return ctl_unknown("chaos command", sub, chaos_names,
+                           sizeof chaos_names / sizeof chaos_names[0]);
+    if (argc > 2)
+        return usage("chaos", "unexpected argument", argv[2]);
+    if (strcmp(sub, "status") == 0)
+        return cmd_status(o);
+    if (strcmp(sub, "enable") == 0)
+        return cmd_post(o, "chaos enable", "/chaos/enable");
+    /* disable is the kill switch: heals, and keeps the injector off */
+    return cmd_post(o, strcmp(sub, "stop") == 0 ? "chaos stop" : "chaos disable", "/chaos/stop");
+}

@@ -1,0 +1,119 @@
+/* The leader's injector (chaos.h): chaos_injector_tick on its own timer,
+ * what it decides committed; and the healed records of expired faults. */
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "node/chaos/chaos.h"
+
+static uint64_t random64(void *ctx)
+{
+    (void)ctx;
+    uint64_t v;
+    randombytes_buf(&v, sizeof(v));
+    return v;
+}
+
+static bool leads(const struct node_chaos *c)
+{
+    return c->started && !c->base->stopping && c->raft->cons.role == CONS_LEADER;
+}
+
+/* Commits r, or reports why it could not be. */
+static bool commit_record(struct node_chaos *c, const struct chaos_record *r)
+{
+    char err[256];
+    uint64_t index;
+    if (node_chaos_append(c, r, &index, err, sizeof(err)) == 0)
+        return true;
+    node_event(c->base, "chaos.failed", NULL, "cannot commit a chaos %s record: %s",
+               chaos_record_name(r->kind), err);
+    return false;
+}
+
+/* A refusal is an event every time, and a ledger entry when its reason
+ * changed since the last one: at probability 1 an active fault would
+ * otherwise add an entry at every interval. */
+static void refused(struct node_chaos *c, const struct chaos_decision *d)
+{
+    node_event(c->base, "chaos.refused", NULL, "%s", d->reason);
+    static char last[CHAOS_REASON_MAX];
+    if (strcmp(last, d->reason) == 0)
+        return;
+    snprintf(last, sizeof(last), "%s", d->reason);
+    struct chaos_record r = {.kind = CHAOS_REC_REFUSED, .has_fault = d->has_fault};
+    if (d->has_fault)
+        r.fault = d->fault;
+    r.fault.origin = CHAOS_ORIGIN_INJECTOR;
+    snprintf(r.reason, sizeof(r.reason), "%s", d->reason);
+    commit_record(c, &r);
+}
+
+static void on_inject_timer(uv_timer_t *t);
+
+static void arm_inject(struct node_chaos *c, uint64_t at_ms)
+{
+    uint64_t now = (uint64_t)node_wall_ms();
+    uv_timer_start(&c->inject_timer, on_inject_timer, at_ms > now ? at_ms - now : 0, 0);
+}
+
+static void on_inject_timer(uv_timer_t *t)
+{
+    struct node_chaos *c = t->data;
+    if (!leads(c) || !c->base->cfg.chaos.enabled)
+        return;
+    if (c->pending_index) { /* the last record is not folded yet: look again soon */
+        arm_inject(c, (uint64_t)node_wall_ms() + c->base->cfg.heartbeat_ms);
+        return;
+    }
+    struct chaos_member members[CONFIG_MAX_MEMBERS];
+    struct chaos_view v;
+    node_chaos_view(c, members, &v);
+    struct chaos_rng rng = {.next = random64};
+    struct chaos_decision d;
+    chaos_injector_tick(&c->inj, &v, &rng, &d);
+    char what[320];
+    switch (d.action) {
+    case CHAOS_ACT_INJECT:
+        node_chaos_fault_id(c, d.fault.id, sizeof(d.fault.id));
+        commit_record(c, &(struct chaos_record){.kind = CHAOS_REC_FAULT, .fault = d.fault});
+        break;
+    case CHAOS_ACT_WOULD_INJECT:
+        chaos_fault_describe(&d.fault, what, sizeof(what));
+        node_event(c->base, "chaos.would_inject", NULL, "dry run: would %s", what);
+        break;
+    case CHAOS_ACT_REFUSED:
+        refused(c, &d);
+        break;
+    case CHAOS_ACT_NONE:
+        break;
+    }
+    arm_inject(c, d.next_tick_ms);
+}
+
+void node_chaos_leadership(struct node_chaos *c, bool gained)
+{
+    if (!c->started)
+        return;
+    c->pending_index = 0;
+    if (!gained || !c->base->cfg.chaos.enabled) {
+        uv_timer_stop(&c->inject_timer);
+        return;
+    }
+    uint64_t now = (uint64_t)node_wall_ms();
+    chaos_injector_init(&c->inj, &c->base->cfg.chaos, now);
+    arm_inject(c, c->inj.next_tick_ms);
+}
+
+void node_chaos_tick(struct node_chaos *c)
+{
+    if (!leads(c) || c->pending_index)
+        return;
+    const struct chaos_fault *f = chaos_state_expired(&c->state, (uint64_t)node_wall_ms());
+    if (!f)
+        return;
+    struct chaos_record r = {.kind = CHAOS_REC_HEALED, .fault = *f};
+    snprintf(r.reason, sizeof(r.reason), "expired");
+    commit_record(c, &r);
+}
