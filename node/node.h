@@ -11,6 +11,7 @@
 #include "node/api/api.h"
 #include "node/base/base.h"
 #include "node/base/loop_lag.h"
+#include "node/chaos/watch.h"
 #include "node/deploy/deploy.h"
 #include "node/net/http.h"
 #include "node/msg.h"
@@ -25,6 +26,7 @@ struct node {
     struct node_raft raft;
     struct node_witness wit;
     struct node_deploy deploy;
+    struct watch watch; /* the recovery watchtower (chaos/watch.h) */
     struct node_api api;
     struct node_msg msg; /* the message registry's view of the layers */
     uv_timer_t tick;
