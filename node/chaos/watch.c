@@ -275,6 +275,10 @@ void watch_tick(struct watch *w)
         w->scan_due = now + WATCH_SCAN_EVERY_MS;
         scan_strays(w);
     }
+    if (now >= w->tick_due) {
+        w->tick_due = now + WATCH_TICK_EVERY_MS;
+        step(w, &(struct wt_event){.kind = WT_EV_TICK}); /* the core's "at least every second" */
+    }
     watch_lead_tick(w);
 }
 

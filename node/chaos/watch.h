@@ -18,9 +18,10 @@
 #include "node/deploy/deploy.h"
 #include "node/raft/raft.h"
 
-#define WATCH_RECENT 16     /* recoveries kept for GET /recovery */
-#define WATCH_MAX_STRAYS 32 /* stray process groups being stopped at once */
-#define WATCH_SCAN_EVERY_MS 2000u
+#define WATCH_RECENT 16           /* recoveries kept for GET /recovery */
+#define WATCH_MAX_STRAYS 32       /* stray process groups being stopped at once */
+#define WATCH_SCAN_EVERY_MS 2000u /* the stray scan */
+#define WATCH_TICK_EVERY_MS 1000u /* the core is ticked at least this often */
 #define WATCH_STRAY_GRACE_MS 5000u
 
 /* A stray being stopped: SIGTERM sent, SIGKILL at kill_at. */
@@ -55,7 +56,7 @@ struct watch {
     struct wt wt;
     uv_timer_t timer;
     uint64_t timer_at; /* loop ms the timer is armed for (UINT64_MAX: none) */
-    uint64_t scan_due;
+    uint64_t scan_due, tick_due;
     bool restart_after_stop[WT_MAX_SERVICES];  /* a liveness STOP, then a RESTART */
     struct wt_action pending[WT_MAX_SERVICES]; /* that RESTART, done at the exit */
     struct watch_stray strays[WATCH_MAX_STRAYS];
