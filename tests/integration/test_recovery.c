@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include <jansson.h>
 
@@ -181,6 +184,53 @@ static void test_a_release_that_crash_loops_soon_after_it_became_stable_is_rever
     h_cluster_pass(c);
 }
 
+/* A process carrying node i's mark that no release wants (what a node
+ * killed mid-spawn could leave behind): `sleep 600` in its own group. */
+static pid_t spawn_marked(struct h_cluster *c, int i)
+{
+    char abs[PATH_MAX], mark[PATH_MAX + 32];
+    if (!realpath(c->nodes[i].data, abs))
+        fail_msg("no data directory %s", c->nodes[i].data);
+    snprintf(mark, sizeof(mark), "CHIMERA_SERVICE_OWNER=%s", abs);
+    pid_t pid = fork();
+    if (pid == 0) {
+        setpgid(0, 0);
+        char *const argv[] = {"sleep", "600", NULL};
+        char *const envp[] = {mark, "PATH=/usr/bin:/bin", NULL};
+        execve("/bin/sleep", argv, envp);
+        _exit(127);
+    }
+    assert_true(pid > 0);
+    return pid;
+}
+
+static bool reaped(void *arg)
+{
+    pid_t pid = *(pid_t *)arg;
+    return waitpid(pid, NULL, WNOHANG) == pid;
+}
+
+static void test_a_stray_process_carrying_the_nodes_mark_is_stopped(void **state)
+{
+    struct h_cluster *c = *state;
+    char *id;
+    int leader = start_stable(c, &id);
+    int v = (leader + 1) % NODES;
+    pid_t stray = spawn_marked(c, v);
+    if (!h_wait_until(reaped, &stray, h_timeout_ms()))
+        fail_msg("%s did not stop the stray process %d carrying its mark", c->nodes[v].id,
+                 (int)stray);
+    char about[48];
+    snprintf(about, sizeof(about), "process %d carrying", (int)stray);
+    if (!h_release_wait_event(c, v, "recovery.stray_stopped", about, h_timeout_ms(), NULL, 0))
+        fail_msg("%s recorded no recovery.stray_stopped event about %s", c->nodes[v].id, about);
+    /* Its own service is not a stray. */
+    running_pid(c, v, 0);
+    assert_int_equal(h_event_seq(c, v, "deploy.service_exited", NULL, 0), 0);
+    free(id);
+    h_cluster_pass(c);
+}
+
 /* The node reports the crash to the leader, and nothing restarts it. */
 static void test_with_recovery_disabled_a_killed_service_stays_down(void **state)
 {
@@ -210,6 +260,7 @@ int main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, h_setup_three_nodes, h_teardown_cluster)
     const struct CMUnitTest tests[] = {
         T(test_a_service_killed_with_sigkill_is_restarted_and_the_event_says_so),
+        T(test_a_stray_process_carrying_the_nodes_mark_is_stopped),
         T(test_a_release_that_crash_loops_soon_after_it_became_stable_is_reverted),
         T(test_with_recovery_disabled_a_killed_service_stays_down),
     };
