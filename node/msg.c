@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "node/base/envelope.h"
+#include "node/chaos/watch.h"
 #include "node/deploy/deploy.h"
 #include "node/raft/raft.h"
 #include "node/witness/witness.h"
@@ -103,6 +104,46 @@ static bool plan_shape(const msgpack_object *f, uint32_t size)
            f[3].type == MSGPACK_OBJECT_ARRAY;
 }
 
+static bool is_int(const msgpack_object *o)
+{
+    return o->type == MSGPACK_OBJECT_POSITIVE_INTEGER || o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER;
+}
+
+static bool is_name(const msgpack_object *o)
+{
+    return o->type == MSGPACK_OBJECT_STR && o->via.str.size > 0 && o->via.str.size < WT_NAME_MAX;
+}
+
+/* [8, service, attempts, cause_kind, cause_code, deployment] */
+static bool crash_loop_shape(const msgpack_object *f, uint32_t size)
+{
+    return size == 6 && is_name(&f[1]) && is_uint(&f[2]) && f[2].via.u64 <= UINT32_MAX &&
+           is_uint(&f[3]) && f[3].via.u64 >= WT_CAUSE_EXIT &&
+           f[3].via.u64 <= WT_CAUSE_START_FAILED && is_int(&f[4]) &&
+           f[5].type == MSGPACK_OBJECT_STR && f[5].via.str.size < PL_ID_MAX;
+}
+
+/* [9, service, verdict] */
+static bool crash_verdict_shape(const msgpack_object *f, uint32_t size)
+{
+    return size == 3 && is_name(&f[1]) && is_uint(&f[2]) && f[2].via.u64 >= WT_VERDICT_REVERT &&
+           f[2].via.u64 <= WT_VERDICT_MARK_FAILED;
+}
+
+/* [10, service, cause_kind, cause_code, attempts, failed_at_ms, ttr_ms] */
+static bool recovery_shape(const msgpack_object *f, uint32_t size)
+{
+    return size == 7 && is_name(&f[1]) && is_uint(&f[2]) && f[2].via.u64 >= WT_CAUSE_EXIT &&
+           f[2].via.u64 <= WT_CAUSE_START_FAILED && is_int(&f[3]) && is_uint(&f[4]) &&
+           f[4].via.u64 <= UINT32_MAX && is_uint(&f[5]) && is_uint(&f[6]);
+}
+
+/* [11, failed_at_ms, index] */
+static bool recovery_ack_shape(const msgpack_object *f, uint32_t size)
+{
+    return size == 3 && is_uint(&f[1]) && is_uint(&f[2]);
+}
+
 /* The handlers, each in its layer (the table's rows name these). */
 #define LAYER_HANDLER(name, fn, layer)                                                             \
     static void name(struct node_msg *m, size_t from, const msgpack_object *f)                     \
@@ -116,6 +157,10 @@ LAYER_HANDLER(on_episode_ack, node_episodes_on_ack, wit)
 LAYER_HANDLER(on_deploy_report, deploy_run_on_report, deploy)
 LAYER_HANDLER(on_plan_probe, deploy_plan_on_probe, deploy)
 LAYER_HANDLER(on_plan_facts, deploy_plan_on_facts, deploy)
+LAYER_HANDLER(on_crash_loop, watch_on_crash_loop, watch)
+LAYER_HANDLER(on_crash_verdict, watch_on_crash_verdict, watch)
+LAYER_HANDLER(on_recovery, watch_on_recovery, watch)
+LAYER_HANDLER(on_recovery_ack, watch_on_recovery_ack, watch)
 
 static const struct {
     const char *name;
@@ -132,6 +177,12 @@ static const struct {
                            on_deploy_report},
     [MSG_PLAN_PROBE] = {"plan_probe", plan_shape, "ledger message kind", on_plan_probe},
     [MSG_PLAN_FACTS] = {"plan_facts", plan_shape, "ledger message kind", on_plan_facts},
+    [MSG_CRASH_LOOP] = {"crash_loop", crash_loop_shape, "ledger message kind", on_crash_loop},
+    [MSG_CRASH_VERDICT] = {"crash_verdict", crash_verdict_shape, "ledger message kind",
+                           on_crash_verdict},
+    [MSG_RECOVERY] = {"recovery", recovery_shape, "ledger message kind", on_recovery},
+    [MSG_RECOVERY_ACK] = {"recovery_ack", recovery_ack_shape, "ledger message kind",
+                          on_recovery_ack},
 };
 
 const char *node_msg_kind_name(uint64_t kind)

@@ -14,6 +14,7 @@ struct node_base;
 struct node_raft;
 struct node_witness;
 struct node_deploy;
+struct watch;
 
 /* The layers the registry hands messages to; node.c fills it. */
 struct node_msg {
@@ -21,6 +22,7 @@ struct node_msg {
     struct node_raft *raft;
     struct node_witness *wit;
     struct node_deploy *deploy;
+    struct watch *watch; /* the recovery watchtower (chaos/watch.h) */
 };
 
 /* An envelope of this type from member idx was opened and is not a replay. */

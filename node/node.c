@@ -215,13 +215,20 @@ static void compose(struct node *n)
     n->chaos.raft = &n->raft;
     n->chaos.deploy = &n->deploy;
     n->api.chaos = &n->chaos;
+    n->watch.base = &n->base; /* the leader's side works with the watchtower off */
+    n->watch.raft = &n->raft;
+    n->watch.dp = &n->deploy;
     n->api.base = &n->base;
     n->api.raft = &n->raft;
     n->api.wit = &n->wit;
     n->api.deploy = &n->deploy;
+    n->api.watch = &n->watch;
     n->api.lag = &n->lag;
-    n->msg =
-        (struct node_msg){.base = &n->base, .raft = &n->raft, .wit = &n->wit, .deploy = &n->deploy};
+    n->msg = (struct node_msg){.base = &n->base,
+                               .raft = &n->raft,
+                               .wit = &n->wit,
+                               .deploy = &n->deploy,
+                               .watch = &n->watch};
     n->raft.hooks = (struct node_raft_hooks){.ctx = n,
                                              .on_commit = raft_on_commit,
                                              .on_leadership = raft_on_leadership,
@@ -243,6 +250,7 @@ static void on_tick(uv_timer_t *t)
     node_episodes_tick(&n->wit);
     node_deploy_tick(&n->deploy);
     deploy_run_tick(&n->deploy);
+    watch_tick(&n->watch);
     deploy_plan_tick(&n->deploy);
     node_chaos_tick(&n->chaos);
     struct peer_change chg[CONFIG_MAX_MEMBERS];
@@ -259,6 +267,7 @@ static void close_io(struct node *n)
     node_cons_stop(&n->raft);
     deploy_plan_tick(&n->deploy); /* a plan under way is answered 503 */
     node_chaos_stop(&n->chaos);   /* resumes paused services before they are stopped */
+    watch_stop(&n->watch);
     node_deploy_stop(&n->deploy);
     if (n->http)
         http_stop(n->http);
@@ -378,8 +387,9 @@ int node_run(const struct config *cfg, const uint8_t key[CONFIG_KEY_BYTES], cons
             status = 2; /* node.key is not the key the ledger pins for this node */
         else if (node_cons_check_state(&n->raft) != 0)
             status = 2; /* consensus.state is missing next to a ledger */
-        else if (node_repl_start(&n->raft) != 0 || node_deploy_start(&n->deploy) != 0 ||
-                 node_chaos_start(&n->chaos) != 0)
+        else if (node_repl_start(&n->raft) != 0 ||
+                 watch_start(&n->watch, &n->base, &n->raft, &n->deploy) != 0 ||
+                 node_deploy_start(&n->deploy) != 0 || node_chaos_start(&n->chaos) != 0)
             status = 1;
         if (status != 0)
             close_io(n);

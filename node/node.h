@@ -12,6 +12,7 @@
 #include "node/base/base.h"
 #include "node/base/loop_lag.h"
 #include "node/chaos/chaos.h"
+#include "node/chaos/watch.h"
 #include "node/deploy/deploy.h"
 #include "node/net/http.h"
 #include "node/msg.h"
@@ -27,6 +28,7 @@ struct node {
     struct node_witness wit;
     struct node_deploy deploy;
     struct node_chaos chaos;
+    struct watch watch; /* the recovery watchtower (chaos/watch.h) */
     struct node_api api;
     struct node_msg msg; /* the message registry's view of the layers */
     uv_timer_t tick;

@@ -402,6 +402,7 @@ static void get_metrics(struct node_api *api, struct http_request *req)
            "Conflicting signed checkpoints detected (evidence kept).");
     fprintf(f, "chimera_ledger_equivocations_total %" PRIu64 "\n",
             api->base->metrics.equivocations);
+    api_recovery_metrics(api, f);
     const struct deploy_run *r = &api->deploy->run;
     enum pl_health own = own_health(api);
     metric(f, "chimera_release_healthy", "gauge",
@@ -475,6 +476,8 @@ static const struct api_route {
     {false, ROUTE_READ, "/metrics", PATH_TRIMMED, get_metrics, false,
      "method not allowed; use GET"},
     {false, ROUTE_READ, "/ledger", PATH_TRIMMED, api_ledger_get, false,
+     "method not allowed; use GET"},
+    {false, ROUTE_READ, "/recovery", PATH_TRIMMED, api_recovery_get, false,
      "method not allowed; use GET"},
     {false, ROUTE_READ, "/ledger/head", PATH_TRIMMED, api_ledger_get_head, false,
      "method not allowed; use GET"},

@@ -6,10 +6,12 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "node/base/base.h"
 #include "node/base/loop_lag.h"
 #include "node/chaos/chaos.h"
+#include "node/chaos/watch.h"
 #include "node/deploy/deploy.h"
 #include "node/raft/raft.h"
 #include "node/witness/witness.h"
@@ -28,6 +30,7 @@ struct node_api {
     struct node_witness *wit;
     struct node_deploy *deploy;
     struct node_chaos *chaos;
+    struct watch *watch; /* the recovery watchtower (node/chaos/watch.h) */
     const struct loop_lag *lag;
     struct http_server *http;         /* its counters feed /metrics; set once serving */
     char token[256];                  /* "" when no admin token is configured */
@@ -69,6 +72,9 @@ void api_deploy_rollback(struct node_api *api, struct http_request *req);
 json_t *api_deploy_summary(struct node_api *api);
 /* The ledger's HTTP reads (api_ledger.c). */
 void api_ledger_get(struct node_api *api, struct http_request *req);
+/* GET /recovery and the watchtower's metrics (api_recovery.c). */
+void api_recovery_get(struct node_api *api, struct http_request *req);
+void api_recovery_metrics(struct node_api *api, FILE *f);
 void api_ledger_get_head(struct node_api *api, struct http_request *req);
 json_t *api_ledger_summary(struct node_api *api);
 

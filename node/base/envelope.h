@@ -48,6 +48,10 @@ enum msg_kind {
     MSG_DEPLOY_REPORT = 5,  /* the health of the release running there (deploy/deploy_run.c) */
     MSG_PLAN_PROBE = 6,     /* the leader asks to heal and probe (deploy/deploy_plan.c) */
     MSG_PLAN_FACTS = 7,     /* a member's answer (deploy/deploy_plan.c) */
+    MSG_CRASH_LOOP = 8,     /* a service's crash loop, to the leader (chaos/watch_lead.c) */
+    MSG_CRASH_VERDICT = 9,  /* the leader's verdict on it (chaos/watch_lead.c) */
+    MSG_RECOVERY = 10,      /* a recovery to record in the ledger (chaos/watch_lead.c) */
+    MSG_RECOVERY_ACK = 11,  /* its entry's index (chaos/watch_lead.c) */
     MSG_KIND_MAX            /* first unused kind */
 };
 

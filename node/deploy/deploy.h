@@ -84,6 +84,8 @@ struct deploy_service_run {
     char url[1024];
     uint64_t started_ms, next_probe;
     bool probing;
+    int64_t pid;     /* of the last start (kept after it exits) */
+    bool restarting; /* stopped to be restarted (deploy_run_stop_service): not a crash */
 };
 
 struct deploy_run {
@@ -100,6 +102,21 @@ struct deploy_run {
     struct health_checker *hc;  /* the HTTP health checks of the services here */
 };
 
+/* Who watches the release running here (the recovery watchtower,
+ * node/chaos/watch.c): node.c installs it; deploy knows nothing of it.
+ * Every callback may be NULL. release: the services wanted here changed
+ * (m NULL: none; called before the old ones are stopped, so their exits
+ * are not failures); the others: what the driver and the health checks
+ * said about a service of the running release. */
+struct deploy_observer {
+    void *arg;
+    void (*release)(void *arg, const struct manifest *m);
+    void (*started)(void *arg, const char *svc, int64_t pid);
+    void (*exited)(void *arg, const char *svc, int64_t pid, int64_t status, int sig);
+    void (*start_failed)(void *arg, const char *svc, const char *why);
+    void (*check)(void *arg, const char *svc, bool pass);
+};
+
 /* The deployment layer's state, embedded in struct node. */
 struct node_deploy {
     struct node_base *base; /* set by node.c */
@@ -112,6 +129,7 @@ struct node_deploy {
     uint64_t history_before_ms; /* wall clock at start: older records are history (node_deploy.c) */
     struct deploy_plan plan;
     struct deploy_run run; /* the release running here (deploy_run.c) */
+    struct deploy_observer obs;
 };
 
 /* Deployment records (deploy_records.c): encode returns the entry type. */
@@ -147,6 +165,14 @@ void deploy_run_stop(struct node_deploy *dp);
 /* The pid (also its process group id) of the running service here with
  * this name, or -1 (the chaos layer's kill_service and pause_service). */
 int deploy_run_service_pid(const struct node_deploy *dp, const char *service);
+/* The watchtower's hands: starts service svc of the running release
+ * again (its process must be gone); stops it (pid: the one to stop, with
+ * its stop_grace); the mark every service of this node carries; whether
+ * pid leads the process group of a service of this node. */
+int deploy_run_restart(struct node_deploy *dp, const char *svc, char *err, size_t errlen);
+bool deploy_run_stop_service(struct node_deploy *dp, const char *svc, int64_t pid);
+const char *deploy_run_mark(const struct node_deploy *dp);
+bool deploy_run_owns_group(const struct node_deploy *dp, int64_t pgid);
 /* MSG_DEPLOY_REPORT arrived (shape checked by node/msg.c). */
 void deploy_run_on_report(struct node_deploy *dp, size_t from, const msgpack_object *f);
 

@@ -43,7 +43,7 @@ static void svc_path(const struct node_deploy *dp, const char *svc, const char *
 }
 
 /* The environment entry that marks this node's services. */
-static const char *owner_mark(const struct node_deploy *dp)
+const char *deploy_run_mark(const struct node_deploy *dp)
 {
     static char mark[PATH_MAX + 64];
     char abs[PATH_MAX];
@@ -61,7 +61,7 @@ void deploy_run_cleanup_strays(struct node_deploy *dp)
         dp->run.svc[i].proc = NULL;
     /* Services an earlier run of this node left running (it was killed):
      * found by their mark, even one spawned just before the node died. */
-    int k = drv_kill_marked(owner_mark(dp));
+    int k = drv_kill_marked(deploy_run_mark(dp));
     if (k > 0)
         node_event(dp->base, "deploy.stray_stopped", NULL,
                    "stopped %d service process%s left running by an earlier start", k,
@@ -79,11 +79,17 @@ static void set_health(struct node_deploy *dp, enum pl_health h, uint64_t since,
                    r->plan.running, pl_health_name(h), detail[0] ? ": " : "", detail);
 }
 
+static void judge_health(struct node_deploy *dp);
+static void send_report(struct node_deploy *dp);
+
 static void on_exit_cb(struct drv_proc *proc, int64_t status, int sig, void *arg)
 {
     struct deploy_service_run *s = arg;
     struct node_deploy *dp = s->owner;
-    verdict_exited(&s->v, status, sig);
+    /* A service stopped to be restarted keeps the health it had (failing
+     * checks, not a crash) until it starts again. */
+    if (!s->restarting)
+        verdict_exited(&s->v, status, sig);
     drv_free(proc);
     s->proc = NULL;
     if (dp->run.plan.stopping) {
@@ -92,6 +98,12 @@ static void on_exit_cb(struct drv_proc *proc, int64_t status, int sig, void *arg
     }
     node_event(dp->base, "deploy.service_exited", NULL, "service %s of %s exited (%s %d)", s->name,
                dp->run.plan.running, sig ? "signal" : "status", sig ? sig : (int)status);
+    /* The leader hears of the crash before any restart heals it: a crash
+     * in a rollout still fails it (rollout.c). */
+    judge_health(dp);
+    send_report(dp);
+    if (dp->obs.exited)
+        dp->obs.exited(dp->obs.arg, s->name, s->pid, status, sig);
 }
 
 static bool env_sets(const struct manifest_service *ms, const char *name)
@@ -180,7 +192,7 @@ static int start_service(struct node_deploy *dp, size_t i, const struct manifest
         envp[k] = envbuf[k];
         k++;
     }
-    snprintf(envbuf[k], sizeof(envbuf[k]), "%s", owner_mark(dp));
+    snprintf(envbuf[k], sizeof(envbuf[k]), "%s", deploy_run_mark(dp));
     envp[k] = envbuf[k];
     k++;
     struct drv_spec spec = {.argv = argv, .env = envp, .cwd = ms->working_dir};
@@ -213,6 +225,9 @@ static int start_service(struct node_deploy *dp, size_t i, const struct manifest
         return -1;
     }
     s->started_ms = uv_now(dp->base->loop);
+    s->pid = drv_pid(s->proc);
+    if (dp->obs.started)
+        dp->obs.started(dp->obs.arg, s->name, s->pid);
     return 0;
 }
 
@@ -232,6 +247,8 @@ static void start_release(struct node_deploy *dp, const char *id)
         return;
     }
     r->have_manifest = true;
+    if (dp->obs.release)
+        dp->obs.release(dp->obs.arg, &r->m);
     r->min_healthy_ms = r->m.rollout.min_healthy_time_ms;
     set_health(dp, PL_H_STARTING, 0, "");
     for (size_t i = 0; i < r->m.nservices; i++) {
@@ -240,6 +257,8 @@ static void start_release(struct node_deploy *dp, const char *id)
         if (start_service(dp, i, &r->m, err, sizeof(err)) != 0) {
             set_health(dp, PL_H_START_FAILED, 0, err);
             node_event(dp->base, "deploy.start_failed", NULL, "%s: %s", id, err);
+            if (dp->obs.start_failed)
+                dp->obs.start_failed(dp->obs.arg, r->m.services[i].name, err);
             return;
         }
     }
@@ -252,6 +271,7 @@ static void start_release(struct node_deploy *dp, const char *id)
 struct probe_ctx {
     struct deploy_service_run *s;
     uint64_t epoch;
+    int64_t pid;
 };
 
 static void on_probe(const struct health_result *res, void *arg)
@@ -260,12 +280,17 @@ static void on_probe(const struct health_result *res, void *arg)
     struct deploy_service_run *s = ctx->s;
     struct node_deploy *dp = s->owner;
     bool stale = ctx->epoch != dp->run.epoch;
+    int64_t ctx_pid = ctx->pid;
     free(ctx);
     if (stale)
         return;
     s->probing = false;
+    if (ctx_pid != s->pid)
+        return; /* asked of a process since restarted */
     verdict_probe(&s->v, &dp->run.m.services[s - dp->run.svc].health, res->healthy, res->error,
                   (uint64_t)node_wall_ms());
+    if (dp->obs.check)
+        dp->obs.check(dp->obs.arg, s->name, res->healthy);
 }
 
 static bool all_stopped(const struct deploy_run *r)
@@ -302,7 +327,7 @@ static void probe_due(struct node_deploy *dp)
         struct probe_ctx *ctx = malloc(sizeof(*ctx));
         if (!ctx)
             continue;
-        *ctx = (struct probe_ctx){s, r->epoch};
+        *ctx = (struct probe_ctx){s, r->epoch, s->pid};
         if (health_probe(dp->run.hc, s->url, h->timeout_ms, on_probe, ctx) == 0)
             s->probing = true;
         else
@@ -405,6 +430,8 @@ void deploy_run_tick(struct node_deploy *dp)
     unsigned act = run_plan_tick(&r->plan, r->verdict.health, !all_stopped(r),
                                  pl_desired(&dp->pl, dp->base->cfg.id),
                                  pl_desired_gen(&dp->pl, dp->base->cfg.id));
+    if ((act & (RUN_PLAN_SETTLE | RUN_PLAN_STOP)) && dp->obs.release)
+        dp->obs.release(dp->obs.arg, NULL);
     if (act & RUN_PLAN_SETTLE) {
         r->nsvc = 0;
         set_health(dp, PL_H_NONE, 0, "");
@@ -419,6 +446,69 @@ void deploy_run_tick(struct node_deploy *dp)
         judge_health(dp);
     }
     send_report(dp);
+}
+
+/* Whether some service has no process. */
+static bool any_down(const struct deploy_run *r)
+{
+    for (size_t i = 0; i < r->nsvc; i++)
+        if (!r->svc[i].proc)
+            return true;
+    return false;
+}
+
+static struct deploy_service_run *find_service(struct node_deploy *dp, const char *svc)
+{
+    for (size_t i = 0; i < dp->run.nsvc; i++)
+        if (strcmp(dp->run.svc[i].name, svc) == 0)
+            return &dp->run.svc[i];
+    return NULL;
+}
+
+int deploy_run_restart(struct node_deploy *dp, const char *svc, char *err, size_t errlen)
+{
+    struct deploy_run *r = &dp->run;
+    struct deploy_service_run *s = find_service(dp, svc);
+    if (!s || !r->have_manifest || r->plan.stopping || dp->base->stopping) {
+        snprintf(err, errlen, "%s: not a service of the release running here", svc);
+        return -1;
+    }
+    if (s->proc) {
+        snprintf(err, errlen, "%s: still running", svc);
+        return -1;
+    }
+    size_t i = (size_t)(s - r->svc);
+    if (start_service(dp, i, &r->m, err, errlen) != 0) {
+        s->owner = dp;
+        set_health(dp, PL_H_START_FAILED, 0, err);
+        if (dp->obs.start_failed)
+            dp->obs.start_failed(dp->obs.arg, svc, err);
+        return -1;
+    }
+    /* Every service runs again: a start that had failed is healed. */
+    if (r->verdict.health == PL_H_START_FAILED && r->nsvc == r->m.nservices && !any_down(r))
+        set_health(dp, PL_H_STARTING, 0, "");
+    judge_health(dp);
+    return 0;
+}
+
+bool deploy_run_stop_service(struct node_deploy *dp, const char *svc, int64_t pid)
+{
+    struct deploy_service_run *s = find_service(dp, svc);
+    if (!s || !s->proc || s->pid != pid)
+        return false;
+    s->restarting = true;
+    drv_stop(s->proc, run_plan_stop_grace(dp->run.have_manifest ? &dp->run.m : NULL,
+                                          (size_t)(s - dp->run.svc)));
+    return true;
+}
+
+bool deploy_run_owns_group(const struct node_deploy *dp, int64_t pgid)
+{
+    for (size_t i = 0; i < dp->run.nsvc; i++)
+        if (dp->run.svc[i].proc && dp->run.svc[i].pid == pgid)
+            return true;
+    return false;
 }
 
 void deploy_run_stop(struct node_deploy *dp)

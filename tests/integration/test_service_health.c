@@ -205,9 +205,13 @@ static bool is_ready(void *arg)
     return h_ready_status(a->c, a->i) == 200;
 }
 
+/* With the recovery watchtower off: with it on, the killed services are
+ * restarted (test_recovery.c). */
 static void test_a_service_killed_on_two_nodes_shows_crashed_degraded_and_unready(void **state)
 {
     struct h_cluster *c = *state;
+    static const char *const no_recovery[] = {"--recovery-enabled=false", NULL};
+    c->node_args = no_recovery;
     char *id;
     int leader = start_stable(c, &id);
     int bad[2] = {(leader + 1) % NODES, (leader + 2) % NODES};

@@ -4,6 +4,8 @@
 #   node/base, node/net      -> node/raft, node/witness, node/deploy, node/api
 #   node/raft                -> node/witness, node/deploy, node/api
 #   node/witness, node/deploy -> node/api
+#   node/base, node/net, node/raft, node/witness, node/deploy -> node/chaos
+#   node/chaos (the chaos shells, between api and deploy) -> node/api
 #   ctl/ (chimeractl, a client of the HTTP API) -> anything of node/
 #   a pure core (consensus/, pipeline/core/, wire/, witness/, chaos/) -> uv.h,
 #     nng/*, curl/*, node/*, pipeline/exec/* (cores without I/O)
@@ -43,6 +45,10 @@ forbid() {
     for d in node/witness node/deploy; do
         forbid "$d" 'node/api/' 'a lower layer reaches up only through hooks and callbacks'
     done
+    for d in node/base node/net node/raft node/witness node/deploy; do
+        forbid "$d" 'node/chaos/' 'the chaos shells sit above; reach them through hooks'
+    done
+    forbid node/chaos 'node/api/' 'a lower layer reaches up only through hooks and callbacks'
     forbid ctl 'node/' 'chimeractl is a client of the HTTP API'
     for d in consensus pipeline/core wire witness chaos; do
         forbid "$d" 'uv\.h|nng/|curl/|node/|pipeline/exec/' 'a pure core does no I/O'

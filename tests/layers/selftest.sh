@@ -22,14 +22,16 @@ for want in \
     'pipeline/core/judge.c:3: layer violation: pipeline/core must not include "pipeline/exec/probe.h"' \
     'wire/scan.h:2: layer violation: wire must not include <nng/nng.h>' \
     'wire/scan.h:3: layer violation: wire must not include <curl/curl.h>' \
-    'node/witness/episodes.c:2: layer violation: node must not include "../api/api.h"'; do
+    'node/witness/episodes.c:2: layer violation: node must not include "../api/api.h"' \
+    'node/deploy/plan.c:3: layer violation: node/deploy must not include "node/chaos/watch.h"' \
+    'node/chaos/watch.c:2: layer violation: node/chaos must not include "node/api/api.h"'; do
     printf '%s\n' "$out" | grep -qF "$want" || fail "fixture/bad: missing
   $want
 in:
 $out"
 done
 n=$(printf '%s\n' "$out" | grep -c 'layer violation')
-[ "$n" -eq 10 ] || fail "fixture/bad: $n violations, want 10:
+[ "$n" -eq 12 ] || fail "fixture/bad: $n violations, want 12:
 $out"
 
 out=$(sh "$check" "$here/fixture/good")

@@ -483,6 +483,8 @@ int h_node_start_opts(struct h_cluster *c, int i, const struct h_start *o)
     }
     for (size_t k = 0; o->extra && o->extra[k] && a < MAX_ARGS - 1; k++)
         argv[a++] = o->extra[k];
+    for (size_t k = 0; c->node_args && c->node_args[k] && a < MAX_ARGS - 1; k++)
+        argv[a++] = c->node_args[k];
     argv[a] = NULL;
 
     pid_t pid = h_spawn(argv, nd->log, o->stderr_path ? o->stderr_path : nd->log);

@@ -68,6 +68,9 @@ struct h_cluster {
      * them before starting nodes. */
     int heartbeat_ms;
     int election_timeout_ms;
+    /* NULL-terminated arguments every node gets (after h_start's extra),
+     * e.g. {"--recovery-enabled=false", NULL}; NULL: none. */
+    const char *const *node_args;
     /* Set by h_cluster_pass(); without it h_cluster_destroy() keeps the
      * directory and prints its path, so the logs can be read. */
     bool passed;
