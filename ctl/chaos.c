@@ -72,13 +72,14 @@ static int cmd_status(const struct ctl_opts *o)
     }
     const json_t *s = json_object_get(j, "settings");
     char *faults = json_dumps(json_object_get(s, "faults"), JSON_COMPACT);
-    printf("injector   %s%s, every %" JSON_INTEGER_FORMAT " ms, probability %.2f, window %s\n",
+    char every[32], most[32];
+    ctl_human_ms(json_object_get(s, "interval_ms"), every, sizeof(every));
+    ctl_human_ms(json_object_get(s, "max_duration_ms"), most, sizeof(most));
+    printf("injector   %s%s, every %s, probability %.2f, window %s\n",
            json_is_true(json_object_get(s, "enabled")) ? "enabled" : "disabled",
-           json_is_true(json_object_get(s, "dry_run")) ? " (dry run)" : "",
-           json_integer_value(json_object_get(s, "interval_ms")),
+           json_is_true(json_object_get(s, "dry_run")) ? " (dry run)" : "", every,
            json_number_value(json_object_get(s, "probability")), ctl_json_str(s, "window", "?"));
-    printf("faults     %s, at most %" JSON_INTEGER_FORMAT " ms\n", faults ? faults : "?",
-           json_integer_value(json_object_get(s, "max_duration_ms")));
+    printf("faults     %s, at most %s\n", faults ? faults : "?", most);
     free(faults);
     printf("stopped    %s\n", json_is_true(json_object_get(j, "stopped"))
                                   ? "yes (kill switch; chimeractl chaos enable lifts it)"

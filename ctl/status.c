@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 
 #include "ctl/ctl.h"
+#include "ctl/deploy_int.h"
 
 #define FANOUT_MAX_MS 1000L /* a member that takes longer is "unreachable" */
 #define FANOUT_MAX_BODY (4u * 1024u * 1024u)
@@ -25,7 +26,7 @@ static const char *str_or(const json_t *v, const char *dflt)
     return s && *s ? s : dflt;
 }
 
-static void human_ms(const json_t *v, char *out, size_t len)
+void ctl_human_ms(const json_t *v, char *out, size_t len)
 {
     if (!json_is_integer(v) && !json_is_real(v)) {
         snprintf(out, len, "never");
@@ -376,7 +377,7 @@ static void print_status(const json_t *st, const struct member *ms, size_t n,
         snprintf(r[COL_NODE], 256, "%s%s", id, json_is_true(json_object_get(p, "self")) ? "*" : "");
         snprintf(r[COL_ROLE], 256, "%s", peer_role(st, p, ms[i].state));
         snprintf(r[COL_STATUS], 256, "%s", str_or(json_object_get(p, "status"), "-"));
-        human_ms(json_object_get(p, "last_contact_ms"), r[COL_CONTACT], 256);
+        ctl_human_ms(json_object_get(p, "last_contact_ms"), r[COL_CONTACT], 256);
         snprintf(r[COL_HTTP], 256, "%s", str_or(json_object_get(p, "http"), "-"));
         if (own)
             release_text(own, r[COL_RELEASE], 256);
