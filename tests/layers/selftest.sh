@@ -15,7 +15,7 @@ $out"
 for want in \
     'node/base/events.c:3: layer violation: node/base must not include "node/api/api.h"' \
     'node/net/http.c:2: layer violation: node/net must not include "node/raft/raft.h"' \
-    'node/raft/repl.c:3: layer violation: node/raft must not include "node/witness/witness.h"' \
+    'node/raft/repl.c:4: layer violation: node/raft must not include "node/witness/witness.h"' \
     'node/deploy/plan.c:2: layer violation: node/deploy must not include "node/api/routes.h"' \
     'ctl/main.c:3: layer violation: ctl must not include "node/node.h"' \
     'consensus/core.c:2: layer violation: consensus must not include <uv.h>' \
