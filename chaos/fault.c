@@ -1,5 +1,6 @@
 /* The chaos fault model (see fault.h). */
 #include "chaos/fault.h"
+#include "wire/map.h"
 #include "chaos/chaos_err.h"
 #include "wire/prescan.h"
 
@@ -255,23 +256,11 @@ void chaos_record_pack(const struct chaos_record *r, msgpack_packer *pk)
         kv_str(pk, "reason", r->reason);
 }
 
-static const msgpack_object *get(const msgpack_object *map, const char *key)
-{
-    size_t kl = strlen(key);
-    for (uint32_t i = 0; i < map->via.map.size; i++) {
-        const msgpack_object *k = &map->via.map.ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == kl &&
-            memcmp(k->via.str.ptr, key, kl) == 0)
-            return &map->via.map.ptr[i].val;
-    }
-    return NULL;
-}
-
 /* A string field into out (cap bytes with the NUL), no NUL inside. */
 static int get_str(const msgpack_object *map, const char *key, bool optional, char *out, size_t cap,
                    char *err, size_t errlen)
 {
-    const msgpack_object *v = get(map, key);
+    const msgpack_object *v = wire_map_get(map, key);
     out[0] = '\0';
     if (!v)
         return optional ? 0 : chaos_put(err, errlen, "%s: missing", key);
@@ -288,7 +277,7 @@ static int get_str(const msgpack_object *map, const char *key, bool optional, ch
 static int get_u64(const msgpack_object *map, const char *key, bool optional, uint64_t *out,
                    char *err, size_t errlen)
 {
-    const msgpack_object *v = get(map, key);
+    const msgpack_object *v = wire_map_get(map, key);
     *out = 0;
     if (!v)
         return optional ? 0 : chaos_put(err, errlen, "%s: missing", key);
@@ -331,7 +320,7 @@ static int decode_map(const msgpack_object *o, struct chaos_record *r, char *err
             r->kind = (enum chaos_record_kind)k;
     switch (r->kind) {
     case CHAOS_REC_FAULT: {
-        const msgpack_object *forced = get(o, "forced");
+        const msgpack_object *forced = wire_map_get(o, "forced");
         if (get_str(o, "id", false, f->id, sizeof f->id, err, errlen) ||
             get_target(o, f, err, errlen) ||
             get_u64(o, "delay_ms", true, &f->delay_ms, err, errlen) ||
@@ -353,7 +342,7 @@ static int decode_map(const msgpack_object *o, struct chaos_record *r, char *err
     case CHAOS_REC_REFUSED:
         if (get_str(o, "reason", false, r->reason, sizeof r->reason, err, errlen))
             return -1;
-        r->has_fault = get(o, "kind") != NULL;
+        r->has_fault = wire_map_get(o, "kind") != NULL;
         if (r->has_fault)
             return get_target(o, f, err, errlen);
         {

@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "node/base/config.h"
+#include "wire/map.h"
 #include "node/base/events.h"
 #include "node/base/peers.h"
 
@@ -98,11 +99,10 @@ void node_pack_init(struct node_pack *p);
 void node_pack_free(struct node_pack *p);
 void node_pack_send(struct node_base *b, size_t idx, uint32_t type, struct node_pack *p);
 
-/* msgpack maps with string keys (mp_map.c). */
+/* msgpack maps with string keys (mp_map.c; the lookup is wire/map.h). */
 void node_mp_kv_str(msgpack_packer *pk, const char *k, const char *v, size_t n);
 void node_mp_kv_u64(msgpack_packer *pk, const char *k, uint64_t v);
 void node_mp_kv_bool(msgpack_packer *pk, const char *k, bool v);
-const msgpack_object *node_mp_get(const msgpack_object *map, const char *key);
 bool node_mp_get_str(const msgpack_object *map, const char *key, char *out, size_t cap);
 bool node_mp_get_u64(const msgpack_object *map, const char *key, uint64_t *out);
 bool node_mp_get_bool(const msgpack_object *map, const char *key, bool *out);

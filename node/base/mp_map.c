@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "node/base/base.h"
+#include "wire/map.h"
 
 void node_mp_kv_str(msgpack_packer *pk, const char *k, const char *v, size_t n)
 {
@@ -26,23 +27,9 @@ void node_mp_kv_bool(msgpack_packer *pk, const char *k, bool v)
         msgpack_pack_false(pk);
 }
 
-const msgpack_object *node_mp_get(const msgpack_object *map, const char *key)
-{
-    if (map->type != MSGPACK_OBJECT_MAP)
-        return NULL;
-    size_t kl = strlen(key);
-    for (uint32_t i = 0; i < map->via.map.size; i++) {
-        const msgpack_object *k = &map->via.map.ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == kl &&
-            memcmp(k->via.str.ptr, key, kl) == 0)
-            return &map->via.map.ptr[i].val;
-    }
-    return NULL;
-}
-
 bool node_mp_get_str(const msgpack_object *map, const char *key, char *out, size_t cap)
 {
-    const msgpack_object *v = node_mp_get(map, key);
+    const msgpack_object *v = wire_map_get(map, key);
     if (!v || v->type != MSGPACK_OBJECT_STR || v->via.str.size >= cap)
         return false;
     memcpy(out, v->via.str.ptr, v->via.str.size);
@@ -52,7 +39,7 @@ bool node_mp_get_str(const msgpack_object *map, const char *key, char *out, size
 
 bool node_mp_get_u64(const msgpack_object *map, const char *key, uint64_t *out)
 {
-    const msgpack_object *v = node_mp_get(map, key);
+    const msgpack_object *v = wire_map_get(map, key);
     if (!v || v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
         return false;
     *out = v->via.u64;
@@ -61,7 +48,7 @@ bool node_mp_get_u64(const msgpack_object *map, const char *key, uint64_t *out)
 
 bool node_mp_get_bool(const msgpack_object *map, const char *key, bool *out)
 {
-    const msgpack_object *v = node_mp_get(map, key);
+    const msgpack_object *v = wire_map_get(map, key);
     if (!v || v->type != MSGPACK_OBJECT_BOOLEAN)
         return false;
     *out = v->via.boolean;

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "node/deploy/deploy.h"
+#include "wire/map.h"
 
 static void pack_ids(msgpack_packer *pk, const char *key, const char (*ids)[PL_ID_MAX], size_t n)
 {
@@ -39,7 +40,7 @@ static void pack_ids(msgpack_packer *pk, const char *key, const char (*ids)[PL_I
 static bool decode_ids(const msgpack_object *o, const char *key, bool optional,
                        char (*ids)[PL_ID_MAX], size_t *n)
 {
-    const msgpack_object *a = node_mp_get(o, key);
+    const msgpack_object *a = wire_map_get(o, key);
     *n = 0;
     if (!a)
         return optional;
@@ -125,7 +126,7 @@ uint32_t deploy_record_encode(const struct pl_record *r, const char *manifest, s
 static bool decode_release(const msgpack_object *o, struct pl_record *r)
 {
     struct pl_release *rel = &r->release;
-    const msgpack_object *digest = node_mp_get(o, "digest"), *policy = node_mp_get(o, "policy");
+    const msgpack_object *digest = wire_map_get(o, "digest"), *policy = wire_map_get(o, "policy");
     uint64_t mp = 0, mh = 0, hd = 0, pd = 0;
     if (!node_mp_get_str(o, "name", rel->name, sizeof(rel->name)) ||
         !node_mp_get_str(o, "version", rel->version, sizeof(rel->version)) || !digest ||
@@ -167,7 +168,7 @@ int deploy_record_decode(const uint8_t *payload, size_t len, uint64_t at_ms, str
             r->kind = (enum pl_record_kind)k;
     switch (r->kind) {
     case PL_REC_RELEASE: {
-        const msgpack_object *m = node_mp_get(o, "manifest"), *c = node_mp_get(o, "certificate");
+        const msgpack_object *m = wire_map_get(o, "manifest"), *c = wire_map_get(o, "certificate");
         if (!decode_release(o, r) || !m || m->type != MSGPACK_OBJECT_STR)
             goto out;
         /* msgpack-c unpacks strings in place: these point into payload. */
@@ -197,7 +198,7 @@ int deploy_record_decode(const uint8_t *payload, size_t len, uint64_t at_ms, str
             !node_mp_get_str(o, "from", r->from_deployment, sizeof(r->from_deployment)) ||
             !node_mp_get_str(o, "reason", r->reason, sizeof(r->reason)) ||
             !node_mp_get_bool(o, "automatic", &r->automatic) ||
-            (node_mp_get(o, "in_waves") && !node_mp_get_bool(o, "in_waves", &r->in_waves)))
+            (wire_map_get(o, "in_waves") && !node_mp_get_bool(o, "in_waves", &r->in_waves)))
             goto out;
         break;
     case PL_REC_STABLE:
