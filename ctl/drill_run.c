@@ -24,7 +24,8 @@
  *  4. Steady state after: swept until it holds, for as long as the longest
  *     SLO (at least 5 s).
  *  5. The rollbacks, always, also after a failure or Ctrl-C: "heal" is POST
- *     /chaos/stop (the kill switch) when this run injected a fault;
+ *     /chaos/stop (the kill switch) then POST /chaos/enable when this run
+ *     injected a fault (chaos was not stopped before, or it could not have);
  *     "restart_nodes" runs --restart-cmd for each node a kill_node fault
  *     took down (without it, the node's supervisor is trusted).
  *  6. The verdict, the report, the journal (--journal, default
@@ -599,17 +600,26 @@ static void run_heal(struct runner *x, struct drill_step_result *s)
         s->status = DRILL_STEP_DONE;
         return;
     }
-    struct ctl_reply r;
-    int rc = ctl_conn_post(&x->conn, "/chaos/stop", "{}", x->token, &r);
-    if (rc == 0 && r.status >= 200 && r.status < 300) {
-        snprintf(s->detail, sizeof s->detail, "every fault healed (POST /chaos/stop)");
-        s->status = DRILL_STEP_DONE;
-    } else {
+    /* The kill switch heals everywhere at once but leaves chaos stopped. A
+     * fault was injected, so chaos was not stopped before this run: lift
+     * the switch again, or the next drill would be refused. */
+    static const char *const calls[] = {"/chaos/stop", "/chaos/enable"};
+    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+        struct ctl_reply r;
+        int rc = ctl_conn_post(&x->conn, calls[i], "{}", x->token, &r);
+        bool ok = rc == 0 && r.status >= 200 && r.status < 300;
         char why[256];
-        refusal(&r, rc, why, sizeof why);
-        fail_step(s, "POST /chaos/stop: %s", why);
+        if (!ok)
+            refusal(&r, rc, why, sizeof why);
+        ctl_reply_free(&r);
+        if (!ok) {
+            fail_step(s, "POST %s: %s", calls[i], why);
+            return;
+        }
     }
-    ctl_reply_free(&r);
+    snprintf(s->detail, sizeof s->detail,
+             "every fault healed (POST /chaos/stop), chaos enabled again as before the drill");
+    s->status = DRILL_STEP_DONE;
 }
 
 static void run_restart(struct runner *x, struct drill_step_result *s)

@@ -281,6 +281,21 @@ static void test_an_impossible_slo_deviates(void **state)
     run_free(&r);
 }
 
+/* A drill's heal trips the kill switch; it must lift it again, or the
+ * next drill's fault is refused 409 (exit 11). Runs after the bad-release
+ * drill, against the stable release it left. */
+static void test_a_fault_drill_can_be_run_twice_in_a_row(void **state)
+{
+    (void)state;
+    char journal[H_PATH_MAX];
+    path_in(journal, sizeof journal, "service-crash-journal.json");
+    for (int k = 0; k < 2; k++) {
+        struct run r = run_long("service-crash", journal);
+        EXPECT(r.code == 0 && strstr(r.out, "Verdict: held"), r);
+        run_free(&r);
+    }
+}
+
 int main(void)
 {
     static const struct CMUnitTest tests[] = {
@@ -300,6 +315,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_drill_against_no_node_exits_5, setup, teardown),
         cmocka_unit_test_setup_teardown(test_the_bad_release_drill_holds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_an_impossible_slo_deviates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_fault_drill_can_be_run_twice_in_a_row, setup,
+                                        teardown),
     };
     tests_total = (int)(sizeof tests / sizeof tests[0]);
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
