@@ -1,6 +1,7 @@
 # Thin wrapper: CMake does the building, ctest the testing.
 #   make run       install what is missing, build, start a local 3-node federation
 #   make run-node NODE=n2   start one node of the running local federation again
+#   make stop-node NODE=n2  stop one node on purpose (run's supervisor leaves it down)
 #   make test      install what is missing, build, run every test (ASan + UBSan)
 #   make install   chimerad, chimeractl, chimera-demo into $(PREFIX)/bin (DESTDIR honoured)
 #   make bench     run the benchmark programs and print their figures
@@ -11,7 +12,7 @@ PREFIX ?= /usr/local
 # What a federation needs; `make run` and `make install` build only these.
 PROGRAMS = chimerad chimeractl chimera-demo
 
-.PHONY: all deps configure build programs run run-node install test unit bench fuzz format clean
+.PHONY: all deps configure build programs run run-node stop-node install test unit bench fuzz format clean
 
 all: build
 
@@ -36,6 +37,10 @@ run: programs
 run-node:
 	@test -n "$(NODE)" || { echo "make run-node: say which node: make run-node NODE=n2" >&2; exit 2; }
 	@deploy/run-local.sh restart $(NODE)
+
+stop-node:
+	@test -n "$(NODE)" || { echo "make stop-node: say which node: make stop-node NODE=n2" >&2; exit 2; }
+	@deploy/run-local.sh stop $(NODE)
 
 install: programs
 	@DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"

@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Starts a local federation on 127.0.0.1 and keeps it in the foreground;
-# Ctrl-C stops every node cleanly. Used by `make run`.
+# Starts a local federation on 127.0.0.1 and keeps it in the foreground as
+# its supervisor: a node that exits (a kill_node fault, a crash, kill -9) is
+# started again after a backoff, as compose's `restart: unless-stopped`
+# would. Ctrl-C stops every node cleanly and restarts none. Used by `make run`.
 #
 #   deploy/run-local.sh [BUILD]                start the federation (BUILD: build dir, default build)
-#   deploy/run-local.sh restart NODE           start one node (n2) of a running federation again, in
-#                                              the background, with the command line and environment
-#                                              its federation gave it (CHIMERA_BASE_PORT picks which)
+#   deploy/run-local.sh stop NODE              stop one node (n2) on purpose: its supervisor leaves
+#                                              it down until `restart` (like docker stop)
+#   deploy/run-local.sh restart NODE           start one node of a running federation again: through
+#                                              its supervisor when one runs, else in the background
+#                                              with the command line and environment its federation
+#                                              gave it; "already running" when it runs
 #   deploy/run-local.sh paths                  where this federation's data, logs and env file are
 #
 #   CHIMERA_NODES      number of nodes (default 3)
@@ -16,27 +21,29 @@
 # (STATE/cluster.key, STATE/admin.token). Each federation has a directory of
 # its own, so two can run side by side: STATE itself for the default base
 # port 7100, STATE/<base port> for any other. It holds data/nI (the nodes'
-# data directories), nI.log, env (the exports that point chimeractl at it)
-# and federation (what `restart` needs to start a node as this script did).
+# data directories), nI.log, env (the exports that point chimeractl at it),
+# federation (what `restart` needs to start a node as this script did),
+# supervisor (the pid of the run-local supervising it) and, while asked,
+# nI.stopped (stopped on purpose) and nI.start (start it now).
 set -euo pipefail
 
 mode=start
 if [ "${1:-}" = paths ]; then
     mode=paths
     shift
-elif [ "${1:-}" = restart ]; then
-    mode=restart
+elif [ "${1:-}" = restart ] || [ "${1:-}" = stop ]; then
+    mode=$1
     node=${2:-}
     case "$node" in
     n[1-9] | n[1-9][0-9]) ;;
     *)
-        echo "run-local: restart needs a node id (n1, n2, ...), got '${node}'" >&2
+        echo "run-local: $mode needs a node id (n1, n2, ...), got '${node}'" >&2
         exit 2
         ;;
     esac
     shift 2
     if [ $# -gt 0 ]; then
-        echo "run-local: restart takes only a node id (the build directory is the federation's)" >&2
+        echo "run-local: $mode takes only a node id (the build directory is the federation's)" >&2
         exit 2
     fi
 fi
@@ -94,7 +101,36 @@ start_node() {
 
 live() { curl -fs "http://127.0.0.1:$((base + 1000 + $1))/health/live" >/dev/null; }
 
-if [ "$mode" = restart ]; then
+# The pid of the run-local supervising this federation, if one runs.
+supervisor_pid() {
+    local pid
+    pid=$(cat "$fed/supervisor" 2>/dev/null) || return 1
+    [ -n "$pid" ] && grep -qaF run-local "/proc/$pid/cmdline" 2>/dev/null || return 1
+    echo "$pid"
+}
+
+# Waits (15 s at most) until node i answers; exits 1 saying why when it
+# does not. pid: the process to watch when it is ours, else "".
+await_live() {
+    local i=$1 pid=$2 from=$3 rc
+    local deadline=$((SECONDS + 15))
+    until live "$i"; do
+        if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+            wait "$pid" && rc=0 || rc=$?
+            echo "run-local: $node failed to start (exit status $rc)" >&2
+            tell_log "$i" "$from"
+            exit 1
+        fi
+        if [ $SECONDS -ge $deadline ]; then
+            echo "run-local: $node did not answer on 127.0.0.1:$((base + 1000 + i)) within 15 s" >&2
+            tell_log "$i" "$from"
+            exit 1
+        fi
+        sleep 0.1
+    done
+}
+
+if [ "$mode" = restart ] || [ "$mode" = stop ]; then
     if [ ! -s "$fed/federation" ]; then
         echo "run-local: no federation was started in $fed (CHIMERA_BASE_PORT=$base); start it with make run" >&2
         exit 1
@@ -106,28 +142,49 @@ if [ "$mode" = restart ]; then
         echo "run-local: the federation in $fed has $nodes nodes; there is no $node" >&2
         exit 2
     fi
-    if pid=$(node_pid "$i"); then
-        echo "run-local: $node is running (pid $pid); stop it first: kill $pid" >&2
-        exit 1
+fi
+
+if [ "$mode" = stop ]; then
+    # The mark first: the supervisor sees it when the node exits.
+    : >"$fed/$node.stopped"
+    rm -f "$fed/$node.start"
+    if ! pid=$(node_pid "$i"); then
+        echo "$node is not running; it stays down until: $(shown "$0") restart $node"
+        exit 0
     fi
-    from=$(log_size "$i")
-    start_node "$i"
-    pid=$!
-    deadline=$((SECONDS + 15))
-    until live "$i"; do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            wait "$pid" && rc=0 || rc=$?
-            echo "run-local: $node failed to start (exit status $rc)" >&2
-            tell_log "$i" "$from"
-            exit 1
-        fi
+    kill -TERM "$pid" 2>/dev/null || true
+    deadline=$((SECONDS + 30))
+    while kill -0 "$pid" 2>/dev/null; do
         if [ $SECONDS -ge $deadline ]; then
-            echo "run-local: $node did not answer on 127.0.0.1:$((base + 1000 + i)) within 15 s; it keeps running (pid $pid)" >&2
-            tell_log "$i" "$from"
-            exit 1
+            echo "run-local: $node (pid $pid) did not stop within 30 s; killing it" >&2
+            kill -KILL "$pid" 2>/dev/null || true
         fi
         sleep 0.1
     done
+    echo "$node stopped (pid $pid); it stays down until: $(shown "$0") restart $node"
+    exit 0
+fi
+
+if [ "$mode" = restart ]; then
+    if pid=$(node_pid "$i"); then
+        rm -f "$fed/$node.stopped"
+        echo "$node is already running (pid $pid)"
+        exit 0
+    fi
+    from=$(log_size "$i")
+    if sup=$(supervisor_pid); then
+        # Its supervisor starts it (now, whatever its backoff), so that it
+        # keeps restarting it.
+        rm -f "$fed/$node.stopped"
+        : >"$fed/$node.start"
+        await_live "$i" "" "$from"
+        echo "$node restarted by run-local (pid $sup) as pid $(node_pid "$i" || echo '?'), log: $fed/n$i.log"
+        exit 0
+    fi
+    rm -f "$fed/$node.stopped"
+    start_node "$i"
+    pid=$!
+    await_live "$i" "$pid" "$from"
     echo "$node restarted (pid $pid), log: $fed/n$i.log"
     exit 0
 fi
@@ -161,6 +218,9 @@ for i in $(seq 1 "$nodes"); do
     peers="${peers:+$peers,}n$i=tcp://127.0.0.1:$((base + i))"
 done
 printf 'nodes=%q\nbin=%q\npeers=%q\n' "$nodes" "$bin" "$peers" >"$fed/federation"
+# What an earlier run was asked means nothing to this one.
+rm -f "$fed"/n*.stopped "$fed"/n*.start
+echo $$ >"$fed/supervisor"
 
 pids=()
 stop_all() {
@@ -182,6 +242,7 @@ stop_all() {
         kill -KILL "$pid" 2>/dev/null || true
     done
     wait 2>/dev/null || true
+    rm -f "$fed/supervisor" "$fed"/n*.stopped "$fed"/n*.start
     echo "stopped."
     exit "$code"
 }
@@ -246,13 +307,13 @@ echo
 "${ctl[@]}" status || true
 
 # What makes `chimeractl` (as the README writes it) reach this federation.
-# shellcheck disable=SC2016 # $PATH expands when the file is sourced
 # Every node's address: chimeractl tries them in order, so it still works
 # with n1 down.
 addrs=""
 for i in $(seq 1 "$nodes"); do
     addrs="${addrs:+$addrs,}127.0.0.1:$((base + 1000 + i))"
 done
+# shellcheck disable=SC2016 # $PATH expands when the file is sourced
 printf 'export PATH="%s:$PATH"\nexport CHIMERA_ADDR=%s CHIMERA_ADMIN_TOKEN_FILE=%s\n' \
     "$bin" "$addrs" "$state/admin.token" >"$fed/env"
 echo
@@ -262,33 +323,85 @@ echo
 echo "Try:  chimeractl events --follow"
 echo "      chimeractl deploy deploy/examples/demo-bad-health.json --wait   # fails, rolls back to 1.0.0"
 echo "      curl -s http://127.0.0.1:$((base + 1001))/metrics"
-restart_cmd() { echo "${restart_env}deploy/run-local.sh restart $1"; }
+echo "      chimeractl drill run leader-loss   # kills the leader; run-local starts it again"
 restart_env=""
 [ -z "${CHIMERA_STATE_DIR:-}" ] || restart_env="CHIMERA_STATE_DIR=$(shown "$state") "
 [ "$base" = 7100 ] || restart_env="${restart_env}CHIMERA_BASE_PORT=$base "
-echo "      kill \$(cat $(shown "$fed/data/n2/LOCK")); $(restart_cmd n2)   # stop and restart n2"
+echo "      kill -9 \$(cat $(shown "$fed/data/n2/LOCK"))   # n2 dies; run-local starts it again"
+echo "      ${restart_env}deploy/run-local.sh stop n2     # stop n2 on purpose (restart n2: back)"
 echo "Press Ctrl-C to stop every node."
 
-# Stay in the foreground; report a node that stops or comes back (restarted
-# with `restart`), and stop once none is left.
-up=()
-for i in $(seq 1 "$nodes"); do up+=(1); done
+# ---- the supervisor --------------------------------------------------------
+# A node that exits is started again after a backoff: 1 s, doubled each time
+# it dies within 10 s of its start, at most 30 s; one that ran longer starts
+# over at 1 s. One stopped with `stop` stays down until `restart`, which also
+# starts a node waiting out its backoff at once. Ctrl-C (stop_all) ends the
+# loop: nothing is restarted then.
+readonly min_delay=1 max_delay=30 steady_ms=10000
+now_ms() { now=${EPOCHREALTIME//[!0-9]/}; now=$((now / 1000)); }
+delay=() since=() due=()
+now_ms
+for i in $(seq 1 "$nodes"); do
+    delay+=("$min_delay")
+    since+=("$now")
+    due+=("")
+done
+
+# Node i exited with status rc: say so and schedule its restart.
+exited() {
+    local i=$1 rc=$2 how k=$(($1 - 1))
+    pids[k]=""
+    if [ "$rc" -gt 128 ]; then
+        how="was killed by signal $((rc - 128)) ($(kill -l $((rc - 128)) 2>/dev/null || echo '?'))"
+    else
+        how="exited with status $rc"
+    fi
+    if [ -e "$fed/n$i.stopped" ]; then
+        echo "run-local: n$i $how (stopped on purpose); not restarting it (restart it: ${restart_env}deploy/run-local.sh restart n$i)" >&2
+        return
+    fi
+    now_ms
+    if [ $((now - since[k])) -ge $steady_ms ]; then delay[k]=$min_delay; fi
+    due[k]=$((now + delay[k] * 1000))
+    echo "run-local: n$i $how; restarting it in ${delay[k]}s (log: $(shown "$fed/n$i.log"))" >&2
+    delay[k]=$((delay[k] * 2 > max_delay ? max_delay : delay[k] * 2))
+}
+
+# Starts node i again, as the federation did.
+again() {
+    local i=$1 k=$(($1 - 1))
+    rm -f "$fed/n$i.start" "$fed/n$i.stopped"
+    due[k]=""
+    start_node "$i"
+    pids[k]=$!
+    now_ms
+    since[k]=$now
+    echo "run-local: n$i started again (pid ${pids[k]})" >&2
+}
+
+ticker=""
 while :; do
-    alive=0
     for i in $(seq 1 "$nodes"); do
-        if node_pid "$i" >/dev/null || kill -0 "${pids[$((i - 1))]}" 2>/dev/null; then
-            alive=$((alive + 1))
-            [ "${up[$((i - 1))]}" = 1 ] || echo "run-local: n$i is running again" >&2
-            up[i - 1]=1
-        elif [ "${up[$((i - 1))]}" = 1 ]; then
-            echo "run-local: n$i exited; see $fed/n$i.log (start it again: $(restart_cmd "n$i"))" >&2
-            up[i - 1]=0
+        k=$((i - 1))
+        pid=${pids[k]}
+        if [ -n "$pid" ]; then
+            kill -0 "$pid" 2>/dev/null && continue
+            wait "$pid" && rc=0 || rc=$?
+            exited "$i" "$rc"
+        fi
+        # A node someone started by hand while it was down is left alone.
+        node_pid "$i" >/dev/null && continue
+        if [ -e "$fed/n$i.start" ]; then
+            again "$i"
+        elif [ -n "${due[k]}" ] && [ ! -e "$fed/n$i.stopped" ]; then
+            now_ms
+            [ "$now" -lt "${due[k]}" ] || again "$i"
         fi
     done
-    if [ "$alive" = 0 ]; then
-        echo "run-local: every node has exited" >&2
-        exit 1
+    # Wake at the next tick or as soon as a node exits.
+    if [ -z "$ticker" ] || ! kill -0 "$ticker" 2>/dev/null; then
+        sleep 0.5 &
+        ticker=$!
     fi
-    sleep 1 &
-    wait $! || true
+    wait -n 2>/dev/null || true
 done

@@ -12,9 +12,14 @@
 # - a node that fails to start makes run-local exit 1, naming it and why;
 # - two federations with different base ports run side by side, each on its
 #   own data directories, and each one's env file points chimeractl at it;
-# - a node killed with -9 comes back with `run-local.sh restart nI` and
-#   runs its service again;
-# - run-local stops every node on SIGTERM, the restarted one included.
+# - a node killed with -9 is started again by run-local (its supervisor)
+#   and the federation has a leader again; it runs its service again; so
+#   is one a kill_node fault made exit with status 75;
+# - `run-local.sh stop nI` stops a node that run-local then leaves down,
+#   until `run-local.sh restart nI` has run-local start it; restart says
+#   "already running" for a running node;
+# - run-local stops every node on SIGTERM, the restarted one included, and
+#   restarts none of them.
 set -uo pipefail
 # Functions run through wait_for and trap; `ok` never fails.
 # shellcheck disable=SC2317,SC2015
@@ -159,25 +164,64 @@ for fed in "$base_a" "$base_b"; do
     fi
 done
 
-# ---- restart one node by hand ---------------------------------------------
+# ---- the supervisor: a node killed with -9 comes back by itself ----------
+restarted() { local p; p=$(holder "$1") && [ "$p" != "$2" ]; }
+has_leader() {
+    curl -fs "http://127.0.0.1:$(($1 + 1001))/health/ready" >/dev/null &&
+        curl -fs "http://127.0.0.1:$(($1 + 1002))/health/ready" >/dev/null
+}
+said() { grep -qF -- "$2" "$1"; }
 n2=$(holder "$data_a/n2")
 svc=$(services_of "$data_a/n2")
 if [ -z "$n2" ] || [ -z "$svc" ]; then
     fail "A's n2 (pid '$n2') runs no service ('$svc')"
 else
     kill -KILL "$n2"
-    wait_for 30 is_gone "$n2" || fail "n2 (pid $n2) did not die"
-    if out=$(CHIMERA_BASE_PORT=$base_a timeout 60 "$run_local" restart n2 2>&1); then
-        ok "restart n2: $out"
+    if wait_for 60 restarted "$data_a/n2" "$n2" && wait_for 60 has_leader "$base_a"; then
+        ok "kill -9 n2: run-local started it again (pid $(holder "$data_a/n2")) and the federation has a leader"
     else
-        fail "restart n2 failed: $out"
+        fail "n2 was not back with a leader after kill -9: $(tail -n 5 "$tmp/a.out")"
     fi
+    said "$tmp/a.out" "run-local: n2 was killed by signal 9 (KILL); restarting it in 1s" &&
+        said "$tmp/a.out" "run-local: n2 started again (pid" &&
+        ok "run-local said n2 was killed and restarted" ||
+        fail "run-local's output about n2: $(tail -n 5 "$tmp/a.out")"
     if wait_for 60 has_new_service "$data_a/n2" "$svc"; then
         ok "the restarted n2 runs its service again ($(services_of "$data_a/n2" | tr '\n' ' '))"
     else
         fail "the restarted n2 runs no new service (before: $svc; now: $(services_of "$data_a/n2" | tr '\n' ' ')): $(tail -n 20 "$CHIMERA_STATE_DIR/$base_a/n2.log")"
     fi
     is_gone "$svc" || wait_for 30 is_gone "$svc" || fail "the killed n2's service $svc still runs"
+fi
+# A kill_node fault: the node exits with status 75, and comes back too.
+n2=$(holder "$data_a/n2")
+# shellcheck source=/dev/null
+if out=$(. "$CHIMERA_STATE_DIR/$base_a/env" && cd "$tmp" &&
+    chimeractl chaos inject kill_node --target n2 --force --duration 5s 2>&1) &&
+    wait_for 60 said "$tmp/a.out" "run-local: n2 exited with status 75; restarting it in" &&
+    wait_for 60 restarted "$data_a/n2" "$n2" && wait_for 60 has_leader "$base_a"; then
+    ok "a kill_node fault: n2 exited with status 75, run-local started it again, a leader"
+else
+    fail "kill_node on n2 ($out): $(tail -n 5 "$tmp/a.out")"
+fi
+out=$(CHIMERA_BASE_PORT=$base_a timeout 60 "$run_local" restart n2 2>&1) &&
+    grep -q "n2 is already running (pid $(holder "$data_a/n2"))" <<<"$out" &&
+    ok "restart n2 while its supervisor runs it: $out" || fail "restart of a running n2: $out"
+
+# ---- stop one node on purpose: it stays down until restart ------------------
+n2=$(holder "$data_a/n2")
+if out=$(CHIMERA_BASE_PORT=$base_a timeout 60 "$run_local" stop n2 2>&1) &&
+    wait_for 30 said "$tmp/a.out" "n2 exited with status 0 (stopped on purpose); not restarting it" &&
+    [ -z "$(holder "$data_a/n2")" ]; then
+    ok "stop n2: $out; run-local leaves it down"
+else
+    fail "stop n2 ($out); run-local said: $(tail -n 3 "$tmp/a.out"); n2 '$(holder "$data_a/n2")'"
+fi
+if out=$(CHIMERA_BASE_PORT=$base_a timeout 60 "$run_local" restart n2 2>&1) &&
+    restarted "$data_a/n2" "$n2" && grep -q "n2 restarted by run-local (pid $pid_a)" <<<"$out"; then
+    ok "restart n2: $out"
+else
+    fail "restart n2 after stop: $out"
 fi
 
 # ---- SIGTERM stops every node, the restarted one included -----------------
@@ -186,8 +230,9 @@ kill -TERM "$pid_a"
 wait_for 60 is_gone "$pid_a" || fail "run-local A did not exit after SIGTERM"
 wait "$pid_a"
 rc=$?
-if [ $rc = 0 ] && [ -z "$(holder "$data_a/n1")" ] && [ -z "$(holder "$data_a/n2")" ]; then
-    ok "SIGTERM: run-local A exited 0 and stopped n1 and the restarted n2 (pid ${n2:-?})"
+if [ $rc = 0 ] && [ -z "$(holder "$data_a/n1")" ] && [ -z "$(holder "$data_a/n2")" ] &&
+    ! sed -n '/^stopping /,$p' "$tmp/a.out" | grep -q "restarting it"; then
+    ok "SIGTERM: run-local A exited 0, stopped n1 and the restarted n2 (pid ${n2:-?}), restarted none"
 else
     fail "after SIGTERM: exit $rc, n1 '$(holder "$data_a/n1")', n2 '$(holder "$data_a/n2")'"
 fi
