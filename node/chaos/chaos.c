@@ -71,6 +71,16 @@ static int signal_service(struct node_chaos *c, const char *service, int sig, ch
     return 0;
 }
 
+/* Time for the answers of this loop turn to leave before a kill_node exit. */
+#define KILL_NODE_GRACE_MS 50
+
+static void exit_killed(uv_timer_t *t)
+{
+    (void)t;
+    fflush(NULL);
+    _exit(CHAOS_KILL_NODE_STATUS); /* as a crash: no clean stop */
+}
+
 static void inflict(struct node_chaos *c, const struct chaos_fault *f)
 {
     char what[320], why[160];
@@ -90,8 +100,13 @@ static void inflict(struct node_chaos *c, const struct chaos_fault *f)
     case CHAOS_KILL_NODE:
         node_event(c->base, "chaos.injected", NULL, "%s (%s): exiting with status %d", what, f->id,
                    CHAOS_KILL_NODE_STATUS);
-        fflush(NULL);
-        _exit(CHAOS_KILL_NODE_STATUS); /* as a crash: no clean stop */
+        /* Not within this fold: a leader killing itself answers the POST
+         * /chaos/inject that asked for it only after its chaos fold
+         * (raft_on_commit), and the caller must hear that it was injected. */
+        static uv_timer_t exit_timer;
+        uv_timer_init(c->base->loop, &exit_timer);
+        uv_timer_start(&exit_timer, exit_killed, KILL_NODE_GRACE_MS, 0);
+        return;
     case CHAOS_KIND_COUNT:
         break;
     }
