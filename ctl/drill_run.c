@@ -226,6 +226,21 @@ static bool probe_state(const struct runner *x, const struct drill_probe *p, jso
     }
 }
 
+/* POSTs through the runner's connection. The leader it follows may be the
+ * node a fault just killed, and its client, pinned to a node that went
+ * away, tries no other: after no answer, the next request starts over from
+ * --addr and its 307 names the new leader. */
+static int post(struct runner *x, const char *path, const char *payload, struct ctl_reply *r)
+{
+    int rc = ctl_conn_post(&x->conn, path, payload, x->token, r);
+    struct ctl_conn fresh;
+    if (rc != 0 && r->no_answer && ctl_conn_open(&fresh, x->o) == 0) {
+        ctl_conn_close(&x->conn);
+        x->conn = fresh;
+    }
+    return rc;
+}
+
 static bool probe_note(struct runner *x, const struct drill_probe *p, char *detail, size_t cap)
 {
     char text[DRILL_TITLE_MAX + DRILL_NAME_MAX + 32];
@@ -239,7 +254,7 @@ static bool probe_note(struct runner *x, const struct drill_probe *p, char *deta
     }
     int64_t t = ctl_mono_ms();
     struct ctl_reply r;
-    int rc = ctl_conn_post(&x->conn, "/ledger/notes", payload, x->token, &r);
+    int rc = post(x, "/ledger/notes", payload, &r);
     int64_t took = ctl_mono_ms() - t;
     free(payload);
     bool ok = rc == 0 && r.status >= 200 && r.status < 300;
@@ -401,7 +416,7 @@ static int inject(struct runner *x, const struct drill_action *a, struct drill_s
     char *payload = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     struct ctl_reply r;
-    int rc = payload ? ctl_conn_post(&x->conn, "/chaos/inject", payload, x->token, &r) : -1;
+    int rc = payload ? post(x, "/chaos/inject", payload, &r) : -1;
     free(payload);
     if (!payload) {
         fail_step(s, "out of memory");
@@ -557,7 +572,7 @@ static void run_deploy(struct runner *x, const struct drill_action *a, struct dr
         return;
     }
     struct ctl_reply r;
-    int rc = ctl_conn_post(&x->conn, "/deployments", doc, x->token, &r);
+    int rc = post(x, "/deployments", doc, &r);
     free(doc);
     int64_t t = ctl_mono_ms();
     if (rc != 0 || r.status != 202) {
@@ -606,7 +621,7 @@ static void run_heal(struct runner *x, struct drill_step_result *s)
     static const char *const calls[] = {"/chaos/stop", "/chaos/enable"};
     for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
         struct ctl_reply r;
-        int rc = ctl_conn_post(&x->conn, calls[i], "{}", x->token, &r);
+        int rc = post(x, calls[i], "{}", &r);
         bool ok = rc == 0 && r.status >= 200 && r.status < 300;
         char why[256];
         if (!ok)
