@@ -228,15 +228,22 @@ static bool probe_state(const struct runner *x, const struct drill_probe *p, jso
 
 /* POSTs through the runner's connection. The leader it follows may be the
  * node a fault just killed, and its client, pinned to a node that went
- * away, tries no other: after no answer, the next request starts over from
- * --addr and its 307 names the new leader. */
-static int post(struct runner *x, const char *path, const char *payload, struct ctl_reply *r)
+ * away, tries no other: after no answer, the connection starts over from
+ * --addr, whose 307 names the new leader. A request that may be sent twice
+ * (the kill switch) is sent again at once; a probe's note is not: its
+ * failure is what the sweep reports. */
+static int post(struct runner *x, const char *path, const char *payload, bool twice,
+                struct ctl_reply *r)
 {
     int rc = ctl_conn_post(&x->conn, path, payload, x->token, r);
     struct ctl_conn fresh;
     if (rc != 0 && r->no_answer && ctl_conn_open(&fresh, x->o) == 0) {
         ctl_conn_close(&x->conn);
         x->conn = fresh;
+        if (twice) {
+            ctl_reply_free(r);
+            rc = ctl_conn_post(&x->conn, path, payload, x->token, r);
+        }
     }
     return rc;
 }
@@ -254,7 +261,7 @@ static bool probe_note(struct runner *x, const struct drill_probe *p, char *deta
     }
     int64_t t = ctl_mono_ms();
     struct ctl_reply r;
-    int rc = post(x, "/ledger/notes", payload, &r);
+    int rc = post(x, "/ledger/notes", payload, false, &r);
     int64_t took = ctl_mono_ms() - t;
     free(payload);
     bool ok = rc == 0 && r.status >= 200 && r.status < 300;
@@ -416,7 +423,7 @@ static int inject(struct runner *x, const struct drill_action *a, struct drill_s
     char *payload = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     struct ctl_reply r;
-    int rc = payload ? post(x, "/chaos/inject", payload, &r) : -1;
+    int rc = payload ? post(x, "/chaos/inject", payload, false, &r) : -1;
     free(payload);
     if (!payload) {
         fail_step(s, "out of memory");
@@ -572,7 +579,7 @@ static void run_deploy(struct runner *x, const struct drill_action *a, struct dr
         return;
     }
     struct ctl_reply r;
-    int rc = post(x, "/deployments", doc, &r);
+    int rc = post(x, "/deployments", doc, false, &r);
     free(doc);
     int64_t t = ctl_mono_ms();
     if (rc != 0 || r.status != 202) {
@@ -621,7 +628,7 @@ static void run_heal(struct runner *x, struct drill_step_result *s)
     static const char *const calls[] = {"/chaos/stop", "/chaos/enable"};
     for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
         struct ctl_reply r;
-        int rc = post(x, calls[i], "{}", &r);
+        int rc = post(x, calls[i], "{}", true, &r);
         bool ok = rc == 0 && r.status >= 200 && r.status < 300;
         char why[256];
         if (!ok)
