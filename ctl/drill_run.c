@@ -370,8 +370,10 @@ static const char *resolve_node(const struct runner *x, const char *sel, char *o
     }
     if (!out[0] && !leader && l)
         snprintf(out, cap, "%s", l); /* "any" in a federation of one */
+    /* l lives in s: compare before letting s go. */
+    bool none = !out[0] || (follower && l && strcmp(out, l) == 0);
     json_decref(s);
-    if (!out[0] || (follower && l && strcmp(out, l) == 0)) {
+    if (none) {
         snprintf(why, whylen, "no %s to pick: %s", sel, s ? "none is alive" : "no node answered");
         return NULL;
     }
