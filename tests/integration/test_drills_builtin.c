@@ -39,6 +39,11 @@ static int group_setup(void **state)
     cluster = h_cluster_create(NODES);
     if (!cluster)
         return -1;
+    /* Five nodes on a loaded machine (sanitizers, parallel tests) depose
+     * leaders by themselves at the 150 ms default; the drills' SLOs leave
+     * room for slower elections. */
+    cluster->heartbeat_ms = 100;
+    cluster->election_timeout_ms = 1000;
     int leader = h_start_agreed(cluster, "test_drills_builtin", NULL);
     if (leader < 0)
         return -1;
