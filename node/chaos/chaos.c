@@ -263,7 +263,7 @@ static bool member_read_only(const struct node_chaos *c, size_t i, uint64_t now)
         return cons_read_only(k, now);
     if (k->role != CONS_LEADER || i >= (size_t)k->cfg.n)
         return false;
-    return now < k->last_ack[i] ? false : now - k->last_ack[i] >= k->cfg.election_timeout_ms;
+    return now >= k->last_ack[i] && now - k->last_ack[i] >= k->cfg.election_timeout_ms;
 }
 
 void node_chaos_view(struct node_chaos *c, struct chaos_member *members, struct chaos_view *v)
