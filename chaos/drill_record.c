@@ -56,29 +56,39 @@ static bool is_text(const char *s, size_t n)
 
 /* ---- from a run ---- */
 
+/* A drill file's text may hold what a record refuses (a tab in a title):
+ * control characters become '?', so that the node takes the record. */
+static void copy_text(char *out, size_t cap, const char *s)
+{
+    snprintf(out, cap, "%s", s ? s : "");
+    for (char *p = out; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+}
+
 void drill_record_from_run(const struct drill *d, const struct drill_run *r,
                            const uint8_t digest[DRILL_DIGEST_BYTES], const char *by,
                            struct drill_record *out)
 {
     memset(out, 0, sizeof *out);
-    snprintf(out->title, sizeof out->title, "%s", d->title);
+    copy_text(out->title, sizeof out->title, d->title);
     out->verdict = drill_verdict(d, r, NULL, 0);
     for (size_t i = 0; i < DRILL_DIGEST_BYTES; i++)
         snprintf(out->digest + 2 * i, 3, "%02x", digest[i]);
     out->started_ms = r->started_ms > 0 ? (uint64_t)r->started_ms : 0;
     out->ended_ms = r->ended_ms > r->started_ms ? (uint64_t)r->ended_ms : out->started_ms;
-    snprintf(out->by, sizeof out->by, "%s", by ? by : "");
+    copy_text(out->by, sizeof out->by, by);
     for (size_t i = 0; i < d->nmethod; i++) {
         const struct drill_action *a = &d->method[i];
         const struct drill_step_result *s = &r->method[i];
         if (!a->slo.set || s->status != DRILL_STEP_DONE)
             continue;
         struct drill_fault_result *f = &out->faults[out->nfaults++];
-        snprintf(f->name, sizeof f->name, "%s", a->name);
+        copy_text(f->name, sizeof f->name, a->name);
         snprintf(f->kind, sizeof f->kind, "%s",
                  a->kind == DRILL_ACTION_FAULT ? drill_fault_name(a->fault)
                                                : drill_action_name(a->kind));
-        snprintf(f->target, sizeof f->target, "%s", a->target);
+        copy_text(f->target, sizeof f->target, a->target);
         f->detected = s->detected;
         f->detect_ms = s->detect_ms;
         f->recovered = s->recovered;

@@ -231,6 +231,28 @@ static void test_the_record_of_a_run_lists_each_action_with_an_slo_that_ran(void
     drill_free(&d);
 }
 
+static void test_the_record_of_a_run_replaces_control_characters_so_the_node_takes_it(void **state)
+{
+    (void)state;
+    struct drill d;
+    struct drill_error derr;
+    static const char doc[] =
+        "{\"title\": \"tab\\there\", \"steady-state-hypothesis\": {\"probes\": [{\"name\": "
+        "\"l\", \"provider\": {\"type\": \"leader_exists\"}}]}, \"method\": [{\"name\": "
+        "\"wait\", \"provider\": {\"type\": \"pause\", \"duration\": \"1s\"}}]}";
+    assert_int_equal(drill_parse(doc, strlen(doc), &d, &derr), 0);
+    struct drill_run r = {.started_ms = 1000, .ended_ms = 2000};
+    uint8_t digest[DRILL_DIGEST_BYTES] = {0};
+    struct drill_record rec, back;
+    drill_record_from_run(&d, &r, digest, "ops\n1", &rec);
+    assert_string_equal(rec.title, "tab?here");
+    assert_string_equal(rec.by, "ops?1");
+    json_t *j = drill_record_json(&rec);
+    assert_int_equal(drill_record_from_json(j, &back, &derr), 0);
+    json_decref(j);
+    drill_free(&d);
+}
+
 /* ---- POST /drills's body ---- */
 
 #define BODY_HEAD "{\"title\": \"T\", \"verdict\": \"held\", \"digest\": \"" DIGEST "\", "
@@ -449,6 +471,7 @@ int main(void)
         cmocka_unit_test(test_a_record_without_who_ran_it_round_trips),
         cmocka_unit_test(test_the_json_of_a_record_is_read_back_unchanged),
         cmocka_unit_test(test_the_record_of_a_run_lists_each_action_with_an_slo_that_ran),
+        cmocka_unit_test(test_the_record_of_a_run_replaces_control_characters_so_the_node_takes_it),
         cmocka_unit_test(test_a_body_with_an_unknown_verdict_is_refused_at_verdict),
         cmocka_unit_test(test_a_body_with_a_bad_fault_field_is_refused_at_its_path),
         cmocka_unit_test(test_a_body_with_an_unknown_key_is_refused_naming_it),
