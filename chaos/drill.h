@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <msgpack.h>
 
 #define DRILL_MAX_BYTES (256u * 1024u) /* a drill file; checked before parsing */
 #define DRILL_NAME_MAX 129             /* a probe's or action's name: 1-128 bytes (+NUL) */
@@ -239,5 +240,67 @@ struct drill_note {
 };
 /* True when text is a drill's result note (a probe's note is not). */
 bool drill_note_parse(const char *text, struct drill_note *out);
+
+/* ---- the result as a ledger entry of its own -------------------------- */
+
+/* A run's result as a LEDGER_ENTRY_CHAOS record of kind "drill": what
+ * POST /drills commits and GET /drills and `chimeractl drill history`
+ * list, each with the checkpoint whose witness quorum notarizes it.
+ *
+ * JSON (POST /drills's body and GET /drills's fields; keys are only ever
+ * added):
+ *   {"title": 1..256 bytes, "verdict": "held" | "deviated" | "could_not_run",
+ *    "digest": the journal's BLAKE2b-256 as 64 lowercase hex digits,
+ *    "started_ms", "ended_ms": Unix ms (ended >= started),
+ *    "by": who ran it (0..63 bytes; optional, null: unknown),
+ *    "faults": [{"name": the action's (optional), "kind": "kill_node",
+ *                "deploy", ... ([a-z0-9_], 1..31 bytes), "target": 0..63
+ *                bytes, "time_to_detect_ms", "time_to_recover_ms": whole
+ *                ms or null (not detected, not recovered), "slo_ms",
+ *                "met": bool}] (0..DRILL_MAX_ACTIONS)}
+ * Ledger payload: a msgpack map {"record": "drill", the same keys, "by"
+ * only when known, a time not measured as nil}; depth 3 (map, faults,
+ * fault). */
+#define DRILL_RECORD_KIND_MAX 32 /* a fault's kind (+NUL) */
+#define DRILL_RECORD_MAX_DEPTH 3
+
+struct drill_fault_result {
+    char name[DRILL_NAME_MAX];
+    char kind[DRILL_RECORD_KIND_MAX];
+    char target[DRILL_ID_MAX];
+    bool detected, recovered;
+    uint32_t detect_ms, recover_ms, slo_ms;
+    bool met;
+};
+
+struct drill_record {
+    char title[DRILL_TITLE_MAX];
+    enum drill_verdict verdict;
+    char digest[2 * DRILL_DIGEST_BYTES + 1]; /* hex */
+    uint64_t started_ms, ended_ms;
+    char by[DRILL_ID_MAX]; /* "": unknown */
+    struct drill_fault_result faults[DRILL_MAX_ACTIONS];
+    size_t nfaults;
+};
+
+/* The record of run r of d: every action with an SLO that ran (a fault,
+ * a deploy), as drill_note lists them; by may be NULL. */
+void drill_record_from_run(const struct drill *d, const struct drill_run *r,
+                           const uint8_t digest[DRILL_DIGEST_BYTES], const char *by,
+                           struct drill_record *out);
+/* The record as JSON (the shape above). A new reference, NULL when out of
+ * memory. */
+json_t *drill_record_json(const struct drill_record *rec);
+/* POST /drills's body: validated strictly (unknown keys, types, ranges);
+ * 0, or -1 with the JSON path of the first problem in *err. */
+int drill_record_from_json(const json_t *body, struct drill_record *out, struct drill_error *err);
+/* The ledger payload. */
+void drill_record_pack(const struct drill_record *rec, msgpack_packer *pk);
+/* Decodes a chaos entry's payload, hostile or not (pre-scanned before
+ * msgpack-c sees it, every field checked as drill_record_from_json does):
+ * 0 a drill's record, 1 another chaos record (not a drill's), -1 a
+ * malformed one with one line in err naming the field. */
+int drill_record_decode(const uint8_t *payload, size_t len, struct drill_record *out, char *err,
+                        size_t errlen);
 
 #endif

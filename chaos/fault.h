@@ -37,7 +37,8 @@
 #define CHAOS_NAME_MAX 64    /* node, service, peer and fault ids, with the NUL */
 #define CHAOS_REASON_MAX 256 /* with the NUL */
 #define CHAOS_LOCAL_MAX 8    /* faults one node holds applied at once */
-#define CHAOS_PAYLOAD_MAX_DEPTH 2
+/* 3: a drill's record (chaos/drill.h) holds a map in an array in its map. */
+#define CHAOS_PAYLOAD_MAX_DEPTH 3
 
 enum chaos_kind {
     CHAOS_KILL_SERVICE,   /* SIGKILL a managed service's process group */

@@ -30,9 +30,10 @@
  *     took down (without it, the node's supervisor is trusted).
  *  6. The verdict, the report, the journal (--journal, default
  *     journal.json) and its BLAKE2b digest, recorded in the ledger as a
- *     note (POST /ledger/notes) that the next checkpoint's witness quorum
- *     notarizes. A ledger entry of its own (and `drill history`) waits for
- *     the node's drill endpoint.
+ *     drill record of its own (POST /drills: a chaos entry; a node that
+ *     answers 404 gets an operator note, POST /ledger/notes, instead);
+ *     then, for at most a few seconds, GET /drills until a checkpoint at
+ *     or after it is notarized, and the report names it and its signers.
  * Exit: 0 held, 10 deviated, 11 could not run (a mutation refused for its
  * token fails its step: 11); before the run starts, 5 and 6 as for every
  * command when no node answers GET /federation/state or refuses the read. */
@@ -43,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ctl/deploy_int.h"
 #include "ctl/drill_int.h"
@@ -743,9 +745,31 @@ static void print_hypothesis(const struct runner *x, const char *when,
     progress(x, "steady state %s: %zu of %zu probes hold", when, held, x->f.d.nprobes);
 }
 
-/* The ledger note that records the result (drill_note); its index in
- * *index. */
-static int record(struct runner *x, const uint8_t digest[DRILL_DIGEST_BYTES], json_int_t *index)
+/* How the result went into the ledger. */
+struct recorded {
+    bool ok;
+    bool as_note; /* the node has no POST /drills: an operator note instead */
+    json_int_t index;
+    json_t *notarization; /* GET /drills's, once a checkpoint notarizes it */
+};
+
+/* Who ran the drill, for the record: user@host, cut to an id's length. */
+static void runner_name(char *out, size_t cap)
+{
+    const char *user = getenv("USER");
+    char host[256] = "";
+    if (gethostname(host, sizeof host - 1) != 0)
+        host[0] = '\0';
+    snprintf(out, cap, "%s%s%s", user ? user : "", user && *host ? "@" : "", host);
+    for (char *p = out; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+}
+
+/* The result as an operator note (drill_note), for a node without POST
+ * /drills. */
+static bool record_note(struct runner *x, const uint8_t digest[DRILL_DIGEST_BYTES],
+                        json_int_t *index)
 {
     char text[DRILL_NOTE_MAX];
     drill_note(&x->f.d, &x->r, digest, text, sizeof text);
@@ -753,7 +777,7 @@ static int record(struct runner *x, const uint8_t digest[DRILL_DIGEST_BYTES], js
     char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     if (!payload)
-        return -1;
+        return false;
     struct ctl_reply r;
     int rc = ctl_conn_post(&x->conn, "/ledger/notes", payload, x->token, &r);
     free(payload);
@@ -762,7 +786,97 @@ static int record(struct runner *x, const uint8_t digest[DRILL_DIGEST_BYTES], js
     if (ok)
         *index = json_integer_value(json_object_get(r.json, "first_index"));
     ctl_reply_free(&r);
-    return ok ? 0 : -1;
+    return ok;
+}
+
+/* The result as a drill record (POST /drills), or a note when the node
+ * answers 404 (an older node). */
+static void record(struct runner *x, const uint8_t digest[DRILL_DIGEST_BYTES], struct recorded *out)
+{
+    static struct drill_record rec;
+    char by[DRILL_ID_MAX];
+    runner_name(by, sizeof by);
+    drill_record_from_run(&x->f.d, &x->r, digest, by, &rec);
+    json_t *body = drill_record_json(&rec);
+    char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!payload)
+        return;
+    struct ctl_reply r;
+    int rc = ctl_conn_post(&x->conn, "/drills", payload, x->token, &r);
+    free(payload);
+    out->as_note = rc == 0 && r.status == 404;
+    out->ok = rc == 0 && r.status == 201 && json_is_integer(json_object_get(r.json, "index"));
+    if (out->ok)
+        out->index = json_integer_value(json_object_get(r.json, "index"));
+    else if (!out->as_note)
+        fprintf(stderr, "chimeractl: drill run: the result was not recorded: %s\n",
+                rc != 0 ? r.error : ctl_json_str(r.json, "error", "error status"));
+    ctl_reply_free(&r);
+    if (out->as_note)
+        out->ok = record_note(x, digest, &out->index);
+}
+
+/* Waits (at most NOTARY_WAIT_MS) for a checkpoint at or after the record
+ * to be notarized: the leader checkpoints at most once per heartbeat (50
+ * ms by default) while commits go on and asks again for missing
+ * cosignatures every four, so a few heartbeats are enough. */
+#define NOTARY_WAIT_MS 5000
+static void await_notarization(struct runner *x, struct recorded *rec)
+{
+    char path[96];
+    snprintf(path, sizeof path, "/drills?from=%" JSON_INTEGER_FORMAT "&limit=1", rec->index);
+    int64_t until = ctl_mono_ms() + NOTARY_WAIT_MS;
+    progress(x,
+             "recorded in the ledger at index %" JSON_INTEGER_FORMAT
+             "; waiting for a checkpoint's witness quorum to notarize it",
+             rec->index);
+    while (!ctl_interrupted) {
+        struct ctl_reply r;
+        if (ctl_conn_get(&x->conn, path, &r) == 0 && r.status == 200) {
+            json_t *d = json_array_get(json_object_get(r.json, "drills"), 0);
+            json_t *n = json_object_get(d, "notarization");
+            if (json_integer_value(json_object_get(d, "index")) == rec->index && json_is_object(n))
+                rec->notarization = json_incref(n);
+        }
+        ctl_reply_free(&r);
+        if (rec->notarization || ctl_mono_ms() >= until)
+            return;
+        ctl_sleep_ms(200);
+    }
+}
+
+static void print_recorded(const struct recorded *rec)
+{
+    if (!rec->ok) {
+        printf("Not recorded in the ledger (the node refused it)\n");
+        return;
+    }
+    if (rec->as_note) {
+        printf("Recorded in the ledger at index %" JSON_INTEGER_FORMAT
+               " as a note (this node has no POST /drills); the first checkpoint at or after it "
+               "notarizes it (chimeractl ledger show %" JSON_INTEGER_FORMAT ")\n",
+               rec->index, rec->index);
+        return;
+    }
+    printf("Recorded in the ledger at index %" JSON_INTEGER_FORMAT "\n", rec->index);
+    if (!rec->notarization) {
+        printf("Not notarized yet: no checkpoint covering index %" JSON_INTEGER_FORMAT
+               " has a quorum of witness signatures so far; check later with chimeractl drill "
+               "history\n",
+               rec->index);
+        return;
+    }
+    char signers[512] = "";
+    size_t i;
+    json_t *s;
+    json_array_foreach(json_object_get(rec->notarization, "signers"), i, s)
+    {
+        size_t n = strlen(signers);
+        snprintf(signers + n, sizeof signers - n, "%s%s", i ? ", " : "", json_string_value(s));
+    }
+    printf("Notarized by checkpoint %" JSON_INTEGER_FORMAT " (signed by %s)\n",
+           json_integer_value(json_object_get(rec->notarization, "checkpoint")), signers);
 }
 
 static int finish(struct runner *x, const char *journal_file)
@@ -777,8 +891,11 @@ static int finish(struct runner *x, const char *journal_file)
             snprintf(hex + 2 * i, 3, "%02x", digest[i]);
     if (journal && json_dump_file(journal, journal_file, JSON_INDENT(2)) != 0)
         fprintf(stderr, "chimeractl: drill run: cannot write the journal to %s\n", journal_file);
-    json_int_t index = 0;
-    bool recorded = record(x, digest, &index) == 0;
+    struct recorded rec = {0};
+    record(x, digest, &rec);
+    /* --json prints the journal alone, as written: its digest is over it. */
+    if (rec.ok && !rec.as_note && !x->o->json)
+        await_notarization(x, &rec);
     if (x->o->json) {
         json_dumpf(journal, stdout, JSON_INDENT(2));
         putchar('\n');
@@ -787,14 +904,9 @@ static int finish(struct runner *x, const char *journal_file)
         printf("\n%s", report ? report : "(out of memory)\n");
         free(report);
         printf("Journal: %s (BLAKE2b %s)\n", journal_file, hex);
-        if (recorded)
-            printf("Recorded in the ledger at index %" JSON_INTEGER_FORMAT
-                   "; the first checkpoint at or after it notarizes it (chimeractl ledger show "
-                   "%" JSON_INTEGER_FORMAT ")\n",
-                   index, index);
-        else
-            printf("Not recorded in the ledger (the note was refused)\n");
+        print_recorded(&rec);
     }
+    json_decref(rec.notarization);
     json_decref(journal);
     return v == DRILL_HELD       ? CTL_OK
            : v == DRILL_DEVIATED ? CTL_DRILL_DEVIATED

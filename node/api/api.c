@@ -491,6 +491,8 @@ static const struct api_route {
     {true, ROUTE_POST, "/chaos/inject", PATH_TRIMMED, api_chaos_inject, true, "use POST"},
     {true, ROUTE_POST, "/chaos/stop", PATH_TRIMMED, api_chaos_stop, true, "use POST"},
     {true, ROUTE_POST, "/chaos/enable", PATH_TRIMMED, api_chaos_enable, true, "use POST"},
+    {false, ROUTE_READ, "/drills", PATH_TRIMMED, api_drills_get, false, NULL},
+    {true, ROUTE_POST, "/drills", PATH_TRIMMED, api_drills_post, true, "use GET or POST"},
 };
 
 static bool method_fits(enum route_method m, const char *method)

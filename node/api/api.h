@@ -82,6 +82,10 @@ json_t *api_ledger_summary(struct node_api *api);
  * the route table. */
 void api_handle(void *ctx, struct http_request *req);
 
+/* Drill results in the ledger (api_drills.c): POST /drills, GET /drills. */
+void api_drills_post(struct node_api *api, struct http_request *req);
+void api_drills_get(struct node_api *api, struct http_request *req);
+
 /* The chaos endpoints (api_chaos.c). */
 void api_chaos_get(struct node_api *api, struct http_request *req);
 void api_chaos_inject(struct node_api *api, struct http_request *req);
