@@ -93,11 +93,15 @@ tell_log() {
 start_node() {
     local i=$1
     # The nodes find chimera-demo (built beside them) for the demo releases.
-    PATH="$bin:$PATH" setsid "$bin/chimerad" --id "n$i" --listen "tcp://127.0.0.1:$((base + i))" \
+    # kill_node is a fault kind here (the drills leader-loss, node-restart):
+    # this script restarts the node it kills. The injector itself stays off.
+    PATH="$bin:$PATH" CHIMERA_CHAOS_FAULTS=${CHIMERA_CHAOS_FAULTS:-$all_faults} setsid "$bin/chimerad" --id "n$i" --listen "tcp://127.0.0.1:$((base + i))" \
         --http "127.0.0.1:$((base + 1000 + i))" --peers "$peers" \
         --data "$fed/data/n$i" --cluster-key-file "$state/cluster.key" \
         --admin-token-file "$state/admin.token" </dev/null >>"$fed/n$i.log" 2>&1 &
 }
+
+readonly all_faults=kill_service,pause_service,isolate_node,delay_messages,kill_node
 
 live() { curl -fs "http://127.0.0.1:$((base + 1000 + $1))/health/live" >/dev/null; }
 

@@ -44,6 +44,10 @@ static int group_setup(void **state)
      * room for slower elections. */
     cluster->heartbeat_ms = 100;
     cluster->election_timeout_ms = 1000;
+    /* kill_node only when listed: the test restarts what it kills. */
+    static const char *const args[] = {
+        "--chaos-faults", "kill_service,pause_service,isolate_node,delay_messages,kill_node", NULL};
+    cluster->node_args = args;
     int leader = h_start_agreed(cluster, "test_drills_builtin", NULL);
     if (leader < 0)
         return -1;
