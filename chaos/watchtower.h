@@ -206,12 +206,21 @@ struct wt_actions {
     size_t n;
 };
 
-/* MTTR of one service. */
+/* MTTR of one service (or of every service of a node). */
+#define WT_MTTR_RECENT 32 /* the p50 is that of the last recoveries, this many */
 struct wt_mttr {
     uint64_t count;
     uint64_t sum_ms;
     uint64_t buckets[WT_MTTR_NBUCKETS]; /* cumulative: ttr <= wt_mttr_bounds_s[i] */
+    uint64_t max_ms;
+    uint64_t recent_ms[WT_MTTR_RECENT]; /* a ring, the next at count % WT_MTTR_RECENT */
 };
+
+/* Counts one recovery that took ttr_ms. */
+void wt_mttr_observe(struct wt_mttr *m, uint64_t ttr_ms);
+/* The median of the last WT_MTTR_RECENT recoveries (the lower one of an
+ * even count), 0 when there were none. */
+uint64_t wt_mttr_p50(const struct wt_mttr *m);
 
 enum wt_state {
     WT_S_STARTING = 1, /* wanted, not yet healthy (or not yet started) */
@@ -239,6 +248,10 @@ struct wt_service {
     struct wt_cause episode_cause;
     uint32_t episode_attempts;
     struct wt_mttr mttr;
+    /* Kept across releases, as mttr: restarts since the node started, and
+     * the cause of the last failure (kind 0: none yet). */
+    uint64_t restarts;
+    struct wt_cause last_cause;
 };
 
 struct wt_config {
