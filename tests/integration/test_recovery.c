@@ -325,22 +325,79 @@ static void assert_marked_failed(struct h_cluster *c, int v)
     assert_true(failed >= 1);
 }
 
+/* With a revert window of 0 every stable release is old: a follower's crash
+ * loop has its service marked failed there. Returns the leader. */
+static int marked_failed_on_a_follower(struct h_cluster *c, int *v)
+{
+    static const char *const window0[] = {"--recovery-revert-window=0", NULL};
+    c->node_args = window0;
+    int leader = start_flaky(c, 1);
+    *v = (leader + 1) % NODES;
+    crash_loop(c, *v);
+    assert_marked_failed(c, *v);
+    return leader;
+}
+
 static void
 test_a_crash_loop_on_a_release_stable_past_the_revert_window_marks_the_service_failed(void **state)
 {
     struct h_cluster *c = *state;
-    static const char *const window0[] = {"--recovery-revert-window=0", NULL};
-    c->node_args = window0;
-    int leader = start_flaky(c, 1);
-    int v = (leader + 1) % NODES;
-    crash_loop(c, v);
-    assert_marked_failed(c, v);
+    int v;
+    int leader = marked_failed_on_a_follower(c, &v);
     /* Failed, it is still retried, at the longest backoff. */
     unsigned long long failed = h_event_seq(c, v, "recovery.failed", NULL, 0);
     if (!h_wait_event(c, v, "recovery.restarting", NULL, failed, 2 * DEPLOY_MS))
         fail_msg("%s did not restart its failed service again", c->nodes[v].id);
     struct entry_arg e = {c, leader, "rollback", NULL, "crash loop"};
     assert_false(ledger_has(&e));
+    h_cluster_pass(c);
+}
+
+static void
+test_chimeractl_recovery_shows_every_member_and_a_failed_service_stands_out(void **state)
+{
+    struct h_cluster *c = *state;
+    int v;
+    int leader = marked_failed_on_a_follower(c, &v);
+    int code = -1;
+    char *out = NULL, *err = NULL;
+    assert_true(h_ctl(c, leader, &code, &out, &err, "recovery", NULL));
+    if (code != 0)
+        fail_msg("chimeractl recovery exited %d: %s", code, err);
+    char row[64];
+    snprintf(row, sizeof(row), "%-10s %-16s %-10s", c->nodes[v].id, "web", "FAILED");
+    if (!strstr(out, row) || !strstr(out, "1 service(s) FAILED"))
+        fail_msg("chimeractl recovery does not show web on %s failed:\n%s", c->nodes[v].id, out);
+    for (int i = 0; i < c->n; i++)
+        if (!strstr(out, c->nodes[i].id))
+            fail_msg("chimeractl recovery shows no row of %s:\n%s", c->nodes[i].id, out);
+    free(out);
+    free(err);
+    out = err = NULL;
+    assert_true(h_ctl(c, leader, &code, &out, &err, "recovery", "--json", NULL));
+    assert_int_equal(code, 0);
+    json_t *j = json_loads(out, 0, NULL);
+    json_t *members = json_object_get(j, "members");
+    assert_int_equal(json_array_size(members), NODES);
+    size_t k;
+    json_t *m;
+    bool seen = false;
+    json_array_foreach(members, k, m)
+    {
+        assert_true(json_is_true(json_object_get(m, "reachable")));
+        json_t *svc =
+            json_array_get(json_object_get(json_object_get(m, "recovery"), "services"), 0);
+        const char *node = json_string_value(json_object_get(m, "node"));
+        if (node && strcmp(node, c->nodes[v].id) == 0) {
+            seen = true;
+            assert_string_equal(json_string_value(json_object_get(svc, "state")), "failed");
+            assert_string_equal(json_string_value(json_object_get(svc, "last_cause")), "exit 3");
+        }
+    }
+    assert_true(seen);
+    json_decref(j);
+    free(out);
+    free(err);
     h_cluster_pass(c);
 }
 
@@ -449,6 +506,7 @@ int main(void)
         T(test_a_service_failing_its_health_check_past_the_liveness_time_is_restarted),
         T(test_a_crash_loop_on_a_release_stable_past_the_revert_window_marks_the_service_failed),
         T(test_a_crash_loop_seen_without_a_leader_is_reported_once_there_is_one),
+        T(test_chimeractl_recovery_shows_every_member_and_a_failed_service_stands_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
