@@ -421,6 +421,14 @@ const char *wt_action_name(enum wt_action_kind k)
     return "unknown";
 }
 
+uint64_t wt_loop_resend_ms(uint32_t n)
+{
+    uint64_t wait = WT_LOOP_RESEND_MIN_MS;
+    for (uint32_t i = 1; i < n && wait < WT_LOOP_RESEND_MAX_MS; i++)
+        wait *= 2;
+    return wait < WT_LOOP_RESEND_MAX_MS ? wait : WT_LOOP_RESEND_MAX_MS;
+}
+
 const char *wt_verdict_name(enum wt_verdict v)
 {
     return v == WT_VERDICT_REVERT        ? "revert"

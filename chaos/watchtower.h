@@ -305,6 +305,15 @@ const struct wt_service *wt_find(const struct wt *w, const char *service);
  * jitter: 0 for n = 1, else min(delay * 2^(n-2), max(max_delay, delay)). */
 uint64_t wt_backoff_ms(const struct wt_restart *r, uint32_t n);
 
+/* A crash loop's report is repeated until the leader's verdict arrives
+ * (a leader may be missing, or its verdict lost): the wait after report n
+ * (1-based) is WT_LOOP_RESEND_MIN_MS doubled n - 1 times, at most
+ * WT_LOOP_RESEND_MAX_MS. The shell does not count a report while no
+ * leader is known, so the first one after an election goes out at once. */
+#define WT_LOOP_RESEND_MIN_MS 1000u
+#define WT_LOOP_RESEND_MAX_MS 16000u
+uint64_t wt_loop_resend_ms(uint32_t n);
+
 /* The leader's decision on a crash loop, from what the ledger says about
  * the release the node runs. */
 enum wt_release_stage {

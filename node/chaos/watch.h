@@ -45,11 +45,9 @@ struct watch_owed {
 
 /* A crash loop reported until the leader answers with a verdict
  * (watch_lead.c): sent at once when a leader is known, then again at
- * next_at with a doubling wait; while no leader is known it waits, and
+ * next_at (wt_loop_resend_ms); while no leader is known it waits, and
  * goes out as soon as one is. Dropped when the node's desired deployment
  * changes (the verdict would be about a release it no longer runs). */
-#define WATCH_LOOP_RESEND_MIN_MS 1000u
-#define WATCH_LOOP_RESEND_MAX_MS 16000u
 struct watch_loop_report {
     bool active;
     char service[WT_NAME_MAX];
@@ -57,7 +55,6 @@ struct watch_loop_report {
     uint32_t attempts;
     struct wt_cause cause;
     uint64_t next_at; /* loop ms; 0: as soon as a leader is known */
-    uint64_t wait_ms;
     uint32_t sends;
 };
 

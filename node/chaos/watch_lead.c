@@ -192,12 +192,8 @@ static void loops_tick(struct watch *w)
         }
         if (leader == CONS_NONE || now < r->next_at)
             continue;
-        r->wait_ms = r->sends == 0
-                         ? WATCH_LOOP_RESEND_MIN_MS
-                         : (r->wait_ms * 2 > WATCH_LOOP_RESEND_MAX_MS ? WATCH_LOOP_RESEND_MAX_MS
-                                                                      : r->wait_ms * 2);
-        r->next_at = now + r->wait_ms;
         r->sends++;
+        r->next_at = now + wt_loop_resend_ms(r->sends);
         if (r->sends > 1)
             node_event(w->base, "recovery.crash_loop_resent", NULL,
                        "service %s on %s: crash loop reported again (report %" PRIu32

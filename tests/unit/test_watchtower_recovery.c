@@ -175,6 +175,17 @@ static void test_a_service_counts_its_restarts_and_keeps_its_last_cause(void **s
     assert_int_equal(wt_find(&w, "web")->restarts, 2); /* recovered: still counted */
 }
 
+static void test_a_crash_loop_report_is_repeated_with_a_doubling_wait_up_to_a_cap(void **state)
+{
+    (void)state;
+    assert_int_equal(wt_loop_resend_ms(1), WT_LOOP_RESEND_MIN_MS);
+    assert_int_equal(wt_loop_resend_ms(2), 2 * WT_LOOP_RESEND_MIN_MS);
+    assert_int_equal(wt_loop_resend_ms(3), 4 * WT_LOOP_RESEND_MIN_MS);
+    assert_int_equal(wt_loop_resend_ms(5), WT_LOOP_RESEND_MAX_MS);
+    assert_int_equal(wt_loop_resend_ms(1000), WT_LOOP_RESEND_MAX_MS);
+    assert_int_equal(wt_loop_resend_ms(UINT32_MAX), WT_LOOP_RESEND_MAX_MS);
+}
+
 static void test_mttr_keeps_the_longest_and_the_median_of_the_last_recoveries(void **state)
 {
     (void)state;
@@ -359,6 +370,7 @@ int main(void)
         cmocka_unit_test(test_a_recovery_reads_as_the_issue_words_it),
         cmocka_unit_test(test_a_service_counts_its_restarts_and_keeps_its_last_cause),
         cmocka_unit_test(test_mttr_keeps_the_longest_and_the_median_of_the_last_recoveries),
+        cmocka_unit_test(test_a_crash_loop_report_is_repeated_with_a_doubling_wait_up_to_a_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
