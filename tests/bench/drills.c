@@ -51,7 +51,7 @@
  *            (the rollback recorded as done, min_healthy_time later).
  * The first part is the release's own doing: it fails again
  * FAIL_HEALTH_AFTER after its restart, and liveness needs
- * unhealthy_threshold x interval (100 ms) of failing checks each time.
+ * unhealthy_threshold x interval (200 ms) of failing checks each time.
  *
  *   bench_drills [--runs N] [--kinds leader,isolate,service,release] [--seed S] */
 #include <inttypes.h>
@@ -166,42 +166,51 @@ static void add(struct bench *b, enum fig f, double ms)
 
 /* ---- events --------------------------------------------------------------- */
 
+/* An event found: its time (0: none found), its seq and its message. */
+struct ev {
+    int64_t t;
+    unsigned long long seq;
+    char msg[512];
+};
+
 /* The first event (last: the latest) that node i raised after seq `since`
  * with this kind and, unless about is NULL, a message containing about;
- * its time_ms (0: none) and its message in msg (NULL: not wanted). */
+ * its time_ms (0: none), and all of it in *out unless out is NULL. */
 static int64_t ev_time(struct h_cluster *c, int i, unsigned long long since, const char *kind,
-                       const char *about, bool last, char *msg, size_t cap)
+                       const char *about, bool last, struct ev *out)
 {
     char path[96];
     snprintf(path, sizeof(path), "/events?since=%llu&limit=1000", since);
     long st = 0;
-    json_t *ev = h_http_get_json(c, i, path, &st);
+    json_t *evs = h_http_get_json(c, i, path, &st);
     size_t k;
     json_t *e;
-    int64_t found = 0;
-    json_array_foreach(ev, k, e)
+    struct ev found = {0};
+    json_array_foreach(evs, k, e)
     {
         const char *kd = json_string_value(json_object_get(e, "kind"));
         const char *m = json_string_value(json_object_get(e, "message"));
         if (!kd || strcmp(kd, kind) != 0 || (about && (!m || !strstr(m, about))))
             continue;
-        found = json_integer_value(json_object_get(e, "time_ms"));
-        if (msg)
-            snprintf(msg, cap, "%s", m ? m : "");
+        found.t = json_integer_value(json_object_get(e, "time_ms"));
+        found.seq = (unsigned long long)json_integer_value(json_object_get(e, "seq"));
+        snprintf(found.msg, sizeof found.msg, "%s", m ? m : "");
         if (!last)
             break;
     }
-    json_decref(ev);
-    return found;
+    json_decref(evs);
+    if (out)
+        *out = found;
+    return found.t;
 }
 
 /* Waits for such an event (polling every 5 ms); its time, or 0. */
 static int64_t ev_wait(struct h_cluster *c, int i, unsigned long long since, const char *kind,
-                       const char *about, int timeout_ms, char *msg, size_t cap)
+                       const char *about, int timeout_ms, struct ev *out)
 {
     double until = mono_ms() + timeout_ms;
     while (!h_interrupted() && mono_ms() < until) {
-        int64_t t = ev_time(c, i, since, kind, about, false, msg, cap);
+        int64_t t = ev_time(c, i, since, kind, about, false, out);
         if (t)
             return t;
         usleep(5000);
@@ -249,8 +258,35 @@ static int quiet(struct bench *b)
     return leader_now(b);
 }
 
+/* The fault of this kind on target that the leader's GET /chaos history
+ * holds with a start at or after since_ms (a new reference), or NULL. */
+static json_t *fault_since(struct bench *b, int leader, const char *kind, int target,
+                           double since_ms)
+{
+    long st = 0;
+    json_t *j = h_http_get_json(b->c, leader, "/chaos", &st);
+    size_t k;
+    json_t *r, *found = NULL;
+    json_array_foreach(json_object_get(j, "history"), k, r)
+    {
+        const char *rec = json_string_value(json_object_get(r, "record"));
+        const char *kd = json_string_value(json_object_get(r, "kind"));
+        const char *node = json_string_value(json_object_get(r, "node"));
+        if (rec && strcmp(rec, "fault") == 0 && kd && strcmp(kd, kind) == 0 && node &&
+            strcmp(node, b->c->nodes[target].id) == 0 &&
+            (double)json_integer_value(json_object_get(r, "start_ms")) >= since_ms)
+            found = r;
+    }
+    json_incref(found);
+    json_decref(j);
+    return found;
+}
+
 /* POST /chaos/inject to the leader, retried while a safety rule refuses it
  * (a member not yet alive in the leader's view, say) or leadership moves.
+ * An answer that is neither 201 nor 409 (leadership lost before the commit,
+ * say) is no proof that the fault was not committed: a leader elected next
+ * may commit it still, so the history is looked at before trying again.
  * The committed fault (json_decref it), or NULL after printing why. */
 static json_t *inject(struct bench *b, int leader, const char *kind, int target,
                       const char *service, int duration_ms)
@@ -260,7 +296,7 @@ static json_t *inject(struct bench *b, int leader, const char *kind, int target,
     snprintf(body, sizeof(body), "{\"kind\":\"%s\",\"target\":\"%s\"%s%s%s,\"duration_ms\":%d}",
              kind, c->nodes[target].id, service ? ",\"service\":\"" : "", service ? service : "",
              service ? "\"" : "", duration_ms);
-    double until = mono_ms() + LIMIT_MS;
+    double until = mono_ms() + LIMIT_MS, since = wall_ms() - 1;
     char last[512] = "";
     while (!h_interrupted() && mono_ms() < until && leader >= 0) {
         long st = 0;
@@ -277,8 +313,10 @@ static json_t *inject(struct bench *b, int leader, const char *kind, int target,
         if (st == 409) {
             b->refusals++;
             usleep(50000);
-        } else {
-            leader = leader_now(b);
+        } else if ((leader = leader_now(b)) >= 0) {
+            json_t *committed = fault_since(b, leader, kind, target, since);
+            if (committed)
+                return committed;
         }
     }
     if (!h_interrupted())
@@ -326,7 +364,7 @@ static bool drill_leader(struct bench *b, int run)
     if (h_interrupted())
         return false;
     h_node_kill(c, leader); /* reaps it */
-    int64_t te = ev_time(c, elected, since[elected], "consensus.elected", NULL, false, NULL, 0);
+    int64_t te = ev_time(c, elected, since[elected], "consensus.elected", NULL, false, NULL);
     add(b, F_LEAD_WRITE, written);
     if (te)
         add(b, F_LEAD_ELECT, (double)te - t0w);
@@ -374,6 +412,8 @@ static bool drill_isolate(struct bench *b, int run)
     if (!fault)
         return false;
     double expires = (double)json_integer_value(json_object_get(fault, "expires_ms"));
+    char id[80];
+    snprintf(id, sizeof id, "(%s)", json_string_value(json_object_get(fault, "id")));
     json_decref(fault);
     /* Read-only first (so that "agreed" below can only come after the heal). */
     double until = mono_ms() + (expires - wall_ms()) + LIMIT_MS;
@@ -393,10 +433,13 @@ static bool drill_isolate(struct bench *b, int run)
                 c->nodes[target].id, h_views_line(c));
         return false;
     }
-    int64_t t_inj = ev_time(c, target, since, "chaos.injected", "isolate", false, NULL, 0);
-    int64_t t_ro = ev_time(c, target, since, "consensus.read_only.enter", NULL, false, NULL, 0);
-    int64_t t_heal = ev_wait(c, target, since, "chaos.healed", "isolate", LIMIT_MS, NULL, 0);
-    int64_t t_back = ev_wait(c, target, since, "consensus.read_only.exit", NULL, LIMIT_MS, NULL, 0);
+    struct ev inj, heal;
+    int64_t t_inj = ev_time(c, target, since, "chaos.injected", id, false, &inj);
+    int64_t t_ro =
+        t_inj ? ev_time(c, target, inj.seq, "consensus.read_only.enter", NULL, false, NULL) : 0;
+    int64_t t_heal = ev_wait(c, target, since, "chaos.healed", id, LIMIT_MS, &heal);
+    int64_t t_back =
+        t_heal ? ev_wait(c, target, heal.seq, "consensus.read_only.exit", NULL, LIMIT_MS, NULL) : 0;
     if (!t_inj || !t_ro || !t_heal || !t_back) {
         fprintf(stderr, "bench_drills: %s lacks events of the isolation (logs: %s)\n",
                 c->nodes[target].id, c->dir);
@@ -415,11 +458,16 @@ static bool drill_isolate(struct bench *b, int run)
 
 /* ---- releases ------------------------------------------------------------- */
 
-/* A chimera-demo release. Health checks every 50 ms; a restart block whose
- * interval is short enough that each kill of the service drill is the
- * first failure of its interval, restarted at once (the defaults, 3 in 1m,
- * would back the second kill on a node off by 500 ms); fail_after: the
- * service's health turns 503 that long after it starts, and one restart is
+/* A chimera-demo release, health checked every 50 ms (the resolution of
+ * "healthy again").
+ * Release 1 (fail_after NULL): a restart block whose interval is short
+ * enough that each kill of the service drill is the first failure of its
+ * interval, restarted at once (the defaults, 3 in 1m, would back the
+ * second kill on a node off by 500 ms); liveness after 20 failed checks
+ * (1 s), so that a loaded machine's stalls (checks time out after 50 ms)
+ * do not restart it between kills.
+ * A bad release (fail_after): its health turns 503 that long after it
+ * starts, liveness after 4 failed checks (200 ms), and one restart is
  * allowed, so the second failure is a crash loop. */
 static const char *manifest(const char *version, const char *fail_after)
 {
@@ -432,11 +480,11 @@ static const char *manifest(const char *version, const char *fail_after)
              "\"command\":\"chimera-demo\",\"args\":[\"--port\",\"${PORT}\",\"--version\","
              "\"${VERSION}\"%s],\"port\":\"auto\",\"health\":{\"url\":"
              "\"http://127.0.0.1:${PORT}/health\",\"interval\":\"50ms\",\"timeout\":\"50ms\","
-             "\"healthy_threshold\":1,\"unhealthy_threshold\":2},\"restart\":%s,"
+             "\"healthy_threshold\":1,\"unhealthy_threshold\":%d},\"restart\":%s,"
              "\"stop_grace\":\"1s\"}],"
              "\"rollout\":{\"max_parallel\":%d,\"min_healthy_time\":\"300ms\","
              "\"healthy_deadline\":\"5s\",\"progress_deadline\":\"20s\",\"auto_revert\":true}}",
-             version, extra,
+             version, extra, fail_after ? 4 : 20,
              fail_after ? "{\"attempts\":1,\"interval\":\"1m\",\"delay\":\"100ms\"}"
                         : "{\"attempts\":3,\"interval\":\"2s\",\"delay\":\"500ms\"}",
              NODES);
@@ -507,18 +555,30 @@ static bool drill_service(struct bench *b, int run)
     json_t *fault = inject(b, leader, "kill_service", target, "web", KILL_FAULT_MS);
     if (!fault)
         return false;
+    char id[80];
+    snprintf(id, sizeof id, "(%s)", json_string_value(json_object_get(fault, "id")));
     json_decref(fault);
-    char msg[512] = "";
-    int64_t t_rec =
-        ev_wait(c, target, since, "recovery.restarted", NULL, LIMIT_MS, msg, sizeof msg);
-    int64_t t_inj = ev_time(c, target, since, "chaos.injected", "kill service", false, NULL, 0);
-    if (!t_rec || !t_inj) {
-        char failed[512] = "";
-        ev_time(c, target, since, "chaos.failed", NULL, false, failed, sizeof failed);
-        fprintf(stderr, "bench_drills: %s: no %s event %s(logs: %s)\n", c->nodes[target].id,
-                t_inj ? "recovery.restarted" : "chaos.injected", failed, c->dir);
+    /* Its restart: the first after the kill (the watchtower may have
+     * restarted web for another cause before, on a loaded machine). */
+    struct ev inj = {0}, rec = {0}, failed = {0};
+    double until = mono_ms() + LIMIT_MS;
+    while (!h_interrupted() && mono_ms() < until && !inj.t && !failed.t) {
+        if (!ev_time(c, target, since, "chaos.injected", id, false, &inj))
+            ev_time(c, target, since, "chaos.failed", id, false, &failed);
+        usleep(5000);
+    }
+    if (inj.t)
+        ev_wait(c, target, inj.seq, "recovery.restarted", "after signal 9", LIMIT_MS, &rec);
+    if (!rec.t) {
+        fprintf(stderr, "bench_drills: %s: %s (logs: %s)\n", c->nodes[target].id,
+                failed.t ? failed.msg
+                : inj.t  ? "no recovery.restarted after the kill"
+                         : "the kill was not applied",
+                c->dir);
         return false;
     }
+    const char *msg = rec.msg;
+    int64_t t_rec = rec.t, t_inj = inj.t;
     const char *p = strstr(msg, "healthy again in ");
     long ttr = p ? strtol(p + strlen("healthy again in "), NULL, 10) : -1;
     add(b, F_SVC, (double)(t_rec - t_inj));
@@ -552,9 +612,9 @@ static double first_failing_check(struct h_cluster *c, const unsigned long long 
 {
     double first = 0;
     for (int i = 0; i < NODES; i++) {
-        char msg[512];
-        int64_t t = ev_time(c, i, since[i], "recovery.liveness_stop", NULL, false, msg, sizeof msg);
-        const char *p = t ? strstr(msg, "liveness failing ") : NULL;
+        struct ev stop;
+        int64_t t = ev_time(c, i, since[i], "recovery.liveness_stop", NULL, false, &stop);
+        const char *p = t ? strstr(stop.msg, "liveness failing ") : NULL;
         if (!p)
             continue;
         double at = (double)t - (double)strtol(p + strlen("liveness failing "), NULL, 10);
@@ -604,17 +664,17 @@ static bool drill_release(struct bench *b, int run)
     }
     double failing = first_failing_check(c, since);
     int64_t loop = 0, decided = ev_time(c, leader, since[leader], "chimera.rollback.triggered", rb,
-                                        false, NULL, 0);
+                                        false, NULL);
     int64_t healthy = 0, applied = 0,
-            complete = ev_wait(c, leader, since[leader], "chimera.rollback.complete", rb, LIMIT_MS,
-                               NULL, 0);
+            complete =
+                ev_wait(c, leader, since[leader], "chimera.rollback.complete", rb, LIMIT_MS, NULL);
     bool all = failing > 0 && decided && complete;
     for (int i = 0; i < NODES && all; i++) {
-        int64_t t = ev_time(c, i, since[i], "recovery.crash_loop", NULL, false, NULL, 0);
+        int64_t t = ev_time(c, i, since[i], "recovery.crash_loop", NULL, false, NULL);
         if (t && (!loop || t < loop))
             loop = t;
-        int64_t h = ev_wait(c, i, since[i], "deploy.healthy", b->good, LIMIT_MS, NULL, 0);
-        int64_t a = ev_time(c, i, since[i], "deploy.applied", b->good, false, NULL, 0);
+        int64_t h = ev_wait(c, i, since[i], "deploy.healthy", b->good, LIMIT_MS, NULL);
+        int64_t a = ev_time(c, i, since[i], "deploy.applied", b->good, false, NULL);
         all = h >= decided && a >= decided;
         healthy = h > healthy ? h : healthy;
         applied = a > applied ? a : applied;
@@ -645,9 +705,9 @@ static void print_figure(struct bench *b, enum fig f, FILE *kv)
     struct h_latency l;
     h_samples_summarise(&b->s[f], &l);
     if (l.n == 0)
-        printf("  %-38s (no samples)\n", figs[f].name);
+        printf("  %-41s (no samples)\n", figs[f].name);
     else
-        printf("  %-38s n=%-3" PRIu64 " p50 %7.1f  p99 %7.1f  max %7.1f ms  %s\n", figs[f].name,
+        printf("  %-41s n=%-3" PRIu64 " p50 %7.1f  p99 %7.1f  max %7.1f ms  %s\n", figs[f].name,
                l.n, l.p50_ms, l.p99_ms, l.max_ms, figs[f].how);
     fprintf(kv, " %s_n=%" PRIu64 " %s_p50_ms=%.1f %s_p99_ms=%.1f %s_max_ms=%.1f", figs[f].key, l.n,
             figs[f].key, l.p50_ms, figs[f].key, l.p99_ms, figs[f].key, l.max_ms);
@@ -738,6 +798,11 @@ int main(int argc, char **argv)
             print_figure(&b, (enum fig)i, f);
     if (f)
         fclose(f);
+    if (on[K_RELEASE])
+        printf("the bad release's \"failing -> crash loop\" is its own doing: liveness after 4 "
+               "failed checks (200 ms), a restart, healthy for %s again, liveness again; the "
+               "revert starts at the crash loop\n",
+               FAIL_HEALTH_AFTER);
     printf("RESULT bench=drills nodes=%d runs=%ld seed=%ld%s\n", NODES, runs, seed, kv ? kv : "");
     free(kv);
     free(b.good);
