@@ -713,16 +713,32 @@ static void print_figure(struct bench *b, enum fig f, FILE *kv)
             figs[f].key, l.p50_ms, figs[f].key, l.p99_ms, figs[f].key, l.max_ms);
 }
 
-static int usage(const char *prog)
+static void print_usage(FILE *f, const char *prog)
 {
-    fprintf(stderr, "usage: %s [--runs N] [--kinds leader,isolate,service,release] [--seed S]\n",
+    fprintf(f,
+            "usage: %s [--runs N (1..1000, default 10)] [--kinds leader,isolate,service,release] "
+            "[--seed S]\n",
             prog);
+}
+
+/* Says what was wrong (opt, and its value unless NULL) and how to call
+ * the program; the exit code of a usage error. */
+static int usage(const char *prog, const char *opt, const char *value)
+{
+    if (value)
+        fprintf(stderr, "%s: bad value for %s: \"%s\"\n", prog, opt, value);
+    else
+        fprintf(stderr, "%s: %s: unknown option, or its value is missing\n", prog, opt);
+    print_usage(stderr, prog);
     return 2;
 }
 
+/* "leader,release" into on[]; false for an unknown name or none at all. */
 static bool parse_kinds(const char *s, bool *on)
 {
     memset(on, 0, K_COUNT * sizeof *on);
+    if (!*s)
+        return false;
     while (*s) {
         size_t n = strcspn(s, ",");
         int k = 0;
@@ -740,18 +756,27 @@ int main(int argc, char **argv)
 {
     long runs = 10, seed = -1;
     bool on[K_COUNT] = {true, true, true, true};
-    for (int a = 1; a < argc; a++) {
+    for (int a = 1; a < argc; a += 2) {
+        const char *opt = argv[a], *val = a + 1 < argc ? argv[a + 1] : NULL;
         char *end = NULL;
-        if (a + 1 >= argc)
-            return usage(argv[0]);
-        if (strcmp(argv[a], "--runs") == 0)
-            runs = strtol(argv[++a], &end, 10);
-        else if (strcmp(argv[a], "--seed") == 0)
-            seed = strtol(argv[++a], &end, 10);
-        else if (strcmp(argv[a], "--kinds") == 0 && parse_kinds(argv[a + 1], on))
-            end = strchr(argv[++a], '\0');
-        if (!end || *end || runs < 1 || runs > 1000)
-            return usage(argv[0]);
+        bool ok;
+        if (strcmp(opt, "--help") == 0 || strcmp(opt, "-h") == 0) {
+            print_usage(stdout, argv[0]);
+            return 0;
+        }
+        if (val && strcmp(opt, "--runs") == 0) {
+            runs = strtol(val, &end, 10);
+            ok = *val && !*end && runs >= 1 && runs <= 1000;
+        } else if (val && strcmp(opt, "--seed") == 0) {
+            seed = strtol(val, &end, 10);
+            ok = *val && !*end && seed >= 0;
+        } else if (val && strcmp(opt, "--kinds") == 0) {
+            ok = parse_kinds(val, on);
+        } else {
+            return usage(argv[0], opt, NULL);
+        }
+        if (!ok)
+            return usage(argv[0], opt, val);
     }
     if (seed < 0)
         seed = (long)(time(NULL) ^ getpid()) & 0x7fffffffL;
