@@ -3,6 +3,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const double wt_mttr_bounds_s[WT_MTTR_NBUCKETS] = {0.05, 0.1, 0.25, 0.5, 1,  2.5,
@@ -78,13 +79,33 @@ static uint64_t liveness_of(const struct wt_service *s)
     return s->spec.liveness_ms ? s->spec.liveness_ms : WT_DEFAULT_LIVENESS_MS;
 }
 
-static void observe(struct wt_mttr *m, uint64_t ttr_ms)
+void wt_mttr_observe(struct wt_mttr *m, uint64_t ttr_ms)
 {
+    m->recent_ms[m->count % WT_MTTR_RECENT] = ttr_ms;
     m->count++;
     m->sum_ms += ttr_ms;
+    if (ttr_ms > m->max_ms)
+        m->max_ms = ttr_ms;
     for (int i = 0; i < WT_MTTR_NBUCKETS; i++)
         if ((double)ttr_ms <= wt_mttr_bounds_s[i] * 1000.0)
             m->buckets[i]++;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+uint64_t wt_mttr_p50(const struct wt_mttr *m)
+{
+    size_t n = m->count < WT_MTTR_RECENT ? (size_t)m->count : WT_MTTR_RECENT;
+    if (n == 0)
+        return 0;
+    uint64_t v[WT_MTTR_RECENT];
+    memcpy(v, m->recent_ms, n * sizeof v[0]);
+    qsort(v, n, sizeof v[0], cmp_u64);
+    return v[(n - 1) / 2];
 }
 
 /* The service is healthy at now: the end of a recovery, if one was under
@@ -111,7 +132,7 @@ static void healthy(struct wt *w, struct wt_service *s, uint64_t now, struct wt_
     r->ttr_ms = now > s->episode_ms ? now - s->episode_ms : 0;
     r->was_failed = s->marked_failed;
     s->marked_failed = false;
-    observe(&s->mttr, r->ttr_ms);
+    wt_mttr_observe(&s->mttr, r->ttr_ms);
 }
 
 static void open_episode(struct wt_service *s, uint64_t at, struct wt_cause cause)
@@ -132,6 +153,7 @@ static void failed(struct wt *w, struct wt_service *s, uint64_t now, struct wt_c
     const struct wt_restart *r = &s->spec.restart;
     s->pid = 0;
     s->failing = false;
+    s->last_cause = cause;
     open_episode(s, now, cause);
     if (s->window_count == 0 || now - s->window_ms >= r->interval_ms) {
         s->window_ms = now;
@@ -174,8 +196,10 @@ static void failed(struct wt *w, struct wt_service *s, uint64_t now, struct wt_c
         a->attempt = s->restart_attempt;
         a->cause = cause;
     }
-    if (!wait)
+    if (!wait) {
         s->episode_attempts++;
+        s->restarts++;
+    }
 }
 
 /* A due restart, or a liveness deadline passed, at now. */
@@ -184,6 +208,7 @@ static void tick(struct wt *w, struct wt_service *s, uint64_t now, struct wt_act
     if (s->state == WT_S_DOWN && now >= s->restart_due_ms) {
         s->state = WT_S_STARTING;
         s->episode_attempts++;
+        s->restarts++;
         struct wt_action *a = add(out, WT_ACT_RESTART, s->spec.name, now);
         if (a) {
             a->attempt = s->restart_attempt;
@@ -239,8 +264,12 @@ static void release(struct wt *w, const struct wt_event *ev)
         s->spec.name[WT_NAME_MAX - 1] = '\0';
         s->state = WT_S_STARTING; /* the deploy shell starts it */
         for (size_t k = 0; k < nold; k++)
-            if (strcmp(old[k].spec.name, s->spec.name) == 0)
-                s->mttr = old[k].mttr; /* MTTR is the service's, across releases */
+            if (strcmp(old[k].spec.name, s->spec.name) == 0) {
+                /* MTTR and history are the service's, across releases */
+                s->mttr = old[k].mttr;
+                s->restarts = old[k].restarts;
+                s->last_cause = old[k].last_cause;
+            }
     }
 }
 
@@ -390,6 +419,14 @@ const char *wt_action_name(enum wt_action_kind k)
         return "record";
     }
     return "unknown";
+}
+
+uint64_t wt_loop_resend_ms(uint32_t n)
+{
+    uint64_t wait = WT_LOOP_RESEND_MIN_MS;
+    for (uint32_t i = 1; i < n && wait < WT_LOOP_RESEND_MAX_MS; i++)
+        wait *= 2;
+    return wait < WT_LOOP_RESEND_MAX_MS ? wait : WT_LOOP_RESEND_MAX_MS;
 }
 
 const char *wt_verdict_name(enum wt_verdict v)

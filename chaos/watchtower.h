@@ -206,12 +206,21 @@ struct wt_actions {
     size_t n;
 };
 
-/* MTTR of one service. */
+/* MTTR of one service (or of every service of a node). */
+#define WT_MTTR_RECENT 32 /* the p50 is that of the last recoveries, this many */
 struct wt_mttr {
     uint64_t count;
     uint64_t sum_ms;
     uint64_t buckets[WT_MTTR_NBUCKETS]; /* cumulative: ttr <= wt_mttr_bounds_s[i] */
+    uint64_t max_ms;
+    uint64_t recent_ms[WT_MTTR_RECENT]; /* a ring, the next at count % WT_MTTR_RECENT */
 };
+
+/* Counts one recovery that took ttr_ms. */
+void wt_mttr_observe(struct wt_mttr *m, uint64_t ttr_ms);
+/* The median of the last WT_MTTR_RECENT recoveries (the lower one of an
+ * even count), 0 when there were none. */
+uint64_t wt_mttr_p50(const struct wt_mttr *m);
 
 enum wt_state {
     WT_S_STARTING = 1, /* wanted, not yet healthy (or not yet started) */
@@ -239,6 +248,10 @@ struct wt_service {
     struct wt_cause episode_cause;
     uint32_t episode_attempts;
     struct wt_mttr mttr;
+    /* Kept across releases, as mttr: restarts since the node started, and
+     * the cause of the last failure (kind 0: none yet). */
+    uint64_t restarts;
+    struct wt_cause last_cause;
 };
 
 struct wt_config {
@@ -291,6 +304,15 @@ const struct wt_service *wt_find(const struct wt *w, const char *service);
 /* The backoff before restart attempt n (1-based) of policy r, before
  * jitter: 0 for n = 1, else min(delay * 2^(n-2), max(max_delay, delay)). */
 uint64_t wt_backoff_ms(const struct wt_restart *r, uint32_t n);
+
+/* A crash loop's report is repeated until the leader's verdict arrives
+ * (a leader may be missing, or its verdict lost): the wait after report n
+ * (1-based) is WT_LOOP_RESEND_MIN_MS doubled n - 1 times, at most
+ * WT_LOOP_RESEND_MAX_MS. The shell does not count a report while no
+ * leader is known, so the first one after an election goes out at once. */
+#define WT_LOOP_RESEND_MIN_MS 1000u
+#define WT_LOOP_RESEND_MAX_MS 16000u
+uint64_t wt_loop_resend_ms(uint32_t n);
 
 /* The leader's decision on a crash loop, from what the ledger says about
  * the release the node runs. */

@@ -232,6 +232,8 @@ enum ctl_drill_exit {
 int ctl_cmd_drill(const struct ctl_opts *o, int argc, char **argv);
 /* chaos.c: chaos status|enable|disable|stop|inject (the node's /chaos). */
 int ctl_cmd_chaos(const struct ctl_opts *o, int argc, char **argv);
+/* recovery.c: every member's recovery watchtower (GET /recovery). */
+int ctl_cmd_recovery(const struct ctl_opts *o, int argc, char **argv);
 int ctl_cmd_drill_run(const struct ctl_opts *o, int argc, char **argv);
 int ctl_cmd_drill_history(const struct ctl_opts *o, int argc, char **argv);
 

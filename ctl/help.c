@@ -383,6 +383,26 @@ static const struct page pages[] = {
      "  chimeractl chaos inject kill_service --target n2 --service web --duration 30s\n",
      "  0 injected (committed); 8 refused by a safety rule (409); 3 a malformed\n"
      "  request (400); 5, 6, 7, 1, 2 as for every command\n"},
+    {"recovery", "every member's recovery watchtower: restarts, causes, MTTR", "recovery [--json]",
+     "The recovery watchtower of every member (README \"Recovery watchtower\"):\n"
+     "the node behind --addr names the members, and each member's own GET\n"
+     "/recovery is asked (--timeout-ms each). One row per node and service: its\n"
+     "state (healthy, starting, unhealthy, down, FAILED), the restarts the\n"
+     "watchtower made since the node started, the last failure's cause, and the\n"
+     "time to recover (p50 of the last 32 recoveries, and the longest). A\n"
+     "service marked failed after a crash loop is listed again below the table.\n"
+     "A member that does not answer is shown \"unreachable\".\n"
+     "\n"
+     "Options:\n"
+     "  --json   {\"members\": [{\"node\", \"http\", \"reachable\", \"recovery\"\n"
+     "           (that node's GET /recovery) | \"error\"}]}\n"
+     "\n"
+     "Example:\n"
+     "  chimeractl recovery\n",
+     "  0 ok (failed services are shown, not an error); 4 the node asked has no\n"
+     "  /recovery (an older chimerad); 5 cannot connect; 6 auth refused;\n"
+     "  7 unavailable (503); 3 another error status; 1 an answer that could\n"
+     "  not be used; 2 usage error\n"},
     {"help", "help for a command", "help [COMMAND [SUBCOMMAND]] | help exit-codes",
      "The help of a command (the same as COMMAND --help), or the exit-code\n"
      "table with `help exit-codes`.\n"
@@ -462,7 +482,7 @@ static void print_page(const struct page *p)
 
 static const char *const top_names[] = {"status",   "events", "keygen",      "version",
                                         "ledger",   "deploy", "deployments", "deployment",
-                                        "rollback", "drill",  "help"};
+                                        "rollback", "drill",  "help",        "recovery"};
 static const char *const ledger_names[] = {"show", "tail", "head", "note", "verify"};
 static const char *const drill_names[] = {"validate", "list", "run", "history"};
 

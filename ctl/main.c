@@ -25,6 +25,7 @@ static const struct command commands[] = {
     {"version", ctl_cmd_version},
     {"drill", ctl_cmd_drill},
     {"chaos", ctl_cmd_chaos},
+    {"recovery", ctl_cmd_recovery},
     /* clang-format on */
 };
 

@@ -1,6 +1,8 @@
 /* GET /recovery: the recovery watchtower on this node (node/chaos/watch.h):
  * per service of the release running here its state, restarts within the
- * current interval and MTTR, and the recent recoveries, newest first. The
+ * current interval and in all, the last failure's cause and MTTR (count,
+ * sum, max, and the p50 of the last recoveries), and the recent
+ * recoveries, newest first. The
  * watchtower's metrics for /metrics live here too. */
 #include <inttypes.h>
 #include <jansson.h>
@@ -50,15 +52,20 @@ void api_recovery_get(struct node_api *api, struct http_request *req)
     json_t *svcs = json_array(), *recent = json_array();
     for (size_t i = 0; w->enabled && i < w->wt.nsvc; i++) {
         const struct wt_service *s = &w->wt.svc[i];
+        char cause[128];
+        wt_cause_text(&s->last_cause, cause, sizeof(cause));
         json_array_append_new(
             svcs,
             json_pack(
-                "{s:s, s:s, s:o, s:I, s:o, s:{s:I, s:I}}", "name", s->spec.name, "state",
-                state_name(s), "pid", s->pid > 0 ? json_integer(s->pid) : json_null(), "attempts",
-                (json_int_t)s->window_count, "restart_due_ms",
+                "{s:s, s:s, s:o, s:I, s:I, s:o, s:o, s:{s:I, s:I, s:I, s:I}}", "name", s->spec.name,
+                "state", state_name(s), "pid", s->pid > 0 ? json_integer(s->pid) : json_null(),
+                "attempts", (json_int_t)s->window_count, "restarts", (json_int_t)s->restarts,
+                "last_cause", s->last_cause.kind ? json_string(cause) : json_null(),
+                "restart_due_ms",
                 s->state == WT_S_DOWN ? json_integer((json_int_t)wall_of(w, s->restart_due_ms))
                                       : json_null(),
-                "mttr", "count", (json_int_t)s->mttr.count, "sum_ms", (json_int_t)s->mttr.sum_ms));
+                "mttr", "count", (json_int_t)s->mttr.count, "sum_ms", (json_int_t)s->mttr.sum_ms,
+                "max_ms", (json_int_t)s->mttr.max_ms, "p50_ms", (json_int_t)wt_mttr_p50(&s->mttr)));
     }
     for (size_t k = 0; k < w->nrecent; k++) {
         size_t at = (w->next + WATCH_RECENT - 1 - k) % WATCH_RECENT;

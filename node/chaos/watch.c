@@ -43,11 +43,7 @@ static void record(struct watch *w, const struct wt_recovery *r)
     w->next = (w->next + 1) % WATCH_RECENT;
     if (w->nrecent < WATCH_RECENT)
         w->nrecent++;
-    w->mttr.count++;
-    w->mttr.sum_ms += r->ttr_ms;
-    for (size_t b = 0; b < WT_MTTR_NBUCKETS; b++)
-        if ((double)r->ttr_ms / 1000.0 <= wt_mttr_bounds_s[b])
-            w->mttr.buckets[b]++;
+    wt_mttr_observe(&w->mttr, r->ttr_ms);
     watch_lead_queue(w, r);
 }
 
@@ -198,8 +194,12 @@ static void on_exited(void *arg, const char *svc, int64_t pid, int64_t status, i
     named(&ev, svc);
     step(w, &ev);
     int i = svc_index(w, svc);
-    if (i >= 0 && w->restart_after_stop[i] && w->pending[i].kind == WT_ACT_RESTART) {
-        w->restart_after_stop[i] = false;
+    if (i < 0 || !w->restart_after_stop[i])
+        return;
+    /* The process stopped for liveness is gone: a restart it held back
+     * goes now, and one due later (a backoff) finds the port free. */
+    w->restart_after_stop[i] = false;
+    if (w->pending[i].kind == WT_ACT_RESTART) {
         struct wt_action a = w->pending[i];
         w->pending[i].kind = 0;
         restart(w, &a);
@@ -225,6 +225,7 @@ void watch_verdict(struct watch *w, const char *service, enum wt_verdict v)
 {
     if (!w->started)
         return;
+    watch_lead_verdict_arrived(w, service);
     struct wt_event ev = {.kind = WT_EV_VERDICT, .verdict = v};
     named(&ev, service);
     step(w, &ev);

@@ -17,6 +17,7 @@
 #include "node/base/base.h"
 #include "node/deploy/deploy.h"
 #include "node/raft/raft.h"
+#include "node/witness/witness.h"
 
 #define WATCH_RECENT 16           /* recoveries kept for GET /recovery */
 #define WATCH_MAX_STRAYS 32       /* stray process groups being stopped at once */
@@ -30,21 +31,31 @@ struct watch_stray {
     uint64_t kill_at;
 };
 
-/* A recovery not yet acknowledged by the leader (watch_lead.c). */
-struct watch_pending {
-    struct wt_recovery rec;
-    uint64_t failed_at_ms; /* wall clock: the report's identity */
-    uint64_t sent_at;      /* loop ms */
-    bool sent;
+/* Recoveries owed to the ledger (watch_lead.c), kept until this node sees
+ * them committed in its own ledger: their reporting follows the read-only
+ * episodes' core (witness/episodes.h), an episode per recovery whose
+ * enter_ms is the recovery's identity (its wall-clock failed_at_ms, made
+ * unique per node) and whose index is that of its entry once appended. */
+struct watch_owed {
+    struct episodes eps;                  /* only list, n: the reporting state */
+    struct wt_recovery rec[EPISODES_MAX]; /* what each of eps.list is */
+    uint64_t sent_at[EPISODES_MAX];       /* loop ms of the last report (0: none) */
+    uint64_t last_failed_at;              /* the newest identity handed out */
 };
 
-/* Leader: a recovery it appended (a repeated report is acknowledged with
- * the same index). */
-struct watch_appended {
-    char node[WT_NAME_MAX];
+/* A crash loop reported until the leader answers with a verdict
+ * (watch_lead.c): sent at once when a leader is known, then again at
+ * next_at (wt_loop_resend_ms); while no leader is known it waits, and
+ * goes out as soon as one is. Dropped when the node's desired deployment
+ * changes (the verdict would be about a release it no longer runs). */
+struct watch_loop_report {
+    bool active;
     char service[WT_NAME_MAX];
-    uint64_t failed_at_ms;
-    uint64_t index;
+    char deployment[PL_ID_MAX];
+    uint32_t attempts;
+    struct wt_cause cause;
+    uint64_t next_at; /* loop ms; 0: as soon as a leader is known */
+    uint32_t sends;
 };
 
 struct watch {
@@ -66,10 +77,8 @@ struct watch {
     uint64_t restarts_total;
     uint64_t failed_total;
     struct wt_mttr mttr; /* every service's recoveries, for /metrics */
-    struct watch_pending pending_rec[WATCH_RECENT];
-    size_t npending;
-    struct watch_appended appended[WATCH_RECENT]; /* leader: a ring */
-    size_t next_appended;
+    struct watch_owed owed;
+    struct watch_loop_report loops[WT_MAX_SERVICES];
 };
 
 /* Installs the observer in dp (deploy.h) and starts the timer; with
@@ -83,13 +92,16 @@ void watch_tick(struct watch *w);
 /* The leader's verdict on this node's crash loop of service arrived. */
 void watch_verdict(struct watch *w, const char *service, enum wt_verdict v);
 
-/* The leader's side (watch_lead.c): a crash loop to report, a recovery to
- * record in the ledger (reported until acknowledged, every watch tick),
+/* The leader's side (watch_lead.c): a crash loop to report (until a
+ * verdict comes back), a recovery to record in the ledger (reported until
+ * this node sees it committed, every watch tick),
  * and the messages (shapes checked by node/msg.c). The leader-side
  * handlers work with the watchtower off too: members may have it on. */
 void watch_lead_report_loop(struct watch *w, const struct wt_action *a);
 void watch_lead_queue(struct watch *w, const struct wt_recovery *r);
 void watch_lead_tick(struct watch *w);
+/* A verdict on service's crash loop arrived: its report is answered. */
+void watch_lead_verdict_arrived(struct watch *w, const char *service);
 void watch_on_crash_loop(struct watch *w, size_t from, const msgpack_object *f);
 void watch_on_crash_verdict(struct watch *w, size_t from, const msgpack_object *f);
 void watch_on_recovery(struct watch *w, size_t from, const msgpack_object *f);

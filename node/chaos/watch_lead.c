@@ -3,9 +3,19 @@
  * coordinated rollback of the release (through the rollout core, as an
  * automatic revert) and marking the service failed on that node; and every
  * recovery is recorded in the ledger by the leader on the node's behalf,
- * as read-only episodes are (witness/node_episodes.c): the node reports,
- * the leader appends a LEDGER_ENTRY_RECOVERY entry and acknowledges with
- * its index, the node forgets it; unacknowledged, it reports again.
+ * as read-only episodes are (witness/node_episodes.c), with their core
+ * (witness/episodes.h): the node reports, the leader appends a
+ * LEDGER_ENTRY_RECOVERY entry and acknowledges with its index, and the
+ * node forgets it once that entry is committed in its own ledger;
+ * unacknowledged, or acknowledged by a leader whose entry did not last, it
+ * reports again. A recovery's identity is (node, failed_at_ms): the node
+ * hands out strictly increasing failed_at_ms, and a leader looks for the
+ * identity in its ledger before it appends, so a report repeated after a
+ * lost acknowledgement or a change of leader is recorded once.
+ *
+ * A crash loop reported while no leader is known (or whose verdict never
+ * comes) is kept and reported again (watch.h, struct watch_loop_report)
+ * until a verdict arrives.
  *
  * Messages (ENV_LEDGER; shapes checked by node/msg.c):
  *   MSG_CRASH_LOOP    [8, service, attempts, cause_kind, cause_code, deployment]
@@ -23,7 +33,7 @@
 #include "ledger/entry.h"
 #include "node/chaos/watch.h"
 
-#define RESEND_MS 2000u
+#define RESEND_MS 2000u /* a recovery report without an answer */
 
 static void pack_str(msgpack_packer *pk, const char *s)
 {
@@ -134,26 +144,86 @@ static void lead_crash_loop(struct watch *w, size_t from, const char *service, u
     send_verdict(w, from, service, v);
 }
 
-void watch_lead_report_loop(struct watch *w, const struct wt_action *a)
+static void send_loop(struct watch *w, const struct watch_loop_report *r)
 {
     int32_t leader = w->raft->cons.leader;
-    if (leader == CONS_NONE)
-        return; /* the next crash loop is reported again; the core keeps restarting */
     if (leader == w->raft->cons.cfg.self) {
-        lead_crash_loop(w, w->base->peers.self, a->service, a->attempts, &a->cause);
+        lead_crash_loop(w, w->base->peers.self, r->service, r->attempts, &r->cause);
         return;
     }
-    const char *dep = pl_desired(&w->dp->pl, w->base->cfg.id);
     struct node_pack p;
     node_pack_init(&p);
     msgpack_pack_array(&p.pk, 6);
     msgpack_pack_uint32(&p.pk, MSG_CRASH_LOOP);
-    pack_str(&p.pk, a->service);
-    msgpack_pack_uint32(&p.pk, a->attempts);
-    msgpack_pack_uint32(&p.pk, (uint32_t)a->cause.kind);
-    msgpack_pack_int64(&p.pk, a->cause.code);
-    pack_str(&p.pk, dep);
+    pack_str(&p.pk, r->service);
+    msgpack_pack_uint32(&p.pk, r->attempts);
+    msgpack_pack_uint32(&p.pk, (uint32_t)r->cause.kind);
+    msgpack_pack_int64(&p.pk, r->cause.code);
+    pack_str(&p.pk, r->deployment);
     node_pack_send(w->base, (size_t)leader, ENV_LEDGER, &p);
+}
+
+static struct watch_loop_report *loop_of(struct watch *w, const char *service)
+{
+    struct watch_loop_report *free_slot = NULL;
+    for (size_t i = 0; i < WT_MAX_SERVICES; i++) {
+        struct watch_loop_report *r = &w->loops[i];
+        if (r->active && strcmp(r->service, service) == 0)
+            return r;
+        if (!r->active && !free_slot)
+            free_slot = r;
+    }
+    return free_slot;
+}
+
+/* Sends the reports that are due; a report waits while no leader is known
+ * (without growing its wait), so it goes out as soon as one is. */
+static void loops_tick(struct watch *w)
+{
+    int32_t leader = w->raft->cons.leader;
+    uint64_t now = uv_now(w->base->loop);
+    for (size_t i = 0; i < WT_MAX_SERVICES; i++) {
+        struct watch_loop_report *r = &w->loops[i];
+        if (!r->active)
+            continue;
+        if (strcmp(r->deployment, pl_desired(&w->dp->pl, w->base->cfg.id)) != 0) {
+            r->active = false; /* the release it was about is gone */
+            continue;
+        }
+        if (leader == CONS_NONE || now < r->next_at)
+            continue;
+        r->sends++;
+        r->next_at = now + wt_loop_resend_ms(r->sends);
+        if (r->sends > 1)
+            node_event(w->base, "recovery.crash_loop_resent", NULL,
+                       "service %s on %s: crash loop reported again (report %" PRIu32
+                       "), no verdict yet",
+                       r->service, w->base->cfg.id, r->sends);
+        send_loop(w, r); /* may answer at once (this node leads): r is then inactive */
+    }
+}
+
+void watch_lead_report_loop(struct watch *w, const struct wt_action *a)
+{
+    struct watch_loop_report *r = loop_of(w, a->service);
+    if (!r)
+        return;
+    *r = (struct watch_loop_report){.active = true, .attempts = a->attempts, .cause = a->cause};
+    snprintf(r->service, sizeof(r->service), "%s", a->service);
+    snprintf(r->deployment, sizeof(r->deployment), "%s", pl_desired(&w->dp->pl, w->base->cfg.id));
+    if (w->raft->cons.leader == CONS_NONE)
+        node_event(w->base, "recovery.crash_loop_held", NULL,
+                   "service %s on %s: no leader to report the crash loop to; reporting it once "
+                   "there is one",
+                   a->service, w->base->cfg.id);
+    loops_tick(w);
+}
+
+void watch_lead_verdict_arrived(struct watch *w, const char *service)
+{
+    struct watch_loop_report *r = loop_of(w, service);
+    if (r && r->active)
+        r->active = false;
 }
 
 void watch_on_crash_loop(struct watch *w, size_t from, const msgpack_object *f)
@@ -175,27 +245,26 @@ void watch_on_crash_verdict(struct watch *w, size_t from, const msgpack_object *
 
 /* ---- recoveries in the ledger ----------------------------------------- */
 
-/* Leader: appends node's recovery, unless it did so already (a report
- * repeated after a lost acknowledgement). Returns its index, or 0. */
-static uint64_t lead_record(struct watch *w, const char *node, const struct watch_pending *r)
+/* Leader: appends node's recovery identified by failed_at_ms, unless the
+ * ledger holds it already. Returns its index, or 0. */
+static uint64_t lead_record(struct watch *w, const char *node, const struct wt_recovery *rec,
+                            uint64_t failed_at_ms)
 {
-    for (size_t i = 0; i < WATCH_RECENT; i++) {
-        const struct watch_appended *a = &w->appended[i];
-        if (a->index && a->failed_at_ms == r->failed_at_ms && strcmp(a->node, node) == 0 &&
-            strcmp(a->service, r->rec.service) == 0)
-            return a->index;
-    }
+    uint64_t have =
+        node_ledger_recorded(w->raft, LEDGER_ENTRY_RECOVERY, node, "failed_at_ms", failed_at_ms);
+    if (have != 0)
+        return have;
     char cause[128];
-    wt_cause_text(&r->rec.cause, cause, sizeof(cause));
+    wt_cause_text(&rec->cause, cause, sizeof(cause));
     struct node_pack p;
     node_pack_init(&p);
     msgpack_pack_map(&p.pk, 7);
     node_mp_kv_str(&p.pk, "node", node, strlen(node));
-    node_mp_kv_str(&p.pk, "service", r->rec.service, strlen(r->rec.service));
+    node_mp_kv_str(&p.pk, "service", rec->service, strlen(rec->service));
     node_mp_kv_str(&p.pk, "cause", cause, strlen(cause));
-    node_mp_kv_u64(&p.pk, "attempts", r->rec.attempts);
-    node_mp_kv_u64(&p.pk, "failed_at_ms", r->failed_at_ms);
-    node_mp_kv_u64(&p.pk, "ttr_ms", r->rec.ttr_ms);
+    node_mp_kv_u64(&p.pk, "attempts", rec->attempts);
+    node_mp_kv_u64(&p.pk, "failed_at_ms", failed_at_ms);
+    node_mp_kv_u64(&p.pk, "ttr_ms", rec->ttr_ms);
     node_mp_kv_str(&p.pk, "leader", w->base->cfg.id, strlen(w->base->cfg.id));
     const uint8_t *payload = (const uint8_t *)p.sb.data;
     size_t len = p.sb.size;
@@ -205,104 +274,118 @@ static uint64_t lead_record(struct watch *w, const char *node, const struct watc
                          sizeof(err)) != 0)
         first = 0;
     node_pack_free(&p);
-    if (first) {
-        struct watch_appended *a = &w->appended[w->next_appended];
-        w->next_appended = (w->next_appended + 1) % WATCH_RECENT;
-        snprintf(a->node, sizeof(a->node), "%s", node);
-        snprintf(a->service, sizeof(a->service), "%s", r->rec.service);
-        a->failed_at_ms = r->failed_at_ms;
-        a->index = first;
-    }
     return first;
 }
 
 void watch_lead_queue(struct watch *w, const struct wt_recovery *r)
 {
-    if (w->npending == WATCH_RECENT) /* the oldest goes: the event has it */
-        memmove(&w->pending_rec[0], &w->pending_rec[1],
-                sizeof(w->pending_rec[0]) * (WATCH_RECENT - 1)),
-            w->npending--;
-    struct watch_pending *p = &w->pending_rec[w->npending++];
+    struct watch_owed *o = &w->owed;
+    if (o->eps.n == EPISODES_MAX) { /* the oldest goes: the event has it */
+        memmove(&o->eps.list[0], &o->eps.list[1], sizeof(o->eps.list[0]) * (EPISODES_MAX - 1));
+        memmove(&o->rec[0], &o->rec[1], sizeof(o->rec[0]) * (EPISODES_MAX - 1));
+        memmove(&o->sent_at[0], &o->sent_at[1], sizeof(o->sent_at[0]) * (EPISODES_MAX - 1));
+        o->eps.n--;
+        node_event(w->base, "recovery.record_dropped", NULL,
+                   "too many recoveries waiting to be recorded; the oldest was dropped");
+    }
     uint64_t now = uv_now(w->base->loop);
-    p->rec = *r;
-    p->failed_at_ms =
-        (uint64_t)node_wall_ms() - (now > r->failed_at_ms ? now - r->failed_at_ms : 0);
-    p->sent_at = 0;
-    p->sent = false;
+    uint64_t at = (uint64_t)node_wall_ms() - (now > r->failed_at_ms ? now - r->failed_at_ms : 0);
+    if (at <= o->last_failed_at)
+        at = o->last_failed_at + 1; /* two failures in one ms: still two identities */
+    o->last_failed_at = at;
+    size_t k = o->eps.n++;
+    o->eps.list[k] = (struct episode){.enter_ms = at};
+    o->rec[k] = *r;
+    o->sent_at[k] = 0;
 }
 
-static void forget(struct watch *w, uint64_t failed_at_ms)
+static void report(struct watch *w, int32_t leader, size_t k)
 {
-    for (size_t i = 0; i < w->npending; i++)
-        if (w->pending_rec[i].failed_at_ms == failed_at_ms) {
-            memmove(&w->pending_rec[i], &w->pending_rec[i + 1],
-                    sizeof(w->pending_rec[0]) * (w->npending - i - 1));
-            w->npending--;
-            return;
-        }
+    const struct watch_owed *o = &w->owed;
+    struct node_pack m;
+    node_pack_init(&m);
+    msgpack_pack_array(&m.pk, 7);
+    msgpack_pack_uint32(&m.pk, MSG_RECOVERY);
+    pack_str(&m.pk, o->rec[k].service);
+    msgpack_pack_uint32(&m.pk, (uint32_t)o->rec[k].cause.kind);
+    msgpack_pack_int64(&m.pk, o->rec[k].cause.code);
+    msgpack_pack_uint32(&m.pk, o->rec[k].attempts);
+    msgpack_pack_uint64(&m.pk, o->eps.list[k].enter_ms);
+    msgpack_pack_uint64(&m.pk, o->rec[k].ttr_ms);
+    node_pack_send(w->base, (size_t)leader, ENV_LEDGER, &m);
 }
 
-/* Reports what the ledger does not hold yet (every watch tick). */
-void watch_lead_tick(struct watch *w)
+/* Whether recovery k's entry is committed in this node's ledger. */
+static bool committed_here(struct watch *w, size_t k)
 {
+    const struct episode *e = &w->owed.eps.list[k];
+    return episodes_may_be_recorded(e, w->raft->cons.commit, ledger_last_index(w->raft->ledger)) &&
+           node_ledger_holds(w->raft, e->index, LEDGER_ENTRY_RECOVERY, w->base->cfg.id,
+                             "failed_at_ms", e->enter_ms);
+}
+
+/* Reports, records and forgets recoveries as the episodes' core says
+ * (every watch tick). */
+static void owed_tick(struct watch *w)
+{
+    struct watch_owed *o = &w->owed;
     int32_t leader = w->raft->cons.leader;
-    if (leader == CONS_NONE || w->base->stopping)
+    if (o->eps.n == 0 || leader == CONS_NONE || !w->raft->ledger)
         return;
     uint64_t now = uv_now(w->base->loop);
-    for (size_t i = 0; i < w->npending;) {
-        struct watch_pending *p = &w->pending_rec[i];
-        if (leader == w->raft->cons.cfg.self) {
-            if (lead_record(w, w->base->cfg.id, p) != 0) {
-                forget(w, p->failed_at_ms);
-                continue;
-            }
-            i++;
-            continue;
+    enum episodes_do what[EPISODES_MAX];
+    for (size_t k = 0; k < o->eps.n; k++) {
+        struct episode *e = &o->eps.list[k];
+        what[k] = episodes_step(e, committed_here(w, k), w->raft->cons.commit,
+                                leader == w->raft->cons.cfg.self);
+        if (what[k] == EPISODES_RECORD) {
+            e->index = lead_record(w, w->base->cfg.id, &o->rec[k], e->enter_ms);
+        } else if (what[k] == EPISODES_REPORT &&
+                   (o->sent_at[k] == 0 || now - o->sent_at[k] >= RESEND_MS)) {
+            o->sent_at[k] = now;
+            report(w, leader, k);
         }
-        if (!p->sent || now - p->sent_at >= RESEND_MS) {
-            p->sent = true;
-            p->sent_at = now;
-            struct node_pack m;
-            node_pack_init(&m);
-            msgpack_pack_array(&m.pk, 7);
-            msgpack_pack_uint32(&m.pk, MSG_RECOVERY);
-            pack_str(&m.pk, p->rec.service);
-            msgpack_pack_uint32(&m.pk, (uint32_t)p->rec.cause.kind);
-            msgpack_pack_int64(&m.pk, p->rec.cause.code);
-            msgpack_pack_uint32(&m.pk, p->rec.attempts);
-            msgpack_pack_uint64(&m.pk, p->failed_at_ms);
-            msgpack_pack_uint64(&m.pk, p->rec.ttr_ms);
-            node_pack_send(w->base, (size_t)leader, ENV_LEDGER, &m);
-        }
-        i++;
     }
+    size_t n = 0;
+    for (size_t k = 0; k < o->eps.n; k++)
+        if (what[k] != EPISODES_FORGET) {
+            o->rec[n] = o->rec[k];
+            o->sent_at[n++] = o->sent_at[k];
+        }
+    episodes_sweep(&o->eps, what);
+}
+
+void watch_lead_tick(struct watch *w)
+{
+    if (w->base->stopping)
+        return;
+    loops_tick(w);
+    owed_tick(w);
 }
 
 void watch_on_recovery(struct watch *w, size_t from, const msgpack_object *f)
 {
     if (!is_leader(w) || w->base->stopping || from >= w->base->peers.n)
         return; /* it reports again to whoever leads */
-    struct watch_pending p = {0};
-    str_of(&f[1], p.rec.service, sizeof(p.rec.service));
-    p.rec.cause =
-        (struct wt_cause){.kind = (enum wt_cause_kind)f[2].via.u64, .code = int_of(&f[3])};
-    p.rec.attempts = (uint32_t)f[4].via.u64;
-    p.failed_at_ms = f[5].via.u64;
-    p.rec.ttr_ms = f[6].via.u64;
-    uint64_t index = lead_record(w, w->base->peers.m[from].id, &p);
+    struct wt_recovery rec = {0};
+    str_of(&f[1], rec.service, sizeof(rec.service));
+    rec.cause = (struct wt_cause){.kind = (enum wt_cause_kind)f[2].via.u64, .code = int_of(&f[3])};
+    rec.attempts = (uint32_t)f[4].via.u64;
+    uint64_t failed_at_ms = f[5].via.u64;
+    rec.ttr_ms = f[6].via.u64;
+    uint64_t index = lead_record(w, w->base->peers.m[from].id, &rec, failed_at_ms);
     if (index == 0)
         return;
     struct node_pack m;
     node_pack_init(&m);
     msgpack_pack_array(&m.pk, 3);
     msgpack_pack_uint32(&m.pk, MSG_RECOVERY_ACK);
-    msgpack_pack_uint64(&m.pk, p.failed_at_ms);
+    msgpack_pack_uint64(&m.pk, failed_at_ms);
     msgpack_pack_uint64(&m.pk, index);
     node_pack_send(w->base, from, ENV_LEDGER, &m);
 }
 
 void watch_on_recovery_ack(struct watch *w, size_t from, const msgpack_object *f)
 {
-    if ((int32_t)from == w->raft->cons.leader)
-        forget(w, f[1].via.u64);
+    episodes_ack(&w->owed.eps, f[1].via.u64, f[2].via.u64, (int32_t)from == w->raft->cons.leader);
 }

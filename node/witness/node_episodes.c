@@ -36,56 +36,72 @@ void node_episodes_change(struct node_witness *wit, bool read_only, bool was_lea
                    "too many read-only episodes waiting to be recorded; the oldest was dropped");
 }
 
-/* Reads "node" and "at_ms" from an enter entry's payload. */
-static bool enter_is(const uint8_t *payload, size_t len, const char *node, uint64_t at_ms)
+/* Whether payload is a map saying {"node": node, key: value}. */
+static bool payload_is(const uint8_t *payload, size_t len, const char *node, const char *key,
+                       uint64_t value)
 {
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
     size_t off = 0;
     char who[CONFIG_ID_MAX];
-    uint64_t at = 0;
+    uint64_t v = 0;
     bool ok = msgpack_unpack_next(&u, (const char *)payload, len, &off) == MSGPACK_UNPACK_SUCCESS &&
               node_mp_get_str(&u.data, "node", who, sizeof(who)) &&
-              node_mp_get_u64(&u.data, "at_ms", &at) && strcmp(who, node) == 0 && at == at_ms;
+              node_mp_get_u64(&u.data, key, &v) && strcmp(who, node) == 0 && v == value;
     msgpack_unpacked_destroy(&u);
     return ok;
 }
 
 struct find {
-    const char *node;
-    uint64_t at_ms, found;
+    uint32_t type;
+    const char *node, *key;
+    uint64_t value, found;
 };
 
-static int find_enter(uint64_t index, uint64_t term, const uint8_t *bytes, size_t len, void *arg)
+static int find_entry(uint64_t index, uint64_t term, const uint8_t *bytes, size_t len, void *arg)
 {
     (void)term;
     struct find *f = arg;
     struct ledger_entry e;
-    if (ledger_entry_decode(bytes, len, &e, NULL) == LEDGER_OK &&
-        e.type == LEDGER_ENTRY_READ_ONLY_ENTER &&
-        enter_is(e.payload, e.payload_len, f->node, f->at_ms))
+    if (ledger_entry_decode(bytes, len, &e, NULL) == LEDGER_OK && e.type == f->type &&
+        payload_is(e.payload, e.payload_len, f->node, f->key, f->value))
         f->found = index;
     return 0;
 }
 
-/* The index of the enter entry recorded for (node, at_ms) among the last
- * entries, or 0. */
-static uint64_t recorded_at(struct node_witness *wit, const char *node, uint64_t at_ms)
+uint64_t node_ledger_recorded(struct node_raft *raft, uint32_t type, const char *node,
+                              const char *key, uint64_t value)
 {
-    uint64_t last = ledger_last_index(wit->raft->ledger);
+    uint64_t last = ledger_last_index(raft->ledger);
     if (last == 0)
         return 0;
-    struct find f = {.node = node, .at_ms = at_ms};
+    struct find f = {.type = type, .node = node, .key = key, .value = value};
     uint64_t from = last > EPISODE_LOOKBACK ? last - EPISODE_LOOKBACK + 1 : 1;
-    ledger_read_range(wit->raft->ledger, from, EPISODE_LOOKBACK, SIZE_MAX, find_enter, &f);
+    ledger_read_range(raft->ledger, from, EPISODE_LOOKBACK, SIZE_MAX, find_entry, &f);
     return f.found;
+}
+
+bool node_ledger_holds(struct node_raft *raft, uint64_t index, uint32_t type, const char *node,
+                       const char *key, uint64_t value)
+{
+    uint8_t *bytes;
+    size_t len;
+    struct ledger_entry le;
+    bool ok = false;
+    if (ledger_read_entry(raft->ledger, index, &bytes, &len) != LEDGER_OK)
+        return false;
+    if (ledger_entry_decode(bytes, len, &le, NULL) == LEDGER_OK)
+        ok = le.type == type && payload_is(le.payload, le.payload_len, node, key, value);
+    free(bytes);
+    return ok;
 }
 
 /* Leader: records one episode of node (two entries, one fdatasync) unless
  * it is already in the ledger. Returns the enter entry's index, or 0. */
 static uint64_t record(struct node_witness *wit, const char *node, const struct episode *e)
 {
-    uint64_t have = recorded_at(wit, node, e->enter_ms);
+    uint64_t have =
+        node_ledger_recorded(wit->raft, LEDGER_ENTRY_READ_ONLY_ENTER, node, "at_ms", e->enter_ms);
     if (have != 0)
         return have;
     struct node_pack a, b;
@@ -118,19 +134,10 @@ static uint64_t record(struct node_witness *wit, const char *node, const struct 
 /* Whether the enter entry at index is this node's episode and committed. */
 static bool committed_here(struct node_witness *wit, const struct episode *e)
 {
-    if (!episodes_may_be_recorded(e, wit->raft->cons.commit, ledger_last_index(wit->raft->ledger)))
-        return false;
-    uint8_t *bytes;
-    size_t len;
-    struct ledger_entry le;
-    bool ok = false;
-    if (ledger_read_entry(wit->raft->ledger, e->index, &bytes, &len) != LEDGER_OK)
-        return false;
-    if (ledger_entry_decode(bytes, len, &le, NULL) == LEDGER_OK)
-        ok = le.type == LEDGER_ENTRY_READ_ONLY_ENTER &&
-             enter_is(le.payload, le.payload_len, wit->base->cfg.id, e->enter_ms);
-    free(bytes);
-    return ok;
+    return episodes_may_be_recorded(e, wit->raft->cons.commit,
+                                    ledger_last_index(wit->raft->ledger)) &&
+           node_ledger_holds(wit->raft, e->index, LEDGER_ENTRY_READ_ONLY_ENTER, wit->base->cfg.id,
+                             "at_ms", e->enter_ms);
 }
 
 /* Reports, records and forgets episodes as the core says (episodes.h). */

@@ -74,5 +74,14 @@ void node_episodes_tick(struct node_witness *wit);
  * arrived (shape checked by node/msg.c). */
 void node_episodes_on_report(struct node_witness *wit, size_t from, const msgpack_object *f);
 void node_episodes_on_ack(struct node_witness *wit, size_t from, const msgpack_object *f);
+/* What a leader records on a member's behalf (episodes, the watchtower's
+ * recoveries) is told apart by {"node": node, key: value} in an entry of
+ * type: the index of such an entry among the last ones, or 0 (a report
+ * repeated after a lost acknowledgement or a change of leader is not
+ * recorded twice); and whether the entry at index is one. */
+uint64_t node_ledger_recorded(struct node_raft *raft, uint32_t type, const char *node,
+                              const char *key, uint64_t value);
+bool node_ledger_holds(struct node_raft *raft, uint64_t index, uint32_t type, const char *node,
+                       const char *key, uint64_t value);
 
 #endif

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Runs every benchmark program built in BUILD_DIR, one after another (they
 # share the machine, so never in parallel). Extra arguments (e.g.
-# --seconds 5) are passed to each. The benchmarks print figures and judge
-# nothing: a failure here means a federation could not be set up.
-#   usage: tests/bench/run-all.sh BUILD_DIR [ARGS...]
+# --seconds 5) are passed to each, so with BENCH_ONLY, a comma list of
+# names without the bench_ prefix (e.g. BENCH_ONLY=drills), only those run:
+# the programs take different flags. bench_drills (time to recover per
+# fault kind, issue 12) takes --runs N (default 10) and --kinds. The
+# benchmarks print figures and judge nothing: a failure here means a
+# federation could not be set up or did not recover at all.
+#   usage: [BENCH_ONLY=a,b] tests/bench/run-all.sh BUILD_DIR [ARGS...]
 set -euo pipefail
 
 if [[ $# -lt 1 ]]; then
@@ -15,11 +19,14 @@ shift
 
 shopt -s nullglob
 progs=()
+only=",${BENCH_ONLY:-},"
 for p in "$build"/bench_*; do
+  name=$(basename "$p")
+  [[ -n ${BENCH_ONLY:-} && $only != *",${name#bench_},"* ]] && continue
   [[ -f $p && -x $p ]] && progs+=("$p")
 done
 if [[ ${#progs[@]} -eq 0 ]]; then
-  echo "$0: no bench_* programs in $build (build it first: make build)" >&2
+  echo "$0: no bench_* programs${BENCH_ONLY:+ named $BENCH_ONLY} in $build (build it first: make build)" >&2
   exit 1
 fi
 

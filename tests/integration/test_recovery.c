@@ -1,8 +1,12 @@
 /* The recovery watchtower (issue 12, README "Recovery watchtower") on real
  * chimerad processes: a service killed with SIGKILL is restarted, the
- * event says so and the ledger records the recovery; a release that
- * crash-loops soon after it became stable is reverted; with the
- * watchtower off a killed service stays down. */
+ * event says so and the ledger records the recovery; a service whose
+ * health check keeps failing past its liveness time is restarted and
+ * recorded; a release that crash-loops soon after it became stable is
+ * reverted, one stable for longer than the revert window has the service
+ * marked failed on that node and retried; a crash loop seen while there is
+ * no leader is reported once there is one; with the watchtower off a
+ * killed service stays down. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -102,6 +106,18 @@ static bool ledger_has(void *arg)
     return found;
 }
 
+/* Every node's ledger holds a recovery of node v's service whose cause
+ * says cause: the leader recorded it on v's behalf. */
+static void assert_every_ledger_records(struct h_cluster *c, int v, const char *cause)
+{
+    for (int i = 0; i < c->n; i++) {
+        struct entry_arg e = {c, i, "recovery", c->nodes[v].id, cause};
+        if (!h_wait_until(ledger_has, &e, h_timeout_ms()))
+            fail_msg("%s's ledger holds no recovery of %s's service after %s", c->nodes[i].id,
+                     c->nodes[v].id, cause);
+    }
+}
+
 static void test_a_service_killed_with_sigkill_is_restarted_and_the_event_says_so(void **state)
 {
     struct h_cluster *c = *state;
@@ -135,12 +151,7 @@ static void test_a_service_killed_with_sigkill_is_restarted_and_the_event_says_s
     assert_true(h_metric(c, v, "chimera_recovery_time_seconds_count", &count));
     assert_true(restarts == 1 && count == 1);
     /* The leader recorded it on the node's behalf, in every ledger. */
-    for (int i = 0; i < c->n; i++) {
-        struct entry_arg e = {c, i, "recovery", c->nodes[v].id, "signal 9"};
-        if (!h_wait_until(ledger_has, &e, h_timeout_ms()))
-            fail_msg("%s's ledger holds no recovery entry of %s's service", c->nodes[i].id,
-                     c->nodes[v].id);
-    }
+    assert_every_ledger_records(c, v, "signal 9");
     free(id);
     h_cluster_pass(c);
 }
@@ -181,6 +192,235 @@ static void test_a_release_that_crash_loops_soon_after_it_became_stable_is_rever
         fail_msg("the nodes did not go back to demo 1.0.0: %s", h_views_line(c));
     free(v1);
     free(v4);
+    h_cluster_pass(c);
+}
+
+/* demo 5.0.0, whose service on a node misbehaves as the test says through
+ * files in that node's data directory (the service's CHIMERA_SERVICE_OWNER):
+ * "crash" makes it exit 3 at once, "sick" makes its health check fail 1 s
+ * after it started. One restart allowed within 5 m, 100 ms apart. */
+static const char flaky[] =
+    "{\"name\": \"demo\", \"version\": \"5.0.0\", \"services\": [{\"name\": \"web\", "
+    "\"command\": \"/bin/sh\", \"args\": [\"-c\", \"test -e \\\"$$CHIMERA_SERVICE_OWNER/crash\\\" "
+    "&& exit 3; f=; test -e \\\"$$CHIMERA_SERVICE_OWNER/sick\\\" && f='--fail-health-after 1s'; "
+    "exec chimera-demo --port ${PORT} --version ${VERSION} $$f\"], \"port\": \"auto\", "
+    "\"health\": {\"url\": \"http://127.0.0.1:${PORT}/health\", \"interval\": \"200ms\", "
+    "\"timeout\": \"200ms\"}, \"restart\": {\"attempts\": %d, \"interval\": \"5m\", \"delay\": "
+    "\"100ms\"}}], \"rollout\": {\"max_parallel\": 3, \"min_healthy_time\": \"1s\", "
+    "\"healthy_deadline\": \"10s\", \"progress_deadline\": \"30s\"}}";
+
+/* Starts the cluster and deploys flaky with `attempts` restarts, stable and
+ * running everywhere; returns the leader. */
+static int start_flaky(struct h_cluster *c, int attempts)
+{
+    int leader = h_start_agreed(c, "test_recovery", NULL);
+    if (leader < 0)
+        fail_msg("the federation did not come up with a leader");
+    char manifest[sizeof(flaky) + 16], why[1024];
+    snprintf(manifest, sizeof(manifest), flaky, attempts);
+    char *id = h_release_deploy(c, leader, manifest, 0, why, sizeof(why));
+    if (!id)
+        fail_msg("demo 5.0.0 was not accepted: %s", why);
+    if (!h_release_wait_stage(c, id, "stable", DEPLOY_MS) ||
+        !h_release_wait_running(c, id, DEPLOY_MS))
+        fail_msg("demo 5.0.0 did not become stable on every node: %s", h_views_line(c));
+    free(id);
+    return leader;
+}
+
+/* Creates (or removes) the file that tells node i's service to misbehave. */
+static void misbehave(struct h_cluster *c, int i, const char *what, bool on)
+{
+    char abs[PATH_MAX], path[PATH_MAX + 16];
+    if (!realpath(c->nodes[i].data, abs))
+        fail_msg("no data directory %s", c->nodes[i].data);
+    snprintf(path, sizeof(path), "%s/%s", abs, what);
+    if (!on) {
+        unlink(path);
+        return;
+    }
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fclose(f);
+}
+
+/* Kills node v's service, whose next process misbehaves as `what` says. */
+static void kill_into(struct h_cluster *c, int v, const char *what)
+{
+    misbehave(c, v, what, true);
+    long long pid = running_pid(c, v, 0);
+    assert_int_equal(kill((pid_t)pid, SIGKILL), 0);
+}
+
+/* Node i's service in GET /recovery is in state. */
+struct state_arg {
+    struct h_cluster *c;
+    int i;
+    const char *want;
+    char seen[32];
+};
+
+static bool recovery_state_is(void *arg)
+{
+    struct state_arg *a = arg;
+    long st = 0;
+    json_t *r = h_http_get_json(a->c, a->i, "/recovery", &st);
+    const char *s = json_string_value(
+        json_object_get(json_array_get(json_object_get(r, "services"), 0), "state"));
+    snprintf(a->seen, sizeof(a->seen), "%s", s ? s : "(none)");
+    json_decref(r);
+    return strcmp(a->seen, a->want) == 0;
+}
+
+static void
+test_a_service_failing_its_health_check_past_the_liveness_time_is_restarted(void **state)
+{
+    struct h_cluster *c = *state;
+    int leader = start_flaky(c, 10);
+    int v = (leader + 1) % NODES;
+    /* Its next process answers its health check for 1 s, then fails it. */
+    kill_into(c, v, "sick");
+    char about[128];
+    snprintf(about, sizeof(about), "service web on %s: liveness failing", c->nodes[v].id);
+    if (!h_release_wait_event(c, v, "recovery.liveness_stop", about, DEPLOY_MS, NULL, 0))
+        fail_msg("%s did not stop its service for failing its health check", c->nodes[v].id);
+    misbehave(c, v, "sick", false);
+    snprintf(about, sizeof(about), "service web on %s after liveness failing", c->nodes[v].id);
+    char msg[512];
+    if (!h_release_wait_event(c, v, "recovery.restarted", about, DEPLOY_MS, msg, sizeof(msg)))
+        fail_msg("%s recorded no recovery.restarted event about %s", c->nodes[v].id, about);
+    assert_every_ledger_records(c, v, "liveness failing");
+    h_cluster_pass(c);
+}
+
+/* Node v's service crash-loops: it exits 3 from its next start on. */
+static void crash_loop(struct h_cluster *c, int v)
+{
+    kill_into(c, v, "crash");
+    char about[128];
+    snprintf(about, sizeof(about), "service web on %s:", c->nodes[v].id);
+    if (!h_release_wait_event(c, v, "recovery.crash_loop", about, DEPLOY_MS, NULL, 0))
+        fail_msg("%s saw no crash loop of its service", c->nodes[v].id);
+}
+
+/* What a node marked failed shows: state, event, metric. */
+static void assert_marked_failed(struct h_cluster *c, int v)
+{
+    char about[128];
+    snprintf(about, sizeof(about), "service web on %s marked failed", c->nodes[v].id);
+    if (!h_release_wait_event(c, v, "recovery.failed", about, DEPLOY_MS, NULL, 0))
+        fail_msg("%s did not mark its service failed", c->nodes[v].id);
+    /* On the leader's word: whichever node led then says so. */
+    snprintf(about, sizeof(about), "service web on %s", c->nodes[v].id);
+    bool verdict = false;
+    for (int i = 0; i < c->n && !verdict; i++)
+        verdict = h_node_up(c, i) && h_event_seq(c, i, "recovery.verdict", c->nodes[v].id, 0) != 0;
+    if (!verdict)
+        fail_msg("no node gave a verdict on %s's crash loop", c->nodes[v].id);
+    struct state_arg a = {c, v, "failed", ""};
+    if (!h_wait_until(recovery_state_is, &a, h_timeout_ms()))
+        fail_msg("GET /recovery on %s says %s, not failed", c->nodes[v].id, a.seen);
+    double failed = 0;
+    assert_true(h_metric(c, v, "chimera_recovery_failed_total", &failed));
+    assert_true(failed >= 1);
+}
+
+/* With a revert window of 0 every stable release is old: a follower's crash
+ * loop has its service marked failed there. Returns the leader. */
+static int marked_failed_on_a_follower(struct h_cluster *c, int *v)
+{
+    static const char *const window0[] = {"--recovery-revert-window=0", NULL};
+    c->node_args = window0;
+    int leader = start_flaky(c, 1);
+    *v = (leader + 1) % NODES;
+    crash_loop(c, *v);
+    assert_marked_failed(c, *v);
+    return leader;
+}
+
+static void
+test_a_crash_loop_on_a_release_stable_past_the_revert_window_marks_the_service_failed(void **state)
+{
+    struct h_cluster *c = *state;
+    int v;
+    int leader = marked_failed_on_a_follower(c, &v);
+    /* Failed, it is still retried, at the longest backoff. */
+    unsigned long long failed = h_event_seq(c, v, "recovery.failed", NULL, 0);
+    if (!h_wait_event(c, v, "recovery.restarting", NULL, failed, 2 * DEPLOY_MS))
+        fail_msg("%s did not restart its failed service again", c->nodes[v].id);
+    struct entry_arg e = {c, leader, "rollback", NULL, "crash loop"};
+    assert_false(ledger_has(&e));
+    h_cluster_pass(c);
+}
+
+static void
+test_chimeractl_recovery_shows_every_member_and_a_failed_service_stands_out(void **state)
+{
+    struct h_cluster *c = *state;
+    int v;
+    int leader = marked_failed_on_a_follower(c, &v);
+    int code = -1;
+    char *out = NULL, *err = NULL;
+    assert_true(h_ctl(c, leader, &code, &out, &err, "recovery", NULL));
+    if (code != 0)
+        fail_msg("chimeractl recovery exited %d: %s", code, err);
+    char row[64];
+    snprintf(row, sizeof(row), "%-10s %-16s %-10s", c->nodes[v].id, "web", "FAILED");
+    if (!strstr(out, row) || !strstr(out, "1 service(s) FAILED"))
+        fail_msg("chimeractl recovery does not show web on %s failed:\n%s", c->nodes[v].id, out);
+    for (int i = 0; i < c->n; i++)
+        if (!strstr(out, c->nodes[i].id))
+            fail_msg("chimeractl recovery shows no row of %s:\n%s", c->nodes[i].id, out);
+    free(out);
+    free(err);
+    out = err = NULL;
+    assert_true(h_ctl(c, leader, &code, &out, &err, "recovery", "--json", NULL));
+    assert_int_equal(code, 0);
+    json_t *j = json_loads(out, 0, NULL);
+    json_t *members = json_object_get(j, "members");
+    assert_int_equal(json_array_size(members), NODES);
+    size_t k;
+    json_t *m;
+    bool seen = false;
+    json_array_foreach(members, k, m)
+    {
+        assert_true(json_is_true(json_object_get(m, "reachable")));
+        json_t *svc =
+            json_array_get(json_object_get(json_object_get(m, "recovery"), "services"), 0);
+        const char *node = json_string_value(json_object_get(m, "node"));
+        if (node && strcmp(node, c->nodes[v].id) == 0) {
+            seen = true;
+            assert_string_equal(json_string_value(json_object_get(svc, "state")), "failed");
+            assert_string_equal(json_string_value(json_object_get(svc, "last_cause")), "exit 3");
+        }
+    }
+    assert_true(seen);
+    json_decref(j);
+    free(out);
+    free(err);
+    h_cluster_pass(c);
+}
+
+static void test_a_crash_loop_seen_without_a_leader_is_reported_once_there_is_one(void **state)
+{
+    struct h_cluster *c = *state;
+    static const char *const window0[] = {"--recovery-revert-window=0", NULL};
+    c->node_args = window0;
+    int leader = start_flaky(c, 1);
+    int v = (leader + 1) % NODES, other = (leader + 2) % NODES;
+    h_node_stop(c, leader);
+    h_node_stop(c, other);
+    int alone[] = {v};
+    if (!h_wait_read_only(c, alone, 1, true, h_timeout_ms()))
+        fail_msg("%s alone did not become read-only: %s", c->nodes[v].id, h_views_line(c));
+    crash_loop(c, v);
+    /* The quorum comes back: the report goes out, the verdict comes back. */
+    assert_int_equal(h_node_start(c, leader), 0);
+    assert_int_equal(h_node_start(c, other), 0);
+    int now_leader = -1;
+    if (!h_wait_agreed(c, 0, h_timeout_ms(), &now_leader, NULL))
+        fail_msg("no leader after the quorum came back: %s", h_views_line(c));
+    assert_marked_failed(c, v);
     h_cluster_pass(c);
 }
 
@@ -263,6 +503,10 @@ int main(void)
         T(test_a_stray_process_carrying_the_nodes_mark_is_stopped),
         T(test_a_release_that_crash_loops_soon_after_it_became_stable_is_reverted),
         T(test_with_recovery_disabled_a_killed_service_stays_down),
+        T(test_a_service_failing_its_health_check_past_the_liveness_time_is_restarted),
+        T(test_a_crash_loop_on_a_release_stable_past_the_revert_window_marks_the_service_failed),
+        T(test_a_crash_loop_seen_without_a_leader_is_reported_once_there_is_one),
+        T(test_chimeractl_recovery_shows_every_member_and_a_failed_service_stands_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

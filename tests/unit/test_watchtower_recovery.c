@@ -161,6 +161,50 @@ static void test_a_recovery_records_cause_attempts_and_time_to_recover(void **st
     assert_int_equal(check(&w, true, t + 1000)->n, 0); /* recorded once */
 }
 
+static void test_a_service_counts_its_restarts_and_keeps_its_last_cause(void **state)
+{
+    (void)state;
+    healthy_web();
+    uint64_t t = crash_and_restart(&w, 100, 5 * SEC);
+    t = crash_and_restart(&w, 101, t + 100);
+    const struct wt_service *s = wt_find(&w, "web");
+    assert_int_equal(s->restarts, 2);
+    assert_int_equal(s->last_cause.kind, WT_CAUSE_SIGNAL);
+    assert_int_equal(s->last_cause.code, 9);
+    check(&w, true, t + 412);
+    assert_int_equal(wt_find(&w, "web")->restarts, 2); /* recovered: still counted */
+}
+
+static void test_a_crash_loop_report_is_repeated_with_a_doubling_wait_up_to_a_cap(void **state)
+{
+    (void)state;
+    assert_int_equal(wt_loop_resend_ms(1), WT_LOOP_RESEND_MIN_MS);
+    assert_int_equal(wt_loop_resend_ms(2), 2 * WT_LOOP_RESEND_MIN_MS);
+    assert_int_equal(wt_loop_resend_ms(3), 4 * WT_LOOP_RESEND_MIN_MS);
+    assert_int_equal(wt_loop_resend_ms(5), WT_LOOP_RESEND_MAX_MS);
+    assert_int_equal(wt_loop_resend_ms(1000), WT_LOOP_RESEND_MAX_MS);
+    assert_int_equal(wt_loop_resend_ms(UINT32_MAX), WT_LOOP_RESEND_MAX_MS);
+}
+
+static void test_mttr_keeps_the_longest_and_the_median_of_the_last_recoveries(void **state)
+{
+    (void)state;
+    struct wt_mttr m;
+    memset(&m, 0, sizeof m);
+    assert_int_equal(wt_mttr_p50(&m), 0);
+    const uint64_t ttr[] = {900, 100, 400, 300, 200};
+    for (size_t i = 0; i < 5; i++)
+        wt_mttr_observe(&m, ttr[i]);
+    assert_int_equal(m.count, 5);
+    assert_int_equal(m.max_ms, 900);
+    assert_int_equal(wt_mttr_p50(&m), 300);
+    /* WT_MTTR_RECENT fast ones later, the median is theirs; the max stays. */
+    for (size_t i = 0; i < WT_MTTR_RECENT; i++)
+        wt_mttr_observe(&m, 50);
+    assert_int_equal(wt_mttr_p50(&m), 50);
+    assert_int_equal(m.max_ms, 900);
+}
+
 static void test_a_liveness_recovery_is_timed_from_the_first_failing_check(void **state)
 {
     (void)state;
@@ -324,6 +368,9 @@ int main(void)
         cmocka_unit_test(test_the_leader_never_reverts_a_rollback_or_without_a_previous_release),
         cmocka_unit_test(test_causes_read_as_the_events_say_them),
         cmocka_unit_test(test_a_recovery_reads_as_the_issue_words_it),
+        cmocka_unit_test(test_a_service_counts_its_restarts_and_keeps_its_last_cause),
+        cmocka_unit_test(test_mttr_keeps_the_longest_and_the_median_of_the_last_recoveries),
+        cmocka_unit_test(test_a_crash_loop_report_is_repeated_with_a_doubling_wait_up_to_a_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

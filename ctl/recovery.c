@@ -1,0 +1,172 @@
+/* chimeractl recovery: the recovery watchtower of every member as an
+ * operator reads it (README "Recovery watchtower"). GET /federation/state
+ * of the node behind --addr names the members and their HTTP addresses;
+ * each member is asked for its own GET /recovery (a node knows only its own
+ * services), one after the other with --timeout-ms each. A member that
+ * does not answer is shown "unreachable", as status does; the exit code is
+ * that of the node behind --addr. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl/ctl.h"
+#include "ctl/deploy_int.h"
+
+/* One member's GET /recovery: the answer, or why not. */
+static json_t *ask_member(const struct ctl_opts *o, const json_t *peer, struct ctl_client *self)
+{
+    const char *http = ctl_json_str(peer, "http", NULL);
+    json_t *m = json_pack("{s:O?, s:O?}", "node", json_object_get(peer, "node"), "http",
+                          json_object_get(peer, "http"));
+    if (!m)
+        return NULL;
+    struct ctl_client *cl = self;
+    struct ctl_opts mo = *o;
+    char err[1100] = "";
+    if (!json_is_true(json_object_get(peer, "self"))) {
+        cl = NULL;
+        mo.addr = http;
+        if (!http)
+            snprintf(err, sizeof err, "no HTTP address");
+        else if (ctl_parse_endpoints(http, NULL, 1, err, sizeof err) >= 0 &&
+                 !(cl = ctl_client_new(&mo)))
+            snprintf(err, sizeof err, "cannot initialise the HTTP client");
+    }
+    if (cl) {
+        struct ctl_reply r;
+        int got = ctl_get(cl, "/recovery", &r);
+        if (ctl_outcome_of_reply(got, &r) == CTL_O_OK && json_is_object(r.json))
+            json_object_set(m, "recovery", r.json);
+        else if (got != 0)
+            snprintf(err, sizeof err, "%s", r.error[0] ? r.error : "no answer");
+        else if (r.status == 404)
+            snprintf(err, sizeof err, "no recovery watchtower (an older chimerad)");
+        else
+            snprintf(err, sizeof err, "HTTP %ld", r.status);
+        ctl_reply_free(&r);
+        if (cl != self)
+            ctl_client_free(cl);
+    }
+    json_object_set_new(m, "reachable", json_boolean(json_object_get(m, "recovery") != NULL));
+    if (err[0])
+        json_object_set_new(m, "error", json_string(err));
+    return m;
+}
+
+static void human_ms_of(const json_t *mttr, const char *key, char *out, size_t len)
+{
+    if (json_integer_value(json_object_get(mttr, "count")) == 0)
+        snprintf(out, len, "-");
+    else
+        ctl_human_ms(json_object_get(mttr, key), out, len);
+}
+
+/* The table; returns how many services are failed. */
+static int print_table(const json_t *members)
+{
+    printf("%-10s %-16s %-10s %8s  %-26s %9s %9s\n", "NODE", "SERVICE", "STATE", "RESTARTS",
+           "LAST CAUSE", "MTTR P50", "MTTR MAX");
+    int failed = 0;
+    size_t i, k;
+    const json_t *m, *s;
+    json_array_foreach(members, i, m)
+    {
+        const char *node = ctl_json_str(m, "node", "?");
+        const json_t *rec = json_object_get(m, "recovery");
+        if (!rec) {
+            printf("%-10s unreachable: %s\n", node, ctl_json_str(m, "error", "no answer"));
+            continue;
+        }
+        if (!json_is_true(json_object_get(rec, "enabled"))) {
+            printf("%-10s watchtower off (--recovery-enabled=false)\n", node);
+            continue;
+        }
+        const json_t *svcs = json_object_get(rec, "services");
+        if (json_array_size(svcs) == 0)
+            printf("%-10s no services (no release runs here)\n", node);
+        json_array_foreach(svcs, k, s)
+        {
+            const char *state = ctl_json_str(s, "state", "?");
+            bool is_failed = strcmp(state, "failed") == 0;
+            failed += is_failed;
+            const json_t *mttr = json_object_get(s, "mttr");
+            char p50[32], max[32];
+            human_ms_of(mttr, "p50_ms", p50, sizeof p50);
+            human_ms_of(mttr, "max_ms", max, sizeof max);
+            printf("%-10s %-16s %-10s %8" JSON_INTEGER_FORMAT "  %-26s %9s %9s\n", node,
+                   ctl_json_str(s, "name", "?"), is_failed ? "FAILED" : state,
+                   json_integer_value(json_object_get(s, "restarts")),
+                   ctl_json_str(s, "last_cause", "-"), p50, max);
+        }
+    }
+    return failed;
+}
+
+static void print_failed(const json_t *members, int failed)
+{
+    printf("\n%d service(s) FAILED after a crash loop (restart mode delay: still restarted at "
+           "the longest backoff; mode fail: down until the release changes):\n",
+           failed);
+    size_t i, k;
+    const json_t *m, *s;
+    json_array_foreach(members, i, m)
+    {
+        json_array_foreach(json_object_get(json_object_get(m, "recovery"), "services"), k, s)
+        {
+            if (strcmp(ctl_json_str(s, "state", ""), "failed") == 0)
+                printf("  %s on %s (last %s): chimeractl --addr %s events\n",
+                       ctl_json_str(s, "name", "?"), ctl_json_str(m, "node", "?"),
+                       ctl_json_str(s, "last_cause", "?"), ctl_json_str(m, "http", "?"));
+        }
+    }
+}
+
+int ctl_cmd_recovery(const struct ctl_opts *o, int argc, char **argv)
+{
+    if (argc > 1) {
+        fprintf(stderr,
+                "chimeractl: recovery: unexpected argument '%s' (see chimeractl recovery --help)\n",
+                argv[1]);
+        return CTL_USAGE;
+    }
+    struct ctl_client *cl = ctl_client_new(o);
+    if (!cl) {
+        fprintf(stderr, "chimeractl: cannot initialise the HTTP client\n");
+        return CTL_FAILED;
+    }
+    /* The node asked must answer; without a state it is asked alone. */
+    struct ctl_reply st, own;
+    int got = ctl_get(cl, "/federation/state", &st);
+    int rc = ctl_check_reply(got, &st);
+    if (rc == CTL_OK) {
+        got = ctl_get(cl, "/recovery", &own);
+        rc = ctl_check_reply(got, &own);
+        ctl_reply_free(&own);
+    }
+    if (rc != CTL_OK) {
+        ctl_reply_free(&st);
+        ctl_client_free(cl);
+        return rc;
+    }
+    json_t *members = json_array();
+    size_t i;
+    const json_t *p;
+    json_array_foreach(json_object_get(st.json, "peers"), i, p)
+        json_array_append_new(members, ask_member(o, p, cl));
+    if (o->json) {
+        json_t *out = json_pack("{s:O}", "members", members);
+        json_dumpf(out, stdout, JSON_INDENT(2));
+        putchar('\n');
+        json_decref(out);
+    } else {
+        int failed = print_table(members);
+        if (failed)
+            print_failed(members, failed);
+    }
+    fflush(stdout);
+    json_decref(members);
+    ctl_reply_free(&st);
+    ctl_client_free(cl);
+    return CTL_OK;
+}
