@@ -234,6 +234,8 @@ int ctl_cmd_drill(const struct ctl_opts *o, int argc, char **argv);
 int ctl_cmd_chaos(const struct ctl_opts *o, int argc, char **argv);
 int ctl_cmd_drill_run(const struct ctl_opts *o, int argc, char **argv);
 int ctl_cmd_drill_history(const struct ctl_opts *o, int argc, char **argv);
+/* health.c: health [--ready], one probe of /health/live (or /ready). */
+int ctl_cmd_health(const struct ctl_opts *o, int argc, char **argv);
 
 /* deploy_view.c: how deployments are printed for people. */
 /* The plan of a POST /deployments answer (202, 200 dry run, 422):

@@ -25,6 +25,7 @@ static const struct command commands[] = {
     {"version", ctl_cmd_version},
     {"drill", ctl_cmd_drill},
     {"chaos", ctl_cmd_chaos},
+    {"health", ctl_cmd_health},
     /* clang-format on */
 };
 
