@@ -38,6 +38,21 @@ static void commit_and_answer(struct node_api *api, struct http_request *req,
     api_commit_wait_answer(&api->waits, &api->raft->cons, req, index, status, reply);
 }
 
+/* A refused fault: an event, a refused record (a bonus: it may not commit)
+ * and 409 with the reason. */
+static void refuse(struct node_api *api, struct http_request *req, const struct chaos_fault *want,
+                   const char *reason)
+{
+    char err[256];
+    uint64_t index;
+    node_event(api->base, "chaos.refused", NULL, "%s", reason);
+    struct chaos_record r = {.kind = CHAOS_REC_REFUSED, .has_fault = true, .fault = *want};
+    snprintf(r.reason, sizeof(r.reason), "%s", reason);
+    node_chaos_append(api->chaos, &r, &index, err, sizeof(err));
+    http_respond_json(req, 409,
+                      json_pack("{s:s, s:o}", "error", reason, "fault", chaos_fault_json(want)));
+}
+
 void api_chaos_inject(struct node_api *api, struct http_request *req)
 {
     if (api->raft->cons.role != CONS_LEADER) {
@@ -57,19 +72,23 @@ void api_chaos_inject(struct node_api *api, struct http_request *req)
         http_respond_error(req, 400, "%s (expected %s)", err, INJECT_BODY);
         return;
     }
+    /* Killing a node process is opted into by listing it (README "Chaos"),
+     * for an operator's fault as for the injector's, forced or not: a
+     * supervisor must be there to start the node again. */
+    if (want.kind == CHAOS_KILL_NODE &&
+        !(api->base->cfg.chaos.kinds & CHAOS_KIND_BIT(CHAOS_KILL_NODE))) {
+        refuse(api, req, &want,
+               "kind: kill_node runs only when listed explicitly in the leader's --chaos-faults "
+               "(CHIMERA_CHAOS_FAULTS), on a federation whose nodes a supervisor restarts");
+        return;
+    }
     struct chaos_member members[CONFIG_MAX_MEMBERS];
     struct chaos_view v;
     node_chaos_view(api->chaos, members, &v);
     struct chaos_decision d;
     chaos_injector_check(&api->base->cfg.chaos, &v, &want, &d);
     if (d.action != CHAOS_ACT_INJECT) {
-        node_event(api->base, "chaos.refused", NULL, "%s", d.reason);
-        struct chaos_record r = {.kind = CHAOS_REC_REFUSED, .has_fault = true, .fault = want};
-        snprintf(r.reason, sizeof(r.reason), "%s", d.reason);
-        uint64_t index;
-        node_chaos_append(api->chaos, &r, &index, err, sizeof(err)); /* the record is a bonus */
-        http_respond_json(
-            req, 409, json_pack("{s:s, s:o}", "error", d.reason, "fault", chaos_fault_json(&want)));
+        refuse(api, req, &want, d.reason);
         return;
     }
     node_chaos_fault_id(api->chaos, d.fault.id, sizeof(d.fault.id));

@@ -247,6 +247,25 @@ int node_chaos_append(struct node_chaos *c, const struct chaos_record *r, uint64
 
 /* ---- the view and GET /chaos ---- */
 
+/* Whether member i is read-only as far as this node can tell. Its own mode
+ * it knows. A follower's it learns from the answers the consensus core
+ * gets as leader: a follower in a leader's lease answers its heartbeats,
+ * so one that has not answered for an election timeout is out of that
+ * lease (cut off, or its answers do not come through): read-only, or about
+ * to be. Liveness cannot tell: a member cut off stays alive to it for
+ * suspect_after_ms, which may be longer than the lease, and the member's
+ * own word cannot reach the leader while it is cut off. Only the leader
+ * asks (the injector runs there; POST /chaos/inject goes there). */
+static bool member_read_only(const struct node_chaos *c, size_t i, uint64_t now)
+{
+    const struct cons *k = &c->raft->cons;
+    if (i == c->base->peers.self)
+        return cons_read_only(k, now);
+    if (k->role != CONS_LEADER || i >= (size_t)k->cfg.n)
+        return false;
+    return now >= k->last_ack[i] && now - k->last_ack[i] >= k->cfg.election_timeout_ms;
+}
+
 void node_chaos_view(struct node_chaos *c, struct chaos_member *members, struct chaos_view *v)
 {
     static const char *svcs[CHAOS_MAX_SERVICES];
@@ -263,8 +282,8 @@ void node_chaos_view(struct node_chaos *c, struct chaos_member *members, struct 
                                   .status = self || p->status == PEER_ALIVE ? CHAOS_MEMBER_ALIVE
                                             : p->status == PEER_SUSPECT     ? CHAOS_MEMBER_SUSPECT
                                                                             : CHAOS_MEMBER_DEAD,
-                                  .read_only = self && cons_read_only(&c->raft->cons, now),
-                                  .voter = true,
+                                  .read_only = member_read_only(c, i, now),
+                                  .voter = i < (size_t)c->raft->cons.cfg.n,
                                   .services = svcs,
                                   .nservices = nsvc};
     }
@@ -272,7 +291,10 @@ void node_chaos_view(struct node_chaos *c, struct chaos_member *members, struct 
     *v = (struct chaos_view){.now_ms = (uint64_t)node_wall_ms(),
                              .members = members,
                              .nmembers = c->base->peers.n,
-                             .rollout_running = pl->active >= 0 || pl->revert_pending >= 0,
+                             /* a deployment record appended and not yet committed
+                                starts (or moves) a rollout: pl does not show it yet */
+                             .rollout_running = pl->active >= 0 || pl->revert_pending >= 0 ||
+                                                c->deploy->pending_index != 0,
                              .state = &c->state};
 }
 

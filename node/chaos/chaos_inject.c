@@ -63,7 +63,11 @@ static void on_inject_timer(uv_timer_t *t)
     struct node_chaos *c = t->data;
     if (!leads(c) || !c->base->cfg.chaos.enabled)
         return;
-    if (c->pending_index) { /* the last record is not folded yet: look again soon */
+    /* The last record is not folded yet, or a fault expired and its healed
+     * record is not committed yet (node_chaos_tick commits it within a
+     * heartbeat): the core counts a fault as over at its expiry, but it is
+     * over for the federation once the ledger says it healed. Look again soon. */
+    if (c->pending_index || chaos_state_expired(&c->state, (uint64_t)node_wall_ms())) {
         arm_inject(c, (uint64_t)node_wall_ms() + c->base->cfg.heartbeat_ms);
         return;
     }

@@ -19,16 +19,9 @@
 #include "harness.h"
 #include "harness_fixture.h"
 #include "harness_release.h"
+#include "test_chaos_support.h"
 
 /* ---- helpers ----------------------------------------------------------- */
-
-static json_t *post(struct h_cluster *c, int i, const char *path, const char *body, long *st)
-{
-    char *text = h_http_request(c, i, "POST", path, body, c->token, 0, st);
-    json_t *j = text ? json_loads(text, 0, NULL) : NULL;
-    free(text);
-    return j;
-}
 
 static json_t *inject(struct h_cluster *c, int leader, const char *kind, int target,
                       const char *service, int duration_ms, long *st)
@@ -37,39 +30,12 @@ static json_t *inject(struct h_cluster *c, int leader, const char *kind, int tar
     snprintf(body, sizeof(body), "{\"kind\":\"%s\",\"target\":\"%s\"%s%s%s,\"duration_ms\":%d}",
              kind, c->nodes[target].id, service ? ",\"service\":\"" : "", service ? service : "",
              service ? "\"" : "", duration_ms);
-    return post(c, leader, "/chaos/inject", body, st);
+    return chaos_post(c, leader, "/chaos/inject", body, st);
 }
 
 static int follower_of(int leader)
 {
     return leader == 0 ? 1 : 0;
-}
-
-/* Whether node i's GET /chaos history holds a record of this kind for id. */
-struct seen {
-    struct h_cluster *c;
-    int i;
-    const char *record;
-    const char *id;
-};
-
-static bool has_record(void *arg)
-{
-    struct seen *s = arg;
-    long st;
-    json_t *j = h_http_get_json(s->c, s->i, "/chaos", &st);
-    bool found = false;
-    size_t k;
-    json_t *r;
-    json_array_foreach(json_object_get(j, "history"), k, r)
-    {
-        const char *rec = json_string_value(json_object_get(r, "record"));
-        const char *id = json_string_value(json_object_get(r, "id"));
-        if (rec && id && strcmp(rec, s->record) == 0 && strcmp(id, s->id) == 0)
-            found = true;
-    }
-    json_decref(j);
-    return found;
 }
 
 struct alive {
@@ -79,19 +45,6 @@ struct alive {
 static bool pid_gone(void *arg)
 {
     return kill(((struct alive *)arg)->pid, 0) != 0 && errno == ESRCH;
-}
-
-struct ro {
-    struct h_cluster *c;
-    int i;
-    bool want;
-};
-
-static bool read_only_is(void *arg)
-{
-    struct ro *r = arg;
-    struct h_view v;
-    return h_view(r->c, r->i, 0, &v) && v.read_only == r->want;
 }
 
 /* The state letter of /proc/PID/stat ('T': stopped), or 0. */
@@ -147,11 +100,11 @@ operator_kill_service_kills_its_process_group_and_the_fault_heals_on_record(void
                  c->nodes[t].id);
     if (!h_release_wait_event(c, t, "chaos.injected", "kill service web", h_timeout_ms(), NULL, 0))
         fail_msg("%s raised no chaos.injected event", c->nodes[t].id);
-    struct seen s = {c, leader, "healed", id};
-    if (!h_wait_until(has_record, &s, 2 * h_timeout_ms()))
+    struct chaos_seen s = {c, leader, "healed", id};
+    if (!h_wait_until(chaos_has_record, &s, 2 * h_timeout_ms()))
         fail_msg("no healed record of %s in the leader's GET /chaos", id);
     s.i = t;
-    if (!h_wait_until(has_record, &s, h_timeout_ms()))
+    if (!h_wait_until(chaos_has_record, &s, h_timeout_ms()))
         fail_msg("no healed record of %s in %s's GET /chaos", id, c->nodes[t].id);
     json_decref(j);
     h_cluster_pass(c);
@@ -194,16 +147,16 @@ static void kill_switch_heals_an_isolated_read_only_node_at_once(void **state)
     if (st != 201)
         fail_msg("POST /chaos/inject answered %ld", st);
     json_decref(j);
-    struct ro r = {c, t, true};
-    if (!h_wait_until(read_only_is, &r, 2 * h_timeout_ms()))
+    struct chaos_ro r = {c, t, true};
+    if (!h_wait_until(chaos_read_only_is, &r, 2 * h_timeout_ms()))
         fail_msg("isolated %s never became read-only: %s", c->nodes[t].id, h_views_line(c));
-    j = post(c, t, "/chaos/stop", "{}", &st);
+    j = chaos_post(c, t, "/chaos/stop", "{}", &st);
     if (st != 200)
         fail_msg("POST /chaos/stop on read-only %s answered %ld", c->nodes[t].id, st);
     assert_int_equal(json_integer_value(json_object_get(j, "healed_here")), 1);
     json_decref(j);
     r.want = false;
-    if (!h_wait_until(read_only_is, &r, 2 * h_timeout_ms()))
+    if (!h_wait_until(chaos_read_only_is, &r, 2 * h_timeout_ms()))
         fail_msg("%s stayed read-only after the kill switch: %s", c->nodes[t].id, h_views_line(c));
     h_cluster_pass(c);
 }
