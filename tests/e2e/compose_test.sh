@@ -85,6 +85,10 @@ teardown() {
     local rc=$?
     set +e
     if [ $rc -ne 0 ]; then
+        echo "e2e: every node's state (role, leader, term, read_only, committed, head):" >&2
+        for i in 1 2 3 4 5; do
+            echo "    n$i: $(state "$i" | jq -c '[.role, .leader, .term, .read_only, .ledger.committed, .ledger.head]' 2>&1)" >&2
+        done
         echo "e2e: the end of every node's log:" >&2
         for i in 1 2 3 4 5; do
             echo "---- n$i" >&2
@@ -185,14 +189,20 @@ agreed_leader() {
     [ "$(state "${leader#n}" | jq -r .role)" = leader ] || return 1
     echo "${leader#n}"
 }
-# Every node of the list has the same ledger head and committed index.
+# The entry at index idx of node i's ledger: its hash, or nothing.
+hash_at() { curl -fsS --max-time 2 "http://$(http "$1")/ledger?from=$2&limit=1" | jq -r '(.entries // .)[0].hash // empty'; }
+# Every node of the list holds the leader's committed head, the same entry
+# (its hash) at the same index. Entries keep coming (checkpoints, records):
+# the head the leader names once, not five snapshots that must coincide.
 same_head() {
-    local nodes=${1:-1 2 3 4 5} first="" i h
+    local nodes=${1:-1 2 3 4 5} l idx want i
+    l=$(agreed_leader "$nodes") || return 1
+    idx=$(state "$l" | jq -r .ledger.committed) || return 1
+    want=$(hash_at "$l" "$idx") || return 1
+    [ -n "$want" ] || return 1
     for i in $nodes; do
-        h=$(state "$i" | jq -r '"\(.ledger.committed) \(.ledger.head)"') || return 1
-        [ -n "$h" ] && [ "$h" != "null null" ] || return 1
-        [ -z "$first" ] || [ "$first" = "$h" ] || return 1
-        first=$h
+        [ "$(state "$i" | jq -r .ledger.committed)" -ge "$idx" ] 2>/dev/null || return 1
+        [ "$(hash_at "$i" "$idx")" = "$want" ] || return 1
     done
 }
 one_leader_same_head() { agreed_leader "$@" >/dev/null && same_head "$@"; }
@@ -241,9 +251,8 @@ notes_everywhere() {
     while read -r idx text; do
         first=""
         for i in 1 2 3 4 5; do
-            hash=$(curl -fsS --max-time 2 "http://$(http "$i")/ledger?from=$idx&limit=1" |
-                jq -r '(.entries // .)[0] | .hash') || return 1
-            [ -n "$hash" ] && [ "$hash" != null ] || return 1
+            hash=$(hash_at "$i" "$idx") || return 1
+            [ -n "$hash" ] || return 1
             [ -z "$first" ] || [ "$first" = "$hash" ] || return 1
             first=$hash
         done
