@@ -48,7 +48,10 @@ else
 fi
 env=${CHIMERA_ENV_FILE:-$root/.env}
 printf '# Written by deploy/compose-secrets.sh; not a secret, never committed.\n' >"$env"
-printf 'CHIMERA_SECRETS_DIR=%s\nCHIMERA_UID=%s\nCHIMERA_GID=%s\n' "$dir" "$uid" "$gid" >>"$env"
+printf 'COMPOSE_PROJECT_NAME=chimera\nCHIMERA_SECRETS_DIR=%s\nCHIMERA_UID=%s\nCHIMERA_GID=%s\n' \
+    "$dir" "$uid" "$gid" >>"$env"
 [ -z "$made" ] || echo "compose-secrets: made$made in $dir"
 echo "compose-secrets: $env points compose at $dir (nodes run as uid $uid)"
-echo "chimeractl on the host: export CHIMERA_ADDR=127.0.0.1:8201,127.0.0.1:8202,127.0.0.1:8203 CHIMERA_ADMIN_TOKEN_FILE=$dir/admin.token"
+echo "chimeractl on the host:"
+echo "  export CHIMERA_ADDR=127.0.0.1:8201,127.0.0.1:8202,127.0.0.1:8203,127.0.0.1:8204,127.0.0.1:8205"
+echo "  export CHIMERA_ADMIN_TOKEN_FILE=$dir/admin.token"

@@ -124,6 +124,7 @@ set -a
 # shellcheck source=/dev/null
 . "$work/env"
 set +a
+export COMPOSE_PROJECT_NAME=$project # not the env file's
 token="$work/secrets/admin.token"
 # The injector stays off (CHIMERA_CHAOS_ENABLED unset); kill_node is listed so
 # that the leader-loss drill may kill the leader (it is refused unless listed).
