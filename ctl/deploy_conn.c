@@ -120,34 +120,13 @@ static int redirect_target(const struct ctl_reply *r, char *base, size_t blen)
     return -1;
 }
 
-/* The base URL of the --addr endpoint that is node `leader`, into base: the
- * address the leader gives for itself is its own listen address, which a
- * client outside its network (a container's published port, NAT) cannot
- * reach, while the user's --addr list can. -1 when none of them is it. */
+/* The base URL of the --addr endpoint that is node `leader` (see
+ * ctl_addr_state_of); -1 when none of them is it. */
 static int leader_in_addr(const struct ctl_conn *c, const char *leader, char *base, size_t blen)
 {
-    struct ctl_endpoint ep[CTL_MAX_ENDPOINTS];
-    char err[256];
-    int n = ctl_parse_endpoints(c->o->addr, ep, CTL_MAX_ENDPOINTS, err, sizeof err);
-    for (int i = 0; i < n; i++) {
-        struct ctl_opts one = *c->o;
-        one.addr = ep[i].base;
-        struct ctl_client *cl = ctl_client_new(&one);
-        struct ctl_reply r;
-        bool found = cl && ctl_get(cl, "/federation/state", &r) == 0 && r.status == 200 &&
-                     strcmp(ctl_json_str(r.json, "node", ""), leader) == 0;
-        if (cl)
-            ctl_reply_free(&r);
-        ctl_client_free(cl);
-        if (found) {
-            size_t len = strnlen(ep[i].base, sizeof ep[i].base);
-            if (len >= blen)
-                return -1;
-            memcpy(base, ep[i].base, len + 1);
-            return 0;
-        }
-    }
-    return -1;
+    json_t *st = ctl_addr_state_of(c->o, leader, base, blen);
+    json_decref(st);
+    return st ? 0 : -1;
 }
 
 /* POSTs payload with the token, following a follower's 307 to the leader
