@@ -71,6 +71,7 @@ compose() {
         --project-directory "$root" "$@"
 }
 # A subnet no other network on this engine uses (see docker-compose.e2e.yml).
+# shellcheck disable=SC2046 # one argument per network
 used=$(docker network inspect $(docker network ls -q) -f '{{range .IPAM.Config}}{{.Subnet}} {{end}}' 2>/dev/null || true)
 for k in $(seq $((RANDOM % 200)) 255) $(seq 0 255); do
     case " $used " in *" 10.213.$k.0/24 "*) continue ;; esac
@@ -324,6 +325,7 @@ wait_for 60 "every acknowledged note ($(wc -l <"$acked")) on every node" notes_e
 
 # ---- 3. cut two followers off ----------------------------------------------
 L=$(agreed_leader)
+# shellcheck disable=SC2046 # the two first followers
 set -- $(others "$L")
 A=$1 B=$2
 majority=$(others "$A" "$B")
