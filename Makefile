@@ -2,7 +2,7 @@
 #   make run       install what is missing, build, start a local 3-node federation
 #   make run-node NODE=n2   start one node of the running local federation again
 #   make stop-node NODE=n2  stop one node on purpose (run's supervisor leaves it down)
-#   make test      install what is missing, build, run every test (ASan + UBSan)
+#   make test      install what is missing, build, run every test (ASan + UBSan; e2e in Docker)
 #   make install   chimerad, chimeractl, chimera-demo into $(PREFIX)/bin (DESTDIR honoured)
 #   make bench     run the benchmark programs and print their figures
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -12,7 +12,7 @@ PREFIX ?= /usr/local
 # What a federation needs; `make run` and `make install` build only these.
 PROGRAMS = chimerad chimeractl chimera-demo
 
-.PHONY: all deps configure build programs run run-node stop-node install test unit bench fuzz format clean
+.PHONY: all deps configure build programs run run-node stop-node install test test-deps unit bench fuzz format clean
 
 all: build
 
@@ -46,12 +46,17 @@ install: programs
 	@DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
 
 # The release build must be warning-free; the tests run on the sanitized build.
-test: build
+# The e2e test (tests/e2e, label e2e) also needs Docker: test-deps installs it
+# and starts dockerd when none answers (`make run` never does).
+test: build test-deps
 	@cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCHIMERA_SANITIZE=ON >/dev/null
 	@env -u MAKEFLAGS -u MAKELEVEL cmake --build $(TEST_BUILD) -j $(JOBS)
 	@cd $(TEST_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure $(CTEST_ARGS)
+
+test-deps:
+	@deploy/install-test-deps.sh
 
 unit: build
 	@cd $(BUILD) && ctest --output-on-failure -L unit

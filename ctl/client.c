@@ -399,3 +399,30 @@ int ctl_parse_ulong(const char *s, unsigned long long min, unsigned long long ma
     *out = v;
     return 0;
 }
+
+json_t *ctl_addr_state_of(const struct ctl_opts *o, const char *node, char *base, size_t blen)
+{
+    struct ctl_endpoint ep[CTL_MAX_ENDPOINTS];
+    char err[256];
+    int n = ctl_parse_endpoints(o->addr, ep, CTL_MAX_ENDPOINTS, err, sizeof err);
+    for (int i = 0; i < n; i++) {
+        struct ctl_opts one = *o;
+        one.addr = ep[i].base;
+        struct ctl_client *cl = ctl_client_new(&one);
+        struct ctl_reply r;
+        json_t *found = NULL;
+        if (cl && ctl_get(cl, "/federation/state", &r) == 0) {
+            const char *id = json_string_value(json_object_get(r.json, "node"));
+            if (r.status == 200 && id && strcmp(id, node) == 0)
+                found = json_incref(r.json);
+            ctl_reply_free(&r);
+        }
+        ctl_client_free(cl);
+        size_t len = strnlen(ep[i].base, sizeof ep[i].base);
+        if (found && base && len < blen)
+            memcpy(base, ep[i].base, len + 1);
+        if (found)
+            return found;
+    }
+    return NULL;
+}

@@ -134,6 +134,12 @@ int ctl_post(struct ctl_client *cl, const char *path, const json_t *body, const 
 int ctl_post_raw(struct ctl_client *cl, const char *path, const char *payload, const char *token,
                  struct ctl_reply *r);
 void ctl_reply_free(struct ctl_reply *r);
+/* The /federation/state of the --addr endpoint that is node `node` (a new
+ * reference), its base URL into base (may be NULL); NULL when none is. The
+ * address a node gives for itself is its own listen address, which a client
+ * outside its network (a container's published port, NAT) cannot reach;
+ * the user's --addr list can. */
+json_t *ctl_addr_state_of(const struct ctl_opts *o, const char *node, char *base, size_t blen);
 
 /* Lets long-running commands abort a request in flight (set from a signal
  * handler). May be NULL. */
@@ -236,6 +242,8 @@ int ctl_cmd_chaos(const struct ctl_opts *o, int argc, char **argv);
 int ctl_cmd_recovery(const struct ctl_opts *o, int argc, char **argv);
 int ctl_cmd_drill_run(const struct ctl_opts *o, int argc, char **argv);
 int ctl_cmd_drill_history(const struct ctl_opts *o, int argc, char **argv);
+/* health.c: health [--ready], one probe of /health/live (or /ready). */
+int ctl_cmd_health(const struct ctl_opts *o, int argc, char **argv);
 
 /* deploy_view.c: how deployments are printed for people. */
 /* The plan of a POST /deployments answer (202, 200 dry run, 422):

@@ -120,26 +120,47 @@ static int redirect_target(const struct ctl_reply *r, char *base, size_t blen)
     return -1;
 }
 
-/* POSTs payload with the token, following a follower's 307 to the leader.
- * Returns ctl_post_raw's result; r holds the final answer. */
+/* The base URL of the --addr endpoint that is node `leader` (see
+ * ctl_addr_state_of); -1 when none of them is it. */
+static int leader_in_addr(const struct ctl_conn *c, const char *leader, char *base, size_t blen)
+{
+    json_t *st = ctl_addr_state_of(c->o, leader, base, blen);
+    json_decref(st);
+    return st ? 0 : -1;
+}
+
+/* POSTs payload with the token, following a follower's 307 to the leader
+ * (at the address the follower gives, else at the --addr endpoint that is
+ * the leader). Returns ctl_post_raw's result; r holds the final answer. */
 int ctl_conn_post(struct ctl_conn *c, const char *path, const char *payload, const char *token,
                   struct ctl_reply *r)
 {
     int rc = ctl_post_raw(c->using, path, payload, token, r);
     for (int hop = 0; rc == 0 && (r->status == 307 || r->status == 308); hop++) {
-        char base[512];
+        char base[512], leader[128];
         if (hop == MAX_REDIRECTS || redirect_target(r, base, sizeof base) != 0)
             return rc; /* reported by the caller as an unexpected answer */
-        if (!c->o->json)
-            fprintf(stderr, "chimeractl: %s is not the leader; sending to the leader at %s\n",
-                    ctl_conn_addr(c), base);
-        if (conn_redirect(c, base) != 0) {
+        snprintf(leader, sizeof leader, "%s", ctl_json_str(r->json, "leader", ""));
+        for (int tries = 0; tries < 2; tries++) {
+            if (!c->o->json && tries == 0)
+                fprintf(stderr, "chimeractl: %s is not the leader; sending to the leader at %s\n",
+                        ctl_conn_addr(c), base);
+            else if (!c->o->json)
+                fprintf(stderr,
+                        "chimeractl: %s does not answer; sending to %s, the leader %s in --addr\n",
+                        ctl_conn_addr(c), base, leader);
+            if (conn_redirect(c, base) != 0) {
+                ctl_reply_free(r);
+                snprintf(r->error, sizeof r->error, "out of memory");
+                return -1;
+            }
             ctl_reply_free(r);
-            snprintf(r->error, sizeof r->error, "out of memory");
-            return -1;
+            rc = ctl_post_raw(c->using, path, payload, token, r);
+            /* Not reached (refused, no such host): nothing was sent there. */
+            if (!(rc != 0 && r->no_answer && leader[0] &&
+                  leader_in_addr(c, leader, base, sizeof base) == 0))
+                break;
         }
-        ctl_reply_free(r);
-        rc = ctl_post_raw(c->using, path, payload, token, r);
     }
     return rc;
 }

@@ -403,6 +403,23 @@ static const struct page pages[] = {
      "  /recovery (an older chimerad); 5 cannot connect; 6 auth refused;\n"
      "  7 unavailable (503); 3 another error status; 1 an answer that could\n"
      "  not be used; 2 usage error\n"},
+    {"health", "one liveness (or readiness) probe of a node", "health [--live|--ready] [--json]",
+     "One GET /health/live (with --ready: /health/ready) of the node behind\n"
+     "--addr (the first endpoint that answers), answered by the exit status:\n"
+     "what a container's HEALTHCHECK or a supervisor runs (no curl needed).\n"
+     "No retry: the caller decides how often to ask. Prints one line: the\n"
+     "endpoint, the node and its state (with --ready, the reason it is not).\n"
+     "\n"
+     "Options:\n"
+     "  --live    is the process serving? (the default)\n"
+     "  --ready   does it know a quorum-backed leader, is it writable, is its\n"
+     "            release healthy?\n"
+     "  --json    the node's answer\n"
+     "\n"
+     "Example:\n"
+     "  chimeractl --addr 127.0.0.1:8080 --timeout-ms 2000 health\n",
+     "  0 live (ready); 7 not ready (503, the reason printed); 5 cannot\n"
+     "  connect; 3 another error status; 2 usage error\n"},
     {"help", "help for a command", "help [COMMAND [SUBCOMMAND]] | help exit-codes",
      "The help of a command (the same as COMMAND --help), or the exit-code\n"
      "table with `help exit-codes`.\n"
@@ -480,9 +497,9 @@ static void print_page(const struct page *p)
     printf("\nGlobal options (--addr, --json, --timeout-ms, --token-file): chimeractl --help\n");
 }
 
-static const char *const top_names[] = {"status",   "events", "keygen",      "version",
-                                        "ledger",   "deploy", "deployments", "deployment",
-                                        "rollback", "drill",  "help",        "recovery"};
+static const char *const top_names[] = {"status", "events",      "keygen",     "version",  "ledger",
+                                        "deploy", "deployments", "deployment", "rollback", "drill",
+                                        "chaos",  "recovery",    "health",     "help"};
 static const char *const ledger_names[] = {"show", "tail", "head", "note", "verify"};
 static const char *const drill_names[] = {"validate", "list", "run", "history"};
 

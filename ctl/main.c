@@ -26,6 +26,7 @@ static const struct command commands[] = {
     {"drill", ctl_cmd_drill},
     {"chaos", ctl_cmd_chaos},
     {"recovery", ctl_cmd_recovery},
+    {"health", ctl_cmd_health},
     /* clang-format on */
 };
 

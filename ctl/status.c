@@ -476,6 +476,13 @@ int ctl_cmd_status(const struct ctl_opts *o, int argc, char **argv)
             ms[i].state = json_incref(r.json);
     }
     fan_out(ms, n, o->timeout_ms < FANOUT_MAX_MS ? o->timeout_ms : FANOUT_MAX_MS);
+    /* A member its own address does not reach (a container's) may be one
+     * of the --addr endpoints. */
+    for (size_t i = 0; i < n; i++) {
+        const char *id = str_or(json_object_get(ms[i].peer, "node"), NULL);
+        if (!ms[i].state && id && (ms[i].state = ctl_addr_state_of(o, id, NULL, 0)))
+            ms[i].error[0] = '\0';
+    }
     if (o->json) {
         json_object_set_new(r.json, "members", members_json(ms, n));
         json_dumpf(r.json, stdout, JSON_INDENT(2));

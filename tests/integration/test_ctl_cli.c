@@ -112,7 +112,7 @@ static void test_every_command_has_its_own_help_page(void **state)
         {"status", NULL},     {"events", NULL},      {"keygen", NULL},     {"version", NULL},
         {"ledger", NULL},     {"deployments", NULL}, {"deployment", NULL}, {"rollback", NULL},
         {"ledger", "show"},   {"ledger", "tail"},    {"ledger", "head"},   {"ledger", "note"},
-        {"ledger", "verify"},
+        {"ledger", "verify"}, {"health", NULL},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         struct run r = cmds[i][1] ? CTL(fed, -1, cmds[i][0], cmds[i][1], "--help")
@@ -404,6 +404,31 @@ static void test_status_shows_a_member_that_does_not_answer_as_unreachable(void 
     done();
 }
 
+/* ---- health --------------------------------------------------------------- */
+
+static void test_health_answers_by_its_exit_status_live_ready_or_unreachable(void **state)
+{
+    (void)state;
+    char want[64];
+    snprintf(want, sizeof want, "%s live\n", fed->nodes[follower()].id);
+    struct run r = CTL(fed, follower(), "health");
+    EXPECT(r.code == 0 && strstr(r.out, want), r);
+    run_free(&r);
+    r = CTL(fed, follower(), "health", "--ready", "--json");
+    json_t *j = json_loads(r.out, 0, NULL);
+    EXPECT(r.code == 0 && j && strcmp(json_string_value(json_object_get(j, "status")), "ok") == 0,
+           r);
+    json_decref(j);
+    run_free(&r);
+    r = CTL(fed, -1, "--addr", "127.0.0.1:1", "health");
+    EXPECT(r.code == 5 && strstr(r.err, "cannot reach"), r);
+    run_free(&r);
+    r = CTL(fed, follower(), "health", "--bogus");
+    EXPECT(r.code == 2 && strstr(r.err, "unknown argument '--bogus'"), r);
+    run_free(&r);
+    done();
+}
+
 /* Last: it kills a follower for good. The leader's last report of a member
  * it no longer hears is stale; status does not show it as that member's
  * health. Runs after the release test deployed demo 1.0.0. */
@@ -441,6 +466,7 @@ int main(void)
         cmocka_unit_test(test_status_shows_each_members_release_health_and_ports),
         cmocka_unit_test(test_status_json_adds_what_each_member_answered),
         cmocka_unit_test(test_status_shows_a_member_that_does_not_answer_as_unreachable),
+        cmocka_unit_test(test_health_answers_by_its_exit_status_live_ready_or_unreachable),
         cmocka_unit_test(test_status_shows_a_dead_members_health_as_unknown),
     };
     tests_total = (int)(sizeof tests / sizeof tests[0]);
