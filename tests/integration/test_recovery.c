@@ -119,6 +119,20 @@ static void assert_every_ledger_records(struct h_cluster *c, int v, const char *
     }
 }
 
+/* Every ledger holds a rollback for a crash loop, and every node runs v1
+ * again. */
+static void assert_reverted_to(struct h_cluster *c, const char *v1)
+{
+    for (int i = 0; i < c->n; i++) {
+        struct entry_arg e = {c, i, "rollback", NULL, "crash loop"};
+        if (!h_wait_until(ledger_has, &e, DEPLOY_MS))
+            fail_msg("%s's ledger holds no rollback for a crash loop: %s", c->nodes[i].id,
+                     h_views_line(c));
+    }
+    if (!h_release_wait_running(c, v1, DEPLOY_MS))
+        fail_msg("the nodes did not go back to %s: %s", v1, h_views_line(c));
+}
+
 static void test_a_service_killed_with_sigkill_is_restarted_and_the_event_says_so(void **state)
 {
     struct h_cluster *c = *state;
@@ -183,14 +197,7 @@ static void test_a_release_that_crash_loops_soon_after_it_became_stable_is_rever
     if (!h_release_wait_stage(c, v4, "stable", DEPLOY_MS))
         fail_msg("demo 4.0.0 did not become stable: %s", h_views_line(c));
     /* Two crashes on a node are its crash loop; the leader reverts. */
-    for (int i = 0; i < c->n; i++) {
-        struct entry_arg e = {c, i, "rollback", NULL, "crash loop"};
-        if (!h_wait_until(ledger_has, &e, DEPLOY_MS))
-            fail_msg("%s's ledger holds no rollback for a crash loop: %s", c->nodes[i].id,
-                     h_views_line(c));
-    }
-    if (!h_release_wait_running(c, v1, DEPLOY_MS))
-        fail_msg("the nodes did not go back to demo 1.0.0: %s", h_views_line(c));
+    assert_reverted_to(c, v1);
     free(v1);
     free(v4);
     h_cluster_pass(c);
@@ -483,14 +490,7 @@ static void test_a_revert_lost_with_the_leader_that_decided_it_is_decided_again(
                  h_views_line(c));
     h_node_resume(c, leader);
 
-    for (int i = 0; i < c->n; i++) {
-        struct entry_arg e = {c, i, "rollback", NULL, "crash loop"};
-        if (!h_wait_until(ledger_has, &e, DEPLOY_MS))
-            fail_msg("%s's ledger holds no rollback for the crash loop: %s", c->nodes[i].id,
-                     h_views_line(c));
-    }
-    if (!h_release_wait_running(c, v1, DEPLOY_MS))
-        fail_msg("the nodes did not go back to demo 1.0.0: %s", h_views_line(c));
+    assert_reverted_to(c, v1);
     snprintf(about, sizeof(about), "service web on %s: crash loop reported again",
              c->nodes[leader].id);
     if (!h_release_wait_event(c, leader, "recovery.crash_loop_resent", about, h_timeout_ms(), NULL,
