@@ -73,10 +73,11 @@
  * starts the service as the deploy shell does; RESTART_AT is a promise (an event "restart in 2 s",
  * a timer); STOP stops the pid's process group (SIGTERM, SIGKILL after stop_grace) and feeds its
  * exit (or an exit at once when the process is gone); REPORT_CRASH_LOOP sends [node, service,
- * attempts, cause] to the leader, who answers with wt_leader_decide (and reverts through the
- * rollout core on WT_VERDICT_REVERT); MARK_FAILED sets the service's state, an event and a metric;
- * RECORD emits the event "recovery.restarted" (wt_recovery_text), asks the leader to commit it to
- * the ledger, and feeds the MTTR histogram. */
+ * attempts, cause] to the leader until the node knows the outcome (wt_loop_verdict_is_outcome);
+ * the leader answers, when wt_report_answer says so, with wt_leader_decide (and reverts through
+ * the rollout core on WT_VERDICT_REVERT); MARK_FAILED sets the service's state, an event and a
+ * metric; RECORD emits the event "recovery.restarted" (wt_recovery_text), asks the leader to commit
+ * it to the ledger, and feeds the MTTR histogram. */
 #ifndef CHIMERA_CHAOS_WATCHTOWER_H
 #define CHIMERA_CHAOS_WATCHTOWER_H
 
