@@ -169,6 +169,7 @@ static void failed(struct wt *w, struct wt_service *s, uint64_t now, struct wt_c
                 a->attempts = s->window_count;
                 a->window_ms = s->window_ms;
                 a->cause = cause;
+                a->first_cause = s->episode_cause;
             }
         }
         if (r->mode == WT_MODE_FAIL) {
@@ -176,8 +177,10 @@ static void failed(struct wt *w, struct wt_service *s, uint64_t now, struct wt_c
             if (!s->marked_failed) {
                 s->marked_failed = true;
                 struct wt_action *a = add(out, WT_ACT_MARK_FAILED, s->spec.name, now);
-                if (a)
+                if (a) {
                     a->cause = cause;
+                    a->first_cause = s->episode_cause;
+                }
             }
             return;
         }
@@ -195,6 +198,7 @@ static void failed(struct wt *w, struct wt_service *s, uint64_t now, struct wt_c
     if (a) {
         a->attempt = s->restart_attempt;
         a->cause = cause;
+        a->first_cause = s->episode_cause;
     }
     if (!wait) {
         s->episode_attempts++;
@@ -203,7 +207,7 @@ static void failed(struct wt *w, struct wt_service *s, uint64_t now, struct wt_c
 }
 
 /* A due restart, or a liveness deadline passed, at now. */
-static void tick(struct wt *w, struct wt_service *s, uint64_t now, struct wt_actions *out)
+static void tick(struct wt_service *s, uint64_t now, struct wt_actions *out)
 {
     if (s->state == WT_S_DOWN && now >= s->restart_due_ms) {
         s->state = WT_S_STARTING;
@@ -212,11 +216,12 @@ static void tick(struct wt *w, struct wt_service *s, uint64_t now, struct wt_act
         struct wt_action *a = add(out, WT_ACT_RESTART, s->spec.name, now);
         if (a) {
             a->attempt = s->restart_attempt;
-            a->cause = s->episode_cause;
+            a->cause = s->last_cause;
+            a->first_cause = s->episode_cause;
         }
         return;
     }
-    if (s->pid && s->failing && now >= s->failing_since_ms &&
+    if (s->pid && s->failing && s->state != WT_S_STOPPING && now >= s->failing_since_ms &&
         now - s->failing_since_ms >= liveness_of(s)) {
         struct wt_cause cause = {WT_CAUSE_LIVENESS, (int64_t)(now - s->failing_since_ms)};
         struct wt_action *a = add(out, WT_ACT_STOP, s->spec.name, now);
@@ -227,15 +232,19 @@ static void tick(struct wt *w, struct wt_service *s, uint64_t now, struct wt_act
         /* The recovery is timed from the first failing check: that is when
          * users began to see it. */
         open_episode(s, s->failing_since_ms, cause);
-        failed(w, s, now, cause, out);
+        /* The restart waits for the exit (a fixed port must be free), and
+         * is counted then, once: until it, nothing is due. */
+        s->state = WT_S_STOPPING;
+        s->stop_cause = cause;
+        s->failing = false;
     }
 }
 
 static void check(struct wt *w, struct wt_service *s, const struct wt_event *ev,
                   struct wt_actions *out)
 {
-    if (!s->pid || s->state == WT_S_DOWN || s->state == WT_S_FAILED)
-        return; /* a late answer about a process that is gone */
+    if (!s->pid || s->state == WT_S_DOWN || s->state == WT_S_FAILED || s->state == WT_S_STOPPING)
+        return; /* a late answer about a process that is gone (or going) */
     if (ev->pass) {
         healthy(w, s, ev->at_ms, out);
         return;
@@ -248,7 +257,7 @@ static void check(struct wt *w, struct wt_service *s, const struct wt_event *ev,
     }
     if (s->state == WT_S_HEALTHY)
         s->state = WT_S_UNHEALTHY;
-    tick(w, s, ev->at_ms, out);
+    tick(s, ev->at_ms, out);
 }
 
 static void release(struct wt *w, const struct wt_event *ev)
@@ -301,7 +310,7 @@ void wt_step(struct wt *w, const struct wt_event *ev, struct wt_actions *out)
     }
     if (ev->kind == WT_EV_TICK) {
         for (size_t i = 0; i < w->nsvc; i++)
-            tick(w, &w->svc[i], now, out);
+            tick(&w->svc[i], now, out);
         return;
     }
     struct wt_service *s = find(w, ev->service);
@@ -319,9 +328,11 @@ void wt_step(struct wt *w, const struct wt_event *ev, struct wt_actions *out)
     case WT_EV_EXITED:
         if (!s->pid || ev->pid != s->pid || s->state == WT_S_FAILED)
             break; /* not the process it tracks: stopped on purpose, or an old one */
+        /* A process stopped for liveness died of the stop, not of itself. */
         failed(w, s, now,
-               ev->signal ? (struct wt_cause){WT_CAUSE_SIGNAL, ev->signal}
-                          : (struct wt_cause){WT_CAUSE_EXIT, ev->status},
+               s->state == WT_S_STOPPING ? s->stop_cause
+               : ev->signal              ? (struct wt_cause){WT_CAUSE_SIGNAL, ev->signal}
+                                         : (struct wt_cause){WT_CAUSE_EXIT, ev->status},
                out);
         break;
     case WT_EV_START_FAILED:
@@ -336,8 +347,10 @@ void wt_step(struct wt *w, const struct wt_event *ev, struct wt_actions *out)
         if (ev->verdict == WT_VERDICT_MARK_FAILED && s->episode && !s->marked_failed) {
             s->marked_failed = true;
             struct wt_action *a = add(out, WT_ACT_MARK_FAILED, s->spec.name, now);
-            if (a)
-                a->cause = s->episode_cause;
+            if (a) {
+                a->cause = s->last_cause;
+                a->first_cause = s->episode_cause;
+            }
         }
         break;
     default:
@@ -372,6 +385,21 @@ enum wt_verdict wt_leader_decide(const struct wt_release_age *rel, uint64_t wind
     return fresh ? WT_VERDICT_REVERT : WT_VERDICT_MARK_FAILED;
 }
 
+bool wt_loop_verdict_is_outcome(enum wt_verdict v)
+{
+    return v == WT_VERDICT_MARK_FAILED;
+}
+
+enum wt_report_answer wt_report_answer(const struct wt_report_view *v)
+{
+    /* Until its own term's first entry commits, a leader cannot tell
+     * whether its predecessor's revert will: deciding now could revert
+     * twice (to the release before the previous one). */
+    if (!v->own_term_committed || !v->state_applied)
+        return WT_ANSWER_LATER;
+    return v->about_desired ? WT_ANSWER_DECIDE : WT_ANSWER_STALE;
+}
+
 void wt_cause_text(const struct wt_cause *c, char *out, size_t cap)
 {
     switch (c->kind) {
@@ -391,6 +419,19 @@ void wt_cause_text(const struct wt_cause *c, char *out, size_t cap)
         snprintf(out, cap, "unknown");
         break;
     }
+}
+
+void wt_action_cause_text(const struct wt_action *a, char *out, size_t cap)
+{
+    char last[48], first[48];
+    wt_cause_text(&a->cause, last, sizeof last);
+    const struct wt_cause *f = &a->first_cause;
+    if (!f->kind || (f->kind == a->cause.kind && f->code == a->cause.code)) {
+        snprintf(out, cap, "%s", last);
+        return;
+    }
+    wt_cause_text(f, first, sizeof first);
+    snprintf(out, cap, "%s (first %s)", last, first);
 }
 
 void wt_recovery_text(const struct wt_recovery *r, char *out, size_t cap)

@@ -42,7 +42,10 @@
  * check has failed continuously for liveness_ms (the shell derives it from
  * the manifest: unhealthy_threshold x interval, i.e. failureThreshold x
  * periodSeconds) is stopped and restarted under the same restart policy,
- * not only reported. A passing check ends the streak. Checks are not held
+ * not only reported: STOP first; the restart (RESTART or RESTART_AT, and
+ * its count) comes with the stopped process's exit, which the shell feeds
+ * as for any exit (WT_S_STOPPING until then), so that a fixed port is free
+ * and one restart is one attempt. A passing check ends the streak. Checks are not held
  * against a service during start_grace_ms after it started (Kubernetes'
  * startupProbe / initialDelaySeconds): a slow start is not a failure.
  *
@@ -58,8 +61,8 @@
  *
  * Processes are told apart by pid: an exit whose pid is not the one the
  * watchtower tracks for that service (an old release's process the deploy
- * shell stopped, or a process the watchtower itself had stopped) is not a
- * failure.
+ * shell stopped) is not a failure; the exit of the process it stopped for
+ * liveness is the cue of the restart, with the liveness cause.
  *
  * The shell (node/chaos/) feeds: WT_EV_RELEASE when the node's release
  * changes (before it stops the old services, so their exits are not
@@ -67,16 +70,14 @@
  * every health check's answer, WT_EV_MARKED for each marked process that
  * is not one of its own children (a periodic scan), the leader's verdict,
  * and a tick at wt_next_due. It performs the actions in order: RESTART
- * starts the service as the deploy shell does (after the stop of a STOP
- * just before it in the same batch has finished: a fixed port must be
- * free); RESTART_AT is a promise (an event "restart in 2 s", a timer);
- * STOP stops the pid's process group (SIGTERM, SIGKILL after stop_grace);
- * REPORT_CRASH_LOOP sends [node, service, attempts, cause] to the leader,
- * who answers with wt_leader_decide (and reverts through the rollout core
- * on WT_VERDICT_REVERT); MARK_FAILED sets the service's state, an event
- * and a metric; RECORD emits the event "recovery.restarted"
- * (wt_recovery_text), asks the leader to commit it to the ledger, and
- * feeds the MTTR histogram. */
+ * starts the service as the deploy shell does; RESTART_AT is a promise (an event "restart in 2 s",
+ * a timer); STOP stops the pid's process group (SIGTERM, SIGKILL after stop_grace) and feeds its
+ * exit (or an exit at once when the process is gone); REPORT_CRASH_LOOP sends [node, service,
+ * attempts, cause] to the leader until the node knows the outcome (wt_loop_verdict_is_outcome);
+ * the leader answers, when wt_report_answer says so, with wt_leader_decide (and reverts through
+ * the rollout core on WT_VERDICT_REVERT); MARK_FAILED sets the service's state, an event and a
+ * metric; RECORD emits the event "recovery.restarted" (wt_recovery_text), asks the leader to commit
+ * it to the ledger, and feeds the MTTR histogram. */
 #ifndef CHIMERA_CHAOS_WATCHTOWER_H
 #define CHIMERA_CHAOS_WATCHTOWER_H
 
@@ -197,7 +198,10 @@ struct wt_action {
     uint32_t attempt;            /* RESTART, RESTART_AT: 1, 2, ... within the interval */
     uint32_t attempts;           /* REPORT_CRASH_LOOP: restarts within the interval */
     uint64_t window_ms;          /* REPORT_CRASH_LOOP: when the interval began */
-    struct wt_cause cause;       /* RESTART*, STOP (liveness), REPORT_CRASH_LOOP, MARK_FAILED */
+    struct wt_cause cause;       /* RESTART*, STOP (liveness), REPORT_CRASH_LOOP, MARK_FAILED:
+                                  * the latest failure */
+    struct wt_cause first_cause; /* RESTART*, REPORT_CRASH_LOOP, MARK_FAILED: the failure that
+                                  * began the episode (the same, or an earlier one) */
     struct wt_recovery recovery; /* RECORD */
 };
 
@@ -228,6 +232,7 @@ enum wt_state {
     WT_S_UNHEALTHY, /* running, checks failing */
     WT_S_DOWN,      /* gone; a restart is due at restart_due_ms */
     WT_S_FAILED,    /* mode fail after a crash loop: not restarted */
+    WT_S_STOPPING,  /* stopped for liveness: restarted (and counted) at its exit */
 };
 
 struct wt_service {
@@ -236,7 +241,8 @@ struct wt_service {
     bool marked_failed;
     int64_t pid; /* 0: none tracked */
     uint64_t started_ms;
-    uint64_t failing_since_ms; /* first failing check of the streak (0: passing) */
+    uint64_t failing_since_ms;  /* first failing check of the streak (0: passing) */
+    struct wt_cause stop_cause; /* WT_S_STOPPING: the liveness failure it is stopped for */
     bool failing;
     uint64_t restart_due_ms; /* WT_S_DOWN */
     uint32_t restart_attempt;
@@ -335,8 +341,41 @@ struct wt_release_age {
 enum wt_verdict wt_leader_decide(const struct wt_release_age *rel, uint64_t window_ms,
                                  uint64_t now_ms);
 
+/* A crash loop's report is kept (and repeated, wt_loop_resend_ms) until the
+ * node knows its outcome: whether verdict v is that outcome. A
+ * mark_failed is. A revert is not: it is the leader's intent, and the
+ * leader may lose its place before the rollback commits; the report ends
+ * when the node's own ledger wants another release of it (the rollback
+ * committed, which ends every report), so a revert lost with its leader is
+ * decided again by the next one. */
+bool wt_loop_verdict_is_outcome(enum wt_verdict v);
+
+/* What the leader does with a crash loop's report (the same report may
+ * come again, to it or to the next leader, until the node sees the
+ * outcome). */
+enum wt_report_answer {
+    WT_ANSWER_DECIDE = 1, /* decide now (wt_leader_decide) and answer */
+    WT_ANSWER_LATER,      /* not yet: entries of an earlier leader are not settled here (one
+                           * may be its revert of this very release), or the deployment state
+                           * lags the commit; no answer, the node reports again */
+    WT_ANSWER_STALE,      /* about a release the ledger no longer wants on that node (a revert
+                           * committed): no answer, the node drops it as it applies the same */
+};
+
+struct wt_report_view {
+    bool about_desired;      /* the report names the deployment the ledger wants on that node */
+    bool own_term_committed; /* the leader has committed an entry of its own term */
+    bool state_applied;      /* the leader's deployment state includes every committed entry */
+};
+
+enum wt_report_answer wt_report_answer(const struct wt_report_view *v);
+
 /* "exit 137", "signal 9", "liveness failing 3000 ms", "start failed". */
 void wt_cause_text(const struct wt_cause *c, char *out, size_t cap);
+
+/* An action's cause: the latest failure, and the one that began the
+ * episode when it was another: "exit 3 (first liveness failing 3000 ms)". */
+void wt_action_cause_text(const struct wt_action *a, char *out, size_t cap);
 
 /* The recovery event's message (kind "recovery.restarted"): "service web
  * on n2 after exit 137, attempt 2, healthy again in 412 ms". */

@@ -26,6 +26,8 @@ static const char *state_name(const struct wt_service *s)
         return "down";
     case WT_S_FAILED:
         return "failed";
+    case WT_S_STOPPING:
+        return "stopping";
     }
     return "unknown";
 }

@@ -50,7 +50,7 @@ static void record(struct watch *w, const struct wt_recovery *r)
 static void restart(struct watch *w, const struct wt_action *a)
 {
     char err[512], why[128];
-    wt_cause_text(&a->cause, why, sizeof(why));
+    wt_action_cause_text(a, why, sizeof(why));
     if (deploy_run_restart(w->dp, a->service, err, sizeof(err)) != 0) {
         node_event(w->base, "recovery.restart_failed", NULL, "service %s on %s: %s", a->service,
                    w->base->cfg.id, err);
@@ -80,21 +80,24 @@ static void stop_stray(struct watch *w, int64_t pid)
                w->base->cfg.id, pid);
 }
 
+static void step(struct watch *w, struct wt_event *ev);
+
+static void gone(struct watch *w, const char *svc, int64_t pid)
+{
+    struct wt_event ev = {.kind = WT_EV_EXITED, .pid = pid};
+    snprintf(ev.service, sizeof(ev.service), "%s", svc);
+    step(w, &ev);
+}
+
 static void perform(struct watch *w, const struct wt_actions *out)
 {
     for (size_t k = 0; k < out->n; k++) {
         const struct wt_action *a = &out->a[k];
         int i = svc_index(w, a->service);
         char why[128];
-        wt_cause_text(&a->cause, why, sizeof(why));
+        wt_action_cause_text(a, why, sizeof(why));
         switch (a->kind) {
         case WT_ACT_RESTART:
-            /* After a liveness stop in this batch: once it has exited, so
-             * that a fixed port is free. */
-            if (i >= 0 && w->restart_after_stop[i]) {
-                w->pending[i] = *a;
-                break;
-            }
             restart(w, a);
             break;
         case WT_ACT_RESTART_AT:
@@ -106,11 +109,11 @@ static void perform(struct watch *w, const struct wt_actions *out)
         case WT_ACT_STOP:
             if (a->stray)
                 stop_stray(w, a->pid);
-            else if (i >= 0 && deploy_run_stop_service(w->dp, a->service, a->pid)) {
-                w->restart_after_stop[i] = true;
+            else if (i >= 0 && deploy_run_stop_service(w->dp, a->service, a->pid))
                 node_event(w->base, "recovery.liveness_stop", NULL, "service %s on %s: %s",
                            a->service, w->base->cfg.id, why);
-            }
+            else /* gone already: its exit is the core's cue to restart it */
+                gone(w, a->service, a->pid);
             break;
         case WT_ACT_REPORT_CRASH_LOOP:
             node_event(w->base, "recovery.crash_loop", NULL,
@@ -175,8 +178,6 @@ static void on_release(void *arg, const struct manifest *m)
     struct wt_tuning t = wt_tuning_default();
     for (size_t i = 0; m && i < m->nservices && n < WT_MAX_SERVICES; i++)
         specs[n++] = wt_spec_from_manifest(&m->services[i], &t);
-    memset(w->restart_after_stop, 0, sizeof(w->restart_after_stop));
-    memset(w->pending, 0, sizeof(w->pending));
     step(w, &(struct wt_event){.kind = WT_EV_RELEASE, .specs = specs, .nspecs = n});
 }
 
@@ -189,21 +190,9 @@ static void on_started(void *arg, const char *svc, int64_t pid)
 
 static void on_exited(void *arg, const char *svc, int64_t pid, int64_t status, int sig)
 {
-    struct watch *w = arg;
     struct wt_event ev = {.kind = WT_EV_EXITED, .pid = pid, .status = status, .signal = sig};
     named(&ev, svc);
-    step(w, &ev);
-    int i = svc_index(w, svc);
-    if (i < 0 || !w->restart_after_stop[i])
-        return;
-    /* The process stopped for liveness is gone: a restart it held back
-     * goes now, and one due later (a backoff) finds the port free. */
-    w->restart_after_stop[i] = false;
-    if (w->pending[i].kind == WT_ACT_RESTART) {
-        struct wt_action a = w->pending[i];
-        w->pending[i].kind = 0;
-        restart(w, &a);
-    }
+    step(arg, &ev);
 }
 
 static void on_start_failed(void *arg, const char *svc, const char *why)
@@ -225,7 +214,7 @@ void watch_verdict(struct watch *w, const char *service, enum wt_verdict v)
 {
     if (!w->started)
         return;
-    watch_lead_verdict_arrived(w, service);
+    watch_lead_verdict_arrived(w, service, v);
     struct wt_event ev = {.kind = WT_EV_VERDICT, .verdict = v};
     named(&ev, service);
     step(w, &ev);

@@ -43,11 +43,12 @@ struct watch_owed {
     uint64_t last_failed_at;              /* the newest identity handed out */
 };
 
-/* A crash loop reported until the leader answers with a verdict
- * (watch_lead.c): sent at once when a leader is known, then again at
- * next_at (wt_loop_resend_ms); while no leader is known it waits, and
- * goes out as soon as one is. Dropped when the node's desired deployment
- * changes (the verdict would be about a release it no longer runs). */
+/* A crash loop reported until the node knows its outcome (watch_lead.c,
+ * wt_loop_verdict_is_outcome): sent at once when a leader is known, then
+ * again at next_at (wt_loop_resend_ms); while no leader is known it waits,
+ * and goes out as soon as one is. Dropped at a mark_failed verdict, or
+ * when the node's desired deployment changes (a revert committed, or any
+ * other release); a revert verdict only sets reverting. */
 struct watch_loop_report {
     bool active;
     char service[WT_NAME_MAX];
@@ -56,6 +57,7 @@ struct watch_loop_report {
     struct wt_cause cause;
     uint64_t next_at; /* loop ms; 0: as soon as a leader is known */
     uint32_t sends;
+    bool reverting; /* a leader answered revert; its rollback is not committed here yet */
 };
 
 struct watch {
@@ -68,8 +70,6 @@ struct watch {
     uv_timer_t timer;
     uint64_t timer_at; /* loop ms the timer is armed for (UINT64_MAX: none) */
     uint64_t scan_due, tick_due;
-    bool restart_after_stop[WT_MAX_SERVICES];  /* a liveness STOP, then a RESTART */
-    struct wt_action pending[WT_MAX_SERVICES]; /* that RESTART, done at the exit */
     struct watch_stray strays[WATCH_MAX_STRAYS];
     size_t nstrays;
     struct wt_recovery recent[WATCH_RECENT]; /* a ring, newest at (next - 1) */
@@ -100,8 +100,9 @@ void watch_verdict(struct watch *w, const char *service, enum wt_verdict v);
 void watch_lead_report_loop(struct watch *w, const struct wt_action *a);
 void watch_lead_queue(struct watch *w, const struct wt_recovery *r);
 void watch_lead_tick(struct watch *w);
-/* A verdict on service's crash loop arrived: its report is answered. */
-void watch_lead_verdict_arrived(struct watch *w, const char *service);
+/* Verdict v on service's crash loop arrived: its report is done with, or
+ * (a revert) kept until the rollback is committed here. */
+void watch_lead_verdict_arrived(struct watch *w, const char *service, enum wt_verdict v);
 void watch_on_crash_loop(struct watch *w, size_t from, const msgpack_object *f);
 void watch_on_crash_verdict(struct watch *w, size_t from, const msgpack_object *f);
 void watch_on_recovery(struct watch *w, size_t from, const msgpack_object *f);

@@ -15,7 +15,12 @@
  *
  * A crash loop reported while no leader is known (or whose verdict never
  * comes) is kept and reported again (watch.h, struct watch_loop_report)
- * until a verdict arrives.
+ * until the node knows the outcome (wt_loop_verdict_is_outcome): a
+ * mark_failed verdict, or its release changed; a revert verdict is not
+ * enough, since its leader may lose its place before the rollback
+ * commits. A leader answers only once its own term's entry is committed
+ * and never a report about a release the ledger no longer wants on that
+ * node (wt_report_answer), so a repeated report does not revert twice.
  *
  * Messages (ENV_LEDGER; shapes checked by node/msg.c):
  *   MSG_CRASH_LOOP    [8, service, attempts, cause_kind, cause_code, deployment]
@@ -124,12 +129,30 @@ static void send_verdict(struct watch *w, size_t to, const char *service, enum w
     node_pack_send(w->base, to, ENV_LEDGER, &p);
 }
 
+/* Whether this leader may answer node's report about deployment now
+ * (wt_report_answer). */
+static enum wt_report_answer answer_of(struct watch *w, const char *node, const char *deployment)
+{
+    const struct cons *cons = &w->raft->cons;
+    uint64_t term = 0;
+    struct wt_report_view v = {
+        .about_desired = strcmp(deployment, pl_desired(&w->dp->pl, node)) == 0,
+        .own_term_committed = w->raft->ledger &&
+                              ledger_term_at(w->raft->ledger, cons->commit, &term) == LEDGER_OK &&
+                              term == cons->term,
+        .state_applied = w->dp->applied >= cons->commit,
+    };
+    return wt_report_answer(&v);
+}
+
 static void lead_crash_loop(struct watch *w, size_t from, const char *service, uint32_t attempts,
-                            const struct wt_cause *cause)
+                            const struct wt_cause *cause, const char *deployment)
 {
     if (!is_leader(w) || from >= w->base->peers.n)
         return;
     const char *node = w->base->peers.m[from].id;
+    if (answer_of(w, node, deployment) != WT_ANSWER_DECIDE)
+        return; /* the node reports again until it sees the outcome */
     struct pl_state *pl = &w->dp->pl;
     struct wt_release_age age = release_age(pl, pl_find(pl, pl_desired(pl, node)));
     enum wt_verdict v =
@@ -148,7 +171,7 @@ static void send_loop(struct watch *w, const struct watch_loop_report *r)
 {
     int32_t leader = w->raft->cons.leader;
     if (leader == w->raft->cons.cfg.self) {
-        lead_crash_loop(w, w->base->peers.self, r->service, r->attempts, &r->cause);
+        lead_crash_loop(w, w->base->peers.self, r->service, r->attempts, &r->cause, r->deployment);
         return;
     }
     struct node_pack p;
@@ -196,10 +219,10 @@ static void loops_tick(struct watch *w)
         r->next_at = now + wt_loop_resend_ms(r->sends);
         if (r->sends > 1)
             node_event(w->base, "recovery.crash_loop_resent", NULL,
-                       "service %s on %s: crash loop reported again (report %" PRIu32
-                       "), no verdict yet",
-                       r->service, w->base->cfg.id, r->sends);
-        send_loop(w, r); /* may answer at once (this node leads): r is then inactive */
+                       "service %s on %s: crash loop reported again (report %" PRIu32 "), %s",
+                       r->service, w->base->cfg.id, r->sends,
+                       r->reverting ? "the revert is not committed yet" : "no verdict yet");
+        send_loop(w, r); /* may answer at once (this node leads) */
     }
 }
 
@@ -219,19 +242,25 @@ void watch_lead_report_loop(struct watch *w, const struct wt_action *a)
     loops_tick(w);
 }
 
-void watch_lead_verdict_arrived(struct watch *w, const char *service)
+void watch_lead_verdict_arrived(struct watch *w, const char *service, enum wt_verdict v)
 {
     struct watch_loop_report *r = loop_of(w, service);
-    if (r && r->active)
+    if (!r || !r->active)
+        return;
+    if (wt_loop_verdict_is_outcome(v))
         r->active = false;
+    else /* kept until the node's ledger wants another release of it */
+        r->reverting = true;
 }
 
 void watch_on_crash_loop(struct watch *w, size_t from, const msgpack_object *f)
 {
     char service[WT_NAME_MAX];
     str_of(&f[1], service, sizeof(service));
+    char deployment[PL_ID_MAX];
+    str_of(&f[5], deployment, sizeof(deployment));
     struct wt_cause c = {.kind = (enum wt_cause_kind)f[3].via.u64, .code = int_of(&f[4])};
-    lead_crash_loop(w, from, service, (uint32_t)f[2].via.u64, &c);
+    lead_crash_loop(w, from, service, (uint32_t)f[2].via.u64, &c, deployment);
 }
 
 void watch_on_crash_verdict(struct watch *w, size_t from, const msgpack_object *f)

@@ -5,8 +5,9 @@
  * recorded; a release that crash-loops soon after it became stable is
  * reverted, one stable for longer than the revert window has the service
  * marked failed on that node and retried; a crash loop seen while there is
- * no leader is reported once there is one; with the watchtower off a
- * killed service stays down. */
+ * no leader is reported once there is one; a revert lost with the leader
+ * that decided it is decided again by the next one; with the watchtower
+ * off a killed service stays down. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -118,6 +119,20 @@ static void assert_every_ledger_records(struct h_cluster *c, int v, const char *
     }
 }
 
+/* Every ledger holds a rollback for a crash loop, and every node runs v1
+ * again. */
+static void assert_reverted_to(struct h_cluster *c, const char *v1)
+{
+    for (int i = 0; i < c->n; i++) {
+        struct entry_arg e = {c, i, "rollback", NULL, "crash loop"};
+        if (!h_wait_until(ledger_has, &e, DEPLOY_MS))
+            fail_msg("%s's ledger holds no rollback for a crash loop: %s", c->nodes[i].id,
+                     h_views_line(c));
+    }
+    if (!h_release_wait_running(c, v1, DEPLOY_MS))
+        fail_msg("the nodes did not go back to %s: %s", v1, h_views_line(c));
+}
+
 static void test_a_service_killed_with_sigkill_is_restarted_and_the_event_says_so(void **state)
 {
     struct h_cluster *c = *state;
@@ -182,14 +197,7 @@ static void test_a_release_that_crash_loops_soon_after_it_became_stable_is_rever
     if (!h_release_wait_stage(c, v4, "stable", DEPLOY_MS))
         fail_msg("demo 4.0.0 did not become stable: %s", h_views_line(c));
     /* Two crashes on a node are its crash loop; the leader reverts. */
-    for (int i = 0; i < c->n; i++) {
-        struct entry_arg e = {c, i, "rollback", NULL, "crash loop"};
-        if (!h_wait_until(ledger_has, &e, DEPLOY_MS))
-            fail_msg("%s's ledger holds no rollback for a crash loop: %s", c->nodes[i].id,
-                     h_views_line(c));
-    }
-    if (!h_release_wait_running(c, v1, DEPLOY_MS))
-        fail_msg("the nodes did not go back to demo 1.0.0: %s", h_views_line(c));
+    assert_reverted_to(c, v1);
     free(v1);
     free(v4);
     h_cluster_pass(c);
@@ -209,13 +217,10 @@ static const char flaky[] =
     "\"100ms\"}}], \"rollout\": {\"max_parallel\": 3, \"min_healthy_time\": \"1s\", "
     "\"healthy_deadline\": \"10s\", \"progress_deadline\": \"30s\"}}";
 
-/* Starts the cluster and deploys flaky with `attempts` restarts, stable and
- * running everywhere; returns the leader. */
-static int start_flaky(struct h_cluster *c, int attempts)
+/* Deploys flaky with `attempts` restarts through leader, stable and running
+ * everywhere. */
+static void deploy_flaky(struct h_cluster *c, int leader, int attempts)
 {
-    int leader = h_start_agreed(c, "test_recovery", NULL);
-    if (leader < 0)
-        fail_msg("the federation did not come up with a leader");
     char manifest[sizeof(flaky) + 16], why[1024];
     snprintf(manifest, sizeof(manifest), flaky, attempts);
     char *id = h_release_deploy(c, leader, manifest, 0, why, sizeof(why));
@@ -225,6 +230,16 @@ static int start_flaky(struct h_cluster *c, int attempts)
         !h_release_wait_running(c, id, DEPLOY_MS))
         fail_msg("demo 5.0.0 did not become stable on every node: %s", h_views_line(c));
     free(id);
+}
+
+/* Starts the cluster and deploys flaky with `attempts` restarts, stable and
+ * running everywhere; returns the leader. */
+static int start_flaky(struct h_cluster *c, int attempts)
+{
+    int leader = h_start_agreed(c, "test_recovery", NULL);
+    if (leader < 0)
+        fail_msg("the federation did not come up with a leader");
+    deploy_flaky(c, leader, attempts);
     return leader;
 }
 
@@ -424,6 +439,67 @@ static void test_a_crash_loop_seen_without_a_leader_is_reported_once_there_is_on
     h_cluster_pass(c);
 }
 
+/* The drills bench saw a leader decide "revert", lose its place before the
+ * rollback committed, and the bad release stay up: the node had its verdict
+ * and stopped reporting. A node now keeps its report until its own ledger
+ * wants another release of it.
+ *
+ * The leader itself is the crash-looping node, so that the verdict cannot
+ * be lost on the way: with both other members killed (a killed node leaves
+ * nothing queued for the leader's entries), the leader decides the revert
+ * and appends a rollback nobody can commit; check-quorum makes it step
+ * down. Held paused, it cannot campaign with its longer log while the
+ * other two come back and elect one of them, whose log never held that
+ * rollback. Resumed, it must report its crash loop again to the new
+ * leader, which reverts the release. The election timeout is raised so
+ * that the leader, alone, surely decides before check-quorum makes it
+ * step down. */
+static void test_a_revert_lost_with_the_leader_that_decided_it_is_decided_again(void **state)
+{
+    struct h_cluster *c = *state;
+    c->election_timeout_ms = 4000;
+    char *v1;
+    int leader = start_stable(c, &v1);
+    deploy_flaky(c, leader, 1);
+    int o1 = (leader + 1) % NODES, o2 = (leader + 2) % NODES;
+    struct h_view view;
+    assert_true(h_view(c, leader, h_timeout_ms(), &view));
+
+    h_node_kill(c, o1);
+    h_node_kill(c, o2);
+    h_node_kill_services(c, o1);
+    h_node_kill_services(c, o2);
+    kill_into(c, leader, "crash");
+    char about[128], msg[512];
+    snprintf(about, sizeof(about), "service web on %s", c->nodes[leader].id);
+    if (!h_release_wait_event(c, leader, "recovery.verdict", about, h_timeout_ms(), msg,
+                              sizeof(msg)))
+        fail_msg("%s gave no verdict on its own crash loop", c->nodes[leader].id);
+    if (!strstr(msg, ": revert"))
+        fail_msg("%s did not decide a revert: %s", c->nodes[leader].id, msg);
+    int alone[] = {leader};
+    if (!h_wait_read_only(c, alone, 1, true, h_timeout_ms()))
+        fail_msg("%s alone did not step down: %s", c->nodes[leader].id, h_views_line(c));
+
+    h_node_pause(c, leader);
+    assert_int_equal(h_node_start(c, o1), 0);
+    assert_int_equal(h_node_start(c, o2), 0);
+    int two[] = {o1, o2}, next = -1;
+    if (!h_wait_agreed_among(c, two, 2, view.term, h_timeout_ms(), &next, NULL))
+        fail_msg("%s and %s elected no leader: %s", c->nodes[o1].id, c->nodes[o2].id,
+                 h_views_line(c));
+    h_node_resume(c, leader);
+
+    assert_reverted_to(c, v1);
+    snprintf(about, sizeof(about), "service web on %s: crash loop reported again",
+             c->nodes[leader].id);
+    if (!h_release_wait_event(c, leader, "recovery.crash_loop_resent", about, h_timeout_ms(), NULL,
+                              0))
+        fail_msg("%s did not report its crash loop again", c->nodes[leader].id);
+    free(v1);
+    h_cluster_pass(c);
+}
+
 /* A process carrying node i's mark that no release wants (what a node
  * killed mid-spawn could leave behind): `sleep 600` in its own group. */
 static pid_t spawn_marked(struct h_cluster *c, int i)
@@ -507,6 +583,7 @@ int main(void)
         T(test_a_crash_loop_on_a_release_stable_past_the_revert_window_marks_the_service_failed),
         T(test_a_crash_loop_seen_without_a_leader_is_reported_once_there_is_one),
         T(test_chimeractl_recovery_shows_every_member_and_a_failed_service_stands_out),
+        T(test_a_revert_lost_with_the_leader_that_decided_it_is_decided_again),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
