@@ -11,16 +11,21 @@
  *  3. The method, in order, each action between its pauses. A fault is
  *     POST /chaos/inject {"kind","target","service","peer","duration_ms",
  *     "delay_ms"} (selectors such as "leader" resolved from GET /federation/state
- *     first); from then on the SLO's probes are swept every 500 ms: the
- *     first sweep that fails is the time to detect (from the injection),
- *     the first that holds after it the time to recover (from the SLO's
- *     start: the injection, or the fault's end with "from": "heal"). Probes
- *     that never fail within the SLO mean the federation masked the fault
- *     (recovered, not detected). The runner gives up at twice the SLO plus
- *     5 s, so a miss is still measured. A deploy is POST /deployments, then
- *     GET /deployments/ID until it ends as expected (stable; or failed, and
- *     the leader's rollback listed by GET /deployments ended reverted) and
- *     its SLO's probes hold.
+ *     first); from then on the SLO's probes are swept every DRILL_SWEEP_MS
+ *     (a note probe at most every DRILL_NOTE_SWEEP_MS): the first sweep
+ *     that fails is the time to detect (from the injection), the first
+ *     that holds after it the time to recover (from the SLO's start: the
+ *     injection, or the fault's end with "from": "heal"). Meanwhile the
+ *     nodes' events give their own figures: a killed service's restart on
+ *     its node, a killed node's successor elected; drill_step_settle
+ *     chooses. Neither the probes nor the node seeing a failure within the
+ *     SLO means the federation masked the fault (recovered, not
+ *     detected). The runner gives up at twice the SLO plus 5 s, so a miss
+ *     is still measured. A deploy is POST /deployments, then GET
+ *     /deployments/ID until it ends as expected (stable; or failed, and the
+ *     leader's rollback listed by GET /deployments ended reverted: the
+ *     node's figures, failure to revert) and, at once, its SLO's probes
+ *     hold.
  *  4. Steady state after: swept until it holds, for as long as the longest
  *     SLO (at least 5 s).
  *  5. The rollbacks, always, also after a failure or Ctrl-C: "heal" is POST
@@ -1202,7 +1207,10 @@ int ctl_cmd_drill_run(const struct ctl_opts *o, int argc, char **argv)
     ctl_catch_signals();
     ctl_client_set_cancel(x->conn.first, &ctl_interrupted);
     x->mono0 = ctl_mono_ms();
-    x->wall0 = (int64_t)time(NULL) * 1000;
+    /* To the ms: the journal's times are compared with the nodes'. */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    x->wall0 = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     x->r.started_ms = x->wall0;
     const struct drill *d = &x->f.d;
     /* A federation that cannot be reached, or refuses our reads, gets the
