@@ -173,17 +173,41 @@ enum drill_step_status {
     DRILL_STEP_FAILED, /* the runner could not carry it out (refused, unreachable) */
 };
 
-struct drill_step_result {
-    enum drill_step_status status;
-    int64_t started_ms, ended_ms; /* Unix ms, the runner's clock */
-    char detail[256];
-    /* Actions with an SLO: measured from the SLO's start (the injection,
-     * or the fault's end). Not detected: the probes never failed. Not
-     * recovered: they did not hold again before the runner gave up. */
+/* A time to detect and to recover, as one source saw them. */
+struct drill_times {
     bool detected;
     uint32_t detect_ms;
     bool recovered;
     uint32_t recover_ms;
+};
+
+/* What a node itself recorded of a fault (its events, its deployments):
+ * exact to its clock's ms, where the runner's probes only see what a sweep
+ * happens to catch. */
+struct drill_node_times {
+    bool seen; /* the node recorded the failure (a restart, an election, a revert) */
+    struct drill_times t;
+    char what[160]; /* "web on n2 healthy again 212 ms after the kill (recovery.restarted)" */
+};
+
+struct drill_step_result {
+    enum drill_step_status status;
+    int64_t started_ms, ended_ms; /* Unix ms, the runner's clock */
+    char detail[256];
+    /* Actions with an SLO: the figures drill_step_settle chose (the
+     * node's where it records the moment, else the probes'), measured
+     * from the SLO's start (the injection, or the fault's end; a deploy
+     * expected to be reverted: detected from its start, recovered from its
+     * failure to the revert's end). Not detected: neither the probes nor
+     * the node saw a failure (masked). Not recovered: the probes did not
+     * hold again before the runner gave up. */
+    bool detected;
+    uint32_t detect_ms;
+    bool recovered;
+    uint32_t recover_ms;
+    struct drill_times probes; /* as the runner's sweeps saw them */
+    uint32_t resolution_ms;    /* the sweeps' interval: the probes' figures are late by up to it */
+    struct drill_node_times node; /* seen false: the node recorded nothing for it */
 };
 
 struct drill_run {
@@ -195,6 +219,38 @@ struct drill_run {
     struct drill_step_result rollbacks[DRILL_MAX_ROLLBACKS];
     char stopped[256]; /* why the runner stopped early ("" when it did not) */
 };
+
+/* ---- measuring (the runner's sweeps) ---------------------------------- */
+
+/* The SLO's probes are swept every DRILL_SWEEP_MS, so a figure is late by
+ * at most that plus a sweep's own time. A note_commits probe commits a
+ * ledger note each time it runs, which stays in the ledger for good: it
+ * runs at most every DRILL_NOTE_SWEEP_MS (its last result stands in
+ * between), a few notes a second while a fault lasts. */
+#define DRILL_SWEEP_MS 100u
+#define DRILL_NOTE_SWEEP_MS 250u
+
+/* Whether probe p is due at now_ms when it last ran at last_ms (0: never). */
+bool drill_probe_due(const struct drill_probe *p, int64_t last_ms, int64_t now_ms);
+/* How late the probes in mask may see a change: the slowest one's interval. */
+uint32_t drill_sweep_resolution(const struct drill *d, uint32_t mask);
+/* Whether the node's own record is the figure for action a: a killed
+ * service (its watchtower's restart) and a release expected to be
+ * reverted (its deployments' times) are over between two sweeps or long
+ * before the probes notice; a killed node's election is only a part of
+ * recovering (writable again is the probes'). */
+bool drill_node_decides(const struct drill_action *a);
+/* Sets s's figures from s->probes and s->node: the node's when it decides
+ * (drill_node_decides) or when the probes saw nothing that the node did
+ * (not masked, then); the probes' otherwise. */
+void drill_step_settle(const struct drill_action *a, struct drill_step_result *s);
+/* Whether the runner may stop measuring action a: the probes hold now
+ * (held), the SLO's clock has started (started), and either a failure was
+ * seen and is over (by the probes, or by the node where it decides), or
+ * the deployment it waited for has ended (ended: a deploy), or the SLO has
+ * passed without a failure (masked). */
+bool drill_measure_done(const struct drill_action *a, const struct drill_step_result *s, bool held,
+                        bool started, bool ended, bool slo_passed);
 
 enum drill_verdict {
     DRILL_HELD = 0,     /* every SLO met, the steady state held before and after */

@@ -106,6 +106,52 @@ json_t *drill_to_json(const struct drill *d)
                      d->hypothesis_title, "probes", probes, "method", method, "rollbacks", rb);
 }
 
+/* ---- measuring ---- */
+
+bool drill_probe_due(const struct drill_probe *p, int64_t last_ms, int64_t now_ms)
+{
+    return p->kind != DRILL_PROBE_NOTE_COMMITS || last_ms == 0 ||
+           now_ms - last_ms >= (int64_t)DRILL_NOTE_SWEEP_MS;
+}
+
+uint32_t drill_sweep_resolution(const struct drill *d, uint32_t mask)
+{
+    uint32_t r = DRILL_SWEEP_MS;
+    for (size_t i = 0; i < d->nprobes; i++)
+        if ((mask & (1u << i)) && d->probes[i].kind == DRILL_PROBE_NOTE_COMMITS)
+            r = DRILL_NOTE_SWEEP_MS;
+    return r;
+}
+
+bool drill_node_decides(const struct drill_action *a)
+{
+    return (a->kind == DRILL_ACTION_FAULT && a->fault == DRILL_FAULT_KILL_SERVICE) ||
+           (a->kind == DRILL_ACTION_DEPLOY && a->expect_reverted);
+}
+
+/* Whether the node's figures stand for step s of action a. */
+static bool from_node(const struct drill_action *a, const struct drill_step_result *s)
+{
+    return s->node.seen && s->node.t.recovered && (drill_node_decides(a) || !s->probes.detected);
+}
+
+void drill_step_settle(const struct drill_action *a, struct drill_step_result *s)
+{
+    const struct drill_times *t = from_node(a, s) ? &s->node.t : &s->probes;
+    s->detected = t->detected;
+    s->detect_ms = t->detect_ms;
+    s->recovered = t->recovered;
+    s->recover_ms = t->recover_ms;
+}
+
+bool drill_measure_done(const struct drill_action *a, const struct drill_step_result *s, bool held,
+                        bool started, bool ended, bool slo_passed)
+{
+    if (!held || !started)
+        return false;
+    return ended || s->probes.detected || from_node(a, s) || slo_passed;
+}
+
 /* ---- the verdict ---- */
 
 static void say(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -237,6 +283,23 @@ static json_t *steps_json(const struct drill *d, const struct drill_action *acts
             json_object_set_new(o, "recover_ms", ms_or_null(s->recovered, s->recover_ms));
             json_object_set_new(o, "slo_met",
                                 json_boolean(s->status == DRILL_STEP_DONE && slo_met(&acts[i], s)));
+            /* Where the figures above come from, and both sources'. */
+            json_object_set_new(o, "figures_from",
+                                json_string(from_node(&acts[i], s) ? "node" : "probes"));
+            json_object_set_new(o, "resolution_ms", json_integer(s->resolution_ms));
+            json_object_set_new(o, "probes",
+                                json_pack("{s:o,s:o}", "detect_ms",
+                                          ms_or_null(s->probes.detected, s->probes.detect_ms),
+                                          "recover_ms",
+                                          ms_or_null(s->probes.recovered, s->probes.recover_ms)));
+            json_object_set_new(
+                o, "node",
+                s->node.seen
+                    ? json_pack("{s:o,s:o,s:s}", "detect_ms",
+                                ms_or_null(s->node.t.detected, s->node.t.detect_ms), "recover_ms",
+                                ms_or_null(s->node.t.recovered, s->node.t.recover_ms), "what",
+                                s->node.what)
+                    : json_null());
         }
         (void)d;
         json_array_append_new(arr, o);
@@ -324,6 +387,28 @@ static void put_hypothesis(struct text *t, const struct drill *d, const char *wh
         put(t, "  %-4s %s: %s\n", res[i].held ? "ok" : "FAIL", d->probes[i].name, res[i].detail);
 }
 
+/* Both sources of a step's figures: the node's record, and the probes'
+ * with their resolution. */
+static void put_sources(struct text *t, const struct drill_action *a,
+                        const struct drill_step_result *s)
+{
+    char res[32];
+    manifest_format_duration(s->resolution_ms, res, sizeof res);
+    if (s->node.seen)
+        put(t, "; node: %s", s->node.what);
+    if (!from_node(a, s)) {
+        put(t, "; measured by probes every %s", res);
+        return;
+    }
+    put(t, "; probes every %s saw: ", res);
+    if (!s->probes.detected) {
+        put(t, "no failure");
+        return;
+    }
+    put_ms(t, "detected in", true, s->probes.detect_ms);
+    put_ms(t, ", recovered in", s->probes.recovered, s->probes.recover_ms);
+}
+
 static void put_steps(struct text *t, const char *title, const struct drill_action *acts, size_t n,
                       const struct drill_step_result *res)
 {
@@ -336,6 +421,7 @@ static void put_steps(struct text *t, const char *title, const struct drill_acti
             put_ms(t, ", recovered in", s->recovered, s->recover_ms);
             put_ms(t, ", SLO", true, acts[i].slo.recover_within_ms);
             put(t, " (%s)", slo_met(&acts[i], s) ? "met" : "MISSED");
+            put_sources(t, &acts[i], s);
         }
         if (*s->detail)
             put(t, ": %s", s->detail);

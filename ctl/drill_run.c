@@ -11,16 +11,21 @@
  *  3. The method, in order, each action between its pauses. A fault is
  *     POST /chaos/inject {"kind","target","service","peer","duration_ms",
  *     "delay_ms"} (selectors such as "leader" resolved from GET /federation/state
- *     first); from then on the SLO's probes are swept every 500 ms: the
- *     first sweep that fails is the time to detect (from the injection),
- *     the first that holds after it the time to recover (from the SLO's
- *     start: the injection, or the fault's end with "from": "heal"). Probes
- *     that never fail within the SLO mean the federation masked the fault
- *     (recovered, not detected). The runner gives up at twice the SLO plus
- *     5 s, so a miss is still measured. A deploy is POST /deployments, then
- *     GET /deployments/ID until it ends as expected (stable; or failed, and
- *     the leader's rollback listed by GET /deployments ended reverted) and
- *     its SLO's probes hold.
+ *     first); from then on the SLO's probes are swept every DRILL_SWEEP_MS
+ *     (a note probe at most every DRILL_NOTE_SWEEP_MS): the first sweep
+ *     that fails is the time to detect (from the injection), the first
+ *     that holds after it the time to recover (from the SLO's start: the
+ *     injection, or the fault's end with "from": "heal"). Meanwhile the
+ *     nodes' events give their own figures: a killed service's restart on
+ *     its node, a killed node's successor elected; drill_step_settle
+ *     chooses. Neither the probes nor the node seeing a failure within the
+ *     SLO means the federation masked the fault (recovered, not
+ *     detected). The runner gives up at twice the SLO plus 5 s, so a miss
+ *     is still measured. A deploy is POST /deployments, then GET
+ *     /deployments/ID until it ends as expected (stable; or failed, and the
+ *     leader's rollback listed by GET /deployments ended reverted: the
+ *     node's figures, failure to revert) and, at once, its SLO's probes
+ *     hold.
  *  4. Steady state after: swept until it holds, for as long as the longest
  *     SLO (at least 5 s).
  *  5. The rollbacks, always, also after a failure or Ctrl-C: "heal" is POST
@@ -50,7 +55,6 @@
 #include "ctl/drill_int.h"
 #include "pipeline/core/manifest.h"
 
-#define SWEEP_MS 500
 #define SETTLE_MIN_MS 5000u
 #define NO_CHAOS "chaos injection is not available on this federation yet (POST /chaos/inject)"
 
@@ -65,6 +69,14 @@ struct runner {
     bool injected;
     const char *restart_cmd;
     int64_t mono0, wall0; /* the run's clocks: Unix ms = wall0 + (mono - mono0) */
+    /* Each probe's last result and when it ran (monotonic ms; 0: not
+     * since the last fresh start), for the probes that do not run every
+     * sweep (drill_probe_due). */
+    struct drill_probe_result last[DRILL_MAX_PROBES];
+    int64_t last_ms[DRILL_MAX_PROBES];
+    /* Mutations with a follower's 307 followed quietly: "is not the leader"
+     * lines amid the progress are noise (--verbose keeps them). */
+    struct ctl_opts conn_opts;
 };
 
 static int64_t now_ms(const struct runner *x)
@@ -239,7 +251,7 @@ static int post(struct runner *x, const char *path, const char *payload, bool tw
 {
     int rc = ctl_conn_post(&x->conn, path, payload, x->token, r);
     struct ctl_conn fresh;
-    if (rc != 0 && r->no_answer && ctl_conn_open(&fresh, x->o) == 0) {
+    if (rc != 0 && r->no_answer && ctl_conn_open(&fresh, &x->conn_opts) == 0) {
         ctl_conn_close(&x->conn);
         x->conn = fresh;
         if (twice) {
@@ -319,6 +331,13 @@ static bool sweep(struct runner *x, uint32_t mask, struct drill_probe_result *re
             continue;
         const struct drill_probe *p = &d->probes[i];
         bool got;
+        int64_t now = ctl_mono_ms();
+        if (!drill_probe_due(p, x->last_ms[i], now)) {
+            res[i] = x->last[i];
+            all = all && res[i].held;
+            continue;
+        }
+        x->last_ms[i] = now;
         if (p->kind == DRILL_PROBE_NOTE_COMMITS)
             got = probe_note(x, p, res[i].detail, sizeof res[i].detail);
         else if (p->kind == DRILL_PROBE_HTTP)
@@ -329,15 +348,191 @@ static bool sweep(struct runner *x, uint32_t mask, struct drill_probe_result *re
             got = probe_state(x, p, state, res[i].detail, sizeof res[i].detail) == p->expect;
         }
         res[i].held = got;
+        x->last[i] = res[i];
         all = all && res[i].held;
     }
     json_decref(state);
     return all;
 }
 
+/* The next sweep runs fresh: every probe is due. */
+static void sweep_fresh(struct runner *x)
+{
+    memset(x->last_ms, 0, sizeof x->last_ms);
+}
+
 static uint32_t all_probes(const struct drill *d)
 {
     return d->nprobes >= 32 ? 0xffffffffu : (1u << d->nprobes) - 1;
+}
+
+/* ---- what the nodes recorded ----------------------------------------- */
+
+/* The node's own record of a fault, read from its events while the runner
+ * sweeps: a killed service's restart on its node (chaos.injected, then
+ * recovery.restarted: the node's clock at both ends), a killed leader's
+ * successor (consensus.elected on a survivor, against this runner's clock
+ * at the injection: the killed node's own events go with it). */
+#define WATCH_MAX 16
+struct node_watch {
+    enum { WATCH_NONE, WATCH_SERVICE, WATCH_ELECTION } kind;
+    size_t n;
+    char id[WATCH_MAX][DRILL_ID_MAX];
+    char http[WATCH_MAX][256];
+    json_int_t since[WATCH_MAX]; /* each one's last event before the injection */
+    char fault_id[80];           /* the injected fault's, as its events name it */
+    char service[DRILL_ID_MAX];
+    int64_t injected_wall;               /* Unix ms, this runner's clock */
+    json_int_t injected_seq, injected_t; /* WATCH_SERVICE: the target's chaos.injected */
+};
+
+/* Node i's events after seq since; NULL when it does not answer. */
+static json_t *events_since(const struct runner *x, const char *http, json_int_t since)
+{
+    char path[96];
+    long st;
+    snprintf(path, sizeof path, "/events?since=%" JSON_INTEGER_FORMAT "&limit=1000", since);
+    struct ctl_opts oo = *x->o;
+    oo.addr = http;
+    struct ctl_client *cl = ctl_client_new(&oo);
+    struct ctl_reply r;
+    json_t *j = NULL;
+    st = 0;
+    if (cl && ctl_get(cl, path, &r) == 0) {
+        st = r.status;
+        if (st == 200 && json_is_array(r.json))
+            j = json_incref(r.json);
+    }
+    if (cl) {
+        ctl_reply_free(&r);
+        ctl_client_free(cl);
+    }
+    return j;
+}
+
+/* The first event after seq after of this kind whose message holds about
+ * (and about2, unless NULL) in evs; NULL when none. */
+static json_t *event_find(json_t *evs, json_int_t after, const char *kind, const char *about,
+                          const char *about2)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(evs, i, e)
+    {
+        const char *k = json_string_value(json_object_get(e, "kind"));
+        const char *m = json_string_value(json_object_get(e, "message"));
+        if (k && m && json_integer_value(json_object_get(e, "seq")) > after &&
+            strcmp(k, kind) == 0 && strstr(m, about) && (!about2 || strstr(m, about2)))
+            return e;
+    }
+    return NULL;
+}
+
+/* Before the injection: every member but skip (or only, with only_skip)
+ * and its last event's seq. */
+static void watch_members(const struct runner *x, struct node_watch *w, const char *node,
+                          bool only_node)
+{
+    json_t *s = leader_state(x), *m;
+    size_t i;
+    w->n = 0;
+    json_array_foreach(s ? json_object_get(s, "peers") : NULL, i, m)
+    {
+        const char *id = json_string_value(json_object_get(m, "node"));
+        const char *http = json_string_value(json_object_get(m, "http"));
+        if (!id || !http || w->n == WATCH_MAX || (strcmp(id, node) == 0) != only_node)
+            continue;
+        json_t *evs = events_since(x, http, 0);
+        size_t k = json_array_size(evs);
+        w->since[w->n] =
+            k ? json_integer_value(json_object_get(json_array_get(evs, k - 1), "seq")) : 0;
+        json_decref(evs);
+        snprintf(w->id[w->n], sizeof w->id[0], "%s", id);
+        snprintf(w->http[w->n], sizeof w->http[0], "%s", http);
+        w->n++;
+    }
+    json_decref(s);
+}
+
+static void watch_start(const struct runner *x, const struct drill_action *a, const char *node,
+                        struct node_watch *w)
+{
+    memset(w, 0, sizeof *w);
+    if (a->kind != DRILL_ACTION_FAULT || a->slo.from != DRILL_SLO_FROM_INJECT)
+        return;
+    if (a->fault == DRILL_FAULT_KILL_SERVICE) {
+        w->kind = WATCH_SERVICE;
+        snprintf(w->service, sizeof w->service, "%s", a->target);
+        watch_members(x, w, node, true);
+    } else if (a->fault == DRILL_FAULT_KILL_NODE) {
+        w->kind = WATCH_ELECTION;
+        watch_members(x, w, node, false);
+    }
+}
+
+static uint32_t ms_between(json_int_t from, json_int_t to)
+{
+    return to > from ? (uint32_t)(to - from) : 0;
+}
+
+/* Looks for the node's record of the fault once more; fills s->node when
+ * found. */
+static void watch_poll(const struct runner *x, struct node_watch *w, struct drill_step_result *s)
+{
+    if (w->kind == WATCH_NONE || s->node.seen || w->n == 0)
+        return;
+    struct drill_node_times *nt = &s->node;
+    if (w->kind == WATCH_SERVICE) {
+        json_t *evs = events_since(x, w->http[0], w->since[0]);
+        if (!w->injected_seq) {
+            json_t *inj = event_find(evs, 0, "chaos.injected", w->fault_id, NULL);
+            w->injected_seq = json_integer_value(json_object_get(inj, "seq"));
+            w->injected_t = json_integer_value(json_object_get(inj, "time_ms"));
+        }
+        char about[96];
+        snprintf(about, sizeof about, "service %s on ", w->service);
+        /* The first restart after the kill: the watchtower may have
+         * restarted the service for another cause before it. */
+        json_t *rec = w->injected_seq ? event_find(evs, w->injected_seq, "recovery.restarted",
+                                                   about, "after signal")
+                                      : NULL;
+        const char *msg = json_string_value(json_object_get(rec, "message"));
+        const char *again = msg ? strstr(msg, "healthy again in ") : NULL;
+        if (again) {
+            json_int_t t = json_integer_value(json_object_get(rec, "time_ms"));
+            long took = strtol(again + strlen("healthy again in "), NULL, 10);
+            nt->seen = true;
+            nt->t.detected = nt->t.recovered = true;
+            nt->t.recover_ms = ms_between(w->injected_t, t);
+            nt->t.detect_ms = ms_between(w->injected_t, t - took);
+            snprintf(nt->what, sizeof nt->what,
+                     "%.24s on %.24s healthy again %" PRIu32
+                     " ms after the kill (recovery.restarted)",
+                     w->service, w->id[0], nt->t.recover_ms);
+        }
+        json_decref(evs);
+        return;
+    }
+    json_int_t first = 0;
+    const char *by = NULL;
+    for (size_t i = 0; i < w->n; i++) {
+        json_t *evs = events_since(x, w->http[i], w->since[i]);
+        json_t *e = event_find(evs, 0, "consensus.elected", "elected leader", NULL);
+        json_int_t t = json_integer_value(json_object_get(e, "time_ms"));
+        if (e && (!first || t < first)) {
+            first = t;
+            by = w->id[i];
+        }
+        json_decref(evs);
+    }
+    if (!first)
+        return;
+    nt->seen = true;
+    nt->t.detected = nt->t.recovered = true;
+    nt->t.detect_ms = nt->t.recover_ms = ms_between(w->injected_wall, first);
+    snprintf(nt->what, sizeof nt->what,
+             "new leader %.32s elected %" PRIu32 " ms after the kill (consensus.elected)", by,
+             nt->t.recover_ms);
 }
 
 /* ---- the actions ------------------------------------------------------ */
@@ -404,7 +599,7 @@ static void refusal(const struct ctl_reply *r, int rc, char *out, size_t cap)
 }
 
 static int inject(struct runner *x, const struct drill_action *a, struct drill_step_result *s,
-                  char *node, size_t cap)
+                  char *node, size_t cap, struct node_watch *w)
 {
     char why[256];
     bool svc = a->fault == DRILL_FAULT_KILL_SERVICE || a->fault == DRILL_FAULT_PAUSE_SERVICE;
@@ -415,6 +610,7 @@ static int inject(struct runner *x, const struct drill_action *a, struct drill_s
     /* The node's request (chaos/fault.h, chaos_request_from_json): the
      * target is always a node; a kill's duration is the time the
      * federation is given to recover, the SLO's. */
+    watch_start(x, a, node, w);
     json_t *body = json_pack(
         "{s:s,s:s,s:I}", "kind", drill_fault_name(a->fault), "target", node, "duration_ms",
         (json_int_t)(a->duration_ms ? a->duration_ms : a->slo.recover_within_ms));
@@ -434,6 +630,9 @@ static int inject(struct runner *x, const struct drill_action *a, struct drill_s
         return -1;
     }
     bool ok = rc == 0 && r.status >= 200 && r.status < 300;
+    w->injected_wall = now_ms(x);
+    snprintf(w->fault_id, sizeof w->fault_id, "(%s)",
+             ctl_json_str(json_object_get(r.json, "fault"), "id", "?"));
     if (!ok && rc == 0 && r.status == 404)
         fail_step(s, NO_CHAOS);
     else if (!ok) {
@@ -445,9 +644,11 @@ static int inject(struct runner *x, const struct drill_action *a, struct drill_s
 }
 
 /* Sweeps the SLO's probes of action a, started (injected, submitted) at
- * t_start (monotonic ms); the SLO's clock starts slo_delay ms later. */
+ * t_start (monotonic ms); the SLO's clock starts slo_delay ms later. ended:
+ * a deployment that has ended as expected, so the probes holding is the
+ * end. w (may be NULL) looks for the node's own record meanwhile. */
 static void measure(struct runner *x, const struct drill_action *a, struct drill_step_result *s,
-                    int64_t t_start, uint32_t slo_delay)
+                    int64_t t_start, uint32_t slo_delay, bool ended, struct node_watch *w)
 {
     struct drill_probe_result res[DRILL_MAX_PROBES];
     int64_t t0 = t_start + slo_delay;
@@ -455,43 +656,55 @@ static void measure(struct runner *x, const struct drill_action *a, struct drill
      * action itself took longer (a rollout). */
     int64_t from = t0 > ctl_mono_ms() ? t0 : ctl_mono_ms();
     int64_t give_up = from + 2 * (int64_t)a->slo.recover_within_ms + 5000;
+    s->resolution_ms = drill_sweep_resolution(&x->f.d, a->slo.probes);
     memset(res, 0, sizeof res);
     for (;;) {
-        int64_t now = ctl_mono_ms();
-        if (ctl_interrupted || now > give_up)
+        int64_t begun = ctl_mono_ms();
+        if (ctl_interrupted || begun > give_up)
             break;
         bool held = sweep(x, a->slo.probes, res);
-        now = ctl_mono_ms();
-        if (!held && !s->detected) {
-            s->detected = true;
-            s->detect_ms = (uint32_t)(now - t_start);
-            progress(x, "  detected after %" PRIu32 " ms", s->detect_ms);
+        int64_t now = ctl_mono_ms();
+        if (!held && !s->probes.detected) {
+            s->probes.detected = true;
+            s->probes.detect_ms = (uint32_t)(now - t_start);
+            progress(x, "  detected after %" PRIu32 " ms", s->probes.detect_ms);
         }
-        if (held && now >= t0 && (s->detected || now - t0 > (int64_t)a->slo.recover_within_ms)) {
-            s->recovered = true;
-            s->recover_ms = s->detected ? (uint32_t)(now > t0 ? now - t0 : 0) : 0;
+        if (w)
+            watch_poll(x, w, s);
+        if (drill_measure_done(a, s, held, now >= t0, ended,
+                               now - t0 > (int64_t)a->slo.recover_within_ms)) {
+            s->probes.recovered = true;
+            s->probes.recover_ms = s->probes.detected ? (uint32_t)(now > t0 ? now - t0 : 0) : 0;
             break;
         }
-        ctl_sleep_ms(SWEEP_MS);
+        /* A sweep every DRILL_SWEEP_MS from its start, not after it. */
+        int64_t next = begun + DRILL_SWEEP_MS - ctl_mono_ms();
+        ctl_sleep_ms(next > 0 ? (uint32_t)next : 0);
     }
-    char got[32];
+    drill_step_settle(a, s);
+    char got[32], res_ms[32], why[200];
     manifest_format_duration(s->recover_ms, got, sizeof got);
+    manifest_format_duration(s->resolution_ms, res_ms, sizeof res_ms);
+    snprintf(why, sizeof why, "%s%s", s->node.seen ? "node: " : "probes every ",
+             s->node.seen ? s->node.what : res_ms);
     size_t n = strlen(s->detail);
     if (!s->recovered) {
         snprintf(s->detail + n, sizeof s->detail - n, "; not recovered");
         progress(x, "  NOT recovered");
     } else if (!s->detected) {
-        snprintf(s->detail + n, sizeof s->detail - n, "; not detected: the probes held throughout");
-        progress(x, "  masked: the probes held throughout");
+        snprintf(s->detail + n, sizeof s->detail - n,
+                 "; not detected: the probes held throughout and the node recorded no failure");
+        progress(x, "  masked: the probes held throughout and the node recorded no failure");
     } else {
-        progress(x, "  recovered after %s", got);
+        progress(x, "  recovered after %s (%s)", got, why);
     }
 }
 
 static void run_fault(struct runner *x, const struct drill_action *a, struct drill_step_result *s)
 {
     char node[DRILL_ID_MAX];
-    if (inject(x, a, s, node, sizeof node) != 0)
+    static struct node_watch w;
+    if (inject(x, a, s, node, sizeof node, &w) != 0)
         return;
     int64_t t = ctl_mono_ms();
     x->injected = true;
@@ -501,28 +714,34 @@ static void run_fault(struct runner *x, const struct drill_action *a, struct dri
              strcmp(a->target, node) ? " on " : "", strcmp(a->target, node) ? node : "");
     progress(x, "  injected %s", s->detail);
     s->status = DRILL_STEP_DONE;
-    measure(x, a, s, t, a->slo.from == DRILL_SLO_FROM_HEAL ? a->duration_ms : 0);
+    measure(x, a, s, t, a->slo.from == DRILL_SLO_FROM_HEAL ? a->duration_ms : 0, false, &w);
 }
 
-/* The stage a deployment ended in, or NULL while it goes on. */
-/* The stage of deployment id ("unknown" when not heard); its start in
- * *started. */
+/* A deployment's start and end (the leader's record: Unix ms, the
+ * committing node's clock; finished 0 while it goes on). */
+struct span {
+    json_int_t started, finished;
+};
+
+/* The stage of deployment id ("unknown" when not heard); its times in
+ * *times. */
 static void deployment_stage(struct runner *x, const char *id, char *stage, size_t cap,
-                             json_int_t *started)
+                             struct span *times)
 {
     char path[160];
     long st;
     snprintf(path, sizeof path, "/deployments/%.128s", id);
     json_t *d = get_json(x->o, NULL, path, &st);
     snprintf(stage, cap, "%s", d ? ctl_json_str(d, "stage", "unknown") : "unknown");
-    *started = json_integer_value(json_object_get(d, "started_ms"));
+    times->started = json_integer_value(json_object_get(d, "started_ms"));
+    times->finished = json_integer_value(json_object_get(d, "finished_ms"));
     json_decref(d);
 }
 
 /* The stage of the rollback the leader started for deployment ours (which
  * started at started): "" while none is listed. */
 static void rollback_stage(struct runner *x, const char *ours, json_int_t started, char *stage,
-                           size_t cap)
+                           size_t cap, struct span *times)
 {
     long st;
     json_t *list = get_json(x->o, NULL, "/deployments", &st), *d;
@@ -535,6 +754,8 @@ static void rollback_stage(struct runner *x, const char *ours, json_int_t starte
         if (json_is_true(json_object_get(d, "rollback")) && strcmp(other, ours) != 0 &&
             json_integer_value(json_object_get(d, "started_ms")) >= started) {
             snprintf(stage, cap, "%s", ctl_json_str(d, "stage", "unknown"));
+            times->started = json_integer_value(json_object_get(d, "started_ms"));
+            times->finished = json_integer_value(json_object_get(d, "finished_ms"));
             break;
         }
     }
@@ -552,26 +773,42 @@ static bool unfinished(const char *stage, bool rollback)
  * rollout's end. */
 static void wait_deployment(struct runner *x, const struct drill_action *a,
                             struct drill_step_result *s, const char *id, bool rollback,
-                            json_int_t started, int64_t t, char *stage, size_t cap)
+                            json_int_t started, int64_t t, char *stage, size_t cap,
+                            struct span *times)
 {
     /* The rollout's own deadlines bound it; this only guards the runner. */
     int64_t give_up = t + 15 * 60 * 1000;
     struct drill_probe_result res[DRILL_MAX_PROBES];
     for (;;) {
-        json_int_t ignored;
         if (rollback)
-            rollback_stage(x, id, started, stage, cap);
+            rollback_stage(x, id, started, stage, cap, times);
         else
-            deployment_stage(x, id, stage, cap, &ignored);
+            deployment_stage(x, id, stage, cap, times);
         if (!unfinished(stage, rollback) || ctl_interrupted || ctl_mono_ms() >= give_up)
             return;
-        if (a->slo.set && !s->detected && !sweep(x, a->slo.probes, res)) {
-            s->detected = true;
-            s->detect_ms = (uint32_t)(ctl_mono_ms() - t);
-            progress(x, "  detected after %" PRIu32 " ms", s->detect_ms);
+        if (a->slo.set && !s->probes.detected && !sweep(x, a->slo.probes, res)) {
+            s->probes.detected = true;
+            s->probes.detect_ms = (uint32_t)(ctl_mono_ms() - t);
+            progress(x, "  detected after %" PRIu32 " ms", s->probes.detect_ms);
         }
-        ctl_sleep_ms(SWEEP_MS);
+        ctl_sleep_ms(DRILL_SWEEP_MS);
     }
+}
+
+/* The node's figures for a release reverted: detected when it failed
+ * (from its start), recovered when its rollback ended reverted, healthy
+ * everywhere (from the failure). */
+static void revert_times(struct drill_node_times *nt, const struct span *ours,
+                         const struct span *back)
+{
+    nt->seen = true;
+    nt->t.detected = nt->t.recovered = true;
+    nt->t.detect_ms = ms_between(ours->started, ours->finished);
+    nt->t.recover_ms = ms_between(ours->finished, back->finished);
+    snprintf(nt->what, sizeof nt->what,
+             "failed %" PRIu32 " ms after it started, reverted and healthy everywhere %" PRIu32
+             " ms after the failure (GET /deployments)",
+             nt->t.detect_ms, nt->t.recover_ms);
 }
 
 static void run_deploy(struct runner *x, const struct drill_action *a, struct drill_step_result *s)
@@ -595,14 +832,16 @@ static void run_deploy(struct runner *x, const struct drill_action *a, struct dr
     ctl_deploy_id(r.json, id, sizeof id);
     ctl_reply_free(&r);
     progress(x, "  deployment %s submitted", id);
-    json_int_t started;
-    wait_deployment(x, a, s, id, false, 0, t, stage, sizeof stage);
-    deployment_stage(x, id, stage, sizeof stage, &started);
+    struct span ours = {0}, back = {0};
+    wait_deployment(x, a, s, id, false, 0, t, stage, sizeof stage, &ours);
+    deployment_stage(x, id, stage, sizeof stage, &ours);
     bool as_expected = strcmp(stage, "stable") == 0;
     if (a->expect_reverted && strcmp(stage, "failed") == 0) {
         /* Reverted means the leader's rollback is over, not just begun. */
-        wait_deployment(x, a, s, id, true, started, t, rb, sizeof rb);
+        wait_deployment(x, a, s, id, true, ours.started, t, rb, sizeof rb, &back);
         as_expected = strcmp(rb, "reverted") == 0;
+        if (as_expected && ours.finished && back.finished)
+            revert_times(&s->node, &ours, &back);
     } else if (a->expect_reverted) {
         as_expected = strcmp(stage, "reverted") == 0;
     }
@@ -616,7 +855,7 @@ static void run_deploy(struct runner *x, const struct drill_action *a, struct dr
     }
     s->status = DRILL_STEP_DONE;
     if (a->slo.set)
-        measure(x, a, s, t, 0);
+        measure(x, a, s, t, 0, true, NULL);
 }
 
 static void run_heal(struct runner *x, struct drill_step_result *s)
@@ -732,8 +971,9 @@ static void steady_after(struct runner *x)
             wait = d->method[i].slo.recover_within_ms;
     int64_t until = ctl_mono_ms() + wait;
     x->r.after_checked = true;
+    sweep_fresh(x); /* the steady state after is seen anew, not from the last step's notes */
     while (!sweep(x, all_probes(d), x->r.after) && !ctl_interrupted && ctl_mono_ms() < until)
-        ctl_sleep_ms(SWEEP_MS);
+        ctl_sleep_ms(DRILL_SWEEP_MS);
 }
 
 static void print_hypothesis(const struct runner *x, const char *when,
@@ -923,8 +1163,13 @@ static int usage(const char *what, const char *arg)
 int ctl_cmd_drill_run(const struct ctl_opts *o, int argc, char **argv)
 {
     const char *arg = NULL, *journal = "journal.json", *restart = NULL;
+    bool verbose = false;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
+        if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
+            verbose = true;
+            continue;
+        }
         const char **val = strcmp(a, "--journal") == 0       ? &journal
                            : strcmp(a, "--restart-cmd") == 0 ? &restart
                                                              : NULL;
@@ -946,10 +1191,13 @@ int ctl_cmd_drill_run(const struct ctl_opts *o, int argc, char **argv)
         return CTL_FAILED;
     x->o = o;
     x->restart_cmd = restart;
+    /* The connection's redirect notice is the only thing json silences. */
+    x->conn_opts = *o;
+    x->conn_opts.json = o->json || !verbose;
     int rc = ctl_drill_load("drill run", arg, false, &x->f);
     if (rc == CTL_OK && !(x->token = ctl_token_for(o, "drill run")))
         rc = CTL_USAGE;
-    if (rc == CTL_OK && ctl_conn_open(&x->conn, o) != 0)
+    if (rc == CTL_OK && ctl_conn_open(&x->conn, &x->conn_opts) != 0)
         rc = ctl_exit_code(CTL_FAM_COMMON, CTL_O_NO_ANSWER);
     if (rc != CTL_OK) {
         ctl_drill_unload(&x->f);
@@ -959,7 +1207,10 @@ int ctl_cmd_drill_run(const struct ctl_opts *o, int argc, char **argv)
     ctl_catch_signals();
     ctl_client_set_cancel(x->conn.first, &ctl_interrupted);
     x->mono0 = ctl_mono_ms();
-    x->wall0 = (int64_t)time(NULL) * 1000;
+    /* To the ms: the journal's times are compared with the nodes'. */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    x->wall0 = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     x->r.started_ms = x->wall0;
     const struct drill *d = &x->f.d;
     /* A federation that cannot be reached, or refuses our reads, gets the

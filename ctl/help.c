@@ -263,7 +263,7 @@ static const struct page pages[] = {
      "  chimeractl drill list\n",
      "  0 ok; 1 no built-in drills found (set CHIMERA_DRILLS_DIR); 2 usage error\n"},
     {"drill run", "run a drill against the federation",
-     "drill run FILE|NAME [--journal FILE] [--restart-cmd CMD] [--json]",
+     "drill run FILE|NAME [--journal FILE] [--restart-cmd CMD] [--json] [--verbose]",
      "Runs a drill against the federation behind --addr, with the admin token:\n"
      "checks the steady-state hypothesis and refuses to start unless it holds;\n"
      "runs the method, showing progress; for each fault measures the time to\n"
@@ -284,6 +284,7 @@ static const struct page pages[] = {
      "                      node: a shell command, {node} replaced by its id\n"
      "                      (default: none; a supervisor restarts nodes)\n"
      "  --json              the journal on stdout instead of the report\n"
+     "  --verbose, -v       also say when a mutation is sent on to the leader\n"
      "\n"
      "Example:\n"
      "  chimeractl drill run service-crash --journal /tmp/service-crash.json\n",

@@ -134,15 +134,26 @@ static const char steady_drill[] =
     " \"method\": [{\"name\": \"wait a little\", \"provider\": {\"type\": \"pause\", "
     "\"duration\": \"100ms\"}}]}\n";
 
+/* The steady drill through node i, its journal (H_PATH_MAX) named name;
+ * verbose: with --verbose. */
+static struct run run_steady(int i, const char *name, char *journal, bool verbose)
+{
+    char file[H_PATH_MAX];
+    path_in(file, sizeof file, "steady.json");
+    path_in(journal, H_PATH_MAX, name);
+    write_file(file, steady_drill);
+    if (verbose)
+        return CTL(cluster, i, "drill", "run", file, "--journal", journal, "--token-file",
+                   cluster->token_file, "--verbose");
+    return CTL(cluster, i, "drill", "run", file, "--journal", journal, "--token-file",
+               cluster->token_file);
+}
+
 static void test_a_drill_without_faults_holds_and_is_recorded(void **state)
 {
     (void)state;
-    char file[H_PATH_MAX], journal[H_PATH_MAX];
-    path_in(file, sizeof file, "steady.json");
-    path_in(journal, sizeof journal, "steady-journal.json");
-    write_file(file, steady_drill);
-    struct run r = CTL(cluster, 0, "drill", "run", file, "--journal", journal, "--token-file",
-                       cluster->token_file);
+    char journal[H_PATH_MAX];
+    struct run r = run_steady(0, "steady-journal.json", journal, false);
     EXPECT(r.code == 0 && strstr(r.out, "Verdict: held") &&
                strstr(r.out, "Recorded in the ledger at index"),
            r);
@@ -303,6 +314,127 @@ static void test_a_fault_drill_can_be_run_twice_in_a_row(void **state)
     }
 }
 
+/* Mutations go to the leader through whichever node --addr names: the
+ * drill says nothing of the redirect amid its progress, unless asked
+ * (--verbose). */
+static void test_a_drill_through_a_follower_says_nothing_of_the_redirect(void **state)
+{
+    (void)state;
+    char journal[H_PATH_MAX];
+    int follower = (leader + 1) % NODES;
+    struct run r = run_steady(follower, "follower-journal.json", journal, false);
+    EXPECT(r.code == 0 && !strstr(r.err, "is not the leader"), r);
+    run_free(&r);
+    r = run_steady(follower, "follower-journal.json", journal, true);
+    EXPECT(r.code == 0 && strstr(r.err, "is not the leader"), r);
+    run_free(&r);
+}
+
+/* The watchtower restarts a killed service between two sweeps of the
+ * probes, often before any sees it: the time to recover is the node's
+ * own (its recovery.restarted after the kill), never "masked". Runs after
+ * the bad-release drill, against the stable release it left. */
+static void test_a_killed_service_is_measured_by_its_nodes_restart(void **state)
+{
+    (void)state;
+    char journal[H_PATH_MAX];
+    path_in(journal, sizeof journal, "service-crash-node-journal.json");
+    struct run r = run_long("service-crash", journal);
+    EXPECT(r.code == 0 && strstr(r.out, "Verdict: held") && !strstr(r.out, "masked") &&
+               strstr(r.out, "recovery.restarted"),
+           r);
+    json_t *j = load_journal(journal);
+    json_t *step = json_array_get(json_object_get(j, "run"), 0);
+    json_t *node = json_object_get(step, "node");
+    assert_string_equal(json_string_value(json_object_get(step, "figures_from")), "node");
+    assert_true(json_is_integer(json_object_get(node, "recover_ms")));
+    assert_int_equal(json_integer_value(json_object_get(step, "recover_ms")),
+                     json_integer_value(json_object_get(node, "recover_ms")));
+    assert_true(json_integer_value(json_object_get(step, "recover_ms")) > 0);
+    assert_non_null(strstr(json_string_value(json_object_get(node, "what")), "healthy again"));
+    json_decref(j);
+    run_free(&r);
+}
+
+/* The deployment d, as the leader lists it. */
+static json_t *deployment(const char *id)
+{
+    char path[160];
+    long st = 0;
+    snprintf(path, sizeof path, "/deployments/%s", id);
+    json_t *d = h_http_get_json(cluster, leader, path, &st);
+    if (st != 200 || !d)
+        fail_msg("GET %s answered %ld", path, st);
+    return d;
+}
+
+/* The rollback the leader started after the deployment that began at
+ * started. */
+static json_t *rollback_after(json_int_t started)
+{
+    long st = 0;
+    json_t *list = h_http_get_json(cluster, leader, "/deployments", &st), *d, *found = NULL;
+    size_t i;
+    json_array_foreach(json_object_get(list, "deployments"), i, d)
+    {
+        if (json_is_true(json_object_get(d, "rollback")) &&
+            json_integer_value(json_object_get(d, "started_ms")) >= started)
+            found = json_incref(d);
+    }
+    json_decref(list);
+    if (!found)
+        fail_msg("no rollback listed after %" JSON_INTEGER_FORMAT, started);
+    return found;
+}
+
+static json_int_t ms_of(json_t *o, const char *key)
+{
+    return json_integer_value(json_object_get(o, key));
+}
+
+/* A release expected to be reverted: its step ends once the revert has
+ * ended and the probes hold, not when its SLO has passed (10 minutes
+ * here, with a probe the release does not touch, so the probes see no
+ * failure). Its figures are the deployments': from the failure to the
+ * revert's end. Runs after the bad-release drill, against the stable
+ * release it left. */
+static void test_a_reverted_release_ends_its_step_once_the_revert_is_over(void **state)
+{
+    (void)state;
+    char src[H_PATH_MAX + 32], file[H_PATH_MAX], journal[H_PATH_MAX];
+    h_release_example_path("../drills/bad-release.json", src, sizeof src);
+    path_in(file, sizeof file, "long-slo.json");
+    path_in(journal, sizeof journal, "long-slo-journal.json");
+    json_t *doc = json_load_file(src, 0, NULL);
+    assert_non_null(doc);
+    json_t *act = json_array_get(json_object_get(doc, "method"), 0);
+    json_object_set_new(
+        act, "slo", json_pack("{s:s,s:[s]}", "recover_within", "10m", "probes", "a leader exists"));
+    json_object_set_new(json_object_get(json_object_get(act, "provider"), "manifest"), "version",
+                        json_string("drill-bad-releas3"));
+    assert_int_equal(json_dump_file(doc, file, 0), 0);
+    json_decref(doc);
+    struct run r = run_long(file, journal);
+    EXPECT(r.code == 0 && strstr(r.out, "Verdict: held"), r);
+    json_t *j = load_journal(journal);
+    json_t *step = json_array_get(json_object_get(j, "run"), 0);
+    char id[64] = "";
+    if (sscanf(json_string_value(json_object_get(step, "detail")), "deployment %63[^ ]", id) != 1)
+        fail_msg("no deployment id in the step's detail");
+    json_t *bad = deployment(id), *rb = rollback_after(ms_of(bad, "started_ms"));
+    assert_string_equal(json_string_value(json_object_get(rb, "stage")), "reverted");
+    /* Ended after the revert, before the SLO had run out. */
+    assert_true(ms_of(step, "ended") >= ms_of(rb, "finished_ms"));
+    assert_true(ms_of(step, "ended") < ms_of(bad, "started_ms") + 10 * 60 * 1000);
+    assert_string_equal(json_string_value(json_object_get(step, "figures_from")), "node");
+    assert_int_equal(ms_of(step, "recover_ms"),
+                     ms_of(rb, "finished_ms") - ms_of(bad, "finished_ms"));
+    json_decref(bad);
+    json_decref(rb);
+    json_decref(j);
+    run_free(&r);
+}
+
 int main(void)
 {
     static const struct CMUnitTest tests[] = {
@@ -322,6 +454,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_drill_against_no_node_exits_5, setup, teardown),
         cmocka_unit_test_setup_teardown(test_the_bad_release_drill_holds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_an_impossible_slo_deviates, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_drill_through_a_follower_says_nothing_of_the_redirect, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_killed_service_is_measured_by_its_nodes_restart,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_reverted_release_ends_its_step_once_the_revert_is_over, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_fault_drill_can_be_run_twice_in_a_row, setup,
                                         teardown),
     };
