@@ -49,6 +49,7 @@ install: programs
 # The e2e test (tests/e2e, label e2e) also needs Docker: test-deps installs it
 # and starts dockerd when none answers (`make run` never does).
 test: build test-deps
+	@if docker info >/dev/null 2>&1; then deploy/base-image.sh --background; fi
 	@cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCHIMERA_SANITIZE=ON >/dev/null
 	@env -u MAKEFLAGS -u MAKELEVEL cmake --build $(TEST_BUILD) -j $(JOBS)
 	@cd $(TEST_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \

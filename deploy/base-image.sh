@@ -4,8 +4,12 @@
 # the image is a Debian bookworm root filesystem made with debootstrap from
 # the Debian mirror (the one apt uses) and imported with `docker import`.
 #
-#   deploy/base-image.sh            make chimera-build-base:bookworm unless it exists
-#   deploy/base-image.sh --force    make it again (e.g. to pick up Debian updates)
+#   deploy/base-image.sh               make chimera-build-base:bookworm unless it exists
+#   deploy/base-image.sh --force       make it again (e.g. to pick up Debian updates)
+#   deploy/base-image.sh --background  make it, unless it exists, in the background and return
+#                                      at once (`make test` does, so that debootstrap, which
+#                                      mostly waits on the mirror, overlaps the build and the
+#                                      tests; the e2e test then waits for it)
 #
 #   CHIMERA_DEBIAN_MIRROR   the Debian mirror (default http://deb.debian.org/debian)
 #
@@ -23,11 +27,13 @@ pkgs=build-essential,cmake,pkg-config,libuv1-dev,libnng-dev,libmsgpack-dev,libso
 pkgs=$pkgs,libcurl4-openssl-dev,libjansson-dev,libcmocka-dev,libhttp-parser-dev
 
 force=0
+background=0
 case "${1:-}" in
 --force) force=1 ;;
+--background) background=1 ;;
 '') ;;
 -h | --help)
-    sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
     ;;
 *)
@@ -36,6 +42,24 @@ case "${1:-}" in
     ;;
 esac
 
+if [ $force = 0 ] && docker image inspect "$image" >/dev/null 2>&1; then
+    exit 0
+fi
+
+# One maker at a time: a second run (the e2e test's, while `make test`'s
+# background one is under way) waits for the first, then finds the image.
+lock=${TMPDIR:-/tmp}/chimera-base-image.lock
+if [ $background = 1 ]; then
+    log=${TMPDIR:-/tmp}/chimera-base-image.log
+    echo "base-image: making $image in the background (log: $log)"
+    setsid "$0" </dev/null >"$log" 2>&1 &
+    exit 0
+fi
+exec 9>"$lock"
+if ! flock -n 9; then
+    echo "base-image: another run is making $image; waiting for it"
+    flock 9
+fi
 if [ $force = 0 ] && docker image inspect "$image" >/dev/null 2>&1; then
     exit 0
 fi
