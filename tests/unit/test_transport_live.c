@@ -11,16 +11,21 @@
 #define STALE 1200
 #define T0 10000 /* our connection opened */
 
-/* A settled conversation: connected at T0, hearing the peer on connection 7
- * and sending to it every 100 ms until at. */
+/* Sends to the peer and hears it on connection conn every 100 ms. */
+static void talk(struct transport_live *l, uint32_t conn, uint64_t from, uint64_t to)
+{
+    for (uint64_t t = from; t <= to; t += 100) {
+        transport_live_sent(l, t);
+        transport_live_heard(l, conn, t, STALE);
+    }
+}
+
+/* A settled conversation: connected at T0, talking on connection 7 until at. */
 static struct transport_live talking_until(uint64_t at)
 {
     struct transport_live l = {0};
     transport_live_up(&l, T0);
-    for (uint64_t t = T0; t <= at; t += 100) {
-        transport_live_sent(&l, t);
-        transport_live_heard(&l, 7, t, STALE);
-    }
+    talk(&l, 7, T0, at);
     return l;
 }
 
@@ -115,10 +120,7 @@ static void test_the_peer_redialing_in_answer_to_our_redial_is_kept(void **state
     transport_live_down(&l);
     transport_live_up(&l, T0 + 5100);              /* we redialed */
     transport_live_heard(&l, 8, T0 + 5300, STALE); /* it answers by redialing */
-    for (uint64_t t = T0 + 5300; t <= T0 + 5100 + 3 * STALE; t += 100) {
-        transport_live_sent(&l, t);
-        transport_live_heard(&l, 8, t, STALE);
-    }
+    talk(&l, 8, T0 + 5300, T0 + 5100 + 3 * STALE);
     assert_int_equal(transport_live_check(&l, T0 + 5100 + 3 * STALE, STALE), TRANSPORT_LIVE_KEEP);
 }
 
@@ -129,10 +131,7 @@ static void test_our_redial_answers_the_peers_redial(void **state)
     transport_live_heard(&l, 8, T0 + 5100, STALE);
     transport_live_down(&l);
     transport_live_up(&l, T0 + 5200);
-    for (uint64_t t = T0 + 5200; t <= T0 + 5200 + 2 * STALE; t += 100) {
-        transport_live_sent(&l, t);
-        transport_live_heard(&l, 8, t, STALE);
-    }
+    talk(&l, 8, T0 + 5200, T0 + 5200 + 2 * STALE);
     assert_int_equal(transport_live_check(&l, T0 + 5200 + 2 * STALE, STALE), TRANSPORT_LIVE_KEEP);
 }
 
