@@ -260,20 +260,18 @@ static bool take_stale_report(struct outbox *o, enum transport_live_verdict v, u
         return false;
     char more[64] = "";
     if (o->closes - o->reported > 1)
-        snprintf(more, sizeof more, " (%llu such closes since the last report)",
+        snprintf(more, sizeof more, " (%llu closes since the last report)",
                  (unsigned long long)(o->closes - o->reported));
     if (v == TRANSPORT_LIVE_SILENT)
         snprintf(msg, len,
-                 "%s: nothing heard from this peer for %llu.%03llu s while sending to it; closing "
-                 "the connection to it so that it is redialed (and its address resolved "
-                 "again)%s",
+                 "%s: nothing heard from it for %llu.%03llu s while sending; closing the "
+                 "connection to redial it (resolving its name again)%s",
                  o->url, (unsigned long long)(silent_ms / 1000),
                  (unsigned long long)(silent_ms % 1000), more);
     else
         snprintf(msg, len,
-                 "%s: this peer reconnected to this node while the connection to it was settled "
-                 "(it stopped hearing this node); closing that connection so that it is "
-                 "redialed (and its address resolved again)%s",
+                 "%s: it reconnected to this node (it no longer heard this node); closing the "
+                 "connection to it to redial it (resolving its name again)%s",
                  o->url, more);
     o->reported = o->closes;
     o->reported_at = now;
