@@ -133,7 +133,7 @@ static void on_message(void *ctx, const void *buf, size_t len)
     } else if (verdict == ENV_REPLAY) {
         node_drop(&n->base, DROP_REPLAY, msg.from);
     } else {
-        transport_heard(n->base.transport);
+        transport_heard(n->base.transport, n->base.out[idx]);
         n->base.metrics.msgs_received++;
         struct peer_change chg;
         if (peers_heard(&n->base.peers, (size_t)idx, uv_now(n->base.loop), &chg))
@@ -321,6 +321,9 @@ static int open_io(struct node *n)
                              err, sizeof(err));
     if (rv == 0) {
         transport_set_notice(n->base.transport, on_net_notice, n);
+        /* A few election timeouts of silence while hellos flow both ways every
+         * heartbeat: the connection is dead, not slow (transport.pipe_stale). */
+        transport_set_stale_ms(n->base.transport, 8ull * n->base.cfg.election_timeout_ms);
         rv = http_start(&n->http, n->base.loop, n->base.cfg.http, api_handle, &n->api, err,
                         sizeof(err));
         if (rv == 0) {

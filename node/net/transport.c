@@ -1,4 +1,5 @@
 #include "node/net/transport.h"
+#include "node/net/transport_live.h"
 
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/pull.h>
@@ -7,18 +8,35 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define MAX_PIPES (TRANSPORT_MAX_PIPES_PER_PEER * TRANSPORT_MAX_PEERS + TRANSPORT_SPARE_PIPES)
 #define IDLE_SCAN_MS 1000
 #define RECONNECT_MIN_MS 50
 #define RECONNECT_MAX_MS 1000
 #define SEND_QUEUE_MSGS 128
+#define LIVE_SCANS_PER_WINDOW 4
+#define LIVE_SCAN_MIN_MS 50
 
 struct inbound {
     nng_pipe pipe;
     nng_time added;
     nng_time last; /* when it was added or last delivered an authentic message */
     bool vouched;  /* it delivered an authentic message (transport_heard) */
+};
+
+struct transport;
+
+/* Our push socket to one peer, its connection and how the conversation on
+ * it goes (transport_live.h); guarded by the transport's lock. */
+struct outbox {
+    struct transport *t;
+    nng_socket sock;
+    nng_pipe pipe; /* the open connection, if up */
+    struct transport_live live;
+    char url[256];
+    uint64_t closes, reported; /* closed as dead; how many of those were reported */
+    nng_time reported_at;
 };
 
 /* What the cap and the idle scan did, and what was already reported. */
@@ -43,8 +61,10 @@ struct transport {
     transport_notice_fn notice;
     void *notice_ctx;
     nng_socket inbox;
-    nng_socket out[TRANSPORT_MAX_PEERS];
+    struct outbox out[TRANSPORT_MAX_PEERS];
     int nout;
+    uint64_t stale_ms;    /* transport_live's window */
+    uv_timer_t live_scan; /* closes outgoing connections found dead */
     transport_recv_fn on_recv;
     void *ctx;
     transport_filter_fn filter;
@@ -72,14 +92,18 @@ static int find_inbound(const struct transport *t, nng_pipe p)
     return -1;
 }
 
-void transport_heard(struct transport *t)
+void transport_heard(struct transport *t, int peer)
 {
+    nng_time now = nng_clock();
     nng_mtx_lock(t->mtx);
     int i = find_inbound(t, t->delivering);
     if (i >= 0) {
-        t->in[i].last = nng_clock();
+        t->in[i].last = now;
         t->in[i].vouched = true;
     }
+    if (peer >= 0 && peer < t->nout)
+        transport_live_heard(&t->out[peer].live, (uint32_t)nng_pipe_id(t->delivering), now,
+                             t->stale_ms);
     nng_mtx_unlock(t->mtx);
 }
 
@@ -210,6 +234,79 @@ static void on_idle_scan(uv_timer_t *h)
 
 /* The poll handle only tells us the inbox has messages; drain it until NNG
  * says EAGAIN, because the notification fd is not a byte count. */
+/* Pipe callbacks of a push socket (NNG threads): its connection opened or
+ * closed; NNG redials a closed one by itself. */
+static void on_out_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+    struct outbox *o = arg;
+    nng_mtx_lock(o->t->mtx);
+    if (ev == NNG_PIPE_EV_ADD_POST) {
+        o->pipe = p;
+        transport_live_up(&o->live, nng_clock());
+    } else if (nng_pipe_id(p) == nng_pipe_id(o->pipe)) {
+        o->pipe = (nng_pipe)NNG_PIPE_INITIALIZER;
+        transport_live_down(&o->live);
+    }
+    nng_mtx_unlock(o->t->mtx);
+}
+
+/* One line on a connection closed as dead, at most once an interval per
+ * peer (call with the lock held); false when there is nothing to say now. */
+static bool take_stale_report(struct outbox *o, enum transport_live_verdict v, uint64_t silent_ms,
+                              nng_time now, char *msg, size_t len)
+{
+    o->closes++;
+    if (o->reported > 0 && now - o->reported_at < TRANSPORT_NOTICE_INTERVAL_MS)
+        return false;
+    char more[64] = "";
+    if (o->closes - o->reported > 1)
+        snprintf(more, sizeof more, " (%llu closes since the last report)",
+                 (unsigned long long)(o->closes - o->reported));
+    if (v == TRANSPORT_LIVE_SILENT)
+        snprintf(msg, len,
+                 "%s: nothing heard from it for %llu.%03llu s while sending; closing the "
+                 "connection to redial it (resolving its name again)%s",
+                 o->url, (unsigned long long)(silent_ms / 1000),
+                 (unsigned long long)(silent_ms % 1000), more);
+    else
+        snprintf(msg, len,
+                 "%s: it reconnected to this node (it no longer heard this node); closing the "
+                 "connection to it to redial it (resolving its name again)%s",
+                 o->url, more);
+    o->reported = o->closes;
+    o->reported_at = now;
+    return true;
+}
+
+/* A black-holed connection never fails by itself (transport_live.h): close
+ * the ones found dead, and NNG redials them. */
+static void on_live_scan(uv_timer_t *h)
+{
+    struct transport *t = h->data;
+    nng_pipe dead[TRANSPORT_MAX_PEERS];
+    char says[TRANSPORT_MAX_PEERS][512];
+    bool say[TRANSPORT_MAX_PEERS];
+    int n = 0;
+    nng_time now = nng_clock();
+    nng_mtx_lock(t->mtx);
+    for (int i = 0; i < t->nout; i++) {
+        struct outbox *o = &t->out[i];
+        enum transport_live_verdict v = transport_live_check(&o->live, now, t->stale_ms);
+        if (v == TRANSPORT_LIVE_KEEP)
+            continue;
+        say[n] = take_stale_report(o, v, transport_live_silent_ms(&o->live, now), now, says[n],
+                                   sizeof says[n]);
+        dead[n++] = o->pipe;
+        transport_live_down(&o->live); /* judged once; its removal finds it gone */
+    }
+    nng_mtx_unlock(t->mtx);
+    for (int i = 0; i < n; i++) {
+        nng_pipe_close(dead[i]);
+        if (say[i] && t->notice)
+            t->notice(t->notice_ctx, "transport.pipe_stale", says[i]);
+    }
+}
+
 static void on_readable(uv_poll_t *h, int status, int events)
 {
     (void)events;
@@ -278,13 +375,15 @@ int transport_start(struct transport **out, uv_loop_t *loop, const char *listen_
                  rv > 0 ? nng_strerror(rv) : uv_strerror(rv));
         goto fail;
     }
-    t->poll.data = t->wake.data = t->idle_scan.data = t->held_timer.data = t;
+    t->poll.data = t->wake.data = t->idle_scan.data = t->held_timer.data = t->live_scan.data = t;
     uv_async_init(loop, &t->wake, on_wake);
     uv_timer_init(loop, &t->idle_scan);
     uv_timer_init(loop, &t->held_timer);
-    t->open_handles = 4;
+    uv_timer_init(loop, &t->live_scan);
+    t->open_handles = 5;
     uv_poll_start(&t->poll, UV_READABLE, on_readable);
     uv_timer_start(&t->idle_scan, on_idle_scan, IDLE_SCAN_MS, IDLE_SCAN_MS);
+    transport_set_stale_ms(t, TRANSPORT_STALE_MS);
     *out = t;
     return 0;
 
@@ -302,10 +401,19 @@ int transport_add_peer(struct transport *t, const char *url, char *err, size_t e
         snprintf(err, errlen, "transport: too many peers");
         return -1;
     }
+    nng_mtx_lock(t->mtx); /* an earlier failed dial's callbacks may still touch the slot */
+    struct outbox *o = &t->out[t->nout];
+    *o = (struct outbox){.t = t, .pipe = NNG_PIPE_INITIALIZER};
+    snprintf(o->url, sizeof o->url, "%s", url);
+    nng_mtx_unlock(t->mtx);
     nng_socket s = NNG_SOCKET_INITIALIZER;
     int rv = nng_push0_open(&s);
     if (rv == 0)
         rv = set_reconnect(s);
+    if (rv == 0)
+        rv = nng_pipe_notify(s, NNG_PIPE_EV_ADD_POST, on_out_pipe, o);
+    if (rv == 0)
+        rv = nng_pipe_notify(s, NNG_PIPE_EV_REM_POST, on_out_pipe, o);
     /* A bounded queue per peer absorbs short stalls; NNG builds without
      * push send buffers report ENOTSUP, which only costs the buffering. */
     if (rv == 0) {
@@ -322,10 +430,20 @@ int transport_add_peer(struct transport *t, const char *url, char *err, size_t e
         return -1;
     }
     nng_mtx_lock(t->mtx); /* pipe_cap reads nout on NNG's threads */
-    t->out[t->nout] = s;
+    o->sock = s;
     int idx = t->nout++;
     nng_mtx_unlock(t->mtx);
     return idx;
+}
+
+/* Sends msg to peer idx, or returns nonzero (msg still ours). An attempt
+ * counts as sending: a black-holed connection shows as a full queue. */
+static int send_now(struct transport *t, int idx, nng_msg *msg)
+{
+    nng_mtx_lock(t->mtx);
+    transport_live_sent(&t->out[idx].live, nng_clock());
+    nng_mtx_unlock(t->mtx);
+    return nng_sendmsg(t->out[idx].sock, msg, NNG_FLAG_NONBLOCK);
 }
 
 static void on_held_due(uv_timer_t *h)
@@ -338,7 +456,7 @@ static void on_held_due(uv_timer_t *h)
         if (!t->held_head)
             t->held_tail = NULL;
         t->nheld--;
-        if (m->idx >= t->nout || nng_sendmsg(t->out[m->idx], m->msg, NNG_FLAG_NONBLOCK) != 0)
+        if (m->idx >= t->nout || send_now(t, m->idx, m->msg) != 0)
             nng_msg_free(m->msg);
         free(m);
     }
@@ -386,8 +504,7 @@ int transport_send(struct transport *t, int idx, const void *buf, size_t len)
     if (nng_msg_alloc(&msg, 0) != 0)
         return -1;
     if (nng_msg_append(msg, buf, len) != 0 ||
-        (verdict > 0 ? hold(t, idx, msg, verdict)
-                     : nng_sendmsg(t->out[idx], msg, NNG_FLAG_NONBLOCK)) != 0) {
+        (verdict > 0 ? hold(t, idx, msg, verdict) : send_now(t, idx, msg)) != 0) {
         nng_msg_free(msg);
         return -1;
     }
@@ -398,6 +515,19 @@ void transport_set_filter(struct transport *t, transport_filter_fn fn, void *ctx
 {
     t->filter = fn;
     t->filter_ctx = ctx;
+}
+
+void transport_set_stale_ms(struct transport *t, uint64_t ms)
+{
+    if (ms < TRANSPORT_STALE_MIN_MS)
+        ms = TRANSPORT_STALE_MIN_MS;
+    nng_mtx_lock(t->mtx);
+    t->stale_ms = ms;
+    nng_mtx_unlock(t->mtx);
+    uint64_t every = ms / LIVE_SCANS_PER_WINDOW;
+    if (every < LIVE_SCAN_MIN_MS)
+        every = LIVE_SCAN_MIN_MS;
+    uv_timer_start(&t->live_scan, on_live_scan, every, every);
 }
 
 void transport_set_notice(struct transport *t, transport_notice_fn fn, void *ctx)
@@ -427,10 +557,11 @@ void transport_stop(struct transport *t)
     nng_mtx_unlock(t->mtx);
     free_held(t); /* before the sockets they would go out on close */
     for (int i = 0; i < nout; i++)
-        nng_close(t->out[i]);
+        nng_close(t->out[i].sock);
     uv_poll_stop(&t->poll);
     uv_close((uv_handle_t *)&t->poll, on_handle_closed);
     uv_close((uv_handle_t *)&t->wake, on_handle_closed);
     uv_close((uv_handle_t *)&t->idle_scan, on_handle_closed);
     uv_close((uv_handle_t *)&t->held_timer, on_handle_closed);
+    uv_close((uv_handle_t *)&t->live_scan, on_handle_closed);
 }

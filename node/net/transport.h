@@ -24,6 +24,7 @@
 #define CHIMERA_TRANSPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #define TRANSPORT_MAX_MSG (4u * 1024u * 1024u) /* the envelope's ENV_MAX_MSG */
@@ -32,6 +33,8 @@
 #define TRANSPORT_SPARE_PIPES 4
 #define TRANSPORT_IDLE_MS 30000
 #define TRANSPORT_NOTICE_INTERVAL_MS 10000
+#define TRANSPORT_STALE_MS 1200    /* transport_set_stale_ms's default */
+#define TRANSPORT_STALE_MIN_MS 500 /* below, a busy machine's stalls would look like deaths */
 
 struct transport;
 
@@ -57,8 +60,19 @@ int transport_add_peer(struct transport *t, const char *url, char *err, size_t e
 int transport_send(struct transport *t, int idx, const void *buf, size_t len);
 
 /* Called from on_recv when the message it is handling proved authentic:
- * its connection is a peer's (kept at the cap, not idle). */
-void transport_heard(struct transport *t);
+ * its connection is a peer's (kept at the cap, not idle), and peer (an index
+ * from transport_add_peer, or -1 when it is none) is alive: see
+ * transport_set_stale_ms. */
+void transport_heard(struct transport *t, int peer);
+
+/* Outgoing connections are black-holed when their path goes away without a
+ * reset (an address changed): TCP keeps them for many minutes. A connection
+ * to a peer is closed, and so redialed (resolving the peer's name again),
+ * when nothing authentic was heard from the peer for ms while sending to it,
+ * or when the peer redialed us meanwhile (transport_live.h), reported as a
+ * "transport.pipe_stale" notice. Peers hello each other every heartbeat: a
+ * few election timeouts suit (at least TRANSPORT_STALE_MIN_MS). */
+void transport_set_stale_ms(struct transport *t, uint64_t ms);
 
 /* A filter on every message, both directions, for fault injection without
  * root (the transport knows nothing of why): dir says which way; peer is

@@ -425,6 +425,12 @@ int h_netns_partition(struct h_cluster *c, const int *idx, int k);
 /* Every switch port back on br-a. Returns 0 or -1. */
 int h_netns_heal(struct h_cluster *c);
 
+/* Black-holes node i's TCP connections open now on its cl0 address (only
+ * those it dialed when outgoing_only): iptables in its namespace drops
+ * their packets both ways, without a reset, as when an address goes away;
+ * new connections pass. Returns how many, or -1 after printing why. */
+int h_netns_blackhole(struct h_cluster *c, int i, bool outgoing_only);
+
 /* Kills whatever still runs in c's namespaces and deletes them. Called by
  * h_cluster_destroy() and at exit; safe to call twice. */
 void h_netns_teardown(struct h_cluster *c);

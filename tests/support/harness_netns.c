@@ -283,3 +283,52 @@ int h_netns_heal(struct h_cluster *c)
 {
     return place(c, NULL, 0);
 }
+
+/* ---- black holes ------------------------------------------------------- */
+
+/* Splits "addr:port" (IPv4, as ss prints it) in place; false if it is not. */
+static bool split_endpoint(char *s, int *port)
+{
+    char *colon = strrchr(s, ':');
+    if (!colon)
+        return false;
+    *colon = '\0';
+    *port = atoi(colon + 1);
+    return *port > 0;
+}
+
+int h_netns_blackhole(struct h_cluster *c, int i, bool outgoing_only)
+{
+    const char *ns = c->nodes[i].netns;
+    char *list = NULL;
+    if (!ns[0] || ip(false, &list, "netns exec %s ss -Htn state established", ns) != 0) {
+        fprintf(stderr, "harness: cannot list %s's connections\n", c->nodes[i].id);
+        free(list);
+        return -1;
+    }
+    int n = 0, rc = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(list, "\n", &save); line && rc == 0;
+         line = strtok_r(NULL, "\n", &save)) {
+        char local[64], peer[64];
+        int lport, pport;
+        if (sscanf(line, "%*s %*s %63s %63s", local, peer) != 2 || !split_endpoint(local, &lport) ||
+            !split_endpoint(peer, &pport))
+            continue;
+        if (strcmp(local, c->nodes[i].host) != 0 ||
+            (outgoing_only && lport == c->nodes[i].listen_port))
+            continue; /* the harness's own HTTP on lo, or one the node accepted */
+        rc = ip(false, NULL,
+                "netns exec %s iptables -w -I OUTPUT -p tcp -s %s --sport %d -d %s --dport %d -j "
+                "DROP",
+                ns, local, lport, peer, pport);
+        if (rc == 0)
+            rc = ip(false, NULL,
+                    "netns exec %s iptables -w -I INPUT -p tcp -s %s --sport %d -d %s --dport %d "
+                    "-j DROP",
+                    ns, peer, pport, local, lport);
+        n++;
+    }
+    free(list);
+    return rc == 0 ? n : -1;
+}
