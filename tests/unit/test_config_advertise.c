@@ -2,6 +2,7 @@
  * (its "http" in /federation/state, a follower's redirect to it), its
  * default from --http, and the errors that name the setting. */
 #include "test_config_support.h"
+#include "node/base/peers.h"
 
 /* Expects the configuration to load with this advertised address. */
 static void expect_advertised(const char *const *argv, const char *const *envp, const char *want)
@@ -152,6 +153,21 @@ static void test_bad_advertise_in_the_file_names_the_file_and_key(void **state)
     assert_err_has(err, ": advertise_http: ");
 }
 
+/* What the node's hellos carry and /federation/state shows for it. */
+static void test_the_node_itself_has_the_advertised_http(void **state)
+{
+    (void)state;
+    struct config c;
+    char err[512];
+    assert_int_equal(LOAD(&c, err,
+                          ARGV(REQ, "--http", "0.0.0.0:8080", "--advertise-http", "127.0.0.1:8201"),
+                          NOENV),
+                     CONFIG_OK);
+    struct peers p;
+    peers_init(&p, &c, 0);
+    assert_string_equal(p.m[p.self].http, "127.0.0.1:8201");
+}
+
 int main(void)
 {
 #define F(name) cmocka_unit_test_setup_teardown(name, file_fixture_setup, file_fixture_teardown)
@@ -171,6 +187,7 @@ int main(void)
         cmocka_unit_test(test_advertise_with_a_path_is_an_error),
         cmocka_unit_test(test_advertise_of_a_wildcard_is_an_error),
         cmocka_unit_test(test_bad_advertise_from_the_environment_names_the_variable),
+        cmocka_unit_test(test_the_node_itself_has_the_advertised_http),
         F(test_advertise_from_the_file),
         F(test_bad_advertise_in_the_file_names_the_file_and_key),
     };
