@@ -14,6 +14,16 @@ static void expect_advertised(const char *const *argv, const char *const *envp, 
     assert_string_equal(c.advertise_http, want);
 }
 
+/* A container's node: listening everywhere, advertising its published port. */
+static void load_published(struct config *c)
+{
+    char err[512];
+    assert_int_equal(LOAD(c, err,
+                          ARGV(REQ, "--http", "0.0.0.0:8080", "--advertise-http", "127.0.0.1:8201"),
+                          NOENV),
+                     CONFIG_OK);
+}
+
 static void test_advertise_defaults_to_the_http_address(void **state)
 {
     (void)state;
@@ -40,11 +50,7 @@ static void test_advertise_given_is_used_and_not_flagged(void **state)
 {
     (void)state;
     struct config c;
-    char err[512];
-    assert_int_equal(LOAD(&c, err,
-                          ARGV(REQ, "--http", "0.0.0.0:8080", "--advertise-http", "127.0.0.1:8201"),
-                          NOENV),
-                     CONFIG_OK);
+    load_published(&c);
     assert_string_equal(c.http, "0.0.0.0:8080");
     assert_string_equal(c.advertise_http, "127.0.0.1:8201");
     assert_false(c.advertise_http_wildcard);
@@ -158,11 +164,7 @@ static void test_the_node_itself_has_the_advertised_http(void **state)
 {
     (void)state;
     struct config c;
-    char err[512];
-    assert_int_equal(LOAD(&c, err,
-                          ARGV(REQ, "--http", "0.0.0.0:8080", "--advertise-http", "127.0.0.1:8201"),
-                          NOENV),
-                     CONFIG_OK);
+    load_published(&c);
     struct peers p;
     peers_init(&p, &c, 0);
     assert_string_equal(p.m[p.self].http, "127.0.0.1:8201");
