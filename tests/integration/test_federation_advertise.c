@@ -21,9 +21,11 @@
 
 /* Node i's advertised address: "localhost" and its own port, so it is
  * reachable and still differs from its --http 127.0.0.1:PORT. */
+static const char *scheme = ""; /* or "https://": a TLS proxy in front */
+
 static void advertised(const struct h_cluster *c, int i, char *out, size_t len)
 {
-    snprintf(out, len, "localhost:%d", c->nodes[i].http_port);
+    snprintf(out, len, "%slocalhost:%d", scheme, c->nodes[i].http_port);
 }
 
 /* Starts every node with --advertise-http and waits for one leader. */
@@ -130,11 +132,18 @@ static void test_a_follower_redirects_to_the_leaders_advertised_http(void **stat
         fail_msg("the follower never learnt the leader's http (%s)", w.seen);
     char loc[256], want[256];
     long st = post_note(c, follower, loc, sizeof loc);
-    snprintf(want, sizeof want, "http://%s/ledger/notes", w.want);
+    snprintf(want, sizeof want, "%s%s/ledger/notes", scheme[0] ? "" : "http://", w.want);
     if (st != 307 || strcmp(loc, want) != 0)
         fail_msg("the follower answered %ld with Location \"%s\"; want 307 to %s", st, loc, want);
     h_cluster_pass(c);
     h_cluster_destroy(c);
+}
+
+static void test_an_advertised_https_url_keeps_its_scheme_in_the_redirect(void **state)
+{
+    scheme = "https://";
+    test_a_follower_redirects_to_the_leaders_advertised_http(state);
+    scheme = "";
 }
 
 static void test_a_bad_advertise_http_is_refused_at_start_naming_the_setting(void **state)
@@ -184,6 +193,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_member_reports_each_nodes_advertised_http),
         cmocka_unit_test(test_a_follower_redirects_to_the_leaders_advertised_http),
+        cmocka_unit_test(test_an_advertised_https_url_keeps_its_scheme_in_the_redirect),
         cmocka_unit_test(test_a_bad_advertise_http_is_refused_at_start_naming_the_setting),
         cmocka_unit_test(test_a_wildcard_http_without_advertise_http_warns_at_start),
     };
