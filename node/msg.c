@@ -15,16 +15,19 @@
 /* ---- ENV_HELLO: liveness, boot epoch, HTTP address, key ---------------- */
 
 /* Hello body: [boot epoch, HTTP address, node public key (bin 32)]. Sent on
- * the node's tick (heartbeat_ms); Raft's heartbeats are ENV_CONSENSUS. */
+ * the node's tick (heartbeat_ms); Raft's heartbeats are ENV_CONSENSUS. The
+ * HTTP address is the advertised one (--advertise-http): peers only ever
+ * hand it to clients, so nodes of every version show and redirect to it. */
 void node_msg_send_hello(struct node_msg *m)
 {
     struct node_pack p;
     node_pack_init(&p);
     msgpack_pack_array(&p.pk, 3);
     msgpack_pack_uint64(&p.pk, m->base->boot);
-    size_t hlen = strlen(m->base->cfg.http);
+    const char *http = m->base->peers.m[m->base->peers.self].http; /* the advertised one */
+    size_t hlen = strlen(http);
     msgpack_pack_str(&p.pk, hlen);
-    msgpack_pack_str_body(&p.pk, m->base->cfg.http, hlen);
+    msgpack_pack_str_body(&p.pk, http, hlen);
     msgpack_pack_bin(&p.pk, LEDGER_PUBKEY_BYTES);
     msgpack_pack_bin_body(&p.pk, m->raft->key_pair.pk, LEDGER_PUBKEY_BYTES);
     for (size_t i = 0; i < m->base->peers.n; i++)

@@ -415,6 +415,12 @@ int node_run(const struct config *cfg, const uint8_t key[CONFIG_KEY_BYTES], cons
                    ", open files limit %llu",
                    CHIMERA_VERSION, cfg->listen, cfg->http, n->base.peers.n, n->base.boot,
                    (unsigned long long)nofile.rlim_cur);
+        if (cfg->advertise_http_wildcard)
+            node_event(&n->base, "node.advertise_wildcard", NULL,
+                       "this node gives its HTTP address as %s, a wildcard that clients elsewhere "
+                       "cannot reach; set --advertise-http (CHIMERA_ADVERTISE_HTTP) to the "
+                       "host:port they use",
+                       cfg->advertise_http);
     }
     uv_run(n->base.loop, UV_RUN_DEFAULT);
     if (uv_loop_close(n->base.loop) != 0) {

@@ -144,8 +144,9 @@ void api_gate_redirect_to_leader(struct node_api *api, struct http_request *req,
         return;
     }
     char location[1024];
-    snprintf(location, sizeof(location), "http://%s%s%s%s", p->http, path, req->query[0] ? "?" : "",
-             req->query);
+    /* An advertised https://HOST:PORT (a TLS proxy in front) carries its scheme. */
+    snprintf(location, sizeof(location), "%s%s%s%s%s", strstr(p->http, "://") ? "" : "http://",
+             p->http, path, req->query[0] ? "?" : "", req->query);
     req->location = location;
     http_respond_json(req, 307,
                       json_pack("{s:s, s:s, s:s}", "error", "not the leader", "leader", p->id,

@@ -46,10 +46,10 @@ const char *node_drop_name(enum node_drop d)
 /* Log severity of an event kind: trouble is a warning, the rest news. */
 static int event_level(const char *kind)
 {
-    static const char *const warn[] = {"failure",         "malformed",   "dead",        "step_down",
-                                       "read_only.enter", "suspect",     "unverified",  "_failed",
-                                       "equivocation",    "dropped",     "key_changed", "unhealthy",
-                                       ".failed",         "connection_", "clock_skew"};
+    static const char *const warn[] = {
+        "failure",    "malformed",   "dead",         "step_down", "read_only.enter", "suspect",
+        "unverified", "_failed",     "equivocation", "dropped",   "key_changed",     "unhealthy",
+        ".failed",    "connection_", "clock_skew",   "_wildcard"};
     for (size_t i = 0; i < sizeof(warn) / sizeof(warn[0]); i++)
         if (strstr(kind, warn[i]))
             return 2;

@@ -24,6 +24,7 @@ enum opt {
     O_ID,
     O_LISTEN,
     O_HTTP,
+    O_ADVERTISE_HTTP,
     O_PEERS,
     O_DATA,
     O_KEY,
@@ -71,6 +72,8 @@ static const struct {
     [O_ID] = {"--id", "CHIMERA_ID", "id", STR(id)},
     [O_LISTEN] = {"--listen", "CHIMERA_LISTEN", "listen", STR(listen)},
     [O_HTTP] = {"--http", "CHIMERA_HTTP", "http", STR(http)},
+    [O_ADVERTISE_HTTP] = {"--advertise-http", "CHIMERA_ADVERTISE_HTTP", "advertise_http",
+                          STR(advertise_http)},
     [O_PEERS] = {"--peers", "CHIMERA_PEERS", "peers", K_PEERS, 0, 0, 0, 0},
     [O_DATA] = {"--data", "CHIMERA_DATA", "data", STR(data)},
     [O_KEY] = {"--cluster-key-file", "CHIMERA_CLUSTER_KEY_FILE", "cluster_key_file",
@@ -656,6 +659,54 @@ static enum config_result resolve_chaos(struct loader *ld, struct config *c)
     return CONFIG_OK;
 }
 
+/* 0.0.0.0 and [::] say where to listen (everywhere), not where to connect. */
+static bool is_wildcard(const char *hostport)
+{
+    return strncmp(hostport, "0.0.0.0:", 8) == 0 || strncmp(hostport, "[::]:", 5) == 0;
+}
+
+#define ADVERTISE_FIX "use HOST:PORT or http://HOST:PORT, e.g. 127.0.0.1:8201"
+
+/* The HTTP address clients are told to use for this node (in
+ * /federation/state and a follower's redirect to the leader): HOST:PORT, or
+ * https://HOST:PORT when a TLS proxy fronts the node; http://HOST:PORT is
+ * kept as HOST:PORT, the form the "http" field has always had. Default:
+ * the --http address, flagged when it is a wildcard. */
+static enum config_result resolve_advertise(struct loader *ld, struct config *c)
+{
+    char *a = c->advertise_http, hp[CONFIG_URL_MAX];
+    if (!ld->val[O_ADVERTISE_HTTP]) {
+        memcpy(a, c->http, sizeof c->http);
+        c->advertise_http_wildcard = is_wildcard(c->http);
+        return CONFIG_OK;
+    }
+    bool https = strncmp(a, "https://", 8) == 0;
+    const char *rest = https ? a + 8 : strncmp(a, "http://", 7) == 0 ? a + 7 : a, *why;
+    size_t n = strlen(rest);
+    if (rest == a && strstr(a, "://"))
+        return fail(ld, O_ADVERTISE_HTTP,
+                    "\"%s\": the scheme must be http:// or https://; " ADVERTISE_FIX, a);
+    if (n > 0 && rest[n - 1] == '/')
+        n--; /* http://host:port/ is the same place */
+    if (memchr(rest, '/', n))
+        return fail(ld, O_ADVERTISE_HTTP,
+                    "\"%s\": no path allowed, clients add the API's own paths; " ADVERTISE_FIX, a);
+    memcpy(hp, rest, n);
+    hp[n] = '\0';
+    if ((why = check_hostport(hp)))
+        return fail(ld, O_ADVERTISE_HTTP, "\"%s\": %s; " ADVERTISE_FIX, a, why);
+    if (is_wildcard(hp))
+        return fail(ld, O_ADVERTISE_HTTP,
+                    "\"%s\" is a wildcard, an address to listen on, not one clients can reach; "
+                    "give the host:port clients use for this node, e.g. 127.0.0.1:8201",
+                    a);
+    if (!https)
+        memmove(a, hp, n + 1);
+    else
+        a[8 + n] = '\0';
+    return CONFIG_OK;
+}
+
 static enum config_result resolve(struct loader *ld, struct config *c)
 {
     strcpy(c->listen, "tcp://127.0.0.1:7100");
@@ -701,6 +752,8 @@ static enum config_result resolve(struct loader *ld, struct config *c)
                     c->http);
     if ((why = check_hostport(c->http)))
         return fail(ld, O_HTTP, "\"%s\": %s; use HOST:PORT, e.g. 127.0.0.1:8100", c->http, why);
+    if (resolve_advertise(ld, c) != CONFIG_OK)
+        return CONFIG_ERROR;
     if (resolve_typed(ld, c) != CONFIG_OK || resolve_chaos(ld, c) != CONFIG_OK)
         return CONFIG_ERROR;
     if (strcmp(c->log_level, "debug") && strcmp(c->log_level, "info") &&
@@ -783,6 +836,11 @@ const char *config_usage(void)
            "      tcp6://, with [IPv6] in brackets) or ipc:///PATH.\n"
            "  --http HOST:PORT            CHIMERA_HTTP (default 127.0.0.1:8100)\n"
            "      Address of the HTTP API.\n"
+           "  --advertise-http ADDRESS    CHIMERA_ADVERTISE_HTTP (default: the --http address)\n"
+           "      HOST:PORT (or http://HOST:PORT, https://HOST:PORT) clients should use for\n"
+           "      this node: its \"http\" in /federation/state and a follower's redirect to\n"
+           "      it. Set it when --http is a wildcard (0.0.0.0, [::]) or behind a NAT or a\n"
+           "      published container port.\n"
            "  --peers ID=URL,...          CHIMERA_PEERS (default: none, a federation of one)\n"
            "      Every member of the federation. This node is added with its --listen URL\n"
            "      if not named; if named, its URL here is the address others dial.\n"
@@ -839,9 +897,10 @@ const char *config_usage(void)
            "      key for this node (the leader then rotates it on the record). Not read from\n"
            "      the --config file.\n"
            "  --config FILE               CHIMERA_CONFIG (default: none)\n"
-           "      JSON object with keys id, listen, http, peers (\"id=url,...\" or\n"
-           "      {\"id\": \"url\"}), data, cluster_key_file, admin_token_file, read_token_file,\n"
-           "      heartbeat_ms, election_timeout_ms, suspect_after_ms, dead_after_ms,\n"
+           "      JSON object with keys id, listen, http, advertise_http, peers\n"
+           "      (\"id=url,...\" or {\"id\": \"url\"}), data, cluster_key_file,\n"
+           "      admin_token_file, read_token_file, heartbeat_ms, election_timeout_ms,\n"
+           "      suspect_after_ms, dead_after_ms,\n"
            "      chaos_enabled (bool), chaos_interval (seconds or \"10m\"), chaos_probability\n"
            "      (number), chaos_dry_run (bool), chaos_faults and chaos_exclude (\"a,b\" or\n"
            "      [\"a\", \"b\"]), chaos_max_duration, chaos_window, recovery_enabled (bool),\n"

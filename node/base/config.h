@@ -30,6 +30,12 @@ struct config {
     char id[CONFIG_ID_MAX];
     char listen[CONFIG_URL_MAX]; /* NNG URL this node's inbox listens on */
     char http[CONFIG_URL_MAX];   /* host:port of the HTTP API */
+    /* What clients are told to use for this node's HTTP API: HOST:PORT or
+     * https://HOST:PORT; --advertise-http, else http. */
+    char advertise_http[CONFIG_URL_MAX];
+    /* The default was taken from a wildcard --http (0.0.0.0, [::]), which
+     * clients elsewhere cannot dial: the node warns at start. */
+    bool advertise_http_wildcard;
     /* Every member of the federation, this node included (it is added
      * with its --listen URL when --peers does not name it). */
     struct config_member members[CONFIG_MAX_MEMBERS];

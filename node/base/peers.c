@@ -17,7 +17,9 @@ void peers_init(struct peers *p, const struct config *c, uint64_t now_ms)
             m->heard = true;
             m->status = PEER_ALIVE;
             m->last_contact = now_ms;
-            snprintf(m->http, sizeof(m->http), "%s", c->http);
+            /* A configuration built by hand (tests) may leave it empty. */
+            snprintf(m->http, sizeof(m->http), "%s",
+                     c->advertise_http[0] ? c->advertise_http : c->http);
             p->self = i;
         }
     }

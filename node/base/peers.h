@@ -16,7 +16,7 @@ enum peer_status { PEER_DEAD = 0, PEER_SUSPECT, PEER_ALIVE };
 struct peer {
     char id[CONFIG_ID_MAX];
     char address[CONFIG_URL_MAX]; /* NNG URL of its inbox */
-    char http[CONFIG_URL_MAX];    /* its HTTP address, learnt from heartbeats */
+    char http[CONFIG_URL_MAX];    /* its advertised HTTP address, learnt from hellos */
     bool self;
     bool heard; /* ever heard from since this node started */
     enum peer_status status;
