@@ -13,19 +13,24 @@
 #include "ctl/ctl.h"
 #include "ctl/deploy_int.h"
 
-/* One member's GET /recovery: the answer, or why not. */
-static json_t *ask_member(const struct ctl_opts *o, const json_t *peer, struct ctl_client *self)
+/* One member's GET /recovery: the answer, or why not. The node asked
+ * (self) has answered already: its answer is used, not asked again. */
+static json_t *ask_member(const struct ctl_opts *o, const json_t *peer, json_t *own)
 {
     const char *http = ctl_json_str(peer, "http", NULL);
     json_t *m = json_pack("{s:O?, s:O?}", "node", json_object_get(peer, "node"), "http",
                           json_object_get(peer, "http"));
     if (!m)
         return NULL;
-    struct ctl_client *cl = self;
+    struct ctl_client *cl = NULL;
     struct ctl_opts mo = *o;
     char err[1100] = "";
-    if (!json_is_true(json_object_get(peer, "self"))) {
-        cl = NULL;
+    if (json_is_true(json_object_get(peer, "self"))) {
+        if (json_is_object(own))
+            json_object_set(m, "recovery", own);
+        else
+            snprintf(err, sizeof err, "an answer that is not a JSON object");
+    } else {
         mo.addr = http;
         if (!http)
             snprintf(err, sizeof err, "no HTTP address");
@@ -45,8 +50,7 @@ static json_t *ask_member(const struct ctl_opts *o, const json_t *peer, struct c
         else
             snprintf(err, sizeof err, "HTTP %ld", r.status);
         ctl_reply_free(&r);
-        if (cl != self)
-            ctl_client_free(cl);
+        ctl_client_free(cl);
     }
     json_object_set_new(m, "reachable", json_boolean(json_object_get(m, "recovery") != NULL));
     if (err[0])
@@ -136,15 +140,15 @@ int ctl_cmd_recovery(const struct ctl_opts *o, int argc, char **argv)
         return CTL_FAILED;
     }
     /* The node asked must answer; without a state it is asked alone. */
-    struct ctl_reply st, own;
+    struct ctl_reply st, own = {0};
     int got = ctl_get(cl, "/federation/state", &st);
     int rc = ctl_check_reply(got, &st);
     if (rc == CTL_OK) {
         got = ctl_get(cl, "/recovery", &own);
         rc = ctl_check_reply(got, &own);
-        ctl_reply_free(&own);
     }
     if (rc != CTL_OK) {
+        ctl_reply_free(&own);
         ctl_reply_free(&st);
         ctl_client_free(cl);
         return rc;
@@ -153,7 +157,7 @@ int ctl_cmd_recovery(const struct ctl_opts *o, int argc, char **argv)
     size_t i;
     const json_t *p;
     json_array_foreach(json_object_get(st.json, "peers"), i, p)
-        json_array_append_new(members, ask_member(o, p, cl));
+        json_array_append_new(members, ask_member(o, p, own.json));
     if (o->json) {
         json_t *out = json_pack("{s:O}", "members", members);
         json_dumpf(out, stdout, JSON_INDENT(2));
@@ -166,6 +170,7 @@ int ctl_cmd_recovery(const struct ctl_opts *o, int argc, char **argv)
     }
     fflush(stdout);
     json_decref(members);
+    ctl_reply_free(&own);
     ctl_reply_free(&st);
     ctl_client_free(cl);
     return CTL_OK;
