@@ -32,20 +32,14 @@ static const char *state_name(const struct wt_service *s)
     return "unknown";
 }
 
-/* A loop time as wall-clock ms. */
-static uint64_t wall_of(const struct watch *w, uint64_t loop_ms)
-{
-    uint64_t now = uv_now(w->base->loop), wall = (uint64_t)node_wall_ms();
-    return now > loop_ms ? wall - (now - loop_ms) : wall;
-}
-
 static json_t *recovery_json(const struct watch *w, const struct wt_recovery *r)
 {
     char cause[128];
     wt_cause_text(&r->cause, cause, sizeof(cause));
     return json_pack("{s:s, s:s, s:I, s:I, s:I}", "service", r->service, "cause", cause, "attempts",
                      (json_int_t)r->attempts, "failed_at_ms",
-                     (json_int_t)wall_of(w, r->failed_at_ms), "ttr_ms", (json_int_t)r->ttr_ms);
+                     (json_int_t)node_wall_of_loop(w->base->loop, r->failed_at_ms), "ttr_ms",
+                     (json_int_t)r->ttr_ms);
 }
 
 void api_recovery_get(struct node_api *api, struct http_request *req)
@@ -64,8 +58,9 @@ void api_recovery_get(struct node_api *api, struct http_request *req)
                 "attempts", (json_int_t)s->window_count, "restarts", (json_int_t)s->restarts,
                 "last_cause", s->last_cause.kind ? json_string(cause) : json_null(),
                 "restart_due_ms",
-                s->state == WT_S_DOWN ? json_integer((json_int_t)wall_of(w, s->restart_due_ms))
-                                      : json_null(),
+                s->state == WT_S_DOWN
+                    ? json_integer((json_int_t)node_wall_of_loop(w->base->loop, s->restart_due_ms))
+                    : json_null(),
                 "mttr", "count", (json_int_t)s->mttr.count, "sum_ms", (json_int_t)s->mttr.sum_ms,
                 "max_ms", (json_int_t)s->mttr.max_ms, "p50_ms", (json_int_t)wt_mttr_p50(&s->mttr)));
     }

@@ -31,6 +31,11 @@ int64_t node_wall_ms(void)
     return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
+int64_t node_wall_of_loop(uv_loop_t *loop, uint64_t loop_ms)
+{
+    return node_wall_ms() + ((int64_t)loop_ms - (int64_t)uv_now(loop));
+}
+
 const char *node_drop_name(enum node_drop d)
 {
     static const char *names[DROP_COUNT] = {

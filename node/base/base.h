@@ -76,6 +76,8 @@ void node_iso_time(int64_t ms, char *buf, size_t len);
 
 /* Wall-clock milliseconds since the Unix epoch. */
 int64_t node_wall_ms(void);
+/* A time of this loop's clock (uv_now), past or future, as wall-clock ms. */
+int64_t node_wall_of_loop(uv_loop_t *loop, uint64_t loop_ms);
 /* The wall clock as an envelope counter (2^-32 s ticks). */
 uint64_t node_wall_counter(void);
 

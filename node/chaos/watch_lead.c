@@ -317,8 +317,7 @@ void watch_lead_queue(struct watch *w, const struct wt_recovery *r)
         node_event(w->base, "recovery.record_dropped", NULL,
                    "too many recoveries waiting to be recorded; the oldest was dropped");
     }
-    uint64_t now = uv_now(w->base->loop);
-    uint64_t at = (uint64_t)node_wall_ms() - (now > r->failed_at_ms ? now - r->failed_at_ms : 0);
+    uint64_t at = (uint64_t)node_wall_of_loop(w->base->loop, r->failed_at_ms);
     if (at <= o->last_failed_at)
         at = o->last_failed_at + 1; /* two failures in one ms: still two identities */
     o->last_failed_at = at;
