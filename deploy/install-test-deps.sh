@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# What the end-to-end test (tests/e2e) needs beyond install-deps.sh: Docker
-# and docker-compose from Debian, debootstrap for the base images
-# (deploy/base-image.sh), and a running Docker engine. Idempotent and quiet
+# What the tests need beyond install-deps.sh: Docker and docker-compose from
+# Debian, debootstrap for the base images (deploy/base-image.sh) and a running
+# Docker engine for the end-to-end test (tests/e2e); Chromium for the console's
+# browser tests; Prometheus (the server and promtool) for the alert rules. Idempotent and quiet
 # when everything is there; `make run` does not call it, `make test` does.
 #
 #   deploy/install-test-deps.sh          install what is missing, start dockerd if none answers
@@ -15,7 +16,7 @@
 # /run/chimera-dockerd.pid so that whoever wants can stop it.
 set -euo pipefail
 
-pkgs=(docker.io docker-compose debootstrap jq)
+pkgs=(docker.io docker-compose debootstrap jq chromium prometheus)
 missing=()
 for p in "${pkgs[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
