@@ -230,3 +230,56 @@ void api_notes_stop(struct node_api *api)
         j->req = NULL;
     }
 }
+
+/* ---- ledger.note: a committed note, as an event ---------------------------- */
+
+#define NOTE_EVENT_MAX_BYTES 200
+
+/* At most max bytes of s (len), cut at a character's start so that the
+ * event stays valid UTF-8, with control characters (a newline would forge a
+ * log line) as spaces. */
+static void note_excerpt(const char *s, size_t len, char *out, size_t max)
+{
+    size_t n = len < max ? len : max;
+    if (n < len)
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? ' ' : s[i];
+    out[n] = '\0';
+}
+
+static int note_event(uint64_t index, uint64_t term, const uint8_t *bytes, size_t len, void *arg)
+{
+    (void)term;
+    struct node_api *api = arg;
+    api->notes_applied = index;
+    struct ledger_entry e;
+    if (ledger_entry_decode(bytes, len, &e, NULL) != LEDGER_OK || e.type != LEDGER_ENTRY_NOTE ||
+        e.timestamp_ms < api->notes_since_ms)
+        return 0;
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    if (msgpack_unpack_next(&u, (const char *)e.payload, e.payload_len, &off) ==
+            MSGPACK_UNPACK_SUCCESS &&
+        u.data.type == MSGPACK_OBJECT_STR) {
+        char text[NOTE_EVENT_MAX_BYTES + 1];
+        note_excerpt(u.data.via.str.ptr, u.data.via.str.size, text, NOTE_EVENT_MAX_BYTES);
+        node_event(api->base, "ledger.note", NULL, "entry %" PRIu64 ", note by %s: %s%s", index,
+                   e.author, text, u.data.via.str.size > strlen(text) ? "..." : "");
+    }
+    msgpack_unpacked_destroy(&u);
+    return 0;
+}
+
+/* Every node raises ledger.note as it sees a note committed, so that notes
+ * show in the event feed (chimeractl events, the console) wherever one
+ * looks; a note written before this node started is history and raises
+ * none (as for the deployment records). */
+void api_notes_committed(struct node_api *api, uint64_t commit)
+{
+    if (!api->notes_since_ms)
+        api->notes_since_ms = (uint64_t)node_wall_of_loop(api->base->loop, api->base->started_ms);
+    node_ledger_feed(api->raft, &api->notes_applied, commit, note_event, api);
+}

@@ -113,6 +113,11 @@ class Federation {
     nd.stopped = true;
   }
 
+  resume(nd) {
+    nd.proc.kill('SIGCONT');
+    nd.stopped = false;
+  }
+
   log(nd) {
     try {
       return fs.readFileSync(path.join(this.dir, `${nd.id}.log`), 'utf8');

@@ -1,0 +1,207 @@
+// The console in a real browser (README "Console"): headless Chromium
+// (Debian's /usr/bin/chromium) driven by playwright-core, on a real 3-node
+// federation of chimerad processes on 127.0.0.1. Each step waits on what the
+// page shows, with a deadline; none sleeps and hopes.
+//
+//   node console.test.js CHIMERAD SCREENSHOT_DIR
+//
+// Exit status: 0 passed, 1 failed. run.sh decides whether to run at all.
+'use strict';
+const fs = require('node:fs');
+const path = require('node:path');
+const { chromium } = require('playwright-core');
+const { Federation, waitFor } = require('./federation');
+
+const CHROMIUM = process.env.CHIMERA_CHROMIUM || '/usr/bin/chromium';
+const DEADLINE_MS = 15000;
+const [chimerad, shots] = process.argv.slice(2);
+if (!chimerad || !shots) {
+  console.error('usage: node console.test.js CHIMERAD SCREENSHOT_DIR');
+  process.exit(2);
+}
+fs.mkdirSync(shots, { recursive: true });
+
+let fed, browser, page;
+const pageErrors = [];
+let passed = 0;
+
+async function step(name, fn) {
+  const t0 = Date.now();
+  process.stdout.write(`[ RUN  ] ${name}\n`);
+  await fn();
+  passed++;
+  process.stdout.write(`[  OK  ] ${name} (${Date.now() - t0} ms)\n`);
+}
+
+async function shot(name) {
+  const file = path.join(shots, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  console.log(`         screenshot ${file}`);
+}
+
+// Waits until fn, run in the page, returns something truthy.
+async function until(what, fn, arg, deadlineMs = DEADLINE_MS) {
+  try {
+    const h = await page.waitForFunction(fn, arg, { timeout: deadlineMs, polling: 100 });
+    return h.jsonValue();
+  } catch (e) {
+    throw new Error(`the page did not show ${what} within ${deadlineMs} ms (${e.message.split('\n')[0]})`);
+  }
+}
+
+const text = (sel) => page.locator(sel).innerText();
+
+async function setToken(token) {
+  await page.click('#token-button');
+  await page.fill('#token-input', token);
+  await page.click('#token-ok');
+}
+
+// To whichever node leads now (a 307 is followed by hand: fetch drops the
+// token on a redirect to another origin).
+async function postNote(note) {
+  let url = `${(await fed.waitLeader()).http}/ledger/notes`;
+  for (let hops = 0; hops < 3; hops++) {
+    const r = await fetch(url, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { Authorization: `Bearer ${fed.token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ note }),
+    });
+    if (r.status === 201) return;
+    if (r.status !== 307) throw new Error(`POST ${url} answered ${r.status}: ${await r.text()}`);
+    url = r.headers.get('location');
+  }
+  throw new Error('POST /ledger/notes: redirected too often');
+}
+
+async function main() {
+  fed = new Federation(chimerad, 3);
+  await fed.start();
+  let leader = await fed.waitLeader();
+  const follower = fed.nodes.find((nd) => nd !== leader);
+
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-background-networking', '--disable-dev-shm-usage',
+      '--disable-gpu', '--no-first-run', '--disable-component-update'],
+  });
+  const ctx = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
+  page = await ctx.newPage();
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  page.on('framenavigated', (f) => f === page.mainFrame() && console.log(`         [${new Date().toISOString()}] the page is at ${f.url()}`));
+  page.on('console', (m) => m.type() === 'error' && !/Failed to load resource/.test(m.text()) &&
+    pageErrors.push(`console: ${m.text()}`));
+
+  await step(`the console of ${follower.id} shows three members and the leader ${leader.id}`, async () => {
+    await page.goto(`${follower.http}/ui/`);
+    await until('three member cards', () => document.querySelectorAll('#members article').length === 3);
+    await until(`leader ${leader.id}`, (id) => document.getElementById('leader-id').textContent === id, leader.id);
+    const role = await page.getAttribute(`#members article[data-node="${leader.id}"]`, 'data-role');
+    if (role !== 'leader') throw new Error(`${leader.id}'s card says role ${role}`);
+    await until('the live feed connected', () => /^live/.test(document.getElementById('conn-text').textContent));
+    await shot('01-members');
+  });
+
+  await step('the kill switch with a wrong token shows the 403 and its message', async () => {
+    await setToken('not-the-admin-token');
+    await page.click('#chaos-stop');
+    await until('the 403', () => /403: wrong admin token/.test(document.getElementById('chaos-result').textContent));
+    const stored = await page.evaluate(() => sessionStorage.getItem('chimera.adminToken'));
+    if (stored !== 'not-the-admin-token') throw new Error('the token is not in sessionStorage');
+    if (/not-the-admin-token/.test(page.url())) throw new Error('the token is in the URL');
+    await shot('02-wrong-token');
+  });
+
+  await step('the refused request appears in the live feed (api.auth_failure)', async () => {
+    await until('api.auth_failure in the feed', () => !!document.querySelector('#events li[data-kind="api.auth_failure"]'));
+  });
+
+  await step('a note posted to the leader appears in the console without a reload', async () => {
+    await page.evaluate(() => { window.notReloaded = true; });
+    const note = `browser test note ${Date.now()}`;
+    await postNote(note);
+    await until('the note among the ledger entries',
+      (n) => [...document.querySelectorAll('#ledger-entries td.data')].some((td) => td.textContent === n), note);
+    await until('the note in the feed',
+      (n) => [...document.querySelectorAll('#events li .message')].some((m) => m.textContent.includes(n)), note);
+    await shot('03-note');
+  });
+
+  await step(`kill -9 of the leader ${leader.id}: the page shows the new leader without a reload`, async () => {
+    const old = leader;
+    const t0 = Date.now();
+    await fed.kill(old);
+    const id = await until('a new leader',
+      (gone) => { const t = document.getElementById('leader-id').textContent; return t !== gone && t !== 'none' && t !== '…' && t; },
+      old.id);
+    console.log(`         the page showed ${id} as leader ${Date.now() - t0} ms after the kill`);
+    leader = await fed.waitLeader(old.id);
+    if (id !== leader.id) throw new Error(`the page shows ${id}, the federation follows ${leader.id}`);
+    if (!(await page.evaluate(() => window.notReloaded))) throw new Error('the page was reloaded');
+    await until(`${old.id} shown not alive`,
+      (gone) => document.querySelector(`#members article[data-node="${gone}"]`).dataset.status !== 'alive',
+      old.id);
+    await shot('04-new-leader');
+    fed.startNode(old); // back, for the steps below
+    await until('three members alive again', () => /3 of 3 alive/.test(document.getElementById('members-summary').textContent));
+  });
+
+  await step(`on the leader's console (${leader.id}) the kill switch with the right token succeeds`, async () => {
+    await page.goto(`${leader.http}/ui/`);
+    await until('the console loaded', () => document.querySelectorAll('#members article').length === 3);
+    await setToken(fed.token);
+    await page.click('#chaos-stop');
+    await until('success', () => /Chaos stopped everywhere/.test(document.getElementById('chaos-result').textContent));
+    await until('the kill switch shown on', () => /on: chaos stopped/.test(document.getElementById('chaos-state').textContent));
+    await shot('05-kill-switch');
+  });
+
+  const serving = leader;
+  const others = fed.nodes.filter((nd) => nd !== serving);
+  await step(`${serving.id} cut off (the two others stopped): the read-only banner`, async () => {
+    for (const nd of others) fed.pause(nd);
+    await until('the read-only banner', () => !document.getElementById('banner-readonly').hidden);
+    const t = await text('#banner-readonly');
+    if (!/minority/.test(t)) throw new Error(`banner says: ${t}`);
+    await shot('06-read-only');
+    for (const nd of others) fed.resume(nd);
+    await until('the banner gone', () => document.getElementById('banner-readonly').hidden, undefined, 30000);
+  });
+
+  await step(`${serving.id}, the node serving the page, killed: the page says so and moves to another member`, async () => {
+    await until('three members alive', () => /3 of 3 alive/.test(document.getElementById('members-summary').textContent), undefined, 30000);
+    console.log(`         [${new Date().toISOString()}] killing ${serving.id}`);
+    await fed.kill(serving);
+    await until('the node-lost banner', () => !document.getElementById('banner-lost').hidden &&
+      document.body.classList.contains('stale'));
+    const t = await text('#banner-lost');
+    if (!t.includes(`${serving.id}`) || !/not answering/.test(t)) throw new Error(`banner says: ${t}`);
+    await shot('07-serving-node-lost');
+    const origins = others.map((nd) => new URL(nd.http).origin);
+    await page.waitForURL((u) => origins.includes(u.origin), { timeout: DEADLINE_MS });
+    await until('the other member\'s console', () => document.querySelectorAll('#members article').length === 3 &&
+      !document.getElementById('banner-switched').hidden);
+    await shot('08-switched');
+  });
+
+  if (pageErrors.length) throw new Error(`errors in the page: ${pageErrors.join('; ')}`);
+}
+
+main()
+  .then(async () => {
+    console.log(`${passed} steps passed`);
+    await browser.close();
+    await fed.stop(false);
+    process.exit(0);
+  })
+  .catch(async (e) => {
+    console.error(`[ FAIL ] ${e.stack || e.message}`);
+    if (page) await shot('failure').catch(() => {});
+    if (browser) await browser.close().catch(() => {});
+    if (fed) {
+      for (const nd of fed.nodes) console.error(`--- the end of ${nd.id}'s log ---\n${fed.log(nd).split('\n').slice(-15).join('\n')}`);
+      await fed.stop(false);
+    }
+    process.exit(1);
+  });
