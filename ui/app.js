@@ -27,7 +27,7 @@ function el(tag, props, ...children) {
     else if (k === 'text') e.textContent = v;
     else e.setAttribute(k, v === true ? '' : v);
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === null || c === undefined || c === false) continue;
     e.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
@@ -43,7 +43,7 @@ function kv(label, value) {
 }
 
 function fill(node, ...children) {
-  node.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined));
+  node.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined));
 }
 
 function clock(ms) {
@@ -243,10 +243,10 @@ function memberCard(s, p) {
   const contact = p.self ? 'this node' : p.last_contact_ms === null ? 'never' : `${duration(p.last_contact_ms + silent)} ago`;
   const ledger = p.ledger
     ? `${p.ledger.index} (committed ${p.ledger.committed})`
-    : el('span', { class: 'muted', text: 'known on the leader' });
+    : el('span', { class: 'muted', text: 'on the leader only' });
   const rel = p.release;
   let release;
-  if (!rel) release = el('span', { class: 'muted', text: 'known on the leader' });
+  if (!rel) release = el('span', { class: 'muted', text: 'on the leader only' });
   else if (!rel.running) release = el('span', { class: 'muted', text: 'none' });
   else release = el('span', {}, `${rel.version || rel.running} `, badge(rel.health));
   const detail = rel && rel.detail ? el('dd', { class: 'muted', text: rel.detail }) : null;

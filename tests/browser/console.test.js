@@ -83,8 +83,10 @@ async function main() {
 
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-background-networking', '--disable-dev-shm-usage',
-      '--disable-gpu', '--no-first-run', '--disable-component-update'],
+    // As root, without a sandbox; with no connection of its own to anywhere
+    // (the machine's network is closed: Chromium's background requests fail).
+    args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update',
+      '--disable-sync', '--disable-quic', '--disable-dev-shm-usage', '--disable-gpu', '--no-first-run'],
   });
   const ctx = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
   page = await ctx.newPage();
