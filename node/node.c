@@ -151,7 +151,6 @@ static void raft_on_commit(void *ctx, uint64_t commit)
     node_deploy_committed(&n->deploy, commit);
     node_chaos_committed(&n->chaos, commit);
     api_commit_wait_committed(&n->api.waits, commit);
-    api_notes_committed(&n->api, commit);
 }
 
 /* Requests waiting on this node's leadership can no longer be promised. */

@@ -37,8 +37,6 @@ struct node_api {
     struct api_commit_waits waits;    /* requests answered at commit (commit_wait.c) */
     struct api_notes_job *notes_jobs; /* bodies of POST /ledger/notes on the pool (api_notes.c) */
     struct events_limiter auth_limit; /* api.auth_failure events (api.c) */
-    uint64_t notes_applied;           /* ledger.note events raised up to here (api_notes.c) */
-    uint64_t notes_since_ms;          /* notes older than this node's start are history */
 };
 
 /* POST /ledger/notes (api_notes.c): the body is parsed on libuv's thread
@@ -46,8 +44,6 @@ struct node_api {
  * server stops, answers 503 the requests whose body is still on the pool. */
 void api_notes_post(struct node_api *api, struct http_request *req);
 void api_notes_stop(struct node_api *api);
-/* Raises ledger.note for each note committed up to commit (every node). */
-void api_notes_committed(struct node_api *api, uint64_t commit);
 /* The gate (gate.c). */
 bool api_gate_is_mutation(const char *method); /* anything but GET and HEAD */
 /* The read token, for reads that reveal manifests (plen: the path's length
