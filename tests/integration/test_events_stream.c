@@ -11,6 +11,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+
 #include "sse_support.h"
 
 #define MAX_STREAMS 3
@@ -258,6 +262,75 @@ static void test_the_front_page_redirects_to_the_console(void **state)
     h_cluster_pass(c);
 }
 
+/* Spawns `chimeractl --addr NODE events --follow [--json]`, its output in
+ * files of the cluster's directory named after tag. */
+static pid_t follow(struct h_cluster *c, const char *tag, bool json, char *out, char *err,
+                    size_t len)
+{
+    snprintf(out, len, "%s/%s.out", c->dir, tag);
+    snprintf(err, len, "%s/%s.err", c->dir, tag);
+    char ctl[H_PATH_MAX + 16], addr[64];
+    snprintf(ctl, sizeof(ctl), "%s/chimeractl", h_bin_dir());
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", c->nodes[0].http_port);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fo = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int fe = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(fo, 1);
+        dup2(fe, 2);
+        const char *argv[] = {ctl,        "--addr",  addr, "events",
+                              "--follow", "--limit", "5",  json ? "--json" : NULL,
+                              NULL};
+        execv(ctl, (char *const *)argv);
+        _exit(127);
+    }
+    assert_true(pid > 0);
+    return pid;
+}
+
+static int ctl_interrupt(pid_t pid)
+{
+    kill(pid, SIGINT);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static void test_chimeractl_events_follow_shows_a_note_posted_after_it_started(void **state)
+{
+    struct h_cluster *c = *state;
+    wait_streams(c, 0);
+    char out[H_PATH_MAX + 16], err[H_PATH_MAX + 16], jout[H_PATH_MAX + 16], jerr[H_PATH_MAX + 16];
+    pid_t text = follow(c, "follow", false, out, err, sizeof(out));
+    pid_t json = follow(c, "follow-json", true, jout, jerr, sizeof(jout));
+    wait_streams(c, 2); /* both follow the stream now */
+    bool seen = false;
+    uint64_t end = h_now_ns() + (uint64_t)h_timeout_ms() * 2000000u;
+    while (!seen && h_now_ns() < end) {
+        post_note(c); /* one event a second at most: again until it shows */
+        for (int k = 0; k < 75 && !seen; k++) {
+            seen = h_file_contains(out, "ledger.notes_appended") &&
+                   h_file_contains(jout, "\"kind\":\"ledger.notes_appended\"");
+            usleep(20000);
+        }
+    }
+    int rc_text = ctl_interrupt(text), rc_json = ctl_interrupt(json);
+    if (!seen)
+        fail_msg("the note's event did not show (see %s, %s)", out, jout);
+    assert_int_equal(rc_text, 0);
+    assert_int_equal(rc_json, 0);
+    char *lines = h_read_file(jout);
+    assert_non_null(lines);
+    for (char *l = strtok(lines, "\n"); l; l = strtok(NULL, "\n")) {
+        json_t *e = json_loads(l, 0, NULL);
+        if (!json_is_object(e) || !json_is_integer(json_object_get(e, "seq")))
+            fail_msg("--json printed a line that is not an event: %s", l);
+        json_decref(e);
+    }
+    free(lines);
+    h_cluster_pass(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -268,6 +341,7 @@ int main(void)
         cmocka_unit_test(test_a_consumer_that_stops_reading_is_dropped_and_the_rest_go_on),
         cmocka_unit_test(test_every_answer_carries_the_content_security_policy),
         cmocka_unit_test(test_the_front_page_redirects_to_the_console),
+        cmocka_unit_test(test_chimeractl_events_follow_shows_a_note_posted_after_it_started),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
