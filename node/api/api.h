@@ -37,6 +37,8 @@ struct node_api {
     struct api_commit_waits waits;    /* requests answered at commit (commit_wait.c) */
     struct api_notes_job *notes_jobs; /* bodies of POST /ledger/notes on the pool (api_notes.c) */
     struct events_limiter auth_limit; /* api.auth_failure events (api.c) */
+    /* ledger.notes_appended events (api_notes.c) */
+    struct events_limiter notes_limit;
 };
 
 /* POST /ledger/notes (api_notes.c): the body is parsed on libuv's thread
@@ -81,6 +83,17 @@ json_t *api_ledger_summary(struct node_api *api);
 /* The HTTP API (api.c): answers one request on the loop thread, through
  * the route table. */
 void api_handle(void *ctx, struct http_request *req);
+
+/* Events over HTTP (api_events.c): GET /events, GET /events/stream (SSE).
+ * api_events_start, once the HTTP server serves: the stream cap and CORS
+ * origins from the configuration, the keep-alive comment, and the hook
+ * that sends every event recorded to the streams; api_events_stop before
+ * the server stops. */
+json_t *api_event_json(const struct event *e); /* the object GET /events gives */
+void api_events_get(struct node_api *api, struct http_request *req);
+void api_events_stream(struct node_api *api, struct http_request *req);
+void api_events_start(struct node_api *api);
+void api_events_stop(struct node_api *api);
 
 /* Drill results in the ledger (api_drills.c): POST /drills, GET /drills. */
 void api_drills_post(struct node_api *api, struct http_request *req);
