@@ -529,11 +529,11 @@ async function loadDeployments() {
   fill($('deploy-summary'), kv('in progress', named(d.current)), kv('stable', named(d.stable)));
   fill($('deployments').tBodies[0], d.deployments.length
     ? d.deployments.slice(0, 20).map((x) => el('tr', { 'data-id': x.id },
-      el('td', {}, el('code', { text: x.id })),
+      el('td', { class: 'nowrap' }, el('code', { text: x.id })),
       el('td', { text: `${rel(x.release)}${x.rollback ? ` (rollback to ${x.target})` : ''}` }),
       el('td', {}, badge(x.stage)),
       el('td', { text: when(x.started_ms) }), el('td', { text: when(x.finished_ms) }),
-      el('td', { class: 'muted', text: x.reason || '' })))
+      el('td', { class: 'muted data', title: x.reason || '', text: x.reason || '' })))
     : el('tr', {}, el('td', { colspan: '6', class: 'muted', text: 'no deployment yet' })));
   const newest = d.deployments[0];
   if (!newest) {

@@ -57,22 +57,23 @@ async function setToken(token) {
   await page.click('#token-ok');
 }
 
-// To whichever node leads now (a 307 is followed by hand: fetch drops the
-// token on a redirect to another origin).
-async function postNote(note) {
-  let url = `${(await fed.waitLeader()).http}/ledger/notes`;
+// body (a string) to whichever node leads now, with the admin token; its
+// JSON answer, which must have status want. A 307 is followed by hand:
+// fetch drops the token on a redirect to another origin.
+async function toLeader(what, body, want) {
+  let url = `${(await fed.waitLeader()).http}${what}`;
   for (let hops = 0; hops < 3; hops++) {
     const r = await fetch(url, {
       method: 'POST',
       redirect: 'manual',
       headers: { Authorization: `Bearer ${fed.token}`, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ note }),
+      body,
     });
-    if (r.status === 201) return (await r.json()).first_index;
+    if (r.status === want) return r.json();
     if (r.status !== 307) throw new Error(`POST ${url} answered ${r.status}: ${await r.text()}`);
     url = r.headers.get('location');
   }
-  throw new Error('POST /ledger/notes: redirected too often');
+  throw new Error(`POST ${what}: redirected too often`);
 }
 
 async function main() {
@@ -101,7 +102,7 @@ async function main() {
     await until(`leader ${leader.id}`, (id) => document.getElementById('leader-id').textContent === id, leader.id);
     const role = await page.getAttribute(`#members article[data-node="${leader.id}"]`, 'data-role');
     if (role !== 'leader') throw new Error(`${leader.id}'s card says role ${role}`);
-    await until('the live feed connected', () => /^live/.test(document.getElementById('conn-text').textContent));
+    await until('the live stream connected (GET /events/stream)', () => document.getElementById('conn-text').textContent === 'live');
     await shot('01-members');
   });
 
@@ -152,7 +153,7 @@ async function main() {
   await step('a note posted appears in the leader\'s feed and ledger, without a reload', async () => {
     await page.evaluate(() => { window.notReloaded = true; });
     const note = `browser test note ${Date.now()}`;
-    const at = await postNote(note);
+    const at = (await toLeader('/ledger/notes', JSON.stringify({ note }), 201)).first_index;
     await until(`ledger.notes_appended for index ${at} in the feed`,
       (i) => [...document.querySelectorAll('#events li[data-kind="ledger.notes_appended"] .message')]
         .some((m) => m.textContent.includes(`index ${i}..${i}`)), at);
@@ -162,6 +163,34 @@ async function main() {
     await shot('05-note');
   });
 
+  await step('a release deployed shows its stages and each node\'s health; Roll back shows the API\'s 409', async () => {
+    const manifest = fs.readFileSync(path.join(__dirname, '../../deploy/examples/demo-good.json'), 'utf8');
+    const { id } = await toLeader('/deployments', manifest, 202);
+    await until(`deployment ${id} stable`, (d) => {
+      const b = document.querySelector(`#deployments tr[data-id="${d}"] .badge`);
+      return b && b.textContent === 'stable';
+    }, id, 60000);
+    await until('three nodes healthy', () => [...document.querySelectorAll('#deploy-detail tr[data-node] .badge')]
+      .filter((b) => b.textContent === 'healthy').length === 3, undefined, 30000);
+    page.once('dialog', (d) => d.accept());
+    await page.click('#rollback');
+    await until('the 409 and its message', () => /^409: \S/.test(document.getElementById('deploy-result').textContent));
+    await shot('06-deployment');
+  });
+
+  await step('a drill recorded shows with its times to detect and to recover', async () => {
+    const now = Date.now();
+    await toLeader('/drills', JSON.stringify({
+      title: 'browser test drill', verdict: 'held', digest: '0'.repeat(64), started_ms: now - 20000, ended_ms: now,
+      faults: [{ name: 'kill the leader', kind: 'kill_node', target: 'n1', time_to_detect_ms: 420,
+        time_to_recover_ms: 1830, slo_ms: 5000, met: true }],
+    }), 201);
+    await until('the drill and its times', () => [...document.querySelectorAll('#drills .drill')]
+      .some((d) => /browser test drill/.test(d.textContent) && /420 ms/.test(d.textContent) && /1\.83 s/.test(d.textContent)));
+    await until('drill.recorded in the feed', () => !!document.querySelector('#events li[data-kind="drill.recorded"]'));
+    await shot('07-drill');
+  });
+
   const serving = leader;
   const others = fed.nodes.filter((nd) => nd !== serving);
   await step(`${serving.id} cut off (the two others stopped): the read-only banner`, async () => {
@@ -169,7 +198,7 @@ async function main() {
     await until('the read-only banner', () => !document.getElementById('banner-readonly').hidden);
     const t = await text('#banner-readonly');
     if (!/minority/.test(t)) throw new Error(`banner says: ${t}`);
-    await shot('06-read-only');
+    await shot('08-read-only');
     for (const nd of others) fed.resume(nd);
     await until('the banner gone', () => document.getElementById('banner-readonly').hidden, undefined, 30000);
   });
@@ -182,15 +211,25 @@ async function main() {
       document.body.classList.contains('stale'));
     const t = await text('#banner-lost');
     if (!t.includes(`${serving.id}`) || !/not answering/.test(t)) throw new Error(`banner says: ${t}`);
-    await shot('07-serving-node-lost');
+    await shot('09-serving-node-lost');
     const origins = others.map((nd) => new URL(nd.http).origin);
     await page.waitForURL((u) => origins.includes(u.origin), { timeout: DEADLINE_MS });
     await until('the other member\'s console', () => document.querySelectorAll('#members article').length === 3 &&
       !document.getElementById('banner-switched').hidden);
-    await shot('08-switched');
+    await shot('10-switched');
   });
 
   if (pageErrors.length) throw new Error(`errors in the page: ${pageErrors.join('; ')}`);
+}
+
+// Killed (CTest's timeout, ^C): the federation and its services go too.
+for (const sig of ['SIGTERM', 'SIGINT']) {
+  process.once(sig, async () => {
+    console.error(`[ FAIL ] ${sig}: stopping the federation`);
+    if (browser) await browser.close().catch(() => {});
+    if (fed) await fed.stop(false);
+    process.exit(1);
+  });
 }
 
 main()

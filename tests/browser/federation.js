@@ -77,7 +77,11 @@ class Federation {
       '--peers', this.peers, '--data', path.join(this.dir, nd.id),
       '--cluster-key-file', path.join(this.dir, 'cluster.key'),
       '--admin-token-file', path.join(this.dir, 'admin.token'),
-    ], { stdio: ['ignore', log, log] });
+    ], {
+      stdio: ['ignore', log, log],
+      // Releases run chimera-demo, built beside chimerad (as deploy/run-local.sh does).
+      env: { ...process.env, PATH: `${path.dirname(this.chimerad)}:${process.env.PATH}` },
+    });
     fs.closeSync(log);
     nd.exited = false;
     nd.proc.on('exit', () => { nd.exited = true; });
@@ -126,12 +130,39 @@ class Federation {
     }
   }
 
+  // Stops every node cleanly (they stop their services), killing one that
+  // takes more than 10 s, then whatever service a node killed earlier left.
   async stop(keep) {
-    for (const nd of this.nodes) {
-      if (nd.stopped) nd.proc.kill('SIGCONT');
-      await this.kill(nd);
-    }
+    await Promise.all(this.nodes.map(async (nd) => {
+      if (nd.exited) return;
+      if (nd.stopped) this.resume(nd);
+      const t = setTimeout(() => nd.proc.kill('SIGKILL'), 10000);
+      await this.kill(nd, 'SIGTERM');
+      clearTimeout(t);
+    }));
+    this.killServices();
     if (!keep) fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  // The services (chimera-demo) of this federation's nodes, found by the
+  // mark chimerad puts in their environment: a node killed with -9 leaves
+  // its services running (its next start would stop them).
+  killServices() {
+    const mark = `CHIMERA_SERVICE_OWNER=${fs.realpathSync(this.dir)}/`;
+    for (const pid of fs.readdirSync('/proc').filter((d) => /^[0-9]+$/.test(d))) {
+      let env;
+      try {
+        env = fs.readFileSync(`/proc/${pid}/environ`, 'latin1');
+      } catch {
+        continue;
+      }
+      if (!env.split('\0').some((e) => e.startsWith(mark))) continue;
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
   }
 }
 
