@@ -69,9 +69,12 @@ function duration(ms) {
   return `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
+// A member's HTTP address as a URL to link to: http(s) only (an address
+// is what a member advertises; nothing else becomes a link).
 function httpUrl(addr) {
   if (!addr) return null;
-  return addr.includes('://') ? addr.replace(/\/+$/, '') : `http://${addr}`;
+  if (!addr.includes('://')) return `http://${addr}`;
+  return /^https?:\/\/[^/]/i.test(addr) ? addr.replace(/\/+$/, '') : null;
 }
 
 // The level README "Events" gives a kind: warn for trouble.
@@ -219,7 +222,7 @@ function renderState(s) {
   const ro = $('banner-readonly');
   ro.hidden = !s.read_only;
   if (s.read_only) {
-    const others = s.peers.filter((p) => !p.self && p.http);
+    const others = s.peers.filter((p) => !p.self && httpUrl(p.http));
     fill($('readonly-text'),
       `${s.node} is in the minority: it knows no quorum-backed leader (quorum ${s.quorum} of ${s.peers.length}), `,
       'so it refuses changes; what it shows may be behind. ',
@@ -429,7 +432,7 @@ function reachable() {
 function nextMember() {
   const s = page.state;
   if (!s) return null;
-  const others = s.peers.filter((p) => !p.self && p.http);
+  const others = s.peers.filter((p) => !p.self && httpUrl(p.http));
   const rank = (p) => (p.node === s.leader ? 0 : { alive: 1, suspect: 2 }[p.status] || 3);
   others.sort((a, b) => rank(a) - rank(b) || a.node.localeCompare(b.node));
   return others.find((p) => p.status !== 'dead') || null;
@@ -637,6 +640,7 @@ function askToken() {
   return new Promise((resolve) => {
     tokenWaiter = resolve;
     $('token-input').value = '';
+    $('token-dialog').returnValue = ''; // Escape leaves the last one
     $('token-dialog').showModal();
     $('token-input').focus();
   });
@@ -645,6 +649,9 @@ function askToken() {
 function setupTokenDialog() {
   const dlg = $('token-dialog');
   $('token-button').addEventListener('click', () => askToken());
+  // Only "Use this token" submits, so that Enter in the field uses it.
+  $('token-forget').addEventListener('click', () => dlg.close('forget'));
+  $('token-cancel').addEventListener('click', () => dlg.close('cancel'));
   dlg.addEventListener('close', () => {
     const v = dlg.returnValue;
     const t = $('token-input').value.trim();
@@ -694,7 +701,7 @@ async function act(resultId, method, path, body, okText) {
       const s = page.state;
       const leader = s && s.peers.find((p) => p.node === s.leader);
       showResult(resultId, 'error', `${s ? s.node : 'this node'} is not the leader: this must go to the leader`,
-        leader && leader.http
+        leader && httpUrl(leader.http)
           ? [' ', el('a', { href: `${httpUrl(leader.http)}/ui/` }, `${leader.node}: open its console`), ' and try there.']
           : '.');
       return;
