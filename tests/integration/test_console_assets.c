@@ -1,8 +1,9 @@
 /* Integration: the console's files as chimerad serves them (README
- * "Console"), on a real node: compiled in, each with its content type,
- * nothing it loads from elsewhere, nothing inline that the
- * Content-Security-Policy would block. What the page does is
- * tests/browser's (a real browser); this runs wherever chimerad builds. */
+ * "Console"), on a real federation: compiled in, each with its content
+ * type, nothing it loads from elsewhere, nothing inline that the
+ * Content-Security-Policy would block; and how far each member's ledger is,
+ * which its member cards show. What the page does is tests/browser's (a
+ * real browser); this runs wherever chimerad builds. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -13,11 +14,13 @@
 #pragma GCC diagnostic ignored "-Wunused-function"
 #include "sse_support.h"
 
+static int leader = -1;
+
 static int setup(void **state)
 {
-    struct h_cluster *c = h_cluster_create(1);
+    struct h_cluster *c = h_cluster_create(3);
     *state = c;
-    return c && h_start_agreed(c, "test_console_assets", NULL) >= 0 ? 0 : -1;
+    return c && (leader = h_start_agreed(c, "test_console_assets", NULL)) >= 0 ? 0 : -1;
 }
 
 static int teardown(void **state)
@@ -154,6 +157,55 @@ static void test_a_mutation_of_the_console_is_refused_405(void **state)
     assert_int_equal(st, 405);
 }
 
+/* Every member's "ledger" in node i's GET /federation/state is known
+ * (index and committed) and at the index of i's own ledger. */
+static bool ledgers_known_to(struct h_cluster *c, int i)
+{
+    long status = 0;
+    json_t *st = h_http_get_json(c, i, "/federation/state", &status);
+    json_int_t own = json_integer_value(json_object_get(json_object_get(st, "ledger"), "index"));
+    bool all = st && own > 0;
+    for (int k = 0; all && k < c->n; k++) {
+        const json_t *l = json_object_get(h_find_peer(st, c->nodes[k].id), "ledger");
+        all = json_integer_value(json_object_get(l, "index")) == own &&
+              json_integer_value(json_object_get(l, "committed")) == own;
+    }
+    json_decref(st);
+    return all;
+}
+
+static bool leader_knows_every_ledger(void *arg)
+{
+    return ledgers_known_to(arg, leader);
+}
+
+static void test_the_leader_tells_how_far_every_members_ledger_is(void **state)
+{
+    struct h_cluster *c = *state;
+    if (!h_wait_until(leader_knows_every_ledger, c, h_timeout_ms()))
+        fail_msg("the leader %s does not show every member's ledger at its own index: %s",
+                 c->nodes[leader].id, h_views_line(c));
+}
+
+static void test_a_follower_tells_only_its_own_ledger(void **state)
+{
+    struct h_cluster *c = *state;
+    int f = (leader + 1) % c->n;
+    long status = 0;
+    json_t *st = h_http_get_json(c, f, "/federation/state", &status);
+    assert_non_null(st);
+    for (int k = 0; k < c->n; k++) {
+        const json_t *l = json_object_get(h_find_peer(st, c->nodes[k].id), "ledger");
+        if (k == f) {
+            assert_true(json_integer_value(json_object_get(l, "index")) > 0);
+            assert_non_null(json_object_get(l, "committed"));
+        } else {
+            assert_true(json_is_null(l));
+        }
+    }
+    json_decref(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -164,6 +216,8 @@ int main(void)
         cmocka_unit_test(test_an_unknown_file_is_404_naming_it),
         cmocka_unit_test(test_ui_without_the_slash_redirects_to_ui),
         cmocka_unit_test(test_a_mutation_of_the_console_is_refused_405),
+        cmocka_unit_test(test_the_leader_tells_how_far_every_members_ledger_is),
+        cmocka_unit_test(test_a_follower_tells_only_its_own_ledger),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
