@@ -105,6 +105,13 @@ struct http_request {
      * the Location header. NULL: none. */
     const char *location;
     void *priv;
+    /* The handler's bookkeeping (the API's request durations): on_answer,
+     * when set, is called once with the status as the request is answered
+     * (before its memory is freed); the rest is the handler's to set. */
+    void (*on_answer)(struct http_request *req, int status);
+    void *answer_ctx;
+    const char *route;
+    uint64_t started_ns;
 };
 
 /* Runs on the loop thread; must answer with exactly one http_respond*, at
