@@ -33,7 +33,7 @@ static json_t *peer_json(const struct node_api *api, size_t i, uint64_t now)
 
 /* ---- the health of the release each member runs ---------------------- */
 
-static enum pl_health own_health(const struct node_api *api)
+enum pl_health api_own_health(const struct node_api *api)
 {
     return api->deploy->run.plan.running[0] ? api->deploy->run.verdict.health : PL_H_NONE;
 }
@@ -47,7 +47,7 @@ static bool member_release(const struct node_api *api, size_t i, const char **de
     const struct pl_state *s = &api->deploy->pl;
     if (i == api->base->peers.self) {
         *deployment = api->deploy->run.plan.running;
-        *h = own_health(api);
+        *h = api_own_health(api);
         *detail = api->deploy->run.verdict.detail;
         return true;
     }
@@ -106,7 +106,7 @@ static void add_degraded(const struct node_api *api, json_t *summary)
 
 /* A service's state: spawned and not yet healthy is "starting"; one an
  * earlier service's failure kept from starting is "stopped". */
-static const char *service_state(const struct deploy_run *r, size_t i)
+const char *api_service_state(const struct deploy_run *r, size_t i)
 {
     const struct deploy_service_run *s = &r->svc[i];
     if (i >= r->nsvc)
@@ -127,7 +127,7 @@ static const char *service_health(const struct deploy_service_run *s)
 static void service_detail(const struct deploy_run *r, size_t i, char *out, size_t cap)
 {
     const struct deploy_service_run *s = &r->svc[i];
-    const char *state = service_state(r, i);
+    const char *state = api_service_state(r, i);
     out[0] = '\0';
     if (strcmp(state, "exited") == 0)
         snprintf(out, cap, "exited (%s %d)", s->v.sig ? "signal" : "status",
@@ -150,7 +150,7 @@ static json_t *services_json(const struct node_api *api)
         json_array_append_new(
             out,
             json_pack("{s:s, s:s, s:o, s:o, s:s, s:o}", "name", r->m.services[i].name, "state",
-                      service_state(r, i), "pid",
+                      api_service_state(r, i), "pid",
                       started && s->proc ? json_integer(drv_pid(s->proc)) : json_null(), "port",
                       started && s->port ? json_integer(s->port) : json_null(), "health",
                       started ? service_health(s) : "none", "detail", str_or_null(detail)));
@@ -166,7 +166,7 @@ static json_t *release_json(struct node_api *api)
     json_t *o = api_deploy_summary(api);
     const struct deploy_run *r = &api->deploy->run;
     const struct pl_release *rel = release_of(api, r->plan.running);
-    enum pl_health h = own_health(api);
+    enum pl_health h = api_own_health(api);
     json_object_set_new(o, "name", str_or_null(rel ? rel->name : NULL));
     json_object_set_new(o, "version", str_or_null(rel ? rel->version : NULL));
     json_object_set_new(o, "health", json_string(pl_health_name(h)));
@@ -243,13 +243,13 @@ static void get_live(struct node_api *api, struct http_request *req)
 static void release_problem(const struct node_api *api, char *out, size_t cap, const char **service)
 {
     const struct deploy_run *r = &api->deploy->run;
-    enum pl_health h = own_health(api);
+    enum pl_health h = api_own_health(api);
     out[0] = '\0';
     *service = NULL;
     if (!release_watch_bad(h))
         return;
     for (size_t i = 0; i < r->nsvc && r->have_manifest && !*service; i++) {
-        const char *st = service_state(r, i);
+        const char *st = api_service_state(r, i);
         if (strcmp(st, "exited") == 0 || strcmp(st, "start_failed") == 0 ||
             strcmp(service_health(&r->svc[i]), "unhealthy") == 0)
             *service = r->m.services[i].name;
@@ -291,7 +291,7 @@ static void get_ready(struct node_api *api, struct http_request *req)
     char problem[PL_REASON_MAX + 256];
     const char *service;
     release_problem(api, problem, sizeof(problem), &service);
-    const char *health = pl_health_name(own_health(api));
+    const char *health = pl_health_name(api_own_health(api));
     if (leader && !ro && !problem[0]) {
         http_respond_json(req, 200,
                           json_pack("{s:s, s:s, s:s, s:I, s:b, s:s}", "status", "ok", "node",
@@ -310,129 +310,6 @@ static void get_ready(struct node_api *api, struct http_request *req)
                       json_pack("{s:s, s:s, s:s, s:s?, s:b, s:s, s:s?}", "status", "unavailable",
                                 "node", api->base->cfg.id, "reason", reason, "leader", leader,
                                 "read_only", ro, "release_health", health, "service", service));
-}
-
-static void metric(FILE *f, const char *name, const char *type, const char *help)
-{
-    fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-/* The HTTP listener's counters (http.h). */
-static void http_metrics(FILE *f, const struct http_stats *hs)
-{
-    const struct {
-        const char *name, *type, *help;
-        uint64_t value;
-    } m[] = {
-        {"chimera_http_connections", "gauge", "HTTP connections open.", hs->open},
-        {"chimera_http_connections_max", "gauge", "HTTP connections allowed at once.",
-         hs->max_open},
-        {"chimera_http_connections_refused_total", "counter",
-         "HTTP connections turned away at the cap (503).", hs->refused},
-        {"chimera_http_connections_timed_out_total", "counter",
-         "HTTP connections closed by the header, body or write timeout.", hs->timed_out},
-        {"chimera_http_accept_errors_total", "counter",
-         "accept() failures on the HTTP listener (out of descriptors).", hs->accept_errors},
-        {"chimera_http_streams", "gauge", "Event streams open (GET /events/stream).", hs->streams},
-        {"chimera_http_streams_max", "gauge", "Event streams allowed at once.", hs->max_streams},
-        {"chimera_http_streams_dropped_total", "counter",
-         "Event streams dropped: their client fell behind or took nothing.", hs->streams_dropped},
-    };
-    for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
-        metric(f, m[i].name, m[i].type, m[i].help);
-        fprintf(f, "%s %" PRIu64 "\n", m[i].name, m[i].value);
-    }
-}
-
-static void get_metrics(struct node_api *api, struct http_request *req)
-{
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    if (!f) {
-        http_respond_error(req, 500, "out of memory");
-        return;
-    }
-    uint64_t now = uv_now(api->base->loop);
-    metric(f, "chimera_uptime_seconds", "gauge", "Seconds since this node started.");
-    fprintf(f, "chimera_uptime_seconds %.3f\n", (double)(now - api->base->started_ms) / 1000.0);
-    metric(f, "chimera_messages_received_total", "counter", "Node-to-node messages accepted.");
-    fprintf(f, "chimera_messages_received_total %" PRIu64 "\n", api->base->metrics.msgs_received);
-    metric(f, "chimera_messages_sent_total", "counter",
-           "Node-to-node messages queued for sending.");
-    fprintf(f, "chimera_messages_sent_total %" PRIu64 "\n", api->base->metrics.msgs_sent);
-    metric(f, "chimera_messages_dropped_total", "counter",
-           "Node-to-node messages dropped, by reason.");
-    for (int d = 0; d < DROP_COUNT; d++)
-        fprintf(f, "chimera_messages_dropped_total{reason=\"%s\"} %" PRIu64 "\n",
-                node_drop_name((enum node_drop)d), api->base->metrics.dropped[d]);
-    metric(f, "chimera_members", "gauge", "Members by liveness status.");
-    size_t count[3] = {0};
-    for (size_t i = 0; i < api->base->peers.n; i++)
-        count[api->base->peers.m[i].status]++;
-    for (int s = PEER_DEAD; s <= PEER_ALIVE; s++)
-        fprintf(f, "chimera_members{status=\"%s\"} %zu\n", peer_status_name((enum peer_status)s),
-                count[s]);
-    metric(f, "chimera_peer_last_contact_seconds", "gauge",
-           "Seconds since each member was last heard from (absent: never).");
-    for (size_t i = 0; i < api->base->peers.n; i++) {
-        int64_t age = peers_age_ms(&api->base->peers, i, now);
-        if (age >= 0)
-            fprintf(f, "chimera_peer_last_contact_seconds{peer=\"%s\"} %.3f\n",
-                    api->base->peers.m[i].id, (double)age / 1000.0);
-    }
-    metric(f, "chimera_events_total", "counter", "Events recorded.");
-    fprintf(f, "chimera_events_total %" PRIu64 "\n", events_recorded(&api->base->events));
-    metric(f, "chimera_http_requests_total", "counter", "HTTP requests served.");
-    fprintf(f, "chimera_http_requests_total %" PRIu64 "\n", api->base->metrics.http_requests);
-    metric(f, "chimera_http_auth_failures_total", "counter",
-           "HTTP requests refused for want of a token (missing: 401) or with a wrong one (403).");
-    fprintf(f, "chimera_http_auth_failures_total{reason=\"missing\"} %" PRIu64 "\n",
-            api->base->metrics.http_auth_failures[API_AUTH_MISSING]);
-    fprintf(f, "chimera_http_auth_failures_total{reason=\"wrong\"} %" PRIu64 "\n",
-            api->base->metrics.http_auth_failures[API_AUTH_WRONG]);
-    if (api->http)
-        http_metrics(f, http_stats(api->http));
-    metric(f, "chimera_ledger_checkpoints_total", "counter",
-           "Ledger checkpoints stored (signed here as leader, or received and cosigned).");
-    fprintf(f, "chimera_ledger_checkpoints_total %" PRIu64 "\n", api->base->metrics.checkpoints);
-    metric(f, "chimera_ledger_notarized_total", "counter",
-           "Checkpoints this node led that a quorum of members signed.");
-    fprintf(f, "chimera_ledger_notarized_total %" PRIu64 "\n", api->base->metrics.notarized);
-    metric(f, "chimera_ledger_equivocations_total", "counter",
-           "Conflicting signed checkpoints detected (evidence kept).");
-    fprintf(f, "chimera_ledger_equivocations_total %" PRIu64 "\n",
-            api->base->metrics.equivocations);
-    api_recovery_metrics(api, f);
-    const struct deploy_run *r = &api->deploy->run;
-    enum pl_health own = own_health(api);
-    metric(f, "chimera_release_healthy", "gauge",
-           "1 when the release running here is healthy (or nothing runs), 0 otherwise.");
-    fprintf(f, "chimera_release_healthy %d\n", own == PL_H_HEALTHY || own == PL_H_NONE);
-    metric(f, "chimera_release_health", "gauge",
-           "1 for the health of the release running here, 0 for the others.");
-    for (int h = PL_H_NONE; h <= PL_H_START_FAILED; h++)
-        fprintf(f, "chimera_release_health{health=\"%s\"} %d\n", pl_health_name((enum pl_health)h),
-                own == (enum pl_health)h);
-    static const char *const states[] = {"starting", "running", "exited", "start_failed",
-                                         "stopped"};
-    metric(f, "chimera_services", "gauge", "Services of the release running here, by state.");
-    for (size_t k = 0; k < sizeof(states) / sizeof(states[0]); k++) {
-        size_t in_state = 0;
-        for (size_t i = 0; r->plan.running[0] && r->have_manifest && i < r->m.nservices; i++)
-            in_state += strcmp(service_state(r, i), states[k]) == 0;
-        fprintf(f, "chimera_services{state=\"%s\"} %zu\n", states[k], in_state);
-    }
-    metric(f, "chimera_term", "gauge", "Current consensus term.");
-    fprintf(f, "chimera_term %" PRIu64 "\n", api->raft->cons.term);
-    metric(f, "chimera_is_leader", "gauge", "1 when this node is the leader.");
-    fprintf(f, "chimera_is_leader %d\n", api->raft->cons.role == CONS_LEADER);
-    metric(f, "chimera_read_only", "gauge", "1 when this node refuses mutations.");
-    fprintf(f, "chimera_read_only %d\n", api_gate_read_only(api));
-    loop_lag_metrics(f, api->lag);
-    fclose(f);
-    http_respond(req, 200, "text/plain; version=0.0.4", text, len);
-    free(text);
 }
 
 /* ---- the route table: every endpoint, in one place ---- */
@@ -478,7 +355,7 @@ static const struct api_route {
      "method not allowed; use GET"},
     {false, ROUTE_READ, "/health/ready", PATH_TRIMMED, get_ready, false,
      "method not allowed; use GET"},
-    {false, ROUTE_READ, "/metrics", PATH_TRIMMED, get_metrics, false,
+    {false, ROUTE_READ, "/metrics", PATH_TRIMMED, api_metrics_get, false,
      "method not allowed; use GET"},
     {false, ROUTE_READ, "/ledger", PATH_TRIMMED, api_ledger_get, false,
      "method not allowed; use GET"},
@@ -554,6 +431,17 @@ static bool route(struct node_api *api, struct http_request *req, size_t plen, b
     return true;
 }
 
+/* The route a path falls under, as /metrics labels its requests: the
+ * first row whose path fits, whatever the method, or "other" (never the
+ * raw path: the labels stay bounded). */
+static const char *route_label(const char *path, size_t plen)
+{
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+        if (path_fits(&routes[i], path, plen))
+            return routes[i].path;
+    return "other";
+}
+
 void api_handle(void *ctx, struct http_request *req)
 {
     struct node_api *api = ctx;
@@ -561,6 +449,10 @@ void api_handle(void *ctx, struct http_request *req)
     size_t plen = strlen(req->path);
     while (plen > 1 && req->path[plen - 1] == '/')
         plen--; /* "/events/" is "/events" */
+    req->route = route_label(req->path, plen);
+    req->started_ns = uv_hrtime();
+    req->answer_ctx = api;
+    req->on_answer = api_metrics_answered;
     if (!api_gate_is_mutation(req->method) && !api_gate_read(api, req, plen))
         return;
     if (route(api, req, plen, false))

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "node/base/base.h"
+#include "node/base/histogram.h"
 #include "node/base/loop_lag.h"
 #include "node/chaos/chaos.h"
 #include "node/chaos/watch.h"
@@ -22,6 +23,17 @@
 /* Why a request failed the token check: the index of its counter
  * (node_metrics.http_auth_failures). */
 enum api_auth_failure { API_AUTH_MISSING, API_AUTH_WRONG };
+
+/* HTTP request durations by route and status (api_metrics.c): one
+ * histogram per pair seen, at most API_REQUEST_SERIES (the routes are the
+ * route table's, the statuses the few the API answers); past that, the
+ * last one takes the rest as route "other", code "other". */
+#define API_REQUEST_SERIES 160
+struct api_request_series {
+    const char *route; /* the route table's pattern, or "other" */
+    int code;          /* 0: "other" (the table was full) */
+    struct histogram h;
+};
 
 /* The API layer's state, embedded in struct node. */
 struct node_api {
@@ -37,6 +49,8 @@ struct node_api {
     struct api_commit_waits waits;    /* requests answered at commit (commit_wait.c) */
     struct api_notes_job *notes_jobs; /* bodies of POST /ledger/notes on the pool (api_notes.c) */
     struct events_limiter auth_limit; /* api.auth_failure events (api.c) */
+    struct api_request_series requests[API_REQUEST_SERIES];
+    size_t nrequests;
     /* ledger.notes_appended events (api_notes.c) */
     struct events_limiter notes_limit;
 };
@@ -83,6 +97,17 @@ json_t *api_ledger_summary(struct node_api *api);
 /* The HTTP API (api.c): answers one request on the loop thread, through
  * the route table. */
 void api_handle(void *ctx, struct http_request *req);
+/* What api.c's read side tells /metrics (api.c): the health of the release
+ * running here, and the state of its service i ("starting", "running",
+ * "exited", "start_failed", "stopped"). */
+enum pl_health api_own_health(const struct node_api *api);
+const char *api_service_state(const struct deploy_run *r, size_t i);
+
+/* GET /metrics (api_metrics.c). api_metrics_answered: a request api.c
+ * labelled (req->route, req->started_ns, req->answer_ctx: the API) was
+ * answered with status; counted in its route's histogram. */
+void api_metrics_get(struct node_api *api, struct http_request *req);
+void api_metrics_answered(struct http_request *req, int status);
 
 /* Events over HTTP (api_events.c): GET /events, GET /events/stream (SSE).
  * api_events_start, once the HTTP server serves: the stream cap and CORS

@@ -89,12 +89,7 @@ void api_recovery_metrics(struct node_api *api, FILE *f)
     fprintf(f, "# HELP chimera_recovery_failed_total Services marked failed after a crash loop "
                "on this node.\n# TYPE chimera_recovery_failed_total counter\n");
     fprintf(f, "chimera_recovery_failed_total %" PRIu64 "\n", w->failed_total);
-    fprintf(f, "# HELP chimera_recovery_time_seconds Time from a service's failure to healthy "
-               "again, per recovery.\n# TYPE chimera_recovery_time_seconds histogram\n");
-    for (size_t b = 0; b < WT_MTTR_NBUCKETS; b++)
-        fprintf(f, "chimera_recovery_time_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
-                wt_mttr_bounds_s[b], w->mttr.buckets[b]);
-    fprintf(f, "chimera_recovery_time_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n", w->mttr.count);
-    fprintf(f, "chimera_recovery_time_seconds_sum %.3f\n", (double)w->mttr.sum_ms / 1000.0);
-    fprintf(f, "chimera_recovery_time_seconds_count %" PRIu64 "\n", w->mttr.count);
+    histogram_header(f, "chimera_recovery_time_seconds",
+                     "Time from a service's failure to healthy again, per recovery.");
+    histogram_write(f, "chimera_recovery_time_seconds", "", &w->recovery);
 }

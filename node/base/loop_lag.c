@@ -15,16 +15,13 @@ void loop_lag_tick(struct loop_lag *l, uint64_t now_ns, uint32_t interval_ms)
 {
     uint64_t prev = l->last_ns;
     l->last_ns = now_ns;
-    if (prev == 0)
+    if (prev == 0) {
+        histogram_init(&l->hist, bucket_le, LOOP_LAG_BUCKETS);
         return; /* the first tick has no schedule to be late for */
+    }
     uint64_t due = prev + (uint64_t)interval_ms * 1000000u;
     uint64_t lag = now_ns > due ? now_ns - due : 0;
-    int b = 0;
-    while (b < LOOP_LAG_BUCKETS && (double)lag > bucket_le[b] * 1e9)
-        b++;
-    l->count[b]++;
-    l->ticks++;
-    l->sum_ns += lag;
+    histogram_observe_ns(&l->hist, due, due + lag);
     if (lag > l->max_ns)
         l->max_ns = lag;
 }
@@ -32,17 +29,12 @@ void loop_lag_tick(struct loop_lag *l, uint64_t now_ns, uint32_t interval_ms)
 void loop_lag_metrics(FILE *f, const struct loop_lag *l)
 {
     const char *h = "chimera_loop_lag_seconds";
-    fprintf(f,
-            "# HELP %s How late the heartbeat tick ran after its schedule: how long the event "
-            "loop was held.\n# TYPE %s histogram\n",
-            h, h);
-    uint64_t cum = 0;
-    for (int b = 0; b < LOOP_LAG_BUCKETS; b++) {
-        cum += l->count[b];
-        fprintf(f, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", h, bucket_le[b], cum);
-    }
-    fprintf(f, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", h, l->ticks);
-    fprintf(f, "%s_sum %.6f\n%s_count %" PRIu64 "\n", h, (double)l->sum_ns / 1e9, h, l->ticks);
+    histogram_header(f, h,
+                     "How late the heartbeat tick ran after its schedule: how long the event "
+                     "loop was held.");
+    struct histogram none;
+    histogram_init(&none, bucket_le, LOOP_LAG_BUCKETS); /* no tick yet: every bucket at 0 */
+    histogram_write(f, h, "", l->hist.le ? &l->hist : &none);
     const char *m = "chimera_loop_lag_max_seconds";
     fprintf(f,
             "# HELP %s The longest the heartbeat tick ran late since the node started.\n"

@@ -10,16 +10,16 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "node/base/histogram.h"
+
 /* Upper bounds of the histogram buckets, in seconds (the +Inf bucket is
  * implied): fine below a heartbeat, coarse above an election timeout. */
 #define LOOP_LAG_BUCKETS 12
 
-/* Zero-initialised: no tick yet. */
+/* Zero-initialised: no tick yet (the first tick sets the bounds). */
 struct loop_lag {
-    uint64_t last_ns;                     /* when the previous tick ran; 0: none yet */
-    uint64_t count[LOOP_LAG_BUCKETS + 1]; /* per bucket, not cumulative; last: +Inf */
-    uint64_t ticks;
-    uint64_t sum_ns;
+    uint64_t last_ns; /* when the previous tick ran; 0: none yet */
+    struct histogram hist;
     uint64_t max_ns;
 };
 

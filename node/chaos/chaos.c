@@ -183,6 +183,45 @@ static void remember(struct node_chaos *c, uint64_t index, uint64_t at_ms,
     c->history[slot] = (struct node_chaos_seen){.index = index, .at_ms = at_ms, .rec = *r};
 }
 
+static void count_drill(struct node_chaos *c, const struct ledger_entry *e)
+{
+    static struct drill_record d;
+    if (drill_record_decode(e->payload, e->payload_len, &d, NULL, 0) == 0 &&
+        (size_t)d.verdict < DRILL_VERDICTS)
+        c->drills[d.verdict]++;
+}
+
+static size_t kind_row(enum chaos_kind k)
+{
+    return (unsigned)k < CHAOS_KIND_COUNT ? (size_t)k : CHAOS_KIND_COUNT;
+}
+
+/* Counts record r before the state folds it (a HEALED record names its
+ * fault by id only: its kind is the active fault's). */
+static void count_faults(struct node_chaos *c, const struct chaos_record *r)
+{
+    const struct chaos_state *s = &c->state;
+    switch (r->kind) {
+    case CHAOS_REC_FAULT:
+        c->faults[kind_row(r->fault.kind)][CHAOS_INJECTED]++;
+        break;
+    case CHAOS_REC_REFUSED:
+        c->faults[r->has_fault ? kind_row(r->fault.kind) : CHAOS_KIND_COUNT][CHAOS_REFUSED]++;
+        break;
+    case CHAOS_REC_HEALED:
+        for (size_t i = 0; i < s->nactive; i++)
+            if (strcmp(s->active[i].id, r->fault.id) == 0)
+                c->faults[kind_row(s->active[i].kind)][CHAOS_HEALED]++;
+        break;
+    case CHAOS_REC_STOP:
+        for (size_t i = 0; i < s->nactive; i++)
+            c->faults[kind_row(s->active[i].kind)][CHAOS_HEALED]++;
+        break;
+    default:
+        break;
+    }
+}
+
 static void fold(struct node_chaos *c, uint64_t index, const struct ledger_entry *e)
 {
     static struct chaos_record r;
@@ -193,8 +232,11 @@ static void fold(struct node_chaos *c, uint64_t index, const struct ledger_entry
                        err);
         return;
     }
-    if (r.kind == CHAOS_REC_OTHER)
-        return; /* a drill's result */
+    if (r.kind == CHAOS_REC_OTHER) {
+        count_drill(c, e); /* a drill's result */
+        return;
+    }
+    count_faults(c, &r);
     chaos_state_apply(&c->state, &r);
     remember(c, index, e->timestamp_ms, &r);
     struct chaos_fault healed[CHAOS_LOCAL_MAX];

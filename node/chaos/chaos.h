@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "chaos/drill.h"
 #include "chaos/fault.h"
 #include "chaos/injector.h"
 #include "node/base/base.h"
@@ -29,6 +30,11 @@ struct node_chaos_seen {
     uint64_t at_ms; /* the entry's ledger timestamp */
     struct chaos_record rec;
 };
+
+/* A fault's outcomes: injected (its FAULT record), healed (its HEALED
+ * record, or a STOP while it was in force), refused (a REFUSED record). */
+enum node_chaos_outcome { CHAOS_INJECTED, CHAOS_HEALED, CHAOS_REFUSED, CHAOS_OUTCOMES };
+#define DRILL_VERDICTS (DRILL_COULD_NOT_RUN + 1)
 
 /* The chaos layer's state, embedded in struct node. */
 struct node_chaos {
@@ -52,6 +58,11 @@ struct node_chaos {
     bool leading;
     uv_timer_t inject_timer;
     uint64_t pending_index; /* a chaos record appended and not yet committed */
+    /* Every committed record this node folded, history included (every
+     * member counts the same), for /metrics: faults by kind (the last row:
+     * a refusal that names none) and outcome, drills by verdict. */
+    uint64_t faults[CHAOS_KIND_COUNT + 1][CHAOS_OUTCOMES];
+    uint64_t drills[DRILL_VERDICTS];
 };
 
 /* Start after the ledger and the deploy layer (it folds what is committed

@@ -43,7 +43,7 @@ static void record(struct watch *w, const struct wt_recovery *r)
     w->next = (w->next + 1) % WATCH_RECENT;
     if (w->nrecent < WATCH_RECENT)
         w->nrecent++;
-    wt_mttr_observe(&w->mttr, r->ttr_ms);
+    histogram_observe(&w->recovery, (double)r->ttr_ms / 1000.0);
     watch_lead_queue(w, r);
 }
 
@@ -279,6 +279,7 @@ int watch_start(struct watch *w, struct node_base *base, struct node_raft *raft,
     w->raft = raft;
     w->dp = dp;
     w->enabled = base->cfg.recovery_enabled;
+    histogram_init(&w->recovery, wt_mttr_bounds_s, WT_MTTR_NBUCKETS);
     if (!w->enabled)
         return 0;
     struct wt_config cfg = {.rand32 = rand32};

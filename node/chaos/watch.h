@@ -15,6 +15,7 @@
 
 #include "chaos/watchtower.h"
 #include "node/base/base.h"
+#include "node/base/histogram.h"
 #include "node/deploy/deploy.h"
 #include "node/raft/raft.h"
 #include "node/witness/witness.h"
@@ -76,7 +77,7 @@ struct watch {
     size_t nrecent, next;
     uint64_t restarts_total;
     uint64_t failed_total;
-    struct wt_mttr mttr; /* every service's recoveries, for /metrics */
+    struct histogram recovery; /* every service's times to recover, for /metrics */
     struct watch_owed owed;
     struct watch_loop_report loops[WT_MAX_SERVICES];
 };

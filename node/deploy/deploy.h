@@ -18,6 +18,7 @@
 #include "pipeline/core/manifest.h"
 #include "pipeline/exec/probe.h"
 #include "pipeline/core/rollout.h"
+#include "pipeline/core/rollout_outcome.h"
 #include "pipeline/core/run_plan.h"
 #include "pipeline/core/verdict.h"
 
@@ -130,6 +131,12 @@ struct node_deploy {
     struct deploy_plan plan;
     struct deploy_run run; /* the release running here (deploy_run.c) */
     struct deploy_observer obs;
+    /* Every committed record this node applied, history included (so every
+     * member, and a node restarted, counts the same once it has caught
+     * up), for /metrics: deployments of releases by outcome, rollbacks by
+     * cause (rollout_outcome.h). */
+    uint64_t outcomes[PL_OUTCOME_COUNT];
+    uint64_t rollbacks[PL_CAUSE_COUNT];
 };
 
 /* Deployment records (deploy_records.c): encode returns the entry type. */

@@ -100,6 +100,7 @@ static int apply_entry(uint64_t index, uint64_t term, const uint8_t *bytes, size
     }
     if (r.kind == PL_REC_RELEASE)
         deploy_releases_keep(dp, r.deployment, manifest, mlen, cert, clen);
+    enum pl_outcome outcome = pl_record_outcome(&dp->pl, &r);
     if (pl_apply(&dp->pl, &r) != 0) {
         if (is_news(dp, &e))
             node_event(dp->base, "deploy.record_ignored", NULL,
@@ -107,6 +108,10 @@ static int apply_entry(uint64_t index, uint64_t term, const uint8_t *bytes, size
                        index, pl_record_name(r.kind), r.deployment);
         return 0;
     }
+    if (outcome != PL_OUTCOME_NONE)
+        dp->outcomes[outcome]++;
+    if (r.kind == PL_REC_ROLLBACK)
+        dp->rollbacks[pl_rollback_cause(&r)]++;
     if (is_news(dp, &e))
         record_event(dp, &r);
     return 0;

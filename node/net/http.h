@@ -81,8 +81,10 @@
 /* Above what a resumed stream's backlog (the whole event ring) takes. */
 #define HTTP_STREAM_MAX_QUEUED (1024u * 1024u)
 /* Tests only: CHIMERAD_TEST_HTTP_HEADER_TIMEOUT_MS, CHIMERAD_TEST_HTTP_BODY_TIMEOUT_MS,
- * CHIMERAD_TEST_HTTP_IDLE_TIMEOUT_MS, CHIMERAD_TEST_HTTP_MAX_CONNS and
- * CHIMERAD_TEST_HTTP_STREAM_MAX_QUEUED in
+ * CHIMERAD_TEST_HTTP_IDLE_TIMEOUT_MS, CHIMERAD_TEST_HTTP_MAX_CONNS,
+ * CHIMERAD_TEST_HTTP_STREAM_MAX_QUEUED and CHIMERAD_TEST_HTTP_STREAM_SNDBUF (a
+ * stream socket's send buffer, which the kernel otherwise grows to megabytes
+ * before a stalled client's output waits in the node) in
  * chimerad's environment replace the
  * defaults above, so that tests need not wait out the real ones (named
  * CHIMERAD_ so that the test harness, which keeps CHIMERA_* settings from
@@ -103,6 +105,13 @@ struct http_request {
      * the Location header. NULL: none. */
     const char *location;
     void *priv;
+    /* The handler's bookkeeping (the API's request durations): on_answer,
+     * when set, is called once with the status as the request is answered
+     * (before its memory is freed); the rest is the handler's to set. */
+    void (*on_answer)(struct http_request *req, int status);
+    void *answer_ctx;
+    const char *route;
+    uint64_t started_ns;
 };
 
 /* Runs on the loop thread; must answer with exactly one http_respond*, at

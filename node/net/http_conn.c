@@ -648,6 +648,8 @@ void http_respond(struct http_request *req, int status, const char *content_type
 {
     struct pending *p = req->priv;
     struct conn *c = p->c;
+    if (req->on_answer)
+        req->on_answer(req, status);
     if (c && c->state == C_HANDLER) {
         c->p = NULL;
         send_answer(c, status, content_type, body, len, p->req.location, p->head,

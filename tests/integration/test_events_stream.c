@@ -21,6 +21,9 @@
 /* A consumer is dropped past this many unsent bytes (the default, 1 MiB,
  * would take long to fill). */
 #define MAX_QUEUED "8192"
+/* A stream socket's send buffer, which the kernel would grow to megabytes
+ * (as many events) before any output waits in the node. */
+#define SNDBUF "4096"
 
 static int setup(void **state)
 {
@@ -31,8 +34,10 @@ static int setup(void **state)
     static const char *const args[] = {"--http-max-streams=3", NULL};
     c->node_args = args;
     setenv("CHIMERAD_TEST_HTTP_STREAM_MAX_QUEUED", MAX_QUEUED, 1);
+    setenv("CHIMERAD_TEST_HTTP_STREAM_SNDBUF", SNDBUF, 1);
     int rv = h_start_agreed(c, "test_events_stream", NULL) < 0 ? -1 : 0;
     unsetenv("CHIMERAD_TEST_HTTP_STREAM_MAX_QUEUED");
+    unsetenv("CHIMERAD_TEST_HTTP_STREAM_SNDBUF");
     return rv;
 }
 
@@ -331,6 +336,67 @@ static void test_chimeractl_events_follow_shows_a_note_posted_after_it_started(v
     h_cluster_pass(c);
 }
 
+/* A node whose idle timeout is short (the default is a minute), so that a
+ * stalled stream is dropped soon (long before its unsent output reaches the
+ * default bound, 1 MiB); streams are exempt from it otherwise. */
+#define IDLE_MS "1500"
+
+static int setup_short_idle(void **state)
+{
+    struct h_cluster *c = h_cluster_create(1);
+    *state = c;
+    if (!c)
+        return -1;
+    setenv("CHIMERAD_TEST_HTTP_IDLE_TIMEOUT_MS", IDLE_MS, 1);
+    setenv("CHIMERAD_TEST_HTTP_STREAM_SNDBUF", SNDBUF, 1);
+    int rv = h_start_agreed(c, "test_events_stream", NULL) < 0 ? -1 : 0;
+    unsetenv("CHIMERAD_TEST_HTTP_IDLE_TIMEOUT_MS");
+    unsetenv("CHIMERAD_TEST_HTTP_STREAM_SNDBUF");
+    return rv;
+}
+
+static void test_a_stream_that_reads_outlives_the_idle_timeout(void **state)
+{
+    struct h_cluster *c = *state;
+    struct sse s;
+    sse_open(&s, c, 0, "/events/stream", "");
+    /* two keep-alives 5 s apart: well past the 1.5 s timeout */
+    assert_true(sse_wait_for(&s, "\n: keep-alive\n\n", 5000 + h_timeout_ms()));
+    size_t first = s.len;
+    uint64_t end = h_now_ns() + (uint64_t)(5000 + h_timeout_ms()) * 1000000u;
+    while (!s.closed && !strstr(s.text + first, ": keep-alive") && h_now_ns() < end)
+        sse_pump(&s, 20);
+    if (s.closed)
+        fail_msg("the node closed a stream that reads: %s", s.text);
+    assert_non_null(strstr(s.text + first, ": keep-alive"));
+    sse_close(&s);
+    h_cluster_pass(c);
+}
+
+static void test_a_stalled_consumer_is_dropped_after_the_idle_timeout(void **state)
+{
+    struct h_cluster *c = *state;
+    struct sse good, slow; /* slow: below the bytes' bound, but taking nothing */
+    sse_open(&good, c, 0, "/events/stream", "");
+    sse_open_raw(&slow, c, 0, 2048, "GET /events/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    wait_streams(c, 2);
+    uint64_t end = h_now_ns() + (uint64_t)h_timeout_ms() * 4000000u;
+    while (!sse_wait_for(&good, "\"kind\":\"http.stream_dropped\"", 0) && h_now_ns() < end) {
+        refused_fault(c); /* output that waits once the kernel's buffers are full */
+        sse_pump(&good, 0);
+    }
+    if (!sse_wait_for(&good, "\"kind\":\"http.stream_dropped\"", h_timeout_ms()))
+        fail_msg("no http.stream_dropped for a stalled consumer (log: %s)", c->nodes[0].log);
+    if (!strstr(good.text, "took none of the output for " IDLE_MS " ms"))
+        fail_msg("dropped for another reason: %.400s",
+                 strstr(good.text, "\"kind\":\"http.stream_dropped\""));
+    sse_close(&good);
+    wait_streams(c, 0);
+    assert_true(h_http_up(c, 0));
+    sse_close(&slow);
+    h_cluster_pass(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -343,5 +409,10 @@ int main(void)
         cmocka_unit_test(test_the_front_page_redirects_to_the_console),
         cmocka_unit_test(test_chimeractl_events_follow_shows_a_note_posted_after_it_started),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    const struct CMUnitTest short_idle[] = {
+        cmocka_unit_test(test_a_stream_that_reads_outlives_the_idle_timeout),
+        cmocka_unit_test(test_a_stalled_consumer_is_dropped_after_the_idle_timeout),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown) |
+           cmocka_run_group_tests(short_idle, setup_short_idle, teardown);
 }
