@@ -97,7 +97,6 @@ const page = {
   streamOpened: false,
   polling: null,
   ledgerIndex: null,
-  deployKey: null,
 };
 
 // ---- talking to the serving node ------------------------------------------
@@ -124,6 +123,8 @@ async function api(path, opts = {}) {
     throw e;
   }
   reachable();
+  // A follower sends a mutation to the leader (307); a page may not follow
+  // it to another origin, and is not told where: the caller explains.
   if (r.type === 'opaqueredirect') throw new HttpError(307, 'redirected', null);
   let body = null;
   try {
