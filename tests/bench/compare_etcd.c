@@ -786,7 +786,7 @@ static void print_json(const char *version, const char *load0, const char *load1
                             seconds, "nproc", (int)sysconf(_SC_NPROCESSORS_ONLN), "loadavg_start",
                             load0, "loadavg_end", load1, "fdatasync_ms", "p50", fs->p50_ms, "p99",
                             fs->p99_ms, "bytes", FSYNC_BYTES, "figures", list);
-    char *text = json_dumps(doc, JSON_INDENT(2));
+    char *text = json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
     if (text)
         printf("%s\n", text);
     free(text);
@@ -917,7 +917,7 @@ static int run_failover(const struct opts *o, bool with_etcd)
         int hb, el;
     } systems[] = {{CHIMERA, 0, 0}, {ETCD, 100, 1000}, {ETCD, 30, 150}};
     struct h_latency lat[3] = {{0}};
-    for (int k = 0; k < (with_etcd ? 3 : 1); k++) {
+    for (int k = 0; k < (with_etcd ? 3 : 1) && !h_interrupted(); k++) {
         struct sut s;
         int rc = sut_start(&s, systems[k].kind, FAILOVER_NODES, systems[k].hb, systems[k].el);
         fprintf(out, "failover: %s, %d runs\n", s.label, o->runs);
@@ -946,7 +946,7 @@ static int run_three(const struct opts *o, bool with_etcd)
 {
     struct idle id[2] = {{0}};
     struct level many[2] = {{0}}, batch[2] = {{0}}, one[2] = {{0}};
-    for (int k = 0; k < (with_etcd ? 2 : 1); k++) {
+    for (int k = 0; k < (with_etcd ? 2 : 1) && !h_interrupted(); k++) {
         struct sut s;
         int rc = sut_start(&s, k ? ETCD : CHIMERA, WRITE_NODES, 50, 250);
         int leader = rc == 0 ? wait_steady(&s) : -1;
