@@ -1050,6 +1050,17 @@ int main(int argc, char **argv)
                 "ratio = Chimera / etcd: above 1 Chimera is higher (better for /s, worse for ms, "
                 "MiB, %%)\nfdatasync p50 %.3f ms, p99 %.3f ms; loadavg at start %s, at end %s\n",
                 fs.p50_ms, fs.p99_ms, load0, load1);
+        /* One line for scripts, like the other benchmarks' RESULT lines. */
+        fprintf(out,
+                "RESULT bench=compare_etcd etcd=%s runs=%d seconds=%d fdatasync_p50_ms=%.3f "
+                "fdatasync_p99_ms=%.3f",
+                with_etcd ? version : "none", o.runs, o.seconds, fs.p50_ms, fs.p99_ms);
+        for (int k = 0; k < nfigs; k++) {
+            fprintf(out, " %s_chimera=%.3f", figs[k].key, figs[k].chimera);
+            if (figs[k].etcd >= 0)
+                fprintf(out, " %s_etcd=%.3f", figs[k].key, figs[k].etcd);
+        }
+        fprintf(out, "\n");
         if (o.json)
             print_json(with_etcd ? version : NULL, load0, load1, &fs, o.runs, o.seconds);
     }
