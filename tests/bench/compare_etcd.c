@@ -245,11 +245,23 @@ static int sut_start(struct sut *s, enum kind kind, int n, int heartbeat_ms, int
 
 /* ---- the client, the same for both ------------------------------------ */
 
-static size_t discard(char *ptr, size_t size, size_t nmemb, void *userdata)
+/* The head of an answer, kept so that a refusal can be reported. */
+struct reply {
+    char text[160];
+    size_t n;
+};
+
+static size_t keep_head(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
-    (void)ptr;
-    (void)userdata;
-    return size * nmemb;
+    struct reply *r = userdata;
+    size_t len = size * nmemb;
+    if (r && r->n + 1 < sizeof r->text) {
+        size_t take = len < sizeof r->text - 1 - r->n ? len : sizeof r->text - 1 - r->n;
+        memcpy(r->text + r->n, ptr, take);
+        r->n += take;
+        r->text[r->n] = '\0';
+    }
+    return len;
 }
 
 static size_t base64(char *dst, const char *src, size_t n)
@@ -337,7 +349,8 @@ static void setup_handle(CURL *cu, const struct sut *s, const char *url, long ti
     curl_easy_setopt(cu, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(cu, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 2000 ? timeout_ms : 2000L);
     curl_easy_setopt(cu, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, keep_head);
+    curl_easy_setopt(cu, CURLOPT_WRITEDATA, NULL);
     curl_easy_setopt(cu, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(cu, CURLOPT_POSTREDIR, (long)CURL_REDIR_POST_ALL);
     curl_easy_setopt(cu, CURLOPT_UNRESTRICTED_AUTH, 1L);
@@ -544,6 +557,7 @@ struct writer {
     struct h_samples lat;
     uint64_t entries, errors;
     long last_error; /* HTTP status, or -curl code */
+    struct reply reply, last_reply;
     bool setup_failed;
 };
 
@@ -556,6 +570,7 @@ static void *run_writer(void *arg)
     if (cu) {
         setup_handle(cu, w->s, w->url, 10000);
         curl_easy_setopt(cu, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(cu, CURLOPT_WRITEDATA, &w->reply);
     }
     w->setup_failed = !cu;
     pthread_barrier_wait(w->start);
@@ -563,6 +578,8 @@ static void *run_writer(void *arg)
          seq++) {
         curl_easy_setopt(cu, CURLOPT_POSTFIELDSIZE,
                          (long)make_body(w->s, body, room, w->id, seq, w->batch));
+        w->reply.n = 0;
+        w->reply.text[0] = '\0';
         uint64_t t0 = h_now_ns();
         CURLcode rc = curl_easy_perform(cu);
         uint64_t t1 = h_now_ns();
@@ -574,6 +591,7 @@ static void *run_writer(void *arg)
         } else {
             w->errors++;
             w->last_error = rc == CURLE_OK ? status : -(long)rc;
+            w->last_reply = w->reply;
         }
     }
     if (cu)
@@ -586,6 +604,7 @@ struct level {
     double eps; /* entries committed per second */
     uint64_t errors;
     long last_error;
+    struct reply last_reply;
     struct h_latency lat;
 };
 
@@ -621,8 +640,10 @@ static int run_level(const struct sut *s, int leader, int writers, int batch, in
     for (int k = 0; k < writers; k++) {
         entries += w[k].entries;
         r->errors += w[k].errors;
-        if (w[k].last_error)
+        if (w[k].last_error) {
             r->last_error = w[k].last_error;
+            r->last_reply = w[k].last_reply;
+        }
         failed |= w[k].setup_failed || !h_samples_take(&all, &w[k].lat);
     }
     h_samples_summarise(&all, &r->lat);
@@ -936,9 +957,9 @@ static int run_failover(const struct opts *o, bool with_etcd)
 static void print_errors(const struct level *l, const char *what)
 {
     if (l->errors)
-        fprintf(out, "  %s: %llu requests not acknowledged (the last: %s %ld)\n", what,
+        fprintf(out, "  %s: %llu requests not acknowledged (the last: %s %ld %s)\n", what,
                 (unsigned long long)l->errors, l->last_error < 0 ? "curl error" : "HTTP",
-                l->last_error < 0 ? -l->last_error : l->last_error);
+                l->last_error < 0 ? -l->last_error : l->last_error, l->last_reply.text);
 }
 
 /* Idle, then writes, on 3 members of each system. */
