@@ -72,6 +72,8 @@
 #define PROBE_MAX_INFLIGHT 64
 /* A failover that has not recovered by then is a failure, not a figure. */
 #define RECOVERY_LIMIT_MS 20000
+/* A writer's pause after a write that was not acknowledged. */
+#define ERROR_BACKOFF_MS 5
 #define FSYNC_SAMPLES 300
 #define FSYNC_BYTES 4096
 
@@ -91,7 +93,6 @@ struct sut {
     int heartbeat_ms, election_ms; /* etcd only: chimerad runs its defaults */
     struct h_cluster *c;
     struct curl_slist *headers;
-    const char *etcd_bin;
 };
 
 static const char *etcd_bin;
@@ -122,7 +123,7 @@ static int etcd_start(struct sut *s, int i)
     snprintf(peer, sizeof peer, "http://127.0.0.1:%d", nd->listen_port);
     snprintf(hb, sizeof hb, "%d", s->heartbeat_ms);
     snprintf(el, sizeof el, "%d", s->election_ms);
-    const char *argv[] = {s->etcd_bin, "--name", nd->id, "--data-dir", nd->data,
+    const char *argv[] = {etcd_bin, "--name", nd->id, "--data-dir", nd->data,
                           "--listen-client-urls", client, "--advertise-client-urls", client,
                           "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
                           "--initial-cluster", cluster, "--initial-cluster-state", "new",
@@ -156,10 +157,14 @@ static int etcd_start(struct sut *s, int i)
     return 0;
 }
 
-/* Member i's own id and the leader it names, from its status ("" when it
- * does not answer or names none). */
-static bool etcd_status(const struct sut *s, int i, int timeout_ms, char *self, char *leader,
-                        size_t len)
+/* What one etcd member says of itself in its status. */
+struct etcd_view {
+    char self[32], leader[32]; /* member ids, as etcd prints them */
+    unsigned long long term;
+};
+
+/* Member i's view; false when it does not answer or names no leader. */
+static bool etcd_status(const struct sut *s, int i, int timeout_ms, struct etcd_view *v)
 {
     long st = 0;
     char *body =
@@ -168,13 +173,33 @@ static bool etcd_status(const struct sut *s, int i, int timeout_ms, char *self, 
     free(body);
     const char *me = json_string_value(json_object_get(json_object_get(j, "header"), "member_id"));
     const char *l = json_string_value(json_object_get(j, "leader"));
+    const char *term = json_string_value(json_object_get(j, "raftTerm"));
     bool ok = me && l && *l && strcmp(l, "0") != 0;
     if (ok) {
-        snprintf(self, len, "%s", me);
-        snprintf(leader, len, "%s", l);
+        snprintf(v->self, sizeof v->self, "%s", me);
+        snprintf(v->leader, sizeof v->leader, "%s", l);
+        v->term = term ? strtoull(term, NULL, 10) : 0;
     }
     json_decref(j);
     return ok;
+}
+
+/* The highest term a running member reports: how many elections a load
+ * caused is the difference. */
+static unsigned long long sut_term(struct sut *s)
+{
+    unsigned long long max = 0;
+    for (int i = 0; i < s->c->n; i++) {
+        struct h_view hv;
+        struct etcd_view ev;
+        if (!h_node_up(s->c, i))
+            continue;
+        if (s->kind == CHIMERA && h_view(s->c, i, 1000, &hv) && hv.term > max)
+            max = hv.term;
+        if (s->kind == ETCD && etcd_status(s, i, 1000, &ev) && ev.term > max)
+            max = ev.term;
+    }
+    return max;
 }
 
 /* The index of the leader every running member names, or -1. */
@@ -184,16 +209,16 @@ static int sut_leader(struct sut *s)
         int leader;
         return h_agreed(s->c, 0, &leader, NULL) ? leader : -1;
     }
-    char named[32] = "", self[32], leader[32];
+    char named[32] = "";
     int found = -1;
     for (int i = 0; i < s->c->n; i++) {
+        struct etcd_view v;
         if (!h_node_up(s->c, i))
             continue;
-        if (!etcd_status(s, i, 500, self, leader, sizeof self) ||
-            (named[0] && strcmp(named, leader)))
+        if (!etcd_status(s, i, 500, &v) || (named[0] && strcmp(named, v.leader)))
             return -1;
-        snprintf(named, sizeof named, "%s", leader);
-        if (strcmp(self, leader) == 0)
+        snprintf(named, sizeof named, "%s", v.leader);
+        if (strcmp(v.self, v.leader) == 0)
             found = i;
     }
     return found;
@@ -220,7 +245,6 @@ static int sut_start(struct sut *s, enum kind kind, int n, int heartbeat_ms, int
     s->kind = kind;
     s->heartbeat_ms = heartbeat_ms;
     s->election_ms = election_ms;
-    s->etcd_bin = etcd_bin;
     if (kind == CHIMERA)
         snprintf(s->label, sizeof s->label, "Chimera %d members (50/150 ms)", n);
     else
@@ -260,6 +284,8 @@ static size_t keep_head(char *ptr, size_t size, size_t nmemb, void *userdata)
         memcpy(r->text + r->n, ptr, take);
         r->n += take;
         r->text[r->n] = '\0';
+        r->text[strcspn(r->text, "\r\n")] = '\0'; /* one line in the report */
+        r->n = strlen(r->text);
     }
     return len;
 }
@@ -476,9 +502,9 @@ static bool restart_member(struct sut *s, int i)
         return h_node_start(s->c, i) == 0 && h_wait_http_up(s->c, i, h_timeout_ms());
     if (etcd_start(s, i) != 0)
         return false;
-    char self[32], leader[32];
+    struct etcd_view v;
     double deadline = now_ms() + h_timeout_ms();
-    while (!etcd_status(s, i, 500, self, leader, sizeof self))
+    while (!etcd_status(s, i, 500, &v))
         if (h_interrupted() || now_ms() > deadline || !h_node_running(s->c, i))
             return false;
         else
@@ -592,6 +618,8 @@ static void *run_writer(void *arg)
             w->errors++;
             w->last_error = rc == CURLE_OK ? status : -(long)rc;
             w->last_reply = w->reply;
+            /* As a client told "retry shortly" would, rather than spin. */
+            sleep_ms(ERROR_BACKOFF_MS);
         }
     }
     if (cu)
@@ -606,12 +634,13 @@ struct level {
     long last_error;
     struct reply last_reply;
     struct h_latency lat;
+    unsigned long long elections; /* terms that began during the level */
 };
 
 /* `writers` threads write batches of `batch` to the leader for `seconds`.
  * Each thread's first request opens its connection inside the window (as
  * for both systems alike). Returns 0, or -1 when a thread had no handle. */
-static int run_level(const struct sut *s, int leader, int writers, int batch, int seconds,
+static int run_level(struct sut *s, int leader, int writers, int batch, int seconds,
                      struct level *r)
 {
     char url[128];
@@ -624,6 +653,7 @@ static int run_level(const struct sut *s, int leader, int writers, int batch, in
     atomic_store(&stop_writers, false);
     for (int k = 0; k < writers; k++)
         w[k] = (struct writer){.s = s, .id = k, .batch = batch, .url = url, .start = &start};
+    unsigned long long term0 = sut_term(s);
     h_bench_spawn("bench_compare_etcd", th, writers, run_writer, w, sizeof w[0]);
     pthread_barrier_wait(&start);
     uint64_t t0 = h_now_ns();
@@ -648,6 +678,8 @@ static int run_level(const struct sut *s, int leader, int writers, int batch, in
     }
     h_samples_summarise(&all, &r->lat);
     r->eps = secs > 0 ? (double)entries / secs : 0;
+    unsigned long long term1 = sut_term(s);
+    r->elections = term1 > term0 ? term1 - term0 : 0;
     return failed ? -1 : 0;
 }
 
@@ -1002,6 +1034,8 @@ static int run_three(const struct opts *o, bool with_etcd)
             e < 0 ? e : many[1].lat.p99_ms);
         fig("writes64_errors", "64 writers: requests not acknowledged", "req",
             (double)many[0].errors, e < 0 ? e : (double)many[1].errors);
+        fig("writes64_elections", "64 writers: elections during the level", "terms",
+            (double)many[0].elections, e < 0 ? e : (double)many[1].elections);
         fig("batch100_per_s", "1 writer, batches of 100 (txn for etcd): entries/s", "/s",
             batch[0].eps, e < 0 ? e : batch[1].eps);
         fig("writes1_per_s", "1 writer, 1 note each: entries/s", "/s", one[0].eps,
