@@ -265,6 +265,27 @@ static void test_every_answer_carries_the_content_security_policy(void **state)
     h_cluster_pass(c);
 }
 
+static void test_a_resume_point_that_is_not_a_number_is_refused_400_naming_it(void **state)
+{
+    struct h_cluster *c = *state;
+    int st;
+    char *text = raw_answer(c, 0,
+                            "GET /events/stream?since=yesterday HTTP/1.1\r\nHost: x\r\n"
+                            "Connection: close\r\n\r\n",
+                            &st);
+    assert_int_equal(st, 400);
+    assert_non_null(strstr(text, "since: must be a sequence number"));
+    free(text);
+    text = raw_answer(c, 0,
+                      "GET /events/stream HTTP/1.1\r\nHost: x\r\nLast-Event-ID: -3\r\n"
+                      "Connection: close\r\n\r\n",
+                      &st);
+    assert_int_equal(st, 400);
+    assert_non_null(strstr(text, "Last-Event-ID: \\\"-3\\\" is not an event sequence number"));
+    free(text);
+    h_cluster_pass(c);
+}
+
 static void test_the_front_page_redirects_to_the_console(void **state)
 {
     struct h_cluster *c = *state;
@@ -406,6 +427,7 @@ int main(void)
         cmocka_unit_test(test_a_stream_over_the_cap_is_refused_503_naming_it),
         cmocka_unit_test(test_a_consumer_that_stops_reading_is_dropped_and_the_rest_go_on),
         cmocka_unit_test(test_every_answer_carries_the_content_security_policy),
+        cmocka_unit_test(test_a_resume_point_that_is_not_a_number_is_refused_400_naming_it),
         cmocka_unit_test(test_the_front_page_redirects_to_the_console),
         cmocka_unit_test(test_chimeractl_events_follow_shows_a_note_posted_after_it_started),
     };
