@@ -25,20 +25,29 @@
  * (as many events) before any output waits in the node. */
 #define SNDBUF "4096"
 
-static int setup(void **state)
+/* One node, with the test settings name=value (NULL: none) in its
+ * environment besides the small send buffer, and these arguments. */
+static int start_node(void **state, const char *name, const char *value, const char *const *args)
 {
     struct h_cluster *c = h_cluster_create(1);
     *state = c;
     if (!c)
         return -1;
-    static const char *const args[] = {"--http-max-streams=3", NULL};
     c->node_args = args;
-    setenv("CHIMERAD_TEST_HTTP_STREAM_MAX_QUEUED", MAX_QUEUED, 1);
     setenv("CHIMERAD_TEST_HTTP_STREAM_SNDBUF", SNDBUF, 1);
+    if (name)
+        setenv(name, value, 1);
     int rv = h_start_agreed(c, "test_events_stream", NULL) < 0 ? -1 : 0;
-    unsetenv("CHIMERAD_TEST_HTTP_STREAM_MAX_QUEUED");
     unsetenv("CHIMERAD_TEST_HTTP_STREAM_SNDBUF");
+    if (name)
+        unsetenv(name);
     return rv;
+}
+
+static int setup(void **state)
+{
+    static const char *const args[] = {"--http-max-streams=3", NULL};
+    return start_node(state, "CHIMERAD_TEST_HTTP_STREAM_MAX_QUEUED", MAX_QUEUED, args);
 }
 
 static int teardown(void **state)
@@ -256,6 +265,27 @@ static void test_every_answer_carries_the_content_security_policy(void **state)
     h_cluster_pass(c);
 }
 
+static void test_a_resume_point_that_is_not_a_number_is_refused_400_naming_it(void **state)
+{
+    struct h_cluster *c = *state;
+    int st;
+    char *text = raw_answer(c, 0,
+                            "GET /events/stream?since=yesterday HTTP/1.1\r\nHost: x\r\n"
+                            "Connection: close\r\n\r\n",
+                            &st);
+    assert_int_equal(st, 400);
+    assert_non_null(strstr(text, "since: must be a sequence number"));
+    free(text);
+    text = raw_answer(c, 0,
+                      "GET /events/stream HTTP/1.1\r\nHost: x\r\nLast-Event-ID: -3\r\n"
+                      "Connection: close\r\n\r\n",
+                      &st);
+    assert_int_equal(st, 400);
+    assert_non_null(strstr(text, "Last-Event-ID: \\\"-3\\\" is not an event sequence number"));
+    free(text);
+    h_cluster_pass(c);
+}
+
 static void test_the_front_page_redirects_to_the_console(void **state)
 {
     struct h_cluster *c = *state;
@@ -343,16 +373,7 @@ static void test_chimeractl_events_follow_shows_a_note_posted_after_it_started(v
 
 static int setup_short_idle(void **state)
 {
-    struct h_cluster *c = h_cluster_create(1);
-    *state = c;
-    if (!c)
-        return -1;
-    setenv("CHIMERAD_TEST_HTTP_IDLE_TIMEOUT_MS", IDLE_MS, 1);
-    setenv("CHIMERAD_TEST_HTTP_STREAM_SNDBUF", SNDBUF, 1);
-    int rv = h_start_agreed(c, "test_events_stream", NULL) < 0 ? -1 : 0;
-    unsetenv("CHIMERAD_TEST_HTTP_IDLE_TIMEOUT_MS");
-    unsetenv("CHIMERAD_TEST_HTTP_STREAM_SNDBUF");
-    return rv;
+    return start_node(state, "CHIMERAD_TEST_HTTP_IDLE_TIMEOUT_MS", IDLE_MS, NULL);
 }
 
 static void test_a_stream_that_reads_outlives_the_idle_timeout(void **state)
@@ -406,6 +427,7 @@ int main(void)
         cmocka_unit_test(test_a_stream_over_the_cap_is_refused_503_naming_it),
         cmocka_unit_test(test_a_consumer_that_stops_reading_is_dropped_and_the_rest_go_on),
         cmocka_unit_test(test_every_answer_carries_the_content_security_policy),
+        cmocka_unit_test(test_a_resume_point_that_is_not_a_number_is_refused_400_naming_it),
         cmocka_unit_test(test_the_front_page_redirects_to_the_console),
         cmocka_unit_test(test_chimeractl_events_follow_shows_a_note_posted_after_it_started),
     };
