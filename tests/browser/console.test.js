@@ -286,10 +286,11 @@ async function main() {
   if (pageErrors.length) throw new Error(`errors in the page: ${pageErrors.join('; ')}`);
 }
 
-// Killed (CTest's timeout, ^C): the federation and its services go too.
-for (const sig of ['SIGTERM', 'SIGINT']) {
-  process.once(sig, async () => {
-    console.error(`[ FAIL ] ${sig}: stopping the federation`);
+// Killed (CTest's timeout, ^C), or an error thrown outside the steps (a
+// page event's handler): the federation and its services go too.
+for (const sig of ['SIGTERM', 'SIGINT', 'uncaughtException', 'unhandledRejection']) {
+  process.once(sig, async (e) => {
+    console.error(`[ FAIL ] ${sig}${e && e.message ? `: ${e.message}` : ''}: stopping the federation`);
     if (browser) await browser.close().catch(() => {});
     if (fed) await fed.stop(false);
     process.exit(1);
