@@ -300,8 +300,29 @@ static const struct {
 } stop_signals[NODE_STOP_SIGNALS] = {
     {SIGINT, "SIGINT"}, {SIGTERM, "SIGTERM"}, {SIGHUP, "SIGHUP"}, {SIGQUIT, "SIGQUIT"}};
 
+static void on_handed_over(struct node_raft *r, void *arg, bool done, int32_t to, uint64_t term,
+                           const char *why)
+{
+    (void)r, (void)done, (void)to, (void)term, (void)why;
+    shutdown_node(arg, "SIGTERM");
+}
+
+/* SIGTERM on the leader of a federation: leadership goes to the most
+ * up-to-date follower first (§3.10), so a rolling restart has no write gap
+ * of an election timeout; the node stops when that is done or has failed
+ * (within an election timeout). A second signal stops it at once. */
+static bool hand_over(struct node *n)
+{
+    if (n->base.stopping || n->raft.cons.role != CONS_LEADER || n->raft.transfer.fn)
+        return false;
+    return node_cons_transfer(&n->raft, CONS_NONE, "SIGTERM", on_handed_over, n) ==
+           CONS_TRANSFER_OK;
+}
+
 static void on_signal(uv_signal_t *s, int signum)
 {
+    if (signum == SIGTERM && hand_over(s->data))
+        return;
     const char *name = "signal";
     for (size_t i = 0; i < NODE_STOP_SIGNALS; i++)
         if (stop_signals[i].signum == signum)

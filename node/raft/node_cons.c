@@ -86,7 +86,7 @@ static void metrics_committed(struct node_raft_metrics *m, uint64_t commit, uint
     }
 }
 
-static const char *member_id(const struct node_raft *r, int32_t idx)
+const char *node_cons_member_id(const struct node_raft *r, int32_t idx)
 {
     return idx >= 0 && (size_t)idx < r->base->peers.n ? r->base->peers.m[idx].id : NULL;
 }
@@ -120,9 +120,9 @@ static void report_changes(struct node_raft *r, uint64_t now)
     if (c->leader != seen->leader && c->leader != CONS_NONE)
         r->metrics.leader_changes++;
     if (c->leader != seen->leader && c->leader != CONS_NONE && c->leader != c->cfg.self)
-        node_event(r->base, "consensus.leader", member_id(r, c->leader),
+        node_event(r->base, "consensus.leader", node_cons_member_id(r, c->leader),
                    "%s follows leader %s in term %" PRIu64, r->base->cfg.id,
-                   member_id(r, c->leader), c->term);
+                   node_cons_member_id(r, c->leader), c->term);
     bool ro = cons_read_only(c, now);
     if (seen->role == CONS_LEADER && c->role != CONS_LEADER && !seen->read_only && !ro &&
         r->hooks.on_read_only) {
@@ -141,9 +141,9 @@ static void report_changes(struct node_raft *r, uint64_t now)
             node_event(r->base, "consensus.read_only.enter", NULL,
                        "%s is read-only: no quorum-backed leader is reachable", r->base->cfg.id);
         else
-            node_event(r->base, "consensus.read_only.exit", member_id(r, c->leader),
+            node_event(r->base, "consensus.read_only.exit", node_cons_member_id(r, c->leader),
                        "%s left read-only mode: leader %s has a quorum (term %" PRIu64 ")",
-                       r->base->cfg.id, member_id(r, c->leader), c->term);
+                       r->base->cfg.id, node_cons_member_id(r, c->leader), c->term);
     }
     seen->role = c->role;
     seen->term = c->term;
@@ -174,6 +174,58 @@ static void send_msg(struct node_raft *r, const struct cons_msg *m)
     free(body);
 }
 
+/* A transfer ended (the core said so in out, or the node stops): the event,
+ * then whoever waits on it. */
+static void transfer_ended(struct node_raft *r, bool done, int32_t to, const char *why)
+{
+    struct node_cons_transfer t = r->transfer;
+    r->transfer.fn = NULL;
+    uint64_t ms = uv_now(r->base->loop) - t.started_ms;
+    const struct cons *c = &r->cons;
+    const char *tid = node_cons_member_id(r, to) ? node_cons_member_id(r, to) : "?";
+    if (done)
+        node_event(r->base, "consensus.transfer.done", tid,
+                   "%s leads in term %" PRIu64 ": leadership transferred from %s in %" PRIu64 " ms",
+                   tid, c->term, r->base->cfg.id, ms);
+    else
+        node_event(r->base, "consensus.transfer.failed", tid,
+                   "leadership transfer from %s to %s failed after %" PRIu64 " ms: %s%s",
+                   r->base->cfg.id, tid, ms, why,
+                   c->role == CONS_LEADER ? "; it leads on and takes proposals again" : "");
+    if (t.fn)
+        t.fn(r, t.arg, done, to, c->term, why);
+}
+
+static void on_flush(uv_check_t *h)
+{
+    struct node_raft *r = h->data;
+    uv_check_stop(h);
+    struct cons_out out;
+    cons_flush(&r->cons, uv_now(r->base->loop), &out);
+    node_cons_apply(r, &out);
+}
+
+enum cons_transfer_rc node_cons_transfer(struct node_raft *r, int32_t to, const char *cause,
+                                         node_transfer_fn fn, void *arg)
+{
+    if (r->base->stopping)
+        return CONS_TRANSFER_NOT_LEADER;
+    uint64_t now = uv_now(r->base->loop);
+    int32_t target = CONS_NONE;
+    struct cons_out out;
+    enum cons_transfer_rc rc = cons_transfer(&r->cons, now, to, &target, &out);
+    if (rc != CONS_TRANSFER_OK)
+        return rc;
+    r->transfer = (struct node_cons_transfer){.fn = fn, .arg = arg, .started_ms = now};
+    node_event(r->base, "consensus.transfer.start", node_cons_member_id(r, target),
+               "%s hands leadership to %s in term %" PRIu64 " (%s; its log matches to %" PRIu64
+               " of %" PRIu64 "); proposals are refused until it is done",
+               r->base->cfg.id, node_cons_member_id(r, target), r->cons.term, cause,
+               r->cons.match_index[target], r->cons.last_log_index);
+    node_cons_apply(r, &out);
+    return CONS_TRANSFER_OK;
+}
+
 /* Performs the core's output in the order its contract demands: the term
  * and vote, then the log changes (carried: the entry bytes of the APPEND
  * being handled), reach the disk before any message that depends on them
@@ -194,6 +246,11 @@ static void apply_log(struct node_raft *r, const struct cons_out *out,
     for (size_t i = 0; i < out->nmsgs; i++)
         send_msg(r, &out->msgs[i]);
     report_changes(r, now);
+    if (out->transfer_end != CONS_TRANSFER_NONE)
+        transfer_ended(r, out->transfer_end == CONS_TRANSFER_DONE, out->transfer_target,
+                       out->transfer_why);
+    if (r->cons.commit_push && !r->base->stopping)
+        uv_check_start(&r->flush, on_flush);
     if (out->commit > 0)
         metrics_committed(&r->metrics, out->commit, uv_hrtime());
     if (out->commit > 0 && r->hooks.on_commit)
@@ -351,6 +408,8 @@ int node_cons_start(struct node_raft *r)
     r->seen.read_only = true; /* a node starts read-only; leaving it is news */
     uv_timer_init(r->base->loop, &r->cons_timer);
     r->cons_timer.data = r;
+    uv_check_init(r->base->loop, &r->flush);
+    r->flush.data = r;
     cons_timer_arm(r);
     return 0;
 }
@@ -362,6 +421,10 @@ void node_cons_stop(struct node_raft *r)
         r->hooks.on_stop(r->hooks.ctx);
     uv_timer_stop(&r->cons_timer);
     uv_close((uv_handle_t *)&r->cons_timer, NULL);
+    uv_check_stop(&r->flush);
+    uv_close((uv_handle_t *)&r->flush, NULL);
+    if (r->transfer.fn)
+        transfer_ended(r, false, r->cons.transfer_to, "this node is stopping");
     node_repl_stop(r);
 }
 

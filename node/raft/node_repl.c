@@ -280,6 +280,13 @@ int node_repl_append_types(struct node_raft *r, const uint32_t *types,
         snprintf(err, errlen, "not the leader");
         return -1;
     }
+    if (cons_transferring(&r->cons)) {
+        /* Refused, not queued: the target must catch up with a log that
+         * stays put, and the next leader takes the retry. */
+        r->metrics.failed += count;
+        snprintf(err, errlen, "leadership transfer in progress; retry with the next leader");
+        return -2;
+    }
     uint64_t started = uv_hrtime();
     ledger_batch_begin(r->batch, r->ledger);
     uint64_t now = (uint64_t)node_wall_ms();

@@ -52,6 +52,17 @@ struct node_repl_defer {
     size_t head, count;
 };
 
+/* The end of a leadership transfer (node_cons_transfer): done (member `to`
+ * leads in term), or failed (why: one line). */
+struct node_raft;
+typedef void (*node_transfer_fn)(struct node_raft *r, void *arg, bool done, int32_t to,
+                                 uint64_t term, const char *why);
+struct node_cons_transfer {
+    node_transfer_fn fn; /* NULL: no transfer running */
+    void *arg;
+    uint64_t started_ms; /* loop time */
+};
+
 /* What the consensus shell last reported, to raise events on changes. */
 struct node_cons_seen {
     enum cons_role role;
@@ -102,6 +113,10 @@ struct node_raft {
     bool elected_pending;       /* became leader: append the election entry */
     struct node_repl_defer defer;
     struct node_raft_metrics metrics;
+    struct node_cons_transfer transfer;
+    /* Runs once per loop wake-up while the leader's commit index advanced:
+     * followers hear it at once (cons_flush). */
+    uv_check_t flush;
     /* The consensus shell's answers to what the files below it report
      * (node_repl.c, node_ledger.c): node_cons_apply, node_cons_storage_failed
      * and node_cons_storage_ok, installed by node_cons_start, so that
@@ -117,6 +132,15 @@ struct node_raft {
 int node_cons_start(struct node_raft *r);
 void node_cons_stop(struct node_raft *r);
 void node_cons_recv(struct node_raft *r, size_t from, const struct msgpack_object *body);
+
+/* Leader: hands leadership to member `to` (CONS_NONE: the most up-to-date
+ * follower), cause saying why in the events ("SIGTERM"). CONS_TRANSFER_OK:
+ * fn is called exactly once when it ends (done or failed, at most an
+ * election timeout later, or when the node stops); else nothing started. */
+enum cons_transfer_rc node_cons_transfer(struct node_raft *r, int32_t to, const char *cause,
+                                         node_transfer_fn fn, void *arg);
+/* The id of member idx, or NULL. */
+const char *node_cons_member_id(const struct node_raft *r, int32_t idx);
 
 /* Performs a core output (node_cons.c): persist, log changes, sends,
  * commit, events. */
