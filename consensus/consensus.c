@@ -390,6 +390,7 @@ void cons_init(struct cons *c, const struct cons_config *cfg, const struct cons_
 void cons_tick(struct cons *c, uint64_t now_ms, struct cons_out *out)
 {
     memset(out, 0, sizeof(*out));
+    c->commit_undo_set = false;
     if (c->role == CONS_LEADER) {
         if (now_ms >= c->quorum_check_due) {
             /* §6.2: step down in the same term; the majority may already be
@@ -431,6 +432,7 @@ void cons_tick(struct cons *c, uint64_t now_ms, struct cons_out *out)
 void cons_recv(struct cons *c, uint64_t now_ms, const struct cons_msg *m, struct cons_out *out)
 {
     memset(out, 0, sizeof(*out));
+    c->commit_undo_set = false;
     if (!m || m->from < 0 || m->from >= c->cfg.n || m->from == c->cfg.self ||
         m->to != c->cfg.self || m->type < CONS_MSG_PREVOTE || m->type >= CONS_MSG_TYPE_END)
         return;
@@ -493,7 +495,13 @@ void cons_storage_failed(struct cons *c, uint64_t now_ms, const struct cons_pers
     /* The commit index stays what it was as far as the log reaches: every
      * commit reported so far was of entries then durable, and a log never
      * loses a committed entry (§3.5), so the clamp only drops what the
-     * failed out would have reported. */
+     * failed out would have reported. Except when that out also replaced
+     * entries the commit covered: the log on disk still holds the old ones,
+     * which are not known committed, so the commit index goes back to
+     * where it was before that out. */
+    if (c->commit_undo_set && c->commit_undo < c->commit)
+        c->commit = c->commit_undo;
+    c->commit_undo_set = false;
     struct cons_log view = c->log;
     cons_set_log(c, &view, last, c->commit);
     if (!c->storage_failed) {

@@ -170,6 +170,11 @@ struct cons {
     uint64_t last_log_index, last_log_term;
     uint8_t last_log_hash[CONS_HASH_BYTES];
     uint64_t commit; /* highest index known committed */
+    /* The commit index before the call that emitted log changes (a
+     * follower's truncate or append), valid until the next call: if the disk
+     * refuses those changes, the commit index goes back to it. */
+    uint64_t commit_undo;
+    bool commit_undo_set;
     struct cons_log log;
     uint64_t next_index[CONS_MAX_MEMBERS];  /* leader: next entry to send each member */
     uint64_t match_index[CONS_MAX_MEMBERS]; /* leader: highest entry known to match */

@@ -260,6 +260,7 @@ void cons_flush(struct cons *c, uint64_t now_ms, struct cons_out *out)
 {
     (void)now_ms;
     memset(out, 0, sizeof(*out));
+    c->commit_undo_set = false;
     if (c->role != CONS_LEADER || !c->commit_push)
         return;
     c->commit_push = false;
@@ -339,6 +340,7 @@ void cons_appended(struct cons *c, uint64_t now_ms, const struct cons_entry *las
                    struct cons_out *out)
 {
     memset(out, 0, sizeof(*out));
+    c->commit_undo_set = false;
     /* The core never invents entries: the shell appends (its election
      * entry is §8's no-op) and tells the core. Only a leader appends, only
      * in its own term, and its log only grows (Leader Append-Only, §3.5). */
@@ -482,6 +484,12 @@ void cons__on_append(struct cons *c, uint64_t now, const struct cons_msg *m, str
      * beyond: older entries after it are not known to match), so that is
      * both the acknowledged match and the most that may be committed. */
     uint64_t matched = m->prev_index + m->n_entries;
+    if (out->truncate || out->append_count) {
+        /* The commit may cover entries this out writes: it holds only if
+         * the write does (cons_storage_failed). */
+        c->commit_undo = c->commit;
+        c->commit_undo_set = true;
+    }
     cons__commit_to(c, m->commit < matched ? m->commit : matched, out);
     r.term = c->term;
     r.granted = true;

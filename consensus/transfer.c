@@ -50,6 +50,7 @@ enum cons_transfer_rc cons_transfer(struct cons *c, uint64_t now_ms, int32_t to,
                                     struct cons_out *out)
 {
     memset(out, 0, sizeof(*out));
+    c->commit_undo_set = false;
     if (c->role != CONS_LEADER)
         return CONS_TRANSFER_NOT_LEADER;
     if (c->transfer_to != CONS_NONE)
