@@ -234,6 +234,12 @@ static void apply_log(struct node_raft *r, const struct cons_out *out,
                       const struct cons_wire_entry *carried)
 {
     uint64_t now = uv_now(r->base->loop);
+    /* How a transfer ended is news whatever happens to this out: the target
+     * leads, or the leader gave up waiting, neither of which a disk that
+     * refuses the write below undoes. */
+    if (out->transfer_end != CONS_TRANSFER_NONE)
+        transfer_ended(r, out->transfer_end == CONS_TRANSFER_DONE, out->transfer_target,
+                       out->transfer_why);
     /* A write that failed was reported (node_cons_storage_failed): the
      * core is back at what the disk holds, and none of these messages may
      * leave. */
@@ -246,9 +252,6 @@ static void apply_log(struct node_raft *r, const struct cons_out *out,
     for (size_t i = 0; i < out->nmsgs; i++)
         send_msg(r, &out->msgs[i]);
     report_changes(r, now);
-    if (out->transfer_end != CONS_TRANSFER_NONE)
-        transfer_ended(r, out->transfer_end == CONS_TRANSFER_DONE, out->transfer_target,
-                       out->transfer_why);
     if (r->cons.commit_push && !r->base->stopping)
         uv_check_start(&r->flush, on_flush);
     if (out->commit > 0)
