@@ -25,6 +25,11 @@
 static int setup(void **state)
 {
     struct h_cluster *c = h_cluster_create(NODES);
+    /* A transfer gives up after an election timeout: a longer one than the
+     * default keeps a loaded machine (sanitizers, parallel tests) from
+     * failing a transfer that is merely slow. */
+    if (c)
+        c->election_timeout_ms = 600;
     *state = c;
     return c ? 0 : -1;
 }
