@@ -269,6 +269,7 @@ static void close_io(struct node *n)
     node_chaos_stop(&n->chaos);   /* resumes paused services before they are stopped */
     watch_stop(&n->watch);
     node_deploy_stop(&n->deploy);
+    api_events_stop(&n->api);
     if (n->http)
         http_stop(n->http);
     if (n->base.transport)
@@ -330,6 +331,7 @@ static int open_io(struct node *n)
             http_set_admin_token(n->http, n->api.token);
             http_set_notice(n->http, on_net_notice, n);
             n->api.http = n->http;
+            api_events_start(&n->api); /* the streams, CORS, the event hook */
         }
     }
     for (size_t i = 0; rv == 0 && i < n->base.peers.n; i++) {

@@ -200,33 +200,12 @@ static void get_state(struct node_api *api, struct http_request *req)
     http_respond_json(req, 200, state);
 }
 
-static void get_events(struct node_api *api, struct http_request *req)
+/* The console (api_ui.c) is the node's front page. */
+static void get_root(struct node_api *api, struct http_request *req)
 {
-    uint64_t limit = EVENTS_DEFAULT_LIMIT, since = 0;
-    if (api_query_u64(req->query, "limit", 1, EVENTS_CAPACITY, &limit) < 0) {
-        http_respond_error(req, 400, "limit: must be a whole number from 1 to %d", EVENTS_CAPACITY);
-        return;
-    }
-    int has_since = api_query_u64(req->query, "since", 0, UINT64_MAX, &since);
-    if (has_since < 0) {
-        http_respond_error(req, 400, "since: must be a sequence number (0 or more)");
-        return;
-    }
-    const struct event *found[EVENTS_CAPACITY];
-    size_t k = events_query(&api->base->events, has_since == 1, since, (size_t)limit, found);
-    json_t *arr = json_array();
-    for (size_t i = 0; i < k; i++) {
-        const struct event *e = found[i];
-        char when[40];
-        node_iso_time(e->time_ms, when, sizeof(when));
-        json_t *o = json_pack("{s:I, s:s, s:I, s:s, s:s, s:s, s:I}", "seq", (json_int_t)e->seq,
-                              "time", when, "time_ms", (json_int_t)e->time_ms, "node", e->node,
-                              "kind", e->kind, "message", e->message, "boot", (json_int_t)e->boot);
-        if (e->peer[0])
-            json_object_set_new(o, "peer", json_string(e->peer));
-        json_array_append_new(arr, o);
-    }
-    http_respond_json(req, 200, arr);
+    (void)api;
+    req->location = "/ui/";
+    http_respond_json(req, 302, json_pack("{s:s}", "location", "/ui/"));
 }
 
 static void get_live(struct node_api *api, struct http_request *req)
@@ -349,7 +328,11 @@ static const struct api_route {
 } routes[] = {
     {false, ROUTE_READ, "/federation/state", PATH_TRIMMED, get_state, false,
      "method not allowed; use GET"},
-    {false, ROUTE_READ, "/events", PATH_TRIMMED, get_events, false, "method not allowed; use GET"},
+    {false, ROUTE_READ, "/", PATH_EXACT, get_root, false, "method not allowed; use GET"},
+    {false, ROUTE_READ, "/events", PATH_TRIMMED, api_events_get, false,
+     "method not allowed; use GET"},
+    {false, ROUTE_GET, "/events/stream", PATH_TRIMMED, api_events_stream, false,
+     "method not allowed; use GET"},
     {false, ROUTE_READ, "/health/live", PATH_TRIMMED, get_live, false,
      "method not allowed; use GET"},
     {false, ROUTE_READ, "/health/ready", PATH_TRIMMED, get_ready, false,

@@ -51,6 +51,8 @@ struct node_api {
     struct events_limiter auth_limit; /* api.auth_failure events (api.c) */
     struct api_request_series requests[API_REQUEST_SERIES];
     size_t nrequests;
+    /* ledger.notes_appended events (api_notes.c) */
+    struct events_limiter notes_limit;
 };
 
 /* POST /ledger/notes (api_notes.c): the body is parsed on libuv's thread
@@ -106,6 +108,17 @@ const char *api_service_state(const struct deploy_run *r, size_t i);
  * answered with status; counted in its route's histogram. */
 void api_metrics_get(struct node_api *api, struct http_request *req);
 void api_metrics_answered(struct http_request *req, int status);
+
+/* Events over HTTP (api_events.c): GET /events, GET /events/stream (SSE).
+ * api_events_start, once the HTTP server serves: the stream cap and CORS
+ * origins from the configuration, the keep-alive comment, and the hook
+ * that sends every event recorded to the streams; api_events_stop before
+ * the server stops. */
+json_t *api_event_json(const struct event *e); /* the object GET /events gives */
+void api_events_get(struct node_api *api, struct http_request *req);
+void api_events_stream(struct node_api *api, struct http_request *req);
+void api_events_start(struct node_api *api);
+void api_events_stop(struct node_api *api);
 
 /* Drill results in the ledger (api_drills.c): POST /drills, GET /drills. */
 void api_drills_post(struct node_api *api, struct http_request *req);

@@ -44,6 +44,10 @@ static void http_metrics(FILE *f, const struct http_stats *hs)
          "HTTP connections closed by the header, body or write timeout.", hs->timed_out},
         {"chimera_http_accept_errors_total", "counter",
          "accept() failures on the HTTP listener (out of descriptors).", hs->accept_errors},
+        {"chimera_http_streams", "gauge", "Event streams open (GET /events/stream).", hs->streams},
+        {"chimera_http_streams_max", "gauge", "Event streams allowed at once.", hs->max_streams},
+        {"chimera_http_streams_dropped_total", "counter",
+         "Event streams dropped: their client fell behind or took nothing.", hs->streams_dropped},
     };
     for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
         metric_u64(f, m[i].name, m[i].type, m[i].help, m[i].value);

@@ -152,6 +152,17 @@ static void append_notes(struct node_api *api, struct http_request *req, struct 
         http_respond_error(req, rv == -2 ? 503 : 500, "%s", err);
         return;
     }
+    /* the numbers only: a note's text may be gated (--read-token-file),
+     * events are not; one a second, for a stream of batches */
+    uint64_t held;
+    char more[64] = "";
+    if (events_limiter_allow(&api->notes_limit, node_wall_ms(), 1000, &held)) {
+        if (held)
+            snprintf(more, sizeof(more), "; %" PRIu64 " more batches since the last report", held);
+        node_event(api->base, "ledger.notes_appended", NULL,
+                   "%zu note(s) appended at index %" PRIu64 "..%" PRIu64 " in term %" PRIu64 "%s",
+                   j->count, first, last, term, more);
+    }
     /* Appending may have committed at once (a single-node federation), or
      * cost this node its leadership. */
     if (api->raft->cons.role == CONS_LEADER && api->raft->cons.term == term &&

@@ -77,6 +77,8 @@ void node_event(struct node_base *b, const char *kind, const char *peer, const c
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     const struct event *e = events_add(&b->events, node_wall_ms(), kind, peer, "%s", msg);
+    if (b->on_event)
+        b->on_event(b->on_event_ctx, e);
     int level = event_level(kind);
     if (level < config_level(b->cfg.log_level))
         return;

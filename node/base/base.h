@@ -59,6 +59,10 @@ struct node_base {
     struct node_metrics metrics;
     struct events_limiter drop_limit[DROP_COUNT];
     bool stopping;
+    /* Called with every event as it is recorded (the live event stream,
+     * node/api/api_events.c); NULL: none. */
+    void (*on_event)(void *ctx, const struct event *e);
+    void *on_event_ctx;
 };
 
 /* Records an event in the ring and logs it. */

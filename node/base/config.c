@@ -25,6 +25,8 @@ enum opt {
     O_LISTEN,
     O_HTTP,
     O_ADVERTISE_HTTP,
+    O_HTTP_MAX_STREAMS,
+    O_HTTP_CORS,
     O_PEERS,
     O_DATA,
     O_KEY,
@@ -74,6 +76,10 @@ static const struct {
     [O_HTTP] = {"--http", "CHIMERA_HTTP", "http", STR(http)},
     [O_ADVERTISE_HTTP] = {"--advertise-http", "CHIMERA_ADVERTISE_HTTP", "advertise_http",
                           STR(advertise_http)},
+    [O_HTTP_MAX_STREAMS] = {"--http-max-streams", "CHIMERA_HTTP_MAX_STREAMS", "http_max_streams",
+                            NUM(http_max_streams, 1, 4096)},
+    [O_HTTP_CORS] = {"--http-cors-origins", "CHIMERA_HTTP_CORS_ORIGINS", "http_cors_origins",
+                     K_LIST, 0, 0, 0, 0},
     [O_PEERS] = {"--peers", "CHIMERA_PEERS", "peers", K_PEERS, 0, 0, 0, 0},
     [O_DATA] = {"--data", "CHIMERA_DATA", "data", STR(data)},
     [O_KEY] = {"--cluster-key-file", "CHIMERA_CLUSTER_KEY_FILE", "cluster_key_file",
@@ -606,8 +612,9 @@ static enum config_result resolve_typed(struct loader *ld, struct config *c)
             continue;
         if (opts[o].kind == K_NUM && !parse_u32(v, opts[o].min, opts[o].max, at))
             return fail(ld, (enum opt)o,
-                        "must be a whole number of milliseconds between %u and %u, not \"%.32s\"",
-                        (unsigned)opts[o].min, (unsigned)opts[o].max, v);
+                        "must be a whole number%s between %u and %u, not \"%.32s\"",
+                        o == O_HTTP_MAX_STREAMS ? "" : " of milliseconds", (unsigned)opts[o].min,
+                        (unsigned)opts[o].max, v);
         if (opts[o].kind == K_BOOL && !parse_bool(v, at))
             return fail(ld, (enum opt)o, "must be true or false (or 1/0, yes/no), not \"%.32s\"",
                         v);
@@ -655,6 +662,32 @@ static enum config_result resolve_chaos(struct loader *ld, struct config *c)
                         CHAOS_EXCLUDE_MAX);
         memcpy(c->chaos.exclude[c->chaos.nexclude], s, n);
         c->chaos.exclude[c->chaos.nexclude++][n] = '\0';
+    }
+    return CONFIG_OK;
+}
+
+/* --http-cors-origins: "*" or origins as browsers send them in Origin,
+ * SCHEME://HOST[:PORT] (http or https, no path), kept as "a,b". */
+static enum config_result resolve_cors(struct loader *ld, struct config *c)
+{
+    const char *p = ld->val[O_HTTP_CORS] ? ld->val[O_HTTP_CORS] : "", *s;
+    size_t n, used = 0;
+    while (chaos_list_next(&p, &s, &n)) {
+        size_t scheme = strncmp(s, "https://", 8) == 0 ? 8 : strncmp(s, "http://", 7) == 0 ? 7 : 0;
+        size_t host = scheme ? strspn(s + scheme, "abcdefghijklmnopqrstuvwxyz"
+                                                  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-[]:")
+                             : 0;
+        if (!(n == 1 && s[0] == '*') && (!scheme || host == 0 || scheme + host != n))
+            return fail(ld, O_HTTP_CORS,
+                        "\"%.*s\" is not an origin; use SCHEME://HOST[:PORT] as the browser "
+                        "shows it (e.g. https://console.example.com:8443, no path), "
+                        "comma-separated, or *",
+                        (int)(n < 200 ? n : 200), s);
+        if (used + n + 2 > sizeof c->http_cors_origins)
+            return fail(ld, O_HTTP_CORS, "too long; at most %zu bytes of origins",
+                        sizeof c->http_cors_origins - 1);
+        used += (size_t)snprintf(c->http_cors_origins + used, sizeof c->http_cors_origins - used,
+                                 "%s%.*s", used ? "," : "", (int)n, s);
     }
     return CONFIG_OK;
 }
@@ -719,6 +752,7 @@ static enum config_result resolve(struct loader *ld, struct config *c)
     strcpy(c->chaos_window, "always");
     c->recovery_enabled = true;
     c->recovery_revert_window_ms = WT_DEFAULT_REVERT_WINDOW_MS;
+    c->http_max_streams = 64;
     for (int o = 0; o < O_COUNT; o++) {
         const char *v = ld->val[o];
         if (!v || opts[o].kind != K_STR)
@@ -754,7 +788,8 @@ static enum config_result resolve(struct loader *ld, struct config *c)
         return fail(ld, O_HTTP, "\"%s\": %s; use HOST:PORT, e.g. 127.0.0.1:8100", c->http, why);
     if (resolve_advertise(ld, c) != CONFIG_OK)
         return CONFIG_ERROR;
-    if (resolve_typed(ld, c) != CONFIG_OK || resolve_chaos(ld, c) != CONFIG_OK)
+    if (resolve_typed(ld, c) != CONFIG_OK || resolve_chaos(ld, c) != CONFIG_OK ||
+        resolve_cors(ld, c) != CONFIG_OK)
         return CONFIG_ERROR;
     if (strcmp(c->log_level, "debug") && strcmp(c->log_level, "info") &&
         strcmp(c->log_level, "warn") && strcmp(c->log_level, "error"))
@@ -841,6 +876,11 @@ const char *config_usage(void)
            "      this node: its \"http\" in /federation/state and a follower's redirect to\n"
            "      it. Set it when --http is a wildcard (0.0.0.0, [::]) or behind a NAT or a\n"
            "      published container port.\n"
+           "  --http-max-streams N        CHIMERA_HTTP_MAX_STREAMS (default 64; 1 to 4096)\n"
+           "      Event streams (GET /events/stream) open at once; one more gets 503.\n"
+           "  --http-cors-origins LIST    CHIMERA_HTTP_CORS_ORIGINS (default: none, CORS off)\n"
+           "      Origins whose pages may call this node's API from a browser:\n"
+           "      SCHEME://HOST[:PORT],... as the browser shows them, or *.\n"
            "  --peers ID=URL,...          CHIMERA_PEERS (default: none, a federation of one)\n"
            "      Every member of the federation. This node is added with its --listen URL\n"
            "      if not named; if named, its URL here is the address others dial.\n"
@@ -897,7 +937,8 @@ const char *config_usage(void)
            "      key for this node (the leader then rotates it on the record). Not read from\n"
            "      the --config file.\n"
            "  --config FILE               CHIMERA_CONFIG (default: none)\n"
-           "      JSON object with keys id, listen, http, advertise_http, peers\n"
+           "      JSON object with keys id, listen, http, advertise_http, http_max_streams,\n"
+           "      http_cors_origins (\"a,b\" or [\"a\", \"b\"]), peers\n"
            "      (\"id=url,...\" or {\"id\": \"url\"}), data, cluster_key_file,\n"
            "      admin_token_file, read_token_file, heartbeat_ms, election_timeout_ms,\n"
            "      suspect_after_ms, dead_after_ms,\n"

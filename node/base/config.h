@@ -36,6 +36,11 @@ struct config {
     /* The default was taken from a wildcard --http (0.0.0.0, [::]), which
      * clients elsewhere cannot dial: the node warns at start. */
     bool advertise_http_wildcard;
+    /* The HTTP listener: streams open at once (default 64); the origins
+     * allowed cross-origin requests, "a,b" of SCHEME://HOST[:PORT] or "*"
+     * (default "": none, CORS off). */
+    uint32_t http_max_streams;
+    char http_cors_origins[1024];
     /* Every member of the federation, this node included (it is added
      * with its --listen URL when --peers does not name it). */
     struct config_member members[CONFIG_MAX_MEMBERS];

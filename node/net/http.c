@@ -112,10 +112,10 @@ static void refuse_at_once(struct http_server *s, int fd, const char *msg)
 {
     for (int i = 0; i < 4 && recv(fd, s->rbuf, sizeof(s->rbuf), MSG_DONTWAIT) > 0; i++) {
     }
-    char body[400], head[256];
+    char body[400], head[768];
     int bl = http_error_body(body, sizeof(body), msg);
     int hl = http_answer_head(head, sizeof(head), 503, "application/json", (size_t)bl, NULL,
-                              "Connection: close\r\n");
+                              "Connection: close\r\n", "");
     if (hl > 0 && (size_t)hl < sizeof(head)) {
         struct iovec iov[2] = {{head, (size_t)hl}, {body, (size_t)bl}};
         struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2};
@@ -267,6 +267,8 @@ int http_start(struct http_server **out, uv_loop_t *loop, const char *hostport,
     s->body_ms = tunable("CHIMERAD_TEST_HTTP_BODY_TIMEOUT_MS", HTTP_BODY_TIMEOUT_MS);
     s->idle_ms = tunable("CHIMERAD_TEST_HTTP_IDLE_TIMEOUT_MS", HTTP_IDLE_TIMEOUT_MS);
     s->stats.max_open = conn_cap();
+    s->stats.max_streams = HTTP_MAX_STREAMS;
+    s->max_queued = tunable("CHIMERAD_TEST_HTTP_STREAM_MAX_QUEUED", HTTP_STREAM_MAX_QUEUED);
     /* a quarter of the cap at most: the cap leaves half the descriptors to
      * the rest of the node, and refusals must not take them */
     s->max_refusing = s->stats.max_open / 4 < HTTP_MAX_REFUSING
@@ -277,6 +279,7 @@ int http_start(struct http_server **out, uv_loop_t *loop, const char *hostport,
     uv_timer_init(loop, &s->reporter);
     s->poll.data = s->backoff.data = s->reporter.data = s;
     s->handles = 3;
+    http_stream_init(s);
     uv_poll_start(&s->poll, UV_READABLE, on_listen);
     *out = s;
     return 0;
@@ -285,6 +288,11 @@ int http_start(struct http_server **out, uv_loop_t *loop, const char *hostport,
 void http_set_admin_token(struct http_server *s, const char *token)
 {
     snprintf(s->token, sizeof(s->token), "%s", token ? token : "");
+}
+
+void http_set_cors_origins(struct http_server *s, const char *list)
+{
+    snprintf(s->cors, sizeof(s->cors), "%s", list ? list : "");
 }
 
 void http_set_notice(struct http_server *s, http_notice_fn fn, void *ctx)
@@ -305,6 +313,7 @@ void http_stop(struct http_server *s)
     close(s->fd); /* uv_close stopped polling it */
     uv_close((uv_handle_t *)&s->backoff, on_handle_closed);
     uv_close((uv_handle_t *)&s->reporter, on_handle_closed);
+    http_stream_stop(s);
     while (s->conns)
         http_conn_close(s->conns);
 }

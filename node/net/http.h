@@ -36,7 +36,26 @@
  * Hitting the cap ("http.connection_limit") or an accept failure
  * ("http.accept_failed") is reported through the notice callback at most once
  * every HTTP_NOTICE_INTERVAL_MS per kind, with a count of what it held back;
- * http_stats counts everything. */
+ * http_stats counts everything.
+ *
+ * Every answer carries a Content-Security-Policy that lets a page load
+ * nothing but this origin's own scripts, styles and connections (no inline
+ * script, no frames), and X-Content-Type-Options: nosniff. Cross-origin
+ * requests (CORS) are refused unless http_set_cors_origins lists the
+ * requesting Origin: then its answers carry Access-Control-Allow-Origin with
+ * it and Vary: Origin, and its preflight (OPTIONS with
+ * Access-Control-Request-Method) is answered 204 here, before the handler;
+ * a preflight from an origin not listed gets 403 and no CORS header.
+ *
+ * Streams (Server-Sent Events): http_stream_open answers a request with an
+ * open-ended body that the node writes to as things happen. A stream is
+ * exempt from the answer's write deadline but not from a stall: once output
+ * waits, the client must take some within HTTP_IDLE_TIMEOUT_MS. At most
+ * HTTP_MAX_STREAMS (http_set_max_streams) are open at once; one more is
+ * answered 503 naming the cap. A client that leaves more than
+ * HTTP_STREAM_MAX_QUEUED bytes unread, or takes nothing for the idle
+ * timeout, is dropped and reported ("http.stream_dropped", naming its
+ * address and why). */
 #ifndef CHIMERA_HTTP_H
 #define CHIMERA_HTTP_H
 
@@ -58,8 +77,12 @@
 #define HTTP_NOTICE_INTERVAL_MS 10000
 #define HTTP_ACCEPT_BACKOFF_MIN_MS 5
 #define HTTP_ACCEPT_BACKOFF_MAX_MS 1000
+#define HTTP_MAX_STREAMS 64
+/* Above what a resumed stream's backlog (the whole event ring) takes. */
+#define HTTP_STREAM_MAX_QUEUED (1024u * 1024u)
 /* Tests only: CHIMERAD_TEST_HTTP_HEADER_TIMEOUT_MS, CHIMERAD_TEST_HTTP_BODY_TIMEOUT_MS,
- * CHIMERAD_TEST_HTTP_IDLE_TIMEOUT_MS and CHIMERAD_TEST_HTTP_MAX_CONNS in
+ * CHIMERAD_TEST_HTTP_IDLE_TIMEOUT_MS, CHIMERAD_TEST_HTTP_MAX_CONNS and
+ * CHIMERAD_TEST_HTTP_STREAM_MAX_QUEUED in
  * chimerad's environment replace the
  * defaults above, so that tests need not wait out the real ones (named
  * CHIMERAD_ so that the test harness, which keeps CHIMERA_* settings from
@@ -72,6 +95,8 @@ struct http_request {
     const char *path;  /* without the query */
     const char *query; /* after '?', or "" */
     const char *auth;  /* the Authorization header, or "" */
+    /* The Last-Event-ID header (an EventSource resuming), or "" */
+    const char *last_event_id;
     const void *body;
     size_t body_len;
     /* Set by the handler before it answers (a 307 to the leader): sent as
@@ -170,13 +195,47 @@ void http_set_notice(struct http_server *s, http_notice_fn fn, void *ctx);
 
 /* What the listener did since it started, for /metrics. */
 struct http_stats {
-    uint64_t open;          /* connections open now */
-    uint64_t max_open;      /* the cap */
-    uint64_t refused;       /* turned away at the cap (503) */
-    uint64_t timed_out;     /* closed by a header, body, write or idle timeout */
-    uint64_t accept_errors; /* accept() failures (out of descriptors) */
+    uint64_t open;            /* connections open now */
+    uint64_t max_open;        /* the cap */
+    uint64_t refused;         /* turned away at the cap (503) */
+    uint64_t timed_out;       /* closed by a header, body, write or idle timeout */
+    uint64_t accept_errors;   /* accept() failures (out of descriptors) */
+    uint64_t streams;         /* streams open now */
+    uint64_t max_streams;     /* their cap */
+    uint64_t streams_dropped; /* dropped: their client did not keep up */
 };
 const struct http_stats *http_stats(const struct http_server *s);
+
+/* The origins whose cross-origin requests are allowed: a comma list of
+ * SCHEME://HOST[:PORT], or "*" for any; NULL or "": none (the default). */
+void http_set_cors_origins(struct http_server *s, const char *list);
+
+/* Whether origin (an Origin header) is allowed by list (as above): exact,
+ * ignoring case; pure. */
+bool http_cors_allowed(const char *list, const char *origin);
+
+/* ---- streams ---- */
+
+/* Bytes written to many streams, made once and shared (reference counted). */
+struct http_chunk;
+struct http_chunk *http_chunk_new(const char *data, size_t len); /* NULL: out of memory */
+void http_chunk_unref(struct http_chunk *ch);
+
+void http_set_max_streams(struct http_server *s, unsigned max);
+/* Writes text to every stream every every_ms (an SSE comment), so that
+ * clients and proxies see an idle stream live. */
+void http_set_stream_heartbeat(struct http_server *s, const char *text, uint64_t every_ms);
+
+/* Answers req 200 with content type ctype and a body without end, whose
+ * first len bytes are first (len 0: none); the stream is one of topic's
+ * (http_stream_broadcast). 0, or -1 when it could not be opened: over the
+ * cap (req answered 503 {"error"} naming it) or the client already left. */
+int http_stream_open(struct http_request *req, const void *topic, const char *ctype,
+                     const char *first, size_t len);
+
+/* Writes ch to every stream of topic (NULL: every stream). A stream whose
+ * client left more than the bound unread is dropped and reported. */
+void http_stream_broadcast(struct http_server *s, const void *topic, struct http_chunk *ch);
 
 /* Stops accepting and closes every connection; the server frees itself once
  * libuv has closed its handles (run the loop after calling this). A request

@@ -38,39 +38,67 @@ static void arm(struct conn *c, uint64_t ms)
         uv_timer_stop(&c->timer);
 }
 
+void http_conn_arm(struct conn *c, uint64_t ms)
+{
+    arm(c, ms);
+}
+
 /* ---- writing ---- */
 
 struct out {
     uv_write_t w;
     struct conn *c;
+    struct http_chunk *ch; /* the bytes lie in this shared chunk, not in data */
     char data[];
 };
 
 static void on_written(uv_write_t *w, int status);
 
-/* Sends len bytes of o (from out_alloc) to c, which frees it once written. */
-static void out_send(struct conn *c, struct out *o, size_t len)
+static void out_free(struct out *o)
+{
+    if (o->ch)
+        http_chunk_unref(o->ch);
+    free(o);
+}
+
+/* Sends len bytes at base (in o's data, or in its chunk) to c, which frees
+ * o once written. 0, or -1 when c was closed. */
+static int out_send_at(struct conn *c, struct out *o, const char *base, size_t len)
 {
     o->c = c;
-    uv_buf_t b = uv_buf_init(o->data, (unsigned)len);
+    uv_buf_t b = uv_buf_init((char *)base, (unsigned)len);
     if (uv_write(&o->w, (uv_stream_t *)&c->tcp, &b, 1, on_written) != 0) {
-        free(o);
+        out_free(o);
         http_conn_close(c);
-        return;
+        return -1;
     }
     c->writes++;
+    return 0;
+}
+
+static void out_send(struct conn *c, struct out *o, size_t len)
+{
+    out_send_at(c, o, o->data, len);
+}
+
+int http_conn_write(struct conn *c, const char *data, size_t len, struct http_chunk *owner)
+{
+    struct out *o = calloc(1, sizeof(*o) + (owner ? 0 : len));
+    if (!o) {
+        http_conn_close(c);
+        return -1;
+    }
+    if (owner)
+        o->ch = http_chunk_ref(owner);
+    else
+        memcpy(o->data, data, len);
+    return out_send_at(c, o, owner ? data : o->data, len);
 }
 
 /* Queues len bytes (copied) to c. */
 static void write_out(struct conn *c, const char *data, size_t len)
 {
-    struct out *o = malloc(sizeof(*o) + len);
-    if (!o) {
-        http_conn_close(c);
-        return;
-    }
-    memcpy(o->data, data, len);
-    out_send(c, o, len);
+    http_conn_write(c, data, len, NULL);
 }
 
 static void start_reading(struct conn *c);
@@ -119,7 +147,7 @@ static void on_written(uv_write_t *w, int status)
 {
     struct out *o = (struct out *)w;
     struct conn *c = o->c;
-    free(o);
+    out_free(o);
     c->writes--;
     if (c->state == C_CLOSED)
         return;
@@ -127,6 +155,20 @@ static void on_written(uv_write_t *w, int status)
         http_conn_close(c);
     else if (c->state == C_WRITING && c->writes == 0)
         answered(c);
+    else if (c->state == C_STREAM)
+        http_stream_written(c);
+}
+
+void http_conn_extra_headers(const struct conn *c, bool preflight, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    if (!c->origin[0] || !http_cors_allowed(c->s->cors, c->origin))
+        return;
+    snprintf(buf, cap, "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n%s", c->origin,
+             preflight ? "Access-Control-Allow-Methods: GET, HEAD, POST\r\n"
+                         "Access-Control-Allow-Headers: Authorization, Content-Type, "
+                         "Last-Event-ID\r\nAccess-Control-Max-Age: 600\r\n"
+                       : "");
 }
 
 /* Writes an answer with today's headers, in one write and one copy of the
@@ -138,14 +180,16 @@ static void send_answer(struct conn *c, int status, const char *ctype, const cha
                            : c->parser.http_major == 1 && c->parser.http_minor == 0
                                ? "Connection: keep-alive\r\n"
                                : "";
-    int hl = http_answer_head(NULL, 0, status, ctype, len, location, conn_hdr);
+    char extra[ORIGIN_MAX + 256];
+    http_conn_extra_headers(c, status == 204 && c->preflight, extra, sizeof(extra));
+    int hl = http_answer_head(NULL, 0, status, ctype, len, location, conn_hdr, extra);
     size_t blen = head ? 0 : len;
-    struct out *o = hl < 0 ? NULL : malloc(sizeof(*o) + (size_t)hl + 1 + blen);
+    struct out *o = hl < 0 ? NULL : calloc(1, sizeof(*o) + (size_t)hl + 1 + blen);
     if (!o) {
         http_conn_close(c);
         return;
     }
-    http_answer_head(o->data, (size_t)hl + 1, status, ctype, len, location, conn_hdr);
+    http_answer_head(o->data, (size_t)hl + 1, status, ctype, len, location, conn_hdr, extra);
     if (blen)
         memcpy(o->data + hl, body, blen);
     c->close_after = close;
@@ -182,8 +226,8 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         http_conn_close(c); /* the client closed (or reset) its end */
         return;
     }
-    if (nread == 0 || c->state == C_LINGER)
-        return;
+    if (nread == 0 || c->state == C_LINGER || c->state == C_STREAM)
+        return; /* a stream's client has nothing more to say */
     feed(c, buf->base, (size_t)nread);
 }
 
@@ -191,6 +235,11 @@ static void start_reading(struct conn *c)
 {
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
         http_conn_close(c);
+}
+
+void http_conn_read(struct conn *c)
+{
+    start_reading(c);
 }
 
 /* Records why the request is refused and stops the parser (a callback
@@ -230,6 +279,9 @@ static int on_begin(http_parser *hp)
     c->in_value = false;
     c->which = H_OTHER;
     c->expect_len = 0;
+    c->origin[0] = '\0';
+    c->origin_len = 0;
+    c->preflight = false;
     if (c->state == C_IDLE)
         arm(c, c->s->header_ms); /* from the first byte of this request */
     c->state = C_HEAD;
@@ -297,11 +349,22 @@ static int on_value(http_parser *hp, const char *at, size_t len)
             c->which = H_AUTH;
         else if (c->field_len < FIELD_MAX && strcasecmp(c->field, "Expect") == 0)
             c->which = H_EXPECT;
+        else if (c->field_len < FIELD_MAX && strcasecmp(c->field, "Origin") == 0)
+            c->which = H_ORIGIN;
+        else if (c->field_len < FIELD_MAX && strcasecmp(c->field, "Last-Event-ID") == 0)
+            c->which = H_LAST_ID;
+        else if (c->field_len < FIELD_MAX &&
+                 strcasecmp(c->field, "Access-Control-Request-Method") == 0)
+            c->preflight = true;
     }
     if (c->which == H_AUTH)
         append(c->p->auth, &c->p->auth_len, AUTH_MAX, at, len);
     else if (c->which == H_EXPECT)
         append(c->expect, &c->expect_len, EXPECT_MAX - 1, at, len);
+    else if (c->which == H_ORIGIN)
+        append(c->origin, &c->origin_len, ORIGIN_MAX - 1, at, len);
+    else if (c->which == H_LAST_ID)
+        append(c->p->last_id, &c->p->last_id_len, LAST_ID_MAX - 1, at, len);
     return 0;
 }
 
@@ -420,7 +483,20 @@ static void dispatch(struct conn *c)
     p->req.path = p->uri;
     p->req.query = q ? q : "";
     p->req.auth = p->auth;
+    p->req.last_event_id = p->last_id;
     p->req.priv = p;
+    if (strcmp(p->method, "OPTIONS") == 0 && c->origin[0] && c->preflight) {
+        /* a browser asks whether it may send a cross-origin request: the
+         * listener's to answer, before any handler or token check */
+        if (http_cors_allowed(c->s->cors, c->origin))
+            http_respond(&p->req, 204, "", "", 0);
+        else
+            http_respond_error(&p->req, 403,
+                               "origin %.200s may not make cross-origin requests to this node "
+                               "(CHIMERA_HTTP_CORS_ORIGINS lists those that may)",
+                               c->origin);
+        return;
+    }
     c->s->handler(c->s->ctx, &p->req);
 }
 
@@ -469,6 +545,10 @@ static void feed(struct conn *c, const char *data, size_t len)
 static void on_timeout(uv_timer_t *t)
 {
     struct conn *c = t->data;
+    if (c->state == C_STREAM) {
+        http_stream_stalled(c);
+        return;
+    }
     if (c->state == C_HEAD || c->state == C_BODY || c->state == C_WRITING)
         c->s->stats.timed_out++;
     http_conn_close(c);
@@ -489,6 +569,7 @@ void http_conn_close(struct conn *c)
     if (c->state == C_CLOSED)
         return;
     struct http_server *s = c->s;
+    bool streaming = c->state == C_STREAM;
     if (c->p) {
         if (c->state == C_HANDLER)
             c->p->c = NULL; /* the handler still holds it: its answer is dropped */
@@ -505,6 +586,8 @@ void http_conn_close(struct conn *c)
         c->next->prev = c->prev;
     if (c->counted)
         s->stats.open--;
+    if (streaming)
+        s->stats.streams--;
     if (c->refusing)
         s->refusing--;
     free(c->rest);
@@ -550,6 +633,14 @@ void http_conn_serve(struct conn *c)
 {
     arm(c, c->s->header_ms);
     start_reading(c);
+}
+
+void http_conn_release(struct http_request *req)
+{
+    struct pending *p = req->priv;
+    if (p->c && p->c->state == C_HANDLER)
+        p->c->p = NULL;
+    pending_free(p);
 }
 
 void http_respond(struct http_request *req, int status, const char *content_type, const char *body,

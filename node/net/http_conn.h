@@ -13,6 +13,11 @@
 #define AUTH_MAX 512
 #define FIELD_MAX 32
 #define EXPECT_MAX 32
+#define ORIGIN_MAX 256
+#define LAST_ID_MAX 32
+/* http_answer_head's len for an answer whose body ends when the connection
+ * does (a stream): no Content-Length. */
+#define HTTP_LEN_NONE ((size_t)-1)
 
 enum conn_state {
     C_HEAD,    /* waiting for or reading a request line and headers */
@@ -21,10 +26,11 @@ enum conn_state {
     C_WRITING, /* the answer is being written */
     C_IDLE,    /* keep-alive, between requests */
     C_LINGER,  /* the last answer is out; dropping input until the client closes */
+    C_STREAM,  /* an open-ended answer (http_stream.c): written to until either side ends it */
     C_CLOSED,
 };
 
-enum header { H_OTHER, H_AUTH, H_EXPECT };
+enum header { H_OTHER, H_AUTH, H_EXPECT, H_ORIGIN, H_LAST_ID, H_PREFLIGHT };
 
 /* What a limit did, and what was already reported. */
 struct limit_report {
@@ -42,12 +48,13 @@ struct pending {
     size_t uri_len;
     char auth[AUTH_MAX + 1];
     size_t auth_len;
+    char last_id[LAST_ID_MAX]; /* the Last-Event-ID header, "" none */
+    size_t last_id_len;
     char *body;
     bool head; /* HEAD: the answer goes without its body */
 };
 
-/* One client connection. A later issue's Server-Sent Events can keep one in
- * C_WRITING and write to it (write_out) instead of finishing the answer. */
+/* One client connection. */
 struct conn {
     uv_tcp_t tcp;
     uv_timer_t timer; /* the deadline of the current state */
@@ -74,6 +81,20 @@ struct conn {
     size_t expect_len;
     char *rest; /* bytes read past the request in flight (pipelined) */
     size_t rest_len;
+    char origin[ORIGIN_MAX]; /* the request's Origin header, "" none (CORS) */
+    size_t origin_len;
+    bool preflight;    /* it carries Access-Control-Request-Method */
+    const void *topic; /* C_STREAM: what it was opened for (http_stream_broadcast) */
+    bool dropping;     /* C_STREAM: to be dropped once the broadcast is done */
+    char peer[64];     /* C_STREAM: the client's address, for the drop notice */
+};
+
+/* Broadcasts waiting while one is under way (a drop's notice raises an
+ * event, which is broadcast in turn). */
+struct http_cast {
+    struct http_cast *next;
+    const void *topic;
+    struct http_chunk *ch;
 };
 
 struct http_server {
@@ -97,6 +118,12 @@ struct http_server {
     struct limit_report limited, accept_failed;
     int accept_errno;
     uint64_t header_ms, body_ms, idle_ms;
+    char cors[1024];      /* the origins allowed cross-origin requests ("" none) */
+    size_t max_queued;    /* a stream's unsent bytes beyond which it is dropped */
+    uv_timer_t heartbeat; /* a comment to every stream, so idle ones show they live */
+    struct http_chunk *beat;
+    struct http_cast *casts, **casts_tail;
+    bool casting;
     char rbuf[READ_BUF]; /* every read lands here and is parsed at once */
 };
 
@@ -109,14 +136,39 @@ void http_conn_serve(struct conn *c);
 void http_conn_refuse(struct conn *c, int status, const char *msg);
 void http_conn_close(struct conn *c);
 
+/* Frees what req holds without answering it (a stream answers on its own). */
+void http_conn_release(struct http_request *req);
+/* Arms c's deadline (0: none). */
+void http_conn_arm(struct conn *c, uint64_t ms);
+/* Reads from c again (a stream reads only to see the client go). */
+void http_conn_read(struct conn *c);
+/* Queues len bytes of data to c: copied, or, with owner, a reference on
+ * the chunk they lie in. 0, or -1 when c was closed. */
+int http_conn_write(struct conn *c, const char *data, size_t len, struct http_chunk *owner);
+/* The header lines an answer on c carries besides the fixed ones: CORS
+ * for an allowed Origin (with preflight: the methods and headers too). */
+void http_conn_extra_headers(const struct conn *c, bool preflight, char *buf, size_t cap);
+
+/* Another reference on ch (http_stream.c). */
+struct http_chunk *http_chunk_ref(struct http_chunk *ch);
+/* Streams (http_stream.c): a write of c completed; c's deadline passed. */
+void http_stream_written(struct conn *c);
+void http_stream_stalled(struct conn *c);
+/* Starts and stops the server's stream timer (http_start, http_stop). */
+void http_stream_init(struct http_server *s);
+void http_stream_stop(struct http_server *s);
+
 /* Drops a reference on s, freeing it with the last (http.c). */
 void http_server_release(struct http_server *s);
 
 /* Answers (http_answer.c, pure). The status line and headers of an answer
- * with a body of len bytes, snprintf-style into buf (NULL, 0: measure);
- * conn_hdr: a Connection header line, or "". */
+ * with a body of len bytes (HTTP_LEN_NONE: until the connection ends),
+ * snprintf-style into buf (NULL, 0: measure); conn_hdr: a Connection header
+ * line, or ""; extra: more header lines, or "". Every answer carries the
+ * Content-Security-Policy and X-Content-Type-Options; a 204 has no
+ * Content-Type and no Content-Length. */
 int http_answer_head(char *buf, size_t cap, int status, const char *ctype, size_t len,
-                     const char *location, const char *conn_hdr);
+                     const char *location, const char *conn_hdr, const char *extra);
 /* {"error": msg} and a newline, snprintf-style into buf. */
 int http_error_body(char *buf, size_t cap, const char *msg);
 

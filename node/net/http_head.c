@@ -1,8 +1,9 @@
 /* The listener's pure decisions on a request's headers: whether its body
- * is read (http_head_verdict) and the admin token's check. No libuv, no
+ * is read (http_head_verdict), the admin token's check and the CORS origins'. No libuv, no
  * parser: unit tests link this file alone. */
 #include "node/net/http.h"
 
+#include <ctype.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -58,4 +59,31 @@ bool http_token_equal(const char *given, const char *token)
 {
     size_t tlen = strlen(token);
     return tlen && strlen(given) == tlen && sodium_memcmp(given, token, tlen) == 0;
+}
+
+/* What an origin (RFC 6454 serialized) may hold: scheme, host, port. A
+ * header with anything else is never echoed back. */
+static bool origin_chars(const char *s)
+{
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && !strchr(":/.-[]_", *s))
+            return false;
+    return true;
+}
+
+bool http_cors_allowed(const char *list, const char *origin)
+{
+    size_t olen = strlen(origin);
+    if (!list || !olen || !origin_chars(origin))
+        return false;
+    for (const char *p = list; *p;) {
+        p += strspn(p, " ,");
+        size_t n = strcspn(p, ","), k = n;
+        while (k && p[k - 1] == ' ')
+            k--;
+        if ((k == 1 && p[0] == '*') || (k == olen && strncasecmp(p, origin, k) == 0))
+            return true;
+        p += n;
+    }
+    return false;
 }

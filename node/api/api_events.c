@@ -1,0 +1,146 @@
+/* The node's events over HTTP: GET /events (a page of the ring) and GET
+ * /events/stream (Server-Sent Events: each event as it is recorded, one
+ * serialization shared by every stream). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node/api/api.h"
+
+/* A comment this often on every stream: clients, and proxies that close
+ * idle connections, see it live. */
+#define STREAM_HEARTBEAT_MS 5000
+
+/* The event streams among the HTTP server's streams (its address is the
+ * topic). */
+static const char stream_topic;
+
+json_t *api_event_json(const struct event *e)
+{
+    char when[40];
+    node_iso_time(e->time_ms, when, sizeof(when));
+    json_t *o = json_pack("{s:I, s:s, s:I, s:s, s:s, s:s, s:I}", "seq", (json_int_t)e->seq, "time",
+                          when, "time_ms", (json_int_t)e->time_ms, "node", e->node, "kind", e->kind,
+                          "message", e->message, "boot", (json_int_t)e->boot);
+    if (o && e->peer[0])
+        json_object_set_new(o, "peer", json_string(e->peer));
+    return o;
+}
+
+void api_events_get(struct node_api *api, struct http_request *req)
+{
+    uint64_t limit = EVENTS_DEFAULT_LIMIT, since = 0;
+    if (api_query_u64(req->query, "limit", 1, EVENTS_CAPACITY, &limit) < 0) {
+        http_respond_error(req, 400, "limit: must be a whole number from 1 to %d", EVENTS_CAPACITY);
+        return;
+    }
+    int has_since = api_query_u64(req->query, "since", 0, UINT64_MAX, &since);
+    if (has_since < 0) {
+        http_respond_error(req, 400, "since: must be a sequence number (0 or more)");
+        return;
+    }
+    const struct event *found[EVENTS_CAPACITY];
+    size_t k = events_query(&api->base->events, has_since == 1, since, (size_t)limit, found);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < k; i++)
+        json_array_append_new(arr, api_event_json(found[i]));
+    http_respond_json(req, 200, arr);
+}
+
+/* One event as Server-Sent Events: "id: SEQ\ndata: JSON\n\n" (the JSON of
+ * GET /events, on one line: strings escape their newlines). */
+static void put_sse(FILE *f, const struct event *e)
+{
+    json_t *o = api_event_json(e);
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (text)
+        fprintf(f, "id: %" PRIu64 "\ndata: %s\n\n", e->seq, text);
+    free(text);
+}
+
+static void on_event(void *ctx, const struct event *e)
+{
+    struct node_api *api = ctx;
+    if (!api->http || http_stats(api->http)->streams == 0)
+        return;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return;
+    put_sse(f, e);
+    fclose(f);
+    struct http_chunk *ch = len ? http_chunk_new(text, len) : NULL;
+    free(text);
+    http_stream_broadcast(api->http, &stream_topic, ch);
+    http_chunk_unref(ch);
+}
+
+/* Where a stream resumes: the Last-Event-ID header (an EventSource that
+ * reconnects sends it, keeping the URL of its first connection), else
+ * ?since=. -1: answered 400; 0: neither (new events only); 1: *since. */
+static int resume_point(struct http_request *req, uint64_t *since)
+{
+    const char *id = req->last_event_id;
+    if (id[0]) {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(id, &end, 10);
+        if (id[0] < '0' || id[0] > '9' || *end || errno) {
+            http_respond_error(req, 400,
+                               "Last-Event-ID: \"%.40s\" is not an event sequence number (the "
+                               "id: of an event this stream sent)",
+                               id);
+            return -1;
+        }
+        *since = v;
+        return 1;
+    }
+    int has = api_query_u64(req->query, "since", 0, UINT64_MAX, since);
+    if (has < 0)
+        http_respond_error(req, 400, "since: must be a sequence number (0 or more)");
+    return has;
+}
+
+void api_events_stream(struct node_api *api, struct http_request *req)
+{
+    uint64_t since = 0;
+    int has = resume_point(req, &since);
+    if (has < 0)
+        return;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) {
+        http_respond_error(req, 503, "out of memory");
+        return;
+    }
+    if (has) { /* what the ring holds after since, in one write */
+        const struct event *found[EVENTS_CAPACITY];
+        size_t k = events_query(&api->base->events, true, since, EVENTS_CAPACITY, found);
+        for (size_t i = 0; i < k; i++)
+            put_sse(f, found[i]);
+    }
+    fclose(f);
+    http_stream_open(req, &stream_topic, "text/event-stream", text, len);
+    free(text);
+}
+
+void api_events_start(struct node_api *api)
+{
+    const struct config *cfg = &api->base->cfg;
+    http_set_max_streams(api->http, cfg->http_max_streams);
+    http_set_cors_origins(api->http, cfg->http_cors_origins);
+    http_set_stream_heartbeat(api->http, ": keep-alive\n\n", STREAM_HEARTBEAT_MS);
+    api->base->on_event = on_event;
+    api->base->on_event_ctx = api;
+}
+
+void api_events_stop(struct node_api *api)
+{
+    api->base->on_event = NULL;
+    api->http = NULL; /* stopped: its streams close with it */
+}

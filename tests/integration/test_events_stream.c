@@ -1,0 +1,273 @@
+/* Integration: GET /events/stream on a real chimerad. Events arrive as
+ * Server-Sent Events with their seq as id; a stream resumed from
+ * Last-Event-ID loses none and repeats none; an idle stream gets a
+ * keep-alive comment; streams past the cap are refused 503; a consumer
+ * that stops reading is dropped with http.stream_dropped while the other
+ * streams and the API keep answering. Every answer carries the CSP. Every
+ * wait is on a condition with a deadline. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "sse_support.h"
+
+#define MAX_STREAMS 3
+/* A consumer is dropped past this many unsent bytes (the default, 1 MiB,
+ * would take long to fill). */
+#define MAX_QUEUED "8192"
+
+static int setup(void **state)
+{
+    struct h_cluster *c = h_cluster_create(1);
+    *state = c;
+    if (!c)
+        return -1;
+    static const char *const args[] = {"--http-max-streams=3", NULL};
+    c->node_args = args;
+    setenv("CHIMERAD_TEST_HTTP_STREAM_MAX_QUEUED", MAX_QUEUED, 1);
+    int rv = h_start_agreed(c, "test_events_stream", NULL) < 0 ? -1 : 0;
+    unsetenv("CHIMERAD_TEST_HTTP_STREAM_MAX_QUEUED");
+    return rv;
+}
+
+static int teardown(void **state)
+{
+    h_cluster_destroy(*state);
+    return 0;
+}
+
+/* A note the leader (the only node) appends: a ledger.notes_appended event
+ * (at most one a second: the next may wait that long). */
+static void post_note(struct h_cluster *c)
+{
+    char *body = NULL;
+    long st = h_mutation(c, 0, c->token, 0, &body);
+    if (st != 201)
+        fail_msg("POST /ledger/notes answered %ld: %s", st, body ? body : "");
+    free(body);
+}
+
+/* A fault the node refuses (kill_node is not listed): a chaos.refused
+ * event at once, as often as asked. */
+static void refused_fault(struct h_cluster *c)
+{
+    long st = 0;
+    free(h_http_request(c, 0, "POST", "/chaos/inject", "{\"kind\":\"kill_node\",\"target\":\"n1\"}",
+                        c->token, 0, &st));
+    assert_int_equal(st, 409);
+}
+
+static void wait_streams(struct h_cluster *c, double want)
+{
+    uint64_t end = h_now_ns() + (uint64_t)h_timeout_ms() * 1000000u;
+    double v = -1;
+    while ((!h_metric(c, 0, "chimera_http_streams", &v) || v != want) && h_now_ns() < end)
+        usleep(20000);
+    if (v != want)
+        fail_msg("chimera_http_streams is %g, not %g", v, want);
+}
+
+static void test_events_arrive_with_their_seq_as_id(void **state)
+{
+    struct h_cluster *c = *state;
+    struct sse s;
+    sse_open(&s, c, 0, "/events/stream", "");
+    if (!sse_wait_for(&s, "\r\n\r\n", h_timeout_ms()))
+        fail_msg("no answer to GET /events/stream: %s", s.text ? s.text : "");
+    assert_int_equal(sse_status(&s), 200);
+    char ctype[64];
+    assert_true(sse_header(&s, "Content-Type", ctype, sizeof(ctype)));
+    assert_string_equal(ctype, "text/event-stream");
+    wait_streams(c, 1);
+    post_note(c);
+    if (!sse_wait_for(&s, "\"kind\":\"ledger.notes_appended\"", h_timeout_ms()))
+        fail_msg("the note's event did not come: %s", s.text);
+    unsigned long long ids[64];
+    json_t *data[64];
+    size_t n = sse_events(&s, ids, data, 64);
+    assert_true(n >= 1);
+    for (size_t i = 0; i < n; i++) {
+        assert_non_null(data[i]);
+        assert_int_equal((unsigned long long)json_integer_value(json_object_get(data[i], "seq")),
+                         ids[i]);
+        json_decref(data[i]);
+    }
+    sse_close(&s);
+    h_cluster_pass(c);
+}
+
+/* Reads s until it holds the event with this id. */
+static void wait_id(struct sse *s, unsigned long long id)
+{
+    char needle[48];
+    snprintf(needle, sizeof(needle), "\nid: %llu\n", id);
+    if (!sse_wait_for(s, needle, h_timeout_ms()))
+        fail_msg("event %llu did not come: %s", id, s->text ? s->text : "");
+}
+
+static void test_a_stream_resumed_from_last_event_id_loses_none_and_repeats_none(void **state)
+{
+    struct h_cluster *c = *state;
+    refused_fault(c);
+    unsigned long long first = h_last_event_seq(c, 0);
+    struct sse a;
+    sse_open(&a, c, 0, "/events/stream?since=0", "");
+    wait_id(&a, first);
+    sse_close(&a); /* the client goes away ... */
+    for (int k = 0; k < 3; k++)
+        refused_fault(c); /* ... while events happen */
+    unsigned long long last = h_last_event_seq(c, 0);
+    char hdr[64];
+    snprintf(hdr, sizeof(hdr), "Last-Event-ID: %llu\r\n", first);
+    struct sse b; /* the URL's since is older: the header wins, as for an EventSource */
+    sse_open(&b, c, 0, "/events/stream?since=0", hdr);
+    wait_id(&b, last);
+    unsigned long long ids[64];
+    size_t n = sse_events(&b, ids, NULL, 64);
+    long st = 0;
+    json_t *ring = h_http_get_json(c, 0, "/events?limit=1000", &st);
+    assert_non_null(ring);
+    size_t want = 0, i;
+    json_t *e;
+    json_array_foreach(ring, i, e)
+    {
+        unsigned long long seq = (unsigned long long)json_integer_value(json_object_get(e, "seq"));
+        if (seq <= first || seq > last)
+            continue;
+        if (want >= n || ids[want] != seq)
+            fail_msg("the resumed stream's event %zu is %llu, not %llu", want,
+                     want < n ? ids[want] : 0ULL, seq);
+        want++;
+    }
+    json_decref(ring);
+    assert_true(want >= 3);
+    for (size_t k = 1; k < n; k++)
+        assert_true(ids[k] > ids[k - 1]); /* none twice */
+    assert_true(n > 0 && ids[0] > first);
+    sse_close(&b);
+    h_cluster_pass(c);
+}
+
+static void test_an_idle_stream_gets_a_keep_alive_comment(void **state)
+{
+    struct h_cluster *c = *state;
+    struct sse s;
+    sse_open(&s, c, 0, "/events/stream", "");
+    /* one every 5 s */
+    if (!sse_wait_for(&s, "\n: keep-alive\n\n", 5000 + h_timeout_ms()))
+        fail_msg("no keep-alive comment: %s", s.text ? s.text : "");
+    sse_close(&s);
+    h_cluster_pass(c);
+}
+
+static void test_a_stream_over_the_cap_is_refused_503_naming_it(void **state)
+{
+    struct h_cluster *c = *state;
+    wait_streams(c, 0);
+    struct sse s[MAX_STREAMS + 1];
+    for (int i = 0; i < MAX_STREAMS; i++) {
+        sse_open(&s[i], c, 0, "/events/stream", "");
+        assert_true(sse_wait_for(&s[i], "\r\n\r\n", h_timeout_ms()));
+        assert_int_equal(sse_status(&s[i]), 200);
+    }
+    sse_open(&s[MAX_STREAMS], c, 0, "/events/stream", "");
+    assert_true(sse_wait_for(&s[MAX_STREAMS], "}", h_timeout_ms()));
+    assert_int_equal(sse_status(&s[MAX_STREAMS]), 503);
+    assert_non_null(strstr(s[MAX_STREAMS].text, "at most 3"));
+    wait_streams(c, MAX_STREAMS);
+    sse_close(&s[0]); /* a place frees up */
+    sse_close(&s[MAX_STREAMS]);
+    wait_streams(c, MAX_STREAMS - 1);
+    sse_open(&s[0], c, 0, "/events/stream", "");
+    assert_true(sse_wait_for(&s[0], "\r\n\r\n", h_timeout_ms()));
+    assert_int_equal(sse_status(&s[0]), 200);
+    for (int i = 0; i < MAX_STREAMS; i++)
+        sse_close(&s[i]);
+    h_cluster_pass(c);
+}
+
+static void test_a_consumer_that_stops_reading_is_dropped_and_the_rest_go_on(void **state)
+{
+    struct h_cluster *c = *state;
+    wait_streams(c, 0);
+    struct sse good, slow;
+    sse_open(&good, c, 0, "/events/stream", "");
+    sse_open_raw(&slow, c, 0, 2048,
+                 "GET /events/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"); /* and never reads */
+    wait_streams(c, 2);
+    double dropped = -1;
+    uint64_t end = h_now_ns() + (uint64_t)h_timeout_ms() * 4000000u;
+    while (!sse_wait_for(&good, "\"kind\":\"http.stream_dropped\"", 0) && h_now_ns() < end) {
+        refused_fault(c); /* events the slow one does not take */
+        sse_pump(&good, 0);
+    }
+    if (!sse_wait_for(&good, "\"kind\":\"http.stream_dropped\"", h_timeout_ms()))
+        fail_msg("no http.stream_dropped on the stream that reads (log: %s)", c->nodes[0].log);
+    assert_non_null(strstr(good.text, "dropped the stream to 127.0.0.1:"));
+    assert_non_null(strstr(good.text, "fell behind"));
+    wait_streams(c, 1);
+    assert_true(h_metric(c, 0, "chimera_http_streams_dropped_total", &dropped));
+    assert_true(dropped >= 1);
+    /* the API and the stream that reads go on */
+    assert_true(h_http_up(c, 0));
+    refused_fault(c);
+    unsigned long long last = h_last_event_seq(c, 0);
+    wait_id(&good, last);
+    sse_close(&slow);
+    sse_close(&good);
+    h_cluster_pass(c);
+}
+
+static void test_every_answer_carries_the_content_security_policy(void **state)
+{
+    struct h_cluster *c = *state;
+    static const char *const heads[] = {
+        "GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "GET /no/such HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "POST /ledger/notes HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
+        int st;
+        char *text = raw_answer(c, 0, heads[i], &st);
+        assert_true(st > 0);
+        assert_non_null(strstr(text, "\r\nContent-Security-Policy: default-src 'self'; "
+                                     "script-src 'self';"));
+        assert_non_null(strstr(text, "frame-ancestors 'none'"));
+        assert_non_null(strstr(text, "\r\nX-Content-Type-Options: nosniff\r\n"));
+        free(text);
+    }
+    struct sse s;
+    sse_open(&s, c, 0, "/events/stream", "");
+    assert_true(sse_wait_for(&s, "\r\n\r\n", h_timeout_ms()));
+    char csp[512];
+    assert_true(sse_header(&s, "Content-Security-Policy", csp, sizeof(csp)));
+    sse_close(&s);
+    h_cluster_pass(c);
+}
+
+static void test_the_front_page_redirects_to_the_console(void **state)
+{
+    struct h_cluster *c = *state;
+    int st;
+    char *text = raw_answer(c, 0, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &st);
+    assert_int_equal(st, 302);
+    assert_non_null(strstr(text, "\r\nLocation: /ui/\r\n"));
+    free(text);
+    h_cluster_pass(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_events_arrive_with_their_seq_as_id),
+        cmocka_unit_test(test_a_stream_resumed_from_last_event_id_loses_none_and_repeats_none),
+        cmocka_unit_test(test_an_idle_stream_gets_a_keep_alive_comment),
+        cmocka_unit_test(test_a_stream_over_the_cap_is_refused_503_naming_it),
+        cmocka_unit_test(test_a_consumer_that_stops_reading_is_dropped_and_the_rest_go_on),
+        cmocka_unit_test(test_every_answer_carries_the_content_security_policy),
+        cmocka_unit_test(test_the_front_page_redirects_to_the_console),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
