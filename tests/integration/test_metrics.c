@@ -18,9 +18,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -267,6 +271,39 @@ static void test_the_leader_times_a_heartbeat_round_trip_to_each_member(void **s
 
 /* ---- HTTP ---- */
 
+/* Opens GET /events/stream on node i and returns the status of its answer
+ * once its head arrived (0: none within the deadline), then hangs up. */
+static int stream_status(int i)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)cluster->nodes[i].http_port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    static const char head[] = "GET /events/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    assert_int_equal(send(fd, head, sizeof(head) - 1, MSG_NOSIGNAL), (ssize_t)(sizeof(head) - 1));
+    char buf[4096];
+    size_t len = 0;
+    buf[0] = '\0';
+    uint64_t end = h_now_ns() + (uint64_t)h_timeout_ms() * 1000000u;
+    while (!strstr(buf, "\r\n\r\n") && len < sizeof(buf) - 1 && h_now_ns() < end) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 20) <= 0)
+            continue;
+        ssize_t r = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+        buf[len] = '\0';
+    }
+    close(fd);
+    int st = 0;
+    if (strstr(buf, "\r\n\r\n"))
+        sscanf(buf, "HTTP/1.1 %d", &st);
+    return st;
+}
+
 static void test_a_request_counts_under_its_routes_pattern_and_status(void **state)
 {
     (void)state;
@@ -290,6 +327,13 @@ static void test_a_request_counts_under_its_routes_pattern_and_status(void **sta
     assert_true(sample(n, state_ok) >= before + 1);
     assert_true(sample(n, one) >= before_one + 1);
     assert_true(sample(n, other) >= before_other + 1);
+    /* A stream counts once it is open: its answer is its head. */
+    const char *stream =
+        "chimera_http_request_duration_seconds_count{route=\"/events/stream\",code=\"200\"}";
+    double before_stream = 0;
+    h_metric(cluster, n, stream, &before_stream);
+    assert_int_equal(stream_status(n), 200);
+    assert_true(sample(n, stream) >= before_stream + 1);
     char *text = h_http_get_text(cluster, n, "/metrics", &st);
     assert_null(strstr(text, "no-such-id")); /* the pattern, never the raw path */
     assert_null(strstr(text, "/no/such/path"));
