@@ -5,7 +5,8 @@
  * proposal on every member, is timed from append to commit on the leader
  * and synced to disk on each; heartbeats time each member's round trip; an
  * HTTP request counts under its route's pattern and status; a deployment
- * that becomes stable, a chaos fault refused, one injected and healed, and
+ * that becomes stable, one that crashes and is rolled back (and its
+ * rollback, by cause), a chaos fault refused, one injected and healed, and
  * a drill's record count on every member, and the active-fault gauges
  * follow the fault; a note appended by a leader that loses its quorum
  * before it commits is a failed proposal; a leader killed is a leader
@@ -125,6 +126,27 @@ static void wait_equal(int i, const char *name, double want)
     wait_sample(i, name, want, true);
 }
 
+/* method path (body) with the admin token to the leader of the moment,
+ * again while a loaded machine moves leadership under it (307 not the
+ * leader, 503 no leader known or read-only), up to a deadline: the answer
+ * (malloc'd), its status in *st and the node that gave it in *at. */
+static char *to_leader(const char *method, const char *path, const char *body, long *st, int *at)
+{
+    char *answer = NULL;
+    uint64_t end = h_now_ns() + (uint64_t)h_timeout_ms() * 4000000u;
+    do {
+        free(answer);
+        if (!h_wait_agreed(cluster, 0, h_timeout_ms(), &leader, NULL))
+            fail_msg("no leader: %s", h_views_line(cluster));
+        *at = leader;
+        answer = h_http_request(cluster, leader, method, path, body, cluster->token,
+                                4 * h_timeout_ms(), st);
+    } while ((*st == 307 || (*st == 503 && answer &&
+                             (strstr(answer, "no leader") || strstr(answer, "read-only")))) &&
+             h_now_ns() < end);
+    return answer;
+}
+
 /* ---- the exposition ---- */
 
 static void test_every_contract_series_is_exposed_with_its_type(void **state)
@@ -184,7 +206,7 @@ static void test_every_contract_series_is_exposed_with_its_type(void **state)
     };
     for (size_t k = 0; k < sizeof(labelled) / sizeof(labelled[0]); k++)
         (void)sample(leader, labelled[k]);
-    assert_true(sample(leader, "chimera_has_leader") == 1);
+    wait_equal(leader, "chimera_has_leader", 1);
     assert_true(sample(leader, "chimera_leader_changes_seen_total") >= 1);
     free(text);
 }
@@ -231,17 +253,20 @@ static void test_a_committed_note_is_a_proposal_committed_timed_and_synced(void 
         committed[i] = sample(i, "chimera_proposals_committed_total");
         fsyncs[i] = sample(i, "chimera_ledger_fsync_duration_seconds_count");
     }
-    double timed = sample(leader, "chimera_ledger_commit_duration_seconds_count");
-    long st = h_mutation(cluster, leader, cluster->token, 0, NULL);
+    double timed[NODES];
+    for (int i = 0; i < NODES; i++)
+        timed[i] = sample(i, "chimera_ledger_commit_duration_seconds_count");
+    long st;
+    int at;
+    free(to_leader("POST", "/ledger/notes", "{\"note\":\"metrics\"}", &st, &at));
     assert_int_equal(st, 201);
     for (int i = 0; i < NODES; i++) {
         wait_at_least(i, "chimera_proposals_committed_total", committed[i] + 1);
         wait_at_least(i, "chimera_ledger_fsync_duration_seconds_count", fsyncs[i] + 1);
     }
-    wait_at_least(leader, "chimera_ledger_commit_duration_seconds_count", timed + 1);
-    wait_equal(leader, "chimera_proposals_pending", 0);
-    assert_true(sample(leader, "chimera_proposals_failed_total") == 0);
-    double index = sample(leader, "chimera_ledger_index");
+    wait_at_least(at, "chimera_ledger_commit_duration_seconds_count", timed[at] + 1);
+    wait_equal(at, "chimera_proposals_pending", 0);
+    double index = sample(at, "chimera_ledger_index");
     assert_true(index >= 2); /* the election entry and the note */
     for (int i = 0; i < NODES; i++)
         wait_at_least(i, "chimera_ledger_committed_index", index);
@@ -342,17 +367,57 @@ static void test_a_request_counts_under_its_routes_pattern_and_status(void **sta
 
 /* ---- records every member folds from the ledger ---- */
 
+/* Deploys deploy/examples/FILE through the leader of the moment; its id. */
+static char *submit(const char *file)
+{
+    char *manifest = h_release_example(file, NULL);
+    assert_non_null(manifest);
+    long st;
+    int at;
+    char *answer = to_leader("POST", "/deployments", manifest, &st, &at);
+    free(manifest);
+    json_t *j = answer ? json_loads(answer, 0, NULL) : NULL;
+    const char *id = json_string_value(json_object_get(j, "id"));
+    if (st != 202 || !id)
+        fail_msg("POST /deployments %s answered %ld: %s", file, st, answer ? answer : "");
+    char *copy = strdup(id);
+    json_decref(j);
+    free(answer);
+    return copy;
+}
+
 static void test_a_stable_deployment_counts_on_every_member(void **state)
 {
     (void)state;
-    char *id = h_deploy_stable(cluster, leader, "demo-good.json", 4 * h_timeout_ms());
-    assert_non_null(id);
+    char *id = submit("demo-good.json");
+    assert_true(h_release_wait_stage(cluster, id, "stable", 60000));
     free(id);
     for (int i = 0; i < NODES; i++) {
         wait_equal(i, "chimera_deployments_total{outcome=\"stable\"}", 1);
         assert_true(sample(i, "chimera_deployments_total{outcome=\"failed\"}") == 0);
         assert_true(sample(i, "chimera_rollbacks_total{cause=\"manual\"}") == 0);
     }
+}
+
+static void test_a_crashing_release_counts_as_rolled_back_and_its_revert_by_cause(void **state)
+{
+    (void)state;
+    char *id = submit("demo-crash.json");
+    assert_true(h_release_wait_stage(cluster, id, "failed", 60000));
+    int at = -1;
+    if (!h_wait_agreed(cluster, 0, h_timeout_ms(), &at, NULL))
+        fail_msg("no leader: %s", h_views_line(cluster));
+    char *rb = h_release_newest_after(cluster, at, id, 60000);
+    assert_non_null(rb);
+    assert_true(h_release_wait_stage(cluster, rb, "reverted", 60000));
+    for (int i = 0; i < NODES; i++) {
+        wait_equal(i, "chimera_deployments_total{outcome=\"rolled_back\"}", 1);
+        wait_equal(i, "chimera_rollbacks_total{cause=\"crashed\"}", 1);
+        assert_true(sample(i, "chimera_deployments_total{outcome=\"stable\"}") == 1);
+        assert_true(sample(i, "chimera_deployments_total{outcome=\"failed\"}") == 0);
+    }
+    free(rb);
+    free(id);
 }
 
 /* POST /chaos/inject {kind, target: member t, more} on the leader;
@@ -363,8 +428,8 @@ static void inject(const char *kind, int t, const char *more, long want)
     snprintf(body, sizeof(body), "{\"kind\":\"%s\",\"target\":\"%s\"%s}", kind,
              cluster->nodes[t].id, more);
     long st;
-    char *answer =
-        h_http_request(cluster, leader, "POST", "/chaos/inject", body, cluster->token, 0, &st);
+    int at;
+    char *answer = to_leader("POST", "/chaos/inject", body, &st, &at);
     if (st != want)
         fail_msg("POST /chaos/inject %s answered %ld: %s", body, st, answer ? answer : "");
     free(answer);
@@ -412,8 +477,8 @@ static void test_a_drill_record_counts_by_its_verdict_on_every_member(void **sta
 {
     (void)state;
     long st;
-    char *answer =
-        h_http_request(cluster, leader, "POST", "/drills", DRILL, cluster->token, 10000, &st);
+    int at;
+    char *answer = to_leader("POST", "/drills", DRILL, &st, &at);
     if (st != 201)
         fail_msg("POST /drills answered %ld: %s", st, answer ? answer : "");
     free(answer);
@@ -499,6 +564,7 @@ int main(void)
         T(test_the_leader_times_a_heartbeat_round_trip_to_each_member),
         T(test_a_request_counts_under_its_routes_pattern_and_status),
         T(test_a_stable_deployment_counts_on_every_member),
+        T(test_a_crashing_release_counts_as_rolled_back_and_its_revert_by_cause),
         T(test_a_refused_chaos_fault_counts_as_refused_on_every_member),
         T(test_a_chaos_fault_counts_injected_then_healed_and_the_gauges_follow_it),
         T(test_a_drill_record_counts_by_its_verdict_on_every_member),
