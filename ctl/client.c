@@ -26,7 +26,32 @@ struct ctl_client {
      * (--read-token-file) gates the reads that reveal manifests, and takes
      * the read token or the admin token there. */
     const char *token;
+    struct ctl_stream *stream; /* set during ctl_stream: the body goes there */
 };
+
+/* A GET whose body is handed on as it arrives (ctl_stream). */
+struct ctl_stream {
+    bool (*on_data)(void *arg, const char *p, size_t n);
+    void *arg;
+    const char *const *headers;
+    long idle_ms;
+    CURL *curl;
+    struct ctl_body *body; /* an answer other than 2xx lands here */
+    bool stopped;          /* on_data asked to stop */
+};
+
+static size_t stream_write(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    struct ctl_stream *st = userdata;
+    long code = 0;
+    curl_easy_getinfo(st->curl, CURLINFO_RESPONSE_CODE, &code);
+    if (code < 200 || code >= 300)
+        return ctl_body_write(ptr, size, nmemb, st->body);
+    if (st->on_data(st->arg, ptr, size * nmemb))
+        return size * nmemb;
+    st->stopped = true;
+    return 0;
+}
 
 size_t ctl_body_write(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
@@ -169,11 +194,23 @@ static int perform_one(struct ctl_client *cl, const char *method, const char *pa
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, cl->timeout_ms);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, ctl_body_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    struct ctl_stream *st = cl->stream;
+    if (st) { /* no end in time, but a silent connection is dead */
+        st->curl = c;
+        st->body = &b;
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, stream_write);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, st);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 0L);
+        curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (st->idle_ms + 999) / 1000);
+        for (size_t k = 0; st->headers && st->headers[k]; k++)
+            hdrs = curl_slist_append(hdrs, st->headers[k]);
+    }
     curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(c, CURLOPT_XFERINFODATA, cl);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "chimeractl/" CHIMERA_VERSION);
-    hdrs = curl_slist_append(hdrs, "Accept: application/json");
+    hdrs = curl_slist_append(hdrs, st ? "Accept: text/event-stream" : "Accept: application/json");
     if (token) {
         snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
         hdrs = curl_slist_append(hdrs, auth);
@@ -192,6 +229,8 @@ static int perform_one(struct ctl_client *cl, const char *method, const char *pa
     CURLcode rc = curl_easy_perform(c);
     curl_slist_free_all(hdrs);
     explicit_bzero(auth, sizeof auth);
+    if (st && st->stopped)
+        rc = CURLE_OK; /* ended by the reader, not by a failure */
     if (rc != CURLE_OK) {
         describe_failure(cl, rc, errbuf, &b, r);
         curl_off_t connected = 0;
@@ -260,6 +299,16 @@ static int perform(struct ctl_client *cl, const char *method, const char *path, 
 int ctl_get(struct ctl_client *cl, const char *path, struct ctl_reply *r)
 {
     return perform(cl, "GET", path, NULL, cl->token, r);
+}
+
+int ctl_stream(struct ctl_client *cl, const char *path, const char *const *headers, long idle_ms,
+               bool (*on_data)(void *arg, const char *p, size_t n), void *arg, struct ctl_reply *r)
+{
+    struct ctl_stream st = {.on_data = on_data, .arg = arg, .headers = headers, .idle_ms = idle_ms};
+    cl->stream = &st;
+    int rc = perform(cl, "GET", path, NULL, cl->token, r);
+    cl->stream = NULL;
+    return rc;
 }
 
 int ctl_post(struct ctl_client *cl, const char *path, const json_t *body, const char *token,

@@ -15,6 +15,9 @@
 #include "ctl/ctl.h"
 
 #define FOLLOW_INTERVAL_MS 500
+/* The node comments on an idle stream every 5 s: three missed is a dead
+ * connection. */
+#define STREAM_IDLE_MS 15000
 #define EVENTS_MAX_LIMIT 1000ULL
 
 static const char *str_or(const json_t *v, const char *dflt)
@@ -63,6 +66,29 @@ struct follow {
     json_int_t boot; /* the node's boot epoch its events name (0: none yet) */
 };
 
+/* One event: moves the cursor past it, says when it comes from a new run
+ * of the node, and prints it (unless the cursor is already past it). */
+static void take_event(const struct ctl_opts *o, struct follow *f, const json_t *e)
+{
+    json_t *seq = json_object_get(e, "seq");
+    if (json_is_integer(seq) && json_integer_value(seq) > 0) {
+        unsigned long long s = (unsigned long long)json_integer_value(seq);
+        if (f->has_since && s <= f->since)
+            return; /* the server already filters; this guards a restart race */
+        f->since = s;
+        f->has_since = true;
+    }
+    /* Events name the run of the node that raised them; numbers
+     * continue across runs, so the cursor stays valid. */
+    json_t *b = json_object_get(e, "boot");
+    if (f->follow && json_is_integer(b)) {
+        if (f->boot && json_integer_value(b) != f->boot)
+            fprintf(stderr, "chimeractl: node restarted; following its new events\n");
+        f->boot = json_integer_value(b);
+    }
+    print_event(e, o->json);
+}
+
 /* Fetches and prints one batch. Returns CTL_OK, or the failure's exit code
  * (already reported when report is set). *got is the batch size. */
 static int fetch_batch(const struct ctl_opts *o, struct ctl_client *cl, struct follow *f,
@@ -97,26 +123,7 @@ static int fetch_batch(const struct ctl_opts *o, struct ctl_client *cl, struct f
         }
         size_t i;
         json_t *e;
-        json_array_foreach(r.json, i, e)
-        {
-            json_t *seq = json_object_get(e, "seq");
-            if (json_is_integer(seq) && json_integer_value(seq) > 0) {
-                unsigned long long s = (unsigned long long)json_integer_value(seq);
-                if (f->has_since && s <= f->since)
-                    continue; /* the server already filters; this guards a restart race */
-                f->since = s;
-                f->has_since = true;
-            }
-            /* Events name the run of the node that raised them; numbers
-             * continue across runs, so the cursor stays valid. */
-            json_t *b = json_object_get(e, "boot");
-            if (f->follow && json_is_integer(b)) {
-                if (f->boot && json_integer_value(b) != f->boot)
-                    fprintf(stderr, "chimeractl: node restarted; following its new events\n");
-                f->boot = json_integer_value(b);
-            }
-            print_event(e, o->json);
-        }
+        json_array_foreach(r.json, i, e) take_event(o, f, e);
         *got = json_array_size(r.json);
         fflush(stdout);
     }
@@ -161,6 +168,73 @@ static int follow_loop(const struct ctl_opts *o, struct ctl_client *cl, struct f
         /* A full batch means more are waiting: fetch them now. */
         if (got < f->limit)
             ctl_sleep_ms(FOLLOW_INTERVAL_MS);
+    }
+    return CTL_OK;
+}
+
+/* ---- --follow over GET /events/stream (Server-Sent Events) ---- */
+
+struct stream_follow {
+    const struct ctl_opts *o;
+    struct follow *f;
+    struct ctl_sse sse;
+    bool opened; /* the node sent something */
+    bool *down;  /* contact was lost: say so when it is back */
+};
+
+static void on_stream_event(void *arg, const char *id, const char *data)
+{
+    (void)id; /* the same as the data's seq, which take_event follows */
+    struct stream_follow *sf = arg;
+    json_t *e = json_loads(data, 0, NULL);
+    if (json_is_object(e))
+        take_event(sf->o, sf->f, e);
+    json_decref(e);
+}
+
+static bool on_stream_data(void *arg, const char *p, size_t n)
+{
+    struct stream_follow *sf = arg;
+    if (!sf->opened) {
+        sf->opened = true;
+        if (*sf->down)
+            fprintf(stderr, "chimeractl: reconnected to node at %s\n", sf->o->addr);
+        *sf->down = false;
+    }
+    int rc = ctl_sse_feed(&sf->sse, p, n, on_stream_event, sf);
+    fflush(stdout);
+    return rc == 0 && !ctl_interrupted;
+}
+
+/* Follows the node's stream from f->since, reconnecting (from the last
+ * event printed: Last-Event-ID) until Ctrl-C. A node without the stream
+ * (404: an older version) is polled instead. */
+static int follow_stream(const struct ctl_opts *o, struct ctl_client *cl, struct follow *f)
+{
+    ctl_catch_signals();
+    ctl_client_set_cancel(cl, &ctl_interrupted);
+    bool down = false;
+    while (!ctl_interrupted) {
+        char last[64];
+        snprintf(last, sizeof last, "Last-Event-ID: %llu", f->since);
+        const char *const headers[] = {last, NULL};
+        struct stream_follow sf = {.o = o, .f = f, .down = &down};
+        struct ctl_reply r;
+        int rc = ctl_stream(cl, "/events/stream", headers, STREAM_IDLE_MS, on_stream_data, &sf, &r);
+        ctl_sse_free(&sf.sse);
+        bool refused = rc == 0 && (r.status < 200 || r.status >= 300);
+        if (ctl_interrupted || (refused && r.status == 404)) {
+            ctl_reply_free(&r);
+            return ctl_interrupted ? CTL_OK : follow_loop(o, cl, f);
+        }
+        if (!down && refused)
+            fprintf(stderr, "chimeractl: node at %s answered %ld: %s; retrying\n", o->addr,
+                    r.status, r.json ? str_or(json_object_get(r.json, "error"), "") : "");
+        else if (!down)
+            fprintf(stderr, "chimeractl: lost contact with node at %s; retrying\n", o->addr);
+        down = true;
+        ctl_reply_free(&r);
+        ctl_sleep_ms(FOLLOW_INTERVAL_MS);
     }
     return CTL_OK;
 }
@@ -214,7 +288,7 @@ int ctl_cmd_events(const struct ctl_opts *o, int argc, char **argv)
     if (rc == CTL_OK && f.follow) {
         /* With no events yet, "everything after 0" is exactly what follows. */
         f.has_since = true;
-        rc = follow_loop(o, cl, &f);
+        rc = follow_stream(o, cl, &f);
     }
     ctl_client_free(cl);
     return rc;

@@ -125,6 +125,29 @@ const char *ctl_client_addr(const struct ctl_client *cl);
  * Aborts early (returns -1, error "interrupted") once *cancel is non-zero,
  * so a Ctrl-C during --follow does not wait out the timeout. */
 int ctl_get(struct ctl_client *cl, const char *path, struct ctl_reply *r);
+/* GET path as a stream: a 2xx answer's body goes to on_data as it arrives
+ * (return false to stop), for as long as the node sends it; the exchange
+ * fails when nothing arrives for idle_ms. headers: more header lines
+ * ("Name: value"), NULL-terminated, or NULL. Results as ctl_get: 0 once the
+ * node answered and the stream ended (another status's body is in r), -1
+ * on transport failure. */
+int ctl_stream(struct ctl_client *cl, const char *path, const char *const *headers, long idle_ms,
+               bool (*on_data)(void *arg, const char *p, size_t n), void *arg, struct ctl_reply *r);
+/* Server-Sent Events read from a stream (sse.c, pure). Zero-initialise;
+ * ctl_sse_feed the bytes as they come: fn gets each event's id (the last
+ * "id:" seen, "" none) and data (its "data:" lines joined by newlines).
+ * -1 when a line passes CTL_SSE_MAX_LINE bytes or memory runs out. */
+#define CTL_SSE_MAX_LINE (4u * 1024u * 1024u)
+struct ctl_sse {
+    char *line, *data;
+    size_t len, cap, dlen, dcap;
+    bool has_data, after_cr;
+    char id[64];
+};
+typedef void (*ctl_sse_fn)(void *arg, const char *id, const char *data);
+int ctl_sse_feed(struct ctl_sse *s, const char *p, size_t n, ctl_sse_fn fn, void *arg);
+void ctl_sse_free(struct ctl_sse *s);
+
 /* token may be NULL; body may be NULL (an empty JSON object is sent). */
 int ctl_post(struct ctl_client *cl, const char *path, const json_t *body, const char *token,
              struct ctl_reply *r);

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # What the tests need beyond install-deps.sh: Docker and docker-compose from
 # Debian, debootstrap for the base images (deploy/base-image.sh) and a running
-# Docker engine for the end-to-end test (tests/e2e); Chromium for the console's
-# browser tests; Prometheus (the server and promtool) for the alert rules. Idempotent and quiet
+# Docker engine for the end-to-end test (tests/e2e); Chromium and
+# playwright-core (npm ci in tests/browser) for the console's browser tests;
+# Prometheus (the server and promtool) for the alert rules. Idempotent and quiet
 # when everything is there; `make run` does not call it, `make test` does.
 #
 #   deploy/install-test-deps.sh          install what is missing, start dockerd if none answers
@@ -30,6 +31,21 @@ if [ ${#missing[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
     $sudo apt-get update -qq
     $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The console's browser tests (tests/browser): playwright-core from the npm
+# registry, at the version package-lock.json pins (node and npm are the
+# machine's). A failure here fails nothing else: the browser test then
+# skips, or fails where CI requires it (CHIMERA_REQUIRE_BROWSER=1).
+browser_tests="$(cd "$(dirname "$0")/.." && pwd)/tests/browser"
+if [ ! -d "$browser_tests/node_modules/playwright-core" ]; then
+    if ! command -v npm >/dev/null 2>&1; then
+        echo "install-test-deps: no npm: the console's browser tests will be skipped" >&2
+    elif ! (cd "$browser_tests" && npm ci --no-audit --no-fund --loglevel=error >/dev/null); then
+        echo "install-test-deps: npm ci in $browser_tests failed: the browser tests cannot run" >&2
+    else
+        echo "install-test-deps: installed playwright-core in $browser_tests/node_modules"
+    fi
 fi
 
 # The engine: answering already (a service, a developer's), or started here.

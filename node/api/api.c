@@ -181,6 +181,23 @@ static json_t *release_json(struct node_api *api)
     return o;
 }
 
+/* How far member i's ledger is, as far as this node knows: its own, and on
+ * the leader every other voter's match index (what it is known to hold)
+ * and the commit index the leader lets it apply (never past that match);
+ * null elsewhere. For the console's member cards. */
+static json_t *member_ledger_json(const struct node_api *api, size_t i)
+{
+    const struct cons *c = &api->raft->cons;
+    if (i == api->base->peers.self)
+        return json_pack("{s:I, s:I}", "index", (json_int_t)c->last_log_index, "committed",
+                         (json_int_t)c->commit);
+    if (c->role != CONS_LEADER || i >= (size_t)c->cfg.n)
+        return json_null();
+    uint64_t match = c->match_index[i];
+    return json_pack("{s:I, s:I}", "index", (json_int_t)match, "committed",
+                     (json_int_t)(match < c->commit ? match : c->commit));
+}
+
 static void get_state(struct node_api *api, struct http_request *req)
 {
     uint64_t now = uv_now(api->base->loop);
@@ -188,6 +205,7 @@ static void get_state(struct node_api *api, struct http_request *req)
     for (size_t i = 0; i < api->base->peers.n; i++) {
         json_t *p = peer_json(api, i, now);
         json_object_set_new(p, "release", member_release_json(api, i));
+        json_object_set_new(p, "ledger", member_ledger_json(api, i));
         json_array_append_new(peers, p);
     }
     json_t *state = json_pack(
@@ -357,6 +375,9 @@ static const struct api_route {
     {true, ROUTE_POST, "/chaos/enable", PATH_TRIMMED, api_chaos_enable, true, "use POST"},
     {false, ROUTE_READ, "/drills", PATH_TRIMMED, api_drills_get, false, NULL},
     {true, ROUTE_POST, "/drills", PATH_TRIMMED, api_drills_post, true, "use GET or POST"},
+    /* The console (api_ui.c). */
+    {false, ROUTE_READ, "/ui", PATH_EXACT, api_ui_get, false, "method not allowed; use GET"},
+    {false, ROUTE_READ, "/ui/", PATH_PREFIX, api_ui_get, false, "method not allowed; use GET"},
 };
 
 static bool method_fits(enum route_method m, const char *method)

@@ -130,4 +130,8 @@ void api_chaos_inject(struct node_api *api, struct http_request *req);
 void api_chaos_stop(struct node_api *api, struct http_request *req);
 void api_chaos_enable(struct node_api *api, struct http_request *req);
 
+/* The console (api_ui.c): GET /ui/<file> from the assets compiled in; GET
+ * /ui redirects to /ui/. */
+void api_ui_get(struct node_api *api, struct http_request *req);
+
 #endif

@@ -118,7 +118,8 @@ void api_events_stream(struct node_api *api, struct http_request *req)
         http_respond_error(req, 503, "out of memory");
         return;
     }
-    if (has) { /* what the ring holds after since, in one write */
+    fputs(": ok\n\n", f); /* a comment at once: the client sees the stream open */
+    if (has) {            /* what the ring holds after since, in one write */
         const struct event *found[EVENTS_CAPACITY];
         size_t k = events_query(&api->base->events, true, since, EVENTS_CAPACITY, found);
         for (size_t i = 0; i < k; i++)

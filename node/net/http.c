@@ -269,6 +269,7 @@ int http_start(struct http_server **out, uv_loop_t *loop, const char *hostport,
     s->stats.max_open = conn_cap();
     s->stats.max_streams = HTTP_MAX_STREAMS;
     s->max_queued = tunable("CHIMERAD_TEST_HTTP_STREAM_MAX_QUEUED", HTTP_STREAM_MAX_QUEUED);
+    s->stream_sndbuf = (int)tunable("CHIMERAD_TEST_HTTP_STREAM_SNDBUF", 0);
     /* a quarter of the cap at most: the cap leaves half the descriptors to
      * the rest of the node, and refusals must not take them */
     s->max_refusing = s->stats.max_open / 4 < HTTP_MAX_REFUSING

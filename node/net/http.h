@@ -81,8 +81,10 @@
 /* Above what a resumed stream's backlog (the whole event ring) takes. */
 #define HTTP_STREAM_MAX_QUEUED (1024u * 1024u)
 /* Tests only: CHIMERAD_TEST_HTTP_HEADER_TIMEOUT_MS, CHIMERAD_TEST_HTTP_BODY_TIMEOUT_MS,
- * CHIMERAD_TEST_HTTP_IDLE_TIMEOUT_MS, CHIMERAD_TEST_HTTP_MAX_CONNS and
- * CHIMERAD_TEST_HTTP_STREAM_MAX_QUEUED in
+ * CHIMERAD_TEST_HTTP_IDLE_TIMEOUT_MS, CHIMERAD_TEST_HTTP_MAX_CONNS,
+ * CHIMERAD_TEST_HTTP_STREAM_MAX_QUEUED and CHIMERAD_TEST_HTTP_STREAM_SNDBUF (a
+ * stream socket's send buffer, which the kernel otherwise grows to megabytes
+ * before a stalled client's output waits in the node) in
  * chimerad's environment replace the
  * defaults above, so that tests need not wait out the real ones (named
  * CHIMERAD_ so that the test harness, which keeps CHIMERA_* settings from

@@ -120,6 +120,7 @@ struct http_server {
     uint64_t header_ms, body_ms, idle_ms;
     char cors[1024];      /* the origins allowed cross-origin requests ("" none) */
     size_t max_queued;    /* a stream's unsent bytes beyond which it is dropped */
+    int stream_sndbuf;    /* tests: a stream socket's send buffer (0: the kernel's) */
     uv_timer_t heartbeat; /* a comment to every stream, so idle ones show they live */
     struct http_chunk *beat;
     struct http_cast *casts, **casts_tail;

@@ -184,6 +184,8 @@ int http_stream_open(struct http_request *req, const void *topic, const char *ct
     c->close_after = true;
     s->stats.streams++;
     peer_name(c);
+    if (s->stream_sndbuf)
+        uv_send_buffer_size((uv_handle_t *)&c->tcp, &s->stream_sndbuf);
     free(c->rest);
     c->rest = NULL;
     c->rest_len = 0;

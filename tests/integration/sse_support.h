@@ -20,7 +20,7 @@
 
 /* A connection to node i's HTTP port; rcvbuf > 0 shrinks its receive
  * buffer first (a consumer that will stop reading). */
-static int sse_connect(const struct h_cluster *c, int i, int rcvbuf)
+static inline int sse_connect(const struct h_cluster *c, int i, int rcvbuf)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(fd >= 0);
@@ -43,8 +43,8 @@ struct sse {
 };
 
 /* Sends head (a request without body) on a new connection to node i. */
-static void sse_open_raw(struct sse *s, const struct h_cluster *c, int i, int rcvbuf,
-                         const char *head)
+static inline void sse_open_raw(struct sse *s, const struct h_cluster *c, int i, int rcvbuf,
+                                const char *head)
 {
     memset(s, 0, sizeof(*s));
     s->fd = sse_connect(c, i, rcvbuf);
@@ -53,8 +53,8 @@ static void sse_open_raw(struct sse *s, const struct h_cluster *c, int i, int rc
 }
 
 /* GET path (with more header lines, "" none) as a stream's client sends it. */
-static void sse_open(struct sse *s, const struct h_cluster *c, int i, const char *path,
-                     const char *headers)
+static inline void sse_open(struct sse *s, const struct h_cluster *c, int i, const char *path,
+                            const char *headers)
 {
     char head[1024];
     snprintf(head, sizeof(head),
@@ -64,7 +64,7 @@ static void sse_open(struct sse *s, const struct h_cluster *c, int i, const char
 }
 
 /* Reads what is there, waiting up to wait_ms for something. */
-static void sse_pump(struct sse *s, int wait_ms)
+static inline void sse_pump(struct sse *s, int wait_ms)
 {
     struct pollfd p = {.fd = s->fd, .events = POLLIN};
     if (s->closed || poll(&p, 1, wait_ms) <= 0)
@@ -84,7 +84,7 @@ static void sse_pump(struct sse *s, int wait_ms)
 
 /* Reads until the text holds needle (true), the node closes, or timeout_ms
  * pass. */
-static bool sse_wait_for(struct sse *s, const char *needle, int timeout_ms)
+static inline bool sse_wait_for(struct sse *s, const char *needle, int timeout_ms)
 {
     uint64_t end = h_now_ns() + (uint64_t)timeout_ms * 1000000u;
     while (!(s->text && strstr(s->text, needle))) {
@@ -96,7 +96,7 @@ static bool sse_wait_for(struct sse *s, const char *needle, int timeout_ms)
 }
 
 /* Reads until the node closes (true) or timeout_ms pass. */
-static bool sse_wait_closed(struct sse *s, int timeout_ms)
+static inline bool sse_wait_closed(struct sse *s, int timeout_ms)
 {
     uint64_t end = h_now_ns() + (uint64_t)timeout_ms * 1000000u;
     while (!s->closed && h_now_ns() < end)
@@ -104,7 +104,7 @@ static bool sse_wait_closed(struct sse *s, int timeout_ms)
     return s->closed;
 }
 
-static void sse_close(struct sse *s)
+static inline void sse_close(struct sse *s)
 {
     if (s->fd >= 0)
         close(s->fd);
@@ -114,7 +114,7 @@ static void sse_close(struct sse *s)
 }
 
 /* The answer's status (0: none yet). */
-static int sse_status(const struct sse *s)
+static inline int sse_status(const struct sse *s)
 {
     int st = 0;
     if (s->text)
@@ -124,7 +124,7 @@ static int sse_status(const struct sse *s)
 
 /* The value of header name in the answer (case as sent), copied; false
  * when absent. */
-static bool sse_header(const struct sse *s, const char *name, char *out, size_t cap)
+static inline bool sse_header(const struct sse *s, const char *name, char *out, size_t cap)
 {
     const char *end = s->text ? strstr(s->text, "\r\n\r\n") : NULL;
     size_t n = strlen(name);
@@ -142,7 +142,8 @@ static bool sse_header(const struct sse *s, const char *name, char *out, size_t 
 
 /* The events in the stream so far: ids[] of each "id:" and the JSON of its
  * "data:" line (new references in data[], may be NULL). Returns how many. */
-static size_t sse_events(const struct sse *s, unsigned long long *ids, json_t **data, size_t max)
+static inline size_t sse_events(const struct sse *s, unsigned long long *ids, json_t **data,
+                                size_t max)
 {
     size_t n = 0;
     const char *p = s->text ? strstr(s->text, "\r\n\r\n") : NULL;
@@ -163,7 +164,7 @@ static size_t sse_events(const struct sse *s, unsigned long long *ids, json_t **
 
 /* A whole answer to head on a new connection (the node closes it: send
  * "Connection: close"), with its status; free the text. */
-static char *raw_answer(const struct h_cluster *c, int i, const char *head, int *status)
+static inline char *raw_answer(const struct h_cluster *c, int i, const char *head, int *status)
 {
     struct sse s;
     sse_open_raw(&s, c, i, 0, head);

@@ -11,25 +11,43 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+
 #include "sse_support.h"
 
 #define MAX_STREAMS 3
 /* A consumer is dropped past this many unsent bytes (the default, 1 MiB,
  * would take long to fill). */
 #define MAX_QUEUED "8192"
+/* A stream socket's send buffer, which the kernel would grow to megabytes
+ * (as many events) before any output waits in the node. */
+#define SNDBUF "4096"
 
-static int setup(void **state)
+/* One node, with the test settings name=value (NULL: none) in its
+ * environment besides the small send buffer, and these arguments. */
+static int start_node(void **state, const char *name, const char *value, const char *const *args)
 {
     struct h_cluster *c = h_cluster_create(1);
     *state = c;
     if (!c)
         return -1;
-    static const char *const args[] = {"--http-max-streams=3", NULL};
     c->node_args = args;
-    setenv("CHIMERAD_TEST_HTTP_STREAM_MAX_QUEUED", MAX_QUEUED, 1);
+    setenv("CHIMERAD_TEST_HTTP_STREAM_SNDBUF", SNDBUF, 1);
+    if (name)
+        setenv(name, value, 1);
     int rv = h_start_agreed(c, "test_events_stream", NULL) < 0 ? -1 : 0;
-    unsetenv("CHIMERAD_TEST_HTTP_STREAM_MAX_QUEUED");
+    unsetenv("CHIMERAD_TEST_HTTP_STREAM_SNDBUF");
+    if (name)
+        unsetenv(name);
     return rv;
+}
+
+static int setup(void **state)
+{
+    static const char *const args[] = {"--http-max-streams=3", NULL};
+    return start_node(state, "CHIMERAD_TEST_HTTP_STREAM_MAX_QUEUED", MAX_QUEUED, args);
 }
 
 static int teardown(void **state)
@@ -247,6 +265,27 @@ static void test_every_answer_carries_the_content_security_policy(void **state)
     h_cluster_pass(c);
 }
 
+static void test_a_resume_point_that_is_not_a_number_is_refused_400_naming_it(void **state)
+{
+    struct h_cluster *c = *state;
+    int st;
+    char *text = raw_answer(c, 0,
+                            "GET /events/stream?since=yesterday HTTP/1.1\r\nHost: x\r\n"
+                            "Connection: close\r\n\r\n",
+                            &st);
+    assert_int_equal(st, 400);
+    assert_non_null(strstr(text, "since: must be a sequence number"));
+    free(text);
+    text = raw_answer(c, 0,
+                      "GET /events/stream HTTP/1.1\r\nHost: x\r\nLast-Event-ID: -3\r\n"
+                      "Connection: close\r\n\r\n",
+                      &st);
+    assert_int_equal(st, 400);
+    assert_non_null(strstr(text, "Last-Event-ID: \\\"-3\\\" is not an event sequence number"));
+    free(text);
+    h_cluster_pass(c);
+}
+
 static void test_the_front_page_redirects_to_the_console(void **state)
 {
     struct h_cluster *c = *state;
@@ -255,6 +294,127 @@ static void test_the_front_page_redirects_to_the_console(void **state)
     assert_int_equal(st, 302);
     assert_non_null(strstr(text, "\r\nLocation: /ui/\r\n"));
     free(text);
+    h_cluster_pass(c);
+}
+
+/* Spawns `chimeractl --addr NODE events --follow [--json]`, its output in
+ * files of the cluster's directory named after tag. */
+static pid_t follow(struct h_cluster *c, const char *tag, bool json, char *out, char *err,
+                    size_t len)
+{
+    snprintf(out, len, "%s/%s.out", c->dir, tag);
+    snprintf(err, len, "%s/%s.err", c->dir, tag);
+    char ctl[H_PATH_MAX + 16], addr[64];
+    snprintf(ctl, sizeof(ctl), "%s/chimeractl", h_bin_dir());
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", c->nodes[0].http_port);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fo = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int fe = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(fo, 1);
+        dup2(fe, 2);
+        const char *argv[] = {ctl,        "--addr",  addr, "events",
+                              "--follow", "--limit", "5",  json ? "--json" : NULL,
+                              NULL};
+        execv(ctl, (char *const *)argv);
+        _exit(127);
+    }
+    assert_true(pid > 0);
+    return pid;
+}
+
+static int ctl_interrupt(pid_t pid)
+{
+    kill(pid, SIGINT);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static void test_chimeractl_events_follow_shows_a_note_posted_after_it_started(void **state)
+{
+    struct h_cluster *c = *state;
+    wait_streams(c, 0);
+    char out[H_PATH_MAX + 16], err[H_PATH_MAX + 16], jout[H_PATH_MAX + 16], jerr[H_PATH_MAX + 16];
+    pid_t text = follow(c, "follow", false, out, err, sizeof(out));
+    pid_t json = follow(c, "follow-json", true, jout, jerr, sizeof(jout));
+    wait_streams(c, 2); /* both follow the stream now */
+    bool seen = false;
+    uint64_t end = h_now_ns() + (uint64_t)h_timeout_ms() * 2000000u;
+    while (!seen && h_now_ns() < end) {
+        post_note(c); /* one event a second at most: again until it shows */
+        for (int k = 0; k < 75 && !seen; k++) {
+            seen = h_file_contains(out, "ledger.notes_appended") &&
+                   h_file_contains(jout, "\"kind\":\"ledger.notes_appended\"");
+            usleep(20000);
+        }
+    }
+    int rc_text = ctl_interrupt(text), rc_json = ctl_interrupt(json);
+    if (!seen)
+        fail_msg("the note's event did not show (see %s, %s)", out, jout);
+    assert_int_equal(rc_text, 0);
+    assert_int_equal(rc_json, 0);
+    char *lines = h_read_file(jout);
+    assert_non_null(lines);
+    for (char *l = strtok(lines, "\n"); l; l = strtok(NULL, "\n")) {
+        json_t *e = json_loads(l, 0, NULL);
+        if (!json_is_object(e) || !json_is_integer(json_object_get(e, "seq")))
+            fail_msg("--json printed a line that is not an event: %s", l);
+        json_decref(e);
+    }
+    free(lines);
+    h_cluster_pass(c);
+}
+
+/* A node whose idle timeout is short (the default is a minute), so that a
+ * stalled stream is dropped soon (long before its unsent output reaches the
+ * default bound, 1 MiB); streams are exempt from it otherwise. */
+#define IDLE_MS "1500"
+
+static int setup_short_idle(void **state)
+{
+    return start_node(state, "CHIMERAD_TEST_HTTP_IDLE_TIMEOUT_MS", IDLE_MS, NULL);
+}
+
+static void test_a_stream_that_reads_outlives_the_idle_timeout(void **state)
+{
+    struct h_cluster *c = *state;
+    struct sse s;
+    sse_open(&s, c, 0, "/events/stream", "");
+    /* two keep-alives 5 s apart: well past the 1.5 s timeout */
+    assert_true(sse_wait_for(&s, "\n: keep-alive\n\n", 5000 + h_timeout_ms()));
+    size_t first = s.len;
+    uint64_t end = h_now_ns() + (uint64_t)(5000 + h_timeout_ms()) * 1000000u;
+    while (!s.closed && !strstr(s.text + first, ": keep-alive") && h_now_ns() < end)
+        sse_pump(&s, 20);
+    if (s.closed)
+        fail_msg("the node closed a stream that reads: %s", s.text);
+    assert_non_null(strstr(s.text + first, ": keep-alive"));
+    sse_close(&s);
+    h_cluster_pass(c);
+}
+
+static void test_a_stalled_consumer_is_dropped_after_the_idle_timeout(void **state)
+{
+    struct h_cluster *c = *state;
+    struct sse good, slow; /* slow: below the bytes' bound, but taking nothing */
+    sse_open(&good, c, 0, "/events/stream", "");
+    sse_open_raw(&slow, c, 0, 2048, "GET /events/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    wait_streams(c, 2);
+    uint64_t end = h_now_ns() + (uint64_t)h_timeout_ms() * 4000000u;
+    while (!sse_wait_for(&good, "\"kind\":\"http.stream_dropped\"", 0) && h_now_ns() < end) {
+        refused_fault(c); /* output that waits once the kernel's buffers are full */
+        sse_pump(&good, 0);
+    }
+    if (!sse_wait_for(&good, "\"kind\":\"http.stream_dropped\"", h_timeout_ms()))
+        fail_msg("no http.stream_dropped for a stalled consumer (log: %s)", c->nodes[0].log);
+    if (!strstr(good.text, "took none of the output for " IDLE_MS " ms"))
+        fail_msg("dropped for another reason: %.400s",
+                 strstr(good.text, "\"kind\":\"http.stream_dropped\""));
+    sse_close(&good);
+    wait_streams(c, 0);
+    assert_true(h_http_up(c, 0));
+    sse_close(&slow);
     h_cluster_pass(c);
 }
 
@@ -267,7 +427,14 @@ int main(void)
         cmocka_unit_test(test_a_stream_over_the_cap_is_refused_503_naming_it),
         cmocka_unit_test(test_a_consumer_that_stops_reading_is_dropped_and_the_rest_go_on),
         cmocka_unit_test(test_every_answer_carries_the_content_security_policy),
+        cmocka_unit_test(test_a_resume_point_that_is_not_a_number_is_refused_400_naming_it),
         cmocka_unit_test(test_the_front_page_redirects_to_the_console),
+        cmocka_unit_test(test_chimeractl_events_follow_shows_a_note_posted_after_it_started),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    const struct CMUnitTest short_idle[] = {
+        cmocka_unit_test(test_a_stream_that_reads_outlives_the_idle_timeout),
+        cmocka_unit_test(test_a_stalled_consumer_is_dropped_after_the_idle_timeout),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown) |
+           cmocka_run_group_tests(short_idle, setup_short_idle, teardown);
 }

@@ -114,6 +114,39 @@ static void test_100_continue_is_not_sent_for_no_body_nor_to_http_1_0(void **sta
     assert_false(old.cont);
 }
 
+static void test_cors_is_off_without_origins(void **state)
+{
+    (void)state;
+    assert_false(http_cors_allowed("", "https://a.example"));
+    assert_false(http_cors_allowed(NULL, "https://a.example"));
+}
+
+static void test_cors_allows_a_listed_origin_ignoring_case_and_spaces(void **state)
+{
+    (void)state;
+    const char *list = "https://a.example:8443, http://b.example";
+    assert_true(http_cors_allowed(list, "https://a.example:8443"));
+    assert_true(http_cors_allowed(list, "HTTP://B.example"));
+}
+
+static void test_cors_refuses_an_origin_not_listed_or_only_like_one(void **state)
+{
+    (void)state;
+    const char *list = "https://a.example:8443,http://b.example";
+    assert_false(http_cors_allowed(list, "https://a.example"));     /* another port */
+    assert_false(http_cors_allowed(list, "http://b.example.evil")); /* longer */
+    assert_false(http_cors_allowed(list, "http://b.exampl"));       /* shorter */
+    assert_false(http_cors_allowed(list, ""));
+}
+
+static void test_cors_star_allows_any_origin_but_never_one_with_odd_bytes(void **state)
+{
+    (void)state;
+    assert_true(http_cors_allowed("*", "https://anything.example:1"));
+    assert_false(http_cors_allowed("*", "https://a.example\r\nSet-Cookie: x=1"));
+    assert_false(http_cors_allowed("*", "https://a.example x"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -126,6 +159,10 @@ int main(void)
         cmocka_unit_test(test_a_large_body_with_the_admin_token_is_read_after_100_continue),
         cmocka_unit_test(test_a_small_body_is_read_without_a_token),
         cmocka_unit_test(test_100_continue_is_not_sent_for_no_body_nor_to_http_1_0),
+        cmocka_unit_test(test_cors_is_off_without_origins),
+        cmocka_unit_test(test_cors_allows_a_listed_origin_ignoring_case_and_spaces),
+        cmocka_unit_test(test_cors_refuses_an_origin_not_listed_or_only_like_one),
+        cmocka_unit_test(test_cors_star_allows_any_origin_but_never_one_with_odd_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

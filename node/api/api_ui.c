@@ -1,0 +1,35 @@
+/* GET /ui/...: the console (README "Console"), served from the assets
+ * compiled into chimerad (ui/embed.cmake, node/api/ui_assets.h). The
+ * answers keep the listener's "Cache-Control: no-store": the whole console
+ * is a few tens of KiB, and a browser must never mix an index.html of one
+ * chimerad version with an app.js cached from another after an upgrade. */
+#include <string.h>
+
+#include "node/api/api.h"
+#include "node/api/ui_assets.h"
+
+static const struct ui_asset *find_asset(const char *name)
+{
+    for (size_t i = 0; i < ui_nassets; i++)
+        if (strcmp(ui_assets[i].name, name) == 0)
+            return &ui_assets[i];
+    return NULL;
+}
+
+void api_ui_get(struct node_api *api, struct http_request *req)
+{
+    (void)api;
+    if (strcmp(req->path, "/ui") == 0) {
+        /* The page's relative URLs (app.js, style.css) need the slash. */
+        req->location = "/ui/";
+        http_respond_json(req, 308, json_pack("{s:s}", "location", "/ui/"));
+        return;
+    }
+    const char *name = req->path + strlen("/ui/");
+    const struct ui_asset *a = find_asset(name[0] ? name : "index.html");
+    if (!a) {
+        http_respond_error(req, 404, "%s %s: no such file of the console", req->method, req->path);
+        return;
+    }
+    http_respond(req, 200, a->content_type, (const char *)a->data, a->size);
+}
