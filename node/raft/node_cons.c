@@ -39,53 +39,6 @@ static bool persist(struct node_raft *r, const struct cons_persist *p)
     return true;
 }
 
-/* ---- what /metrics shows (struct node_raft_metrics) ---- */
-
-/* Bounds in seconds: a local disk's sync takes from a tenth of a ms to
- * seconds when it stalls (etcd's WAL fsync buckets); a commit is a round
- * trip and a sync or more; a round trip on a LAN is well under a ms. */
-static const double fsync_le[] = {0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064,
-                                  0.128,  0.256, 0.512, 1.024, 2.048, 4.096, 8.192};
-static const double commit_le[] = {0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                   0.25,  0.5,   1,     2.5,  5,     10};
-static const double rtt_le[] = {0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01,
-                                0.025,  0.05,   0.1,    0.25,  0.5,   1,     2.5};
-#define NB(a) (sizeof(a) / sizeof((a)[0]))
-
-static void metrics_init(struct node_raft_metrics *m)
-{
-    histogram_init(&m->fsync, fsync_le, NB(fsync_le));
-    histogram_init(&m->commit, commit_le, NB(commit_le));
-    for (size_t i = 0; i < CONFIG_MAX_MEMBERS; i++)
-        histogram_init(&m->rtt[i], rtt_le, NB(rtt_le));
-}
-
-/* This node stopped leading: what it appended and did not see committed
- * failed, and nothing it timed is answered any more. */
-static void metrics_lost_lead(struct node_raft_metrics *m, uint64_t commit)
-{
-    if (m->led_last > commit)
-        m->failed += m->led_last - commit;
-    m->led_last = 0;
-    m->count = 0;
-    memset(m->hb_sent_ns, 0, sizeof(m->hb_sent_ns));
-}
-
-/* The commit index advanced to commit: entries counted, and the leader's
- * appends it covers timed. */
-static void metrics_committed(struct node_raft_metrics *m, uint64_t commit, uint64_t now_ns)
-{
-    if (commit > m->commit_seen) {
-        m->committed += commit - m->commit_seen;
-        m->commit_seen = commit;
-    }
-    while (m->count > 0 && m->appends[m->head].last <= commit) {
-        histogram_observe_ns(&m->commit, m->appends[m->head].at_ns, now_ns);
-        m->head = (m->head + 1) % NODE_RAFT_APPENDS;
-        m->count--;
-    }
-}
-
 const char *node_cons_member_id(const struct node_raft *r, int32_t idx)
 {
     return idx >= 0 && (size_t)idx < r->base->peers.n ? r->base->peers.m[idx].id : NULL;
@@ -99,7 +52,7 @@ static void report_changes(struct node_raft *r, uint64_t now)
     if (c->role != seen->role || c->term != seen->term) {
         /* What waits on this leadership can no longer be promised. */
         if (seen->role == CONS_LEADER)
-            metrics_lost_lead(&r->metrics, c->commit);
+            raft_metrics_lost_lead(&r->metrics, c->commit);
         if (seen->role == CONS_LEADER && r->hooks.on_leadership)
             r->hooks.on_leadership(r->hooks.ctx, false);
         if (c->role == CONS_LEADER) {
@@ -160,12 +113,9 @@ static void send_msg(struct node_raft *r, const struct cons_msg *m)
         node_repl_send_append(r, &copy);
         return;
     }
-    /* One heartbeat per member timed at a time; one unanswered for an
-     * election timeout was lost, and the next is timed instead. */
-    uint64_t *sent = &r->metrics.hb_sent_ns[m->to], now = uv_hrtime();
-    if (m->type == CONS_MSG_HEARTBEAT &&
-        (*sent == 0 || now - *sent > (uint64_t)r->base->cfg.election_timeout_ms * 1000000u))
-        *sent = now;
+    if (m->type == CONS_MSG_HEARTBEAT) /* one unanswered for an election timeout was lost */
+        raft_metrics_heartbeat_sent(&r->metrics, (size_t)m->to, uv_hrtime(),
+                                    (uint64_t)r->base->cfg.election_timeout_ms * 1000000u);
     uint8_t *body;
     size_t blen;
     if (cons_msg_encode(m, NULL, &body, &blen) != 0)
@@ -255,7 +205,7 @@ static void apply_log(struct node_raft *r, const struct cons_out *out,
     if (r->cons.commit_push && !r->base->stopping)
         uv_check_start(&r->flush, on_flush);
     if (out->commit > 0)
-        metrics_committed(&r->metrics, out->commit, uv_hrtime());
+        raft_metrics_committed(&r->metrics, out->commit, uv_hrtime());
     if (out->commit > 0 && r->hooks.on_commit)
         r->hooks.on_commit(r->hooks.ctx, out->commit);
     if (r->elected_pending && r->cons.role == CONS_LEADER && !r->base->stopping && r->ledger) {
@@ -354,12 +304,8 @@ void node_cons_recv(struct node_raft *r, size_t from, const msgpack_object *body
     }
     m.entries = m.n_entries > 0 ? meta : NULL;
     m.from = (int32_t)from;
-    uint64_t *sent = &r->metrics.hb_sent_ns[from];
-    if (m.type == CONS_MSG_HEARTBEAT_RESP && *sent && m.term == r->cons.term &&
-        r->cons.role == CONS_LEADER) {
-        histogram_observe_ns(&r->metrics.rtt[from], *sent, uv_hrtime());
-        *sent = 0;
-    }
+    if (m.type == CONS_MSG_HEARTBEAT_RESP && m.term == r->cons.term && r->cons.role == CONS_LEADER)
+        raft_metrics_heartbeat_answered(&r->metrics, from, uv_hrtime());
     m.to = r->cons.cfg.self;
     uint64_t now = uv_now(r->base->loop);
     /* What time alone has changed is seen before the message changes it: a
@@ -377,7 +323,7 @@ int node_cons_start(struct node_raft *r)
     r->shell.apply = node_cons_apply;
     r->shell.storage_failed = node_cons_storage_failed;
     r->shell.storage_ok = node_cons_storage_ok;
-    metrics_init(&r->metrics);
+    raft_metrics_init(&r->metrics);
     struct cons_stored s;
     char err[1024];
     if (cons_store_load(r->base->cfg.data, &s, err, sizeof(err)) != 0) {

@@ -64,7 +64,7 @@ int node_repl_start(struct node_raft *r)
     ledger_head_hash(r->ledger, last.hash);
     struct cons_log log = {.ctx = r, .meta = log_meta};
     cons_set_log(&r->cons, &log, &last, commit);
-    r->metrics.commit_seen = commit;
+    raft_metrics_from(&r->metrics, commit);
     uv_idle_init(r->base->loop, &r->defer.idle);
     r->defer.idle.data = r;
     r->defer.open = true;
@@ -230,20 +230,6 @@ bool node_repl_apply_log(struct node_raft *r, const struct cons_out *out,
     return true;
 }
 
-/* The leader appended entries up to last, starting at started_ns: pending
- * until committed, then timed (node_cons.c). A full ring forgets its oldest
- * (untimed). */
-static void timed(struct node_raft_metrics *m, uint64_t last, uint64_t started_ns)
-{
-    m->led_last = last;
-    if (m->count == NODE_RAFT_APPENDS) {
-        m->head = (m->head + 1) % NODE_RAFT_APPENDS;
-        m->count--;
-    }
-    m->appends[(m->head + m->count++) % NODE_RAFT_APPENDS].last = last;
-    m->appends[(m->head + m->count - 1) % NODE_RAFT_APPENDS].at_ns = started_ns;
-}
-
 /* Tells the core about entries appended up to the ledger's head. */
 static void appended(struct node_raft *r)
 {
@@ -276,14 +262,14 @@ int node_repl_append_types(struct node_raft *r, const uint32_t *types,
                            uint64_t *first, uint64_t *last, char *err, size_t errlen)
 {
     if (r->cons.role != CONS_LEADER || count == 0) {
-        r->metrics.failed += count;
+        raft_metrics_refused(&r->metrics, count);
         snprintf(err, errlen, "not the leader");
         return -1;
     }
     if (cons_transferring(&r->cons)) {
         /* Refused, not queued: the target must catch up with a log that
          * stays put, and the next leader takes the retry. */
-        r->metrics.failed += count;
+        raft_metrics_refused(&r->metrics, count);
         snprintf(err, errlen, "leadership transfer in progress; retry with the next leader");
         return -2;
     }
@@ -298,7 +284,7 @@ int node_repl_append_types(struct node_raft *r, const uint32_t *types,
         if (rv != LEDGER_OK) {
             snprintf(err, errlen, "entry %zu: %s", i, ledger_strerror(rv));
             ledger_batch_begin(r->batch, r->ledger); /* abandon it */
-            r->metrics.failed += count;
+            raft_metrics_refused(&r->metrics, count);
             return -1;
         }
         if (i == 0)
@@ -307,7 +293,7 @@ int node_repl_append_types(struct node_raft *r, const uint32_t *types,
     }
     enum ledger_error rv = ledger_append_batch(r->ledger, r->batch);
     if (rv != LEDGER_OK)
-        r->metrics.failed += count;
+        raft_metrics_refused(&r->metrics, count);
     char why[256];
     if (rv != LEDGER_OK && node_ledger_failed(r, rv, "append", why, sizeof(why))) {
         snprintf(err, errlen, "%s; this node stepped down as leader, retry with the next one", why);
@@ -318,7 +304,7 @@ int node_repl_append_types(struct node_raft *r, const uint32_t *types,
         return -1;
     }
     r->shell.storage_ok(r);
-    timed(&r->metrics, *last, started);
+    raft_metrics_appended(&r->metrics, *last, started);
     appended(r);
     return 0;
 }

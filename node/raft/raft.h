@@ -11,7 +11,7 @@
 #include "consensus/consensus.h"
 #include "ledger/ledger.h"
 #include "node/base/base.h"
-#include "node/base/histogram.h"
+#include "node/raft/raft_metrics.h"
 
 /* What the Raft layer tells the layers above it: node.c installs these
  * (the layer reaches up only through them). ctx is node.c's. */
@@ -71,33 +71,6 @@ struct node_cons_seen {
     bool read_only;
 };
 
-/* What the Raft layer measures, for /metrics. A proposal is an entry the
- * leader appends (a note, a deployment, chaos or drill record, its
- * election entry): committed counts every entry this node saw committed
- * since it started (every member, the entries after its last checkpoint
- * counted again after a restart); failed, the entries a leader's append
- * refused or that were not committed when it stopped leading (what waited
- * on them was answered as failed). */
-#define NODE_RAFT_APPENDS 64 /* a leader's appends awaiting commit that are timed */
-struct node_raft_metrics {
-    uint64_t leader_changes; /* another leader became known (or one again after none) */
-    uint64_t committed;
-    uint64_t failed;
-    uint64_t commit_seen;    /* the commit index counted up to */
-    uint64_t led_last;       /* leader: the last entry it appended in this leadership (0: none) */
-    struct histogram fsync;  /* every sync of the ledger (node_ledger.c) */
-    struct histogram commit; /* leader: an append to the commit of its last entry */
-    struct {
-        uint64_t last, at_ns;
-    } appends[NODE_RAFT_APPENDS]; /* a ring, oldest at head */
-    size_t head, count;
-    /* Leader: heartbeat round trips per member, one heartbeat timed at a
-     * time (the replies carry no id: under loss a reply to a later
-     * heartbeat ends the wait, at most a heartbeat interval long). */
-    struct histogram rtt[CONFIG_MAX_MEMBERS];
-    uint64_t hb_sent_ns[CONFIG_MAX_MEMBERS]; /* 0: none awaiting an answer */
-};
-
 /* The Raft layer's state, embedded in struct node. */
 struct node_raft {
     struct node_base *base; /* set by node.c */
@@ -112,7 +85,7 @@ struct node_raft {
     struct ledger_batch *batch; /* reused for every append */
     bool elected_pending;       /* became leader: append the election entry */
     struct node_repl_defer defer;
-    struct node_raft_metrics metrics;
+    struct raft_metrics metrics; /* for /metrics (raft_metrics.h) */
     struct node_cons_transfer transfer;
     /* Runs once per loop wake-up while the leader's commit index advanced:
      * followers hear it at once (cons_flush). */
