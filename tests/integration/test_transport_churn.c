@@ -30,6 +30,14 @@ const char *__asan_default_options(void)
     return "max_free_fill_size=4096:free_fill_byte=165";
 }
 
+/* NNG 1.5 loses a message handed to a connection as it closes (its issue
+ * 1713, fixed in 1.6): with hundreds of closes, a few bytes inside libnng. */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+    return "leak:libnng.so\n";
+}
+
 #define DELIVERED 10000 /* messages b receives before the run ends */
 #define CLOSES 300      /* connections a closed as dead before the run ends */
 #define OUTBOXES 8      /* a's connections to b */
