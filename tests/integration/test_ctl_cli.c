@@ -112,7 +112,9 @@ static void test_every_command_has_its_own_help_page(void **state)
         {"status", NULL},     {"events", NULL},      {"keygen", NULL},     {"version", NULL},
         {"ledger", NULL},     {"deployments", NULL}, {"deployment", NULL}, {"rollback", NULL},
         {"ledger", "show"},   {"ledger", "tail"},    {"ledger", "head"},   {"ledger", "note"},
-        {"ledger", "verify"}, {"health", NULL},
+        {"ledger", "verify"}, {"health", NULL},      {"deploy", NULL},     {"chaos", NULL},
+        {"chaos", "inject"},  {"drill", NULL},       {"drill", "run"},     {"drill", "list"},
+        {"drill", "history"}, {"recovery", NULL},    {"leader", NULL},     {"leader", "transfer"},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         struct run r = cmds[i][1] ? CTL(fed, -1, cmds[i][0], cmds[i][1], "--help")
