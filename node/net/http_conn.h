@@ -87,6 +87,8 @@ struct conn {
     const void *topic; /* C_STREAM: what it was opened for (http_stream_broadcast) */
     bool dropping;     /* C_STREAM: to be dropped once the broadcast is done */
     char peer[64];     /* C_STREAM: the client's address, for the drop notice */
+    uint64_t queued;   /* C_STREAM: bytes written to it so far */
+    uint64_t taken;    /* C_STREAM: bytes its client had taken when the stall timer started */
 };
 
 /* Broadcasts waiting while one is under way (a drop's notice raises an

@@ -2,10 +2,17 @@
  * writes to as things happen. A broadcast writes one shared chunk to every
  * stream of a topic; a stream whose client falls behind (more than
  * max_queued bytes unsent) or takes nothing for the idle timeout is dropped
- * and reported; a heartbeat shows idle streams live. */
+ * and reported; a heartbeat shows idle streams live.
+ *
+ * Unsent counts what waits in the kernel's send buffer too, not only in
+ * libuv's queue: the kernel grows a socket's send buffer to megabytes
+ * (net.ipv4.tcp_wmem), and a client that stopped reading would otherwise
+ * look like one that keeps up until all of that is full. */
 #include "node/net/http_conn.h"
 
 #include <arpa/inet.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,22 +89,48 @@ void http_set_stream_heartbeat(struct http_server *s, const char *text, uint64_t
 
 /* ---- one stream ---- */
 
-static size_t unsent(struct conn *c)
+/* The kernel's count of c's bytes: SIOCOUTQNSD, not yet sent (the
+ * client's receive window is shut), or SIOCOUTQ, not yet acknowledged. */
+static size_t in_kernel(struct conn *c, unsigned long what)
 {
-    return uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp);
+    uv_os_fd_t fd;
+    int n = 0;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0 || ioctl(fd, what, &n) != 0 || n < 0)
+        return 0;
+    return (size_t)n;
 }
 
-/* Output waits: the client must take some of it within the idle timeout
- * (from the first byte that waits, or from the last write it took). */
+/* Output the client has not taken: in libuv's queue, or in the kernel's
+ * send buffer unsent. */
+static size_t unsent(struct conn *c)
+{
+    return uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) + in_kernel(c, SIOCOUTQNSD);
+}
+
+/* Bytes the client's end has acknowledged so far. */
+static uint64_t taken(struct conn *c)
+{
+    uint64_t held = uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) + in_kernel(c, SIOCOUTQ);
+    return c->queued > held ? c->queued - held : 0;
+}
+
+/* Output waits: the client must take some of it in every idle timeout
+ * from the first byte that waits (or it took nothing that long). Progress is
+ * what the client acknowledged, not a write libuv completed: that may only
+ * have moved the bytes into the kernel's buffer. */
 static void watch_stall(struct conn *c)
 {
-    if (unsent(c) > 0 && !uv_is_active((uv_handle_t *)&c->timer))
+    if (unsent(c) == 0)
+        http_conn_arm(c, 0);
+    else if (!uv_is_active((uv_handle_t *)&c->timer)) {
+        c->taken = taken(c);
         http_conn_arm(c, c->s->idle_ms);
+    }
 }
 
 void http_stream_written(struct conn *c)
 {
-    http_conn_arm(c, unsent(c) > 0 ? c->s->idle_ms : 0);
+    watch_stall(c);
 }
 
 static void drop(struct conn *c, bool stalled)
@@ -121,7 +154,15 @@ static void drop(struct conn *c, bool stalled)
 
 void http_stream_stalled(struct conn *c)
 {
-    drop(c, true);
+    if (unsent(c) == 0)
+        return; /* it all went out since */
+    uint64_t now = taken(c);
+    if (now == c->taken) {
+        drop(c, true);
+        return;
+    }
+    c->taken = now; /* it took some: a new period from here */
+    http_conn_arm(c, c->s->idle_ms);
 }
 
 static void peer_name(struct conn *c)
@@ -190,6 +231,7 @@ int http_stream_open(struct http_request *req, const void *topic, const char *ct
     c->rest = NULL;
     c->rest_len = 0;
     http_conn_arm(c, 0);
+    c->queued = (size_t)hl + len;
     int rv = http_conn_write(c, buf, (size_t)hl + len, NULL);
     free(buf);
     if (rv != 0)
@@ -210,8 +252,11 @@ static void cast_one(struct http_server *s, const void *topic, struct http_chunk
             continue;
         if (unsent(c) + ch->len > s->max_queued)
             c->dropping = true; /* after the broadcast: its notice raises an event */
-        else if (http_conn_write(c, ch->data, ch->len, ch) == 0)
-            watch_stall(c);
+        else {
+            c->queued += ch->len;
+            if (http_conn_write(c, ch->data, ch->len, ch) == 0)
+                watch_stall(c);
+        }
     }
     for (struct conn *c = s->conns; c; c = next) {
         next = c->next;

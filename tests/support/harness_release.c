@@ -77,16 +77,69 @@ json_t *h_release_post(const struct h_cluster *c, int i, const char *path, const
     return j;
 }
 
+/* Where a refused mutation goes next: the leader a 307 names, node i again
+ * after a 503 that says no leader is known (an election under way, or a
+ * read-only minority), or -1: the answer stands. Both refusals come before
+ * anything is proposed, so asking again cannot apply a mutation twice. */
+static int next_hop(const struct h_cluster *c, int i, long status, const char *answer)
+{
+    json_t *j = answer ? json_loads(answer, 0, NULL) : NULL;
+    const char *leader = json_string_value(json_object_get(j, "leader"));
+    const char *error = json_string_value(json_object_get(j, "error"));
+    int k = leader ? h_node_index(c, leader) : -1;
+    int next = -1;
+    if (status == 307 && k >= 0)
+        next = k;
+    else if (status == 503 &&
+             (json_is_true(json_object_get(j, "read_only")) ||
+              (error && (strstr(error, "no leader") || strstr(error, "not the leader")))))
+        next = i;
+    json_decref(j);
+    return next;
+}
+
+char *h_release_post_text(const struct h_cluster *c, int i, const char *path, const char *body,
+                          int timeout_ms, long *status, int *at)
+{
+    /* the election a loaded machine may hold mid-test takes a few election
+     * timeouts at most */
+    uint64_t end = h_now_ns() + (uint64_t)h_timeout_ms() * 1000000u;
+    for (;;) {
+        char *out = h_http_request(c, i, "POST", path, body, c->token, timeout_ms, status);
+        int next = next_hop(c, i, *status, out);
+        if (next < 0 || h_now_ns() >= end) {
+            if (at)
+                *at = i;
+            return out;
+        }
+        free(out);
+        if (next == i)
+            usleep(50000); /* until an election ends: polled, with the deadline above */
+        i = next;
+    }
+}
+
+json_t *h_release_post_leader(const struct h_cluster *c, int i, const char *path, const char *body,
+                              int timeout_ms, long *status)
+{
+    char *out = h_release_post_text(c, i, path, body, timeout_ms, status, NULL);
+    json_t *j = out ? json_loads(out, 0, NULL) : NULL;
+    free(out);
+    return j;
+}
+
 char *h_release_deploy(struct h_cluster *c, int i, const char *manifest, int timeout_ms, char *why,
                        size_t whylen)
 {
     long st = 0;
-    char *out = h_http_request(c, i, "POST", "/deployments", manifest, c->token, timeout_ms, &st);
+    int at = i;
+    char *out = h_release_post_text(c, i, "/deployments", manifest, timeout_ms, &st, &at);
     json_t *j = out ? json_loads(out, 0, NULL) : NULL;
     const char *id = json_string_value(json_object_get(j, "id"));
     char *copy = st == 202 && id ? strdup(id) : NULL;
     if (!copy)
-        snprintf(why, whylen, "POST /deployments answered %ld: %s", st, out ? out : "");
+        snprintf(why, whylen, "POST /deployments to %s answered %ld: %s", c->nodes[at].id, st,
+                 out ? out : "");
     json_decref(j);
     free(out);
     return copy;

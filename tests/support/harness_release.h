@@ -34,9 +34,22 @@ char *h_release_example(const char *name, const char *version);
 json_t *h_release_post(const struct h_cluster *c, int i, const char *path, const char *body,
                        int timeout_ms, long *status);
 
-/* POSTs the manifest to node i (the leader), waiting up to timeout_ms
- * (<= 0: the default); returns the deployment id (malloc'd), or NULL with
- * the answer in why. */
+/* h_release_post that follows the leader: a 307 (not the leader) goes on
+ * to the node it names, and a 503 while no leader is known (an election, a
+ * read-only node) is asked again, for up to h_timeout_ms() in all, so that
+ * an election a loaded machine holds mid-test does not fail the test. A
+ * test that checks a 307 or a 503 itself uses h_release_post. The text
+ * variant returns the answer's text (malloc'd) and the node that gave it
+ * in *at (may be NULL). */
+json_t *h_release_post_leader(const struct h_cluster *c, int i, const char *path, const char *body,
+                              int timeout_ms, long *status);
+char *h_release_post_text(const struct h_cluster *c, int i, const char *path, const char *body,
+                          int timeout_ms, long *status, int *at);
+
+/* POSTs the manifest to node i (the leader: followed where it moved, as
+ * h_release_post_leader does), waiting up to timeout_ms per request (<= 0:
+ * the default); returns the deployment id (malloc'd), or NULL with the
+ * answer in why. */
 char *h_release_deploy(struct h_cluster *c, int i, const char *manifest, int timeout_ms, char *why,
                        size_t whylen);
 
