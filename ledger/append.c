@@ -258,6 +258,31 @@ enum ledger_error ledger_batch_add_evidence(struct ledger_batch *b,
     return take_other(b, LEDGER_REC_EVIDENCE, n);
 }
 
+enum ledger_error ledger_batch_rebuild(struct ledger_batch *b, struct ledger *l, size_t keep)
+{
+    if (b == NULL || l == NULL || b->l == NULL || keep > b->nents || b->nrec != b->nents)
+        return LEDGER_EINVAL;
+    if (keep == b->nents && b->l == l && b->gen == l->gen)
+        return LEDGER_OK;
+    /* The entries' bytes do not change: only what they are checked against
+     * (the store's head, checkpoint, membership) may have. */
+    struct ledger_buf old = b->buf;
+    struct batch_entry *ents = b->ents;
+    b->buf = (struct ledger_buf){0};
+    b->ents = NULL;
+    b->capents = 0;
+    ledger_batch_begin(b, l);
+    enum ledger_error err = LEDGER_OK;
+    for (size_t i = 0; i < keep && err == LEDGER_OK; i++)
+        err = ledger_batch_add_entry_bytes(b, old.p + ents[i].off + LEDGER_FRAME_HDR + 1,
+                                           ents[i].len - 1, NULL);
+    ledger_buf_free(&old);
+    free(ents);
+    if (err != LEDGER_OK)
+        ledger_batch_begin(b, l);
+    return err;
+}
+
 /* ---- writing ---------------------------------------------------------- */
 
 static int pwrite_all(int fd, const uint8_t *p, size_t len, uint64_t off)

@@ -199,6 +199,15 @@ enum ledger_error ledger_batch_add_evidence(struct ledger_batch *b,
 size_t ledger_batch_records(const struct ledger_batch *b);
 size_t ledger_batch_bytes(const struct ledger_batch *b);
 
+/* A batch of entries only, kept open while the store changed under it
+ * (a checkpoint, cosignature or evidence record was appended since
+ * begin): begins it again on l's current head with its first keep entries,
+ * each checked again (LEDGER_ECHAIN if they no longer follow the head;
+ * the batch is then empty). Also drops the entries after keep (keep <
+ * records: undo a partial add). LEDGER_EINVAL for a batch holding other
+ * records. */
+enum ledger_error ledger_batch_rebuild(struct ledger_batch *b, struct ledger *l, size_t keep);
+
 /* Writes the batch and makes it durable: one write, one fdatasync. Returns
  * only after the sync. LEDGER_ESTALE if the ledger changed since begin;
  * LEDGER_EIO if the write failed and was undone (nothing changed);

@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "consensus/consensus.h"
+#include "ledger/group.h"
 #include "ledger/ledger.h"
 #include "node/base/base.h"
 #include "node/base/histogram.h"
@@ -50,6 +51,17 @@ struct node_repl_defer {
     bool spent; /* an APPEND with entries left in this turn */
     struct cons_msg q[NODE_REPL_DEFER_MAX];
     size_t head, count;
+};
+
+/* The leader's open group of entries: everything appended in one turn of
+ * the loop, written with one fdatasync at the end of the turn
+ * (node_group.c). */
+struct node_group {
+    struct ledger_batch *batch;
+    struct ledger_group g;
+    uv_prepare_t before_poll; /* appends made in timers, before the loop waits */
+    uv_check_t after_poll;    /* appends made in I/O callbacks */
+    bool open;                /* the handles are initialized */
 };
 
 /* What the consensus shell last reported, to raise events on changes. */
@@ -101,6 +113,7 @@ struct node_raft {
     struct ledger_batch *batch; /* reused for every append */
     bool elected_pending;       /* became leader: append the election entry */
     struct node_repl_defer defer;
+    struct node_group group;
     struct node_raft_metrics metrics;
     /* The consensus shell's answers to what the files below it report
      * (node_repl.c, node_ledger.c): node_cons_apply, node_cons_storage_failed
@@ -151,8 +164,9 @@ bool node_repl_apply_log(struct node_raft *r, const struct cons_out *out,
                          const struct cons_wire_entry *carried);
 /* Leader: appends the entry recording its election and tells the core. */
 void node_repl_elected(struct node_raft *r);
-/* Leader: appends entries of type with these payloads as one batch (one
- * fdatasync) and tells the core. Returns 0 with the index range, or -1
+/* Leader: appends entries of type with these payloads to the open group
+ * (node_group.c: written with one fdatasync at the end of the loop's turn,
+ * then told to the core; their commit is what to wait for). Returns 0 with the index range, or -1
  * with a message in err, or -2 when the disk refused the write and this
  * node stepped down (answer 503: another node can take it). */
 int node_repl_append(struct node_raft *r, uint32_t type, const uint8_t *const *payloads,
@@ -162,6 +176,20 @@ int node_repl_append(struct node_raft *r, uint32_t type, const uint8_t *const *p
 int node_repl_append_types(struct node_raft *r, const uint32_t *types,
                            const uint8_t *const *payloads, const size_t *lens, size_t count,
                            uint64_t *first, uint64_t *last, char *err, size_t errlen);
+
+/* Group commit (node_group.c). The leader's entries join the open group
+ * (node_repl_append_types): 0 with their indexes, which are theirs once
+ * written; -1/-2 as node_repl_append. The group is written, one fdatasync,
+ * and handed to the core (which replicates it, one APPEND per follower
+ * where it fits) at the end of the loop's turn, or at once by
+ * node_group_flush; it is dropped unwritten if this node no longer leads
+ * its term by then (what waited on it hears "leadership lost"). */
+int node_group_start(struct node_raft *r);
+void node_group_stop(struct node_raft *r);
+int node_group_add(struct node_raft *r, const uint32_t *types, const uint8_t *const *payloads,
+                   const size_t *lens, size_t count, uint64_t *first, uint64_t *last, char *err,
+                   size_t errlen);
+void node_group_flush(struct node_raft *r);
 
 /* Feeds the entries after *applied up to commit (at most the ledger's
  * last) to fn in order, for a layer that folds committed entries; fn sets

@@ -1,0 +1,213 @@
+/* Group commit on the leader (ledger/group.h has the decisions). Notes,
+ * records and the leader's own entries that arrive in one turn of the
+ * loop join one ledger batch; at the end of the turn it is written with
+ * one fdatasync and only then handed to the core (cons_appended), which
+ * counts it as the leader's own match and replicates it. So the leader
+ * still counts itself in a quorum only for entries on its disk, and a
+ * group costs one sync whatever its size: while the loop sits in one
+ * fdatasync, the requests that arrive meanwhile form the next group.
+ *
+ * "End of the turn" is a check handle (after the loop's I/O callbacks,
+ * where requests and the thread pool's parsed bodies arrive) and a prepare
+ * handle (before the loop waits for I/O, for what timers appended): an
+ * open group never waits for the next wake-up. Both run only while a
+ * group is open.
+ *
+ * Other records (checkpoints, cosignatures, evidence: node_ledger_write)
+ * may be written while a group is open; the group is then rebuilt on the
+ * new head before it is written (ledger_batch_rebuild; its entries do not
+ * depend on those records). A follower's log changes come only after this
+ * node stepped down, and a stepped-down node drops its group first. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node/raft/raft.h"
+
+/* The leader appended entries up to last, starting at started_ns: pending
+ * until committed, then timed (node_cons.c). A full ring forgets its oldest
+ * (untimed). */
+static void timed(struct node_raft_metrics *m, uint64_t last, uint64_t started_ns)
+{
+    m->led_last = last;
+    if (m->count == NODE_RAFT_APPENDS) {
+        m->head = (m->head + 1) % NODE_RAFT_APPENDS;
+        m->count--;
+    }
+    m->appends[(m->head + m->count++) % NODE_RAFT_APPENDS].last = last;
+    m->appends[(m->head + m->count - 1) % NODE_RAFT_APPENDS].at_ns = started_ns;
+}
+
+/* Tells the core about entries appended up to the ledger's head. */
+static void appended(struct node_raft *r)
+{
+    struct cons_entry last = {.index = ledger_last_index(r->ledger),
+                              .term = ledger_last_term(r->ledger)};
+    ledger_head_hash(r->ledger, last.hash);
+    struct cons_out out;
+    cons_appended(&r->cons, uv_now(r->base->loop), &last, &out);
+    r->shell.apply(r, &out);
+}
+
+static void end_of_turn_check(uv_check_t *h)
+{
+    node_group_flush(h->data);
+}
+
+static void end_of_turn_prepare(uv_prepare_t *h)
+{
+    node_group_flush(h->data);
+}
+
+static void close_group(struct node_group *gr)
+{
+    gr->g.entries = gr->g.bytes = 0;
+    if (gr->open) {
+        uv_check_stop(&gr->after_poll);
+        uv_prepare_stop(&gr->before_poll);
+    }
+}
+
+/* Entries of a leadership that ended: acknowledged to no one, never
+ * written (what waits on them heard "leadership lost" and counted them as
+ * failed, node_cons.c). */
+static void drop(struct node_raft *r)
+{
+    ledger_batch_begin(r->group.batch, r->ledger);
+    close_group(&r->group);
+}
+
+int node_group_start(struct node_raft *r)
+{
+    struct node_group *gr = &r->group;
+    gr->batch = ledger_batch_new();
+    if (!gr->batch) {
+        fprintf(stderr, "chimerad: out of memory\n");
+        return -1;
+    }
+    uv_check_init(r->base->loop, &gr->after_poll);
+    uv_prepare_init(r->base->loop, &gr->before_poll);
+    gr->after_poll.data = gr->before_poll.data = r;
+    gr->open = true;
+    return 0;
+}
+
+void node_group_stop(struct node_raft *r)
+{
+    struct node_group *gr = &r->group;
+    if (gr->batch && r->ledger)
+        drop(r);
+    if (gr->open) {
+        uv_close((uv_handle_t *)&gr->after_poll, NULL);
+        uv_close((uv_handle_t *)&gr->before_poll, NULL);
+    }
+    gr->open = false;
+    ledger_batch_free(gr->batch);
+    gr->batch = NULL;
+}
+
+/* A write that failed and was undone, or a group that no longer fits the
+ * ledger: the ledger is as it was, and entries were promised to waiters,
+ * so this node steps down (they hear "leadership lost"); a failed sync
+ * ends the process (node_ledger_failed). */
+static void write_failed(struct node_raft *r, enum ledger_error rv)
+{
+    char why[256];
+    if (node_ledger_failed(r, rv, "append", why, sizeof(why)))
+        return;
+    char desc[200];
+    snprintf(why, sizeof(why), "cannot write the ledger: %s",
+             ledger_describe(r->ledger, rv, desc, sizeof(desc)));
+    r->shell.storage_failed(r, why);
+}
+
+void node_group_flush(struct node_raft *r)
+{
+    struct node_group *gr = &r->group;
+    if (gr->g.entries == 0)
+        return;
+    bool leader = r->cons.role == CONS_LEADER && !r->base->stopping;
+    if (!ledger_group_writable(&gr->g, leader, r->cons.term)) {
+        drop(r);
+        return;
+    }
+    size_t n = gr->g.entries;
+    /* Closed before anything below can append again (the core's output
+     * may lead to more entries: they form the next group). */
+    close_group(gr);
+    enum ledger_error rv = ledger_batch_rebuild(gr->batch, r->ledger, n);
+    if (rv == LEDGER_OK)
+        rv = ledger_append_batch(r->ledger, gr->batch);
+    if (rv != LEDGER_OK) {
+        ledger_batch_begin(gr->batch, r->ledger);
+        write_failed(r, rv);
+        return;
+    }
+    r->shell.storage_ok(r);
+    appended(r);
+}
+
+int node_group_add(struct node_raft *r, const uint32_t *types, const uint8_t *const *payloads,
+                   const size_t *lens, size_t count, uint64_t *first, uint64_t *last, char *err,
+                   size_t errlen)
+{
+    struct node_group *gr = &r->group;
+    if (!gr->batch) {
+        snprintf(err, errlen, "node is shutting down");
+        return -1;
+    }
+    size_t bytes = 0;
+    for (size_t i = 0; i < count; i++)
+        bytes += lens[i];
+    switch (ledger_group_on_append(&gr->g, r->cons.term, count, bytes)) {
+    case LEDGER_GROUP_WRITE_FIRST:
+        node_group_flush(r);
+        break;
+    case LEDGER_GROUP_DROP_FIRST:
+        drop(r);
+        break;
+    case LEDGER_GROUP_JOIN:
+        break;
+    }
+    if (r->cons.role != CONS_LEADER) { /* writing the full group failed */
+        r->metrics.failed += count;
+        snprintf(err, errlen, "%s; this node stepped down as leader, retry with the next one",
+                 r->storage_error[0] ? r->storage_error : "cannot write the ledger");
+        return -2;
+    }
+    if (gr->g.entries == 0) {
+        ledger_batch_begin(gr->batch, r->ledger);
+        gr->g.term = r->cons.term;
+    }
+    uint64_t started = uv_hrtime();
+    uint64_t now = (uint64_t)node_wall_ms();
+    for (size_t i = 0; i < count; i++) {
+        uint64_t index;
+        enum ledger_error rv =
+            ledger_batch_add_entry(gr->batch, r->cons.term, types[i], now, r->base->cfg.id,
+                                   payloads[i], lens[i], &index, NULL);
+        if (rv != LEDGER_OK) {
+            snprintf(err, errlen, "entry %zu: %s", i, ledger_strerror(rv));
+            r->metrics.failed += count;
+            /* The entries before this call's stay; if even that fails, the
+             * group is lost and so is this leadership. */
+            enum ledger_error undo = ledger_batch_rebuild(gr->batch, r->ledger, gr->g.entries);
+            if (undo != LEDGER_OK) {
+                close_group(gr);
+                write_failed(r, undo);
+            }
+            return -1;
+        }
+        if (i == 0)
+            *first = index;
+        *last = index;
+    }
+    if (gr->g.entries == 0 && gr->open) {
+        uv_check_start(&gr->after_poll, end_of_turn_check);
+        uv_prepare_start(&gr->before_poll, end_of_turn_prepare);
+    }
+    gr->g.entries += count;
+    gr->g.bytes += bytes;
+    timed(&r->metrics, *last, started);
+    return 0;
+}
