@@ -215,6 +215,19 @@ enum ledger_error ledger_batch_rebuild(struct ledger_batch *b, struct ledger *l,
  * abort the process. The batch is emptied either way. */
 enum ledger_error ledger_append_batch(struct ledger *l, struct ledger_batch *b);
 
+/* The same without the fdatasync, for a sync made elsewhere (on another
+ * thread: the node's loop must not wait for the disk). The records are in
+ * the store at once (read, chained to, replicated by what knows better than
+ * to acknowledge them) but not durable: nothing that depends on them may
+ * be acknowledged before fdatasync(*sync_fd) returned 0. *sync_fd is a
+ * descriptor of the segment they went to, the caller's to sync and close
+ * (-1: nothing to sync, they are durable already). A failed sync is fatal
+ * as for append: report it with ledger_sync_failed (errno of the sync),
+ * which poisons the store. */
+enum ledger_error ledger_append_batch_nosync(struct ledger *l, struct ledger_batch *b,
+                                             int *sync_fd);
+void ledger_sync_failed(struct ledger *l, int err);
+
 /* Raft: removes every entry after index (a conflicting uncommitted
  * suffix), across segment boundaries. Checkpoint, cosignature and evidence
  * records stored after the cut are rewritten after it, in order (a crash in

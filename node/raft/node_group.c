@@ -1,11 +1,16 @@
 /* Group commit on the leader (ledger/group.h has the decisions). Notes,
  * records and the leader's own entries that arrive in one turn of the
- * loop join one ledger batch; at the end of the turn it is written with
- * one fdatasync and only then handed to the core (cons_appended), which
- * counts it as the leader's own match and replicates it. So the leader
- * still counts itself in a quorum only for entries on its disk, and a
- * group costs one sync whatever its size: while the loop sits in one
- * fdatasync, the requests that arrive meanwhile form the next group.
+ * loop join one ledger batch. At the end of the turn it is written (to the
+ * page cache: the loop does not wait for the disk) and its one fdatasync
+ * runs on libuv's thread pool; only when that sync returned is the group
+ * handed to the core (cons_appended), which counts it as the leader's own
+ * match and replicates it. So the leader counts itself in a quorum only
+ * for entries on its disk, and heartbeats, votes and requests go on while
+ * the disk works. Groups are synced one at a time: what arrives while a
+ * sync is under way forms the next group, written when it returns.
+ * (Sending a group to the followers before the leader's own sync returned,
+ * Raft's §10.2.1, needs the core to count the leader's match apart from its
+ * log's end; it does not yet: consensus.h, cons_appended.)
  *
  * "End of the turn" is a check handle (after the loop's I/O callbacks,
  * where requests and the thread pool's parsed bodies arrive) and a prepare
@@ -16,11 +21,19 @@
  * Other records (checkpoints, cosignatures, evidence: node_ledger_write)
  * may be written while a group is open; the group is then rebuilt on the
  * new head before it is written (ledger_batch_rebuild; its entries do not
- * depend on those records). A follower's log changes come only after this
- * node stepped down, and a stepped-down node drops its group first. */
+ * depend on those records).
+ *
+ * Written entries not yet told to the core ("untold") exist only in this
+ * node's ledger: they were sent to no one and acknowledged to no one. If
+ * this node stops leading their term before their sync returned, they are
+ * cut from the ledger (reconcile) before anything else is appended, so the
+ * ledger is again exactly the core's log; a follower's log changes come
+ * only after that. A failed sync ends the process, as on every path. */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "node/raft/raft.h"
 
@@ -38,15 +51,49 @@ static void timed(struct node_raft_metrics *m, uint64_t last, uint64_t started_n
     m->appends[(m->head + m->count - 1) % NODE_RAFT_APPENDS].at_ns = started_ns;
 }
 
-/* Tells the core about entries appended up to the ledger's head. */
-static void appended(struct node_raft *r)
+/* The group written last is durable: the core may count it. */
+static void told(struct node_raft *r)
 {
-    struct cons_entry last = {.index = ledger_last_index(r->ledger),
-                              .term = ledger_last_term(r->ledger)};
-    ledger_head_hash(r->ledger, last.hash);
+    struct cons_entry end = r->group.sync.end;
+    r->group.sync.untold = false;
+    r->shell.storage_ok(r);
     struct cons_out out;
-    cons_appended(&r->cons, uv_now(r->base->loop), &last, &out);
+    cons_appended(&r->cons, uv_now(r->base->loop), &end, &out);
     r->shell.apply(r, &out);
+}
+
+void node_group_abandon(struct node_raft *r)
+{
+    struct node_group *gr = &r->group;
+    if (!gr->sync.untold || !r->ledger)
+        return;
+    gr->sync.untold = false;
+    gr->sync.epoch++; /* a sync under way now proves nothing the core needs */
+    uint64_t last = ledger_last_index(r->ledger);
+    if (last < gr->sync.first)
+        return;
+    enum ledger_error rv = ledger_truncate_after(r->ledger, gr->sync.first - 1);
+    if (rv != LEDGER_OK) {
+        char desc[256];
+        node_fatal(r->base, "ledger: truncate: %s",
+                   ledger_describe(r->ledger, rv, desc, sizeof(desc)));
+    }
+    node_event(r->base, "ledger.truncated", NULL,
+               "dropped entries %" PRIu64 "..%" PRIu64 " (appended as leader of term %" PRIu64
+               ", never replicated: leadership ended before they were durable)",
+               gr->sync.first, last, gr->sync.term);
+}
+
+static bool leads(const struct node_raft *r, uint64_t term)
+{
+    return r->cons.role == CONS_LEADER && r->cons.term == term && !r->base->stopping;
+}
+
+/* Untold entries of a leadership that ended are cut (see the top). */
+static void reconcile(struct node_raft *r)
+{
+    if (r->group.sync.untold && !r->base->stopping && !leads(r, r->group.sync.term))
+        node_group_abandon(r);
 }
 
 static void end_of_turn_check(uv_check_t *h)
@@ -97,6 +144,8 @@ void node_group_stop(struct node_raft *r)
     struct node_group *gr = &r->group;
     if (gr->batch && r->ledger)
         drop(r);
+    /* Untold entries stay, as after a crash: uncommitted, this node's only. */
+    gr->sync.stopped = true;
     if (gr->open) {
         uv_close((uv_handle_t *)&gr->after_poll, NULL);
         uv_close((uv_handle_t *)&gr->before_poll, NULL);
@@ -121,30 +170,86 @@ static void write_failed(struct node_raft *r, enum ledger_error rv)
     r->shell.storage_failed(r, why);
 }
 
+/* On a pool thread: touches only the job's fields (struct node_group). */
+static void sync_on_pool(uv_work_t *w)
+{
+    struct node_raft *r = w->data;
+    struct node_group *gr = &r->group;
+    gr->sync.t0 = uv_hrtime();
+    gr->sync.rc = fdatasync(gr->sync.fd);
+    gr->sync.err = errno;
+    gr->sync.t1 = uv_hrtime();
+}
+
+/* Back on the loop (status is never UV_ECANCELED: nothing cancels it). */
+static void synced(uv_work_t *w, int status)
+{
+    (void)status;
+    struct node_raft *r = w->data;
+    struct node_group *gr = &r->group;
+    gr->sync.busy = false;
+    close(gr->sync.fd);
+    gr->sync.fd = -1;
+    if (gr->sync.rc != 0) {
+        /* What reached the disk is unknown (store.h): nothing more may be
+         * acknowledged, by this process. */
+        if (r->ledger && !gr->sync.stopped)
+            ledger_sync_failed(r->ledger, gr->sync.err);
+        node_fatal(r->base, "ledger: fdatasync: %s", strerror(gr->sync.err));
+    }
+    if (gr->sync.stopped)
+        return;
+    histogram_observe_ns(&r->metrics.fsync, gr->sync.t0, gr->sync.t1);
+    if (gr->sync.untold && gr->sync.work_epoch == gr->sync.epoch && leads(r, gr->sync.term))
+        told(r);
+    node_group_flush(r); /* what arrived meanwhile */
+}
+
 void node_group_flush(struct node_raft *r)
 {
     struct node_group *gr = &r->group;
-    if (gr->g.entries == 0)
+    reconcile(r);
+    if (gr->g.entries == 0) {
+        close_group(gr);
         return;
+    }
     bool leader = r->cons.role == CONS_LEADER && !r->base->stopping;
     if (!ledger_group_writable(&gr->g, leader, r->cons.term)) {
         drop(r);
         return;
     }
+    if (gr->sync.busy || gr->sync.untold)
+        return; /* the sync's completion writes it */
     size_t n = gr->g.entries;
     /* Closed before anything below can append again (the core's output
      * may lead to more entries: they form the next group). */
     close_group(gr);
+    int fd = -1;
     enum ledger_error rv = ledger_batch_rebuild(gr->batch, r->ledger, n);
     if (rv == LEDGER_OK)
-        rv = ledger_append_batch(r->ledger, gr->batch);
+        rv = ledger_append_batch_nosync(r->ledger, gr->batch, &fd);
     if (rv != LEDGER_OK) {
         ledger_batch_begin(gr->batch, r->ledger);
         write_failed(r, rv);
         return;
     }
-    r->shell.storage_ok(r);
-    appended(r);
+    struct cons_entry end = {.index = ledger_last_index(r->ledger),
+                             .term = ledger_last_term(r->ledger)};
+    ledger_head_hash(r->ledger, end.hash);
+    gr->sync.end = end;
+    gr->sync.first = end.index - n + 1;
+    gr->sync.term = r->cons.term;
+    gr->sync.untold = true;
+    if (fd < 0) { /* durable already (no descriptor to spare: synced here) */
+        told(r);
+        return;
+    }
+    gr->sync.fd = fd;
+    gr->sync.busy = true;
+    gr->sync.work_epoch = gr->sync.epoch;
+    gr->sync.work.data = r;
+    /* Fails only for a NULL callback. */
+    uv_queue_work(r->base->loop, &gr->sync.work, sync_on_pool, synced);
 }
 
 int node_group_add(struct node_raft *r, const uint32_t *types, const uint8_t *const *payloads,
@@ -159,6 +264,7 @@ int node_group_add(struct node_raft *r, const uint32_t *types, const uint8_t *co
     size_t bytes = 0;
     for (size_t i = 0; i < count; i++)
         bytes += lens[i];
+    reconcile(r);
     switch (ledger_group_on_append(&gr->g, r->cons.term, count, bytes)) {
     case LEDGER_GROUP_WRITE_FIRST:
         node_group_flush(r);

@@ -277,9 +277,7 @@ void node_repl_elected(struct node_raft *r)
     int rv =
         node_repl_append(r, LEDGER_ENTRY_ELECTION, &p, &len, 1, &first, &last, err, sizeof(err));
     msgpack_sbuffer_destroy(&sb);
-    if (rv == 0)
-        node_group_flush(r); /* the new term's first entry is written at once */
-    if (rv == -2 || (rv == 0 && r->cons.role != CONS_LEADER))
+    if (rv == -2)
         return; /* the disk refused it: stepped down already */
     if (rv != 0)
         node_fatal(r->base, "cannot record the election: %s", err);

@@ -62,6 +62,19 @@ struct node_group {
     uv_prepare_t before_poll; /* appends made in timers, before the loop waits */
     uv_check_t after_poll;    /* appends made in I/O callbacks */
     bool open;                /* the handles are initialized */
+    /* The group written last: in the ledger, synced on the thread pool,
+     * told to the core (cons_appended) only once durable. */
+    struct {
+        uv_work_t work;
+        bool busy;    /* the pool holds work: the fields below it are the pool's */
+        bool untold;  /* entries first..end.index are written and not told to the core */
+        bool stopped; /* the node stopped: the completion only closes fd */
+        uint64_t first, term;
+        uint64_t epoch, work_epoch; /* epoch: bumped when untold entries are cut */
+        struct cons_entry end;
+        int fd, rc, err; /* rc, err: the pool's fdatasync */
+        uint64_t t0, t1; /* when it ran (uv_hrtime) */
+    } sync;
 };
 
 /* What the consensus shell last reported, to raise events on changes. */
@@ -190,6 +203,10 @@ int node_group_add(struct node_raft *r, const uint32_t *types, const uint8_t *co
                    const size_t *lens, size_t count, uint64_t *first, uint64_t *last, char *err,
                    size_t errlen);
 void node_group_flush(struct node_raft *r);
+/* The disk refused another write: entries written and not yet told to the
+ * core are cut (they were acknowledged to no one) before the core goes
+ * back to what the ledger holds. */
+void node_group_abandon(struct node_raft *r);
 
 /* Feeds the entries after *applied up to commit (at most the ledger's
  * last) to fn in order, for a layer that folds committed entries; fn sets
