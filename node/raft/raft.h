@@ -29,7 +29,8 @@ struct node_raft_hooks {
     void (*on_read_only)(void *ctx, bool ro, bool was_leader);
     /* After every core output was performed (the leader's checkpoints). */
     void (*after_output)(void *ctx);
-    /* Leader: the entry recording its election was appended. */
+    /* Leader: the entry recording its election joined the group of this
+     * turn (node_group.c); what this appends joins it too. */
     void (*on_elected)(void *ctx);
     /* Stopping, before the timer closes and the HTTP server stops. */
     void (*on_stop)(void *ctx);

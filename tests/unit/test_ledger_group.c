@@ -142,6 +142,66 @@ static void test_a_batch_holding_other_records_is_not_rebuilt(void **state)
     fx_free(f);
 }
 
+/* ---- writing now, syncing elsewhere ------------------------------------ */
+
+static int count_syncs(int fd, enum ledger_sync_what what, void *arg)
+{
+    (*(int *)arg)++;
+    return what == LEDGER_SYNC_DATA ? fdatasync(fd) : fsync(fd);
+}
+
+static void
+test_a_batch_written_without_its_sync_is_readable_and_leaves_the_sync_to_the_caller(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new();
+    int syncs = 0;
+    struct ledger_options opt = {.sync = count_syncs, .sync_arg = &syncs};
+    fx_build_small(f, &opt);
+    int before = syncs, fd = -1;
+    fx_begin(f);
+    fx_note(f, 2, 10);
+    fx_note(f, 2, 11);
+    assert_int_equal(ledger_append_batch_nosync(f->l, f->b, &fd), LEDGER_OK);
+    assert_int_equal(syncs, before); /* the store synced nothing */
+    assert_true(fd >= 0);
+    assert_int_equal(ledger_last_index(f->l), 11);
+    uint8_t *b;
+    size_t n;
+    assert_int_equal(ledger_read_entry(f->l, 11, &b, &n), LEDGER_OK);
+    free(b);
+    assert_int_equal(fdatasync(fd), 0);
+    close(fd);
+    fx_begin(f); /* the next batch chains on the unsynced one */
+    fx_note(f, 2, 12);
+    fx_commit(f);
+    fx_open(f, &opt);
+    assert_int_equal(ledger_last_index(f->l), 12);
+    struct ledger_verify_report rep;
+    assert_int_equal(verify_dir(f, &rep), LEDGER_VERIFY_OK);
+    fx_free(f);
+}
+
+static void test_a_sync_that_failed_elsewhere_poisons_the_store(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new();
+    fx_build_small(f, NULL);
+    int fd = -1;
+    fx_begin(f);
+    fx_note(f, 2, 10);
+    assert_int_equal(ledger_append_batch_nosync(f->l, f->b, &fd), LEDGER_OK);
+    close(fd);
+    ledger_sync_failed(f->l, EIO);
+    fx_begin(f);
+    assert_int_equal(ledger_batch_add_entry(f->b, 2, LEDGER_ENTRY_NOTE, 0, "n1",
+                                            (const uint8_t *)"\xa1x", 2, NULL, NULL),
+                     LEDGER_EFATAL);
+    assert_int_equal(ledger_append_batch(f->l, f->b), LEDGER_EFATAL);
+    assert_int_equal(ledger_io_errno(f->l), EIO);
+    fx_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -156,6 +216,9 @@ int main(void)
         cmocka_unit_test(test_rebuilding_keeps_only_the_entries_asked_for),
         cmocka_unit_test(test_a_group_whose_entries_no_longer_follow_the_head_is_refused),
         cmocka_unit_test(test_a_batch_holding_other_records_is_not_rebuilt),
+        cmocka_unit_test(
+            test_a_batch_written_without_its_sync_is_readable_and_leaves_the_sync_to_the_caller),
+        cmocka_unit_test(test_a_sync_that_failed_elsewhere_poisons_the_store),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
