@@ -30,7 +30,8 @@ int cons_msg_encode(const struct cons_msg *m, const struct cons_wire_entry *entr
     msgpack_pack_uint64(&pk, m->term);
     msgpack_pack_uint64(&pk, m->last_log_index);
     msgpack_pack_uint64(&pk, m->last_log_term);
-    if (m->granted)
+    /* A VOTE has no use for granted: its slot carries transfer. */
+    if (m->type == CONS_MSG_VOTE ? m->transfer : m->granted)
         msgpack_pack_true(&pk);
     else
         msgpack_pack_false(&pk);
@@ -96,7 +97,10 @@ int cons_msg_decode(const struct msgpack_object *body, struct cons_msg *m,
             memcpy(m->sig, sig->via.bin.ptr, CONS_SIG_BYTES);
     }
     m->type = (enum cons_msg_type)type;
-    m->granted = f[4].via.boolean;
+    if (m->type == CONS_MSG_VOTE)
+        m->transfer = f[4].via.boolean;
+    else
+        m->granted = f[4].via.boolean;
     memcpy(m->prev_hash, f[7].via.bin.ptr, CONS_HASH_BYTES);
     m->n_entries = list->size;
     return 0;

@@ -24,6 +24,18 @@ void cons__become_follower(struct cons *c, uint64_t now, uint64_t term, struct c
  * it and renew its lease. */
 void cons__follow(struct cons *c, uint64_t now, const struct cons_msg *m, struct cons_out *out);
 void cons__ack(struct cons *c, uint64_t now, int32_t from);
+void cons__become_candidate(struct cons *c, uint64_t now, bool transfer, struct cons_out *out);
+/* Leader: member i answered within the last election timeout. */
+bool cons__live(const struct cons *c, uint64_t now, int32_t i);
+
+/* transfer.c */
+/* Leader: sends TIMEOUT_NOW to the transfer's target if its log is known
+ * to match ours to the end. */
+void cons__transfer_progress(struct cons *c, struct cons_out *out);
+/* Ends a transfer that finished or failed (reported in out). */
+void cons__transfer_check(struct cons *c, uint64_t now, struct cons_out *out);
+void cons__on_timeout_now(struct cons *c, uint64_t now, const struct cons_msg *m,
+                          struct cons_out *out);
 
 /* replicate.c */
 void cons__rep_start(struct cons *c);

@@ -188,8 +188,9 @@ static void become_leader(struct cons *c, uint64_t now, struct cons_out *out)
     c->heartbeat_due = cons_sat_add(now, c->cfg.heartbeat_ms);
 }
 
-/* §3.4: increment the term, vote for itself, ask everyone else. */
-static void become_candidate(struct cons *c, uint64_t now, struct cons_out *out)
+/* §3.4: increment the term, vote for itself, ask everyone else. transfer:
+ * the leader handed over (TIMEOUT_NOW, §3.10), and the VOTEs say so. */
+void cons__become_candidate(struct cons *c, uint64_t now, bool transfer, struct cons_out *out)
 {
     c->role = CONS_CANDIDATE;
     c->term++;
@@ -200,7 +201,13 @@ static void become_candidate(struct cons *c, uint64_t now, struct cons_out *out)
     memset(c->last_ack, 0, sizeof(c->last_ack));
     c->votes[c->cfg.self] = true;
     reset_election_deadline(c, now);
-    broadcast(c, out, CONS_MSG_VOTE, c->term);
+    for (int32_t i = 0; i < c->cfg.n; i++) {
+        if (i == c->cfg.self)
+            continue;
+        struct cons_msg m = cons__reply(c, CONS_MSG_VOTE, i, c->term, false);
+        m.transfer = transfer;
+        cons__emit(out, &m);
+    }
     if (count_votes(c) >= cons_quorum(c))
         become_leader(c, now, out);
 }
@@ -221,7 +228,7 @@ static void become_precandidate(struct cons *c, uint64_t now, struct cons_out *o
     c->votes[c->cfg.self] = true;
     broadcast(c, out, CONS_MSG_PREVOTE, c->term + 1);
     if (count_votes(c) >= cons_quorum(c))
-        become_candidate(c, now, out);
+        cons__become_candidate(c, now, false, out);
 }
 
 /* ---- message handlers ------------------------------------------------- */
@@ -252,14 +259,16 @@ static void on_prevote_resp(struct cons *c, uint64_t now, const struct cons_msg 
         return;
     c->votes[m->from] = true;
     if (count_votes(c) >= cons_quorum(c))
-        become_candidate(c, now, out);
+        cons__become_candidate(c, now, false, out);
 }
 
 static void on_vote(struct cons *c, uint64_t now, const struct cons_msg *m, struct cons_out *out)
 {
     /* §4.2.3 leader stickiness: with a live leader, the request is
-     * disregarded entirely: no reply, and the term does not move. */
-    if (in_lease(c, now))
+     * disregarded entirely: no reply, and the term does not move; unless
+     * the leader itself asked the candidate to stand (§3.10), which is why
+     * it is running at all. */
+    if (!m->transfer && in_lease(c, now))
         return;
     if (m->term > c->term)
         cons__become_follower(c, now, m->term, out);
@@ -340,6 +349,11 @@ static void on_heartbeat_resp(struct cons *c, uint64_t now, const struct cons_ms
 
 /* A response of the current term from a follower: it counts for
  * check-quorum (§6.2), whether a HEARTBEAT_RESP or an APPEND_RESP. */
+bool cons__live(const struct cons *c, uint64_t now, int32_t i)
+{
+    return c->acked[i] && (now < c->last_ack[i] || now - c->last_ack[i] < cons_timeout_ms(c));
+}
+
 void cons__ack(struct cons *c, uint64_t now, int32_t from)
 {
     c->last_ack[from] = now;
@@ -370,11 +384,13 @@ void cons_init(struct cons *c, const struct cons_config *cfg, const struct cons_
     reset_election_deadline(c, now_ms);
     c->heartbeat_due = UINT64_MAX;
     c->quorum_check_due = UINT64_MAX;
+    c->transfer_to = CONS_NONE;
 }
 
 void cons_tick(struct cons *c, uint64_t now_ms, struct cons_out *out)
 {
     memset(out, 0, sizeof(*out));
+    c->commit_undo_set = false;
     if (c->role == CONS_LEADER) {
         if (now_ms >= c->quorum_check_due) {
             /* §6.2: step down in the same term; the majority may already be
@@ -384,6 +400,8 @@ void cons_tick(struct cons *c, uint64_t now_ms, struct cons_out *out)
             cons__become_follower(c, now_ms, c->term, out);
         } else if (now_ms >= c->heartbeat_due) {
             cons__rep_heartbeat(c, out);
+            /* Again, in case the last TIMEOUT_NOW was lost. */
+            cons__transfer_progress(c, out);
             c->heartbeat_due = cons_sat_add(now_ms, c->cfg.heartbeat_ms);
         }
     } else {
@@ -406,6 +424,7 @@ void cons_tick(struct cons *c, uint64_t now_ms, struct cons_out *out)
             become_precandidate(c, now_ms, out);
         }
     }
+    cons__transfer_check(c, now_ms, out);
     if (out->persist)
         mark_persist(c, out);
 }
@@ -413,6 +432,7 @@ void cons_tick(struct cons *c, uint64_t now_ms, struct cons_out *out)
 void cons_recv(struct cons *c, uint64_t now_ms, const struct cons_msg *m, struct cons_out *out)
 {
     memset(out, 0, sizeof(*out));
+    c->commit_undo_set = false;
     if (!m || m->from < 0 || m->from >= c->cfg.n || m->from == c->cfg.self ||
         m->to != c->cfg.self || m->type < CONS_MSG_PREVOTE || m->type >= CONS_MSG_TYPE_END)
         return;
@@ -443,9 +463,13 @@ void cons_recv(struct cons *c, uint64_t now_ms, const struct cons_msg *m, struct
     case CONS_MSG_APPEND_RESP:
         cons__on_append_resp(c, now_ms, m, out);
         break;
+    case CONS_MSG_TIMEOUT_NOW:
+        cons__on_timeout_now(c, now_ms, m, out);
+        break;
     case CONS_MSG_TYPE_END:
         break;
     }
+    cons__transfer_check(c, now_ms, out);
     if (out->persist)
         mark_persist(c, out);
 }
@@ -471,7 +495,13 @@ void cons_storage_failed(struct cons *c, uint64_t now_ms, const struct cons_pers
     /* The commit index stays what it was as far as the log reaches: every
      * commit reported so far was of entries then durable, and a log never
      * loses a committed entry (§3.5), so the clamp only drops what the
-     * failed out would have reported. */
+     * failed out would have reported. Except when that out also replaced
+     * entries the commit covered: the log on disk still holds the old ones,
+     * which are not known committed, so the commit index goes back to
+     * where it was before that out. */
+    if (c->commit_undo_set && c->commit_undo < c->commit)
+        c->commit = c->commit_undo;
+    c->commit_undo_set = false;
     struct cons_log view = c->log;
     cons_set_log(c, &view, last, c->commit);
     if (!c->storage_failed) {
@@ -486,13 +516,21 @@ void cons_storage_ok(struct cons *c)
     c->storage_failed = false;
 }
 
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
 uint64_t cons_next_deadline(const struct cons *c)
 {
+    uint64_t at;
     if (c->role == CONS_LEADER)
-        return c->heartbeat_due < c->quorum_check_due ? c->heartbeat_due : c->quorum_check_due;
-    if (c->storage_failed && c->storage_probe_at < c->election_deadline)
-        return c->storage_probe_at;
-    return c->election_deadline;
+        at = min_u64(c->heartbeat_due, c->quorum_check_due);
+    else if (c->storage_failed)
+        at = min_u64(c->storage_probe_at, c->election_deadline);
+    else
+        at = c->election_deadline;
+    return c->transfer_to != CONS_NONE ? min_u64(at, c->transfer_deadline) : at;
 }
 
 bool cons_read_only(const struct cons *c, uint64_t now_ms)

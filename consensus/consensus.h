@@ -49,6 +49,9 @@ enum cons_msg_type {
     CONS_MSG_HEARTBEAT_RESP,
     CONS_MSG_APPEND, /* AppendEntries carrying entries prev_index+1 .. prev_index+n_entries */
     CONS_MSG_APPEND_RESP,
+    /* The leader hands over (§3.10): the receiver, whose log the leader
+     * knows to be as long as its own, stands for election at once. */
+    CONS_MSG_TIMEOUT_NOW,
     CONS_MSG_TYPE_END
 };
 
@@ -74,6 +77,10 @@ struct cons_msg {
     uint64_t last_log_index; /* PREVOTE, VOTE */
     uint64_t last_log_term;  /* PREVOTE, VOTE */
     bool granted;            /* PREVOTE_RESP, VOTE_RESP; APPEND_RESP: success */
+    /* VOTE: the candidate stands because its leader sent it TIMEOUT_NOW
+     * (§3.10), so voters disregard their leader lease (§4.2.3). On the wire
+     * it travels in granted's place, which a VOTE does not use. */
+    bool transfer;
     /* HEARTBEAT, APPEND: the leader's commit index (a HEARTBEAT carries at
      * most what the follower is known to match, so it never commits an
      * unverified entry). */
@@ -117,6 +124,8 @@ struct cons_persist {
     int32_t voted_for; /* CONS_NONE or a member number */
 };
 
+enum cons_transfer_end { CONS_TRANSFER_NONE = 0, CONS_TRANSFER_DONE, CONS_TRANSFER_FAILED };
+
 struct cons_out {
     bool persist; /* term or vote changed: persist before sending */
     struct cons_persist state;
@@ -134,6 +143,12 @@ struct cons_out {
      * it takes one again (a small write and sync) and, if it does, say so
      * with cons_storage_ok. A failed probe needs no call. */
     bool probe_storage;
+    /* A leadership transfer (cons_transfer) ended in this call: done (its
+     * target leads in a newer term) or failed (why says how; a leader that
+     * is still one takes proposals again). NONE otherwise. */
+    enum cons_transfer_end transfer_end;
+    int32_t transfer_target;
+    const char *transfer_why;
     struct cons_msg msgs[CONS_MAX_OUT];
     size_t nmsgs;
 };
@@ -155,6 +170,11 @@ struct cons {
     uint64_t last_log_index, last_log_term;
     uint8_t last_log_hash[CONS_HASH_BYTES];
     uint64_t commit; /* highest index known committed */
+    /* The commit index before the call that emitted log changes (a
+     * follower's truncate or append), valid until the next call: if the disk
+     * refuses those changes, the commit index goes back to it. */
+    uint64_t commit_undo;
+    bool commit_undo_set;
     struct cons_log log;
     uint64_t next_index[CONS_MAX_MEMBERS];  /* leader: next entry to send each member */
     uint64_t match_index[CONS_MAX_MEMBERS]; /* leader: highest entry known to match */
@@ -176,6 +196,17 @@ struct cons {
     bool storage_failed;
     uint64_t storage_probe_at;   /* when cons_tick next asks for a probe */
     uint64_t storage_backoff_ms; /* the wait after that probe */
+    /* leader: the commit index each follower was last sent, as far as it
+     * can apply it (capped by what it is known to match); cons_flush pushes
+     * a newer one. */
+    uint64_t commit_told[CONS_MAX_MEMBERS];
+    bool commit_push; /* leader: the commit index advanced since cons_flush */
+    /* Leadership transfer (§3.10), from cons_transfer until it ends (done or
+     * failed, reported in a cons_out): the target, the term it started in
+     * and when it gives up (one election timeout later). */
+    int32_t transfer_to; /* CONS_NONE: no transfer running */
+    uint64_t transfer_term;
+    uint64_t transfer_deadline;
 };
 
 /* Starts as a follower in the persisted term with a randomized election
@@ -231,6 +262,39 @@ void cons_storage_failed(struct cons *c, uint64_t now_ms, const struct cons_pers
 /* A log write succeeded (an append, or the shell's probe): the node may
  * stand for election again. */
 void cons_storage_ok(struct cons *c);
+
+/* Once per wake-up of the shell's loop, after every event of that wake-up
+ * was handed in: followers that can apply more than the commit index they
+ * were last sent hear the new one now (a HEARTBEAT carrying it), not at
+ * the next heartbeat. Coalesced: one message per follower however many
+ * answers advanced the commit index in the wake-up. Clears and fills *out. */
+void cons_flush(struct cons *c, uint64_t now_ms, struct cons_out *out);
+
+/* Leadership transfer (§3.10). */
+enum cons_transfer_rc {
+    CONS_TRANSFER_OK = 0,
+    CONS_TRANSFER_NOT_LEADER,
+    CONS_TRANSFER_RUNNING,    /* one is already running */
+    CONS_TRANSFER_BAD_TARGET, /* not a member, or this node itself */
+    CONS_TRANSFER_SILENT,     /* the target has not answered within an election timeout */
+    CONS_TRANSFER_NO_TARGET,  /* no follower has answered within an election timeout */
+};
+/* Leader only: hands leadership to member `to`, or (CONS_NONE) to the
+ * follower with the longest log among those heard within an election
+ * timeout. The leader takes no proposals while it runs (cons_transferring:
+ * the shell refuses them), brings the target's log up to its own, then sends
+ * it TIMEOUT_NOW; the target stands for election at once, skipping pre-vote,
+ * and its voters disregard their leases. A transfer that has not ended
+ * within an election timeout fails, and a leader that still leads resumes.
+ * The end is reported in a later cons_out (transfer_end). Clears and fills
+ * *out; returns CONS_TRANSFER_OK with the chosen target in *target. */
+enum cons_transfer_rc cons_transfer(struct cons *c, uint64_t now_ms, int32_t to, int32_t *target,
+                                    struct cons_out *out);
+
+/* Leader with a transfer running: proposals are refused. */
+bool cons_transferring(const struct cons *c);
+
+const char *cons_transfer_strerror(enum cons_transfer_rc rc);
 
 /* Time has reached now_ms: fire whatever is due (election, heartbeat,
  * check-quorum). Clears and fills *out. */

@@ -125,6 +125,7 @@ void cons__commit_to(struct cons *c, uint64_t index, struct cons_out *out)
     if (index > c->commit) {
         c->commit = index;
         out->commit = index;
+        c->commit_push = c->role == CONS_LEADER;
     }
 }
 
@@ -155,8 +156,10 @@ void cons__rep_start(struct cons *c)
         c->rep_live[i] = false;
         c->probing[i] = false;
         c->refused_lo[i] = UINT64_MAX;
+        c->commit_told[i] = 0;
     }
     c->match_index[c->cfg.self] = c->last_log_index;
+    c->commit_push = false;
 }
 
 void cons_peer_restarted(struct cons *c, int32_t member)
@@ -187,6 +190,15 @@ static bool has_work(const struct cons *c, int32_t i)
            !c->probing[i];
 }
 
+/* Follower i was sent commit index commit, capped at upto (what the
+ * message lets it apply). */
+static void tell_commit(struct cons *c, int32_t i, uint64_t upto)
+{
+    uint64_t k = c->commit < upto ? c->commit : upto;
+    if (k > c->commit_told[i])
+        c->commit_told[i] = k;
+}
+
 /* One APPEND to i, from next_index[i], with up to max entries (0: a
  * probe). False (nothing sent) when out is full or the entry before
  * next_index cannot be read from the view. */
@@ -204,6 +216,7 @@ static bool send_append(struct cons *c, int32_t i, uint64_t max, struct cons_out
     /* The entries travel with the message, so the follower can commit up to
      * the leader's commit as far as they reach (it caps it itself). */
     m.commit = c->commit;
+    tell_commit(c, i, m.prev_index + m.n_entries);
     cons__emit(out, &m);
     if (c->inflight[i] < CONS_MAX_INFLIGHT)
         c->inflight[i]++;
@@ -232,14 +245,33 @@ static bool send_probe(struct cons *c, int32_t i, struct cons_out *out)
     return true;
 }
 
-static void send_heartbeat(const struct cons *c, int32_t i, struct cons_out *out)
+static void send_heartbeat(struct cons *c, int32_t i, struct cons_out *out)
 {
     struct cons_msg m = cons__reply(c, CONS_MSG_HEARTBEAT, i, c->term, false);
     /* A heartbeat proves nothing about the follower's log, so it carries at
      * most what the follower is known to match: it can never make a
      * follower commit an entry that differs from the leader's. */
     m.commit = c->commit < c->match_index[i] ? c->commit : c->match_index[i];
+    tell_commit(c, i, m.commit);
     cons__emit(out, &m);
+}
+
+void cons_flush(struct cons *c, uint64_t now_ms, struct cons_out *out)
+{
+    (void)now_ms;
+    memset(out, 0, sizeof(*out));
+    c->commit_undo_set = false;
+    if (c->role != CONS_LEADER || !c->commit_push)
+        return;
+    c->commit_push = false;
+    /* A follower that was sent entries the new commit index covers applies
+     * them now rather than up to a heartbeat interval later: what waits on
+     * every member (a rollback applied everywhere) waits that much less. */
+    for (int32_t i = 0; i < c->cfg.n; i++) {
+        uint64_t can = c->commit < c->match_index[i] ? c->commit : c->match_index[i];
+        if (i != c->cfg.self && can > c->commit_told[i])
+            send_heartbeat(c, i, out);
+    }
 }
 
 /* Fills followers' pipelines round-robin, one APPEND per follower per
@@ -308,6 +340,7 @@ void cons_appended(struct cons *c, uint64_t now_ms, const struct cons_entry *las
                    struct cons_out *out)
 {
     memset(out, 0, sizeof(*out));
+    c->commit_undo_set = false;
     /* The core never invents entries: the shell appends (its election
      * entry is §8's no-op) and tells the core. Only a leader appends, only
      * in its own term, and its log only grows (Leader Append-Only, §3.5). */
@@ -451,6 +484,12 @@ void cons__on_append(struct cons *c, uint64_t now, const struct cons_msg *m, str
      * beyond: older entries after it are not known to match), so that is
      * both the acknowledged match and the most that may be committed. */
     uint64_t matched = m->prev_index + m->n_entries;
+    if (out->truncate || out->append_count) {
+        /* The commit may cover entries this out writes: it holds only if
+         * the write does (cons_storage_failed). */
+        c->commit_undo = c->commit;
+        c->commit_undo_set = true;
+    }
     cons__commit_to(c, m->commit < matched ? m->commit : matched, out);
     r.term = c->term;
     r.granted = true;
@@ -524,4 +563,6 @@ void cons__on_append_resp(struct cons *c, uint64_t now, const struct cons_msg *m
     while (has_work(c, i) && send_append(c, i, CONS_MAX_BATCH, out))
         ;
     advance_commit(c, out);
+    if (i == c->transfer_to && m->granted)
+        cons__transfer_progress(c, out);
 }

@@ -267,6 +267,8 @@ int ctl_cmd_drill_run(const struct ctl_opts *o, int argc, char **argv);
 int ctl_cmd_drill_history(const struct ctl_opts *o, int argc, char **argv);
 /* health.c: health [--ready], one probe of /health/live (or /ready). */
 int ctl_cmd_health(const struct ctl_opts *o, int argc, char **argv);
+/* leader.c: leader transfer [--to ID] (POST /leader/transfer). */
+int ctl_cmd_leader(const struct ctl_opts *o, int argc, char **argv);
 
 /* deploy_view.c: how deployments are printed for people. */
 /* The plan of a POST /deployments answer (202, 200 dry run, 422):

@@ -406,6 +406,27 @@ static const struct page pages[] = {
      "  /recovery (an older chimerad); 5 cannot connect; 6 auth refused;\n"
      "  7 unavailable (503); 3 another error status; 1 an answer that could\n"
      "  not be used; 2 usage error\n"},
+    {"leader", "move leadership to another member (etcdctl move-leader)",
+     "leader transfer [--to ID] [--json]",
+     "POST /leader/transfer: the leader hands leadership to member ID (default:\n"
+     "the follower with the longest log among those heard within an election\n"
+     "timeout) and answers once ID leads, in the next term, without waiting for\n"
+     "an election timeout (Raft's leadership transfer, dissertation section 3.10).\n"
+     "Meanwhile it refuses new writes (503 \"leadership transfer in progress\");\n"
+     "if the target has not taken over within an election timeout, the leader\n"
+     "leads on. A follower's 307 is followed to the leader. Needs the admin\n"
+     "token. chimerad does the same by itself on SIGTERM when it leads.\n"
+     "\n"
+     "Options:\n"
+     "  --to ID   the member to hand over to\n"
+     "  --json    {\"from\", \"to\", \"term\"}\n"
+     "\n"
+     "Example:\n"
+     "  chimeractl leader transfer --to n2\n",
+     "  0 ID leads; 8 refused (409: ID is not another member or has not been\n"
+     "  heard within an election timeout, or a transfer is already running);\n"
+     "  7 the transfer failed or no leader is known (503); 4 the node has no\n"
+     "  /leader/transfer (an older chimerad); 5, 6, 3, 1, 2 as for every command\n"},
     {"health", "one liveness (or readiness) probe of a node", "health [--live|--ready] [--json]",
      "One GET /health/live (with --ready: /health/ready) of the node behind\n"
      "--addr (the first endpoint that answers), answered by the exit status:\n"
@@ -502,7 +523,7 @@ static void print_page(const struct page *p)
 
 static const char *const top_names[] = {"status", "events",      "keygen",     "version",  "ledger",
                                         "deploy", "deployments", "deployment", "rollback", "drill",
-                                        "chaos",  "recovery",    "health",     "help"};
+                                        "chaos",  "recovery",    "health",     "leader",   "help"};
 static const char *const ledger_names[] = {"show", "tail", "head", "note", "verify"};
 static const char *const drill_names[] = {"validate", "list", "run", "history"};
 

@@ -27,6 +27,7 @@ static const struct command commands[] = {
     {"chaos", ctl_cmd_chaos},
     {"recovery", ctl_cmd_recovery},
     {"health", ctl_cmd_health},
+    {"leader", ctl_cmd_leader},
     /* clang-format on */
 };
 

@@ -321,6 +321,8 @@ done
 printf 'export PATH="%s:$PATH"\nexport CHIMERA_ADDR=%s CHIMERA_ADMIN_TOKEN_FILE=%s\n' \
     "$bin" "$addrs" "$state/admin.token" >"$fed/env"
 echo
+echo "Console: http://127.0.0.1:$((base + 1001))/ui/ (every node serves it; the admin token for its buttons is in $(shown "$state/admin.token"))"
+echo
 echo "For chimeractl in another terminal, paste (or: . $(shown "$fed/env")):"
 sed 's/^/  /' "$fed/env"
 echo

@@ -302,8 +302,52 @@ static const struct {
 } stop_signals[NODE_STOP_SIGNALS] = {
     {SIGINT, "SIGINT"}, {SIGTERM, "SIGTERM"}, {SIGHUP, "SIGHUP"}, {SIGQUIT, "SIGQUIT"}};
 
+static void free_handle(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void stop_after_hand_over(uv_timer_t *t)
+{
+    struct node *n = t->data;
+    uv_close((uv_handle_t *)t, free_handle);
+    shutdown_node(n, "SIGTERM");
+}
+
+/* Called from deep inside the consensus shell (a message being handled):
+ * the stop, which closes the transport that delivered it, waits for the
+ * next turn of the loop. */
+static void on_handed_over(struct node_raft *r, void *arg, bool done, int32_t to, uint64_t term,
+                           const char *why)
+{
+    (void)r, (void)done, (void)to, (void)term, (void)why;
+    struct node *n = arg;
+    uv_timer_t *t = malloc(sizeof(*t));
+    if (!t || uv_timer_init(n->base.loop, t) != 0) {
+        free(t);
+        shutdown_node(n, "SIGTERM");
+        return;
+    }
+    t->data = n;
+    uv_timer_start(t, stop_after_hand_over, 0, 0);
+}
+
+/* SIGTERM on the leader of a federation: leadership goes to the most
+ * up-to-date follower first (§3.10), so a rolling restart has no write gap
+ * of an election timeout; the node stops when that is done or has failed
+ * (within an election timeout). A second signal stops it at once. */
+static bool hand_over(struct node *n)
+{
+    if (n->base.stopping || n->raft.cons.role != CONS_LEADER || n->raft.transfer.fn)
+        return false;
+    return node_cons_transfer(&n->raft, CONS_NONE, "SIGTERM", on_handed_over, n) ==
+           CONS_TRANSFER_OK;
+}
+
 static void on_signal(uv_signal_t *s, int signum)
 {
+    if (signum == SIGTERM && hand_over(s->data))
+        return;
     const char *name = "signal";
     for (size_t i = 0; i < NODE_STOP_SIGNALS; i++)
         if (stop_signals[i].signum == signum)

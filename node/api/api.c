@@ -375,6 +375,7 @@ static const struct api_route {
     {true, ROUTE_POST, "/chaos/enable", PATH_TRIMMED, api_chaos_enable, true, "use POST"},
     {false, ROUTE_READ, "/drills", PATH_TRIMMED, api_drills_get, false, NULL},
     {true, ROUTE_POST, "/drills", PATH_TRIMMED, api_drills_post, true, "use GET or POST"},
+    {true, ROUTE_POST, "/leader/transfer", PATH_TRIMMED, api_leader_transfer, true, "use POST"},
     /* The console (api_ui.c). */
     {false, ROUTE_READ, "/ui", PATH_EXACT, api_ui_get, false, "method not allowed; use GET"},
     {false, ROUTE_READ, "/ui/", PATH_PREFIX, api_ui_get, false, "method not allowed; use GET"},

@@ -124,6 +124,9 @@ void api_events_stop(struct node_api *api);
 void api_drills_post(struct node_api *api, struct http_request *req);
 void api_drills_get(struct node_api *api, struct http_request *req);
 
+/* POST /leader/transfer (api_leader.c). */
+void api_leader_transfer(struct node_api *api, struct http_request *req);
+
 /* The chaos endpoints (api_chaos.c). */
 void api_chaos_get(struct node_api *api, struct http_request *req);
 void api_chaos_inject(struct node_api *api, struct http_request *req);

@@ -110,7 +110,7 @@ static void request_metrics(FILE *f, const struct node_api *api)
 static void raft_metrics(FILE *f, struct node_api *api)
 {
     const struct node_raft *r = api->raft;
-    const struct node_raft_metrics *m = &r->metrics;
+    const struct raft_metrics *m = &r->metrics;
     metric(f, "chimera_build_info", "gauge",
            "Always 1: the version of chimerad and the commit it was built from.");
     fprintf(f, "chimera_build_info{version=\"%s\",commit=\"%s\"} 1\n", CHIMERA_VERSION,
@@ -134,9 +134,7 @@ static void raft_metrics(FILE *f, struct node_api *api)
                m->failed);
     metric_u64(f, "chimera_proposals_pending", "gauge",
                "Entries this node appended as leader and has not seen committed yet.",
-               r->cons.role == CONS_LEADER && m->led_last > r->cons.commit
-                   ? m->led_last - r->cons.commit
-                   : 0);
+               raft_metrics_pending(m, r->cons.role == CONS_LEADER, r->cons.commit));
     histogram_header(f, "chimera_ledger_fsync_duration_seconds",
                      "Syncs of the ledger's files (fdatasync of a batch of entries, fsync of "
                      "the folder when a segment starts).");

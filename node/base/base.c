@@ -4,6 +4,7 @@
 #include "node/base/base.h"
 
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +70,54 @@ static int config_level(const char *name)
                                         : 1;
 }
 
+/* A JSON string of s; bytes that are not UTF-8 (a peer's name off the
+ * wire, say) become '?', so the line stays one valid object. */
+static json_t *json_text(const char *s)
+{
+    json_t *j = json_string(s);
+    if (j)
+        return j;
+    char clean[1024];
+    size_t n = 0;
+    for (; s[n] && n + 1 < sizeof(clean); n++)
+        clean[n] = (unsigned char)s[n] < 0x80 ? s[n] : '?';
+    clean[n] = '\0';
+    return json_string(clean);
+}
+
+/* --log-format=json: one object per line on stderr, for log shippers:
+ * {"time", "level", "node", "kind", "message", "fields": {...}}; fields
+ * holds the event's seq and its peer when it has one (e NULL: none). */
+static void log_json(const struct node_base *b, int64_t time_ms, const char *level,
+                     const char *kind, const char *msg, const struct event *e)
+{
+    char when[40];
+    node_iso_time(time_ms, when, sizeof(when));
+    json_t *fields = json_object();
+    if (e) {
+        json_object_set_new(fields, "seq", json_integer((json_int_t)e->seq));
+        if (e->peer[0])
+            json_object_set_new(fields, "peer", json_text(e->peer));
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "time", json_string(when));
+    json_object_set_new(o, "level", json_string(level));
+    json_object_set_new(o, "node", json_text(b->cfg.id));
+    json_object_set_new(o, "kind", json_text(kind));
+    json_object_set_new(o, "message", json_text(msg));
+    json_object_set_new(o, "fields", fields);
+    char *line = json_dumps(o, JSON_COMPACT);
+    if (line)
+        fprintf(stderr, "%s\n", line);
+    free(line);
+    json_decref(o);
+}
+
+static bool log_is_json(const struct node_base *b)
+{
+    return strcmp(b->cfg.log_format, "json") == 0;
+}
+
 void node_event(struct node_base *b, const char *kind, const char *peer, const char *fmt, ...)
 {
     char msg[256];
@@ -82,6 +131,10 @@ void node_event(struct node_base *b, const char *kind, const char *peer, const c
     int level = event_level(kind);
     if (level < config_level(b->cfg.log_level))
         return;
+    if (log_is_json(b)) {
+        log_json(b, e->time_ms, level >= 2 ? "warn" : "info", kind, msg, e);
+        return;
+    }
     char when[40];
     node_iso_time((int64_t)e->time_ms, when, sizeof(when));
     fprintf(stderr, "%s %s %s %s: %s\n", when, level >= 2 ? "WARN" : "INFO", b->cfg.id, kind, msg);
@@ -94,7 +147,10 @@ void node_fatal(struct node_base *b, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    fprintf(stderr, "chimerad: %s: fatal: %s\n", b->cfg.id, msg);
+    if (log_is_json(b))
+        log_json(b, node_wall_ms(), "fatal", "node.fatal", msg, NULL);
+    else
+        fprintf(stderr, "chimerad: %s: fatal: %s\n", b->cfg.id, msg);
     exit(1);
 }
 

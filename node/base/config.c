@@ -47,6 +47,7 @@ enum opt {
     O_RECOVERY,
     O_RECOVERY_REVERT_WINDOW,
     O_LOG,
+    O_LOG_FORMAT,
     O_FEDERATION,
     O_REPLACE_KEY,
     O_CONFIG,
@@ -118,6 +119,7 @@ static const struct {
                                   "recovery_revert_window",
                                   SECS(recovery_revert_window_ms, 0, DAYS(7))},
     [O_LOG] = {"--log-level", "CHIMERA_LOG_LEVEL", "log_level", STR(log_level)},
+    [O_LOG_FORMAT] = {"--log-format", "CHIMERA_LOG_FORMAT", "log_format", STR(log_format)},
     [O_FEDERATION] = {"--federation", "CHIMERA_FEDERATION", "federation", STR(federation)},
     /* Not in the file: a replaced key is said once, not kept as a setting. */
     [O_REPLACE_KEY] = {"--replace-node-key", "CHIMERA_REPLACE_NODE_KEY", NULL,
@@ -745,6 +747,7 @@ static enum config_result resolve(struct loader *ld, struct config *c)
     strcpy(c->listen, "tcp://127.0.0.1:7100");
     strcpy(c->http, "127.0.0.1:8100");
     strcpy(c->log_level, "info");
+    strcpy(c->log_format, "text");
     strcpy(c->federation, "chimera");
     c->heartbeat_ms = 50;
     c->election_timeout_ms = 150;
@@ -795,6 +798,11 @@ static enum config_result resolve(struct loader *ld, struct config *c)
         strcmp(c->log_level, "warn") && strcmp(c->log_level, "error"))
         return fail(ld, O_LOG, "\"%s\" is not a log level; use debug, info, warn or error",
                     c->log_level);
+    if (strcmp(c->log_format, "text") && strcmp(c->log_format, "json"))
+        return fail(ld, O_LOG_FORMAT,
+                    "\"%s\" is not a log format; use text (one line per event) or json (one "
+                    "JSON object per line)",
+                    c->log_format);
     uint32_t hb = c->heartbeat_ms, el = c->election_timeout_ms;
     /* Followers must hear at least two heartbeats per election timeout, or a
      * single late one starts an election against a healthy leader. */
@@ -929,6 +937,9 @@ const char *config_usage(void)
            "      (or is still rolling out); 0 to 7 days, 0: only while rolling out.\n"
            "  --log-level LEVEL           CHIMERA_LOG_LEVEL (default info)\n"
            "      debug, info, warn or error.\n"
+           "  --log-format FORMAT         CHIMERA_LOG_FORMAT (default text)\n"
+           "      text, or json: one JSON object per line on stderr (time, level, node, kind,\n"
+           "      message, fields), for log shippers.\n"
            "  --federation NAME           CHIMERA_FEDERATION (default chimera)\n"
            "      The federation's name: the origin its ledger checkpoints are signed for.\n"
            "      Every member must use the same one.\n"
@@ -945,8 +956,8 @@ const char *config_usage(void)
            "      chaos_enabled (bool), chaos_interval (seconds or \"10m\"), chaos_probability\n"
            "      (number), chaos_dry_run (bool), chaos_faults and chaos_exclude (\"a,b\" or\n"
            "      [\"a\", \"b\"]), chaos_max_duration, chaos_window, recovery_enabled (bool),\n"
-           "      recovery_revert_window, log_level, federation. Unknown keys are errors; null\n"
-           "      means unset.\n"
+           "      recovery_revert_window, log_level, log_format, federation. Unknown keys are\n"
+           "      errors; null means unset.\n"
            "  -h, --help                  Print this help and exit.\n"
            "  --version                   Print \"chimerad VERSION\" and exit.\n"
            "\n"

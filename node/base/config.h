@@ -72,6 +72,7 @@ struct config {
      * (or is still rolling out); default WT_DEFAULT_REVERT_WINDOW_MS (5 min). */
     uint64_t recovery_revert_window_ms;
     char log_level[16];             /* debug|info|warn|error */
+    char log_format[8];             /* text|json (stderr lines); default text */
     char federation[CONFIG_ID_MAX]; /* checkpoint origin; default "chimera" */
 
     /* --replace-node-key: start although the ledger pins another key for

@@ -175,6 +175,8 @@ int http_stream_open(struct http_request *req, const void *topic, const char *ct
         memcpy(buf + hl, first, len);
     /* the request is answered: what it held goes, and what the client
      * pipelined behind it is never read */
+    if (req->on_answer)
+        req->on_answer(req, 200); /* timed to its first byte */
     http_conn_release(req);
     c->state = C_STREAM;
     c->topic = topic;

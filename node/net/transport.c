@@ -15,6 +15,7 @@
 #define RECONNECT_MIN_MS 50
 #define RECONNECT_MAX_MS 1000
 #define SEND_QUEUE_MSGS 128
+#define CLOSE_QUEUE TRANSPORT_MAX_PEERS
 #define LIVE_SCANS_PER_WINDOW 4
 #define LIVE_SCAN_MIN_MS 50
 
@@ -28,11 +29,21 @@ struct inbound {
 struct transport;
 
 /* Our push socket to one peer, its connection and how the conversation on
- * it goes (transport_live.h); guarded by the transport's lock. */
+ * it goes (transport_live.h); guarded by the transport's lock.
+ *
+ * A push socket that lost a connection is never sent on again but replaced
+ * (replace_outboxes): NNG 1.5's push protocol puts a connection back on its
+ * list of ready ones when a send on it completes as it closes, and frees it
+ * there, so the socket's next send goes through freed memory (chimerad died
+ * in nng_sendmsg, in pthread_mutex_lock or calling a NULL function pointer,
+ * after closing a dead connection). NNG frees a connection only after its
+ * removal callback returned, and that callback waits for the lock sends
+ * hold, so a send never meets a freed connection. */
 struct outbox {
     struct transport *t;
-    nng_socket sock;
-    nng_pipe pipe; /* the open connection, if up */
+    nng_socket sock; /* NNG_SOCKET_INITIALIZER while it could not be reopened */
+    bool replace;    /* lost a connection: not sent on, replaced by the loop */
+    nng_pipe pipe;   /* the open connection, if up */
     struct transport_live live;
     char url[256];
     uint64_t closes, reported; /* closed as dead; how many of those were reported */
@@ -55,7 +66,16 @@ struct transport {
     nng_mtx *mtx;         /* guards what follows, shared with NNG's pipe callbacks */
     struct inbound in[MAX_PIPES];
     int nin;
-    bool stopping;
+    bool stopping; /* pipe callbacks do not wake the loop (also before wake exists) */
+    /* Replaced push sockets, closed on a thread of their own: nng_close
+     * waits for NNG's reaper, which NNG 1.5 can wedge (a connection closed
+     * as a frame's header arrives never finishes closing), and the loop
+     * must go on (a new socket redials meanwhile). */
+    nng_thread *closer;
+    nng_cv *close_cv;
+    nng_socket to_close[CLOSE_QUEUE];
+    int nclose;
+    bool closer_done;
     struct limit_report limited, idle;
     nng_pipe delivering; /* the pipe of the message on_recv is handling (loop thread) */
     transport_notice_fn notice;
@@ -208,9 +228,12 @@ static void report_all(struct transport *t)
         t->notice(t->notice_ctx, "transport.connection_idle", idle);
 }
 
+static void replace_outboxes(struct transport *t);
+
 static void on_wake(uv_async_t *a)
 {
     report_all(a->data);
+    replace_outboxes(a->data);
 }
 
 static void on_idle_scan(uv_timer_t *h)
@@ -232,22 +255,129 @@ static void on_idle_scan(uv_timer_t *h)
     report_all(t);
 }
 
-/* The poll handle only tells us the inbox has messages; drain it until NNG
- * says EAGAIN, because the notification fd is not a byte count. */
 /* Pipe callbacks of a push socket (NNG threads): its connection opened or
- * closed; NNG redials a closed one by itself. */
+ * closed. A socket that lost its connection is replaced (struct outbox),
+ * which redials the peer; the callbacks of a socket already replaced change
+ * nothing. */
 static void on_out_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
     struct outbox *o = arg;
-    nng_mtx_lock(o->t->mtx);
-    if (ev == NNG_PIPE_EV_ADD_POST) {
+    struct transport *t = o->t;
+    int sock = nng_socket_id(nng_pipe_socket(p));
+    nng_mtx_lock(t->mtx);
+    if (sock != nng_socket_id(o->sock)) {
+        /* replaced, or being closed by replace_outboxes */
+    } else if (ev == NNG_PIPE_EV_ADD_POST) {
         o->pipe = p;
         transport_live_up(&o->live, nng_clock());
-    } else if (nng_pipe_id(p) == nng_pipe_id(o->pipe)) {
+    } else {
+        o->replace = true;
         o->pipe = (nng_pipe)NNG_PIPE_INITIALIZER;
         transport_live_down(&o->live);
+        if (!t->stopping)
+            uv_async_send(&t->wake); /* under the lock: cannot race uv_close */
     }
-    nng_mtx_unlock(o->t->mtx);
+    nng_mtx_unlock(t->mtx);
+}
+
+static int set_reconnect(nng_socket s)
+{
+    int rv = nng_socket_set_ms(s, NNG_OPT_RECONNMINT, RECONNECT_MIN_MS);
+    if (rv == 0)
+        rv = nng_socket_set_ms(s, NNG_OPT_RECONNMAXT, RECONNECT_MAX_MS);
+    return rv;
+}
+
+/* Opens o's push socket and dials o->url (non-blocking; NNG reconnects by
+ * itself until the connection is lost once). Returns 0, or an NNG error
+ * with o->sock left invalid. */
+static int open_outbox(struct transport *t, struct outbox *o)
+{
+    nng_socket s = NNG_SOCKET_INITIALIZER;
+    int rv = nng_push0_open(&s);
+    if (rv != 0)
+        return rv;
+    nng_mtx_lock(t->mtx); /* before the dial: its callbacks look for it */
+    o->sock = s;
+    o->replace = false;
+    nng_mtx_unlock(t->mtx);
+    rv = set_reconnect(s);
+    if (rv == 0)
+        rv = nng_pipe_notify(s, NNG_PIPE_EV_ADD_POST, on_out_pipe, o);
+    if (rv == 0)
+        rv = nng_pipe_notify(s, NNG_PIPE_EV_REM_POST, on_out_pipe, o);
+    /* A bounded queue per peer absorbs short stalls; NNG builds without
+     * push send buffers report ENOTSUP, which only costs the buffering. */
+    if (rv == 0) {
+        rv = nng_socket_set_int(s, NNG_OPT_SENDBUF, SEND_QUEUE_MSGS);
+        if (rv == NNG_ENOTSUP)
+            rv = 0;
+    }
+    if (rv == 0)
+        rv = nng_dial(s, o->url, NULL, NNG_FLAG_NONBLOCK);
+    if (rv != 0) {
+        nng_mtx_lock(t->mtx);
+        o->sock = (nng_socket)NNG_SOCKET_INITIALIZER;
+        o->replace = true;
+        nng_mtx_unlock(t->mtx);
+        nng_close(s); /* its callbacks find it replaced */
+    }
+    return rv;
+}
+
+static void closer_main(void *arg)
+{
+    struct transport *t = arg;
+    nng_mtx_lock(t->mtx);
+    for (;;) {
+        while (t->nclose == 0 && !t->closer_done)
+            nng_cv_wait(t->close_cv);
+        if (t->nclose == 0)
+            break;
+        nng_socket s = t->to_close[--t->nclose];
+        nng_mtx_unlock(t->mtx);
+        nng_close(s);
+        nng_mtx_lock(t->mtx);
+    }
+    nng_mtx_unlock(t->mtx);
+}
+
+static void close_later(struct transport *t, nng_socket s)
+{
+    nng_mtx_lock(t->mtx);
+    bool queued = t->nclose < CLOSE_QUEUE;
+    if (queued) {
+        t->to_close[t->nclose++] = s;
+        nng_cv_wake(t->close_cv);
+    }
+    nng_mtx_unlock(t->mtx);
+    if (!queued)
+        nng_close(s); /* a backlog: the closer is wedged or slow */
+}
+
+/* Closes the push sockets that lost their connection (struct outbox) and
+ * opens new ones, which dial the peers again (resolving their names again);
+ * what their queues held is dropped, as on any lost connection. One that
+ * cannot be reopened is tried again at the next call. Loop thread. */
+static void replace_outboxes(struct transport *t)
+{
+    for (int i = 0; i < t->nout; i++) {
+        struct outbox *o = &t->out[i];
+        nng_mtx_lock(t->mtx);
+        bool due = o->replace;
+        nng_socket old = o->sock;
+        if (due) {
+            o->sock = (nng_socket)NNG_SOCKET_INITIALIZER;
+            o->pipe = (nng_pipe)NNG_PIPE_INITIALIZER;
+            transport_live_down(&o->live);
+        }
+        nng_mtx_unlock(t->mtx);
+        if (!due)
+            continue;
+        if (nng_socket_id(old) > 0)
+            close_later(t, old); /* its pipe callbacks find it replaced */
+        open_outbox(t, o);
+    }
 }
 
 /* One line on a connection closed as dead, at most once an interval per
@@ -283,7 +413,6 @@ static bool take_stale_report(struct outbox *o, enum transport_live_verdict v, u
 static void on_live_scan(uv_timer_t *h)
 {
     struct transport *t = h->data;
-    nng_pipe dead[TRANSPORT_MAX_PEERS];
     char says[TRANSPORT_MAX_PEERS][512];
     bool say[TRANSPORT_MAX_PEERS];
     int n = 0;
@@ -296,17 +425,19 @@ static void on_live_scan(uv_timer_t *h)
             continue;
         say[n] = take_stale_report(o, v, transport_live_silent_ms(&o->live, now), now, says[n],
                                    sizeof says[n]);
-        dead[n++] = o->pipe;
-        transport_live_down(&o->live); /* judged once; its removal finds it gone */
+        n++;
+        o->replace = true; /* closing its socket closes the connection */
     }
     nng_mtx_unlock(t->mtx);
+    replace_outboxes(t);
     for (int i = 0; i < n; i++) {
-        nng_pipe_close(dead[i]);
         if (say[i] && t->notice)
             t->notice(t->notice_ctx, "transport.pipe_stale", says[i]);
     }
 }
 
+/* The poll handle only tells us the inbox has messages; drain it until NNG
+ * says EAGAIN, because the notification fd is not a byte count. */
 static void on_readable(uv_poll_t *h, int status, int events)
 {
     (void)events;
@@ -329,12 +460,14 @@ static void on_readable(uv_poll_t *h, int status, int events)
     }
 }
 
-static int set_reconnect(nng_socket s)
+/* Closes what is queued and ends the closer thread. */
+static void stop_closer(struct transport *t)
 {
-    int rv = nng_socket_set_ms(s, NNG_OPT_RECONNMINT, RECONNECT_MIN_MS);
-    if (rv == 0)
-        rv = nng_socket_set_ms(s, NNG_OPT_RECONNMAXT, RECONNECT_MAX_MS);
-    return rv;
+    nng_mtx_lock(t->mtx);
+    t->closer_done = true;
+    nng_cv_wake(t->close_cv);
+    nng_mtx_unlock(t->mtx);
+    nng_thread_destroy(t->closer); /* joins it */
 }
 
 int transport_start(struct transport **out, uv_loop_t *loop, const char *listen_url,
@@ -348,11 +481,17 @@ int transport_start(struct transport **out, uv_loop_t *loop, const char *listen_
     t->loop = loop;
     t->on_recv = on_recv;
     t->ctx = ctx;
+    t->stopping = true; /* until wake exists: the listener calls back at once */
     int rv, fd = -1;
     if ((rv = nng_mtx_alloc(&t->mtx)) != 0) {
         snprintf(err, errlen, "transport: out of memory");
         free(t);
         return rv;
+    }
+    if ((rv = nng_cv_alloc(&t->close_cv, t->mtx)) != 0 ||
+        (rv = nng_thread_create(&t->closer, closer_main, t)) != 0) {
+        snprintf(err, errlen, "transport: cannot start its closer thread: %s", nng_strerror(rv));
+        goto no_closer;
     }
     if ((rv = nng_pull0_open(&t->inbox)) != 0) {
         snprintf(err, errlen, "transport: cannot open inbox socket: %s", nng_strerror(rv));
@@ -381,6 +520,9 @@ int transport_start(struct transport **out, uv_loop_t *loop, const char *listen_
     uv_timer_init(loop, &t->held_timer);
     uv_timer_init(loop, &t->live_scan);
     t->open_handles = 5;
+    nng_mtx_lock(t->mtx);
+    t->stopping = false;
+    nng_mtx_unlock(t->mtx);
     uv_poll_start(&t->poll, UV_READABLE, on_readable);
     uv_timer_start(&t->idle_scan, on_idle_scan, IDLE_SCAN_MS, IDLE_SCAN_MS);
     transport_set_stale_ms(t, TRANSPORT_STALE_MS);
@@ -390,6 +532,10 @@ int transport_start(struct transport **out, uv_loop_t *loop, const char *listen_
 fail:
     nng_close(t->inbox); /* before the lock its pipe callbacks take */
 no_inbox:
+    stop_closer(t);
+no_closer:
+    if (t->close_cv)
+        nng_cv_free(t->close_cv);
     nng_mtx_free(t->mtx);
     free(t);
     return rv;
@@ -406,31 +552,12 @@ int transport_add_peer(struct transport *t, const char *url, char *err, size_t e
     *o = (struct outbox){.t = t, .pipe = NNG_PIPE_INITIALIZER};
     snprintf(o->url, sizeof o->url, "%s", url);
     nng_mtx_unlock(t->mtx);
-    nng_socket s = NNG_SOCKET_INITIALIZER;
-    int rv = nng_push0_open(&s);
-    if (rv == 0)
-        rv = set_reconnect(s);
-    if (rv == 0)
-        rv = nng_pipe_notify(s, NNG_PIPE_EV_ADD_POST, on_out_pipe, o);
-    if (rv == 0)
-        rv = nng_pipe_notify(s, NNG_PIPE_EV_REM_POST, on_out_pipe, o);
-    /* A bounded queue per peer absorbs short stalls; NNG builds without
-     * push send buffers report ENOTSUP, which only costs the buffering. */
-    if (rv == 0) {
-        rv = nng_socket_set_int(s, NNG_OPT_SENDBUF, SEND_QUEUE_MSGS);
-        if (rv == NNG_ENOTSUP)
-            rv = 0;
-    }
-    if (rv == 0)
-        rv = nng_dial(s, url, NULL, NNG_FLAG_NONBLOCK);
+    int rv = open_outbox(t, o);
     if (rv != 0) {
         snprintf(err, errlen, "transport: cannot dial %s: %s", url, nng_strerror(rv));
-        if (nng_socket_id(s) > 0)
-            nng_close(s);
         return -1;
     }
     nng_mtx_lock(t->mtx); /* pipe_cap reads nout on NNG's threads */
-    o->sock = s;
     int idx = t->nout++;
     nng_mtx_unlock(t->mtx);
     return idx;
@@ -440,10 +567,18 @@ int transport_add_peer(struct transport *t, const char *url, char *err, size_t e
  * counts as sending: a black-holed connection shows as a full queue. */
 static int send_now(struct transport *t, int idx, nng_msg *msg)
 {
+    struct outbox *o = &t->out[idx];
+    int rv = NNG_ECLOSED;
+    /* Held across the send: a connection is freed only after its removal
+     * callback, which takes the lock and marks the socket (struct outbox). A
+     * non-blocking send waits for no NNG thread. */
     nng_mtx_lock(t->mtx);
-    transport_live_sent(&t->out[idx].live, nng_clock());
+    if (!o->replace) {
+        transport_live_sent(&o->live, nng_clock());
+        rv = nng_sendmsg(o->sock, msg, NNG_FLAG_NONBLOCK);
+    }
     nng_mtx_unlock(t->mtx);
-    return nng_sendmsg(t->out[idx].sock, msg, NNG_FLAG_NONBLOCK);
+    return rv;
 }
 
 static void on_held_due(uv_timer_t *h)
@@ -542,6 +677,7 @@ static void on_handle_closed(uv_handle_t *h)
     if (--t->open_handles > 0)
         return;
     nng_close(t->inbox); /* no pipe callback runs after this returns */
+    nng_cv_free(t->close_cv);
     nng_mtx_free(t->mtx);
     free(t);
 }
@@ -558,6 +694,7 @@ void transport_stop(struct transport *t)
     free_held(t); /* before the sockets they would go out on close */
     for (int i = 0; i < nout; i++)
         nng_close(t->out[i].sock);
+    stop_closer(t); /* joins it once what it holds is closed */
     uv_poll_stop(&t->poll);
     uv_close((uv_handle_t *)&t->poll, on_handle_closed);
     uv_close((uv_handle_t *)&t->wake, on_handle_closed);

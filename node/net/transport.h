@@ -1,6 +1,7 @@
 /* Node-to-node transport: one NNG pull0 inbox, one push0 socket dialed to
- * each peer's inbox, all driven from the libuv loop through NNG_OPT_RECVFD
- * and uv_poll. Sends never block: a full or unconnected peer drops the
+ * each peer's inbox (a new one each time its connection is lost: NNG 1.5's
+ * push cannot be sent on safely after that), all driven from the libuv loop
+ * through NNG_OPT_RECVFD and uv_poll. Sends never block: a full or unconnected peer drops the
  * message and the protocol above retransmits. Bytes only; sealing and
  * decoding are the caller's.
  *

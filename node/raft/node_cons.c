@@ -39,54 +39,7 @@ static bool persist(struct node_raft *r, const struct cons_persist *p)
     return true;
 }
 
-/* ---- what /metrics shows (struct node_raft_metrics) ---- */
-
-/* Bounds in seconds: a local disk's sync takes from a tenth of a ms to
- * seconds when it stalls (etcd's WAL fsync buckets); a commit is a round
- * trip and a sync or more; a round trip on a LAN is well under a ms. */
-static const double fsync_le[] = {0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064,
-                                  0.128,  0.256, 0.512, 1.024, 2.048, 4.096, 8.192};
-static const double commit_le[] = {0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                   0.25,  0.5,   1,     2.5,  5,     10};
-static const double rtt_le[] = {0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01,
-                                0.025,  0.05,   0.1,    0.25,  0.5,   1,     2.5};
-#define NB(a) (sizeof(a) / sizeof((a)[0]))
-
-static void metrics_init(struct node_raft_metrics *m)
-{
-    histogram_init(&m->fsync, fsync_le, NB(fsync_le));
-    histogram_init(&m->commit, commit_le, NB(commit_le));
-    for (size_t i = 0; i < CONFIG_MAX_MEMBERS; i++)
-        histogram_init(&m->rtt[i], rtt_le, NB(rtt_le));
-}
-
-/* This node stopped leading: what it appended and did not see committed
- * failed, and nothing it timed is answered any more. */
-static void metrics_lost_lead(struct node_raft_metrics *m, uint64_t commit)
-{
-    if (m->led_last > commit)
-        m->failed += m->led_last - commit;
-    m->led_last = 0;
-    m->count = 0;
-    memset(m->hb_sent_ns, 0, sizeof(m->hb_sent_ns));
-}
-
-/* The commit index advanced to commit: entries counted, and the leader's
- * appends it covers timed. */
-static void metrics_committed(struct node_raft_metrics *m, uint64_t commit, uint64_t now_ns)
-{
-    if (commit > m->commit_seen) {
-        m->committed += commit - m->commit_seen;
-        m->commit_seen = commit;
-    }
-    while (m->count > 0 && m->appends[m->head].last <= commit) {
-        histogram_observe_ns(&m->commit, m->appends[m->head].at_ns, now_ns);
-        m->head = (m->head + 1) % NODE_RAFT_APPENDS;
-        m->count--;
-    }
-}
-
-static const char *member_id(const struct node_raft *r, int32_t idx)
+const char *node_cons_member_id(const struct node_raft *r, int32_t idx)
 {
     return idx >= 0 && (size_t)idx < r->base->peers.n ? r->base->peers.m[idx].id : NULL;
 }
@@ -99,7 +52,7 @@ static void report_changes(struct node_raft *r, uint64_t now)
     if (c->role != seen->role || c->term != seen->term) {
         /* What waits on this leadership can no longer be promised. */
         if (seen->role == CONS_LEADER)
-            metrics_lost_lead(&r->metrics, c->commit);
+            raft_metrics_lost_lead(&r->metrics, c->commit);
         if (seen->role == CONS_LEADER && r->hooks.on_leadership)
             r->hooks.on_leadership(r->hooks.ctx, false);
         if (c->role == CONS_LEADER) {
@@ -120,9 +73,9 @@ static void report_changes(struct node_raft *r, uint64_t now)
     if (c->leader != seen->leader && c->leader != CONS_NONE)
         r->metrics.leader_changes++;
     if (c->leader != seen->leader && c->leader != CONS_NONE && c->leader != c->cfg.self)
-        node_event(r->base, "consensus.leader", member_id(r, c->leader),
+        node_event(r->base, "consensus.leader", node_cons_member_id(r, c->leader),
                    "%s follows leader %s in term %" PRIu64, r->base->cfg.id,
-                   member_id(r, c->leader), c->term);
+                   node_cons_member_id(r, c->leader), c->term);
     bool ro = cons_read_only(c, now);
     if (seen->role == CONS_LEADER && c->role != CONS_LEADER && !seen->read_only && !ro &&
         r->hooks.on_read_only) {
@@ -141,9 +94,9 @@ static void report_changes(struct node_raft *r, uint64_t now)
             node_event(r->base, "consensus.read_only.enter", NULL,
                        "%s is read-only: no quorum-backed leader is reachable", r->base->cfg.id);
         else
-            node_event(r->base, "consensus.read_only.exit", member_id(r, c->leader),
+            node_event(r->base, "consensus.read_only.exit", node_cons_member_id(r, c->leader),
                        "%s left read-only mode: leader %s has a quorum (term %" PRIu64 ")",
-                       r->base->cfg.id, member_id(r, c->leader), c->term);
+                       r->base->cfg.id, node_cons_member_id(r, c->leader), c->term);
     }
     seen->role = c->role;
     seen->term = c->term;
@@ -160,18 +113,67 @@ static void send_msg(struct node_raft *r, const struct cons_msg *m)
         node_repl_send_append(r, &copy);
         return;
     }
-    /* One heartbeat per member timed at a time; one unanswered for an
-     * election timeout was lost, and the next is timed instead. */
-    uint64_t *sent = &r->metrics.hb_sent_ns[m->to], now = uv_hrtime();
-    if (m->type == CONS_MSG_HEARTBEAT &&
-        (*sent == 0 || now - *sent > (uint64_t)r->base->cfg.election_timeout_ms * 1000000u))
-        *sent = now;
+    if (m->type == CONS_MSG_HEARTBEAT) /* one unanswered for an election timeout was lost */
+        raft_metrics_heartbeat_sent(&r->metrics, (size_t)m->to, uv_hrtime(),
+                                    (uint64_t)r->base->cfg.election_timeout_ms * 1000000u);
     uint8_t *body;
     size_t blen;
     if (cons_msg_encode(m, NULL, &body, &blen) != 0)
         return;
     node_send(r->base, (size_t)m->to, ENV_CONSENSUS, body, blen);
     free(body);
+}
+
+/* A transfer ended (the core said so in out, or the node stops): the event,
+ * then whoever waits on it. */
+static void transfer_ended(struct node_raft *r, bool done, int32_t to, const char *why)
+{
+    struct node_cons_transfer t = r->transfer;
+    r->transfer.fn = NULL;
+    uint64_t ms = uv_now(r->base->loop) - t.started_ms;
+    const struct cons *c = &r->cons;
+    const char *tid = node_cons_member_id(r, to) ? node_cons_member_id(r, to) : "?";
+    if (done)
+        node_event(r->base, "consensus.transfer.done", tid,
+                   "%s leads in term %" PRIu64 ": leadership transferred from %s in %" PRIu64 " ms",
+                   tid, c->term, r->base->cfg.id, ms);
+    else
+        node_event(r->base, "consensus.transfer.failed", tid,
+                   "leadership transfer from %s to %s failed after %" PRIu64 " ms: %s%s",
+                   r->base->cfg.id, tid, ms, why,
+                   c->role == CONS_LEADER ? "; it leads on and takes proposals again" : "");
+    if (t.fn)
+        t.fn(r, t.arg, done, to, c->term, why);
+}
+
+static void on_flush(uv_check_t *h)
+{
+    struct node_raft *r = h->data;
+    uv_check_stop(h);
+    struct cons_out out;
+    cons_flush(&r->cons, uv_now(r->base->loop), &out);
+    node_cons_apply(r, &out);
+}
+
+enum cons_transfer_rc node_cons_transfer(struct node_raft *r, int32_t to, const char *cause,
+                                         node_transfer_fn fn, void *arg)
+{
+    if (r->base->stopping)
+        return CONS_TRANSFER_NOT_LEADER;
+    uint64_t now = uv_now(r->base->loop);
+    int32_t target = CONS_NONE;
+    struct cons_out out;
+    enum cons_transfer_rc rc = cons_transfer(&r->cons, now, to, &target, &out);
+    if (rc != CONS_TRANSFER_OK)
+        return rc;
+    r->transfer = (struct node_cons_transfer){.fn = fn, .arg = arg, .started_ms = now};
+    node_event(r->base, "consensus.transfer.start", node_cons_member_id(r, target),
+               "%s hands leadership to %s in term %" PRIu64 " (%s; its log matches to %" PRIu64
+               " of %" PRIu64 "); proposals are refused until it is done",
+               r->base->cfg.id, node_cons_member_id(r, target), r->cons.term, cause,
+               r->cons.match_index[target], r->cons.last_log_index);
+    node_cons_apply(r, &out);
+    return CONS_TRANSFER_OK;
 }
 
 /* Performs the core's output in the order its contract demands: the term
@@ -182,6 +184,12 @@ static void apply_log(struct node_raft *r, const struct cons_out *out,
                       const struct cons_wire_entry *carried)
 {
     uint64_t now = uv_now(r->base->loop);
+    /* How a transfer ended is news whatever happens to this out: the target
+     * leads, or the leader gave up waiting, neither of which a disk that
+     * refuses the write below undoes. */
+    if (out->transfer_end != CONS_TRANSFER_NONE)
+        transfer_ended(r, out->transfer_end == CONS_TRANSFER_DONE, out->transfer_target,
+                       out->transfer_why);
     /* A write that failed was reported (node_cons_storage_failed): the
      * core is back at what the disk holds, and none of these messages may
      * leave. */
@@ -194,8 +202,10 @@ static void apply_log(struct node_raft *r, const struct cons_out *out,
     for (size_t i = 0; i < out->nmsgs; i++)
         send_msg(r, &out->msgs[i]);
     report_changes(r, now);
+    if (r->cons.commit_push && !r->base->stopping)
+        uv_check_start(&r->flush, on_flush);
     if (out->commit > 0)
-        metrics_committed(&r->metrics, out->commit, uv_hrtime());
+        raft_metrics_committed(&r->metrics, out->commit, uv_hrtime());
     if (out->commit > 0 && r->hooks.on_commit)
         r->hooks.on_commit(r->hooks.ctx, out->commit);
     if (r->elected_pending && r->cons.role == CONS_LEADER && !r->base->stopping && r->ledger) {
@@ -294,12 +304,8 @@ void node_cons_recv(struct node_raft *r, size_t from, const msgpack_object *body
     }
     m.entries = m.n_entries > 0 ? meta : NULL;
     m.from = (int32_t)from;
-    uint64_t *sent = &r->metrics.hb_sent_ns[from];
-    if (m.type == CONS_MSG_HEARTBEAT_RESP && *sent && m.term == r->cons.term &&
-        r->cons.role == CONS_LEADER) {
-        histogram_observe_ns(&r->metrics.rtt[from], *sent, uv_hrtime());
-        *sent = 0;
-    }
+    if (m.type == CONS_MSG_HEARTBEAT_RESP && m.term == r->cons.term && r->cons.role == CONS_LEADER)
+        raft_metrics_heartbeat_answered(&r->metrics, from, uv_hrtime());
     m.to = r->cons.cfg.self;
     uint64_t now = uv_now(r->base->loop);
     /* What time alone has changed is seen before the message changes it: a
@@ -317,7 +323,7 @@ int node_cons_start(struct node_raft *r)
     r->shell.apply = node_cons_apply;
     r->shell.storage_failed = node_cons_storage_failed;
     r->shell.storage_ok = node_cons_storage_ok;
-    metrics_init(&r->metrics);
+    raft_metrics_init(&r->metrics);
     struct cons_stored s;
     char err[1024];
     if (cons_store_load(r->base->cfg.data, &s, err, sizeof(err)) != 0) {
@@ -351,6 +357,8 @@ int node_cons_start(struct node_raft *r)
     r->seen.read_only = true; /* a node starts read-only; leaving it is news */
     uv_timer_init(r->base->loop, &r->cons_timer);
     r->cons_timer.data = r;
+    uv_check_init(r->base->loop, &r->flush);
+    r->flush.data = r;
     cons_timer_arm(r);
     return 0;
 }
@@ -362,6 +370,10 @@ void node_cons_stop(struct node_raft *r)
         r->hooks.on_stop(r->hooks.ctx);
     uv_timer_stop(&r->cons_timer);
     uv_close((uv_handle_t *)&r->cons_timer, NULL);
+    uv_check_stop(&r->flush);
+    uv_close((uv_handle_t *)&r->flush, NULL);
+    if (r->transfer.fn)
+        transfer_ended(r, false, r->cons.transfer_to, "this node is stopping");
     node_repl_stop(r);
 }
 

@@ -37,20 +37,6 @@
 
 #include "node/raft/raft.h"
 
-/* The leader appended entries up to last, starting at started_ns: pending
- * until committed, then timed (node_cons.c). A full ring forgets its oldest
- * (untimed). */
-static void timed(struct node_raft_metrics *m, uint64_t last, uint64_t started_ns)
-{
-    m->led_last = last;
-    if (m->count == NODE_RAFT_APPENDS) {
-        m->head = (m->head + 1) % NODE_RAFT_APPENDS;
-        m->count--;
-    }
-    m->appends[(m->head + m->count++) % NODE_RAFT_APPENDS].last = last;
-    m->appends[(m->head + m->count - 1) % NODE_RAFT_APPENDS].at_ns = started_ns;
-}
-
 /* The group written last is durable: the core may count it. */
 static void told(struct node_raft *r)
 {
@@ -200,17 +186,27 @@ static void synced(uv_work_t *w, int status)
     if (gr->sync.stopped)
         return;
     histogram_observe_ns(&r->metrics.fsync, gr->sync.t0, gr->sync.t1);
-    if (gr->sync.untold && gr->sync.work_epoch == gr->sync.epoch && leads(r, gr->sync.term))
-        told(r);
-    node_group_flush(r); /* what arrived meanwhile */
+    if (gr->sync.work_epoch != gr->sync.epoch)
+        gr->sync.untold = false; /* cut meanwhile (node_group_abandon) */
+    node_group_flush(r);         /* tells the core, then writes what arrived meanwhile */
 }
 
 void node_group_flush(struct node_raft *r)
 {
     struct node_group *gr = &r->group;
     reconcile(r);
+    /* Durable entries wait while leadership is being handed over: the
+     * target was found up to date with the log as it is, and a longer one
+     * could cost it the votes (the transfer's end cuts them, or tells). */
+    if (gr->sync.untold && !gr->sync.busy && leads(r, gr->sync.term) &&
+        !cons_transferring(&r->cons))
+        told(r);
     if (gr->g.entries == 0) {
         close_group(gr);
+        if (gr->sync.untold && !gr->sync.busy && gr->open) { /* look again next turn */
+            uv_check_start(&gr->after_poll, end_of_turn_check);
+            uv_prepare_start(&gr->before_poll, end_of_turn_prepare);
+        }
         return;
     }
     bool leader = r->cons.role == CONS_LEADER && !r->base->stopping;
@@ -220,6 +216,8 @@ void node_group_flush(struct node_raft *r)
     }
     if (gr->sync.busy || gr->sync.untold)
         return; /* the sync's completion writes it */
+    if (cons_transferring(&r->cons))
+        return; /* the log stays put for the target (written if it fails) */
     size_t n = gr->g.entries;
     /* Closed before anything below can append again (the core's output
      * may lead to more entries: they form the next group). */
@@ -276,7 +274,7 @@ int node_group_add(struct node_raft *r, const uint32_t *types, const uint8_t *co
         break;
     }
     if (r->cons.role != CONS_LEADER) { /* writing the full group failed */
-        r->metrics.failed += count;
+        raft_metrics_refused(&r->metrics, count);
         snprintf(err, errlen, "%s; this node stepped down as leader, retry with the next one",
                  r->storage_error[0] ? r->storage_error : "cannot write the ledger");
         return -2;
@@ -294,7 +292,7 @@ int node_group_add(struct node_raft *r, const uint32_t *types, const uint8_t *co
                                    payloads[i], lens[i], &index, NULL);
         if (rv != LEDGER_OK) {
             snprintf(err, errlen, "entry %zu: %s", i, ledger_strerror(rv));
-            r->metrics.failed += count;
+            raft_metrics_refused(&r->metrics, count);
             /* The entries before this call's stay; if even that fails, the
              * group is lost and so is this leadership. */
             enum ledger_error undo = ledger_batch_rebuild(gr->batch, r->ledger, gr->g.entries);
@@ -314,6 +312,6 @@ int node_group_add(struct node_raft *r, const uint32_t *types, const uint8_t *co
     }
     gr->g.entries += count;
     gr->g.bytes += bytes;
-    timed(&r->metrics, *last, started);
+    raft_metrics_appended(&r->metrics, *last, started);
     return 0;
 }

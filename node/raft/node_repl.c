@@ -64,7 +64,7 @@ int node_repl_start(struct node_raft *r)
     ledger_head_hash(r->ledger, last.hash);
     struct cons_log log = {.ctx = r, .meta = log_meta};
     cons_set_log(&r->cons, &log, &last, commit);
-    r->metrics.commit_seen = commit;
+    raft_metrics_from(&r->metrics, commit);
     uv_idle_init(r->base->loop, &r->defer.idle);
     r->defer.idle.data = r;
     r->defer.open = true;
@@ -252,9 +252,16 @@ int node_repl_append_types(struct node_raft *r, const uint32_t *types,
                            uint64_t *first, uint64_t *last, char *err, size_t errlen)
 {
     if (r->cons.role != CONS_LEADER || count == 0) {
-        r->metrics.failed += count;
+        raft_metrics_refused(&r->metrics, count);
         snprintf(err, errlen, "not the leader");
         return -1;
+    }
+    if (cons_transferring(&r->cons)) {
+        /* Refused, not queued: the target must catch up with a log that
+         * stays put, and the next leader takes the retry. */
+        raft_metrics_refused(&r->metrics, count);
+        snprintf(err, errlen, "leadership transfer in progress; retry with the next leader");
+        return -2;
     }
     return node_group_add(r, types, payloads, lens, count, first, last, err, errlen);
 }

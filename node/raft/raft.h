@@ -12,7 +12,7 @@
 #include "ledger/group.h"
 #include "ledger/ledger.h"
 #include "node/base/base.h"
-#include "node/base/histogram.h"
+#include "node/raft/raft_metrics.h"
 
 /* What the Raft layer tells the layers above it: node.c installs these
  * (the layer reaches up only through them). ctx is node.c's. */
@@ -55,8 +55,8 @@ struct node_repl_defer {
 };
 
 /* The leader's open group of entries: everything appended in one turn of
- * the loop, written with one fdatasync at the end of the turn
- * (node_group.c). */
+ * the loop, written at the end of the turn and synced (one fdatasync) on
+ * the thread pool (node_group.c). */
 struct node_group {
     struct ledger_batch *batch;
     struct ledger_group g;
@@ -78,39 +78,23 @@ struct node_group {
     } sync;
 };
 
+/* The end of a leadership transfer (node_cons_transfer): done (member `to`
+ * leads in term), or failed (why: one line). */
+struct node_raft;
+typedef void (*node_transfer_fn)(struct node_raft *r, void *arg, bool done, int32_t to,
+                                 uint64_t term, const char *why);
+struct node_cons_transfer {
+    node_transfer_fn fn; /* NULL: no transfer running */
+    void *arg;
+    uint64_t started_ms; /* loop time */
+};
+
 /* What the consensus shell last reported, to raise events on changes. */
 struct node_cons_seen {
     enum cons_role role;
     uint64_t term;
     int32_t leader;
     bool read_only;
-};
-
-/* What the Raft layer measures, for /metrics. A proposal is an entry the
- * leader appends (a note, a deployment, chaos or drill record, its
- * election entry): committed counts every entry this node saw committed
- * since it started (every member, the entries after its last checkpoint
- * counted again after a restart); failed, the entries a leader's append
- * refused or that were not committed when it stopped leading (what waited
- * on them was answered as failed). */
-#define NODE_RAFT_APPENDS 64 /* a leader's appends awaiting commit that are timed */
-struct node_raft_metrics {
-    uint64_t leader_changes; /* another leader became known (or one again after none) */
-    uint64_t committed;
-    uint64_t failed;
-    uint64_t commit_seen;    /* the commit index counted up to */
-    uint64_t led_last;       /* leader: the last entry it appended in this leadership (0: none) */
-    struct histogram fsync;  /* every sync of the ledger (node_ledger.c) */
-    struct histogram commit; /* leader: an append to the commit of its last entry */
-    struct {
-        uint64_t last, at_ns;
-    } appends[NODE_RAFT_APPENDS]; /* a ring, oldest at head */
-    size_t head, count;
-    /* Leader: heartbeat round trips per member, one heartbeat timed at a
-     * time (the replies carry no id: under loss a reply to a later
-     * heartbeat ends the wait, at most a heartbeat interval long). */
-    struct histogram rtt[CONFIG_MAX_MEMBERS];
-    uint64_t hb_sent_ns[CONFIG_MAX_MEMBERS]; /* 0: none awaiting an answer */
 };
 
 /* The Raft layer's state, embedded in struct node. */
@@ -128,7 +112,11 @@ struct node_raft {
     bool elected_pending;       /* became leader: append the election entry */
     struct node_repl_defer defer;
     struct node_group group;
-    struct node_raft_metrics metrics;
+    struct raft_metrics metrics; /* for /metrics (raft_metrics.h) */
+    struct node_cons_transfer transfer;
+    /* Runs once per loop wake-up while the leader's commit index advanced:
+     * followers hear it at once (cons_flush). */
+    uv_check_t flush;
     /* The consensus shell's answers to what the files below it report
      * (node_repl.c, node_ledger.c): node_cons_apply, node_cons_storage_failed
      * and node_cons_storage_ok, installed by node_cons_start, so that
@@ -144,6 +132,15 @@ struct node_raft {
 int node_cons_start(struct node_raft *r);
 void node_cons_stop(struct node_raft *r);
 void node_cons_recv(struct node_raft *r, size_t from, const struct msgpack_object *body);
+
+/* Leader: hands leadership to member `to` (CONS_NONE: the most up-to-date
+ * follower), cause saying why in the events ("SIGTERM"). CONS_TRANSFER_OK:
+ * fn is called exactly once when it ends (done or failed, at most an
+ * election timeout later, or when the node stops); else nothing started. */
+enum cons_transfer_rc node_cons_transfer(struct node_raft *r, int32_t to, const char *cause,
+                                         node_transfer_fn fn, void *arg);
+/* The id of member idx, or NULL. */
+const char *node_cons_member_id(const struct node_raft *r, int32_t idx);
 
 /* Performs a core output (node_cons.c): persist, log changes, sends,
  * commit, events. */

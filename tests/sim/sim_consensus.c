@@ -91,6 +91,10 @@ static void add_stats(struct sim_stats *a, const struct sim_stats *b)
     a->disk_faults += b->disk_faults;
     a->disk_refusals += b->disk_refusals;
     a->disk_stepdowns += b->disk_stepdowns;
+    a->transfers += b->transfers;
+    a->transfers_done += b->transfers_done;
+    a->transfers_failed += b->transfers_failed;
+    a->transfers_resumed += b->transfers_resumed;
 }
 
 /* Nearest-rank percentile of a histogram of 1 ms buckets. */
@@ -160,6 +164,9 @@ static void summary(struct totals *t, double wall)
     printf("disk faults: %" PRIu64 " (writes refused %" PRIu64
            ", leaders stepped down for one %" PRIu64 ")\n",
            st->disk_faults, st->disk_refusals, st->disk_stepdowns);
+    printf("leadership transfers: %" PRIu64 " started, %" PRIu64 " done, %" PRIu64
+           " failed (%" PRIu64 " of those with the leader leading on)\n",
+           st->transfers, st->transfers_done, st->transfers_failed, st->transfers_resumed);
     printf("elections (distinct term leaders): %" PRIu64
            "; moments with two writable leaders: %" PRIu64 "\n",
            st->elections, st->dual_writable);

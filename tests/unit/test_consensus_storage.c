@@ -211,9 +211,49 @@ static void test_the_others_elect_a_leader_when_the_leaders_disk_fails(void **st
     cl_free(&cl);
 }
 
+/* A follower whose log ends in a suffix of an old term gets an APPEND that
+ * replaces it and commits into it; the disk refuses the write. What it
+ * holds is still the old suffix, which is not committed: the commit index
+ * goes back to what it was, so the leader's retry is taken, not ignored as
+ * an attempt to replace a committed entry (which left the follower stuck
+ * forever). */
+static void test_a_refused_append_does_not_leave_the_commit_index_over_the_old_suffix(void **state)
+{
+    (void)state;
+    struct cons c;
+    static struct cl_log mine, leader;
+    static const uint64_t old_terms[] = {1, 1, 2, 2, 2};
+    static const uint64_t new_terms[] = {1, 1, 3, 3};
+    log_fill(&mine, old_terms, 5, 7);
+    log_fill(&leader, new_terms, 4, 7);
+    memcpy(&leader.e[1], &mine.e[1], 2 * sizeof(struct cons_entry));
+    for (uint64_t k = 3; k <= 4; k++)
+        leader.e[k] = chain_entry(leader.e[k - 1].hash, k, 3, 9);
+    init_node(&c, 1, 3, 3, CONS_NONE, 1);
+    log_attach(&c, &mine, 2);
+    struct cons_msg m = mk(CONS_MSG_APPEND, 0, 1, 3);
+    m.prev_index = 2;
+    memcpy(m.prev_hash, leader.e[2].hash, CONS_HASH_BYTES);
+    m.n_entries = 2;
+    m.entries = &leader.e[3];
+    m.commit = 4;
+    struct cons_out out;
+    recv_one(&c, START, m, &out);
+    assert_true(out.truncate);
+    assert_int_equal(out.commit, 4);
+    /* The disk refuses the truncation and the append. */
+    fail_storage(&c, START, &mine);
+    assert_int_equal(c.commit, 2);
+    recv_one(&c, START + 1, m, &out);
+    assert_true(out.truncate);
+    assert_int_equal(out.append_count, 2);
+    assert_non_null(find(&out, CONS_MSG_APPEND_RESP, 0));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_a_refused_append_does_not_leave_the_commit_index_over_the_old_suffix),
         cmocka_unit_test(test_a_leader_whose_disk_fails_steps_down_in_its_term),
         cmocka_unit_test(test_a_node_whose_disk_failed_stands_for_no_election),
         cmocka_unit_test(test_once_a_write_succeeds_the_node_stands_again),

@@ -58,6 +58,9 @@
  *  S  storage: a node whose disk refused a write (and has taken none since,
  *     probe included) is not leader after the step, and sends no PREVOTE or
  *     VOTE (it stands for no election).
+ *  T  transfer: a leadership transfer has ended by its deadline (one
+ *     election timeout after it started), so a leader whose transfer failed
+ *     takes proposals again.
  *  contract: messages come from self to another member with a known type,
  *     nmsgs <= CONS_MAX_OUT, and cons_tick leaves the next deadline > now.
  *  L1-L5: the log invariants, in check_log.c. */
@@ -339,6 +342,13 @@ void check_step(struct sim *s)
                      "n%d runs with term %" PRIu64 " vote %d but its disk holds term %" PRIu64
                      " vote %d",
                      i, nd->c.term, nd->c.voted_for, nd->disk_state.term, nd->disk_state.voted_for);
+            break;
+        }
+        if (nd->c.transfer_to != CONS_NONE && s->now > nd->c.transfer_deadline) {
+            sim_fail(s, "T transfer",
+                     "n%d's transfer to n%d is still running at %" PRIu64
+                     " ms, past its deadline %" PRIu64,
+                     i, nd->c.transfer_to, s->now, nd->c.transfer_deadline);
             break;
         }
         bool ro = cons_read_only(&nd->c, s->now);

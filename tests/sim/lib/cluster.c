@@ -25,6 +25,8 @@ const char *sim_msg_name(enum cons_msg_type t)
         return "APPEND";
     case CONS_MSG_APPEND_RESP:
         return "APPEND_RESP";
+    case CONS_MSG_TIMEOUT_NOW:
+        return "TIMEOUT_NOW";
     default:
         return "?";
     }
@@ -507,12 +509,46 @@ static void route_src(struct sim *s, int i, const struct cons_out *out, const st
         storage_ok(s, i);
     if (out->commit && !s->failed)
         check_log_commit(s, i, out->commit);
+    if (out->transfer_end != CONS_TRANSFER_NONE) {
+        bool done = out->transfer_end == CONS_TRANSFER_DONE;
+        s->st.transfers_done += done;
+        s->st.transfers_failed += !done;
+        s->st.transfers_resumed += !done && nd->c.role == CONS_LEADER;
+        sim_tracef(s, "n%d's transfer to n%d %s: %s", i, out->transfer_target,
+                   done ? "done" : "failed", out->transfer_why);
+    }
     election_entry(s, i);
 }
 
 static void route(struct sim *s, int i, const struct cons_out *out)
 {
     route_src(s, i, out, NULL);
+}
+
+/* The end of a wake-up of node i's loop: a commit index that advanced goes
+ * out to the followers now (the shell calls cons_flush once per wake-up). */
+static void flush(struct sim *s, int i)
+{
+    if (s->failed || !s->nodes[i].up)
+        return;
+    struct cons_out out;
+    memset(&out, 0, sizeof out);
+    cons_flush(&s->nodes[i].c, s->now, &out);
+    route(s, i, &out);
+}
+
+void sim_transfer(struct sim *s, int i, int32_t to)
+{
+    struct cons_out out;
+    memset(&out, 0, sizeof out);
+    int32_t target = CONS_NONE;
+    enum cons_transfer_rc rc = cons_transfer(&s->nodes[i].c, s->now, to, &target, &out);
+    sim_tracef(s, "n%d asked to transfer to %d: %s (target n%d)", i, to, cons_transfer_strerror(rc),
+               target);
+    if (rc != CONS_TRANSFER_OK)
+        return;
+    s->st.transfers++;
+    route(s, i, &out);
 }
 
 static void deliver(struct sim *s)
@@ -562,6 +598,7 @@ static void deliver(struct sim *s)
     }
     route_src(s, m->to, &out, &src);
     net_msg_free(&nm);
+    flush(s, m->to);
 }
 
 /* The workload: a leader (any node that believes it leads, so stale leaders
@@ -570,8 +607,10 @@ static void propose(struct sim *s)
 {
     s->next_propose_at = s->now + rng_range(&s->rng, 1, s->propose_gap_max);
     int cand[SIM_MAX_NODES], k = 0;
+    /* A leader handing over refuses proposals (cons_transferring). */
     for (int i = 0; i < s->n; i++)
-        if (s->nodes[i].up && s->nodes[i].c.role == CONS_LEADER)
+        if (s->nodes[i].up && s->nodes[i].c.role == CONS_LEADER &&
+            !cons_transferring(&s->nodes[i].c))
             cand[k++] = i;
     if (!k)
         return;
@@ -599,6 +638,7 @@ static void propose(struct sim *s)
     memset(&out, 0, sizeof out);
     cons_appended(&s->nodes[i].c, s->now, &last, &out);
     route(s, i, &out);
+    flush(s, i);
 }
 
 static void tick(struct sim *s, int i)

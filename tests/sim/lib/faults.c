@@ -14,7 +14,7 @@
 static const char *const fault_names[F_COUNT] = {
     "partition",    "partition-leader", "one-way", "heal-link", "heal-links", "crash",
     "crash-leader", "restart",          "drop",    "dup",       "latency",    "calm",
-    "disk"};
+    "disk",         "transfer"};
 
 void faults_plan(struct sim *s)
 {
@@ -189,6 +189,17 @@ static void apply(struct sim *s, enum fault_kind f)
         sim_tracef(s, "fault disk of n%d refuses every write", i);
         break;
     }
+    case F_TRANSFER:
+        /* Sometimes to a member that cannot take it (itself, one cut off):
+         * refused, or failed and resumed. Not so close to the heal that it
+         * (or a TIMEOUT_NOW still in flight after it failed) could move
+         * leadership once the stability window (5b) runs: by design it
+         * does. */
+        if (leader >= 0 && s->now + SIM_T + 2 * NET_D_MAX < s->heal_at)
+            sim_transfer(s, leader,
+                         rng_chance(&s->rng, 500000) ? CONS_NONE
+                                                     : (int32_t)rng_below(&s->rng, (uint64_t)s->n));
+        break;
     case F_COUNT:
         break;
     }

@@ -81,6 +81,7 @@ enum fault_kind {
     F_LATENCY, /* change the latency profile (spikes up to NET_D_MAX) */
     F_CALM,    /* everything healed, all up: lets leaders form mid-schedule */
     F_DISK,    /* a node's disk refuses every write (often the leader's), or one takes them again */
+    F_TRANSFER, /* the leader is asked to hand over (§3.10), to a member or the best follower */
     F_COUNT
 };
 
@@ -149,6 +150,9 @@ struct sim_stats {
     uint64_t conv_ms; /* L5: agreement to converged logs */
     /* Disk faults, writes refused, leaders that stepped down for one. */
     uint64_t disk_faults, disk_refusals, disk_stepdowns;
+    /* Leadership transfers: started, ended done, ended failed (and of
+     * those, how many left the leader leading, taking proposals again). */
+    uint64_t transfers, transfers_done, transfers_failed, transfers_resumed;
 };
 
 struct sim {
@@ -241,6 +245,9 @@ void check_log_truncate(struct sim *s, int i, uint64_t after);
 void check_log_commit(struct sim *s, int i, uint64_t commit);
 void check_log_send(struct sim *s, int i, const struct cons_msg *m);
 void check_log_step(struct sim *s);
+
+/* Asks the leader i to hand leadership to `to` (CONS_NONE: its choice). */
+void sim_transfer(struct sim *s, int i, int32_t to);
 
 void faults_plan(struct sim *s);
 void faults_apply(struct sim *s);

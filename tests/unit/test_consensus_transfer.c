@@ -1,0 +1,400 @@
+/* Consensus core: the commit index pushed to followers at once (cons_flush)
+ * and leadership transfer (§3.10: cons_transfer, TIMEOUT_NOW), through the
+ * in-test router with per-node in-memory logs. */
+#include <msgpack.h>
+
+#include "test_consensus_support.h"
+
+/* The first node to time out in a fresh cluster, run until it leads, with
+ * its election entry replicated and committed everywhere. */
+static int32_t cl_elect_settled(struct cluster *cl)
+{
+    int32_t first = 0;
+    for (int32_t i = 1; i < cl->n; i++)
+        if (cl->node[i].election_deadline < cl->node[first].election_deadline)
+            first = i;
+    cl_run(cl, cl->node[first].election_deadline);
+    assert_int_equal(cl_leader(cl), first);
+    cl_propose(cl, first, 1, 1);
+    cl_deliver(cl);
+    cl_run(cl, cl->now + HB_MS);
+    return first;
+}
+
+static void cl_flush(struct cluster *cl, int32_t i)
+{
+    struct cons_out out;
+    cons_flush(&cl->node[i], cl->now, &out);
+    cl_apply(cl, i, &out);
+}
+
+static int32_t other(int32_t lead, int32_t k)
+{
+    return (lead + k) % 3;
+}
+
+/* Hands a message straight to its addressee and performs the answer. */
+static void cl_recv(struct cluster *cl, struct cons_msg m)
+{
+    struct cons_out out;
+    cons_recv(&cl->node[m.to], cl->now, &m, &out);
+    cl_apply_msg(cl, m.to, &m, &out);
+}
+
+/* ---- the commit index pushed at once ----------------------------------- */
+
+static void test_a_commit_advance_is_pushed_to_every_follower_on_flush(void **state)
+{
+    (void)state;
+    static struct cluster cl;
+    cl_init(&cl, 3, 10);
+    int32_t lead = cl_elect_settled(&cl);
+    cl_propose(&cl, lead, 3, 2);
+    cl_deliver(&cl); /* the APPENDs and their answers: the leader commits */
+    uint64_t last = cl.node[lead].last_log_index;
+    assert_int_equal(cl.node[lead].commit, last);
+    for (int32_t k = 1; k < 3; k++)
+        assert_true(cl.node[other(lead, k)].commit < last);
+    /* Without waiting for the heartbeat. */
+    struct cons_out out;
+    cons_flush(&cl.node[lead], cl.now, &out);
+    for (int32_t k = 1; k < 3; k++) {
+        const struct cons_msg *m = find(&out, CONS_MSG_HEARTBEAT, other(lead, k));
+        assert_non_null(m);
+        assert_int_equal(m->commit, last);
+    }
+    cl_apply(&cl, lead, &out);
+    cl_deliver(&cl);
+    for (int32_t k = 1; k < 3; k++)
+        assert_int_equal(cl.node[other(lead, k)].commit, last);
+    cl_free(&cl);
+}
+
+static void test_a_second_flush_in_a_row_sends_nothing(void **state)
+{
+    (void)state;
+    static struct cluster cl;
+    cl_init(&cl, 3, 11);
+    int32_t lead = cl_elect_settled(&cl);
+    cl_propose(&cl, lead, 2, 2);
+    cl_deliver(&cl);
+    cl_flush(&cl, lead);
+    struct cons_out out;
+    cons_flush(&cl.node[lead], cl.now, &out);
+    assert_int_equal(out.nmsgs, 0);
+    cl_free(&cl);
+}
+
+static void test_a_flush_without_a_commit_advance_sends_nothing(void **state)
+{
+    (void)state;
+    static struct cluster cl;
+    cl_init(&cl, 3, 12);
+    int32_t lead = cl_elect_settled(&cl);
+    cl_propose(&cl, lead, 2, 2); /* sent, not yet answered */
+    struct cons_out out;
+    cons_flush(&cl.node[lead], cl.now, &out);
+    assert_int_equal(out.nmsgs, 0);
+    cl_free(&cl);
+}
+
+static void test_a_pushed_commit_never_exceeds_what_the_follower_matches(void **state)
+{
+    (void)state;
+    static struct cluster cl;
+    cl_init(&cl, 3, 13);
+    int32_t lead = cl_elect_settled(&cl);
+    int32_t cut = other(lead, 2);
+    cl_isolate(&cl, cut, true);
+    cl_propose(&cl, lead, 4, 2);
+    cl_deliver(&cl);
+    struct cons_out out;
+    cons_flush(&cl.node[lead], cl.now, &out);
+    const struct cons_msg *m = find(&out, CONS_MSG_HEARTBEAT, cut);
+    /* It holds nothing new: nothing to push. */
+    assert_null(m);
+    assert_non_null(find(&out, CONS_MSG_HEARTBEAT, other(lead, 1)));
+    cl_apply(&cl, lead, &out);
+    cl_free(&cl);
+}
+
+/* ---- leadership transfer ---------------------------------------------- */
+
+static void test_a_transfer_to_an_up_to_date_follower_sends_timeout_now_at_once(void **state)
+{
+    (void)state;
+    static struct cluster cl;
+    cl_init(&cl, 3, 20);
+    int32_t lead = cl_elect_settled(&cl), to = other(lead, 1), got = CONS_NONE;
+    struct cons_out out;
+    assert_int_equal(cons_transfer(&cl.node[lead], cl.now, to, &got, &out), CONS_TRANSFER_OK);
+    assert_int_equal(got, to);
+    assert_non_null(find(&out, CONS_MSG_TIMEOUT_NOW, to));
+    assert_true(cons_transferring(&cl.node[lead]));
+    cl_apply(&cl, lead, &out);
+    cl_free(&cl);
+}
+
+static void test_the_target_of_timeout_now_stands_at_once_in_the_next_term(void **state)
+{
+    (void)state;
+    static struct cluster cl;
+    cl_init(&cl, 3, 21);
+    int32_t lead = cl_elect_settled(&cl), to = other(lead, 1);
+    uint64_t term = cl.node[lead].term;
+    struct cons_out out;
+    cons_transfer(&cl.node[lead], cl.now, to, NULL, &out);
+    cl_apply(&cl, lead, &out);
+    assert_true(cl_deliver_one(&cl)); /* the TIMEOUT_NOW */
+    /* No pre-vote round and no election timeout's wait. */
+    assert_int_equal(cl.node[to].role, CONS_CANDIDATE);
+    assert_int_equal(cl.node[to].term, term + 1);
+    assert_int_equal(cl.sent[to][CONS_MSG_PREVOTE], 0);
+    cl_deliver(&cl);
+    assert_int_equal(cl_leader(&cl), to);
+    assert_int_equal(cl.node[to].term, term + 1);
+    cl_free(&cl);
+}
+
+static void test_a_voter_hearing_its_leader_grants_a_transfer_vote(void **state)
+{
+    (void)state;
+    static struct cluster cl;
+    cl_init(&cl, 3, 22);
+    int32_t lead = cl_elect_settled(&cl), to = other(lead, 1), voter = other(lead, 2);
+    uint64_t term = cl.node[lead].term;
+    struct cons_msg v = mk(CONS_MSG_VOTE, to, voter, term + 1);
+    v.last_log_index = cl.node[to].last_log_index;
+    v.last_log_term = cl.node[to].last_log_term;
+    struct cons_out out;
+    /* Without the transfer mark it is disregarded (leader stickiness)... */
+    cons_recv(&cl.node[voter], cl.now, &v, &out);
+    assert_int_equal(out.nmsgs, 0);
+    assert_int_equal(cl.node[voter].term, term);
+    /* ...with it, granted. */
+    v.transfer = true;
+    cons_recv(&cl.node[voter], cl.now, &v, &out);
+    const struct cons_msg *r = find(&out, CONS_MSG_VOTE_RESP, to);
+    assert_non_null(r);
+    assert_true(r->granted);
+    cl_free(&cl);
+}
+
+static void test_a_transfer_vote_still_needs_an_up_to_date_log(void **state)
+{
+    (void)state;
+    static struct cluster cl;
+    cl_init(&cl, 3, 23);
+    int32_t lead = cl_elect_settled(&cl), to = other(lead, 1), voter = other(lead, 2);
+    uint64_t term = cl.node[lead].term;
+    struct cons_msg v = mk(CONS_MSG_VOTE, to, voter, term + 1);
+    v.last_log_index = cl.node[voter].last_log_index - 1;
+    v.last_log_term = cl.node[voter].last_log_term;
+    v.transfer = true;
+    struct cons_out out;
+    cons_recv(&cl.node[voter], cl.now, &v, &out);
+    const struct cons_msg *r = find(&out, CONS_MSG_VOTE_RESP, to);
+    assert_non_null(r);
+    assert_false(r->granted);
+    cl_free(&cl);
+}
+
+static void test_a_transfer_waits_until_the_target_has_the_whole_log(void **state)
+{
+    (void)state;
+    static struct cluster cl;
+    cl_init(&cl, 3, 24);
+    int32_t lead = cl_elect_settled(&cl), to = other(lead, 1);
+    cl_propose(&cl, lead, 3, 2); /* in flight to the target */
+    struct cons_out out;
+    assert_int_equal(cons_transfer(&cl.node[lead], cl.now, to, NULL, &out), CONS_TRANSFER_OK);
+    assert_null(find(&out, CONS_MSG_TIMEOUT_NOW, to));
+    cl_apply(&cl, lead, &out);
+    cl_deliver(&cl); /* the APPENDs land, their answers come back: TIMEOUT_NOW */
+    assert_true(cl.sent[lead][CONS_MSG_TIMEOUT_NOW] >= 1);
+    assert_int_equal(cl_leader(&cl), to);
+    for (int32_t i = 0; i < 3; i++)
+        assert_int_equal(cl.log[i].len, cl.log[to].len);
+    cl_free(&cl);
+}
+
+static void test_a_transfer_without_a_target_picks_the_follower_with_the_longest_log(void **state)
+{
+    (void)state;
+    static struct cluster cl;
+    cl_init(&cl, 5, 25);
+    int32_t lead = cl_elect_settled(&cl), ahead = (lead + 3) % 5;
+    /* Only one follower gets the newest entries. */
+    for (int32_t i = 0; i < 5; i++)
+        if (i != lead && i != ahead)
+            cl.cut[lead][i] = true;
+    cl_propose(&cl, lead, 2, 2);
+    cl_deliver(&cl);
+    int32_t got = CONS_NONE;
+    struct cons_out out;
+    assert_int_equal(cons_transfer(&cl.node[lead], cl.now, CONS_NONE, &got, &out),
+                     CONS_TRANSFER_OK);
+    assert_int_equal(got, ahead);
+    assert_non_null(find(&out, CONS_MSG_TIMEOUT_NOW, ahead));
+    cl_free(&cl);
+}
+
+static void test_a_transfer_is_refused_when_it_cannot_run(void **state)
+{
+    (void)state;
+    static struct cluster cl;
+    cl_init(&cl, 3, 26);
+    int32_t lead = cl_elect_settled(&cl), f = other(lead, 1), g = other(lead, 2);
+    struct cons_out out;
+    assert_int_equal(cons_transfer(&cl.node[f], cl.now, g, NULL, &out), CONS_TRANSFER_NOT_LEADER);
+    assert_int_equal(cons_transfer(&cl.node[lead], cl.now, lead, NULL, &out),
+                     CONS_TRANSFER_BAD_TARGET);
+    assert_int_equal(cons_transfer(&cl.node[lead], cl.now, 7, NULL, &out),
+                     CONS_TRANSFER_BAD_TARGET);
+    /* g goes silent for an election timeout. */
+    cl_isolate(&cl, g, true);
+    cl.cut[lead][f] = cl.cut[f][lead] = false;
+    cl_run(&cl, cl.now + T_MS);
+    assert_int_equal(cl_leader(&cl), lead);
+    assert_int_equal(cons_transfer(&cl.node[lead], cl.now, g, NULL, &out), CONS_TRANSFER_SILENT);
+    assert_int_equal(cons_transfer(&cl.node[lead], cl.now, f, NULL, &out), CONS_TRANSFER_OK);
+    assert_int_equal(cons_transfer(&cl.node[lead], cl.now, f, NULL, &out), CONS_TRANSFER_RUNNING);
+    cl_free(&cl);
+}
+
+static void test_a_transfer_with_no_follower_heard_is_refused(void **state)
+{
+    (void)state;
+    static struct cluster cl;
+    cl_init(&cl, 3, 27);
+    int32_t lead = cl_elect_settled(&cl);
+    struct cons_out out;
+    /* Both followers silent just short of check-quorum's step-down. */
+    cl_isolate(&cl, lead, true);
+    cl.now += T_MS;
+    assert_int_equal(cons_transfer(&cl.node[lead], cl.now, CONS_NONE, NULL, &out),
+                     CONS_TRANSFER_NO_TARGET);
+    cl_free(&cl);
+}
+
+static void
+test_a_transfer_that_does_not_finish_in_an_election_timeout_fails_and_the_leader_resumes(
+    void **state)
+{
+    (void)state;
+    static struct cluster cl;
+    cl_init(&cl, 3, 28);
+    int32_t lead = cl_elect_settled(&cl), to = other(lead, 1);
+    uint64_t term = cl.node[lead].term, start = cl.now;
+    /* Every TIMEOUT_NOW is lost (and the target, cut off from the leader,
+     * cannot win a pre-vote against the third member, who hears it). */
+    cl.cut[lead][to] = true;
+    struct cons_out out;
+    cons_transfer(&cl.node[lead], cl.now, to, NULL, &out);
+    cl_apply(&cl, lead, &out);
+    /* The deadline is one of the core's: it ticks then. */
+    assert_true(cons_next_deadline(&cl.node[lead]) <= start + T_MS);
+    cl_run(&cl, start + T_MS - 1);
+    assert_true(cons_transferring(&cl.node[lead]));
+    cl.now = start + T_MS;
+    cons_tick(&cl.node[lead], cl.now, &out);
+    assert_int_equal(out.transfer_end, CONS_TRANSFER_FAILED);
+    assert_int_equal(out.transfer_target, to);
+    cl_apply(&cl, lead, &out);
+    assert_int_equal(cl.node[lead].role, CONS_LEADER);
+    assert_int_equal(cl.node[lead].term, term);
+    assert_false(cons_transferring(&cl.node[lead]));
+    cl_free(&cl);
+}
+
+static void test_a_transfer_is_reported_done_once_the_target_leads(void **state)
+{
+    (void)state;
+    static struct cluster cl;
+    cl_init(&cl, 3, 29);
+    int32_t lead = cl_elect_settled(&cl), to = other(lead, 1);
+    struct cons_out out;
+    cons_transfer(&cl.node[lead], cl.now, to, NULL, &out);
+    cl_apply(&cl, lead, &out);
+    /* Deliver one message at a time and watch the old leader's outputs. */
+    int done = 0;
+    while (cl.qhead != cl.qtail) {
+        size_t slot = cl.qhead++ % CL_QUEUE;
+        struct cons_msg m = cl.q[slot];
+        cons_recv(&cl.node[m.to], cl.now, &m, &out);
+        if (m.to == lead && out.transfer_end == CONS_TRANSFER_DONE) {
+            done++;
+            assert_int_equal(out.transfer_target, to);
+        }
+        assert_false(m.to == lead && out.transfer_end == CONS_TRANSFER_FAILED);
+        cl_apply_msg(&cl, m.to, &m, &out);
+        free(cl.carried[slot]);
+        cl.carried[slot] = NULL;
+    }
+    assert_int_equal(done, 1);
+    assert_int_equal(cl_leader(&cl), to);
+    assert_false(cons_transferring(&cl.node[lead]));
+    cl_free(&cl);
+}
+
+static void test_a_timeout_now_of_an_older_term_is_ignored(void **state)
+{
+    (void)state;
+    static struct cluster cl;
+    cl_init(&cl, 3, 30);
+    int32_t lead = cl_elect_settled(&cl), f = other(lead, 1);
+    uint64_t term = cl.node[f].term;
+    cl_recv(&cl, mk(CONS_MSG_TIMEOUT_NOW, lead, f, term - 1));
+    assert_int_equal(cl.node[f].role, CONS_FOLLOWER);
+    assert_int_equal(cl.node[f].term, term);
+    cl_free(&cl);
+}
+
+static void test_timeout_now_and_a_transfer_vote_survive_the_wire(void **state)
+{
+    (void)state;
+    struct cons_msg in[2] = {mk(CONS_MSG_TIMEOUT_NOW, 0, 1, 9), mk(CONS_MSG_VOTE, 0, 1, 10)};
+    in[1].transfer = true;
+    for (int k = 0; k < 2; k++) {
+        uint8_t *body;
+        size_t len;
+        assert_int_equal(cons_msg_encode(&in[k], NULL, &body, &len), 0);
+        msgpack_unpacked u;
+        msgpack_unpacked_init(&u);
+        assert_int_equal(msgpack_unpack_next(&u, (const char *)body, len, NULL),
+                         MSGPACK_UNPACK_SUCCESS);
+        struct cons_msg out;
+        static struct cons_wire_entry e[CONS_MAX_BATCH];
+        assert_int_equal(cons_msg_decode(&u.data, &out, e), 0);
+        assert_int_equal(out.type, in[k].type);
+        assert_int_equal(out.term, in[k].term);
+        assert_int_equal(out.transfer, in[k].transfer);
+        assert_false(out.granted);
+        msgpack_unpacked_destroy(&u);
+        free(body);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_a_commit_advance_is_pushed_to_every_follower_on_flush),
+        cmocka_unit_test(test_a_second_flush_in_a_row_sends_nothing),
+        cmocka_unit_test(test_a_flush_without_a_commit_advance_sends_nothing),
+        cmocka_unit_test(test_a_pushed_commit_never_exceeds_what_the_follower_matches),
+        cmocka_unit_test(test_a_transfer_to_an_up_to_date_follower_sends_timeout_now_at_once),
+        cmocka_unit_test(test_the_target_of_timeout_now_stands_at_once_in_the_next_term),
+        cmocka_unit_test(test_a_voter_hearing_its_leader_grants_a_transfer_vote),
+        cmocka_unit_test(test_a_transfer_vote_still_needs_an_up_to_date_log),
+        cmocka_unit_test(test_a_transfer_waits_until_the_target_has_the_whole_log),
+        cmocka_unit_test(test_a_transfer_without_a_target_picks_the_follower_with_the_longest_log),
+        cmocka_unit_test(test_a_transfer_is_refused_when_it_cannot_run),
+        cmocka_unit_test(test_a_transfer_with_no_follower_heard_is_refused),
+        cmocka_unit_test(
+            test_a_transfer_that_does_not_finish_in_an_election_timeout_fails_and_the_leader_resumes),
+        cmocka_unit_test(test_a_transfer_is_reported_done_once_the_target_leads),
+        cmocka_unit_test(test_a_timeout_now_of_an_older_term_is_ignored),
+        cmocka_unit_test(test_timeout_now_and_a_transfer_vote_survive_the_wire),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
