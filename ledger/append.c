@@ -258,6 +258,31 @@ enum ledger_error ledger_batch_add_evidence(struct ledger_batch *b,
     return take_other(b, LEDGER_REC_EVIDENCE, n);
 }
 
+enum ledger_error ledger_batch_rebuild(struct ledger_batch *b, struct ledger *l, size_t keep)
+{
+    if (b == NULL || l == NULL || b->l == NULL || keep > b->nents || b->nrec != b->nents)
+        return LEDGER_EINVAL;
+    if (keep == b->nents && b->l == l && b->gen == l->gen)
+        return LEDGER_OK;
+    /* The entries' bytes do not change: only what they are checked against
+     * (the store's head, checkpoint, membership) may have. */
+    struct ledger_buf old = b->buf;
+    struct batch_entry *ents = b->ents;
+    b->buf = (struct ledger_buf){0};
+    b->ents = NULL;
+    b->capents = 0;
+    ledger_batch_begin(b, l);
+    enum ledger_error err = LEDGER_OK;
+    for (size_t i = 0; i < keep && err == LEDGER_OK; i++)
+        err = ledger_batch_add_entry_bytes(b, old.p + ents[i].off + LEDGER_FRAME_HDR + 1,
+                                           ents[i].len - 1, NULL);
+    ledger_buf_free(&old);
+    free(ents);
+    if (err != LEDGER_OK)
+        ledger_batch_begin(b, l);
+    return err;
+}
+
 /* ---- writing ---------------------------------------------------------- */
 
 static int pwrite_all(int fd, const uint8_t *p, size_t len, uint64_t off)
@@ -288,8 +313,9 @@ enum ledger_error ledger_poison(struct ledger *l, const char *what)
     return ledger_io_fail(l, what, LEDGER_EFATAL);
 }
 
-enum ledger_error ledger_write_frames(struct ledger *l, const uint8_t *p, size_t len, bool may_roll,
-                                      size_t *seg, uint64_t *off)
+/* sync false: the caller syncs the segment later (ledger_append_batch_nosync). */
+static enum ledger_error write_frames(struct ledger *l, const uint8_t *p, size_t len, bool may_roll,
+                                      bool sync, size_t *seg, uint64_t *off)
 {
     bool roll = l->nsegs == 0 || (may_roll && l->segs[l->nsegs - 1].size >= l->opt.segment_bytes);
     int fd = l->wfd;
@@ -331,7 +357,7 @@ enum ledger_error ledger_write_frames(struct ledger *l, const uint8_t *p, size_t
      * nothing: fatal, and start-up recovery judges the files (the rule of
      * PostgreSQL's "fsyncgate", 2018; Raft's persist before respond, §3.8,
      * cannot be kept otherwise). */
-    if (ledger_sync(l, fd, LEDGER_SYNC_DATA) != 0) {
+    if (sync && ledger_sync(l, fd, LEDGER_SYNC_DATA) != 0) {
         if (roll)
             close(fd);
         return ledger_poison(l, "fdatasync");
@@ -352,7 +378,13 @@ enum ledger_error ledger_write_frames(struct ledger *l, const uint8_t *p, size_t
     return LEDGER_OK;
 }
 
-enum ledger_error ledger_append_batch(struct ledger *l, struct ledger_batch *b)
+enum ledger_error ledger_write_frames(struct ledger *l, const uint8_t *p, size_t len, bool may_roll,
+                                      size_t *seg, uint64_t *off)
+{
+    return write_frames(l, p, len, may_roll, true, seg, off);
+}
+
+static enum ledger_error append_batch(struct ledger *l, struct ledger_batch *b, bool sync)
 {
     enum ledger_error err = LEDGER_OK;
     size_t seg;
@@ -369,8 +401,8 @@ enum ledger_error ledger_append_batch(struct ledger *l, struct ledger_batch *b)
             !ledger_hist_reserve(&l->hist, b->pending.n))
             err = LEDGER_ENOMEM;
         else
-            err = ledger_write_frames(l, b->buf.p, b->buf.len, b->first_kind == LEDGER_REC_ENTRY,
-                                      &seg, &off);
+            err = write_frames(l, b->buf.p, b->buf.len, b->first_kind == LEDGER_REC_ENTRY, sync,
+                               &seg, &off);
     }
     if (err == LEDGER_OK && b->nrec > 0) {
         for (size_t i = 0; i < b->nents; i++) {
@@ -385,4 +417,29 @@ enum ledger_error ledger_append_batch(struct ledger *l, struct ledger_batch *b)
     }
     batch_reset(b);
     return err;
+}
+
+enum ledger_error ledger_append_batch(struct ledger *l, struct ledger_batch *b)
+{
+    return append_batch(l, b, true);
+}
+
+enum ledger_error ledger_append_batch_nosync(struct ledger *l, struct ledger_batch *b, int *sync_fd)
+{
+    *sync_fd = -1;
+    enum ledger_error err = append_batch(l, b, false);
+    if (err != LEDGER_OK || l->wfd < 0)
+        return err;
+    /* A descriptor of its own: the ledger may close or replace the
+     * segment's (a truncation, a roll) while the sync is under way. */
+    *sync_fd = fcntl(l->wfd, F_DUPFD_CLOEXEC, 0);
+    if (*sync_fd < 0 && ledger_sync(l, l->wfd, LEDGER_SYNC_DATA) != 0)
+        return ledger_poison(l, "fdatasync");
+    return LEDGER_OK;
+}
+
+void ledger_sync_failed(struct ledger *l, int err)
+{
+    errno = err;
+    ledger_poison(l, "fdatasync");
 }

@@ -199,12 +199,34 @@ enum ledger_error ledger_batch_add_evidence(struct ledger_batch *b,
 size_t ledger_batch_records(const struct ledger_batch *b);
 size_t ledger_batch_bytes(const struct ledger_batch *b);
 
+/* A batch of entries only, kept open while the store changed under it
+ * (a checkpoint, cosignature or evidence record was appended since
+ * begin): begins it again on l's current head with its first keep entries,
+ * each checked again (LEDGER_ECHAIN if they no longer follow the head;
+ * the batch is then empty). Also drops the entries after keep (keep <
+ * records: undo a partial add). LEDGER_EINVAL for a batch holding other
+ * records. */
+enum ledger_error ledger_batch_rebuild(struct ledger_batch *b, struct ledger *l, size_t keep);
+
 /* Writes the batch and makes it durable: one write, one fdatasync. Returns
  * only after the sync. LEDGER_ESTALE if the ledger changed since begin;
  * LEDGER_EIO if the write failed and was undone (nothing changed);
  * LEDGER_EFATAL if a sync failed or a failed write could not be undone:
  * abort the process. The batch is emptied either way. */
 enum ledger_error ledger_append_batch(struct ledger *l, struct ledger_batch *b);
+
+/* The same without the fdatasync, for a sync made elsewhere (on another
+ * thread: the node's loop must not wait for the disk). The records are in
+ * the store at once (read, chained to, replicated by what knows better than
+ * to acknowledge them) but not durable: nothing that depends on them may
+ * be acknowledged before fdatasync(*sync_fd) returned 0. *sync_fd is a
+ * descriptor of the segment they went to, the caller's to sync and close
+ * (-1: nothing to sync, they are durable already). A failed sync is fatal
+ * as for append: report it with ledger_sync_failed (errno of the sync),
+ * which poisons the store. */
+enum ledger_error ledger_append_batch_nosync(struct ledger *l, struct ledger_batch *b,
+                                             int *sync_fd);
+void ledger_sync_failed(struct ledger *l, int err);
 
 /* Raft: removes every entry after index (a conflicting uncommitted
  * suffix), across segment boundaries. Checkpoint, cosignature and evidence

@@ -166,8 +166,10 @@ static void raft_on_leadership(void *ctx, bool gained)
     struct node *n = ctx;
     if (gained)
         node_deploy_elected(&n->deploy);
-    else
-        fail_waits(n, "leadership lost");
+    else /* a write the disk refused (the leader's group) names its cause */
+        fail_waits(n, n->raft.cons.storage_failed && n->raft.storage_error[0]
+                          ? n->raft.storage_error
+                          : "leadership lost");
     node_chaos_leadership(&n->chaos, gained);
 }
 

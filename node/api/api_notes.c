@@ -163,8 +163,9 @@ static void append_notes(struct node_api *api, struct http_request *req, struct 
                    "%zu note(s) appended at index %" PRIu64 "..%" PRIu64 " in term %" PRIu64 "%s",
                    j->count, first, last, term, more);
     }
-    /* Appending may have committed at once (a single-node federation), or
-     * cost this node its leadership. */
+    /* The notes joined the leader's open group: written and synced after
+     * this turn, so nothing committed yet, even alone (node_group.c); but
+     * appending may have cost this node its leadership. */
     if (api->raft->cons.role == CONS_LEADER && api->raft->cons.term == term &&
         api->raft->cons.commit >= last) {
         api_commit_wait_created(req, first, last, term);

@@ -68,7 +68,7 @@ int node_repl_start(struct node_raft *r)
     uv_idle_init(r->base->loop, &r->defer.idle);
     r->defer.idle.data = r;
     r->defer.open = true;
-    return 0;
+    return node_group_start(r);
 }
 
 struct read_state {
@@ -136,7 +136,7 @@ void node_repl_send_append(struct node_raft *r, struct cons_msg *m)
 
 void node_repl_stop(struct node_raft *r)
 {
-    (void)r;
+    node_group_stop(r);
     r->defer.count = 0;
     if (r->defer.open)
         uv_close((uv_handle_t *)&r->defer.idle, NULL);
@@ -202,6 +202,7 @@ bool node_repl_apply_log(struct node_raft *r, const struct cons_out *out,
                          const struct cons_wire_entry *carried)
 {
     enum ledger_error rv;
+    node_group_flush(r); /* a follower now: a group of its leadership is dropped */
     if (out->truncate && out->truncate_after < ledger_last_index(r->ledger)) {
         uint64_t before = ledger_last_index(r->ledger);
         rv = ledger_truncate_after(r->ledger, out->truncate_after);
@@ -228,17 +229,6 @@ bool node_repl_apply_log(struct node_raft *r, const struct cons_out *out,
         fatal(r, "append", rv);
     r->shell.storage_ok(r);
     return true;
-}
-
-/* Tells the core about entries appended up to the ledger's head. */
-static void appended(struct node_raft *r)
-{
-    struct cons_entry last = {.index = ledger_last_index(r->ledger),
-                              .term = ledger_last_term(r->ledger)};
-    ledger_head_hash(r->ledger, last.hash);
-    struct cons_out out;
-    cons_appended(&r->cons, uv_now(r->base->loop), &last, &out);
-    r->shell.apply(r, &out);
 }
 
 int node_repl_append(struct node_raft *r, uint32_t type, const uint8_t *const *payloads,
@@ -273,40 +263,7 @@ int node_repl_append_types(struct node_raft *r, const uint32_t *types,
         snprintf(err, errlen, "leadership transfer in progress; retry with the next leader");
         return -2;
     }
-    uint64_t started = uv_hrtime();
-    ledger_batch_begin(r->batch, r->ledger);
-    uint64_t now = (uint64_t)node_wall_ms();
-    for (size_t i = 0; i < count; i++) {
-        uint64_t index;
-        enum ledger_error rv =
-            ledger_batch_add_entry(r->batch, r->cons.term, types[i], now, r->base->cfg.id,
-                                   payloads[i], lens[i], &index, NULL);
-        if (rv != LEDGER_OK) {
-            snprintf(err, errlen, "entry %zu: %s", i, ledger_strerror(rv));
-            ledger_batch_begin(r->batch, r->ledger); /* abandon it */
-            raft_metrics_refused(&r->metrics, count);
-            return -1;
-        }
-        if (i == 0)
-            *first = index;
-        *last = index;
-    }
-    enum ledger_error rv = ledger_append_batch(r->ledger, r->batch);
-    if (rv != LEDGER_OK)
-        raft_metrics_refused(&r->metrics, count);
-    char why[256];
-    if (rv != LEDGER_OK && node_ledger_failed(r, rv, "append", why, sizeof(why))) {
-        snprintf(err, errlen, "%s; this node stepped down as leader, retry with the next one", why);
-        return -2;
-    }
-    if (rv != LEDGER_OK) {
-        snprintf(err, errlen, "ledger append failed: %s", ledger_strerror(rv));
-        return -1;
-    }
-    r->shell.storage_ok(r);
-    raft_metrics_appended(&r->metrics, *last, started);
-    appended(r);
-    return 0;
+    return node_group_add(r, types, payloads, lens, count, first, last, err, errlen);
 }
 
 void node_repl_elected(struct node_raft *r)

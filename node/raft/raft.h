@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "consensus/consensus.h"
+#include "ledger/group.h"
 #include "ledger/ledger.h"
 #include "node/base/base.h"
 #include "node/raft/raft_metrics.h"
@@ -28,7 +29,8 @@ struct node_raft_hooks {
     void (*on_read_only)(void *ctx, bool ro, bool was_leader);
     /* After every core output was performed (the leader's checkpoints). */
     void (*after_output)(void *ctx);
-    /* Leader: the entry recording its election was appended. */
+    /* Leader: the entry recording its election joined the group of this
+     * turn (node_group.c); what this appends joins it too. */
     void (*on_elected)(void *ctx);
     /* Stopping, before the timer closes and the HTTP server stops. */
     void (*on_stop)(void *ctx);
@@ -50,6 +52,30 @@ struct node_repl_defer {
     bool spent; /* an APPEND with entries left in this turn */
     struct cons_msg q[NODE_REPL_DEFER_MAX];
     size_t head, count;
+};
+
+/* The leader's open group of entries: everything appended in one turn of
+ * the loop, written at the end of the turn and synced (one fdatasync) on
+ * the thread pool (node_group.c). */
+struct node_group {
+    struct ledger_batch *batch;
+    struct ledger_group g;
+    uv_prepare_t before_poll; /* appends made in timers, before the loop waits */
+    uv_check_t after_poll;    /* appends made in I/O callbacks */
+    bool open;                /* the handles are initialized */
+    /* The group written last: in the ledger, synced on the thread pool,
+     * told to the core (cons_appended) only once durable. */
+    struct {
+        uv_work_t work;
+        bool busy;    /* the pool holds work: the fields below it are the pool's */
+        bool untold;  /* entries first..end.index are written and not told to the core */
+        bool stopped; /* the node stopped: the completion only closes fd */
+        uint64_t first, term;
+        uint64_t epoch, work_epoch; /* epoch: bumped when untold entries are cut */
+        struct cons_entry end;
+        int fd, rc, err; /* rc, err: the pool's fdatasync */
+        uint64_t t0, t1; /* when it ran (uv_hrtime) */
+    } sync;
 };
 
 /* The end of a leadership transfer (node_cons_transfer): done (member `to`
@@ -85,6 +111,7 @@ struct node_raft {
     struct ledger_batch *batch; /* reused for every append */
     bool elected_pending;       /* became leader: append the election entry */
     struct node_repl_defer defer;
+    struct node_group group;
     struct raft_metrics metrics; /* for /metrics (raft_metrics.h) */
     struct node_cons_transfer transfer;
     /* Runs once per loop wake-up while the leader's commit index advanced:
@@ -148,8 +175,9 @@ bool node_repl_apply_log(struct node_raft *r, const struct cons_out *out,
                          const struct cons_wire_entry *carried);
 /* Leader: appends the entry recording its election and tells the core. */
 void node_repl_elected(struct node_raft *r);
-/* Leader: appends entries of type with these payloads as one batch (one
- * fdatasync) and tells the core. Returns 0 with the index range, or -1
+/* Leader: appends entries of type with these payloads to the open group
+ * (node_group.c: written with one fdatasync at the end of the loop's turn,
+ * then told to the core; their commit is what to wait for). Returns 0 with the index range, or -1
  * with a message in err, or -2 when the disk refused the write and this
  * node stepped down (answer 503: another node can take it). */
 int node_repl_append(struct node_raft *r, uint32_t type, const uint8_t *const *payloads,
@@ -159,6 +187,24 @@ int node_repl_append(struct node_raft *r, uint32_t type, const uint8_t *const *p
 int node_repl_append_types(struct node_raft *r, const uint32_t *types,
                            const uint8_t *const *payloads, const size_t *lens, size_t count,
                            uint64_t *first, uint64_t *last, char *err, size_t errlen);
+
+/* Group commit (node_group.c). The leader's entries join the open group
+ * (node_repl_append_types): 0 with their indexes, which are theirs once
+ * written; -1/-2 as node_repl_append. The group is written, one fdatasync,
+ * and handed to the core (which replicates it, one APPEND per follower
+ * where it fits) at the end of the loop's turn, or at once by
+ * node_group_flush; it is dropped unwritten if this node no longer leads
+ * its term by then (what waited on it hears "leadership lost"). */
+int node_group_start(struct node_raft *r);
+void node_group_stop(struct node_raft *r);
+int node_group_add(struct node_raft *r, const uint32_t *types, const uint8_t *const *payloads,
+                   const size_t *lens, size_t count, uint64_t *first, uint64_t *last, char *err,
+                   size_t errlen);
+void node_group_flush(struct node_raft *r);
+/* The disk refused another write: entries written and not yet told to the
+ * core are cut (they were acknowledged to no one) before the core goes
+ * back to what the ledger holds. */
+void node_group_abandon(struct node_raft *r);
 
 /* Feeds the entries after *applied up to commit (at most the ledger's
  * last) to fn in order, for a layer that folds committed entries; fn sets

@@ -217,6 +217,31 @@ static void print_level(const struct level_result *r)
     printf("\n");
 }
 
+/* The leader's loop lag (chimera_loop_lag_seconds: how late each heartbeat
+ * tick ran) over a level: ticks, and how many ran within 5 ms and 25 ms. */
+struct lag_snap {
+    double count, le5, le25, max_s;
+};
+
+static void lag_snap(const struct h_cluster *c, int i, struct lag_snap *s)
+{
+    *s = (struct lag_snap){0};
+    h_metric(c, i, "chimera_loop_lag_seconds_count", &s->count);
+    h_metric(c, i, "chimera_loop_lag_seconds_bucket{le=\"0.005\"}", &s->le5);
+    h_metric(c, i, "chimera_loop_lag_seconds_bucket{le=\"0.025\"}", &s->le25);
+    h_metric(c, i, "chimera_loop_lag_max_seconds", &s->max_s);
+}
+
+static void print_lag(const struct lag_snap *a, const struct lag_snap *b)
+{
+    double n = b->count - a->count;
+    if (n <= 0)
+        return;
+    printf("%9s loop lag on the leader: %.0f ticks, %.1f%% within 5 ms, %.1f%% within 25 ms; "
+           "max since start %.1f ms\n",
+           "", n, 100.0 * (b->le5 - a->le5) / n, 100.0 * (b->le25 - a->le25) / n, b->max_s * 1e3);
+}
+
 static int nodes = NODES_DEFAULT;
 
 int main(int argc, char **argv)
@@ -288,6 +313,8 @@ int main(int argc, char **argv)
            "entries/s", "p50_ms", "p90_ms", "p99_ms", "max_ms", "conns");
     for (int k = 0; k <= nlevels && !h_interrupted(); k++) {
         int batch = k == nlevels ? BATCH : 1;
+        struct lag_snap lag0, lag1;
+        lag_snap(c, leader, &lag0);
         if (run_level(c, leader, levels[k], batch, seconds, &res[k]) != 0) {
             fprintf(stderr, "bench_ledger: cannot set up %d writer threads\n", levels[k]);
             rc = 1;
@@ -295,6 +322,8 @@ int main(int argc, char **argv)
         }
         done++;
         print_level(&res[k]);
+        lag_snap(c, leader, &lag1);
+        print_lag(&lag0, &lag1);
         for (int i = 0; i < nodes; i++)
             if (!h_node_running(c, i))
                 printf("  warning: %s died (log: %s)\n", c->nodes[i].id, c->nodes[i].log);

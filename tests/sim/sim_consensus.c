@@ -20,8 +20,13 @@
  * log on restart; flip-hash: the recovery flips a bit of a committed entry's
  * hash; ack-early: log changes reach the disk after the out's messages;
  * disk: a leader's shell drops the entries its failed disk refuses without
- * telling the core) to show that the checker catches it. --keep-going reports every failing
- * schedule instead of stopping at the first. */
+ * telling the core; tell-early, with --slow-sync: the leader's core hears of
+ * its entries before their sync returned) to show that the checker catches
+ * it. --slow-sync models the node's shell, whose leader syncs off its loop
+ * (node/raft/node_group.c): its entries reach its log, its disk and its core
+ * only when the sync returns, 1 to 5 ms or often 50 to 100 ms later, and
+ * are cut if it no longer leads their term by then. --keep-going reports
+ * every failing schedule instead of stopping at the first. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +52,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: sim_consensus [--schedules N] [--start S] [--seed S] [--nodes 3|5|7]\n"
                "                     [--trace] [--keep-going] [--break vote|quorum|heal|persist|\n"
-               "                     truncate-committed|flip-hash|ack-early|disk]\n");
+               "                     truncate-committed|flip-hash|ack-early|disk|tell-early]\n"
+               "                     [--slow-sync]\n");
 }
 
 static void add_stats(struct sim_stats *a, const struct sim_stats *b)
@@ -209,9 +215,9 @@ static void summary(struct totals *t, double wall)
 
 int main(int argc, char **argv)
 {
-    static const char *const breaks[BREAK_COUNT] = {"none",      "vote",      "quorum",
-                                                    "heal",      "persist",   "truncate-committed",
-                                                    "flip-hash", "ack-early", "disk"};
+    static const char *const breaks[BREAK_COUNT] = {
+        "none",      "vote",      "quorum", "heal",      "persist", "truncate-committed",
+        "flip-hash", "ack-early", "disk",   "tell-early"};
     struct sim_opts o;
     int status = sim_opts_parse(&o, argc, argv, "sim_consensus", breaks, BREAK_COUNT, usage);
     if (status >= 0)
@@ -227,6 +233,7 @@ int main(int argc, char **argv)
         uint64_t sd = o.start + k;
         int n = sim_opts_nodes(&o, sd);
         sim_init(&s, sd, n, brk, o.trace);
+        s.slow_sync = o.slow_sync;
         s.lat_hist = tot.lat;
         int rc = sim_run(&s);
         tot.schedules++;
@@ -235,8 +242,9 @@ int main(int argc, char **argv)
         if (rc) {
             printf("VIOLATION seed=%" PRIu64 " nodes=%d invariant \"%s\" at %" PRIu64 " ms: %s\n",
                    sd, n, s.inv, s.now, s.why);
-            printf("replay: %s --seed %" PRIu64 " --nodes %d --trace%s%s\n", argv[0], sd, n,
-                   brk ? " --break " : "", brk ? breaks[brk] : "");
+            printf("replay: %s --seed %" PRIu64 " --nodes %d --trace%s%s%s\n", argv[0], sd, n,
+                   o.slow_sync ? " --slow-sync" : "", brk ? " --break " : "",
+                   brk ? breaks[brk] : "");
             failed++;
             sim_free(&s);
             if (o.keep_going)

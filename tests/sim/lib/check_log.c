@@ -233,7 +233,10 @@ static void leader_complete(struct sim *s, int i)
 static bool converged(const struct sim *s, int ld)
 {
     const struct sim_log *ll = &s->nodes[ld].mem;
-    if (!ll->len || ll->v[ll->len - 1].e.term != s->nodes[ld].c.term)
+    /* With slow syncs, entries the leader wrote before the heal may still
+     * be syncing: its log is not final before they joined it. */
+    if (!ll->len || ll->v[ll->len - 1].e.term != s->nodes[ld].c.term ||
+        s->nodes[ld].sync_at != NET_NEVER)
         return false;
     for (int i = 0; i < s->n; i++) {
         const struct sim_node *nd = &s->nodes[i];

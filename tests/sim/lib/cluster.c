@@ -134,6 +134,8 @@ void sim_crash(struct sim *s, int i)
     nd->up = false;
     nd->inc++;
     nd->mem.len = 0; /* what was not synced is gone (nothing, unless broken) */
+    nd->pending.len = 0;
+    nd->sync_at = NET_NEVER;
     size_t lost = net_purge_to(&s->net, i);
     s->st.dropped_crash += lost;
     s->st.crashes++;
@@ -359,6 +361,68 @@ static bool leader_append_refused(struct sim *s, int i)
     return true;
 }
 
+static void route(struct sim *s, int i, const struct cons_out *out);
+
+/* How long the leader's sync takes: mostly quick, often longer than a
+ * heartbeat interval (the loop goes on meanwhile). */
+static uint64_t sync_delay(struct sim *s)
+{
+    return rng_chance(&s->rng, 300000) ? rng_range(&s->rng, SIM_H, 2 * SIM_H)
+                                       : rng_range(&s->rng, 1, 5);
+}
+
+/* The leader's core hears of its entries up to last. */
+static void tell(struct sim *s, int i, const struct cons_entry *last)
+{
+    storage_ok(s, i);
+    struct cons_out out;
+    memset(&out, 0, sizeof out);
+    cons_appended(&s->nodes[i].c, s->now, last, &out);
+    route(s, i, &out);
+}
+
+/* Slow syncs: the leader's shell writes count entries and syncs them off
+ * its loop; the core hears of them when the sync returns (sync_done). */
+static void leader_write(struct sim *s, int i, uint64_t count, bool noop)
+{
+    struct sim_node *nd = &s->nodes[i];
+    log_leader_write(s, i, count, noop);
+    nd->sync_at = s->now + sync_delay(s);
+    nd->sync_term = nd->c.term;
+    nd->sync_from = nd->mem.len + 1;
+    sim_tracef(s, "n%d writes %" PRIu64 " entries up to %" PRIu64 "; synced at %" PRIu64, i, count,
+               nd->mem.len + nd->pending.len, nd->sync_at);
+    if (s->brk != BREAK_TELL_EARLY)
+        return;
+    struct cons_entry last;
+    log_leader_synced(s, i, false, &last);
+    sim_tracef(s, "break: n%d's core hears of them before their sync", i);
+    tell(s, i, &last);
+}
+
+static void sync_done(struct sim *s, int i)
+{
+    struct sim_node *nd = &s->nodes[i];
+    nd->sync_at = NET_NEVER;
+    if (s->brk == BREAK_TELL_EARLY) {
+        if (nd->mem.len >= nd->sync_from)
+            log_copy(&nd->disk, &nd->mem, nd->sync_from);
+        return;
+    }
+    if (nd->c.role != CONS_LEADER || nd->c.term != nd->sync_term) {
+        sim_tracef(s,
+                   "n%d's sync returned after its leadership of term %" PRIu64 " ended: %" PRIu64
+                   " entries cut",
+                   i, nd->sync_term, nd->pending.len);
+        nd->pending.len = 0;
+        return;
+    }
+    struct cons_entry last;
+    log_leader_synced(s, i, true, &last);
+    sim_tracef(s, "n%d's sync returned: its core hears of entries up to %" PRIu64, i, last.index);
+    tell(s, i, &last);
+}
+
 /* Right after a node becomes leader, its shell appends the entry recording
  * the election (the no-op of §8). */
 static void election_entry(struct sim *s, int i)
@@ -369,6 +433,12 @@ static void election_entry(struct sim *s, int i)
     nd->noop_term = nd->c.term;
     if (leader_append_refused(s, i))
         return;
+    if (s->slow_sync) {
+        /* What an earlier leadership wrote and did not sync is cut first. */
+        nd->pending.len = 0;
+        leader_write(s, i, 1, true);
+        return;
+    }
     struct cons_entry last;
     log_leader_append(s, i, 1, true, &last);
     sim_tracef(s, "n%d appends its election entry %" PRIu64 " in term %" PRIu64, i, last.index,
@@ -545,11 +615,19 @@ static void propose(struct sim *s)
     if (!k)
         return;
     int i = cand[rng_below(&s->rng, (uint64_t)k)];
+    /* A sync under way: the shell writes what arrives meanwhile with the
+     * next group; the workload simply proposes later. */
+    if (s->slow_sync && s->nodes[i].sync_at != NET_NEVER)
+        return;
     if (leader_append_refused(s, i))
         return;
     uint64_t count = log_next_batch(s);
     if (!count)
         return;
+    if (s->slow_sync) {
+        leader_write(s, i, count, false);
+        return;
+    }
     struct cons_entry last;
     log_leader_append(s, i, count, false, &last);
     sim_tracef(s, "n%d proposes %" PRIu64 " entries, up to %" PRIu64, i, count, last.index);
@@ -602,6 +680,7 @@ void sim_init(struct sim *s, uint64_t seed, int n, enum sim_break brk, bool trac
         nd->last_leader_at = NET_NEVER;
         nd->hb_from = CONS_NONE;
         nd->hb_at = NET_NEVER;
+        nd->sync_at = NET_NEVER;
         for (int j = 0; j < n; j++)
             nd->ack_at[j] = NET_NEVER;
         struct cons_config cfg = config_of(s, i);
@@ -653,12 +732,21 @@ int sim_run(struct sim *s)
         }
         /* The workload stops at the heal, so that L5 can ask for converged
          * logs. */
+        uint64_t t_sync = NET_NEVER;
+        int synced = -1;
+        for (int i = 0; i < s->n; i++)
+            if (s->nodes[i].up && s->nodes[i].sync_at < t_sync) {
+                t_sync = s->nodes[i].sync_at;
+                synced = i;
+            }
         uint64_t t_prop = s->healed || !s->budget ? NET_NEVER : s->next_propose_at;
         uint64_t t = t_fault;
         if (t_msg < t)
             t = t_msg;
         if (t_tick < t)
             t = t_tick;
+        if (t_sync < t)
+            t = t_sync;
         if (t_prop < t)
             t = t_prop;
         if (t > s->end_at)
@@ -690,6 +778,8 @@ int sim_run(struct sim *s)
             deliver(s);
         } else if (t_tick <= t) {
             tick(s, who);
+        } else if (t_sync <= t) {
+            sync_done(s, synced);
         } else {
             propose(s);
         }

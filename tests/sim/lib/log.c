@@ -143,6 +143,39 @@ void log_leader_append(struct sim *s, int i, uint64_t count, bool noop, struct c
     check_log_changed(s, i, from);
 }
 
+void log_leader_write(struct sim *s, int i, uint64_t count, bool noop)
+{
+    struct sim_node *nd = &s->nodes[i];
+    for (uint64_t k = 0; k < count; k++) {
+        uint64_t at = nd->mem.len + nd->pending.len;
+        const uint8_t *prev = nd->pending.len ? nd->pending.v[nd->pending.len - 1].e.hash
+                                              : log_hash_at(&nd->mem, nd->mem.len);
+        struct sim_ent e = {.e = {.index = at + 1, .term = nd->c.term},
+                            .payload = new_payload(s, noop)};
+        log_hash(prev, e.e.term, e.payload, e.e.hash);
+        log_push(&nd->pending, &e);
+    }
+    if (noop)
+        s->st.noops += count;
+    else
+        s->st.proposed += count;
+}
+
+void log_leader_synced(struct sim *s, int i, bool durable, struct cons_entry *last)
+{
+    struct sim_node *nd = &s->nodes[i];
+    uint64_t from = nd->mem.len + 1;
+    for (uint64_t k = 0; k < nd->pending.len; k++)
+        log_push(&nd->mem, &nd->pending.v[k]);
+    nd->pending.len = 0;
+    if (durable)
+        log_copy(&nd->disk, &nd->mem, from);
+    *last = nd->mem.v[nd->mem.len - 1].e;
+    if (nd->mem.len > s->st.max_log)
+        s->st.max_log = nd->mem.len;
+    check_log_changed(s, i, from);
+}
+
 uint64_t log_next_batch(struct sim *s)
 {
     const uint64_t pipeline = (uint64_t)CONS_MAX_BATCH * CONS_MAX_INFLIGHT;
@@ -166,6 +199,7 @@ void log_free_all(struct sim *s)
     for (int i = 0; i < SIM_MAX_NODES; i++) {
         log_free(&s->nodes[i].mem);
         log_free(&s->nodes[i].disk);
+        log_free(&s->nodes[i].pending);
     }
     log_free(&s->committed);
     free(s->propose_at);

@@ -29,6 +29,10 @@ int sim_opts_parse(struct sim_opts *o, int argc, char **argv, const char *prog,
             o->trace = true;
             continue;
         }
+        if (!strcmp(a, "--slow-sync")) {
+            o->slow_sync = true;
+            continue;
+        }
         if (!strcmp(a, "--keep-going")) {
             o->keep_going = true;
             continue;

@@ -12,7 +12,8 @@ struct sim_opts {
     uint64_t schedules, start; /* schedule k runs seed start + k */
     uint64_t nodes;            /* 3, 5 or 7; 0: by seed (3 + 2 * (seed % 3)) */
     bool trace, keep_going;
-    int brk; /* index in the program's break names; 0: none */
+    bool slow_sync; /* --slow-sync: the leader syncs off its loop, sometimes slowly */
+    int brk;        /* index in the program's break names; 0: none */
 };
 
 /* Parses argv into o (defaults: 1 schedule from seed 1). breaks[0] is

@@ -1,0 +1,224 @@
+/* Group commit: which appends join the leader's open group, when it is
+ * written first, and when it is dropped; and the batch rebuilt on a head
+ * that moved under it (ledger_batch_rebuild). */
+#include "test_ledger_support.h"
+
+#include "ledger/group.h"
+
+/* ---- the decisions (ledger/group.h) ------------------------------------- */
+
+static void test_an_append_with_no_group_open_starts_one(void **state)
+{
+    (void)state;
+    struct ledger_group g = {0};
+    assert_int_equal(ledger_group_on_append(&g, 3, 1, 100), LEDGER_GROUP_JOIN);
+}
+
+static void test_appends_of_the_same_term_join_the_open_group(void **state)
+{
+    (void)state;
+    struct ledger_group g = {.entries = 63, .bytes = 6300, .term = 3};
+    assert_int_equal(ledger_group_on_append(&g, 3, 1, 100), LEDGER_GROUP_JOIN);
+}
+
+static void test_a_group_of_an_older_term_is_dropped_before_a_new_one_starts(void **state)
+{
+    (void)state;
+    struct ledger_group g = {.entries = 5, .bytes = 500, .term = 3};
+    assert_int_equal(ledger_group_on_append(&g, 4, 1, 100), LEDGER_GROUP_DROP_FIRST);
+}
+
+static void test_a_group_that_would_exceed_its_entries_is_written_first(void **state)
+{
+    (void)state;
+    struct ledger_group g = {.entries = LEDGER_GROUP_MAX_ENTRIES - 1, .bytes = 100, .term = 3};
+    assert_int_equal(ledger_group_on_append(&g, 3, 1, 1), LEDGER_GROUP_JOIN);
+    assert_int_equal(ledger_group_on_append(&g, 3, 2, 1), LEDGER_GROUP_WRITE_FIRST);
+}
+
+static void test_a_group_that_would_exceed_its_bytes_is_written_first(void **state)
+{
+    (void)state;
+    struct ledger_group g = {.entries = 1, .bytes = LEDGER_GROUP_MAX_BYTES - 10, .term = 3};
+    assert_int_equal(ledger_group_on_append(&g, 3, 1, 10), LEDGER_GROUP_JOIN);
+    assert_int_equal(ledger_group_on_append(&g, 3, 1, 11), LEDGER_GROUP_WRITE_FIRST);
+}
+
+static void test_an_append_larger_than_a_group_makes_a_group_of_its_own(void **state)
+{
+    (void)state;
+    struct ledger_group none = {0};
+    assert_int_equal(ledger_group_on_append(&none, 3, 2 * LEDGER_GROUP_MAX_ENTRIES, 1),
+                     LEDGER_GROUP_JOIN);
+    struct ledger_group over = {.entries = 2 * LEDGER_GROUP_MAX_ENTRIES, .bytes = 1, .term = 3};
+    assert_int_equal(ledger_group_on_append(&over, 3, 1, 1), LEDGER_GROUP_WRITE_FIRST);
+    assert_int_equal(ledger_group_on_append(&over, 3, SIZE_MAX, SIZE_MAX),
+                     LEDGER_GROUP_WRITE_FIRST);
+}
+
+static void test_only_the_leader_of_the_groups_term_writes_it(void **state)
+{
+    (void)state;
+    struct ledger_group g = {.entries = 2, .bytes = 200, .term = 3};
+    assert_true(ledger_group_writable(&g, true, 3));
+    assert_false(ledger_group_writable(&g, false, 3)); /* stepped down */
+    assert_false(ledger_group_writable(&g, true, 4));  /* leads a later term */
+    struct ledger_group empty = {.term = 3};
+    assert_false(ledger_group_writable(&empty, true, 3));
+}
+
+/* ---- rebuilding a batch ------------------------------------------------- */
+
+static void test_a_group_outlives_a_checkpoint_written_under_it(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new();
+    struct ledger_batch *group = ledger_batch_new();
+    assert_non_null(group);
+    fx_build_small(f, NULL);
+    ledger_batch_begin(group, f->l);
+    struct fx g = *f;
+    g.b = group;
+    fx_note(&g, 2, 10);
+    fx_note(&g, 2, 11);
+    /* a checkpoint of 9 is written while the group is open */
+    fx_begin(f);
+    fx_checkpoint(f, 2, 0, 1, 2);
+    fx_commit(f);
+    assert_int_equal(ledger_batch_rebuild(group, f->l, 2), LEDGER_OK);
+    assert_int_equal(ledger_append_batch(f->l, group), LEDGER_OK);
+    assert_int_equal(ledger_last_index(f->l), 11);
+    struct ledger_verify_report rep;
+    assert_int_equal(verify_dir(f, &rep), LEDGER_VERIFY_OK);
+    ledger_batch_free(group);
+    fx_free(f);
+}
+
+static void test_rebuilding_keeps_only_the_entries_asked_for(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new();
+    fx_build_small(f, NULL);
+    fx_begin(f);
+    fx_note(f, 2, 10);
+    fx_note(f, 2, 11);
+    fx_note(f, 2, 12);
+    assert_int_equal(ledger_batch_rebuild(f->b, f->l, 1), LEDGER_OK);
+    assert_int_equal(ledger_batch_records(f->b), 1);
+    fx_note(f, 2, 11); /* the next index is 11 again */
+    fx_commit(f);
+    assert_int_equal(ledger_last_index(f->l), 11);
+    fx_free(f);
+}
+
+static void test_a_group_whose_entries_no_longer_follow_the_head_is_refused(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new();
+    struct ledger_batch *group = ledger_batch_new();
+    fx_build_small(f, NULL);
+    ledger_batch_begin(group, f->l);
+    struct fx g = *f;
+    g.b = group;
+    fx_note(&g, 2, 10);
+    fx_begin(f); /* another entry 10 reached the store first */
+    fx_note(f, 2, 99);
+    fx_commit(f);
+    assert_int_equal(ledger_batch_rebuild(group, f->l, 1), LEDGER_ECHAIN);
+    assert_int_equal(ledger_batch_records(group), 0);
+    assert_int_equal(ledger_last_index(f->l), 10);
+    ledger_batch_free(group);
+    fx_free(f);
+}
+
+static void test_a_batch_holding_other_records_is_not_rebuilt(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new();
+    fx_build_small(f, NULL);
+    fx_begin(f);
+    fx_checkpoint(f, 2, 0, 1, 2);
+    assert_int_equal(ledger_batch_rebuild(f->b, f->l, 0), LEDGER_EINVAL);
+    fx_free(f);
+}
+
+/* ---- writing now, syncing elsewhere ------------------------------------ */
+
+static int count_syncs(int fd, enum ledger_sync_what what, void *arg)
+{
+    (*(int *)arg)++;
+    return what == LEDGER_SYNC_DATA ? fdatasync(fd) : fsync(fd);
+}
+
+static void
+test_a_batch_written_without_its_sync_is_readable_and_leaves_the_sync_to_the_caller(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new();
+    int syncs = 0;
+    struct ledger_options opt = {.sync = count_syncs, .sync_arg = &syncs};
+    fx_build_small(f, &opt);
+    int before = syncs, fd = -1;
+    fx_begin(f);
+    fx_note(f, 2, 10);
+    fx_note(f, 2, 11);
+    assert_int_equal(ledger_append_batch_nosync(f->l, f->b, &fd), LEDGER_OK);
+    assert_int_equal(syncs, before); /* the store synced nothing */
+    assert_true(fd >= 0);
+    assert_int_equal(ledger_last_index(f->l), 11);
+    uint8_t *b;
+    size_t n;
+    assert_int_equal(ledger_read_entry(f->l, 11, &b, &n), LEDGER_OK);
+    free(b);
+    assert_int_equal(fdatasync(fd), 0);
+    close(fd);
+    fx_begin(f); /* the next batch chains on the unsynced one */
+    fx_note(f, 2, 12);
+    fx_commit(f);
+    fx_open(f, &opt);
+    assert_int_equal(ledger_last_index(f->l), 12);
+    struct ledger_verify_report rep;
+    assert_int_equal(verify_dir(f, &rep), LEDGER_VERIFY_OK);
+    fx_free(f);
+}
+
+static void test_a_sync_that_failed_elsewhere_poisons_the_store(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new();
+    fx_build_small(f, NULL);
+    int fd = -1;
+    fx_begin(f);
+    fx_note(f, 2, 10);
+    assert_int_equal(ledger_append_batch_nosync(f->l, f->b, &fd), LEDGER_OK);
+    close(fd);
+    ledger_sync_failed(f->l, EIO);
+    fx_begin(f);
+    assert_int_equal(ledger_batch_add_entry(f->b, 2, LEDGER_ENTRY_NOTE, 0, "n1",
+                                            (const uint8_t *)"\xa1x", 2, NULL, NULL),
+                     LEDGER_EFATAL);
+    assert_int_equal(ledger_append_batch(f->l, f->b), LEDGER_EFATAL);
+    assert_int_equal(ledger_io_errno(f->l), EIO);
+    fx_free(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_an_append_with_no_group_open_starts_one),
+        cmocka_unit_test(test_appends_of_the_same_term_join_the_open_group),
+        cmocka_unit_test(test_a_group_of_an_older_term_is_dropped_before_a_new_one_starts),
+        cmocka_unit_test(test_a_group_that_would_exceed_its_entries_is_written_first),
+        cmocka_unit_test(test_a_group_that_would_exceed_its_bytes_is_written_first),
+        cmocka_unit_test(test_an_append_larger_than_a_group_makes_a_group_of_its_own),
+        cmocka_unit_test(test_only_the_leader_of_the_groups_term_writes_it),
+        cmocka_unit_test(test_a_group_outlives_a_checkpoint_written_under_it),
+        cmocka_unit_test(test_rebuilding_keeps_only_the_entries_asked_for),
+        cmocka_unit_test(test_a_group_whose_entries_no_longer_follow_the_head_is_refused),
+        cmocka_unit_test(test_a_batch_holding_other_records_is_not_rebuilt),
+        cmocka_unit_test(
+            test_a_batch_written_without_its_sync_is_readable_and_leaves_the_sync_to_the_caller),
+        cmocka_unit_test(test_a_sync_that_failed_elsewhere_poisons_the_store),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
