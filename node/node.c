@@ -475,11 +475,25 @@ int node_run(const struct config *cfg, const uint8_t key[CONFIG_KEY_BYTES], cons
         fprintf(stderr, "chimerad: warning: handles left open at exit\n");
     }
     node_ledger_close(&n->raft);
+    /* Everything acknowledged is durable and the services are stopped by
+     * now; what is left is NNG closing its connections, which NNG 1.5.2
+     * can wedge for good (transport_drain): the node exits anyway. */
+    bool drained = transport_drain(NODE_STOP_DRAIN_MS);
+    if (!drained)
+        node_event(&n->base, "node.stop_stuck", NULL,
+                   "the network library did not finish closing its connections in %d s; "
+                   "exiting anyway",
+                   NODE_STOP_DRAIN_MS / 1000);
     sodium_memzero(n->base.key, sizeof(n->base.key));
     sodium_memzero(n->api.token, sizeof(n->api.token));
     sodium_memzero(n->base.cfg.read_token, sizeof(n->base.cfg.read_token));
     free(n);
     if (lock >= 0)
         close(lock); /* last: nothing of this node touches the directory now */
+    if (!drained) {
+        /* NNG's exit handler (nng_fini) would wait for the wedged close */
+        fflush(NULL);
+        _exit(status);
+    }
     return status;
 }

@@ -20,6 +20,7 @@
 #include "node/witness/witness.h"
 
 #define NODE_STOP_SIGNALS 4
+#define NODE_STOP_DRAIN_MS 5000 /* the wait for NNG to close its connections at the stop */
 
 /* The composition: each layer's state, and the loop's own handles. */
 struct node {

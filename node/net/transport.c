@@ -15,7 +15,7 @@
 #define RECONNECT_MIN_MS 50
 #define RECONNECT_MAX_MS 1000
 #define SEND_QUEUE_MSGS 128
-#define CLOSE_QUEUE TRANSPORT_MAX_PEERS
+#define CLOSE_QUEUE_MIN TRANSPORT_MAX_PEERS
 #define LIVE_SCANS_PER_WINDOW 4
 #define LIVE_SCAN_MIN_MS 50
 
@@ -67,15 +67,21 @@ struct transport {
     struct inbound in[MAX_PIPES];
     int nin;
     bool stopping; /* pipe callbacks do not wake the loop (also before wake exists) */
-    /* Replaced push sockets, closed on a thread of their own: nng_close
-     * waits for NNG's reaper, which NNG 1.5 can wedge (a connection closed
-     * as a frame's header arrives never finishes closing), and the loop
-     * must go on (a new socket redials meanwhile). */
+    /* Every socket is closed on a thread of its own, the replaced push
+     * sockets as the loop goes on and all of them at the stop: nng_close
+     * waits for NNG's reaper, which NNG 1.5.2 can wedge for good (a
+     * connection closed while a read of it completes never finishes
+     * closing: nng issue #1636), and neither the loop nor the stop may wait
+     * on it without a bound (transport_drain). The queue grows rather than
+     * falling back to a close on the loop: while the reaper is wedged
+     * nothing closes anyway. */
     nng_thread *closer;
-    nng_cv *close_cv;
-    nng_socket to_close[CLOSE_QUEUE];
-    int nclose;
-    bool closer_done;
+    nng_cv *close_cv; /* the closer has work; or it finished (closed) */
+    nng_socket *to_close;
+    int nclose, close_cap;
+    bool closer_done;               /* close what is queued, then end */
+    bool closed;                    /* the closer closed everything: no NNG thread touches this */
+    struct transport *next_stopped; /* transport_drain's list (loop thread) */
     struct limit_report limited, idle;
     nng_pipe delivering; /* the pipe of the message on_recv is handling (loop thread) */
     transport_notice_fn notice;
@@ -83,6 +89,7 @@ struct transport {
     nng_socket inbox;
     struct outbox out[TRANSPORT_MAX_PEERS];
     int nout;
+    int nstopped_out;     /* nout when transport_stop was called */
     uint64_t stale_ms;    /* transport_live's window */
     uv_timer_t live_scan; /* closes outgoing connections found dead */
     transport_recv_fn on_recv;
@@ -280,6 +287,8 @@ static void on_out_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
     nng_mtx_unlock(t->mtx);
 }
 
+static void close_later(struct transport *t, nng_socket s);
+
 static int set_reconnect(nng_socket s)
 {
     int rv = nng_socket_set_ms(s, NNG_OPT_RECONNMINT, RECONNECT_MIN_MS);
@@ -320,39 +329,58 @@ static int open_outbox(struct transport *t, struct outbox *o)
         o->sock = (nng_socket)NNG_SOCKET_INITIALIZER;
         o->replace = true;
         nng_mtx_unlock(t->mtx);
-        nng_close(s); /* its callbacks find it replaced */
+        close_later(t, s); /* its callbacks find it replaced */
     }
     return rv;
 }
 
+/* Closes in the order queued: at the stop the push sockets go before the
+ * inbox. */
 static void closer_main(void *arg)
 {
     struct transport *t = arg;
     nng_mtx_lock(t->mtx);
-    for (;;) {
-        while (t->nclose == 0 && !t->closer_done)
+    for (int next = 0;;) {
+        while (next == t->nclose && !t->closer_done)
             nng_cv_wait(t->close_cv);
-        if (t->nclose == 0)
+        if (next == t->nclose)
             break;
-        nng_socket s = t->to_close[--t->nclose];
+        nng_socket s = t->to_close[next++];
         nng_mtx_unlock(t->mtx);
         nng_close(s);
         nng_mtx_lock(t->mtx);
+        if (next == t->nclose)
+            next = t->nclose = 0; /* all done: the slots are free again */
     }
+    t->closed = true;
+    nng_cv_wake(t->close_cv);
     nng_mtx_unlock(t->mtx);
+}
+
+/* Queues s for the closer (call with the lock held). Returns false when
+ * memory ran out. */
+static bool queue_close(struct transport *t, nng_socket s)
+{
+    if (t->nclose == t->close_cap) {
+        int cap = t->close_cap ? 2 * t->close_cap : CLOSE_QUEUE_MIN;
+        nng_socket *grown = realloc(t->to_close, (size_t)cap * sizeof(*grown));
+        if (!grown)
+            return false;
+        t->to_close = grown;
+        t->close_cap = cap;
+    }
+    t->to_close[t->nclose++] = s;
+    nng_cv_wake(t->close_cv);
+    return true;
 }
 
 static void close_later(struct transport *t, nng_socket s)
 {
     nng_mtx_lock(t->mtx);
-    bool queued = t->nclose < CLOSE_QUEUE;
-    if (queued) {
-        t->to_close[t->nclose++] = s;
-        nng_cv_wake(t->close_cv);
-    }
+    bool queued = queue_close(t, s);
     nng_mtx_unlock(t->mtx);
     if (!queued)
-        nng_close(s); /* a backlog: the closer is wedged or slow */
+        nng_close(s); /* out of memory: better a wait than a socket left open */
 }
 
 /* Closes the push sockets that lost their connection (struct outbox) and
@@ -537,6 +565,7 @@ no_closer:
     if (t->close_cv)
         nng_cv_free(t->close_cv);
     nng_mtx_free(t->mtx);
+    free(t->to_close);
     free(t);
     return rv;
 }
@@ -671,34 +700,76 @@ void transport_set_notice(struct transport *t, transport_notice_fn fn, void *ctx
     t->notice_ctx = ctx;
 }
 
+/* Transports stopped and not yet freed (transport_drain); loop thread. */
+static struct transport *stopped;
+
+static void free_transport(struct transport *t)
+{
+    nng_thread_destroy(t->closer); /* it ended: joins at once */
+    nng_cv_free(t->close_cv);
+    nng_mtx_free(t->mtx);
+    free(t->to_close);
+    free(t);
+}
+
+/* The inbox goes last, once uv has let go of its notification fd, so the
+ * poll never watches a closed descriptor; the struct is freed by
+ * transport_drain once the closer closed everything (no pipe callback runs
+ * after nng_close(inbox) returns). */
 static void on_handle_closed(uv_handle_t *h)
 {
     struct transport *t = h->data;
     if (--t->open_handles > 0)
         return;
-    nng_close(t->inbox); /* no pipe callback runs after this returns */
-    nng_cv_free(t->close_cv);
-    nng_mtx_free(t->mtx);
-    free(t);
+    nng_mtx_lock(t->mtx);
+    bool queued = true;
+    for (int i = 0; i < t->nstopped_out; i++)
+        if (nng_socket_id(t->out[i].sock) > 0)
+            queued = queued && queue_close(t, t->out[i].sock);
+    queued = queued && queue_close(t, t->inbox);
+    t->closer_done = true;
+    nng_cv_wake(t->close_cv);
+    nng_mtx_unlock(t->mtx);
+    if (!queued) { /* out of memory: close here, unbounded, rather than leave them open */
+        for (int i = 0; i < t->nstopped_out; i++)
+            nng_close(t->out[i].sock);
+        nng_close(t->inbox);
+    }
+    t->next_stopped = stopped;
+    stopped = t;
 }
 
 void transport_stop(struct transport *t)
 {
-    /* Close the push sockets now; the inbox only once uv has let go of its
-     * notification fd, so the poll never watches a closed descriptor. */
     nng_mtx_lock(t->mtx);
     t->stopping = true; /* pipe callbacks no longer wake the loop */
-    int nout = t->nout;
+    t->nstopped_out = t->nout;
     t->nout = 0;
     nng_mtx_unlock(t->mtx);
-    free_held(t); /* before the sockets they would go out on close */
-    for (int i = 0; i < nout; i++)
-        nng_close(t->out[i].sock);
-    stop_closer(t); /* joins it once what it holds is closed */
+    free_held(t);
     uv_poll_stop(&t->poll);
     uv_close((uv_handle_t *)&t->poll, on_handle_closed);
     uv_close((uv_handle_t *)&t->wake, on_handle_closed);
     uv_close((uv_handle_t *)&t->idle_scan, on_handle_closed);
     uv_close((uv_handle_t *)&t->held_timer, on_handle_closed);
     uv_close((uv_handle_t *)&t->live_scan, on_handle_closed);
+}
+
+bool transport_drain(uint64_t ms)
+{
+    nng_time deadline = nng_clock() + ms;
+    struct transport **link = &stopped;
+    while (*link) {
+        struct transport *t = *link;
+        nng_mtx_lock(t->mtx);
+        while (!t->closed && nng_cv_until(t->close_cv, deadline) != NNG_ETIMEDOUT)
+            ;
+        bool closed = t->closed;
+        nng_mtx_unlock(t->mtx);
+        if (!closed)
+            return false; /* left reachable: a stuck NNG thread may still touch it */
+        *link = t->next_stopped;
+        free_transport(t);
+    }
+    return true;
 }

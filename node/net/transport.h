@@ -24,6 +24,7 @@
 #ifndef CHIMERA_TRANSPORT_H
 #define CHIMERA_TRANSPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -93,8 +94,15 @@ void transport_set_filter(struct transport *t, transport_filter_fn fn, void *ctx
 /* Sets the callback for limit notices (none by default). */
 void transport_set_notice(struct transport *t, transport_notice_fn fn, void *ctx);
 
-/* Stops polling and closes every socket; the struct is freed once libuv has
- * closed the poll handle (run the loop after calling this). */
+/* Stops polling; once libuv has closed the handles (run the loop after
+ * calling this), every socket is closed on the transport's own thread. */
 void transport_stop(struct transport *t);
+
+/* After the loop ran out: waits up to ms for the stopped transports'
+ * sockets to finish closing and frees them. Returns false when some did not
+ * (NNG 1.5.2's reaper can wedge for good: nng issue #1636); they stay
+ * allocated for NNG's threads, and since NNG's exit handler (nng_fini)
+ * would wait for them too, the process should end with _exit. */
+bool transport_drain(uint64_t ms);
 
 #endif

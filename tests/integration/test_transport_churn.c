@@ -145,6 +145,8 @@ static void test_sending_survives_connections_closing_under_it(void **state)
     uv_close((uv_handle_t *)&r.deadline, NULL);
     uv_run(&r.loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&r.loop), 0);
+    if (!transport_drain((uint64_t)h_timeout_ms()))
+        fail_msg("NNG did not finish closing the transports' sockets");
     print_message("b received %llu messages; a closed %llu connections as dead\n",
                   (unsigned long long)r.received, (unsigned long long)r.stale_closes);
     if (r.timed_out)
