@@ -55,7 +55,7 @@ static int event_level(const char *kind)
     static const char *const warn[] = {
         "failure",    "malformed",   "dead",         "step_down", "read_only.enter", "suspect",
         "unverified", "_failed",     "equivocation", "dropped",   "key_changed",     "unhealthy",
-        ".failed",    "connection_", "clock_skew",   "_wildcard"};
+        ".failed",    "connection_", "clock_skew",   "_wildcard", "_stuck"};
     for (size_t i = 0; i < sizeof(warn) / sizeof(warn[0]); i++)
         if (strstr(kind, warn[i]))
             return 2;
