@@ -21,7 +21,7 @@
 #define NODES 3
 
 static struct h_cluster *cluster;
-static int tests_total, tests_done, leader;
+static int leader;
 
 static int group_setup(void **state)
 {
@@ -38,27 +38,11 @@ static int group_setup(void **state)
     return 0;
 }
 
-static int group_teardown(void **state)
-{
-    (void)state;
-    if (cluster && tests_done == tests_total)
-        h_cluster_pass(cluster);
-    h_cluster_destroy(cluster);
-    return 0;
-}
-
 static int setup(void **state)
 {
     (void)state;
     if (!cluster->nodes[0].pid)
         leader = h_start_leader(cluster, "test_ctl_drill", 0, NULL);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tests_done++;
     return 0;
 }
 
@@ -438,31 +422,28 @@ static void test_a_reverted_release_ends_its_step_once_the_revert_is_over(void *
 int main(void)
 {
     static const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_every_builtin_drill_validates, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_list_names_the_builtin_drills, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_every_builtin_drill_validates, setup, NULL),
+        cmocka_unit_test_setup_teardown(test_list_names_the_builtin_drills, setup, NULL),
         cmocka_unit_test_setup_teardown(test_an_invalid_drill_exits_2_naming_its_json_path, setup,
-                                        teardown),
+                                        NULL),
         cmocka_unit_test_setup_teardown(test_an_unknown_drill_name_suggests_the_nearest, setup,
-                                        teardown),
+                                        NULL),
         cmocka_unit_test_setup_teardown(test_a_drill_without_faults_holds_and_is_recorded, setup,
-                                        teardown),
+                                        NULL),
         cmocka_unit_test_setup_teardown(
-            test_a_drill_refuses_to_start_when_the_steady_state_does_not_hold, setup, teardown),
+            test_a_drill_refuses_to_start_when_the_steady_state_does_not_hold, setup, NULL),
         cmocka_unit_test_setup_teardown(
-            test_a_drill_with_faults_is_refused_when_its_steady_state_does_not_hold, setup,
-            teardown),
-        cmocka_unit_test_setup_teardown(test_a_drill_against_no_node_exits_5, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_the_bad_release_drill_holds, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_an_impossible_slo_deviates, setup, teardown),
+            test_a_drill_with_faults_is_refused_when_its_steady_state_does_not_hold, setup, NULL),
+        cmocka_unit_test_setup_teardown(test_a_drill_against_no_node_exits_5, setup, NULL),
+        cmocka_unit_test_setup_teardown(test_the_bad_release_drill_holds, setup, NULL),
+        cmocka_unit_test_setup_teardown(test_an_impossible_slo_deviates, setup, NULL),
         cmocka_unit_test_setup_teardown(
-            test_a_drill_through_a_follower_says_nothing_of_the_redirect, setup, teardown),
+            test_a_drill_through_a_follower_says_nothing_of_the_redirect, setup, NULL),
         cmocka_unit_test_setup_teardown(test_a_killed_service_is_measured_by_its_nodes_restart,
-                                        setup, teardown),
+                                        setup, NULL),
         cmocka_unit_test_setup_teardown(
-            test_a_reverted_release_ends_its_step_once_the_revert_is_over, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_a_fault_drill_can_be_run_twice_in_a_row, setup,
-                                        teardown),
+            test_a_reverted_release_ends_its_step_once_the_revert_is_over, setup, NULL),
+        cmocka_unit_test_setup_teardown(test_a_fault_drill_can_be_run_twice_in_a_row, setup, NULL),
     };
-    tests_total = (int)(sizeof tests / sizeof tests[0]);
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return h_group_end(cluster, cmocka_run_group_tests(tests, group_setup, NULL));
 }

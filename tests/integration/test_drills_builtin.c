@@ -30,7 +30,6 @@
 #define KILL_NODE_STATUS 75 /* chaos/fault.h: CHAOS_KILL_NODE_STATUS */
 
 static struct h_cluster *cluster;
-static int tests_total, tests_done;
 
 static int group_setup(void **state)
 {
@@ -54,15 +53,6 @@ static int group_setup(void **state)
     char *id = h_deploy_stable(cluster, leader, "demo-good.json", 3 * h_timeout_ms());
     free(id);
     return id ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    if (cluster && tests_done == tests_total)
-        h_cluster_pass(cluster);
-    h_cluster_destroy(cluster);
-    return 0;
 }
 
 /* ---- the steady state every drill starts from ------------------------- */
@@ -99,13 +89,6 @@ static int setup(void **state)
     (void)state;
     if (!h_wait_until(federation_steady, NULL, 6 * h_timeout_ms()))
         fail_msg("the federation is not steady before the drill: %s", h_views_line(cluster));
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tests_done++;
     return 0;
 }
 
@@ -367,14 +350,13 @@ static void test_leader_loss_recovers_before_the_killed_leader_is_back(void **st
 int main(void)
 {
     static const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_leader_loss_holds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_leader_loss_holds, setup, NULL),
         cmocka_unit_test_setup_teardown(test_leader_loss_recovers_before_the_killed_leader_is_back,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_minority_partition_holds, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_service_crash_holds, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_release_holds, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_node_restart_holds, setup, teardown),
+                                        setup, NULL),
+        cmocka_unit_test_setup_teardown(test_minority_partition_holds, setup, NULL),
+        cmocka_unit_test_setup_teardown(test_service_crash_holds, setup, NULL),
+        cmocka_unit_test_setup_teardown(test_bad_release_holds, setup, NULL),
+        cmocka_unit_test_setup_teardown(test_node_restart_holds, setup, NULL),
     };
-    tests_total = (int)(sizeof tests / sizeof tests[0]);
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return h_group_end(cluster, cmocka_run_group_tests(tests, group_setup, NULL));
 }

@@ -31,7 +31,7 @@
     "\"met\": true}]}"
 
 static struct h_cluster *cluster;
-static int tests_total, tests_done, leader;
+static int leader;
 
 static int group_setup(void **state)
 {
@@ -40,27 +40,11 @@ static int group_setup(void **state)
     return cluster ? 0 : -1;
 }
 
-static int group_teardown(void **state)
-{
-    (void)state;
-    if (cluster && tests_done == tests_total)
-        h_cluster_pass(cluster);
-    h_cluster_destroy(cluster);
-    return 0;
-}
-
 static int setup(void **state)
 {
     (void)state;
     if (!cluster->nodes[0].pid)
         leader = h_start_leader(cluster, "test_drills_record", 0, NULL);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tests_done++;
     return 0;
 }
 
@@ -291,20 +275,17 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
-            test_post_drills_without_the_token_is_401_and_with_a_wrong_one_403, setup, teardown),
+            test_post_drills_without_the_token_is_401_and_with_a_wrong_one_403, setup, NULL),
         cmocka_unit_test_setup_teardown(
-            test_a_malformed_body_is_400_naming_its_path_and_the_node_keeps_running, setup,
-            teardown),
-        cmocka_unit_test_setup_teardown(test_a_follower_answers_307_to_the_leader, setup, teardown),
+            test_a_malformed_body_is_400_naming_its_path_and_the_node_keeps_running, setup, NULL),
+        cmocka_unit_test_setup_teardown(test_a_follower_answers_307_to_the_leader, setup, NULL),
         cmocka_unit_test_setup_teardown(
-            test_a_posted_record_is_committed_listed_and_notarized_on_every_node, setup, teardown),
+            test_a_posted_record_is_committed_listed_and_notarized_on_every_node, setup, NULL),
         cmocka_unit_test_setup_teardown(test_get_drills_pages_oldest_first_and_refuses_a_bad_limit,
-                                        setup, teardown),
+                                        setup, NULL),
         cmocka_unit_test_setup_teardown(
-            test_a_drill_run_names_its_notarizing_checkpoint_and_history_lists_it, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_a_node_that_served_drills_stops_cleanly, setup,
-                                        teardown),
+            test_a_drill_run_names_its_notarizing_checkpoint_and_history_lists_it, setup, NULL),
+        cmocka_unit_test_setup_teardown(test_a_node_that_served_drills_stops_cleanly, setup, NULL),
     };
-    tests_total = (int)(sizeof tests / sizeof tests[0]);
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return h_group_end(cluster, cmocka_run_group_tests(tests, group_setup, NULL));
 }

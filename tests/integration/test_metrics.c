@@ -44,7 +44,7 @@
     "\"met\": true}]}"
 
 static struct h_cluster *cluster;
-static int tests_total, tests_done, leader;
+static int leader;
 
 static int group_setup(void **state)
 {
@@ -52,15 +52,6 @@ static int group_setup(void **state)
     h_path_add_bin_dir(); /* the nodes find chimera-demo */
     cluster = h_cluster_create(NODES);
     return cluster ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    if (cluster && tests_done == tests_total)
-        h_cluster_pass(cluster);
-    h_cluster_destroy(cluster);
-    return 0;
 }
 
 static int setup(void **state)
@@ -71,13 +62,6 @@ static int setup(void **state)
     /* A loaded machine may have seen an election since. */
     if (!h_wait_agreed(cluster, 0, h_timeout_ms(), &leader, NULL))
         fail_msg("no leader: %s", h_views_line(cluster));
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tests_done++;
     return 0;
 }
 
@@ -557,7 +541,7 @@ static void test_a_killed_leader_is_a_leader_change_the_others_see(void **state)
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, NULL)
     const struct CMUnitTest tests[] = {
         T(test_every_contract_series_is_exposed_with_its_type),
         T(test_a_committed_note_is_a_proposal_committed_timed_and_synced),
@@ -573,6 +557,5 @@ int main(void)
         T(test_a_killed_leader_is_a_leader_change_the_others_see),
     };
 #undef T
-    tests_total = (int)(sizeof(tests) / sizeof(tests[0]));
-    return cmocka_run_group_tests_name("metrics", tests, group_setup, group_teardown);
+    return h_group_end(cluster, cmocka_run_group_tests_name("metrics", tests, group_setup, NULL));
 }

@@ -393,6 +393,14 @@ void h_node_kill_services(const struct h_cluster *c, int i)
     drv_kill_marked(mark);
 }
 
+int h_group_end(struct h_cluster *c, int failed)
+{
+    if (c && failed == 0)
+        h_cluster_pass(c);
+    h_cluster_destroy(c);
+    return failed;
+}
+
 void h_cluster_destroy(struct h_cluster *c)
 {
     if (!c)

@@ -93,6 +93,12 @@ void h_cluster_pass(struct h_cluster *c);
  * directory's path is printed. NULL is fine. */
 void h_cluster_destroy(struct h_cluster *c);
 
+/* Ends a cmocka group whose tests share cluster c: failed is what
+ * cmocka_run_group_tests returned. The cluster passes (its directory is
+ * removed) only when no test failed; counting teardowns cannot tell that,
+ * since cmocka runs a test's teardown after a failure too. Returns failed. */
+int h_group_end(struct h_cluster *c, int failed);
+
 /* The --peers value naming every member: "n1=tcp://HOST1:P1,...". */
 const char *h_peers(const struct h_cluster *c);
 
