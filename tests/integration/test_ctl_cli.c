@@ -23,7 +23,6 @@
 
 static struct h_cluster *fed;
 static int leader;
-static int tests_total, tests_done;
 static char ctl_path[H_PATH_MAX];
 
 /* Runs argv (argv[0] a program path) like h_ctl. */
@@ -45,20 +44,6 @@ static int group_setup(void **state)
         return -1;
     leader = h_start_agreed(fed, "test_ctl_cli", NULL);
     return leader < 0 ? -1 : 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void)state;
-    if (fed && tests_done == tests_total)
-        h_cluster_pass(fed);
-    h_cluster_destroy(fed);
-    return 0;
-}
-
-static void done(void)
-{
-    tests_done++;
 }
 
 static int follower(void)
@@ -102,7 +87,6 @@ static void test_command_help_and_help_command_print_the_same_page(void **state)
     EXPECT(h_count_lines(a.out) < 40, a); /* the command's page, not the global help */
     run_free(&a);
     run_free(&b);
-    done();
 }
 
 static void test_every_command_has_its_own_help_page(void **state)
@@ -129,7 +113,6 @@ static void test_every_command_has_its_own_help_page(void **state)
     struct run r = CTL(fed, -1, "help", "exit-codes");
     EXPECT(r.code == 0 && strstr(r.out, "5  cannot connect") && strstr(r.out, "9  timeout"), r);
     run_free(&r);
-    done();
 }
 
 static void test_a_mistyped_command_gets_did_you_mean_and_exit_2(void **state)
@@ -147,7 +130,6 @@ static void test_a_mistyped_command_gets_did_you_mean_and_exit_2(void **state)
     r = CTL(fed, -1, "zzzzzz");
     EXPECT(r.code == 2 && !strstr(r.err, "did you mean"), r);
     run_free(&r);
-    done();
 }
 
 /* ---- version ------------------------------------------------------------ */
@@ -171,7 +153,6 @@ static void test_version_prints_the_client_and_the_servers_with_its_node(void **
                         fed->nodes[leader].id);
     json_decref(j);
     run_free(&r);
-    done();
 }
 
 static void test_version_client_and_dash_dash_version_ask_no_node(void **state)
@@ -189,7 +170,6 @@ static void test_version_client_and_dash_dash_version_ask_no_node(void **state)
     r = CTL(fed, -1, "--addr", dead, "version");
     EXPECT(r.code == 5 && strstr(r.out, "Client Version: " CHIMERA_VERSION), r);
     run_free(&r);
-    done();
 }
 
 static void test_chimerad_version_needs_no_configuration(void **state)
@@ -201,7 +181,6 @@ static void test_chimerad_version_needs_no_configuration(void **state)
     struct run r = run(argv);
     EXPECT(r.code == 0 && strcmp(r.out, "chimerad " CHIMERA_VERSION "\n") == 0, r);
     run_free(&r);
-    done();
 }
 
 /* ---- ledger note -------------------------------------------------------- */
@@ -224,7 +203,6 @@ static void test_ledger_note_commits_each_text_through_the_leader(void **state)
     r = CTL(fed, leader, "ledger", "show", ix);
     EXPECT(r.code == 0 && strstr(r.out, "\"second of two\""), r);
     run_free(&r);
-    done();
 }
 
 static void test_ledger_note_dash_reads_one_note_per_line_of_stdin(void **state)
@@ -244,7 +222,6 @@ static void test_ledger_note_dash_reads_one_note_per_line_of_stdin(void **state)
     EXPECT(first > 0 && last == first + 1, r); /* the empty line is no note */
     json_decref(j);
     run_free(&r);
-    done();
 }
 
 /* A token that can be read once (a FIFO, or bash's --token-file <(pass show
@@ -264,7 +241,6 @@ static void test_ledger_note_reads_a_token_file_that_can_be_read_once(void **sta
     struct run r = run(argv);
     EXPECT(r.code == 0 && strstr(r.out, "committed the note at index"), r);
     run_free(&r);
-    done();
 }
 
 static void test_ledger_note_without_a_token_is_a_usage_error(void **state)
@@ -287,7 +263,6 @@ static void test_ledger_note_without_a_token_is_a_usage_error(void **state)
     struct run r = run(argv);
     EXPECT(r.code == 2 && strstr(r.err, "needs the admin token"), r);
     run_free(&r);
-    done();
 }
 
 /* ---- endpoints ---------------------------------------------------------- */
@@ -304,7 +279,6 @@ static void test_chimera_addr_lists_endpoints_tried_in_order(void **state)
     snprintf(want, sizeof want, "(node %s at ", fed->nodes[follower()].id);
     EXPECT(r.code == 0 && strstr(r.out, want), r);
     run_free(&r);
-    done();
 }
 
 /* ---- status ------------------------------------------------------------- */
@@ -361,7 +335,6 @@ static void test_status_shows_each_members_release_health_and_ports(void **state
     r = CTL(fed, leader, "--token-file", fed->token_file, "deploy", good);
     EXPECT(r.code == 2, r);
     run_free(&r);
-    done();
 }
 
 static void test_status_json_adds_what_each_member_answered(void **state)
@@ -381,7 +354,6 @@ static void test_status_json_adds_what_each_member_answered(void **state)
     }
     json_decref(j);
     run_free(&r);
-    done();
 }
 
 static void test_status_shows_a_member_that_does_not_answer_as_unreachable(void **state)
@@ -403,7 +375,6 @@ static void test_status_shows_a_member_that_does_not_answer_as_unreachable(void 
         free(row);
     }
     run_free(&r);
-    done();
 }
 
 /* ---- health --------------------------------------------------------------- */
@@ -428,7 +399,6 @@ static void test_health_answers_by_its_exit_status_live_ready_or_unreachable(voi
     r = CTL(fed, follower(), "health", "--bogus");
     EXPECT(r.code == 2 && strstr(r.err, "unknown argument '--bogus'"), r);
     run_free(&r);
-    done();
 }
 
 /* Last: it kills a follower for good. The leader's last report of a member
@@ -448,7 +418,6 @@ static void test_status_shows_a_dead_members_health_as_unknown(void **state)
     EXPECT(strstr(row, "dead") && strstr(row, "unknown") && !strstr(row, "healthy"), r);
     free(row);
     run_free(&r);
-    done();
 }
 
 int main(void)
@@ -471,6 +440,5 @@ int main(void)
         cmocka_unit_test(test_health_answers_by_its_exit_status_live_ready_or_unreachable),
         cmocka_unit_test(test_status_shows_a_dead_members_health_as_unknown),
     };
-    tests_total = (int)(sizeof tests / sizeof tests[0]);
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return h_group_end(fed, cmocka_run_group_tests(tests, group_setup, NULL));
 }

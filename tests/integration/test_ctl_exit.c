@@ -22,7 +22,6 @@
 static struct h_cluster *fed;  /* three nodes with a leader */
 static struct h_cluster *lone; /* n1 of three, alone: read-only */
 static int leader;
-static int tests_total, tests_done;
 static char wrong_token[H_PATH_MAX], never_healthy[H_PATH_MAX];
 
 static int group_setup(void **state)
@@ -54,23 +53,6 @@ static int group_setup(void **state)
     return 0;
 }
 
-static int group_teardown(void **state)
-{
-    (void)state;
-    if (fed && lone && tests_done == tests_total) {
-        h_cluster_pass(fed);
-        h_cluster_pass(lone);
-    }
-    h_cluster_destroy(fed);
-    h_cluster_destroy(lone);
-    return 0;
-}
-
-static void done(void)
-{
-    tests_done++;
-}
-
 /* "127.0.0.1:PORT" of node i of c. */
 static const char *addr_of(const struct h_cluster *c, int i, char *buf, size_t len)
 {
@@ -89,7 +71,6 @@ static void test_exit_0_when_the_command_succeeds(void **state)
     r = CTL(fed, (leader + 1) % 3, "ledger", "head");
     EXPECT(r.code == 0, r);
     run_free(&r);
-    done();
 }
 
 static void test_exit_1_when_the_command_fails_otherwise(void **state)
@@ -101,7 +82,6 @@ static void test_exit_1_when_the_command_fails_otherwise(void **state)
     struct run r = CTL(fed, -1, "keygen", "--out", key);
     EXPECT(r.code == 1 && strstr(r.err, "already exists"), r);
     run_free(&r);
-    done();
 }
 
 static void test_exit_2_for_a_usage_error(void **state)
@@ -113,7 +93,6 @@ static void test_exit_2_for_a_usage_error(void **state)
     r = CTL(fed, -1, "statsu");
     EXPECT(r.code == 2 && strstr(r.err, "did you mean 'status'"), r);
     run_free(&r);
-    done();
 }
 
 static void test_an_invalid_addr_is_a_usage_error_that_says_what_is_wrong(void **state)
@@ -139,7 +118,6 @@ static void test_an_invalid_addr_is_a_usage_error_that_says_what_is_wrong(void *
     assert_true(h_run(fed, argv, h_timeout_ms(), &r.code, &r.out, &r.err));
     EXPECT(r.code == 2 && strstr(r.err, "CHIMERA_ADDR") && strstr(r.err, "'nohost:x'"), r);
     run_free(&r);
-    done();
 }
 
 static void test_exit_3_when_the_node_refuses_the_request(void **state)
@@ -148,7 +126,6 @@ static void test_exit_3_when_the_node_refuses_the_request(void **state)
     struct run r = CTL(fed, leader, "--token-file", fed->token_file, "ledger", "note", "");
     EXPECT(r.code == 3 && strstr(r.err, "notes[0]") && strstr(r.err, "HTTP 400"), r);
     run_free(&r);
-    done();
 }
 
 static void test_exit_4_when_there_is_no_such_thing(void **state)
@@ -160,7 +137,6 @@ static void test_exit_4_when_there_is_no_such_thing(void **state)
     r = CTL(fed, leader, "ledger", "show", "99999999");
     EXPECT(r.code == 4 && strstr(r.err, "no entry at index 99999999"), r);
     run_free(&r);
-    done();
 }
 
 static void test_exit_5_when_no_endpoint_answers(void **state)
@@ -180,7 +156,6 @@ static void test_exit_5_when_no_endpoint_answers(void **state)
     r = CTL(fed, -1, "--addr", list, "--token-file", fed->token_file, "ledger", "note", "x");
     EXPECT(r.code == 5, r);
     run_free(&r);
-    done();
 }
 
 static void test_exit_6_when_the_token_is_refused(void **state)
@@ -192,7 +167,6 @@ static void test_exit_6_when_the_token_is_refused(void **state)
     r = CTL(fed, leader, "--token-file", wrong_token, "rollback");
     EXPECT(r.code == 6, r);
     run_free(&r);
-    done();
 }
 
 static void test_exit_7_when_the_node_is_read_only(void **state)
@@ -213,7 +187,6 @@ static void test_exit_7_when_the_node_is_read_only(void **state)
     r = CTL(lone, 0, "--token-file", lone->token_file, "deploy", never_healthy);
     EXPECT(r.code == 7, r);
     run_free(&r);
-    done();
 }
 
 static void test_a_dead_endpoint_is_skipped_for_the_next(void **state)
@@ -224,7 +197,6 @@ static void test_a_dead_endpoint_is_skipped_for_the_next(void **state)
     struct run r = CTL(fed, -1, "--addr", list, "status");
     EXPECT(r.code == 0 && strstr(r.out, "federation: leader="), r);
     run_free(&r);
-    done();
 }
 
 static void test_an_error_answer_ends_the_search_for_an_endpoint(void **state)
@@ -238,7 +210,6 @@ static void test_an_error_answer_ends_the_search_for_an_endpoint(void **state)
                        "must not reach the second endpoint");
     EXPECT(r.code == 7, r);
     run_free(&r);
-    done();
 }
 
 static void test_exit_9_when_a_wait_times_out(void **state)
@@ -255,7 +226,6 @@ static void test_exit_9_when_a_wait_times_out(void **state)
     r = CTL(fed, leader, "deployment", id, "--watch", "--timeout", "1s");
     EXPECT(r.code == 9 && strstr(r.err, "timed out"), r);
     run_free(&r);
-    done();
 }
 
 int main(void)
@@ -275,6 +245,7 @@ int main(void)
         /* Last: it leaves a deployment in progress. */
         cmocka_unit_test(test_exit_9_when_a_wait_times_out),
     };
-    tests_total = (int)(sizeof tests / sizeof tests[0]);
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    int failed = cmocka_run_group_tests(tests, group_setup, NULL);
+    h_group_end(lone, failed);
+    return h_group_end(fed, failed);
 }

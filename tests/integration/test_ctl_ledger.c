@@ -23,7 +23,6 @@
 #define NODES 3
 
 static struct h_cluster *cluster;
-static int tests_total, tests_done;
 
 /* A chimeractl running in the background (tail --follow), its stdout on a
  * non-blocking pipe collected into out. */
@@ -53,9 +52,6 @@ static int group_teardown(void **state)
     }
     if (bg.fd >= 0)
         close(bg.fd);
-    if (cluster && tests_done == tests_total)
-        h_cluster_pass(cluster);
-    h_cluster_destroy(cluster);
     return 0;
 }
 
@@ -116,11 +112,6 @@ static char *entry_hash(struct h_cluster *c, int node, unsigned long long index)
     return copy;
 }
 
-static void done(void)
-{
-    tests_done++;
-}
-
 /* ---- show ------------------------------------------------------------- */
 
 static void test_show_prints_a_posted_notes_text(void **state)
@@ -139,7 +130,6 @@ static void test_show_prints_a_posted_notes_text(void **state)
         fail_msg("exit %d; stdout:\n%s\nstderr:\n%s", code, out, err);
     free(out);
     free(err);
-    done();
 }
 
 static void test_show_json_is_valid_json_with_the_index(void **state)
@@ -164,7 +154,6 @@ static void test_show_json_is_valid_json_with_the_index(void **state)
     json_decref(e);
     free(out);
     free(err);
-    done();
 }
 
 static void test_show_beyond_the_head_fails_with_exit_4(void **state)
@@ -184,7 +173,6 @@ static void test_show_beyond_the_head_fails_with_exit_4(void **state)
     assert_string_equal(out, "");
     free(out);
     free(err);
-    done();
 }
 
 /* ---- tail ------------------------------------------------------------- */
@@ -232,7 +220,6 @@ static void test_tail_n_3_prints_exactly_the_last_3_entries(void **state)
         assert_true(has_four);
     free(out);
     free(err);
-    done();
 }
 
 static void test_tail_json_gives_one_object_per_line(void **state)
@@ -261,7 +248,6 @@ static void test_tail_json_gives_one_object_per_line(void **state)
     }
     free(out);
     free(err);
-    done();
 }
 
 /* ---- tail --follow ---------------------------------------------------- */
@@ -378,7 +364,6 @@ static void test_tail_follow_prints_a_note_posted_after_it_started(void **state)
         fail_msg("tail --follow ended with wait status %#x (see %s/follow.err)", bg.status, c->dir);
     close(bg.fd);
     bg.fd = -1;
-    done();
 }
 
 int main(void)
@@ -393,8 +378,8 @@ int main(void)
         cmocka_unit_test(test_tail_json_gives_one_object_per_line),
         cmocka_unit_test(test_tail_follow_prints_a_note_posted_after_it_started),
     };
-    tests_total = (int)(sizeof tests / sizeof tests[0]);
-    int failed = cmocka_run_group_tests_name("ctl_ledger", tests, group_setup, group_teardown);
+    int failed = h_group_end(
+        cluster, cmocka_run_group_tests_name("ctl_ledger", tests, group_setup, group_teardown));
     if (failed) {
         /* A failed assertion longjmps past the frees of its test; skipping
          * the exit-time leak check keeps the failure itself readable. */
