@@ -410,37 +410,46 @@ static bool path_fits(const struct api_route *r, const char *path, size_t plen)
     return false;
 }
 
-/* Serves req from the open or the gated rows: true when answered. */
-static bool route(struct node_api *api, struct http_request *req, size_t plen, bool gated)
+/* What one scan of the table found for a request: per tier (open, gated),
+ * the row to serve it and the first row whose path fits (its 405), and
+ * the first fitting row of all, whose path labels the request in /metrics. */
+struct route_found {
+    const struct api_route *serve[2], *fits[2];
+    const struct api_route *label;
+};
+
+static struct route_found route_find(const struct http_request *req, size_t plen)
 {
-    const struct api_route *matched = NULL;
+    struct route_found f = {0};
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         const struct api_route *r = &routes[i];
-        if (r->gated != gated || !path_fits(r, req->path, plen))
+        if (!path_fits(r, req->path, plen))
             continue;
-        if (method_fits(r->method, req->method)) {
-            r->handle(api, req);
-            return true;
-        }
-        if (!matched)
-            matched = r;
+        if (!f.label)
+            f.label = r;
+        if (!f.fits[r->gated])
+            f.fits[r->gated] = r;
+        if (!f.serve[r->gated] && method_fits(r->method, req->method))
+            f.serve[r->gated] = r;
     }
+    return f;
+}
+
+/* Serves req from the tier's row, or refuses it 405 when a row's path fits
+ * and its method does not: true when answered. */
+static bool route(struct node_api *api, struct http_request *req, const struct route_found *f,
+                  bool gated)
+{
+    if (f->serve[gated]) {
+        f->serve[gated]->handle(api, req);
+        return true;
+    }
+    const struct api_route *matched = f->fits[gated];
     if (!matched || !matched->refuse)
         return false;
     http_respond_error(req, 405, "%s %s: %s", req->method,
                        matched->match == PATH_PREFIX ? req->path : matched->path, matched->refuse);
     return true;
-}
-
-/* The route a path falls under, as /metrics labels its requests: the
- * first row whose path fits, whatever the method, or "other" (never the
- * raw path: the labels stay bounded). */
-static const char *route_label(const char *path, size_t plen)
-{
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
-        if (path_fits(&routes[i], path, plen))
-            return routes[i].path;
-    return "other";
 }
 
 void api_handle(void *ctx, struct http_request *req)
@@ -450,17 +459,21 @@ void api_handle(void *ctx, struct http_request *req)
     size_t plen = strlen(req->path);
     while (plen > 1 && req->path[plen - 1] == '/')
         plen--; /* "/events/" is "/events" */
-    req->route = route_label(req->path, plen);
+    struct route_found found = route_find(req, plen);
+    /* The first row whose path fits, whatever the method, or "other"
+     * (never the raw path: the labels stay bounded). api_metrics.c tells
+     * the series apart by this pointer. */
+    req->route = found.label ? found.label->path : api_route_other;
     req->started_ns = uv_hrtime();
     req->answer_ctx = api;
     req->on_answer = api_metrics_answered;
     if (!api_gate_is_mutation(req->method) && !api_gate_read(api, req, plen))
         return;
-    if (route(api, req, plen, false))
+    if (route(api, req, &found, false))
         return;
     if (api_gate_is_mutation(req->method) && !api_gate_mutation(api, req))
         return;
-    if (route(api, req, plen, true))
+    if (route(api, req, &found, true))
         return;
     http_respond_error(req, 404, "%s %s: no such endpoint", req->method, req->path);
 }

@@ -29,8 +29,10 @@ enum api_auth_failure { API_AUTH_MISSING, API_AUTH_WRONG };
  * route table's, the statuses the few the API answers); past that, the
  * last one takes the rest as route "other", code "other". */
 #define API_REQUEST_SERIES 160
+/* The route of a request no row's path fits (api_metrics.c). */
+extern const char api_route_other[];
 struct api_request_series {
-    const char *route; /* the route table's pattern, or "other" */
+    const char *route; /* a route table row's path, or api_route_other */
     int code;          /* 0: "other" (the table was full) */
     struct histogram h;
 };

@@ -58,16 +58,20 @@ static void http_metrics(FILE *f, const struct http_stats *hs)
 static const double request_le[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                     0.25,  0.5,    1,     2.5,  5,     10};
 
+const char api_route_other[] = "other";
+
+/* route is a route table row's path or api_route_other: one pointer per
+ * route, so the lookup compares pointers. */
 static struct api_request_series *request_series(struct node_api *api, const char *route, int code)
 {
     for (size_t i = 0; i < api->nrequests; i++) {
         struct api_request_series *s = &api->requests[i];
-        if (s->code == code && strcmp(s->route, route) == 0)
+        if (s->code == code && s->route == route)
             return s;
     }
     struct api_request_series *s = &api->requests[api->nrequests];
     if (api->nrequests == API_REQUEST_SERIES - 1) {
-        route = "other"; /* the last one takes the rest */
+        route = api_route_other; /* the last one takes the rest */
         code = 0;
         if (s->route)
             return s;
