@@ -51,14 +51,60 @@ void api_events_get(struct node_api *api, struct http_request *req)
 
 /* One event as Server-Sent Events: "id: SEQ\ndata: JSON\n\n" (the JSON of
  * GET /events, on one line: strings escape their newlines). */
+#define SSE_HEAD "id: %" PRIu64 "\ndata: "
+#define SSE_TAIL "\n\n"
+
+/* Room for most events at once; one whose text is longer (escapes) is
+ * written again into the room it takes. */
+#define SSE_ROOM 768
+
 static void put_sse(FILE *f, const struct event *e)
 {
     json_t *o = api_event_json(e);
-    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (!o)
+        return;
+    fprintf(f, SSE_HEAD, e->seq);
+    json_dumpf(o, f, JSON_COMPACT);
+    fputs(SSE_TAIL, f);
     json_decref(o);
-    if (text)
-        fprintf(f, "id: %" PRIu64 "\ndata: %s\n\n", e->seq, text);
-    free(text);
+}
+
+/* Writes o, event seq, as SSE into buf (room bytes, NULL when 0): the
+ * bytes it takes (past room: buf holds nothing usable), 0 on error. */
+static size_t sse_write(json_t *o, uint64_t seq, char *buf, size_t room)
+{
+    size_t at = (size_t)snprintf(buf, room, SSE_HEAD, seq);
+    size_t n = json_dumpb(o, at < room ? buf + at : NULL, at < room ? room - at : 0, JSON_COMPACT);
+    if (n == 0)
+        return 0;
+    size_t total = at + n + strlen(SSE_TAIL);
+    if (total <= room)
+        memcpy(buf + at + n, SSE_TAIL, strlen(SSE_TAIL));
+    return total;
+}
+
+/* The event, formatted once into the chunk every stream is sent. */
+static struct http_chunk *sse_chunk(const struct event *e)
+{
+    json_t *o = api_event_json(e);
+    if (!o)
+        return NULL;
+    struct http_chunk *ch = http_chunk_alloc(SSE_ROOM);
+    size_t n = ch ? sse_write(o, e->seq, http_chunk_data(ch), SSE_ROOM) : 0;
+    if (n > SSE_ROOM) {
+        http_chunk_unref(ch);
+        ch = http_chunk_alloc(n);
+        if (ch && sse_write(o, e->seq, http_chunk_data(ch), n) != n)
+            n = 0;
+    }
+    json_decref(o);
+    if (n == 0) {
+        http_chunk_unref(ch);
+        return NULL;
+    }
+    if (ch)
+        http_chunk_set_len(ch, n);
+    return ch;
 }
 
 static void on_event(void *ctx, const struct event *e)
@@ -66,15 +112,7 @@ static void on_event(void *ctx, const struct event *e)
     struct node_api *api = ctx;
     if (!api->http || http_stats(api->http)->streams == 0)
         return;
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    if (!f)
-        return;
-    put_sse(f, e);
-    fclose(f);
-    struct http_chunk *ch = len ? http_chunk_new(text, len) : NULL;
-    free(text);
+    struct http_chunk *ch = sse_chunk(e);
     http_stream_broadcast(api->http, &stream_topic, ch);
     http_chunk_unref(ch);
 }

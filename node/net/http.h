@@ -221,6 +221,12 @@ bool http_cors_allowed(const char *list, const char *origin);
 /* Bytes written to many streams, made once and shared (reference counted). */
 struct http_chunk;
 struct http_chunk *http_chunk_new(const char *data, size_t len); /* NULL: out of memory */
+/* A chunk of room bytes that its maker writes into (http_chunk_data) before
+ * it shares it, then shortens to what it wrote (http_chunk_set_len, at most
+ * room): the bytes are written once, where they are sent from. */
+struct http_chunk *http_chunk_alloc(size_t room); /* NULL: out of memory */
+char *http_chunk_data(struct http_chunk *ch);
+void http_chunk_set_len(struct http_chunk *ch, size_t len);
 void http_chunk_unref(struct http_chunk *ch);
 
 void http_set_max_streams(struct http_server *s, unsigned max);

@@ -23,14 +23,32 @@ struct http_chunk {
     char data[];
 };
 
-struct http_chunk *http_chunk_new(const char *data, size_t len)
+struct http_chunk *http_chunk_alloc(size_t room)
 {
-    struct http_chunk *ch = malloc(sizeof(*ch) + len);
+    struct http_chunk *ch = malloc(sizeof(*ch) + room);
     if (!ch)
         return NULL;
     ch->refs = 1;
-    ch->len = len;
-    memcpy(ch->data, data, len);
+    ch->len = room;
+    return ch;
+}
+
+char *http_chunk_data(struct http_chunk *ch)
+{
+    return ch->data;
+}
+
+void http_chunk_set_len(struct http_chunk *ch, size_t len)
+{
+    if (len < ch->len)
+        ch->len = len;
+}
+
+struct http_chunk *http_chunk_new(const char *data, size_t len)
+{
+    struct http_chunk *ch = http_chunk_alloc(len);
+    if (ch)
+        memcpy(ch->data, data, len);
     return ch;
 }
 
@@ -269,15 +287,19 @@ void http_stream_broadcast(struct http_server *s, const void *topic, struct http
 {
     if (!ch || s->stopping)
         return;
-    struct http_cast *q = malloc(sizeof(*q));
-    if (!q)
+    if (s->casting) {
+        /* raised by a drop's notice: sent after the one under way */
+        struct http_cast *q = malloc(sizeof(*q));
+        if (!q)
+            return;
+        *q = (struct http_cast){.topic = topic, .ch = http_chunk_ref(ch)};
+        *s->casts_tail = q;
+        s->casts_tail = &q->next;
         return;
-    *q = (struct http_cast){.topic = topic, .ch = http_chunk_ref(ch)};
-    *s->casts_tail = q;
-    s->casts_tail = &q->next;
-    if (s->casting)
-        return; /* raised by a drop's notice: sent after the one under way */
+    }
     s->casting = true;
+    cast_one(s, topic, ch);
+    struct http_cast *q;
     while ((q = s->casts)) {
         s->casts = q->next;
         if (!s->casts)
