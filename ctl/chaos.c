@@ -17,30 +17,13 @@ static int usage(const char *cmd, const char *what, const char *arg)
     return CTL_USAGE;
 }
 
-/* One exchange: GET when payload is NULL, else POST with the token. The
- * answer's JSON in *out (the caller's), or NULL after one line said. */
+/* The chaos endpoints: what a 404 says this node lacks (an older one). */
 static int exchange(const struct ctl_opts *o, const char *cmd, const char *path,
                     const char *payload, json_t **out)
 {
-    const char *token = NULL;
-    *out = NULL;
-    if (payload && !(token = ctl_token_for(o, cmd)))
-        return CTL_USAGE;
-    struct ctl_conn c;
-    if (ctl_conn_open(&c, o) != 0)
-        return CTL_FAILED;
-    struct ctl_reply r;
-    int got = payload ? ctl_conn_post(&c, path, payload, token, &r) : ctl_conn_get(&c, path, &r);
-    enum ctl_outcome oc = ctl_outcome_of_reply(got, &r);
-    if (oc == CTL_O_OK)
-        *out = json_incref(r.json);
-    else if (got == 0 && r.status == 404)
-        fprintf(stderr, "chimeractl: %s: this node has no chaos endpoints (%s)\n", cmd, path);
-    else
-        ctl_say_failure(cmd, got, &r);
-    ctl_reply_free(&r);
-    ctl_conn_close(&c);
-    return ctl_exit_code(CTL_FAM_COMMON, oc);
+    char missing[96];
+    snprintf(missing, sizeof(missing), "chaos endpoints (%s)", path);
+    return ctl_exchange(o, cmd, path, payload, missing, out);
 }
 
 static void print_json(const json_t *j)

@@ -196,6 +196,30 @@ json_t *ctl_conn_poll(struct ctl_conn *c, const char *path, long *status)
     return j;
 }
 
+int ctl_exchange(const struct ctl_opts *o, const char *cmd, const char *path, const char *payload,
+                 const char *missing, json_t **out)
+{
+    const char *token = NULL;
+    *out = NULL;
+    if (payload && !(token = ctl_token_for(o, cmd)))
+        return CTL_USAGE;
+    struct ctl_conn c;
+    if (ctl_conn_open(&c, o) != 0)
+        return CTL_FAILED;
+    struct ctl_reply r;
+    int got = payload ? ctl_conn_post(&c, path, payload, token, &r) : ctl_conn_get(&c, path, &r);
+    enum ctl_outcome oc = ctl_outcome_of_reply(got, &r);
+    if (oc == CTL_O_OK)
+        *out = json_incref(r.json);
+    else if (got == 0 && r.status == 404)
+        fprintf(stderr, "chimeractl: %s: this node has no %s\n", cmd, missing);
+    else
+        ctl_say_failure(cmd, got, &r);
+    ctl_reply_free(&r);
+    ctl_conn_close(&c);
+    return ctl_exit_code(CTL_FAM_COMMON, oc);
+}
+
 /* The id of a deployment object as text (ids are strings; integers too). */
 void ctl_deploy_id(const json_t *d, char *buf, size_t len)
 {

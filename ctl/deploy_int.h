@@ -42,6 +42,12 @@ int ctl_conn_get(struct ctl_conn *c, const char *path, struct ctl_reply *r);
 /* POSTs payload with the token, following a follower's 307 to the leader. */
 int ctl_conn_post(struct ctl_conn *c, const char *path, const char *payload, const char *token,
                   struct ctl_reply *r);
+/* One exchange with the node behind --addr: GET when payload is NULL,
+ * else POST with the admin token (a follower's 307 followed). The answer's
+ * JSON in *out (the caller's), or NULL after one line said: for a 404,
+ * "this node has no <missing>". Returns the exit code (CTL_FAM_COMMON). */
+int ctl_exchange(const struct ctl_opts *o, const char *cmd, const char *path, const char *payload,
+                 const char *missing, json_t **out);
 /* GET path as a JSON object, for polling; NULL (said once) on failure. */
 json_t *ctl_conn_poll(struct ctl_conn *c, const char *path, long *status);
 

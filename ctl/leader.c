@@ -18,39 +18,26 @@ static int usage(const char *what, const char *arg)
 static int transfer(const struct ctl_opts *o, const char *to)
 {
     const char *cmd = "leader transfer";
-    const char *token = ctl_token_for(o, cmd);
-    if (!token)
-        return CTL_USAGE;
     json_t *body = to ? json_pack("{s:s}", "to", to) : json_object();
     char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     if (!payload)
         return CTL_FAILED;
-    struct ctl_conn c;
-    if (ctl_conn_open(&c, o) != 0) {
-        free(payload);
-        return CTL_FAILED;
-    }
-    struct ctl_reply r;
-    int got = ctl_conn_post(&c, "/leader/transfer", payload, token, &r);
+    json_t *j;
+    int rc = ctl_exchange(o, cmd, "/leader/transfer", payload,
+                          "/leader/transfer (an older chimerad)", &j);
     free(payload);
-    enum ctl_outcome oc = ctl_outcome_of_reply(got, &r);
-    if (oc == CTL_O_OK && o->json) {
-        json_dumpf(r.json, stdout, JSON_INDENT(2));
+    if (rc != CTL_OK)
+        return rc;
+    if (o->json) {
+        json_dumpf(j, stdout, JSON_INDENT(2));
         putchar('\n');
-    } else if (oc == CTL_O_OK) {
+    } else
         printf("leadership moved from %s to %s (term %" JSON_INTEGER_FORMAT ")\n",
-               ctl_json_str(r.json, "from", "?"), ctl_json_str(r.json, "to", "?"),
-               json_integer_value(json_object_get(r.json, "term")));
-    } else if (got == 0 && r.status == 404) {
-        fprintf(stderr, "chimeractl: %s: this node has no /leader/transfer (an older chimerad)\n",
-                cmd);
-    } else {
-        ctl_say_failure(cmd, got, &r);
-    }
-    ctl_reply_free(&r);
-    ctl_conn_close(&c);
-    return ctl_exit_code(CTL_FAM_COMMON, oc);
+               ctl_json_str(j, "from", "?"), ctl_json_str(j, "to", "?"),
+               json_integer_value(json_object_get(j, "term")));
+    json_decref(j);
+    return CTL_OK;
 }
 
 int ctl_cmd_leader(const struct ctl_opts *o, int argc, char **argv)

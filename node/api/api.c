@@ -222,8 +222,7 @@ static void get_state(struct node_api *api, struct http_request *req)
 static void get_root(struct node_api *api, struct http_request *req)
 {
     (void)api;
-    req->location = "/ui/";
-    http_respond_json(req, 302, json_pack("{s:s}", "location", "/ui/"));
+    http_respond_redirect(req, 302, "/ui/", NULL);
 }
 
 static void get_live(struct node_api *api, struct http_request *req)

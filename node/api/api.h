@@ -77,8 +77,11 @@ void api_gate_redirect_to_leader(struct node_api *api, struct http_request *req,
 /* The leader's id (NULL when none is known); whether this node is read-only. */
 const char *api_gate_leader_id(const struct node_api *api);
 bool api_gate_read_only(const struct node_api *api);
-/* A decimal query parameter in [min, max]: -1 bad, 0 absent (out
- * untouched), 1 ok. */
+/* Decimal text (digits only: no sign, no blanks) in [min, max] into *out;
+ * false: it is not (out untouched). */
+bool api_parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out);
+/* A decimal query parameter in [min, max] (as api_parse_u64): -1 bad, 0
+ * absent (out untouched), 1 ok. */
 int api_query_u64(const char *query, const char *name, uint64_t min, uint64_t max, uint64_t *out);
 
 /* Deployments over HTTP (api_deploy.c): GET /deployments, POST

@@ -124,17 +124,13 @@ static int resume_point(struct http_request *req, uint64_t *since)
 {
     const char *id = req->last_event_id;
     if (id[0]) {
-        char *end;
-        errno = 0;
-        unsigned long long v = strtoull(id, &end, 10);
-        if (id[0] < '0' || id[0] > '9' || *end || errno) {
+        if (!api_parse_u64(id, 0, UINT64_MAX, since)) {
             http_respond_error(req, 400,
                                "Last-Event-ID: \"%.40s\" is not an event sequence number (the "
                                "id: of an event this stream sent)",
                                id);
             return -1;
         }
-        *since = v;
         return 1;
     }
     int has = api_query_u64(req->query, "since", 0, UINT64_MAX, since);

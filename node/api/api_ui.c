@@ -21,8 +21,7 @@ void api_ui_get(struct node_api *api, struct http_request *req)
     (void)api;
     if (strcmp(req->path, "/ui") == 0) {
         /* The page's relative URLs (app.js, style.css) need the slash. */
-        req->location = "/ui/";
-        http_respond_json(req, 308, json_pack("{s:s}", "location", "/ui/"));
+        http_respond_redirect(req, 308, "/ui/", NULL);
         return;
     }
     const char *name = req->path + strlen("/ui/");

@@ -147,10 +147,21 @@ void api_gate_redirect_to_leader(struct node_api *api, struct http_request *req,
     /* An advertised https://HOST:PORT (a TLS proxy in front) carries its scheme. */
     snprintf(location, sizeof(location), "%s%s%s%s%s", strstr(p->http, "://") ? "" : "http://",
              p->http, path, req->query[0] ? "?" : "", req->query);
-    req->location = location;
-    http_respond_json(req, 307,
-                      json_pack("{s:s, s:s, s:s}", "error", "not the leader", "leader", p->id,
-                                "leader_http", p->http));
+    http_respond_redirect(req, 307, location,
+                          json_pack("{s:s, s:s, s:s}", "error", "not the leader", "leader", p->id,
+                                    "leader_http", p->http));
+}
+
+bool api_parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    /* strtoull would take leading blanks, a sign ("-1" wraps) and "" */
+    if (text[0] < '0' || text[0] > '9' || *end != '\0' || errno != 0 || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
 }
 
 int api_query_u64(const char *query, const char *name, uint64_t min, uint64_t max, uint64_t *out)
@@ -158,11 +169,5 @@ int api_query_u64(const char *query, const char *name, uint64_t min, uint64_t ma
     char buf[32];
     if (!http_query_param(query, name, buf, sizeof(buf)))
         return 0;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(buf, &end, 10);
-    if (buf[0] == '\0' || buf[0] == '-' || *end != '\0' || errno != 0 || v < min || v > max)
-        return -1;
-    *out = v;
-    return 1;
+    return api_parse_u64(buf, min, max, out) ? 1 : -1;
 }

@@ -114,8 +114,12 @@ static void refuse_at_once(struct http_server *s, int fd, const char *msg)
     }
     char body[400], head[768];
     int bl = http_error_body(body, sizeof(body), msg);
-    int hl = http_answer_head(head, sizeof(head), 503, "application/json", (size_t)bl, NULL,
-                              "Connection: close\r\n", "");
+    int hl = http_answer_head(head, sizeof(head),
+                              &(struct http_answer){.status = 503,
+                                                    .ctype = "application/json",
+                                                    .len = (size_t)bl,
+                                                    .conn_hdr = "Connection: close\r\n",
+                                                    .extra = ""});
     if (hl > 0 && (size_t)hl < sizeof(head)) {
         struct iovec iov[2] = {{head, (size_t)hl}, {body, (size_t)bl}};
         struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2};

@@ -104,6 +104,12 @@ struct http_request {
     /* Set by the handler before it answers (a 307 to the leader): sent as
      * the Location header. NULL: none. */
     const char *location;
+    /* Set by the handler before it answers, like location: the
+     * Cache-Control value (NULL: no-store) and the ETag (NULL: none). */
+    const char *cache_control;
+    const char *etag;
+    /* The If-None-Match header, or "" */
+    const char *if_none_match;
     void *priv;
     /* The handler's bookkeeping (the API's request durations): on_answer,
      * when set, is called once with the status as the request is answered
@@ -135,6 +141,11 @@ void http_respond(struct http_request *req, int status, const char *content_type
 /* Serializes and frees body (it takes the reference). */
 void http_respond_json(struct http_request *req, int status, json_t *body);
 
+/* Redirects to location (kept until answered) with status (301, 302, 307,
+ * 308); body is the answer's JSON (it takes the reference), NULL:
+ * {"location": location}. */
+void http_respond_redirect(struct http_request *req, int status, const char *location,
+                           json_t *body);
 /* {"error": message} with status. */
 void http_respond_error(struct http_request *req, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

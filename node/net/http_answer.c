@@ -16,25 +16,26 @@
     "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "          \
     "form-action 'self'\r\nX-Content-Type-Options: nosniff\r\n"
 
-/* Every answer is never cached, and of a known length unless it is a
- * stream (HTTP_LEN_NONE: it ends with the connection). */
-int http_answer_head(char *buf, size_t cap, int status, const char *ctype, size_t len,
-                     const char *location, const char *conn_hdr, const char *extra)
+/* An answer is never cached unless its handler says otherwise, and of a
+ * known length unless it is a stream (HTTP_LEN_NONE: it ends with the
+ * connection). */
+int http_answer_head(char *buf, size_t cap, const struct http_answer *a)
 {
-    const char *reason = http_status_str((enum http_status)status);
+    const char *reason = http_status_str((enum http_status)a->status);
     if (strcmp(reason, "<unknown>") == 0)
         reason = "Status";
     char type[160] = "", length[48] = "";
-    if (status != 204) { /* no body, and no header that announces one */
-        snprintf(type, sizeof(type), "Content-Type: %s\r\n", ctype);
-        if (len != HTTP_LEN_NONE)
-            snprintf(length, sizeof(length), "Content-Length: %zu\r\n", len);
+    if (a->status != 204 && a->status != 304) { /* no body, and no header that announces one */
+        snprintf(type, sizeof(type), "Content-Type: %s\r\n", a->ctype);
+        if (a->len != HTTP_LEN_NONE)
+            snprintf(length, sizeof(length), "Content-Length: %zu\r\n", a->len);
     }
-    return snprintf(buf, cap,
-                    "HTTP/1.1 %d %s\r\n%s%sCache-Control: no-store\r\n" SECURITY_HEADERS
-                    "%s%s%s%s%s\r\n",
-                    status, reason, type, length, location ? "Location: " : "",
-                    location ? location : "", location ? "\r\n" : "", conn_hdr, extra);
+    return snprintf(
+        buf, cap,
+        "HTTP/1.1 %d %s\r\n%s%sCache-Control: %s\r\n%s%s%s" SECURITY_HEADERS "%s%s%s%s%s\r\n",
+        a->status, reason, type, length, a->cache ? a->cache : "no-store", a->etag ? "ETag: " : "",
+        a->etag ? a->etag : "", a->etag ? "\r\n" : "", a->location ? "Location: " : "",
+        a->location ? a->location : "", a->location ? "\r\n" : "", a->conn_hdr, a->extra);
 }
 
 int http_error_body(char *buf, size_t cap, const char *msg)
@@ -65,6 +66,12 @@ void http_respond_json(struct http_request *req, int status, json_t *body)
     }
     http_respond(req, status, "application/json", text, n);
     free(text);
+}
+
+void http_respond_redirect(struct http_request *req, int status, const char *location, json_t *body)
+{
+    req->location = location;
+    http_respond_json(req, status, body ? body : json_pack("{s:s}", "location", location));
 }
 
 void http_respond_error(struct http_request *req, int status, const char *fmt, ...)

@@ -76,9 +76,9 @@ static int out_send_at(struct conn *c, struct out *o, const char *base, size_t l
     return 0;
 }
 
-static void out_send(struct conn *c, struct out *o, size_t len)
+static int out_send(struct conn *c, struct out *o, size_t len)
 {
-    out_send_at(c, o, o->data, len);
+    return out_send_at(c, o, o->data, len);
 }
 
 int http_conn_write(struct conn *c, const char *data, size_t len, struct http_chunk *owner)
@@ -159,43 +159,55 @@ static void on_written(uv_write_t *w, int status)
         http_stream_written(c);
 }
 
-void http_conn_extra_headers(const struct conn *c, bool preflight, char *buf, size_t cap)
+long http_conn_answer(struct conn *c, struct http_answer a, bool preflight, const char *more,
+                      const char *body, size_t blen)
 {
-    buf[0] = '\0';
-    if (!c->origin[0] || !http_cors_allowed(c->s->cors, c->origin))
-        return;
-    snprintf(buf, cap, "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n%s", c->origin,
-             preflight ? "Access-Control-Allow-Methods: GET, HEAD, POST\r\n"
-                         "Access-Control-Allow-Headers: Authorization, Content-Type, "
-                         "Last-Event-ID\r\nAccess-Control-Max-Age: 600\r\n"
-                       : "");
-}
-
-/* Writes an answer with today's headers, in one write and one copy of the
- * body; close: the connection ends after it. */
-static void send_answer(struct conn *c, int status, const char *ctype, const char *body, size_t len,
-                        const char *location, bool head, bool close)
-{
-    const char *conn_hdr = close ? "Connection: close\r\n"
-                           : c->parser.http_major == 1 && c->parser.http_minor == 0
-                               ? "Connection: keep-alive\r\n"
-                               : "";
-    char extra[ORIGIN_MAX + 256];
-    http_conn_extra_headers(c, status == 204 && c->preflight, extra, sizeof(extra));
-    int hl = http_answer_head(NULL, 0, status, ctype, len, location, conn_hdr, extra);
-    size_t blen = head ? 0 : len;
+    char extra[ORIGIN_MAX + 512] = "";
+    if (c->origin[0] && http_cors_allowed(c->s->cors, c->origin))
+        snprintf(extra, sizeof(extra), "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n%s",
+                 c->origin,
+                 preflight ? "Access-Control-Allow-Methods: GET, HEAD, POST\r\n"
+                             "Access-Control-Allow-Headers: Authorization, Content-Type, "
+                             "Last-Event-ID\r\nAccess-Control-Max-Age: 600\r\n"
+                           : "");
+    snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), "%s", more);
+    a.extra = extra;
+    int hl = http_answer_head(NULL, 0, &a);
     struct out *o = hl < 0 ? NULL : calloc(1, sizeof(*o) + (size_t)hl + 1 + blen);
     if (!o) {
         http_conn_close(c);
-        return;
+        return -1;
     }
-    http_answer_head(o->data, (size_t)hl + 1, status, ctype, len, location, conn_hdr, extra);
+    http_answer_head(o->data, (size_t)hl + 1, &a);
     if (blen)
         memcpy(o->data + hl, body, blen);
+    if (out_send(c, o, (size_t)hl + blen) != 0)
+        return -1;
+    return (long)hl + (long)blen;
+}
+
+/* Writes an answer with today's headers, in one write and one copy of the
+ * body; close: the connection ends after it. req: the handler's headers
+ * (Location, Cache-Control, ETag), or NULL. */
+static void send_answer(struct conn *c, int status, const char *ctype, const char *body, size_t len,
+                        const struct http_request *req, bool head, bool close)
+{
+    struct http_answer a = {
+        .status = status,
+        .ctype = ctype,
+        .len = len,
+        .location = req ? req->location : NULL,
+        .cache = req ? req->cache_control : NULL,
+        .etag = req ? req->etag : NULL,
+        .conn_hdr = close ? "Connection: close\r\n"
+                    : c->parser.http_major == 1 && c->parser.http_minor == 0
+                        ? "Connection: keep-alive\r\n"
+                        : "",
+    };
     c->close_after = close;
     c->state = C_WRITING;
     arm(c, c->refusing ? LINGER_MS : c->s->idle_ms); /* a client that never reads its answer */
-    out_send(c, o, (size_t)hl + blen);
+    http_conn_answer(c, a, status == 204 && c->preflight, "", body, head ? 0 : len);
 }
 
 void http_conn_refuse(struct conn *c, int status, const char *msg)
@@ -353,6 +365,8 @@ static int on_value(http_parser *hp, const char *at, size_t len)
             c->which = H_ORIGIN;
         else if (c->field_len < FIELD_MAX && strcasecmp(c->field, "Last-Event-ID") == 0)
             c->which = H_LAST_ID;
+        else if (c->field_len < FIELD_MAX && strcasecmp(c->field, "If-None-Match") == 0)
+            c->which = H_INM;
         else if (c->field_len < FIELD_MAX &&
                  strcasecmp(c->field, "Access-Control-Request-Method") == 0)
             c->preflight = true;
@@ -365,6 +379,8 @@ static int on_value(http_parser *hp, const char *at, size_t len)
         append(c->origin, &c->origin_len, ORIGIN_MAX - 1, at, len);
     else if (c->which == H_LAST_ID)
         append(c->p->last_id, &c->p->last_id_len, LAST_ID_MAX - 1, at, len);
+    else if (c->which == H_INM)
+        append(c->p->inm, &c->p->inm_len, INM_MAX - 1, at, len);
     return 0;
 }
 
@@ -484,6 +500,7 @@ static void dispatch(struct conn *c)
     p->req.query = q ? q : "";
     p->req.auth = p->auth;
     p->req.last_event_id = p->last_id;
+    p->req.if_none_match = p->inm;
     p->req.priv = p;
     if (strcmp(p->method, "OPTIONS") == 0 && c->origin[0] && c->preflight) {
         /* a browser asks whether it may send a cross-origin request: the
@@ -652,7 +669,7 @@ void http_respond(struct http_request *req, int status, const char *content_type
         req->on_answer(req, status);
     if (c && c->state == C_HANDLER) {
         c->p = NULL;
-        send_answer(c, status, content_type, body, len, p->req.location, p->head,
+        send_answer(c, status, content_type, body, len, &p->req, p->head,
                     !c->keep_alive || c->s->stopping);
     }
     pending_free(p);

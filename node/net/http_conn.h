@@ -15,6 +15,7 @@
 #define EXPECT_MAX 32
 #define ORIGIN_MAX 256
 #define LAST_ID_MAX 32
+#define INM_MAX 128
 /* http_answer_head's len for an answer whose body ends when the connection
  * does (a stream): no Content-Length. */
 #define HTTP_LEN_NONE ((size_t)-1)
@@ -30,7 +31,7 @@ enum conn_state {
     C_CLOSED,
 };
 
-enum header { H_OTHER, H_AUTH, H_EXPECT, H_ORIGIN, H_LAST_ID, H_PREFLIGHT };
+enum header { H_OTHER, H_AUTH, H_EXPECT, H_ORIGIN, H_LAST_ID, H_INM, H_PREFLIGHT };
 
 /* What a limit did, and what was already reported. */
 struct limit_report {
@@ -50,6 +51,8 @@ struct pending {
     size_t auth_len;
     char last_id[LAST_ID_MAX]; /* the Last-Event-ID header, "" none */
     size_t last_id_len;
+    char inm[INM_MAX]; /* the If-None-Match header, "" none (cut at INM_MAX - 1) */
+    size_t inm_len;
     char *body;
     bool head; /* HEAD: the answer goes without its body */
 };
@@ -130,6 +133,18 @@ struct http_server {
     char rbuf[READ_BUF]; /* every read lands here and is parsed at once */
 };
 
+/* An answer's status line and headers: a body of len bytes (HTTP_LEN_NONE:
+ * until the connection ends). */
+struct http_answer {
+    int status;
+    const char *ctype;
+    size_t len;
+    const char *location; /* NULL: none */
+    const char *cache;    /* Cache-Control's value; NULL: no-store */
+    const char *etag;     /* NULL: none */
+    const char *conn_hdr; /* a Connection header line, or "" */
+    const char *extra;    /* more header lines, or "" */
+};
 /* Connections (http_conn.c). A new one for fd, listed in s's connections
  * and holding a reference on s; NULL (fd closed) when it cannot be had. */
 struct conn *http_conn_new(struct http_server *s, int fd);
@@ -148,9 +163,12 @@ void http_conn_read(struct conn *c);
 /* Queues len bytes of data to c: copied, or, with owner, a reference on
  * the chunk they lie in. 0, or -1 when c was closed. */
 int http_conn_write(struct conn *c, const char *data, size_t len, struct http_chunk *owner);
-/* The header lines an answer on c carries besides the fixed ones: CORS
- * for an allowed Origin (with preflight: the methods and headers too). */
-void http_conn_extra_headers(const struct conn *c, bool preflight, char *buf, size_t cap);
+/* Writes answer a's head to c, with the header lines an answer on c carries
+ * besides a's (CORS for an allowed Origin; with preflight, the methods and
+ * headers too) and then more (or ""), followed by blen bytes of body: one
+ * write, one copy. Returns the bytes queued, or -1 when c was closed. */
+long http_conn_answer(struct conn *c, struct http_answer a, bool preflight, const char *more,
+                      const char *body, size_t blen);
 
 /* Another reference on ch (http_stream.c). */
 struct http_chunk *http_chunk_ref(struct http_chunk *ch);
@@ -164,14 +182,11 @@ void http_stream_stop(struct http_server *s);
 /* Drops a reference on s, freeing it with the last (http.c). */
 void http_server_release(struct http_server *s);
 
-/* Answers (http_answer.c, pure). The status line and headers of an answer
- * with a body of len bytes (HTTP_LEN_NONE: until the connection ends),
- * snprintf-style into buf (NULL, 0: measure); conn_hdr: a Connection header
- * line, or ""; extra: more header lines, or "". Every answer carries the
- * Content-Security-Policy and X-Content-Type-Options; a 204 has no
- * Content-Type and no Content-Length. */
-int http_answer_head(char *buf, size_t cap, int status, const char *ctype, size_t len,
-                     const char *location, const char *conn_hdr, const char *extra);
+/* Answers (http_answer.c, pure). The head of answer a, snprintf-style into
+ * buf (NULL, 0: measure). Every answer carries the Content-Security-Policy
+ * and X-Content-Type-Options; a 204 and a 304 have no Content-Type and no
+ * Content-Length. */
+int http_answer_head(char *buf, size_t cap, const struct http_answer *a);
 /* {"error": msg} and a newline, snprintf-style into buf. */
 int http_error_body(char *buf, size_t cap, const char *msg);
 

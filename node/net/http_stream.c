@@ -218,20 +218,6 @@ int http_stream_open(struct http_request *req, const void *topic, const char *ct
                            (unsigned long long)s->stats.max_streams);
         return -1;
     }
-    char extra[ORIGIN_MAX + 256];
-    http_conn_extra_headers(c, false, extra, sizeof(extra));
-    /* a proxy must pass each event on as it comes */
-    snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), "X-Accel-Buffering: no\r\n");
-    static const char close_hdr[] = "Connection: close\r\n";
-    int hl = http_answer_head(NULL, 0, 200, ctype, HTTP_LEN_NONE, NULL, close_hdr, extra);
-    char *buf = hl < 0 ? NULL : malloc((size_t)hl + 1 + len);
-    if (!buf) {
-        http_respond_error(req, 503, "out of memory");
-        return -1;
-    }
-    http_answer_head(buf, (size_t)hl + 1, 200, ctype, HTTP_LEN_NONE, NULL, close_hdr, extra);
-    if (len)
-        memcpy(buf + hl, first, len);
     /* the request is answered: what it held goes, and what the client
      * pipelined behind it is never read */
     if (req->on_answer)
@@ -249,11 +235,16 @@ int http_stream_open(struct http_request *req, const void *topic, const char *ct
     c->rest = NULL;
     c->rest_len = 0;
     http_conn_arm(c, 0);
-    c->queued = (size_t)hl + len;
-    int rv = http_conn_write(c, buf, (size_t)hl + len, NULL);
-    free(buf);
-    if (rv != 0)
+    /* a proxy must pass each event on as it comes */
+    long n = http_conn_answer(c,
+                              (struct http_answer){.status = 200,
+                                                   .ctype = ctype,
+                                                   .len = HTTP_LEN_NONE,
+                                                   .conn_hdr = "Connection: close\r\n"},
+                              false, "X-Accel-Buffering: no\r\n", first, len);
+    if (n < 0)
         return -1;
+    c->queued = (size_t)n;
     watch_stall(c);
     http_conn_read(c); /* to see the client go */
     return 0;
