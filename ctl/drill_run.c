@@ -39,9 +39,11 @@
  *     answers 404 gets an operator note, POST /ledger/notes, instead);
  *     then, for at most a few seconds, GET /drills until a checkpoint at
  *     or after it is notarized, and the report names it and its signers.
- * Exit: 0 held, 10 deviated, 11 could not run (a mutation refused for its
- * token fails its step: 11); before the run starts, 5 and 6 as for every
- * command when no node answers GET /federation/state or refuses the read. */
+ * Exit: 0 held, 10 deviated, 11 could not run; before the run starts, 5
+ * and 6 as for every command when no node answers GET /federation/state or
+ * refuses the read; and 6, as for every command, when a node refused the
+ * admin token (401, 403) of a mutation: the run goes on to its report and
+ * journal, which say what that failed. */
 #include <curl/curl.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -67,6 +69,7 @@ struct runner {
     char killed[DRILL_MAX_ACTIONS][DRILL_ID_MAX]; /* nodes a kill_node took down */
     size_t nkilled;
     bool injected;
+    bool token_refused; /* a mutation was answered 401 or 403 */
     const char *restart_cmd;
     int64_t mono0, wall0; /* the run's clocks: Unix ms = wall0 + (mono - mono0) */
     /* Each probe's last result and when it ran (monotonic ms; 0: not
@@ -246,17 +249,26 @@ static bool probe_state(const struct runner *x, const struct drill_probe *p, jso
  * --addr, whose 307 names the new leader. A request that may be sent twice
  * (the kill switch) is sent again at once; a probe's note is not: its
  * failure is what the sweep reports. */
+/* POSTs with the admin token, noting a refusal of it (exit 6). */
+static int post_once(struct runner *x, const char *path, const char *payload, struct ctl_reply *r)
+{
+    int rc = ctl_conn_post(&x->conn, path, payload, x->token, r);
+    if (rc == 0 && (r->status == 401 || r->status == 403))
+        x->token_refused = true;
+    return rc;
+}
+
 static int post(struct runner *x, const char *path, const char *payload, bool twice,
                 struct ctl_reply *r)
 {
-    int rc = ctl_conn_post(&x->conn, path, payload, x->token, r);
+    int rc = post_once(x, path, payload, r);
     struct ctl_conn fresh;
     if (rc != 0 && r->no_answer && ctl_conn_open(&fresh, &x->conn_opts) == 0) {
         ctl_conn_close(&x->conn);
         x->conn = fresh;
         if (twice) {
             ctl_reply_free(r);
-            rc = ctl_conn_post(&x->conn, path, payload, x->token, r);
+            rc = post_once(x, path, payload, r);
         }
     }
     return rc;
@@ -1019,7 +1031,7 @@ static bool record_note(struct runner *x, const uint8_t digest[DRILL_DIGEST_BYTE
     if (!payload)
         return false;
     struct ctl_reply r;
-    int rc = ctl_conn_post(&x->conn, "/ledger/notes", payload, x->token, &r);
+    int rc = post_once(x, "/ledger/notes", payload, &r);
     free(payload);
     bool ok = rc == 0 && r.status >= 200 && r.status < 300 &&
               json_is_integer(json_object_get(r.json, "first_index"));
@@ -1043,7 +1055,7 @@ static void record(struct runner *x, const uint8_t digest[DRILL_DIGEST_BYTES], s
     if (!payload)
         return;
     struct ctl_reply r;
-    int rc = ctl_conn_post(&x->conn, "/drills", payload, x->token, &r);
+    int rc = post_once(x, "/drills", payload, &r);
     free(payload);
     out->as_note = rc == 0 && r.status == 404;
     out->ok = rc == 0 && r.status == 201 && json_is_integer(json_object_get(r.json, "index"));
@@ -1148,6 +1160,11 @@ static int finish(struct runner *x, const char *journal_file)
     }
     json_decref(rec.notarization);
     json_decref(journal);
+    if (x->token_refused) {
+        fprintf(stderr, "chimeractl: drill run: the node refused the admin token (check "
+                        "--token-file or CHIMERA_ADMIN_TOKEN_FILE): exit 6\n");
+        return CTL_AUTH;
+    }
     return v == DRILL_HELD       ? CTL_OK
            : v == DRILL_DEVIATED ? CTL_DRILL_DEVIATED
                                  : CTL_DRILL_COULD_NOT_RUN;

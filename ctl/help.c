@@ -295,8 +295,8 @@ static const struct page pages[] = {
      "  11 could not run: the steady state did not hold at the start, a step\n"
      "  was refused (no chaos endpoints), or the run was interrupted;\n"
      "  2 invalid drill or usage error; 5 no node answered at the start; 6 the\n"
-     "  node refused to be read (a token that a mutation needs and that is\n"
-     "  refused fails its step: 11)\n"},
+     "  node refused to be read, or refused the admin token of a mutation\n"
+     "  (the report and journal are still written)\n"},
     {"drill history", "past drills from the ledger", "drill history [--json]",
      "Every drill result recorded in the node's ledger (GET /drills, and the\n"
      "notes older versions of `drill run` committed), oldest first: index,\n"

@@ -165,6 +165,26 @@ static void test_a_drill_without_faults_holds_and_is_recorded(void **state)
     run_free(&r);
 }
 
+/* Its note probe is refused for the token: exit 6, as for every command
+ * whose token is refused (not 11, could not run), with the journal. */
+static void test_a_drill_run_with_a_wrong_token_exits_6(void **state)
+{
+    (void)state;
+    char file[H_PATH_MAX], journal[H_PATH_MAX], wrong[H_PATH_MAX];
+    path_in(file, sizeof file, "steady.json");
+    path_in(journal, sizeof journal, "wrong-token-journal.json");
+    path_in(wrong, sizeof wrong, "wrong.token");
+    write_file(file, steady_drill);
+    write_file(wrong, "not-the-admin-token\n");
+    struct run r =
+        CTL(cluster, 0, "drill", "run", file, "--journal", journal, "--token-file", wrong);
+    EXPECT(r.code == 6 && strstr(r.err, "refused the admin token"), r);
+    json_t *j = load_journal(journal);
+    assert_string_equal(json_string_value(json_object_get(j, "verdict")), "could_not_run");
+    json_decref(j);
+    run_free(&r);
+}
+
 static void test_a_drill_refuses_to_start_when_the_steady_state_does_not_hold(void **state)
 {
     (void)state;
@@ -430,6 +450,7 @@ int main(void)
                                         NULL),
         cmocka_unit_test_setup_teardown(test_a_drill_without_faults_holds_and_is_recorded, setup,
                                         NULL),
+        cmocka_unit_test_setup_teardown(test_a_drill_run_with_a_wrong_token_exits_6, setup, NULL),
         cmocka_unit_test_setup_teardown(
             test_a_drill_refuses_to_start_when_the_steady_state_does_not_hold, setup, NULL),
         cmocka_unit_test_setup_teardown(
