@@ -183,9 +183,11 @@ static void remember(struct node_chaos *c, uint64_t index, uint64_t at_ms,
     c->history[slot] = (struct node_chaos_seen){.index = index, .at_ms = at_ms, .rec = *r};
 }
 
+/* The record is the caller's (some 8 KiB on the stack): no state shared
+ * between nodes of one process, or with a fold under way. */
 static void count_drill(struct node_chaos *c, const struct ledger_entry *e)
 {
-    static struct drill_record d;
+    struct drill_record d;
     if (drill_record_decode(e->payload, e->payload_len, &d, NULL, 0) == 0 &&
         (size_t)d.verdict < DRILL_VERDICTS)
         c->drills[d.verdict]++;
@@ -224,7 +226,7 @@ static void count_faults(struct node_chaos *c, const struct chaos_record *r)
 
 static void fold(struct node_chaos *c, uint64_t index, const struct ledger_entry *e)
 {
-    static struct chaos_record r;
+    struct chaos_record r;
     char err[256];
     if (chaos_record_decode(e->payload, e->payload_len, &r, err, sizeof(err)) != 0) {
         if (e->timestamp_ms >= c->history_before_ms)
