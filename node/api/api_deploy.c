@@ -89,14 +89,17 @@ void api_deploy_list(struct node_api *api, struct http_request *req)
 }
 
 /* What each node runs: the leader hears every node's reports; another node
- * knows only its own. "skipped": "down" names a member d passed over. */
+ * knows only its own. A deposed leader still holds the reports it heard
+ * while it led, which nothing refreshes: they are not shown as the others'
+ * health now. "skipped": "down" names a member d passed over. */
 static json_t *nodes_json(struct node_api *api, const struct pl_deployment *d)
 {
     const struct pl_state *s = &api->deploy->pl;
+    bool leads = api->raft->cons.role == CONS_LEADER;
     json_t *nodes = json_array();
     for (size_t i = 0; i < s->nnodes; i++) {
         const struct pl_report *r = &s->reports[i];
-        bool self = i == api->base->peers.self, known = s->reported[i] || self;
+        bool self = i == api->base->peers.self, known = self || (leads && s->reported[i]);
         const char *running = self ? api->deploy->run.plan.running : r->deployment;
         enum pl_health h =
             self ? (api->deploy->run.plan.running[0] ? api->deploy->run.verdict.health : PL_H_NONE)

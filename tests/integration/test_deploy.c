@@ -599,6 +599,69 @@ static void test_a_dry_run_during_a_deployment_in_progress_predicts_the_409(void
     h_cluster_pass(c);
 }
 
+struct nodes_arg {
+    struct h_cluster *c;
+    int node;
+    const char *path;
+    const char *others; /* the health every other node's entry must show */
+};
+
+/* Node a->node's GET /deployments/ID shows itself healthy and every other
+ * node with health a->others. */
+static bool nodes_show(void *arg)
+{
+    struct nodes_arg *a = arg;
+    long st = 0;
+    json_t *d = h_http_get_json(a->c, a->node, a->path, &st);
+    size_t k, n = 0;
+    json_t *e;
+    json_array_foreach(json_object_get(d, "nodes"), k, e)
+    {
+        const char *node = json_string_value(json_object_get(e, "node"));
+        const char *health = json_string_value(json_object_get(e, "health"));
+        bool self = node && strcmp(node, a->c->nodes[a->node].id) == 0;
+        n += health && strcmp(health, self ? "healthy" : a->others) == 0;
+    }
+    json_decref(d);
+    return st == 200 && n == (size_t)a->c->n;
+}
+
+/* A leader hears every node's reports; once deposed it hears none, so what
+ * it last heard of the others is not shown as their health now: unknown,
+ * as on any other node that is not the leader (its own stays known). */
+static void test_a_deposed_leader_shows_the_others_health_as_unknown(void **state)
+{
+    struct h_cluster *c = *state;
+    int leader = start(c);
+    char *id = deploy(c, leader, "demo-good.json");
+    assert_true(h_release_wait_stage(c, id, "stable", 60000));
+    assert_true(h_release_wait_running(c, id, 60000));
+    char path[256];
+    snprintf(path, sizeof path, "/deployments/%s", id);
+    leader = leader_now(c);
+    struct nodes_arg a = {.c = c, .node = leader, .path = path, .others = "healthy"};
+    if (!h_wait_until(nodes_show, &a, 60000))
+        fail_msg("the leader %s never heard every node healthy", c->nodes[leader].id);
+    int to = (leader + 1) % c->n;
+    char body[64];
+    snprintf(body, sizeof body, "{\"to\":\"%s\"}", c->nodes[to].id);
+    long st = 0;
+    free(h_http_request(c, leader, "POST", "/leader/transfer", body, c->token, 0, &st));
+    assert_int_equal(st, 200);
+    int now = -1;
+    if (!h_wait_agreed(c, 0, h_timeout_ms(), &now, NULL) || now == leader)
+        fail_msg("leadership did not move: %s", h_views_line(c));
+    a.others = "unknown";
+    if (!h_wait_until(nodes_show, &a, h_timeout_ms()))
+        fail_msg("the deposed leader %s still shows the others' last health as current",
+                 c->nodes[leader].id);
+    /* (not because it was elected again, which forgets what it heard) */
+    if (!h_wait_agreed(c, 0, h_timeout_ms(), &now, NULL) || now == leader)
+        fail_msg("leadership went back: %s", h_views_line(c));
+    free(id);
+    h_cluster_pass(c);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, h_setup_three_nodes, h_teardown_cluster)
@@ -618,6 +681,7 @@ int main(void)
         T(test_a_bare_rollback_goes_to_the_previous_stable_release),
         T(test_a_dry_run_of_the_stable_release_predicts_the_409),
         T(test_a_dry_run_during_a_deployment_in_progress_predicts_the_409),
+        T(test_a_deposed_leader_shows_the_others_health_as_unknown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
