@@ -2,7 +2,9 @@
 # source, so that chimerad carries them: no files to install, nothing
 # fetched at run time. Run by the build (CMakeLists.txt) as
 #   cmake -DUI_DIR=<ui folder> -DOUT=<the .c to write> -P embed.cmake
-# Each file becomes a byte array with its name and content type. Written in
+# Each file becomes a byte array with its name, content type and a strong
+# ETag (the first 128 bits of its SHA-256, quoted), which changes with the
+# file and only with it. Written in
 # CMake so that the build needs no tool beyond what it already uses.
 cmake_minimum_required(VERSION 3.16)
 if(NOT UI_DIR OR NOT OUT)
@@ -26,6 +28,8 @@ foreach(name ${files})
   else()
     set(type "image/svg+xml")
   endif()
+  file(SHA256 ${UI_DIR}/${name} sum)
+  string(SUBSTRING "${sum}" 0 32 etag)
   file(READ ${UI_DIR}/${name} hex HEX)
   string(LENGTH "${hex}" hexlen)
   math(EXPR size "${hexlen} / 2")
@@ -34,7 +38,7 @@ foreach(name ${files})
   string(REGEX REPLACE "(${line})" "\\1\n    " hex "${hex}")
   string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
   string(APPEND arrays "/* ${name} */\nstatic const unsigned char asset_${i}[] = {\n    ${bytes}0x00};\n\n")
-  string(APPEND rows "    {\"${name}\", \"${type}\", asset_${i}, ${size}},\n")
+  string(APPEND rows "    {\"${name}\", \"${type}\", asset_${i}, ${size}, \"\\\"${etag}\\\"\"},\n")
   math(EXPR i "${i} + 1")
 endforeach()
 if(i EQUAL 0)

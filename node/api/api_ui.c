@@ -1,8 +1,10 @@
 /* GET /ui/...: the console (README "Console"), served from the assets
- * compiled into chimerad (ui/embed.cmake, node/api/ui_assets.h). The
- * answers keep the listener's "Cache-Control: no-store": the whole console
- * is a few tens of KiB, and a browser must never mix an index.html of one
- * chimerad version with an app.js cached from another after an upgrade. */
+ * compiled into chimerad (ui/embed.cmake, node/api/ui_assets.h). Each file
+ * has a strong ETag (a hash of its bytes, made at build time) and
+ * "Cache-Control: no-cache": a browser may keep a copy but asks each time
+ * (If-None-Match; 304 when it is current), so it never mixes an index.html
+ * of one chimerad version with an app.js cached from another after an
+ * upgrade, and does not fetch the same bytes again otherwise. */
 #include <string.h>
 
 #include "node/api/api.h"
@@ -30,5 +32,10 @@ void api_ui_get(struct node_api *api, struct http_request *req)
         http_respond_error(req, 404, "%s %s: no such file of the console", req->method, req->path);
         return;
     }
-    http_respond(req, 200, a->content_type, (const char *)a->data, a->size);
+    req->cache_control = "no-cache";
+    req->etag = a->etag;
+    if (http_etag_matches(req->if_none_match, a->etag))
+        http_respond(req, 304, a->content_type, "", 0);
+    else
+        http_respond(req, 200, a->content_type, (const char *)a->data, a->size);
 }

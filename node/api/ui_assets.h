@@ -10,6 +10,7 @@ struct ui_asset {
     const char *content_type;
     const unsigned char *data;
     size_t size;
+    const char *etag; /* strong, quoted: "<128 bits of its SHA-256 in hex>" */
 };
 
 extern const struct ui_asset ui_assets[];

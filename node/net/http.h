@@ -227,6 +227,12 @@ void http_set_cors_origins(struct http_server *s, const char *list);
  * ignoring case; pure. */
 bool http_cors_allowed(const char *list, const char *origin);
 
+/* Whether an If-None-Match header (RFC 9110 section 13.1.2: "*", or a
+ * comma list of entity tags, compared weakly: W/"x" matches "x") names
+ * etag (quoted, as sent in ETag): the client's copy is current (304); pure.
+ * NULL or "": no. */
+bool http_etag_matches(const char *if_none_match, const char *etag);
+
 /* ---- streams ---- */
 
 /* Bytes written to many streams, made once and shared (reference counted). */

@@ -87,3 +87,27 @@ bool http_cors_allowed(const char *list, const char *origin)
     }
     return false;
 }
+
+bool http_etag_matches(const char *if_none_match, const char *etag)
+{
+    if (!if_none_match || !etag)
+        return false;
+    size_t elen = strlen(etag);
+    const char *p = if_none_match;
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        if (!*p)
+            return false;
+        if (*p == '*')
+            return true;
+        if (strncmp(p, "W/", 2) == 0)
+            p += 2;
+        const char *end = *p == '"' ? strchr(p + 1, '"') : NULL;
+        if (!end) /* not an entity tag: skip to the next one */
+            end = p + strcspn(p, ",") - 1;
+        else if ((size_t)(end + 1 - p) == elen && memcmp(p, etag, elen) == 0)
+            return true;
+        p = end + 1;
+    }
+}

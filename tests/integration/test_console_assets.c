@@ -38,6 +38,16 @@ static char *get(struct h_cluster *c, const char *path, int *status)
     return raw_answer(c, 0, head, status);
 }
 
+/* GET path with If-None-Match: inm; the whole answer (free it). */
+static char *get_if_none_match(struct h_cluster *c, const char *path, const char *inm, int *status)
+{
+    char head[512];
+    snprintf(head, sizeof(head),
+             "GET %s HTTP/1.1\r\nHost: test\r\nIf-None-Match: %s\r\nConnection: close\r\n\r\n",
+             path, inm);
+    return raw_answer(c, 0, head, status);
+}
+
 static const char *body_of(const char *answer)
 {
     const char *b = strstr(answer, "\r\n\r\n");
@@ -71,6 +81,68 @@ static void test_each_file_has_its_content_type(void **state)
     free(expect_file(*state, "/ui/app.js", "text/javascript; charset=utf-8"));
     free(expect_file(*state, "/ui/style.css", "text/css; charset=utf-8"));
     free(expect_file(*state, "/ui/favicon.svg", "image/svg+xml"));
+}
+
+/* The answer's header name (cap bytes), failing the test without it. */
+static void header_of(const char *answer, const char *name, char *out, size_t cap)
+{
+    struct sse s = {.text = (char *)answer};
+    if (!answer || !sse_header(&s, name, out, cap))
+        fail_msg("no %s header in: %.300s", name, answer ? answer : "(no answer)");
+}
+
+/* A strong tag (no W/), one per file, and "no-cache" (a copy may be kept,
+ * but is checked each time): never no-store, which forbids the copy. */
+static void test_each_file_has_a_strong_etag_and_is_revalidated_each_time(void **state)
+{
+    static const char *const paths[] = {"/ui/", "/ui/app.js", "/ui/style.css"};
+    char tags[3][128];
+    for (size_t i = 0; i < 3; i++) {
+        char *a = expect_file(*state, paths[i],
+                              i == 0   ? "text/html; charset=utf-8"
+                              : i == 1 ? "text/javascript; charset=utf-8"
+                                       : "text/css; charset=utf-8");
+        char cache[64];
+        header_of(a, "ETag", tags[i], sizeof(tags[i]));
+        header_of(a, "Cache-Control", cache, sizeof(cache));
+        assert_string_equal(cache, "no-cache");
+        if (tags[i][0] != '"' || strlen(tags[i]) < 10 || tags[i][strlen(tags[i]) - 1] != '"')
+            fail_msg("GET %s: ETag %s is not a strong entity tag", paths[i], tags[i]);
+        free(a);
+    }
+    assert_string_not_equal(tags[0], tags[1]);
+    assert_string_not_equal(tags[1], tags[2]);
+    /* the same file keeps its tag */
+    char *a = expect_file(*state, "/ui/index.html", "text/html; charset=utf-8");
+    char again[128];
+    header_of(a, "ETag", again, sizeof(again));
+    assert_string_equal(again, tags[0]);
+    free(a);
+}
+
+/* The browser's copy is current: 304 with the tag, and no body. */
+static void test_a_copy_whose_etag_is_current_is_answered_304_without_a_body(void **state)
+{
+    char *a = expect_file(*state, "/ui/app.js", "text/javascript; charset=utf-8");
+    char tag[128], inm[300];
+    header_of(a, "ETag", tag, sizeof(tag));
+    free(a);
+    int st = 0;
+    snprintf(inm, sizeof(inm), "\"0000\", W/%s", tag);
+    a = get_if_none_match(*state, "/ui/app.js", inm, &st);
+    assert_int_equal(st, 304);
+    char again[128], cache[64];
+    header_of(a, "ETag", again, sizeof(again));
+    assert_string_equal(again, tag);
+    header_of(a, "Cache-Control", cache, sizeof(cache));
+    assert_string_equal(cache, "no-cache");
+    assert_string_equal(body_of(a), "");
+    free(a);
+    /* another file's tag, or an older one, gets the file */
+    a = get_if_none_match(*state, "/ui/style.css", tag, &st);
+    assert_int_equal(st, 200);
+    assert_true(strlen(body_of(a)) > 0);
+    free(a);
 }
 
 /* Every src= and href= of the page names a file the node serves itself:
@@ -211,6 +283,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_the_page_is_served_at_ui_as_html),
         cmocka_unit_test(test_each_file_has_its_content_type),
+        cmocka_unit_test(test_each_file_has_a_strong_etag_and_is_revalidated_each_time),
+        cmocka_unit_test(test_a_copy_whose_etag_is_current_is_answered_304_without_a_body),
         cmocka_unit_test(test_the_page_loads_only_files_of_its_own),
         cmocka_unit_test(test_the_page_has_no_inline_script_or_style),
         cmocka_unit_test(test_an_unknown_file_is_404_naming_it),

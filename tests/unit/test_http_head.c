@@ -147,6 +147,29 @@ static void test_cors_star_allows_any_origin_but_never_one_with_odd_bytes(void *
     assert_false(http_cors_allowed("*", "https://a.example x"));
 }
 
+static void test_if_none_match_names_the_etag_among_others_or_weakly(void **state)
+{
+    (void)state;
+    const char *tag = "\"abc123\"";
+    assert_true(http_etag_matches("\"abc123\"", tag));
+    assert_true(http_etag_matches("\"x\", \"abc123\"", tag));
+    assert_true(http_etag_matches("W/\"abc123\"", tag)); /* weak comparison */
+    assert_true(http_etag_matches("*", tag));
+}
+
+static void test_if_none_match_of_another_tag_or_nothing_does_not_match(void **state)
+{
+    (void)state;
+    const char *tag = "\"abc123\"";
+    assert_false(http_etag_matches("\"abc12\"", tag));
+    assert_false(http_etag_matches("\"abc1234\"", tag));
+    assert_false(http_etag_matches("abc123", tag));   /* not quoted: no entity tag */
+    assert_false(http_etag_matches("\"abc123", tag)); /* cut short */
+    assert_false(http_etag_matches("", tag));
+    assert_false(http_etag_matches(NULL, tag));
+    assert_false(http_etag_matches("junk, W/", tag));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -163,6 +186,8 @@ int main(void)
         cmocka_unit_test(test_cors_allows_a_listed_origin_ignoring_case_and_spaces),
         cmocka_unit_test(test_cors_refuses_an_origin_not_listed_or_only_like_one),
         cmocka_unit_test(test_cors_star_allows_any_origin_but_never_one_with_odd_bytes),
+        cmocka_unit_test(test_if_none_match_names_the_etag_among_others_or_weakly),
+        cmocka_unit_test(test_if_none_match_of_another_tag_or_nothing_does_not_match),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
