@@ -86,9 +86,6 @@ void wt_mttr_observe(struct wt_mttr *m, uint64_t ttr_ms)
     m->sum_ms += ttr_ms;
     if (ttr_ms > m->max_ms)
         m->max_ms = ttr_ms;
-    for (int i = 0; i < WT_MTTR_NBUCKETS; i++)
-        if ((double)ttr_ms <= wt_mttr_bounds_s[i] * 1000.0)
-            m->buckets[i]++;
 }
 
 static int cmp_u64(const void *a, const void *b)

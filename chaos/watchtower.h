@@ -53,8 +53,9 @@
  * check of a streak that led to a restart) to the first passing check
  * after it (for a service without a health check: to its start). Only
  * failures that led to at least one restart are recoveries. MTTR per
- * service: count, sum and cumulative histogram buckets (seconds, for a
- * Prometheus histogram: wt_mttr_bounds_s).
+ * service: count, sum, max and the median of the last ones; the node's
+ * histogram of them all (node/chaos/watch.c, one node/base/histogram: a
+ * pure core includes nothing of node/) has the bounds wt_mttr_bounds_s.
  *
  * Strays: a process carrying this node's mark that is not the process of a
  * service the current release wants is stopped, at any time.
@@ -99,7 +100,8 @@
 #define WT_DEFAULT_START_GRACE_MS 10000u    /* as rollout.min_healthy_time's default */
 #define WT_DEFAULT_REVERT_WINDOW_MS 300000u /* a release stable for less than 5m is reverted */
 
-/* MTTR histogram: upper bounds in seconds (+Inf is the count). */
+/* The bounds of the recovery-time histogram (/metrics), in seconds (+Inf
+ * is the count). */
 #define WT_MTTR_NBUCKETS 11
 extern const double wt_mttr_bounds_s[WT_MTTR_NBUCKETS];
 
@@ -215,7 +217,6 @@ struct wt_actions {
 struct wt_mttr {
     uint64_t count;
     uint64_t sum_ms;
-    uint64_t buckets[WT_MTTR_NBUCKETS]; /* cumulative: ttr <= wt_mttr_bounds_s[i] */
     uint64_t max_ms;
     uint64_t recent_ms[WT_MTTR_RECENT]; /* a ring, the next at count % WT_MTTR_RECENT */
 };
