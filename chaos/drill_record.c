@@ -44,13 +44,6 @@ static bool is_kind(const char *s)
 }
 
 /* Text a person reads back: no control characters. */
-static bool is_text(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            return false;
-    return true;
-}
 
 #define VERDICTS "\"held\", \"deviated\" or \"could_not_run\""
 
@@ -136,7 +129,7 @@ static int json_text(const json_t *obj, const char *base, const char *key, size_
         return -1;
     if (r == 0 || (required && !*s))
         return required ? manifest_fail(err, p, "missing: %s", what) : 0;
-    if (!is_text(s, strlen(s)))
+    if (!chaos_is_text(s, strlen(s)))
         return manifest_fail(err, p, "must hold no control characters");
     snprintf(out, cap, "%s", s);
     return 0;
@@ -268,44 +261,40 @@ int drill_record_from_json(const json_t *body, struct drill_record *out, struct 
 
 /* ---- msgpack ---- */
 
-static void kv_str(msgpack_packer *pk, const char *k, const char *v)
-{
-    msgpack_pack_str_with_body(pk, k, strlen(k));
-    msgpack_pack_str_with_body(pk, v, strlen(v));
-}
-
+/* A whole number, or nil when it is not known. */
 static void kv_u64(msgpack_packer *pk, const char *k, bool known, uint64_t v)
 {
-    msgpack_pack_str_with_body(pk, k, strlen(k));
     if (known)
-        msgpack_pack_uint64(pk, v);
-    else
+        chaos_mp_kv_u64(pk, k, v);
+    else {
+        chaos_mp_key(pk, k);
         msgpack_pack_nil(pk);
+    }
 }
 
 void drill_record_pack(const struct drill_record *rec, msgpack_packer *pk)
 {
     msgpack_pack_map(pk, 7 + !!rec->by[0]);
-    kv_str(pk, "record", "drill");
-    kv_str(pk, "title", rec->title);
-    kv_str(pk, "verdict", drill_verdict_name(rec->verdict));
-    kv_str(pk, "digest", rec->digest);
+    chaos_mp_kv_str(pk, "record", "drill");
+    chaos_mp_kv_str(pk, "title", rec->title);
+    chaos_mp_kv_str(pk, "verdict", drill_verdict_name(rec->verdict));
+    chaos_mp_kv_str(pk, "digest", rec->digest);
     kv_u64(pk, "started_ms", true, rec->started_ms);
     kv_u64(pk, "ended_ms", true, rec->ended_ms);
     if (rec->by[0])
-        kv_str(pk, "by", rec->by);
-    msgpack_pack_str_with_body(pk, "faults", 6);
+        chaos_mp_kv_str(pk, "by", rec->by);
+    chaos_mp_key(pk, "faults");
     msgpack_pack_array(pk, (uint32_t)rec->nfaults);
     for (size_t i = 0; i < rec->nfaults; i++) {
         const struct drill_fault_result *f = &rec->faults[i];
         msgpack_pack_map(pk, 7);
-        kv_str(pk, "name", f->name);
-        kv_str(pk, "kind", f->kind);
-        kv_str(pk, "target", f->target);
+        chaos_mp_kv_str(pk, "name", f->name);
+        chaos_mp_kv_str(pk, "kind", f->kind);
+        chaos_mp_kv_str(pk, "target", f->target);
         kv_u64(pk, "time_to_detect_ms", f->detected, f->detect_ms);
         kv_u64(pk, "time_to_recover_ms", f->recovered, f->recover_ms);
         kv_u64(pk, "slo_ms", true, f->slo_ms);
-        msgpack_pack_str_with_body(pk, "met", 3);
+        chaos_mp_key(pk, "met");
         if (f->met)
             msgpack_pack_true(pk);
         else
@@ -318,39 +307,14 @@ void drill_record_pack(const struct drill_record *rec, msgpack_packer *pk)
 static int mp_str(const msgpack_object *map, const char *at, const char *key, bool optional,
                   char *out, size_t cap, char *err, size_t errlen)
 {
-    const msgpack_object *v = wire_map_get(map, key);
-    out[0] = '\0';
-    if (!v)
-        return optional ? 0 : chaos_put(err, errlen, "%s%s: missing", at, key);
-    if (v->type != MSGPACK_OBJECT_STR)
-        return chaos_put(err, errlen, "%s%s: must be a string", at, key);
-    if (v->via.str.size >= cap)
-        return chaos_put(err, errlen, "%s%s: too long (at most %zu bytes)", at, key, cap - 1);
-    if (!is_text(v->via.str.ptr, v->via.str.size))
-        return chaos_put(err, errlen, "%s%s: holds a control character", at, key);
-    memcpy(out, v->via.str.ptr, v->via.str.size);
-    out[v->via.str.size] = '\0';
-    return 0;
+    return chaos_mp_get_str(map, at, key, optional, true, out, cap, err, errlen);
 }
 
 /* A whole number at most max; nil (when nullable) leaves *known false. */
 static int mp_u64(const msgpack_object *map, const char *at, const char *key, uint64_t max,
                   bool nullable, uint64_t *out, bool *known, char *err, size_t errlen)
 {
-    const msgpack_object *v = wire_map_get(map, key);
-    *out = 0;
-    if (known)
-        *known = false;
-    if (v && nullable && v->type == MSGPACK_OBJECT_NIL)
-        return 0;
-    if (!v)
-        return chaos_put(err, errlen, "%s%s: missing", at, key);
-    if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 > max)
-        return chaos_put(err, errlen, "%s%s: must be a whole number up to %" PRIu64, at, key, max);
-    *out = v->via.u64;
-    if (known)
-        *known = true;
-    return 0;
+    return chaos_mp_get_u64(map, at, key, false, max, out, nullable ? known : NULL, err, errlen);
 }
 
 static int mp_fault(const msgpack_object *o, size_t i, struct drill_fault_result *f, char *err,

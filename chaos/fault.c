@@ -191,18 +191,6 @@ int chaos_fault_check(const struct chaos_fault *f, char *err, size_t errlen)
 
 /* ---- msgpack -------------------------------------------------------------- */
 
-static void kv_str(msgpack_packer *pk, const char *k, const char *v)
-{
-    msgpack_pack_str_with_body(pk, k, strlen(k));
-    msgpack_pack_str_with_body(pk, v, strlen(v));
-}
-
-static void kv_u64(msgpack_packer *pk, const char *k, uint64_t v)
-{
-    msgpack_pack_str_with_body(pk, k, strlen(k));
-    msgpack_pack_uint64(pk, v);
-}
-
 void chaos_record_pack(const struct chaos_record *r, msgpack_packer *pk)
 {
     const struct chaos_fault *f = &r->fault;
@@ -227,64 +215,46 @@ void chaos_record_pack(const struct chaos_record *r, msgpack_packer *pk)
         break;
     }
     msgpack_pack_map(pk, n);
-    kv_str(pk, "record", chaos_record_name(r->kind));
+    chaos_mp_kv_str(pk, "record", chaos_record_name(r->kind));
     if (r->kind == CHAOS_REC_FAULT || r->kind == CHAOS_REC_HEALED)
-        kv_str(pk, "id", f->id);
+        chaos_mp_kv_str(pk, "id", f->id);
     if (target) {
-        kv_str(pk, "kind", chaos_kind_name(f->kind));
-        kv_str(pk, "node", f->node);
+        chaos_mp_kv_str(pk, "kind", chaos_kind_name(f->kind));
+        chaos_mp_kv_str(pk, "node", f->node);
         if (f->service[0])
-            kv_str(pk, "service", f->service);
+            chaos_mp_kv_str(pk, "service", f->service);
         if (f->peer[0])
-            kv_str(pk, "peer", f->peer);
+            chaos_mp_kv_str(pk, "peer", f->peer);
     }
     if (r->kind == CHAOS_REC_FAULT) {
         if (f->delay_ms)
-            kv_u64(pk, "delay_ms", f->delay_ms);
-        kv_u64(pk, "start_ms", f->start_ms);
-        kv_u64(pk, "duration_ms", f->duration_ms);
-        kv_u64(pk, "expires_ms", f->expires_ms);
-        kv_str(pk, "origin", chaos_origin_name(f->origin));
+            chaos_mp_kv_u64(pk, "delay_ms", f->delay_ms);
+        chaos_mp_kv_u64(pk, "start_ms", f->start_ms);
+        chaos_mp_kv_u64(pk, "duration_ms", f->duration_ms);
+        chaos_mp_kv_u64(pk, "expires_ms", f->expires_ms);
+        chaos_mp_kv_str(pk, "origin", chaos_origin_name(f->origin));
         if (f->forced) {
-            msgpack_pack_str_with_body(pk, "forced", 6);
+            chaos_mp_key(pk, "forced");
             msgpack_pack_true(pk);
         }
     }
     if (r->kind == CHAOS_REC_REFUSED)
-        kv_str(pk, "origin", chaos_origin_name(f->origin));
+        chaos_mp_kv_str(pk, "origin", chaos_origin_name(f->origin));
     if (r->kind == CHAOS_REC_HEALED || r->kind == CHAOS_REC_REFUSED || r->kind == CHAOS_REC_STOP)
-        kv_str(pk, "reason", r->reason);
+        chaos_mp_kv_str(pk, "reason", r->reason);
 }
 
 /* A string field into out (cap bytes with the NUL), no NUL inside. */
 static int get_str(const msgpack_object *map, const char *key, bool optional, char *out, size_t cap,
                    char *err, size_t errlen)
 {
-    const msgpack_object *v = wire_map_get(map, key);
-    out[0] = '\0';
-    if (!v)
-        return optional ? 0 : chaos_put(err, errlen, "%s: missing", key);
-    if (v->type != MSGPACK_OBJECT_STR)
-        return chaos_put(err, errlen, "%s: must be a string", key);
-    if (v->via.str.size >= cap || memchr(v->via.str.ptr, '\0', v->via.str.size))
-        return chaos_put(err, errlen, "%s: %s", key,
-                         v->via.str.size >= cap ? "too long" : "holds a NUL byte");
-    memcpy(out, v->via.str.ptr, v->via.str.size);
-    out[v->via.str.size] = '\0';
-    return 0;
+    return chaos_mp_get_str(map, "", key, optional, false, out, cap, err, errlen);
 }
 
 static int get_u64(const msgpack_object *map, const char *key, bool optional, uint64_t *out,
                    char *err, size_t errlen)
 {
-    const msgpack_object *v = wire_map_get(map, key);
-    *out = 0;
-    if (!v)
-        return optional ? 0 : chaos_put(err, errlen, "%s: missing", key);
-    if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-        return chaos_put(err, errlen, "%s: must be a whole number", key);
-    *out = v->via.u64;
-    return 0;
+    return chaos_mp_get_u64(map, "", key, optional, UINT64_MAX, out, NULL, err, errlen);
 }
 
 static int get_target(const msgpack_object *o, struct chaos_fault *f, char *err, size_t errlen)
