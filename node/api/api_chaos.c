@@ -72,21 +72,8 @@ void api_chaos_inject(struct node_api *api, struct http_request *req)
         http_respond_error(req, 400, "%s (expected %s)", err, INJECT_BODY);
         return;
     }
-    /* Killing a node process is opted into by listing it (README "Chaos"),
-     * for an operator's fault as for the injector's, forced or not: a
-     * supervisor must be there to start the node again. */
-    if (want.kind == CHAOS_KILL_NODE &&
-        !(api->base->cfg.chaos.kinds & CHAOS_KIND_BIT(CHAOS_KILL_NODE))) {
-        refuse(api, req, &want,
-               "kind: kill_node runs only when listed explicitly in the leader's --chaos-faults "
-               "(CHIMERA_CHAOS_FAULTS), on a federation whose nodes a supervisor restarts");
-        return;
-    }
-    struct chaos_member members[CONFIG_MAX_MEMBERS];
-    struct chaos_view v;
-    node_chaos_view(api->chaos, members, &v);
     struct chaos_decision d;
-    chaos_injector_check(&api->base->cfg.chaos, &v, &want, &d);
+    node_chaos_check(api->chaos, &want, &d);
     if (d.action != CHAOS_ACT_INJECT) {
         refuse(api, req, &want, d.reason);
         return;

@@ -96,6 +96,12 @@ void node_chaos_fault_id(const struct node_chaos *c, char *out, size_t cap);
  * members (room for CONFIG_MAX_MEMBERS) and v. */
 void node_chaos_view(struct node_chaos *c, struct chaos_member *members, struct chaos_view *v);
 
+/* Judges an operator's fault (POST /chaos/inject) on this node's view:
+ * kill_node only when the settings list it, forced or not; then the core's
+ * rules (chaos_injector_check). */
+void node_chaos_check(struct node_chaos *c, const struct chaos_fault *want,
+                      struct chaos_decision *d);
+
 /* GET /chaos's body: {"settings", "stopped", "active": fault|null,
  * "applied_here": [fault], "history": [{"index","at_ms", record...}]}. New reference. */
 json_t *node_chaos_json(const struct node_chaos *c);

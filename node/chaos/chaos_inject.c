@@ -1,5 +1,6 @@
 /* The leader's injector (chaos.h): chaos_injector_tick on its own timer,
- * what it decides committed; and the healed records of expired faults. */
+ * what it decides committed; the healed records of expired faults; and the
+ * judgement of an operator's fault (POST /chaos/inject). */
 #include <inttypes.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -120,4 +121,26 @@ void node_chaos_tick(struct node_chaos *c)
     struct chaos_record r = {.kind = CHAOS_REC_HEALED, .fault = *f};
     snprintf(r.reason, sizeof(r.reason), "expired");
     commit_record(c, &r);
+}
+
+void node_chaos_check(struct node_chaos *c, const struct chaos_fault *want,
+                      struct chaos_decision *d)
+{
+    /* Killing a node process is opted into by listing it (README "Chaos"),
+     * for an operator's fault as for the injector's, forced or not: a
+     * supervisor must be there to start the node again. */
+    if (want->kind == CHAOS_KILL_NODE &&
+        !(c->base->cfg.chaos.kinds & CHAOS_KIND_BIT(CHAOS_KILL_NODE))) {
+        *d =
+            (struct chaos_decision){.action = CHAOS_ACT_REFUSED, .has_fault = true, .fault = *want};
+        snprintf(d->reason, sizeof(d->reason), "%s",
+                 "kind: kill_node runs only when listed explicitly in the leader's "
+                 "--chaos-faults (CHIMERA_CHAOS_FAULTS), on a federation whose nodes a "
+                 "supervisor restarts");
+        return;
+    }
+    struct chaos_member members[CONFIG_MAX_MEMBERS];
+    struct chaos_view v;
+    node_chaos_view(c, members, &v);
+    chaos_injector_check(&c->base->cfg.chaos, &v, want, d);
 }
