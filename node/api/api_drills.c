@@ -281,9 +281,7 @@ void api_drills_get(struct node_api *api, struct http_request *req)
         json_t *d = drill_json(api, &seen.v[i]);
         if (!d)
             continue; /* cannot be read now: the next request tries again */
-        char *text = json_dumps(d, JSON_COMPACT);
-        size_t n = text ? strlen(text) : 0;
-        free(text);
+        size_t n = json_dumpb(d, NULL, 0, JSON_COMPACT); /* measured, not written */
         if (given > 0 && bytes + n > DRILLS_PAGE_JSON_BYTES) {
             json_decref(d);
             break;
