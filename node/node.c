@@ -190,6 +190,7 @@ static void raft_on_elected(void *ctx)
 
 static void raft_on_stop(void *ctx)
 {
+    api_hold_stop(&((struct node *)ctx)->api); /* held writes: 307 to the next leader */
     fail_waits(ctx, "node is shutting down");
 }
 

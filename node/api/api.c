@@ -443,17 +443,28 @@ static const char *route_label(const char *path, size_t plen)
     return "other";
 }
 
+static size_t trimmed_len(const char *path)
+{
+    size_t plen = strlen(path);
+    while (plen > 1 && path[plen - 1] == '/')
+        plen--; /* "/events/" is "/events" */
+    return plen;
+}
+
 void api_handle(void *ctx, struct http_request *req)
 {
     struct node_api *api = ctx;
     api->base->metrics.http_requests++;
-    size_t plen = strlen(req->path);
-    while (plen > 1 && req->path[plen - 1] == '/')
-        plen--; /* "/events/" is "/events" */
-    req->route = route_label(req->path, plen);
+    req->route = route_label(req->path, trimmed_len(req->path));
     req->started_ns = uv_hrtime();
     req->answer_ctx = api;
     req->on_answer = api_metrics_answered;
+    api_dispatch(api, req);
+}
+
+void api_dispatch(struct node_api *api, struct http_request *req)
+{
+    size_t plen = trimmed_len(req->path);
     if (!api_gate_is_mutation(req->method) && !api_gate_read(api, req, plen))
         return;
     if (route(api, req, plen, false))
