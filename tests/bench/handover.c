@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "harness_release.h"
 
 #define NODES 5
 #define ROUND_LIMIT_MS 15000
@@ -178,18 +179,6 @@ static bool settle(struct h_cluster *c, unsigned long long after, int *leader,
            h_wait_until(all_connected, c, ROUND_LIMIT_MS);
 }
 
-static double load_now(void)
-{
-    double l = -1;
-    FILE *f = fopen("/proc/loadavg", "r");
-    if (f) {
-        if (fscanf(f, "%lf", &l) != 1)
-            l = -1;
-        fclose(f);
-    }
-    return l;
-}
-
 int main(int argc, char **argv)
 {
     int rounds = 10;
@@ -211,7 +200,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_handover: no leader: %s\n", h_views_line(c));
         return h_bench_finish(c, 1);
     }
-    double load0 = load_now();
+    double load0 = h_load_average();
     printf("bench_handover: write gap when the leader of %d nodes hands over or stops, a writer "
            "running; %d rounds per kind; load average %.2f\n",
            NODES, rounds, load0);
@@ -292,7 +281,7 @@ int main(int argc, char **argv)
     }
     atomic_store(&w.stop, true);
     pthread_join(th, NULL);
-    double load1 = load_now();
+    double load1 = h_load_average();
     struct h_latency l[KINDS];
     for (int s = 0; s < KINDS; s++)
         h_samples_summarise(&gaps[s], &l[s]);
