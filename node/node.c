@@ -181,6 +181,7 @@ static void raft_on_read_only(void *ctx, bool ro, bool was_leader)
 static void raft_after_output(void *ctx)
 {
     node_witness_tick(&((struct node *)ctx)->wit);
+    api_hold_poll(&((struct node *)ctx)->api); /* a transfer done: its held writes, 307 */
 }
 
 static void raft_on_elected(void *ctx)

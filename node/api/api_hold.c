@@ -4,11 +4,12 @@
  * until the end is answered with a 307 to the new leader, which a client
  * follows at once (or, when the transfer failed and this node leads on,
  * goes to its endpoint as if it had just arrived). What becomes of each is
- * hold_rule.c's decision; this file asks it after every turn of the loop
- * while writes wait (a uv_check handle, so the answer leaves in the turn
- * the transfer ended in: before a SIGTERM's stop, which waits for the next
- * turn, closes the listener). A transfer ends within an election timeout
- * (transfer.c), and no write waits longer than that. */
+ * hold_rule.c's decision; this file asks it after every output of the
+ * Raft layer (api_hold_poll: the 307s leave as soon as this node hears the
+ * new leader) and after every turn of the loop while writes wait (a
+ * uv_check handle); either way in the turn the transfer ended in, before a
+ * SIGTERM's stop, which waits for the next turn, closes the listener. A transfer ends within an
+ * election timeout (transfer.c), and no write waits longer than that. */
 #include <inttypes.h>
 #include <string.h>
 
@@ -68,9 +69,11 @@ static void released(struct node_api *api, enum api_hold_fate fate, uint64_t now
     h->batch = 0;
 }
 
-static void on_check(uv_check_t *c)
+/* Answers every held write whose fate is decided (only the 307s when
+ * redirect_only: what the Raft layer's output hook may do, in the middle of
+ * its own work), keeps the others. */
+static void release_due(struct node_api *api, bool redirect_only)
 {
-    struct node_api *api = c->data;
     struct api_hold *h = &api->hold;
     uint64_t now = uv_now(api->base->loop);
     bool leader = api->raft->cons.role == CONS_LEADER;
@@ -81,7 +84,7 @@ static void on_check(uv_check_t *c)
     for (size_t i = 0; i < h->n; i++) {
         enum api_hold_fate f =
             api_hold_fate(leader, transferring, known, now, h->q[i].since, limit_ms(api));
-        if (f == API_HOLD_KEEP) {
+        if (f == API_HOLD_KEEP || (redirect_only && f != API_HOLD_REDIRECT)) {
             h->q[k++] = h->q[i];
             continue;
         }
@@ -90,10 +93,21 @@ static void on_check(uv_check_t *c)
     }
     h->n = k;
     if (k == 0) {
-        uv_check_stop(c);
+        uv_check_stop(&h->check);
         if (last != API_HOLD_KEEP && h->batch)
             released(api, last, now);
     }
+}
+
+static void on_check(uv_check_t *c)
+{
+    release_due(c->data, false);
+}
+
+void api_hold_poll(struct node_api *api)
+{
+    if (api->hold.n)
+        release_due(api, true);
 }
 
 bool api_hold_take(struct node_api *api, struct http_request *req)

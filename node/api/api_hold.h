@@ -29,6 +29,9 @@ struct api_hold {
  * answered 503 because too many wait), false when it goes on to its
  * endpoint. Never holds POST /leader/transfer or the chaos kill switch. */
 bool api_hold_take(struct node_api *api, struct http_request *req);
+/* After each output of the Raft layer: the held writes another member's
+ * leadership decides are answered (307) at once. */
+void api_hold_poll(struct node_api *api);
 /* The node stops (before the HTTP server does): every held write is
  * answered, 307 when another member is known to lead, else 503. */
 void api_hold_stop(struct node_api *api);
