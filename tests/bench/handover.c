@@ -136,6 +136,26 @@ static void *post_transfer(void *arg)
     return NULL;
 }
 
+/* How long the hand-over itself took, as the old leader's log says (the
+ * last "leadership transferred from X in N ms" of consensus.transfer.done;
+ * its loop's clock, ms), or -1: the rest of the gap is the client reaching
+ * the new leader and the new leader's first commits. */
+static long handover_ms(const struct h_cluster *c, int i)
+{
+    char *log = h_read_file(c->nodes[i].log);
+    long ms = -1;
+    /* The last transfer's start resets it, its done sets it. */
+    for (const char *p = log; p && (p = strstr(p, "consensus.transfer.")); p++) {
+        const char *from = strstr(p, "transferred from "), *eol = strchr(p, '\n');
+        const char *in = from ? strstr(from, " in ") : NULL;
+        ms = strncmp(p, "consensus.transfer.done", 23) == 0 && in && (!eol || in < eol)
+                 ? strtol(in + 4, NULL, 10)
+                 : -1;
+    }
+    free(log);
+    return ms;
+}
+
 struct round {
     struct writer *w;
     struct transfer *t; /* POST /leader/transfer, or NULL */
@@ -254,21 +274,29 @@ int main(int argc, char **argv)
         }
         uint64_t gap = atomic_load(&w.first_other) - atomic_load(&w.last_of[leader]);
         atomic_store(&w.watch, -1);
+        int status;
+        bool exited = false;
+        if (s == TRANSFER_KIND)
+            pthread_join(tt, NULL); /* answered once the target leads: logged by then */
+        else
+            exited = h_node_wait_exit(c, leader, ROUND_LIMIT_MS, &status);
+        long took = s == SIGKILL_KIND ? -1 : handover_ms(c, leader);
+        char handover[48] = "";
+        if (took >= 0)
+            snprintf(handover, sizeof handover, "; hand-over %ld ms", took);
         h_samples_add(&gaps[s], gap);
         printf("  round %2d %-8s gap %7.1f ms  (meanwhile: %u 307, %u 503, %u refused; longest "
-               "request %.1f ms)\n",
+               "request %.1f ms%s)\n",
                r / KINDS + 1, kind_names[s], gap / 1e6, atomic_load(&w.seen.redirects),
                atomic_load(&w.seen.unavailable), atomic_load(&w.seen.refused),
-               atomic_load(&w.seen.longest_ns) / 1e6);
+               atomic_load(&w.seen.longest_ns) / 1e6, handover);
         fflush(stdout);
         if (s == TRANSFER_KIND) {
-            pthread_join(tt, NULL);
             if (tr.status != 200) /* the target was elected, and the answer got lost */
                 failed[s]++;
         } else {
-            int status;
-            if (!h_node_wait_exit(c, leader, ROUND_LIMIT_MS, &status) ||
-                h_node_start(c, leader) != 0 || !h_wait_http_up(c, leader, ROUND_LIMIT_MS)) {
+            if (!exited || h_node_start(c, leader) != 0 ||
+                !h_wait_http_up(c, leader, ROUND_LIMIT_MS)) {
                 fprintf(stderr, "bench_handover: %s did not restart\n", c->nodes[leader].id);
                 rc = 1;
                 break;
