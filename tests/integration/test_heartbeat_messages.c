@@ -23,7 +23,7 @@
 #define PEERS (NODES - 1)
 /* Ticks counted per window: long enough that an odd extra message (a hello
  * when Raft's heartbeat ran late) is a small share. */
-#define WINDOW_TICKS 60
+#define WINDOW_TICKS 40
 /* Generous: one message per peer per interval is 1.0; two (today's
  * hello plus Raft's) would be 2.0 on the leader and 1.5 on a follower. */
 #define MAX_PER_PEER_PER_TICK 1.25
@@ -117,7 +117,8 @@ static void test_idle_federation_sends_each_peer_one_message_per_interval(void *
     struct counts d[NODES];
     int leader = -1;
     bool steady = false;
-    for (int attempt = 0; attempt < 3 && !steady; attempt++)
+    /* A starved machine moves leadership now and then: another window. */
+    for (int attempt = 0; attempt < 10 && !steady; attempt++)
         steady = window(d, &leader);
     if (!steady)
         fail_msg("leadership moved in every window: %s", h_views_line(cluster));
