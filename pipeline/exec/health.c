@@ -92,6 +92,23 @@ static void sock_close(struct sock *s)
 
 static void really_free(struct health_checker *hc);
 
+/* Reports r to p's caller, p freed first (the callback may free the
+ * checker: dispatch_done finishes that). */
+static void answer(struct probe *p, const struct health_result *r)
+{
+    health_fn cb = p->cb;
+    void *arg = p->arg;
+    free(p);
+    cb(r, arg);
+}
+
+static void dispatch_done(struct health_checker *hc)
+{
+    hc->dispatching = false;
+    if (hc->doomed)
+        really_free(hc);
+}
+
 /* Collects finished transfers and reports them. */
 static void dispatch(struct health_checker *hc)
 {
@@ -127,14 +144,9 @@ static void dispatch(struct health_checker *hc)
         if (p->next)
             p->next->prev = p->prev;
         hc->in_flight--;
-        health_fn cb = p->cb;
-        void *arg = p->arg;
-        free(p);
-        cb(&r, arg);
+        answer(p, &r);
     }
-    hc->dispatching = false;
-    if (hc->doomed)
-        really_free(hc);
+    dispatch_done(hc);
 }
 
 static void on_poll(uv_poll_t *h, int status, int events)
@@ -396,14 +408,9 @@ static void on_curl_loaded(uv_work_t *w, int status)
         snprintf(r.error, sizeof r.error, "%s",
                  ready ? "the probe could not be started"
                        : (curl_load_error[0] ? curl_load_error : "libcurl is not available"));
-        health_fn cb = p->cb;
-        void *arg = p->arg;
-        free(p);
-        cb(&r, arg);
+        answer(p, &r);
     }
-    hc->dispatching = false;
-    if (hc->doomed)
-        really_free(hc);
+    dispatch_done(hc);
 }
 
 unsigned health_in_flight(const struct health_checker *hc)
