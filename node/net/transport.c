@@ -99,6 +99,10 @@ struct transport {
     uv_timer_t held_timer;              /* sends the held messages that are due */
     struct held *held_head, *held_tail; /* in the order they are due */
     size_t nheld;
+    /* nng_recvmsg and nng_sendmsg allocate an aio per call, and NNG 1.5
+     * draws a random number (a getrandom) for each: the loop reuses these
+     * (rx on the loop thread, tx under mtx). */
+    nng_aio *rx, *tx;
 };
 
 /* An outgoing message the filter holds back (a delay). Every message is
@@ -473,10 +477,13 @@ static void on_readable(uv_poll_t *h, int status, int events)
     if (status < 0)
         return;
     for (;;) {
-        nng_msg *msg;
-        int rv = nng_recvmsg(t->inbox, &msg, NNG_FLAG_NONBLOCK);
-        if (rv != 0)
+        /* What nng_recvmsg(NNG_FLAG_NONBLOCK) does, with our aio. */
+        nng_aio_set_timeout(t->rx, NNG_DURATION_ZERO);
+        nng_recv_aio(t->inbox, t->rx);
+        nng_aio_wait(t->rx);
+        if (nng_aio_result(t->rx) != 0)
             break;
+        nng_msg *msg = nng_aio_get_msg(t->rx);
         if (t->filter && t->filter(t->filter_ctx, TRANSPORT_IN, -1) == TRANSPORT_DROP) {
             nng_msg_free(msg);
             continue;
@@ -511,8 +518,13 @@ int transport_start(struct transport **out, uv_loop_t *loop, const char *listen_
     t->ctx = ctx;
     t->stopping = true; /* until wake exists: the listener calls back at once */
     int rv, fd = -1;
-    if ((rv = nng_mtx_alloc(&t->mtx)) != 0) {
+    if ((rv = nng_mtx_alloc(&t->mtx)) != 0 || (rv = nng_aio_alloc(&t->rx, NULL, NULL)) != 0 ||
+        (rv = nng_aio_alloc(&t->tx, NULL, NULL)) != 0) {
         snprintf(err, errlen, "transport: out of memory");
+        if (t->rx)
+            nng_aio_free(t->rx);
+        if (t->mtx)
+            nng_mtx_free(t->mtx);
         free(t);
         return rv;
     }
@@ -565,6 +577,8 @@ no_closer:
     if (t->close_cv)
         nng_cv_free(t->close_cv);
     nng_mtx_free(t->mtx);
+    nng_aio_free(t->rx);
+    nng_aio_free(t->tx);
     free(t->to_close);
     free(t);
     return rv;
@@ -604,7 +618,13 @@ static int send_now(struct transport *t, int idx, nng_msg *msg)
     nng_mtx_lock(t->mtx);
     if (!o->replace) {
         transport_live_sent(&o->live, nng_clock());
-        rv = nng_sendmsg(o->sock, msg, NNG_FLAG_NONBLOCK);
+        /* What nng_sendmsg(NNG_FLAG_NONBLOCK) does, with our aio. */
+        nng_aio_set_msg(t->tx, msg);
+        nng_aio_set_timeout(t->tx, NNG_DURATION_ZERO);
+        nng_send_aio(o->sock, t->tx);
+        nng_aio_wait(t->tx);
+        rv = nng_aio_result(t->tx);
+        nng_aio_set_msg(t->tx, NULL); /* on failure msg is still ours */
     }
     nng_mtx_unlock(t->mtx);
     return rv;
@@ -708,6 +728,8 @@ static void free_transport(struct transport *t)
     nng_thread_destroy(t->closer); /* it ended: joins at once */
     nng_cv_free(t->close_cv);
     nng_mtx_free(t->mtx);
+    nng_aio_free(t->rx);
+    nng_aio_free(t->tx);
     free(t->to_close);
     free(t);
 }
