@@ -36,6 +36,19 @@ static void reset_election_deadline(struct cons *c, uint64_t now)
     c->early_for = CONS_NONE; /* a full timeout supersedes an early pre-vote */
 }
 
+/* A link that flaps while the leader lives on would otherwise start a
+ * pre-vote at every drop: each one is refused (§9.6), but each costs a round
+ * of messages, so the ones that start are spaced out, further while they
+ * leave the term unchanged. */
+static void space_early(struct cons *c, uint64_t now)
+{
+    uint64_t t = cons_timeout_ms(c), most = 8 * t;
+    bool again = c->early_term == c->term && c->early_gap_ms > 0;
+    c->early_gap_ms = again ? (2 * c->early_gap_ms < most ? 2 * c->early_gap_ms : most) : t;
+    c->early_term = c->term;
+    c->early_not_before = cons_sat_add(now, c->early_gap_ms);
+}
+
 /* An early pre-vote (cons_peer_lost) not yet started is called off: the
  * election timer runs on as if the connection had never dropped. */
 static void cancel_early(struct cons *c)
@@ -242,6 +255,7 @@ static void become_precandidate(struct cons *c, uint64_t now, struct cons_out *o
     if (c->term == UINT64_MAX)
         return; /* no term left to stand in; stay put rather than wrap */
     c->role = CONS_PRECANDIDATE;
+    c->early_running = false; /* cons_tick says when it is */
     /* Timing out means the leader is considered gone. */
     c->leader = CONS_NONE;
     memset(c->votes, 0, sizeof(c->votes));
@@ -261,6 +275,18 @@ static void on_prevote(struct cons *c, uint64_t now, const struct cons_msg *m, s
      * term. Nothing is changed or persisted. */
     bool grant = m->term > c->term && log_ok(c, m) && !in_lease(c, now);
     send_to(c, out, CONS_MSG_PREVOTE_RESP, m->from, grant ? m->term : c->term, grant);
+    /* Early pre-votes (cons_peer_lost) go in member order: one numbered
+     * below this node asks first and this one grants, so it stands back
+     * rather than race that round into a split vote; if the round fails,
+     * the election timeout still runs. */
+    if (!grant || m->from > c->cfg.self)
+        return;
+    if (c->early_for != CONS_NONE) {
+        cancel_early(c);
+    } else if (c->role == CONS_PRECANDIDATE && c->early_running) {
+        c->role = CONS_FOLLOWER;
+        reset_election_deadline(c, now);
+    }
 }
 
 static void on_prevote_resp(struct cons *c, uint64_t now, const struct cons_msg *m,
@@ -445,6 +471,9 @@ void cons_tick(struct cons *c, uint64_t now_ms, struct cons_out *out)
             become_precandidate(c, now_ms, out);
             out->lost_prevote = early != CONS_NONE;
             out->lost_leader = early;
+            c->early_running = out->lost_prevote;
+            if (out->lost_prevote)
+                space_early(c, now_ms);
         }
     }
     cons__transfer_check(c, now_ms, out);
@@ -508,18 +537,15 @@ void cons_peer_lost(struct cons *c, uint64_t now_ms, int32_t member)
     if (c->role != CONS_FOLLOWER || member != c->leader || !c->heard_leader || c->storage_failed ||
         c->early_for != CONS_NONE || now_ms < c->early_not_before)
         return;
-    /* A link that flaps while the leader lives on would otherwise ask for a
-     * pre-vote at every drop: each one is refused (§9.6), but each costs a
-     * round of messages, so they are spaced out, further while they fail. */
-    uint64_t t = cons_timeout_ms(c), most = 8 * t;
-    bool again = c->early_term == c->term && c->early_gap_ms > 0;
-    c->early_gap_ms = again ? (2 * c->early_gap_ms < most ? 2 * c->early_gap_ms : most) : t;
-    c->early_term = c->term;
-    c->early_not_before = cons_sat_add(now_ms, c->early_gap_ms);
-    /* Random, so that the followers, who all see a dead leader's connection
-     * drop at the same moment, rarely stand together and split the vote
-     * (the reason for §3.4's randomized timeouts, on a shorter scale). */
-    uint64_t at = cons_sat_add(now_ms, 1 + splitmix64(&c->rng) % CONS_LOST_DELAY_MS);
+    /* The followers all see a dead leader's connection drop at the same
+     * moment: in a fixed order, one step apart, they rarely stand together
+     * and split the vote (what §3.4's randomized timeouts are for, on the
+     * election timeout's scale, which is too coarse here). */
+    uint64_t rank = 0;
+    for (int32_t i = 0; i < c->cfg.self; i++)
+        rank += i != member;
+    uint64_t delay = 1 + rank * CONS_LOST_STEP_MS + splitmix64(&c->rng) % CONS_LOST_JITTER_MS;
+    uint64_t at = cons_sat_add(now_ms, delay);
     if (at >= c->election_deadline)
         return;
     c->early_saved = c->election_deadline;

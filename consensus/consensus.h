@@ -221,6 +221,7 @@ struct cons {
     uint64_t link_lost_at[CONS_MAX_MEMBERS];
     int32_t early_for;
     uint64_t early_saved, early_not_before, early_gap_ms, early_term;
+    bool early_running; /* this node's pre-vote round is an early one */
 };
 
 /* Starts as a follower in the persisted term with a randomized election
@@ -317,9 +318,16 @@ const char *cons_transfer_strerror(enum cons_transfer_rc rc);
  * flapping link, a reset while the peer lives on): they never touch safety,
  * which rests on terms and votes alone, only when an election starts.
  *   - A follower whose connection to its leader drops starts a pre-vote
- *     (§9.6) after a short random delay, drawn from
- *     [1, 1 + CONS_LOST_DELAY_MS) ms (so that one follower usually asks
- *     first), instead of waiting out the election timeout; at most one such
+ *     (§9.6) after a short delay instead of waiting out the election
+ *     timeout: 1 ms plus CONS_LOST_STEP_MS for every other follower
+ *     numbered below it, plus a random [0, CONS_LOST_JITTER_MS) ms. All the
+ *     followers of a killed leader see its connections drop at once; asked
+ *     in that order, the first one's VOTE usually reaches the others before
+ *     their turn, so the vote does not split (which would cost an election
+ *     timeout, §3.4); a follower below that is itself gone only costs a
+ *     step. A follower that grants the pre-vote of one numbered below it
+ *     calls its own early pre-vote off (or gives up the one it runs), so a
+ *     slow round is not raced. At most one such
  *     early pre-vote per election timeout, the gap doubling (up to 8 T)
  *     while they leave the term unchanged. The event is reported in the
  *     cons_out of the cons_tick that starts it (lost_prevote).
@@ -332,7 +340,8 @@ const char *cons_transfer_strerror(enum cons_transfer_rc rc);
  *     the election timeout as before; a leader's own lost connections change
  *     nothing (check-quorum, §6.2, covers them), nor do notices about a
  *     member that is not this node's leader. */
-#define CONS_LOST_DELAY_MS 8u
+#define CONS_LOST_STEP_MS 10u
+#define CONS_LOST_JITTER_MS 2u
 void cons_peer_lost(struct cons *c, uint64_t now_ms, int32_t member);
 void cons_peer_back(struct cons *c, uint64_t now_ms, int32_t member);
 

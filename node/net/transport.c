@@ -24,6 +24,7 @@ struct inbound {
     nng_time added;
     nng_time last; /* when it was added or last delivered an authentic message */
     bool vouched;  /* it delivered an authentic message (transport_heard) */
+    int peer;      /* whose, as transport_heard last said (-1: unknown) */
 };
 
 struct transport;
@@ -133,6 +134,7 @@ void transport_heard(struct transport *t, int peer)
     if (i >= 0) {
         t->in[i].last = now;
         t->in[i].vouched = true;
+        t->in[i].peer = peer;
     }
     if (peer >= 0 && peer < t->nout)
         transport_live_heard(&t->out[peer].live, (uint32_t)nng_pipe_id(t->delivering), now,
@@ -170,7 +172,7 @@ static void on_pipe_added(nng_pipe p, nng_pipe_ev ev, void *arg)
     (void)ev;
     struct transport *t = arg;
     nng_pipe close = NNG_PIPE_INITIALIZER;
-    struct inbound fresh = {p, nng_clock(), nng_clock(), false};
+    struct inbound fresh = {p, nng_clock(), nng_clock(), false, -1};
     nng_mtx_lock(t->mtx);
     if (t->nin < pipe_cap(t)) {
         t->in[t->nin++] = fresh;
@@ -191,14 +193,24 @@ static void on_pipe_added(nng_pipe p, nng_pipe_ev ev, void *arg)
         nng_pipe_close(close); /* an evicted one's removal finds it gone */
 }
 
+/* A peer's own connection to us closing is a loss too (link callback):
+ * when it dies, ours to it may not be open (its redial still backing off
+ * after an earlier restart), but the one it sends its heartbeats on is. */
 static void on_pipe_removed(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
     (void)ev;
     struct transport *t = arg;
     nng_mtx_lock(t->mtx);
     int i = find_inbound(t, p);
-    if (i >= 0)
+    if (i >= 0) {
+        int peer = t->in[i].vouched ? t->in[i].peer : -1;
+        if (peer >= 0 && peer < t->nout) {
+            t->out[peer].losses++;
+            if (!t->stopping)
+                uv_async_send(&t->wake); /* under the lock: cannot race uv_close */
+        }
         t->in[i] = t->in[--t->nin];
+    }
     nng_mtx_unlock(t->mtx);
 }
 

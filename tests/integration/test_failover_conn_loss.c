@@ -3,8 +3,9 @@
  * connections at once; its followers see that and ask for a pre-vote (§9.6)
  * without waiting out the election timeout, and say so in a
  * consensus.leader_disconnected event. A follower whose own connection to a
- * live leader is reset (ss -K, as root) asks too, but the others still hear
- * the leader and refuse: the leader leads on in the same term. Every wait is
+ * live leader is reset (ss -K, as root) may ask too (unless its redial or
+ * the leader's next heartbeat comes first), but the others still hear the
+ * leader and refuse: the leader leads on in the same term. Every wait is
  * on a condition with a deadline; no timing is asserted (bench_failover
  * measures it). */
 #include <stdarg.h>
@@ -23,9 +24,8 @@
 
 #define NODES 5
 #define KIND "consensus.leader_disconnected"
-/* Resets of a follower's connection until one leads to an early pre-vote
- * (a heartbeat arriving within its few ms of delay calls it off). */
-#define CUT_ATTEMPTS 10
+/* Resets of a follower's connection to a live leader. */
+#define RESETS 5
 
 static int setup5(void **state)
 {
@@ -117,13 +117,15 @@ static bool reset_outbox(struct h_cluster *c, int i, int to)
 
 struct conn_arg {
     struct h_cluster *c;
-    int i, to;
+    int i, to, not_port;
 };
 
+/* Node i has a connection to port `to` other than the one on not_port. */
 static bool connected(void *arg)
 {
     struct conn_arg *a = arg;
-    return outbox_port(a->c, a->i, a->to) != 0;
+    int port = outbox_port(a->c, a->i, a->to);
+    return port != 0 && port != a->not_port;
 }
 
 static void test_a_follower_losing_its_connection_to_a_live_leader_does_not_depose_it(void **state)
@@ -135,35 +137,39 @@ static void test_a_follower_losing_its_connection_to_a_live_leader_does_not_depo
     }
     unsigned long long term;
     int leader = start_all(c, &term);
-    int f = (leader + 1) % c->n;
+    /* The lowest-numbered follower asks first (CONS_LOST_STEP_MS). */
+    int f = leader == 0 ? 1 : 0;
     const char *lid = c->nodes[leader].id;
-    struct conn_arg conn = {c, f, c->nodes[leader].listen_port};
-    unsigned long long seen = 0;
-    for (int k = 0; k < CUT_ATTEMPTS && !seen; k++) {
+    struct conn_arg conn = {c, f, c->nodes[leader].listen_port, 0};
+    int early = 0;
+    for (int k = 0; k < RESETS; k++) {
         if (!h_wait_until(connected, &conn, h_timeout_ms()))
             fail_msg("%s has no connection to %s's inbox (port %d)", c->nodes[f].id, lid, conn.to);
+        conn.not_port = outbox_port(c, f, conn.to);
         unsigned long long after = h_last_event_seq(c, f);
         if (!reset_outbox(c, f, conn.to)) {
-            if (k == 0) {
-                print_message("skipped: ss -K cannot reset connections here\n");
-                skip();
-            }
-            continue;
+            print_message("skipped: ss -K cannot reset connections here\n");
+            skip();
         }
-        seen = h_wait_event(c, f, KIND, lid, after, 1000);
+        /* NNG redials at once: the new connection usually calls the early
+         * pre-vote off before it starts; one that started is refused by
+         * the members that still hear the leader, and the follower follows
+         * it again. */
+        if (!h_wait_until(connected, &conn, h_timeout_ms()))
+            fail_msg("%s did not reconnect to %s", c->nodes[f].id, lid);
+        unsigned long long seen = h_event_seq(c, f, KIND, lid, after);
+        if (seen) {
+            early++;
+            if (!h_wait_event(c, f, "consensus.leader", lid, seen, h_timeout_ms()))
+                fail_msg("%s does not follow %s again after its early pre-vote; now: %s",
+                         c->nodes[f].id, lid, h_views_line(c));
+        }
     }
-    if (!seen)
-        fail_msg("%s never started an early pre-vote in %d resets of its connection to %s",
-                 c->nodes[f].id, CUT_ATTEMPTS, lid);
-    /* Refused by the members that still hear the leader: the follower
-     * follows it again, in the same term. */
-    if (!h_wait_event(c, f, "consensus.leader", NULL, seen, h_timeout_ms()))
-        fail_msg("%s follows no leader after its pre-vote; now: %s", c->nodes[f].id,
-                 h_views_line(c));
+    print_message("%d of %d resets started an early pre-vote\n", early, RESETS);
     int now_leader;
     unsigned long long now_term;
     if (!h_wait_agreed(c, 0, h_timeout_ms(), &now_leader, &now_term))
-        fail_msg("no agreement after the reset; now: %s", h_views_line(c));
+        fail_msg("no agreement after the resets; now: %s", h_views_line(c));
     assert_int_equal(now_leader, leader);
     assert_int_equal(now_term, term);
 }

@@ -31,7 +31,7 @@ static void test_a_follower_whose_leader_connection_drops_prevotes_within_a_few_
     follower_of_1(&c, 0);
     cons_peer_lost(&c, START + 10, 1);
     uint64_t at = cons_next_deadline(&c);
-    assert_in_range(at, START + 11, START + 10 + CONS_LOST_DELAY_MS);
+    assert_in_range(at, START + 11, START + 10 + CONS_LOST_JITTER_MS);
     tick(&c, at, &out);
     assert_int_equal(c.role, CONS_PRECANDIDATE);
     assert_int_equal(c.term, TERM);
@@ -39,6 +39,17 @@ static void test_a_follower_whose_leader_connection_drops_prevotes_within_a_few_
     assert_int_equal(out.lost_leader, 1);
     assert_non_null(find(&out, CONS_MSG_PREVOTE, 1));
     assert_non_null(find(&out, CONS_MSG_PREVOTE, 2));
+}
+
+/* Member 2's followers below it: member 0 (member 1 is the leader). */
+static void test_a_follower_waits_one_step_for_each_follower_numbered_below_it(void **state)
+{
+    (void)state;
+    struct cons c;
+    follower_of_1(&c, 2);
+    cons_peer_lost(&c, START + 10, 1);
+    assert_in_range(cons_next_deadline(&c), START + 11 + CONS_LOST_STEP_MS,
+                    START + 10 + CONS_LOST_STEP_MS + CONS_LOST_JITTER_MS);
 }
 
 static void test_a_leader_gone_without_a_drop_is_found_by_the_election_timeout(void **state)
@@ -210,6 +221,55 @@ static void test_a_voter_that_heard_its_leader_since_the_drop_refuses_the_prevot
     assert_false(r->granted);
 }
 
+static void test_granting_a_lower_numbered_followers_prevote_calls_off_the_early_one(void **state)
+{
+    (void)state;
+    struct cons c;
+    struct cons_out out;
+    follower_of_1(&c, 2);
+    uint64_t before = cons_next_deadline(&c);
+    cons_peer_lost(&c, START + 10, 1);
+    recv_one(&c, START + 11, prevote_from(0, 2, TERM + 1), &out);
+    assert_true(find(&out, CONS_MSG_PREVOTE_RESP, 0)->granted);
+    assert_int_equal(cons_next_deadline(&c), before);
+}
+
+static void test_an_early_precandidate_gives_way_to_a_lower_numbered_one(void **state)
+{
+    (void)state;
+    struct cons c;
+    struct cons_out out;
+    follower_of_1(&c, 2);
+    cons_peer_lost(&c, START + 10, 1);
+    uint64_t at = cons_next_deadline(&c);
+    tick(&c, at, &out);
+    assert_int_equal(c.role, CONS_PRECANDIDATE);
+    recv_one(&c, at + 1, prevote_from(0, 2, TERM + 1), &out);
+    assert_true(find(&out, CONS_MSG_PREVOTE_RESP, 0)->granted);
+    assert_int_equal(c.role, CONS_FOLLOWER);
+    /* Its own round's grants come too late to make it a candidate. */
+    struct cons_msg g = mk(CONS_MSG_PREVOTE_RESP, 0, 2, TERM + 1);
+    g.granted = true;
+    recv_one(&c, at + 2, g, &out);
+    assert_int_equal(c.role, CONS_FOLLOWER);
+    assert_int_equal(c.term, TERM);
+}
+
+static void test_an_early_precandidate_does_not_give_way_to_a_higher_numbered_one(void **state)
+{
+    (void)state;
+    struct cons c;
+    struct cons_out out;
+    init_node(&c, 1, 4, TERM, CONS_NONE, 7);
+    recv_one(&c, START, mk(CONS_MSG_HEARTBEAT, 0, 1, TERM), &out);
+    cons_peer_lost(&c, START + 10, 0);
+    uint64_t at = cons_next_deadline(&c);
+    tick(&c, at, &out);
+    assert_int_equal(c.role, CONS_PRECANDIDATE);
+    recv_one(&c, at + 1, prevote_from(3, 1, TERM + 1), &out);
+    assert_int_equal(c.role, CONS_PRECANDIDATE);
+}
+
 static void test_a_second_drop_within_an_election_timeout_starts_no_early_prevote(void **state)
 {
     (void)state;
@@ -225,6 +285,17 @@ static void test_a_second_drop_within_an_election_timeout_starts_no_early_prevot
     uint64_t before = cons_next_deadline(&c);
     cons_peer_lost(&c, START + 50, 1);
     assert_int_equal(cons_next_deadline(&c), before);
+}
+
+static void test_a_drop_called_off_before_its_prevote_does_not_hold_back_the_next(void **state)
+{
+    (void)state;
+    struct cons c;
+    follower_of_1(&c, 0);
+    cons_peer_lost(&c, START + 10, 1);
+    cons_peer_back(&c, START + 11, 1);
+    cons_peer_lost(&c, START + 12, 1);
+    assert_in_range(cons_next_deadline(&c), START + 13, START + 12 + CONS_LOST_JITTER_MS);
 }
 
 /* A link between one follower and a live leader drops every 10 ms and is
@@ -275,6 +346,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_follower_whose_leader_connection_drops_prevotes_within_a_few_ms),
+        cmocka_unit_test(test_a_follower_waits_one_step_for_each_follower_numbered_below_it),
         cmocka_unit_test(test_a_leader_gone_without_a_drop_is_found_by_the_election_timeout),
         cmocka_unit_test(test_a_drop_of_a_connection_to_another_follower_is_ignored),
         cmocka_unit_test(test_a_drop_for_an_old_leader_after_a_new_one_took_over_is_ignored),
@@ -289,7 +361,11 @@ int main(void)
             test_a_voter_that_lost_its_own_connection_to_the_leader_grants_the_prevote),
         cmocka_unit_test(test_a_voter_that_lost_its_leader_grants_the_vote_that_follows),
         cmocka_unit_test(test_a_voter_that_heard_its_leader_since_the_drop_refuses_the_prevote),
+        cmocka_unit_test(test_granting_a_lower_numbered_followers_prevote_calls_off_the_early_one),
+        cmocka_unit_test(test_an_early_precandidate_gives_way_to_a_lower_numbered_one),
+        cmocka_unit_test(test_an_early_precandidate_does_not_give_way_to_a_higher_numbered_one),
         cmocka_unit_test(test_a_second_drop_within_an_election_timeout_starts_no_early_prevote),
+        cmocka_unit_test(test_a_drop_called_off_before_its_prevote_does_not_hold_back_the_next),
         cmocka_unit_test(test_a_flapping_link_to_a_live_leader_asks_for_few_spaced_prevotes),
         cmocka_unit_test(test_notices_about_self_or_an_unknown_member_are_ignored),
     };
