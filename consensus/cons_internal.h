@@ -3,6 +3,8 @@
 #ifndef CHIMERA_CONS_INTERNAL_H
 #define CHIMERA_CONS_INTERNAL_H
 
+#include <string.h>
+
 #include "consensus/consensus.h"
 
 static inline uint64_t cons_sat_add(uint64_t a, uint64_t b)
@@ -13,6 +15,15 @@ static inline uint64_t cons_sat_add(uint64_t a, uint64_t b)
 static inline uint64_t cons_timeout_ms(const struct cons *c)
 {
     return c->cfg.election_timeout_ms;
+}
+
+/* The start of every entry point that fills a cons_out: the out starts
+ * empty, and the commit index undo (cons_storage_failed) covers only this
+ * call's log changes. */
+static inline void cons__begin(struct cons *c, struct cons_out *out)
+{
+    memset(out, 0, sizeof(*out));
+    c->commit_undo_set = false;
 }
 
 /* consensus.c */

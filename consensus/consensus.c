@@ -33,6 +33,30 @@ static void reset_election_deadline(struct cons *c, uint64_t now)
     uint64_t t = cons_timeout_ms(c);
     uint64_t jitter = t ? splitmix64(&c->rng) % t : 0;
     c->election_deadline = cons_sat_add(now, t + jitter);
+    c->early_for = CONS_NONE; /* a full timeout supersedes an early pre-vote */
+}
+
+/* A link that flaps while the leader lives on would otherwise start a
+ * pre-vote at every drop: each one is refused (§9.6), but each costs a round
+ * of messages, so the ones that start are spaced out, further while they
+ * leave the term unchanged. */
+static void space_early(struct cons *c, uint64_t now)
+{
+    uint64_t t = cons_timeout_ms(c), most = 8 * t;
+    bool again = c->early_term == c->term && c->early_gap_ms > 0;
+    c->early_gap_ms = again ? (2 * c->early_gap_ms < most ? 2 * c->early_gap_ms : most) : t;
+    c->early_term = c->term;
+    c->early_not_before = cons_sat_add(now, c->early_gap_ms);
+}
+
+/* An early pre-vote (cons_peer_lost) not yet started is called off: the
+ * election timer runs on as if the connection had never dropped. */
+static void cancel_early(struct cons *c)
+{
+    if (c->early_for == CONS_NONE)
+        return;
+    c->election_deadline = c->early_saved;
+    c->early_for = CONS_NONE;
 }
 
 /* The shell must persist term and vote before sending anything in this out
@@ -112,6 +136,13 @@ static bool in_lease(const struct cons *c, uint64_t now)
         return true;
     if (c->leader == CONS_NONE || !c->heard_leader)
         return false;
+    /* The connection to the leader dropped and nothing came from it since
+     * (cons_peer_lost): its process most likely died, which closes every
+     * connection at once, so the other followers see the same and a quick
+     * election needs their grants. A leader that lives on is heard again
+     * by its next heartbeat, which restores the lease. */
+    if (c->link_down[c->leader] && c->last_leader_contact <= c->link_lost_at[c->leader])
+        return false;
     return now < c->last_leader_contact || now - c->last_leader_contact < cons_timeout_ms(c);
 }
 
@@ -155,6 +186,8 @@ void cons__become_follower(struct cons *c, uint64_t now, uint64_t term, struct c
         c->voted_for = CONS_NONE;
         c->leader = CONS_NONE;
         c->heard_leader = false;
+        /* The leader whose connection dropped belongs to an older term. */
+        cancel_early(c);
         mark_persist(c, out);
     }
     if (c->role != CONS_FOLLOWER) {
@@ -222,6 +255,7 @@ static void become_precandidate(struct cons *c, uint64_t now, struct cons_out *o
     if (c->term == UINT64_MAX)
         return; /* no term left to stand in; stay put rather than wrap */
     c->role = CONS_PRECANDIDATE;
+    c->early_running = false; /* cons_tick says when it is */
     /* Timing out means the leader is considered gone. */
     c->leader = CONS_NONE;
     memset(c->votes, 0, sizeof(c->votes));
@@ -241,6 +275,18 @@ static void on_prevote(struct cons *c, uint64_t now, const struct cons_msg *m, s
      * term. Nothing is changed or persisted. */
     bool grant = m->term > c->term && log_ok(c, m) && !in_lease(c, now);
     send_to(c, out, CONS_MSG_PREVOTE_RESP, m->from, grant ? m->term : c->term, grant);
+    /* Early pre-votes (cons_peer_lost) go in member order: one numbered
+     * below this node asks first and this one grants, so it stands back
+     * rather than race that round into a split vote; if the round fails,
+     * the election timeout still runs. */
+    if (!grant || m->from > c->cfg.self)
+        return;
+    if (c->early_for != CONS_NONE) {
+        cancel_early(c);
+    } else if (c->role == CONS_PRECANDIDATE && c->early_running) {
+        c->role = CONS_FOLLOWER;
+        reset_election_deadline(c, now);
+    }
 }
 
 static void on_prevote_resp(struct cons *c, uint64_t now, const struct cons_msg *m,
@@ -385,12 +431,12 @@ void cons_init(struct cons *c, const struct cons_config *cfg, const struct cons_
     c->heartbeat_due = UINT64_MAX;
     c->quorum_check_due = UINT64_MAX;
     c->transfer_to = CONS_NONE;
+    c->early_for = CONS_NONE;
 }
 
 void cons_tick(struct cons *c, uint64_t now_ms, struct cons_out *out)
 {
-    memset(out, 0, sizeof(*out));
-    c->commit_undo_set = false;
+    cons__begin(c, out);
     if (c->role == CONS_LEADER) {
         if (now_ms >= c->quorum_check_due) {
             /* §6.2: step down in the same term; the majority may already be
@@ -421,7 +467,13 @@ void cons_tick(struct cons *c, uint64_t now_ms, struct cons_out *out)
             /* Followers and candidates alike start with a pre-vote round; a
              * candidate whose election timed out (split vote) does too, so a
              * stranded candidate cannot keep raising its term (§9.6). */
+            int32_t early = c->early_for;
             become_precandidate(c, now_ms, out);
+            out->lost_prevote = early != CONS_NONE;
+            out->lost_leader = early;
+            c->early_running = out->lost_prevote;
+            if (out->lost_prevote)
+                space_early(c, now_ms);
         }
     }
     cons__transfer_check(c, now_ms, out);
@@ -431,8 +483,7 @@ void cons_tick(struct cons *c, uint64_t now_ms, struct cons_out *out)
 
 void cons_recv(struct cons *c, uint64_t now_ms, const struct cons_msg *m, struct cons_out *out)
 {
-    memset(out, 0, sizeof(*out));
-    c->commit_undo_set = false;
+    cons__begin(c, out);
     if (!m || m->from < 0 || m->from >= c->cfg.n || m->from == c->cfg.self ||
         m->to != c->cfg.self || m->type < CONS_MSG_PREVOTE || m->type >= CONS_MSG_TYPE_END)
         return;
@@ -472,6 +523,46 @@ void cons_recv(struct cons *c, uint64_t now_ms, const struct cons_msg *m, struct
     cons__transfer_check(c, now_ms, out);
     if (out->persist)
         mark_persist(c, out);
+}
+
+void cons_peer_lost(struct cons *c, uint64_t now_ms, int32_t member)
+{
+    if (member < 0 || member >= c->cfg.n || member == c->cfg.self)
+        return;
+    c->link_down[member] = true;
+    c->link_lost_at[member] = now_ms;
+    /* Only a follower's own leader matters: a candidate is electing already,
+     * a leader has check-quorum (§6.2), a drop between two followers says
+     * nothing of the leader, and one for an old leader comes too late. */
+    if (c->role != CONS_FOLLOWER || member != c->leader || !c->heard_leader || c->storage_failed ||
+        c->early_for != CONS_NONE || now_ms < c->early_not_before)
+        return;
+    /* The followers all see a dead leader's connection drop at the same
+     * moment: in a fixed order, one step apart, they rarely stand together
+     * and split the vote (what §3.4's randomized timeouts are for, on the
+     * election timeout's scale, which is too coarse here). */
+    uint64_t rank = 0;
+    for (int32_t i = 0; i < c->cfg.self; i++)
+        rank += i != member;
+    uint64_t delay = 1 + rank * CONS_LOST_STEP_MS + splitmix64(&c->rng) % CONS_LOST_JITTER_MS;
+    uint64_t at = cons_sat_add(now_ms, delay);
+    if (at >= c->election_deadline)
+        return;
+    c->early_saved = c->election_deadline;
+    c->election_deadline = at;
+    c->early_for = member;
+}
+
+void cons_peer_back(struct cons *c, uint64_t now_ms, int32_t member)
+{
+    (void)now_ms;
+    if (member < 0 || member >= c->cfg.n || member == c->cfg.self)
+        return;
+    c->link_down[member] = false;
+    /* Connected again before the pre-vote started: the leader's process is
+     * alive (it accepted the connection), so leave it to its heartbeats. */
+    if (c->early_for == member)
+        cancel_early(c);
 }
 
 void cons_storage_failed(struct cons *c, uint64_t now_ms, const struct cons_persist *p,

@@ -149,6 +149,11 @@ struct cons_out {
     enum cons_transfer_end transfer_end;
     int32_t transfer_target;
     const char *transfer_why;
+    /* A pre-vote started in this call ahead of the election timeout because
+     * the connection to lost_leader, this node's leader, dropped
+     * (cons_peer_lost). */
+    bool lost_prevote;
+    int32_t lost_leader;
     struct cons_msg msgs[CONS_MAX_OUT];
     size_t nmsgs;
 };
@@ -207,6 +212,16 @@ struct cons {
     int32_t transfer_to; /* CONS_NONE: no transfer running */
     uint64_t transfer_term;
     uint64_t transfer_deadline;
+    /* Connection loss (cons_peer_lost): the connection to each member is
+     * down as the shell last said, and since when. early_for: the leader
+     * whose lost connection brought election_deadline forward (CONS_NONE:
+     * none), early_saved the deadline it replaced; early pre-votes are
+     * spaced by early_gap_ms (doubling while the term stays early_term). */
+    bool link_down[CONS_MAX_MEMBERS];
+    uint64_t link_lost_at[CONS_MAX_MEMBERS];
+    int32_t early_for;
+    uint64_t early_saved, early_not_before, early_gap_ms, early_term;
+    bool early_running; /* this node's pre-vote round is an early one */
 };
 
 /* Starts as a follower in the persisted term with a randomized election
@@ -295,6 +310,40 @@ enum cons_transfer_rc cons_transfer(struct cons *c, uint64_t now_ms, int32_t to,
 bool cons_transferring(const struct cons *c);
 
 const char *cons_transfer_strerror(enum cons_transfer_rc rc);
+
+/* Connection loss. A process killed outright closes its TCP connections at
+ * once, so its peers see the connection drop long before an election
+ * timeout. The shell reports that (cons_peer_lost) and the connection open
+ * again (cons_peer_back); the notices may be late, repeated or wrong (a
+ * flapping link, a reset while the peer lives on): they never touch safety,
+ * which rests on terms and votes alone, only when an election starts.
+ *   - A follower whose connection to its leader drops starts a pre-vote
+ *     (§9.6) after a short delay instead of waiting out the election
+ *     timeout: 1 ms plus CONS_LOST_STEP_MS for every other follower
+ *     numbered below it, plus a random [0, CONS_LOST_JITTER_MS) ms. All the
+ *     followers of a killed leader see its connections drop at once; asked
+ *     in that order, the first one's VOTE usually reaches the others before
+ *     their turn, so the vote does not split (which would cost an election
+ *     timeout, §3.4); a follower below that is itself gone only costs a
+ *     step. A follower that grants the pre-vote of one numbered below it
+ *     calls its own early pre-vote off (or gives up the one it runs), so a
+ *     slow round is not raced. At most one such
+ *     early pre-vote per election timeout, the gap doubling (up to 8 T)
+ *     while they leave the term unchanged. The event is reported in the
+ *     cons_out of the cons_tick that starts it (lost_prevote).
+ *   - A voter that has lost its own connection to its leader, and heard
+ *     nothing from it since, no longer counts the leader's lease (§4.2.3):
+ *     it grants the pre-vote and the vote. One that still hears its leader
+ *     refuses, so a flapping link between one follower and a leader that a
+ *     majority hears costs a refused pre-vote, never a term.
+ *   - A leader silently gone (paused, cut off without a reset) is found by
+ *     the election timeout as before; a leader's own lost connections change
+ *     nothing (check-quorum, §6.2, covers them), nor do notices about a
+ *     member that is not this node's leader. */
+#define CONS_LOST_STEP_MS 10u
+#define CONS_LOST_JITTER_MS 2u
+void cons_peer_lost(struct cons *c, uint64_t now_ms, int32_t member);
+void cons_peer_back(struct cons *c, uint64_t now_ms, int32_t member);
 
 /* Time has reached now_ms: fire whatever is due (election, heartbeat,
  * check-quorum). Clears and fills *out. */

@@ -563,6 +563,13 @@ void cons__on_append_resp(struct cons *c, uint64_t now, const struct cons_msg *m
     while (has_work(c, i) && send_append(c, i, CONS_MAX_BATCH, out))
         ;
     advance_commit(c, out);
+    /* An answer that came after the commit index passed its entries (a
+     * slower follower than the quorum's): it is told at the next flush,
+     * not at the next heartbeat, so what waits on every member (a
+     * rollback applied everywhere) waits for the slowest one only. */
+    if (m->granted &&
+        (c->commit < c->match_index[i] ? c->commit : c->match_index[i]) > c->commit_told[i])
+        c->commit_push = true;
     if (i == c->transfer_to && m->granted)
         cons__transfer_progress(c, out);
 }

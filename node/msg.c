@@ -14,25 +14,42 @@
 
 /* ---- ENV_HELLO: liveness, boot epoch, HTTP address, key ---------------- */
 
-/* Hello body: [boot epoch, HTTP address, node public key (bin 32)]. Sent on
- * the node's tick (heartbeat_ms); Raft's heartbeats are ENV_CONSENSUS. The
- * HTTP address is the advertised one (--advertise-http): peers only ever
- * hand it to clients, so nodes of every version show and redirect to it. */
-void node_msg_send_hello(struct node_msg *m)
+/* Hello body: [boot epoch, HTTP address, node public key (bin 32), the
+ * receiver's boot epoch as the sender knows it (0: unknown), whether the
+ * sender wants an answer]. Nodes before the last two fields send and take
+ * the first three (and ignore what follows). Sent on the node's tick
+ * (heartbeat_ms) to the members it is due to (base/peers.h: when nothing
+ * else went to them lately, or after a restart until both sides know);
+ * Raft's heartbeats are ENV_CONSENSUS. The HTTP address is the advertised
+ * one (--advertise-http): peers only ever hand it to clients, so nodes of
+ * every version show and redirect to it. */
+static void send_hello(struct node_msg *m, size_t idx)
 {
+    const struct peers *ps = &m->base->peers;
     struct node_pack p;
     node_pack_init(&p);
-    msgpack_pack_array(&p.pk, 3);
+    msgpack_pack_array(&p.pk, 5);
     msgpack_pack_uint64(&p.pk, m->base->boot);
-    const char *http = m->base->peers.m[m->base->peers.self].http; /* the advertised one */
+    const char *http = ps->m[ps->self].http; /* the advertised one */
     size_t hlen = strlen(http);
     msgpack_pack_str(&p.pk, hlen);
     msgpack_pack_str_body(&p.pk, http, hlen);
     msgpack_pack_bin(&p.pk, LEDGER_PUBKEY_BYTES);
     msgpack_pack_bin_body(&p.pk, m->raft->key_pair.pk, LEDGER_PUBKEY_BYTES);
+    msgpack_pack_uint64(&p.pk, ps->m[idx].boot);
+    if (peers_hello_wants_answer(ps, idx))
+        msgpack_pack_true(&p.pk);
+    else
+        msgpack_pack_false(&p.pk);
+    node_pack_send(m->base, idx, ENV_HELLO, &p);
+}
+
+void node_msg_send_hello(struct node_msg *m)
+{
+    uint64_t now = uv_now(m->base->loop);
     for (size_t i = 0; i < m->base->peers.n; i++)
-        node_send(m->base, i, ENV_HELLO, p.sb.data, p.sb.size);
-    node_pack_free(&p);
+        if (peers_hello_due(&m->base->peers, i, now, m->base->cfg.heartbeat_ms))
+            send_hello(m, i);
 }
 
 static void on_hello(struct node_msg *m, size_t idx, const msgpack_object *body)
@@ -44,9 +61,11 @@ static void on_hello(struct node_msg *m, size_t idx, const msgpack_object *body)
         node_drop(m->base, DROP_SHAPE, "heartbeat body is not [boot, http]");
         return;
     }
+    const msgpack_object *f = body->via.array.ptr;
+    uint32_t size = body->via.array.size;
     struct peer *p = &m->base->peers.m[idx];
-    uint64_t boot = body->via.array.ptr[0].via.u64;
-    const msgpack_object_str *http = &body->via.array.ptr[1].via.str;
+    uint64_t boot = f[0].via.u64;
+    const msgpack_object_str *http = &f[1].via.str;
     if (p->boot != 0 && boot != p->boot) {
         node_event(m->base, "peer.restarted", p->id, "%s restarted", p->id);
         cons_peer_restarted(&m->raft->cons, (int32_t)idx);
@@ -54,10 +73,19 @@ static void on_hello(struct node_msg *m, size_t idx, const msgpack_object *body)
     p->boot = boot;
     memcpy(p->http, http->ptr, http->size);
     p->http[http->size] = '\0';
+    /* A hello of an earlier version has no handshake: it is answered every
+     * tick, as that version expects. */
+    struct peer_hello h = {.boot = boot};
+    if (size >= 5 && f[3].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+        f[4].type == MSGPACK_OBJECT_BOOLEAN)
+        h = (struct peer_hello){.boot = boot,
+                                .has_handshake = true,
+                                .knows = f[3].via.u64,
+                                .wants_answer = f[4].via.boolean};
+    peers_hello_heard(&m->base->peers, idx, &h, m->base->boot);
     /* The key travels sealed with the cluster key; the ledger pins it. */
-    if (body->via.array.size >= 3 && body->via.array.ptr[2].type == MSGPACK_OBJECT_BIN &&
-        body->via.array.ptr[2].via.bin.size == LEDGER_PUBKEY_BYTES)
-        node_witness_peer_key(m->wit, idx, (const uint8_t *)body->via.array.ptr[2].via.bin.ptr);
+    if (size >= 3 && f[2].type == MSGPACK_OBJECT_BIN && f[2].via.bin.size == LEDGER_PUBKEY_BYTES)
+        node_witness_peer_key(m->wit, idx, (const uint8_t *)f[2].via.bin.ptr);
 }
 
 static void on_consensus(struct node_msg *m, size_t idx, const msgpack_object *body)
@@ -223,6 +251,11 @@ static const struct {
     [ENV_CONSENSUS] = {"consensus", on_consensus},
     [ENV_LEDGER] = {"ledger", on_ledger},
 };
+
+const char *node_msg_type_name(uint32_t type)
+{
+    return type < ENV_TYPE_MAX && env_types[type].name ? env_types[type].name : "unknown";
+}
 
 void node_msg_dispatch(struct node_msg *m, size_t from, uint32_t type, const msgpack_object *body)
 {

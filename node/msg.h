@@ -28,9 +28,13 @@ struct node_msg {
 /* An envelope of this type from member idx was opened and is not a replay. */
 void node_msg_dispatch(struct node_msg *m, size_t from, uint32_t type, const msgpack_object *body);
 
-/* Sends ENV_HELLO to every member: liveness, boot epoch, HTTP address and
- * public key (node.c's tick; not Raft's heartbeat, see base/envelope.h). */
+/* Sends ENV_HELLO (liveness, boot epoch, HTTP address and public key) to
+ * every member it is due to (base/peers.h: peers_hello_due), on node.c's
+ * tick; Raft's heartbeat is another message (base/envelope.h). */
 void node_msg_send_hello(struct node_msg *m);
+
+/* The name of an envelope type ("unknown" for none): metrics labels. */
+const char *node_msg_type_name(uint32_t type);
 
 /* The name of an ENV_LEDGER kind ("unknown" for none). */
 const char *node_msg_kind_name(uint64_t kind);

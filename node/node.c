@@ -181,6 +181,7 @@ static void raft_on_read_only(void *ctx, bool ro, bool was_leader)
 static void raft_after_output(void *ctx)
 {
     node_witness_tick(&((struct node *)ctx)->wit);
+    api_hold_poll(&((struct node *)ctx)->api); /* a transfer done: its held writes, 307 */
 }
 
 static void raft_on_elected(void *ctx)
@@ -190,6 +191,7 @@ static void raft_on_elected(void *ctx)
 
 static void raft_on_stop(void *ctx)
 {
+    api_hold_stop(&((struct node *)ctx)->api); /* held writes: 307 to the next leader */
     fail_waits(ctx, "node is shutting down");
 }
 
@@ -248,7 +250,12 @@ static void on_tick(uv_timer_t *t)
 {
     struct node *n = t->data;
     loop_lag_tick(&n->lag, uv_hrtime(), n->base.cfg.heartbeat_ms);
-    node_msg_send_hello(&n->msg); /* liveness (ENV_HELLO); Raft's heartbeats: raft/node_cons.c */
+    /* Liveness (ENV_HELLO) to the peers nothing else reached lately (base/
+     * peers.h); Raft's heartbeats: raft/node_cons.c. */
+    node_msg_send_hello(&n->msg);
+    /* A leader records the member keys it learnt; retried here when the
+     * append was refused (once retried on every hello, now rarer). */
+    node_witness_record_members(&n->wit);
     node_episodes_tick(&n->wit);
     node_deploy_tick(&n->deploy);
     deploy_run_tick(&n->deploy);
@@ -288,6 +295,7 @@ static void shutdown_node(struct node *n, const char *why)
     node_event(&n->base, "node.stop", NULL, "stopping (%s)", why);
     uv_timer_stop(&n->tick);
     uv_close((uv_handle_t *)&n->tick, NULL);
+    uv_close((uv_handle_t *)&n->stop_timer, NULL);
     for (size_t i = 0; i < NODE_STOP_SIGNALS; i++)
         uv_close((uv_handle_t *)&n->signals[i], NULL);
     close_io(n);
@@ -302,16 +310,9 @@ static const struct {
 } stop_signals[NODE_STOP_SIGNALS] = {
     {SIGINT, "SIGINT"}, {SIGTERM, "SIGTERM"}, {SIGHUP, "SIGHUP"}, {SIGQUIT, "SIGQUIT"}};
 
-static void free_handle(uv_handle_t *h)
-{
-    free(h);
-}
-
 static void stop_after_hand_over(uv_timer_t *t)
 {
-    struct node *n = t->data;
-    uv_close((uv_handle_t *)t, free_handle);
-    shutdown_node(n, "SIGTERM");
+    shutdown_node(t->data, "SIGTERM");
 }
 
 /* Called from deep inside the consensus shell (a message being handled):
@@ -322,14 +323,8 @@ static void on_handed_over(struct node_raft *r, void *arg, bool done, int32_t to
 {
     (void)r, (void)done, (void)to, (void)term, (void)why;
     struct node *n = arg;
-    uv_timer_t *t = malloc(sizeof(*t));
-    if (!t || uv_timer_init(n->base.loop, t) != 0) {
-        free(t);
-        shutdown_node(n, "SIGTERM");
-        return;
-    }
-    t->data = n;
-    uv_timer_start(t, stop_after_hand_over, 0, 0);
+    if (!n->base.stopping) /* a stop under way ends the transfer too: nothing to defer */
+        uv_timer_start(&n->stop_timer, stop_after_hand_over, 0, 0);
 }
 
 /* SIGTERM on the leader of a federation: leadership goes to the most
@@ -368,8 +363,9 @@ static int open_io(struct node *n)
                              err, sizeof(err));
     if (rv == 0) {
         transport_set_notice(n->base.transport, on_net_notice, n);
-        /* A few election timeouts of silence while hellos flow both ways every
-         * heartbeat: the connection is dead, not slow (transport.pipe_stale). */
+        /* A few election timeouts of silence while a message (a hello or
+         * Raft's) flows each way every heartbeat: the connection is dead,
+         * not slow (transport.pipe_stale). */
         transport_set_stale_ms(n->base.transport, 8ull * n->base.cfg.election_timeout_ms);
         rv = http_start(&n->http, n->base.loop, n->base.cfg.http, api_handle, &n->api, err,
                         sizeof(err));
@@ -448,9 +444,12 @@ int node_run(const struct config *cfg, const uint8_t key[CONFIG_KEY_BYTES], cons
     if (status == 0) {
         uv_timer_init(n->base.loop, &n->tick);
         n->tick.data = n;
-        /* The node's tick: liveness hellos (ENV_HELLO), peers' status, the
-         * layers' timers. Raft's heartbeats run on raft/'s own timer. */
+        /* The node's tick: liveness hellos (ENV_HELLO) where due, peers'
+         * status, the layers' timers. Raft's heartbeats run on raft/'s own
+         * timer. */
         uv_timer_start(&n->tick, on_tick, 0, cfg->heartbeat_ms);
+        uv_timer_init(n->base.loop, &n->stop_timer);
+        n->stop_timer.data = n;
         for (size_t i = 0; i < NODE_STOP_SIGNALS; i++) {
             uv_signal_init(n->base.loop, &n->signals[i]);
             n->signals[i].data = n;

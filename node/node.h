@@ -33,6 +33,7 @@ struct node {
     struct node_api api;
     struct node_msg msg; /* the message registry's view of the layers */
     uv_timer_t tick;
+    uv_timer_t stop_timer; /* the stop after a hand-over, on the loop's next turn (node.c) */
     uv_signal_t signals[NODE_STOP_SIGNALS]; /* SIGINT, SIGTERM, SIGHUP, SIGQUIT (node.c) */
     struct http_server *http;
     struct loop_lag lag; /* how late on_tick runs (loop_lag.h) */

@@ -451,13 +451,34 @@ static bool route(struct node_api *api, struct http_request *req, const struct r
     return true;
 }
 
+static size_t trimmed_len(const char *path)
+{
+    size_t plen = strlen(path);
+    while (plen > 1 && path[plen - 1] == '/')
+        plen--; /* "/events/" is "/events" */
+    return plen;
+}
+
+/* Serves req from what the scan of the table found (the gates first). */
+static void dispatch(struct node_api *api, struct http_request *req, size_t plen,
+                     const struct route_found *found)
+{
+    if (!api_gate_is_mutation(req->method) && !api_gate_read(api, req, plen))
+        return;
+    if (route(api, req, found, false))
+        return;
+    if (api_gate_is_mutation(req->method) && !api_gate_mutation(api, req))
+        return;
+    if (route(api, req, found, true))
+        return;
+    http_respond_error(req, 404, "%s %s: no such endpoint", req->method, req->path);
+}
+
 void api_handle(void *ctx, struct http_request *req)
 {
     struct node_api *api = ctx;
     api->base->metrics.http_requests++;
-    size_t plen = strlen(req->path);
-    while (plen > 1 && req->path[plen - 1] == '/')
-        plen--; /* "/events/" is "/events" */
+    size_t plen = trimmed_len(req->path);
     struct route_found found = route_find(req, plen);
     /* The first row whose path fits, whatever the method, or "other"
      * (never the raw path: the labels stay bounded). api_metrics.c tells
@@ -466,13 +487,12 @@ void api_handle(void *ctx, struct http_request *req)
     req->started_ns = uv_hrtime();
     req->answer_ctx = api;
     req->on_answer = api_metrics_answered;
-    if (!api_gate_is_mutation(req->method) && !api_gate_read(api, req, plen))
-        return;
-    if (route(api, req, &found, false))
-        return;
-    if (api_gate_is_mutation(req->method) && !api_gate_mutation(api, req))
-        return;
-    if (route(api, req, &found, true))
-        return;
-    http_respond_error(req, 404, "%s %s: no such endpoint", req->method, req->path);
+    dispatch(api, req, plen, &found);
+}
+
+void api_dispatch(struct node_api *api, struct http_request *req)
+{
+    size_t plen = trimmed_len(req->path);
+    struct route_found found = route_find(req, plen); /* a held write: scanned again */
+    dispatch(api, req, plen, &found);
 }

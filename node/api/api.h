@@ -17,6 +17,7 @@
 #include "node/raft/raft.h"
 #include "node/witness/witness.h"
 #include "node/api/commit_wait.h"
+#include "node/api/api_hold.h"
 #include "node/net/http.h"
 #include "pipeline/core/manifest.h"
 
@@ -55,6 +56,7 @@ struct node_api {
     size_t nrequests;
     /* ledger.notes_appended events (api_notes.c) */
     struct events_limiter notes_limit;
+    struct api_hold hold; /* writes held during a leadership transfer (api_hold.c) */
 };
 
 /* POST /ledger/notes (api_notes.c): the body is parsed on libuv's thread
@@ -102,6 +104,9 @@ json_t *api_ledger_summary(struct node_api *api);
 /* The HTTP API (api.c): answers one request on the loop thread, through
  * the route table. */
 void api_handle(void *ctx, struct http_request *req);
+/* The same, for a request api_handle has labelled already (a write held
+ * during a leadership transfer, taken here after all: api_hold.c). */
+void api_dispatch(struct node_api *api, struct http_request *req);
 /* What api.c's read side tells /metrics (api.c): the health of the release
  * running here, and the state of its service i ("starting", "running",
  * "exited", "start_failed", "stopped"). */

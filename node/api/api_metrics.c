@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "node/api/api.h"
+#include "node/msg.h"
 
 #ifndef CHIMERA_COMMIT
 #define CHIMERA_COMMIT "unknown"
@@ -221,6 +222,16 @@ void api_metrics_get(struct node_api *api, struct http_request *req)
                api->base->metrics.msgs_received);
     metric_u64(f, "chimera_messages_sent_total", "counter",
                "Node-to-node messages queued for sending.", api->base->metrics.msgs_sent);
+    metric(f, "chimera_messages_sent_by_type_total", "counter",
+           "Node-to-node messages queued for sending, by envelope type.");
+    for (uint32_t t = 1; t < ENV_TYPE_MAX; t++)
+        fprintf(f, "chimera_messages_sent_by_type_total{type=\"%s\"} %" PRIu64 "\n",
+                node_msg_type_name(t), api->base->metrics.sent_by_type[t]);
+    metric(f, "chimera_message_bytes_sent_total", "counter",
+           "Sealed bytes of node-to-node messages queued for sending, by envelope type.");
+    for (uint32_t t = 1; t < ENV_TYPE_MAX; t++)
+        fprintf(f, "chimera_message_bytes_sent_total{type=\"%s\"} %" PRIu64 "\n",
+                node_msg_type_name(t), api->base->metrics.sent_bytes_by_type[t]);
     metric(f, "chimera_messages_dropped_total", "counter",
            "Node-to-node messages dropped, by reason.");
     for (int d = 0; d < DROP_COUNT; d++)

@@ -92,8 +92,10 @@ bool api_gate_mutation(struct node_api *api, struct http_request *req)
         return false;
     }
     const char *const admin[] = {api->token};
+    /* A write during a leadership transfer waits for its end (api_hold.c). */
     return bearer_ok(api, req, "admin token", admin, 1) &&
-           (is_kill_switch(req) || !api_gate_refuse_read_only(api, req));
+           (is_kill_switch(req) ||
+            (!api_gate_refuse_read_only(api, req) && !api_hold_take(api, req)));
 }
 
 bool api_gate_refuse_read_only(struct node_api *api, struct http_request *req)

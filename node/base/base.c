@@ -200,9 +200,12 @@ void node_send(struct node_base *b, size_t idx, uint32_t type, const void *body,
     if (b->out[idx] < 0 ||
         env_seal(b->key, type, b->cfg.id, next_counter(b), body, len, &wire, &wlen) != ENV_OK)
         return;
-    if (transport_send(b->transport, b->out[idx], wire, wlen) == 0)
+    if (transport_send(b->transport, b->out[idx], wire, wlen) == 0) {
         b->metrics.msgs_sent++;
-    else
+        b->metrics.sent_by_type[type]++; /* env_seal took only types below ENV_TYPE_MAX */
+        b->metrics.sent_bytes_by_type[type] += wlen;
+        peers_sent(&b->peers, idx, type == ENV_HELLO, uv_now(b->loop));
+    } else
         node_drop(b, DROP_SEND, b->peers.m[idx].id);
     free(wire);
 }

@@ -36,6 +36,8 @@ enum node_drop {
 struct node_metrics {
     uint64_t msgs_received;
     uint64_t msgs_sent;
+    uint64_t sent_by_type[ENV_TYPE_MAX];       /* by envelope type (base.c: node_send) */
+    uint64_t sent_bytes_by_type[ENV_TYPE_MAX]; /* sealed bytes, by envelope type */
     uint64_t dropped[DROP_COUNT];
     uint64_t http_requests;
     uint64_t checkpoints; /* stored: signed here (leader) or received (witness) */

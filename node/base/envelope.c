@@ -9,16 +9,75 @@
 #include "node/base/envelope.h"
 #include "wire/prescan.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define ENV_OVERHEAD (crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES)
+_Static_assert(ENV_NONCE_BYTES == crypto_secretbox_NONCEBYTES, "XSalsa20's nonce is 24 bytes");
 
 static bool sodium_ready(void)
 {
     /* Idempotent and thread-safe; cheap after the first call. */
     return sodium_init() >= 0;
+}
+
+/* ---- nonces ------------------------------------------------------------ */
+
+/* XSalsa20-Poly1305 needs a nonce never used twice under one key, and every
+ * node of a federation seals under the same cluster key, across restarts.
+ * A nonce is a prefix of 16 random bytes drawn when this process first
+ * seals, followed by the envelope's counter (big-endian):
+ *   - within one prefix, nonces differ because the counters sealed under it
+ *     strictly increase: a counter not above the last one sealed (only a
+ *     test does that; chimerad's counters grow, base.c: next_counter)
+ *     draws a new prefix first, and so does a forked child;
+ *   - two prefixes (another node, another start of this one, a redraw)
+ *     collide with probability 2^-128 per pair: with a billion starts
+ *     across all nodes, the chance that any two share one is below 2^-68.
+ * So one getrandom per start, not one per message, and the receiver needs
+ * nothing: the nonce travels in front of the box as before. */
+static struct {
+    pthread_mutex_t lock;
+    bool drawn;
+    uint64_t last; /* highest counter sealed under prefix */
+    uint8_t prefix[ENV_NONCE_PREFIX_BYTES];
+} nonces = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static pthread_once_t nonces_once = PTHREAD_ONCE_INIT;
+
+/* A forked child is another sealer: it must not continue its parent's
+ * counters under its parent's prefix. */
+static void nonces_forked(void)
+{
+    nonces.drawn = false;
+}
+
+static void nonces_register_fork(void)
+{
+    pthread_atfork(NULL, NULL, nonces_forked);
+}
+
+void env_nonce(uint8_t nonce[ENV_NONCE_BYTES], const uint8_t prefix[ENV_NONCE_PREFIX_BYTES],
+               uint64_t counter)
+{
+    memcpy(nonce, prefix, ENV_NONCE_PREFIX_BYTES);
+    for (int i = 0; i < 8; i++)
+        nonce[ENV_NONCE_PREFIX_BYTES + i] = (uint8_t)(counter >> (56 - 8 * i));
+}
+
+static void next_nonce(uint8_t nonce[ENV_NONCE_BYTES], uint64_t counter)
+{
+    pthread_once(&nonces_once, nonces_register_fork);
+    pthread_mutex_lock(&nonces.lock);
+    if (!nonces.drawn || counter <= nonces.last) {
+        randombytes_buf(nonces.prefix, sizeof(nonces.prefix));
+        nonces.drawn = true;
+    }
+    nonces.last = counter;
+    env_nonce(nonce, nonces.prefix, counter);
+    pthread_mutex_unlock(&nonces.lock);
 }
 
 /* ---- seal -------------------------------------------------------------- */
@@ -78,7 +137,7 @@ int env_seal(const uint8_t key[ENV_KEY_BYTES], uint32_t type, const char *from, 
         msgpack_sbuffer_destroy(&sbuf);
         return ENV_ENOMEM;
     }
-    randombytes_buf(wire, crypto_secretbox_NONCEBYTES);
+    next_nonce(wire, counter);
     crypto_secretbox_easy(wire + crypto_secretbox_NONCEBYTES, (const uint8_t *)sbuf.data, sbuf.size,
                           wire, key);
     msgpack_sbuffer_destroy(&sbuf);

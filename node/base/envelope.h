@@ -1,6 +1,8 @@
 /* The wire envelope between nodes.
  *
  * On the wire: nonce (24 bytes) || crypto_secretbox(plaintext, nonce, key).
+ * The nonce is 16 bytes drawn once per process and the counter (envelope.c
+ * says why that never repeats one); receivers take it as it comes.
  * Plaintext: the msgpack array [version, type, from, counter, body], where
  * body is one msgpack object whose shape depends on type. counter is the
  * sender's monotonic message counter; receivers reject replays with a
@@ -24,6 +26,8 @@
 #define ENV_KEY_BYTES 32
 #define ENV_FROM_MAX 64 /* including the NUL */
 #define ENV_MAX_MSG (4u * 1024u * 1024u)
+#define ENV_NONCE_BYTES 24
+#define ENV_NONCE_PREFIX_BYTES 16 /* then the counter, 8 bytes big-endian */
 
 /* The envelope types and the kinds of ENV_LEDGER messages: numbers on the
  * wire, never renumbered (a mixed-version cluster must still talk). Who
@@ -80,6 +84,10 @@ struct env_msg {
  * already-encoded msgpack object. *out is malloc'ed; the caller frees it. */
 int env_seal(const uint8_t key[ENV_KEY_BYTES], uint32_t type, const char *from, uint64_t counter,
              const void *body_mp, size_t body_len, uint8_t **out, size_t *out_len);
+
+/* The nonce env_seal uses: prefix || counter (big-endian). */
+void env_nonce(uint8_t nonce[ENV_NONCE_BYTES], const uint8_t prefix[ENV_NONCE_PREFIX_BYTES],
+               uint64_t counter);
 
 /* Opens and decodes buf. On ENV_OK, msg must be released with env_msg_free. */
 enum env_error env_open(const uint8_t key[ENV_KEY_BYTES], const void *buf, size_t len,

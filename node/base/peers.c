@@ -88,6 +88,39 @@ int64_t peers_age_ms(const struct peers *p, size_t idx, uint64_t now_ms)
     return now_ms >= m->last_contact ? (int64_t)(now_ms - m->last_contact) : 0;
 }
 
+void peers_sent(struct peers *p, size_t idx, bool hello, uint64_t now_ms)
+{
+    struct peer *m = &p->m[idx];
+    if (hello)
+        m->wants_answer = false;
+    else if (now_ms > m->sent_ms)
+        m->sent_ms = now_ms;
+}
+
+void peers_hello_heard(struct peers *p, size_t idx, const struct peer_hello *h, uint64_t own_boot)
+{
+    struct peer *m = &p->m[idx];
+    m->legacy = !h->has_handshake;
+    m->knows_us = h->has_handshake && h->knows == own_boot;
+    m->wants_answer = h->has_handshake && h->wants_answer;
+}
+
+bool peers_hello_wants_answer(const struct peers *p, size_t idx)
+{
+    return !p->m[idx].knows_us;
+}
+
+bool peers_hello_due(const struct peers *p, size_t idx, uint64_t now_ms, uint32_t heartbeat_ms)
+{
+    const struct peer *m = &p->m[idx];
+    if (m->self)
+        return false;
+    if (m->legacy || !m->knows_us || m->wants_answer || m->sent_ms == 0)
+        return true;
+    uint64_t quiet = (uint64_t)heartbeat_ms + heartbeat_ms / 2;
+    return now_ms >= m->sent_ms + quiet;
+}
+
 const char *peer_status_name(enum peer_status s)
 {
     switch (s) {

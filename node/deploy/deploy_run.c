@@ -398,6 +398,7 @@ static void send_report(struct node_deploy *dp)
     if (leader == dp->raft->cons.cfg.self) {
         lead_report(dp, dp->base->peers.self, running, strlen(running), h, healthy_for, detail,
                     strlen(detail), r->plan.gen);
+        node_deploy_tick(dp); /* as for a member's report (deploy_run_on_report) */
         return;
     }
     if (leader == CONS_NONE)
@@ -416,9 +417,14 @@ static void send_report(struct node_deploy *dp)
 
 void deploy_run_on_report(struct node_deploy *dp, size_t from, const msgpack_object *f)
 {
-    if (dp->raft->cons.role == CONS_LEADER)
-        lead_report(dp, from, f[1].via.str.ptr, f[1].via.str.size, (enum pl_health)f[2].via.u64,
-                    f[3].via.u64, f[4].via.str.ptr, f[4].via.str.size, (uint32_t)f[5].via.u64);
+    if (dp->raft->cons.role != CONS_LEADER)
+        return;
+    lead_report(dp, from, f[1].via.str.ptr, f[1].via.str.size, (enum pl_health)f[2].via.u64,
+                f[3].via.u64, f[4].via.str.ptr, f[4].via.str.size, (uint32_t)f[5].via.u64);
+    /* The report may decide the next record (a crash fails the rollout, and
+     * the rollback follows at its commit): decided now, not at the next
+     * tick, up to a heartbeat interval later. */
+    node_deploy_tick(dp);
 }
 
 /* Asks the run plan what to do (run_plan.h) and does it. */

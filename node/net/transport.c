@@ -24,6 +24,7 @@ struct inbound {
     nng_time added;
     nng_time last; /* when it was added or last delivered an authentic message */
     bool vouched;  /* it delivered an authentic message (transport_heard) */
+    int peer;      /* whose, as transport_heard last said (-1: unknown) */
 };
 
 struct transport;
@@ -48,6 +49,10 @@ struct outbox {
     char url[256];
     uint64_t closes, reported; /* closed as dead; how many of those were reported */
     nng_time reported_at;
+    /* Connections lost (counted under the lock), and what the link callback
+     * was last told (loop thread). */
+    uint64_t losses, told_losses;
+    bool told_up;
 };
 
 /* What the cap and the idle scan did, and what was already reported. */
@@ -86,6 +91,8 @@ struct transport {
     nng_pipe delivering; /* the pipe of the message on_recv is handling (loop thread) */
     transport_notice_fn notice;
     void *notice_ctx;
+    transport_link_fn link;
+    void *link_ctx;
     nng_socket inbox;
     struct outbox out[TRANSPORT_MAX_PEERS];
     int nout;
@@ -99,6 +106,10 @@ struct transport {
     uv_timer_t held_timer;              /* sends the held messages that are due */
     struct held *held_head, *held_tail; /* in the order they are due */
     size_t nheld;
+    /* nng_recvmsg and nng_sendmsg allocate an aio per call, and NNG 1.5
+     * draws a random number (a getrandom) for each: the loop reuses these
+     * (rx on the loop thread, tx under mtx). */
+    nng_aio *rx, *tx;
 };
 
 /* An outgoing message the filter holds back (a delay). Every message is
@@ -127,6 +138,7 @@ void transport_heard(struct transport *t, int peer)
     if (i >= 0) {
         t->in[i].last = now;
         t->in[i].vouched = true;
+        t->in[i].peer = peer;
     }
     if (peer >= 0 && peer < t->nout)
         transport_live_heard(&t->out[peer].live, (uint32_t)nng_pipe_id(t->delivering), now,
@@ -164,7 +176,7 @@ static void on_pipe_added(nng_pipe p, nng_pipe_ev ev, void *arg)
     (void)ev;
     struct transport *t = arg;
     nng_pipe close = NNG_PIPE_INITIALIZER;
-    struct inbound fresh = {p, nng_clock(), nng_clock(), false};
+    struct inbound fresh = {p, nng_clock(), nng_clock(), false, -1};
     nng_mtx_lock(t->mtx);
     if (t->nin < pipe_cap(t)) {
         t->in[t->nin++] = fresh;
@@ -185,14 +197,24 @@ static void on_pipe_added(nng_pipe p, nng_pipe_ev ev, void *arg)
         nng_pipe_close(close); /* an evicted one's removal finds it gone */
 }
 
+/* A peer's own connection to us closing is a loss too (link callback):
+ * when it dies, ours to it may not be open (its redial still backing off
+ * after an earlier restart), but the one it sends its heartbeats on is. */
 static void on_pipe_removed(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
     (void)ev;
     struct transport *t = arg;
     nng_mtx_lock(t->mtx);
     int i = find_inbound(t, p);
-    if (i >= 0)
+    if (i >= 0) {
+        int peer = t->in[i].vouched ? t->in[i].peer : -1;
+        if (peer >= 0 && peer < t->nout) {
+            t->out[peer].losses++;
+            if (!t->stopping)
+                uv_async_send(&t->wake); /* under the lock: cannot race uv_close */
+        }
         t->in[i] = t->in[--t->nin];
+    }
     nng_mtx_unlock(t->mtx);
 }
 
@@ -237,10 +259,34 @@ static void report_all(struct transport *t)
 
 static void replace_outboxes(struct transport *t);
 
+/* Tells the link callback what changed since it was last told: a loss
+ * first (even if the connection is back already: the layer above may
+ * have lost messages, and the peer may have restarted), then an open. */
+static void report_links(struct transport *t)
+{
+    for (int i = 0; i < t->nout && t->link; i++) {
+        struct outbox *o = &t->out[i];
+        nng_mtx_lock(t->mtx);
+        uint64_t losses = o->losses;
+        bool up = nng_pipe_id(o->pipe) > 0;
+        nng_mtx_unlock(t->mtx);
+        if (losses != o->told_losses) {
+            o->told_losses = losses;
+            o->told_up = false;
+            t->link(t->link_ctx, i, false);
+        }
+        if (up && !o->told_up) {
+            o->told_up = true;
+            t->link(t->link_ctx, i, true);
+        }
+    }
+}
+
 static void on_wake(uv_async_t *a)
 {
     report_all(a->data);
     replace_outboxes(a->data);
+    report_links(a->data);
 }
 
 static void on_idle_scan(uv_timer_t *h)
@@ -277,8 +323,11 @@ static void on_out_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
     } else if (ev == NNG_PIPE_EV_ADD_POST) {
         o->pipe = p;
         transport_live_up(&o->live, nng_clock());
+        if (!t->stopping)
+            uv_async_send(&t->wake); /* the link callback hears it is up */
     } else {
         o->replace = true;
+        o->losses++;
         o->pipe = (nng_pipe)NNG_PIPE_INITIALIZER;
         transport_live_down(&o->live);
         if (!t->stopping)
@@ -455,9 +504,11 @@ static void on_live_scan(uv_timer_t *h)
                                    sizeof says[n]);
         n++;
         o->replace = true; /* closing its socket closes the connection */
+        o->losses += nng_pipe_id(o->pipe) > 0;
     }
     nng_mtx_unlock(t->mtx);
     replace_outboxes(t);
+    report_links(t);
     for (int i = 0; i < n; i++) {
         if (say[i] && t->notice)
             t->notice(t->notice_ctx, "transport.pipe_stale", says[i]);
@@ -473,10 +524,13 @@ static void on_readable(uv_poll_t *h, int status, int events)
     if (status < 0)
         return;
     for (;;) {
-        nng_msg *msg;
-        int rv = nng_recvmsg(t->inbox, &msg, NNG_FLAG_NONBLOCK);
-        if (rv != 0)
+        /* What nng_recvmsg(NNG_FLAG_NONBLOCK) does, with our aio. */
+        nng_aio_set_timeout(t->rx, NNG_DURATION_ZERO);
+        nng_recv_aio(t->inbox, t->rx);
+        nng_aio_wait(t->rx);
+        if (nng_aio_result(t->rx) != 0)
             break;
+        nng_msg *msg = nng_aio_get_msg(t->rx);
         if (t->filter && t->filter(t->filter_ctx, TRANSPORT_IN, -1) == TRANSPORT_DROP) {
             nng_msg_free(msg);
             continue;
@@ -511,8 +565,13 @@ int transport_start(struct transport **out, uv_loop_t *loop, const char *listen_
     t->ctx = ctx;
     t->stopping = true; /* until wake exists: the listener calls back at once */
     int rv, fd = -1;
-    if ((rv = nng_mtx_alloc(&t->mtx)) != 0) {
+    if ((rv = nng_mtx_alloc(&t->mtx)) != 0 || (rv = nng_aio_alloc(&t->rx, NULL, NULL)) != 0 ||
+        (rv = nng_aio_alloc(&t->tx, NULL, NULL)) != 0) {
         snprintf(err, errlen, "transport: out of memory");
+        if (t->rx)
+            nng_aio_free(t->rx);
+        if (t->mtx)
+            nng_mtx_free(t->mtx);
         free(t);
         return rv;
     }
@@ -565,6 +624,8 @@ no_closer:
     if (t->close_cv)
         nng_cv_free(t->close_cv);
     nng_mtx_free(t->mtx);
+    nng_aio_free(t->rx);
+    nng_aio_free(t->tx);
     free(t->to_close);
     free(t);
     return rv;
@@ -604,7 +665,13 @@ static int send_now(struct transport *t, int idx, nng_msg *msg)
     nng_mtx_lock(t->mtx);
     if (!o->replace) {
         transport_live_sent(&o->live, nng_clock());
-        rv = nng_sendmsg(o->sock, msg, NNG_FLAG_NONBLOCK);
+        /* What nng_sendmsg(NNG_FLAG_NONBLOCK) does, with our aio. */
+        nng_aio_set_msg(t->tx, msg);
+        nng_aio_set_timeout(t->tx, NNG_DURATION_ZERO);
+        nng_send_aio(o->sock, t->tx);
+        nng_aio_wait(t->tx);
+        rv = nng_aio_result(t->tx);
+        nng_aio_set_msg(t->tx, NULL); /* on failure msg is still ours */
     }
     nng_mtx_unlock(t->mtx);
     return rv;
@@ -694,6 +761,13 @@ void transport_set_stale_ms(struct transport *t, uint64_t ms)
     uv_timer_start(&t->live_scan, on_live_scan, every, every);
 }
 
+void transport_set_link(struct transport *t, transport_link_fn fn, void *ctx)
+{
+    t->link = fn;
+    t->link_ctx = ctx;
+    report_links(t); /* connections opened before this call */
+}
+
 void transport_set_notice(struct transport *t, transport_notice_fn fn, void *ctx)
 {
     t->notice = fn;
@@ -708,6 +782,8 @@ static void free_transport(struct transport *t)
     nng_thread_destroy(t->closer); /* it ended: joins at once */
     nng_cv_free(t->close_cv);
     nng_mtx_free(t->mtx);
+    nng_aio_free(t->rx);
+    nng_aio_free(t->tx);
     free(t->to_close);
     free(t);
 }

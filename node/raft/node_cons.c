@@ -10,6 +10,7 @@
 
 #include "node/raft/cons_store.h"
 #include "node/base/durable.h"
+#include "node/net/transport.h"
 #include "node/raft/raft.h"
 
 static void cons_timer_arm(struct node_raft *r);
@@ -199,6 +200,12 @@ static void apply_log(struct node_raft *r, const struct cons_out *out,
         return;
     if (out->probe_storage)
         probe_storage(r);
+    if (out->lost_prevote)
+        node_event(r->base, "consensus.leader_disconnected",
+                   node_cons_member_id(r, out->lost_leader),
+                   "%s lost its connection to leader %s (term %" PRIu64
+                   "): it asks for a pre-vote now rather than after an election timeout",
+                   r->base->cfg.id, node_cons_member_id(r, out->lost_leader), r->cons.term);
     for (size_t i = 0; i < out->nmsgs; i++)
         send_msg(r, &out->msgs[i]);
     report_changes(r, now);
@@ -263,12 +270,42 @@ void node_cons_apply(struct node_raft *r, const struct cons_out *out)
     apply_log(r, out, NULL);
 }
 
+/* The transport's connection to a peer dropped or opened again
+ * (cons_peer_lost): a leader killed outright is replaced in a few ms. */
+static void on_link(void *ctx, int peer, bool up)
+{
+    struct node_raft *r = ctx;
+    for (size_t i = 0; i < r->base->peers.n; i++) {
+        if (r->base->out[i] != peer || peer < 0)
+            continue;
+        uint64_t now = uv_now(r->base->loop);
+        if (up)
+            cons_peer_back(&r->cons, now, (int32_t)i);
+        else
+            cons_peer_lost(&r->cons, now, (int32_t)i);
+        cons_timer_arm(r);
+    }
+}
+
+/* The transport starts after the core (node.c), so the first tick, at most
+ * a heartbeat after the start, connects the link notices; chimerad runs
+ * one node, with one transport, per process. */
+static void watch_links(struct node_raft *r)
+{
+    static struct transport *watched;
+    if (!r->base->transport || watched == r->base->transport)
+        return;
+    watched = r->base->transport;
+    transport_set_link(watched, on_link, r);
+}
+
 /* Raft's timer: the core's election timeouts and Raft's heartbeats
  * (CONS_MSG_HEARTBEAT, inside ENV_CONSENSUS). Not the liveness hello, which
  * node.c's tick sends (ENV_HELLO). */
 static void on_cons_timer(uv_timer_t *t)
 {
     struct node_raft *r = t->data;
+    watch_links(r);
     struct cons_out out;
     cons_tick(&r->cons, uv_now(r->base->loop), &out);
     node_cons_apply(r, &out);

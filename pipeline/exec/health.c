@@ -6,11 +6,28 @@
  * after which finished transfers are collected with curl_multi_info_read. */
 #include "pipeline/exec/health.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <curl/curl.h>
+
+/* libcurl and what it pulls in (TLS, Kerberos, LDAP, ...: some 8 MiB of
+ * resident pages and 100 ms or more to load on a busy machine) are loaded
+ * when the first probe asks, on a thread of libuv's pool, not when the
+ * program starts: a node that runs nothing with an HTTP check never loads
+ * them, and the loop never waits for the loading. chimerad links a loader
+ * (node/curl_lazy.c) that resolves the curl_* functions with dlopen; a
+ * program linked with libcurl itself has none, and nothing to load. */
+int health_curl_load(char *err, size_t len) __attribute__((weak));
+
+enum curl_state { CURL_COLD = 0, CURL_READY, CURL_FAILED };
+
+/* Process-wide: loaded (and curl_global_init run) once, kept until exit. */
+static atomic_int curl_process = CURL_COLD;
+static char curl_load_error[128];
 
 struct probe {
     struct probe *prev, *next;
@@ -18,6 +35,8 @@ struct probe {
     health_fn cb;
     void *arg;
     uint64_t started_ns;
+    uint32_t timeout_ms;
+    char *url; /* while it waits for curl to load */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -30,8 +49,11 @@ struct sock {
 
 struct health_checker {
     uv_loop_t *loop;
-    CURLM *multi;
+    CURLM *multi; /* NULL until curl is loaded and a probe asked */
     uv_timer_t timer;
+    uv_work_t load;
+    bool loading;          /* load is queued or running */
+    struct probe *waiting; /* probes asked before curl was loaded */
     struct probe *probes;
     struct sock *socks;
     unsigned in_flight;
@@ -70,6 +92,23 @@ static void sock_close(struct sock *s)
 
 static void really_free(struct health_checker *hc);
 
+/* Reports r to p's caller, p freed first (the callback may free the
+ * checker: dispatch_done finishes that). */
+static void answer(struct probe *p, const struct health_result *r)
+{
+    health_fn cb = p->cb;
+    void *arg = p->arg;
+    free(p);
+    cb(r, arg);
+}
+
+static void dispatch_done(struct health_checker *hc)
+{
+    hc->dispatching = false;
+    if (hc->doomed)
+        really_free(hc);
+}
+
 /* Collects finished transfers and reports them. */
 static void dispatch(struct health_checker *hc)
 {
@@ -105,14 +144,9 @@ static void dispatch(struct health_checker *hc)
         if (p->next)
             p->next->prev = p->prev;
         hc->in_flight--;
-        health_fn cb = p->cb;
-        void *arg = p->arg;
-        free(p);
-        cb(&r, arg);
+        answer(p, &r);
     }
-    hc->dispatching = false;
-    if (hc->doomed)
-        really_free(hc);
+    dispatch_done(hc);
 }
 
 static void on_poll(uv_poll_t *h, int status, int events)
@@ -200,28 +234,55 @@ static void on_timer_closed(uv_handle_t *h)
 
 struct health_checker *health_new(uv_loop_t *loop)
 {
-    /* Reference-counted by curl; matched by the cleanup in really_free. */
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        return NULL;
     struct health_checker *hc = calloc(1, sizeof *hc);
-    CURLM *multi = curl_multi_init();
-    if (!hc || !multi) {
-        free(hc);
-        if (multi)
-            curl_multi_cleanup(multi);
-        curl_global_cleanup();
+    if (!hc)
         return NULL;
-    }
     hc->loop = loop;
-    hc->multi = multi;
     uv_timer_init(loop, &hc->timer);
     hc->timer.data = hc;
     hc->open_handles = 1;
-    curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, socket_fn);
-    curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, hc);
-    curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, timer_fn);
-    curl_multi_setopt(multi, CURLMOPT_TIMERDATA, hc);
     return hc;
+}
+
+static void load_curl_once(void)
+{
+    char err[sizeof curl_load_error] = "";
+    if (health_curl_load && health_curl_load(err, sizeof err) != 0) {
+        snprintf(curl_load_error, sizeof curl_load_error, "%s", err);
+        atomic_store(&curl_process, CURL_FAILED);
+    } else if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        snprintf(curl_load_error, sizeof curl_load_error, "curl_global_init failed");
+        atomic_store(&curl_process, CURL_FAILED);
+    } else {
+        atomic_store(&curl_process, CURL_READY);
+    }
+}
+
+/* On a pool thread. One load at a time (two checkers may ask at once), and
+ * no curl call runs before it succeeded: curl_global_init is safe. */
+static void load_curl(uv_work_t *w)
+{
+    (void)w;
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&lock);
+    if (atomic_load(&curl_process) == CURL_COLD)
+        load_curl_once();
+    pthread_mutex_unlock(&lock);
+}
+
+/* This checker's multi handle, once curl is loaded; false when it cannot
+ * be had. */
+static bool open_multi(struct health_checker *hc)
+{
+    if (hc->multi)
+        return true;
+    if (atomic_load(&curl_process) != CURL_READY || !(hc->multi = curl_multi_init()))
+        return false;
+    curl_multi_setopt(hc->multi, CURLMOPT_SOCKETFUNCTION, socket_fn);
+    curl_multi_setopt(hc->multi, CURLMOPT_SOCKETDATA, hc);
+    curl_multi_setopt(hc->multi, CURLMOPT_TIMERFUNCTION, timer_fn);
+    curl_multi_setopt(hc->multi, CURLMOPT_TIMERDATA, hc);
+    return true;
 }
 
 static size_t discard(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -231,41 +292,125 @@ static size_t discard(char *ptr, size_t size, size_t nmemb, void *userdata)
     return size * nmemb;
 }
 
-int health_probe(struct health_checker *hc, const char *url, uint32_t timeout_ms, health_fn cb,
-                 void *arg)
+static void link_probe(struct probe **list, struct probe *p)
 {
-    if (!hc || hc->doomed || !url || !cb)
-        return -1;
-    struct probe *p = calloc(1, sizeof *p);
+    p->prev = NULL;
+    p->next = *list;
+    if (*list)
+        (*list)->prev = p;
+    *list = p;
+}
+
+/* Hands p's GET to curl; -1 when curl refused it (p is not linked then). */
+static int start_probe(struct health_checker *hc, struct probe *p, const char *url)
+{
     CURL *easy = curl_easy_init();
-    if (!p || !easy)
-        goto fail;
+    if (!easy)
+        return -1;
     p->easy = easy;
-    p->cb = cb;
-    p->arg = arg;
-    p->started_ns = uv_hrtime();
     if (curl_easy_setopt(easy, CURLOPT_URL, url) != CURLE_OK)
         goto fail;
     curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)p->timeout_ms);
     curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, discard);
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, p->errbuf);
     curl_easy_setopt(easy, CURLOPT_PRIVATE, p);
     curl_easy_setopt(easy, CURLOPT_USERAGENT, "chimera-health/" CHIMERA_VERSION);
     if (curl_multi_add_handle(hc->multi, easy) != CURLM_OK)
         goto fail;
-    p->next = hc->probes;
-    if (hc->probes)
-        hc->probes->prev = p;
-    hc->probes = p;
+    link_probe(&hc->probes, p);
     hc->in_flight++;
     return 0;
 fail:
-    if (easy)
-        curl_easy_cleanup(easy);
-    free(p);
+    curl_easy_cleanup(easy);
+    p->easy = NULL;
     return -1;
+}
+
+static void on_curl_loaded(uv_work_t *w, int status);
+
+int health_probe(struct health_checker *hc, const char *url, uint32_t timeout_ms, health_fn cb,
+                 void *arg)
+{
+    if (!hc || hc->doomed || !url || !cb || atomic_load(&curl_process) == CURL_FAILED)
+        return -1;
+    struct probe *p = calloc(1, sizeof *p);
+    if (!p)
+        return -1;
+    p->cb = cb;
+    p->arg = arg;
+    p->started_ns = uv_hrtime();
+    p->timeout_ms = timeout_ms;
+    if (open_multi(hc)) {
+        if (start_probe(hc, p, url) == 0)
+            return 0;
+        free(p);
+        return -1;
+    }
+    if (!(p->url = strdup(url))) {
+        free(p);
+        return -1;
+    }
+    link_probe(&hc->waiting, p);
+    hc->in_flight++;
+    if (!hc->loading) {
+        hc->load.data = hc;
+        if (uv_queue_work(hc->loop, &hc->load, load_curl, on_curl_loaded) != 0) {
+            hc->waiting = p->next;
+            hc->in_flight--;
+            free(p->url);
+            free(p);
+            return -1;
+        }
+        hc->loading = true;
+        hc->open_handles++; /* the checker outlives the load */
+    }
+    return 0;
+}
+
+static void free_waiting(struct health_checker *hc)
+{
+    while (hc->waiting) {
+        struct probe *p = hc->waiting;
+        hc->waiting = p->next;
+        free(p->url);
+        free(p);
+    }
+}
+
+/* On the loop: the probes that waited start now, or learn why not. */
+static void on_curl_loaded(uv_work_t *w, int status)
+{
+    (void)status;
+    struct health_checker *hc = w->data;
+    hc->loading = false;
+    hc->open_handles--;
+    if (hc->released) {
+        release_if_done(hc);
+        return;
+    }
+    bool ready = open_multi(hc);
+    hc->dispatching = true;
+    while (hc->waiting && !hc->doomed) {
+        struct probe *p = hc->waiting;
+        hc->waiting = p->next;
+        hc->in_flight--;
+        char *url = p->url;
+        p->url = NULL;
+        p->prev = p->next = NULL;
+        int rc = ready ? start_probe(hc, p, url) : -1;
+        free(url);
+        if (rc == 0)
+            continue;
+        struct health_result r = {0};
+        r.elapsed_ms = (double)(uv_hrtime() - p->started_ns) / 1e6;
+        snprintf(r.error, sizeof r.error, "%s",
+                 ready ? "the probe could not be started"
+                       : (curl_load_error[0] ? curl_load_error : "libcurl is not available"));
+        answer(p, &r);
+    }
+    dispatch_done(hc);
 }
 
 unsigned health_in_flight(const struct health_checker *hc)
@@ -282,15 +427,16 @@ static void really_free(struct health_checker *hc)
         curl_easy_cleanup(p->easy);
         free(p);
     }
+    free_waiting(hc);
     hc->in_flight = 0;
     /* May still report sockets removed (closing cached connections). */
-    curl_multi_cleanup(hc->multi);
+    if (hc->multi)
+        curl_multi_cleanup(hc->multi);
     hc->multi = NULL;
     while (hc->socks)
         sock_close(hc->socks);
     uv_close((uv_handle_t *)&hc->timer, on_timer_closed);
-    hc->released = true;
-    curl_global_cleanup();
+    hc->released = true; /* curl stays loaded: another checker may use it */
 }
 
 void health_free(struct health_checker *hc)

@@ -15,7 +15,14 @@
  *       a leader answers 201 only once the note is committed, so this is
  *       the time until a write commits again.
  * Then the killed node is restarted and the next round waits for steady
- * state again.
+ * state again. A killed leader's connections close at once, and its
+ * followers start a pre-vote on that (consensus.leader_disconnected) rather
+ * than after the election timeout.
+ *
+ * Pause rounds (--pause-rounds, default 20): the same with SIGSTOP instead
+ * of SIGKILL: a paused leader keeps its connections open, so only the
+ * election timeout finds it ((d): T = 150 ms plus a vote is the floor).
+ * Then SIGCONT: it hears the new term and follows.
  *
  * Minority rounds (--minority-rounds, default 10): SIGSTOP three of the
  * five (the leader among them in every other round); to the two still
@@ -23,7 +30,10 @@
  * the first SIGSTOP until both running nodes report read_only true. Then
  * SIGCONT and steady state again.
  *
- *   bench_failover [--rounds N] [--minority-rounds N] [--seed S] */
+ *   bench_failover [--rounds N] [--pause-rounds N] [--minority-rounds N] [--seed S]
+ *
+ * The machine's load average is printed with the figures: on a loaded
+ * machine they are slower and noisier. */
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -47,8 +57,10 @@
 #define POLL_PAUSE_US 1000
 /* A round that has not recovered by then is a failure, not a figure. */
 #define RECOVERY_LIMIT_MS 15000
-#define TARGET_P50_MS 300.0
-#define TARGET_P99_MS 600.0
+/* Issue 15's targets: (b) p50 <= 30 ms and p99 <= 100 ms; (d) p50 <= 190. */
+#define TARGET_P50_MS 30.0
+#define TARGET_P99_MS 100.0
+#define TARGET_PAUSE_P50_MS 190.0
 
 static double now_ms(void)
 {
@@ -171,9 +183,9 @@ struct failover {
     double sweeps, sweep_ms_total;
 };
 
-/* Kills the leader and polls the survivors until one claims leadership in a
- * higher term and accepts a mutation. */
-static bool measure_failover(struct h_cluster *c, int leader, unsigned long long term,
+/* Kills (or, with pause, stops) the leader and polls the survivors until
+ * one claims leadership in a higher term and accepts a mutation. */
+static bool measure_failover(struct h_cluster *c, int leader, unsigned long long term, bool pause,
                              struct failover *f)
 {
     memset(f, 0, sizeof *f);
@@ -181,7 +193,10 @@ static bool measure_failover(struct h_cluster *c, int leader, unsigned long long
     f->new_leader = -1;
     pid_t pid = c->nodes[leader].pid;
     double t0 = now_ms();
-    kill(pid, SIGKILL);
+    if (pause)
+        h_node_pause(c, leader);
+    else
+        kill(pid, SIGKILL);
     while (!h_interrupted()) {
         double sweep0 = now_ms();
         for (int i = 0; i < c->n && f->accepted_ms < 0; i++) {
@@ -208,14 +223,20 @@ static bool measure_failover(struct h_cluster *c, int leader, unsigned long long
             break;
         if (t - t0 > RECOVERY_LIMIT_MS) {
             fprintf(stderr,
-                    "bench_failover: %d ms after killing leader %s no survivor accepted a "
+                    "bench_failover: %d ms after %s leader %s no survivor accepted a "
                     "mutation; now: %s (logs: %s)\n",
-                    RECOVERY_LIMIT_MS, c->nodes[leader].id, h_views_line(c), c->dir);
+                    RECOVERY_LIMIT_MS, pause ? "stopping" : "killing", c->nodes[leader].id,
+                    h_views_line(c), c->dir);
+            if (pause)
+                h_node_resume(c, leader);
             return false;
         }
         sleep_us(POLL_PAUSE_US);
     }
-    h_node_kill(c, leader); /* reap it */
+    if (pause)
+        h_node_resume(c, leader);
+    else
+        h_node_kill(c, leader); /* reap it */
     return f->accepted_ms >= 0;
 }
 
@@ -275,6 +296,20 @@ static double measure_minority(struct h_cluster *c, int leader, bool with_leader
 
 /* ---- main ---------------------------------------------------------------- */
 
+/* The load averages, for the figures' context. */
+static void print_load(const char *when)
+{
+    char buf[128] = "?";
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (!fgets(buf, sizeof buf, f))
+            snprintf(buf, sizeof buf, "?\n");
+        fclose(f);
+    }
+    buf[strcspn(buf, "\n")] = '\0';
+    printf("load average %s: %s\n", when, buf);
+}
+
 static int parse_int(const char *flag, const char *s, long min, long max, long *out)
 {
     char *end;
@@ -290,17 +325,21 @@ static int parse_int(const char *flag, const char *s, long min, long max, long *
 
 int main(int argc, char **argv)
 {
-    long rounds = 30, mrounds = 10, seed = -1;
+    long rounds = 30, prounds = 20, mrounds = 10, seed = -1;
     for (int a = 1; a < argc; a++) {
         long *dst = NULL, min = 1, max = 1000;
         if (strcmp(argv[a], "--rounds") == 0)
             dst = &rounds;
+        else if (strcmp(argv[a], "--pause-rounds") == 0)
+            dst = &prounds, min = 0;
         else if (strcmp(argv[a], "--minority-rounds") == 0)
             dst = &mrounds, min = 0;
         else if (strcmp(argv[a], "--seed") == 0)
             dst = &seed, min = 0, max = 0x7fffffffL;
         if (!dst || a + 1 >= argc) {
-            fprintf(stderr, "usage: %s [--rounds N] [--minority-rounds N] [--seed S]\n", argv[0]);
+            fprintf(stderr,
+                    "usage: %s [--rounds N] [--pause-rounds N] [--minority-rounds N] [--seed S]\n",
+                    argv[0]);
             return 2;
         }
         if (parse_int(argv[a], argv[a + 1], min, max, dst) != 0)
@@ -314,9 +353,11 @@ int main(int argc, char **argv)
     h_on_interrupt();
 
     printf("bench_failover: %d nodes on 127.0.0.1, heartbeat %d ms, election timeout %d ms "
-           "(chimerad defaults), %ld failover rounds, %ld minority rounds, seed %ld, nproc %ld\n",
-           NODES, DEFAULT_HEARTBEAT_MS, DEFAULT_ELECTION_MS, rounds, mrounds, seed,
+           "(chimerad defaults), %ld failover rounds, %ld pause rounds, %ld minority rounds, "
+           "seed %ld, nproc %ld\n",
+           NODES, DEFAULT_HEARTBEAT_MS, DEFAULT_ELECTION_MS, rounds, prounds, mrounds, seed,
            sysconf(_SC_NPROCESSORS_ONLN));
+    print_load("at the start");
     fflush(stdout);
     int code;
     struct h_cluster *c = h_bench_cluster(NODES, "bench_failover", &code);
@@ -324,6 +365,7 @@ int main(int argc, char **argv)
         return code;
 
     struct series elected = {0}, accepted = {0}, ro_all = {0}, ro_leader = {0}, ro_follow = {0};
+    struct series p_elected = {0}, p_accepted = {0};
     double fsweeps = 0, fsweep_ms = 0, msweeps = 0, msweep_ms = 0;
     int rc = 0;
     for (long r = 1; r <= rounds && rc == 0 && !h_interrupted(); r++) {
@@ -331,7 +373,7 @@ int main(int argc, char **argv)
         unsigned long long term;
         struct failover f;
         if (!steady_then_jitter(c, &leader, &term, &jitter) ||
-            !measure_failover(c, leader, term, &f)) {
+            !measure_failover(c, leader, term, false, &f)) {
             rc = h_interrupted() ? 130 : 1;
             break;
         }
@@ -350,6 +392,23 @@ int main(int argc, char **argv)
                         c->nodes[leader].id, c->nodes[leader].log);
             rc = h_interrupted() ? 130 : 1;
         }
+    }
+    for (long r = 1; r <= prounds && rc == 0 && !h_interrupted(); r++) {
+        int leader, jitter;
+        unsigned long long term;
+        struct failover f;
+        if (!steady_then_jitter(c, &leader, &term, &jitter) ||
+            !measure_failover(c, leader, term, true, &f)) {
+            rc = h_interrupted() ? 130 : 1;
+            break;
+        }
+        add(&p_elected, f.elected_ms);
+        add(&p_accepted, f.accepted_ms);
+        printf("pause %2ld: stopped %s (term %llu) %3d ms into steady state; %s leads term "
+               "%llu: elected %6.1f ms, (d) accepting %6.1f ms\n",
+               r, c->nodes[leader].id, term, jitter, c->nodes[f.new_leader].id, f.new_term,
+               f.elected_ms, f.accepted_ms);
+        fflush(stdout);
     }
     for (long r = 1; r <= mrounds && rc == 0 && !h_interrupted(); r++) {
         int leader, jitter, running[2];
@@ -381,27 +440,41 @@ int main(int argc, char **argv)
            "percentiles, so p99 is the max below 100 samples):\n");
     print_series("(a) kill -> a survivor is leader (higher term)", &elected);
     print_series("(b) kill -> a mutation is accepted again", &accepted);
+    print_series("    SIGSTOP leader -> a survivor is leader", &p_elected);
+    print_series("(d) SIGSTOP leader -> a mutation is accepted", &p_accepted);
     print_series("(c) 3 of 5 stopped -> both others read-only", &ro_all);
     print_series("    (c) with the leader among the stopped", &ro_leader);
     print_series("    (c) with the leader still running", &ro_follow);
     printf("polling resolution: one sweep every %.1f ms on average for (a)/(b) (4 survivors, "
            "GET /federation/state each, then the POST), every %.1f ms for (c) (2 nodes)\n",
            fres, mres);
-    bool met =
-        accepted.n > 0 && pct(&accepted, 50) < TARGET_P50_MS && pct(&accepted, 99) < TARGET_P99_MS;
+    bool met = accepted.n > 0 && pct(&accepted, 50) <= TARGET_P50_MS &&
+               pct(&accepted, 99) <= TARGET_P99_MS;
+    bool met_d = p_accepted.n > 0 && pct(&p_accepted, 50) <= TARGET_PAUSE_P50_MS;
     if (accepted.n > 0)
-        printf("target for (b), p50 < %.0f ms and p99 < %.0f ms: %s (information only)\n",
+        printf("target for (b), p50 <= %.0f ms and p99 <= %.0f ms: %s (information only)\n",
                TARGET_P50_MS, TARGET_P99_MS, met ? "met" : "NOT met");
+    if (p_accepted.n > 0)
+        printf("target for (d), p50 <= %.0f ms: %s (information only)\n", TARGET_PAUSE_P50_MS,
+               met_d ? "met" : "NOT met");
     printf("RESULT bench=failover nodes=%d heartbeat_ms=%d election_timeout_ms=%d seed=%ld "
            "nproc=%ld poll_ab_ms=%.1f poll_c_ms=%.1f",
            NODES, DEFAULT_HEARTBEAT_MS, DEFAULT_ELECTION_MS, seed, sysconf(_SC_NPROCESSORS_ONLN),
            fres, mres);
     result_kv("elected", &elected);
     result_kv("accepted", &accepted);
+    result_kv("paused_accepted", &p_accepted);
     result_kv("read_only", &ro_all);
     result_kv("read_only_leader_stopped", &ro_leader);
     result_kv("read_only_leader_running", &ro_follow);
-    printf(" target_b=%s\n", accepted.n == 0 ? "none" : met ? "met" : "not_met");
+    printf(" target_b=%s target_d=%s\n",
+           accepted.n == 0 ? "none"
+           : met           ? "met"
+                           : "not_met",
+           p_accepted.n == 0 ? "none"
+           : met_d           ? "met"
+                             : "not_met");
+    print_load("at the end");
 
     if (rc == 0 || h_interrupted())
         h_cluster_pass(c); /* nothing went wrong: no logs to keep */

@@ -1,9 +1,12 @@
 /* Benchmark: what an idle 3-node federation costs. Samples each node's CPU
- * time and resident set once a second and prints figures; it never judges
- * them, so it fails only when the federation cannot be set up or a node dies
- * during the window.
+ * time and resident set once a second and prints, per node: CPU %, RSS,
+ * threads, context switches per second (every thread's: the wakeups), and
+ * the messages and sealed bytes it sent per peer per heartbeat interval
+ * (from its /metrics). It never judges them, so it fails only when the
+ * federation cannot be set up or a node dies during the window.
  *
  *   bench_idle [--seconds N]   (default 30) */
+#include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -92,20 +95,73 @@ static void cpu_model(char *out, size_t len)
     snprintf(out, len, "%.*s", (int)k, colon);
 }
 
+/* Context switches of every thread of pid (voluntary ones are wakeups
+ * after a wait); -1 when it is gone. */
+static long long proc_ctxt_switches(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    long long total = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char tpath[320], buf[4096];
+        snprintf(tpath, sizeof tpath, "/proc/%d/task/%s/status", (int)pid, e->d_name);
+        if (!read_small(tpath, buf, sizeof buf))
+            continue;
+        for (const char *k = strstr(buf, "ctxt_switches:"); k; k = strstr(k + 1, "ctxt_switches:"))
+            total += atoll(k + strlen("ctxt_switches:"));
+    }
+    closedir(d);
+    return total;
+}
+
 struct series {
     pid_t pid;
     double cpu0, cpu_prev, cpu_last; /* h_proc_cpu_seconds */
     long rss_start, rss_end, rss_max;
     long threads;
     double max_pct; /* highest one-second sample */
-    double sent0, recv0, sent1, recv1;
-    bool have_metrics;
+    long long csw0, csw1;
+    double sent0, recv0, sent1, recv1, bytes0, bytes1;
+    bool have_metrics, have_bytes;
 };
 
-static void read_metrics(const struct h_cluster *c, int i, double *sent, double *recv, bool *ok)
+/* The sum of a labelled family's samples in a /metrics text; false when
+ * there is none. */
+static bool family_sum(const char *text, const char *family, double *sum)
+{
+    size_t n = strlen(family);
+    bool found = false;
+    *sum = 0;
+    for (const char *line = text; line && *line;) {
+        if (strncmp(line, family, n) == 0 && line[n] == '{') {
+            const char *sp = strchr(line, ' ');
+            if (sp) {
+                *sum += strtod(sp + 1, NULL);
+                found = true;
+            }
+        }
+        const char *nl = strchr(line, '\n');
+        line = nl ? nl + 1 : NULL;
+    }
+    return found;
+}
+
+static void read_metrics(const struct h_cluster *c, int i, double *sent, double *recv,
+                         double *bytes, bool *ok, bool *ok_bytes)
 {
     *ok = h_metric(c, i, "chimera_messages_sent_total", sent) &&
           h_metric(c, i, "chimera_messages_received_total", recv);
+    long st;
+    char *text = h_http_get_text(c, i, "/metrics", &st);
+    /* Nodes before chimera_message_bytes_sent_total print "-" there. */
+    *ok_bytes = st == 200 && text && family_sum(text, "chimera_message_bytes_sent_total", bytes);
+    free(text);
 }
 
 /* Sleeps until the absolute monotonic time t (seconds); false on ^C. */
@@ -133,6 +189,7 @@ static int sample(struct h_cluster *c, struct series *s, int seconds, double *wi
             return -1;
         s[i].cpu_prev = s[i].cpu_last = s[i].cpu0;
         s[i].rss_end = s[i].rss_max = s[i].rss_start;
+        s[i].csw0 = s[i].csw1 = proc_ctxt_switches(s[i].pid);
     }
     int taken = 0;
     for (int k = 1; k <= seconds; k++) {
@@ -156,6 +213,7 @@ static int sample(struct h_cluster *c, struct series *s, int seconds, double *wi
             if (rss > s[i].rss_max)
                 s[i].rss_max = rss;
             proc_status_field(s[i].pid, "Threads", &s[i].threads);
+            s[i].csw1 = proc_ctxt_switches(s[i].pid);
         }
         tprev = t;
         taken = k;
@@ -215,7 +273,8 @@ int main(int argc, char **argv)
     memset(s, 0, sizeof s);
     for (int i = 0; i < NODES; i++) {
         s[i].pid = c->nodes[i].pid;
-        read_metrics(c, i, &s[i].sent0, &s[i].recv0, &s[i].have_metrics);
+        read_metrics(c, i, &s[i].sent0, &s[i].recv0, &s[i].bytes0, &s[i].have_metrics,
+                     &s[i].have_bytes);
     }
     double tm0 = now_s();
     unsigned long long mb0 = 0, mt0 = 0, mb1 = 0, mt1 = 0;
@@ -225,9 +284,10 @@ int main(int argc, char **argv)
     have_machine = have_machine && machine_jiffies(&mb1, &mt1);
     double tm1 = now_s();
     for (int i = 0; i < NODES && taken >= 0; i++) {
-        bool ok;
-        read_metrics(c, i, &s[i].sent1, &s[i].recv1, &ok);
+        bool ok, ok_bytes;
+        read_metrics(c, i, &s[i].sent1, &s[i].recv1, &s[i].bytes1, &ok, &ok_bytes);
         s[i].have_metrics = s[i].have_metrics && ok;
+        s[i].have_bytes = s[i].have_bytes && ok_bytes;
     }
     if (taken < 0) {
         h_cluster_destroy(c);
@@ -243,17 +303,26 @@ int main(int argc, char **argv)
     double busy_pct =
         have_machine && mt1 > mt0 ? (double)(mb1 - mb0) / (double)(mt1 - mt0) * 100.0 : -1.0;
 
-    printf("\n%-4s %8s %9s %9s %10s %10s %10s %7s %8s %8s\n", "node", "pid", "cpu_avg%", "cpu_max%",
-           "rss0_KiB", "rss1_KiB", "rssmax_KiB", "threads", "sent/s", "recv/s");
+    /* Per peer per heartbeat interval: what each member costs each other. */
+    double intervals = msecs * 1000.0 / DEFAULT_HEARTBEAT_MS;
+    printf("\n%-4s %8s %9s %9s %10s %10s %7s %9s %8s %8s %10s %11s\n", "node", "pid", "cpu_avg%",
+           "cpu_max%", "rss0_KiB", "rss1_KiB", "threads", "csw/s", "sent/s", "recv/s", "msgs/p/int",
+           "bytes/p/int");
     for (int i = 0; i < NODES; i++) {
-        char sent[16] = "-", recv[16] = "-";
+        char sent[16] = "-", recv[16] = "-", mpi[16] = "-", bpi[16] = "-";
         if (s[i].have_metrics) {
             snprintf(sent, sizeof sent, "%.1f", rate(s[i].sent0, s[i].sent1, msecs));
             snprintf(recv, sizeof recv, "%.1f", rate(s[i].recv0, s[i].recv1, msecs));
+            snprintf(mpi, sizeof mpi, "%.2f",
+                     (s[i].sent1 - s[i].sent0) / intervals / (double)(NODES - 1));
         }
-        printf("%-4s %8d %9.2f %9.2f %10ld %10ld %10ld %7ld %8s %8s\n", c->nodes[i].id,
+        if (s[i].have_bytes)
+            snprintf(bpi, sizeof bpi, "%.0f",
+                     (s[i].bytes1 - s[i].bytes0) / intervals / (double)(NODES - 1));
+        printf("%-4s %8d %9.2f %9.2f %10ld %10ld %7ld %9.0f %8s %8s %10s %11s\n", c->nodes[i].id,
                (int)s[i].pid, avg_pct(&s[i], window), s[i].max_pct, s[i].rss_start, s[i].rss_end,
-               s[i].rss_max, s[i].threads, sent, recv);
+               s[i].threads, rate((double)s[i].csw0, (double)s[i].csw1, window), sent, recv, mpi,
+               bpi);
     }
 
     const struct series *n1 = &s[0];
@@ -264,8 +333,11 @@ int main(int argc, char **argv)
            avg_pct(n1, window), n1->max_pct);
     printf("  rss          start %ld KiB, end %ld KiB, max %ld KiB (end - start: %+ld KiB)\n",
            n1->rss_start, n1->rss_end, n1->rss_max, n1->rss_end - n1->rss_start);
+    printf("  wakeups      %.0f context switches/s over its %ld threads\n",
+           rate((double)n1->csw0, (double)n1->csw1, window), n1->threads);
     if (n1->have_metrics)
-        printf("  messages     %.1f sent/s (expected %d peers x %d/s = %.0f), %.1f received/s\n",
+        printf("  messages     %.1f sent/s (one per peer per interval: %d peers x %d/s = %.0f), "
+               "%.1f received/s\n",
                rate(n1->sent0, n1->sent1, msecs), NODES - 1, 1000 / DEFAULT_HEARTBEAT_MS, expect,
                rate(n1->recv0, n1->recv1, msecs));
     else
@@ -279,11 +351,21 @@ int main(int argc, char **argv)
            NODES, DEFAULT_HEARTBEAT_MS, window, nproc, avg_pct(n1, window), n1->max_pct,
            n1->rss_start, n1->rss_end, n1->rss_max);
     if (n1->have_metrics)
-        printf(" msgs_sent_per_s=%.1f", rate(n1->sent0, n1->sent1, msecs));
-    double all = 0;
-    for (int i = 0; i < NODES; i++)
+        printf(" msgs_sent_per_s=%.1f msgs_per_peer_per_interval=%.2f",
+               rate(n1->sent0, n1->sent1, msecs),
+               (n1->sent1 - n1->sent0) / intervals / (double)(NODES - 1));
+    if (n1->have_bytes)
+        printf(" bytes_per_peer_per_interval=%.0f",
+               (n1->bytes1 - n1->bytes0) / intervals / (double)(NODES - 1));
+    printf(" csw_per_s=%.0f threads=%ld", rate((double)n1->csw0, (double)n1->csw1, window),
+           n1->threads);
+    double all = 0, rss_max = 0;
+    for (int i = 0; i < NODES; i++) {
         all += avg_pct(&s[i], window);
-    printf(" all_nodes_cpu_avg_pct=%.2f", all);
+        if (s[i].rss_max > rss_max)
+            rss_max = (double)s[i].rss_max;
+    }
+    printf(" all_nodes_cpu_avg_pct=%.2f max_node_rss_kib=%.0f", all, rss_max);
     if (busy_pct >= 0)
         printf(" machine_busy_pct=%.1f", busy_pct);
     printf("\n");

@@ -21,12 +21,23 @@
  * hash; ack-early: log changes reach the disk after the out's messages;
  * disk: a leader's shell drops the entries its failed disk refuses without
  * telling the core; tell-early, with --slow-sync: the leader's core hears of
- * its entries before their sync returned) to show that the checker catches
+ * its entries before their sync returned; notice-all, with --flap: every node
+ * hears of one node's lost connection as its own) to show that the checker catches
  * it. --slow-sync models the node's shell, whose leader syncs off its loop
  * (node/raft/node_group.c): its entries reach its log, its disk and its core
  * only when the sync returns, 1 to 5 ms or often 50 to 100 ms later, and
  * are cut if it no longer leads their term by then. --keep-going reports
- * every failing schedule instead of stopping at the first. */
+ * every failing schedule instead of stopping at the first.
+ *
+ * Connection loss (--conn-loss): a crashed node's peers hear its
+ * connections drop (cons_peer_lost) within 2 ms, and see them back when it
+ * restarts, as chimerad's transport reports them; and two more faults: one
+ * pair's connection flaps (notices only,
+ * while messages flow as the other faults let them) and every connection
+ * of a live node, often the leader, drops at once. --flap makes the schedule's only fault a
+ * flapping connection, one pair at a time, often the leader's with a follower, its link sometimes
+ * cut while down, and checks N (lib/check.c): no election storm, the term never moves once every
+ * node follows one leader. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,14 +57,16 @@ struct totals {
     int slowest_n;
     uint64_t lat[SIM_LAT_BUCKETS]; /* commit latency histogram (ms) */
     uint64_t conv_max, conv_seed;
+    uint64_t fo[SIM_LAT_BUCKETS]; /* leader crash to the next leader (ms) */
 };
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: sim_consensus [--schedules N] [--start S] [--seed S] [--nodes 3|5|7]\n"
                "                     [--trace] [--keep-going] [--break vote|quorum|heal|persist|\n"
-               "                     truncate-committed|flip-hash|ack-early|disk|tell-early]\n"
-               "                     [--slow-sync]\n");
+               "                     truncate-committed|flip-hash|ack-early|disk|tell-early|\n"
+               "                     notice-all]\n"
+               "                     [--slow-sync] [--conn-loss] [--flap]\n");
 }
 
 static void add_stats(struct sim_stats *a, const struct sim_stats *b)
@@ -95,6 +108,14 @@ static void add_stats(struct sim_stats *a, const struct sim_stats *b)
     a->transfers_done += b->transfers_done;
     a->transfers_failed += b->transfers_failed;
     a->transfers_resumed += b->transfers_resumed;
+    a->notices += b->notices;
+    a->early_prevotes += b->early_prevotes;
+    a->flaps += b->flaps;
+    a->conn_drops += b->conn_drops;
+    a->failovers += b->failovers;
+    a->failover_ms_total += b->failover_ms_total;
+    a->failover_ms_max =
+        a->failover_ms_max > b->failover_ms_max ? a->failover_ms_max : b->failover_ms_max;
 }
 
 /* Nearest-rank percentile of a histogram of 1 ms buckets. */
@@ -167,6 +188,13 @@ static void summary(struct totals *t, double wall)
     printf("leadership transfers: %" PRIu64 " started, %" PRIu64 " done, %" PRIu64
            " failed (%" PRIu64 " of those with the leader leading on)\n",
            st->transfers, st->transfers_done, st->transfers_failed, st->transfers_resumed);
+    printf("connection loss: %" PRIu64 " notices, %" PRIu64 " early pre-votes, %" PRIu64
+           " flapping episodes, %" PRIu64 " live nodes' connections dropped\n",
+           st->notices, st->early_prevotes, st->flaps, st->conn_drops);
+    printf("leader crashed -> next leader (virtual ms): %" PRIu64 " times, p50 %" PRIu64
+           ", p99 %" PRIu64 ", max %" PRIu64 "\n",
+           st->failovers, hist_pct(t->fo, SIM_LAT_BUCKETS, 50),
+           hist_pct(t->fo, SIM_LAT_BUCKETS, 99), st->failover_ms_max);
     printf("elections (distinct term leaders): %" PRIu64
            "; moments with two writable leaders: %" PRIu64 "\n",
            st->elections, st->dual_writable);
@@ -216,8 +244,8 @@ static void summary(struct totals *t, double wall)
 int main(int argc, char **argv)
 {
     static const char *const breaks[BREAK_COUNT] = {
-        "none",      "vote",      "quorum", "heal",      "persist", "truncate-committed",
-        "flip-hash", "ack-early", "disk",   "tell-early"};
+        "none",      "vote",      "quorum", "heal",       "persist",   "truncate-committed",
+        "flip-hash", "ack-early", "disk",   "tell-early", "notice-all"};
     struct sim_opts o;
     int status = sim_opts_parse(&o, argc, argv, "sim_consensus", breaks, BREAK_COUNT, usage);
     if (status >= 0)
@@ -235,6 +263,11 @@ int main(int argc, char **argv)
         sim_init(&s, sd, n, brk, o.trace);
         s.slow_sync = o.slow_sync;
         s.lat_hist = tot.lat;
+        s.fo_hist = tot.fo;
+        if (o.conn_loss)
+            faults_conn_loss(&s);
+        if (o.flap)
+            faults_flapping(&s);
         int rc = sim_run(&s);
         tot.schedules++;
         tot.per_n[n]++;
@@ -242,9 +275,9 @@ int main(int argc, char **argv)
         if (rc) {
             printf("VIOLATION seed=%" PRIu64 " nodes=%d invariant \"%s\" at %" PRIu64 " ms: %s\n",
                    sd, n, s.inv, s.now, s.why);
-            printf("replay: %s --seed %" PRIu64 " --nodes %d --trace%s%s%s\n", argv[0], sd, n,
-                   o.slow_sync ? " --slow-sync" : "", brk ? " --break " : "",
-                   brk ? breaks[brk] : "");
+            printf("replay: %s --seed %" PRIu64 " --nodes %d --trace%s%s%s%s%s\n", argv[0], sd, n,
+                   o.slow_sync ? " --slow-sync" : "", o.conn_loss ? " --conn-loss" : "",
+                   o.flap ? " --flap" : "", brk ? " --break " : "", brk ? breaks[brk] : "");
             failed++;
             sim_free(&s);
             if (o.keep_going)

@@ -363,3 +363,15 @@ bool h_wait_no_services(const struct h_cluster *c, int i, int timeout_ms)
     struct none_arg a = {c, i};
     return h_wait_until(no_services, &a, timeout_ms);
 }
+
+double h_load_average(void)
+{
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "re");
+    if (f) {
+        if (fscanf(f, "%lf", &l) != 1)
+            l = -1;
+        fclose(f);
+    }
+    return l;
+}

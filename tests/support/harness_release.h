@@ -98,4 +98,8 @@ size_t h_service_pids(const struct h_cluster *c, int i, pid_t *pids, size_t max)
 /* Waits until node i has no marked process left. */
 bool h_wait_no_services(const struct h_cluster *c, int i, int timeout_ms);
 
+/* The machine's load average over the last minute (-1: unknown): benchmarks
+ * print it with every figure. */
+double h_load_average(void);
+
 #endif

@@ -118,6 +118,42 @@ static void test_a_pushed_commit_never_exceeds_what_the_follower_matches(void **
     cl_free(&cl);
 }
 
+static void test_a_follower_that_answers_after_the_commit_is_told_it_on_the_next_flush(void **state)
+{
+    (void)state;
+    static struct cluster cl;
+    cl_init(&cl, 3, 14);
+    int32_t lead = cl_elect_settled(&cl), slow = other(lead, 2);
+    uint64_t before = cl.node[lead].last_log_index;
+    cl.cut[slow][lead] = true; /* its answer is late: it arrives below */
+    cl_propose(&cl, lead, 2, 2);
+    cl_deliver(&cl);
+    cl_flush(&cl, lead);
+    uint64_t last = cl.node[lead].last_log_index;
+    assert_int_equal(cl.node[lead].commit, last);
+    assert_int_equal(cl.node[slow].last_log_index, last);
+    assert_true(cl.node[slow].commit < last);
+    cl.cut[slow][lead] = false;
+    struct cons_msg ack = {.type = CONS_MSG_APPEND_RESP,
+                           .from = slow,
+                           .to = lead,
+                           .term = cl.node[lead].term,
+                           .granted = true,
+                           .prev_index = before,
+                           .match_index = last};
+    cl_recv(&cl, ack);
+    /* Without waiting for the heartbeat. */
+    struct cons_out out;
+    cons_flush(&cl.node[lead], cl.now, &out);
+    const struct cons_msg *m = find(&out, CONS_MSG_HEARTBEAT, slow);
+    assert_non_null(m);
+    assert_int_equal(m->commit, last);
+    cl_apply(&cl, lead, &out);
+    cl_deliver(&cl);
+    assert_int_equal(cl.node[slow].commit, last);
+    cl_free(&cl);
+}
+
 /* ---- leadership transfer ---------------------------------------------- */
 
 static void test_a_transfer_to_an_up_to_date_follower_sends_timeout_now_at_once(void **state)
@@ -382,6 +418,8 @@ int main(void)
         cmocka_unit_test(test_a_second_flush_in_a_row_sends_nothing),
         cmocka_unit_test(test_a_flush_without_a_commit_advance_sends_nothing),
         cmocka_unit_test(test_a_pushed_commit_never_exceeds_what_the_follower_matches),
+        cmocka_unit_test(
+            test_a_follower_that_answers_after_the_commit_is_told_it_on_the_next_flush),
         cmocka_unit_test(test_a_transfer_to_an_up_to_date_follower_sends_timeout_now_at_once),
         cmocka_unit_test(test_the_target_of_timeout_now_stands_at_once_in_the_next_term),
         cmocka_unit_test(test_a_voter_hearing_its_leader_grants_a_transfer_vote),

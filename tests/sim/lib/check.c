@@ -61,6 +61,13 @@
  *  T  transfer: a leadership transfer has ended by its deadline (one
  *     election timeout after it started), so a leader whose transfer failed
  *     takes proposals again.
+ *  N  no election storm: in a flapping schedule (--flap: the only fault is
+ *     one pair's connection dropping and coming back, again and again, its
+ *     link sometimes cut while down, so the leader stays reachable by a
+ *     majority throughout), once every node follows one leader the term
+ *     never moves again. An early pre-vote (cons_peer_lost) may start at
+ *     each drop, but voters that still hear the leader refuse it (§9.6),
+ *     so a flapping link costs no term.
  *  contract: messages come from self to another member with a known type,
  *     nmsgs <= CONS_MAX_OUT, and cons_tick leaves the next deadline > now.
  *  L1-L5: the log invariants, in check_log.c. */
@@ -218,6 +225,18 @@ static void check_leader(struct sim *s, int i, bool ro)
     int32_t *who = tmap_put(&s->leader_of, nd->c.term, 0, i, &added);
     if (added) {
         s->st.elections++;
+        if (s->crash_at != NET_NEVER && nd->c.term > s->crash_term) {
+            /* A crashed leader's successor: how long the federation had
+             * none (connection loss makes it short, cons_peer_lost). */
+            uint64_t ms = s->now - s->crash_at;
+            s->st.failovers++;
+            s->st.failover_ms_total += ms;
+            if (ms > s->st.failover_ms_max)
+                s->st.failover_ms_max = ms;
+            if (s->fo_hist)
+                s->fo_hist[ms < SIM_LAT_BUCKETS ? ms : SIM_LAT_BUCKETS - 1]++;
+            s->crash_at = NET_NEVER;
+        }
         int32_t *mask = tmap_get(&s->grants, nd->c.term, i);
         int votes = mask ? __builtin_popcount((unsigned)*mask) : 0;
         if (votes < quorum(s)) {
@@ -324,6 +343,37 @@ static void check_liveness(struct sim *s)
     }
 }
 
+/* N (see the top): the base is the first moment every node follows one
+ * leader that is not read-only. */
+static void check_storm(struct sim *s)
+{
+    int l = sim_leader(s);
+    if (!s->flap_based) {
+        if (l < 0 || cons_read_only(&s->nodes[l].c, s->now))
+            return;
+        for (int i = 0; i < s->n; i++) {
+            const struct cons *c = &s->nodes[i].c;
+            if (i != l && (!s->nodes[i].up || c->role != CONS_FOLLOWER || c->leader != l ||
+                           c->term != s->nodes[l].c.term))
+                return;
+        }
+        s->flap_based = true;
+        s->flap_term = s->nodes[l].c.term;
+        sim_tracef(s, "flapping starts: n%d leads term %" PRIu64, l, s->flap_term);
+        return;
+    }
+    for (int i = 0; i < s->n; i++)
+        if (s->nodes[i].up && s->nodes[i].c.term > s->flap_term) {
+            char state[400];
+            describe(s, state, sizeof state);
+            sim_fail(s, "N no election storm",
+                     "n%d reached term %" PRIu64 " though only one link at a time flapped "
+                     "from term %" PRIu64 " on: %s",
+                     i, s->nodes[i].c.term, s->flap_term, state);
+            return;
+        }
+}
+
 void check_step(struct sim *s)
 {
     /* The log invariants (check_log.c) first: they see who just became
@@ -370,4 +420,6 @@ void check_step(struct sim *s)
     s->dual = writable_leaders > 1;
     if (s->healed && !s->failed)
         check_liveness(s);
+    if (s->flap_mode && !s->failed)
+        check_storm(s);
 }

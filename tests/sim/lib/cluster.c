@@ -129,6 +129,7 @@ void sim_crash(struct sim *s, int i)
     struct sim_node *nd = &s->nodes[i];
     if (!nd->up)
         return;
+    faults_crashed(s, i);
     if (nd->c.role == CONS_LEADER)
         nd->last_leader_at = s->now;
     nd->up = false;
@@ -192,6 +193,7 @@ void sim_restart(struct sim *s, int i)
         check_log_changed(s, i, changed);
     sim_tracef(s, "fault restart n%d from disk term=%" PRIu64 " vote=%d", i, nd->disk_state.term,
                nd->disk_state.voted_for);
+    faults_restarted(s, i);
     sim_refresh(s);
 }
 
@@ -648,6 +650,7 @@ static void tick(struct sim *s, int i)
     struct cons_out out;
     memset(&out, 0, sizeof out);
     cons_tick(&nd->c, s->now, &out);
+    s->st.early_prevotes += out.lost_prevote;
     route(s, i, &out);
     uint64_t next = cons_next_deadline(&nd->c);
     if (next <= s->now)
@@ -674,6 +677,7 @@ void sim_init(struct sim *s, uint64_t seed, int n, enum sim_break brk, bool trac
     s->propose_gap_max = gaps[rng_below(&s->rng, 3)];
     s->next_propose_at = rng_range(&s->rng, 1, s->propose_gap_max);
     s->budget = SIM_PROPOSE_BUDGET;
+    s->crash_at = NET_NEVER;
     for (int i = 0; i < n; i++) {
         struct sim_node *nd = &s->nodes[i];
         nd->disk_state = (struct cons_persist){.term = 0, .voted_for = CONS_NONE};
@@ -740,7 +744,10 @@ int sim_run(struct sim *s)
                 synced = i;
             }
         uint64_t t_prop = s->healed || !s->budget ? NET_NEVER : s->next_propose_at;
+        uint64_t t_note = net_notice_next(&s->net);
         uint64_t t = t_fault;
+        if (t_note < t)
+            t = t_note;
         if (t_msg < t)
             t = t_msg;
         if (t_tick < t)
@@ -774,6 +781,8 @@ int sim_run(struct sim *s)
                 faults_heal(s);
             else
                 faults_apply(s);
+        } else if (t_note <= t) {
+            faults_notice(s);
         } else if (t_msg <= t) {
             deliver(s);
         } else if (t_tick <= t) {

@@ -14,13 +14,16 @@
 static const char *const fault_names[F_COUNT] = {
     "partition",    "partition-leader", "one-way", "heal-link", "heal-links", "crash",
     "crash-leader", "restart",          "drop",    "dup",       "latency",    "calm",
-    "disk",         "transfer"};
+    "disk",         "transfer",         "flap",    "conn-drop"};
 
 void faults_plan(struct sim *s)
 {
     s->heal_at = rng_range(&s->rng, FAULT_PHASE_MIN, FAULT_PHASE_MAX);
     s->end_at = s->heal_at + SIM_LIVE_BOUND + SIM_STABLE_MS;
-    for (int k = 0; k < F_COUNT; k++)
+    /* The connection faults join the mix only when asked for
+     * (faults_conn_loss), so that the draws of the others stay as they
+     * were. */
+    for (int k = 0; k < F_FLAP; k++)
         s->weight[k] = (uint32_t)rng_below(&s->rng, 6);
     /* Every schedule partitions and crashes somewhat, and gets healed now
      * and then, so leaders form, get cut off and get replaced. */
@@ -32,6 +35,151 @@ void faults_plan(struct sim *s)
     static const uint32_t gaps[] = {300, 1000, 3000};
     s->gap_max = gaps[rng_below(&s->rng, 3)];
     s->next_fault_at = rng_range(&s->rng, 10, s->gap_max);
+}
+
+void faults_conn_loss(struct sim *s)
+{
+    s->conn_loss = true;
+    s->weight[F_FLAP] = 1 + (uint32_t)rng_below(&s->rng, 6);
+    s->weight[F_CONN_DROP] = 1 + (uint32_t)rng_below(&s->rng, 6);
+}
+
+void faults_flapping(struct sim *s)
+{
+    /* Nothing but flapping links, one at a time, often: the leader stays
+     * reachable by a majority throughout (check.c, N). */
+    s->flap_mode = s->conn_loss = true;
+    for (int k = 0; k < F_COUNT; k++)
+        s->weight[k] = 0;
+    s->weight[F_FLAP] = 1;
+    s->gap_max = 300;
+}
+
+static int pick_up(struct sim *s, bool up);
+
+/* ---- connection notices ------------------------------------------------ */
+
+static void notice(struct sim *s, uint64_t at, int to, int peer, bool up, bool cut)
+{
+    if (!s->conn_loss)
+        return; /* the schedule is as without connection notices */
+    struct net_notice nt = {.at = at,
+                            .inc = s->nodes[to].inc,
+                            .to = (int8_t)to,
+                            .peer = (int8_t)peer,
+                            .up = up,
+                            .cut = cut};
+    net_notice(&s->net, &nt);
+}
+
+/* A killed process's connections close at once: every peer's transport
+ * sees it within a ms or two (the loop's wake-up). */
+void faults_crashed(struct sim *s, int i)
+{
+    if (s->nodes[i].c.role == CONS_LEADER && s->crash_at == NET_NEVER) {
+        s->crash_at = s->now;
+        s->crash_term = s->nodes[i].c.term;
+    }
+    for (int j = 0; j < s->n && s->conn_loss; j++)
+        if (j != i && s->nodes[j].up)
+            notice(s, s->now + rng_range(&s->rng, 0, 2), j, i, false, false);
+}
+
+/* The peers redial a restarted node (NNG's reconnect interval). */
+void faults_restarted(struct sim *s, int i)
+{
+    for (int j = 0; j < s->n && s->conn_loss; j++)
+        if (j != i && s->nodes[j].up)
+            notice(s, s->now + rng_range(&s->rng, 1, 60), j, i, true, false);
+}
+
+/* One pair's connection drops and is back a little later, again and again
+ * for a while: notices to both ends. In flapping schedules the pair is
+ * often the leader and a follower, and the link may also be cut while
+ * down (a reset that loses what was in flight); elsewhere messages flow as
+ * the other faults let them, so notices and traffic disagree, which the
+ * core must survive too. */
+static void flap(struct sim *s, int leader)
+{
+    if (s->flap_mode && (!s->flap_based || s->now < s->flap_until))
+        return;
+    int a = (int)rng_below(&s->rng, (uint64_t)s->n);
+    int b = (int)rng_below(&s->rng, (uint64_t)s->n - 1);
+    b += b >= a;
+    if (leader >= 0 && rng_chance(&s->rng, 700000)) {
+        a = leader;
+        b = (int)rng_below(&s->rng, (uint64_t)s->n - 1);
+        b += b >= a;
+    }
+    bool cut = s->flap_mode && rng_chance(&s->rng, 500000);
+    int times = (int)rng_range(&s->rng, 1, 20);
+    uint64_t at = s->now;
+    for (int k = 0; k < times; k++) {
+        uint64_t down = rng_range(&s->rng, 1, 80);
+        for (int e = 0; e < 2; e++) {
+            int to = e ? b : a, peer = e ? a : b;
+            if (!s->nodes[to].up)
+                continue;
+            /* One end's notices carry the cut, in order: the link is up
+             * again at the end of every window. */
+            notice(s, at + rng_below(&s->rng, 3), to, peer, false, cut && !e);
+            notice(s, at + 3 + down + rng_below(&s->rng, 3), to, peer, true, cut && !e);
+        }
+        at += down + 6 + rng_range(&s->rng, 1, 100);
+    }
+    /* The next episode waits until everyone heard the leader again: a
+     * follower whose link was down for most of an election timeout may
+     * have given up on the leader, and two such at once are two faults. */
+    s->flap_until = at + 3 + 2 * SIM_T + SIM_H;
+    s->st.flaps++;
+    sim_tracef(s, "fault flap n%d<->n%d %d times until %" PRIu64 "%s", a, b, times, at,
+               cut ? " (cut while down)" : "");
+}
+
+/* A live node's connections all drop (its network was reset, say): every
+ * peer sees it, and it sees every peer, then all redial. */
+static void conn_drop(struct sim *s, int leader)
+{
+    int x = leader >= 0 && rng_chance(&s->rng, 500000) ? leader : pick_up(s, true);
+    if (x < 0)
+        return;
+    uint64_t back = s->now + rng_range(&s->rng, 10, 300);
+    for (int j = 0; j < s->n; j++) {
+        if (j == x || !s->nodes[j].up)
+            continue;
+        notice(s, s->now + rng_below(&s->rng, 3), j, x, false, false);
+        notice(s, s->now + rng_below(&s->rng, 3), x, j, false, false);
+        notice(s, back + rng_below(&s->rng, 50), j, x, true, false);
+        notice(s, back + rng_below(&s->rng, 50), x, j, true, false);
+    }
+    s->st.conn_drops++;
+    sim_tracef(s, "fault conn-drop: every connection of n%d drops (%s), back by %" PRIu64, x,
+               cons_role_name(s->nodes[x].c.role), back + 50);
+}
+
+void faults_notice(struct sim *s)
+{
+    struct net_notice nt;
+    net_notice_pop(&s->net, &nt);
+    struct sim_node *nd = &s->nodes[nt.to];
+    if (nt.cut) {
+        s->net.link[nt.to][nt.peer] = s->net.link[nt.peer][nt.to] = nt.up;
+        sim_refresh(s);
+    }
+    if (!nd->up || nd->inc != nt.inc)
+        return;
+    s->st.notices++;
+    sim_tracef(s, "notice n%d: connection to n%d %s", nt.to, nt.peer, nt.up ? "back" : "lost");
+    if (nt.up) {
+        cons_peer_back(&nd->c, s->now, nt.peer);
+    } else if (s->brk == BREAK_NOTICE_ALL) {
+        sim_tracef(s, "break: every node hears n%d's connection to n%d lost", nt.to, nt.peer);
+        for (int j = 0; j < s->n; j++)
+            if (s->nodes[j].up)
+                cons_peer_lost(&s->nodes[j].c, s->now, nt.peer);
+    } else {
+        cons_peer_lost(&nd->c, s->now, nt.peer);
+    }
 }
 
 static int pick_up(struct sim *s, bool up)
@@ -200,6 +348,12 @@ static void apply(struct sim *s, enum fault_kind f)
                          rng_chance(&s->rng, 500000) ? CONS_NONE
                                                      : (int32_t)rng_below(&s->rng, (uint64_t)s->n));
         break;
+    case F_FLAP:
+        flap(s, leader);
+        break;
+    case F_CONN_DROP:
+        conn_drop(s, leader);
+        break;
     case F_COUNT:
         break;
     }
@@ -224,6 +378,13 @@ void faults_apply(struct sim *s)
 void faults_heal(struct sim *s)
 {
     s->healed = true;
+    /* The connections settle: what was still to be reported is moot, and
+     * every node hears its connections open (restarts below add theirs). */
+    s->net.nnotes = 0;
+    for (int i = 0; i < s->n && s->conn_loss; i++)
+        for (int j = 0; j < s->n; j++)
+            if (i != j && s->nodes[i].up)
+                notice(s, s->now + rng_range(&s->rng, 1, 60), i, j, true, false);
     if (s->brk == BREAK_HEAL) {
         /* The broken heal restarts nodes and stops loss but forgets the
          * links. */

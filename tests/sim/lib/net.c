@@ -156,3 +156,33 @@ uint32_t net_latency(const struct net *net, struct rng *r)
         return (uint32_t)rng_range(r, net->lat_max, NET_D_MAX);
     return (uint32_t)rng_range(r, net->lat_min, net->lat_max);
 }
+
+void net_notice(struct net *net, const struct net_notice *nt)
+{
+    if (net->nnotes == NET_MAX_NOTICES)
+        return;
+    net->notes[net->nnotes] = *nt;
+    net->notes[net->nnotes++].seq = net->seq++;
+}
+
+static size_t earliest_notice(const struct net *net)
+{
+    size_t best = 0;
+    for (size_t i = 1; i < net->nnotes; i++)
+        if (net->notes[i].at < net->notes[best].at ||
+            (net->notes[i].at == net->notes[best].at && net->notes[i].seq < net->notes[best].seq))
+            best = i;
+    return best;
+}
+
+uint64_t net_notice_next(const struct net *net)
+{
+    return net->nnotes ? net->notes[earliest_notice(net)].at : NET_NEVER;
+}
+
+void net_notice_pop(struct net *net, struct net_notice *out)
+{
+    size_t i = earliest_notice(net);
+    *out = net->notes[i];
+    net->notes[i] = net->notes[--net->nnotes];
+}

@@ -29,8 +29,23 @@ struct net_msg {
     uint64_t *payloads;
 };
 
+/* A connection notice on its way to a node's core (cons_peer_lost, or
+ * cons_peer_back when up): what its transport reports when its connection
+ * to peer drops or opens again. cut: the flap also cuts the pair's link
+ * while it is down (flapping schedules only, which have no other link
+ * faults to undo). */
+struct net_notice {
+    uint64_t at, seq;
+    uint32_t inc; /* the receiver's incarnation when queued */
+    int8_t to, peer;
+    bool up, cut;
+};
+#define NET_MAX_NOTICES 1024
+
 struct net {
     int n;
+    struct net_notice notes[NET_MAX_NOTICES]; /* unordered: n is small */
+    size_t nnotes;
     struct net_msg *q; /* binary min-heap on (at, seq) */
     size_t len, cap;
     uint64_t seq;
@@ -64,5 +79,12 @@ bool net_fresh(const struct net *net, int a, int b, uint64_t window, uint64_t no
 /* A latency drawn from the current profile, never above NET_D_MAX. */
 uint32_t net_latency(const struct net *net, struct rng *r);
 void net_heal_links(struct net *net);
+/* Queues a notice (dropped when the queue is full: notices may be lost,
+ * the core must cope). */
+void net_notice(struct net *net, const struct net_notice *nt);
+/* The earliest notice's time, or NET_NEVER. */
+uint64_t net_notice_next(const struct net *net);
+/* Takes the earliest notice (ties in queue order). */
+void net_notice_pop(struct net *net, struct net_notice *out);
 
 #endif

@@ -33,6 +33,14 @@ int sim_opts_parse(struct sim_opts *o, int argc, char **argv, const char *prog,
             o->slow_sync = true;
             continue;
         }
+        if (!strcmp(a, "--conn-loss")) {
+            o->conn_loss = true;
+            continue;
+        }
+        if (!strcmp(a, "--flap")) {
+            o->flap = true;
+            continue;
+        }
         if (!strcmp(a, "--keep-going")) {
             o->keep_going = true;
             continue;

@@ -13,6 +13,8 @@ struct sim_opts {
     uint64_t nodes;            /* 3, 5 or 7; 0: by seed (3 + 2 * (seed % 3)) */
     bool trace, keep_going;
     bool slow_sync; /* --slow-sync: the leader syncs off its loop, sometimes slowly */
+    bool conn_loss; /* --conn-loss: flapping connections and drops join the faults */
+    bool flap;      /* --flap: the only fault is flapping connections (sim_consensus) */
     int brk;        /* index in the program's break names; 0: none */
 };
 

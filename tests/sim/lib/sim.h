@@ -64,6 +64,9 @@ enum sim_break {
      * they are written, before their sync returned (not §10.2.1's "send
      * in parallel", which counts the leader only once durable). */
     BREAK_TELL_EARLY,
+    /* The shell hears of one node's lost connection to a peer as every
+     * node's (cons_peer_lost everywhere): with --flap, an election storm. */
+    BREAK_NOTICE_ALL,
     BREAK_COUNT
 };
 
@@ -81,7 +84,9 @@ enum fault_kind {
     F_LATENCY, /* change the latency profile (spikes up to NET_D_MAX) */
     F_CALM,    /* everything healed, all up: lets leaders form mid-schedule */
     F_DISK,    /* a node's disk refuses every write (often the leader's), or one takes them again */
-    F_TRANSFER, /* the leader is asked to hand over (§3.10), to a member or the best follower */
+    F_TRANSFER,  /* the leader is asked to hand over (§3.10), to a member or the best follower */
+    F_FLAP,      /* a pair's connection drops and comes back, repeatedly (lib/faults.c) */
+    F_CONN_DROP, /* every connection of a live node (often the leader) drops at once */
     F_COUNT
 };
 
@@ -153,6 +158,11 @@ struct sim_stats {
     /* Leadership transfers: started, ended done, ended failed (and of
      * those, how many left the leader leading, taking proposals again). */
     uint64_t transfers, transfers_done, transfers_failed, transfers_resumed;
+    /* Connection loss: notices delivered, pre-votes started early for one,
+     * flapping episodes and live nodes' connection drops; leaders crashed
+     * and replaced, with the time from the crash to the next leader. */
+    uint64_t notices, early_prevotes, flaps, conn_drops;
+    uint64_t failovers, failover_ms_total, failover_ms_max;
 };
 
 struct sim {
@@ -191,6 +201,18 @@ struct sim {
     uint64_t *lat_hist;       /* SIM_LAT_BUCKETS, owned by the caller; may be NULL */
     bool converged;
     uint64_t converged_at;
+
+    /* Connection loss (lib/faults.c). flap_mode: the schedule's only fault
+     * is one flapping link at a time, from the first agreement (at
+     * flap_term) on; flap_until: the running episode's end. */
+    bool conn_loss; /* connection notices are modelled (faults_conn_loss) */
+    bool flap_mode, flap_based;
+    uint64_t flap_term, flap_until;
+    /* A leader crashed at crash_at in term crash_term (NET_NEVER: none
+     * waiting for its successor); fo_hist: crash to the next leader, 1 ms
+     * buckets (SIM_LAT_BUCKETS), owned by the caller, may be NULL. */
+    uint64_t crash_at, crash_term;
+    uint64_t *fo_hist;
 
     /* The outcome. */
     bool failed;
@@ -250,8 +272,18 @@ void check_log_step(struct sim *s);
 void sim_transfer(struct sim *s, int i, int32_t to);
 
 void faults_plan(struct sim *s);
+/* Adds flapping connections and live nodes' connection drops to the
+ * schedule's faults (after sim_init), or makes them its only fault
+ * (faults_flapping; see flap_mode). */
+void faults_conn_loss(struct sim *s);
+void faults_flapping(struct sim *s);
 void faults_apply(struct sim *s);
 void faults_heal(struct sim *s);
+/* Connection notices: node i crashed / restarted (its peers' transports
+ * see its connections drop / open), and the next notice is due. */
+void faults_crashed(struct sim *s, int i);
+void faults_restarted(struct sim *s, int i);
+void faults_notice(struct sim *s);
 
 void check_init(struct sim *s);
 void check_free(struct sim *s);

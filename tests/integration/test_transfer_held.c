@@ -1,0 +1,159 @@
+/* Integration: a write that reaches the leader while it hands leadership
+ * over (§3.10) waits for the transfer's end instead of being refused: a
+ * 307 to the new leader when the transfer succeeds, the write taken when
+ * it fails and this node leads on; never a 503 the client must back off
+ * from. Three real chimerad processes on 127.0.0.1; the target is paused
+ * (SIGSTOP) so that the transfer is certainly running while the write
+ * arrives. Every wait is on a condition with a deadline. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+#define NODES 3
+
+static int setup(void **state)
+{
+    struct h_cluster *c = h_cluster_create(NODES);
+    /* The transfer to a paused target lasts an election timeout: long
+     * enough for the write to arrive while it runs, whatever the load. */
+    if (c)
+        c->election_timeout_ms = 3000;
+    *state = c;
+    return c ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    h_cluster_destroy(*state);
+    return 0;
+}
+
+/* POST /leader/transfer on its own thread: it answers when the transfer
+ * ends. */
+struct transfer {
+    struct h_cluster *c;
+    int leader, to;
+    pthread_t thread;
+    long status;
+};
+
+static void *post_transfer(void *arg)
+{
+    struct transfer *t = arg;
+    char body[64];
+    snprintf(body, sizeof body, "{\"to\":\"%s\"}", t->c->nodes[t->to].id);
+    free(h_http_request(t->c, t->leader, "POST", "/leader/transfer", body, t->c->token,
+                        4 * t->c->election_timeout_ms, &t->status));
+    return NULL;
+}
+
+static void wait_event(struct h_cluster *c, int node, const char *kind)
+{
+    if (!h_wait_event(c, node, kind, NULL, 0, 2 * h_timeout_ms()))
+        fail_msg("%s never raised %s (log: %s)", c->nodes[node].id, kind, c->nodes[node].log);
+}
+
+/* Pauses member `to`, then has the leader hand over to it: the transfer
+ * runs until `to` resumes or an election timeout passes. */
+static void start_stuck_transfer(struct h_cluster *c, struct transfer *t, int leader, int to)
+{
+    *t = (struct transfer){.c = c, .leader = leader, .to = to};
+    h_node_signal(c, to, SIGSTOP);
+    assert_int_equal(pthread_create(&t->thread, NULL, post_transfer, t), 0);
+    wait_event(c, leader, "consensus.transfer.start");
+}
+
+static int start(struct h_cluster *c)
+{
+    int leader = h_start_agreed(c, "test_transfer_held", NULL);
+    if (leader < 0)
+        fail_msg("the federation did not agree on a leader (logs in %s)", c->dir);
+    return leader;
+}
+
+static void test_a_write_during_a_transfer_that_fails_is_committed_by_the_leader(void **state)
+{
+    struct h_cluster *c = *state;
+    int leader = start(c), to = (leader + 1) % NODES;
+    struct transfer t;
+    start_stuck_transfer(c, &t, leader, to);
+    long st;
+    char *ans = h_http_request(c, leader, "POST", "/ledger/notes", "{\"note\":\"held\"}", c->token,
+                               4 * c->election_timeout_ms, &st);
+    h_node_signal(c, to, SIGCONT);
+    pthread_join(t.thread, NULL);
+    if (st != 201)
+        fail_msg("a note posted during the transfer: %ld %s (expected 201 once it failed)", st,
+                 ans ? ans : "");
+    free(ans);
+    assert_int_equal(t.status, 503); /* the transfer itself failed */
+    wait_event(c, leader, "api.writes_released");
+}
+
+struct note {
+    struct h_cluster *c;
+    int node;
+    pthread_t thread;
+    long status;
+    char *answer;
+};
+
+static void *post_note(void *arg)
+{
+    struct note *n = arg;
+    n->answer = h_http_request(n->c, n->node, "POST", "/ledger/notes", "{\"note\":\"moved\"}",
+                               n->c->token, 4 * n->c->election_timeout_ms, &n->status);
+    return NULL;
+}
+
+static void test_a_write_during_a_transfer_that_succeeds_is_sent_to_the_new_leader(void **state)
+{
+    struct h_cluster *c = *state;
+    int leader = start(c), to = (leader + 1) % NODES;
+    struct transfer t;
+    start_stuck_transfer(c, &t, leader, to);
+    struct note n = {.c = c, .node = leader};
+    assert_int_equal(pthread_create(&n.thread, NULL, post_note, &n), 0);
+    /* Held for certain (the target is still paused): now let it take over. */
+    wait_event(c, leader, "api.writes_held");
+    h_node_signal(c, to, SIGCONT);
+    pthread_join(n.thread, NULL);
+    pthread_join(t.thread, NULL);
+    json_t *j = n.answer ? json_loads(n.answer, 0, NULL) : NULL;
+    if (t.status == 200) {
+        /* The transfer succeeded: the write goes to the member that leads. */
+        if (n.status != 307)
+            fail_msg("expected 307 to %s, got %ld %s", c->nodes[to].id, n.status,
+                     n.answer ? n.answer : "");
+        assert_string_equal(json_string_value(json_object_get(j, "leader")), c->nodes[to].id);
+    } else if (n.status != 201) {
+        /* A machine too slow for the target to stand within the timeout:
+         * the transfer failed, and the write is taken by the old leader. */
+        fail_msg("transfer %ld, and the note got %ld %s", t.status, n.status,
+                 n.answer ? n.answer : "");
+    }
+    json_decref(j);
+    free(n.answer);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(
+            test_a_write_during_a_transfer_that_fails_is_committed_by_the_leader, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_write_during_a_transfer_that_succeeds_is_sent_to_the_new_leader, setup,
+            teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
