@@ -185,7 +185,7 @@ struct sim {
 
     /* The workload and the replication checker. */
     uint64_t next_propose_at, propose_gap_max, budget;
-    /* The leader's sync runs off its loop and may be slow (see sim_node). */
+    /* Every node syncs off its loop, sometimes slowly (see sim_node). */
     bool slow_sync;
     bool burst_done;
     uint64_t *propose_at; /* payload id -> time proposed (NET_NEVER: a no-op) */
