@@ -232,16 +232,37 @@ struct lag_figures {
     double ticks, p50_ms, p99_ms, max_ms, within5; /* ms: bucket bounds; -1: beyond 2.5 s */
 };
 
+/* One sample of text (a /metrics page), 0 when absent. */
+static double sample_in(const char *text, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *line = text; line && *line;) {
+        if (strncmp(line, name, n) == 0 && line[n] == ' ')
+            return atof(line + n + 1);
+        line = strchr(line, '\n');
+        line = line ? line + 1 : NULL;
+    }
+    return 0;
+}
+
+/* From one scrape, so that the count and the buckets agree. */
 static void lag_snap(const struct h_cluster *c, int i, struct lag_snap *s)
 {
     *s = (struct lag_snap){0};
-    h_metric(c, i, "chimera_loop_lag_seconds_count", &s->count);
+    long st = 0;
+    char *text = h_http_get_text(c, i, "/metrics", &st);
+    if (!text || st != 200) {
+        free(text);
+        return;
+    }
+    s->count = sample_in(text, "chimera_loop_lag_seconds_count");
     for (size_t b = 0; b < LAG_BUCKETS; b++) {
         char name[96];
         snprintf(name, sizeof name, "chimera_loop_lag_seconds_bucket{le=\"%s\"}", lag_le[b]);
-        h_metric(c, i, name, &s->le[b]);
+        s->le[b] = sample_in(text, name);
     }
-    h_metric(c, i, "chimera_loop_lag_max_seconds", &s->max_s);
+    s->max_s = sample_in(text, "chimera_loop_lag_max_seconds");
+    free(text);
 }
 
 /* The bound (ms) of the bucket holding the q-quantile of the level's ticks. */
