@@ -438,12 +438,19 @@ void cons_synced(struct cons *c, uint64_t now_ms, uint64_t index, struct cons_ou
 
 /* A follower's answer that acknowledges entries not yet durable waits. A
  * full queue drops its oldest: the leader presumes that APPEND lost and
- * its next probe finds where this log is. */
-static void answer(struct cons *c, const struct cons_msg *r, struct cons_out *out)
+ * its next probe finds where this log is. A probe (no entries) is what a
+ * leader sends when it heard nothing for a heartbeat interval: while its
+ * answer waits, a HEARTBEAT_RESP tells it at once that this follower is
+ * alive (check-quorum, §6.2) and acknowledges nothing. */
+static void answer(struct cons *c, const struct cons_msg *r, bool probe, struct cons_out *out)
 {
     if (!r->granted || r->match_index <= c->synced) {
         cons__emit(out, r);
         return;
+    }
+    if (probe) {
+        struct cons_msg alive = cons__reply(c, CONS_MSG_HEARTBEAT_RESP, r->to, r->term, true);
+        cons__emit(out, &alive);
     }
     const uint32_t cap = sizeof(c->held) / sizeof(c->held[0]);
     if (c->nheld == cap) {
@@ -604,7 +611,7 @@ void cons__on_append(struct cons *c, uint64_t now, const struct cons_msg *m, str
     r.match_index = matched;
     r.last_log_index = c->last_log_index;
     r.last_log_term = c->last_log_term;
-    answer(c, &r, out);
+    answer(c, &r, m->n_entries == 0, out);
 }
 
 /* ---- leader: answers -------------------------------------------------- */

@@ -163,6 +163,29 @@ static void test_a_follower_answers_at_once_what_is_durable_already(void **state
     assert_int_equal(count_type(&out, CONS_MSG_APPEND_RESP), 1);
 }
 
+static void
+test_a_probe_whose_answer_waits_is_answered_at_once_with_a_heartbeat_answer(void **state)
+{
+    (void)state;
+    static struct cl_log l, lead;
+    struct cons c;
+    struct cons_out out;
+    async_follower(&c, &l);
+    memset(&lead, 0, sizeof(lead));
+    log_push(&lead, 1, 1);
+    recv_one(&c, START, append_of(&lead, 1, 0, 1, 0), &out);
+    assert_int_equal(out.nmsgs, 0); /* entries: the answer waits, nothing else */
+    l = lead;
+    recv_one(&c, START + HB_MS, append_of(&lead, 1, 1, 0, 0), &out); /* the leader's probe */
+    assert_int_equal(count_type(&out, CONS_MSG_APPEND_RESP), 0);
+    const struct cons_msg *hb = find(&out, CONS_MSG_HEARTBEAT_RESP, 0);
+    assert_non_null(hb);
+    assert_true(hb->granted);
+    assert_int_equal(hb->term, 1);
+    cons_synced(&c, START + HB_MS, 1, &out);
+    assert_int_equal(count_type(&out, CONS_MSG_APPEND_RESP), 2);
+}
+
 static void test_a_refusal_is_never_held(void **state)
 {
     (void)state;
@@ -305,6 +328,8 @@ int main(void)
         cmocka_unit_test(test_appended_is_written_and_synced_at_once),
         cmocka_unit_test(test_a_follower_holds_its_answer_until_the_entries_are_durable),
         cmocka_unit_test(test_a_follower_answers_at_once_what_is_durable_already),
+        cmocka_unit_test(
+            test_a_probe_whose_answer_waits_is_answered_at_once_with_a_heartbeat_answer),
         cmocka_unit_test(test_a_refusal_is_never_held),
         cmocka_unit_test(test_held_answers_of_an_older_term_are_dropped),
         cmocka_unit_test(
