@@ -222,7 +222,43 @@ struct cons {
     int32_t early_for;
     uint64_t early_saved, early_not_before, early_gap_ms, early_term;
     bool early_running; /* this node's pre-vote round is an early one */
+    /* Durability apart from the log's end (§10.2.1; cons_set_async_sync):
+     * the log is durable up to synced; a follower's APPEND_RESP that
+     * acknowledges beyond it waits in held (oldest first) until
+     * cons_synced covers it. */
+    bool async_sync;
+    uint64_t synced;
+    struct cons_msg held[CONS_MAX_INFLIGHT + 4]; /* a pipeline's answers, a probe's */
+    uint32_t nheld;
 };
+
+/* ---- writing apart from syncing (§10.2.1) -------------------------------
+ * By default a log change counts as durable once the shell performed the
+ * cons_out that asked for it (it writes and syncs before sending). With
+ * async sync on, the shell may send before its sync returns:
+ *   - a leader tells the core what it wrote (cons_written): the core sends
+ *     it to followers at once, but counts its own match only up to what
+ *     cons_synced said is durable, so a commit still needs a majority of
+ *     durable copies;
+ *   - a follower writes an APPEND's entries without waiting for the disk;
+ *     its APPEND_RESP, when it acknowledges entries beyond what is durable,
+ *     is held by the core and emitted by the cons_synced that covers it
+ *     (dropped if the term changed or the entries were cut meanwhile).
+ * Term and vote, and truncation, stay durable before anything is sent. */
+void cons_set_async_sync(struct cons *c, bool on);
+
+/* Leader only: entries of the current term up to *last are written (not
+ * yet durable). The core replicates them; it counts them as its own match
+ * only at cons_synced. Ignored unless leader, last->term == term and
+ * last->index is beyond the log's end. Clears and fills *out. */
+void cons_written(struct cons *c, uint64_t now_ms, const struct cons_entry *last,
+                  struct cons_out *out);
+
+/* The log is durable up to index (the shell's sync returned; never beyond
+ * what was written before that sync began, and never beyond a truncation
+ * made since). A leader counts it as its own match and may commit; a
+ * follower emits the held answers it covers. Clears and fills *out. */
+void cons_synced(struct cons *c, uint64_t now_ms, uint64_t index, struct cons_out *out);
 
 /* Starts as a follower in the persisted term with a randomized election
  * deadline and an empty log. seed feeds the election-timeout randomization. */

@@ -116,6 +116,10 @@ static void set_last(struct cons *c, const struct cons_entry *e)
     c->last_log_index = e->index;
     c->last_log_term = e->term;
     memcpy(c->last_log_hash, e->hash, CONS_HASH_BYTES);
+    /* Without async sync, a log change is durable before anything that
+     * depends on it is sent: the log's end is what is durable. */
+    if (!c->async_sync || c->synced > e->index)
+        c->synced = e->index;
 }
 
 void cons__commit_to(struct cons *c, uint64_t index, struct cons_out *out)
@@ -137,6 +141,12 @@ void cons_set_log(struct cons *c, const struct cons_log *log, const struct cons_
         c->log = *log;
     struct cons_entry none = {0};
     set_last(c, last ? last : &none);
+    /* At start-up the files are what this node relies on. After a refused
+     * write (cons_storage_failed), entries written earlier whose sync is
+     * under way stay not durable until cons_synced says so. */
+    if (!c->async_sync || c->synced > c->last_log_index)
+        c->synced = c->last_log_index;
+    c->nheld = 0;
     /* Nothing beyond the log can be known committed here. */
     c->commit = commit < c->last_log_index ? commit : c->last_log_index;
 }
@@ -158,7 +168,9 @@ void cons__rep_start(struct cons *c)
         c->refused_lo[i] = UINT64_MAX;
         c->commit_told[i] = 0;
     }
-    c->match_index[c->cfg.self] = c->last_log_index;
+    /* Only what is durable counts (§10.2.1): a follower elected while its
+     * sync was under way counts the rest when the sync returns. */
+    c->match_index[c->cfg.self] = c->synced < c->last_log_index ? c->synced : c->last_log_index;
     c->commit_push = false;
 }
 
@@ -320,7 +332,7 @@ static void advance_commit(struct cons *c, struct cons_out *out)
     uint64_t m[CONS_MAX_MEMBERS];
     int32_t n = c->cfg.n;
     for (int32_t i = 0; i < n; i++)
-        m[i] = i == c->cfg.self ? c->last_log_index : c->match_index[i];
+        m[i] = c->match_index[i];
     /* Insertion sort, largest first: n is at most 16. */
     for (int32_t i = 1; i < n; i++) {
         uint64_t v = m[i];
@@ -336,22 +348,116 @@ static void advance_commit(struct cons *c, struct cons_out *out)
     cons__commit_to(c, idx, out);
 }
 
-void cons_appended(struct cons *c, uint64_t now_ms, const struct cons_entry *last,
-                   struct cons_out *out)
+void cons_set_async_sync(struct cons *c, bool on)
 {
-    memset(out, 0, sizeof(*out));
-    c->commit_undo_set = false;
+    c->async_sync = on;
+}
+
+/* The leader's log grows by what the shell wrote; false when it may not. */
+static bool leader_writes(struct cons *c, const struct cons_entry *last)
+{
     /* The core never invents entries: the shell appends (its election
      * entry is §8's no-op) and tells the core. Only a leader appends, only
      * in its own term, and its log only grows (Leader Append-Only, §3.5). */
     if (!last || c->role != CONS_LEADER || last->term != c->term ||
         last->index <= c->last_log_index)
-        return;
+        return false;
     set_last(c, last);
-    c->match_index[c->cfg.self] = last->index;
-    (void)now_ms;
-    replicate(c, false, out);
+    return true;
+}
+
+/* The leader counts itself only for durable entries: with the followers'
+ * durable copies that makes the majority a commit needs. */
+static void leader_synced(struct cons *c, struct cons_out *out)
+{
+    uint64_t mine = c->synced < c->last_log_index ? c->synced : c->last_log_index;
+    if (mine > c->match_index[c->cfg.self])
+        c->match_index[c->cfg.self] = mine;
     advance_commit(c, out);
+}
+
+void cons_appended(struct cons *c, uint64_t now_ms, const struct cons_entry *last,
+                   struct cons_out *out)
+{
+    memset(out, 0, sizeof(*out));
+    c->commit_undo_set = false;
+    (void)now_ms;
+    if (!leader_writes(c, last))
+        return;
+    c->synced = last->index;
+    replicate(c, false, out);
+    leader_synced(c, out);
+}
+
+void cons_written(struct cons *c, uint64_t now_ms, const struct cons_entry *last,
+                  struct cons_out *out)
+{
+    memset(out, 0, sizeof(*out));
+    c->commit_undo_set = false;
+    (void)now_ms;
+    /* §10.2.1: the followers write in parallel with the leader's own sync,
+     * so a round trip and a sync overlap instead of adding up. */
+    if (leader_writes(c, last))
+        replicate(c, false, out);
+}
+
+/* A held answer leaves once the entries it acknowledges are durable, and
+ * only in the term it was made in: after a new term (or a truncation,
+ * which only a newer leader's entries cause) the old leader must not hear
+ * it. */
+static bool held_stale(const struct cons *c, const struct cons_msg *m)
+{
+    return m->term != c->term || c->role != CONS_FOLLOWER || m->match_index > c->last_log_index;
+}
+
+void cons_synced(struct cons *c, uint64_t now_ms, uint64_t index, struct cons_out *out)
+{
+    memset(out, 0, sizeof(*out));
+    c->commit_undo_set = false;
+    (void)now_ms;
+    if (index > c->last_log_index)
+        index = c->last_log_index;
+    if (index > c->synced)
+        c->synced = index;
+    if (c->role == CONS_LEADER) {
+        leader_synced(c, out);
+        return;
+    }
+    uint32_t kept = 0;
+    for (uint32_t k = 0; k < c->nheld; k++) {
+        const struct cons_msg *m = &c->held[k];
+        if (held_stale(c, m))
+            continue;
+        if (m->match_index <= c->synced && out->nmsgs < CONS_MAX_OUT)
+            cons__emit(out, m);
+        else
+            c->held[kept++] = *m;
+    }
+    c->nheld = kept;
+}
+
+/* A follower's answer that acknowledges entries not yet durable waits. A
+ * full queue drops its oldest: the leader presumes that APPEND lost and
+ * its next probe finds where this log is. A probe (no entries) is what a
+ * leader sends when it heard nothing for a heartbeat interval: while its
+ * answer waits, a HEARTBEAT_RESP tells it at once that this follower is
+ * alive (check-quorum, §6.2) and acknowledges nothing. */
+static void answer(struct cons *c, const struct cons_msg *r, bool probe, struct cons_out *out)
+{
+    if (!r->granted || r->match_index <= c->synced) {
+        cons__emit(out, r);
+        return;
+    }
+    if (probe) {
+        struct cons_msg alive = cons__reply(c, CONS_MSG_HEARTBEAT_RESP, r->to, r->term, true);
+        cons__emit(out, &alive);
+    }
+    const uint32_t cap = sizeof(c->held) / sizeof(c->held[0]);
+    if (c->nheld == cap) {
+        memmove(&c->held[0], &c->held[1], (cap - 1) * sizeof(c->held[0]));
+        c->nheld--;
+    }
+    c->held[c->nheld++] = *r;
 }
 
 /* ---- follower: receiving ---------------------------------------------- */
@@ -474,6 +580,15 @@ void cons__on_append(struct cons *c, uint64_t now, const struct cons_msg *m, str
     if (truncate) {
         out->truncate = true;
         out->truncate_after = m->entries[k].index - 1;
+        /* The cut is durable before anything is sent; what follows it is
+         * not yet (a sync under way covered the old entries). */
+        if (c->synced > out->truncate_after)
+            c->synced = out->truncate_after;
+        uint32_t kept = 0;
+        for (uint32_t h = 0; h < c->nheld; h++)
+            if (c->held[h].match_index <= out->truncate_after)
+                c->held[kept++] = c->held[h];
+        c->nheld = kept;
     }
     if (k < m->n_entries) {
         out->append_from = k;
@@ -496,7 +611,7 @@ void cons__on_append(struct cons *c, uint64_t now, const struct cons_msg *m, str
     r.match_index = matched;
     r.last_log_index = c->last_log_index;
     r.last_log_term = c->last_log_term;
-    cons__emit(out, &r);
+    answer(c, &r, m->n_entries == 0, out);
 }
 
 /* ---- leader: answers -------------------------------------------------- */

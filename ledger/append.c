@@ -330,6 +330,10 @@ static enum ledger_error write_frames(struct ledger *l, const uint8_t *p, size_t
             l->segs = v;
             l->capsegs = cap;
         }
+        /* Unsynced writes may sit in the segment being left: the sync that
+         * comes for these frames takes the new one's descriptor. */
+        if (l->wfd >= 0 && ledger_sync(l, l->wfd, LEDGER_SYNC_DATA) != 0)
+            return ledger_poison(l, "fdatasync");
         l->segs[l->nsegs] = (struct ledger_seg){l->chain.st.last_index + 1, 0};
         ledger_seg_path(l, l->nsegs, path, sizeof(path));
         fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -434,6 +438,23 @@ enum ledger_error ledger_append_batch_nosync(struct ledger *l, struct ledger_bat
      * segment's (a truncation, a roll) while the sync is under way. */
     *sync_fd = fcntl(l->wfd, F_DUPFD_CLOEXEC, 0);
     if (*sync_fd < 0 && ledger_sync(l, l->wfd, LEDGER_SYNC_DATA) != 0)
+        return ledger_poison(l, "fdatasync");
+    return LEDGER_OK;
+}
+
+enum ledger_error ledger_append_batch_unsynced(struct ledger *l, struct ledger_batch *b)
+{
+    return append_batch(l, b, false);
+}
+
+int ledger_sync_fd(struct ledger *l)
+{
+    return l->wfd < 0 ? -1 : fcntl(l->wfd, F_DUPFD_CLOEXEC, 0);
+}
+
+enum ledger_error ledger_sync_now(struct ledger *l)
+{
+    if (l->wfd >= 0 && ledger_sync(l, l->wfd, LEDGER_SYNC_DATA) != 0)
         return ledger_poison(l, "fdatasync");
     return LEDGER_OK;
 }

@@ -227,6 +227,17 @@ enum ledger_error ledger_append_batch(struct ledger *l, struct ledger_batch *b);
 enum ledger_error ledger_append_batch_nosync(struct ledger *l, struct ledger_batch *b,
                                              int *sync_fd);
 void ledger_sync_failed(struct ledger *l, int err);
+/* The same as nosync without a descriptor: the caller syncs later with
+ * one from ledger_sync_fd, which covers everything written before it was
+ * taken (a roll to a new segment syncs the old one first). */
+enum ledger_error ledger_append_batch_unsynced(struct ledger *l, struct ledger_batch *b);
+/* A descriptor of the segment being written, the caller's to fdatasync
+ * (on another thread) and close; -1: none (no segment yet, or no
+ * descriptor to spare: sync with ledger_sync_now). */
+int ledger_sync_fd(struct ledger *l);
+/* fdatasync of the segment being written, here; LEDGER_EFATAL (poisoned)
+ * when it fails. */
+enum ledger_error ledger_sync_now(struct ledger *l);
 
 /* Raft: removes every entry after index (a conflicting uncommitted
  * suffix), across segment boundaries. Checkpoint, cosignature and evidence

@@ -228,6 +228,7 @@ static void compose(struct node *n)
     n->api.deploy = &n->deploy;
     n->api.watch = &n->watch;
     n->api.lag = &n->lag;
+    loop_lag_init(&n->lag);
     n->msg = (struct node_msg){.base = &n->base,
                                .raft = &n->raft,
                                .wit = &n->wit,

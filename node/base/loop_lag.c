@@ -11,14 +11,18 @@ double loop_lag_bucket_le(int i)
     return bucket_le[i];
 }
 
+void loop_lag_init(struct loop_lag *l)
+{
+    *l = (struct loop_lag){0};
+    histogram_init(&l->hist, bucket_le, LOOP_LAG_BUCKETS);
+}
+
 void loop_lag_tick(struct loop_lag *l, uint64_t now_ns, uint32_t interval_ms)
 {
     uint64_t prev = l->last_ns;
     l->last_ns = now_ns;
-    if (prev == 0) {
-        histogram_init(&l->hist, bucket_le, LOOP_LAG_BUCKETS);
+    if (prev == 0)
         return; /* the first tick has no schedule to be late for */
-    }
     uint64_t due = prev + (uint64_t)interval_ms * 1000000u;
     uint64_t lag = now_ns > due ? now_ns - due : 0;
     histogram_observe_ns(&l->hist, due, due + lag);
@@ -32,9 +36,7 @@ void loop_lag_metrics(FILE *f, const struct loop_lag *l)
     histogram_header(f, h,
                      "How late the heartbeat tick ran after its schedule: how long the event "
                      "loop was held.");
-    struct histogram none;
-    histogram_init(&none, bucket_le, LOOP_LAG_BUCKETS); /* no tick yet: every bucket at 0 */
-    histogram_write(f, h, "", l->hist.le ? &l->hist : &none);
+    histogram_write(f, h, "", &l->hist);
     const char *m = "chimera_loop_lag_max_seconds";
     fprintf(f,
             "# HELP %s The longest the heartbeat tick ran late since the node started.\n"

@@ -16,12 +16,15 @@
  * implied): fine below a heartbeat, coarse above an election timeout. */
 #define LOOP_LAG_BUCKETS 12
 
-/* Zero-initialised: no tick yet (the first tick sets the bounds). */
+/* Set up by loop_lag_init: no tick yet. */
 struct loop_lag {
     uint64_t last_ns; /* when the previous tick ran; 0: none yet */
     struct histogram hist;
     uint64_t max_ns;
 };
+
+/* No tick yet, every bucket at 0. */
+void loop_lag_init(struct loop_lag *l);
 
 /* A tick of a timer repeating every interval_ms ran at now_ns (monotonic).
  * Its lag is how much later than one interval after the previous tick it

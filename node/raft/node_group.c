@@ -1,16 +1,26 @@
-/* Group commit on the leader (ledger/group.h has the decisions). Notes,
- * records and the leader's own entries that arrive in one turn of the
- * loop join one ledger batch. At the end of the turn it is written (to the
- * page cache: the loop does not wait for the disk) and its one fdatasync
- * runs on libuv's thread pool; only when that sync returned is the group
- * handed to the core (cons_appended), which counts it as the leader's own
- * match and replicates it. So the leader counts itself in a quorum only
- * for entries on its disk, and heartbeats, votes and requests go on while
- * the disk works. Groups are synced one at a time: what arrives while a
- * sync is under way forms the next group, written when it returns.
- * (Sending a group to the followers before the leader's own sync returned,
- * Raft's §10.2.1, needs the core to count the leader's match apart from its
- * log's end; it does not yet: consensus.h, cons_appended.)
+/* Group commit on the leader (ledger/group.h has the decisions), and the
+ * one sync of the ledger that the leader's groups and a follower's APPENDs
+ * share.
+ *
+ * Notes, records and the leader's own entries that arrive in one turn of
+ * the loop join one ledger batch. At the end of the turn it is written (to
+ * the page cache: the loop does not wait for the disk) and handed to the
+ * core at once (cons_written), which sends it to the followers while the
+ * leader's own sync runs (Raft's §10.2.1): the round trip and the sync
+ * overlap instead of adding up. The core counts the leader's own match only
+ * for what is durable (cons_synced), so a commit still needs a majority of
+ * durable copies.
+ *
+ * Syncs: one fdatasync at a time runs on libuv's thread pool; whatever is
+ * written while it runs (more groups, more APPENDs) is covered by the next
+ * one, started when it returns. So heartbeats, votes and requests go on
+ * while the disk works, and a busy node makes one sync per disk round, not
+ * one per write. A follower's answer that acknowledges entries is held by
+ * the core until the sync covering them returned (persist before
+ * acknowledge, §3.8). A truncation is durable on return
+ * (ledger_truncate_after) and a sync under way then proves nothing beyond
+ * the cut (node_sync_cut). A failed sync ends the process, as on every
+ * path.
  *
  * "End of the turn" is a check handle (after the loop's I/O callbacks,
  * where requests and the thread pool's parsed bodies arrive) and a prepare
@@ -21,14 +31,8 @@
  * Other records (checkpoints, cosignatures, evidence: node_ledger_write)
  * may be written while a group is open; the group is then rebuilt on the
  * new head before it is written (ledger_batch_rebuild; its entries do not
- * depend on those records).
- *
- * Written entries not yet told to the core ("untold") exist only in this
- * node's ledger: they were sent to no one and acknowledged to no one. If
- * this node stops leading their term before their sync returned, they are
- * cut from the ledger (reconcile) before anything else is appended, so the
- * ledger is again exactly the core's log; a follower's log changes come
- * only after that. A failed sync ends the process, as on every path. */
+ * depend on those records). */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,51 +40,6 @@
 #include <unistd.h>
 
 #include "node/raft/raft.h"
-
-/* The group written last is durable: the core may count it. */
-static void told(struct node_raft *r)
-{
-    struct cons_entry end = r->group.sync.end;
-    r->group.sync.untold = false;
-    r->shell.storage_ok(r);
-    struct cons_out out;
-    cons_appended(&r->cons, uv_now(r->base->loop), &end, &out);
-    r->shell.apply(r, &out);
-}
-
-void node_group_abandon(struct node_raft *r)
-{
-    struct node_group *gr = &r->group;
-    if (!gr->sync.untold || !r->ledger)
-        return;
-    gr->sync.untold = false;
-    gr->sync.epoch++; /* a sync under way now proves nothing the core needs */
-    uint64_t last = ledger_last_index(r->ledger);
-    if (last < gr->sync.first)
-        return;
-    enum ledger_error rv = ledger_truncate_after(r->ledger, gr->sync.first - 1);
-    if (rv != LEDGER_OK) {
-        char desc[256];
-        node_fatal(r->base, "ledger: truncate: %s",
-                   ledger_describe(r->ledger, rv, desc, sizeof(desc)));
-    }
-    node_event(r->base, "ledger.truncated", NULL,
-               "dropped entries %" PRIu64 "..%" PRIu64 " (appended as leader of term %" PRIu64
-               ", never replicated: leadership ended before they were durable)",
-               gr->sync.first, last, gr->sync.term);
-}
-
-static bool leads(const struct node_raft *r, uint64_t term)
-{
-    return r->cons.role == CONS_LEADER && r->cons.term == term && !r->base->stopping;
-}
-
-/* Untold entries of a leadership that ended are cut (see the top). */
-static void reconcile(struct node_raft *r)
-{
-    if (r->group.sync.untold && !r->base->stopping && !leads(r, r->group.sync.term))
-        node_group_abandon(r);
-}
 
 static void end_of_turn_check(uv_check_t *h)
 {
@@ -92,13 +51,25 @@ static void end_of_turn_prepare(uv_prepare_t *h)
     node_group_flush(h->data);
 }
 
-static void close_group(struct node_group *gr)
+/* The end-of-turn handles run while a group is open, and only then. */
+static void arm(struct node_group *gr, bool on)
 {
-    gr->g.entries = gr->g.bytes = 0;
-    if (gr->open) {
+    if (!gr->open || gr->armed == on)
+        return;
+    gr->armed = on;
+    if (on) {
+        uv_check_start(&gr->after_poll, end_of_turn_check);
+        uv_prepare_start(&gr->before_poll, end_of_turn_prepare);
+    } else {
         uv_check_stop(&gr->after_poll);
         uv_prepare_stop(&gr->before_poll);
     }
+}
+
+static void close_group(struct node_group *gr)
+{
+    gr->g.entries = gr->g.bytes = 0;
+    arm(gr, false);
 }
 
 /* Entries of a leadership that ended: acknowledged to no one, never
@@ -122,6 +93,12 @@ int node_group_start(struct node_raft *r)
     uv_prepare_init(r->base->loop, &gr->before_poll);
     gr->after_poll.data = gr->before_poll.data = r;
     gr->open = true;
+    gr->armed = false;
+    gr->sync.durable = ledger_last_index(r->ledger);
+    gr->sync.fd = -1;
+    /* Writes are synced off the loop from now on: the core holds what it
+     * would acknowledge before the sync returned (consensus.h). */
+    cons_set_async_sync(&r->cons, true);
     return 0;
 }
 
@@ -130,7 +107,8 @@ void node_group_stop(struct node_raft *r)
     struct node_group *gr = &r->group;
     if (gr->batch && r->ledger)
         drop(r);
-    /* Untold entries stay, as after a crash: uncommitted, this node's only. */
+    /* What is written and not synced stays, as after a crash: acknowledged
+     * by no one. */
     gr->sync.stopped = true;
     if (gr->open) {
         uv_close((uv_handle_t *)&gr->after_poll, NULL);
@@ -154,6 +132,14 @@ static void write_failed(struct node_raft *r, enum ledger_error rv)
     snprintf(why, sizeof(why), "cannot write the ledger: %s",
              ledger_describe(r->ledger, rv, desc, sizeof(desc)));
     r->shell.storage_failed(r, why);
+}
+
+/* The core hears how far the ledger is durable. */
+static void tell_durable(struct node_raft *r)
+{
+    struct cons_out out;
+    cons_synced(&r->cons, uv_now(r->base->loop), r->group.sync.durable, &out);
+    r->shell.apply(r, &out);
 }
 
 /* On a pool thread: touches only the job's fields (struct node_group). */
@@ -186,27 +172,55 @@ static void synced(uv_work_t *w, int status)
     if (gr->sync.stopped)
         return;
     histogram_observe_ns(&r->metrics.fsync, gr->sync.t0, gr->sync.t1);
-    if (gr->sync.work_epoch != gr->sync.epoch)
-        gr->sync.untold = false; /* cut meanwhile (node_group_abandon) */
-    node_group_flush(r);         /* tells the core, then writes what arrived meanwhile */
+    uint64_t upto = gr->sync.target < gr->sync.cut ? gr->sync.target : gr->sync.cut;
+    if (upto > gr->sync.durable)
+        gr->sync.durable = upto;
+    node_sync_kick(r); /* what was written meanwhile */
+    tell_durable(r);
+}
+
+void node_sync_kick(struct node_raft *r)
+{
+    struct node_group *gr = &r->group;
+    if (gr->sync.busy || gr->sync.stopped || !r->ledger || r->base->stopping)
+        return;
+    uint64_t last = ledger_last_index(r->ledger);
+    if (last <= gr->sync.durable)
+        return;
+    int fd = ledger_sync_fd(r->ledger);
+    if (fd < 0) { /* no descriptor to spare: synced here */
+        enum ledger_error rv = ledger_sync_now(r->ledger);
+        if (rv != LEDGER_OK) {
+            char desc[256];
+            node_fatal(r->base, "ledger: %s", ledger_describe(r->ledger, rv, desc, sizeof(desc)));
+        }
+        gr->sync.durable = last;
+        tell_durable(r);
+        return;
+    }
+    gr->sync.fd = fd;
+    gr->sync.target = last;
+    gr->sync.cut = UINT64_MAX;
+    gr->sync.busy = true;
+    gr->sync.work.data = r;
+    /* Fails only for a NULL callback. */
+    uv_queue_work(r->base->loop, &gr->sync.work, sync_on_pool, synced);
+}
+
+void node_sync_cut(struct node_raft *r, uint64_t after)
+{
+    struct node_group *gr = &r->group;
+    if (gr->sync.durable > after)
+        gr->sync.durable = after;
+    if (gr->sync.busy && gr->sync.cut > after)
+        gr->sync.cut = after;
 }
 
 void node_group_flush(struct node_raft *r)
 {
     struct node_group *gr = &r->group;
-    reconcile(r);
-    /* Durable entries wait while leadership is being handed over: the
-     * target was found up to date with the log as it is, and a longer one
-     * could cost it the votes (the transfer's end cuts them, or tells). */
-    if (gr->sync.untold && !gr->sync.busy && leads(r, gr->sync.term) &&
-        !cons_transferring(&r->cons))
-        told(r);
     if (gr->g.entries == 0) {
         close_group(gr);
-        if (gr->sync.untold && !gr->sync.busy && gr->open) { /* look again next turn */
-            uv_check_start(&gr->after_poll, end_of_turn_check);
-            uv_prepare_start(&gr->before_poll, end_of_turn_prepare);
-        }
         return;
     }
     bool leader = r->cons.role == CONS_LEADER && !r->base->stopping;
@@ -214,40 +228,30 @@ void node_group_flush(struct node_raft *r)
         drop(r);
         return;
     }
-    if (gr->sync.busy || gr->sync.untold)
-        return; /* the sync's completion writes it */
+    /* The log stays put while leadership is handed over: the target was
+     * found up to date with it as it is (written if the transfer fails). */
     if (cons_transferring(&r->cons))
-        return; /* the log stays put for the target (written if it fails) */
+        return;
     size_t n = gr->g.entries;
     /* Closed before anything below can append again (the core's output
      * may lead to more entries: they form the next group). */
     close_group(gr);
-    int fd = -1;
     enum ledger_error rv = ledger_batch_rebuild(gr->batch, r->ledger, n);
     if (rv == LEDGER_OK)
-        rv = ledger_append_batch_nosync(r->ledger, gr->batch, &fd);
+        rv = ledger_append_batch_unsynced(r->ledger, gr->batch);
     if (rv != LEDGER_OK) {
         ledger_batch_begin(gr->batch, r->ledger);
         write_failed(r, rv);
         return;
     }
+    r->shell.storage_ok(r);
     struct cons_entry end = {.index = ledger_last_index(r->ledger),
                              .term = ledger_last_term(r->ledger)};
     ledger_head_hash(r->ledger, end.hash);
-    gr->sync.end = end;
-    gr->sync.first = end.index - n + 1;
-    gr->sync.term = r->cons.term;
-    gr->sync.untold = true;
-    if (fd < 0) { /* durable already (no descriptor to spare: synced here) */
-        told(r);
-        return;
-    }
-    gr->sync.fd = fd;
-    gr->sync.busy = true;
-    gr->sync.work_epoch = gr->sync.epoch;
-    gr->sync.work.data = r;
-    /* Fails only for a NULL callback. */
-    uv_queue_work(r->base->loop, &gr->sync.work, sync_on_pool, synced);
+    struct cons_out out;
+    cons_written(&r->cons, uv_now(r->base->loop), &end, &out);
+    r->shell.apply(r, &out);
+    node_sync_kick(r);
 }
 
 int node_group_add(struct node_raft *r, const uint32_t *types, const uint8_t *const *payloads,
@@ -262,7 +266,6 @@ int node_group_add(struct node_raft *r, const uint32_t *types, const uint8_t *co
     size_t bytes = 0;
     for (size_t i = 0; i < count; i++)
         bytes += lens[i];
-    reconcile(r);
     switch (ledger_group_on_append(&gr->g, r->cons.term, count, bytes)) {
     case LEDGER_GROUP_WRITE_FIRST:
         node_group_flush(r);
@@ -306,10 +309,7 @@ int node_group_add(struct node_raft *r, const uint32_t *types, const uint8_t *co
             *first = index;
         *last = index;
     }
-    if (gr->g.entries == 0 && gr->open) {
-        uv_check_start(&gr->after_poll, end_of_turn_check);
-        uv_prepare_start(&gr->before_poll, end_of_turn_prepare);
-    }
+    arm(gr, true);
     gr->g.entries += count;
     gr->g.bytes += bytes;
     raft_metrics_appended(&r->metrics, *last, started);

@@ -106,9 +106,8 @@ bool node_ledger_failed(struct node_raft *r, enum ledger_error rv, const char *w
         snprintf(why, len, "cannot write the ledger: %s", ledger_syserror(e, sys, sizeof(sys)));
     else
         snprintf(why, len, "cannot write the ledger: %s", desc);
-    /* The core goes back to what the ledger holds: not to entries whose
-     * sync may still be under way. */
-    node_group_abandon(r);
+    /* The core goes back to what the ledger holds (what is written and
+     * not yet durable stays not durable: consensus.h, cons_set_log). */
     r->shell.storage_failed(r, why);
     return true;
 }

@@ -1,8 +1,9 @@
 /* Replication: the ledger is the consensus core's log. The core knows
  * entries by metadata only; this file moves the exact bytes between the
  * ledger and the wire, verifies what arrives before the core sees it, and
- * makes the core's log changes durable (one fdatasync per batch) before
- * anything that depends on them is sent.
+ * writes the core's log changes: a truncation durably before anything is
+ * sent, appended entries synced off the loop (node_group.c) while the core
+ * holds the answer that acknowledges them.
  *
  * The election entry's payload (LEDGER_ENTRY_ELECTION) is the msgpack map
  *     {"leader": <node id (str)>, "term": <term (uint)>}
@@ -208,6 +209,7 @@ bool node_repl_apply_log(struct node_raft *r, const struct cons_out *out,
         rv = ledger_truncate_after(r->ledger, out->truncate_after);
         if (rv != LEDGER_OK)
             fatal(r, "truncate", rv);
+        node_sync_cut(r, out->truncate_after);
         node_event(r->base, "ledger.truncated", NULL,
                    "dropped entries %" PRIu64 "..%" PRIu64 " (a conflicting uncommitted suffix)",
                    out->truncate_after + 1, before);
@@ -221,13 +223,17 @@ bool node_repl_apply_log(struct node_raft *r, const struct cons_out *out,
         if (rv != LEDGER_OK)
             fatal(r, "append", rv);
     }
-    rv = ledger_append_batch(r->ledger, r->batch);
+    /* Written, not synced: the core holds its answer until the sync that
+     * covers these entries returned (node_group.c), and the loop goes on
+     * meanwhile. */
+    rv = ledger_append_batch_unsynced(r->ledger, r->batch);
     char why[256];
     if (rv != LEDGER_OK && node_ledger_failed(r, rv, "append", why, sizeof(why)))
         return false; /* nothing is acknowledged; the leader will resend */
     if (rv != LEDGER_OK)
         fatal(r, "append", rv);
     r->shell.storage_ok(r);
+    node_sync_kick(r);
     return true;
 }
 

@@ -55,26 +55,26 @@ struct node_repl_defer {
 };
 
 /* The leader's open group of entries: everything appended in one turn of
- * the loop, written at the end of the turn and synced (one fdatasync) on
- * the thread pool (node_group.c). */
+ * the loop, written at the end of the turn and sent at once (node_group.c).
+ * Every log write, the leader's groups and a follower's APPENDs, is synced
+ * by one fdatasync at a time on the thread pool; what is written while one
+ * runs is covered by the next. */
 struct node_group {
     struct ledger_batch *batch;
     struct ledger_group g;
     uv_prepare_t before_poll; /* appends made in timers, before the loop waits */
     uv_check_t after_poll;    /* appends made in I/O callbacks */
     bool open;                /* the handles are initialized */
-    /* The group written last: in the ledger, synced on the thread pool,
-     * told to the core (cons_appended) only once durable. */
+    bool armed;               /* the handles run (a group is open) */
     struct {
         uv_work_t work;
-        bool busy;    /* the pool holds work: the fields below it are the pool's */
-        bool untold;  /* entries first..end.index are written and not told to the core */
-        bool stopped; /* the node stopped: the completion only closes fd */
-        uint64_t first, term;
-        uint64_t epoch, work_epoch; /* epoch: bumped when untold entries are cut */
-        struct cons_entry end;
-        int fd, rc, err; /* rc, err: the pool's fdatasync */
-        uint64_t t0, t1; /* when it ran (uv_hrtime) */
+        bool busy;        /* the pool holds work: fd, rc, err, t0, t1 are the pool's */
+        bool stopped;     /* the node stopped: the completion only closes fd */
+        uint64_t durable; /* the ledger is durable up to this index */
+        uint64_t target;  /* the sync under way covers entries up to it ... */
+        uint64_t cut;     /* ... except after a truncation made since (UINT64_MAX: none) */
+        int fd, rc, err;  /* rc, err: the pool's fdatasync */
+        uint64_t t0, t1;  /* when it ran (uv_hrtime) */
     } sync;
 };
 
@@ -190,21 +190,24 @@ int node_repl_append_types(struct node_raft *r, const uint32_t *types,
 
 /* Group commit (node_group.c). The leader's entries join the open group
  * (node_repl_append_types): 0 with their indexes, which are theirs once
- * written; -1/-2 as node_repl_append. The group is written, one fdatasync,
- * and handed to the core (which replicates it, one APPEND per follower
- * where it fits) at the end of the loop's turn, or at once by
- * node_group_flush; it is dropped unwritten if this node no longer leads
- * its term by then (what waited on it hears "leadership lost"). */
+ * written; -1/-2 as node_repl_append. The group is written and handed to
+ * the core (cons_written: it replicates at once, §10.2.1) at the end of the
+ * loop's turn, or at once by node_group_flush; it is dropped unwritten if
+ * this node no longer leads its term by then (what waited on it hears
+ * "leadership lost"). */
 int node_group_start(struct node_raft *r);
 void node_group_stop(struct node_raft *r);
 int node_group_add(struct node_raft *r, const uint32_t *types, const uint8_t *const *payloads,
                    const size_t *lens, size_t count, uint64_t *first, uint64_t *last, char *err,
                    size_t errlen);
 void node_group_flush(struct node_raft *r);
-/* The disk refused another write: entries written and not yet told to the
- * core are cut (they were acknowledged to no one) before the core goes
- * back to what the ledger holds. */
-void node_group_abandon(struct node_raft *r);
+/* The ledger grew (a group, or a follower's APPEND, written without a
+ * sync): a sync starts unless one is under way (its completion starts the
+ * next). The core hears what is durable (cons_synced) when it returns. */
+void node_sync_kick(struct node_raft *r);
+/* The ledger was cut after index (durably): a sync under way proves
+ * nothing beyond it. */
+void node_sync_cut(struct node_raft *r, uint64_t after);
 
 /* Feeds the entries after *applied up to commit (at most the ledger's
  * last) to fn in order, for a layer that folds committed entries; fn sets

@@ -25,7 +25,7 @@
 #define MAX_WRITERS 1024
 #define NOTE_BYTES 100
 #define BATCH 100
-#define TARGET_EPS 50000.0
+#define TARGET_EPS 100000.0 /* issue 15: batches of 100 on 3 nodes */
 
 static atomic_bool stop; /* polled by writers between requests */
 
@@ -218,28 +218,93 @@ static void print_level(const struct level_result *r)
 }
 
 /* The leader's loop lag (chimera_loop_lag_seconds: how late each heartbeat
- * tick ran) over a level: ticks, and how many ran within 5 ms and 25 ms. */
+ * tick ran) over a level: the histogram before and after, the difference
+ * is the level's. Quantiles are read as the bound of the bucket they fall
+ * in (so "p99 <= 5 ms"), the max as the bound of the highest bucket used. */
+static const char *const lag_le[] = {"0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025",
+                                     "0.05",   "0.1",   "0.25",   "0.5",   "1",    "2.5"};
+#define LAG_BUCKETS (sizeof(lag_le) / sizeof(lag_le[0]))
 struct lag_snap {
-    double count, le5, le25, max_s;
+    double count, le[LAG_BUCKETS], max_s;
 };
 
+struct lag_figures {
+    double ticks, p50_ms, p99_ms, max_ms, within5; /* ms: bucket bounds; -1: beyond 2.5 s */
+};
+
+/* One sample of text (a /metrics page), 0 when absent. */
+static double sample_in(const char *text, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *line = text; line && *line;) {
+        if (strncmp(line, name, n) == 0 && line[n] == ' ')
+            return atof(line + n + 1);
+        line = strchr(line, '\n');
+        line = line ? line + 1 : NULL;
+    }
+    return 0;
+}
+
+/* From one scrape, so that the count and the buckets agree. */
 static void lag_snap(const struct h_cluster *c, int i, struct lag_snap *s)
 {
     *s = (struct lag_snap){0};
-    h_metric(c, i, "chimera_loop_lag_seconds_count", &s->count);
-    h_metric(c, i, "chimera_loop_lag_seconds_bucket{le=\"0.005\"}", &s->le5);
-    h_metric(c, i, "chimera_loop_lag_seconds_bucket{le=\"0.025\"}", &s->le25);
-    h_metric(c, i, "chimera_loop_lag_max_seconds", &s->max_s);
+    long st = 0;
+    char *text = h_http_get_text(c, i, "/metrics", &st);
+    if (!text || st != 200) {
+        free(text);
+        return;
+    }
+    s->count = sample_in(text, "chimera_loop_lag_seconds_count");
+    for (size_t b = 0; b < LAG_BUCKETS; b++) {
+        char name[96];
+        snprintf(name, sizeof name, "chimera_loop_lag_seconds_bucket{le=\"%s\"}", lag_le[b]);
+        s->le[b] = sample_in(text, name);
+    }
+    s->max_s = sample_in(text, "chimera_loop_lag_max_seconds");
+    free(text);
 }
 
-static void print_lag(const struct lag_snap *a, const struct lag_snap *b)
+/* The bound (ms) of the bucket holding the q-quantile of the level's ticks. */
+static double lag_quantile(const struct lag_snap *a, const struct lag_snap *b, double n, double q)
 {
-    double n = b->count - a->count;
-    if (n <= 0)
+    for (size_t k = 0; k < LAG_BUCKETS; k++)
+        if (b->le[k] - a->le[k] >= q * n)
+            return atof(lag_le[k]) * 1e3;
+    return -1;
+}
+
+static struct lag_figures lag_figures(const struct lag_snap *a, const struct lag_snap *b)
+{
+    struct lag_figures f = {.ticks = b->count - a->count};
+    if (f.ticks <= 0)
+        return f;
+    f.p50_ms = lag_quantile(a, b, f.ticks, 0.5);
+    f.p99_ms = lag_quantile(a, b, f.ticks, 0.99);
+    f.max_ms = lag_quantile(a, b, f.ticks, 1.0);
+    f.within5 = 100.0 * (b->le[3] - a->le[3]) / f.ticks;
+    return f;
+}
+
+static void print_lag(const struct lag_figures *f, const struct lag_snap *b)
+{
+    if (f->ticks <= 0)
         return;
-    printf("%9s loop lag on the leader: %.0f ticks, %.1f%% within 5 ms, %.1f%% within 25 ms; "
-           "max since start %.1f ms\n",
-           "", n, 100.0 * (b->le5 - a->le5) / n, 100.0 * (b->le25 - a->le25) / n, b->max_s * 1e3);
+    printf("%9s leader loop lag under write load: p50 <= %g ms, p99 <= %g ms, max <= %g ms "
+           "(%.0f ticks, %.1f%% within 5 ms; -1: beyond 2.5 s); max since start %.1f ms\n",
+           "", f->p50_ms, f->p99_ms, f->max_ms, f->ticks, f->within5, b->max_s * 1e3);
+}
+
+static double load1(void)
+{
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &l) != 1)
+            l = -1;
+        fclose(f);
+    }
+    return l;
 }
 
 static int nodes = NODES_DEFAULT;
@@ -306,6 +371,8 @@ int main(int argc, char **argv)
     printf("  machine     nproc=%ld; writers and all %d nodes share it\n", nproc, nodes);
 
     struct level_result res[MAX_LEVELS + 1];
+    struct lag_figures lags[MAX_LEVELS + 1];
+    double load_start = load1();
     int done = 0;
     rc = 0;
     levels[nlevels] = 1; /* the batch level */
@@ -323,7 +390,8 @@ int main(int argc, char **argv)
         done++;
         print_level(&res[k]);
         lag_snap(c, leader, &lag1);
-        print_lag(&lag0, &lag1);
+        lags[k] = lag_figures(&lag0, &lag1);
+        print_lag(&lags[k], &lag1);
         for (int i = 0; i < nodes; i++)
             if (!h_node_running(c, i))
                 printf("  warning: %s died (log: %s)\n", c->nodes[i].id, c->nodes[i].log);
@@ -332,10 +400,24 @@ int main(int argc, char **argv)
         printf("\nentries = notes committed (201s x notes per request); conns = new TCP "
                "connections during the level (0 = all kept alive)\n");
         bool batch_done = done == nlevels + 1;
+        /* Issue 15's figures, as its table names them. */
+        printf("\nissue 15 figures (%d nodes, fsync on; load average %.2f at the start, %.2f at "
+               "the end; information only):\n",
+               nodes, load_start, load1());
+        for (int k = 0; k < done; k++) {
+            const struct level_result *r = &res[k];
+            if (r->batch == 1 && r->writers == 64)
+                printf("  64 concurrent single writers   %8.0f notes/s, p99 %.1f ms (target >= "
+                       "20000/s)\n",
+                       r->eps, r->lat.p99_ms);
+            if (r->batch == 1 && r->writers == 64 && lags[k].ticks > 0)
+                printf("  longest loop stall (64 writers) p50 <= %g ms, p99 <= %g ms, max <= %g ms "
+                       "(target p99 <= 5 ms)\n",
+                       lags[k].p50_ms, lags[k].p99_ms, lags[k].max_ms);
+        }
         if (batch_done)
-            printf("target      >%.0f committed entries/s with batching: %s (%.0f/s; "
-                   "information only)\n",
-                   TARGET_EPS, res[nlevels].eps > TARGET_EPS ? "met" : "NOT met", res[nlevels].eps);
+            printf("  batches of %d                %8.0f notes/s, p99 %.1f ms (target >= %.0f/s)\n",
+                   BATCH, res[nlevels].eps, res[nlevels].lat.p99_ms, TARGET_EPS);
         printf("RESULT bench=ledger nodes=%d fsync=on seconds=%d nproc=%ld", nodes, seconds, nproc);
         for (int k = 0; k < done; k++) {
             const struct level_result *r = &res[k];
@@ -347,9 +429,12 @@ int main(int argc, char **argv)
                    p, (unsigned long long)r->lat.n, p, (unsigned long long)r->entries, p,
                    (unsigned long long)r->errors, p, r->eps, p, r->lat.p50_ms, p, r->lat.p90_ms, p,
                    r->lat.p99_ms, p, r->lat.max_ms);
+            printf(" %s_lag_p50_ms=%g %s_lag_p99_ms=%g %s_lag_max_ms=%g", p, lags[k].p50_ms, p,
+                   lags[k].p99_ms, p, lags[k].max_ms);
         }
         if (batch_done)
-            printf(" target_eps=%.0f target_met=%d", TARGET_EPS, res[nlevels].eps > TARGET_EPS);
+            printf(" target_eps=%.0f target_met=%d load_start=%.2f", TARGET_EPS,
+                   res[nlevels].eps > TARGET_EPS, load_start);
         printf("\n");
     }
     return h_bench_finish(c, rc);

@@ -20,13 +20,15 @@
  * log on restart; flip-hash: the recovery flips a bit of a committed entry's
  * hash; ack-early: log changes reach the disk after the out's messages;
  * disk: a leader's shell drops the entries its failed disk refuses without
- * telling the core; tell-early, with --slow-sync: the leader's core hears of
- * its entries before their sync returned; notice-all, with --flap: every node
- * hears of one node's lost connection as its own) to show that the checker catches
- * it. --slow-sync models the node's shell, whose leader syncs off its loop
- * (node/raft/node_group.c): its entries reach its log, its disk and its core
- * only when the sync returns, 1 to 5 ms or often 50 to 100 ms later, and
- * are cut if it no longer leads their term by then. --keep-going reports
+ * telling the core; tell-early, with --slow-sync: the leader's core hears
+ * its entries are durable before their sync returned; ack-unsynced, with
+ * --slow-sync: a follower's core does; notice-all, with --flap: every node
+ * hears of one node's lost connection as its own) to show that the checker
+ * catches it. --slow-sync models the node's shell, which syncs off its loop
+ * (node/raft/node_group.c, §10.2.1): log changes reach mem (and the
+ * leader's go out) at once, the disk when the sync returns, 1 to 5 ms or
+ * often 50 to 100 ms later; the core counts the leader's own match and
+ * lets a follower acknowledge only then. --keep-going reports
  * every failing schedule instead of stopping at the first.
  *
  * Connection loss (--conn-loss): a crashed node's peers hear its
@@ -65,7 +67,7 @@ static void usage(FILE *f)
     fprintf(f, "usage: sim_consensus [--schedules N] [--start S] [--seed S] [--nodes 3|5|7]\n"
                "                     [--trace] [--keep-going] [--break vote|quorum|heal|persist|\n"
                "                     truncate-committed|flip-hash|ack-early|disk|tell-early|\n"
-               "                     notice-all]\n"
+               "                     notice-all, ack-unsynced]\n"
                "                     [--slow-sync] [--conn-loss] [--flap]\n");
 }
 
@@ -244,8 +246,8 @@ static void summary(struct totals *t, double wall)
 int main(int argc, char **argv)
 {
     static const char *const breaks[BREAK_COUNT] = {
-        "none",      "vote",      "quorum", "heal",       "persist",   "truncate-committed",
-        "flip-hash", "ack-early", "disk",   "tell-early", "notice-all"};
+        "none",      "vote",      "quorum", "heal",       "persist",    "truncate-committed",
+        "flip-hash", "ack-early", "disk",   "tell-early", "notice-all", "ack-unsynced"};
     struct sim_opts o;
     int status = sim_opts_parse(&o, argc, argv, "sim_consensus", breaks, BREAK_COUNT, usage);
     if (status >= 0)

@@ -182,6 +182,60 @@ test_a_batch_written_without_its_sync_is_readable_and_leaves_the_sync_to_the_cal
     fx_free(f);
 }
 
+static int count_data_syncs(int fd, enum ledger_sync_what what, void *arg)
+{
+    *(int *)arg += what == LEDGER_SYNC_DATA;
+    return what == LEDGER_SYNC_DATA ? fdatasync(fd) : fsync(fd);
+}
+
+static void test_unsynced_batches_are_covered_by_one_later_sync_descriptor(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new();
+    int syncs = 0;
+    struct ledger_options opt = {.sync = count_syncs, .sync_arg = &syncs};
+    fx_build_small(f, &opt);
+    int before = syncs;
+    for (int k = 10; k <= 12; k++) {
+        fx_begin(f);
+        fx_note(f, 2, k);
+        assert_int_equal(ledger_append_batch_unsynced(f->l, f->b), LEDGER_OK);
+    }
+    assert_int_equal(syncs, before);
+    assert_int_equal(ledger_last_index(f->l), 12);
+    int fd = ledger_sync_fd(f->l);
+    assert_true(fd >= 0);
+    assert_int_equal(fdatasync(fd), 0);
+    close(fd);
+    fx_open(f, &opt);
+    assert_int_equal(ledger_last_index(f->l), 12);
+    struct ledger_verify_report rep;
+    assert_int_equal(verify_dir(f, &rep), LEDGER_VERIFY_OK);
+    fx_free(f);
+}
+
+static void test_a_roll_to_a_new_segment_syncs_the_segment_it_leaves(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new();
+    int data_syncs = 0;
+    /* Every segment is full after one batch: the next one rolls. */
+    struct ledger_options opt = {
+        .sync = count_data_syncs, .sync_arg = &data_syncs, .segment_bytes = 1};
+    fx_build_small(f, &opt);
+    fx_begin(f);
+    fx_note(f, 2, 10);
+    assert_int_equal(ledger_append_batch_unsynced(f->l, f->b), LEDGER_OK);
+    int before = data_syncs;
+    fx_begin(f);
+    fx_note(f, 2, 11);
+    assert_int_equal(ledger_append_batch_unsynced(f->l, f->b), LEDGER_OK);
+    /* Entry 10's segment is synced before 11 goes to a new one: a sync
+     * descriptor taken now covers only the new segment. */
+    assert_int_equal(data_syncs, before + 1);
+    fx_free(f);
+}
+
 static void test_a_sync_that_failed_elsewhere_poisons_the_store(void **state)
 {
     (void)state;
@@ -219,6 +273,8 @@ int main(void)
         cmocka_unit_test(
             test_a_batch_written_without_its_sync_is_readable_and_leaves_the_sync_to_the_caller),
         cmocka_unit_test(test_a_sync_that_failed_elsewhere_poisons_the_store),
+        cmocka_unit_test(test_unsynced_batches_are_covered_by_one_later_sync_descriptor),
+        cmocka_unit_test(test_a_roll_to_a_new_segment_syncs_the_segment_it_leaves),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

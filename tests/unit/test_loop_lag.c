@@ -27,7 +27,8 @@ static char *metrics_text(const struct loop_lag *l)
 static void test_the_first_tick_is_never_late(void **state)
 {
     (void)state;
-    struct loop_lag l = {0};
+    struct loop_lag l;
+    loop_lag_init(&l);
     loop_lag_tick(&l, 5000 * MS, 50);
     assert_int_equal(l.hist.n, 0);
     assert_int_equal(l.max_ns, 0);
@@ -36,7 +37,8 @@ static void test_the_first_tick_is_never_late(void **state)
 static void test_a_tick_one_interval_after_the_last_has_no_lag(void **state)
 {
     (void)state;
-    struct loop_lag l = {0};
+    struct loop_lag l;
+    loop_lag_init(&l);
     loop_lag_tick(&l, 1000 * MS, 50);
     loop_lag_tick(&l, 1050 * MS, 50);
     assert_int_equal(l.hist.n, 1);
@@ -47,7 +49,8 @@ static void test_a_tick_one_interval_after_the_last_has_no_lag(void **state)
 static void test_an_early_tick_counts_as_on_time(void **state)
 {
     (void)state;
-    struct loop_lag l = {0};
+    struct loop_lag l;
+    loop_lag_init(&l);
     loop_lag_tick(&l, 1000 * MS, 50);
     loop_lag_tick(&l, 1049 * MS, 50);
     assert_int_equal(l.hist.count[0], 1);
@@ -57,7 +60,8 @@ static void test_an_early_tick_counts_as_on_time(void **state)
 static void test_a_tick_held_back_by_a_stall_lands_in_its_bucket_and_sets_the_max(void **state)
 {
     (void)state;
-    struct loop_lag l = {0};
+    struct loop_lag l;
+    loop_lag_init(&l);
     loop_lag_tick(&l, 1000 * MS, 50);
     loop_lag_tick(&l, 1250 * MS, 50); /* 200 ms late: the 0.25 s bucket */
     int b = 0;
@@ -74,7 +78,8 @@ static void test_a_tick_held_back_by_a_stall_lands_in_its_bucket_and_sets_the_ma
 static void test_a_lag_beyond_the_last_bound_counts_in_plus_inf_only(void **state)
 {
     (void)state;
-    struct loop_lag l = {0};
+    struct loop_lag l;
+    loop_lag_init(&l);
     loop_lag_tick(&l, 1000 * MS, 50);
     loop_lag_tick(&l, 11050 * MS, 50);
     assert_int_equal(l.hist.count[LOOP_LAG_BUCKETS], 1);
@@ -84,10 +89,23 @@ static void test_a_lag_beyond_the_last_bound_counts_in_plus_inf_only(void **stat
     free(t);
 }
 
+static void test_metrics_before_any_tick_print_every_bucket_at_zero(void **state)
+{
+    (void)state;
+    struct loop_lag l;
+    loop_lag_init(&l);
+    char *t = metrics_text(&l);
+    assert_non_null(strstr(t, "chimera_loop_lag_seconds_bucket{le=\"0.0005\"} 0\n"));
+    assert_non_null(strstr(t, "chimera_loop_lag_seconds_bucket{le=\"+Inf\"} 0\n"));
+    assert_non_null(strstr(t, "chimera_loop_lag_seconds_count 0\n"));
+    free(t);
+}
+
 static void test_metrics_print_a_cumulative_histogram_sum_count_and_max(void **state)
 {
     (void)state;
-    struct loop_lag l = {0};
+    struct loop_lag l;
+    loop_lag_init(&l);
     loop_lag_tick(&l, 1000 * MS, 50);
     loop_lag_tick(&l, 1050 * MS, 50);
     loop_lag_tick(&l, 1103 * MS, 50); /* 3 ms */
@@ -114,6 +132,7 @@ int main(void)
         cmocka_unit_test(test_an_early_tick_counts_as_on_time),
         cmocka_unit_test(test_a_tick_held_back_by_a_stall_lands_in_its_bucket_and_sets_the_max),
         cmocka_unit_test(test_a_lag_beyond_the_last_bound_counts_in_plus_inf_only),
+        cmocka_unit_test(test_metrics_before_any_tick_print_every_bucket_at_zero),
         cmocka_unit_test(test_metrics_print_a_cumulative_histogram_sum_count_and_max),
     };
     return cmocka_run_group_tests_name("loop_lag", tests, NULL, NULL);

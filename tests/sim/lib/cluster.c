@@ -134,8 +134,9 @@ void sim_crash(struct sim *s, int i)
         nd->last_leader_at = s->now;
     nd->up = false;
     nd->inc++;
-    nd->mem.len = 0; /* what was not synced is gone (nothing, unless broken) */
-    nd->pending.len = 0;
+    nd->mem.len = 0;             /* what was not synced is gone */
+    if (nd->held > nd->disk.len) /* slow syncs: held, but never acknowledged */
+        nd->held = nd->disk.len;
     nd->sync_at = NET_NEVER;
     size_t lost = net_purge_to(&s->net, i);
     s->st.dropped_crash += lost;
@@ -186,6 +187,7 @@ void sim_restart(struct sim *s, int i)
     nd->up = true;
     nd->refused = false; /* a new process: nothing refused it yet */
     log_attach(s, i);
+    cons_set_async_sync(&nd->c, s->slow_sync);
     nd->role = nd->c.role;
     nd->term = nd->c.term;
     s->st.restarts++;
@@ -327,9 +329,12 @@ static void storage_failed(struct sim *s, int i)
         nd->last_leader_at = s->now;
         s->st.disk_stepdowns++;
     }
+    /* The refused write was undone; what was written before stays (with
+     * slow syncs, maybe not yet durable: a sync under way covers it). */
+    const struct sim_log *l = s->slow_sync ? &nd->mem : &nd->disk;
     struct cons_entry last = {0};
-    if (nd->disk.len)
-        last = nd->disk.v[nd->disk.len - 1].e;
+    if (l->len)
+        last = l->v[l->len - 1].e;
     sim_tracef(s,
                "n%d's disk refuses a write (%s term=%" PRIu64 "): back to term=%" PRIu64
                " vote=%d last=%" PRIu64,
@@ -373,56 +378,96 @@ static uint64_t sync_delay(struct sim *s)
                                        : rng_range(&s->rng, 1, 5);
 }
 
-/* The leader's core hears of its entries up to last. */
-static void tell(struct sim *s, int i, const struct cons_entry *last)
+/* Slow syncs (--slow-sync) model the node's shell (node/raft/node_group.c):
+ * every node writes its log changes to mem at once and syncs them to disk
+ * off its loop, one sync at a time, each covering what was written before
+ * it began; the core runs with async sync (consensus.h): the leader sends
+ * what it wrote at once (cons_written) and counts itself once the sync
+ * returned (cons_synced), a follower's answers wait in the core until
+ * then. A truncation reaches the disk at once, and a sync under way proves
+ * nothing beyond it (sync_cut). */
+static void sync_kick(struct sim *s, int i)
 {
-    storage_ok(s, i);
+    struct sim_node *nd = &s->nodes[i];
+    if (nd->sync_at != NET_NEVER || nd->mem.len <= nd->disk.len)
+        return;
+    nd->sync_at = s->now + sync_delay(s);
+    nd->sync_to = nd->mem.len;
+    nd->sync_cut = UINT64_MAX;
+    sim_tracef(s, "n%d syncs entries up to %" PRIu64 "; returns at %" PRIu64, i, nd->sync_to,
+               nd->sync_at);
+}
+
+/* The core of node i hears that its log is durable up to index. */
+static void tell_synced(struct sim *s, int i, uint64_t index)
+{
     struct cons_out out;
     memset(&out, 0, sizeof out);
-    cons_appended(&s->nodes[i].c, s->now, last, &out);
+    cons_synced(&s->nodes[i].c, s->now, index, &out);
     route(s, i, &out);
 }
 
-/* Slow syncs: the leader's shell writes count entries and syncs them off
- * its loop; the core hears of them when the sync returns (sync_done). */
+/* The broken shells of --break tell-early (a leader) and ack-unsynced (a
+ * follower) tell their core that what they just wrote is durable. */
+static void break_synced(struct sim *s, int i, bool leader)
+{
+    struct sim_node *nd = &s->nodes[i];
+    if ((leader && s->brk != BREAK_TELL_EARLY) || (!leader && s->brk != BREAK_ACK_UNSYNCED) ||
+        nd->mem.len <= nd->disk.len)
+        return;
+    sim_tracef(s, "break: n%d's core hears entries up to %" PRIu64 " are durable before its sync",
+               i, nd->mem.len);
+    tell_synced(s, i, nd->mem.len);
+}
+
+/* Slow syncs: the leader's shell writes count entries, hands them to the
+ * core at once and syncs them off its loop. */
 static void leader_write(struct sim *s, int i, uint64_t count, bool noop)
 {
     struct sim_node *nd = &s->nodes[i];
-    log_leader_write(s, i, count, noop);
-    nd->sync_at = s->now + sync_delay(s);
-    nd->sync_term = nd->c.term;
-    nd->sync_from = nd->mem.len + 1;
-    sim_tracef(s, "n%d writes %" PRIu64 " entries up to %" PRIu64 "; synced at %" PRIu64, i, count,
-               nd->mem.len + nd->pending.len, nd->sync_at);
-    if (s->brk != BREAK_TELL_EARLY)
-        return;
     struct cons_entry last;
-    log_leader_synced(s, i, false, &last);
-    sim_tracef(s, "break: n%d's core hears of them before their sync", i);
-    tell(s, i, &last);
+    log_leader_write(s, i, count, noop, &last);
+    sim_tracef(s, "n%d writes %" PRIu64 " entries up to %" PRIu64 " in term %" PRIu64, i, count,
+               last.index, last.term);
+    storage_ok(s, i);
+    struct cons_out out;
+    memset(&out, 0, sizeof out);
+    cons_written(&nd->c, s->now, &last, &out);
+    route(s, i, &out);
+    if (s->failed)
+        return;
+    sync_kick(s, i);
+    break_synced(s, i, true);
 }
 
 static void sync_done(struct sim *s, int i)
 {
     struct sim_node *nd = &s->nodes[i];
     nd->sync_at = NET_NEVER;
-    if (s->brk == BREAK_TELL_EARLY) {
-        if (nd->mem.len >= nd->sync_from)
-            log_copy(&nd->disk, &nd->mem, nd->sync_from);
-        return;
+    uint64_t upto = nd->sync_to < nd->sync_cut ? nd->sync_to : nd->sync_cut;
+    if (upto > nd->mem.len)
+        upto = nd->mem.len;
+    if (upto > nd->disk.len) {
+        log_copy(&nd->disk, &nd->mem, nd->disk.len + 1);
+        log_cut(&nd->disk, upto);
     }
-    if (nd->c.role != CONS_LEADER || nd->c.term != nd->sync_term) {
-        sim_tracef(s,
-                   "n%d's sync returned after its leadership of term %" PRIu64 " ended: %" PRIu64
-                   " entries cut",
-                   i, nd->sync_term, nd->pending.len);
-        nd->pending.len = 0;
-        return;
+    sim_tracef(s, "n%d's sync returned: durable up to %" PRIu64, i, upto);
+    sync_kick(s, i);
+    tell_synced(s, i, upto);
+}
+
+/* Slow syncs: a follower's log changes of out. A truncation is durable at
+ * once (and cuts what a sync under way may claim); appended entries wait
+ * for the next sync. */
+static void follower_wrote(struct sim *s, int i, const struct cons_out *out)
+{
+    struct sim_node *nd = &s->nodes[i];
+    if (out->truncate) {
+        log_cut(&nd->disk, out->truncate_after);
+        if (nd->sync_cut > out->truncate_after)
+            nd->sync_cut = out->truncate_after;
     }
-    struct cons_entry last;
-    log_leader_synced(s, i, true, &last);
-    sim_tracef(s, "n%d's sync returned: its core hears of entries up to %" PRIu64, i, last.index);
-    tell(s, i, &last);
+    sync_kick(s, i);
 }
 
 /* Right after a node becomes leader, its shell appends the entry recording
@@ -436,8 +481,6 @@ static void election_entry(struct sim *s, int i)
     if (leader_append_refused(s, i))
         return;
     if (s->slow_sync) {
-        /* What an earlier leadership wrote and did not sync is cut first. */
-        nd->pending.len = 0;
         leader_write(s, i, 1, true);
         return;
     }
@@ -476,7 +519,9 @@ static void route_src(struct sim *s, int i, const struct cons_out *out, const st
     uint64_t changed = apply_log(s, i, out, src);
     if (s->failed)
         return;
-    if (changed && s->brk != BREAK_ACK_EARLY)
+    if (changed && s->slow_sync)
+        follower_wrote(s, i, out);
+    else if (changed && s->brk != BREAK_ACK_EARLY)
         log_copy(&nd->disk, &nd->mem, changed);
     if (changed)
         check_log_changed(s, i, changed);
@@ -509,6 +554,8 @@ static void route_src(struct sim *s, int i, const struct cons_out *out, const st
     }
     if (out->append_count || (out->probe_storage && !nd->disk_bad))
         storage_ok(s, i);
+    if (out->append_count && s->slow_sync)
+        break_synced(s, i, false);
     if (out->commit && !s->failed)
         check_log_commit(s, i, out->commit);
     if (out->transfer_end != CONS_TRANSFER_NONE) {
@@ -617,10 +664,6 @@ static void propose(struct sim *s)
     if (!k)
         return;
     int i = cand[rng_below(&s->rng, (uint64_t)k)];
-    /* A sync under way: the shell writes what arrives meanwhile with the
-     * next group; the workload simply proposes later. */
-    if (s->slow_sync && s->nodes[i].sync_at != NET_NEVER)
-        return;
     if (leader_append_refused(s, i))
         return;
     uint64_t count = log_next_batch(s);
@@ -718,6 +761,8 @@ int sim_run(struct sim *s)
      * loop would otherwise never let the clock move). */
     const uint64_t max_same_instant = 100000;
     uint64_t same = 0;
+    for (int i = 0; i < s->n; i++)
+        cons_set_async_sync(&s->nodes[i].c, s->slow_sync);
     check_step(s);
     while (!s->failed) {
         uint64_t t_fault =

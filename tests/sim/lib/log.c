@@ -125,52 +125,28 @@ void log_leader_append(struct sim *s, int i, uint64_t count, bool noop, struct c
 {
     struct sim_node *nd = &s->nodes[i];
     uint64_t from = nd->mem.len + 1;
+    log_leader_write(s, i, count, noop, last);
+    /* Durable before the core hears of it (cons_appended's contract). */
+    log_copy(&nd->disk, &nd->mem, from);
+}
+
+/* Slow syncs: written to mem only; the disk gets them when a sync returns
+ * (cluster.c, sync_done). */
+void log_leader_write(struct sim *s, int i, uint64_t count, bool noop, struct cons_entry *last)
+{
+    struct sim_node *nd = &s->nodes[i];
+    uint64_t from = nd->mem.len + 1;
     for (uint64_t k = 0; k < count; k++) {
         struct sim_ent e = {.e = {.index = nd->mem.len + 1, .term = nd->c.term},
                             .payload = new_payload(s, noop)};
         log_hash(log_hash_at(&nd->mem, nd->mem.len), e.e.term, e.payload, e.e.hash);
         log_push(&nd->mem, &e);
     }
-    /* Durable before the core hears of it (cons_appended's contract). */
-    log_copy(&nd->disk, &nd->mem, from);
     *last = nd->mem.v[nd->mem.len - 1].e;
     if (noop)
         s->st.noops += count;
     else
         s->st.proposed += count;
-    if (nd->mem.len > s->st.max_log)
-        s->st.max_log = nd->mem.len;
-    check_log_changed(s, i, from);
-}
-
-void log_leader_write(struct sim *s, int i, uint64_t count, bool noop)
-{
-    struct sim_node *nd = &s->nodes[i];
-    for (uint64_t k = 0; k < count; k++) {
-        uint64_t at = nd->mem.len + nd->pending.len;
-        const uint8_t *prev = nd->pending.len ? nd->pending.v[nd->pending.len - 1].e.hash
-                                              : log_hash_at(&nd->mem, nd->mem.len);
-        struct sim_ent e = {.e = {.index = at + 1, .term = nd->c.term},
-                            .payload = new_payload(s, noop)};
-        log_hash(prev, e.e.term, e.payload, e.e.hash);
-        log_push(&nd->pending, &e);
-    }
-    if (noop)
-        s->st.noops += count;
-    else
-        s->st.proposed += count;
-}
-
-void log_leader_synced(struct sim *s, int i, bool durable, struct cons_entry *last)
-{
-    struct sim_node *nd = &s->nodes[i];
-    uint64_t from = nd->mem.len + 1;
-    for (uint64_t k = 0; k < nd->pending.len; k++)
-        log_push(&nd->mem, &nd->pending.v[k]);
-    nd->pending.len = 0;
-    if (durable)
-        log_copy(&nd->disk, &nd->mem, from);
-    *last = nd->mem.v[nd->mem.len - 1].e;
     if (nd->mem.len > s->st.max_log)
         s->st.max_log = nd->mem.len;
     check_log_changed(s, i, from);
@@ -199,7 +175,6 @@ void log_free_all(struct sim *s)
     for (int i = 0; i < SIM_MAX_NODES; i++) {
         log_free(&s->nodes[i].mem);
         log_free(&s->nodes[i].disk);
-        log_free(&s->nodes[i].pending);
     }
     log_free(&s->committed);
     free(s->propose_at);

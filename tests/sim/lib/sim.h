@@ -60,13 +60,18 @@ enum sim_break {
     /* A leader's shell drops what its disk refuses and tells the core
      * nothing (no cons_storage_failed): the leader stays leader. */
     BREAK_DISK,
-    /* With slow syncs: the leader's shell tells the core of its entries when
-     * they are written, before their sync returned (not §10.2.1's "send
-     * in parallel", which counts the leader only once durable). */
+    /* With slow syncs: the leader's shell tells its core that entries are
+     * durable when they are written, before their sync returned: it counts
+     * itself in a quorum too early (§10.2.1 sends in parallel, but counts
+     * the leader only once durable). */
     BREAK_TELL_EARLY,
     /* The shell hears of one node's lost connection to a peer as every
      * node's (cons_peer_lost everywhere): with --flap, an election storm. */
     BREAK_NOTICE_ALL,
+    /* With slow syncs: a follower's shell tells its core that appended
+     * entries are durable before their sync returned: it acknowledges them
+     * too early (L4). */
+    BREAK_ACK_UNSYNCED,
     BREAK_COUNT
 };
 
@@ -128,13 +133,11 @@ struct sim_node {
      * it told the core: cons_storage_failed, then cons_storage_ok). */
     bool disk_bad, refused;
     /* Slow syncs (struct sim, slow_sync): as the node's shell does
-     * (node/raft/node_group.c), a leader's entries are written (pending:
-     * after mem, neither in the core's log nor on disk) and synced off the
-     * loop; at sync_at (NET_NEVER: none under way) they reach mem and disk
-     * and the core hears of them, if the node still leads sync_term; else
-     * they are cut. sync_from: where the broken shell's entries start. */
-    struct sim_log pending;
-    uint64_t sync_at, sync_term, sync_from;
+     * (node/raft/node_group.c), log changes reach mem at once and disk when
+     * a sync returns, at sync_at (NET_NEVER: none under way); it covers
+     * mem up to sync_to as it was when it began, except past sync_cut (a
+     * truncation made since; UINT64_MAX: none). */
+    uint64_t sync_at, sync_to, sync_cut;
 };
 
 struct sim_stats {
@@ -192,7 +195,7 @@ struct sim {
 
     /* The workload and the replication checker. */
     uint64_t next_propose_at, propose_gap_max, budget;
-    /* The leader's sync runs off its loop and may be slow (see sim_node). */
+    /* Every node syncs off its loop, sometimes slowly (see sim_node). */
     bool slow_sync;
     bool burst_done;
     uint64_t *propose_at; /* payload id -> time proposed (NET_NEVER: a no-op) */
@@ -255,11 +258,9 @@ void log_leader_append(struct sim *s, int i, uint64_t count, bool noop, struct c
 /* Draws the next proposal: a batch size, or 0 when the budget is spent. */
 uint64_t log_next_batch(struct sim *s);
 void log_free_all(struct sim *s);
-/* Slow syncs: the leader writes count entries after its log and what it
- * wrote before (into pending); then, once synced, they join its log (on
- * disk unless durable is false: the broken shell's early telling). */
-void log_leader_write(struct sim *s, int i, uint64_t count, bool noop);
-void log_leader_synced(struct sim *s, int i, bool durable, struct cons_entry *last);
+/* The same, written to mem only (slow syncs: the disk gets them when a
+ * sync returns). */
+void log_leader_write(struct sim *s, int i, uint64_t count, bool noop, struct cons_entry *last);
 
 /* lib/check_log.c: L1-L5 (see there). */
 void check_log_changed(struct sim *s, int i, uint64_t from);
