@@ -130,20 +130,25 @@ static bool log_ok(const struct cons *c, const struct cons_msg *m)
  * removed or partitioned server cannot depose a working leader. The leader
  * itself counts as being in a lease; check-quorum (§6.2) ends that lease when
  * it loses its majority. */
+static bool heard_leader_lately(const struct cons *c, uint64_t now)
+{
+    if (c->leader == CONS_NONE || !c->heard_leader)
+        return false;
+    return now < c->last_leader_contact || now - c->last_leader_contact < cons_timeout_ms(c);
+}
+
 static bool in_lease(const struct cons *c, uint64_t now)
 {
     if (c->role == CONS_LEADER)
         return true;
-    if (c->leader == CONS_NONE || !c->heard_leader)
+    if (!heard_leader_lately(c, now))
         return false;
     /* The connection to the leader dropped and nothing came from it since
      * (cons_peer_lost): its process most likely died, which closes every
      * connection at once, so the other followers see the same and a quick
      * election needs their grants. A leader that lives on is heard again
      * by its next heartbeat, which restores the lease. */
-    if (c->link_down[c->leader] && c->last_leader_contact <= c->link_lost_at[c->leader])
-        return false;
-    return now < c->last_leader_contact || now - c->last_leader_contact < cons_timeout_ms(c);
+    return !(c->link_down[c->leader] && c->last_leader_contact <= c->link_lost_at[c->leader]);
 }
 
 /* §6.2 check-quorum: the leader stays a leader only while a majority (itself
@@ -628,7 +633,13 @@ bool cons_read_only(const struct cons *c, uint64_t now_ms)
 {
     if (c->role == CONS_LEADER)
         return now_ms >= c->quorum_check_due;
-    return !in_lease(c, now_ms);
+    /* Only silence makes a follower read-only, as before connection loss
+     * was heard of: a connection closed and replaced (a redial, a stale one
+     * closed after a partition healed) while the leader's heartbeats go on
+     * must not flip it, and with it /health/ready. The lost connection only
+     * ends the lease for votes (in_lease), which is what a quick election
+     * needs. */
+    return !heard_leader_lately(c, now_ms);
 }
 
 int32_t cons_quorum(const struct cons *c)

@@ -193,6 +193,18 @@ static void test_a_voter_that_lost_its_own_connection_to_the_leader_grants_the_p
     assert_true(r->granted);
 }
 
+/* A connection closed and replaced (a redial after a partition healed)
+ * while the leader is still heard: /health/ready must not flip. */
+static void
+test_a_follower_that_lost_its_connection_to_the_leader_is_not_read_only_by_it(void **state)
+{
+    (void)state;
+    struct cons c;
+    follower_of_1(&c, 2);
+    cons_peer_lost(&c, START + 3, 1);
+    assert_false(cons_read_only(&c, START + 4));
+}
+
 static void test_a_voter_that_lost_its_leader_grants_the_vote_that_follows(void **state)
 {
     (void)state;
@@ -359,6 +371,8 @@ int main(void)
         cmocka_unit_test(test_a_voter_that_still_hears_its_leader_refuses_the_prevote),
         cmocka_unit_test(
             test_a_voter_that_lost_its_own_connection_to_the_leader_grants_the_prevote),
+        cmocka_unit_test(
+            test_a_follower_that_lost_its_connection_to_the_leader_is_not_read_only_by_it),
         cmocka_unit_test(test_a_voter_that_lost_its_leader_grants_the_vote_that_follows),
         cmocka_unit_test(test_a_voter_that_heard_its_leader_since_the_drop_refuses_the_prevote),
         cmocka_unit_test(test_granting_a_lower_numbered_followers_prevote_calls_off_the_early_one),
