@@ -208,6 +208,11 @@ static void on_pipe_removed(nng_pipe p, nng_pipe_ev ev, void *arg)
     int i = find_inbound(t, p);
     if (i >= 0) {
         int peer = t->in[i].vouched ? t->in[i].peer : -1;
+        /* The peer already reconnected (it closed a stale connection and
+         * redialed): the old one's end is no loss. */
+        for (int j = 0; j < t->nin && peer >= 0; j++)
+            if (j != i && t->in[j].vouched && t->in[j].peer == peer)
+                peer = -1;
         if (peer >= 0 && peer < t->nout) {
             t->out[peer].losses++;
             if (!t->stopping)
