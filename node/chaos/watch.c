@@ -220,27 +220,35 @@ void watch_verdict(struct watch *w, const char *service, enum wt_verdict v)
     step(w, &ev);
 }
 
-/* Marked processes that are not in the group of a service of this node. */
+/* Marked processes that are not in the group of a service of this node.
+ * Processes already found unmarked are not read again (w->scan,
+ * chaos/watchtower_scan.h): an idle node's scan is a listing of /proc. */
 static void scan_strays(struct watch *w)
 {
     DIR *d = opendir("/proc");
     if (!d)
         return;
-    const char *mark = deploy_run_mark(w->dp);
+    const char *mark = w->mark; /* deploy_run_mark's realpath is the same each time */
     size_t mlen = strlen(mark);
     pid_t self = getpid();
+    wt_scan_begin(&w->scan);
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         char *end;
         long pid = strtol(e->d_name, &end, 10);
-        if (*end || pid <= 0 || pid == self)
+        if (*end || pid <= 0 || pid == self || !wt_scan_check(&w->scan, pid, e->d_ino))
             continue;
         pid_t pg = getpgid((pid_t)pid);
-        if (pg < 0 || deploy_run_owns_group(w->dp, pg) || !drv_pid_has_mark(pid, mark, mlen))
+        if (pg < 0 || deploy_run_owns_group(w->dp, pg))
             continue;
+        if (!drv_pid_has_mark(pid, mark, mlen)) {
+            wt_scan_unmarked(&w->scan, pid, e->d_ino);
+            continue;
+        }
         step(w, &(struct wt_event){.kind = WT_EV_MARKED, .pid = pid});
     }
     closedir(d);
+    wt_scan_end(&w->scan);
 }
 
 void watch_tick(struct watch *w)
@@ -291,6 +299,7 @@ int watch_start(struct watch *w, struct node_base *base, struct node_raft *raft,
     w->timer.data = w;
     w->timer_at = UINT64_MAX;
     w->scan_due = now_ms(w) + WATCH_SCAN_EVERY_MS;
+    w->mark = deploy_run_mark(dp);
     dp->obs = (struct deploy_observer){.arg = w,
                                        .release = on_release,
                                        .started = on_started,

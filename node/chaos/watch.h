@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "chaos/watchtower.h"
+#include "chaos/watchtower_scan.h"
 #include "node/base/base.h"
 #include "node/base/histogram.h"
 #include "node/deploy/deploy.h"
@@ -73,6 +74,8 @@ struct watch {
     uint64_t scan_due, tick_due;
     struct watch_stray strays[WATCH_MAX_STRAYS];
     size_t nstrays;
+    struct wt_scan scan; /* processes known to carry no mark */
+    const char *mark;    /* deploy_run_mark: the environment entry of this node's services */
     struct wt_recovery recent[WATCH_RECENT]; /* a ring, newest at (next - 1) */
     size_t nrecent, next;
     uint64_t restarts_total;

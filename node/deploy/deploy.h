@@ -97,10 +97,10 @@ struct deploy_run {
     struct deploy_service_run svc[MANIFEST_MAX_SERVICES];
     size_t nsvc;
     uint64_t min_healthy_ms;
-    struct verdict verdict; /* the node's health, as last judged (verdict.h) */
-    uint64_t report_due;
-    struct release_watch watch; /* leader: the members' release health, as events */
-    struct health_checker *hc;  /* the HTTP health checks of the services here */
+    struct verdict verdict;          /* the node's health, as last judged (verdict.h) */
+    struct run_plan_reports reports; /* what the leader was last told, and when */
+    struct release_watch watch;      /* leader: the members' release health, as events */
+    struct health_checker *hc;       /* the HTTP health checks of the services here */
 };
 
 /* Who watches the release running here (the recovery watchtower,

@@ -21,8 +21,8 @@
  *
  * Report messages (ENV_LEDGER): [5, deployment, health, healthy_for_ms,
  * detail, gen]: what runs here (gen: the decision it answers, see
- * pl_desired_gen), sent to the leader on every change and every
- * RUN_PLAN_REPORT_EVERY_MS. */
+ * pl_desired_gen), sent to the leader on every change (of what it says, or
+ * of the leader) and otherwise every RUN_PLAN_REPORT_EVERY_MS. */
 #include <limits.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -73,7 +73,7 @@ static void set_health(struct node_deploy *dp, enum pl_health h, uint64_t since,
     struct deploy_run *r = &dp->run;
     struct verdict_news news = verdict_set(&r->verdict, h, since, detail);
     if (news.report)
-        r->report_due = 0; /* tell the leader now */
+        r->reports.due = 0; /* tell the leader now */
     if (news.event)
         node_event(dp->base, news.event, NULL, "%s: release of %s %s%s%s", dp->base->cfg.id,
                    r->plan.running, pl_health_name(h), detail[0] ? ": " : "", detail);
@@ -388,13 +388,20 @@ static void lead_report(struct node_deploy *dp, size_t idx, const char *dep, siz
 static void send_report(struct node_deploy *dp)
 {
     struct deploy_run *r = &dp->run;
-    if (!run_plan_report_due(&r->report_due, uv_now(dp->base->loop)))
-        return;
     const char *running = r->plan.running, *detail = r->verdict.detail;
     enum pl_health h = running[0] ? r->verdict.health : PL_H_NONE;
+    int32_t leader = dp->raft->cons.leader;
+    struct run_plan_said says = {.health = h,
+                                 .healthy_since = h == PL_H_HEALTHY ? r->verdict.healthy_since : 0,
+                                 .gen = r->plan.gen,
+                                 .leader = leader,
+                                 .term = dp->raft->cons.term};
+    snprintf(says.deployment, sizeof(says.deployment), "%s", running);
+    snprintf(says.detail, sizeof(says.detail), "%s", detail);
+    if (!run_plan_report_due(&r->reports, &says, uv_now(dp->base->loop)))
+        return;
     uint64_t healthy_for =
         verdict_healthy_for(h, r->verdict.healthy_since, (uint64_t)node_wall_ms());
-    int32_t leader = dp->raft->cons.leader;
     if (leader == dp->raft->cons.cfg.self) {
         lead_report(dp, dp->base->peers.self, running, strlen(running), h, healthy_for, detail,
                     strlen(detail), r->plan.gen);

@@ -12,8 +12,14 @@
 
 #define MAX_PIPES (TRANSPORT_MAX_PIPES_PER_PEER * TRANSPORT_MAX_PEERS + TRANSPORT_SPARE_PIPES)
 #define IDLE_SCAN_MS 1000
+/* Overridable for the test of a redial on hearing a peer
+ * (test_transport_redial), whose backoff never runs out. */
+#ifndef RECONNECT_MIN_MS
 #define RECONNECT_MIN_MS 50
+#endif
+#ifndef RECONNECT_MAX_MS
 #define RECONNECT_MAX_MS 1000
+#endif
 #define SEND_QUEUE_MSGS 128
 #define CLOSE_QUEUE_MIN TRANSPORT_MAX_PEERS
 #define LIVE_SCANS_PER_WINDOW 4
@@ -130,9 +136,12 @@ static int find_inbound(const struct transport *t, nng_pipe p)
     return -1;
 }
 
+static void replace_outboxes(struct transport *t);
+
 void transport_heard(struct transport *t, int peer)
 {
     nng_time now = nng_clock();
+    bool redial = false;
     nng_mtx_lock(t->mtx);
     int i = find_inbound(t, t->delivering);
     if (i >= 0) {
@@ -140,10 +149,21 @@ void transport_heard(struct transport *t, int peer)
         t->in[i].vouched = true;
         t->in[i].peer = peer;
     }
-    if (peer >= 0 && peer < t->nout)
-        transport_live_heard(&t->out[peer].live, (uint32_t)nng_pipe_id(t->delivering), now,
-                             t->stale_ms);
+    if (peer >= 0 && peer < t->nout) {
+        struct outbox *o = &t->out[peer];
+        transport_live_heard(&o->live, (uint32_t)nng_pipe_id(t->delivering), now, t->stale_ms);
+        /* It is back (a restart) while our dialer still backs off:
+         * transport_live.h. A socket without a connection holds nothing to
+         * lose. */
+        if (!o->replace &&
+            transport_live_redial_on_heard(&o->live, now, TRANSPORT_LIVE_REDIAL_MIN_MS)) {
+            o->replace = true;
+            redial = true;
+        }
+    }
     nng_mtx_unlock(t->mtx);
+    if (redial)
+        replace_outboxes(t);
 }
 
 /* The connection to give up at the cap: the oldest that never delivered an
@@ -261,8 +281,6 @@ static void report_all(struct transport *t)
     if (say_idle && t->notice)
         t->notice(t->notice_ctx, "transport.connection_idle", idle);
 }
-
-static void replace_outboxes(struct transport *t);
 
 /* Tells the link callback what changed since it was last told: a loss
  * first (even if the connection is back already: the layer above may

@@ -64,7 +64,9 @@ int transport_send(struct transport *t, int idx, const void *buf, size_t len);
 /* Called from on_recv when the message it is handling proved authentic:
  * its connection is a peer's (kept at the cap, not idle), and peer (an index
  * from transport_add_peer, or -1 when it is none) is alive: see
- * transport_set_stale_ms. */
+ * transport_set_stale_ms. A peer heard while our connection to it is down
+ * (it restarted) is redialed at once, not when the dialer's backoff runs
+ * out (transport_live_redial_on_heard). */
 void transport_heard(struct transport *t, int peer);
 
 /* Outgoing connections are black-holed when their path goes away without a

@@ -18,6 +18,14 @@ void transport_live_down(struct transport_live *l)
     l->peer_redialed = false;
 }
 
+bool transport_live_redial_on_heard(struct transport_live *l, uint64_t now, uint64_t min_ms)
+{
+    if (l->up || now < l->redial_at)
+        return false;
+    l->redial_at = now + min_ms;
+    return true;
+}
+
 void transport_live_sent(struct transport_live *l, uint64_t now)
 {
     l->sent = now;

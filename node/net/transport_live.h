@@ -32,6 +32,7 @@ struct transport_live {
     uint64_t sent;      /* last message we sent it; 0: never */
     uint32_t heard_on;  /* the id of the connection that message came on; 0: none */
     bool peer_redialed; /* it came on a new connection while ours was settled */
+    uint64_t redial_at; /* a redial on hearing the peer is allowed from then */
 };
 
 enum transport_live_verdict {
@@ -39,6 +40,19 @@ enum transport_live_verdict {
     TRANSPORT_LIVE_SILENT,        /* close: nothing heard for stale_ms while sending */
     TRANSPORT_LIVE_PEER_REDIALED, /* close: the peer stopped hearing us */
 };
+
+/* A peer that restarted is dialed again only when our dialer's backoff
+ * (up to a second) runs out, so for up to a second it is reachable by the
+ * nodes it dials but not by us: it can be chosen for a leadership transfer
+ * or win an election and then lose check-quorum. Hearing it while our
+ * connection is down means it is back: redial it now, rather than wait. At
+ * most once per min_ms per peer: the redial's own connect gets its chance,
+ * and a flood of messages cannot spin it. */
+#define TRANSPORT_LIVE_REDIAL_MIN_MS 250
+
+/* Whether to replace our socket to the peer now, having just heard it; a
+ * yes counts as the redial. */
+bool transport_live_redial_on_heard(struct transport_live *l, uint64_t now, uint64_t min_ms);
 
 /* Our connection to the peer opened / closed. */
 void transport_live_up(struct transport_live *l, uint64_t now);

@@ -47,11 +47,20 @@ unsigned run_plan_tick(struct run_plan *p, enum pl_health health, bool any_runni
     return act;
 }
 
-bool run_plan_report_due(uint64_t *due, uint64_t now_ms)
+static bool same_report(const struct run_plan_said *a, const struct run_plan_said *b)
 {
-    if (now_ms < *due)
+    return strcmp(a->deployment, b->deployment) == 0 && a->health == b->health &&
+           a->healthy_since == b->healthy_since && a->gen == b->gen &&
+           strcmp(a->detail, b->detail) == 0 && a->leader == b->leader && a->term == b->term;
+}
+
+bool run_plan_report_due(struct run_plan_reports *r, const struct run_plan_said *now_says,
+                         uint64_t now_ms)
+{
+    if (now_ms < r->due && same_report(&r->last, now_says))
         return false;
-    *due = now_ms + RUN_PLAN_REPORT_EVERY_MS;
+    r->last = *now_says;
+    r->due = now_ms + RUN_PLAN_REPORT_EVERY_MS;
     return true;
 }
 

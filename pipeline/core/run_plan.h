@@ -20,8 +20,14 @@
 #include "pipeline/core/manifest.h"
 #include "pipeline/core/rollout.h"
 
-/* How often a node tells the leader what it runs, news or not. */
-#define RUN_PLAN_REPORT_EVERY_MS 250
+/* A node tells the leader what it runs at once when that changed (or the
+ * leader did), and otherwise again only this often: a keep-alive, for a
+ * report lost on the way (the transport drops what it cannot send at
+ * once). The leader keeps a member's last report until a new term, and
+ * judges a healthy one by its start (healthy_since), so a repeat brings it
+ * nothing new: an idle member sends one message every 20 heartbeats, not
+ * every 5. */
+#define RUN_PLAN_REPORT_EVERY_MS 1000
 /* The stop grace of a service whose manifest is gone (it did not parse). */
 #define RUN_PLAN_STOP_GRACE_MS 5000
 
@@ -45,9 +51,29 @@ enum run_plan_action {
 unsigned run_plan_tick(struct run_plan *p, enum pl_health health, bool any_running,
                        const char *desired, uint32_t desired_gen);
 
-/* Whether a report is due at loop time now_ms; if so, the next one is due
- * RUN_PLAN_REPORT_EVERY_MS later. News (verdict_set) sets *due to 0. */
-bool run_plan_report_due(uint64_t *due, uint64_t now_ms);
+/* What a report says, and to which leader (by term). */
+struct run_plan_said {
+    char deployment[PL_ID_MAX];
+    enum pl_health health;
+    uint64_t healthy_since; /* wall clock ms; 0 unless healthy */
+    uint32_t gen;
+    char detail[PL_REASON_MAX];
+    int64_t leader;
+    uint64_t term;
+};
+
+struct run_plan_reports {
+    struct run_plan_said last; /* the last report sent */
+    uint64_t due;              /* loop ms of the next keep-alive; 0: at once */
+};
+
+/* Whether to send the report that says now_says at loop time now_ms: it
+ * says something else than the last one sent (or to another leader), or
+ * the keep-alive is due. If so, it is the last one sent, and the next
+ * keep-alive is due RUN_PLAN_REPORT_EVERY_MS later. News (verdict_set)
+ * sets due to 0. */
+bool run_plan_report_due(struct run_plan_reports *r, const struct run_plan_said *now_says,
+                         uint64_t now_ms);
 
 /* The stop grace of service i of m (NULL: its manifest is gone). */
 uint32_t run_plan_stop_grace(const struct manifest *m, size_t i);

@@ -10,6 +10,19 @@
 # not installed (tests/bench/install-etcd.sh installs it). The
 # benchmarks print figures and judge nothing: a failure here means a
 # federation could not be set up or did not recover at all.
+# Every benchmark, with its flags (tests/bench/*.c; a new one is picked
+# up by its name, bench_*):
+#   bench_compare_etcd [--runs N] [--seconds S] [--only LIST] [--json]
+#   bench_drills [--runs N] [--kinds leader,isolate,service,release] [--seed S]
+#   bench_events_stream [--seconds N] [--streams a,b,c]
+#   bench_failover [--rounds N] [--pause-rounds N] [--minority-rounds N] [--seed S]
+#   bench_handover [--rounds N]
+#   bench_http_state [--seconds N] [--concurrency a,b,c]
+#   bench_idle [--seconds N]
+#   bench_ledger [--nodes N] [--seconds N] [--writers a,b,c]
+#   bench_ledger_store [--dir DIR] [--entries N] [--payload BYTES]
+#   bench_loop_stall [--seconds N] [--readers a,b,c]
+#   bench_rollback [--runs N]
 #   usage: [BENCH_ONLY=a,b] tests/bench/run-all.sh BUILD_DIR [ARGS...]
 set -euo pipefail
 

@@ -7,6 +7,8 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include <stdio.h>
 #include <string.h>
 
 #include "pipeline/core/run_plan.h"
@@ -144,15 +146,57 @@ static void test_told_to_run_nothing_a_node_stops_its_release_then_runs_nothing(
     assert_int_equal(p.gen, 3);
 }
 
+static struct run_plan_said healthy_on_d1(void)
+{
+    struct run_plan_said s = {
+        .health = PL_H_HEALTHY, .healthy_since = 500, .gen = 3, .leader = 1, .term = 7};
+    snprintf(s.deployment, sizeof(s.deployment), "d1");
+    return s;
+}
+
 static void test_a_report_is_due_at_once_then_every_report_interval(void **state)
 {
     (void)state;
-    uint64_t due = 0;
-    assert_true(run_plan_report_due(&due, 1000));
-    assert_false(run_plan_report_due(&due, 1000 + RUN_PLAN_REPORT_EVERY_MS - 1));
-    assert_true(run_plan_report_due(&due, 1000 + RUN_PLAN_REPORT_EVERY_MS));
-    due = 0; /* news */
-    assert_true(run_plan_report_due(&due, 1300));
+    struct run_plan_reports r = {0};
+    struct run_plan_said s = healthy_on_d1();
+    assert_true(run_plan_report_due(&r, &s, 1000));
+    assert_false(run_plan_report_due(&r, &s, 1000 + RUN_PLAN_REPORT_EVERY_MS - 1));
+    assert_true(run_plan_report_due(&r, &s, 1000 + RUN_PLAN_REPORT_EVERY_MS));
+    r.due = 0; /* news */
+    assert_true(run_plan_report_due(&r, &s, 1000 + RUN_PLAN_REPORT_EVERY_MS + 1));
+}
+
+/* The keep-alive is slow; a report that says something new goes at once. */
+static void test_a_report_that_changed_is_due_at_once(void **state)
+{
+    (void)state;
+    struct run_plan_reports r = {0};
+    struct run_plan_said s = healthy_on_d1();
+    run_plan_report_due(&r, &s, 1000);
+    struct run_plan_said crashed = s;
+    crashed.health = PL_H_CRASHED;
+    crashed.healthy_since = 0;
+    assert_true(run_plan_report_due(&r, &crashed, 1001));
+    struct run_plan_said detail = crashed;
+    snprintf(detail.detail, sizeof(detail.detail), "web: signal 9");
+    assert_true(run_plan_report_due(&r, &detail, 1002));
+    struct run_plan_said gen = detail;
+    gen.gen = 4; /* it answers a new decision */
+    assert_true(run_plan_report_due(&r, &gen, 1003));
+    assert_false(run_plan_report_due(&r, &gen, 1004));
+}
+
+/* A new leader forgot every report it heard before its term. */
+static void test_a_new_leader_or_term_is_told_at_once(void **state)
+{
+    (void)state;
+    struct run_plan_reports r = {0};
+    struct run_plan_said s = healthy_on_d1();
+    run_plan_report_due(&r, &s, 1000);
+    s.leader = 2;
+    assert_true(run_plan_report_due(&r, &s, 1001));
+    s.term = 8; /* the same leader elected again */
+    assert_true(run_plan_report_due(&r, &s, 1002));
 }
 
 static void test_a_service_whose_manifest_is_gone_gets_the_default_stop_grace(void **state)
@@ -181,6 +225,8 @@ int main(void)
         cmocka_unit_test(test_a_broken_release_is_not_restarted_without_a_new_decision),
         cmocka_unit_test(test_told_to_run_nothing_a_node_stops_its_release_then_runs_nothing),
         cmocka_unit_test(test_a_report_is_due_at_once_then_every_report_interval),
+        cmocka_unit_test(test_a_report_that_changed_is_due_at_once),
+        cmocka_unit_test(test_a_new_leader_or_term_is_told_at_once),
         cmocka_unit_test(test_a_service_whose_manifest_is_gone_gets_the_default_stop_grace),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -155,6 +155,34 @@ static void test_silence_is_measured_from_the_later_of_heard_and_opened(void **s
     assert_int_equal(transport_live_silent_ms(&l, T0 + 6200), 200);
 }
 
+/* A peer heard while our connection to it is down is back: redial now. */
+static void test_hearing_a_peer_while_our_connection_is_down_redials_it(void **state)
+{
+    (void)state;
+    struct transport_live l = talking_until(T0 + 5000);
+    transport_live_down(&l); /* it died; our dialer backs off */
+    assert_true(transport_live_redial_on_heard(&l, T0 + 5100, TRANSPORT_LIVE_REDIAL_MIN_MS));
+}
+
+static void test_hearing_a_peer_on_an_open_connection_redials_nothing(void **state)
+{
+    (void)state;
+    struct transport_live l = talking_until(T0 + 5000);
+    assert_false(transport_live_redial_on_heard(&l, T0 + 5100, TRANSPORT_LIVE_REDIAL_MIN_MS));
+}
+
+/* A flood of messages while the redial connects. */
+static void test_a_second_redial_waits_the_minimum(void **state)
+{
+    (void)state;
+    struct transport_live l = {0};
+    assert_true(transport_live_redial_on_heard(&l, T0, TRANSPORT_LIVE_REDIAL_MIN_MS));
+    assert_false(transport_live_redial_on_heard(&l, T0 + TRANSPORT_LIVE_REDIAL_MIN_MS - 1,
+                                                TRANSPORT_LIVE_REDIAL_MIN_MS));
+    assert_true(transport_live_redial_on_heard(&l, T0 + TRANSPORT_LIVE_REDIAL_MIN_MS,
+                                               TRANSPORT_LIVE_REDIAL_MIN_MS));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -171,6 +199,9 @@ int main(void)
         cmocka_unit_test(test_our_redial_answers_the_peers_redial),
         cmocka_unit_test(test_the_first_connection_the_peer_is_heard_on_is_no_redial),
         cmocka_unit_test(test_silence_is_measured_from_the_later_of_heard_and_opened),
+        cmocka_unit_test(test_hearing_a_peer_while_our_connection_is_down_redials_it),
+        cmocka_unit_test(test_hearing_a_peer_on_an_open_connection_redials_nothing),
+        cmocka_unit_test(test_a_second_redial_waits_the_minimum),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
