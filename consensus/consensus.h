@@ -195,6 +195,9 @@ struct cons {
     /* leader: the lowest prev_index of a refused APPEND after the head of
      * the current pipeline (UINT64_MAX: none). */
     uint64_t refused_lo[CONS_MAX_MEMBERS];
+    /* leader: match_index when a drained pipeline was last restarted in
+     * this heartbeat interval (UINT64_MAX: none); see replicate.c. */
+    uint64_t drain_match[CONS_MAX_MEMBERS];
     uint64_t rng; /* seeded by the shell; splitmix64 state */
     /* The disk refused a write (cons_storage_failed) and none has succeeded
      * since: the node stands for no election. */
