@@ -131,6 +131,8 @@ void cons__commit_to(struct cons *c, uint64_t index, struct cons_out *out)
         c->commit = index;
         out->commit = index;
         c->commit_push = c->role == CONS_LEADER;
+        /* A transfer waits for the whole log to be committed (transfer.c). */
+        cons__transfer_progress(c, out);
     }
 }
 
