@@ -195,6 +195,9 @@ struct cons {
     /* leader: the lowest prev_index of a refused APPEND after the head of
      * the current pipeline (UINT64_MAX: none). */
     uint64_t refused_lo[CONS_MAX_MEMBERS];
+    /* leader: match_index when a drained pipeline was last restarted in
+     * this heartbeat interval (UINT64_MAX: none); see replicate.c. */
+    uint64_t drain_match[CONS_MAX_MEMBERS];
     uint64_t rng; /* seeded by the shell; splitmix64 state */
     /* The disk refused a write (cons_storage_failed) and none has succeeded
      * since: the node stands for no election. */
@@ -333,7 +336,8 @@ enum cons_transfer_rc {
 /* Leader only: hands leadership to member `to`, or (CONS_NONE) to the
  * follower with the longest log among those heard within an election
  * timeout. The leader takes no proposals while it runs (cons_transferring:
- * the shell refuses them), brings the target's log up to its own, then sends
+ * the shell refuses them; it writes what it took before and tells the core
+ * first), brings the target's log up to its own and commits it, then sends
  * it TIMEOUT_NOW; the target stands for election at once, skipping pre-vote,
  * and its voters disregard their leases. A transfer that has not ended
  * within an election timeout fails, and a leader that still leads resumes.

@@ -39,7 +39,8 @@
  *     instead, a copy of those entries got through and it is forgotten;
  *   - and, failing both, when the pipeline drains (inflight reaches 0 on
  *     an answer that may be the current pipeline's) with the match still
- *     short of what was sent: restart after the match.
+ *     short of what was sent: restart after the match (once per heartbeat
+ *     interval at a given match: see cons__on_append_resp).
  * A restart does not reset inflight: the APPENDs still in flight keep
  * their place in the count, so the new pipeline only fills as their
  * answers come back, and a rewind never puts more than CONS_MAX_INFLIGHT
@@ -130,6 +131,8 @@ void cons__commit_to(struct cons *c, uint64_t index, struct cons_out *out)
         c->commit = index;
         out->commit = index;
         c->commit_push = c->role == CONS_LEADER;
+        /* A transfer waits for the whole log to be committed (transfer.c). */
+        cons__transfer_progress(c, out);
     }
 }
 
@@ -166,6 +169,7 @@ void cons__rep_start(struct cons *c)
         c->rep_live[i] = false;
         c->probing[i] = false;
         c->refused_lo[i] = UINT64_MAX;
+        c->drain_match[i] = UINT64_MAX;
         c->commit_told[i] = 0;
     }
     /* Only what is durable counts (§10.2.1): a follower elected while its
@@ -185,6 +189,7 @@ void cons_peer_restarted(struct cons *c, int32_t member)
     c->rep_live[member] = false;
     c->probing[member] = false;
     c->refused_lo[member] = UINT64_MAX;
+    c->drain_match[member] = UINT64_MAX;
 }
 
 /* Starts a new pipeline to i after entry after: the next APPEND is its
@@ -303,8 +308,10 @@ static void replicate(struct cons *c, bool heartbeat, struct cons_out *out)
              * interval that ends here (what is sent now counts for the
              * next one). */
             bool live = c->rep_live[i];
-            if (heartbeat && round == 0)
+            if (heartbeat && round == 0) {
                 c->rep_live[i] = false;
+                c->drain_match[i] = UINT64_MAX;
+            }
             bool sent = has_work(c, i) && send_append(c, i, CONS_MAX_BATCH, out);
             if (sent || !heartbeat || round > 0)
                 continue;
@@ -670,11 +677,19 @@ void cons__on_append_resp(struct cons *c, uint64_t now, const struct cons_msg *m
      * match. Only an answer that may belong to the current pipeline counts
      * here (p >= its head's): one of an APPEND sent before the last rewind
      * may have been presumed lost already (see send_probe), and the count
-     * it lowers is the new pipeline's. */
+     * it lowers is the new pipeline's. Once per heartbeat interval unless
+     * the match moved since: duplicated answers drain the count early, and
+     * when the new head is not answered either (lost, or refused by the
+     * follower's disk: cons_storage_failed sends nothing), every further
+     * stale answer would drain it again and resend, each resend drawing
+     * more answers than it sent (a storm). A pipeline still short then is
+     * probed at the heartbeat. */
     uint64_t sent_to = c->next_index[i] - 1;
     if (c->inflight[i] == 0 && m->prev_index >= c->pipe_base[i] && c->match_index[i] < sent_to &&
-        c->pipe_base[i] < sent_to)
+        c->pipe_base[i] < sent_to && c->drain_match[i] != c->match_index[i]) {
+        c->drain_match[i] = c->match_index[i];
         restart_pipeline(c, i, c->match_index[i]);
+    }
     while (has_work(c, i) && send_append(c, i, CONS_MAX_BATCH, out))
         ;
     advance_commit(c, out);

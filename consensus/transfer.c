@@ -4,8 +4,14 @@
  *   1. The leader stops taking proposals (cons_transferring: the shell
  *      refuses them), so the target can catch up with a log that stays put.
  *   2. It replicates to the target as usual until the target is known to
- *      match its whole log, then sends TIMEOUT_NOW (again at each heartbeat,
- *      in case one is lost).
+ *      match its whole log and the whole log is committed, then sends
+ *      TIMEOUT_NOW (again at each heartbeat, in case one is lost). The
+ *      commit is not in §3.10: without it, the entries whose commit was
+ *      still on its way (this node's own sync, §10.2.1, or another
+ *      follower's answer) are committed only by the target, after this node
+ *      stepped down, and what waits on them here hears "leadership lost"
+ *      rather than its answer; it costs at most one sync, which runs while
+ *      the target catches up anyway.
  *   3. The target stands for election at once, in term + 1, without a
  *      pre-vote: the leader asked, so there is no live leader to protect,
  *      and its VOTEs carry `transfer` so that voters who still hear the
@@ -78,8 +84,13 @@ bool cons_transferring(const struct cons *c)
 void cons__transfer_progress(struct cons *c, struct cons_out *out)
 {
     int32_t t = c->transfer_to;
-    if (c->role != CONS_LEADER || t == CONS_NONE || c->match_index[t] < c->last_log_index)
+    if (c->role != CONS_LEADER || t == CONS_NONE || c->match_index[t] < c->last_log_index ||
+        c->commit < c->last_log_index)
         return;
+    /* Called for each reason it may be due; one per output is enough. */
+    for (size_t k = 0; k < out->nmsgs; k++)
+        if (out->msgs[k].type == CONS_MSG_TIMEOUT_NOW)
+            return;
     struct cons_msg m = cons__reply(c, CONS_MSG_TIMEOUT_NOW, t, c->term, false);
     cons__emit(out, &m);
 }

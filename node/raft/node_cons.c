@@ -161,6 +161,11 @@ enum cons_transfer_rc node_cons_transfer(struct node_raft *r, int32_t to, const 
 {
     if (r->base->stopping)
         return CONS_TRANSFER_NOT_LEADER;
+    /* Entries taken in this turn (the open group) are written and handed to
+     * the core first: the transfer then waits until the target has them and
+     * they are committed, so whoever waits on them gets an answer (rather
+     * than a group dropped when leadership is gone). */
+    node_group_flush(r);
     uint64_t now = uv_now(r->base->loop);
     int32_t target = CONS_NONE;
     struct cons_out out;

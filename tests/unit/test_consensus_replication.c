@@ -609,6 +609,34 @@ static void test_a_pipeline_answered_short_of_its_end_is_resent_from_the_match(v
     assert_int_equal(a->n_entries, 2);
 }
 
+static void test_duplicated_refusals_resend_a_drained_pipeline_once_per_interval(void **state)
+{
+    (void)state;
+    static struct cl_log l;
+    struct cons c;
+    struct cons_out out;
+    uint64_t now = lead_with_log(&c, 3, &l);
+    append_singles(&c, &l, now, CONS_MAX_INFLIGHT, &out);
+    /* The follower's disk refuses the head (after 0): it answers nothing
+     * (cons_storage_failed). The APPENDs after it are refused with its last
+     * index, 0, and every answer arrives twice. The count drains early and
+     * the pipeline is resent from 0 once; its head is refused by the disk
+     * again, so the stale answers left must not resend it again and again
+     * (each resend drew more answers than it sent: a storm). */
+    size_t sent = 0;
+    for (uint64_t p = 1; p < CONS_MAX_INFLIGHT; p++)
+        for (int copy = 0; copy < 2; copy++) {
+            recv_one(&c, now, append_resp(1, 1, false, p, 0), &out);
+            sent += count_type(&out, CONS_MSG_APPEND);
+        }
+    assert_int_equal(sent, 1);
+    /* The next heartbeat finds the pipeline drained and probes it. */
+    tick(&c, c.heartbeat_due, &out);
+    const struct cons_msg *probe = find(&out, CONS_MSG_APPEND, 1);
+    assert_non_null(probe);
+    assert_int_equal(probe->n_entries, 0);
+}
+
 static void test_a_heartbeat_does_not_probe_a_follower_whose_pipeline_is_answering(void **state)
 {
     (void)state;
@@ -1147,6 +1175,7 @@ int main(void)
         cmocka_unit_test(test_a_rewind_sends_no_more_than_the_room_left_by_appends_in_flight),
         cmocka_unit_test(test_a_refused_append_is_resent_once_the_follower_reaches_its_start),
         cmocka_unit_test(test_a_pipeline_answered_short_of_its_end_is_resent_from_the_match),
+        cmocka_unit_test(test_duplicated_refusals_resend_a_drained_pipeline_once_per_interval),
         cmocka_unit_test(test_a_heartbeat_does_not_probe_a_follower_whose_pipeline_is_answering),
         cmocka_unit_test(test_a_heartbeat_right_after_entries_were_sent_does_not_probe),
         cmocka_unit_test(test_a_silent_follower_gets_only_probes_until_it_answers),

@@ -254,6 +254,37 @@ static void test_a_transfer_waits_until_the_target_has_the_whole_log(void **stat
     cl_free(&cl);
 }
 
+static void test_timeout_now_waits_until_the_leader_has_committed_its_whole_log(void **state)
+{
+    (void)state;
+    static struct cl_log l;
+    struct cons c;
+    struct cons_out out;
+    memset(&l, 0, sizeof(l));
+    init_node(&c, 0, 3, 0, CONS_NONE, 7);
+    log_attach(&c, &l, 0);
+    uint64_t now = elect_by_hand(&c);
+    cons_set_async_sync(&c, true);
+    log_push(&l, c.term, 1);
+    log_push(&l, c.term, 1);
+    cons_written(&c, now, &l.e[l.len], &out); /* sent; this node's own sync runs */
+    struct cons_msg r = mk(CONS_MSG_APPEND_RESP, 1, 0, c.term);
+    r.granted = true;
+    r.match_index = l.len;
+    recv_one(&c, now, r, &out);
+    assert_int_equal(c.match_index[1], l.len);
+    assert_true(c.commit < l.len);
+    /* The target has the whole log, which is not committed yet: those who
+     * wait on it here would hear "leadership lost" if this node stepped
+     * down now. */
+    assert_int_equal(cons_transfer(&c, now, 1, NULL, &out), CONS_TRANSFER_OK);
+    assert_null(find(&out, CONS_MSG_TIMEOUT_NOW, 1));
+    cons_synced(&c, now, l.len, &out);
+    assert_int_equal(c.commit, l.len);
+    assert_non_null(find(&out, CONS_MSG_TIMEOUT_NOW, 1));
+    assert_int_equal(count_type(&out, CONS_MSG_TIMEOUT_NOW), 1);
+}
+
 static void test_a_transfer_without_a_target_picks_the_follower_with_the_longest_log(void **state)
 {
     (void)state;
@@ -271,7 +302,15 @@ static void test_a_transfer_without_a_target_picks_the_follower_with_the_longest
     assert_int_equal(cons_transfer(&cl.node[lead], cl.now, CONS_NONE, &got, &out),
                      CONS_TRANSFER_OK);
     assert_int_equal(got, ahead);
-    assert_non_null(find(&out, CONS_MSG_TIMEOUT_NOW, ahead));
+    /* Its TIMEOUT_NOW waits for the entries' commit, which needs one more
+     * follower. */
+    assert_null(find(&out, CONS_MSG_TIMEOUT_NOW, ahead));
+    cl_apply(&cl, lead, &out);
+    int32_t more = (lead + 1) % 5;
+    cl.cut[lead][more] = false;
+    cl_run(&cl, cl.now + 3 * HB_MS); /* its stuck pipeline is probed, then filled */
+    assert_true(cl.sent[lead][CONS_MSG_TIMEOUT_NOW] >= 1);
+    assert_int_equal(cl_leader(&cl), ahead);
     cl_free(&cl);
 }
 
@@ -425,6 +464,7 @@ int main(void)
         cmocka_unit_test(test_a_voter_hearing_its_leader_grants_a_transfer_vote),
         cmocka_unit_test(test_a_transfer_vote_still_needs_an_up_to_date_log),
         cmocka_unit_test(test_a_transfer_waits_until_the_target_has_the_whole_log),
+        cmocka_unit_test(test_timeout_now_waits_until_the_leader_has_committed_its_whole_log),
         cmocka_unit_test(test_a_transfer_without_a_target_picks_the_follower_with_the_longest_log),
         cmocka_unit_test(test_a_transfer_is_refused_when_it_cannot_run),
         cmocka_unit_test(test_a_transfer_with_no_follower_heard_is_refused),

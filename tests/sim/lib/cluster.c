@@ -621,8 +621,9 @@ static void deliver(struct sim *s)
     }
     s->st.delivered++;
     trace_msg(s, "deliver", m, "");
-    /* An APPEND is a heartbeat too (the leader sends one or the other). */
-    if (m->type == CONS_MSG_HEARTBEAT || m->type == CONS_MSG_APPEND) {
+    /* An APPEND is a heartbeat too (the leader sends one or the other); one
+     * from a deposed leader's older term is refused, and is no heartbeat. */
+    if ((m->type == CONS_MSG_HEARTBEAT || m->type == CONS_MSG_APPEND) && m->term >= nd->c.term) {
         nd->hb_from = m->from;
         nd->hb_at = s->now;
     } else if (m->type == CONS_MSG_HEARTBEAT_RESP || m->type == CONS_MSG_APPEND_RESP) {
