@@ -203,8 +203,8 @@ static void readable(struct wthread *t, struct wconn *w, int ep, bool stopping)
             w->st->ok++;
             h_samples_add(&w->st->lat, now - w->t0);
         } else {
-            failed(w, ep, st);
-            break;
+            w->st->errors++; /* an answer all the same: the connection goes on */
+            w->st->last_status = st;
         }
         if (close_after)
             redial(w, ep);
