@@ -216,8 +216,19 @@ void api_notes_post(struct node_api *api, struct http_request *req)
         http_respond_error(req, 405, "%s /ledger/notes: method not allowed; use POST", req->method);
         return;
     }
+    if (req->body_len <= API_NOTES_INLINE_BYTES) {
+        /* on the loop at once: the job lives on the stack and reads the
+         * request's own body (no copy, no allocation but the packing's) */
+        struct api_notes_job j = {.body = (char *)req->body, .body_len = req->body_len};
+        msgpack_sbuffer_init(&j.sb);
+        j.work.data = &j;
+        parse_and_pack(&j.work);
+        append_notes(api, req, &j);
+        msgpack_sbuffer_destroy(&j.sb);
+        return;
+    }
     struct api_notes_job *j = calloc(1, sizeof(*j));
-    if (j && req->body_len > 0 && !(j->body = malloc(req->body_len))) {
+    if (j && !(j->body = malloc(req->body_len))) {
         free(j);
         j = NULL;
     }
@@ -225,19 +236,12 @@ void api_notes_post(struct node_api *api, struct http_request *req)
         http_respond_error(req, 500, "out of memory");
         return;
     }
-    if (req->body_len > 0)
-        memcpy(j->body, req->body, req->body_len);
+    memcpy(j->body, req->body, req->body_len);
     j->body_len = req->body_len;
     j->api = api;
     j->req = req;
     j->work.data = j;
     msgpack_sbuffer_init(&j->sb);
-    if (req->body_len <= API_NOTES_INLINE_BYTES) {
-        parse_and_pack(&j->work);
-        append_notes(api, req, j);
-        job_free(j);
-        return;
-    }
     j->next = api->notes_jobs;
     api->notes_jobs = j;
     /* Fails only for a NULL callback. */

@@ -3,6 +3,9 @@
  * installed by node.c), and this file answers. */
 #include "node/api/commit_wait.h"
 
+#include <inttypes.h>
+#include <stdio.h>
+
 #include "node/net/http.h"
 
 bool api_commit_wait_full(const struct api_commit_waits *cw)
@@ -61,11 +64,16 @@ void api_commit_wait_fail_all(struct api_commit_waits *cw, const char *cause)
     cw->n = 0;
 }
 
+/* Printed, not packed and dumped: the answer to every note, the same bytes
+ * as http_respond_json's (compact, a newline) without three allocations. */
 void api_commit_wait_created(struct http_request *req, uint64_t first, uint64_t last, uint64_t term)
 {
-    http_respond_json(req, 201,
-                      json_pack("{s:I, s:I, s:I}", "first_index", (json_int_t)first, "last_index",
-                                (json_int_t)last, "term", (json_int_t)term));
+    char body[128];
+    int n =
+        snprintf(body, sizeof(body),
+                 "{\"first_index\":%" PRIu64 ",\"last_index\":%" PRIu64 ",\"term\":%" PRIu64 "}\n",
+                 first, last, term);
+    http_respond(req, 201, "application/json", body, (size_t)n);
 }
 
 void api_commit_wait_unknown(struct http_request *req, const char *cause, const char *what,

@@ -122,7 +122,9 @@ static void linger(struct conn *c)
     start_reading(c);
 }
 
-/* An answer was written: the next request (already read, or to come). */
+/* An answer was written: the next request (already read, or to come).
+ * Inside feed (the handler it called answered at once), feed goes on with
+ * what follows in its own buffer; there is no rest then. */
 static void answered(struct conn *c)
 {
     if (c->close_after || c->s->stopping) {
@@ -131,6 +133,8 @@ static void answered(struct conn *c)
     }
     c->state = C_IDLE;
     arm(c, c->s->idle_ms);
+    if (c->feeding)
+        return;
     if (c->rest) {
         char *buf = c->rest;
         size_t len = c->rest_len;
@@ -139,7 +143,11 @@ static void answered(struct conn *c)
         feed(c, buf, len);
         free(buf);
     }
-    if (c->state == C_IDLE || c->state == C_HEAD || c->state == C_BODY)
+    if (c->state != C_IDLE && c->state != C_HEAD && c->state != C_BODY)
+        return;
+    if (c->eof)
+        http_conn_close(c); /* the client said all it had to say, and was answered */
+    else
         start_reading(c);
 }
 
@@ -159,6 +167,28 @@ static void on_written(uv_write_t *w, int status)
         http_stream_written(c);
 }
 
+/* Queues the bytes of bufs that a write at once did not take (done of
+ * them went), copied into one out. 0, or -1 when c was closed. */
+static int queue_rest(struct conn *c, const uv_buf_t *bufs, unsigned nbufs, size_t done)
+{
+    size_t total = 0;
+    for (unsigned i = 0; i < nbufs; i++)
+        total += bufs[i].len;
+    struct out *o = calloc(1, sizeof(*o) + (total - done));
+    if (!o) {
+        http_conn_close(c);
+        return -1;
+    }
+    size_t at = 0;
+    for (unsigned i = 0; i < nbufs; i++) {
+        size_t skip = done < bufs[i].len ? done : bufs[i].len;
+        done -= skip;
+        memcpy(o->data + at, bufs[i].base + skip, bufs[i].len - skip);
+        at += bufs[i].len - skip;
+    }
+    return out_send(c, o, at);
+}
+
 long http_conn_answer(struct conn *c, struct http_answer a, bool preflight, const char *more,
                       const char *body, size_t blen)
 {
@@ -172,18 +202,40 @@ long http_conn_answer(struct conn *c, struct http_answer a, bool preflight, cons
                            : "");
     snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), "%s", more);
     a.extra = extra;
-    int hl = http_answer_head(NULL, 0, &a);
-    struct out *o = hl < 0 ? NULL : calloc(1, sizeof(*o) + (size_t)hl + 1 + blen);
-    if (!o) {
+    /* the head is built on the stack: one that does not fit (a long
+     * Location, say) is built again on the heap */
+    char stack[2048], *head = stack;
+    int hl = http_answer_head(stack, sizeof(stack), &a);
+    if (hl >= (int)sizeof(stack) && (head = malloc((size_t)hl + 1)))
+        http_answer_head(head, (size_t)hl + 1, &a);
+    if (hl < 0 || !head) {
         http_conn_close(c);
         return -1;
     }
-    http_answer_head(o->data, (size_t)hl + 1, &a);
-    if (blen)
-        memcpy(o->data + hl, body, blen);
-    if (out_send(c, o, (size_t)hl + blen) != 0)
-        return -1;
-    return (long)hl + (long)blen;
+    /* Header and body in one write, at once when nothing is queued ahead
+     * of it (the usual case: the socket takes a small answer whole), so an
+     * answer costs one writev and no allocation; only what the socket does
+     * not take is copied and queued. A connection with pipelined requests
+     * kept (rest) answers through the queue: its next request is then read
+     * from on_written, never from inside the handler's http_respond (a
+     * handler must not be re-entered). */
+    uv_buf_t bufs[2] = {uv_buf_init(head, (unsigned)hl), uv_buf_init((char *)body, (unsigned)blen)};
+    unsigned nbufs = blen ? 2 : 1;
+    size_t total = (size_t)hl + blen, done = 0;
+    if (c->writes == 0 && !c->rest) {
+        int n = uv_try_write((uv_stream_t *)&c->tcp, bufs, nbufs);
+        if (n < 0 && n != UV_EAGAIN) {
+            if (head != stack)
+                free(head);
+            http_conn_close(c); /* the client is gone */
+            return -1;
+        }
+        done = n > 0 ? (size_t)n : 0;
+    }
+    int rv = done < total ? queue_rest(c, bufs, nbufs, done) : 0;
+    if (head != stack)
+        free(head);
+    return rv == 0 ? (long)total : -1;
 }
 
 /* Writes an answer with today's headers, in one write and one copy of the
@@ -206,8 +258,12 @@ static void send_answer(struct conn *c, int status, const char *ctype, const cha
     };
     c->close_after = close;
     c->state = C_WRITING;
-    arm(c, c->refusing ? LINGER_MS : c->s->idle_ms); /* a client that never reads its answer */
-    http_conn_answer(c, a, status == 204 && c->preflight, "", body, head ? 0 : len);
+    if (http_conn_answer(c, a, status == 204 && c->preflight, "", body, head ? 0 : len) < 0)
+        return;
+    if (c->writes == 0)
+        answered(c); /* the socket took it all at once */
+    else
+        arm(c, c->refusing ? LINGER_MS : c->s->idle_ms); /* a client that never reads its answer */
 }
 
 void http_conn_refuse(struct conn *c, int status, const char *msg)
@@ -234,6 +290,13 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
     struct conn *c = st->data;
+    if (nread == UV_EOF && (c->state == C_HANDLER || c->state == C_WRITING)) {
+        /* a client may half-close once it has sent its request(s) (libuv
+         * stopped reading): they are answered, then the connection ends */
+        c->reading = false;
+        c->eof = true;
+        return;
+    }
     if (nread < 0) {
         http_conn_close(c); /* the client closed (or reset) its end */
         return;
@@ -243,10 +306,25 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     feed(c, buf->base, (size_t)nread);
 }
 
+/* A connection is read all the time, a request in flight or not: only
+ * bytes pipelined behind one stop the reading (keep), so the usual client,
+ * which waits for each answer, costs no epoll_ctl per request. */
 static void start_reading(struct conn *c)
 {
-    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0)
+    if (c->reading)
+        return;
+    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
         http_conn_close(c);
+        return;
+    }
+    c->reading = true;
+}
+
+static void stop_reading(struct conn *c)
+{
+    if (c->reading)
+        uv_read_stop((uv_stream_t *)&c->tcp);
+    c->reading = false;
 }
 
 void http_conn_read(struct conn *c)
@@ -517,46 +595,52 @@ static void dispatch(struct conn *c)
     c->s->handler(c->s->ctx, &p->req);
 }
 
-/* Parses what was read; a complete request pauses the parser, keeps what
- * follows it for later and goes to the handler. */
+/* Keeps bytes read while a request is in flight (pipelined behind it) for
+ * when it is answered, and stops reading until then: never more than one
+ * read buffer is kept for a connection (libuv reads no more after
+ * uv_read_stop). */
+static void keep(struct conn *c, const char *data, size_t len)
+{
+    stop_reading(c);
+    char *r = c->rest_len + len <= READ_BUF ? realloc(c->rest, c->rest_len + len) : NULL;
+    if (!r) {
+        http_conn_close(c);
+        return;
+    }
+    memcpy(r + c->rest_len, data, len);
+    c->rest = r;
+    c->rest_len += len;
+}
+
+/* Parses what was read; a complete request pauses the parser and goes to
+ * the handler. What follows it is parsed at once when the handler answered
+ * at once, else kept for later. */
 static void feed(struct conn *c, const char *data, size_t len)
 {
     if (c->state == C_HANDLER || c->state == C_WRITING) {
-        /* read before reading stopped (libuv reads no more after
-         * uv_read_stop, so this holds one read at most): never more than
-         * one read buffer is kept for a connection */
-        char *r = c->rest_len + len <= READ_BUF ? realloc(c->rest, c->rest_len + len) : NULL;
-        if (!r) {
-            http_conn_close(c);
-            return;
-        }
-        memcpy(r + c->rest_len, data, len);
-        c->rest = r;
-        c->rest_len += len;
+        keep(c, data, len);
         return;
     }
-    size_t n = http_parser_execute(&c->parser, &parse_settings, data, len);
-    enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
-    if (c->state == C_CLOSED)
-        return;
-    if (e == HPE_PAUSED) {
+    c->feeding = true;
+    while (len > 0 && (c->state == C_IDLE || c->state == C_HEAD || c->state == C_BODY)) {
+        size_t n = http_parser_execute(&c->parser, &parse_settings, data, len);
+        enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+        if (c->state == C_CLOSED)
+            break;
+        if (e != HPE_PAUSED && e != HPE_OK) {
+            refuse_parse_error(c);
+            break;
+        }
+        if (e != HPE_PAUSED)
+            break; /* all of it parsed, the request not yet whole */
         http_parser_pause(&c->parser, 0);
-        uv_read_stop((uv_stream_t *)&c->tcp);
-        if (n < len && !(c->rest = malloc(len - n))) {
-            pending_free(c->p); /* never handed over */
-            c->p = NULL;
-            http_conn_close(c);
-            return;
-        }
-        if (n < len)
-            memcpy(c->rest, data + n, c->rest_len = len - n);
+        data += n;
+        len -= n;
         dispatch(c);
-        return;
+        if (len > 0 && (c->state == C_HANDLER || c->state == C_WRITING))
+            keep(c, data, len);
     }
-    if (e != HPE_OK) {
-        uv_read_stop((uv_stream_t *)&c->tcp);
-        refuse_parse_error(c);
-    }
+    c->feeding = false;
 }
 
 static void on_timeout(uv_timer_t *t)

@@ -72,6 +72,9 @@ struct conn {
     bool refusing;     /* a refusal at the cap, lingering: one of HTTP_MAX_REFUSING */
     bool keep_alive;   /* the request in flight allows another after it */
     bool close_after;  /* close once the answer is written */
+    bool reading;      /* uv_read_start is in effect */
+    bool feeding;      /* inside feed: it parses what follows an answered request */
+    bool eof;          /* the client half-closed with a request in flight */
     struct pending *p; /* the request being read or in flight */
     int refuse_status;
     char refuse_msg[240];

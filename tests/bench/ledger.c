@@ -5,7 +5,12 @@
  * last level has one writer posting batches of BATCH notes per request.
  * Prints figures only; it fails only when the federation cannot be set up.
  *
- *   bench_ledger [--nodes N] [--seconds N] [--writers a,b,c]   (3; 10; 1,64) */
+ * The writers are keep-alive connections served a few to a thread
+ * (harness_writers.h), so that the client takes little of the CPU the nodes
+ * share with it; --curl runs the older client instead (a thread and a
+ * libcurl handle per writer), to compare.
+ *
+ *   bench_ledger [--nodes N] [--seconds N] [--writers a,b,c] [--curl]   (3; 10; 1,64) */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -19,13 +24,15 @@
 #include <curl/curl.h>
 
 #include "harness.h"
+#include "harness_writers.h"
 
 #define NODES_DEFAULT 3
 #define MAX_LEVELS 16
 #define MAX_WRITERS 1024
 #define NOTE_BYTES 100
 #define BATCH 100
-#define TARGET_EPS 100000.0 /* issue 15: batches of 100 on 3 nodes */
+#define TARGET_EPS 100000.0   /* issue 15: batches of 100 on 3 nodes */
+#define WRITERS_PER_THREAD 32 /* the light client's */
 
 static atomic_bool stop; /* polled by writers between requests */
 
@@ -186,6 +193,52 @@ static int run_level(const struct h_cluster *c, int leader, int writers, int bat
     return 0;
 }
 
+static size_t writers_body(char *buf, size_t cap, int id, uint64_t seq, void *arg)
+{
+    return make_body(buf, cap, id, seq, *(int *)arg);
+}
+
+/* run_level with the light client (harness_writers.h). */
+static int run_level_light(const struct h_cluster *c, int leader, int writers, int batch,
+                           int seconds, struct level_result *r)
+{
+    struct h_writers_spec spec = {
+        .port = c->nodes[leader].http_port,
+        .path = "/ledger/notes",
+        .token = c->token,
+        .writers = writers,
+        .threads = (writers + WRITERS_PER_THREAD - 1) / WRITERS_PER_THREAD,
+        .max_body = (size_t)batch * (NOTE_BYTES + 4) + 32,
+        .body = writers_body,
+        .arg = &batch,
+        .status = 201,
+    };
+    struct h_writer_stats *st = calloc((size_t)writers, sizeof *st);
+    memset(r, 0, sizeof *r);
+    r->writers = writers;
+    r->batch = batch;
+    if (!st || h_writers_run(&spec, seconds, st, &r->secs) != 0) {
+        for (int k = 0; st && k < writers; k++)
+            h_samples_free(&st[k].lat);
+        free(st);
+        return -1;
+    }
+    struct h_samples all = {0};
+    bool failed = false;
+    for (int k = 0; k < writers; k++) {
+        r->entries += st[k].ok * (uint64_t)batch;
+        r->errors += st[k].errors;
+        r->connects += st[k].connects;
+        failed |= !h_samples_take(&all, &st[k].lat);
+        if (st[k].last_status)
+            r->last_status = st[k].last_status;
+    }
+    free(st);
+    h_samples_summarise(&all, &r->lat);
+    r->eps = r->secs > 0 ? (double)r->entries / r->secs : 0;
+    return failed ? -1 : 0;
+}
+
 struct first_arg {
     struct h_cluster *c;
     int leader;
@@ -308,6 +361,7 @@ static double load1(void)
 }
 
 static int nodes = NODES_DEFAULT;
+static bool use_curl; /* --curl: the older client */
 
 int main(int argc, char **argv)
 {
@@ -324,6 +378,8 @@ int main(int argc, char **argv)
                 return 2;
             }
             nodes = (int)v;
+        } else if (strcmp(argv[a], "--curl") == 0) {
+            use_curl = true;
         } else
             argv[kept++] = argv[a];
     }
@@ -358,15 +414,21 @@ int main(int argc, char **argv)
     printf("  setup       %d chimerad on 127.0.0.1, default options, fsync on every node; "
            "201 = committed on a majority\n",
            nodes);
-    printf("  writers     W threads, one reused libcurl handle each (keep-alive), back to "
-           "back\n");
+    if (use_curl)
+        printf("  writers     W threads, one reused libcurl handle each (keep-alive), back to "
+               "back (--curl)\n");
+    else
+        printf("  writers     W keep-alive connections, %d to a client thread (epoll), back to "
+               "back\n",
+               WRITERS_PER_THREAD);
     printf("  levels      W =");
     for (int k = 0; k < nlevels; k++)
         printf(" %d", levels[k]);
     printf(" with 1 note (%d bytes) per request, then 1 writer with %d notes per request; "
            "%d s each\n",
            NOTE_BYTES, BATCH, seconds);
-    printf("  latency     curl_easy_perform of each committed request, CLOCK_MONOTONIC\n");
+    printf("  latency     %s of each committed request, CLOCK_MONOTONIC\n",
+           use_curl ? "curl_easy_perform" : "from the request's send to its answer's last byte");
     printf("  errors      curl failure or status != 201\n");
     printf("  machine     nproc=%ld; writers and all %d nodes share it\n", nproc, nodes);
 
@@ -382,7 +444,8 @@ int main(int argc, char **argv)
         int batch = k == nlevels ? BATCH : 1;
         struct lag_snap lag0, lag1;
         lag_snap(c, leader, &lag0);
-        if (run_level(c, leader, levels[k], batch, seconds, &res[k]) != 0) {
+        if ((use_curl ? run_level : run_level_light)(c, leader, levels[k], batch, seconds,
+                                                     &res[k]) != 0) {
             fprintf(stderr, "bench_ledger: cannot set up %d writer threads\n", levels[k]);
             rc = 1;
             break;
@@ -418,7 +481,8 @@ int main(int argc, char **argv)
         if (batch_done)
             printf("  batches of %d                %8.0f notes/s, p99 %.1f ms (target >= %.0f/s)\n",
                    BATCH, res[nlevels].eps, res[nlevels].lat.p99_ms, TARGET_EPS);
-        printf("RESULT bench=ledger nodes=%d fsync=on seconds=%d nproc=%ld", nodes, seconds, nproc);
+        printf("RESULT bench=ledger nodes=%d fsync=on seconds=%d nproc=%ld client=%s", nodes,
+               seconds, nproc, use_curl ? "curl" : "light");
         for (int k = 0; k < done; k++) {
             const struct level_result *r = &res[k];
             char p[32];

@@ -2,7 +2,9 @@
  * chimerad, bounded in time on 127.0.0.1: slow and idle connections are
  * closed, the connection cap answers 503 and says so, running out of
  * descriptors is survived and said, over-long requests are answered rather
- * than dropped, 100-continue and pipelining behave. The node's timeouts and
+ * than dropped, 100-continue and pipelining behave (requests pipelined
+ * behind one that waits for its commit, or past a read buffer's worth, or
+ * followed by a half-close, are all answered in order). The node's timeouts and
  * cap are lowered through its hidden CHIMERAD_TEST_HTTP_* variables (http.h)
  * so that the tests need not wait out the real ones. Every wait is on a
  * condition with a deadline, never on time. */
@@ -15,6 +17,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +34,7 @@
 #define CAP 4         /* the connection cap of the cap test */
 #define FD_LIMIT 64
 #define FD_HOGS 80
+#define MANY 1000 /* pipelined requests: about 45 KB of them, more than one read */
 
 /* Starts one node with these test overrides (0: the default). */
 static int start_node(void **state, int header_ms, int idle_ms, int max_conns)
@@ -472,6 +476,193 @@ static void test_pipelined_requests_are_answered_in_order(void **state)
     h_cluster_pass(c);
 }
 
+/* The node leads itself (a note needs a leader to commit). */
+static void start(struct h_cluster *c)
+{
+    if (!h_wait_agreed(c, 0, h_timeout_ms(), NULL, NULL))
+        fail_msg("n1 did not come up as leader (log: %s)", c->nodes[0].log);
+}
+
+/* Whether the node closed the connection (nothing more came before it). */
+static bool ends(struct reader *r)
+{
+    char b[16];
+    return r->len == 0 && recv(r->fd, b, sizeof(b), 0) == 0;
+}
+
+/* Sends text on a fresh connection and half-closes it: the reader of the
+ * answers. */
+static struct reader *send_and_half_close(struct h_cluster *c, const char *text)
+{
+    int fd = tcp_connect(c);
+    send_text(fd, text);
+    assert_int_equal(shutdown(fd, SHUT_WR), 0);
+    return reader_new(fd);
+}
+
+/* A POST /ledger/notes request for note, appended to out. */
+static void note_request(const struct h_cluster *c, const char *note, char *out, size_t cap)
+{
+    char body[128];
+    int bl = snprintf(body, sizeof(body), "{\"note\":\"%s\"}", note);
+    size_t at = strlen(out);
+    snprintf(out + at, cap - at,
+             "POST /ledger/notes HTTP/1.1\r\nHost: n1\r\nContent-Type: application/json\r\n"
+             "Authorization: Bearer %s\r\nContent-Length: %d\r\n\r\n%s",
+             c->token, bl, body);
+}
+
+/* The first_index of a 201's body; fails the test on another answer. */
+static long long committed_at(int status, const char *body)
+{
+    long long first = -1;
+    const char *f = strstr(body, "\"first_index\":");
+    if (status != 201 || !f || sscanf(f + 14, "%lld", &first) != 1)
+        fail_msg("wanted 201 with first_index, got %d: %s", status, body);
+    return first;
+}
+
+static void test_requests_pipelined_behind_a_note_are_answered_in_order(void **state)
+{
+    struct h_cluster *c = *state;
+    start(c);
+    char text[2048] = "";
+    note_request(c, "first", text, sizeof(text));
+    note_request(c, "second", text, sizeof(text));
+    snprintf(text + strlen(text), sizeof(text) - strlen(text),
+             "GET /no/such/endpoint/third HTTP/1.1\r\nHost: n1\r\n\r\n");
+    int fd = tcp_connect(c);
+    send_text(fd, text);
+    struct reader *r = reader_new(fd);
+    char body[1024];
+    int status = next_answer(r, body, sizeof(body));
+    long long first = committed_at(status, body);
+    status = next_answer(r, body, sizeof(body));
+    long long second = committed_at(status, body);
+    assert_true(second == first + 1);
+    status = next_answer(r, body, sizeof(body));
+    if (status != 404 || !strstr(body, "/no/such/endpoint/third"))
+        fail_msg("wanted the third request's 404, got %d: %s", status, body);
+    free(r);
+    close(fd);
+    h_cluster_pass(c);
+}
+
+struct sender {
+    int fd;
+    char *text;
+    size_t len;
+};
+
+/* The requests go out while the answers are read: a client that sent all
+ * before reading could fill both directions' buffers. */
+static void *send_in_background(void *arg)
+{
+    struct sender *s = arg;
+    size_t at = 0;
+    while (at < s->len) {
+        ssize_t n = send(s->fd, s->text + at, s->len - at, MSG_NOSIGNAL);
+        if (n <= 0)
+            break;
+        at += (size_t)n;
+    }
+    return NULL;
+}
+
+static void test_more_pipelined_requests_than_one_read_holds_are_answered_in_order(void **state)
+{
+    struct h_cluster *c = *state;
+    start(c);
+    size_t cap = MANY * 64;
+    char *text = malloc(cap);
+    assert_non_null(text);
+    size_t len = 0;
+    for (int i = 0; i < MANY; i++)
+        len += (size_t)snprintf(text + len, cap - len,
+                                "GET /no/such/%d HTTP/1.1\r\nHost: n1\r\n\r\n", i);
+    assert_true(len > 64 * 1024 / 2);
+    int fd = tcp_connect(c);
+    struct sender s = {fd, text, len};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, send_in_background, &s), 0);
+    struct reader *r = reader_new(fd);
+    char body[512], want[64];
+    for (int i = 0; i < MANY; i++) {
+        int status = next_answer(r, body, sizeof(body));
+        snprintf(want, sizeof(want), "GET /no/such/%d:", i);
+        if (status != 404 || !strstr(body, want))
+            fail_msg("answer %d: wanted the 404 of /no/such/%d, got %d: %s", i, i, status, body);
+    }
+    pthread_join(th, NULL);
+    free(r);
+    free(text);
+    close(fd);
+    h_cluster_pass(c);
+}
+
+static void test_a_note_sent_before_a_half_close_is_answered_then_the_connection_ends(void **state)
+{
+    struct h_cluster *c = *state;
+    start(c);
+    char text[1024] = "";
+    note_request(c, "then half-closed", text, sizeof(text));
+    struct reader *r = send_and_half_close(c, text);
+    char body[1024];
+    int status = next_answer(r, body, sizeof(body));
+    committed_at(status, body);
+    assert_true(ends(r));
+    close(r->fd);
+    free(r);
+    h_cluster_pass(c);
+}
+
+static void test_requests_pipelined_before_a_half_close_are_all_answered(void **state)
+{
+    struct h_cluster *c = *state;
+    start(c);
+    char text[2048] = "";
+    note_request(c, "one", text, sizeof(text));
+    snprintf(text + strlen(text), sizeof(text) - strlen(text),
+             "GET /health/live HTTP/1.1\r\nHost: n1\r\n\r\n");
+    note_request(c, "two", text, sizeof(text));
+    struct reader *r = send_and_half_close(c, text);
+    char body[1024];
+    int status = next_answer(r, body, sizeof(body));
+    long long one = committed_at(status, body);
+    status = next_answer(r, body, sizeof(body));
+    if (status != 200 || !strstr(body, "\"status\""))
+        fail_msg("wanted /health/live's 200, got %d: %s", status, body);
+    status = next_answer(r, body, sizeof(body));
+    assert_true(committed_at(status, body) == one + 1);
+    assert_true(ends(r));
+    close(r->fd);
+    free(r);
+    h_cluster_pass(c);
+}
+
+static void test_one_connection_serves_note_after_note(void **state)
+{
+    struct h_cluster *c = *state;
+    start(c);
+    int fd = tcp_connect(c);
+    struct reader *r = reader_new(fd);
+    long long last = -1;
+    for (int i = 0; i < 200; i++) {
+        char text[1024] = "", note[32], body[1024];
+        snprintf(note, sizeof(note), "note %d", i);
+        note_request(c, note, text, sizeof(text));
+        send_text(fd, text);
+        int status = next_answer(r, body, sizeof(body));
+        long long at = committed_at(status, body);
+        if (last >= 0 && at != last + 1)
+            fail_msg("note %d committed at %lld, after %lld", i, at, last);
+        last = at;
+    }
+    free(r);
+    close(fd);
+    h_cluster_pass(c);
+}
+
 /* Descriptors node pid holds. */
 static int open_fds(pid_t pid)
 {
@@ -535,6 +726,12 @@ int main(void)
         T(test_expect_100_continue_gets_100_when_the_body_will_be_read, setup_defaults),
         T(test_expect_100_continue_gets_413_at_once_for_a_body_it_will_not_read, setup_defaults),
         T(test_pipelined_requests_are_answered_in_order, setup_defaults),
+        T(test_requests_pipelined_behind_a_note_are_answered_in_order, setup_defaults),
+        T(test_more_pipelined_requests_than_one_read_holds_are_answered_in_order, setup_defaults),
+        T(test_a_note_sent_before_a_half_close_is_answered_then_the_connection_ends,
+          setup_defaults),
+        T(test_requests_pipelined_before_a_half_close_are_all_answered, setup_defaults),
+        T(test_one_connection_serves_note_after_note, setup_defaults),
         T(test_out_of_descriptors_says_so_and_serves_again_once_they_free_up, setup_defaults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
