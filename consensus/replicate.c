@@ -276,8 +276,7 @@ static void send_heartbeat(struct cons *c, int32_t i, struct cons_out *out)
 void cons_flush(struct cons *c, uint64_t now_ms, struct cons_out *out)
 {
     (void)now_ms;
-    memset(out, 0, sizeof(*out));
-    c->commit_undo_set = false;
+    cons__begin(c, out);
     if (c->role != CONS_LEADER || !c->commit_push)
         return;
     c->commit_push = false;
@@ -386,8 +385,7 @@ static void leader_synced(struct cons *c, struct cons_out *out)
 void cons_appended(struct cons *c, uint64_t now_ms, const struct cons_entry *last,
                    struct cons_out *out)
 {
-    memset(out, 0, sizeof(*out));
-    c->commit_undo_set = false;
+    cons__begin(c, out);
     (void)now_ms;
     if (!leader_writes(c, last))
         return;
@@ -399,8 +397,7 @@ void cons_appended(struct cons *c, uint64_t now_ms, const struct cons_entry *las
 void cons_written(struct cons *c, uint64_t now_ms, const struct cons_entry *last,
                   struct cons_out *out)
 {
-    memset(out, 0, sizeof(*out));
-    c->commit_undo_set = false;
+    cons__begin(c, out);
     (void)now_ms;
     /* §10.2.1: the followers write in parallel with the leader's own sync,
      * so a round trip and a sync overlap instead of adding up. */
@@ -419,8 +416,7 @@ static bool held_stale(const struct cons *c, const struct cons_msg *m)
 
 void cons_synced(struct cons *c, uint64_t now_ms, uint64_t index, struct cons_out *out)
 {
-    memset(out, 0, sizeof(*out));
-    c->commit_undo_set = false;
+    cons__begin(c, out);
     (void)now_ms;
     if (index > c->last_log_index)
         index = c->last_log_index;

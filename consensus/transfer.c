@@ -55,8 +55,7 @@ static int32_t best_target(const struct cons *c, uint64_t now)
 enum cons_transfer_rc cons_transfer(struct cons *c, uint64_t now_ms, int32_t to, int32_t *target,
                                     struct cons_out *out)
 {
-    memset(out, 0, sizeof(*out));
-    c->commit_undo_set = false;
+    cons__begin(c, out);
     if (c->role != CONS_LEADER)
         return CONS_TRANSFER_NOT_LEADER;
     if (c->transfer_to != CONS_NONE)
