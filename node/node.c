@@ -368,6 +368,7 @@ static int open_io(struct node *n)
          * Raft's) flows each way every heartbeat: the connection is dead,
          * not slow (transport.pipe_stale). */
         transport_set_stale_ms(n->base.transport, 8ull * n->base.cfg.election_timeout_ms);
+        node_cons_watch_links(&n->raft);
         rv = http_start(&n->http, n->base.loop, n->base.cfg.http, api_handle, &n->api, err,
                         sizeof(err));
         if (rv == 0) {

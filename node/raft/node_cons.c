@@ -292,16 +292,11 @@ static void on_link(void *ctx, int peer, bool up)
     }
 }
 
-/* The transport starts after the core (node.c), so the first tick, at most
- * a heartbeat after the start, connects the link notices; chimerad runs
- * one node, with one transport, per process. */
-static void watch_links(struct node_raft *r)
+/* Called by node.c once the transport is up (it starts after the core);
+ * the transport replays the links already open. */
+void node_cons_watch_links(struct node_raft *r)
 {
-    static struct transport *watched;
-    if (!r->base->transport || watched == r->base->transport)
-        return;
-    watched = r->base->transport;
-    transport_set_link(watched, on_link, r);
+    transport_set_link(r->base->transport, on_link, r);
 }
 
 /* Raft's timer: the core's election timeouts and Raft's heartbeats
@@ -310,7 +305,6 @@ static void watch_links(struct node_raft *r)
 static void on_cons_timer(uv_timer_t *t)
 {
     struct node_raft *r = t->data;
-    watch_links(r);
     struct cons_out out;
     cons_tick(&r->cons, uv_now(r->base->loop), &out);
     node_cons_apply(r, &out);

@@ -131,6 +131,9 @@ struct node_raft {
 /* Consensus (node_cons.c): start after the transport is up; stop on shutdown. */
 int node_cons_start(struct node_raft *r);
 void node_cons_stop(struct node_raft *r);
+/* Hears the transport's link notices (cons_peer_lost/back); call once the
+ * transport has started. */
+void node_cons_watch_links(struct node_raft *r);
 void node_cons_recv(struct node_raft *r, size_t from, const struct msgpack_object *body);
 
 /* Leader: hands leadership to member `to` (CONS_NONE: the most up-to-date
