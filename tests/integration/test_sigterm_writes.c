@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "harness_release.h"
 
 #define NODES 3
 #define WRITERS 8
@@ -37,12 +38,6 @@ static int setup(void **state)
         c->election_timeout_ms = 600;
     *state = c;
     return c ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    h_cluster_destroy(*state);
-    return 0;
 }
 
 enum outcome { OUT_CREATED, OUT_DOUBT, OUT_NO_ANSWER, OUT_OTHER };
@@ -257,7 +252,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
             test_writes_racing_a_sigterm_of_the_leader_are_never_left_in_doubt_when_committed,
-            setup, teardown),
+            setup, h_teardown_cluster),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "harness_release.h"
 
 #define NODES 3
 
@@ -30,12 +31,6 @@ static int setup(void **state)
         c->election_timeout_ms = 3000;
     *state = c;
     return c ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    h_cluster_destroy(*state);
-    return 0;
 }
 
 /* POST /leader/transfer on its own thread: it answers when the transfer
@@ -150,10 +145,11 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
-            test_a_write_during_a_transfer_that_fails_is_committed_by_the_leader, setup, teardown),
+            test_a_write_during_a_transfer_that_fails_is_committed_by_the_leader, setup,
+            h_teardown_cluster),
         cmocka_unit_test_setup_teardown(
             test_a_write_during_a_transfer_that_succeeds_is_sent_to_the_new_leader, setup,
-            teardown),
+            h_teardown_cluster),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
