@@ -63,10 +63,20 @@ static int by_pid(const void *a, const void *b)
     return (x->pid > y->pid) - (x->pid < y->pid);
 }
 
+static bool ascending(const struct wt_scan_entry *e, size_t n)
+{
+    for (size_t i = 1; i < n; i++)
+        if (e[i - 1].pid >= e[i].pid)
+            return false;
+    return true;
+}
+
 void wt_scan_end(struct wt_scan *s)
 {
-    /* /proc lists pids in order already: the sort is a check. */
-    qsort(s->next, s->nnext, sizeof(s->next[0]), by_pid);
+    /* /proc lists pids in ascending order, so a scan of it needs no sort;
+     * find() halves by pid, so any other order is sorted. */
+    if (!ascending(s->next, s->nnext))
+        qsort(s->next, s->nnext, sizeof(s->next[0]), by_pid);
     memcpy(s->known, s->next, s->nnext * sizeof(s->next[0]));
     s->nknown = s->nnext;
 }

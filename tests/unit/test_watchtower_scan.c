@@ -109,6 +109,23 @@ static void test_known_processes_are_looked_up_among_many(void **state)
     }
 }
 
+/* /proc lists pids in ascending order, but the memory does not rely on it. */
+static void test_processes_listed_out_of_pid_order_are_known_all_the_same(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 3; round++) {
+        wt_scan_begin(&s);
+        int checked = 0;
+        for (int64_t pid = 1000; pid >= 1; pid--)
+            if (wt_scan_check(&s, pid, (uint64_t)pid * 3)) {
+                checked++;
+                wt_scan_unmarked(&s, pid, (uint64_t)pid * 3);
+            }
+        wt_scan_end(&s);
+        assert_int_equal(checked, round < WT_SCAN_TRUSTED ? 1000 : 0);
+    }
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup(name, reset)
@@ -121,6 +138,7 @@ int main(void)
         T(test_every_process_is_checked_again_at_a_full_scan),
         T(test_a_process_that_took_the_mark_is_found_by_the_next_full_scan),
         T(test_known_processes_are_looked_up_among_many),
+        T(test_processes_listed_out_of_pid_order_are_known_all_the_same),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
