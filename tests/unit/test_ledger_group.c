@@ -144,6 +144,19 @@ static void test_a_batch_holding_other_records_is_not_rebuilt(void **state)
 
 /* ---- writing now, syncing elsewhere ------------------------------------ */
 
+/* fd is open on the ledger's last segment file, the one the batches went
+ * to: a descriptor of any other file would sync nothing of theirs. */
+static void assert_fd_is_the_last_segment(struct fx *f, int fd)
+{
+    char path[512];
+    struct stat seg, got;
+    assert_true(ledger_seg_path(f->l, f->l->nsegs - 1, path, sizeof(path)));
+    assert_int_equal(stat(path, &seg), 0);
+    assert_int_equal(fstat(fd, &got), 0);
+    assert_true(got.st_dev == seg.st_dev);
+    assert_true(got.st_ino == seg.st_ino);
+}
+
 static int count_syncs(int fd, enum ledger_sync_what what, void *arg)
 {
     (*(int *)arg)++;
@@ -165,6 +178,7 @@ test_a_batch_written_without_its_sync_is_readable_and_leaves_the_sync_to_the_cal
     assert_int_equal(ledger_append_batch_nosync(f->l, f->b, &fd), LEDGER_OK);
     assert_int_equal(syncs, before); /* the store synced nothing */
     assert_true(fd >= 0);
+    assert_fd_is_the_last_segment(f, fd);
     assert_int_equal(ledger_last_index(f->l), 11);
     uint8_t *b;
     size_t n;
@@ -205,6 +219,7 @@ static void test_unsynced_batches_are_covered_by_one_later_sync_descriptor(void 
     assert_int_equal(ledger_last_index(f->l), 12);
     int fd = ledger_sync_fd(f->l);
     assert_true(fd >= 0);
+    assert_fd_is_the_last_segment(f, fd);
     assert_int_equal(fdatasync(fd), 0);
     close(fd);
     fx_open(f, &opt);
