@@ -715,7 +715,7 @@ static void measure(struct runner *x, const struct drill_action *a, struct drill
 static void run_fault(struct runner *x, const struct drill_action *a, struct drill_step_result *s)
 {
     char node[DRILL_ID_MAX];
-    static struct node_watch w;
+    struct node_watch w = {0};
     if (inject(x, a, s, node, sizeof node, &w) != 0)
         return;
     int64_t t = ctl_mono_ms();
@@ -1045,7 +1045,7 @@ static bool record_note(struct runner *x, const uint8_t digest[DRILL_DIGEST_BYTE
  * answers 404 (an older node). */
 static void record(struct runner *x, const uint8_t digest[DRILL_DIGEST_BYTES], struct recorded *out)
 {
-    static struct drill_record rec;
+    struct drill_record rec;
     char by[DRILL_ID_MAX];
     runner_name(by, sizeof by);
     drill_record_from_run(&x->f.d, &x->r, digest, by, &rec);

@@ -83,7 +83,7 @@ void api_drills_post(struct node_api *api, struct http_request *req)
     json_t *body = http_body_object(req, known, DRILL_BODY);
     if (!body)
         return;
-    static struct drill_record rec;
+    struct drill_record rec;
     struct drill_error derr;
     int rv = drill_record_from_json(body, &rec, &derr);
     json_decref(body);
@@ -128,7 +128,7 @@ static int scan_entry(uint64_t index, uint64_t term, const uint8_t *bytes, size_
 {
     (void)term;
     (void)arg;
-    static struct drill_record rec;
+    struct drill_record rec;
     struct ledger_entry e;
     seen.scanned = index;
     if (ledger_entry_decode(bytes, len, &e, NULL) != LEDGER_OK || e.type != LEDGER_ENTRY_CHAOS ||
@@ -173,7 +173,7 @@ static uint64_t scan(struct node_api *api, size_t budget, bool *complete)
  * that had no notarization yet. */
 static void notarize(struct node_api *api)
 {
-    static struct ledger_signed_checkpoint cp;
+    struct ledger_signed_checkpoint cp;
     if (ledger_last_checkpoint(api->raft->ledger, &cp) != LEDGER_OK)
         return;
     bool checked = false, notarized = false;
@@ -243,7 +243,7 @@ static json_t *drill_json(struct node_api *api, const struct seen_drill *d)
     uint8_t *bytes = NULL;
     size_t len = 0;
     struct ledger_entry e;
-    static struct drill_record rec;
+    struct drill_record rec;
     json_t *o = NULL;
     if (ledger_read_entry(api->raft->ledger, d->index, &bytes, &len) == LEDGER_OK &&
         ledger_entry_decode(bytes, len, &e, NULL) == LEDGER_OK &&

@@ -173,7 +173,7 @@ static void named(struct wt_event *ev, const char *svc)
 static void on_release(void *arg, const struct manifest *m)
 {
     struct watch *w = arg;
-    static struct wt_service_spec specs[WT_MAX_SERVICES];
+    struct wt_service_spec specs[WT_MAX_SERVICES];
     size_t n = 0;
     struct wt_tuning t = wt_tuning_default();
     for (size_t i = 0; m && i < m->nservices && n < WT_MAX_SERVICES; i++)

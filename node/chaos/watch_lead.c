@@ -95,7 +95,7 @@ static bool revert(struct watch *w, const char *node, const char *service, const
     uint8_t r8[4];
     randombytes_buf(r8, sizeof(r8));
     snprintf(id, sizeof(id), "r-%02x%02x%02x%02x", r8[0], r8[1], r8[2], r8[3]);
-    static struct pl_record r;
+    struct pl_record r = {0};
     if (pl_rollback(&dp->pl, id, NULL, (uint64_t)node_wall_ms(), &r, err, sizeof(err)) != 0) {
         node_event(w->base, "recovery.revert_refused", node, "crash loop of %s on %s: %s", service,
                    node, err);
