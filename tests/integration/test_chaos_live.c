@@ -24,14 +24,6 @@
 
 #define NODES 5
 
-static int setup_five(void **state)
-{
-    h_path_add_bin_dir();
-    struct h_cluster *c = h_cluster_create(NODES);
-    *state = c;
-    return c ? 0 : -1;
-}
-
 /* ---- helpers ----------------------------------------------------------- */
 
 /* POST /chaos/inject to node i with body; fails the test unless it answers
@@ -423,7 +415,7 @@ static void injector_at_probability_1_for_a_minute_never_overlaps_faults_nor_rol
 
 int main(void)
 {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup_five, h_teardown_cluster)
+#define T(name) cmocka_unit_test_setup_teardown(name, h_setup_five_nodes, h_teardown_cluster)
     const struct CMUnitTest tests[] = {
         T(the_leader_refuses_to_inject_while_a_member_cut_off_from_it_is_read_only),
         T(delay_messages_holds_back_the_targets_outgoing_messages_until_its_expiry),

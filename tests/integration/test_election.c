@@ -24,23 +24,11 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "harness_release.h"
 
 #define NODES 5
 
 /* ---- fixtures and helpers ---------------------------------------------- */
-
-static int setup5(void **state)
-{
-    struct h_cluster *c = h_cluster_create(NODES);
-    *state = c;
-    return c ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    h_cluster_destroy(*state);
-    return 0;
-}
 
 /* Elections can need a few rounds after a kill; restarts need reconnects. */
 static int deadline(void)
@@ -362,7 +350,7 @@ static void test_corrupt_consensus_state_refuses_to_start(void **state)
     h_cluster_pass(c);
 }
 
-#define T(name) cmocka_unit_test_setup_teardown(name, setup5, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, h_setup_five_nodes, h_teardown_cluster)
 
 int main(void)
 {

@@ -21,40 +21,19 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "harness_fixture.h"
+#include "harness_release.h"
 
-#define NODES 5
+#define WHO "test_failover_conn_loss"
 #define KIND "consensus.leader_disconnected"
 /* Resets of a follower's connection to a live leader. */
 #define RESETS 5
-
-static int setup5(void **state)
-{
-    struct h_cluster *c = h_cluster_create(NODES);
-    *state = c;
-    return c ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    h_cluster_destroy(*state);
-    return 0;
-}
-
-static int start_all(struct h_cluster *c, unsigned long long *term)
-{
-    if (h_cluster_start_all(c, h_timeout_ms(), "test_failover_conn_loss") != 0)
-        fail_msg("the federation did not come up (the line above says why; logs in %s)", c->dir);
-    int leader;
-    if (!h_wait_agreed(c, 0, 2 * h_timeout_ms(), &leader, term))
-        fail_msg("no agreed leader; now: %s (logs: %s)", h_views_line(c), c->dir);
-    return leader;
-}
 
 static void test_a_killed_leaders_followers_start_a_prevote_for_the_lost_connection(void **state)
 {
     struct h_cluster *c = *state;
     unsigned long long term, new_term;
-    int leader = start_all(c, &term);
+    int leader = h_start_leader(c, WHO, 2 * h_timeout_ms(), &term);
     h_node_kill(c, leader);
     int next;
     if (!h_wait_agreed(c, term, 2 * h_timeout_ms(), &next, &new_term))
@@ -141,7 +120,7 @@ static void test_a_follower_losing_its_connection_to_a_live_leader_does_not_depo
     c->heartbeat_ms = 100;
     c->election_timeout_ms = 1500;
     unsigned long long term;
-    int leader = start_all(c, &term);
+    int leader = h_start_leader(c, WHO, 2 * h_timeout_ms(), &term);
     /* The lowest-numbered follower asks first (CONS_LOST_STEP_MS). */
     int f = leader == 0 ? 1 : 0;
     const char *lid = c->nodes[leader].id;
@@ -183,11 +162,11 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
-            test_a_killed_leaders_followers_start_a_prevote_for_the_lost_connection, setup5,
-            teardown),
+            test_a_killed_leaders_followers_start_a_prevote_for_the_lost_connection,
+            h_setup_five_nodes, h_teardown_cluster),
         cmocka_unit_test_setup_teardown(
-            test_a_follower_losing_its_connection_to_a_live_leader_does_not_depose_it, setup5,
-            teardown),
+            test_a_follower_losing_its_connection_to_a_live_leader_does_not_depose_it,
+            h_setup_five_nodes, h_teardown_cluster),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

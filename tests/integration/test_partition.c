@@ -27,6 +27,7 @@
 
 #include "harness.h"
 #include "harness_fixture.h"
+#include "harness_release.h"
 
 #define NODES 5
 
@@ -41,12 +42,6 @@ static int group_setup(void **state)
 static int setup5(void **state)
 {
     return h_netns_cluster_setup(state, NODES, "test_partition");
-}
-
-static int teardown(void **state)
-{
-    h_cluster_destroy(*state); /* also deletes the namespaces */
-    return 0;
 }
 
 /* Healing waits for TCP to retransmit into the restored path, which after a
@@ -232,7 +227,7 @@ static void test_cut_off_leader_steps_down_and_the_majority_elects_another(void 
     h_cluster_pass(c);
 }
 
-#define T(name) cmocka_unit_test_setup_teardown(name, setup5, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, setup5, h_teardown_cluster)
 
 int main(void)
 {

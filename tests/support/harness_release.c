@@ -39,6 +39,11 @@ int h_setup_three_nodes(void **state)
     return setup_nodes(state, 3);
 }
 
+int h_setup_five_nodes(void **state)
+{
+    return setup_nodes(state, 5);
+}
+
 int h_teardown_cluster(void **state)
 {
     h_cluster_destroy(*state);

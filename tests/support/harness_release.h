@@ -15,10 +15,11 @@
  * PATH, which the nodes a test starts inherit. */
 void h_path_add_bin_dir(void);
 
-/* cmocka set-up and tear-down: a one-node (three-node) cluster whose nodes
- * find chimera-demo (in *state), and its destruction. */
+/* cmocka set-up and tear-down: a one-node (three-, five-node) cluster
+ * whose nodes find chimera-demo (in *state), and its destruction. */
 int h_setup_one_node(void **state);
 int h_setup_three_nodes(void **state);
+int h_setup_five_nodes(void **state);
 int h_teardown_cluster(void **state);
 
 /* The path of deploy/examples/NAME in the source tree. */
