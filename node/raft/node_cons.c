@@ -230,13 +230,22 @@ static void apply_log(struct node_raft *r, const struct cons_out *out,
     cons_timer_arm(r);
 }
 
+static void storage_recovered(struct node_raft *r)
+{
+    cons_storage_ok(&r->cons);
+    node_event(r->base, "ledger.write_recovered", NULL,
+               "the disk takes writes again (it failed with: %s); %s may stand for election",
+               r->storage_error, r->base->cfg.id);
+    r->storage_error[0] = '\0';
+}
+
 static void probe_storage(struct node_raft *r)
 {
     /* In the data directory itself, not among the ledger's segments: a
      * probe file a crash left there would stop the ledger from opening. */
     char err[512];
     if (durable_probe(r->base->cfg.data, STORAGE_PROBE_BYTES, err, sizeof(err)) == 0)
-        node_cons_storage_ok(r);
+        storage_recovered(r);
 }
 
 void node_cons_storage_failed(struct node_raft *r, const char *why)
@@ -261,13 +270,11 @@ void node_cons_storage_failed(struct node_raft *r, const char *why)
 
 void node_cons_storage_ok(struct node_raft *r)
 {
-    if (!r->cons.storage_failed)
-        return;
-    cons_storage_ok(&r->cons);
-    node_event(r->base, "ledger.write_recovered", NULL,
-               "the disk takes writes again (it failed with: %s); %s may stand for election",
-               r->storage_error, r->base->cfg.id);
-    r->storage_error[0] = '\0';
+    /* A small write succeeds on a full disk too (in the free end of a
+     * segment's last block, or in what the failed write's undo freed): only
+     * a write begun now and as large as the probe says space is back. */
+    if (r->cons.storage_failed)
+        probe_storage(r);
 }
 
 void node_cons_apply(struct node_raft *r, const struct cons_out *out)

@@ -194,6 +194,14 @@ static bool ready_is(void *arg)
     return h_ready_status(w->c, w->i) == w->want;
 }
 
+static size_t count_events(struct h_cluster *c, int i, const char *kind, unsigned long long after)
+{
+    size_t k = 0;
+    for (unsigned long long seq = after; (seq = h_event_seq(c, i, kind, NULL, seq)) > 0;)
+        k++;
+    return k;
+}
+
 static void test_a_leader_whose_disk_fills_steps_down_and_rejoins_when_space_returns(void **state)
 {
     struct h_cluster *c = *state;
@@ -203,7 +211,7 @@ static void test_a_leader_whose_disk_fills_steps_down_and_rejoins_when_space_ret
     if (old < 0)
         fail_msg("the federation did not come up with a leader (the line above says why)");
     assert_int_equal(post_note(c, old, "before the disk fills", NULL), 201);
-    unsigned long long seq = h_last_event_seq(c, old);
+    unsigned long long seq = h_last_event_seq(c, old), failed_at = seq;
 
     char filler[H_PATH_MAX + 16];
     fill(c->nodes[old].data, filler, sizeof(filler));
@@ -246,6 +254,10 @@ static void test_a_leader_whose_disk_fills_steps_down_and_rejoins_when_space_ret
     assert_int_not_equal(leader, old);
     assert_int_equal(post_note(c, leader, "after the step-down", NULL), 201);
 
+    /* The new leader's entries reached the full node as small writes: one
+     * that fits is no sign that space is back. */
+    assert_int_equal(count_events(c, old, "ledger.write_recovered", failed_at), 0);
+
     /* Space comes back: the old leader follows and catches up. */
     seq = h_last_event_seq(c, old);
     assert_int_equal(unlink(filler), 0);
@@ -262,14 +274,6 @@ static void test_a_leader_whose_disk_fills_steps_down_and_rejoins_when_space_ret
         fail_msg("%s is not ready again: %ld", c->nodes[old].id, h_ready_status(c, old));
     assert_true(h_node_running(c, old));
     h_cluster_pass(c);
-}
-
-static size_t count_events(struct h_cluster *c, int i, const char *kind, unsigned long long after)
-{
-    size_t k = 0;
-    for (unsigned long long seq = after; (seq = h_event_seq(c, i, kind, NULL, seq)) > 0;)
-        k++;
-    return k;
 }
 
 static void test_a_follower_whose_disk_fills_keeps_running_and_catches_up(void **state)
@@ -305,6 +309,7 @@ static void test_a_follower_whose_disk_fills_keeps_running_and_catches_up(void *
     /* It keeps following its leader: no read-only episode per refusal. */
     assert_true(count_events(c, f, "consensus.read_only.enter", seq) <= 1);
     assert_int_equal(count_events(c, f, "ledger.write_failed", seq), 1);
+    assert_int_equal(count_events(c, f, "ledger.write_recovered", seq), 0);
 
     assert_int_equal(unlink(filler), 0);
     struct head_wait hw = {c, leader, f};
