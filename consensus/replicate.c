@@ -171,6 +171,7 @@ void cons__rep_start(struct cons *c)
         c->refused_lo[i] = UINT64_MAX;
         c->drain_match[i] = UINT64_MAX;
         c->commit_told[i] = 0;
+        c->commit_noticed[i] = 0;
     }
     /* Only what is durable counts (§10.2.1): a follower elected while its
      * sync was under way counts the rest when the sync returns. */
@@ -273,6 +274,35 @@ static void send_heartbeat(struct cons *c, int32_t i, struct cons_out *out)
     cons__emit(out, &m);
 }
 
+/* The commit notice to i: an APPEND without entries whose prev_index is
+ * the committed end of the log. A follower that holds that entry (same
+ * hash: the whole prefix matches, §3.5) commits it on receipt, without
+ * waiting for its own sync and for its answer to come back here first; one
+ * that does not refuses it like any APPEND, and is told by its answer as
+ * before. Due only while the whole log is committed (no APPEND about to
+ * carry the commit index anyway), once per commit index, to a follower it
+ * was sent to that has not answered for it yet. The follower is not counted
+ * as told: its answer, once durable, still brings a HEARTBEAT (the notice
+ * may have been lost). */
+static void send_commit_notice(struct cons *c, int32_t i, struct cons_out *out)
+{
+    if (c->commit != c->last_log_index || c->match_index[i] >= c->commit ||
+        c->next_index[i] <= c->commit || c->commit_noticed[i] >= c->commit || c->probing[i] ||
+        out->nmsgs >= CONS_MAX_OUT)
+        return;
+    struct cons_msg m = cons__reply(c, CONS_MSG_APPEND, i, c->term, false);
+    uint64_t term;
+    m.prev_index = c->commit;
+    if (!meta_at(c, m.prev_index, &term, m.prev_hash))
+        return;
+    m.commit = c->commit;
+    cons__emit(out, &m);
+    c->commit_noticed[i] = c->commit;
+    /* Answered like any APPEND: counted like one. */
+    if (c->inflight[i] < CONS_MAX_INFLIGHT)
+        c->inflight[i]++;
+}
+
 void cons_flush(struct cons *c, uint64_t now_ms, struct cons_out *out)
 {
     (void)now_ms;
@@ -284,9 +314,13 @@ void cons_flush(struct cons *c, uint64_t now_ms, struct cons_out *out)
      * them now rather than up to a heartbeat interval later: what waits on
      * every member (a rollback applied everywhere) waits that much less. */
     for (int32_t i = 0; i < c->cfg.n; i++) {
+        if (i == c->cfg.self)
+            continue;
         uint64_t can = c->commit < c->match_index[i] ? c->commit : c->match_index[i];
-        if (i != c->cfg.self && can > c->commit_told[i])
+        if (can > c->commit_told[i])
             send_heartbeat(c, i, out);
+        else if (c->commit > c->commit_told[i])
+            send_commit_notice(c, i, out);
     }
 }
 
