@@ -112,15 +112,28 @@ static bool meta_at(const struct cons *c, uint64_t idx, uint64_t *term,
     return c->log.meta(c->log.ctx, idx, term, hash) == 0;
 }
 
+/* The log now ends (or was cut) at end. Without async sync, a log change
+ * is durable before anything that depends on it is sent: the log's end is
+ * what is durable. With it, what was durable stays so up to end, and what
+ * is written beyond it is not until cons_synced says so. */
+static void synced_to_end(struct cons *c, uint64_t end)
+{
+    if (!c->async_sync || c->synced > end)
+        c->synced = end;
+}
+
+/* How far this node's log is durable. */
+static uint64_t durable(const struct cons *c)
+{
+    return c->synced < c->last_log_index ? c->synced : c->last_log_index;
+}
+
 static void set_last(struct cons *c, const struct cons_entry *e)
 {
     c->last_log_index = e->index;
     c->last_log_term = e->term;
     memcpy(c->last_log_hash, e->hash, CONS_HASH_BYTES);
-    /* Without async sync, a log change is durable before anything that
-     * depends on it is sent: the log's end is what is durable. */
-    if (!c->async_sync || c->synced > e->index)
-        c->synced = e->index;
+    synced_to_end(c, e->index);
 }
 
 void cons__commit_to(struct cons *c, uint64_t index, struct cons_out *out)
@@ -143,12 +156,10 @@ void cons_set_log(struct cons *c, const struct cons_log *log, const struct cons_
     if (log)
         c->log = *log;
     struct cons_entry none = {0};
-    set_last(c, last ? last : &none);
     /* At start-up the files are what this node relies on. After a refused
      * write (cons_storage_failed), entries written earlier whose sync is
      * under way stay not durable until cons_synced says so. */
-    if (!c->async_sync || c->synced > c->last_log_index)
-        c->synced = c->last_log_index;
+    set_last(c, last ? last : &none);
     c->nheld = 0;
     /* Nothing beyond the log can be known committed here. */
     c->commit = commit < c->last_log_index ? commit : c->last_log_index;
@@ -175,7 +186,7 @@ void cons__rep_start(struct cons *c)
     }
     /* Only what is durable counts (§10.2.1): a follower elected while its
      * sync was under way counts the rest when the sync returns. */
-    c->match_index[c->cfg.self] = c->synced < c->last_log_index ? c->synced : c->last_log_index;
+    c->match_index[c->cfg.self] = durable(c);
     c->commit_push = false;
 }
 
@@ -410,7 +421,7 @@ static bool leader_writes(struct cons *c, const struct cons_entry *last)
  * durable copies that makes the majority a commit needs. */
 static void leader_synced(struct cons *c, struct cons_out *out)
 {
-    uint64_t mine = c->synced < c->last_log_index ? c->synced : c->last_log_index;
+    uint64_t mine = durable(c);
     if (mine > c->match_index[c->cfg.self])
         c->match_index[c->cfg.self] = mine;
     advance_commit(c, out);
@@ -619,8 +630,7 @@ void cons__on_append(struct cons *c, uint64_t now, const struct cons_msg *m, str
         out->truncate_after = m->entries[k].index - 1;
         /* The cut is durable before anything is sent; what follows it is
          * not yet (a sync under way covered the old entries). */
-        if (c->synced > out->truncate_after)
-            c->synced = out->truncate_after;
+        synced_to_end(c, out->truncate_after);
         uint32_t kept = 0;
         for (uint32_t h = 0; h < c->nheld; h++)
             if (c->held[h].match_index <= out->truncate_after)
