@@ -332,7 +332,10 @@ static int spawn(struct child *c)
     munmap(stack, CHILD_STACK_BYTES);
     close(pipefd[1]);
     int child_errno = 0;
-    ssize_t n = pid < 0 ? 0 : read(pipefd[0], &child_errno, sizeof(child_errno));
+    ssize_t n = 0;
+    while (pid >= 0 && (n = read(pipefd[0], &child_errno, sizeof(child_errno))) < 0 &&
+           errno == EINTR)
+        ;
     close(pipefd[0]);
     if (pid < 0)
         return uv_translate_sys_error(e);
