@@ -733,6 +733,12 @@ void cons__on_append_resp(struct cons *c, uint64_t now, const struct cons_msg *m
     while (has_work(c, i) && send_append(c, i, CONS_MAX_BATCH, out))
         ;
     advance_commit(c, out);
+    /* The answer to a commit notice (send_commit_notice): the follower
+     * committed the entry it named; it needs no HEARTBEAT for it. (An
+     * earlier probe at that index answers alike: if the notice was lost
+     * too, the follower hears the commit at the next heartbeat.) */
+    if (m->granted && m->prev_index == c->commit_noticed[i] && m->match_index == m->prev_index)
+        tell_commit(c, i, m->prev_index);
     /* An answer that came after the commit index passed its entries (a
      * slower follower than the quorum's): it is told at the next flush,
      * not at the next heartbeat, so what waits on every member (a

@@ -196,6 +196,36 @@ test_a_follower_holding_the_committed_end_commits_on_the_notice_before_it_answer
     cl_free(&cl);
 }
 
+static void
+test_a_follower_that_took_the_notice_gets_no_heartbeat_when_its_answers_come(void **state)
+{
+    (void)state;
+    static struct cluster cl;
+    int32_t slow;
+    uint64_t last;
+    int32_t lead = commit_without(&cl, 19, &slow, &last);
+    uint64_t before = cl.node[lead].match_index[slow];
+    cl_flush(&cl, lead);
+    cl_deliver(&cl);
+    assert_int_equal(cl.node[slow].commit, last);
+    /* Its answers, once durable: to the entries, then to the notice. */
+    struct cons_msg ack = {.type = CONS_MSG_APPEND_RESP,
+                           .from = slow,
+                           .to = lead,
+                           .term = cl.node[lead].term,
+                           .granted = true,
+                           .prev_index = before,
+                           .match_index = last};
+    cl_recv(&cl, ack);
+    ack.prev_index = last;
+    cl_recv(&cl, ack);
+    struct cons_out out;
+    cons_flush(&cl.node[lead], cl.now, &out);
+    assert_null(find(&out, CONS_MSG_HEARTBEAT, slow));
+    cl_apply(&cl, lead, &out);
+    cl_free(&cl);
+}
+
 static void test_a_commit_notice_goes_once_per_commit_index(void **state)
 {
     (void)state;
@@ -563,6 +593,8 @@ int main(void)
             test_a_follower_that_answers_after_the_commit_is_told_it_on_the_next_flush),
         cmocka_unit_test(
             test_a_follower_holding_the_committed_end_commits_on_the_notice_before_it_answers),
+        cmocka_unit_test(
+            test_a_follower_that_took_the_notice_gets_no_heartbeat_when_its_answers_come),
         cmocka_unit_test(test_a_commit_notice_goes_once_per_commit_index),
         cmocka_unit_test(
             test_a_follower_without_the_committed_entry_refuses_the_notice_and_commits_nothing),
