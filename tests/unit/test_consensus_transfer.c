@@ -41,6 +41,20 @@ static void cl_recv(struct cluster *cl, struct cons_msg m)
     cl_apply_msg(cl, m.to, &m, &out);
 }
 
+/* from's APPEND_RESP to lead granting the APPEND after prev, matching up
+ * to match (an answer that comes late, made by hand). */
+static struct cons_msg granted_answer(const struct cluster *cl, int32_t from, int32_t lead,
+                                      uint64_t prev, uint64_t match)
+{
+    return (struct cons_msg){.type = CONS_MSG_APPEND_RESP,
+                             .from = from,
+                             .to = lead,
+                             .term = cl->node[lead].term,
+                             .granted = true,
+                             .prev_index = prev,
+                             .match_index = match};
+}
+
 /* ---- the commit index pushed at once ----------------------------------- */
 
 static void test_a_commit_advance_is_pushed_to_every_follower_on_flush(void **state)
@@ -136,14 +150,7 @@ static void test_a_follower_that_answers_after_the_commit_is_told_it_on_the_next
     assert_int_equal(cl.node[slow].last_log_index, last);
     assert_true(cl.node[slow].commit < last);
     cl.cut[slow][lead] = false;
-    struct cons_msg ack = {.type = CONS_MSG_APPEND_RESP,
-                           .from = slow,
-                           .to = lead,
-                           .term = cl.node[lead].term,
-                           .granted = true,
-                           .prev_index = before,
-                           .match_index = last};
-    cl_recv(&cl, ack);
+    cl_recv(&cl, granted_answer(&cl, slow, lead, before, last));
     /* Without waiting for the heartbeat. */
     struct cons_out out;
     cons_flush(&cl.node[lead], cl.now, &out);
@@ -209,16 +216,8 @@ test_a_follower_that_took_the_notice_gets_no_heartbeat_when_its_answers_come(voi
     cl_deliver(&cl);
     assert_int_equal(cl.node[slow].commit, last);
     /* Its answers, once durable: to the entries, then to the notice. */
-    struct cons_msg ack = {.type = CONS_MSG_APPEND_RESP,
-                           .from = slow,
-                           .to = lead,
-                           .term = cl.node[lead].term,
-                           .granted = true,
-                           .prev_index = before,
-                           .match_index = last};
-    cl_recv(&cl, ack);
-    ack.prev_index = last;
-    cl_recv(&cl, ack);
+    cl_recv(&cl, granted_answer(&cl, slow, lead, before, last));
+    cl_recv(&cl, granted_answer(&cl, slow, lead, last, last));
     struct cons_out out;
     cons_flush(&cl.node[lead], cl.now, &out);
     assert_null(find(&out, CONS_MSG_HEARTBEAT, slow));
