@@ -289,8 +289,7 @@ static void on_prevote(struct cons *c, uint64_t now, const struct cons_msg *m, s
     if (c->early_for != CONS_NONE) {
         cancel_early(c);
     } else if (c->role == CONS_PRECANDIDATE && c->early_running) {
-        c->role = CONS_FOLLOWER;
-        reset_election_deadline(c, now);
+        cons__become_follower(c, now, c->term, out);
     }
 }
 

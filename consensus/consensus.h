@@ -208,6 +208,9 @@ struct cons {
      * can apply it (capped by what it is known to match); cons_flush pushes
      * a newer one. */
     uint64_t commit_told[CONS_MAX_MEMBERS];
+    /* leader: the commit index last sent to each follower in a commit
+     * notice (replicate.c, send_commit_notice). */
+    uint64_t commit_noticed[CONS_MAX_MEMBERS];
     bool commit_push; /* leader: the commit index advanced since cons_flush */
     /* Leadership transfer (§3.10), from cons_transfer until it ends (done or
      * failed, reported in a cons_out): the target, the term it started in
@@ -320,8 +323,12 @@ void cons_storage_ok(struct cons *c);
 /* Once per wake-up of the shell's loop, after every event of that wake-up
  * was handed in: followers that can apply more than the commit index they
  * were last sent hear the new one now (a HEARTBEAT carrying it), not at
- * the next heartbeat. Coalesced: one message per follower however many
- * answers advanced the commit index in the wake-up. Clears and fills *out. */
+ * the next heartbeat; once the whole log is committed, a follower that was
+ * sent the last entry and has not answered for it yet gets a commit notice
+ * (an APPEND without entries at that entry: it commits on receipt if it
+ * holds the entry, before its own sync). Coalesced: one message per
+ * follower however many answers advanced the commit index in the wake-up.
+ * Clears and fills *out. */
 void cons_flush(struct cons *c, uint64_t now_ms, struct cons_out *out);
 
 /* Leadership transfer (§3.10). */

@@ -112,15 +112,28 @@ static bool meta_at(const struct cons *c, uint64_t idx, uint64_t *term,
     return c->log.meta(c->log.ctx, idx, term, hash) == 0;
 }
 
+/* The log now ends (or was cut) at end. Without async sync, a log change
+ * is durable before anything that depends on it is sent: the log's end is
+ * what is durable. With it, what was durable stays so up to end, and what
+ * is written beyond it is not until cons_synced says so. */
+static void synced_to_end(struct cons *c, uint64_t end)
+{
+    if (!c->async_sync || c->synced > end)
+        c->synced = end;
+}
+
+/* How far this node's log is durable. */
+static uint64_t durable(const struct cons *c)
+{
+    return c->synced < c->last_log_index ? c->synced : c->last_log_index;
+}
+
 static void set_last(struct cons *c, const struct cons_entry *e)
 {
     c->last_log_index = e->index;
     c->last_log_term = e->term;
     memcpy(c->last_log_hash, e->hash, CONS_HASH_BYTES);
-    /* Without async sync, a log change is durable before anything that
-     * depends on it is sent: the log's end is what is durable. */
-    if (!c->async_sync || c->synced > e->index)
-        c->synced = e->index;
+    synced_to_end(c, e->index);
 }
 
 void cons__commit_to(struct cons *c, uint64_t index, struct cons_out *out)
@@ -143,12 +156,10 @@ void cons_set_log(struct cons *c, const struct cons_log *log, const struct cons_
     if (log)
         c->log = *log;
     struct cons_entry none = {0};
-    set_last(c, last ? last : &none);
     /* At start-up the files are what this node relies on. After a refused
      * write (cons_storage_failed), entries written earlier whose sync is
      * under way stay not durable until cons_synced says so. */
-    if (!c->async_sync || c->synced > c->last_log_index)
-        c->synced = c->last_log_index;
+    set_last(c, last ? last : &none);
     c->nheld = 0;
     /* Nothing beyond the log can be known committed here. */
     c->commit = commit < c->last_log_index ? commit : c->last_log_index;
@@ -171,10 +182,11 @@ void cons__rep_start(struct cons *c)
         c->refused_lo[i] = UINT64_MAX;
         c->drain_match[i] = UINT64_MAX;
         c->commit_told[i] = 0;
+        c->commit_noticed[i] = 0;
     }
     /* Only what is durable counts (§10.2.1): a follower elected while its
      * sync was under way counts the rest when the sync returns. */
-    c->match_index[c->cfg.self] = c->synced < c->last_log_index ? c->synced : c->last_log_index;
+    c->match_index[c->cfg.self] = durable(c);
     c->commit_push = false;
 }
 
@@ -273,6 +285,35 @@ static void send_heartbeat(struct cons *c, int32_t i, struct cons_out *out)
     cons__emit(out, &m);
 }
 
+/* The commit notice to i: an APPEND without entries whose prev_index is
+ * the committed end of the log. A follower that holds that entry (same
+ * hash: the whole prefix matches, §3.5) commits it on receipt, without
+ * waiting for its own sync and for its answer to come back here first; one
+ * that does not refuses it like any APPEND, and is told by its answer as
+ * before. Due only while the whole log is committed (no APPEND about to
+ * carry the commit index anyway), once per commit index, to a follower it
+ * was sent to that has not answered for it yet. The follower is not counted
+ * as told: its answer, once durable, still brings a HEARTBEAT (the notice
+ * may have been lost). */
+static void send_commit_notice(struct cons *c, int32_t i, struct cons_out *out)
+{
+    if (c->commit != c->last_log_index || c->match_index[i] >= c->commit ||
+        c->next_index[i] <= c->commit || c->commit_noticed[i] >= c->commit || c->probing[i] ||
+        out->nmsgs >= CONS_MAX_OUT)
+        return;
+    struct cons_msg m = cons__reply(c, CONS_MSG_APPEND, i, c->term, false);
+    uint64_t term;
+    m.prev_index = c->commit;
+    if (!meta_at(c, m.prev_index, &term, m.prev_hash))
+        return;
+    m.commit = c->commit;
+    cons__emit(out, &m);
+    c->commit_noticed[i] = c->commit;
+    /* Answered like any APPEND: counted like one. */
+    if (c->inflight[i] < CONS_MAX_INFLIGHT)
+        c->inflight[i]++;
+}
+
 void cons_flush(struct cons *c, uint64_t now_ms, struct cons_out *out)
 {
     (void)now_ms;
@@ -284,9 +325,13 @@ void cons_flush(struct cons *c, uint64_t now_ms, struct cons_out *out)
      * them now rather than up to a heartbeat interval later: what waits on
      * every member (a rollback applied everywhere) waits that much less. */
     for (int32_t i = 0; i < c->cfg.n; i++) {
+        if (i == c->cfg.self)
+            continue;
         uint64_t can = c->commit < c->match_index[i] ? c->commit : c->match_index[i];
-        if (i != c->cfg.self && can > c->commit_told[i])
+        if (can > c->commit_told[i])
             send_heartbeat(c, i, out);
+        else if (c->commit > c->commit_told[i])
+            send_commit_notice(c, i, out);
     }
 }
 
@@ -376,7 +421,7 @@ static bool leader_writes(struct cons *c, const struct cons_entry *last)
  * durable copies that makes the majority a commit needs. */
 static void leader_synced(struct cons *c, struct cons_out *out)
 {
-    uint64_t mine = c->synced < c->last_log_index ? c->synced : c->last_log_index;
+    uint64_t mine = durable(c);
     if (mine > c->match_index[c->cfg.self])
         c->match_index[c->cfg.self] = mine;
     advance_commit(c, out);
@@ -585,8 +630,7 @@ void cons__on_append(struct cons *c, uint64_t now, const struct cons_msg *m, str
         out->truncate_after = m->entries[k].index - 1;
         /* The cut is durable before anything is sent; what follows it is
          * not yet (a sync under way covered the old entries). */
-        if (c->synced > out->truncate_after)
-            c->synced = out->truncate_after;
+        synced_to_end(c, out->truncate_after);
         uint32_t kept = 0;
         for (uint32_t h = 0; h < c->nheld; h++)
             if (c->held[h].match_index <= out->truncate_after)
@@ -689,6 +733,12 @@ void cons__on_append_resp(struct cons *c, uint64_t now, const struct cons_msg *m
     while (has_work(c, i) && send_append(c, i, CONS_MAX_BATCH, out))
         ;
     advance_commit(c, out);
+    /* The answer to a commit notice (send_commit_notice): the follower
+     * committed the entry it named; it needs no HEARTBEAT for it. (An
+     * earlier probe at that index answers alike: if the notice was lost
+     * too, the follower hears the commit at the next heartbeat.) */
+    if (m->granted && m->prev_index == c->commit_noticed[i] && m->match_index == m->prev_index)
+        tell_commit(c, i, m->prev_index);
     /* An answer that came after the commit index passed its entries (a
      * slower follower than the quorum's): it is told at the next flush,
      * not at the next heartbeat, so what waits on every member (a

@@ -122,7 +122,7 @@ static json_t *nodes_json(struct node_api *api, const struct pl_deployment *d)
 static json_t *events_about(struct node_api *api, const char *id)
 {
     json_t *out = json_array();
-    static const struct event *all[EVENTS_CAPACITY];
+    const struct event *all[EVENTS_CAPACITY];
     size_t k = events_query(&api->base->events, true, 0, EVENTS_CAPACITY, all);
     for (size_t i = 0; i < k; i++)
         if (strstr(all[i]->message, id))
@@ -190,7 +190,7 @@ static void planned(void *ctx, void *arg, const struct deploy_plan_outcome *o)
     manifest_digest(manifest, mlen, rel.digest);
     char id[PL_ID_MAX], why[512];
     new_id("d-", id);
-    static struct pl_record r;
+    struct pl_record r;
     /* Asked of a dry run too, so that it predicts the real one's refusal
      * (after certification, as the real one). */
     int st = certified ? pl_begin(&api->deploy->pl, id, &rel, (uint64_t)node_wall_ms(), &r, why,
@@ -254,7 +254,7 @@ void api_deploy_submit(struct node_api *api, struct http_request *req)
                                     "path", ""));
         return;
     }
-    static struct manifest m;
+    struct manifest m;
     struct manifest_error me;
     if (manifest_parse(req->body, req->body_len, &m, &me) != 0) {
         http_respond_json(req, 400, json_pack("{s:s, s:s}", "error", me.message, "path", me.path));
@@ -298,7 +298,7 @@ void api_deploy_rollback(struct node_api *api, struct http_request *req)
     }
     char id[PL_ID_MAX], why[512];
     new_id("r-", id);
-    static struct pl_record r;
+    struct pl_record r;
     int st = pl_rollback(&api->deploy->pl, id, json_is_string(to) ? json_string_value(to) : NULL,
                          (uint64_t)node_wall_ms(), &r, why, sizeof(why));
     json_decref(body);

@@ -87,7 +87,7 @@ static int apply_entry(uint64_t index, uint64_t term, const uint8_t *bytes, size
     if (ledger_entry_decode(bytes, len, &e, NULL) != LEDGER_OK ||
         (e.type != LEDGER_ENTRY_DEPLOYMENT && e.type != LEDGER_ENTRY_ROLLBACK))
         return 0;
-    static struct pl_record r;
+    struct pl_record r;
     const char *manifest, *cert;
     size_t mlen, clen;
     if (deploy_record_decode(e.payload, e.payload_len, e.timestamp_ms, &r, &manifest, &mlen, &cert,
@@ -136,7 +136,7 @@ int node_deploy_start(struct node_deploy *dp)
 {
     struct node_deploy *d = dp;
     d->history_before_ms = (uint64_t)node_wall_ms();
-    static char ids[PL_MAX_NODES][PL_ID_MAX];
+    char ids[PL_MAX_NODES][PL_ID_MAX];
     for (size_t i = 0; i < dp->base->peers.n && i < PL_MAX_NODES; i++)
         snprintf(ids[i], PL_ID_MAX, "%s", dp->base->peers.m[i].id);
     pl_init(&d->pl, (const char(*)[PL_ID_MAX])ids, dp->base->peers.n);
@@ -207,7 +207,7 @@ void node_deploy_tick(struct node_deploy *dp)
         return;
     if (d->applied < dp->raft->cons.commit)
         return;
-    static struct pl_record r;
+    struct pl_record r;
     if (!pl_tick(&d->pl, (uint64_t)node_wall_ms(), &r))
         return;
     char err[256];

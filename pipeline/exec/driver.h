@@ -2,13 +2,19 @@
  * libuv loop. Shell code (it performs I/O); the rollout core decides when to
  * start and stop, this only does it. Everything runs on the loop's thread.
  *
- * Process group. The child is spawned with UV_PROCESS_DETACHED, so it calls
- * setsid() and leads a new session and process group whose id is its pid.
+ * Spawning. The child shares this process's memory until it execs
+ * (clone with CLONE_VM | CLONE_VFORK, as glibc's posix_spawn), so a start
+ * holds the loop only for the exec itself, not for a copy of chimerad's
+ * page tables (uv_spawn forks); its exit is watched on a pidfd (Linux 5.3
+ * or later). A command without a slash is looked up in the service's PATH.
+ *
+ * Process group. The child calls setsid() and leads a new session and
+ * process group whose id is its pid.
  * drv_stop signals the whole group (kill(-pid, ...)), so the children of a
  * shell wrapper (`sh -c 'server & ...'`) are stopped with it. When the
  * group's leader exits (on its own or stopped), whatever is left of its group
  * is SIGKILLed: the instance is over, and orphaned workers must not keep its
- * port or its files. The price of DETACHED: the child does not die with the
+ * port or its files. The price of its own session: the child does not die with the
  * node (no controlling terminal, no SIGHUP); the node stops its instances
  * explicitly, and a restarted node must find and stop stale ones itself.
  *
@@ -16,7 +22,7 @@
  * before the child's output the driver appends a line
  *   === started 2026-11-25T05:40:00Z pid 1234 ===
  * padded with trailing spaces to a fixed width: the line is appended before
- * uv_spawn (so it precedes the child's output, which otherwise races it)
+ * the spawn (so it precedes the child's output, which otherwise races it)
  * with "?" for the pid, and the pid is written over it once known. When the
  * spawn fails, "=== cannot start CMD: REASON ===" follows it.
  *
@@ -32,8 +38,8 @@
  * on top. Never a CHIMERA_* variable of this process.
  *
  * User. With spec->set_user, the child switches to spec->uid and spec->gid
- * before exec (libuv's UV_PROCESS_SETUID/SETGID, which also drops every
- * supplementary group: libuv cannot set others); only root may do this. The
+ * before exec, and drops every supplementary group (as libuv's
+ * UV_PROCESS_SETUID/SETGID did); only root may do this. The
  * working directory is entered before the switch, and the log is opened
  * here, by this process, and passed as descriptors 1 and 2: the service needs
  * no access to the log file, only to what it reads and writes itself.

@@ -4,21 +4,29 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 extern char **environ;
 
 struct drv_proc {
-    uv_process_t proc;
+    uv_poll_t exit_watch; /* the pidfd: readable once the process has exited */
     uv_timer_t kill_timer;
     drv_exit_fn on_exit;
     void *arg;
     int pid;
+    int pidfd;
     int open_handles; /* handles not yet closed; the memory goes with the last */
     bool running;
     bool stopping;
@@ -28,14 +36,16 @@ struct drv_proc {
 static void on_handle_closed(uv_handle_t *h)
 {
     struct drv_proc *p = h->data;
-    if (--p->open_handles == 0)
+    if (--p->open_handles == 0) {
+        close(p->pidfd);
         free(p);
+    }
 }
 
 static void close_all(struct drv_proc *p)
 {
     uv_close((uv_handle_t *)&p->kill_timer, on_handle_closed);
-    uv_close((uv_handle_t *)&p->proc, on_handle_closed);
+    uv_close((uv_handle_t *)&p->exit_watch, on_handle_closed);
 }
 
 static void kill_group(int pid, int sig)
@@ -44,9 +54,16 @@ static void kill_group(int pid, int sig)
         (void)kill(-pid, sig);
 }
 
-static void on_exit_cb(uv_process_t *h, int64_t exit_status, int term_signal)
+static void on_exited(uv_poll_t *h, int status, int events)
 {
+    (void)status;
+    (void)events;
     struct drv_proc *p = h->data;
+    siginfo_t si;
+    memset(&si, 0, sizeof(si));
+    if (waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG) != 0 || si.si_pid == 0)
+        return; /* not over yet */
+    uv_poll_stop(h);
     p->running = false;
     uv_timer_stop(&p->kill_timer);
     /* What is left of the instance's group goes with its leader. */
@@ -55,8 +72,9 @@ static void on_exit_cb(uv_process_t *h, int64_t exit_status, int term_signal)
         close_all(p);
         return;
     }
+    bool exited = si.si_code == CLD_EXITED;
     if (p->on_exit)
-        p->on_exit(p, exit_status, term_signal, p->arg);
+        p->on_exit(p, exited ? si.si_status : 0, exited ? 0 : si.si_status, p->arg);
 }
 
 static void on_grace_over(uv_timer_t *t)
@@ -193,6 +211,167 @@ static void fill_header_pid(const char *log, off_t at, const char *stamp, int pi
     close(fd);
 }
 
+/* ---- spawning ------------------------------------------------------------
+ * Not uv_spawn: libuv forks, and the loop then waits until the child has
+ * exec'd. A fork copies the page tables of chimerad (threads, heaps, maps)
+ * and makes every page the loop writes until the exec a copy-on-write
+ * fault; on a loaded machine that held the loop for 10-100 ms per service
+ * started, during which no Raft message was read (a rollback's commit
+ * reached the other nodes that much later). Here the child shares the
+ * parent's memory until it execs (CLONE_VM | CLONE_VFORK, what glibc's
+ * posix_spawn does; posix_spawn itself cannot switch users), and its exit
+ * is watched on a pidfd by the loop. */
+
+/* What the child needs; read by the child in the parent's memory. */
+struct child {
+    const char *path;
+    char *const *argv;
+    char *const *envp;
+    const char *cwd;
+    int log_fd;
+    int err_fd; /* written the errno of a failed step; closed by the exec */
+    bool set_user;
+    uid_t uid;
+    gid_t gid;
+};
+
+#define CHILD_STACK_BYTES (64 * 1024)
+
+/* Descriptor from becomes to, open across the exec (dup2 onto itself
+ * would leave its close-on-exec flag). */
+__attribute__((no_sanitize_address)) static int child_fd(int from, int to)
+{
+    return from == to ? fcntl(to, F_SETFD, 0) : dup2(from, to);
+}
+
+/* The child, on its own stack in the parent's memory while the parent is
+ * suspended: system calls only (glibc's setuid would signal the parent's
+ * threads; raw calls switch this process alone). The order is libuv's:
+ * its own session, descriptors, directory, then the user. */
+__attribute__((no_sanitize_address)) static int child_main(void *arg)
+{
+    const struct child *c = arg;
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++)
+        (void)sigaction(sig, &dfl, NULL); /* SIGKILL, SIGSTOP and glibc's own refuse: fine */
+    int nul = -1;
+    if (setsid() < 0 || (nul = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0 ||
+        child_fd(nul, 0) < 0 || child_fd(c->log_fd, 1) < 0 || child_fd(c->log_fd, 2) < 0)
+        goto fail;
+    if (c->cwd && chdir(c->cwd) != 0)
+        goto fail;
+    if (c->set_user && ((syscall(SYS_setgroups, 0, NULL) != 0 && errno != EPERM) ||
+                        syscall(SYS_setgid, c->gid) != 0 || syscall(SYS_setuid, c->uid) != 0))
+        goto fail;
+    sigset_t none;
+    sigemptyset(&none);
+    (void)sigprocmask(SIG_SETMASK, &none, NULL);
+    execve(c->path, c->argv, c->envp);
+fail:;
+    int e = errno;
+    (void)!write(c->err_fd, &e, sizeof(e));
+    _exit(127);
+}
+
+/* Where cmd is: itself when it names a path, else the first executable
+ * file of that name in the service's PATH (the one in env: libuv set the
+ * child's environment before execvp). 0 or a negative libuv error. */
+static int find_command(const char *cmd, char *const *env, char *out, size_t cap)
+{
+    if (strchr(cmd, '/')) {
+        snprintf(out, cap, "%s", cmd);
+        return 0;
+    }
+    const char *path = "/usr/local/bin:/usr/bin:/bin"; /* execvp's, when PATH is unset */
+    for (char *const *e = env; *e; e++)
+        if (strncmp(*e, "PATH=", 5) == 0)
+            path = *e + 5;
+    int rc = UV_ENOENT;
+    for (const char *dir = path;;) {
+        const char *end = strchrnul(dir, ':');
+        int len = (int)(end - dir);
+        struct stat st;
+        /* An empty entry is the working directory, as for execvp. */
+        snprintf(out, cap, "%.*s%s%s", len, dir, len ? "/" : "", cmd);
+        if (access(out, X_OK) == 0 && stat(out, &st) == 0 && S_ISREG(st.st_mode))
+            return 0;
+        if (errno == EACCES)
+            rc = UV_EACCES;
+        if (!*end)
+            return rc;
+        dir = end + 1;
+    }
+}
+
+/* Runs c; its pid, or a negative libuv error (the exec's own included:
+ * CLONE_VFORK returns once the child exec'd or gave up). */
+static int spawn(struct child *c)
+{
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC) != 0)
+        return uv_translate_sys_error(errno);
+    c->err_fd = pipefd[1];
+    void *stack = mmap(NULL, CHILD_STACK_BYTES, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) {
+        int rc = uv_translate_sys_error(errno);
+        close(pipefd[0]);
+        close(pipefd[1]);
+        return rc;
+    }
+    /* No handler of ours may run in the child before it resets them. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int pid =
+        clone(child_main, (char *)stack + CHILD_STACK_BYTES, CLONE_VM | CLONE_VFORK | SIGCHLD, c);
+    int e = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    munmap(stack, CHILD_STACK_BYTES);
+    close(pipefd[1]);
+    int child_errno = 0;
+    ssize_t n = 0;
+    while (pid >= 0 && (n = read(pipefd[0], &child_errno, sizeof(child_errno))) < 0 &&
+           errno == EINTR)
+        ;
+    close(pipefd[0]);
+    if (pid < 0)
+        return uv_translate_sys_error(e);
+    if (n == (ssize_t)sizeof(child_errno)) {
+        (void)waitpid(pid, NULL, 0);
+        return uv_translate_sys_error(child_errno);
+    }
+    return pid;
+}
+
+/* Spawns c and watches its exit on the loop: 0 or a negative libuv error. */
+static int start_process(uv_loop_t *loop, struct drv_proc *p, struct child *c)
+{
+    int pid = spawn(c);
+    if (pid < 0)
+        return pid;
+    p->pid = pid;
+    p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    int rc =
+        p->pidfd < 0 ? uv_translate_sys_error(errno) : uv_poll_init(loop, &p->exit_watch, p->pidfd);
+    if (rc != 0) { /* no way to hear of its exit: it must not run unwatched */
+        kill_group(pid, SIGKILL);
+        (void)waitpid(pid, NULL, 0);
+        if (p->pidfd >= 0)
+            close(p->pidfd);
+        return rc;
+    }
+    p->exit_watch.data = p;
+    p->kill_timer.data = p;
+    uv_timer_init(loop, &p->kill_timer);
+    p->open_handles = 2;
+    p->running = true;
+    uv_poll_start(&p->exit_watch, UV_READABLE, on_exited);
+    return 0;
+}
+
 int drv_start(uv_loop_t *loop, const struct drv_spec *spec, drv_exit_fn on_exit, void *arg,
               struct drv_proc **out, char *err, size_t errlen)
 {
@@ -224,30 +403,19 @@ int drv_start(uv_loop_t *loop, const struct drv_spec *spec, drv_exit_fn on_exit,
     }
     p->on_exit = on_exit;
     p->arg = arg;
-    p->proc.data = p;
-    p->kill_timer.data = p;
-    uv_timer_init(loop, &p->kill_timer);
-    p->open_handles = 2;
-
-    uv_stdio_container_t stdio[3] = {
-        {.flags = UV_IGNORE},
-        {.flags = UV_INHERIT_FD, .data.fd = fd},
-        {.flags = UV_INHERIT_FD, .data.fd = fd},
-    };
-    uv_process_options_t opts = {
-        .exit_cb = on_exit_cb,
-        .file = cmd,
-        .args = (char **)spec->argv,
-        .env = env,
-        .cwd = spec->cwd,
-        .flags = UV_PROCESS_DETACHED | (spec->set_user ? UV_PROCESS_SETUID | UV_PROCESS_SETGID : 0),
-        .uid = (uv_uid_t)spec->uid,
-        .gid = (uv_gid_t)spec->gid,
-        .stdio_count = 3,
-        .stdio = stdio,
-    };
+    char path[PATH_MAX];
+    struct child c = {.path = path,
+                      .argv = (char *const *)spec->argv,
+                      .envp = env,
+                      .cwd = spec->cwd,
+                      .log_fd = fd,
+                      .set_user = spec->set_user,
+                      .uid = (uid_t)spec->uid,
+                      .gid = (gid_t)spec->gid};
     cloexec_all_but_stdio();
-    int rc = uv_spawn(loop, &p->proc, &opts);
+    int rc = find_command(cmd, env, path, sizeof(path));
+    if (rc == 0)
+        rc = start_process(loop, p, &c);
     free(env);
     if (rc != 0) {
         snprintf(err, errlen, "cannot start %s: %s", cmd, uv_strerror(rc));
@@ -256,11 +424,9 @@ int drv_start(uv_loop_t *loop, const struct drv_spec *spec, drv_exit_fn on_exit,
         if (len > 0)
             (void)!write(fd, line, strnlen(line, sizeof line));
         close(fd);
-        close_all(p); /* uv_spawn initialized the handle even when it failed */
+        free(p);
         return rc;
     }
-    p->pid = p->proc.pid;
-    p->running = true;
     close(fd);
     fill_header_pid(log, header_at, stamp, p->pid);
     *out = p;

@@ -172,6 +172,32 @@ static void test_env_overrides_the_node_environment(void **state)
     free(log);
 }
 
+/* A bare command name is looked up in the PATH the service gets (the spec's
+ * when it sets one), as execvp does in the service's environment. */
+static void test_a_command_is_found_in_the_service_path(void **state)
+{
+    struct fixture *f = *state;
+    char bin[160], tool[200];
+    snprintf(bin, sizeof bin, "%s/bin", f->dir);
+    snprintf(tool, sizeof tool, "%s/chimera-path-probe", bin);
+    assert_int_equal(mkdir(bin, 0755), 0);
+    FILE *sh = fopen(tool, "w");
+    assert_non_null(sh);
+    fputs("#!/bin/sh\necho found-in-service-path\n", sh);
+    fclose(sh);
+    assert_int_equal(chmod(tool, 0755), 0);
+    char path[200];
+    snprintf(path, sizeof path, "PATH=/nonexistent:%s", bin);
+    const char *argv[] = {"chimera-path-probe", NULL};
+    const char *env[] = {path, NULL};
+    struct exited e = {0};
+    struct drv_proc *p = start(f, argv, env, NULL, &e);
+    wait_exit(f, &e);
+    drv_free(p);
+    assert_int_equal(e.status, 0);
+    wait_log(f, "found-in-service-path\n");
+}
+
 static void test_missing_command_fails_naming_it(void **state)
 {
     struct fixture *f = *state;
@@ -487,6 +513,7 @@ int main(void)
         T(test_exit_status_is_reported),
         T(test_env_and_cwd_reach_the_process),
         T(test_env_overrides_the_node_environment),
+        T(test_a_command_is_found_in_the_service_path),
         T(test_missing_command_fails_naming_it),
         T(test_stop_sends_sigterm),
         T(test_term_ignored_is_killed_after_grace),

@@ -41,6 +41,20 @@ static void cl_recv(struct cluster *cl, struct cons_msg m)
     cl_apply_msg(cl, m.to, &m, &out);
 }
 
+/* from's APPEND_RESP to lead granting the APPEND after prev, matching up
+ * to match (an answer that comes late, made by hand). */
+static struct cons_msg granted_answer(const struct cluster *cl, int32_t from, int32_t lead,
+                                      uint64_t prev, uint64_t match)
+{
+    return (struct cons_msg){.type = CONS_MSG_APPEND_RESP,
+                             .from = from,
+                             .to = lead,
+                             .term = cl->node[lead].term,
+                             .granted = true,
+                             .prev_index = prev,
+                             .match_index = match};
+}
+
 /* ---- the commit index pushed at once ----------------------------------- */
 
 static void test_a_commit_advance_is_pushed_to_every_follower_on_flush(void **state)
@@ -128,20 +142,15 @@ static void test_a_follower_that_answers_after_the_commit_is_told_it_on_the_next
     cl.cut[slow][lead] = true; /* its answer is late: it arrives below */
     cl_propose(&cl, lead, 2, 2);
     cl_deliver(&cl);
+    cl.cut[lead][slow] = true; /* and the commit notice is lost */
     cl_flush(&cl, lead);
+    cl.cut[lead][slow] = false;
     uint64_t last = cl.node[lead].last_log_index;
     assert_int_equal(cl.node[lead].commit, last);
     assert_int_equal(cl.node[slow].last_log_index, last);
     assert_true(cl.node[slow].commit < last);
     cl.cut[slow][lead] = false;
-    struct cons_msg ack = {.type = CONS_MSG_APPEND_RESP,
-                           .from = slow,
-                           .to = lead,
-                           .term = cl.node[lead].term,
-                           .granted = true,
-                           .prev_index = before,
-                           .match_index = last};
-    cl_recv(&cl, ack);
+    cl_recv(&cl, granted_answer(&cl, slow, lead, before, last));
     /* Without waiting for the heartbeat. */
     struct cons_out out;
     cons_flush(&cl.node[lead], cl.now, &out);
@@ -151,6 +160,128 @@ static void test_a_follower_that_answers_after_the_commit_is_told_it_on_the_next
     cl_apply(&cl, lead, &out);
     cl_deliver(&cl);
     assert_int_equal(cl.node[slow].commit, last);
+    cl_free(&cl);
+}
+
+/* A follower that holds the committed end of the log but whose answer has
+ * not come back (its own sync is slower than the quorum's). */
+static int32_t commit_without(struct cluster *cl, uint64_t seed, int32_t *slow, uint64_t *last)
+{
+    cl_init(cl, 3, seed);
+    int32_t lead = cl_elect_settled(cl);
+    *slow = other(lead, 2);
+    cl->cut[*slow][lead] = true;
+    cl_propose(cl, lead, 2, 2);
+    cl_deliver(cl);
+    *last = cl->node[lead].last_log_index;
+    assert_int_equal(cl->node[lead].commit, *last);
+    assert_int_equal(cl->node[*slow].last_log_index, *last);
+    assert_true(cl->node[*slow].commit < *last);
+    return lead;
+}
+
+static void
+test_a_follower_holding_the_committed_end_commits_on_the_notice_before_it_answers(void **state)
+{
+    (void)state;
+    static struct cluster cl;
+    int32_t slow;
+    uint64_t last;
+    int32_t lead = commit_without(&cl, 15, &slow, &last);
+    struct cons_out out;
+    cons_flush(&cl.node[lead], cl.now, &out);
+    const struct cons_msg *m = find(&out, CONS_MSG_APPEND, slow);
+    assert_non_null(m);
+    assert_int_equal(m->n_entries, 0);
+    assert_int_equal(m->prev_index, last);
+    assert_int_equal(m->commit, last);
+    cl_apply(&cl, lead, &out);
+    cl_deliver(&cl);
+    /* Its answer never reached the leader, and it committed all the same. */
+    assert_int_equal(cl.node[lead].match_index[slow] < last, true);
+    assert_int_equal(cl.node[slow].commit, last);
+    cl_free(&cl);
+}
+
+static void
+test_a_follower_that_took_the_notice_gets_no_heartbeat_when_its_answers_come(void **state)
+{
+    (void)state;
+    static struct cluster cl;
+    int32_t slow;
+    uint64_t last;
+    int32_t lead = commit_without(&cl, 19, &slow, &last);
+    uint64_t before = cl.node[lead].match_index[slow];
+    cl_flush(&cl, lead);
+    cl_deliver(&cl);
+    assert_int_equal(cl.node[slow].commit, last);
+    /* Its answers, once durable: to the entries, then to the notice. */
+    cl_recv(&cl, granted_answer(&cl, slow, lead, before, last));
+    cl_recv(&cl, granted_answer(&cl, slow, lead, last, last));
+    struct cons_out out;
+    cons_flush(&cl.node[lead], cl.now, &out);
+    assert_null(find(&out, CONS_MSG_HEARTBEAT, slow));
+    cl_apply(&cl, lead, &out);
+    cl_free(&cl);
+}
+
+static void test_a_commit_notice_goes_once_per_commit_index(void **state)
+{
+    (void)state;
+    static struct cluster cl;
+    int32_t slow;
+    uint64_t last;
+    int32_t lead = commit_without(&cl, 16, &slow, &last);
+    cl.cut[lead][slow] = true;
+    cl_flush(&cl, lead);
+    cl.node[lead].commit_push = true; /* another answer, say, in the next wake-up */
+    struct cons_out out;
+    cons_flush(&cl.node[lead], cl.now, &out);
+    assert_null(find(&out, CONS_MSG_APPEND, slow));
+    cl_apply(&cl, lead, &out);
+    cl_free(&cl);
+}
+
+static void
+test_a_follower_without_the_committed_entry_refuses_the_notice_and_commits_nothing(void **state)
+{
+    (void)state;
+    static struct cluster cl;
+    cl_init(&cl, 3, 17);
+    int32_t lead = cl_elect_settled(&cl), slow = other(lead, 2);
+    uint64_t before = cl.node[slow].commit;
+    cl.cut[lead][slow] = true; /* the entries never reach it */
+    cl_propose(&cl, lead, 2, 2);
+    cl_deliver(&cl);
+    cl.cut[lead][slow] = false;
+    uint64_t last = cl.node[lead].last_log_index;
+    assert_int_equal(cl.node[lead].commit, last);
+    struct cons_out out;
+    cons_flush(&cl.node[lead], cl.now, &out);
+    assert_non_null(find(&out, CONS_MSG_APPEND, slow));
+    cl_apply(&cl, lead, &out);
+    cl_deliver(&cl);
+    assert_int_equal(cl.node[slow].commit, before);
+    assert_true(cl.node[slow].last_log_index < last);
+    /* The lost entries are found at the next heartbeat, as without it. */
+    cl_run(&cl, cl.now + 3 * HB_MS);
+    assert_int_equal(cl.node[slow].commit, last);
+    cl_free(&cl);
+}
+
+static void
+test_no_commit_notice_while_entries_beyond_the_commit_index_are_on_their_way(void **state)
+{
+    (void)state;
+    static struct cluster cl;
+    int32_t slow;
+    uint64_t last;
+    int32_t lead = commit_without(&cl, 18, &slow, &last);
+    cl_propose(&cl, lead, 1, 3); /* sent; it will carry the commit index */
+    struct cons_out out;
+    cons_flush(&cl.node[lead], cl.now, &out);
+    assert_null(find(&out, CONS_MSG_APPEND, slow));
+    cl_apply(&cl, lead, &out);
     cl_free(&cl);
 }
 
@@ -459,6 +590,15 @@ int main(void)
         cmocka_unit_test(test_a_pushed_commit_never_exceeds_what_the_follower_matches),
         cmocka_unit_test(
             test_a_follower_that_answers_after_the_commit_is_told_it_on_the_next_flush),
+        cmocka_unit_test(
+            test_a_follower_holding_the_committed_end_commits_on_the_notice_before_it_answers),
+        cmocka_unit_test(
+            test_a_follower_that_took_the_notice_gets_no_heartbeat_when_its_answers_come),
+        cmocka_unit_test(test_a_commit_notice_goes_once_per_commit_index),
+        cmocka_unit_test(
+            test_a_follower_without_the_committed_entry_refuses_the_notice_and_commits_nothing),
+        cmocka_unit_test(
+            test_no_commit_notice_while_entries_beyond_the_commit_index_are_on_their_way),
         cmocka_unit_test(test_a_transfer_to_an_up_to_date_follower_sends_timeout_now_at_once),
         cmocka_unit_test(test_the_target_of_timeout_now_stands_at_once_in_the_next_term),
         cmocka_unit_test(test_a_voter_hearing_its_leader_grants_a_transfer_vote),
