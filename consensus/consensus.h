@@ -355,6 +355,10 @@ enum cons_transfer_rc cons_transfer(struct cons *c, uint64_t now_ms, int32_t to,
 
 /* Leader with a transfer running: proposals are refused. */
 bool cons_transferring(const struct cons *c);
+/* The member this node handed leadership to, once it stands in the next
+ * term with this node's vote and before anyone is known to lead: where
+ * writes go now (CONS_NONE otherwise). */
+int32_t cons_transfer_successor(const struct cons *c);
 
 const char *cons_transfer_strerror(enum cons_transfer_rc rc);
 

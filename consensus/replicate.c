@@ -746,6 +746,7 @@ void cons__on_append_resp(struct cons *c, uint64_t now, const struct cons_msg *m
     if (m->granted &&
         (c->commit < c->match_index[i] ? c->commit : c->match_index[i]) > c->commit_told[i])
         c->commit_push = true;
-    if (i == c->transfer_to && m->granted)
+    /* A commit that advanced here asked already (cons__commit_to). */
+    if (i == c->transfer_to && m->granted && out->commit == 0)
         cons__transfer_progress(c, out);
 }

@@ -80,16 +80,20 @@ bool cons_transferring(const struct cons *c)
     return c->role == CONS_LEADER && c->transfer_to != CONS_NONE;
 }
 
+int32_t cons_transfer_successor(const struct cons *c)
+{
+    bool stands = c->transfer_to != CONS_NONE && c->role == CONS_FOLLOWER &&
+                  c->leader == CONS_NONE && c->term == c->transfer_term + 1 &&
+                  c->voted_for == c->transfer_to;
+    return stands ? c->transfer_to : CONS_NONE;
+}
+
 void cons__transfer_progress(struct cons *c, struct cons_out *out)
 {
     int32_t t = c->transfer_to;
     if (c->role != CONS_LEADER || t == CONS_NONE || c->match_index[t] < c->last_log_index ||
         c->commit < c->last_log_index)
         return;
-    /* Called for each reason it may be due; one per output is enough. */
-    for (size_t k = 0; k < out->nmsgs; k++)
-        if (out->msgs[k].type == CONS_MSG_TIMEOUT_NOW)
-            return;
     struct cons_msg m = cons__reply(c, CONS_MSG_TIMEOUT_NOW, t, c->term, false);
     cons__emit(out, &m);
 }

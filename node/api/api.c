@@ -467,7 +467,7 @@ static void dispatch(struct node_api *api, struct http_request *req, size_t plen
         return;
     if (route(api, req, found, false))
         return;
-    if (api_gate_is_mutation(req->method) && !api_gate_mutation(api, req))
+    if (api_gate_is_mutation(req->method) && !api_gate_mutation(api, req, found->serve[true]))
         return;
     if (route(api, req, found, true))
         return;
@@ -490,9 +490,8 @@ void api_handle(void *ctx, struct http_request *req)
     dispatch(api, req, plen, &found);
 }
 
-void api_dispatch(struct node_api *api, struct http_request *req)
+void api_serve_held(struct node_api *api, struct http_request *req, const struct api_route *row)
 {
-    size_t plen = trimmed_len(req->path);
-    struct route_found found = route_find(req, plen); /* a held write: scanned again */
-    dispatch(api, req, plen, &found);
+    if (!api_gate_refuse_read_only(api, req))
+        row->handle(api, req);
 }

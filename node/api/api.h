@@ -69,13 +69,19 @@ bool api_gate_is_mutation(const char *method); /* anything but GET and HEAD */
 /* The read token, for reads that reveal manifests (plen: the path's length
  * without trailing slashes): true, or answered 401/403. */
 bool api_gate_read(struct node_api *api, struct http_request *req, size_t plen);
-/* The admin token (401 missing, 403 wrong), then read-only mode (503):
- * true, or answered. */
-bool api_gate_mutation(struct node_api *api, struct http_request *req);
+/* The admin token (401 missing, 403 wrong), then read-only mode (503),
+ * then a leadership hand-over (the write is held: api_hold.c): true, or
+ * answered or held. row: the route table's row that serves it (NULL: none,
+ * and nothing to hold). */
+struct api_route;
+bool api_gate_mutation(struct node_api *api, struct http_request *req, const struct api_route *row);
 /* Read-only mode: answers 503 and returns true when this node is read-only. */
 bool api_gate_refuse_read_only(struct node_api *api, struct http_request *req);
 /* Not the leader: 307 to the leader's path (or 503 when none is known). */
 void api_gate_redirect_to_leader(struct node_api *api, struct http_request *req, const char *path);
+/* The same to member `member` (the successor of a hand-over). */
+void api_gate_redirect_to(struct node_api *api, struct http_request *req, const char *path,
+                          int32_t member);
 /* The leader's id (NULL when none is known); whether this node is read-only. */
 const char *api_gate_leader_id(const struct node_api *api);
 bool api_gate_read_only(const struct node_api *api);
@@ -104,9 +110,10 @@ json_t *api_ledger_summary(struct node_api *api);
 /* The HTTP API (api.c): answers one request on the loop thread, through
  * the route table. */
 void api_handle(void *ctx, struct http_request *req);
-/* The same, for a request api_handle has labelled already (a write held
- * during a leadership transfer, taken here after all: api_hold.c). */
-void api_dispatch(struct node_api *api, struct http_request *req);
+/* A write held during a leadership hand-over and taken here after all
+ * (api_hold.c): served from the row its first scan found, as if it arrived
+ * now (read-only mode is asked again; the token was checked). */
+void api_serve_held(struct node_api *api, struct http_request *req, const struct api_route *row);
 /* What api.c's read side tells /metrics (api.c): the health of the release
  * running here, and the state of its service i ("starting", "running",
  * "exited", "start_failed", "stopped"). */

@@ -1,15 +1,18 @@
-/* Writes that arrive while this leader hands leadership over (§3.10) wait
- * here instead of being refused: the transfer takes milliseconds, and a
- * 503 would send the client into a back-off of its own, while a write held
- * until the end is answered with a 307 to the new leader, which a client
- * follows at once (or, when the transfer failed and this node leads on,
- * goes to its endpoint as if it had just arrived). What becomes of each is
- * hold_rule.c's decision; this file asks it after every output of the
- * Raft layer (api_hold_poll: the 307s leave as soon as this node hears the
- * new leader) and after every turn of the loop while writes wait (a
- * uv_check handle); either way in the turn the transfer ended in, before a
- * SIGTERM's stop, which waits for the next turn, closes the listener. A transfer ends within an
- * election timeout (transfer.c), and no write waits longer than that. */
+/* Writes that arrive while leadership is handed over (§3.10) wait here
+ * instead of being refused: the hand-over takes milliseconds, and a 503
+ * would send the client into a back-off of its own. On the old leader they
+ * wait until the target stands for election with this node's vote, then
+ * get a 307 to it, which a client follows at once (or, when the transfer
+ * failed and this node leads on, go to their endpoint as if they had just
+ * arrived); on the target they wait until it wins, and are taken in the
+ * output that made it leader, in the same group as its election entry: the
+ * client's round trip overlaps the votes, and one commit serves both. What
+ * becomes of each is hold_rule.c's decision; this file asks it after every
+ * output of the Raft layer (api_hold_poll) and after every turn of the loop
+ * while writes wait (a uv_check handle); either way in the turn the
+ * decision came in, before a SIGTERM's stop, which waits for the next turn,
+ * closes the listener. A transfer ends within an election timeout
+ * (transfer.c), and no write waits longer than that. */
 #include <inttypes.h>
 #include <string.h>
 
@@ -20,12 +23,30 @@ static uint64_t limit_ms(const struct node_api *api)
     return api->base->cfg.election_timeout_ms;
 }
 
-/* Another member leads, and its HTTP address is known (the 307's target). */
-static bool other_leader_known(const struct node_api *api)
+/* Member m is another member whose HTTP address is known (a 307's target). */
+static bool reachable(const struct node_api *api, int32_t m)
 {
-    int32_t l = api->raft->cons.leader;
-    return l >= 0 && (size_t)l < api->base->peers.n && l != api->raft->cons.cfg.self &&
-           api->base->peers.m[l].http[0];
+    return m >= 0 && (size_t)m < api->base->peers.n && m != api->raft->cons.cfg.self &&
+           api->base->peers.m[m].http[0];
+}
+
+/* Where a write goes from here: the leader, or the successor standing. */
+static int32_t next_leader(const struct node_api *api)
+{
+    const struct cons *c = &api->raft->cons;
+    return reachable(api, c->leader) ? c->leader : cons_transfer_successor(c);
+}
+
+static struct api_hold_view view(const struct node_api *api)
+{
+    const struct cons *c = &api->raft->cons;
+    return (struct api_hold_view){
+        .leader = c->role == CONS_LEADER,
+        .transferring = cons_transferring(c),
+        .standing = node_cons_standing_by_transfer(api->raft),
+        .leader_known = reachable(api, c->leader),
+        .successor_known = reachable(api, cons_transfer_successor(c)),
+    };
 }
 
 static bool never_held(const struct http_request *req)
@@ -36,14 +57,15 @@ static bool never_held(const struct http_request *req)
     return strcmp(req->path, "/leader/transfer") == 0;
 }
 
-static void answer(struct node_api *api, struct http_request *req, enum api_hold_fate fate)
+static void answer(struct node_api *api, struct http_request *req, const struct api_route *row,
+                   enum api_hold_fate fate)
 {
     switch (fate) {
     case API_HOLD_RETRY:
-        api_dispatch(api, req);
+        api_serve_held(api, req, row);
         break;
     case API_HOLD_REDIRECT:
-        api_gate_redirect_to_leader(api, req, req->path);
+        api_gate_redirect_to(api, req, req->path, next_leader(api));
         break;
     case API_HOLD_KEEP: /* release_due keeps those: never answered here */
         break;
@@ -59,40 +81,44 @@ static void answer(struct node_api *api, struct http_request *req, enum api_hold
 static void released(struct node_api *api, enum api_hold_fate fate, uint64_t now)
 {
     struct api_hold *h = &api->hold;
-    const char *to = fate == API_HOLD_REDIRECT ? api_gate_leader_id(api) : NULL;
+    const char *to =
+        fate == API_HOLD_REDIRECT ? node_cons_member_id(api->raft, next_leader(api)) : NULL;
+    bool successor = to && api->raft->cons.leader == CONS_NONE;
     node_event(api->base, "api.writes_released", to,
-               "%zu write%s held during the leadership transfer for %" PRIu64 " ms: %s%s", h->batch,
-               h->batch == 1 ? "" : "s", now - h->first_since,
+               "%zu write%s held during the leadership transfer for %" PRIu64 " ms: %s%s%s",
+               h->batch, h->batch == 1 ? "" : "s", now - h->first_since,
                fate == API_HOLD_REDIRECT ? "sent to the new leader "
-               : fate == API_HOLD_RETRY  ? "taken here (the transfer failed; this node leads on)"
+               : fate == API_HOLD_RETRY  ? "taken here (this node leads)"
                                          : "refused (503): no leader known",
-               to ? to : "");
+               to ? to : "", successor ? ", which stands for election with this node's vote" : "");
     h->batch = 0;
 }
 
-/* Answers every held write whose fate is decided (only the 307s when
- * redirect_only: what the Raft layer's output hook may do, in the middle of
- * its own work), keeps the others. */
-static void release_due(struct node_api *api, bool redirect_only)
+/* Answers every held write whose fate is decided, keeps the others. Not
+ * again from inside itself: a write taken here appends, and the Raft
+ * layer's output hook (api_hold_poll) may then find the queue being
+ * walked. */
+static void release_due(struct node_api *api)
 {
     struct api_hold *h = &api->hold;
+    if (h->releasing || h->n == 0)
+        return;
     uint64_t now = uv_now(api->base->loop);
-    bool leader = api->raft->cons.role == CONS_LEADER;
-    bool transferring = cons_transferring(&api->raft->cons);
-    bool known = other_leader_known(api);
+    struct api_hold_view v = view(api);
     enum api_hold_fate last = API_HOLD_KEEP;
+    h->releasing = true;
     size_t k = 0;
     for (size_t i = 0; i < h->n; i++) {
-        enum api_hold_fate f =
-            api_hold_fate(leader, transferring, known, now, h->q[i].since, limit_ms(api));
-        if (f == API_HOLD_KEEP || (redirect_only && f != API_HOLD_REDIRECT)) {
+        enum api_hold_fate f = api_hold_fate(&v, now, h->q[i].since, limit_ms(api));
+        if (f == API_HOLD_KEEP) {
             h->q[k++] = h->q[i];
             continue;
         }
         last = f;
-        answer(api, h->q[i].req, f);
+        answer(api, h->q[i].req, h->q[i].row, f);
     }
     h->n = k;
+    h->releasing = false;
     if (k == 0) {
         uv_check_stop(&h->check);
         if (last != API_HOLD_KEEP && h->batch)
@@ -102,22 +128,21 @@ static void release_due(struct node_api *api, bool redirect_only)
 
 static void on_check(uv_check_t *c)
 {
-    release_due(c->data, false);
+    release_due(c->data);
 }
 
 void api_hold_poll(struct node_api *api)
 {
-    if (api->hold.n)
-        release_due(api, true);
+    release_due(api);
 }
 
-bool api_hold_take(struct node_api *api, struct http_request *req)
+bool api_hold_take(struct node_api *api, struct http_request *req, const struct api_route *row)
 {
     struct api_hold *h = &api->hold;
     if (never_held(req) || api->base->stopping)
         return false;
-    switch (api_hold_admit(api->raft->cons.role == CONS_LEADER, cons_transferring(&api->raft->cons),
-                           h->n)) {
+    struct api_hold_view v = view(api);
+    switch (api_hold_admit(&v, h->n)) {
     case API_HOLD_PASS:
         return false;
     case API_HOLD_FULL:
@@ -137,12 +162,17 @@ bool api_hold_take(struct node_api *api, struct http_request *req)
     uint64_t now = uv_now(api->base->loop);
     if (h->batch++ == 0) {
         h->first_since = now;
-        node_event(api->base, "api.writes_held", api_gate_leader_id(api),
-                   "a write arrived during the leadership transfer: writes wait here until it "
-                   "ends (at most %" PRIu64 " ms), then go to the new leader (307)",
+        node_event(api->base, "api.writes_held", node_cons_member_id(api->raft, next_leader(api)),
+                   v.standing ? "a write arrived while this node stands for election as its "
+                                "leader's successor: writes wait here until it wins (at most "
+                                "%" PRIu64 " ms), then are taken with its first entry"
+                              : "a write arrived during the leadership transfer: writes wait "
+                                "here until the successor stands (at most %" PRIu64
+                                " ms), then go to it (307)",
                    limit_ms(api));
     }
     h->q[h->n].req = req;
+    h->q[h->n].row = row;
     h->q[h->n].since = now;
     h->n++;
     uv_check_start(&h->check, on_check);
@@ -152,10 +182,11 @@ bool api_hold_take(struct node_api *api, struct http_request *req)
 void api_hold_stop(struct node_api *api)
 {
     struct api_hold *h = &api->hold;
-    bool known = other_leader_known(api);
+    int32_t to = next_leader(api);
+    bool known = reachable(api, to);
     for (size_t i = 0; i < h->n; i++) {
         if (known)
-            api_gate_redirect_to_leader(api, h->q[i].req, h->q[i].req->path);
+            api_gate_redirect_to(api, h->q[i].req, h->q[i].req->path, to);
         else
             http_respond_error(h->q[i].req, 503, "node is shutting down");
     }

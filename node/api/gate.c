@@ -83,7 +83,7 @@ static bool is_kill_switch(const struct http_request *req)
  * admin token (401 missing, 403 wrong), then read-only mode (503: a node
  * without a quorum-backed leader must not accept what it cannot commit),
  * but for the kill switch. */
-bool api_gate_mutation(struct node_api *api, struct http_request *req)
+bool api_gate_mutation(struct node_api *api, struct http_request *req, const struct api_route *row)
 {
     if (!api->token[0]) {
         http_respond_error(req, 403,
@@ -92,10 +92,14 @@ bool api_gate_mutation(struct node_api *api, struct http_request *req)
         return false;
     }
     const char *const admin[] = {api->token};
-    /* A write during a leadership transfer waits for its end (api_hold.c). */
+    /* A write during a leadership hand-over waits for its end (api_hold.c),
+     * asked before read-only mode: the old leader, once it voted for its
+     * successor, and the successor while it stands know no leader for a
+     * moment, and the write has somewhere to go all the same. A held write
+     * is asked again when it is taken here (api_serve_held). */
     return bearer_ok(api, req, "admin token", admin, 1) &&
            (is_kill_switch(req) ||
-            (!api_gate_refuse_read_only(api, req) && !api_hold_take(api, req)));
+            ((!row || !api_hold_take(api, req, row)) && !api_gate_refuse_read_only(api, req)));
 }
 
 bool api_gate_refuse_read_only(struct node_api *api, struct http_request *req)
@@ -131,7 +135,12 @@ bool api_gate_read(struct node_api *api, struct http_request *req, size_t plen)
 
 void api_gate_redirect_to_leader(struct node_api *api, struct http_request *req, const char *path)
 {
-    int32_t l = api->raft->cons.leader;
+    api_gate_redirect_to(api, req, path, api->raft->cons.leader);
+}
+
+void api_gate_redirect_to(struct node_api *api, struct http_request *req, const char *path,
+                          int32_t l)
+{
     if (l < 0 || (size_t)l >= api->base->peers.n || l == api->raft->cons.cfg.self) {
         http_respond_error(req, 503, "no leader is known; retry shortly");
         return;

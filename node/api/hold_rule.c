@@ -1,22 +1,23 @@
 /* The rule of held writes (hold_rule.h). */
 #include "node/api/hold_rule.h"
 
-enum api_hold_admit api_hold_admit(bool leader, bool transferring, size_t held)
+enum api_hold_admit api_hold_admit(const struct api_hold_view *v, size_t held)
 {
-    if (!leader || !transferring)
+    bool hand_over = v->leader ? v->transferring : v->standing || v->successor_known;
+    if (!hand_over)
         return API_HOLD_PASS;
     return held < API_HOLD_MAX ? API_HOLD_WAIT : API_HOLD_FULL;
 }
 
-enum api_hold_fate api_hold_fate(bool leader, bool transferring, bool leader_known, uint64_t now_ms,
-                                 uint64_t since_ms, uint64_t limit_ms)
+enum api_hold_fate api_hold_fate(const struct api_hold_view *v, uint64_t now_ms, uint64_t since_ms,
+                                 uint64_t limit_ms)
 {
     bool late = now_ms >= since_ms && now_ms - since_ms >= limit_ms;
-    if (leader && !transferring)
+    if (v->leader && !v->transferring)
         return API_HOLD_RETRY;
-    /* The target leads as soon as this node hears it (the transfer's end):
-     * its address is the answer, whatever the limit says. */
-    if (!leader && leader_known)
+    /* The member that leads, or is about to, is the answer, whatever the
+     * limit says. */
+    if (!v->leader && (v->leader_known || v->successor_known))
         return API_HOLD_REDIRECT;
     return late ? API_HOLD_GIVE_UP : API_HOLD_KEEP;
 }

@@ -1,8 +1,12 @@
 #include "node/raft/cons_store.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "node/base/durable.h"
 
@@ -71,9 +75,46 @@ int cons_store_load(const char *data_dir, struct cons_stored *s, char *err, size
     return 0;
 }
 
+/* Overwrites an existing record of the right size in place: 0; 1 when
+ * there is none to overwrite (nothing was written); -2 when the write or
+ * its sync failed (what the file holds is then unknown). The record (97
+ * bytes) lies within the first 512-byte sector, which a disk writes whole:
+ * the reasoning behind PostgreSQL's pg_control, kept under 512 bytes to be
+ * overwritten in place; and a torn write would fail the checksum at the
+ * next start, which refuses to start rather than forget a vote. A new file
+ * renamed over the old (durable_write) costs the file system two journal
+ * commits, and a vote is on the critical path of every election (§3.8: the
+ * candidate's own, then each voter's). */
+static int overwrite(const char *data_dir, const uint8_t *buf, char *err, size_t errlen)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", data_dir, CONS_STORE_FILE);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size != CONS_STORE_BYTES) {
+        if (fd >= 0)
+            close(fd);
+        return 1;
+    }
+    ssize_t k;
+    do
+        k = pwrite(fd, buf, CONS_STORE_BYTES, 0);
+    while (k < 0 && errno == EINTR);
+    const char *what = k != CONS_STORE_BYTES ? "write" : fdatasync(fd) != 0 ? "fdatasync" : NULL;
+    int e = errno;
+    close(fd);
+    if (!what)
+        return 0;
+    snprintf(err, errlen, "%s: %s: %s", path, what,
+             k < 0 || what[0] == 'f' ? strerror(e) : "short");
+    return -2;
+}
+
 int cons_store_save(const char *data_dir, const struct cons_stored *s, char *err, size_t errlen)
 {
     uint8_t buf[CONS_STORE_BYTES];
     cons_store_encode(s, buf);
-    return durable_write(data_dir, CONS_STORE_FILE, buf, sizeof(buf), err, errlen);
+    int rv = overwrite(data_dir, buf, err, errlen);
+    /* The first vote, or a file of another size: a new file, renamed. */
+    return rv == 1 ? durable_write(data_dir, CONS_STORE_FILE, buf, sizeof(buf), err, errlen) : rv;
 }

@@ -35,9 +35,10 @@ int cons_store_decode(const uint8_t *buf, size_t len, struct cons_stored *s, cha
  * in err naming the file. */
 int cons_store_load(const char *data_dir, struct cons_stored *s, char *err, size_t errlen);
 
-/* Writes and fsyncs it. Returns 0, or with one line in err -1 (the old file
- * is untouched: retryable) or -2 (which file survives a crash is unknown);
- * see durable_write. */
+/* Writes and syncs it: over the existing record in place, or as a new file
+ * when there is none (see cons_store.c). Returns 0, or with one line in err
+ * -1 (the old file is untouched: retryable) or -2 (what survives a crash is
+ * unknown); see durable_write. */
 int cons_store_save(const char *data_dir, const struct cons_stored *s, char *err, size_t errlen);
 
 #endif

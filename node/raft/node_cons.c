@@ -358,7 +358,14 @@ void node_cons_recv(struct node_raft *r, size_t from, const msgpack_object *body
     report_changes(r, now);
     struct cons_out out;
     cons_recv(&r->cons, now, &m, &out);
+    if (m.type == CONS_MSG_TIMEOUT_NOW && r->cons.role == CONS_CANDIDATE)
+        r->stand_term = r->cons.term;
     apply_log(r, &out, carried);
+}
+
+bool node_cons_standing_by_transfer(const struct node_raft *r)
+{
+    return r->cons.role == CONS_CANDIDATE && r->stand_term == r->cons.term;
 }
 
 int node_cons_start(struct node_raft *r)

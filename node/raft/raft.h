@@ -114,6 +114,9 @@ struct node_raft {
     struct node_group group;
     struct raft_metrics metrics; /* for /metrics (raft_metrics.h) */
     struct node_cons_transfer transfer;
+    /* The term this node stands in because its leader handed over to it
+     * (TIMEOUT_NOW): node_cons_standing_by_transfer. */
+    uint64_t stand_term;
     /* Runs once per loop wake-up while the leader's commit index advanced:
      * followers hear it at once (cons_flush). */
     uv_check_t flush;
@@ -142,6 +145,10 @@ void node_cons_recv(struct node_raft *r, size_t from, const struct msgpack_objec
  * election timeout later, or when the node stops); else nothing started. */
 enum cons_transfer_rc node_cons_transfer(struct node_raft *r, int32_t to, const char *cause,
                                          node_transfer_fn fn, void *arg);
+/* This node stands for election because its leader handed leadership to
+ * it (§3.10), and has not lost yet: it most likely leads within a vote's
+ * round trip (writes sent to it wait for that: api_hold.c). */
+bool node_cons_standing_by_transfer(const struct node_raft *r);
 /* The id of member idx, or NULL. */
 const char *node_cons_member_id(const struct node_raft *r, int32_t idx);
 

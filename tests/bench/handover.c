@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -46,6 +47,8 @@ static const char *const kind_names[KINDS] = {"SIGTERM", "transfer", "SIGKILL"};
 struct seen {
     atomic_uint redirects, unavailable, refused;
     atomic_uint_fast64_t longest_ns;
+    atomic_uint_fast64_t held_sent, redirected; /* the first 307: its request sent, answered */
+    atomic_int first_by;                        /* the node of first_other */
 };
 
 struct writer {
@@ -73,6 +76,16 @@ static void count(struct writer *w, long st, uint64_t took)
         atomic_store(&w->seen.longest_ns, took);
 }
 
+/* The first 307 of a round: when its request left and when it came back. */
+static void count_redirect(struct writer *w, uint64_t t0, uint64_t t)
+{
+    if (atomic_load(&w->watch) < 0 || atomic_load(&w->first_other) != 0 ||
+        atomic_load(&w->seen.redirected) != 0)
+        return;
+    atomic_store(&w->seen.held_sent, t0);
+    atomic_store(&w->seen.redirected, t);
+}
+
 static void *write_notes(void *arg)
 {
     struct writer *w = arg;
@@ -86,11 +99,15 @@ static void *write_notes(void *arg)
                                    WRITE_TIMEOUT_MS, &st);
         uint64_t t = h_now_ns();
         count(w, st, t - t0);
+        if (st == 307)
+            count_redirect(w, t0, t);
         if (st == 201) {
             atomic_store(&w->last_of[at], t);
             int old = atomic_load(&w->watch);
-            if (old >= 0 && at != old && atomic_load(&w->first_other) == 0)
+            if (old >= 0 && at != old && atomic_load(&w->first_other) == 0) {
+                atomic_store(&w->seen.first_by, at);
                 atomic_store(&w->first_other, t);
+            }
             atomic_store(&w->last, t);
             atomic_fetch_add(&w->acks, 1);
         } else if (st == 307 && ans) {
@@ -154,6 +171,70 @@ static long handover_ms(const struct h_cluster *c, int i)
     }
     free(log);
     return ms;
+}
+
+/* Wall-clock ms of the first event `kind` node i logged at or after
+ * after_ms (its log's "YYYY-MM-DDTHH:MM:SS.mmmZ LEVEL ID KIND: ..."), or
+ * -1. */
+static int64_t event_ms(const struct h_cluster *c, int i, const char *kind, int64_t after_ms)
+{
+    char *log = h_read_file(c->nodes[i].log);
+    int64_t at = -1;
+    size_t klen = strlen(kind);
+    for (const char *p = log; p && *p && at < 0; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+        struct tm tm = {0};
+        int ms = 0;
+        char id[32], k[64];
+        if (sscanf(p, "%d-%d-%dT%d:%d:%d.%dZ %*s %31s %63s", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms, id, k) != 9 ||
+            strncmp(k, kind, klen) != 0 || k[klen] != ':')
+            continue;
+        tm.tm_year -= 1900;
+        tm.tm_mon -= 1;
+        int64_t t = (int64_t)timegm(&tm) * 1000 + ms;
+        if (t >= after_ms)
+            at = t;
+    }
+    free(log);
+    return at;
+}
+
+static uint64_t wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Where the gap went: each step's time after the old leader's last
+ * acknowledgement (t0, monotonic ns), from the writer's clock and the
+ * nodes' logs (ms: their events carry wall-clock ms; wall_off converts). */
+static void print_breakdown(const struct h_cluster *c, const struct writer *w, int old, uint64_t t0,
+                            uint64_t acted, int64_t wall_off)
+{
+    int nl = atomic_load(&w->seen.first_by);
+    int64_t from = (int64_t)((acted + (uint64_t)wall_off) / 1000000u) - 1;
+    struct {
+        const char *name;
+        int node;
+        const char *kind;
+    } steps[] = {
+        {"start", old, "consensus.transfer.start"}, {"held", old, "api.writes_held"},
+        {"cand", nl, "consensus.candidate"},        {"elected", nl, "consensus.elected"},
+        {"released", old, "api.writes_released"},
+    };
+    double base_ms = (double)(t0 + (uint64_t)wall_off) / 1e6;
+    printf("      +ms after the last old ack: acted %.1f", ((double)acted - (double)t0) / 1e6);
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        int64_t at = nl < 0 ? -1 : event_ms(c, steps[i].node, steps[i].kind, from);
+        if (at >= 0)
+            printf(", %s %.0f", steps[i].name, (double)at - base_ms);
+    }
+    uint64_t hs = atomic_load(&w->seen.held_sent), rd = atomic_load(&w->seen.redirected);
+    if (rd)
+        printf(", 307 asked %.1f got %.1f", ((double)hs - (double)t0) / 1e6,
+               ((double)rd - (double)t0) / 1e6);
+    printf(", new ack %.1f\n", ((double)atomic_load(&w->first_other) - (double)t0) / 1e6);
 }
 
 struct round {
@@ -247,6 +328,11 @@ int main(int argc, char **argv)
         atomic_store(&w.seen.unavailable, 0);
         atomic_store(&w.seen.refused, 0);
         atomic_store(&w.seen.longest_ns, 0);
+        atomic_store(&w.seen.held_sent, 0);
+        atomic_store(&w.seen.redirected, 0);
+        atomic_store(&w.seen.first_by, -1);
+        int64_t wall_off = (int64_t)(wall_ns() - h_now_ns());
+        uint64_t acted = h_now_ns();
         atomic_store(&w.watch, leader);
         pthread_t tt;
         static struct transfer tr;
@@ -290,6 +376,8 @@ int main(int argc, char **argv)
                r / KINDS + 1, kind_names[s], gap / 1e6, atomic_load(&w.seen.redirects),
                atomic_load(&w.seen.unavailable), atomic_load(&w.seen.refused),
                atomic_load(&w.seen.longest_ns) / 1e6, handover);
+        if (s != SIGKILL_KIND)
+            print_breakdown(c, &w, leader, atomic_load(&w.last_of[leader]), acted, wall_off);
         fflush(stdout);
         if (s == TRANSFER_KIND) {
             if (tr.status != 200) /* the target was elected, and the answer got lost */

@@ -2,9 +2,12 @@
  * over (§3.10) waits for the transfer's end instead of being refused: a
  * 307 to the new leader when the transfer succeeds, the write taken when
  * it fails and this node leads on; never a 503 the client must back off
- * from. Three real chimerad processes on 127.0.0.1; the target is paused
- * (SIGSTOP) so that the transfer is certainly running while the write
- * arrives. Every wait is on a condition with a deadline. */
+ * from. And it does not wait for the election's end: once the target
+ * stands with the old leader's vote, the write goes to it and waits there
+ * until it wins. Three (or five) real chimerad processes on 127.0.0.1; the
+ * target (or the voters it needs) are paused (SIGSTOP) so that each step
+ * is certainly under way while the write arrives. Every wait is on a
+ * condition with a deadline. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -22,15 +25,25 @@
 
 #define NODES 3
 
-static int setup(void **state)
+static int setup_n(void **state, int n)
 {
-    struct h_cluster *c = h_cluster_create(NODES);
+    struct h_cluster *c = h_cluster_create(n);
     /* The transfer to a paused target lasts an election timeout: long
      * enough for the write to arrive while it runs, whatever the load. */
     if (c)
         c->election_timeout_ms = 3000;
     *state = c;
     return c ? 0 : -1;
+}
+
+static int setup(void **state)
+{
+    return setup_n(state, NODES);
+}
+
+static int setup5(void **state)
+{
+    return setup_n(state, 5);
 }
 
 /* POST /leader/transfer on its own thread: it answers when the transfer
@@ -141,6 +154,46 @@ static void test_a_write_during_a_transfer_that_succeeds_is_sent_to_the_new_lead
     free(n.answer);
 }
 
+/* Five members: the leader hands over to `to` while the three others are
+ * paused, so `to` stands with the leader's vote (2 of 5) and cannot win
+ * until they resume. Meanwhile a write to the old leader is sent to `to`
+ * at once (before: 503, no leader known), and `to` holds it until it wins,
+ * then commits it as the new leader. */
+static void test_a_write_goes_to_the_target_as_soon_as_it_stands_and_waits_there(void **state)
+{
+    struct h_cluster *c = *state;
+    int leader = start(c), to = (leader + 1) % c->n;
+    for (int k = 2; k < c->n; k++)
+        h_node_signal(c, (leader + k) % c->n, SIGSTOP);
+    struct transfer t = {.c = c, .leader = leader, .to = to};
+    assert_int_equal(pthread_create(&t.thread, NULL, post_transfer, &t), 0);
+    wait_event(c, to, "consensus.candidate");
+    wait_event(c, leader, "consensus.step_down"); /* it heard the VOTE */
+    long st;
+    char *ans = h_http_request(c, leader, "POST", "/ledger/notes", "{\"note\":\"early\"}", c->token,
+                               4 * c->election_timeout_ms, &st);
+    json_t *j = ans ? json_loads(ans, 0, NULL) : NULL;
+    if (st != 307 || !j ||
+        strcmp(json_string_value(json_object_get(j, "leader")) ?: "", c->nodes[to].id) != 0)
+        fail_msg("a note to %s while %s stands: %ld %s (expected 307 to %s)", c->nodes[leader].id,
+                 c->nodes[to].id, st, ans ? ans : "", c->nodes[to].id);
+    json_decref(j);
+    free(ans);
+    /* Followed to the target, it waits there until the target wins. */
+    struct note n = {.c = c, .node = to};
+    assert_int_equal(pthread_create(&n.thread, NULL, post_note, &n), 0);
+    wait_event(c, to, "api.writes_held");
+    for (int k = 2; k < c->n; k++)
+        h_node_signal(c, (leader + k) % c->n, SIGCONT);
+    pthread_join(n.thread, NULL);
+    pthread_join(t.thread, NULL);
+    if (n.status != 201)
+        fail_msg("the note held by %s: %ld %s (expected 201 once it won)", c->nodes[to].id,
+                 n.status, n.answer ? n.answer : "");
+    assert_int_equal(t.status, 200);
+    free(n.answer);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -149,6 +202,9 @@ int main(void)
             h_teardown_cluster),
         cmocka_unit_test_setup_teardown(
             test_a_write_during_a_transfer_that_succeeds_is_sent_to_the_new_leader, setup,
+            h_teardown_cluster),
+        cmocka_unit_test_setup_teardown(
+            test_a_write_goes_to_the_target_as_soon_as_it_stands_and_waits_there, setup5,
             h_teardown_cluster),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

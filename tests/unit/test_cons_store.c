@@ -113,6 +113,52 @@ static void test_saved_state_loads_back(void **state)
     assert_false(back.missing);
 }
 
+static ino_t inode_of_state(void)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/%s", dir, CONS_STORE_FILE);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return st.st_ino;
+}
+
+/* A vote is on the critical path of every election (the candidate's and
+ * each voter's): a new file renamed over the old costs two journal
+ * commits of the file system, an overwrite only the data's. */
+static void test_a_later_save_overwrites_the_file_in_place(void **state)
+{
+    (void)state;
+    struct cons_stored s = {.term = 7}, back;
+    char err[512];
+    assert_int_equal(cons_store_save(dir, &s, err, sizeof(err)), 0);
+    ino_t first = inode_of_state();
+    s.term = 8;
+    snprintf(s.voted_for, sizeof(s.voted_for), "n2");
+    assert_int_equal(cons_store_save(dir, &s, err, sizeof(err)), 0);
+    assert_true(inode_of_state() == first);
+    assert_int_equal(cons_store_load(dir, &back, err, sizeof(err)), 0);
+    assert_int_equal(back.term, 8);
+    assert_string_equal(back.voted_for, "n2");
+}
+
+/* A file of another size (a damaged one, say) is replaced whole, never
+ * patched at its start. */
+static void test_a_file_of_another_size_is_replaced_whole(void **state)
+{
+    (void)state;
+    char path[128], err[512];
+    snprintf(path, sizeof(path), "%s/%s", dir, CONS_STORE_FILE);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    for (int i = 0; i < 3 * CONS_STORE_BYTES; i++)
+        fputc('x', f);
+    fclose(f);
+    struct cons_stored s = {.term = 3}, back;
+    assert_int_equal(cons_store_save(dir, &s, err, sizeof(err)), 0);
+    assert_int_equal(cons_store_load(dir, &back, err, sizeof(err)), 0);
+    assert_int_equal(back.term, 3);
+}
+
 static void test_torn_file_on_disk_refuses_with_its_path(void **state)
 {
     (void)state;
@@ -137,6 +183,10 @@ int main(void)
         cmocka_unit_test(test_every_flipped_byte_is_refused),
         cmocka_unit_test_setup_teardown(test_missing_file_is_a_fresh_node, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_saved_state_loads_back, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_a_later_save_overwrites_the_file_in_place, make_dir,
+                                        remove_dir),
+        cmocka_unit_test_setup_teardown(test_a_file_of_another_size_is_replaced_whole, make_dir,
+                                        remove_dir),
         cmocka_unit_test_setup_teardown(test_torn_file_on_disk_refuses_with_its_path, make_dir,
                                         remove_dir),
     };

@@ -33,6 +33,14 @@ static int32_t other(int32_t lead, int32_t k)
     return (lead + k) % 3;
 }
 
+/* The leader hands over to `to`; its output is performed. */
+static void cl_transfer(struct cluster *cl, int32_t lead, int32_t to)
+{
+    struct cons_out out;
+    cons_transfer(&cl->node[lead], cl->now, to, NULL, &out);
+    cl_apply(cl, lead, &out);
+}
+
 /* Hands a message straight to its addressee and performs the answer. */
 static void cl_recv(struct cluster *cl, struct cons_msg m)
 {
@@ -309,9 +317,7 @@ static void test_the_target_of_timeout_now_stands_at_once_in_the_next_term(void 
     cl_init(&cl, 3, 21);
     int32_t lead = cl_elect_settled(&cl), to = other(lead, 1);
     uint64_t term = cl.node[lead].term;
-    struct cons_out out;
-    cons_transfer(&cl.node[lead], cl.now, to, NULL, &out);
-    cl_apply(&cl, lead, &out);
+    cl_transfer(&cl, lead, to);
     assert_true(cl_deliver_one(&cl)); /* the TIMEOUT_NOW */
     /* No pre-vote round and no election timeout's wait. */
     assert_int_equal(cl.node[to].role, CONS_CANDIDATE);
@@ -320,6 +326,30 @@ static void test_the_target_of_timeout_now_stands_at_once_in_the_next_term(void 
     cl_deliver(&cl);
     assert_int_equal(cl_leader(&cl), to);
     assert_int_equal(cl.node[to].term, term + 1);
+    cl_free(&cl);
+}
+
+/* Where writes go while the target stands: it, once it has this node's
+ * vote in the next term; the leader itself once it is known. */
+static void test_the_old_leader_names_its_successor_once_it_stands_with_its_vote(void **state)
+{
+    (void)state;
+    static struct cluster cl;
+    cl_init(&cl, 3, 23);
+    int32_t lead = cl_elect_settled(&cl), to = other(lead, 1);
+    uint64_t term = cl.node[lead].term;
+    cl_transfer(&cl, lead, to);
+    assert_int_equal(cons_transfer_successor(&cl.node[lead]), CONS_NONE); /* it still leads */
+    assert_true(cl_deliver_one(&cl));                                     /* the TIMEOUT_NOW */
+    struct cons_msg vote = mk(CONS_MSG_VOTE, to, lead, term + 1);
+    vote.last_log_index = cl.node[to].last_log_index;
+    vote.last_log_term = cl.node[to].last_log_term;
+    vote.transfer = true;
+    cl_recv(&cl, vote);
+    assert_int_equal(cons_transfer_successor(&cl.node[lead]), to);
+    cl_deliver(&cl);
+    assert_int_equal(cl_leader(&cl), to);
+    assert_int_equal(cons_transfer_successor(&cl.node[lead]), CONS_NONE);
     cl_free(&cl);
 }
 
@@ -601,6 +631,7 @@ int main(void)
             test_no_commit_notice_while_entries_beyond_the_commit_index_are_on_their_way),
         cmocka_unit_test(test_a_transfer_to_an_up_to_date_follower_sends_timeout_now_at_once),
         cmocka_unit_test(test_the_target_of_timeout_now_stands_at_once_in_the_next_term),
+        cmocka_unit_test(test_the_old_leader_names_its_successor_once_it_stands_with_its_vote),
         cmocka_unit_test(test_a_voter_hearing_its_leader_grants_a_transfer_vote),
         cmocka_unit_test(test_a_transfer_vote_still_needs_an_up_to_date_log),
         cmocka_unit_test(test_a_transfer_waits_until_the_target_has_the_whole_log),
