@@ -153,6 +153,7 @@ struct ledger {
     struct ledger_chain chain;
     struct ledger_hist hist;
     int wfd;                /* the last segment, for appends; -1: none */
+    int left_fd;            /* the segment a roll left with writes not yet synced; -1: none */
     int rfd;                /* a cached read-only descriptor ... */
     size_t rseg;            /* ... of this segment */
     uint64_t gen;           /* bumped by every change: stale batches */
@@ -168,6 +169,9 @@ bool ledger_seg_path(const struct ledger *l, size_t seg, char *out, size_t n);
 int ledger_seg_fd(struct ledger *l, size_t seg);
 void ledger_drop_rfd(struct ledger *l);
 int ledger_sync(struct ledger *l, int fd, enum ledger_sync_what what);
+/* Syncs and closes the segment a roll left unsynced (left_fd), if any;
+ * false when the sync failed (the caller poisons the store). */
+bool ledger_sync_left(struct ledger *l);
 /* Room for entries up to index in l->idx; records where entry index is. */
 bool ledger_idx_reserve(struct ledger *l, uint64_t index);
 bool ledger_idx_set(struct ledger *l, uint64_t index, const struct ledger_idx *e);

@@ -60,6 +60,16 @@ int ledger_sync(struct ledger *l, int fd, enum ledger_sync_what what)
     return what == LEDGER_SYNC_DATA ? fdatasync(fd) : fsync(fd);
 }
 
+bool ledger_sync_left(struct ledger *l)
+{
+    if (l->left_fd < 0)
+        return true;
+    int rc = ledger_sync(l, l->left_fd, LEDGER_SYNC_DATA);
+    close(l->left_fd);
+    l->left_fd = -1;
+    return rc == 0;
+}
+
 bool ledger_idx_reserve(struct ledger *l, uint64_t n)
 {
     if (n > l->capidx) {
@@ -165,7 +175,7 @@ struct ledger *ledger_alloc(const char *dir, const struct ledger_options *opt)
     if (l == NULL)
         return NULL;
     snprintf(l->dir, sizeof(l->dir), "%s", dir);
-    l->dirfd = l->wfd = l->rfd = -1;
+    l->dirfd = l->wfd = l->rfd = l->left_fd = -1;
     if (opt != NULL)
         l->opt = *opt;
     if (l->opt.segment_bytes == 0)
@@ -195,6 +205,8 @@ void ledger_free(struct ledger *l)
     ledger_drop_rfd(l);
     if (l->wfd >= 0)
         close(l->wfd);
+    if (l->left_fd >= 0)
+        close(l->left_fd); /* unsynced, as after a crash */
     if (l->dirfd >= 0)
         close(l->dirfd);
     free(l->segs);
