@@ -384,6 +384,7 @@ static enum ledger_error write_frames(struct ledger *l, const uint8_t *p, size_t
     l->segs[l->nsegs - 1].size = at + len;
     *seg = l->nsegs - 1;
     *off = at;
+    ledger_tail_note(l, *seg, at, p, len);
     return LEDGER_OK;
 }
 

@@ -161,7 +161,22 @@ struct ledger {
     const char *io_what;    /* the last failed system call ("write", "fdatasync"), or NULL */
     int io_errno;           /* and its errno */
     struct ledger_buf rbuf; /* read scratch */
+    /* The bytes last written to the end of a segment (up to
+     * LEDGER_TAIL_MAX), as they are in the file: what a leader sends in its
+     * APPENDs and what the committed-entry feeds read come from here rather
+     * than a pread each. len 0: nothing held. */
+    struct {
+        uint8_t *p;
+        size_t len, cap, seg;
+        uint64_t off; /* where p[0] lies in segment seg */
+    } tail;
 };
+
+#define LEDGER_TAIL_MAX (256u * 1024u)
+/* The file changed other than by an append (a truncation): nothing held. */
+void ledger_tail_drop(struct ledger *l);
+/* len bytes at p were written at off of segment seg. */
+void ledger_tail_note(struct ledger *l, size_t seg, uint64_t off, const uint8_t *p, size_t len);
 
 void ledger_seg_name(uint64_t first, char out[32]);
 bool ledger_seg_path(const struct ledger *l, size_t seg, char *out, size_t n);
