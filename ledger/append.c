@@ -330,9 +330,12 @@ static enum ledger_error write_frames(struct ledger *l, const uint8_t *p, size_t
             l->segs = v;
             l->capsegs = cap;
         }
-        /* Unsynced writes may sit in the segment being left: the sync that
-         * comes for these frames takes the new one's descriptor. */
-        if (l->wfd >= 0 && ledger_sync(l, l->wfd, LEDGER_SYNC_DATA) != 0)
+        /* Unsynced writes may sit in the segment being left. A caller that
+         * syncs later takes its descriptor with the new one's
+         * (ledger_sync_fd), so the loop does not wait for the disk here; a
+         * segment left before that, or a write synced now, syncs it here. */
+        if (l->wfd >= 0 && (sync || l->left_fd >= 0) &&
+            ledger_sync(l, l->wfd, LEDGER_SYNC_DATA) != 0)
             return ledger_poison(l, "fdatasync");
         l->segs[l->nsegs] = (struct ledger_seg){l->chain.st.last_index + 1, 0};
         ledger_seg_path(l, l->nsegs, path, sizeof(path));
@@ -361,7 +364,7 @@ static enum ledger_error write_frames(struct ledger *l, const uint8_t *p, size_t
      * nothing: fatal, and start-up recovery judges the files (the rule of
      * PostgreSQL's "fsyncgate", 2018; Raft's persist before respond, §3.8,
      * cannot be kept otherwise). */
-    if (sync && ledger_sync(l, fd, LEDGER_SYNC_DATA) != 0) {
+    if (sync && (ledger_sync(l, fd, LEDGER_SYNC_DATA) != 0 || !ledger_sync_left(l))) {
         if (roll)
             close(fd);
         return ledger_poison(l, "fdatasync");
@@ -371,7 +374,9 @@ static enum ledger_error write_frames(struct ledger *l, const uint8_t *p, size_t
         return ledger_poison(l, "fsync the directory");
     }
     if (roll) {
-        if (l->wfd >= 0)
+        if (l->wfd >= 0 && !sync && l->left_fd < 0)
+            l->left_fd = l->wfd; /* synced with the next ledger_sync_fd */
+        else if (l->wfd >= 0)
             close(l->wfd);
         l->wfd = fd;
         l->nsegs++;
@@ -379,6 +384,7 @@ static enum ledger_error write_frames(struct ledger *l, const uint8_t *p, size_t
     l->segs[l->nsegs - 1].size = at + len;
     *seg = l->nsegs - 1;
     *off = at;
+    ledger_tail_note(l, *seg, at, p, len);
     return LEDGER_OK;
 }
 
@@ -436,6 +442,8 @@ enum ledger_error ledger_append_batch_nosync(struct ledger *l, struct ledger_bat
         return err;
     /* A descriptor of its own: the ledger may close or replace the
      * segment's (a truncation, a roll) while the sync is under way. */
+    if (!ledger_sync_left(l))
+        return ledger_poison(l, "fdatasync");
     *sync_fd = fcntl(l->wfd, F_DUPFD_CLOEXEC, 0);
     if (*sync_fd < 0 && ledger_sync(l, l->wfd, LEDGER_SYNC_DATA) != 0)
         return ledger_poison(l, "fdatasync");
@@ -447,14 +455,20 @@ enum ledger_error ledger_append_batch_unsynced(struct ledger *l, struct ledger_b
     return append_batch(l, b, false);
 }
 
-int ledger_sync_fd(struct ledger *l)
+int ledger_sync_fd(struct ledger *l, int *left)
 {
-    return l->wfd < 0 ? -1 : fcntl(l->wfd, F_DUPFD_CLOEXEC, 0);
+    *left = -1;
+    int fd = l->wfd < 0 ? -1 : fcntl(l->wfd, F_DUPFD_CLOEXEC, 0);
+    if (fd >= 0) {
+        *left = l->left_fd; /* the caller's now */
+        l->left_fd = -1;
+    }
+    return fd;
 }
 
 enum ledger_error ledger_sync_now(struct ledger *l)
 {
-    if (l->wfd >= 0 && ledger_sync(l, l->wfd, LEDGER_SYNC_DATA) != 0)
+    if (!ledger_sync_left(l) || (l->wfd >= 0 && ledger_sync(l, l->wfd, LEDGER_SYNC_DATA) != 0))
         return ledger_poison(l, "fdatasync");
     return LEDGER_OK;
 }

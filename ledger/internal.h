@@ -153,6 +153,7 @@ struct ledger {
     struct ledger_chain chain;
     struct ledger_hist hist;
     int wfd;                /* the last segment, for appends; -1: none */
+    int left_fd;            /* the segment a roll left with writes not yet synced; -1: none */
     int rfd;                /* a cached read-only descriptor ... */
     size_t rseg;            /* ... of this segment */
     uint64_t gen;           /* bumped by every change: stale batches */
@@ -160,7 +161,22 @@ struct ledger {
     const char *io_what;    /* the last failed system call ("write", "fdatasync"), or NULL */
     int io_errno;           /* and its errno */
     struct ledger_buf rbuf; /* read scratch */
+    /* The bytes last written to the end of a segment (up to
+     * LEDGER_TAIL_MAX), as they are in the file: what a leader sends in its
+     * APPENDs and what the committed-entry feeds read come from here rather
+     * than a pread each. len 0: nothing held. */
+    struct {
+        uint8_t *p;
+        size_t len, cap, seg;
+        uint64_t off; /* where p[0] lies in segment seg */
+    } tail;
 };
+
+#define LEDGER_TAIL_MAX (256u * 1024u)
+/* The file changed other than by an append (a truncation): nothing held. */
+void ledger_tail_drop(struct ledger *l);
+/* len bytes at p were written at off of segment seg. */
+void ledger_tail_note(struct ledger *l, size_t seg, uint64_t off, const uint8_t *p, size_t len);
 
 void ledger_seg_name(uint64_t first, char out[32]);
 bool ledger_seg_path(const struct ledger *l, size_t seg, char *out, size_t n);
@@ -168,6 +184,9 @@ bool ledger_seg_path(const struct ledger *l, size_t seg, char *out, size_t n);
 int ledger_seg_fd(struct ledger *l, size_t seg);
 void ledger_drop_rfd(struct ledger *l);
 int ledger_sync(struct ledger *l, int fd, enum ledger_sync_what what);
+/* Syncs and closes the segment a roll left unsynced (left_fd), if any;
+ * false when the sync failed (the caller poisons the store). */
+bool ledger_sync_left(struct ledger *l);
 /* Room for entries up to index in l->idx; records where entry index is. */
 bool ledger_idx_reserve(struct ledger *l, uint64_t index);
 bool ledger_idx_set(struct ledger *l, uint64_t index, const struct ledger_idx *e);

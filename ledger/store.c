@@ -60,6 +60,16 @@ int ledger_sync(struct ledger *l, int fd, enum ledger_sync_what what)
     return what == LEDGER_SYNC_DATA ? fdatasync(fd) : fsync(fd);
 }
 
+bool ledger_sync_left(struct ledger *l)
+{
+    if (l->left_fd < 0)
+        return true;
+    int rc = ledger_sync(l, l->left_fd, LEDGER_SYNC_DATA);
+    close(l->left_fd);
+    l->left_fd = -1;
+    return rc == 0;
+}
+
 bool ledger_idx_reserve(struct ledger *l, uint64_t n)
 {
     if (n > l->capidx) {
@@ -97,12 +107,60 @@ static ssize_t pread_all(int fd, uint8_t *p, size_t len, uint64_t off)
     return (ssize_t)done;
 }
 
+void ledger_tail_drop(struct ledger *l)
+{
+    l->tail.len = 0;
+}
+
+void ledger_tail_note(struct ledger *l, size_t seg, uint64_t off, const uint8_t *p, size_t len)
+{
+    if (l->tail.len > 0 && (seg != l->tail.seg || off != l->tail.off + l->tail.len))
+        l->tail.len = 0; /* not a continuation: start over */
+    if (len > LEDGER_TAIL_MAX / 2) {
+        l->tail.len = 0;
+        return;
+    }
+    if (l->tail.len + len > LEDGER_TAIL_MAX) {
+        /* Keep the newer half: each byte is moved at most once more. */
+        size_t keep = LEDGER_TAIL_MAX / 2 - len, drop = l->tail.len - keep;
+        memmove(l->tail.p, l->tail.p + drop, keep);
+        l->tail.off += drop;
+        l->tail.len = keep;
+    }
+    if (l->tail.len + len > l->tail.cap) {
+        size_t cap = l->tail.cap ? 2 * l->tail.cap : 16u * 1024u;
+        while (cap < l->tail.len + len)
+            cap *= 2;
+        if (cap > LEDGER_TAIL_MAX)
+            cap = LEDGER_TAIL_MAX;
+        uint8_t *v = realloc(l->tail.p, cap);
+        if (v == NULL) {
+            l->tail.len = 0; /* reads go to the file */
+            return;
+        }
+        l->tail.p = v;
+        l->tail.cap = cap;
+    }
+    if (l->tail.len == 0) {
+        l->tail.seg = seg;
+        l->tail.off = off;
+    }
+    memcpy(l->tail.p + l->tail.len, p, len);
+    l->tail.len += len;
+}
+
 enum ledger_error ledger_read_span(struct ledger *l, size_t seg, uint64_t off, size_t len,
                                    struct ledger_buf *b)
 {
     b->len = 0;
     if (!ledger_buf_reserve(b, len))
         return LEDGER_ENOMEM;
+    if (l->tail.len > 0 && seg == l->tail.seg && off >= l->tail.off &&
+        off - l->tail.off + len <= l->tail.len) {
+        memcpy(b->p, l->tail.p + (off - l->tail.off), len);
+        b->len = len;
+        return LEDGER_OK;
+    }
     int fd = ledger_seg_fd(l, seg);
     if (fd < 0)
         return LEDGER_EIO;
@@ -165,7 +223,7 @@ struct ledger *ledger_alloc(const char *dir, const struct ledger_options *opt)
     if (l == NULL)
         return NULL;
     snprintf(l->dir, sizeof(l->dir), "%s", dir);
-    l->dirfd = l->wfd = l->rfd = -1;
+    l->dirfd = l->wfd = l->rfd = l->left_fd = -1;
     if (opt != NULL)
         l->opt = *opt;
     if (l->opt.segment_bytes == 0)
@@ -195,6 +253,8 @@ void ledger_free(struct ledger *l)
     ledger_drop_rfd(l);
     if (l->wfd >= 0)
         close(l->wfd);
+    if (l->left_fd >= 0)
+        close(l->left_fd); /* unsynced, as after a crash */
     if (l->dirfd >= 0)
         close(l->dirfd);
     free(l->segs);
@@ -202,6 +262,7 @@ void ledger_free(struct ledger *l)
     free(l->hist.v);
     free(l->pinned);
     ledger_buf_free(&l->rbuf);
+    free(l->tail.p);
     free(l);
 }
 

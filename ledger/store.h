@@ -228,13 +228,17 @@ enum ledger_error ledger_append_batch_nosync(struct ledger *l, struct ledger_bat
                                              int *sync_fd);
 void ledger_sync_failed(struct ledger *l, int err);
 /* The same as nosync without a descriptor: the caller syncs later with
- * one from ledger_sync_fd, which covers everything written before it was
- * taken (a roll to a new segment syncs the old one first). */
+ * the descriptors from ledger_sync_fd, which cover everything written
+ * before they were taken. A roll to a new segment leaves the old one's sync
+ * to them (or syncs it at once if a segment left earlier still waits), so
+ * the caller's loop never waits for the disk on a roll. */
 enum ledger_error ledger_append_batch_unsynced(struct ledger *l, struct ledger_batch *b);
 /* A descriptor of the segment being written, the caller's to fdatasync
  * (on another thread) and close; -1: none (no segment yet, or no
- * descriptor to spare: sync with ledger_sync_now). */
-int ledger_sync_fd(struct ledger *l);
+ * descriptor to spare: sync with ledger_sync_now). *left: the segment a
+ * roll left unsynced since the last call, the caller's to fdatasync and
+ * close as well (-1: none). */
+int ledger_sync_fd(struct ledger *l, int *left);
 /* fdatasync of the segment being written, here; LEDGER_EFATAL (poisoned)
  * when it fails. */
 enum ledger_error ledger_sync_now(struct ledger *l);

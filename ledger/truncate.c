@@ -72,7 +72,11 @@ enum ledger_error ledger_truncate_after(struct ledger *l, uint64_t index)
     }
 
     /* From here on a failure leaves the files somewhere between the old and
-     * the new state: fatal, and the next open judges them. */
+     * the new state: fatal, and the next open judges them. A segment a roll
+     * left unsynced is synced first: it may be the one cut, or be removed. */
+    if (!ledger_sync_left(l))
+        goto fatal;
+    ledger_tail_drop(l);
     ledger_drop_rfd(l);
     if (l->wfd >= 0)
         close(l->wfd);

@@ -58,17 +58,6 @@ void api_events_get(struct node_api *api, struct http_request *req)
  * written again into the room it takes. */
 #define SSE_ROOM 768
 
-static void put_sse(FILE *f, const struct event *e)
-{
-    json_t *o = api_event_json(e);
-    if (!o)
-        return;
-    fprintf(f, SSE_HEAD, e->seq);
-    json_dumpf(o, f, JSON_COMPACT);
-    fputs(SSE_TAIL, f);
-    json_decref(o);
-}
-
 /* Writes o, event seq, as SSE into buf (room bytes, NULL when 0): the
  * bytes it takes (past room: buf holds nothing usable), 0 on error. */
 static size_t sse_write(json_t *o, uint64_t seq, char *buf, size_t room)
@@ -83,8 +72,9 @@ static size_t sse_write(json_t *o, uint64_t seq, char *buf, size_t room)
     return total;
 }
 
-/* The event, formatted once into the chunk every stream is sent. */
-static struct http_chunk *sse_chunk(const struct event *e)
+/* The event, formatted once into the chunk every stream is sent (and the
+ * one formatter of a replay too); *len: the bytes it holds. */
+static struct http_chunk *sse_chunk(const struct event *e, size_t *len)
 {
     json_t *o = api_event_json(e);
     if (!o)
@@ -104,6 +94,7 @@ static struct http_chunk *sse_chunk(const struct event *e)
     }
     if (ch)
         http_chunk_set_len(ch, n);
+    *len = n;
     return ch;
 }
 
@@ -112,7 +103,8 @@ static void on_event(void *ctx, const struct event *e)
     struct node_api *api = ctx;
     if (!api->http || http_stats(api->http)->streams == 0)
         return;
-    struct http_chunk *ch = sse_chunk(e);
+    size_t len;
+    struct http_chunk *ch = sse_chunk(e, &len);
     http_stream_broadcast(api->http, &stream_topic, ch);
     http_chunk_unref(ch);
 }
@@ -156,8 +148,13 @@ void api_events_stream(struct node_api *api, struct http_request *req)
     if (has) {            /* what the ring holds after since, in one write */
         const struct event *found[EVENTS_CAPACITY];
         size_t k = events_query(&api->base->events, true, since, EVENTS_CAPACITY, found);
-        for (size_t i = 0; i < k; i++)
-            put_sse(f, found[i]);
+        for (size_t i = 0; i < k; i++) {
+            size_t n;
+            struct http_chunk *ch = sse_chunk(found[i], &n);
+            if (ch)
+                fwrite(http_chunk_data(ch), 1, n, f);
+            http_chunk_unref(ch);
+        }
     }
     fclose(f);
     http_stream_open(req, &stream_topic, "text/event-stream", text, len);

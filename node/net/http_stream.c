@@ -132,15 +132,16 @@ static uint64_t taken(struct conn *c)
     return c->queued > held ? c->queued - held : 0;
 }
 
-/* Output waits: the client must take some of it in every idle timeout
+/* Output waits (waiting: the bytes the client has not taken, or a lower
+ * bound of them): the client must take some of it in every idle timeout
  * from the first byte that waits (or it took nothing that long). Progress is
  * what the client acknowledged, not a write libuv completed: that may only
- * have moved the bytes into the kernel's buffer. */
-static void watch_stall(struct conn *c)
+ * have moved the bytes into the kernel's buffer. A timer already running
+ * looks again when it ends (http_stream_stalled), so it needs no answer from
+ * the kernel now: each event costs a stream one or two ioctls, not four. */
+static void watch_stall(struct conn *c, size_t waiting)
 {
-    if (unsent(c) == 0)
-        http_conn_arm(c, 0);
-    else if (!uv_is_active((uv_handle_t *)&c->timer)) {
+    if (waiting > 0 && !uv_is_active((uv_handle_t *)&c->timer)) {
         c->taken = taken(c);
         http_conn_arm(c, c->s->idle_ms);
     }
@@ -148,7 +149,8 @@ static void watch_stall(struct conn *c)
 
 void http_stream_written(struct conn *c)
 {
-    watch_stall(c);
+    if (!uv_is_active((uv_handle_t *)&c->timer))
+        watch_stall(c, unsent(c));
 }
 
 static void drop(struct conn *c, bool stalled)
@@ -245,7 +247,7 @@ int http_stream_open(struct http_request *req, const void *topic, const char *ct
     if (n < 0)
         return -1;
     c->queued = (size_t)n;
-    watch_stall(c);
+    watch_stall(c, unsent(c));
     http_conn_read(c); /* to see the client go */
     return 0;
 }
@@ -259,12 +261,16 @@ static void cast_one(struct http_server *s, const void *topic, struct http_chunk
         next = c->next;
         if (c->state != C_STREAM || c->dropping || (topic && c->topic != topic))
             continue;
-        if (unsent(c) + ch->len > s->max_queued)
+        /* The kernel is asked once per event: what libuv could not write at
+         * once shows in its queue, and the write's completion looks again
+         * (http_stream_written). */
+        size_t waiting = unsent(c);
+        if (waiting + ch->len > s->max_queued)
             c->dropping = true; /* after the broadcast: its notice raises an event */
         else {
             c->queued += ch->len;
             if (http_conn_write(c, ch->data, ch->len, ch) == 0)
-                watch_stall(c);
+                watch_stall(c, waiting + uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp));
         }
     }
     for (struct conn *c = s->conns; c; c = next) {

@@ -28,6 +28,11 @@
  * open group never waits for the next wake-up. Both run only while a
  * group is open.
  *
+ * A group of a leadership that ended is never written: the end of the
+ * turn drops it (ledger_group_writable), whatever a new leader's APPENDs
+ * wrote meanwhile, so nothing on a follower's path needs to flush it (its
+ * waiters heard "leadership lost" at the step-down, node_cons.c).
+ *
  * Other records (checkpoints, cosignatures, evidence: node_ledger_write)
  * may be written while a group is open; the group is then rebuilt on the
  * new head before it is written (ledger_batch_rebuild; its entries do not
@@ -95,7 +100,7 @@ int node_group_start(struct node_raft *r)
     gr->open = true;
     gr->armed = false;
     gr->sync.durable = ledger_last_index(r->ledger);
-    gr->sync.fd = -1;
+    gr->sync.fd = gr->sync.left = -1;
     /* Writes are synced off the loop from now on: the core holds what it
      * would acknowledge before the sync returned (consensus.h). */
     cons_set_async_sync(&r->cons, true);
@@ -148,7 +153,9 @@ static void sync_on_pool(uv_work_t *w)
     struct node_raft *r = w->data;
     struct node_group *gr = &r->group;
     gr->sync.t0 = uv_hrtime();
-    gr->sync.rc = fdatasync(gr->sync.fd);
+    gr->sync.rc = gr->sync.left >= 0 ? fdatasync(gr->sync.left) : 0;
+    if (gr->sync.rc == 0)
+        gr->sync.rc = fdatasync(gr->sync.fd);
     gr->sync.err = errno;
     gr->sync.t1 = uv_hrtime();
 }
@@ -161,7 +168,9 @@ static void synced(uv_work_t *w, int status)
     struct node_group *gr = &r->group;
     gr->sync.busy = false;
     close(gr->sync.fd);
-    gr->sync.fd = -1;
+    if (gr->sync.left >= 0)
+        close(gr->sync.left);
+    gr->sync.fd = gr->sync.left = -1;
     if (gr->sync.rc != 0) {
         /* What reached the disk is unknown (store.h): nothing more may be
          * acknowledged, by this process. */
@@ -187,7 +196,8 @@ void node_sync_kick(struct node_raft *r)
     uint64_t last = ledger_last_index(r->ledger);
     if (last <= gr->sync.durable)
         return;
-    int fd = ledger_sync_fd(r->ledger);
+    int left;
+    int fd = ledger_sync_fd(r->ledger, &left);
     if (fd < 0) { /* no descriptor to spare: synced here */
         enum ledger_error rv = ledger_sync_now(r->ledger);
         if (rv != LEDGER_OK) {
@@ -199,6 +209,7 @@ void node_sync_kick(struct node_raft *r)
         return;
     }
     gr->sync.fd = fd;
+    gr->sync.left = left;
     gr->sync.target = last;
     gr->sync.cut = UINT64_MAX;
     gr->sync.busy = true;

@@ -203,7 +203,6 @@ bool node_repl_apply_log(struct node_raft *r, const struct cons_out *out,
                          const struct cons_wire_entry *carried)
 {
     enum ledger_error rv;
-    node_group_flush(r); /* a follower now: a group of its leadership is dropped */
     if (out->truncate && out->truncate_after < ledger_last_index(r->ledger)) {
         uint64_t before = ledger_last_index(r->ledger);
         rv = ledger_truncate_after(r->ledger, out->truncate_after);

@@ -74,6 +74,7 @@ struct node_group {
         uint64_t target;  /* the sync under way covers entries up to it ... */
         uint64_t cut;     /* ... except after a truncation made since (UINT64_MAX: none) */
         int fd, rc, err;  /* rc, err: the pool's fdatasync */
+        int left;         /* the segment a roll left, synced first (-1: none) */
         uint64_t t0, t1;  /* when it ran (uv_hrtime) */
     } sync;
 };

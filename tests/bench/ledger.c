@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <dirent.h>
 
 #include "harness.h"
 #include "harness_writers.h"
@@ -348,6 +349,96 @@ static void print_lag(const struct lag_figures *f, const struct lag_snap *b)
            "", f->p50_ms, f->p99_ms, f->max_ms, f->ticks, f->within5, b->max_s * 1e3);
 }
 
+/* What each node spent over a level, per committed entry: CPU time (all its
+ * threads), context switches (voluntary and not, all threads) and
+ * fdatasyncs. Figures a loaded machine does not move much, unlike the
+ * throughput: what the nodes cost rather than what they got. */
+struct cost_snap {
+    double cpu_s[H_MAX_NODES], syncs[H_MAX_NODES];
+    double switches[H_MAX_NODES];
+};
+
+static double switches_of(pid_t pid)
+{
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(dir);
+    double n = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[384], line[128];
+        snprintf(path, sizeof path, "%s/%s/status", dir, e->d_name);
+        FILE *f = fopen(path, "re");
+        while (f && fgets(line, sizeof line, f)) {
+            unsigned long long v;
+            if (sscanf(line, "voluntary_ctxt_switches: %llu", &v) == 1 ||
+                sscanf(line, "nonvoluntary_ctxt_switches: %llu", &v) == 1)
+                n += (double)v;
+        }
+        if (f)
+            fclose(f);
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static void cost_snap(struct h_cluster *c, int nodes, struct cost_snap *s)
+{
+    *s = (struct cost_snap){0};
+    for (int i = 0; i < nodes; i++) {
+        if (!h_node_running(c, i))
+            continue;
+        s->cpu_s[i] = h_proc_cpu_seconds(c->nodes[i].pid);
+        s->switches[i] = switches_of(c->nodes[i].pid);
+        long st = 0;
+        char *text = h_http_get_text(c, i, "/metrics", &st);
+        if (text && st == 200)
+            s->syncs[i] = sample_in(text, "chimera_ledger_fsync_duration_seconds_count");
+        free(text);
+    }
+}
+
+struct cost_figures {
+    double leader_us, leader_cs, leader_syncs;       /* per entry */
+    double follower_us, follower_cs, follower_syncs; /* per entry, the followers' mean */
+    double all_us;                                   /* every node's CPU per entry */
+};
+
+static struct cost_figures cost_figures(const struct cost_snap *a, const struct cost_snap *b,
+                                        int nodes, int leader, double entries)
+{
+    struct cost_figures f = {0};
+    if (entries <= 0)
+        return f;
+    for (int i = 0; i < nodes; i++) {
+        double us = (b->cpu_s[i] - a->cpu_s[i]) * 1e6 / entries;
+        double cs = (b->switches[i] - a->switches[i]) / entries;
+        double sy = (b->syncs[i] - a->syncs[i]) / entries;
+        f.all_us += us;
+        if (i == leader) {
+            f.leader_us = us, f.leader_cs = cs, f.leader_syncs = sy;
+        } else if (nodes > 1) {
+            f.follower_us += us / (nodes - 1);
+            f.follower_cs += cs / (nodes - 1);
+            f.follower_syncs += sy / (nodes - 1);
+        }
+    }
+    return f;
+}
+
+static void print_cost(const struct cost_figures *f, long nproc)
+{
+    if (f->all_us <= 0)
+        return;
+    printf("%9s per entry: leader %.1f us CPU, %.2f context switches, %.3f fdatasyncs; "
+           "followers %.1f us, %.2f, %.3f; all nodes %.1f us CPU (the nodes alone could do "
+           "%.0f/s on %ld cores)\n",
+           "", f->leader_us, f->leader_cs, f->leader_syncs, f->follower_us, f->follower_cs,
+           f->follower_syncs, f->all_us, 1e6 * (double)nproc / f->all_us, nproc);
+}
+
 static double load1(void)
 {
     double l = -1;
@@ -434,6 +525,7 @@ int main(int argc, char **argv)
 
     struct level_result res[MAX_LEVELS + 1];
     struct lag_figures lags[MAX_LEVELS + 1];
+    struct cost_figures costs[MAX_LEVELS + 1];
     double load_start = load1();
     int done = 0;
     rc = 0;
@@ -443,7 +535,9 @@ int main(int argc, char **argv)
     for (int k = 0; k <= nlevels && !h_interrupted(); k++) {
         int batch = k == nlevels ? BATCH : 1;
         struct lag_snap lag0, lag1;
+        struct cost_snap cost0, cost1;
         lag_snap(c, leader, &lag0);
+        cost_snap(c, nodes, &cost0);
         if ((use_curl ? run_level : run_level_light)(c, leader, levels[k], batch, seconds,
                                                      &res[k]) != 0) {
             fprintf(stderr, "bench_ledger: cannot set up %d writer threads\n", levels[k]);
@@ -452,6 +546,9 @@ int main(int argc, char **argv)
         }
         done++;
         print_level(&res[k]);
+        cost_snap(c, nodes, &cost1);
+        costs[k] = cost_figures(&cost0, &cost1, nodes, leader, (double)res[k].entries);
+        print_cost(&costs[k], nproc);
         lag_snap(c, leader, &lag1);
         lags[k] = lag_figures(&lag0, &lag1);
         print_lag(&lags[k], &lag1);
@@ -473,6 +570,11 @@ int main(int argc, char **argv)
                 printf("  64 concurrent single writers   %8.0f notes/s, p99 %.1f ms (target >= "
                        "20000/s)\n",
                        r->eps, r->lat.p99_ms);
+            if (r->batch == 1 && r->writers == 64 && costs[k].all_us > 0)
+                printf("  cost per entry (64 writers)    leader %.1f us CPU, %.2f context "
+                       "switches; followers %.1f us, %.2f; all nodes %.1f us (load-insensitive)\n",
+                       costs[k].leader_us, costs[k].leader_cs, costs[k].follower_us,
+                       costs[k].follower_cs, costs[k].all_us);
             if (r->batch == 1 && r->writers == 64 && lags[k].ticks > 0)
                 printf("  longest loop stall (64 writers) p50 <= %g ms, p99 <= %g ms, max <= %g ms "
                        "(target p99 <= 5 ms)\n",
@@ -495,10 +597,15 @@ int main(int argc, char **argv)
                    r->lat.p99_ms, p, r->lat.max_ms);
             printf(" %s_lag_p50_ms=%g %s_lag_p99_ms=%g %s_lag_max_ms=%g", p, lags[k].p50_ms, p,
                    lags[k].p99_ms, p, lags[k].max_ms);
+            printf(" %s_leader_us=%.1f %s_leader_cs=%.2f %s_follower_us=%.1f %s_follower_cs=%.2f "
+                   "%s_all_us=%.1f",
+                   p, costs[k].leader_us, p, costs[k].leader_cs, p, costs[k].follower_us, p,
+                   costs[k].follower_cs, p, costs[k].all_us);
         }
         if (batch_done)
             printf(" target_eps=%.0f target_met=%d load_start=%.2f", TARGET_EPS,
                    res[nlevels].eps > TARGET_EPS, load_start);
+        printf(" load_end=%.2f", load1());
         printf("\n");
     }
     return h_bench_finish(c, rc);

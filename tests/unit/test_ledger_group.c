@@ -3,6 +3,12 @@
  * that moved under it (ledger_batch_rebuild). */
 #include "test_ledger_support.h"
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
 #include "ledger/group.h"
 
 /* ---- the decisions (ledger/group.h) ------------------------------------- */
@@ -217,9 +223,10 @@ static void test_unsynced_batches_are_covered_by_one_later_sync_descriptor(void 
     }
     assert_int_equal(syncs, before);
     assert_int_equal(ledger_last_index(f->l), 12);
-    int fd = ledger_sync_fd(f->l);
+    int left, fd = ledger_sync_fd(f->l, &left);
     assert_true(fd >= 0);
     assert_fd_is_the_last_segment(f, fd);
+    assert_int_equal(left, -1); /* one segment: nothing left by a roll */
     assert_int_equal(fdatasync(fd), 0);
     close(fd);
     fx_open(f, &opt);
@@ -229,25 +236,192 @@ static void test_unsynced_batches_are_covered_by_one_later_sync_descriptor(void 
     fx_free(f);
 }
 
-static void test_a_roll_to_a_new_segment_syncs_the_segment_it_leaves(void **state)
+/* The name of the file in dir whose inode fd has; "" when none. */
+static void file_of(const char *dir, int fd, char *name, size_t len)
+{
+    struct stat st;
+    name[0] = '\0';
+    assert_int_equal(fstat(fd, &st), 0);
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    for (struct dirent *e; (e = readdir(d));)
+        if (e->d_ino == st.st_ino)
+            snprintf(name, len, "%s", e->d_name);
+    closedir(d);
+}
+
+/* Every segment is full after one batch: the next one rolls. */
+static const struct ledger_options *rolling(int *data_syncs)
+{
+    static struct ledger_options opt;
+    opt = (struct ledger_options){
+        .sync = count_data_syncs, .sync_arg = data_syncs, .segment_bytes = 1};
+    return &opt;
+}
+
+static void unsynced_note(struct fx *f, uint64_t k)
+{
+    fx_begin(f);
+    fx_note(f, 2, k);
+    assert_int_equal(ledger_append_batch_unsynced(f->l, f->b), LEDGER_OK);
+}
+
+/* What the node's sync on the pool does. */
+static void sync_elsewhere(struct fx *f)
+{
+    int left, fd = ledger_sync_fd(f->l, &left);
+    assert_true(fd >= 0);
+    if (left >= 0) {
+        assert_int_equal(fdatasync(left), 0);
+        close(left);
+    }
+    assert_int_equal(fdatasync(fd), 0);
+    close(fd);
+}
+
+/* Entry 10 written and synced as the node does, then 11 in a new segment;
+ * *before: the data syncs before 11 was written. */
+static struct fx *rolled_once(int *data_syncs, int *before)
+{
+    struct fx *f = fx_new();
+    fx_build_small(f, rolling(data_syncs));
+    unsynced_note(f, 10);
+    sync_elsewhere(f);
+    *before = *data_syncs;
+    unsynced_note(f, 11);
+    return f;
+}
+
+static void test_a_roll_leaves_the_segment_it_leaves_to_the_next_sync(void **state)
+{
+    (void)state;
+    int data_syncs = 0, before;
+    struct fx *f = rolled_once(&data_syncs, &before);
+    /* The loop waits for no disk on a roll ... */
+    assert_int_equal(data_syncs, before);
+    /* ... the next sync takes entry 10's segment along with the new one. */
+    int left, fd = ledger_sync_fd(f->l, &left);
+    assert_true(fd >= 0);
+    assert_true(left >= 0);
+    char left_name[256], fd_name[256];
+    file_of(f->ldir, left, left_name, sizeof left_name);
+    file_of(f->ldir, fd, fd_name, sizeof fd_name);
+    assert_true(left_name[0] != '\0' && fd_name[0] != '\0');
+    assert_string_not_equal(left_name, fd_name);
+    assert_int_equal(fdatasync(left), 0);
+    assert_int_equal(fdatasync(fd), 0);
+    close(left);
+    close(fd);
+    fd = ledger_sync_fd(f->l, &left); /* handed over once */
+    assert_int_equal(left, -1);
+    close(fd);
+    fx_free(f);
+}
+
+static void test_a_second_roll_before_a_sync_syncs_the_segment_between_at_once(void **state)
+{
+    (void)state;
+    int data_syncs = 0, before;
+    struct fx *f = rolled_once(&data_syncs, &before); /* 10's segment waits for a sync */
+    before = data_syncs;
+    unsynced_note(f, 12); /* one segment waits at most: 11's is synced here */
+    assert_int_equal(data_syncs, before + 1);
+    int left, fd = ledger_sync_fd(f->l, &left);
+    assert_true(left >= 0 && fd >= 0);
+    close(left);
+    close(fd);
+    fx_free(f);
+}
+
+static void test_a_sync_here_covers_the_segment_a_roll_left(void **state)
+{
+    (void)state;
+    int data_syncs = 0, before;
+    struct fx *f = rolled_once(&data_syncs, &before);
+    before = data_syncs;
+    assert_int_equal(ledger_sync_now(f->l), LEDGER_OK);
+    assert_int_equal(data_syncs, before + 2);
+    int left, fd = ledger_sync_fd(f->l, &left);
+    assert_int_equal(left, -1);
+    close(fd);
+    fx_free(f);
+}
+
+/* ---- reading what was just written -------------------------------------- */
+
+/* Overwrites, behind the store's back, the copy in dir's files of the len
+ * bytes at p; true when it found one. */
+static bool scribble_on_disk(const char *dir, const uint8_t *p, size_t len)
+{
+    bool found = false;
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    for (struct dirent *e; (e = readdir(d)) && !found;) {
+        char path[600];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        int fd = open(path, O_RDWR);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+            if (fd >= 0)
+                close(fd);
+            continue;
+        }
+        uint8_t *all = malloc((size_t)st.st_size + 1);
+        assert_non_null(all);
+        ssize_t n = pread(fd, all, (size_t)st.st_size, 0);
+        const uint8_t *at = n > 0 ? memmem(all, (size_t)n, p, len) : NULL;
+        if (at) {
+            uint8_t junk[64];
+            memset(junk, 0x5a, sizeof junk);
+            assert_int_equal(pwrite(fd, junk, len < sizeof junk ? len : sizeof junk, at - all),
+                             (ssize_t)(len < sizeof junk ? len : sizeof junk));
+            found = true;
+        }
+        free(all);
+        close(fd);
+    }
+    closedir(d);
+    return found;
+}
+
+static void test_the_entries_last_written_are_read_from_memory(void **state)
 {
     (void)state;
     struct fx *f = fx_new();
-    int data_syncs = 0;
-    /* Every segment is full after one batch: the next one rolls. */
-    struct ledger_options opt = {
-        .sync = count_data_syncs, .sync_arg = &data_syncs, .segment_bytes = 1};
-    fx_build_small(f, &opt);
+    fx_build_small(f, NULL);
+    unsynced_note(f, 10);
+    uint8_t *before, *after;
+    size_t n, m;
+    assert_int_equal(ledger_read_entry(f->l, 10, &before, &n), LEDGER_OK);
+    /* What a leader sends and the feeds read right after a write needs no
+     * pread: the store still holds the bytes it wrote. */
+    assert_true(scribble_on_disk(f->ldir, before, n));
+    assert_int_equal(ledger_read_entry(f->l, 10, &after, &m), LEDGER_OK);
+    assert_int_equal(m, n);
+    assert_memory_equal(after, before, n);
+    free(before);
+    free(after);
+    fx_free(f);
+}
+
+static void test_a_truncation_drops_the_bytes_held_from_the_last_writes(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new();
+    fx_build_small(f, NULL);
+    unsynced_note(f, 10);
+    uint8_t *old, *fresh;
+    size_t n, m;
+    assert_int_equal(ledger_read_entry(f->l, 10, &old, &n), LEDGER_OK);
+    assert_int_equal(ledger_truncate_after(f->l, 9), LEDGER_OK);
     fx_begin(f);
-    fx_note(f, 2, 10);
-    assert_int_equal(ledger_append_batch_unsynced(f->l, f->b), LEDGER_OK);
-    int before = data_syncs;
-    fx_begin(f);
-    fx_note(f, 2, 11);
-    assert_int_equal(ledger_append_batch_unsynced(f->l, f->b), LEDGER_OK);
-    /* Entry 10's segment is synced before 11 goes to a new one: a sync
-     * descriptor taken now covers only the new segment. */
-    assert_int_equal(data_syncs, before + 1);
+    fx_note(f, 3, 10); /* another entry 10, of a later term */
+    fx_commit(f);
+    assert_int_equal(ledger_read_entry(f->l, 10, &fresh, &m), LEDGER_OK);
+    assert_false(m == n && memcmp(fresh, old, n) == 0);
+    assert_int_equal(ledger_last_term(f->l), 3);
+    free(old);
+    free(fresh);
     fx_free(f);
 }
 
@@ -288,8 +462,12 @@ int main(void)
         cmocka_unit_test(
             test_a_batch_written_without_its_sync_is_readable_and_leaves_the_sync_to_the_caller),
         cmocka_unit_test(test_a_sync_that_failed_elsewhere_poisons_the_store),
+        cmocka_unit_test(test_the_entries_last_written_are_read_from_memory),
+        cmocka_unit_test(test_a_truncation_drops_the_bytes_held_from_the_last_writes),
         cmocka_unit_test(test_unsynced_batches_are_covered_by_one_later_sync_descriptor),
-        cmocka_unit_test(test_a_roll_to_a_new_segment_syncs_the_segment_it_leaves),
+        cmocka_unit_test(test_a_roll_leaves_the_segment_it_leaves_to_the_next_sync),
+        cmocka_unit_test(test_a_second_roll_before_a_sync_syncs_the_segment_between_at_once),
+        cmocka_unit_test(test_a_sync_here_covers_the_segment_a_roll_left),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
