@@ -253,10 +253,16 @@ static void on_tick(uv_timer_t *t);
  * timers and Raft's check of its own deadlines (node_cons_tick). It runs
  * once an interval, with a wake-up the loop has anyway where one comes
  * within the slack (tick_slack.h), else on its own timer. */
-static void run_tick(struct node *n)
+static void run_tick(struct node *n, bool on_timer)
 {
     uint64_t now = uv_now(n->base.loop);
-    loop_lag_tick(&n->lag, uv_hrtime(), (uint32_t)tick_slack_timer_ms(&n->tick_plan));
+    /* Late against the tick's schedule: its timer's when it ran on it, one
+     * interval after the last when it rode on another wake-up (a wake-up
+     * past that came late: the loop was held), so the loop-lag probe still
+     * looks once an interval. */
+    loop_lag_tick(&n->lag, uv_hrtime(),
+                  on_timer ? (uint32_t)tick_slack_timer_ms(&n->tick_plan)
+                           : n->base.cfg.heartbeat_ms);
     tick_slack_ran(&n->tick_plan, now);
     uv_timer_start(&n->tick, on_tick, tick_slack_timer_ms(&n->tick_plan), 0);
     /* Liveness (ENV_HELLO) to the peers nothing else reached lately (base/
@@ -280,7 +286,7 @@ static void run_tick(struct node *n)
 
 static void on_tick(uv_timer_t *t)
 {
-    run_tick(t->data);
+    run_tick(t->data, true);
 }
 
 /* Before the loop waits again: a tick due within the slack runs now. */
@@ -288,7 +294,7 @@ static void on_tick_ride(uv_prepare_t *p)
 {
     struct node *n = p->data;
     if (!n->base.stopping && tick_slack_early(&n->tick_plan, uv_now(n->base.loop)))
-        run_tick(n);
+        run_tick(n, false);
 }
 
 /* Stops the consensus timer, the HTTP server and the transport; each frees
