@@ -293,8 +293,14 @@ static void on_tick(uv_timer_t *t)
 static void on_tick_ride(uv_prepare_t *p)
 {
     struct node *n = p->data;
-    if (!n->base.stopping && tick_slack_early(&n->tick_plan, uv_now(n->base.loop)))
-        run_tick(n, false);
+    if (n->base.stopping || !tick_slack_early(&n->tick_plan, uv_now(n->base.loop)))
+        return;
+    run_tick(n, false);
+    /* What the tick proposed (a deployment's step, a rollback, the member
+     * keys) leaves now: the group's own end-of-turn handle, started during
+     * this pass over the prepare handles, would run only after the loop
+     * waited. */
+    node_group_flush(&n->raft);
 }
 
 /* Stops the consensus timer, the HTTP server and the transport; each frees
