@@ -247,10 +247,24 @@ static void compose(struct node *n)
 
 /* ---- timers, signals, lifecycle ---- */
 
-static void on_tick(uv_timer_t *t)
+static void on_tick(uv_timer_t *t);
+
+/* The node's tick: the liveness hellos, the peers' statuses, the layers'
+ * timers and Raft's check of its own deadlines (node_cons_tick). It runs
+ * once an interval, with a wake-up the loop has anyway where one comes
+ * within the slack (tick_slack.h), else on its own timer. */
+static void run_tick(struct node *n, bool on_timer)
 {
-    struct node *n = t->data;
-    loop_lag_tick(&n->lag, uv_hrtime(), n->base.cfg.heartbeat_ms);
+    uint64_t now = uv_now(n->base.loop);
+    /* Late against the tick's schedule: its timer's when it ran on it, one
+     * interval after the last when it rode on another wake-up (a wake-up
+     * past that came late: the loop was held), so the loop-lag probe still
+     * looks once an interval. */
+    loop_lag_tick(&n->lag, uv_hrtime(),
+                  on_timer ? (uint32_t)tick_slack_timer_ms(&n->tick_plan)
+                           : n->base.cfg.heartbeat_ms);
+    tick_slack_ran(&n->tick_plan, now);
+    uv_timer_start(&n->tick, on_tick, tick_slack_timer_ms(&n->tick_plan), 0);
     /* Liveness (ENV_HELLO) to the peers nothing else reached lately (base/
      * peers.h); Raft's heartbeats: raft/node_cons.c. */
     node_msg_send_hello(&n->msg);
@@ -264,9 +278,29 @@ static void on_tick(uv_timer_t *t)
     deploy_plan_tick(&n->deploy);
     node_chaos_tick(&n->chaos);
     struct peer_change chg[CONFIG_MAX_MEMBERS];
-    size_t k = peers_tick(&n->base.peers, uv_now(n->base.loop), chg, CONFIG_MAX_MEMBERS);
+    size_t k = peers_tick(&n->base.peers, now, chg, CONFIG_MAX_MEMBERS);
     for (size_t i = 0; i < k; i++)
         report_change(n, &chg[i]);
+    node_cons_tick(&n->raft);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    run_tick(t->data, true);
+}
+
+/* Before the loop waits again: a tick due within the slack runs now. */
+static void on_tick_ride(uv_prepare_t *p)
+{
+    struct node *n = p->data;
+    if (n->base.stopping || !tick_slack_early(&n->tick_plan, uv_now(n->base.loop)))
+        return;
+    run_tick(n, false);
+    /* What the tick proposed (a deployment's step, a rollback, the member
+     * keys) leaves now: the group's own end-of-turn handle, started during
+     * this pass over the prepare handles, would run only after the loop
+     * waited. */
+    node_group_flush(&n->raft);
 }
 
 /* Stops the consensus timer, the HTTP server and the transport; each frees
@@ -296,6 +330,7 @@ static void shutdown_node(struct node *n, const char *why)
     node_event(&n->base, "node.stop", NULL, "stopping (%s)", why);
     uv_timer_stop(&n->tick);
     uv_close((uv_handle_t *)&n->tick, NULL);
+    uv_close((uv_handle_t *)&n->tick_ride, NULL);
     uv_close((uv_handle_t *)&n->stop_timer, NULL);
     for (size_t i = 0; i < NODE_STOP_SIGNALS; i++)
         uv_close((uv_handle_t *)&n->signals[i], NULL);
@@ -446,10 +481,12 @@ int node_run(const struct config *cfg, const uint8_t key[CONFIG_KEY_BYTES], cons
     if (status == 0) {
         uv_timer_init(n->base.loop, &n->tick);
         n->tick.data = n;
-        /* The node's tick: liveness hellos (ENV_HELLO) where due, peers'
-         * status, the layers' timers. Raft's heartbeats run on raft/'s own
-         * timer. */
-        uv_timer_start(&n->tick, on_tick, 0, cfg->heartbeat_ms);
+        uv_prepare_init(n->base.loop, &n->tick_ride);
+        n->tick_ride.data = n;
+        tick_slack_init(&n->tick_plan, cfg->heartbeat_ms);
+        /* The node's tick (run_tick): at once, then once an interval. */
+        uv_timer_start(&n->tick, on_tick, 0, 0);
+        uv_prepare_start(&n->tick_ride, on_tick_ride);
         uv_timer_init(n->base.loop, &n->stop_timer);
         n->stop_timer.data = n;
         for (size_t i = 0; i < NODE_STOP_SIGNALS; i++) {

@@ -11,6 +11,7 @@
 #include "node/api/api.h"
 #include "node/base/base.h"
 #include "node/base/loop_lag.h"
+#include "node/base/tick_slack.h"
 #include "node/chaos/chaos.h"
 #include "node/chaos/watch.h"
 #include "node/deploy/deploy.h"
@@ -33,7 +34,9 @@ struct node {
     struct node_api api;
     struct node_msg msg; /* the message registry's view of the layers */
     uv_timer_t tick;
-    uv_timer_t stop_timer; /* the stop after a hand-over, on the loop's next turn (node.c) */
+    uv_prepare_t tick_ride;      /* runs a tick due within the slack with a wake-up at hand */
+    struct tick_slack tick_plan; /* when (tick_slack.h) */
+    uv_timer_t stop_timer;       /* the stop after a hand-over, on the loop's next turn (node.c) */
     uv_signal_t signals[NODE_STOP_SIGNALS]; /* SIGINT, SIGTERM, SIGHUP, SIGQUIT (node.c) */
     struct http_server *http;
     struct loop_lag lag; /* how late on_tick runs (loop_lag.h) */

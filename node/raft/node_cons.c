@@ -322,12 +322,16 @@ static void cons_timer_arm(struct node_raft *r)
     if (r->base->stopping)
         return;
     uint64_t now = uv_now(r->base->loop), at = cons_next_deadline(&r->cons);
-    /* Wake at least every heartbeat so read-only changes are seen promptly
-     * even when the core has nothing due. */
-    uint64_t wait = at > now ? at - now : 0;
-    if (wait > r->base->cfg.heartbeat_ms)
-        wait = r->base->cfg.heartbeat_ms;
-    uv_timer_start(&r->cons_timer, on_cons_timer, wait, 0);
+    /* Only when the core has something due: read-only changes, which
+     * come with no deadline, are looked for by node_cons_tick on the node's
+     * tick, so an idle follower hearing its leader never wakes for this. */
+    uv_timer_start(&r->cons_timer, on_cons_timer, at > now ? at - now : 0, 0);
+}
+
+void node_cons_tick(struct node_raft *r)
+{
+    if (!r->base->stopping)
+        on_cons_timer(&r->cons_timer);
 }
 
 void node_cons_recv(struct node_raft *r, size_t from, const msgpack_object *body)

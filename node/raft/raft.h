@@ -135,6 +135,9 @@ struct node_raft {
 /* Consensus (node_cons.c): start after the transport is up; stop on shutdown. */
 int node_cons_start(struct node_raft *r);
 void node_cons_stop(struct node_raft *r);
+/* Raft's deadlines and read-only changes (which have no deadline of their
+ * own) looked at now; node.c calls it every heartbeat interval. */
+void node_cons_tick(struct node_raft *r);
 /* Hears the transport's link notices (cons_peer_lost/back); call once the
  * transport has started. */
 void node_cons_watch_links(struct node_raft *r);

@@ -2,7 +2,7 @@
  * time and resident set once a second and prints, per node: CPU %, RSS,
  * threads, context switches per second (every thread's: the wakeups), and
  * the messages and sealed bytes it sent per peer per heartbeat interval
- * (from its /metrics). It never judges them, so it fails only when the
+ * (from its /metrics), with its role. It never judges them, so it fails only when the
  * federation cannot be set up or a node dies during the window.
  *
  *   bench_idle [--seconds N]   (default 30) */
@@ -129,7 +129,22 @@ struct series {
     long long csw0, csw1;
     double sent0, recv0, sent1, recv1, bytes0, bytes1;
     bool have_metrics, have_bytes;
+    char role[16]; /* from /federation/state after the window; "?" unknown */
 };
+
+/* The node's own role: the first "role" of /federation/state (its peers'
+ * come after, in "peers"). */
+static void read_role(const struct h_cluster *c, int i, char *role, size_t len)
+{
+    long st;
+    char *text = h_http_get_text(c, i, "/federation/state", &st);
+    const char *k = st == 200 && text ? strstr(text, "\"role\"") : NULL;
+    const char *q = k ? strchr(k + 6, '"') : NULL;
+    snprintf(role, len, "?");
+    if (q)
+        snprintf(role, len, "%.*s", (int)strcspn(q + 1, "\""), q + 1);
+    free(text);
+}
 
 /* The sum of a labelled family's samples in a /metrics text; false when
  * there is none. */
@@ -288,6 +303,7 @@ int main(int argc, char **argv)
         read_metrics(c, i, &s[i].sent1, &s[i].recv1, &s[i].bytes1, &ok, &ok_bytes);
         s[i].have_metrics = s[i].have_metrics && ok;
         s[i].have_bytes = s[i].have_bytes && ok_bytes;
+        read_role(c, i, s[i].role, sizeof s[i].role);
     }
     if (taken < 0) {
         h_cluster_destroy(c);
@@ -305,9 +321,9 @@ int main(int argc, char **argv)
 
     /* Per peer per heartbeat interval: what each member costs each other. */
     double intervals = msecs * 1000.0 / DEFAULT_HEARTBEAT_MS;
-    printf("\n%-4s %8s %9s %9s %10s %10s %7s %9s %8s %8s %10s %11s\n", "node", "pid", "cpu_avg%",
-           "cpu_max%", "rss0_KiB", "rss1_KiB", "threads", "csw/s", "sent/s", "recv/s", "msgs/p/int",
-           "bytes/p/int");
+    printf("\n%-4s %-8s %8s %9s %9s %10s %10s %7s %9s %8s %8s %10s %11s\n", "node", "role", "pid",
+           "cpu_avg%", "cpu_max%", "rss0_KiB", "rss1_KiB", "threads", "csw/s", "sent/s", "recv/s",
+           "msgs/p/int", "bytes/p/int");
     for (int i = 0; i < NODES; i++) {
         char sent[16] = "-", recv[16] = "-", mpi[16] = "-", bpi[16] = "-";
         if (s[i].have_metrics) {
@@ -319,10 +335,10 @@ int main(int argc, char **argv)
         if (s[i].have_bytes)
             snprintf(bpi, sizeof bpi, "%.0f",
                      (s[i].bytes1 - s[i].bytes0) / intervals / (double)(NODES - 1));
-        printf("%-4s %8d %9.2f %9.2f %10ld %10ld %7ld %9.0f %8s %8s %10s %11s\n", c->nodes[i].id,
-               (int)s[i].pid, avg_pct(&s[i], window), s[i].max_pct, s[i].rss_start, s[i].rss_end,
-               s[i].threads, rate((double)s[i].csw0, (double)s[i].csw1, window), sent, recv, mpi,
-               bpi);
+        printf("%-4s %-8s %8d %9.2f %9.2f %10ld %10ld %7ld %9.0f %8s %8s %10s %11s\n",
+               c->nodes[i].id, s[i].role, (int)s[i].pid, avg_pct(&s[i], window), s[i].max_pct,
+               s[i].rss_start, s[i].rss_end, s[i].threads,
+               rate((double)s[i].csw0, (double)s[i].csw1, window), sent, recv, mpi, bpi);
     }
 
     const struct series *n1 = &s[0];
@@ -366,6 +382,19 @@ int main(int argc, char **argv)
             rss_max = (double)s[i].rss_max;
     }
     printf(" all_nodes_cpu_avg_pct=%.2f max_node_rss_kib=%.0f", all, rss_max);
+    /* The issue's figure is per role: a follower's and the leader's CPU
+     * against etcd's (compare_etcd). */
+    double fsum = 0;
+    int nf = 0;
+    for (int i = 0; i < NODES; i++) {
+        if (strcmp(s[i].role, "leader") == 0)
+            printf(" leader_cpu_avg_pct=%.2f leader_csw_per_s=%.0f", avg_pct(&s[i], window),
+                   rate((double)s[i].csw0, (double)s[i].csw1, window));
+        else if (strcmp(s[i].role, "follower") == 0)
+            fsum += avg_pct(&s[i], window), nf++;
+    }
+    if (nf > 0)
+        printf(" follower_cpu_avg_pct=%.2f", fsum / nf);
     if (busy_pct >= 0)
         printf(" machine_busy_pct=%.1f", busy_pct);
     printf("\n");
