@@ -68,8 +68,9 @@ enum notary_tick notary_tick(struct notary *nt, uint64_t now_ms, uint64_t commit
  * synced on the loop, and each witness's cosignature after it: taken at
  * once they block the new leader while its election entry, the writes
  * held for the hand-over (§3.10) and its followers' answers wait. The
- * commit index it would sign is its predecessor's, which that one
- * checkpointed already; a heartbeat later it covers this term's entries. */
+ * commit index it would sign then is its predecessor's (which that one
+ * checkpointed at most a heartbeat before); a heartbeat later it covers
+ * this term's entries. */
 void notary_elected(struct notary *nt, uint64_t now_ms);
 
 /* The checkpoint was stored (next one a heartbeat later) or the store
