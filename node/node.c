@@ -184,9 +184,14 @@ static void raft_after_output(void *ctx)
     api_hold_poll(&((struct node *)ctx)->api); /* a transfer done: its held writes, 307 */
 }
 
+/* In the output that made this node leader, after its election entry:
+ * what it appends now joins that entry's group (one APPEND, one sync). */
 static void raft_on_elected(void *ctx)
 {
-    node_witness_record_members(&((struct node *)ctx)->wit);
+    struct node *n = ctx;
+    notary_elected(&n->wit.notary, uv_now(n->base.loop));
+    node_witness_record_members(&n->wit);
+    node_episodes_tick(&n->wit); /* its own read-only episode of the election */
 }
 
 static void raft_on_stop(void *ctx)

@@ -42,6 +42,11 @@ void notary_checkpointed(struct notary *nt, uint64_t now_ms)
     nt->checkpoint_due = now_ms + nt->heartbeat_ms;
 }
 
+void notary_elected(struct notary *nt, uint64_t now_ms)
+{
+    nt->checkpoint_due = now_ms + nt->heartbeat_ms;
+}
+
 void notary_checkpoint_refused(struct notary *nt, uint64_t now_ms)
 {
     nt->checkpoint_due = now_ms + (uint64_t)NOTARY_REFUSED_HEARTBEATS * nt->heartbeat_ms;

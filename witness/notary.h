@@ -63,6 +63,16 @@ enum notary_tick {
 enum notary_tick notary_tick(struct notary *nt, uint64_t now_ms, uint64_t commit,
                              const struct ledger_signed_checkpoint *latest, const char *self);
 
+/* This node was just elected leader: its first checkpoint is due a
+ * heartbeat later, not in the turn it won. A checkpoint is stored and
+ * synced on the loop, and each witness's cosignature after it: taken at
+ * once they block the new leader while its election entry, the writes
+ * held for the hand-over (§3.10) and its followers' answers wait. The
+ * commit index it would sign then is its predecessor's (which that one
+ * checkpointed at most a heartbeat before); a heartbeat later it covers
+ * this term's entries. */
+void notary_elected(struct notary *nt, uint64_t now_ms);
+
 /* The checkpoint was stored (next one a heartbeat later) or the store
  * refused it (ten heartbeats later). */
 void notary_checkpointed(struct notary *nt, uint64_t now_ms);

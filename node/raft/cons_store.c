@@ -10,20 +10,76 @@
 
 #include "node/base/durable.h"
 
-static const char MAGIC[8] = {'C', 'H', 'R', 'C', 'O', 'N', 'S', '1'};
-#define BODY_BYTES (CONS_STORE_BYTES - 16)
+static const char MAGIC_V1[8] = {'C', 'H', 'R', 'C', 'O', 'N', 'S', '1'};
+static const char MAGIC_SLOT[8] = {'C', 'H', 'R', 'C', 'O', 'N', 'S', '2'};
 #define ID_FIELD 64
+#define SUM_BYTES 16
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* magic | [sequence] | term | id length | id | sum: the v1 record and a
+ * slot differ only in the magic and the sequence. */
+static void encode(const char magic[8], const uint64_t *seq, const struct cons_stored *s,
+                   uint8_t *out, size_t len)
+{
+    memset(out, 0, len);
+    memcpy(out, magic, 8);
+    uint8_t *p = out + 8;
+    if (seq) {
+        put_u64(p, *seq);
+        p += 8;
+    }
+    put_u64(p, s->term);
+    size_t idlen = strnlen(s->voted_for, ID_FIELD - 1);
+    p[8] = (uint8_t)idlen;
+    memcpy(p + 9, s->voted_for, idlen);
+    crypto_generichash(out + len - SUM_BYTES, SUM_BYTES, out, len - SUM_BYTES, NULL, 0);
+}
+
+static int decode(const char magic[8], uint64_t *seq, const uint8_t *buf, size_t len,
+                  struct cons_stored *s, char *err, size_t errlen)
+{
+    if (memcmp(buf, magic, 8) != 0) {
+        snprintf(err, errlen, "not a consensus state record (bad magic)");
+        return -1;
+    }
+    uint8_t sum[SUM_BYTES];
+    crypto_generichash(sum, sizeof(sum), buf, len - SUM_BYTES, NULL, 0);
+    if (sodium_memcmp(sum, buf + len - SUM_BYTES, sizeof(sum)) != 0) {
+        snprintf(err, errlen, "corrupt: checksum mismatch");
+        return -1;
+    }
+    const uint8_t *p = buf + 8;
+    if (seq) {
+        *seq = get_u64(p);
+        p += 8;
+    }
+    uint8_t idlen = p[8];
+    if (idlen >= CONFIG_ID_MAX || memchr(p + 9, '\0', idlen)) {
+        snprintf(err, errlen, "corrupt: bad voted-for length %u", idlen);
+        return -1;
+    }
+    s->term = get_u64(p);
+    memcpy(s->voted_for, p + 9, idlen);
+    s->voted_for[idlen] = '\0';
+    return 0;
+}
 
 void cons_store_encode(const struct cons_stored *s, uint8_t out[CONS_STORE_BYTES])
 {
-    memset(out, 0, CONS_STORE_BYTES);
-    memcpy(out, MAGIC, sizeof(MAGIC));
-    for (int i = 0; i < 8; i++)
-        out[8 + i] = (uint8_t)(s->term >> (56 - 8 * i));
-    size_t idlen = strnlen(s->voted_for, ID_FIELD - 1);
-    out[16] = (uint8_t)idlen;
-    memcpy(out + 17, s->voted_for, idlen);
-    crypto_generichash(out + BODY_BYTES, 16, out, BODY_BYTES, NULL, 0);
+    encode(MAGIC_V1, NULL, s, out, CONS_STORE_BYTES);
 }
 
 int cons_store_decode(const uint8_t *buf, size_t len, struct cons_stored *s, char *err,
@@ -33,39 +89,62 @@ int cons_store_decode(const uint8_t *buf, size_t len, struct cons_stored *s, cha
         snprintf(err, errlen, "torn: %zu bytes where %d were expected", len, CONS_STORE_BYTES);
         return -1;
     }
-    if (memcmp(buf, MAGIC, sizeof(MAGIC)) != 0) {
-        snprintf(err, errlen, "not a consensus state file (bad magic)");
+    return decode(MAGIC_V1, NULL, buf, len, s, err, errlen);
+}
+
+void cons_store_encode_slot(const struct cons_stored *s, uint64_t seq,
+                            uint8_t out[CONS_STORE_SLOT_RECORD])
+{
+    encode(MAGIC_SLOT, &seq, s, out, CONS_STORE_SLOT_RECORD);
+}
+
+/* The newest valid slot of a two-slot file: its index (0 or 1) with *s and
+ * *seq, or -1 with both slots' reasons in err. */
+static int newest_slot(const uint8_t file[CONS_STORE_FILE_BYTES], struct cons_stored *s,
+                       uint64_t *seq, char *err, size_t errlen)
+{
+    struct cons_stored got[2];
+    uint64_t seqs[2];
+    char why[2][96];
+    int ok[2];
+    for (int i = 0; i < 2; i++) {
+        memset(&got[i], 0, sizeof(got[i]));
+        ok[i] = decode(MAGIC_SLOT, &seqs[i], file + i * CONS_STORE_SLOT, CONS_STORE_SLOT_RECORD,
+                       &got[i], why[i], sizeof(why[i])) == 0;
+    }
+    if (!ok[0] && !ok[1]) {
+        snprintf(err, errlen,
+                 "both slots are damaged (slot A at byte 0: %s; slot B at byte %d: %s)", why[0],
+                 CONS_STORE_SLOT, why[1]);
         return -1;
     }
-    uint8_t sum[16];
-    crypto_generichash(sum, sizeof(sum), buf, BODY_BYTES, NULL, 0);
-    if (sodium_memcmp(sum, buf + BODY_BYTES, sizeof(sum)) != 0) {
-        snprintf(err, errlen, "corrupt: checksum mismatch");
-        return -1;
-    }
-    uint8_t idlen = buf[16];
-    if (idlen >= CONFIG_ID_MAX || memchr(buf + 17, '\0', idlen)) {
-        snprintf(err, errlen, "corrupt: bad voted-for length %u", idlen);
-        return -1;
-    }
-    s->term = 0;
-    for (int i = 0; i < 8; i++)
-        s->term = s->term << 8 | buf[8 + i];
-    memcpy(s->voted_for, buf + 17, idlen);
-    s->voted_for[idlen] = '\0';
-    return 0;
+    int i = !ok[0] || (ok[1] && seqs[1] > seqs[0]);
+    *s = got[i];
+    *seq = seqs[i];
+    return i;
 }
 
 int cons_store_load(const char *data_dir, struct cons_stored *s, char *err, size_t errlen)
 {
-    uint8_t buf[CONS_STORE_BYTES];
-    char why[256];
+    uint8_t buf[CONS_STORE_FILE_BYTES];
+    char why[320];
     long len = durable_read(data_dir, CONS_STORE_FILE, buf, sizeof(buf), why, sizeof(why));
     memset(s, 0, sizeof(*s));
     s->missing = len == -1;
     if (len == -1)
         return 0;
-    if (len == -2 || cons_store_decode(buf, (size_t)len, s, why, sizeof(why)) != 0) {
+    uint64_t seq;
+    int rv = -1;
+    if (len == CONS_STORE_FILE_BYTES)
+        rv = newest_slot(buf, s, &seq, why, sizeof(why)) < 0 ? -1 : 0;
+    else if (len == CONS_STORE_BYTES) /* the single record of before: a rolling upgrade */
+        rv = cons_store_decode(buf, (size_t)len, s, why, sizeof(why));
+    else if (len >= 0)
+        snprintf(why, sizeof(why),
+                 "torn: %ld bytes where %d (or %d, the format of before) were expected", len,
+                 CONS_STORE_FILE_BYTES, CONS_STORE_BYTES);
+    if (rv != 0) {
+        s->missing = false;
         snprintf(err, errlen,
                  "%s/%s: %s; refusing to start, since forgetting a vote could elect two leaders "
                  "(restore the file, or wipe the data directory to rejoin as a new node)",
@@ -75,32 +154,45 @@ int cons_store_load(const char *data_dir, struct cons_stored *s, char *err, size
     return 0;
 }
 
-/* Overwrites an existing record of the right size in place: 0; 1 when
- * there is none to overwrite (nothing was written); -2 when the write or
- * its sync failed (what the file holds is then unknown). The record (97
- * bytes) lies within the first 512-byte sector, which a disk writes whole:
- * the reasoning behind PostgreSQL's pg_control, kept under 512 bytes to be
- * overwritten in place; and a torn write would fail the checksum at the
- * next start, which refuses to start rather than forget a vote. A new file
- * renamed over the old (durable_write) costs the file system two journal
- * commits, and a vote is on the critical path of every election (§3.8: the
- * candidate's own, then each voter's). */
-static int overwrite(const char *data_dir, const uint8_t *buf, char *err, size_t errlen)
+/* Writes the slot that does not hold the newest valid record, in place: 0;
+ * 1 when the file is not a two-slot file with a valid slot (nothing was
+ * written); -2 when the write or its sync failed (what the file holds is
+ * then unknown). A vote is on the critical path of every election (§3.8:
+ * the candidate's own, then each voter's), and a new file renamed over the
+ * old (durable_write) costs the file system two journal commits where an
+ * overwrite costs only the data's. Two slots make the overwrite safe: a
+ * write torn by a power cut can only damage the slot being written, which
+ * load then skips for the other, the record before it; and the record
+ * being written was never acted upon, since its sync had not returned. */
+static int overwrite(const char *data_dir, const struct cons_stored *s, char *err, size_t errlen)
 {
     char path[4096];
     snprintf(path, sizeof(path), "%s/%s", data_dir, CONS_STORE_FILE);
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    int fd = open(path, O_RDWR | O_CLOEXEC);
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size != CONS_STORE_BYTES) {
+    uint8_t file[CONS_STORE_FILE_BYTES];
+    struct cons_stored had;
+    uint64_t seq;
+    char why[320];
+    int newest = -1;
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+        st.st_size == CONS_STORE_FILE_BYTES &&
+        pread(fd, file, sizeof(file), 0) == (ssize_t)sizeof(file))
+        newest = newest_slot(file, &had, &seq, why, sizeof(why));
+    if (newest < 0) {
         if (fd >= 0)
             close(fd);
         return 1;
     }
+    uint8_t rec[CONS_STORE_SLOT_RECORD];
+    cons_store_encode_slot(s, seq + 1, rec);
     ssize_t k;
     do
-        k = pwrite(fd, buf, CONS_STORE_BYTES, 0);
+        k = pwrite(fd, rec, sizeof(rec), (off_t)(1 - newest) * CONS_STORE_SLOT);
     while (k < 0 && errno == EINTR);
-    const char *what = k != CONS_STORE_BYTES ? "write" : fdatasync(fd) != 0 ? "fdatasync" : NULL;
+    const char *what = k != (ssize_t)sizeof(rec) ? "write"
+                       : fdatasync(fd) != 0      ? "fdatasync"
+                                                 : NULL;
     int e = errno;
     close(fd);
     if (!what)
@@ -112,9 +204,13 @@ static int overwrite(const char *data_dir, const uint8_t *buf, char *err, size_t
 
 int cons_store_save(const char *data_dir, const struct cons_stored *s, char *err, size_t errlen)
 {
-    uint8_t buf[CONS_STORE_BYTES];
-    cons_store_encode(s, buf);
-    int rv = overwrite(data_dir, buf, err, errlen);
-    /* The first vote, or a file of another size: a new file, renamed. */
-    return rv == 1 ? durable_write(data_dir, CONS_STORE_FILE, buf, sizeof(buf), err, errlen) : rv;
+    int rv = overwrite(data_dir, s, err, errlen);
+    if (rv != 1)
+        return rv;
+    /* The first vote, the single record of before (converted), or a file
+     * of another size: a new two-slot file, renamed; slot B stays empty
+     * until the next save. */
+    uint8_t file[CONS_STORE_FILE_BYTES] = {0};
+    cons_store_encode_slot(s, 1, file);
+    return durable_write(data_dir, CONS_STORE_FILE, file, sizeof(file), err, errlen);
 }

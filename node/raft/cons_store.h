@@ -1,7 +1,13 @@
 /* The consensus term and vote on disk (data/consensus.state), so a restarted
- * node never votes twice in a term (§3.8). A fixed-size record:
- *   "CHRCONS1" | term (u64 big-endian) | voted-for id length (u8) |
- *   voted-for id (64 bytes, zero padded) | BLAKE2b-128 of all before.
+ * node never votes twice in a term (§3.8). Two slots of 512 bytes (A at
+ * byte 0, B at byte 512), each one sector holding a record:
+ *   "CHRCONS2" | sequence (u64 big-endian) | term (u64) |
+ *   voted-for id length (u8) | voted-for id (64 bytes, zero padded) |
+ *   BLAKE2b-128 of all before; zeros to the end of the slot.
+ * A save overwrites the slot not holding the newest valid record; load
+ * takes the valid slot with the higher sequence. The format of before, one
+ * 97-byte record ("CHRCONS1" | term | id length | id | BLAKE2b-128), still
+ * loads and becomes a two-slot file at the next save.
  * The vote is kept as a member id, not a number, so reordering --peers
  * cannot redirect it. A short, foreign or corrupt file is refused, never
  * silently reset: forgetting a vote could elect two leaders in one term. */
@@ -15,7 +21,10 @@
 #include "node/base/config.h"
 
 #define CONS_STORE_FILE "consensus.state"
-#define CONS_STORE_BYTES (8 + 8 + 1 + 64 + 16)
+#define CONS_STORE_BYTES (8 + 8 + 1 + 64 + 16) /* the single record of before */
+#define CONS_STORE_SLOT 512
+#define CONS_STORE_SLOT_RECORD (8 + 8 + 8 + 1 + 64 + 16)
+#define CONS_STORE_FILE_BYTES (2 * CONS_STORE_SLOT)
 
 struct cons_stored {
     uint64_t term;
@@ -23,20 +32,28 @@ struct cons_stored {
     bool missing;                  /* load: there was no file (term 0, no vote) */
 };
 
+/* The single record of before (kept to read old files, and to write them in
+ * tests). */
 void cons_store_encode(const struct cons_stored *s, uint8_t out[CONS_STORE_BYTES]);
 
 /* Returns 0, or -1 with the reason in err (torn, not ours, corrupt). */
 int cons_store_decode(const uint8_t *buf, size_t len, struct cons_stored *s, char *err,
                       size_t errlen);
 
-/* Loads data_dir/consensus.state; a missing file is a fresh node (term 0, no
+/* One slot's record with its sequence. */
+void cons_store_encode_slot(const struct cons_stored *s, uint64_t seq,
+                            uint8_t out[CONS_STORE_SLOT_RECORD]);
+
+/* Loads data_dir/consensus.state (the newest valid slot; one valid slot is
+ * enough); a missing file is a fresh node (term 0, no
  * vote, s->missing), which the caller must check against its ledger: a node
  * whose ledger has entries has voted before. Returns 0, or -1 with one line
  * in err naming the file. */
 int cons_store_load(const char *data_dir, struct cons_stored *s, char *err, size_t errlen);
 
-/* Writes and syncs it: over the existing record in place, or as a new file
- * when there is none (see cons_store.c). Returns 0, or with one line in err
+/* Writes and syncs it: over the older slot in place, or as a new two-slot
+ * file when there is none, or the file is of the format of before (see
+ * cons_store.c). Returns 0, or with one line in err
  * -1 (the old file is untouched: retryable) or -2 (what survives a crash is
  * unknown); see durable_write. */
 int cons_store_save(const char *data_dir, const struct cons_stored *s, char *err, size_t errlen);

@@ -106,6 +106,7 @@ static void test_a_write_during_a_transfer_that_fails_is_committed_by_the_leader
     free(ans);
     assert_int_equal(t.status, 503); /* the transfer itself failed */
     wait_event(c, leader, "api.writes_released");
+    h_cluster_pass(*(struct h_cluster **)state);
 }
 
 struct note {
@@ -152,24 +153,31 @@ static void test_a_write_during_a_transfer_that_succeeds_is_sent_to_the_new_lead
     }
     json_decref(j);
     free(n.answer);
+    h_cluster_pass(*(struct h_cluster **)state);
 }
 
 /* Five members: the leader hands over to `to` while the three others are
  * paused, so `to` stands with the leader's vote (2 of 5) and cannot win
  * until they resume. Meanwhile a write to the old leader is sent to `to`
  * at once (before: 503, no leader known), and `to` holds it until it wins,
- * then commits it as the new leader. */
-static void test_a_write_goes_to_the_target_as_soon_as_it_stands_and_waits_there(void **state)
+ * then commits it as the new leader. Returns `to`; the note's answer in
+ * *n. */
+static int hold_a_write_at_the_standing_target(struct h_cluster *c, struct note *n)
 {
-    struct h_cluster *c = *state;
     int leader = start(c), to = (leader + 1) % c->n;
+    /* Everything the leader wrote as it won is committed first: with three
+     * members paused, what is not yet committed never is, and the transfer
+     * waits for it (it failed so under load, before `to` stood). */
+    long st;
+    free(h_http_request(c, leader, "POST", "/ledger/notes", "{\"note\":\"settled\"}", c->token,
+                        4 * c->election_timeout_ms, &st));
+    assert_int_equal(st, 201);
     for (int k = 2; k < c->n; k++)
         h_node_signal(c, (leader + k) % c->n, SIGSTOP);
     struct transfer t = {.c = c, .leader = leader, .to = to};
     assert_int_equal(pthread_create(&t.thread, NULL, post_transfer, &t), 0);
     wait_event(c, to, "consensus.candidate");
     wait_event(c, leader, "consensus.step_down"); /* it heard the VOTE */
-    long st;
     char *ans = h_http_request(c, leader, "POST", "/ledger/notes", "{\"note\":\"early\"}", c->token,
                                4 * c->election_timeout_ms, &st);
     json_t *j = ans ? json_loads(ans, 0, NULL) : NULL;
@@ -180,18 +188,82 @@ static void test_a_write_goes_to_the_target_as_soon_as_it_stands_and_waits_there
     json_decref(j);
     free(ans);
     /* Followed to the target, it waits there until the target wins. */
-    struct note n = {.c = c, .node = to};
-    assert_int_equal(pthread_create(&n.thread, NULL, post_note, &n), 0);
+    *n = (struct note){.c = c, .node = to};
+    assert_int_equal(pthread_create(&n->thread, NULL, post_note, n), 0);
     wait_event(c, to, "api.writes_held");
     for (int k = 2; k < c->n; k++)
         h_node_signal(c, (leader + k) % c->n, SIGCONT);
-    pthread_join(n.thread, NULL);
+    pthread_join(n->thread, NULL);
     pthread_join(t.thread, NULL);
-    if (n.status != 201)
+    if (n->status != 201)
         fail_msg("the note held by %s: %ld %s (expected 201 once it won)", c->nodes[to].id,
-                 n.status, n.answer ? n.answer : "");
+                 n->status, n->answer ? n->answer : "");
     assert_int_equal(t.status, 200);
+    return to;
+}
+
+static void test_a_write_goes_to_the_target_as_soon_as_it_stands_and_waits_there(void **state)
+{
+    struct note n;
+    hold_a_write_at_the_standing_target(*state, &n);
     free(n.answer);
+    h_cluster_pass(*(struct h_cluster **)state);
+}
+
+/* The type names of node i's entries from index `from` on, at most k. */
+static size_t entry_types(struct h_cluster *c, int i, json_int_t from, const char **types,
+                          json_t **page, size_t k)
+{
+    char path[96];
+    snprintf(path, sizeof(path), "/ledger?from=%lld&limit=%zu", (long long)from, k);
+    long st;
+    *page = h_http_get_json(c, i, path, &st);
+    json_t *entries = json_object_get(*page, "entries");
+    if (st != 200)
+        fail_msg("GET %s on %s answered %ld", path, c->nodes[i].id, st);
+    size_t n = json_array_size(entries);
+    for (size_t e = 0; e < n; e++)
+        types[e] = json_string_value(json_object_get(json_array_get(entries, e), "type"));
+    return n;
+}
+
+/* What the new leader appends as it wins goes out with its election entry,
+ * in the group (one APPEND, one sync) the held write is taken in: its own
+ * read-only episode of the election (before: a tick later, in a group of
+ * its own behind the held write, which each follower synced after it).
+ * Member keys it records as it wins (none here, normally) may come between. */
+static void test_the_new_leader_records_its_episode_in_its_election_group(void **state)
+{
+    struct h_cluster *c = *state;
+    struct note n;
+    int to = hold_a_write_at_the_standing_target(c, &n);
+    json_t *j = json_loads(n.answer, 0, NULL);
+    json_int_t note = json_integer_value(json_object_get(j, "first_index"));
+    json_decref(j);
+    free(n.answer);
+    enum { WINDOW = 8 };
+    json_int_t from = note > WINDOW ? note - WINDOW + 1 : 1;
+    const char *types[WINDOW] = {0};
+    json_t *page;
+    size_t k = entry_types(c, to, from, types, &page, (size_t)(note - from + 1));
+    assert_int_equal(k, (size_t)(note - from + 1));
+    char seen[WINDOW * 24] = "";
+    size_t elected = WINDOW, m = 0;
+    const char *after[WINDOW];
+    for (size_t i = 0; i < k; i++) {
+        snprintf(seen + strlen(seen), sizeof(seen) - strlen(seen), " %s", types[i] ?: "-");
+        if (types[i] && strcmp(types[i], "election") == 0)
+            elected = i, m = 0;
+        else if (elected < WINDOW && types[i] && strcmp(types[i], "membership") != 0)
+            after[m++] = types[i];
+    }
+    if (elected == WINDOW || m != 3 || strcmp(after[0], "read_only_enter") != 0 ||
+        strcmp(after[1], "read_only_exit") != 0 || strcmp(after[2], "note") != 0)
+        fail_msg("%s's entries up to the held note %lld:%s (expected election, read_only_enter, "
+                 "read_only_exit, note)",
+                 c->nodes[to].id, (long long)note, seen);
+    json_decref(page);
+    h_cluster_pass(*(struct h_cluster **)state);
 }
 
 int main(void)
@@ -205,6 +277,9 @@ int main(void)
             h_teardown_cluster),
         cmocka_unit_test_setup_teardown(
             test_a_write_goes_to_the_target_as_soon_as_it_stands_and_waits_there, setup5,
+            h_teardown_cluster),
+        cmocka_unit_test_setup_teardown(
+            test_the_new_leader_records_its_episode_in_its_election_group, setup5,
             h_teardown_cluster),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -159,6 +159,141 @@ static void test_a_file_of_another_size_is_replaced_whole(void **state)
     assert_int_equal(back.term, 3);
 }
 
+static void state_path(char *path, size_t len)
+{
+    snprintf(path, len, "%s/%s", dir, CONS_STORE_FILE);
+}
+
+static void write_file(const void *buf, size_t len)
+{
+    char path[128];
+    state_path(path, sizeof(path));
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(fwrite(buf, 1, len, f), len);
+    fclose(f);
+}
+
+/* Overwrites len bytes at off with garbage, as a write cut by a power loss
+ * leaves a sector. */
+static void tear(long off, size_t len)
+{
+    char path[128];
+    state_path(path, sizeof(path));
+    FILE *f = fopen(path, "r+");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, off, SEEK_SET), 0);
+    for (size_t i = 0; i < len; i++)
+        fputc(0x5a, f);
+    fclose(f);
+}
+
+static void save_term(uint64_t term, const char *vote)
+{
+    struct cons_stored s = {.term = term};
+    snprintf(s.voted_for, sizeof(s.voted_for), "%s", vote);
+    char err[512];
+    assert_int_equal(cons_store_save(dir, &s, err, sizeof(err)), 0);
+}
+
+/* A save writes the slot not holding the newest record: a power loss in
+ * the middle of it leaves the record before, which was the last one acted
+ * upon (the torn one's sync never returned). */
+static void test_a_torn_newest_slot_falls_back_to_the_other(void **state)
+{
+    (void)state;
+    save_term(7, "n1");
+    save_term(8, "n2");
+    tear(CONS_STORE_SLOT + 20, 40); /* the second save went to slot B */
+    struct cons_stored back;
+    char err[512];
+    assert_int_equal(cons_store_load(dir, &back, err, sizeof(err)), 0);
+    assert_int_equal(back.term, 7);
+    assert_string_equal(back.voted_for, "n1");
+}
+
+static void test_a_save_after_a_torn_slot_writes_over_the_torn_one(void **state)
+{
+    (void)state;
+    save_term(7, "n1");
+    save_term(8, "n2");
+    tear(CONS_STORE_SLOT + 20, 40);
+    save_term(9, "n3");
+    tear(20, 40); /* slot A, with term 7: only the new record is left */
+    struct cons_stored back;
+    char err[512];
+    assert_int_equal(cons_store_load(dir, &back, err, sizeof(err)), 0);
+    assert_int_equal(back.term, 9);
+    assert_string_equal(back.voted_for, "n3");
+}
+
+static void test_the_newer_slot_wins_whichever_it_is(void **state)
+{
+    (void)state;
+    for (uint64_t term = 1; term <= 5; term++)
+        save_term(term, "n1");
+    struct cons_stored back;
+    char err[512];
+    assert_int_equal(cons_store_load(dir, &back, err, sizeof(err)), 0);
+    assert_int_equal(back.term, 5);
+}
+
+static void test_a_file_with_only_slot_b_valid_loads_it(void **state)
+{
+    (void)state;
+    uint8_t file[CONS_STORE_FILE_BYTES] = {0};
+    struct cons_stored s = {.term = 11}, back;
+    snprintf(s.voted_for, sizeof(s.voted_for), "n4");
+    cons_store_encode_slot(&s, 3, file + CONS_STORE_SLOT);
+    write_file(file, sizeof(file));
+    char err[512];
+    assert_int_equal(cons_store_load(dir, &back, err, sizeof(err)), 0);
+    assert_int_equal(back.term, 11);
+    assert_string_equal(back.voted_for, "n4");
+}
+
+/* A rolling upgrade: a node restarted on this version finds the single
+ * record the version before wrote. */
+static void test_the_format_of_before_loads_and_is_converted_at_the_next_save(void **state)
+{
+    (void)state;
+    uint8_t old[CONS_STORE_BYTES];
+    encode_sample(old);
+    write_file(old, sizeof(old));
+    struct cons_stored back;
+    char err[512];
+    assert_int_equal(cons_store_load(dir, &back, err, sizeof(err)), 0);
+    assert_true(back.term == 0x0102030405060708ull);
+    assert_string_equal(back.voted_for, "node-7");
+    save_term(0x0102030405060709ull, "node-2");
+    char path[128];
+    state_path(path, sizeof(path));
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, CONS_STORE_FILE_BYTES);
+    assert_int_equal(cons_store_load(dir, &back, err, sizeof(err)), 0);
+    assert_true(back.term == 0x0102030405060709ull);
+    assert_string_equal(back.voted_for, "node-2");
+}
+
+static void test_both_slots_torn_is_refused_saying_what_and_where(void **state)
+{
+    (void)state;
+    save_term(7, "n1");
+    save_term(8, "n2");
+    tear(20, 40);
+    tear(CONS_STORE_SLOT + 20, 40);
+    struct cons_stored back;
+    char err[1024], path[128];
+    state_path(path, sizeof(path));
+    assert_int_equal(cons_store_load(dir, &back, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, path));
+    assert_non_null(strstr(err, "both slots are damaged"));
+    assert_non_null(strstr(err, "slot A at byte 0: corrupt"));
+    assert_non_null(strstr(err, "slot B at byte 512: corrupt"));
+    assert_non_null(strstr(err, "refusing to start"));
+}
+
 static void test_torn_file_on_disk_refuses_with_its_path(void **state)
 {
     (void)state;
@@ -189,6 +324,19 @@ int main(void)
                                         remove_dir),
         cmocka_unit_test_setup_teardown(test_torn_file_on_disk_refuses_with_its_path, make_dir,
                                         remove_dir),
+        cmocka_unit_test_setup_teardown(test_a_torn_newest_slot_falls_back_to_the_other, make_dir,
+                                        remove_dir),
+        cmocka_unit_test_setup_teardown(test_a_save_after_a_torn_slot_writes_over_the_torn_one,
+                                        make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_the_newer_slot_wins_whichever_it_is, make_dir,
+                                        remove_dir),
+        cmocka_unit_test_setup_teardown(test_a_file_with_only_slot_b_valid_loads_it, make_dir,
+                                        remove_dir),
+        cmocka_unit_test_setup_teardown(
+            test_the_format_of_before_loads_and_is_converted_at_the_next_save, make_dir,
+            remove_dir),
+        cmocka_unit_test_setup_teardown(test_both_slots_torn_is_refused_saying_what_and_where,
+                                        make_dir, remove_dir),
     };
     return cmocka_run_group_tests_name("cons_store", tests, NULL, NULL);
 }

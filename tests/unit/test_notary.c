@@ -68,6 +68,19 @@ static void test_a_leader_checkpoints_at_most_once_per_heartbeat(void **state)
     assert_true(notary_due(&nt, 1000 + HB, 7, 7));
 }
 
+/* Not in the turn it won: a checkpoint and its cosignatures are synced on
+ * the loop, where the election entry and the writes held for a hand-over
+ * wait for them. */
+static void test_a_new_leader_checkpoints_a_heartbeat_after_its_election(void **state)
+{
+    (void)state;
+    struct notary nt = leader();
+    notary_elected(&nt, 1000);
+    assert_false(notary_due(&nt, 1000, 7, 7));
+    assert_false(notary_due(&nt, 1000 + HB - 1, 7, 7));
+    assert_true(notary_due(&nt, 1000 + HB, 7, 7));
+}
+
 static void test_a_checkpoint_the_store_refused_is_tried_again_ten_heartbeats_later(void **state)
 {
     (void)state;
@@ -298,6 +311,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_leader_checkpoints_only_a_committed_index_its_log_holds),
         cmocka_unit_test(test_a_leader_checkpoints_at_most_once_per_heartbeat),
+        cmocka_unit_test(test_a_new_leader_checkpoints_a_heartbeat_after_its_election),
         cmocka_unit_test(test_a_checkpoint_the_store_refused_is_tried_again_ten_heartbeats_later),
         cmocka_unit_test(test_a_leader_checkpoints_a_commit_index_its_latest_checkpoint_is_behind),
         cmocka_unit_test(test_a_leader_asks_again_for_missing_cosignatures_every_four_heartbeats),
