@@ -91,6 +91,10 @@ int drv_start(uv_loop_t *loop, const struct drv_spec *spec, drv_exit_fn on_exit,
  * nothing once the process has exited. The exit callback fires once. */
 void drv_stop(struct drv_proc *proc, uint32_t grace_ms);
 
+/* The exit callback is on_exit(arg) from now on: who owns the process
+ * changed (a release's services handed aside while they exit). */
+void drv_set_exit(struct drv_proc *proc, drv_exit_fn on_exit, void *arg);
+
 int drv_pid(const struct drv_proc *proc);      /* its pid (also its process group id) */
 bool drv_running(const struct drv_proc *proc); /* spawned and not yet exited */
 

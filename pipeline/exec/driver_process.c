@@ -442,6 +442,12 @@ void drv_stop(struct drv_proc *p, uint32_t grace_ms)
     uv_timer_start(&p->kill_timer, on_grace_over, grace_ms, 0);
 }
 
+void drv_set_exit(struct drv_proc *p, drv_exit_fn on_exit, void *arg)
+{
+    p->on_exit = on_exit;
+    p->arg = arg;
+}
+
 int drv_pid(const struct drv_proc *p)
 {
     return p ? p->pid : 0;
