@@ -6,7 +6,10 @@
  * (clone with CLONE_VM | CLONE_VFORK, as glibc's posix_spawn), so a start
  * holds the loop only for the exec itself, not for a copy of chimerad's
  * page tables (uv_spawn forks); its exit is watched on a pidfd (Linux 5.3
- * or later). A command without a slash is looked up in the service's PATH.
+ * or later: without pidfd_open, drv_start fails with UV_ENOSYS and says so,
+ * before any spawn). A command without a slash is looked up in the
+ * service's PATH; an executable file without a "#!" line is run by
+ * /bin/sh with its arguments (execvp's ENOEXEC fallback).
  *
  * Process group. The child calls setsid() and leads a new session and
  * process group whose id is its pid.
