@@ -151,6 +151,10 @@ static void failed(struct wt *w, struct wt_service *s, uint64_t now, struct wt_c
     s->pid = 0;
     s->failing = false;
     s->last_cause = cause;
+    if (w->reverting) {
+        s->state = WT_S_FAILED; /* the revert replaces it; no episode to recover from */
+        return;
+    }
     open_episode(s, now, cause);
     if (s->window_count == 0 || now - s->window_ms >= r->interval_ms) {
         s->window_ms = now;
@@ -257,8 +261,18 @@ static void check(struct wt *w, struct wt_service *s, const struct wt_event *ev,
     tick(s, ev->at_ms, out);
 }
 
+/* The release is being reverted: restarts due are dropped. */
+static void reverting(struct wt *w)
+{
+    w->reverting = true;
+    for (size_t i = 0; i < w->nsvc; i++)
+        if (w->svc[i].state == WT_S_DOWN)
+            w->svc[i].state = WT_S_FAILED;
+}
+
 static void release(struct wt *w, const struct wt_event *ev)
 {
+    w->reverting = false;
     struct wt_service old[WT_MAX_SERVICES];
     size_t nold = w->nsvc;
     memcpy(old, w->svc, sizeof old);
@@ -305,8 +319,12 @@ void wt_step(struct wt *w, const struct wt_event *ev, struct wt_actions *out)
         marked(w, ev, out);
         return;
     }
+    if (ev->kind == WT_EV_REVERTING) {
+        reverting(w);
+        return;
+    }
     if (ev->kind == WT_EV_TICK) {
-        for (size_t i = 0; i < w->nsvc; i++)
+        for (size_t i = 0; i < w->nsvc && !w->reverting; i++)
             tick(&w->svc[i], now, out);
         return;
     }
@@ -338,7 +356,8 @@ void wt_step(struct wt *w, const struct wt_event *ev, struct wt_actions *out)
         failed(w, s, now, (struct wt_cause){WT_CAUSE_START_FAILED, 0}, out);
         break;
     case WT_EV_CHECK:
-        check(w, s, ev, out);
+        if (!w->reverting)
+            check(w, s, ev, out);
         break;
     case WT_EV_VERDICT:
         if (ev->verdict == WT_VERDICT_MARK_FAILED && s->episode && !s->marked_failed) {

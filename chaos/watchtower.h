@@ -65,10 +65,16 @@
  * shell stopped) is not a failure; the exit of the process it stopped for
  * liveness is the cue of the restart, with the liveness cause.
  *
+ * A release the ledger marked failed and that is about to be reverted
+ * (WT_EV_REVERTING) gets no restart: a service down, or whose restart is
+ * pending, is WT_S_FAILED (without MARK_FAILED: nothing of the service's
+ * own) until the release changes, and a failing check stops nothing; what
+ * still runs is the rollback's to stop.
+ *
  * The shell (node/chaos/) feeds: WT_EV_RELEASE when the node's release
  * changes (before it stops the old services, so their exits are not
- * failures), WT_EV_STARTED/EXITED/START_FAILED from the process driver,
- * every health check's answer, WT_EV_MARKED for each marked process that
+ * failures), WT_EV_REVERTING when the ledger dooms the release, WT_EV_STARTED/EXITED/START_FAILED
+ * from the process driver, every health check's answer, WT_EV_MARKED for each marked process that
  * is not one of its own children (a periodic scan), the leader's verdict,
  * and a tick at wt_next_due. It performs the actions in order: RESTART
  * starts the service as the deploy shell does; RESTART_AT is a promise (an event "restart in 2 s",
@@ -150,6 +156,7 @@ enum wt_event_kind {
     WT_EV_TICK,         /* time passes (the shell ticks at wt_next_due, or at least every second) */
     WT_EV_MARKED,       /* a process carrying this node's mark: pid */
     WT_EV_VERDICT,      /* the leader's verdict on service's crash loop */
+    WT_EV_REVERTING,    /* the ledger marked the release failed and its revert is coming */
 };
 
 enum wt_verdict {
@@ -272,6 +279,10 @@ struct wt {
     struct wt_config cfg;
     struct wt_service svc[WT_MAX_SERVICES];
     size_t nsvc;
+    /* WT_EV_REVERTING until the next release: nothing of it is restarted
+     * (the rollback would only have to stop it again, and a service left
+     * down is one less to stop: the good release starts sooner). */
+    bool reverting;
 };
 
 /* A restart block with every default. */

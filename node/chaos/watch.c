@@ -210,6 +210,11 @@ static void on_check(void *arg, const char *svc, bool pass)
     step(arg, &ev);
 }
 
+static void on_reverting(void *arg)
+{
+    step(arg, &(struct wt_event){.kind = WT_EV_REVERTING});
+}
+
 void watch_verdict(struct watch *w, const char *service, enum wt_verdict v)
 {
     if (!w->started)
@@ -305,7 +310,8 @@ int watch_start(struct watch *w, struct node_base *base, struct node_raft *raft,
                                        .started = on_started,
                                        .exited = on_exited,
                                        .start_failed = on_start_failed,
-                                       .check = on_check};
+                                       .check = on_check,
+                                       .reverting = on_reverting};
     w->started = true;
     return 0;
 }

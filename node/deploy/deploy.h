@@ -96,6 +96,10 @@ struct deploy_run {
     bool have_manifest;
     struct deploy_service_run svc[MANIFEST_MAX_SERVICES];
     size_t nsvc;
+    /* The services of the release an overlapping change replaced, still
+     * exiting (run_plan_may_overlap): no release's any more. */
+    struct deploy_service_run old[MANIFEST_MAX_SERVICES];
+    bool told_reverting; /* obs.reverting was called for the release started last */
     uint64_t min_healthy_ms;
     struct verdict verdict;          /* the node's health, as last judged (verdict.h) */
     struct run_plan_reports reports; /* what the leader was last told, and when */
@@ -116,6 +120,9 @@ struct deploy_observer {
     void (*exited)(void *arg, const char *svc, int64_t pid, int64_t status, int sig);
     void (*start_failed)(void *arg, const char *svc, const char *why);
     void (*check)(void *arg, const char *svc, bool pass);
+    /* The ledger marked the release running here failed and its automatic
+     * revert is coming (pl_being_reverted): once per release started. */
+    void (*reverting)(void *arg);
 };
 
 /* The deployment layer's state, embedded in struct node. */

@@ -9,7 +9,10 @@
  *
  * A change of release stops every service of the old one (SIGTERM to its
  * process group, SIGKILL after its stop_grace), waits for all to exit, and
- * only then starts the new one, so a fixed port is free again. Each
+ * only then starts the new one, so a fixed port is free again; an
+ * automatic revert between releases whose services all have "port":
+ * "auto" starts the good one at once and lets the failing one exit aside
+ * (run_plan_may_overlap; run.old). Each
  * service's output is appended to DATA/services/<service>.log. Every
  * service carries CHIMERA_SERVICE_OWNER=<this data directory> in
  * its environment, so that a node killed with its services still running
@@ -58,7 +61,7 @@ void deploy_run_cleanup_strays(struct node_deploy *dp)
     snprintf(dir, sizeof(dir), "%s/" SERVICES_DIR, dp->base->cfg.data);
     mkdir(dir, 0750);
     for (size_t i = 0; i < MANIFEST_MAX_SERVICES; i++)
-        dp->run.svc[i].proc = NULL;
+        dp->run.svc[i].proc = dp->run.old[i].proc = NULL;
     /* Services an earlier run of this node left running (it was killed):
      * found by their mark, even one spawned just before the node died. */
     int k = drv_kill_marked(deploy_run_mark(dp));
@@ -237,6 +240,7 @@ static void start_release(struct node_deploy *dp, const char *id)
     const struct node_release *rel = deploy_releases_find(dp, id);
     r->epoch++; /* answers to probes of what ran before are dropped */
     r->nsvc = 0;
+    r->told_reverting = false;
     if (r->have_manifest)
         manifest_free(&r->m);
     r->have_manifest = false;
@@ -434,21 +438,73 @@ void deploy_run_on_report(struct node_deploy *dp, size_t from, const msgpack_obj
     node_deploy_tick(dp);
 }
 
+static void on_old_exit_cb(struct drv_proc *proc, int64_t status, int sig, void *arg)
+{
+    (void)status;
+    (void)sig;
+    struct deploy_service_run *s = arg;
+    drv_free(proc);
+    s->proc = NULL;
+}
+
+/* Whether the change to desired may start it while what runs here exits
+ * (run_plan_may_overlap): an automatic revert, every port "auto" on both
+ * sides, and the services an earlier overlap handed aside gone (their
+ * slots are where these go). */
+static bool may_overlap(struct node_deploy *dp, const char *desired)
+{
+    struct deploy_run *r = &dp->run;
+    if (!desired[0] || !r->have_manifest || strcmp(desired, r->plan.running) == 0 ||
+        !pl_automatic_revert_to(&dp->pl, desired))
+        return false;
+    for (size_t i = 0; i < MANIFEST_MAX_SERVICES; i++)
+        if (r->old[i].proc)
+            return false;
+    const struct node_release *rel = deploy_releases_find(dp, desired);
+    struct manifest *to = rel ? malloc(sizeof(*to)) : NULL;
+    struct manifest_error me;
+    if (!to || manifest_parse(rel->manifest, rel->mlen, to, &me) != 0) {
+        free(to);
+        return false;
+    }
+    bool ok = run_plan_may_overlap(true, &r->m, to);
+    manifest_free(to);
+    free(to);
+    return ok;
+}
+
+/* The services still running are stopped and handed aside to exit there:
+ * their slots are the new release's. */
+static void hand_aside(struct deploy_run *r)
+{
+    for (size_t i = 0; i < r->nsvc; i++) {
+        if (!r->svc[i].proc)
+            continue;
+        r->old[i] = r->svc[i];
+        r->svc[i].proc = NULL;
+        drv_set_exit(r->old[i].proc, on_old_exit_cb, &r->old[i]);
+        drv_stop(r->old[i].proc, run_plan_stop_grace(&r->m, i));
+    }
+}
+
 /* Asks the run plan what to do (run_plan.h) and does it. */
 void deploy_run_tick(struct node_deploy *dp)
 {
     struct deploy_run *r = &dp->run;
     if (!dp->run.hc || dp->base->stopping)
         return;
-    unsigned act = run_plan_tick(&r->plan, r->verdict.health, !all_stopped(r),
-                                 pl_desired(&dp->pl, dp->base->cfg.id),
-                                 pl_desired_gen(&dp->pl, dp->base->cfg.id));
+    const char *desired = pl_desired(&dp->pl, dp->base->cfg.id);
+    unsigned act =
+        run_plan_tick(&r->plan, r->verdict.health, !all_stopped(r), desired,
+                      pl_desired_gen(&dp->pl, dp->base->cfg.id), may_overlap(dp, desired));
     if ((act & (RUN_PLAN_SETTLE | RUN_PLAN_STOP)) && dp->obs.release)
         dp->obs.release(dp->obs.arg, NULL);
     if (act & RUN_PLAN_SETTLE) {
         r->nsvc = 0;
         set_health(dp, PL_H_NONE, 0, "");
     }
+    if ((act & RUN_PLAN_STOP) && (act & RUN_PLAN_START))
+        hand_aside(r);
     for (size_t i = 0; (act & RUN_PLAN_STOP) && i < r->nsvc; i++)
         if (r->svc[i].proc)
             drv_stop(r->svc[i].proc, run_plan_stop_grace(r->have_manifest ? &r->m : NULL, i));
@@ -457,6 +513,13 @@ void deploy_run_tick(struct node_deploy *dp)
     if (act & RUN_PLAN_WATCH) {
         probe_due(dp);
         judge_health(dp);
+    }
+    /* Whatever of it crashes from now on stays down until the revert. */
+    if (!r->told_reverting && r->plan.running[0] && !r->plan.stopping &&
+        pl_being_reverted(&dp->pl, r->plan.running)) {
+        r->told_reverting = true;
+        if (dp->obs.reverting)
+            dp->obs.reverting(dp->obs.arg);
     }
     send_report(dp);
 }
@@ -518,8 +581,9 @@ bool deploy_run_stop_service(struct node_deploy *dp, const char *svc, int64_t pi
 
 bool deploy_run_owns_group(const struct node_deploy *dp, int64_t pgid)
 {
-    for (size_t i = 0; i < dp->run.nsvc; i++)
-        if (dp->run.svc[i].proc && dp->run.svc[i].pid == pgid)
+    for (size_t i = 0; i < MANIFEST_MAX_SERVICES; i++)
+        if ((i < dp->run.nsvc && dp->run.svc[i].proc && dp->run.svc[i].pid == pgid) ||
+            (dp->run.old[i].proc && dp->run.old[i].pid == pgid))
             return true;
     return false;
 }
@@ -529,11 +593,14 @@ void deploy_run_stop(struct node_deploy *dp)
     struct deploy_run *r = &dp->run;
     r->plan.stopping = true;
     /* The services go with the node: killed with their process groups. */
-    for (size_t i = 0; i < r->nsvc; i++)
-        if (r->svc[i].proc) {
-            drv_free(r->svc[i].proc);
-            r->svc[i].proc = NULL;
-        }
+    for (size_t i = 0; i < MANIFEST_MAX_SERVICES; i++) {
+        struct deploy_service_run *s[] = {i < r->nsvc ? &r->svc[i] : NULL, &r->old[i]};
+        for (size_t k = 0; k < 2; k++)
+            if (s[k] && s[k]->proc) {
+                drv_free(s[k]->proc);
+                s[k]->proc = NULL;
+            }
+    }
     if (r->have_manifest)
         manifest_free(&r->m);
     r->have_manifest = false;

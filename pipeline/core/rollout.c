@@ -218,6 +218,7 @@ int pl_apply(struct pl_state *s, const struct pl_record *r)
         d->stage = PL_STAGE_ROLLING_BACK;
         d->wave_started_ms = r->at_ms;
         d->in_waves = r->in_waves;
+        d->automatic = r->automatic;
         /* Coordinated, unless in waves: every node at once. */
         for (size_t i = 0; i < s->nnodes && !d->in_waves; i++) {
             d->assigned[i] = true;
@@ -274,6 +275,22 @@ uint32_t pl_desired_gen(const struct pl_state *s, const char *node)
 {
     int i = node_index(s, node);
     return i < 0 ? 0 : s->desired_gen[i];
+}
+
+bool pl_automatic_revert_to(const struct pl_state *s, const char *id)
+{
+    if (s->active < 0)
+        return false;
+    const struct pl_deployment *d = &s->deps[s->active];
+    return d->rollback && d->automatic && d->stage == PL_STAGE_ROLLING_BACK &&
+           strcmp(d->target, id) == 0;
+}
+
+bool pl_being_reverted(const struct pl_state *s, const char *id)
+{
+    const struct pl_deployment *d = pl_find(s, id);
+    return d && !d->rollback && d->stage == PL_STAGE_FAILED && d->release.policy.auto_revert &&
+           s->stable >= 0;
 }
 
 static void record(struct pl_record *out, enum pl_record_kind kind, const char *dep, uint64_t now)

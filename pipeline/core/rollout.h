@@ -123,6 +123,7 @@ struct pl_deployment {
     bool assigned[PL_MAX_NODES]; /* node i was told to apply it */
     bool down[PL_MAX_NODES];     /* node i was passed over as down (the latest record) */
     bool in_waves;               /* rollback: in waves, not every node at once */
+    bool automatic;              /* rollback: an automatic revert (auto_revert) */
     char reason[PL_REASON_MAX];
     uint64_t finished_ms;
 };
@@ -204,6 +205,14 @@ bool pl_tick(const struct pl_state *s, uint64_t now_ms, struct pl_record *out);
 const char *pl_desired(const struct pl_state *s, const char *node);
 /* The generation of that decision (see desired_gen); 0 for an unknown node. */
 uint32_t pl_desired_gen(const struct pl_state *s, const char *node);
+/* Whether running deployment id on a node is the automatic revert in
+ * progress (an auto_revert rollback whose release is id's): the release
+ * it replaces is failing now (run_plan_may_overlap). */
+bool pl_automatic_revert_to(const struct pl_state *s, const char *id);
+/* Whether deployment id failed and its automatic revert is coming (or
+ * under way): auto_revert, and a stable release to go back to. A node
+ * restarts nothing of it any more (the watchtower's WT_EV_REVERTING). */
+bool pl_being_reverted(const struct pl_state *s, const char *id);
 
 /* Requests from operators (leader), checked against the state. They
  * return 0 with the record to commit, or an HTTP-like status with a reason:

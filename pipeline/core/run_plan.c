@@ -15,8 +15,24 @@ static bool settle(struct run_plan *p, bool any_running)
     return true;
 }
 
+static bool all_ports_auto(const struct manifest *m)
+{
+    if (!m)
+        return false;
+    for (size_t i = 0; i < m->nservices; i++)
+        if (m->services[i].port_kind != MANIFEST_PORT_AUTO)
+            return false;
+    return true;
+}
+
+bool run_plan_may_overlap(bool automatic_revert, const struct manifest *from,
+                          const struct manifest *to)
+{
+    return automatic_revert && all_ports_auto(from) && all_ports_auto(to);
+}
+
 unsigned run_plan_tick(struct run_plan *p, enum pl_health health, bool any_running,
-                       const char *desired, uint32_t desired_gen)
+                       const char *desired, uint32_t desired_gen, bool overlap)
 {
     unsigned act = 0;
     if (settle(p, any_running)) {
@@ -28,6 +44,14 @@ unsigned run_plan_tick(struct run_plan *p, enum pl_health health, bool any_runni
     if (!p->stopping && !broken && strcmp(desired, p->running) == 0)
         p->gen = desired_gen;
     bool change = strcmp(desired, p->running) != 0 || p->gen != desired_gen;
+    if (change && overlap && desired[0] && p->running[0] && any_running) {
+        /* Start-while-stopping (run_plan_may_overlap): the old services
+         * are stopped and handed aside; their exits concern no release. */
+        p->stopping = false;
+        snprintf(p->running, sizeof(p->running), "%s", desired);
+        p->gen = desired_gen;
+        return RUN_PLAN_STOP | RUN_PLAN_START | RUN_PLAN_WATCH;
+    }
     if (change && !p->stopping && p->running[0]) {
         p->stopping = true;
         if (any_running)

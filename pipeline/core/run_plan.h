@@ -6,7 +6,12 @@
  *
  * A change of release stops every service of the old one and waits for
  * all of them to exit before it starts the new one, so that a fixed port
- * is free again (stop-then-start, never both at once). A new decision for
+ * is free again (stop-then-start, never both at once), with one exception
+ * (run_plan_may_overlap): an automatic revert whose releases, the one
+ * stopped and the one started, give every service "port": "auto" starts
+ * the good release at once, while the failing one is still exiting (its
+ * SIGTERM-to-exit was half of a node's switch, and the release being
+ * reverted is failing now; nothing of theirs can clash on a port). A new decision for
  * the release already running (a rollback to it, a new wave naming this
  * node: pl_desired_gen moved) restarts it only if it is broken, crashed or
  * failed to start; a healthy one simply answers the new decision. */
@@ -45,11 +50,25 @@ enum run_plan_action {
     RUN_PLAN_WATCH = 1u << 3,  /* probe what is due, then judge the node's health */
 };
 
+/* Whether a change from release from to release to may start to while
+ * from is still exiting: only for an automatic revert (automatic_revert:
+ * the decision is the automatic rollback to to) and only when every
+ * service of both releases has "port": "auto" (a fixed port, or none, may
+ * stand for a resource the two would share: stop-then-start). NULL
+ * manifests (one did not parse) never overlap. */
+bool run_plan_may_overlap(bool automatic_revert, const struct manifest *from,
+                          const struct manifest *to);
+
 /* One step: the node's health now, whether any service process is still
  * running, and what the ledger says it must run (desired, "" for nothing,
- * and the decision's generation). Updates p; returns run_plan_action bits. */
+ * and the decision's generation). overlap: the shell may start desired
+ * while what runs (or is stopping) still exits (run_plan_may_overlap, and
+ * the shell has room to keep the old processes until they exit); then a
+ * change answers STOP | START in one step: stop the old services, hand
+ * them aside, start the new release at once. Updates p; returns
+ * run_plan_action bits. */
 unsigned run_plan_tick(struct run_plan *p, enum pl_health health, bool any_running,
-                       const char *desired, uint32_t desired_gen);
+                       const char *desired, uint32_t desired_gen, bool overlap);
 
 /* What a report says, and to which leader (by term). */
 struct run_plan_said {

@@ -6,7 +6,10 @@
  * (clone with CLONE_VM | CLONE_VFORK, as glibc's posix_spawn), so a start
  * holds the loop only for the exec itself, not for a copy of chimerad's
  * page tables (uv_spawn forks); its exit is watched on a pidfd (Linux 5.3
- * or later). A command without a slash is looked up in the service's PATH.
+ * or later: without pidfd_open, drv_start fails with UV_ENOSYS and says so,
+ * before any spawn). A command without a slash is looked up in the
+ * service's PATH; an executable file without a "#!" line is run by
+ * /bin/sh with its arguments (execvp's ENOEXEC fallback).
  *
  * Process group. The child calls setsid() and leads a new session and
  * process group whose id is its pid.
@@ -90,6 +93,10 @@ int drv_start(uv_loop_t *loop, const struct drv_spec *spec, drv_exit_fn on_exit,
  * running grace_ms later. Idempotent (a second call changes nothing); does
  * nothing once the process has exited. The exit callback fires once. */
 void drv_stop(struct drv_proc *proc, uint32_t grace_ms);
+
+/* The exit callback is on_exit(arg) from now on: who owns the process
+ * changed (a release's services handed aside while they exit). */
+void drv_set_exit(struct drv_proc *proc, drv_exit_fn on_exit, void *arg);
 
 int drv_pid(const struct drv_proc *proc);      /* its pid (also its process group id) */
 bool drv_running(const struct drv_proc *proc); /* spawned and not yet exited */

@@ -226,6 +226,7 @@ static void fill_header_pid(const char *log, off_t at, const char *stamp, int pi
 struct child {
     const char *path;
     char *const *argv;
+    char *const *sh_argv; /* /bin/sh path argv[1..]: execvp's way with a file execve refuses */
     char *const *envp;
     const char *cwd;
     int log_fd;
@@ -269,6 +270,10 @@ __attribute__((no_sanitize_address)) static int child_main(void *arg)
     sigemptyset(&none);
     (void)sigprocmask(SIG_SETMASK, &none, NULL);
     execve(c->path, c->argv, c->envp);
+    /* An executable file without a "#!" line: a shell script, to execvp
+     * (and to libuv's spawn, which used it). */
+    if (errno == ENOEXEC)
+        execve("/bin/sh", c->sh_argv, c->envp);
 fail:;
     int e = errno;
     (void)!write(c->err_fd, &e, sizeof(e));
@@ -346,6 +351,21 @@ static int spawn(struct child *c)
     return pid;
 }
 
+/* The driver hears of an exit through a pidfd: without pidfd_open (Linux
+ * before 5.3, or a seccomp filter that refuses it) it cannot watch a
+ * service, so it starts none. Asked once. */
+static bool pidfd_supported(void)
+{
+    static int known; /* 0 not asked, 1 yes, -1 no */
+    if (!known) {
+        int fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+        known = fd < 0 && errno == ENOSYS ? -1 : 1;
+        if (fd >= 0)
+            close(fd);
+    }
+    return known > 0;
+}
+
 /* Spawns c and watches its exit on the loop: 0 or a negative libuv error. */
 static int start_process(uv_loop_t *loop, struct drv_proc *p, struct child *c)
 {
@@ -404,8 +424,29 @@ int drv_start(uv_loop_t *loop, const struct drv_spec *spec, drv_exit_fn on_exit,
     p->on_exit = on_exit;
     p->arg = arg;
     char path[PATH_MAX];
+    size_t argc = 0;
+    while (spec->argv[argc])
+        argc++;
+    const char **sh_argv = calloc(argc + 2, sizeof(*sh_argv));
+    if (!sh_argv || !pidfd_supported()) {
+        int rc = sh_argv ? UV_ENOSYS : UV_ENOMEM;
+        snprintf(err, errlen, "cannot start %s: %s", cmd,
+                 sh_argv ? "pidfd_open is not supported by this kernel: the process driver needs "
+                           "Linux 5.3 or later"
+                         : "out of memory");
+        free(sh_argv);
+        free(env);
+        free(p);
+        close(fd);
+        return rc;
+    }
+    sh_argv[0] = "/bin/sh";
+    sh_argv[1] = path;
+    for (size_t a = 1; a < argc; a++)
+        sh_argv[a + 1] = spec->argv[a];
     struct child c = {.path = path,
                       .argv = (char *const *)spec->argv,
+                      .sh_argv = (char *const *)sh_argv,
                       .envp = env,
                       .cwd = spec->cwd,
                       .log_fd = fd,
@@ -416,6 +457,7 @@ int drv_start(uv_loop_t *loop, const struct drv_spec *spec, drv_exit_fn on_exit,
     int rc = find_command(cmd, env, path, sizeof(path));
     if (rc == 0)
         rc = start_process(loop, p, &c);
+    free(sh_argv);
     free(env);
     if (rc != 0) {
         snprintf(err, errlen, "cannot start %s: %s", cmd, uv_strerror(rc));
@@ -440,6 +482,12 @@ void drv_stop(struct drv_proc *p, uint32_t grace_ms)
     p->stopping = true;
     kill_group(p->pid, SIGTERM);
     uv_timer_start(&p->kill_timer, on_grace_over, grace_ms, 0);
+}
+
+void drv_set_exit(struct drv_proc *p, drv_exit_fn on_exit, void *arg)
+{
+    p->on_exit = on_exit;
+    p->arg = arg;
 }
 
 int drv_pid(const struct drv_proc *p)

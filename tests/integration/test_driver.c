@@ -174,6 +174,26 @@ static void test_env_overrides_the_node_environment(void **state)
 
 /* A bare command name is looked up in the PATH the service gets (the spec's
  * when it sets one), as execvp does in the service's environment. */
+/* Starts argv and waits for its exit. */
+static struct exited run_to_exit(struct fixture *f, const char *const *argv, const char *const *env)
+{
+    struct exited e = {0};
+    struct drv_proc *p = start(f, argv, env, NULL, &e);
+    wait_exit(f, &e);
+    drv_free(p);
+    return e;
+}
+
+/* An executable file (mode 0755) holding text. */
+static void write_executable(const char *path, const char *text)
+{
+    FILE *file = fopen(path, "w");
+    assert_non_null(file);
+    fputs(text, file);
+    fclose(file);
+    assert_int_equal(chmod(path, 0755), 0);
+}
+
 static void test_a_command_is_found_in_the_service_path(void **state)
 {
     struct fixture *f = *state;
@@ -181,21 +201,26 @@ static void test_a_command_is_found_in_the_service_path(void **state)
     snprintf(bin, sizeof bin, "%s/bin", f->dir);
     snprintf(tool, sizeof tool, "%s/chimera-path-probe", bin);
     assert_int_equal(mkdir(bin, 0755), 0);
-    FILE *sh = fopen(tool, "w");
-    assert_non_null(sh);
-    fputs("#!/bin/sh\necho found-in-service-path\n", sh);
-    fclose(sh);
-    assert_int_equal(chmod(tool, 0755), 0);
+    write_executable(tool, "#!/bin/sh\necho found-in-service-path\n");
     char path[200];
     snprintf(path, sizeof path, "PATH=/nonexistent:%s", bin);
     const char *argv[] = {"chimera-path-probe", NULL};
     const char *env[] = {path, NULL};
-    struct exited e = {0};
-    struct drv_proc *p = start(f, argv, env, NULL, &e);
-    wait_exit(f, &e);
-    drv_free(p);
-    assert_int_equal(e.status, 0);
+    assert_int_equal(run_to_exit(f, argv, env).status, 0);
     wait_log(f, "found-in-service-path\n");
+}
+
+/* execvp's fallback, as libuv's spawn had it: an executable file without a
+ * "#!" line (ENOEXEC from execve) is run by /bin/sh, with its arguments. */
+static void test_a_script_without_an_interpreter_line_runs_with_bin_sh(void **state)
+{
+    struct fixture *f = *state;
+    char tool[160];
+    snprintf(tool, sizeof tool, "%s/no-shebang", f->dir);
+    write_executable(tool, "echo ran-by-sh \"$1\" \"$2\"\nexit 4\n");
+    const char *argv[] = {tool, "first", "second", NULL};
+    assert_int_equal(run_to_exit(f, argv, NULL).status, 4);
+    wait_log(f, "ran-by-sh first second\n");
 }
 
 static void test_missing_command_fails_naming_it(void **state)
@@ -514,6 +539,7 @@ int main(void)
         T(test_env_and_cwd_reach_the_process),
         T(test_env_overrides_the_node_environment),
         T(test_a_command_is_found_in_the_service_path),
+        T(test_a_script_without_an_interpreter_line_runs_with_bin_sh),
         T(test_missing_command_fails_naming_it),
         T(test_stop_sends_sigterm),
         T(test_term_ignored_is_killed_after_grace),

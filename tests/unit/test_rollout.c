@@ -412,6 +412,48 @@ static void test_a_rollback_to_the_oldest_kept_release_keeps_it_in_memory(void *
     assert_string_equal(s.deps[s.stable].id, "d1");
 }
 
+/* What a node asks of the ledger: whether the release it runs is failed
+ * and about to be reverted (its watchtower restarts nothing of it any
+ * more), and whether the release it must run instead comes with the
+ * automatic revert (run_plan_may_overlap). */
+static void
+test_an_automatic_revert_is_known_by_the_release_it_replaces_and_the_one_it_runs(void **state)
+{
+    (void)state;
+    static struct pl_state s;
+    uint64_t t = stable_then_d2_reports(&s, true, PL_H_CRASHED, "web exited with status 3");
+    assert_false(pl_being_reverted(&s, "d2"));
+    assert_int_equal(step(&s, t + 10, NULL), PL_REC_FAILED);
+    assert_true(pl_being_reverted(&s, "d2"));
+    assert_false(pl_being_reverted(&s, "d1"));
+    assert_false(pl_automatic_revert_to(&s, "d1"));
+    assert_int_equal(step(&s, t + 20, NULL), PL_REC_ROLLBACK);
+    assert_true(pl_being_reverted(&s, "d2"));
+    assert_true(pl_automatic_revert_to(&s, "d1"));
+    assert_false(pl_automatic_revert_to(&s, "d2"));
+}
+
+static void test_a_manual_rollback_is_no_automatic_revert(void **state)
+{
+    (void)state;
+    static struct pl_state s;
+    uint64_t t = two_stable(&s, 3);
+    struct pl_record r;
+    char why[256];
+    assert_int_equal(pl_rollback(&s, "r1", "1", t, &r, why, sizeof(why)), 0);
+    assert_int_equal(pl_apply(&s, &r), 0);
+    assert_false(pl_automatic_revert_to(&s, "d1"));
+}
+
+static void test_a_failed_release_without_auto_revert_is_not_being_reverted(void **state)
+{
+    (void)state;
+    static struct pl_state s;
+    uint64_t t = stable_then_d2_reports(&s, false, PL_H_CRASHED, "web exited with status 3");
+    assert_int_equal(step(&s, t + 10, NULL), PL_REC_FAILED);
+    assert_false(pl_being_reverted(&s, "d2"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -440,6 +482,10 @@ int main(void)
         cmocka_unit_test(test_a_new_leader_forgets_the_reports_it_heard_before),
         cmocka_unit_test(test_the_progress_deadline_restarts_with_each_wave),
         cmocka_unit_test(test_a_rollback_to_the_oldest_kept_release_keeps_it_in_memory),
+        cmocka_unit_test(
+            test_an_automatic_revert_is_known_by_the_release_it_replaces_and_the_one_it_runs),
+        cmocka_unit_test(test_a_manual_rollback_is_no_automatic_revert),
+        cmocka_unit_test(test_a_failed_release_without_auto_revert_is_not_being_reverted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

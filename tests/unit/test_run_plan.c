@@ -24,7 +24,7 @@ enum {
 static struct run_plan running_d1(void)
 {
     struct run_plan p = {0};
-    assert_int_equal(run_plan_tick(&p, PL_H_NONE, false, "d1", 1), START | WATCH);
+    assert_int_equal(run_plan_tick(&p, PL_H_NONE, false, "d1", 1, false), START | WATCH);
     return p;
 }
 
@@ -41,7 +41,7 @@ static void test_a_node_told_to_run_nothing_starts_nothing_and_watches(void **st
 {
     (void)state;
     struct run_plan p = {0};
-    assert_int_equal(run_plan_tick(&p, PL_H_NONE, false, "", 0), WATCH);
+    assert_int_equal(run_plan_tick(&p, PL_H_NONE, false, "", 0, false), WATCH);
     assert_string_equal(p.running, "");
 }
 
@@ -49,14 +49,14 @@ static void test_a_release_that_runs_as_desired_is_only_watched(void **state)
 {
     (void)state;
     struct run_plan p = running_d1();
-    assert_int_equal(run_plan_tick(&p, PL_H_HEALTHY, true, "d1", 1), WATCH);
+    assert_int_equal(run_plan_tick(&p, PL_H_HEALTHY, true, "d1", 1, false), WATCH);
 }
 
 static void test_a_change_of_release_stops_the_old_one_before_anything_starts(void **state)
 {
     (void)state;
     struct run_plan p = running_d1();
-    assert_int_equal(run_plan_tick(&p, PL_H_HEALTHY, true, "d2", 2), STOP);
+    assert_int_equal(run_plan_tick(&p, PL_H_HEALTHY, true, "d2", 2, false), STOP);
     assert_true(p.stopping);
     assert_string_equal(p.running, "d1");
 }
@@ -65,8 +65,8 @@ static void test_nothing_happens_while_services_of_the_old_release_still_run(voi
 {
     (void)state;
     struct run_plan p = running_d1();
-    run_plan_tick(&p, PL_H_HEALTHY, true, "d2", 2);
-    assert_int_equal(run_plan_tick(&p, PL_H_HEALTHY, true, "d2", 2), 0);
+    run_plan_tick(&p, PL_H_HEALTHY, true, "d2", 2, false);
+    assert_int_equal(run_plan_tick(&p, PL_H_HEALTHY, true, "d2", 2, false), 0);
     assert_true(p.stopping);
 }
 
@@ -74,8 +74,9 @@ static void test_the_new_release_starts_once_the_last_old_service_exited(void **
 {
     (void)state;
     struct run_plan p = running_d1();
-    run_plan_tick(&p, PL_H_HEALTHY, true, "d2", 2);
-    assert_int_equal(run_plan_tick(&p, PL_H_HEALTHY, false, "d2", 2), SETTLE | START | WATCH);
+    run_plan_tick(&p, PL_H_HEALTHY, true, "d2", 2, false);
+    assert_int_equal(run_plan_tick(&p, PL_H_HEALTHY, false, "d2", 2, false),
+                     SETTLE | START | WATCH);
     assert_string_equal(p.running, "d2");
     assert_int_equal(p.gen, 2);
     assert_false(p.stopping);
@@ -85,9 +86,10 @@ static void test_a_new_decision_during_a_stop_waits_for_the_stop_to_end(void **s
 {
     (void)state;
     struct run_plan p = running_d1();
-    run_plan_tick(&p, PL_H_HEALTHY, true, "d2", 2);
-    assert_int_equal(run_plan_tick(&p, PL_H_HEALTHY, true, "d3", 3), 0);
-    assert_int_equal(run_plan_tick(&p, PL_H_HEALTHY, false, "d3", 3), SETTLE | START | WATCH);
+    run_plan_tick(&p, PL_H_HEALTHY, true, "d2", 2, false);
+    assert_int_equal(run_plan_tick(&p, PL_H_HEALTHY, true, "d3", 3, false), 0);
+    assert_int_equal(run_plan_tick(&p, PL_H_HEALTHY, false, "d3", 3, false),
+                     SETTLE | START | WATCH);
     assert_string_equal(p.running, "d3");
     assert_int_equal(p.gen, 3);
 }
@@ -96,7 +98,8 @@ static void test_a_crashed_release_with_nothing_left_running_is_replaced_at_once
 {
     (void)state;
     struct run_plan p = running_d1();
-    assert_int_equal(run_plan_tick(&p, PL_H_CRASHED, false, "d2", 2), SETTLE | START | WATCH);
+    assert_int_equal(run_plan_tick(&p, PL_H_CRASHED, false, "d2", 2, false),
+                     SETTLE | START | WATCH);
     assert_string_equal(p.running, "d2");
 }
 
@@ -104,7 +107,7 @@ static void test_a_new_decision_for_a_healthy_release_is_answered_without_a_rest
 {
     (void)state;
     struct run_plan p = running_d1();
-    assert_int_equal(run_plan_tick(&p, PL_H_HEALTHY, true, "d1", 5), WATCH);
+    assert_int_equal(run_plan_tick(&p, PL_H_HEALTHY, true, "d1", 5, false), WATCH);
     assert_int_equal(p.gen, 5);
 }
 
@@ -112,9 +115,10 @@ static void test_a_new_decision_for_a_crashed_release_restarts_it_stop_then_star
 {
     (void)state;
     struct run_plan p = running_d1();
-    assert_int_equal(run_plan_tick(&p, PL_H_CRASHED, true, "d1", 2), STOP);
+    assert_int_equal(run_plan_tick(&p, PL_H_CRASHED, true, "d1", 2, false), STOP);
     assert_int_equal(p.gen, 1);
-    assert_int_equal(run_plan_tick(&p, PL_H_CRASHED, false, "d1", 2), SETTLE | START | WATCH);
+    assert_int_equal(run_plan_tick(&p, PL_H_CRASHED, false, "d1", 2, false),
+                     SETTLE | START | WATCH);
     assert_string_equal(p.running, "d1");
     assert_int_equal(p.gen, 2);
 }
@@ -123,7 +127,8 @@ static void test_a_new_decision_for_a_release_that_failed_to_start_starts_it_aga
 {
     (void)state;
     struct run_plan p = running_d1();
-    assert_int_equal(run_plan_tick(&p, PL_H_START_FAILED, false, "d1", 2), SETTLE | START | WATCH);
+    assert_int_equal(run_plan_tick(&p, PL_H_START_FAILED, false, "d1", 2, false),
+                     SETTLE | START | WATCH);
     assert_int_equal(p.gen, 2);
 }
 
@@ -131,8 +136,8 @@ static void test_a_broken_release_is_not_restarted_without_a_new_decision(void *
 {
     (void)state;
     struct run_plan p = running_d1();
-    assert_int_equal(run_plan_tick(&p, PL_H_CRASHED, true, "d1", 1), WATCH);
-    assert_int_equal(run_plan_tick(&p, PL_H_START_FAILED, false, "d1", 1), WATCH);
+    assert_int_equal(run_plan_tick(&p, PL_H_CRASHED, true, "d1", 1, false), WATCH);
+    assert_int_equal(run_plan_tick(&p, PL_H_START_FAILED, false, "d1", 1, false), WATCH);
     assert_string_equal(p.running, "d1");
 }
 
@@ -140,8 +145,8 @@ static void test_told_to_run_nothing_a_node_stops_its_release_then_runs_nothing(
 {
     (void)state;
     struct run_plan p = running_d1();
-    assert_int_equal(run_plan_tick(&p, PL_H_HEALTHY, true, "", 3), STOP);
-    assert_int_equal(run_plan_tick(&p, PL_H_HEALTHY, false, "", 3), SETTLE | WATCH);
+    assert_int_equal(run_plan_tick(&p, PL_H_HEALTHY, true, "", 3, false), STOP);
+    assert_int_equal(run_plan_tick(&p, PL_H_HEALTHY, false, "", 3, false), SETTLE | WATCH);
     assert_string_equal(p.running, "");
     assert_int_equal(p.gen, 3);
 }
@@ -208,6 +213,77 @@ static void test_a_service_whose_manifest_is_gone_gets_the_default_stop_grace(vo
     assert_int_equal(run_plan_stop_grace(NULL, 1), 5000);
 }
 
+/* A release of n services, each with a port of kind k. */
+static struct manifest *release_of(size_t n, enum manifest_port k)
+{
+    static struct manifest m[4];
+    static size_t next;
+    struct manifest *r = &m[next++ % 4];
+    memset(r, 0, sizeof(*r));
+    r->nservices = n;
+    for (size_t i = 0; i < n; i++)
+        r->services[i].port_kind = k;
+    return r;
+}
+
+static void test_an_automatic_revert_between_releases_of_auto_ports_may_overlap(void **state)
+{
+    (void)state;
+    assert_true(run_plan_may_overlap(true, release_of(2, MANIFEST_PORT_AUTO),
+                                     release_of(1, MANIFEST_PORT_AUTO)));
+}
+
+static void test_a_change_that_is_no_automatic_revert_never_overlaps(void **state)
+{
+    (void)state;
+    assert_false(run_plan_may_overlap(false, release_of(1, MANIFEST_PORT_AUTO),
+                                      release_of(1, MANIFEST_PORT_AUTO)));
+}
+
+static void test_a_fixed_port_or_none_on_either_side_means_stop_then_start(void **state)
+{
+    (void)state;
+    struct manifest *fixed = release_of(2, MANIFEST_PORT_AUTO);
+    fixed->services[1].port_kind = MANIFEST_PORT_FIXED;
+    fixed->services[1].port = 8080;
+    assert_false(run_plan_may_overlap(true, fixed, release_of(1, MANIFEST_PORT_AUTO)));
+    assert_false(run_plan_may_overlap(true, release_of(1, MANIFEST_PORT_AUTO), fixed));
+    assert_false(run_plan_may_overlap(true, release_of(1, MANIFEST_PORT_NONE),
+                                      release_of(1, MANIFEST_PORT_AUTO)));
+    assert_false(run_plan_may_overlap(true, NULL, release_of(1, MANIFEST_PORT_AUTO)));
+    assert_false(run_plan_may_overlap(true, release_of(1, MANIFEST_PORT_AUTO), NULL));
+}
+
+static void
+test_an_overlapping_change_stops_the_old_release_and_starts_the_new_at_once(void **state)
+{
+    (void)state;
+    struct run_plan p = running_d1();
+    assert_int_equal(run_plan_tick(&p, PL_H_CRASHED, true, "d0", 2, true), STOP | START | WATCH);
+    assert_string_equal(p.running, "d0");
+    assert_int_equal(p.gen, 2);
+    assert_false(p.stopping);
+    /* The old processes still exiting are the shell's, not the new release's. */
+    assert_int_equal(run_plan_tick(&p, PL_H_STARTING, true, "d0", 2, true), WATCH);
+}
+
+static void test_an_overlap_cuts_short_a_stop_already_under_way(void **state)
+{
+    (void)state;
+    struct run_plan p = running_d1();
+    assert_int_equal(run_plan_tick(&p, PL_H_HEALTHY, true, "d2", 2, false), STOP);
+    assert_int_equal(run_plan_tick(&p, PL_H_HEALTHY, true, "d0", 3, true), STOP | START | WATCH);
+    assert_string_equal(p.running, "d0");
+    assert_false(p.stopping);
+}
+
+static void test_an_overlap_with_nothing_left_running_is_an_ordinary_replacement(void **state)
+{
+    (void)state;
+    struct run_plan p = running_d1();
+    assert_int_equal(run_plan_tick(&p, PL_H_CRASHED, false, "d0", 2, true), SETTLE | START | WATCH);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -228,6 +304,13 @@ int main(void)
         cmocka_unit_test(test_a_report_that_changed_is_due_at_once),
         cmocka_unit_test(test_a_new_leader_or_term_is_told_at_once),
         cmocka_unit_test(test_a_service_whose_manifest_is_gone_gets_the_default_stop_grace),
+        cmocka_unit_test(test_an_automatic_revert_between_releases_of_auto_ports_may_overlap),
+        cmocka_unit_test(test_a_change_that_is_no_automatic_revert_never_overlaps),
+        cmocka_unit_test(test_a_fixed_port_or_none_on_either_side_means_stop_then_start),
+        cmocka_unit_test(
+            test_an_overlapping_change_stops_the_old_release_and_starts_the_new_at_once),
+        cmocka_unit_test(test_an_overlap_cuts_short_a_stop_already_under_way),
+        cmocka_unit_test(test_an_overlap_with_nothing_left_running_is_an_ordinary_replacement),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -267,6 +267,55 @@ static void test_a_release_change_drops_a_pending_restart(void **state)
     assert_int_equal(wt_find(&w, "web")->window_count, 0);
 }
 
+static struct wt_actions *reverting(struct wt *tower, uint64_t at)
+{
+    return feed(tower, (struct wt_event){.kind = WT_EV_REVERTING, .at_ms = at});
+}
+
+static void test_a_crash_of_a_release_being_reverted_is_not_restarted(void **state)
+{
+    (void)state;
+    setup_spec(&w, web_spec(WT_MODE_DELAY, true));
+    assert_int_equal(reverting(&w, 10)->n, 0);
+    assert_int_equal(exited(&w, 100, 0, 20)->n, 0);
+    assert_int_equal(wt_find(&w, "web")->state, WT_S_FAILED);
+    assert_int_equal(wt_find(&w, "web")->restarts, 0);
+    assert_int_equal(wt_next_due(&w), UINT64_MAX);
+}
+
+static void test_a_restart_pending_when_the_release_is_reverted_is_dropped(void **state)
+{
+    (void)state;
+    setup_spec(&w, web_spec(WT_MODE_DELAY, true));
+    crash_and_restart(&w, 100, 0);
+    exited(&w, 101, 9, 0); /* attempt 2 due at 1 s */
+    reverting(&w, 10);
+    assert_int_equal(wt_next_due(&w), UINT64_MAX);
+    assert_int_equal(tick(&w, 10 * SEC)->n, 0);
+}
+
+static void test_a_release_being_reverted_is_not_stopped_for_failing_checks(void **state)
+{
+    (void)state;
+    setup_spec(&w, web_spec(WT_MODE_DELAY, true));
+    reverting(&w, 0);
+    for (uint64_t t = 0; t <= 5 * SEC; t += SEC)
+        assert_int_equal(feed(&w, (struct wt_event){.kind = WT_EV_CHECK, .at_ms = t})->n, 0);
+    assert_int_equal(tick(&w, 6 * SEC)->n, 0);
+}
+
+static void test_the_next_release_is_restarted_again(void **state)
+{
+    (void)state;
+    setup_spec(&w, web_spec(WT_MODE_DELAY, true));
+    reverting(&w, 10);
+    struct wt_service_spec s = web_spec(WT_MODE_DELAY, true);
+    set_release(&w, &s, 1, 20);
+    started(&w, 200, 30);
+    struct wt_actions *out = exited(&w, 200, 9, 40);
+    assert_non_null(find_action(out, WT_ACT_RESTART));
+}
+
 static void test_the_default_restart_block_is_documented_one(void **state)
 {
     (void)state;
@@ -299,6 +348,10 @@ int main(void)
         cmocka_unit_test(test_an_exit_of_a_process_it_does_not_track_is_not_a_failure),
         cmocka_unit_test(test_a_service_that_cannot_start_is_retried_under_the_policy),
         cmocka_unit_test(test_a_release_change_drops_a_pending_restart),
+        cmocka_unit_test(test_a_crash_of_a_release_being_reverted_is_not_restarted),
+        cmocka_unit_test(test_a_restart_pending_when_the_release_is_reverted_is_dropped),
+        cmocka_unit_test(test_a_release_being_reverted_is_not_stopped_for_failing_checks),
+        cmocka_unit_test(test_the_next_release_is_restarted_again),
         cmocka_unit_test(test_the_default_restart_block_is_documented_one),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
