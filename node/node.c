@@ -287,6 +287,8 @@ static void run_tick(struct node *n, bool on_timer)
     for (size_t i = 0; i < k; i++)
         report_change(n, &chg[i]);
     node_cons_tick(&n->raft);
+    if (n->base.transport)
+        transport_tick(n->base.transport);
 }
 
 static void on_tick(uv_timer_t *t)
@@ -408,6 +410,9 @@ static int open_io(struct node *n)
          * Raft's) flows each way every heartbeat: the connection is dead,
          * not slow (transport.pipe_stale). */
         transport_set_stale_ms(n->base.transport, 8ull * n->base.cfg.election_timeout_ms);
+        /* Its scans ride on the tick (run_tick), a wake-up the loop has
+         * anyway, rather than wake an idle loop on timers of their own. */
+        transport_ride_tick(n->base.transport);
         node_cons_watch_links(&n->raft);
         rv = http_start(&n->http, n->base.loop, n->base.cfg.http, api_handle, &n->api, err,
                         sizeof(err));

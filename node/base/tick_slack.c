@@ -29,3 +29,16 @@ uint64_t tick_slack_timer_ms(const struct tick_slack *s)
 {
     return (uint64_t)s->every_ms + s->slack_ms;
 }
+
+void tick_every_init(struct tick_every *e, uint32_t every_ms, uint64_t now_ms)
+{
+    *e = (struct tick_every){.last_ms = now_ms, .every_ms = every_ms};
+}
+
+bool tick_every_due(struct tick_every *e, uint64_t now_ms)
+{
+    if (now_ms < e->last_ms + e->every_ms)
+        return false;
+    e->last_ms = now_ms; /* from this run, not the schedule: never closer than a period */
+    return true;
+}

@@ -38,4 +38,20 @@ void tick_slack_ran(struct tick_slack *s, uint64_t now_ms);
  * the slack. */
 uint64_t tick_slack_timer_ms(const struct tick_slack *s);
 
+/* A job with a period of its own that rides on the tick rather than wake
+ * the loop on a timer (the transport's scans): it runs at the first tick
+ * at least every_ms after it last ran, so its period stays a floor and the
+ * tick's spacing bounds how much later it runs. */
+struct tick_every {
+    uint64_t last_ms; /* when it last ran (or the period started) */
+    uint32_t every_ms;
+};
+
+/* Its period starts at now_ms: first due every_ms later. */
+void tick_every_init(struct tick_every *e, uint32_t every_ms, uint64_t now_ms);
+
+/* Whether it is due at a tick at now_ms; when it is, its next period
+ * starts now. */
+bool tick_every_due(struct tick_every *e, uint64_t now_ms);
+
 #endif

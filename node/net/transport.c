@@ -190,9 +190,8 @@ static void on_wake(uv_async_t *a)
     transport__report_links(a->data);
 }
 
-static void on_idle_scan(uv_timer_t *h)
+static void idle_scan(struct transport *t)
 {
-    struct transport *t = h->data;
     nng_pipe quiet[MAX_PIPES];
     int n = 0;
     nng_time now = nng_clock();
@@ -207,6 +206,31 @@ static void on_idle_scan(uv_timer_t *h)
     for (int i = 0; i < n; i++)
         nng_pipe_close(quiet[i]); /* its removal callback takes it off the list */
     report_all(t);
+}
+
+static void on_idle_scan(uv_timer_t *h)
+{
+    idle_scan(h->data);
+}
+
+void transport_ride_tick(struct transport *t)
+{
+    t->ridden = true;
+    uv_timer_stop(&t->idle_scan);
+    uv_timer_stop(&t->live_scan);
+    tick_every_init(&t->idle_every, IDLE_SCAN_MS, uv_now(t->loop));
+    tick_every_init(&t->live_every, t->live_every.every_ms, uv_now(t->loop));
+}
+
+void transport_tick(struct transport *t)
+{
+    uint64_t now = uv_now(t->loop);
+    if (!t->ridden || t->stopping)
+        return;
+    if (tick_every_due(&t->live_every, now))
+        transport__live_scan(t);
+    if (tick_every_due(&t->idle_every, now))
+        idle_scan(t);
 }
 
 /* The poll handle only tells us the inbox has messages; drain it until NNG

@@ -78,6 +78,18 @@ void transport_heard(struct transport *t, int peer);
  * few election timeouts suit (at least TRANSPORT_STALE_MIN_MS). */
 void transport_set_stale_ms(struct transport *t, uint64_t ms);
 
+/* From now on the caller runs transport_tick on a tick of its own, at
+ * least every few hundred milliseconds (the node's heartbeat tick), and
+ * the transport's scans (the live scan above, every stale window / 4, and
+ * the close of inbound connections idle for TRANSPORT_IDLE_MS, every
+ * second) ride on it rather than on timers of their own, which would wake
+ * an idle loop ~4 times a second besides. Each scan keeps its period as a
+ * floor; the tick's spacing bounds how much later it runs. */
+void transport_ride_tick(struct transport *t);
+
+/* The scans that are due (after transport_ride_tick; else nothing). */
+void transport_tick(struct transport *t);
+
 /* A filter on every message, both directions, for fault injection without
  * root (the transport knows nothing of why): dir says which way; peer is
  * transport_send's index for outgoing messages and -1 for incoming ones

@@ -6,6 +6,7 @@
 #ifndef CHIMERA_NODE_NET_TRANSPORT_INT_H
 #define CHIMERA_NODE_NET_TRANSPORT_INT_H
 
+#include "node/base/tick_slack.h"
 #include "node/net/transport.h"
 #include "node/net/transport_live.h"
 
@@ -113,6 +114,10 @@ struct transport {
     int nstopped_out;     /* nout when transport_stop was called */
     uint64_t stale_ms;    /* transport_live's window */
     uv_timer_t live_scan; /* closes outgoing connections found dead */
+    /* The scans ride on the caller's tick (transport_ride_tick) instead of
+     * idle_scan and live_scan: their periods. */
+    bool ridden;
+    struct tick_every idle_every, live_every;
     transport_recv_fn on_recv;
     void *ctx;
     transport_filter_fn filter;
@@ -144,5 +149,7 @@ void transport__free_held(struct transport *t);
 
 /* transport.c */
 void transport__report_links(struct transport *t);
+/* Closes the outgoing connections found dead (transport_live.h). */
+void transport__live_scan(struct transport *t);
 
 #endif

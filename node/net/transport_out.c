@@ -189,9 +189,8 @@ static bool take_stale_report(struct outbox *o, enum transport_live_verdict v, u
 
 /* A black-holed connection never fails by itself (transport_live.h): close
  * the ones found dead, and NNG redials them. */
-static void on_live_scan(uv_timer_t *h)
+void transport__live_scan(struct transport *t)
 {
-    struct transport *t = h->data;
     char says[TRANSPORT_MAX_PEERS][512];
     bool say[TRANSPORT_MAX_PEERS];
     int n = 0;
@@ -218,6 +217,11 @@ static void on_live_scan(uv_timer_t *h)
         if (say[i] && t->notice)
             t->notice(t->notice_ctx, "transport.pipe_stale", says[i]);
     }
+}
+
+static void on_live_scan(uv_timer_t *h)
+{
+    transport__live_scan(h->data);
 }
 
 int transport_add_peer(struct transport *t, const char *url, char *err, size_t errlen)
@@ -341,5 +345,7 @@ void transport_set_stale_ms(struct transport *t, uint64_t ms)
     uint64_t every = ms / LIVE_SCANS_PER_WINDOW;
     if (every < LIVE_SCAN_MIN_MS)
         every = LIVE_SCAN_MIN_MS;
-    uv_timer_start(&t->live_scan, on_live_scan, every, every);
+    tick_every_init(&t->live_every, (uint32_t)every, uv_now(t->loop));
+    if (!t->ridden)
+        uv_timer_start(&t->live_scan, on_live_scan, every, every);
 }

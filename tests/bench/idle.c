@@ -1,6 +1,7 @@
 /* Benchmark: what an idle 3-node federation costs. Samples each node's CPU
  * time and resident set once a second and prints, per node: CPU %, RSS,
- * threads, context switches per second (every thread's: the wakeups), and
+ * threads, context switches per second (every thread's: the wakeups) and
+ * the loop thread's voluntary ones (loop/s: how often the loop woke), and
  * the messages and sealed bytes it sent per peer per heartbeat interval
  * (from its /metrics), with its role. It never judges them, so it fails only when the
  * federation cannot be set up or a node dies during the window.
@@ -120,6 +121,18 @@ static long long proc_ctxt_switches(pid_t pid)
     return total;
 }
 
+/* Voluntary context switches of pid's loop thread (its main thread): the
+ * times the loop woke from a wait, whatever the load; -1 when it is gone. */
+static long long loop_wakeups(pid_t pid)
+{
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/status", (int)pid, (int)pid);
+    if (!read_small(path, buf, sizeof buf))
+        return -1;
+    const char *k = strstr(buf, "\nvoluntary_ctxt_switches:");
+    return k ? atoll(k + strlen("\nvoluntary_ctxt_switches:")) : -1;
+}
+
 struct series {
     pid_t pid;
     double cpu0, cpu_prev, cpu_last; /* h_proc_cpu_seconds */
@@ -127,6 +140,7 @@ struct series {
     long threads;
     double max_pct; /* highest one-second sample */
     long long csw0, csw1;
+    long long loop0, loop1; /* loop_wakeups */
     double sent0, recv0, sent1, recv1, bytes0, bytes1;
     bool have_metrics, have_bytes;
     char role[16]; /* from /federation/state after the window; "?" unknown */
@@ -205,6 +219,7 @@ static int sample(struct h_cluster *c, struct series *s, int seconds, double *wi
         s[i].cpu_prev = s[i].cpu_last = s[i].cpu0;
         s[i].rss_end = s[i].rss_max = s[i].rss_start;
         s[i].csw0 = s[i].csw1 = proc_ctxt_switches(s[i].pid);
+        s[i].loop0 = s[i].loop1 = loop_wakeups(s[i].pid);
     }
     int taken = 0;
     for (int k = 1; k <= seconds; k++) {
@@ -229,6 +244,7 @@ static int sample(struct h_cluster *c, struct series *s, int seconds, double *wi
                 s[i].rss_max = rss;
             proc_status_field(s[i].pid, "Threads", &s[i].threads);
             s[i].csw1 = proc_ctxt_switches(s[i].pid);
+            s[i].loop1 = loop_wakeups(s[i].pid);
         }
         tprev = t;
         taken = k;
@@ -321,9 +337,9 @@ int main(int argc, char **argv)
 
     /* Per peer per heartbeat interval: what each member costs each other. */
     double intervals = msecs * 1000.0 / DEFAULT_HEARTBEAT_MS;
-    printf("\n%-4s %-8s %8s %9s %9s %10s %10s %7s %9s %8s %8s %10s %11s\n", "node", "role", "pid",
-           "cpu_avg%", "cpu_max%", "rss0_KiB", "rss1_KiB", "threads", "csw/s", "sent/s", "recv/s",
-           "msgs/p/int", "bytes/p/int");
+    printf("\n%-4s %-8s %8s %9s %9s %10s %10s %7s %9s %7s %8s %8s %10s %11s\n", "node", "role",
+           "pid", "cpu_avg%", "cpu_max%", "rss0_KiB", "rss1_KiB", "threads", "csw/s", "loop/s",
+           "sent/s", "recv/s", "msgs/p/int", "bytes/p/int");
     for (int i = 0; i < NODES; i++) {
         char sent[16] = "-", recv[16] = "-", mpi[16] = "-", bpi[16] = "-";
         if (s[i].have_metrics) {
@@ -335,10 +351,11 @@ int main(int argc, char **argv)
         if (s[i].have_bytes)
             snprintf(bpi, sizeof bpi, "%.0f",
                      (s[i].bytes1 - s[i].bytes0) / intervals / (double)(NODES - 1));
-        printf("%-4s %-8s %8d %9.2f %9.2f %10ld %10ld %7ld %9.0f %8s %8s %10s %11s\n",
+        printf("%-4s %-8s %8d %9.2f %9.2f %10ld %10ld %7ld %9.0f %7.1f %8s %8s %10s %11s\n",
                c->nodes[i].id, s[i].role, (int)s[i].pid, avg_pct(&s[i], window), s[i].max_pct,
                s[i].rss_start, s[i].rss_end, s[i].threads,
-               rate((double)s[i].csw0, (double)s[i].csw1, window), sent, recv, mpi, bpi);
+               rate((double)s[i].csw0, (double)s[i].csw1, window),
+               rate((double)s[i].loop0, (double)s[i].loop1, window), sent, recv, mpi, bpi);
     }
 
     const struct series *n1 = &s[0];
@@ -384,17 +401,20 @@ int main(int argc, char **argv)
     printf(" all_nodes_cpu_avg_pct=%.2f max_node_rss_kib=%.0f", all, rss_max);
     /* The issue's figure is per role: a follower's and the leader's CPU
      * against etcd's (compare_etcd). */
-    double fsum = 0;
+    double fsum = 0, floop = 0;
     int nf = 0;
     for (int i = 0; i < NODES; i++) {
         if (strcmp(s[i].role, "leader") == 0)
             printf(" leader_cpu_avg_pct=%.2f leader_csw_per_s=%.0f", avg_pct(&s[i], window),
                    rate((double)s[i].csw0, (double)s[i].csw1, window));
         else if (strcmp(s[i].role, "follower") == 0)
-            fsum += avg_pct(&s[i], window), nf++;
+            fsum += avg_pct(&s[i], window), nf++,
+                floop += rate((double)s[i].loop0, (double)s[i].loop1, window);
     }
+    /* Loop wake-ups are the load-insensitive side of the follower's CPU. */
     if (nf > 0)
-        printf(" follower_cpu_avg_pct=%.2f", fsum / nf);
+        printf(" follower_cpu_avg_pct=%.2f follower_loop_wakeups_per_s=%.1f", fsum / nf,
+               floop / nf);
     if (busy_pct >= 0)
         printf(" machine_busy_pct=%.1f", busy_pct);
     printf("\n");

@@ -126,6 +126,45 @@ static void test_no_slack_under_five_ms(void **state)
     assert_true(tick_slack_early(&s, 104)); /* due: any wake-up runs it */
 }
 
+static void test_a_job_on_the_tick_waits_its_period_after_it_starts(void **state)
+{
+    (void)state;
+    struct tick_every e;
+    tick_every_init(&e, 300, 1000);
+    assert_false(tick_every_due(&e, 1050));
+    assert_false(tick_every_due(&e, 1299));
+    assert_true(tick_every_due(&e, 1300));
+}
+
+static void test_a_job_on_the_tick_runs_at_the_first_tick_past_its_period(void **state)
+{
+    (void)state;
+    struct tick_every e;
+    tick_every_init(&e, 300, 0);
+    int runs = 0;
+    uint64_t last = 0;
+    for (uint64_t now = 0; now <= 3000; now += 70) /* ticks 70 ms apart */
+        if (tick_every_due(&e, now)) {
+            if (runs > 0) {
+                assert_true(now - last >= 300);
+                assert_true(now - last < 300 + 70);
+            }
+            last = now;
+            runs++;
+        }
+    assert_int_equal(runs, 8); /* at 350, 700, ..., 2800 */
+}
+
+static void test_a_job_on_the_tick_late_once_starts_its_period_over(void **state)
+{
+    (void)state;
+    struct tick_every e;
+    tick_every_init(&e, 1000, 0);
+    assert_true(tick_every_due(&e, 2500));  /* the loop was held */
+    assert_false(tick_every_due(&e, 3000)); /* no catching up */
+    assert_true(tick_every_due(&e, 3500));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -139,6 +178,9 @@ int main(void)
         cmocka_unit_test(
             test_a_tick_with_nothing_to_ride_on_runs_on_its_timer_an_interval_and_the_slack_later),
         cmocka_unit_test(test_no_slack_under_five_ms),
+        cmocka_unit_test(test_a_job_on_the_tick_waits_its_period_after_it_starts),
+        cmocka_unit_test(test_a_job_on_the_tick_runs_at_the_first_tick_past_its_period),
+        cmocka_unit_test(test_a_job_on_the_tick_late_once_starts_its_period_over),
     };
     return cmocka_run_group_tests_name("tick_slack", tests, NULL, NULL);
 }
