@@ -180,11 +180,17 @@ enum ledger_error ledger_batch_add_entry(struct ledger_batch *b, uint64_t term, 
     size_t len = ledger_entry_encoded_len(&e);
     if (len == 0)
         return payload_len > LEDGER_MAX_ENTRY ? LEDGER_ETOOBIG : LEDGER_EINVAL;
+    if (len > LEDGER_MAX_ENTRY)
+        return LEDGER_ETOOBIG;
     uint8_t *at = room(b, len);
     if (at == NULL)
         return len > LEDGER_MAX_ENTRY ? LEDGER_ETOOBIG : LEDGER_ENOMEM;
-    err = ledger_entry_encode(&e, at, len, &len);
-    return err != LEDGER_OK ? err : take_entry(b, len, index_out, hash_out, NULL);
+    /* Written from e, so e is what the bytes decode to: the chain checks
+     * run on it without decoding (and prescanning the payload) again. */
+    struct ledger_known_entry k = {.e = e};
+    ledger_entry_write(&e, at, len);
+    ledger_entry_hash(e.prev_hash, at, len, k.hash);
+    return take_entry(b, len, index_out, hash_out, &k);
 }
 
 enum ledger_error ledger_batch_add_entry_bytes(struct ledger_batch *b, const uint8_t *bytes,

@@ -61,6 +61,12 @@ enum ledger_error ledger_entry_encode(const struct ledger_entry *e, uint8_t *out
     return LEDGER_OK;
 }
 
+void ledger_entry_write(const struct ledger_entry *e, uint8_t *out, size_t len)
+{
+    struct ledger_mpw w = {out, len, 0};
+    write_entry(&w, e);
+}
+
 static enum ledger_error bad(const char **why, const char *what)
 {
     if (why)

@@ -119,6 +119,10 @@ struct ledger_chain {
 enum ledger_error ledger_chain_entry(struct ledger_chain *c, const uint8_t *b, size_t n,
                                      struct ledger_entry *e, uint8_t hash[LEDGER_HASH_BYTES],
                                      char *why, size_t whylen);
+/* Writes e (len bytes, as ledger_entry_encoded_len measured it, so e's
+ * fields are checked already) into out. */
+void ledger_entry_write(const struct ledger_entry *e, uint8_t *out, size_t len);
+
 /* The same check for an entry the caller decoded from b already (e) and,
  * when known is not NULL, hashed with ledger_entry_hash: a follower checks
  * an APPEND's entries on receipt and does not decode or hash them twice. */
