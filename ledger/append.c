@@ -120,9 +120,11 @@ static uint8_t *room(struct ledger_batch *b, size_t len)
     return b->buf.p + b->buf.len + LEDGER_FRAME_HDR + 1;
 }
 
-/* Checks the entry bytes at room(b, len) against the chain and frames them. */
+/* Checks the entry bytes at room(b, len) against the chain and frames them;
+ * known (may be NULL) is those bytes decoded and hashed by the caller. */
 static enum ledger_error take_entry(struct ledger_batch *b, size_t len, uint64_t *index_out,
-                                    uint8_t hash_out[LEDGER_HASH_BYTES])
+                                    uint8_t hash_out[LEDGER_HASH_BYTES],
+                                    const struct ledger_known_entry *known)
 {
     struct ledger_entry e;
     uint8_t hash[LEDGER_HASH_BYTES];
@@ -135,7 +137,14 @@ static enum ledger_error take_entry(struct ledger_batch *b, size_t len, uint64_t
         b->capents = cap;
     }
     const uint8_t *bytes = b->buf.p + b->buf.len + LEDGER_FRAME_HDR + 1;
-    enum ledger_error err = ledger_chain_entry(&b->chain, bytes, len, &e, hash, NULL, 0);
+    enum ledger_error err;
+    if (known != NULL) {
+        err = ledger_chain_decoded(&b->chain, &known->e, bytes, len, known->hash, hash, NULL, 0);
+        e.index = known->e.index;
+        e.term = known->e.term;
+    } else {
+        err = ledger_chain_entry(&b->chain, bytes, len, &e, hash, NULL, 0);
+    }
     if (err != LEDGER_OK)
         return err;
     b->ents[b->nents++] = (struct batch_entry){e.index, e.term, {0}, b->buf.len, (uint32_t)len + 1};
@@ -171,15 +180,28 @@ enum ledger_error ledger_batch_add_entry(struct ledger_batch *b, uint64_t term, 
     size_t len = ledger_entry_encoded_len(&e);
     if (len == 0)
         return payload_len > LEDGER_MAX_ENTRY ? LEDGER_ETOOBIG : LEDGER_EINVAL;
+    if (len > LEDGER_MAX_ENTRY)
+        return LEDGER_ETOOBIG;
     uint8_t *at = room(b, len);
     if (at == NULL)
         return len > LEDGER_MAX_ENTRY ? LEDGER_ETOOBIG : LEDGER_ENOMEM;
-    err = ledger_entry_encode(&e, at, len, &len);
-    return err != LEDGER_OK ? err : take_entry(b, len, index_out, hash_out);
+    /* Written from e, so e is what the bytes decode to: the chain checks
+     * run on it without decoding (and prescanning the payload) again. */
+    struct ledger_known_entry k = {.e = e};
+    ledger_entry_write(&e, at, len);
+    ledger_entry_hash(e.prev_hash, at, len, k.hash);
+    return take_entry(b, len, index_out, hash_out, &k);
 }
 
 enum ledger_error ledger_batch_add_entry_bytes(struct ledger_batch *b, const uint8_t *bytes,
                                                size_t len, uint8_t hash_out[LEDGER_HASH_BYTES])
+{
+    return ledger_batch_add_entry_known(b, bytes, len, NULL, hash_out);
+}
+
+enum ledger_error ledger_batch_add_entry_known(struct ledger_batch *b, const uint8_t *bytes,
+                                               size_t len, const struct ledger_known_entry *known,
+                                               uint8_t hash_out[LEDGER_HASH_BYTES])
 {
     enum ledger_error err = usable(b);
     if (err != LEDGER_OK)
@@ -192,7 +214,7 @@ enum ledger_error ledger_batch_add_entry_bytes(struct ledger_batch *b, const uin
     if (at == NULL)
         return LEDGER_ENOMEM;
     memcpy(at, bytes, len);
-    return take_entry(b, len, NULL, hash_out);
+    return take_entry(b, len, NULL, hash_out, known);
 }
 
 /* Encodes a non-entry body with enc, checks it against the chain, frames it. */

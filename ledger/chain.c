@@ -121,13 +121,21 @@ enum ledger_error ledger_chain_entry(struct ledger_chain *c, const uint8_t *b, s
                                      char *why, size_t whylen)
 {
     struct ledger_entry local;
-    uint8_t h[LEDGER_HASH_BYTES];
     const char *what;
-    struct ledger_chain_state *st = &c->st;
     if (e == NULL)
         e = &local;
     if (ledger_entry_decode(b, n, e, &what) != LEDGER_OK)
         return why_err(LEDGER_EMALFORMED, why, whylen, "entry does not decode: %s", what);
+    return ledger_chain_decoded(c, e, b, n, NULL, hash, why, whylen);
+}
+
+enum ledger_error ledger_chain_decoded(struct ledger_chain *c, const struct ledger_entry *e,
+                                       const uint8_t *b, size_t n,
+                                       const uint8_t known[LEDGER_HASH_BYTES],
+                                       uint8_t hash[LEDGER_HASH_BYTES], char *why, size_t whylen)
+{
+    uint8_t h[LEDGER_HASH_BYTES];
+    struct ledger_chain_state *st = &c->st;
     if (e->index != st->last_index + 1)
         return why_err(LEDGER_ECHAIN, why, whylen, "entry has index %llu, expected %llu",
                        (unsigned long long)e->index, (unsigned long long)(st->last_index + 1));
@@ -145,7 +153,10 @@ enum ledger_error ledger_chain_entry(struct ledger_chain *c, const uint8_t *b, s
         if (err != LEDGER_OK)
             return err;
     }
-    ledger_entry_hash(e->prev_hash, b, n, h);
+    if (known != NULL)
+        memcpy(h, known, LEDGER_HASH_BYTES);
+    else
+        ledger_entry_hash(e->prev_hash, b, n, h);
     st->last_index = e->index;
     st->last_term = e->term;
     memcpy(st->head, h, LEDGER_HASH_BYTES);

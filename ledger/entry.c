@@ -61,11 +61,30 @@ enum ledger_error ledger_entry_encode(const struct ledger_entry *e, uint8_t *out
     return LEDGER_OK;
 }
 
+void ledger_entry_write(const struct ledger_entry *e, uint8_t *out, size_t len)
+{
+    struct ledger_mpw w = {out, len, 0};
+    write_entry(&w, e);
+}
+
 static enum ledger_error bad(const char **why, const char *what)
 {
     if (why)
         *why = what;
     return LEDGER_EMALFORMED;
+}
+
+enum ledger_error ledger_entry_peek_type(const uint8_t *bytes, size_t len, uint32_t *type)
+{
+    struct ledger_mpr r = {bytes, len, 0};
+    uint32_t n;
+    uint64_t skip, t;
+    if (bytes == NULL || len == 0 || len > LEDGER_MAX_ENTRY || !ledger_mpr_array(&r, &n) ||
+        n != ENTRY_FIELDS || !ledger_mpr_uint(&r, &skip) || !ledger_mpr_uint(&r, &skip) ||
+        !ledger_mpr_uint(&r, &t) || t == 0 || t > UINT32_MAX)
+        return LEDGER_EMALFORMED;
+    *type = (uint32_t)t;
+    return LEDGER_OK;
 }
 
 enum ledger_error ledger_entry_decode(const uint8_t *bytes, size_t len, struct ledger_entry *e,

@@ -68,6 +68,12 @@ size_t ledger_entry_encoded_len(const struct ledger_entry *e);
 enum ledger_error ledger_entry_encode(const struct ledger_entry *e, uint8_t *out, size_t cap,
                                       size_t *len);
 
+/* The entry's type alone, read from its first fields without checking the
+ * rest (author, payload, prev_hash): a reader that wants only some types
+ * skips the others cheaply and decodes the ones it wants in full.
+ * LEDGER_EMALFORMED when even those fields are not an entry's. */
+enum ledger_error ledger_entry_peek_type(const uint8_t *bytes, size_t len, uint32_t *type);
+
 /* Decodes exactly len bytes, checking every field's msgpack type and value
  * (the same rules as encode) and that nothing trails the array. On error,
  * *why (if why is not NULL) names the problem in a few words. */

@@ -119,6 +119,17 @@ struct ledger_chain {
 enum ledger_error ledger_chain_entry(struct ledger_chain *c, const uint8_t *b, size_t n,
                                      struct ledger_entry *e, uint8_t hash[LEDGER_HASH_BYTES],
                                      char *why, size_t whylen);
+/* Writes e (len bytes, as ledger_entry_encoded_len measured it, so e's
+ * fields are checked already) into out. */
+void ledger_entry_write(const struct ledger_entry *e, uint8_t *out, size_t len);
+
+/* The same check for an entry the caller decoded from b already (e) and,
+ * when known is not NULL, hashed with ledger_entry_hash: a follower checks
+ * an APPEND's entries on receipt and does not decode or hash them twice. */
+enum ledger_error ledger_chain_decoded(struct ledger_chain *c, const struct ledger_entry *e,
+                                       const uint8_t *b, size_t n,
+                                       const uint8_t known[LEDGER_HASH_BYTES],
+                                       uint8_t hash[LEDGER_HASH_BYTES], char *why, size_t whylen);
 enum ledger_error ledger_chain_record(struct ledger_chain *c, uint8_t kind, const uint8_t *body,
                                       size_t n, uint64_t *about, char *why, size_t whylen);
 size_t ledger_chain_members(const struct ledger_chain *c, uint64_t index,

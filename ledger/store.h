@@ -173,6 +173,21 @@ enum ledger_error ledger_batch_add_entry(struct ledger_batch *b, uint64_t term, 
 enum ledger_error ledger_batch_add_entry_bytes(struct ledger_batch *b, const uint8_t *bytes,
                                                size_t len, uint8_t hash_out[LEDGER_HASH_BYTES]);
 
+/* What a caller learnt from entry bytes already: e from ledger_entry_decode
+ * of those very bytes (its payload may point into them) and hash from
+ * ledger_entry_hash(e.prev_hash, bytes, len). */
+struct ledger_known_entry {
+    struct ledger_entry e;
+    uint8_t hash[LEDGER_HASH_BYTES];
+};
+
+/* ledger_batch_add_entry_bytes for bytes the caller decoded and hashed
+ * (known, may be NULL): the same chain checks (index, prev_hash, term,
+ * membership) run on known, without decoding or hashing the bytes again. */
+enum ledger_error ledger_batch_add_entry_known(struct ledger_batch *b, const uint8_t *bytes,
+                                               size_t len, const struct ledger_known_entry *known,
+                                               uint8_t hash_out[LEDGER_HASH_BYTES]);
+
 /* A checkpoint (exact bytes) with 1..LEDGER_MAX_SIGS signatures, the
  * signing leader's first. LEDGER_ERANGE beyond the batch's last entry,
  * LEDGER_ECONFLICT if the head hash is not that of the stored entry,

@@ -265,8 +265,10 @@ static int fold_entry(uint64_t index, uint64_t term, const uint8_t *bytes, size_
     (void)term;
     struct node_chaos *c = arg;
     struct ledger_entry e;
+    uint32_t type;
     c->applied = index;
-    if (ledger_entry_decode(bytes, len, &e, NULL) == LEDGER_OK && e.type == LEDGER_ENTRY_CHAOS)
+    if (ledger_entry_peek_type(bytes, len, &type) == LEDGER_OK && type == LEDGER_ENTRY_CHAOS &&
+        ledger_entry_decode(bytes, len, &e, NULL) == LEDGER_OK)
         fold(c, index, &e);
     return 0;
 }

@@ -170,14 +170,34 @@ static void send_now(struct node_raft *r, struct cons_msg *m)
         free(bufs[i]);
 }
 
+/* The carried entries node_repl_check decoded and hashed, handed to
+ * node_repl_apply_log for the same message so the ledger's chain check runs
+ * on them without decoding and hashing each entry a second time. Keyed by
+ * the bytes' address and length, and cleared on every check and every use:
+ * anything else takes the full path. */
+static struct {
+    const uint8_t *bytes[CONS_MAX_BATCH];
+    size_t len[CONS_MAX_BATCH];
+    struct ledger_known_entry k[CONS_MAX_BATCH];
+    uint32_t n;
+} known;
+
+static const struct ledger_known_entry *known_for(const struct cons_wire_entry *w, uint32_t at)
+{
+    return at < known.n && known.bytes[at] == w->bytes && known.len[at] == w->len ? &known.k[at]
+                                                                                  : NULL;
+}
+
 int node_repl_check(struct node_raft *r, size_t from, const struct cons_msg *m,
                     const struct cons_wire_entry *carried, struct cons_entry *meta)
 {
     const uint8_t *prev = m->prev_hash;
+    known.n = 0;
     for (uint32_t i = 0; i < m->n_entries; i++) {
-        struct ledger_entry e;
-        if (ledger_entry_decode(carried[i].bytes, carried[i].len, &e, NULL) != LEDGER_OK)
+        struct ledger_entry *ep = &known.k[i].e;
+        if (ledger_entry_decode(carried[i].bytes, carried[i].len, ep, NULL) != LEDGER_OK)
             return -1;
+        const struct ledger_entry e = *ep;
         /* Contiguous after prev_index and chained to each other (the first
          * to the prev hash the core checks against this node's log). */
         if (e.index != m->prev_index + 1 + i || memcmp(e.prev_hash, prev, CONS_HASH_BYTES) != 0)
@@ -188,7 +208,11 @@ int node_repl_check(struct node_raft *r, size_t from, const struct cons_msg *m,
         meta[i].term = e.term;
         ledger_entry_hash(e.prev_hash, carried[i].bytes, carried[i].len, meta[i].hash);
         prev = meta[i].hash;
+        memcpy(known.k[i].hash, meta[i].hash, CONS_HASH_BYTES);
+        known.bytes[i] = carried[i].bytes;
+        known.len[i] = carried[i].len;
     }
+    known.n = m->n_entries;
     int verified =
         m->n_entries > 0 ? r->hooks.verify_append(r->hooks.ctx, from, m, carried, meta) : 0;
     if (verified != 0) {
@@ -218,10 +242,12 @@ bool node_repl_apply_log(struct node_raft *r, const struct cons_out *out,
     ledger_batch_begin(r->batch, r->ledger);
     for (uint32_t i = 0; i < out->append_count; i++) {
         const struct cons_wire_entry *w = &carried[out->append_from + i];
-        rv = ledger_batch_add_entry_bytes(r->batch, w->bytes, w->len, NULL);
+        rv = ledger_batch_add_entry_known(r->batch, w->bytes, w->len,
+                                          known_for(w, out->append_from + i), NULL);
         if (rv != LEDGER_OK)
             fatal(r, "append", rv);
     }
+    known.n = 0;
     /* Written, not synced: the core holds its answer until the sync that
      * covers these entries returned (node_group.c), and the loop goes on
      * meanwhile. */

@@ -245,8 +245,10 @@ int node_witness_verify_append(struct node_witness *wit, size_t from, const stru
     static uint8_t carried_pk[LEDGER_PUBKEY_BYTES];
     for (uint32_t i = 0; i < m->n_entries; i++) {
         struct ledger_entry e;
-        if (ledger_entry_decode(carried[i].bytes, carried[i].len, &e, NULL) != LEDGER_OK ||
-            e.type != LEDGER_ENTRY_MEMBERSHIP ||
+        uint32_t type;
+        if (ledger_entry_peek_type(carried[i].bytes, carried[i].len, &type) != LEDGER_OK ||
+            type != LEDGER_ENTRY_MEMBERSHIP ||
+            ledger_entry_decode(carried[i].bytes, carried[i].len, &e, NULL) != LEDGER_OK ||
             ledger_membership_decode(e.payload, e.payload_len, &change) != LEDGER_OK ||
             strcmp(change.node, leader) != 0)
             continue;

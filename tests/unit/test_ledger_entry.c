@@ -63,6 +63,23 @@ static void test_encoding_is_the_documented_array(void **state)
     assert_int_equal(ledger_entry_encoded_len(&e), n);
 }
 
+static void test_peek_type_reads_the_type_of_an_entry_and_refuses_what_is_not_one(void **state)
+{
+    (void)state;
+    struct ledger_entry e = sample();
+    e.type = LEDGER_ENTRY_ROLLBACK;
+    uint8_t buf[256];
+    size_t n;
+    uint32_t type = 0;
+    assert_int_equal(ledger_entry_encode(&e, buf, sizeof(buf), &n), LEDGER_OK);
+    assert_int_equal(ledger_entry_peek_type(buf, n, &type), LEDGER_OK);
+    assert_int_equal(type, LEDGER_ENTRY_ROLLBACK);
+    assert_int_equal(ledger_entry_peek_type(buf, 0, &type), LEDGER_EMALFORMED);
+    assert_int_equal(ledger_entry_peek_type(buf, 4, &type), LEDGER_EMALFORMED); /* cut in term */
+    buf[0] = 0x96;                                                              /* six fields */
+    assert_int_equal(ledger_entry_peek_type(buf, n, &type), LEDGER_EMALFORMED);
+}
+
 static void test_hash_is_blake2b_of_tag_prev_and_bytes(void **state)
 {
     (void)state;
@@ -236,6 +253,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip_keeps_every_field),
         cmocka_unit_test(test_encoding_is_the_documented_array),
+        cmocka_unit_test(test_peek_type_reads_the_type_of_an_entry_and_refuses_what_is_not_one),
         cmocka_unit_test(test_hash_is_blake2b_of_tag_prev_and_bytes),
         cmocka_unit_test(test_hash_depends_on_prev_hash_and_every_byte),
         cmocka_unit_test(test_non_canonical_integers_decode_and_hash_as_stored),

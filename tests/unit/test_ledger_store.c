@@ -280,17 +280,24 @@ static void test_follower_appending_leader_bytes_gets_the_same_head(void **state
     fx_free(g);
 }
 
+/* f holds the small ledger, g an empty one; entries 1, 2 and 5 of f as bytes. */
+static void leader_and_follower(struct fx *f, struct fx *g, uint8_t **e1, size_t *n1, uint8_t **e2,
+                                size_t *n2, uint8_t **e5, size_t *n5)
+{
+    fx_build_small(f, NULL);
+    fx_open(g, NULL);
+    assert_int_equal(ledger_read_entry(f->l, 1, e1, n1), LEDGER_OK);
+    assert_int_equal(ledger_read_entry(f->l, 2, e2, n2), LEDGER_OK);
+    assert_int_equal(ledger_read_entry(f->l, 5, e5, n5), LEDGER_OK);
+}
+
 static void test_entry_bytes_that_do_not_extend_the_chain_are_refused(void **state)
 {
     (void)state;
     struct fx *f = fx_new(), *g = fx_new();
-    fx_build_small(f, NULL);
-    fx_open(g, NULL);
     uint8_t *e1, *e2, *e5;
     size_t n1, n2, n5;
-    assert_int_equal(ledger_read_entry(f->l, 1, &e1, &n1), LEDGER_OK);
-    assert_int_equal(ledger_read_entry(f->l, 2, &e2, &n2), LEDGER_OK);
-    assert_int_equal(ledger_read_entry(f->l, 5, &e5, &n5), LEDGER_OK);
+    leader_and_follower(f, g, &e1, &n1, &e2, &n2, &e5, &n5);
     ledger_batch_begin(g->b, g->l);
     assert_int_equal(ledger_batch_add_entry_bytes(g->b, e2, n2, NULL), LEDGER_ECHAIN); /* gap */
     assert_int_equal(ledger_batch_add_entry_bytes(g->b, e1, n1, NULL), LEDGER_OK);
@@ -300,6 +307,46 @@ static void test_entry_bytes_that_do_not_extend_the_chain_are_refused(void **sta
     assert_int_equal(ledger_batch_add_entry_bytes(g->b, e2, n2, NULL), LEDGER_ECHAIN);
     assert_int_equal(ledger_batch_add_entry_bytes(g->b, e2, n2 - 1, NULL), LEDGER_EMALFORMED);
     assert_int_equal(ledger_batch_records(g->b), 1);
+    free(e1), free(e2), free(e5);
+    fx_free(f);
+    fx_free(g);
+}
+
+static struct ledger_known_entry known_of(const uint8_t *b, size_t n)
+{
+    struct ledger_known_entry k;
+    assert_int_equal(ledger_entry_decode(b, n, &k.e, NULL), LEDGER_OK);
+    ledger_entry_hash(k.e.prev_hash, b, n, k.hash);
+    return k;
+}
+
+static void test_entry_bytes_decoded_by_the_caller_get_the_same_chain_checks(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new(), *g = fx_new();
+    uint8_t *e1, *e2, *e5;
+    size_t n1, n2, n5;
+    leader_and_follower(f, g, &e1, &n1, &e2, &n2, &e5, &n5);
+    struct ledger_known_entry k1 = known_of(e1, n1), k2 = known_of(e2, n2), k5 = known_of(e5, n5);
+    ledger_batch_begin(g->b, g->l);
+    assert_int_equal(ledger_batch_add_entry_known(g->b, e2, n2, &k2, NULL), LEDGER_ECHAIN);
+    uint8_t h[32];
+    assert_int_equal(ledger_batch_add_entry_known(g->b, e1, n1, &k1, h), LEDGER_OK);
+    assert_memory_equal(h, k1.hash, 32);
+    assert_int_equal(ledger_batch_add_entry_known(g->b, e1, n1, &k1, NULL), LEDGER_ECHAIN);
+    assert_int_equal(ledger_batch_add_entry_known(g->b, e5, n5, &k5, NULL), LEDGER_ECHAIN);
+    struct ledger_known_entry bad = k2;
+    bad.e.prev_hash[0] ^= 1; /* prev_hash no longer the head */
+    assert_int_equal(ledger_batch_add_entry_known(g->b, e2, n2, &bad, NULL), LEDGER_ECHAIN);
+    bad = k2;
+    bad.e.term = 0; /* below entry 1's term */
+    assert_int_equal(ledger_batch_add_entry_known(g->b, e2, n2, &bad, NULL), LEDGER_ECHAIN);
+    assert_int_equal(ledger_batch_add_entry_known(g->b, e2, n2, &k2, NULL), LEDGER_OK);
+    assert_int_equal(ledger_batch_records(g->b), 2);
+    assert_int_equal(ledger_append_batch(g->l, g->b), LEDGER_OK);
+    uint8_t at2[32];
+    assert_int_equal(ledger_hash_at(g->l, 2, at2), LEDGER_OK);
+    assert_memory_equal(at2, k2.hash, 32);
     free(e1), free(e2), free(e5);
     fx_free(f);
     fx_free(g);
@@ -462,6 +509,7 @@ int main(void)
         cmocka_unit_test(test_batch_built_on_an_old_head_is_stale),
         cmocka_unit_test(test_follower_appending_leader_bytes_gets_the_same_head),
         cmocka_unit_test(test_entry_bytes_that_do_not_extend_the_chain_are_refused),
+        cmocka_unit_test(test_entry_bytes_decoded_by_the_caller_get_the_same_chain_checks),
         cmocka_unit_test(test_terms_never_decrease),
         cmocka_unit_test(test_segments_roll_at_the_configured_size),
         cmocka_unit_test(test_read_range_honours_count_bytes_and_stop),
