@@ -17,28 +17,11 @@
 #include <string.h>
 
 #include "harness.h"
+#include "harness_release.h"
 #include "ctl_support.h"
 
 #define NODES 3
 #define MAX_ACKS 4096
-
-static int setup(void **state)
-{
-    struct h_cluster *c = h_cluster_create(NODES);
-    /* A transfer gives up after an election timeout: a longer one than the
-     * default keeps a loaded machine (sanitizers, parallel tests) from
-     * failing a transfer that is merely slow. */
-    if (c)
-        c->election_timeout_ms = 600;
-    *state = c;
-    return c ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    h_cluster_destroy(*state);
-    return 0;
-}
 
 static int start(struct h_cluster *c, unsigned long long *term)
 {
@@ -289,14 +272,16 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
-            test_sigterm_on_the_leader_hands_over_and_no_acknowledged_note_is_lost, setup,
-            teardown),
+            test_sigterm_on_the_leader_hands_over_and_no_acknowledged_note_is_lost,
+            h_setup_three_nodes_for_transfer, h_teardown_cluster),
         cmocka_unit_test_setup_teardown(
-            test_post_leader_transfer_moves_leadership_to_the_member_named, setup, teardown),
+            test_post_leader_transfer_moves_leadership_to_the_member_named,
+            h_setup_three_nodes_for_transfer, h_teardown_cluster),
         cmocka_unit_test_setup_teardown(test_post_leader_transfer_is_refused_when_it_cannot_run,
-                                        setup, teardown),
+                                        h_setup_three_nodes_for_transfer, h_teardown_cluster),
         cmocka_unit_test_setup_teardown(
-            test_chimeractl_leader_transfer_moves_leadership_and_says_to_whom, setup, teardown),
+            test_chimeractl_leader_transfer_moves_leadership_and_says_to_whom,
+            h_setup_three_nodes_for_transfer, h_teardown_cluster),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,17 +29,6 @@
 #define WRITERS 8
 #define MAX_WRITES 4096
 
-static int setup(void **state)
-{
-    struct h_cluster *c = h_cluster_create(NODES);
-    /* A transfer gives up after an election timeout: a longer one keeps a
-     * loaded machine from failing a transfer that is merely slow. */
-    if (c)
-        c->election_timeout_ms = 600;
-    *state = c;
-    return c ? 0 : -1;
-}
-
 enum outcome { OUT_CREATED, OUT_DOUBT, OUT_NO_ANSWER, OUT_OTHER };
 
 struct write {
@@ -252,7 +241,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
             test_writes_racing_a_sigterm_of_the_leader_are_never_left_in_doubt_when_committed,
-            setup, h_teardown_cluster),
+            h_setup_three_nodes_for_transfer, h_teardown_cluster),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -44,6 +44,14 @@ int h_setup_five_nodes(void **state)
     return setup_nodes(state, 5);
 }
 
+int h_setup_three_nodes_for_transfer(void **state)
+{
+    int rc = setup_nodes(state, 3);
+    if (rc == 0)
+        ((struct h_cluster *)*state)->election_timeout_ms = 600;
+    return rc;
+}
+
 int h_teardown_cluster(void **state)
 {
     h_cluster_destroy(*state);

@@ -20,6 +20,10 @@ void h_path_add_bin_dir(void);
 int h_setup_one_node(void **state);
 int h_setup_three_nodes(void **state);
 int h_setup_five_nodes(void **state);
+/* Three nodes with a 600 ms election timeout: a leadership transfer gives
+ * up after one, and a longer one than the default keeps a loaded machine
+ * (sanitizers, parallel tests) from failing a transfer merely slow. */
+int h_setup_three_nodes_for_transfer(void **state);
 int h_teardown_cluster(void **state);
 
 /* The path of deploy/examples/NAME in the source tree. */
