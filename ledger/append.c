@@ -184,7 +184,7 @@ enum ledger_error ledger_batch_add_entry(struct ledger_batch *b, uint64_t term, 
         return LEDGER_ETOOBIG;
     uint8_t *at = room(b, len);
     if (at == NULL)
-        return len > LEDGER_MAX_ENTRY ? LEDGER_ETOOBIG : LEDGER_ENOMEM;
+        return LEDGER_ENOMEM;
     /* Written from e, so e is what the bytes decode to: the chain checks
      * run on it without decoding (and prescanning the payload) again. */
     struct ledger_known_entry k = {.e = e};

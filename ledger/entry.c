@@ -55,8 +55,7 @@ enum ledger_error ledger_entry_encode(const struct ledger_entry *e, uint8_t *out
     write_entry(&w, e); /* measure first: never write a partial entry */
     if (w.len > LEDGER_MAX_ENTRY || w.len > cap)
         return LEDGER_ETOOBIG;
-    w = (struct ledger_mpw){out, cap, 0};
-    write_entry(&w, e);
+    ledger_entry_write(e, out, w.len);
     *len = w.len;
     return LEDGER_OK;
 }

@@ -44,7 +44,7 @@ void notary_checkpointed(struct notary *nt, uint64_t now_ms)
 
 void notary_elected(struct notary *nt, uint64_t now_ms)
 {
-    nt->checkpoint_due = now_ms + nt->heartbeat_ms;
+    notary_checkpointed(nt, now_ms); /* as if it had just checkpointed */
 }
 
 void notary_checkpoint_refused(struct notary *nt, uint64_t now_ms)

@@ -455,8 +455,8 @@ static bool may_overlap(struct node_deploy *dp, const char *desired)
 {
     struct deploy_run *r = &dp->run;
     if (!desired[0] || !r->have_manifest || strcmp(desired, r->plan.running) == 0 ||
-        !pl_automatic_revert_to(&dp->pl, desired))
-        return false;
+        !pl_automatic_revert_to(&dp->pl, desired) || !run_plan_ports_auto(&r->m))
+        return false; /* before parsing desired's manifest, which each tick would */
     for (size_t i = 0; i < MANIFEST_MAX_SERVICES; i++)
         if (r->old[i].proc)
             return false;

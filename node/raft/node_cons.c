@@ -309,12 +309,16 @@ void node_cons_watch_links(struct node_raft *r)
 /* Raft's timer: the core's election timeouts and Raft's heartbeats
  * (CONS_MSG_HEARTBEAT, inside ENV_CONSENSUS). Not the liveness hello, which
  * node.c's tick sends (ENV_HELLO). */
-static void on_cons_timer(uv_timer_t *t)
+static void cons_run(struct node_raft *r)
 {
-    struct node_raft *r = t->data;
     struct cons_out out;
     cons_tick(&r->cons, uv_now(r->base->loop), &out);
     node_cons_apply(r, &out);
+}
+
+static void on_cons_timer(uv_timer_t *t)
+{
+    cons_run(t->data);
 }
 
 static void cons_timer_arm(struct node_raft *r)
@@ -331,7 +335,7 @@ static void cons_timer_arm(struct node_raft *r)
 void node_cons_tick(struct node_raft *r)
 {
     if (!r->base->stopping)
-        on_cons_timer(&r->cons_timer);
+        cons_run(r);
 }
 
 void node_cons_recv(struct node_raft *r, size_t from, const msgpack_object *body)

@@ -194,19 +194,18 @@ int node_repl_check(struct node_raft *r, size_t from, const struct cons_msg *m,
     const uint8_t *prev = m->prev_hash;
     known.n = 0;
     for (uint32_t i = 0; i < m->n_entries; i++) {
-        struct ledger_entry *ep = &known.k[i].e;
-        if (ledger_entry_decode(carried[i].bytes, carried[i].len, ep, NULL) != LEDGER_OK)
+        struct ledger_entry *e = &known.k[i].e;
+        if (ledger_entry_decode(carried[i].bytes, carried[i].len, e, NULL) != LEDGER_OK)
             return -1;
-        const struct ledger_entry e = *ep;
         /* Contiguous after prev_index and chained to each other (the first
          * to the prev hash the core checks against this node's log). */
-        if (e.index != m->prev_index + 1 + i || memcmp(e.prev_hash, prev, CONS_HASH_BYTES) != 0)
+        if (e->index != m->prev_index + 1 + i || memcmp(e->prev_hash, prev, CONS_HASH_BYTES) != 0)
             return -1;
-        if (i > 0 && e.term < meta[i - 1].term)
+        if (i > 0 && e->term < meta[i - 1].term)
             return -1;
-        meta[i].index = e.index;
-        meta[i].term = e.term;
-        ledger_entry_hash(e.prev_hash, carried[i].bytes, carried[i].len, meta[i].hash);
+        meta[i].index = e->index;
+        meta[i].term = e->term;
+        ledger_entry_hash(e->prev_hash, carried[i].bytes, carried[i].len, meta[i].hash);
         prev = meta[i].hash;
         memcpy(known.k[i].hash, meta[i].hash, CONS_HASH_BYTES);
         known.bytes[i] = carried[i].bytes;

@@ -15,7 +15,7 @@ static bool settle(struct run_plan *p, bool any_running)
     return true;
 }
 
-static bool all_ports_auto(const struct manifest *m)
+bool run_plan_ports_auto(const struct manifest *m)
 {
     if (!m)
         return false;
@@ -28,7 +28,7 @@ static bool all_ports_auto(const struct manifest *m)
 bool run_plan_may_overlap(bool automatic_revert, const struct manifest *from,
                           const struct manifest *to)
 {
-    return automatic_revert && all_ports_auto(from) && all_ports_auto(to);
+    return automatic_revert && run_plan_ports_auto(from) && run_plan_ports_auto(to);
 }
 
 unsigned run_plan_tick(struct run_plan *p, enum pl_health health, bool any_running,

@@ -59,6 +59,10 @@ enum run_plan_action {
 bool run_plan_may_overlap(bool automatic_revert, const struct manifest *from,
                           const struct manifest *to);
 
+/* Every service of m has "port": "auto" (false for NULL): one side of
+ * run_plan_may_overlap, for a caller that can stop before parsing the other. */
+bool run_plan_ports_auto(const struct manifest *m);
+
 /* One step: the node's health now, whether any service process is still
  * running, and what the ledger says it must run (desired, "" for nothing,
  * and the decision's generation). overlap: the shell may start desired

@@ -359,7 +359,7 @@ static bool pidfd_supported(void)
     static int known; /* 0 not asked, 1 yes, -1 no */
     if (!known) {
         int fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
-        known = fd < 0 && errno == ENOSYS ? -1 : 1;
+        known = fd < 0 && (errno == ENOSYS || errno == EPERM) ? -1 : 1;
         if (fd >= 0)
             close(fd);
     }
@@ -409,6 +409,16 @@ int drv_start(uv_loop_t *loop, const struct drv_spec *spec, drv_exit_fn on_exit,
         int rc = uv_translate_sys_error(errno);
         snprintf(err, errlen, "cannot start %s: cannot open log %s: %s", cmd, log, uv_strerror(rc));
         return rc;
+    }
+    if (fd < 3) { /* chimerad started with 0-2 closed: the child's dup2 onto 0 would lose it */
+        int high = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        close(fd);
+        if (high < 0) {
+            int rc = uv_translate_sys_error(errno);
+            snprintf(err, errlen, "cannot start %s: %s", cmd, uv_strerror(rc));
+            return rc;
+        }
+        fd = high;
     }
     char stamp[32];
     off_t header_at = write_header(fd, stamp);

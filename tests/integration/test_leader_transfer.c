@@ -17,19 +17,12 @@
 #include <string.h>
 
 #include "harness.h"
+#include "harness_fixture.h"
 #include "harness_release.h"
 #include "ctl_support.h"
 
 #define NODES 3
 #define MAX_ACKS 4096
-
-static int start(struct h_cluster *c, unsigned long long *term)
-{
-    int leader = h_start_agreed(c, "test_leader_transfer", term);
-    if (leader < 0)
-        fail_msg("the federation did not agree on a leader (logs in %s)", c->dir);
-    return leader;
-}
 
 /* ---- a writer posting notes while leadership moves ---------------------- */
 
@@ -132,7 +125,7 @@ static void test_sigterm_on_the_leader_hands_over_and_no_acknowledged_note_is_lo
 {
     struct h_cluster *c = *state;
     unsigned long long term;
-    int old = start(c, &term);
+    int old = h_start_leader(c, "test_leader_transfer", 0, &term);
     static struct writer w;
     memset(&w, 0, sizeof w);
     w.c = c;
@@ -191,7 +184,7 @@ static void test_post_leader_transfer_moves_leadership_to_the_member_named(void 
 {
     struct h_cluster *c = *state;
     unsigned long long term;
-    int leader = start(c, &term), to = a_follower(leader);
+    int leader = h_start_leader(c, "test_leader_transfer", 0, &term), to = a_follower(leader);
     char body[64];
     snprintf(body, sizeof body, "{\"to\":\"%s\"}", c->nodes[to].id);
     long st;
@@ -215,7 +208,7 @@ static void test_post_leader_transfer_moves_leadership_to_the_member_named(void 
 static void test_post_leader_transfer_is_refused_when_it_cannot_run(void **state)
 {
     struct h_cluster *c = *state;
-    int leader = start(c, NULL), follower = a_follower(leader);
+    int leader = h_start_leader(c, "test_leader_transfer", 0, NULL), follower = a_follower(leader);
     long st;
     char body[64];
     /* A follower sends the client to the leader. */
@@ -241,7 +234,7 @@ static void test_chimeractl_leader_transfer_moves_leadership_and_says_to_whom(vo
 {
     struct h_cluster *c = *state;
     unsigned long long term;
-    int leader = start(c, &term), follower = a_follower(leader);
+    int leader = h_start_leader(c, "test_leader_transfer", 0, &term), follower = a_follower(leader);
     /* Asked of a follower: the 307 is followed; no --to: the most up to
      * date follower. */
     struct run r = CTL(c, follower, "--token-file", c->token_file, "leader", "transfer", "--json");

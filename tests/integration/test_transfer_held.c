@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "harness_fixture.h"
 #include "harness_release.h"
 
 #define NODES 3
@@ -81,18 +82,10 @@ static void start_stuck_transfer(struct h_cluster *c, struct transfer *t, int le
     wait_event(c, leader, "consensus.transfer.start");
 }
 
-static int start(struct h_cluster *c)
-{
-    int leader = h_start_agreed(c, "test_transfer_held", NULL);
-    if (leader < 0)
-        fail_msg("the federation did not agree on a leader (logs in %s)", c->dir);
-    return leader;
-}
-
 static void test_a_write_during_a_transfer_that_fails_is_committed_by_the_leader(void **state)
 {
     struct h_cluster *c = *state;
-    int leader = start(c), to = (leader + 1) % NODES;
+    int leader = h_start_leader(c, "test_transfer_held", 0, NULL), to = (leader + 1) % NODES;
     struct transfer t;
     start_stuck_transfer(c, &t, leader, to);
     long st;
@@ -128,7 +121,7 @@ static void *post_note(void *arg)
 static void test_a_write_during_a_transfer_that_succeeds_is_sent_to_the_new_leader(void **state)
 {
     struct h_cluster *c = *state;
-    int leader = start(c), to = (leader + 1) % NODES;
+    int leader = h_start_leader(c, "test_transfer_held", 0, NULL), to = (leader + 1) % NODES;
     struct transfer t;
     start_stuck_transfer(c, &t, leader, to);
     struct note n = {.c = c, .node = leader};
@@ -164,7 +157,7 @@ static void test_a_write_during_a_transfer_that_succeeds_is_sent_to_the_new_lead
  * *n. */
 static int hold_a_write_at_the_standing_target(struct h_cluster *c, struct note *n)
 {
-    int leader = start(c), to = (leader + 1) % c->n;
+    int leader = h_start_leader(c, "test_transfer_held", 0, NULL), to = (leader + 1) % c->n;
     /* Everything the leader wrote as it won is committed first: with three
      * members paused, what is not yet committed never is, and the transfer
      * waits for it (it failed so under load, before `to` stood). */

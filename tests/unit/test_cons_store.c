@@ -157,6 +157,9 @@ static void test_a_file_of_another_size_is_replaced_whole(void **state)
     assert_int_equal(cons_store_save(dir, &s, err, sizeof(err)), 0);
     assert_int_equal(cons_store_load(dir, &back, err, sizeof(err)), 0);
     assert_int_equal(back.term, 3);
+    struct stat st; /* not patched at its start: the tail of x's is gone */
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, CONS_STORE_FILE_BYTES);
 }
 
 static void state_path(char *path, size_t len)
