@@ -144,6 +144,10 @@ static void raft_metrics(FILE *f, struct node_api *api)
                      "Syncs of the ledger's files (fdatasync of a batch of entries, fsync of "
                      "the folder when a segment starts).");
     histogram_write(f, "chimera_ledger_fsync_duration_seconds", "", &m->fsync);
+    metric_u64(f, "chimera_ledger_loop_syncs_total", "counter",
+               "Syncs of the ledger the node's loop waited for (start-up, a new segment's folder, "
+               "a truncation); the others run on the thread pool.",
+               r->loop_syncs);
     histogram_header(f, "chimera_ledger_commit_duration_seconds",
                      "Leader: from the start of an append (one batch of entries) to its commit.");
     histogram_write(f, "chimera_ledger_commit_duration_seconds", "", &m->commit);

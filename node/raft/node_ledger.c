@@ -18,6 +18,7 @@
 static int timed_sync(int fd, enum ledger_sync_what what, void *arg)
 {
     struct node_raft *r = arg;
+    r->loop_syncs++; /* the ledger syncs here only on the caller's thread: the loop */
     uint64_t t0 = uv_hrtime();
     int rv = what == LEDGER_SYNC_DATA ? fdatasync(fd) : fsync(fd);
     int e = errno;

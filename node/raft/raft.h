@@ -114,6 +114,9 @@ struct node_raft {
     struct node_repl_defer defer;
     struct node_group group;
     struct raft_metrics metrics; /* for /metrics (raft_metrics.h) */
+    /* Syncs of the ledger the loop waited for (for /metrics): start-up,
+     * a new segment's folder, a truncation, a fallback. */
+    uint64_t loop_syncs;
     struct node_cons_transfer transfer;
     /* The term this node stands in because its leader handed over to it
      * (TIMEOUT_NOW): node_cons_standing_by_transfer. */

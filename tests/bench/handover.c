@@ -398,6 +398,24 @@ int main(int argc, char **argv)
     atomic_store(&w.stop, true);
     pthread_join(th, NULL);
     double load1 = h_load_average();
+    /* Load-insensitive: how often a loop waited for the disk to store the
+     * ledger (each node since its last start, startup's syncs included),
+     * against the checkpoints it stored (each with cosignatures). */
+    double loop_syncs = 0, checkpoints = 0, lag_max = 0;
+    for (int i = 0; i < c->n; i++) {
+        double v;
+        if (!h_node_up(c, i))
+            continue;
+        if (h_metric(c, i, "chimera_ledger_loop_syncs_total", &v))
+            loop_syncs += v;
+        if (h_metric(c, i, "chimera_ledger_checkpoints_total", &v))
+            checkpoints += v;
+        if (h_metric(c, i, "chimera_loop_lag_max_seconds", &v) && v > lag_max)
+            lag_max = v;
+    }
+    printf("\nledger syncs the nodes' loops waited for: %.0f, while they stored %.0f checkpoints; "
+           "longest loop stall %.1f ms (every node since its last start)\n",
+           loop_syncs, checkpoints, lag_max * 1e3);
     struct h_latency l[KINDS];
     for (int s = 0; s < KINDS; s++)
         h_samples_summarise(&gaps[s], &l[s]);
@@ -411,8 +429,8 @@ int main(int argc, char **argv)
                failed[s] ? "  (and transfers that failed: see the rounds)" : "");
     printf("RESULT bench=handover nodes=%d load=%.2f sigterm_p50_ms=%.1f sigterm_p99_ms=%.1f "
            "sigterm_max_ms=%.1f transfer_p50_ms=%.1f transfer_p99_ms=%.1f transfer_max_ms=%.1f "
-           "sigkill_p50_ms=%.1f sigkill_p99_ms=%.1f\n",
+           "sigkill_p50_ms=%.1f sigkill_p99_ms=%.1f loop_syncs=%.0f checkpoints=%.0f\n",
            NODES, load1, l[0].p50_ms, l[0].p99_ms, l[0].max_ms, l[1].p50_ms, l[1].p99_ms,
-           l[1].max_ms, l[2].p50_ms, l[2].p99_ms);
+           l[1].max_ms, l[2].p50_ms, l[2].p99_ms, loop_syncs, checkpoints);
     return h_bench_finish(c, rc);
 }
