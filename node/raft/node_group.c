@@ -36,7 +36,10 @@
  * Other records (checkpoints, cosignatures, evidence: node_ledger_write)
  * may be written while a group is open; the group is then rebuilt on the
  * new head before it is written (ledger_batch_rebuild; its entries do not
- * depend on those records). */
+ * depend on those records). They are written without a sync as well and
+ * counted (ledger_records): the same pool sync covers them, and the
+ * messages that announce them are held until it returned
+ * (node_ledger_send_durable, ledger/group.h). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -107,11 +110,27 @@ int node_group_start(struct node_raft *r)
     return 0;
 }
 
+/* Sends what the records durable now let go, in the order it was held. */
+static void release_held(struct node_raft *r)
+{
+    struct node_group *gr = &r->group;
+    struct ledger_held_msg m;
+    while (ledger_held_pop(&gr->held, gr->sync.rec.durable, &m)) {
+        node_send(r->base, m.to, m.type, m.body, m.len);
+        free(m.body);
+    }
+}
+
 void node_group_stop(struct node_raft *r)
 {
     struct node_group *gr = &r->group;
     if (gr->batch && r->ledger)
         drop(r);
+    /* Not durable (as far as this process knows): never sent, as after a
+     * crash. */
+    struct ledger_held_msg m;
+    while (ledger_held_pop(&gr->held, UINT64_MAX, &m))
+        free(m.body);
     /* What is written and not synced stays, as after a crash: acknowledged
      * by no one. */
     gr->sync.stopped = true;
@@ -184,8 +203,60 @@ static void synced(uv_work_t *w, int status)
     uint64_t upto = gr->sync.target < gr->sync.cut ? gr->sync.target : gr->sync.cut;
     if (upto > gr->sync.durable)
         gr->sync.durable = upto;
+    /* A truncation rewrites the records after its cut durably: no cut
+     * applies to them. */
+    ledger_records_synced(&gr->sync.rec);
     node_sync_kick(r); /* what was written meanwhile */
+    release_held(r);
     tell_durable(r);
+}
+
+/* The ledger synced on the loop, in the rare case the pool cannot take it
+ * (no descriptor to spare, too many messages held): every record written
+ * is durable on return, and the held messages leave. The entries are too,
+ * but the core hears that only when entries is set: the caller may be in
+ * the middle of a message of its own (the next pool sync tells it). */
+static void sync_here(struct node_raft *r, bool entries)
+{
+    struct node_group *gr = &r->group;
+    enum ledger_error rv = ledger_sync_now(r->ledger);
+    if (rv != LEDGER_OK) {
+        char desc[256];
+        node_fatal(r->base, "ledger: %s", ledger_describe(r->ledger, rv, desc, sizeof(desc)));
+    }
+    ledger_records_all_durable(&gr->sync.rec);
+    release_held(r);
+    if (!entries)
+        return;
+    uint64_t last = ledger_last_index(r->ledger);
+    if (last > gr->sync.durable)
+        gr->sync.durable = last;
+    tell_durable(r);
+}
+
+void node_ledger_send_durable(struct node_raft *r, size_t to, uint32_t type, struct node_pack *p)
+{
+    struct node_group *gr = &r->group;
+    if (ledger_held_may_send(&gr->held, &gr->sync.rec)) {
+        node_pack_send(r->base, to, type, p);
+        return;
+    }
+    if (gr->sync.stopped || r->base->stopping || !r->ledger) {
+        node_pack_free(p);
+        return;
+    }
+    struct ledger_held_msg m = {
+        .seq = gr->sync.rec.written, .to = to, .type = type, .body = p->sb.data, .len = p->sb.size};
+    if (!ledger_held_push(&gr->held, &m)) {
+        /* A disk slower than the messages come: wait for it here, once,
+         * rather than lose what the records announce. */
+        sync_here(r, false);
+        node_pack_send(r->base, to, type, p);
+        return;
+    }
+    /* The queue owns the body now. */
+    p->sb.data = NULL;
+    p->sb.size = p->sb.alloc = 0;
 }
 
 void node_sync_kick(struct node_raft *r)
@@ -194,24 +265,19 @@ void node_sync_kick(struct node_raft *r)
     if (gr->sync.busy || gr->sync.stopped || !r->ledger || r->base->stopping)
         return;
     uint64_t last = ledger_last_index(r->ledger);
-    if (last <= gr->sync.durable)
+    if (last <= gr->sync.durable && !ledger_records_unsynced(&gr->sync.rec))
         return;
     int left;
     int fd = ledger_sync_fd(r->ledger, &left);
     if (fd < 0) { /* no descriptor to spare: synced here */
-        enum ledger_error rv = ledger_sync_now(r->ledger);
-        if (rv != LEDGER_OK) {
-            char desc[256];
-            node_fatal(r->base, "ledger: %s", ledger_describe(r->ledger, rv, desc, sizeof(desc)));
-        }
-        gr->sync.durable = last;
-        tell_durable(r);
+        sync_here(r, true);
         return;
     }
     gr->sync.fd = fd;
     gr->sync.left = left;
     gr->sync.target = last;
     gr->sync.cut = UINT64_MAX;
+    ledger_records_sync_started(&gr->sync.rec);
     gr->sync.busy = true;
     gr->sync.work.data = r;
     /* Fails only for a NULL callback. */

@@ -121,13 +121,20 @@ bool node_ledger_writable(const struct node_raft *r, char *why, size_t len)
     return false;
 }
 
-/* Appends what the batch holds; a failed sync ends the process. */
+/* Appends what the batch holds without a sync: a checkpoint, cosignature
+ * or evidence record is made durable by the sync that entries share, on
+ * the thread pool (node_group.c), and what announces it waits for that
+ * (node_ledger_send_durable). Before, each one's fdatasync ran here, on
+ * the loop: about once per heartbeat on a leader under writes, plus once
+ * per witness's cosignature, while APPENDs, answers and requests queued. */
 bool node_ledger_write(struct node_raft *r, const char *what)
 {
     if (ledger_batch_records(r->batch) == 0)
         return true;
-    enum ledger_error rv = ledger_append_batch(r->ledger, r->batch);
+    enum ledger_error rv = ledger_append_batch_unsynced(r->ledger, r->batch);
     if (rv == LEDGER_OK) {
+        ledger_records_written(&r->group.sync.rec);
+        node_sync_kick(r);
         r->shell.storage_ok(r);
         return true;
     }

@@ -68,15 +68,18 @@ struct node_group {
     bool armed;               /* the handles run (a group is open) */
     struct {
         uv_work_t work;
-        bool busy;        /* the pool holds work: fd, rc, err, t0, t1 are the pool's */
-        bool stopped;     /* the node stopped: the completion only closes fd */
-        uint64_t durable; /* the ledger is durable up to this index */
-        uint64_t target;  /* the sync under way covers entries up to it ... */
-        uint64_t cut;     /* ... except after a truncation made since (UINT64_MAX: none) */
-        int fd, rc, err;  /* rc, err: the pool's fdatasync */
-        int left;         /* the segment a roll left, synced first (-1: none) */
-        uint64_t t0, t1;  /* when it ran (uv_hrtime) */
+        bool busy;                 /* the pool holds work: fd, rc, err, t0, t1 are the pool's */
+        bool stopped;              /* the node stopped: the completion only closes fd */
+        uint64_t durable;          /* the ledger is durable up to this index */
+        uint64_t target;           /* the sync under way covers entries up to it ... */
+        uint64_t cut;              /* ... except after a truncation made since (UINT64_MAX: none) */
+        int fd, rc, err;           /* rc, err: the pool's fdatasync */
+        int left;                  /* the segment a roll left, synced first (-1: none) */
+        uint64_t t0, t1;           /* when it ran (uv_hrtime) */
+        struct ledger_records rec; /* checkpoints, cosignatures, evidence */
     } sync;
+    /* Messages that announce records not durable yet (node_ledger_send_durable). */
+    struct ledger_held held;
 };
 
 /* The end of a leadership transfer (node_cons_transfer): done (member `to`
@@ -235,10 +238,18 @@ void node_ledger_feed(struct node_raft *r, uint64_t *applied, uint64_t commit, l
  * close on the way out. */
 int node_ledger_open(struct node_raft *r);
 void node_ledger_close(struct node_raft *r);
-/* Appends what n->batch holds (nothing to do when empty). A failed sync
- * ends the process; a failed write makes the node step down
- * (node_cons_storage_failed); another failure is an event; false. */
+/* Appends what r->batch holds (nothing to do when empty) without waiting
+ * for the disk: the records join the next sync on the thread pool
+ * (node_group.c), so whatever announces them goes through
+ * node_ledger_send_durable. A failed sync ends the process; a failed write
+ * makes the node step down (node_cons_storage_failed); another failure is
+ * an event; false. */
 bool node_ledger_write(struct node_raft *r, const char *what);
+/* Sends p (node_pack_send, which it frees) to member `to` once every
+ * record written so far is durable: at once if they are, else when the
+ * sync covering them returns, after what was held before it. Dropped if
+ * the node stops first (as if lost). */
+void node_ledger_send_durable(struct node_raft *r, size_t to, uint32_t type, struct node_pack *p);
 /* After a failed append (rv): the storage failure's one line in why
  * ("cannot write the ledger: no space left on device"), reported to the
  * core when it was an undone write (true), or the process ends (a failed

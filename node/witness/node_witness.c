@@ -23,6 +23,12 @@
  *     cosignature; a checkpoint signed by a quorum of members is notarized,
  *     and the leader sends it once more with every signature so that every
  *     node holds the notarized form.
+ *   - Persist before acknowledge (§3.8): a checkpoint or cosignature is
+ *     written without a sync and made durable by the sync the ledger's
+ *     entries share, on the thread pool (node_group.c); every message of
+ *     this file leaves only once the records written before it are durable
+ *     (node_ledger_send_durable), so no member hears of a checkpoint or a
+ *     cosignature that a crash could take back.
  *   - Equivocation: a checkpoint for an index that already has one with
  *     another head hash is never accepted; the two signed statements are
  *     stored as evidence and an event is raised.
@@ -317,7 +323,7 @@ static void send_checkpoint(struct node_witness *wit, size_t to,
     msgpack_pack_array(&p.pk, (uint32_t)cp->nsigs);
     for (size_t i = 0; i < cp->nsigs; i++)
         pack_sig(&p.pk, &cp->sigs[i]);
-    node_pack_send(wit->base, to, ENV_LEDGER, &p);
+    node_ledger_send_durable(wit->raft, to, ENV_LEDGER, &p);
 }
 
 static void broadcast_checkpoint(struct node_witness *wit,
@@ -337,7 +343,7 @@ static void send_cosign(struct node_witness *wit, size_t to, const uint8_t *byte
     msgpack_pack_uint32(&p.pk, MSG_COSIGN);
     pack_bin(&p.pk, bytes, len);
     pack_sig(&p.pk, sig);
-    node_pack_send(wit->base, to, ENV_LEDGER, &p);
+    node_ledger_send_durable(wit->raft, to, ENV_LEDGER, &p);
 }
 
 bool node_witness_notarized(struct node_witness *wit, const struct ledger_signed_checkpoint *cp)

@@ -202,6 +202,38 @@ test_a_batch_written_without_its_sync_is_readable_and_leaves_the_sync_to_the_cal
     fx_free(f);
 }
 
+/* A checkpoint and its cosignatures written without their sync: the
+ * store holds them at once, and a later sync descriptor makes them
+ * durable (what the node's pool sync does for them). */
+static void
+test_a_checkpoint_written_without_its_sync_counts_at_once_and_a_later_sync_keeps_it(void **state)
+{
+    (void)state;
+    struct fx *f = fx_new();
+    int syncs = 0;
+    struct ledger_options opt = {.sync = count_syncs, .sync_arg = &syncs};
+    fx_build_small(f, &opt);
+    int before = syncs;
+    fx_begin(f);
+    fx_checkpoint(f, 2, 0, 1, 2); /* checkpoint(9) by n1, cosigned by n2 and n3 */
+    assert_int_equal(ledger_append_batch_unsynced(f->l, f->b), LEDGER_OK);
+    assert_int_equal(syncs, before); /* the caller waited for no disk */
+    struct ledger_signed_checkpoint cp;
+    assert_int_equal(ledger_last_checkpoint(f->l, &cp), LEDGER_OK);
+    assert_int_equal(cp.cp.index, 9);
+    assert_int_equal(cp.nsigs, 3);
+    int left, fd = ledger_sync_fd(f->l, &left);
+    assert_true(fd >= 0);
+    assert_int_equal(left, -1);
+    assert_int_equal(fdatasync(fd), 0);
+    close(fd);
+    fx_open(f, &opt);
+    assert_int_equal(ledger_last_checkpoint(f->l, &cp), LEDGER_OK);
+    assert_int_equal(cp.cp.index, 9);
+    assert_int_equal(cp.nsigs, 3);
+    fx_free(f);
+}
+
 static int count_data_syncs(int fd, enum ledger_sync_what what, void *arg)
 {
     *(int *)arg += what == LEDGER_SYNC_DATA;
@@ -465,6 +497,8 @@ int main(void)
         cmocka_unit_test(test_the_entries_last_written_are_read_from_memory),
         cmocka_unit_test(test_a_truncation_drops_the_bytes_held_from_the_last_writes),
         cmocka_unit_test(test_unsynced_batches_are_covered_by_one_later_sync_descriptor),
+        cmocka_unit_test(
+            test_a_checkpoint_written_without_its_sync_counts_at_once_and_a_later_sync_keeps_it),
         cmocka_unit_test(test_a_roll_leaves_the_segment_it_leaves_to_the_next_sync),
         cmocka_unit_test(test_a_second_roll_before_a_sync_syncs_the_segment_between_at_once),
         cmocka_unit_test(test_a_sync_here_covers_the_segment_a_roll_left),
