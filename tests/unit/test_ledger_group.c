@@ -169,14 +169,31 @@ static int count_syncs(int fd, enum ledger_sync_what what, void *arg)
     return what == LEDGER_SYNC_DATA ? fdatasync(fd) : fsync(fd);
 }
 
+/* The small ledger, opened with opt, which counts its syncs in *syncs. */
+static struct fx *counted_small(int *syncs, struct ledger_options *opt)
+{
+    struct fx *f = fx_new();
+    *opt = (struct ledger_options){.sync = count_syncs, .sync_arg = syncs};
+    fx_build_small(f, opt);
+    return f;
+}
+
+/* The latest checkpoint is for index, with nsigs signatures. */
+static void expect_last_checkpoint(struct fx *f, uint64_t index, size_t nsigs)
+{
+    struct ledger_signed_checkpoint cp;
+    assert_int_equal(ledger_last_checkpoint(f->l, &cp), LEDGER_OK);
+    assert_int_equal(cp.cp.index, index);
+    assert_int_equal(cp.nsigs, nsigs);
+}
+
 static void
 test_a_batch_written_without_its_sync_is_readable_and_leaves_the_sync_to_the_caller(void **state)
 {
     (void)state;
-    struct fx *f = fx_new();
     int syncs = 0;
-    struct ledger_options opt = {.sync = count_syncs, .sync_arg = &syncs};
-    fx_build_small(f, &opt);
+    struct ledger_options opt;
+    struct fx *f = counted_small(&syncs, &opt);
     int before = syncs, fd = -1;
     fx_begin(f);
     fx_note(f, 2, 10);
@@ -209,28 +226,22 @@ static void
 test_a_checkpoint_written_without_its_sync_counts_at_once_and_a_later_sync_keeps_it(void **state)
 {
     (void)state;
-    struct fx *f = fx_new();
     int syncs = 0;
-    struct ledger_options opt = {.sync = count_syncs, .sync_arg = &syncs};
-    fx_build_small(f, &opt);
+    struct ledger_options opt;
+    struct fx *f = counted_small(&syncs, &opt);
     int before = syncs;
     fx_begin(f);
     fx_checkpoint(f, 2, 0, 1, 2); /* checkpoint(9) by n1, cosigned by n2 and n3 */
     assert_int_equal(ledger_append_batch_unsynced(f->l, f->b), LEDGER_OK);
     assert_int_equal(syncs, before); /* the caller waited for no disk */
-    struct ledger_signed_checkpoint cp;
-    assert_int_equal(ledger_last_checkpoint(f->l, &cp), LEDGER_OK);
-    assert_int_equal(cp.cp.index, 9);
-    assert_int_equal(cp.nsigs, 3);
+    expect_last_checkpoint(f, 9, 3);
     int left, fd = ledger_sync_fd(f->l, &left);
     assert_true(fd >= 0);
     assert_int_equal(left, -1);
     assert_int_equal(fdatasync(fd), 0);
     close(fd);
     fx_open(f, &opt);
-    assert_int_equal(ledger_last_checkpoint(f->l, &cp), LEDGER_OK);
-    assert_int_equal(cp.cp.index, 9);
-    assert_int_equal(cp.nsigs, 3);
+    expect_last_checkpoint(f, 9, 3);
     fx_free(f);
 }
 
@@ -243,10 +254,9 @@ static int count_data_syncs(int fd, enum ledger_sync_what what, void *arg)
 static void test_unsynced_batches_are_covered_by_one_later_sync_descriptor(void **state)
 {
     (void)state;
-    struct fx *f = fx_new();
     int syncs = 0;
-    struct ledger_options opt = {.sync = count_syncs, .sync_arg = &syncs};
-    fx_build_small(f, &opt);
+    struct ledger_options opt;
+    struct fx *f = counted_small(&syncs, &opt);
     int before = syncs;
     for (int k = 10; k <= 12; k++) {
         fx_begin(f);
