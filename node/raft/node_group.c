@@ -26,7 +26,7 @@
  * where requests and the thread pool's parsed bodies arrive) and a prepare
  * handle (before the loop waits for I/O, for what timers appended): an
  * open group never waits for the next wake-up. Both run only while a
- * group is open.
+ * group is open or records wait for their sync, which starts there too.
  *
  * A group of a leadership that ended is never written: the end of the
  * turn drops it (ledger_group_writable), whatever a new leader's APPENDs
@@ -293,7 +293,9 @@ void node_sync_cut(struct node_raft *r, uint64_t after)
         gr->sync.cut = after;
 }
 
-void node_group_flush(struct node_raft *r)
+/* The open group, at the end of the turn: written and handed to the core,
+ * or dropped, or kept while leadership is handed over. */
+static void write_group(struct node_raft *r)
 {
     struct node_group *gr = &r->group;
     if (gr->g.entries == 0) {
@@ -328,7 +330,23 @@ void node_group_flush(struct node_raft *r)
     struct cons_out out;
     cons_written(&r->cons, uv_now(r->base->loop), &end, &out);
     r->shell.apply(r, &out);
+}
+
+void node_group_flush(struct node_raft *r)
+{
+    write_group(r);
+    /* One sync for what this turn wrote: the group, a follower's APPENDs
+     * and the records (node_group_records_written), rather than a sync
+     * for the records that the entries' sync would then wait behind. */
     node_sync_kick(r);
+}
+
+void node_group_records_written(struct node_raft *r)
+{
+    struct node_group *gr = &r->group;
+    ledger_records_written(&gr->sync.rec);
+    if (gr->open)
+        arm(gr, true);
 }
 
 int node_group_add(struct node_raft *r, const uint32_t *types, const uint8_t *const *payloads,

@@ -133,8 +133,7 @@ bool node_ledger_write(struct node_raft *r, const char *what)
         return true;
     enum ledger_error rv = ledger_append_batch_unsynced(r->ledger, r->batch);
     if (rv == LEDGER_OK) {
-        ledger_records_written(&r->group.sync.rec);
-        node_sync_kick(r);
+        node_group_records_written(r);
         r->shell.storage_ok(r);
         return true;
     }

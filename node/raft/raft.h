@@ -221,6 +221,9 @@ int node_group_add(struct node_raft *r, const uint32_t *types, const uint8_t *co
                    const size_t *lens, size_t count, uint64_t *first, uint64_t *last, char *err,
                    size_t errlen);
 void node_group_flush(struct node_raft *r);
+/* A record was written (node_ledger_write): synced at the end of the turn
+ * with whatever else the turn wrote. */
+void node_group_records_written(struct node_raft *r);
 /* The ledger grew (a group, or a follower's APPEND, written without a
  * sync): a sync starts unless one is under way (its completion starts the
  * next). The core hears what is durable (cons_synced) when it returns. */
