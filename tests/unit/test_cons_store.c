@@ -280,9 +280,10 @@ static void test_the_format_of_before_loads_and_is_converted_at_the_next_save(vo
     assert_string_equal(back.voted_for, "node-2");
 }
 
-/* Bytes this process has read through read(2) and pread(2) so far
- * (/proc/self/io's rchar). */
-static unsigned long long bytes_read(void)
+/* The read(2) and pread(2) calls this process has made so far
+ * (/proc/self/io's syscr: a count, where rchar's bytes would change with
+ * the length of the file's own numbers). */
+static unsigned long long reads_made(void)
 {
     FILE *f = fopen("/proc/self/io", "r");
     assert_non_null(f);
@@ -290,7 +291,7 @@ static unsigned long long bytes_read(void)
     unsigned long long n = 0;
     bool found = false;
     while (fgets(line, sizeof(line), f))
-        if (sscanf(line, "rchar: %llu", &n) == 1) {
+        if (sscanf(line, "syscr: %llu", &n) == 1) {
             found = true;
             break;
         }
@@ -311,14 +312,14 @@ static void test_saves_after_the_first_read_nothing_back(void **state)
     char err[512];
     struct cons_stored s = {.term = 2};
     /* Reading /proc/self/io reads too: what one look costs, measured. */
-    unsigned long long look = bytes_read(), before = bytes_read();
+    unsigned long long look = reads_made(), before = reads_made();
     look = before - look;
     for (uint64_t term = 2; term < 50; term++) {
         s.term = term;
         snprintf(s.voted_for, sizeof(s.voted_for), "n%d", (int)(term % 3) + 1);
         assert_int_equal(cons_store_write(&st, &s, err, sizeof(err)), 0);
     }
-    unsigned long long read_meanwhile = bytes_read() - before - look;
+    unsigned long long read_meanwhile = reads_made() - before - look;
     cons_store_detach(&st);
     assert_int_equal(read_meanwhile, 0);
     struct cons_stored back;
