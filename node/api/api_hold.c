@@ -57,15 +57,16 @@ static bool never_held(const struct http_request *req)
     return strcmp(req->path, "/leader/transfer") == 0;
 }
 
+/* to: where a REDIRECT goes (next_leader, asked once per release). */
 static void answer(struct node_api *api, struct http_request *req, const struct api_route *row,
-                   enum api_hold_fate fate)
+                   enum api_hold_fate fate, int32_t to)
 {
     switch (fate) {
     case API_HOLD_RETRY:
         api_serve_held(api, req, row);
         break;
     case API_HOLD_REDIRECT:
-        api_gate_redirect_to(api, req, req->path, next_leader(api));
+        api_gate_redirect_to(api, req, req->path, to);
         break;
     case API_HOLD_KEEP: /* release_due keeps those: never answered here */
         break;
@@ -78,11 +79,10 @@ static void answer(struct node_api *api, struct http_request *req, const struct 
     }
 }
 
-static void released(struct node_api *api, enum api_hold_fate fate, uint64_t now)
+static void released(struct node_api *api, enum api_hold_fate fate, uint64_t now, int32_t next)
 {
     struct api_hold *h = &api->hold;
-    const char *to =
-        fate == API_HOLD_REDIRECT ? node_cons_member_id(api->raft, next_leader(api)) : NULL;
+    const char *to = fate == API_HOLD_REDIRECT ? node_cons_member_id(api->raft, next) : NULL;
     bool successor = to && api->raft->cons.leader == CONS_NONE;
     node_event(api->base, "api.writes_released", to,
                "%zu write%s held during the leadership transfer for %" PRIu64 " ms: %s%s%s",
@@ -105,6 +105,10 @@ static void release_due(struct node_api *api)
         return;
     uint64_t now = uv_now(api->base->loop);
     struct api_hold_view v = view(api);
+    /* Asked once, for the first write released: the same for every one
+     * released now, since nothing below changes who leads (a write taken
+     * here only appends). */
+    int32_t to = CONS_NONE;
     enum api_hold_fate last = API_HOLD_KEEP;
     h->releasing = true;
     size_t k = 0;
@@ -114,15 +118,17 @@ static void release_due(struct node_api *api)
             h->q[k++] = h->q[i];
             continue;
         }
+        if (last == API_HOLD_KEEP)
+            to = next_leader(api);
         last = f;
-        answer(api, h->q[i].req, h->q[i].row, f);
+        answer(api, h->q[i].req, h->q[i].row, f, to);
     }
     h->n = k;
     h->releasing = false;
     if (k == 0) {
         uv_check_stop(&h->check);
         if (last != API_HOLD_KEEP && h->batch)
-            released(api, last, now);
+            released(api, last, now, to);
     }
 }
 
@@ -191,7 +197,7 @@ void api_hold_stop(struct node_api *api)
             http_respond_error(h->q[i].req, 503, "node is shutting down");
     }
     if (h->n && h->batch)
-        released(api, known ? API_HOLD_REDIRECT : API_HOLD_GIVE_UP, uv_now(api->base->loop));
+        released(api, known ? API_HOLD_REDIRECT : API_HOLD_GIVE_UP, uv_now(api->base->loop), to);
     h->n = 0;
     if (h->open) {
         uv_check_stop(&h->check);

@@ -78,6 +78,7 @@
 #define HTTP_ACCEPT_BACKOFF_MIN_MS 5
 #define HTTP_ACCEPT_BACKOFF_MAX_MS 1000
 #define HTTP_MAX_STREAMS 64
+#define HTTP_READ_BYTES (64u * 1024u) /* the most one read of a connection takes */
 /* Above what a resumed stream's backlog (the whole event ring) takes. */
 #define HTTP_STREAM_MAX_QUEUED (1024u * 1024u)
 /* Tests only: CHIMERAD_TEST_HTTP_HEADER_TIMEOUT_MS, CHIMERAD_TEST_HTTP_BODY_TIMEOUT_MS,

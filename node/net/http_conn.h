@@ -9,7 +9,7 @@
 
 #include "node/net/http.h"
 
-#define READ_BUF (64u * 1024u)
+#define READ_BUF HTTP_READ_BYTES
 #define AUTH_MAX 512
 #define FIELD_MAX 32
 #define EXPECT_MAX 32

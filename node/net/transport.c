@@ -331,6 +331,7 @@ int transport_start(struct transport **out, uv_loop_t *loop, const char *listen_
     uv_poll_start(&t->poll, UV_READABLE, on_readable);
     uv_timer_start(&t->idle_scan, on_idle_scan, IDLE_SCAN_MS, IDLE_SCAN_MS);
     transport_set_stale_ms(t, TRANSPORT_STALE_MS);
+    transport_set_reconnect_ms(t, TRANSPORT_RECONNECT_MIN_MS, TRANSPORT_RECONNECT_MAX_MS);
     *out = t;
     return 0;
 

@@ -37,6 +37,9 @@
 #define TRANSPORT_NOTICE_INTERVAL_MS 10000
 #define TRANSPORT_STALE_MS 1200    /* transport_set_stale_ms's default */
 #define TRANSPORT_STALE_MIN_MS 500 /* below, a busy machine's stalls would look like deaths */
+/* transport_set_reconnect_ms's defaults */
+#define TRANSPORT_RECONNECT_MIN_MS 50
+#define TRANSPORT_RECONNECT_MAX_MS 1000
 
 struct transport;
 
@@ -77,6 +80,12 @@ void transport_heard(struct transport *t, int peer);
  * "transport.pipe_stale" notice. Peers hello each other every heartbeat: a
  * few election timeouts suit (at least TRANSPORT_STALE_MIN_MS). */
 void transport_set_stale_ms(struct transport *t, uint64_t ms);
+
+/* The backoff of the dialers opened from now on (transport_add_peer, and
+ * each replacement of a lost connection's): NNG redials a peer it cannot
+ * reach after min_ms, doubling up to max_ms. A peer heard again is
+ * redialed at once whatever it says (transport_heard). */
+void transport_set_reconnect_ms(struct transport *t, uint32_t min_ms, uint32_t max_ms);
 
 /* From now on the caller runs transport_tick on a tick of its own, at
  * least every few hundred milliseconds (the node's heartbeat tick), and

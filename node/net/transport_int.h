@@ -17,14 +17,6 @@
 
 #define MAX_PIPES (TRANSPORT_MAX_PIPES_PER_PEER * TRANSPORT_MAX_PEERS + TRANSPORT_SPARE_PIPES)
 #define IDLE_SCAN_MS 1000
-/* Overridable for the test of a redial on hearing a peer
- * (test_transport_redial), whose backoff never runs out. */
-#ifndef RECONNECT_MIN_MS
-#define RECONNECT_MIN_MS 50
-#endif
-#ifndef RECONNECT_MAX_MS
-#define RECONNECT_MAX_MS 1000
-#endif
 #define SEND_QUEUE_MSGS 128
 #define CLOSE_QUEUE_MIN TRANSPORT_MAX_PEERS
 #define LIVE_SCANS_PER_WINDOW 4
@@ -118,6 +110,8 @@ struct transport {
      * idle_scan and live_scan: their periods. */
     bool ridden;
     struct tick_every idle_every, live_every;
+    /* The dialers' backoff (transport_set_reconnect_ms; loop thread). */
+    uint32_t reconnect_min_ms, reconnect_max_ms;
     transport_recv_fn on_recv;
     void *ctx;
     transport_filter_fn filter;

@@ -39,12 +39,18 @@ static void on_out_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
 
 static void close_later(struct transport *t, nng_socket s);
 
-static int set_reconnect(nng_socket s)
+static int set_reconnect(const struct transport *t, nng_socket s)
 {
-    int rv = nng_socket_set_ms(s, NNG_OPT_RECONNMINT, RECONNECT_MIN_MS);
+    int rv = nng_socket_set_ms(s, NNG_OPT_RECONNMINT, (nng_duration)t->reconnect_min_ms);
     if (rv == 0)
-        rv = nng_socket_set_ms(s, NNG_OPT_RECONNMAXT, RECONNECT_MAX_MS);
+        rv = nng_socket_set_ms(s, NNG_OPT_RECONNMAXT, (nng_duration)t->reconnect_max_ms);
     return rv;
+}
+
+void transport_set_reconnect_ms(struct transport *t, uint32_t min_ms, uint32_t max_ms)
+{
+    t->reconnect_min_ms = min_ms;
+    t->reconnect_max_ms = max_ms > min_ms ? max_ms : min_ms;
 }
 
 /* Opens o's push socket and dials o->url (non-blocking; NNG reconnects by
@@ -61,7 +67,7 @@ static int open_outbox(struct transport *t, struct outbox *o)
     o->replace = false;
     o->lost = false;
     nng_mtx_unlock(t->mtx);
-    rv = set_reconnect(s);
+    rv = set_reconnect(t, s);
     if (rv == 0)
         rv = nng_pipe_notify(s, NNG_PIPE_EV_ADD_POST, on_out_pipe, o);
     if (rv == 0)

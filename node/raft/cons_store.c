@@ -154,63 +154,95 @@ int cons_store_load(const char *data_dir, struct cons_stored *s, char *err, size
     return 0;
 }
 
-/* Writes the slot that does not hold the newest valid record, in place: 0;
- * 1 when the file is not a two-slot file with a valid slot (nothing was
- * written); -2 when the write or its sync failed (what the file holds is
- * then unknown). A vote is on the critical path of every election (§3.8:
- * the candidate's own, then each voter's), and a new file renamed over the
- * old (durable_write) costs the file system two journal commits where an
- * overwrite costs only the data's. Two slots make the overwrite safe: a
- * write torn by a power cut can only damage the slot being written, which
- * load then skips for the other, the record before it; and the record
- * being written was never acted upon, since its sync had not returned. */
-static int overwrite(const char *data_dir, const struct cons_stored *s, char *err, size_t errlen)
+static void state_path(const char *data_dir, char *path, size_t len)
 {
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/%s", data_dir, CONS_STORE_FILE);
+    snprintf(path, len, "%s/%s", data_dir, CONS_STORE_FILE);
+}
+
+void cons_store_attach(struct cons_store *st, const char *data_dir)
+{
+    *st = (struct cons_store){.dir = data_dir, .fd = -1, .newest = -1};
+    char path[4096], why[320];
+    state_path(data_dir, path, sizeof(path));
     int fd = open(path, O_RDWR | O_CLOEXEC);
-    struct stat st;
+    struct stat sb;
     uint8_t file[CONS_STORE_FILE_BYTES];
     struct cons_stored had;
-    uint64_t seq;
-    char why[320];
-    int newest = -1;
-    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-        st.st_size == CONS_STORE_FILE_BYTES &&
+    if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+        sb.st_size == CONS_STORE_FILE_BYTES &&
         pread(fd, file, sizeof(file), 0) == (ssize_t)sizeof(file))
-        newest = newest_slot(file, &had, &seq, why, sizeof(why));
-    if (newest < 0) {
-        if (fd >= 0)
-            close(fd);
-        return 1;
-    }
+        st->newest = newest_slot(file, &had, &st->seq, why, sizeof(why));
+    if (st->newest >= 0)
+        st->fd = fd;
+    else if (fd >= 0)
+        close(fd);
+}
+
+void cons_store_detach(struct cons_store *st)
+{
+    if (st->fd >= 0)
+        close(st->fd);
+    st->fd = st->newest = -1;
+}
+
+/* Writes the slot that does not hold the newest record, in place: 0, or
+ * -2 when the write or its sync failed (what the file holds is then
+ * unknown). A new file renamed over the old (durable_write) costs the file
+ * system two journal commits where an overwrite costs only the data's.
+ * Two slots make the overwrite safe: a write torn by a power cut can only
+ * damage the slot being written, which load then skips for the other, the
+ * record before it; and the record being written was never acted upon,
+ * since its sync had not returned. */
+static int overwrite(struct cons_store *st, const struct cons_stored *s, char *err, size_t errlen)
+{
     uint8_t rec[CONS_STORE_SLOT_RECORD];
-    cons_store_encode_slot(s, seq + 1, rec);
+    cons_store_encode_slot(s, st->seq + 1, rec);
     ssize_t k;
     do
-        k = pwrite(fd, rec, sizeof(rec), (off_t)(1 - newest) * CONS_STORE_SLOT);
+        k = pwrite(st->fd, rec, sizeof(rec), (off_t)(1 - st->newest) * CONS_STORE_SLOT);
     while (k < 0 && errno == EINTR);
     const char *what = k != (ssize_t)sizeof(rec) ? "write"
-                       : fdatasync(fd) != 0      ? "fdatasync"
+                       : fdatasync(st->fd) != 0  ? "fdatasync"
                                                  : NULL;
-    int e = errno;
-    close(fd);
-    if (!what)
+    if (!what) {
+        st->seq++;
+        st->newest = 1 - st->newest;
         return 0;
+    }
+    int e = errno;
+    char path[4096];
+    state_path(st->dir, path, sizeof(path));
     snprintf(err, errlen, "%s: %s: %s", path, what,
              k < 0 || what[0] == 'f' ? strerror(e) : "short");
     return -2;
 }
 
-int cons_store_save(const char *data_dir, const struct cons_stored *s, char *err, size_t errlen)
+int cons_store_write(struct cons_store *st, const struct cons_stored *s, char *err, size_t errlen)
 {
-    int rv = overwrite(data_dir, s, err, errlen);
-    if (rv != 1)
-        return rv;
+    if (st->newest >= 0)
+        return overwrite(st, s, err, errlen);
     /* The first vote, the single record of before (converted), or a file
      * of another size: a new two-slot file, renamed; slot B stays empty
      * until the next save. */
     uint8_t file[CONS_STORE_FILE_BYTES] = {0};
     cons_store_encode_slot(s, 1, file);
-    return durable_write(data_dir, CONS_STORE_FILE, file, sizeof(file), err, errlen);
+    int rv = durable_write(st->dir, CONS_STORE_FILE, file, sizeof(file), err, errlen);
+    if (rv != 0)
+        return rv;
+    char path[4096];
+    state_path(st->dir, path, sizeof(path));
+    st->fd = open(path, O_RDWR | O_CLOEXEC);
+    /* Without a descriptor the next save replaces the file whole again. */
+    st->newest = st->fd >= 0 ? 0 : -1;
+    st->seq = 1;
+    return 0;
+}
+
+int cons_store_save(const char *data_dir, const struct cons_stored *s, char *err, size_t errlen)
+{
+    struct cons_store st;
+    cons_store_attach(&st, data_dir);
+    int rv = cons_store_write(&st, s, err, errlen);
+    cons_store_detach(&st);
+    return rv;
 }

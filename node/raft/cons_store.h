@@ -51,11 +51,33 @@ void cons_store_encode_slot(const struct cons_stored *s, uint64_t seq,
  * in err naming the file. */
 int cons_store_load(const char *data_dir, struct cons_stored *s, char *err, size_t errlen);
 
-/* Writes and syncs it: over the older slot in place, or as a new two-slot
- * file when there is none, or the file is of the format of before (see
- * cons_store.c). Returns 0, or with one line in err
+/* The file as this process last left it, so that a save (on the critical
+ * path of every election, §3.8) writes one slot and syncs it, reading
+ * nothing: this process is the file's only writer (the data directory is
+ * locked), so which slot holds the newest record, and its sequence, are
+ * known from the last load or save. */
+struct cons_store {
+    const char *dir;
+    int fd;       /* the two-slot file, open for writing; -1: none yet */
+    int newest;   /* the slot (0, 1) holding the newest record; -1: no two-slot file */
+    uint64_t seq; /* that record's sequence */
+};
+
+/* Reads the file once, for the saves through st that follow: a file that
+ * is not a two-slot file with a valid slot (none, the format of before, a
+ * damaged one) is replaced whole at the first save. Call after a
+ * successful cons_store_load. */
+void cons_store_attach(struct cons_store *st, const char *data_dir);
+
+/* Writes and syncs s: over the older slot in place, or as a new two-slot
+ * file (see cons_store_attach). Returns 0, or with one line in err
  * -1 (the old file is untouched: retryable) or -2 (what survives a crash is
  * unknown); see durable_write. */
+int cons_store_write(struct cons_store *st, const struct cons_stored *s, char *err, size_t errlen);
+
+void cons_store_detach(struct cons_store *st);
+
+/* cons_store_attach, cons_store_write and cons_store_detach in one. */
 int cons_store_save(const char *data_dir, const struct cons_stored *s, char *err, size_t errlen);
 
 #endif

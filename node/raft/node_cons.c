@@ -29,7 +29,7 @@ static bool persist(struct node_raft *r, const struct cons_persist *p)
     if (p->voted_for != CONS_NONE)
         snprintf(s.voted_for, sizeof(s.voted_for), "%s", r->base->peers.m[p->voted_for].id);
     char err[512];
-    int rv = cons_store_save(r->base->cfg.data, &s, err, sizeof(err));
+    int rv = cons_store_write(&r->store, &s, err, sizeof(err));
     if (rv == -2)
         node_fatal(r->base, "%s", err);
     if (rv != 0) {
@@ -239,13 +239,44 @@ static void storage_recovered(struct node_raft *r)
     r->storage_error[0] = '\0';
 }
 
+/* On a pool thread: touches only the probe's fields. In the data directory
+ * itself, not among the ledger's segments: a probe file a crash left there
+ * would stop the ledger from opening. */
+static void probe_on_pool(uv_work_t *w)
+{
+    struct node_raft *r = w->data;
+    r->probe.rc =
+        durable_probe(r->base->cfg.data, STORAGE_PROBE_BYTES, r->probe.err, sizeof(r->probe.err));
+}
+
+static void probed(uv_work_t *w, int status)
+{
+    struct node_raft *r = w->data;
+    r->probe.running = false;
+    if (status != 0 || r->base->stopping || r->probe.rc != 0 || !r->cons.storage_failed)
+        return;
+    storage_recovered(r);
+    report_changes(r, uv_now(r->base->loop));
+    cons_timer_arm(r);
+}
+
+/* 256 KiB written and synced: milliseconds on a working disk, which the
+ * loop (heartbeats, answers) does not wait for. At most one runs, and one
+ * starts no sooner than an election timeout after the one before: the
+ * core asks after T, 2T, then every 4T, and every write that succeeds
+ * asks too (node_cons_storage_ok), which under load is hundreds a second. */
 static void probe_storage(struct node_raft *r)
 {
-    /* In the data directory itself, not among the ledger's segments: a
-     * probe file a crash left there would stop the ledger from opening. */
-    char err[512];
-    if (durable_probe(r->base->cfg.data, STORAGE_PROBE_BYTES, err, sizeof(err)) == 0)
-        storage_recovered(r);
+    struct node_cons_probe *p = &r->probe;
+    uint64_t now = uv_now(r->base->loop);
+    if (p->running || r->base->stopping ||
+        (p->ran && now - p->last_ms < r->base->cfg.election_timeout_ms))
+        return;
+    p->running = p->ran = true;
+    p->last_ms = now;
+    p->work.data = r;
+    /* Fails only for a NULL callback. */
+    uv_queue_work(r->base->loop, &p->work, probe_on_pool, probed);
 }
 
 void node_cons_storage_failed(struct node_raft *r, const char *why)
@@ -408,6 +439,7 @@ int node_cons_start(struct node_raft *r)
     uint64_t seed;
     randombytes_buf(&seed, sizeof(seed));
     cons_init(&r->cons, &cc, &p, uv_now(r->base->loop), seed);
+    cons_store_attach(&r->store, r->base->cfg.data);
     r->cons_disk = p;
     r->seen.role = r->cons.role;
     r->seen.term = r->cons.term;
@@ -430,6 +462,11 @@ void node_cons_stop(struct node_raft *r)
     uv_close((uv_handle_t *)&r->cons_timer, NULL);
     uv_check_stop(&r->flush);
     uv_close((uv_handle_t *)&r->flush, NULL);
+    /* A probe still queued is dropped; one under way completes in the
+     * loop's last turns. */
+    if (r->probe.running)
+        uv_cancel((uv_req_t *)&r->probe.work);
+    cons_store_detach(&r->store);
     if (r->transfer.fn)
         transfer_ended(r, false, r->cons.transfer_to, "this node is stopping");
     node_repl_stop(r);

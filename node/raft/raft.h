@@ -12,6 +12,7 @@
 #include "ledger/group.h"
 #include "ledger/ledger.h"
 #include "node/base/base.h"
+#include "node/raft/cons_store.h"
 #include "node/raft/raft_metrics.h"
 
 /* What the Raft layer tells the layers above it: node.c installs these
@@ -136,6 +137,17 @@ struct node_raft {
         void (*storage_failed)(struct node_raft *r, const char *why);
         void (*storage_ok)(struct node_raft *r);
     } shell;
+    /* consensus.state as this node last left it (node_cons.c). */
+    struct cons_store store;
+    /* The probe of a disk that refused a write (node_cons.c), on the pool. */
+    struct node_cons_probe {
+        uv_work_t work;
+        bool running; /* the pool holds it: rc and err are the pool's */
+        bool ran;     /* one started before, at last_ms (loop ms) */
+        uint64_t last_ms;
+        int rc;
+        char err[256];
+    } probe;
 };
 
 /* Consensus (node_cons.c): start after the transport is up; stop on shutdown. */

@@ -96,31 +96,6 @@ static void cpu_model(char *out, size_t len)
     snprintf(out, len, "%.*s", (int)k, colon);
 }
 
-/* Context switches of every thread of pid (voluntary ones are wakeups
- * after a wait); -1 when it is gone. */
-static long long proc_ctxt_switches(pid_t pid)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
-    DIR *d = opendir(path);
-    if (!d)
-        return -1;
-    long long total = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        char tpath[320], buf[4096];
-        snprintf(tpath, sizeof tpath, "/proc/%d/task/%s/status", (int)pid, e->d_name);
-        if (!read_small(tpath, buf, sizeof buf))
-            continue;
-        for (const char *k = strstr(buf, "ctxt_switches:"); k; k = strstr(k + 1, "ctxt_switches:"))
-            total += atoll(k + strlen("ctxt_switches:"));
-    }
-    closedir(d);
-    return total;
-}
-
 /* Voluntary context switches of pid's loop thread (its main thread): the
  * times the loop woke from a wait, whatever the load; -1 when it is gone. */
 static long long loop_wakeups(pid_t pid)
@@ -133,8 +108,104 @@ static long long loop_wakeups(pid_t pid)
     return k ? atoll(k + strlen("\nvoluntary_ctxt_switches:")) : -1;
 }
 
+/* One thread's context switches, by its name (NNG and libuv name theirs:
+ * nng:task, nng:poll, nng:timer, nng:reap..., and the loop is chimerad). */
+#define MAX_TASKS 64
+struct task_csw {
+    int tid;
+    char comm[24];
+    long long csw;
+};
+
+/* Every thread of pid now; returns how many (at most MAX_TASKS). */
+static int task_snapshot(pid_t pid, struct task_csw *t)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return 0;
+    int n = 0;
+    struct dirent *e;
+    while (n < MAX_TASKS && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char tpath[320], buf[4096];
+        snprintf(tpath, sizeof tpath, "/proc/%d/task/%s/status", (int)pid, e->d_name);
+        if (!read_small(tpath, buf, sizeof buf))
+            continue;
+        t[n].tid = atoi(e->d_name);
+        t[n].csw = 0;
+        for (const char *k = strstr(buf, "ctxt_switches:"); k; k = strstr(k + 1, "ctxt_switches:"))
+            t[n].csw += atoll(k + strlen("ctxt_switches:"));
+        const char *name = strncmp(buf, "Name:", 5) == 0 ? buf + 5 : "?";
+        name += strspn(name, " \t");
+        snprintf(t[n].comm, sizeof t[n].comm, "%.*s", (int)strcspn(name, "\n"), name);
+        if (t[n].tid == (int)pid)
+            snprintf(t[n].comm, sizeof t[n].comm, "loop");
+        n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* Context switches of every thread of pid (voluntary ones are wakeups
+ * after a wait); -1 when it is gone. */
+static long long proc_ctxt_switches(pid_t pid)
+{
+    struct task_csw t[MAX_TASKS];
+    int n = task_snapshot(pid, t);
+    long long total = 0;
+    for (int i = 0; i < n; i++)
+        total += t[i].csw;
+    return n > 0 ? total : -1;
+}
+
+/* Context switches per second by thread name over the window, the busiest
+ * first: where the wake-ups go (the loop's are ours; NNG's threads hand
+ * each message on to each other). */
+static void print_task_rates(const char *id, const char *role, const struct task_csw *a, int na,
+                             const struct task_csw *b, int nb, double secs)
+{
+    struct {
+        char comm[24];
+        double csw;
+        int threads;
+    } g[MAX_TASKS];
+    int ng = 0;
+    for (int i = 0; i < nb; i++) {
+        long long before = 0;
+        for (int j = 0; j < na; j++)
+            if (a[j].tid == b[i].tid)
+                before = a[j].csw;
+        int k = 0;
+        while (k < ng && strcmp(g[k].comm, b[i].comm) != 0)
+            k++;
+        if (k == ng) {
+            snprintf(g[ng].comm, sizeof g[ng].comm, "%s", b[i].comm);
+            g[ng].csw = 0;
+            g[ng].threads = 0;
+            ng++;
+        }
+        g[k].csw += (double)(b[i].csw - before);
+        g[k].threads++;
+    }
+    printf("  %-4s %-8s csw/s by thread:", id, role);
+    for (int done = 0; done < ng; done++) {
+        int best = -1;
+        for (int k = 0; k < ng; k++)
+            if (g[k].threads > 0 && (best < 0 || g[k].csw > g[best].csw))
+                best = k;
+        printf(" %s(x%d)=%.1f", g[best].comm, g[best].threads, secs > 0 ? g[best].csw / secs : 0.0);
+        g[best].threads = 0;
+    }
+    printf("\n");
+}
+
 struct series {
     pid_t pid;
+    struct task_csw tasks0[MAX_TASKS], tasks1[MAX_TASKS];
+    int ntasks0, ntasks1;
     double cpu0, cpu_prev, cpu_last; /* h_proc_cpu_seconds */
     long rss_start, rss_end, rss_max;
     long threads;
@@ -220,6 +291,7 @@ static int sample(struct h_cluster *c, struct series *s, int seconds, double *wi
         s[i].rss_end = s[i].rss_max = s[i].rss_start;
         s[i].csw0 = s[i].csw1 = proc_ctxt_switches(s[i].pid);
         s[i].loop0 = s[i].loop1 = loop_wakeups(s[i].pid);
+        s[i].ntasks0 = task_snapshot(s[i].pid, s[i].tasks0);
     }
     int taken = 0;
     for (int k = 1; k <= seconds; k++) {
@@ -249,6 +321,8 @@ static int sample(struct h_cluster *c, struct series *s, int seconds, double *wi
         tprev = t;
         taken = k;
     }
+    for (int i = 0; i < c->n; i++)
+        s[i].ntasks1 = task_snapshot(s[i].pid, s[i].tasks1);
     *window = tprev - t0;
     return taken;
 }
@@ -357,6 +431,11 @@ int main(int argc, char **argv)
                rate((double)s[i].csw0, (double)s[i].csw1, window),
                rate((double)s[i].loop0, (double)s[i].loop1, window), sent, recv, mpi, bpi);
     }
+
+    printf("\n");
+    for (int i = 0; i < NODES; i++)
+        print_task_rates(c->nodes[i].id, s[i].role, s[i].tasks0, s[i].ntasks0, s[i].tasks1,
+                         s[i].ntasks1, window);
 
     const struct series *n1 = &s[0];
     double expect = (double)(NODES - 1) * 1000.0 / DEFAULT_HEARTBEAT_MS;

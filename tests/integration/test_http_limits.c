@@ -34,7 +34,9 @@
 #define CAP 4         /* the connection cap of the cap test */
 #define FD_LIMIT 64
 #define FD_HOGS 80
-#define MANY 1000 /* pipelined requests: about 45 KB of them, more than one read */
+/* Pipelined requests: three reads' worth of them (the node reads at most
+ * HTTP_READ_BYTES at a time), about 40 bytes each. */
+#define MANY ((int)(3 * HTTP_READ_BYTES / 40))
 
 /* Starts one node with these test overrides (0: the default). */
 static int start_node(void **state, int header_ms, int idle_ms, int max_conns)
@@ -580,7 +582,9 @@ static void test_more_pipelined_requests_than_one_read_holds_are_answered_in_ord
     for (int i = 0; i < MANY; i++)
         len += (size_t)snprintf(text + len, cap - len,
                                 "GET /no/such/%d HTTP/1.1\r\nHost: n1\r\n\r\n", i);
-    assert_true(len > 64 * 1024 / 2);
+    if (len <= 2 * HTTP_READ_BYTES)
+        fail_msg("%d pipelined requests are %zu bytes: not more than two reads of %u", MANY, len,
+                 HTTP_READ_BYTES);
     int fd = tcp_connect(c);
     struct sender s = {fd, text, len};
     pthread_t th;

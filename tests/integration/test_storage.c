@@ -28,6 +28,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/inotify.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -281,18 +283,30 @@ static void test_a_leader_whose_disk_fills_steps_down_and_rejoins_when_space_ret
     h_cluster_pass(c);
 }
 
+/* Mounts the tmpfs, starts the federation and fills a follower's disk:
+ * that follower, with the leader in *leader, the follower's last event
+ * before in *seq and the filler's path. */
+static int fill_a_follower(struct h_cluster *c, int *leader, unsigned long long *seq, char *filler,
+                           size_t len)
+{
+    mount_tmpfs_or_skip(c);
+    unsigned long long term;
+    *leader = h_start_agreed(c, "test_storage", &term);
+    if (*leader < 0)
+        fail_msg("the federation did not come up with a leader (the line above says why)");
+    int f = (*leader + 1) % c->n;
+    *seq = h_last_event_seq(c, f);
+    fill(c->nodes[f].data, filler, len);
+    return f;
+}
+
 static void test_a_follower_whose_disk_fills_keeps_running_and_catches_up(void **state)
 {
     struct h_cluster *c = *state;
-    mount_tmpfs_or_skip(c);
-    unsigned long long term;
-    int leader = h_start_agreed(c, "test_storage", &term);
-    if (leader < 0)
-        fail_msg("the federation did not come up with a leader (the line above says why)");
-    int f = (leader + 1) % c->n;
-    unsigned long long seq = h_last_event_seq(c, f);
+    int leader;
+    unsigned long long seq;
     char filler[H_PATH_MAX + 16];
-    fill(c->nodes[f].data, filler, sizeof(filler));
+    int f = fill_a_follower(c, &leader, &seq, filler, sizeof(filler));
     /* The leader and the other follower still commit; the full one cannot
      * store what it is sent, and must neither die nor acknowledge it. */
     for (int k = 0; k < 4; k++) {
@@ -323,6 +337,103 @@ static void test_a_follower_whose_disk_fills_keeps_running_and_catches_up(void *
     rw.want = 200;
     if (!h_wait_until(ready_is, &rw, h_timeout_ms()))
         fail_msg("%s is not ready again: %ld", c->nodes[f].id, h_ready_status(c, f));
+    h_cluster_pass(c);
+}
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* The probes of a disk (durable_probe creates dir/.write-probe each time),
+ * as inotify sees them: watch, then count what came since. */
+static int watch_probes(const char *dir)
+{
+    int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    assert_true(fd >= 0);
+    /* Deletions too: inotify folds an event into an identical one still
+     * unread, so creations alone would count as one. */
+    assert_true(inotify_add_watch(fd, dir, IN_CREATE | IN_DELETE) >= 0);
+    return fd;
+}
+
+static int count_probes(int fd)
+{
+    int n = 0;
+    _Alignas(struct inotify_event) char buf[8192];
+    for (ssize_t k; (k = read(fd, buf, sizeof(buf))) > 0;)
+        for (char *p = buf; p < buf + k;) {
+            const struct inotify_event *e = (const void *)p;
+            if ((e->mask & IN_CREATE) && e->len && strcmp(e->name, ".write-probe") == 0)
+                n++;
+            p += sizeof(*e) + e->len;
+        }
+    return n;
+}
+
+#define SMALL_NOTES 30
+
+/* While a disk is marked failed, every write that succeeds asks whether
+ * space is back, and only a probe of 256 KiB written and synced may say
+ * so: a probe starts at most once an election timeout (and on the pool,
+ * not on the loop), not once per append, which under writes would be
+ * hundreds of 256 KiB writes a second to a disk that just failed. */
+static void test_a_failed_disk_is_probed_at_most_once_an_election_timeout(void **state)
+{
+    struct h_cluster *c = *state;
+    int leader;
+    unsigned long long seq;
+    char filler[H_PATH_MAX + 16];
+    int f = fill_a_follower(c, &leader, &seq, filler, sizeof(filler));
+    long st = 0;
+    free(post_big(c, leader, &st));
+    assert_int_equal(st, 201);
+    if (!h_wait_event(c, f, "ledger.write_failed", NULL, seq, h_timeout_ms()))
+        fail_msg("%s raised no ledger.write_failed (log: %s)", c->nodes[f].id, c->nodes[f].log);
+
+    /* Room for the notes but not for a probe: the follower's appends
+     * succeed while its disk stays marked failed. */
+    int probes = watch_probes(c->nodes[f].data);
+    uint64_t t0 = mono_ms();
+    struct stat fs;
+    assert_int_equal(stat(filler, &fs), 0);
+    assert_int_equal(truncate(filler, fs.st_size - 128 * 1024), 0);
+    /* One at a time, each stored by the full follower before the next: an
+     * append of its own for each. */
+    struct head_wait hw = {c, leader, f};
+    for (int k = 0; k < SMALL_NOTES; k++) {
+        char text[32];
+        snprintf(text, sizeof(text), "small note %d", k);
+        assert_int_equal(post_note(c, leader, text, NULL), 201);
+        if (!h_wait_until(same_head, &hw, 3 * h_timeout_ms()))
+            fail_msg("%s did not store note %d once there was room for it: %s", c->nodes[f].id, k,
+                     h_views_line(c));
+    }
+    uint64_t elapsed = mono_ms() - t0;
+    int n = count_probes(probes);
+    close(probes);
+    /* Starts an election timeout apart, give or take the loop turn one
+     * started in. */
+    uint64_t most = 2 + elapsed / (uint64_t)c->election_timeout_ms;
+    print_message("%d probes in %llu ms while %d notes were appended\n", n,
+                  (unsigned long long)elapsed, SMALL_NOTES);
+    if ((uint64_t)n > most)
+        fail_msg("%s probed its disk %d times in %llu ms (%d notes appended); at most %llu with "
+                 "one per election timeout (%d ms)",
+                 c->nodes[f].id, n, (unsigned long long)elapsed, SMALL_NOTES,
+                 (unsigned long long)most, c->election_timeout_ms);
+    assert_int_equal(count_events(c, f, "ledger.write_recovered", seq), 0);
+
+    /* Space back: a probe says so. */
+    seq = h_last_event_seq(c, f);
+    assert_int_equal(unlink(filler), 0);
+    assert_int_equal(post_note(c, leader, "after the space came back", NULL), 201);
+    if (!h_wait_event(c, f, "ledger.write_recovered", NULL, seq, 3 * h_timeout_ms()))
+        fail_msg("%s never found its disk writable again (log: %s)", c->nodes[f].id,
+                 c->nodes[f].log);
+    assert_true(h_node_running(c, f));
     h_cluster_pass(c);
 }
 
@@ -382,6 +493,8 @@ int main(void)
             teardown),
         cmocka_unit_test_setup_teardown(
             test_a_follower_whose_disk_fills_keeps_running_and_catches_up, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_failed_disk_is_probed_at_most_once_an_election_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_a_lost_consensus_state_next_to_a_ledger_refuses_to_start, setup, teardown),
     };

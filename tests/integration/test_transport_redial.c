@@ -2,11 +2,11 @@
  * heard, not when our dialer's backoff runs out.
  *
  * A node restarted less than a second ago could not be reached by peers
- * whose dialers were still backing off (up to RECONNECT_MAX_MS), so it could
+ * whose dialers were still backing off (up to TRANSPORT_RECONNECT_MAX_MS), so it could
  * be chosen for a leadership transfer, or win an election and then lose
  * check-quorum. Here, in one process, transport a talks to transport b; b
- * stops, and a's dialer is refused once, so that it backs off; this test
- * builds the transport with a backoff of an hour, so a's dialer can no
+ * stops, and a's dialer is refused once, so that it backs off; a's dialers
+ * back off for an hour (transport_set_reconnect_ms), so a's dialer can no
  * longer reach b by itself within the test. Then b starts again on the same
  * address and sends to a: a hears it, and its connection to b opens. Before
  * the redial on hearing, a's connection stayed down until the deadline. */
@@ -31,6 +31,8 @@ const char *__lsan_default_suppressions(void)
 {
     return "leak:libnng.so\n";
 }
+
+#define BACKOFF_MS (3600u * 1000u)
 
 enum phase {
     CONNECTING,  /* a dials b */
@@ -170,6 +172,7 @@ static void test_a_peer_heard_again_after_an_outage_is_redialed_at_once(void **s
         transport_start(&r.a, &r.loop, r.url_a, on_recv_a, &r, r.err, sizeof r.err) != 0)
         fail_msg("%s", r.err);
     transport_set_link(r.a, on_link_a, &r);
+    transport_set_reconnect_ms(r.a, BACKOFF_MS, BACKOFF_MS);
     if (transport_add_peer(r.a, r.url_b, r.err, sizeof r.err) != 0)
         fail_msg("%s", r.err);
     r.step.data = r.deadline.data = &r;
