@@ -18,10 +18,12 @@
  *                    pong, the most hand-offs per message)
  *
  * Per mode: messages per second (each direction counts), then per message
- * each process's CPU (all its threads, getrusage) and context switches
- * (voluntary and not, all threads), and for request/answer the round trip
- * p50/p99/max. CPU and context switches per message are the figures a
- * loaded machine moves least; the load average is printed with them.
+ * each process's CPU (all its threads, getrusage) and voluntary context
+ * switches (all threads: each is a thread that waited for another, a
+ * hand-off), the involuntary ones of both apart (what a loaded machine's
+ * scheduler adds), and for request/answer the round trip p50/p99/max. CPU
+ * and voluntary context switches per message are the figures a loaded
+ * machine moves least; the load average is printed with them.
  *
  *   bench_transport_floor [--seconds N] [--size BYTES] [--window a,b]   (5; 256; 1,64)
  *
@@ -453,10 +455,10 @@ static void print_level(const struct level *l)
     char name[32];
     snprintf(name, sizeof(name), l->mode == ONE_WAY ? "one-way" : "req/ans W=%d", l->window);
     double n = l->msgs;
-    printf("%-14s %10.0f %8.2f %8.2f %8.2f %7.2f %7.2f %7.2f", name, l->rate, per(l->a.cpu_us, n),
-           per(l->b.cpu_us, n), per(l->a.cpu_us + l->b.cpu_us, n),
-           per((double)(l->a.vcs + l->a.ivcs), n), per((double)(l->b.vcs + l->b.ivcs), n),
-           per((double)(l->a.vcs + l->a.ivcs + l->b.vcs + l->b.ivcs), n));
+    printf("%-14s %10.0f %8.2f %8.2f %8.2f %7.2f %7.2f %7.2f %7.2f", name, l->rate,
+           per(l->a.cpu_us, n), per(l->b.cpu_us, n), per(l->a.cpu_us + l->b.cpu_us, n),
+           per((double)l->a.vcs, n), per((double)l->b.vcs, n),
+           per((double)(l->a.vcs + l->b.vcs), n), per((double)(l->a.ivcs + l->b.ivcs), n));
     if (l->mode == REQUEST_ANSWER)
         printf(" %8.3f %8.3f %8.3f", l->a.rtt.p50_ms, l->a.rtt.p99_ms, l->a.rtt.max_ms);
     printf("%s\n", h_interrupted() ? "  (interrupted)" : "");
@@ -499,7 +501,8 @@ int main(int argc, char **argv)
            "req/ans W: A keeps W %ld-byte requests out, B answers each with %d bytes\n",
            size, size, ANSWER_BYTES);
     printf("  figures     msgs/s counts both directions; CPU (us, all threads, getrusage) and "
-           "context switches (voluntary + not, all threads) per message taken; %d s each after "
+           "voluntary context switches (all threads; invol: both ends' involuntary ones) per "
+           "message taken; %d s each after "
            "%d ms of warm-up\n",
            seconds, WARM_MS);
     printf("  machine     nproc=%ld; both ends and this coordinator share it\n", nproc);
@@ -510,8 +513,8 @@ int main(int argc, char **argv)
     for (int k = 0; k < nwindows; k++)
         levels[n++] = (struct level){.mode = REQUEST_ANSWER, .window = windows[k]};
     double load_start = h_load_average();
-    printf("\n%-14s %10s %8s %8s %8s %7s %7s %7s %8s %8s %8s\n", "mode", "msgs/s", "A_us", "B_us",
-           "all_us", "A_cs", "B_cs", "all_cs", "rtt_p50", "rtt_p99", "rtt_max");
+    printf("\n%-14s %10s %8s %8s %8s %7s %7s %7s %7s %8s %8s %8s\n", "mode", "msgs/s", "A_us",
+           "B_us", "all_us", "A_cs", "B_cs", "all_cs", "invol", "rtt_p50", "rtt_p99", "rtt_max");
     int done = 0, rc = 0;
     for (int k = 0; k < n && !h_interrupted(); k++, done++) {
         if (run_level(&levels[k], (size_t)size, seconds) != 0) {
@@ -525,8 +528,8 @@ int main(int argc, char **argv)
         print_level(&levels[k]);
     }
     double load_end = h_load_average();
-    printf("\nper message = per message taken by either end (a round trip is two); us and cs "
-           "are of both ends, all threads; rtt in ms\n");
+    printf("\nper message = per message taken by either end (a round trip is two); all_us and "
+           "all_cs are both ends', all threads; rtt in ms\n");
     printf("load average %.2f at the start, %.2f at the end (information only)\n", load_start,
            load_end);
     printf("RESULT bench=transport_floor nng=%s size=%ld seconds=%d nproc=%ld", nng_version(), size,
@@ -536,9 +539,9 @@ int main(int argc, char **argv)
         char p[32];
         snprintf(p, sizeof(p), l->mode == ONE_WAY ? "oneway" : "rr%d", l->window);
         double m = l->msgs;
-        printf(" %s_msgs_per_s=%.0f %s_us_per_msg=%.2f %s_cs_per_msg=%.2f", p, l->rate, p,
-               per(l->a.cpu_us + l->b.cpu_us, m), p,
-               per((double)(l->a.vcs + l->a.ivcs + l->b.vcs + l->b.ivcs), m));
+        printf(" %s_msgs_per_s=%.0f %s_us_per_msg=%.2f %s_cs_per_msg=%.2f %s_invol_per_msg=%.2f", p,
+               l->rate, p, per(l->a.cpu_us + l->b.cpu_us, m), p,
+               per((double)(l->a.vcs + l->b.vcs), m), p, per((double)(l->a.ivcs + l->b.ivcs), m));
         if (l->mode == REQUEST_ANSWER)
             printf(" %s_rtt_p50_ms=%.3f %s_rtt_p99_ms=%.3f", p, l->a.rtt.p50_ms, p,
                    l->a.rtt.p99_ms);
