@@ -4,7 +4,9 @@
  * which end in http_respond (http_conn.c). */
 #include "node/net/http_conn.h"
 
+#include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,48 @@
     "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "          \
     "form-action 'self'\r\nX-Content-Type-Options: nosniff\r\n"
 
+/* The head is put together by copying its parts: it is built for every
+ * answer, and one snprintf of a dozen strings showed in a loaded leader's
+ * profile. Like snprintf, it returns the whole length, writing what fits
+ * and a NUL when cap allows. */
+struct head_buf {
+    char *p;
+    size_t cap, len;
+};
+
+static void put(struct head_buf *h, const char *s, size_t n)
+{
+    if (h->len < h->cap)
+        memcpy(h->p + h->len, s, h->len + n < h->cap ? n : h->cap - h->len);
+    h->len += n;
+}
+
+static void puts_(struct head_buf *h, const char *s)
+{
+    if (s)
+        put(h, s, strlen(s));
+}
+
+static void put_uint(struct head_buf *h, uint64_t v)
+{
+    char digits[24];
+    size_t n = sizeof(digits);
+    do
+        digits[--n] = (char)('0' + v % 10);
+    while ((v /= 10) > 0);
+    put(h, digits + n, sizeof(digits) - n);
+}
+
+/* "name: value\r\n" when value is set. */
+static void put_header(struct head_buf *h, const char *name, const char *value)
+{
+    if (!value)
+        return;
+    puts_(h, name);
+    puts_(h, value);
+    put(h, "\r\n", 2);
+}
+
 /* An answer is never cached unless its handler says otherwise, and of a
  * known length unless it is a stream (HTTP_LEN_NONE: it ends with the
  * connection). */
@@ -24,18 +68,30 @@ int http_answer_head(char *buf, size_t cap, const struct http_answer *a)
     const char *reason = http_status_str((enum http_status)a->status);
     if (strcmp(reason, "<unknown>") == 0)
         reason = "Status";
-    char type[160] = "", length[48] = "";
+    struct head_buf h = {buf, cap, 0};
+    puts_(&h, "HTTP/1.1 ");
+    put_uint(&h, (uint64_t)(a->status < 0 ? 0 : a->status));
+    put(&h, " ", 1);
+    puts_(&h, reason);
+    put(&h, "\r\n", 2);
     if (a->status != 204 && a->status != 304) { /* no body, and no header that announces one */
-        snprintf(type, sizeof(type), "Content-Type: %s\r\n", a->ctype);
-        if (a->len != HTTP_LEN_NONE)
-            snprintf(length, sizeof(length), "Content-Length: %zu\r\n", a->len);
+        put_header(&h, "Content-Type: ", a->ctype ? a->ctype : "");
+        if (a->len != HTTP_LEN_NONE) {
+            puts_(&h, "Content-Length: ");
+            put_uint(&h, a->len);
+            put(&h, "\r\n", 2);
+        }
     }
-    return snprintf(
-        buf, cap,
-        "HTTP/1.1 %d %s\r\n%s%sCache-Control: %s\r\n%s%s%s" SECURITY_HEADERS "%s%s%s%s%s\r\n",
-        a->status, reason, type, length, a->cache ? a->cache : "no-store", a->etag ? "ETag: " : "",
-        a->etag ? a->etag : "", a->etag ? "\r\n" : "", a->location ? "Location: " : "",
-        a->location ? a->location : "", a->location ? "\r\n" : "", a->conn_hdr, a->extra);
+    put_header(&h, "Cache-Control: ", a->cache ? a->cache : "no-store");
+    put_header(&h, "ETag: ", a->etag);
+    put(&h, SECURITY_HEADERS, sizeof(SECURITY_HEADERS) - 1);
+    put_header(&h, "Location: ", a->location);
+    puts_(&h, a->conn_hdr);
+    puts_(&h, a->extra);
+    put(&h, "\r\n", 2);
+    if (cap > 0)
+        buf[h.len < cap ? h.len : cap - 1] = '\0';
+    return h.len > INT_MAX ? -1 : (int)h.len;
 }
 
 int http_error_body(char *buf, size_t cap, const char *msg)

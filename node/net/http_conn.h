@@ -60,7 +60,10 @@ struct pending {
 /* One client connection. */
 struct conn {
     uv_tcp_t tcp;
-    uv_timer_t timer; /* the deadline of the current state */
+    uv_timer_t timer; /* fires at or before the deadline of the current state */
+    /* The deadline (loop time, 0: none) and when the timer fires: see arm()
+     * in http_conn.c. */
+    uint64_t deadline, timer_due;
     uv_shutdown_t shut;
     struct http_server *s;
     struct conn *prev, *next;
@@ -161,6 +164,8 @@ void http_conn_close(struct conn *c);
 void http_conn_release(struct http_request *req);
 /* Arms c's deadline (0: none). */
 void http_conn_arm(struct conn *c, uint64_t ms);
+/* Whether c has a deadline. */
+bool http_conn_armed(const struct conn *c);
 /* Reads from c again (a stream reads only to see the client go). */
 void http_conn_read(struct conn *c);
 /* Queues len bytes of data to c: copied, or, with owner, a reference on

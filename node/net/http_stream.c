@@ -141,7 +141,7 @@ static uint64_t taken(struct conn *c)
  * the kernel now: each event costs a stream one or two ioctls, not four. */
 static void watch_stall(struct conn *c, size_t waiting)
 {
-    if (waiting > 0 && !uv_is_active((uv_handle_t *)&c->timer)) {
+    if (waiting > 0 && !http_conn_armed(c)) {
         c->taken = taken(c);
         http_conn_arm(c, c->s->idle_ms);
     }
@@ -149,7 +149,7 @@ static void watch_stall(struct conn *c, size_t waiting)
 
 void http_stream_written(struct conn *c)
 {
-    if (!uv_is_active((uv_handle_t *)&c->timer))
+    if (!http_conn_armed(c))
         watch_stall(c, unsent(c));
 }
 

@@ -72,9 +72,20 @@ int node_repl_start(struct node_raft *r)
     return node_group_start(r);
 }
 
+/* The entries an APPEND carries, copied back to back into one buffer (the
+ * ledger's read buffer is reused from one run of a segment to the next):
+ * one copy per APPEND instead of an allocation per entry, which the leader
+ * made again for every follower. The buffer is kept between APPENDs (loop
+ * thread only) unless it grew past REPL_KEEP_BYTES for a large batch. */
+#define REPL_KEEP_BYTES (64u * 1024u)
+static struct {
+    uint8_t *p;
+    size_t cap;
+} carried_buf;
+
 struct read_state {
     struct cons_wire_entry *e;
-    uint8_t **bufs;
+    size_t off[CONS_MAX_BATCH], len;
     uint32_t count, want;
 };
 
@@ -85,13 +96,20 @@ static int copy_entry(uint64_t index, uint64_t term, const uint8_t *bytes, size_
     struct read_state *rs = arg;
     if (rs->count >= rs->want)
         return 1;
-    uint8_t *copy = malloc(len);
-    if (!copy)
-        return 1;
-    memcpy(copy, bytes, len);
-    rs->bufs[rs->count] = copy;
-    rs->e[rs->count].bytes = copy;
+    if (rs->len + len > carried_buf.cap) {
+        size_t cap = carried_buf.cap ? carried_buf.cap : 4096;
+        while (cap < rs->len + len)
+            cap *= 2;
+        uint8_t *p = realloc(carried_buf.p, cap);
+        if (!p)
+            return 1; /* the APPEND carries what was read */
+        carried_buf.p = p;
+        carried_buf.cap = cap;
+    }
+    memcpy(carried_buf.p + rs->len, bytes, len);
+    rs->off[rs->count] = rs->len;
     rs->e[rs->count].len = len;
+    rs->len += len;
     rs->count++;
     return 0;
 }
@@ -137,6 +155,9 @@ void node_repl_send_append(struct node_raft *r, struct cons_msg *m)
 
 void node_repl_stop(struct node_raft *r)
 {
+    free(carried_buf.p);
+    carried_buf.p = NULL;
+    carried_buf.cap = 0;
     node_group_stop(r);
     r->defer.count = 0;
     if (r->defer.open)
@@ -147,8 +168,8 @@ void node_repl_stop(struct node_raft *r)
 static void send_now(struct node_raft *r, struct cons_msg *m)
 {
     static struct cons_wire_entry e[CONS_MAX_BATCH];
-    static uint8_t *bufs[CONS_MAX_BATCH];
-    struct read_state rs = {.e = e, .bufs = bufs, .want = m->n_entries};
+    static struct read_state rs;
+    rs = (struct read_state){.e = e, .want = m->n_entries};
     if (m->n_entries > CONS_MAX_BATCH || m->prev_index >= ledger_last_index(r->ledger))
         return;
     start_turn(r);
@@ -158,6 +179,8 @@ static void send_now(struct node_raft *r, struct cons_msg *m)
                           copy_entry, &rs) == LEDGER_OK &&
         rs.count > 0) {
         m->n_entries = rs.count;
+        for (uint32_t i = 0; i < rs.count; i++)
+            e[i].bytes = carried_buf.p + rs.off[i];
         uint8_t *body;
         size_t blen;
         if (r->hooks.sign_append(r->hooks.ctx, m, e) == 0 &&
@@ -166,8 +189,11 @@ static void send_now(struct node_raft *r, struct cons_msg *m)
             free(body);
         }
     }
-    for (uint32_t i = 0; i < rs.count; i++)
-        free(bufs[i]);
+    if (carried_buf.cap > REPL_KEEP_BYTES) {
+        free(carried_buf.p);
+        carried_buf.p = NULL;
+        carried_buf.cap = 0;
+    }
 }
 
 /* The carried entries node_repl_check decoded and hashed, handed to

@@ -25,6 +25,7 @@
 #include <dirent.h>
 
 #include "harness.h"
+#include "harness_release.h"
 #include "harness_writers.h"
 
 #define NODES_DEFAULT 3
@@ -350,12 +351,14 @@ static void print_lag(const struct lag_figures *f, const struct lag_snap *b)
 }
 
 /* What each node spent over a level, per committed entry: CPU time (all its
- * threads), context switches (voluntary and not, all threads) and
- * fdatasyncs. Figures a loaded machine does not move much, unlike the
- * throughput: what the nodes cost rather than what they got. */
+ * threads), context switches (voluntary and not, all threads), fdatasyncs
+ * and node-to-node messages (sent and received: bench_transport_floor
+ * prints what NNG alone costs per message, so the two give NNG's share).
+ * Figures a loaded machine does not move much, unlike the throughput: what
+ * the nodes cost rather than what they got. */
 struct cost_snap {
     double cpu_s[H_MAX_NODES], syncs[H_MAX_NODES];
-    double switches[H_MAX_NODES];
+    double switches[H_MAX_NODES], msgs[H_MAX_NODES];
 };
 
 static double switches_of(pid_t pid)
@@ -394,16 +397,19 @@ static void cost_snap(struct h_cluster *c, int nodes, struct cost_snap *s)
         s->switches[i] = switches_of(c->nodes[i].pid);
         long st = 0;
         char *text = h_http_get_text(c, i, "/metrics", &st);
-        if (text && st == 200)
+        if (text && st == 200) {
             s->syncs[i] = sample_in(text, "chimera_ledger_fsync_duration_seconds_count");
+            s->msgs[i] = sample_in(text, "chimera_messages_sent_total") +
+                         sample_in(text, "chimera_messages_received_total");
+        }
         free(text);
     }
 }
 
 struct cost_figures {
-    double leader_us, leader_cs, leader_syncs;       /* per entry */
-    double follower_us, follower_cs, follower_syncs; /* per entry, the followers' mean */
-    double all_us;                                   /* every node's CPU per entry */
+    double leader_us, leader_cs, leader_syncs, leader_msgs;         /* per entry */
+    double follower_us, follower_cs, follower_syncs, follower_msgs; /* the followers' mean */
+    double all_us;                                                  /* every node's CPU */
 };
 
 static struct cost_figures cost_figures(const struct cost_snap *a, const struct cost_snap *b,
@@ -416,13 +422,15 @@ static struct cost_figures cost_figures(const struct cost_snap *a, const struct 
         double us = (b->cpu_s[i] - a->cpu_s[i]) * 1e6 / entries;
         double cs = (b->switches[i] - a->switches[i]) / entries;
         double sy = (b->syncs[i] - a->syncs[i]) / entries;
+        double ms = (b->msgs[i] - a->msgs[i]) / entries;
         f.all_us += us;
         if (i == leader) {
-            f.leader_us = us, f.leader_cs = cs, f.leader_syncs = sy;
+            f.leader_us = us, f.leader_cs = cs, f.leader_syncs = sy, f.leader_msgs = ms;
         } else if (nodes > 1) {
             f.follower_us += us / (nodes - 1);
             f.follower_cs += cs / (nodes - 1);
             f.follower_syncs += sy / (nodes - 1);
+            f.follower_msgs += ms / (nodes - 1);
         }
     }
     return f;
@@ -432,23 +440,12 @@ static void print_cost(const struct cost_figures *f, long nproc)
 {
     if (f->all_us <= 0)
         return;
-    printf("%9s per entry: leader %.1f us CPU, %.2f context switches, %.3f fdatasyncs; "
-           "followers %.1f us, %.2f, %.3f; all nodes %.1f us CPU (the nodes alone could do "
-           "%.0f/s on %ld cores)\n",
-           "", f->leader_us, f->leader_cs, f->leader_syncs, f->follower_us, f->follower_cs,
-           f->follower_syncs, f->all_us, 1e6 * (double)nproc / f->all_us, nproc);
-}
-
-static double load1(void)
-{
-    double l = -1;
-    FILE *f = fopen("/proc/loadavg", "r");
-    if (f) {
-        if (fscanf(f, "%lf", &l) != 1)
-            l = -1;
-        fclose(f);
-    }
-    return l;
+    printf("%9s per entry: leader %.1f us CPU, %.2f context switches, %.3f fdatasyncs, %.3f "
+           "peer messages; followers %.1f us, %.2f, %.3f, %.3f; all nodes %.1f us CPU (the nodes "
+           "alone could do %.0f/s on %ld cores)\n",
+           "", f->leader_us, f->leader_cs, f->leader_syncs, f->leader_msgs, f->follower_us,
+           f->follower_cs, f->follower_syncs, f->follower_msgs, f->all_us,
+           1e6 * (double)nproc / f->all_us, nproc);
 }
 
 static int nodes = NODES_DEFAULT;
@@ -526,7 +523,7 @@ int main(int argc, char **argv)
     struct level_result res[MAX_LEVELS + 1];
     struct lag_figures lags[MAX_LEVELS + 1];
     struct cost_figures costs[MAX_LEVELS + 1];
-    double load_start = load1();
+    double load_start = h_load_average();
     int done = 0;
     rc = 0;
     levels[nlevels] = 1; /* the batch level */
@@ -563,7 +560,7 @@ int main(int argc, char **argv)
         /* Issue 15's figures, as its table names them. */
         printf("\nissue 15 figures (%d nodes, fsync on; load average %.2f at the start, %.2f at "
                "the end; information only):\n",
-               nodes, load_start, load1());
+               nodes, load_start, h_load_average());
         for (int k = 0; k < done; k++) {
             const struct level_result *r = &res[k];
             if (r->batch == 1 && r->writers == 64)
@@ -598,14 +595,15 @@ int main(int argc, char **argv)
             printf(" %s_lag_p50_ms=%g %s_lag_p99_ms=%g %s_lag_max_ms=%g", p, lags[k].p50_ms, p,
                    lags[k].p99_ms, p, lags[k].max_ms);
             printf(" %s_leader_us=%.1f %s_leader_cs=%.2f %s_follower_us=%.1f %s_follower_cs=%.2f "
-                   "%s_all_us=%.1f",
+                   "%s_all_us=%.1f %s_leader_msgs=%.3f %s_follower_msgs=%.3f",
                    p, costs[k].leader_us, p, costs[k].leader_cs, p, costs[k].follower_us, p,
-                   costs[k].follower_cs, p, costs[k].all_us);
+                   costs[k].follower_cs, p, costs[k].all_us, p, costs[k].leader_msgs, p,
+                   costs[k].follower_msgs);
         }
         if (batch_done)
             printf(" target_eps=%.0f target_met=%d load_start=%.2f", TARGET_EPS,
                    res[nlevels].eps > TARGET_EPS, load_start);
-        printf(" load_end=%.2f", load1());
+        printf(" load_end=%.2f", h_load_average());
         printf("\n");
     }
     return h_bench_finish(c, rc);
