@@ -5,6 +5,7 @@
 #define CHIMERA_NODE_DEPLOY_H
 
 #include <jansson.h>
+#include <limits.h>
 #include <msgpack.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -105,6 +106,14 @@ struct deploy_run {
     struct run_plan_reports reports; /* what the leader was last told, and when */
     struct release_watch watch;      /* leader: the members' release health, as events */
     struct health_checker *hc;       /* the HTTP health checks of the services here */
+    /* CHIMERA_SERVICE_OWNER=<the data directory's real path>, resolved
+     * once ("" not yet): every service of this run carries the same mark. */
+    char mark[PATH_MAX + 32];
+    /* A committed record changed what this node must run: the switch is
+     * made in the loop's next turn (deploy_run_soon), once this turn's
+     * messages, the leader's commit notices among them, have left. */
+    uv_idle_t next_turn;
+    bool next_turn_ready; /* next_turn initialised (node_deploy_start) */
 };
 
 /* Who watches the release running here (the recovery watchtower,
@@ -131,6 +140,7 @@ struct node_deploy {
     struct node_raft *raft;
     struct pl_state pl;
     uint64_t applied; /* ledger index fed to the core so far */
+    bool fed_record;  /* the feed applied a deployment record (node_deploy_committed) */
     struct node_release rels[PL_MAX_DEPLOYMENTS];
     size_t nrels;
     uint64_t pending_index;     /* leader: a record appended and not yet committed */
@@ -175,6 +185,9 @@ void deploy_releases_keep(struct node_deploy *dp, const char *id, const char *ma
 /* The release running here (deploy_run.c). */
 void deploy_run_cleanup_strays(struct node_deploy *dp);
 void deploy_run_tick(struct node_deploy *dp);
+/* deploy_run_tick in the loop's next turn, before it waits (a committed
+ * change of release: see next_turn). */
+void deploy_run_soon(struct node_deploy *dp);
 void deploy_run_stop(struct node_deploy *dp);
 /* The pid (also its process group id) of the running service here with
  * this name, or -1 (the chaos layer's kill_service and pause_service). */
@@ -185,7 +198,7 @@ int deploy_run_service_pid(const struct node_deploy *dp, const char *service);
  * pid leads the process group of a service of this node. */
 int deploy_run_restart(struct node_deploy *dp, const char *svc, char *err, size_t errlen);
 bool deploy_run_stop_service(struct node_deploy *dp, const char *svc, int64_t pid);
-const char *deploy_run_mark(const struct node_deploy *dp);
+const char *deploy_run_mark(struct node_deploy *dp);
 bool deploy_run_owns_group(const struct node_deploy *dp, int64_t pgid);
 /* MSG_DEPLOY_REPORT arrived (shape checked by node/msg.c). */
 void deploy_run_on_report(struct node_deploy *dp, size_t from, const msgpack_object *f);

@@ -45,13 +45,19 @@ static void svc_path(const struct node_deploy *dp, const char *svc, const char *
     snprintf(out, cap, "%s/" SERVICES_DIR "/%s.%s", dp->base->cfg.data, svc, ext);
 }
 
-/* The environment entry that marks this node's services. */
-const char *deploy_run_mark(const struct node_deploy *dp)
+/* The environment entry that marks this node's services. Resolved at its
+ * first use and kept: realpath walks the path, a system call per part, and
+ * did so on the loop at every start; and the watchtower's stray scan and
+ * every service of this run must carry one mark, even if a symlink on the
+ * way to the data directory is changed while the node runs. */
+const char *deploy_run_mark(struct node_deploy *dp)
 {
-    static char mark[PATH_MAX + 64];
-    char abs[PATH_MAX];
-    snprintf(mark, sizeof(mark), "CHIMERA_SERVICE_OWNER=%s",
-             realpath(dp->base->cfg.data, abs) ? abs : dp->base->cfg.data);
+    char *mark = dp->run.mark;
+    if (!mark[0]) {
+        char abs[PATH_MAX];
+        snprintf(mark, sizeof(dp->run.mark), "CHIMERA_SERVICE_OWNER=%s",
+                 realpath(dp->base->cfg.data, abs) ? abs : dp->base->cfg.data);
+    }
     return mark;
 }
 
@@ -473,18 +479,41 @@ static bool may_overlap(struct node_deploy *dp, const char *desired)
     return ok;
 }
 
-/* The services still running are stopped and handed aside to exit there:
- * their slots are the new release's. */
-static void hand_aside(struct deploy_run *r)
+/* The services still running are handed aside to exit there: their slots
+ * are the new release's. grace: each one's stop grace, from the manifest
+ * the new release's replaces. */
+static void hand_aside(struct deploy_run *r, uint32_t grace[])
 {
     for (size_t i = 0; i < r->nsvc; i++) {
         if (!r->svc[i].proc)
             continue;
         r->old[i] = r->svc[i];
         r->svc[i].proc = NULL;
+        grace[i] = run_plan_stop_grace(&r->m, i);
         drv_set_exit(r->old[i].proc, on_old_exit_cb, &r->old[i]);
-        drv_stop(r->old[i].proc, run_plan_stop_grace(&r->m, i));
     }
+}
+
+/* Stopped once the new release has started, not before: their exits (as
+ * many as the federation has nodes, all at once) do not compete with the
+ * good release's start for the CPU. */
+static void stop_aside(struct deploy_run *r, const uint32_t grace[])
+{
+    for (size_t i = 0; i < MANIFEST_MAX_SERVICES; i++)
+        if (r->old[i].proc)
+            drv_stop(r->old[i].proc, grace[i]);
+}
+
+static void on_next_turn(uv_idle_t *h)
+{
+    uv_idle_stop(h);
+    deploy_run_tick(h->data);
+}
+
+void deploy_run_soon(struct node_deploy *dp)
+{
+    if (dp->run.next_turn_ready && !dp->base->stopping)
+        uv_idle_start(&dp->run.next_turn, on_next_turn);
 }
 
 /* Asks the run plan what to do (run_plan.h) and does it. */
@@ -503,13 +532,17 @@ void deploy_run_tick(struct node_deploy *dp)
         r->nsvc = 0;
         set_health(dp, PL_H_NONE, 0, "");
     }
-    if ((act & RUN_PLAN_STOP) && (act & RUN_PLAN_START))
-        hand_aside(r);
+    uint32_t grace[MANIFEST_MAX_SERVICES] = {0};
+    bool aside = (act & RUN_PLAN_STOP) && (act & RUN_PLAN_START);
+    if (aside)
+        hand_aside(r, grace);
     for (size_t i = 0; (act & RUN_PLAN_STOP) && i < r->nsvc; i++)
         if (r->svc[i].proc)
             drv_stop(r->svc[i].proc, run_plan_stop_grace(r->have_manifest ? &r->m : NULL, i));
     if (act & RUN_PLAN_START)
         start_release(dp, r->plan.running);
+    if (aside)
+        stop_aside(r, grace);
     if (act & RUN_PLAN_WATCH) {
         probe_due(dp);
         judge_health(dp);
@@ -607,6 +640,11 @@ void deploy_run_stop(struct node_deploy *dp)
     if (dp->run.hc)
         health_free(dp->run.hc);
     dp->run.hc = NULL;
+    if (r->next_turn_ready) {
+        uv_idle_stop(&r->next_turn);
+        uv_close((uv_handle_t *)&r->next_turn, NULL);
+        r->next_turn_ready = false;
+    }
 }
 
 int deploy_run_service_pid(const struct node_deploy *dp, const char *service)

@@ -111,6 +111,7 @@ static int apply_entry(uint64_t index, uint64_t term, const uint8_t *bytes, size
                        index, pl_record_name(r.kind), r.deployment);
         return 0;
     }
+    dp->fed_record = true;
     if (outcome != PL_OUTCOME_NONE)
         dp->outcomes[outcome]++;
     if (r.kind == PL_REC_ROLLBACK)
@@ -125,14 +126,22 @@ void node_deploy_committed(struct node_deploy *dp, uint64_t commit)
     struct node_deploy *d = dp;
     if (!dp->raft->ledger || commit <= d->applied)
         return;
+    d->fed_record = false;
     node_ledger_feed(dp->raft, &d->applied, commit, apply_entry, dp);
     if (d->pending_index && d->applied >= d->pending_index)
         d->pending_index = 0;
     /* Act on the new state now rather than at the next tick: the leader's
      * next decision (a rollback right after a failure), and this node's
-     * release (a rollback applied at once). */
+     * release (a rollback applied at once). The release is switched in the
+     * loop's next turn, not in this call: on the leader this call comes
+     * before the commit notices of this turn are sent (raft/node_cons.c
+     * sends them after the turn's callbacks), and a switch holds the loop
+     * for the spawn of each service started; every other node learned the
+     * rollback that much later. Only a deployment record can change what
+     * runs here; a commit of notes leaves it to the node's tick. */
     node_deploy_tick(dp);
-    deploy_run_tick(dp);
+    if (d->fed_record)
+        deploy_run_soon(dp);
 }
 
 int node_deploy_start(struct node_deploy *dp)
@@ -148,8 +157,12 @@ int node_deploy_start(struct node_deploy *dp)
         fprintf(stderr, "chimerad: cannot set up health checks (libcurl)\n");
         return -1;
     }
+    uv_idle_init(dp->base->loop, &dp->run.next_turn);
+    dp->run.next_turn.data = dp;
+    dp->run.next_turn_ready = true;
     deploy_run_cleanup_strays(dp);
     node_deploy_committed(dp, dp->raft->cons.commit);
+    deploy_run_tick(dp); /* what the ledger says runs here starts with the node */
     return 0;
 }
 

@@ -8,8 +8,10 @@
  * page tables (uv_spawn forks); its exit is watched on a pidfd (Linux 5.3
  * or later: without pidfd_open, drv_start fails with UV_ENOSYS and says so,
  * before any spawn). A command without a slash is looked up in the
- * service's PATH; an executable file without a "#!" line is run by
- * /bin/sh with its arguments (execvp's ENOEXEC fallback).
+ * service's PATH (execvp's default, confstr's _CS_PATH, when it has none)
+ * by the child, as the service's user: a file that user may not run is
+ * passed over, as execvp does; an executable file without a "#!" line is
+ * run by /bin/sh with its arguments (execvp's ENOEXEC fallback).
  *
  * Process group. The child calls setsid() and leads a new session and
  * process group whose id is its pid.

@@ -224,9 +224,10 @@ static void fill_header_pid(const char *log, off_t at, const char *stamp, int pi
 
 /* What the child needs; read by the child in the parent's memory. */
 struct child {
-    const char *path;
+    const char *cmd;    /* argv[0]: a path, or a name to look up in search */
+    const char *search; /* the service's PATH (NULL: cmd is a path) */
     char *const *argv;
-    char *const *sh_argv; /* /bin/sh path argv[1..]: execvp's way with a file execve refuses */
+    char **sh_argv; /* /bin/sh path argv[1..]: execvp's way with a file execve refuses */
     char *const *envp;
     const char *cwd;
     int log_fd;
@@ -243,6 +244,67 @@ struct child {
 __attribute__((no_sanitize_address)) static int child_fd(int from, int to)
 {
     return from == to ? fcntl(to, F_SETFD, 0) : dup2(from, to);
+}
+
+/* Runs path; returns only when that failed (errno says why). */
+__attribute__((no_sanitize_address)) static void child_exec(const struct child *c, char *path)
+{
+    execve(path, c->argv, c->envp);
+    /* An executable file without a "#!" line: a shell script, to execvp
+     * (and to libuv's spawn, which used it). */
+    if (errno == ENOEXEC) {
+        c->sh_argv[1] = path;
+        execve("/bin/sh", c->sh_argv, c->envp);
+    }
+}
+
+/* execvp's search, made by the child as the service's user (after the
+ * switch), as posix_spawnp and libuv's execvp did: a file the service
+ * cannot run is passed over for the next one in its PATH, which a check
+ * made by chimerad (root) would have picked and then failed to exec. The
+ * errors are execvp's: a file found but refused (EACCES) wins over none
+ * found; an error that is not about where the file is stops the search.
+ * Nothing here allocates: the child runs in the parent's memory (its
+ * heap's locks included) on a small stack. */
+__attribute__((no_sanitize_address)) static void child_search(const struct child *c)
+{
+    if (!c->search) {
+        child_exec(c, (char *)c->cmd);
+        return;
+    }
+    char path[PATH_MAX];
+    size_t clen = 0;
+    while (c->cmd[clen])
+        clen++;
+    bool refused = false;
+    errno = ENOENT;
+    for (const char *dir = c->search;;) {
+        const char *end = dir;
+        while (*end && *end != ':')
+            end++;
+        size_t dlen = (size_t)(end - dir), at = 0;
+        /* An empty entry is the working directory; one too long for
+         * PATH_MAX is passed over, as by execvp. */
+        if (dlen + 1 + clen < sizeof(path)) {
+            for (size_t k = 0; k < dlen; k++)
+                path[at++] = dir[k];
+            if (dlen)
+                path[at++] = '/';
+            for (size_t k = 0; k <= clen; k++)
+                path[at++] = c->cmd[k];
+            child_exec(c, path);
+            if (errno == EACCES)
+                refused = true;
+            else if (errno != ENOENT && errno != ENOTDIR && errno != ESTALE && errno != ENODEV &&
+                     errno != ETIMEDOUT)
+                return;
+        }
+        if (!*end)
+            break;
+        dir = end + 1;
+    }
+    if (refused)
+        errno = EACCES;
 }
 
 /* The child, on its own stack in the parent's memory while the parent is
@@ -269,45 +331,28 @@ __attribute__((no_sanitize_address)) static int child_main(void *arg)
     sigset_t none;
     sigemptyset(&none);
     (void)sigprocmask(SIG_SETMASK, &none, NULL);
-    execve(c->path, c->argv, c->envp);
-    /* An executable file without a "#!" line: a shell script, to execvp
-     * (and to libuv's spawn, which used it). */
-    if (errno == ENOEXEC)
-        execve("/bin/sh", c->sh_argv, c->envp);
+    child_search(c);
 fail:;
     int e = errno;
     (void)!write(c->err_fd, &e, sizeof(e));
     _exit(127);
 }
 
-/* Where cmd is: itself when it names a path, else the first executable
- * file of that name in the service's PATH (the one in env: libuv set the
- * child's environment before execvp). 0 or a negative libuv error. */
-static int find_command(const char *cmd, char *const *env, char *out, size_t cap)
+/* The PATH a bare command name is looked up in: the service's (the one in
+ * env: libuv set the child's environment before execvp), else execvp's
+ * default, confstr's _CS_PATH (glibc: "/bin:/usr/bin"). NULL when cmd
+ * names a path (it has a slash). */
+static const char *search_path(const char *cmd, char *const *env, char *dflt, size_t cap)
 {
-    if (strchr(cmd, '/')) {
-        snprintf(out, cap, "%s", cmd);
-        return 0;
-    }
-    const char *path = "/usr/local/bin:/usr/bin:/bin"; /* execvp's, when PATH is unset */
+    if (strchr(cmd, '/'))
+        return NULL;
     for (char *const *e = env; *e; e++)
         if (strncmp(*e, "PATH=", 5) == 0)
-            path = *e + 5;
-    int rc = UV_ENOENT;
-    for (const char *dir = path;;) {
-        const char *end = strchrnul(dir, ':');
-        int len = (int)(end - dir);
-        struct stat st;
-        /* An empty entry is the working directory, as for execvp. */
-        snprintf(out, cap, "%.*s%s%s", len, dir, len ? "/" : "", cmd);
-        if (access(out, X_OK) == 0 && stat(out, &st) == 0 && S_ISREG(st.st_mode))
-            return 0;
-        if (errno == EACCES)
-            rc = UV_EACCES;
-        if (!*end)
-            return rc;
-        dir = end + 1;
-    }
+            return *e + 5;
+    size_t n = confstr(_CS_PATH, dflt, cap);
+    if (n == 0 || n > cap)
+        snprintf(dflt, cap, "%s", "/bin:/usr/bin");
+    return dflt;
 }
 
 /* Runs c; its pid, or a negative libuv error (the exec's own included:
@@ -433,7 +478,7 @@ int drv_start(uv_loop_t *loop, const struct drv_spec *spec, drv_exit_fn on_exit,
     }
     p->on_exit = on_exit;
     p->arg = arg;
-    char path[PATH_MAX];
+    char dflt[256];
     size_t argc = 0;
     while (spec->argv[argc])
         argc++;
@@ -451,12 +496,13 @@ int drv_start(uv_loop_t *loop, const struct drv_spec *spec, drv_exit_fn on_exit,
         return rc;
     }
     sh_argv[0] = "/bin/sh";
-    sh_argv[1] = path;
+    sh_argv[1] = cmd; /* the child puts the file it found here */
     for (size_t a = 1; a < argc; a++)
         sh_argv[a + 1] = spec->argv[a];
-    struct child c = {.path = path,
+    struct child c = {.cmd = cmd,
+                      .search = search_path(cmd, env, dflt, sizeof(dflt)),
                       .argv = (char *const *)spec->argv,
-                      .sh_argv = (char *const *)sh_argv,
+                      .sh_argv = (char **)sh_argv,
                       .envp = env,
                       .cwd = spec->cwd,
                       .log_fd = fd,
@@ -464,9 +510,7 @@ int drv_start(uv_loop_t *loop, const struct drv_spec *spec, drv_exit_fn on_exit,
                       .uid = (uid_t)spec->uid,
                       .gid = (gid_t)spec->gid};
     cloexec_all_but_stdio();
-    int rc = find_command(cmd, env, path, sizeof(path));
-    if (rc == 0)
-        rc = start_process(loop, p, &c);
+    int rc = start_process(loop, p, &c);
     free(sh_argv);
     free(env);
     if (rc != 0) {

@@ -503,32 +503,125 @@ static void test_service_gets_only_the_kept_part_of_the_node_environment(void **
     free(log);
 }
 
-static void test_service_runs_as_the_given_uid_and_gid(void **state)
+/* Skips the calling test unless it runs as root (CI does: there it must). */
+static void require_root(const char *what)
 {
-    struct fixture *f = *state;
-    if (geteuid() != 0) {
-        const char *req = getenv("CHIMERA_REQUIRE_NETNS");
-        if (req && strcmp(req, "1") == 0)
-            fail_msg("CHIMERA_REQUIRE_NETNS=1 but the test does not run as root");
-        fprintf(stderr, "*** test_driver: set_user SKIPPED (not root)\n");
-        skip();
-    }
-    /* The log is opened here, as root, in a directory the user cannot
-     * enter: the service writes it through descriptors 1 and 2. */
-    assert_int_equal(chmod(f->dir, 0700), 0);
+    if (geteuid() == 0)
+        return;
+    const char *req = getenv("CHIMERA_REQUIRE_NETNS");
+    if (req && strcmp(req, "1") == 0)
+        fail_msg("CHIMERA_REQUIRE_NETNS=1 but the test does not run as root");
+    fprintf(stderr, "*** test_driver: %s SKIPPED (not root)\n", what);
+    skip();
+}
+
+/* Starts spec (the test fails if it cannot) and waits for its exit status. */
+static int64_t spec_exit_status(struct fixture *f, const struct drv_spec *spec)
+{
     struct exited e = {0};
-    const char *argv[] = {"/bin/sh", "-c", "echo \"ids $(id -u) $(id -g) [$(id -G)]\"", NULL};
-    struct drv_spec spec = {
-        .argv = argv, .log_path = f->log, .set_user = true, .uid = 4000111, .gid = 4000222};
     struct drv_proc *p = NULL;
     char err[256];
-    if (drv_start(&f->loop, &spec, on_exit_record, &e, &p, err, sizeof err) != 0)
+    if (drv_start(&f->loop, spec, on_exit_record, &e, &p, err, sizeof err) != 0)
         fail_msg("drv_start: %s", err);
     wait_exit(f, &e);
     drv_free(p);
-    assert_int_equal(e.status, 0);
+    return e.status;
+}
+
+static void test_service_runs_as_the_given_uid_and_gid(void **state)
+{
+    struct fixture *f = *state;
+    require_root("set_user");
+    /* The log is opened here, as root, in a directory the user cannot
+     * enter: the service writes it through descriptors 1 and 2. */
+    assert_int_equal(chmod(f->dir, 0700), 0);
+    const char *argv[] = {"/bin/sh", "-c", "echo \"ids $(id -u) $(id -g) [$(id -G)]\"", NULL};
+    struct drv_spec spec = {
+        .argv = argv, .log_path = f->log, .set_user = true, .uid = 4000111, .gid = 4000222};
+    assert_int_equal(spec_exit_status(f, &spec), 0);
     /* No supplementary group of this process (root's) is left. */
     wait_log(f, "ids 4000111 4000222 [4000222]\n");
+}
+
+/* The PATH search is made as the service's user, as execvp in the child
+ * did: a file there that only root may run is passed over for the next
+ * one, rather than picked because chimerad (root) could run it and then
+ * refused at the exec ("permission denied"). */
+static void test_a_file_the_service_user_may_not_run_is_passed_over_in_its_path(void **state)
+{
+    struct fixture *f = *state;
+    require_root("path search as the service user");
+    assert_int_equal(chmod(f->dir, 0755), 0);
+    char first[160], second[160], tool[200], path[400];
+    snprintf(first, sizeof first, "%s/root-only", f->dir);
+    snprintf(second, sizeof second, "%s/everyone", f->dir);
+    assert_int_equal(mkdir(first, 0755), 0);
+    assert_int_equal(mkdir(second, 0755), 0);
+    snprintf(tool, sizeof tool, "%s/chimera-path-probe", first);
+    write_executable(tool, "#!/bin/sh\necho ran-the-root-only-copy\n");
+    assert_int_equal(chmod(tool, 0700), 0);
+    snprintf(tool, sizeof tool, "%s/chimera-path-probe", second);
+    write_executable(tool, "#!/bin/sh\necho ran-as-the-service-user\n");
+    snprintf(path, sizeof path, "PATH=%s:%s", first, second);
+    const char *argv[] = {"chimera-path-probe", NULL};
+    const char *env[] = {path, NULL};
+    struct drv_spec spec = {.argv = argv,
+                            .env = env,
+                            .log_path = f->log,
+                            .set_user = true,
+                            .uid = 4000111,
+                            .gid = 4000222};
+    assert_int_equal(spec_exit_status(f, &spec), 0);
+    wait_log(f, "ran-as-the-service-user\n");
+}
+
+/* A service whose environment has no PATH gets execvp's search, in the
+ * directories confstr(_CS_PATH) names ("/bin:/usr/bin" with glibc), not
+ * /usr/local/bin too. */
+static void test_without_a_path_a_command_is_looked_up_where_execvp_looks(void **state)
+{
+    struct fixture *f = *state;
+    require_root("a probe in /usr/local/bin");
+    char cs[256];
+    size_t n = confstr(_CS_PATH, cs, sizeof cs);
+    if (n == 0 || n > sizeof cs || strstr(cs, "/usr/local/bin")) {
+        fprintf(stderr, "*** test_driver: _CS_PATH has /usr/local/bin: SKIPPED\n");
+        skip();
+    }
+    char tool[128], name[64];
+    snprintf(name, sizeof name, "chimera-cs-path-probe-%d", (int)getpid());
+    snprintf(tool, sizeof tool, "/usr/local/bin/%s", name);
+    write_executable(tool, "#!/bin/sh\necho found-in-usr-local-bin\n");
+    char *saved = getenv("PATH") ? strdup(getenv("PATH")) : NULL;
+    unsetenv("PATH");
+    const char *local_argv[] = {name, NULL}, *sh_argv[] = {"sh", "-c", "exit 5", NULL};
+    struct drv_spec local = {.argv = local_argv, .log_path = f->log};
+    struct drv_spec sh = {.argv = sh_argv, .log_path = f->log};
+    struct exited le = {0}, se = {0};
+    struct drv_proc *lp = NULL, *sp = NULL;
+    char lerr[256], serr[256];
+    int lrc = drv_start(&f->loop, &local, on_exit_record, &le, &lp, lerr, sizeof lerr);
+    int src = drv_start(&f->loop, &sh, on_exit_record, &se, &sp, serr, sizeof serr);
+    if (saved)
+        setenv("PATH", saved, 1);
+    free(saved);
+    unlink(tool);
+    if (lp) {
+        wait_exit(f, &le);
+        drv_free(lp);
+        if (sp) {
+            wait_exit(f, &se);
+            drv_free(sp);
+        }
+        fail_msg("%s in /usr/local/bin ran without a PATH", name);
+    }
+    assert_int_equal(lrc, UV_ENOENT);
+    assert_non_null(strstr(lerr, name));
+    if (src != 0)
+        fail_msg("sh without a PATH: %s", serr);
+    wait_exit(f, &se);
+    drv_free(sp);
+    assert_int_equal(se.status, 5);
 }
 
 int main(void)
@@ -553,6 +646,8 @@ int main(void)
         T(test_demo_bad_option_exits_2),
         T(test_service_gets_only_the_kept_part_of_the_node_environment),
         T(test_service_runs_as_the_given_uid_and_gid),
+        T(test_a_file_the_service_user_may_not_run_is_passed_over_in_its_path),
+        T(test_without_a_path_a_command_is_looked_up_where_execvp_looks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
