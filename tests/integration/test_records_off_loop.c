@@ -20,20 +20,6 @@
 
 #define NOTES 10
 
-/* A note committed by the leader: its index. */
-static json_int_t post_note(struct h_cluster *c, int leader)
-{
-    char *out = NULL;
-    long st = h_mutation(c, leader, c->token, 0, &out);
-    json_t *j = out ? json_loads(out, 0, NULL) : NULL;
-    free(out);
-    if (st != 201)
-        fail_msg("%s answered %ld to a note", c->nodes[leader].id, st);
-    json_int_t last = json_integer_value(json_object_get(j, "last_index"));
-    json_decref(j);
-    return last;
-}
-
 struct notarized_arg {
     struct h_cluster *c;
     json_int_t at_least;
@@ -89,7 +75,7 @@ static void test_checkpoints_and_cosignatures_are_synced_off_the_loop(void **sta
     }
     json_int_t last = 0;
     for (int k = 0; k < NOTES; k++)
-        last = post_note(c, leader);
+        last = h_note_committed(c, leader, "off the loop");
     expect_notarized(c, last);
     for (int i = 0; i < c->n; i++) {
         double cps = metric_of(c, i, "chimera_ledger_checkpoints_total");

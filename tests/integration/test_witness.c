@@ -109,21 +109,6 @@ static void expect_keys_recorded(struct h_cluster *c)
         fail_msg("the members' keys never all reached every ledger");
 }
 
-static json_int_t post_note(struct h_cluster *c, int leader, const char *text)
-{
-    char body[256];
-    snprintf(body, sizeof(body), "{\"note\":\"%s\"}", text);
-    long st = 0;
-    char *out = h_http_request(c, leader, "POST", "/ledger/notes", body, c->token, 0, &st);
-    json_t *j = out ? json_loads(out, 0, NULL) : NULL;
-    free(out);
-    if (st != 201)
-        fail_msg("%s answered %ld to a note", c->nodes[leader].id, st);
-    json_int_t last = json_integer_value(json_object_get(j, "last_index"));
-    json_decref(j);
-    return last;
-}
-
 struct notarized_arg {
     struct h_cluster *c;
     json_int_t at_least;
@@ -242,7 +227,7 @@ static void test_elections_raise_no_malformed_checkpoint_drops(void **state)
         assert_int_equal(h_node_stop(c, b), 0);
         char text[32];
         snprintf(text, sizeof(text), "round-%d", round);
-        struct cp_arg arg = {.c = c, .node = a, .at_least = post_note(c, leader, text)};
+        struct cp_arg arg = {.c = c, .node = a, .at_least = h_note_committed(c, leader, text)};
         if (!h_wait_until(holds_notarized, &arg, h_timeout_ms()))
             fail_msg("round %d: %s never held a notarized checkpoint at %lld", round,
                      c->nodes[a].id, (long long)arg.at_least);
@@ -256,7 +241,7 @@ static void test_elections_raise_no_malformed_checkpoint_drops(void **state)
         /* The new leader checkpoints its own commit index: notarization
          * goes on without the predecessor's checkpoint being relayed. */
         arg.node = b;
-        arg.at_least = post_note(c, next, text);
+        arg.at_least = h_note_committed(c, next, text);
         if (!h_wait_until(holds_notarized, &arg, h_timeout_ms()))
             fail_msg("round %d: %s never held a notarized checkpoint of the new leader at %lld",
                      round, c->nodes[b].id, (long long)arg.at_least);
@@ -304,7 +289,7 @@ static void test_checkpoints_are_cosigned_and_notarized_on_every_node(void **sta
     int leader = h_start_leader(c, "test_witness", 0, &term);
     json_int_t last = 0;
     for (int k = 0; k < 5; k++)
-        last = post_note(c, leader, "witnessed");
+        last = h_note_committed(c, leader, "witnessed");
     expect_notarized(c, last, NULL, NULL, -1);
     /* The leader signs first; the others cosign. */
     json_t *h = head(c, leader);
@@ -360,7 +345,7 @@ static void test_a_wiped_node_is_rotated_to_its_new_key_and_cosigns_with_it(void
     assert_int_equal(system(cmd), 0);
     assert_int_equal(h_node_start(c, wiped), 0);
     int now_leader = expect_rotated(c, wiped, old, &fresh);
-    json_int_t last = post_note(c, now_leader, "after the wipe");
+    json_int_t last = h_note_committed(c, now_leader, "after the wipe");
     if (now_leader != wiped)
         expect_notarized(c, last, c->nodes[wiped].id, fresh, now_leader);
     free(old);

@@ -89,3 +89,20 @@ void h_require_netns(struct h_cluster *c, const char *who)
     h_cluster_pass(c); /* nothing ran: no logs worth keeping */
     skip();
 }
+
+json_int_t h_note_committed(struct h_cluster *c, int i, const char *text)
+{
+    json_t *req = json_pack("{s:s}", "note", text);
+    char *body = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    long st = 0;
+    char *out = h_http_request(c, i, "POST", "/ledger/notes", body, c->token, 0, &st);
+    free(body);
+    json_t *j = out ? json_loads(out, 0, NULL) : NULL;
+    free(out);
+    if (st != 201)
+        fail_msg("%s answered %ld to a note", c->nodes[i].id, st);
+    json_int_t last = json_integer_value(json_object_get(j, "last_index"));
+    json_decref(j);
+    return last;
+}

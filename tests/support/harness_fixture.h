@@ -25,6 +25,11 @@ json_int_t h_ledger_head_index(struct h_cluster *c, int i);
  * it). */
 json_t *h_ledger_verify(struct h_cluster *c, int i);
 
+/* POSTs the note text to node i with the admin token; fails the test
+ * unless the note is committed (201). The ledger's last index from the
+ * answer. */
+json_int_t h_note_committed(struct h_cluster *c, int i, const char *text);
+
 /* ---- network namespaces (real partitions: root and iproute2) ----------- */
 
 /* For a cmocka group set-up: finds out once whether network namespaces are
