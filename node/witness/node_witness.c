@@ -351,7 +351,8 @@ bool node_witness_notarized(struct node_witness *wit, const struct ledger_signed
     static uint8_t keys[LEDGER_MAX_MEMBERS][LEDGER_PUBKEY_BYTES];
     size_t k = ledger_members_at(wit->raft->ledger, cp->cp.index, keys, NULL);
     return ledger_checkpoint_notarized(cp->bytes, cp->len, cp->sigs, cp->nsigs,
-                                       (const uint8_t(*)[LEDGER_PUBKEY_BYTES])keys, k);
+                                       (const uint8_t(*)[LEDGER_PUBKEY_BYTES])keys, k,
+                                       &wit->verified);
 }
 
 /* Messages get lost (a member restarting, a partition): the latest
@@ -410,6 +411,8 @@ void node_witness_tick(struct node_witness *wit)
     }
     if (!node_ledger_write(wit->raft, "checkpoint"))
         return;
+    /* The store checked it: counting its signers need not check it again. */
+    ledger_sig_memo_vouch(&wit->verified, out.bytes, out.len, &out.sigs[0]);
     notary_checkpointed(&wit->notary, now);
     wit->base->metrics.checkpoints++;
     broadcast_checkpoint(wit, &out);
@@ -448,10 +451,15 @@ static void on_checkpoint(struct node_witness *wit, size_t from, const uint8_t *
     ledger_batch_begin(wit->raft->batch, wit->raft->ledger);
     enum notary_take take = notary_take(have ? &mine : NULL, bytes, len, &cp, holds_entry, wit);
     if (take == NOTARY_TAKE_MERGE) {
+        bool added[LEDGER_MAX_SIGS] = {false};
         for (size_t i = 0; i < nsigs; i++)
-            if (notary_lacks(&mine, sigs[i].signer))
-                ledger_batch_add_cosignature(wit->raft->batch, bytes, len, &sigs[i]);
-        node_ledger_write(wit->raft, "cosignatures");
+            added[i] =
+                notary_lacks(&mine, sigs[i].signer) &&
+                ledger_batch_add_cosignature(wit->raft->batch, bytes, len, &sigs[i]) == LEDGER_OK;
+        if (node_ledger_write(wit->raft, "cosignatures"))
+            for (size_t i = 0; i < nsigs; i++)
+                if (added[i]) /* the store checked it */
+                    ledger_sig_memo_vouch(&wit->verified, bytes, len, &sigs[i]);
         /* The sender lacks this node's cosignature: it was lost; again. */
         const struct ledger_sig *again = notary_own_again(&mine, sigs, nsigs, wit->base->cfg.id);
         if (again)
@@ -483,6 +491,10 @@ static void on_checkpoint(struct node_witness *wit, size_t from, const uint8_t *
     }
     if (!node_ledger_write(wit->raft, "checkpoint"))
         return;
+    for (size_t i = 0; i < nsigs; i++) /* the store checked them */
+        ledger_sig_memo_vouch(&wit->verified, bytes, len, &sigs[i]);
+    if (cosign)
+        ledger_sig_memo_vouch(&wit->verified, bytes, len, &own);
     wit->base->metrics.checkpoints++;
     if (cosign)
         send_cosign(wit, from, bytes, len, &own);
@@ -513,9 +525,11 @@ static void on_cosign(struct node_witness *wit, size_t from, const uint8_t *byte
     }
     if (!node_ledger_write(wit->raft, "cosignature"))
         return;
+    /* The store checked it (one Ed25519 check per cosignature taken); the
+     * signatures counted before stay counted. */
+    ledger_sig_memo_vouch(&wit->verified, bytes, len, sig);
     if (ledger_last_checkpoint(wit->raft->ledger, &mine) != LEDGER_OK)
         return;
-    /* Verifying the signatures again is only worth it when it was not. */
     bool is = !was && node_witness_notarized(wit, &mine);
     unsigned tally = notary_tally(was, is, wit->raft->cons.role == CONS_LEADER);
     if (tally & NOTARY_TALLY_COUNT)
