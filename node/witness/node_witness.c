@@ -203,22 +203,48 @@ static struct {
     uint8_t sig[LEDGER_SIG_BYTES];
 } last_signed;
 
+/* What the leader signs for an APPEND: the index, term and hash of its last
+ * carried entry. An APPEND mostly ends at the leader's last entry, whose
+ * hash the ledger holds (its head) and whose term its index does: nothing
+ * to decode or hash. One ending earlier (a follower catching up) has its
+ * last entry decoded and hashed from the bytes carried. */
+static int append_statement(struct node_witness *wit, const struct cons_msg *m,
+                            const struct cons_wire_entry *e, uint64_t *index, uint64_t *term,
+                            uint8_t hash[LEDGER_HASH_BYTES])
+{
+    struct ledger *l = wit->raft->ledger;
+    uint64_t last = m->prev_index + m->n_entries;
+    if (last == ledger_last_index(l)) {
+        *index = last;
+        return ledger_term_at(l, last, term) == LEDGER_OK &&
+                       ledger_hash_at(l, last, hash) == LEDGER_OK
+                   ? 0
+                   : -1;
+    }
+    struct ledger_entry entry;
+    const struct cons_wire_entry *w = &e[m->n_entries - 1];
+    if (ledger_entry_decode(w->bytes, w->len, &entry, NULL) != LEDGER_OK)
+        return -1;
+    ledger_entry_hash(entry.prev_hash, w->bytes, w->len, hash);
+    *index = entry.index;
+    *term = entry.term;
+    return 0;
+}
+
 int node_witness_sign_append(struct node_witness *wit, struct cons_msg *m,
                              const struct cons_wire_entry *e)
 {
-    struct ledger_entry last;
-    const struct cons_wire_entry *w = &e[m->n_entries - 1];
-    if (ledger_entry_decode(w->bytes, w->len, &last, NULL) != LEDGER_OK)
-        return -1;
+    uint64_t index, term;
     uint8_t hash[LEDGER_HASH_BYTES];
-    ledger_entry_hash(last.prev_hash, w->bytes, w->len, hash);
-    if (!last_signed.valid || last_signed.index != last.index || last_signed.term != last.term ||
+    if (append_statement(wit, m, e, &index, &term, hash) != 0)
+        return -1;
+    if (!last_signed.valid || last_signed.index != index || last_signed.term != term ||
         memcmp(last_signed.hash, hash, LEDGER_HASH_BYTES) != 0) {
         struct ledger_sig s;
-        ledger_entry_sign(&wit->raft->key_pair, wit->base->cfg.id, last.index, last.term, hash, &s);
+        ledger_entry_sign(&wit->raft->key_pair, wit->base->cfg.id, index, term, hash, &s);
         last_signed.valid = true;
-        last_signed.index = last.index;
-        last_signed.term = last.term;
+        last_signed.index = index;
+        last_signed.term = term;
         memcpy(last_signed.hash, hash, LEDGER_HASH_BYTES);
         memcpy(last_signed.sig, s.sig, LEDGER_SIG_BYTES);
     }
