@@ -90,9 +90,67 @@ bool ledger_checkpoint_sig_valid(const uint8_t *bytes, size_t len, const struct 
     return valid_tagged(LEDGER_CHECKPOINT_SIG_TAG, bytes, len, sig);
 }
 
+/* Starts memo afresh unless it holds these bytes. */
+static void memo_for(struct ledger_sig_memo *memo, const uint8_t *bytes, size_t len)
+{
+    if (memo->len == len && memcmp(memo->bytes, bytes, len) == 0)
+        return;
+    memcpy(memo->bytes, bytes, len);
+    memo->len = len;
+    memo->n = 0;
+}
+
+static bool memo_has(const struct ledger_sig_memo *memo, const struct ledger_sig *sig)
+{
+    for (size_t i = 0; i < memo->n; i++)
+        if (memcmp(memo->valid[i].pubkey, sig->pubkey, LEDGER_PUBKEY_BYTES) == 0 &&
+            memcmp(memo->valid[i].sig, sig->sig, LEDGER_SIG_BYTES) == 0)
+            return true;
+    return false;
+}
+
+void ledger_sig_memo_vouch(struct ledger_sig_memo *memo, const uint8_t *bytes, size_t len,
+                           const struct ledger_sig *sig)
+{
+    if (bytes == NULL || len > LEDGER_CHECKPOINT_MAX)
+        return;
+    memo_for(memo, bytes, len);
+    if (memo_has(memo, sig))
+        return;
+    /* Full (more signatures than a checkpoint holds): the oldest goes,
+     * to be checked again if it is asked for. */
+    if (memo->n == LEDGER_MAX_SIGS)
+        memmove(&memo->valid[0], &memo->valid[1], (LEDGER_MAX_SIGS - 1) * sizeof(memo->valid[0]));
+    else
+        memo->n++;
+    memo->valid[memo->n - 1] = *sig;
+}
+
+bool ledger_sig_memo_valid(struct ledger_sig_memo *memo, const uint8_t *bytes, size_t len,
+                           const struct ledger_sig *sig)
+{
+    if (bytes == NULL || len > LEDGER_CHECKPOINT_MAX)
+        return false;
+    memo_for(memo, bytes, len);
+    if (memo_has(memo, sig))
+        return true;
+    memo->checks++;
+    if (!ledger_checkpoint_sig_valid(bytes, len, sig))
+        return false;
+    ledger_sig_memo_vouch(memo, bytes, len, sig);
+    return true;
+}
+
+static bool sig_valid(struct ledger_sig_memo *memo, const uint8_t *bytes, size_t len,
+                      const struct ledger_sig *sig)
+{
+    return memo ? ledger_sig_memo_valid(memo, bytes, len, sig)
+                : ledger_checkpoint_sig_valid(bytes, len, sig);
+}
+
 size_t ledger_checkpoint_signers(const uint8_t *bytes, size_t len, const struct ledger_sig *sigs,
                                  size_t nsigs, const uint8_t (*pinned)[LEDGER_PUBKEY_BYTES],
-                                 size_t npinned)
+                                 size_t npinned, struct ledger_sig_memo *memo)
 {
     size_t count = 0;
     for (size_t k = 0; k < npinned; k++) {
@@ -101,7 +159,7 @@ size_t ledger_checkpoint_signers(const uint8_t *bytes, size_t len, const struct 
             dup = memcmp(pinned[j], pinned[k], LEDGER_PUBKEY_BYTES) == 0;
         for (size_t i = 0; i < nsigs && !dup; i++)
             if (memcmp(sigs[i].pubkey, pinned[k], LEDGER_PUBKEY_BYTES) == 0 &&
-                ledger_checkpoint_sig_valid(bytes, len, &sigs[i])) {
+                sig_valid(memo, bytes, len, &sigs[i])) {
                 count++;
                 break;
             }
@@ -111,10 +169,10 @@ size_t ledger_checkpoint_signers(const uint8_t *bytes, size_t len, const struct 
 
 bool ledger_checkpoint_notarized(const uint8_t *bytes, size_t len, const struct ledger_sig *sigs,
                                  size_t nsigs, const uint8_t (*pinned)[LEDGER_PUBKEY_BYTES],
-                                 size_t npinned)
+                                 size_t npinned, struct ledger_sig_memo *memo)
 {
-    return npinned > 0 &&
-           ledger_checkpoint_signers(bytes, len, sigs, nsigs, pinned, npinned) >= npinned / 2 + 1;
+    return npinned > 0 && ledger_checkpoint_signers(bytes, len, sigs, nsigs, pinned, npinned,
+                                                    memo) >= npinned / 2 + 1;
 }
 
 /* ---- entry signatures ------------------------------------------------- */

@@ -79,17 +79,45 @@ void ledger_checkpoint_sign(const struct ledger_key *key, const char *signer, co
  * nothing about whether the key is pinned. */
 bool ledger_checkpoint_sig_valid(const uint8_t *bytes, size_t len, const struct ledger_sig *sig);
 
+/* The signatures of one checkpoint's bytes found valid so far. The same
+ * checkpoint's signers are counted again and again (the leader at each
+ * cosignature it takes, a node at each GET /ledger/head, the offline check
+ * at each cosignature record), and each count re-ran Ed25519 on every
+ * signature: through a memo, only the signatures not yet found valid are
+ * checked. A signature valid for some bytes and key stays valid; one that
+ * fails is never remembered, so a forgery is checked, and refused, every
+ * time. A memo holds one checkpoint: other bytes start it afresh. Zero it
+ * before first use. */
+struct ledger_sig_memo {
+    uint8_t bytes[LEDGER_CHECKPOINT_MAX];
+    size_t len;
+    struct ledger_sig valid[LEDGER_MAX_SIGS]; /* pubkey and sig matter */
+    size_t n;
+    uint64_t checks; /* Ed25519 verifications it made (what tests count) */
+};
+
+/* ledger_checkpoint_sig_valid, asking Ed25519 only when memo has not found
+ * this signature (key and signature bytes) valid for these bytes before. */
+bool ledger_sig_memo_valid(struct ledger_sig_memo *memo, const uint8_t *bytes, size_t len,
+                           const struct ledger_sig *sig);
+/* Remembers sig as valid for bytes without a check: only for a signature
+ * checked already, one the store accepted (it verifies every signature it
+ * stores) or one made here. */
+void ledger_sig_memo_vouch(struct ledger_sig_memo *memo, const uint8_t *bytes, size_t len,
+                           const struct ledger_sig *sig);
+
 /* The number of distinct keys in pinned[0..npinned) with a valid signature
- * of the bytes among sigs (a repeated signer counts once). */
+ * of the bytes among sigs (a repeated signer counts once). memo: NULL
+ * checks every signature. */
 size_t ledger_checkpoint_signers(const uint8_t *bytes, size_t len, const struct ledger_sig *sigs,
                                  size_t nsigs, const uint8_t (*pinned)[LEDGER_PUBKEY_BYTES],
-                                 size_t npinned);
+                                 size_t npinned, struct ledger_sig_memo *memo);
 
 /* Notarized: at least a majority (npinned / 2 + 1) of the pinned keys,
  * which are the federation's voting members, signed the bytes. */
 bool ledger_checkpoint_notarized(const uint8_t *bytes, size_t len, const struct ledger_sig *sigs,
                                  size_t nsigs, const uint8_t (*pinned)[LEDGER_PUBKEY_BYTES],
-                                 size_t npinned);
+                                 size_t npinned, struct ledger_sig_memo *memo);
 
 /* A checkpoint with its signatures, the leader's first; what the store
  * returns for the head (GET /ledger/head). */

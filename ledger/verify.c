@@ -9,10 +9,14 @@
 
 struct vstate {
     struct ledger_verify_report *rep;
+    /* Each cosignature record asks again whether the latest checkpoint is
+     * notarized: its signatures already found valid are not checked again. */
+    struct ledger_sig_memo memo;
 };
 
-static void notarization(struct ledger *l, struct ledger_verify_report *rep)
+static void notarization(struct ledger *l, struct vstate *v)
 {
+    struct ledger_verify_report *rep = v->rep;
     const struct ledger_signed_checkpoint *cp = &l->chain.st.cp;
     uint8_t keys[LEDGER_MAX_MEMBERS][LEDGER_PUBKEY_BYTES];
     const uint8_t(*pinned)[LEDGER_PUBKEY_BYTES] = l->chain.pinned;
@@ -21,7 +25,7 @@ static void notarization(struct ledger *l, struct ledger_verify_report *rep)
         n = ledger_members_at(l, cp->cp.index, keys, NULL);
         pinned = (const uint8_t(*)[LEDGER_PUBKEY_BYTES])keys;
     }
-    if (ledger_checkpoint_notarized(cp->bytes, cp->len, cp->sigs, cp->nsigs, pinned, n))
+    if (ledger_checkpoint_notarized(cp->bytes, cp->len, cp->sigs, cp->nsigs, pinned, n, &v->memo))
         rep->last_notarized = cp->cp.index;
 }
 
@@ -36,11 +40,11 @@ static int hook(void *arg, struct ledger *l, uint8_t kind, const uint8_t *body, 
         return 0;
     case LEDGER_REC_CHECKPOINT:
         v->rep->checkpoints++;
-        notarization(l, v->rep);
+        notarization(l, v);
         return 0;
     case LEDGER_REC_COSIGNATURE:
         v->rep->cosignatures++;
-        notarization(l, v->rep);
+        notarization(l, v);
         return 0;
     case LEDGER_REC_EVIDENCE:
         /* Valid evidence (the scan checked it): the federation equivocated,
@@ -86,7 +90,7 @@ enum ledger_verdict ledger_verify(const char *ledger_dir,
         .read_only = true,
     };
     struct ledger_load_out lo;
-    struct vstate v = {rep};
+    struct vstate v = {.rep = rep};
     memset(rep, 0, sizeof(*rep));
     rep->pinned = npinned > 0;
     if (sodium_init() < 0 || ledger_dir == NULL) {

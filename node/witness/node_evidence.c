@@ -35,15 +35,21 @@ void node_evidence_record(struct node_witness *wit, const char *from,
         return;
     ledger_batch_begin(wit->raft->batch, wit->raft->ledger);
     enum ledger_error rv = ledger_batch_add_evidence(wit->raft->batch, &ev);
-    bool stored = rv == LEDGER_OK && node_ledger_write(wit->raft, "evidence");
+    bool written = rv == LEDGER_OK && node_ledger_write(wit->raft, "evidence");
     if (rv != LEDGER_OK)
         ledger_batch_begin(wit->raft->batch, wit->raft->ledger);
     wit->base->metrics.equivocations++;
+    /* The record is written, not yet durable: it joins the sync the
+     * entries share (node_ledger_write), which a crash may beat. The event
+     * says so rather than waiting for it: a failed sync ends the process. */
+    const char *fate = rv != LEDGER_OK ? ledger_strerror(rv)
+                       : written       ? "written to the ledger, durable once its sync returns"
+                                       : "not written (the ledger write failed)";
     node_event(wit->base, "ledger.equivocation", from,
                "two different signed %s for index %" PRIu64 " (signed by %s and %s); the second "
                "is refused; evidence %s",
                ev.kind == LEDGER_STMT_ENTRY ? "entries" : "checkpoints", ev.index, a->sig.signer,
-               b->sig.signer, stored ? "stored in the ledger" : ledger_strerror(rv));
+               b->sig.signer, fate);
 }
 
 static void remember(uint64_t index, uint64_t term, const uint8_t hash[LEDGER_HASH_BYTES],

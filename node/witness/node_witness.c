@@ -203,22 +203,48 @@ static struct {
     uint8_t sig[LEDGER_SIG_BYTES];
 } last_signed;
 
+/* What the leader signs for an APPEND: the index, term and hash of its last
+ * carried entry. An APPEND mostly ends at the leader's last entry, whose
+ * hash the ledger holds (its head) and whose term its index does: nothing
+ * to decode or hash. One ending earlier (a follower catching up) has its
+ * last entry decoded and hashed from the bytes carried. */
+static int append_statement(struct node_witness *wit, const struct cons_msg *m,
+                            const struct cons_wire_entry *e, uint64_t *index, uint64_t *term,
+                            uint8_t hash[LEDGER_HASH_BYTES])
+{
+    struct ledger *l = wit->raft->ledger;
+    uint64_t last = m->prev_index + m->n_entries;
+    if (last == ledger_last_index(l)) {
+        *index = last;
+        return ledger_term_at(l, last, term) == LEDGER_OK &&
+                       ledger_hash_at(l, last, hash) == LEDGER_OK
+                   ? 0
+                   : -1;
+    }
+    struct ledger_entry entry;
+    const struct cons_wire_entry *w = &e[m->n_entries - 1];
+    if (ledger_entry_decode(w->bytes, w->len, &entry, NULL) != LEDGER_OK)
+        return -1;
+    ledger_entry_hash(entry.prev_hash, w->bytes, w->len, hash);
+    *index = entry.index;
+    *term = entry.term;
+    return 0;
+}
+
 int node_witness_sign_append(struct node_witness *wit, struct cons_msg *m,
                              const struct cons_wire_entry *e)
 {
-    struct ledger_entry last;
-    const struct cons_wire_entry *w = &e[m->n_entries - 1];
-    if (ledger_entry_decode(w->bytes, w->len, &last, NULL) != LEDGER_OK)
-        return -1;
+    uint64_t index, term;
     uint8_t hash[LEDGER_HASH_BYTES];
-    ledger_entry_hash(last.prev_hash, w->bytes, w->len, hash);
-    if (!last_signed.valid || last_signed.index != last.index || last_signed.term != last.term ||
+    if (append_statement(wit, m, e, &index, &term, hash) != 0)
+        return -1;
+    if (!last_signed.valid || last_signed.index != index || last_signed.term != term ||
         memcmp(last_signed.hash, hash, LEDGER_HASH_BYTES) != 0) {
         struct ledger_sig s;
-        ledger_entry_sign(&wit->raft->key_pair, wit->base->cfg.id, last.index, last.term, hash, &s);
+        ledger_entry_sign(&wit->raft->key_pair, wit->base->cfg.id, index, term, hash, &s);
         last_signed.valid = true;
-        last_signed.index = last.index;
-        last_signed.term = last.term;
+        last_signed.index = index;
+        last_signed.term = term;
         memcpy(last_signed.hash, hash, LEDGER_HASH_BYTES);
         memcpy(last_signed.sig, s.sig, LEDGER_SIG_BYTES);
     }
@@ -351,7 +377,8 @@ bool node_witness_notarized(struct node_witness *wit, const struct ledger_signed
     static uint8_t keys[LEDGER_MAX_MEMBERS][LEDGER_PUBKEY_BYTES];
     size_t k = ledger_members_at(wit->raft->ledger, cp->cp.index, keys, NULL);
     return ledger_checkpoint_notarized(cp->bytes, cp->len, cp->sigs, cp->nsigs,
-                                       (const uint8_t(*)[LEDGER_PUBKEY_BYTES])keys, k);
+                                       (const uint8_t(*)[LEDGER_PUBKEY_BYTES])keys, k,
+                                       &wit->verified);
 }
 
 /* Messages get lost (a member restarting, a partition): the latest
@@ -410,6 +437,8 @@ void node_witness_tick(struct node_witness *wit)
     }
     if (!node_ledger_write(wit->raft, "checkpoint"))
         return;
+    /* The store checked it: counting its signers need not check it again. */
+    ledger_sig_memo_vouch(&wit->verified, out.bytes, out.len, &out.sigs[0]);
     notary_checkpointed(&wit->notary, now);
     wit->base->metrics.checkpoints++;
     broadcast_checkpoint(wit, &out);
@@ -448,10 +477,15 @@ static void on_checkpoint(struct node_witness *wit, size_t from, const uint8_t *
     ledger_batch_begin(wit->raft->batch, wit->raft->ledger);
     enum notary_take take = notary_take(have ? &mine : NULL, bytes, len, &cp, holds_entry, wit);
     if (take == NOTARY_TAKE_MERGE) {
+        bool added[LEDGER_MAX_SIGS] = {false};
         for (size_t i = 0; i < nsigs; i++)
-            if (notary_lacks(&mine, sigs[i].signer))
-                ledger_batch_add_cosignature(wit->raft->batch, bytes, len, &sigs[i]);
-        node_ledger_write(wit->raft, "cosignatures");
+            added[i] =
+                notary_lacks(&mine, sigs[i].signer) &&
+                ledger_batch_add_cosignature(wit->raft->batch, bytes, len, &sigs[i]) == LEDGER_OK;
+        if (node_ledger_write(wit->raft, "cosignatures"))
+            for (size_t i = 0; i < nsigs; i++)
+                if (added[i]) /* the store checked it */
+                    ledger_sig_memo_vouch(&wit->verified, bytes, len, &sigs[i]);
         /* The sender lacks this node's cosignature: it was lost; again. */
         const struct ledger_sig *again = notary_own_again(&mine, sigs, nsigs, wit->base->cfg.id);
         if (again)
@@ -483,6 +517,10 @@ static void on_checkpoint(struct node_witness *wit, size_t from, const uint8_t *
     }
     if (!node_ledger_write(wit->raft, "checkpoint"))
         return;
+    for (size_t i = 0; i < nsigs; i++) /* the store checked them */
+        ledger_sig_memo_vouch(&wit->verified, bytes, len, &sigs[i]);
+    if (cosign)
+        ledger_sig_memo_vouch(&wit->verified, bytes, len, &own);
     wit->base->metrics.checkpoints++;
     if (cosign)
         send_cosign(wit, from, bytes, len, &own);
@@ -513,9 +551,11 @@ static void on_cosign(struct node_witness *wit, size_t from, const uint8_t *byte
     }
     if (!node_ledger_write(wit->raft, "cosignature"))
         return;
+    /* The store checked it (one Ed25519 check per cosignature taken); the
+     * signatures counted before stay counted. */
+    ledger_sig_memo_vouch(&wit->verified, bytes, len, sig);
     if (ledger_last_checkpoint(wit->raft->ledger, &mine) != LEDGER_OK)
         return;
-    /* Verifying the signatures again is only worth it when it was not. */
     bool is = !was && node_witness_notarized(wit, &mine);
     unsigned tally = notary_tally(was, is, wit->raft->cons.role == CONS_LEADER);
     if (tally & NOTARY_TALLY_COUNT)

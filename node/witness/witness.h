@@ -23,6 +23,9 @@ struct node_witness {
     bool peer_has_pk[CONFIG_MAX_MEMBERS];
     struct notary notary;     /* leader: when to checkpoint and ask again (witness/notary.h) */
     struct episodes episodes; /* read-only episodes owed to the ledger (witness/episodes.h) */
+    /* The latest checkpoint's signatures found valid: its notarization is
+     * asked at each cosignature and each GET /ledger/head. */
+    struct ledger_sig_memo verified;
 };
 
 /* Witnesses (node_witness.c): signed APPENDs, member keys, checkpoints. */

@@ -18,7 +18,9 @@
  * acknowledgement by another node minus the last one by the old leader (a
  * request in flight may still be answered after the signal). What the
  * writer got in between is counted: 307s, 503s, refused connections, and
- * the longest single request (a write held during the transfer).
+ * the longest single request (a write held during the transfer). A round
+ * in which the old leader acknowledged no write has no gap to take: it is
+ * skipped and counted (handover_gap.h).
  *
  *   bench_handover [--rounds N]   (N per kind, default 10) */
 #include <inttypes.h>
@@ -31,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "handover_gap.h"
 #include "harness.h"
 #include "harness_release.h"
 
@@ -312,7 +315,7 @@ int main(int argc, char **argv)
     h_bench_spawn("bench_handover", &th, 1, write_notes, &w, sizeof w);
     static const int sigs[KINDS] = {SIGTERM, 0, SIGKILL};
     struct h_samples gaps[KINDS] = {{0}};
-    int failed[KINDS] = {0};
+    int failed[KINDS] = {0}, skipped[KINDS] = {0};
     int rc = 0;
     for (int r = 0; r < KINDS * rounds && rc == 0 && !h_interrupted(); r++) {
         enum kind s = (enum kind)(r % KINDS);
@@ -358,7 +361,9 @@ int main(int argc, char **argv)
                 rc = 1;
             continue;
         }
-        uint64_t gap = atomic_load(&w.first_other) - atomic_load(&w.last_of[leader]);
+        uint64_t gap = 0;
+        bool measured = handover_gap(since.after, atomic_load(&w.last_of[leader]),
+                                     atomic_load(&w.first_other), &gap);
         atomic_store(&w.watch, -1);
         int status;
         bool exited = false;
@@ -370,14 +375,21 @@ int main(int argc, char **argv)
         char handover[48] = "";
         if (took >= 0)
             snprintf(handover, sizeof handover, "; hand-over %ld ms", took);
-        h_samples_add(&gaps[s], gap);
-        printf("  round %2d %-8s gap %7.1f ms  (meanwhile: %u 307, %u 503, %u refused; longest "
-               "request %.1f ms%s)\n",
-               r / KINDS + 1, kind_names[s], gap / 1e6, atomic_load(&w.seen.redirects),
-               atomic_load(&w.seen.unavailable), atomic_load(&w.seen.refused),
-               atomic_load(&w.seen.longest_ns) / 1e6, handover);
-        if (s != SIGKILL_KIND)
-            print_breakdown(c, &w, leader, atomic_load(&w.last_of[leader]), acted, wall_off);
+        if (!measured) {
+            printf("  round %2d %-8s skipped: %s acknowledged no write in the round (not "
+                   "counted)\n",
+                   r / KINDS + 1, kind_names[s], c->nodes[leader].id);
+            skipped[s]++;
+        } else {
+            h_samples_add(&gaps[s], gap);
+            printf("  round %2d %-8s gap %7.1f ms  (meanwhile: %u 307, %u 503, %u refused; "
+                   "longest request %.1f ms%s)\n",
+                   r / KINDS + 1, kind_names[s], gap / 1e6, atomic_load(&w.seen.redirects),
+                   atomic_load(&w.seen.unavailable), atomic_load(&w.seen.refused),
+                   atomic_load(&w.seen.longest_ns) / 1e6, handover);
+            if (s != SIGKILL_KIND)
+                print_breakdown(c, &w, leader, atomic_load(&w.last_of[leader]), acted, wall_off);
+        }
         fflush(stdout);
         if (s == TRANSFER_KIND) {
             if (tr.status != 200) /* the target was elected, and the answer got lost */
@@ -424,13 +436,16 @@ int main(int argc, char **argv)
            "end):\n",
            (uint64_t)atomic_load(&w.acks), load0, load1);
     for (int s = 0; s < KINDS; s++)
-        printf("  %-8s  n=%-3" PRIu64 " p50 %7.1f  p99 %7.1f  max %7.1f ms%s\n", kind_names[s],
-               l[s].n, l[s].p50_ms, l[s].p99_ms, l[s].max_ms,
+        printf("  %-8s  n=%-3" PRIu64 " p50 %7.1f  p99 %7.1f  max %7.1f ms; %d skipped (the old "
+               "leader acknowledged nothing)%s\n",
+               kind_names[s], l[s].n, l[s].p50_ms, l[s].p99_ms, l[s].max_ms, skipped[s],
                failed[s] ? "  (and transfers that failed: see the rounds)" : "");
     printf("RESULT bench=handover nodes=%d load=%.2f sigterm_p50_ms=%.1f sigterm_p99_ms=%.1f "
            "sigterm_max_ms=%.1f transfer_p50_ms=%.1f transfer_p99_ms=%.1f transfer_max_ms=%.1f "
-           "sigkill_p50_ms=%.1f sigkill_p99_ms=%.1f loop_syncs=%.0f checkpoints=%.0f\n",
+           "sigkill_p50_ms=%.1f sigkill_p99_ms=%.1f loop_syncs=%.0f checkpoints=%.0f "
+           "sigterm_skipped=%d transfer_skipped=%d sigkill_skipped=%d\n",
            NODES, load1, l[0].p50_ms, l[0].p99_ms, l[0].max_ms, l[1].p50_ms, l[1].p99_ms,
-           l[1].max_ms, l[2].p50_ms, l[2].p99_ms, loop_syncs, checkpoints);
+           l[1].max_ms, l[2].p50_ms, l[2].p99_ms, loop_syncs, checkpoints, skipped[0], skipped[1],
+           skipped[2]);
     return h_bench_finish(c, rc);
 }

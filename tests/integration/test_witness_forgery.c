@@ -520,6 +520,24 @@ static void expect_evidence_offline(struct h_cluster *c, int i)
     free(err);
 }
 
+/* Node i's event number seq says words in its message. */
+static void expect_event_says(struct h_cluster *c, int i, unsigned long long seq, const char *words)
+{
+    json_t *ev = h_events(c, i);
+    size_t k;
+    json_t *e;
+    const char *said = NULL;
+    json_array_foreach(ev, k, e)
+    {
+        if ((unsigned long long)json_integer_value(json_object_get(e, "seq")) == seq)
+            said = json_string_value(json_object_get(e, "message"));
+    }
+    if (!said || !strstr(said, words))
+        fail_msg("%s's event %llu says \"%s\", not \"%s\"", c->nodes[i].id, seq,
+                 said ? said : "(gone)", words);
+    json_decref(ev);
+}
+
 static void
 test_conflicting_checkpoint_by_recorded_key_is_refused_and_kept_as_evidence(void **state)
 {
@@ -543,10 +561,15 @@ test_conflicting_checkpoint_by_recorded_key_is_refused_and_kept_as_evidence(void
 
     unsigned long long after = h_last_event_seq(c, s.target);
     send_checkpoint(fx->f, &s, bytes, len, &sig);
-    if (!h_wait_event(c, s.target, "ledger.equivocation", s.forged_id, after, h_timeout_ms()))
+    unsigned long long seq =
+        h_wait_event(c, s.target, "ledger.equivocation", s.forged_id, after, h_timeout_ms());
+    if (!seq)
         fail_msg("%s raised no ledger.equivocation event for a second checkpoint of index %llu "
                  "(log: %s)",
                  target_id, (unsigned long long)s.head.cp_index, c->nodes[s.target].log);
+    /* Raised when the evidence is written, before its sync returns: it
+     * claims no more than that. */
+    expect_event_says(c, s.target, seq, "evidence written to the ledger, durable once its sync");
     wait_metric(c, s.target, EQUIVOCATIONS, 1, "a conflicting checkpoint");
     assert_true(metric(c, s.target, EQUIVOCATIONS) == 1);
     expect_checkpoint_unchanged(c, &s);

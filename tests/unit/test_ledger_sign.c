@@ -160,13 +160,104 @@ static void test_notarized_needs_a_majority_of_distinct_pinned_keys(void **state
     ledger_checkpoint_sign(&k[0], "n1", b, n, &s[0]);
     ledger_checkpoint_sign(&k[0], "n1", b, n, &s[1]); /* the same key again */
     ledger_checkpoint_sign(&k[3], "n4", b, n, &s[2]); /* not pinned */
-    assert_int_equal(ledger_checkpoint_signers(b, n, s, 3, pinned, 3), 1);
-    assert_false(ledger_checkpoint_notarized(b, n, s, 3, pinned, 3));
+    assert_int_equal(ledger_checkpoint_signers(b, n, s, 3, pinned, 3, NULL), 1);
+    assert_false(ledger_checkpoint_notarized(b, n, s, 3, pinned, 3, NULL));
     ledger_checkpoint_sign(&k[1], "n2", b, n, &s[3]);
-    assert_int_equal(ledger_checkpoint_signers(b, n, s, 4, pinned, 3), 2);
-    assert_true(ledger_checkpoint_notarized(b, n, s, 4, pinned, 3));
+    assert_int_equal(ledger_checkpoint_signers(b, n, s, 4, pinned, 3, NULL), 2);
+    assert_true(ledger_checkpoint_notarized(b, n, s, 4, pinned, 3, NULL));
     s[3].sig[0] ^= 1; /* forged: does not count */
-    assert_false(ledger_checkpoint_notarized(b, n, s, 4, pinned, 3));
+    assert_false(ledger_checkpoint_notarized(b, n, s, 4, pinned, 3, NULL));
+}
+
+/* Three pinned keys, a checkpoint signed by the first two (s[0], s[1]) and
+ * an empty memo. */
+struct signed_cp {
+    struct ledger_sig_memo memo;
+    struct ledger_key k[NKEYS];
+    uint8_t pinned[3][32];
+    uint8_t b[LEDGER_CHECKPOINT_MAX];
+    size_t n;
+    struct ledger_sig s[3];
+};
+
+static void signed_cp(struct signed_cp *x)
+{
+    memset(x, 0, sizeof(*x));
+    for (int i = 0; i < NKEYS; i++)
+        fx_key(i, &x->k[i]);
+    for (int i = 0; i < 3; i++)
+        memcpy(x->pinned[i], x->k[i].pk, 32);
+    struct ledger_checkpoint cp = cp_at(10, 3);
+    x->n = enc(&cp, x->b);
+    ledger_checkpoint_sign(&x->k[0], "n1", x->b, x->n, &x->s[0]);
+    ledger_checkpoint_sign(&x->k[1], "n2", x->b, x->n, &x->s[1]);
+}
+
+/* Another checkpoint than signed_cp's, encoded. */
+static size_t other_cp(uint8_t out[LEDGER_CHECKPOINT_MAX])
+{
+    struct ledger_checkpoint other = cp_at(11, 3);
+    return enc(&other, out);
+}
+
+static void test_a_signature_counted_once_is_not_checked_again(void **state)
+{
+    (void)state;
+    static struct signed_cp x;
+    signed_cp(&x);
+    assert_true(ledger_checkpoint_notarized(x.b, x.n, x.s, 2, x.pinned, 3, &x.memo));
+    assert_int_equal(x.memo.checks, 2);
+    assert_true(ledger_checkpoint_notarized(x.b, x.n, x.s, 2, x.pinned, 3, &x.memo));
+    assert_int_equal(ledger_checkpoint_signers(x.b, x.n, x.s, 2, x.pinned, 3, &x.memo), 2);
+    assert_int_equal(x.memo.checks, 2);
+    /* A third signature: only it is checked. */
+    ledger_checkpoint_sign(&x.k[2], "n3", x.b, x.n, &x.s[2]);
+    assert_int_equal(ledger_checkpoint_signers(x.b, x.n, x.s, 3, x.pinned, 3, &x.memo), 3);
+    assert_int_equal(x.memo.checks, 3);
+}
+
+static void test_a_forged_signature_is_refused_every_time_through_the_memo(void **state)
+{
+    (void)state;
+    static struct signed_cp x;
+    signed_cp(&x);
+    assert_true(ledger_sig_memo_valid(&x.memo, x.b, x.n, &x.s[1]));
+    struct ledger_sig forged = x.s[1]; /* the key found valid, another signature */
+    forged.sig[5] ^= 1;
+    for (int i = 0; i < 3; i++)
+        assert_false(ledger_sig_memo_valid(&x.memo, x.b, x.n, &forged));
+    assert_int_equal(x.memo.checks, 4);
+    x.s[1] = forged;
+    assert_false(ledger_checkpoint_notarized(x.b, x.n, x.s, 2, x.pinned, 3, &x.memo));
+}
+
+static void test_a_signature_found_valid_for_other_bytes_is_checked_for_these(void **state)
+{
+    (void)state;
+    static struct signed_cp x;
+    signed_cp(&x);
+    assert_true(ledger_checkpoint_notarized(x.b, x.n, x.s, 2, x.pinned, 3, &x.memo));
+    uint8_t ob[LEDGER_CHECKPOINT_MAX];
+    size_t on = other_cp(ob);
+    assert_false(ledger_checkpoint_notarized(ob, on, x.s, 2, x.pinned, 3, &x.memo));
+    assert_int_equal(x.memo.checks, 4);
+}
+
+static void test_a_vouched_signature_counts_without_a_check(void **state)
+{
+    (void)state;
+    static struct signed_cp x;
+    signed_cp(&x);
+    ledger_sig_memo_vouch(&x.memo, x.b, x.n, &x.s[0]);
+    ledger_sig_memo_vouch(&x.memo, x.b, x.n, &x.s[1]);
+    assert_true(ledger_checkpoint_notarized(x.b, x.n, x.s, 2, x.pinned, 3, &x.memo));
+    assert_int_equal(x.memo.checks, 0);
+    /* Vouched for other bytes, it is checked for these. */
+    uint8_t ob[LEDGER_CHECKPOINT_MAX];
+    size_t on = other_cp(ob);
+    ledger_sig_memo_vouch(&x.memo, ob, on, &x.s[0]);
+    assert_true(ledger_sig_memo_valid(&x.memo, x.b, x.n, &x.s[0]));
+    assert_int_equal(x.memo.checks, 1);
 }
 
 static void test_two_checkpoints_for_one_index_are_equivocation(void **state)
@@ -259,6 +350,10 @@ int main(void)
         cmocka_unit_test(test_checkpoint_signature_verifies_and_forgeries_do_not),
         cmocka_unit_test(test_entry_signature_is_not_a_checkpoint_signature),
         cmocka_unit_test(test_notarized_needs_a_majority_of_distinct_pinned_keys),
+        cmocka_unit_test(test_a_signature_counted_once_is_not_checked_again),
+        cmocka_unit_test(test_a_forged_signature_is_refused_every_time_through_the_memo),
+        cmocka_unit_test(test_a_signature_found_valid_for_other_bytes_is_checked_for_these),
+        cmocka_unit_test(test_a_vouched_signature_counts_without_a_check),
         cmocka_unit_test(test_two_checkpoints_for_one_index_are_equivocation),
         cmocka_unit_test(test_agreeing_or_forged_checkpoints_are_not_equivocation),
         cmocka_unit_test(test_entry_equivocation_needs_same_term_and_key),
