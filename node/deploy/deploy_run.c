@@ -444,13 +444,19 @@ void deploy_run_on_report(struct node_deploy *dp, size_t from, const msgpack_obj
     node_deploy_tick(dp);
 }
 
+static void free_proc(struct deploy_service_run *s)
+{
+    if (s->proc)
+        drv_free(s->proc);
+    s->proc = NULL;
+}
+
 static void on_old_exit_cb(struct drv_proc *proc, int64_t status, int sig, void *arg)
 {
+    (void)proc; /* s->proc */
     (void)status;
     (void)sig;
-    struct deploy_service_run *s = arg;
-    drv_free(proc);
-    s->proc = NULL;
+    free_proc(arg);
 }
 
 /* Whether the change to desired may start it while what runs here exits
@@ -625,14 +631,12 @@ void deploy_run_stop(struct node_deploy *dp)
 {
     struct deploy_run *r = &dp->run;
     r->plan.stopping = true;
-    /* The services go with the node: killed with their process groups. */
+    /* The services go with the node: killed with their process groups,
+     * those handed aside too. */
     for (size_t i = 0; i < MANIFEST_MAX_SERVICES; i++) {
-        struct deploy_service_run *s[] = {i < r->nsvc ? &r->svc[i] : NULL, &r->old[i]};
-        for (size_t k = 0; k < 2; k++)
-            if (s[k] && s[k]->proc) {
-                drv_free(s[k]->proc);
-                s[k]->proc = NULL;
-            }
+        if (i < r->nsvc)
+            free_proc(&r->svc[i]);
+        free_proc(&r->old[i]);
     }
     if (r->have_manifest)
         manifest_free(&r->m);

@@ -78,12 +78,9 @@ int node_repl_start(struct node_raft *r)
  * made again for every follower. The buffer is kept between APPENDs (loop
  * thread only) unless it grew past REPL_KEEP_BYTES for a large batch. */
 #define REPL_KEEP_BYTES (64u * 1024u)
-static struct {
-    uint8_t *p;
-    size_t cap;
-} carried_buf;
 
 struct read_state {
+    struct node_repl_defer *d; /* its carried buffer */
     struct cons_wire_entry *e;
     size_t off[CONS_MAX_BATCH], len;
     uint32_t count, want;
@@ -96,17 +93,18 @@ static int copy_entry(uint64_t index, uint64_t term, const uint8_t *bytes, size_
     struct read_state *rs = arg;
     if (rs->count >= rs->want)
         return 1;
-    if (rs->len + len > carried_buf.cap) {
-        size_t cap = carried_buf.cap ? carried_buf.cap : 4096;
+    struct node_repl_defer *d = rs->d;
+    if (rs->len + len > d->carried_cap) {
+        size_t cap = d->carried_cap ? d->carried_cap : 4096;
         while (cap < rs->len + len)
             cap *= 2;
-        uint8_t *p = realloc(carried_buf.p, cap);
+        uint8_t *p = realloc(d->carried, cap);
         if (!p)
             return 1; /* the APPEND carries what was read */
-        carried_buf.p = p;
-        carried_buf.cap = cap;
+        d->carried = p;
+        d->carried_cap = cap;
     }
-    memcpy(carried_buf.p + rs->len, bytes, len);
+    memcpy(d->carried + rs->len, bytes, len);
     rs->off[rs->count] = rs->len;
     rs->e[rs->count].len = len;
     rs->len += len;
@@ -115,6 +113,13 @@ static int copy_entry(uint64_t index, uint64_t term, const uint8_t *bytes, size_
 }
 
 static void send_now(struct node_raft *r, struct cons_msg *m);
+
+static void drop_carried(struct node_repl_defer *d)
+{
+    free(d->carried);
+    d->carried = NULL;
+    d->carried_cap = 0;
+}
 
 static void next_turn(uv_idle_t *h)
 {
@@ -155,9 +160,7 @@ void node_repl_send_append(struct node_raft *r, struct cons_msg *m)
 
 void node_repl_stop(struct node_raft *r)
 {
-    free(carried_buf.p);
-    carried_buf.p = NULL;
-    carried_buf.cap = 0;
+    drop_carried(&r->defer);
     node_group_stop(r);
     r->defer.count = 0;
     if (r->defer.open)
@@ -169,7 +172,7 @@ static void send_now(struct node_raft *r, struct cons_msg *m)
 {
     static struct cons_wire_entry e[CONS_MAX_BATCH];
     static struct read_state rs;
-    rs = (struct read_state){.e = e, .want = m->n_entries};
+    rs = (struct read_state){.d = &r->defer, .e = e, .want = m->n_entries};
     if (m->n_entries > CONS_MAX_BATCH || m->prev_index >= ledger_last_index(r->ledger))
         return;
     start_turn(r);
@@ -180,7 +183,7 @@ static void send_now(struct node_raft *r, struct cons_msg *m)
         rs.count > 0) {
         m->n_entries = rs.count;
         for (uint32_t i = 0; i < rs.count; i++)
-            e[i].bytes = carried_buf.p + rs.off[i];
+            e[i].bytes = r->defer.carried + rs.off[i];
         uint8_t *body;
         size_t blen;
         if (r->hooks.sign_append(r->hooks.ctx, m, e) == 0 &&
@@ -189,11 +192,8 @@ static void send_now(struct node_raft *r, struct cons_msg *m)
             free(body);
         }
     }
-    if (carried_buf.cap > REPL_KEEP_BYTES) {
-        free(carried_buf.p);
-        carried_buf.p = NULL;
-        carried_buf.cap = 0;
-    }
+    if (r->defer.carried_cap > REPL_KEEP_BYTES)
+        drop_carried(&r->defer);
 }
 
 /* The carried entries node_repl_check decoded and hashed, handed to

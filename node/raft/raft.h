@@ -53,6 +53,10 @@ struct node_repl_defer {
     bool spent; /* an APPEND with entries left in this turn */
     struct cons_msg q[NODE_REPL_DEFER_MAX];
     size_t head, count;
+    /* The entries of the APPEND being sent, copied back to back: kept from
+     * one APPEND to the next (node_repl.c). */
+    uint8_t *carried;
+    size_t carried_cap;
 };
 
 /* The leader's open group of entries: everything appended in one turn of
