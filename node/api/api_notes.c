@@ -1,8 +1,9 @@
 /* POST /ledger/notes: an operator's note, or a batch of them, appended to
  * the ledger by the leader and answered once committed.
  *
- * Body: {"note": "text"} or {"notes": ["a", "b", ...]} (1..API_NOTES_MAX
- * notes of 1..API_NOTE_MAX_BYTES bytes each). Answers:
+ * Body: {"note": "text"} or {"notes": ["a", "b", ...]} (1..NOTES_BODY_MAX
+ * notes of 1..NOTES_BODY_NOTE_MAX bytes each), in JSON or, with
+ * Content-Type application/msgpack, in msgpack (notes_body.h). Answers:
  *   201 {"first_index","last_index","term"}  every note is committed;
  *   307 + Location (the leader's HTTP address) on a follower, with
  *       {"error","leader","leader_http"}; 503 when no leader is known;
@@ -27,53 +28,13 @@
 #include <string.h>
 
 #include "node/api/api.h"
+#include "node/api/notes_body.h"
 
-#define API_NOTES_MAX CONS_MAX_BATCH
-#define API_NOTE_MAX_BYTES 4096
+#define API_NOTES_MAX NOTES_BODY_MAX
 /* Bodies up to this size are parsed on the loop: a note of the largest
  * size, or a batch of a hundred short ones (about 11 KB), costs the loop
  * well under a millisecond; the pool is for the large batches. */
 #define API_NOTES_INLINE_BYTES (64u * 1024u)
-
-/* Parses the body (an object with no other keys than these) into notes[];
- * returns the count, or 0 with the problem in err. */
-static size_t parse_notes(json_t *body, const char *notes[API_NOTES_MAX],
-                          size_t note_lens[API_NOTES_MAX], char *err, size_t errlen)
-{
-    json_t *one = json_object_get(body, "note"), *many = json_object_get(body, "notes");
-    if ((one != NULL) == (many != NULL)) {
-        snprintf(err, errlen,
-                 "body: give exactly one of \"note\" (a string) or \"notes\" (an array)");
-        return 0;
-    }
-    if (one) {
-        size_t len = json_is_string(one) ? json_string_length(one) : 0;
-        if (len == 0 || len > API_NOTE_MAX_BYTES) {
-            snprintf(err, errlen, "note: must be a string of 1..%d bytes", API_NOTE_MAX_BYTES);
-            return 0;
-        }
-        notes[0] = json_string_value(one);
-        note_lens[0] = len;
-        return 1;
-    }
-    size_t count = json_is_array(many) ? json_array_size(many) : 0;
-    if (count == 0 || count > API_NOTES_MAX) {
-        snprintf(err, errlen, "notes: must be an array of 1..%d strings", API_NOTES_MAX);
-        return 0;
-    }
-    for (size_t i = 0; i < count; i++) {
-        json_t *s = json_array_get(many, i);
-        size_t len = json_is_string(s) ? json_string_length(s) : 0;
-        if (len == 0 || len > API_NOTE_MAX_BYTES) {
-            snprintf(err, errlen, "notes[%zu]: must be a string of 1..%d bytes", i,
-                     API_NOTE_MAX_BYTES);
-            return 0;
-        }
-        notes[i] = json_string_value(s);
-        note_lens[i] = len;
-    }
-    return count;
-}
 
 /* One request's body on its way through the thread pool. The worker reads
  * only body and writes only the results; the loop reads the results after
@@ -87,6 +48,7 @@ struct api_notes_job {
      * stopping node answers before the worker is done with it. */
     char *body;
     size_t body_len;
+    bool msgpack; /* the body is msgpack (its Content-Type), not JSON */
     /* Results: a body that is not such an object (bad_body), notes that
      * are not valid (err), or count payloads packed back to back in sb. */
     bool bad_body;
@@ -102,21 +64,27 @@ struct api_notes_job {
 static void parse_and_pack(uv_work_t *w)
 {
     struct api_notes_job *j = w->data;
-    static const char *const known[] = {"note", "notes", NULL};
-    json_t *body =
-        http_body_parse(j->body, j->body_len, known,
-                        "{\"note\": \"text\"} or {\"notes\": [\"text\", ...]}", &j->body_err);
-    if (!body) {
-        j->bad_body = true;
-        return;
+    struct notes_body nb;
+    json_t *body = NULL;
+    if (j->msgpack) {
+        j->count = notes_body_from_msgpack(j->body, j->body_len, &nb, &j->body_err, j->err,
+                                           sizeof(j->err));
+        j->bad_body = j->count == 0 && j->body_err.msg[0] != '\0';
+    } else {
+        static const char *const known[] = {"note", "notes", NULL};
+        body =
+            http_body_parse(j->body, j->body_len, known,
+                            "{\"note\": \"text\"} or {\"notes\": [\"text\", ...]}", &j->body_err);
+        if (!body) {
+            j->bad_body = true;
+            return;
+        }
+        j->count = notes_body_from_json(body, &nb, j->err, sizeof(j->err));
     }
-    const char *notes[API_NOTES_MAX];
-    size_t note_lens[API_NOTES_MAX];
-    j->count = parse_notes(body, notes, note_lens, j->err, sizeof(j->err));
     msgpack_packer pk;
     msgpack_packer_init(&pk, &j->sb, msgpack_sbuffer_write);
     for (size_t i = 0; i < j->count; i++) {
-        msgpack_pack_str_with_body(&pk, notes[i], note_lens[i]);
+        msgpack_pack_str_with_body(&pk, nb.notes[i], nb.lens[i]);
         j->ends[i] = j->sb.size;
     }
     json_decref(body);
@@ -219,7 +187,9 @@ void api_notes_post(struct node_api *api, struct http_request *req)
     if (req->body_len <= API_NOTES_INLINE_BYTES) {
         /* on the loop at once: the job lives on the stack and reads the
          * request's own body (no copy, no allocation but the packing's) */
-        struct api_notes_job j = {.body = (char *)req->body, .body_len = req->body_len};
+        struct api_notes_job j = {.body = (char *)req->body,
+                                  .body_len = req->body_len,
+                                  .msgpack = notes_body_is_msgpack(req->content_type)};
         msgpack_sbuffer_init(&j.sb);
         j.work.data = &j;
         parse_and_pack(&j.work);
@@ -238,6 +208,7 @@ void api_notes_post(struct node_api *api, struct http_request *req)
     }
     memcpy(j->body, req->body, req->body_len);
     j->body_len = req->body_len;
+    j->msgpack = notes_body_is_msgpack(req->content_type);
     j->api = api;
     j->req = req;
     j->work.data = j;

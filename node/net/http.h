@@ -111,6 +111,9 @@ struct http_request {
     const char *etag;
     /* The If-None-Match header, or "" */
     const char *if_none_match;
+    /* The Content-Type header, or "" (POST /ledger/notes reads msgpack
+     * bodies by it) */
+    const char *content_type;
     void *priv;
     /* The handler's bookkeeping (the API's request durations): on_answer,
      * when set, is called once with the status as the request is answered

@@ -465,6 +465,8 @@ static int on_value(http_parser *hp, const char *at, size_t len)
             c->which = H_LAST_ID;
         else if (c->field_len < FIELD_MAX && strcasecmp(c->field, "If-None-Match") == 0)
             c->which = H_INM;
+        else if (c->field_len < FIELD_MAX && strcasecmp(c->field, "Content-Type") == 0)
+            c->which = H_CTYPE;
         else if (c->field_len < FIELD_MAX &&
                  strcasecmp(c->field, "Access-Control-Request-Method") == 0)
             c->preflight = true;
@@ -479,6 +481,8 @@ static int on_value(http_parser *hp, const char *at, size_t len)
         append(c->p->last_id, &c->p->last_id_len, LAST_ID_MAX - 1, at, len);
     else if (c->which == H_INM)
         append(c->p->inm, &c->p->inm_len, INM_MAX - 1, at, len);
+    else if (c->which == H_CTYPE)
+        append(c->p->ctype, &c->p->ctype_len, CTYPE_MAX - 1, at, len);
     return 0;
 }
 
@@ -599,6 +603,7 @@ static void dispatch(struct conn *c)
     p->req.auth = p->auth;
     p->req.last_event_id = p->last_id;
     p->req.if_none_match = p->inm;
+    p->req.content_type = p->ctype;
     p->req.priv = p;
     if (strcmp(p->method, "OPTIONS") == 0 && c->origin[0] && c->preflight) {
         /* a browser asks whether it may send a cross-origin request: the

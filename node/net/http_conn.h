@@ -16,6 +16,7 @@
 #define ORIGIN_MAX 256
 #define LAST_ID_MAX 32
 #define INM_MAX 128
+#define CTYPE_MAX 128
 /* http_answer_head's len for an answer whose body ends when the connection
  * does (a stream): no Content-Length. */
 #define HTTP_LEN_NONE ((size_t)-1)
@@ -31,7 +32,7 @@ enum conn_state {
     C_CLOSED,
 };
 
-enum header { H_OTHER, H_AUTH, H_EXPECT, H_ORIGIN, H_LAST_ID, H_INM, H_PREFLIGHT };
+enum header { H_OTHER, H_AUTH, H_EXPECT, H_ORIGIN, H_LAST_ID, H_INM, H_CTYPE, H_PREFLIGHT };
 
 /* What a limit did, and what was already reported. */
 struct limit_report {
@@ -53,6 +54,8 @@ struct pending {
     size_t last_id_len;
     char inm[INM_MAX]; /* the If-None-Match header, "" none (cut at INM_MAX - 1) */
     size_t inm_len;
+    char ctype[CTYPE_MAX]; /* the Content-Type header, "" none (cut at CTYPE_MAX - 1) */
+    size_t ctype_len;
     char *body;
     bool head; /* HEAD: the answer goes without its body */
 };

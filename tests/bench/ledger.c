@@ -56,20 +56,53 @@ static size_t discard(char *ptr, size_t size, size_t nmemb, void *userdata)
     return size * nmemb;
 }
 
+/* Note k of request seq of writer id: NOTE_BYTES long. */
+static void make_note(char note[NOTE_BYTES + 1], int id, uint64_t seq, int k)
+{
+    int m = snprintf(note, NOTE_BYTES + 1, "bench-ledger writer %d request %llu note %d ", id,
+                     (unsigned long long)seq, k);
+    memset(note + m, 'x', NOTE_BYTES - (size_t)m);
+    note[NOTE_BYTES] = '\0';
+}
+
 /* {"note":"..."} or {"notes":["...",...]}, each note NOTE_BYTES long. */
 static size_t make_body(char *buf, size_t len, int id, uint64_t seq, int batch)
 {
     size_t off = (size_t)snprintf(buf, len, batch == 1 ? "{\"note\":" : "{\"notes\":[");
     for (int k = 0; k < batch; k++) {
         char note[NOTE_BYTES + 1];
-        int m = snprintf(note, sizeof note, "bench-ledger writer %d request %llu note %d ", id,
-                         (unsigned long long)seq, k);
-        memset(note + m, 'x', NOTE_BYTES - (size_t)m);
-        note[NOTE_BYTES] = '\0';
+        make_note(note, id, seq, k);
         off += (size_t)snprintf(buf + off, len - off, "%s\"%s\"", k ? "," : "", note);
     }
     off += (size_t)snprintf(buf + off, len - off, batch == 1 ? "}" : "]}");
     return off;
+}
+
+/* The same notes as {"notes": [...]} in msgpack (Content-Type
+ * application/msgpack), written straight into buf: a fixmap of one key,
+ * an array16 and each note a str8. */
+static size_t make_body_msgpack(char *buf, size_t len, int id, uint64_t seq, int batch)
+{
+    size_t need = 1 + 6 + 3 + (size_t)batch * (2 + NOTE_BYTES);
+    if (need > len || NOTE_BYTES > 255)
+        abort(); /* the level sizes its buffer for this */
+    uint8_t *p = (uint8_t *)buf;
+    *p++ = 0x81;
+    *p++ = 0xa5;
+    memcpy(p, "notes", 5);
+    p += 5;
+    *p++ = 0xdc;
+    *p++ = (uint8_t)(batch >> 8);
+    *p++ = (uint8_t)batch;
+    for (int k = 0; k < batch; k++) {
+        char note[NOTE_BYTES + 1];
+        make_note(note, id, seq, k);
+        *p++ = 0xd9;
+        *p++ = NOTE_BYTES;
+        memcpy(p, note, NOTE_BYTES);
+        p += NOTE_BYTES;
+    }
+    return (size_t)(p - (uint8_t *)buf);
 }
 
 /* One POST; true on 201. */
@@ -132,6 +165,7 @@ static void *run_writer(void *arg)
 
 struct level_result {
     int writers, batch;
+    bool msgpack; /* the batch went as msgpack */
     uint64_t entries, errors, connects;
     long last_status;
     double secs, eps;
@@ -200,9 +234,14 @@ static size_t writers_body(char *buf, size_t cap, int id, uint64_t seq, void *ar
     return make_body(buf, cap, id, seq, *(int *)arg);
 }
 
+static size_t writers_body_msgpack(char *buf, size_t cap, int id, uint64_t seq, void *arg)
+{
+    return make_body_msgpack(buf, cap, id, seq, *(int *)arg);
+}
+
 /* run_level with the light client (harness_writers.h). */
 static int run_level_light(const struct h_cluster *c, int leader, int writers, int batch,
-                           int seconds, struct level_result *r)
+                           bool msgpack, int seconds, struct level_result *r)
 {
     struct h_writers_spec spec = {
         .port = c->nodes[leader].http_port,
@@ -211,7 +250,8 @@ static int run_level_light(const struct h_cluster *c, int leader, int writers, i
         .writers = writers,
         .threads = (writers + WRITERS_PER_THREAD - 1) / WRITERS_PER_THREAD,
         .max_body = (size_t)batch * (NOTE_BYTES + 4) + 32,
-        .body = writers_body,
+        .body = msgpack ? writers_body_msgpack : writers_body,
+        .content_type = msgpack ? "application/msgpack" : NULL,
         .arg = &batch,
         .status = 201,
     };
@@ -219,6 +259,7 @@ static int run_level_light(const struct h_cluster *c, int leader, int writers, i
     memset(r, 0, sizeof *r);
     r->writers = writers;
     r->batch = batch;
+    r->msgpack = msgpack;
     if (!st || h_writers_run(&spec, seconds, st, &r->secs) != 0) {
         for (int k = 0; st && k < writers; k++)
             h_samples_free(&st[k].lat);
@@ -259,7 +300,11 @@ static bool first_commit(void *arg)
 static void print_level(const struct level_result *r)
 {
     char name[32];
-    snprintf(name, sizeof name, r->batch == 1 ? "%d" : "%dx%d", r->writers, r->batch);
+    snprintf(name, sizeof name,
+             r->batch == 1 ? "%d"
+             : r->msgpack  ? "%dx%d mp"
+                           : "%dx%d",
+             r->writers, r->batch);
     printf("%9s %9llu %9llu %7llu %10.0f %8.3f %8.3f %8.3f %8.3f %6llu%s%s", name,
            (unsigned long long)r->lat.n, (unsigned long long)r->entries,
            (unsigned long long)r->errors, r->eps, r->lat.p50_ms, r->lat.p90_ms, r->lat.p99_ms,
@@ -512,31 +557,35 @@ int main(int argc, char **argv)
     printf("  levels      W =");
     for (int k = 0; k < nlevels; k++)
         printf(" %d", levels[k]);
-    printf(" with 1 note (%d bytes) per request, then 1 writer with %d notes per request; "
-           "%d s each\n",
+    printf(" with 1 note (%d bytes) per request, then 1 writer with %d notes per request in "
+           "JSON, then the same in msgpack (\"mp\": Content-Type application/msgpack, light "
+           "client); %d s each\n",
            NOTE_BYTES, BATCH, seconds);
     printf("  latency     %s of each committed request, CLOCK_MONOTONIC\n",
            use_curl ? "curl_easy_perform" : "from the request's send to its answer's last byte");
     printf("  errors      curl failure or status != 201\n");
     printf("  machine     nproc=%ld; writers and all %d nodes share it\n", nproc, nodes);
 
-    struct level_result res[MAX_LEVELS + 1];
-    struct lag_figures lags[MAX_LEVELS + 1];
-    struct cost_figures costs[MAX_LEVELS + 1];
+    /* the single-note levels, then the batch in JSON, then in msgpack */
+    struct level_result res[MAX_LEVELS + 2];
+    struct lag_figures lags[MAX_LEVELS + 2];
+    struct cost_figures costs[MAX_LEVELS + 2];
     double load_start = h_load_average();
     int done = 0;
     rc = 0;
-    levels[nlevels] = 1; /* the batch level */
+    levels[nlevels] = levels[nlevels + 1] = 1; /* the batch levels */
     printf("\n%9s %9s %9s %7s %10s %8s %8s %8s %8s %6s\n", "W[xB]", "requests", "entries", "errors",
            "entries/s", "p50_ms", "p90_ms", "p99_ms", "max_ms", "conns");
-    for (int k = 0; k <= nlevels && !h_interrupted(); k++) {
-        int batch = k == nlevels ? BATCH : 1;
+    for (int k = 0; k <= nlevels + 1 && !h_interrupted(); k++) {
+        int batch = k >= nlevels ? BATCH : 1;
+        bool msgpack = k == nlevels + 1;
         struct lag_snap lag0, lag1;
         struct cost_snap cost0, cost1;
         lag_snap(c, leader, &lag0);
         cost_snap(c, nodes, &cost0);
-        if ((use_curl ? run_level : run_level_light)(c, leader, levels[k], batch, seconds,
-                                                     &res[k]) != 0) {
+        if ((use_curl && !msgpack
+                 ? run_level(c, leader, levels[k], batch, seconds, &res[k])
+                 : run_level_light(c, leader, levels[k], batch, msgpack, seconds, &res[k])) != 0) {
             fprintf(stderr, "bench_ledger: cannot set up %d writer threads\n", levels[k]);
             rc = 1;
             break;
@@ -556,7 +605,7 @@ int main(int argc, char **argv)
     if (done > 0) {
         printf("\nentries = notes committed (201s x notes per request); conns = new TCP "
                "connections during the level (0 = all kept alive)\n");
-        bool batch_done = done == nlevels + 1;
+        bool batch_done = done >= nlevels + 1, mp_done = done == nlevels + 2;
         /* Issue 15's figures, as its table names them. */
         printf("\nissue 15 figures (%d nodes, fsync on; load average %.2f at the start, %.2f at "
                "the end; information only):\n",
@@ -578,14 +627,20 @@ int main(int argc, char **argv)
                        lags[k].p50_ms, lags[k].p99_ms, lags[k].max_ms);
         }
         if (batch_done)
-            printf("  batches of %d                %8.0f notes/s, p99 %.1f ms (target >= %.0f/s)\n",
+            printf("  batches of %d (JSON)         %8.0f notes/s, p99 %.1f ms (target >= %.0f/s)\n",
                    BATCH, res[nlevels].eps, res[nlevels].lat.p99_ms, TARGET_EPS);
+        if (mp_done)
+            printf("  batches of %d (msgpack)      %8.0f notes/s, p99 %.1f ms (target >= %.0f/s)\n",
+                   BATCH, res[nlevels + 1].eps, res[nlevels + 1].lat.p99_ms, TARGET_EPS);
         printf("RESULT bench=ledger nodes=%d fsync=on seconds=%d nproc=%ld client=%s", nodes,
                seconds, nproc, use_curl ? "curl" : "light");
         for (int k = 0; k < done; k++) {
             const struct level_result *r = &res[k];
             char p[32];
-            snprintf(p, sizeof p, r->batch == 1 ? "w%d" : "batch%d",
+            snprintf(p, sizeof p,
+                     r->batch == 1 ? "w%d"
+                     : r->msgpack  ? "batch%dmp"
+                                   : "batch%d",
                      r->batch == 1 ? r->writers : r->batch);
             printf(" %s_req=%llu %s_notes=%llu %s_err=%llu %s_eps=%.0f %s_p50_ms=%.3f "
                    "%s_p90_ms=%.3f %s_p99_ms=%.3f %s_max_ms=%.3f",
@@ -603,6 +658,8 @@ int main(int argc, char **argv)
         if (batch_done)
             printf(" target_eps=%.0f target_met=%d load_start=%.2f", TARGET_EPS,
                    res[nlevels].eps > TARGET_EPS, load_start);
+        if (mp_done)
+            printf(" target_met_msgpack=%d", res[nlevels + 1].eps > TARGET_EPS);
         printf(" load_end=%.2f", h_load_average());
         printf("\n");
     }

@@ -3,7 +3,9 @@
  * a large batch is committed in order with its index range, a bad note or
  * an unknown key is refused naming where, and a node stopped while large
  * batches are on their way answers every one of them (201, or 503 with a
- * JSON error) and exits 0 with no handle left open. */
+ * JSON error) and exits 0 with no handle left open. The same bodies in
+ * msgpack (Content-Type application/msgpack) are taken alike: committed in
+ * order, and refused naming what is wrong without appending anything. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -18,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+
+#include <msgpack.h>
 
 #include "harness.h"
 #include "harness_fixture.h"
@@ -64,20 +68,79 @@ static json_t *post_notes(struct h_cluster *c, const char *body, long *status)
     return j;
 }
 
-static void test_a_batch_of_256_large_notes_is_committed_in_order(void **state)
+/* The reply body collected by libcurl. */
+struct reply {
+    char text[4096];
+    size_t n;
+};
+
+static size_t collect(char *data, size_t size, size_t nmemb, void *arg)
 {
-    struct h_cluster *c = *state;
-    start_leader(c);
-    char *body = batch_body(-1);
+    struct reply *r = arg;
+    size_t len = size * nmemb, room = sizeof(r->text) - 1 - r->n;
+    memcpy(r->text + r->n, data, len < room ? len : room);
+    r->n += len < room ? len : room;
+    r->text[r->n] = '\0';
+    return len;
+}
+
+/* POST /ledger/notes on n1 with a msgpack body; the answer as JSON. */
+static json_t *post_msgpack(struct h_cluster *c, const void *body, size_t len, long *status)
+{
+    char url[128], auth[160];
+    snprintf(url, sizeof url, "http://%s:%d/ledger/notes", c->nodes[0].http_host,
+             c->nodes[0].http_port);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", c->token);
+    struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/msgpack");
+    hd = curl_slist_append(hd, auth);
+    hd = curl_slist_append(hd, "Expect:");
+    struct reply r = {.n = 0};
+    CURL *cu = curl_easy_init();
+    assert_non_null(cu);
+    curl_easy_setopt(cu, CURLOPT_URL, url);
+    curl_easy_setopt(cu, CURLOPT_HTTPHEADER, hd);
+    curl_easy_setopt(cu, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(cu, CURLOPT_POSTFIELDSIZE, (long)len);
+    curl_easy_setopt(cu, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(cu, CURLOPT_TIMEOUT_MS, (long)h_timeout_ms());
+    curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(cu, CURLOPT_WRITEDATA, &r);
+    CURLcode rc = curl_easy_perform(cu);
+    *status = 0;
+    curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, status);
+    curl_easy_cleanup(cu);
+    curl_slist_free_all(hd);
+    if (rc != CURLE_OK)
+        fail_msg("POST /ledger/notes (msgpack): %s", curl_easy_strerror(rc));
+    json_t *j = json_loads(r.text, 0, NULL);
+    if (!j)
+        fail_msg("POST /ledger/notes (msgpack) answered %ld, not JSON: %s", *status, r.text);
+    return j;
+}
+
+/* batch_body's notes as {"notes": [...]} in msgpack. */
+static void batch_msgpack(msgpack_sbuffer *sb)
+{
+    msgpack_sbuffer_init(sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 1);
+    msgpack_pack_str_with_body(&pk, "notes", 5);
+    msgpack_pack_array(&pk, BATCH);
+    char *text = malloc(NOTE_BYTES);
+    assert_non_null(text);
+    for (int i = 0; i < BATCH; i++) {
+        memset(text, 'a' + i % 26, NOTE_BYTES);
+        msgpack_pack_str_with_body(&pk, text, NOTE_BYTES);
+    }
+    free(text);
+}
+
+/* Each entry from first holds its note, in the batch's order (a few looked
+ * at: note i is made of the letter 'a' + i % 26). */
+static void assert_batch_reads_back(struct h_cluster *c, json_int_t first)
+{
     long st = 0;
-    json_t *a = post_notes(c, body, &st);
-    free(body);
-    assert_int_equal(st, 201);
-    json_int_t first = json_integer_value(json_object_get(a, "first_index"));
-    assert_int_equal(json_integer_value(json_object_get(a, "last_index")), first + BATCH - 1);
-    assert_true(json_integer_value(json_object_get(a, "term")) >= 1);
-    json_decref(a);
-    /* Each entry holds its note, in the batch's order. */
     for (json_int_t i = 0; i < BATCH; i += 85) {
         char path[64];
         snprintf(path, sizeof path, "/ledger?from=%lld&limit=1", (long long)(first + i));
@@ -91,6 +154,22 @@ static void test_a_batch_of_256_large_notes_is_committed_in_order(void **state)
         assert_int_equal(note[0], 'a' + i % 26);
         json_decref(page);
     }
+}
+
+static void test_a_batch_of_256_large_notes_is_committed_in_order(void **state)
+{
+    struct h_cluster *c = *state;
+    start_leader(c);
+    char *body = batch_body(-1);
+    long st = 0;
+    json_t *a = post_notes(c, body, &st);
+    free(body);
+    assert_int_equal(st, 201);
+    json_int_t first = json_integer_value(json_object_get(a, "first_index"));
+    assert_int_equal(json_integer_value(json_object_get(a, "last_index")), first + BATCH - 1);
+    assert_true(json_integer_value(json_object_get(a, "term")) >= 1);
+    json_decref(a);
+    assert_batch_reads_back(c, first);
     h_cluster_pass(c);
 }
 
@@ -256,6 +335,66 @@ test_a_node_stopped_while_large_batches_are_in_flight_answers_them_and_exits_0(v
     h_cluster_pass(c);
 }
 
+static void test_a_large_msgpack_batch_is_committed_in_order_and_reads_back_as_text(void **state)
+{
+    struct h_cluster *c = *state;
+    start_leader(c);
+    msgpack_sbuffer sb;
+    batch_msgpack(&sb);
+    assert_true(sb.size > 64 * 1024); /* parsed on the pool, as a large JSON body is */
+    long st = 0;
+    json_t *a = post_msgpack(c, sb.data, sb.size, &st);
+    msgpack_sbuffer_destroy(&sb);
+    assert_int_equal(st, 201);
+    json_int_t first = json_integer_value(json_object_get(a, "first_index"));
+    assert_int_equal(json_integer_value(json_object_get(a, "last_index")), first + BATCH - 1);
+    json_decref(a);
+    assert_batch_reads_back(c, first);
+    h_cluster_pass(c);
+}
+
+static void test_a_truncated_msgpack_body_is_refused_and_nothing_is_appended(void **state)
+{
+    struct h_cluster *c = *state;
+    start_leader(c);
+    json_int_t before = h_ledger_head_index(c, 0);
+    msgpack_sbuffer sb;
+    batch_msgpack(&sb);
+    long st = 0;
+    json_t *a = post_msgpack(c, sb.data, sb.size - 7, &st);
+    msgpack_sbuffer_destroy(&sb);
+    assert_int_equal(st, 400);
+    const char *err = json_string_value(json_object_get(a, "error"));
+    assert_non_null(err);
+    assert_non_null(strstr(err, "not one well-formed msgpack object"));
+    assert_non_null(json_object_get(a, "path"));
+    json_decref(a);
+    assert_int_equal(h_ledger_head_index(c, 0), before);
+    /* the node goes on taking notes */
+    a = post_notes(c, "{\"note\": \"still here\"}", &st);
+    assert_int_equal(st, 201);
+    json_decref(a);
+    h_cluster_pass(c);
+}
+
+static void test_a_msgpack_note_that_is_not_utf8_is_refused_naming_it(void **state)
+{
+    struct h_cluster *c = *state;
+    start_leader(c);
+    json_int_t before = h_ledger_head_index(c, 0);
+    /* {"notes": ["ok", "caf\xe9"]} */
+    const unsigned char body[] = {0x81, 0xa5, 'n', 'o',  't', 'e', 's', 0x92,
+                                  0xa2, 'o',  'k', 0xa4, 'c', 'a', 'f', 0xe9};
+    long st = 0;
+    json_t *a = post_msgpack(c, body, sizeof body, &st);
+    assert_int_equal(st, 400);
+    assert_string_equal(json_string_value(json_object_get(a, "error")),
+                        "notes[1]: not valid UTF-8");
+    json_decref(a);
+    assert_int_equal(h_ledger_head_index(c, 0), before);
+    h_cluster_pass(c);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_ALL);
@@ -270,6 +409,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_a_node_stopped_while_large_batches_are_in_flight_answers_them_and_exits_0,
             h_setup_one_node, h_teardown_cluster),
+        cmocka_unit_test_setup_teardown(
+            test_a_large_msgpack_batch_is_committed_in_order_and_reads_back_as_text,
+            h_setup_one_node, h_teardown_cluster),
+        cmocka_unit_test_setup_teardown(
+            test_a_truncated_msgpack_body_is_refused_and_nothing_is_appended, h_setup_one_node,
+            h_teardown_cluster),
+        cmocka_unit_test_setup_teardown(test_a_msgpack_note_that_is_not_utf8_is_refused_naming_it,
+                                        h_setup_one_node, h_teardown_cluster),
     };
     int rv = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

@@ -88,10 +88,11 @@ static void build(struct wconn *w)
     size_t blen = s->body(body, s->max_body + 1, w->id, w->seq, s->arg);
     char head[HEAD_MAX];
     int hl = snprintf(head, sizeof head,
-                      "POST %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
+                      "POST %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: %s\r\n"
                       "%s%s%sContent-Length: %zu\r\n\r\n",
-                      s->path, s->port, s->token ? "Authorization: Bearer " : "",
-                      s->token ? s->token : "", s->token ? "\r\n" : "", blen);
+                      s->path, s->port, s->content_type ? s->content_type : "application/json",
+                      s->token ? "Authorization: Bearer " : "", s->token ? s->token : "",
+                      s->token ? "\r\n" : "", blen);
     if (hl < 0 || hl >= HEAD_MAX)
         abort(); /* a path or token of a kilobyte: not a benchmark's */
     /* the head goes right before the body: one send */

@@ -17,9 +17,10 @@
 typedef size_t (*h_writers_body_fn)(char *buf, size_t cap, int id, uint64_t seq, void *arg);
 
 struct h_writers_spec {
-    int port;          /* on 127.0.0.1 */
-    const char *path;  /* e.g. "/ledger/notes" */
-    const char *token; /* Authorization: Bearer (NULL: none) */
+    int port;                 /* on 127.0.0.1 */
+    const char *path;         /* e.g. "/ledger/notes" */
+    const char *token;        /* Authorization: Bearer (NULL: none) */
+    const char *content_type; /* NULL: application/json */
     int writers;
     int threads;     /* that serve them (at most writers) */
     size_t max_body; /* the largest body fn writes */

@@ -1,0 +1,212 @@
+/* POST /ledger/notes bodies in JSON and msgpack (notes_body.h). */
+#include "node/api/notes_body.h"
+
+#include <msgpack.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "wire/prescan.h"
+
+#define EXPECT "{\"note\": \"text\"} or {\"notes\": [\"text\", ...]}"
+/* The map, then the array of notes in it. */
+#define MSGPACK_DEPTH 2
+
+bool notes_body_is_msgpack(const char *content_type)
+{
+    static const char *const names[] = {"application/msgpack", "application/x-msgpack",
+                                        "application/vnd.msgpack"};
+    const char *p = content_type ? content_type : "";
+    while (*p == ' ' || *p == '\t')
+        p++;
+    size_t len = strcspn(p, "; \t");
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (len == strlen(names[i]) && strncasecmp(p, names[i], len) == 0)
+            return true;
+    return false;
+}
+
+/* One note's bytes, as either encoding gives them; where names it in the
+ * message ("note", "notes[3]"). A msgpack str may hold any bytes: what a
+ * JSON string cannot (invalid UTF-8, a NUL) is refused here too, so that a
+ * note reads back the same whichever way it came. jansson's json_stringn
+ * is the UTF-8 check (it refuses invalid sequences). */
+static bool note_ok(const char *s, size_t len, const char *where, char *err, size_t errlen)
+{
+    if (!s || len == 0 || len > NOTES_BODY_NOTE_MAX) {
+        snprintf(err, errlen, "%s: must be a string of 1..%d bytes", where, NOTES_BODY_NOTE_MAX);
+        return false;
+    }
+    if (memchr(s, '\0', len)) {
+        snprintf(err, errlen, "%s: holds a NUL byte", where);
+        return false;
+    }
+    json_t *utf8 = json_stringn(s, len);
+    if (!utf8) {
+        snprintf(err, errlen, "%s: not valid UTF-8", where);
+        return false;
+    }
+    json_decref(utf8);
+    return true;
+}
+
+size_t notes_body_from_json(json_t *body, struct notes_body *out, char *err, size_t errlen)
+{
+    json_t *one = json_object_get(body, "note"), *many = json_object_get(body, "notes");
+    out->count = 0;
+    if ((one != NULL) == (many != NULL)) {
+        snprintf(err, errlen,
+                 "body: give exactly one of \"note\" (a string) or \"notes\" (an array)");
+        return 0;
+    }
+    if (one) {
+        size_t len = json_is_string(one) ? json_string_length(one) : 0;
+        if (len == 0 || len > NOTES_BODY_NOTE_MAX) {
+            snprintf(err, errlen, "note: must be a string of 1..%d bytes", NOTES_BODY_NOTE_MAX);
+            return 0;
+        }
+        out->notes[0] = json_string_value(one);
+        out->lens[0] = len;
+        return out->count = 1;
+    }
+    size_t count = json_is_array(many) ? json_array_size(many) : 0;
+    if (count == 0 || count > NOTES_BODY_MAX) {
+        snprintf(err, errlen, "notes: must be an array of 1..%d strings", NOTES_BODY_MAX);
+        return 0;
+    }
+    for (size_t i = 0; i < count; i++) {
+        json_t *s = json_array_get(many, i);
+        size_t len = json_is_string(s) ? json_string_length(s) : 0;
+        if (len == 0 || len > NOTES_BODY_NOTE_MAX) {
+            snprintf(err, errlen, "notes[%zu]: must be a string of 1..%d bytes", i,
+                     NOTES_BODY_NOTE_MAX);
+            return 0;
+        }
+        out->notes[i] = json_string_value(s);
+        out->lens[i] = len;
+    }
+    return out->count = count;
+}
+
+static size_t refuse(struct http_body_error *e, const char *path, const char *msg)
+{
+    snprintf(e->msg, sizeof(e->msg), "%s; expected %s in msgpack", msg, EXPECT);
+    snprintf(e->path, sizeof(e->path), "%s", path);
+    return 0;
+}
+
+/* A msgpack str's bytes, or NULL for any other type. */
+static const char *str_of(const msgpack_object *o, size_t *len)
+{
+    if (o->type != MSGPACK_OBJECT_STR)
+        return NULL;
+    *len = o->via.str.size;
+    return o->via.str.ptr ? o->via.str.ptr : "";
+}
+
+/* The notes of the map's value: the checks and words of the JSON path. */
+static size_t take_notes(const msgpack_object *one, const msgpack_object *many,
+                         struct notes_body *out, char *err, size_t errlen)
+{
+    if ((one != NULL) == (many != NULL)) {
+        snprintf(err, errlen,
+                 "body: give exactly one of \"note\" (a string) or \"notes\" (an array)");
+        return 0;
+    }
+    if (one) {
+        size_t len = 0;
+        const char *s = str_of(one, &len);
+        if (!note_ok(s, len, "note", err, errlen))
+            return 0;
+        out->notes[0] = s;
+        out->lens[0] = len;
+        return out->count = 1;
+    }
+    size_t count = many->type == MSGPACK_OBJECT_ARRAY ? many->via.array.size : 0;
+    if (count == 0 || count > NOTES_BODY_MAX) {
+        snprintf(err, errlen, "notes: must be an array of 1..%d strings", NOTES_BODY_MAX);
+        return 0;
+    }
+    for (size_t i = 0; i < count; i++) {
+        char where[32];
+        snprintf(where, sizeof(where), "notes[%zu]", i);
+        size_t len = 0;
+        const char *s = str_of(&many->via.array.ptr[i], &len);
+        if (!note_ok(s, len, where, err, errlen))
+            return 0;
+        out->notes[i] = s;
+        out->lens[i] = len;
+    }
+    return out->count = count;
+}
+
+size_t notes_body_from_msgpack(const void *buf, size_t len, struct notes_body *out,
+                               struct http_body_error *e, char *err, size_t errlen)
+{
+    out->count = 0;
+    err[0] = '\0';
+    e->msg[0] = e->path[0] = '\0';
+    if (len == 0)
+        return refuse(e, "", "empty body");
+    /* Before msgpack-c sees it: counts that the bytes cannot hold would
+     * have it allocate for them (wire/prescan.h). */
+    if (wire_prescan(buf, len, MSGPACK_DEPTH) != 0) {
+        char msg[256];
+        snprintf(msg, sizeof(msg),
+                 "body: not one well-formed msgpack object of at most %d levels (%zu bytes: "
+                 "truncated, trailing bytes, a bad format byte or a length past the end)",
+                 MSGPACK_DEPTH, len);
+        return refuse(e, "", msg);
+    }
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    size_t count = 0;
+    /* Strings point into buf (msgpack-c copies no str), so the notes stay
+     * valid after u is gone. */
+    if (msgpack_unpack_next(&u, buf, len, &off) != MSGPACK_UNPACK_SUCCESS) {
+        refuse(e, "", "body: not msgpack");
+        goto done;
+    }
+    const msgpack_object *root = &u.data;
+    if (root->type != MSGPACK_OBJECT_MAP) {
+        refuse(e, "", "body: not a msgpack map");
+        goto done;
+    }
+    const msgpack_object *one = NULL, *many = NULL;
+    for (uint32_t i = 0; i < root->via.map.size; i++) {
+        const msgpack_object_kv *kv = &root->via.map.ptr[i];
+        size_t klen = 0;
+        const char *k = str_of(&kv->key, &klen);
+        const msgpack_object **slot = NULL;
+        if (k && klen == 4 && memcmp(k, "note", 4) == 0)
+            slot = &one;
+        else if (k && klen == 5 && memcmp(k, "notes", 5) == 0)
+            slot = &many;
+        if (!slot) {
+            char shown[68] = "";
+            size_t n = 0;
+            for (; k && n < klen && n < 64; n++)
+                shown[n] = k[n] >= ' ' && k[n] < 0x7f ? k[n] : '?';
+            shown[n] = '\0';
+            char msg[256];
+            snprintf(msg, sizeof(msg),
+                     k ? "unknown key \"%s\"; known keys here are \"note\", \"notes\""
+                       : "a key that is not a string%s; known keys here are \"note\", \"notes\"",
+                     shown);
+            refuse(e, shown, msg);
+            goto done;
+        }
+        if (*slot) {
+            char msg[80];
+            snprintf(msg, sizeof(msg), "duplicate key \"%s\"", slot == &one ? "note" : "notes");
+            refuse(e, slot == &one ? "note" : "notes", msg);
+            goto done;
+        }
+        *slot = &kv->val;
+    }
+    count = take_notes(one, many, out, err, errlen);
+done:
+    msgpack_unpacked_destroy(&u);
+    return count;
+}
