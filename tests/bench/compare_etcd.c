@@ -1,8 +1,13 @@
 /* Benchmark: Chimera side by side with etcd (issue 15), in one run, with the
- * same client code for both: libcurl posting JSON, to chimerad's
- * POST /ledger/notes (admin token; 201 = committed) and to etcd's v3
- * HTTP/JSON gateway (POST /v3/kv/put with base64 key and value, or
- * /v3/kv/txn with 100 puts; 200 = committed). Both fsync every commit
+ * same client code for both, posting JSON to chimerad's POST /ledger/notes
+ * (admin token; 201 = committed) and to etcd's v3 HTTP/JSON gateway
+ * (POST /v3/kv/put with base64 key and value, or /v3/kv/txn with 100 puts;
+ * 200 = committed). The write levels use the light client of bench_ledger
+ * (harness_writers.h: keep-alive connections, 32 to an epoll thread): a
+ * thread and a libcurl handle per writer spent as much of the two shared
+ * cores as the system it measured, and so capped the faster one most;
+ * --curl runs those writers instead, to compare. The failover probes and
+ * the set-up writes use libcurl for both. Both fsync every commit
  * (chimerad by default, etcd always). Everything runs on 127.0.0.1 in temp
  * directories on free ports; every process started here is killed on exit,
  * on failure and on ^C (etcd members also die with this process:
@@ -18,13 +23,20 @@
  *             50 ms, election timeout 150 ms), etcd at its defaults
  *             (100/1000) and etcd tuned to Chimera's election timeout (30/150:
  *             etcd refuses an election timeout under 5 heartbeats).
- *   writes    3 members, on the leader: 64 writer threads with one note
+ *   writes    3 members, on the leader: 64 writers with one note
  *             (100 bytes) per request, then 1 writer with batches of 100
  *             ({"notes":[...]} / a txn of 100 puts), then 1 writer with one
- *             note; --seconds S (10) each.
+ *             note; --seconds S (10) each. Each writer keeps one connection
+ *             (light: opened, and a first request made, before the level
+ *             starts; --curl: inside it) and sends its next request when
+ *             its answer comes; after an answer that is not a commit, or a
+ *             failure, it pauses ERROR_BACKOFF_MS.
  *   idle      the same 3 members before the writes, at the same heartbeat
  *             (50 ms; etcd's election timeout 250 ms): CPU % and RSS of
- *             each member from /proc over IDLE_SECONDS.
+ *             each member from /proc over IDLE_SECONDS (30: /proc counts
+ *             CPU in ticks of 1/CLK_TCK s, and at 100 Hz 10 s resolved only
+ *             0.1 % of a core, a fifth of the smallest figure; the
+ *             resolution is printed).
  * It also measures the machine's fdatasync latency on the filesystem the
  * data directories are on, and prints every figure for both systems with
  * the ratio Chimera/etcd. It judges nothing: it fails only when a system
@@ -34,7 +46,7 @@
  * tests/bench/install-etcd.sh installs it, --install-etcd runs it first).
  *
  *   bench_compare_etcd [--runs N] [--seconds S] [--only LIST] [--json]
- *                      [--no-etcd] [--install-etcd]
+ *                      [--no-etcd] [--install-etcd] [--curl]
  * Exit: 0 done, 1 a system could not be set up or did not recover,
  * 2 usage, 77 etcd absent (without --no-etcd), 130 interrupted. */
 #include <errno.h>
@@ -57,13 +69,14 @@
 #include <curl/curl.h>
 
 #include "harness.h"
+#include "harness_writers.h"
 
 #define FAILOVER_NODES 5
 #define WRITE_NODES 3
 #define WRITERS 64
 #define NOTE_BYTES 100
 #define BATCH 100
-#define IDLE_SECONDS 10
+#define IDLE_SECONDS 30
 #define SETTLE_MS 1000
 #define MAX_JITTER_MS 200
 /* Failover probes: the resolution of the figure is about PROBE_EVERY_MS. */
@@ -74,10 +87,12 @@
 #define RECOVERY_LIMIT_MS 20000
 /* A writer's pause after a write that was not acknowledged. */
 #define ERROR_BACKOFF_MS 5
+#define WRITERS_PER_THREAD 32 /* the light client's, as bench_ledger's */
 #define FSYNC_SAMPLES 300
 #define FSYNC_BYTES 4096
 
-static FILE *out; /* the human report: stdout, or stderr under --json */
+static FILE *out;     /* the human report: stdout, or stderr under --json */
+static bool use_curl; /* --curl: the write levels on a libcurl thread per writer */
 
 /* ---- the systems under test ------------------------------------------- */
 
@@ -683,6 +698,63 @@ static int run_level(struct sut *s, int leader, int writers, int batch, int seco
     return failed ? -1 : 0;
 }
 
+struct light_arg {
+    const struct sut *s;
+    int batch;
+};
+
+static size_t light_body(char *buf, size_t cap, int id, uint64_t seq, void *arg)
+{
+    const struct light_arg *a = arg;
+    return make_body(a->s, buf, cap, id, seq, a->batch);
+}
+
+/* run_level on the light client (harness_writers.h), counted alike:
+ * committed entries over the time to the last answer, latency from a
+ * request's send to its answer's last byte, every other answer or failure
+ * an error followed by ERROR_BACKOFF_MS. Returns 0, or -1 when the writers
+ * could not be set up. */
+static int run_level_light(struct sut *s, int leader, int writers, int batch, int seconds,
+                           struct level *r)
+{
+    struct light_arg a = {s, batch};
+    struct h_writers_spec spec = {
+        .port = s->c->nodes[leader].http_port,
+        .path = s->kind == CHIMERA ? "/ledger/notes"
+                : batch == 1       ? "/v3/kv/put"
+                                   : "/v3/kv/txn",
+        .token = s->kind == CHIMERA ? s->c->token : NULL,
+        .writers = writers,
+        .threads = (writers + WRITERS_PER_THREAD - 1) / WRITERS_PER_THREAD,
+        .max_body = body_room(batch),
+        .body = light_body,
+        .arg = &a,
+        .status = s->kind == CHIMERA ? 201 : 200,
+        .backoff_ms = ERROR_BACKOFF_MS,
+    };
+    struct h_writer_stats st[WRITERS];
+    memset(st, 0, sizeof st);
+    double secs = 0;
+    memset(r, 0, sizeof *r);
+    unsigned long long term0 = sut_term(s);
+    int rc = h_writers_run(&spec, seconds, st, &secs);
+    struct h_samples all = {0};
+    uint64_t entries = 0;
+    bool failed = rc != 0;
+    for (int k = 0; k < writers; k++) {
+        entries += st[k].ok * (uint64_t)batch;
+        r->errors += st[k].errors;
+        if (st[k].last_status)
+            r->last_error = st[k].last_status;
+        failed |= !h_samples_take(&all, &st[k].lat);
+    }
+    h_samples_summarise(&all, &r->lat);
+    r->eps = secs > 0 ? (double)entries / secs : 0;
+    unsigned long long term1 = sut_term(s);
+    r->elections = term1 > term0 ? term1 - term0 : 0;
+    return failed ? -1 : 0;
+}
+
 /* ---- idle --------------------------------------------------------------- */
 
 static long rss_kib(pid_t pid)
@@ -703,6 +775,12 @@ struct idle {
     double leader_cpu, follower_cpu; /* % of one core; followers: mean */
     double rss_mib;                  /* largest member */
 };
+
+/* The smallest step of an idle CPU figure: one clock tick over the window. */
+static double idle_resolution_pct(void)
+{
+    return 100.0 / ((double)sysconf(_SC_CLK_TCK) * IDLE_SECONDS);
+}
 
 /* Samples every member's CPU time over IDLE_SECONDS and its RSS at the end. */
 static int idle(struct sut *s, int leader, struct idle *r)
@@ -812,12 +890,14 @@ static void print_table(void)
     for (int k = 0; k < nfigs; k++) {
         const struct fig *f = &figs[k];
         char e[16] = "-", ratio[16] = "-";
-        if (f->etcd >= 0) {
-            snprintf(e, sizeof e, "%.1f", f->etcd);
-            if (f->etcd > 0)
-                snprintf(ratio, sizeof ratio, "%.2fx", f->chimera / f->etcd);
-        }
-        fprintf(out, "%-54s %6s %10.1f %10s %13s\n", f->what, f->unit, f->chimera, e, ratio);
+        if (f->etcd > 0)
+            snprintf(ratio, sizeof ratio, "%.2fx", f->chimera / f->etcd);
+        /* CPU % to the hundredth: the idle figures are around 1 % */
+        int digits = strcmp(f->unit, "%") == 0 ? 2 : 1;
+        if (f->etcd >= 0)
+            snprintf(e, sizeof e, "%.*f", digits, f->etcd);
+        fprintf(out, "%-54s %6s %10.*f %10s %13s\n", f->what, f->unit, digits, f->chimera, e,
+                ratio);
     }
 }
 
@@ -839,6 +919,7 @@ static void print_json(const char *version, const char *load0, const char *load1
                             seconds, "nproc", (int)sysconf(_SC_NPROCESSORS_ONLN), "loadavg_start",
                             load0, "loadavg_end", load1, "fdatasync_ms", "p50", fs->p50_ms, "p99",
                             fs->p99_ms, "bytes", FSYNC_BYTES, "figures", list);
+    json_object_set_new(doc, "client", json_string(use_curl ? "curl" : "light"));
     char *text = json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
     if (text)
         printf("%s\n", text);
@@ -904,13 +985,15 @@ static int usage(const char *prog)
 {
     fprintf(stderr,
             "usage: %s [--runs N] [--seconds S] [--only failover,writes,idle] [--json] "
-            "[--no-etcd] [--install-etcd]\n"
+            "[--no-etcd] [--install-etcd] [--curl]\n"
             "  --runs N        kill -9 rounds per system (default 10)\n"
             "  --seconds S     seconds per write level (default 10)\n"
             "  --only LIST     some of failover, writes, idle (default all)\n"
             "  --json          figures as JSON on stdout (progress on stderr)\n"
             "  --no-etcd       Chimera's figures alone when etcd is not installed\n"
             "  --install-etcd  run tests/bench/install-etcd.sh first (root, apt)\n"
+            "  --curl          write levels on a thread and a libcurl handle per writer (the\n"
+            "                  older client) instead of the light one, for both systems\n"
             "exit: 0 done, 1 setup or recovery failed, 2 usage, 77 no etcd, 130 interrupted\n",
             prog);
     return 2;
@@ -927,6 +1010,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
             o->no_etcd = true;
         else if (strcmp(arg, "--install-etcd") == 0)
             o->install = true;
+        else if (strcmp(arg, "--curl") == 0)
+            use_curl = true;
         else if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)
             return usage(argv[0]) & 0;
         else if (strcmp(arg, "--runs") == 0 && val && h_parse_seconds(val, 1000, &o->runs) == 0)
@@ -988,7 +1073,10 @@ static int run_failover(const struct opts *o, bool with_etcd)
 
 static void print_errors(const struct level *l, const char *what)
 {
-    if (l->errors)
+    if (l->errors && l->last_error < 0 && !use_curl)
+        fprintf(out, "  %s: %llu requests not acknowledged (the last: %s)\n", what,
+                (unsigned long long)l->errors, strerror((int)-l->last_error));
+    else if (l->errors)
         fprintf(out, "  %s: %llu requests not acknowledged (the last: %s %ld %s)\n", what,
                 (unsigned long long)l->errors, l->last_error < 0 ? "curl error" : "HTTP",
                 l->last_error < 0 ? -l->last_error : l->last_error, l->last_reply.text);
@@ -1005,17 +1093,20 @@ static int run_three(const struct opts *o, bool with_etcd)
         int leader = rc == 0 ? wait_steady(&s) : -1;
         rc = leader < 0 ? -1 : 0;
         if (rc == 0 && o->idle) {
-            fprintf(out, "idle: %s, %d s\n", s.label, IDLE_SECONDS);
+            fprintf(out, "idle: %s, %d s (CPU resolution %.3f %% of a core: 1/%ld s)\n", s.label,
+                    IDLE_SECONDS, idle_resolution_pct(), sysconf(_SC_CLK_TCK));
             rc = idle(&s, leader, &id[k]);
         }
         if (rc == 0 && o->writes) {
             fprintf(out, "writes: %s, leader %s, %d s per level\n", s.label, s.c->nodes[leader].id,
                     o->seconds);
-            rc = run_level(&s, leader, WRITERS, 1, o->seconds, &many[k]);
+            int (*level)(struct sut *, int, int, int, int, struct level *) =
+                use_curl ? run_level : run_level_light;
+            rc = level(&s, leader, WRITERS, 1, o->seconds, &many[k]);
             if (rc == 0)
-                rc = run_level(&s, leader, 1, BATCH, o->seconds, &batch[k]);
+                rc = level(&s, leader, 1, BATCH, o->seconds, &batch[k]);
             if (rc == 0)
-                rc = run_level(&s, leader, 1, 1, o->seconds, &one[k]);
+                rc = level(&s, leader, 1, 1, o->seconds, &one[k]);
             print_errors(&many[k], "64 writers");
             print_errors(&batch[k], "batches");
             print_errors(&one[k], "one writer");
@@ -1083,9 +1174,11 @@ int main(int argc, char **argv)
     loadavg(load0, sizeof load0);
     fprintf(out,
             "bench_compare_etcd: Chimera (chimerad in %s) vs %s%s, on 127.0.0.1, nproc %ld, "
-            "loadavg %s; the same libcurl client for both; fsync on both\n",
+            "loadavg %s; the same client for both (writes: %s); fsync on both\n",
             h_bin_dir(), with_etcd ? "etcd " : "no etcd (--no-etcd)", version,
-            sysconf(_SC_NPROCESSORS_ONLN), load0);
+            sysconf(_SC_NPROCESSORS_ONLN), load0,
+            use_curl ? "curl, a thread and a libcurl handle per writer (--curl)"
+                     : "light, keep-alive connections 32 to an epoll thread");
     struct h_latency fs = {0};
     if (fsync_latency(&fs) != 0)
         fprintf(stderr, "bench_compare_etcd: cannot measure fdatasync in /tmp\n");
@@ -1107,9 +1200,13 @@ int main(int argc, char **argv)
                 fs.p50_ms, fs.p99_ms, load0, load1);
         /* One line for scripts, like the other benchmarks' RESULT lines. */
         fprintf(out,
-                "RESULT bench=compare_etcd etcd=%s runs=%d seconds=%d fdatasync_p50_ms=%.3f "
-                "fdatasync_p99_ms=%.3f",
-                with_etcd ? version : "none", o.runs, o.seconds, fs.p50_ms, fs.p99_ms);
+                "RESULT bench=compare_etcd etcd=%s client=%s runs=%d seconds=%d "
+                "fdatasync_p50_ms=%.3f fdatasync_p99_ms=%.3f",
+                with_etcd ? version : "none", use_curl ? "curl" : "light", o.runs, o.seconds,
+                fs.p50_ms, fs.p99_ms);
+        if (o.idle)
+            fprintf(out, " idle_seconds=%d idle_cpu_resolution_pct=%.3f", IDLE_SECONDS,
+                    idle_resolution_pct());
         for (int k = 0; k < nfigs; k++) {
             fprintf(out, " %s_chimera=%.3f", figs[k].key, figs[k].chimera);
             if (figs[k].etcd >= 0)

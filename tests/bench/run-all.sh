@@ -12,7 +12,7 @@
 # federation could not be set up or did not recover at all.
 # Every benchmark, with its flags (tests/bench/*.c; a new one is picked
 # up by its name, bench_*):
-#   bench_compare_etcd [--runs N] [--seconds S] [--only LIST] [--json]
+#   bench_compare_etcd [--runs N] [--seconds S] [--only LIST] [--json] [--curl]
 #   bench_drills [--runs N] [--kinds leader,isolate,service,release] [--seed S]
 #   bench_events_stream [--seconds N] [--streams a,b,c]
 #   bench_failover [--rounds N] [--pause-rounds N] [--minority-rounds N] [--seed S]

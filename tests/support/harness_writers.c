@@ -1,7 +1,9 @@
 /* Test harness: keep-alive HTTP writers, many per thread (harness_writers.h).
  * A minimal HTTP/1.1 client for the benchmarks' own requests: it reads a
- * status line, the headers it needs (Content-Length, Connection: close)
- * and a body of that length; nothing else (no chunked answers, no 1xx). */
+ * status line, the headers it needs (Content-Length, Transfer-Encoding:
+ * chunked, Connection: close) and the body they announce; nothing else (no
+ * chunk trailers, no 1xx). etcd's JSON gateway (Go's net/http) chunks any
+ * answer over 2 KiB, such as a txn of 100 puts. */
 #include "harness_writers.h"
 
 #include <arpa/inet.h>
@@ -28,6 +30,7 @@ struct wconn {
     struct h_writer_stats *st;
     int id, fd;
     uint64_t seq, t0;
+    uint64_t resume_ns; /* after a failure: no request before then */
     bool busy, timed;
     char *req; /* room for a head and the largest body */
     char *out; /* the request in flight: its head, then its body */
@@ -101,6 +104,28 @@ static void build(struct wconn *w)
     w->req_len = (size_t)hl + blen;
 }
 
+/* The length of the chunked body at body (avail bytes, NUL-terminated
+ * there): 0 while it is not all there, SIZE_MAX when it is not one we read. */
+static size_t chunked_len(const char *body, size_t avail)
+{
+    size_t at = 0;
+    for (;;) {
+        const char *line = body + at, *crlf = strstr(line, "\r\n");
+        if (!crlf)
+            return 0;
+        char *hex_end;
+        unsigned long long n = strtoull(line, &hex_end, 16);
+        if (hex_end == line || n >= ANSWER_MAX)
+            return SIZE_MAX;
+        at = (size_t)(crlf + 2 - body);
+        if (n == 0) /* the last chunk, then no trailer: an empty line */
+            return at + 2 > avail ? 0 : strncmp(body + at, "\r\n", 2) == 0 ? at + 2 : SIZE_MAX;
+        at += (size_t)n + 2;
+        if (at > avail)
+            return 0;
+    }
+}
+
 /* How far w's answer is: 0 not whole yet, the status once it is (*close:
  * the node ends the connection after it), -1 not an answer we read. */
 static int parse(struct wconn *w, bool *close_after)
@@ -113,17 +138,38 @@ static int parse(struct wconn *w, bool *close_after)
         return -1;
     int status = atoi(w->ans + 9);
     size_t len = 0;
+    bool chunked = false;
     *close_after = false;
     for (char *line = strstr(w->ans, "\r\n") + 2; line < end; line = strstr(line, "\r\n") + 2) {
         if (strncasecmp(line, "Content-Length:", 15) == 0)
             len = strtoull(line + 15, NULL, 10);
+        else if (strncasecmp(line, "Transfer-Encoding:", 18) == 0)
+            chunked = strncasecmp(line + 18 + strspn(line + 18, " \t"), "chunked", 7) == 0;
         else if (strncasecmp(line, "Connection: close", 17) == 0)
             *close_after = true;
     }
-    size_t whole = (size_t)(end + 4 - w->ans) + len;
+    size_t head = (size_t)(end + 4 - w->ans);
+    if (chunked) {
+        size_t body = chunked_len(end + 4, w->got - head);
+        if (body == SIZE_MAX || (body == 0 && w->got >= ANSWER_MAX - 1))
+            return -1;
+        return body ? status : 0;
+    }
+    size_t whole = head + len;
     if (whole >= ANSWER_MAX)
         return -1;
     return w->got >= whole ? status : 0;
+}
+
+/* After a failure, as a client told "retry shortly" would, rather than spin. */
+static void back_off(struct wconn *w)
+{
+    w->resume_ns = h_now_ns() + (uint64_t)w->spec->backoff_ms * 1000000u;
+}
+
+static bool may_send(const struct wconn *w, bool stopping, uint64_t now)
+{
+    return !stopping && !w->busy && w->fd >= 0 && now >= w->resume_ns;
 }
 
 static void send_next(struct wconn *w)
@@ -137,6 +183,7 @@ static void send_next(struct wconn *w)
         w->st->errors += w->timed;
         w->st->last_status = -errno;
         w->busy = false;
+        back_off(w);
     }
 }
 
@@ -178,6 +225,7 @@ static void failed(struct wconn *w, int ep, long why)
 {
     w->st->errors++;
     w->st->last_status = why;
+    back_off(w);
     redial(w, ep);
 }
 
@@ -206,12 +254,13 @@ static void readable(struct wthread *t, struct wconn *w, int ep, bool stopping)
         } else {
             w->st->errors++; /* an answer all the same: the connection goes on */
             w->st->last_status = st;
+            back_off(w);
         }
         if (close_after)
             redial(w, ep);
         break;
     }
-    if (!stopping && !w->busy && w->fd >= 0)
+    if (may_send(w, stopping, h_now_ns()))
         send_next(w);
 }
 
@@ -234,19 +283,22 @@ static void *run_thread(void *arg)
     struct epoll_event evs[64];
     while (!t->setup_failed) {
         bool stopping = atomic_load_explicit(t->stop, memory_order_relaxed);
-        int busy = 0;
+        int busy = 0, wait_ms = 100;
         uint64_t now = h_now_ns();
         for (int k = 0; k < t->n; k++) {
             struct wconn *w = &t->w[k];
             if (w->busy && now - w->t0 > REQUEST_TIMEOUT_NS)
                 failed(w, ep, -ETIMEDOUT);
-            if (!stopping && !w->busy && w->fd >= 0)
+            if (may_send(w, stopping, now))
                 send_next(w);
+            else if (!stopping && !w->busy && w->fd >= 0 && w->resume_ns > now &&
+                     (int)((w->resume_ns - now) / 1000000u) + 1 < wait_ms)
+                wait_ms = (int)((w->resume_ns - now) / 1000000u) + 1; /* its backoff ends */
             busy += w->busy;
         }
         if (stopping && busy == 0)
             break;
-        int n = epoll_wait(ep, evs, 64, 100);
+        int n = epoll_wait(ep, evs, 64, wait_ms);
         for (int i = 0; i < n; i++)
             readable(t, evs[i].data.ptr, ep, stopping);
     }

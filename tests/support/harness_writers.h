@@ -26,7 +26,8 @@ struct h_writers_spec {
     size_t max_body; /* the largest body fn writes */
     h_writers_body_fn body;
     void *arg;
-    int status; /* the status that counts as done (e.g. 201) */
+    int status;     /* the status that counts as done (e.g. 201) */
+    int backoff_ms; /* a writer's pause after a request that failed (0: none) */
 };
 
 /* One writer's figures over the timed part of a run. */
