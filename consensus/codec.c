@@ -30,8 +30,11 @@ int cons_msg_encode(const struct cons_msg *m, const struct cons_wire_entry *entr
     msgpack_pack_uint64(&pk, m->term);
     msgpack_pack_uint64(&pk, m->last_log_index);
     msgpack_pack_uint64(&pk, m->last_log_term);
-    /* A VOTE has no use for granted: its slot carries transfer. */
-    if (m->type == CONS_MSG_VOTE ? m->transfer : m->granted)
+    /* A VOTE and a HEARTBEAT have no use for granted: its slot carries
+     * transfer and quiet. */
+    if (m->type == CONS_MSG_VOTE        ? m->transfer
+        : m->type == CONS_MSG_HEARTBEAT ? m->quiet
+                                        : m->granted)
         msgpack_pack_true(&pk);
     else
         msgpack_pack_false(&pk);
@@ -99,6 +102,8 @@ int cons_msg_decode(const struct msgpack_object *body, struct cons_msg *m,
     m->type = (enum cons_msg_type)type;
     if (m->type == CONS_MSG_VOTE)
         m->transfer = f[4].via.boolean;
+    else if (m->type == CONS_MSG_HEARTBEAT)
+        m->quiet = f[4].via.boolean;
     else
         m->granted = f[4].via.boolean;
     memcpy(m->prev_hash, f[7].via.bin.ptr, CONS_HASH_BYTES);

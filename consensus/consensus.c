@@ -371,7 +371,8 @@ static void on_heartbeat(struct cons *c, uint64_t now, const struct cons_msg *m,
     /* The leader sends min(its commit, what this follower is known to
      * match), so everything up to it is in this log and matches (§3.5). */
     cons__commit_to(c, m->commit < c->last_log_index ? m->commit : c->last_log_index, out);
-    send_to(c, out, CONS_MSG_HEARTBEAT_RESP, m->from, c->term, true);
+    if (!m->quiet)
+        send_to(c, out, CONS_MSG_HEARTBEAT_RESP, m->from, c->term, true);
 }
 
 void cons__follow(struct cons *c, uint64_t now, const struct cons_msg *m, struct cons_out *out)

@@ -81,6 +81,14 @@ struct cons_msg {
      * (§3.10), so voters disregard their leader lease (§4.2.3). On the wire
      * it travels in granted's place, which a VOTE does not use. */
     bool transfer;
+    /* HEARTBEAT: a commit push (cons_flush), sent between the interval's
+     * heartbeats: the follower applies the commit and does not answer. Its
+     * answers to the interval's heartbeats and to APPENDs keep the
+     * leader's acks (check-quorum, §6.2) as fresh as before; an answer
+     * here only doubled the messages of every commit. On the wire in
+     * granted's place, which a HEARTBEAT does not use, so a follower of an
+     * earlier version answers it as it answers any heartbeat. */
+    bool quiet;
     /* HEARTBEAT, APPEND: the leader's commit index (a HEARTBEAT carries at
      * most what the follower is known to match, so it never commits an
      * unverified entry). */

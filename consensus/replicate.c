@@ -274,9 +274,11 @@ static bool send_probe(struct cons *c, int32_t i, struct cons_out *out)
     return true;
 }
 
-static void send_heartbeat(struct cons *c, int32_t i, struct cons_out *out)
+/* quiet: a commit push, which the follower does not answer (cons_msg). */
+static void send_heartbeat(struct cons *c, int32_t i, bool quiet, struct cons_out *out)
 {
     struct cons_msg m = cons__reply(c, CONS_MSG_HEARTBEAT, i, c->term, false);
+    m.quiet = quiet;
     /* A heartbeat proves nothing about the follower's log, so it carries at
      * most what the follower is known to match: it can never make a
      * follower commit an entry that differs from the leader's. */
@@ -329,7 +331,7 @@ void cons_flush(struct cons *c, uint64_t now_ms, struct cons_out *out)
             continue;
         uint64_t can = c->commit < c->match_index[i] ? c->commit : c->match_index[i];
         if (can > c->commit_told[i])
-            send_heartbeat(c, i, out);
+            send_heartbeat(c, i, true, out);
         else if (c->commit > c->commit_told[i])
             send_commit_notice(c, i, out);
     }
@@ -362,7 +364,7 @@ static void replicate(struct cons *c, bool heartbeat, struct cons_out *out)
             bool stuck = c->inflight[i] == 0 || !live;
             if (c->match_index[i] < c->last_log_index && stuck && send_probe(c, i, out))
                 continue;
-            send_heartbeat(c, i, out);
+            send_heartbeat(c, i, false, out);
         }
 }
 

@@ -72,6 +72,23 @@ static void test_every_field_round_trips(void **state)
     }
 }
 
+static void test_a_quiet_heartbeat_round_trips_in_the_slot_granted_has_elsewhere(void **state)
+{
+    (void)state;
+    struct cons_msg m = {.type = CONS_MSG_HEARTBEAT, .term = 3, .commit = 9, .quiet = true}, back;
+    round_trip(&m, NULL, &back);
+    assert_true(back.quiet);
+    assert_false(back.granted);
+    m.quiet = false;
+    round_trip(&m, NULL, &back);
+    assert_false(back.quiet);
+    /* on any other message the slot is granted, as before */
+    struct cons_msg r = {.type = CONS_MSG_HEARTBEAT_RESP, .term = 3, .granted = true};
+    round_trip(&r, NULL, &back);
+    assert_true(back.granted);
+    assert_false(back.quiet);
+}
+
 static void test_an_appends_entry_bytes_travel_beside_it(void **state)
 {
     (void)state;
@@ -234,6 +251,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_field_round_trips),
+        cmocka_unit_test(test_a_quiet_heartbeat_round_trips_in_the_slot_granted_has_elsewhere),
         cmocka_unit_test(test_an_appends_entry_bytes_travel_beside_it),
         cmocka_unit_test(test_encode_refuses_entries_it_was_not_given_or_too_many),
         cmocka_unit_test(test_a_valid_body_decodes),

@@ -120,6 +120,74 @@ static void test_a_flush_without_a_commit_advance_sends_nothing(void **state)
     cl_free(&cl);
 }
 
+static void test_a_pushed_commit_is_quiet_and_the_interval_heartbeat_is_not(void **state)
+{
+    (void)state;
+    static struct cluster cl;
+    cl_init(&cl, 3, 13);
+    int32_t lead = cl_elect_settled(&cl);
+    cl_propose(&cl, lead, 2, 2);
+    cl_deliver(&cl);
+    struct cons_out out;
+    cons_flush(&cl.node[lead], cl.now, &out);
+    for (int32_t k = 1; k < 3; k++)
+        assert_true(find(&out, CONS_MSG_HEARTBEAT, other(lead, k))->quiet);
+    cl_apply(&cl, lead, &out);
+    cl_deliver(&cl);
+    cons_tick(&cl.node[lead], cl.node[lead].heartbeat_due, &out);
+    for (int32_t k = 1; k < 3; k++)
+        assert_false(find(&out, CONS_MSG_HEARTBEAT, other(lead, k))->quiet);
+    cl_free(&cl);
+}
+
+static void test_a_follower_applies_a_quiet_heartbeat_and_does_not_answer_it(void **state)
+{
+    (void)state;
+    static struct cluster cl;
+    cl_init(&cl, 3, 14);
+    int32_t lead = cl_elect_settled(&cl);
+    int32_t f = other(lead, 1);
+    cl_propose(&cl, lead, 2, 2);
+    cl_deliver(&cl);
+    uint64_t last = cl.node[lead].last_log_index;
+    struct cons_msg hb = {.type = CONS_MSG_HEARTBEAT,
+                          .from = lead,
+                          .to = f,
+                          .term = cl.node[lead].term,
+                          .commit = last,
+                          .quiet = true};
+    struct cons_out out;
+    cons_recv(&cl.node[f], cl.now, &hb, &out);
+    assert_int_equal(cl.node[f].commit, last);
+    assert_int_equal(count_type(&out, CONS_MSG_HEARTBEAT_RESP), 0);
+    /* the same heartbeat, not quiet (as the interval's, or a leader of an
+     * earlier version sends it), is answered */
+    hb.quiet = false;
+    cons_recv(&cl.node[f], cl.now, &hb, &out);
+    assert_int_equal(count_type(&out, CONS_MSG_HEARTBEAT_RESP), 1);
+    cl_free(&cl);
+}
+
+static void test_a_quiet_heartbeat_of_a_stale_term_is_still_refused(void **state)
+{
+    (void)state;
+    static struct cluster cl;
+    cl_init(&cl, 3, 15);
+    int32_t lead = cl_elect_settled(&cl);
+    int32_t f = other(lead, 1);
+    struct cons_msg hb = {.type = CONS_MSG_HEARTBEAT,
+                          .from = lead,
+                          .to = f,
+                          .term = cl.node[f].term - 1,
+                          .quiet = true};
+    struct cons_out out;
+    cons_recv(&cl.node[f], cl.now, &hb, &out);
+    const struct cons_msg *r = find(&out, CONS_MSG_HEARTBEAT_RESP, lead);
+    assert_non_null(r);
+    assert_false(r->granted);
+    cl_free(&cl);
+}
+
 static void test_a_pushed_commit_never_exceeds_what_the_follower_matches(void **state)
 {
     (void)state;
@@ -617,6 +685,9 @@ int main(void)
         cmocka_unit_test(test_a_commit_advance_is_pushed_to_every_follower_on_flush),
         cmocka_unit_test(test_a_second_flush_in_a_row_sends_nothing),
         cmocka_unit_test(test_a_flush_without_a_commit_advance_sends_nothing),
+        cmocka_unit_test(test_a_pushed_commit_is_quiet_and_the_interval_heartbeat_is_not),
+        cmocka_unit_test(test_a_follower_applies_a_quiet_heartbeat_and_does_not_answer_it),
+        cmocka_unit_test(test_a_quiet_heartbeat_of_a_stale_term_is_still_refused),
         cmocka_unit_test(test_a_pushed_commit_never_exceeds_what_the_follower_matches),
         cmocka_unit_test(
             test_a_follower_that_answers_after_the_commit_is_told_it_on_the_next_flush),
