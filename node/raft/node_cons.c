@@ -150,6 +150,12 @@ static void transfer_ended(struct node_raft *r, bool done, int32_t to, const cha
 static void on_flush(uv_check_t *h)
 {
     struct node_raft *r = h->data;
+    /* The turn's open group first (it would be written by its own check,
+     * which may run after this one): its APPENDs carry the new commit
+     * index, so a follower they go to needs no push of its own. Under
+     * many writers there nearly always is one, and the push was a second
+     * message per follower per commit. */
+    node_group_flush(r);
     uv_check_stop(h);
     struct cons_out out;
     cons_flush(&r->cons, uv_now(r->base->loop), &out);

@@ -188,6 +188,27 @@ static void test_a_quiet_heartbeat_of_a_stale_term_is_still_refused(void **state
     cl_free(&cl);
 }
 
+static void test_no_push_goes_to_a_follower_whose_append_already_carried_the_commit(void **state)
+{
+    (void)state;
+    static struct cluster cl;
+    cl_init(&cl, 3, 16);
+    int32_t lead = cl_elect_settled(&cl);
+    cl_propose(&cl, lead, 2, 2);
+    cl_deliver(&cl); /* committed; the followers not told yet */
+    /* more entries in the same turn, written before the push (node_cons.c
+     * on_flush): their APPENDs carry the new commit index */
+    struct cons_out out;
+    const struct cons_entry *e = log_push(&cl.log[lead], cl.node[lead].term, 3);
+    cons_appended(&cl.node[lead], cl.now, e, &out);
+    for (int32_t k = 1; k < 3; k++)
+        assert_int_equal(find(&out, CONS_MSG_APPEND, other(lead, k))->commit, cl.node[lead].commit);
+    cl_apply(&cl, lead, &out);
+    cons_flush(&cl.node[lead], cl.now, &out);
+    assert_int_equal(out.nmsgs, 0);
+    cl_free(&cl);
+}
+
 static void test_a_pushed_commit_never_exceeds_what_the_follower_matches(void **state)
 {
     (void)state;
@@ -688,6 +709,7 @@ int main(void)
         cmocka_unit_test(test_a_pushed_commit_is_quiet_and_the_interval_heartbeat_is_not),
         cmocka_unit_test(test_a_follower_applies_a_quiet_heartbeat_and_does_not_answer_it),
         cmocka_unit_test(test_a_quiet_heartbeat_of_a_stale_term_is_still_refused),
+        cmocka_unit_test(test_no_push_goes_to_a_follower_whose_append_already_carried_the_commit),
         cmocka_unit_test(test_a_pushed_commit_never_exceeds_what_the_follower_matches),
         cmocka_unit_test(
             test_a_follower_that_answers_after_the_commit_is_told_it_on_the_next_flush),
