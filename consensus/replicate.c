@@ -320,9 +320,12 @@ void cons_flush(struct cons *c, uint64_t now_ms, struct cons_out *out)
 {
     (void)now_ms;
     cons__begin(c, out);
-    if (c->role != CONS_LEADER || !c->commit_push)
-        return;
+    /* Cleared whatever the role: a leader that stepped down with a push
+     * due has nothing to push, and the shell would ask again every turn. */
+    bool due = c->commit_push;
     c->commit_push = false;
+    if (c->role != CONS_LEADER || !due)
+        return;
     /* A follower that was sent entries the new commit index covers applies
      * them now rather than up to a heartbeat interval later: what waits on
      * every member (a rollback applied everywhere) waits that much less. */

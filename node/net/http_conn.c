@@ -465,7 +465,8 @@ static int on_value(http_parser *hp, const char *at, size_t len)
             c->which = H_LAST_ID;
         else if (c->field_len < FIELD_MAX && strcasecmp(c->field, "If-None-Match") == 0)
             c->which = H_INM;
-        else if (c->field_len < FIELD_MAX && strcasecmp(c->field, "Content-Type") == 0)
+        else if (c->field_len < FIELD_MAX && strcasecmp(c->field, "Content-Type") == 0 &&
+                 c->p->ctype_len == 0) /* the first one, as for Authorization */
             c->which = H_CTYPE;
         else if (c->field_len < FIELD_MAX &&
                  strcasecmp(c->field, "Access-Control-Request-Method") == 0)

@@ -115,7 +115,7 @@ static void send_msg(struct node_raft *r, const struct cons_msg *m)
         return;
     }
     if (m->type == CONS_MSG_HEARTBEAT) /* one unanswered for an election timeout was lost */
-        raft_metrics_heartbeat_sent(&r->metrics, (size_t)m->to, uv_hrtime(),
+        raft_metrics_heartbeat_sent(&r->metrics, (size_t)m->to, m->quiet, uv_hrtime(),
                                     (uint64_t)r->base->cfg.election_timeout_ms * 1000000u);
     uint8_t *body;
     size_t blen;

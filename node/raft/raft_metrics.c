@@ -72,10 +72,10 @@ uint64_t raft_metrics_pending(const struct raft_metrics *m, bool leading, uint64
     return leading && m->led_last > commit ? m->led_last - commit : 0;
 }
 
-void raft_metrics_heartbeat_sent(struct raft_metrics *m, size_t to, uint64_t now_ns,
+void raft_metrics_heartbeat_sent(struct raft_metrics *m, size_t to, bool quiet, uint64_t now_ns,
                                  uint64_t lost_ns)
 {
-    if (to >= CONFIG_MAX_MEMBERS)
+    if (to >= CONFIG_MAX_MEMBERS || quiet)
         return;
     uint64_t *sent = &m->hb_sent_ns[to];
     if (*sent == 0 || now_ns - *sent > lost_ns)

@@ -62,8 +62,10 @@ void raft_metrics_lost_lead(struct raft_metrics *m, uint64_t commit);
 uint64_t raft_metrics_pending(const struct raft_metrics *m, bool leading, uint64_t commit);
 
 /* A leader's heartbeat to member `to` leaves at now_ns: timed unless one
- * is awaited, one awaited for longer than lost_ns counting as lost. */
-void raft_metrics_heartbeat_sent(struct raft_metrics *m, size_t to, uint64_t now_ns,
+ * is awaited, one awaited for longer than lost_ns counting as lost. A
+ * quiet one (a commit push, cons_msg.quiet) is never answered: timing it
+ * would leave the next heartbeat untimed and measure the gap to it. */
+void raft_metrics_heartbeat_sent(struct raft_metrics *m, size_t to, bool quiet, uint64_t now_ns,
                                  uint64_t lost_ns);
 /* The answer to a heartbeat of this leadership came from member `from`. */
 void raft_metrics_heartbeat_answered(struct raft_metrics *m, size_t from, uint64_t now_ns);

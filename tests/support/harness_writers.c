@@ -245,6 +245,11 @@ static void readable(struct wthread *t, struct wconn *w, int ep, bool stopping)
         int st = parse(w, &close_after);
         if (st == 0)
             continue;
+        if (st < 0) { /* an answer this client cannot read: what follows it is not an answer */
+            w->busy = false;
+            failed(w, ep, -EPROTO);
+            break;
+        }
         uint64_t now = h_now_ns();
         t->last_ns = now;
         w->busy = false;

@@ -188,6 +188,8 @@ static void test_a_quiet_heartbeat_of_a_stale_term_is_still_refused(void **state
     cl_free(&cl);
 }
 
+/* The core's rule that node_cons.c's on_flush relies on when it writes the
+ * turn's open group before the push (it held before that change). */
 static void test_no_push_goes_to_a_follower_whose_append_already_carried_the_commit(void **state)
 {
     (void)state;
@@ -206,6 +208,29 @@ static void test_no_push_goes_to_a_follower_whose_append_already_carried_the_com
     cl_apply(&cl, lead, &out);
     cons_flush(&cl.node[lead], cl.now, &out);
     assert_int_equal(out.nmsgs, 0);
+    cl_free(&cl);
+}
+
+static void test_a_leader_that_stepped_down_with_a_push_due_pushes_nothing(void **state)
+{
+    (void)state;
+    static struct cluster cl;
+    cl_init(&cl, 3, 17);
+    int32_t lead = cl_elect_settled(&cl);
+    cl_propose(&cl, lead, 2, 2);
+    cl_deliver(&cl);
+    assert_true(cl.node[lead].commit_push);
+    /* a newer term deposes it before the turn's flush */
+    struct cons_msg hb = {.type = CONS_MSG_HEARTBEAT,
+                          .from = other(lead, 1),
+                          .to = lead,
+                          .term = cl.node[lead].term + 1};
+    struct cons_out out;
+    cons_recv(&cl.node[lead], cl.now, &hb, &out);
+    assert_int_equal(cl.node[lead].role, CONS_FOLLOWER);
+    cons_flush(&cl.node[lead], cl.now, &out);
+    assert_int_equal(out.nmsgs, 0);
+    assert_false(cl.node[lead].commit_push); /* the shell asks no more */
     cl_free(&cl);
 }
 
@@ -710,6 +735,7 @@ int main(void)
         cmocka_unit_test(test_a_follower_applies_a_quiet_heartbeat_and_does_not_answer_it),
         cmocka_unit_test(test_a_quiet_heartbeat_of_a_stale_term_is_still_refused),
         cmocka_unit_test(test_no_push_goes_to_a_follower_whose_append_already_carried_the_commit),
+        cmocka_unit_test(test_a_leader_that_stepped_down_with_a_push_due_pushes_nothing),
         cmocka_unit_test(test_a_pushed_commit_never_exceeds_what_the_follower_matches),
         cmocka_unit_test(
             test_a_follower_that_answers_after_the_commit_is_told_it_on_the_next_flush),

@@ -89,8 +89,8 @@ static void test_a_heartbeat_round_trip_is_timed_per_member(void **state)
     (void)state;
     struct raft_metrics m;
     raft_metrics_init(&m);
-    raft_metrics_heartbeat_sent(&m, 1, 100 * MS, 150 * MS);
-    raft_metrics_heartbeat_sent(&m, 1, 150 * MS, 150 * MS); /* one timed at a time */
+    raft_metrics_heartbeat_sent(&m, 1, false, 100 * MS, 150 * MS);
+    raft_metrics_heartbeat_sent(&m, 1, false, 150 * MS, 150 * MS); /* one timed at a time */
     raft_metrics_heartbeat_answered(&m, 1, 102 * MS);
     raft_metrics_heartbeat_answered(&m, 1, 152 * MS); /* nothing awaited: ignored */
     assert_int_equal(m.rtt[1].n, 1);
@@ -98,13 +98,25 @@ static void test_a_heartbeat_round_trip_is_timed_per_member(void **state)
     assert_int_equal(m.rtt[2].n, 0);
 }
 
+static void test_a_quiet_heartbeat_is_not_timed_and_leaves_the_next_one_timed(void **state)
+{
+    (void)state;
+    struct raft_metrics m;
+    raft_metrics_init(&m);
+    raft_metrics_heartbeat_sent(&m, 1, true, 100 * MS, 150 * MS); /* a commit push */
+    raft_metrics_heartbeat_sent(&m, 1, false, 130 * MS, 150 * MS);
+    raft_metrics_heartbeat_answered(&m, 1, 131 * MS);
+    assert_int_equal(m.rtt[1].n, 1);
+    assert_true(m.rtt[1].sum > 0.00099 && m.rtt[1].sum < 0.00101);
+}
+
 static void test_a_heartbeat_unanswered_past_the_loss_time_gives_way_to_the_next(void **state)
 {
     (void)state;
     struct raft_metrics m;
     raft_metrics_init(&m);
-    raft_metrics_heartbeat_sent(&m, 2, 100 * MS, 150 * MS);
-    raft_metrics_heartbeat_sent(&m, 2, 300 * MS, 150 * MS);
+    raft_metrics_heartbeat_sent(&m, 2, false, 100 * MS, 150 * MS);
+    raft_metrics_heartbeat_sent(&m, 2, false, 300 * MS, 150 * MS);
     raft_metrics_heartbeat_answered(&m, 2, 301 * MS);
     assert_true(m.rtt[2].sum > 0.00099 && m.rtt[2].sum < 0.00101);
 }
@@ -114,7 +126,7 @@ static void test_losing_the_lead_forgets_the_heartbeats_awaited(void **state)
     (void)state;
     struct raft_metrics m;
     raft_metrics_init(&m);
-    raft_metrics_heartbeat_sent(&m, 1, 100 * MS, 150 * MS);
+    raft_metrics_heartbeat_sent(&m, 1, false, 100 * MS, 150 * MS);
     raft_metrics_lost_lead(&m, 0);
     raft_metrics_heartbeat_answered(&m, 1, 101 * MS);
     assert_int_equal(m.rtt[1].n, 0);
@@ -125,7 +137,7 @@ static void test_a_member_out_of_range_is_ignored(void **state)
     (void)state;
     struct raft_metrics m;
     raft_metrics_init(&m);
-    raft_metrics_heartbeat_sent(&m, CONFIG_MAX_MEMBERS, 1 * MS, 150 * MS);
+    raft_metrics_heartbeat_sent(&m, CONFIG_MAX_MEMBERS, false, 1 * MS, 150 * MS);
     raft_metrics_heartbeat_answered(&m, CONFIG_MAX_MEMBERS, 2 * MS);
     for (size_t i = 0; i < CONFIG_MAX_MEMBERS; i++)
         assert_int_equal(m.rtt[i].n, 0);
@@ -141,6 +153,7 @@ int main(void)
         cmocka_unit_test(test_refused_appends_fail_every_entry_they_held),
         cmocka_unit_test(test_a_full_ring_of_appends_forgets_the_oldest_untimed),
         cmocka_unit_test(test_a_heartbeat_round_trip_is_timed_per_member),
+        cmocka_unit_test(test_a_quiet_heartbeat_is_not_timed_and_leaves_the_next_one_timed),
         cmocka_unit_test(test_a_heartbeat_unanswered_past_the_loss_time_gives_way_to_the_next),
         cmocka_unit_test(test_losing_the_lead_forgets_the_heartbeats_awaited),
         cmocka_unit_test(test_a_member_out_of_range_is_ignored),
