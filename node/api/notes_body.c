@@ -184,11 +184,8 @@ size_t notes_body_from_msgpack(const void *buf, size_t len, struct notes_body *o
         else if (k && klen == 5 && memcmp(k, "notes", 5) == 0)
             slot = &many;
         if (!slot) {
-            char shown[68] = "";
-            size_t n = 0;
-            for (; k && n < klen && n < 64; n++)
-                shown[n] = k[n] >= ' ' && k[n] < 0x7f ? k[n] : '?';
-            shown[n] = '\0';
+            char shown[68];
+            http_show_key(k ? k : "", k ? klen : 0, shown, sizeof(shown));
             char msg[256];
             snprintf(msg, sizeof(msg),
                      k ? "unknown key \"%s\"; known keys here are \"note\", \"notes\""

@@ -181,6 +181,10 @@ struct http_body_error {
 json_t *http_body_parse(const void *data, size_t len, const char *const known[], const char *expect,
                         struct http_body_error *e);
 void http_body_refuse(struct http_request *req, const struct http_body_error *e);
+/* A key of a body as an error message may show it (out: cap >= 5 bytes):
+ * printable ASCII, '?' for any other byte, cut with "..." to fit, so that
+ * the answer stays valid UTF-8 and one line. */
+void http_show_key(const char *key, size_t len, char *out, size_t cap);
 
 /* Value of name in the query string (percent-decoding not needed for the
  * numbers and ids we accept), copied into buf; returns 1 found, 0 absent. */

@@ -7,14 +7,12 @@
 #include <stdio.h>
 #include <string.h>
 
-/* A key as a message may show it: printable ASCII, at most 64 bytes (the
- * answer must stay valid UTF-8 and one line). */
-static void show_key(const char *key, char *out, size_t cap)
+void http_show_key(const char *key, size_t len, char *out, size_t cap)
 {
     size_t k = 0;
-    for (const char *c = key; *c && k + 4 < cap; c++)
-        out[k++] = *c >= ' ' && *c < 0x7f ? *c : '?';
-    if (key[k] != '\0') {
+    for (; k < len && k + 4 < cap; k++)
+        out[k] = key[k] >= ' ' && key[k] < 0x7f ? key[k] : '?';
+    if (k < len) {
         memcpy(out + k, "...", 3);
         k += 3;
     }
@@ -63,7 +61,7 @@ json_t *http_body_parse(const void *data, size_t len, const char *const known[],
             size_t n = strlen(list);
             snprintf(list + n, sizeof(list) - n, "%s\"%s\"", k ? ", " : "", known[k]);
         }
-        show_key(key, shown, sizeof(shown));
+        http_show_key(key, strlen(key), shown, sizeof(shown));
         json_decref(body);
         return refuse_body(e, shown, "unknown key \"%s\"; known keys here are %s (expected %s)",
                            shown, list, expect);

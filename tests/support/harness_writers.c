@@ -123,6 +123,8 @@ static size_t chunked_len(const char *body, size_t avail)
         at += (size_t)n + 2;
         if (at > avail)
             return 0;
+        if (strncmp(body + at - 2, "\r\n", 2) != 0) /* the chunk's data ends its line */
+            return SIZE_MAX;
     }
 }
 

@@ -209,6 +209,27 @@ static void test_an_unknown_msgpack_key_is_named_with_its_path(void **state)
     assert_non_null(strstr(p.e.msg, "unknown key \"colour\""));
 }
 
+static void test_a_long_or_binary_unknown_key_is_shown_cut_and_printable(void **state)
+{
+    (void)state;
+    char key[100];
+    memset(key, 'k', sizeof(key));
+    key[0] = '\xc3'; /* not ASCII: shown as '?' so that the answer stays UTF-8 */
+    key[1] = '\n';
+    struct mp m;
+    mp_init(&m);
+    msgpack_pack_map(&m.pk, 1);
+    mp_str(&m, key, sizeof(key));
+    mp_str(&m, "x", 1);
+    struct parsed p;
+    parse_mp(&p, &m);
+    assert_int_equal(p.count, 0);
+    assert_int_equal(strlen(p.e.path), 67);
+    assert_memory_equal(p.e.path, "??kkk", 5);
+    assert_string_equal(p.e.path + 64, "...");
+    assert_null(strchr(p.e.msg, '\n'));
+}
+
 static void test_a_duplicate_msgpack_key_is_refused(void **state)
 {
     (void)state;
@@ -320,6 +341,7 @@ int main(void)
         cmocka_unit_test(test_an_empty_msgpack_body_is_refused),
         cmocka_unit_test(test_a_msgpack_body_that_is_not_a_map_is_refused),
         cmocka_unit_test(test_an_unknown_msgpack_key_is_named_with_its_path),
+        cmocka_unit_test(test_a_long_or_binary_unknown_key_is_shown_cut_and_printable),
         cmocka_unit_test(test_a_duplicate_msgpack_key_is_refused),
         cmocka_unit_test(test_a_msgpack_body_with_both_keys_says_to_give_one),
         cmocka_unit_test(test_a_msgpack_note_of_bytes_not_text_is_refused),
