@@ -26,17 +26,20 @@ bool notes_body_is_msgpack(const char *content_type)
     return false;
 }
 
-/* One note's bytes, as either encoding gives them; where names it in the
- * message ("note", "notes[3]"). A msgpack str may hold any bytes: what a
- * JSON string cannot (invalid UTF-8, a NUL) is refused here too, so that a
- * note reads back the same whichever way it came. jansson's json_stringn
- * is the UTF-8 check (it refuses invalid sequences). */
-static bool note_ok(const char *s, size_t len, const char *where, char *err, size_t errlen)
+/* One note's bytes (NULL: not a string); where names it in the message
+ * ("note", "notes[3]"). A msgpack str may hold any bytes (text: check
+ * them): what a JSON string cannot (invalid UTF-8, a NUL) is refused there
+ * too, so that a note reads back the same whichever way it came. jansson's
+ * json_stringn is the UTF-8 check (it refuses invalid sequences). */
+static bool note_ok(const char *s, size_t len, bool text, const char *where, char *err,
+                    size_t errlen)
 {
     if (!s || len == 0 || len > NOTES_BODY_NOTE_MAX) {
         snprintf(err, errlen, "%s: must be a string of 1..%d bytes", where, NOTES_BODY_NOTE_MAX);
         return false;
     }
+    if (!text)
+        return true;
     if (memchr(s, '\0', len)) {
         snprintf(err, errlen, "%s: holds a NUL byte", where);
         return false;
@@ -50,42 +53,65 @@ static bool note_ok(const char *s, size_t len, const char *where, char *err, siz
     return true;
 }
 
-size_t notes_body_from_json(json_t *body, struct notes_body *out, char *err, size_t errlen)
+/* How an encoding gives its values: a value's bytes if it is a string
+ * (else NULL), and an array's i-th value. */
+struct notes_reader {
+    const char *(*str)(const void *value, size_t *len);
+    const void *(*item)(const void *array, size_t i);
+};
+
+/* The one rule of both encodings: exactly one of "note" (one) and "notes"
+ * (many, count values), every note valid. */
+static size_t take_notes(const void *one, const void *many, size_t count,
+                         const struct notes_reader *r, bool text, struct notes_body *out, char *err,
+                         size_t errlen)
 {
-    json_t *one = json_object_get(body, "note"), *many = json_object_get(body, "notes");
     out->count = 0;
     if ((one != NULL) == (many != NULL)) {
         snprintf(err, errlen,
                  "body: give exactly one of \"note\" (a string) or \"notes\" (an array)");
         return 0;
     }
-    if (one) {
-        size_t len = json_is_string(one) ? json_string_length(one) : 0;
-        if (len == 0 || len > NOTES_BODY_NOTE_MAX) {
-            snprintf(err, errlen, "note: must be a string of 1..%d bytes", NOTES_BODY_NOTE_MAX);
-            return 0;
-        }
-        out->notes[0] = json_string_value(one);
-        out->lens[0] = len;
-        return out->count = 1;
-    }
-    size_t count = json_is_array(many) ? json_array_size(many) : 0;
-    if (count == 0 || count > NOTES_BODY_MAX) {
+    if (many && (count == 0 || count > NOTES_BODY_MAX)) {
         snprintf(err, errlen, "notes: must be an array of 1..%d strings", NOTES_BODY_MAX);
         return 0;
     }
+    if (one)
+        count = 1;
     for (size_t i = 0; i < count; i++) {
-        json_t *s = json_array_get(many, i);
-        size_t len = json_is_string(s) ? json_string_length(s) : 0;
-        if (len == 0 || len > NOTES_BODY_NOTE_MAX) {
-            snprintf(err, errlen, "notes[%zu]: must be a string of 1..%d bytes", i,
-                     NOTES_BODY_NOTE_MAX);
+        char where[32] = "note";
+        if (many)
+            snprintf(where, sizeof(where), "notes[%zu]", i);
+        size_t len = 0;
+        const char *s = r->str(one ? one : r->item(many, i), &len);
+        if (!note_ok(s, len, text, where, err, errlen))
             return 0;
-        }
-        out->notes[i] = json_string_value(s);
+        out->notes[i] = s;
         out->lens[i] = len;
     }
     return out->count = count;
+}
+
+static const char *json_str(const void *value, size_t *len)
+{
+    if (!json_is_string((const json_t *)value))
+        return NULL;
+    *len = json_string_length(value);
+    return json_string_value(value);
+}
+
+static const void *json_item(const void *array, size_t i)
+{
+    return json_array_get(array, i);
+}
+
+size_t notes_body_from_json(json_t *body, struct notes_body *out, char *err, size_t errlen)
+{
+    json_t *one = json_object_get(body, "note"), *many = json_object_get(body, "notes");
+    /* jansson already refused what is not UTF-8 text */
+    static const struct notes_reader json = {json_str, json_item};
+    return take_notes(one, many, json_is_array(many) ? json_array_size(many) : 0, &json, false, out,
+                      err, errlen);
 }
 
 static size_t refuse(struct http_body_error *e, const char *path, const char *msg)
@@ -104,40 +130,14 @@ static const char *str_of(const msgpack_object *o, size_t *len)
     return o->via.str.ptr ? o->via.str.ptr : "";
 }
 
-/* The notes of the map's value: the checks and words of the JSON path. */
-static size_t take_notes(const msgpack_object *one, const msgpack_object *many,
-                         struct notes_body *out, char *err, size_t errlen)
+static const char *msgpack_str(const void *value, size_t *len)
 {
-    if ((one != NULL) == (many != NULL)) {
-        snprintf(err, errlen,
-                 "body: give exactly one of \"note\" (a string) or \"notes\" (an array)");
-        return 0;
-    }
-    if (one) {
-        size_t len = 0;
-        const char *s = str_of(one, &len);
-        if (!note_ok(s, len, "note", err, errlen))
-            return 0;
-        out->notes[0] = s;
-        out->lens[0] = len;
-        return out->count = 1;
-    }
-    size_t count = many->type == MSGPACK_OBJECT_ARRAY ? many->via.array.size : 0;
-    if (count == 0 || count > NOTES_BODY_MAX) {
-        snprintf(err, errlen, "notes: must be an array of 1..%d strings", NOTES_BODY_MAX);
-        return 0;
-    }
-    for (size_t i = 0; i < count; i++) {
-        char where[32];
-        snprintf(where, sizeof(where), "notes[%zu]", i);
-        size_t len = 0;
-        const char *s = str_of(&many->via.array.ptr[i], &len);
-        if (!note_ok(s, len, where, err, errlen))
-            return 0;
-        out->notes[i] = s;
-        out->lens[i] = len;
-    }
-    return out->count = count;
+    return str_of(value, len);
+}
+
+static const void *msgpack_item(const void *array, size_t i)
+{
+    return &((const msgpack_object *)array)->via.array.ptr[i];
 }
 
 size_t notes_body_from_msgpack(const void *buf, size_t len, struct notes_body *out,
@@ -202,7 +202,9 @@ size_t notes_body_from_msgpack(const void *buf, size_t len, struct notes_body *o
         }
         *slot = &kv->val;
     }
-    count = take_notes(one, many, out, err, errlen);
+    static const struct notes_reader msgpack = {msgpack_str, msgpack_item};
+    size_t many_count = many && many->type == MSGPACK_OBJECT_ARRAY ? many->via.array.size : 0;
+    count = take_notes(one, many, many_count, &msgpack, true, out, err, errlen);
 done:
     msgpack_unpacked_destroy(&u);
     return count;

@@ -254,9 +254,7 @@ void node_ledger_send_durable(struct node_raft *r, size_t to, uint32_t type, str
         node_pack_send(r->base, to, type, p);
         return;
     }
-    /* The queue owns the body now. */
-    p->sb.data = NULL;
-    p->sb.size = p->sb.alloc = 0;
+    msgpack_sbuffer_release(&p->sb); /* the queue owns the body now */
 }
 
 void node_sync_kick(struct node_raft *r)

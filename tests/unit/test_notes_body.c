@@ -107,6 +107,27 @@ static void test_a_json_note_that_is_not_a_string_is_named_in_the_error(void **s
     json_decref(body);
 }
 
+static void test_a_note_given_as_an_array_is_refused_in_either_encoding(void **state)
+{
+    (void)state;
+    json_t *body = json_loads("{\"note\":[\"x\"]}", 0, NULL);
+    struct notes_body nb;
+    char err[256];
+    assert_int_equal(notes_body_from_json(body, &nb, err, sizeof(err)), 0);
+    assert_string_equal(err, "note: must be a string of 1..4096 bytes");
+    json_decref(body);
+    struct mp m;
+    mp_init(&m);
+    msgpack_pack_map(&m.pk, 1);
+    mp_key(&m, "note");
+    msgpack_pack_array(&m.pk, 1);
+    mp_str(&m, "x", 1);
+    struct parsed p;
+    parse_mp(&p, &m);
+    assert_int_equal(p.count, 0);
+    assert_string_equal(p.err, "note: must be a string of 1..4096 bytes");
+}
+
 static void test_a_msgpack_note_is_read_like_a_json_one(void **state)
 {
     (void)state;
@@ -333,6 +354,7 @@ int main(void)
         cmocka_unit_test(test_msgpack_is_known_by_its_content_type_with_or_without_parameters),
         cmocka_unit_test(test_a_json_batch_gives_its_notes_in_order),
         cmocka_unit_test(test_a_json_note_that_is_not_a_string_is_named_in_the_error),
+        cmocka_unit_test(test_a_note_given_as_an_array_is_refused_in_either_encoding),
         cmocka_unit_test(test_a_msgpack_note_is_read_like_a_json_one),
         cmocka_unit_test(test_a_msgpack_batch_gives_its_notes_in_order),
         cmocka_unit_test(test_a_truncated_msgpack_body_is_refused_as_a_body),
