@@ -123,6 +123,10 @@ struct cons_config {
     int32_t n;                    /* number of voting members, 1..CONS_MAX_MEMBERS */
     uint32_t heartbeat_ms;        /* leader heartbeat interval */
     uint32_t election_timeout_ms; /* T: timeouts are drawn from [T, 2T) */
+    /* An APPEND sent to a follower while another to it is unanswered
+     * carries at least this many entries (replicate.c: has_work); 0 means
+     * CONS_MAX_BATCH, 1 pipelines whatever there is. */
+    uint32_t batch_min;
 };
 
 /* What must survive a restart: written and fsynced before any message that

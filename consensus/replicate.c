@@ -14,7 +14,8 @@
  * lowers it early, which only lets a few more APPENDs out). Sending is
  * optimistic and pipelined: next_index advances as soon as an APPEND leaves,
  * up to CONS_MAX_INFLIGHT APPENDs of at most CONS_MAX_BATCH entries each
- * (§10.2.2 "pipelining"). The APPENDs sent since next_index was last set
+ * (§10.2.2 "pipelining"), though behind an unanswered one only a full
+ * batch leaves at once (has_work). The APPENDs sent since next_index was last set
  * back form the current pipeline; its first one, the head, has prev_index
  * pipe_base[i], and each later one starts where the previous one ended.
  *
@@ -213,10 +214,21 @@ static void restart_pipeline(struct cons *c, int32_t i, uint64_t after)
     c->refused_lo[i] = UINT64_MAX;
 }
 
+/* Whether an APPEND with entries may go to i now. While APPENDs to i are
+ * unanswered, entries too few to fill a batch (cfg.batch_min) wait until
+ * the answers are in and then go together: Nagle's rule for APPENDs. Under
+ * load the APPENDs grow rather than multiply, and each costs both sides a
+ * message, a signature (made here, checked by the witness) and a sync
+ * whatever it carries. A backlog still goes as a pipeline of full batches
+ * (a follower catching up). Unloaded, nothing is in flight when an entry
+ * comes, and it leaves at once. */
 static bool has_work(const struct cons *c, int32_t i)
 {
-    return c->next_index[i] <= c->last_log_index && c->inflight[i] < CONS_MAX_INFLIGHT &&
-           !c->probing[i];
+    if (c->next_index[i] > c->last_log_index || c->inflight[i] >= CONS_MAX_INFLIGHT ||
+        c->probing[i])
+        return false;
+    uint64_t min = c->cfg.batch_min ? c->cfg.batch_min : CONS_MAX_BATCH;
+    return c->inflight[i] == 0 || c->last_log_index - c->next_index[i] + 1 >= min;
 }
 
 /* Follower i was sent commit index commit, capped at upto (what the

@@ -54,6 +54,15 @@ static uint64_t lead_with_log(struct cons *c, int32_t n, struct cl_log *l)
     return elect_by_hand(c);
 }
 
+/* The pipeline tests below send one-entry APPENDs back to back: a leader
+ * configured to pipeline whatever there is (batch_min 1). By default only
+ * full batches are pipelined; the rest waits for an answer (see the tests
+ * of batching). The machinery is the same either way. */
+static void pipeline_any_batch(struct cons *c)
+{
+    c->cfg.batch_min = 1;
+}
+
 /* The leader's shell appends count entries of term 1 at once. */
 static void append_entries(struct cons *c, struct cl_log *l, uint64_t now, int count,
                            struct cons_out *out)
@@ -213,6 +222,7 @@ static void test_a_late_refusal_restarts_from_the_known_match_not_below(void **s
     struct cons c;
     struct cons_out out;
     uint64_t now = lead_with_log(&c, 3, &l);
+    pipeline_any_batch(&c);
     for (uint64_t k = 1; k <= 3; k++) {
         log_push(&l, 1, k);
         cons_appended(&c, now, &l.e[k], &out);
@@ -397,6 +407,7 @@ static void test_on_a_heartbeat_a_lagging_follower_gets_a_probe_instead(void **s
     struct cons c;
     struct cons_out out;
     uint64_t now = lead_with_log(&c, 3, &l);
+    pipeline_any_batch(&c);
     for (uint64_t k = 1; k <= CONS_MAX_INFLIGHT; k++) {
         log_push(&l, 1, k);
         cons_appended(&c, now, &l.e[k], &out);
@@ -480,6 +491,7 @@ static void test_a_refusal_of_an_append_after_the_pipeline_head_does_not_rewind(
     struct cons c;
     struct cons_out out;
     uint64_t now = lead_with_log(&c, 3, &l);
+    pipeline_any_batch(&c);
     append_singles(&c, &l, now, CONS_MAX_INFLIGHT, &out);
     assert_int_equal(c.next_index[1], CONS_MAX_INFLIGHT + 1);
     /* The APPEND after 2 overtook those after 0 and 1 and was refused:
@@ -496,6 +508,7 @@ static void test_a_refusal_from_before_the_last_rewind_is_ignored(void **state)
     struct cons c;
     struct cons_out out;
     uint64_t now = lead_with_log(&c, 3, &l);
+    pipeline_any_batch(&c);
     append_singles(&c, &l, now, CONS_MAX_INFLIGHT, &out);
     /* No answer for a heartbeat interval: a probe after 4, refused with a
      * hint of 3; the new pipeline starts after 3. */
@@ -522,6 +535,7 @@ static void test_a_refusal_hint_below_the_known_match_does_not_refill_the_pipeli
     struct cons c;
     struct cons_out out;
     uint64_t now = lead_with_log(&c, 3, &l);
+    pipeline_any_batch(&c);
     append_singles(&c, &l, now, 4, &out);
     for (uint64_t k = 0; k < 4; k++)
         recv_one(&c, now, append_resp(1, 1, true, k, k + 1), &out);
@@ -548,6 +562,7 @@ static void test_a_rewind_sends_no_more_than_the_room_left_by_appends_in_flight(
     init_node(&c, 0, 3, 1, CONS_NONE, 7);
     log_attach(&c, &l, 0);
     uint64_t now = elect_by_hand(&c); /* term 2; probes after 8 */
+    pipeline_any_batch(&c);
     /* Three single entries and then a backlog of three batches. */
     for (int k = 0; k < 3; k++) {
         log_push(&l, 2, 1);
@@ -574,6 +589,7 @@ static void test_a_refused_append_is_resent_once_the_follower_reaches_its_start(
     struct cons c;
     struct cons_out out;
     uint64_t now = lead_with_log(&c, 3, &l);
+    pipeline_any_batch(&c);
     append_singles(&c, &l, now, CONS_MAX_INFLIGHT, &out);
     /* After 2 arrived first and was refused; then after 0 and 1 succeed. */
     recv_one(&c, now, append_resp(1, 1, false, 2, 0), &out);
@@ -595,6 +611,7 @@ static void test_a_pipeline_answered_short_of_its_end_is_resent_from_the_match(v
     struct cons c;
     struct cons_out out;
     uint64_t now = lead_with_log(&c, 3, &l);
+    pipeline_any_batch(&c);
     append_singles(&c, &l, now, 3, &out);
     /* After 2 refused; after 0 accepted, and its answer duplicated; the
      * answer after 1 is lost. Every APPEND is answered as far as the
@@ -714,6 +731,7 @@ static void test_the_answer_to_a_probe_reopens_the_whole_window(void **state)
     struct cons c;
     struct cons_out out;
     uint64_t now = lead_with_log(&c, 3, &l);
+    pipeline_any_batch(&c);
     append_singles(&c, &l, now, CONS_MAX_INFLIGHT, &out);
     heartbeat_after_sending(&c, &out);
     now = c.heartbeat_due;
@@ -736,6 +754,7 @@ static void test_several_appends_are_in_flight_before_any_answer_up_to_max_infli
     struct cons c;
     struct cons_out out;
     uint64_t now = lead_with_log(&c, 3, &l);
+    pipeline_any_batch(&c);
     for (uint64_t k = 1; k <= CONS_MAX_INFLIGHT + 2; k++) {
         log_push(&l, 1, k);
         cons_appended(&c, now, &l.e[k], &out);
@@ -757,6 +776,66 @@ static void test_several_appends_are_in_flight_before_any_answer_up_to_max_infli
     assert_int_equal(c.inflight[1], CONS_MAX_INFLIGHT);
 }
 
+static void
+test_entries_that_come_while_an_append_is_unanswered_wait_and_then_go_together(void **state)
+{
+    (void)state;
+    static struct cl_log l;
+    struct cons c;
+    struct cons_out out;
+    uint64_t now = lead_with_log(&c, 3, &l);
+    append_entries(&c, &l, now, 1, &out);
+    assert_int_equal(count_type(&out, CONS_MSG_APPEND), 2); /* nothing ahead: at once */
+    for (int k = 0; k < 3; k++) {
+        append_entries(&c, &l, now, 1, &out);
+        assert_int_equal(count_type(&out, CONS_MSG_APPEND), 0);
+    }
+    recv_one(&c, now, append_resp(1, 1, true, 0, 1), &out);
+    const struct cons_msg *a = find(&out, CONS_MSG_APPEND, 1);
+    assert_non_null(a);
+    assert_int_equal(a->prev_index, 1);
+    assert_int_equal(a->n_entries, 3);
+    assert_null(find(&out, CONS_MSG_APPEND, 2)); /* its own APPEND is still unanswered */
+}
+
+static void test_a_full_batch_does_not_wait_for_the_append_ahead_of_it(void **state)
+{
+    (void)state;
+    static struct cl_log l;
+    struct cons c;
+    struct cons_out out;
+    uint64_t now = lead_with_log(&c, 3, &l);
+    append_entries(&c, &l, now, 1, &out);
+    append_entries(&c, &l, now, CONS_MAX_BATCH, &out);
+    assert_int_equal(count_type(&out, CONS_MSG_APPEND), 2);
+    assert_int_equal(find(&out, CONS_MSG_APPEND, 1)->prev_index, 1);
+    assert_int_equal(find(&out, CONS_MSG_APPEND, 1)->n_entries, CONS_MAX_BATCH);
+    assert_int_equal(c.inflight[1], 2);
+}
+
+static void
+test_a_backlog_goes_as_full_batches_and_its_remainder_waits_for_the_answers(void **state)
+{
+    (void)state;
+    static struct cl_log l;
+    struct cons c;
+    struct cons_out out;
+    uint64_t now = lead_with_log(&c, 3, &l);
+    const int rest = 10;
+    append_entries(&c, &l, now, 2 * CONS_MAX_BATCH + rest, &out);
+    /* The first APPEND goes whatever it carries (nothing ahead of it); the
+     * two that follow are full, the remainder waits. */
+    assert_int_equal(count_type(&out, CONS_MSG_APPEND), 2 * 2);
+    assert_int_equal(c.next_index[1], 2 * CONS_MAX_BATCH + 1);
+    recv_one(&c, now, append_resp(1, 1, true, 0, CONS_MAX_BATCH), &out);
+    assert_null(find(&out, CONS_MSG_APPEND, 1)); /* one is still in flight */
+    recv_one(&c, now, append_resp(1, 1, true, CONS_MAX_BATCH, 2 * CONS_MAX_BATCH), &out);
+    const struct cons_msg *a = find(&out, CONS_MSG_APPEND, 1);
+    assert_non_null(a);
+    assert_int_equal(a->prev_index, 2 * CONS_MAX_BATCH);
+    assert_int_equal(a->n_entries, rest);
+}
+
 static void test_batches_are_bounded_by_max_batch(void **state)
 {
     (void)state;
@@ -764,6 +843,7 @@ static void test_batches_are_bounded_by_max_batch(void **state)
     struct cons c;
     struct cons_out out;
     uint64_t now = lead_with_log(&c, 3, &l);
+    pipeline_any_batch(&c);
     append_entries(&c, &l, now, 1000, &out);
     check_out(&c, &out);
     assert_int_equal(count_type(&out, CONS_MSG_APPEND), 2 * CONS_MAX_INFLIGHT);
@@ -1182,6 +1262,11 @@ int main(void)
         cmocka_unit_test(test_the_answer_to_a_probe_reopens_the_whole_window),
         cmocka_unit_test(test_several_appends_are_in_flight_before_any_answer_up_to_max_inflight),
         cmocka_unit_test(test_batches_are_bounded_by_max_batch),
+        cmocka_unit_test(
+            test_entries_that_come_while_an_append_is_unanswered_wait_and_then_go_together),
+        cmocka_unit_test(test_a_full_batch_does_not_wait_for_the_append_ahead_of_it),
+        cmocka_unit_test(
+            test_a_backlog_goes_as_full_batches_and_its_remainder_waits_for_the_answers),
         cmocka_unit_test(test_a_leader_with_many_followers_never_overflows_out),
         cmocka_unit_test(test_a_leader_never_commits_an_older_term_entry_by_counting_replicas),
         cmocka_unit_test(test_heartbeat_commit_never_exceeds_what_the_follower_matched),
