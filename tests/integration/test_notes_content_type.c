@@ -1,0 +1,109 @@
+/* Integration: a POST /ledger/notes with its Content-Type header given
+ * twice is read by the first one, as the Authorization header is (the
+ * listener picks the header, node/net/http_conn.c; there is no unit test
+ * of its header parser). Either way round, the body is read in the
+ * encoding the first header names and committed. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <curl/curl.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "harness.h"
+#include "harness_fixture.h"
+#include "harness_release.h"
+
+static void start_leader(struct h_cluster *c)
+{
+    if (h_start_agreed(c, "test_notes_content_type", NULL) < 0)
+        fail_msg("n1 did not come up as leader (log: %s)", c->nodes[0].log);
+}
+
+/* The status says what the test needs of the answer. */
+static size_t discard(char *data, size_t size, size_t nmemb, void *arg)
+{
+    (void)data;
+    (void)arg;
+    return size * nmemb;
+}
+
+/* POST /ledger/notes on n1 with the body and these two Content-Type
+ * headers, in this order (libcurl sends every header of its list, the
+ * repeated one too); the status. */
+static long post_two_types(struct h_cluster *c, const char *first, const char *second,
+                           const void *body, size_t len)
+{
+    char url[128], auth[160], t1[96], t2[96];
+    snprintf(url, sizeof url, "http://%s:%d/ledger/notes", c->nodes[0].http_host,
+             c->nodes[0].http_port);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", c->token);
+    snprintf(t1, sizeof t1, "Content-Type: %s", first);
+    snprintf(t2, sizeof t2, "Content-Type: %s", second);
+    struct curl_slist *hd = curl_slist_append(NULL, t1);
+    hd = curl_slist_append(hd, t2);
+    hd = curl_slist_append(hd, auth);
+    hd = curl_slist_append(hd, "Expect:");
+    CURL *cu = curl_easy_init();
+    assert_non_null(cu);
+    curl_easy_setopt(cu, CURLOPT_URL, url);
+    curl_easy_setopt(cu, CURLOPT_HTTPHEADER, hd);
+    curl_easy_setopt(cu, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(cu, CURLOPT_POSTFIELDSIZE, (long)len);
+    curl_easy_setopt(cu, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(cu, CURLOPT_TIMEOUT_MS, (long)h_timeout_ms());
+    curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, discard);
+    CURLcode rc = curl_easy_perform(cu);
+    long status = 0;
+    curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(cu);
+    curl_slist_free_all(hd);
+    if (rc != CURLE_OK)
+        fail_msg("POST /ledger/notes: %s", curl_easy_strerror(rc));
+    return status;
+}
+
+static void test_a_msgpack_body_under_msgpack_then_json_is_committed(void **state)
+{
+    struct h_cluster *c = *state;
+    start_leader(c);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 1);
+    msgpack_pack_str_with_body(&pk, "note", 4);
+    msgpack_pack_str_with_body(&pk, "first type counts", 17);
+    long st = post_two_types(c, "application/msgpack", "application/json", sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+    assert_int_equal(st, 201);
+    h_cluster_pass(c);
+}
+
+static void test_a_json_body_under_json_then_msgpack_is_committed(void **state)
+{
+    struct h_cluster *c = *state;
+    start_leader(c);
+    const char *body = "{\"note\": \"first type counts\"}";
+    long st = post_two_types(c, "application/json", "application/msgpack", body, strlen(body));
+    assert_int_equal(st, 201);
+    h_cluster_pass(c);
+}
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_ALL);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_a_msgpack_body_under_msgpack_then_json_is_committed,
+                                        h_setup_one_node, h_teardown_cluster),
+        cmocka_unit_test_setup_teardown(test_a_json_body_under_json_then_msgpack_is_committed,
+                                        h_setup_one_node, h_teardown_cluster),
+    };
+    int rv = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return rv;
+}
