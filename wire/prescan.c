@@ -2,6 +2,7 @@
  * rule. */
 #include "wire/prescan.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* msgpack-c's parser keeps its own stack of 32 open non-empty containers
@@ -121,7 +122,12 @@ static uint64_t read_be(const uint8_t *p, size_t bits)
     return v;
 }
 
-size_t wire_object_len(const void *buf, size_t len, unsigned max_depth)
+/* wire_object_len, counting into n when it is not NULL (max_items: see
+ * struct wire_counts), with where the items of the map holding the wide
+ * container start in *wide_in (WIRE_NO_KEY: no map holds it). Scalars,
+ * most of what is walked, cost nothing more. */
+static size_t walk(const void *buf, size_t len, unsigned max_depth, uint64_t max_items,
+                   struct wire_counts *n, size_t *wide_in)
 {
     const uint8_t *p = buf;
     size_t off = 0;
@@ -129,8 +135,10 @@ size_t wire_object_len(const void *buf, size_t len, unsigned max_depth)
      * Each needs at least one byte, so it never exceeds len - off, and the
      * objects msgpack-c allocates stay bounded by len. */
     uint64_t pending = 1;
-    /* Elements left in each open non-empty container, innermost last. */
+    /* Elements left in each open non-empty container, innermost last, and
+     * where the items of each that is a map start (counted walks only). */
     uint64_t left[PRESCAN_DEPTH_CAP];
+    size_t opened[PRESCAN_DEPTH_CAP];
     unsigned sp = 0;
 
     if (p == NULL || len == 0)
@@ -164,6 +172,15 @@ size_t wire_object_len(const void *buf, size_t len, unsigned max_depth)
             pending += elems;
             if (pending > len - off)
                 return 0;
+            if (n) {
+                n->objects += elems;
+                if (it.size > max_items && n->wide_items == 0) {
+                    n->wide_items = it.size;
+                    n->wide_at = off - it.hdr;
+                    *wide_in = sp > 0 ? opened[sp - 1] : WIRE_NO_KEY;
+                }
+                opened[sp] = it.kind == ITEM_MAP ? off : WIRE_NO_KEY;
+            }
             if (elems > 0)
                 left[sp++] = elems;
         }
@@ -171,6 +188,39 @@ size_t wire_object_len(const void *buf, size_t len, unsigned max_depth)
             sp--;
     }
     return off;
+}
+
+size_t wire_object_len(const void *buf, size_t len, unsigned max_depth)
+{
+    return walk(buf, len, max_depth, UINT64_MAX, NULL, NULL);
+}
+
+/* Where the key of the item at item_at starts, in the map whose items
+ * start at off (WIRE_NO_KEY: the item is a key). Walks the items before it
+ * once more: only for a container found too wide. */
+static size_t key_before(const uint8_t *p, size_t len, size_t off, size_t item_at)
+{
+    size_t key = WIRE_NO_KEY;
+    for (bool is_key = true; off < item_at; is_key = !is_key) {
+        key = is_key ? off : WIRE_NO_KEY;
+        size_t step = walk(p + off, len - off, PRESCAN_DEPTH_CAP, UINT64_MAX, NULL, NULL);
+        if (step == 0)
+            return WIRE_NO_KEY;
+        off += step;
+    }
+    return key;
+}
+
+int wire_prescan_counted(const void *buf, size_t len, unsigned max_depth, uint64_t max_items,
+                         struct wire_counts *out)
+{
+    *out = (struct wire_counts){.objects = 1, .wide_key_at = WIRE_NO_KEY};
+    size_t wide_in = WIRE_NO_KEY;
+    if (len == 0 || walk(buf, len, max_depth, max_items, out, &wide_in) != len)
+        return -1;
+    if (out->wide_items > 0 && wide_in != WIRE_NO_KEY)
+        out->wide_key_at = key_before(buf, len, wide_in, out->wide_at);
+    return 0;
 }
 
 int wire_prescan(const void *buf, size_t len, unsigned max_depth)

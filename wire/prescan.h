@@ -21,6 +21,7 @@
 #define CHIMERA_WIRE_PRESCAN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Returns 0 if buf holds exactly one well-formed msgpack object (nothing
  * after it), -1 otherwise (including buf NULL or len 0). */
@@ -29,5 +30,26 @@ int wire_prescan(const void *buf, size_t len, unsigned max_depth);
 /* For readers that walk a sequence: the length of the one well-formed
  * object at the start of buf, whatever follows it, or 0 if there is none. */
 size_t wire_object_len(const void *buf, size_t len, unsigned max_depth);
+
+/* What wire_prescan_counted found in an object. msgpack-c allocates an
+ * object (24 bytes) for every item of a container as soon as it reads the
+ * container's count, so a reader with limits of its own checks them here,
+ * before unpacking. */
+struct wire_counts {
+    uint64_t objects; /* the object and every one within it */
+    /* The first container (by where it starts) of more than max_items
+     * items, a map's pair counting as one: its items (0: none is), the
+     * offset of its format byte, and where its key starts when it is a
+     * map's value (else WIRE_NO_KEY). */
+    uint64_t wide_items;
+    size_t wide_at;
+    size_t wide_key_at;
+};
+
+#define WIRE_NO_KEY SIZE_MAX
+
+/* wire_prescan, and what is in the object counted into *out. */
+int wire_prescan_counted(const void *buf, size_t len, unsigned max_depth, uint64_t max_items,
+                         struct wire_counts *out);
 
 #endif

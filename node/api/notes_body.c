@@ -1,6 +1,7 @@
 /* POST /ledger/notes bodies in JSON and msgpack (notes_body.h). */
 #include "node/api/notes_body.h"
 
+#include <inttypes.h>
 #include <msgpack.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +12,9 @@
 #define EXPECT "{\"note\": \"text\"} or {\"notes\": [\"text\", ...]}"
 /* The map, then the array of notes in it. */
 #define MSGPACK_DEPTH 2
+/* The most objects a body holds: the map, the key "notes", the array and
+ * its notes. */
+#define MSGPACK_MOST_OBJECTS (NOTES_BODY_MAX + 3)
 
 bool notes_body_is_msgpack(const char *content_type)
 {
@@ -140,6 +144,60 @@ static const void *msgpack_item(const void *array, size_t i)
     return &((const msgpack_object *)array)->via.array.ptr[i];
 }
 
+static const struct notes_reader msgpack_reader = {msgpack_str, msgpack_item};
+
+enum key { KEY_NOTE, KEY_NOTES, KEY_UNKNOWN };
+
+/* Which known key k is; an unknown one is refused naming it. */
+static enum key known_key(const msgpack_object *key, struct http_body_error *e)
+{
+    size_t klen = 0;
+    const char *k = str_of(key, &klen);
+    if (k && klen == 4 && memcmp(k, "note", 4) == 0)
+        return KEY_NOTE;
+    if (k && klen == 5 && memcmp(k, "notes", 5) == 0)
+        return KEY_NOTES;
+    char shown[68];
+    http_show_key(k ? k : "", k ? klen : 0, shown, sizeof(shown));
+    char msg[256];
+    snprintf(msg, sizeof(msg),
+             k ? "unknown key \"%s\"; known keys here are \"note\", \"notes\""
+               : "a key that is not a string%s; known keys here are \"note\", \"notes\"",
+             shown);
+    refuse(e, shown, msg);
+    return KEY_UNKNOWN;
+}
+
+/* A container of more than NOTES_BODY_MAX items, found by the pre-scan:
+ * refused as the unpacked body would be, without msgpack-c allocating for
+ * its items. As the map's value it is refused by its key (unpacked alone:
+ * it ends where the container starts); elsewhere the body is. */
+static size_t refuse_wide(const void *buf, const struct wire_counts *n, struct notes_body *out,
+                          struct http_body_error *e, char *err, size_t errlen)
+{
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = n->wide_key_at, count = 0;
+    if (off == WIRE_NO_KEY ||
+        msgpack_unpack_next(&u, buf, n->wide_at, &off) != MSGPACK_UNPACK_SUCCESS) {
+        char msg[160];
+        snprintf(msg, sizeof(msg),
+                 "body: a msgpack container of %" PRIu64 " items at byte %zu, more than %d",
+                 n->wide_items, n->wide_at, NOTES_BODY_MAX);
+        refuse(e, "", msg);
+    } else {
+        enum key k = known_key(&u.data, e);
+        /* the container's items are not read: any type but str says "not
+         * a note", and the count says "too many notes" */
+        const msgpack_object wide = {.type = MSGPACK_OBJECT_ARRAY};
+        if (k != KEY_UNKNOWN)
+            count = take_notes(k == KEY_NOTE ? &wide : NULL, k == KEY_NOTES ? &wide : NULL,
+                               n->wide_items, &msgpack_reader, true, out, err, errlen);
+    }
+    msgpack_unpacked_destroy(&u);
+    return count;
+}
+
 size_t notes_body_from_msgpack(const void *buf, size_t len, struct notes_body *out,
                                struct http_body_error *e, char *err, size_t errlen)
 {
@@ -150,12 +208,22 @@ size_t notes_body_from_msgpack(const void *buf, size_t len, struct notes_body *o
         return refuse(e, "", "empty body");
     /* Before msgpack-c sees it: counts that the bytes cannot hold would
      * have it allocate for them (wire/prescan.h). */
-    if (wire_prescan(buf, len, MSGPACK_DEPTH) != 0) {
+    struct wire_counts n;
+    if (wire_prescan_counted(buf, len, MSGPACK_DEPTH, NOTES_BODY_MAX, &n) != 0) {
         char msg[256];
         snprintf(msg, sizeof(msg),
                  "body: not one well-formed msgpack object of at most %d levels (%zu bytes: "
                  "truncated, trailing bytes, a bad format byte or a length past the end)",
                  MSGPACK_DEPTH, len);
+        return refuse(e, "", msg);
+    }
+    if (n.wide_items > 0)
+        return refuse_wide(buf, &n, out, e, err, errlen);
+    if (n.objects > MSGPACK_MOST_OBJECTS) {
+        char msg[160];
+        snprintf(msg, sizeof(msg),
+                 "body: %" PRIu64 " msgpack objects, more than a body of %d notes holds (%d)",
+                 n.objects, NOTES_BODY_MAX, MSGPACK_MOST_OBJECTS);
         return refuse(e, "", msg);
     }
     msgpack_unpacked u;
@@ -176,24 +244,10 @@ size_t notes_body_from_msgpack(const void *buf, size_t len, struct notes_body *o
     const msgpack_object *one = NULL, *many = NULL;
     for (uint32_t i = 0; i < root->via.map.size; i++) {
         const msgpack_object_kv *kv = &root->via.map.ptr[i];
-        size_t klen = 0;
-        const char *k = str_of(&kv->key, &klen);
-        const msgpack_object **slot = NULL;
-        if (k && klen == 4 && memcmp(k, "note", 4) == 0)
-            slot = &one;
-        else if (k && klen == 5 && memcmp(k, "notes", 5) == 0)
-            slot = &many;
-        if (!slot) {
-            char shown[68];
-            http_show_key(k ? k : "", k ? klen : 0, shown, sizeof(shown));
-            char msg[256];
-            snprintf(msg, sizeof(msg),
-                     k ? "unknown key \"%s\"; known keys here are \"note\", \"notes\""
-                       : "a key that is not a string%s; known keys here are \"note\", \"notes\"",
-                     shown);
-            refuse(e, shown, msg);
+        enum key k = known_key(&kv->key, e);
+        if (k == KEY_UNKNOWN)
             goto done;
-        }
+        const msgpack_object **slot = k == KEY_NOTE ? &one : &many;
         if (*slot) {
             char msg[80];
             snprintf(msg, sizeof(msg), "duplicate key \"%s\"", slot == &one ? "note" : "notes");
@@ -202,9 +256,8 @@ size_t notes_body_from_msgpack(const void *buf, size_t len, struct notes_body *o
         }
         *slot = &kv->val;
     }
-    static const struct notes_reader msgpack = {msgpack_str, msgpack_item};
     size_t many_count = many && many->type == MSGPACK_OBJECT_ARRAY ? many->via.array.size : 0;
-    count = take_notes(one, many, many_count, &msgpack, true, out, err, errlen);
+    count = take_notes(one, many, many_count, &msgpack_reader, true, out, err, errlen);
 done:
     msgpack_unpacked_destroy(&u);
     return count;

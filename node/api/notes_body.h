@@ -42,7 +42,8 @@ size_t notes_body_from_json(json_t *body, struct notes_body *out, char *err, siz
 /* The notes of a msgpack body: 0 with the problem in *e when the body is
  * not one msgpack map of known keys (answered like a JSON body that does
  * not parse, http_body_refuse), or with the problem in err when a note is
- * not valid (answered like the JSON one). */
+ * not valid (answered like the JSON one). Counts over what a body of notes
+ * holds are refused before msgpack-c allocates for them. */
 size_t notes_body_from_msgpack(const void *buf, size_t len, struct notes_body *out,
                                struct http_body_error *e, char *err, size_t errlen);
 

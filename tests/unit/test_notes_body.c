@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <msgpack.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "node/api/notes_body.h"
@@ -69,6 +70,42 @@ static void batch(struct mp *m, const char *const notes[], size_t n)
     msgpack_pack_array(&m->pk, n);
     for (size_t i = 0; i < n; i++)
         mp_str(m, notes[i], strlen(notes[i]));
+}
+
+/* The heap a parse holds at its worst, counted by ASan's allocator hooks
+ * (weak: a build without ASan has none, and skips the test that needs
+ * them). Frees of what was held before the parse count down too, so the
+ * figure may be low, never high. */
+int __sanitizer_install_malloc_and_free_hooks(void (*)(const volatile void *, size_t),
+                                              void (*)(const volatile void *))
+    __attribute__((weak));
+size_t __sanitizer_get_allocated_size(const volatile void *p) __attribute__((weak));
+
+static bool counting;
+static long long held, peak;
+
+static void on_malloc(const volatile void *ptr, size_t size)
+{
+    (void)ptr;
+    if (counting && (held += (long long)size) > peak)
+        peak = held;
+}
+
+static void on_free(const volatile void *ptr)
+{
+    if (counting && ptr)
+        held -= (long long)__sanitizer_get_allocated_size(ptr);
+}
+
+static long long parse_peak(struct parsed *p, const void *buf, size_t len)
+{
+    if (!__sanitizer_install_malloc_and_free_hooks)
+        skip();
+    held = peak = 0;
+    counting = true;
+    parse(p, buf, len);
+    counting = false;
+    return peak;
 }
 
 static void test_msgpack_is_known_by_its_content_type_with_or_without_parameters(void **state)
@@ -348,8 +385,101 @@ static void test_more_msgpack_notes_than_a_batch_holds_are_refused(void **state)
     assert_string_equal(p.err, "notes: must be an array of 1..256 strings");
 }
 
+static void test_a_batch_too_long_is_refused_before_msgpack_c_allocates_for_it(void **state)
+{
+    (void)state;
+    /* {"notes": [nil, nil, ...]} filling the largest body: msgpack-c would
+     * allocate an object (24 bytes) for every nil */
+    const size_t len = HTTP_MAX_BODY;
+    unsigned char *body = malloc(len);
+    assert_non_null(body);
+    const unsigned char head[] = {0x81, 0xa5, 'n', 'o', 't', 'e', 's', 0xdd, 0, 0, 0, 0};
+    uint32_t nils = (uint32_t)(len - sizeof(head));
+    memcpy(body, head, sizeof(head));
+    for (int i = 0; i < 4; i++)
+        body[8 + i] = (unsigned char)(nils >> (24 - 8 * i));
+    memset(body + sizeof(head), 0xc0, nils);
+    struct parsed p;
+    long long peak_bytes = parse_peak(&p, body, len);
+    free(body);
+    assert_int_equal(p.count, 0);
+    assert_string_equal(p.err, "notes: must be an array of 1..256 strings");
+    if (peak_bytes >= (long long)len)
+        fail_msg("a %zu-byte body held %lld bytes of heap while parsed", len, peak_bytes);
+}
+
+/* {key: [nil x n]} */
+static void nils_under(struct mp *m, const char *key, size_t n)
+{
+    mp_init(m);
+    msgpack_pack_map(&m->pk, 1);
+    mp_key(m, key);
+    msgpack_pack_array(&m->pk, n);
+    for (size_t i = 0; i < n; i++)
+        msgpack_pack_nil(&m->pk);
+}
+
+static void test_a_long_array_under_an_unknown_key_is_refused_naming_the_key(void **state)
+{
+    (void)state;
+    struct mp m;
+    nils_under(&m, "colour", NOTES_BODY_MAX + 1);
+    struct parsed p;
+    parse_mp(&p, &m);
+    assert_int_equal(p.count, 0);
+    assert_string_equal(p.e.path, "colour");
+    assert_non_null(strstr(p.e.msg, "unknown key \"colour\""));
+}
+
+static void test_a_long_array_as_the_note_is_not_a_note(void **state)
+{
+    (void)state;
+    struct mp m;
+    nils_under(&m, "note", NOTES_BODY_MAX + 1);
+    struct parsed p;
+    parse_mp(&p, &m);
+    assert_int_equal(p.count, 0);
+    assert_string_equal(p.err, "note: must be a string of 1..4096 bytes");
+}
+
+static void test_a_long_array_as_the_body_is_refused_saying_where(void **state)
+{
+    (void)state;
+    struct mp m;
+    mp_init(&m);
+    msgpack_pack_array(&m.pk, NOTES_BODY_MAX + 1);
+    for (int i = 0; i <= NOTES_BODY_MAX; i++)
+        msgpack_pack_nil(&m.pk);
+    struct parsed p;
+    parse_mp(&p, &m);
+    assert_int_equal(p.count, 0);
+    assert_non_null(strstr(p.e.msg, "a msgpack container of 257 items at byte 0, more than 256"));
+}
+
+static void test_a_body_of_more_objects_than_a_batch_is_refused_as_a_body(void **state)
+{
+    (void)state;
+    /* {"notes": [nil x 200], "x": [nil x 200]}: no one array too long */
+    struct mp m;
+    mp_init(&m);
+    msgpack_pack_map(&m.pk, 2);
+    for (int k = 0; k < 2; k++) {
+        mp_key(&m, k ? "x" : "notes");
+        msgpack_pack_array(&m.pk, 200);
+        for (int i = 0; i < 200; i++)
+            msgpack_pack_nil(&m.pk);
+    }
+    struct parsed p;
+    parse_mp(&p, &m);
+    assert_int_equal(p.count, 0);
+    assert_string_equal(p.e.path, "");
+    assert_non_null(strstr(p.e.msg, "body: 405 msgpack objects, more than a body of 256 notes"));
+}
+
 int main(void)
 {
+    if (__sanitizer_install_malloc_and_free_hooks)
+        __sanitizer_install_malloc_and_free_hooks(on_malloc, on_free);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_msgpack_is_known_by_its_content_type_with_or_without_parameters),
         cmocka_unit_test(test_a_json_batch_gives_its_notes_in_order),
@@ -371,6 +501,11 @@ int main(void)
         cmocka_unit_test(test_a_msgpack_note_that_is_not_utf8_is_refused),
         cmocka_unit_test(test_a_msgpack_note_holding_a_nul_is_refused),
         cmocka_unit_test(test_more_msgpack_notes_than_a_batch_holds_are_refused),
+        cmocka_unit_test(test_a_batch_too_long_is_refused_before_msgpack_c_allocates_for_it),
+        cmocka_unit_test(test_a_long_array_under_an_unknown_key_is_refused_naming_the_key),
+        cmocka_unit_test(test_a_long_array_as_the_note_is_not_a_note),
+        cmocka_unit_test(test_a_long_array_as_the_body_is_refused_saying_where),
+        cmocka_unit_test(test_a_body_of_more_objects_than_a_batch_is_refused_as_a_body),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
