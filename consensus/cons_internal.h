@@ -51,6 +51,8 @@ void cons__on_timeout_now(struct cons *c, uint64_t now, const struct cons_msg *m
 /* replicate.c */
 void cons__rep_start(struct cons *c);
 void cons__rep_heartbeat(struct cons *c, struct cons_out *out);
+/* Sends follower i what it may be sent now (has_work), in APPENDs. */
+void cons__rep_send(struct cons *c, int32_t i, struct cons_out *out);
 void cons__commit_to(struct cons *c, uint64_t index, struct cons_out *out);
 bool cons__append_valid(const struct cons_msg *m);
 void cons__on_append(struct cons *c, uint64_t now, const struct cons_msg *m, struct cons_out *out);

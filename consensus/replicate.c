@@ -227,8 +227,15 @@ static bool has_work(const struct cons *c, int32_t i)
     if (c->next_index[i] > c->last_log_index || c->inflight[i] >= CONS_MAX_INFLIGHT ||
         c->probing[i])
         return false;
+    /* Nothing to wait for when the follower is known to hold everything it
+     * was sent (the answers that did not come were lost, not late; a commit
+     * notice's carries no entries), nor during a transfer, whose log stays
+     * put: the target must catch up before TIMEOUT_NOW, within a deadline. */
+    if (c->inflight[i] == 0 || c->match_index[i] + 1 >= c->next_index[i] ||
+        c->transfer_to != CONS_NONE)
+        return true;
     uint64_t min = c->cfg.batch_min ? c->cfg.batch_min : CONS_MAX_BATCH;
-    return c->inflight[i] == 0 || c->last_log_index - c->next_index[i] + 1 >= min;
+    return c->last_log_index - c->next_index[i] + 1 >= min;
 }
 
 /* Follower i was sent commit index commit, capped at upto (what the
@@ -267,6 +274,12 @@ static bool send_append(struct cons *c, int32_t i, uint64_t max, struct cons_out
     if (m.n_entries)
         c->rep_live[i] = true;
     return true;
+}
+
+void cons__rep_send(struct cons *c, int32_t i, struct cons_out *out)
+{
+    while (has_work(c, i) && send_append(c, i, CONS_MAX_BATCH, out))
+        ;
 }
 
 /* The heartbeat's probe to i (see the top of the file): the head of a new,
@@ -747,8 +760,7 @@ void cons__on_append_resp(struct cons *c, uint64_t now, const struct cons_msg *m
         c->drain_match[i] = c->match_index[i];
         restart_pipeline(c, i, c->match_index[i]);
     }
-    while (has_work(c, i) && send_append(c, i, CONS_MAX_BATCH, out))
-        ;
+    cons__rep_send(c, i, out);
     advance_commit(c, out);
     /* The answer to a commit notice (send_commit_notice): the follower
      * committed the entry it named; it needs no HEARTBEAT for it. (An

@@ -71,6 +71,9 @@ enum cons_transfer_rc cons_transfer(struct cons *c, uint64_t now_ms, int32_t to,
     c->transfer_deadline = cons_sat_add(now_ms, cons_timeout_ms(c));
     if (target)
         *target = to;
+    /* What was held back for the target (replicate.c: has_work) goes now:
+     * the log stays put, so there is nothing more to wait for. */
+    cons__rep_send(c, to, out);
     cons__transfer_progress(c, out);
     return CONS_TRANSFER_OK;
 }
