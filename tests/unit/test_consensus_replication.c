@@ -661,6 +661,7 @@ static void test_a_heartbeat_does_not_probe_a_follower_whose_pipeline_is_answeri
     struct cons c;
     struct cons_out out;
     uint64_t now = lead_with_log(&c, 3, &l);
+    pipeline_any_batch(&c);
     append_singles(&c, &l, now, CONS_MAX_INFLIGHT, &out);
     now = heartbeat_after_sending(&c, &out);
     recv_one(&c, now, append_resp(1, 1, true, 0, 1), &out);
@@ -686,6 +687,7 @@ static void test_a_heartbeat_right_after_entries_were_sent_does_not_probe(void *
     struct cons c;
     struct cons_out out;
     uint64_t now = lead_with_log(&c, 3, &l);
+    pipeline_any_batch(&c);
     append_singles(&c, &l, now, CONS_MAX_INFLIGHT, &out);
     /* The heartbeat comes 1 ms later: no answer could have come yet, and a
      * probe would only overtake the APPENDs. */
@@ -703,6 +705,7 @@ static void test_a_silent_follower_gets_only_probes_until_it_answers(void **stat
     struct cons c;
     struct cons_out out;
     uint64_t now = lead_with_log(&c, 3, &l);
+    pipeline_any_batch(&c);
     append_singles(&c, &l, now, 2, &out); /* the pipelines have room left */
     now = heartbeat_after_sending(&c, &out);
     /* The followers answer HEARTBEATs (so the leader keeps its quorum), but
@@ -834,6 +837,134 @@ test_a_backlog_goes_as_full_batches_and_its_remainder_waits_for_the_answers(void
     assert_non_null(a);
     assert_int_equal(a->prev_index, 2 * CONS_MAX_BATCH);
     assert_int_equal(a->n_entries, rest);
+}
+
+/* Held entries and lost answers. inflight is a flow-control count that a
+ * lost answer keeps high until a probe is answered (see the top of
+ * replicate.c). Before Nagle's rule that only narrowed the window; behind
+ * the rule it holds every entry short of a full batch, and under a light
+ * load the pipeline is one APPEND deep, so any lost answer is the last one:
+ * the follower gets nothing new until the heartbeat probes it. The first
+ * test pins that bound; the three after it say what should happen instead
+ * and fail on bb26c72 (review branch). */
+
+static void
+test_entries_held_behind_a_lost_answer_go_once_the_second_heartbeats_probe_is_answered(void **state)
+{
+    (void)state;
+    static struct cl_log l;
+    struct cons c;
+    struct cons_out out;
+    uint64_t now = lead_with_log(&c, 3, &l);
+    append_entries(&c, &l, now, 1, &out);
+    append_entries(&c, &l, now, 3, &out);
+    assert_int_equal(count_type(&out, CONS_MSG_APPEND), 0);
+    /* Member 2 answers and gets the three; member 1's answer is lost. */
+    recv_one(&c, now, append_resp(2, 1, true, 0, 1), &out);
+    assert_int_equal(find(&out, CONS_MSG_APPEND, 2)->n_entries, 3);
+    /* The interval that ends here saw an APPEND leave for member 1: its
+     * answer may still come, so no probe, and the three stay held. */
+    tick(&c, c.heartbeat_due, &out);
+    assert_non_null(find(&out, CONS_MSG_HEARTBEAT, 1));
+    assert_null(find(&out, CONS_MSG_APPEND, 1));
+    /* A whole interval of silence: the probe, and nothing more until it
+     * is answered. */
+    now = c.heartbeat_due;
+    tick(&c, now, &out);
+    const struct cons_msg *p = find(&out, CONS_MSG_APPEND, 1);
+    assert_non_null(p);
+    assert_int_equal(p->prev_index, 1);
+    assert_int_equal(p->n_entries, 0);
+    /* Its answer restarts the count: the three go, two heartbeat
+     * intervals and a round trip after they were written. */
+    recv_one(&c, now, append_resp(1, 1, true, 1, 1), &out);
+    const struct cons_msg *a = find(&out, CONS_MSG_APPEND, 1);
+    assert_non_null(a);
+    assert_int_equal(a->prev_index, 1);
+    assert_int_equal(a->n_entries, 3);
+}
+
+static void
+test_an_answer_for_everything_sent_lets_held_entries_go_though_an_earlier_one_was_lost(void **state)
+{
+    (void)state;
+    static struct cl_log l;
+    struct cons c;
+    struct cons_out out;
+    uint64_t now = lead_with_log(&c, 3, &l);
+    append_entries(&c, &l, now, 1, &out);
+    append_entries(&c, &l, now, CONS_MAX_BATCH, &out); /* full: pipelined */
+    append_entries(&c, &l, now, 3, &out);              /* held */
+    assert_int_equal(count_type(&out, CONS_MSG_APPEND), 0);
+    assert_int_equal(c.inflight[1], 2);
+    /* The answer after 0 is lost; the one after 1 says member 1 holds
+     * everything it was sent: nothing it was sent is still on its way, so
+     * nothing is left to wait for. On bb26c72 the count stays at 1 and the
+     * three wait for the heartbeat's probe. */
+    recv_one(&c, now, append_resp(1, 1, true, 1, 1 + CONS_MAX_BATCH), &out);
+    const struct cons_msg *a = find(&out, CONS_MSG_APPEND, 1);
+    assert_non_null(a);
+    assert_int_equal(a->prev_index, 1 + CONS_MAX_BATCH);
+    assert_int_equal(a->n_entries, 3);
+}
+
+static void test_a_commit_notice_in_flight_does_not_hold_back_the_next_entries(void **state)
+{
+    (void)state;
+    static struct cl_log l;
+    struct cons c;
+    struct cons_out out;
+    uint64_t now = lead_with_log(&c, 3, &l);
+    append_entries(&c, &l, now, 1, &out);
+    /* Member 2 answers first: entry 1 is committed, and member 1, which was
+     * sent it, gets a commit notice (counted in flight like an APPEND). */
+    recv_one(&c, now, append_resp(2, 1, true, 0, 1), &out);
+    assert_int_equal(c.commit, 1);
+    cons_flush(&c, now, &out);
+    const struct cons_msg *notice = find(&out, CONS_MSG_APPEND, 1);
+    assert_non_null(notice);
+    assert_int_equal(notice->n_entries, 0);
+    assert_int_equal(notice->prev_index, 1);
+    append_entries(&c, &l, now, 1, &out); /* to member 2 at once; held for 1 */
+    assert_non_null(find(&out, CONS_MSG_APPEND, 2));
+    assert_null(find(&out, CONS_MSG_APPEND, 1));
+    /* Member 1's answer for entry 1: it holds everything it was sent. The
+     * notice adds nothing to wait for (its answer carries no entries, and
+     * may be lost); on bb26c72 entry 2 waits for it, a round trip, or for
+     * the heartbeat's probe when it is lost. */
+    recv_one(&c, now, append_resp(1, 1, true, 0, 1), &out);
+    const struct cons_msg *a = find(&out, CONS_MSG_APPEND, 1);
+    assert_non_null(a);
+    assert_int_equal(a->prev_index, 1);
+    assert_int_equal(a->n_entries, 1);
+}
+
+static void test_a_transfer_sends_its_target_the_entries_held_for_it_at_once(void **state)
+{
+    (void)state;
+    static struct cl_log l;
+    struct cons c;
+    struct cons_out out;
+    uint64_t now = lead_with_log(&c, 3, &l);
+    struct cons_msg alive = mk(CONS_MSG_HEARTBEAT_RESP, 1, 0, 1);
+    alive.granted = true;
+    recv_one(&c, now, alive, &out);
+    append_entries(&c, &l, now, 1, &out);
+    append_entries(&c, &l, now, 3, &out); /* held behind the unanswered APPEND */
+    assert_null(find(&out, CONS_MSG_APPEND, 1));
+    /* The log stays put while the transfer runs (proposals are refused):
+     * there is nothing to batch with, and TIMEOUT_NOW waits for the target
+     * to hold the whole log. On bb26c72 the three leave only when the
+     * answer ahead of them comes: TIMEOUT_NOW a round trip (and a follower
+     * sync) later, or after the heartbeat's probe if that answer is lost,
+     * within a transfer deadline of one election timeout. */
+    int32_t got = CONS_NONE;
+    assert_int_equal(cons_transfer(&c, now, 1, &got, &out), CONS_TRANSFER_OK);
+    check_out(&c, &out);
+    const struct cons_msg *a = find(&out, CONS_MSG_APPEND, 1);
+    assert_non_null(a);
+    assert_int_equal(a->prev_index, 1);
+    assert_int_equal(a->n_entries, 3);
 }
 
 static void test_batches_are_bounded_by_max_batch(void **state)
@@ -1267,6 +1398,12 @@ int main(void)
         cmocka_unit_test(test_a_full_batch_does_not_wait_for_the_append_ahead_of_it),
         cmocka_unit_test(
             test_a_backlog_goes_as_full_batches_and_its_remainder_waits_for_the_answers),
+        cmocka_unit_test(
+            test_entries_held_behind_a_lost_answer_go_once_the_second_heartbeats_probe_is_answered),
+        cmocka_unit_test(
+            test_an_answer_for_everything_sent_lets_held_entries_go_though_an_earlier_one_was_lost),
+        cmocka_unit_test(test_a_commit_notice_in_flight_does_not_hold_back_the_next_entries),
+        cmocka_unit_test(test_a_transfer_sends_its_target_the_entries_held_for_it_at_once),
         cmocka_unit_test(test_a_leader_with_many_followers_never_overflows_out),
         cmocka_unit_test(test_a_leader_never_commits_an_older_term_entry_by_counting_replicas),
         cmocka_unit_test(test_heartbeat_commit_never_exceeds_what_the_follower_matched),
