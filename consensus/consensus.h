@@ -124,8 +124,9 @@ struct cons_config {
     uint32_t heartbeat_ms;        /* leader heartbeat interval */
     uint32_t election_timeout_ms; /* T: timeouts are drawn from [T, 2T) */
     /* An APPEND sent to a follower while another to it is unanswered
-     * carries at least this many entries (replicate.c: has_work); 0 means
-     * CONS_MAX_BATCH, 1 pipelines whatever there is. */
+     * carries at least this many entries (replicate.c: has_work); 0, or
+     * anything above CONS_MAX_BATCH, means CONS_MAX_BATCH; 1 pipelines
+     * whatever there is. */
     uint32_t batch_min;
 };
 

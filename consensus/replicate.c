@@ -15,7 +15,14 @@
  * optimistic and pipelined: next_index advances as soon as an APPEND leaves,
  * up to CONS_MAX_INFLIGHT APPENDs of at most CONS_MAX_BATCH entries each
  * (§10.2.2 "pipelining"), though behind an unanswered one only a full
- * batch leaves at once (has_work). The APPENDs sent since next_index was last set
+ * batch leaves at once (has_work). So a lost answer that leaves the
+ * follower short of what it was sent holds its next entries until the
+ * heartbeat's probe is answered: up to two heartbeat intervals and a round
+ * trip (the interval in which the APPEND left does not count as stuck).
+ * Answers are lost only with a connection or a full queue, and the
+ * alternatives measured worse (sending held entries in the heartbeat's
+ * place; resetting the count, which lets late answers drain the next
+ * pipeline's). The APPENDs sent since next_index was last set
  * back form the current pipeline; its first one, the head, has prev_index
  * pipe_base[i], and each later one starts where the previous one ended.
  *
@@ -234,7 +241,8 @@ static bool has_work(const struct cons *c, int32_t i)
     if (c->inflight[i] == 0 || c->match_index[i] + 1 >= c->next_index[i] ||
         c->transfer_to != CONS_NONE)
         return true;
-    uint64_t min = c->cfg.batch_min ? c->cfg.batch_min : CONS_MAX_BATCH;
+    uint64_t min =
+        c->cfg.batch_min && c->cfg.batch_min < CONS_MAX_BATCH ? c->cfg.batch_min : CONS_MAX_BATCH;
     return c->last_log_index - c->next_index[i] + 1 >= min;
 }
 
@@ -368,7 +376,7 @@ void cons_flush(struct cons *c, uint64_t now_ms, struct cons_out *out)
 /* Fills followers' pipelines round-robin, one APPEND per follower per
  * round, so that when out fills up every follower has had its share. On a
  * heartbeat, round 0 sends every follower exactly one message: an APPEND
- * if there is something to send (an APPEND is a heartbeat too), else a
+ * if there is something it may be sent (an APPEND is a heartbeat too), else a
  * probe if it is not known to hold the whole log and its pipeline looks
  * stuck, else a HEARTBEAT. Round 0 is at most one message per follower,
  * which always fits (n - 1 < CONS_MAX_OUT). */
