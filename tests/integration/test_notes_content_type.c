@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <curl/curl.h>
+
 #include <msgpack.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,46 +25,22 @@ static void start_leader(struct h_cluster *c)
         fail_msg("n1 did not come up as leader (log: %s)", c->nodes[0].log);
 }
 
-/* The status says what the test needs of the answer. */
-static size_t discard(char *data, size_t size, size_t nmemb, void *arg)
-{
-    (void)data;
-    (void)arg;
-    return size * nmemb;
-}
-
 /* POST /ledger/notes on n1 with the body and these two Content-Type
  * headers, in this order (libcurl sends every header of its list, the
  * repeated one too); the status. */
 static long post_two_types(struct h_cluster *c, const char *first, const char *second,
                            const void *body, size_t len)
 {
-    char url[128], auth[160], t1[96], t2[96];
-    snprintf(url, sizeof url, "http://%s:%d/ledger/notes", c->nodes[0].http_host,
-             c->nodes[0].http_port);
-    snprintf(auth, sizeof auth, "Authorization: Bearer %s", c->token);
+    char t1[96], t2[96];
     snprintf(t1, sizeof t1, "Content-Type: %s", first);
     snprintf(t2, sizeof t2, "Content-Type: %s", second);
-    struct curl_slist *hd = curl_slist_append(NULL, t1);
-    hd = curl_slist_append(hd, t2);
-    hd = curl_slist_append(hd, auth);
-    hd = curl_slist_append(hd, "Expect:");
-    CURL *cu = curl_easy_init();
-    assert_non_null(cu);
-    curl_easy_setopt(cu, CURLOPT_URL, url);
-    curl_easy_setopt(cu, CURLOPT_HTTPHEADER, hd);
-    curl_easy_setopt(cu, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(cu, CURLOPT_POSTFIELDSIZE, (long)len);
-    curl_easy_setopt(cu, CURLOPT_NOPROXY, "*");
-    curl_easy_setopt(cu, CURLOPT_TIMEOUT_MS, (long)h_timeout_ms());
-    curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, discard);
-    CURLcode rc = curl_easy_perform(cu);
+    const char *const types[] = {t1, t2, NULL};
     long status = 0;
-    curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(cu);
-    curl_slist_free_all(hd);
-    if (rc != CURLE_OK)
-        fail_msg("POST /ledger/notes: %s", curl_easy_strerror(rc));
+    char *text = h_http_send(c, 0, "POST", "/ledger/notes", body, len, types, c->token,
+                             h_timeout_ms(), &status);
+    if (!text)
+        fail_msg("POST /ledger/notes: node n1 could not be reached");
+    free(text);
     return status;
 }
 

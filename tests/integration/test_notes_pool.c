@@ -68,53 +68,17 @@ static json_t *post_notes(struct h_cluster *c, const char *body, long *status)
     return j;
 }
 
-/* The reply body collected by libcurl. */
-struct reply {
-    char text[4096];
-    size_t n;
-};
-
-static size_t collect(char *data, size_t size, size_t nmemb, void *arg)
-{
-    struct reply *r = arg;
-    size_t len = size * nmemb, room = sizeof(r->text) - 1 - r->n;
-    memcpy(r->text + r->n, data, len < room ? len : room);
-    r->n += len < room ? len : room;
-    r->text[r->n] = '\0';
-    return len;
-}
-
 /* POST /ledger/notes on n1 with a msgpack body; the answer as JSON. */
 static json_t *post_msgpack(struct h_cluster *c, const void *body, size_t len, long *status)
 {
-    char url[128], auth[160];
-    snprintf(url, sizeof url, "http://%s:%d/ledger/notes", c->nodes[0].http_host,
-             c->nodes[0].http_port);
-    snprintf(auth, sizeof auth, "Authorization: Bearer %s", c->token);
-    struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/msgpack");
-    hd = curl_slist_append(hd, auth);
-    hd = curl_slist_append(hd, "Expect:");
-    struct reply r = {.n = 0};
-    CURL *cu = curl_easy_init();
-    assert_non_null(cu);
-    curl_easy_setopt(cu, CURLOPT_URL, url);
-    curl_easy_setopt(cu, CURLOPT_HTTPHEADER, hd);
-    curl_easy_setopt(cu, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(cu, CURLOPT_POSTFIELDSIZE, (long)len);
-    curl_easy_setopt(cu, CURLOPT_NOPROXY, "*");
-    curl_easy_setopt(cu, CURLOPT_TIMEOUT_MS, (long)h_timeout_ms());
-    curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(cu, CURLOPT_WRITEDATA, &r);
-    CURLcode rc = curl_easy_perform(cu);
-    *status = 0;
-    curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, status);
-    curl_easy_cleanup(cu);
-    curl_slist_free_all(hd);
-    if (rc != CURLE_OK)
-        fail_msg("POST /ledger/notes (msgpack): %s", curl_easy_strerror(rc));
-    json_t *j = json_loads(r.text, 0, NULL);
+    static const char *const type[] = {"Content-Type: application/msgpack", NULL};
+    char *text = h_http_send(c, 0, "POST", "/ledger/notes", body, len, type, c->token,
+                             h_timeout_ms(), status);
+    json_t *j = text ? json_loads(text, 0, NULL) : NULL;
     if (!j)
-        fail_msg("POST /ledger/notes (msgpack) answered %ld, not JSON: %s", *status, r.text);
+        fail_msg("POST /ledger/notes (msgpack) answered %ld, not JSON: %s", *status,
+                 text ? text : "(none)");
+    free(text);
     return j;
 }
 

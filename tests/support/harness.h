@@ -253,6 +253,13 @@ char *h_http_get_text(const struct h_cluster *c, int i, const char *path, long *
 char *h_http_request(const struct h_cluster *c, int i, const char *method, const char *path,
                      const char *json_body, const char *bearer, int timeout_ms, long *status);
 
+/* The same with any body (len bytes; NULL: none) and extra header lines
+ * (a NULL-terminated list, e.g. {"Content-Type: application/msgpack",
+ * NULL}; NULL: none). */
+char *h_http_send(const struct h_cluster *c, int i, const char *method, const char *path,
+                  const void *body, size_t len, const char *const *headers, const char *bearer,
+                  int timeout_ms, long *status);
+
 /* Same, parsed as JSON (NULL when unreachable or not JSON). */
 json_t *h_http_get_json(const struct h_cluster *c, int i, const char *path, long *status);
 

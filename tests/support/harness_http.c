@@ -30,8 +30,9 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
-char *h_http_request(const struct h_cluster *c, int i, const char *method, const char *path,
-                     const char *json_body, const char *bearer, int timeout_ms, long *status)
+char *h_http_send(const struct h_cluster *c, int i, const char *method, const char *path,
+                  const void *body, size_t len, const char *const *headers, const char *bearer,
+                  int timeout_ms, long *status)
 {
     char url[256], auth[512];
     const struct h_node *nd = &c->nodes[i];
@@ -43,12 +44,15 @@ char *h_http_request(const struct h_cluster *c, int i, const char *method, const
     if (!cu)
         return NULL;
     struct curl_slist *hdrs = NULL;
-    if (json_body)
-        hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+    for (size_t k = 0; headers && headers[k]; k++)
+        hdrs = curl_slist_append(hdrs, headers[k]);
     if (bearer) {
         snprintf(auth, sizeof auth, "Authorization: Bearer %s", bearer);
         hdrs = curl_slist_append(hdrs, auth);
     }
+    /* No "Expect: 100-continue" round trip before a larger body. */
+    if (body)
+        hdrs = curl_slist_append(hdrs, "Expect:");
     struct buf b = {0};
     curl_easy_setopt(cu, CURLOPT_URL, url);
     curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
@@ -60,9 +64,9 @@ char *h_http_request(const struct h_cluster *c, int i, const char *method, const
     curl_easy_setopt(cu, CURLOPT_WRITEDATA, &b);
     if (strcmp(method, "GET") != 0)
         curl_easy_setopt(cu, CURLOPT_CUSTOMREQUEST, method);
-    if (json_body) {
-        curl_easy_setopt(cu, CURLOPT_POSTFIELDS, json_body);
-        curl_easy_setopt(cu, CURLOPT_POSTFIELDSIZE, (long)strlen(json_body));
+    if (body) {
+        curl_easy_setopt(cu, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(cu, CURLOPT_POSTFIELDSIZE, (long)len);
     }
     if (hdrs)
         curl_easy_setopt(cu, CURLOPT_HTTPHEADER, hdrs);
@@ -82,6 +86,14 @@ char *h_http_request(const struct h_cluster *c, int i, const char *method, const
     curl_slist_free_all(hdrs);
     curl_easy_cleanup(cu);
     return b.p;
+}
+
+char *h_http_request(const struct h_cluster *c, int i, const char *method, const char *path,
+                     const char *json_body, const char *bearer, int timeout_ms, long *status)
+{
+    static const char *const json[] = {"Content-Type: application/json", NULL};
+    return h_http_send(c, i, method, path, json_body, json_body ? strlen(json_body) : 0,
+                       json_body ? json : NULL, bearer, timeout_ms, status);
 }
 
 char *h_http_get_text(const struct h_cluster *c, int i, const char *path, long *status)
