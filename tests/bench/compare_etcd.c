@@ -45,8 +45,12 @@
  * etcd: $ETCD_BIN, else `etcd` on PATH (Debian's etcd-server;
  * tests/bench/install-etcd.sh installs it, --install-etcd runs it first).
  *
- *   bench_compare_etcd [--runs N] [--seconds S] [--only LIST] [--json]
- *                      [--no-etcd] [--install-etcd] [--curl]
+ *   bench_compare_etcd [--runs N] [--seconds S] [--pairs N] [--only LIST]
+ *                      [--json] [--no-etcd] [--install-etcd] [--curl]
+ * --pairs N runs the 64-writer level N times per system, each pair on
+ * freshly started members, Chimera then etcd, and prints the ratio's
+ * median, min and max (this machine's speed drifts between runs minutes
+ * apart, and one pair's ratio with it).
  * Exit: 0 done, 1 a system could not be set up or did not recover,
  * 2 usage, 77 etcd absent (without --no-etcd), 130 interrupted. */
 #include <errno.h>
@@ -863,6 +867,11 @@ struct fig {
 static struct fig figs[MAX_FIGS];
 static int nfigs;
 
+/* --pairs: the 64-writer level's ratio over several pairs of runs. */
+#define MAX_PAIRS 20
+static double pair_ratio[MAX_PAIRS];
+static int npairs;
+
 static void fig(const char *key, const char *what, const char *unit, double chimera, double etcd)
 {
     if (nfigs < MAX_FIGS)
@@ -901,6 +910,28 @@ static void print_table(void)
     }
 }
 
+static int by_value(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The 64-writer ratio over the pairs run (--pairs). */
+struct pairs_summary {
+    double median, min, max;
+};
+
+static struct pairs_summary pairs_summary(void)
+{
+    double v[MAX_PAIRS];
+    memcpy(v, pair_ratio, sizeof v);
+    qsort(v, (size_t)npairs, sizeof v[0], by_value);
+    if (npairs == 0)
+        return (struct pairs_summary){0, 0, 0};
+    double median = npairs % 2 ? v[npairs / 2] : (v[npairs / 2 - 1] + v[npairs / 2]) / 2;
+    return (struct pairs_summary){median, v[0], v[npairs - 1]};
+}
+
 static void print_json(const char *version, const char *load0, const char *load1,
                        const struct h_latency *fs, int runs, int seconds)
 {
@@ -920,6 +951,12 @@ static void print_json(const char *version, const char *load0, const char *load1
                             load0, "loadavg_end", load1, "fdatasync_ms", "p50", fs->p50_ms, "p99",
                             fs->p99_ms, "bytes", FSYNC_BYTES, "figures", list);
     json_object_set_new(doc, "client", json_string(use_curl ? "curl" : "light"));
+    if (npairs > 0) {
+        struct pairs_summary ps = pairs_summary();
+        json_object_set_new(doc, "writes64_ratio",
+                            json_pack("{s:i, s:f, s:f, s:f}", "pairs", npairs, "median", ps.median,
+                                      "min", ps.min, "max", ps.max));
+    }
     char *text = json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
     if (text)
         printf("%s\n", text);
@@ -977,17 +1014,20 @@ static int install_etcd(void)
 }
 
 struct opts {
-    int runs, seconds;
+    int runs, seconds, pairs;
     bool failover, writes, idle, json, no_etcd, install;
 };
 
 static int usage(const char *prog)
 {
     fprintf(stderr,
-            "usage: %s [--runs N] [--seconds S] [--only failover,writes,idle] [--json] "
+            "usage: %s [--runs N] [--seconds S] [--pairs N] [--only failover,writes,idle] [--json] "
             "[--no-etcd] [--install-etcd] [--curl]\n"
             "  --runs N        kill -9 rounds per system (default 10)\n"
             "  --seconds S     seconds per write level (default 10)\n"
+            "  --pairs N       the 64-writer level N times per system (default 1), each\n"
+            "                  pair on freshly started members, Chimera then etcd: the\n"
+            "                  ratio's median, min and max over the pairs\n"
             "  --only LIST     some of failover, writes, idle (default all)\n"
             "  --json          figures as JSON on stdout (progress on stderr)\n"
             "  --no-etcd       Chimera's figures alone when etcd is not installed\n"
@@ -1001,7 +1041,8 @@ static int usage(const char *prog)
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-    *o = (struct opts){.runs = 10, .seconds = 10, .failover = true, .writes = true, .idle = true};
+    *o = (struct opts){
+        .runs = 10, .seconds = 10, .pairs = 1, .failover = true, .writes = true, .idle = true};
     for (int a = 1; a < argc; a++) {
         const char *arg = argv[a], *val = a + 1 < argc ? argv[a + 1] : NULL;
         if (strcmp(arg, "--json") == 0)
@@ -1018,6 +1059,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
             a++;
         else if (strcmp(arg, "--seconds") == 0 && val &&
                  h_parse_seconds(val, 3600, &o->seconds) == 0)
+            a++;
+        else if (strcmp(arg, "--pairs") == 0 && val &&
+                 h_parse_seconds(val, MAX_PAIRS, &o->pairs) == 0)
             a++;
         else if (strcmp(arg, "--only") == 0 && val) {
             o->failover = o->writes = o->idle = false;
@@ -1039,8 +1083,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
             }
             a++;
         } else {
-            fprintf(stderr, "%s: bad option or value at '%s' (--runs 1..1000, --seconds 1..3600)\n",
-                    argv[0], arg);
+            fprintf(stderr,
+                    "%s: bad option or value at '%s' (--runs 1..1000, --seconds 1..3600, "
+                    "--pairs 1..%d)\n",
+                    argv[0], arg, MAX_PAIRS);
             return usage(argv[0]);
         }
     }
@@ -1116,6 +1162,8 @@ static int run_three(const struct opts *o, bool with_etcd)
             return -1;
     }
     double e = with_etcd ? 0 : -1;
+    if (o->writes && with_etcd && many[1].eps > 0)
+        pair_ratio[npairs++] = many[0].eps / many[1].eps;
     if (o->writes) {
         fig("writes64_per_s", "64 writers, 1 note each, 3 members: entries/s", "/s", many[0].eps,
             e < 0 ? e : many[1].eps);
@@ -1141,6 +1189,36 @@ static int run_three(const struct opts *o, bool with_etcd)
             id[0].follower_cpu, e < 0 ? e : id[1].follower_cpu);
         fig("idle_leader_cpu_pct", "idle leader CPU, heartbeat 50 ms", "%", id[0].leader_cpu,
             e < 0 ? e : id[1].leader_cpu);
+    }
+    return 0;
+}
+
+/* --pairs N: the 64-writer level N - 1 more times per system, each pair on
+ * freshly started members, Chimera then etcd, back to back. A machine whose
+ * speed drifts between runs minutes apart (seen: the same build's CPU per
+ * entry moving 32-46 us, etcd's rate 5.0-7.2k/s) moves one pair's ratio;
+ * the median over pairs says where it stands. */
+static int run_pairs(const struct opts *o)
+{
+    for (int p = 1; p < o->pairs && !h_interrupted(); p++) {
+        struct level l[2] = {{0}};
+        for (int k = 0; k < 2; k++) {
+            struct sut s;
+            int rc = sut_start(&s, k ? ETCD : CHIMERA, WRITE_NODES, 50, 250);
+            int leader = rc == 0 ? wait_steady(&s) : -1;
+            rc = leader < 0 ? -1
+                 : use_curl ? run_level(&s, leader, WRITERS, 1, o->seconds, &l[k])
+                            : run_level_light(&s, leader, WRITERS, 1, o->seconds, &l[k]);
+            print_errors(&l[k], "64 writers");
+            sut_destroy(&s, rc == 0);
+            if (rc != 0)
+                return -1;
+        }
+        if (l[1].eps <= 0)
+            continue;
+        pair_ratio[npairs++] = l[0].eps / l[1].eps;
+        fprintf(out, "pair %d of %d: 64 writers, Chimera %.0f/s, etcd %.0f/s: %.2fx\n", p + 1,
+                o->pairs, l[0].eps, l[1].eps, pair_ratio[npairs - 1]);
     }
     return 0;
 }
@@ -1190,6 +1268,9 @@ int main(int argc, char **argv)
         rc = run_failover(&o, with_etcd);
     if (rc == 0 && (o.writes || o.idle) && !h_interrupted())
         rc = run_three(&o, with_etcd);
+    if (rc == 0 && o.writes && with_etcd && o.pairs > 1 && !h_interrupted())
+        rc = run_pairs(&o);
+    struct pairs_summary ps = pairs_summary();
     loadavg(load1, sizeof load1);
 
     if (nfigs > 0) {
@@ -1198,6 +1279,10 @@ int main(int argc, char **argv)
                 "ratio = Chimera / etcd: above 1 Chimera is higher (better for /s, worse for ms, "
                 "MiB, %%)\nfdatasync p50 %.3f ms, p99 %.3f ms; loadavg at start %s, at end %s\n",
                 fs.p50_ms, fs.p99_ms, load0, load1);
+        if (npairs > 1)
+            fprintf(out,
+                    "64 writers over %d pairs: Chimera/etcd median %.2fx, min %.2fx, max %.2fx\n",
+                    npairs, ps.median, ps.min, ps.max);
         /* One line for scripts, like the other benchmarks' RESULT lines. */
         fprintf(out,
                 "RESULT bench=compare_etcd etcd=%s client=%s runs=%d seconds=%d "
@@ -1212,6 +1297,11 @@ int main(int argc, char **argv)
             if (figs[k].etcd >= 0)
                 fprintf(out, " %s_etcd=%.3f", figs[k].key, figs[k].etcd);
         }
+        if (npairs > 0)
+            fprintf(out,
+                    " writes64_pairs=%d writes64_ratio_median=%.3f writes64_ratio_min=%.3f "
+                    "writes64_ratio_max=%.3f",
+                    npairs, ps.median, ps.min, ps.max);
         fprintf(out, "\n");
         if (o.json)
             print_json(with_etcd ? version : NULL, load0, load1, &fs, o.runs, o.seconds);

@@ -6,13 +6,13 @@
 # the programs take different flags. bench_drills (time to recover per
 # fault kind, issue 12) takes --runs N (default 10) and --kinds.
 # bench_compare_etcd (Chimera beside etcd, issue 15) takes --runs,
-# --seconds, --only, --json; it exits 77, counted as skipped, when etcd is
+# --seconds, --pairs, --only, --json; it exits 77, counted as skipped, when etcd is
 # not installed (tests/bench/install-etcd.sh installs it). The
 # benchmarks print figures and judge nothing: a failure here means a
 # federation could not be set up or did not recover at all.
 # Every benchmark, with its flags (tests/bench/*.c; a new one is picked
 # up by its name, bench_*):
-#   bench_compare_etcd [--runs N] [--seconds S] [--only LIST] [--json] [--curl]
+#   bench_compare_etcd [--runs N] [--seconds S] [--pairs N] [--only LIST] [--json] [--curl]
 #   bench_drills [--runs N] [--kinds leader,isolate,service,release] [--seed S]
 #   bench_events_stream [--seconds N] [--streams a,b,c]
 #   bench_failover [--rounds N] [--pause-rounds N] [--minority-rounds N] [--seed S]
