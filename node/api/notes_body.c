@@ -126,17 +126,13 @@ static size_t refuse(struct http_body_error *e, const char *path, const char *ms
 }
 
 /* A msgpack str's bytes, or NULL for any other type. */
-static const char *str_of(const msgpack_object *o, size_t *len)
+static const char *str_of(const void *value, size_t *len)
 {
+    const msgpack_object *o = value;
     if (o->type != MSGPACK_OBJECT_STR)
         return NULL;
     *len = o->via.str.size;
     return o->via.str.ptr ? o->via.str.ptr : "";
-}
-
-static const char *msgpack_str(const void *value, size_t *len)
-{
-    return str_of(value, len);
 }
 
 static const void *msgpack_item(const void *array, size_t i)
@@ -144,7 +140,7 @@ static const void *msgpack_item(const void *array, size_t i)
     return &((const msgpack_object *)array)->via.array.ptr[i];
 }
 
-static const struct notes_reader msgpack_reader = {msgpack_str, msgpack_item};
+static const struct notes_reader msgpack_reader = {str_of, msgpack_item};
 
 enum key { KEY_NOTE, KEY_NOTES, KEY_UNKNOWN };
 

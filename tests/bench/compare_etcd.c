@@ -1117,6 +1117,21 @@ static int run_failover(const struct opts *o, bool with_etcd)
     return 0;
 }
 
+/* The 3 members of the write and idle workloads, at a 50 ms heartbeat
+ * (etcd's election timeout 250 ms): the leader once steady, or -1. */
+static int start_three(struct sut *s, enum kind kind)
+{
+    return sut_start(s, kind, WRITE_NODES, 50, 250) == 0 ? wait_steady(s) : -1;
+}
+
+/* One write level on the client --curl picks. */
+static int write_level(struct sut *s, int leader, int writers, int batch, int seconds,
+                       struct level *l)
+{
+    return use_curl ? run_level(s, leader, writers, batch, seconds, l)
+                    : run_level_light(s, leader, writers, batch, seconds, l);
+}
+
 static void print_errors(const struct level *l, const char *what)
 {
     if (l->errors && l->last_error < 0 && !use_curl)
@@ -1135,9 +1150,8 @@ static int run_three(const struct opts *o, bool with_etcd)
     struct level many[2] = {{0}}, batch[2] = {{0}}, one[2] = {{0}};
     for (int k = 0; k < (with_etcd ? 2 : 1) && !h_interrupted(); k++) {
         struct sut s;
-        int rc = sut_start(&s, k ? ETCD : CHIMERA, WRITE_NODES, 50, 250);
-        int leader = rc == 0 ? wait_steady(&s) : -1;
-        rc = leader < 0 ? -1 : 0;
+        int leader = start_three(&s, k ? ETCD : CHIMERA);
+        int rc = leader < 0 ? -1 : 0;
         if (rc == 0 && o->idle) {
             fprintf(out, "idle: %s, %d s (CPU resolution %.3f %% of a core: 1/%ld s)\n", s.label,
                     IDLE_SECONDS, idle_resolution_pct(), sysconf(_SC_CLK_TCK));
@@ -1146,13 +1160,11 @@ static int run_three(const struct opts *o, bool with_etcd)
         if (rc == 0 && o->writes) {
             fprintf(out, "writes: %s, leader %s, %d s per level\n", s.label, s.c->nodes[leader].id,
                     o->seconds);
-            int (*level)(struct sut *, int, int, int, int, struct level *) =
-                use_curl ? run_level : run_level_light;
-            rc = level(&s, leader, WRITERS, 1, o->seconds, &many[k]);
+            rc = write_level(&s, leader, WRITERS, 1, o->seconds, &many[k]);
             if (rc == 0)
-                rc = level(&s, leader, 1, BATCH, o->seconds, &batch[k]);
+                rc = write_level(&s, leader, 1, BATCH, o->seconds, &batch[k]);
             if (rc == 0)
-                rc = level(&s, leader, 1, 1, o->seconds, &one[k]);
+                rc = write_level(&s, leader, 1, 1, o->seconds, &one[k]);
             print_errors(&many[k], "64 writers");
             print_errors(&batch[k], "batches");
             print_errors(&one[k], "one writer");
@@ -1204,11 +1216,8 @@ static int run_pairs(const struct opts *o)
         struct level l[2] = {{0}};
         for (int k = 0; k < 2; k++) {
             struct sut s;
-            int rc = sut_start(&s, k ? ETCD : CHIMERA, WRITE_NODES, 50, 250);
-            int leader = rc == 0 ? wait_steady(&s) : -1;
-            rc = leader < 0 ? -1
-                 : use_curl ? run_level(&s, leader, WRITERS, 1, o->seconds, &l[k])
-                            : run_level_light(&s, leader, WRITERS, 1, o->seconds, &l[k]);
+            int leader = start_three(&s, k ? ETCD : CHIMERA);
+            int rc = leader < 0 ? -1 : write_level(&s, leader, WRITERS, 1, o->seconds, &l[k]);
             print_errors(&l[k], "64 writers");
             sut_destroy(&s, rc == 0);
             if (rc != 0)
