@@ -117,9 +117,11 @@ void transport_set_filter(struct transport *t, transport_filter_fn fn, void *ctx
 /* Called on the loop thread when a connection with peer idx (an index from
  * transport_add_peer) closed (up false: ours to it, or the one it sends on,
  * once transport_heard vouched for it; the peer's process died, or the
- * connection was reset or found dead) or ours opened again (up true). Every
- * loss is reported, even when ours was back (or never closed) before the
- * loop ran (then a loss, then up); the first open is reported as up. */
+ * connection was reset or found silent: transport_set_stale_ms) or ours
+ * opened again (up true). Ours closed because the peer redialed us is no
+ * loss: the peer is heard on its new connection. Every loss is reported,
+ * even when ours was back (or never closed) before the loop ran (then a
+ * loss, then up); the first open is reported as up. */
 typedef void (*transport_link_fn)(void *ctx, int peer, bool up);
 
 /* Sets the connection callback (none by default). */

@@ -211,7 +211,12 @@ void transport__live_scan(struct transport *t)
                                    sizeof says[n]);
         n++;
         o->replace = true; /* closing its socket closes the connection */
-        if (nng_pipe_id(o->pipe) > 0 && !o->lost) {
+        /* A peer that redialed us is alive: it is heard on its new
+         * connection, and losing ours to it is no news to the layer above
+         * (a follower would take it for its leader's death and stand for
+         * election while that leader's heartbeats still reach it). One
+         * silent for the whole window is found dead: a loss. */
+        if (v == TRANSPORT_LIVE_SILENT && nng_pipe_id(o->pipe) > 0 && !o->lost) {
             o->losses++;
             o->lost = true;
         }

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "harness_fixture.h"
 #include "harness_release.h"
 
 #define NODES 5
@@ -117,7 +118,7 @@ static void test_five_nodes_elect_one_leader_all_agree_on(void **state)
         assert_string_equal(v.leader, c->nodes[leader].id);
         assert_false(v.read_only);
         assert_int_equal(v.quorum, 3);
-        assert_int_equal(h_ready_status(c, i), 200);
+        h_expect_ready(c, i, 200);
 
         /* Every node lists the leader as such among its peers. */
         long st;
@@ -145,7 +146,7 @@ static void test_killed_leader_is_replaced_by_a_new_leader(void **state)
     expect_event(c, l2, "consensus.elected", NULL, 0);
     for (int i = 0; i < c->n; i++)
         if (i != l1)
-            assert_int_equal(h_ready_status(c, i), 200);
+            h_expect_ready(c, i, 200);
     h_cluster_pass(c);
 }
 
@@ -248,7 +249,7 @@ static void test_minority_refuses_mutations_with_503(void **state)
     assert_true(t2 >= t1);
     for (int i = 0; i < c->n; i++) {
         assert_false(view(c, i).read_only);
-        assert_int_equal(h_ready_status(c, i), 200);
+        h_expect_ready(c, i, 200);
     }
     for (int k = 0; k < 2; k++)
         expect_event(c, minority[k], "consensus.read_only.exit", NULL, base[minority[k]]);

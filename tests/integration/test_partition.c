@@ -110,7 +110,7 @@ static void expect_minority_read_only(struct h_cluster *c, const int minority[2]
                      body ? body : "(no body)");
         json_decref(j);
         free(body);
-        assert_int_equal(h_ready_status(c, i), 503);
+        h_expect_ready(c, i, 503);
     }
     /* The operator sees it too (chimeractl runs inside the namespace). */
     int code;
@@ -135,7 +135,7 @@ static int expect_majority_leader(struct h_cluster *c, const int majority[3],
         fail_msg("the majority never agreed on a leader after term %llu; now: %s", after_term,
                  h_views_line(c));
     for (int b = 0; b < 3; b++)
-        assert_int_equal(h_ready_status(c, majority[b]), 200);
+        h_expect_ready(c, majority[b], 200);
     long st = h_mutation(c, leader, c->token, 0, NULL);
     if (!h_mutation_accepted(st))
         fail_msg("majority leader %s refused a mutation with %ld", c->nodes[leader].id, st);
@@ -151,7 +151,7 @@ static int expect_healed(struct h_cluster *c, unsigned long long *term)
     if (!h_wait_agreed(c, 0, deadline(), &leader, term))
         fail_msg("after healing, the five never agreed on one leader; now: %s", h_views_line(c));
     for (int i = 0; i < NODES; i++)
-        assert_int_equal(h_ready_status(c, i), 200);
+        h_expect_ready(c, i, 200);
     return leader;
 }
 

@@ -114,6 +114,12 @@ static void blackhole_and_expect_recovery(struct h_cluster *c, bool outgoing_onl
     expect_same_heads(c, "after the black hole");
     if (!h_wait_event(c, f, "transport.pipe_stale", NULL, fseq, h_timeout_ms()))
         fail_msg("%s closed no connection as stale", fid);
+    /* Hearing its leader throughout, the follower never took the close of
+     * its own dead connection to the leader (found dead when the leader
+     * redialed it) for the leader's death. */
+    if (outgoing_only && h_event_seq(c, f, "consensus.leader_disconnected", NULL, fseq))
+        fail_msg("%s, which heard its leader throughout, took it for dead: %s", fid,
+                 h_views_line(c));
     h_cluster_pass(c);
 }
 

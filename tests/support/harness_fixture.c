@@ -106,3 +106,13 @@ json_int_t h_note_committed(struct h_cluster *c, int i, const char *text)
     json_decref(j);
     return last;
 }
+
+void h_expect_ready(struct h_cluster *c, int i, long want)
+{
+    long st = 0;
+    char *body = h_http_get_text(c, i, "/health/ready", &st);
+    if (st != want)
+        fail_msg("%s: GET /health/ready answered %ld, not %ld: %s; now: %s", c->nodes[i].id, st,
+                 want, body ? body : "(no body)", h_views_line(c));
+    free(body);
+}

@@ -30,6 +30,10 @@ json_t *h_ledger_verify(struct h_cluster *c, int i);
  * answer. */
 json_int_t h_note_committed(struct h_cluster *c, int i, const char *text);
 
+/* GET /health/ready on node i; fails the test unless it answers want,
+ * with the node's answer (its reason) and every node's view. */
+void h_expect_ready(struct h_cluster *c, int i, long want);
+
 /* ---- network namespaces (real partitions: root and iproute2) ----------- */
 
 /* For a cmocka group set-up: finds out once whether network namespaces are
