@@ -77,41 +77,70 @@ static struct wt_release_age release_age(const struct pl_state *pl, const struct
     return a;
 }
 
-/* A revert of a stable release: a rollback to the previous stable one,
- * recorded as automatic. A release still rolling out needs none: its crash
- * has failed the deployment already, and its auto_revert reverts it
- * (rollout.c). Returns false when the rollout core refuses. */
+/* Says why node's crash loop of service could not be reverted; false. */
+static bool refused(struct watch *w, const char *node, const char *service, const char *err)
+{
+    node_event(w->base, "recovery.revert_refused", node, "crash loop of %s on %s: %s", service,
+               node, err);
+    return false;
+}
+
+/* Appends r, the revert of node's crash loop of service; false (saying
+ * why) when the ledger refuses it. */
+static bool append_revert(struct watch *w, const char *node, const char *service,
+                          const struct pl_record *r)
+{
+    char err[512];
+    uint64_t index;
+    if (node_deploy_append(w->dp, r, NULL, 0, NULL, &index, err, sizeof(err)) != 0)
+        return refused(w, node, service, err);
+    return true;
+}
+
+/* A release still rolling out fails for the crash loop, and its
+ * auto_revert reverts it (rollout.c): the restarts kept it from reporting
+ * a crash, so until the healthy deadline it would only have looked
+ * unhealthy (or healthy, between restarts). Returns false when the
+ * rollout core refuses. */
+static bool fail_rollout(struct watch *w, const char *node, const char *service,
+                         const struct pl_deployment *d, const char *reason)
+{
+    struct pl_record r = {0};
+    char err[512];
+    if (pl_fail(&w->dp->pl, d->id, reason, (uint64_t)node_wall_ms(), &r, err, sizeof(err)) != 0)
+        return refused(w, node, service, err);
+    return append_revert(w, node, service, &r);
+}
+
+/* A revert: of a release still rolling out, its failure (fail_rollout); of
+ * a stable one, a rollback to the previous stable one, recorded as
+ * automatic. Returns false when the rollout core refuses. */
 static bool revert(struct watch *w, const char *node, const char *service, const char *why)
 {
     struct node_deploy *dp = w->dp;
     const struct pl_deployment *d = pl_find(&dp->pl, pl_desired(&dp->pl, node));
+    /* Another member's crash loop asked first (or the rollout decided):
+     * a failure or a rollback is being committed, or its revert is
+     * coming or under way. */
+    if ((dp->pl.active >= 0 && dp->pl.deps[dp->pl.active].rollback) || dp->pending_index ||
+        (d && pl_being_reverted(&dp->pl, d->id)))
+        return true;
+    char reason[PL_REASON_MAX];
+    snprintf(reason, sizeof(reason), "crash loop: service %s on %s (%s)", service, node, why);
     if (d && d->stage == PL_STAGE_DEPLOYING)
-        return true;
-    /* Another member's crash loop asked first: its rollback is under way
-     * (or being committed). */
-    if ((dp->pl.active >= 0 && dp->pl.deps[dp->pl.active].rollback) || dp->pending_index)
-        return true;
+        return fail_rollout(w, node, service, d, reason);
     char id[PL_ID_MAX], err[512];
     uint8_t r8[4];
     randombytes_buf(r8, sizeof(r8));
     snprintf(id, sizeof(id), "r-%02x%02x%02x%02x", r8[0], r8[1], r8[2], r8[3]);
     struct pl_record r = {0};
-    if (pl_rollback(&dp->pl, id, NULL, (uint64_t)node_wall_ms(), &r, err, sizeof(err)) != 0) {
-        node_event(w->base, "recovery.revert_refused", node, "crash loop of %s on %s: %s", service,
-                   node, err);
-        return false;
-    }
+    if (pl_rollback(&dp->pl, id, NULL, (uint64_t)node_wall_ms(), &r, err, sizeof(err)) != 0)
+        return refused(w, node, service, err);
     r.automatic = true;
     if (d)
         snprintf(r.from_deployment, sizeof(r.from_deployment), "%s", d->id);
-    snprintf(r.reason, sizeof(r.reason), "crash loop: service %s on %s (%s)", service, node, why);
-    uint64_t index;
-    if (node_deploy_append(dp, &r, NULL, 0, NULL, &index, err, sizeof(err)) != 0) {
-        node_event(w->base, "recovery.revert_refused", node, "crash loop of %s on %s: %s", service,
-                   node, err);
-        return false;
-    }
-    return true;
+    snprintf(r.reason, sizeof(r.reason), "%s", reason);
+    return append_revert(w, node, service, &r);
 }
 
 static void send_verdict(struct watch *w, size_t to, const char *service, enum wt_verdict v)

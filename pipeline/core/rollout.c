@@ -521,6 +521,18 @@ int pl_rollback(const struct pl_state *s, const char *id, const char *to_version
     return 0;
 }
 
+int pl_fail(const struct pl_state *s, const char *id, const char *reason, uint64_t now_ms,
+            struct pl_record *out, char *why, size_t whylen)
+{
+    const struct pl_deployment *d = s->active >= 0 ? &s->deps[s->active] : NULL;
+    if (!d || d->rollback || strcmp(d->id, id) != 0) {
+        snprintf(why, whylen, "deployment %s is not a release's deployment in progress", id);
+        return 409;
+    }
+    fail(d, now_ms, out, reason, NULL);
+    return 0;
+}
+
 const char *pl_stage_name(enum pl_stage st)
 {
     switch (st) {

@@ -226,6 +226,15 @@ int pl_begin(const struct pl_state *s, const char *id, const struct pl_release *
 int pl_rollback(const struct pl_state *s, const char *id, const char *to_version, uint64_t now_ms,
                 struct pl_record *out, char *why, size_t whylen);
 
+/* Fails deployment id, a release's deployment in progress, for reason:
+ * the recovery watchtower's crash loop of a member running it, which its
+ * restarts hide from the reports (a service stopped to be restarted is not
+ * crashed) until the healthy deadline. Returns 0 with the FAILED record to
+ * commit (its auto_revert then reverts it as any failure), or 409 with why
+ * when id is not a release's deployment in progress. */
+int pl_fail(const struct pl_state *s, const char *id, const char *reason, uint64_t now_ms,
+            struct pl_record *out, char *why, size_t whylen);
+
 /* Lookups for the HTTP API. */
 const struct pl_deployment *pl_find(const struct pl_state *s, const char *id);
 const char *pl_stage_name(enum pl_stage st);

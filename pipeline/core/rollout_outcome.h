@@ -18,7 +18,7 @@ enum pl_outcome {
 
 enum pl_cause {
     PL_CAUSE_MANUAL = 0,        /* an operator's rollback */
-    PL_CAUSE_CRASH_LOOP,        /* the recovery watchtower's revert of a stable release */
+    PL_CAUSE_CRASH_LOOP,        /* the recovery watchtower's revert after a crash loop */
     PL_CAUSE_CRASHED,           /* a service of the release crashed during its rollout */
     PL_CAUSE_START_FAILED,      /* a service could not start */
     PL_CAUSE_VERIFY_FAILED,     /* not healthy (or not applied) within the healthy deadline */

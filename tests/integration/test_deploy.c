@@ -186,9 +186,20 @@ static void expect_reverted(struct h_cluster *c, const char *bad, const char *wh
     h_cluster_pass(c);
 }
 
-static void test_a_release_whose_health_fails_is_reverted_on_every_node(void **state)
+/* The watchtower restarts the service each time its health check fails:
+ * a crash loop, which fails the release before its healthy deadline. */
+static void test_a_release_whose_health_fails_is_reverted_for_its_crash_loop(void **state)
 {
-    expect_reverted(*state, "demo-bad-health.json", "not healthy", "2.0.0");
+    expect_reverted(*state, "demo-bad-health.json", "crash loop", "2.0.0");
+}
+
+static void
+test_without_the_watchtower_a_release_whose_health_fails_is_reverted_at_its_deadline(void **state)
+{
+    struct h_cluster *c = *state;
+    static const char *const no_recovery[] = {"--recovery-enabled=false", NULL};
+    c->node_args = no_recovery;
+    expect_reverted(c, "demo-bad-health.json", "not healthy within the healthy deadline", "2.0.0");
 }
 
 static void test_a_release_that_crashes_is_reverted_on_every_node(void **state)
@@ -667,7 +678,8 @@ int main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, h_setup_three_nodes, h_teardown_cluster)
     const struct CMUnitTest tests[] = {
         T(test_a_healthy_release_becomes_stable_on_every_node),
-        T(test_a_release_whose_health_fails_is_reverted_on_every_node),
+        T(test_a_release_whose_health_fails_is_reverted_for_its_crash_loop),
+        T(test_without_the_watchtower_a_release_whose_health_fails_is_reverted_at_its_deadline),
         T(test_a_release_that_crashes_is_reverted_on_every_node),
         T(test_a_leader_killed_during_a_rollout_leaves_it_to_the_next),
         T(test_a_node_without_a_quorum_refuses_deployments),

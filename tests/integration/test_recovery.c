@@ -203,6 +203,46 @@ static void test_a_release_that_crash_loops_soon_after_it_became_stable_is_rever
     h_cluster_pass(c);
 }
 
+/* demo 6.0.0: its health check fails 1 s after each start, so the
+ * watchtower restarts it (liveness); one restart allowed. It can never be
+ * healthy for min_healthy_time, and its healthy deadline is far off. */
+static const char sick_rollout[] =
+    "{\"name\": \"demo\", \"version\": \"6.0.0\", \"services\": [{\"name\": \"web\", "
+    "\"command\": \"chimera-demo\", \"args\": [\"--port\", \"${PORT}\", \"--version\", "
+    "\"${VERSION}\", \"--fail-health-after\", \"1s\"], \"port\": \"auto\", \"health\": "
+    "{\"url\": \"http://127.0.0.1:${PORT}/health\", \"interval\": \"200ms\", \"timeout\": "
+    "\"200ms\"}, \"restart\": {\"attempts\": 1, \"interval\": \"5m\", \"delay\": "
+    "\"100ms\"}}], \"rollout\": {\"max_parallel\": 3, \"min_healthy_time\": \"30s\", "
+    "\"healthy_deadline\": \"10m\", \"progress_deadline\": \"10m\"}}";
+
+/* The restarts keep the release from ever reporting a crash: without the
+ * crash loop failing it, it would be reverted only at its healthy
+ * deadline, ten minutes on, for "not healthy within the healthy deadline". */
+static void test_a_release_that_crash_loops_while_it_rolls_out_is_reverted_for_it(void **state)
+{
+    struct h_cluster *c = *state;
+    char *v1;
+    int leader = start_stable(c, &v1);
+    char why[1024];
+    char *v6 = h_release_deploy(c, leader, sick_rollout, 0, why, sizeof(why));
+    if (!v6)
+        fail_msg("demo 6.0.0 was not accepted: %s", why);
+    assert_reverted_to(c, v1);
+    long st = 0;
+    char path[256];
+    snprintf(path, sizeof(path), "/deployments/%s", v6);
+    json_t *d = h_http_get_json(c, leader, path, &st);
+    const char *stage = json_string_value(json_object_get(d, "stage"));
+    const char *reason = json_string_value(json_object_get(d, "reason"));
+    if (!stage || strcmp(stage, "failed") != 0 || !reason || strncmp(reason, "crash loop:", 11))
+        fail_msg("deployment %s: stage %s, reason %s", v6, stage ? stage : "(none)",
+                 reason ? reason : "(none)");
+    json_decref(d);
+    free(v1);
+    free(v6);
+    h_cluster_pass(c);
+}
+
 /* demo 5.0.0, whose service on a node misbehaves as the test says through
  * files in that node's data directory (the service's CHIMERA_SERVICE_OWNER):
  * "crash" makes it exit 3 at once, "sick" makes its health check fail 1 s
@@ -596,6 +636,7 @@ int main(void)
         T(test_a_service_killed_with_sigkill_is_restarted_and_the_event_says_so),
         T(test_a_stray_process_carrying_the_nodes_mark_is_stopped),
         T(test_a_release_that_crash_loops_soon_after_it_became_stable_is_reverted),
+        T(test_a_release_that_crash_loops_while_it_rolls_out_is_reverted_for_it),
         T(test_with_recovery_disabled_a_killed_service_stays_down),
         T(test_a_service_failing_its_health_check_past_the_liveness_time_is_restarted),
         T(test_a_crash_loop_on_a_release_stable_past_the_revert_window_marks_the_service_failed),

@@ -71,6 +71,47 @@ static void test_a_crash_fails_the_release_and_reverts_every_node_to_the_last_go
     assert_int_equal(pl_find(&s, "d2")->stage, PL_STAGE_FAILED);
 }
 
+/* The watchtower's restarts hide a crash loop from the reports (a service
+ * stopped to be restarted is not crashed): the leader fails the release
+ * for it, and the failure reverts as any other. */
+static void test_a_crash_loop_fails_the_release_in_progress_and_reverts_it(void **state)
+{
+    (void)state;
+    static struct pl_state s;
+    uint64_t t = stable_then_d2_reports(&s, true, PL_H_UNHEALTHY, "web: HTTP 503");
+    assert_int_equal(step(&s, t + 10, NULL), 0); /* unhealthy: the deadline is far */
+    const char *loop = "crash loop: service web on n1 (2 restarts, last liveness failing 600 ms)";
+    struct pl_record r;
+    char why[256];
+    assert_int_equal(pl_fail(&s, "d2", loop, t + 10, &r, why, sizeof(why)), 0);
+    assert_int_equal(r.kind, PL_REC_FAILED);
+    assert_string_equal(r.deployment, "d2");
+    assert_string_equal(r.reason, loop);
+    assert_int_equal(pl_apply(&s, &r), 0);
+    assert_int_equal(pl_find(&s, "d2")->stage, PL_STAGE_FAILED);
+    assert_int_equal(step(&s, t + 20, &r), PL_REC_ROLLBACK);
+    assert_true(r.automatic);
+    assert_string_equal(r.target, "d1");
+    assert_string_equal(r.reason, loop);
+}
+
+static void test_only_a_release_in_progress_is_failed_for_a_crash_loop(void **state)
+{
+    (void)state;
+    static struct pl_state s;
+    uint64_t t = stable_then_d2_reports(&s, true, PL_H_UNHEALTHY, "web: HTTP 503");
+    struct pl_record r;
+    char why[256];
+    assert_int_equal(pl_fail(&s, "d1", "crash loop: x", t, &r, why, sizeof(why)), 409);
+    assert_non_null(strstr(why, "d1"));
+    assert_int_equal(pl_fail(&s, "d9", "crash loop: x", t, &r, why, sizeof(why)), 409);
+    /* A rollback in progress is not failed for it either. */
+    assert_int_equal(pl_rollback(&s, "r1", NULL, t, &r, why, sizeof(why)), 0);
+    assert_int_equal(pl_apply(&s, &r), 0);
+    assert_int_equal(pl_fail(&s, "r1", "crash loop: x", t, &r, why, sizeof(why)), 409);
+    assert_int_equal(pl_fail(&s, "d2", "crash loop: x", t, &r, why, sizeof(why)), 409);
+}
+
 static void test_a_rollback_completes_when_every_node_runs_the_last_good_healthy(void **state)
 {
     (void)state;
@@ -460,6 +501,8 @@ int main(void)
         cmocka_unit_test(test_a_release_rolls_out_in_waves_of_max_parallel_nodes),
         cmocka_unit_test(test_a_wave_waits_until_its_nodes_were_healthy_for_min_healthy_time),
         cmocka_unit_test(test_a_crash_fails_the_release_and_reverts_every_node_to_the_last_good),
+        cmocka_unit_test(test_a_crash_loop_fails_the_release_in_progress_and_reverts_it),
+        cmocka_unit_test(test_only_a_release_in_progress_is_failed_for_a_crash_loop),
         cmocka_unit_test(test_a_rollback_completes_when_every_node_runs_the_last_good_healthy),
         cmocka_unit_test(test_unhealthy_nodes_fail_the_release_only_past_the_healthy_deadline),
         cmocka_unit_test(test_a_node_that_never_applies_the_release_fails_it_past_the_deadline),
