@@ -81,6 +81,17 @@ static size_t builtin_names(char names[][64], char paths[][PATH_MAX], size_t max
     return n;
 }
 
+/* Whether arg names a drill (a file, or a built-in drill). */
+static bool names_a_drill(const char *arg)
+{
+    static char names[MAX_BUILTINS][64], paths[MAX_BUILTINS][PATH_MAX];
+    size_t n = builtin_names(names, paths, MAX_BUILTINS);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(names[i], arg) == 0)
+            return true;
+    return is_file(arg);
+}
+
 /* FILE|NAME as a path, or CTL_USAGE after saying the name is unknown. */
 static int resolve(const char *cmd, const char *arg, char *path, size_t cap)
 {
@@ -382,6 +393,13 @@ int ctl_cmd_drill(const struct ctl_opts *o, int argc, char **argv)
         return ctl_cmd_drill_run(o, argc, argv);
     if (strcmp(argv[1], "history") == 0)
         return ctl_cmd_drill_history(o, argc, argv);
+    if (names_a_drill(argv[1])) { /* `chimeractl drill leader-loss` */
+        fprintf(stderr,
+                "chimeractl: unknown drill command '%s'; to run that drill: chimeractl drill run "
+                "%s\n",
+                argv[1], argv[1]);
+        return CTL_USAGE;
+    }
     return ctl_unknown("drill command", argv[1], drill_names,
                        sizeof drill_names / sizeof drill_names[0]);
 }

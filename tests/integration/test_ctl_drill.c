@@ -108,6 +108,14 @@ static void test_an_unknown_drill_name_suggests_the_nearest(void **state)
     run_free(&r);
 }
 
+static void test_a_drill_named_without_run_says_how_to_run_it(void **state)
+{
+    (void)state;
+    struct run r = CTL(cluster, -1, "drill", "leader-loss");
+    EXPECT(r.code == 2 && strstr(r.err, "to run that drill: chimeractl drill run leader-loss"), r);
+    run_free(&r);
+}
+
 static const char steady_drill[] =
     "{\"title\": \"Steady\", \"steady-state-hypothesis\": {\"probes\": [\n"
     " {\"name\": \"a leader exists\", \"provider\": {\"type\": \"leader_exists\"}},\n"
@@ -445,6 +453,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_every_builtin_drill_validates, setup, NULL),
         cmocka_unit_test_setup_teardown(test_list_names_the_builtin_drills, setup, NULL),
         cmocka_unit_test_setup_teardown(test_an_invalid_drill_exits_2_naming_its_json_path, setup,
+                                        NULL),
+        cmocka_unit_test_setup_teardown(test_a_drill_named_without_run_says_how_to_run_it, setup,
                                         NULL),
         cmocka_unit_test_setup_teardown(test_an_unknown_drill_name_suggests_the_nearest, setup,
                                         NULL),
