@@ -47,6 +47,7 @@ static void test_a_killed_leaders_followers_start_a_prevote_for_the_lost_connect
             saw++;
     if (!saw)
         fail_msg("no survivor recorded %s about %s (logs: %s)", KIND, c->nodes[leader].id, c->dir);
+    h_cluster_pass(c);
 }
 
 /* The local port of node i's connection to port `to` (its outbox to that
@@ -156,6 +157,7 @@ static void test_a_follower_losing_its_connection_to_a_live_leader_does_not_depo
         fail_msg("no agreement after the resets; now: %s", h_views_line(c));
     assert_int_equal(now_leader, leader);
     assert_int_equal(now_term, term);
+    h_cluster_pass(c);
 }
 
 int main(void)

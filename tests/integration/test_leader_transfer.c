@@ -171,6 +171,7 @@ static void test_sigterm_on_the_leader_hands_over_and_no_acknowledged_note_is_lo
         if (!note_at(c, leader, w.acks[i].index, w.acks[i].text))
             fail_msg("acknowledged note %s (index %lld) is not in %s's ledger", w.acks[i].text,
                      w.acks[i].index, c->nodes[leader].id);
+    h_cluster_pass(c);
 }
 
 /* ---- POST /leader/transfer --------------------------------------------- */
@@ -203,6 +204,7 @@ static void test_post_leader_transfer_moves_leadership_to_the_member_named(void 
         fail_msg("no agreement after the transfer: %s", h_views_line(c));
     assert_int_equal(now, to);
     assert_int_equal(t2, term + 1);
+    h_cluster_pass(c);
 }
 
 static void test_post_leader_transfer_is_refused_when_it_cannot_run(void **state)
@@ -226,6 +228,7 @@ static void test_post_leader_transfer_is_refused_when_it_cannot_run(void **state
     assert_int_equal(st, 400);
     free(h_http_request(c, leader, "POST", "/leader/transfer", NULL, NULL, 0, &st));
     assert_int_equal(st, 401);
+    h_cluster_pass(c);
 }
 
 /* ---- chimeractl leader transfer ---------------------------------------- */
@@ -259,6 +262,7 @@ static void test_chimeractl_leader_transfer_moves_leadership_and_says_to_whom(vo
     r = CTL(c, -1, "leader", "transfer", "--help");
     EXPECT(r.code == 0 && strstr(r.out, "Usage: chimeractl leader transfer"), r);
     run_free(&r);
+    h_cluster_pass(c);
 }
 
 int main(void)
