@@ -393,7 +393,7 @@ uint64_t wt_next_due(const struct wt *w)
 enum wt_verdict wt_leader_decide(const struct wt_release_age *rel, uint64_t window_ms,
                                  uint64_t now_ms)
 {
-    if (!rel->has_previous || rel->stage == WT_REL_ROLLING_BACK)
+    if (!rel->has_previous || rel->stage == WT_REL_ROLLING_BACK || rel->stage == WT_REL_FAILED)
         return WT_VERDICT_MARK_FAILED; /* nothing to go back to; never revert a revert */
     if (rel->stage == WT_REL_ROLLING_OUT)
         return WT_VERDICT_REVERT;

@@ -338,6 +338,7 @@ enum wt_release_stage {
     WT_REL_ROLLING_OUT = 1, /* its deployment is still being applied */
     WT_REL_STABLE,          /* stable since stable_since_ms */
     WT_REL_ROLLING_BACK,    /* it is itself a rollback under way or done */
+    WT_REL_FAILED,          /* its deployment failed: its rollout policy says what follows */
 };
 
 struct wt_release_age {
@@ -348,8 +349,10 @@ struct wt_release_age {
 
 /* Revert when the release is rolling out, or became stable less than
  * window_ms before now, and there is a previous stable release to go back
- * to; otherwise (a rollback, an old stable release, nothing to go back to)
- * mark the service failed on that node. */
+ * to; otherwise (a rollback, a failed release, an old stable release,
+ * nothing to go back to) mark the service failed on that node. A failed
+ * release is reverted by its own auto_revert or not at all: an operator
+ * who turned that off decides. */
 enum wt_verdict wt_leader_decide(const struct wt_release_age *rel, uint64_t window_ms,
                                  uint64_t now_ms);
 

@@ -72,6 +72,8 @@ static struct wt_release_age release_age(const struct pl_state *pl, const struct
         a.stage = WT_REL_ROLLING_BACK;
     else if (d->stage == PL_STAGE_DEPLOYING)
         a.stage = WT_REL_ROLLING_OUT;
+    else if (d->stage == PL_STAGE_FAILED)
+        a.stage = WT_REL_FAILED;
     a.stable_since_ms = d->finished_ms;
     a.has_previous = a.stage == WT_REL_ROLLING_OUT ? pl->stable >= 0 : pl->prev_stable[0] != 0;
     return a;
@@ -119,11 +121,9 @@ static bool revert(struct watch *w, const char *node, const char *service, const
 {
     struct node_deploy *dp = w->dp;
     const struct pl_deployment *d = pl_find(&dp->pl, pl_desired(&dp->pl, node));
-    /* Another member's crash loop asked first (or the rollout decided):
-     * a failure or a rollback is being committed, or its revert is
-     * coming or under way. */
-    if ((dp->pl.active >= 0 && dp->pl.deps[dp->pl.active].rollback) || dp->pending_index ||
-        (d && pl_being_reverted(&dp->pl, d->id)))
+    /* Another member's crash loop asked first (or the rollout decided): a
+     * failure or a rollback is being committed, or a rollback is under way. */
+    if ((dp->pl.active >= 0 && dp->pl.deps[dp->pl.active].rollback) || dp->pending_index)
         return true;
     char reason[PL_REASON_MAX];
     snprintf(reason, sizeof(reason), "crash loop: service %s on %s (%s)", service, node, why);

@@ -395,6 +395,15 @@ static void test_the_leader_never_reverts_a_rollback_or_without_a_previous_relea
     assert_int_equal(wt_leader_decide(&rel, 300 * SEC, 0), WT_VERDICT_MARK_FAILED);
 }
 
+/* Its auto_revert reverts it already, or the operator turned that off. */
+static void test_the_leader_never_reverts_a_failed_release(void **state)
+{
+    (void)state;
+    struct wt_release_age rel = {
+        .stage = WT_REL_FAILED, .stable_since_ms = 1000 * SEC, .has_previous = true};
+    assert_int_equal(wt_leader_decide(&rel, 300 * SEC, 1000 * SEC), WT_VERDICT_MARK_FAILED);
+}
+
 /* web crashes (signal 9) and is restarted, then its new process exits 1
  * before it was healthy again: the backoff's restart is for exit 1, the
  * episode began with signal 9. */
@@ -540,6 +549,7 @@ int main(void)
         cmocka_unit_test(test_the_leader_reverts_a_release_stable_for_less_than_the_window),
         cmocka_unit_test(test_the_leader_marks_failed_when_the_release_is_stable_for_the_window),
         cmocka_unit_test(test_the_leader_never_reverts_a_rollback_or_without_a_previous_release),
+        cmocka_unit_test(test_the_leader_never_reverts_a_failed_release),
         cmocka_unit_test(test_causes_read_as_the_events_say_them),
         cmocka_unit_test(test_a_recovery_reads_as_the_issue_words_it),
         cmocka_unit_test(test_a_service_counts_its_restarts_and_keeps_its_last_cause),
