@@ -193,6 +193,14 @@ int ctl_cmd_chaos(const struct ctl_opts *o, int argc, char **argv)
     bool known = false;
     for (size_t i = 0; i < sizeof chaos_names / sizeof chaos_names[0]; i++)
         known = known || strcmp(sub, chaos_names[i]) == 0;
+    if (!known && chaos_kind_parse(sub, strlen(sub)) >= 0) { /* `chimeractl chaos kill_node` */
+        char how[160];
+        snprintf(how, sizeof how,
+                 "to inject that fault: chimeractl chaos inject %s --target NODE (see chimeractl "
+                 "chaos inject --help)",
+                 sub);
+        return ctl_unknown_meant("chaos command", sub, how);
+    }
     if (!known)
         return ctl_unknown("chaos command", sub, chaos_names,
                            sizeof chaos_names / sizeof chaos_names[0]);

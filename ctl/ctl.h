@@ -225,6 +225,10 @@ int ctl_unknown(const char *what, const char *word, const char *const *names, si
 /* The same for a top-level command and a ledger subcommand. */
 int ctl_unknown_command(const char *word);
 int ctl_unknown_ledger_command(const char *word);
+/* For a word that is no `what` but names something else the user likely
+ * meant (a drill, a fault kind): says so with the command that does it
+ * (`how`), and returns CTL_USAGE. */
+int ctl_unknown_meant(const char *what, const char *word, const char *how);
 /* ledger.c: offline commands on a ledger's files (ledger verify). */
 int ctl_cmd_ledger(const struct ctl_opts *o, int argc, char **argv);
 /* ledger_view.c: the `ledger` command: show, tail and head ask a running

@@ -394,11 +394,9 @@ int ctl_cmd_drill(const struct ctl_opts *o, int argc, char **argv)
     if (strcmp(argv[1], "history") == 0)
         return ctl_cmd_drill_history(o, argc, argv);
     if (names_a_drill(argv[1])) { /* `chimeractl drill leader-loss` */
-        fprintf(stderr,
-                "chimeractl: unknown drill command '%s'; to run that drill: chimeractl drill run "
-                "%s\n",
-                argv[1], argv[1]);
-        return CTL_USAGE;
+        char how[PATH_MAX + 64];
+        snprintf(how, sizeof how, "to run that drill: chimeractl drill run %s", argv[1]);
+        return ctl_unknown_meant("drill command", argv[1], how);
     }
     return ctl_unknown("drill command", argv[1], drill_names,
                        sizeof drill_names / sizeof drill_names[0]);

@@ -623,3 +623,9 @@ int ctl_unknown(const char *what, const char *word, const char *const *names, si
         fprintf(stderr, "chimeractl: unknown %s '%s' (see chimeractl --help)\n", what, word);
     return CTL_USAGE;
 }
+
+int ctl_unknown_meant(const char *what, const char *word, const char *how)
+{
+    fprintf(stderr, "chimeractl: unknown %s '%s'; %s\n", what, word, how);
+    return CTL_USAGE;
+}

@@ -137,6 +137,17 @@ static void test_a_mistyped_command_gets_did_you_mean_and_exit_2(void **state)
     run_free(&r);
 }
 
+static void test_a_fault_kind_without_inject_says_how_to_inject_it(void **state)
+{
+    (void)state;
+    struct run r = CTL(fed, -1, "chaos", "kill_node");
+    EXPECT(
+        r.code == 2 &&
+            strstr(r.err, "to inject that fault: chimeractl chaos inject kill_node --target NODE"),
+        r);
+    run_free(&r);
+}
+
 /* ---- version ------------------------------------------------------------ */
 
 static void test_version_prints_the_client_and_the_servers_with_its_node(void **state)
@@ -431,6 +442,7 @@ int main(void)
         cmocka_unit_test(test_command_help_and_help_command_print_the_same_page),
         cmocka_unit_test(test_every_command_has_its_own_help_page),
         cmocka_unit_test(test_a_mistyped_command_gets_did_you_mean_and_exit_2),
+        cmocka_unit_test(test_a_fault_kind_without_inject_says_how_to_inject_it),
         cmocka_unit_test(test_version_prints_the_client_and_the_servers_with_its_node),
         cmocka_unit_test(test_version_client_and_dash_dash_version_ask_no_node),
         cmocka_unit_test(test_chimerad_version_needs_no_configuration),
