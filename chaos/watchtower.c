@@ -394,7 +394,8 @@ enum wt_verdict wt_leader_decide(const struct wt_release_age *rel, uint64_t wind
                                  uint64_t now_ms)
 {
     if (!rel->has_previous || rel->stage == WT_REL_ROLLING_BACK || rel->stage == WT_REL_FAILED)
-        return WT_VERDICT_MARK_FAILED; /* nothing to go back to; never revert a revert */
+        return WT_VERDICT_MARK_FAILED; /* nothing to go back to; never revert a revert, nor a
+                                        * failure its own policy settles */
     if (rel->stage == WT_REL_ROLLING_OUT)
         return WT_VERDICT_REVERT;
     bool fresh = now_ms < rel->stable_since_ms || now_ms - rel->stable_since_ms < window_ms;

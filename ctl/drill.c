@@ -81,15 +81,24 @@ static size_t builtin_names(char names[][64], char paths[][PATH_MAX], size_t max
     return n;
 }
 
-/* Whether arg names a drill (a file, or a built-in drill). */
-static bool names_a_drill(const char *arg)
+/* The path of built-in drill `name` into path; false when there is none. */
+static bool builtin_path(const char *name, char *path, size_t cap)
 {
     static char names[MAX_BUILTINS][64], paths[MAX_BUILTINS][PATH_MAX];
     size_t n = builtin_names(names, paths, MAX_BUILTINS);
     for (size_t i = 0; i < n; i++)
-        if (strcmp(names[i], arg) == 0)
+        if (strcmp(names[i], name) == 0) {
+            snprintf(path, cap, "%s", paths[i]);
             return true;
-    return is_file(arg);
+        }
+    return false;
+}
+
+/* Whether arg names a drill (a file, or a built-in drill). */
+static bool names_a_drill(const char *arg)
+{
+    char path[PATH_MAX];
+    return is_file(arg) || builtin_path(arg, path, sizeof path);
 }
 
 /* FILE|NAME as a path, or CTL_USAGE after saying the name is unknown. */
@@ -100,16 +109,13 @@ static int resolve(const char *cmd, const char *arg, char *path, size_t cap)
         snprintf(path, cap, "%s", arg);
         return CTL_OK;
     }
+    if (builtin_path(arg, path, cap))
+        return CTL_OK;
     static char names[MAX_BUILTINS][64], paths[MAX_BUILTINS][PATH_MAX];
     size_t n = builtin_names(names, paths, MAX_BUILTINS);
     const char *list[MAX_BUILTINS];
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(names[i], arg) == 0) {
-            snprintf(path, cap, "%s", paths[i]);
-            return CTL_OK;
-        }
+    for (size_t i = 0; i < n; i++)
         list[i] = names[i];
-    }
     if (n == 0) {
         fprintf(stderr,
                 "chimeractl: %s: no file '%s', and no built-in drills were found (set "
