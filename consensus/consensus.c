@@ -254,15 +254,20 @@ void cons__become_candidate(struct cons *c, uint64_t now, bool transfer, struct 
  * would vote for this node in term+1. A partitioned node keeps failing here
  * and so never inflates its term; when it rejoins it cannot depose the
  * leader. Neither the term nor the vote changes. */
-static void become_precandidate(struct cons *c, uint64_t now, struct cons_out *out)
+static void become_precandidate(struct cons *c, uint64_t now, bool early, struct cons_out *out)
 {
     reset_election_deadline(c, now);
     if (c->term == UINT64_MAX)
         return; /* no term left to stand in; stay put rather than wrap */
     c->role = CONS_PRECANDIDATE;
-    c->early_running = false; /* cons_tick says when it is */
-    /* Timing out means the leader is considered gone. */
-    c->leader = CONS_NONE;
+    c->early_running = early;
+    /* Timing out means the leader is considered gone. A dropped connection
+     * only suspects it (cons_peer_lost): the leader stays known, so this
+     * node is not read-only (cons_read_only) while a live leader's next
+     * heartbeat is on its way; the lease is ended already (in_lease), and
+     * a successful round forgets it (cons__become_candidate). */
+    if (!early)
+        c->leader = CONS_NONE;
     memset(c->votes, 0, sizeof(c->votes));
     c->votes[c->cfg.self] = true;
     broadcast(c, out, CONS_MSG_PREVOTE, c->term + 1);
@@ -473,10 +478,9 @@ void cons_tick(struct cons *c, uint64_t now_ms, struct cons_out *out)
              * candidate whose election timed out (split vote) does too, so a
              * stranded candidate cannot keep raising its term (§9.6). */
             int32_t early = c->early_for;
-            become_precandidate(c, now_ms, out);
+            become_precandidate(c, now_ms, early != CONS_NONE, out);
             out->lost_prevote = early != CONS_NONE;
             out->lost_leader = early;
-            c->early_running = out->lost_prevote;
             if (out->lost_prevote)
                 space_early(c, now_ms);
         }

@@ -394,7 +394,10 @@ const char *cons_transfer_strerror(enum cons_transfer_rc rc);
  *     slow round is not raced. At most one such
  *     early pre-vote per election timeout, the gap doubling (up to 8 T)
  *     while they leave the term unchanged. The event is reported in the
- *     cons_out of the cons_tick that starts it (lost_prevote).
+ *     cons_out of the cons_tick that starts it (lost_prevote). The leader
+ *     stays known through such a round (a drop is a suspicion, not a
+ *     timeout), so the follower is not read-only while a live leader's
+ *     next heartbeat is on its way; a round that succeeds forgets it.
  *   - A voter that has lost its own connection to its leader, and heard
  *     nothing from it since, no longer counts the leader's lease (§4.2.3):
  *     it grants the pre-vote and the vote. One that still hears its leader

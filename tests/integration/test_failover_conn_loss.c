@@ -5,7 +5,8 @@
  * consensus.leader_disconnected event. A follower whose own connection to a
  * live leader is reset (ss -K, as root) may ask too (unless its redial or
  * the leader's next heartbeat comes first), but the others still hear the
- * leader and refuse: the leader leads on in the same term. Every wait is
+ * leader and refuse: the leader leads on in the same term, and the
+ * follower, which kept it known, never turns read-only. Every wait is
  * on a condition with a deadline; no timing is asserted (bench_failover
  * measures it). */
 #include <stdarg.h>
@@ -108,6 +109,21 @@ static bool connected(void *arg)
     return port != 0 && port != a->not_port;
 }
 
+struct follows_arg {
+    struct h_cluster *c;
+    int i;
+    const char *leader;
+};
+
+/* Node i is a follower of that leader again, and not read-only. */
+static bool follows(void *arg)
+{
+    struct follows_arg *a = arg;
+    struct h_view v;
+    return h_view(a->c, a->i, 0, &v) && strcmp(v.role, "follower") == 0 &&
+           strcmp(v.leader, a->leader) == 0 && !v.read_only;
+}
+
 static void test_a_follower_losing_its_connection_to_a_live_leader_does_not_depose_it(void **state)
 {
     struct h_cluster *c = *state;
@@ -145,10 +161,17 @@ static void test_a_follower_losing_its_connection_to_a_live_leader_does_not_depo
         unsigned long long seen = h_event_seq(c, f, KIND, lid, after);
         if (seen) {
             early++;
-            if (!h_wait_event(c, f, "consensus.leader", lid, seen, h_timeout_ms()))
+            struct follows_arg fa = {c, f, lid};
+            if (!h_wait_until(follows, &fa, h_timeout_ms()))
                 fail_msg("%s does not follow %s again after its early pre-vote; now: %s",
                          c->nodes[f].id, lid, h_views_line(c));
         }
+        /* It kept its leader through the round: no read-only turn, so its
+         * /health/ready never answered 503 for a reset connection. */
+        if (h_event_seq(c, f, "consensus.read_only.enter", NULL, after))
+            fail_msg("%s turned read-only after its connection to the live leader %s was reset "
+                     "(logs: %s)",
+                     c->nodes[f].id, lid, c->dir);
     }
     print_message("%d of %d resets started an early pre-vote\n", early, RESETS);
     int now_leader;

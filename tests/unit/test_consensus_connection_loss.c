@@ -205,6 +205,73 @@ test_a_follower_that_lost_its_connection_to_the_leader_is_not_read_only_by_it(vo
     assert_false(cons_read_only(&c, START + 4));
 }
 
+/* The early pre-vote of a follower whose connection to a live leader was
+ * reset: until the leader's next heartbeat (which the others' refusals
+ * wait for), it still knows its leader and takes no read-only turn. */
+static void test_an_early_precandidate_still_knows_its_leader_and_is_not_read_only(void **state)
+{
+    (void)state;
+    struct cons c;
+    struct cons_out out;
+    follower_of_1(&c, 0);
+    cons_peer_lost(&c, START + 10, 1);
+    uint64_t at = cons_next_deadline(&c);
+    tick(&c, at, &out);
+    assert_true(out.lost_prevote);
+    assert_int_equal(c.role, CONS_PRECANDIDATE);
+    assert_int_equal(c.leader, 1);
+    assert_false(cons_read_only(&c, at));
+    assert_false(cons_read_only(&c, START + HB_MS));
+    recv_one(&c, START + HB_MS, mk(CONS_MSG_HEARTBEAT, 1, 0, TERM), &out);
+    assert_int_equal(c.role, CONS_FOLLOWER);
+    assert_int_equal(c.leader, 1);
+}
+
+/* What it still knows does not outlive the leader's silence: a dead
+ * leader's follower turns read-only an election timeout after it last heard
+ * it, as one whose leader went silent without a drop does. */
+static void
+test_an_early_precandidate_is_read_only_once_its_leader_is_silent_a_timeout(void **state)
+{
+    (void)state;
+    struct cons c;
+    struct cons_out out;
+    follower_of_1(&c, 0);
+    cons_peer_lost(&c, START + 10, 1);
+    tick(&c, cons_next_deadline(&c), &out);
+    assert_int_equal(c.role, CONS_PRECANDIDATE);
+    assert_true(cons_read_only(&c, START + T_MS));
+}
+
+static void test_an_early_prevote_that_wins_forgets_the_old_leader(void **state)
+{
+    (void)state;
+    struct cons c;
+    struct cons_out out;
+    follower_of_1(&c, 0);
+    cons_peer_lost(&c, START + 10, 1);
+    uint64_t at = cons_next_deadline(&c);
+    tick(&c, at, &out);
+    struct cons_msg g = mk(CONS_MSG_PREVOTE_RESP, 2, 0, TERM + 1);
+    g.granted = true;
+    recv_one(&c, at + 1, g, &out);
+    assert_int_equal(c.role, CONS_CANDIDATE);
+    assert_int_equal(c.term, TERM + 1);
+    assert_int_equal(c.leader, CONS_NONE);
+}
+
+static void test_a_prevote_for_a_timeout_forgets_the_leader(void **state)
+{
+    (void)state;
+    struct cons c;
+    struct cons_out out;
+    follower_of_1(&c, 0);
+    tick(&c, cons_next_deadline(&c), &out);
+    assert_false(out.lost_prevote);
+    assert_int_equal(c.role, CONS_PRECANDIDATE);
+    assert_int_equal(c.leader, CONS_NONE);
+}
+
 static void test_a_voter_that_lost_its_leader_grants_the_vote_that_follows(void **state)
 {
     (void)state;
@@ -373,6 +440,11 @@ int main(void)
             test_a_voter_that_lost_its_own_connection_to_the_leader_grants_the_prevote),
         cmocka_unit_test(
             test_a_follower_that_lost_its_connection_to_the_leader_is_not_read_only_by_it),
+        cmocka_unit_test(test_an_early_precandidate_still_knows_its_leader_and_is_not_read_only),
+        cmocka_unit_test(
+            test_an_early_precandidate_is_read_only_once_its_leader_is_silent_a_timeout),
+        cmocka_unit_test(test_an_early_prevote_that_wins_forgets_the_old_leader),
+        cmocka_unit_test(test_a_prevote_for_a_timeout_forgets_the_leader),
         cmocka_unit_test(test_a_voter_that_lost_its_leader_grants_the_vote_that_follows),
         cmocka_unit_test(test_a_voter_that_heard_its_leader_since_the_drop_refuses_the_prevote),
         cmocka_unit_test(test_granting_a_lower_numbered_followers_prevote_calls_off_the_early_one),

@@ -68,6 +68,11 @@
  *     never moves again. An early pre-vote (cons_peer_lost) may start at
  *     each drop, but voters that still hear the leader refuse it (§9.6),
  *     so a flapping link costs no term.
+ *  R  no read-only turn for a flap: in such a schedule, from that moment,
+ *     a member that received a HEARTBEAT or APPEND from the leader less
+ *     than an election timeout ago is not read-only, whatever its early
+ *     pre-vote: a reset connection to a live leader is a suspicion, and
+ *     /health/ready must not flip for it.
  *  contract: messages come from self to another member with a known type,
  *     nmsgs <= CONS_MAX_OUT, and cons_tick leaves the next deadline > now.
  *  L1-L5: the log invariants, in check_log.c. */
@@ -367,16 +372,26 @@ static void check_storm(struct sim *s)
         sim_tracef(s, "flapping starts: n%d leads term %" PRIu64, l, s->flap_term);
         return;
     }
-    for (int i = 0; i < s->n; i++)
-        if (s->nodes[i].up && s->nodes[i].c.term > s->flap_term) {
-            char state[400];
+    char state[400];
+    for (int i = 0; i < s->n; i++) {
+        const struct sim_node *nd = &s->nodes[i];
+        if (nd->up && nd->c.term > s->flap_term) {
             describe(s, state, sizeof state);
             sim_fail(s, "N no election storm",
                      "n%d reached term %" PRIu64 " though only one link at a time flapped "
                      "from term %" PRIu64 " on: %s",
-                     i, s->nodes[i].c.term, s->flap_term, state);
+                     i, nd->c.term, s->flap_term, state);
             return;
         }
+        if (nd->up && l >= 0 && i != l && nd->hb_from == l && nd->hb_at != NET_NEVER &&
+            s->now - nd->hb_at < SIM_T && cons_read_only(&nd->c, s->now)) {
+            describe(s, state, sizeof state);
+            sim_fail(s, "R no read-only turn for a flap",
+                     "n%d (%s) is read-only though it heard leader n%d %" PRIu64 " ms ago: %s", i,
+                     cons_role_name(nd->c.role), l, s->now - nd->hb_at, state);
+            return;
+        }
+    }
 }
 
 void check_step(struct sim *s)
