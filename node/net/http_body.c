@@ -27,6 +27,11 @@ static json_t *refuse_body(struct http_body_error *e, const char *path, const ch
     va_start(ap, fmt);
     vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
     va_end(ap);
+    /* One line, whatever the body held: jansson quotes the text near a
+     * syntax error as it came, control characters included. */
+    for (char *c = e->msg; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
     snprintf(e->path, sizeof(e->path), "%s", path);
     return NULL;
 }

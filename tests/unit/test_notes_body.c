@@ -133,6 +133,23 @@ static void test_a_json_batch_gives_its_notes_in_order(void **state)
     json_decref(body);
 }
 
+/* jansson quotes the text near a syntax error as it was sent: raw control
+ * characters (a newline, an escape sequence for the terminal of whoever
+ * reads the error) must not reach the one-line message. Found by
+ * fuzz_notes_body. */
+static void test_a_json_body_that_does_not_parse_is_refused_in_one_printable_line(void **state)
+{
+    (void)state;
+    static const char *const known[] = {"note", "notes", NULL};
+    const char body[] = "{\"notes\":[\"a\",\"\\\n\x1b[2J\n\"]}";
+    struct http_body_error e;
+    memset(&e, 0, sizeof e);
+    assert_null(http_body_parse(body, sizeof body - 1, known, "{\"notes\": [...]}", &e));
+    assert_non_null(strstr(e.msg, "not JSON"));
+    for (const char *c = e.msg; *c; c++)
+        assert_true((unsigned char)*c >= 0x20 && *c != 0x7f);
+}
+
 static void test_a_json_note_that_is_not_a_string_is_named_in_the_error(void **state)
 {
     (void)state;
@@ -483,6 +500,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_msgpack_is_known_by_its_content_type_with_or_without_parameters),
         cmocka_unit_test(test_a_json_batch_gives_its_notes_in_order),
+        cmocka_unit_test(test_a_json_body_that_does_not_parse_is_refused_in_one_printable_line),
         cmocka_unit_test(test_a_json_note_that_is_not_a_string_is_named_in_the_error),
         cmocka_unit_test(test_a_note_given_as_an_array_is_refused_in_either_encoding),
         cmocka_unit_test(test_a_msgpack_note_is_read_like_a_json_one),
