@@ -33,10 +33,10 @@
  *             failure, it pauses ERROR_BACKOFF_MS.
  *   idle      the same 3 members before the writes, at the same heartbeat
  *             (50 ms; etcd's election timeout 250 ms): CPU % and RSS of
- *             each member from /proc over IDLE_SECONDS (30: /proc counts
- *             CPU in ticks of 1/CLK_TCK s, and at 100 Hz 10 s resolved only
- *             0.1 % of a core, a fifth of the smallest figure; the
- *             resolution is printed).
+ *             each member from /proc over IDLE_SECONDS (30), the CPU as
+ *             its threads' run time in ns (/proc/PID/task/TID/schedstat;
+ *             utime and stime count clock ticks, 0.033 % of a core over
+ *             the window, about 5 % of an idle member's figure).
  * It also measures the machine's fdatasync latency on the filesystem the
  * data directories are on, and prints every figure for both systems with
  * the ratio Chimera/etcd. It judges nothing: it fails only when a system
@@ -47,10 +47,10 @@
  *
  *   bench_compare_etcd [--runs N] [--seconds S] [--pairs N] [--only LIST]
  *                      [--json] [--no-etcd] [--install-etcd] [--curl]
- * --pairs N runs the 64-writer level N times per system, each pair on
- * freshly started members, Chimera then etcd, and prints the ratio's
- * median, min and max (this machine's speed drifts between runs minutes
- * apart, and one pair's ratio with it).
+ * --pairs N runs the 64-writer level and the idle window N times per
+ * system, each pair on freshly started members, Chimera then etcd, and
+ * prints each ratio's median, min and max (this machine's speed drifts
+ * between runs minutes apart, and one pair's ratio with it).
  * Exit: 0 done, 1 a system could not be set up or did not recover,
  * 2 usage, 77 etcd absent (without --no-etcd), 130 interrupted. */
 #include <errno.h>
@@ -780,31 +780,36 @@ struct idle {
     double rss_mib;                  /* largest member */
 };
 
-/* The smallest step of an idle CPU figure: one clock tick over the window. */
-static double idle_resolution_pct(void)
-{
-    return 100.0 / ((double)sysconf(_SC_CLK_TCK) * IDLE_SECONDS);
-}
-
-/* Samples every member's CPU time over IDLE_SECONDS and its RSS at the end. */
+/* Samples every member's CPU time over IDLE_SECONDS and its RSS at the end.
+ * The CPU time is its threads' run time to the nanosecond (schedstat): in
+ * clock ticks (utime + stime) an idle member's ~20 ticks over the window
+ * moved its figure by 5 % a tick, as much as the margin being judged. */
 static int idle(struct sut *s, int leader, struct idle *r)
 {
-    double cpu0[H_MAX_NODES];
+    static struct h_thread_cpu cpu0[H_MAX_NODES], cpu1;
+    bool read0[H_MAX_NODES];
     sleep_ms(SETTLE_MS);
     double t0 = now_ms();
     for (int i = 0; i < s->c->n; i++)
-        cpu0[i] = h_proc_cpu_seconds(s->c->nodes[i].pid);
+        read0[i] = h_thread_cpu_read(s->c->nodes[i].pid, &cpu0[i]);
     h_bench_sleep(IDLE_SECONDS);
     double secs = (now_ms() - t0) / 1e3;
     memset(r, 0, sizeof *r);
     for (int i = 0; i < s->c->n; i++) {
-        double pct = (h_proc_cpu_seconds(s->c->nodes[i].pid) - cpu0[i]) / secs * 100.0;
+        bool read1 = h_thread_cpu_read(s->c->nodes[i].pid, &cpu1);
+        int gone = 0;
+        double pct = h_thread_cpu_delta(&cpu0[i], &cpu1, &gone) / secs * 100.0;
         long kib = rss_kib(s->c->nodes[i].pid);
-        if (cpu0[i] < 0 || kib < 0 || !h_node_running(s->c, i)) {
+        if (!read0[i] || !read1 || kib < 0 || !h_node_running(s->c, i)) {
             fprintf(stderr, "bench_compare_etcd: %s: %s went away (log: %s)\n", s->label,
                     s->c->nodes[i].id, s->c->nodes[i].log);
             return -1;
         }
+        if (gone > 0)
+            fprintf(out,
+                    "idle: %s: %d of %s's %d threads exited during the window (their "
+                    "run time since its start is not counted)\n",
+                    s->label, gone, s->c->nodes[i].id, cpu0[i].n);
         if (i == leader)
             r->leader_cpu = pct;
         else
@@ -867,10 +872,25 @@ struct fig {
 static struct fig figs[MAX_FIGS];
 static int nfigs;
 
-/* --pairs: the 64-writer level's ratio over several pairs of runs. */
+/* --pairs: a ratio Chimera/etcd over several pairs of runs: the 64-writer
+ * level's rate, and the idle leader's and followers' CPU. */
 #define MAX_PAIRS 20
-static double pair_ratio[MAX_PAIRS];
-static int npairs;
+struct series {
+    const char *key, *what;
+    double ratio[MAX_PAIRS];
+    int n;
+};
+static struct series writes64 = {.key = "writes64", .what = "64 writers"},
+                     idle_leader = {.key = "idle_leader_cpu", .what = "idle leader CPU"},
+                     idle_follower = {.key = "idle_follower_cpu", .what = "idle follower CPU"};
+static struct series *const all_series[] = {&writes64, &idle_leader, &idle_follower};
+#define NSERIES (sizeof all_series / sizeof all_series[0])
+
+static void series_add(struct series *se, double chimera, double etcd)
+{
+    if (etcd > 0 && se->n < MAX_PAIRS)
+        se->ratio[se->n++] = chimera / etcd;
+}
 
 static void fig(const char *key, const char *what, const char *unit, double chimera, double etcd)
 {
@@ -916,20 +936,21 @@ static int by_value(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The 64-writer ratio over the pairs run (--pairs). */
+/* A ratio over the pairs run (--pairs). */
 struct pairs_summary {
     double median, min, max;
 };
 
-static struct pairs_summary pairs_summary(void)
+static struct pairs_summary pairs_summary(const struct series *se)
 {
     double v[MAX_PAIRS];
-    memcpy(v, pair_ratio, sizeof v);
-    qsort(v, (size_t)npairs, sizeof v[0], by_value);
-    if (npairs == 0)
+    int n = se->n;
+    memcpy(v, se->ratio, sizeof v);
+    qsort(v, (size_t)n, sizeof v[0], by_value);
+    if (n == 0)
         return (struct pairs_summary){0, 0, 0};
-    double median = npairs % 2 ? v[npairs / 2] : (v[npairs / 2 - 1] + v[npairs / 2]) / 2;
-    return (struct pairs_summary){median, v[0], v[npairs - 1]};
+    double median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    return (struct pairs_summary){median, v[0], v[n - 1]};
 }
 
 static void print_json(const char *version, const char *load0, const char *load1,
@@ -951,10 +972,15 @@ static void print_json(const char *version, const char *load0, const char *load1
                             load0, "loadavg_end", load1, "fdatasync_ms", "p50", fs->p50_ms, "p99",
                             fs->p99_ms, "bytes", FSYNC_BYTES, "figures", list);
     json_object_set_new(doc, "client", json_string(use_curl ? "curl" : "light"));
-    if (npairs > 0) {
-        struct pairs_summary ps = pairs_summary();
-        json_object_set_new(doc, "writes64_ratio",
-                            json_pack("{s:i, s:f, s:f, s:f}", "pairs", npairs, "median", ps.median,
+    for (size_t k = 0; k < NSERIES; k++) {
+        const struct series *se = all_series[k];
+        if (se->n == 0)
+            continue;
+        struct pairs_summary ps = pairs_summary(se);
+        char key[64];
+        snprintf(key, sizeof key, "%s_ratio", se->key);
+        json_object_set_new(doc, key,
+                            json_pack("{s:i, s:f, s:f, s:f}", "pairs", se->n, "median", ps.median,
                                       "min", ps.min, "max", ps.max));
     }
     char *text = json_dumps(doc, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
@@ -1025,9 +1051,9 @@ static int usage(const char *prog)
             "[--no-etcd] [--install-etcd] [--curl]\n"
             "  --runs N        kill -9 rounds per system (default 10)\n"
             "  --seconds S     seconds per write level (default 10)\n"
-            "  --pairs N       the 64-writer level N times per system (default 1), each\n"
-            "                  pair on freshly started members, Chimera then etcd: the\n"
-            "                  ratio's median, min and max over the pairs\n"
+            "  --pairs N       the 64-writer level and the idle window N times per system\n"
+            "                  (default 1), each pair on freshly started members, Chimera\n"
+            "                  then etcd: each ratio's median, min and max over the pairs\n"
             "  --only LIST     some of failover, writes, idle (default all)\n"
             "  --json          figures as JSON on stdout (progress on stderr)\n"
             "  --no-etcd       Chimera's figures alone when etcd is not installed\n"
@@ -1153,8 +1179,8 @@ static int run_three(const struct opts *o, bool with_etcd)
         int leader = start_three(&s, k ? ETCD : CHIMERA);
         int rc = leader < 0 ? -1 : 0;
         if (rc == 0 && o->idle) {
-            fprintf(out, "idle: %s, %d s (CPU resolution %.3f %% of a core: 1/%ld s)\n", s.label,
-                    IDLE_SECONDS, idle_resolution_pct(), sysconf(_SC_CLK_TCK));
+            fprintf(out, "idle: %s, %d s (CPU: the threads' run time, schedstat, ns)\n", s.label,
+                    IDLE_SECONDS);
             rc = idle(&s, leader, &id[k]);
         }
         if (rc == 0 && o->writes) {
@@ -1174,8 +1200,12 @@ static int run_three(const struct opts *o, bool with_etcd)
             return -1;
     }
     double e = with_etcd ? 0 : -1;
-    if (o->writes && with_etcd && many[1].eps > 0)
-        pair_ratio[npairs++] = many[0].eps / many[1].eps;
+    if (o->writes && with_etcd)
+        series_add(&writes64, many[0].eps, many[1].eps);
+    if (o->idle && with_etcd) {
+        series_add(&idle_leader, id[0].leader_cpu, id[1].leader_cpu);
+        series_add(&idle_follower, id[0].follower_cpu, id[1].follower_cpu);
+    }
     if (o->writes) {
         fig("writes64_per_s", "64 writers, 1 note each, 3 members: entries/s", "/s", many[0].eps,
             e < 0 ? e : many[1].eps);
@@ -1205,29 +1235,49 @@ static int run_three(const struct opts *o, bool with_etcd)
     return 0;
 }
 
-/* --pairs N: the 64-writer level N - 1 more times per system, each pair on
- * freshly started members, Chimera then etcd, back to back. A machine whose
- * speed drifts between runs minutes apart (seen: the same build's CPU per
- * entry moving 32-46 us, etcd's rate 5.0-7.2k/s) moves one pair's ratio;
- * the median over pairs says where it stands. */
+/* --pairs N: the idle window and the 64-writer level N - 1 more times per
+ * system, each pair on freshly started members, Chimera then etcd, back to
+ * back. A machine whose speed drifts between runs minutes apart (seen: the
+ * same build's CPU per entry moving 32-46 us, etcd's rate 5.0-7.2k/s, the
+ * idle leader's ratio 0.51-0.63x) moves one pair's ratio; the median over
+ * pairs says where it stands. */
 static int run_pairs(const struct opts *o)
 {
     for (int p = 1; p < o->pairs && !h_interrupted(); p++) {
         struct level l[2] = {{0}};
+        struct idle id[2] = {{0}};
         for (int k = 0; k < 2; k++) {
             struct sut s;
             int leader = start_three(&s, k ? ETCD : CHIMERA);
-            int rc = leader < 0 ? -1 : write_level(&s, leader, WRITERS, 1, o->seconds, &l[k]);
-            print_errors(&l[k], "64 writers");
+            int rc = leader < 0 ? -1 : 0;
+            if (rc == 0 && o->idle)
+                rc = idle(&s, leader, &id[k]);
+            if (rc == 0 && o->writes) {
+                rc = write_level(&s, leader, WRITERS, 1, o->seconds, &l[k]);
+                print_errors(&l[k], "64 writers");
+            }
             sut_destroy(&s, rc == 0);
             if (rc != 0)
                 return -1;
         }
-        if (l[1].eps <= 0)
-            continue;
-        pair_ratio[npairs++] = l[0].eps / l[1].eps;
-        fprintf(out, "pair %d of %d: 64 writers, Chimera %.0f/s, etcd %.0f/s: %.2fx\n", p + 1,
-                o->pairs, l[0].eps, l[1].eps, pair_ratio[npairs - 1]);
+        fprintf(out, "pair %d of %d:", p + 1, o->pairs);
+        if (o->writes) {
+            series_add(&writes64, l[0].eps, l[1].eps);
+            fprintf(out, " 64 writers, Chimera %.0f/s, etcd %.0f/s: %.2fx;", l[0].eps, l[1].eps,
+                    l[1].eps > 0 ? l[0].eps / l[1].eps : 0);
+        }
+        if (o->idle) {
+            series_add(&idle_leader, id[0].leader_cpu, id[1].leader_cpu);
+            series_add(&idle_follower, id[0].follower_cpu, id[1].follower_cpu);
+            fprintf(out,
+                    " idle leader CPU %.2f %% vs %.2f %%: %.2fx, followers %.2f %% vs %.2f %%: "
+                    "%.2fx",
+                    id[0].leader_cpu, id[1].leader_cpu,
+                    id[1].leader_cpu > 0 ? id[0].leader_cpu / id[1].leader_cpu : 0,
+                    id[0].follower_cpu, id[1].follower_cpu,
+                    id[1].follower_cpu > 0 ? id[0].follower_cpu / id[1].follower_cpu : 0);
+        }
+        fprintf(out, "\n");
     }
     return 0;
 }
@@ -1277,9 +1327,8 @@ int main(int argc, char **argv)
         rc = run_failover(&o, with_etcd);
     if (rc == 0 && (o.writes || o.idle) && !h_interrupted())
         rc = run_three(&o, with_etcd);
-    if (rc == 0 && o.writes && with_etcd && o.pairs > 1 && !h_interrupted())
+    if (rc == 0 && (o.writes || o.idle) && with_etcd && o.pairs > 1 && !h_interrupted())
         rc = run_pairs(&o);
-    struct pairs_summary ps = pairs_summary();
     loadavg(load1, sizeof load1);
 
     if (nfigs > 0) {
@@ -1288,10 +1337,13 @@ int main(int argc, char **argv)
                 "ratio = Chimera / etcd: above 1 Chimera is higher (better for /s, worse for ms, "
                 "MiB, %%)\nfdatasync p50 %.3f ms, p99 %.3f ms; loadavg at start %s, at end %s\n",
                 fs.p50_ms, fs.p99_ms, load0, load1);
-        if (npairs > 1)
-            fprintf(out,
-                    "64 writers over %d pairs: Chimera/etcd median %.2fx, min %.2fx, max %.2fx\n",
-                    npairs, ps.median, ps.min, ps.max);
+        for (size_t k = 0; k < NSERIES; k++) {
+            const struct series *se = all_series[k];
+            struct pairs_summary ps = pairs_summary(se);
+            if (se->n > 1)
+                fprintf(out, "%s over %d pairs: Chimera/etcd median %.2fx, min %.2fx, max %.2fx\n",
+                        se->what, se->n, ps.median, ps.min, ps.max);
+        }
         /* One line for scripts, like the other benchmarks' RESULT lines. */
         fprintf(out,
                 "RESULT bench=compare_etcd etcd=%s client=%s runs=%d seconds=%d "
@@ -1299,18 +1351,21 @@ int main(int argc, char **argv)
                 with_etcd ? version : "none", use_curl ? "curl" : "light", o.runs, o.seconds,
                 fs.p50_ms, fs.p99_ms);
         if (o.idle)
-            fprintf(out, " idle_seconds=%d idle_cpu_resolution_pct=%.3f", IDLE_SECONDS,
-                    idle_resolution_pct());
+            fprintf(out, " idle_seconds=%d idle_cpu_resolution_pct=%g idle_cpu_source=schedstat",
+                    IDLE_SECONDS, 1e-9 / IDLE_SECONDS * 100.0);
         for (int k = 0; k < nfigs; k++) {
             fprintf(out, " %s_chimera=%.3f", figs[k].key, figs[k].chimera);
             if (figs[k].etcd >= 0)
                 fprintf(out, " %s_etcd=%.3f", figs[k].key, figs[k].etcd);
         }
-        if (npairs > 0)
-            fprintf(out,
-                    " writes64_pairs=%d writes64_ratio_median=%.3f writes64_ratio_min=%.3f "
-                    "writes64_ratio_max=%.3f",
-                    npairs, ps.median, ps.min, ps.max);
+        for (size_t k = 0; k < NSERIES; k++) {
+            const struct series *se = all_series[k];
+            struct pairs_summary ps = pairs_summary(se);
+            if (se->n > 0)
+                fprintf(out,
+                        " %s_pairs=%d %s_ratio_median=%.3f %s_ratio_min=%.3f %s_ratio_max=%.3f",
+                        se->key, se->n, se->key, ps.median, se->key, ps.min, se->key, ps.max);
+        }
         fprintf(out, "\n");
         if (o.json)
             print_json(with_etcd ? version : NULL, load0, load1, &fs, o.runs, o.seconds);

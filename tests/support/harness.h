@@ -229,6 +229,24 @@ int h_bench_args(int argc, char **argv, const struct h_bench_opts *o, int *secon
  * when it cannot be read. */
 double h_proc_cpu_seconds(pid_t pid);
 
+/* The run time of each thread of a process, to the nanosecond (the first
+ * field of /proc/PID/task/TID/schedstat: time spent on a CPU). utime and
+ * stime count whole clock ticks, and on a tick-sampled kernel a process
+ * that wakes for microseconds at a time is charged a tick or nothing: an
+ * idle member's ~0.6 % of a core over 30 s is ~20 ticks, +-5 % at best. */
+#define H_MAX_THREADS 256
+struct h_thread_cpu {
+    int n;
+    int tid[H_MAX_THREADS];
+    unsigned long long ns[H_MAX_THREADS];
+};
+/* false when the process is gone or no thread could be read. */
+bool h_thread_cpu_read(pid_t pid, struct h_thread_cpu *t);
+/* The threads' run time from a to b, in seconds: a thread in both counts
+ * its growth, one born since counts whole; *gone (may be NULL) is how many
+ * of a's threads b lacks (exited, their time since a lost). */
+double h_thread_cpu_delta(const struct h_thread_cpu *a, const struct h_thread_cpu *b, int *gone);
+
 /* Writes a fresh random cluster key (64 hex + newline, 0600) to DIR/name
  * and returns its path in out. Returns 0 or -1. */
 int h_write_key_file(const struct h_cluster *c, const char *name, char *out, size_t outlen);

@@ -3,6 +3,7 @@
 #include "harness.h"
 #include "harness_int.h"
 
+#include <dirent.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,6 +48,54 @@ double h_proc_cpu_seconds(pid_t pid)
         sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
         return -1;
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+bool h_thread_cpu_read(pid_t pid, struct h_thread_cpu *t)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    t->n = 0;
+    DIR *d = opendir(path);
+    if (!d)
+        return false;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && t->n < H_MAX_THREADS) {
+        char *end;
+        long tid = strtol(e->d_name, &end, 10);
+        if (*end || tid <= 0)
+            continue;
+        char stat[96];
+        snprintf(stat, sizeof stat, "/proc/%d/task/%ld/schedstat", (int)pid, tid);
+        FILE *f = fopen(stat, "re");
+        unsigned long long ns;
+        if (f && fscanf(f, "%llu", &ns) == 1) {
+            t->tid[t->n] = (int)tid;
+            t->ns[t->n++] = ns;
+        }
+        if (f)
+            fclose(f);
+    }
+    closedir(d);
+    return t->n > 0;
+}
+
+double h_thread_cpu_delta(const struct h_thread_cpu *a, const struct h_thread_cpu *b, int *gone)
+{
+    unsigned long long sum = 0;
+    int matched = 0;
+    for (int j = 0; j < b->n; j++) {
+        unsigned long long before = 0;
+        for (int i = 0; i < a->n; i++)
+            if (a->tid[i] == b->tid[j]) {
+                before = a->ns[i] <= b->ns[j] ? a->ns[i] : b->ns[j];
+                matched++;
+                break;
+            }
+        sum += b->ns[j] - before;
+    }
+    if (gone)
+        *gone = a->n - matched;
+    return (double)sum / 1e9;
 }
 
 /* ---- running programs ------------------------------------------------- */
