@@ -79,6 +79,12 @@ node_pid() {
 # A path as the user may type it from here.
 shown() { case "$1" in "$PWD"/*) echo "${1#"$PWD"/}" ;; *) echo "$1" ;; esac; }
 
+# What a command for this federation needs before it (the hints name
+# commands to paste; without it they would reach the default federation).
+restart_env=""
+[ -z "${CHIMERA_STATE_DIR:-}" ] || restart_env="CHIMERA_STATE_DIR=$(shown "$state") "
+[ "$base" = 7100 ] || restart_env="${restart_env}CHIMERA_BASE_PORT=$base "
+
 log_size() { stat -c %s "$fed/n$1.log" 2>/dev/null || echo 0; }
 
 # Says why node i failed: what it logged since `from` (bytes).
@@ -153,7 +159,7 @@ if [ "$mode" = stop ]; then
     : >"$fed/$node.stopped"
     rm -f "$fed/$node.start"
     if ! pid=$(node_pid "$i"); then
-        echo "$node is not running; it stays down until: $(shown "$0") restart $node"
+        echo "$node is not running; it stays down until: ${restart_env}$(shown "$0") restart $node"
         exit 0
     fi
     kill -TERM "$pid" 2>/dev/null || true
@@ -165,7 +171,7 @@ if [ "$mode" = stop ]; then
         fi
         sleep 0.1
     done
-    echo "$node stopped (pid $pid); it stays down until: $(shown "$0") restart $node"
+    echo "$node stopped (pid $pid); it stays down until: ${restart_env}$(shown "$0") restart $node"
     exit 0
 fi
 
@@ -330,9 +336,6 @@ echo "Try:  chimeractl events --follow"
 echo "      chimeractl deploy deploy/examples/demo-bad-health.json --wait   # fails, rolls back to 1.0.0"
 echo "      curl -s http://127.0.0.1:$((base + 1001))/metrics"
 echo "      chimeractl drill run leader-loss   # kills the leader; run-local starts it again"
-restart_env=""
-[ -z "${CHIMERA_STATE_DIR:-}" ] || restart_env="CHIMERA_STATE_DIR=$(shown "$state") "
-[ "$base" = 7100 ] || restart_env="${restart_env}CHIMERA_BASE_PORT=$base "
 echo "      kill -9 \$(cat $(shown "$fed/data/n2/LOCK"))   # n2 dies; run-local starts it again"
 echo "      ${restart_env}deploy/run-local.sh stop n2     # stop n2 on purpose (restart n2: back)"
 echo "Press Ctrl-C to stop every node."

@@ -16,6 +16,7 @@
 #   and the federation has a leader again; it runs its service again; so
 #   is one a kill_node fault made exit with status 75;
 # - `run-local.sh stop nI` stops a node that run-local then leaves down,
+#   naming the restart with the federation's variables,
 #   until `run-local.sh restart nI` has run-local start it; restart says
 #   "already running" for a running node;
 # - run-local stops every node on SIGTERM, the restarted one included, and
@@ -210,7 +211,9 @@ out=$(CHIMERA_BASE_PORT=$base_a timeout 60 "$run_local" restart n2 2>&1) &&
 
 # ---- stop one node on purpose: it stays down until restart ------------------
 n2=$(holder "$data_a/n2")
+# The restart it names is this federation's, not the default one's.
 if out=$(CHIMERA_BASE_PORT=$base_a timeout 60 "$run_local" stop n2 2>&1) &&
+    grep -qF "stays down until: CHIMERA_STATE_DIR=$CHIMERA_STATE_DIR CHIMERA_BASE_PORT=$base_a " <<<"$out" &&
     wait_for 30 said "$tmp/a.out" "n2 exited with status 0 (stopped on purpose); not restarting it" &&
     [ -z "$(holder "$data_a/n2")" ]; then
     ok "stop n2: $out; run-local leaves it down"
