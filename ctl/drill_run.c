@@ -223,6 +223,10 @@ static bool probe_state(const struct runner *x, const struct drill_probe *p, jso
             const char *h = json_string_value(json_object_get(rel, "health"));
             if (json_is_string(json_object_get(rel, "running")))
                 any_release = true;
+            /* The leader's view of a member it no longer hears is that
+             * member's last report: stale, as chimeractl status shows it. */
+            if (strcmp(ctl_json_str(m, "status", ""), "dead") == 0)
+                h = "unknown (dead)";
             if (!h || strcmp(h, "healthy") != 0) {
                 char one[96];
                 snprintf(one, sizeof one, "%s %s", ctl_json_str(m, "node", "?"), h ? h : "?");

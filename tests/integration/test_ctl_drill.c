@@ -447,6 +447,39 @@ static void test_a_reverted_release_ends_its_step_once_the_revert_is_over(void *
     run_free(&r);
 }
 
+/* The leader keeps the last health a member reported; of a member it no
+ * longer hears that is stale. release_healthy does not take it for health:
+ * with a member down, the steady state does not hold (exit 11) and says
+ * which member. Runs last, against the stable release the bad-release
+ * drill left; the member is started again after. */
+static void test_a_dead_members_last_health_does_not_count_as_healthy(void **state)
+{
+    (void)state;
+    static const char drill[] =
+        "{\"title\": \"Healthy\", \"steady-state-hypothesis\": {\"probes\": [{\"name\": "
+        "\"the release is healthy everywhere\", \"provider\": {\"type\": "
+        "\"release_healthy\"}}]}, \"method\": [{\"name\": \"wait\", \"provider\": "
+        "{\"type\": \"pause\", \"duration\": \"1s\"}}]}";
+    char file[H_PATH_MAX], journal[H_PATH_MAX], want[64];
+    path_in(file, sizeof file, "healthy.json");
+    path_in(journal, sizeof journal, "healthy-journal.json");
+    write_file(file, drill);
+    int down = (leader + 1) % NODES;
+    h_node_stop(cluster, down);
+    if (!h_wait_member_is(cluster, leader, cluster->nodes[down].id, "dead", h_timeout_ms()))
+        fail_msg("the leader does not see %s dead", cluster->nodes[down].id);
+    struct run r = CTL(cluster, leader, "drill", "run", file, "--journal", journal, "--token-file",
+                       cluster->token_file);
+    snprintf(want, sizeof want, "%s unknown (dead)", cluster->nodes[down].id);
+    EXPECT(r.code == 11 && strstr(r.out, "the steady state did not hold before the method") &&
+               strstr(r.out, want),
+           r);
+    run_free(&r);
+    assert_int_equal(h_node_start(cluster, down), 0);
+    assert_true(h_wait_http_up(cluster, down, h_timeout_ms()));
+    assert_true(h_wait_all_alive(cluster, h_timeout_ms()));
+}
+
 int main(void)
 {
     static const struct CMUnitTest tests[] = {
@@ -475,6 +508,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_a_reverted_release_ends_its_step_once_the_revert_is_over, setup, NULL),
         cmocka_unit_test_setup_teardown(test_a_fault_drill_can_be_run_twice_in_a_row, setup, NULL),
+        cmocka_unit_test_setup_teardown(test_a_dead_members_last_health_does_not_count_as_healthy,
+                                        setup, NULL),
     };
     return h_group_end(cluster, cmocka_run_group_tests(tests, group_setup, NULL));
 }
