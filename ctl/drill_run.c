@@ -46,6 +46,7 @@
  * journal, which say what that failed. */
 #include <curl/curl.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1009,10 +1010,16 @@ struct recorded {
     json_t *notarization; /* GET /drills's, once a checkpoint notarizes it */
 };
 
-/* Who ran the drill, for the record: user@host, cut to an id's length. */
+/* Who ran the drill, for the record: user@host, cut to an id's length.
+ * USER is often unset (cron, systemd services, docker exec): then the
+ * user database names the user, rather than the record naming a host. */
 static void runner_name(char *out, size_t cap)
 {
     const char *user = getenv("USER");
+    if (!user || !*user) {
+        const struct passwd *pw = getpwuid(geteuid());
+        user = pw ? pw->pw_name : NULL;
+    }
     char host[256] = "";
     if (gethostname(host, sizeof host - 1) != 0)
         host[0] = '\0';

@@ -7,9 +7,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -171,6 +174,33 @@ static void test_a_drill_without_faults_holds_and_is_recorded(void **state)
     json_decref(list);
     run_free(&h);
     run_free(&r);
+}
+
+/* Without USER (cron, systemd services, docker exec) the record names
+ * who ran the drill from the user database, not the host alone. */
+static void test_a_drill_run_without_USER_is_recorded_by_the_users_name(void **state)
+{
+    (void)state;
+    const struct passwd *pw = getpwuid(geteuid());
+    char host[256] = "", want[300], journal[H_PATH_MAX];
+    assert_non_null(pw);
+    assert_int_equal(gethostname(host, sizeof host - 1), 0);
+    snprintf(want, sizeof want, "%s@%s", pw->pw_name, host);
+    char *user = getenv("USER") ? strdup(getenv("USER")) : NULL;
+    unsetenv("USER");
+    struct run r = run_steady(0, "no-user-journal.json", journal, false);
+    if (user)
+        setenv("USER", user, 1);
+    free(user);
+    EXPECT(r.code == 0, r);
+    run_free(&r);
+    struct run h = CTL(cluster, 0, "drill", "history", "--json");
+    json_t *list = json_loads(h.out, 0, NULL),
+           *last = json_array_get(list, json_array_size(list) - 1);
+    const char *by = json_string_value(json_object_get(last, "by"));
+    EXPECT(h.code == 0 && by && strncmp(by, want, strlen(by)) == 0 && strlen(by) > strlen(host), h);
+    json_decref(list);
+    run_free(&h);
 }
 
 /* Its note probe is refused for the token: exit 6, as for every command
@@ -494,6 +524,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_drill_without_faults_holds_and_is_recorded, setup,
                                         NULL),
         cmocka_unit_test_setup_teardown(test_a_drill_run_with_a_wrong_token_exits_6, setup, NULL),
+        cmocka_unit_test_setup_teardown(test_a_drill_run_without_USER_is_recorded_by_the_users_name,
+                                        setup, NULL),
         cmocka_unit_test_setup_teardown(
             test_a_drill_refuses_to_start_when_the_steady_state_does_not_hold, setup, NULL),
         cmocka_unit_test_setup_teardown(
