@@ -140,10 +140,10 @@ static char *read_file(const char *path, size_t max, size_t *len, char *why, siz
     }
     char *buf = malloc(max + 2);
     size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
-    bool bad = !buf || ferror(f);
+    int err = !buf ? ENOMEM : ferror(f) ? errno : 0; /* a directory: EISDIR */
     fclose(f);
-    if (bad) {
-        snprintf(why, whylen, "cannot read %s%s", path, buf ? "" : ": out of memory");
+    if (err) {
+        snprintf(why, whylen, "cannot read %s: %s", path, strerror(err));
         free(buf);
         return NULL;
     }

@@ -451,6 +451,40 @@ static void test_a_local_parse_error_exits_2_without_contacting_the_node(void **
     stub_stop(s);
 }
 
+/* A directory read as a manifest: the error says why it cannot be read. */
+static void test_a_directory_given_as_the_manifest_says_why_it_cannot_be_read(void **state)
+{
+    (void)state;
+    struct stub *s = stub_start(fn_accept);
+    struct run r = ctl(s, "deploy", dir, NULL);
+    EXPECT(r.code == 1 && strstr(r.err, "cannot read") && strstr(r.err, strerror(EISDIR)), r);
+    assert_int_equal(stub_count(s, "POST", NULL) + stub_count(s, "GET", NULL), 0);
+    run_free(&r);
+    stub_stop(s);
+}
+
+/* A manifest over the 256 KiB a node takes is refused with its real size,
+ * not the size of the part read before the limit. */
+static void test_an_oversized_manifest_is_refused_with_its_size(void **state)
+{
+    (void)state;
+    struct stub *s = stub_start(fn_accept);
+    size_t size = 300000;
+    char *doc = malloc(size + 1);
+    assert_non_null(doc);
+    memset(doc, ' ', size);
+    memcpy(doc, "{\"description\": \"", 17);
+    memcpy(doc + size - 2, "\"}", 2);
+    doc[size] = '\0';
+    write_file(bad_file, doc);
+    free(doc);
+    struct run r = ctl(s, "deploy", bad_file, NULL);
+    EXPECT(r.code == 2 && strstr(r.err, "300000 bytes") && strstr(r.err, "262144"), r);
+    assert_int_equal(stub_count(s, "POST", NULL) + stub_count(s, "GET", NULL), 0);
+    run_free(&r);
+    stub_stop(s);
+}
+
 static void fn_422(struct stub *s, const struct req *rq, int n, struct answer *a)
 {
     (void)s, (void)n, (void)rq;
@@ -746,6 +780,8 @@ int main(void)
         cmocka_unit_test(test_dry_run_of_an_uncertified_release_exits_2),
         cmocka_unit_test(test_a_manifest_the_node_refuses_prints_the_path_and_exits_2),
         cmocka_unit_test(test_a_local_parse_error_exits_2_without_contacting_the_node),
+        cmocka_unit_test(test_a_directory_given_as_the_manifest_says_why_it_cannot_be_read),
+        cmocka_unit_test(test_an_oversized_manifest_is_refused_with_its_size),
         cmocka_unit_test(test_an_uncertified_release_prints_the_failed_links_and_exits_2),
         cmocka_unit_test(test_a_deployment_in_progress_409_exits_2_with_the_reason),
         cmocka_unit_test(test_a_redirect_from_a_follower_is_followed_with_the_token_and_body),

@@ -87,6 +87,17 @@ static void test_list_names_the_builtin_drills(void **state)
     run_free(&r);
 }
 
+/* A directory given as the drill: the error says why it cannot be read. */
+static void test_a_directory_given_as_the_drill_says_why_it_cannot_be_read(void **state)
+{
+    (void)state;
+    char dir[H_PATH_MAX + 2];
+    snprintf(dir, sizeof dir, "%s/", cluster->dir);
+    struct run r = CTL(cluster, -1, "drill", "validate", dir);
+    EXPECT(r.code == 1 && strstr(r.err, "cannot read") && strstr(r.err, strerror(EISDIR)), r);
+    run_free(&r);
+}
+
 static void test_an_invalid_drill_exits_2_naming_its_json_path(void **state)
 {
     (void)state;
@@ -517,6 +528,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_list_names_the_builtin_drills, setup, NULL),
         cmocka_unit_test_setup_teardown(test_an_invalid_drill_exits_2_naming_its_json_path, setup,
                                         NULL),
+        cmocka_unit_test_setup_teardown(
+            test_a_directory_given_as_the_drill_says_why_it_cannot_be_read, setup, NULL),
         cmocka_unit_test_setup_teardown(test_a_drill_named_without_run_says_how_to_run_it, setup,
                                         NULL),
         cmocka_unit_test_setup_teardown(test_an_unknown_drill_name_suggests_the_nearest, setup,
