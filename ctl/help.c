@@ -501,7 +501,8 @@ void ctl_help_global(FILE *f)
           "                  URLs work too\n"
           "  --json          machine-readable output\n"
           "  --timeout-ms N  per-request timeout (default 3000)\n"
-          "  --token-file F  admin token for mutations (deploy, rollback, ledger note;\n"
+          "  --token-file F  admin token for mutations (deploy, rollback, ledger note,\n"
+          "                  drill run, chaos, leader transfer;\n"
           "                  env CHIMERA_ADMIN_TOKEN_FILE)\n"
           "  -h, --help      this text (COMMAND --help: that command's)\n"
           "  --version       print the client's version\n"
@@ -616,11 +617,17 @@ int ctl_unknown_ledger_command(const char *word)
 int ctl_unknown(const char *what, const char *word, const char *const *names, size_t n)
 {
     const char *near = ctl_nearest(word, names, n);
+    /* A subcommand's list is on its command's page: "ledger command" is
+     * chimeractl ledger --help. */
+    const char *space = strchr(what, ' ');
+    int cmd = space ? (int)(space - what) : 0;
     if (near)
-        fprintf(stderr, "chimeractl: unknown %s '%s'; did you mean '%s'? (see chimeractl --help)\n",
-                what, word, near);
+        fprintf(stderr,
+                "chimeractl: unknown %s '%s'; did you mean '%s'? (see chimeractl %.*s%s--help)\n",
+                what, word, near, cmd, what, cmd ? " " : "");
     else
-        fprintf(stderr, "chimeractl: unknown %s '%s' (see chimeractl --help)\n", what, word);
+        fprintf(stderr, "chimeractl: unknown %s '%s' (see chimeractl %.*s%s--help)\n", what, word,
+                cmd, what, cmd ? " " : "");
     return CTL_USAGE;
 }
 

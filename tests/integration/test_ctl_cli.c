@@ -137,6 +137,23 @@ static void test_a_mistyped_command_gets_did_you_mean_and_exit_2(void **state)
     run_free(&r);
 }
 
+/* A subcommand's list is on its command's page, not on the top one. */
+static void test_an_unknown_subcommand_points_at_its_commands_help(void **state)
+{
+    (void)state;
+    struct run r = CTL(fed, -1, "leader", "move");
+    EXPECT(r.code == 2 &&
+               strstr(r.err, "unknown leader command 'move' (see chimeractl leader --help)"),
+           r);
+    run_free(&r);
+    r = CTL(fed, -1, "ledger", "shwo", "1");
+    EXPECT(r.code == 2 && strstr(r.err, "(see chimeractl ledger --help)"), r);
+    run_free(&r);
+    r = CTL(fed, -1, "zzzzzz");
+    EXPECT(r.code == 2 && strstr(r.err, "(see chimeractl --help)"), r);
+    run_free(&r);
+}
+
 static void test_a_fault_kind_without_inject_says_how_to_inject_it(void **state)
 {
     (void)state;
@@ -442,6 +459,7 @@ int main(void)
         cmocka_unit_test(test_command_help_and_help_command_print_the_same_page),
         cmocka_unit_test(test_every_command_has_its_own_help_page),
         cmocka_unit_test(test_a_mistyped_command_gets_did_you_mean_and_exit_2),
+        cmocka_unit_test(test_an_unknown_subcommand_points_at_its_commands_help),
         cmocka_unit_test(test_a_fault_kind_without_inject_says_how_to_inject_it),
         cmocka_unit_test(test_version_prints_the_client_and_the_servers_with_its_node),
         cmocka_unit_test(test_version_client_and_dash_dash_version_ask_no_node),
