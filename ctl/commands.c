@@ -35,7 +35,7 @@ static void print_event(const json_t *e, bool as_json)
         putchar('\n');
         return;
     }
-    printf("%-6" JSON_INTEGER_FORMAT "  %-24s  %-8s  %-26s  %s\n",
+    printf("%-16" JSON_INTEGER_FORMAT "  %-24s  %-8s  %-26s  %s\n",
            json_integer_value(json_object_get(e, "seq")), str_or(json_object_get(e, "time"), "-"),
            str_or(json_object_get(e, "node"), "-"), str_or(json_object_get(e, "kind"), "-"),
            str_or(json_object_get(e, "message"), ""));
@@ -118,7 +118,8 @@ static int fetch_batch(const struct ctl_opts *o, struct ctl_client *cl, struct f
     *got = 0;
     if (code == CTL_OK) {
         if (!o->json && !f->header_done) {
-            printf("%-6s  %-24s  %-8s  %-26s  %s\n", "SEQ", "TIME", "NODE", "KIND", "MESSAGE");
+            /* A number is the boot epoch times 2^20 plus a count: 16 digits. */
+            printf("%-16s  %-24s  %-8s  %-26s  %s\n", "SEQ", "TIME", "NODE", "KIND", "MESSAGE");
             f->header_done = true;
         }
         size_t i;

@@ -165,6 +165,27 @@ static void test_a_fault_kind_without_inject_says_how_to_inject_it(void **state)
     run_free(&r);
 }
 
+/* ---- events ------------------------------------------------------------- */
+
+/* Sequence numbers are 16 digits (the boot epoch times 2^20): the table's
+ * columns line up with its header all the same. */
+static void test_events_columns_line_up_with_the_header(void **state)
+{
+    (void)state;
+    struct run r = CTL(fed, leader, "events", "--limit", "3");
+    EXPECT(r.code == 0, r);
+    char *row = strchr(r.out, '\n');
+    const char *time = strstr(r.out, "TIME");
+    EXPECT(row && time && time < row && strlen(row + 1) > 40, r);
+    size_t col = (size_t)(time - r.out);
+    row++;
+    /* The row's time, 2026-12-06T..., starts where the header's TIME does. */
+    EXPECT(row[col - 1] == ' ' && row[col] >= '0' && row[col] <= '9' && row[col + 4] == '-' &&
+               row[col + 10] == 'T',
+           r);
+    run_free(&r);
+}
+
 /* ---- version ------------------------------------------------------------ */
 
 static void test_version_prints_the_client_and_the_servers_with_its_node(void **state)
@@ -461,6 +482,7 @@ int main(void)
         cmocka_unit_test(test_a_mistyped_command_gets_did_you_mean_and_exit_2),
         cmocka_unit_test(test_an_unknown_subcommand_points_at_its_commands_help),
         cmocka_unit_test(test_a_fault_kind_without_inject_says_how_to_inject_it),
+        cmocka_unit_test(test_events_columns_line_up_with_the_header),
         cmocka_unit_test(test_version_prints_the_client_and_the_servers_with_its_node),
         cmocka_unit_test(test_version_client_and_dash_dash_version_ask_no_node),
         cmocka_unit_test(test_chimerad_version_needs_no_configuration),
