@@ -66,6 +66,23 @@ if [ "$mode" = paths ]; then
     printf 'data: %s/data/nI\nlogs: %s/nI.log\nenv:  %s/env\n' "$fed" "$fed" "$fed"
     exit 0
 fi
+# A mistyped command (restrat n2) would otherwise be taken for a build
+# directory and start a federation from it, leaving its state behind.
+if [ "$mode" = start ]; then
+    usage="usage: run-local.sh [BUILD] | stop NODE | restart NODE | paths"
+    if [ $# -gt 0 ] && [ ! -d "$bin" ]; then
+        echo "run-local: unknown command '$build': neither stop, restart, paths nor a build directory ($usage)" >&2
+        exit 2
+    fi
+    if [ $# -gt 1 ]; then
+        echo "run-local: unexpected argument '$2' ($usage)" >&2
+        exit 2
+    fi
+    if [ ! -x "$bin/chimerad" ]; then
+        echo "run-local: no chimerad in $bin: build it first (make run does, or make programs)" >&2
+        exit 2
+    fi
+fi
 
 # Node i's pid when its chimerad runs: the pid it wrote in its data
 # directory's LOCK, if that process is a chimerad on that directory.
@@ -221,7 +238,11 @@ peers=""
 for i in $(seq 1 "$nodes"); do
     for p in $((base + i)) $((base + 1000 + i)); do
         if port_busy "$p"; then
-            echo "run-local: port $p is already in use; is a federation already running? (set CHIMERA_BASE_PORT)" >&2
+            if sup=$(supervisor_pid); then
+                echo "run-local: this federation already runs (run-local pid $sup, port $p is one of its nodes'); Ctrl-C there stops it, or set CHIMERA_BASE_PORT to start another" >&2
+            else
+                echo "run-local: port $p is already in use; is a federation already running? (set CHIMERA_BASE_PORT)" >&2
+            fi
             exit 1
         fi
     done

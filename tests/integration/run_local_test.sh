@@ -9,6 +9,8 @@
 # - the default federation keeps .chimera/data/nI; another base port gets
 #   .chimera/<port>/ (paths);
 # - `cmake --install` puts chimerad, chimeractl and chimera-demo in PREFIX/bin;
+# - a mistyped command (restrat) is refused, not taken for a build
+#   directory; a second run-local on a running federation's ports names it;
 # - a node that fails to start makes run-local exit 1, naming it and why;
 # - two federations with different base ports run side by side, each on its
 #   own data directories, and each one's env file points chimeractl at it;
@@ -115,6 +117,17 @@ paths=$(CHIMERA_BASE_PORT=7200 "$run_local" paths)
 grep -qx "data: $CHIMERA_STATE_DIR/7200/data/nI" <<<"$paths" &&
     ok "base 7200 gets STATE/7200/data/nI" || fail "base 7200 paths: $paths"
 
+# ---- a mistyped command is not taken for a build directory ----------------
+base0=$(pick_base)
+out=$(CHIMERA_BASE_PORT=$base0 timeout 60 "$run_local" restrat n2 2>&1)
+rc=$?
+if [ $rc = 2 ] && grep -q "unknown command 'restrat'" <<<"$out" &&
+    [ ! -e "$CHIMERA_STATE_DIR/$base0" ]; then
+    ok "run-local restrat n2: exit 2, the command named, nothing started or created"
+else
+    fail "run-local restrat n2 exited $rc: $out; $(ls "$CHIMERA_STATE_DIR/$base0" 2>&1)"
+fi
+
 # ---- make install: the three programs in PREFIX/bin ---------------------
 if cmake --install "$build" --prefix "$tmp/prefix" >/dev/null &&
     [ -x "$tmp/prefix/bin/chimerad" ] && [ -x "$tmp/prefix/bin/chimeractl" ] &&
@@ -143,6 +156,12 @@ fi
 base_a=$(pick_base)
 start_federation "$base_a" 2 "$tmp/a.out" || fail "federation A did not start: $(cat "$tmp/a.out")"
 pid_a=$started
+# A second run-local on the same ports says which one runs it.
+out=$(CHIMERA_BASE_PORT=$base_a CHIMERA_NODES=2 timeout 60 "$run_local" "$build" 2>&1)
+rc=$?
+[ $rc = 1 ] && grep -q "this federation already runs (run-local pid $pid_a," <<<"$out" &&
+    ok "a second run-local on A's ports: exit 1, names A's (pid $pid_a)" ||
+    fail "a second run-local on A's ports exited $rc: $out"
 base_b=$(pick_base)
 start_federation "$base_b" 1 "$tmp/b.out" || fail "federation B did not start: $(cat "$tmp/b.out")"
 data_a=$CHIMERA_STATE_DIR/$base_a/data
