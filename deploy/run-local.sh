@@ -240,6 +240,9 @@ for i in $(seq 1 "$nodes"); do
         if port_busy "$p"; then
             if sup=$(supervisor_pid); then
                 echo "run-local: this federation already runs (run-local pid $sup, port $p is one of its nodes'); Ctrl-C there stops it, or set CHIMERA_BASE_PORT to start another" >&2
+            elif pid=$(node_pid "$i"); then
+                # Its run-local was killed: the nodes outlive it.
+                echo "run-local: n$i of this federation still runs (pid $pid) with no run-local supervising it; stop its nodes (${restart_env}$(shown "$0") stop n$i, ...) and start it again, or set CHIMERA_BASE_PORT to start another" >&2
             else
                 echo "run-local: port $p is already in use; is a federation already running? (set CHIMERA_BASE_PORT)" >&2
             fi

@@ -10,7 +10,8 @@
 #   .chimera/<port>/ (paths);
 # - `cmake --install` puts chimerad, chimeractl and chimera-demo in PREFIX/bin;
 # - a mistyped command (restrat) is refused, not taken for a build
-#   directory; a second run-local on a running federation's ports names it;
+#   directory; a second run-local on a running federation's ports names it,
+#   or the node that outlived its killed run-local and how to stop it;
 # - a node that fails to start makes run-local exit 1, naming it and why;
 # - two federations with different base ports run side by side, each on its
 #   own data directories, and each one's env file points chimeractl at it;
@@ -164,6 +165,7 @@ rc=$?
     fail "a second run-local on A's ports exited $rc: $out"
 base_b=$(pick_base)
 start_federation "$base_b" 1 "$tmp/b.out" || fail "federation B did not start: $(cat "$tmp/b.out")"
+pid_b=$started
 data_a=$CHIMERA_STATE_DIR/$base_a/data
 data_b=$CHIMERA_STATE_DIR/$base_b/data
 n1_a=$(holder "$data_a/n1")
@@ -258,6 +260,22 @@ if [ $rc = 0 ] && [ -z "$(holder "$data_a/n1")" ] && [ -z "$(holder "$data_a/n2"
 else
     fail "after SIGTERM: exit $rc, n1 '$(holder "$data_a/n1")', n2 '$(holder "$data_a/n2")'"
 fi
+
+# ---- a run-local killed outright: its nodes outlive it ----------------------
+# make run again names the node still running and how to stop it.
+kill -KILL "$pid_b"
+wait "$pid_b" 2>/dev/null
+n1=$(holder "$data_b/n1")
+out=$(CHIMERA_BASE_PORT=$base_b CHIMERA_NODES=1 timeout 60 "$run_local" "$build" 2>&1)
+rc=$?
+if [ $rc = 1 ] && [ -n "$n1" ] &&
+    grep -qF "n1 of this federation still runs (pid $n1) with no run-local supervising it" <<<"$out" &&
+    grep -qF "CHIMERA_BASE_PORT=$base_b " <<<"$out"; then
+    ok "make run after its run-local was killed: exit 1, names n1 (pid $n1) and how to stop it"
+else
+    fail "run-local on B's ports after B's run-local was killed exited $rc: $out"
+fi
+CHIMERA_BASE_PORT=$base_b timeout 60 "$run_local" stop n1 >/dev/null 2>&1
 
 [ "$failures" = 0 ] && echo "run_local_test: all passed" || echo "run_local_test: $failures failed" >&2
 exit $((failures > 0))
