@@ -357,7 +357,7 @@ echo "For chimeractl in another terminal, paste (or: . $(shown "$fed/env")):"
 sed 's/^/  /' "$fed/env"
 echo
 echo "Try:  chimeractl events --follow"
-echo "      chimeractl deploy deploy/examples/demo-bad-health.json --wait   # fails, rolls back to 1.0.0"
+echo "      chimeractl deploy deploy/examples/demo-bad-health.json --wait   # fails, rolls back to the stable release"
 echo "      curl -s http://127.0.0.1:$((base + 1001))/metrics"
 echo "      chimeractl drill run leader-loss   # kills the leader; run-local starts it again"
 echo "      kill -9 \$(cat $(shown "$fed/data/n2/LOCK"))   # n2 dies; run-local starts it again"
