@@ -45,12 +45,14 @@
  * admin token (401, 403) of a mutation: the run goes on to its report and
  * journal, which say what that failed. */
 #include <curl/curl.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -928,9 +930,22 @@ static void run_restart(struct runner *x, struct drill_step_result *s)
                 cmd[n + 1] = '\0';
             }
         }
+        /* system()'s answer is a wait status (256 for exit 1), not the
+         * code the command exited with. */
         int st = system(cmd);
-        if (st != 0) {
-            fail_step(s, "restarting %s: `%s` exited %d", x->killed[i], cmd, st);
+        if (st == -1) {
+            fail_step(s, "restarting %s: `%s` could not be run: %s", x->killed[i], cmd,
+                      strerror(errno));
+            return;
+        }
+        if (WIFSIGNALED(st)) {
+            fail_step(s, "restarting %s: `%s` was killed by signal %d", x->killed[i], cmd,
+                      WTERMSIG(st));
+            return;
+        }
+        if (WEXITSTATUS(st) != 0) {
+            fail_step(s, "restarting %s: `%s` exited with status %d", x->killed[i], cmd,
+                      WEXITSTATUS(st));
             return;
         }
     }

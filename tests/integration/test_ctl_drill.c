@@ -26,6 +26,11 @@
 static struct h_cluster *cluster;
 static int leader;
 
+/* kill_node is a fault only where listed: the --restart-cmd test kills a
+ * follower. */
+static const char *const node_args[] = {
+    "--chaos-faults", "kill_service,pause_service,isolate_node,delay_messages,kill_node", NULL};
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -33,6 +38,7 @@ static int group_setup(void **state)
     cluster = h_cluster_create(NODES);
     if (!cluster)
         return -1;
+    cluster->node_args = node_args;
     /* These drills are about the runner, not about election timing: on a
      * loaded machine (sanitizers, parallel tests) the 150 ms default deposes
      * leaders by itself, and a drill then finds no steady state (exit 11). */
@@ -519,6 +525,35 @@ static void test_a_dead_members_last_health_does_not_count_as_healthy(void **sta
     assert_int_equal(h_node_start(cluster, down), 0);
     assert_true(h_wait_http_up(cluster, down, h_timeout_ms()));
     assert_true(h_wait_all_alive(cluster, h_timeout_ms()));
+    assert_true(h_wait_read_only(cluster, &down, 1, false, h_timeout_ms()));
+}
+
+/* A --restart-cmd that fails: the rollback says the status the command
+ * exited with (3), not system()'s wait status (768). Runs last; the
+ * killed follower is started again after. */
+static void test_a_failed_restart_cmd_says_its_exit_status(void **state)
+{
+    (void)state;
+    static const char drill[] =
+        "{\"title\": \"Restart\", \"steady-state-hypothesis\": {\"probes\": [{\"name\": "
+        "\"a leader exists\", \"provider\": {\"type\": \"leader_exists\"}}]}, \"method\": "
+        "[{\"name\": \"kill a follower\", \"provider\": {\"type\": \"fault\", \"kind\": "
+        "\"kill_node\", \"target\": \"follower\"}, \"slo\": {\"recover_within\": \"5s\"}}]}";
+    char file[H_PATH_MAX], journal[H_PATH_MAX];
+    path_in(file, sizeof file, "restart.json");
+    path_in(journal, sizeof journal, "restart-journal.json");
+    write_file(file, drill);
+    struct run r = CTL(cluster, leader, "drill", "run", file, "--journal", journal, "--token-file",
+                       cluster->token_file, "--restart-cmd", "exit 3");
+    EXPECT(strstr(r.out, "`exit 3` exited with status 3"), r);
+    run_free(&r);
+    for (int i = 0; i < NODES; i++)
+        if (!h_node_running(cluster, i)) {
+            assert_int_equal(h_node_start(cluster, i), 0);
+            assert_true(h_wait_http_up(cluster, i, h_timeout_ms()));
+            assert_true(h_wait_read_only(cluster, &i, 1, false, h_timeout_ms()));
+        }
+    assert_true(h_wait_all_alive(cluster, h_timeout_ms()));
 }
 
 int main(void)
@@ -555,6 +590,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_fault_drill_can_be_run_twice_in_a_row, setup, NULL),
         cmocka_unit_test_setup_teardown(test_a_dead_members_last_health_does_not_count_as_healthy,
                                         setup, NULL),
+        cmocka_unit_test_setup_teardown(test_a_failed_restart_cmd_says_its_exit_status, setup,
+                                        NULL),
     };
     return h_group_end(cluster, cmocka_run_group_tests(tests, group_setup, NULL));
 }
