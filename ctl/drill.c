@@ -4,15 +4,19 @@
  *
  * FILE|NAME: an argument with a '/' or ending in ".json", or naming a file
  * that exists, is a file; otherwise it names a built-in drill, looked up in
- * $CHIMERA_DRILLS_DIR, then where `make install` put deploy/drills
- * (CTL_DRILLS_INSTALLED), then in the source tree chimeractl was built from
- * (CTL_DRILLS_SOURCE), so a build runs them without installing. */
+ * $CHIMERA_DRILLS_DIR, then share/chimera/drills beside the bin/ this
+ * chimeractl runs from (where `make install PREFIX=...` put deploy/drills,
+ * whatever prefix the build was configured with), then the configured
+ * prefix's (CTL_DRILLS_INSTALLED), then in the source tree chimeractl was
+ * built from (CTL_DRILLS_SOURCE), so a build runs them without
+ * installing. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "ctl/drill_int.h"
 #include "pipeline/core/manifest.h"
@@ -32,13 +36,37 @@ static int usage(const char *cmd, const char *what, const char *arg)
     return CTL_USAGE;
 }
 
+/* PREFIX/share/chimera/drills for the PREFIX/bin/chimeractl running, or
+ * "" when this program's path is unknown. */
+static const char *beside_exe(void)
+{
+    static char dir[PATH_MAX + 32];
+    char exe[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len <= 0)
+        return "";
+    exe[len] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash)
+        *slash = '\0'; /* PREFIX/bin */
+    slash = strrchr(exe, '/');
+    if (!slash)
+        return "";
+    *slash = '\0'; /* PREFIX */
+    snprintf(dir, sizeof dir, "%s/share/chimera/drills", exe);
+    return dir;
+}
+
 /* The folders of built-in drills, in the order they are searched. */
-static size_t drill_dirs(const char *out[3])
+static size_t drill_dirs(const char *out[4])
 {
     size_t n = 0;
     const char *env = getenv("CHIMERA_DRILLS_DIR");
     if (env && *env)
         out[n++] = env;
+    const char *beside = beside_exe();
+    if (*beside && strcmp(beside, CTL_DRILLS_INSTALLED) != 0)
+        out[n++] = beside;
     out[n++] = CTL_DRILLS_INSTALLED;
     if (*CTL_DRILLS_SOURCE)
         out[n++] = CTL_DRILLS_SOURCE;
@@ -55,7 +83,7 @@ static bool is_file(const char *path)
  * that has a name wins); returns how many. */
 static size_t builtin_names(char names[][64], char paths[][PATH_MAX], size_t max)
 {
-    const char *dirs[3];
+    const char *dirs[4];
     size_t nd = drill_dirs(dirs), n = 0;
     for (size_t i = 0; i < nd; i++) {
         struct dirent **ents;
@@ -374,7 +402,7 @@ static int cmd_list(const struct ctl_opts *o, int argc, char **argv)
         json_dumpf(arr, stdout, JSON_INDENT(2));
         putchar('\n');
     } else if (n == 0) {
-        const char *dirs[3];
+        const char *dirs[4];
         size_t nd = drill_dirs(dirs);
         fprintf(stderr, "chimeractl: drill list: no drills in");
         for (size_t i = 0; i < nd; i++)

@@ -8,7 +8,8 @@
 #
 # - the default federation keeps .chimera/data/nI; another base port gets
 #   .chimera/<port>/ (paths);
-# - `cmake --install` puts chimerad, chimeractl and chimera-demo in PREFIX/bin;
+# - `cmake --install` puts chimerad, chimeractl and chimera-demo in PREFIX/bin,
+#   and that chimeractl finds the built-in drills in PREFIX/share;
 # - a mistyped command (restrat) is refused, not taken for a build
 #   directory; a second run-local on a running federation's ports names it,
 #   or the node that outlived its killed run-local and how to stop it;
@@ -137,6 +138,12 @@ if cmake --install "$build" --prefix "$tmp/prefix" >/dev/null &&
 else
     fail "cmake --install: $(ls "$tmp/prefix/bin" 2>&1)"
 fi
+# Its chimeractl finds the drills installed beside it, whatever prefix the
+# build was configured with (make install PREFIX=... installs elsewhere).
+out=$(cd "$tmp" && CHIMERA_DRILLS_DIR='' "$tmp/prefix/bin/chimeractl" drill validate leader-loss 2>&1)
+grep -q "^$tmp/prefix/share/chimera/drills/leader-loss.json: valid drill" <<<"$out" &&
+    ok "the installed chimeractl finds the drills installed beside it" ||
+    fail "the installed chimeractl's leader-loss: $out"
 
 # ---- a node that fails to start: exit 1, its name and why ---------------
 base0=$(pick_base)
