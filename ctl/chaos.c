@@ -125,7 +125,8 @@ static int cmd_inject(const struct ctl_opts *o, int argc, char **argv)
                      "needs a KIND (kill_service, pause_service, isolate_node, "
                      "delay_messages, kill_node)",
                      NULL);
-    if (chaos_kind_parse(argv[2], strlen(argv[2])) < 0)
+    int kind = chaos_kind_parse(argv[2], strlen(argv[2]));
+    if (kind < 0)
         return usage(cmd, "unknown fault kind", argv[2]);
     json_t *body = json_pack("{s:s}", "kind", argv[2]);
     int rc = CTL_OK;
@@ -164,6 +165,21 @@ static int cmd_inject(const struct ctl_opts *o, int argc, char **argv)
     }
     if (rc == CTL_OK && !json_object_get(body, "target"))
         rc = usage(cmd, "needs --target NODE", NULL);
+    /* The node's rules for each kind's options, said in this command's
+     * options (the node names its body's keys: "delay_ms: missing"), before
+     * any node is asked. */
+    bool on_service = chaos_kind_on_service((enum chaos_kind)kind),
+         delays = kind == CHAOS_DELAY_MESSAGES;
+    if (rc == CTL_OK && on_service && !json_object_get(body, "service"))
+        rc = usage(cmd, "needs --service S, the service to act on, for", argv[2]);
+    else if (rc == CTL_OK && !on_service && json_object_get(body, "service"))
+        rc = usage(cmd, "--service is only for kill_service and pause_service, not", argv[2]);
+    else if (rc == CTL_OK && kind != CHAOS_ISOLATE_NODE && json_object_get(body, "peer"))
+        rc = usage(cmd, "--peer is only for isolate_node, not", argv[2]);
+    else if (rc == CTL_OK && delays && !json_object_get(body, "delay_ms"))
+        rc = usage(cmd, "needs --delay D (200ms, 1s), how long each message waits, for", argv[2]);
+    else if (rc == CTL_OK && !delays && json_object_get(body, "delay_ms"))
+        rc = usage(cmd, "--delay is only for delay_messages, not", argv[2]);
     char *payload = rc == CTL_OK ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     if (rc != CTL_OK)

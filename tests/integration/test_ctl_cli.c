@@ -165,6 +165,35 @@ static void test_a_fault_kind_without_inject_says_how_to_inject_it(void **state)
     run_free(&r);
 }
 
+/* Each fault kind's options are checked before any node is asked (none
+ * listens at addr: asking one would exit 5), in the command's terms. */
+static void test_chaos_inject_says_which_option_a_kind_needs_or_refuses(void **state)
+{
+    (void)state;
+    char addr[32];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", h_free_port());
+    struct run r = CTL(fed, -1, "--addr", addr, "--token-file", fed->token_file, "chaos", "inject",
+                       "kill_service", "--target", "n1");
+    EXPECT(r.code == 2 && strstr(r.err, "needs --service S"), r);
+    run_free(&r);
+    r = CTL(fed, -1, "--addr", addr, "--token-file", fed->token_file, "chaos", "inject",
+            "delay_messages", "--target", "n1");
+    EXPECT(r.code == 2 && strstr(r.err, "needs --delay D"), r);
+    run_free(&r);
+    r = CTL(fed, -1, "--addr", addr, "--token-file", fed->token_file, "chaos", "inject",
+            "isolate_node", "--target", "n1", "--delay", "1s");
+    EXPECT(r.code == 2 && strstr(r.err, "--delay is only for delay_messages"), r);
+    run_free(&r);
+    r = CTL(fed, -1, "--addr", addr, "--token-file", fed->token_file, "chaos", "inject",
+            "kill_node", "--target", "n1", "--peer", "n2");
+    EXPECT(r.code == 2 && strstr(r.err, "--peer is only for isolate_node"), r);
+    run_free(&r);
+    r = CTL(fed, -1, "--addr", addr, "--token-file", fed->token_file, "chaos", "inject",
+            "isolate_node", "--target", "n1", "--service", "web");
+    EXPECT(r.code == 2 && strstr(r.err, "--service is only for kill_service and pause_service"), r);
+    run_free(&r);
+}
+
 /* ---- events ------------------------------------------------------------- */
 
 /* Sequence numbers are 16 digits (the boot epoch times 2^20): the table's
@@ -482,6 +511,7 @@ int main(void)
         cmocka_unit_test(test_a_mistyped_command_gets_did_you_mean_and_exit_2),
         cmocka_unit_test(test_an_unknown_subcommand_points_at_its_commands_help),
         cmocka_unit_test(test_a_fault_kind_without_inject_says_how_to_inject_it),
+        cmocka_unit_test(test_chaos_inject_says_which_option_a_kind_needs_or_refuses),
         cmocka_unit_test(test_events_columns_line_up_with_the_header),
         cmocka_unit_test(test_version_prints_the_client_and_the_servers_with_its_node),
         cmocka_unit_test(test_version_client_and_dash_dash_version_ask_no_node),
