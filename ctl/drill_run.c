@@ -707,7 +707,16 @@ static void measure(struct runner *x, const struct drill_action *a, struct drill
     snprintf(why, sizeof why, "%s%s", s->node.seen ? "node: " : "probes every ",
              s->node.seen ? s->node.what : res_ms);
     size_t n = strlen(s->detail);
-    if (!s->recovered) {
+    /* A Ctrl-C before the SLO ran out leaves it unmeasured: the step did
+     * not finish (could not run), rather than missing its SLO (deviated).
+     * One past its SLO, unrecovered, did miss it. */
+    if (!s->recovered && ctl_interrupted &&
+        ctl_mono_ms() - t0 <= (int64_t)a->slo.recover_within_ms) {
+        char what[sizeof s->detail / 2];
+        snprintf(what, sizeof what, "%.*s", (int)sizeof what - 1, s->detail);
+        manifest_format_duration(a->slo.recover_within_ms, got, sizeof got);
+        fail_step(s, "%s; interrupted before it recovered, within its SLO of %s", what, got);
+    } else if (!s->recovered) {
         snprintf(s->detail + n, sizeof s->detail - n, "; not recovered");
         progress(x, "  NOT recovered");
     } else if (!s->detected) {

@@ -8,10 +8,13 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -556,6 +559,92 @@ static void test_a_failed_restart_cmd_says_its_exit_status(void **state)
     assert_true(h_wait_all_alive(cluster, h_timeout_ms()));
 }
 
+/* A file that says something: for h_wait_until. */
+struct watched {
+    const char *path, *text;
+};
+
+static bool file_says(void *arg)
+{
+    const struct watched *w = arg;
+    char *s = h_read_file(w->path);
+    bool yes = s && strstr(s, w->text);
+    free(s);
+    return yes;
+}
+
+/* A drill that isolates a follower for 60 s (the most a fault lasts): the
+ * majority commits on, the follower turns read-only until the fault ends. */
+static void write_isolation_drill(const char *file, const char *slo)
+{
+    char doc[1024];
+    snprintf(doc, sizeof doc,
+             "{\"title\": \"Isolation\", \"steady-state-hypothesis\": {\"probes\": [{\"name\": "
+             "\"a leader exists\", \"provider\": {\"type\": \"leader_exists\"}}, {\"name\": "
+             "\"no node is read-only\", \"provider\": {\"type\": \"none_read_only\"}}]}, "
+             "\"method\": [{\"name\": \"isolate a follower\", \"provider\": {\"type\": "
+             "\"fault\", \"kind\": \"isolate_node\", \"target\": \"follower\", \"duration\": "
+             "\"60s\"}, \"slo\": {\"recover_within\": \"%s\", \"probes\": [\"no node is "
+             "read-only\"]}}]}",
+             slo);
+    write_file(file, doc);
+}
+
+static void wait_none_read_only(void)
+{
+    int all[NODES];
+    for (int i = 0; i < NODES; i++)
+        all[i] = i;
+    assert_true(h_wait_read_only(cluster, all, NODES, false, h_timeout_ms()));
+}
+
+/* Ctrl-C while a fault's SLO still runs: nothing was measured against it,
+ * so the run could not finish (11), not deviated (10), and the ledger's
+ * record says so. */
+static void test_a_drill_interrupted_within_its_slo_could_not_run(void **state)
+{
+    (void)state;
+    char file[H_PATH_MAX], journal[H_PATH_MAX], out[H_PATH_MAX], addr[64], ctl[H_PATH_MAX + 16];
+    path_in(file, sizeof file, "isolation.json");
+    path_in(journal, sizeof journal, "isolation-journal.json");
+    path_in(out, sizeof out, "isolation.out");
+    write_isolation_drill(file, "20s");
+    snprintf(ctl, sizeof ctl, "%s/chimeractl", h_bin_dir());
+    snprintf(addr, sizeof addr, "%s:%d", cluster->nodes[leader].http_host,
+             cluster->nodes[leader].http_port);
+    const char *const argv[] = {ctl,  "--addr",    addr,    "drill",        "run",
+                                file, "--journal", journal, "--token-file", cluster->token_file,
+                                NULL};
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0)
+            _exit(127);
+        signal(SIGINT, SIG_DFL);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    struct watched w = {out, "detected after"};
+    if (!h_wait_until(file_says, &w, h_timeout_ms())) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        fail_msg("the drill never saw the follower read-only; it printed:\n%s", h_read_file(out));
+    }
+    kill(pid, SIGINT);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    char *printed = h_read_file(out);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 11)
+        fail_msg("wait status %#x; it printed:\n%s", status, printed);
+    free(printed);
+    json_t *j = load_journal(journal);
+    assert_string_equal(json_string_value(json_object_get(j, "verdict")), "could_not_run");
+    json_decref(j);
+    wait_none_read_only();
+}
+
 int main(void)
 {
     static const struct CMUnitTest tests[] = {
@@ -592,6 +681,8 @@ int main(void)
                                         setup, NULL),
         cmocka_unit_test_setup_teardown(test_a_failed_restart_cmd_says_its_exit_status, setup,
                                         NULL),
+        cmocka_unit_test_setup_teardown(test_a_drill_interrupted_within_its_slo_could_not_run,
+                                        setup, NULL),
     };
     return h_group_end(cluster, cmocka_run_group_tests(tests, group_setup, NULL));
 }
