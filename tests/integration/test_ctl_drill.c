@@ -590,12 +590,48 @@ static void write_isolation_drill(const char *file, const char *slo)
     write_file(file, doc);
 }
 
+/* The node the run's "injected ... on nX" line names, or -1. */
+static int injected_on(const char *out)
+{
+    const char *on = strstr(out, "injected isolate_node follower on ");
+    for (int i = 0; on && i < NODES; i++) {
+        const char *id = cluster->nodes[i].id,
+                   *at = on + strlen("injected isolate_node follower on ");
+        if (strncmp(at, id, strlen(id)) == 0 && at[strlen(id)] == '\n')
+            return i;
+    }
+    return -1;
+}
+
 static void wait_none_read_only(void)
 {
     int all[NODES];
     for (int i = 0; i < NODES; i++)
         all[i] = i;
     assert_true(h_wait_read_only(cluster, all, NODES, false, h_timeout_ms()));
+}
+
+/* The heal rollback stops the fault on its target too: a node cut off from
+ * the leader does not hear the stop the leader commits. Here the follower
+ * stays read-only past the SLO, the runner gives up (twice the SLO and
+ * 5 s) and goes on to its rollbacks while the fault has most of its 60 s
+ * to go, and right after the run nothing is applied on it any more. */
+static void test_the_heal_rollback_heals_an_isolated_target_too(void **state)
+{
+    (void)state;
+    char file[H_PATH_MAX], journal[H_PATH_MAX];
+    path_in(file, sizeof file, "isolation-missed.json");
+    path_in(journal, sizeof journal, "isolation-missed-journal.json");
+    write_isolation_drill(file, "5s");
+    struct run r = run_long(file, journal);
+    int target = injected_on(r.out);
+    EXPECT(r.code == 10 && target >= 0 && strstr(r.out, "done    heal every fault"), r);
+    long st;
+    json_t *chaos = h_http_get_json(cluster, target, "/chaos", &st);
+    EXPECT(st == 200 && json_array_size(json_object_get(chaos, "applied_here")) == 0, r);
+    json_decref(chaos);
+    run_free(&r);
+    wait_none_read_only();
 }
 
 /* Ctrl-C while a fault's SLO still runs: nothing was measured against it,
@@ -680,6 +716,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_dead_members_last_health_does_not_count_as_healthy,
                                         setup, NULL),
         cmocka_unit_test_setup_teardown(test_a_failed_restart_cmd_says_its_exit_status, setup,
+                                        NULL),
+        cmocka_unit_test_setup_teardown(test_the_heal_rollback_heals_an_isolated_target_too, setup,
                                         NULL),
         cmocka_unit_test_setup_teardown(test_a_drill_interrupted_within_its_slo_could_not_run,
                                         setup, NULL),
