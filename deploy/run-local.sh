@@ -257,24 +257,51 @@ rm -f "$fed"/n*.stopped "$fed"/n*.start
 echo $$ >"$fed/supervisor"
 
 pids=()
-stop_all() {
-    local code=$1
-    trap - INT TERM HUP
-    local run=()
+# The leader the first node that answers names; false when none does.
+leader_id() {
+    local i id
     for i in $(seq 1 "$nodes"); do
-        pid=$(node_pid "$i") || pid=${pids[$((i - 1))]:-}
-        if [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null; then run+=("$pid"); fi
+        id=$(curl -fs --max-time 1 "http://127.0.0.1:$((base + 1000 + i))/federation/state" 2>/dev/null |
+            grep -o '"leader":"[^"]*"' | head -n 1 | cut -d'"' -f4) || true
+        [ -z "$id" ] || {
+            echo "$id"
+            return 0
+        }
     done
-    echo
-    local s=s
-    [ ${#run[@]} != 1 ] || s=
-    echo "stopping ${#run[@]} node$s..."
-    # Nodes restarted by hand are not this shell's children: poll them.
-    local deadline=$((SECONDS + 30))
-    for pid in "${run[@]}"; do
+    return 1
+}
+
+# Waits for the processes (30 s at most, then SIGKILL). Nodes restarted by
+# hand are not this shell's children: poll them.
+await_exit() {
+    local deadline=$((SECONDS + 30)) pid
+    for pid in "$@"; do
         while kill -0 "$pid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
         kill -KILL "$pid" 2>/dev/null || true
     done
+}
+
+stop_all() {
+    local code=$1
+    trap - INT TERM HUP
+    # The followers first, the leader last: a leader stopped first hands
+    # leadership to a follower (SIGTERM), which, stopped next, hands it on,
+    # each hand-over an election and read-only records in the ledger.
+    local leader run=() last=() i pid
+    leader=$(leader_id) || leader=""
+    for i in $(seq 1 "$nodes"); do
+        pid=$(node_pid "$i") || pid=${pids[$((i - 1))]:-}
+        if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then continue; fi
+        if [ "n$i" = "$leader" ]; then last=("$pid"); else run+=("$pid"); fi
+    done
+    echo
+    local s=s
+    [ $((${#run[@]} + ${#last[@]})) != 1 ] || s=
+    echo "stopping $((${#run[@]} + ${#last[@]})) node$s..."
+    [ ${#run[@]} = 0 ] || kill -TERM "${run[@]}" 2>/dev/null || true
+    await_exit "${run[@]}"
+    [ ${#last[@]} = 0 ] || kill -TERM "${last[@]}" 2>/dev/null || true
+    await_exit "${last[@]}"
     wait 2>/dev/null || true
     rm -f "$fed/supervisor" "$fed"/n*.stopped "$fed"/n*.start
     echo "stopped."

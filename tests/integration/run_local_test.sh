@@ -24,7 +24,7 @@
 #   until `run-local.sh restart nI` has run-local start it; restart says
 #   "already running" for a running node;
 # - run-local stops every node on SIGTERM, the restarted one included, and
-#   restarts none of them.
+#   restarts none of them, the leader last: the stop writes no entry.
 set -uo pipefail
 # Functions run through wait_for and trap; `ok` never fails.
 # shellcheck disable=SC2317,SC2015
@@ -256,6 +256,16 @@ else
 fi
 
 # ---- SIGTERM stops every node, the restarted one included -----------------
+# ... and writes nothing on the way: the leader is stopped last, so no
+# hand-over elects another (each an election in the ledger).
+head_of() { curl -fs "http://127.0.0.1:$((base_a + 1000 + $1))/ledger/head" | grep -o '"index":[0-9]*' | head -n 1 | cut -d: -f2; }
+settled() {
+    curl -fs "http://127.0.0.1:$((base_a + 1001))/health/ready" >/dev/null &&
+        curl -fs "http://127.0.0.1:$((base_a + 1002))/health/ready" >/dev/null &&
+        [ -n "$(head_of 1)" ] && [ "$(head_of 1)" = "$(head_of 2)" ]
+}
+wait_for 60 settled || fail "federation A's heads never agreed: n1 $(head_of 1), n2 $(head_of 2)"
+head_a=$(head_of 1)
 n2=$(holder "$data_a/n2")
 kill -TERM "$pid_a"
 wait_for 60 is_gone "$pid_a" || fail "run-local A did not exit after SIGTERM"
@@ -267,6 +277,11 @@ if [ $rc = 0 ] && [ -z "$(holder "$data_a/n1")" ] && [ -z "$(holder "$data_a/n2"
 else
     fail "after SIGTERM: exit $rc, n1 '$(holder "$data_a/n1")', n2 '$(holder "$data_a/n2")'"
 fi
+for i in 1 2; do
+    last=$(cd "$tmp" && "$build/chimeractl" ledger verify --data "$data_a/n$i" --json | grep -o '"last_index": *[0-9]*' | grep -o '[0-9]*$')
+    [ "$last" = "$head_a" ] && ok "n$i's ledger ends where it did before the stop ($head_a)" ||
+        fail "n$i's ledger ends at ${last:-?} after the stop, at $head_a before"
+done
 
 # ---- a run-local killed outright: its nodes outlive it ----------------------
 # make run again names the node still running and how to stop it.
