@@ -54,6 +54,7 @@ struct api_notes_job {
     bool bad_body;
     struct http_body_error body_err;
     char err[256];
+    char path[32]; /* the JSON path of the note err is about */
     size_t count;
     msgpack_sbuffer sb;
     size_t ends[API_NOTES_MAX]; /* where payload i ends in sb */
@@ -81,6 +82,7 @@ static void parse_and_pack(uv_work_t *w)
         }
         j->count = notes_body_from_json(body, &nb, j->err, sizeof(j->err));
     }
+    snprintf(j->path, sizeof(j->path), "%s", nb.path);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &j->sb, msgpack_sbuffer_write);
     for (size_t i = 0; i < j->count; i++) {
@@ -101,7 +103,7 @@ static void append_notes(struct node_api *api, struct http_request *req, struct 
         return;
     }
     if (j->count == 0) {
-        http_respond_error(req, 400, "%s", j->err);
+        http_respond_json(req, 400, json_pack("{s:s, s:s}", "error", j->err, "path", j->path));
         return;
     }
     if (api->raft->cons.role != CONS_LEADER) {

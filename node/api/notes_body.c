@@ -71,12 +71,14 @@ static size_t take_notes(const void *one, const void *many, size_t count,
                          size_t errlen)
 {
     out->count = 0;
+    out->path[0] = '\0';
     if ((one != NULL) == (many != NULL)) {
         snprintf(err, errlen,
                  "body: give exactly one of \"note\" (a string) or \"notes\" (an array)");
         return 0;
     }
     if (many && (count == 0 || count > NOTES_BODY_MAX)) {
+        snprintf(out->path, sizeof(out->path), "notes");
         snprintf(err, errlen, "notes: must be an array of 1..%d strings", NOTES_BODY_MAX);
         return 0;
     }
@@ -88,8 +90,10 @@ static size_t take_notes(const void *one, const void *many, size_t count,
             snprintf(where, sizeof(where), "notes[%zu]", i);
         size_t len = 0;
         const char *s = r->str(one ? one : r->item(many, i), &len);
-        if (!note_ok(s, len, text, where, err, errlen))
+        if (!note_ok(s, len, text, where, err, errlen)) {
+            snprintf(out->path, sizeof(out->path), "%s", where);
             return 0;
+        }
         out->notes[i] = s;
         out->lens[i] = len;
     }
@@ -198,6 +202,7 @@ size_t notes_body_from_msgpack(const void *buf, size_t len, struct notes_body *o
                                struct http_body_error *e, char *err, size_t errlen)
 {
     out->count = 0;
+    out->path[0] = '\0';
     err[0] = '\0';
     e->msg[0] = e->path[0] = '\0';
     if (len == 0)

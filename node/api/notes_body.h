@@ -28,6 +28,10 @@ struct notes_body {
     size_t count;
     const char *notes[NOTES_BODY_MAX];
     size_t lens[NOTES_BODY_MAX];
+    /* When a note is not valid: its JSON path ("note", "notes[3]"; "notes"
+     * for the array, "" for the body), for the 400's "path" as every
+     * endpoint gives it. */
+    char path[32];
 };
 
 /* Whether a Content-Type header names msgpack (application/msgpack, or its

@@ -296,6 +296,15 @@ static void test_a_body_with_bytes_that_are_not_utf8_is_refused_in_json(void **s
     json_decref(answer);
 }
 
+/* A note the body holds that is not valid: named in "path" too, as every
+ * other endpoint's 400 does. */
+static void test_a_bad_note_is_refused_with_its_path(void **state)
+{
+    assert_refused(*state, "/ledger/notes", "{\"notes\": [\"a\", 5]}", "notes[1]: must be a string",
+                   "notes[1]");
+    assert_refused(*state, "/ledger/notes", "{\"note\": \"\"}", "note: must be a string", "note");
+}
+
 /* ---- item 10: POST /rollback reads what it is given, or refuses it ----- */
 
 static void test_rollback_refuses_an_unknown_key_naming_it(void **state)
@@ -403,6 +412,7 @@ int main(void)
         cmocka_unit_test(test_a_post_without_a_body_says_the_body_is_empty),
         cmocka_unit_test(test_a_body_that_is_not_json_says_where),
         cmocka_unit_test(test_a_body_with_bytes_that_are_not_utf8_is_refused_in_json),
+        cmocka_unit_test(test_a_bad_note_is_refused_with_its_path),
         cmocka_unit_test(test_rollback_refuses_an_unknown_key_naming_it),
         cmocka_unit_test(test_rollback_refuses_a_version_that_is_not_a_string),
         cmocka_unit_test(test_rollback_without_a_body_still_means_the_previous_release),

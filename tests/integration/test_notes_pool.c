@@ -150,7 +150,7 @@ test_a_bad_note_in_a_large_batch_is_refused_naming_it_and_nothing_is_appended(vo
     assert_int_equal(st, 400);
     assert_string_equal(json_string_value(json_object_get(a, "error")),
                         "notes[200]: must be a string of 1..4096 bytes");
-    assert_null(json_object_get(a, "path")); /* as before: only body errors carry one */
+    assert_string_equal(json_string_value(json_object_get(a, "path")), "notes[200]");
     json_decref(a);
     assert_int_equal(h_ledger_head_index(c, 0), before);
     h_cluster_pass(c);

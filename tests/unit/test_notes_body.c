@@ -161,6 +161,27 @@ static void test_a_json_note_that_is_not_a_string_is_named_in_the_error(void **s
     json_decref(body);
 }
 
+/* The 400's "path", as every endpoint gives it: the note's, the array's,
+ * or the body's (""). */
+static void test_a_refused_json_body_gives_the_path_of_its_problem(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *json, *path;
+    } cases[] = {{"{\"notes\":[\"ok\", 7]}", "notes[1]"},
+                 {"{\"note\":\"\"}", "note"},
+                 {"{\"notes\":[]}", "notes"},
+                 {"{\"note\":\"a\", \"notes\":[\"b\"]}", ""}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *body = json_loads(cases[i].json, 0, NULL);
+        struct notes_body nb;
+        char err[256];
+        assert_int_equal(notes_body_from_json(body, &nb, err, sizeof(err)), 0);
+        assert_string_equal(nb.path, cases[i].path);
+        json_decref(body);
+    }
+}
+
 static void test_a_note_given_as_an_array_is_refused_in_either_encoding(void **state)
 {
     (void)state;
@@ -358,6 +379,7 @@ static void test_an_empty_msgpack_note_is_named_by_its_index(void **state)
     parse_mp(&p, &m);
     assert_int_equal(p.count, 0);
     assert_string_equal(p.err, "notes[2]: must be a string of 1..4096 bytes");
+    assert_string_equal(p.nb.path, "notes[2]");
 }
 
 static void test_a_msgpack_note_that_is_not_utf8_is_refused(void **state)
@@ -502,6 +524,7 @@ int main(void)
         cmocka_unit_test(test_a_json_batch_gives_its_notes_in_order),
         cmocka_unit_test(test_a_json_body_that_does_not_parse_is_refused_in_one_printable_line),
         cmocka_unit_test(test_a_json_note_that_is_not_a_string_is_named_in_the_error),
+        cmocka_unit_test(test_a_refused_json_body_gives_the_path_of_its_problem),
         cmocka_unit_test(test_a_note_given_as_an_array_is_refused_in_either_encoding),
         cmocka_unit_test(test_a_msgpack_note_is_read_like_a_json_one),
         cmocka_unit_test(test_a_msgpack_batch_gives_its_notes_in_order),
