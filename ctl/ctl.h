@@ -261,6 +261,9 @@ int ctl_cmd_rollback(const struct ctl_opts *o, int argc, char **argv);
 enum ctl_drill_exit {
     CTL_DRILL_DEVIATED = 10, /* a fault's recovery missed its SLO, or the steady state was lost */
     CTL_DRILL_COULD_NOT_RUN = 11, /* the steady state did not hold at the start, or a step failed */
+    /* The verdict held, but a rollback failed: a fault or a stopped node
+     * may remain, which the verdict (about the hypothesis) does not say. */
+    CTL_DRILL_ROLLBACK_FAILED = 12,
 };
 int ctl_cmd_drill(const struct ctl_opts *o, int argc, char **argv);
 /* chaos.c: chaos status|enable|disable|stop|inject (the node's /chaos). */

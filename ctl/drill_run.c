@@ -1238,14 +1238,26 @@ static int finish(struct runner *x, const char *journal_file)
     }
     json_decref(rec.notarization);
     json_decref(journal);
+    /* The verdict is about the hypothesis (as Chaos Toolkit's status is);
+     * a rollback that failed may have left a fault or a stopped node
+     * behind, which whoever runs drills from a script must hear of. */
+    bool rollback_failed = false;
+    for (size_t i = 0; i < x->f.d.nrollbacks; i++)
+        if (x->r.rollbacks[i].status == DRILL_STEP_FAILED) {
+            rollback_failed = true;
+            fprintf(stderr,
+                    "chimeractl: drill run: rollback \"%s\" failed: %s; the federation may still "
+                    "carry a fault or a stopped node\n",
+                    x->f.d.rollbacks[i].name, x->r.rollbacks[i].detail);
+        }
     if (x->token_refused) {
         fprintf(stderr, "chimeractl: drill run: the node refused the admin token (check "
                         "--token-file or CHIMERA_ADMIN_TOKEN_FILE): exit 6\n");
         return CTL_AUTH;
     }
-    return v == DRILL_HELD       ? CTL_OK
-           : v == DRILL_DEVIATED ? CTL_DRILL_DEVIATED
-                                 : CTL_DRILL_COULD_NOT_RUN;
+    if (v == DRILL_HELD)
+        return rollback_failed ? CTL_DRILL_ROLLBACK_FAILED : CTL_OK;
+    return v == DRILL_DEVIATED ? CTL_DRILL_DEVIATED : CTL_DRILL_COULD_NOT_RUN;
 }
 
 static int usage(const char *what, const char *arg)

@@ -294,6 +294,8 @@ static const struct page pages[] = {
      "  10 deviated: a recovery missed its SLO, or the steady state was lost;\n"
      "  11 could not run: the steady state did not hold at the start, a step\n"
      "  was refused (no chaos endpoints), or the run was interrupted;\n"
+     "  12 held, but a rollback failed: a fault or a stopped node may remain\n"
+     "  (stderr and the report's Rollbacks say which);\n"
      "  2 invalid drill or usage error; 5 no node answered at the start; 6 the\n"
      "  node refused to be read, or refused the admin token of a mutation\n"
      "  (the report and journal are still written)\n"},
