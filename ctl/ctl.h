@@ -172,6 +172,14 @@ void ctl_client_set_cancel(struct ctl_client *cl, volatile int *cancel);
  * string. Returns NULL with one line in err on failure. */
 char *ctl_read_token(const char *path, char *err, size_t errlen);
 
+/* file.c: a document (a manifest, a drill) read whole from file ("-":
+ * stdin), malloc'd and NUL-terminated, *len its bytes kept: at most
+ * max + 1, so that a caller sees it is too large; *size (may be NULL) the
+ * whole input's, the rest read and not kept, for the error to say how
+ * large. NULL with "cannot read FILE: why" in why. */
+char *ctl_file_read(const char *file, size_t max, size_t *len, size_t *size, char *why,
+                    size_t whylen);
+
 /* An answer's body as curl delivers it, NUL-terminated; past max bytes the
  * transfer fails with too_big set. */
 struct ctl_body {

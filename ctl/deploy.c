@@ -15,7 +15,6 @@
  *
  * The commands are here; the connection (and the redirect) is
  * deploy_conn.c's, the waiting deploy_watch.c's. */
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,48 +44,6 @@ static int option_value(int argc, char **argv, int *i, const char *name, const c
 }
 
 /* ---- deploy ----------------------------------------------------------- */
-
-/* The manifest's bytes, NUL-terminated, and their number in *len; NULL
- * after saying why. Of one larger than a node takes only the start is
- * kept, and *size says how large it is (the rest read, not kept), for the
- * error to say so. */
-static char *read_all(const char *file, size_t *len, size_t *size)
-{
-    FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "re");
-    if (!f) {
-        fprintf(stderr, "chimeractl: deploy: cannot read %s: %m\n", file);
-        return NULL;
-    }
-    size_t cap = MANIFEST_MAX_BYTES + 2, n = 0;
-    char *buf = malloc(cap);
-    int why = buf ? 0 : ENOMEM;
-    while (buf && n < cap - 1) {
-        size_t got = fread(buf + n, 1, cap - 1 - n, f);
-        if (got == 0)
-            break;
-        n += got;
-    }
-    size_t total = n;
-    if (buf && n > MANIFEST_MAX_BYTES) {
-        char sink[8192];
-        size_t got;
-        while ((got = fread(sink, 1, sizeof sink, f)) > 0)
-            total += got;
-    }
-    if (buf && ferror(f))
-        why = errno; /* a directory: EISDIR */
-    if (f != stdin)
-        fclose(f);
-    if (why) {
-        fprintf(stderr, "chimeractl: deploy: cannot read %s: %s\n", file, strerror(why));
-        free(buf);
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
-    *size = total;
-    return buf;
-}
 
 /* The answer to POST /deployments: its exit code, after printing. */
 static int deploy_answer(const struct ctl_conn *c, const char *file, bool dry_run, bool wait,
@@ -202,9 +159,12 @@ int ctl_cmd_deploy(const struct ctl_opts *o, int argc, char **argv)
         return usage("deploy", "needs a manifest FILE (or - for stdin)", NULL);
 
     size_t len, size;
-    char *doc = read_all(file, &len, &size);
-    if (!doc)
+    char why[1024];
+    char *doc = ctl_file_read(file, MANIFEST_MAX_BYTES, &len, &size, why, sizeof why);
+    if (!doc) {
+        fprintf(stderr, "chimeractl: deploy: %s\n", why);
         return CTL_DEPLOY_ERROR;
+    }
     if (size > MANIFEST_MAX_BYTES) {
         fprintf(stderr,
                 "chimeractl: deploy: %s: invalid manifest: it is %zu bytes; a node takes at most "

@@ -11,7 +11,6 @@
  * built from (CTL_DRILLS_SOURCE), so a build runs them without
  * installing. */
 #include <dirent.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,27 +158,6 @@ static int resolve(const char *cmd, const char *arg, char *path, size_t cap)
     return CTL_USAGE;
 }
 
-static char *read_file(const char *path, size_t max, size_t *len, char *why, size_t whylen)
-{
-    FILE *f = fopen(path, "re");
-    if (!f) {
-        snprintf(why, whylen, "cannot read %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    char *buf = malloc(max + 2);
-    size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
-    int err = !buf ? ENOMEM : ferror(f) ? errno : 0; /* a directory: EISDIR */
-    fclose(f);
-    if (err) {
-        snprintf(why, whylen, "cannot read %s: %s", path, strerror(err));
-        free(buf);
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
 static void say_invalid(const char *cmd, const char *path, bool as_json, const char *at,
                         const char *msg)
 {
@@ -210,7 +188,7 @@ char *ctl_drill_manifest(const struct ctl_drill_file *f, const struct drill_acti
         snprintf(path, sizeof path, "%s", a->manifest);
     else
         snprintf(path, sizeof path, "%s/%s", f->dir, a->manifest);
-    char *doc = read_file(path, MANIFEST_MAX_BYTES, &len, why, whylen);
+    char *doc = ctl_file_read(path, MANIFEST_MAX_BYTES, &len, NULL, why, whylen);
     struct manifest m;
     struct manifest_error me;
     if (doc && manifest_parse(doc, len, &m, &me) != 0) {
@@ -238,7 +216,7 @@ int ctl_drill_load(const char *cmd, const char *arg, bool as_json, struct ctl_dr
         snprintf(f->dir, sizeof f->dir, ".");
     char why[512];
     size_t len;
-    char *doc = read_file(f->path, DRILL_MAX_BYTES, &len, why, sizeof why);
+    char *doc = ctl_file_read(f->path, DRILL_MAX_BYTES, &len, NULL, why, sizeof why);
     if (!doc) {
         fprintf(stderr, "chimeractl: %s: %s\n", cmd, why);
         return CTL_FAILED;

@@ -135,6 +135,19 @@ static json_t *get_json(const struct ctl_opts *o, const char *addr, const char *
     return j;
 }
 
+/* Member id's HTTP address in a /federation/state, or NULL. */
+static const char *member_http(const json_t *state, const char *id)
+{
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(state, "peers"), i, p)
+    {
+        if (id && strcmp(ctl_json_str(p, "node", ""), id) == 0)
+            return json_string_value(json_object_get(p, "http"));
+    }
+    return NULL;
+}
+
 /* The federation as its leader sees it (only the leader hears every
  * member's release); the state of whichever node answered when there is no
  * leader or it cannot be asked. NULL when no node answers. */
@@ -144,23 +157,14 @@ static json_t *leader_state(const struct runner *x)
     json_t *s = get_json(x->o, NULL, "/federation/state", &st);
     const char *leader = s ? json_string_value(json_object_get(s, "leader")) : NULL;
     const char *self = s ? json_string_value(json_object_get(s, "node")) : NULL;
-    if (!leader || (self && strcmp(leader, self) == 0))
+    const char *http = member_http(s, leader);
+    if (!leader || (self && strcmp(leader, self) == 0) || !http)
         return s;
-    size_t i;
-    json_t *p;
-    json_array_foreach(json_object_get(s, "peers"), i, p)
-    {
-        const char *id = json_string_value(json_object_get(p, "node"));
-        const char *http = json_string_value(json_object_get(p, "http"));
-        if (!id || !http || strcmp(id, leader) != 0)
-            continue;
-        json_t *ls = get_json(x->o, http, "/federation/state", &st);
-        if (ls) {
-            json_decref(s);
-            return ls;
-        }
-    }
-    return s;
+    json_t *ls = get_json(x->o, http, "/federation/state", &st);
+    if (!ls)
+        return s;
+    json_decref(s);
+    return ls;
 }
 
 static void append(char *out, size_t cap, const char *s)
@@ -731,6 +735,16 @@ static void measure(struct runner *x, const struct drill_action *a, struct drill
     }
 }
 
+/* Node id had a lasting fault applied (once each: heal stops it there). */
+static void note_faulted(struct runner *x, const char *id)
+{
+    for (size_t i = 0; i < x->nfaulted; i++)
+        if (strcmp(x->faulted[i], id) == 0)
+            return;
+    if (x->nfaulted < DRILL_MAX_ACTIONS)
+        snprintf(x->faulted[x->nfaulted++], DRILL_ID_MAX, "%s", id);
+}
+
 static void run_fault(struct runner *x, const struct drill_action *a, struct drill_step_result *s)
 {
     char node[DRILL_ID_MAX];
@@ -741,8 +755,8 @@ static void run_fault(struct runner *x, const struct drill_action *a, struct dri
     x->injected = true;
     if (a->fault == DRILL_FAULT_KILL_NODE && x->nkilled < DRILL_MAX_ACTIONS)
         snprintf(x->killed[x->nkilled++], DRILL_ID_MAX, "%s", node);
-    else if (a->fault != DRILL_FAULT_KILL_SERVICE && x->nfaulted < DRILL_MAX_ACTIONS)
-        snprintf(x->faulted[x->nfaulted++], DRILL_ID_MAX, "%s", node);
+    else if (a->fault != DRILL_FAULT_KILL_SERVICE)
+        note_faulted(x, node);
     snprintf(s->detail, sizeof s->detail, "%s %s%s%s", drill_fault_name(a->fault), a->target,
              strcmp(a->target, node) ? " on " : "", strcmp(a->target, node) ? node : "");
     progress(x, "  injected %s", s->detail);
@@ -891,25 +905,17 @@ static void run_deploy(struct runner *x, const struct drill_action *a, struct dr
         measure(x, a, s, t, 0, true, NULL);
 }
 
-/* POST /chaos/stop to node id itself. The stop the leader commits does not
- * reach a node cut off from it (an isolated target), which would stay
- * faulted until its fault expires; told directly, a node heals what is
- * applied on it at once, even read-only. Best effort: the leader's stop
- * stands either way. Whether it was healed there. */
-static bool stop_there(struct runner *x, const char *id)
+/* POST /chaos/stop to the node at http itself (NULL: unknown). The stop
+ * the leader commits does not reach a node cut off from it (an isolated
+ * target), which would stay faulted until its fault expires; told
+ * directly, a node heals what is applied on it at once, even read-only.
+ * Best effort: the leader's stop stands either way. Whether it was healed
+ * there. */
+static bool stop_there(const struct runner *x, const char *http)
 {
-    json_t *state = leader_state(x), *p;
-    char http[256] = "";
-    size_t i;
-    json_array_foreach(json_object_get(state, "peers"), i, p)
-    {
-        if (strcmp(ctl_json_str(p, "node", ""), id) == 0)
-            snprintf(http, sizeof http, "%s", ctl_json_str(p, "http", ""));
-    }
-    json_decref(state);
     struct ctl_opts oo = *x->o;
     oo.addr = http;
-    struct ctl_client *cl = *http ? ctl_client_new(&oo) : NULL;
+    struct ctl_client *cl = http ? ctl_client_new(&oo) : NULL;
     struct ctl_reply r;
     /* A node that knows the leader heals itself and redirects (307). */
     bool ok = cl && ctl_post(cl, "/chaos/stop", NULL, x->token, &r) == 0 && r.status >= 200 &&
@@ -920,6 +926,21 @@ static bool stop_there(struct runner *x, const char *id)
     return ok;
 }
 
+/* POST path to the leader (twice if need be); false after failing s. */
+static bool heal_call(struct runner *x, const char *path, struct drill_step_result *s)
+{
+    struct ctl_reply r;
+    int rc = post(x, path, "{}", true, &r);
+    bool ok = rc == 0 && r.status >= 200 && r.status < 300;
+    char why[256];
+    if (!ok)
+        refusal(&r, rc, why, sizeof why);
+    ctl_reply_free(&r);
+    if (!ok)
+        fail_step(s, "POST %s: %s", path, why);
+    return ok;
+}
+
 static void run_heal(struct runner *x, struct drill_step_result *s)
 {
     if (!x->injected) {
@@ -927,31 +948,22 @@ static void run_heal(struct runner *x, struct drill_step_result *s)
         s->status = DRILL_STEP_DONE;
         return;
     }
-    /* The kill switch heals everywhere at once but leaves chaos stopped. A
-     * fault was injected, so chaos was not stopped before this run: lift
-     * the switch again, or the next drill would be refused. */
-    static const char *const calls[] = {"/chaos/stop", "/chaos/enable"};
+    /* The kill switch heals everywhere at once but leaves chaos stopped,
+     * also on each node a lasting fault was applied on (before chaos is
+     * enabled again: a node that redirects its stop to the leader must not
+     * stop chaos after that). A fault was injected, so chaos was not
+     * stopped before this run: lift the switch again, or the next drill
+     * would be refused. */
     char there[160] = "";
-    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
-        struct ctl_reply r;
-        int rc = post(x, calls[i], "{}", true, &r);
-        bool ok = rc == 0 && r.status >= 200 && r.status < 300;
-        char why[256];
-        if (!ok)
-            refusal(&r, rc, why, sizeof why);
-        ctl_reply_free(&r);
-        if (!ok) {
-            fail_step(s, "POST %s: %s", calls[i], why);
-            return;
-        }
-        for (size_t k = 0; i == 0 && k < x->nfaulted; k++) {
-            bool again = false; /* the same node, faulted twice */
-            for (size_t e = 0; e < k; e++)
-                again = again || strcmp(x->faulted[e], x->faulted[k]) == 0;
-            if (!again && stop_there(x, x->faulted[k]))
-                append(there, sizeof there, x->faulted[k]);
-        }
-    }
+    if (!heal_call(x, "/chaos/stop", s))
+        return;
+    json_t *state = x->nfaulted ? leader_state(x) : NULL;
+    for (size_t k = 0; k < x->nfaulted; k++)
+        if (stop_there(x, member_http(state, x->faulted[k])))
+            append(there, sizeof there, x->faulted[k]);
+    json_decref(state);
+    if (!heal_call(x, "/chaos/enable", s))
+        return;
     snprintf(s->detail, sizeof s->detail,
              "every fault healed (POST /chaos/stop%s%s), chaos enabled again as before the drill",
              *there ? ", also on " : "", there);

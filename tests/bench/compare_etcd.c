@@ -1170,42 +1170,58 @@ static void print_errors(const struct level *l, const char *what)
 }
 
 /* Idle, then writes, on 3 members of each system. */
+/* One system on 3 fresh members: the idle window, then the 64-writer
+ * level, and with batch and one (the first pair) the other two levels. */
+static int run_system(const struct opts *o, enum kind kind, struct idle *id, struct level *many,
+                      struct level *batch, struct level *one)
+{
+    struct sut s;
+    int leader = start_three(&s, kind);
+    int rc = leader < 0 ? -1 : 0;
+    if (rc == 0 && o->idle) {
+        fprintf(out, "idle: %s, %d s (CPU: the threads' run time, schedstat, ns)\n", s.label,
+                IDLE_SECONDS);
+        rc = idle(&s, leader, id);
+    }
+    if (rc == 0 && o->writes) {
+        fprintf(out, "writes: %s, leader %s, %d s per level\n", s.label, s.c->nodes[leader].id,
+                o->seconds);
+        rc = write_level(&s, leader, WRITERS, 1, o->seconds, many);
+        print_errors(many, "64 writers");
+        if (rc == 0 && batch) {
+            rc = write_level(&s, leader, 1, BATCH, o->seconds, batch);
+            print_errors(batch, "batches");
+        }
+        if (rc == 0 && one) {
+            rc = write_level(&s, leader, 1, 1, o->seconds, one);
+            print_errors(one, "one writer");
+        }
+    }
+    sut_destroy(&s, rc == 0);
+    return rc;
+}
+
+/* The paired ratios of one pair (--pairs). */
+static void add_pair(const struct opts *o, const struct idle id[2], const struct level many[2])
+{
+    if (o->writes)
+        series_add(&writes64, many[0].eps, many[1].eps);
+    if (o->idle) {
+        series_add(&idle_leader, id[0].leader_cpu, id[1].leader_cpu);
+        series_add(&idle_follower, id[0].follower_cpu, id[1].follower_cpu);
+    }
+}
+
 static int run_three(const struct opts *o, bool with_etcd)
 {
     struct idle id[2] = {{0}};
     struct level many[2] = {{0}}, batch[2] = {{0}}, one[2] = {{0}};
-    for (int k = 0; k < (with_etcd ? 2 : 1) && !h_interrupted(); k++) {
-        struct sut s;
-        int leader = start_three(&s, k ? ETCD : CHIMERA);
-        int rc = leader < 0 ? -1 : 0;
-        if (rc == 0 && o->idle) {
-            fprintf(out, "idle: %s, %d s (CPU: the threads' run time, schedstat, ns)\n", s.label,
-                    IDLE_SECONDS);
-            rc = idle(&s, leader, &id[k]);
-        }
-        if (rc == 0 && o->writes) {
-            fprintf(out, "writes: %s, leader %s, %d s per level\n", s.label, s.c->nodes[leader].id,
-                    o->seconds);
-            rc = write_level(&s, leader, WRITERS, 1, o->seconds, &many[k]);
-            if (rc == 0)
-                rc = write_level(&s, leader, 1, BATCH, o->seconds, &batch[k]);
-            if (rc == 0)
-                rc = write_level(&s, leader, 1, 1, o->seconds, &one[k]);
-            print_errors(&many[k], "64 writers");
-            print_errors(&batch[k], "batches");
-            print_errors(&one[k], "one writer");
-        }
-        sut_destroy(&s, rc == 0);
-        if (rc != 0)
+    for (int k = 0; k < (with_etcd ? 2 : 1) && !h_interrupted(); k++)
+        if (run_system(o, k ? ETCD : CHIMERA, &id[k], &many[k], &batch[k], &one[k]) != 0)
             return -1;
-    }
     double e = with_etcd ? 0 : -1;
-    if (o->writes && with_etcd)
-        series_add(&writes64, many[0].eps, many[1].eps);
-    if (o->idle && with_etcd) {
-        series_add(&idle_leader, id[0].leader_cpu, id[1].leader_cpu);
-        series_add(&idle_follower, id[0].follower_cpu, id[1].follower_cpu);
-    }
+    if (with_etcd)
+        add_pair(o, id, many);
     if (o->writes) {
         fig("writes64_per_s", "64 writers, 1 note each, 3 members: entries/s", "/s", many[0].eps,
             e < 0 ? e : many[1].eps);
@@ -1246,29 +1262,15 @@ static int run_pairs(const struct opts *o)
     for (int p = 1; p < o->pairs && !h_interrupted(); p++) {
         struct level l[2] = {{0}};
         struct idle id[2] = {{0}};
-        for (int k = 0; k < 2; k++) {
-            struct sut s;
-            int leader = start_three(&s, k ? ETCD : CHIMERA);
-            int rc = leader < 0 ? -1 : 0;
-            if (rc == 0 && o->idle)
-                rc = idle(&s, leader, &id[k]);
-            if (rc == 0 && o->writes) {
-                rc = write_level(&s, leader, WRITERS, 1, o->seconds, &l[k]);
-                print_errors(&l[k], "64 writers");
-            }
-            sut_destroy(&s, rc == 0);
-            if (rc != 0)
+        for (int k = 0; k < 2; k++)
+            if (run_system(o, k ? ETCD : CHIMERA, &id[k], &l[k], NULL, NULL) != 0)
                 return -1;
-        }
+        add_pair(o, id, l);
         fprintf(out, "pair %d of %d:", p + 1, o->pairs);
-        if (o->writes) {
-            series_add(&writes64, l[0].eps, l[1].eps);
+        if (o->writes)
             fprintf(out, " 64 writers, Chimera %.0f/s, etcd %.0f/s: %.2fx;", l[0].eps, l[1].eps,
                     l[1].eps > 0 ? l[0].eps / l[1].eps : 0);
-        }
         if (o->idle) {
-            series_add(&idle_leader, id[0].leader_cpu, id[1].leader_cpu);
-            series_add(&idle_follower, id[0].follower_cpu, id[1].follower_cpu);
             fprintf(out,
                     " idle leader CPU %.2f %% vs %.2f %%: %.2fx, followers %.2f %% vs %.2f %%: "
                     "%.2fx",

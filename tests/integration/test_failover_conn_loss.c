@@ -109,21 +109,6 @@ static bool connected(void *arg)
     return port != 0 && port != a->not_port;
 }
 
-struct follows_arg {
-    struct h_cluster *c;
-    int i;
-    const char *leader;
-};
-
-/* Node i is a follower of that leader again, and not read-only. */
-static bool follows(void *arg)
-{
-    struct follows_arg *a = arg;
-    struct h_view v;
-    return h_view(a->c, a->i, 0, &v) && strcmp(v.role, "follower") == 0 &&
-           strcmp(v.leader, a->leader) == 0 && !v.read_only;
-}
-
 static void test_a_follower_losing_its_connection_to_a_live_leader_does_not_depose_it(void **state)
 {
     struct h_cluster *c = *state;
@@ -161,8 +146,10 @@ static void test_a_follower_losing_its_connection_to_a_live_leader_does_not_depo
         unsigned long long seen = h_event_seq(c, f, KIND, lid, after);
         if (seen) {
             early++;
-            struct follows_arg fa = {c, f, lid};
-            if (!h_wait_until(follows, &fa, h_timeout_ms()))
+            /* h_agreed: every node, f too, follows one leader, none
+             * read-only. */
+            int again = -1;
+            if (!h_wait_agreed(c, 0, h_timeout_ms(), &again, NULL) || again != leader)
                 fail_msg("%s does not follow %s again after its early pre-vote; now: %s",
                          c->nodes[f].id, lid, h_views_line(c));
         }

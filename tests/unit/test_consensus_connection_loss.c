@@ -23,6 +23,16 @@ static struct cons_msg prevote_from(int32_t from, int32_t to, uint64_t term)
     return mk(CONS_MSG_PREVOTE, from, to, term);
 }
 
+/* The connection to leader drops at START + 10 and the early pre-vote
+ * starts when it is due: that time. */
+static uint64_t early_prevote(struct cons *c, int32_t leader, struct cons_out *out)
+{
+    cons_peer_lost(c, START + 10, leader);
+    uint64_t at = cons_next_deadline(c);
+    tick(c, at, out);
+    return at;
+}
+
 static void test_a_follower_whose_leader_connection_drops_prevotes_within_a_few_ms(void **state)
 {
     (void)state;
@@ -214,9 +224,7 @@ static void test_an_early_precandidate_still_knows_its_leader_and_is_not_read_on
     struct cons c;
     struct cons_out out;
     follower_of_1(&c, 0);
-    cons_peer_lost(&c, START + 10, 1);
-    uint64_t at = cons_next_deadline(&c);
-    tick(&c, at, &out);
+    uint64_t at = early_prevote(&c, 1, &out);
     assert_true(out.lost_prevote);
     assert_int_equal(c.role, CONS_PRECANDIDATE);
     assert_int_equal(c.leader, 1);
@@ -237,8 +245,7 @@ test_an_early_precandidate_is_read_only_once_its_leader_is_silent_a_timeout(void
     struct cons c;
     struct cons_out out;
     follower_of_1(&c, 0);
-    cons_peer_lost(&c, START + 10, 1);
-    tick(&c, cons_next_deadline(&c), &out);
+    early_prevote(&c, 1, &out);
     assert_int_equal(c.role, CONS_PRECANDIDATE);
     assert_true(cons_read_only(&c, START + T_MS));
 }
@@ -249,9 +256,7 @@ static void test_an_early_prevote_that_wins_forgets_the_old_leader(void **state)
     struct cons c;
     struct cons_out out;
     follower_of_1(&c, 0);
-    cons_peer_lost(&c, START + 10, 1);
-    uint64_t at = cons_next_deadline(&c);
-    tick(&c, at, &out);
+    uint64_t at = early_prevote(&c, 1, &out);
     struct cons_msg g = mk(CONS_MSG_PREVOTE_RESP, 2, 0, TERM + 1);
     g.granted = true;
     recv_one(&c, at + 1, g, &out);
@@ -319,9 +324,7 @@ static void test_an_early_precandidate_gives_way_to_a_lower_numbered_one(void **
     struct cons c;
     struct cons_out out;
     follower_of_1(&c, 2);
-    cons_peer_lost(&c, START + 10, 1);
-    uint64_t at = cons_next_deadline(&c);
-    tick(&c, at, &out);
+    uint64_t at = early_prevote(&c, 1, &out);
     assert_int_equal(c.role, CONS_PRECANDIDATE);
     recv_one(&c, at + 1, prevote_from(0, 2, TERM + 1), &out);
     assert_true(find(&out, CONS_MSG_PREVOTE_RESP, 0)->granted);
@@ -341,9 +344,7 @@ static void test_an_early_precandidate_does_not_give_way_to_a_higher_numbered_on
     struct cons_out out;
     init_node(&c, 1, 4, TERM, CONS_NONE, 7);
     recv_one(&c, START, mk(CONS_MSG_HEARTBEAT, 0, 1, TERM), &out);
-    cons_peer_lost(&c, START + 10, 0);
-    uint64_t at = cons_next_deadline(&c);
-    tick(&c, at, &out);
+    uint64_t at = early_prevote(&c, 0, &out);
     assert_int_equal(c.role, CONS_PRECANDIDATE);
     recv_one(&c, at + 1, prevote_from(3, 1, TERM + 1), &out);
     assert_int_equal(c.role, CONS_PRECANDIDATE);
@@ -355,8 +356,7 @@ static void test_a_second_drop_within_an_election_timeout_starts_no_early_prevot
     struct cons c;
     struct cons_out out;
     follower_of_1(&c, 0);
-    cons_peer_lost(&c, START + 10, 1);
-    tick(&c, cons_next_deadline(&c), &out);
+    early_prevote(&c, 1, &out);
     assert_true(out.lost_prevote);
     /* Refused; the live leader's heartbeat brings the follower back. */
     recv_one(&c, START + 40, mk(CONS_MSG_HEARTBEAT, 1, 0, TERM), &out);
