@@ -90,12 +90,57 @@ static int cmd_status(const struct ctl_opts *o)
     return CTL_OK;
 }
 
+int ctl_chaos_stop_at(const struct ctl_opts *o, const char *token, const char *http)
+{
+    struct ctl_opts oo = *o;
+    oo.addr = http;
+    struct ctl_client *cl = http ? ctl_client_new(&oo) : NULL;
+    struct ctl_reply r;
+    int healed = -1;
+    if (!cl)
+        return -1;
+    if (ctl_post(cl, "/chaos/stop", NULL, token, &r) == 0 && r.status >= 200 && r.status < 400)
+        healed = (int)json_integer_value(json_object_get(r.json, "healed_here"));
+    ctl_reply_free(&r);
+    ctl_client_free(cl);
+    return healed;
+}
+
+/* After the stop: each other member told directly (ctl_chaos_stop_at), so
+ * that one cut off from the leader heals now. Those that healed something
+ * are named in out ("n3"). */
+static void stop_members(const struct ctl_opts *o, char *out, size_t cap)
+{
+    struct ctl_client *cl = ctl_client_new(o);
+    struct ctl_reply r;
+    out[0] = '\0';
+    if (!cl || ctl_get(cl, "/federation/state", &r) != 0) {
+        ctl_client_free(cl);
+        return;
+    }
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(r.json, "peers"), i, p)
+    {
+        if (json_is_true(json_object_get(p, "self")) ||
+            ctl_chaos_stop_at(o, o->token, json_string_value(json_object_get(p, "http"))) <= 0)
+            continue;
+        size_t n = strlen(out);
+        snprintf(out + n, cap - n, "%s%s", n ? ", " : "", ctl_json_str(p, "node", "?"));
+    }
+    ctl_reply_free(&r);
+    ctl_client_free(cl);
+}
+
 static int cmd_post(const struct ctl_opts *o, const char *cmd, const char *path)
 {
     json_t *j;
     int rc = exchange(o, cmd, path, "{}", &j);
     if (rc != CTL_OK)
         return rc;
+    char also[256] = "";
+    if (strcmp(path, "/chaos/stop") == 0)
+        stop_members(o, also, sizeof also);
     if (o->json)
         print_json(j);
     else if (strcmp(path, "/chaos/enable") == 0)
@@ -104,6 +149,8 @@ static int cmd_post(const struct ctl_opts *o, const char *cmd, const char *path)
     else {
         printf("healed %" JSON_INTEGER_FORMAT " fault(s) on the node asked",
                json_integer_value(json_object_get(j, "healed_here")));
+        if (*also)
+            printf("; also healed on %s, told directly (cut off from the leader)", also);
         if (json_is_true(json_object_get(j, "stopped")))
             printf("; stop committed at index %" JSON_INTEGER_FORMAT
                    ": every node heals, the injector stays off until chimeractl chaos enable\n",

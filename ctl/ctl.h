@@ -276,6 +276,13 @@ enum ctl_drill_exit {
 int ctl_cmd_drill(const struct ctl_opts *o, int argc, char **argv);
 /* chaos.c: chaos status|enable|disable|stop|inject (the node's /chaos). */
 int ctl_cmd_chaos(const struct ctl_opts *o, int argc, char **argv);
+/* POST /chaos/stop to the node at http itself (the kill switch's local
+ * half): it heals what is applied on it, even cut off from the leader,
+ * whose committed stop such a node does not hear until its fault expires.
+ * A node that knows the leader answers 307 after healing; the redirect is
+ * not followed (the leader's stop is the caller's). The faults it healed,
+ * or -1 when it did not answer so (http NULL: unknown). */
+int ctl_chaos_stop_at(const struct ctl_opts *o, const char *token, const char *http);
 /* recovery.c: every member's recovery watchtower (GET /recovery). */
 int ctl_cmd_recovery(const struct ctl_opts *o, int argc, char **argv);
 int ctl_cmd_drill_run(const struct ctl_opts *o, int argc, char **argv);

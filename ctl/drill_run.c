@@ -905,27 +905,6 @@ static void run_deploy(struct runner *x, const struct drill_action *a, struct dr
         measure(x, a, s, t, 0, true, NULL);
 }
 
-/* POST /chaos/stop to the node at http itself (NULL: unknown). The stop
- * the leader commits does not reach a node cut off from it (an isolated
- * target), which would stay faulted until its fault expires; told
- * directly, a node heals what is applied on it at once, even read-only.
- * Best effort: the leader's stop stands either way. Whether it was healed
- * there. */
-static bool stop_there(const struct runner *x, const char *http)
-{
-    struct ctl_opts oo = *x->o;
-    oo.addr = http;
-    struct ctl_client *cl = http ? ctl_client_new(&oo) : NULL;
-    struct ctl_reply r;
-    /* A node that knows the leader heals itself and redirects (307). */
-    bool ok = cl && ctl_post(cl, "/chaos/stop", NULL, x->token, &r) == 0 && r.status >= 200 &&
-              r.status < 400;
-    if (cl)
-        ctl_reply_free(&r);
-    ctl_client_free(cl);
-    return ok;
-}
-
 /* POST path to the leader (twice if need be); false after failing s. */
 static bool heal_call(struct runner *x, const char *path, struct drill_step_result *s)
 {
@@ -959,7 +938,7 @@ static void run_heal(struct runner *x, struct drill_step_result *s)
         return;
     json_t *state = x->nfaulted ? leader_state(x) : NULL;
     for (size_t k = 0; k < x->nfaulted; k++)
-        if (stop_there(x, member_http(state, x->faulted[k])))
+        if (ctl_chaos_stop_at(x->o, x->token, member_http(state, x->faulted[k])) >= 0)
             append(there, sizeof there, x->faulted[k]);
     json_decref(state);
     if (!heal_call(x, "/chaos/enable", s))

@@ -194,6 +194,31 @@ static void test_chaos_inject_says_which_option_a_kind_needs_or_refuses(void **s
     run_free(&r);
 }
 
+/* The kill switch reaches a node cut off from the leader: the stop the
+ * leader commits does not, and an isolated follower stayed isolated, and
+ * read-only, until its fault expired (60 s here). chaos stop tells each
+ * member directly. */
+static void test_chaos_stop_heals_an_isolated_follower_at_once(void **state)
+{
+    (void)state;
+    int f = follower();
+    struct run r = CTL(fed, leader, "--token-file", fed->token_file, "chaos", "inject",
+                       "isolate_node", "--target", fed->nodes[f].id, "--duration", "60s");
+    EXPECT(r.code == 0, r);
+    run_free(&r);
+    assert_true(h_wait_read_only(fed, &f, 1, true, h_timeout_ms()));
+    r = CTL(fed, leader, "--token-file", fed->token_file, "chaos", "stop");
+    char want[64];
+    snprintf(want, sizeof want, "also healed on %s", fed->nodes[f].id);
+    EXPECT(r.code == 0 && strstr(r.out, want), r);
+    run_free(&r);
+    if (!h_wait_read_only(fed, &f, 1, false, h_timeout_ms()))
+        fail_msg("%s is still read-only after chaos stop: %s", fed->nodes[f].id, h_views_line(fed));
+    r = CTL(fed, leader, "--token-file", fed->token_file, "chaos", "enable");
+    EXPECT(r.code == 0, r);
+    run_free(&r);
+}
+
 /* ---- events ------------------------------------------------------------- */
 
 /* Sequence numbers are 16 digits (the boot epoch times 2^20): the table's
@@ -512,6 +537,7 @@ int main(void)
         cmocka_unit_test(test_an_unknown_subcommand_points_at_its_commands_help),
         cmocka_unit_test(test_a_fault_kind_without_inject_says_how_to_inject_it),
         cmocka_unit_test(test_chaos_inject_says_which_option_a_kind_needs_or_refuses),
+        cmocka_unit_test(test_chaos_stop_heals_an_isolated_follower_at_once),
         cmocka_unit_test(test_events_columns_line_up_with_the_header),
         cmocka_unit_test(test_version_prints_the_client_and_the_servers_with_its_node),
         cmocka_unit_test(test_version_client_and_dash_dash_version_ask_no_node),
