@@ -186,6 +186,11 @@ static void update_quorum_check(struct cons *c)
  * no leader known. Persisted before anything is sent (§3.8). */
 void cons__become_follower(struct cons *c, uint64_t now, uint64_t term, struct cons_out *out)
 {
+    /* A leader deposed by the election its own transfer started, while it
+     * still had its quorum (cons_handing_over). */
+    if (term > c->term && c->role == CONS_LEADER && c->transfer_to != CONS_NONE &&
+        now < c->quorum_check_due)
+        c->handover_until = c->quorum_check_due;
     if (term > c->term) {
         c->term = term;
         c->voted_for = CONS_NONE;
@@ -325,6 +330,9 @@ static void on_vote(struct cons *c, uint64_t now, const struct cons_msg *m, stru
      * it is running at all. */
     if (!m->transfer && in_lease(c, now))
         return;
+    /* The candidate stands because the leader asked (cons_handing_over). */
+    if (m->transfer && m->term > c->term && c->role != CONS_LEADER && heard_leader_lately(c, now))
+        c->handover_until = cons_sat_add(c->last_leader_contact, cons_timeout_ms(c));
     if (m->term > c->term)
         cons__become_follower(c, now, m->term, out);
     bool grant = m->term == c->term && (c->voted_for == CONS_NONE || c->voted_for == m->from) &&
@@ -643,7 +651,12 @@ bool cons_read_only(const struct cons *c, uint64_t now_ms)
      * must not flip it, and with it /health/ready. The lost connection only
      * ends the lease for votes (in_lease), which is what a quick election
      * needs. */
-    return !heard_leader_lately(c, now_ms);
+    return !heard_leader_lately(c, now_ms) && !cons_handing_over(c, now_ms);
+}
+
+bool cons_handing_over(const struct cons *c, uint64_t now_ms)
+{
+    return c->role != CONS_LEADER && now_ms < c->handover_until;
 }
 
 int32_t cons_quorum(const struct cons *c)

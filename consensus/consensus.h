@@ -181,6 +181,9 @@ struct cons {
     uint64_t heartbeat_due;       /* leader: next heartbeat broadcast */
     uint64_t last_leader_contact; /* follower: last time the leader was heard */
     bool heard_leader;
+    /* A planned hand-over (§3.10) runs: not read-only before this time,
+     * though no leader is known (cons_read_only, cons_handing_over). */
+    uint64_t handover_until;
     uint64_t quorum_check_due;           /* leader: next check-quorum */
     uint64_t last_ack[CONS_MAX_MEMBERS]; /* leader: last response from each member */
     bool acked[CONS_MAX_MEMBERS];
@@ -425,10 +428,20 @@ uint64_t cons_next_deadline(const struct cons *c);
 
 /* Read-only mode: true when this node knows no quorum-backed leader. A
  * follower (or candidate) is read-only when no leader is known or its leader
- * has been silent for an election timeout. A leader is read-only as soon as
- * it has not heard from a majority (itself included) within the last
- * election timeout, and check-quorum then makes it step down. */
+ * has been silent for an election timeout, except while a leadership
+ * transfer's election runs (cons_handing_over). A leader is read-only as
+ * soon as it has not heard from a majority (itself included) within the
+ * last election timeout, and check-quorum then makes it step down. */
 bool cons_read_only(const struct cons *c, uint64_t now_ms);
+
+/* True while the election of a leadership transfer (§3.10) runs on this
+ * non-leader: the leader that asked for it still had its quorum, so the
+ * members it backed are not on a minority side. Each stays out of read-only
+ * mode for as long as it would have without the election: an election
+ * timeout after it last heard its leader, or, for the leader that handed
+ * over, until its check-quorum would have failed. A planned hand-over thus
+ * records no read-only episode. */
+bool cons_handing_over(const struct cons *c, uint64_t now_ms);
 
 /* The majority: n / 2 + 1. */
 int32_t cons_quorum(const struct cons *c);

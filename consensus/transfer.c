@@ -131,6 +131,9 @@ void cons__on_timeout_now(struct cons *c, uint64_t now, const struct cons_msg *m
      * transfer it was part of is over. */
     if (m->term < c->term)
         return;
+    /* Its leader asked, just now (cons_handing_over). */
+    if (m->term == c->term && m->from == c->leader && c->role != CONS_LEADER)
+        c->handover_until = cons_sat_add(now, cons_timeout_ms(c));
     if (m->term > c->term)
         cons__become_follower(c, now, m->term, out);
     /* A leader of this term is the sender itself, which cannot be (two

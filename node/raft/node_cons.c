@@ -79,11 +79,12 @@ static void report_changes(struct node_raft *r, uint64_t now)
                    node_cons_member_id(r, c->leader), c->term);
     bool ro = cons_read_only(c, now);
     if (seen->role == CONS_LEADER && c->role != CONS_LEADER && !seen->read_only && !ro &&
-        r->hooks.on_read_only) {
+        !cons_handing_over(c, now) && r->hooks.on_read_only) {
         /* Deposed by a higher term before its own check-quorum saw the
          * quorum gone (a leader thawed after a pause hears its successor
          * first): it lost its quorum-backed leadership all the same, so the
-         * episode is recorded, lasting no read-only time on this side. */
+         * episode is recorded, lasting no read-only time on this side. A
+         * leader that handed over lost nothing. */
         r->hooks.on_read_only(r->hooks.ctx, true, true);
         r->hooks.on_read_only(r->hooks.ctx, false, true);
     }

@@ -26,18 +26,6 @@ static struct cons_msg append_resp(int32_t from, uint64_t term, bool ok, uint64_
     return m;
 }
 
-/* The first node to time out in a fresh cluster, run until it leads. */
-static int32_t cl_elect(struct cluster *cl)
-{
-    int32_t first = 0;
-    for (int32_t i = 1; i < cl->n; i++)
-        if (cl->node[i].election_deadline < cl->node[first].election_deadline)
-            first = i;
-    cl_run(cl, cl->node[first].election_deadline);
-    assert_int_equal(cl_leader(cl), first);
-    return first;
-}
-
 static bool same_logs(const struct cluster *cl, int32_t a, int32_t b)
 {
     const struct cl_log *x = &cl->log[a], *y = &cl->log[b];

@@ -391,6 +391,42 @@ static inline int32_t cl_leader(const struct cluster *cl)
     return who;
 }
 
+/* The first node to time out in a fresh cluster, run until it leads. */
+static inline int32_t cl_elect(struct cluster *cl)
+{
+    int32_t first = 0;
+    for (int32_t i = 1; i < cl->n; i++)
+        if (cl->node[i].election_deadline < cl->node[first].election_deadline)
+            first = i;
+    cl_run(cl, cl->node[first].election_deadline);
+    assert_int_equal(cl_leader(cl), first);
+    return first;
+}
+
+/* cl_elect, with its election entry replicated and committed everywhere. */
+static inline int32_t cl_elect_settled(struct cluster *cl)
+{
+    int32_t first = cl_elect(cl);
+    cl_propose(cl, first, 1, 1);
+    cl_deliver(cl);
+    cl_run(cl, cl->now + HB_MS);
+    return first;
+}
+
+/* The leader hands over to `to`; its output is performed. */
+static inline void cl_transfer(struct cluster *cl, int32_t lead, int32_t to)
+{
+    struct cons_out out;
+    cons_transfer(&cl->node[lead], cl->now, to, NULL, &out);
+    cl_apply(cl, lead, &out);
+}
+
+/* The member k places after lead in a 3-node cluster. */
+static inline int32_t other(int32_t lead, int32_t k)
+{
+    return (lead + k) % 3;
+}
+
 /* Isolates node i from everyone, both ways (or heals it). */
 static inline void cl_isolate(struct cluster *cl, int32_t i, bool cut)
 {

@@ -5,40 +5,11 @@
 
 #include "test_consensus_support.h"
 
-/* The first node to time out in a fresh cluster, run until it leads, with
- * its election entry replicated and committed everywhere. */
-static int32_t cl_elect_settled(struct cluster *cl)
-{
-    int32_t first = 0;
-    for (int32_t i = 1; i < cl->n; i++)
-        if (cl->node[i].election_deadline < cl->node[first].election_deadline)
-            first = i;
-    cl_run(cl, cl->node[first].election_deadline);
-    assert_int_equal(cl_leader(cl), first);
-    cl_propose(cl, first, 1, 1);
-    cl_deliver(cl);
-    cl_run(cl, cl->now + HB_MS);
-    return first;
-}
-
 static void cl_flush(struct cluster *cl, int32_t i)
 {
     struct cons_out out;
     cons_flush(&cl->node[i], cl->now, &out);
     cl_apply(cl, i, &out);
-}
-
-static int32_t other(int32_t lead, int32_t k)
-{
-    return (lead + k) % 3;
-}
-
-/* The leader hands over to `to`; its output is performed. */
-static void cl_transfer(struct cluster *cl, int32_t lead, int32_t to)
-{
-    struct cons_out out;
-    cons_transfer(&cl->node[lead], cl->now, to, NULL, &out);
-    cl_apply(cl, lead, &out);
 }
 
 /* Hands a message straight to its addressee and performs the answer. */

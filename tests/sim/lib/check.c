@@ -30,7 +30,10 @@
  *  3  an up non-leader that is not read-only could have heard a leader within
  *     T: some L != i was leader at a step within the last T + D + eps and
  *     fresh(L->i, T + eps). (A follower is read-only unless its leader's
- *     heartbeat, sent at most D earlier, arrived within T.)
+ *     heartbeat, sent at most D earlier, arrived within T.) Or i itself was a
+ *     leader that was not read-only at a step within the last T + eps: a
+ *     leader that handed over (§3.10) stays out of read-only mode until its
+ *     check-quorum would have failed (cons_handing_over).
  *  3m minority sides: an up non-leader with isolated(i, B_MIN) is read-only,
  *     unless some L != i with fresh(L->i, T + eps) is not isolated(L, B_MIN)
  *     (i may legitimately follow a quorum-backed leader over a one-way link).
@@ -287,6 +290,8 @@ static void check_follower(struct sim *s, int i)
             backed = true;
     }
     const struct sim_node *nd = &s->nodes[i];
+    if (nd->last_writable_leader_at != NET_NEVER && nd->last_writable_leader_at + B_HEARD >= s->now)
+        heard = true;
     if (!heard) {
         sim_fail(s, "3 read-only without a reachable leader",
                  "n%d (%s term %" PRIu64 " leader=%d) is not read-only, but no node that was "
@@ -404,7 +409,7 @@ void check_step(struct sim *s)
     bookkeeping(s);
     int writable_leaders = 0;
     for (int i = 0; i < s->n && !s->failed; i++) {
-        const struct sim_node *nd = &s->nodes[i];
+        struct sim_node *nd = &s->nodes[i];
         if (!nd->up)
             continue;
         if (nd->c.term != nd->disk_state.term || nd->c.voted_for != nd->disk_state.voted_for) {
@@ -430,6 +435,8 @@ void check_step(struct sim *s)
         }
         if (nd->c.role == CONS_LEADER) {
             writable_leaders += !ro;
+            if (!ro)
+                nd->last_writable_leader_at = s->now;
             check_leader(s, i, ro);
         } else if (!ro) {
             check_follower(s, i);

@@ -132,6 +132,7 @@ void sim_crash(struct sim *s, int i)
     faults_crashed(s, i);
     if (nd->c.role == CONS_LEADER)
         nd->last_leader_at = s->now;
+    nd->last_writable_leader_at = NET_NEVER; /* it restarts with no leadership */
     nd->up = false;
     nd->inc++;
     nd->mem.len = 0;             /* what was not synced is gone */
@@ -725,7 +726,7 @@ void sim_init(struct sim *s, uint64_t seed, int n, enum sim_break brk, bool trac
     for (int i = 0; i < n; i++) {
         struct sim_node *nd = &s->nodes[i];
         nd->disk_state = (struct cons_persist){.term = 0, .voted_for = CONS_NONE};
-        nd->last_leader_at = NET_NEVER;
+        nd->last_leader_at = nd->last_writable_leader_at = NET_NEVER;
         nd->hb_from = CONS_NONE;
         nd->hb_at = NET_NEVER;
         nd->sync_at = NET_NEVER;

@@ -122,8 +122,9 @@ struct sim_node {
     struct cons_persist disk_state; /* term and vote: survive crashes */
     enum cons_role role;            /* role seen after the previous step */
     uint64_t term;                  /* term seen after the previous step */
-    /* Last step at which this node was leader (NET_NEVER: never). */
-    uint64_t last_leader_at;
+    /* Last step at which this node was leader (NET_NEVER: never), and at
+     * which it was a leader that was not read-only. */
+    uint64_t last_leader_at, last_writable_leader_at;
     /* Last HEARTBEAT or APPEND delivered to this node, and last answer to
      * one delivered to it from each member (NET_NEVER: none). */
     int32_t hb_from;
