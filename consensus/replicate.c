@@ -1,6 +1,7 @@
 /* Raft log replication (dissertation §3.5, §3.6): the pure core's half that
  * moves entries from the leader to the followers and decides what is
- * committed. See consensus.h for the contract with the shell.
+ * committed; the follower's side, taking APPENDs and answering them once
+ * durable, is follow.c. See consensus.h for the contract with the shell.
  *
  * The core knows entries only by (index, term, hash). The hash covers the
  * whole chain, so a match on (prev_index, prev_hash) proves the whole prefix
@@ -102,8 +103,8 @@
 /* Metadata of entry idx of this node's log: index 0 is the empty prefix
  * (term 0, zero hash), the last entry is kept by the core, older ones come
  * from the shell's read-only view. False when the view cannot answer. */
-static bool meta_at(const struct cons *c, uint64_t idx, uint64_t *term,
-                    uint8_t hash[CONS_HASH_BYTES])
+bool cons__meta_at(const struct cons *c, uint64_t idx, uint64_t *term,
+                   uint8_t hash[CONS_HASH_BYTES])
 {
     if (idx == 0) {
         *term = 0;
@@ -124,7 +125,7 @@ static bool meta_at(const struct cons *c, uint64_t idx, uint64_t *term,
  * is durable before anything that depends on it is sent: the log's end is
  * what is durable. With it, what was durable stays so up to end, and what
  * is written beyond it is not until cons_synced says so. */
-static void synced_to_end(struct cons *c, uint64_t end)
+void cons__synced_to_end(struct cons *c, uint64_t end)
 {
     if (!c->async_sync || c->synced > end)
         c->synced = end;
@@ -136,12 +137,12 @@ static uint64_t durable(const struct cons *c)
     return c->synced < c->last_log_index ? c->synced : c->last_log_index;
 }
 
-static void set_last(struct cons *c, const struct cons_entry *e)
+void cons__set_last(struct cons *c, const struct cons_entry *e)
 {
     c->last_log_index = e->index;
     c->last_log_term = e->term;
     memcpy(c->last_log_hash, e->hash, CONS_HASH_BYTES);
-    synced_to_end(c, e->index);
+    cons__synced_to_end(c, e->index);
 }
 
 void cons__commit_to(struct cons *c, uint64_t index, struct cons_out *out)
@@ -167,7 +168,7 @@ void cons_set_log(struct cons *c, const struct cons_log *log, const struct cons_
     /* At start-up the files are what this node relies on. After a refused
      * write (cons_storage_failed), entries written earlier whose sync is
      * under way stay not durable until cons_synced says so. */
-    set_last(c, last ? last : &none);
+    cons__set_last(c, last ? last : &none);
     c->nheld = 0;
     /* Nothing beyond the log can be known committed here. */
     c->commit = commit < c->last_log_index ? commit : c->last_log_index;
@@ -265,7 +266,7 @@ static bool send_append(struct cons *c, int32_t i, uint64_t max, struct cons_out
     struct cons_msg m = cons__reply(c, CONS_MSG_APPEND, i, c->term, false);
     uint64_t prev_term;
     m.prev_index = c->next_index[i] - 1;
-    if (!meta_at(c, m.prev_index, &prev_term, m.prev_hash))
+    if (!cons__meta_at(c, m.prev_index, &prev_term, m.prev_hash))
         return false;
     uint64_t n = c->last_log_index - m.prev_index;
     m.n_entries = (uint32_t)(n < max ? n : max);
@@ -339,7 +340,7 @@ static void send_commit_notice(struct cons *c, int32_t i, struct cons_out *out)
     struct cons_msg m = cons__reply(c, CONS_MSG_APPEND, i, c->term, false);
     uint64_t term;
     m.prev_index = c->commit;
-    if (!meta_at(c, m.prev_index, &term, m.prev_hash))
+    if (!cons__meta_at(c, m.prev_index, &term, m.prev_hash))
         return;
     m.commit = c->commit;
     cons__emit(out, &m);
@@ -432,7 +433,7 @@ static void advance_commit(struct cons *c, struct cons_out *out)
     }
     uint64_t idx = m[cons_quorum(c) - 1], term;
     uint8_t hash[CONS_HASH_BYTES];
-    if (idx <= c->commit || !meta_at(c, idx, &term, hash) || term != c->term)
+    if (idx <= c->commit || !cons__meta_at(c, idx, &term, hash) || term != c->term)
         return;
     cons__commit_to(c, idx, out);
 }
@@ -451,7 +452,7 @@ static bool leader_writes(struct cons *c, const struct cons_entry *last)
     if (!last || c->role != CONS_LEADER || last->term != c->term ||
         last->index <= c->last_log_index)
         return false;
-    set_last(c, last);
+    cons__set_last(c, last);
     return true;
 }
 
@@ -488,15 +489,6 @@ void cons_written(struct cons *c, uint64_t now_ms, const struct cons_entry *last
         replicate(c, false, out);
 }
 
-/* A held answer leaves once the entries it acknowledges are durable, and
- * only in the term it was made in: after a new term (or a truncation,
- * which only a newer leader's entries cause) the old leader must not hear
- * it. */
-static bool held_stale(const struct cons *c, const struct cons_msg *m)
-{
-    return m->term != c->term || c->role != CONS_FOLLOWER || m->match_index > c->last_log_index;
-}
-
 void cons_synced(struct cons *c, uint64_t now_ms, uint64_t index, struct cons_out *out)
 {
     cons__begin(c, out);
@@ -505,198 +497,10 @@ void cons_synced(struct cons *c, uint64_t now_ms, uint64_t index, struct cons_ou
         index = c->last_log_index;
     if (index > c->synced)
         c->synced = index;
-    if (c->role == CONS_LEADER) {
+    if (c->role == CONS_LEADER)
         leader_synced(c, out);
-        return;
-    }
-    uint32_t kept = 0;
-    for (uint32_t k = 0; k < c->nheld; k++) {
-        const struct cons_msg *m = &c->held[k];
-        if (held_stale(c, m))
-            continue;
-        if (m->match_index <= c->synced && out->nmsgs < CONS_MAX_OUT)
-            cons__emit(out, m);
-        else
-            c->held[kept++] = *m;
-    }
-    c->nheld = kept;
-}
-
-/* A follower's answer that acknowledges entries not yet durable waits. A
- * full queue drops its oldest: the leader presumes that APPEND lost and
- * its next probe finds where this log is. A probe (no entries) is what a
- * leader sends when it heard nothing for a heartbeat interval: while its
- * answer waits, a HEARTBEAT_RESP tells it at once that this follower is
- * alive (check-quorum, §6.2) and acknowledges nothing. */
-static void answer(struct cons *c, const struct cons_msg *r, bool probe, struct cons_out *out)
-{
-    if (!r->granted || r->match_index <= c->synced) {
-        cons__emit(out, r);
-        return;
-    }
-    if (probe) {
-        struct cons_msg alive = cons__reply(c, CONS_MSG_HEARTBEAT_RESP, r->to, r->term, true);
-        cons__emit(out, &alive);
-    }
-    const uint32_t cap = sizeof(c->held) / sizeof(c->held[0]);
-    if (c->nheld == cap) {
-        memmove(&c->held[0], &c->held[1], (cap - 1) * sizeof(c->held[0]));
-        c->nheld--;
-    }
-    c->held[c->nheld++] = *r;
-}
-
-/* ---- follower: receiving ---------------------------------------------- */
-
-bool cons__append_valid(const struct cons_msg *m)
-{
-    if (m->n_entries == 0)
-        return true;
-    if (m->n_entries > CONS_MAX_BATCH || !m->entries || m->prev_index > UINT64_MAX - m->n_entries)
-        return false;
-    /* Contiguous from prev_index + 1, terms never decreasing (a log's terms
-     * only grow), none newer than the leader's term, none of term 0 (no
-     * leader exists in term 0). */
-    uint64_t term = 1;
-    for (uint32_t k = 0; k < m->n_entries; k++) {
-        const struct cons_entry *e = &m->entries[k];
-        if (e->index != m->prev_index + 1 + k || e->term < term || e->term > m->term)
-            return false;
-        term = e->term;
-    }
-    return true;
-}
-
-/* Where the leader should retry after a mismatch at prev (our entry there
- * has term prev_term, or the view could not read it: !found). Any index
- * below prev is correct (the leader only retries from hint + 1, and the
- * hint strictly decreases, down to 0 which always matches); a good one
- * saves round trips. Entries up to our commit index are committed, hence
- * in every later leader's log (Leader Completeness, §3.6.3): they match,
- * so commit is a safe lower bound. Above it, we skip our whole conflicting
- * term at once (the optimisation sketched at the end of §3.5): the first
- * index of prev_term in our log is found by binary search (terms never
- * decrease along the log), and the hint is the entry before it. */
-static uint64_t conflict_hint(const struct cons *c, uint64_t prev, uint64_t prev_term, bool found)
-{
-    if (prev == 0)
-        return 0;
-    uint64_t low = c->commit < prev ? c->commit : prev - 1;
-    if (!found)
-        return low;
-    uint64_t lo = low + 1, hi = prev; /* term_at(hi) == prev_term */
-    while (lo < hi) {
-        uint64_t mid = lo + (hi - lo) / 2, t;
-        uint8_t h[CONS_HASH_BYTES];
-        if (!meta_at(c, mid, &t, h))
-            return low;
-        if (t >= prev_term)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return hi - 1;
-}
-
-void cons__on_append(struct cons *c, uint64_t now, const struct cons_msg *m, struct cons_out *out)
-{
-    struct cons_msg r = cons__reply(c, CONS_MSG_APPEND_RESP, m->from, c->term, false);
-    /* Which APPEND this answers (see the leader's side, below). */
-    r.prev_index = m->prev_index;
-    if (m->term < c->term) {
-        /* §3.3: refuse with the current term, so a stale leader steps
-         * down (exactly as for a stale HEARTBEAT). */
-        r.match_index = c->last_log_index;
-        cons__emit(out, &r);
-        return;
-    }
-    /* Two leaders in one term cannot happen (§3.6.3); ignore, as for a
-     * HEARTBEAT. */
-    if (m->term == c->term && c->role == CONS_LEADER)
-        return;
-
-    /* Consistency check (§3.5) on (prev_index, prev_hash). Nothing changes
-     * before it is known whether the message is acceptable at all. */
-    uint64_t prev_term = 0;
-    uint8_t hash[CONS_HASH_BYTES];
-    bool found = false, match = false;
-    if (m->prev_index <= c->last_log_index) {
-        found = meta_at(c, m->prev_index, &prev_term, hash);
-        match = found && memcmp(hash, m->prev_hash, CONS_HASH_BYTES) == 0;
-    }
-    if (!match) {
-        /* It is still the leader speaking: follow it and renew its lease
-         * (an APPEND is a heartbeat), then refuse with a hint so that it
-         * backs off in one step rather than one entry per round trip: our
-         * last index when we are behind, else see conflict_hint. */
-        cons__follow(c, now, m, out);
-        r.term = c->term;
-        r.match_index = m->prev_index > c->last_log_index
-                            ? c->last_log_index
-                            : conflict_hint(c, m->prev_index, prev_term, found);
-        cons__emit(out, &r);
-        return;
-    }
-
-    /* §3.5: "If an existing entry conflicts with a new one (same index but
-     * different terms), delete the existing entry and all that follow it";
-     * entries already present are skipped (the APPEND may be a duplicate or
-     * arrive late), and anything after the carried ones is kept. */
-    uint32_t k = 0;
-    bool truncate = false;
-    for (; k < m->n_entries; k++) {
-        const struct cons_entry *e = &m->entries[k];
-        if (e->index > c->last_log_index)
-            break;
-        uint64_t t;
-        bool have = meta_at(c, e->index, &t, hash);
-        if (have && t == e->term && memcmp(hash, e->hash, CONS_HASH_BYTES) == 0)
-            continue;
-        /* A committed entry is never replaced: a leader asking for it
-         * breaks Leader Completeness (§3.6.3). The message is ignored, no
-         * answer and no lease; an entry our own view cannot read is
-         * treated the same way below commit, and replaced above it. */
-        if (e->index <= c->commit)
-            return;
-        truncate = true;
-        break;
-    }
-
-    cons__follow(c, now, m, out);
-    if (truncate) {
-        out->truncate = true;
-        out->truncate_after = m->entries[k].index - 1;
-        /* The cut is durable before anything is sent; what follows it is
-         * not yet (a sync under way covered the old entries). */
-        synced_to_end(c, out->truncate_after);
-        uint32_t kept = 0;
-        for (uint32_t h = 0; h < c->nheld; h++)
-            if (c->held[h].match_index <= out->truncate_after)
-                c->held[kept++] = c->held[h];
-        c->nheld = kept;
-    }
-    if (k < m->n_entries) {
-        out->append_from = k;
-        out->append_count = m->n_entries - k;
-        set_last(c, &m->entries[m->n_entries - 1]);
-    }
-    /* The log now matches the leader's up to prev + n (not necessarily
-     * beyond: older entries after it are not known to match), so that is
-     * both the acknowledged match and the most that may be committed. */
-    uint64_t matched = m->prev_index + m->n_entries;
-    if (out->truncate || out->append_count) {
-        /* The commit may cover entries this out writes: it holds only if
-         * the write does (cons_storage_failed). */
-        c->commit_undo = c->commit;
-        c->commit_undo_set = true;
-    }
-    cons__commit_to(c, m->commit < matched ? m->commit : matched, out);
-    r.term = c->term;
-    r.granted = true;
-    r.match_index = matched;
-    r.last_log_index = c->last_log_index;
-    r.last_log_term = c->last_log_term;
-    answer(c, &r, m->n_entries == 0, out);
+    else
+        cons__release_held(c, out);
 }
 
 /* ---- leader: answers -------------------------------------------------- */
