@@ -244,13 +244,34 @@ bool drill_node_decides(const struct drill_action *a);
  * (drill_node_decides) or when the probes saw nothing that the node did
  * (not masked, then); the probes' otherwise. */
 void drill_step_settle(const struct drill_action *a, struct drill_step_result *s);
-/* Whether the runner may stop measuring action a: the probes hold now
- * (held), the SLO's clock has started (started), and either a failure was
- * seen and is over (by the probes, or by the node where it decides), or
- * the deployment it waited for has ended (ended: a deploy), or the SLO has
- * passed without a failure (masked). */
-bool drill_measure_done(const struct drill_action *a, const struct drill_step_result *s, bool held,
-                        bool started, bool ended, bool slo_passed);
+/* When action a's SLO clock starts, in ms after the action began: 0, or
+ * the fault's duration with "from": "heal". */
+uint32_t drill_slo_start_ms(const struct drill_action *a);
+/* One sweep of action a's SLO probes, since_ms after the action began
+ * (the injection, the submission), held: whether every one held; ended: the
+ * deployment waited for has ended as expected. Records in s->probes the
+ * first failure (detect_ms, from the action's start) and the recovery: the
+ * first sweep of the last run of sweeps that held after a failure
+ * (recover_ms, from the SLO's start; a failure after a recovery starts it
+ * over). Returns whether the runner may stop measuring: the probes hold,
+ * the SLO's clock has started, a lasting fault (pause, isolate, delay) has
+ * ended, and either a failure was seen and is over (by the probes, or by
+ * the node where it decides), or the deployment it waited for has ended,
+ * or the SLO has passed without a failure (masked: recovered in 0).
+ *
+ * What an SLO measures, by kind: for a lasting fault, the time from the
+ * SLO's start (the injection, or the fault's end with "from": "heal") until
+ * the SLO's probes hold again and keep holding to the fault's end; a
+ * failure first seen after a shorter SLO ran out is a miss. For a kill,
+ * the time from the kill until they hold again (a killed service: until
+ * its node restarted it). For a deploy, from its submission. */
+bool drill_measure_sweep(const struct drill_action *a, struct drill_step_result *s, bool held,
+                         uint32_t since_ms, bool ended);
+/* When (since the action began; begun_ms: when measuring began, later than
+ * the start for a rollout) the runner stops sweeping probes that fail: twice
+ * the SLO and 5 s past its start, so that a miss is measured too. Probes
+ * that hold are swept until drill_measure_sweep says done. */
+uint32_t drill_measure_give_up_ms(const struct drill_action *a, uint32_t begun_ms);
 
 enum drill_verdict {
     DRILL_HELD = 0,     /* every SLO met, the steady state held before and after */

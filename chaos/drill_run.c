@@ -144,12 +144,53 @@ void drill_step_settle(const struct drill_action *a, struct drill_step_result *s
     s->recover_ms = t->recover_ms;
 }
 
-bool drill_measure_done(const struct drill_action *a, const struct drill_step_result *s, bool held,
-                        bool started, bool ended, bool slo_passed)
+uint32_t drill_slo_start_ms(const struct drill_action *a)
 {
-    if (!held || !started)
+    return a->kind == DRILL_ACTION_FAULT && a->slo.from == DRILL_SLO_FROM_HEAL ? a->duration_ms : 0;
+}
+
+/* How long the fault acts: a pause, an isolation, a delay for its
+ * duration; a kill at once (what it broke then heals or not). */
+static uint32_t acts_for_ms(const struct drill_action *a)
+{
+    return a->kind == DRILL_ACTION_FAULT ? a->duration_ms : 0;
+}
+
+uint32_t drill_measure_give_up_ms(const struct drill_action *a, uint32_t begun_ms)
+{
+    uint32_t from = drill_slo_start_ms(a) > begun_ms ? drill_slo_start_ms(a) : begun_ms;
+    return from + 2 * a->slo.recover_within_ms + 5000;
+}
+
+bool drill_measure_sweep(const struct drill_action *a, struct drill_step_result *s, bool held,
+                         uint32_t since_ms, bool ended)
+{
+    uint32_t start = drill_slo_start_ms(a);
+    struct drill_times *p = &s->probes;
+    if (!held) {
+        if (!p->detected) {
+            p->detected = true;
+            p->detect_ms = since_ms;
+        }
+        p->recovered = false; /* a relapse: recovery starts over */
         return false;
-    return ended || s->probes.detected || from_node(a, s) || slo_passed;
+    }
+    if (p->detected && !p->recovered) {
+        p->recovered = true;
+        p->recover_ms = since_ms > start ? since_ms - start : 0;
+    }
+    /* A fault still acting may yet show, or show again: a failure the
+     * probes see only after a short SLO is a miss, not a masked fault. */
+    if (since_ms < start || since_ms < acts_for_ms(a))
+        return false;
+    bool quiet = since_ms - start > a->slo.recover_within_ms;
+    if (!(ended || p->detected || from_node(a, s) || quiet))
+        return false;
+    if (!p->detected) {
+        p->recovered = true; /* masked */
+        p->recover_ms = 0;
+    }
+    return true;
 }
 
 /* ---- the verdict ---- */

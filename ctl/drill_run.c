@@ -15,13 +15,15 @@
  *     (a note probe at most every DRILL_NOTE_SWEEP_MS): the first sweep
  *     that fails is the time to detect (from the injection), the first
  *     that holds after it the time to recover (from the SLO's start: the
- *     injection, or the fault's end with "from": "heal"). Meanwhile the
- *     nodes' events give their own figures: a killed service's restart on
- *     its node, a killed node's successor elected; drill_step_settle
- *     chooses. Neither the probes nor the node seeing a failure within the
- *     SLO means the federation masked the fault (recovered, not
- *     detected). The runner gives up at twice the SLO plus 5 s, so a miss
- *     is still measured. A deploy is POST /deployments, then GET
+ *     injection, or the fault's end with "from": "heal"), as
+ *     drill_measure_sweep keeps them: a lasting fault is watched to its
+ *     end. Meanwhile the nodes' events give their own figures: a killed
+ *     service's restart on its node, a killed node's successor elected;
+ *     drill_step_settle chooses. Neither the probes nor the node seeing a
+ *     failure within the SLO (and the fault) means the federation masked
+ *     the fault (recovered, not detected). Probes still failing twice the
+ *     SLO plus 5 s past its start are given up on, so a miss is still
+ *     measured. A deploy is POST /deployments, then GET
  *     /deployments/ID until it ends as expected (stable; or failed, and the
  *     leader's rollback listed by GET /deployments ended reverted: the
  *     node's figures, failure to revert) and, at once, its SLO's probes
@@ -670,43 +672,40 @@ static int inject(struct runner *x, const struct drill_action *a, struct drill_s
 }
 
 /* Sweeps the SLO's probes of action a, started (injected, submitted) at
- * t_start (monotonic ms); the SLO's clock starts slo_delay ms later. ended:
- * a deployment that has ended as expected, so the probes holding is the
- * end. w (may be NULL) looks for the node's own record meanwhile. */
+ * t_start (monotonic ms), until drill_measure_sweep says it is done or
+ * probes that fail reach drill_measure_give_up_ms. ended: a deployment
+ * that has ended as expected, so the probes holding is the end. w (may be
+ * NULL) looks for the node's own record meanwhile. */
 static void measure(struct runner *x, const struct drill_action *a, struct drill_step_result *s,
-                    int64_t t_start, uint32_t slo_delay, bool ended, struct node_watch *w)
+                    int64_t t_start, bool ended, struct node_watch *w)
 {
     struct drill_probe_result res[DRILL_MAX_PROBES];
-    int64_t t0 = t_start + slo_delay;
-    /* Past the SLO, so that a miss is measured too; from now when the
-     * action itself took longer (a rollout). */
-    int64_t from = t0 > ctl_mono_ms() ? t0 : ctl_mono_ms();
-    int64_t give_up = from + 2 * (int64_t)a->slo.recover_within_ms + 5000;
+    uint32_t give_up = drill_measure_give_up_ms(a, (uint32_t)(ctl_mono_ms() - t_start));
+    uint32_t since = 0;
+    bool done = false, held = false;
     s->resolution_ms = drill_sweep_resolution(&x->f.d, a->slo.probes);
     memset(res, 0, sizeof res);
-    for (;;) {
+    while (!done && !ctl_interrupted && (held || since <= give_up)) {
         int64_t begun = ctl_mono_ms();
-        if (ctl_interrupted || begun > give_up)
-            break;
-        bool held = sweep(x, a->slo.probes, res);
-        int64_t now = ctl_mono_ms();
-        if (!held && !s->probes.detected) {
-            s->probes.detected = true;
-            s->probes.detect_ms = (uint32_t)(now - t_start);
-            progress(x, "  detected after %" PRIu32 " ms", s->probes.detect_ms);
-        }
+        held = sweep(x, a->slo.probes, res);
+        since = (uint32_t)(ctl_mono_ms() - t_start);
+        bool seen = s->probes.detected;
         if (w)
             watch_poll(x, w, s);
-        if (drill_measure_done(a, s, held, now >= t0, ended,
-                               now - t0 > (int64_t)a->slo.recover_within_ms)) {
-            s->probes.recovered = true;
-            s->probes.recover_ms = s->probes.detected ? (uint32_t)(now > t0 ? now - t0 : 0) : 0;
-            break;
-        }
+        done = drill_measure_sweep(a, s, held, since, ended);
+        if (!seen && s->probes.detected)
+            progress(x, "  detected after %" PRIu32 " ms", s->probes.detect_ms);
         /* A sweep every DRILL_SWEEP_MS from its start, not after it. */
         int64_t next = begun + DRILL_SWEEP_MS - ctl_mono_ms();
-        ctl_sleep_ms(next > 0 ? (uint32_t)next : 0);
+        if (!done)
+            ctl_sleep_ms(next > 0 ? (uint32_t)next : 0);
     }
+    /* Unfinished, the probes failing past the SLO already missed it; a
+     * recovery seen while the fault still acted is not one yet. */
+    bool missed =
+        !held && s->probes.detected && since > drill_slo_start_ms(a) + a->slo.recover_within_ms;
+    if (!done)
+        s->probes.recovered = false;
     drill_step_settle(a, s);
     char got[32], res_ms[32], why[200];
     manifest_format_duration(s->recover_ms, got, sizeof got);
@@ -714,11 +713,10 @@ static void measure(struct runner *x, const struct drill_action *a, struct drill
     snprintf(why, sizeof why, "%s%s", s->node.seen ? "node: " : "probes every ",
              s->node.seen ? s->node.what : res_ms);
     size_t n = strlen(s->detail);
-    /* A Ctrl-C before the SLO ran out leaves it unmeasured: the step did
-     * not finish (could not run), rather than missing its SLO (deviated).
-     * One past its SLO, unrecovered, did miss it. */
-    if (!s->recovered && ctl_interrupted &&
-        ctl_mono_ms() - t0 <= (int64_t)a->slo.recover_within_ms) {
+    /* A Ctrl-C before the step could be judged leaves it unmeasured: the
+     * step did not finish (could not run), rather than missing its SLO
+     * (deviated). One past its SLO, unrecovered, did miss it. */
+    if (!s->recovered && ctl_interrupted && !missed) {
         char what[sizeof s->detail / 2];
         snprintf(what, sizeof what, "%.*s", (int)sizeof what - 1, s->detail);
         manifest_format_duration(a->slo.recover_within_ms, got, sizeof got);
@@ -761,7 +759,7 @@ static void run_fault(struct runner *x, const struct drill_action *a, struct dri
              strcmp(a->target, node) ? " on " : "", strcmp(a->target, node) ? node : "");
     progress(x, "  injected %s", s->detail);
     s->status = DRILL_STEP_DONE;
-    measure(x, a, s, t, a->slo.from == DRILL_SLO_FROM_HEAL ? a->duration_ms : 0, false, &w);
+    measure(x, a, s, t, false, &w);
 }
 
 /* A deployment's start and end (the leader's record: Unix ms, the
@@ -902,7 +900,7 @@ static void run_deploy(struct runner *x, const struct drill_action *a, struct dr
     }
     s->status = DRILL_STEP_DONE;
     if (a->slo.set)
-        measure(x, a, s, t, 0, true, NULL);
+        measure(x, a, s, t, true, NULL);
 }
 
 /* POST path to the leader (twice if need be); false after failing s. */

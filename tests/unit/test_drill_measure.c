@@ -29,9 +29,12 @@ static const char doc[] =
     "{\"name\": \"bad\", \"provider\": {\"type\": \"deploy\", \"manifest\": \"m.json\", "
     "\"expect\": \"reverted\"}, \"slo\": {\"recover_within\": \"30s\"}},"
     "{\"name\": \"cut\", \"provider\": {\"type\": \"fault\", \"kind\": \"isolate_node\", "
-    "\"target\": \"follower\", \"duration\": \"2s\"}, \"slo\": {\"recover_within\": \"5s\"}}]}";
+    "\"target\": \"follower\", \"duration\": \"2s\"}, \"slo\": {\"recover_within\": \"5s\"}},"
+    "{\"name\": \"long cut\", \"provider\": {\"type\": \"fault\", \"kind\": \"isolate_node\", "
+    "\"target\": \"follower\", \"duration\": \"10s\"}, \"slo\": {\"recover_within\": "
+    "\"500ms\"}}]}";
 
-enum { KILL_WEB, KILL_LEADER, BAD_RELEASE, CUT };
+enum { KILL_WEB, KILL_LEADER, BAD_RELEASE, CUT, LONG_CUT };
 
 static struct drill d;
 
@@ -152,37 +155,99 @@ static void test_measuring_goes_on_while_a_probe_fails(void **state)
 {
     (void)state;
     struct drill_step_result s = step(probes_saw, true, node_saw);
-    assert_false(drill_measure_done(&d.method[KILL_WEB], &s, false, true, true, true));
+    assert_false(drill_measure_sweep(&d.method[KILL_WEB], &s, false, 9000, true));
 }
 
 static void test_a_masked_fault_is_measured_until_its_slo_passes(void **state)
 {
     (void)state;
-    struct drill_step_result s = step(probes_masked, false, (struct drill_times){0});
-    s.probes.recovered = false;
-    assert_false(drill_measure_done(&d.method[CUT], &s, true, true, false, false));
-    assert_true(drill_measure_done(&d.method[CUT], &s, true, true, false, true));
+    struct drill_step_result s = {0};
+    assert_false(drill_measure_sweep(&d.method[CUT], &s, true, 5000, false));
+    assert_true(drill_measure_sweep(&d.method[CUT], &s, true, 5001, false));
+    assert_false(s.probes.detected);
+    assert_true(s.probes.recovered);
+}
+
+/* An isolation takes an election timeout or more to show: probes that
+ * held through a shorter SLO have not seen it masked. */
+static void test_an_isolation_is_not_masked_before_it_ends(void **state)
+{
+    (void)state;
+    struct drill_step_result s = {0};
+    assert_false(drill_measure_sweep(&d.method[LONG_CUT], &s, true, 600, false));
+    assert_false(drill_measure_sweep(&d.method[LONG_CUT], &s, true, 9999, false));
+    assert_true(drill_measure_sweep(&d.method[LONG_CUT], &s, true, 10000, false));
+}
+
+/* Seen only after its 500 ms SLO, the isolation misses it, whenever the
+ * probes hold again. */
+static void test_an_isolation_seen_after_its_slo_misses_it(void **state)
+{
+    (void)state;
+    const struct drill_action *a = &d.method[LONG_CUT];
+    struct drill_run r = {.before_checked = true, .after_checked = true};
+    for (size_t i = 0; i < d.nprobes; i++)
+        r.before[i].held = r.after[i].held = true;
+    struct drill_step_result *s = &r.method[LONG_CUT];
+    s->status = DRILL_STEP_DONE;
+    assert_false(drill_measure_sweep(a, s, true, 600, false));
+    assert_false(drill_measure_sweep(a, s, false, 1500, false));
+    assert_true(drill_measure_sweep(a, s, true, 10300, false));
+    drill_step_settle(a, s);
+    assert_int_equal(s->detect_ms, 1500);
+    assert_int_equal(s->recover_ms, 10300);
+    assert_int_equal(drill_verdict(&d, &r, NULL, 0), DRILL_DEVIATED);
+}
+
+/* Holding again while the fault still acts is no recovery yet: a failure
+ * after it starts the recovery over. */
+static void test_a_relapse_while_the_fault_acts_starts_recovery_over(void **state)
+{
+    (void)state;
+    const struct drill_action *a = &d.method[LONG_CUT];
+    struct drill_step_result s = {0};
+    assert_false(drill_measure_sweep(a, &s, false, 200, false));
+    assert_false(drill_measure_sweep(a, &s, true, 400, false));
+    assert_false(drill_measure_sweep(a, &s, false, 1200, false));
+    assert_true(drill_measure_sweep(a, &s, true, 10100, false));
+    assert_true(s.probes.recovered);
+    assert_int_equal(s.probes.detect_ms, 200);
+    assert_int_equal(s.probes.recover_ms, 10100);
 }
 
 static void test_a_service_the_node_saw_restarted_stops_measuring(void **state)
 {
     (void)state;
     struct drill_step_result s = step(probes_masked, true, node_saw);
-    assert_true(drill_measure_done(&d.method[KILL_WEB], &s, true, true, false, false));
+    s.probes.recovered = false;
+    assert_true(drill_measure_sweep(&d.method[KILL_WEB], &s, true, 300, false));
 }
 
 static void test_a_deployment_that_ended_stops_measuring_once_the_probes_hold(void **state)
 {
     (void)state;
-    struct drill_step_result s = step(probes_masked, false, (struct drill_times){0});
-    assert_true(drill_measure_done(&d.method[BAD_RELEASE], &s, true, true, true, false));
+    struct drill_step_result s = {0};
+    assert_true(drill_measure_sweep(&d.method[BAD_RELEASE], &s, true, 300, true));
 }
 
 static void test_nothing_stops_before_the_slos_clock_starts(void **state)
 {
     (void)state;
+    struct drill_action heal = d.method[CUT];
+    heal.slo.from = DRILL_SLO_FROM_HEAL;
     struct drill_step_result s = step(probes_saw, true, node_saw);
-    assert_false(drill_measure_done(&d.method[CUT], &s, true, false, true, true));
+    assert_false(drill_measure_sweep(&heal, &s, true, 1999, true));
+    assert_true(drill_measure_sweep(&heal, &s, true, 2000, true));
+}
+
+static void test_probes_that_fail_are_given_up_twice_the_slo_and_5s_past_its_start(void **state)
+{
+    (void)state;
+    struct drill_action heal = d.method[CUT];
+    heal.slo.from = DRILL_SLO_FROM_HEAL;
+    assert_int_equal(drill_measure_give_up_ms(&d.method[LONG_CUT], 0), 6000);
+    assert_int_equal(drill_measure_give_up_ms(&heal, 0), 2000 + 15000);
+    assert_int_equal(drill_measure_give_up_ms(&d.method[BAD_RELEASE], 4000), 4000 + 65000);
 }
 
 /* ---- journal and report ---- */
@@ -249,9 +314,13 @@ int main(void)
         cmocka_unit_test(test_without_the_nodes_recovery_the_probes_figures_stand),
         cmocka_unit_test(test_measuring_goes_on_while_a_probe_fails),
         cmocka_unit_test(test_a_masked_fault_is_measured_until_its_slo_passes),
+        cmocka_unit_test(test_an_isolation_is_not_masked_before_it_ends),
+        cmocka_unit_test(test_an_isolation_seen_after_its_slo_misses_it),
+        cmocka_unit_test(test_a_relapse_while_the_fault_acts_starts_recovery_over),
         cmocka_unit_test(test_a_service_the_node_saw_restarted_stops_measuring),
         cmocka_unit_test(test_a_deployment_that_ended_stops_measuring_once_the_probes_hold),
         cmocka_unit_test(test_nothing_stops_before_the_slos_clock_starts),
+        cmocka_unit_test(test_probes_that_fail_are_given_up_twice_the_slo_and_5s_past_its_start),
         cmocka_unit_test(test_the_journal_keeps_both_sources_and_the_resolution),
         cmocka_unit_test(test_the_journal_says_null_when_the_node_recorded_nothing),
         cmocka_unit_test(test_the_report_shows_the_nodes_figure_and_the_probes),
