@@ -361,6 +361,30 @@ int chaos_record_decode(const uint8_t *payload, size_t len, struct chaos_record 
     return rv;
 }
 
+int chaos_restart_decode(const uint8_t *payload, size_t len, struct chaos_restart *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!payload || wire_prescan(payload, len, CHAOS_PAYLOAD_MAX_DEPTH) != 0)
+        return -1;
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    int rv = -1;
+    if (msgpack_unpack_next(&u, (const char *)payload, len, &off) == MSGPACK_UNPACK_SUCCESS &&
+        off == len && u.data.type == MSGPACK_OBJECT_MAP &&
+        chaos_mp_get_str(&u.data, "", "node", false, false, out->node, sizeof out->node, NULL, 0) ==
+            0 &&
+        chaos_mp_get_str(&u.data, "", "service", false, false, out->service, sizeof out->service,
+                         NULL, 0) == 0 &&
+        chaos_mp_get_u64(&u.data, "", "failed_at_ms", false, UINT64_MAX, &out->failed_at_ms, NULL,
+                         NULL, 0) == 0)
+        rv = 0;
+    msgpack_unpacked_destroy(&u);
+    if (rv != 0)
+        memset(out, 0, sizeof *out);
+    return rv;
+}
+
 /* ---- JSON ----------------------------------------------------------------- */
 
 static void set_target(json_t *o, const struct chaos_fault *f)

@@ -9,7 +9,8 @@
  * kill (kill_service, kill_node) has nothing to heal: the watchtower or the
  * supervisor restarts what was killed; its duration is the time the
  * federation is given to recover, during which it still counts as the
- * active fault.
+ * active fault, a kill_service only until the ledger records its service's
+ * restart on its node (chaos_state_restarted).
  *
  * Ledger payload: a msgpack map (keys are only ever added)
  *   "record"  str: fault | healed | refused | stop | enable
@@ -132,6 +133,19 @@ void chaos_record_pack(const struct chaos_record *r, msgpack_packer *pk);
  * field. */
 int chaos_record_decode(const uint8_t *payload, size_t len, struct chaos_record *r, char *err,
                         size_t errlen);
+
+/* What the chaos state needs of a watchtower's recovery (the payload of a
+ * LEDGER_ENTRY_RECOVERY entry, node/chaos/watch_lead.c): which service on
+ * which node failed when (its wall-clock failed_at_ms) and runs again. */
+struct chaos_restart {
+    char node[CHAOS_NAME_MAX];
+    char service[CHAOS_NAME_MAX];
+    uint64_t failed_at_ms;
+};
+/* Decodes those fields of a recovery payload, hostile or not (pre-scanned;
+ * its other keys are the watchtower's). 0, or -1 when one is missing or
+ * malformed. */
+int chaos_restart_decode(const uint8_t *payload, size_t len, struct chaos_restart *out);
 
 /* The fault as the API shows it: {"id","kind","node","service","peer",
  * "delay_ms","start_ms","duration_ms","expires_ms","origin","forced"}

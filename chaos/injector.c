@@ -56,6 +56,7 @@ void chaos_state_init(struct chaos_state *s)
 static void drop_active(struct chaos_state *s, size_t i)
 {
     memmove(&s->active[i], &s->active[i + 1], (s->nactive - i - 1) * sizeof s->active[0]);
+    memmove(&s->restarted[i], &s->restarted[i + 1], (s->nactive - i - 1) * sizeof s->restarted[0]);
     s->nactive--;
 }
 
@@ -65,6 +66,7 @@ void chaos_state_apply(struct chaos_state *s, const struct chaos_record *r)
     case CHAOS_REC_FAULT:
         if (s->nactive == CHAOS_ACTIVE_MAX)
             drop_active(s, 0); /* the oldest has expired long since, or been forced past */
+        s->restarted[s->nactive] = false;
         s->active[s->nactive++] = r->fault;
         break;
     case CHAOS_REC_HEALED:
@@ -86,19 +88,33 @@ void chaos_state_apply(struct chaos_state *s, const struct chaos_record *r)
     }
 }
 
+void chaos_state_restarted(struct chaos_state *s, const struct chaos_restart *r)
+{
+    for (size_t i = 0; i < s->nactive; i++) {
+        const struct chaos_fault *f = &s->active[i];
+        if (f->kind == CHAOS_KILL_SERVICE && strcmp(f->node, r->node) == 0 &&
+            strcmp(f->service, r->service) == 0 && r->failed_at_ms >= f->start_ms)
+            s->restarted[i] = true;
+    }
+}
+
 const struct chaos_fault *chaos_state_active(const struct chaos_state *s, uint64_t now_ms)
 {
     for (size_t i = 0; i < s->nactive; i++)
-        if (now_ms < s->active[i].expires_ms)
+        if (now_ms < s->active[i].expires_ms && !s->restarted[i])
             return &s->active[i];
     return NULL;
 }
 
-const struct chaos_fault *chaos_state_expired(const struct chaos_state *s, uint64_t now_ms)
+const struct chaos_fault *chaos_state_expired(const struct chaos_state *s, uint64_t now_ms,
+                                              const char **reason)
 {
     for (size_t i = 0; i < s->nactive; i++)
-        if (now_ms >= s->active[i].expires_ms)
+        if (now_ms >= s->active[i].expires_ms || s->restarted[i]) {
+            if (reason)
+                *reason = s->restarted[i] ? "restarted" : "expired";
             return &s->active[i];
+        }
     return NULL;
 }
 

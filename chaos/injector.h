@@ -53,17 +53,30 @@ struct chaos_settings {
 struct chaos_state {
     bool stopped;                                /* a STOP committed and no ENABLE since */
     struct chaos_fault active[CHAOS_ACTIVE_MAX]; /* FAULTs not yet HEALED */
+    /* A kill_service whose service's restart the ledger recorded: over, and
+     * due for a HEALED record, as at its expiry. */
+    bool restarted[CHAOS_ACTIVE_MAX];
     size_t nactive;
 };
 
 void chaos_state_init(struct chaos_state *s);
 /* Feeds one committed chaos record (ledger order). A STOP heals everything. */
 void chaos_state_apply(struct chaos_state *s, const struct chaos_record *r);
-/* The fault still in force at now (not healed, not expired), or NULL. */
+/* Feeds a committed recovery (ledger order): a kill_service fault on that
+ * node and service, committed before it and started at or before the
+ * failure, is over. The kill is instantaneous and the watchtower restarts
+ * what it killed; the fault's duration only bounds the wait for that
+ * restart (a service that does not come back keeps it active until it
+ * expires, as does a node's clock behind the leader's). */
+void chaos_state_restarted(struct chaos_state *s, const struct chaos_restart *r);
+/* The fault still in force at now (not healed, not expired, not
+ * restarted), or NULL. */
 const struct chaos_fault *chaos_state_active(const struct chaos_state *s, uint64_t now_ms);
-/* The first fault that expired at now but has no HEALED record yet (the
- * leader commits one: "healed", reason "expired"), or NULL. */
-const struct chaos_fault *chaos_state_expired(const struct chaos_state *s, uint64_t now_ms);
+/* The first fault that is over at now, expired or restarted, but has no
+ * HEALED record yet (the leader commits one with *reason, "expired" or
+ * "restarted"; reason may be NULL), or NULL. */
+const struct chaos_fault *chaos_state_expired(const struct chaos_state *s, uint64_t now_ms,
+                                              const char **reason);
 
 enum chaos_member_status { CHAOS_MEMBER_ALIVE, CHAOS_MEMBER_SUSPECT, CHAOS_MEMBER_DEAD };
 

@@ -267,9 +267,15 @@ static int fold_entry(uint64_t index, uint64_t term, const uint8_t *bytes, size_
     struct ledger_entry e;
     uint32_t type;
     c->applied = index;
-    if (ledger_entry_peek_type(bytes, len, &type) == LEDGER_OK && type == LEDGER_ENTRY_CHAOS &&
-        ledger_entry_decode(bytes, len, &e, NULL) == LEDGER_OK)
+    if (ledger_entry_peek_type(bytes, len, &type) != LEDGER_OK ||
+        (type != LEDGER_ENTRY_CHAOS && type != LEDGER_ENTRY_RECOVERY) ||
+        ledger_entry_decode(bytes, len, &e, NULL) != LEDGER_OK)
+        return 0;
+    struct chaos_restart r;
+    if (type == LEDGER_ENTRY_CHAOS)
         fold(c, index, &e);
+    else if (chaos_restart_decode(e.payload, e.payload_len, &r) == 0)
+        chaos_state_restarted(&c->state, &r); /* a killed service runs again: its kill is over */
     return 0;
 }
 

@@ -68,7 +68,7 @@ static void on_inject_timer(uv_timer_t *t)
      * record is not committed yet (node_chaos_tick commits it within a
      * heartbeat): the core counts a fault as over at its expiry, but it is
      * over for the federation once the ledger says it healed. Look again soon. */
-    if (c->pending_index || chaos_state_expired(&c->state, (uint64_t)node_wall_ms())) {
+    if (c->pending_index || chaos_state_expired(&c->state, (uint64_t)node_wall_ms(), NULL)) {
         arm_inject(c, (uint64_t)node_wall_ms() + c->base->cfg.heartbeat_ms);
         return;
     }
@@ -115,11 +115,12 @@ void node_chaos_tick(struct node_chaos *c)
 {
     if (!leads(c) || c->pending_index)
         return;
-    const struct chaos_fault *f = chaos_state_expired(&c->state, (uint64_t)node_wall_ms());
+    const char *why = NULL;
+    const struct chaos_fault *f = chaos_state_expired(&c->state, (uint64_t)node_wall_ms(), &why);
     if (!f)
         return;
     struct chaos_record r = {.kind = CHAOS_REC_HEALED, .fault = *f};
-    snprintf(r.reason, sizeof(r.reason), "expired");
+    snprintf(r.reason, sizeof(r.reason), "%s", why);
     commit_record(c, &r);
 }
 

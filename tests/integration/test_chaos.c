@@ -205,6 +205,49 @@ static void a_second_fault_while_one_is_active_is_refused_409_and_chimeractl_exi
     h_cluster_pass(c);
 }
 
+/* A kill is over once the watchtower has restarted what it killed: given
+ * a minute to recover, the kill_service fault stops counting as active
+ * (GET /chaos, the rule "active") when the ledger records the service
+ * running again, with a healed record that says so, and another fault may
+ * follow at once. It blocked every other fault for its whole minute. */
+static void a_killed_service_blocks_no_fault_once_its_node_restarted_it(void **state)
+{
+    struct h_cluster *c = *state;
+    int leader = h_start_leader(c, "test_chaos", 0, NULL);
+    char *dep = h_deploy_stable(c, leader, "demo-good.json", 4 * h_timeout_ms());
+    assert_non_null(dep);
+    free(dep);
+    int t = follower_of(leader);
+    long st;
+    json_t *j = inject(c, leader, "kill_service", t, "web", 60000, &st);
+    if (st != 201)
+        fail_msg("POST /chaos/inject answered %ld", st);
+    char id[64];
+    snprintf(id, sizeof id, "%s",
+             json_string_value(json_object_get(json_object_get(j, "fault"), "id")));
+    json_decref(j);
+    struct chaos_seen s = {c, leader, "healed", id};
+    if (!h_wait_until(chaos_has_record, &s, 2 * h_timeout_ms()))
+        fail_msg("no healed record of %s in the leader's GET /chaos", id);
+    json_t *chaos = h_http_get_json(c, leader, "/chaos", &st);
+    json_t *h = json_object_get(chaos, "history"), *last = NULL, *r;
+    size_t k;
+    json_array_foreach(h, k, r)
+    {
+        if (strcmp(json_string_value(json_object_get(r, "record")), "healed") == 0)
+            last = r;
+    }
+    assert_string_equal(json_string_value(json_object_get(last, "reason")), "restarted");
+    assert_true(json_is_null(json_object_get(chaos, "active")));
+    json_decref(chaos);
+    j = inject(c, leader, "isolate_node", 3 - leader - t, NULL, 1000, &st);
+    if (st != 201)
+        fail_msg("a fault after the restart answered %ld: %s", st,
+                 json_string_value(json_object_get(j, "error")));
+    json_decref(j);
+    h_cluster_pass(c);
+}
+
 /* ---- the injector ------------------------------------------------------ */
 
 static int start_with_injector(struct h_cluster *c)
@@ -307,6 +350,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             a_second_fault_while_one_is_active_is_refused_409_and_chimeractl_exits_8,
             h_setup_three_nodes, h_teardown_cluster),
+        cmocka_unit_test_setup_teardown(a_killed_service_blocks_no_fault_once_its_node_restarted_it,
+                                        h_setup_three_nodes, h_teardown_cluster),
         cmocka_unit_test_setup_teardown(injector_at_probability_1_never_has_two_active_faults,
                                         h_setup_three_nodes, h_teardown_cluster),
     };

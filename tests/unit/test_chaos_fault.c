@@ -121,6 +121,36 @@ static void test_a_drill_record_decodes_as_another_kind(void **state)
     assert_int_equal(r.kind, CHAOS_REC_OTHER);
 }
 
+/* A watchtower's recovery entry, as node/chaos/watch_lead.c packs it:
+ * the chaos state reads which service ran again where. */
+static void test_a_recovery_entry_gives_the_restarted_service(void **state)
+{
+    (void)state;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    static const char *const keys[] = {"node", "service", "cause", "leader"};
+    static const char *const vals[] = {"n2", "web", "signal 9", "n1"};
+    msgpack_pack_map(&pk, 7);
+    for (size_t i = 0; i < 4; i++) {
+        msgpack_pack_str_with_body(&pk, keys[i], strlen(keys[i]));
+        msgpack_pack_str_with_body(&pk, vals[i], strlen(vals[i]));
+    }
+    static const char *const nums[] = {"attempts", "failed_at_ms", "ttr_ms"};
+    for (size_t i = 0; i < 3; i++) {
+        msgpack_pack_str_with_body(&pk, nums[i], strlen(nums[i]));
+        msgpack_pack_uint64(&pk, i == 1 ? T0 + 7 : 1);
+    }
+    struct chaos_restart r;
+    assert_int_equal(chaos_restart_decode((const uint8_t *)sb.data, sb.size, &r), 0);
+    assert_string_equal(r.node, "n2");
+    assert_string_equal(r.service, "web");
+    assert_int_equal(r.failed_at_ms, T0 + 7);
+    assert_int_equal(chaos_restart_decode((const uint8_t *)sb.data, sb.size - 1, &r), -1);
+    msgpack_sbuffer_destroy(&sb);
+}
+
 static void test_an_empty_or_truncated_payload_is_rejected(void **state)
 {
     (void)state;
@@ -540,6 +570,7 @@ int main(void)
         cmocka_unit_test(test_healed_stop_enable_and_refused_records_round_trip),
         cmocka_unit_test(test_a_refused_record_keeps_the_chosen_target),
         cmocka_unit_test(test_a_drill_record_decodes_as_another_kind),
+        cmocka_unit_test(test_a_recovery_entry_gives_the_restarted_service),
         cmocka_unit_test(test_an_empty_or_truncated_payload_is_rejected),
         cmocka_unit_test(test_a_huge_announced_map_is_rejected_before_unpacking),
         cmocka_unit_test(test_deep_nesting_is_rejected),

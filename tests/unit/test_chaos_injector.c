@@ -217,11 +217,50 @@ static void test_an_expired_fault_is_due_for_a_healed_record(void **state)
 {
     (void)state;
     struct chaos_fault f = committed(CHAOS_ISOLATE_NODE, "n3", T0 - 5000, 1000);
-    const struct chaos_fault *e = chaos_state_expired(&st, T0);
+    const char *why = NULL;
+    const struct chaos_fault *e = chaos_state_expired(&st, T0, &why);
     assert_non_null(e);
     assert_string_equal(e->id, f.id);
+    assert_string_equal(why, "expired");
     feed(CHAOS_REC_HEALED, f.id);
-    assert_null(chaos_state_expired(&st, T0));
+    assert_null(chaos_state_expired(&st, T0, NULL));
+}
+
+/* A kill is instantaneous: once the ledger records the killed service
+ * running again on its node, the kill blocks no other fault, and is due
+ * for a healed record that says why. */
+static void test_a_killed_service_restarted_no_longer_blocks(void **state)
+{
+    (void)state;
+    struct chaos_fault f = committed(CHAOS_KILL_SERVICE, "n2", T0 - 5000, 60000);
+    assert_refused(tick(), "active:");
+    chaos_state_restarted(&st, &(struct chaos_restart){"n2", "web", T0 - 4990});
+    assert_null(chaos_state_active(&st, T0));
+    assert_int_equal(tick().action, CHAOS_ACT_INJECT);
+    const char *why = NULL;
+    const struct chaos_fault *e = chaos_state_expired(&st, T0, &why);
+    assert_non_null(e);
+    assert_string_equal(e->id, f.id);
+    assert_string_equal(why, "restarted");
+    feed(CHAOS_REC_HEALED, f.id);
+    assert_null(chaos_state_expired(&st, T0, NULL));
+}
+
+/* Only the kill's own restart ends it: another service's or node's, or a
+ * failure from before the kill, does not; nor does a restart end a pause. */
+static void test_only_the_killed_services_restart_ends_the_kill(void **state)
+{
+    (void)state;
+    committed(CHAOS_KILL_SERVICE, "n2", T0 - 5000, 60000);
+    chaos_state_restarted(&st, &(struct chaos_restart){"n3", "web", T0 - 4990});
+    chaos_state_restarted(&st, &(struct chaos_restart){"n2", "db", T0 - 4990});
+    chaos_state_restarted(&st, &(struct chaos_restart){"n2", "web", T0 - 5001});
+    assert_non_null(chaos_state_active(&st, T0));
+    chaos_state_init(&st);
+    committed(CHAOS_PAUSE_SERVICE, "n2", T0 - 5000, 60000);
+    chaos_state_restarted(&st, &(struct chaos_restart){"n2", "web", T0 - 4990});
+    assert_non_null(chaos_state_active(&st, T0));
+    assert_null(chaos_state_expired(&st, T0, NULL));
 }
 
 static void test_refused_while_a_rollout_runs(void **state)
@@ -542,6 +581,8 @@ int main(void)
         T(test_a_new_leader_knows_the_active_fault_from_the_ledger),
         T(test_a_healed_record_ends_the_active_fault),
         T(test_an_expired_fault_is_due_for_a_healed_record),
+        T(test_a_killed_service_restarted_no_longer_blocks),
+        T(test_only_the_killed_services_restart_ends_the_kill),
         T(test_refused_while_a_rollout_runs),
         T(test_refused_while_a_member_is_dead),
         T(test_refused_while_a_member_is_suspect),
