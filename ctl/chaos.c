@@ -9,6 +9,7 @@
 
 #include "chaos/fault.h"
 #include "ctl/deploy_int.h"
+#include "ctl/drill_int.h"
 
 static int usage(const char *cmd, const char *what, const char *arg)
 {
@@ -162,8 +163,28 @@ static int cmd_post(const struct ctl_opts *o, const char *cmd, const char *path)
     return CTL_OK;
 }
 
-/* inject KIND --target NODE [--service S] [--peer P] [--delay D]
- * [--duration D] [--force] */
+/* The target a selector names ("leader", "follower", "any"), resolved as
+ * drill run resolves it and said on stdout; a node id as it is. CTL_OK, or
+ * the exit code after saying why. */
+static int pick_target(const struct ctl_opts *o, const char *cmd, json_t *body)
+{
+    const char *sel = json_string_value(json_object_get(body, "target"));
+    if (!ctl_node_selector(sel))
+        return CTL_OK;
+    char node[CHAOS_NAME_MAX], why[160];
+    int rc = ctl_resolve_node(o, sel, node, sizeof node, why, sizeof why);
+    if (rc != 0) {
+        fprintf(stderr, "chimeractl: %s: %s\n", cmd, why);
+        return ctl_exit_code(CTL_FAM_COMMON, rc == -1 ? CTL_O_NO_ANSWER : CTL_O_CONFLICT);
+    }
+    if (!o->json)
+        printf("target     %s: %s (from the leader's view of the members)\n", sel, node);
+    json_object_set_new(body, "target", json_string(node));
+    return CTL_OK;
+}
+
+/* inject KIND --target NODE|leader|follower|any [--service S] [--peer P]
+ * [--delay D] [--duration D] [--force] */
 static int cmd_inject(const struct ctl_opts *o, int argc, char **argv)
 {
     const char *cmd = "chaos inject";
@@ -211,7 +232,7 @@ static int cmd_inject(const struct ctl_opts *o, int argc, char **argv)
         }
     }
     if (rc == CTL_OK && !json_object_get(body, "target"))
-        rc = usage(cmd, "needs --target NODE", NULL);
+        rc = usage(cmd, "needs --target NODE (a node id, leader, follower or any)", NULL);
     /* The node's rules for each kind's options, said in this command's
      * options (the node names its body's keys: "delay_ms: missing"), before
      * any node is asked. */
@@ -227,6 +248,8 @@ static int cmd_inject(const struct ctl_opts *o, int argc, char **argv)
         rc = usage(cmd, "needs --delay D (200ms, 1s), how long each message waits, for", argv[2]);
     else if (rc == CTL_OK && !delays && json_object_get(body, "delay_ms"))
         rc = usage(cmd, "--delay is only for delay_messages, not", argv[2]);
+    if (rc == CTL_OK)
+        rc = pick_target(o, cmd, body);
     char *payload = rc == CTL_OK ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     if (rc != CTL_OK)

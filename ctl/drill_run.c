@@ -114,61 +114,6 @@ static void progress(const struct runner *x, const char *fmt, ...)
 
 /* ---- asking the federation -------------------------------------------- */
 
-/* GET path from the first endpoint of addr that answers; a new client each
- * time, so a killed node is passed over. NULL when none answers. */
-static json_t *get_json(const struct ctl_opts *o, const char *addr, const char *path, long *status)
-{
-    struct ctl_opts oo = *o;
-    if (addr)
-        oo.addr = addr;
-    struct ctl_client *cl = ctl_client_new(&oo);
-    struct ctl_reply r;
-    json_t *j = NULL;
-    *status = 0;
-    if (!cl)
-        return NULL;
-    if (ctl_get(cl, path, &r) == 0) {
-        *status = r.status;
-        if (json_is_object(r.json))
-            j = json_incref(r.json);
-    }
-    ctl_reply_free(&r);
-    ctl_client_free(cl);
-    return j;
-}
-
-/* Member id's HTTP address in a /federation/state, or NULL. */
-static const char *member_http(const json_t *state, const char *id)
-{
-    size_t i;
-    json_t *p;
-    json_array_foreach(json_object_get(state, "peers"), i, p)
-    {
-        if (id && strcmp(ctl_json_str(p, "node", ""), id) == 0)
-            return json_string_value(json_object_get(p, "http"));
-    }
-    return NULL;
-}
-
-/* The federation as its leader sees it (only the leader hears every
- * member's release); the state of whichever node answered when there is no
- * leader or it cannot be asked. NULL when no node answers. */
-static json_t *leader_state(const struct runner *x)
-{
-    long st;
-    json_t *s = get_json(x->o, NULL, "/federation/state", &st);
-    const char *leader = s ? json_string_value(json_object_get(s, "leader")) : NULL;
-    const char *self = s ? json_string_value(json_object_get(s, "node")) : NULL;
-    const char *http = member_http(s, leader);
-    if (!leader || (self && strcmp(leader, self) == 0) || !http)
-        return s;
-    json_t *ls = get_json(x->o, http, "/federation/state", &st);
-    if (!ls)
-        return s;
-    json_decref(s);
-    return ls;
-}
-
 static void append(char *out, size_t cap, const char *s)
 {
     size_t n = strlen(out);
@@ -212,7 +157,7 @@ static bool probe_state(const struct runner *x, const struct drill_probe *p, jso
         {
             const char *http = json_string_value(json_object_get(m, "http"));
             long st;
-            json_t *s = http ? get_json(x->o, http, "/federation/state", &st) : NULL;
+            json_t *s = http ? ctl_get_json(x->o, http, "/federation/state", &st) : NULL;
             if (s && json_is_true(json_object_get(s, "read_only"))) {
                 append(detail, cap, ctl_json_str(m, "node", "?"));
                 any = true;
@@ -372,7 +317,7 @@ static bool sweep(struct runner *x, uint32_t mask, struct drill_probe_result *re
             got = probe_http(p, res[i].detail, sizeof res[i].detail);
         else {
             if (!have_state)
-                state = leader_state(x), have_state = true;
+                state = ctl_leader_state(x->o), have_state = true;
             got = probe_state(x, p, state, res[i].detail, sizeof res[i].detail) == p->expect;
         }
         res[i].held = got;
@@ -461,7 +406,7 @@ static json_t *event_find(json_t *evs, json_int_t after, const char *kind, const
 static void watch_members(const struct runner *x, struct node_watch *w, const char *node,
                           bool only_node)
 {
-    json_t *s = leader_state(x), *m;
+    json_t *s = ctl_leader_state(x->o), *m;
     size_t i;
     w->n = 0;
     json_array_foreach(s ? json_object_get(s, "peers") : NULL, i, m)
@@ -565,46 +510,6 @@ static void watch_poll(const struct runner *x, struct node_watch *w, struct dril
 
 /* ---- the actions ------------------------------------------------------ */
 
-/* A node selector as an id, from the leader's view; NULL after filling
- * why when there is none to pick. */
-static const char *resolve_node(const struct runner *x, const char *sel, char *out, size_t cap,
-                                char *why, size_t whylen)
-{
-    bool leader = strcmp(sel, "leader") == 0, follower = strcmp(sel, "follower") == 0;
-    if (!leader && !follower && strcmp(sel, "any") != 0) {
-        snprintf(out, cap, "%s", sel);
-        return out;
-    }
-    json_t *s = leader_state(x);
-    const char *l = s ? json_string_value(json_object_get(s, "leader")) : NULL;
-    out[0] = '\0';
-    if (leader && l)
-        snprintf(out, cap, "%s", l);
-    size_t i;
-    json_t *m;
-    json_array_foreach(s ? json_object_get(s, "peers") : NULL, i, m)
-    {
-        const char *id = json_string_value(json_object_get(m, "node"));
-        const char *st = json_string_value(json_object_get(m, "status"));
-        if (out[0] || leader || !id || !st || strcmp(st, "alive") != 0)
-            continue;
-        /* A follower is any member but the leader; "any" prefers one too,
-         * so a service fault does not also cost an election. */
-        if (!l || strcmp(id, l) != 0)
-            snprintf(out, cap, "%s", id);
-    }
-    if (!out[0] && !leader && l)
-        snprintf(out, cap, "%s", l); /* "any" in a federation of one */
-    /* l lives in s: compare before letting s go. */
-    bool none = !out[0] || (follower && l && strcmp(out, l) == 0);
-    json_decref(s);
-    if (none) {
-        snprintf(why, whylen, "no %s to pick: %s", sel, s ? "none is alive" : "no node answered");
-        return NULL;
-    }
-    return out;
-}
-
 static void fail_step(struct drill_step_result *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void fail_step(struct drill_step_result *s, const char *fmt, ...)
@@ -631,7 +536,7 @@ static int inject(struct runner *x, const struct drill_action *a, struct drill_s
 {
     char why[256];
     bool svc = a->fault == DRILL_FAULT_KILL_SERVICE || a->fault == DRILL_FAULT_PAUSE_SERVICE;
-    if (!resolve_node(x, svc ? a->node : a->target, node, cap, why, sizeof why)) {
+    if (ctl_resolve_node(x->o, svc ? a->node : a->target, node, cap, why, sizeof why) != 0) {
         fail_step(s, "%s", why);
         return -1;
     }
@@ -776,7 +681,7 @@ static void deployment_stage(struct runner *x, const char *id, char *stage, size
     char path[160];
     long st;
     snprintf(path, sizeof path, "/deployments/%.128s", id);
-    json_t *d = get_json(x->o, NULL, path, &st);
+    json_t *d = ctl_get_json(x->o, NULL, path, &st);
     snprintf(stage, cap, "%s", d ? ctl_json_str(d, "stage", "unknown") : "unknown");
     times->started = json_integer_value(json_object_get(d, "started_ms"));
     times->finished = json_integer_value(json_object_get(d, "finished_ms"));
@@ -789,7 +694,7 @@ static void rollback_stage(struct runner *x, const char *ours, json_int_t starte
                            size_t cap, struct span *times)
 {
     long st;
-    json_t *list = get_json(x->o, NULL, "/deployments", &st), *d;
+    json_t *list = ctl_get_json(x->o, NULL, "/deployments", &st), *d;
     size_t i;
     char other[128];
     stage[0] = '\0';
@@ -934,9 +839,9 @@ static void run_heal(struct runner *x, struct drill_step_result *s)
     char there[160] = "";
     if (!heal_call(x, "/chaos/stop", s))
         return;
-    json_t *state = x->nfaulted ? leader_state(x) : NULL;
+    json_t *state = x->nfaulted ? ctl_leader_state(x->o) : NULL;
     for (size_t k = 0; k < x->nfaulted; k++)
-        if (ctl_chaos_stop_at(x->o, x->token, member_http(state, x->faulted[k])) >= 0)
+        if (ctl_chaos_stop_at(x->o, x->token, ctl_member_http(state, x->faulted[k])) >= 0)
             append(there, sizeof there, x->faulted[k]);
     json_decref(state);
     if (!heal_call(x, "/chaos/enable", s))
@@ -1030,7 +935,7 @@ static void run_action(struct runner *x, const struct drill_action *a, struct dr
 static bool chaos_missing(struct runner *x)
 {
     long st;
-    json_t *j = get_json(x->o, NULL, "/chaos", &st);
+    json_t *j = ctl_get_json(x->o, NULL, "/chaos", &st);
     json_decref(j);
     return st == 404;
 }

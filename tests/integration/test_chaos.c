@@ -75,16 +75,23 @@ static bool stopped_is(void *arg)
     return s->want ? st == 'T' : st != 'T' && st != 0 && st != 'Z';
 }
 
+/* A leader, and the demo release stable on every node: its leader. */
+static int start_with_release(struct h_cluster *c)
+{
+    int leader = h_start_leader(c, "test_chaos", 0, NULL);
+    char *dep = h_deploy_stable(c, leader, "demo-good.json", 4 * h_timeout_ms());
+    assert_non_null(dep);
+    free(dep);
+    return leader;
+}
+
 /* ---- tests ------------------------------------------------------------- */
 
 static void
 operator_kill_service_kills_its_process_group_and_the_fault_heals_on_record(void **state)
 {
     struct h_cluster *c = *state;
-    int leader = h_start_leader(c, "test_chaos", 0, NULL);
-    char *dep = h_deploy_stable(c, leader, "demo-good.json", 4 * h_timeout_ms());
-    assert_non_null(dep);
-    free(dep);
+    int leader = start_with_release(c);
     int t = follower_of(leader);
     pid_t pids[8];
     size_t n = h_service_pids(c, t, pids, 8);
@@ -115,10 +122,7 @@ operator_kill_service_kills_its_process_group_and_the_fault_heals_on_record(void
 static void pause_service_stops_the_service_until_its_expiry(void **state)
 {
     struct h_cluster *c = *state;
-    int leader = h_start_leader(c, "test_chaos", 0, NULL);
-    char *dep = h_deploy_stable(c, leader, "demo-good.json", 4 * h_timeout_ms());
-    assert_non_null(dep);
-    free(dep);
+    int leader = start_with_release(c);
     int t = follower_of(leader);
     pid_t pids[8];
     if (h_service_pids(c, t, pids, 8) == 0)
@@ -213,10 +217,7 @@ static void a_second_fault_while_one_is_active_is_refused_409_and_chimeractl_exi
 static void a_killed_service_blocks_no_fault_once_its_node_restarted_it(void **state)
 {
     struct h_cluster *c = *state;
-    int leader = h_start_leader(c, "test_chaos", 0, NULL);
-    char *dep = h_deploy_stable(c, leader, "demo-good.json", 4 * h_timeout_ms());
-    assert_non_null(dep);
-    free(dep);
+    int leader = start_with_release(c);
     int t = follower_of(leader);
     long st;
     json_t *j = inject(c, leader, "kill_service", t, "web", 60000, &st);
@@ -245,6 +246,41 @@ static void a_killed_service_blocks_no_fault_once_its_node_restarted_it(void **s
         fail_msg("a fault after the restart answered %ld: %s", st,
                  json_string_value(json_object_get(j, "error")));
     json_decref(j);
+    h_cluster_pass(c);
+}
+
+/* chimeractl chaos inject takes drill run's selectors for its target: the
+ * leader, a follower (any alive member but the leader), resolved from the
+ * leader's view, and says which node it picked. They were refused. */
+static void chaos_inject_picks_the_leader_or_a_follower_and_says_which(void **state)
+{
+    struct h_cluster *c = *state;
+    int leader = h_start_leader(c, "test_chaos", 0, NULL);
+    int code;
+    char *out = NULL, *err = NULL, want[96];
+    assert_true(h_ctl(c, (leader + 1) % 3, &code, &out, &err, "--token-file", c->token_file,
+                      "chaos", "inject", "delay_messages", "--target", "leader", "--delay", "50ms",
+                      "--duration", "1s", NULL));
+    snprintf(want, sizeof want, "target     leader: %s ", c->nodes[leader].id);
+    if (code != 0 || !strstr(out, want) || !strstr(out, "delay_messages on "))
+        fail_msg("chaos inject --target leader exited %d:\n%s%s", code, out, err);
+    snprintf(want, sizeof want, "delay_messages on %s,", c->nodes[leader].id);
+    if (!strstr(out, want))
+        fail_msg("the fault is not on the leader %s:\n%s", c->nodes[leader].id, out);
+    free(out);
+    free(err);
+    assert_true(h_ctl(c, leader, &code, &out, &err, "--token-file", c->token_file, "chaos",
+                      "inject", "isolate_node", "--target", "follower", "--duration", "1s",
+                      "--force", NULL));
+    const char *picked = out ? strstr(out, "target     follower: ") : NULL;
+    if (code != 0 || !picked)
+        fail_msg("chaos inject --target follower exited %d:\n%s%s", code, out, err);
+    picked += strlen("target     follower: ");
+    if (strncmp(picked, c->nodes[leader].id, strlen(c->nodes[leader].id)) == 0 &&
+        picked[strlen(c->nodes[leader].id)] == ' ')
+        fail_msg("a follower was asked for and the leader picked:\n%s", out);
+    free(out);
+    free(err);
     h_cluster_pass(c);
 }
 
@@ -351,6 +387,8 @@ int main(void)
             a_second_fault_while_one_is_active_is_refused_409_and_chimeractl_exits_8,
             h_setup_three_nodes, h_teardown_cluster),
         cmocka_unit_test_setup_teardown(a_killed_service_blocks_no_fault_once_its_node_restarted_it,
+                                        h_setup_three_nodes, h_teardown_cluster),
+        cmocka_unit_test_setup_teardown(chaos_inject_picks_the_leader_or_a_follower_and_says_which,
                                         h_setup_three_nodes, h_teardown_cluster),
         cmocka_unit_test_setup_teardown(injector_at_probability_1_never_has_two_active_faults,
                                         h_setup_three_nodes, h_teardown_cluster),
