@@ -375,7 +375,10 @@ static const struct page pages[] = {
      "unless --force. A refusal says the rule and exits 8.\n"
      "\n"
      "Options:\n"
-     "  --target NODE   the node that applies it (always a node)\n"
+     "  --target NODE   the node that applies it: a node id, or leader, follower\n"
+     "                  (an alive member but the leader) or any (an alive follower\n"
+     "                  if there is one), picked from the leader's view of the\n"
+     "                  members as drill run picks them, and printed first\n"
      "  --service S     kill_service, pause_service: the service\n"
      "  --peer P        isolate_node: from this peer only (default: from all)\n"
      "  --delay D       delay_messages: by how much (200ms, 1s)\n"
@@ -385,9 +388,11 @@ static const struct page pages[] = {
      "  --json          {\"fault\": {...}, \"index\"}\n"
      "\n"
      "Example:\n"
-     "  chimeractl chaos inject kill_service --target n2 --service web --duration 30s\n",
-     "  0 injected (committed); 8 refused by a safety rule (409); 3 a malformed\n"
-     "  request (400); 5, 6, 7, 1, 2 as for every command\n"},
+     "  chimeractl chaos inject kill_service --target n2 --service web --duration 30s\n"
+     "  chimeractl chaos inject isolate_node --target follower --duration 20s\n",
+     "  0 injected (committed); 8 refused by a safety rule (409), or no node to\n"
+     "  pick for a selector; 3 a malformed request (400); 5, 6, 7, 1, 2 as for\n"
+     "  every command\n"},
     {"recovery", "every member's recovery watchtower: restarts, causes, MTTR", "recovery [--json]",
      "The recovery watchtower of every member (README \"Recovery watchtower\"):\n"
      "the node behind --addr names the members, and each member's own GET\n"
