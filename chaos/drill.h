@@ -240,6 +240,12 @@ uint32_t drill_sweep_resolution(const struct drill *d, uint32_t mask);
  * before the probes notice; a killed node's election is only a part of
  * recovering (writable again is the probes'). */
 bool drill_node_decides(const struct drill_action *a);
+/* Step s's figures as the report gives them, without the SLO, for the
+ * runner's progress: "detected in 1ms, recovered in 221ms; by the node: WHAT;
+ * the probes (every 100ms) saw: detected in 101ms, recovered in 306ms", or
+ * "...; by the probes (every 250ms); the node saw: WHAT". */
+void drill_step_figures(const struct drill_action *a, const struct drill_step_result *s, char *out,
+                        size_t cap);
 /* Sets s's figures from s->probes and s->node: the node's when it decides
  * (drill_node_decides) or when the probes saw nothing that the node did
  * (not masked, then); the probes' otherwise. */
@@ -294,14 +300,15 @@ json_t *drill_journal(const struct drill *d, const struct drill_run *r);
 /* BLAKE2b-256 of DRILL_DIGEST_TAG and the journal's canonical form
  * (compact, keys sorted). Returns 0, or -1 when out of memory. */
 int drill_journal_digest(const json_t *journal, uint8_t out[DRILL_DIGEST_BYTES]);
-/* The report an operator reads: a malloc'd string, NULL when out of memory. */
+/* The report an operator reads: a malloc'd string, NULL when out of memory.
+ * Durations are written as the drill file writes them ("101ms", "2s685ms"). */
 char *drill_report(const struct drill *d, const struct drill_run *r);
 
 /* ---- the result in the ledger ----------------------------------------- */
 
 /* A run's result as one ledger note, what a quorum of witnesses then
  * notarizes: `drill "TITLE": VERDICT; journal blake2b HEX` followed by
- * `; NAME: recovered in N ms (SLO M ms)` (or `not recovered`) for each
+ * `; NAME: recovered in 1s830ms (SLO 5s)` (or `not recovered`) for each
  * action with an SLO that ran, cut to fit cap (at most the node's 4096
  * bytes for a note). Returns the length written. */
 #define DRILL_NOTE_MAX 4096

@@ -428,26 +428,43 @@ static void put_hypothesis(struct text *t, const struct drill *d, const char *wh
         put(t, "  %-4s %s: %s\n", res[i].held ? "ok" : "FAIL", d->probes[i].name, res[i].detail);
 }
 
-/* Both sources of a step's figures: the node's record, and the probes'
- * with their resolution. */
-static void put_sources(struct text *t, const struct drill_action *a,
-                        const struct drill_step_result *s)
+/* A step's figures, then whose they are and what the other source saw:
+ * "detected in 1ms, recovered in 221ms[, SLO 5s (met)]; by the node: web on
+ * n2 healthy again 221ms after the kill (recovery.restarted); the probes
+ * (every 100ms) saw: detected in 101ms, recovered in 306ms". */
+static void put_figures(struct text *t, const struct drill_action *a,
+                        const struct drill_step_result *s, bool with_slo)
 {
     char res[32];
     manifest_format_duration(s->resolution_ms, res, sizeof res);
-    if (s->node.seen)
-        put(t, "; node: %s", s->node.what);
+    put_ms(t, "detected in", s->detected, s->detect_ms);
+    put_ms(t, ", recovered in", s->recovered, s->recover_ms);
+    if (with_slo) {
+        put_ms(t, ", SLO", true, a->slo.recover_within_ms);
+        put(t, " (%s)", slo_met(a, s) ? "met" : "MISSED");
+    }
     if (!from_node(a, s)) {
-        put(t, "; measured by probes every %s", res);
+        put(t, "; by the probes (every %s)", res);
+        if (s->node.seen)
+            put(t, "; the node saw: %s", s->node.what);
         return;
     }
-    put(t, "; probes every %s saw: ", res);
+    put(t, "; by the node: %s; the probes (every %s) saw: ", s->node.what, res);
     if (!s->probes.detected) {
         put(t, "no failure");
         return;
     }
     put_ms(t, "detected in", true, s->probes.detect_ms);
     put_ms(t, ", recovered in", s->probes.recovered, s->probes.recover_ms);
+}
+
+void drill_step_figures(const struct drill_action *a, const struct drill_step_result *s, char *out,
+                        size_t cap)
+{
+    struct text t = {0};
+    put_figures(&t, a, s, false);
+    snprintf(out, cap, "%s", t.buf && !t.oom ? t.buf : "");
+    free(t.buf);
 }
 
 static void put_steps(struct text *t, const char *title, const struct drill_action *acts, size_t n,
@@ -458,11 +475,8 @@ static void put_steps(struct text *t, const char *title, const struct drill_acti
         const struct drill_step_result *s = &res[i];
         put(t, "  %-7s %s", step_status(s->status), acts[i].name);
         if (acts[i].slo.set && s->status == DRILL_STEP_DONE) {
-            put_ms(t, " -- detected in", s->detected, s->detect_ms);
-            put_ms(t, ", recovered in", s->recovered, s->recover_ms);
-            put_ms(t, ", SLO", true, acts[i].slo.recover_within_ms);
-            put(t, " (%s)", slo_met(&acts[i], s) ? "met" : "MISSED");
-            put_sources(t, &acts[i], s);
+            put(t, " -- ");
+            put_figures(t, &acts[i], s, true);
         }
         if (*s->detail)
             put(t, ": %s", s->detail);
@@ -515,13 +529,13 @@ size_t drill_note(const struct drill *d, const struct drill_run *r,
         const struct drill_step_result *s = &r->method[i];
         if (!a->slo.set || s->status != DRILL_STEP_DONE)
             continue;
-        char one[DRILL_NAME_MAX + 96];
+        char one[DRILL_NAME_MAX + 96], got[32], slo[32];
+        manifest_format_duration(s->recover_ms, got, sizeof got);
+        manifest_format_duration(a->slo.recover_within_ms, slo, sizeof slo);
         if (s->recovered)
-            snprintf(one, sizeof one, "; %s: recovered in %" PRIu32 " ms (SLO %" PRIu32 " ms)",
-                     a->name, s->recover_ms, a->slo.recover_within_ms);
+            snprintf(one, sizeof one, "; %s: recovered in %s (SLO %s)", a->name, got, slo);
         else
-            snprintf(one, sizeof one, "; %s: not recovered (SLO %" PRIu32 " ms)", a->name,
-                     a->slo.recover_within_ms);
+            snprintf(one, sizeof one, "; %s: not recovered (SLO %s)", a->name, slo);
         if (n + strlen(one) >= cap)
             break; /* whole results only */
         memcpy(out + n, one, strlen(one) + 1);

@@ -13,6 +13,7 @@
 
 #include "ctl/deploy_int.h"
 #include "ctl/drill_int.h"
+#include "pipeline/core/manifest.h"
 
 #define PAGE 1000 /* the node's limit per GET /ledger */
 
@@ -70,14 +71,15 @@ static json_t *drill_row(const json_t *d)
     {
         const char *name = ctl_json_str(f, "name", ""), *kind = ctl_json_str(f, "kind", "?");
         const json_t *ttr = json_object_get(f, "time_to_recover_ms");
-        char one[DRILL_NAME_MAX + 96], got[48];
-        if (json_is_integer(ttr))
-            snprintf(got, sizeof got, "recovered in %" JSON_INTEGER_FORMAT " ms",
-                     json_integer_value(ttr));
-        else
-            snprintf(got, sizeof got, "not recovered");
-        snprintf(one, sizeof one, "%s%s: %s (SLO %" JSON_INTEGER_FORMAT " ms)", i ? "; " : "",
-                 *name ? name : kind, got, json_integer_value(json_object_get(f, "slo_ms")));
+        char one[DRILL_NAME_MAX + 96], got[48], took[32], slo[32];
+        /* As drill_note writes them: the record's fields are uint32 ms. */
+        manifest_format_duration((uint32_t)json_integer_value(ttr), took, sizeof took);
+        manifest_format_duration((uint32_t)json_integer_value(json_object_get(f, "slo_ms")), slo,
+                                 sizeof slo);
+        snprintf(got, sizeof got, "%s%s", json_is_integer(ttr) ? "recovered in " : "not recovered",
+                 json_is_integer(ttr) ? took : "");
+        snprintf(one, sizeof one, "%s%s: %s (SLO %s)", i ? "; " : "", *name ? name : kind, got,
+                 slo);
         size_t len = strlen(results);
         snprintf(results + len, sizeof results - len, "%s", one);
     }

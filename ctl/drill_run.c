@@ -95,6 +95,13 @@ static int64_t now_ms(const struct runner *x)
     return x->wall0 + (ctl_mono_ms() - x->mono0);
 }
 
+/* ms as every drill figure is written ("101ms", "2s685ms"). */
+static const char *ms_text(int64_t ms, char *out, size_t cap)
+{
+    manifest_format_duration(ms < 0 ? 0 : ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms, out, cap);
+    return out;
+}
+
 static void progress(const struct runner *x, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void progress(const struct runner *x, const char *fmt, ...)
@@ -252,13 +259,13 @@ static bool probe_note(struct runner *x, const struct drill_probe *p, char *deta
     int64_t took = ctl_mono_ms() - t;
     free(payload);
     bool ok = rc == 0 && r.status >= 200 && r.status < 300;
-    char want[32];
+    char want[32], in[32];
     manifest_format_duration(p->within_ms, want, sizeof want);
     if (!ok)
         snprintf(detail, cap, "not committed: %.120s",
                  rc != 0 ? r.error : ctl_json_str(r.json, "error", "error status"));
     else
-        snprintf(detail, cap, "committed in %" PRId64 " ms (tolerance %s)", took, want);
+        snprintf(detail, cap, "committed in %s (tolerance %s)", ms_text(took, in, sizeof in), want);
     ctl_reply_free(&r);
     return ok && took <= (int64_t)p->within_ms;
 }
@@ -478,10 +485,10 @@ static void watch_poll(const struct runner *x, struct node_watch *w, struct dril
             nt->t.detected = nt->t.recovered = true;
             nt->t.recover_ms = ms_between(w->injected_t, t);
             nt->t.detect_ms = ms_between(w->injected_t, t - took);
+            char in[32];
             snprintf(nt->what, sizeof nt->what,
-                     "%.24s on %.24s healthy again %" PRIu32
-                     " ms after the kill (recovery.restarted)",
-                     w->service, w->id[0], nt->t.recover_ms);
+                     "%.24s on %.24s healthy again %s after the kill (recovery.restarted)",
+                     w->service, w->id[0], ms_text(nt->t.recover_ms, in, sizeof in));
         }
         json_decref(evs);
         return;
@@ -503,9 +510,10 @@ static void watch_poll(const struct runner *x, struct node_watch *w, struct dril
     nt->seen = true;
     nt->t.detected = nt->t.recovered = true;
     nt->t.detect_ms = nt->t.recover_ms = ms_between(w->injected_wall, first);
+    char in[32];
     snprintf(nt->what, sizeof nt->what,
-             "new leader %.32s elected %" PRIu32 " ms after the kill (consensus.elected)", by,
-             nt->t.recover_ms);
+             "new leader %.32s elected %s after the kill (consensus.elected)", by,
+             ms_text(nt->t.recover_ms, in, sizeof in));
 }
 
 /* ---- the actions ------------------------------------------------------ */
@@ -576,6 +584,18 @@ static int inject(struct runner *x, const struct drill_action *a, struct drill_s
     return ok ? 0 : -1;
 }
 
+/* The probes' first failure, as it happens: the node's figures, where
+ * they count, come with the step's last line. */
+static void say_detected(const struct runner *x, const struct drill_action *a,
+                         const struct drill_step_result *s)
+{
+    char in[32], every[32];
+    progress(x, "  detected by the probes (every %s), %s after the %s",
+             ms_text(drill_sweep_resolution(&x->f.d, a->slo.probes), every, sizeof every),
+             ms_text(s->probes.detect_ms, in, sizeof in),
+             a->kind == DRILL_ACTION_DEPLOY ? "submission" : "injection");
+}
+
 /* Sweeps the SLO's probes of action a, started (injected, submitted) at
  * t_start (monotonic ms), until drill_measure_sweep says it is done or
  * probes that fail reach drill_measure_give_up_ms. ended: a deployment
@@ -599,7 +619,7 @@ static void measure(struct runner *x, const struct drill_action *a, struct drill
             watch_poll(x, w, s);
         done = drill_measure_sweep(a, s, held, since, ended);
         if (!seen && s->probes.detected)
-            progress(x, "  detected after %" PRIu32 " ms", s->probes.detect_ms);
+            say_detected(x, a, s);
         /* A sweep every DRILL_SWEEP_MS from its start, not after it. */
         int64_t next = begun + DRILL_SWEEP_MS - ctl_mono_ms();
         if (!done)
@@ -612,11 +632,7 @@ static void measure(struct runner *x, const struct drill_action *a, struct drill
     if (!done)
         s->probes.recovered = false;
     drill_step_settle(a, s);
-    char got[32], res_ms[32], why[200];
-    manifest_format_duration(s->recover_ms, got, sizeof got);
-    manifest_format_duration(s->resolution_ms, res_ms, sizeof res_ms);
-    snprintf(why, sizeof why, "%s%s", s->node.seen ? "node: " : "probes every ",
-             s->node.seen ? s->node.what : res_ms);
+    char got[32];
     size_t n = strlen(s->detail);
     /* A Ctrl-C before the step could be judged leaves it unmeasured: the
      * step did not finish (could not run), rather than missing its SLO
@@ -634,7 +650,9 @@ static void measure(struct runner *x, const struct drill_action *a, struct drill
                  "; not detected: the probes held throughout and the node recorded no failure");
         progress(x, "  masked: the probes held throughout and the node recorded no failure");
     } else {
-        progress(x, "  recovered after %s (%s)", got, why);
+        char figures[512];
+        drill_step_figures(a, s, figures, sizeof figures);
+        progress(x, "  recovered: %s", figures);
     }
 }
 
@@ -739,7 +757,7 @@ static void wait_deployment(struct runner *x, const struct drill_action *a,
         if (a->slo.set && !s->probes.detected && !sweep(x, a->slo.probes, res)) {
             s->probes.detected = true;
             s->probes.detect_ms = (uint32_t)(ctl_mono_ms() - t);
-            progress(x, "  detected after %" PRIu32 " ms", s->probes.detect_ms);
+            say_detected(x, a, s);
         }
         ctl_sleep_ms(DRILL_SWEEP_MS);
     }
@@ -755,10 +773,12 @@ static void revert_times(struct drill_node_times *nt, const struct span *ours,
     nt->t.detected = nt->t.recovered = true;
     nt->t.detect_ms = ms_between(ours->started, ours->finished);
     nt->t.recover_ms = ms_between(ours->finished, back->finished);
+    char failed[32], reverted[32];
     snprintf(nt->what, sizeof nt->what,
-             "failed %" PRIu32 " ms after it started, reverted and healthy everywhere %" PRIu32
-             " ms after the failure (GET /deployments)",
-             nt->t.detect_ms, nt->t.recover_ms);
+             "failed %s after it started, reverted and healthy everywhere %s after the failure "
+             "(GET /deployments)",
+             ms_text(nt->t.detect_ms, failed, sizeof failed),
+             ms_text(nt->t.recover_ms, reverted, sizeof reverted));
 }
 
 static void run_deploy(struct runner *x, const struct drill_action *a, struct drill_step_result *s)

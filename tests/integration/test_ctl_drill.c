@@ -392,10 +392,25 @@ static void test_a_drill_through_a_follower_says_nothing_of_the_redirect(void **
     run_free(&r);
 }
 
+/* Whether text writes a duration as "N ms" rather than as the drill file
+ * does ("101ms", "2s685ms"). */
+static bool spaced_ms(const char *text)
+{
+    for (const char *p = strstr(text, " ms"); p; p = strstr(p + 1, " ms"))
+        if (p > text && p[-1] >= '0' && p[-1] <= '9')
+            return true;
+    return false;
+}
+
 /* The watchtower restarts a killed service between two sweeps of the
  * probes, often before any sees it: the time to recover is the node's
- * own (its recovery.restarted after the kill), never "masked". Runs after
- * the bad-release drill, against the stable release it left. */
+ * own (its recovery.restarted after the kill), never "masked". The
+ * progress and the report give it in the same words, saying whose it is
+ * and what the probes saw, every duration written one way: the progress
+ * said "detected after 101 ms" (the probes') where the report said
+ * "detected in 1ms" (the node's). One run for both: each kill of web adds
+ * to the watchtower's restart backoff. Runs after the bad-release drill,
+ * against the stable release it left. */
 static void test_a_killed_service_is_measured_by_its_nodes_restart(void **state)
 {
     (void)state;
@@ -415,6 +430,16 @@ static void test_a_killed_service_is_measured_by_its_nodes_restart(void **state)
     assert_true(json_integer_value(json_object_get(step, "recover_ms")) > 0);
     assert_non_null(strstr(json_string_value(json_object_get(node, "what")), "healthy again"));
     json_decref(j);
+    const char *line = strstr(r.out, "  recovered: ");
+    EXPECT(line && !spaced_ms(r.out), r);
+    char figures[512];
+    snprintf(figures, sizeof figures, "%.*s", (int)strcspn(line + 13, "\n"), line + 13);
+    const char *by = strstr(figures, "; by the node: ");
+    EXPECT(by && strstr(by, "; the probes (every 100ms) saw: "), r);
+    /* The report: the same figures, then the SLO, then the same sources. */
+    char head[128];
+    snprintf(head, sizeof head, "-- %.*s, SLO 5s (met)", (int)(by - figures), figures);
+    EXPECT(strstr(r.out, head) && strstr(strstr(r.out, head), by), r);
     run_free(&r);
 }
 
@@ -668,7 +693,7 @@ static void test_a_drill_interrupted_within_its_slo_could_not_run(void **state)
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }
-    struct watched w = {out, "detected after"};
+    struct watched w = {out, "detected by the probes"};
     if (!h_wait_until(file_says, &w, h_timeout_ms())) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);

@@ -518,7 +518,7 @@ static void test_note_names_title_verdict_digest_and_recoveries(void **state)
     assert_int_equal(n, strlen(text));
     assert_string_equal(text, "drill \"t\": deviated; journal blake2b "
                               "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f; "
-                              "kill: recovered in 5001 ms (SLO 5000 ms)");
+                              "kill: recovered in 5s1ms (SLO 5s)");
 }
 
 static void test_note_reads_back(void **state)
@@ -532,7 +532,7 @@ static void test_note_reads_back(void **state)
     assert_string_equal(nt.verdict, "deviated");
     assert_string_equal(nt.digest,
                         "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
-    assert_string_equal(nt.results, "kill: not recovered (SLO 5000 ms)");
+    assert_string_equal(nt.results, "kill: not recovered (SLO 5s)");
 }
 
 static void test_note_cut_short_keeps_whole_results(void **state)

@@ -63,7 +63,7 @@ static struct drill_step_result step(struct drill_times probes, bool node_seen,
     s.resolution_ms = DRILL_SWEEP_MS;
     s.node.seen = node_seen;
     s.node.t = node;
-    snprintf(s.node.what, sizeof s.node.what, "web on n2 healthy again 70 ms after the kill");
+    snprintf(s.node.what, sizeof s.node.what, "web on n2 healthy again 70ms after the kill");
     return s;
 }
 
@@ -294,10 +294,39 @@ static void test_the_report_shows_the_nodes_figure_and_the_probes(void **state)
     (void)state;
     struct drill_run r = run_with(step(probes_saw, true, node_saw));
     char *text = drill_report(&d, &r);
-    assert_non_null(strstr(text, "recovered in 70ms"));
-    assert_non_null(strstr(text, "node: web on n2 healthy again 70 ms after the kill"));
-    assert_non_null(strstr(text, "probes every 100ms saw: detected in 117ms, recovered in 217ms"));
+    assert_non_null(strstr(text, "detected in 1ms, recovered in 70ms, SLO 5s (met); by the node: "
+                                 "web on n2 healthy again 70ms after the kill; the probes (every "
+                                 "100ms) saw: detected in 117ms, recovered in 217ms"));
     free(text);
+}
+
+/* The runner's last progress line for a step and the report's say the
+ * same figures in the same words: the report's, but for the SLO. */
+static void test_the_progress_line_gives_the_reports_figures(void **state)
+{
+    (void)state;
+    struct drill_run r = run_with(step(probes_saw, true, node_saw));
+    char line[512], *text = drill_report(&d, &r);
+    drill_step_figures(&d.method[KILL_WEB], &r.method[KILL_WEB], line, sizeof line);
+    assert_string_equal(line, "detected in 1ms, recovered in 70ms; by the node: web on n2 healthy "
+                              "again 70ms after the kill; the probes (every 100ms) saw: detected "
+                              "in 117ms, recovered in 217ms");
+    assert_non_null(strstr(text, strstr(line, "; by the node")));
+    free(text);
+}
+
+/* Where the probes' figures stand, they say so, and the node's record
+ * follows as what it saw. */
+static void test_the_probes_figures_say_they_are_the_probes(void **state)
+{
+    (void)state;
+    struct drill_step_result s = step(probes_saw, true, (struct drill_times){true, 178, true, 178});
+    snprintf(s.node.what, sizeof s.node.what, "new leader n1 elected 178ms after the kill");
+    drill_step_settle(&d.method[KILL_LEADER], &s);
+    char line[512];
+    drill_step_figures(&d.method[KILL_LEADER], &s, line, sizeof line);
+    assert_string_equal(line, "detected in 117ms, recovered in 217ms; by the probes (every 100ms); "
+                              "the node saw: new leader n1 elected 178ms after the kill");
 }
 
 int main(void)
@@ -324,6 +353,8 @@ int main(void)
         cmocka_unit_test(test_the_journal_keeps_both_sources_and_the_resolution),
         cmocka_unit_test(test_the_journal_says_null_when_the_node_recorded_nothing),
         cmocka_unit_test(test_the_report_shows_the_nodes_figure_and_the_probes),
+        cmocka_unit_test(test_the_progress_line_gives_the_reports_figures),
+        cmocka_unit_test(test_the_probes_figures_say_they_are_the_probes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
