@@ -6,6 +6,8 @@
  * after which finished transfers are collected with curl_multi_info_read. */
 #include "pipeline/exec/health.h"
 
+#include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -109,6 +111,53 @@ static void dispatch_done(struct health_checker *hc)
         really_free(hc);
 }
 
+/* The detail an operator reads when a probe got no HTTP answer: what was
+ * probed and what happened there, in plain words. curl's own line is kept
+ * as a suffix only where it adds something: for a connection reset under a
+ * request in flight it is "select/poll returned error" (our poll saw the
+ * error first), which is no explanation, but it names the failure curl saw. */
+static void describe_failure(CURL *easy, CURLcode code, const struct probe *p, char *out,
+                             size_t len)
+{
+    char *url = NULL;
+    long os_errno = 0;
+    curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &url);
+    curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &os_errno);
+    char what[96];
+    bool with_curl = false;
+    switch (code) {
+    case CURLE_COULDNT_CONNECT:
+        if (os_errno == ECONNREFUSED)
+            snprintf(what, sizeof what, "connection refused (is the service running?)");
+        else
+            snprintf(what, sizeof what, "could not connect%s%s", os_errno ? ": " : "",
+                     os_errno ? strerror((int)os_errno) : "");
+        break;
+    case CURLE_OPERATION_TIMEDOUT:
+        snprintf(what, sizeof what, "timed out: no answer within %" PRIu32 " ms", p->timeout_ms);
+        break;
+    case CURLE_COULDNT_RESOLVE_HOST:
+        snprintf(what, sizeof what, "cannot resolve the host");
+        break;
+    case CURLE_GOT_NOTHING:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+        snprintf(what, sizeof what,
+                 "the connection broke before an answer (did the service exit?)");
+        with_curl = true;
+        break;
+    default:
+        snprintf(what, sizeof what, "no answer");
+        with_curl = true;
+    }
+    int n = snprintf(out, len, "GET %s: %s", url ? url : "?", what);
+    /* curl's words cut, if they must be, so that the parenthesis closes. */
+    int room = n >= 0 ? (int)len - n - (int)sizeof " (curl: )" : 0;
+    if (with_curl && room > 0)
+        snprintf(out + n, len - (size_t)n, " (curl: %.*s)", room,
+                 p->errbuf[0] ? p->errbuf : curl_easy_strerror(code));
+}
+
 /* Collects finished transfers and reports them. */
 static void dispatch(struct health_checker *hc)
 {
@@ -130,10 +179,7 @@ static void dispatch(struct health_checker *hc)
             if (!r.healthy)
                 snprintf(r.error, sizeof r.error, "HTTP %ld", r.status);
         } else {
-            const char *why = p->errbuf[0] ? p->errbuf : curl_easy_strerror(code);
-            size_t n = strnlen(why, sizeof r.error - 1); /* curl's lines may be longer */
-            memcpy(r.error, why, n);
-            r.error[n] = '\0';
+            describe_failure(easy, code, p, r.error, sizeof r.error);
         }
         curl_multi_remove_handle(hc->multi, easy);
         curl_easy_cleanup(easy);

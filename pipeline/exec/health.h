@@ -22,7 +22,10 @@ struct health_result {
     bool healthy;      /* a 2xx answer */
     long status;       /* the HTTP status, 0 when there was no answer */
     double elapsed_ms; /* from health_probe to the verdict */
-    char error[128];   /* "" when healthy; curl's error, or "HTTP 503" */
+    /* "" when healthy; "HTTP 503"; or, with no answer, the URL probed and
+     * why in plain words ("GET URL: connection refused (...)"), curl's
+     * own words as a suffix where they add something. */
+    char error[128];
 };
 
 typedef void (*health_fn)(const struct health_result *result, void *arg);

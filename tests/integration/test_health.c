@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <libgen.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -260,6 +261,55 @@ static void test_closed_port_gives_connection_error(void **state)
     assert_null(strstr(r.error, "timed out"));
 }
 
+/* What the operator reads in the node's health detail: the URL probed and
+ * that nothing answered there, not curl's "select/poll returned error". */
+static void test_a_killed_service_is_named_by_its_url_as_refusing_the_connection(void **state)
+{
+    struct fixture *f = *state;
+    start_demo(f, NULL);
+    assert_true(probe(f, f->url, 5000).healthy);
+    stop_demo(f);
+    struct health_result r = probe(f, f->url, 5000);
+    assert_false(r.healthy);
+    assert_int_equal(r.status, 0);
+    char want[160];
+    snprintf(want, sizeof want, "GET %s: connection refused", f->url);
+    if (strncmp(r.error, want, strlen(want)) != 0)
+        fail_msg("expected '%s...', got '%s'", want, r.error);
+}
+
+/* A server that takes one request and resets the connection instead of
+ * answering (a service killed with the request in flight). */
+static void *reset_one(void *arg)
+{
+    int fd = accept(*(int *)arg, NULL, NULL);
+    char buf[512];
+    if (fd >= 0 && recv(fd, buf, sizeof buf, 0) > 0) {
+        struct linger l = {.l_onoff = 1, .l_linger = 0};
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    }
+    if (fd >= 0)
+        close(fd);
+    return NULL;
+}
+
+static void test_a_connection_reset_before_the_answer_says_so_with_the_url(void **state)
+{
+    struct fixture *f = *state;
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/health", silent_server(f));
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, reset_one, &f->silent_fd), 0);
+    struct health_result r = probe(f, url, 5000);
+    pthread_join(t, NULL);
+    assert_false(r.healthy);
+    assert_int_equal(r.status, 0);
+    char want[160];
+    snprintf(want, sizeof want, "GET %s: the connection broke before an answer", url);
+    if (strncmp(r.error, want, strlen(want)) != 0)
+        fail_msg("expected '%s...', got '%s'", want, r.error);
+}
+
 static void test_silent_server_gives_timeout(void **state)
 {
     struct fixture *f = *state;
@@ -356,6 +406,8 @@ int main(void)
         T(test_probe_of_running_demo_is_healthy),
         T(test_probe_turns_unhealthy_after_fail_health_after),
         T(test_closed_port_gives_connection_error),
+        T(test_a_killed_service_is_named_by_its_url_as_refusing_the_connection),
+        T(test_a_connection_reset_before_the_answer_says_so_with_the_url),
         T(test_silent_server_gives_timeout),
         T(test_fifty_probes_in_flight_all_complete),
         T(test_free_with_probes_in_flight_cancels_them),
