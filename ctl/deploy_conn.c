@@ -199,6 +199,13 @@ json_t *ctl_conn_poll(struct ctl_conn *c, const char *path, long *status)
 int ctl_exchange(const struct ctl_opts *o, const char *cmd, const char *path, const char *payload,
                  const char *missing, json_t **out)
 {
+    return ctl_exchange_or(o, cmd, path, payload, missing, out, NULL, NULL);
+}
+
+int ctl_exchange_or(const struct ctl_opts *o, const char *cmd, const char *path,
+                    const char *payload, const char *missing, json_t **out, ctl_take_fn take,
+                    void *arg)
+{
     const char *token = NULL;
     *out = NULL;
     if (payload && !(token = ctl_token_for(o, cmd)))
@@ -209,15 +216,19 @@ int ctl_exchange(const struct ctl_opts *o, const char *cmd, const char *path, co
     struct ctl_reply r;
     int got = payload ? ctl_conn_post(&c, path, payload, token, &r) : ctl_conn_get(&c, path, &r);
     enum ctl_outcome oc = ctl_outcome_of_reply(got, &r);
-    if (oc == CTL_O_OK)
-        *out = json_incref(r.json);
-    else if (got == 0 && r.status == 404)
-        fprintf(stderr, "chimeractl: %s: this node has no %s\n", cmd, missing);
-    else
-        ctl_say_failure(cmd, got, &r);
+    int rc = oc == CTL_O_OK || !take ? -1 : take(&c, got, &r, arg);
+    if (rc < 0) {
+        if (oc == CTL_O_OK)
+            *out = json_incref(r.json);
+        else if (got == 0 && r.status == 404)
+            fprintf(stderr, "chimeractl: %s: this node has no %s\n", cmd, missing);
+        else
+            ctl_say_failure(cmd, got, &r);
+        rc = ctl_exit_code(CTL_FAM_COMMON, oc);
+    }
     ctl_reply_free(&r);
     ctl_conn_close(&c);
-    return ctl_exit_code(CTL_FAM_COMMON, oc);
+    return rc;
 }
 
 /* The id of a deployment object as text (ids are strings; integers too). */

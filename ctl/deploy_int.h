@@ -48,6 +48,15 @@ int ctl_conn_post(struct ctl_conn *c, const char *path, const char *payload, con
  * "this node has no <missing>". Returns the exit code (CTL_FAM_COMMON). */
 int ctl_exchange(const struct ctl_opts *o, const char *cmd, const char *path, const char *payload,
                  const char *missing, json_t **out);
+/* A failed reply the caller answers itself: the exit code, having said what
+ * it must (*out stays NULL), or -1 to leave it to ctl_exchange_or. rc is
+ * the request's result (0: r holds an HTTP answer); c is still open, on the
+ * node that answered. */
+typedef int (*ctl_take_fn)(struct ctl_conn *c, int rc, const struct ctl_reply *r, void *arg);
+/* ctl_exchange, with take (NULL: none) asked first about a failure. */
+int ctl_exchange_or(const struct ctl_opts *o, const char *cmd, const char *path,
+                    const char *payload, const char *missing, json_t **out, ctl_take_fn take,
+                    void *arg);
 /* GET path as a JSON object, for polling; NULL (said once) on failure. */
 json_t *ctl_conn_poll(struct ctl_conn *c, const char *path, long *status);
 

@@ -424,14 +424,20 @@ static const struct page pages[] = {
      "leads on. A follower's 307 is followed to the leader. Needs the admin\n"
      "token. chimerad does the same by itself on SIGTERM when it leads.\n"
      "\n"
+     "When ID leads already, nothing is done and it says so (\"n2 is already the\n"
+     "leader (term 4); nothing was done\"), exit 0: what was asked holds (as\n"
+     "etcdctl move-leader to the leader itself).\n"
+     "\n"
      "Options:\n"
      "  --to ID   the member to hand over to\n"
-     "  --json    {\"from\", \"to\", \"term\"}\n"
+     "  --json    {\"from\", \"to\", \"term\"}; ID leading already adds\n"
+     "            \"transferred\": false\n"
      "\n"
      "Example:\n"
      "  chimeractl leader transfer --to n2\n",
-     "  0 ID leads; 8 refused (409: ID is not another member or has not been\n"
-     "  heard within an election timeout, or a transfer is already running);\n"
+     "  0 ID leads (also when it led already: nothing was done); 8 refused\n"
+     "  (409: ID is not a member or has not been heard within an election\n"
+     "  timeout, or a transfer is already running);\n"
      "  7 the transfer failed or no leader is known (503); 4 the node has no\n"
      "  /leader/transfer (an older chimerad); 5, 6, 3, 1, 2 as for every command\n"},
     {"health", "one liveness (or readiness) probe of a node", "health [--live|--ready] [--json]",
@@ -462,7 +468,7 @@ static const struct page pages[] = {
 
 static const char exit_table[] =
     "Exit codes (every command):\n"
-    "  0  ok\n"
+    "  0  ok; leader transfer --to ID: ID leads (also when it led already)\n"
     "  1  failed: an answer that could not be used, an I/O error; deploy --wait: failed\n"
     "     with no rollback; deployment --watch, rollback --wait: it failed\n"
     "  2  usage error (unknown command or option, bad value, invalid --addr);\n"

@@ -15,6 +15,43 @@ static int usage(const char *what, const char *arg)
     return CTL_USAGE;
 }
 
+struct target {
+    const struct ctl_opts *o;
+    const char *to;
+};
+
+/* A 409 for --to ID where ID leads already: the node refuses a transfer to
+ * itself. Nothing needed doing, so it is no failure: 0, as etcd's raft
+ * ignores a transfer to the leader itself (etcdctl move-leader succeeds)
+ * and kubectl exits 0 when the state asked for holds already ("node/x
+ * already cordoned"). The node that answered is asked who leads. */
+static int already_leads(struct ctl_conn *c, int rc, const struct ctl_reply *r, void *arg)
+{
+    const struct target *t = arg;
+    if (rc != 0 || r->status != 409 || !t->to)
+        return -1;
+    struct ctl_reply st;
+    int got = ctl_conn_get(c, "/federation/state", &st);
+    const char *leader = got == 0 && st.status == 200 ? ctl_json_str(st.json, "leader", "") : "";
+    json_int_t term = json_integer_value(json_object_get(st.json, "term"));
+    int out = -1;
+    if (strcmp(leader, t->to) == 0) {
+        if (t->o->json) {
+            json_t *j = json_pack("{s:s, s:s, s:I, s:b}", "from", leader, "to", leader, "term",
+                                  term, "transferred", 0);
+            json_dumpf(j, stdout, JSON_INDENT(2));
+            putchar('\n');
+            json_decref(j);
+        } else {
+            printf("%s is already the leader (term %" JSON_INTEGER_FORMAT "); nothing was done\n",
+                   leader, term);
+        }
+        out = CTL_OK;
+    }
+    ctl_reply_free(&st);
+    return out;
+}
+
 static int transfer(const struct ctl_opts *o, const char *to)
 {
     const char *cmd = "leader transfer";
@@ -24,10 +61,11 @@ static int transfer(const struct ctl_opts *o, const char *to)
     if (!payload)
         return CTL_FAILED;
     json_t *j;
-    int rc = ctl_exchange(o, cmd, "/leader/transfer", payload,
-                          "/leader/transfer (an older chimerad)", &j);
+    struct target t = {o, to};
+    int rc = ctl_exchange_or(o, cmd, "/leader/transfer", payload,
+                             "/leader/transfer (an older chimerad)", &j, already_leads, &t);
     free(payload);
-    if (rc != CTL_OK)
+    if (!j)
         return rc;
     if (o->json) {
         json_dumpf(j, stdout, JSON_INDENT(2));

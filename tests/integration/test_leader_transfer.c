@@ -265,6 +265,37 @@ static void test_chimeractl_leader_transfer_moves_leadership_and_says_to_whom(vo
     h_cluster_pass(c);
 }
 
+/* Asking for the leader it has is no error: what was asked holds, nothing
+ * is done (no election), and the output says so plainly. */
+static void test_chimeractl_leader_transfer_to_the_leader_says_so_and_exits_0(void **state)
+{
+    struct h_cluster *c = *state;
+    unsigned long long term;
+    int leader = h_start_leader(c, "test_leader_transfer", 0, &term), follower = a_follower(leader);
+    const char *id = c->nodes[leader].id;
+    /* Through a follower: the 409 comes from the leader after the 307. */
+    struct run r =
+        CTL(c, follower, "--token-file", c->token_file, "leader", "transfer", "--to", id);
+    char want[96];
+    snprintf(want, sizeof want, "%s is already the leader (term %llu); nothing was done", id, term);
+    EXPECT(r.code == 0 && strstr(r.out, want) && !strstr(r.err, "voting member"), r);
+    run_free(&r);
+    r = CTL(c, leader, "--token-file", c->token_file, "leader", "transfer", "--to", id, "--json");
+    json_t *j = json_loads(r.out, 0, NULL);
+    EXPECT(r.code == 0 && j && strcmp(json_string_value(json_object_get(j, "to")), id) == 0 &&
+               json_is_false(json_object_get(j, "transferred")),
+           r);
+    json_decref(j);
+    run_free(&r);
+    int now;
+    unsigned long long t2;
+    if (!h_wait_agreed(c, 0, 2 * h_timeout_ms(), &now, &t2))
+        fail_msg("no agreement: %s", h_views_line(c));
+    assert_int_equal(now, leader);
+    assert_int_equal(t2, term);
+    h_cluster_pass(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -278,6 +309,9 @@ int main(void)
                                         h_setup_three_nodes_for_transfer, h_teardown_cluster),
         cmocka_unit_test_setup_teardown(
             test_chimeractl_leader_transfer_moves_leadership_and_says_to_whom,
+            h_setup_three_nodes_for_transfer, h_teardown_cluster),
+        cmocka_unit_test_setup_teardown(
+            test_chimeractl_leader_transfer_to_the_leader_says_so_and_exits_0,
             h_setup_three_nodes_for_transfer, h_teardown_cluster),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
