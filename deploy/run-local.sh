@@ -47,6 +47,17 @@ elif [ "${1:-}" = restart ] || [ "${1:-}" = stop ]; then
         exit 2
     fi
 fi
+# A shell without job control (a script, `make run &` from one) starts a
+# background command with SIGINT ignored, and bash cannot trap a signal
+# ignored on entry: the supervisor would not hear an interrupt at all. It
+# starts itself again with SIGINT restored (GNU env, coreutils 8.31 or
+# later), so that `kill -INT` stops it as Ctrl-C does; without such an env,
+# SIGTERM does (say so below).
+if [ "$mode" = start ] && [ -n "$(trap -p INT)" ] && [ -z "${RUN_LOCAL_SIGINT_RESTORED:-}" ] &&
+    env --default-signal=INT true 2>/dev/null; then
+    RUN_LOCAL_SIGINT_RESTORED=1 exec env --default-signal=INT "$BASH" "$0" "$@"
+fi
+unset RUN_LOCAL_SIGINT_RESTORED
 build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
 case "$build" in
@@ -389,7 +400,7 @@ echo "      curl -s http://127.0.0.1:$((base + 1001))/metrics"
 echo "      chimeractl drill run leader-loss   # kills the leader; run-local starts it again"
 echo "      kill -9 \$(cat $(shown "$fed/data/n2/LOCK"))   # n2 dies; run-local starts it again"
 echo "      ${restart_env}deploy/run-local.sh stop n2     # stop n2 on purpose (restart n2: back)"
-echo "Press Ctrl-C to stop every node."
+echo "Press Ctrl-C to stop every node; in the background: kill $$ (run-local's pid, in $(shown "$fed/supervisor")), or kill make run's pid (make passes SIGTERM on)."
 
 # ---- the supervisor --------------------------------------------------------
 # A node that exits is started again after a backoff: 1 s, doubled each time

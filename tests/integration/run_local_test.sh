@@ -24,7 +24,9 @@
 #   until `run-local.sh restart nI` has run-local start it; restart says
 #   "already running" for a running node;
 # - run-local stops every node on SIGTERM, the restarted one included, and
-#   restarts none of them, the leader last: the stop writes no entry.
+#   restarts none of them, the leader last: the stop writes no entry;
+# - started in the background with SIGINT ignored (as a script's `make run &`
+#   is), run-local still stops every node on SIGINT.
 set -uo pipefail
 # Functions run through wait_for and trap; `ok` never fails.
 # shellcheck disable=SC2317,SC2015
@@ -298,6 +300,29 @@ else
     fail "run-local on B's ports after B's run-local was killed exited $rc: $out"
 fi
 CHIMERA_BASE_PORT=$base_b timeout 60 "$run_local" stop n1 >/dev/null 2>&1
+
+# ---- started in the background from a script: SIGINT ignored on entry -----
+# (a shell without job control starts background commands so, and bash
+# cannot trap a signal ignored on entry): an interrupt still stops it.
+base_c=$(pick_base)
+(
+    trap '' INT
+    CHIMERA_BASE_PORT=$base_c CHIMERA_NODES=1 exec "$run_local" "$build"
+) >"$tmp/c.out" 2>&1 &
+pid_c=$!
+bg+=("$pid_c")
+if wait_for 120 ready "$tmp/c.out" "$pid_c" &&
+    n1=$(holder "$CHIMERA_STATE_DIR/$base_c/data/n1"); then
+    kill -INT "$pid_c"
+    wait_for 60 is_gone "$pid_c" && wait "$pid_c"
+    rc=$?
+    [ $rc = 0 ] && [ -z "$(holder "$CHIMERA_STATE_DIR/$base_c/data/n1")" ] &&
+        grep -q "^stopped.$" "$tmp/c.out" &&
+        ok "SIGINT to a run-local started with it ignored: exit 0, n1 (pid $n1) stopped" ||
+        fail "SIGINT to a run-local started with it ignored: exit $rc, n1 '$(holder "$CHIMERA_STATE_DIR/$base_c/data/n1")': $(tail -n 3 "$tmp/c.out")"
+else
+    fail "federation C did not start: $(cat "$tmp/c.out")"
+fi
 
 [ "$failures" = 0 ] && echo "run_local_test: all passed" || echo "run_local_test: $failures failed" >&2
 exit $((failures > 0))
