@@ -309,6 +309,13 @@ void ctl_print_deployment(const json_t *d);
 void ctl_print_progress(json_t **last, const json_t *d, const json_t *list, bool as_json);
 /* Whether every deployment id the nodes of d name is d's own or in list. */
 bool ctl_progress_names_known(const json_t *d, const json_t *list);
+/* Marks each node of d that the deployment passed over as down with its
+ * liveness now ("member": "alive", "dead", ...: its peers[] status in
+ * state, GET /federation/state of the node d came from), so that the views
+ * show a member that came back as it is now and the skip as past. Whether
+ * d names such a node, for asking state only then. */
+void ctl_mark_members(json_t *d, const json_t *state);
+bool ctl_deployment_skipped_some(const json_t *d);
 /* Local wall-clock time as "HH:MM:SS" (UTC). */
 void ctl_clock(char *buf, size_t len);
 /* A JSON integer of Unix ms as "2026-11-25T05:50:01Z", or with millis

@@ -308,6 +308,8 @@ int ctl_cmd_deployment(const struct ctl_opts *o, int argc, char **argv)
                 ctl_conn_addr(&c));
         rc = CTL_FAILED;
     }
+    if (rc == CTL_OK)
+        ctl_conn_mark_members(&c, r.json);
     if (rc == CTL_OK && !watching) {
         if (o->json)
             json_dumpf(r.json, stdout, JSON_INDENT(2)), putchar('\n');

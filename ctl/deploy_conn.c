@@ -240,3 +240,13 @@ void ctl_deploy_id(const json_t *d, char *buf, size_t len)
     else
         snprintf(buf, len, "%s", json_string_value(id) ? json_string_value(id) : "");
 }
+
+void ctl_conn_mark_members(struct ctl_conn *c, json_t *d)
+{
+    if (c->o->json || !ctl_deployment_skipped_some(d))
+        return;
+    struct ctl_reply r;
+    if (ctl_get(c->using, "/federation/state", &r) == 0 && r.status == 200)
+        ctl_mark_members(d, r.json);
+    ctl_reply_free(&r);
+}

@@ -57,6 +57,9 @@ typedef int (*ctl_take_fn)(struct ctl_conn *c, int rc, const struct ctl_reply *r
 int ctl_exchange_or(const struct ctl_opts *o, const char *cmd, const char *path,
                     const char *payload, const char *missing, json_t **out, ctl_take_fn take,
                     void *arg);
+/* For the views of people (not --json): when d passed members over as down,
+ * asks the node polled who is alive now (ctl_mark_members). */
+void ctl_conn_mark_members(struct ctl_conn *c, json_t *d);
 /* GET path as a JSON object, for polling; NULL (said once) on failure. */
 json_t *ctl_conn_poll(struct ctl_conn *c, const char *path, long *status);
 

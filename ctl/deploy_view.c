@@ -267,6 +267,45 @@ void ctl_print_deployments(const json_t *list)
 
 /* ---- one deployment --------------------------------------------------- */
 
+/* The health shown for node n. A member the deployment passed over as down
+ * shows "skipped (down)" while it is down, not its health: the leader holds
+ * the last report it sent before it went down. Back ("member": "alive",
+ * ctl_mark_members), it shows its health now and the skip as the past step
+ * it was: "healthy (passed over while down)". */
+static void health_text(const json_t *n, char *out, size_t len)
+{
+    const char *skipped = get_str(n, "skipped", NULL), *health = get_str(n, "health", "-");
+    if (!skipped)
+        snprintf(out, len, "%s", health);
+    else if (strcmp(get_str(n, "member", ""), "alive") == 0)
+        snprintf(out, len, "%s (passed over while %s)", health, skipped);
+    else
+        snprintf(out, len, "skipped (%s)", skipped);
+}
+
+bool ctl_deployment_skipped_some(const json_t *d)
+{
+    return json_array_size(json_object_get(d, "skipped")) > 0;
+}
+
+void ctl_mark_members(json_t *d, const json_t *state)
+{
+    const json_t *peers = json_object_get(state, "peers"), *p;
+    json_t *n;
+    size_t i, k;
+    json_array_foreach(json_object_get(d, "nodes"), i, n)
+    {
+        if (!get_str(n, "skipped", NULL))
+            continue;
+        json_array_foreach(peers, k, p)
+        {
+            if (strcmp(get_str(p, "node", ""), get_str(n, "node", "-")) == 0 &&
+                get_str(p, "status", NULL))
+                json_object_set_new(n, "member", json_string(get_str(p, "status", NULL)));
+        }
+    }
+}
+
 static void print_nodes(const json_t *nodes)
 {
     size_t i;
@@ -286,13 +325,7 @@ static void print_nodes(const json_t *nodes)
         snprintf(row[0], CELL, "%s", get_str(n, "node", "-"));
         snprintf(row[1], CELL, "%s", get_str(n, "desired", "-"));
         snprintf(row[2], CELL, "%s", get_str(n, "running", "-"));
-        /* A member passed over as down is not judged: say so rather than
-         * show a stale health. */
-        const char *skipped = get_str(n, "skipped", NULL);
-        if (skipped)
-            snprintf(row[3], CELL, "skipped (%s)", skipped);
-        else
-            snprintf(row[3], CELL, "%s", get_str(n, "health", "-"));
+        health_text(n, row[3], CELL);
         ctl_iso_ms(json_object_get(n, "healthy_since_ms"), false, row[4], CELL);
         snprintf(row[5], CELL, "%s", get_str(n, "detail", ""));
     }
@@ -435,7 +468,7 @@ void ctl_print_progress(json_t **last, const json_t *d, const json_t *list, bool
         const char *name = get_str(n, "node", "-");
         const json_t *was = prev ? find_node(prev, name) : NULL;
         if (was && !differs(was, n, "desired") && !differs(was, n, "running") &&
-            !differs(was, n, "health") && !differs(was, n, "skipped"))
+            !differs(was, n, "health") && !differs(was, n, "skipped") && !differs(was, n, "member"))
             continue;
         if (as_json) {
             json_t *line = json_deep_copy(n);
@@ -447,10 +480,10 @@ void ctl_print_progress(json_t **last, const json_t *d, const json_t *list, bool
         const char *detail = get_str(n, "detail", NULL);
         const char *running = get_str(n, "running", "-");
         const char *version = version_of(running, d, list);
-        const char *skipped = get_str(n, "skipped", NULL);
-        printf("%s  %s  %-8s running %-12s health %s%s%s%s%s\n", when, idbuf, name,
-               version ? version : running, get_str(n, "health", "-"), skipped ? "  skipped: " : "",
-               skipped ? skipped : "", detail ? "  " : "", detail ? detail : "");
+        char health[96];
+        health_text(n, health, sizeof health);
+        printf("%s  %s  %-8s running %-12s health %s%s%s\n", when, idbuf, name,
+               version ? version : running, health, detail ? "  " : "", detail ? detail : "");
     }
     fflush(stdout);
     json_decref(*last);

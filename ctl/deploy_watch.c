@@ -61,6 +61,7 @@ static enum watch_end watch(struct ctl_conn *c, const char *id, int64_t deadline
                 }
                 ctl_reply_free(&r);
             }
+            ctl_conn_mark_members(c, d);
             ctl_print_progress(&last, d, names, c->o->json);
             json_decref(d);
             const char *s = ctl_json_str(last, "stage", "");

@@ -143,6 +143,27 @@ static void expect_runs(struct h_cluster *c, int i, const char *id)
         fail_msg("%s does not run deployment %s healthy: %s", c->nodes[i].id, id, h_views_line(c));
 }
 
+struct shown_arg {
+    struct h_cluster *c;
+    int node;
+    const char *id;
+    const char *want;
+    char *out; /* the last output */
+};
+
+/* chimeractl deployment ID, asked of node a->node, prints a->want. */
+static bool ctl_deployment_shows(void *arg)
+{
+    struct shown_arg *a = arg;
+    int code = -1;
+    char *err = NULL;
+    free(a->out);
+    a->out = NULL;
+    bool ran = h_ctl(a->c, a->node, &code, &a->out, &err, "deployment", a->id, NULL);
+    free(err);
+    return ran && code == 0 && a->out && strstr(a->out, a->want);
+}
+
 static void test_a_release_becomes_stable_over_the_members_that_are_up(void **state)
 {
     struct h_cluster *c = *state;
@@ -181,6 +202,13 @@ static void test_a_member_that_comes_back_runs_the_stable_release(void **state)
     json_decref(expect_stage(c, leader, id, "stable"));
     assert_int_equal(h_node_start(c, down), 0);
     expect_runs(c, down, id);
+    /* chimeractl shows it as it is now, the skip as the past step it was,
+     * not "skipped (down)" as if it were still down. */
+    struct shown_arg a = {c, leader, id, "healthy (passed over while down)", NULL};
+    if (!h_wait_until(ctl_deployment_shows, &a, 30000) || strstr(a.out, "skipped (down)"))
+        fail_msg("chimeractl deployment %s does not show %s back and healthy: %s", id,
+                 c->nodes[down].id, a.out ? a.out : "");
+    free(a.out);
     free(id);
     h_cluster_pass(c);
 }
