@@ -296,6 +296,10 @@ int ctl_cmd_leader(const struct ctl_opts *o, int argc, char **argv);
 /* The plan of a POST /deployments answer (202, 200 dry run, 422):
  * simulation issues, healing changes, certification links. */
 void ctl_print_plan(const json_t *answer);
+/* A dry run's plan that is not certified only for critical issues healing
+ * would mend, all of them healable and healing listed ("would_run"): the
+ * real deploy heals first and is then certified, if the healing works. */
+bool ctl_plan_certified_after_healing(const json_t *answer);
 /* GET /deployments as a table, current and stable marked. */
 void ctl_print_deployments(const json_t *list);
 /* GET /deployments/ID: fields, per-node table, events. */

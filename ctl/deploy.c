@@ -66,11 +66,17 @@ static int deploy_answer(const struct ctl_conn *c, const char *file, bool dry_ru
             ctl_print_plan(r->json);
         }
         if (dry_run || json_is_true(json_object_get(r->json, "dry_run"))) {
+            /* The node's dry run stops before healing (it changes nothing):
+             * its verdict is on the release as the nodes are now. The real
+             * deploy heals first, so that is the prediction. */
+            bool healed = ctl_plan_certified_after_healing(r->json);
             if (!o->json)
-                printf("dry run: %s; nothing deployed\n", certified
-                                                              ? "the release would be certified"
-                                                              : "the release would be REJECTED");
-            return certified ? CTL_DEPLOY_STABLE : CTL_DEPLOY_REJECTED;
+                printf("dry run: %s; nothing deployed\n",
+                       certified ? "the release would be certified"
+                       : healed  ? "the release would be certified once the healing listed has "
+                                   "run (if it works)"
+                                 : "the release would be REJECTED");
+            return certified || healed ? CTL_DEPLOY_STABLE : CTL_DEPLOY_REJECTED;
         }
         if (!ctl_json_str(r->json, "id", NULL) && !json_is_integer(json_object_get(r->json, "id")))
             break;

@@ -145,6 +145,13 @@ static void print_healing(const json_t *heal)
     size_t n = json_array_size(changes), i;
     printf("healing:        %" JSON_INTEGER_FORMAT " attempt%s, %zu change%s\n", attempts,
            attempts == 1 ? "" : "s", n, n == 1 ? "" : "s");
+    /* A dry run changes nothing: it lists what the real deploy would heal. */
+    const json_t *would = json_object_get(heal, "would_run"), *w;
+    json_array_foreach(would, i, w)
+    {
+        printf("  would run:    %s on %s (service %s)\n", get_str(w, "action", "-"),
+               get_str(w, "node", "-"), get_str(w, "service", "-"));
+    }
     if (n == 0)
         return;
     struct table t = {.ncols = 4};
@@ -192,6 +199,29 @@ static void print_certification(const json_t *cert)
     table_print(&t, "  ");
     if (ok && get_str(cert, "signature", NULL))
         printf("  signature:    %s\n", get_str(cert, "signature", "-"));
+}
+
+bool ctl_plan_certified_after_healing(const json_t *a)
+{
+    const json_t *cert = json_object_get(a, "certification"), *x;
+    size_t i;
+    if (json_is_true(json_object_get(cert, "certified")) ||
+        json_array_size(json_object_get(json_object_get(a, "healing"), "would_run")) == 0)
+        return false;
+    json_array_foreach(json_object_get(cert, "links"), i, x)
+    {
+        const char *name = get_str(x, "name", "");
+        if (!json_is_true(json_object_get(x, "ok")) && strcmp(name, "no_critical_issue") != 0 &&
+            strcmp(name, "healing_ok") != 0)
+            return false;
+    }
+    json_array_foreach(json_object_get(json_object_get(a, "simulation"), "issues"), i, x)
+    {
+        if (strcmp(get_str(x, "severity", ""), "critical") == 0 &&
+            !json_is_true(json_object_get(x, "healable")))
+            return false;
+    }
+    return true;
 }
 
 void ctl_print_plan(const json_t *a)

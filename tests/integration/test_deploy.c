@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -362,6 +363,68 @@ static void test_a_missing_working_dir_is_healed_on_every_node_before_certificat
     h_cluster_pass(c);
 }
 
+/* chimeractl deploy --dry-run of manifest body through node i: its exit
+ * code, what it printed in *out and *err (the caller frees them). */
+static int ctl_dry_run(struct h_cluster *c, int i, const char *body, char **out, char **err)
+{
+    char file[H_PATH_MAX + 32];
+    snprintf(file, sizeof(file), "%s/dry-run.json", c->dir);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fputs(body, f);
+    fclose(f);
+    int code = -1;
+    assert_true(h_ctl(c, i, &code, out, err, "--token-file", c->token_file, "deploy", file,
+                      "--dry-run", NULL));
+    return code;
+}
+
+/* The manifest example of the README's Releases section, as written. */
+static char *readme_manifest(void)
+{
+    char dir[H_PATH_MAX], path[H_PATH_MAX + 32];
+    snprintf(dir, sizeof(dir), "%s", __FILE__);
+    snprintf(path, sizeof(path), "%s/../../README.md", dirname(dir));
+    char *text = h_read_file(path);
+    char *sec = text ? strstr(text, "\n## Releases (manifests)") : NULL;
+    char *from = sec ? strstr(sec, "```json\n") : NULL;
+    char *to = from ? strstr(from + 8, "\n```") : NULL;
+    if (!to)
+        fail_msg("no manifest example in the Releases section of %s", path);
+    char *m = strndup(from + 8, (size_t)(to - from - 8) + 1);
+    free(text);
+    return m;
+}
+
+/* A dry run heals nothing: the real deploy would heal first, so a release
+ * that only healing must mend is predicted certified (exit 0), with what
+ * healing would run. The README's example passes its dry run as written. */
+static void test_a_dry_run_that_healing_would_mend_predicts_a_certified_release(void **state)
+{
+    struct h_cluster *c = *state;
+    int leader = start(c);
+    char field[H_PATH_MAX + 64];
+    snprintf(field, sizeof(field), "\"working_dir\": \"%s/heal/web\"", c->dir);
+    char *body = example_with("demo-good.json", field), *out = NULL, *err = NULL;
+    int code = ctl_dry_run(c, leader, body, &out, &err);
+    if (code != 0 || !strstr(out, "would run:    create_working_dir on") ||
+        !strstr(out, "would be certified once the healing listed has run"))
+        fail_msg("chimeractl deploy --dry-run of a missing working_dir exited %d: %s %s", code, out,
+                 err);
+    free(body);
+    free(out);
+    free(err);
+    body = readme_manifest();
+    code = ctl_dry_run(c, leader, body, &out, &err);
+    if (code != 0 || !strstr(out, "would be certified"))
+        fail_msg("chimeractl deploy --dry-run of the README's example exited %d: %s %s", code, out,
+                 err);
+    free(body);
+    free(out);
+    free(err);
+    h_cluster_pass(c);
+}
+
 static void test_a_release_whose_command_is_missing_is_refused_uncertified(void **state)
 {
     struct h_cluster *c = *state;
@@ -559,16 +622,8 @@ static void expect_dry_run_refused(struct h_cluster *c, const char *body, const 
     assert_true(json_is_true(json_object_get(j, "dry_run")));
     assert_non_null(json_object_get(j, "certification"));
     json_decref(j);
-    char file[H_PATH_MAX + 32];
-    snprintf(file, sizeof(file), "%s/dry-run.json", c->dir);
-    FILE *f = fopen(file, "w");
-    assert_non_null(f);
-    fputs(body, f);
-    fclose(f);
-    int code = -1;
     char *err = NULL;
-    assert_true(h_ctl(c, leader, &code, &out, &err, "--token-file", c->token_file, "deploy", file,
-                      "--dry-run", NULL));
+    int code = ctl_dry_run(c, leader, body, &out, &err);
     if (code != 2)
         fail_msg("chimeractl deploy --dry-run exited %d, want 2: %s %s", code, out, err);
     /* It shows the plan and says the real deploy would be refused, and why. */
@@ -678,6 +733,7 @@ int main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, h_setup_three_nodes, h_teardown_cluster)
     const struct CMUnitTest tests[] = {
         T(test_a_healthy_release_becomes_stable_on_every_node),
+        T(test_a_dry_run_that_healing_would_mend_predicts_a_certified_release),
         T(test_a_release_whose_health_fails_is_reverted_for_its_crash_loop),
         T(test_without_the_watchtower_a_release_whose_health_fails_is_reverted_at_its_deadline),
         T(test_a_release_that_crashes_is_reverted_on_every_node),
