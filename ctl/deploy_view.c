@@ -301,8 +301,9 @@ void ctl_print_deployments(const json_t *list)
  * shows "skipped (down)" while it is down, not its health: the leader holds
  * the last report it sent before it went down. Back ("member": "alive",
  * ctl_mark_members), it shows its health now and the skip as the past step
- * it was: "healthy (passed over while down)". */
-static void health_text(const json_t *n, char *out, size_t len)
+ * it was: "healthy (passed over while down)". True when the rest of n's
+ * report (since when healthy, the detail) is that stale one. */
+static bool health_text(const json_t *n, char *out, size_t len)
 {
     const char *skipped = get_str(n, "skipped", NULL), *health = get_str(n, "health", "-");
     if (!skipped)
@@ -311,6 +312,7 @@ static void health_text(const json_t *n, char *out, size_t len)
         snprintf(out, len, "%s (passed over while %s)", health, skipped);
     else
         snprintf(out, len, "skipped (%s)", skipped);
+    return skipped && strcmp(get_str(n, "member", ""), "alive") != 0;
 }
 
 bool ctl_deployment_skipped_some(const json_t *d)
@@ -355,9 +357,9 @@ static void print_nodes(const json_t *nodes)
         snprintf(row[0], CELL, "%s", get_str(n, "node", "-"));
         snprintf(row[1], CELL, "%s", get_str(n, "desired", "-"));
         snprintf(row[2], CELL, "%s", get_str(n, "running", "-"));
-        health_text(n, row[3], CELL);
-        ctl_iso_ms(json_object_get(n, "healthy_since_ms"), false, row[4], CELL);
-        snprintf(row[5], CELL, "%s", get_str(n, "detail", ""));
+        bool stale = health_text(n, row[3], CELL);
+        ctl_iso_ms(stale ? NULL : json_object_get(n, "healthy_since_ms"), false, row[4], CELL);
+        snprintf(row[5], CELL, "%s", stale ? "" : get_str(n, "detail", ""));
     }
     table_print(&t, "  ");
 }
@@ -511,7 +513,8 @@ void ctl_print_progress(json_t **last, const json_t *d, const json_t *list, bool
         const char *running = get_str(n, "running", "-");
         const char *version = version_of(running, d, list);
         char health[96];
-        health_text(n, health, sizeof health);
+        if (health_text(n, health, sizeof health))
+            detail = NULL;
         printf("%s  %s  %-8s running %-12s health %s%s%s\n", when, idbuf, name,
                version ? version : running, health, detail ? "  " : "", detail ? detail : "");
     }

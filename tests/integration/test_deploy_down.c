@@ -229,6 +229,18 @@ static void test_a_failing_release_with_a_member_down_is_reverted_over_the_other
     assert_true(json_is_true(json_object_get(d, "rollback")));
     expect_skipped(d, c->nodes[down].id);
     json_decref(d);
+    /* Its row shows nothing of the report the leader kept from before it
+     * went down (healthy on v1 since ...): no time, no detail. */
+    struct shown_arg a = {c, leader, rb, "skipped (down)", NULL};
+    if (!ctl_deployment_shows(&a))
+        fail_msg("chimeractl deployment %s does not show %s skipped: %s", rb, c->nodes[down].id,
+                 a.out ? a.out : "");
+    char row[32];
+    snprintf(row, sizeof(row), "\n  %s ", c->nodes[down].id);
+    const char *at = strstr(a.out, row), *end = at ? strchr(at + 1, '\n') : NULL;
+    if (!at || !end || memchr(at, ':', (size_t)(end - at)))
+        fail_msg("%s's row carries a stale time: %s", c->nodes[down].id, a.out);
+    free(a.out);
     for (int i = 0; i < NODES; i++)
         if (i != down)
             expect_runs(c, i, v1);
