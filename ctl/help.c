@@ -489,7 +489,9 @@ static const char exit_table[] =
     "     belongs to a running chimerad\n"
     "  9  timeout: the --timeout of --wait or --watch passed\n"
     "  10 drill run: deviated (a recovery missed its SLO, the steady state was lost)\n"
-    "  11 drill run: could not run (no steady state at the start, a step refused)\n";
+    "  11 drill run: could not run (no steady state at the start, a step refused)\n"
+    "  12 drill run: held, but a rollback failed (heal or restart_nodes): a fault or\n"
+    "     a stopped node may remain\n";
 
 static const struct page *find(const char *name)
 {
@@ -527,7 +529,7 @@ void ctl_help_global(FILE *f)
           "examples and exit codes; `chimeractl help exit-codes` for the table:\n"
           "0 ok, 1 failed, 2 usage, 3 error status, 4 not found, 5 cannot connect,\n"
           "6 auth refused, 7 unavailable, 8 conflict, 9 timeout, 10 drill deviated,\n"
-          "11 drill could not run.\n",
+          "11 drill could not run, 12 drill held but a rollback failed.\n",
           f);
 }
 
