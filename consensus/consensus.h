@@ -352,9 +352,10 @@ enum cons_transfer_rc {
     CONS_TRANSFER_OK = 0,
     CONS_TRANSFER_NOT_LEADER,
     CONS_TRANSFER_RUNNING,    /* one is already running */
-    CONS_TRANSFER_BAD_TARGET, /* not a member, or this node itself */
+    CONS_TRANSFER_BAD_TARGET, /* not a member */
     CONS_TRANSFER_SILENT,     /* the target has not answered within an election timeout */
     CONS_TRANSFER_NO_TARGET,  /* no follower has answered within an election timeout */
+    CONS_TRANSFER_SELF,       /* the target is this node, the leader already */
 };
 /* Leader only: hands leadership to member `to`, or (CONS_NONE) to the
  * follower with the longest log among those heard within an election

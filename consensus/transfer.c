@@ -60,8 +60,10 @@ enum cons_transfer_rc cons_transfer(struct cons *c, uint64_t now_ms, int32_t to,
         return CONS_TRANSFER_NOT_LEADER;
     if (c->transfer_to != CONS_NONE)
         return CONS_TRANSFER_RUNNING;
-    if (to != CONS_NONE && (to < 0 || to >= c->cfg.n || to == c->cfg.self))
+    if (to != CONS_NONE && (to < 0 || to >= c->cfg.n))
         return CONS_TRANSFER_BAD_TARGET;
+    if (to == c->cfg.self)
+        return CONS_TRANSFER_SELF;
     if (to != CONS_NONE && !cons__live(c, now_ms, to))
         return CONS_TRANSFER_SILENT;
     if (to == CONS_NONE && (to = best_target(c, now_ms)) == CONS_NONE)
@@ -154,9 +156,11 @@ const char *cons_transfer_strerror(enum cons_transfer_rc rc)
     case CONS_TRANSFER_RUNNING:
         return "a leadership transfer is already running";
     case CONS_TRANSFER_BAD_TARGET:
-        return "the target is not another voting member";
+        return "the target is not a voting member";
     case CONS_TRANSFER_SILENT:
         return "the target has not answered within an election timeout";
+    case CONS_TRANSFER_SELF:
+        return "it is this node, which leads already: nothing to do";
     case CONS_TRANSFER_NO_TARGET:
         return "no follower has answered within an election timeout";
     }

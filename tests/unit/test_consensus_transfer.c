@@ -570,8 +570,7 @@ static void test_a_transfer_is_refused_when_it_cannot_run(void **state)
     int32_t lead = cl_elect_settled(&cl), f = other(lead, 1), g = other(lead, 2);
     struct cons_out out;
     assert_int_equal(cons_transfer(&cl.node[f], cl.now, g, NULL, &out), CONS_TRANSFER_NOT_LEADER);
-    assert_int_equal(cons_transfer(&cl.node[lead], cl.now, lead, NULL, &out),
-                     CONS_TRANSFER_BAD_TARGET);
+    assert_int_equal(cons_transfer(&cl.node[lead], cl.now, lead, NULL, &out), CONS_TRANSFER_SELF);
     assert_int_equal(cons_transfer(&cl.node[lead], cl.now, 7, NULL, &out),
                      CONS_TRANSFER_BAD_TARGET);
     /* g goes silent for an election timeout. */
