@@ -230,7 +230,7 @@ static size_t entry_types(struct h_cluster *c, int i, json_int_t from, const cha
 static void test_a_transfer_records_no_read_only_episode(void **state)
 {
     struct h_cluster *c = *state;
-    unsigned long long seq[NODES];
+    unsigned long long seq[H_MAX_NODES];
     for (int i = 0; i < c->n; i++)
         seq[i] = h_last_event_seq(c, i);
     struct note n;
@@ -259,8 +259,8 @@ static void test_a_transfer_records_no_read_only_episode(void **state)
         fail_msg("%s's entries up to the held note %lld:%s (expected election, note)",
                  c->nodes[to].id, (long long)note, seen);
     json_decref(page);
-    /* The old leader and the target (the third member was paused, and may
-     * well have been silent for T). */
+    /* The old leader and the target (the other members were paused, and
+     * may well have been silent for T). */
     int pair[2] = {(to + c->n - 1) % c->n, to};
     for (int p = 0; p < 2; p++)
         if (h_event_seq(c, pair[p], "consensus.read_only.enter", NULL, seq[pair[p]]) != 0)
