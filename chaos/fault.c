@@ -200,7 +200,7 @@ void chaos_record_pack(const struct chaos_record *r, msgpack_packer *pk)
         n += 2 + !!f->service[0] + !!f->peer[0];
     switch (r->kind) {
     case CHAOS_REC_FAULT:
-        n += 5 + !!f->delay_ms + f->forced; /* id, start, duration, expires, origin */
+        n += 5 + !!f->delay_ms + f->forced + !!f->boot; /* id, start, duration, expires, origin */
         break;
     case CHAOS_REC_HEALED:
         n += 2;
@@ -237,6 +237,8 @@ void chaos_record_pack(const struct chaos_record *r, msgpack_packer *pk)
             chaos_mp_key(pk, "forced");
             msgpack_pack_true(pk);
         }
+        if (f->boot)
+            chaos_mp_kv_u64(pk, "boot", f->boot);
     }
     if (r->kind == CHAOS_REC_REFUSED)
         chaos_mp_kv_str(pk, "origin", chaos_origin_name(f->origin));
@@ -296,7 +298,8 @@ static int decode_map(const msgpack_object *o, struct chaos_record *r, char *err
             get_u64(o, "delay_ms", true, &f->delay_ms, err, errlen) ||
             get_u64(o, "start_ms", false, &f->start_ms, err, errlen) ||
             get_u64(o, "duration_ms", false, &f->duration_ms, err, errlen) ||
-            get_u64(o, "expires_ms", false, &f->expires_ms, err, errlen))
+            get_u64(o, "expires_ms", false, &f->expires_ms, err, errlen) ||
+            get_u64(o, "boot", true, &f->boot, err, errlen))
             return -1;
         if (forced && forced->type != MSGPACK_OBJECT_BOOLEAN)
             return chaos_put(err, errlen, "forced: must be true or false");

@@ -10,7 +10,8 @@
  * supervisor restarts what was killed; its duration is the time the
  * federation is given to recover, during which it still counts as the
  * active fault, a kill_service only until the ledger records its service's
- * restart on its node (chaos_state_restarted).
+ * restart on its node (chaos_state_restarted), a kill_node only until its
+ * node is back as a member (chaos_state_members).
  *
  * Ledger payload: a msgpack map (keys are only ever added)
  *   "record"  str: fault | healed | refused | stop | enable
@@ -18,7 +19,9 @@
  *             "peer" str (isolate_node from one peer; absent: from all),
  *             "delay_ms" uint (delay_messages), "start_ms", "duration_ms",
  *             "expires_ms" uint, "origin" str (injector | operator),
- *             "forced" bool (absent: false)
+ *             "forced" bool (absent: false),
+             "boot" uint (kill_node: its node's boot epoch when the leader
+             committed it; absent: unknown)
  *   healed:   "id" str, "reason" str (expired | stopped | ...)
  *   refused:  "reason" str, "origin" str; "kind", "node", "service",
  *             "peer" when a fault had been chosen
@@ -69,6 +72,10 @@ struct chaos_fault {
     uint64_t start_ms, duration_ms, expires_ms; /* expires = start + duration */
     enum chaos_origin origin;
     bool forced; /* an operator's, past the safety rules */
+    /* kill_node: the boot epoch of the process it kills, as the leader
+     * heard it (node/msg.c's hellos); 0: unknown. A member heard with
+     * another epoch since is a new process: the node is back. */
+    uint64_t boot;
 };
 
 const char *chaos_kind_name(enum chaos_kind k);

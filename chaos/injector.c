@@ -98,6 +98,17 @@ void chaos_state_restarted(struct chaos_state *s, const struct chaos_restart *r)
     }
 }
 
+void chaos_state_members(struct chaos_state *s, const struct chaos_member *m, size_t n)
+{
+    for (size_t i = 0; i < s->nactive; i++) {
+        const struct chaos_fault *f = &s->active[i];
+        for (size_t j = 0; f->kind == CHAOS_KILL_NODE && f->boot && j < n; j++)
+            if (strcmp(m[j].id, f->node) == 0 && m[j].boot && m[j].boot != f->boot &&
+                m[j].status == CHAOS_MEMBER_ALIVE && !m[j].read_only)
+                s->restarted[i] = true;
+    }
+}
+
 const struct chaos_fault *chaos_state_active(const struct chaos_state *s, uint64_t now_ms)
 {
     for (size_t i = 0; i < s->nactive; i++)

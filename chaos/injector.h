@@ -53,8 +53,9 @@ struct chaos_settings {
 struct chaos_state {
     bool stopped;                                /* a STOP committed and no ENABLE since */
     struct chaos_fault active[CHAOS_ACTIVE_MAX]; /* FAULTs not yet HEALED */
-    /* A kill_service whose service's restart the ledger recorded: over, and
-     * due for a HEALED record, as at its expiry. */
+    /* A kill_service whose service's restart the ledger recorded, or a
+     * kill_node whose node is back (chaos_state_members): over, and due
+     * for a HEALED record, as at its expiry. */
     bool restarted[CHAOS_ACTIVE_MAX];
     size_t nactive;
 };
@@ -72,8 +73,8 @@ void chaos_state_restarted(struct chaos_state *s, const struct chaos_restart *r)
 /* The fault still in force at now (not healed, not expired, not
  * restarted), or NULL. */
 const struct chaos_fault *chaos_state_active(const struct chaos_state *s, uint64_t now_ms);
-/* The first fault that is over at now, expired or restarted, but has no
- * HEALED record yet (the leader commits one with *reason, "expired" or
+/* The first fault that is over at now, expired or restarted (a service or
+ * a node), but has no HEALED record yet (the leader commits one with *reason, "expired" or
  * "restarted"; reason may be NULL), or NULL. */
 const struct chaos_fault *chaos_state_expired(const struct chaos_state *s, uint64_t now_ms,
                                               const char **reason);
@@ -87,7 +88,17 @@ struct chaos_member {
     bool voter;                  /* counts towards the quorum */
     const char *const *services; /* the services it runs (the committed release) */
     size_t nservices;
+    uint64_t boot; /* its boot epoch as last heard; 0: not yet */
 };
+
+/* Feeds the members as this node sees them (the leader, at its tick): a
+ * kill_node fault is over once its node is back as a member, that is heard
+ * from with a boot epoch other than the fault's (a new process: the killed
+ * one cannot answer again), alive and not read-only (it answers the
+ * leader's heartbeats: it rejoined the consensus). Silence alone cannot
+ * tell, a node restarted within the suspicion delay never looks dead; a
+ * fault without a boot epoch keeps its duration. Over stays over. */
+void chaos_state_members(struct chaos_state *s, const struct chaos_member *m, size_t n);
 
 /* The federation as the leader sees it at a tick. */
 struct chaos_view {

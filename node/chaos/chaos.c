@@ -295,12 +295,24 @@ void node_chaos_fault_id(const struct node_chaos *c, char *out, size_t cap)
     snprintf(out, cap, "chaos-%" PRIu64, ledger_last_index(c->raft->ledger) + 1);
 }
 
+/* The boot epoch of member i as this node last heard it (its own: known). */
+static uint64_t member_boot(const struct node_chaos *c, size_t i)
+{
+    return i == c->base->peers.self ? c->base->boot : c->base->peers.m[i].boot;
+}
+
 int node_chaos_append(struct node_chaos *c, const struct chaos_record *r, uint64_t *index,
                       char *err, size_t errlen)
 {
+    struct chaos_record rec = *r;
+    int target = peers_find(&c->base->peers, rec.fault.node);
+    /* Which process a kill_node kills: another epoch heard later is its
+     * node back (chaos_state_members), whichever member leads by then. */
+    if (rec.kind == CHAOS_REC_FAULT && rec.fault.kind == CHAOS_KILL_NODE && target >= 0)
+        rec.fault.boot = member_boot(c, (size_t)target);
     struct node_pack p;
     node_pack_init(&p);
-    chaos_record_pack(r, &p.pk);
+    chaos_record_pack(&rec, &p.pk);
     const uint8_t *payload = (const uint8_t *)p.sb.data;
     size_t len = p.sb.size;
     uint64_t first;
@@ -351,6 +363,7 @@ void node_chaos_view(struct node_chaos *c, struct chaos_member *members, struct 
                                                                             : CHAOS_MEMBER_DEAD,
                                   .read_only = member_read_only(c, i, now),
                                   .voter = i < (size_t)c->raft->cons.cfg.n,
+                                  .boot = member_boot(c, i),
                                   .services = svcs,
                                   .nservices = nsvc};
     }

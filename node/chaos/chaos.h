@@ -74,8 +74,8 @@ void node_chaos_committed(struct node_chaos *c, uint64_t commit);
 /* Leadership gained or lost (raft's on_leadership): the injector's timer. */
 void node_chaos_leadership(struct node_chaos *c, bool gained);
 /* The node's tick (leader): commits a healed record for a fault that
- * expired or, a kill_service, whose service's restart was committed
- * (chaos_inject.c), within a heartbeat. */
+ * expired, a kill_service whose service's restart was committed, or a
+ * kill_node whose node it hears back (chaos_inject.c), within a heartbeat. */
 void node_chaos_tick(struct node_chaos *c);
 /* Whether a message from member idx passes (an isolation from one peer:
  * the transport cannot tell the sender of an incoming message). */

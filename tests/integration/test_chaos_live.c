@@ -198,22 +198,30 @@ static void kill_node_is_refused_unless_listed_in_the_fault_kinds(void **state)
 static const char *const kill_node_listed[] = {
     "--chaos-faults", "kill_service,pause_service,isolate_node,delay_messages,kill_node", NULL};
 
+/* Injects a kill_node of t through node via for duration_ms: the fault's id
+ * in fid (64 bytes); waits for t to exit, its wait status. */
+static int kill_node(struct h_cluster *c, int via, int t, int duration_ms, char *fid)
+{
+    char body[256];
+    snprintf(body, sizeof(body), "{\"kind\":\"kill_node\",\"target\":\"%s\",\"duration_ms\":%d}",
+             c->nodes[t].id, duration_ms);
+    json_t *j = inject_expect(c, via, body, 201);
+    snprintf(fid, 64, "%s", fault_id(j));
+    json_decref(j);
+    int status;
+    if (!h_node_wait_exit(c, t, 2 * h_timeout_ms(), &status))
+        fail_msg("%s did not exit after the kill_node fault", c->nodes[t].id);
+    return status;
+}
+
 static void kill_node_listed_exits_the_target_with_status_75_and_is_recorded(void **state)
 {
     struct h_cluster *c = *state;
     c->node_args = kill_node_listed;
     int leader = h_start_leader(c, "test_chaos_live", 0, NULL);
     int t = member_besides(leader, -1, 0);
-    char body[256];
-    snprintf(body, sizeof(body), "{\"kind\":\"kill_node\",\"target\":\"%s\",\"duration_ms\":5000}",
-             c->nodes[t].id);
-    json_t *j = inject_expect(c, leader, body, 201);
     char fid[64];
-    snprintf(fid, sizeof(fid), "%s", fault_id(j));
-    json_decref(j);
-    int status;
-    if (!h_node_wait_exit(c, t, 2 * h_timeout_ms(), &status))
-        fail_msg("%s did not exit after the kill_node fault", c->nodes[t].id);
+    int status = kill_node(c, leader, t, 5000, fid);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 75)
         fail_msg("%s ended with wait status %#x, not exit status 75", c->nodes[t].id, status);
     for (int i = 0; i < c->n; i++) {
@@ -221,6 +229,60 @@ static void kill_node_listed_exits_the_target_with_status_75_and_is_recorded(voi
         if (i != t && !h_wait_until(chaos_has_record, &s, h_timeout_ms()))
             fail_msg("no fault record of %s in %s's GET /chaos", fid, c->nodes[i].id);
     }
+    h_cluster_pass(c);
+}
+
+/* The reason of node i's healed record of fault id in its GET /chaos
+ * (strdup'ed; NULL: none). */
+static char *healed_reason(struct h_cluster *c, int i, const char *id)
+{
+    long st;
+    json_t *j = h_http_get_json(c, i, "/chaos", &st), *r;
+    char *why = NULL;
+    size_t k;
+    json_array_foreach(json_object_get(j, "history"), k, r)
+    {
+        const char *rec = json_string_value(json_object_get(r, "record"));
+        const char *rid = json_string_value(json_object_get(r, "id"));
+        if (rec && rid && strcmp(rec, "healed") == 0 && strcmp(rid, id) == 0)
+            why = strdup(json_string_value(json_object_get(r, "reason")));
+    }
+    json_decref(j);
+    return why;
+}
+
+/* A kill_node is over once its node is back as a member: the leader killed
+ * and started again (as a supervisor would), the new leader hears it back,
+ * commits the fault's healed record ("restarted"), shows no active fault,
+ * and takes another at once. It blocked every other fault for its minute. */
+static void a_killed_leader_back_as_a_member_blocks_no_other_fault(void **state)
+{
+    struct h_cluster *c = *state;
+    c->node_args = kill_node_listed;
+    int old = h_start_leader(c, "test_chaos_live", 0, NULL);
+    char fid[64], body[256];
+    kill_node(c, old, old, 60000, fid);
+    if (h_node_start(c, old) != 0)
+        fail_msg("%s did not start again", c->nodes[old].id);
+    int other = member_besides(old, -1, 0);
+    struct chaos_seen s = {c, other, "healed", fid};
+    if (!h_wait_until(chaos_has_record, &s, 3 * h_timeout_ms()))
+        fail_msg("no healed record of %s while %s is back: %s", fid, c->nodes[old].id,
+                 h_views_line(c));
+    char *why = healed_reason(c, other, fid);
+    assert_non_null(why);
+    assert_string_equal(why, "restarted");
+    free(why);
+    int leader = writable_leader(c);
+    assert_true(leader >= 0);
+    long st;
+    json_t *j = h_http_get_json(c, leader, "/chaos", &st);
+    assert_true(json_is_null(json_object_get(j, "active")));
+    json_decref(j);
+    snprintf(body, sizeof(body),
+             "{\"kind\":\"isolate_node\",\"target\":\"%s\",\"duration_ms\":1000}",
+             c->nodes[member_besides(leader, old, 0)].id);
+    json_decref(inject_expect(c, leader, body, 201));
     h_cluster_pass(c);
 }
 
@@ -421,6 +483,7 @@ int main(void)
         T(delay_messages_holds_back_the_targets_outgoing_messages_until_its_expiry),
         T(kill_node_is_refused_unless_listed_in_the_fault_kinds),
         T(kill_node_listed_exits_the_target_with_status_75_and_is_recorded),
+        T(a_killed_leader_back_as_a_member_blocks_no_other_fault),
         T(injector_at_probability_1_for_a_minute_never_overlaps_faults_nor_rollouts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

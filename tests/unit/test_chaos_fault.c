@@ -62,6 +62,8 @@ static void test_a_fault_record_round_trips(void **state)
         in.fault.forced = true;
         if (k == CHAOS_ISOLATE_NODE)
             strcpy(in.fault.peer, "n3");
+        if (k == CHAOS_KILL_NODE)
+            in.fault.boot = 1764979200; /* the killed process's epoch */
         msgpack_sbuffer sb;
         size_t n = pack(&in, &sb);
         char err[256] = "";

@@ -38,7 +38,7 @@ static int setup(void **state)
     (void)state;
     static const char *const ids[] = {"n1", "n2", "n3", "n4", "n5"};
     for (int i = 0; i < 5; i++)
-        m[i] = (struct chaos_member){ids[i], CHAOS_MEMBER_ALIVE, false, true, web, 2};
+        m[i] = (struct chaos_member){ids[i], CHAOS_MEMBER_ALIVE, false, true, web, 2, 0};
     chaos_state_init(&st);
     chaos_settings_default(&set);
     set.enabled = true;
@@ -213,6 +213,21 @@ static void test_a_healed_record_ends_the_active_fault(void **state)
     assert_int_equal(tick().action, CHAOS_ACT_INJECT);
 }
 
+/* f blocks no other fault now and is due for a healed record with this
+ * reason, until one is committed. */
+static void assert_over_and_due(const struct chaos_fault *f, const char *reason)
+{
+    assert_null(chaos_state_active(&st, T0));
+    assert_int_equal(tick().action, CHAOS_ACT_INJECT);
+    const char *why = NULL;
+    const struct chaos_fault *e = chaos_state_expired(&st, T0, &why);
+    assert_non_null(e);
+    assert_string_equal(e->id, f->id);
+    assert_string_equal(why, reason);
+    feed(CHAOS_REC_HEALED, f->id);
+    assert_null(chaos_state_expired(&st, T0, NULL));
+}
+
 static void test_an_expired_fault_is_due_for_a_healed_record(void **state)
 {
     (void)state;
@@ -235,15 +250,7 @@ static void test_a_killed_service_restarted_no_longer_blocks(void **state)
     struct chaos_fault f = committed(CHAOS_KILL_SERVICE, "n2", T0 - 5000, 60000);
     assert_refused(tick(), "active:");
     chaos_state_restarted(&st, &(struct chaos_restart){"n2", "web", T0 - 4990});
-    assert_null(chaos_state_active(&st, T0));
-    assert_int_equal(tick().action, CHAOS_ACT_INJECT);
-    const char *why = NULL;
-    const struct chaos_fault *e = chaos_state_expired(&st, T0, &why);
-    assert_non_null(e);
-    assert_string_equal(e->id, f.id);
-    assert_string_equal(why, "restarted");
-    feed(CHAOS_REC_HEALED, f.id);
-    assert_null(chaos_state_expired(&st, T0, NULL));
+    assert_over_and_due(&f, "restarted");
 }
 
 /* Only the kill's own restart ends it: another service's or node's, or a
@@ -259,6 +266,66 @@ static void test_only_the_killed_services_restart_ends_the_kill(void **state)
     chaos_state_init(&st);
     committed(CHAOS_PAUSE_SERVICE, "n2", T0 - 5000, 60000);
     chaos_state_restarted(&st, &(struct chaos_restart){"n2", "web", T0 - 4990});
+    assert_non_null(chaos_state_active(&st, T0));
+    assert_null(chaos_state_expired(&st, T0, NULL));
+}
+
+/* A kill_node of the process with boot epoch 100 on n2, given a minute;
+ * the members as the leader hears them: n2 still with that epoch. */
+static struct chaos_fault killed_n2(void)
+{
+    committed(CHAOS_KILL_NODE, "n2", T0 - 5000, 60000);
+    st.active[st.nactive - 1].boot = 100;
+    for (int i = 0; i < 3; i++)
+        m[i].boot = 100;
+    return st.active[st.nactive - 1];
+}
+
+/* A killed node is back once the leader hears a new process of it, alive
+ * and answering: the kill blocks no other fault, and is due for a healed
+ * record that says why. */
+static void test_a_killed_node_back_as_a_member_no_longer_blocks(void **state)
+{
+    (void)state;
+    struct chaos_fault f = killed_n2();
+    chaos_state_members(&st, m, 3);
+    assert_non_null(chaos_state_active(&st, T0));
+    m[1].boot = 101;
+    chaos_state_members(&st, m, 3);
+    assert_over_and_due(&f, "restarted");
+}
+
+/* A new epoch alone is not back: the node must be alive and answer the
+ * leader's heartbeats, and must be the killed one. */
+static void test_a_killed_node_is_back_only_alive_and_answering(void **state)
+{
+    (void)state;
+    killed_n2();
+    m[1].boot = 101;
+    m[1].status = CHAOS_MEMBER_SUSPECT;
+    chaos_state_members(&st, m, 3);
+    m[1].status = CHAOS_MEMBER_ALIVE;
+    m[1].read_only = true;
+    chaos_state_members(&st, m, 3);
+    m[1].read_only = false;
+    m[1].boot = 100;
+    m[2].boot = 101;
+    chaos_state_members(&st, m, 3);
+    assert_non_null(chaos_state_active(&st, T0));
+    assert_null(chaos_state_expired(&st, T0, NULL));
+}
+
+/* Without the killed process's epoch (a record from before it was kept),
+ * or for a fault that is no kill_node, a new epoch changes nothing: the
+ * duration still bounds it. */
+static void test_a_new_epoch_ends_only_a_kill_node_that_knows_its_own(void **state)
+{
+    (void)state;
+    killed_n2();
+    st.active[0].boot = 0;
+    committed(CHAOS_ISOLATE_NODE, "n2", T0 - 4000, 60000);
+    m[1].boot = 101;
+    chaos_state_members(&st, m, 3);
     assert_non_null(chaos_state_active(&st, T0));
     assert_null(chaos_state_expired(&st, T0, NULL));
 }
@@ -583,6 +650,9 @@ int main(void)
         T(test_an_expired_fault_is_due_for_a_healed_record),
         T(test_a_killed_service_restarted_no_longer_blocks),
         T(test_only_the_killed_services_restart_ends_the_kill),
+        T(test_a_killed_node_back_as_a_member_no_longer_blocks),
+        T(test_a_killed_node_is_back_only_alive_and_answering),
+        T(test_a_new_epoch_ends_only_a_kill_node_that_knows_its_own),
         T(test_refused_while_a_rollout_runs),
         T(test_refused_while_a_member_is_dead),
         T(test_refused_while_a_member_is_suspect),
