@@ -33,14 +33,22 @@ static void print_json(const json_t *j)
     putchar('\n');
 }
 
+/* A duration field of the API (ms) as drill output writes it ("5s"). */
+static const char *ms_field(const json_t *o, const char *key, char *out, size_t cap)
+{
+    return ctl_ms_text(json_integer_value(json_object_get(o, key)), out, cap);
+}
+
 static void print_fault(const char *label, const json_t *f)
 {
+    char d[32];
     printf("%-10s %s %s on %s", label, ctl_json_str(f, "id", "?"), ctl_json_str(f, "kind", "?"),
            ctl_json_str(f, "node", "?"));
     if (json_object_get(f, "service"))
         printf(" service %s", ctl_json_str(f, "service", "?"));
-    printf(", %" JSON_INTEGER_FORMAT " ms, %s\n",
-           json_integer_value(json_object_get(f, "duration_ms")), ctl_json_str(f, "origin", "?"));
+    if (json_object_get(f, "delay_ms"))
+        printf(" by %s", ms_field(f, "delay_ms", d, sizeof d));
+    printf(", %s, %s\n", ms_field(f, "duration_ms", d, sizeof d), ctl_json_str(f, "origin", "?"));
 }
 
 static int cmd_status(const struct ctl_opts *o)
@@ -57,8 +65,8 @@ static int cmd_status(const struct ctl_opts *o)
     const json_t *s = json_object_get(j, "settings");
     char *faults = json_dumps(json_object_get(s, "faults"), JSON_COMPACT);
     char every[32], most[32];
-    ctl_human_ms(json_object_get(s, "interval_ms"), every, sizeof(every));
-    ctl_human_ms(json_object_get(s, "max_duration_ms"), most, sizeof(most));
+    ms_field(s, "interval_ms", every, sizeof every);
+    ms_field(s, "max_duration_ms", most, sizeof most);
     printf("injector   %s%s, every %s, probability %.2f, window %s\n",
            json_is_true(json_object_get(s, "enabled")) ? "enabled" : "disabled",
            json_is_true(json_object_get(s, "dry_run")) ? " (dry run)" : "", every,

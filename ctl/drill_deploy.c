@@ -100,8 +100,8 @@ static void revert_times(struct drill_node_times *nt, const struct span *ours,
     snprintf(nt->what, sizeof nt->what,
              "failed %s after it started, reverted and healthy everywhere %s after the failure "
              "(GET /deployments)",
-             drun_ms_text(nt->t.detect_ms, failed, sizeof failed),
-             drun_ms_text(nt->t.recover_ms, reverted, sizeof reverted));
+             ctl_ms_text(nt->t.detect_ms, failed, sizeof failed),
+             ctl_ms_text(nt->t.recover_ms, reverted, sizeof reverted));
 }
 
 void drun_run_deploy(struct drun *x, const struct drill_action *a, struct drill_step_result *s)

@@ -117,7 +117,7 @@ static bool probe_note(struct drun *x, const struct drill_probe *p, char *detail
         snprintf(detail, cap, "not committed: %.120s",
                  rc != 0 ? r.error : ctl_json_str(r.json, "error", "error status"));
     else
-        snprintf(detail, cap, "committed in %s (tolerance %s)", drun_ms_text(took, in, sizeof in),
+        snprintf(detail, cap, "committed in %s (tolerance %s)", ctl_ms_text(took, in, sizeof in),
                  want);
     ctl_reply_free(&r);
     return ok && took <= (int64_t)p->within_ms;
@@ -206,8 +206,8 @@ void drun_say_detected(const struct drun *x, const struct drill_action *a,
 {
     char in[32], every[32];
     drun_progress(x, "  detected by the probes (every %s), %s after the %s",
-                  drun_ms_text(drill_sweep_resolution(&x->f.d, a->slo.probes), every, sizeof every),
-                  drun_ms_text(s->probes.detect_ms, in, sizeof in),
+                  ctl_ms_text(drill_sweep_resolution(&x->f.d, a->slo.probes), every, sizeof every),
+                  ctl_ms_text(s->probes.detect_ms, in, sizeof in),
                   a->kind == DRILL_ACTION_DEPLOY ? "submission" : "injection");
 }
 

@@ -68,13 +68,6 @@ int64_t drun_now_ms(const struct drun *x)
     return x->wall0 + (ctl_mono_ms() - x->mono0);
 }
 
-/* ms as every drill figure is written ("101ms", "2s685ms"). */
-const char *drun_ms_text(int64_t ms, char *out, size_t cap)
-{
-    manifest_format_duration(ms < 0 ? 0 : ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms, out, cap);
-    return out;
-}
-
 void drun_progress(const struct drun *x, const char *fmt, ...)
 {
     if (x->o->json)

@@ -43,8 +43,6 @@ struct drun {
 
 /* Unix ms on the run's clock. */
 int64_t drun_now_ms(const struct drun *x);
-/* ms as every drill figure is written ("101ms", "2s685ms"); returns out. */
-const char *drun_ms_text(int64_t ms, char *out, size_t cap);
 /* A progress line, "[HH:MM:SS] ..." (nothing with --json). */
 void drun_progress(const struct drun *x, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -130,7 +130,7 @@ void drun_watch_poll(const struct drun *x, struct node_watch *w, struct drill_st
             char in[32];
             snprintf(nt->what, sizeof nt->what,
                      "%.24s on %.24s healthy again %s after the kill (recovery.restarted)",
-                     w->service, w->id[0], drun_ms_text(nt->t.recover_ms, in, sizeof in));
+                     w->service, w->id[0], ctl_ms_text(nt->t.recover_ms, in, sizeof in));
         }
         json_decref(evs);
         return;
@@ -155,5 +155,5 @@ void drun_watch_poll(const struct drun *x, struct node_watch *w, struct drill_st
     char in[32];
     snprintf(nt->what, sizeof nt->what,
              "new leader %.32s elected %s after the kill (consensus.elected)", by,
-             drun_ms_text(nt->t.recover_ms, in, sizeof in));
+             ctl_ms_text(nt->t.recover_ms, in, sizeof in));
 }

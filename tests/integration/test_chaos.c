@@ -264,7 +264,7 @@ static void chaos_inject_picks_the_leader_or_a_follower_and_says_which(void **st
     snprintf(want, sizeof want, "target     leader: %s ", c->nodes[leader].id);
     if (code != 0 || !strstr(out, want) || !strstr(out, "delay_messages on "))
         fail_msg("chaos inject --target leader exited %d:\n%s%s", code, out, err);
-    snprintf(want, sizeof want, "delay_messages on %s,", c->nodes[leader].id);
+    snprintf(want, sizeof want, "delay_messages on %s by ", c->nodes[leader].id);
     if (!strstr(out, want))
         fail_msg("the fault is not on the leader %s:\n%s", c->nodes[leader].id, out);
     free(out);
@@ -279,6 +279,39 @@ static void chaos_inject_picks_the_leader_or_a_follower_and_says_which(void **st
     if (strncmp(picked, c->nodes[leader].id, strlen(c->nodes[leader].id)) == 0 &&
         picked[strlen(c->nodes[leader].id)] == ' ')
         fail_msg("a follower was asked for and the leader picked:\n%s", out);
+    free(out);
+    free(err);
+    h_cluster_pass(c);
+}
+
+/* chimeractl's chaos output writes durations as drill output does
+ * ("1s500ms", "10m"); --json keeps the API's numbers of ms. It wrote
+ * "1500 ms" and "10m00s" beside drills' "1s500ms". */
+static void chaos_output_writes_durations_as_drills_do(void **state)
+{
+    struct h_cluster *c = *state;
+    int leader = h_start_leader(c, "test_chaos", 0, NULL);
+    int code;
+    char *out = NULL, *err = NULL, want[96];
+    assert_true(h_ctl(c, leader, &code, &out, &err, "--token-file", c->token_file, "chaos",
+                      "inject", "delay_messages", "--target", c->nodes[follower_of(leader)].id,
+                      "--delay", "50ms", "--duration", "1500ms", NULL));
+    snprintf(want, sizeof want, "delay_messages on %s by 50ms, 1s500ms, operator",
+             c->nodes[follower_of(leader)].id);
+    if (code != 0 || !strstr(out, want))
+        fail_msg("chaos inject exited %d, without \"%s\":\n%s%s", code, want, out, err);
+    free(out);
+    free(err);
+    assert_true(h_ctl(c, leader, &code, &out, &err, "chaos", "status", NULL));
+    if (code != 0 || !strstr(out, "every 10m,") || !strstr(out, ", at most 1m\n"))
+        fail_msg("chaos status exited %d:\n%s%s", code, out, err);
+    free(out);
+    free(err);
+    assert_true(h_ctl(c, leader, &code, &out, &err, "chaos", "status", "--json", NULL));
+    json_t *j = json_loads(out ? out : "", 0, NULL);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(j, "settings"), "interval_ms")), 600000);
+    json_decref(j);
     free(out);
     free(err);
     h_cluster_pass(c);
@@ -389,6 +422,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_killed_service_blocks_no_fault_once_its_node_restarted_it,
                                         h_setup_three_nodes, h_teardown_cluster),
         cmocka_unit_test_setup_teardown(chaos_inject_picks_the_leader_or_a_follower_and_says_which,
+                                        h_setup_three_nodes, h_teardown_cluster),
+        cmocka_unit_test_setup_teardown(chaos_output_writes_durations_as_drills_do,
                                         h_setup_three_nodes, h_teardown_cluster),
         cmocka_unit_test_setup_teardown(injector_at_probability_1_never_has_two_active_faults,
                                         h_setup_three_nodes, h_teardown_cluster),
