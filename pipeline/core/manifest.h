@@ -205,7 +205,7 @@ json_t *manifest_to_json(const struct manifest *m);
 int manifest_parse_duration(const char *s, uint32_t *ms, char *why, size_t whylen);
 
 /* Formats ms the way manifest_parse_duration reads it: "1m30s", "500ms",
- * "2h", "0s". out should hold at least 32 bytes. */
+ * "2h", "0ms". out should hold at least 32 bytes. */
 void manifest_format_duration(uint32_t ms, char *out, size_t cap);
 
 #endif

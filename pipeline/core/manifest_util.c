@@ -97,7 +97,7 @@ int manifest_parse_duration(const char *s, uint32_t *ms, char *why, size_t whyle
 void manifest_format_duration(uint32_t ms, char *out, size_t cap)
 {
     if (ms == 0) {
-        snprintf(out, cap, "0s");
+        snprintf(out, cap, "0ms"); /* in the unit of the "3ms" beside it in a report */
         return;
     }
     uint32_t h = ms / 3600000u, m = ms / 60000u % 60u, s = ms / 1000u % 60u, r = ms % 1000u;

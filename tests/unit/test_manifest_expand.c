@@ -192,7 +192,7 @@ static void test_duration_formatting_reads_back(void **state)
     manifest_format_duration(500, buf, sizeof buf);
     assert_string_equal(buf, "500ms");
     manifest_format_duration(0, buf, sizeof buf);
-    assert_string_equal(buf, "0s");
+    assert_string_equal(buf, "0ms");
 }
 
 /* ---- digest ---- */
