@@ -188,7 +188,7 @@ void cons__become_follower(struct cons *c, uint64_t now, uint64_t term, struct c
 {
     /* A leader deposed by the election its own transfer started, while it
      * still had its quorum (cons_handing_over). */
-    if (term > c->term && c->role == CONS_LEADER && c->transfer_to != CONS_NONE &&
+    if (term == c->term + 1 && c->role == CONS_LEADER && c->transfer_to != CONS_NONE &&
         now < c->quorum_check_due)
         c->handover_until = c->quorum_check_due;
     if (term > c->term) {
@@ -393,6 +393,10 @@ void cons__follow(struct cons *c, uint64_t now, const struct cons_msg *m, struct
     /* §3.4: a (pre-)candidate that hears from a leader of its own term or a
      * newer one recognises it and returns to follower. */
     cons__become_follower(c, now, m->term, out);
+    /* A leader that handed over and hears another member lead lost its
+     * leadership to an election it did not ask for (cons_handing_over). */
+    if (c->transfer_to != CONS_NONE && m->from != c->transfer_to)
+        c->handover_until = 0;
     c->leader = m->from;
     c->heard_leader = true;
     c->last_leader_contact = now;

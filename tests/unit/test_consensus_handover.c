@@ -101,7 +101,10 @@ static void test_the_leader_that_handed_over_is_not_read_only_until_its_quorum_l
     assert_true(cl_deliver_one(&cl)); /* the TIMEOUT_NOW: the target stands */
     uint64_t lapse = cl.node[lead].quorum_check_due;
     struct cons_out out;
-    recv_one(&cl.node[lead], cl.now, transfer_vote(&cl, to, lead), &out);
+    /* The target's VOTE as it sent it: it stands in term + 1 already. */
+    struct cons_msg v = transfer_vote(&cl, to, lead);
+    v.term = cl.node[to].term;
+    recv_one(&cl.node[lead], cl.now, v, &out);
     assert_int_equal(cl.node[lead].role, CONS_FOLLOWER);
     assert_true(cons_handing_over(&cl.node[lead], cl.now));
     assert_false(cons_read_only(&cl.node[lead], lapse - 1));
@@ -126,6 +129,44 @@ static void test_a_leader_deposed_outside_a_transfer_is_read_only_at_once(void *
     cl_free(&cl);
 }
 
+/* Another member (not the target) leads the next term: the transfer failed
+ * ("another member was elected"), so the leader lost its leadership to an
+ * election it did not ask for; node_cons.c skips its was_leader episode
+ * when cons_handing_over says so. */
+static void
+test_a_transferring_leader_deposed_by_another_members_election_gets_no_grace(void **state)
+{
+    (void)state;
+    static struct cluster cl;
+    cl_init(&cl, 3, 47);
+    int32_t lead = cl_elect_settled(&cl), to = other(lead, 1), y = other(lead, 2);
+    cl_transfer(&cl, lead, to); /* its TIMEOUT_NOW stays in flight */
+    struct cons_msg hb = mk(CONS_MSG_HEARTBEAT, y, lead, cl.node[lead].term + 1);
+    struct cons_out out;
+    recv_one(&cl.node[lead], cl.now, hb, &out);
+    assert_int_equal(cl.node[lead].role, CONS_FOLLOWER);
+    assert_int_equal(cl.node[lead].leader, y);
+    assert_int_equal(out.transfer_end, CONS_TRANSFER_FAILED);
+    assert_false(cons_handing_over(&cl.node[lead], cl.now));
+    cl_free(&cl);
+}
+
+/* A term two ahead cannot be the transfer's election (it runs in term + 1). */
+static void test_a_transferring_leader_that_hears_term_plus_two_is_read_only_at_once(void **state)
+{
+    (void)state;
+    static struct cluster cl;
+    cl_init(&cl, 3, 48);
+    int32_t lead = cl_elect_settled(&cl), to = other(lead, 1), y = other(lead, 2);
+    cl_transfer(&cl, lead, to);
+    struct cons_msg r = mk(CONS_MSG_HEARTBEAT_RESP, y, lead, cl.node[lead].term + 2);
+    struct cons_out out;
+    recv_one(&cl.node[lead], cl.now, r, &out);
+    assert_int_equal(cl.node[lead].role, CONS_FOLLOWER);
+    assert_true(cons_read_only(&cl.node[lead], cl.now));
+    cl_free(&cl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -135,6 +176,9 @@ int main(void)
         cmocka_unit_test(test_an_ordinary_vote_gives_no_grace),
         cmocka_unit_test(test_the_leader_that_handed_over_is_not_read_only_until_its_quorum_lapses),
         cmocka_unit_test(test_a_leader_deposed_outside_a_transfer_is_read_only_at_once),
+        cmocka_unit_test(
+            test_a_transferring_leader_deposed_by_another_members_election_gets_no_grace),
+        cmocka_unit_test(test_a_transferring_leader_that_hears_term_plus_two_is_read_only_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
