@@ -290,7 +290,10 @@ static void check_follower(struct sim *s, int i)
             backed = true;
     }
     const struct sim_node *nd = &s->nodes[i];
-    if (nd->last_writable_leader_at != NET_NEVER && nd->last_writable_leader_at + B_HEARD >= s->now)
+    /* Its own leadership counts only as long as it would as a leader (2a):
+     * the grace of a leader that handed over ends with its check-quorum. */
+    if (nd->last_writable_leader_at != NET_NEVER &&
+        nd->last_writable_leader_at + B_HEARD >= s->now && !isolated(s, i, B_RO))
         heard = true;
     if (!heard) {
         sim_fail(s, "3 read-only without a reachable leader",
