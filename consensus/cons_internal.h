@@ -1,5 +1,7 @@
-/* Shared between the election part (consensus.c) and log replication
- * (replicate.c) of the consensus core; not part of the public interface. */
+/* Shared between the election part (consensus.c), log replication
+ * (replicate.c: the leader's side; follow.c: the follower's) and leadership
+ * transfer (transfer.c) of the consensus core; not part of the public
+ * interface. */
 #ifndef CHIMERA_CONS_INTERNAL_H
 #define CHIMERA_CONS_INTERNAL_H
 
@@ -54,18 +56,20 @@ void cons__rep_heartbeat(struct cons *c, struct cons_out *out);
 /* Sends follower i what it may be sent now (has_work), in APPENDs. */
 void cons__rep_send(struct cons *c, int32_t i, struct cons_out *out);
 void cons__commit_to(struct cons *c, uint64_t index, struct cons_out *out);
-bool cons__append_valid(const struct cons_msg *m);
-/* The log as the core sees it (replicate.c): entry idx's metadata (false
- * when the view cannot read it), the log's end moved or cut, a new last
- * entry. */
+/* The log as the core sees it: entry idx's metadata (false when the view
+ * cannot read it), the log's end moved or cut, a new last entry. */
 bool cons__meta_at(const struct cons *c, uint64_t idx, uint64_t *term,
                    uint8_t hash[CONS_HASH_BYTES]);
 void cons__synced_to_end(struct cons *c, uint64_t end);
 void cons__set_last(struct cons *c, const struct cons_entry *e);
-/* A follower's held answers whose entries are now durable leave
- * (follow.c). */
+
+/* follow.c */
+bool cons__append_valid(const struct cons_msg *m);
+/* A follower's held answers whose entries are now durable leave. */
 void cons__release_held(struct cons *c, struct cons_out *out);
 void cons__on_append(struct cons *c, uint64_t now, const struct cons_msg *m, struct cons_out *out);
+
+/* replicate.c */
 void cons__on_append_resp(struct cons *c, uint64_t now, const struct cons_msg *m,
                           struct cons_out *out);
 

@@ -1,5 +1,6 @@
 /* Raft leader election: the pure core (see consensus.h for the contract).
- * Log replication lives in replicate.c.
+ * Log replication lives in replicate.c (the leader's side) and follow.c (the
+ * follower's).
  *
  * Section numbers refer to Diego Ongaro, "Consensus: Bridging Theory and
  * Practice", Stanford PhD dissertation, 2014. The core never reads a clock or

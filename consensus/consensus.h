@@ -106,7 +106,7 @@ struct cons_msg {
     const struct cons_entry *entries;
     /* APPEND_RESP: on success the last index now known to match the leader;
      * on failure a hint, the follower's last index (when it is behind) or an
-     * index before the conflict (see replicate.c), so the leader can back
+     * index before the conflict (see follow.c), so the leader can back
      * off in one step instead of one entry per round trip. */
     uint64_t match_index;
     /* APPEND: the leader's Ed25519 signature over the statement of the last
