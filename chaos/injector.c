@@ -109,6 +109,14 @@ void chaos_state_members(struct chaos_state *s, const struct chaos_member *m, si
     }
 }
 
+bool chaos_state_awaits_node(const struct chaos_state *s)
+{
+    for (size_t i = 0; i < s->nactive; i++)
+        if (s->active[i].kind == CHAOS_KILL_NODE && s->active[i].boot && !s->restarted[i])
+            return true;
+    return false;
+}
+
 const struct chaos_fault *chaos_state_active(const struct chaos_state *s, uint64_t now_ms)
 {
     for (size_t i = 0; i < s->nactive; i++)

@@ -99,6 +99,9 @@ struct chaos_member {
  * tell, a node restarted within the suspicion delay never looks dead; a
  * fault without a boot epoch keeps its duration. Over stays over. */
 void chaos_state_members(struct chaos_state *s, const struct chaos_member *m, size_t n);
+/* Whether chaos_state_members has anything to decide: a kill_node fault
+ * with a boot epoch is in force. Most ticks have none, and need no view. */
+bool chaos_state_awaits_node(const struct chaos_state *s);
 
 /* The federation as the leader sees it at a tick. */
 struct chaos_view {

@@ -115,12 +115,16 @@ void node_chaos_tick(struct node_chaos *c)
 {
     if (!leads(c) || c->pending_index)
         return;
-    struct chaos_member members[CONFIG_MAX_MEMBERS];
-    struct chaos_view v;
-    node_chaos_view(c, members, &v);
-    chaos_state_members(&c->state, members, v.nmembers); /* a killed node back: its kill is over */
+    /* A killed node back: its kill is over. The members' view is built
+     * only while such a kill is in force, not at every heartbeat. */
+    if (chaos_state_awaits_node(&c->state)) {
+        struct chaos_member members[CONFIG_MAX_MEMBERS];
+        struct chaos_view v;
+        node_chaos_view(c, members, &v);
+        chaos_state_members(&c->state, members, v.nmembers);
+    }
     const char *why = NULL;
-    const struct chaos_fault *f = chaos_state_expired(&c->state, v.now_ms, &why);
+    const struct chaos_fault *f = chaos_state_expired(&c->state, (uint64_t)node_wall_ms(), &why);
     if (!f)
         return;
     struct chaos_record r = {.kind = CHAOS_REC_HEALED, .fault = *f};

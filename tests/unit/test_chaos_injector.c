@@ -330,6 +330,20 @@ static void test_a_new_epoch_ends_only_a_kill_node_that_knows_its_own(void **sta
     assert_null(chaos_state_expired(&st, T0, NULL));
 }
 
+/* The leader builds the members' view only while a kill_node that knows
+ * its process is in force, and no longer once it is over. */
+static void test_only_a_kill_node_in_force_awaits_its_node(void **state)
+{
+    (void)state;
+    committed(CHAOS_ISOLATE_NODE, "n2", T0 - 4000, 60000);
+    assert_false(chaos_state_awaits_node(&st));
+    killed_n2();
+    assert_true(chaos_state_awaits_node(&st));
+    m[1].boot = 101;
+    chaos_state_members(&st, m, 3);
+    assert_false(chaos_state_awaits_node(&st));
+}
+
 static void test_refused_while_a_rollout_runs(void **state)
 {
     (void)state;
@@ -653,6 +667,7 @@ int main(void)
         T(test_a_killed_node_back_as_a_member_no_longer_blocks),
         T(test_a_killed_node_is_back_only_alive_and_answering),
         T(test_a_new_epoch_ends_only_a_kill_node_that_knows_its_own),
+        T(test_only_a_kill_node_in_force_awaits_its_node),
         T(test_refused_while_a_rollout_runs),
         T(test_refused_while_a_member_is_dead),
         T(test_refused_while_a_member_is_suspect),
