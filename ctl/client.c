@@ -156,9 +156,11 @@ static void describe_failure(struct ctl_client *cl, CURLcode rc, const char *err
         snprintf(r->error, sizeof r->error, "interrupted");
     else if (b->too_big)
         snprintf(r->error, sizeof r->error, "answer larger than %u bytes", CTL_MAX_BODY);
-    else if (rc == CURLE_OPERATION_TIMEDOUT)
-        snprintf(r->error, sizeof r->error, "no answer within %ld ms", cl->timeout_ms);
-    else if (rc == CURLE_COULDNT_CONNECT && os_errno != 0)
+    else if (rc == CURLE_OPERATION_TIMEDOUT) {
+        char within[32];
+        snprintf(r->error, sizeof r->error, "no answer within %s",
+                 ctl_ms_text(cl->timeout_ms, within, sizeof within));
+    } else if (rc == CURLE_COULDNT_CONNECT && os_errno != 0)
         snprintf(r->error, sizeof r->error, "%s", strerror((int)os_errno));
     else if (errbuf[0])
         snprintf(r->error, sizeof r->error, "%s", errbuf);

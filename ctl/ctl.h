@@ -327,6 +327,14 @@ void ctl_clock(char *buf, size_t len);
  * means "not yet" in a deployment's fields). */
 void ctl_iso_ms(const json_t *ms, bool millis, char *buf, size_t len);
 
+/* duration.c: the one way chimeractl writes a duration for people, as a
+ * drill file does ("101ms", "2s685ms", "10m", zero "0ms"). */
+/* ms, negative as 0; returns out (32 bytes hold any). */
+const char *ctl_ms_text(int64_t ms, char *out, size_t cap);
+/* A JSON number of ms (last_contact_ms, an MTTR) the same way, rounded to
+ * the ms; "never" when v is not a non-negative number. */
+void ctl_human_ms(const json_t *v, char *out, size_t len);
+
 /* interrupt.c: Ctrl-C for the commands that follow or wait. */
 /* Set by SIGINT/SIGTERM once ctl_catch_signals ran; hand it to
  * ctl_client_set_cancel to cut a request in flight short too. */

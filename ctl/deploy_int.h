@@ -13,9 +13,6 @@
 
 /* obj[key] when a non-empty string, else dflt. */
 const char *ctl_json_str(const json_t *obj, const char *key, const char *dflt);
-/* A duration in ms as people read it ("850ms", "4.2s", "10m00s", "1h05m";
- * "never" when v is not a non-negative number) (status.c). */
-void ctl_human_ms(const json_t *v, char *out, size_t len);
 /* The id of a deployment object as text (ids are strings; integers too). */
 void ctl_deploy_id(const json_t *d, char *buf, size_t len);
 

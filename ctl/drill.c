@@ -413,9 +413,3 @@ int ctl_cmd_drill(const struct ctl_opts *o, int argc, char **argv)
     return ctl_unknown("drill command", argv[1], drill_names,
                        sizeof drill_names / sizeof drill_names[0]);
 }
-
-const char *ctl_ms_text(int64_t ms, char *out, size_t cap)
-{
-    manifest_format_duration(ms < 0 ? 0 : ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms, out, cap);
-    return out;
-}

@@ -27,10 +27,6 @@ void ctl_drill_unload(struct ctl_drill_file *f);
 char *ctl_drill_manifest(const struct ctl_drill_file *f, const struct drill_action *a, char *why,
                          size_t whylen);
 
-/* ms as chimeractl's drill and chaos output write every duration, as a
- * drill file does ("101ms", "2s685ms", "1m"): negative as 0; returns out. */
-const char *ctl_ms_text(int64_t ms, char *out, size_t cap);
-
 /* ---- the federation, as drill run and chaos inject ask it
  * (drill_federation.c) ---- */
 

@@ -159,7 +159,9 @@ static void print_human(const char *dir, const struct ledger_verify_report *r, d
         printf("  keys: %zu recorded in the ledger's membership entries (pin them with "
                "--pubkey to check who signed)\n",
                r->keys);
-    printf("  %" PRIu64 " entries verified in %.3f s (%.0f entries/s)\n", r->entries, secs, rate);
+    char took[32];
+    printf("  %" PRIu64 " entries verified in %s (%.0f entries/s)\n", r->entries,
+           ctl_ms_text((int64_t)(secs * 1000 + 0.5), took, sizeof took), rate);
 }
 
 static int verify(const struct ctl_opts *o, int argc, char **argv)

@@ -26,25 +26,6 @@ static const char *str_or(const json_t *v, const char *dflt)
     return s && *s ? s : dflt;
 }
 
-void ctl_human_ms(const json_t *v, char *out, size_t len)
-{
-    if (!json_is_integer(v) && !json_is_real(v)) {
-        snprintf(out, len, "never");
-        return;
-    }
-    double ms = json_number_value(v);
-    if (ms < 0)
-        snprintf(out, len, "never");
-    else if (ms < 1000)
-        snprintf(out, len, "%.0fms", ms);
-    else if (ms < 60000)
-        snprintf(out, len, "%.1fs", ms / 1000);
-    else if (ms < 3600000)
-        snprintf(out, len, "%dm%02ds", (int)(ms / 60000), (int)(ms / 1000) % 60);
-    else
-        snprintf(out, len, "%dh%02dm", (int)(ms / 3600000), (int)(ms / 60000) % 60);
-}
-
 /* ---- the fan-out ------------------------------------------------------ */
 
 struct member {

@@ -115,6 +115,38 @@ static void test_a_near_miss_names_the_command(void **state)
     assert_null(ctl_nearest("xy", names, 5));
 }
 
+/* status's last contact and recovery's MTTR, given as JSON ms. */
+static const char *human(json_t *v)
+{
+    static char out[64];
+    ctl_human_ms(v, out, sizeof out);
+    json_decref(v);
+    return out;
+}
+
+static void test_a_duration_for_people_reads_as_a_drill_file_writes_it(void **state)
+{
+    (void)state;
+    assert_string_equal(human(json_integer(101)), "101ms");
+    assert_string_equal(human(json_integer(1000)), "1s");
+    assert_string_equal(human(json_integer(2685)), "2s685ms");
+    assert_string_equal(human(json_integer(600000)), "10m");
+    assert_string_equal(human(json_integer(3905000)), "1h5m5s");
+    assert_string_equal(human(json_integer(0)), "0ms");
+    assert_string_equal(human(json_real(412.4)), "412ms");
+    char out[32];
+    assert_string_equal(ctl_ms_text(2685, out, sizeof out), "2s685ms");
+}
+
+static void test_a_duration_never_measured_reads_never(void **state)
+{
+    (void)state;
+    assert_string_equal(human(json_null()), "never");
+    assert_string_equal(human(NULL), "never");
+    assert_string_equal(human(json_integer(-1)), "never");
+    assert_string_equal(human(json_string("5s")), "never");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -125,6 +157,8 @@ int main(void)
         cmocka_unit_test(test_an_addr_list_becomes_base_urls_in_order),
         cmocka_unit_test(test_an_invalid_addr_is_refused_with_the_reason),
         cmocka_unit_test(test_a_near_miss_names_the_command),
+        cmocka_unit_test(test_a_duration_for_people_reads_as_a_drill_file_writes_it),
+        cmocka_unit_test(test_a_duration_never_measured_reads_never),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
