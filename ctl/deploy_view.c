@@ -143,10 +143,16 @@ static void print_healing(const json_t *heal)
     const json_t *changes = json_object_get(heal, "changes"), *ch;
     json_int_t attempts = json_integer_value(json_object_get(heal, "attempts"));
     size_t n = json_array_size(changes), i;
-    printf("healing:        %" JSON_INTEGER_FORMAT " attempt%s, %zu change%s\n", attempts,
-           attempts == 1 ? "" : "s", n, n == 1 ? "" : "s");
-    /* A dry run changes nothing: it lists what the real deploy would heal. */
+    /* A dry run changes nothing: it lists what the real deploy would heal,
+     * and its count of attempts is of healing that never ran. */
     const json_t *would = json_object_get(heal, "would_run"), *w;
+    size_t nwould = json_array_size(would);
+    if (nwould)
+        printf("healing:        would run %zu action%s (a dry run heals nothing)\n", nwould,
+               nwould == 1 ? "" : "s");
+    else
+        printf("healing:        %" JSON_INTEGER_FORMAT " attempt%s, %zu change%s\n", attempts,
+               attempts == 1 ? "" : "s", n, n == 1 ? "" : "s");
     json_array_foreach(would, i, w)
     {
         printf("  would run:    %s on %s (service %s)\n", get_str(w, "action", "-"),

@@ -157,7 +157,12 @@ static void judge_round(struct node_deploy *dp)
                plan->m.name, plan->m.version, plan->sess.issues_total,
                plan->sess.issues_total == 1 ? "" : "s", plan->sess.nnodes,
                plan->sess.nnodes == 1 ? "" : "s");
-    if (plan->sess.attempts > 0)
+    size_t nwould = json_array_size(plan->planned);
+    if (plan->dry_run && nwould > 0) /* its one attempt is of healing that never ran */
+        node_event(dp->base, "deploy.heal.complete", NULL,
+                   "%s %s: dry run: healing would run %zu action%s, none ran", plan->m.name,
+                   plan->m.version, nwould, nwould == 1 ? "" : "s");
+    else if (plan->sess.attempts > 0)
         node_event(dp->base, "deploy.heal.complete", NULL, "%s %s: %u healing attempt%s",
                    plan->m.name, plan->m.version, plan->sess.attempts,
                    plan->sess.attempts == 1 ? "" : "s");

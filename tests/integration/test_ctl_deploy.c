@@ -419,6 +419,39 @@ static void test_dry_run_of_an_uncertified_release_exits_2(void **state)
     stub_stop(s);
 }
 
+/* What a node's dry run answers when only healing must mend the release:
+ * nothing healed (a dry run changes nothing), one action it would run. */
+#define PLAN_HEALABLE                                                                              \
+    "\"simulation\":{\"issues\":[{\"node\":\"n2\",\"service\":\"web\",\"code\":"                   \
+    "\"working_dir_missing\",\"severity\":\"critical\",\"message\":\"/srv/web is missing\","       \
+    "\"healable\":true}]},\"healing\":{\"attempts\":1,\"changes\":[],\"would_run\":[{"             \
+    "\"node\":\"n2\",\"service\":\"web\",\"action\":\"create_working_dir\"}]},"                    \
+    "\"certification\":{\"certified\":false,\"links\":[{\"name\":\"no_critical_issue\","           \
+    "\"ok\":false,\"detail\":\"1 critical issue on n2\"}],\"signer\":null,\"signature\":null,"     \
+    "\"digest\":\"ab12cd34\"}"
+
+static void fn_dry_run_healable(struct stub *s, const struct req *rq, int n, struct answer *a)
+{
+    (void)s, (void)n;
+    if (strcmp(rq->path, "/deployments?dry_run=1") == 0)
+        answer_json(a, 200, "{\"dry_run\":true," RELEASE "," PLAN_HEALABLE "}");
+}
+
+/* The healing line says what the real deploy would run, as the lines
+ * under it do, not the dry run's bookkeeping ("1 attempt, 0 changes"). */
+static void test_a_dry_run_counts_the_healing_it_would_run(void **state)
+{
+    (void)state;
+    struct stub *s = stub_start(fn_dry_run_healable);
+    struct run r = ctl(s, "deploy", manifest_file, "--dry-run", NULL);
+    EXPECT(r.code == 0, r);
+    EXPECT(strstr(r.out, "healing:        would run 1 action (a dry run heals nothing)\n"), r);
+    EXPECT(strstr(r.out, "  would run:    create_working_dir on n2 (service web)"), r);
+    EXPECT(!strstr(r.out, "attempt"), r);
+    run_free(&r);
+    stub_stop(s);
+}
+
 static void fn_400(struct stub *s, const struct req *rq, int n, struct answer *a)
 {
     (void)s, (void)n, (void)rq;
@@ -778,6 +811,7 @@ int main(void)
         cmocka_unit_test(test_deploy_prints_the_plan_and_the_id),
         cmocka_unit_test(test_dry_run_of_a_certified_release_exits_0_and_deploys_nothing),
         cmocka_unit_test(test_dry_run_of_an_uncertified_release_exits_2),
+        cmocka_unit_test(test_a_dry_run_counts_the_healing_it_would_run),
         cmocka_unit_test(test_a_manifest_the_node_refuses_prints_the_path_and_exits_2),
         cmocka_unit_test(test_a_local_parse_error_exits_2_without_contacting_the_node),
         cmocka_unit_test(test_a_directory_given_as_the_manifest_says_why_it_cannot_be_read),

@@ -396,6 +396,24 @@ static char *readme_manifest(void)
     return m;
 }
 
+/* The message of node i's last event of this kind ("" if none). */
+static const char *last_message(const struct h_cluster *c, int i, const char *kind)
+{
+    static char msg[512];
+    msg[0] = '\0';
+    json_t *evs = h_events(c, i), *e;
+    size_t k;
+    json_array_foreach(evs, k, e)
+    {
+        const char *m = json_string_value(json_object_get(e, "message"));
+        const char *what = json_string_value(json_object_get(e, "kind"));
+        if (m && what && strcmp(what, kind) == 0)
+            snprintf(msg, sizeof msg, "%s", m);
+    }
+    json_decref(evs);
+    return msg;
+}
+
 /* A dry run heals nothing: the real deploy would heal first, so a release
  * that only healing must mend is predicted certified (exit 0), with what
  * healing would run. The README's example passes its dry run as written. */
@@ -411,6 +429,10 @@ static void test_a_dry_run_that_healing_would_mend_predicts_a_certified_release(
         !strstr(out, "would be certified once the healing listed has run"))
         fail_msg("chimeractl deploy --dry-run of a missing working_dir exited %d: %s %s", code, out,
                  err);
+    /* The leader's event says what would run too, not an attempt that never was. */
+    const char *heal = last_message(c, leader, "deploy.heal.complete");
+    if (!strstr(heal, ": dry run: healing would run ") || !strstr(heal, " none ran"))
+        fail_msg("deploy.heal.complete of a dry run read \"%s\"", heal);
     free(body);
     free(out);
     free(err);
