@@ -11,7 +11,7 @@
 
 #include "ctl/ctl.h"
 
-#define CELL 256
+#define CELL 1024 /* holds a node's health detail whole (PL_DETAIL_MAX) */
 #define MAX_COLS 8
 
 static const char *str_or(const json_t *v, const char *dflt)

@@ -145,7 +145,7 @@ static json_t *services_json(const struct node_api *api)
     for (size_t i = 0; r->plan.running[0] && r->have_manifest && i < r->m.nservices; i++) {
         const struct deploy_service_run *s = &r->svc[i];
         bool started = i < r->nsvc;
-        char detail[PL_REASON_MAX];
+        char detail[PL_DETAIL_MAX]; /* a last error, or the node's detail */
         service_detail(r, i, detail, sizeof(detail));
         json_array_append_new(
             out,
@@ -287,7 +287,7 @@ static void get_ready(struct node_api *api, struct http_request *req)
         return; /* the disk refuses writes: 503 naming why */
     const char *leader = api_gate_leader_id(api);
     bool ro = api_gate_read_only(api);
-    char problem[PL_REASON_MAX + 256];
+    char problem[PL_DETAIL_MAX + 384]; /* release, deployment, service and the detail */
     const char *service;
     release_problem(api, problem, sizeof(problem), &service);
     const char *health = pl_health_name(api_own_health(api));

@@ -306,11 +306,10 @@ static bool fail(const struct pl_deployment *d, uint64_t now, struct pl_record *
                  const char *what, const char *detail)
 {
     record(out, PL_REC_FAILED, d->id, now);
-    if (detail && detail[0])
-        snprintf(out->reason, PL_REASON_MAX, "%.*s: %.*s", PL_REASON_MAX / 2, what,
-                 PL_REASON_MAX / 2 - 3, detail);
-    else
-        snprintf(out->reason, PL_REASON_MAX, "%s", what);
+    char full[PL_REASON_MAX + 2 + PL_DETAIL_MAX];
+    snprintf(full, sizeof(full), "%s%s%s", what, detail && detail[0] ? ": " : "",
+             detail ? detail : "");
+    pl_cut_text(out->reason, PL_REASON_MAX, full); /* the ledger record's room */
     return true;
 }
 
@@ -550,6 +549,25 @@ const char *pl_stage_name(enum pl_stage st)
         return "superseded";
     }
     return "unknown";
+}
+
+void pl_cut_text(char *out, size_t cap, const char *text)
+{
+    size_t n = strlen(text);
+    if (n < cap) {
+        memcpy(out, text, n + 1);
+        return;
+    }
+    if (cap < 4) {
+        if (cap)
+            out[0] = '\0';
+        return;
+    }
+    size_t keep = cap - 4;
+    while (keep > 0 && ((unsigned char)text[keep] & 0xC0) == 0x80)
+        keep--; /* text[keep] would continue a character that is cut */
+    memcpy(out, text, keep);
+    memcpy(out + keep, "...", 4);
 }
 
 const char *pl_health_name(enum pl_health h)

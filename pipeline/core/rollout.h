@@ -48,9 +48,14 @@
 #include <stdint.h>
 
 #define PL_MAX_NODES 16
-#define PL_ID_MAX 64          /* ids: nodes, deployments, release names (with the NUL) */
-#define PL_VERSION_MAX 65     /* release version (with the NUL) */
-#define PL_REASON_MAX 256     /* why a deployment failed or a rollback was made */
+#define PL_ID_MAX 64      /* ids: nodes, deployments, release names (with the NUL) */
+#define PL_VERSION_MAX 65 /* release version (with the NUL) */
+#define PL_REASON_MAX 256 /* why a deployment failed or a rollback was made */
+/* A node's health detail as it reports it: a service's name and its last
+ * health error, whole (verdict.h, VERDICT_ERROR_MAX). Only memory holds it
+ * at this size: the report carries it as a msgpack string of its own
+ * length, and what reaches a ledger record is cut to PL_REASON_MAX. */
+#define PL_DETAIL_MAX 640
 #define PL_MAX_DEPLOYMENTS 64 /* kept in memory; older ones are only in the ledger */
 
 /* The rollout policy of a release (Nomad's names; milliseconds). */
@@ -147,7 +152,7 @@ struct pl_report {
      * release answers: a report from before the latest decision for that
      * node describes the past and is not judged. */
     uint32_t gen;
-    char detail[PL_REASON_MAX];
+    char detail[PL_DETAIL_MAX];
 };
 
 struct pl_state {
@@ -237,6 +242,10 @@ int pl_fail(const struct pl_state *s, const char *id, const char *reason, uint64
 
 /* Lookups for the HTTP API. */
 const struct pl_deployment *pl_find(const struct pl_state *s, const char *id);
+/* text into out (cap bytes); text that does not fit is cut, never inside
+ * a UTF-8 character, and ends in "..." so that a reader sees it was cut. */
+void pl_cut_text(char *out, size_t cap, const char *text);
+
 const char *pl_stage_name(enum pl_stage st);
 const char *pl_health_name(enum pl_health h);
 const char *pl_record_name(enum pl_record_kind k);

@@ -80,7 +80,7 @@ struct run_plan_said {
     enum pl_health health;
     uint64_t healthy_since; /* wall clock ms; 0 unless healthy */
     uint32_t gen;
-    char detail[PL_REASON_MAX];
+    char detail[PL_DETAIL_MAX];
     int64_t leader;
     uint64_t term;
 };

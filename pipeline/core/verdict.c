@@ -19,7 +19,7 @@ void verdict_probe(struct verdict_service *s, const struct manifest_health *h, b
     /* "unhealthy" stays set once reached: a service that recovers is
      * healthy again, and the flag only matters while it is not. */
     s->passes = 0;
-    snprintf(s->last_error, sizeof(s->last_error), "%s", error ? error : "");
+    pl_cut_text(s->last_error, sizeof(s->last_error), error ? error : "");
     if (++s->fails >= h->unhealthy_threshold) {
         s->healthy = false;
         s->unhealthy = true;
@@ -42,7 +42,7 @@ bool verdict_judge(const struct verdict *cur, bool have_manifest,
         return false;
     uint64_t since = 0;
     bool all_healthy = true;
-    char detail[PL_REASON_MAX] = "";
+    char detail[PL_DETAIL_MAX] = "";
     for (size_t i = 0; i < nsvc; i++) {
         struct verdict_service *s = svc[i];
         if (s->exited) {
@@ -70,8 +70,11 @@ bool verdict_judge(const struct verdict *cur, bool have_manifest,
 }
 
 struct verdict_news verdict_set(struct verdict *v, enum pl_health h, uint64_t since,
-                                const char *detail)
+                                const char *given)
 {
+    /* Compared as kept: a detail cut the same way twice is no news. */
+    char detail[sizeof(v->detail)];
+    pl_cut_text(detail, sizeof(detail), given);
     struct verdict_news news = {.report = v->health != h || strcmp(v->detail, detail) != 0};
     /* Operators hear of the turns that matter to a rollout, not of every
      * start or stop. */
@@ -79,7 +82,7 @@ struct verdict_news verdict_set(struct verdict *v, enum pl_health h, uint64_t si
         news.event = h == PL_H_HEALTHY ? "deploy.healthy" : "deploy.unhealthy";
     v->health = h;
     v->healthy_since = since;
-    snprintf(v->detail, sizeof(v->detail), "%.*s", (int)sizeof(v->detail) - 1, detail);
+    memcpy(v->detail, detail, strlen(detail) + 1);
     return news;
 }
 

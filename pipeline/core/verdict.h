@@ -22,7 +22,14 @@
 #include "pipeline/core/manifest.h"
 #include "pipeline/core/rollout.h"
 
-#define VERDICT_ERROR_MAX 128
+/* A service's last health error, whole: a probe's that got no answer
+ * names the URL probed, what happened there and curl's own words
+ * (pipeline/exec/health.c), which 128 bytes used to cut. Longer is cut
+ * with "..." (pl_cut_text). Only memory holds it: the node's detail
+ * (PL_DETAIL_MAX) names the service before it. */
+#define VERDICT_ERROR_MAX 512
+_Static_assert(PL_DETAIL_MAX >= MANIFEST_ID_MAX + 2 + VERDICT_ERROR_MAX,
+               "a node's detail holds a service's name and its whole last error");
 
 /* What one service did, as far as its health goes. */
 struct verdict_service {
@@ -39,7 +46,7 @@ struct verdict_service {
 struct verdict {
     enum pl_health health;
     uint64_t healthy_since; /* wall clock ms; 0 unless healthy */
-    char detail[PL_REASON_MAX];
+    char detail[PL_DETAIL_MAX];
 };
 
 /* What a change of health calls for. */

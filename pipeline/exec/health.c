@@ -150,12 +150,14 @@ static void describe_failure(CURL *easy, CURLcode code, const struct probe *p, c
         snprintf(what, sizeof what, "no answer");
         with_curl = true;
     }
-    int n = snprintf(out, len, "GET %s: %s", url ? url : "?", what);
-    /* curl's words cut, if they must be, so that the parenthesis closes. */
-    int room = n >= 0 ? (int)len - n - (int)sizeof " (curl: )" : 0;
-    if (with_curl && room > 0)
-        snprintf(out + n, len - (size_t)n, " (curl: %.*s)", room,
+    /* Whole in out (VERDICT_ERROR_MAX) unless the URL is very long: then
+     * cut at the end, with "...". */
+    char full[MANIFEST_STRING_MAX + CURL_ERROR_SIZE + 256];
+    int n = snprintf(full, sizeof full, "GET %s: %s", url ? url : "?", what);
+    if (with_curl && n >= 0 && (size_t)n < sizeof full)
+        snprintf(full + n, sizeof full - (size_t)n, " (curl: %s)",
                  p->errbuf[0] ? p->errbuf : curl_easy_strerror(code));
+    pl_cut_text(out, len, full);
 }
 
 /* Collects finished transfers and reports them. */

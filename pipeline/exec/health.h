@@ -18,6 +18,8 @@
 
 #include <uv.h>
 
+#include "pipeline/core/verdict.h"
+
 struct health_result {
     bool healthy;      /* a 2xx answer */
     long status;       /* the HTTP status, 0 when there was no answer */
@@ -25,7 +27,7 @@ struct health_result {
     /* "" when healthy; "HTTP 503"; or, with no answer, the URL probed and
      * why in plain words ("GET URL: connection refused (...)"), curl's
      * own words as a suffix where they add something. */
-    char error[128];
+    char error[VERDICT_ERROR_MAX]; /* what the verdict keeps of it */
 };
 
 typedef void (*health_fn)(const struct health_result *result, void *arg);

@@ -310,6 +310,24 @@ static void test_a_connection_reset_before_the_answer_says_so_with_the_url(void 
         fail_msg("expected '%s...', got '%s'", want, r.error);
 }
 
+/* A long URL leaves the detail room for curl's words all the same: the
+ * whole of it reaches the verdict (VERDICT_ERROR_MAX). */
+static void test_a_long_url_keeps_curls_words_in_the_detail(void **state)
+{
+    struct fixture *f = *state;
+    char url[160];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/internal/health/ready?verbose=1&probe=chimera",
+             silent_server(f));
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, reset_one, &f->silent_fd), 0);
+    struct health_result r = probe(f, url, 5000);
+    pthread_join(t, NULL);
+    assert_false(r.healthy);
+    size_t n = strlen(r.error);
+    if (!strstr(r.error, url) || !strstr(r.error, " (curl: ") || n == 0 || r.error[n - 1] != ')')
+        fail_msg("expected the URL and curl's words in parentheses, got '%s'", r.error);
+}
+
 static void test_silent_server_gives_timeout(void **state)
 {
     struct fixture *f = *state;
@@ -406,6 +424,7 @@ int main(void)
         T(test_probe_of_running_demo_is_healthy),
         T(test_probe_turns_unhealthy_after_fail_health_after),
         T(test_closed_port_gives_connection_error),
+        T(test_a_long_url_keeps_curls_words_in_the_detail),
         T(test_a_killed_service_is_named_by_its_url_as_refusing_the_connection),
         T(test_a_connection_reset_before_the_answer_says_so_with_the_url),
         T(test_silent_server_gives_timeout),

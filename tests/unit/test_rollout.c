@@ -37,6 +37,24 @@ static void test_a_release_rolls_out_in_waves_of_max_parallel_nodes(void **state
     assert_string_equal(r.nodes[0], "n3");
 }
 
+/* The FAILED record's reason is kept in the ledger at PL_REASON_MAX: a
+ * node's detail longer than the room left is cut, and says so. */
+static void test_a_failure_reason_too_long_for_the_record_ends_in_an_ellipsis(void **state)
+{
+    (void)state;
+    static struct pl_state s;
+    char detail[PL_DETAIL_MAX];
+    memset(detail, 'e', sizeof detail - 1);
+    detail[sizeof detail - 1] = '\0';
+    uint64_t t = stable_then_d2_reports(&s, true, PL_H_CRASHED, detail);
+    struct pl_record r;
+    assert_int_equal(step(&s, t + 10, &r), PL_REC_FAILED);
+    size_t n = strlen(r.reason);
+    assert_int_equal(n, PL_REASON_MAX - 1);
+    assert_string_equal(r.reason + n - 4, "e...");
+    assert_non_null(strstr(r.reason, "n1"));
+}
+
 static void test_a_wave_waits_until_its_nodes_were_healthy_for_min_healthy_time(void **state)
 {
     (void)state;
@@ -501,6 +519,7 @@ int main(void)
         cmocka_unit_test(test_a_release_rolls_out_in_waves_of_max_parallel_nodes),
         cmocka_unit_test(test_a_wave_waits_until_its_nodes_were_healthy_for_min_healthy_time),
         cmocka_unit_test(test_a_crash_fails_the_release_and_reverts_every_node_to_the_last_good),
+        cmocka_unit_test(test_a_failure_reason_too_long_for_the_record_ends_in_an_ellipsis),
         cmocka_unit_test(test_a_crash_loop_fails_the_release_in_progress_and_reverts_it),
         cmocka_unit_test(test_only_a_release_in_progress_is_failed_for_a_crash_loop),
         cmocka_unit_test(test_a_rollback_completes_when_every_node_runs_the_last_good_healthy),

@@ -250,6 +250,57 @@ static void test_the_leader_turns_a_duration_into_a_time_on_its_own_clock(void *
     assert_int_equal(verdict_healthy_since(PL_H_UNHEALTHY, 3000, 10000), 0);
 }
 
+/* What a health check says when it got no answer: the URL probed, what
+ * happened there and curl's own words (pipeline/exec/health.c), 150 bytes
+ * and more; the 128 bytes a last error had cut curl's words off. */
+#define LONG_ERROR                                                                                 \
+    "GET http://127.0.0.1:40123/internal/health/ready?verbose=1: the connection broke before an "  \
+    "answer (did the service exit?) (curl: Recv failure: Connection reset by peer)"
+
+static void test_a_long_health_error_is_kept_whole_in_the_detail(void **state)
+{
+    (void)state;
+    struct manifest_service ms[2];
+    two_services(ms, false);
+    struct verdict_service svc[2] = {0};
+    for (int i = 0; i < 3; i++)
+        verdict_probe(&svc[0], &checks, false, LONG_ERROR, 100);
+    assert_string_equal(svc[0].last_error, LONG_ERROR);
+    struct verdict v = judged(svc, ms, 2, 200);
+    assert_string_equal(v.detail, "web: " LONG_ERROR);
+    struct verdict cur = {0};
+    verdict_set(&cur, v.health, 0, v.detail);
+    assert_string_equal(cur.detail, "web: " LONG_ERROR);
+}
+
+static void test_an_error_longer_than_a_verdict_holds_is_cut_visibly(void **state)
+{
+    (void)state;
+    char huge[2 * VERDICT_ERROR_MAX];
+    memset(huge, 'x', sizeof huge - 1);
+    huge[sizeof huge - 1] = '\0';
+    struct verdict_service s = {0};
+    verdict_probe(&s, &checks, false, huge, 100);
+    size_t n = strlen(s.last_error);
+    assert_int_equal(n, VERDICT_ERROR_MAX - 1);
+    assert_string_equal(s.last_error + n - 3, "...");
+    assert_memory_equal(s.last_error, huge, n - 3);
+}
+
+static void test_a_cut_never_splits_a_utf8_character(void **state)
+{
+    (void)state;
+    char out[8];
+    pl_cut_text(out, sizeof out, "ab\xc3\xa9\xc3\xa9\xc3\xa9"); /* "abééé" */
+    assert_string_equal(out, "ab\xc3\xa9...");
+    pl_cut_text(out, sizeof out, "short");
+    assert_string_equal(out, "short");
+    pl_cut_text(out, sizeof out, "1234567");
+    assert_string_equal(out, "1234567"); /* fits exactly */
+    pl_cut_text(out, sizeof out, "12345678");
+    assert_string_equal(out, "1234...");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -270,6 +321,9 @@ int main(void)
         cmocka_unit_test(test_only_turning_healthy_unhealthy_or_crashed_is_an_event),
         cmocka_unit_test(test_a_report_carries_how_long_the_node_has_been_healthy),
         cmocka_unit_test(test_the_leader_turns_a_duration_into_a_time_on_its_own_clock),
+        cmocka_unit_test(test_a_long_health_error_is_kept_whole_in_the_detail),
+        cmocka_unit_test(test_an_error_longer_than_a_verdict_holds_is_cut_visibly),
+        cmocka_unit_test(test_a_cut_never_splits_a_utf8_character),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
