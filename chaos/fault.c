@@ -1,5 +1,6 @@
 /* The chaos fault model (see fault.h). */
 #include "chaos/fault.h"
+#include "pipeline/core/manifest.h"
 #include "wire/map.h"
 #include "chaos/chaos_err.h"
 #include "wire/prescan.h"
@@ -123,12 +124,9 @@ void chaos_kinds_format(uint32_t mask, char *out, size_t cap)
 
 void chaos_fault_describe(const struct chaos_fault *f, char *out, size_t cap)
 {
-    char dur[48] = "";
+    char dur[48] = "", d[32];
     if (!chaos_kind_is_kill(f->kind))
-        snprintf(
-            dur, sizeof dur, " for %llu %s",
-            (unsigned long long)(f->duration_ms % 1000 ? f->duration_ms : f->duration_ms / 1000),
-            f->duration_ms % 1000 ? "ms" : "s");
+        snprintf(dur, sizeof dur, " for %s", manifest_duration_text(f->duration_ms, d, sizeof d));
     switch (f->kind) {
     case CHAOS_KILL_SERVICE:
     case CHAOS_PAUSE_SERVICE:
@@ -140,8 +138,8 @@ void chaos_fault_describe(const struct chaos_fault *f, char *out, size_t cap)
                  dur);
         break;
     case CHAOS_DELAY_MESSAGES:
-        snprintf(out, cap, "delay %s's messages by %llu ms%s", f->node,
-                 (unsigned long long)f->delay_ms, dur);
+        snprintf(out, cap, "delay %s's messages by %s%s", f->node,
+                 manifest_duration_text(f->delay_ms, d, sizeof d), dur);
         break;
     default:
         snprintf(out, cap, "kill node %s", f->node);

@@ -99,8 +99,8 @@ int chaos_kinds_parse(const char *list, uint32_t *mask, char *err, size_t errlen
 void chaos_kinds_format(uint32_t mask, char *out, size_t cap);
 
 /* What the fault does, for events and reports: "kill service web on n3",
- * "pause service web on n3 for 60 s", "isolate n2 from all peers for 60 s",
- * "isolate n2 from n1 for 60 s", "delay n2's messages by 200 ms for 60 s",
+ * "pause service web on n3 for 1m", "isolate n2 from all peers for 1m",
+ * "isolate n2 from n1 for 1m30s", "delay n2's messages by 200ms for 1m",
  * "kill node n2". The shell's events are "chaos.injected: " + this,
  * "chaos.healed: " + this, "chaos.refused: " + the decision's reason. */
 void chaos_fault_describe(const struct chaos_fault *f, char *out, size_t cap);

@@ -1,5 +1,6 @@
 /* The chaos injector's decisions (see injector.h). */
 #include "chaos/injector.h"
+#include "pipeline/core/manifest.h"
 #include "chaos/chaos_err.h"
 
 #include <stdarg.h>
@@ -166,10 +167,12 @@ static bool federation_allows(const struct chaos_view *v, struct chaos_decision 
     if (v->state && v->state->stopped)
         return refuse(d, "stopped: chaos was stopped by the kill switch; enable it again first");
     const struct chaos_fault *a = v->state ? chaos_state_active(v->state, v->now_ms) : NULL;
-    if (a)
-        return refuse(d, "active: fault %s (%s on %s) is active for %llu s more", a->id,
+    char more[32];
+    if (a) /* in whole seconds, rounded up: "1s" while any of it is left */
+        return refuse(d, "active: fault %s (%s on %s) is active for %s more", a->id,
                       chaos_kind_name(a->kind), a->node,
-                      (unsigned long long)((a->expires_ms - v->now_ms + 999) / 1000));
+                      manifest_duration_text((a->expires_ms - v->now_ms + 999) / 1000 * 1000, more,
+                                             sizeof more));
     if (v->rollout_running)
         return refuse(d, "rollout: a rollout or rollback is running");
     for (size_t i = 0; i < v->nmembers; i++) {
@@ -375,9 +378,11 @@ static bool request_valid(const struct chaos_settings *s, const struct chaos_vie
         return refuse(d, "no target: peer %s is not a member", f->peer);
     if (chaos_kind_on_service(f->kind) && !runs(m, f->service))
         return refuse(d, "no target: %s runs no service %s", f->node, f->service);
+    char asked[32], most[32];
     if (f->duration_ms > s->max_duration_ms)
-        return refuse(d, "duration: %llu ms is more than the maximum %llu ms",
-                      (unsigned long long)f->duration_ms, (unsigned long long)s->max_duration_ms);
+        return refuse(d, "duration: %s is more than the maximum %s",
+                      manifest_duration_text(f->duration_ms, asked, sizeof asked),
+                      manifest_duration_text(s->max_duration_ms, most, sizeof most));
     return true;
 }
 

@@ -1,5 +1,6 @@
 /* The recovery watchtower's decisions (see watchtower.h). */
 #include "chaos/watchtower.h"
+#include "pipeline/core/manifest.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -427,7 +428,9 @@ void wt_cause_text(const struct wt_cause *c, char *out, size_t cap)
         snprintf(out, cap, "signal %" PRId64, c->code);
         break;
     case WT_CAUSE_LIVENESS:
-        snprintf(out, cap, "liveness failing %" PRId64 " ms", c->code);
+        char d[32];
+        snprintf(out, cap, "liveness failing %s",
+                 manifest_duration_text(c->code < 0 ? 0 : (uint64_t)c->code, d, sizeof d));
         break;
     case WT_CAUSE_START_FAILED:
         snprintf(out, cap, "start failed");
@@ -453,11 +456,11 @@ void wt_action_cause_text(const struct wt_action *a, char *out, size_t cap)
 
 void wt_recovery_text(const struct wt_recovery *r, char *out, size_t cap)
 {
-    char cause[48];
+    char cause[48], ttr[32];
     wt_cause_text(&r->cause, cause, sizeof cause);
-    snprintf(out, cap,
-             "service %s on %s after %s, attempt %" PRIu32 ", healthy again in %" PRIu64 " ms",
-             r->service, r->node, cause, r->attempts, r->ttr_ms);
+    snprintf(out, cap, "service %s on %s after %s, attempt %" PRIu32 ", healthy again in %s",
+             r->service, r->node, cause, r->attempts,
+             manifest_duration_text(r->ttr_ms, ttr, sizeof ttr));
 }
 
 const char *wt_action_name(enum wt_action_kind k)

@@ -385,15 +385,15 @@ struct wt_report_view {
 
 enum wt_report_answer wt_report_answer(const struct wt_report_view *v);
 
-/* "exit 137", "signal 9", "liveness failing 3000 ms", "start failed". */
+/* "exit 137", "signal 9", "liveness failing 3s", "start failed". */
 void wt_cause_text(const struct wt_cause *c, char *out, size_t cap);
 
 /* An action's cause: the latest failure, and the one that began the
- * episode when it was another: "exit 3 (first liveness failing 3000 ms)". */
+ * episode when it was another: "exit 3 (first liveness failing 3s)". */
 void wt_action_cause_text(const struct wt_action *a, char *out, size_t cap);
 
 /* The recovery event's message (kind "recovery.restarted"): "service web
- * on n2 after exit 137, attempt 2, healthy again in 412 ms". */
+ * on n2 after exit 137, attempt 2, healthy again in 412ms". */
 void wt_recovery_text(const struct wt_recovery *r, char *out, size_t cap);
 
 const char *wt_action_name(enum wt_action_kind k);

@@ -334,6 +334,10 @@ const char *ctl_ms_text(int64_t ms, char *out, size_t cap);
 /* A JSON number of ms (last_contact_ms, an MTTR) the same way, rounded to
  * the ms; "never" when v is not a non-negative number. */
 void ctl_human_ms(const json_t *v, char *out, size_t len);
+/* The duration at the start of s as a node's message writes it ("2s685ms",
+ * up to a ',' or the end), or as nodes wrote it before ("412 ms"); -1 if
+ * there is none. */
+int64_t ctl_ms_of_text(const char *s);
 
 /* interrupt.c: Ctrl-C for the commands that follow or wait. */
 /* Set by SIGINT/SIGTERM once ctl_catch_signals ran; hand it to

@@ -122,7 +122,9 @@ void drun_watch_poll(const struct drun *x, struct node_watch *w, struct drill_st
         const char *again = msg ? strstr(msg, "healthy again in ") : NULL;
         if (again) {
             json_int_t t = json_integer_value(json_object_get(rec, "time_ms"));
-            long took = strtol(again + strlen("healthy again in "), NULL, 10);
+            int64_t took = ctl_ms_of_text(again + strlen("healthy again in "));
+            if (took < 0)
+                took = 0; /* unreadable: taken as detected when it recovered */
             nt->seen = true;
             nt->t.detected = nt->t.recovered = true;
             nt->t.recover_ms = drun_ms_between(w->injected_t, t);

@@ -2,14 +2,15 @@
  * does ("101ms", "2s685ms", "10m"; manifest_format_duration). Every table
  * and line of chimeractl goes through here; --json keeps the nodes' ms. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "ctl/ctl.h"
 #include "pipeline/core/manifest.h"
 
 const char *ctl_ms_text(int64_t ms, char *out, size_t cap)
 {
-    manifest_format_duration(ms < 0 ? 0 : ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms, out, cap);
-    return out;
+    return manifest_duration_text(ms < 0 ? 0 : (uint64_t)ms, out, cap);
 }
 
 void ctl_human_ms(const json_t *v, char *out, size_t len)
@@ -19,4 +20,17 @@ void ctl_human_ms(const json_t *v, char *out, size_t len)
         snprintf(out, len, "never");
     else
         ctl_ms_text(ms >= (double)UINT32_MAX ? UINT32_MAX : (int64_t)(ms + 0.5), out, len);
+}
+
+int64_t ctl_ms_of_text(const char *s)
+{
+    char tok[32], why[64];
+    size_t n = strcspn(s, ",;)");
+    snprintf(tok, sizeof tok, "%.*s", (int)(n < sizeof tok ? n : sizeof tok - 1), s);
+    uint32_t ms;
+    if (manifest_parse_duration(tok, &ms, why, sizeof why) == 0)
+        return ms;
+    char *end;
+    long v = strtol(s, &end, 10); /* a node before: "412 ms" */
+    return end != s && v >= 0 && strncmp(end, " ms", 3) == 0 ? v : -1;
 }

@@ -24,6 +24,7 @@
 #include "node/base/envelope.h"
 #include "node/msg.h"
 #include "node/net/transport.h"
+#include "pipeline/core/manifest.h"
 
 /* The boot epoch tells peers that this node restarted (it differs from
  * the last start's: past both the last one recorded and the clock).
@@ -95,17 +96,19 @@ static void drop_stale(struct node *n, size_t idx, uint64_t counter)
     if (held)
         snprintf(more, sizeof(more), "; %" PRIu64 " more since the last report", held);
     uint64_t grace = stale_grace_ms(n);
+    char ago[32], over[32];
     if (uv_now(n->base.loop) - n->base.started_ms > grace)
         node_event(&n->base, "transport.clock_skew", p->id,
-                   "dropped a message from %s sealed %" PRIu64 ".%03u s ago, before this node "
-                   "started: its clock lags by about that (over %" PRIu64
-                   " ms), or it is a replay; unheard until its clock passes this node's start%s",
-                   p->id, behind / 1000, (unsigned)(behind % 1000), grace, more);
+                   "dropped a message from %s sealed %s ago, before this node started: its clock "
+                   "lags by about that (over %s), or it is a replay; unheard until its clock "
+                   "passes this node's start%s",
+                   p->id, manifest_duration_text(behind, ago, sizeof(ago)),
+                   manifest_duration_text(grace, over, sizeof(over)), more);
     else
         node_event(&n->base, "transport.stale", p->id,
-                   "dropped a message from %s sealed %" PRIu64 ".%03u s before this node started "
-                   "(queued while it was down, or replayed)%s",
-                   p->id, before / 1000, (unsigned)(before % 1000), more);
+                   "dropped a message from %s sealed %s before this node started (queued while it "
+                   "was down, or replayed)%s",
+                   p->id, manifest_duration_text(before, ago, sizeof(ago)), more);
 }
 
 static void on_message(void *ctx, const void *buf, size_t len)
@@ -527,11 +530,12 @@ int node_run(const struct config *cfg, const uint8_t key[CONFIG_KEY_BYTES], cons
      * now; what is left is NNG closing its connections, which NNG 1.5.2
      * can wedge for good (transport_drain): the node exits anyway. */
     bool drained = transport_drain(NODE_STOP_DRAIN_MS);
+    char in[32];
     if (!drained)
         node_event(&n->base, "node.stop_stuck", NULL,
-                   "the network library did not finish closing its connections in %d s; "
+                   "the network library did not finish closing its connections in %s; "
                    "exiting anyway",
-                   NODE_STOP_DRAIN_MS / 1000);
+                   manifest_duration_text(NODE_STOP_DRAIN_MS, in, sizeof(in)));
     sodium_memzero(n->base.key, sizeof(n->base.key));
     sodium_memzero(n->api.token, sizeof(n->api.token));
     sodium_memzero(n->base.cfg.read_token, sizeof(n->base.cfg.read_token));

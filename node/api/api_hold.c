@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "node/api/api.h"
+#include "pipeline/core/manifest.h"
 
 static uint64_t limit_ms(const struct node_api *api)
 {
@@ -70,12 +71,14 @@ static void answer(struct node_api *api, struct http_request *req, const struct 
         break;
     case API_HOLD_KEEP: /* release_due keeps those: never answered here */
         break;
-    case API_HOLD_GIVE_UP:
+    case API_HOLD_GIVE_UP: {
+        char within[32];
         http_respond_error(req, 503,
-                           "leadership transfer did not end with a known leader within %" PRIu64
-                           " ms; retry shortly",
-                           limit_ms(api));
+                           "leadership transfer did not end with a known leader within %s; retry "
+                           "shortly",
+                           manifest_duration_text(limit_ms(api), within, sizeof(within)));
         break;
+    }
     }
 }
 
@@ -84,9 +87,11 @@ static void released(struct node_api *api, enum api_hold_fate fate, uint64_t now
     struct api_hold *h = &api->hold;
     const char *to = fate == API_HOLD_REDIRECT ? node_cons_member_id(api->raft, next) : NULL;
     bool successor = to && api->raft->cons.leader == CONS_NONE;
+    char held[32];
     node_event(api->base, "api.writes_released", to,
-               "%zu write%s held during the leadership transfer for %" PRIu64 " ms: %s%s%s",
-               h->batch, h->batch == 1 ? "" : "s", now - h->first_since,
+               "%zu write%s held during the leadership transfer for %s: %s%s%s", h->batch,
+               h->batch == 1 ? "" : "s",
+               manifest_duration_text(now - h->first_since, held, sizeof(held)),
                fate == API_HOLD_REDIRECT ? "sent to the new leader "
                : fate == API_HOLD_RETRY  ? "taken here (this node leads)"
                                          : "refused (503): no leader known",
@@ -168,14 +173,15 @@ bool api_hold_take(struct node_api *api, struct http_request *req, const struct 
     uint64_t now = uv_now(api->base->loop);
     if (h->batch++ == 0) {
         h->first_since = now;
+        char most[32];
         node_event(api->base, "api.writes_held", node_cons_member_id(api->raft, next_leader(api)),
                    v.standing ? "a write arrived while this node stands for election as its "
                                 "leader's successor: writes wait here until it wins (at most "
-                                "%" PRIu64 " ms), then are taken with its first entry"
+                                "%s), then are taken with its first entry"
                               : "a write arrived during the leadership transfer: writes wait "
-                                "here until the successor stands (at most %" PRIu64
-                                " ms), then go to it (307)",
-                   limit_ms(api));
+                                "here until the successor stands (at most %s), then go to it "
+                                "(307)",
+                   manifest_duration_text(limit_ms(api), most, sizeof(most)));
     }
     h->q[h->n].req = req;
     h->q[h->n].row = row;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "node/chaos/watch.h"
+#include "pipeline/core/manifest.h"
 
 static uint64_t now_ms(const struct watch *w)
 {
@@ -100,12 +101,14 @@ static void perform(struct watch *w, const struct wt_actions *out)
         case WT_ACT_RESTART:
             restart(w, a);
             break;
-        case WT_ACT_RESTART_AT:
+        case WT_ACT_RESTART_AT: {
+            char in[32];
+            manifest_duration_text(a->at_ms > now_ms(w) ? a->at_ms - now_ms(w) : 0, in, sizeof(in));
             node_event(w->base, "recovery.backoff", NULL,
-                       "service %s on %s after %s: attempt %" PRIu32 " in %" PRIu64 " ms",
-                       a->service, w->base->cfg.id, why, a->attempt,
-                       a->at_ms > now_ms(w) ? a->at_ms - now_ms(w) : 0);
+                       "service %s on %s after %s: attempt %" PRIu32 " in %s", a->service,
+                       w->base->cfg.id, why, a->attempt, in);
             break;
+        }
         case WT_ACT_STOP:
             if (a->stray)
                 stop_stray(w, a->pid);

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "node/deploy/deploy.h"
+#include "pipeline/core/manifest.h"
 
 #define PLAN_ROUND_MS 2000
 
@@ -50,8 +51,9 @@ static void send_round(struct node_deploy *dp)
         plan->got[i] = false;
         memset(&plan->facts[i], 0, sizeof(plan->facts[i]));
         snprintf(plan->facts[i].node, sizeof(plan->facts[i].node), "%s", dp->base->peers.m[i].id);
-        snprintf(plan->facts[i].error, sizeof(plan->facts[i].error), "did not answer within %d ms",
-                 PLAN_ROUND_MS);
+        char within[32];
+        snprintf(plan->facts[i].error, sizeof(plan->facts[i].error), "did not answer within %s",
+                 manifest_duration_text(PLAN_ROUND_MS, within, sizeof(within)));
     }
     for (size_t i = 0; i < dp->base->peers.n; i++) {
         /* The actions for member i, in order. */

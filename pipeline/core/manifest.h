@@ -207,5 +207,8 @@ int manifest_parse_duration(const char *s, uint32_t *ms, char *why, size_t whyle
 /* Formats ms the way manifest_parse_duration reads it: "1m30s", "500ms",
  * "2h", "0ms". out should hold at least 32 bytes. */
 void manifest_format_duration(uint32_t ms, char *out, size_t cap);
+/* The same for a message's "%s": any ms (beyond UINT32_MAX ms, ~49 days,
+ * it reads as that), returns out. */
+const char *manifest_duration_text(uint64_t ms, char *out, size_t cap);
 
 #endif

@@ -115,6 +115,12 @@ void manifest_format_duration(uint32_t ms, char *out, size_t cap)
 #undef PUT
 }
 
+const char *manifest_duration_text(uint64_t ms, char *out, size_t cap)
+{
+    manifest_format_duration(ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms, out, cap);
+    return out;
+}
+
 /* ---- variables ---- */
 
 static int expand_fail(struct manifest_error *err, const char *fmt, ...)

@@ -1,5 +1,6 @@
 /* The rollout core: see rollout.h. Pure. */
 #include "pipeline/core/rollout.h"
+#include "pipeline/core/manifest.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -345,9 +346,10 @@ static bool judge(const struct pl_state *s, const struct pl_deployment *d, uint6
             continue;
         *all_ready = false;
         if (late && !(current && r->health == PL_H_HEALTHY)) {
-            snprintf(what, sizeof(what), "%s: %s within the healthy deadline (%.1f s)", s->nodes[i],
+            char deadline[32];
+            snprintf(what, sizeof(what), "%s: %s within the healthy deadline (%s)", s->nodes[i],
                      current ? "not healthy" : "did not apply the release",
-                     (double)p->healthy_deadline_ms / 1000.0);
+                     manifest_duration_text(p->healthy_deadline_ms, deadline, sizeof(deadline)));
             return fail(d, now, out, what, current ? r->detail : "");
         }
     }
@@ -418,9 +420,9 @@ bool pl_tick(const struct pl_state *s, uint64_t now, struct pl_record *out)
     /* As Nomad's: the deadline to make progress restarts with each wave. */
     uint64_t progress = d->wave_started_ms > d->started_ms ? d->wave_started_ms : d->started_ms;
     if (now > progress && now - progress > p->progress_deadline_ms) {
-        char what[PL_REASON_MAX];
-        snprintf(what, sizeof(what), "the progress deadline (%.1f s) passed",
-                 (double)p->progress_deadline_ms / 1000.0);
+        char what[PL_REASON_MAX], deadline[32];
+        snprintf(what, sizeof(what), "the progress deadline (%s) passed",
+                 manifest_duration_text(p->progress_deadline_ms, deadline, sizeof(deadline)));
         return fail(d, now, out, what, NULL);
     }
     return false;

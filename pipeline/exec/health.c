@@ -134,7 +134,9 @@ static void describe_failure(CURL *easy, CURLcode code, const struct probe *p, c
                      os_errno ? strerror((int)os_errno) : "");
         break;
     case CURLE_OPERATION_TIMEDOUT:
-        snprintf(what, sizeof what, "timed out: no answer within %" PRIu32 " ms", p->timeout_ms);
+        char within[32];
+        snprintf(what, sizeof what, "timed out: no answer within %s",
+                 manifest_duration_text(p->timeout_ms, within, sizeof within));
         break;
     case CURLE_COULDNT_RESOLVE_HOST:
         snprintf(what, sizeof what, "cannot resolve the host");

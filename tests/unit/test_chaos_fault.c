@@ -336,13 +336,13 @@ static void test_a_fault_is_described_for_events(void **state)
     assert_string_equal(out, "kill service web on n3");
     f = fault(CHAOS_ISOLATE_NODE, "n2", T0, 60000);
     chaos_fault_describe(&f, out, sizeof out);
-    assert_string_equal(out, "isolate n2 from all peers for 60 s");
+    assert_string_equal(out, "isolate n2 from all peers for 1m");
     strcpy(f.peer, "n1");
     chaos_fault_describe(&f, out, sizeof out);
-    assert_string_equal(out, "isolate n2 from n1 for 60 s");
+    assert_string_equal(out, "isolate n2 from n1 for 1m");
     f = fault(CHAOS_DELAY_MESSAGES, "n2", T0, 1500);
     chaos_fault_describe(&f, out, sizeof out);
-    assert_string_equal(out, "delay n2's messages by 200 ms for 1500 ms");
+    assert_string_equal(out, "delay n2's messages by 200ms for 1s500ms");
     f = fault(CHAOS_KILL_NODE, "n4", T0, 1500);
     chaos_fault_describe(&f, out, sizeof out);
     assert_string_equal(out, "kill node n4");

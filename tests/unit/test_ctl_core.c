@@ -147,6 +147,18 @@ static void test_a_duration_never_measured_reads_never(void **state)
     assert_string_equal(human(json_string("5s")), "never");
 }
 
+/* drill run reads the watchtower's time to recover from its event. */
+static void test_a_duration_in_a_nodes_message_reads_back(void **state)
+{
+    (void)state;
+    assert_int_equal(ctl_ms_of_text("2s685ms"), 2685);
+    assert_int_equal(ctl_ms_of_text("412ms, then more"), 412);
+    assert_int_equal(ctl_ms_of_text("0ms"), 0);
+    assert_int_equal(ctl_ms_of_text("412 ms"), 412); /* a node before */
+    assert_int_equal(ctl_ms_of_text("soon"), -1);
+    assert_int_equal(ctl_ms_of_text(""), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -159,6 +171,7 @@ int main(void)
         cmocka_unit_test(test_a_near_miss_names_the_command),
         cmocka_unit_test(test_a_duration_for_people_reads_as_a_drill_file_writes_it),
         cmocka_unit_test(test_a_duration_never_measured_reads_never),
+        cmocka_unit_test(test_a_duration_in_a_nodes_message_reads_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
