@@ -3,6 +3,7 @@
  * notices, and the server's start and stop. One connection's life is in
  * http_conn.c, answers in http_answer.c. */
 #include "node/net/http_conn.h"
+#include "pipeline/core/manifest.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -62,11 +63,13 @@ static void report_all(struct http_server *s)
             s->notice(s->notice_ctx, "http.connection_limit", msg);
     }
     if (due(s, &s->accept_failed)) {
+        char most[32];
         snprintf(msg, sizeof(msg),
-                 "accepting HTTP connections failed %llu time(s): %s; backing off (at most %d ms) "
+                 "accepting HTTP connections failed %llu time(s): %s; backing off (at most %s) "
                  "until descriptors free up (%llu open; %llu since the start)",
                  (unsigned long long)(s->accept_failed.count - s->accept_failed.reported),
-                 strerror(s->accept_errno), HTTP_ACCEPT_BACKOFF_MAX_MS,
+                 strerror(s->accept_errno),
+                 manifest_duration_text(HTTP_ACCEPT_BACKOFF_MAX_MS, most, sizeof most),
                  (unsigned long long)s->stats.open, (unsigned long long)s->accept_failed.count);
         s->accept_failed.reported = s->accept_failed.count;
         if (s->notice)

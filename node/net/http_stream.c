@@ -9,6 +9,7 @@
  * (net.ipv4.tcp_wmem), and a client that stopped reading would otherwise
  * look like one that keeps up until all of that is full. */
 #include "node/net/http_conn.h"
+#include "pipeline/core/manifest.h"
 
 #include <arpa/inet.h>
 #include <linux/sockios.h>
@@ -156,11 +157,11 @@ void http_stream_written(struct conn *c)
 static void drop(struct conn *c, bool stalled)
 {
     struct http_server *s = c->s;
-    char msg[320];
+    char msg[320], idle[32];
     if (stalled)
         snprintf(msg, sizeof(msg),
-                 "dropped the stream to %s: its client took none of the output for %llu ms",
-                 c->peer, (unsigned long long)s->idle_ms);
+                 "dropped the stream to %s: its client took none of the output for %s", c->peer,
+                 manifest_duration_text(s->idle_ms, idle, sizeof idle));
     else
         snprintf(msg, sizeof(msg),
                  "dropped the stream to %s: its client fell behind, leaving more than %zu bytes "

@@ -1,4 +1,5 @@
 #include "node/net/transport_int.h"
+#include "pipeline/core/manifest.h"
 
 #include <nng/nng.h>
 #include <nng/protocol/pipeline0/pull.h>
@@ -143,9 +144,9 @@ static bool take_report(struct limit_report *r, const char *what, int open, int 
 
 static void report_all(struct transport *t)
 {
-    char limited[256], idle[256], why[64];
-    snprintf(why, sizeof(why), "closed idle (no authentic message for %d s)",
-             TRANSPORT_IDLE_MS / 1000);
+    char limited[256], idle[256], why[64], quiet[32];
+    snprintf(why, sizeof(why), "closed idle (no authentic message for %s)",
+             manifest_duration_text(TRANSPORT_IDLE_MS, quiet, sizeof quiet));
     nng_mtx_lock(t->mtx);
     int open = t->nin, cap = pipe_cap(t);
     bool say_limited = take_report(&t->limited,

@@ -2,6 +2,7 @@
  * peer, replaced whenever its connection is lost or found dead, the thread
  * that closes sockets, and the filter's held messages. */
 #include "node/net/transport_int.h"
+#include "pipeline/core/manifest.h"
 
 #include <nng/protocol/pipeline0/push.h>
 #include <stdio.h>
@@ -177,12 +178,12 @@ static bool take_stale_report(struct outbox *o, enum transport_live_verdict v, u
     if (o->closes - o->reported > 1)
         snprintf(more, sizeof more, " (%llu closes since the last report)",
                  (unsigned long long)(o->closes - o->reported));
+    char silent[32];
     if (v == TRANSPORT_LIVE_SILENT)
         snprintf(msg, len,
-                 "%s: nothing heard from it for %llu.%03llu s while sending; closing the "
-                 "connection to redial it (resolving its name again)%s",
-                 o->url, (unsigned long long)(silent_ms / 1000),
-                 (unsigned long long)(silent_ms % 1000), more);
+                 "%s: nothing heard from it for %s while sending; closing the connection to "
+                 "redial it (resolving its name again)%s",
+                 o->url, manifest_duration_text(silent_ms, silent, sizeof silent), more);
     else
         snprintf(msg, len,
                  "%s: it reconnected to this node (it no longer heard this node); closing the "

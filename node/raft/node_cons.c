@@ -12,6 +12,7 @@
 #include "node/base/durable.h"
 #include "node/net/transport.h"
 #include "node/raft/raft.h"
+#include "pipeline/core/manifest.h"
 
 static void cons_timer_arm(struct node_raft *r);
 static void probe_storage(struct node_raft *r);
@@ -135,14 +136,16 @@ static void transfer_ended(struct node_raft *r, bool done, int32_t to, const cha
     uint64_t ms = uv_now(r->base->loop) - t.started_ms;
     const struct cons *c = &r->cons;
     const char *tid = node_cons_member_id(r, to) ? node_cons_member_id(r, to) : "?";
+    char took[32];
+    manifest_duration_text(ms, took, sizeof took);
     if (done)
         node_event(r->base, "consensus.transfer.done", tid,
-                   "%s leads in term %" PRIu64 ": leadership transferred from %s in %" PRIu64 " ms",
-                   tid, c->term, r->base->cfg.id, ms);
+                   "%s leads in term %" PRIu64 ": leadership transferred from %s in %s", tid,
+                   c->term, r->base->cfg.id, took);
     else
         node_event(r->base, "consensus.transfer.failed", tid,
-                   "leadership transfer from %s to %s failed after %" PRIu64 " ms: %s%s",
-                   r->base->cfg.id, tid, ms, why,
+                   "leadership transfer from %s to %s failed after %s: %s%s", r->base->cfg.id, tid,
+                   took, why,
                    c->role == CONS_LEADER ? "; it leads on and takes proposals again" : "");
     if (t.fn)
         t.fn(r, t.arg, done, to, c->term, why);

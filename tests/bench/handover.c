@@ -35,6 +35,7 @@
 
 #include "handover_gap.h"
 #include "harness.h"
+#include "harness_duration.h"
 #include "harness_release.h"
 
 #define NODES 5
@@ -157,7 +158,7 @@ static void *post_transfer(void *arg)
 }
 
 /* How long the hand-over itself took, as the old leader's log says (the
- * last "leadership transferred from X in N ms" of consensus.transfer.done;
+ * last "leadership transferred from X in 12ms" of consensus.transfer.done;
  * its loop's clock, ms), or -1: the rest of the gap is the client reaching
  * the new leader and the new leader's first commits. */
 static long handover_ms(const struct h_cluster *c, int i)
@@ -169,7 +170,7 @@ static long handover_ms(const struct h_cluster *c, int i)
         const char *from = strstr(p, "transferred from "), *eol = strchr(p, '\n');
         const char *in = from ? strstr(from, " in ") : NULL;
         ms = strncmp(p, "consensus.transfer.done", 23) == 0 && in && (!eol || in < eol)
-                 ? strtol(in + 4, NULL, 10)
+                 ? h_duration_ms(in + 4)
                  : -1;
     }
     free(log);
