@@ -13,6 +13,7 @@
 #include "ledger/entry.h"
 #include "ledger/store.h"
 #include "node/net/transport.h"
+#include "node/base/timer_at.h"
 
 /* ---- the transport's filter ---- */
 
@@ -158,8 +159,7 @@ static void arm_heal(struct node_chaos *c)
         uv_timer_stop(&c->heal_timer);
         return;
     }
-    uint64_t now = (uint64_t)node_wall_ms();
-    uv_timer_start(&c->heal_timer, on_heal_timer, at > now ? at - now : 0, 0);
+    node_timer_at(&c->heal_timer, on_heal_timer, at, (uint64_t)node_wall_ms());
 }
 
 size_t node_chaos_heal_local(struct node_chaos *c, const char *why)

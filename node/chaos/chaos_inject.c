@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "node/chaos/chaos.h"
+#include "node/base/timer_at.h"
 
 static uint64_t random64(void *ctx)
 {
@@ -55,8 +56,7 @@ static void on_inject_timer(uv_timer_t *t);
 
 static void arm_inject(struct node_chaos *c, uint64_t at_ms)
 {
-    uint64_t now = (uint64_t)node_wall_ms();
-    uv_timer_start(&c->inject_timer, on_inject_timer, at_ms > now ? at_ms - now : 0, 0);
+    node_timer_at(&c->inject_timer, on_inject_timer, at_ms, (uint64_t)node_wall_ms());
 }
 
 static void on_inject_timer(uv_timer_t *t)

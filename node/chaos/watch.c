@@ -15,6 +15,7 @@
 
 #include "node/chaos/watch.h"
 #include "pipeline/core/manifest.h"
+#include "node/base/timer_at.h"
 
 static uint64_t now_ms(const struct watch *w)
 {
@@ -148,8 +149,7 @@ static void rearm(struct watch *w)
     uv_timer_stop(&w->timer);
     if (due == UINT64_MAX)
         return;
-    uint64_t now = now_ms(w);
-    uv_timer_start(&w->timer, on_timer, due > now ? due - now : 0, 0);
+    node_timer_at(&w->timer, on_timer, due, now_ms(w));
 }
 
 static void step(struct watch *w, struct wt_event *ev)

@@ -13,6 +13,7 @@
 #include "node/net/transport.h"
 #include "node/raft/raft.h"
 #include "pipeline/core/manifest.h"
+#include "node/base/timer_at.h"
 
 static void cons_timer_arm(struct node_raft *r);
 static void probe_storage(struct node_raft *r);
@@ -366,11 +367,11 @@ static void cons_timer_arm(struct node_raft *r)
 {
     if (r->base->stopping)
         return;
-    uint64_t now = uv_now(r->base->loop), at = cons_next_deadline(&r->cons);
     /* Only when the core has something due: read-only changes, which
      * come with no deadline, are looked for by node_cons_tick on the node's
      * tick, so an idle follower hearing its leader never wakes for this. */
-    uv_timer_start(&r->cons_timer, on_cons_timer, at > now ? at - now : 0, 0);
+    node_timer_at(&r->cons_timer, on_cons_timer, cons_next_deadline(&r->cons),
+                  uv_now(r->base->loop));
 }
 
 void node_cons_tick(struct node_raft *r)
