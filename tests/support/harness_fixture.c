@@ -24,10 +24,11 @@ json_int_t h_ledger_head_index(struct h_cluster *c, int i)
 {
     long st = 0;
     json_t *h = h_http_get_json(c, i, "/ledger/head", &st);
-    if (st != 200 || !json_is_integer(json_object_get(h, "index")))
-        fail_msg("%s: GET /ledger/head answered %ld", c->nodes[i].id, st);
+    bool ok = st == 200 && json_is_integer(json_object_get(h, "index"));
     json_int_t index = json_integer_value(json_object_get(h, "index"));
     json_decref(h);
+    if (!ok)
+        fail_msg("%s: GET /ledger/head answered %ld", c->nodes[i].id, st);
     return index;
 }
 
@@ -35,15 +36,21 @@ json_t *h_ledger_verify(struct h_cluster *c, int i)
 {
     int code = -1;
     char *out = NULL, *err = NULL;
-    if (!h_ctl(c, -1, &code, &out, &err, "ledger", "verify", "--data", c->nodes[i].data, "--json",
-               NULL))
-        fail_msg("%s: chimeractl ledger verify did not finish", c->nodes[i].id);
-    json_t *r = out ? json_loads(out, 0, NULL) : NULL;
-    if (code != 0 || !json_is_object(r))
-        fail_msg("%s: chimeractl ledger verify --data %s exited %d: %s %s", c->nodes[i].id,
-                 c->nodes[i].data, code, out ? out : "", err ? err : "");
+    bool finished = h_ctl(c, -1, &code, &out, &err, "ledger", "verify", "--data", c->nodes[i].data,
+                          "--json", NULL);
+    json_t *r = finished && out ? json_loads(out, 0, NULL) : NULL;
+    bool ok = finished && code == 0 && json_is_object(r);
+    if (!finished)
+        print_error("ERROR: %s: chimeractl ledger verify did not finish\n", c->nodes[i].id);
+    else if (!ok)
+        print_error("ERROR: %s: chimeractl ledger verify --data %s exited %d: %s %s\n",
+                    c->nodes[i].id, c->nodes[i].data, code, out ? out : "", err ? err : "");
     free(out);
     free(err);
+    if (!ok) {
+        json_decref(r);
+        fail(); /* said above, with what it printed, which is freed now */
+    }
     return r;
 }
 
@@ -100,10 +107,10 @@ json_int_t h_note_committed(struct h_cluster *c, int i, const char *text)
     free(body);
     json_t *j = out ? json_loads(out, 0, NULL) : NULL;
     free(out);
-    if (st != 201)
-        fail_msg("%s answered %ld to a note", c->nodes[i].id, st);
     json_int_t last = json_integer_value(json_object_get(j, "last_index"));
     json_decref(j);
+    if (st != 201)
+        fail_msg("%s answered %ld to a note", c->nodes[i].id, st);
     return last;
 }
 
@@ -112,7 +119,9 @@ void h_expect_ready(struct h_cluster *c, int i, long want)
     long st = 0;
     char *body = h_http_get_text(c, i, "/health/ready", &st);
     if (st != want)
-        fail_msg("%s: GET /health/ready answered %ld, not %ld: %s; now: %s", c->nodes[i].id, st,
-                 want, body ? body : "(no body)", h_views_line(c));
+        print_error("ERROR: %s: GET /health/ready answered %ld, not %ld: %s; now: %s\n",
+                    c->nodes[i].id, st, want, body ? body : "(no body)", h_views_line(c));
     free(body);
+    if (st != want)
+        fail(); /* said above, with the answer, which is freed now */
 }

@@ -2,8 +2,10 @@
  * started with one agreed leader or the test fails, clusters in network
  * namespaces (skipped loudly where there are none), and the ledger head's
  * index. These fail the running cmocka test (fail_msg, skip) instead of
- * returning an error, so only cmocka tests may call them. Built on
- * harness.h. */
+ * returning an error, so only cmocka tests may call them; they free what
+ * they hold before they fail (the failure leaves the function by a
+ * longjmp), so that a failing test's sanitizer report is about the
+ * failure, not about their buffers. Built on harness.h. */
 #ifndef CHIMERA_TEST_HARNESS_FIXTURE_H
 #define CHIMERA_TEST_HARNESS_FIXTURE_H
 
