@@ -93,23 +93,16 @@ bool h_wait_until(bool (*pred)(void *arg), void *arg, int timeout_ms)
 
 /* ---- processes ---------------------------------------------------------- */
 
-/* Clusters still alive, so that an abort in a test (or exit() from cmocka)
- * does not leave daemons running behind it. */
+/* Clusters still alive, so that a test that failed before it destroyed
+ * its cluster (a cmocka failure leaves the test by a longjmp) or exit()
+ * from cmocka does not leave daemons and their services running behind
+ * it, nor its logs unnamed. */
 static struct h_cluster *live[32];
 
 static void kill_all_at_exit(void)
 {
-    for (size_t k = 0; k < sizeof live / sizeof live[0]; k++) {
-        if (!live[k])
-            continue;
-        for (int i = 0; i < live[k]->n; i++)
-            if (live[k]->nodes[i].pid > 0) {
-                kill(live[k]->nodes[i].pid, SIGKILL);
-                waitpid(live[k]->nodes[i].pid, NULL, 0);
-                live[k]->nodes[i].pid = 0;
-            }
-        h_netns_teardown(live[k]);
-    }
+    for (size_t k = 0; k < sizeof live / sizeof live[0]; k++)
+        h_cluster_destroy(live[k]); /* kept unless it passed, and said where */
 }
 
 /* The environment for children minus what could change their behaviour
