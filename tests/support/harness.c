@@ -394,10 +394,33 @@ int h_group_end(struct h_cluster *c, int failed)
     return failed;
 }
 
+/* Node i's threads' stacks go into its log (when gdb is there), under a
+ * line saying why. */
+static void log_stacks(struct h_cluster *c, int i, const char *why)
+{
+    char cmd[H_PATH_MAX + 200];
+    snprintf(cmd, sizeof(cmd),
+             "command -v gdb >/dev/null && { echo '=== harness: %s %s, its stacks:'; "
+             "gdb -batch -p %d -ex 'thread apply all bt'; } >> '%s' 2>&1",
+             c->nodes[i].id, why, (int)c->nodes[i].pid, c->nodes[i].log);
+    if (system(cmd) != 0)
+        fprintf(stderr, "harness: no stacks of %s (gdb missing?)\n", c->nodes[i].id);
+}
+
 void h_cluster_destroy(struct h_cluster *c)
 {
     if (!c)
         return;
+    /* A node that no longer answers when its test failed may be why: its
+     * loop is stuck somewhere, and the kill below would take the evidence
+     * with it. (One drill run found a member silent for minutes, its log
+     * ending mid-rollout, and nothing to say where it hung.) */
+    for (int i = 0; i < c->n && !c->passed; i++)
+        if (h_node_up(c, i) && !h_http_up(c, i)) {
+            log_stacks(c, i, "did not answer /health/live when its test failed");
+            fprintf(stderr, "harness: %s did not answer when its test failed; its stacks: %s\n",
+                    c->nodes[i].id, c->nodes[i].log);
+        }
     for (int i = 0; i < c->n; i++) {
         h_node_kill(c, i);
         h_node_kill_services(c, i);
@@ -561,15 +584,8 @@ int h_node_stop(struct h_cluster *c, int i)
     if (c->nodes[i].paused)
         h_node_resume(c, i); /* a stopped process cannot act on SIGTERM */
     if (!h_node_wait_exit(c, i, h_timeout_ms(), &st)) {
-        /* A node that does not stop is a bug to find: its threads' stacks
-         * go into its log (when gdb is there) before it is killed. */
-        char cmd[H_PATH_MAX + 160];
-        snprintf(cmd, sizeof(cmd),
-                 "command -v gdb >/dev/null && { echo '=== harness: %s did not stop, its "
-                 "stacks:'; gdb -batch -p %d -ex 'thread apply all bt'; } >> '%s' 2>&1",
-                 c->nodes[i].id, (int)c->nodes[i].pid, c->nodes[i].log);
-        if (system(cmd) != 0)
-            fprintf(stderr, "harness: no stacks of %s (gdb missing?)\n", c->nodes[i].id);
+        /* A node that does not stop is a bug to find. */
+        log_stacks(c, i, "did not stop");
         fprintf(stderr, "harness: %s did not stop within %d ms after SIGTERM (log: %s)\n",
                 c->nodes[i].id, h_timeout_ms(), c->nodes[i].log);
         h_node_kill(c, i);
