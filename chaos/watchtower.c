@@ -377,6 +377,12 @@ void wt_step(struct wt *w, const struct wt_event *ev, struct wt_actions *out)
 
 uint64_t wt_next_due(const struct wt *w)
 {
+    /* A tick does nothing while the release is reverted (wt_step): a
+     * liveness deadline that passes then is no work, and a time due that
+     * no tick moves on is one the shell's timer would fire at again and
+     * again without the loop ever polling. */
+    if (w->reverting)
+        return UINT64_MAX;
     uint64_t due = UINT64_MAX;
     for (size_t i = 0; i < w->nsvc; i++) {
         const struct wt_service *s = &w->svc[i];

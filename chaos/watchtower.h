@@ -313,7 +313,9 @@ void wt_init(struct wt *w, const struct wt_config *cfg);
 void wt_step(struct wt *w, const struct wt_event *ev, struct wt_actions *out);
 
 /* The earliest time a tick has work to do (a restart due, a liveness
- * deadline), or UINT64_MAX when none. */
+ * deadline), or UINT64_MAX when none: so while the release is being
+ * reverted, when ticks do nothing. After a tick at t, nothing is due at
+ * or before t. */
 uint64_t wt_next_due(const struct wt *w);
 
 /* The service's state, or NULL when the release does not want it. */

@@ -304,6 +304,24 @@ static void test_a_release_being_reverted_is_not_stopped_for_failing_checks(void
     assert_int_equal(tick(&w, 6 * SEC)->n, 0);
 }
 
+/* A check that failed before the release was doomed leaves a liveness
+ * deadline that no tick acts on while it is reverted: nothing is due. The
+ * shell arms its timer at wt_next_due, again after each tick, and a time
+ * already past is a timer of 0 ms that libuv (1.44) runs again before it
+ * polls: the node's loop spun there, answering nothing, until it was
+ * killed, and never heard the rollback that would have ended it. */
+static void test_a_liveness_deadline_of_a_release_being_reverted_is_not_due(void **state)
+{
+    (void)state;
+    setup_spec(&w, web_spec(WT_MODE_DELAY, true));
+    check(&w, true, 1 * SEC);
+    check(&w, false, 2 * SEC); /* liveness: due at 5 s */
+    reverting(&w, 2 * SEC + 100);
+    assert_int_equal(wt_next_due(&w), UINT64_MAX);
+    assert_int_equal(tick(&w, 5 * SEC)->n, 0);
+    assert_int_equal(wt_next_due(&w), UINT64_MAX);
+}
+
 static void test_the_next_release_is_restarted_again(void **state)
 {
     (void)state;
@@ -351,6 +369,7 @@ int main(void)
         cmocka_unit_test(test_a_crash_of_a_release_being_reverted_is_not_restarted),
         cmocka_unit_test(test_a_restart_pending_when_the_release_is_reverted_is_dropped),
         cmocka_unit_test(test_a_release_being_reverted_is_not_stopped_for_failing_checks),
+        cmocka_unit_test(test_a_liveness_deadline_of_a_release_being_reverted_is_not_due),
         cmocka_unit_test(test_the_next_release_is_restarted_again),
         cmocka_unit_test(test_the_default_restart_block_is_documented_one),
     };
