@@ -85,6 +85,49 @@ void ctl_conn_prefer_leader(struct ctl_conn *c)
     ctl_reply_free(&r);
 }
 
+/* A watch that outlives its leader (a transfer, an election after a crash)
+ * would go on polling a follower, which knows only its own node's release:
+ * every other node would read "running -, health unknown" until the end.
+ * Asks the node behind --addr who leads now and polls that one; true when
+ * that is another node than the one polled. Keeps the node polled when the
+ * answer names no leader, or is not understood. */
+bool ctl_conn_follow_leader(struct ctl_conn *c)
+{
+    struct ctl_reply r;
+    bool moved = false;
+    if (ctl_get(c->first, "/federation/state", &r) != 0 || r.status != 200) {
+        ctl_reply_free(&r);
+        return false;
+    }
+    const char *leader = ctl_json_str(r.json, "leader", NULL);
+    const json_t *peers = json_object_get(r.json, "peers"), *p;
+    size_t i;
+    json_array_foreach(peers, i, p)
+    {
+        const char *http = ctl_json_str(p, "http", NULL);
+        if (!leader || strcmp(ctl_json_str(p, "node", ""), leader) != 0)
+            continue;
+        if (json_is_true(json_object_get(p, "self"))) {
+            moved = c->using != c->first;
+            c->using = c->first;
+        } else if (http) {
+            char base[512];
+            snprintf(base, sizeof base, "%s%s", strstr(http, "://") ? "" : "http://", http);
+            if (c->lead && strcmp(base, c->lead_addr) == 0) {
+                moved = c->using != c->lead;
+                c->using = c->lead;
+            } else {
+                moved = true;
+                if (conn_redirect(c, base) != 0)
+                    c->using = c->first;
+            }
+        }
+        break;
+    }
+    ctl_reply_free(&r);
+    return moved;
+}
+
 /* GET path from the node polled; when that is the leader and it does not
  * answer, from the node behind --addr. Returns ctl_get's result. */
 int ctl_conn_get(struct ctl_conn *c, const char *path, struct ctl_reply *r)

@@ -35,6 +35,9 @@ void ctl_conn_close(struct ctl_conn *c);
 const char *ctl_conn_addr(const struct ctl_conn *c);
 /* Reads go to the leader when the node behind --addr names one. */
 void ctl_conn_prefer_leader(struct ctl_conn *c);
+/* Polls go to the node that leads now, as the node behind --addr sees it;
+ * true when that is another node than the one polled so far. */
+bool ctl_conn_follow_leader(struct ctl_conn *c);
 int ctl_conn_get(struct ctl_conn *c, const char *path, struct ctl_reply *r);
 /* POSTs payload with the token, following a follower's 307 to the leader. */
 int ctl_conn_post(struct ctl_conn *c, const char *path, const char *payload, const char *token,

@@ -7,7 +7,8 @@
 #include "ctl/deploy_int.h"
 
 #define POLL_MS 250
-#define NAMES_EVERY 8 /* polls at least between fetches of the list naming versions */
+#define NAMES_EVERY 8  /* polls at least between fetches of the list naming versions */
+#define LEADER_EVERY 8 /* polls between asks of who leads now */
 /* A failed deployment with auto_revert: how long to wait for the leader to
  * start the rollback before concluding there is none. */
 #define ROLLBACK_APPEAR_MS 10000
@@ -26,6 +27,27 @@ static bool stage_is(const json_t *d, const char *stage)
     return strcmp(ctl_json_str(d, "stage", ""), stage) == 0;
 }
 
+/* A node that `last` saw reported and `d` calls "unknown": what a node that
+ * does not lead answers about the others (only the leader hears their
+ * reports), so leadership has likely moved. */
+static bool lost_sight(const json_t *last, const json_t *d)
+{
+    const json_t *now = json_object_get(d, "nodes"), *was = json_object_get(last, "nodes"), *n, *m;
+    size_t i, j;
+    json_array_foreach(now, i, n)
+    {
+        if (strcmp(ctl_json_str(n, "health", ""), "unknown") != 0)
+            continue;
+        json_array_foreach(was, j, m)
+        {
+            if (strcmp(ctl_json_str(m, "node", ""), ctl_json_str(n, "node", "?")) == 0 &&
+                strcmp(ctl_json_str(m, "health", "unknown"), "unknown") != 0)
+                return true;
+        }
+    }
+    return false;
+}
+
 /* Polls GET /deployments/ID every POLL_MS, printing each change, until a
  * terminal stage; "rolling_back" is one when rolling_back_ends. deadline is
  * monotonic ms (0: none). *final is the last object seen (the caller frees
@@ -37,14 +59,28 @@ static enum watch_end watch(struct ctl_conn *c, const char *id, int64_t deadline
     snprintf(path, sizeof path, "/deployments/%s", id);
     json_t *last = NULL, *names = NULL;
     unsigned since_names = NAMES_EVERY - 1; /* the first poll asks */
+    unsigned since_leader = 0;
     enum watch_end end = W_TIMEOUT;
     for (;;) {
         long status;
+        bool was_down = c->down;
         json_t *d = ctl_conn_poll(c, path, &status);
         if (ctl_interrupted) {
             json_decref(d);
             end = W_INTERRUPTED;
             break;
+        }
+        /* Only the leader hears every node's reports, and the leader may
+         * have changed since the last look (asked after a lost contact, a
+         * node lost sight of, and every LEADER_EVERY polls): what another
+         * node answered is dropped, and the leader is asked at the next
+         * poll. */
+        if (d && (was_down || ++since_leader >= LEADER_EVERY || lost_sight(last, d))) {
+            since_leader = 0;
+            if (ctl_conn_follow_leader(c)) {
+                json_decref(d);
+                d = NULL;
+            }
         }
         if (d) {
             /* Nodes name the deployment they run: the list gives its
