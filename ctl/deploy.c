@@ -95,8 +95,10 @@ static int deploy_answer(const struct ctl_conn *c, const char *file, bool dry_ru
         } else if (r->json) {
             ctl_print_plan(r->json);
         }
-        fprintf(stderr, "chimeractl: deploy: release not certified: %s\n",
-                err ? err : "certification failed");
+        /* The node's error says it already ("the release is not
+         * certified; nothing was deployed"). */
+        fprintf(stderr, "chimeractl: deploy: %s\n",
+                err ? err : "release not certified: certification failed");
         return CTL_DEPLOY_REJECTED;
     case 409:
         /* A dry run's 409 carries the plan: show it, then the refusal the
