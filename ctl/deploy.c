@@ -293,7 +293,8 @@ int ctl_cmd_deployment(const struct ctl_opts *o, int argc, char **argv)
                          argv[i]);
     }
     if (!id)
-        return usage("deployment", "needs a deployment ID (see chimeractl deployments)", NULL);
+        return usage("deployment", "needs a deployment ID; chimeractl deployments lists them",
+                     NULL);
     if (!valid_id(id))
         return usage("deployment", "not a deployment id", id);
     struct ctl_conn c;

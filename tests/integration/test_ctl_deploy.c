@@ -852,6 +852,20 @@ static void test_wait_prints_no_view_of_a_node_that_no_longer_leads(void **state
     stub_stop(leader_stub);
 }
 
+static void test_deployment_without_an_id_says_where_ids_are_listed(void **state)
+{
+    (void)state;
+    struct stub *s = stub_start(fn_goes_stable);
+    struct run r = ctl(s, "deployment", NULL);
+    EXPECT(r.code == 2, r);
+    EXPECT(strstr(r.err, "chimeractl: deployment: needs a deployment ID; chimeractl deployments "
+                         "lists them (see chimeractl deployment --help)\n"),
+           r);
+    assert_int_equal(stub_count(s, "GET", NULL), 0);
+    run_free(&r);
+    stub_stop(s);
+}
+
 /* ---- deployments, rollback -------------------------------------------- */
 
 static void test_deployments_prints_a_table_marking_current_and_stable(void **state)
@@ -915,6 +929,7 @@ int main(void)
         cmocka_unit_test(test_wait_follows_the_leader_when_leadership_moves_during_the_rollout),
         cmocka_unit_test(test_wait_prints_no_view_of_a_node_that_no_longer_leads),
         cmocka_unit_test(test_deployment_watch_exits_0_when_it_becomes_stable),
+        cmocka_unit_test(test_deployment_without_an_id_says_where_ids_are_listed),
         cmocka_unit_test(test_deployments_prints_a_table_marking_current_and_stable),
         cmocka_unit_test(test_rollback_refused_409_exits_2_with_the_reason),
     };
