@@ -274,7 +274,8 @@ int ctl_cmd_events(const struct ctl_opts *o, int argc, char **argv)
         } else if (strcmp(a, "--follow") == 0 || strcmp(a, "-f") == 0) {
             f.follow = true;
         } else {
-            fprintf(stderr, "chimeractl: events: unknown argument '%s' (see chimeractl --help)\n",
+            fprintf(stderr,
+                    "chimeractl: events: unknown argument '%s' (see chimeractl events --help)\n",
                     a);
             return CTL_USAGE;
         }
@@ -321,7 +322,7 @@ int ctl_cmd_keygen(const struct ctl_opts *o, int argc, char **argv)
         else if (strncmp(argv[i], "--out=", 6) == 0 && argv[i][6])
             out = argv[i] + 6;
         else {
-            fprintf(stderr, "chimeractl: keygen: %s '%s' (see chimeractl --help)\n",
+            fprintf(stderr, "chimeractl: keygen: %s '%s' (see chimeractl keygen --help)\n",
                     strcmp(argv[i], "--out") == 0 ? "missing file after" : "unknown argument",
                     argv[i]);
             return CTL_USAGE;

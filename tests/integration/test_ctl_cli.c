@@ -156,6 +156,18 @@ static void test_an_unknown_subcommand_points_at_its_commands_help(void **state)
     run_free(&r);
 }
 
+/* An option is explained on its command's page, not on the top one. */
+static void test_an_unknown_option_points_at_its_commands_help(void **state)
+{
+    (void)state;
+    struct run r = CTL(fed, -1, "events", "--limt", "3");
+    EXPECT(r.code == 2 && strstr(r.err, "'--limt' (see chimeractl events --help)"), r);
+    run_free(&r);
+    r = CTL(fed, -1, "keygen", "--bogus");
+    EXPECT(r.code == 2 && strstr(r.err, "'--bogus' (see chimeractl keygen --help)"), r);
+    run_free(&r);
+}
+
 static void test_a_fault_kind_without_inject_says_how_to_inject_it(void **state)
 {
     (void)state;
@@ -537,6 +549,7 @@ int main(void)
         cmocka_unit_test(test_every_command_has_its_own_help_page),
         cmocka_unit_test(test_a_mistyped_command_gets_did_you_mean_and_exit_2),
         cmocka_unit_test(test_an_unknown_subcommand_points_at_its_commands_help),
+        cmocka_unit_test(test_an_unknown_option_points_at_its_commands_help),
         cmocka_unit_test(test_a_fault_kind_without_inject_says_how_to_inject_it),
         cmocka_unit_test(test_chaos_inject_says_which_option_a_kind_needs_or_refuses),
         cmocka_unit_test(test_chaos_stop_heals_an_isolated_follower_at_once),
