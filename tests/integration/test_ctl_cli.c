@@ -119,6 +119,9 @@ static void test_every_command_has_its_own_help_page(void **state)
     EXPECT(r.code == 0 && strstr(r.out, "5  cannot connect") && strstr(r.out, "9  timeout"), r);
     /* Every code a command exits with is in the table, drill run's 12 too. */
     EXPECT(strstr(r.out, "12 drill run: held, but a rollback failed"), r);
+    /* A mutation without a token is refused here (2), not by the node (6). */
+    EXPECT(strstr(r.out, "admin token given for a mutation"), r);
+    EXPECT(strstr(r.out, "the node refused the admin token"), r);
     run_free(&r);
 }
 
