@@ -28,6 +28,13 @@
 set -euo pipefail
 
 mode=start
+case "${1:-}" in
+-h | --help | help)
+    # The commands and variables at the top of this file.
+    sed -n '/^#   deploy/,/^#   CHIMERA_STATE_DIR/{s/^#//;s/^   //;p;}' "$0"
+    exit 0
+    ;;
+esac
 if [ "${1:-}" = paths ]; then
     mode=paths
     shift
@@ -170,7 +177,21 @@ await_live() {
 
 if [ "$mode" = restart ] || [ "$mode" = stop ]; then
     if [ ! -s "$fed/federation" ]; then
-        echo "run-local: no federation was started in $fed (CHIMERA_BASE_PORT=$base); start it with make run" >&2
+        # The usual slip: a federation started with CHIMERA_BASE_PORT, and
+        # stop or restart asked without it. Name the ones there are.
+        others=""
+        [ "$fed" = "$state" ] || [ ! -s "$state/federation" ] || others="7100"
+        for f in "$state"/[0-9]*/federation; do
+            [ -s "$f" ] || continue
+            p=${f%/federation}
+            p=${p##*/}
+            [ "$p" = "$base" ] || others="${others:+$others }$p"
+        done
+        if [ -n "$others" ]; then
+            echo "run-local: no federation was started in $fed (CHIMERA_BASE_PORT=$base); $(shown "$state") has one on CHIMERA_BASE_PORT=${others// /, }: set it as when it was started (CHIMERA_BASE_PORT=${others%% *} $(shown "$0") $mode $node)" >&2
+        else
+            echo "run-local: no federation was started in $fed (CHIMERA_BASE_PORT=$base); start it with make run" >&2
+        fi
         exit 1
     fi
     # shellcheck source=/dev/null

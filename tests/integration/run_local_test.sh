@@ -10,8 +10,8 @@
 #   .chimera/<port>/ (paths);
 # - `cmake --install` puts chimerad, chimeractl and chimera-demo in PREFIX/bin,
 #   and that chimeractl finds the built-in drills in PREFIX/share;
-# - a mistyped command (restrat) is refused, not taken for a build
-#   directory; a second run-local on a running federation's ports names it,
+# - --help prints the commands; a mistyped command (restrat) is refused,
+#   not taken for a build directory; a second run-local on a running federation's ports names it,
 #   or the node that outlived its killed run-local and how to stop it;
 # - a node that fails to start makes run-local exit 1, naming it and why;
 # - two federations with different base ports run side by side, each on its
@@ -19,6 +19,7 @@
 # - a node killed with -9 is started again by run-local (its supervisor)
 #   and the federation has a leader again; it runs its service again; so
 #   is one a kill_node fault made exit with status 75;
+# - `stop nI` without the base port a federation was started with names it;
 # - `run-local.sh stop nI` stops a node that run-local then leaves down,
 #   naming the restart with the federation's variables,
 #   until `run-local.sh restart nI` has run-local start it; restart says
@@ -132,6 +133,12 @@ else
     fail "run-local restrat n2 exited $rc: $out; $(ls "$CHIMERA_STATE_DIR/$base0" 2>&1)"
 fi
 
+# ---- --help prints the commands and variables, and starts nothing ---------
+out=$("$run_local" --help 2>&1)
+rc=$?
+[ $rc = 0 ] && grep -q "run-local.sh stop NODE" <<<"$out" && grep -q "^CHIMERA_BASE_PORT" <<<"$out" &&
+    ok "run-local --help: exit 0, the commands and variables" || fail "run-local --help exited $rc: $out"
+
 # ---- make install: the three programs in PREFIX/bin ---------------------
 if cmake --install "$build" --prefix "$tmp/prefix" >/dev/null &&
     [ -x "$tmp/prefix/bin/chimerad" ] && [ -x "$tmp/prefix/bin/chimeractl" ] &&
@@ -238,6 +245,14 @@ fi
 out=$(CHIMERA_BASE_PORT=$base_a timeout 60 "$run_local" restart n2 2>&1) &&
     grep -q "n2 is already running (pid $(holder "$data_a/n2"))" <<<"$out" &&
     ok "restart n2 while its supervisor runs it: $out" || fail "restart of a running n2: $out"
+
+# ---- stop without the base port it was started with names the one there is ---
+out=$(timeout 60 "$run_local" stop n2 2>&1)
+rc=$?
+[ $rc = 1 ] && grep -qF "one on CHIMERA_BASE_PORT=" <<<"$out" && grep -qF "$base_a" <<<"$out" &&
+    [ -n "$(holder "$data_a/n2")" ] &&
+    ok "stop n2 without CHIMERA_BASE_PORT: exit 1, names $base_a, n2 left running" ||
+    fail "stop n2 without CHIMERA_BASE_PORT exited $rc: $out"
 
 # ---- stop one node on purpose: it stays down until restart ------------------
 n2=$(holder "$data_a/n2")
