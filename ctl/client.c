@@ -162,6 +162,12 @@ static void describe_failure(struct ctl_client *cl, CURLcode rc, const char *err
                  ctl_ms_text(cl->timeout_ms, within, sizeof within));
     } else if (rc == CURLE_COULDNT_CONNECT && os_errno != 0)
         snprintf(r->error, sizeof r->error, "%s", strerror((int)os_errno));
+    else if (rc == CURLE_UNSUPPORTED_PROTOCOL || rc == CURLE_WEIRD_SERVER_REPLY)
+        /* curl says "Received HTTP/0.9 when not allowed": what a node's NNG
+         * port (7101, BASE+i) sends back, the easy slip beside its HTTP one. */
+        snprintf(r->error, sizeof r->error,
+                 "no HTTP there (a node's NNG port? --addr takes its HTTP "
+                 "address, chimerad's --http)");
     else if (errbuf[0])
         snprintf(r->error, sizeof r->error, "%s", errbuf);
     else

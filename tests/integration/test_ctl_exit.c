@@ -139,6 +139,19 @@ static void test_exit_4_when_there_is_no_such_thing(void **state)
     run_free(&r);
 }
 
+/* The NNG port is the usual slip (7101 beside 8101): it answers, in no
+ * HTTP. Said as such, not as curl's "Received HTTP/0.9". */
+static void test_a_nodes_nng_port_as_addr_says_it_is_not_http(void **state)
+{
+    (void)state;
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", fed->nodes[leader].listen_port);
+    struct run r = CTL(fed, -1, "--addr", addr, "status");
+    EXPECT(r.code == 5 && strstr(r.err, "no HTTP there (a node's NNG port?"), r);
+    EXPECT(!strstr(r.err, "HTTP/0.9"), r);
+    run_free(&r);
+}
+
 static void test_exit_5_when_no_endpoint_answers(void **state)
 {
     (void)state;
@@ -238,6 +251,7 @@ int main(void)
         cmocka_unit_test(test_exit_3_when_the_node_refuses_the_request),
         cmocka_unit_test(test_exit_4_when_there_is_no_such_thing),
         cmocka_unit_test(test_exit_5_when_no_endpoint_answers),
+        cmocka_unit_test(test_a_nodes_nng_port_as_addr_says_it_is_not_http),
         cmocka_unit_test(test_exit_6_when_the_token_is_refused),
         cmocka_unit_test(test_exit_7_when_the_node_is_read_only),
         cmocka_unit_test(test_a_dead_endpoint_is_skipped_for_the_next),
