@@ -28,10 +28,11 @@
  * common table's "conflict": the directory is taken. */
 enum { VERIFY_IN_USE = 8 };
 
+/* verify's options are on its own page, not on the top one. */
 static int usage(const char *what, const char *arg)
 {
-    fprintf(stderr, "chimeractl: ledger: %s%s%s%s (see chimeractl --help)\n", what, arg ? " '" : "",
-            arg ? arg : "", arg ? "'" : "");
+    fprintf(stderr, "chimeractl: ledger: %s%s%s%s (see chimeractl ledger verify --help)\n", what,
+            arg ? " '" : "", arg ? arg : "", arg ? "'" : "");
     return CTL_USAGE;
 }
 

@@ -484,7 +484,8 @@ int ctl_cmd_ledger_any(const struct ctl_opts *o, int argc, char **argv)
 {
     static const char known[] = "known: show, tail, head, note, verify";
     if (argc < 2) {
-        fprintf(stderr, "chimeractl: ledger: which ledger command? (%s; see chimeractl --help)\n",
+        fprintf(stderr,
+                "chimeractl: ledger: which ledger command? (%s; see chimeractl ledger --help)\n",
                 known);
         return CTL_USAGE;
     }

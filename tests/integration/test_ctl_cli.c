@@ -169,6 +169,12 @@ static void test_an_unknown_option_points_at_its_commands_help(void **state)
     r = CTL(fed, -1, "keygen", "--bogus");
     EXPECT(r.code == 2 && strstr(r.err, "'--bogus' (see chimeractl keygen --help)"), r);
     run_free(&r);
+    r = CTL(fed, -1, "ledger", "verify");
+    EXPECT(r.code == 2 && strstr(r.err, "--data DIR (see chimeractl ledger verify --help)"), r);
+    run_free(&r);
+    r = CTL(fed, -1, "ledger");
+    EXPECT(r.code == 2 && strstr(r.err, "see chimeractl ledger --help)"), r);
+    run_free(&r);
 }
 
 static void test_a_fault_kind_without_inject_says_how_to_inject_it(void **state)
