@@ -169,6 +169,9 @@ int ctl_cmd_deploy(const struct ctl_opts *o, int argc, char **argv)
     size_t len, size;
     char why[1024];
     char *doc = ctl_file_read(file, MANIFEST_MAX_BYTES, &len, &size, why, sizeof why);
+    /* Messages name where the manifest came from; "-: invalid manifest"
+     * reads like a typo. */
+    const char *from = strcmp(file, "-") == 0 ? "(stdin)" : file;
     if (!doc) {
         fprintf(stderr, "chimeractl: deploy: %s\n", why);
         return CTL_DEPLOY_ERROR;
@@ -177,7 +180,7 @@ int ctl_cmd_deploy(const struct ctl_opts *o, int argc, char **argv)
         fprintf(stderr,
                 "chimeractl: deploy: %s: invalid manifest: it is %zu bytes; a node takes at most "
                 "%u (256 KiB)\n",
-                file, size, MANIFEST_MAX_BYTES);
+                from, size, MANIFEST_MAX_BYTES);
         free(doc);
         return CTL_DEPLOY_REJECTED;
     }
@@ -189,9 +192,9 @@ int ctl_cmd_deploy(const struct ctl_opts *o, int argc, char **argv)
             fprintf(stderr, "chimeractl: deploy: out of memory\n");
         else if (strlen(doc) != len)
             fprintf(stderr, "chimeractl: deploy: %s: invalid manifest: a NUL byte in the JSON\n",
-                    file);
+                    from);
         else
-            fprintf(stderr, "chimeractl: deploy: %s: invalid manifest at %s: %s\n", file,
+            fprintf(stderr, "chimeractl: deploy: %s: invalid manifest at %s: %s\n", from,
                     merr.path[0] ? merr.path : "(document)", merr.message);
         free(m);
         free(doc);
@@ -216,7 +219,7 @@ int ctl_cmd_deploy(const struct ctl_opts *o, int argc, char **argv)
         ctl_say_failure("deploy", rc, &r);
         rc = ctl_exit_code(CTL_FAM_DEPLOY, ctl_outcome_of_reply(rc, &r));
     } else {
-        rc = deploy_answer(&c, file, dry_run, wait, &r);
+        rc = deploy_answer(&c, from, dry_run, wait, &r);
     }
     char id[128] = "";
     if (rc == CTL_OK && !dry_run) {

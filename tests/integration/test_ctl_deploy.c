@@ -485,6 +485,19 @@ static void test_a_local_parse_error_exits_2_without_contacting_the_node(void **
 }
 
 /* A directory read as a manifest: the error says why it cannot be read. */
+/* The harness gives chimeractl an empty stdin: not a manifest. */
+static void test_a_manifest_from_stdin_is_named_stdin_in_its_error(void **state)
+{
+    (void)state;
+    struct stub *s = stub_start(fn_accept);
+    struct run r = ctl(s, "deploy", "-", NULL);
+    EXPECT(r.code == 2, r);
+    EXPECT(strstr(r.err, "chimeractl: deploy: (stdin): invalid manifest at (document)"), r);
+    assert_int_equal(stub_count(s, "POST", NULL), 0);
+    run_free(&r);
+    stub_stop(s);
+}
+
 static void test_a_directory_given_as_the_manifest_says_why_it_cannot_be_read(void **state)
 {
     (void)state;
@@ -915,6 +928,7 @@ int main(void)
         cmocka_unit_test(test_a_dry_run_counts_the_healing_it_would_run),
         cmocka_unit_test(test_a_manifest_the_node_refuses_prints_the_path_and_exits_2),
         cmocka_unit_test(test_a_local_parse_error_exits_2_without_contacting_the_node),
+        cmocka_unit_test(test_a_manifest_from_stdin_is_named_stdin_in_its_error),
         cmocka_unit_test(test_a_directory_given_as_the_manifest_says_why_it_cannot_be_read),
         cmocka_unit_test(test_an_oversized_manifest_is_refused_with_its_size),
         cmocka_unit_test(test_an_uncertified_release_prints_the_failed_links_and_exits_2),
