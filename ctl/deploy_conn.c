@@ -64,25 +64,7 @@ static int conn_redirect(struct ctl_conn *c, const char *base)
  * the node behind --addr when anything is amiss. */
 void ctl_conn_prefer_leader(struct ctl_conn *c)
 {
-    struct ctl_reply r;
-    if (ctl_get(c->first, "/federation/state", &r) == 0 && r.status == 200) {
-        const char *leader = ctl_json_str(r.json, "leader", NULL);
-        const json_t *peers = json_object_get(r.json, "peers"), *p;
-        size_t i;
-        json_array_foreach(peers, i, p)
-        {
-            const char *http = ctl_json_str(p, "http", NULL);
-            if (leader && http && strcmp(ctl_json_str(p, "node", ""), leader) == 0 &&
-                !json_is_true(json_object_get(p, "self"))) {
-                char base[512];
-                snprintf(base, sizeof base, "%s%s", strstr(http, "://") ? "" : "http://", http);
-                if (conn_redirect(c, base) != 0)
-                    c->using = c->first;
-                break;
-            }
-        }
-    }
-    ctl_reply_free(&r);
+    (void)ctl_conn_follow_leader(c);
 }
 
 /* A watch that outlives its leader (a transfer, an election after a crash)
