@@ -818,21 +818,32 @@ static void fn_follower_naming_n2(struct stub *s, const struct req *rq, int n, s
         fn_follower(s, rq, n, a);
 }
 
-static void test_wait_follows_the_leader_when_leadership_moves_during_the_rollout(void **state)
+/* deploy --wait through n3 (--addr), whose 307 sends it to n1 (answering
+ * with old_leader) while n3 names n2 as the leader; *polled: how often n2
+ * was asked for d-7. */
+static struct run wait_across_a_transfer(stub_fn old_leader, int *polled)
 {
-    (void)state;
-    leader_stub = stub_start(fn_old_leader);
+    leader_stub = stub_start(old_leader);
     new_leader_stub = stub_start(fn_new_leader);
     struct stub *follower = stub_start(fn_follower_naming_n2);
     struct run r = ctl(follower, "deploy", manifest_file, "--wait", NULL);
-    EXPECT(r.code == 0, r);
-    EXPECT(strstr(r.out, "is stable"), r);
-    EXPECT(has_line(r.out, "n2", "running 1.1.0", "health healthy"), r);
-    EXPECT(stub_count(new_leader_stub, "GET", "/deployments/d-7") > 0, r);
-    run_free(&r);
+    *polled = stub_count(new_leader_stub, "GET", "/deployments/d-7");
     stub_stop(follower);
     stub_stop(new_leader_stub);
     stub_stop(leader_stub);
+    return r;
+}
+
+static void test_wait_follows_the_leader_when_leadership_moves_during_the_rollout(void **state)
+{
+    (void)state;
+    int polled;
+    struct run r = wait_across_a_transfer(fn_old_leader, &polled);
+    EXPECT(r.code == 0, r);
+    EXPECT(strstr(r.out, "is stable"), r);
+    EXPECT(has_line(r.out, "n2", "running 1.1.0", "health healthy"), r);
+    EXPECT(polled > 0, r);
+    run_free(&r);
 }
 
 /* After a transfer the old leader answers on at once, as a follower: n2,
@@ -851,18 +862,13 @@ static void fn_old_leader_loses_sight(struct stub *s, const struct req *rq, int 
 static void test_wait_prints_no_view_of_a_node_that_no_longer_leads(void **state)
 {
     (void)state;
-    leader_stub = stub_start(fn_old_leader_loses_sight);
-    new_leader_stub = stub_start(fn_new_leader);
-    struct stub *follower = stub_start(fn_follower_naming_n2);
-    struct run r = ctl(follower, "deploy", manifest_file, "--wait", NULL);
+    int polled;
+    struct run r = wait_across_a_transfer(fn_old_leader_loses_sight, &polled);
     EXPECT(r.code == 0, r);
     EXPECT(has_line(r.out, "n2", "running 1.1.0", "health starting"), r);
     EXPECT(!has_line(r.out, "n2", "health unknown", "n2"), r);
     EXPECT(has_line(r.out, "n2", "running 1.1.0", "health healthy"), r);
     run_free(&r);
-    stub_stop(follower);
-    stub_stop(new_leader_stub);
-    stub_stop(leader_stub);
 }
 
 static void test_deployment_without_an_id_says_where_ids_are_listed(void **state)
