@@ -59,57 +59,6 @@ static int conn_redirect(struct ctl_conn *c, const char *base)
     return 0;
 }
 
-/* Reads go to the leader when the node behind --addr names one: only the
- * leader hears every node's reports (another node knows its own). Keeps
- * the node behind --addr when anything is amiss. */
-void ctl_conn_prefer_leader(struct ctl_conn *c)
-{
-    (void)ctl_conn_follow_leader(c);
-}
-
-/* A watch that outlives its leader (a transfer, an election after a crash)
- * would go on polling a follower, which knows only its own node's release:
- * every other node would read "running -, health unknown" until the end.
- * Asks the node behind --addr who leads now and polls that one; true when
- * that is another node than the one polled. Keeps the node polled when the
- * answer names no leader, or is not understood. */
-bool ctl_conn_follow_leader(struct ctl_conn *c)
-{
-    struct ctl_reply r;
-    bool moved = false;
-    if (ctl_get(c->first, "/federation/state", &r) != 0 || r.status != 200) {
-        ctl_reply_free(&r);
-        return false;
-    }
-    const char *leader = ctl_json_str(r.json, "leader", NULL);
-    const json_t *peers = json_object_get(r.json, "peers"), *p;
-    size_t i;
-    json_array_foreach(peers, i, p)
-    {
-        const char *http = ctl_json_str(p, "http", NULL);
-        if (!leader || strcmp(ctl_json_str(p, "node", ""), leader) != 0)
-            continue;
-        if (json_is_true(json_object_get(p, "self"))) {
-            moved = c->using != c->first;
-            c->using = c->first;
-        } else if (http) {
-            char base[512];
-            snprintf(base, sizeof base, "%s%s", strstr(http, "://") ? "" : "http://", http);
-            if (c->lead && strcmp(base, c->lead_addr) == 0) {
-                moved = c->using != c->lead;
-                c->using = c->lead;
-            } else {
-                moved = true;
-                if (conn_redirect(c, base) != 0)
-                    c->using = c->first;
-            }
-        }
-        break;
-    }
-    ctl_reply_free(&r);
-    return moved;
-}
-
 /* GET path from the node polled; when that is the leader and it does not
  * answer, from the node behind --addr. Returns ctl_get's result. */
 int ctl_conn_get(struct ctl_conn *c, const char *path, struct ctl_reply *r)
@@ -152,6 +101,77 @@ static int leader_in_addr(const struct ctl_conn *c, const char *leader, char *ba
     json_t *st = ctl_addr_state_of(c->o, leader, base, blen);
     json_decref(st);
     return st ? 0 : -1;
+}
+
+/* Whether the node at base answers as `node`. */
+static bool node_at(const struct ctl_conn *c, const char *base, const char *node)
+{
+    struct ctl_opts one = *c->o;
+    one.addr = base;
+    struct ctl_client *cl = ctl_client_new(&one);
+    struct ctl_reply r;
+    bool is = cl && ctl_get(cl, "/federation/state", &r) == 0 && r.status == 200 &&
+              strcmp(ctl_json_str(r.json, "node", ""), node) == 0;
+    if (cl)
+        ctl_reply_free(&r);
+    ctl_client_free(cl);
+    return is;
+}
+
+/* A watch that outlives its leader (a transfer, an election after a crash)
+ * would go on polling a follower, which knows only its own node's release:
+ * every other node would read "running -, health unknown" until the end.
+ * Asks the node behind --addr who leads now and polls that one, at the
+ * address it advertises, else at the --addr endpoint that is it (one that
+ * cannot be reached from here must not take the polls from a node that
+ * answers); true when that is another node than the one polled. Keeps the
+ * node polled when the answer names no leader, or none of its addresses
+ * answers. */
+bool ctl_conn_follow_leader(struct ctl_conn *c)
+{
+    struct ctl_reply r;
+    bool moved = false;
+    if (ctl_get(c->first, "/federation/state", &r) != 0 || r.status != 200) {
+        ctl_reply_free(&r);
+        return false;
+    }
+    const char *leader = ctl_json_str(r.json, "leader", NULL);
+    const json_t *peers = json_object_get(r.json, "peers"), *p;
+    size_t i;
+    json_array_foreach(peers, i, p)
+    {
+        const char *http = ctl_json_str(p, "http", NULL);
+        if (!leader || strcmp(ctl_json_str(p, "node", ""), leader) != 0)
+            continue;
+        if (json_is_true(json_object_get(p, "self"))) {
+            moved = c->using != c->first;
+            c->using = c->first;
+            break;
+        }
+        char base[512];
+        snprintf(base, sizeof base, "%s%s", http && strstr(http, "://") ? "" : "http://",
+                 http ? http : "");
+        if (!http || (c->using == c->lead && strcmp(base, c->lead_addr) == 0))
+            break; /* nowhere to go, or polled already */
+        if (!node_at(c, base, leader) && leader_in_addr(c, leader, base, sizeof base) != 0)
+            break;
+        moved = true;
+        if (c->lead && strcmp(base, c->lead_addr) == 0)
+            c->using = c->lead;
+        else if (conn_redirect(c, base) != 0)
+            c->using = c->first, moved = false;
+        break;
+    }
+    ctl_reply_free(&r);
+    return moved;
+}
+
+/* Reads go to the leader when the node behind --addr names one: only the
+ * leader hears every node's reports (another node knows its own). Keeps
+ * the node behind --addr when anything is amiss. */
+void ctl_conn_prefer_leader(struct ctl_conn *c)
+{
+    (void)ctl_conn_follow_leader(c);
 }
 
 /* POSTs payload with the token, following a follower's 307 to the leader

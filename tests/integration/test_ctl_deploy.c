@@ -800,7 +800,9 @@ static void fn_old_leader(struct stub *s, const struct req *rq, int n, struct an
 static void fn_new_leader(struct stub *s, const struct req *rq, int n, struct answer *a)
 {
     (void)s, (void)n;
-    if (strcmp(rq->path, "/deployments/d-7") == 0)
+    if (strcmp(rq->path, "/federation/state") == 0)
+        answer_json(a, 200, "{\"node\":\"n2\",\"role\":\"leader\",\"leader\":\"n2\"}");
+    else if (strcmp(rq->path, "/deployments/d-7") == 0)
         deployment(a, "d-7", false, "1.1.0", "stable", "healthy", "healthy", NULL);
 }
 
@@ -885,6 +887,45 @@ static void test_deployment_without_an_id_says_where_ids_are_listed(void **state
     stub_stop(s);
 }
 
+/* n3 names n2 as the leader at an address that does not answer here (a
+ * container's, say): the polls stay with n1, which answers, and the watch
+ * sees d-7 through to its end (after the look at n3 on the 8th poll). */
+static void fn_follower_naming_n2_out_of_reach(struct stub *s, const struct req *rq, int n,
+                                               struct answer *a)
+{
+    if (strcmp(rq->path, "/federation/state") == 0)
+        answer_json(a, 200,
+                    "{\"node\":\"n3\",\"role\":\"follower\",\"leader\":\"n2\",\"peers\":["
+                    "{\"node\":\"n2\",\"http\":\"127.0.0.1:1\",\"self\":false},"
+                    "{\"node\":\"n3\",\"http\":\"127.0.0.1:1\",\"self\":true}]}");
+    else
+        fn_follower(s, rq, n, a);
+}
+
+static void fn_stable_after_ten_polls(struct stub *s, const struct req *rq, int n, struct answer *a)
+{
+    (void)s;
+    if (strcmp(rq->path, "/deployments") == 0 && strcmp(rq->method, "POST") == 0)
+        accept_deploy(a);
+    else if (strcmp(rq->path, "/deployments/d-7") == 0)
+        deployment(a, "d-7", false, "1.1.0", n < 10 ? "deploying" : "stable", "healthy",
+                   n < 10 ? "starting" : "healthy", NULL);
+}
+
+static void test_wait_stays_with_a_node_that_answers_when_the_leader_is_out_of_reach(void **state)
+{
+    (void)state;
+    leader_stub = stub_start(fn_stable_after_ten_polls);
+    struct stub *follower = stub_start(fn_follower_naming_n2_out_of_reach);
+    struct run r = ctl(follower, "deploy", manifest_file, "--wait", NULL);
+    EXPECT(r.code == 0 && strstr(r.out, "is stable"), r);
+    EXPECT(!strstr(r.err, "no answer"), r);
+    EXPECT(stub_count(follower, "GET", "/federation/state") > 0, r);
+    run_free(&r);
+    stub_stop(follower);
+    stub_stop(leader_stub);
+}
+
 /* ---- deployments, rollback -------------------------------------------- */
 
 static void test_deployments_prints_a_table_marking_current_and_stable(void **state)
@@ -948,6 +989,7 @@ int main(void)
         cmocka_unit_test(test_wait_exits_1_when_the_deployment_fails_without_a_rollback),
         cmocka_unit_test(test_wait_follows_the_leader_when_leadership_moves_during_the_rollout),
         cmocka_unit_test(test_wait_prints_no_view_of_a_node_that_no_longer_leads),
+        cmocka_unit_test(test_wait_stays_with_a_node_that_answers_when_the_leader_is_out_of_reach),
         cmocka_unit_test(test_deployment_watch_exits_0_when_it_becomes_stable),
         cmocka_unit_test(test_deployment_without_an_id_says_where_ids_are_listed),
         cmocka_unit_test(test_deployments_prints_a_table_marking_current_and_stable),
