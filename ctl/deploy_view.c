@@ -467,6 +467,19 @@ static const char *version_of(const char *id, const json_t *d, const json_t *lis
     return NULL;
 }
 
+/* A node's progress line as printed, after the time and the id. */
+static void node_line(const json_t *n, const json_t *d, const json_t *list, char *out, size_t len)
+{
+    const char *detail = get_str(n, "detail", NULL);
+    const char *running = get_str(n, "running", "-");
+    const char *version = version_of(running, d, list);
+    char health[96];
+    if (health_text(n, health, sizeof health))
+        detail = NULL;
+    snprintf(out, len, "%-8s running %-12s health %s%s%s", get_str(n, "node", "-"),
+             version ? version : running, health, detail ? "  " : "", detail ? detail : "");
+}
+
 bool ctl_progress_names_known(const json_t *d, const json_t *list)
 {
     const json_t *nodes = json_object_get(d, "nodes"), *n;
@@ -515,14 +528,16 @@ void ctl_print_progress(json_t **last, const json_t *d, const json_t *list, bool
             emit_json(line, d);
             continue;
         }
-        const char *detail = get_str(n, "detail", NULL);
-        const char *running = get_str(n, "running", "-");
-        const char *version = version_of(running, d, list);
-        char health[96];
-        if (health_text(n, health, sizeof health))
-            detail = NULL;
-        printf("%s  %s  %-8s running %-12s health %s%s%s\n", when, idbuf, name,
-               version ? version : running, health, detail ? "  " : "", detail ? detail : "");
+        /* A change people cannot see (the desired deployment, whether the
+         * member is known alive) would print the line before it again. */
+        char line[4096], before[4096];
+        node_line(n, d, list, line, sizeof line);
+        if (was) {
+            node_line(was, prev, list, before, sizeof before);
+            if (strcmp(line, before) == 0)
+                continue;
+        }
+        printf("%s  %s  %s\n", when, idbuf, line);
     }
     fflush(stdout);
     json_decref(*last);

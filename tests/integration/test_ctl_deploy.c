@@ -926,6 +926,35 @@ static void test_wait_stays_with_a_node_that_answers_when_the_leader_is_out_of_r
     stub_stop(leader_stub);
 }
 
+/* d-7 at poll n: n2 starting, told to run d-1 then d-7 (a field no line
+ * shows), then healthy and stable. */
+static void fn_desired_moves(struct stub *s, const struct req *rq, int n, struct answer *a)
+{
+    (void)s;
+    if (strcmp(rq->path, "/deployments") == 0 && strcmp(rq->method, "POST") == 0)
+        accept_deploy(a);
+    else if (strcmp(rq->path, "/deployments/d-7") == 0)
+        answer_json(a, 200,
+                    "{\"id\":\"d-7\",\"rollback\":false,\"release\":{\"name\":\"demo\","
+                    "\"version\":\"1.1.0\"},\"stage\":\"%s\",\"nodes\":[{\"node\":\"n2\","
+                    "\"desired\":\"%s\",\"running\":\"d-7\",\"health\":\"%s\"}]}",
+                    n < 2 ? "deploying" : "stable", n == 0 ? "d-1" : "d-7",
+                    n < 2 ? "starting" : "healthy");
+}
+
+static void test_wait_prints_a_node_line_only_when_what_it_shows_changes(void **state)
+{
+    (void)state;
+    struct stub *s = stub_start(fn_desired_moves);
+    struct run r = ctl(s, "deploy", manifest_file, "--wait", NULL);
+    EXPECT(r.code == 0, r);
+    const char *first = strstr(r.out, "n2       running 1.1.0        health starting");
+    EXPECT(first && !strstr(strchr(first, '\n'), "health starting"), r);
+    EXPECT(has_line(r.out, "n2", "running 1.1.0", "health healthy"), r);
+    run_free(&r);
+    stub_stop(s);
+}
+
 /* ---- deployments, rollback -------------------------------------------- */
 
 static void test_deployments_prints_a_table_marking_current_and_stable(void **state)
@@ -990,6 +1019,7 @@ int main(void)
         cmocka_unit_test(test_wait_follows_the_leader_when_leadership_moves_during_the_rollout),
         cmocka_unit_test(test_wait_prints_no_view_of_a_node_that_no_longer_leads),
         cmocka_unit_test(test_wait_stays_with_a_node_that_answers_when_the_leader_is_out_of_reach),
+        cmocka_unit_test(test_wait_prints_a_node_line_only_when_what_it_shows_changes),
         cmocka_unit_test(test_deployment_watch_exits_0_when_it_becomes_stable),
         cmocka_unit_test(test_deployment_without_an_id_says_where_ids_are_listed),
         cmocka_unit_test(test_deployments_prints_a_table_marking_current_and_stable),
