@@ -59,11 +59,26 @@ static void field(const char *label, const json_t *obj, const char *key)
         printf("%-12s%s\n", label, str_or(v, "-"));
 }
 
+/* The payload as people read it: a membership change by the names the
+ * node gives its fields in "data" ({"op","node","pubkey"}: in the payload
+ * they are positions in an array), any other as decoded. --json keeps
+ * payload_decoded as decoded, as scripts have read it. */
+static json_t *shown_payload(const json_t *e, const char **why)
+{
+    const json_t *data = json_object_get(e, "data");
+    const char *type = json_string_value(json_object_get(e, "type"));
+    if (type && strcmp(type, "membership") == 0 && json_is_object(data)) {
+        *why = NULL;
+        return json_deep_copy(data);
+    }
+    return ctl_decode_payload(e, why);
+}
+
 /* The payload on one line, cut to SUMMARY_MAX bytes. */
 static void payload_summary(const json_t *e, char *out, size_t len)
 {
     const char *why;
-    json_t *d = ctl_decode_payload(e, &why);
+    json_t *d = shown_payload(e, &why);
     char *s = d ? json_dumps(d, JSON_ENCODE_ANY) : NULL;
     size_t n = s ? strlen(s) : 0, cut = n > SUMMARY_MAX ? SUMMARY_MAX : n;
     while (cut < n && cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
@@ -112,7 +127,7 @@ static void print_show(const json_t *e)
     else
         printf("checkpoint: not covered by a checkpoint yet\n");
     const char *why;
-    json_t *d = ctl_decode_payload(e, &why);
+    json_t *d = shown_payload(e, &why);
     char *s = d ? json_dumps(d, JSON_ENCODE_ANY | JSON_INDENT(2)) : NULL;
     if (s) {
         /* A map or array spans lines: indent them under the first. */

@@ -156,6 +156,50 @@ static void test_show_json_is_valid_json_with_the_index(void **state)
     free(err);
 }
 
+/* The first membership entry of the leader's ledger (a fresh federation
+ * records its members' keys), or 0 when there is none yet. */
+static json_int_t first_membership(struct h_cluster *c, int node)
+{
+    long st = 0;
+    json_t *page = h_http_get_json(c, node, "/ledger?from=1&limit=100", &st);
+    json_t *entries = json_object_get(page, "entries"), *e;
+    size_t i;
+    json_int_t found = 0;
+    json_array_foreach(entries, i, e)
+    {
+        const char *type = json_string_value(json_object_get(e, "type"));
+        if (!found && type && strcmp(type, "membership") == 0)
+            found = json_integer_value(json_object_get(e, "index"));
+    }
+    json_decref(page);
+    return found;
+}
+
+static bool has_membership(void *arg)
+{
+    struct h_cluster *c = arg;
+    return first_membership(c, leader_of(c)) > 0;
+}
+
+static void test_show_names_a_membership_changes_fields(void **state)
+{
+    (void)state;
+    struct h_cluster *c = cluster;
+    if (!h_wait_until(has_membership, c, h_timeout_ms()))
+        fail_msg("no membership entry in the leader's ledger: %s", h_views_line(c));
+    int leader = leader_of(c);
+    char arg[32];
+    snprintf(arg, sizeof arg, "%lld", (long long)first_membership(c, leader));
+    int code;
+    char *out, *err;
+    assert_true(h_ctl(c, leader, &code, &out, &err, "ledger", "show", arg, NULL));
+    if (code != 0 || !strstr(out, "type:       membership") || !strstr(out, "\"op\": \"add\"") ||
+        !strstr(out, "\"node\": \"n") || !strstr(out, "\"pubkey\": \""))
+        fail_msg("exit %d; stdout:\n%s\nstderr:\n%s", code, out, err);
+    free(out);
+    free(err);
+}
+
 static void test_show_beyond_the_head_fails_with_exit_4(void **state)
 {
     (void)state;
@@ -373,6 +417,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_show_prints_a_posted_notes_text),
         cmocka_unit_test(test_show_json_is_valid_json_with_the_index),
+        cmocka_unit_test(test_show_names_a_membership_changes_fields),
         cmocka_unit_test(test_show_beyond_the_head_fails_with_exit_4),
         cmocka_unit_test(test_tail_n_3_prints_exactly_the_last_3_entries),
         cmocka_unit_test(test_tail_json_gives_one_object_per_line),
