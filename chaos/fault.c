@@ -444,7 +444,13 @@ int chaos_duration_parse(const char *s, uint64_t *ms)
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
         if (strcmp(p, units[i].unit) == 0)
             return *ms = v * units[i].ms, 0;
-    return -1;
+    /* As drill files and every duration chimeractl prints ("1m30s",
+     * "1.5s"): what they write reads back here too. */
+    uint32_t parsed;
+    char why[64];
+    if (manifest_parse_duration(s, &parsed, why, sizeof why) != 0)
+        return -1;
+    return *ms = parsed, 0;
 }
 
 static int req_str(const json_t *body, const char *key, bool required, char *out, size_t cap,

@@ -169,8 +169,10 @@ json_t *chaos_record_json(const struct chaos_record *r);
  * Returns 0, or -1 with one line naming the field. */
 int chaos_request_from_json(const json_t *body, struct chaos_fault *f, char *err, size_t errlen);
 
-/* Parses a duration: a whole number of seconds, or a number with a unit
- * (ms, s, m, h): "90", "90s", "1500ms", "10m". Returns 0 with *ms, or -1. */
+/* Parses a duration: a whole number of seconds, a number with one unit
+ * (ms, s, m, h): "90", "90s", "1500ms", "10m", "48h"; or one as drill files
+ * and chimeractl write it ("1m30s", "2s685ms", "1.5s": manifest_parse_
+ * duration, at most 24h). Returns 0 with *ms, or -1. */
 int chaos_duration_parse(const char *s, uint64_t *ms);
 
 /* ---- healing at expiry, on the target node alone --------------------------

@@ -428,9 +428,27 @@ static void test_durations_take_units(void **state)
     assert_int_equal(ms, 600000);
     assert_int_equal(chaos_duration_parse("2h", &ms), 0);
     assert_int_equal(ms, 7200000);
+    assert_int_equal(chaos_duration_parse("48h", &ms), 0); /* a chaos interval may be days */
+    assert_int_equal(ms, 48 * 3600000ull);
     assert_int_equal(chaos_duration_parse("10 m", &ms), -1);
     assert_int_equal(chaos_duration_parse("-1", &ms), -1);
     assert_int_equal(chaos_duration_parse("99999999999", &ms), -1);
+}
+
+/* What chimeractl and drill reports print reads back: a compound or a
+ * fractional duration, as manifests and drill files take it. */
+static void test_durations_read_as_drill_files_write_them(void **state)
+{
+    (void)state;
+    uint64_t ms;
+    assert_int_equal(chaos_duration_parse("1m30s", &ms), 0);
+    assert_int_equal(ms, 90000);
+    assert_int_equal(chaos_duration_parse("2s685ms", &ms), 0);
+    assert_int_equal(ms, 2685);
+    assert_int_equal(chaos_duration_parse("1.5s", &ms), 0);
+    assert_int_equal(ms, 1500);
+    assert_int_equal(chaos_duration_parse("1m30", &ms), -1);
+    assert_int_equal(chaos_duration_parse("30sec", &ms), -1);
 }
 
 static void test_a_kinds_list_parses_into_a_mask(void **state)
@@ -596,6 +614,7 @@ int main(void)
         cmocka_unit_test(test_an_operator_delay_needs_its_delay),
         cmocka_unit_test(test_an_operator_request_with_a_bad_duration_is_an_error),
         cmocka_unit_test(test_durations_take_units),
+        cmocka_unit_test(test_durations_read_as_drill_files_write_them),
         cmocka_unit_test(test_a_kinds_list_parses_into_a_mask),
         cmocka_unit_test(test_an_unknown_kind_in_a_list_is_an_error),
         cmocka_unit_test(test_the_target_applies_its_fault_and_others_do_not),
