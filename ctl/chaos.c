@@ -295,6 +295,12 @@ int ctl_cmd_chaos(const struct ctl_opts *o, int argc, char **argv)
                  sub);
         return ctl_unknown_meant("chaos command", sub, how);
     }
+    /* A drill's rollback is "heal", and Chaos Toolkit's word for ending
+     * faults too: here the kill switch does it. */
+    if (!known && (strcmp(sub, "heal") == 0 || strcmp(sub, "clear") == 0))
+        return ctl_unknown_meant("chaos command", sub,
+                                 "to heal every fault now: chimeractl chaos stop (then chaos "
+                                 "enable to let faults in again)");
     if (!known)
         return ctl_unknown("chaos command", sub, chaos_names,
                            sizeof chaos_names / sizeof chaos_names[0]);

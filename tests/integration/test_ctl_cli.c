@@ -188,6 +188,14 @@ static void test_a_fault_kind_without_inject_says_how_to_inject_it(void **state)
     run_free(&r);
 }
 
+static void test_chaos_heal_points_at_the_kill_switch(void **state)
+{
+    (void)state;
+    struct run r = CTL(fed, -1, "chaos", "heal");
+    EXPECT(r.code == 2 && strstr(r.err, "to heal every fault now: chimeractl chaos stop"), r);
+    run_free(&r);
+}
+
 /* Each fault kind's options are checked before any node is asked (none
  * listens at addr: asking one would exit 5), in the command's terms. */
 static void test_chaos_inject_says_which_option_a_kind_needs_or_refuses(void **state)
@@ -560,6 +568,7 @@ int main(void)
         cmocka_unit_test(test_an_unknown_subcommand_points_at_its_commands_help),
         cmocka_unit_test(test_an_unknown_option_points_at_its_commands_help),
         cmocka_unit_test(test_a_fault_kind_without_inject_says_how_to_inject_it),
+        cmocka_unit_test(test_chaos_heal_points_at_the_kill_switch),
         cmocka_unit_test(test_chaos_inject_says_which_option_a_kind_needs_or_refuses),
         cmocka_unit_test(test_chaos_stop_heals_an_isolated_follower_at_once),
         cmocka_unit_test(test_events_columns_line_up_with_the_header),
