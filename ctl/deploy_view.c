@@ -312,6 +312,13 @@ void ctl_print_deployments(const json_t *list)
 static bool health_text(const json_t *n, char *out, size_t len)
 {
     const char *skipped = get_str(n, "skipped", NULL), *health = get_str(n, "health", "-");
+    /* Down now, not passed over (yet): what the leader holds is the report
+     * it sent before it went down. */
+    bool down = strcmp(get_str(n, "member", ""), "dead") == 0;
+    if (!skipped && down && strcmp(health, "unknown") != 0) {
+        snprintf(out, len, "down (its last report: %s)", health);
+        return true;
+    }
     if (!skipped)
         snprintf(out, len, "%s", health);
     else if (strcmp(get_str(n, "member", ""), "alive") == 0)

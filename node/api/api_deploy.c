@@ -91,7 +91,10 @@ void api_deploy_list(struct node_api *api, struct http_request *req)
 /* What each node runs: the leader hears every node's reports; another node
  * knows only its own. A deposed leader still holds the reports it heard
  * while it led, which nothing refreshes: they are not shown as the others'
- * health now. "skipped": "down" names a member d passed over. */
+ * health now. "skipped": "down" names a member d passed over; "member" is
+ * this node's view of it now (alive, suspect, dead: GET /federation/state's
+ * "status"), so a report from a member that has gone down since is not
+ * read as its health now. */
 static json_t *nodes_json(struct node_api *api, const struct pl_deployment *d)
 {
     const struct pl_state *s = &api->deploy->pl;
@@ -109,12 +112,16 @@ static json_t *nodes_json(struct node_api *api, const struct pl_deployment *d)
                          : self            ? api->deploy->run.verdict.healthy_since
                                            : r->healthy_since_ms;
         const char *detail = self ? api->deploy->run.verdict.detail : r->detail;
+        const char *member =
+            i < api->base->peers.n
+                ? peer_status_name(self ? PEER_ALIVE : api->base->peers.m[i].status)
+                : NULL;
         json_array_append_new(
-            nodes, json_pack("{s:s, s:s, s:s?, s:s, s:o, s:s, s:s?}", "node", s->nodes[i],
+            nodes, json_pack("{s:s, s:s, s:s?, s:s, s:o, s:s, s:s?, s:s?}", "node", s->nodes[i],
                              "desired", s->desired[i], "running", known ? running : NULL, "health",
                              known ? pl_health_name(h) : "unknown", "healthy_since_ms",
                              nullable((json_int_t)since), "detail", known ? detail : "", "skipped",
-                             d->down[i] ? "down" : NULL));
+                             d->down[i] ? "down" : NULL, "member", member));
     }
     return nodes;
 }

@@ -955,6 +955,35 @@ static void test_wait_prints_a_node_line_only_when_what_it_shows_changes(void **
     stub_stop(s);
 }
 
+/* n2 went down after its last report, and the rollout has not passed it
+ * over (yet): the leader names it dead beside the report it holds. */
+static void fn_member_down(struct stub *s, const struct req *rq, int n, struct answer *a)
+{
+    (void)s, (void)n;
+    if (strcmp(rq->path, "/deployments/d-7") == 0)
+        answer_json(a, 200,
+                    "{\"id\":\"d-7\",\"rollback\":false,\"target\":null,\"release\":{\"name\":"
+                    "\"demo\",\"version\":\"1.1.0\",\"digest\":\"ab\"},\"stage\":\"deploying\","
+                    "\"started_ms\":1795600000000,\"finished_ms\":null,\"reason\":null,\"waves\":2,"
+                    "\"nodes\":[{\"node\":\"n1\",\"desired\":\"d-7\",\"running\":\"d-7\","
+                    "\"health\":\"healthy\",\"healthy_since_ms\":null,\"detail\":\"\",\"member\":"
+                    "\"alive\"},{\"node\":\"n2\",\"desired\":\"d-6\",\"running\":\"d-6\","
+                    "\"health\":\"healthy\",\"healthy_since_ms\":null,\"detail\":\"\",\"member\":"
+                    "\"dead\"}],\"events\":[]}");
+}
+
+static void test_deployment_shows_a_member_down_now_as_down_not_its_last_health(void **state)
+{
+    (void)state;
+    struct stub *s = stub_start(fn_member_down);
+    struct run r = ctl(s, "deployment", "d-7", NULL);
+    EXPECT(r.code == 0, r);
+    EXPECT(has_line(r.out, "n2", "down (its last report: healthy)", "n2"), r);
+    EXPECT(has_line(r.out, "n1", "healthy", "n1"), r);
+    run_free(&r);
+    stub_stop(s);
+}
+
 /* ---- deployments, rollback -------------------------------------------- */
 
 static void test_deployments_prints_a_table_marking_current_and_stable(void **state)
@@ -1021,6 +1050,7 @@ int main(void)
         cmocka_unit_test(test_wait_stays_with_a_node_that_answers_when_the_leader_is_out_of_reach),
         cmocka_unit_test(test_wait_prints_a_node_line_only_when_what_it_shows_changes),
         cmocka_unit_test(test_deployment_watch_exits_0_when_it_becomes_stable),
+        cmocka_unit_test(test_deployment_shows_a_member_down_now_as_down_not_its_last_health),
         cmocka_unit_test(test_deployment_without_an_id_says_where_ids_are_listed),
         cmocka_unit_test(test_deployments_prints_a_table_marking_current_and_stable),
         cmocka_unit_test(test_rollback_refused_409_exits_2_with_the_reason),

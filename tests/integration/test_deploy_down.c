@@ -164,6 +164,32 @@ static bool ctl_deployment_shows(void *arg)
     return ran && code == 0 && a->out && strstr(a->out, a->want);
 }
 
+struct member_arg {
+    struct h_cluster *c;
+    int node;
+    const char *id, *member, *want;
+};
+
+/* GET /deployments/ID on a->node names a->member's liveness as a->want. */
+static bool deployment_names_member(void *arg)
+{
+    struct member_arg *a = arg;
+    char path[160];
+    snprintf(path, sizeof path, "/deployments/%s", a->id);
+    long st = 0;
+    json_t *d = h_http_get_json(a->c, a->node, path, &st), *n;
+    size_t i;
+    bool found = false;
+    json_array_foreach(json_object_get(d, "nodes"), i, n)
+    {
+        const char *member = json_string_value(json_object_get(n, "member"));
+        found |= strcmp(json_string_value(json_object_get(n, "node")), a->member) == 0 && member &&
+                 strcmp(member, a->want) == 0;
+    }
+    json_decref(d);
+    return st == 200 && found;
+}
+
 static void test_a_release_becomes_stable_over_the_members_that_are_up(void **state)
 {
     struct h_cluster *c = *state;
@@ -179,6 +205,13 @@ static void test_a_release_becomes_stable_over_the_members_that_are_up(void **st
     for (int i = 0; i < NODES; i++)
         if (i != down)
             expect_runs(c, i, id);
+    /* The leader's view of each member now comes with the report it holds. */
+    struct member_arg dead = {c, leader, id, c->nodes[down].id, "dead"},
+                      up = {c, leader, id, c->nodes[leader].id, "alive"};
+    if (!h_wait_until(deployment_names_member, &dead, h_timeout_ms()) ||
+        !deployment_names_member(&up))
+        fail_msg("GET /deployments/%s does not name %s dead and %s alive", id, dead.member,
+                 up.member);
     /* chimeractl shows the member passed over, not a stale health. */
     int code = -1;
     char *out = NULL, *err = NULL;
