@@ -153,13 +153,19 @@ bool ctl_conn_follow_leader(struct ctl_conn *c)
                  http ? http : "");
         if (!http || (c->using == c->lead && strcmp(base, c->lead_addr) == 0))
             break; /* nowhere to go, or polled already */
+        /* Polled already at the --addr endpoint that is it, its own address
+         * out of reach here: no move, and that address, which may take a
+         * connect timeout to fail, is not tried at every look. */
+        if (c->using == c->lead && node_at(c, c->lead_addr, leader))
+            break;
         if (!node_at(c, base, leader) && leader_in_addr(c, leader, base, sizeof base) != 0)
             break;
-        moved = true;
-        if (c->lead && strcmp(base, c->lead_addr) == 0)
+        if (c->lead && strcmp(base, c->lead_addr) == 0) {
+            moved = c->using != c->lead;
             c->using = c->lead;
-        else if (conn_redirect(c, base) != 0)
-            c->using = c->first, moved = false;
+        } else {
+            moved = conn_redirect(c, base) == 0; /* else back to --addr's node */
+        }
         break;
     }
     ctl_reply_free(&r);

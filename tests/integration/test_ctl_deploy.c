@@ -294,6 +294,27 @@ static struct run ctl(struct stub *s, ...)
     return r;
 }
 
+/* As ctl, with --addr addr (a list, say) in place of one stub. */
+static struct run ctl_at(const char *addr, ...)
+{
+    const char *argv[16] = {"--addr", addr, "--token-file", token_file};
+    int a = 4;
+    va_list ap;
+    va_start(ap, addr);
+    const char *arg;
+    while ((arg = va_arg(ap, const char *)) != NULL && a < 15)
+        argv[a++] = arg;
+    va_end(ap);
+    struct run r = {0};
+    bool done = h_ctl(NULL, -1, &r.code, &r.out, &r.err, argv[0], argv[1], argv[2], argv[3],
+                      argv[4], argv[5], argv[6], argv[7], argv[8], argv[9], argv[10], argv[11],
+                      argv[12], argv[13], NULL);
+    assert_true(a <= 14);
+    if (!done)
+        fail_msg("chimeractl did not finish; stdout:\n%s\nstderr:\n%s", r.out, r.err);
+    return r;
+}
+
 /* Some line of text holds a, b and c. */
 static bool has_line(const char *text, const char *a, const char *b, const char *c)
 {
@@ -926,6 +947,43 @@ static void test_wait_stays_with_a_node_that_answers_when_the_leader_is_out_of_r
     stub_stop(leader_stub);
 }
 
+/* n2 leads since n1 died, at an address out of reach here (n3, first in
+ * the --addr list, names it there) but at its endpoint in the list, where
+ * the watch polls it. n1, healthy at first, is "unknown" to n2 from the
+ * second poll on (a new leader forgets the reports of the term before). */
+static void fn_leader_in_the_addr_list(struct stub *s, const struct req *rq, int n,
+                                       struct answer *a)
+{
+    (void)s;
+    if (strcmp(rq->path, "/federation/state") == 0)
+        answer_json(a, 200,
+                    "{\"node\":\"n2\",\"role\":\"leader\",\"leader\":\"n2\",\"peers\":["
+                    "{\"node\":\"n2\",\"http\":\"127.0.0.1:1\",\"self\":true}]}");
+    else if (strcmp(rq->path, "/deployments/d-7") == 0)
+        deployment(a, "d-7", false, "1.1.0", n < 4 ? "deploying" : "stable",
+                   n < 2 ? "healthy" : "unknown", n < 4 ? "starting" : "healthy", NULL);
+}
+
+/* The leader polled at its --addr endpoint is where the watch already is:
+ * a look at who leads is no move, and drops none of its answers, so a
+ * member it will never hear of again does not hide the end. */
+static void
+test_watch_at_the_leaders_addr_endpoint_sees_the_end_past_a_member_gone_unknown(void **state)
+{
+    (void)state;
+    leader_stub = stub_start(fn_leader_in_the_addr_list);
+    struct stub *follower = stub_start(fn_follower_naming_n2_out_of_reach);
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d,127.0.0.1:%d", follower->port, leader_stub->port);
+    struct run r = ctl_at(addr, "deployment", "d-7", "--watch", NULL);
+    EXPECT(r.code == 0, r);
+    EXPECT(strstr(r.out, "stage stable"), r);
+    EXPECT(has_line(r.out, "n1", "health unknown", "n1"), r);
+    run_free(&r);
+    stub_stop(follower);
+    stub_stop(leader_stub);
+}
+
 /* d-7 at poll n: n2 starting, told to run d-1 then d-7 (a field no line
  * shows), then healthy and stable. */
 static void fn_desired_moves(struct stub *s, const struct req *rq, int n, struct answer *a)
@@ -1049,6 +1107,8 @@ int main(void)
         cmocka_unit_test(test_wait_prints_no_view_of_a_node_that_no_longer_leads),
         cmocka_unit_test(test_wait_stays_with_a_node_that_answers_when_the_leader_is_out_of_reach),
         cmocka_unit_test(test_wait_prints_a_node_line_only_when_what_it_shows_changes),
+        cmocka_unit_test(
+            test_watch_at_the_leaders_addr_endpoint_sees_the_end_past_a_member_gone_unknown),
         cmocka_unit_test(test_deployment_watch_exits_0_when_it_becomes_stable),
         cmocka_unit_test(test_deployment_shows_a_member_down_now_as_down_not_its_last_health),
         cmocka_unit_test(test_deployment_without_an_id_says_where_ids_are_listed),
