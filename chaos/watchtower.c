@@ -433,11 +433,12 @@ void wt_cause_text(const struct wt_cause *c, char *out, size_t cap)
     case WT_CAUSE_SIGNAL:
         snprintf(out, cap, "signal %" PRId64, c->code);
         break;
-    case WT_CAUSE_LIVENESS:
+    case WT_CAUSE_LIVENESS: {
         char d[32];
         snprintf(out, cap, "liveness failing %s",
                  manifest_duration_text(c->code < 0 ? 0 : (uint64_t)c->code, d, sizeof d));
         break;
+    }
     case WT_CAUSE_START_FAILED:
         snprintf(out, cap, "start failed");
         break;

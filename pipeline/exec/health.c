@@ -133,11 +133,12 @@ static void describe_failure(CURL *easy, CURLcode code, const struct probe *p, c
             snprintf(what, sizeof what, "could not connect%s%s", os_errno ? ": " : "",
                      os_errno ? strerror((int)os_errno) : "");
         break;
-    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_OPERATION_TIMEDOUT: {
         char within[32];
         snprintf(what, sizeof what, "timed out: no answer within %s",
                  manifest_duration_text(p->timeout_ms, within, sizeof within));
         break;
+    }
     case CURLE_COULDNT_RESOLVE_HOST:
         snprintf(what, sizeof what, "cannot resolve the host");
         break;
