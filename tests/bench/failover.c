@@ -326,7 +326,7 @@ static int parse_int(const char *flag, const char *s, long min, long max, long *
 int main(int argc, char **argv)
 {
     long rounds = 30, prounds = 20, mrounds = 10, seed = -1;
-    for (int a = 1; a < argc; a++) {
+    for (int a = 1; a < argc; a += 2) { /* each option takes a value */
         long *dst = NULL, min = 1, max = 1000;
         if (strcmp(argv[a], "--rounds") == 0)
             dst = &rounds;
@@ -344,7 +344,6 @@ int main(int argc, char **argv)
         }
         if (parse_int(argv[a], argv[a + 1], min, max, dst) != 0)
             return 2;
-        a++;
     }
     if (seed < 0)
         seed = (long)(time(NULL) ^ getpid()) & 0x7fffffffL;
