@@ -216,6 +216,21 @@ int ctl_conn_post(struct ctl_conn *c, const char *path, const char *payload, con
     return rc;
 }
 
+/* A fresh client over every --addr endpoint in place of c->first, which
+ * is pinned to one that no longer answers; kept when none can be made. */
+static void reopen_first(struct ctl_conn *c)
+{
+    struct ctl_client *fresh = ctl_client_new(c->o);
+    if (!fresh)
+        return;
+    ctl_client_set_cancel(fresh, &ctl_interrupted);
+    bool polled = c->using == c->first;
+    ctl_client_free(c->first);
+    c->first = fresh;
+    if (polled)
+        c->using = fresh;
+}
+
 /* GET path as a JSON object, for polling: failures are tolerated (said once
  * on stderr, then the other node is tried next time). Returns the object (a
  * new reference) or NULL. *status is the HTTP status (0: no answer). */
@@ -240,7 +255,12 @@ json_t *ctl_conn_poll(struct ctl_conn *c, const char *path, long *status)
                     : r.status == 503 ? "read-only"
                                       : "error status");
         c->down = true;
-        if (c->lead) /* the leader may have changed: ask the other node */
+        /* The --addr client stays with the first endpoint that answered
+         * (ctl/client.c); gone, it would hold the watch there to the end
+         * while the others answer: every endpoint again, in order. */
+        if (rc != 0 && c->using == c->first)
+            reopen_first(c);
+        else if (c->lead) /* the leader may have changed: ask the other node */
             c->using = c->using == c->lead ? c->first : c->lead;
     }
     ctl_reply_free(&r);

@@ -152,6 +152,10 @@ static void *stub_main(void *arg)
         else
             free(rq.body);
         pthread_mutex_unlock(&s->mu);
+        if (ap->status < 0) { /* a node gone: the connection closes unanswered */
+            close(fd);
+            continue;
+        }
         char head[1024];
         int hl = snprintf(head, sizeof head,
                           "HTTP/1.1 %d Stub\r\nContent-Type: application/json\r\n"
@@ -1042,6 +1046,45 @@ static void test_deployment_shows_a_member_down_now_as_down_not_its_last_health(
     stub_stop(s);
 }
 
+/* n1, first in --addr, took the deployment and answered two polls, then
+ * went away; n2, next in the list, leads now. */
+static void fn_gone_after_two_polls(struct stub *s, const struct req *rq, int n, struct answer *a)
+{
+    (void)s;
+    if (strcmp(rq->path, "/deployments") == 0 && strcmp(rq->method, "POST") == 0)
+        accept_deploy(a);
+    else if (strcmp(rq->path, "/deployments/d-7") == 0 && n < 2)
+        deployment(a, "d-7", false, "1.1.0", "deploying", "healthy", "starting", NULL);
+    else
+        a->status = -1;
+}
+
+static void fn_leads_now(struct stub *s, const struct req *rq, int n, struct answer *a)
+{
+    (void)s, (void)n;
+    if (strcmp(rq->path, "/federation/state") == 0)
+        answer_json(a, 200,
+                    "{\"node\":\"n2\",\"role\":\"leader\",\"leader\":\"n2\",\"peers\":["
+                    "{\"node\":\"n2\",\"http\":\"127.0.0.1:1\",\"self\":true}]}");
+    else if (strcmp(rq->path, "/deployments/d-7") == 0)
+        deployment(a, "d-7", false, "1.1.0", "stable", "healthy", "healthy", NULL);
+}
+
+static void test_wait_moves_to_another_addr_endpoint_when_the_one_it_polled_is_gone(void **state)
+{
+    (void)state;
+    struct stub *gone = stub_start(fn_gone_after_two_polls), *next = stub_start(fn_leads_now);
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d,127.0.0.1:%d", gone->port, next->port);
+    struct run r = ctl_at(addr, "deploy", manifest_file, "--wait", "--timeout", "20s", NULL);
+    EXPECT(r.code == 0, r);
+    EXPECT(strstr(r.out, "is stable"), r);
+    EXPECT(stub_count(next, "GET", "/deployments/d-7") > 0, r);
+    run_free(&r);
+    stub_stop(next);
+    stub_stop(gone);
+}
+
 /* ---- deployments, rollback -------------------------------------------- */
 
 static void test_deployments_prints_a_table_marking_current_and_stable(void **state)
@@ -1111,6 +1154,7 @@ int main(void)
             test_watch_at_the_leaders_addr_endpoint_sees_the_end_past_a_member_gone_unknown),
         cmocka_unit_test(test_deployment_watch_exits_0_when_it_becomes_stable),
         cmocka_unit_test(test_deployment_shows_a_member_down_now_as_down_not_its_last_health),
+        cmocka_unit_test(test_wait_moves_to_another_addr_endpoint_when_the_one_it_polled_is_gone),
         cmocka_unit_test(test_deployment_without_an_id_says_where_ids_are_listed),
         cmocka_unit_test(test_deployments_prints_a_table_marking_current_and_stable),
         cmocka_unit_test(test_rollback_refused_409_exits_2_with_the_reason),
