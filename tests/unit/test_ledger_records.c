@@ -232,7 +232,8 @@ static void test_pinned_store_refuses_other_keys(void **state)
     uint8_t pinned[2][32];
     memcpy(pinned[0], f->keys[0].pk, 32);
     memcpy(pinned[1], f->keys[1].pk, 32);
-    struct ledger_options opt = {.keys = LEDGER_KEYS_PINNED, .pinned = pinned, .npinned = 2};
+    struct ledger_options opt = {
+        .keys = LEDGER_KEYS_PINNED, .pinned = (const uint8_t(*)[32])pinned, .npinned = 2};
     fx_open(f, &opt);
     fx_begin(f);
     uint8_t cp[LEDGER_CHECKPOINT_MAX];

@@ -144,6 +144,14 @@ static void test_entry_signature_is_not_a_checkpoint_signature(void **state)
     assert_false(ledger_checkpoint_sig_valid(st, sizeof(st), &s)); /* domain separation */
 }
 
+/* The pinned keys a test filled in, as the ledger takes them: read-only
+ * (C11 converts a pointer to an array to one to a const array only by a
+ * cast). */
+static const uint8_t (*keys(uint8_t (*pinned)[32]))[32]
+{
+    return (const uint8_t(*)[32])pinned;
+}
+
 static void test_notarized_needs_a_majority_of_distinct_pinned_keys(void **state)
 {
     (void)state;
@@ -160,13 +168,13 @@ static void test_notarized_needs_a_majority_of_distinct_pinned_keys(void **state
     ledger_checkpoint_sign(&k[0], "n1", b, n, &s[0]);
     ledger_checkpoint_sign(&k[0], "n1", b, n, &s[1]); /* the same key again */
     ledger_checkpoint_sign(&k[3], "n4", b, n, &s[2]); /* not pinned */
-    assert_int_equal(ledger_checkpoint_signers(b, n, s, 3, pinned, 3, NULL), 1);
-    assert_false(ledger_checkpoint_notarized(b, n, s, 3, pinned, 3, NULL));
+    assert_int_equal(ledger_checkpoint_signers(b, n, s, 3, keys(pinned), 3, NULL), 1);
+    assert_false(ledger_checkpoint_notarized(b, n, s, 3, keys(pinned), 3, NULL));
     ledger_checkpoint_sign(&k[1], "n2", b, n, &s[3]);
-    assert_int_equal(ledger_checkpoint_signers(b, n, s, 4, pinned, 3, NULL), 2);
-    assert_true(ledger_checkpoint_notarized(b, n, s, 4, pinned, 3, NULL));
+    assert_int_equal(ledger_checkpoint_signers(b, n, s, 4, keys(pinned), 3, NULL), 2);
+    assert_true(ledger_checkpoint_notarized(b, n, s, 4, keys(pinned), 3, NULL));
     s[3].sig[0] ^= 1; /* forged: does not count */
-    assert_false(ledger_checkpoint_notarized(b, n, s, 4, pinned, 3, NULL));
+    assert_false(ledger_checkpoint_notarized(b, n, s, 4, keys(pinned), 3, NULL));
 }
 
 /* Three pinned keys, a checkpoint signed by the first two (s[0], s[1]) and
@@ -205,14 +213,14 @@ static void test_a_signature_counted_once_is_not_checked_again(void **state)
     (void)state;
     static struct signed_cp x;
     signed_cp(&x);
-    assert_true(ledger_checkpoint_notarized(x.b, x.n, x.s, 2, x.pinned, 3, &x.memo));
+    assert_true(ledger_checkpoint_notarized(x.b, x.n, x.s, 2, keys(x.pinned), 3, &x.memo));
     assert_int_equal(x.memo.checks, 2);
-    assert_true(ledger_checkpoint_notarized(x.b, x.n, x.s, 2, x.pinned, 3, &x.memo));
-    assert_int_equal(ledger_checkpoint_signers(x.b, x.n, x.s, 2, x.pinned, 3, &x.memo), 2);
+    assert_true(ledger_checkpoint_notarized(x.b, x.n, x.s, 2, keys(x.pinned), 3, &x.memo));
+    assert_int_equal(ledger_checkpoint_signers(x.b, x.n, x.s, 2, keys(x.pinned), 3, &x.memo), 2);
     assert_int_equal(x.memo.checks, 2);
     /* A third signature: only it is checked. */
     ledger_checkpoint_sign(&x.k[2], "n3", x.b, x.n, &x.s[2]);
-    assert_int_equal(ledger_checkpoint_signers(x.b, x.n, x.s, 3, x.pinned, 3, &x.memo), 3);
+    assert_int_equal(ledger_checkpoint_signers(x.b, x.n, x.s, 3, keys(x.pinned), 3, &x.memo), 3);
     assert_int_equal(x.memo.checks, 3);
 }
 
@@ -228,7 +236,7 @@ static void test_a_forged_signature_is_refused_every_time_through_the_memo(void 
         assert_false(ledger_sig_memo_valid(&x.memo, x.b, x.n, &forged));
     assert_int_equal(x.memo.checks, 4);
     x.s[1] = forged;
-    assert_false(ledger_checkpoint_notarized(x.b, x.n, x.s, 2, x.pinned, 3, &x.memo));
+    assert_false(ledger_checkpoint_notarized(x.b, x.n, x.s, 2, keys(x.pinned), 3, &x.memo));
 }
 
 static void test_a_signature_found_valid_for_other_bytes_is_checked_for_these(void **state)
@@ -236,10 +244,10 @@ static void test_a_signature_found_valid_for_other_bytes_is_checked_for_these(vo
     (void)state;
     static struct signed_cp x;
     signed_cp(&x);
-    assert_true(ledger_checkpoint_notarized(x.b, x.n, x.s, 2, x.pinned, 3, &x.memo));
+    assert_true(ledger_checkpoint_notarized(x.b, x.n, x.s, 2, keys(x.pinned), 3, &x.memo));
     uint8_t ob[LEDGER_CHECKPOINT_MAX];
     size_t on = other_cp(ob);
-    assert_false(ledger_checkpoint_notarized(ob, on, x.s, 2, x.pinned, 3, &x.memo));
+    assert_false(ledger_checkpoint_notarized(ob, on, x.s, 2, keys(x.pinned), 3, &x.memo));
     assert_int_equal(x.memo.checks, 4);
 }
 
@@ -250,7 +258,7 @@ static void test_a_vouched_signature_counts_without_a_check(void **state)
     signed_cp(&x);
     ledger_sig_memo_vouch(&x.memo, x.b, x.n, &x.s[0]);
     ledger_sig_memo_vouch(&x.memo, x.b, x.n, &x.s[1]);
-    assert_true(ledger_checkpoint_notarized(x.b, x.n, x.s, 2, x.pinned, 3, &x.memo));
+    assert_true(ledger_checkpoint_notarized(x.b, x.n, x.s, 2, keys(x.pinned), 3, &x.memo));
     assert_int_equal(x.memo.checks, 0);
     /* Vouched for other bytes, it is checked for these. */
     uint8_t ob[LEDGER_CHECKPOINT_MAX];

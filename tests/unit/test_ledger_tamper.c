@@ -185,7 +185,8 @@ static void test_a_signature_by_a_key_not_pinned_is_tampering(void **state)
     memcpy(pinned[0], im.f->keys[0].pk, 32);
     memcpy(pinned[1], im.f->keys[1].pk, 32); /* n3 left out; it cosigned checkpoint 6 */
     struct ledger_verify_report rep;
-    assert_int_equal(ledger_verify(im.f->ldir, pinned, 2, &rep), LEDGER_VERIFY_TAMPERED);
+    assert_int_equal(ledger_verify(im.f->ldir, (const uint8_t(*)[32])pinned, 2, &rep),
+                     LEDGER_VERIFY_TAMPERED);
     assert_non_null(strstr(rep.at.reason, "n3"));
     assert_non_null(strstr(rep.at.reason, "not pinned"));
     assert_int_equal(rep.at.offset, im.fr[CO6B].off);

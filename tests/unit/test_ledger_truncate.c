@@ -169,7 +169,8 @@ static void test_truncate_keeps_checkpoints_stored_after_the_cut(void **state)
     uint8_t pinned[2][32];
     memcpy(pinned[0], f->keys[0].pk, 32);
     memcpy(pinned[1], f->keys[1].pk, 32);
-    assert_int_equal(ledger_verify(f->ldir, pinned, 2, &rep), LEDGER_VERIFY_OK);
+    assert_int_equal(ledger_verify(f->ldir, (const uint8_t(*)[32])pinned, 2, &rep),
+                     LEDGER_VERIFY_OK);
     assert_int_equal(rep.checkpoints, 1);
     assert_int_equal(rep.cosignatures, 1);
     assert_int_equal(rep.last_notarized, 6);

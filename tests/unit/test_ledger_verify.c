@@ -45,7 +45,8 @@ static void test_pinned_keys_verify_the_same_ledger(void **state)
     uint8_t pinned[3][32];
     pin_members(f, pinned);
     struct ledger_verify_report rep;
-    assert_int_equal(ledger_verify(f->ldir, pinned, 3, &rep), LEDGER_VERIFY_OK);
+    assert_int_equal(ledger_verify(f->ldir, (const uint8_t(*)[32])pinned, 3, &rep),
+                     LEDGER_VERIFY_OK);
     assert_true(rep.pinned);
     assert_int_equal(rep.keys, 3);
     assert_int_equal(rep.last_notarized, 8);
