@@ -395,16 +395,18 @@ int h_group_end(struct h_cluster *c, int failed)
 }
 
 /* Node i's threads' stacks go into its log (when gdb is there), under a
- * line saying why. */
+ * line saying why. gdb gets a minute: attaching to a process stuck in the
+ * kernel (D state) could hold it, and the test run with it. */
 static void log_stacks(struct h_cluster *c, int i, const char *why)
 {
     char cmd[H_PATH_MAX + 200];
     snprintf(cmd, sizeof(cmd),
              "command -v gdb >/dev/null && { echo '=== harness: %s %s, its stacks:'; "
-             "gdb -batch -p %d -ex 'thread apply all bt'; } >> '%s' 2>&1",
+             "timeout -k 5 60 gdb -batch -p %d -ex 'thread apply all bt'; } >> '%s' 2>&1",
              c->nodes[i].id, why, (int)c->nodes[i].pid, c->nodes[i].log);
     if (system(cmd) != 0)
-        fprintf(stderr, "harness: no stacks of %s (gdb missing?)\n", c->nodes[i].id);
+        fprintf(stderr, "harness: no stacks of %s (gdb missing, or it took over a minute?)\n",
+                c->nodes[i].id);
 }
 
 void h_cluster_destroy(struct h_cluster *c)
