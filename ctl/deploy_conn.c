@@ -314,7 +314,10 @@ void ctl_deploy_id(const json_t *d, char *buf, size_t len)
 
 void ctl_conn_mark_members(struct ctl_conn *c, json_t *d)
 {
-    if (c->o->json || !ctl_deployment_skipped_some(d))
+    /* A node names each member's liveness itself ("member"); only one from
+     * before that needs asking, at every poll. */
+    const json_t *first = json_array_get(json_object_get(d, "nodes"), 0);
+    if (c->o->json || !ctl_deployment_skipped_some(d) || json_object_get(first, "member"))
         return;
     struct ctl_reply r;
     if (ctl_get(c->using, "/federation/state", &r) == 0 && r.status == 200)

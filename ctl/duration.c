@@ -25,10 +25,10 @@ void ctl_human_ms(const json_t *v, char *out, size_t len)
 int64_t ctl_ms_of_text(const char *s)
 {
     char tok[32], why[64];
-    size_t n = strcspn(s, ",;)");
+    size_t n = strspn(s, "0123456789.hms"); /* the duration's own characters */
     snprintf(tok, sizeof tok, "%.*s", (int)(n < sizeof tok ? n : sizeof tok - 1), s);
     uint32_t ms;
-    if (manifest_parse_duration(tok, &ms, why, sizeof why) == 0)
+    if (n > 0 && n < sizeof tok && manifest_parse_duration(tok, &ms, why, sizeof why) == 0)
         return ms;
     char *end;
     long v = strtol(s, &end, 10); /* a node before: "412 ms" */

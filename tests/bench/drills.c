@@ -65,7 +65,7 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "harness_duration.h"
+#include "ctl/ctl.h"
 #include "harness_release.h"
 
 #define NODES 5
@@ -581,7 +581,7 @@ static bool drill_service(struct bench *b, int run)
     const char *msg = rec.msg;
     int64_t t_rec = rec.t, t_inj = inj.t;
     const char *p = strstr(msg, "healthy again in ");
-    long ttr = p ? h_duration_ms(p + strlen("healthy again in ")) : -1;
+    long ttr = p ? ctl_ms_of_text(p + strlen("healthy again in ")) : -1;
     add(b, F_SVC, (double)(t_rec - t_inj));
     if (ttr >= 0)
         add(b, F_SVC_WT, (double)ttr);
@@ -618,7 +618,7 @@ static double first_failing_check(struct h_cluster *c, const unsigned long long 
         const char *p = t ? strstr(stop.msg, "liveness failing ") : NULL;
         if (!p)
             continue;
-        long failing = h_duration_ms(p + strlen("liveness failing "));
+        long failing = ctl_ms_of_text(p + strlen("liveness failing "));
         if (failing < 0)
             continue;
         double at = (double)t - (double)failing;

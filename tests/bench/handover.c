@@ -35,7 +35,7 @@
 
 #include "handover_gap.h"
 #include "harness.h"
-#include "harness_duration.h"
+#include "ctl/ctl.h"
 #include "harness_release.h"
 
 #define NODES 5
@@ -170,7 +170,7 @@ static long handover_ms(const struct h_cluster *c, int i)
         const char *from = strstr(p, "transferred from "), *eol = strchr(p, '\n');
         const char *in = from ? strstr(from, " in ") : NULL;
         ms = strncmp(p, "consensus.transfer.done", 23) == 0 && in && (!eol || in < eol)
-                 ? h_duration_ms(in + 4)
+                 ? ctl_ms_of_text(in + 4)
                  : -1;
     }
     free(log);
