@@ -129,7 +129,7 @@ static int run_level(struct h_cluster *c, int n, int seconds, struct level_resul
 int main(int argc, char **argv)
 {
     int seconds = 10, levels[MAX_LEVELS] = {1, 16, 64}, nlevels = 3;
-    const struct h_bench_opts opts = {3600, "--streams", MAX_STREAMS, MAX_LEVELS};
+    const struct h_bench_opts opts = {3600, "--streams", MAX_STREAMS, MAX_LEVELS, NULL};
     if (h_bench_args(argc, argv, &opts, &seconds, levels, &nlevels) != 0)
         return 2;
     h_on_interrupt();

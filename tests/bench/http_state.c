@@ -160,7 +160,7 @@ static int run_level(const struct h_cluster *c, int conc, int seconds, struct le
 int main(int argc, char **argv)
 {
     int seconds = 10, levels[MAX_LEVELS] = {1, 8, 32}, nlevels = 3;
-    const struct h_bench_opts opts = {3600, "--concurrency", MAX_CONCURRENCY, MAX_LEVELS};
+    const struct h_bench_opts opts = {3600, "--concurrency", MAX_CONCURRENCY, MAX_LEVELS, NULL};
     if (h_bench_args(argc, argv, &opts, &seconds, levels, &nlevels) != 0)
         return 2;
 

@@ -507,7 +507,8 @@ static bool use_curl; /* --curl: the older client */
 int main(int argc, char **argv)
 {
     int seconds = 10, levels[MAX_LEVELS + 2] = {1, 64}, nlevels = 2; /* + the two batch levels */
-    const struct h_bench_opts opts = {3600, "--writers", MAX_WRITERS, MAX_LEVELS};
+    const struct h_bench_opts opts = {3600, "--writers", MAX_WRITERS, MAX_LEVELS,
+                                      "[--nodes N] [--curl]"};
     /* --nodes N (3 by default) is taken out before the common options. */
     int kept = 1;
     for (int a = 1; a < argc; a++) {

@@ -406,7 +406,7 @@ static void print_level(const struct level *L)
 int main(int argc, char **argv)
 {
     int seconds = 15, levels[MAX_LEVELS] = {3}, nlevels = 1;
-    const struct h_bench_opts opts = {3600, "--readers", MAX_READERS, MAX_LEVELS};
+    const struct h_bench_opts opts = {3600, "--readers", MAX_READERS, MAX_LEVELS, NULL};
     if (h_bench_args(argc, argv, &opts, &seconds, levels, &nlevels) != 0)
         return 2;
     h_on_interrupt();

@@ -23,7 +23,7 @@
 #   bench_ledger_store [--dir DIR] [--entries N] [--payload BYTES]
 #   bench_loop_stall [--seconds N] [--readers a,b,c]
 #   bench_rollback [--runs N]
-#   bench_transport_floor [--seconds N] [--size BYTES] [--window a,b]
+#   bench_transport_floor [--seconds N] [--size BYTES] [--window a,b] [--paced R]
 #   usage: [BENCH_ONLY=a,b] tests/bench/run-all.sh BUILD_DIR [ARGS...]
 set -euo pipefail
 

@@ -16,6 +16,13 @@
  *                    (ANSWER_BYTES, as an acknowledgement is short); A
  *                    sends the next request on each answer (W = 1: a ping
  *                    pong, the most hand-offs per message)
+ *   paced R/s        A sends R requests a second on a timer, B answers
+ *                    each: an idle leader's traffic (R = 40: a heartbeat
+ *                    every 50 ms to each of two followers, and their
+ *                    answers), where every message finds the threads
+ *                    asleep. A's CPU a second is the least an idle
+ *                    leader's messages can cost, to set beside
+ *                    bench_compare_etcd's idle leader CPU
  *
  * Per mode: messages per second (each direction counts), then per message
  * each process's CPU (all its threads, getrusage) and voluntary context
@@ -25,7 +32,8 @@
  * and voluntary context switches per message are the figures a loaded
  * machine moves least; the load average is printed with them.
  *
- *   bench_transport_floor [--seconds N] [--size BYTES] [--window a,b]   (5; 256; 1,64)
+ *   bench_transport_floor [--seconds N] [--size BYTES] [--window a,b] [--paced R]
+ *                                                        (5; 256; 1,64; 40, 0: none)
  *
  * A third process, this one, only forks the two, tells them when to start
  * and stop measuring over a socketpair each, and prints. It never touches
@@ -70,8 +78,12 @@
 #define SENDS_PER_TURN 1024
 #define WARM_MS 500
 #define CONTROL_MS 10000 /* how long an end waits for its connection */
+/* An idle leader's messages a second at the default 50 ms heartbeat, to
+ * two followers. */
+#define PACED_DEFAULT 40
+#define PACED_MAX 1000 /* a timer of at least 1 ms */
 
-enum mode { ONE_WAY, REQUEST_ANSWER };
+enum mode { ONE_WAY, REQUEST_ANSWER, PACED };
 enum role { SENDER, RECEIVER }; /* A, B */
 
 /* Coordinator -> end. */
@@ -95,10 +107,11 @@ struct end {
     enum mode mode;
     enum role role;
     size_t size; /* of what this end sends */
-    int window;
-    int ctl; /* its socketpair end */
+    int window;  /* request/answer: requests out; paced: requests a second */
+    int ctl;     /* its socketpair end */
     uv_loop_t loop;
     uv_poll_t ctl_poll, in_poll, out_poll;
+    uv_timer_t pace;
     nng_socket in, out;
     bool has_in, has_out;
     nng_aio *rx, *tx;
@@ -182,7 +195,13 @@ static void took(struct end *e, nng_msg *msg)
     }
     if (e->measuring)
         h_samples_add(&e->rtt, h_now_ns() - sent_at);
-    send_request(e);
+    if (e->mode == REQUEST_ANSWER)
+        send_request(e); /* paced: the timer sends the next */
+}
+
+static void on_pace(uv_timer_t *h)
+{
+    send_request(h->data);
 }
 
 /* As transport.c's on_readable: the fd only says there is something. */
@@ -225,6 +244,11 @@ static void on_control(uv_poll_t *h, int status, int events)
                 die(e, "cannot poll the send queue", rv);
             e->out_poll.data = e;
             uv_poll_start(&e->out_poll, UV_READABLE, on_sendable);
+        } else if (e->mode == PACED) {
+            uint64_t every = (uint64_t)(1000 / e->window);
+            uv_timer_init(&e->loop, &e->pace);
+            e->pace.data = e;
+            uv_timer_start(&e->pace, on_pace, every, every);
         } else {
             for (int k = 0; k < e->window; k++)
                 send_request(e);
@@ -316,7 +340,7 @@ static void end_main(enum mode mode, enum role role, size_t size, int window, in
     memset(e.buf + sizeof(uint64_t), 'x', size - sizeof(uint64_t));
     /* B always takes; A takes the answers */
     struct report r = {0};
-    if (role == RECEIVER || mode == REQUEST_ANSWER)
+    if (role == RECEIVER || mode != ONE_WAY)
         r.port = open_inbox(&e);
     if (write(ctl, &r, sizeof(r)) != (ssize_t)sizeof(r))
         _exit(1);
@@ -453,13 +477,17 @@ static double per(double v, double n)
 static void print_level(const struct level *l)
 {
     char name[32];
-    snprintf(name, sizeof(name), l->mode == ONE_WAY ? "one-way" : "req/ans W=%d", l->window);
+    snprintf(name, sizeof(name),
+             l->mode == ONE_WAY ? "one-way"
+             : l->mode == PACED ? "paced %d/s"
+                                : "req/ans W=%d",
+             l->window);
     double n = l->msgs;
     printf("%-14s %10.0f %8.2f %8.2f %8.2f %7.2f %7.2f %7.2f %7.2f", name, l->rate,
            per(l->a.cpu_us, n), per(l->b.cpu_us, n), per(l->a.cpu_us + l->b.cpu_us, n),
            per((double)l->a.vcs, n), per((double)l->b.vcs, n),
            per((double)(l->a.vcs + l->b.vcs), n), per((double)(l->a.ivcs + l->b.ivcs), n));
-    if (l->mode == REQUEST_ANSWER)
+    if (l->mode != ONE_WAY)
         printf(" %8.3f %8.3f %8.3f", l->a.rtt.p50_ms, l->a.rtt.p99_ms, l->a.rtt.max_ms);
     printf("%s\n", h_interrupted() ? "  (interrupted)" : "");
 }
@@ -467,8 +495,9 @@ static void print_level(const struct level *l)
 int main(int argc, char **argv)
 {
     int seconds = 5, windows[MAX_WINDOWS] = {1, 64}, nwindows = 2;
-    long size = SIZE_DEFAULT;
-    const struct h_bench_opts opts = {3600, "--window", MAX_WINDOW, MAX_WINDOWS};
+    long size = SIZE_DEFAULT, paced = PACED_DEFAULT;
+    const struct h_bench_opts opts = {3600, "--window", MAX_WINDOW, MAX_WINDOWS,
+                                      "[--size BYTES] [--paced R]"};
     int kept = 1;
     for (int a = 1; a < argc; a++) {
         if (strcmp(argv[a], "--size") == 0 && a + 1 < argc) {
@@ -477,6 +506,15 @@ int main(int argc, char **argv)
             if (*end || size < (long)sizeof(uint64_t) || size > SIZE_MAX_BYTES) {
                 fprintf(stderr, "--size: want %zu..%d bytes, got %s\n", sizeof(uint64_t),
                         SIZE_MAX_BYTES, argv[a]);
+                return 2;
+            }
+        } else if (strcmp(argv[a], "--paced") == 0 && a + 1 < argc) {
+            char *end;
+            paced = strtol(argv[++a], &end, 10);
+            if (*end || paced < 0 || paced > PACED_MAX) {
+                fprintf(stderr,
+                        "--paced: want 0..%d requests a second (0: no paced level), got %s\n",
+                        PACED_MAX, argv[a]);
                 return 2;
             }
         } else {
@@ -498,7 +536,9 @@ int main(int argc, char **argv)
            "each (SENDBUF %d; a full queue waits on SENDFD)\n",
            SEND_QUEUE_MSGS);
     printf("  modes       one way: A sends %ld-byte messages back to back, B takes them; "
-           "req/ans W: A keeps W %ld-byte requests out, B answers each with %d bytes\n",
+           "req/ans W: A keeps W %ld-byte requests out, B answers each with %d bytes; "
+           "paced R/s: A sends R requests a second on a timer, B answers each (an idle "
+           "leader's heartbeats and answers)\n",
            size, size, ANSWER_BYTES);
     printf("  figures     msgs/s counts both directions; CPU (us, all threads, getrusage) and "
            "voluntary context switches (all threads; invol: both ends' involuntary ones) per "
@@ -507,11 +547,13 @@ int main(int argc, char **argv)
            seconds, WARM_MS);
     printf("  machine     nproc=%ld; both ends and this coordinator share it\n", nproc);
 
-    struct level levels[MAX_WINDOWS + 1];
+    struct level levels[MAX_WINDOWS + 2];
     int n = 0;
     levels[n++] = (struct level){.mode = ONE_WAY};
     for (int k = 0; k < nwindows; k++)
         levels[n++] = (struct level){.mode = REQUEST_ANSWER, .window = windows[k]};
+    if (paced > 0)
+        levels[n++] = (struct level){.mode = PACED, .window = (int)paced};
     double load_start = h_load_average();
     printf("\n%-14s %10s %8s %8s %8s %7s %7s %7s %7s %8s %8s %8s\n", "mode", "msgs/s", "A_us",
            "B_us", "all_us", "A_cs", "B_cs", "all_cs", "invol", "rtt_p50", "rtt_p99", "rtt_max");
@@ -530,6 +572,14 @@ int main(int argc, char **argv)
     double load_end = h_load_average();
     printf("\nper message = per message taken by either end (a round trip is two); all_us and "
            "all_cs are both ends', all threads; rtt in ms\n");
+    for (int k = 0; k < done; k++) {
+        const struct level *l = &levels[k];
+        if (l->mode == PACED)
+            printf("paced %d/s: A (as an idle leader: its requests and their answers) used "
+                   "%.2f ms of CPU a second (%.2f %%), B %.2f ms\n",
+                   l->window, per(l->a.cpu_us, l->a.secs) / 1000, per(l->a.cpu_us, l->a.secs) / 1e4,
+                   per(l->b.cpu_us, l->b.secs) / 1000);
+    }
     printf("load average %.2f at the start, %.2f at the end (information only)\n", load_start,
            load_end);
     printf("RESULT bench=transport_floor nng=%s size=%ld seconds=%d nproc=%ld", nng_version(), size,
@@ -537,14 +587,21 @@ int main(int argc, char **argv)
     for (int k = 0; k < done; k++) {
         const struct level *l = &levels[k];
         char p[32];
-        snprintf(p, sizeof(p), l->mode == ONE_WAY ? "oneway" : "rr%d", l->window);
+        snprintf(p, sizeof(p),
+                 l->mode == ONE_WAY ? "oneway"
+                 : l->mode == PACED ? "paced%d"
+                                    : "rr%d",
+                 l->window);
         double m = l->msgs;
         printf(" %s_msgs_per_s=%.0f %s_us_per_msg=%.2f %s_cs_per_msg=%.2f %s_invol_per_msg=%.2f", p,
                l->rate, p, per(l->a.cpu_us + l->b.cpu_us, m), p,
                per((double)(l->a.vcs + l->b.vcs), m), p, per((double)(l->a.ivcs + l->b.ivcs), m));
-        if (l->mode == REQUEST_ANSWER)
+        if (l->mode != ONE_WAY)
             printf(" %s_rtt_p50_ms=%.3f %s_rtt_p99_ms=%.3f", p, l->a.rtt.p50_ms, p,
                    l->a.rtt.p99_ms);
+        if (l->mode == PACED)
+            printf(" %s_a_cpu_ms_per_s=%.3f %s_b_cpu_ms_per_s=%.3f", p,
+                   per(l->a.cpu_us, l->a.secs) / 1000, p, per(l->b.cpu_us, l->b.secs) / 1000);
     }
     printf(" load_start=%.2f load_end=%.2f\n", load_start, load_end);
     return rc != 0 ? rc : h_interrupted() ? 130 : 0;

@@ -219,6 +219,7 @@ struct h_bench_opts {
     int max_seconds;
     const char *levels_opt; /* e.g. "--concurrency", or NULL */
     int max_level, max_levels;
+    const char *more_usage; /* the bench's own options, for its usage line, or NULL */
 };
 /* Parses argv into *seconds and levels and *nlevels (left as they are when the
  * option is absent). Returns 0, or -1 after printing why to stderr. */

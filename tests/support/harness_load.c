@@ -169,10 +169,10 @@ int h_bench_args(int argc, char **argv, const struct h_bench_opts *o, int *secon
                 return -1;
             }
         } else {
+            fprintf(stderr, "usage: %s [--seconds N]", argv[0]);
             if (o->levels_opt)
-                fprintf(stderr, "usage: %s [--seconds N] [%s a,b,c]\n", argv[0], o->levels_opt);
-            else
-                fprintf(stderr, "usage: %s [--seconds N]\n", argv[0]);
+                fprintf(stderr, " [%s a,b,c]", o->levels_opt);
+            fprintf(stderr, "%s%s\n", o->more_usage ? " " : "", o->more_usage ? o->more_usage : "");
             return -1;
         }
     }
