@@ -1,8 +1,11 @@
 /* Benchmark: committed-write throughput and commit latency of the ledger on
  * a federation of 3 nodes (or --nodes N) (defaults, fsync on every node). W concurrent writers
  * POST /ledger/notes on the leader back to back, one note (~100 bytes) per
- * request; a 201 means the note is committed (on a majority, fsynced). A
- * last level has one writer posting batches of BATCH notes per request.
+ * request; a 201 means the note is committed (on a majority, fsynced). The
+ * last levels post batches of BATCH notes per request, in JSON and then in
+ * msgpack, with one writer (a round trip at a time: bound by the round's
+ * latency) and with each count of --batch-writers (enough requests in
+ * flight to fill the machine: the federation's throughput).
  * Prints figures only; it fails only when the federation cannot be set up.
  *
  * The writers are keep-alive connections served a few to a thread
@@ -10,7 +13,8 @@
  * share with it; --curl runs the older client instead (a thread and a
  * libcurl handle per writer), to compare.
  *
- *   bench_ledger [--nodes N] [--seconds N] [--writers a,b,c] [--curl]   (3; 10; 1,64) */
+ *   bench_ledger [--nodes N] [--seconds N] [--writers a,b,c] [--batch-writers a,b] [--curl]
+ *                                                          (3; 10; 1,64; 1) */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -31,6 +35,7 @@
 
 #define NODES_DEFAULT 3
 #define MAX_LEVELS 16
+#define MAX_BATCH_LEVELS 4 /* counts of --batch-writers, each in JSON and msgpack */
 #define MAX_WRITERS 1024
 #define NOTE_BYTES 100
 #define BATCH 100
@@ -506,9 +511,10 @@ static bool use_curl; /* --curl: the older client */
 
 int main(int argc, char **argv)
 {
-    int seconds = 10, levels[MAX_LEVELS + 2] = {1, 64}, nlevels = 2; /* + the two batch levels */
+    int seconds = 10, levels[MAX_LEVELS] = {1, 64}, nlevels = 2;
+    int bwriters[MAX_BATCH_LEVELS] = {1}, nbwriters = 1;
     const struct h_bench_opts opts = {3600, "--writers", MAX_WRITERS, MAX_LEVELS,
-                                      "[--nodes N] [--curl]"};
+                                      "[--batch-writers a,b] [--nodes N] [--curl]"};
     /* --nodes N (3 by default) is taken out before the common options. */
     int kept = 1;
     for (int a = 1; a < argc; a++) {
@@ -520,6 +526,13 @@ int main(int argc, char **argv)
                 return 2;
             }
             nodes = (int)v;
+        } else if (strcmp(argv[a], "--batch-writers") == 0 && a + 1 < argc) {
+            if (h_parse_levels(argv[++a], 1, MAX_WRITERS, bwriters, MAX_BATCH_LEVELS, &nbwriters) !=
+                0) {
+                fprintf(stderr, "--batch-writers: want up to %d comma-separated values in 1..%d\n",
+                        MAX_BATCH_LEVELS, MAX_WRITERS);
+                return 2;
+            }
         } else if (strcmp(argv[a], "--curl") == 0) {
             use_curl = true;
         } else
@@ -566,36 +579,46 @@ int main(int argc, char **argv)
     printf("  levels      W =");
     for (int k = 0; k < nlevels; k++)
         printf(" %d", levels[k]);
-    printf(" with 1 note (%d bytes) per request, then 1 writer with %d notes per request in "
-           "JSON, then the same in msgpack (\"mp\": Content-Type application/msgpack, light "
-           "client); %d s each\n",
-           NOTE_BYTES, BATCH, seconds);
+    printf(" with 1 note (%d bytes) per request, then W =", NOTE_BYTES);
+    for (int k = 0; k < nbwriters; k++)
+        printf(" %d", bwriters[k]);
+    printf(" with %d notes per request in JSON, each then the same in msgpack (\"mp\": "
+           "Content-Type application/msgpack, light client); %d s each\n",
+           BATCH, seconds);
     printf("  latency     %s of each committed request, CLOCK_MONOTONIC\n",
            use_curl ? "curl_easy_perform" : "from the request's send to its answer's last byte");
     printf("  errors      curl failure or status != 201\n");
     printf("  machine     nproc=%ld; writers and all %d nodes share it\n", nproc, nodes);
 
-    /* the single-note levels, then the batch in JSON, then in msgpack */
-    struct level_result res[MAX_LEVELS + 2];
-    struct lag_figures lags[MAX_LEVELS + 2];
-    struct cost_figures costs[MAX_LEVELS + 2];
+    /* the single-note levels, then each count of batch writers in JSON,
+     * then in msgpack */
+    enum { MAX_ALL = MAX_LEVELS + 2 * MAX_BATCH_LEVELS };
+    struct level_result res[MAX_ALL];
+    struct lag_figures lags[MAX_ALL];
+    struct cost_figures costs[MAX_ALL];
+    int writers_of[MAX_ALL], nall = 0;
+    for (int k = 0; k < nlevels; k++)
+        writers_of[nall++] = levels[k];
+    for (int k = 0; k < nbwriters; k++) {
+        writers_of[nall++] = bwriters[k]; /* JSON */
+        writers_of[nall++] = bwriters[k]; /* msgpack */
+    }
     double load_start = h_load_average();
     int done = 0;
     rc = 0;
-    levels[nlevels] = levels[nlevels + 1] = 1; /* the batch levels */
     printf("\n%9s %9s %9s %7s %10s %8s %8s %8s %8s %6s\n", "W[xB]", "requests", "entries", "errors",
            "entries/s", "p50_ms", "p90_ms", "p99_ms", "max_ms", "conns");
-    for (int k = 0; k <= nlevels + 1 && !h_interrupted(); k++) {
+    for (int k = 0; k < nall && !h_interrupted(); k++) {
         int batch = k >= nlevels ? BATCH : 1;
-        bool msgpack = k == nlevels + 1;
+        bool msgpack = k >= nlevels && (k - nlevels) % 2 == 1;
         struct lag_snap lag0, lag1;
         struct cost_snap cost0, cost1;
         lag_snap(c, leader, &lag0);
         cost_snap(c, nodes, &cost0);
-        if ((use_curl && !msgpack
-                 ? run_level(c, leader, levels[k], batch, seconds, &res[k])
-                 : run_level_light(c, leader, levels[k], batch, msgpack, seconds, &res[k])) != 0) {
-            fprintf(stderr, "bench_ledger: cannot set up %d writer threads\n", levels[k]);
+        if ((use_curl && !msgpack ? run_level(c, leader, writers_of[k], batch, seconds, &res[k])
+                                  : run_level_light(c, leader, writers_of[k], batch, msgpack,
+                                                    seconds, &res[k])) != 0) {
+            fprintf(stderr, "bench_ledger: cannot set up %d writer threads\n", writers_of[k]);
             rc = 1;
             break;
         }
@@ -614,7 +637,6 @@ int main(int argc, char **argv)
     if (done > 0) {
         printf("\nentries = notes committed (201s x notes per request); conns = new TCP "
                "connections during the level (0 = all kept alive)\n");
-        bool batch_done = done >= nlevels + 1, mp_done = done == nlevels + 2;
         /* Issue 15's figures, as its table names them. */
         printf("\nissue 15 figures (%d nodes, fsync on; load average %.2f at the start, %.2f at "
                "the end; information only):\n",
@@ -635,22 +657,26 @@ int main(int argc, char **argv)
                        "(target p99 <= 5 ms)\n",
                        lags[k].p50_ms, lags[k].p99_ms, lags[k].max_ms);
         }
-        if (batch_done)
-            printf("  batches of %d (JSON)         %8.0f notes/s, p99 %.1f ms (target >= %.0f/s)\n",
-                   BATCH, res[nlevels].eps, res[nlevels].lat.p99_ms, TARGET_EPS);
-        if (mp_done)
-            printf("  batches of %d (msgpack)      %8.0f notes/s, p99 %.1f ms (target >= %.0f/s)\n",
-                   BATCH, res[nlevels + 1].eps, res[nlevels + 1].lat.p99_ms, TARGET_EPS);
+        for (int k = nlevels; k < done; k++) {
+            char what[48];
+            snprintf(what, sizeof what, "batches of %d (%s, %d writer%s)", BATCH,
+                     res[k].msgpack ? "msgpack" : "JSON", res[k].writers,
+                     res[k].writers == 1 ? "" : "s");
+            printf("  %-36s %8.0f notes/s, p99 %.1f ms (target >= %.0f/s)\n", what, res[k].eps,
+                   res[k].lat.p99_ms, TARGET_EPS);
+        }
         printf("RESULT bench=ledger nodes=%d fsync=on seconds=%d nproc=%ld client=%s", nodes,
                seconds, nproc, use_curl ? "curl" : "light");
         for (int k = 0; k < done; k++) {
             const struct level_result *r = &res[k];
+            /* one batch writer keeps the names it always had */
             char p[32];
-            snprintf(p, sizeof p,
-                     r->batch == 1 ? "w%d"
-                     : r->msgpack  ? "batch%dmp"
-                                   : "batch%d",
-                     r->batch == 1 ? r->writers : r->batch);
+            if (r->batch == 1)
+                snprintf(p, sizeof p, "w%d", r->writers);
+            else
+                snprintf(p, sizeof p, "batch%d%s", r->batch, r->msgpack ? "mp" : "");
+            if (r->batch > 1 && r->writers > 1)
+                snprintf(p + strlen(p), sizeof p - strlen(p), "w%d", r->writers);
             printf(" %s_req=%llu %s_notes=%llu %s_err=%llu %s_eps=%.0f %s_p50_ms=%.3f "
                    "%s_p90_ms=%.3f %s_p99_ms=%.3f %s_max_ms=%.3f",
                    p, (unsigned long long)r->lat.n, p, (unsigned long long)r->entries, p,
@@ -664,10 +690,12 @@ int main(int argc, char **argv)
                    costs[k].follower_cs, p, costs[k].all_us, p, costs[k].leader_msgs, p,
                    costs[k].follower_msgs);
         }
-        if (batch_done)
+        /* the first batch levels (one writer, unless --batch-writers says
+         * otherwise), as before */
+        if (done > nlevels)
             printf(" target_eps=%.0f target_met=%d load_start=%.2f", TARGET_EPS,
                    res[nlevels].eps > TARGET_EPS, load_start);
-        if (mp_done)
+        if (done > nlevels + 1)
             printf(" target_met_msgpack=%d", res[nlevels + 1].eps > TARGET_EPS);
         printf(" load_end=%.2f", h_load_average());
         printf("\n");

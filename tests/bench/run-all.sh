@@ -19,7 +19,7 @@
 #   bench_handover [--rounds N]
 #   bench_http_state [--seconds N] [--concurrency a,b,c]
 #   bench_idle [--seconds N]
-#   bench_ledger [--nodes N] [--seconds N] [--writers a,b,c]
+#   bench_ledger [--nodes N] [--seconds N] [--writers a,b,c] [--batch-writers a,b] [--curl]
 #   bench_ledger_store [--dir DIR] [--entries N] [--payload BYTES]
 #   bench_loop_stall [--seconds N] [--readers a,b,c]
 #   bench_rollback [--runs N]
