@@ -539,6 +539,7 @@ int node_run(const struct config *cfg, const uint8_t key[CONFIG_KEY_BYTES], cons
     sodium_memzero(n->base.key, sizeof(n->base.key));
     sodium_memzero(n->api.token, sizeof(n->api.token));
     sodium_memzero(n->base.cfg.read_token, sizeof(n->base.cfg.read_token));
+    events_free(&n->base.events);
     free(n);
     if (lock >= 0)
         close(lock); /* last: nothing of this node touches the directory now */

@@ -60,13 +60,22 @@ function when(ms) {
   return today ? clock(ms).slice(0, 8) : d.toISOString().replace('T', ' ').slice(0, 19);
 }
 
+// A duration for people as chimeractl and the node write it, the way a
+// drill file reads it (manifest_format_duration, pipeline/core): "412ms",
+// "2s685ms", "10m", "1h5m5s", "0ms"; whole milliseconds, none below 0, at
+// most 2^32 - 1 ms as there.
+const DURATION_UNITS = [[3600000, 'h'], [60000, 'm'], [1000, 's'], [1, 'ms']];
 function duration(ms) {
-  if (ms === null || ms === undefined) return '—';
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60000) return `${(ms / 1000).toFixed(ms < 10000 ? 2 : 1)} s`;
-  const m = Math.floor(ms / 60000);
-  if (m < 60) return `${m} min ${Math.round((ms % 60000) / 1000)} s`;
-  return `${Math.floor(m / 60)} h ${m % 60} min`;
+  if (typeof ms !== 'number' || Number.isNaN(ms)) return '—';
+  let left = Math.min(Math.max(0, Math.round(ms)), 4294967295);
+  if (left === 0) return '0ms';
+  let text = '';
+  for (const [size, unit] of DURATION_UNITS) {
+    const n = Math.floor(left / size);
+    left -= n * size;
+    if (n) text += `${n}${unit}`;
+  }
+  return text;
 }
 
 // A member's HTTP address as a URL to link to: http(s) only (an address

@@ -281,7 +281,7 @@ void api_drills_get(struct node_api *api, struct http_request *req)
         json_t *d = drill_json(api, &seen.v[i]);
         if (!d)
             continue; /* cannot be read now: the next request tries again */
-        size_t n = json_dumpb(d, NULL, 0, JSON_COMPACT); /* measured, not written */
+        size_t n = json_dumpb(d, NULL, 0, HTTP_JSON_FLAGS); /* measured as answered */
         if (given > 0 && bytes + n > DRILLS_PAGE_JSON_BYTES) {
             json_decref(d);
             break;

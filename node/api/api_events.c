@@ -63,7 +63,8 @@ void api_events_get(struct node_api *api, struct http_request *req)
 static size_t sse_write(json_t *o, uint64_t seq, char *buf, size_t room)
 {
     size_t at = (size_t)snprintf(buf, room, SSE_HEAD, seq);
-    size_t n = json_dumpb(o, at < room ? buf + at : NULL, at < room ? room - at : 0, JSON_COMPACT);
+    size_t n =
+        json_dumpb(o, at < room ? buf + at : NULL, at < room ? room - at : 0, HTTP_JSON_FLAGS);
     if (n == 0)
         return 0;
     size_t total = at + n + strlen(SSE_TAIL);

@@ -167,7 +167,7 @@ static int add_entry(uint64_t index, uint64_t term, const uint8_t *bytes, size_t
         hex_json(hash, sizeof(hash)), "prev_hash", hex_json(e.prev_hash, sizeof(e.prev_hash)),
         "payload", hex_json(e.payload, e.payload_len), "data", payload_json(&e), "checkpoint",
         index <= pg->covered ? json_integer((json_int_t)pg->covered) : json_null());
-    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    char *text = o ? json_dumps(o, HTTP_JSON_FLAGS) : NULL;
     json_decref(o);
     if (!text) {
         pg->error = "cannot encode the entry as JSON";

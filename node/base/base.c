@@ -77,7 +77,7 @@ static json_t *json_text(const char *s)
     json_t *j = json_string(s);
     if (j)
         return j;
-    char clean[1024];
+    char clean[EVENTS_MESSAGE_MAX];
     size_t n = 0;
     for (; s[n] && n + 1 < sizeof(clean); n++)
         clean[n] = (unsigned char)s[n] < 0x80 ? s[n] : '?';
@@ -120,12 +120,11 @@ static bool log_is_json(const struct node_base *b)
 
 void node_event(struct node_base *b, const char *kind, const char *peer, const char *fmt, ...)
 {
-    char msg[256];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    const struct event *e = events_vadd(&b->events, node_wall_ms(), kind, peer, fmt, ap);
     va_end(ap);
-    const struct event *e = events_add(&b->events, node_wall_ms(), kind, peer, "%s", msg);
+    const char *msg = e->message; /* the log says what the ring holds */
     if (b->on_event)
         b->on_event(b->on_event_ctx, e);
     int level = event_level(kind);

@@ -2,7 +2,13 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "pipeline/core/text.h"
+
+/* An event's text when there was no memory for its own. */
+static char no_text[] = "";
 
 static void copy_str(char *dst, size_t cap, const char *src)
 {
@@ -14,6 +20,19 @@ void events_init(struct events *ev, const char *node)
     memset(ev, 0, sizeof(*ev));
     ev->first_seq = ev->next_seq = 1;
     copy_str(ev->node, sizeof(ev->node), node);
+}
+
+static void drop_text(struct event *e)
+{
+    if (e->message != no_text)
+        free(e->message);
+    e->message = NULL;
+}
+
+void events_free(struct events *ev)
+{
+    for (size_t i = 0; i < EVENTS_CAPACITY; i++)
+        drop_text(&ev->ring[i]);
 }
 
 uint64_t events_recorded(const struct events *ev)
@@ -45,19 +64,37 @@ void events_set_boot(struct events *ev, uint64_t boot)
     ev->next_seq = first + recorded;
 }
 
-const struct event *events_add(struct events *ev, int64_t time_ms, const char *kind,
-                               const char *peer, const char *fmt, ...)
+const struct event *events_vadd(struct events *ev, int64_t time_ms, const char *kind,
+                                const char *peer, const char *fmt, va_list ap)
 {
+    /* One byte more than an event holds: a longer text shows that it is
+     * longer, and is cut as the whole of it would be (text.h). */
+    char full[EVENTS_MESSAGE_MAX + 1], text[EVENTS_MESSAGE_MAX];
+    vsnprintf(full, sizeof(full), fmt, ap);
+    pl_cut_text(text, sizeof(text), full);
     struct event *e = &ev->ring[slot(ev, ev->next_seq)];
+    drop_text(e);
+    size_t len = strlen(text) + 1;
+    e->message = malloc(len);
+    if (e->message)
+        memcpy(e->message, text, len);
+    else
+        e->message = no_text;
     e->seq = ev->next_seq++;
     e->boot = ev->boot;
     e->time_ms = time_ms;
     copy_str(e->node, sizeof(e->node), ev->node);
     copy_str(e->kind, sizeof(e->kind), kind);
     copy_str(e->peer, sizeof(e->peer), peer);
+    return e;
+}
+
+const struct event *events_add(struct events *ev, int64_t time_ms, const char *kind,
+                               const char *peer, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(e->message, sizeof(e->message), fmt, ap);
+    const struct event *e = events_vadd(ev, time_ms, kind, peer, fmt, ap);
     va_end(ap);
     return e;
 }

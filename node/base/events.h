@@ -4,12 +4,20 @@
 #ifndef CHIMERA_EVENTS_H
 #define CHIMERA_EVENTS_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define EVENTS_CAPACITY 1000
 #define EVENTS_DEFAULT_LIMIT 50
+
+/* The longest event text, with its NUL: room for a release's health
+ * detail whole (PL_DETAIL_MAX) with the member, release and deployment
+ * before it (node/deploy/deploy_run.c checks), as /deployments and
+ * /federation/state give it. A text is stored at its own length, so the
+ * room costs only the events that take it. */
+#define EVENTS_MESSAGE_MAX 1024
 
 /* A run's first sequence number is its boot epoch shifted left by this:
  * boot epochs grow by at least one per start (and follow the clock in
@@ -25,7 +33,7 @@ struct event {
     char node[64];   /* the node that recorded it */
     char kind[48];   /* dotted topic, e.g. "peer.dead" */
     char peer[64];   /* the member it is about, or "" */
-    char message[256];
+    char *message;   /* never NULL; owned by the ring (at most EVENTS_MESSAGE_MAX with its NUL) */
 };
 
 struct events {
@@ -39,6 +47,10 @@ struct events {
 /* Sequence numbers start at 1 until events_set_boot. */
 void events_init(struct events *ev, const char *node);
 
+/* Frees the events' texts: ev holds none after it (events_init again to
+ * use it). */
+void events_free(struct events *ev);
+
 /* This run's boot epoch (it grows with every start of the node): numbers
  * continue from boot << EVENTS_BOOT_SHIFT, so a reader's `since` cursor
  * from an earlier run lies below every event of this one and loses none of
@@ -48,10 +60,15 @@ void events_set_boot(struct events *ev, uint64_t boot);
 /* Events recorded by this run (held or already overwritten). */
 uint64_t events_recorded(const struct events *ev);
 
-/* Records an event; message is printf-formatted and cut to fit. Returns it. */
+/* Records an event; message is printf-formatted, and one longer than
+ * EVENTS_MESSAGE_MAX - 1 bytes is cut as pl_cut_text cuts (whole UTF-8
+ * characters, then "..."). Returns it. */
 const struct event *events_add(struct events *ev, int64_t time_ms, const char *kind,
                                const char *peer, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+const struct event *events_vadd(struct events *ev, int64_t time_ms, const char *kind,
+                                const char *peer, const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
 
 /* Events in order, oldest first: with has_since, the first `limit` whose seq
  * is greater than since (a since below this run's numbers, an earlier

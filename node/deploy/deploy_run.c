@@ -345,6 +345,13 @@ static void probe_due(struct node_deploy *dp)
     }
 }
 
+/* release.unhealthy, the longest text of a deployment's events, fits an
+ * event whole: the member, "NAME VERSION ", the deployment, the health name
+ * (16), the detail, what was held back (64) and the words (32). */
+_Static_assert(EVENTS_MESSAGE_MAX >= CONFIG_ID_MAX + PL_ID_MAX + PL_VERSION_MAX + 1 + PL_ID_MAX +
+                                         16 + PL_DETAIL_MAX + 64 + 32,
+               "an event holds a member's health detail whole");
+
 /* Leader: a member's report, judged for news (release_watch.h): a release
  * that turns bad on a member, in a deployment or long after one, is an
  * event here, where operators watch, not only in that member's log. */

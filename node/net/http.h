@@ -142,6 +142,15 @@ void http_set_admin_token(struct http_server *s, const char *token);
 void http_respond(struct http_request *req, int status, const char *content_type, const char *body,
                   size_t len);
 
+/* How the node writes JSON for its clients (answers, the event stream):
+ * compact, and reals with 15 significant digits, so that a 0.15 reads
+ * 0.15 and not 0.14999999999999999 (jansson's default, %.17g). 15 digits
+ * give back any decimal of up to 15 digits that a person or a file wrote.
+ * Nothing that must come back bit for bit is a real: hashes, signatures
+ * and a ledger entry's payload are hex strings (its "data" beside it is
+ * for reading), counters and times integers. */
+#define HTTP_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
+
 /* Serializes and frees body (it takes the reference). */
 void http_respond_json(struct http_request *req, int status, json_t *body);
 

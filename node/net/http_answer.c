@@ -97,7 +97,7 @@ int http_answer_head(char *buf, size_t cap, const struct http_answer *a)
 int http_error_body(char *buf, size_t cap, const char *msg)
 {
     json_t *j = json_pack("{s:s}", "error", msg);
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    char *text = j ? json_dumps(j, HTTP_JSON_FLAGS) : NULL;
     json_decref(j);
     int n = snprintf(buf, cap, "%s\n", text ? text : "{\"error\":\"out of memory\"}");
     free(text);
@@ -106,7 +106,7 @@ int http_error_body(char *buf, size_t cap, const char *msg)
 
 void http_respond_json(struct http_request *req, int status, json_t *body)
 {
-    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    char *text = body ? json_dumps(body, HTTP_JSON_FLAGS | JSON_ENCODE_ANY) : NULL;
     json_decref(body);
     if (!text) {
         static const char oom[] = "{\"error\":\"out of memory\"}\n";

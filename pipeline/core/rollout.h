@@ -242,9 +242,6 @@ int pl_fail(const struct pl_state *s, const char *id, const char *reason, uint64
 
 /* Lookups for the HTTP API. */
 const struct pl_deployment *pl_find(const struct pl_state *s, const char *id);
-/* text into out (cap bytes); text that does not fit is cut, never inside
- * a UTF-8 character, and ends in "..." so that a reader sees it was cut. */
-void pl_cut_text(char *out, size_t cap, const char *text);
 
 const char *pl_stage_name(enum pl_stage st);
 const char *pl_health_name(enum pl_health h);

@@ -1,6 +1,7 @@
 /* Verdict: service health thresholds and the node's health (verdict.h).
  * Pure: no clock (the wall time comes in), no processes, no probes. */
 #include "pipeline/core/verdict.h"
+#include "pipeline/core/text.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -16,6 +16,8 @@
 
 #include <curl/curl.h>
 
+#include "pipeline/core/text.h"
+
 /* libcurl and what it pulls in (TLS, Kerberos, LDAP, ...: some 8 MiB of
  * resident pages and 100 ms or more to load on a busy machine) are loaded
  * when the first probe asks, on a thread of libuv's pool, not when the

@@ -250,8 +250,17 @@ async function main() {
       faults: [{ name: 'kill the leader', kind: 'kill_node', target: 'n1', time_to_detect_ms: 420,
         time_to_recover_ms: 1830, slo_ms: 5000, met: true }],
     }), 201);
-    await until('the drill and its times', () => [...document.querySelectorAll('#drills .drill')]
-      .some((d) => /browser test drill/.test(d.textContent) && /420 ms/.test(d.textContent) && /1\.83 s/.test(d.textContent)));
+    // Its times as chimeractl and a drill file write them (detected in,
+    // recovered in, SLO), the drill's length too.
+    const shown = await until('the drill and its times', () => {
+      const d = [...document.querySelectorAll('#drills .drill')].find((x) => /browser test drill/.test(x.textContent));
+      return d && {
+        cells: [...d.querySelectorAll('tbody td')].slice(2, 5).map((td) => td.textContent),
+        head: d.querySelector('.drill-head .muted').textContent,
+      };
+    });
+    if (shown.cells.join(' ') !== '420ms 1s830ms 5s') throw new Error(`the drill's times read ${shown.cells.join(', ')}`);
+    if (!/ · took 20s$/.test(shown.head)) throw new Error(`the drill's head reads ${shown.head}`);
     await shot('07-drill');
   });
 

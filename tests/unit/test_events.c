@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <jansson.h>
 #include <string.h>
 
 #include "node/base/events.h"
@@ -20,6 +21,13 @@ static int setup(void **state)
 {
     (void)state;
     events_init(&ev, "n1");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    events_free(&ev);
     return 0;
 }
 
@@ -92,15 +100,61 @@ static void test_limit_is_clamped_to_capacity(void **state)
     assert_int_equal(events_query(&ev, false, 0, 5000, out), EVENTS_CAPACITY);
 }
 
-static void test_long_messages_are_cut_not_overflowed(void **state)
+/* A health check's whole detail, as /deployments gives it, with the
+ * member and the release before it: an event holds it whole. */
+static void test_a_long_text_is_kept_whole(void **state)
 {
     (void)state;
-    char big[1000];
+    char detail[900];
+    memset(detail, 'x', sizeof(detail) - 1);
+    detail[sizeof(detail) - 1] = '\0';
+    const struct event *e = events_add(&ev, 1, "release.unhealthy", "n2", "n2: %s", detail);
+    assert_int_equal(strlen(e->message), strlen("n2: ") + strlen(detail));
+    assert_string_equal(e->message + strlen("n2: "), detail);
+    assert_string_equal(e->peer, "n2");
+}
+
+static void test_a_text_longer_than_an_event_holds_is_cut_visibly(void **state)
+{
+    (void)state;
+    static char big[3 * EVENTS_MESSAGE_MAX];
     memset(big, 'x', sizeof(big) - 1);
-    big[sizeof(big) - 1] = '\0';
-    const struct event *e = events_add(&ev, 1, "k", "peer-1", "%s", big);
-    assert_int_equal(strlen(e->message), sizeof(e->message) - 1);
-    assert_string_equal(e->peer, "peer-1");
+    const struct event *e = events_add(&ev, 1, "k", NULL, "%s", big);
+    size_t n = strlen(e->message);
+    assert_int_equal(n, EVENTS_MESSAGE_MAX - 1);
+    assert_string_equal(e->message + n - 3, "...");
+    assert_memory_equal(e->message, big, n - 3);
+}
+
+/* A text cut inside a character would not be UTF-8: /events could not
+ * give the event as a JSON string. */
+static void test_a_cut_text_keeps_whole_utf8_characters(void **state)
+{
+    (void)state;
+    static char accents[EVENTS_MESSAGE_MAX + 200];
+    for (size_t k = 0; k + 2 < sizeof(accents); k += 2)
+        memcpy(accents + k, "\xc3\xa9", 2); /* é */
+    /* "a" first: the room ends inside an "é" */
+    const struct event *e = events_add(&ev, 1, "k", NULL, "a%s", accents);
+    size_t n = strlen(e->message);
+    assert_string_equal(e->message + n - 3, "...");
+    assert_int_equal(n - 3, EVENTS_MESSAGE_MAX - 5); /* one byte less than the room */
+    assert_memory_equal(e->message + 1, accents, n - 4);
+    json_t *j = json_string(e->message);
+    assert_non_null(j); /* UTF-8, as /events and the log need it */
+    json_decref(j);
+}
+
+static void test_an_overwritten_event_gives_its_room_back(void **state)
+{
+    (void)state;
+    static char big[EVENTS_MESSAGE_MAX];
+    memset(big, 'x', sizeof(big) - 1);
+    events_add(&ev, 1, "k", NULL, "%s", big);
+    add_n(EVENTS_CAPACITY); /* the sanitized build's leak check sees the first text freed */
+    const struct event *out[1];
+    assert_int_equal(events_query(&ev, true, 0, 1, out), 1);
+    assert_string_equal(out[0]->message, "event 1");
 }
 
 static void test_limiter_allows_one_per_interval_and_counts_the_rest(void **state)
@@ -120,14 +174,25 @@ static void test_limiter_allows_one_per_interval_and_counts_the_rest(void **stat
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(test_sequence_numbers_start_at_one_and_grow, setup),
-        cmocka_unit_test_setup(test_without_since_returns_the_newest_oldest_first, setup),
-        cmocka_unit_test_setup(test_since_returns_the_first_events_after_it, setup),
-        cmocka_unit_test_setup(test_since_at_the_newest_returns_nothing, setup),
-        cmocka_unit_test_setup(test_ring_keeps_only_the_last_capacity_events, setup),
-        cmocka_unit_test_setup(test_since_older_than_the_ring_starts_at_the_oldest_held, setup),
-        cmocka_unit_test_setup(test_limit_is_clamped_to_capacity, setup),
-        cmocka_unit_test_setup(test_long_messages_are_cut_not_overflowed, setup),
+        cmocka_unit_test_setup_teardown(test_sequence_numbers_start_at_one_and_grow, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_without_since_returns_the_newest_oldest_first, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_since_returns_the_first_events_after_it, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_since_at_the_newest_returns_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ring_keeps_only_the_last_capacity_events, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_since_older_than_the_ring_starts_at_the_oldest_held,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_limit_is_clamped_to_capacity, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_long_text_is_kept_whole, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_text_longer_than_an_event_holds_is_cut_visibly,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_cut_text_keeps_whole_utf8_characters, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_an_overwritten_event_gives_its_room_back, setup,
+                                        teardown),
         cmocka_unit_test(test_limiter_allows_one_per_interval_and_counts_the_rest),
     };
     return cmocka_run_group_tests_name("events", tests, NULL, NULL);

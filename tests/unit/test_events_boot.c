@@ -39,6 +39,14 @@ static int setup(void **state)
     return 0;
 }
 
+static int teardown(void **state)
+{
+    (void)state;
+    events_free(&run1);
+    events_free(&run2);
+    return 0;
+}
+
 static void test_a_restarted_node_numbers_its_events_above_the_last_run(void **state)
 {
     (void)state;
@@ -115,14 +123,20 @@ static void test_sequence_numbers_stay_exact_in_a_json_double(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(test_a_restarted_node_numbers_its_events_above_the_last_run, setup),
-        cmocka_unit_test_setup(
-            test_a_since_cursor_from_the_last_run_returns_every_event_of_the_new_one, setup),
-        cmocka_unit_test_setup(test_sequence_numbers_still_grow_by_one_within_a_run, setup),
-        cmocka_unit_test_setup(test_each_event_names_the_boot_of_its_run, setup),
-        cmocka_unit_test_setup(test_events_recorded_before_the_boot_is_known_are_renumbered, setup),
-        cmocka_unit_test_setup(test_a_since_cursor_beyond_the_newest_returns_nothing, setup),
-        cmocka_unit_test_setup(test_sequence_numbers_stay_exact_in_a_json_double, setup),
+        cmocka_unit_test_setup_teardown(test_a_restarted_node_numbers_its_events_above_the_last_run,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_since_cursor_from_the_last_run_returns_every_event_of_the_new_one, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(test_sequence_numbers_still_grow_by_one_within_a_run, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_each_event_names_the_boot_of_its_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_events_recorded_before_the_boot_is_known_are_renumbered, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_since_cursor_beyond_the_newest_returns_nothing,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sequence_numbers_stay_exact_in_a_json_double, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

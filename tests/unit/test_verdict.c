@@ -287,20 +287,6 @@ static void test_an_error_longer_than_a_verdict_holds_is_cut_visibly(void **stat
     assert_memory_equal(s.last_error, huge, n - 3);
 }
 
-static void test_a_cut_never_splits_a_utf8_character(void **state)
-{
-    (void)state;
-    char out[8];
-    pl_cut_text(out, sizeof out, "ab\xc3\xa9\xc3\xa9\xc3\xa9"); /* "abééé" */
-    assert_string_equal(out, "ab\xc3\xa9...");
-    pl_cut_text(out, sizeof out, "short");
-    assert_string_equal(out, "short");
-    pl_cut_text(out, sizeof out, "1234567");
-    assert_string_equal(out, "1234567"); /* fits exactly */
-    pl_cut_text(out, sizeof out, "12345678");
-    assert_string_equal(out, "1234...");
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -323,7 +309,6 @@ int main(void)
         cmocka_unit_test(test_the_leader_turns_a_duration_into_a_time_on_its_own_clock),
         cmocka_unit_test(test_a_long_health_error_is_kept_whole_in_the_detail),
         cmocka_unit_test(test_an_error_longer_than_a_verdict_holds_is_cut_visibly),
-        cmocka_unit_test(test_a_cut_never_splits_a_utf8_character),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
