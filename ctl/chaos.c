@@ -221,7 +221,7 @@ static int cmd_inject(const struct ctl_opts *o, int argc, char **argv)
         else if (strcmp(a, "--duration") == 0 || strcmp(a, "--delay") == 0)
             key = a + 2;
         else {
-            rc = usage(cmd, "unknown option", a);
+            rc = ctl_bad_argument(cmd, a);
             break;
         }
         if (i + 1 >= argc) {
@@ -304,8 +304,11 @@ int ctl_cmd_chaos(const struct ctl_opts *o, int argc, char **argv)
     if (!known)
         return ctl_unknown("chaos command", sub, chaos_names,
                            sizeof chaos_names / sizeof chaos_names[0]);
-    if (argc > 2)
-        return usage("chaos", "unexpected argument", argv[2]);
+    if (argc > 2) {
+        char page[32];
+        snprintf(page, sizeof page, "chaos %s", sub);
+        return ctl_bad_argument(page, argv[2]);
+    }
     if (strcmp(sub, "status") == 0)
         return cmd_status(o);
     if (strcmp(sub, "enable") == 0)

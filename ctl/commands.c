@@ -274,10 +274,7 @@ int ctl_cmd_events(const struct ctl_opts *o, int argc, char **argv)
         } else if (strcmp(a, "--follow") == 0 || strcmp(a, "-f") == 0) {
             f.follow = true;
         } else {
-            fprintf(stderr,
-                    "chimeractl: events: unknown argument '%s' (see chimeractl events --help)\n",
-                    a);
-            return CTL_USAGE;
+            return ctl_bad_argument("events", a);
         }
     }
     struct ctl_client *cl = ctl_client_new(o);
@@ -321,12 +318,12 @@ int ctl_cmd_keygen(const struct ctl_opts *o, int argc, char **argv)
             out = argv[++i];
         else if (strncmp(argv[i], "--out=", 6) == 0 && argv[i][6])
             out = argv[i] + 6;
-        else {
-            fprintf(stderr, "chimeractl: keygen: %s '%s' (see chimeractl keygen --help)\n",
-                    strcmp(argv[i], "--out") == 0 ? "missing file after" : "unknown argument",
-                    argv[i]);
+        else if (strcmp(argv[i], "--out") == 0) {
+            fprintf(stderr, "chimeractl: keygen: missing file after '--out' (see chimeractl "
+                            "keygen --help)\n");
             return CTL_USAGE;
-        }
+        } else
+            return ctl_bad_argument("keygen", argv[i]);
     }
     if (sodium_init() < 0) {
         fprintf(stderr, "chimeractl: keygen: libsodium failed to initialise\n");

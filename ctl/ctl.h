@@ -230,6 +230,14 @@ const char *ctl_nearest(const char *word, const char *const *names, size_t n);
 /* Says "unknown command 'x'" (with "did you mean 'y'?" when one is near)
  * for `what` ("command", "ledger command") among names; CTL_USAGE. */
 int ctl_unknown(const char *what, const char *word, const char *const *names, size_t n);
+/* The option nearest to word ("--wiat", "--timeot=5m") among those the
+ * help page of cmd ("deploy", "ledger tail") names and the global ones, or
+ * NULL. */
+const char *ctl_nearest_option(const char *cmd, const char *word);
+/* Refuses arg, an argument command cmd does not take: "unknown option"
+ * (with "did you mean" when one is near) when it starts with '-', else
+ * "unexpected argument"; both point at cmd's page. CTL_USAGE. */
+int ctl_bad_argument(const char *cmd, const char *arg);
 /* The same for a top-level command and a ledger subcommand. */
 int ctl_unknown_command(const char *word);
 int ctl_unknown_ledger_command(const char *word);

@@ -161,7 +161,7 @@ int ctl_cmd_deploy(const struct ctl_opts *o, int argc, char **argv)
         } else if ((a[0] != '-' || strcmp(a, "-") == 0) && !file)
             file = a;
         else
-            return usage("deploy", a[0] == '-' ? "unknown option" : "unexpected argument", a);
+            return ctl_bad_argument("deploy", a);
     }
     if (!file)
         return usage("deploy", "needs a manifest FILE (or - for stdin)", NULL);
@@ -244,7 +244,7 @@ int ctl_cmd_deploy(const struct ctl_opts *o, int argc, char **argv)
 int ctl_cmd_deployments(const struct ctl_opts *o, int argc, char **argv)
 {
     if (argc > 1)
-        return usage("deployments", "unexpected argument", argv[1]);
+        return ctl_bad_argument("deployments", argv[1]);
     struct ctl_conn c;
     if (ctl_conn_open(&c, o) != 0)
         return CTL_FAILED;
@@ -292,8 +292,7 @@ int ctl_cmd_deployment(const struct ctl_opts *o, int argc, char **argv)
         } else if (argv[i][0] != '-' && !id)
             id = argv[i];
         else
-            return usage("deployment", argv[i][0] == '-' ? "unknown option" : "unexpected argument",
-                         argv[i]);
+            return ctl_bad_argument("deployment", argv[i]);
     }
     if (!id)
         return usage("deployment", "needs a deployment ID; chimeractl deployments lists them",
@@ -359,7 +358,7 @@ int ctl_cmd_rollback(const struct ctl_opts *o, int argc, char **argv)
             if (parse_timeout("rollback", val, &timeout_ms) != 0)
                 return CTL_USAGE;
         } else
-            return usage("rollback", "unexpected argument", argv[i]);
+            return ctl_bad_argument("rollback", argv[i]);
     }
     json_t *body = to ? json_pack("{s:s}", "to", to) : json_object();
     char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;

@@ -318,7 +318,7 @@ static int cmd_validate(const struct ctl_opts *o, int argc, char **argv)
     const char *arg = NULL;
     for (int i = 2; i < argc; i++) {
         if (argv[i][0] == '-' && argv[i][1])
-            return usage("drill validate", "unknown option", argv[i]);
+            return ctl_bad_argument("drill validate", argv[i]);
         if (arg)
             return usage("drill validate", "one drill at a time; unexpected argument", argv[i]);
         arg = argv[i];
@@ -345,8 +345,7 @@ static int cmd_validate(const struct ctl_opts *o, int argc, char **argv)
 static int cmd_list(const struct ctl_opts *o, int argc, char **argv)
 {
     if (argc > 2)
-        return usage("drill list", argv[2][0] == '-' ? "unknown option" : "unexpected argument",
-                     argv[2]);
+        return ctl_bad_argument("drill list", argv[2]);
     static char names[MAX_BUILTINS][64], paths[MAX_BUILTINS][PATH_MAX];
     size_t n = builtin_names(names, paths, MAX_BUILTINS);
     json_t *arr = json_array();

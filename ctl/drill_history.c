@@ -182,12 +182,8 @@ static json_t *sorted(json_t *found)
 
 int ctl_cmd_drill_history(const struct ctl_opts *o, int argc, char **argv)
 {
-    if (argc > 2) {
-        fprintf(stderr,
-                "chimeractl: drill history: %s '%s' (see chimeractl drill history --help)\n",
-                argv[2][0] == '-' ? "unknown option" : "unexpected argument", argv[2]);
-        return CTL_USAGE;
-    }
+    if (argc > 2)
+        return ctl_bad_argument("drill history", argv[2]);
     struct ctl_client *cl = ctl_client_new(o);
     if (!cl)
         return CTL_FAILED;

@@ -17,10 +17,7 @@ int ctl_cmd_health(const struct ctl_opts *o, int argc, char **argv)
         } else if (strcmp(argv[i], "--live") == 0) {
             ready = false;
         } else {
-            fprintf(stderr,
-                    "chimeractl: health: unknown argument '%s' (see chimeractl health --help)\n",
-                    argv[i]);
-            return CTL_USAGE;
+            return ctl_bad_argument("health", argv[i]);
         }
     }
     const char *path = ready ? "/health/ready" : "/health/live";

@@ -95,7 +95,7 @@ int ctl_cmd_leader(const struct ctl_opts *o, int argc, char **argv)
         else if (strcmp(argv[i], "--to") == 0)
             return usage("--to needs a member id", NULL);
         else
-            return usage("unexpected argument", argv[i]);
+            return ctl_bad_argument("leader", argv[i]);
     }
     if (to && !to[0])
         return usage("--to needs a member id", NULL);

@@ -195,7 +195,7 @@ static int verify(const struct ctl_opts *o, int argc, char **argv)
             else
                 nkeys++;
         } else {
-            rc = usage("verify: unknown argument", a);
+            rc = ctl_bad_argument("ledger verify", a);
         }
     }
     if (rc == CTL_OK && data == NULL)

@@ -77,7 +77,9 @@ int ctl_cmd_ledger_note(const struct ctl_opts *o, int argc, char **argv)
         else if (!only_text && strcmp(a, "-") == 0)
             from_stdin = true;
         else if (!only_text && a[0] == '-')
-            rc = usage("unknown option (a note starting with '-' goes after --)", a);
+            rc = ctl_nearest_option("ledger note", a)
+                     ? ctl_bad_argument("ledger note", a)
+                     : usage("unknown option (a note starting with '-' goes after --)", a);
         else
             rc = add_note(notes, a, strlen(a));
     }

@@ -210,7 +210,7 @@ static int show(const struct ctl_opts *o, int argc, char **argv)
     const char *arg = NULL;
     for (int i = 2; i < argc; i++) {
         if (argv[i][0] == '-' || arg)
-            return usage("show", "unexpected argument", argv[i]);
+            return ctl_bad_argument("ledger show", argv[i]);
         arg = argv[i];
     }
     unsigned long long index;
@@ -393,7 +393,7 @@ static int tail(const struct ctl_opts *o, int argc, char **argv)
             continue;
         }
         if (strncmp(a, "-n", 2) != 0)
-            return usage("tail", "unknown argument", a);
+            return ctl_bad_argument("ledger tail", a);
         val = a[2] ? a + 2 : i + 1 < argc ? argv[++i] : NULL; /* -n N or -nN */
         if (ctl_parse_ulong(val, 1, TAIL_MAX, &n) != 0)
             return usage("tail", "-n needs a number of entries from 1 to 1000000, got",
@@ -478,7 +478,7 @@ static void print_head(struct ctl_client *cl, const json_t *h)
 static int head(const struct ctl_opts *o, int argc, char **argv)
 {
     if (argc > 2)
-        return usage("head", "unexpected argument", argv[2]);
+        return ctl_bad_argument("ledger head", argv[2]);
     struct ctl_client *cl = new_client(o);
     if (!cl)
         return CTL_FAILED;

@@ -128,12 +128,8 @@ static void print_failed(const json_t *members, int failed)
 
 int ctl_cmd_recovery(const struct ctl_opts *o, int argc, char **argv)
 {
-    if (argc > 1) {
-        fprintf(stderr,
-                "chimeractl: recovery: unexpected argument '%s' (see chimeractl recovery --help)\n",
-                argv[1]);
-        return CTL_USAGE;
-    }
+    if (argc > 1)
+        return ctl_bad_argument("recovery", argv[1]);
     struct ctl_client *cl = ctl_client_new(o);
     if (!cl) {
         fprintf(stderr, "chimeractl: cannot initialise the HTTP client\n");

@@ -419,12 +419,8 @@ static json_t *members_json(const struct member *ms, size_t n)
 
 int ctl_cmd_status(const struct ctl_opts *o, int argc, char **argv)
 {
-    if (argc > 1) {
-        fprintf(stderr,
-                "chimeractl: status: unexpected argument '%s' (see chimeractl status --help)\n",
-                argv[1]);
-        return CTL_USAGE;
-    }
+    if (argc > 1)
+        return ctl_bad_argument("status", argv[1]);
     struct ctl_client *cl = ctl_client_new(o);
     if (!cl) {
         fprintf(stderr, "chimeractl: cannot initialise the HTTP client\n");
@@ -500,13 +496,8 @@ int ctl_cmd_version(const struct ctl_opts *o, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--client") == 0)
             client_only = true;
-        else {
-            fprintf(stderr,
-                    "chimeractl: version: unexpected argument '%s' (see chimeractl version "
-                    "--help)\n",
-                    argv[i]);
-            return CTL_USAGE;
-        }
+        else
+            return ctl_bad_argument("version", argv[i]);
     }
     json_t *out = json_pack("{s:{s:s}}", "client", "version", CHIMERA_VERSION);
     if (!o->json)
