@@ -68,6 +68,9 @@ enum ctl_outcome ctl_outcome_of_status(long status);
 #define CTL_DEFAULT_ADDR "127.0.0.1:8100,127.0.0.1:8101,127.0.0.1:8102,127.0.0.1:8103"
 #define CTL_DEFAULT_TIMEOUT_MS 3000L
 #define CTL_MAX_ENDPOINTS 16
+/* The connect timeout of a look for the leader among addresses: a node on
+ * a working network connects in far less. */
+#define CTL_LOOKUP_CONNECT_MS 500L
 
 /* One endpoint of --addr: base is scheme://host:port[/prefix] with no
  * trailing slash; shown is the text the user gave. */
@@ -84,10 +87,15 @@ int ctl_parse_endpoints(const char *list, struct ctl_endpoint *out, size_t max, 
                         size_t errlen);
 
 struct ctl_opts {
-    const char *addr;       /* endpoints: "host:port,..." or base URLs (validated) */
-    const char *addr_from;  /* where addr came from: "--addr", "CHIMERA_ADDR", "default" */
-    bool json;              /* machine-readable output */
-    long timeout_ms;        /* per request */
+    const char *addr;      /* endpoints: "host:port,..." or base URLs (validated) */
+    const char *addr_from; /* where addr came from: "--addr", "CHIMERA_ADDR", "default" */
+    bool json;             /* machine-readable output */
+    long timeout_ms;       /* per request */
+    /* How long a connection may take to open (0 or more than timeout_ms:
+     * timeout_ms). A look for a node among several sets it short: an
+     * address that silently drops connections must not cost the whole
+     * request timeout per endpoint. */
+    long connect_timeout_ms;
     const char *token_file; /* the admin token's file */
     /* The token in it, read once by main.c before the command runs (NULL
      * when there is no file, or with token_err saying why it cannot be

@@ -94,11 +94,24 @@ static int redirect_target(const struct ctl_reply *r, char *base, size_t blen)
     return -1;
 }
 
+/* The user's options for a look at addr (NULL: --addr's) for a node:
+ * those of a request, but an address that drops connections unanswered
+ * costs a short connect timeout, not the request's, before the next one
+ * is tried. */
+static struct ctl_opts lookup_opts(const struct ctl_conn *c, const char *addr)
+{
+    struct ctl_opts o = *c->o;
+    o.addr = addr ? addr : o.addr;
+    o.connect_timeout_ms = CTL_LOOKUP_CONNECT_MS;
+    return o;
+}
+
 /* The base URL of the --addr endpoint that is node `leader` (see
  * ctl_addr_state_of); -1 when none of them is it. */
 static int leader_in_addr(const struct ctl_conn *c, const char *leader, char *base, size_t blen)
 {
-    json_t *st = ctl_addr_state_of(c->o, leader, base, blen);
+    struct ctl_opts o = lookup_opts(c, NULL);
+    json_t *st = ctl_addr_state_of(&o, leader, base, blen);
     json_decref(st);
     return st ? 0 : -1;
 }
@@ -106,8 +119,7 @@ static int leader_in_addr(const struct ctl_conn *c, const char *leader, char *ba
 /* Whether the node at base answers as `node`. */
 static bool node_at(const struct ctl_conn *c, const char *base, const char *node)
 {
-    struct ctl_opts one = *c->o;
-    one.addr = base;
+    struct ctl_opts one = lookup_opts(c, base);
     struct ctl_client *cl = ctl_client_new(&one);
     struct ctl_reply r;
     bool is = cl && ctl_get(cl, "/federation/state", &r) == 0 && r.status == 200 &&

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -912,19 +913,27 @@ static void test_deployment_without_an_id_says_where_ids_are_listed(void **state
     stub_stop(s);
 }
 
+/* n3, a follower, naming n2 as the leader at 127.0.0.1:port. */
+static void follower_naming_n2_at(int port, struct stub *s, const struct req *rq, int n,
+                                  struct answer *a)
+{
+    if (strcmp(rq->path, "/federation/state") == 0)
+        answer_json(a, 200,
+                    "{\"node\":\"n3\",\"role\":\"follower\",\"leader\":\"n2\",\"peers\":["
+                    "{\"node\":\"n2\",\"http\":\"127.0.0.1:%d\",\"self\":false},"
+                    "{\"node\":\"n3\",\"http\":\"127.0.0.1:1\",\"self\":true}]}",
+                    port);
+    else
+        fn_follower(s, rq, n, a);
+}
+
 /* n3 names n2 as the leader at an address that does not answer here (a
  * container's, say): the polls stay with n1, which answers, and the watch
  * sees d-7 through to its end (after the look at n3 on the 8th poll). */
 static void fn_follower_naming_n2_out_of_reach(struct stub *s, const struct req *rq, int n,
                                                struct answer *a)
 {
-    if (strcmp(rq->path, "/federation/state") == 0)
-        answer_json(a, 200,
-                    "{\"node\":\"n3\",\"role\":\"follower\",\"leader\":\"n2\",\"peers\":["
-                    "{\"node\":\"n2\",\"http\":\"127.0.0.1:1\",\"self\":false},"
-                    "{\"node\":\"n3\",\"http\":\"127.0.0.1:1\",\"self\":true}]}");
-    else
-        fn_follower(s, rq, n, a);
+    follower_naming_n2_at(1, s, rq, n, a);
 }
 
 static void fn_stable_after_ten_polls(struct stub *s, const struct req *rq, int n, struct answer *a)
@@ -1085,6 +1094,76 @@ static void test_wait_moves_to_another_addr_endpoint_when_the_one_it_polled_is_g
     stub_stop(gone);
 }
 
+/* An address that takes no connection, as a blackholed or firewalled port
+ * does: a listening socket with a backlog of none whose one place is
+ * taken, so that the kernel drops every later SYN unanswered. */
+struct blackhole {
+    int fd, filler, port;
+};
+
+static struct blackhole blackhole_open(void)
+{
+    struct blackhole b;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof sa;
+    b.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(b.fd >= 0);
+    assert_int_equal(bind(b.fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(b.fd, 0), 0);
+    assert_int_equal(getsockname(b.fd, (struct sockaddr *)&sa, &sl), 0);
+    b.port = ntohs(sa.sin_port);
+    b.filler = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(b.filler >= 0);
+    assert_int_equal(connect(b.filler, (struct sockaddr *)&sa, sizeof sa), 0);
+    return b;
+}
+
+static void blackhole_close(struct blackhole *b)
+{
+    close(b->filler);
+    close(b->fd);
+}
+
+static int blackhole_port; /* for fn_follower_naming_n2_blackholed */
+
+/* n3 names n2 as the leader at an address that takes no connection. */
+static void fn_follower_naming_n2_blackholed(struct stub *s, const struct req *rq, int n,
+                                             struct answer *a)
+{
+    follower_naming_n2_at(blackhole_port, s, rq, n, a);
+}
+
+/* The look for the leader meets an address that takes no connection twice:
+ * the one n3 names for n2, and the next endpoint of --addr. Each costs a
+ * short connect timeout of its own, not the request's: with an hour for a
+ * request, waiting that out (or the kernel's SYN retries, two minutes)
+ * would not finish. It moves on to n2's endpoint, which says stable. */
+static void test_a_look_for_the_leader_moves_past_an_address_that_takes_no_connection(void **state)
+{
+    (void)state;
+    struct blackhole bh = blackhole_open();
+    blackhole_port = bh.port;
+    leader_stub = stub_start(fn_leads_now);
+    struct stub *follower = stub_start(fn_follower_naming_n2_blackholed);
+    char addr[96];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d", follower->port, bh.port,
+             leader_stub->port);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct run r = ctl_at(addr, "--timeout-ms", "3600000", "deployment", "d-7", "--watch", NULL);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    print_message("deployment --watch past 2 addresses that take no connection: %ld ms "
+                  "(information, not judged)\n",
+                  (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
+    EXPECT(r.code == 0, r);
+    EXPECT(strstr(r.out, "stage stable"), r);
+    EXPECT(stub_count(leader_stub, "GET", "/deployments/d-7") > 0, r);
+    run_free(&r);
+    stub_stop(follower);
+    stub_stop(leader_stub);
+    blackhole_close(&bh);
+}
+
 /* ---- deployments, rollback -------------------------------------------- */
 
 static void test_deployments_prints_a_table_marking_current_and_stable(void **state)
@@ -1155,6 +1234,7 @@ int main(void)
         cmocka_unit_test(test_deployment_watch_exits_0_when_it_becomes_stable),
         cmocka_unit_test(test_deployment_shows_a_member_down_now_as_down_not_its_last_health),
         cmocka_unit_test(test_wait_moves_to_another_addr_endpoint_when_the_one_it_polled_is_gone),
+        cmocka_unit_test(test_a_look_for_the_leader_moves_past_an_address_that_takes_no_connection),
         cmocka_unit_test(test_deployment_without_an_id_says_where_ids_are_listed),
         cmocka_unit_test(test_deployments_prints_a_table_marking_current_and_stable),
         cmocka_unit_test(test_rollback_refused_409_exits_2_with_the_reason),
