@@ -1,7 +1,7 @@
-/* Integration: chimeractl deploy, deployments and rollback against a stub
- * of the node's HTTP API: a thread with a listening socket that answers
- * canned JSON per request and records every request (method, path, token,
- * body). Scripted sequences advance per request, never per unit of time,
+/* Integration: chimeractl deploy, deployments and rollback (and recovery's
+ * table) against a stub of the node's HTTP API: a thread with a listening
+ * socket that answers canned JSON per request and records every request
+ * (method, path, token, body). Scripted sequences advance per request, never per unit of time,
  * so nothing here sleeps and hopes; the only clock is chimeractl's own
  * --timeout, and no test asserts on how long anything took. */
 #include <stdarg.h>
@@ -1164,6 +1164,52 @@ static void test_a_look_for_the_leader_moves_past_an_address_that_takes_no_conne
     blackhole_close(&bh);
 }
 
+/* ---- recovery (against the same stub) --------------------------------- */
+
+/* A lone node whose service took over a minute to recover once. */
+static void fn_slow_recovery(struct stub *s, const struct req *rq, int n, struct answer *a)
+{
+    (void)s, (void)n;
+    if (strcmp(rq->path, "/federation/state") == 0)
+        answer_json(a, 200,
+                    "{\"node\":\"n1\",\"role\":\"leader\",\"leader\":\"n1\",\"peers\":["
+                    "{\"node\":\"n1\",\"http\":\"127.0.0.1:1\",\"self\":true}]}");
+    else if (strcmp(rq->path, "/recovery") == 0)
+        answer_json(a, 200,
+                    "{\"enabled\":true,\"services\":[{\"name\":\"web\",\"state\":\"healthy\","
+                    "\"restarts\":3,\"last_cause\":\"exited with status 1\",\"mttr\":{"
+                    "\"count\":3,\"p50_ms\":83456,\"max_ms\":3723004}}]}");
+}
+
+/* The length of the first line of text that starts with prefix (-1: none),
+ * and in *at where `within` ends in it (-1: nowhere). */
+static long end_of_line(const char *text, const char *prefix, const char *within, long *at)
+{
+    for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        if (strncmp(l, prefix, strlen(prefix)) != 0)
+            continue;
+        const char *w = strstr(l, within), *nl = strchr(l, '\n');
+        *at = w && (!nl || w < nl) ? (long)(w - l) + (long)strlen(within) : -1;
+        return nl ? (long)(nl - l) : (long)strlen(l);
+    }
+    return -1;
+}
+
+static void test_recovery_columns_stay_aligned_for_an_mttr_over_a_minute(void **state)
+{
+    (void)state;
+    struct stub *s = stub_start(fn_slow_recovery);
+    struct run r = ctl(s, "recovery", NULL);
+    EXPECT(r.code == 0 && strstr(r.out, "1m23s456ms"), r);
+    long head_p50, row_p50;
+    long head = end_of_line(r.out, "NODE ", "MTTR P50", &head_p50);
+    long row = end_of_line(r.out, "n1 ", "1m23s456ms", &row_p50);
+    EXPECT(head > 0 && row == head, r); /* MTTR MAX ends where its header does */
+    EXPECT(head_p50 > 0 && row_p50 == head_p50, r);
+    run_free(&r);
+    stub_stop(s);
+}
+
 /* ---- deployments, rollback -------------------------------------------- */
 
 static void test_deployments_prints_a_table_marking_current_and_stable(void **state)
@@ -1235,6 +1281,7 @@ int main(void)
         cmocka_unit_test(test_deployment_shows_a_member_down_now_as_down_not_its_last_health),
         cmocka_unit_test(test_wait_moves_to_another_addr_endpoint_when_the_one_it_polled_is_gone),
         cmocka_unit_test(test_a_look_for_the_leader_moves_past_an_address_that_takes_no_connection),
+        cmocka_unit_test(test_recovery_columns_stay_aligned_for_an_mttr_over_a_minute),
         cmocka_unit_test(test_deployment_without_an_id_says_where_ids_are_listed),
         cmocka_unit_test(test_deployments_prints_a_table_marking_current_and_stable),
         cmocka_unit_test(test_rollback_refused_409_exits_2_with_the_reason),
