@@ -1,22 +1,18 @@
-/* Integration: chimeractl deploy, deployments and rollback (and recovery's
- * table) against a stub of the node's HTTP API: a thread with a listening
- * socket that answers canned JSON per request and records every request
- * (method, path, token, body). Scripted sequences advance per request, never per unit of time,
- * so nothing here sleeps and hopes; the only clock is chimeractl's own
- * --timeout, and no test asserts on how long anything took. */
+/* Integration: chimeractl deploy, deployments and rollback against a stub
+ * of the node's HTTP API (ctl_stub.h): a thread with a listening socket
+ * that answers canned JSON per request and records every request (method,
+ * path, token, body). Scripted sequences advance per request, never per
+ * unit of time, so nothing here sleeps and hopes; the only clock is
+ * chimeractl's own --timeout, and no test asserts on how long anything
+ * took. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <errno.h>
 #include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,203 +22,9 @@
 
 #include "harness.h"
 #include "ctl_support.h"
+#include "ctl_stub.h"
 
-#define MAX_REQS 256
 #define TOKEN "stub-admin-token-0123456789"
-
-/* ---- the stub --------------------------------------------------------- */
-
-struct req {
-    char method[8];
-    char path[256];
-    char auth[256];
-    char *body;
-};
-
-struct answer {
-    int status;
-    char location[256];
-    char body[8192];
-};
-
-struct stub;
-/* Fills a from the request; n is how many requests for this method and
- * path came before this one. */
-typedef void (*stub_fn)(struct stub *s, const struct req *rq, int n, struct answer *a);
-
-struct stub {
-    int fd, port;
-    pthread_t thread;
-    atomic_bool stop;
-    stub_fn fn;
-    pthread_mutex_t mu;
-    struct req reqs[MAX_REQS];
-    int nreqs;
-    struct answer ans; /* the stub thread's own */
-    char buf[512 * 1024];
-};
-
-static void answer_json(struct answer *a, int status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void answer_json(struct answer *a, int status, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    a->status = status;
-    vsnprintf(a->body, sizeof a->body, fmt, ap);
-    va_end(ap);
-}
-
-static void write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return;
-        p += w;
-        n -= (size_t)w;
-    }
-}
-
-/* Reads one request (headers, then Content-Length bytes of body). */
-static bool read_request(struct stub *s, int fd, struct req *rq)
-{
-    char *buf = s->buf;
-    const size_t cap = sizeof s->buf;
-    size_t len = 0;
-    char *end = NULL;
-    while (!end && len < cap - 1) {
-        ssize_t got = read(fd, buf + len, cap - 1 - len);
-        if (got <= 0)
-            return false;
-        len += (size_t)got;
-        buf[len] = '\0';
-        end = strstr(buf, "\r\n\r\n");
-    }
-    if (!end)
-        return false;
-    size_t head = (size_t)(end + 4 - buf), clen = 0;
-    if (sscanf(buf, "%7s %255s", rq->method, rq->path) != 2)
-        return false;
-    for (char *line = strstr(buf, "\r\n"); line && line < end; line = strstr(line + 2, "\r\n")) {
-        if (strncasecmp(line + 2, "Content-Length:", 15) == 0)
-            clen = strtoul(line + 17, NULL, 10);
-        if (strncasecmp(line + 2, "Authorization:", 14) == 0)
-            sscanf(line + 16, " %255[^\r]", rq->auth);
-    }
-    while (len - head < clen && len < cap - 1) {
-        ssize_t got = read(fd, buf + len, cap - 1 - len);
-        if (got <= 0)
-            return false;
-        len += (size_t)got;
-    }
-    rq->body = strndup(buf + head, clen);
-    return rq->body != NULL;
-}
-
-static void *stub_main(void *arg)
-{
-    struct stub *s = arg;
-    while (!atomic_load(&s->stop)) {
-        struct pollfd p = {.fd = s->fd, .events = POLLIN};
-        if (poll(&p, 1, 50) <= 0)
-            continue;
-        int fd = accept(s->fd, NULL, NULL);
-        if (fd < 0)
-            continue;
-        struct req rq = {0};
-        if (!read_request(s, fd, &rq)) {
-            close(fd);
-            free(rq.body);
-            continue;
-        }
-        pthread_mutex_lock(&s->mu);
-        int n = 0;
-        for (int i = 0; i < s->nreqs; i++)
-            n += strcmp(s->reqs[i].method, rq.method) == 0 && strcmp(s->reqs[i].path, rq.path) == 0;
-        struct answer *ap = &s->ans;
-        memset(ap, 0, sizeof *ap);
-        ap->status = 404;
-        snprintf(ap->body, sizeof ap->body, "{\"error\":\"no such path in the stub\"}");
-        if (s->fn)
-            s->fn(s, &rq, n, ap);
-        if (s->nreqs < MAX_REQS)
-            s->reqs[s->nreqs++] = rq;
-        else
-            free(rq.body);
-        pthread_mutex_unlock(&s->mu);
-        if (ap->status < 0) { /* a node gone: the connection closes unanswered */
-            close(fd);
-            continue;
-        }
-        char head[1024];
-        int hl = snprintf(head, sizeof head,
-                          "HTTP/1.1 %d Stub\r\nContent-Type: application/json\r\n"
-                          "Content-Length: %zu\r\nConnection: close\r\n%s%s%s\r\n",
-                          ap->status, strlen(ap->body), ap->location[0] ? "Location: " : "",
-                          ap->location, ap->location[0] ? "\r\n" : "");
-        write_all(fd, head, (size_t)hl);
-        write_all(fd, ap->body, strlen(ap->body));
-        close(fd);
-    }
-    return NULL;
-}
-
-static struct stub *stub_start(stub_fn fn)
-{
-    struct stub *s = calloc(1, sizeof *s);
-    assert_non_null(s);
-    s->fn = fn;
-    pthread_mutex_init(&s->mu, NULL);
-    s->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(s->fd >= 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t sl = sizeof sa;
-    assert_int_equal(bind(s->fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    assert_int_equal(listen(s->fd, 16), 0);
-    assert_int_equal(getsockname(s->fd, (struct sockaddr *)&sa, &sl), 0);
-    s->port = ntohs(sa.sin_port);
-    assert_int_equal(pthread_create(&s->thread, NULL, stub_main, s), 0);
-    return s;
-}
-
-static void stub_stop(struct stub *s)
-{
-    atomic_store(&s->stop, true);
-    pthread_join(s->thread, NULL);
-    close(s->fd);
-    for (int i = 0; i < s->nreqs; i++)
-        free(s->reqs[i].body);
-    pthread_mutex_destroy(&s->mu);
-    free(s);
-}
-
-/* How many requests with this method and path (path NULL: any) came. */
-static int stub_count(struct stub *s, const char *method, const char *path)
-{
-    pthread_mutex_lock(&s->mu);
-    int n = 0;
-    for (int i = 0; i < s->nreqs; i++)
-        n +=
-            strcmp(s->reqs[i].method, method) == 0 && (!path || strcmp(s->reqs[i].path, path) == 0);
-    pthread_mutex_unlock(&s->mu);
-    return n;
-}
-
-/* The first request with this method and path; NULL if none. Valid until
- * stub_stop (the stub only appends). */
-static const struct req *stub_find(struct stub *s, const char *method, const char *path)
-{
-    const struct req *found = NULL;
-    pthread_mutex_lock(&s->mu);
-    for (int i = 0; i < s->nreqs && !found; i++)
-        if (strcmp(s->reqs[i].method, method) == 0 && strcmp(s->reqs[i].path, path) == 0)
-            found = &s->reqs[i];
-    pthread_mutex_unlock(&s->mu);
-    return found;
-}
 
 /* ---- fixtures --------------------------------------------------------- */
 
@@ -1164,52 +966,6 @@ static void test_a_look_for_the_leader_moves_past_an_address_that_takes_no_conne
     blackhole_close(&bh);
 }
 
-/* ---- recovery (against the same stub) --------------------------------- */
-
-/* A lone node whose service took over a minute to recover once. */
-static void fn_slow_recovery(struct stub *s, const struct req *rq, int n, struct answer *a)
-{
-    (void)s, (void)n;
-    if (strcmp(rq->path, "/federation/state") == 0)
-        answer_json(a, 200,
-                    "{\"node\":\"n1\",\"role\":\"leader\",\"leader\":\"n1\",\"peers\":["
-                    "{\"node\":\"n1\",\"http\":\"127.0.0.1:1\",\"self\":true}]}");
-    else if (strcmp(rq->path, "/recovery") == 0)
-        answer_json(a, 200,
-                    "{\"enabled\":true,\"services\":[{\"name\":\"web\",\"state\":\"healthy\","
-                    "\"restarts\":3,\"last_cause\":\"exited with status 1\",\"mttr\":{"
-                    "\"count\":3,\"p50_ms\":83456,\"max_ms\":3723004}}]}");
-}
-
-/* The length of the first line of text that starts with prefix (-1: none),
- * and in *at where `within` ends in it (-1: nowhere). */
-static long end_of_line(const char *text, const char *prefix, const char *within, long *at)
-{
-    for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
-        if (strncmp(l, prefix, strlen(prefix)) != 0)
-            continue;
-        const char *w = strstr(l, within), *nl = strchr(l, '\n');
-        *at = w && (!nl || w < nl) ? (long)(w - l) + (long)strlen(within) : -1;
-        return nl ? (long)(nl - l) : (long)strlen(l);
-    }
-    return -1;
-}
-
-static void test_recovery_columns_stay_aligned_for_an_mttr_over_a_minute(void **state)
-{
-    (void)state;
-    struct stub *s = stub_start(fn_slow_recovery);
-    struct run r = ctl(s, "recovery", NULL);
-    EXPECT(r.code == 0 && strstr(r.out, "1m23s456ms"), r);
-    long head_p50, row_p50;
-    long head = end_of_line(r.out, "NODE ", "MTTR P50", &head_p50);
-    long row = end_of_line(r.out, "n1 ", "1m23s456ms", &row_p50);
-    EXPECT(head > 0 && row == head, r); /* MTTR MAX ends where its header does */
-    EXPECT(head_p50 > 0 && row_p50 == head_p50, r);
-    run_free(&r);
-    stub_stop(s);
-}
-
 /* ---- deployments, rollback -------------------------------------------- */
 
 static void test_deployments_prints_a_table_marking_current_and_stable(void **state)
@@ -1281,7 +1037,6 @@ int main(void)
         cmocka_unit_test(test_deployment_shows_a_member_down_now_as_down_not_its_last_health),
         cmocka_unit_test(test_wait_moves_to_another_addr_endpoint_when_the_one_it_polled_is_gone),
         cmocka_unit_test(test_a_look_for_the_leader_moves_past_an_address_that_takes_no_connection),
-        cmocka_unit_test(test_recovery_columns_stay_aligned_for_an_mttr_over_a_minute),
         cmocka_unit_test(test_deployment_without_an_id_says_where_ids_are_listed),
         cmocka_unit_test(test_deployments_prints_a_table_marking_current_and_stable),
         cmocka_unit_test(test_rollback_refused_409_exits_2_with_the_reason),
