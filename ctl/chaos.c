@@ -29,7 +29,7 @@ static int exchange(const struct ctl_opts *o, const char *cmd, const char *path,
 
 static void print_json(const json_t *j)
 {
-    json_dumpf(j, stdout, JSON_INDENT(2));
+    json_dumpf(j, stdout, JSON_INDENT(2) | CTL_JSON_REAL);
     putchar('\n');
 }
 
@@ -63,7 +63,7 @@ static int cmd_status(const struct ctl_opts *o)
         return CTL_OK;
     }
     const json_t *s = json_object_get(j, "settings");
-    char *faults = json_dumps(json_object_get(s, "faults"), JSON_COMPACT);
+    char *faults = json_dumps(json_object_get(s, "faults"), JSON_COMPACT | CTL_JSON_REAL);
     char every[32], most[32];
     ms_field(s, "interval_ms", every, sizeof every);
     ms_field(s, "max_duration_ms", most, sizeof most);

@@ -31,7 +31,7 @@ static const char *str_or(const json_t *v, const char *dflt)
 static void print_event(const json_t *e, bool as_json)
 {
     if (as_json) {
-        json_dumpf(e, stdout, JSON_COMPACT);
+        json_dumpf(e, stdout, JSON_COMPACT | CTL_JSON_REAL);
         putchar('\n');
         return;
     }

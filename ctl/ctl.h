@@ -63,6 +63,14 @@ int ctl_exit_code(enum ctl_family fam, enum ctl_outcome oc);
 /* An HTTP status as an outcome: 2xx OK, 401/403 AUTH, 404 NOT_FOUND, ... */
 enum ctl_outcome ctl_outcome_of_status(long status);
 
+/* The flags every JSON chimeractl prints adds: reals with 15 significant
+ * digits, as the nodes write them: a probability of 0.15 prints "0.15",
+ * where jansson's default (%.17g) prints 0.14999999999999999. Any decimal
+ * of up to 15 digits reads back as the double it was. Not for a drill
+ * journal: its digest is over the full precision, which a reader must get
+ * back from the file. */
+#define CTL_JSON_REAL JSON_REAL_PRECISION(15)
+
 /* Used when neither --addr nor CHIMERA_ADDR is given: a single chimerad on
  * its default HTTP port, then `make run`'s three nodes. */
 #define CTL_DEFAULT_ADDR "127.0.0.1:8100,127.0.0.1:8101,127.0.0.1:8102,127.0.0.1:8103"

@@ -60,7 +60,8 @@ static int deploy_answer(const struct ctl_conn *c, const char *file, bool dry_ru
             break;
         if (o->json) {
             /* With --wait, the first line of a stream of JSON lines. */
-            json_dumpf(r->json, stdout, wait && !dry_run ? JSON_COMPACT : JSON_INDENT(2));
+            json_dumpf(r->json, stdout,
+                       (wait && !dry_run ? JSON_COMPACT : JSON_INDENT(2)) | CTL_JSON_REAL);
             putchar('\n');
         } else {
             ctl_print_plan(r->json);
@@ -86,11 +87,11 @@ static int deploy_answer(const struct ctl_conn *c, const char *file, bool dry_ru
                 file, ctl_conn_addr(c), ctl_json_str(r->json, "path", "(document)"),
                 err ? err : "invalid");
         if (o->json && r->json)
-            json_dumpf(r->json, stdout, JSON_INDENT(2)), putchar('\n');
+            json_dumpf(r->json, stdout, JSON_INDENT(2) | CTL_JSON_REAL), putchar('\n');
         return CTL_DEPLOY_REJECTED;
     case 422:
         if (o->json && r->json) {
-            json_dumpf(r->json, stdout, JSON_INDENT(2));
+            json_dumpf(r->json, stdout, JSON_INDENT(2) | CTL_JSON_REAL);
             putchar('\n');
         } else if (r->json) {
             ctl_print_plan(r->json);
@@ -105,7 +106,7 @@ static int deploy_answer(const struct ctl_conn *c, const char *file, bool dry_ru
          * real deploy would meet. */
         if (json_is_true(json_object_get(r->json, "dry_run"))) {
             if (o->json) {
-                json_dumpf(r->json, stdout, JSON_INDENT(2));
+                json_dumpf(r->json, stdout, JSON_INDENT(2) | CTL_JSON_REAL);
                 putchar('\n');
             } else {
                 ctl_print_plan(r->json);
@@ -258,7 +259,7 @@ int ctl_cmd_deployments(const struct ctl_opts *o, int argc, char **argv)
         rc = CTL_FAILED;
     }
     if (rc == CTL_OK && o->json)
-        json_dumpf(r.json, stdout, JSON_INDENT(2)), putchar('\n');
+        json_dumpf(r.json, stdout, JSON_INDENT(2) | CTL_JSON_REAL), putchar('\n');
     else if (rc == CTL_OK)
         ctl_print_deployments(r.json);
     ctl_reply_free(&r);
@@ -323,7 +324,7 @@ int ctl_cmd_deployment(const struct ctl_opts *o, int argc, char **argv)
         ctl_conn_mark_members(&c, r.json);
     if (rc == CTL_OK && !watching) {
         if (o->json)
-            json_dumpf(r.json, stdout, JSON_INDENT(2)), putchar('\n');
+            json_dumpf(r.json, stdout, JSON_INDENT(2) | CTL_JSON_REAL), putchar('\n');
         else
             ctl_print_deployment(r.json);
     } else if (rc == CTL_OK) {
@@ -401,7 +402,7 @@ int ctl_cmd_rollback(const struct ctl_opts *o, int argc, char **argv)
     } else {
         const json_t *rel = json_object_get(r.json, "release");
         if (o->json) {
-            json_dumpf(r.json, stdout, wait ? JSON_COMPACT : JSON_INDENT(2));
+            json_dumpf(r.json, stdout, (wait ? JSON_COMPACT : JSON_INDENT(2)) | CTL_JSON_REAL);
             putchar('\n');
         } else {
             char target[128] = "";

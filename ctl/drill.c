@@ -164,7 +164,7 @@ static void say_invalid(const char *cmd, const char *path, bool as_json, const c
     if (as_json) {
         json_t *o =
             json_pack("{s:b,s:s,s:s,s:s}", "valid", 0, "file", path, "path", at, "error", msg);
-        json_dumpf(o, stdout, JSON_INDENT(2));
+        json_dumpf(o, stdout, JSON_INDENT(2) | CTL_JSON_REAL);
         putchar('\n');
         json_decref(o);
     } else {
@@ -332,7 +332,7 @@ static int cmd_validate(const struct ctl_opts *o, int argc, char **argv)
     if (o->json) {
         json_t *out =
             json_pack("{s:b,s:s,s:o}", "valid", 1, "file", f.path, "drill", drill_to_json(&f.d));
-        json_dumpf(out, stdout, JSON_INDENT(2));
+        json_dumpf(out, stdout, JSON_INDENT(2) | CTL_JSON_REAL);
         putchar('\n');
         json_decref(out);
     } else {
@@ -376,7 +376,7 @@ static int cmd_list(const struct ctl_opts *o, int argc, char **argv)
             ctl_drill_unload(&f);
     }
     if (o->json) {
-        json_dumpf(arr, stdout, JSON_INDENT(2));
+        json_dumpf(arr, stdout, JSON_INDENT(2) | CTL_JSON_REAL);
         putchar('\n');
     } else if (n == 0) {
         const char *dirs[4];

@@ -195,7 +195,7 @@ int ctl_cmd_drill_history(const struct ctl_opts *o, int argc, char **argv)
     json_t *list = sorted(found);
     json_decref(found);
     if (rc == CTL_OK && o->json) {
-        json_dumpf(list, stdout, JSON_INDENT(2));
+        json_dumpf(list, stdout, JSON_INDENT(2) | CTL_JSON_REAL);
         putchar('\n');
     } else if (rc == CTL_OK) {
         size_t i;

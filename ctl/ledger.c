@@ -106,7 +106,7 @@ static void print_json(const char *dir, const struct ledger_verify_report *r, do
         fprintf(stderr, "chimeractl: ledger verify: out of memory\n");
         return;
     }
-    json_dumpf(o, stdout, JSON_INDENT(2));
+    json_dumpf(o, stdout, JSON_INDENT(2) | CTL_JSON_REAL);
     putchar('\n');
     json_decref(o);
 }

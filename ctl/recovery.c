@@ -197,7 +197,7 @@ int ctl_cmd_recovery(const struct ctl_opts *o, int argc, char **argv)
         json_array_append_new(members, ask_member(o, p, own.json));
     if (o->json) {
         json_t *out = json_pack("{s:O}", "members", members);
-        json_dumpf(out, stdout, JSON_INDENT(2));
+        json_dumpf(out, stdout, JSON_INDENT(2) | CTL_JSON_REAL);
         putchar('\n');
         json_decref(out);
     } else {

@@ -462,7 +462,7 @@ int ctl_cmd_status(const struct ctl_opts *o, int argc, char **argv)
     }
     if (o->json) {
         json_object_set_new(r.json, "members", members_json(ms, n));
-        json_dumpf(r.json, stdout, JSON_INDENT(2));
+        json_dumpf(r.json, stdout, JSON_INDENT(2) | CTL_JSON_REAL);
         putchar('\n');
     } else {
         struct lead_view lv = {0};
@@ -529,7 +529,7 @@ int ctl_cmd_version(const struct ctl_opts *o, int argc, char **argv)
         ctl_client_free(cl);
     }
     if (o->json) {
-        json_dumpf(out, stdout, JSON_INDENT(2));
+        json_dumpf(out, stdout, JSON_INDENT(2) | CTL_JSON_REAL);
         putchar('\n');
     }
     json_decref(out);

@@ -1,5 +1,6 @@
 /* Integration: what chimeractl prints of a node's answers, against a stub
- * of its HTTP API (ctl_stub.h): the recovery table's columns. */
+ * of its HTTP API (ctl_stub.h): the recovery table's columns, and the
+ * numbers of JSON output. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -71,10 +72,38 @@ static void test_recovery_columns_stay_aligned_for_an_mttr_over_a_minute(void **
     stub_stop(s);
 }
 
+/* ---- JSON output ------------------------------------------------------ */
+
+/* The injector's settings with the seeds' default probability. */
+static void fn_chaos(struct stub *s, const struct req *rq, int n, struct answer *a)
+{
+    (void)s, (void)n;
+    if (strcmp(rq->path, "/chaos") == 0)
+        answer_json(a, 200,
+                    "{\"settings\":{\"enabled\":true,\"dry_run\":false,\"interval_ms\":600000,"
+                    "\"probability\":0.15,\"window\":\"always\",\"faults\":[\"kill_service\"],"
+                    "\"max_duration_ms\":60000},\"stopped\":false,\"active\":null,"
+                    "\"applied_here\":[],\"history\":[]}");
+}
+
+/* jansson writes a double with %.17g unless told: 0.15 would read
+ * 0.14999999999999999. */
+static void test_json_output_writes_a_probability_as_it_was_given(void **state)
+{
+    (void)state;
+    struct stub *s = stub_start(fn_chaos);
+    struct run r = ctl(s, "chaos", "status", "--json");
+    EXPECT(r.code == 0 && strstr(r.out, "\"probability\": 0.15,"), r);
+    EXPECT(!strstr(r.out, "0.1499"), r);
+    run_free(&r);
+    stub_stop(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_recovery_columns_stay_aligned_for_an_mttr_over_a_minute),
+        cmocka_unit_test(test_json_output_writes_a_probability_as_it_was_given),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
