@@ -94,6 +94,15 @@ struct ctl_endpoint {
 int ctl_parse_endpoints(const char *list, struct ctl_endpoint *out, size_t max, char *err,
                         size_t errlen);
 
+struct ctl_opts;
+/* An address for a message, written as the user writes them in --addr
+ * (CHIMERA_ADDR), so that every message writes addresses one way and each
+ * can be pasted back: addr is a base URL ("http://127.0.0.1:8102", a
+ * leader's from a redirect) or what a node advertises ("127.0.0.1:8102").
+ * With the scheme when the user's --addr has one; else without it, but for
+ * an address that cannot be written so (https://, a path). Returns out. */
+const char *ctl_addr_text(const struct ctl_opts *o, const char *addr, char *out, size_t len);
+
 struct ctl_opts {
     const char *addr;      /* endpoints: "host:port,..." or base URLs (validated) */
     const char *addr_from; /* where addr came from: "--addr", "CHIMERA_ADDR", "default" */

@@ -148,7 +148,7 @@ static int print_table(const json_t *members)
     return failed;
 }
 
-static void print_failed(const json_t *members, int failed)
+static void print_failed(const struct ctl_opts *o, const json_t *members, int failed)
 {
     printf("\n%d service(s) FAILED after a crash loop (restart mode delay: still restarted at "
            "the longest backoff; mode fail: down until the release changes):\n",
@@ -159,10 +159,12 @@ static void print_failed(const json_t *members, int failed)
     {
         json_array_foreach(json_object_get(json_object_get(m, "recovery"), "services"), k, s)
         {
+            char at[512];
             if (strcmp(ctl_json_str(s, "state", ""), "failed") == 0)
                 printf("  %s on %s (last %s): chimeractl --addr %s events\n",
                        ctl_json_str(s, "name", "?"), ctl_json_str(m, "node", "?"),
-                       ctl_json_str(s, "last_cause", "?"), ctl_json_str(m, "http", "?"));
+                       ctl_json_str(s, "last_cause", "?"),
+                       ctl_addr_text(o, ctl_json_str(m, "http", "?"), at, sizeof at));
         }
     }
 }
@@ -203,7 +205,7 @@ int ctl_cmd_recovery(const struct ctl_opts *o, int argc, char **argv)
     } else {
         int failed = print_table(members);
         if (failed)
-            print_failed(members, failed);
+            print_failed(o, members, failed);
     }
     fflush(stdout);
     json_decref(members);

@@ -311,8 +311,8 @@ static void seen_release_text(const struct lead_view *lv, const json_t *seen, ch
         snprintf(out, len, "%s", version);
 }
 
-static void print_status(const json_t *st, const struct member *ms, size_t n,
-                         const struct lead_view *lv)
+static void print_status(const struct ctl_opts *o, const json_t *st, const struct member *ms,
+                         size_t n, const struct lead_view *lv)
 {
     const char *leader = json_string_value(json_object_get(st, "leader"));
     json_int_t term = json_integer_value(json_object_get(st, "term"));
@@ -394,10 +394,13 @@ static void print_status(const json_t *st, const struct member *ms, size_t n,
                 printf("%s\n", rows[i][c]);
             else
                 printf("%-*s  ", (int)width[c], rows[i][c]);
+    char at[512];
     for (size_t i = 0; i < n; i++)
         if (!ms[i].state)
-            printf("%s: unreachable at %s: %s\n", str_or(json_object_get(ms[i].peer, "node"), "?"),
-                   str_or(json_object_get(ms[i].peer, "http"), "-"), ms[i].error);
+            printf(
+                "%s: unreachable at %s: %s\n", str_or(json_object_get(ms[i].peer, "node"), "?"),
+                ctl_addr_text(o, str_or(json_object_get(ms[i].peer, "http"), "-"), at, sizeof at),
+                ms[i].error);
     free(rows);
 }
 
@@ -467,7 +470,7 @@ int ctl_cmd_status(const struct ctl_opts *o, int argc, char **argv)
     } else {
         struct lead_view lv = {0};
         lead_view_fill(o, &lv, ms, n, json_string_value(json_object_get(r.json, "leader")));
-        print_status(r.json, ms, n, &lv);
+        print_status(o, r.json, ms, n, &lv);
         json_decref(lv.nodes);
     }
     /* A health check: the node asked must be able to take mutations. */

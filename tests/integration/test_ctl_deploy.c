@@ -431,6 +431,32 @@ static void test_a_redirect_from_a_follower_is_followed_with_the_token_and_body(
     stub_stop(leader_stub);
 }
 
+/* A message writes the leader's address, learned from the 307, as --addr
+ * writes addresses: without the scheme, or with it. */
+static void test_a_redirect_names_the_leader_as_addr_writes_addresses(void **state)
+{
+    (void)state;
+    leader_stub = stub_start(fn_accept);
+    struct stub *follower = stub_start(fn_follower);
+    char want[160], addr[64];
+    struct run r = ctl(follower, "deploy", manifest_file, NULL);
+    snprintf(want, sizeof want,
+             "chimeractl: 127.0.0.1:%d is not the leader; sending to the leader at 127.0.0.1:%d\n",
+             follower->port, leader_stub->port);
+    EXPECT(r.code == 0 && strstr(r.err, want), r);
+    run_free(&r);
+    snprintf(addr, sizeof addr, "http://127.0.0.1:%d", follower->port);
+    r = ctl_at(addr, "deploy", manifest_file, NULL);
+    snprintf(want, sizeof want,
+             "chimeractl: http://127.0.0.1:%d is not the leader; sending to the leader at "
+             "http://127.0.0.1:%d\n",
+             follower->port, leader_stub->port);
+    EXPECT(r.code == 0 && strstr(r.err, want), r);
+    run_free(&r);
+    stub_stop(follower);
+    stub_stop(leader_stub);
+}
+
 /* The node's Location names the path without the query: a dry run must
  * reach the leader as a dry run all the same. */
 static void test_a_redirected_dry_run_stays_a_dry_run(void **state)
@@ -1021,6 +1047,7 @@ int main(void)
         cmocka_unit_test(test_an_uncertified_release_prints_the_failed_links_and_exits_2),
         cmocka_unit_test(test_a_deployment_in_progress_409_exits_2_with_the_reason),
         cmocka_unit_test(test_a_redirect_from_a_follower_is_followed_with_the_token_and_body),
+        cmocka_unit_test(test_a_redirect_names_the_leader_as_addr_writes_addresses),
         cmocka_unit_test(test_a_redirected_dry_run_stays_a_dry_run),
         cmocka_unit_test(test_wait_exits_0_when_the_deployment_becomes_stable),
         cmocka_unit_test(test_wait_exits_3_when_the_deployment_fails_and_is_reverted),

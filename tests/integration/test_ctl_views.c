@@ -1,6 +1,6 @@
 /* Integration: what chimeractl prints of a node's answers, against a stub
- * of its HTTP API (ctl_stub.h): the recovery table's columns, and the
- * numbers of JSON output. */
+ * of its HTTP API (ctl_stub.h): the recovery table's columns, the
+ * numbers of JSON output, the addresses in messages. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -99,11 +99,37 @@ static void test_json_output_writes_a_probability_as_it_was_given(void **state)
     stub_stop(s);
 }
 
+/* ---- addresses in messages -------------------------------------------- */
+
+static void fn_events_not_an_array(struct stub *s, const struct req *rq, int n, struct answer *a)
+{
+    (void)s, (void)n, (void)rq;
+    answer_json(a, 200, "{\"events\":[]}");
+}
+
+/* The endpoint that answered, not the whole --addr list. */
+static void test_a_message_names_the_node_that_answered(void **state)
+{
+    (void)state;
+    struct stub *s = stub_start(fn_events_not_an_array);
+    char addr[64], want[96];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d,127.0.0.1:1", s->port);
+    struct run r = {0};
+    if (!h_ctl(NULL, -1, &r.code, &r.out, &r.err, "--addr", addr, "events", NULL))
+        run_fail(&r, "chimeractl did not finish", __FILE__, __LINE__);
+    snprintf(want, sizeof want, "node at 127.0.0.1:%d sent events that are not an array\n",
+             s->port);
+    EXPECT(r.code != 0 && strstr(r.err, want), r);
+    run_free(&r);
+    stub_stop(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_recovery_columns_stay_aligned_for_an_mttr_over_a_minute),
         cmocka_unit_test(test_json_output_writes_a_probability_as_it_was_given),
+        cmocka_unit_test(test_a_message_names_the_node_that_answered),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
