@@ -29,7 +29,7 @@ static int exchange(const struct ctl_opts *o, const char *cmd, const char *path,
 
 static void print_json(const json_t *j)
 {
-    json_dumpf(j, stdout, JSON_INDENT(2));
+    json_dumpf(j, stdout, JSON_INDENT(2) | CTL_JSON_REAL);
     putchar('\n');
 }
 
@@ -63,7 +63,7 @@ static int cmd_status(const struct ctl_opts *o)
         return CTL_OK;
     }
     const json_t *s = json_object_get(j, "settings");
-    char *faults = json_dumps(json_object_get(s, "faults"), JSON_COMPACT);
+    char *faults = json_dumps(json_object_get(s, "faults"), JSON_COMPACT | CTL_JSON_REAL);
     char every[32], most[32];
     ms_field(s, "interval_ms", every, sizeof every);
     ms_field(s, "max_duration_ms", most, sizeof most);
@@ -221,7 +221,7 @@ static int cmd_inject(const struct ctl_opts *o, int argc, char **argv)
         else if (strcmp(a, "--duration") == 0 || strcmp(a, "--delay") == 0)
             key = a + 2;
         else {
-            rc = usage(cmd, "unknown option", a);
+            rc = ctl_bad_argument(cmd, a);
             break;
         }
         if (i + 1 >= argc) {
@@ -304,8 +304,11 @@ int ctl_cmd_chaos(const struct ctl_opts *o, int argc, char **argv)
     if (!known)
         return ctl_unknown("chaos command", sub, chaos_names,
                            sizeof chaos_names / sizeof chaos_names[0]);
-    if (argc > 2)
-        return usage("chaos", "unexpected argument", argv[2]);
+    if (argc > 2) {
+        char page[32];
+        snprintf(page, sizeof page, "chaos %s", sub);
+        return ctl_bad_argument(page, argv[2]);
+    }
     if (strcmp(sub, "status") == 0)
         return cmd_status(o);
     if (strcmp(sub, "enable") == 0)

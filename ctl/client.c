@@ -20,7 +20,7 @@ struct ctl_client {
     size_t nep;
     size_t cur;  /* the endpoint in use */
     bool pinned; /* it answered once: no more trying others */
-    long timeout_ms;
+    long timeout_ms, connect_timeout_ms;
     volatile int *cancel;
     /* --token-file's token, sent with reads too: a node with a read token
      * (--read-token-file) gates the reads that reveal manifests, and takes
@@ -102,6 +102,9 @@ struct ctl_client *ctl_client_new(const struct ctl_opts *o)
         return NULL;
     }
     cl->timeout_ms = o->timeout_ms;
+    cl->connect_timeout_ms = o->connect_timeout_ms > 0 && o->connect_timeout_ms < o->timeout_ms
+                                 ? o->connect_timeout_ms
+                                 : o->timeout_ms;
     /* main.c validated --addr; a leader's address from a redirect is one
      * endpoint. */
     char err[256];
@@ -157,9 +160,14 @@ static void describe_failure(struct ctl_client *cl, CURLcode rc, const char *err
     else if (b->too_big)
         snprintf(r->error, sizeof r->error, "answer larger than %u bytes", CTL_MAX_BODY);
     else if (rc == CURLE_OPERATION_TIMEDOUT) {
+        curl_off_t connected = 0;
+        curl_easy_getinfo(cl->curl, CURLINFO_CONNECT_TIME_T, &connected);
+        bool connecting = connected == 0 && cl->connect_timeout_ms < cl->timeout_ms;
         char within[32];
-        snprintf(r->error, sizeof r->error, "no answer within %s",
-                 ctl_ms_text(cl->timeout_ms, within, sizeof within));
+        snprintf(r->error, sizeof r->error, "%s within %s",
+                 connecting ? "no connection" : "no answer",
+                 ctl_ms_text(connecting ? cl->connect_timeout_ms : cl->timeout_ms, within,
+                             sizeof within));
     } else if (rc == CURLE_COULDNT_CONNECT && os_errno != 0)
         snprintf(r->error, sizeof r->error, "%s", strerror((int)os_errno));
     else if (rc == CURLE_UNSUPPORTED_PROTOCOL || rc == CURLE_WEIRD_SERVER_REPLY)
@@ -199,7 +207,7 @@ static int perform_one(struct ctl_client *cl, const char *method, const char *pa
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L); /* our SIGINT handler must stay ours */
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, cl->timeout_ms);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, cl->timeout_ms);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, cl->connect_timeout_ms);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, ctl_body_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
     struct ctl_stream *st = cl->stream;

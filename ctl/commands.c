@@ -31,7 +31,7 @@ static const char *str_or(const json_t *v, const char *dflt)
 static void print_event(const json_t *e, bool as_json)
 {
     if (as_json) {
-        json_dumpf(e, stdout, JSON_COMPACT);
+        json_dumpf(e, stdout, JSON_COMPACT | CTL_JSON_REAL);
         putchar('\n');
         return;
     }
@@ -112,7 +112,8 @@ static int fetch_batch(const struct ctl_opts *o, struct ctl_client *cl, struct f
     }
     if (code == CTL_OK && !json_is_array(r.json)) {
         if (report)
-            fprintf(stderr, "chimeractl: node at %s sent events that are not an array\n", o->addr);
+            fprintf(stderr, "chimeractl: node at %s sent events that are not an array\n",
+                    ctl_client_addr(cl));
         code = CTL_UNREACHABLE;
     }
     *got = 0;
@@ -148,7 +149,8 @@ static int follow_loop(const struct ctl_opts *o, struct ctl_client *cl, struct f
             break;
         if (rc != CTL_OK) {
             if (!down) {
-                fprintf(stderr, "chimeractl: lost contact with node at %s; retrying\n", o->addr);
+                fprintf(stderr, "chimeractl: lost contact with node at %s; retrying\n",
+                        ctl_client_addr(cl));
                 down = true;
             }
             ctl_sleep_ms(FOLLOW_INTERVAL_MS);
@@ -156,7 +158,7 @@ static int follow_loop(const struct ctl_opts *o, struct ctl_client *cl, struct f
         }
         if (down) {
             down = false;
-            fprintf(stderr, "chimeractl: reconnected to node at %s\n", o->addr);
+            fprintf(stderr, "chimeractl: reconnected to node at %s\n", ctl_client_addr(cl));
             int64_t now_boot = node_boot(cl);
             /* More than a second apart cannot be measurement noise. */
             if (now_boot != INT64_MIN && boot != INT64_MIN && llabs(now_boot - boot) > 1000) {
@@ -177,6 +179,7 @@ static int follow_loop(const struct ctl_opts *o, struct ctl_client *cl, struct f
 
 struct stream_follow {
     const struct ctl_opts *o;
+    struct ctl_client *cl;
     struct follow *f;
     struct ctl_sse sse;
     bool opened; /* the node sent something */
@@ -199,7 +202,7 @@ static bool on_stream_data(void *arg, const char *p, size_t n)
     if (!sf->opened) {
         sf->opened = true;
         if (*sf->down)
-            fprintf(stderr, "chimeractl: reconnected to node at %s\n", sf->o->addr);
+            fprintf(stderr, "chimeractl: reconnected to node at %s\n", ctl_client_addr(sf->cl));
         *sf->down = false;
     }
     int rc = ctl_sse_feed(&sf->sse, p, n, on_stream_event, sf);
@@ -219,7 +222,7 @@ static int follow_stream(const struct ctl_opts *o, struct ctl_client *cl, struct
         char last[64];
         snprintf(last, sizeof last, "Last-Event-ID: %llu", f->since);
         const char *const headers[] = {last, NULL};
-        struct stream_follow sf = {.o = o, .f = f, .down = &down};
+        struct stream_follow sf = {.o = o, .cl = cl, .f = f, .down = &down};
         struct ctl_reply r;
         int rc = ctl_stream(cl, "/events/stream", headers, STREAM_IDLE_MS, on_stream_data, &sf, &r);
         ctl_sse_free(&sf.sse);
@@ -229,10 +232,12 @@ static int follow_stream(const struct ctl_opts *o, struct ctl_client *cl, struct
             return ctl_interrupted ? CTL_OK : follow_loop(o, cl, f);
         }
         if (!down && refused)
-            fprintf(stderr, "chimeractl: node at %s answered %ld: %s; retrying\n", o->addr,
-                    r.status, r.json ? str_or(json_object_get(r.json, "error"), "") : "");
+            fprintf(stderr, "chimeractl: node at %s answered %ld: %s; retrying\n",
+                    ctl_client_addr(cl), r.status,
+                    r.json ? str_or(json_object_get(r.json, "error"), "") : "");
         else if (!down)
-            fprintf(stderr, "chimeractl: lost contact with node at %s; retrying\n", o->addr);
+            fprintf(stderr, "chimeractl: lost contact with node at %s; retrying\n",
+                    ctl_client_addr(cl));
         down = true;
         ctl_reply_free(&r);
         ctl_sleep_ms(FOLLOW_INTERVAL_MS);
@@ -274,10 +279,7 @@ int ctl_cmd_events(const struct ctl_opts *o, int argc, char **argv)
         } else if (strcmp(a, "--follow") == 0 || strcmp(a, "-f") == 0) {
             f.follow = true;
         } else {
-            fprintf(stderr,
-                    "chimeractl: events: unknown argument '%s' (see chimeractl events --help)\n",
-                    a);
-            return CTL_USAGE;
+            return ctl_bad_argument("events", a);
         }
     }
     struct ctl_client *cl = ctl_client_new(o);
@@ -321,12 +323,12 @@ int ctl_cmd_keygen(const struct ctl_opts *o, int argc, char **argv)
             out = argv[++i];
         else if (strncmp(argv[i], "--out=", 6) == 0 && argv[i][6])
             out = argv[i] + 6;
-        else {
-            fprintf(stderr, "chimeractl: keygen: %s '%s' (see chimeractl keygen --help)\n",
-                    strcmp(argv[i], "--out") == 0 ? "missing file after" : "unknown argument",
-                    argv[i]);
+        else if (strcmp(argv[i], "--out") == 0) {
+            fprintf(stderr, "chimeractl: keygen: missing file after '--out' (see chimeractl "
+                            "keygen --help)\n");
             return CTL_USAGE;
-        }
+        } else
+            return ctl_bad_argument("keygen", argv[i]);
     }
     if (sodium_init() < 0) {
         fprintf(stderr, "chimeractl: keygen: libsodium failed to initialise\n");

@@ -63,11 +63,22 @@ int ctl_exit_code(enum ctl_family fam, enum ctl_outcome oc);
 /* An HTTP status as an outcome: 2xx OK, 401/403 AUTH, 404 NOT_FOUND, ... */
 enum ctl_outcome ctl_outcome_of_status(long status);
 
+/* The flags every JSON chimeractl prints adds: reals with 15 significant
+ * digits, as the nodes write them: a probability of 0.15 prints "0.15",
+ * where jansson's default (%.17g) prints 0.14999999999999999. Any decimal
+ * of up to 15 digits reads back as the double it was. Not for a drill
+ * journal: its digest is over the full precision, which a reader must get
+ * back from the file. */
+#define CTL_JSON_REAL JSON_REAL_PRECISION(15)
+
 /* Used when neither --addr nor CHIMERA_ADDR is given: a single chimerad on
  * its default HTTP port, then `make run`'s three nodes. */
 #define CTL_DEFAULT_ADDR "127.0.0.1:8100,127.0.0.1:8101,127.0.0.1:8102,127.0.0.1:8103"
 #define CTL_DEFAULT_TIMEOUT_MS 3000L
 #define CTL_MAX_ENDPOINTS 16
+/* The connect timeout of a look for the leader among addresses: a node on
+ * a working network connects in far less. */
+#define CTL_LOOKUP_CONNECT_MS 500L
 
 /* One endpoint of --addr: base is scheme://host:port[/prefix] with no
  * trailing slash; shown is the text the user gave. */
@@ -83,11 +94,25 @@ struct ctl_endpoint {
 int ctl_parse_endpoints(const char *list, struct ctl_endpoint *out, size_t max, char *err,
                         size_t errlen);
 
+struct ctl_opts;
+/* An address for a message, written as the user writes them in --addr
+ * (CHIMERA_ADDR), so that every message writes addresses one way and each
+ * can be pasted back: addr is a base URL ("http://127.0.0.1:8102", a
+ * leader's from a redirect) or what a node advertises ("127.0.0.1:8102").
+ * With the scheme when the user's --addr has one; else without it, but for
+ * an address that cannot be written so (https://, a path). Returns out. */
+const char *ctl_addr_text(const struct ctl_opts *o, const char *addr, char *out, size_t len);
+
 struct ctl_opts {
-    const char *addr;       /* endpoints: "host:port,..." or base URLs (validated) */
-    const char *addr_from;  /* where addr came from: "--addr", "CHIMERA_ADDR", "default" */
-    bool json;              /* machine-readable output */
-    long timeout_ms;        /* per request */
+    const char *addr;      /* endpoints: "host:port,..." or base URLs (validated) */
+    const char *addr_from; /* where addr came from: "--addr", "CHIMERA_ADDR", "default" */
+    bool json;             /* machine-readable output */
+    long timeout_ms;       /* per request */
+    /* How long a connection may take to open (0 or more than timeout_ms:
+     * timeout_ms). A look for a node among several sets it short: an
+     * address that silently drops connections must not cost the whole
+     * request timeout per endpoint. */
+    long connect_timeout_ms;
     const char *token_file; /* the admin token's file */
     /* The token in it, read once by main.c before the command runs (NULL
      * when there is no file, or with token_err saying why it cannot be
@@ -230,6 +255,14 @@ const char *ctl_nearest(const char *word, const char *const *names, size_t n);
 /* Says "unknown command 'x'" (with "did you mean 'y'?" when one is near)
  * for `what` ("command", "ledger command") among names; CTL_USAGE. */
 int ctl_unknown(const char *what, const char *word, const char *const *names, size_t n);
+/* The option nearest to word ("--wiat", "--timeot=5m") among those the
+ * help page of cmd ("deploy", "ledger tail") names and the global ones, or
+ * NULL. */
+const char *ctl_nearest_option(const char *cmd, const char *word);
+/* Refuses arg, an argument command cmd does not take: "unknown option"
+ * (with "did you mean" when one is near) when it starts with '-', else
+ * "unexpected argument"; both point at cmd's page. CTL_USAGE. */
+int ctl_bad_argument(const char *cmd, const char *arg);
 /* The same for a top-level command and a ledger subcommand. */
 int ctl_unknown_command(const char *word);
 int ctl_unknown_ledger_command(const char *word);

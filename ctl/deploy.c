@@ -60,7 +60,8 @@ static int deploy_answer(const struct ctl_conn *c, const char *file, bool dry_ru
             break;
         if (o->json) {
             /* With --wait, the first line of a stream of JSON lines. */
-            json_dumpf(r->json, stdout, wait && !dry_run ? JSON_COMPACT : JSON_INDENT(2));
+            json_dumpf(r->json, stdout,
+                       (wait && !dry_run ? JSON_COMPACT : JSON_INDENT(2)) | CTL_JSON_REAL);
             putchar('\n');
         } else {
             ctl_print_plan(r->json);
@@ -86,11 +87,11 @@ static int deploy_answer(const struct ctl_conn *c, const char *file, bool dry_ru
                 file, ctl_conn_addr(c), ctl_json_str(r->json, "path", "(document)"),
                 err ? err : "invalid");
         if (o->json && r->json)
-            json_dumpf(r->json, stdout, JSON_INDENT(2)), putchar('\n');
+            json_dumpf(r->json, stdout, JSON_INDENT(2) | CTL_JSON_REAL), putchar('\n');
         return CTL_DEPLOY_REJECTED;
     case 422:
         if (o->json && r->json) {
-            json_dumpf(r->json, stdout, JSON_INDENT(2));
+            json_dumpf(r->json, stdout, JSON_INDENT(2) | CTL_JSON_REAL);
             putchar('\n');
         } else if (r->json) {
             ctl_print_plan(r->json);
@@ -105,7 +106,7 @@ static int deploy_answer(const struct ctl_conn *c, const char *file, bool dry_ru
          * real deploy would meet. */
         if (json_is_true(json_object_get(r->json, "dry_run"))) {
             if (o->json) {
-                json_dumpf(r->json, stdout, JSON_INDENT(2));
+                json_dumpf(r->json, stdout, JSON_INDENT(2) | CTL_JSON_REAL);
                 putchar('\n');
             } else {
                 ctl_print_plan(r->json);
@@ -161,7 +162,7 @@ int ctl_cmd_deploy(const struct ctl_opts *o, int argc, char **argv)
         } else if ((a[0] != '-' || strcmp(a, "-") == 0) && !file)
             file = a;
         else
-            return usage("deploy", a[0] == '-' ? "unknown option" : "unexpected argument", a);
+            return ctl_bad_argument("deploy", a);
     }
     if (!file)
         return usage("deploy", "needs a manifest FILE (or - for stdin)", NULL);
@@ -244,7 +245,7 @@ int ctl_cmd_deploy(const struct ctl_opts *o, int argc, char **argv)
 int ctl_cmd_deployments(const struct ctl_opts *o, int argc, char **argv)
 {
     if (argc > 1)
-        return usage("deployments", "unexpected argument", argv[1]);
+        return ctl_bad_argument("deployments", argv[1]);
     struct ctl_conn c;
     if (ctl_conn_open(&c, o) != 0)
         return CTL_FAILED;
@@ -258,7 +259,7 @@ int ctl_cmd_deployments(const struct ctl_opts *o, int argc, char **argv)
         rc = CTL_FAILED;
     }
     if (rc == CTL_OK && o->json)
-        json_dumpf(r.json, stdout, JSON_INDENT(2)), putchar('\n');
+        json_dumpf(r.json, stdout, JSON_INDENT(2) | CTL_JSON_REAL), putchar('\n');
     else if (rc == CTL_OK)
         ctl_print_deployments(r.json);
     ctl_reply_free(&r);
@@ -292,8 +293,7 @@ int ctl_cmd_deployment(const struct ctl_opts *o, int argc, char **argv)
         } else if (argv[i][0] != '-' && !id)
             id = argv[i];
         else
-            return usage("deployment", argv[i][0] == '-' ? "unknown option" : "unexpected argument",
-                         argv[i]);
+            return ctl_bad_argument("deployment", argv[i]);
     }
     if (!id)
         return usage("deployment", "needs a deployment ID; chimeractl deployments lists them",
@@ -324,7 +324,7 @@ int ctl_cmd_deployment(const struct ctl_opts *o, int argc, char **argv)
         ctl_conn_mark_members(&c, r.json);
     if (rc == CTL_OK && !watching) {
         if (o->json)
-            json_dumpf(r.json, stdout, JSON_INDENT(2)), putchar('\n');
+            json_dumpf(r.json, stdout, JSON_INDENT(2) | CTL_JSON_REAL), putchar('\n');
         else
             ctl_print_deployment(r.json);
     } else if (rc == CTL_OK) {
@@ -359,7 +359,7 @@ int ctl_cmd_rollback(const struct ctl_opts *o, int argc, char **argv)
             if (parse_timeout("rollback", val, &timeout_ms) != 0)
                 return CTL_USAGE;
         } else
-            return usage("rollback", "unexpected argument", argv[i]);
+            return ctl_bad_argument("rollback", argv[i]);
     }
     json_t *body = to ? json_pack("{s:s}", "to", to) : json_object();
     char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
@@ -402,7 +402,7 @@ int ctl_cmd_rollback(const struct ctl_opts *o, int argc, char **argv)
     } else {
         const json_t *rel = json_object_get(r.json, "release");
         if (o->json) {
-            json_dumpf(r.json, stdout, wait ? JSON_COMPACT : JSON_INDENT(2));
+            json_dumpf(r.json, stdout, (wait ? JSON_COMPACT : JSON_INDENT(2)) | CTL_JSON_REAL);
             putchar('\n');
         } else {
             char target[128] = "";

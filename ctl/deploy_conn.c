@@ -40,7 +40,7 @@ void ctl_conn_close(struct ctl_conn *c)
 
 const char *ctl_conn_addr(const struct ctl_conn *c)
 {
-    return c->using == c->lead ? c->lead_addr : ctl_client_addr(c->first);
+    return c->using == c->lead ? c->lead_shown : ctl_client_addr(c->first);
 }
 
 /* Points c->lead at base (scheme://host:port). */
@@ -49,8 +49,13 @@ static int conn_redirect(struct ctl_conn *c, const char *base)
     ctl_client_free(c->lead);
     c->using = c->first;
     snprintf(c->lead_addr, sizeof c->lead_addr, "%s", base);
+    ctl_addr_text(c->o, base, c->lead_shown, sizeof c->lead_shown);
     c->lead_opts = *c->o;
-    c->lead_opts.addr = c->lead_addr;
+    /* The form messages write, so that the node's errors name it so too;
+     * the same endpoint. */
+    char err[256];
+    bool plain = ctl_parse_endpoints(c->lead_shown, NULL, 1, err, sizeof err) == 1;
+    c->lead_opts.addr = plain ? c->lead_shown : c->lead_addr;
     c->lead = ctl_client_new(&c->lead_opts);
     if (!c->lead)
         return -1;
@@ -94,11 +99,24 @@ static int redirect_target(const struct ctl_reply *r, char *base, size_t blen)
     return -1;
 }
 
+/* The user's options for a look at addr (NULL: --addr's) for a node:
+ * those of a request, but an address that drops connections unanswered
+ * costs a short connect timeout, not the request's, before the next one
+ * is tried. */
+static struct ctl_opts lookup_opts(const struct ctl_conn *c, const char *addr)
+{
+    struct ctl_opts o = *c->o;
+    o.addr = addr ? addr : o.addr;
+    o.connect_timeout_ms = CTL_LOOKUP_CONNECT_MS;
+    return o;
+}
+
 /* The base URL of the --addr endpoint that is node `leader` (see
  * ctl_addr_state_of); -1 when none of them is it. */
 static int leader_in_addr(const struct ctl_conn *c, const char *leader, char *base, size_t blen)
 {
-    json_t *st = ctl_addr_state_of(c->o, leader, base, blen);
+    struct ctl_opts o = lookup_opts(c, NULL);
+    json_t *st = ctl_addr_state_of(&o, leader, base, blen);
     json_decref(st);
     return st ? 0 : -1;
 }
@@ -106,8 +124,7 @@ static int leader_in_addr(const struct ctl_conn *c, const char *leader, char *ba
 /* Whether the node at base answers as `node`. */
 static bool node_at(const struct ctl_conn *c, const char *base, const char *node)
 {
-    struct ctl_opts one = *c->o;
-    one.addr = base;
+    struct ctl_opts one = lookup_opts(c, base);
     struct ctl_client *cl = ctl_client_new(&one);
     struct ctl_reply r;
     bool is = cl && ctl_get(cl, "/federation/state", &r) == 0 && r.status == 200 &&
@@ -193,13 +210,15 @@ int ctl_conn_post(struct ctl_conn *c, const char *path, const char *payload, con
             return rc; /* reported by the caller as an unexpected answer */
         snprintf(leader, sizeof leader, "%s", ctl_json_str(r->json, "leader", ""));
         for (int tries = 0; tries < 2; tries++) {
+            char to[512];
+            ctl_addr_text(c->o, base, to, sizeof to);
             if (!c->o->json && tries == 0)
                 fprintf(stderr, "chimeractl: %s is not the leader; sending to the leader at %s\n",
-                        ctl_conn_addr(c), base);
+                        ctl_conn_addr(c), to);
             else if (!c->o->json)
                 fprintf(stderr,
                         "chimeractl: %s does not answer; sending to %s, the leader %s in --addr\n",
-                        ctl_conn_addr(c), base, leader);
+                        ctl_conn_addr(c), to, leader);
             if (conn_redirect(c, base) != 0) {
                 ctl_reply_free(r);
                 snprintf(r->error, sizeof r->error, "out of memory");

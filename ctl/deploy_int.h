@@ -22,10 +22,11 @@ struct ctl_conn {
     const struct ctl_opts *o;  /* the user's options (--addr) */
     struct ctl_client *first;  /* the node behind --addr */
     struct ctl_opts lead_opts; /* the leader, after a redirect */
-    char lead_addr[512];
-    struct ctl_client *lead;  /* NULL until redirected */
-    struct ctl_client *using; /* the one polled: lead, or first */
-    bool down;                /* contact lost, said so */
+    char lead_addr[512];       /* its base URL */
+    char lead_shown[512];      /* and as messages write it (ctl_addr_text) */
+    struct ctl_client *lead;   /* NULL until redirected */
+    struct ctl_client *using;  /* the one polled: lead, or first */
+    bool down;                 /* contact lost, said so */
 };
 
 /* Opens the client for the node behind --addr; -1 (said) on failure. */

@@ -453,7 +453,7 @@ static void emit_json(json_t *line, const json_t *d)
     json_t *now = json_integer((json_int_t)time(NULL) * 1000);
     json_object_set_new(line, "time_ms", now);
     json_object_set(line, "id", json_object_get(d, "id"));
-    json_dumpf(line, stdout, JSON_COMPACT);
+    json_dumpf(line, stdout, JSON_COMPACT | CTL_JSON_REAL);
     putchar('\n');
     json_decref(line);
 }

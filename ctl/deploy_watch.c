@@ -164,7 +164,7 @@ static json_t *find_rollback(struct ctl_conn *c, const json_t *ours, bool *no_st
 static void print_final(const struct ctl_opts *o, const json_t *d)
 {
     if (o->json && d) {
-        json_dumpf(d, stdout, JSON_COMPACT);
+        json_dumpf(d, stdout, JSON_COMPACT | CTL_JSON_REAL);
         putchar('\n');
         fflush(stdout);
     }

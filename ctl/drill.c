@@ -164,7 +164,7 @@ static void say_invalid(const char *cmd, const char *path, bool as_json, const c
     if (as_json) {
         json_t *o =
             json_pack("{s:b,s:s,s:s,s:s}", "valid", 0, "file", path, "path", at, "error", msg);
-        json_dumpf(o, stdout, JSON_INDENT(2));
+        json_dumpf(o, stdout, JSON_INDENT(2) | CTL_JSON_REAL);
         putchar('\n');
         json_decref(o);
     } else {
@@ -318,7 +318,7 @@ static int cmd_validate(const struct ctl_opts *o, int argc, char **argv)
     const char *arg = NULL;
     for (int i = 2; i < argc; i++) {
         if (argv[i][0] == '-' && argv[i][1])
-            return usage("drill validate", "unknown option", argv[i]);
+            return ctl_bad_argument("drill validate", argv[i]);
         if (arg)
             return usage("drill validate", "one drill at a time; unexpected argument", argv[i]);
         arg = argv[i];
@@ -332,7 +332,7 @@ static int cmd_validate(const struct ctl_opts *o, int argc, char **argv)
     if (o->json) {
         json_t *out =
             json_pack("{s:b,s:s,s:o}", "valid", 1, "file", f.path, "drill", drill_to_json(&f.d));
-        json_dumpf(out, stdout, JSON_INDENT(2));
+        json_dumpf(out, stdout, JSON_INDENT(2) | CTL_JSON_REAL);
         putchar('\n');
         json_decref(out);
     } else {
@@ -345,8 +345,7 @@ static int cmd_validate(const struct ctl_opts *o, int argc, char **argv)
 static int cmd_list(const struct ctl_opts *o, int argc, char **argv)
 {
     if (argc > 2)
-        return usage("drill list", argv[2][0] == '-' ? "unknown option" : "unexpected argument",
-                     argv[2]);
+        return ctl_bad_argument("drill list", argv[2]);
     static char names[MAX_BUILTINS][64], paths[MAX_BUILTINS][PATH_MAX];
     size_t n = builtin_names(names, paths, MAX_BUILTINS);
     json_t *arr = json_array();
@@ -377,7 +376,7 @@ static int cmd_list(const struct ctl_opts *o, int argc, char **argv)
             ctl_drill_unload(&f);
     }
     if (o->json) {
-        json_dumpf(arr, stdout, JSON_INDENT(2));
+        json_dumpf(arr, stdout, JSON_INDENT(2) | CTL_JSON_REAL);
         putchar('\n');
     } else if (n == 0) {
         const char *dirs[4];

@@ -182,12 +182,8 @@ static json_t *sorted(json_t *found)
 
 int ctl_cmd_drill_history(const struct ctl_opts *o, int argc, char **argv)
 {
-    if (argc > 2) {
-        fprintf(stderr,
-                "chimeractl: drill history: %s '%s' (see chimeractl drill history --help)\n",
-                argv[2][0] == '-' ? "unknown option" : "unexpected argument", argv[2]);
-        return CTL_USAGE;
-    }
+    if (argc > 2)
+        return ctl_bad_argument("drill history", argv[2]);
     struct ctl_client *cl = ctl_client_new(o);
     if (!cl)
         return CTL_FAILED;
@@ -199,7 +195,7 @@ int ctl_cmd_drill_history(const struct ctl_opts *o, int argc, char **argv)
     json_t *list = sorted(found);
     json_decref(found);
     if (rc == CTL_OK && o->json) {
-        json_dumpf(list, stdout, JSON_INDENT(2));
+        json_dumpf(list, stdout, JSON_INDENT(2) | CTL_JSON_REAL);
         putchar('\n');
     } else if (rc == CTL_OK) {
         size_t i;

@@ -279,7 +279,7 @@ int ctl_cmd_drill_run(const struct ctl_opts *o, int argc, char **argv)
                 return usage("needs a value after", a);
             *val = argv[++i];
         } else if (a[0] == '-' && a[1])
-            return usage("unknown option", a);
+            return ctl_bad_argument("drill run", a);
         else if (arg)
             return usage("one drill at a time; unexpected argument", a);
         else

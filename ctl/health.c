@@ -17,10 +17,7 @@ int ctl_cmd_health(const struct ctl_opts *o, int argc, char **argv)
         } else if (strcmp(argv[i], "--live") == 0) {
             ready = false;
         } else {
-            fprintf(stderr,
-                    "chimeractl: health: unknown argument '%s' (see chimeractl health --help)\n",
-                    argv[i]);
-            return CTL_USAGE;
+            return ctl_bad_argument("health", argv[i]);
         }
     }
     const char *path = ready ? "/health/ready" : "/health/live";
@@ -38,7 +35,7 @@ int ctl_cmd_health(const struct ctl_opts *o, int argc, char **argv)
     if (got == 0 && r.status == 503 && r.json)
         oc = CTL_O_UNAVAILABLE;
     if (o->json && got == 0 && r.json) {
-        json_dumpf(r.json, stdout, JSON_INDENT(2));
+        json_dumpf(r.json, stdout, JSON_INDENT(2) | CTL_JSON_REAL);
         putchar('\n');
     } else if (oc == CTL_O_OK) {
         printf("%s: %s %s\n", ctl_client_addr(cl), ctl_json_str(r.json, "node", "?"), what);

@@ -1,6 +1,7 @@
 /* chimeractl's help: the global text, one page per command (`chimeractl
  * help deploy`, `chimeractl deploy --help`), the exit-code table, and "did
  * you mean" for a mistyped command. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -634,25 +635,102 @@ int ctl_unknown_ledger_command(const char *word)
                        sizeof ledger_names / sizeof ledger_names[0]);
 }
 
+/* The one way a word is refused: "chimeractl: [CMD: ]WHAT 'x'; did you
+ * mean 'y'? (see chimeractl PAGE --help)". lead is "" or the command; page
+ * the help page's name (length 0: the global help). */
+static int say_unknown(const char *lead, const char *what, const char *word, const char *near,
+                       int pagelen, const char *page)
+{
+    fprintf(stderr, "chimeractl: %s%s%s '%s'%s%s%s (see chimeractl %.*s%s--help)\n", lead,
+            *lead ? ": " : "", what, word, near ? "; did you mean '" : "", near ? near : "",
+            near ? "'?" : "", pagelen, page, pagelen ? " " : "");
+    return CTL_USAGE;
+}
+
 int ctl_unknown(const char *what, const char *word, const char *const *names, size_t n)
 {
-    const char *near = ctl_nearest(word, names, n);
+    char unknown[64];
+    snprintf(unknown, sizeof unknown, "unknown %s", what);
     /* A subcommand's list is on its command's page: "ledger command" is
      * chimeractl ledger --help. */
     const char *space = strchr(what, ' ');
-    int cmd = space ? (int)(space - what) : 0;
-    if (near)
-        fprintf(stderr,
-                "chimeractl: unknown %s '%s'; did you mean '%s'? (see chimeractl %.*s%s--help)\n",
-                what, word, near, cmd, what, cmd ? " " : "");
-    else
-        fprintf(stderr, "chimeractl: unknown %s '%s' (see chimeractl %.*s%s--help)\n", what, word,
-                cmd, what, cmd ? " " : "");
-    return CTL_USAGE;
+    return say_unknown("", unknown, word, ctl_nearest(word, names, n),
+                       space ? (int)(space - what) : 0, what);
 }
 
 int ctl_unknown_meant(const char *what, const char *word, const char *how)
 {
     fprintf(stderr, "chimeractl: unknown %s '%s'; %s\n", what, word, how);
     return CTL_USAGE;
+}
+
+/* Global options are taken before or after the command, so a near miss of
+ * one reaches the command's parser. */
+static const char *const global_options[] = {"--addr",       "--json", "--timeout-ms",
+                                             "--token-file", "--help", "--version"};
+
+#define MAX_OPTIONS 48
+#define OPTION_MAX 32
+
+/* The option at s ("--wait", "-f"), copied into names[*n]; its length, 0
+ * when s holds none. */
+static size_t take_option(const char *s, char names[][OPTION_MAX], size_t *n)
+{
+    size_t len = strspn(s, "-");
+    if (len < 1 || len > 2 ||
+        !((s[len] >= 'a' && s[len] <= 'z') || (s[len] >= 'A' && s[len] <= 'Z')))
+        return 0;
+    len += strspn(s + len, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-");
+    if (*n < MAX_OPTIONS && len < OPTION_MAX) {
+        memcpy(names[*n], s, len);
+        names[(*n)++][len] = '\0';
+    }
+    return len;
+}
+
+/* The options page p names: those of its synopsis, and the ones that begin
+ * a line of its Options ("  -f, --follow  then ..."); the page is the one
+ * list, so a suggestion never names an option the help does not. */
+static size_t page_options(const struct page *p, char names[][OPTION_MAX])
+{
+    size_t n = 0;
+    for (const char *s = p->synopsis; *s; s++) {
+        size_t len = s == p->synopsis || strchr(" [|", s[-1]) ? take_option(s, names, &n) : 0;
+        s += len ? len - 1 : 0;
+    }
+    const char *l = strstr(p->body, "Options:\n");
+    while (l && (l = strchr(l, '\n')) && *++l && *l != '\n') {
+        const char *s = l + strspn(l, " ");
+        for (size_t len; (len = take_option(s, names, &n)) > 0 && strncmp(s + len, ", ", 2) == 0;)
+            s += len + 2;
+    }
+    return n;
+}
+
+const char *ctl_nearest_option(const char *cmd, const char *word)
+{
+    static char names[MAX_OPTIONS][OPTION_MAX];
+    const struct page *p = find(cmd);
+    size_t n = p ? page_options(p, names) : 0;
+    for (size_t i = 0; i < sizeof global_options / sizeof global_options[0]; i++)
+        take_option(global_options[i], names, &n);
+    /* "--timeout=5m" is the option --timeout with a value. */
+    char name[OPTION_MAX];
+    size_t len = strcspn(word, "=");
+    if (len >= sizeof name || len < 3) /* "-x": too short to guess from */
+        return NULL;
+    memcpy(name, word, len);
+    name[len] = '\0';
+    const char *list[MAX_OPTIONS];
+    for (size_t i = 0; i < n; i++)
+        list[i] = names[i];
+    return ctl_nearest(name, list, n);
+}
+
+int ctl_bad_argument(const char *cmd, const char *arg)
+{
+    /* "-1" is a value, not an option (ledger show -1). */
+    bool option = arg[0] == '-' && (arg[1] == '-' || isalpha((unsigned char)arg[1]));
+    return say_unknown(cmd, option ? "unknown option" : "unexpected argument", arg,
+                       option ? ctl_nearest_option(cmd, arg) : NULL, (int)strlen(cmd), cmd);
 }

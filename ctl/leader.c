@@ -39,7 +39,7 @@ static int already_leads(struct ctl_conn *c, int rc, const struct ctl_reply *r, 
         if (t->o->json) {
             json_t *j = json_pack("{s:s, s:s, s:I, s:b}", "from", leader, "to", leader, "term",
                                   term, "transferred", 0);
-            json_dumpf(j, stdout, JSON_INDENT(2));
+            json_dumpf(j, stdout, JSON_INDENT(2) | CTL_JSON_REAL);
             putchar('\n');
             json_decref(j);
         } else {
@@ -68,7 +68,7 @@ static int transfer(const struct ctl_opts *o, const char *to)
     if (!j)
         return rc;
     if (o->json) {
-        json_dumpf(j, stdout, JSON_INDENT(2));
+        json_dumpf(j, stdout, JSON_INDENT(2) | CTL_JSON_REAL);
         putchar('\n');
     } else
         printf("leadership moved from %s to %s (term %" JSON_INTEGER_FORMAT ")\n",
@@ -95,7 +95,7 @@ int ctl_cmd_leader(const struct ctl_opts *o, int argc, char **argv)
         else if (strcmp(argv[i], "--to") == 0)
             return usage("--to needs a member id", NULL);
         else
-            return usage("unexpected argument", argv[i]);
+            return ctl_bad_argument("leader", argv[i]);
     }
     if (to && !to[0])
         return usage("--to needs a member id", NULL);

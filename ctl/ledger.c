@@ -106,7 +106,7 @@ static void print_json(const char *dir, const struct ledger_verify_report *r, do
         fprintf(stderr, "chimeractl: ledger verify: out of memory\n");
         return;
     }
-    json_dumpf(o, stdout, JSON_INDENT(2));
+    json_dumpf(o, stdout, JSON_INDENT(2) | CTL_JSON_REAL);
     putchar('\n');
     json_decref(o);
 }
@@ -195,7 +195,7 @@ static int verify(const struct ctl_opts *o, int argc, char **argv)
             else
                 nkeys++;
         } else {
-            rc = usage("verify: unknown argument", a);
+            rc = ctl_bad_argument("ledger verify", a);
         }
     }
     if (rc == CTL_OK && data == NULL)

@@ -77,7 +77,9 @@ int ctl_cmd_ledger_note(const struct ctl_opts *o, int argc, char **argv)
         else if (!only_text && strcmp(a, "-") == 0)
             from_stdin = true;
         else if (!only_text && a[0] == '-')
-            rc = usage("unknown option (a note starting with '-' goes after --)", a);
+            rc = ctl_nearest_option("ledger note", a)
+                     ? ctl_bad_argument("ledger note", a)
+                     : usage("unknown option (a note starting with '-' goes after --)", a);
         else
             rc = add_note(notes, a, strlen(a));
     }
@@ -114,7 +116,7 @@ int ctl_cmd_ledger_note(const struct ctl_opts *o, int argc, char **argv)
     if (oc == CTL_O_OK && !json_is_integer(json_object_get(r.json, "first_index")))
         oc = CTL_O_FAILED;
     if (oc == CTL_O_OK && o->json) {
-        json_dumpf(r.json, stdout, JSON_INDENT(2));
+        json_dumpf(r.json, stdout, JSON_INDENT(2) | CTL_JSON_REAL);
         putchar('\n');
     } else if (oc == CTL_O_OK) {
         print_committed(r.json, json_array_size(notes));

@@ -79,7 +79,7 @@ static json_t *mp_to_json(const msgpack_object *o)
                 rc = json_object_setn_new(m, json_string_value(kj), json_string_length(kj), v);
                 v = NULL;         /* taken, even on failure */
             } else if (kj && v) { /* not a string: the key's JSON text */
-                char *ks = json_dumps(kj, JSON_ENCODE_ANY | JSON_COMPACT);
+                char *ks = json_dumps(kj, JSON_ENCODE_ANY | JSON_COMPACT | CTL_JSON_REAL);
                 if (ks)
                     rc = json_object_set_new(m, ks, v), v = NULL;
                 free(ks);

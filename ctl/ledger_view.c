@@ -37,7 +37,7 @@ static void print_entry_json(json_t *e, size_t flags)
     json_object_set_new(e, "payload_decoded", d ? d : json_null());
     if (why && strcmp(why, "empty") != 0)
         json_object_set_new(e, "payload_error", json_string(why));
-    json_dumpf(e, stdout, flags);
+    json_dumpf(e, stdout, flags | CTL_JSON_REAL);
     putchar('\n');
 }
 
@@ -79,7 +79,7 @@ static void payload_summary(const json_t *e, char *out, size_t len)
 {
     const char *why;
     json_t *d = shown_payload(e, &why);
-    char *s = d ? json_dumps(d, JSON_ENCODE_ANY) : NULL;
+    char *s = d ? json_dumps(d, JSON_ENCODE_ANY | CTL_JSON_REAL) : NULL;
     size_t n = s ? strlen(s) : 0, cut = n > SUMMARY_MAX ? SUMMARY_MAX : n;
     while (cut < n && cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
         cut--; /* not inside a UTF-8 sequence */
@@ -128,7 +128,7 @@ static void print_show(const json_t *e)
         printf("checkpoint: not covered by a checkpoint yet\n");
     const char *why;
     json_t *d = shown_payload(e, &why);
-    char *s = d ? json_dumps(d, JSON_ENCODE_ANY | JSON_INDENT(2)) : NULL;
+    char *s = d ? json_dumps(d, JSON_ENCODE_ANY | JSON_INDENT(2) | CTL_JSON_REAL) : NULL;
     if (s) {
         /* A map or array spans lines: indent them under the first. */
         fputs("payload:    ", stdout);
@@ -210,7 +210,7 @@ static int show(const struct ctl_opts *o, int argc, char **argv)
     const char *arg = NULL;
     for (int i = 2; i < argc; i++) {
         if (argv[i][0] == '-' || arg)
-            return usage("show", "unexpected argument", argv[i]);
+            return ctl_bad_argument("ledger show", argv[i]);
         arg = argv[i];
     }
     unsigned long long index;
@@ -393,7 +393,7 @@ static int tail(const struct ctl_opts *o, int argc, char **argv)
             continue;
         }
         if (strncmp(a, "-n", 2) != 0)
-            return usage("tail", "unknown argument", a);
+            return ctl_bad_argument("ledger tail", a);
         val = a[2] ? a + 2 : i + 1 < argc ? argv[++i] : NULL; /* -n N or -nN */
         if (ctl_parse_ulong(val, 1, TAIL_MAX, &n) != 0)
             return usage("tail", "-n needs a number of entries from 1 to 1000000, got",
@@ -478,14 +478,14 @@ static void print_head(struct ctl_client *cl, const json_t *h)
 static int head(const struct ctl_opts *o, int argc, char **argv)
 {
     if (argc > 2)
-        return usage("head", "unexpected argument", argv[2]);
+        return ctl_bad_argument("ledger head", argv[2]);
     struct ctl_client *cl = new_client(o);
     if (!cl)
         return CTL_FAILED;
     struct ctl_reply r;
     int rc = get_object(cl, "/ledger/head", "index", true, &r);
     if (rc == CTL_OK && o->json)
-        json_dumpf(r.json, stdout, JSON_INDENT(2)), putchar('\n');
+        json_dumpf(r.json, stdout, JSON_INDENT(2) | CTL_JSON_REAL), putchar('\n');
     else if (rc == CTL_OK)
         print_head(cl, r.json);
     ctl_reply_free(&r);

@@ -127,7 +127,7 @@ int main(int argc, char **argv)
         } else if (nrest > 0) {
             rest[nrest++] = argv[i]; /* the command's option; it judges */
         } else {
-            rc = usage_error("unknown option", a);
+            rc = ctl_bad_argument("", a);
         }
     }
     /* "--" was only a separator for the global parser, except for the

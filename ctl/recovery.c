@@ -66,48 +66,89 @@ static void human_ms_of(const json_t *mttr, const char *key, char *out, size_t l
         ctl_human_ms(json_object_get(mttr, key), out, len);
 }
 
-/* The table; returns how many services are failed. */
+enum { C_NODE, C_SERVICE, C_STATE, C_RESTARTS, C_CAUSE, C_P50, C_MAX, NCOLS };
+#define CELL 128
+
+/* One service's row of the table, cell by cell. */
+static void row_cells(const json_t *m, const json_t *s, char cell[NCOLS][CELL])
+{
+    const char *state = ctl_json_str(s, "state", "?");
+    const json_t *mttr = json_object_get(s, "mttr");
+    snprintf(cell[C_NODE], CELL, "%s", ctl_json_str(m, "node", "?"));
+    snprintf(cell[C_SERVICE], CELL, "%s", ctl_json_str(s, "name", "?"));
+    snprintf(cell[C_STATE], CELL, "%s", strcmp(state, "failed") == 0 ? "FAILED" : state);
+    snprintf(cell[C_RESTARTS], CELL, "%" JSON_INTEGER_FORMAT,
+             json_integer_value(json_object_get(s, "restarts")));
+    snprintf(cell[C_CAUSE], CELL, "%s", ctl_json_str(s, "last_cause", "-"));
+    human_ms_of(mttr, "p50_ms", cell[C_P50], CELL);
+    human_ms_of(mttr, "max_ms", cell[C_MAX], CELL);
+}
+
+static int widest(int w, const char *s)
+{
+    size_t n = strlen(s);
+    return n > (size_t)w ? (int)n : w;
+}
+
+static void print_row(const int w[NCOLS], char cell[NCOLS][CELL])
+{
+    printf("%-*s %-*s %-*s %*s  %-*s %*s %*s\n", w[C_NODE], cell[C_NODE], w[C_SERVICE],
+           cell[C_SERVICE], w[C_STATE], cell[C_STATE], w[C_RESTARTS], cell[C_RESTARTS], w[C_CAUSE],
+           cell[C_CAUSE], w[C_P50], cell[C_P50], w[C_MAX], cell[C_MAX]);
+}
+
+/* The table, each column as wide as it always was or as its widest value
+ * (an MTTR of "1m23s456ms", a long cause), so that it stays aligned;
+ * returns how many services are failed. */
 static int print_table(const json_t *members)
 {
-    printf("%-10s %-16s %-10s %8s  %-26s %9s %9s\n", "NODE", "SERVICE", "STATE", "RESTARTS",
-           "LAST CAUSE", "MTTR P50", "MTTR MAX");
+    static const char *const heads[NCOLS] = {"NODE",       "SERVICE",  "STATE",   "RESTARTS",
+                                             "LAST CAUSE", "MTTR P50", "MTTR MAX"};
+    int w[NCOLS] = {10, 16, 10, 8, 26, 9, 9};
+    char cell[NCOLS][CELL];
     int failed = 0;
     size_t i, k;
     const json_t *m, *s;
     json_array_foreach(members, i, m)
     {
+        w[C_NODE] = widest(w[C_NODE], ctl_json_str(m, "node", "?"));
+        json_array_foreach(json_object_get(json_object_get(m, "recovery"), "services"), k, s)
+        {
+            row_cells(m, s, cell);
+            for (int c = 0; c < NCOLS; c++)
+                w[c] = widest(w[c], cell[c]);
+        }
+    }
+    for (int c = 0; c < NCOLS; c++)
+        snprintf(cell[c], CELL, "%s", heads[c]);
+    print_row(w, cell);
+    json_array_foreach(members, i, m)
+    {
         const char *node = ctl_json_str(m, "node", "?");
         const json_t *rec = json_object_get(m, "recovery");
         if (!rec) {
-            printf("%-10s unreachable: %s\n", node, ctl_json_str(m, "error", "no answer"));
+            printf("%-*s unreachable: %s\n", w[C_NODE], node,
+                   ctl_json_str(m, "error", "no answer"));
             continue;
         }
         if (!json_is_true(json_object_get(rec, "enabled"))) {
-            printf("%-10s watchtower off (--recovery-enabled=false)\n", node);
+            printf("%-*s watchtower off (--recovery-enabled=false)\n", w[C_NODE], node);
             continue;
         }
         const json_t *svcs = json_object_get(rec, "services");
         if (json_array_size(svcs) == 0)
-            printf("%-10s no services (no release runs here)\n", node);
+            printf("%-*s no services (no release runs here)\n", w[C_NODE], node);
         json_array_foreach(svcs, k, s)
         {
-            const char *state = ctl_json_str(s, "state", "?");
-            bool is_failed = strcmp(state, "failed") == 0;
-            failed += is_failed;
-            const json_t *mttr = json_object_get(s, "mttr");
-            char p50[32], max[32];
-            human_ms_of(mttr, "p50_ms", p50, sizeof p50);
-            human_ms_of(mttr, "max_ms", max, sizeof max);
-            printf("%-10s %-16s %-10s %8" JSON_INTEGER_FORMAT "  %-26s %9s %9s\n", node,
-                   ctl_json_str(s, "name", "?"), is_failed ? "FAILED" : state,
-                   json_integer_value(json_object_get(s, "restarts")),
-                   ctl_json_str(s, "last_cause", "-"), p50, max);
+            failed += strcmp(ctl_json_str(s, "state", ""), "failed") == 0;
+            row_cells(m, s, cell);
+            print_row(w, cell);
         }
     }
     return failed;
 }
 
-static void print_failed(const json_t *members, int failed)
+static void print_failed(const struct ctl_opts *o, const json_t *members, int failed)
 {
     printf("\n%d service(s) FAILED after a crash loop (restart mode delay: still restarted at "
            "the longest backoff; mode fail: down until the release changes):\n",
@@ -118,22 +159,20 @@ static void print_failed(const json_t *members, int failed)
     {
         json_array_foreach(json_object_get(json_object_get(m, "recovery"), "services"), k, s)
         {
+            char at[512];
             if (strcmp(ctl_json_str(s, "state", ""), "failed") == 0)
                 printf("  %s on %s (last %s): chimeractl --addr %s events\n",
                        ctl_json_str(s, "name", "?"), ctl_json_str(m, "node", "?"),
-                       ctl_json_str(s, "last_cause", "?"), ctl_json_str(m, "http", "?"));
+                       ctl_json_str(s, "last_cause", "?"),
+                       ctl_addr_text(o, ctl_json_str(m, "http", "?"), at, sizeof at));
         }
     }
 }
 
 int ctl_cmd_recovery(const struct ctl_opts *o, int argc, char **argv)
 {
-    if (argc > 1) {
-        fprintf(stderr,
-                "chimeractl: recovery: unexpected argument '%s' (see chimeractl recovery --help)\n",
-                argv[1]);
-        return CTL_USAGE;
-    }
+    if (argc > 1)
+        return ctl_bad_argument("recovery", argv[1]);
     struct ctl_client *cl = ctl_client_new(o);
     if (!cl) {
         fprintf(stderr, "chimeractl: cannot initialise the HTTP client\n");
@@ -160,13 +199,13 @@ int ctl_cmd_recovery(const struct ctl_opts *o, int argc, char **argv)
         json_array_append_new(members, ask_member(o, p, own.json));
     if (o->json) {
         json_t *out = json_pack("{s:O}", "members", members);
-        json_dumpf(out, stdout, JSON_INDENT(2));
+        json_dumpf(out, stdout, JSON_INDENT(2) | CTL_JSON_REAL);
         putchar('\n');
         json_decref(out);
     } else {
         int failed = print_table(members);
         if (failed)
-            print_failed(members, failed);
+            print_failed(o, members, failed);
     }
     fflush(stdout);
     json_decref(members);

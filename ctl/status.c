@@ -311,8 +311,8 @@ static void seen_release_text(const struct lead_view *lv, const json_t *seen, ch
         snprintf(out, len, "%s", version);
 }
 
-static void print_status(const json_t *st, const struct member *ms, size_t n,
-                         const struct lead_view *lv)
+static void print_status(const struct ctl_opts *o, const json_t *st, const struct member *ms,
+                         size_t n, const struct lead_view *lv)
 {
     const char *leader = json_string_value(json_object_get(st, "leader"));
     json_int_t term = json_integer_value(json_object_get(st, "term"));
@@ -394,10 +394,13 @@ static void print_status(const json_t *st, const struct member *ms, size_t n,
                 printf("%s\n", rows[i][c]);
             else
                 printf("%-*s  ", (int)width[c], rows[i][c]);
+    char at[512];
     for (size_t i = 0; i < n; i++)
         if (!ms[i].state)
-            printf("%s: unreachable at %s: %s\n", str_or(json_object_get(ms[i].peer, "node"), "?"),
-                   str_or(json_object_get(ms[i].peer, "http"), "-"), ms[i].error);
+            printf(
+                "%s: unreachable at %s: %s\n", str_or(json_object_get(ms[i].peer, "node"), "?"),
+                ctl_addr_text(o, str_or(json_object_get(ms[i].peer, "http"), "-"), at, sizeof at),
+                ms[i].error);
     free(rows);
 }
 
@@ -419,12 +422,8 @@ static json_t *members_json(const struct member *ms, size_t n)
 
 int ctl_cmd_status(const struct ctl_opts *o, int argc, char **argv)
 {
-    if (argc > 1) {
-        fprintf(stderr,
-                "chimeractl: status: unexpected argument '%s' (see chimeractl status --help)\n",
-                argv[1]);
-        return CTL_USAGE;
-    }
+    if (argc > 1)
+        return ctl_bad_argument("status", argv[1]);
     struct ctl_client *cl = ctl_client_new(o);
     if (!cl) {
         fprintf(stderr, "chimeractl: cannot initialise the HTTP client\n");
@@ -466,12 +465,12 @@ int ctl_cmd_status(const struct ctl_opts *o, int argc, char **argv)
     }
     if (o->json) {
         json_object_set_new(r.json, "members", members_json(ms, n));
-        json_dumpf(r.json, stdout, JSON_INDENT(2));
+        json_dumpf(r.json, stdout, JSON_INDENT(2) | CTL_JSON_REAL);
         putchar('\n');
     } else {
         struct lead_view lv = {0};
         lead_view_fill(o, &lv, ms, n, json_string_value(json_object_get(r.json, "leader")));
-        print_status(r.json, ms, n, &lv);
+        print_status(o, r.json, ms, n, &lv);
         json_decref(lv.nodes);
     }
     /* A health check: the node asked must be able to take mutations. */
@@ -500,13 +499,8 @@ int ctl_cmd_version(const struct ctl_opts *o, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--client") == 0)
             client_only = true;
-        else {
-            fprintf(stderr,
-                    "chimeractl: version: unexpected argument '%s' (see chimeractl version "
-                    "--help)\n",
-                    argv[i]);
-            return CTL_USAGE;
-        }
+        else
+            return ctl_bad_argument("version", argv[i]);
     }
     json_t *out = json_pack("{s:{s:s}}", "client", "version", CHIMERA_VERSION);
     if (!o->json)
@@ -538,7 +532,7 @@ int ctl_cmd_version(const struct ctl_opts *o, int argc, char **argv)
         ctl_client_free(cl);
     }
     if (o->json) {
-        json_dumpf(out, stdout, JSON_INDENT(2));
+        json_dumpf(out, stdout, JSON_INDENT(2) | CTL_JSON_REAL);
         putchar('\n');
     }
     json_decref(out);

@@ -249,23 +249,10 @@ if [ "$mode" = restart ]; then
 fi
 
 nodes=${CHIMERA_NODES:-3}
-mkdir -p "$state" "$fed"
-chmod 700 "$state" "$fed"
-# Secrets are made here, on first run, and never committed (.gitignore).
-if [ ! -s "$state/cluster.key" ]; then
-    "$bin/chimeractl" keygen --out "$state/cluster.key"
-    echo "generated a cluster key in $state/cluster.key"
-fi
-if [ ! -s "$state/admin.token" ]; then
-    (umask 077 && "$bin/chimeractl" keygen >"$state/admin.token")
-    echo "generated an admin token in $state/admin.token"
-fi
-# chimerad refuses key and token files others may read (a state made by an
-# older version may have them 0644).
-chmod 600 "$state/cluster.key" "$state/admin.token"
-
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# Refused before anything is made: a refusal leaves no empty state or
+# federation directory behind, and an existing federation's as it was.
 peers=""
 for i in $(seq 1 "$nodes"); do
     for p in $((base + i)) $((base + 1000 + i)); do
@@ -283,6 +270,21 @@ for i in $(seq 1 "$nodes"); do
     done
     peers="${peers:+$peers,}n$i=tcp://127.0.0.1:$((base + i))"
 done
+mkdir -p "$state" "$fed"
+chmod 700 "$state" "$fed"
+# Secrets are made here, on first run, and never committed (.gitignore).
+if [ ! -s "$state/cluster.key" ]; then
+    "$bin/chimeractl" keygen --out "$state/cluster.key"
+    echo "generated a cluster key in $state/cluster.key"
+fi
+if [ ! -s "$state/admin.token" ]; then
+    (umask 077 && "$bin/chimeractl" keygen >"$state/admin.token")
+    echo "generated an admin token in $state/admin.token"
+fi
+# chimerad refuses key and token files others may read (a state made by an
+# older version may have them 0644).
+chmod 600 "$state/cluster.key" "$state/admin.token"
+
 printf 'nodes=%q\nbin=%q\npeers=%q\n' "$nodes" "$bin" "$peers" >"$fed/federation"
 # What an earlier run was asked means nothing to this one.
 rm -f "$fed"/n*.stopped "$fed"/n*.start

@@ -10,6 +10,9 @@
 #   .chimera/<port>/ (paths);
 # - `cmake --install` puts chimerad, chimeractl and chimera-demo in PREFIX/bin,
 #   and that chimeractl finds the built-in drills in PREFIX/share;
+# - a port in use is refused before anything is made: no state directory
+#   or STATE/<port>/ is left behind, and a running federation's is left as
+#   it was;
 # - --help prints the commands; a mistyped command (restrat) is refused,
 #   not taken for a build directory; a second run-local on a running federation's ports names it,
 #   or the node that outlived its killed run-local and how to stop it;
@@ -133,6 +136,26 @@ else
     fail "run-local restrat n2 exited $rc: $out; $(ls "$CHIMERA_STATE_DIR/$base0" 2>&1)"
 fi
 
+# ---- a port in use: refused, and nothing made for it ----------------------
+# (in a state directory not made yet: neither it nor STATE/<port>/ is left)
+base0=$(pick_base)
+"$build/chimera-demo" --port $((base0 + 1002)) >/dev/null 2>&1 &
+squatter=$!
+bg+=("$squatter")
+if wait_for 30 port_busy $((base0 + 1002)); then
+    out=$(CHIMERA_STATE_DIR=$tmp/fresh CHIMERA_BASE_PORT=$base0 timeout 60 "$run_local" "$build" 2>&1)
+    rc=$?
+    if [ $rc = 1 ] && grep -q "port $((base0 + 1002)) is already in use" <<<"$out" &&
+        [ ! -e "$tmp/fresh" ]; then
+        ok "a port in use: exit 1, the port named, no state or federation directory left"
+    else
+        fail "run-local with port $((base0 + 1002)) in use exited $rc: $out; left: $(find "$tmp/fresh" 2>&1 | tr '\n' ' ')"
+    fi
+else
+    fail "chimera-demo did not listen on $((base0 + 1002))"
+fi
+kill -TERM "$squatter" 2>/dev/null
+
 # ---- --help prints the commands and variables, and starts nothing ---------
 out=$("$run_local" --help 2>&1)
 rc=$?
@@ -173,12 +196,18 @@ fi
 base_a=$(pick_base)
 start_federation "$base_a" 2 "$tmp/a.out" || fail "federation A did not start: $(cat "$tmp/a.out")"
 pid_a=$started
-# A second run-local on the same ports says which one runs it.
+# A second run-local on the same ports says which one runs it, and leaves
+# A's directory as it was.
+listing() { (cd "$1" && find . -path ./data -prune -o -printf '%p %m\n' | sort); }
+before=$(listing "$CHIMERA_STATE_DIR/$base_a")
 out=$(CHIMERA_BASE_PORT=$base_a CHIMERA_NODES=2 timeout 60 "$run_local" "$build" 2>&1)
 rc=$?
 [ $rc = 1 ] && grep -q "this federation already runs (run-local pid $pid_a," <<<"$out" &&
     ok "a second run-local on A's ports: exit 1, names A's (pid $pid_a)" ||
     fail "a second run-local on A's ports exited $rc: $out"
+[ "$(listing "$CHIMERA_STATE_DIR/$base_a")" = "$before" ] &&
+    ok "the refused run-local left A's directory as it was" ||
+    fail "A's directory after the refused run-local: $(listing "$CHIMERA_STATE_DIR/$base_a")"
 base_b=$(pick_base)
 start_federation "$base_b" 1 "$tmp/b.out" || fail "federation B did not start: $(cat "$tmp/b.out")"
 pid_b=$started

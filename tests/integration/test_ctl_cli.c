@@ -164,7 +164,9 @@ static void test_an_unknown_option_points_at_its_commands_help(void **state)
 {
     (void)state;
     struct run r = CTL(fed, -1, "events", "--limt", "3");
-    EXPECT(r.code == 2 && strstr(r.err, "'--limt' (see chimeractl events --help)"), r);
+    EXPECT(r.code == 2 && strstr(r.err, "'--limt'") &&
+               strstr(r.err, "(see chimeractl events --help)"),
+           r);
     run_free(&r);
     r = CTL(fed, -1, "keygen", "--bogus");
     EXPECT(r.code == 2 && strstr(r.err, "'--bogus' (see chimeractl keygen --help)"), r);
@@ -174,6 +176,27 @@ static void test_an_unknown_option_points_at_its_commands_help(void **state)
     run_free(&r);
     r = CTL(fed, -1, "ledger");
     EXPECT(r.code == 2 && strstr(r.err, "see chimeractl ledger --help)"), r);
+    run_free(&r);
+}
+
+static void test_a_mistyped_option_gets_did_you_mean_and_exit_2(void **state)
+{
+    (void)state;
+    struct run r = CTL(fed, -1, "deploy", "x.json", "--wiat");
+    EXPECT(r.code == 2 && strstr(r.err, "chimeractl: deploy: unknown option '--wiat'; did you mean "
+                                        "'--wait'? (see chimeractl deploy --help)"),
+           r);
+    run_free(&r);
+    r = CTL(fed, -1, "ledger", "tail", "--folow");
+    EXPECT(r.code == 2 && strstr(r.err, "did you mean '--follow'? (see chimeractl ledger tail"), r);
+    run_free(&r);
+    r = CTL(fed, -1, "--adr", "127.0.0.1:1", "status");
+    EXPECT(r.code == 2 && strstr(r.err, "unknown option '--adr'; did you mean '--addr'?"), r);
+    run_free(&r);
+    r = CTL(fed, -1, "deploy", "x.json", "--frobnicate");
+    EXPECT(r.code == 2 && strstr(r.err, "unknown option '--frobnicate' (see") &&
+               !strstr(r.err, "did you mean"),
+           r);
     run_free(&r);
 }
 
@@ -536,7 +559,7 @@ static void test_health_answers_by_its_exit_status_live_ready_or_unreachable(voi
     EXPECT(r.code == 5 && strstr(r.err, "cannot reach"), r);
     run_free(&r);
     r = CTL(fed, follower(), "health", "--bogus");
-    EXPECT(r.code == 2 && strstr(r.err, "unknown argument '--bogus'"), r);
+    EXPECT(r.code == 2 && strstr(r.err, "unknown option '--bogus'"), r);
     run_free(&r);
 }
 
@@ -567,6 +590,7 @@ int main(void)
         cmocka_unit_test(test_a_mistyped_command_gets_did_you_mean_and_exit_2),
         cmocka_unit_test(test_an_unknown_subcommand_points_at_its_commands_help),
         cmocka_unit_test(test_an_unknown_option_points_at_its_commands_help),
+        cmocka_unit_test(test_a_mistyped_option_gets_did_you_mean_and_exit_2),
         cmocka_unit_test(test_a_fault_kind_without_inject_says_how_to_inject_it),
         cmocka_unit_test(test_chaos_heal_points_at_the_kill_switch),
         cmocka_unit_test(test_chaos_inject_says_which_option_a_kind_needs_or_refuses),

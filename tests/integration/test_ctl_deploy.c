@@ -1,227 +1,30 @@
 /* Integration: chimeractl deploy, deployments and rollback against a stub
- * of the node's HTTP API: a thread with a listening socket that answers
- * canned JSON per request and records every request (method, path, token,
- * body). Scripted sequences advance per request, never per unit of time,
- * so nothing here sleeps and hopes; the only clock is chimeractl's own
- * --timeout, and no test asserts on how long anything took. */
+ * of the node's HTTP API (ctl_stub.h): a thread with a listening socket
+ * that answers canned JSON per request and records every request (method,
+ * path, token, body). Scripted sequences advance per request, never per
+ * unit of time, so nothing here sleeps and hopes; the only clock is
+ * chimeractl's own --timeout, and no test asserts on how long anything
+ * took. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <errno.h>
 #include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
 #include "ctl_support.h"
+#include "ctl_stub.h"
 
-#define MAX_REQS 256
 #define TOKEN "stub-admin-token-0123456789"
-
-/* ---- the stub --------------------------------------------------------- */
-
-struct req {
-    char method[8];
-    char path[256];
-    char auth[256];
-    char *body;
-};
-
-struct answer {
-    int status;
-    char location[256];
-    char body[8192];
-};
-
-struct stub;
-/* Fills a from the request; n is how many requests for this method and
- * path came before this one. */
-typedef void (*stub_fn)(struct stub *s, const struct req *rq, int n, struct answer *a);
-
-struct stub {
-    int fd, port;
-    pthread_t thread;
-    atomic_bool stop;
-    stub_fn fn;
-    pthread_mutex_t mu;
-    struct req reqs[MAX_REQS];
-    int nreqs;
-    struct answer ans; /* the stub thread's own */
-    char buf[512 * 1024];
-};
-
-static void answer_json(struct answer *a, int status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void answer_json(struct answer *a, int status, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    a->status = status;
-    vsnprintf(a->body, sizeof a->body, fmt, ap);
-    va_end(ap);
-}
-
-static void write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return;
-        p += w;
-        n -= (size_t)w;
-    }
-}
-
-/* Reads one request (headers, then Content-Length bytes of body). */
-static bool read_request(struct stub *s, int fd, struct req *rq)
-{
-    char *buf = s->buf;
-    const size_t cap = sizeof s->buf;
-    size_t len = 0;
-    char *end = NULL;
-    while (!end && len < cap - 1) {
-        ssize_t got = read(fd, buf + len, cap - 1 - len);
-        if (got <= 0)
-            return false;
-        len += (size_t)got;
-        buf[len] = '\0';
-        end = strstr(buf, "\r\n\r\n");
-    }
-    if (!end)
-        return false;
-    size_t head = (size_t)(end + 4 - buf), clen = 0;
-    if (sscanf(buf, "%7s %255s", rq->method, rq->path) != 2)
-        return false;
-    for (char *line = strstr(buf, "\r\n"); line && line < end; line = strstr(line + 2, "\r\n")) {
-        if (strncasecmp(line + 2, "Content-Length:", 15) == 0)
-            clen = strtoul(line + 17, NULL, 10);
-        if (strncasecmp(line + 2, "Authorization:", 14) == 0)
-            sscanf(line + 16, " %255[^\r]", rq->auth);
-    }
-    while (len - head < clen && len < cap - 1) {
-        ssize_t got = read(fd, buf + len, cap - 1 - len);
-        if (got <= 0)
-            return false;
-        len += (size_t)got;
-    }
-    rq->body = strndup(buf + head, clen);
-    return rq->body != NULL;
-}
-
-static void *stub_main(void *arg)
-{
-    struct stub *s = arg;
-    while (!atomic_load(&s->stop)) {
-        struct pollfd p = {.fd = s->fd, .events = POLLIN};
-        if (poll(&p, 1, 50) <= 0)
-            continue;
-        int fd = accept(s->fd, NULL, NULL);
-        if (fd < 0)
-            continue;
-        struct req rq = {0};
-        if (!read_request(s, fd, &rq)) {
-            close(fd);
-            free(rq.body);
-            continue;
-        }
-        pthread_mutex_lock(&s->mu);
-        int n = 0;
-        for (int i = 0; i < s->nreqs; i++)
-            n += strcmp(s->reqs[i].method, rq.method) == 0 && strcmp(s->reqs[i].path, rq.path) == 0;
-        struct answer *ap = &s->ans;
-        memset(ap, 0, sizeof *ap);
-        ap->status = 404;
-        snprintf(ap->body, sizeof ap->body, "{\"error\":\"no such path in the stub\"}");
-        if (s->fn)
-            s->fn(s, &rq, n, ap);
-        if (s->nreqs < MAX_REQS)
-            s->reqs[s->nreqs++] = rq;
-        else
-            free(rq.body);
-        pthread_mutex_unlock(&s->mu);
-        if (ap->status < 0) { /* a node gone: the connection closes unanswered */
-            close(fd);
-            continue;
-        }
-        char head[1024];
-        int hl = snprintf(head, sizeof head,
-                          "HTTP/1.1 %d Stub\r\nContent-Type: application/json\r\n"
-                          "Content-Length: %zu\r\nConnection: close\r\n%s%s%s\r\n",
-                          ap->status, strlen(ap->body), ap->location[0] ? "Location: " : "",
-                          ap->location, ap->location[0] ? "\r\n" : "");
-        write_all(fd, head, (size_t)hl);
-        write_all(fd, ap->body, strlen(ap->body));
-        close(fd);
-    }
-    return NULL;
-}
-
-static struct stub *stub_start(stub_fn fn)
-{
-    struct stub *s = calloc(1, sizeof *s);
-    assert_non_null(s);
-    s->fn = fn;
-    pthread_mutex_init(&s->mu, NULL);
-    s->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_true(s->fd >= 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t sl = sizeof sa;
-    assert_int_equal(bind(s->fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    assert_int_equal(listen(s->fd, 16), 0);
-    assert_int_equal(getsockname(s->fd, (struct sockaddr *)&sa, &sl), 0);
-    s->port = ntohs(sa.sin_port);
-    assert_int_equal(pthread_create(&s->thread, NULL, stub_main, s), 0);
-    return s;
-}
-
-static void stub_stop(struct stub *s)
-{
-    atomic_store(&s->stop, true);
-    pthread_join(s->thread, NULL);
-    close(s->fd);
-    for (int i = 0; i < s->nreqs; i++)
-        free(s->reqs[i].body);
-    pthread_mutex_destroy(&s->mu);
-    free(s);
-}
-
-/* How many requests with this method and path (path NULL: any) came. */
-static int stub_count(struct stub *s, const char *method, const char *path)
-{
-    pthread_mutex_lock(&s->mu);
-    int n = 0;
-    for (int i = 0; i < s->nreqs; i++)
-        n +=
-            strcmp(s->reqs[i].method, method) == 0 && (!path || strcmp(s->reqs[i].path, path) == 0);
-    pthread_mutex_unlock(&s->mu);
-    return n;
-}
-
-/* The first request with this method and path; NULL if none. Valid until
- * stub_stop (the stub only appends). */
-static const struct req *stub_find(struct stub *s, const char *method, const char *path)
-{
-    const struct req *found = NULL;
-    pthread_mutex_lock(&s->mu);
-    for (int i = 0; i < s->nreqs && !found; i++)
-        if (strcmp(s->reqs[i].method, method) == 0 && strcmp(s->reqs[i].path, path) == 0)
-            found = &s->reqs[i];
-    pthread_mutex_unlock(&s->mu);
-    return found;
-}
 
 /* ---- fixtures --------------------------------------------------------- */
 
@@ -628,6 +431,32 @@ static void test_a_redirect_from_a_follower_is_followed_with_the_token_and_body(
     stub_stop(leader_stub);
 }
 
+/* A message writes the leader's address, learned from the 307, as --addr
+ * writes addresses: without the scheme, or with it. */
+static void test_a_redirect_names_the_leader_as_addr_writes_addresses(void **state)
+{
+    (void)state;
+    leader_stub = stub_start(fn_accept);
+    struct stub *follower = stub_start(fn_follower);
+    char want[160], addr[64];
+    struct run r = ctl(follower, "deploy", manifest_file, NULL);
+    snprintf(want, sizeof want,
+             "chimeractl: 127.0.0.1:%d is not the leader; sending to the leader at 127.0.0.1:%d\n",
+             follower->port, leader_stub->port);
+    EXPECT(r.code == 0 && strstr(r.err, want), r);
+    run_free(&r);
+    snprintf(addr, sizeof addr, "http://127.0.0.1:%d", follower->port);
+    r = ctl_at(addr, "deploy", manifest_file, NULL);
+    snprintf(want, sizeof want,
+             "chimeractl: http://127.0.0.1:%d is not the leader; sending to the leader at "
+             "http://127.0.0.1:%d\n",
+             follower->port, leader_stub->port);
+    EXPECT(r.code == 0 && strstr(r.err, want), r);
+    run_free(&r);
+    stub_stop(follower);
+    stub_stop(leader_stub);
+}
+
 /* The node's Location names the path without the query: a dry run must
  * reach the leader as a dry run all the same. */
 static void test_a_redirected_dry_run_stays_a_dry_run(void **state)
@@ -912,19 +741,27 @@ static void test_deployment_without_an_id_says_where_ids_are_listed(void **state
     stub_stop(s);
 }
 
+/* n3, a follower, naming n2 as the leader at 127.0.0.1:port. */
+static void follower_naming_n2_at(int port, struct stub *s, const struct req *rq, int n,
+                                  struct answer *a)
+{
+    if (strcmp(rq->path, "/federation/state") == 0)
+        answer_json(a, 200,
+                    "{\"node\":\"n3\",\"role\":\"follower\",\"leader\":\"n2\",\"peers\":["
+                    "{\"node\":\"n2\",\"http\":\"127.0.0.1:%d\",\"self\":false},"
+                    "{\"node\":\"n3\",\"http\":\"127.0.0.1:1\",\"self\":true}]}",
+                    port);
+    else
+        fn_follower(s, rq, n, a);
+}
+
 /* n3 names n2 as the leader at an address that does not answer here (a
  * container's, say): the polls stay with n1, which answers, and the watch
  * sees d-7 through to its end (after the look at n3 on the 8th poll). */
 static void fn_follower_naming_n2_out_of_reach(struct stub *s, const struct req *rq, int n,
                                                struct answer *a)
 {
-    if (strcmp(rq->path, "/federation/state") == 0)
-        answer_json(a, 200,
-                    "{\"node\":\"n3\",\"role\":\"follower\",\"leader\":\"n2\",\"peers\":["
-                    "{\"node\":\"n2\",\"http\":\"127.0.0.1:1\",\"self\":false},"
-                    "{\"node\":\"n3\",\"http\":\"127.0.0.1:1\",\"self\":true}]}");
-    else
-        fn_follower(s, rq, n, a);
+    follower_naming_n2_at(1, s, rq, n, a);
 }
 
 static void fn_stable_after_ten_polls(struct stub *s, const struct req *rq, int n, struct answer *a)
@@ -1085,6 +922,76 @@ static void test_wait_moves_to_another_addr_endpoint_when_the_one_it_polled_is_g
     stub_stop(gone);
 }
 
+/* An address that takes no connection, as a blackholed or firewalled port
+ * does: a listening socket with a backlog of none whose one place is
+ * taken, so that the kernel drops every later SYN unanswered. */
+struct blackhole {
+    int fd, filler, port;
+};
+
+static struct blackhole blackhole_open(void)
+{
+    struct blackhole b;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof sa;
+    b.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(b.fd >= 0);
+    assert_int_equal(bind(b.fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(b.fd, 0), 0);
+    assert_int_equal(getsockname(b.fd, (struct sockaddr *)&sa, &sl), 0);
+    b.port = ntohs(sa.sin_port);
+    b.filler = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(b.filler >= 0);
+    assert_int_equal(connect(b.filler, (struct sockaddr *)&sa, sizeof sa), 0);
+    return b;
+}
+
+static void blackhole_close(struct blackhole *b)
+{
+    close(b->filler);
+    close(b->fd);
+}
+
+static int blackhole_port; /* for fn_follower_naming_n2_blackholed */
+
+/* n3 names n2 as the leader at an address that takes no connection. */
+static void fn_follower_naming_n2_blackholed(struct stub *s, const struct req *rq, int n,
+                                             struct answer *a)
+{
+    follower_naming_n2_at(blackhole_port, s, rq, n, a);
+}
+
+/* The look for the leader meets an address that takes no connection twice:
+ * the one n3 names for n2, and the next endpoint of --addr. Each costs a
+ * short connect timeout of its own, not the request's: with an hour for a
+ * request, waiting that out (or the kernel's SYN retries, two minutes)
+ * would not finish. It moves on to n2's endpoint, which says stable. */
+static void test_a_look_for_the_leader_moves_past_an_address_that_takes_no_connection(void **state)
+{
+    (void)state;
+    struct blackhole bh = blackhole_open();
+    blackhole_port = bh.port;
+    leader_stub = stub_start(fn_leads_now);
+    struct stub *follower = stub_start(fn_follower_naming_n2_blackholed);
+    char addr[96];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d", follower->port, bh.port,
+             leader_stub->port);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct run r = ctl_at(addr, "--timeout-ms", "3600000", "deployment", "d-7", "--watch", NULL);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    print_message("deployment --watch past 2 addresses that take no connection: %ld ms "
+                  "(information, not judged)\n",
+                  (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
+    EXPECT(r.code == 0, r);
+    EXPECT(strstr(r.out, "stage stable"), r);
+    EXPECT(stub_count(leader_stub, "GET", "/deployments/d-7") > 0, r);
+    run_free(&r);
+    stub_stop(follower);
+    stub_stop(leader_stub);
+    blackhole_close(&bh);
+}
+
 /* ---- deployments, rollback -------------------------------------------- */
 
 static void test_deployments_prints_a_table_marking_current_and_stable(void **state)
@@ -1140,6 +1047,7 @@ int main(void)
         cmocka_unit_test(test_an_uncertified_release_prints_the_failed_links_and_exits_2),
         cmocka_unit_test(test_a_deployment_in_progress_409_exits_2_with_the_reason),
         cmocka_unit_test(test_a_redirect_from_a_follower_is_followed_with_the_token_and_body),
+        cmocka_unit_test(test_a_redirect_names_the_leader_as_addr_writes_addresses),
         cmocka_unit_test(test_a_redirected_dry_run_stays_a_dry_run),
         cmocka_unit_test(test_wait_exits_0_when_the_deployment_becomes_stable),
         cmocka_unit_test(test_wait_exits_3_when_the_deployment_fails_and_is_reverted),
@@ -1155,6 +1063,7 @@ int main(void)
         cmocka_unit_test(test_deployment_watch_exits_0_when_it_becomes_stable),
         cmocka_unit_test(test_deployment_shows_a_member_down_now_as_down_not_its_last_health),
         cmocka_unit_test(test_wait_moves_to_another_addr_endpoint_when_the_one_it_polled_is_gone),
+        cmocka_unit_test(test_a_look_for_the_leader_moves_past_an_address_that_takes_no_connection),
         cmocka_unit_test(test_deployment_without_an_id_says_where_ids_are_listed),
         cmocka_unit_test(test_deployments_prints_a_table_marking_current_and_stable),
         cmocka_unit_test(test_rollback_refused_409_exits_2_with_the_reason),

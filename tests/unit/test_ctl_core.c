@@ -115,6 +115,47 @@ static void test_a_near_miss_names_the_command(void **state)
     assert_null(ctl_nearest("xy", names, 5));
 }
 
+/* The options come from the command's help page, so that a suggestion
+ * never names one the help does not. */
+static void test_a_near_miss_of_an_option_names_the_commands_option(void **state)
+{
+    (void)state;
+    assert_string_equal(ctl_nearest_option("deploy", "--wiat"), "--wait");
+    assert_string_equal(ctl_nearest_option("deploy", "--timeot=5m"), "--timeout");
+    assert_string_equal(ctl_nearest_option("events", "--folow"), "--follow"); /* "-f, --follow" */
+    assert_string_equal(ctl_nearest_option("drill run", "--verbsoe"), "--verbose");
+    assert_string_equal(ctl_nearest_option("status", "--jsno"), "--json"); /* a global one */
+}
+
+static void test_an_option_of_another_command_is_not_suggested(void **state)
+{
+    (void)state;
+    assert_null(ctl_nearest_option("deploy", "--folow"));
+    assert_null(ctl_nearest_option("deploy", "-x")); /* too short to guess from */
+    assert_null(ctl_nearest_option("", "--wiat"));   /* before the command: globals only */
+    assert_string_equal(ctl_nearest_option("", "--adr"), "--addr");
+}
+
+/* An address in a message takes the form of the user's --addr. */
+static void test_an_address_is_written_as_addr_writes_them(void **state)
+{
+    (void)state;
+    char out[128];
+    struct ctl_opts plain = {.addr = "127.0.0.1:8101,127.0.0.1:8102"};
+    struct ctl_opts urls = {.addr = "http://127.0.0.1:8101"};
+    assert_string_equal(ctl_addr_text(&plain, "http://127.0.0.1:8102", out, sizeof out),
+                        "127.0.0.1:8102");
+    assert_string_equal(ctl_addr_text(&plain, "127.0.0.1:8102", out, sizeof out), "127.0.0.1:8102");
+    assert_string_equal(ctl_addr_text(&urls, "127.0.0.1:8102", out, sizeof out),
+                        "http://127.0.0.1:8102");
+    assert_string_equal(ctl_addr_text(&urls, "http://127.0.0.1:8102", out, sizeof out),
+                        "http://127.0.0.1:8102");
+    /* What cannot be written without its scheme keeps it. */
+    assert_string_equal(ctl_addr_text(&plain, "https://proxy:443/chimera", out, sizeof out),
+                        "https://proxy:443/chimera");
+    assert_string_equal(ctl_addr_text(&urls, "-", out, sizeof out), "-");
+}
+
 /* status's last contact and recovery's MTTR, given as JSON ms. */
 static const char *human(json_t *v)
 {
@@ -169,6 +210,9 @@ int main(void)
         cmocka_unit_test(test_an_addr_list_becomes_base_urls_in_order),
         cmocka_unit_test(test_an_invalid_addr_is_refused_with_the_reason),
         cmocka_unit_test(test_a_near_miss_names_the_command),
+        cmocka_unit_test(test_a_near_miss_of_an_option_names_the_commands_option),
+        cmocka_unit_test(test_an_option_of_another_command_is_not_suggested),
+        cmocka_unit_test(test_an_address_is_written_as_addr_writes_them),
         cmocka_unit_test(test_a_duration_for_people_reads_as_a_drill_file_writes_it),
         cmocka_unit_test(test_a_duration_never_measured_reads_never),
         cmocka_unit_test(test_a_duration_in_a_nodes_message_reads_back),
