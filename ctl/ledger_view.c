@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "ledger/ledger.h"
+#include "pipeline/core/text.h"
 #include "ctl/ctl.h"
 
 #define PAGE_MAX 1000ULL /* the server's limit per GET /ledger */
@@ -74,19 +75,18 @@ static json_t *shown_payload(const json_t *e, const char **why)
     return ctl_decode_payload(e, why);
 }
 
-/* The payload on one line, cut to SUMMARY_MAX bytes. */
+/* The payload on one line: SUMMARY_MAX bytes and "...", cut as the node
+ * cuts its texts (whole UTF-8 characters). */
 static void payload_summary(const json_t *e, char *out, size_t len)
 {
     const char *why;
     json_t *d = shown_payload(e, &why);
     char *s = d ? json_dumps(d, JSON_ENCODE_ANY | CTL_JSON_REAL) : NULL;
-    size_t n = s ? strlen(s) : 0, cut = n > SUMMARY_MAX ? SUMMARY_MAX : n;
-    while (cut < n && cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
-        cut--; /* not inside a UTF-8 sequence */
+    size_t room = SUMMARY_MAX + sizeof("...");
     if (!s)
         snprintf(out, len, "%s", why && strcmp(why, "empty") == 0 ? "-" : "(undecodable)");
     else
-        snprintf(out, len, "%.*s%s", (int)cut, s, cut < n ? "..." : "");
+        pl_cut_text(out, len < room ? len : room, s);
     free(s);
     json_decref(d);
 }

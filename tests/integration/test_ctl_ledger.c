@@ -266,6 +266,36 @@ static void test_tail_n_3_prints_exactly_the_last_3_entries(void **state)
     free(err);
 }
 
+/* A note longer than a line's room is cut between whole UTF-8 characters
+ * and ends in "...", as the node cuts its texts. */
+static void test_tail_cuts_a_long_note_between_whole_characters(void **state)
+{
+    (void)state;
+    struct h_cluster *c = cluster;
+    /* "\"" then 2-byte characters: no cut at an even count of bytes ends a
+     * character, so a cut by bytes alone would split one */
+    char body[512] = "{\"note\":\"";
+    for (int i = 0; i < 100; i++)
+        strcat(body, "\u00e9");
+    strcat(body, "\"}");
+    post_notes(c, body);
+    int code;
+    char *out, *err;
+    assert_true(h_ctl(c, leader_of(c), &code, &out, &err, "ledger", "tail", "-n", "20", NULL));
+    const char *at = strstr(out, "\"\xc3\xa9");
+    if (code != 0 || !at)
+        fail_msg("want the note's line, exit 0; got %d:\n%s\nstderr:\n%s", code, out, err);
+    size_t len = strcspn(at, "\n");
+    json_t *utf8 = json_stringn(at, len); /* NULL for a split character */
+    bool whole = utf8 != NULL;
+    json_decref(utf8);
+    if (len < 4 || len > 63 || strncmp(at + len - 3, "...", 3) != 0 || !whole)
+        fail_msg("want at most 60 bytes of whole characters then \"...\"; got %zu bytes: %.*s", len,
+                 (int)len, at);
+    free(out);
+    free(err);
+}
+
 static void test_tail_json_gives_one_object_per_line(void **state)
 {
     (void)state;
@@ -420,6 +450,7 @@ int main(void)
         cmocka_unit_test(test_show_names_a_membership_changes_fields),
         cmocka_unit_test(test_show_beyond_the_head_fails_with_exit_4),
         cmocka_unit_test(test_tail_n_3_prints_exactly_the_last_3_entries),
+        cmocka_unit_test(test_tail_cuts_a_long_note_between_whole_characters),
         cmocka_unit_test(test_tail_json_gives_one_object_per_line),
         cmocka_unit_test(test_tail_follow_prints_a_note_posted_after_it_started),
     };
