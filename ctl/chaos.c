@@ -67,7 +67,7 @@ static int cmd_status(const struct ctl_opts *o)
     char every[32], most[32];
     ms_field(s, "interval_ms", every, sizeof every);
     ms_field(s, "max_duration_ms", most, sizeof most);
-    printf("injector   %s%s, every %s, probability %.2f, window %s\n",
+    printf("injector   %s%s, every %s, probability %g, window %s\n",
            json_is_true(json_object_get(s, "enabled")) ? "enabled" : "disabled",
            json_is_true(json_object_get(s, "dry_run")) ? " (dry run)" : "", every,
            json_number_value(json_object_get(s, "probability")), ctl_json_str(s, "window", "?"));

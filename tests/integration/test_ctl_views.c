@@ -99,6 +99,29 @@ static void test_json_output_writes_a_probability_as_it_was_given(void **state)
     stub_stop(s);
 }
 
+static void fn_chaos_rare(struct stub *s, const struct req *rq, int n, struct answer *a)
+{
+    (void)s, (void)n;
+    if (strcmp(rq->path, "/chaos") == 0)
+        answer_json(a, 200,
+                    "{\"settings\":{\"enabled\":true,\"dry_run\":false,\"interval_ms\":600000,"
+                    "\"probability\":0.005,\"window\":\"always\",\"faults\":[\"kill_service\"],"
+                    "\"max_duration_ms\":60000},\"stopped\":false,\"active\":null,"
+                    "\"applied_here\":[],\"history\":[]}");
+}
+
+/* A rare fault's probability reads as set, not rounded to two places
+ * (0.005 read 0.01). */
+static void test_status_text_writes_a_small_probability_as_it_was_given(void **state)
+{
+    (void)state;
+    struct stub *s = stub_start(fn_chaos_rare);
+    struct run r = ctl(s, "chaos", "status", NULL);
+    EXPECT(r.code == 0 && strstr(r.out, "probability 0.005,"), r);
+    run_free(&r);
+    stub_stop(s);
+}
+
 /* ---- addresses in messages -------------------------------------------- */
 
 static void fn_events_not_an_array(struct stub *s, const struct req *rq, int n, struct answer *a)
@@ -129,6 +152,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_recovery_columns_stay_aligned_for_an_mttr_over_a_minute),
         cmocka_unit_test(test_json_output_writes_a_probability_as_it_was_given),
+        cmocka_unit_test(test_status_text_writes_a_small_probability_as_it_was_given),
         cmocka_unit_test(test_a_message_names_the_node_that_answered),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
