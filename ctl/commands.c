@@ -251,10 +251,11 @@ int ctl_cmd_events(const struct ctl_opts *o, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *val = NULL;
-        bool is_limit = strncmp(a, "--limit", 7) == 0 && (a[7] == '\0' || a[7] == '=');
+        bool is_n = strcmp(a, "-n") == 0; /* as ledger tail's */
+        bool is_limit = is_n || (strncmp(a, "--limit", 7) == 0 && (a[7] == '\0' || a[7] == '='));
         bool is_since = strncmp(a, "--since", 7) == 0 && (a[7] == '\0' || a[7] == '=');
         if (is_limit || is_since) {
-            if (a[7] == '=')
+            if (!is_n && a[7] == '=')
                 val = a + 8;
             else if (i + 1 < argc)
                 val = argv[++i];
@@ -264,8 +265,8 @@ int ctl_cmd_events(const struct ctl_opts *o, int argc, char **argv)
             }
             unsigned long long v;
             if (is_limit && ctl_parse_ulong(val, 1, EVENTS_MAX_LIMIT, &v) != 0) {
-                fprintf(stderr, "chimeractl: events: --limit must be a number from 1 to %llu\n",
-                        EVENTS_MAX_LIMIT);
+                fprintf(stderr, "chimeractl: events: %s must be a number from 1 to %llu\n",
+                        is_n ? "-n" : "--limit", EVENTS_MAX_LIMIT);
                 return CTL_USAGE;
             }
             if (is_since && ctl_parse_ulong(val, 0, UINT64_MAX, &v) != 0) {

@@ -46,7 +46,7 @@ static const struct page pages[] = {
      "own last 1000; see README \"Events\" for every kind).\n"
      "\n"
      "Options:\n"
-     "  --limit N     how many (default 50, at most 1000)\n"
+     "  -n, --limit N how many (default 50, at most 1000)\n"
      "  --since SEQ   only those after sequence number SEQ\n"
      "  -f, --follow  then print events as they happen (GET /events/stream) until\n"
      "                Ctrl-C; reconnects after a restart or a lost connection and\n"
