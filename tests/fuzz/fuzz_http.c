@@ -58,11 +58,18 @@ static void start(void)
 {
     char hostport[32], err[256];
     uv_loop_init(&loop);
-    port = free_port();
-    snprintf(hostport, sizeof(hostport), "127.0.0.1:%d", port);
-    if (http_start(&srv, &loop, hostport, handler, NULL, err, sizeof(err)) != 0) {
-        fprintf(stderr, "fuzz_http: %s\n", err);
-        abort();
+    /* The port free_port found may be taken before the listener binds it
+     * (other tests run beside the replay in ctest): another one then. */
+    for (int tries = 1;; tries++) {
+        port = free_port();
+        snprintf(hostport, sizeof(hostport), "127.0.0.1:%d", port);
+        int rc = http_start(&srv, &loop, hostport, handler, NULL, err, sizeof(err));
+        if (rc == 0)
+            break;
+        if (rc != UV_EADDRINUSE || tries == 10) {
+            fprintf(stderr, "fuzz_http: %s\n", err);
+            abort();
+        }
     }
     http_set_admin_token(srv, "fuzz-admin-token-0123456789");
 }
