@@ -5,12 +5,15 @@
 #   make test      install what is missing, build, run every test (ASan + UBSan; e2e in Docker)
 #   make install   chimerad, chimeractl, chimera-demo into $(PREFIX)/bin (DESTDIR honoured)
 #   make bench     run the benchmark programs and print their figures
+#   make fuzz      build the libFuzzer targets with clang and fuzz each for FUZZ_SECONDS
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build
 TEST_BUILD ?= build-test
 PREFIX ?= /usr/local
 # What a federation needs; `make run` and `make install` build only these.
 PROGRAMS = chimerad chimeractl chimera-demo
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 
 .PHONY: all deps configure build programs run run-node stop-node install test test-deps unit bench fuzz format clean
 
@@ -67,6 +70,28 @@ unit: build
 
 bench: build
 	@tests/bench/run-all.sh $(BUILD)
+
+# libFuzzer needs clang (tests/fuzz/README.md). Each target starts from a
+# scratch directory and the checked-in seeds (the manifest one from
+# deploy/examples), so what it finds lands in $(FUZZ_BUILD)/corpus-<name>,
+# never in the tree; a crash stops the run and leaves crash-<sha1> here.
+fuzz:
+	@command -v clang >/dev/null || { echo "make fuzz: needs clang (apt-get install -y clang)" >&2; exit 2; }
+	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCHIMERA_FUZZ=ON >/dev/null
+	@env -u MAKEFLAGS -u MAKELEVEL cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	@for src in tests/fuzz/fuzz_*.c; do \
+	  name=$$(basename $$src .c); short=$${name#fuzz_}; \
+	  seeds=tests/fuzz/corpus/$$short; [ $$short = manifest ] && seeds="$$seeds deploy/examples"; \
+	  mkdir -p $(FUZZ_BUILD)/corpus-$$short; \
+	  log=$(FUZZ_BUILD)/fuzz-$$short.log; \
+	  printf 'fuzz: %s for %s s: ' $$name $(FUZZ_SECONDS); \
+	  if $(FUZZ_BUILD)/$$name -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
+	       $(FUZZ_BUILD)/corpus-$$short $$seeds >$$log 2>&1; then \
+	    sed -n 's/^stat::number_of_executed_units: *//p' $$log | tr -d '\n'; echo " inputs, no crash"; \
+	  else \
+	    echo "FAILED"; tail -n 40 $$log >&2; echo "make fuzz: $$name failed (its log: $$log)" >&2; exit 1; \
+	  fi; \
+	done
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
