@@ -251,11 +251,14 @@ int ctl_cmd_events(const struct ctl_opts *o, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *val = NULL;
-        bool is_n = strcmp(a, "-n") == 0; /* as ledger tail's */
+        /* -n N or -nN, as ledger tail's */
+        bool is_n = a[0] == '-' && a[1] == 'n' && (a[2] == '\0' || (a[2] >= '0' && a[2] <= '9'));
         bool is_limit = is_n || (strncmp(a, "--limit", 7) == 0 && (a[7] == '\0' || a[7] == '='));
         bool is_since = strncmp(a, "--since", 7) == 0 && (a[7] == '\0' || a[7] == '=');
         if (is_limit || is_since) {
-            if (!is_n && a[7] == '=')
+            if (is_n && a[2])
+                val = a + 2;
+            else if (!is_n && a[7] == '=')
                 val = a + 8;
             else if (i + 1 < argc)
                 val = argv[++i];

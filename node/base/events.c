@@ -72,6 +72,9 @@ const struct event *events_vadd(struct events *ev, int64_t time_ms, const char *
     char full[EVENTS_MESSAGE_MAX + 1], text[EVENTS_MESSAGE_MAX];
     vsnprintf(full, sizeof(full), fmt, ap);
     pl_cut_text(text, sizeof(text), full);
+    /* What is not UTF-8 (a request's path, bytes off the wire) would make
+     * the event no JSON string: /events and the stream would leave it out. */
+    pl_clean_text(text);
     struct event *e = &ev->ring[slot(ev, ev->next_seq)];
     drop_text(e);
     size_t len = strlen(text) + 1;

@@ -62,7 +62,8 @@ uint64_t events_recorded(const struct events *ev);
 
 /* Records an event; message is printf-formatted, and one longer than
  * EVENTS_MESSAGE_MAX - 1 bytes is cut as pl_cut_text cuts (whole UTF-8
- * characters, then "..."). Returns it. */
+ * characters, then "..."); a byte of it that is not UTF-8 is stored as '?'
+ * (pl_clean_text). Returns it. */
 const struct event *events_add(struct events *ev, int64_t time_ms, const char *kind,
                                const char *peer, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));

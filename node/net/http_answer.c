@@ -3,6 +3,7 @@
  * listener's refusals at once), and the JSON answers of the public API,
  * which end in http_respond (http_conn.c). */
 #include "node/net/http_conn.h"
+#include "pipeline/core/text.h"
 
 #include <limits.h>
 #include <stdarg.h>
@@ -137,6 +138,9 @@ void http_respond_error(struct http_request *req, int status, const char *fmt, .
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    /* It may quote what the client sent (a path, a header): bytes that are
+     * not UTF-8 would make it no JSON string, and the answer a 500. */
+    pl_clean_text(msg);
     http_respond_json(req, status, json_pack("{s:s}", "error", msg));
 }
 

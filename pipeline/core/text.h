@@ -13,4 +13,10 @@
  * same as the whole of it. */
 void pl_cut_text(char *out, size_t cap, const char *text);
 
+/* s made UTF-8 in place: each byte that does not belong to a well-formed
+ * character (a stray byte off the wire, what a "%.100s" left of a cut
+ * character) becomes '?', so that the text is a JSON string. Returns how
+ * many bytes it changed. */
+size_t pl_clean_text(char *s);
+
 #endif

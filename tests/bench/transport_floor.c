@@ -112,6 +112,7 @@ struct end {
     uv_loop_t loop;
     uv_poll_t ctl_poll, in_poll, out_poll;
     uv_timer_t pace;
+    uint64_t pace_t0, paced; /* paced: when the level began, requests sent */
     nng_socket in, out;
     bool has_in, has_out;
     nng_aio *rx, *tx;
@@ -199,9 +200,15 @@ static void took(struct end *e, nng_msg *msg)
         send_request(e); /* paced: the timer sends the next */
 }
 
+/* Paced: the requests due by the clock at `window` a second. A timer of
+ * 1000 / R whole milliseconds alone would send at another rate than the
+ * level names (R = 600: every 1 ms, 1000 a second; R = 30: 30.3). */
 static void on_pace(uv_timer_t *h)
 {
-    send_request(h->data);
+    struct end *e = h->data;
+    uint64_t due = (h_now_ns() - e->pace_t0) * (uint64_t)e->window / 1000000000u + 1;
+    for (; e->paced < due; e->paced++)
+        send_request(e);
 }
 
 /* As transport.c's on_readable: the fd only says there is something. */
@@ -245,9 +252,12 @@ static void on_control(uv_poll_t *h, int status, int events)
             e->out_poll.data = e;
             uv_poll_start(&e->out_poll, UV_READABLE, on_sendable);
         } else if (e->mode == PACED) {
-            uint64_t every = (uint64_t)(1000 / e->window);
+            uint64_t every = (uint64_t)(1000 / e->window); /* at most one due a tick */
             uv_timer_init(&e->loop, &e->pace);
             e->pace.data = e;
+            e->pace_t0 = h_now_ns();
+            e->paced = 0;
+            on_pace(&e->pace); /* the first at once */
             uv_timer_start(&e->pace, on_pace, every, every);
         } else {
             for (int k = 0; k < e->window; k++)

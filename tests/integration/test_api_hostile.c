@@ -361,6 +361,18 @@ static void test_a_query_number_with_a_sign_is_refused(void **state)
     json_decref(answer);
 }
 
+/* A refusal that quotes what the client sent, bytes that are not UTF-8
+ * and all, is still a JSON error with its status (not a 500). */
+static void test_a_refusal_quoting_bytes_that_are_not_utf8_keeps_its_status(void **state)
+{
+    json_t *answer;
+    assert_int_equal(
+        request(*state, "GET", "/events/stream", "Last-Event-ID: x\xc3\xa9\xff", NULL, &answer),
+        400);
+    assert_contains(error_of(answer), "Last-Event-ID: \"x\xc3\xa9?\" is not an event sequence");
+    json_decref(answer);
+}
+
 /* ---- item 3: the node raises its soft open-files limit ----------------- */
 
 /* The soft "Max open files" of pid from /proc, or 0. */
@@ -419,6 +431,7 @@ int main(void)
         cmocka_unit_test(test_ledger_refuses_a_from_beyond_what_it_can_echo),
         cmocka_unit_test(test_ledger_echoes_the_largest_from_it_accepts),
         cmocka_unit_test(test_a_query_number_with_a_sign_is_refused),
+        cmocka_unit_test(test_a_refusal_quoting_bytes_that_are_not_utf8_keeps_its_status),
     };
     const struct CMUnitTest alone[] = {
         cmocka_unit_test(test_the_soft_open_files_limit_is_raised_to_the_hard_one),

@@ -303,6 +303,15 @@ static void test_events_n_takes_as_many_as_limit(void **state)
     run_free(&r);
 }
 
+/* -nN too, as ledger tail's: "did you mean '-n'?" named what it refused. */
+static void test_events_n_takes_its_number_attached(void **state)
+{
+    (void)state;
+    struct run r = CTL(fed, leader, "events", "-n2");
+    EXPECT(r.code == 0 && h_count_lines(r.out) == 3, r); /* the header and 2 */
+    run_free(&r);
+}
+
 /* ---- version ------------------------------------------------------------ */
 
 static void test_version_prints_the_client_and_the_servers_with_its_node(void **state)
@@ -606,6 +615,7 @@ int main(void)
         cmocka_unit_test(test_chaos_stop_heals_an_isolated_follower_at_once),
         cmocka_unit_test(test_events_columns_line_up_with_the_header),
         cmocka_unit_test(test_events_n_takes_as_many_as_limit),
+        cmocka_unit_test(test_events_n_takes_its_number_attached),
         cmocka_unit_test(test_version_prints_the_client_and_the_servers_with_its_node),
         cmocka_unit_test(test_version_client_and_dash_dash_version_ask_no_node),
         cmocka_unit_test(test_chimerad_version_needs_no_configuration),

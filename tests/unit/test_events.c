@@ -145,6 +145,22 @@ static void test_a_cut_text_keeps_whole_utf8_characters(void **state)
     json_decref(j);
 }
 
+/* A request's path cut by "%.Ns" inside a character (api.auth_failure),
+ * or bytes that were never UTF-8: the event is still a JSON string, so
+ * /events and the stream give it. */
+static void test_a_text_that_is_not_utf8_is_stored_with_question_marks(void **state)
+{
+    (void)state;
+    const struct event *e = events_add(&ev, 1, "api.auth_failure", NULL,
+                                       "POST %.5s without a bearer token", "/x\xc3\xa9\xc3\xa9");
+    assert_string_equal(e->message, "POST /x\xc3\xa9? without a bearer token");
+    json_t *j = json_string(e->message);
+    assert_non_null(j);
+    json_decref(j);
+    e = events_add(&ev, 1, "k", NULL, "%s", "a\xff");
+    assert_string_equal(e->message, "a?");
+}
+
 static void test_an_overwritten_event_gives_its_room_back(void **state)
 {
     (void)state;
@@ -191,6 +207,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_cut_text_keeps_whole_utf8_characters, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_a_text_that_is_not_utf8_is_stored_with_question_marks,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_an_overwritten_event_gives_its_room_back, setup,
                                         teardown),
         cmocka_unit_test(test_limiter_allows_one_per_interval_and_counts_the_rest),
