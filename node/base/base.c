@@ -13,6 +13,7 @@
 
 #include "node/base/envelope.h"
 #include "node/net/transport.h"
+#include "pipeline/core/text.h"
 
 _Static_assert(TRANSPORT_MAX_PEERS >= CONFIG_MAX_MEMBERS, "a transport outbox for every member");
 
@@ -70,18 +71,16 @@ static int config_level(const char *name)
                                         : 1;
 }
 
-/* A JSON string of s; bytes that are not UTF-8 (a peer's name off the
- * wire, say) become '?', so the line stays one valid object. */
+/* A JSON string of s; bytes that are not UTF-8 become '?' as in an
+ * event's text (pl_clean_text), so the line stays one valid object. */
 static json_t *json_text(const char *s)
 {
     json_t *j = json_string(s);
     if (j)
         return j;
     char clean[EVENTS_MESSAGE_MAX];
-    size_t n = 0;
-    for (; s[n] && n + 1 < sizeof(clean); n++)
-        clean[n] = (unsigned char)s[n] < 0x80 ? s[n] : '?';
-    clean[n] = '\0';
+    snprintf(clean, sizeof(clean), "%s", s);
+    pl_clean_text(clean);
     return json_string(clean);
 }
 

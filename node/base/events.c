@@ -89,6 +89,8 @@ const struct event *events_vadd(struct events *ev, int64_t time_ms, const char *
     copy_str(e->node, sizeof(e->node), ev->node);
     copy_str(e->kind, sizeof(e->kind), kind);
     copy_str(e->peer, sizeof(e->peer), peer);
+    /* A peer's name comes off the wire, and the copy may cut it. */
+    pl_clean_text(e->peer);
     return e;
 }
 

@@ -161,6 +161,18 @@ static void test_a_text_that_is_not_utf8_is_stored_with_question_marks(void **st
     assert_string_equal(e->message, "a?");
 }
 
+/* A peer's name off the wire, or one the copy cut inside a character:
+ * the event's peer is a JSON string too. */
+static void test_a_peer_that_is_not_utf8_is_stored_with_question_marks(void **state)
+{
+    (void)state;
+    const struct event *e = events_add(&ev, 1, "peer.dead",
+                                       "n\xff"
+                                       "2",
+                                       "gone");
+    assert_string_equal(e->peer, "n?2");
+}
+
 static void test_an_overwritten_event_gives_its_room_back(void **state)
 {
     (void)state;
@@ -208,6 +220,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_cut_text_keeps_whole_utf8_characters, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_a_text_that_is_not_utf8_is_stored_with_question_marks,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_peer_that_is_not_utf8_is_stored_with_question_marks,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_an_overwritten_event_gives_its_room_back, setup,
                                         teardown),
