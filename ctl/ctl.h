@@ -103,6 +103,10 @@ struct ctl_opts;
  * an address that cannot be written so (https://, a path). Returns out. */
 const char *ctl_addr_text(const struct ctl_opts *o, const char *addr, char *out, size_t len);
 
+/* addr as a base URL into out: "http://" before it when it names no
+ * scheme (a node advertises host:port). Returns out. */
+const char *ctl_base_url(const char *addr, char *out, size_t len);
+
 struct ctl_opts {
     const char *addr;      /* endpoints: "host:port,..." or base URLs (validated) */
     const char *addr_from; /* where addr came from: "--addr", "CHIMERA_ADDR", "default" */

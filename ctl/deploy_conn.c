@@ -93,7 +93,7 @@ static int redirect_target(const struct ctl_reply *r, char *base, size_t blen)
         return 0;
     }
     if (lh) {
-        snprintf(base, blen, "%s%s", strstr(lh, "://") ? "" : "http://", lh);
+        ctl_base_url(lh, base, blen);
         return 0;
     }
     return -1;
@@ -166,8 +166,7 @@ bool ctl_conn_follow_leader(struct ctl_conn *c)
             break;
         }
         char base[512];
-        snprintf(base, sizeof base, "%s%s", http && strstr(http, "://") ? "" : "http://",
-                 http ? http : "");
+        ctl_base_url(http ? http : "", base, sizeof base);
         if (!http || (c->using == c->lead && strcmp(base, c->lead_addr) == 0))
             break; /* nowhere to go, or polled already */
         /* Polled already at the --addr endpoint that is it, its own address

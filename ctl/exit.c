@@ -157,13 +157,19 @@ static int parse_one(const char *p, size_t len, struct ctl_endpoint *e, char *er
     return 0;
 }
 
+const char *ctl_base_url(const char *addr, char *out, size_t len)
+{
+    snprintf(out, len, "%s%s", strstr(addr, "://") ? "" : "http://", addr);
+    return out;
+}
+
 const char *ctl_addr_text(const struct ctl_opts *o, const char *addr, char *out, size_t len)
 {
     const char *rest = strncasecmp(addr, "http://", 7) == 0 ? addr + 7 : NULL;
     if (!strchr(addr, ':')) /* "-", "?": no address to write */
         snprintf(out, len, "%s", addr);
     else if (o->addr && strstr(o->addr, "://"))
-        snprintf(out, len, "%s%s", strstr(addr, "://") ? "" : "http://", addr);
+        ctl_base_url(addr, out, len);
     else if (rest && !strchr(rest, '/'))
         snprintf(out, len, "%s", rest);
     else

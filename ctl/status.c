@@ -55,8 +55,8 @@ static void fan_out(struct member *ms, size_t n, long timeout_ms)
             continue;
         }
         char url[600];
-        snprintf(url, sizeof url, "%s%s/federation/state", strstr(http, "://") ? "" : "http://",
-                 http);
+        char base[512];
+        snprintf(url, sizeof url, "%s/federation/state", ctl_base_url(http, base, sizeof base));
         m->easy = curl_easy_init();
         if (!m->easy) {
             snprintf(m->error, sizeof m->error, "out of memory");
@@ -269,7 +269,7 @@ static void lead_view_fill(const struct ctl_opts *o, struct lead_view *lv, const
             if (!lv->state || peers_carry_release(lv->state) || !http || !id)
                 return;
             char addr[600], path[256];
-            snprintf(addr, sizeof addr, "%s%s", strstr(http, "://") ? "" : "http://", http);
+            ctl_base_url(http, addr, sizeof addr);
             snprintf(path, sizeof path, "/deployments/%s", id);
             struct ctl_opts lo = *o;
             lo.addr = addr;

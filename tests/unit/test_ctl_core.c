@@ -156,6 +156,17 @@ static void test_an_address_is_written_as_addr_writes_them(void **state)
     assert_string_equal(ctl_addr_text(&urls, "-", out, sizeof out), "-");
 }
 
+/* What a node advertises (host:port) becomes a URL to request; a URL
+ * stays as it is. */
+static void test_a_base_url_has_a_scheme(void **state)
+{
+    (void)state;
+    char out[128];
+    assert_string_equal(ctl_base_url("127.0.0.1:8102", out, sizeof out), "http://127.0.0.1:8102");
+    assert_string_equal(ctl_base_url("https://proxy:443/chimera", out, sizeof out),
+                        "https://proxy:443/chimera");
+}
+
 /* status's last contact and recovery's MTTR, given as JSON ms. */
 static const char *human(json_t *v)
 {
@@ -213,6 +224,7 @@ int main(void)
         cmocka_unit_test(test_a_near_miss_of_an_option_names_the_commands_option),
         cmocka_unit_test(test_an_option_of_another_command_is_not_suggested),
         cmocka_unit_test(test_an_address_is_written_as_addr_writes_them),
+        cmocka_unit_test(test_a_base_url_has_a_scheme),
         cmocka_unit_test(test_a_duration_for_people_reads_as_a_drill_file_writes_it),
         cmocka_unit_test(test_a_duration_never_measured_reads_never),
         cmocka_unit_test(test_a_duration_in_a_nodes_message_reads_back),
